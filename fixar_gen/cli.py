@@ -1,0 +1,139 @@
+"""The ``fixar`` command.
+
+Every user error (a bad spec, a missing file or tool) ends as one line on stderr and
+exit code 2; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+from .params import SpecError
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error the user can fix, reported as one line (exit 2)."""
+
+
+def _load(path: str):
+    from .dsl import load_spec
+    return load_spec(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.specs:
+        try:
+            spec = _load(path)
+        except SpecError as err:
+            print(err, file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        if not args.quiet:
+            hw = spec.hardware
+            actor = "-".join(map(str, spec.networks.actor.layer_sizes))
+            critic = "-".join(map(str, spec.networks.critic.layer_sizes))
+            print(f"{path}: ok: {spec.name}: actor {actor}, critic {critic}, "
+                  f"{hw.cores} x {hw.rows}x{hw.cols} PEs at {hw.clock_mhz:g} MHz, "
+                  f"target {spec.target}")
+    return status
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .dsl.schema import spec_schema
+    print(json.dumps(spec_schema(), indent=2))
+    return 0
+
+
+def spec_as_data(spec) -> dict:
+    import dataclasses
+
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+    return plain(spec)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+    spec = _load(args.spec)
+    if args.json:
+        print(json.dumps(spec_as_data(spec), indent=2))
+    else:
+        sys.stdout.write(yaml.safe_dump(spec_as_data(spec), sort_keys=False,
+                                        default_flow_style=None, width=88))
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .estimate import estimate, format_estimate
+    report = estimate(_load(args.spec))
+    print(json.dumps(report, indent=2) if args.json else format_estimate(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fixar", description="fixar_gen: generate fixed-point deep-RL training "
+        "accelerators (FIXAR) from a spec.",
+        epilog="SPEC is a YAML file or a Python DSL file; see docs/spec.md.")
+    parser.add_argument("--version", action="version", version=f"fixar_gen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check specs; exit 0 if all are valid, 2 if not",
+                       description="Check spec files. Each error is printed as "
+                       "FILE:LINE:COL: field: message; the exit code is 2 if any is invalid.")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema (draft 2020-12) of specs",
+                       description="Print the JSON Schema of the spec language, generated "
+                       "from the spec dataclasses.")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("show", help="print the fully resolved spec",
+                       description="Print a spec with every default, base and fragment "
+                       "applied, as YAML (loadable again) or JSON.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("estimate", help="workload, peak throughput and resource budget",
+                       description="Report the workload of one DDPG update, the peak "
+                       "throughput of the PE arrays and the DSP/memory budget.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_estimate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as err:
+        print(f"fixar: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("fixar: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Deployment targets of generated accelerators."""
