@@ -11,7 +11,8 @@ import dataclasses
 import difflib
 from typing import Any, TypeVar
 
-from fixar_gen.params import SpecError, describe, field_types, unwrap_optional
+from fixar_gen.params import (SpecError, describe, field_types, show_value, type_name,
+                              unwrap_optional)
 
 from .tree import Node, find, to_plain
 
@@ -53,11 +54,9 @@ def _build(cls: type[T], node: Node, path: str, root: Node) -> T:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    return f"{type(value).__name__} {value!r}"[:60]
+    if value is None or isinstance(value, (list, dict)):
+        return type_name(value)
+    return f"{type_name(value)} {show_value(value)}"
 
 
 def _at(err: SpecError, loc) -> SpecError:

@@ -35,8 +35,7 @@ def _caller_loc(note: str) -> Loc:
     info = inspect.getframeinfo(frame, context=0)
     pos = info.positions
     col = (pos.col_offset + 1) if pos is not None and pos.col_offset is not None else 1
-    return Loc(os.path.relpath(info.filename) if not info.filename.startswith("<")
-               else info.filename, info.lineno, col, note)
+    return Loc(info.filename, info.lineno, col, note)
 
 
 class Fragment:
@@ -89,6 +88,7 @@ def Default() -> Fragment:
 
 
 def Name(name: str) -> Fragment:
+    """The design's name (generated files and modules are named after it)."""
     return Fragment(_label("Name", name), {"name": name})
 
 
@@ -98,6 +98,7 @@ def Env(id: str, seed: int | None = None) -> Fragment:
 
 
 def Seed(seed: int) -> Fragment:
+    """The seed of the environment, the agent and the on-chip PRNG."""
     return Fragment(_label("Seed", seed), {"env.seed": seed})
 
 
@@ -127,10 +128,12 @@ def DDPG(**fields: Any) -> Fragment:
 
 
 def Batch(size: int) -> Fragment:
+    """Samples per DDPG update."""
     return Fragment(_label("Batch", size), {"algorithm.batch_size": size})
 
 
 def Steps(total: int, warmup: int | None = None, eval_every: int | None = None) -> Fragment:
+    """Environment steps of the run, of the random warm-up, between evaluations."""
     return Fragment(_label("Steps", total, warmup=warmup, eval_every=eval_every),
                     {"algorithm.total_steps": total, "algorithm.warmup_steps": warmup,
                      "algorithm.eval_every": eval_every})
@@ -138,12 +141,14 @@ def Steps(total: int, warmup: int | None = None, eval_every: int | None = None) 
 
 def Optimizer(name: str, actor_lr: float | None = None,
               critic_lr: float | None = None) -> Fragment:
+    """The optimizer run on the core (adam, sgd, momentum) and its learning rates."""
     return Fragment(_label("Optimizer", name, actor_lr=actor_lr, critic_lr=critic_lr),
                     {"algorithm.optimizer": name, "algorithm.actor_lr": actor_lr,
                      "algorithm.critic_lr": critic_lr})
 
 
 def Noise(kind: str, sigma: float | None = None, theta: float | None = None) -> Fragment:
+    """Exploration noise: gaussian or ou, with its sigma (and theta for ou)."""
     return Fragment(_label("Noise", kind, sigma=sigma, theta=theta),
                     {"algorithm.noise.kind": kind, "algorithm.noise.sigma": sigma,
                      "algorithm.noise.theta": theta})
@@ -186,6 +191,7 @@ def Numerics(**fields: Any) -> Fragment:
 
 
 def Cores(n: int) -> Fragment:
+    """The number of AAP cores."""
     return Fragment(_label("Cores", n), {"hardware.cores": n})
 
 
@@ -195,6 +201,7 @@ def Array(rows: int, cols: int) -> Fragment:
 
 
 def Clock(mhz: float) -> Fragment:
+    """The core clock in MHz."""
     return Fragment(_label("Clock", mhz), {"hardware.clock_mhz": mhz})
 
 
@@ -205,6 +212,7 @@ def Memory(**fields: Any) -> Fragment:
 
 
 def Parallelism(inference: str | None = None, training: str | None = None) -> Fragment:
+    """The policy per phase: intra_layer, intra_batch or auto."""
     return Fragment(_label("Parallelism", inference=inference, training=training),
                     {"parallelism.inference": inference, "parallelism.training": training})
 
@@ -269,12 +277,26 @@ def fragment_from_yaml(entry: Node, field: str) -> Fragment:
         else:
             frag = fn(args)
     except TypeError as exc:
-        signature = f"{name}{inspect.signature(fn)}".replace(" -> 'Fragment'", "") \
-            .replace(" -> fixar_gen.dsl.fragments.Fragment", "").replace(" -> Fragment", "")
+        signature = _signature(name, fn)
         detail = str(exc).split(") ", 1)[-1] if ") " in str(exc) else str(exc)
         raise SpecError(field, f"wrong arguments for {name}: {detail} (takes "
                         f"{signature})", str(entry.loc)) from None
     return Fragment(frag.label, {}, loc, _relocate(frag.tree, loc))
+
+
+def _signature(name: str, fn: Callable) -> str:
+    """``Array(rows, cols)``, ``QAT(delay=None, ...)``: a fragment's call shape."""
+    parts = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"*{p.name}")
+        elif p.kind is p.VAR_KEYWORD:
+            parts.append(f"**{p.name}")
+        elif p.default is p.empty:
+            parts.append(p.name)
+        else:
+            parts.append(f"{p.name}={p.default!r}")
+    return f"{name}({', '.join(parts)})"
 
 
 def _relocate(node: Node, loc: Loc) -> Node:

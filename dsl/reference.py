@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
-
 from fixar_gen.params import describe, field_types, unwrap_optional
 
 HEADER = """# Spec reference
@@ -79,9 +77,7 @@ def _section(cls: type, path: str, out: list[str]) -> None:
 
 
 def _dsl_section(out: list[str]) -> None:
-    import inspect
-
-    from .fragments import FRAGMENTS
+    from .fragments import FRAGMENTS, _signature
     out.append("\n## The Python DSL\n")
     out.append("Fragments compose with `+`; a later fragment overrides an earlier one, and "
                "`.spec()` validates the result. In YAML the same fragments are listed under "
@@ -93,9 +89,8 @@ def _dsl_section(out: list[str]) -> None:
     out.append("| fragment | sets |")
     out.append("|---|---|")
     for name, fn in FRAGMENTS.items():
-        sig = str(inspect.signature(fn)).split(" ->")[0]
         doc = (fn.__doc__ or "").strip().split("\n")[0]
-        out.append(f"| `{name}{sig}` | {doc} |")
+        out.append(f"| `{_signature(name, fn)}` | {doc} |")
 
 
 def spec_reference() -> str:

@@ -67,13 +67,17 @@ class _TreeBuilder:
     def error(self, node: Any, field: str, message: str) -> SpecError:
         return SpecError(field, message, str(_loc(self.path, node.start_mark)))
 
+    @staticmethod
+    def _top(field: str) -> str:
+        return re.split(r"[.\[]", field, maxsplit=1)[0]
+
     def convert(self, node: Any, field: str, depth: int = 0) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.error(node, field, f"the document expands to more than {MAX_NODES} "
+            raise self.error(node, self._top(field), f"the document expands to more than {MAX_NODES} "
                              "values (alias bomb?); specs are small, write them out")
         if depth > MAX_DEPTH:
-            raise self.error(node, field, f"nested deeper than {MAX_DEPTH} levels "
+            raise self.error(node, self._top(field), f"nested deeper than {MAX_DEPTH} levels "
                              "(recursive alias?)")
         loc = _loc(self.path, node.start_mark)
         if isinstance(node, yaml.MappingNode):
@@ -146,12 +150,16 @@ def read_text(path: Path, shown: str) -> str:
         raise SpecError("", f"the file has {size} bytes; specs are limited to "
                             f"{MAX_FILE_BYTES} bytes", location)
     try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError("", f"not UTF-8 text (byte {exc.start}: {exc.reason})",
-                        location) from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError("", f"cannot read the file ({exc.strerror})", location) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[:exc.start]
+        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError("", f"not UTF-8 text ({exc.reason}); save the spec as UTF-8",
+                        f"{shown}:{line}:{col}") from None
 
 
 def compose_text(text: str, shown: str) -> Node:
@@ -165,7 +173,7 @@ def compose_text(text: str, shown: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else f"{shown}:1:1"
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise SpecError("", f"YAML syntax error: {problem}", where) from None
     except yaml.YAMLError as exc:
         raise SpecError("", f"YAML error: {exc}", f"{shown}:1:1") from None
@@ -223,6 +231,6 @@ def _load_base(base: Node, path: Path, stack: tuple[Path, ...]) -> Node | None:
         raise SpecError("base", f"{base.value!r} is a cycle of bases (a spec cannot be its "
                         "own base)", str(base.loc))
     if not base_path.is_file():
-        raise SpecError("base", f"no such spec file {base.value!r} (relative to "
-                        f"{path.parent or '.'}; or 'default')", str(base.loc))
+        raise SpecError("base", f"no such spec file {base.value!r} (a path relative to "
+                        "this file, or 'default')", str(base.loc))
     return load_tree(base_path, (*stack, path.resolve()))

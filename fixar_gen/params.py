@@ -107,6 +107,8 @@ def _bounds(meta: dict) -> str:
     lo_s = None if lo is None else _fmt_num(lo)
     hi_s = None if hi is None else _fmt_num(hi)
     if lo is not None and hi is not None:
+        if lo == hi and not (meta.get("min_exclusive") or meta.get("max_exclusive")):
+            return f" equal to {lo_s}"
         if meta.get("min_exclusive") or meta.get("max_exclusive"):
             left = f"> {lo_s}" if meta.get("min_exclusive") else f">= {lo_s}"
             right = f"< {hi_s}" if meta.get("max_exclusive") else f"<= {hi_s}"
@@ -149,7 +151,7 @@ def _describe_inner(tp: Any, meta: dict) -> str:
 # validation
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -189,7 +191,7 @@ def check_value(name: str, tp: Any, meta: dict, value: Any) -> Any:
     if shape is not None:
         item_tp, n = shape
         if not isinstance(value, (list, tuple)):
-            raise SpecError(name, f"expected a list, got {_type_name(value)} "
+            raise SpecError(name, f"expected a list, got {type_name(value)} "
                                   f"{show_value(value)} ({allowed})")
         if n is not None and len(value) != n:
             raise SpecError(name, f"expected {n} items, got {len(value)} ({allowed})")
@@ -201,11 +203,11 @@ def check_value(name: str, tp: Any, meta: dict, value: Any) -> Any:
                      for i, v in enumerate(value))
     if dataclasses.is_dataclass(inner):
         if not isinstance(value, inner):
-            raise SpecError(name, f"expected {inner.__name__}, got {_type_name(value)}")
+            raise SpecError(name, f"expected {inner.__name__}, got {type_name(value)}")
         return value
     if inner is bool:
         if not isinstance(value, bool):
-            raise SpecError(name, f"expected true or false, got {_type_name(value)} "
+            raise SpecError(name, f"expected true or false, got {type_name(value)} "
                                   f"{show_value(value)}")
         return value
     if inner is int:
@@ -213,11 +215,11 @@ def check_value(name: str, tp: Any, meta: dict, value: Any) -> Any:
             if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
                 value = int(value)
             else:
-                raise SpecError(name, f"expected an integer, got {_type_name(value)} "
+                raise SpecError(name, f"expected an integer, got {type_name(value)} "
                                       f"{show_value(value)} ({allowed})")
     elif inner is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(name, f"expected a number, got {_type_name(value)} "
+            raise SpecError(name, f"expected a number, got {type_name(value)} "
                                   f"{show_value(value)} ({allowed})")
         if isinstance(value, int):
             if abs(value) > 2**63:
@@ -227,7 +229,7 @@ def check_value(name: str, tp: Any, meta: dict, value: Any) -> Any:
             raise SpecError(name, f"{show_value(value)} is not a finite number ({allowed})")
     elif inner is str:
         if not isinstance(value, str):
-            raise SpecError(name, f"expected a string, got {_type_name(value)} "
+            raise SpecError(name, f"expected a string, got {type_name(value)} "
                                   f"{show_value(value)} ({allowed})")
         if meta.get("pattern"):
             import re

@@ -1,0 +1,45 @@
+"""The spec language from Python: fragments compose with `+`, a later one wins.
+
+    python examples/custom_dsl.py            # validate and print the estimate
+    fixar validate examples/custom_dsl.py    # the CLI reads the module's `spec`
+
+The first three functions are the YAML examples written as fragments (a test checks
+that each equals its YAML file); `spec` is a design of our own: FIXAR's networks on
+four cores of the U50, switching to 16-bit activations after 20,000 updates.
+"""
+
+from fixar_gen.dsl import (DDPG, QAT, U50, Actor, Array, Batch, Cores, Critic, Default, Env,
+                           Name, Noise, Numerics, Optimizer, Parallelism, Sim, Steps)
+
+
+def pendulum():
+    return (Default() + Name("pendulum") + Env("Pendulum-v1", seed=0)
+            + Actor(64, 64) + Critic(64, 64)
+            + Optimizer("adam", actor_lr=1e-4, critic_lr=1e-3) + Batch(64)
+            + Steps(20_000, warmup=1_000) + QAT(delay=5_000, quantizer="pow2")
+            + Cores(2) + Array(4, 4) + Sim())
+
+
+def halfcheetah():
+    return (Default() + Name("halfcheetah") + Env("HalfCheetah-v5", seed=0)
+            + Actor(400, 300) + Critic(400, 300)
+            + Optimizer("adam", actor_lr=1e-4, critic_lr=1e-4)
+            + DDPG(replay_size=1_000_000, eval_every=10_000) + Noise("gaussian", sigma=0.1)
+            + Steps(1_000_000, warmup=10_000) + QAT(delay=100_000)
+            + Cores(2) + Array(16, 16)
+            + Parallelism(inference="intra_layer", training="intra_batch"))
+
+
+def fixar_u50():
+    return halfcheetah() + Name("fixar_u50") + U50() + Numerics(quantizer="affine")
+
+
+spec = (fixar_u50() + Name("fixar_u50_4cores") + Cores(4)
+        + QAT(delay=20_000) + Batch(256))
+
+
+if __name__ == "__main__":
+    from fixar_gen.estimate import estimate, format_estimate
+
+    built = spec.spec()
+    print(format_estimate(estimate(built)))

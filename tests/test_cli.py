@@ -1,0 +1,93 @@
+"""The `fixar` command: exit codes, output shapes, help everywhere, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from fixar_gen import __version__, load_spec
+from fixar_gen.cli import build_parser, main
+
+from .conftest import EXAMPLES
+
+EXAMPLE_SPECS = sorted(EXAMPLES.glob("*.yaml")) + [EXAMPLES / "custom_dsl.py"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fixar_gen", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_validate_all_examples(capsys):
+    assert main(["validate", *map(str, EXAMPLE_SPECS)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(EXAMPLE_SPECS) and all(": ok: " in line for line in out)
+
+
+def test_validate_mixed_good_and_bad_exits_2_and_reports_only_the_bad(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hardware:\n  cores: -1\n")
+    assert main(["validate", str(EXAMPLES / "pendulum.yaml"), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"{bad}:2:10: hardware.cores: -1 is out of range "
+                            "(an integer from 1 to 64)\n")
+    assert "pendulum.yaml: ok" in captured.out
+
+
+def test_missing_file_is_a_located_error_exit_2(tmp_path):
+    proc = run("validate", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"{tmp_path / 'nope.yaml'}:1:1: no such file\n"
+    proc = run("show", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_version_and_help_everywhere():
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fixar_gen {__version__}"
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"validate", "schema", "show", "estimate"} <= set(commands)
+    for name in [None, *commands]:
+        proc = run(*([name] if name else []), "--help")
+        assert proc.returncode == 0 and proc.stdout.startswith("usage: fixar")
+
+
+def test_usage_errors_exit_2():
+    assert run().returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+@pytest.mark.parametrize("path", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_show_prints_the_resolved_spec_as_yaml_and_json(path, capsys):
+    assert main(["show", str(path)]) == 0
+    data = yaml.safe_load(capsys.readouterr().out)
+    spec = load_spec(path)
+    assert data["name"] == spec.name
+    assert data["networks"]["actor"]["inputs"] == spec.obs_dim
+    assert main(["show", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == data
+
+
+def test_estimate_reports_fixar_design_point(capsys):
+    assert main(["estimate", "--json", str(EXAMPLES / "fixar_u50.yaml")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pe_count"] == 512 and report["clock_mhz"] == 164.0
+    assert report["macs_per_sample"] == 1_268_600
+    assert report["fxp32"]["peak_macs_per_cycle"] == 512
+    assert report["fxp16"]["peak_macs_per_cycle"] == 1024
+    # 164e6 * 1024 / 1,268,600 samples/s: the FXP16 ceiling of FIXAR's design point
+    assert round(report["fxp16"]["peak_train_ips"]) == 132_379
+    assert report["resources"]["dsp_arrays"] == 2048
+    assert main(["estimate", str(EXAMPLES / "pendulum.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "MACs per training sample" in text and "upper bound" in text
+
+
+def test_custom_dsl_example_runs_as_a_script():
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "custom_dsl.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("fixar_u50_4cores: 4 cores x 16x16 PEs = 1024 PEs")
