@@ -495,8 +495,7 @@ class WideInt:
             count = min(max(k - 32 * i, 0), 32)
             if count:
                 found |= (limb & np.int64((1 << count) - 1)) != 0
-        if k > 32 * len(self._limbs):
-            found |= self._negative()            # sign-extension bits
+        # Bits above the top limb copy its sign bit (bit 31), which the loop already saw.
         return found
 
     def _floor_shift(self, shift: int) -> "WideInt":

@@ -91,3 +91,12 @@ def test_custom_dsl_example_runs_as_a_script():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("fixar_u50_4cores: 4 cores x 16x16 PEs = 1024 PEs")
+
+
+def test_oversized_file_is_refused_quickly(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 200_000)
+    proc = run("validate", str(big))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{big}:1:1: the file has ")
+    assert "limited to 1048576 bytes" in proc.stderr

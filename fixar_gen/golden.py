@@ -1,0 +1,557 @@
+"""The golden model: the bit-exact reference executor of programs.
+
+It defines what every instruction of :mod:`fixar_gen.isa` computes.  State is a list of
+numpy int64 matrices (one per buffer of the program's table; accumulators are
+:class:`~fixar_gen.numerics.WideInt`), updated in program order.  Instructions of
+different cores touch disjoint parts of the state between barriers, so program order is
+a valid serialisation of the parallel machine, and every policy gives the same result.
+
+Rules shared by every instruction (docs/isa.md states them per function):
+- products and sums are exact (wide integers); a result is rounded once, when it is
+  written to its destination, with the destination format's rounding and overflow mode;
+- every value that had to be saturated (or wrapped) is counted, per instruction;
+- an operand with one row (or one column) is broadcast along that dimension.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+import numpy as np
+
+from . import isa
+from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Program, Store,
+                  Vector)
+from .numerics import FixedFormat, WideInt, exact_matmul
+
+# ---------------------------------------------------------------------------
+# constants of the vector unit (the hardware generator uses the same tables)
+
+#: tanh is piecewise linear on [0, 2**TANH_RANGE_BITS) with 2**-TANH_SEGMENT_FRAC wide
+#: segments, odd-symmetric, and exactly +-1 beyond the table.
+TANH_RANGE_BITS = 3
+TANH_SEGMENT_FRAC = 6
+TANH_TABLE_FRAC = 30
+TANH_TABLE = np.array(
+    [round(np.tanh(i / (1 << TANH_SEGMENT_FRAC)) * (1 << TANH_TABLE_FRAC))
+     for i in range(1 << (TANH_RANGE_BITS + TANH_SEGMENT_FRAC))] + [1 << TANH_TABLE_FRAC],
+    dtype=np.int64)
+
+#: Adam's ratio m / (sqrt(v) + eps) is formed with this many fraction bits
+RATIO_FRAC = 24
+#: the PRNG's Gaussian: the sum of four 16-bit uniforms, centred, times sqrt(3) (Q2.14)
+SQRT3_Q14 = round(3 ** 0.5 * (1 << 14))
+NOISE_FRAC = 16
+PRNG_DRAWS = 4
+
+
+class GoldenError(RuntimeError):
+    """A program asked for something the machine cannot do (a compiler bug)."""
+
+
+def wide_mul(x: np.ndarray, y: np.ndarray) -> WideInt:
+    """Exact element-wise product of two int64 arrays (any values), as a WideInt."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64))
+    xs = [(x >> np.int64(16 * i)) & np.int64(0xFFFF) for i in range(3)] + [x >> np.int64(48)]
+    ys = [(y >> np.int64(16 * i)) & np.int64(0xFFFF) for i in range(3)] + [y >> np.int64(48)]
+    limbs = [np.zeros(x.shape, dtype=np.int64) for _ in range(5)]
+    for i, xi in enumerate(xs):
+        for j, yj in enumerate(ys):
+            s = i + j                                   # weight 2**(16 s)
+            p = xi * yj                                 # |p| < 2**32
+            if s % 2 == 0:
+                limbs[s // 2] += p
+            else:
+                limbs[s // 2] += p << np.int64(16)      # |.| < 2**48
+    return WideInt(limbs)
+
+
+def wide_shift(x, shift: int) -> WideInt:
+    """x * 2**shift (shift >= 0), exact."""
+    w = x if isinstance(x, WideInt) else WideInt.from_int64(x)
+    while shift > 0:
+        k = min(shift, 30)                 # every limb stays below 2**62
+        w = WideInt([l << np.int64(k) for l in w.limbs])
+        shift -= k
+    return w
+
+
+def isqrt_nearest(v: np.ndarray) -> np.ndarray:
+    """round(sqrt(v)) for int64 v >= 0, exact (floor root, then +1 when the remainder
+    exceeds the root: there are no ties)."""
+    v = np.asarray(v, dtype=np.int64)
+    if np.any(v < 0):
+        raise GoldenError("square root of a negative value")
+    s = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    for _ in range(2):
+        s = np.where(s * s > v, s - 1, s)
+        s = np.where((s + 1) * (s + 1) <= v, s + 1, s)
+    return np.where(v - s * s > s, s + 1, s)
+
+
+def xorshift32(state: np.ndarray) -> np.ndarray:
+    """One step of Marsaglia's xorshift32 (13, 17, 5) on uint32 values held in int64."""
+    x = state.astype(np.uint64)
+    m = np.uint64(0xFFFFFFFF)
+    x ^= (x << np.uint64(13)) & m
+    x ^= x >> np.uint64(17)
+    x ^= (x << np.uint64(5)) & m
+    return x.astype(np.int64)
+
+
+def seed_lanes(seed: int, lanes: int) -> np.ndarray:
+    """Initial PRNG lane states from a seed (splitmix64, never zero)."""
+    out = []
+    z = seed & (2**64 - 1)
+    for _ in range(lanes):
+        z = (z + 0x9E3779B97F4A7C15) & (2**64 - 1)
+        r = z
+        r = ((r ^ (r >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+        r = ((r ^ (r >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+        r ^= r >> 31
+        out.append((r & 0xFFFFFFFF) or 1)
+    return np.array(out, dtype=np.int64).reshape(lanes, 1)
+
+
+def tanh_fixed(z: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
+    """tanh of raw values with ``frac`` fraction bits: (numerator, its fraction bits)."""
+    neg = z < 0
+    u = np.abs(z)
+    seg_shift = frac - TANH_SEGMENT_FRAC
+    if seg_shift < 0:
+        u = u << np.int64(-seg_shift)
+        seg_shift = 0
+    index = u >> np.int64(seg_shift)
+    rem = u & np.int64((1 << seg_shift) - 1)
+    last = len(TANH_TABLE) - 1
+    beyond = index >= last
+    index = np.minimum(index, last - 1)
+    y0, y1 = TANH_TABLE[index], TANH_TABLE[index + 1]
+    num = (y0 << np.int64(seg_shift)) + (y1 - y0) * rem
+    num = np.where(beyond, np.int64(1 << (TANH_TABLE_FRAC + seg_shift)), num)
+    return np.where(neg, -num, num), TANH_TABLE_FRAC + seg_shift
+
+
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RunStats:
+    """What one program run reported: saturations per instruction and per buffer."""
+
+    saturations: Counter = dataclasses.field(default_factory=Counter)   # by pc
+    by_buffer: Counter = dataclasses.field(default_factory=Counter)     # by buffer name
+    instructions: int = 0
+
+    @property
+    def total_saturations(self) -> int:
+        return sum(self.saturations.values())
+
+
+class GoldenMachine:
+    """The state of one accelerator (all cores) and the executor of programs."""
+
+    def __init__(self, buffers: tuple[isa.Buffer, ...], acc_overflow: str = "saturate"):
+        self.table = buffers
+        self.acc_overflow = acc_overflow
+        self.state: list = []
+        for b in buffers:
+            if b.wide:
+                self.state.append(WideInt.from_int64(np.zeros((b.rows, b.cols), np.int64)))
+            else:
+                self.state.append(np.zeros((b.rows, b.cols), dtype=np.int64))
+
+    # -- host access ----------------------------------------------------------------
+
+    def index(self, name: str) -> int:
+        for i, b in enumerate(self.table):
+            if b.name == name:
+                return i
+        raise KeyError(name)
+
+    def write(self, name: str, values: np.ndarray) -> None:
+        i = self.index(name)
+        b = self.table[i]
+        arr = np.asarray(values, dtype=np.int64).reshape(b.rows, b.cols)
+        if arr.size and (arr.min() < b.fmt.min_int or arr.max() > b.fmt.max_int):
+            raise ValueError(f"{name}: values outside {b.fmt}")
+        self.state[i] = arr.copy()
+
+    def read(self, name: str) -> np.ndarray:
+        value = self.state[self.index(name)]
+        return value.copy() if isinstance(value, np.ndarray) else value
+
+    # -- execution ---------------------------------------------------------------------
+
+    def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        """Execute a program whose buffer table is this machine's; ``host`` maps slot
+        names to raw arrays (Load reads them, Store writes them)."""
+        if program.buffers != self.table:
+            raise GoldenError(f"program {program.name} was compiled for another buffer table")
+        self._program, self._host, self._stats = program, host, RunStats()
+        for pc, instr in enumerate(program.code):
+            self._pc = pc
+            self._stats.instructions += 1
+            if isinstance(instr, Halt):
+                break
+            self._execute(instr)
+        return self._stats
+
+    def _count(self, n: int, dst: int) -> None:
+        if n:
+            self._stats.saturations[self._pc] += n
+            self._stats.by_buffer[self.table[dst].name] += n
+
+    def _execute(self, instr: Instruction) -> None:
+        if isinstance(instr, MatMul):
+            self._matmul(instr)
+        elif isinstance(instr, Drain):
+            self._drain(instr)
+        elif isinstance(instr, Vector):
+            self._vector(instr)
+        elif isinstance(instr, Load):
+            slot = self._program.slots[instr.slot]
+            src = np.asarray(self._host[slot.name], dtype=np.int64)
+            cols = slice(instr.src_col, instr.src_col + instr.cols.count)
+            block = src[instr.rows.slice, cols]
+            fmt = self.table[instr.dst].fmt
+            if block.size and (block.min() < fmt.min_int or block.max() > fmt.max_int):
+                raise GoldenError(f"load into {self.table[instr.dst].name}: host values "
+                                  f"outside {fmt}")
+            self.state[instr.dst][instr.rows.slice, instr.cols.slice] = block
+        elif isinstance(instr, Store):
+            slot = self._program.slots[instr.slot]
+            out = self._host.setdefault(slot.name, np.zeros((slot.rows, slot.cols), np.int64))
+            cols = slice(instr.dst_col, instr.dst_col + instr.cols.count)
+            out[instr.rows.slice, cols] = self.state[instr.src][instr.rows.slice,
+                                                                instr.cols.slice]
+        elif isinstance(instr, Barrier):
+            pass      # program order already serialises the cores
+        else:
+            raise GoldenError(f"unknown instruction {instr!r}")
+
+    # -- matrix unit -----------------------------------------------------------------
+
+    def _matmul(self, ins: MatMul) -> None:
+        a_buf, b_buf, d_buf = self.table[ins.a], self.table[ins.b], self.table[ins.dst]
+        a, b = self.state[ins.a], self.state[ins.b]
+        op_a = a.T if ins.ta else a
+        op_b = b.T if ins.tb else b
+        lhs = op_a[ins.m.slice, ins.k.slice]
+        rhs = op_b[ins.k.slice, ins.n.slice]
+        if isa.MODES[ins.mode] == "fxp16" and not a_buf.fmt.width <= 16:
+            raise GoldenError(f"mm in fxp16 mode streams {a_buf.name} of {a_buf.fmt}: "
+                              "FXP16 packs two 16-bit activations per word")
+        if d_buf.fmt.frac != a_buf.fmt.frac + b_buf.fmt.frac:
+            raise GoldenError(f"accumulator {d_buf.name} has frac {d_buf.fmt.frac}, the "
+                              f"product {a_buf.fmt.frac + b_buf.fmt.frac}")
+        prod = exact_matmul(lhs, rhs, a_buf.fmt.width, b_buf.fmt.width)
+        acc = self.state[ins.dst]
+        region = (ins.m.slice, ins.n.slice)
+        if ins.accumulate:
+            prod = _wide_region(acc, region) + prod
+        prod, n = prod.fit_width(d_buf.acc_bits, self.acc_overflow)
+        self._count(n, ins.dst)
+        self.state[ins.dst] = _wide_assign(acc, region, prod)
+
+    def _drain(self, ins: Drain) -> None:
+        d_buf, acc_buf = self.table[ins.dst], self.table[ins.acc]
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src_cols = slice(ins.src_col, ins.src_col + ins.cols.count)
+        z = _wide_region(self.state[ins.acc], (rows, src_cols))
+        frac = acc_buf.fmt.frac
+        if ins.bias != NO_BUFFER:
+            bias_buf = self.table[ins.bias]
+            bias = self.state[ins.bias][:, src_cols]
+            shift = frac - bias_buf.fmt.frac
+            if shift < 0:
+                raise GoldenError(f"bias {bias_buf.name} has more fraction bits than "
+                                  f"{acc_buf.name}")
+            z = z + wide_shift(np.broadcast_to(bias, z.shape).copy(), shift)
+        act = isa.ACTIVATIONS[ins.act]
+        if act == "identity":
+            out, n = z.to_format(frac, d_buf.fmt)
+            self._count(n, ins.dst)
+        else:
+            pre = self._program.pre_format
+            zp, n = z.to_format(frac, pre)
+            self._count(n, ins.dst)
+            if act == "relu":
+                out, n = pre.requantize_counted(np.maximum(zp, 0), d_buf.fmt)
+            elif act == "leaky_relu":
+                slope_buf = self.table[ins.slope]
+                slope = self.state[ins.slope][0, 0]
+                neg = wide_mul(zp, slope)
+                pos = wide_shift(zp, slope_buf.fmt.frac)
+                out, n = WideInt.where(zp < 0, neg, pos).to_format(
+                    pre.frac + slope_buf.fmt.frac, d_buf.fmt)
+            else:   # tanh
+                num, num_frac = tanh_fixed(zp, pre.frac)
+                out, n = WideInt.from_int64(num).to_format(num_frac, d_buf.fmt)
+            self._count(n, ins.dst)
+        self.state[ins.dst][rows, cols] = out
+
+    # -- vector unit -----------------------------------------------------------------
+
+    def _operand(self, buf: int, ins: Vector) -> tuple[np.ndarray, FixedFormat]:
+        """Operand values over the instruction's region (broadcast), and its format."""
+        b = self.table[buf]
+        value = self.state[buf]
+        rows = ins.rows.slice if b.rows > 1 else slice(0, 1)
+        cols = slice(ins.src_col, ins.src_col + ins.cols.count) if b.cols > 1 else slice(0, 1)
+        block = value[rows, cols]
+        return np.broadcast_to(block, (ins.rows.count, ins.cols.count)), b.fmt
+
+    def _const(self, buf: int, i: int) -> tuple[np.int64, FixedFormat]:
+        b = self.table[buf]
+        return self.state[buf].reshape(-1)[i], b.fmt
+
+    def _vector(self, ins: Vector) -> None:
+        fn = isa.VECTOR_FUNCTIONS[ins.fn]
+        handler = getattr(self, f"_v_{fn}")
+        handler(ins)
+
+    def _store(self, ins: Vector, value: WideInt | np.ndarray, frac: int,
+               buf: int | None = None) -> np.ndarray:
+        buf = ins.dst if buf is None else buf
+        fmt = self.table[buf].fmt
+        wide = value if isinstance(value, WideInt) else WideInt.from_int64(value)
+        out, n = wide.to_format(frac, fmt)
+        self._count(n, buf)
+        self.state[buf][ins.rows.slice, ins.cols.slice] = out
+        return out
+
+    def _dst(self, ins: Vector) -> tuple[np.ndarray, FixedFormat]:
+        b = self.table[ins.dst]
+        return self.state[ins.dst][ins.rows.slice, ins.cols.slice], b.fmt
+
+    @staticmethod
+    def _align(pairs: list[tuple[WideInt | np.ndarray, int]]) -> tuple[list[WideInt], int]:
+        """Bring values with different fraction bits to the largest, exactly."""
+        frac = max(f for _, f in pairs)
+        return [wide_shift(v, frac - f) for v, f in pairs], frac
+
+    def _v_copy(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        self._store(ins, a, fa.frac)
+
+    def _v_add(self, ins, sign: int = 1):
+        a, fa = self._operand(ins.a, ins)
+        b, fb = self._operand(ins.b, ins)
+        (wa, wb), frac = self._align([(a, fa.frac), (b, fb.frac)])
+        self._store(ins, wa + wb if sign > 0 else wa - wb, frac)
+
+    def _v_sub(self, ins):
+        self._v_add(ins, sign=-1)
+
+    def _v_mul(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        b, fb = self._operand(ins.b, ins)
+        self._store(ins, wide_mul(a, b), fa.frac + fb.frac)
+
+    def _v_scale(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        c, fc = self._const(ins.c, 0)
+        self._store(ins, wide_mul(a, c), fa.frac + fc.frac)
+
+    def _v_fill(self, ins):
+        c, fc = self._const(ins.c, 0)
+        self._store(ins, np.full((ins.rows.count, ins.cols.count), c, np.int64), fc.frac)
+
+    def _v_clip(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        c, fc = self._const(ins.c, 0)
+        (wa, wc), frac = self._align([(a, fa.frac), (np.full(a.shape, c, np.int64), fc.frac)])
+        lim = _wide_int64(wc, "clip bound")
+        val = _wide_int64(wa, "clip operand")
+        self._store(ins, np.clip(val, -lim, lim), frac)
+
+    def _v_dact_relu(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        y, _ = self._operand(ins.b, ins)
+        self._store(ins, np.where(y > 0, a, 0), fa.frac)
+
+    def _v_dact_leaky(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        y, _ = self._operand(ins.b, ins)
+        c, fc = self._const(ins.c, 0)
+        neg = wide_mul(a, c)
+        pos = wide_shift(a, fc.frac)
+        self._store(ins, WideInt.where(y > 0, pos, neg), fa.frac + fc.frac)
+
+    def _v_dact_tanh(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        y, fy = self._operand(ins.b, ins)
+        one = np.int64(1) << np.int64(2 * fy.frac)
+        t = np.maximum(one - y * y, 0)               # 1 - y^2, exact (|y| <= 1)
+        self._store(ins, wide_mul(a, t), fa.frac + 2 * fy.frac)
+
+    def _v_mse_grad(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        b, fb = self._operand(ins.b, ins)
+        c, fc = self._const(ins.c, 0)
+        (wa, wb), frac = self._align([(a, fa.frac), (b, fb.frac)])
+        diff = _wide_int64(wa - wb, "mse difference")
+        self._store(ins, wide_mul(diff, c), frac + fc.frac)
+
+    def _v_bellman(self, ins):
+        r, fr = self._operand(ins.a, ins)
+        done, _ = self._operand(ins.b, ins)
+        q, fq = self._operand(ins.e, ins)
+        gamma, fc = self._const(ins.c, 0)
+        term = wide_mul(np.where(done == 0, q, 0), gamma)
+        (wr, wt), frac = self._align([(r, fr.frac), (term, fq.frac + fc.frac)])
+        self._store(ins, wr + wt, frac)
+
+    def _v_sgd(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        lr, fc = self._const(ins.c, 0)
+        (wd, wt), frac = self._align([(d, fd.frac), (wide_mul(a, lr), fa.frac + fc.frac)])
+        self._store(ins, wd - wt, frac)
+
+    def _v_momentum(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        mu, fc = self._const(ins.c, 0)
+        (wd, wa), frac = self._align([(wide_mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
+        self._store(ins, wd + wa, frac)
+
+    def _v_adam_m(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        beta, fc = self._const(ins.c, 0)
+        one_minus = np.int64((1 << fc.frac) - int(beta))
+        (wd, wa), frac = self._align([(wide_mul(d, beta), fd.frac + fc.frac),
+                                      (wide_mul(a, one_minus), fa.frac + fc.frac)])
+        self._store(ins, wd + wa, frac)
+
+    def _v_adam_s(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        beta, fc = self._const(ins.c, 0)
+        if fd.frac != fa.frac:
+            raise GoldenError("adam_s needs the root and the gradient in one format")
+        one_minus = np.int64((1 << fc.frac) - int(beta))
+        u = wide_mul(d * d, beta) + wide_mul(a * a, one_minus)    # frac 2 f + fc
+        v, n = u.to_format(fc.frac, FixedFormat(63, 0, rounding=fd.rounding))
+        self._count(n, ins.dst)
+        self._store(ins, isqrt_nearest(v), fd.frac)
+
+    def _v_adam_w(self, ins):
+        d, fd = self._dst(ins)
+        m, fm = self._operand(ins.a, ins)
+        s, fs = self._operand(ins.b, ins)
+        alpha, fc = self._const(ins.c, 0)
+        eps, _ = self._const(ins.c, 1)
+        eps_s = max(int(WideInt.from_int64(np.array([eps])).to_format(
+            fc.frac, fs.with_(rounding="nearest_even"))[0][0]), 1)
+        den = s + np.int64(eps_s)                                   # frac fs
+        # |m| * 2**(RATIO_FRAC + fs - fm) / den, truncated toward zero, sign of m
+        shift = RATIO_FRAC + fs.frac - fm.frac
+        num = np.abs(m) << np.int64(shift)
+        ratio = np.where(m < 0, -(num // den), num // den)          # frac RATIO_FRAC
+        step = wide_mul(ratio, alpha)                               # frac RATIO_FRAC + fc
+        (wd, ws), frac = self._align([(d, fd.frac), (step, RATIO_FRAC + fc.frac)])
+        self._store(ins, wd - ws, frac)
+
+    def _v_soft_update(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        tau, fc = self._const(ins.c, 0)
+        (wa, wd), frac = self._align([(a, fa.frac), (d, fd.frac)])
+        diff = _wide_int64(wa - wd, "soft update difference")
+        (wd2, wt), frac2 = self._align([(wd, frac), (wide_mul(diff, tau), frac + fc.frac)])
+        self._store(ins, wd2 + wt, frac2)
+
+    def _v_range(self, ins):
+        a_buf = self.table[ins.a]
+        block = self.state[ins.a][ins.rows.slice, ins.cols.slice]
+        current = self.state[ins.dst]
+        if a_buf.fmt != self.table[ins.dst].fmt:
+            raise GoldenError("range: the monitor must have its operand's format")
+        if block.size:
+            current[0, 0] = min(current[0, 0], block.min())
+            current[0, 1] = max(current[0, 1], block.max())
+
+    def _gaussian(self, lanes_buf: int, count: int) -> np.ndarray:
+        """``count`` samples (frac NOISE_FRAC) from the PRNG lanes, element j from lane
+        j % L, each lane advancing PRNG_DRAWS times per sample it produces."""
+        lanes = self.state[lanes_buf]
+        n_lanes = lanes.shape[0]
+        out = np.zeros(count, dtype=np.int64)
+        state = lanes[:, 0].copy()
+        for start in range(0, count, n_lanes):
+            used = min(n_lanes, count - start)
+            total = np.zeros(n_lanes, dtype=np.int64)
+            for _ in range(PRNG_DRAWS):
+                nxt = xorshift32(state)
+                state = np.where(np.arange(n_lanes) < used, nxt, state)
+                total += state >> np.int64(16)
+            centred = total - np.int64(PRNG_DRAWS << 15)
+            out[start:start + used] = ((centred * SQRT3_Q14 + (1 << 13)) >> 14)[:used]
+        self.state[lanes_buf] = state.reshape(-1, 1)
+        return out
+
+    def _v_noise(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        sigma, fc = self._const(ins.c, 0)
+        g = self._gaussian(ins.b, a.size).reshape(a.shape)
+        fd = self.table[ins.dst].fmt
+        (wa, wn), frac = self._align([(a, fa.frac),
+                                      (wide_mul(g, sigma), NOISE_FRAC + fc.frac)])
+        out = self._store(ins, wa + wn, frac)
+        one = np.int64(1) << np.int64(fd.frac)
+        self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
+
+    def _v_ou_noise(self, ins):
+        """OU exploration: the state e (shaped like dst's region) decays and takes a
+        Gaussian kick, then d = clamp(a + e, -1, 1)."""
+        a, fa = self._operand(ins.a, ins)
+        e, fe = self._operand(ins.e, ins)
+        scale, fc = self._const(ins.c, 0)         # sigma * sqrt(dt)
+        decay, _ = self._const(ins.c, 1)          # theta * dt
+        g = self._gaussian(ins.b, a.size).reshape(a.shape)
+        (we, wd, wn), frac = self._align([(e, fe.frac), (wide_mul(e, decay), fe.frac + fc.frac),
+                                          (wide_mul(g, scale), NOISE_FRAC + fc.frac)])
+        state = self._store(ins, we - wd + wn, frac, buf=ins.e)
+        fd = self.table[ins.dst].fmt
+        (wa, ws), frac = self._align([(a, fa.frac), (state, fe.frac)])
+        out = self._store(ins, wa + ws, frac)
+        one = np.int64(1) << np.int64(fd.frac)
+        self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
+
+    def _v_acc_add(self, ins):
+        region = (ins.rows.slice, ins.cols.slice)
+        total = _wide_region(self.state[ins.dst], region) + _wide_region(self.state[ins.a],
+                                                                          region)
+        total, n = total.fit_width(self.table[ins.dst].acc_bits, self.acc_overflow)
+        self._count(n, ins.dst)
+        self.state[ins.dst] = _wide_assign(self.state[ins.dst], region, total)
+
+
+# ---------------------------------------------------------------------------
+# WideInt region helpers
+
+
+def _wide_region(w: WideInt, region) -> WideInt:
+    return WideInt([l[region] for l in w.limbs])
+
+
+def _wide_assign(w: WideInt, region, value: WideInt) -> WideInt:
+    n = max(len(w.limbs), len(value.limbs))
+    limbs = [l.copy() for l in w._padded(n)]
+    for l, v in zip(limbs, value._padded(n)):
+        l[region] = v
+    return WideInt(limbs)
+
+
+def _wide_int64(w: WideInt, what: str) -> np.ndarray:
+    out, n = w.to_format(0, FixedFormat(64, 0, overflow="saturate"))
+    if n:
+        raise GoldenError(f"{what} exceeds 64 bits")
+    return out
+
+
+__all__ = ["GoldenMachine", "GoldenError", "RunStats", "wide_mul", "wide_shift",
+           "isqrt_nearest", "tanh_fixed", "xorshift32", "seed_lanes"]
