@@ -22,7 +22,8 @@ import numpy as np
 from . import isa
 from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Program, Store,
                   Vector)
-from .numerics import FixedFormat, WideInt, exact_matmul
+from . import exact as X
+from .numerics import FixedFormat, WideInt
 
 # ---------------------------------------------------------------------------
 # constants of the vector unit (the hardware generator uses the same tables)
@@ -37,6 +38,8 @@ TANH_TABLE = np.array(
      for i in range(1 << (TANH_RANGE_BITS + TANH_SEGMENT_FRAC))] + [1 << TANH_TABLE_FRAC],
     dtype=np.int64)
 
+#: the exploration-noise PRNG has this many xorshift32 lanes, whatever the array shape
+PRNG_LANES = 16
 #: Adam's ratio m / (sqrt(v) + eps) is formed with this many fraction bits
 RATIO_FRAC = 24
 #: the PRNG's Gaussian: the sum of four 16-bit uniforms, centred, times sqrt(3) (Q2.14)
@@ -47,33 +50,6 @@ PRNG_DRAWS = 4
 
 class GoldenError(RuntimeError):
     """A program asked for something the machine cannot do (a compiler bug)."""
-
-
-def wide_mul(x: np.ndarray, y: np.ndarray) -> WideInt:
-    """Exact element-wise product of two int64 arrays (any values), as a WideInt."""
-    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64))
-    xs = [(x >> np.int64(16 * i)) & np.int64(0xFFFF) for i in range(3)] + [x >> np.int64(48)]
-    ys = [(y >> np.int64(16 * i)) & np.int64(0xFFFF) for i in range(3)] + [y >> np.int64(48)]
-    limbs = [np.zeros(x.shape, dtype=np.int64) for _ in range(5)]
-    for i, xi in enumerate(xs):
-        for j, yj in enumerate(ys):
-            s = i + j                                   # weight 2**(16 s)
-            p = xi * yj                                 # |p| < 2**32
-            if s % 2 == 0:
-                limbs[s // 2] += p
-            else:
-                limbs[s // 2] += p << np.int64(16)      # |.| < 2**48
-    return WideInt(limbs)
-
-
-def wide_shift(x, shift: int) -> WideInt:
-    """x * 2**shift (shift >= 0), exact."""
-    w = x if isinstance(x, WideInt) else WideInt.from_int64(x)
-    while shift > 0:
-        k = min(shift, 30)                 # every limb stays below 2**62
-        w = WideInt([l << np.int64(k) for l in w.limbs])
-        shift -= k
-    return w
 
 
 def isqrt_nearest(v: np.ndarray) -> np.ndarray:
@@ -148,53 +124,66 @@ class RunStats:
         return sum(self.saturations.values())
 
 
-class GoldenMachine:
-    """The state of one accelerator (all cores) and the executor of programs."""
+PERSISTENT_KINDS = ("param", "state", "const", "prng")
 
-    def __init__(self, buffers: tuple[isa.Buffer, ...], acc_overflow: str = "saturate"):
-        self.table = buffers
+
+class GoldenMachine:
+    """The state of one accelerator (all cores) and the executor of programs.
+
+    Memory is kept by buffer name, so programs with different tables (another batch
+    size, another precision) share the parameters, optimizer state and constants:
+    those must keep their shape and format; data, accumulator and monitor buffers are
+    (re)allocated, zeroed, when a program needs them in another shape or format."""
+
+    def __init__(self, acc_overflow: str = "saturate"):
         self.acc_overflow = acc_overflow
-        self.state: list = []
-        for b in buffers:
-            if b.wide:
-                self.state.append(WideInt.from_int64(np.zeros((b.rows, b.cols), np.int64)))
-            else:
-                self.state.append(np.zeros((b.rows, b.cols), dtype=np.int64))
+        self.memory: dict[str, object] = {}
+        self.kinds: dict[str, isa.Buffer] = {}
 
     # -- host access ----------------------------------------------------------------
 
-    def index(self, name: str) -> int:
-        for i, b in enumerate(self.table):
-            if b.name == name:
-                return i
-        raise KeyError(name)
+    def allocate(self, buffers) -> None:
+        for b in buffers:
+            old = self.kinds.get(b.name)
+            if old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) == \
+                    (b.rows, b.cols, b.fmt, b.kind, b.acc_bits):
+                continue
+            if old is not None and b.kind in PERSISTENT_KINDS:
+                raise GoldenError(f"buffer {b.name} changed from {old} to {b}")
+            self.kinds[b.name] = b
+            zeros = np.zeros((b.rows, b.cols), dtype=np.int64)
+            self.memory[b.name] = zeros
 
     def write(self, name: str, values: np.ndarray) -> None:
-        i = self.index(name)
-        b = self.table[i]
+        b = self.kinds[name]
         arr = np.asarray(values, dtype=np.int64).reshape(b.rows, b.cols)
         if arr.size and (arr.min() < b.fmt.min_int or arr.max() > b.fmt.max_int):
             raise ValueError(f"{name}: values outside {b.fmt}")
-        self.state[i] = arr.copy()
+        self.memory[name] = arr.copy()
 
     def read(self, name: str) -> np.ndarray:
-        value = self.state[self.index(name)]
+        value = self.memory[name]
         return value.copy() if isinstance(value, np.ndarray) else value
 
     # -- execution ---------------------------------------------------------------------
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
-        """Execute a program whose buffer table is this machine's; ``host`` maps slot
-        names to raw arrays (Load reads them, Store writes them)."""
-        if program.buffers != self.table:
-            raise GoldenError(f"program {program.name} was compiled for another buffer table")
+        """Execute a program; ``host`` maps slot names to raw arrays (Load reads them,
+        Store writes them)."""
+        self.allocate(program.buffers)
+        self.table = program.buffers
+        self.state = [self.memory[b.name] for b in program.buffers]
         self._program, self._host, self._stats = program, host, RunStats()
-        for pc, instr in enumerate(program.code):
-            self._pc = pc
-            self._stats.instructions += 1
-            if isinstance(instr, Halt):
-                break
-            self._execute(instr)
+        try:
+            for pc, instr in enumerate(program.code):
+                self._pc = pc
+                self._stats.instructions += 1
+                if isinstance(instr, Halt):
+                    break
+                self._execute(instr)
+        finally:
+            for b, value in zip(program.buffers, self.state):
+                self.memory[b.name] = value
         return self._stats
 
     def _count(self, n: int, dst: int) -> None:
@@ -245,20 +234,21 @@ class GoldenMachine:
         if d_buf.fmt.frac != a_buf.fmt.frac + b_buf.fmt.frac:
             raise GoldenError(f"accumulator {d_buf.name} has frac {d_buf.fmt.frac}, the "
                               f"product {a_buf.fmt.frac + b_buf.fmt.frac}")
-        prod = exact_matmul(lhs, rhs, a_buf.fmt.width, b_buf.fmt.width)
+        prod = X.matmul(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs),
+                        a_buf.fmt.width, b_buf.fmt.width)
         acc = self.state[ins.dst]
         region = (ins.m.slice, ins.n.slice)
         if ins.accumulate:
-            prod = _wide_region(acc, region) + prod
-        prod, n = prod.fit_width(d_buf.acc_bits, self.acc_overflow)
+            prod = X.add(X.region(acc, region), prod)
+        prod, n = X.fit_width(prod, d_buf.acc_bits, self.acc_overflow)
         self._count(n, ins.dst)
-        self.state[ins.dst] = _wide_assign(acc, region, prod)
+        self.state[ins.dst] = X.assign(acc, region, prod)
 
     def _drain(self, ins: Drain) -> None:
         d_buf, acc_buf = self.table[ins.dst], self.table[ins.acc]
         rows, cols = ins.rows.slice, ins.cols.slice
         src_cols = slice(ins.src_col, ins.src_col + ins.cols.count)
-        z = _wide_region(self.state[ins.acc], (rows, src_cols))
+        z = X.region(self.state[ins.acc], (rows, src_cols))
         frac = acc_buf.fmt.frac
         if ins.bias != NO_BUFFER:
             bias_buf = self.table[ins.bias]
@@ -267,27 +257,28 @@ class GoldenMachine:
             if shift < 0:
                 raise GoldenError(f"bias {bias_buf.name} has more fraction bits than "
                                   f"{acc_buf.name}")
-            z = z + wide_shift(np.broadcast_to(bias, z.shape).copy(), shift)
+            z = X.add(z, X.shift(np.broadcast_to(bias, (ins.rows.count, ins.cols.count)),
+                                 shift))
         act = isa.ACTIVATIONS[ins.act]
         if act == "identity":
-            out, n = z.to_format(frac, d_buf.fmt)
+            out, n = X.to_format(z, frac, d_buf.fmt)
             self._count(n, ins.dst)
         else:
             pre = self._program.pre_format
-            zp, n = z.to_format(frac, pre)
+            zp, n = X.to_format(z, frac, pre)
             self._count(n, ins.dst)
             if act == "relu":
                 out, n = pre.requantize_counted(np.maximum(zp, 0), d_buf.fmt)
             elif act == "leaky_relu":
                 slope_buf = self.table[ins.slope]
                 slope = self.state[ins.slope][0, 0]
-                neg = wide_mul(zp, slope)
-                pos = wide_shift(zp, slope_buf.fmt.frac)
-                out, n = WideInt.where(zp < 0, neg, pos).to_format(
-                    pre.frac + slope_buf.fmt.frac, d_buf.fmt)
+                neg = X.mul(zp, slope)
+                pos = X.shift(zp, slope_buf.fmt.frac)
+                out, n = X.to_format(X.where(zp < 0, neg, pos),
+                                     pre.frac + slope_buf.fmt.frac, d_buf.fmt)
             else:   # tanh
                 num, num_frac = tanh_fixed(zp, pre.frac)
-                out, n = WideInt.from_int64(num).to_format(num_frac, d_buf.fmt)
+                out, n = X.to_format(num, num_frac, d_buf.fmt)
             self._count(n, ins.dst)
         self.state[ins.dst][rows, cols] = out
 
@@ -315,8 +306,7 @@ class GoldenMachine:
                buf: int | None = None) -> np.ndarray:
         buf = ins.dst if buf is None else buf
         fmt = self.table[buf].fmt
-        wide = value if isinstance(value, WideInt) else WideInt.from_int64(value)
-        out, n = wide.to_format(frac, fmt)
+        out, n = X.to_format(value, frac, fmt)
         self._count(n, buf)
         self.state[buf][ins.rows.slice, ins.cols.slice] = out
         return out
@@ -325,12 +315,6 @@ class GoldenMachine:
         b = self.table[ins.dst]
         return self.state[ins.dst][ins.rows.slice, ins.cols.slice], b.fmt
 
-    @staticmethod
-    def _align(pairs: list[tuple[WideInt | np.ndarray, int]]) -> tuple[list[WideInt], int]:
-        """Bring values with different fraction bits to the largest, exactly."""
-        frac = max(f for _, f in pairs)
-        return [wide_shift(v, frac - f) for v, f in pairs], frac
-
     def _v_copy(self, ins):
         a, fa = self._operand(ins.a, ins)
         self._store(ins, a, fa.frac)
@@ -338,8 +322,8 @@ class GoldenMachine:
     def _v_add(self, ins, sign: int = 1):
         a, fa = self._operand(ins.a, ins)
         b, fb = self._operand(ins.b, ins)
-        (wa, wb), frac = self._align([(a, fa.frac), (b, fb.frac)])
-        self._store(ins, wa + wb if sign > 0 else wa - wb, frac)
+        (wa, wb), frac = X.align([(a, fa.frac), (b, fb.frac)])
+        self._store(ins, X.add(wa, wb) if sign > 0 else X.sub(wa, wb), frac)
 
     def _v_sub(self, ins):
         self._v_add(ins, sign=-1)
@@ -347,12 +331,12 @@ class GoldenMachine:
     def _v_mul(self, ins):
         a, fa = self._operand(ins.a, ins)
         b, fb = self._operand(ins.b, ins)
-        self._store(ins, wide_mul(a, b), fa.frac + fb.frac)
+        self._store(ins, X.mul(a, b), fa.frac + fb.frac)
 
     def _v_scale(self, ins):
         a, fa = self._operand(ins.a, ins)
         c, fc = self._const(ins.c, 0)
-        self._store(ins, wide_mul(a, c), fa.frac + fc.frac)
+        self._store(ins, X.mul(a, c), fa.frac + fc.frac)
 
     def _v_fill(self, ins):
         c, fc = self._const(ins.c, 0)
@@ -361,9 +345,9 @@ class GoldenMachine:
     def _v_clip(self, ins):
         a, fa = self._operand(ins.a, ins)
         c, fc = self._const(ins.c, 0)
-        (wa, wc), frac = self._align([(a, fa.frac), (np.full(a.shape, c, np.int64), fc.frac)])
-        lim = _wide_int64(wc, "clip bound")
-        val = _wide_int64(wa, "clip operand")
+        (wa, wc), frac = X.align([(a, fa.frac), (np.full(a.shape, c, np.int64), fc.frac)])
+        lim = _int64(wc, "clip bound")
+        val = _int64(wa, "clip operand")
         self._store(ins, np.clip(val, -lim, lim), frac)
 
     def _v_dact_relu(self, ins):
@@ -375,56 +359,56 @@ class GoldenMachine:
         a, fa = self._operand(ins.a, ins)
         y, _ = self._operand(ins.b, ins)
         c, fc = self._const(ins.c, 0)
-        neg = wide_mul(a, c)
-        pos = wide_shift(a, fc.frac)
-        self._store(ins, WideInt.where(y > 0, pos, neg), fa.frac + fc.frac)
+        neg = X.mul(a, c)
+        pos = X.shift(a, fc.frac)
+        self._store(ins, X.where(y > 0, pos, neg), fa.frac + fc.frac)
 
     def _v_dact_tanh(self, ins):
         a, fa = self._operand(ins.a, ins)
         y, fy = self._operand(ins.b, ins)
         one = np.int64(1) << np.int64(2 * fy.frac)
         t = np.maximum(one - y * y, 0)               # 1 - y^2, exact (|y| <= 1)
-        self._store(ins, wide_mul(a, t), fa.frac + 2 * fy.frac)
+        self._store(ins, X.mul(a, t), fa.frac + 2 * fy.frac)
 
     def _v_mse_grad(self, ins):
         a, fa = self._operand(ins.a, ins)
         b, fb = self._operand(ins.b, ins)
         c, fc = self._const(ins.c, 0)
-        (wa, wb), frac = self._align([(a, fa.frac), (b, fb.frac)])
-        diff = _wide_int64(wa - wb, "mse difference")
-        self._store(ins, wide_mul(diff, c), frac + fc.frac)
+        (wa, wb), frac = X.align([(a, fa.frac), (b, fb.frac)])
+        diff = _int64(X.sub(wa, wb), "mse difference")
+        self._store(ins, X.mul(diff, c), frac + fc.frac)
 
     def _v_bellman(self, ins):
         r, fr = self._operand(ins.a, ins)
         done, _ = self._operand(ins.b, ins)
         q, fq = self._operand(ins.e, ins)
         gamma, fc = self._const(ins.c, 0)
-        term = wide_mul(np.where(done == 0, q, 0), gamma)
-        (wr, wt), frac = self._align([(r, fr.frac), (term, fq.frac + fc.frac)])
-        self._store(ins, wr + wt, frac)
+        term = X.mul(np.where(done == 0, q, 0), gamma)
+        (wr, wt), frac = X.align([(r, fr.frac), (term, fq.frac + fc.frac)])
+        self._store(ins, X.add(wr, wt), frac)
 
     def _v_sgd(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         lr, fc = self._const(ins.c, 0)
-        (wd, wt), frac = self._align([(d, fd.frac), (wide_mul(a, lr), fa.frac + fc.frac)])
-        self._store(ins, wd - wt, frac)
+        (wd, wt), frac = X.align([(d, fd.frac), (X.mul(a, lr), fa.frac + fc.frac)])
+        self._store(ins, X.sub(wd, wt), frac)
 
     def _v_momentum(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         mu, fc = self._const(ins.c, 0)
-        (wd, wa), frac = self._align([(wide_mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
-        self._store(ins, wd + wa, frac)
+        (wd, wa), frac = X.align([(X.mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
+        self._store(ins, X.add(wd, wa), frac)
 
     def _v_adam_m(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         beta, fc = self._const(ins.c, 0)
         one_minus = np.int64((1 << fc.frac) - int(beta))
-        (wd, wa), frac = self._align([(wide_mul(d, beta), fd.frac + fc.frac),
-                                      (wide_mul(a, one_minus), fa.frac + fc.frac)])
-        self._store(ins, wd + wa, frac)
+        (wd, wa), frac = X.align([(X.mul(d, beta), fd.frac + fc.frac),
+                                      (X.mul(a, one_minus), fa.frac + fc.frac)])
+        self._store(ins, X.add(wd, wa), frac)
 
     def _v_adam_s(self, ins):
         d, fd = self._dst(ins)
@@ -433,8 +417,8 @@ class GoldenMachine:
         if fd.frac != fa.frac:
             raise GoldenError("adam_s needs the root and the gradient in one format")
         one_minus = np.int64((1 << fc.frac) - int(beta))
-        u = wide_mul(d * d, beta) + wide_mul(a * a, one_minus)    # frac 2 f + fc
-        v, n = u.to_format(fc.frac, FixedFormat(63, 0, rounding=fd.rounding))
+        u = X.add(X.mul(d * d, beta), X.mul(a * a, one_minus))    # frac 2 f + fc
+        v, n = X.to_format(u, fc.frac, FixedFormat(63, 0, rounding=fd.rounding))
         self._count(n, ins.dst)
         self._store(ins, isqrt_nearest(v), fd.frac)
 
@@ -444,25 +428,25 @@ class GoldenMachine:
         s, fs = self._operand(ins.b, ins)
         alpha, fc = self._const(ins.c, 0)
         eps, _ = self._const(ins.c, 1)
-        eps_s = max(int(WideInt.from_int64(np.array([eps])).to_format(
-            fc.frac, fs.with_(rounding="nearest_even"))[0][0]), 1)
+        eps_s = max(int(X.to_format(np.array([eps], dtype=np.int64), fc.frac,
+                                    fs.with_(rounding="nearest_even"))[0][0]), 1)
         den = s + np.int64(eps_s)                                   # frac fs
         # |m| * 2**(RATIO_FRAC + fs - fm) / den, truncated toward zero, sign of m
         shift = RATIO_FRAC + fs.frac - fm.frac
         num = np.abs(m) << np.int64(shift)
         ratio = np.where(m < 0, -(num // den), num // den)          # frac RATIO_FRAC
-        step = wide_mul(ratio, alpha)                               # frac RATIO_FRAC + fc
-        (wd, ws), frac = self._align([(d, fd.frac), (step, RATIO_FRAC + fc.frac)])
-        self._store(ins, wd - ws, frac)
+        step = X.mul(ratio, alpha)                               # frac RATIO_FRAC + fc
+        (wd, ws), frac = X.align([(d, fd.frac), (step, RATIO_FRAC + fc.frac)])
+        self._store(ins, X.sub(wd, ws), frac)
 
     def _v_soft_update(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         tau, fc = self._const(ins.c, 0)
-        (wa, wd), frac = self._align([(a, fa.frac), (d, fd.frac)])
-        diff = _wide_int64(wa - wd, "soft update difference")
-        (wd2, wt), frac2 = self._align([(wd, frac), (wide_mul(diff, tau), frac + fc.frac)])
-        self._store(ins, wd2 + wt, frac2)
+        (wa, wd), frac = X.align([(a, fa.frac), (d, fd.frac)])
+        diff = _int64(X.sub(wa, wd), "soft update difference")
+        (wd2, wt), frac2 = X.align([(wd, frac), (X.mul(diff, tau), frac + fc.frac)])
+        self._store(ins, X.add(wd2, wt), frac2)
 
     def _v_range(self, ins):
         a_buf = self.table[ins.a]
@@ -498,9 +482,9 @@ class GoldenMachine:
         sigma, fc = self._const(ins.c, 0)
         g = self._gaussian(ins.b, a.size).reshape(a.shape)
         fd = self.table[ins.dst].fmt
-        (wa, wn), frac = self._align([(a, fa.frac),
-                                      (wide_mul(g, sigma), NOISE_FRAC + fc.frac)])
-        out = self._store(ins, wa + wn, frac)
+        (wa, wn), frac = X.align([(a, fa.frac),
+                                      (X.mul(g, sigma), NOISE_FRAC + fc.frac)])
+        out = self._store(ins, X.add(wa, wn), frac)
         one = np.int64(1) << np.int64(fd.frac)
         self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
 
@@ -512,46 +496,29 @@ class GoldenMachine:
         scale, fc = self._const(ins.c, 0)         # sigma * sqrt(dt)
         decay, _ = self._const(ins.c, 1)          # theta * dt
         g = self._gaussian(ins.b, a.size).reshape(a.shape)
-        (we, wd, wn), frac = self._align([(e, fe.frac), (wide_mul(e, decay), fe.frac + fc.frac),
-                                          (wide_mul(g, scale), NOISE_FRAC + fc.frac)])
-        state = self._store(ins, we - wd + wn, frac, buf=ins.e)
+        (we, wd, wn), frac = X.align([(e, fe.frac), (X.mul(e, decay), fe.frac + fc.frac),
+                                          (X.mul(g, scale), NOISE_FRAC + fc.frac)])
+        state = self._store(ins, X.add(X.sub(we, wd), wn), frac, buf=ins.e)
         fd = self.table[ins.dst].fmt
-        (wa, ws), frac = self._align([(a, fa.frac), (state, fe.frac)])
-        out = self._store(ins, wa + ws, frac)
+        (wa, ws), frac = X.align([(a, fa.frac), (state, fe.frac)])
+        out = self._store(ins, X.add(wa, ws), frac)
         one = np.int64(1) << np.int64(fd.frac)
         self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
 
     def _v_acc_add(self, ins):
         region = (ins.rows.slice, ins.cols.slice)
-        total = _wide_region(self.state[ins.dst], region) + _wide_region(self.state[ins.a],
-                                                                          region)
-        total, n = total.fit_width(self.table[ins.dst].acc_bits, self.acc_overflow)
+        total = X.add(X.region(self.state[ins.dst], region), X.region(self.state[ins.a], region))
+        total, n = X.fit_width(total, self.table[ins.dst].acc_bits, self.acc_overflow)
         self._count(n, ins.dst)
-        self.state[ins.dst] = _wide_assign(self.state[ins.dst], region, total)
+        self.state[ins.dst] = X.assign(self.state[ins.dst], region, total)
 
 
-# ---------------------------------------------------------------------------
-# WideInt region helpers
+def _int64(x, what: str) -> np.ndarray:
+    x = X.narrow(x)
+    if isinstance(x, WideInt):
+        raise GoldenError(f"{what} exceeds 62 bits")
+    return x
 
 
-def _wide_region(w: WideInt, region) -> WideInt:
-    return WideInt([l[region] for l in w.limbs])
-
-
-def _wide_assign(w: WideInt, region, value: WideInt) -> WideInt:
-    n = max(len(w.limbs), len(value.limbs))
-    limbs = [l.copy() for l in w._padded(n)]
-    for l, v in zip(limbs, value._padded(n)):
-        l[region] = v
-    return WideInt(limbs)
-
-
-def _wide_int64(w: WideInt, what: str) -> np.ndarray:
-    out, n = w.to_format(0, FixedFormat(64, 0, overflow="saturate"))
-    if n:
-        raise GoldenError(f"{what} exceeds 64 bits")
-    return out
-
-
-__all__ = ["GoldenMachine", "GoldenError", "RunStats", "wide_mul", "wide_shift",
-           "isqrt_nearest", "tanh_fixed", "xorshift32", "seed_lanes"]
+__all__ = ["GoldenMachine", "GoldenError", "RunStats", "isqrt_nearest", "tanh_fixed",
+           "xorshift32", "seed_lanes"]

@@ -386,7 +386,7 @@ def test_wideint_roundtrip_and_normal_form(values):
     for limb in lower:
         assert limb.dtype == np.int64 and limb.min() >= 0 and limb.max() < 2 ** 32
     assert top.min() >= -(2 ** 31) and top.max() < 2 ** 31
-    needed = max(v.bit_length() for v in values) + 1          # two's complement bits
+    needed = max((v if v >= 0 else ~v).bit_length() + 1 for v in values)   # two's complement
     assert len(w.limbs) == max(1, -(-needed // 32))           # no redundant limbs
 
 

@@ -1,0 +1,325 @@
+"""The Core interface and its backends.
+
+Every backend -- ``golden`` here; ``pyrtl``, ``verilator`` and ``u50`` as they are
+built -- offers the same operations on raw fixed-point integers, and the same calls
+give bit-identical results on all of them:
+
+    core = open_core(spec, backend="golden")
+    core.load_params(params)              # {"actor.l0.w": int array, ...}
+    actions = core.infer("actor", states) # raw, in core.formats["actions"]
+    core.train_step(batch)                # one DDPG update, all on the core
+    core.set_precision(precision)         # FXP32 -> per-layer FXP16
+    core.stats                            # saturations, ranges, cycles (when known)
+
+The host-side work that is the same for every backend -- compiling and caching
+programs, the constants each update needs (Adam's bias-corrected step size, ...),
+range bookkeeping -- lives in :class:`Core`; a backend only runs programs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
+                       param_names, optimizer_state_suffixes)
+from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
+from .isa import Program
+from .numerics import FixedFormat
+from .spec import Spec
+
+BACKENDS = ("golden",)
+
+
+@dataclass
+class Batch:
+    """One training batch as raw integers in the core's input formats
+    (``core.formats``): states and next states (B x obs), actions scaled to [-1, 1]
+    (B x act), rewards already multiplied by reward_scale (B x 1), dones 0/1 (B x 1)."""
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_states: np.ndarray
+    dones: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(np.asarray(self.states).shape[0])
+
+
+@dataclass
+class CoreStats:
+    """What the core reported: cumulative saturations per buffer, per-run saturations,
+    activation ranges seen since the last reset, cycles of the last run (None when the
+    backend does not count cycles), and counters."""
+
+    saturations: Counter = field(default_factory=Counter)
+    last_saturations: int = 0
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    cycles: int | None = None
+    updates: int = 0
+    runs: int = 0
+
+    @property
+    def total_saturations(self) -> int:
+        return sum(self.saturations.values())
+
+
+class Core:
+    """The backend-independent half of every Core backend."""
+
+    backend = "abstract"
+
+    def __init__(self, spec: Spec, precision: Precision = Precision()):
+        self.spec = spec
+        self.precision = precision
+        self.stats = CoreStats()
+        self._programs: dict[tuple, Program] = {}
+        self._updates = 0
+        self._persistent_ready = False
+
+    # -- what a backend implements ---------------------------------------------------
+
+    def _run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        raise NotImplementedError
+
+    def _write(self, name: str, values: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _read(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _allocate(self, program: Program) -> None:
+        raise NotImplementedError
+
+    # -- formats ---------------------------------------------------------------------
+
+    @property
+    def formats(self) -> dict[str, FixedFormat]:
+        """The formats of the raw arrays infer/train_step take and return."""
+        layout = build_layout(self.spec, self.precision, 1)
+        return {"states": layout.buf("in.states").fmt, "actions": layout.buf("in.actions").fmt,
+                "rewards": layout.buf("in.rewards").fmt, "dones": layout.buf("in.dones").fmt,
+                "q": layout.buf("in.rewards").fmt,
+                "weight": self.spec.numerics.weight_format,
+                "gradient": self.spec.numerics.gradient_format}
+
+    def program(self, phase: str, batch: int) -> Program:
+        key = (phase, batch, self.precision)
+        if key not in self._programs:
+            self._programs[key] = compile_program(self.spec, phase, self.precision, batch)
+            self._ensure(self._programs[key])
+        return self._programs[key]
+
+    def _ensure(self, program: Program) -> None:
+        self._allocate(program)
+        if not self._persistent_ready:
+            self._persistent_ready = True
+            self._write_constants(program)
+            self.seed_prng(self.spec.env.seed)
+            self.reset_ranges()
+
+    # -- parameters --------------------------------------------------------------------
+
+    def param_names(self, with_state: bool = True) -> list[str]:
+        names = []
+        for net in NETS:
+            names += param_names(self.spec, net)
+            names += param_names(self.spec, net, "target.")
+            if with_state:
+                for p in param_names(self.spec, net):
+                    names += [f"{p}.{s}" for s in optimizer_state_suffixes(self.spec)]
+        return names
+
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        """Write named parameters (weights, biases, target copies, optimizer state) as
+        raw integers; names not given keep their values."""
+        self.program("infer", 1)
+        known = set(self.param_names())
+        for name, values in params.items():
+            if name not in known:
+                raise KeyError(f"unknown parameter {name!r}")
+            self._write(name, values)
+
+    def read_params(self, names: list[str] | None = None) -> dict[str, np.ndarray]:
+        self.program("infer", 1)
+        return {n: self._read(n) for n in (names or self.param_names())}
+
+    # -- constants ---------------------------------------------------------------------
+
+    def _write_constants(self, program: Program) -> None:
+        spec, a = self.spec, self.spec.algorithm
+        table = {b.name: b for b in program.buffers}
+
+        def put(name: str, *values: float) -> None:
+            fmt = table[name].fmt
+            self._write(name, fmt.quantize(np.array(values, dtype=np.float64)).reshape(1, -1))
+
+        put("c.gamma", a.gamma)
+        put("c.tau", a.tau)
+        put("c.beta1", a.adam_beta1)
+        put("c.beta2", a.adam_beta2)
+        put("c.momentum", a.momentum)
+        if a.noise.kind == "gaussian":
+            put("c.noise", a.noise.sigma, 0.0)
+        else:
+            put("c.noise", a.noise.sigma * math.sqrt(a.noise.dt), a.noise.theta * a.noise.dt)
+        for net in NETS:
+            put(f"c.slope.{net}", getattr(spec.networks, net).leaky_slope)
+        self._write_step_constants(0, spec.algorithm.batch_size, table)
+
+    def _write_step_constants(self, t: int, batch: int, table) -> None:
+        """Per-update constants: 2/B, -1/B and the optimizers' step sizes for update
+        t + 1 (Adam: alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps)."""
+        a = self.spec.algorithm
+
+        def put(name: str, *values: float) -> None:
+            fmt = table[name].fmt
+            self._write(name, fmt.quantize(np.array(values, dtype=np.float64)).reshape(1, -1))
+
+        put("c.mse", 2.0 / batch)
+        put("c.neg_inv_batch", -1.0 / batch)
+        step = t + 1
+        for net, lr in (("actor", a.actor_lr), ("critic", a.critic_lr)):
+            if a.optimizer == "adam":
+                alpha = lr * math.sqrt(1.0 - a.adam_beta2 ** step) / (1.0 - a.adam_beta1 ** step)
+                put(f"c.{net}_opt", alpha, a.adam_eps)
+            else:
+                put(f"c.{net}_opt", lr, 0.0)
+        ones = table["c.ones"]
+        self._write("c.ones", np.ones((ones.rows, ones.cols), dtype=np.int64))
+
+    def seed_prng(self, seed: int) -> None:
+        self._write("prng", seed_lanes(seed, PRNG_LANES))
+
+    def reset_ranges(self) -> None:
+        """Start a new range-monitoring window (QAT reads the ranges after it)."""
+        layout = build_layout(self.spec, self.precision, 1)
+        for key in activation_keys(self.spec):
+            fmt = layout.buf(f"rng.{key}").fmt
+            self._write(f"rng.{key}", np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
+        self.stats.ranges = {}
+
+    def read_ranges(self) -> dict[str, tuple[float, float]]:
+        """Observed [min, max] of every activation tensor, as floats (empty tensors
+        that were never seen are left out)."""
+        layout = build_layout(self.spec, self.precision, 1)
+        out = {}
+        for key in activation_keys(self.spec):
+            fmt = layout.buf(f"rng.{key}").fmt
+            lo, hi = self._read(f"rng.{key}").reshape(-1)
+            if lo <= hi:
+                out[key] = (float(fmt.to_float(np.array([lo]))[0]),
+                            float(fmt.to_float(np.array([hi]))[0]))
+        self.stats.ranges = out
+        return out
+
+    # -- operations ----------------------------------------------------------------------
+
+    def _account(self, run: RunStats, program: Program) -> None:
+        self.stats.saturations.update(run.by_buffer)
+        self.stats.last_saturations = run.total_saturations
+        self.stats.runs += 1
+
+    def infer(self, net: str, x: np.ndarray, actions: np.ndarray | None = None,
+              explore: bool = False) -> np.ndarray:
+        """Batch inference: the actor on states (``explore`` adds the on-chip noise), or
+        the critic on (states, actions).  Raw integers in, raw integers out."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.int64))
+        batch = x.shape[0]
+        if net == "actor":
+            program = self.program("explore" if explore else "infer", batch)
+            host = {"states": x}
+            out = "actions"
+        elif net == "critic":
+            if actions is None:
+                raise ValueError("infer('critic', states, actions): actions are needed")
+            program = self.program("infer_critic", batch)
+            host = {"states": x, "actions": np.atleast_2d(np.asarray(actions, np.int64))}
+            out = "q"
+        else:
+            raise ValueError(f"net {net!r} is not one of {NETS}")
+        run = self._run(program, host)
+        self._account(run, program)
+        return host[out].copy()
+
+    def train_step(self, batch: Batch) -> None:
+        """One DDPG update on the core: target networks and Bellman target, critic
+        forward/backward/update, actor forward through the updated critic,
+        backward/update, soft target updates."""
+        size = batch.size
+        program = self.program("train", size)
+        table = {b.name: b for b in program.buffers}
+        self._write_step_constants(self._updates, size, table)
+        host = {"states": batch.states, "next_states": batch.next_states,
+                "actions": batch.actions, "rewards": batch.rewards, "dones": batch.dones}
+        host = {k: np.asarray(v, dtype=np.int64).reshape(size, -1) for k, v in host.items()}
+        run = self._run(program, host)
+        self._account(run, program)
+        self._updates += 1
+        self.stats.updates = self._updates
+
+    @property
+    def updates(self) -> int:
+        return self._updates
+
+    def set_precision(self, precision: Precision) -> None:
+        """Switch activation precision (FXP32, or FXP16 with per-layer formats); the
+        parameters and optimizer state are kept, programs are recompiled."""
+        self.precision = precision
+        self.program("infer", 1)
+        self.reset_ranges()
+
+
+class GoldenCore(Core):
+    """The bit-exact numpy reference backend."""
+
+    backend = "golden"
+
+    def __init__(self, spec: Spec, precision: Precision = Precision()):
+        super().__init__(spec, precision)
+        self.machine = GoldenMachine(acc_overflow=spec.numerics.overflow)
+
+    def _allocate(self, program: Program) -> None:
+        self.machine.allocate(program.buffers)
+
+    def _run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        return self.machine.run(program, host)
+
+    def _write(self, name: str, values: np.ndarray) -> None:
+        self.machine.write(name, values)
+
+    def _read(self, name: str) -> np.ndarray:
+        return self.machine.read(name)
+
+
+def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision()) -> Core:
+    """A Core for ``spec`` on ``backend``."""
+    if backend == "golden":
+        return GoldenCore(spec, precision)
+    raise ValueError(f"backend {backend!r} is not available (available: "
+                     f"{', '.join(BACKENDS)})")
+
+
+def random_params(spec: Spec, seed: int = 0, scale: float | None = None
+                  ) -> dict[str, np.ndarray]:
+    """DDPG's usual initialisation (uniform +-1/sqrt(fan_in); the output layers
+    +-3e-3), quantized to the weight format; targets start as copies."""
+    rng = np.random.default_rng(seed)
+    fmt = spec.numerics.weight_format
+    out = {}
+    for net in NETS:
+        sizes = getattr(spec.networks, net).layer_sizes
+        for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
+            bound = scale if scale is not None else (3e-3 if i == len(sizes) - 2
+                                                     else 1.0 / math.sqrt(k))
+            w = fmt.quantize(rng.uniform(-bound, bound, size=(k, m)))
+            b = fmt.quantize(rng.uniform(-bound, bound, size=(1, m)))
+            for prefix in ("", "target."):
+                out[f"{prefix}{net}.l{i}.w"] = w.copy()
+                out[f"{prefix}{net}.l{i}.b"] = b.copy()
+    return out

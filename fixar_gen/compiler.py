@@ -1,0 +1,556 @@
+"""The compiler: networks + the DDPG step + a parallelism policy -> programs.
+
+A :class:`Layout` is the memory map of one spec at one precision (every buffer with its
+shape and format, every host slot); all programs of a core share it, so parameters stay
+in place between programs.  :func:`compile_program` lowers one phase:
+
+- ``infer``   the actor's forward pass on a batch of states (``infer_critic`` for Q);
+- ``explore`` the same plus exploration noise from the on-chip PRNG;
+- ``train``   one full DDPG update: target networks, Bellman target, critic
+              forward/backward and optimizer step, actor forward through the updated
+              critic, actor backward and step, soft target updates, range monitors.
+
+The policy splits work over the cores: ``intra_layer`` gives each core a slice of every
+layer's output columns (all samples), ``intra_batch`` gives each core a slice of the
+samples (and reduces the weight gradients, exactly, before the update).  Results never
+depend on the policy or the array shape; only cycles do (:mod:`fixar_gen.perf`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,
+                  Program, Range, Slot, Store, Vector, ACTIVATIONS, MODES, VECTOR_FUNCTIONS)
+from .golden import PRNG_LANES
+from .numerics import FixedFormat
+from .spec import Spec
+
+NETS = ("actor", "critic")
+PHASES = ("infer", "infer_critic", "explore", "train")
+
+#: formats of the constants the host writes (unsigned; see docs/numerics.md)
+COEFF = FixedFormat(33, 32, signed=False)       # gamma, tau, betas, momentum: [0, 2)
+SCALE = FixedFormat(35, 32, signed=False)       # 2 / batch: [0, 8)
+RATE = FixedFormat(48, 44, signed=False)        # alpha_t, eps, learning rates: [0, 16)
+NOISE = FixedFormat(36, 32, signed=False)       # sigma, OU constants: [0, 16)
+SLOPE = FixedFormat(17, 16, signed=False)       # leaky_relu slope
+UNIT = FixedFormat(2, 0)                        # ones, done flags
+PRNG = FixedFormat(33, 0, signed=False)         # xorshift32 lane states
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Activation precision: FXP32 (the spec's activation format everywhere) or FXP16
+    with one format per activation tensor (``actor.in``, ``actor.l0``, ...,
+    ``critic.in``, ..., see :func:`activation_keys`)."""
+
+    mode: str = "fxp32"
+    formats: tuple[tuple[str, FixedFormat], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"Precision.mode: {self.mode!r} is not one of {MODES}")
+
+    def format(self, key: str, spec: Spec) -> FixedFormat:
+        if self.mode == "fxp32":
+            return spec.numerics.activation_format
+        table = dict(self.formats)
+        if key not in table:
+            raise ValueError(f"Precision: no FXP16 format for {key!r}")
+        fmt = table[key]
+        if fmt.width > spec.numerics.fxp16_width:
+            raise ValueError(f"Precision: {key} format {fmt} is wider than "
+                             f"{spec.numerics.fxp16_width} bits")
+        return fmt
+
+
+def activation_keys(spec: Spec) -> list[str]:
+    """Every activation tensor whose format QAT chooses: each network's input and the
+    output of each of its layers (target networks share their network's formats)."""
+    keys = []
+    for net in NETS:
+        sizes = getattr(spec.networks, net).layer_sizes
+        keys.append(f"{net}.in")
+        keys += [f"{net}.l{i}" for i in range(len(sizes) - 1)]
+    return keys
+
+
+def param_names(spec: Spec, net: str, prefix: str = "") -> list[str]:
+    sizes = getattr(spec.networks, net).layer_sizes
+    return [f"{prefix}{net}.l{i}.{p}" for i in range(len(sizes) - 1) for p in ("w", "b")]
+
+
+def optimizer_state_suffixes(spec: Spec) -> tuple[str, ...]:
+    return {"adam": ("m", "s"), "momentum": ("mom",), "sgd": ()}[spec.algorithm.optimizer]
+
+
+# ---------------------------------------------------------------------------
+# layout
+
+
+@dataclass
+class Layout:
+    """The buffer table and host slots of one (spec, precision, batch)."""
+
+    spec: Spec
+    precision: Precision
+    batch: int
+    buffers: list[Buffer] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+    _ids: dict = field(default_factory=dict)
+    _slot_ids: dict = field(default_factory=dict)
+
+    def add(self, name: str, rows: int, cols: int, fmt: FixedFormat, kind: str = "data",
+            acc_bits: int = 0) -> int:
+        if name in self._ids:
+            raise ValueError(f"duplicate buffer {name}")
+        self._ids[name] = len(self.buffers)
+        self.buffers.append(Buffer(name, rows, cols, fmt, kind, acc_bits))
+        return self._ids[name]
+
+    def slot(self, name: str, rows: int, cols: int) -> int:
+        if name not in self._slot_ids:
+            self._slot_ids[name] = len(self.slots)
+            self.slots.append(Slot(name, rows, cols))
+        return self._slot_ids[name]
+
+    def __getitem__(self, name: str) -> int:
+        return self._ids[name]
+
+    def buf(self, name: str) -> Buffer:
+        return self.buffers[self._ids[name]]
+
+    def has(self, name: str) -> bool:
+        return name in self._ids
+
+
+def layer_sizes(spec: Spec, net: str) -> tuple[int, ...]:
+    return getattr(spec.networks, net).layer_sizes
+
+
+def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | None = None
+                 ) -> Layout:
+    """The memory map: parameters, optimizer state, constants, PRNG lanes, and the data
+    and accumulator buffers of every pass for ``batch`` samples."""
+    n = spec.numerics
+    B = batch or spec.algorithm.batch_size
+    L = Layout(spec, precision, B)
+    W, G = n.weight_format, n.gradient_format
+    obs, act = spec.obs_dim, spec.action_dim
+    for prefix in ("", "target."):
+        for net in NETS:
+            sizes = layer_sizes(spec, net)
+            for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
+                L.add(f"{prefix}{net}.l{i}.w", k, m, W, "param")
+                L.add(f"{prefix}{net}.l{i}.b", 1, m, W, "param")
+    for net in NETS:
+        for p in param_names(spec, net):
+            shape = L.buf(p)
+            L.add(f"{p}.grad", shape.rows, shape.cols, G, "data")
+            for suffix in optimizer_state_suffixes(spec):
+                L.add(f"{p}.{suffix}", shape.rows, shape.cols, G, "state")
+    # constants written by the host
+    L.add("c.gamma", 1, 1, COEFF, "const")
+    L.add("c.tau", 1, 1, COEFF, "const")
+    L.add("c.mse", 1, 1, SCALE, "const")
+    L.add("c.beta1", 1, 1, COEFF, "const")
+    L.add("c.beta2", 1, 1, COEFF, "const")
+    L.add("c.momentum", 1, 1, COEFF, "const")
+    L.add("c.actor_opt", 1, 2, RATE, "const")
+    L.add("c.critic_opt", 1, 2, RATE, "const")
+    L.add("c.noise", 1, 2, NOISE, "const")
+    L.add("c.neg_inv_batch", 1, 1, G, "const")
+    for net in NETS:
+        L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
+    L.add("c.ones", B, 1, UNIT, "data")
+    L.add("prng", PRNG_LANES, 1, PRNG, "prng")
+    L.add("ou.state", B, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
+                                                spec), "monitor")
+    # range monitors: [min, max] of every activation tensor
+    for key in activation_keys(spec):
+        L.add(f"rng.{key}", 1, 2, precision.format(key, spec), "monitor")
+    # host-facing data
+    out_key = lambda net: f"{net}.l{len(layer_sizes(spec, net)) - 2}"   # noqa: E731
+    L.add("in.states", B, obs, precision.format("actor.in", spec))
+    L.add("in.next_states", B, obs, precision.format("actor.in", spec))
+    L.add("in.actions", B, act, precision.format(out_key("actor"), spec))
+    L.add("in.rewards", B, 1, precision.format(out_key("critic"), spec))
+    L.add("in.dones", B, 1, UNIT)
+    L.add("y", B, 1, precision.format(out_key("critic"), spec))
+    for name, rows, cols in (("states", B, obs), ("next_states", B, obs),
+                             ("actions", B, act), ("rewards", B, 1), ("dones", B, 1),
+                             ("q", B, 1)):
+        L.slot(name, rows, cols)
+    return L
+
+
+# ---------------------------------------------------------------------------
+# work splitting
+
+
+def split(total: int, parts: int) -> list[Range | None]:
+    """``total`` indices in ``parts`` contiguous ranges, sizes differing by at most one
+    (None for a part that gets nothing)."""
+    base, extra = divmod(total, parts)
+    out, start = [], 0
+    for p in range(parts):
+        count = base + (1 if p < extra else 0)
+        out.append(Range(start, count) if count else None)
+        start += count
+    return out
+
+
+class Emitter:
+    """Emits instructions for one phase, splitting each step over the cores by the
+    policy; keeps the layout's accumulators."""
+
+    def __init__(self, layout: Layout, policy: str):
+        if policy not in ("intra_layer", "intra_batch"):
+            raise ValueError(f"policy {policy!r} must be resolved before lowering")
+        self.L = layout
+        self.spec = layout.spec
+        self.policy = policy
+        self.cores = self.spec.hardware.cores
+        self.code: list[Instruction] = []
+        self.acc_bits = self.spec.numerics.accumulator_width
+
+    # -- helpers --------------------------------------------------------------------
+
+    def barrier(self) -> None:
+        if self.cores > 1:
+            mask = (1 << self.cores) - 1
+            self.code += [Barrier(core=c, mask=mask) for c in range(self.cores)]
+
+    def acc(self, name: str, rows: int, cols: int, frac: int) -> int:
+        if self.L.has(name):
+            return self.L[name]
+        return self.L.add(name, rows, cols, FixedFormat(64, frac), "acc", self.acc_bits)
+
+    def mode(self, streamed: str) -> int:
+        fmt = self.L.buf(streamed).fmt
+        return MODES.index("fxp16" if fmt.width <= self.spec.numerics.fxp16_width
+                           and self.L.precision.mode == "fxp16" else "fxp32")
+
+    def parts(self, rows: int, cols: int) -> list[tuple[int, Range, Range]]:
+        """(core, rows, cols) of an element-wise step over a rows x cols region: the
+        samples (rows) are split for intra_batch, the columns for intra_layer."""
+        out = []
+        if self.policy == "intra_batch":
+            for c, r in enumerate(split(rows, self.cores)):
+                if r is not None:
+                    out.append((c, r, Range(0, cols)))
+        else:
+            for c, k in enumerate(split(cols, self.cores)):
+                if k is not None:
+                    out.append((c, Range(0, rows), k))
+        return out
+
+    def param_parts(self, rows: int, cols: int) -> list[tuple[int, Range, Range]]:
+        """Parameter-shaped element-wise work: rows split over the cores (any policy)."""
+        return [(c, r, Range(0, cols)) for c, r in enumerate(split(rows, self.cores))
+                if r is not None]
+
+    def vec(self, fn: str, dst: str, rows: int, cols: int, *, a: str | None = None,
+            b: str | None = None, c: str | None = None, e: str | None = None,
+            col0: int = 0, src_col: int = 0, param: bool = False,
+            single: bool = False) -> None:
+        """An element-wise step, split over the cores (``single``: core 0 does it all,
+        for steps whose result would depend on the split, like drawing noise)."""
+        ids = {k: (self.L[v] if v is not None else NO_BUFFER)
+               for k, v in (("a", a), ("b", b), ("c", c), ("e", e))}
+        parts = ([(0, Range(0, rows), Range(0, cols))] if single else
+                 (self.param_parts if param else self.parts)(rows, cols))
+        for core, r, k in parts:
+            self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index(fn), dst=self.L[dst],
+                                    rows=r, cols=Range(col0 + k.start, k.count),
+                                    src_col=src_col + k.start, **ids))
+
+    # -- layers ---------------------------------------------------------------------
+
+    def dense_forward(self, x: str, w: str, bias: str, out: str, act: str, tag: str,
+                      slope: str | None, out_col0: int = 0) -> None:
+        """out[:, out_col0 + j] = act(x @ w + bias)[:, j] for every sample."""
+        xb, wb = self.L.buf(x), self.L.buf(w)
+        B, K, N = self.L.batch, wb.rows, wb.cols
+        acc = self.acc(f"acc.{tag}", B, N, xb.fmt.frac + wb.fmt.frac)
+        mode = self.mode(x)
+        for core, r, k in self.parts(B, N):
+            self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[w], mode=mode,
+                                    m=r, n=k, k=Range(0, K)))
+            self.code.append(Drain(core=core, dst=self.L[out], acc=acc, bias=self.L[bias],
+                                   slope=self.L[slope] if slope else NO_BUFFER,
+                                   act=ACTIVATIONS.index(act), rows=r,
+                                   cols=Range(out_col0 + k.start, k.count), src_col=k.start))
+        if self.policy == "intra_layer":
+            self.barrier()
+
+    def backward_data(self, dz: str, w: str, out: str, tag: str, cols: Range | None = None
+                      ) -> None:
+        """out[:, j] = (dz @ w^T)[:, cols.start + j]: the gradient of a layer's inputs
+        (only the columns ``cols`` of it, e.g. the action part of the critic input)."""
+        db, wb = self.L.buf(dz), self.L.buf(w)
+        B, K = self.L.batch, wb.rows
+        cols = cols or Range(0, K)
+        acc = self.acc(f"acc.{tag}", B, K, db.fmt.frac + wb.fmt.frac)
+        for core, r, k in self.parts(B, cols.count):
+            n = Range(cols.start + k.start, k.count)
+            self.code.append(MatMul(core=core, dst=acc, a=self.L[dz], b=self.L[w], tb=1,
+                                    mode=self.mode(dz), m=r, n=n,
+                                    k=Range(0, wb.cols)))
+            self.code.append(Drain(core=core, dst=self.L[out], acc=acc, rows=r,
+                                   cols=k, src_col=n.start))
+        if self.policy == "intra_layer":
+            self.barrier()
+
+    def weight_gradient(self, x: str, dz: str, grad: str, tag: str) -> None:
+        """grad = x^T @ dz summed over the whole batch, exactly, whatever the split."""
+        xb, db, gb = self.L.buf(x), self.L.buf(dz), self.L.buf(grad)
+        B, K, N = self.L.batch, gb.rows, gb.cols
+        frac = xb.fmt.frac + db.fmt.frac
+        mode = self.mode(x)
+        if self.policy == "intra_layer":
+            acc = self.acc(f"acc.{tag}", K, N, frac)
+            for core, n in enumerate(split(N, self.cores)):
+                if n is None:
+                    continue
+                self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[dz], ta=1,
+                                        mode=mode, m=Range(0, K), n=n, k=Range(0, B)))
+                self.code.append(Drain(core=core, dst=self.L[grad], acc=acc, rows=Range(0, K),
+                                       cols=n, src_col=n.start))
+            return
+        chunks = split(B, self.cores)
+        accs = [self.acc(f"acc.{tag}.c{c}", K, N, frac) for c in range(self.cores)]
+        for core, k in enumerate(chunks):
+            if k is not None:
+                self.code.append(MatMul(core=core, dst=accs[core], a=self.L[x], b=self.L[dz],
+                                        ta=1, mode=mode, m=Range(0, K), n=Range(0, N), k=k))
+        self.barrier()
+        active = [c for c, k in enumerate(chunks) if k is not None]
+        # reduction: core 0 collects the other cores' partial sums (exact), row-split
+        for other in active[1:]:
+            for core, r, n in self.param_parts(K, N):
+                self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("acc_add"),
+                                        dst=accs[0], a=accs[other], rows=r, cols=n,
+                                        src_col=n.start))
+        for core, r, n in self.param_parts(K, N):
+            self.code.append(Drain(core=core, dst=self.L[grad], acc=accs[0], rows=r, cols=n,
+                                   src_col=n.start))
+
+    # -- networks -------------------------------------------------------------------
+
+    def forward(self, net: str, target: bool, pass_name: str, monitor: bool = True) -> None:
+        """A network's forward pass on ``{pass}.{net}.x``; layer i's output goes to
+        ``{pass}.{net}.h{i}``."""
+        spec = getattr(self.spec.networks, net)
+        sizes = spec.layer_sizes
+        prefix = "target." if target else ""
+        x = f"{pass_name}.{net}.x"
+        if monitor:
+            self.vec("range", f"rng.{net}.in", self.L.batch, sizes[0], a=x)
+        for i in range(len(sizes) - 1):
+            act = spec.output if i == len(sizes) - 2 else spec.activation
+            out = f"{pass_name}.{net}.h{i}"
+            self.dense_forward(x, f"{prefix}{net}.l{i}.w", f"{prefix}{net}.l{i}.b", out, act,
+                               f"{pass_name}.{net}.l{i}", f"c.slope.{net}")
+            if monitor:
+                self.vec("range", f"rng.{net}.l{i}", self.L.batch, sizes[i + 1], a=out)
+            x = out
+
+    def dact(self, net: str, layer: int, dy: str, y: str, dz: str) -> None:
+        spec = getattr(self.spec.networks, net)
+        sizes = spec.layer_sizes
+        act = spec.output if layer == len(sizes) - 2 else spec.activation
+        fn = {"identity": "copy", "relu": "dact_relu", "tanh": "dact_tanh",
+              "leaky_relu": "dact_leaky"}[act]
+        self.vec(fn, dz, self.L.batch, sizes[layer + 1], a=dy, b=y,
+                 c=f"c.slope.{net}" if act == "leaky_relu" else None)
+
+    def backward(self, net: str, pass_name: str, d_out: str, weight_grads: bool,
+                 input_cols: Range | None = None, d_in: str | None = None) -> None:
+        """Backprop from ``d_out`` (dL/d output) through ``net``'s layers: weight and bias
+        gradients into ``*.grad`` when ``weight_grads``, and dL/d input columns
+        ``input_cols`` into ``d_in`` when given."""
+        sizes = layer_sizes(self.spec, net)
+        dy = d_out
+        for i in reversed(range(len(sizes) - 1)):
+            dz = f"{pass_name}.{net}.dz{i}"
+            self.dact(net, i, dy, f"{pass_name}.{net}.h{i}", dz)
+            if self.policy == "intra_layer":
+                self.barrier()
+            x = f"{pass_name}.{net}.x" if i == 0 else f"{pass_name}.{net}.h{i - 1}"
+            if weight_grads:
+                self.weight_gradient(x, dz, f"{net}.l{i}.w.grad", f"{pass_name}.{net}.gw{i}")
+                self.weight_gradient("c.ones", dz, f"{net}.l{i}.b.grad",
+                                     f"{pass_name}.{net}.gb{i}")
+            if i > 0:
+                dy = f"{pass_name}.{net}.dh{i - 1}"
+                self.backward_data(dz, f"{net}.l{i}.w", dy, f"{pass_name}.{net}.bd{i}")
+            elif d_in is not None:
+                self.backward_data(dz, f"{net}.l{i}.w", d_in, f"{pass_name}.{net}.bd{i}",
+                                   cols=input_cols)
+
+    def optimizer_step(self, net: str) -> None:
+        opt = self.spec.algorithm.optimizer
+        const = f"c.{net}_opt"
+        for p in param_names(self.spec, net):
+            b = self.L.buf(p)
+            g = f"{p}.grad"
+            if opt == "sgd":
+                self.vec("sgd", p, b.rows, b.cols, a=g, c=const, param=True)
+            elif opt == "momentum":
+                self.vec("momentum", f"{p}.mom", b.rows, b.cols, a=g, c="c.momentum",
+                         param=True)
+                self.vec("sgd", p, b.rows, b.cols, a=f"{p}.mom", c=const, param=True)
+            else:
+                self.vec("adam_m", f"{p}.m", b.rows, b.cols, a=g, c="c.beta1", param=True)
+                self.vec("adam_s", f"{p}.s", b.rows, b.cols, a=g, c="c.beta2", param=True)
+                self.vec("adam_w", p, b.rows, b.cols, a=f"{p}.m", b=f"{p}.s", c=const,
+                         param=True)
+        self.barrier()
+
+
+# ---------------------------------------------------------------------------
+# passes and phases
+
+
+def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
+    """Allocate a pass's input, hidden/output and gradient buffers of one network."""
+    L, spec = E.L, E.spec
+    sizes = layer_sizes(spec, net)
+    B = L.batch
+    prec = L.precision
+    if not L.has(f"{pass_name}.{net}.x"):
+        L.add(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{net}.in", spec))
+        for i, width in enumerate(sizes[1:]):
+            L.add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{net}.l{i}", spec))
+            G = spec.numerics.gradient_format
+            L.add(f"{pass_name}.{net}.dz{i}", B, width, G)
+            if i < len(sizes) - 2:
+                L.add(f"{pass_name}.{net}.dh{i}", B, width, G)
+
+
+def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
+                    batch: int | None = None, policy: str | None = None,
+                    layout: Layout | None = None) -> Program:
+    """One phase lowered for ``spec``'s cores and array under ``policy`` (default: the
+    spec's policy for the phase; ``auto`` is resolved by the performance model)."""
+    if phase not in PHASES:
+        raise ValueError(f"phase {phase!r} is not one of {PHASES}")
+    B = batch or (spec.algorithm.batch_size if phase == "train" else 1)
+    L = layout or build_layout(spec, precision, B)
+    if L.batch != B:
+        raise ValueError(f"layout is for batch {L.batch}, not {B}")
+    policy = policy or (spec.parallelism.training if phase == "train"
+                        else spec.parallelism.inference)
+    if policy == "auto":
+        from .perf import choose_policy
+        policy = choose_policy(spec, phase, precision, B)
+    E = Emitter(L, policy)
+    obs, act = spec.obs_dim, spec.action_dim
+    slot = {name: L.slot(name, B, cols) for name, cols in
+            (("states", obs), ("next_states", obs), ("actions", act), ("rewards", 1),
+             ("dones", 1), ("q", 1))}
+    a_out = len(layer_sizes(spec, "actor")) - 2
+    c_out = len(layer_sizes(spec, "critic")) - 2
+
+    def load(buffer: str, slot_name: str, cols: int, col0: int = 0) -> None:
+        for core, r in enumerate(split(B, E.cores)):
+            if r is not None:
+                E.code.append(Load(core=core, dst=L[buffer], slot=slot[slot_name], rows=r,
+                                   cols=Range(col0, cols)))
+
+    def store(buffer: str, slot_name: str, cols: int) -> None:
+        for core, r in enumerate(split(B, E.cores)):
+            if r is not None:
+                E.code.append(Store(core=core, src=L[buffer], slot=slot[slot_name], rows=r,
+                                    cols=Range(0, cols)))
+
+    def actor_then_critic_input(pass_name: str, target: bool) -> None:
+        """Actor forward on the pass's states, then the critic input [states | action]."""
+        E.forward("actor", target, pass_name)
+        E.barrier()
+        E.vec("copy", f"{pass_name}.critic.x", B, obs, a=f"{pass_name}.actor.x")
+        E.vec("copy", f"{pass_name}.critic.x", B, act, a=f"{pass_name}.actor.h{a_out}",
+              col0=obs)
+        E.barrier()
+
+    if phase in ("infer", "explore"):
+        _data_buffers(E, "inf", "actor")
+        load("inf.actor.x", "states", obs)
+        E.barrier()
+        E.forward("actor", False, "inf", monitor=False)
+        out = f"inf.actor.h{a_out}"
+        if phase == "explore":
+            kind = spec.algorithm.noise.kind
+            E.vec("noise" if kind == "gaussian" else "ou_noise", out, B, act, a=out,
+                  b="prng", c="c.noise", e="ou.state" if kind == "ou" else None,
+                  single=True)
+            E.barrier()
+        store(out, "actions", act)
+    elif phase == "infer_critic":
+        _data_buffers(E, "inf", "critic")
+        load("inf.critic.x", "states", obs)
+        load("inf.critic.x", "actions", act, col0=obs)
+        E.barrier()
+        E.forward("critic", False, "inf", monitor=False)
+        store(f"inf.critic.h{c_out}", "q", 1)
+    else:
+        _train(E, spec, B, load, actor_then_critic_input, a_out, c_out)
+    E.code += [Halt(core=c) for c in range(E.cores)]
+    return Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
+                   slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
+                   pre_format=spec.numerics.activation_format)
+
+
+def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,
+           c_out: int) -> None:
+    L = E.L
+    obs, act = spec.obs_dim, spec.action_dim
+    for pass_name, nets in (("tgt", NETS), ("cq", ("critic",)), ("ap", NETS)):
+        for net in nets:
+            _data_buffers(E, pass_name, net)
+    L.add("ap.da", B, act, spec.numerics.gradient_format) if not L.has("ap.da") else None
+    # inputs
+    load("in.states", "states", obs)
+    load("in.next_states", "next_states", obs)
+    load("in.actions", "actions", act)
+    load("in.rewards", "rewards", 1)
+    load("in.dones", "dones", 1)
+    E.barrier()
+    E.vec("copy", "tgt.actor.x", B, obs, a="in.next_states")
+    E.vec("copy", "ap.actor.x", B, obs, a="in.states")
+    E.vec("copy", "cq.critic.x", B, obs, a="in.states")
+    E.vec("copy", "cq.critic.x", B, act, a="in.actions", col0=obs)
+    E.barrier()
+    # critic target: y = r + gamma (1 - done) Q'(s', mu'(s'))
+    actor_then_critic_input("tgt", target=True)
+    E.forward("critic", True, "tgt")
+    E.vec("bellman", "y", B, 1, a="in.rewards", b="in.dones", e=f"tgt.critic.h{c_out}",
+          c="c.gamma")
+    # critic update
+    E.forward("critic", False, "cq")
+    E.vec("mse_grad", f"cq.critic.dz{c_out}", B, 1, a=f"cq.critic.h{c_out}", b="y",
+          c="c.mse")
+    E.barrier()
+    E.backward("critic", "cq", f"cq.critic.dz{c_out}", weight_grads=True)
+    E.barrier()
+    E.optimizer_step("critic")
+    # actor update through the updated critic: dL/da = -(1/B) dQ/da
+    actor_then_critic_input("ap", target=False)
+    E.forward("critic", False, "ap")
+    E.vec("fill", f"ap.critic.dz{c_out}", B, 1, c="c.neg_inv_batch")
+    E.barrier()
+    E.backward("critic", "ap", f"ap.critic.dz{c_out}", weight_grads=False,
+               input_cols=Range(obs, act), d_in="ap.da")
+    E.barrier()
+    E.backward("actor", "ap", "ap.da", weight_grads=True)
+    E.barrier()
+    E.optimizer_step("actor")
+    # soft target updates
+    for net in NETS:
+        for p in param_names(spec, net):
+            b = L.buf(p)
+            E.vec("soft_update", f"target.{p}", b.rows, b.cols, a=p, c="c.tau", param=True)
+    E.barrier()
