@@ -62,31 +62,45 @@ RANGE_BITS = 2 * COUNT_BITS
 
 ACTIVATIONS = ("identity", "relu", "tanh", "leaky_relu")
 MODES = ("fxp32", "fxp16")
-VECTOR_FUNCTIONS = (
-    "copy",        # d = a, requantized to d's format
-    "add",         # d = a + b
-    "sub",         # d = a - b
-    "mul",         # d = a * b
-    "scale",       # d = a * c[0]
-    "clip",        # d = clamp(a, -c[0], c[0])
-    "dact_relu",   # d = a where b > 0 else 0           (a: dL/dy, b: y)
-    "dact_leaky",  # d = a where b > 0 else a * c[0]
-    "dact_tanh",   # d = a * (1 - b^2)
-    "mse_grad",    # d = (a - b) * c[0]                 (c[0] = 2 / batch)
-    "bellman",     # d = a + c[0] * (1 - b) * e          (a: r, b: done, e: Q')
-    "sgd",         # d = d - c[0] * a                   (c[0] = learning rate)
-    "momentum",    # d = c[0] * d + a                   (momentum buffer)
-    "adam_m",      # d = c[0] * d + (1 - c[0]) * a      (first moment)
-    "adam_s",      # d = sqrt(c[0] * d^2 + (1 - c[0]) * a^2)   (root of the second moment)
-    "adam_w",      # d = d - c[0] * a / (b + c[1])      (c: [alpha_t, eps])
-    "soft_update", # d = d + c[0] * (a - d)             (target network)
-    "range",       # d[0] = min(d[0], min a), d[1] = max(d[1], max a)
-    "noise",       # d = clamp(a + c[0] * N, -1, 1); N from the PRNG lanes in b
-    "ou_noise",    # e = e + c[1] * (0 - e) * c[2] + c[0] * sqrt(c[2]) * N; d = clamp(a + e)
-    "acc_add",     # d = d + a (wide accumulators, exact: cross-core reduction)
-    "fill",        # d = c[0]
-)
-
+#: what each vector function computes, element by element; ``f(x)`` is x's fraction
+#: bits, ``R(v, f)`` rounds and fits the exact value v (with f fraction bits) into dst's
+#: format by dst's rounding and overflow mode (counting overflows); c[i] is element i of
+#: the constants operand; every intermediate is an exact integer.
+VECTOR_SEMANTICS: dict[str, str] = {
+    "copy": "d = R(a, f(a))",
+    "add": "d = R(a + b) at the larger of f(a), f(b)",
+    "sub": "d = R(a - b) at the larger of f(a), f(b)",
+    "mul": "d = R(a * b, f(a) + f(b))",
+    "scale": "d = R(a * c[0], f(a) + f(c))",
+    "fill": "d = R(c[0], f(c))",
+    "clip": "d = R(clamp(a, -c[0], c[0])) at the larger of f(a), f(c)",
+    "dact_relu": "d = R(a if b > 0 else 0, f(a))   (a: dL/dy, b: the layer's output y)",
+    "dact_leaky": "d = R(a * 2^f(c) if b > 0 else a * c[0], f(a) + f(c))",
+    "dact_tanh": "d = R(a * max(2^(2 f(b)) - b^2, 0), f(a) + 2 f(b))   (1 - y^2 from the "
+                 "stored output)",
+    "mse_grad": "d = R((a - b) * c[0]) with a - b at the larger fraction, times c   "
+                "(c[0] = 2 / batch)",
+    "bellman": "d = R(a + (e * c[0] if b == 0 else 0))   (a: reward, b: done, e: Q', "
+               "c[0]: gamma), aligned exactly",
+    "sgd": "d = R(d - a * c[0]), aligned exactly   (c[0]: learning rate)",
+    "momentum": "d = R(d * c[0] + a), aligned exactly   (c[0]: momentum)",
+    "adam_m": "d = R(d * c[0] + a * (2^f(c) - c[0]), f(d) + f(c))   (c[0]: beta1)",
+    "adam_s": "u = d^2 * c[0] + a^2 * (2^f(c) - c[0]) (needs f(d) = f(a)); v = u / 2^f(c) "
+              "rounded to an integer by d's rounding; d = round(sqrt(v)) (exact integer root, "
+              "nearest)   (d: sqrt of Adam's v; c[0]: beta2)",
+    "adam_w": "den = b + max(eps in f(b), 1) where eps = c[1] rounded to f(b) (nearest even); "
+              "r = sign(a) * floor(|a| * 2^(24 + f(b) - f(a)) / den) (24 fraction bits); "
+              "d = R(d - r * c[0]), aligned exactly   (a: m, b: s, c[0]: alpha_t)",
+    "soft_update": "d = R(d + c[0] * (a - d)), aligned exactly   (c[0]: tau)",
+    "range": "over rows x cols of a: d[0] = min(d[0], min a), d[1] = max(d[1], max a); "
+             "d has a's format",
+    "noise": "N = Gaussian from the PRNG (below); d = clamp(R(a + N * c[0]), -1, 1) in "
+             "d's format   (c[0]: sigma)",
+    "ou_noise": "e = R_e(e - e * c[1] + N * c[0]) into e's format; d = clamp(R(a + e), -1, 1)"
+                "   (c[0]: sigma sqrt(dt), c[1]: theta dt)",
+    "acc_add": "d = d + a on wide accumulators (exact; fitted to the accumulator width)",
+}
+VECTOR_FUNCTIONS = tuple(VECTOR_SEMANTICS)
 
 @dataclass(frozen=True)
 class Instruction:
@@ -379,6 +393,7 @@ def reference() -> str:
            f"A range is {RANGE_BITS} bits: start (low {COUNT_BITS}) and count - 1 (high "
            f"{COUNT_BITS}). Buffer operands are {BUFFER_BITS}-bit indices into the "
            f"program's buffer table; {NO_BUFFER} means no operand.", ""]
+    out += _semantics_section()
     for cls in INSTRUCTIONS:
         out += [f"## `{cls.MNEMONIC}` ({cls.__name__}, opcode {cls.OPCODE})", "",
                 " ".join((cls.__doc__ or "").split()), "",
@@ -391,6 +406,38 @@ def reference() -> str:
             out.append(f"| `{f.name}` | {f.metadata['bits']} | {meaning} |")
         out.append("")
     return "\n".join(out)
+
+
+def _semantics_section() -> list[str]:
+    from . import golden
+    return [
+        "## Semantics", "",
+        "The golden model (`fixar_gen/golden.py`) is the definition; this is the same in "
+        "words. Raw integers are exact; a value is rounded once, when it is written to its "
+        "destination, by the destination format's rounding and overflow mode, and every "
+        "overflow is counted. Operands with one row or one column broadcast. Operand "
+        "columns start at `src_col` (they line up with the destination's columns). "
+        "`mm` accumulators have the fraction bits of the product (f(a) + f(b)) and "
+        "saturate at the accumulator width (never reached in a valid spec).", "",
+        "`drain`: z = acc + bias * 2^(f(acc) - f(bias)) exactly; identity: dst = R(z); "
+        "otherwise z is first rounded to the program's pre-activation format (the spec's "
+        "FXP32 activation format), then: relu max(z, 0); leaky_relu z if z >= 0 else "
+        "z * slope (exact, then R); tanh piecewise linear: for |z| < "
+        f"{2 ** golden.TANH_RANGE_BITS}, segment i = floor(|z| * 2^{golden.TANH_SEGMENT_FRAC}), "
+        "y = T[i] + (T[i+1] - T[i]) * (remainder within the segment), with "
+        f"T[i] = round(tanh(i / 2^{golden.TANH_SEGMENT_FRAC}) * 2^{golden.TANH_TABLE_FRAC}) "
+        f"and the last entry exactly 1; |z| >= {2 ** golden.TANH_RANGE_BITS} gives exactly "
+        "+-1; odd symmetric; then R to dst.", "",
+        f"PRNG: {golden.PRNG_LANES} xorshift32 lanes (x ^= x << 13; x ^= x >> 17; "
+        "x ^= x << 5, mod 2^32) seeded by splitmix64 from the seed; element j of a noise "
+        f"region (row-major) comes from lane j mod {golden.PRNG_LANES}; a sample takes "
+        f"{golden.PRNG_DRAWS} draws of its lane and sums their top 16 bits, u; "
+        f"N = ((u - {golden.PRNG_DRAWS} * 2^15) * {golden.SQRT3_Q14} + 2^13) >> 14 with "
+        f"{golden.NOISE_FRAC} fraction bits (Irwin-Hall, unit variance, |N| <= 3.47). "
+        "Noise instructions always run on one core, so results never depend on the split.",
+        "",
+        "| function | computes |", "|---|---|",
+        *[f"| `{name}` | {text} |" for name, text in VECTOR_SEMANTICS.items()], ""]
 
 
 if __name__ == "__main__":

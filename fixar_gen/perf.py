@@ -37,6 +37,12 @@ MatMul (unit "array")
 
         load + (tiles - 1) * max(load, stream) + stream + R + C + array_extra_latency
 
+    Every stationary operand (weights, and the gradients of weight-gradient products)
+    is assumed to arrive at the weight memory's rate, and transposed operands (``ta``,
+    ``tb``) at full rate: FIXAR's weight layout makes ``tb`` free; ``ta`` assumes the
+    activation memory can deliver a column of ``a`` per cycle.  Accumulating into the
+    accumulator costs nothing extra.
+
 Drain, Vector (unit "vector")
     C lanes per core: ``ceil(rows * cols / C)`` cycles plus the function's pipeline
     latency (``Timing.drain_latency`` by activation, ``Timing.vector_latency`` by
