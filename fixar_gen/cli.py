@@ -81,6 +81,25 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_program
+    from .estimate import precision_for
+    from .isa import INSTRUCTION_BITS, encode, listing
+    from .perf import schedule
+    spec = _load(args.spec)
+    program = compile_program(spec, args.phase, precision_for(spec, args.precision),
+                              batch=args.batch, policy=args.policy)
+    if args.hex:
+        digits = INSTRUCTION_BITS // 4
+        print("\n".join(f"{encode(i):0{digits}x}" for i in program.code))
+        return 0
+    print(listing(program))
+    sched = schedule(program, spec)
+    print(f"; {sched.total_cycles:,} cycles modeled "
+          f"({', '.join(f'{k} {v:,}' for k, v in sched.by_unit.items())})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fixar", description="fixar_gen: generate fixed-point deep-RL training "
@@ -114,6 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("compile", help="print a phase's program as assembly (or hex words)",
+                       description="Lower one phase of the spec (the DDPG training step, or "
+                       "an inference) into the core's instructions and print them with the "
+                       "buffer table and the modeled cycles.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--phase", choices=("train", "infer", "explore", "infer_critic"),
+                   default="train")
+    p.add_argument("--precision", choices=("fxp32", "fxp16"), default="fxp32",
+                   help="activation precision (fxp16: a uniform 16-bit format)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="samples (default: the spec's batch for train, 1 otherwise)")
+    p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
+                   help="override the spec's parallelism policy for this phase")
+    p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
+    p.set_defaults(func=cmd_compile)
     return parser
 
 

@@ -1,9 +1,10 @@
-"""`fixar estimate`: what a spec asks of the accelerator and what the accelerator can
-at most deliver.
+"""`fixar estimate`: the performance report of a spec.
 
-Figures here are bounds from the spec alone (the workload and the PE arrays' peak MAC
-rate): no schedule is modeled, so real throughput is lower by the utilisation the
-cycle model reports.
+For each precision mode (FXP32, and FXP16 as QAT switches to after its delay) the
+training step and a batch-1 inference are compiled and scheduled by the cycle model
+(:mod:`fixar_gen.perf`): cycles per DDPG update, accelerator-only training IPS
+(samples through complete updates per second), inference IPS, PE utilisation against
+the peak and which unit the cycles go to.  Figures are modeled, not measured.
 """
 
 from __future__ import annotations
@@ -11,16 +12,33 @@ from __future__ import annotations
 import math
 
 from .boards import BOARDS, dsps_per_pe
+from .compiler import Precision, activation_keys, compile_program
+from .numerics import FixedFormat
+from .perf import schedule
 from .spec import Spec
 from .workload import workload
 
-MODES = {"fxp32": 1, "fxp16": 2}     # MACs per PE per cycle
+MACS_PER_PE = {"fxp32": 1, "fxp16": 2}
+
+
+def fxp16_precision(spec: Spec) -> Precision:
+    """A uniform FXP16 precision (every activation tensor in the same 16-bit format):
+    what the cycle model needs; QAT picks per-layer formats with the same widths."""
+    width = spec.numerics.fxp16_width
+    fmt = FixedFormat(width, width // 2, rounding=spec.numerics.rounding,
+                      overflow=spec.numerics.overflow)
+    return Precision("fxp16", tuple((k, fmt) for k in activation_keys(spec)))
+
+
+def precision_for(spec: Spec, mode: str) -> Precision:
+    return Precision() if mode == "fxp32" else fxp16_precision(spec)
 
 
 def estimate(spec: Spec) -> dict:
     work = workload(spec)
     hw, n = spec.hardware, spec.numerics
     clock_hz = hw.clock_mhz * 1e6
+    batch = spec.algorithm.batch_size
     report: dict = {
         "spec": spec.name,
         "target": spec.target,
@@ -29,16 +47,30 @@ def estimate(spec: Spec) -> dict:
         "array": list(hw.array),
         "pe_count": hw.pe_count,
         "params": work.params,
+        "batch_size": batch,
         "macs_per_sample": work.macs_per_sample,
         "macs_actor_inference": work.actor_forward,
-        "batch_size": spec.algorithm.batch_size,
+        "policy": {"training": spec.parallelism.training,
+                   "inference": spec.parallelism.inference},
+        "modeled": True,
     }
-    for mode, per_pe in MODES.items():
+    for mode, per_pe in MACS_PER_PE.items():
+        precision = precision_for(spec, mode)
+        train = schedule(compile_program(spec, "train", precision), spec)
+        infer1 = schedule(compile_program(spec, "infer", precision, batch=1), spec)
+        infer_b = schedule(compile_program(spec, "infer", precision, batch=batch), spec)
         peak = hw.pe_count * per_pe
+        useful = work.macs_per_sample * batch
         report[mode] = {
             "peak_macs_per_cycle": peak,
             "peak_train_ips": clock_hz * peak / work.macs_per_sample,
-            "peak_infer_ips": clock_hz * peak / work.actor_forward,
+            "train_cycles_per_update": train.total_cycles,
+            "train_ips": clock_hz * batch / train.total_cycles,
+            "infer_cycles_batch1": infer1.total_cycles,
+            "infer_ips_batch1": clock_hz / infer1.total_cycles,
+            "infer_ips_batch": clock_hz * batch / infer_b.total_cycles,
+            "pe_utilization": useful / (train.total_cycles * peak),
+            "train_cycles_by_unit": dict(train.by_unit),
         }
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
@@ -55,16 +87,23 @@ def estimate(spec: Spec) -> dict:
 def format_estimate(r: dict) -> str:
     lines = [
         f"{r['spec']}: {r['cores']} cores x {r['array'][0]}x{r['array'][1]} PEs = "
-        f"{r['pe_count']} PEs at {r['clock_mhz']:g} MHz (target {r['target']})",
+        f"{r['pe_count']} PEs at {r['clock_mhz']:g} MHz (target {r['target']}; "
+        f"training {r['policy']['training']}, inference {r['policy']['inference']})",
         f"  workload: {r['params']:,} parameters; {r['macs_per_sample']:,} MACs per "
-        f"training sample; {r['macs_actor_inference']:,} MACs per actor inference",
-        "  peak (every PE busy every cycle; an upper bound, not a prediction):",
+        f"training sample; batch {r['batch_size']}",
+        "  modeled by the cycle model (accelerator only, no host time):",
     ]
-    for mode in MODES:
+    for mode in MACS_PER_PE:
         m = r[mode]
-        lines.append(f"    {mode}: {m['peak_macs_per_cycle']:,} MACs/cycle -> at most "
-                     f"{m['peak_train_ips']:,.0f} training IPS, "
-                     f"{m['peak_infer_ips']:,.0f} inference IPS")
+        units = ", ".join(f"{k} {v / m['train_cycles_per_update']:.0%}"
+                          for k, v in m["train_cycles_by_unit"].items() if v)
+        lines.append(
+            f"    {mode}: {m['train_cycles_per_update']:,} cycles/update -> "
+            f"{m['train_ips']:,.0f} training IPS ({m['pe_utilization']:.1%} of the "
+            f"{m['peak_macs_per_cycle']:,} MACs/cycle peak, bound {m['peak_train_ips']:,.0f}); "
+            f"inference {m['infer_ips_batch1']:,.0f} IPS at batch 1, "
+            f"{m['infer_ips_batch']:,.0f} at batch {r['batch_size']}")
+        lines.append(f"           cycles: {units}")
     res = r["resources"]
     mem = res["memory_kib_per_core"]
     lines.append(f"  PE arrays: {res['dsp_arrays']:,} DSP48E2 ({res['dsp_per_pe']} per PE); "

@@ -49,7 +49,7 @@ def test_version_and_help_everywhere():
     assert proc.returncode == 0 and proc.stdout.strip() == f"fixar_gen {__version__}"
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert {"validate", "schema", "show", "estimate"} <= set(commands)
+    assert {"validate", "schema", "show", "estimate", "compile"} <= set(commands)
     for name in [None, *commands]:
         proc = run(*([name] if name else []), "--help")
         assert proc.returncode == 0 and proc.stdout.startswith("usage: fixar")
@@ -76,14 +76,33 @@ def test_estimate_reports_fixar_design_point(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["pe_count"] == 512 and report["clock_mhz"] == 164.0
     assert report["macs_per_sample"] == 1_268_600
-    assert report["fxp32"]["peak_macs_per_cycle"] == 512
-    assert report["fxp16"]["peak_macs_per_cycle"] == 1024
-    # 164e6 * 1024 / 1,268,600 samples/s: the FXP16 ceiling of FIXAR's design point
-    assert round(report["fxp16"]["peak_train_ips"]) == 132_379
+    for mode, peak in (("fxp32", 512), ("fxp16", 1024)):
+        m = report[mode]
+        assert m["peak_macs_per_cycle"] == peak
+        # IPS is batch / (cycles / clock); utilisation is useful MACs over the peak
+        assert m["train_ips"] == pytest.approx(164e6 * 64 / m["train_cycles_per_update"])
+        assert m["pe_utilization"] == pytest.approx(
+            1_268_600 * 64 / (m["train_cycles_per_update"] * peak))
+        assert 0 < m["pe_utilization"] <= 1
+        assert m["infer_ips_batch1"] == pytest.approx(164e6 / m["infer_cycles_batch1"])
+        assert sum(m["train_cycles_by_unit"].values()) == m["train_cycles_per_update"]
+    # FXP16 doubles the peak: the modeled step must get faster, never slower
+    assert report["fxp16"]["train_cycles_per_update"] < report["fxp32"]["train_cycles_per_update"]
     assert report["resources"]["dsp_arrays"] == 2048
     assert main(["estimate", str(EXAMPLES / "pendulum.yaml")]) == 0
     text = capsys.readouterr().out
-    assert "MACs per training sample" in text and "upper bound" in text
+    assert "training IPS" in text and "modeled" in text
+
+
+def test_compile_prints_assembly_and_hex(capsys):
+    from fixar_gen.isa import INSTRUCTION_BITS, decode
+    assert main(["compile", str(EXAMPLES / "pendulum.yaml"), "--phase", "train"]) == 0
+    text = capsys.readouterr().out
+    assert "mm " in text and "fn=adam_w" in text and "cycles modeled" in text
+    assert main(["compile", str(EXAMPLES / "pendulum.yaml"), "--phase", "infer", "--hex"]) == 0
+    words = capsys.readouterr().out.split()
+    assert all(len(w) == INSTRUCTION_BITS // 4 for w in words)
+    assert decode(int(words[0], 16)).MNEMONIC == "load"
 
 
 def test_custom_dsl_example_runs_as_a_script():

@@ -18,3 +18,10 @@ def test_readme_opens_with_the_two_commands():
     assert "pytest" in block[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest -q" in ci and block[1].endswith("python -m pytest -q")
+
+
+def test_isa_reference_is_current():
+    from fixar_gen.isa import reference
+    committed = (ROOT / "docs" / "isa.md").read_text(encoding="utf-8")
+    assert committed == reference(), (
+        "docs/isa.md is stale: run `python -m fixar_gen.isa docs/isa.md`")

@@ -1,0 +1,103 @@
+"""Hypothesis strategies for property-testing generated cores (needs the `dev` extra).
+
+    from fixar_gen.testing import specs, precisions, batches, params
+    @given(data=st.data())
+    def test_my_core(data):
+        spec = data.draw(specs())
+        ...
+
+The project's own tests use the same strategies: small specs (odd layer widths, odd
+batch sizes, 1x1 to 4x4 arrays, 1 to 4 cores, every policy), FXP16 formats, batches
+whose values hit the format extremes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .backends import Batch
+from .compiler import Precision, activation_keys
+from .numerics import FixedFormat
+from .spec import (ActorSpec, AlgorithmSpec, CriticSpec, EnvSpec, HardwareSpec, NetworksSpec,
+                   NumericsSpec, ParallelismSpec, Spec)
+
+POLICIES = ("intra_layer", "intra_batch")
+
+
+@st.composite
+def specs(draw, max_width: int = 40, max_layers: int = 2, max_batch: int = 33,
+          max_cores: int = 4, max_array: int = 4, activations=("relu", "tanh", "leaky_relu",
+                                                                "identity"),
+          optimizers=("adam", "sgd", "momentum")) -> Spec:
+    """Small valid specs with explicit network sizes (no environment is created)."""
+    obs = draw(st.integers(1, 6))
+    act = draw(st.integers(1, 3))
+    hidden = st.lists(st.integers(1, max_width), min_size=1, max_size=max_layers).map(tuple)
+    batch = draw(st.integers(1, max_batch))
+    return Spec(
+        name="prop",
+        env=EnvSpec(seed=draw(st.integers(0, 2**32 - 1))),
+        networks=NetworksSpec(
+            actor=ActorSpec(hidden=draw(hidden), inputs=obs, outputs=act,
+                            activation=draw(st.sampled_from(activations)),
+                            output=draw(st.sampled_from(("tanh", "identity")))),
+            critic=CriticSpec(hidden=draw(hidden),
+                              activation=draw(st.sampled_from(activations)))),
+        algorithm=AlgorithmSpec(batch_size=batch, replay_size=max(batch, 1000),
+                                warmup_steps=0, total_steps=10**6,
+                                optimizer=draw(st.sampled_from(optimizers)),
+                                gamma=draw(st.sampled_from((0.0, 0.5, 0.99, 1.0))),
+                                tau=draw(st.sampled_from((0.005, 0.5, 1.0)))),
+        numerics=NumericsSpec(precision="fxp32"),
+        hardware=HardwareSpec(cores=draw(st.integers(1, max_cores)),
+                              array=(draw(st.integers(1, max_array)),
+                                     draw(st.integers(1, max_array)))),
+        parallelism=ParallelismSpec(inference=draw(st.sampled_from(POLICIES)),
+                                    training=draw(st.sampled_from(POLICIES))),
+    )
+
+
+@st.composite
+def precisions(draw, spec: Spec) -> Precision:
+    """FXP32, or FXP16 with a random 16-bit format per activation tensor."""
+    if draw(st.booleans()):
+        return Precision()
+    width = spec.numerics.fxp16_width
+    return Precision("fxp16", tuple(
+        (key, FixedFormat(width, draw(st.integers(2, width - 2)),
+                          rounding=spec.numerics.rounding, overflow=spec.numerics.overflow))
+        for key in activation_keys(spec)))
+
+
+def _values(draw, fmt: FixedFormat, shape, low: float, high: float) -> np.ndarray:
+    """Mostly values in [low, high], sometimes the format's extremes."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = fmt.quantize(rng.uniform(low, high, size=shape))
+    if draw(st.booleans()):
+        mask = rng.random(shape) < 0.2
+        extremes = rng.choice([fmt.min_int, fmt.max_int, 0], size=shape)
+        x = np.where(mask, extremes, x)
+    return x
+
+
+@st.composite
+def batches(draw, spec: Spec, formats: dict[str, FixedFormat], size: int | None = None
+            ) -> Batch:
+    """A training batch in the core's input formats (``core.formats``)."""
+    B = size or spec.algorithm.batch_size
+    obs, act = spec.obs_dim, spec.action_dim
+    return Batch(
+        states=_values(draw, formats["states"], (B, obs), -2, 2),
+        actions=_values(draw, formats["actions"], (B, act), -1, 1),
+        rewards=_values(draw, formats["rewards"], (B, 1), -4, 1),
+        next_states=_values(draw, formats["states"], (B, obs), -2, 2),
+        dones=np.asarray(draw(st.lists(st.integers(0, 1), min_size=B, max_size=B)),
+                         dtype=np.int64).reshape(B, 1),
+    )
+
+
+def params(spec: Spec, seed: int, scale: float | None = None) -> dict[str, np.ndarray]:
+    from .backends import random_params
+    return random_params(spec, seed, scale)
