@@ -354,6 +354,7 @@ class WideInt:
     """
 
     __slots__ = ("_limbs",)
+    __array_ufunc__ = None            # `int64 array + WideInt` comes to __radd__, not numpy
 
     def __init__(self, limbs):
         """From int64 limb arrays of any sign with |limb| < 2**62 (carries are propagated)."""
@@ -467,6 +468,7 @@ class WideInt:
 
     @staticmethod
     def where(mask, a: "WideInt", b: "WideInt") -> "WideInt":
+        """Element-wise choice, like np.where."""
         n = max(len(a._limbs), len(b._limbs))
         return WideInt([np.where(mask, x, y) for x, y in zip(a._padded(n), b._padded(n))])
 

@@ -327,16 +327,13 @@ def test_add_width_64_detects_int64_overflow(overflow):
 
 @st.composite
 def product_formats(draw):
+    """Operand formats whose exact product fits int64."""
     fa = draw(formats(fracs=st.integers(-8, 40)))
-    limit = 64 - fa.width if fa.signed else 63 - fa.width
-    assume(limit >= 1)
     fb = draw(formats(fracs=st.integers(-8, 40)))
-    width = min(fb.width, limit if not (fb.signed or fa.signed) else 64 - fa.width)
-    if fb.signed:
-        width = max(width, 2)
-    fb = fb.with_(width=width)
-    assume(fa.width + fb.width <= (64 if (fa.signed or fb.signed) else 63))
-    return fa, fb
+    budget = 64 if (fa.signed or fb.signed) else 63
+    width = min(fb.width, budget - fa.width)
+    assume(width >= (2 if fb.signed else 1))
+    return fa, fb.with_(width=width)
 
 
 @given(st.data())
@@ -416,8 +413,13 @@ def test_wideint_arithmetic(data):
     np.testing.assert_array_equal((wa - wb).to_python(), obj([x - y for x, y in zip(a, b)]))
     np.testing.assert_array_equal((-wa).to_python(), obj([-x for x in a]))
     small = [x % 2 ** 63 for x in b]
-    np.testing.assert_array_equal((wa + np.array(small, dtype=np.int64)).to_python(),
-                                  obj([x + y for x, y in zip(a, small)]))
+    small_arr = np.array(small, dtype=np.int64)
+    np.testing.assert_array_equal((wa + small_arr).to_python(), obj([x + y for x, y in zip(a, small)]))
+    np.testing.assert_array_equal((small_arr + wa).to_python(), obj([y + x for x, y in zip(a, small)]))
+    np.testing.assert_array_equal((small_arr - wa).to_python(), obj([y - x for x, y in zip(a, small)]))
+    mask = np.array([x < y for x, y in zip(a, b)])
+    np.testing.assert_array_equal(WideInt.where(mask, wa, wb).to_python(),
+                                  obj([min(x, y) for x, y in zip(a, b)]))
 
 
 @given(wide_lists(), st.one_of(st.integers(0, 300), st.sampled_from([0, 1, 31, 32, 33, 63, 64])),
