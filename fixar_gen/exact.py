@@ -115,7 +115,7 @@ def to_format(x, frac: int, to: FixedFormat) -> tuple[np.ndarray, int]:
         x = narrow(x)
     if isinstance(x, WideInt):
         return x.to_format(frac, to)
-    return FixedFormat(64, frac).requantize_counted(np.asarray(x, dtype=np.int64), to)
+    return _raw64(frac).requantize_counted(np.asarray(x, dtype=np.int64), to)
 
 
 def fit_width(x, width: int, overflow: str):
@@ -184,3 +184,71 @@ def matmul(a: np.ndarray, b: np.ndarray, a_bits: int, b_bits: int):
             lo = np.matmul(lo_part.astype(np.float64), f_small).astype(np.int64)
         return (hi << np.int64(low)) + lo
     return narrow(exact_matmul(a, b, a_bits, b_bits))
+
+
+_RAW64 = {}
+
+
+def _raw64(frac: int) -> FixedFormat:
+    if frac not in _RAW64:
+        _RAW64[frac] = FixedFormat(64, frac)
+    return _RAW64[frac]
+
+
+def combine(terms, to: FixedFormat) -> tuple[np.ndarray, int]:
+    """R(sum of value_i / 2**frac_i) in ``to``: the exact sum of terms with different
+    fraction bits, rounded once by ``to.rounding`` and fitted by ``to.overflow``.
+
+    Terms finer than ``to`` are split into their integer part at ``to``'s resolution
+    and a remainder; the remainders are summed at the finest resolution and carried, so
+    no term is ever shifted to the finest resolution as a whole (which would need wide
+    integers when a coarse term is large)."""
+    ft = to.frac
+    coarse = []
+    fine = []
+    for value, frac in terms:
+        value = narrow(value)
+        if isinstance(value, WideInt):
+            return _combine_wide(terms, to)
+        if frac <= ft:
+            coarse.append(shift(value, ft - frac))
+        else:
+            fine.append((value, frac))
+    if any(isinstance(c, WideInt) for c in coarse):
+        return _combine_wide(terms, to)
+    total = None
+    for c in coarse:
+        total = c if total is None else add(total, c)
+    if fine:
+        top = max(f for _, f in fine)
+        span = top - ft
+        if span > 60 or len(fine) > 3:
+            return _combine_wide(terms, to)
+        rem_sum = 0
+        for value, frac in fine:
+            s = frac - ft
+            whole = value >> np.int64(s)                      # floor at to's resolution
+            rem = value & np.int64((1 << s) - 1)
+            total = whole if total is None else add(total, whole)
+            rem_sum = rem_sum + (rem << np.int64(top - frac))
+        carry = rem_sum >> np.int64(span)
+        rem = rem_sum & np.int64((1 << span) - 1)
+        total = add(total, carry)
+        if isinstance(total, WideInt):
+            return _combine_wide(terms, to)
+        half = np.int64(1 << (span - 1))
+        if to.rounding == "nearest_up":
+            total = total + (rem >= half)
+        elif to.rounding == "nearest_even":
+            total = total + ((rem > half) | ((rem == half) & ((total & 1) == 1)))
+    if isinstance(total, WideInt):
+        return total.to_format(ft, to)
+    return _raw64(ft).requantize_counted(np.asarray(total, dtype=np.int64), to)
+
+
+def _combine_wide(terms, to: FixedFormat) -> tuple[np.ndarray, int]:
+    values, frac = align([(v, f) for v, f in terms])
+    total = values[0]
+    for v in values[1:]:
+        total = add(total, v)
+    return to_format(total, frac, to)

@@ -59,9 +59,11 @@ def isqrt_nearest(v: np.ndarray) -> np.ndarray:
     if np.any(v < 0):
         raise GoldenError("square root of a negative value")
     s = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    s = np.minimum(s, np.int64(3_037_000_499))        # floor(sqrt(2**63 - 1))
     for _ in range(2):
         s = np.where(s * s > v, s - 1, s)
-        s = np.where((s + 1) * (s + 1) <= v, s + 1, s)
+        up = s + 1
+        s = np.where(up <= v // np.maximum(up, 1), up, s)   # (s+1)^2 <= v, no overflow
     return np.where(v - s * s > s, s + 1, s)
 
 
@@ -304,9 +306,12 @@ class GoldenMachine:
 
     def _store(self, ins: Vector, value: WideInt | np.ndarray, frac: int,
                buf: int | None = None) -> np.ndarray:
+        return self._store_sum(ins, [(value, frac)], buf)
+
+    def _store_sum(self, ins: Vector, terms, buf: int | None = None) -> np.ndarray:
+        """Round the exact sum of (value, frac) terms once into the buffer's format."""
         buf = ins.dst if buf is None else buf
-        fmt = self.table[buf].fmt
-        out, n = X.to_format(value, frac, fmt)
+        out, n = X.combine(terms, self.table[buf].fmt)
         self._count(n, buf)
         self.state[buf][ins.rows.slice, ins.cols.slice] = out
         return out
@@ -322,8 +327,7 @@ class GoldenMachine:
     def _v_add(self, ins, sign: int = 1):
         a, fa = self._operand(ins.a, ins)
         b, fb = self._operand(ins.b, ins)
-        (wa, wb), frac = X.align([(a, fa.frac), (b, fb.frac)])
-        self._store(ins, X.add(wa, wb) if sign > 0 else X.sub(wa, wb), frac)
+        self._store_sum(ins, [(a, fa.frac), (b if sign > 0 else -b, fb.frac)])
 
     def _v_sub(self, ins):
         self._v_add(ins, sign=-1)
@@ -384,31 +388,27 @@ class GoldenMachine:
         q, fq = self._operand(ins.e, ins)
         gamma, fc = self._const(ins.c, 0)
         term = X.mul(np.where(done == 0, q, 0), gamma)
-        (wr, wt), frac = X.align([(r, fr.frac), (term, fq.frac + fc.frac)])
-        self._store(ins, X.add(wr, wt), frac)
+        self._store_sum(ins, [(r, fr.frac), (term, fq.frac + fc.frac)])
 
     def _v_sgd(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         lr, fc = self._const(ins.c, 0)
-        (wd, wt), frac = X.align([(d, fd.frac), (X.mul(a, lr), fa.frac + fc.frac)])
-        self._store(ins, X.sub(wd, wt), frac)
+        self._store_sum(ins, [(d, fd.frac), (X.mul(-a, lr), fa.frac + fc.frac)])
 
     def _v_momentum(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         mu, fc = self._const(ins.c, 0)
-        (wd, wa), frac = X.align([(X.mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
-        self._store(ins, X.add(wd, wa), frac)
+        self._store_sum(ins, [(X.mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
 
     def _v_adam_m(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         beta, fc = self._const(ins.c, 0)
         one_minus = np.int64((1 << fc.frac) - int(beta))
-        (wd, wa), frac = X.align([(X.mul(d, beta), fd.frac + fc.frac),
-                                      (X.mul(a, one_minus), fa.frac + fc.frac)])
-        self._store(ins, X.add(wd, wa), frac)
+        self._store_sum(ins, [(X.mul(d, beta), fd.frac + fc.frac),
+                              (X.mul(a, one_minus), fa.frac + fc.frac)])
 
     def _v_adam_s(self, ins):
         d, fd = self._dst(ins)
@@ -435,9 +435,8 @@ class GoldenMachine:
         shift = RATIO_FRAC + fs.frac - fm.frac
         num = np.abs(m) << np.int64(shift)
         ratio = np.where(m < 0, -(num // den), num // den)          # frac RATIO_FRAC
-        step = X.mul(ratio, alpha)                               # frac RATIO_FRAC + fc
-        (wd, ws), frac = X.align([(d, fd.frac), (step, RATIO_FRAC + fc.frac)])
-        self._store(ins, X.sub(wd, ws), frac)
+        step = X.mul(-ratio, alpha)                              # frac RATIO_FRAC + fc
+        self._store_sum(ins, [(d, fd.frac), (step, RATIO_FRAC + fc.frac)])
 
     def _v_soft_update(self, ins):
         d, fd = self._dst(ins)
@@ -445,8 +444,7 @@ class GoldenMachine:
         tau, fc = self._const(ins.c, 0)
         (wa, wd), frac = X.align([(a, fa.frac), (d, fd.frac)])
         diff = _int64(X.sub(wa, wd), "soft update difference")
-        (wd2, wt), frac2 = X.align([(wd, frac), (X.mul(diff, tau), frac + fc.frac)])
-        self._store(ins, X.add(wd2, wt), frac2)
+        self._store_sum(ins, [(wd, frac), (X.mul(diff, tau), frac + fc.frac)])
 
     def _v_range(self, ins):
         a_buf = self.table[ins.a]
@@ -482,9 +480,7 @@ class GoldenMachine:
         sigma, fc = self._const(ins.c, 0)
         g = self._gaussian(ins.b, a.size).reshape(a.shape)
         fd = self.table[ins.dst].fmt
-        (wa, wn), frac = X.align([(a, fa.frac),
-                                      (X.mul(g, sigma), NOISE_FRAC + fc.frac)])
-        out = self._store(ins, X.add(wa, wn), frac)
+        out = self._store_sum(ins, [(a, fa.frac), (X.mul(g, sigma), NOISE_FRAC + fc.frac)])
         one = np.int64(1) << np.int64(fd.frac)
         self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
 
@@ -496,12 +492,10 @@ class GoldenMachine:
         scale, fc = self._const(ins.c, 0)         # sigma * sqrt(dt)
         decay, _ = self._const(ins.c, 1)          # theta * dt
         g = self._gaussian(ins.b, a.size).reshape(a.shape)
-        (we, wd, wn), frac = X.align([(e, fe.frac), (X.mul(e, decay), fe.frac + fc.frac),
-                                          (X.mul(g, scale), NOISE_FRAC + fc.frac)])
-        state = self._store(ins, X.add(X.sub(we, wd), wn), frac, buf=ins.e)
+        state = self._store_sum(ins, [(e, fe.frac), (X.mul(-e, decay), fe.frac + fc.frac),
+                                      (X.mul(g, scale), NOISE_FRAC + fc.frac)], buf=ins.e)
         fd = self.table[ins.dst].fmt
-        (wa, ws), frac = X.align([(a, fa.frac), (state, fe.frac)])
-        out = self._store(ins, X.add(wa, ws), frac)
+        out = self._store_sum(ins, [(a, fa.frac), (state, fe.frac)])
         one = np.int64(1) << np.int64(fd.frac)
         self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.clip(out, -one, one)
 
