@@ -360,9 +360,6 @@ def test_reference_tables_match_the_golden_constants():
     np.testing.assert_array_equal(state, np.array(expect, dtype=np.int64))
 
 
-@pytest.mark.xfail(strict=True, reason="golden.isqrt_nearest overflows int64 in its "
-                   "(s + 1) * (s + 1) correction for v near 2^63: 2^63 - 1 gives 3037000501, "
-                   "round(sqrt) is 3037000500 (unreachable from adam_s, which caps v at 2^62 - 1)")
 def test_isqrt_nearest_near_int64_max():
     v = 2**63 - 1
     assert int(golden.isqrt_nearest(np.array([v], dtype=np.int64))[0]) == isqrt_nearest(v)
