@@ -117,9 +117,19 @@ def tanh_fixed(z: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
 class RunStats:
     """What one program run reported: saturations per instruction and per buffer."""
 
-    saturations: Counter = dataclasses.field(default_factory=Counter)   # by pc
+    saturations: Counter = dataclasses.field(default_factory=Counter)   # by step (pc)
     by_buffer: Counter = dataclasses.field(default_factory=Counter)     # by buffer name
     instructions: int = 0
+    #: pc -> the pc that reports its saturations (the first of its run of per-core
+    #: pieces: a step split over the cores is executed, and counted, as one)
+    step_of: dict = dataclasses.field(default_factory=dict)
+
+    def by_step(self, per_pc: Counter) -> Counter:
+        """Per-instruction counts (of another executor) keyed like ``saturations``."""
+        out = Counter()
+        for pc, n in per_pc.items():
+            out[self.step_of.get(pc, pc)] += n
+        return out
 
     @property
     def total_saturations(self) -> int:
@@ -177,7 +187,9 @@ class GoldenMachine:
         self.state = [self.memory[b.name] for b in program.buffers]
         self._program, self._host, self._stats = program, host, RunStats()
         try:
-            for pc, instr in enumerate(program.code):
+            code = self._coalesced(program)
+            self._stats.step_of = self._steps
+            for pc, instr in code:
                 self._pc = pc
                 self._stats.instructions += 1
                 if isinstance(instr, Halt):
@@ -187,6 +199,34 @@ class GoldenMachine:
             for b, value in zip(program.buffers, self.state):
                 self.memory[b.name] = value
         return self._stats
+
+    def _coalesced(self, program: Program) -> list[tuple[int, Instruction]]:
+        """The program with each run of per-core pieces of one step (same instruction
+        but for the core and adjoining ranges) executed as one instruction: the same
+        result, since the pieces touch disjoint parts of the state, in fewer numpy
+        calls.  Saturations of a run are reported at its first instruction."""
+        cache = self.__dict__.setdefault("_coalesce_cache", {})
+        hit = cache.get(id(program))
+        if hit is not None and hit[0] is program:
+            self._steps = hit[2]
+            return hit[1]
+        out: list[tuple[int, Instruction]] = []
+        steps: dict[int, int] = {}
+        for pc, instr in enumerate(program.code):
+            if isinstance(instr, Barrier):
+                continue
+            if out and isinstance(instr, Halt):
+                out.append((pc, instr))
+                break
+            merged = _merge(out[-1][1], instr) if out else None
+            if merged is not None:
+                out[-1] = (out[-1][0], merged)
+                steps[pc] = out[-1][0]
+            else:
+                out.append((pc, instr))
+        cache[id(program)] = (program, out, steps)
+        self._steps = steps
+        return out
 
     def _count(self, n: int, dst: int) -> None:
         if n:
@@ -505,6 +545,37 @@ class GoldenMachine:
         total, n = X.fit_width(total, self.table[ins.dst].acc_bits, self.acc_overflow)
         self._count(n, ins.dst)
         self.state[ins.dst] = X.assign(self.state[ins.dst], region, total)
+
+
+_RANGE_FIELDS = ("rows", "cols", "m", "n", "k")
+
+
+def _merge(first: Instruction, second: Instruction) -> Instruction | None:
+    """One instruction doing both, when they are pieces of one step split along one
+    range (rows, cols, m or n; never the reduction range k), else None."""
+    if type(first) is not type(second) or isinstance(first, (Barrier, Halt)):
+        return None
+    a, b = dataclasses.asdict(first), dataclasses.asdict(second)
+    a.pop("core"), b.pop("core")
+    ranges = [f for f in _RANGE_FIELDS if f in a and a[f] != b[f]]
+    if len(ranges) != 1 or ranges[0] == "k":
+        return None
+    name = ranges[0]
+    ra, rb = getattr(first, name), getattr(second, name)
+    if ra.stop != rb.start:
+        return None
+    # columns carry their operands' first column along
+    offset = "src_col" if name == "cols" and "src_col" in a else \
+        "dst_col" if name == "cols" and "dst_col" in a else None
+    if offset is not None:
+        if b[offset] != a[offset] + ra.count:
+            return None
+        a.pop(offset), b.pop(offset)
+    a.pop(name), b.pop(name)
+    if a != b:
+        return None
+    from .isa import Range
+    return dataclasses.replace(first, **{name: Range(ra.start, ra.count + rb.count)})
 
 
 def _int64(x, what: str) -> np.ndarray:
