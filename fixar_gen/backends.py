@@ -204,6 +204,12 @@ class Core:
             self._write(f"rng.{key}", np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
         self.stats.ranges = {}
 
+    def reset_noise_state(self) -> None:
+        """Zero the OU exploration state (at the start of an episode)."""
+        program = self.program("explore", 1)
+        b = next(b for b in program.buffers if b.name == "ou.state")
+        self._write("ou.state", np.zeros((b.rows, b.cols), dtype=np.int64))
+
     def read_ranges(self) -> dict[str, tuple[float, float]]:
         """Observed [min, max] of every activation tensor, as floats (empty tensors
         that were never seen are left out)."""
@@ -254,6 +260,7 @@ class Core:
         size = batch.size
         program = self.program("train", size)
         table = {b.name: b for b in program.buffers}
+        self._allocate(program)          # data buffers sized for this batch
         self._write_step_constants(self._updates, size, table)
         host = {"states": batch.states, "next_states": batch.next_states,
                 "actions": batch.actions, "rewards": batch.rewards, "dones": batch.dones}
@@ -267,12 +274,52 @@ class Core:
     def updates(self) -> int:
         return self._updates
 
+    # -- whole-state save and restore (checkpoints) ----------------------------------
+
+    STATE_KINDS = ("param", "state", "prng", "monitor")
+
+    def export_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Everything that decides the core's future results: parameters, target
+        networks, optimizer state, PRNG lanes, range monitors and OU state (raw
+        arrays), plus the update counter and the precision (JSON-able)."""
+        program = self.program("infer", 1)
+        arrays = {b.name: np.asarray(self._read(b.name)) for b in program.buffers
+                  if b.kind in self.STATE_KINDS}
+        meta = {"updates": self._updates, "precision": precision_to_dict(self.precision)}
+        return arrays, meta
+
+    def import_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.set_precision(precision_from_dict(meta["precision"]))
+        program = self.program("infer", 1)
+        for b in program.buffers:
+            if b.kind in self.STATE_KINDS:
+                if b.name not in arrays:
+                    raise KeyError(f"core state lacks {b.name}")
+                value = np.asarray(arrays[b.name])
+                if b.name == "ou.state" and value.shape != (b.rows, b.cols):
+                    continue
+                self._write(b.name, value)
+        self._updates = int(meta["updates"])
+        self.stats.updates = self._updates
+
     def set_precision(self, precision: Precision) -> None:
         """Switch activation precision (FXP32, or FXP16 with per-layer formats); the
         parameters and optimizer state are kept, programs are recompiled."""
         self.precision = precision
         self.program("infer", 1)
         self.reset_ranges()
+
+
+def precision_to_dict(precision: Precision) -> dict:
+    return {"mode": precision.mode,
+            "formats": {k: [f.width, f.frac, f.rounding, f.overflow]
+                        for k, f in precision.formats}}
+
+
+def precision_from_dict(data: dict) -> Precision:
+    formats = tuple((k, FixedFormat(int(w), int(f), rounding=r, overflow=o))
+                    for k, (w, f, r, o) in data["formats"].items())
+    return Precision(data["mode"], formats)
 
 
 class GoldenCore(Core):

@@ -100,6 +100,41 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .rl.checkpoint import CheckpointError
+    from .rl.env import EnvError
+    from .rl.trainer import Trainer
+    spec = _load(args.spec)
+    if args.seed is not None:
+        spec = dataclasses.replace(spec, env=dataclasses.replace(spec.env, seed=args.seed))
+    out = args.out or f"runs/{spec.name}-{args.backend}-s{spec.env.seed}"
+    try:
+        trainer = Trainer(spec, backend=args.backend, out=out, total_steps=args.steps,
+                          checkpoint_every=args.checkpoint_every,
+                          progress=not args.quiet and sys.stderr.isatty() or args.progress)
+        summary = trainer.run(resume=args.resume)
+    except (EnvError, CheckpointError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"{out}: {summary['steps']} steps, {summary['updates']} updates, final eval "
+          f"return {summary['final_eval_return']:.1f} ({summary['precision']}; "
+          f"{summary['saturations']} saturations)")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .rl.plots import PlotError, plot_runs
+    try:
+        out = plot_runs([Path(r) for r in args.runs], Path(args.output))
+    except PlotError as exc:
+        raise UserError(str(exc)) from None
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fixar", description="fixar_gen: generate fixed-point deep-RL training "
@@ -149,6 +184,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the spec's parallelism policy for this phase")
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",
+                       description="Train the spec's DDPG agent: every DNN operation runs "
+                       "on the backend's core; writes metrics.csv, summary.json, a "
+                       "checkpoint and rewards.png (with the plot extra) into --out.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--backend", choices=("golden", "float32"), default="golden",
+                   help="golden: the bit-exact core model; float32: the float reference")
+    p.add_argument("--steps", type=int, default=None, help="environment steps "
+                   "(default: the spec's total_steps)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: the spec's)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/NAME-BACKEND-sSEED)")
+    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=5_000, metavar="N",
+                   help="checkpoint at the first episode end after every N steps")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("plot", help="overlay the reward curves of training runs",
+                       description="Plot episode and evaluation returns of one or more "
+                       "`fixar train` run directories into one PNG (needs the plot extra).")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default="rewards.png")
+    p.set_defaults(func=cmd_plot)
     return parser
 
 

@@ -1,0 +1,281 @@
+"""The training loop, top to bottom (CleanRL style): collect with the actor, keep the
+replay buffer on the host, update on the core, evaluate, log, checkpoint.
+
+    trainer = Trainer(spec, backend="golden", out="runs/pendulum")
+    summary = trainer.run()
+
+Writes into ``out``: ``metrics.csv`` (one row per training episode), ``summary.json``,
+``checkpoint/`` (atomic; every ``checkpoint_every`` steps, at the next episode end,
+and at the end) and ``rewards.png`` when matplotlib is installed (the ``plot`` extra).
+A run resumed from its checkpoint (``run(resume=True)``) ends bit for bit where the
+uninterrupted run ends: checkpoints are taken at episode boundaries, episode ``i``
+starts from ``reset(seed=seed + i)``, and every random number comes from state that
+the checkpoint holds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..spec import Spec
+from .agent import make_agent
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .env import action_bound, make_env
+from .replay import ReplayBuffer
+
+METRICS = ("step", "episode", "return", "eval_return", "precision", "saturations",
+           "updates_per_s", "steps_per_s")
+EVAL_SEED_OFFSET = 1_000_000
+
+
+@dataclass
+class Progress:
+    """A one-line progress display on stderr (steps/s, last return, precision)."""
+
+    total: int
+    enabled: bool = True
+    _last: float = field(default=0.0)
+
+    def show(self, step: int, steps_per_s: float, ret: float | None, precision: str,
+             final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self._last < 0.5):
+            return
+        self._last = now
+        width = 24
+        done = int(width * step / max(self.total, 1))
+        ret_text = f"{ret:9.1f}" if ret is not None else "        -"
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{self.total} "
+                         f"{steps_per_s:6.0f} steps/s  return {ret_text}  {precision:7s}")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, spec: Spec, backend: str = "golden", out: str | Path = "runs/run",
+                 seed: int | None = None, total_steps: int | None = None,
+                 checkpoint_every: int = 5_000, progress: bool = True):
+        self.spec = spec
+        self.backend = backend
+        self.out = Path(out)
+        self.seed = spec.env.seed if seed is None else seed
+        self.total_steps = total_steps or spec.algorithm.total_steps
+        self.checkpoint_every = checkpoint_every
+        self.progress = Progress(self.total_steps, progress)
+        algo = spec.algorithm
+        self.env = make_env(spec)
+        self.eval_env = make_env(spec)
+        self.bound = action_bound(self.env)
+        self.agent = make_agent(spec, backend, self.seed)
+        self.replay = ReplayBuffer(algo.replay_size, spec.obs_dim, spec.action_dim)
+        self.rng = np.random.default_rng(self.seed + 2)
+        # counters (all in the checkpoint)
+        self.step = 0
+        self.episode = 0
+        self.rows: list[dict] = []
+        self.pending_eval: float | None = None
+        self.last_eval: float | None = None
+        self.switched_at: int | None = None
+        self.updates_done = 0
+        self.update_seconds = 0.0
+        self.elapsed = 0.0
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self, resume: bool = False) -> dict:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._restore()
+        algo = self.spec.algorithm
+        obs, _ = self.env.reset(seed=self.seed + self.episode)
+        self.agent.episode_start()
+        episode_return, episode_start = 0.0, time.monotonic()
+        episode_updates, episode_update_s, episode_steps = 0, 0.0, 0
+        next_checkpoint = (self.step // self.checkpoint_every + 1) * self.checkpoint_every
+        started = time.monotonic() - self.elapsed
+        while self.step < self.total_steps:
+            # act: uniform random during warm-up, the actor with on-chip noise after
+            if self.step < algo.warmup_steps:
+                action = self.rng.uniform(-1.0, 1.0, size=self.spec.action_dim)
+            else:
+                action = self.agent.act(obs, explore=True)[0]
+            next_obs, reward, terminated, truncated, _ = self.env.step(action * self.bound)
+            self.replay.add(obs, action, reward * algo.reward_scale, next_obs, terminated)
+            obs = next_obs
+            episode_return += float(reward)
+            self.step += 1
+            episode_steps += 1
+            # learn
+            if self.step > algo.warmup_steps and len(self.replay) >= algo.batch_size:
+                t0 = time.perf_counter()
+                for _ in range(algo.updates_per_step):
+                    self.agent.update(self.replay.sample(algo.batch_size, self.rng))
+                    self.updates_done += 1
+                    if self.switched_at is None and self.agent.precision == "fxp16" \
+                            and self.spec.numerics.precision == "qat":
+                        self.switched_at = self.step
+                dt = time.perf_counter() - t0
+                episode_updates += algo.updates_per_step
+                episode_update_s += dt
+                self.update_seconds += dt
+            if algo.eval_every and self.step % algo.eval_every == 0:
+                self.pending_eval = self.last_eval = self.evaluate()
+            if terminated or truncated:
+                wall = time.monotonic() - episode_start
+                self.rows.append({
+                    "step": self.step, "episode": self.episode,
+                    "return": round(episode_return, 4),
+                    "eval_return": "" if self.pending_eval is None
+                    else round(self.pending_eval, 4),
+                    "precision": self.agent.precision,
+                    "saturations": self.agent.saturations,
+                    "updates_per_s": round(episode_updates / episode_update_s, 2)
+                    if episode_update_s else "",
+                    "steps_per_s": round(episode_steps / wall, 2) if wall else ""})
+                self.pending_eval = None
+                self.episode += 1
+                obs, _ = self.env.reset(seed=self.seed + self.episode)
+                self.agent.episode_start()
+                episode_return, episode_start = 0.0, time.monotonic()
+                episode_updates, episode_update_s, episode_steps = 0, 0.0, 0
+                if self.step >= next_checkpoint:
+                    self.elapsed = time.monotonic() - started
+                    self.checkpoint()
+                    next_checkpoint = (self.step // self.checkpoint_every + 1) \
+                        * self.checkpoint_every
+            rate = self.step / max(time.monotonic() - started, 1e-9)
+            self.progress.show(self.step, rate, self.rows[-1]["return"] if self.rows else None,
+                               self.agent.precision)
+        self.elapsed = time.monotonic() - started
+        self.progress.show(self.step, self.step / max(self.elapsed, 1e-9),
+                           self.rows[-1]["return"] if self.rows else None,
+                           self.agent.precision, final=True)
+        if self.last_eval is None or (algo.eval_every and self.step % algo.eval_every):
+            self.last_eval = self.evaluate()
+        self.checkpoint()
+        summary = self.summary()
+        _atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        self._plot()
+        return summary
+
+    def evaluate(self) -> float:
+        """Mean return of deterministic episodes (no noise) on the evaluation seeds."""
+        returns = []
+        for i in range(self.spec.algorithm.eval_episodes):
+            obs, _ = self.eval_env.reset(seed=self.seed + EVAL_SEED_OFFSET + i)
+            total, done = 0.0, False
+            while not done:
+                action = self.agent.act(obs, explore=False)[0]
+                obs, reward, terminated, truncated, _ = self.eval_env.step(action * self.bound)
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+        return float(np.mean(returns))
+
+    # -- outputs -----------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        returns = [r["return"] for r in self.rows]
+        evals = [r["eval_return"] for r in self.rows if r["eval_return"] != ""]
+        return {
+            "spec": self.spec.name, "env": self.spec.env.id, "backend": self.backend,
+            "seed": self.seed, "steps": self.step, "episodes": self.episode,
+            "updates": self.updates_done,
+            "final_eval_return": self.last_eval,
+            "best_eval_return": max(evals + [self.last_eval]) if self.last_eval is not None
+            else None,
+            "last_10_episode_return": float(np.mean(returns[-10:])) if returns else None,
+            "precision": self.agent.precision,
+            "switched_to_fxp16_at_step": self.switched_at,
+            "fxp16_formats": self.agent.formats,
+            "saturations": self.agent.saturations,
+            "updates_per_s": self.updates_done / self.update_seconds
+            if self.update_seconds else None,
+            "steps_per_s": self.step / self.elapsed if self.elapsed else None,
+            "wall_seconds": self.elapsed,
+        }
+
+    def _metrics_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRICS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return buffer.getvalue()
+
+    def _plot(self) -> None:
+        """rewards.png when matplotlib is installed (the plot extra); silently not."""
+        from .plots import PlotError, plot_runs
+        try:
+            plot_runs([self.out], self.out / "rewards.png")
+        except PlotError:
+            pass
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Everything the rest of the run depends on, written atomically."""
+        agent_arrays, agent_meta = self.agent.state_dict()
+        arrays = {f"agent.{k}": v for k, v in agent_arrays.items()}
+        arrays.update({f"replay.{k}": v for k, v in self.replay.state_dict().items()})
+        meta = {
+            "spec": self.spec.name, "backend": self.backend, "seed": self.seed,
+            "step": self.step, "episode": self.episode, "agent": agent_meta,
+            "rng": self.rng.bit_generator.state, "rows": self.rows,
+            "last_eval": self.last_eval, "switched_at": self.switched_at,
+            "updates_done": self.updates_done, "update_seconds": self.update_seconds,
+            "elapsed": self.elapsed, "total_steps": self.total_steps,
+        }
+        save_checkpoint(self.out / "checkpoint", arrays, json.loads(json.dumps(meta,
+                                                                            default=_json)))
+        _atomic_write(self.out / "metrics.csv", self._metrics_csv())
+
+    def _restore(self) -> None:
+        directory = self.out / "checkpoint"
+        arrays, meta = load_checkpoint(directory)
+        if meta.get("spec") != self.spec.name or meta.get("backend") != self.backend \
+                or meta.get("seed") != self.seed:
+            raise CheckpointError(f"{directory}: written by another run (spec "
+                                  f"{meta.get('spec')}, backend {meta.get('backend')}, seed "
+                                  f"{meta.get('seed')})")
+        self.agent.load_state_dict({k[6:]: v for k, v in arrays.items()
+                                    if k.startswith("agent.")}, meta["agent"])
+        self.replay.load_state_dict({k[7:]: v for k, v in arrays.items()
+                                     if k.startswith("replay.")})
+        self.rng.bit_generator.state = meta["rng"]
+        self.step, self.episode = int(meta["step"]), int(meta["episode"])
+        self.rows = list(meta["rows"])
+        self.last_eval = meta["last_eval"]
+        self.switched_at = meta["switched_at"]
+        self.updates_done = int(meta["updates_done"])
+        self.update_seconds = float(meta["update_seconds"])
+        self.elapsed = float(meta["elapsed"])
+
+
+def _json(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-able: {type(value).__name__}")
+
