@@ -27,8 +27,11 @@ class CoreAgent:
         self.core.load_params(random_params(spec, seed))
         self.core.seed_prng(seed)
         self.qat = QATSchedule(spec)
-        self.qat.maybe_switch(self.core, 0)
         self.input_saturations = 0
+        #: ranges of what the host sends (states, rewards): QAT sizes the 16-bit
+        #: formats of the core's inputs and of Q from them as well
+        self.host_ranges: dict[str, tuple[float, float]] = {}
+        self.qat.maybe_switch(self.core, 0)
 
     @property
     def precision(self) -> str:
@@ -57,18 +60,27 @@ class CoreAgent:
         if self.spec.algorithm.noise.kind == "ou":
             self.core.reset_noise_state()
 
+    def _observe(self, key: str, values: np.ndarray) -> None:
+        lo, hi = float(np.min(values)), float(np.max(values))
+        old = self.host_ranges.get(key)
+        self.host_ranges[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+
     def update(self, batch: dict[str, np.ndarray]) -> None:
+        if not self.qat.switched:
+            self._observe("states", batch["states"])
+            self._observe("states", batch["next_states"])
+            self._observe("rewards", batch["rewards"])
         self.core.train_step(Batch(
             states=self._quantize("states", batch["states"]),
             actions=self._quantize("actions", batch["actions"]),
             rewards=self._quantize("rewards", batch["rewards"]),
             next_states=self._quantize("states", batch["next_states"]),
             dones=np.asarray(batch["dones"], dtype=np.int64).reshape(-1, 1)))
-        self.qat.maybe_switch(self.core, self.core.updates)
+        self.qat.maybe_switch(self.core, self.core.updates, host_ranges=self.host_ranges)
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays, meta = self.core.export_state()
-        meta = {"core": meta, "qat": self.qat.state_dict(),
+        meta = {"core": meta, "qat": self.qat.state_dict(), "host_ranges": self.host_ranges,
                 "input_saturations": self.input_saturations,
                 "saturations": dict(self.core.stats.saturations)}
         return arrays, meta
@@ -77,6 +89,8 @@ class CoreAgent:
         self.qat.load_state_dict(meta["qat"])
         self.core.import_state(arrays, meta["core"])
         self.input_saturations = int(meta["input_saturations"])
+        self.host_ranges = {k: (float(lo), float(hi)) for k, (lo, hi)
+                            in meta["host_ranges"].items()}
         self.core.stats.saturations.clear()
         self.core.stats.saturations.update(meta["saturations"])
 

@@ -58,11 +58,15 @@ How this differs from FIXAR's quantizer:
 - The step is a power of two ``>= delta``, not ``delta``: up to 2x coarser (one bit).
 - No zero point: the codes are centred on 0, not laid over ``[lo, hi]``.  A format that
   holds ``[lo, hi]`` needs a step of about ``max(|lo|, |hi|) / 2**(width-1)``, which is
-  always ``>= delta`` (the larger magnitude is at least the mean of the two).  So
-  condition 1 never binds without margin: with ``margin_bits = 0``, ``affine`` chooses
-  exactly the ``pow2`` format.  For a one-sided range (ReLU outputs ``[0, hi]``, Q values
-  that are all negative) half of the codes go unused, another factor of up to 2 against
-  FIXAR's ``delta``: in all, up to 4x (two bits) coarser than FIXAR.
+  at least ``delta`` (the larger magnitude is at least the mean of the two).  So
+  condition 1 does not bind without margin: with ``margin_bits = 0``, ``affine`` chooses
+  the ``pow2`` format.  (One exception: an all-negative range whose ends both round into
+  the most negative code, e.g. ``[-1.25, -1]`` at 2 bits, is held by a step up to a
+  factor ``1 + 2**-width`` below ``delta``; ``affine`` then keeps its step ``>= delta``
+  and takes one bit less than ``pow2``.)  For a one-sided range (ReLU outputs
+  ``[0, hi]``, Q values that are all negative) half of the codes go unused, another
+  factor of up to 2 against FIXAR's ``delta``: in all, up to 4x (two bits) coarser than
+  FIXAR.
 - The margin scales FIXAR's ``delta`` (the span of the 2**width codes is ``2**margin_bits``
   times ``|lo| + |hi|``), whereas ``pow2`` scales the magnitude ``max(|lo|, |hi|)``.  For
   ranges symmetric about zero the two agree; for one-sided ranges ``affine`` keeps one

@@ -1,0 +1,135 @@
+"""The training loop: a smoke run on every backend, same seed -> same metrics, and a
+run killed with SIGKILL and resumed ends exactly where the uninterrupted run ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixar_gen import load_spec
+from fixar_gen.cli import main
+from fixar_gen.rl.checkpoint import load_checkpoint
+from fixar_gen.rl.trainer import Trainer
+
+TINY = {
+    "name": "tiny", "env": {"id": "Pendulum-v1", "seed": 3},
+    "networks": {"actor": {"hidden": [8]}, "critic": {"hidden": [8]}},
+    "algorithm": {"batch_size": 16, "warmup_steps": 200, "total_steps": 600,
+                  "eval_every": 400, "eval_episodes": 1, "replay_size": 5000},
+    "numerics": {"qat_delay": 150},
+    "hardware": {"cores": 2, "array": [2, 2]},
+}
+
+
+def _write_spec(tmp_path: Path, **changes) -> Path:
+    import yaml
+    data = json.loads(json.dumps(TINY))
+    for key, value in changes.items():
+        section, field = key.split("__")
+        data[section][field] = value
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("backend", ["golden", "float32"])
+def test_smoke_run_writes_everything(tmp_path, backend):
+    spec = load_spec(_write_spec(tmp_path))
+    out = tmp_path / "run"
+    summary = Trainer(spec, backend, out, progress=False).run()
+    assert summary["steps"] == 600 and summary["updates"] == 400
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0] == ("step,episode,return,eval_return,precision,saturations,"
+                       "updates_per_s,steps_per_s")
+    assert len(rows) == 1 + 3                      # three 200-step episodes
+    assert json.loads((out / "summary.json").read_text())["backend"] == backend
+    arrays, meta = load_checkpoint(out / "checkpoint")
+    assert meta["step"] == 600
+    if backend == "golden":
+        # QAT: FXP32 for 150 updates, then FXP16 with per-layer formats
+        assert summary["precision"] == "fxp16" and summary["switched_to_fxp16_at_step"]
+        assert all(v.startswith("Q") for v in summary["fxp16_formats"].values())
+        assert rows[1].split(",")[4] == "fxp32" and rows[-1].split(",")[4] == "fxp16"
+
+
+def test_same_seed_same_metrics(tmp_path):
+    spec = load_spec(_write_spec(tmp_path))
+    runs = []
+    for i in range(2):
+        Trainer(spec, "golden", tmp_path / f"r{i}", progress=False).run()
+        rows = (tmp_path / f"r{i}" / "metrics.csv").read_text().splitlines()
+        runs.append([",".join(r.split(",")[:6]) for r in rows])   # not the timings
+    assert runs[0] == runs[1]
+    other = load_spec(_write_spec(tmp_path, env__seed=4))
+    Trainer(other, "golden", tmp_path / "r2", progress=False).run()
+    rows = (tmp_path / "r2" / "metrics.csv").read_text().splitlines()
+    assert [",".join(r.split(",")[:6]) for r in rows] != runs[0]
+
+
+def _final_arrays(directory):
+    arrays, meta = load_checkpoint(directory)
+    return arrays, {k: meta[k] for k in ("step", "episode", "rows") if k != "rows"}
+
+
+def test_kill_and_resume_is_bit_exact(tmp_path):
+    spec_path = _write_spec(tmp_path, algorithm__total_steps=1400)
+    reference = tmp_path / "reference"
+    assert main(["train", str(spec_path), "--out", str(reference), "--quiet",
+                 "--checkpoint-every", "200"]) == 0
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "fixar_gen", "train", str(spec_path), "--out", str(killed),
+           "--quiet", "--checkpoint-every", "200"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:             # kill once a mid-run checkpoint exists
+        if (killed / "checkpoint" / "CURRENT").exists():
+            _, meta = load_checkpoint(killed / "checkpoint")
+            if 400 <= meta["step"] < 1400:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, meta = load_checkpoint(killed / "checkpoint")
+    assert meta["step"] < 1400, "the run finished before it could be killed"
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    ref_arrays, ref_meta = load_checkpoint(reference / "checkpoint")
+    got_arrays, got_meta = load_checkpoint(killed / "checkpoint")
+    assert set(ref_arrays) == set(got_arrays)
+    for name, value in ref_arrays.items():
+        np.testing.assert_array_equal(got_arrays[name], value, err_msg=name)
+    strip = lambda rows: [{k: r[k] for k in r if k not in ("updates_per_s", "steps_per_s")}  # noqa
+                          for r in rows]
+    assert strip(got_meta["rows"]) == strip(ref_meta["rows"])
+
+
+def test_errors_are_one_line_exit_2(tmp_path, capsys):
+    spec_path = _write_spec(tmp_path)
+    assert main(["train", str(spec_path), "--out", str(tmp_path / "none"), "--resume",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fixar: error: ") and "\n" not in err
+    bad_env = _write_spec(tmp_path, env__id="NoSuchEnv-v0")
+    assert main(["train", str(bad_env), "--quiet"]) == 2
+    assert "NoSuchEnv-v0" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_refused_and_kept(tmp_path, capsys):
+    spec_path = _write_spec(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", str(spec_path), "--out", str(out), "--quiet"]) == 0
+    current = (out / "checkpoint" / "CURRENT").read_text().strip()
+    npz = out / "checkpoint" / current / "checkpoint.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    npz.write_bytes(bytes(data))
+    before = npz.read_bytes()
+    assert main(["train", str(spec_path), "--out", str(out), "--resume", "--quiet"]) == 2
+    assert "checksum" in capsys.readouterr().err
+    assert npz.read_bytes() == before              # the evidence is left alone
