@@ -133,3 +133,17 @@ def test_corrupt_checkpoint_is_refused_and_kept(tmp_path, capsys):
     assert main(["train", str(spec_path), "--out", str(out), "--resume", "--quiet"]) == 2
     assert "checksum" in capsys.readouterr().err
     assert npz.read_bytes() == before              # the evidence is left alone
+
+
+def test_plot_overlays_runs(tmp_path, capsys):
+    spec_path = _write_spec(tmp_path)
+    for backend in ("golden", "float32"):
+        assert main(["train", str(spec_path), "--backend", backend, "--quiet",
+                     "--out", str(tmp_path / backend)]) == 0
+        assert (tmp_path / backend / "rewards.png").stat().st_size > 1000
+    out = tmp_path / "both.png"
+    assert main(["plot", str(tmp_path / "golden"), str(tmp_path / "float32"),
+                 "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(tmp_path / "nothing"), "-o", str(out)]) == 2
+    assert "no metrics.csv" in capsys.readouterr().err
