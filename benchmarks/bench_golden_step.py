@@ -27,7 +27,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -38,6 +37,9 @@ import numpy as np  # noqa: E402
 from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.backends import Batch, open_core, random_params  # noqa: E402
 from fixar_gen.rl.float_ddpg import FloatDDPG, from_core_params  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import machine, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Golden model vs float32 numpy (one DDPG update)"
@@ -85,29 +87,6 @@ def measure(spec, reps: int, seed: int = 0) -> tuple[float, float]:
     return statistics.median(golden), statistics.median(float32)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    blas = "unknown BLAS"
-    try:
-        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{deps.get('name', '?')} {deps.get('version', '')}".strip()
-    except Exception:               # the layout of show_config differs across numpy versions
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    threads = os.environ.get("OPENBLAS_NUM_THREADS")
-    return (f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} "
-            f"{platform.release()}; Python {platform.python_version()}, numpy "
-            f"{np.__version__} ({blas}, OPENBLAS_NUM_THREADS={threads}); "
-            f"load average {load:.2f} at the start")
-
-
 def section(rows: list[tuple], reps: int, command: str, about: str) -> str:
     lines = [
         HEADING, "",
@@ -135,22 +114,6 @@ def section(rows: list[tuple], reps: int, command: str, about: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace this benchmark's section of ``path`` (up to the next ``## `` heading),
-    or append it; other sections are kept as they are."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip() == HEADING), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                   len(lines))
-        new = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") \
-            + "".join(lines[end:])
-    path.write_text(new.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15, help="timed updates per case")
@@ -176,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         print(text)
     else:
-        write_section(text, ROOT / "BENCHMARKS.md")
+        write_section(HEADING, text)
         print(f"wrote {ROOT / 'BENCHMARKS.md'}")
     return 0
 
