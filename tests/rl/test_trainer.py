@@ -147,3 +147,17 @@ def test_plot_overlays_runs(tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["plot", str(tmp_path / "nothing"), "-o", str(out)]) == 2
     assert "no metrics.csv" in capsys.readouterr().err
+
+
+def test_missing_mujoco_extra_is_named(tmp_path, capsys):
+    try:
+        import mujoco  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("mujoco is installed here, so HalfCheetah-v5 can be created")
+    code = main(["train", str(Path(__file__).parents[2] / "examples" / "halfcheetah.yaml"),
+                 "--steps", "10", "--quiet", "--out", str(tmp_path / "hc")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "HalfCheetah-v5" in err and "fixar_gen[mujoco]" in err
