@@ -39,6 +39,27 @@ def narrow(x):
     return x
 
 
+def sign(x) -> np.ndarray:
+    """-1, 0 or 1 element-wise, for int64 arrays and WideInts alike."""
+    x = narrow(x)
+    if not isinstance(x, WideInt):
+        return np.sign(x)
+    neg = x.limbs[-1] < 0
+    zero = np.logical_and.reduce([l == 0 for l in x.limbs])
+    return np.where(neg, -1, np.where(zero, 0, 1))
+
+
+def mul_wide(x, y) -> WideInt:
+    """Exact x * y where either may already be a WideInt of any width (slow path)."""
+    xw = x if isinstance(x, WideInt) else None
+    yw = y if isinstance(y, WideInt) else None
+    if xw is None and yw is None:
+        return wide_mul(x, y)
+    a = (xw if xw is not None else wide(np.asarray(x, np.int64))).to_python()
+    b = (yw if yw is not None else wide(np.asarray(y, np.int64))).to_python()
+    return WideInt.from_python(a * b)
+
+
 def wide(x) -> WideInt:
     return x if isinstance(x, WideInt) else WideInt.from_int64(x)
 

@@ -97,7 +97,9 @@ def tanh_fixed(z: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
     u = np.abs(z)
     seg_shift = frac - TANH_SEGMENT_FRAC
     if seg_shift < 0:
-        u = u << np.int64(-seg_shift)
+        # |z| at or beyond the table's end saturates; clamp before the exact left shift
+        end = np.int64(1) << np.int64(max(TANH_RANGE_BITS + frac, 0))   # 2**3 in raw
+        u = np.minimum(u, end) << np.int64(-seg_shift)
         seg_shift = 0
     index = u >> np.int64(seg_shift)
     rem = u & np.int64((1 << seg_shift) - 1)
@@ -277,7 +279,8 @@ class GoldenMachine:
             raise GoldenError(f"accumulator {d_buf.name} has frac {d_buf.fmt.frac}, the "
                               f"product {a_buf.fmt.frac + b_buf.fmt.frac}")
         prod = X.matmul(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs),
-                        a_buf.fmt.width, b_buf.fmt.width)
+                        a_buf.fmt.width + (not a_buf.fmt.signed),
+                        b_buf.fmt.width + (not b_buf.fmt.signed))
         acc = self.state[ins.dst]
         region = (ins.m.slice, ins.n.slice)
         if ins.accumulate:
@@ -390,9 +393,8 @@ class GoldenMachine:
         a, fa = self._operand(ins.a, ins)
         c, fc = self._const(ins.c, 0)
         (wa, wc), frac = X.align([(a, fa.frac), (np.full(a.shape, c, np.int64), fc.frac)])
-        lim = _int64(wc, "clip bound")
-        val = _int64(wa, "clip operand")
-        self._store(ins, np.clip(val, -lim, lim), frac)
+        low = X.where(X.sign(X.add(wa, wc)) < 0, -wc, wa)       # max(a, -c)
+        self._store(ins, X.where(X.sign(X.sub(low, wc)) > 0, wc, low), frac)   # min(., c)
 
     def _v_dact_relu(self, ins):
         a, fa = self._operand(ins.a, ins)
@@ -410,17 +412,21 @@ class GoldenMachine:
     def _v_dact_tanh(self, ins):
         a, fa = self._operand(ins.a, ins)
         y, fy = self._operand(ins.b, ins)
-        one = np.int64(1) << np.int64(2 * fy.frac)
-        t = np.maximum(one - y * y, 0)               # 1 - y^2, exact (|y| <= 1)
-        self._store(ins, X.mul(a, t), fa.frac + 2 * fy.frac)
+        one = X.shift(np.ones_like(y), 2 * fy.frac)
+        y2 = X.mul(y, y)
+        t = X.sub(one, y2)                           # 1 - y^2, exact
+        t = X.where(X.sign(t) < 0, np.zeros_like(y), t)
+        if isinstance(t, np.ndarray) and X.bits(t) + X.bits(a) <= 62:
+            self._store(ins, a * t, fa.frac + 2 * fy.frac)
+        else:                                        # formats beyond the compiler's
+            self._store(ins, X.mul_wide(a, t), fa.frac + 2 * fy.frac)
 
     def _v_mse_grad(self, ins):
         a, fa = self._operand(ins.a, ins)
         b, fb = self._operand(ins.b, ins)
         c, fc = self._const(ins.c, 0)
-        (wa, wb), frac = X.align([(a, fa.frac), (b, fb.frac)])
-        diff = _int64(X.sub(wa, wb), "mse difference")
-        self._store(ins, X.mul(diff, c), frac + fc.frac)
+        self._store_sum(ins, [(X.mul(a, c), fa.frac + fc.frac),
+                              (X.mul(-b, c), fb.frac + fc.frac)])
 
     def _v_bellman(self, ins):
         r, fr = self._operand(ins.a, ins)
@@ -458,8 +464,7 @@ class GoldenMachine:
             raise GoldenError("adam_s needs the root and the gradient in one format")
         one_minus = np.int64((1 << fc.frac) - int(beta))
         u = X.add(X.mul(d * d, beta), X.mul(a * a, one_minus))    # frac 2 f + fc
-        v, n = X.to_format(u, fc.frac, FixedFormat(63, 0, rounding=fd.rounding))
-        self._count(n, ins.dst)
+        v, _ = X.to_format(u, fc.frac, FixedFormat(64, 0, rounding=fd.rounding))
         self._store(ins, isqrt_nearest(v), fd.frac)
 
     def _v_adam_w(self, ins):
@@ -468,11 +473,15 @@ class GoldenMachine:
         s, fs = self._operand(ins.b, ins)
         alpha, fc = self._const(ins.c, 0)
         eps, _ = self._const(ins.c, 1)
+        # eps rounded (not fitted) to s's fraction bits, at least one LSB there
         eps_s = max(int(X.to_format(np.array([eps], dtype=np.int64), fc.frac,
-                                    fs.with_(rounding="nearest_even"))[0][0]), 1)
+                                    FixedFormat(64, fs.frac))[0][0]), 1)
         den = s + np.int64(eps_s)                                   # frac fs
         # |m| * 2**(RATIO_FRAC + fs - fm) / den, truncated toward zero, sign of m
         shift = RATIO_FRAC + fs.frac - fm.frac
+        if shift < 0 or X.bits(m) + shift > 62:
+            raise GoldenError(f"adam_w: the ratio needs a {shift}-bit shift of m "
+                              "(m, s and the ratio's 24 fraction bits must fit 62 bits)")
         num = np.abs(m) << np.int64(shift)
         ratio = np.where(m < 0, -(num // den), num // den)          # frac RATIO_FRAC
         step = X.mul(-ratio, alpha)                              # frac RATIO_FRAC + fc
@@ -482,9 +491,8 @@ class GoldenMachine:
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         tau, fc = self._const(ins.c, 0)
-        (wa, wd), frac = X.align([(a, fa.frac), (d, fd.frac)])
-        diff = _int64(X.sub(wa, wd), "soft update difference")
-        self._store_sum(ins, [(wd, frac), (X.mul(diff, tau), frac + fc.frac)])
+        self._store_sum(ins, [(d, fd.frac), (X.mul(a, tau), fa.frac + fc.frac),
+                              (X.mul(-d, tau), fd.frac + fc.frac)])
 
     def _v_range(self, ins):
         a_buf = self.table[ins.a]
@@ -532,8 +540,10 @@ class GoldenMachine:
         scale, fc = self._const(ins.c, 0)         # sigma * sqrt(dt)
         decay, _ = self._const(ins.c, 1)          # theta * dt
         g = self._gaussian(ins.b, a.size).reshape(a.shape)
-        state = self._store_sum(ins, [(e, fe.frac), (X.mul(-e, decay), fe.frac + fc.frac),
-                                      (X.mul(g, scale), NOISE_FRAC + fc.frac)], buf=ins.e)
+        state, n = X.combine([(e, fe.frac), (X.mul(-e, decay), fe.frac + fc.frac),
+                              (X.mul(g, scale), NOISE_FRAC + fc.frac)], fe)
+        self._count(n, ins.e)
+        self.state[ins.e][ins.rows.slice, ins.src_col:ins.src_col + ins.cols.count] = state
         fd = self.table[ins.dst].fmt
         out = self._store_sum(ins, [(a, fa.frac), (state, fe.frac)])
         one = np.int64(1) << np.int64(fd.frac)
@@ -541,7 +551,8 @@ class GoldenMachine:
 
     def _v_acc_add(self, ins):
         region = (ins.rows.slice, ins.cols.slice)
-        total = X.add(X.region(self.state[ins.dst], region), X.region(self.state[ins.a], region))
+        src = (ins.rows.slice, slice(ins.src_col, ins.src_col + ins.cols.count))
+        total = X.add(X.region(self.state[ins.dst], region), X.region(self.state[ins.a], src))
         total, n = X.fit_width(total, self.table[ins.dst].acc_bits, self.acc_overflow)
         self._count(n, ins.dst)
         self.state[ins.dst] = X.assign(self.state[ins.dst], region, total)
@@ -576,13 +587,6 @@ def _merge(first: Instruction, second: Instruction) -> Instruction | None:
         return None
     from .isa import Range
     return dataclasses.replace(first, **{name: Range(ra.start, ra.count + rb.count)})
-
-
-def _int64(x, what: str) -> np.ndarray:
-    x = X.narrow(x)
-    if isinstance(x, WideInt):
-        raise GoldenError(f"{what} exceeds 62 bits")
-    return x
 
 
 __all__ = ["GoldenMachine", "GoldenError", "RunStats", "isqrt_nearest", "tanh_fixed",

@@ -73,7 +73,7 @@ VECTOR_SEMANTICS: dict[str, str] = {
     "mul": "d = R(a * b, f(a) + f(b))",
     "scale": "d = R(a * c[0], f(a) + f(c))",
     "fill": "d = R(c[0], f(c))",
-    "clip": "d = R(clamp(a, -c[0], c[0])) at the larger of f(a), f(c)",
+    "clip": "d = R(min(max(a, -c[0]), c[0])) at the larger of f(a), f(c)",
     "dact_relu": "d = R(a if b > 0 else 0, f(a))   (a: dL/dy, b: the layer's output y)",
     "dact_leaky": "d = R(a * 2^f(c) if b > 0 else a * c[0], f(a) + f(c))",
     "dact_tanh": "d = R(a * max(2^(2 f(b)) - b^2, 0), f(a) + 2 f(b))   (1 - y^2 from the "
@@ -84,21 +84,26 @@ VECTOR_SEMANTICS: dict[str, str] = {
                "c[0]: gamma), aligned exactly",
     "sgd": "d = R(d - a * c[0]), aligned exactly   (c[0]: learning rate)",
     "momentum": "d = R(d * c[0] + a), aligned exactly   (c[0]: momentum)",
-    "adam_m": "d = R(d * c[0] + a * (2^f(c) - c[0]), f(d) + f(c))   (c[0]: beta1)",
+    "adam_m": "d = R(d * c[0] + a * (2^f(c) - c[0])), aligned exactly   (c[0]: beta1)",
     "adam_s": "u = d^2 * c[0] + a^2 * (2^f(c) - c[0]) (needs f(d) = f(a)); v = u / 2^f(c) "
-              "rounded to an integer by d's rounding; d = round(sqrt(v)) (exact integer root, "
-              "nearest)   (d: sqrt of Adam's v; c[0]: beta2)",
-    "adam_w": "den = b + max(eps in f(b), 1) where eps = c[1] rounded to f(b) (nearest even); "
-              "r = sign(a) * floor(|a| * 2^(24 + f(b) - f(a)) / den) (24 fraction bits); "
-              "d = R(d - r * c[0]), aligned exactly   (a: m, b: s, c[0]: alpha_t)",
+              "rounded to an integer by d's rounding (not counted: v < 2^63 always); "
+              "d = R(round(sqrt(v)), f(d)) (exact integer root, nearest)   (d: sqrt of "
+              "Adam's v; c[0]: beta2)",
+    "adam_w": "den = b + max(eps', 1) where eps' = c[1] rounded to f(b) by d's rounding "
+              "(not fitted to b's width); r = sign(a) * floor(|a| * 2^(24 + f(b) - f(a)) / "
+              "den) (24 fraction bits; needs 24 + f(b) - f(a) >= 0 and |a| times that power "
+              "below 2^62, den > 0); d = R(d - r * c[0]), aligned exactly   (a: m, b: s, "
+              "c[0]: alpha_t)",
     "soft_update": "d = R(d + c[0] * (a - d)), aligned exactly   (c[0]: tau)",
-    "range": "over rows x cols of a: d[0] = min(d[0], min a), d[1] = max(d[1], max a); "
-             "d has a's format",
-    "noise": "N = Gaussian from the PRNG (below); d = clamp(R(a + N * c[0]), -1, 1) in "
-             "d's format   (c[0]: sigma)",
-    "ou_noise": "e = R_e(e - e * c[1] + N * c[0]) into e's format; d = clamp(R(a + e), -1, 1)"
-                "   (c[0]: sigma sqrt(dt), c[1]: theta dt)",
-    "acc_add": "d = d + a on wide accumulators (exact; fitted to the accumulator width)",
+    "range": "over rows x cols of a (src_col is not used): d[0] = min(d[0], min a), "
+             "d[1] = max(d[1], max a); d has a's format",
+    "noise": "N = Gaussian from the PRNG lanes in b (below); d = clamp(R(a + N * c[0]), "
+             "-1, 1) in d's format (the clamp is not counted; needs f(d) >= 0)   (c[0]: sigma)",
+    "ou_noise": "e (read and written at rows x src_col..., shaped like the region, never "
+                "broadcast) = R_e(e - e * c[1] + N * c[0]) in e's format; d = clamp(R(a + e), "
+                "-1, 1)   (c[0]: sigma sqrt(dt), c[1]: theta dt)",
+    "acc_add": "d = d + a on wide accumulators, a read at src_col (exact; fitted to the "
+               "accumulator width by the machine's overflow mode)",
 }
 VECTOR_FUNCTIONS = tuple(VECTOR_SEMANTICS)
 
@@ -265,6 +270,10 @@ def decode(word: int) -> Instruction:
         raw = (word >> pos) & ((1 << bits) - 1)
         pos += bits
         is_range = hints[name] in (Range, "Range")
+        enum = dict((n, e) for n, _, e in cls.fields_bits()).get(name)
+        if enum and raw >= len(enum):
+            raise ValueError(f"not an instruction word ({cls.MNEMONIC}.{name} = {raw} is "
+                             f"not one of 0..{len(enum) - 1}): {word:#x}")
         values[name] = (Range(raw & ((1 << COUNT_BITS) - 1), (raw >> COUNT_BITS) + 1)
                         if is_range else raw)
     if word >> pos:
@@ -418,8 +427,19 @@ def _semantics_section() -> list[str]:
         "overflow is counted. Operands with one row or one column broadcast. Operand "
         "columns start at `src_col` (they line up with the destination's columns). "
         "`mm` accumulators have the fraction bits of the product (f(a) + f(b)) and "
-        "saturate at the accumulator width (never reached in a valid spec).", "",
-        "`drain`: z = acc + bias * 2^(f(acc) - f(bias)) exactly; identity: dst = R(z); "
+        "are fitted to the accumulator width by the machine's overflow mode, the spec's "
+        "`numerics.overflow` (never reached in a valid spec). `mm` operands may be signed or "
+        "unsigned; FXP16 mode needs a's width <= 16.", "",
+        "Also: every operand is read before the destination is written (in-place updates "
+        "are fine); an operand with one column ignores `src_col`; an overflow is counted "
+        "against the buffer written, per step (the per-core pieces of one step count as "
+        "one); the program ends at the first `halt` (the compiler puts one per core at the "
+        "end); `load` refuses host values outside the buffer's format; `store` creates a "
+        "missing host slot, zeroed. Formulas with 2^f assume f >= 0. 'Rounded once' has "
+        "the exceptions the table states: `drain` (pre-activation, then output), `adam_s` "
+        "(v, then the root), `adam_w` (the truncated ratio), and the noise clamps.", "",
+        "`drain`: z = acc + bias * 2^(f(acc) - f(bias)) exactly (bias: row 0 of a 1 x n "
+        "buffer, f(bias) <= f(acc)); identity: dst = R(z); "
         "otherwise z is first rounded to the program's pre-activation format (the spec's "
         "FXP32 activation format), then: relu max(z, 0); leaky_relu z if z >= 0 else "
         "z * slope (exact, then R); tanh piecewise linear: for |z| < "
@@ -427,11 +447,14 @@ def _semantics_section() -> list[str]:
         "y = T[i] + (T[i+1] - T[i]) * (remainder within the segment), with "
         f"T[i] = round(tanh(i / 2^{golden.TANH_SEGMENT_FRAC}) * 2^{golden.TANH_TABLE_FRAC}) "
         f"and the last entry exactly 1; |z| >= {2 ** golden.TANH_RANGE_BITS} gives exactly "
-        "+-1; odd symmetric; then R to dst.", "",
+        "+-1; odd symmetric; then R to dst. An overflow into the pre-activation format is "
+        "counted against dst.", "",
         f"PRNG: {golden.PRNG_LANES} xorshift32 lanes (x ^= x << 13; x ^= x >> 17; "
-        "x ^= x << 5, mod 2^32) seeded by splitmix64 from the seed; element j of a noise "
-        f"region (row-major) comes from lane j mod {golden.PRNG_LANES}; a sample takes "
-        f"{golden.PRNG_DRAWS} draws of its lane and sums their top 16 bits, u; "
+        "x ^= x << 5, mod 2^32) held in operand b, seeded by splitmix64 from the seed "
+        "(z += 0x9E3779B97F4A7C15 per lane, the mix's low 32 bits, a zero lane becomes 1); "
+        f"element j of a noise region (row-major) comes from lane j mod {golden.PRNG_LANES}; "
+        f"a sample takes {golden.PRNG_DRAWS} draws of its lane (a draw is the lane's state "
+        "after one step) and sums their top 16 bits, u; "
         f"N = ((u - {golden.PRNG_DRAWS} * 2^15) * {golden.SQRT3_Q14} + 2^13) >> 14 with "
         f"{golden.NOISE_FRAC} fraction bits (Irwin-Hall, unit variance, |N| <= 3.47). "
         "Noise instructions always run on one core, so results never depend on the split.",

@@ -392,7 +392,7 @@ def test_vector_function(fn, data):
 @given(data=st.data())
 def test_vector_function_in_place(fn, data):
     """acc_add and ou_noise with src_col at the destination's first column (how the
-    compiler emits them; see the xfail tests below for other columns)."""
+    compiler emits them; the hand-written cases below cover other columns)."""
     run_case(data.draw(vector_cases(fn, same_src_col=True)))
 
 
@@ -682,11 +682,6 @@ def test_load_refuses_host_values_outside_the_format():
 # Mismatches: the reference follows docs/isa.md; golden differs.  Each is one small case;
 # remove the marker when golden (or the docs) is fixed.
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "adam_w: docs say eps = c[1] rounded to f(b); golden also fits it into b's format "
-    "(saturate: 3 -> 1 in Q2.0; wrap can make it negative, then max(eps, 1) = 1). "
-    "Here docs: den = 0 + 3, r = floor(2^24 / 3), d = R(0 - r / 2^24) = R(-0.333) = 0; "
-    "golden: den = 1, d = -1"))
 def test_adam_w_epsilon_is_rounded_not_fitted():
     run_case(hand_case(
         [("d", Q(8, 0), [[0]]), ("m", Q(8, 0), [[1]]), ("s", Q(2, 0), [[0]], "state"),
@@ -694,11 +689,6 @@ def test_adam_w_epsilon_is_rounded_not_fitted():
         lambda i: [vec("adam_w", dst=i["d"], a=i["m"], b=i["s"], c=i["c"])]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "adam_s: golden saturates v = u / 2^f(c) to 63 bits and counts it; the docs round v "
-    "to an integer and count only the write to d.  a = -2^31 in Q32.0, d = 0, beta2 = 0: "
-    "v = 2^62, round(sqrt) = 2^31 saturates to 2^31 - 1 (both), but golden counts 2 "
-    "saturations, the docs 1"))
 def test_adam_s_counts_only_the_write_to_d():
     run_case(hand_case(
         [("d", Q(32, 0), [[0]], "state"), ("a", Q(32, 0), [[-2**31]]),
@@ -706,10 +696,6 @@ def test_adam_s_counts_only_the_write_to_d():
         lambda i: [vec("adam_s", dst=i["d"], a=i["a"], c=i["c"])]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "acc_add: docs say operand columns start at src_col; golden reads a at the "
-    "destination's columns.  cols=0:1 src_col=1, d=[[10, 20]], a=[[1, 2]]: docs d[0,0] = "
-    "12, golden 11 (the compiler always emits src_col = cols.start)"))
 def test_acc_add_reads_a_from_src_col():
     run_case(hand_case(
         [("d", Q(64, 0), [[10, 20]], "acc", 80), ("a", Q(64, 0), [[1, 2]], "acc", 80)],
@@ -717,11 +703,6 @@ def test_acc_add_reads_a_from_src_col():
                        src_col=1)]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ou_noise: golden reads the state e at src_col but writes the new state at the "
-    "destination's columns.  cols=0:1 src_col=1, e=[[0, 64]] (Q8.8), no noise, no decay: "
-    "the docs leave e[0,1] = 64 in place; golden writes 64 into e[0,0] (d is right in "
-    "both; the compiler always emits src_col = cols.start)"))
 def test_ou_noise_updates_the_state_where_it_read_it():
     run_case(hand_case(
         [("d", Q(16, 8), [[0]]), ("a", Q(16, 8), [[0]]), ("e", Q(16, 8), [[0, 64]], "monitor"),
@@ -731,12 +712,7 @@ def test_ou_noise_updates_the_state_where_it_read_it():
 
 
 @pytest.mark.parametrize("fn", ["clip", "mse_grad", "soft_update"])
-@pytest.mark.xfail(strict=True, raises=golden.GoldenError, reason=(
-    "clip, mse_grad, soft_update: golden raises 'exceeds 62 bits' when the operands "
-    "aligned to the larger fraction need more than 62 bits (a = 2^31 - 1 in Q32.0 against "
-    "an operand with 40 fraction bits); the docs call every intermediate exact and set no "
-    "limit"))
-def test_golden_refuses_wide_alignment(fn):
+def test_wide_alignment_is_exact(fn):
     wide = Q(48, 40)
     operands = {"clip": [("a", Q(32, 0), [[2**31 - 1]]), ("c", wide, [[1]], "const")],
                 "mse_grad": [("a", Q(32, 0), [[2**31 - 1]]), ("b", wide, [[1]]),
@@ -747,33 +723,24 @@ def test_golden_refuses_wide_alignment(fn):
         vec(fn, **{"dst" if name == "d" else name: index for name, index in i.items()})]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "adam_w: golden forms |m| * 2^(24 + f(s) - f(m)) in int64 and silently wraps: m = "
-    "-2^31 in Q32.0, s = 0 in Q2.30 (shift 54), eps 0, alpha = 1: docs r = -2^85 (24 "
-    "fraction bits), d = R(0 + 2^61) saturates to 2^31 - 1 in Q8.24; golden gives 0 (the "
-    "compiler's formats give shift 24)"))
-def test_adam_w_ratio_beyond_int64():
-    run_case(hand_case(
-        [("d", Q(32, 24), [[0]]), ("m", Q(32, 0), [[-2**31]]), ("s", Q(32, 30), [[0]]),
-         ("c", Q(8, 0), [[1, 0]], "const")],
-        lambda i: [vec("adam_w", dst=i["d"], a=i["m"], b=i["s"], c=i["c"])]))
+def test_adam_w_ratio_beyond_int64_is_refused():
+    """Outside the documented domain (m shifted to the ratio's 24 fraction bits must fit
+    62 bits): golden refuses instead of wrapping silently."""
+    with pytest.raises(golden.GoldenError, match="adam_w"):
+        run_case(hand_case(
+            [("d", Q(32, 24), [[0]]), ("m", Q(32, 0), [[-2**31]]), ("s", Q(32, 30), [[0]]),
+             ("c", Q(8, 0), [[1, 0]], "const")],
+            lambda i: [vec("adam_w", dst=i["d"], a=i["m"], b=i["s"], c=i["c"])]))
 
 
 @pytest.mark.parametrize("y_fmt,y", [(Q(32, 32), 0), (Q(32, 0, signed=False), 2**32 - 2)],
                          ids=["frac32", "unsigned32"])
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "dact_tanh: golden forms 2^(2 f(b)) - b^2 in int64: with f(b) = 32 the 1 << 64 is 0 "
-    "(y = 0 gives d = 0 instead of a), and an unsigned 32-bit y squares past 2^63"))
 def test_dact_tanh_wide_output_formats(y_fmt, y):
     run_case(hand_case(
         [("d", Q(32, 16), [[0]]), ("a", Q(32, 16), [[1 << 16]]), ("b", y_fmt, [[y]])],
         lambda i: [vec("dact_tanh", dst=i["d"], a=i["a"], b=i["b"])]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "drain tanh: golden's tanh_fixed shifts |z| left by 6 - f(pre) in int64; with a "
-    "pre-activation format of -40 fraction bits, z = 2^18 (2^58 in the accumulator) "
-    "wraps to 0 and tanh gives 0 instead of 1"))
 def test_drain_tanh_with_a_coarse_pre_activation_format():
     run_case(hand_case(
         [("acc", Q(64, 0), [[2**58]], "acc", 80), ("d", Q(32, 0), [[0]])],
@@ -781,10 +748,6 @@ def test_drain_tanh_with_a_coarse_pre_activation_format():
         pre_format=Q(32, -40)))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "mm: an unsigned 32-bit operand above 2^31 makes exact_matmul refuse it as "
-    "'outside signed 32-bit' (when the product is too wide for the float64 paths); the "
-    "docs define mm on any raw integers"))
 def test_mm_with_an_unsigned_operand():
     run_case(hand_case(
         [("a", Q(32, 0, signed=False), [[2**32 - 1, 2**32 - 1]]),
