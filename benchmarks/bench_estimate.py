@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import ROOT, machine, write_section  # noqa: E402
+from report import ROOT, machine, publish  # noqa: E402
 
 from fixar_gen import load_spec  # noqa: E402
-from fixar_gen.estimate import estimate  # noqa: E402
+from fixar_gen.estimate import cycle_breakdown, estimate  # noqa: E402
 
 HEADING = "## Modeled accelerator performance of the examples"
 EXAMPLES = ("examples/pendulum.yaml", "examples/halfcheetah.yaml", "examples/fixar_u50.yaml")
@@ -33,8 +33,7 @@ def rows() -> list[str]:
         r = estimate(load_spec(ROOT / path))
         for mode in ("fxp32", "fxp16"):
             m = r[mode]
-            units = ", ".join(f"{k} {v / m['train_cycles_per_update']:.0%}"
-                              for k, v in m["train_cycles_by_unit"].items() if v)
+            units = cycle_breakdown(m)
             out.append(
                 f"| {path} | {r['cores']} x {r['array'][0]}x{r['array'][1]} @ "
                 f"{r['clock_mhz']:g} MHz | {r['batch_size']} | {mode} | "
@@ -70,11 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "(their figure is measured on the card; ours is the model of our schedule). The "
         "issue-8 target (2x FIXAR from utilisation and FXP16) is not met yet: the "
         "'cycles by unit' column says where the schedule loses time.", ""])
-    if args.no_write:
-        print(text)
-    else:
-        write_section(HEADING, text)
-        print("wrote BENCHMARKS.md")
+    publish(HEADING, text, args.no_write)
     return 0
 
 

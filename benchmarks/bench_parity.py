@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import ROOT, machine, write_section  # noqa: E402
+from report import ROOT, machine, publish  # noqa: E402
 
 BACKENDS = ("float32", "golden")
 
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{fhi + fs:.1f}]); better than -250 on average: "
               f"{'yes' if gm > -250 else 'no'}.", ""]
     text = "\n".join(lines)
-    if args.no_write:
-        print(text)
-    else:
-        write_section(heading, text)
-        print("wrote BENCHMARKS.md")
+    publish(heading, text, args.no_write)
     return 0
 
 

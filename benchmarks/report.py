@@ -48,3 +48,12 @@ def write_section(heading: str, text: str, path: Path = BENCHMARKS) -> None:
         new = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") \
             + "".join(lines[end:])
     path.write_text(new.rstrip("\n") + "\n")
+
+
+def publish(heading: str, text: str, dry_run: bool = False) -> None:
+    """Print the section (``dry_run``) or write it into BENCHMARKS.md."""
+    if dry_run:
+        print(text)
+    else:
+        write_section(heading, text)
+        print(f"wrote {BENCHMARKS}")

@@ -84,6 +84,13 @@ def estimate(spec: Spec) -> dict:
     return report
 
 
+def cycle_breakdown(mode_report: dict) -> str:
+    """'array 66%, vector 25%, ...': where one update's cycles go (critical path)."""
+    total = mode_report["train_cycles_per_update"]
+    return ", ".join(f"{unit} {cycles / total:.0%}"
+                     for unit, cycles in mode_report["train_cycles_by_unit"].items() if cycles)
+
+
 def format_estimate(r: dict) -> str:
     lines = [
         f"{r['spec']}: {r['cores']} cores x {r['array'][0]}x{r['array'][1]} PEs = "
@@ -95,8 +102,7 @@ def format_estimate(r: dict) -> str:
     ]
     for mode in MACS_PER_PE:
         m = r[mode]
-        units = ", ".join(f"{k} {v / m['train_cycles_per_update']:.0%}"
-                          for k, v in m["train_cycles_by_unit"].items() if v)
+        units = cycle_breakdown(m)
         lines.append(
             f"    {mode}: {m['train_cycles_per_update']:,} cycles/update -> "
             f"{m['train_ips']:,.0f} training IPS ({m['pe_utilization']:.1%} of the "
