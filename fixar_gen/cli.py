@@ -162,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("estimate", help="workload, peak throughput and resource budget",
-                       description="Report the workload of one DDPG update, the peak "
-                       "throughput of the PE arrays and the DSP/memory budget.")
+    p = sub.add_parser("estimate", help="modeled cycles, IPS and PE utilisation",
+                       description="Compile the DDPG training step and inference for the "
+                       "spec's cores and schedule them with the cycle model: cycles per "
+                       "update, training and inference IPS, PE utilisation and where the "
+                       "cycles go, in FXP32 and FXP16; plus the DSP and memory budget.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_estimate)
