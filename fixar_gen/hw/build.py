@@ -1,0 +1,82 @@
+"""Small helpers every PyRTL leaf generator shares: a fresh block per build, name
+scopes, and the two's-complement conversions between Python ints and wire values.
+
+PyRTL is flat (no Verilog modules), so hierarchy lives in names: a generator takes a
+:class:`Scope` (``Scope("array").sub("pe_r3_c5")`` names wires ``array_pe_r3_c5_...``)
+and names every wire it wants readable in the Verilog through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyrtl
+
+
+@contextmanager
+def fresh_block() -> Iterator[pyrtl.Block]:
+    """A new, empty PyRTL block as the working block for the ``with`` body; the
+    previous working block is restored afterwards, and the new one is sanity-checked."""
+    block = pyrtl.Block()
+    with pyrtl.set_working_block(block):
+        yield block
+    block.sanity_check()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A name prefix: ``scope("weight")`` is ``"<prefix>_weight"``."""
+
+    prefix: str
+
+    def __post_init__(self) -> None:
+        if not self.prefix or not self.prefix.replace("_", "a").isalnum() \
+                or self.prefix[0].isdigit():
+            raise ValueError(f"Scope.prefix: {self.prefix!r} is not a Verilog-friendly "
+                             "name (letters, digits and '_', not starting with a digit)")
+
+    def __call__(self, name: str) -> str:
+        return f"{self.prefix}_{name}"
+
+    def sub(self, name: str) -> "Scope":
+        return Scope(self(name))
+
+
+def named(value: pyrtl.WireVector, name: str) -> pyrtl.WireVector:
+    """``value`` through a wire called ``name`` (same width), so the Verilog shows it."""
+    wire = pyrtl.WireVector(bitwidth=value.bitwidth, name=name)
+    wire <<= value
+    return wire
+
+
+def check_width(wire: pyrtl.WireVector, bits: int, what: str) -> None:
+    """Refuse a wire of the wrong width (PyRTL's ``<<=`` would silently truncate or
+    zero-extend it)."""
+    if wire.bitwidth != bits:
+        raise ValueError(f"{what}: wire {wire.name!r} is {wire.bitwidth} bits, "
+                         f"expected {bits}")
+
+
+def to_unsigned(value: int, bits: int) -> int:
+    """A signed ``bits``-bit Python int as the unsigned value of its wire."""
+    return int(value) & ((1 << bits) - 1)
+
+
+def to_signed(value: int, bits: int) -> int:
+    """The unsigned value of a ``bits``-bit wire read as two's complement."""
+    value = int(value) & ((1 << bits) - 1)
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def check_signed(value, bits: int, what: str) -> int:
+    """``value`` as a Python int, refused unless it is a signed ``bits``-bit integer."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{what}: {value!r} is not an integer")
+    value = int(value)
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if not low <= value <= high:
+        raise ValueError(f"{what}: {value} is not a signed {bits}-bit integer "
+                         f"({low}..{high})")
+    return value
