@@ -75,6 +75,22 @@ def mul(x, y):
     raise TypeError("mul: operands must be int64 arrays")
 
 
+def product_terms(x, c, frac: int) -> list:
+    """x * c (fraction bits ``frac``) as (value, frac) terms whose values are int64:
+    when the product would not fit, x is split into a high and a low part, each
+    multiplied exactly.  Feed the terms to :func:`combine`, which rounds their sum once."""
+    x = np.asarray(x, dtype=np.int64)
+    c = np.asarray(c, dtype=np.int64)
+    bx, bc = bits(x), bits(c)
+    if bx + bc <= INT64_SAFE_BITS:
+        return [(x * c, frac)]
+    k = bx + bc - INT64_SAFE_BITS                 # low bits split off
+    if k + bc > INT64_SAFE_BITS:
+        return [(wide_mul(x, c), frac)]
+    high, low = x >> np.int64(k), x & np.int64((1 << k) - 1)
+    return [(high * c, frac - k), (low * c, frac)]
+
+
 def wide_mul(x: np.ndarray, y: np.ndarray) -> WideInt:
     """Exact element-wise product of two int64 arrays (any values), as a WideInt."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64))
@@ -243,7 +259,7 @@ def combine(terms, to: FixedFormat) -> tuple[np.ndarray, int]:
     if fine:
         top = max(f for _, f in fine)
         span = top - ft
-        if span > 60 or len(fine) > 3:
+        if span + max(len(fine) - 1, 0).bit_length() > INT64_SAFE_BITS:
             return _combine_wide(terms, to)
         rem_sum = 0
         for value, frac in fine:

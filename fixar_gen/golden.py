@@ -440,21 +440,21 @@ class GoldenMachine:
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         lr, fc = self._const(ins.c, 0)
-        self._store_sum(ins, [(d, fd.frac), (X.mul(-a, lr), fa.frac + fc.frac)])
+        self._store_sum(ins, [(d, fd.frac)] + X.product_terms(-a, lr, fa.frac + fc.frac))
 
     def _v_momentum(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         mu, fc = self._const(ins.c, 0)
-        self._store_sum(ins, [(X.mul(d, mu), fd.frac + fc.frac), (a, fa.frac)])
+        self._store_sum(ins, X.product_terms(d, mu, fd.frac + fc.frac) + [(a, fa.frac)])
 
     def _v_adam_m(self, ins):
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         beta, fc = self._const(ins.c, 0)
         one_minus = np.int64((1 << fc.frac) - int(beta))
-        self._store_sum(ins, [(X.mul(d, beta), fd.frac + fc.frac),
-                              (X.mul(a, one_minus), fa.frac + fc.frac)])
+        self._store_sum(ins, X.product_terms(d, beta, fd.frac + fc.frac)
+                        + X.product_terms(a, one_minus, fa.frac + fc.frac))
 
     def _v_adam_s(self, ins):
         d, fd = self._dst(ins)
@@ -463,8 +463,10 @@ class GoldenMachine:
         if fd.frac != fa.frac:
             raise GoldenError("adam_s needs the root and the gradient in one format")
         one_minus = np.int64((1 << fc.frac) - int(beta))
-        u = X.add(X.mul(d * d, beta), X.mul(a * a, one_minus))    # frac 2 f + fc
-        v, _ = X.to_format(u, fc.frac, FixedFormat(64, 0, rounding=fd.rounding))
+        # v = (d^2 beta + a^2 (1 - beta)) / 2^f(c), in units of the squares' LSB
+        terms = X.product_terms(d * d, beta, fc.frac) + X.product_terms(a * a, one_minus,
+                                                                         fc.frac)
+        v, _ = X.combine(terms, FixedFormat(64, 0, rounding=fd.rounding))
         self._store(ins, isqrt_nearest(v), fd.frac)
 
     def _v_adam_w(self, ins):
@@ -491,8 +493,10 @@ class GoldenMachine:
         d, fd = self._dst(ins)
         a, fa = self._operand(ins.a, ins)
         tau, fc = self._const(ins.c, 0)
-        self._store_sum(ins, [(d, fd.frac), (X.mul(a, tau), fa.frac + fc.frac),
-                              (X.mul(-d, tau), fd.frac + fc.frac)])
+        self._store_sum(ins, [(d, fd.frac)] + X.product_terms(a - d, tau, fd.frac + fc.frac)
+                        if fa.frac == fd.frac else
+                        [(d, fd.frac), (X.mul(a, tau), fa.frac + fc.frac),
+                         (X.mul(-d, tau), fd.frac + fc.frac)])
 
     def _v_range(self, ins):
         a_buf = self.table[ins.a]
