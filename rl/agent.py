@@ -45,6 +45,14 @@ class CoreAgent:
     def saturations(self) -> int:
         return self.core.stats.total_saturations + self.input_saturations
 
+    @property
+    def saturations_by_buffer(self) -> dict[str, int]:
+        """Where the values were saturated (buffer names; "inputs" for the host's)."""
+        out = dict(self.core.stats.saturations)
+        if self.input_saturations:
+            out["inputs"] = self.input_saturations
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
     def _quantize(self, key: str, x: np.ndarray) -> np.ndarray:
         raw, n = self.core.formats[key].quantize_counted(np.asarray(x, dtype=np.float64))
         self.input_saturations += n
@@ -101,6 +109,7 @@ class FloatAgent:
     precision = "float32"
     formats: dict[str, str] = {}
     saturations = 0
+    saturations_by_buffer: dict[str, int] = {}
 
     def __init__(self, spec: Spec, seed: int = 0):
         self.spec = spec

@@ -208,6 +208,7 @@ class Trainer:
             "switched_to_fxp16_at_step": self.switched_at,
             "fxp16_formats": self.agent.formats,
             "saturations": self.agent.saturations,
+            "saturations_by_buffer": self.agent.saturations_by_buffer,
             "updates_per_s": self.updates_done / self.update_seconds
             if self.update_seconds else None,
             "steps_per_s": self.step / self.elapsed if self.elapsed else None,
