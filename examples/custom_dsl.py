@@ -16,6 +16,7 @@ def pendulum():
     return (Default() + Name("pendulum") + Env("Pendulum-v1", seed=0)
             + Actor(64, 64) + Critic(64, 64)
             + Optimizer("adam", actor_lr=1e-4, critic_lr=1e-3) + Batch(64)
+            + DDPG(reward_scale=0.1)
             + Steps(8_000, warmup=1_000, eval_every=2_000) + QAT(delay=3_000, quantizer="pow2")
             + Cores(2) + Array(4, 4) + Sim())
 
