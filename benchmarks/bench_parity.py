@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
              "episodes at the end of training) for the float32 reference agent and the "
              "golden core with QAT (FXP32, then 16-bit activations after the spec's "
              "qat_delay), same seeds; updates/s and environment steps/s of each run, all "
-             "measured in this one session on the machine below.", "",
+             "measured in this one session on the machine below (the runs shared its two "
+             "cores with other work at times, so the rates are noisy; the golden/float32 "
+             "ratio is the figure to read).", "",
              f"- Machine: {machine()}",
              f"- Command: `python benchmarks/bench_parity.py {args.spec} --seeds "
              f"{' '.join(map(str, args.seeds))} --out {args.out}`",
