@@ -60,12 +60,7 @@ def random_batch(rng, spec, formats) -> tuple[Batch, dict[str, np.ndarray]]:
                 rewards=formats["rewards"].quantize(rng.normal(size=(size, 1))),
                 next_states=formats["states"].quantize(rng.normal(size=(size, obs))),
                 dones=(rng.uniform(size=(size, 1)) < 0.01).astype(np.int64))
-    floats = {"states": formats["states"].to_float(raw.states),
-              "actions": formats["actions"].to_float(raw.actions),
-              "rewards": formats["rewards"].to_float(raw.rewards),
-              "next_states": formats["states"].to_float(raw.next_states),
-              "dones": raw.dones.astype(np.float64)}
-    return raw, {k: v.astype(np.float32) for k, v in floats.items()}
+    return raw, {k: v.astype(np.float32) for k, v in raw.to_float(formats).items()}
 
 
 def measure(spec, reps: int, seed: int = 0) -> tuple[float, float]:

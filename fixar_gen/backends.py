@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 
@@ -50,6 +52,14 @@ class Batch:
     def size(self) -> int:
         return int(np.asarray(self.states).shape[0])
 
+    def to_float(self, formats: dict[str, FixedFormat]) -> dict[str, np.ndarray]:
+        """The same batch as float64 arrays (what a float model of the core sees)."""
+        return {"states": formats["states"].to_float(self.states),
+                "actions": formats["actions"].to_float(self.actions),
+                "rewards": formats["rewards"].to_float(self.rewards),
+                "next_states": formats["states"].to_float(self.next_states),
+                "dones": np.asarray(self.dones).astype(np.float64)}
+
 
 @dataclass
 class CoreStats:
@@ -67,6 +77,14 @@ class CoreStats:
     @property
     def total_saturations(self) -> int:
         return sum(self.saturations.values())
+
+
+@lru_cache(maxsize=None)
+def _buffer_formats(spec: Spec, precision: Precision) -> MappingProxyType:
+    """Buffer name -> format for (spec, precision): the data formats do not depend on the
+    batch, so one layout (batch 1) answers for all; cached, since acting asks per step."""
+    layout = build_layout(spec, precision, 1)
+    return MappingProxyType({b.name: b.fmt for b in layout.buffers})
 
 
 class Core:
@@ -101,10 +119,9 @@ class Core:
     @property
     def formats(self) -> dict[str, FixedFormat]:
         """The formats of the raw arrays infer/train_step take and return."""
-        layout = build_layout(self.spec, self.precision, 1)
-        return {"states": layout.buf("in.states").fmt, "actions": layout.buf("in.actions").fmt,
-                "rewards": layout.buf("in.rewards").fmt, "dones": layout.buf("in.dones").fmt,
-                "q": layout.buf("in.rewards").fmt,
+        fmt = _buffer_formats(self.spec, self.precision)
+        return {"states": fmt["in.states"], "actions": fmt["in.actions"],
+                "rewards": fmt["in.rewards"], "dones": fmt["in.dones"], "q": fmt["in.rewards"],
                 "weight": self.spec.numerics.weight_format,
                 "gradient": self.spec.numerics.gradient_format}
 
@@ -198,9 +215,9 @@ class Core:
 
     def reset_ranges(self) -> None:
         """Start a new range-monitoring window (QAT reads the ranges after it)."""
-        layout = build_layout(self.spec, self.precision, 1)
+        formats = _buffer_formats(self.spec, self.precision)
         for key in activation_keys(self.spec):
-            fmt = layout.buf(f"rng.{key}").fmt
+            fmt = formats[f"rng.{key}"]
             self._write(f"rng.{key}", np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
         self.stats.ranges = {}
 
@@ -213,10 +230,10 @@ class Core:
     def read_ranges(self) -> dict[str, tuple[float, float]]:
         """Observed [min, max] of every activation tensor, as floats (empty tensors
         that were never seen are left out)."""
-        layout = build_layout(self.spec, self.precision, 1)
+        formats = _buffer_formats(self.spec, self.precision)
         out = {}
         for key in activation_keys(self.spec):
-            fmt = layout.buf(f"rng.{key}").fmt
+            fmt = formats[f"rng.{key}"]
             lo, hi = self._read(f"rng.{key}").reshape(-1)
             if lo <= hi:
                 out[key] = (float(fmt.to_float(np.array([lo]))[0]),

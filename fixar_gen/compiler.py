@@ -18,7 +18,6 @@ depend on the policy or the array shape; only cycles do (:mod:`fixar_gen.perf`).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,

@@ -328,18 +328,6 @@ class Program:
     cores: int
     pre_format: FixedFormat            # the vector unit's pre-activation format
 
-    def buffer_id(self, name: str) -> int:
-        for i, b in enumerate(self.buffers):
-            if b.name == name:
-                return i
-        raise KeyError(name)
-
-    def slot_id(self, name: str) -> int:
-        for i, s in enumerate(self.slots):
-            if s.name == name:
-                return i
-        raise KeyError(name)
-
     def words(self) -> list[int]:
         return [encode(i) for i in self.code]
 

@@ -1,6 +1,6 @@
 """Hypothesis strategies for property-testing generated cores (needs the `dev` extra).
 
-    from fixar_gen.testing import specs, precisions, batches, params
+    from fixar_gen.testing import specs, precisions, batches, uniform_batch
     @given(data=st.data())
     def test_my_core(data):
         spec = data.draw(specs())
@@ -98,6 +98,15 @@ def batches(draw, spec: Spec, formats: dict[str, FixedFormat], size: int | None 
     )
 
 
-def params(spec: Spec, seed: int, scale: float | None = None) -> dict[str, np.ndarray]:
-    from .backends import random_params
-    return random_params(spec, seed, scale)
+def uniform_batch(spec: Spec, formats: dict[str, FixedFormat], rng: np.random.Generator,
+                  size: int | None = None, reward_range: tuple[float, float] = (-16.0, 0.0),
+                  done_prob: float = 0.1) -> Batch:
+    """A plain (non-hypothesis) random batch in the core's input formats: states and
+    actions uniform in [-1, 1], rewards uniform in ``reward_range``."""
+    B = size or spec.algorithm.batch_size
+    obs, act = spec.obs_dim, spec.action_dim
+    return Batch(states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
+                 actions=formats["actions"].quantize(rng.uniform(-1, 1, (B, act))),
+                 rewards=formats["rewards"].quantize(rng.uniform(*reward_range, (B, 1))),
+                 next_states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
+                 dones=(rng.random((B, 1)) < done_prob).astype(np.int64))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from fixar_gen import load_spec
-from fixar_gen.backends import Batch, open_core, random_params
+from fixar_gen.backends import open_core, random_params
+from fixar_gen.testing import uniform_batch
 from fixar_gen.estimate import fxp16_precision
 
 from .conftest import EXAMPLES
@@ -17,14 +18,7 @@ def spec():
 
 
 def _batch(core, spec, seed=0, size=None):
-    rng = np.random.default_rng(seed)
-    B = size or spec.algorithm.batch_size
-    f = core.formats
-    return Batch(states=f["states"].quantize(rng.uniform(-1, 1, (B, spec.obs_dim))),
-                 actions=f["actions"].quantize(rng.uniform(-1, 1, (B, spec.action_dim))),
-                 rewards=f["rewards"].quantize(rng.uniform(-16, 0, (B, 1))),
-                 next_states=f["states"].quantize(rng.uniform(-1, 1, (B, spec.obs_dim))),
-                 dones=(rng.random((B, 1)) < 0.1).astype(np.int64))
+    return uniform_batch(spec, core.formats, np.random.default_rng(seed), size)
 
 
 def test_params_round_trip_and_unknown_names(spec):

@@ -310,12 +310,7 @@ def pendulum_batch(rng, batch: int, formats) -> tuple[Batch, dict[str, np.ndarra
                 rewards=formats["rewards"].quantize(rng.uniform(-16.3, 0, (batch, 1))),
                 next_states=formats["states"].quantize(state()),
                 dones=(rng.uniform(size=(batch, 1)) < 0.25).astype(np.int64))
-    floats = {"states": formats["states"].to_float(raw.states),
-              "actions": formats["actions"].to_float(raw.actions),
-              "rewards": formats["rewards"].to_float(raw.rewards),
-              "next_states": formats["states"].to_float(raw.next_states),
-              "dones": raw.dones.astype(np.float64)}
-    return raw, floats
+    return raw, raw.to_float(formats)
 
 
 @dataclasses.dataclass

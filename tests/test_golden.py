@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from fixar_gen.backends import open_core
 from fixar_gen.compiler import compile_program
 from fixar_gen.spec import HardwareSpec, ParallelismSpec
-from fixar_gen.testing import batches, params, precisions, specs
+from fixar_gen.backends import random_params as params
+from fixar_gen.testing import batches, precisions, specs
 
 
 def _run(spec, precision, data_seed, batch, updates):

@@ -48,7 +48,7 @@ import pyrtl
 
 from ..isa import MODES
 from ..numerics import FixedFormat
-from .build import Scope, check_signed, check_width, named, to_signed
+from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
 
@@ -151,6 +151,24 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
         act_out.next <<= act
         mode_out.next <<= mode
     return PEPorts(weight, out_lo, out_hi, act_out, mode_out)
+
+
+def build_pe(widths: PEWidths, scope: str = "pe") -> pyrtl.Block:
+    """One PE alone in a fresh block, its inputs and registered outputs (activation
+    passed right, so every register a PE can have is there) as ports: for simulating
+    and synthesizing a PE by itself."""
+    with fresh_block() as block:
+        ports = pe(Scope(scope), widths,
+                   act=pyrtl.Input(widths.word, "act"), mode=pyrtl.Input(1, "mode"),
+                   psum_lo=pyrtl.Input(widths.acc, "psum_lo_in"),
+                   psum_hi=pyrtl.Input(widths.acc, "psum_hi_in"),
+                   load_en=pyrtl.Input(1, "load_en"),
+                   load_data=pyrtl.Input(widths.weight, "load_data"), pass_right=True)
+        for name, reg in (("psum_lo_out", ports.psum_lo), ("psum_hi_out", ports.psum_hi),
+                          ("act_out", ports.act_out), ("mode_out", ports.mode_out)):
+            out = pyrtl.Output(reg.bitwidth, name)
+            out <<= reg
+    return block
 
 
 # ------------------------------------------------------------------------- golden model

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixar_gen.hw.build import Scope, fresh_block, to_signed, to_unsigned
-from fixar_gen.hw.pe import FXP16, FXP32, PEWidths, mac_reference, pack_word, pe, split_word
+from fixar_gen.hw.pe import (FXP16, FXP32, PEWidths, build_pe, mac_reference, pack_word, pe,
+                              split_word)
 from fixar_gen.numerics import FixedFormat
 
 DEFAULT = PEWidths()                                 # W 32, H 16, A 80
@@ -26,19 +27,7 @@ LOW_HALF_EXTREMES = [0, 1, 0x7FFF, 0x8000, 0xFFFF]  # the lower half of an FXP32
 @lru_cache(maxsize=None)
 def pe_block(widths: PEWidths) -> pyrtl.Block:
     """One PE alone, its inputs and outputs as ports (cached per widths)."""
-    scope = Scope("pe_r0_c0")
-    with fresh_block() as block:
-        ports = pe(scope, widths,
-                   act=pyrtl.Input(widths.word, "act"), mode=pyrtl.Input(1, "mode"),
-                   psum_lo=pyrtl.Input(widths.acc, "psum_lo_in"),
-                   psum_hi=pyrtl.Input(widths.acc, "psum_hi_in"),
-                   load_en=pyrtl.Input(1, "load_en"),
-                   load_data=pyrtl.Input(widths.weight, "load_data"), pass_right=True)
-        for name, reg in (("psum_lo_out", ports.psum_lo), ("psum_hi_out", ports.psum_hi),
-                          ("act_out", ports.act_out), ("mode_out", ports.mode_out)):
-            out = pyrtl.Output(reg.bitwidth, name)
-            out <<= reg
-    return block
+    return build_pe(widths, "pe_r0_c0")
 
 
 def run_pe(widths: PEWidths, weight: int, steps, garbage: int = 0):

@@ -23,8 +23,8 @@ import pytest
 
 from fixar_gen import tools
 from fixar_gen.hw.array import FLOWS, build_array
-from fixar_gen.hw.build import Scope, fresh_block
-from fixar_gen.hw.pe import PEWidths, pe
+from fixar_gen.hw.build import fresh_block
+from fixar_gen.hw.pe import PEWidths, build_pe
 from fixar_gen.tools import Tool, ToolFailed, ToolMissing, run_tool, verilator, yosys
 
 FIXAR_WIDTHS = PEWidths(weight=32, half=16, acc=80)
@@ -61,37 +61,22 @@ def waiver_file(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def verilator_tool() -> Tool:
+def _tool_or_skip(find) -> Tool:
+    """The tool, or a skip whose reason is ToolMissing's message (name + how to install)."""
     try:
-        return verilator()
+        return find()
     except ToolMissing as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def verilator_tool() -> Tool:
+    return _tool_or_skip(verilator)
 
 
 @pytest.fixture(scope="module")
 def yosys_tool() -> Tool:
-    try:
-        return yosys()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-
-
-def pe_alone(widths: PEWidths) -> pyrtl.Block:
-    """One PE with its inputs and registered outputs as ports (the activation passed
-    right, so every register the PE can have is there)."""
-    with fresh_block() as block:
-        ports = pe(Scope("pe"), widths,
-                   act=pyrtl.Input(widths.word, "act"), mode=pyrtl.Input(1, "mode"),
-                   psum_lo=pyrtl.Input(widths.acc, "psum_lo_in"),
-                   psum_hi=pyrtl.Input(widths.acc, "psum_hi_in"),
-                   load_en=pyrtl.Input(1, "load_en"),
-                   load_data=pyrtl.Input(widths.weight, "load_data"), pass_right=True)
-        for name, reg in (("psum_lo_out", ports.psum_lo), ("psum_hi_out", ports.psum_hi),
-                          ("act_out", ports.act_out), ("mode_out", ports.mode_out)):
-            out = pyrtl.Output(reg.bitwidth, name)
-            out <<= reg
-    return block
+    return _tool_or_skip(yosys)
 
 
 def write_verilog(block: pyrtl.Block, module: str, folder: Path) -> Path:
@@ -114,7 +99,7 @@ LINT_DESIGNS = ["fixar_pe"] + [f"fixar_array_{r}x{c}_{flow}"
 
 def lint_design(name: str) -> pyrtl.Block:
     if name == "fixar_pe":
-        return pe_alone(FIXAR_WIDTHS)
+        return build_pe(FIXAR_WIDTHS)
     shape, flow = name.removeprefix("fixar_array_").split("_")
     rows, cols = (int(n) for n in shape.split("x"))
     return build_array(rows, cols, FIXAR_WIDTHS, flow=flow).block
@@ -169,7 +154,7 @@ def synthesize(tool: Tool, block: pyrtl.Block, module: str, folder: Path) -> dic
 
 @pytest.mark.tools
 def test_pe_multipliers_map_to_two_dsp48e2_each(yosys_tool, tmp_path):
-    block = pe_alone(FIXAR_WIDTHS)
+    block = build_pe(FIXAR_WIDTHS)
     cells = synthesize(yosys_tool, block, "fixar_pe", tmp_path)
     dsp = cells.get("DSP48E2", 0)
     luts = sum(n for kind, n in cells.items() if re.fullmatch(r"LUT[1-6]", kind))

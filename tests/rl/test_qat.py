@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.backends import Batch, open_core, random_params
+from fixar_gen.testing import uniform_batch
 from fixar_gen.compiler import Precision, activation_keys
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.rl.qat import (QATSchedule, choose_format, covers, default_format, describe,
@@ -198,13 +199,8 @@ def _spec(base, **numerics):
 
 def _batch(core, spec, step: int) -> Batch:
     """A deterministic batch per step, quantized to the core's current formats."""
-    rng = np.random.default_rng(1000 + step)
-    B, f = spec.algorithm.batch_size, core.formats
-    return Batch(states=f["states"].quantize(rng.uniform(-1, 1, (B, spec.obs_dim))),
-                 actions=f["actions"].quantize(rng.uniform(-1, 1, (B, spec.action_dim))),
-                 rewards=f["rewards"].quantize(rng.uniform(-2, 0, (B, 1))),
-                 next_states=f["states"].quantize(rng.uniform(-1, 1, (B, spec.obs_dim))),
-                 dones=(rng.random((B, 1)) < 0.1).astype(np.int64))
+    return uniform_batch(spec, core.formats, np.random.default_rng(1000 + step),
+                         reward_range=(-2.0, 0.0))
 
 
 def _core(spec):

@@ -2,7 +2,6 @@
 run killed with SIGKILL and resumed ends exactly where the uninterrupted run ends."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -70,11 +69,6 @@ def test_same_seed_same_metrics(tmp_path):
     Trainer(other, "golden", tmp_path / "r2", progress=False).run()
     rows = (tmp_path / "r2" / "metrics.csv").read_text().splitlines()
     assert [",".join(r.split(",")[:6]) for r in rows] != runs[0]
-
-
-def _final_arrays(directory):
-    arrays, meta = load_checkpoint(directory)
-    return arrays, {k: meta[k] for k in ("step", "episode", "rows") if k != "rows"}
 
 
 def test_kill_and_resume_is_bit_exact(tmp_path):
