@@ -33,7 +33,7 @@ from .isa import Program
 from .numerics import FixedFormat
 from .spec import Spec
 
-BACKENDS = ("golden",)
+BACKENDS = ("golden", "pyrtl", "verilator")
 
 
 @dataclass
@@ -361,10 +361,42 @@ class GoldenCore(Core):
         return self.machine.read(name)
 
 
+class HardwareCore(Core):
+    """The generated RTL of the spec's core, simulated (``pyrtl``: PyRTL
+    FastSimulation; ``verilator``: the Verilog compiled by Verilator).  The host side
+    (:mod:`fixar_gen.hw.host`) places buffers and loads programs; the core runs them."""
+
+    def __init__(self, spec: Spec, precision: Precision = Precision(),
+                 backend: str = "pyrtl", machine=None):
+        super().__init__(spec, precision)
+        from .hw.session import open_machine
+        self.backend = backend
+        self.machine = machine or open_machine(spec, backend)
+
+    def _allocate(self, program: Program) -> None:
+        self.machine.allocate(program.buffers)
+
+    def _run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        run = self.machine.run(program, host)
+        self.stats.cycles = self.machine.cycles
+        return run
+
+    def _write(self, name: str, values: np.ndarray) -> None:
+        self.machine.write(name, values)
+
+    def _read(self, name: str) -> np.ndarray:
+        return self.machine.read(name)
+
+    def close(self) -> None:
+        self.machine.driver.close()
+
+
 def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision()) -> Core:
     """A Core for ``spec`` on ``backend``."""
     if backend == "golden":
         return GoldenCore(spec, precision)
+    if backend in ("pyrtl", "verilator"):
+        return HardwareCore(spec, precision, backend)
     raise ValueError(f"backend {backend!r} is not available (available: "
                      f"{', '.join(BACKENDS)})")
 

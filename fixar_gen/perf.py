@@ -295,6 +295,19 @@ def _participants(barrier: Barrier, core: int, program: Program) -> frozenset[in
 def schedule(program: Program, spec: Spec, timing: Timing = Timing()) -> Schedule:
     """Run ``program`` on the cycle model: per-core timelines that meet at barriers."""
     _check_cores(program, spec)
+    return schedule_with(program, spec.hardware.cores,
+                         lambda instr: _execution(instr, spec, timing), timing)
+
+
+def schedule_with(program: Program, cores: int, execution, timing: Timing = Timing()
+                  ) -> Schedule:
+    """:func:`schedule` with another per-instruction rule: ``execution(instr)`` gives
+    (unit, cycles after the issue).  The generated RTL's own rule
+    (:func:`fixar_gen.hw.core.execution_cycles`) runs through here with the same issue
+    and barrier rules."""
+    if program.cores > cores:
+        raise ValueError(f"program {program.name!r} uses {program.cores} cores but the "
+                         f"hardware has {cores}")
     streams: list[list[Instruction]] = [[] for _ in range(program.cores)]
     for pc, instr in enumerate(program.code):
         _check_core(instr, pc, program)
@@ -319,7 +332,7 @@ def schedule(program: Program, spec: Spec, timing: Timing = Timing()) -> Schedul
                 instr = streams[c][pos[c]]
                 pos[c] += 1
                 progressed = True
-                unit, cycles = _execution(instr, spec, timing)
+                unit, cycles = execution(instr)
                 busy[c] += timing.issue + cycles
                 time[c] += timing.issue
                 path[c]["issue"] += timing.issue

@@ -1,0 +1,710 @@
+"""The FIXAR core generator: N cores around one scratchpad, each with a controller, an
+R x C dual-mode PE array and a vector lane, behind the host interface of
+:mod:`fixar_gen.hw.hostmap`.  Programs and data are inputs, not hardware: one
+elaborated design runs any program whose buffers fit its memories.
+
+Per core
+    *Controller.*  ``FETCH`` reads instruction ``pc`` of the core's own instruction
+    memory, decodes it and latches the descriptors of its operands (one cycle: the
+    model's ``Timing.issue``); then the instruction's unit runs it to completion and
+    the controller fetches the next one.  ``halt`` stops the core; ``barrier`` waits
+    until every core of its mask has arrived at a barrier with the same mask, then all
+    leave together one cycle later.
+
+    *Element loop* (``load``, ``store``, ``vec``, ``drain``): the elements of the
+    region, row-major.  ``load``/``store`` copy one word a cycle between a host slot
+    and a buffer.  ``vec``/``drain`` read every operand of one element in one cycle
+    (broadcasting operands with one row or one column, as the golden model does), hand
+    them to the vector lane (:mod:`fixar_gen.hw.vector`), wait its latency and write
+    the results (dst; the OU state or the range's max; the PRNG lane) in the cycle the
+    lane reports done; the next element starts in the following cycle.  So an element
+    costs ``1 + element_latency(op)`` cycles.
+
+    *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
+    flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
+    ``S = max(L, R)`` slots, L = the lines of the tile (m rows, two per line in FXP16):
+    in slot p line p enters the array (p < L) and weight row p + 1 of the tile loads
+    (row 0 of the next tile loads in the tile's last slot), so the stationary weights
+    are replaced row by row right behind the last line using them.  The column sums
+    leave the array R cycles after their line and are added into the accumulator
+    buffer (read-modify-write, modulo 2^word); the last k-tile fits the sum to the
+    accumulator's width (saturation counted), the first k-tile of a non-accumulating
+    instruction overwrites.  Cycles: ``1 + (tiles - 1) * S + L + R``.
+
+Memory
+    One ``word``-bit scratchpad holds every buffer and the host slots.  It has as many
+    combinational read ports and synchronous write ports as the cores need each cycle
+    (per core: 6 + 2R + 3C reads, 3 + 2C writes), so no unit ever waits for memory.
+    This is the simulation-first organisation of this generator's first version: on an
+    FPGA such a memory maps to registers, not BRAM; FIXAR's banked weight memory with
+    its transposed layout is the next step (docs/hardware.md).
+
+The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
+model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
+with the FIXAR model, and the tests compare it with the cycles the RTL reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pyrtl
+
+from .. import isa
+from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
+                   Load, MatMul, Store, Vector)
+from . import vector as V
+from .array import array as array_generator, row_address_bits
+from .build import Scope, named
+from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
+from .pe import PEWidths
+
+# controller states
+IDLE, FETCH, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, BARRIER_OUT, \
+    HALT, DONE = range(12)
+STATE_BITS = 4
+
+OPERAND_SLOTS = ("dst", "a", "b", "c", "e")
+#: which field of each instruction fills each operand slot
+SLOT_FIELDS = {
+    Load: {"dst": "dst"},
+    Store: {"dst": "src"},
+    MatMul: {"dst": "dst", "a": "a", "b": "b"},
+    Drain: {"dst": "dst", "a": "acc", "b": "bias", "c": "slope"},
+    Vector: {"dst": "dst", "a": "a", "b": "b", "c": "c", "e": "e"},
+}
+
+
+def _span(cls, name: str) -> tuple[int, int]:
+    pos, bits = field_position(cls, name)
+    return pos, pos + bits
+
+
+def field_position(cls: type[Instruction], name: str) -> tuple[int, int]:
+    """(lowest bit, bits) of field ``name`` in the encoding of ``cls``."""
+    pos = isa.OPCODE_BITS
+    for fname, bits, _ in cls.fields_bits():
+        if fname == name:
+            return pos, bits
+        pos += bits
+    raise KeyError(f"{cls.__name__} has no field {name}")
+
+
+# ---------------------------------------------------------------------------- config
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """What the generator needs: sizes only (the spec is reduced to this)."""
+
+    name: str
+    cores: int
+    rows: int
+    cols: int
+    pe: PEWidths
+    word: int
+    addr_bits: int
+    imem_bits: int = 12
+    buffer_bits: int = 8
+    slot_bits: int = 4
+    acc_overflow: str = "saturate"
+
+    @property
+    def hostmap(self) -> HostMap:
+        return HostMap(self.name, self.cores, self.word, self.addr_bits, self.imem_bits,
+                       self.buffer_bits, self.slot_bits)
+
+
+def word_bits(pe: PEWidths) -> int:
+    """Scratchpad word: an accumulator plus headroom for a k-tiled sum that is fitted
+    only at its last tile (exact modulo 2^word while the true sum fits)."""
+    product = pe.weight + pe.word
+    return max(pe.acc, product + isa.COUNT_BITS, V.MAX_DATA_WIDTH) + 2
+
+
+# ---------------------------------------------------------------------------- cycles
+
+def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
+    macs = 2 if MODES[instr.mode] == "fxp16" else 1
+    lines = math.ceil(instr.m.count / macs)
+    tiles = math.ceil(instr.k.count / rows) * math.ceil(instr.n.count / cols)
+    slot = max(lines, rows)
+    return 1 + (tiles - 1) * slot + lines + rows
+
+
+def execution_cycles(instr: Instruction, rows: int, cols: int) -> tuple[str, int]:
+    """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
+    (the unit names are those of :mod:`fixar_gen.perf`)."""
+    if isinstance(instr, MatMul):
+        return "array", matmul_cycles(instr, rows, cols)
+    elements = instr.rows.count * instr.cols.count if hasattr(instr, "rows") else 0
+    if isinstance(instr, (Load, Store)):
+        return "dma", elements
+    if isinstance(instr, Drain):
+        op = "drain_" + ACTIVATIONS[instr.act]
+        return "vector", elements * (1 + V.element_latency(op))
+    if isinstance(instr, Vector):
+        fn = VECTOR_FUNCTIONS[instr.fn]
+        unit = "sync" if fn == "acc_add" else "vector"
+        return unit, elements * (1 + V.element_latency(fn))
+    if isinstance(instr, Barrier):
+        return "sync", 1
+    if isinstance(instr, Halt):
+        return "issue", 1
+    raise TypeError(f"no cycle rule for {type(instr).__name__}")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _fields(word: pyrtl.WireVector, layout) -> dict[str, pyrtl.WireVector]:
+    out, pos = {}, 0
+    for name, bits in layout:
+        out[name] = word[pos:pos + bits]
+        pos += bits
+    return out
+
+
+def _z(value, bits: int) -> pyrtl.WireVector:
+    """``value`` zero-extended (or truncated) to ``bits``."""
+    value = pyrtl.as_wires(value)
+    if value.bitwidth >= bits:
+        return value[:bits]
+    return value.zero_extended(bits)
+
+
+def _address(base, row, col, cols, bits: int) -> pyrtl.WireVector:
+    return _z(_z(base, bits) + _z(row, COUNT_BITS) * _z(cols, COUNT_BITS) + _z(col, bits), bits)
+
+
+def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
+    """A combinational read of ``mem`` as a plain wire."""
+    wire = pyrtl.WireVector(mem.bitwidth)
+    wire <<= mem[addr]
+    return wire
+
+
+def _reg(bits: int, name: str) -> pyrtl.Register:
+    return pyrtl.Register(bits, name=name)
+
+
+def _sext(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+    return value[:bits] if value.bitwidth >= bits else value.sign_extended(bits)
+
+
+def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
+               word: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
+    ``overflow``; (result, overflowed)."""
+    one = pyrtl.Const(1, word)
+    shift = _z(acc_bits, 8) - 1
+    top = pyrtl.shift_left_logical(one, shift)              # 2^(w-1)
+    max_int = _z(top - 1, word)
+    min_int = _z(~top + 1, word)                            # -2^(w-1)
+    over = pyrtl.signed_gt(value, max_int)
+    under = pyrtl.signed_lt(value, min_int)
+    if overflow == "saturate":
+        fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
+    else:
+        mask = _z(pyrtl.shift_left_logical(one, _z(acc_bits, 8)) - 1, word)
+        low = value & mask
+        negative = (pyrtl.shift_right_logical(value, shift) & 1)[0]
+        fitted = pyrtl.select(negative, low | ~mask, low)
+    return _z(fitted, word), over | under
+
+
+# ---------------------------------------------------------------------------- generator
+
+@dataclass
+class _Memories:
+    data: pyrtl.MemBlock
+    desc: pyrtl.MemBlock
+    slot: pyrtl.MemBlock
+
+
+def build_core(cfg: CoreConfig) -> pyrtl.Block:
+    """Elaborate the whole design (all cores, memories, host interface) in a fresh
+    block; its ports are those of ``cfg.hostmap.ports()``."""
+    from .build import fresh_block
+    with fresh_block() as block:
+        _elaborate(cfg)
+    return block
+
+
+def _elaborate(cfg: CoreConfig) -> None:
+    hm = cfg.hostmap
+    ports = {}
+    for name, (bits, way) in hm.ports().items():
+        ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
+    R, C = cfg.rows, cfg.cols
+    reads_per_core = 6 + 2 * R + 3 * C
+    writes_per_core = 3 + 2 * C
+    data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=True,
+                          max_read_ports=reads_per_core * cfg.cores + 1,
+                          max_write_ports=writes_per_core * cfg.cores + 1)
+    dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
+    desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
+                          max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
+    slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name="mem_slot", asynchronous=True,
+                          max_read_ports=cfg.cores, max_write_ports=1)
+    data[ports["host_mem_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_mem_wdata"],
+                                                                 ports["host_mem_we"])
+    ports["host_mem_rdata"] <<= data[ports["host_mem_raddr"]]
+    desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_desc_wdata"],
+                                                                  ports["host_desc_we"])
+    slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_slot_wdata"],
+                                                                  ports["host_slot_we"])
+    mems = _Memories(data, desc, slot)
+
+    # barrier network: each core shows whether it waits, and with which mask
+    arrived = [pyrtl.WireVector(1, f"core{c}_barrier_arrived") for c in range(cfg.cores)]
+    masks = [pyrtl.WireVector(16, f"core{c}_barrier_mask") for c in range(cfg.cores)]
+    done, cycles, sats = [], [], []
+    for c in range(cfg.cores):
+        release = _barrier_release(c, cfg.cores, arrived, masks)
+        out = _core(cfg, c, Scope(f"core{c}"), ports, mems, arrived[c], masks[c], release)
+        done.append(out["done"])
+        cycles.append(out["cycles"])
+        sats.append(out["sat_mem"])
+
+    all_done = done[0]
+    for d in done[1:]:
+        all_done = all_done & d
+    ports["host_done"] <<= all_done
+    ports["host_busy"] <<= ~all_done
+
+    # statistics read port
+    core_sel = ports["host_stat_core"]
+    addr = ports["host_stat_addr"][:cfg.buffer_bits]
+    values = []
+    for c in range(cfg.cores):
+        sat_value = _read(sats[c], addr)
+        values.append(pyrtl.select(ports["host_stat_kind"], sat_value, cycles[c]))
+    if cfg.cores == 1:
+        ports["host_stat_rdata"] <<= values[0]
+    else:
+        padded = values + [values[-1]] * ((1 << hm.core_bits) - cfg.cores)
+        ports["host_stat_rdata"] <<= pyrtl.mux(core_sel, *padded)
+
+
+def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
+    """1 when every core of core ``c``'s mask waits at a barrier with the same mask."""
+    ok = arrived[c]
+    for d in range(cores):
+        member = masks[c][d]
+        ok = ok & (~member | (arrived[d] & (masks[d] == masks[c])))
+    return named(ok, f"core{c}_barrier_release")
+
+
+def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
+          arrived_out, mask_out, release) -> dict:
+    R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
+    hm = cfg.hostmap
+
+    # -- instruction memory --------------------------------------------------------
+    imem = pyrtl.MemBlock(isa.INSTRUCTION_BITS, cfg.imem_bits, name=s("imem"),
+                          asynchronous=True, max_read_ports=1, max_write_ports=1)
+    imem_we = ports["host_imem_we"] & (ports["host_imem_core"] == index)
+    imem[ports["host_imem_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_imem_wdata"],
+                                                                  imem_we)
+
+    state = _reg(STATE_BITS, s("state"))
+    pc = _reg(cfg.imem_bits, s("pc"))
+    instr = _reg(isa.INSTRUCTION_BITS, s("instr"))
+    cycle_count = _reg(STAT_BITS, s("cycles"))
+    start = ports["host_start"]
+
+    fetched = named(_read(imem, pc), s("fetched"))
+    opcode_f = fetched[:isa.OPCODE_BITS]
+
+    # -- descriptors of the operand slots, read at fetch -----------------------------
+    dlayout = desc_fields(A)
+    desc_regs = {}
+    for slot_name in OPERAND_SLOTS:
+        ids = []
+        for cls, mapping in SLOT_FIELDS.items():
+            if slot_name in mapping:
+                pos, bits = field_position(cls, mapping[slot_name])
+                ids.append((cls.OPCODE, fetched[pos:pos + bits]))
+        buffer_id = pyrtl.Const(isa.NO_BUFFER, isa.BUFFER_BITS)
+        for opcode, value in ids:
+            buffer_id = pyrtl.select(opcode_f == opcode, value, buffer_id)
+        present_f = buffer_id != isa.NO_BUFFER
+        entry = _read(mems.desc, buffer_id[:cfg.buffer_bits])
+        reg = _reg(width(dlayout), s(f"desc_{slot_name}"))
+        id_reg = _reg(isa.BUFFER_BITS, s(f"id_{slot_name}"))
+        present = _reg(1, s(f"has_{slot_name}"))
+        with pyrtl.conditional_assignment:
+            with state == FETCH:
+                reg.next |= entry
+                id_reg.next |= buffer_id
+                present.next |= present_f
+        desc_regs[slot_name] = (_fields(reg, dlayout), id_reg, present)
+    slot_pos, slot_bits_ = field_position(Load, "slot")
+    slot_reg = _reg(width(slot_fields(A)), s("slot_desc"))
+    slot_entry = _read(mems.slot, fetched[slot_pos:slot_pos + slot_bits_][:cfg.slot_bits])
+
+    def field(cls, name):
+        pos, bits = field_position(cls, name)
+        return instr[pos:pos + bits]
+
+    def rng(cls, name):
+        value = field(cls, name)
+        return value[:isa.COUNT_BITS], _z(value[isa.COUNT_BITS:], COUNT_BITS) + 1
+
+    opcode = instr[:isa.OPCODE_BITS]
+    is_op = {cls: named(opcode == cls.OPCODE, s(f"is_{cls.MNEMONIC}")) for cls in isa.INSTRUCTIONS}
+
+    # -- element loop counters (load, store, vec, drain) -------------------------------
+    i = _reg(COUNT_BITS, s("i"))
+    j = _reg(COUNT_BITS, s("j"))
+    lane_idx = _reg(COUNT_BITS, s("lane"))
+    def by_opcode(name, classes):
+        """Field ``name``, wherever the executing instruction's class keeps it."""
+        value = None
+        for cls in classes:
+            pos, bits = field_position(cls, name)
+            raw = instr[pos:pos + bits]
+            value = raw if value is None else pyrtl.select(is_op[cls], raw, value)
+        return value
+
+    element_classes = (Load, Store, Drain, Vector)
+    rows_raw = by_opcode("rows", element_classes)
+    cols_raw = by_opcode("cols", element_classes)
+    rows_start = rows_raw[:isa.COUNT_BITS]
+    rows_count = _z(rows_raw[isa.COUNT_BITS:], COUNT_BITS) + 1
+    cols_start = cols_raw[:isa.COUNT_BITS]
+    cols_count = _z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1
+    src_col = pyrtl.select(is_op[Store], instr[slice(*_span(Store, "dst_col"))],
+                           by_opcode("src_col", (Load, Drain, Vector)))
+    last_col = named(_z(j, COUNT_BITS) + 1 == cols_count, s("last_col"))
+    last_row = named(_z(i, COUNT_BITS) + 1 == rows_count, s("last_row"))
+    row_d = _z(rows_start, COUNT_BITS) + i
+    col_d = _z(cols_start, COUNT_BITS) + j
+    col_s = _z(src_col, COUNT_BITS) + j
+
+    fn = field(Vector, "fn")
+    act = field(Drain, "act")
+    op = pyrtl.select(is_op[Drain], _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
+                      _z(fn, V.OP_BITS))
+    op = named(op, s("op"))
+    fn_is = {name: (fn == k) & is_op[Vector] for k, name in enumerate(VECTOR_FUNCTIONS)}
+
+    def operand_address(slot_name: str, broadcast: bool = True, col=None):
+        d, _, _ = desc_regs[slot_name]
+        one_row = d["rows"] == 1
+        one_col = d["cols"] == 1
+        row = pyrtl.select(one_row, pyrtl.Const(0, COUNT_BITS), row_d) if broadcast else row_d
+        col = col_s if col is None else col
+        col = pyrtl.select(one_col, pyrtl.Const(0, COUNT_BITS), col) if broadcast else col
+        return _address(d["base"], row, col, d["cols"], A)
+
+    dd = desc_regs["dst"][0]
+    addr_dst = named(_address(dd["base"], row_d, col_d, dd["cols"], A), s("addr_dst"))
+    addr_a = pyrtl.select(fn_is["range"], operand_address("a", col=col_d),
+                          operand_address("a"))
+    addr_b_plain = operand_address("b")
+    db = desc_regs["b"][0]
+    addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
+    uses_lane = fn_is["noise"] | fn_is["ou_noise"]
+    addr_b = pyrtl.select(uses_lane, addr_lane, addr_b_plain)
+    addr_e = pyrtl.select(fn_is["ou_noise"], operand_address("e", broadcast=False),
+                          operand_address("e"))
+    addr_d = pyrtl.select(fn_is["range"], _z(dd["base"], A), addr_dst)
+    addr_range_max = _z(_z(dd["base"], A) + 1, A)
+    addr_e_vec = pyrtl.select(fn_is["range"], addr_range_max, addr_e)
+    dc = desc_regs["c"][0]
+    addr_c0 = _z(dc["base"], A)
+    addr_c1 = _z(_z(dc["base"], A) + 1, A)
+
+    # load/store addresses
+    sl = _fields(slot_reg, slot_fields(A))
+    addr_slot_src = _address(sl["base"], row_d, col_s, sl["cols"], A)   # load: slot col src_col+j
+    addr_copy_src = named(pyrtl.select(is_op[Load], addr_slot_src, addr_dst), s("copy_src"))
+    addr_copy_dst = named(pyrtl.select(is_op[Load], addr_dst, addr_slot_src), s("copy_dst"))
+
+    rd_a = _read(mems.data, pyrtl.select(state == COPY, addr_copy_src, addr_a))
+    rd_b = _read(mems.data, addr_b)
+    rd_d = _read(mems.data, addr_d)
+    rd_e = _read(mems.data, addr_e_vec)
+    rd_c0 = _read(mems.data, addr_c0)
+    rd_c1 = _read(mems.data, addr_c1)
+
+    def value_or_zero(slot_name, value):
+        present = desc_regs[slot_name][2]
+        return pyrtl.select(present, value, pyrtl.Const(0, W))
+
+    def fmt_of(slot_name):
+        return pyrtl.select(desc_regs[slot_name][2], desc_regs[slot_name][0]["fmt"],
+                            pyrtl.Const(0, V.FORMAT_BITS))
+
+    elem_start = named(state == ELEM_START, s("elem_start"))
+    unit = V.vector_unit(
+        s.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
+        inputs=V.ElementInputs(
+            start=elem_start, op=op,
+            a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
+            e=pyrtl.select(fn_is["range"], rd_e, value_or_zero("e", rd_e)),
+            c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
+            fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"), fmt_e=fmt_of("e"),
+            fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
+            acc_bits=desc_regs["dst"][0]["acc_bits"],
+            lane=rd_b[:32]))
+
+    # -- latched write addresses of the element in flight ------------------------------
+    wa_d = _reg(A, s("wa_d"))
+    wa_e = _reg(A, s("wa_e"))
+    wa_b = _reg(A, s("wa_b"))
+    with pyrtl.conditional_assignment:
+        with elem_start:
+            wa_d.next |= addr_d
+            wa_e.next |= addr_e_vec
+            wa_b.next |= addr_b
+    writes_e = fn_is["ou_noise"] | fn_is["range"]
+    elem_done = named(unit.done & (state == ELEM_WAIT), s("elem_done"))
+    copy_now = state == COPY
+
+    # -- matrix unit --------------------------------------------------------------------
+    mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng)
+
+    # -- writes -----------------------------------------------------------------------
+    mems.data[pyrtl.select(copy_now, addr_copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
+        pyrtl.select(copy_now, rd_a, unit.d_out), copy_now | elem_done)
+    mems.data[wa_e] <<= pyrtl.MemBlock.EnabledWrite(unit.e_out, elem_done & writes_e)
+    lane_word = _z(unit.lane_out, W)
+    mems.data[wa_b] <<= pyrtl.MemBlock.EnabledWrite(lane_word, elem_done & uses_lane)
+    for addr, value, enable in mm["writes"]:
+        mems.data[addr] <<= pyrtl.MemBlock.EnabledWrite(value, enable)
+
+    # -- saturation counters per buffer id ---------------------------------------------
+    sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
+                         max_read_ports=3, max_write_ports=2)
+    id_dst = desc_regs["dst"][1][:cfg.buffer_bits]
+    id_e = desc_regs["e"][1][:cfg.buffer_bits]
+    count_d = pyrtl.select(elem_done, _z(unit.sat_d, 8), _z(mm["overflows"], 8))
+    count_d = named(count_d, s("sat_count_d"))
+    sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
+                                                count_d != 0)
+    count_e = elem_done & unit.sat_e & fn_is["ou_noise"]
+    sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + 1, STAT_BITS), count_e)
+
+    # -- the controller ------------------------------------------------------------------
+    mask = field(Barrier, "mask")
+    arrived_out <<= state == BARRIER
+    mask_out <<= mask
+    is_elem_f = pyrtl.Const(0, 1)
+    for cls in (Drain, Vector):
+        is_elem_f = is_elem_f | (opcode_f == cls.OPCODE)
+    is_copy_f = (opcode_f == Load.OPCODE) | (opcode_f == Store.OPCODE)
+    next_after_element = pyrtl.select(last_col & last_row, pyrtl.Const(FETCH, STATE_BITS),
+                                      pyrtl.Const(ELEM_START, STATE_BITS))
+    b_rows = desc_regs["b"][0]["rows"]
+    counting = (state != IDLE) & (state != DONE)
+    cycle_count.next <<= pyrtl.select(start, pyrtl.Const(0, STAT_BITS),
+                                      pyrtl.select(counting, _z(cycle_count + 1, STAT_BITS),
+                                                   cycle_count))
+    with pyrtl.conditional_assignment:
+        with start:
+            state.next |= FETCH
+            pc.next |= 0
+        with state == FETCH:
+            instr.next |= fetched
+            slot_reg.next |= slot_entry
+            pc.next |= pc + 1
+            i.next |= 0
+            j.next |= 0
+            lane_idx.next |= 0
+            with is_elem_f:
+                state.next |= ELEM_START
+            with is_copy_f:
+                state.next |= COPY
+            with opcode_f == MatMul.OPCODE:
+                state.next |= MM_PRE
+            with opcode_f == Barrier.OPCODE:
+                state.next |= BARRIER
+            with pyrtl.otherwise:
+                state.next |= HALT
+        with state == ELEM_START:
+            state.next |= ELEM_WAIT
+        with state == ELEM_WAIT:
+            with unit.done:
+                state.next |= next_after_element
+                with last_col:
+                    j.next |= 0
+                    i.next |= i + 1
+                with pyrtl.otherwise:
+                    j.next |= j + 1
+                with lane_idx + 1 == _z(b_rows, COUNT_BITS):
+                    lane_idx.next |= 0
+                with pyrtl.otherwise:
+                    lane_idx.next |= lane_idx + 1
+        with state == COPY:
+            with last_col & last_row:
+                state.next |= FETCH
+            with last_col:
+                j.next |= 0
+                i.next |= i + 1
+            with pyrtl.otherwise:
+                j.next |= j + 1
+        with state == MM_PRE:
+            state.next |= MM_RUN
+        with state == MM_RUN:
+            with mm["stream_done"]:
+                state.next |= MM_FLUSH
+        with state == MM_FLUSH:
+            with mm["flushed"]:
+                state.next |= FETCH
+        with state == BARRIER:
+            with release:
+                state.next |= BARRIER_OUT
+        with state == BARRIER_OUT:
+            state.next |= FETCH
+        with state == HALT:
+            state.next |= DONE
+    return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
+
+
+def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field, rng) -> dict:
+    """The MatMul sequencer around the PE array (see the module docstring)."""
+    R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
+    pe = cfg.pe
+    m_start, m_count = rng(MatMul, "m")
+    n_start, n_count = rng(MatMul, "n")
+    k_start, k_count = rng(MatMul, "k")
+    ta, tb = field(MatMul, "ta")[0], field(MatMul, "tb")[0]
+    mode = field(MatMul, "mode")[0]
+    accumulate = field(MatMul, "accumulate")[0]
+    lines = named(pyrtl.select(mode, _z(m_count + 1, COUNT_BITS + 1)[1:],
+                               _z(m_count, COUNT_BITS)), s("lines"))
+    lines = _z(lines, COUNT_BITS)
+    slots = named(pyrtl.select(lines > R, lines, pyrtl.Const(R, COUNT_BITS)), s("slots"))
+
+    p = _reg(COUNT_BITS, s("p"))
+    k0 = _reg(COUNT_BITS + 1, s("k0"))
+    n0 = _reg(COUNT_BITS + 1, s("n0"))
+    running = state == MM_RUN
+    pre = state == MM_PRE
+    last_k = named(_z(k0, COUNT_BITS + 2) + R >= _z(k_count, COUNT_BITS + 2), s("last_k"))
+    last_n = named(_z(n0, COUNT_BITS + 2) + C >= _z(n_count, COUNT_BITS + 2), s("last_n"))
+    last_tile = last_k & last_n
+    slot_end = _z(p, COUNT_BITS) + 1 == slots
+    next_k0 = pyrtl.select(last_k, pyrtl.Const(0, COUNT_BITS + 1), _z(k0 + R, COUNT_BITS + 1))
+    next_n0 = pyrtl.select(last_k, _z(n0 + C, COUNT_BITS + 1), n0)
+    stream_done = named(running & slot_end & last_tile, s("stream_done"))
+    with pyrtl.conditional_assignment:
+        with state == FETCH:
+            p.next |= 0
+            k0.next |= 0
+            n0.next |= 0
+        with running:
+            with slot_end:
+                p.next |= 0
+                k0.next |= next_k0
+                n0.next |= next_n0
+            with pyrtl.otherwise:
+                p.next |= p + 1
+
+    da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
+
+    def op_a_address(mi, ki):
+        # opA[m_start + mi, k_start + ki], a or a^T
+        row = _z(m_start, COUNT_BITS) + mi
+        col = _z(k_start, COUNT_BITS) + ki
+        return _address(da["base"], pyrtl.select(ta, col, row), pyrtl.select(ta, row, col),
+                        da["cols"], A)
+
+    def op_b_address(ki, ni):
+        row = _z(k_start, COUNT_BITS) + ki
+        col = _z(n_start, COUNT_BITS) + ni
+        return _address(db["base"], pyrtl.select(tb, col, row), pyrtl.select(tb, row, col),
+                        db["cols"], A)
+
+    # -- the activation line of slot p ---------------------------------------------
+    line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_valid"))
+    m_lo = _z(pyrtl.select(mode, pyrtl.concat(p[:COUNT_BITS - 1], pyrtl.Const(0, 1)), p),
+              COUNT_BITS)
+    m_hi = _z(m_lo + 1, COUNT_BITS)
+    lo_ok = m_lo < m_count
+    hi_ok = mode & (m_hi < m_count)
+    H = pe.half
+    words = []
+    for r in range(R):
+        kr = _z(k0 + r, COUNT_BITS + 1)
+        k_ok = kr < _z(k_count, COUNT_BITS + 1)
+        kr = _z(kr, COUNT_BITS)
+        v_lo = _read(mems.data, op_a_address(m_lo, kr))
+        v_hi = _read(mems.data, op_a_address(m_hi, kr))
+        use_lo = k_ok & lo_ok
+        use_hi = k_ok & hi_ok
+        word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
+        word16 = pyrtl.concat(pyrtl.select(use_hi, v_hi[:H], pyrtl.Const(0, H)),
+                              pyrtl.select(use_lo, v_lo[:H], pyrtl.Const(0, H)))
+        words.append(pyrtl.select(mode, word16, word32))
+    act_line = named(pyrtl.concat_list(words), s("act_line"))
+
+    # -- the weight row loaded this cycle --------------------------------------------
+    # slot p loads row p + 1 of this tile; the last slot loads row 0 of the next tile;
+    # MM_PRE loads row 0 of the first tile.
+    next_row = _z(p, COUNT_BITS) + 1
+    load_this = running & (next_row < R)
+    load_next = running & slot_end & ~last_tile
+    load_en = named(pre | load_this | load_next, s("load_en"))
+    load_row = pyrtl.select(load_this, _z(next_row, row_address_bits(R)),
+                            pyrtl.Const(0, row_address_bits(R)))
+    tile_k0 = pyrtl.select(load_next, next_k0, k0)
+    tile_n0 = pyrtl.select(load_next, next_n0, n0)
+    kload = _z(_z(tile_k0, COUNT_BITS + 1) + _z(load_row, COUNT_BITS + 1), COUNT_BITS + 1)
+    k_in = kload < _z(k_count, COUNT_BITS + 1)
+    weights = []
+    for c in range(C):
+        nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
+        n_in = nc < _z(n_count, COUNT_BITS + 1)
+        value = _read(mems.data, op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)))
+        weights.append(pyrtl.select(k_in & n_in, value[:pe.weight],
+                                    pyrtl.Const(0, pe.weight)))
+    load_data = named(pyrtl.concat_list(weights), s("load_data"))
+
+    sums = array_generator(s.sub("array"), R, C, pe, act_line=act_line,
+                           line_mode=_z(mode, 1), line_valid=line_valid, load_en=load_en,
+                           load_row=load_row, load_data=load_data)
+
+    # -- metadata travelling with each line, R cycles -------------------------------
+    last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
+    meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
+                              last_k, _z(k0 == 0, 1), last_line])
+    for step in range(R):
+        reg = pyrtl.Register(meta.bitwidth, name=s(f"meta_d{step + 1}"))
+        reg.next <<= meta
+        meta = reg
+    out_m = meta[:COUNT_BITS]
+    out_n0 = meta[COUNT_BITS:2 * COUNT_BITS + 1]
+    out_last_k = meta[2 * COUNT_BITS + 1]
+    out_first_k = meta[2 * COUNT_BITS + 2]
+    out_last = meta[2 * COUNT_BITS + 3]
+    out_valid = sums.valid
+    out_mode = sums.mode
+
+    writes, overflow_bits = [], []
+    for c in range(C):
+        nc = _z(_z(out_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
+        n_ok = nc < _z(n_count, COUNT_BITS + 1)
+        col = _z(_z(n_start, COUNT_BITS) + _z(nc, COUNT_BITS), COUNT_BITS)
+        for lane, mi, lane_sum in (("lo", out_m, sums.sums_lo[c]),
+                                   ("hi", _z(out_m + 1, COUNT_BITS), sums.sums_hi[c])):
+            ok = out_valid & n_ok & (mi < m_count)
+            if lane == "hi":
+                ok = ok & out_mode
+            row = _z(_z(m_start, COUNT_BITS) + mi, COUNT_BITS)
+            addr = _address(dd["base"], row, col, dd["cols"], A)
+            old = _read(mems.data, addr)
+            base = pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old)
+            total = _z(base + _sext(lane_sum, W), W)
+            fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W)
+            value = pyrtl.select(out_last_k, fitted, total)
+            writes.append((addr, named(value, s(f"acc_c{c}_{lane}")), ok))
+            overflow_bits.append(ok & out_last_k & over)
+    overflows = _z(pyrtl.Const(0, 8), 8)
+    for bit in overflow_bits:
+        overflows = _z(overflows + _z(bit, 8), 8)
+    flushed = named((state == MM_FLUSH) & out_valid & out_last, s("flushed"))
+    return {"writes": writes, "overflows": named(overflows, s("overflows")),
+            "stream_done": stream_done, "flushed": flushed}

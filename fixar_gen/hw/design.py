@@ -1,0 +1,97 @@
+"""From a spec to the generator's sizes: :func:`config_for` reduces a spec to a
+:class:`~fixar_gen.hw.core.CoreConfig` (cores, array, PE widths, memory depths) and
+:func:`hardware_limits` names what of a program the generated core cannot run."""
+
+from __future__ import annotations
+
+import math
+
+from ..compiler import Precision, compile_program
+from ..isa import MatMul, Program
+from ..spec import Spec
+from . import vector as V
+from .core import CoreConfig, word_bits
+from .pe import PEWidths
+
+PHASES = (("train", None), ("infer", 1), ("explore", 1), ("infer_critic", 1))
+
+
+class HardwareLimit(ValueError):
+    """A program asks for something this generated core does not support."""
+
+
+def _bits_for(count: int) -> int:
+    return max(1, math.ceil(math.log2(max(count, 2))))
+
+
+def pe_widths(spec: Spec) -> PEWidths:
+    """The PE's widths: stationary operands are weights or gradients, streamed words
+    activations or gradients; lanes are the spec's accumulator width."""
+    n = spec.numerics
+    stationary = max(n.weight.width, n.gradient.width)
+    streamed = max(n.activation.width, n.gradient.width)
+    return PEWidths(weight=stationary, half=math.ceil(streamed / 2), acc=n.accumulator_width)
+
+
+def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
+               ) -> CoreConfig:
+    """The generator's sizes for ``spec``: memories sized for its programs (every
+    phase, FXP32, the spec's batch) with room to reallocate data buffers twice."""
+    buffers: dict[str, int] = {}
+    slots = code = 0
+    n_buffers = n_slots = 1
+    for phase, batch in PHASES:
+        program = compile_program(spec, phase, Precision(), batch)
+        for b in program.buffers:
+            buffers[b.name] = max(buffers.get(b.name, 0), b.rows * b.cols)
+        slots = max(slots, sum(s.rows * s.cols for s in program.slots))
+        per_core = max(sum(1 for i in program.code if i.core == c)
+                       for c in range(program.cores))
+        code = max(code, per_core + 1)
+        n_buffers = max(n_buffers, len(program.buffers))
+        n_slots = max(n_slots, len(program.slots))
+    words = memory_words or 2 * sum(buffers.values()) + 2 * slots
+    pe = pe_widths(spec)
+    hw = spec.hardware
+    return CoreConfig(
+        name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
+        word=word_bits(pe), addr_bits=_bits_for(words), imem_bits=_bits_for(2 * code),
+        buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
+        acc_overflow=spec.numerics.overflow)
+
+
+def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
+    """Why ``program`` cannot run on a core of ``cfg`` (empty when it can)."""
+    problems = []
+    if program.cores > cfg.cores:
+        problems.append(f"program uses {program.cores} cores, the design has {cfg.cores}")
+    if len(program.buffers) >= 1 << cfg.buffer_bits:
+        problems.append(f"{len(program.buffers)} buffers, the descriptor table holds "
+                        f"{(1 << cfg.buffer_bits) - 1}")
+    if len(program.slots) > 1 << cfg.slot_bits:
+        problems.append(f"{len(program.slots)} host slots, the slot table holds "
+                        f"{1 << cfg.slot_bits}")
+    for c in range(program.cores):
+        count = sum(1 for i in program.code if i.core == c) + 1
+        if count > 1 << cfg.imem_bits:
+            problems.append(f"core {c} runs {count} instructions, its instruction memory "
+                            f"holds {1 << cfg.imem_bits}")
+    for b in program.buffers:
+        problem = V.unsupported_format(b.fmt) if not b.wide else None
+        if problem:
+            problems.append(f"buffer {b.name}: {problem}")
+        if b.wide and b.acc_bits >= cfg.word:
+            problems.append(f"accumulator {b.name} of {b.acc_bits} bits does not fit the "
+                            f"{cfg.word}-bit memory word")
+    for pc, ins in enumerate(program.code):
+        if isinstance(ins, MatMul):
+            a, b = program.buffers[ins.a], program.buffers[ins.b]
+            half = cfg.pe.half
+            limit_a = half if ins.mode == 1 else 2 * half
+            if not a.fmt.signed or a.fmt.width > limit_a:
+                problems.append(f"instruction {pc}: mm streams {a.name} ({a.fmt}), the PE "
+                                f"takes signed words of at most {limit_a} bits in this mode")
+            if not b.fmt.signed or b.fmt.width > cfg.pe.weight:
+                problems.append(f"instruction {pc}: mm holds {b.name} ({b.fmt}) stationary, "
+                                f"the PE takes signed values of at most {cfg.pe.weight} bits")
+    return problems

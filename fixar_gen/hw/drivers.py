@@ -1,0 +1,115 @@
+"""Drivers of a generated core: PyRTL's FastSimulation and a Verilator model, both
+behind :class:`fixar_gen.hw.host.Driver`.
+
+The PyRTL driver reaches the memories directly (the simulator's own dictionaries: a
+host write costs no simulated cycles); the Verilator driver goes through the host
+ports of :mod:`fixar_gen.hw.hostmap`, as a board would, one word a cycle."""
+
+from __future__ import annotations
+
+import pyrtl
+
+from .core import CoreConfig
+from .host import STAT_KIND_INDEX, Driver
+from .hostmap import STAT_BITS
+
+
+class RunTimeout(RuntimeError):
+    """The core did not finish within the cycle budget (a hardware bug)."""
+
+
+def _memories(block: pyrtl.Block) -> dict[str, pyrtl.MemBlock]:
+    out = {}
+    for net in block.logic:
+        if net.op in "m@":
+            mem = net.op_param[1]
+            out[mem.name] = mem
+    return out
+
+
+class PyrtlDriver(Driver):
+    """The design in ``pyrtl.FastSimulation`` (compiled to Python once per design)."""
+
+    def __init__(self, cfg: CoreConfig, block: pyrtl.Block):
+        self.cfg = cfg
+        self.block = block
+        self.sim = pyrtl.FastSimulation(tracer=None, block=block)
+        self.mems = _memories(block)
+        self.inputs = {w.name: 0 for w in block.wirevector_subset(pyrtl.Input)}
+        self.cycles = 0
+
+    def _mem(self, name: str) -> dict[int, int]:
+        return self.sim.inspect_mem(self.mems[name])
+
+    def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
+        name = {"data": "mem_data", "desc": "mem_desc", "slot": "mem_slot",
+                "imem": f"core{core}_imem"}[memory]
+        store = self._mem(name)
+        for offset, value in enumerate(values):
+            store[base + offset] = int(value)
+
+    def read(self, base: int, count: int) -> list[int]:
+        store = self._mem("mem_data")
+        return [store.get(base + i, 0) for i in range(count)]
+
+    def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
+        if kind == "cycles":
+            return [self.sim.inspect(f"core{core}_cycles")] * len(addrs)
+        store = self._mem(f"core{core}_sat")
+        return [store.get(a, 0) for a in addrs]
+
+    def run(self, pre_fmt: int, max_cycles: int) -> None:
+        inputs = dict(self.inputs)
+        inputs["host_pre_fmt"] = pre_fmt
+        inputs["host_start"] = 1
+        self.sim.step(inputs)
+        inputs["host_start"] = 0
+        for n in range(max_cycles):
+            self.sim.step(inputs)
+            if self.sim.inspect("host_done"):
+                self.cycles += n + 2
+                return
+        raise RunTimeout(f"the core did not finish in {max_cycles} cycles")
+
+
+class VerilatorDriver(Driver):
+    """The design's Verilog compiled by Verilator, driven through its host ports."""
+
+    def __init__(self, cfg: CoreConfig, sim):
+        self.cfg = cfg
+        self.sim = sim
+
+    def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
+        if not values:
+            return
+        prefix = {"data": "host_mem", "desc": "host_desc", "slot": "host_slot",
+                  "imem": "host_imem"}[memory]
+        if memory == "imem":
+            self.sim.poke("host_imem_core", core)
+        self.sim.write_burst(f"{prefix}_addr", f"{prefix}_wdata", f"{prefix}_we", base,
+                             [int(v) for v in values])
+
+    def read(self, base: int, count: int) -> list[int]:
+        if count == 0:
+            return []
+        return self.sim.read_burst("host_mem_raddr", "host_mem_rdata", base, count)
+
+    def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
+        self.sim.poke("host_stat_core", core)
+        self.sim.poke("host_stat_kind", STAT_KIND_INDEX[kind])
+        if not addrs:
+            return []
+        if addrs != list(range(addrs[0], addrs[0] + len(addrs))):
+            raise ValueError("statistics are read in one contiguous run of ids")
+        out = self.sim.read_burst("host_stat_addr", "host_stat_rdata", addrs[0], len(addrs))
+        return [v & ((1 << STAT_BITS) - 1) for v in out]
+
+    def run(self, pre_fmt: int, max_cycles: int) -> None:
+        self.sim.poke("host_pre_fmt", pre_fmt)
+        self.sim.poke("host_start", 1)
+        self.sim.step(1)
+        self.sim.poke("host_start", 0)
+        self.sim.run_until("host_done", 1, max_cycles)
+
+    def close(self) -> None:
+        self.sim.close()

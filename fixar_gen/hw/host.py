@@ -1,0 +1,248 @@
+"""The host side of a generated core: where buffers live in the scratchpad, how a
+program is loaded (descriptors, slots, per-core instruction streams), run and read
+back.  :class:`HardwareMachine` offers the golden machine's operations (allocate,
+write, read, run) over any :class:`Driver` -- PyRTL simulation, Verilator, and the
+U50 kernel later -- so the Core backends above it are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+
+from .. import isa
+from ..golden import PERSISTENT_KINDS, RunStats
+from ..isa import Barrier, Halt, Program
+from . import vector as V
+from .core import CoreConfig, execution_cycles
+from .design import HardwareLimit, hardware_limits
+from .hostmap import STAT_KINDS, pack
+
+#: buffers whose contents outlive a program (never moved once placed)
+KEPT_KINDS = PERSISTENT_KINDS + ("monitor",)
+
+
+class Driver:
+    """What a simulator or a board offers the host (one generated design)."""
+
+    def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
+        raise NotImplementedError
+
+    def read(self, base: int, count: int) -> list[int]:
+        raise NotImplementedError
+
+    def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
+        raise NotImplementedError
+
+    def run(self, pre_fmt: int, max_cycles: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def to_word(values, bits: int) -> list[int]:
+    mask = (1 << bits) - 1
+    return [int(v) & mask for v in np.asarray(values).reshape(-1).tolist()]
+
+
+def from_word(words, bits: int) -> list[int]:
+    top = 1 << (bits - 1)
+    return [w - (1 << bits) if w & top else w for w in words]
+
+
+class HardwareMachine:
+    """Buffers by name in the scratchpad of a generated core (the hardware twin of
+    :class:`fixar_gen.golden.GoldenMachine`)."""
+
+    def __init__(self, cfg: CoreConfig, driver: Driver):
+        self.cfg = cfg
+        self.driver = driver
+        self.kinds: dict[str, isa.Buffer] = {}
+        self.base: dict[str, int] = {}
+        self.top = 0
+        self.slot_base = (1 << cfg.addr_bits)
+        self._loaded: Program | None = None
+        self._sat_seen: dict[tuple[int, int], int] = {}
+        self.last_cycles: list[int] = []
+
+    # -- memory ------------------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        return self.slot_base
+
+    def allocate(self, buffers) -> None:
+        for b in buffers:
+            old = self.kinds.get(b.name)
+            same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
+                == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
+            if same:
+                continue
+            if old is not None and b.kind in KEPT_KINDS:
+                raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
+            size = b.rows * b.cols
+            if self.top + size > self.capacity:
+                self._compact(buffers)
+            if self.top + size > self.capacity:
+                raise HardwareLimit(f"the scratchpad ({self.capacity} words) is full: "
+                                    f"{b.name} needs {size} more; generate the design with "
+                                    "a larger memory")
+            self.kinds[b.name] = b
+            self.base[b.name] = self.top
+            self.top += size
+            self.driver.write("data", self.base[b.name], [0] * size)
+            self._loaded = None
+
+    def _compact(self, keep) -> None:
+        """Forget data buffers the current program does not name (they are
+        reallocated, zeroed, when named again)."""
+        wanted = {b.name for b in keep}
+        kept = [(self.base[n], n) for n, b in self.kinds.items()
+                if b.kind in KEPT_KINDS or n in wanted]
+        moved = {}
+        top = 0
+        for base, name in sorted(kept):
+            size = self.kinds[name].rows * self.kinds[name].cols
+            if base != top:
+                moved[name] = self.driver.read(base, size)
+            self.base[name] = top
+            top += size
+        for name, values in moved.items():
+            self.driver.write("data", self.base[name], values)
+        self.kinds = {n: self.kinds[n] for _, n in kept}
+        self.base = {n: self.base[n] for n in self.kinds}
+        self.top = top
+        self._loaded = None
+
+    def write(self, name: str, values) -> None:
+        b = self.kinds[name]
+        arr = np.asarray(values, dtype=object).reshape(b.rows, b.cols)
+        if arr.size and (min(arr.reshape(-1)) < b.fmt.min_int
+                         or max(arr.reshape(-1)) > b.fmt.max_int):
+            raise ValueError(f"{name}: values outside {b.fmt}")
+        self.driver.write("data", self.base[name], to_word(arr, self.cfg.word))
+
+    def read(self, name: str) -> np.ndarray:
+        b = self.kinds[name]
+        words = from_word(self.driver.read(self.base[name], b.rows * b.cols), self.cfg.word)
+        dtype = object if b.wide and b.acc_bits > 63 else np.int64
+        return np.array(words, dtype=dtype).reshape(b.rows, b.cols)
+
+    # -- programs ----------------------------------------------------------------------
+
+    def _load_program(self, program: Program) -> None:
+        if self._loaded is program:
+            return
+        problems = hardware_limits(program, self.cfg)
+        if problems:
+            raise HardwareLimit(f"program {program.name!r} does not fit this core: "
+                                + "; ".join(problems))
+        hm = self.cfg.hostmap
+        descs = []
+        for b in program.buffers:
+            descs.append(pack(hm.desc_fields, base=self.base[b.name], rows=b.rows,
+                              cols=b.cols, fmt=V.pack_format(b.fmt) if not b.wide else
+                              V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
+                              acc_bits=b.acc_bits))
+        self.driver.write("desc", 0, descs)
+        slot_words, top = [], self.capacity
+        self.slot_at = {}
+        for s in program.slots:
+            self.slot_at[s.name] = top
+            top += s.rows * s.cols
+            slot_words.append(pack(hm.slot_fields, base=self.slot_at[s.name], cols=s.cols))
+        self.driver.write("slot", 0, slot_words)
+        mask = (1 << program.cores) - 1
+        for c in range(self.cfg.cores):
+            stream = []
+            for ins in program.code:
+                if ins.core != c:
+                    continue
+                if isinstance(ins, Barrier):
+                    ins = dataclasses.replace(ins, mask=ins.mask & mask)
+                stream.append(ins)
+                if isinstance(ins, Halt):
+                    break
+            if not stream or not isinstance(stream[-1], Halt):
+                stream.append(Halt(core=c))
+            self.driver.write("imem", 0, [isa.encode(i) for i in stream], core=c)
+        self._loaded = program
+        self._program = program
+
+    def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        slots_words = sum(s.rows * s.cols for s in program.slots)
+        slot_base = (1 << self.cfg.addr_bits) - slots_words
+        if slot_base != self.slot_base:
+            self.slot_base = slot_base
+            self._loaded = None
+            if self.top > slot_base:
+                self._compact(program.buffers)
+        self.allocate(program.buffers)
+        self._load_program(program)
+        for s in program.slots:
+            value = host.get(s.name)
+            if value is None:
+                words = [0] * (s.rows * s.cols)
+            else:
+                value = np.asarray(value, dtype=np.int64)
+                full = np.zeros((s.rows, s.cols), dtype=np.int64)
+                full[:value.shape[0], :value.shape[1] if value.ndim > 1 else 1] = \
+                    value.reshape(value.shape[0], -1)
+                words = to_word(full, self.cfg.word)
+            self.driver.write("data", self.slot_at[s.name], words)
+        budget = 4 * self.modeled_cycles(program) + 1000
+        pre = V.pack_format(program.pre_format)
+        ids = list(range(len(program.buffers)))
+        before = {c: self._sat_counts(c, ids) for c in range(self.cfg.cores)}
+        self.driver.run(pre, budget)
+        stats = RunStats()
+        for c in range(self.cfg.cores):
+            after = self._sat_counts(c, ids)
+            for i in ids:
+                n = (after[i] - before[c][i]) % (1 << 32)
+                if n:
+                    stats.by_buffer[program.buffers[i].name] += n
+        stats.saturations = Counter({-1: sum(stats.by_buffer.values())}) \
+            if stats.by_buffer else Counter()
+        self.last_cycles = [self.driver.stat(c, "cycles", [0])[0]
+                            for c in range(self.cfg.cores)]
+        stats.instructions = len(program.code)
+        stored = {i.slot for i in program.code if isinstance(i, isa.Store)}
+        for k in sorted(stored):
+            s = program.slots[k]
+            words = self.driver.read(self.slot_at[s.name], s.rows * s.cols)
+            host[s.name] = np.array(from_word(words, self.cfg.word),
+                                    dtype=np.int64).reshape(s.rows, s.cols)
+        return stats
+
+    def _sat_counts(self, core: int, ids: list[int]) -> dict[int, int]:
+        values = self.driver.stat(core, "saturations", ids)
+        return dict(zip(ids, values))
+
+    @property
+    def cycles(self) -> int:
+        return max(self.last_cycles) if self.last_cycles else 0
+
+    def modeled_cycles(self, program: Program) -> int:
+        """What :mod:`fixar_gen.perf` predicts for this program on this RTL."""
+        from ..perf import schedule_with
+        return schedule_with(program, self.cfg.cores, rtl_execution(self.cfg),
+                             RTL_TIMING).total_cycles
+
+
+def rtl_execution(cfg: CoreConfig):
+    def execution(instr):
+        return execution_cycles(instr, cfg.rows, cfg.cols)
+    return execution
+
+
+def _rtl_timing():
+    from ..perf import Timing
+    return Timing(issue=1, halt=1, barrier_latency=2)
+
+
+RTL_TIMING = _rtl_timing()
+STAT_KIND_INDEX = {k: i for i, k in enumerate(STAT_KINDS)}

@@ -1,0 +1,189 @@
+"""The host interface of the generated core, described once.
+
+Everything a host (the Python backends here, the U50 wrapper and its driver later)
+needs to talk to a generated core is in :class:`HostMap`: the core's top-level ports,
+the memories behind them and the layout of their entries (buffer descriptors, slot
+descriptors, statistics).  The generator (:mod:`fixar_gen.hw.core`) builds its ports
+from it, the host driver (:mod:`fixar_gen.hw.host`) packs entries with it, and
+``fixar generate`` writes it as ``hostmap.json`` and ``fixar_core.h`` (a C header)
+from the same object.
+
+Memories (all written through a host port, one entry per clock cycle):
+
+``data``   the shared scratchpad: every buffer of a program and the host slots (the
+           program's inputs and outputs), one ``word``-bit two's-complement integer
+           per entry;
+``desc``   the buffer-descriptor table, one entry per buffer id of the program
+           (``DESC_FIELDS``): where the buffer lives in ``data``, its shape and
+           fixed-point format;
+``slot``   the slot-descriptor table, one entry per host slot (``SLOT_FIELDS``);
+``imem``   one instruction memory per core (``isa.INSTRUCTION_BITS``-bit words; the
+           host writes each core the instructions whose ``core`` field names it).
+
+Control: ``host_start`` (a one-cycle pulse starts every core at instruction 0),
+``host_done`` (1 once every core has halted, until the next start),
+``host_pre_fmt`` (the program's pre-activation format, held during a run).
+Statistics (``stat_*`` read port, combinational): per core, the cycles of the last run
+and the saturation counters per buffer id (32-bit, cumulative, wrapping).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .. import isa
+from .vector import FORMAT_BITS, FORMAT_FIELDS
+
+COUNT_BITS = isa.COUNT_BITS + 1          # a dimension of up to 2^16 elements
+ACC_BITS_FIELD = 7
+STAT_KINDS = ("cycles", "saturations")
+STAT_BITS = 32
+
+
+def desc_fields(addr_bits: int) -> tuple[tuple[str, int], ...]:
+    """Fields of a buffer descriptor, lowest bits first."""
+    return (("base", addr_bits), ("rows", COUNT_BITS), ("cols", COUNT_BITS),
+            ("fmt", FORMAT_BITS), ("acc_bits", ACC_BITS_FIELD))
+
+
+def slot_fields(addr_bits: int) -> tuple[tuple[str, int], ...]:
+    return (("base", addr_bits), ("cols", COUNT_BITS))
+
+
+def pack(fields, **values) -> int:
+    word, pos = 0, 0
+    for name, bits in fields:
+        value = int(values.get(name, 0))
+        if not 0 <= value < 1 << bits:
+            raise ValueError(f"{name} = {value} does not fit {bits} bits")
+        word |= value << pos
+        pos += bits
+    return word
+
+
+def unpack(fields, word: int) -> dict[str, int]:
+    out, pos = {}, 0
+    for name, bits in fields:
+        out[name] = (word >> pos) & ((1 << bits) - 1)
+        pos += bits
+    return out
+
+
+def width(fields) -> int:
+    return sum(bits for _, bits in fields)
+
+
+@dataclass(frozen=True)
+class HostMap:
+    """Sizes of a generated core's host-visible memories and ports."""
+
+    name: str
+    cores: int
+    word: int                 # data memory word bits
+    addr_bits: int            # data memory address bits
+    imem_bits: int            # instruction memory address bits (per core)
+    buffer_bits: int          # descriptor table address bits
+    slot_bits: int            # slot table address bits
+
+    @property
+    def desc_fields(self):
+        return desc_fields(self.addr_bits)
+
+    @property
+    def slot_fields(self):
+        return slot_fields(self.addr_bits)
+
+    @property
+    def core_bits(self) -> int:
+        return max(1, (self.cores - 1).bit_length())
+
+    @property
+    def stat_addr_bits(self) -> int:
+        return max(self.buffer_bits, 1)
+
+    def ports(self) -> dict[str, tuple[int, str]]:
+        """Top-level port name -> (bits, "in"/"out")."""
+        d, s = width(self.desc_fields), width(self.slot_fields)
+        return {
+            "host_start": (1, "in"), "host_done": (1, "out"), "host_busy": (1, "out"),
+            "host_pre_fmt": (FORMAT_BITS, "in"),
+            "host_mem_we": (1, "in"), "host_mem_addr": (self.addr_bits, "in"),
+            "host_mem_wdata": (self.word, "in"), "host_mem_raddr": (self.addr_bits, "in"),
+            "host_mem_rdata": (self.word, "out"),
+            "host_desc_we": (1, "in"), "host_desc_addr": (self.buffer_bits, "in"),
+            "host_desc_wdata": (d, "in"),
+            "host_slot_we": (1, "in"), "host_slot_addr": (self.slot_bits, "in"),
+            "host_slot_wdata": (s, "in"),
+            "host_imem_we": (1, "in"), "host_imem_core": (self.core_bits, "in"),
+            "host_imem_addr": (self.imem_bits, "in"),
+            "host_imem_wdata": (isa.INSTRUCTION_BITS, "in"),
+            "host_stat_core": (self.core_bits, "in"), "host_stat_kind": (1, "in"),
+            "host_stat_addr": (self.stat_addr_bits, "in"),
+            "host_stat_rdata": (STAT_BITS, "out"),
+        }
+
+    def describe(self) -> dict:
+        """The map as JSON-able data (``hostmap.json``)."""
+        return {
+            "name": self.name, "cores": self.cores, "word_bits": self.word,
+            "instruction_bits": isa.INSTRUCTION_BITS,
+            "memories": {
+                "data": {"depth": 1 << self.addr_bits, "bits": self.word,
+                         "write": ["host_mem_we", "host_mem_addr", "host_mem_wdata"],
+                         "read": ["host_mem_raddr", "host_mem_rdata"]},
+                "desc": {"depth": 1 << self.buffer_bits, "bits": width(self.desc_fields),
+                         "fields": _layout(self.desc_fields),
+                         "write": ["host_desc_we", "host_desc_addr", "host_desc_wdata"]},
+                "slot": {"depth": 1 << self.slot_bits, "bits": width(self.slot_fields),
+                         "fields": _layout(self.slot_fields),
+                         "write": ["host_slot_we", "host_slot_addr", "host_slot_wdata"]},
+                "imem": {"depth": 1 << self.imem_bits, "bits": isa.INSTRUCTION_BITS,
+                         "per_core": True,
+                         "write": ["host_imem_we", "host_imem_core", "host_imem_addr",
+                                   "host_imem_wdata"]},
+            },
+            "format_fields": _layout(FORMAT_FIELDS),
+            "stats": {"kinds": list(STAT_KINDS), "bits": STAT_BITS,
+                      "read": ["host_stat_core", "host_stat_kind", "host_stat_addr",
+                               "host_stat_rdata"]},
+            "ports": {name: {"bits": bits, "dir": way}
+                      for name, (bits, way) in self.ports().items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.describe(), indent=2) + "\n"
+
+    def c_header(self) -> str:
+        """The same map as C preprocessor constants (``<NAME>_...``)."""
+        top = self.name.upper()
+        data = self.describe()
+        lines = [f"/* generated by fixar_gen from the host map of {self.name}; do not edit */",
+                 f"#ifndef {top}_HOSTMAP_H", f"#define {top}_HOSTMAP_H", "",
+                 f"#define {top}_CORES {self.cores}u",
+                 f"#define {top}_WORD_BITS {self.word}u",
+                 f"#define {top}_INSTRUCTION_BITS {isa.INSTRUCTION_BITS}u"]
+        for mem, info in data["memories"].items():
+            lines.append(f"#define {top}_{mem.upper()}_DEPTH {info['depth']}u")
+            lines.append(f"#define {top}_{mem.upper()}_BITS {info['bits']}u")
+            for field_name, (lsb, bits) in info.get("fields", {}).items():
+                key = f"{top}_{mem.upper()}_{field_name.upper()}"
+                lines.append(f"#define {key}_LSB {lsb}u")
+                lines.append(f"#define {key}_BITS {bits}u")
+        for field_name, (lsb, bits) in data["format_fields"].items():
+            lines.append(f"#define {top}_FMT_{field_name.upper()}_LSB {lsb}u")
+            lines.append(f"#define {top}_FMT_{field_name.upper()}_BITS {bits}u")
+        for i, kind in enumerate(STAT_KINDS):
+            lines.append(f"#define {top}_STAT_{kind.upper()} {i}u")
+        for name, (bits, way) in self.ports().items():
+            lines.append(f"#define {top}_PORT_{name.upper()}_BITS {bits}u  /* {way} */")
+        lines += ["", f"#endif /* {top}_HOSTMAP_H */", ""]
+        return "\n".join(lines)
+
+
+def _layout(fields) -> dict[str, list[int]]:
+    out, pos = {}, 0
+    for name, bits in fields:
+        out[name] = [pos, bits]
+        pos += bits
+    return out

@@ -1,0 +1,44 @@
+"""Open a generated core for a spec on a simulator: build (cached per design in this
+process), pick the driver, wrap it in a :class:`~fixar_gen.hw.host.HardwareMachine`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..spec import Spec
+from .core import CoreConfig, build_core
+from .design import config_for
+from .drivers import PyrtlDriver, VerilatorDriver
+from .host import HardwareMachine
+
+SIMULATORS = ("pyrtl", "verilator")
+
+
+@lru_cache(maxsize=8)
+def elaborated(cfg: CoreConfig):
+    """The design's PyRTL block (elaborated once per configuration)."""
+    return build_core(cfg)
+
+
+@lru_cache(maxsize=8)
+def verilog_of(cfg: CoreConfig) -> str:
+    from .verilate import emit_verilog
+    return emit_verilog(elaborated(cfg), cfg.name)
+
+
+def verilator_model(cfg: CoreConfig):
+    """The design compiled by Verilator (cached on disk by content hash)."""
+    from .verilate import VerilatorModel
+    return VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
+
+
+def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
+                 ) -> HardwareMachine:
+    cfg = cfg or config_for(spec)
+    if simulator == "pyrtl":
+        driver = PyrtlDriver(cfg, elaborated(cfg))
+    elif simulator == "verilator":
+        driver = VerilatorDriver(cfg, verilator_model(cfg).start())
+    else:
+        raise ValueError(f"simulator {simulator!r} is not one of {', '.join(SIMULATORS)}")
+    return HardwareMachine(cfg, driver)

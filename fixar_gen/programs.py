@@ -1,0 +1,400 @@
+"""Random programs for verifying a generated core against the golden model.
+
+:func:`programs` (a hypothesis strategy, re-exported by :mod:`fixar_gen.testing`)
+draws small programs for a spec's hardware: a buffer table with random fixed-point
+formats and shapes that are not multiples of the array, one to a few instructions
+(``mm`` in both modes, transposed or not, accumulating or not; ``drain`` with every
+activation; ``vec`` with every function; ``load``/``store``), each optionally split
+over the cores with a barrier after it, and random initial contents that hit the
+formats' extremes.  Hypothesis shrinks a failing program to few, small instructions.
+
+:func:`compare` runs one :class:`Case` on the golden model and on a hardware machine
+and returns the first difference (buffer, index, both values) or None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from . import isa
+from .compiler import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE
+from .golden import PRNG_LANES, GoldenError, GoldenMachine
+from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Program, Range,
+                  Slot, Store, Vector)
+from .numerics import FixedFormat
+from .spec import Spec
+
+#: the constants' format each vector function's operand c takes
+CONST_FORMAT = {"scale": SCALE, "fill": SCALE, "clip": SCALE, "dact_leaky": SLOPE,
+                "mse_grad": SCALE, "bellman": COEFF, "sgd": RATE, "momentum": COEFF,
+                "adam_m": COEFF, "adam_s": COEFF, "adam_w": RATE, "soft_update": COEFF,
+                "noise": NOISE, "ou_noise": NOISE}
+
+
+@dataclass
+class Case:
+    """A program, its buffers' initial contents and its host slots."""
+
+    program: Program
+    initial: dict[str, np.ndarray]
+    host: dict[str, np.ndarray]
+
+    def listing(self) -> str:
+        return isa.listing(self.program)
+
+
+class _Builder:
+    def __init__(self, draw, spec: Spec):
+        self.draw = draw
+        self.spec = spec
+        self.buffers: list[Buffer] = []
+        self.initial: dict[str, np.ndarray] = {}
+        self.slots: list[Slot] = []
+        self.host: dict[str, np.ndarray] = {}
+        self.code: list = []
+        rows, cols = spec.hardware.array
+        self.max_dim = 2 * max(rows, cols) + 1
+        self.cores = spec.hardware.cores
+        self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    # -- formats and values -------------------------------------------------------
+
+    def fmt(self, max_width: int = 32, signed: bool = True, min_width: int = 2
+            ) -> FixedFormat:
+        n = self.spec.numerics
+        choices = [n.weight_format, n.activation_format, n.gradient_format]
+        if self.draw(st.booleans()):
+            fmt = self.draw(st.sampled_from(choices))
+            if fmt.width <= max_width:
+                return fmt
+        width = self.draw(st.integers(min_width, max_width))
+        frac = self.draw(st.integers(0, width - 1))
+        return FixedFormat(width, frac, signed=signed,
+                           rounding=self.draw(st.sampled_from(
+                               ("nearest_even", "nearest_up", "truncate"))),
+                           overflow=self.draw(st.sampled_from(("saturate", "wrap"))))
+
+    def values(self, fmt: FixedFormat, shape, low=None, high=None) -> np.ndarray:
+        lo = fmt.min_int if low is None else max(low, fmt.min_int)
+        hi = fmt.max_int if high is None else min(high, fmt.max_int)
+        kind = self.draw(st.sampled_from(("small", "full", "extremes")))
+        if kind == "small":
+            span = max(1, (hi - lo) >> max(fmt.width - 12, 0))
+            centre = max(lo, min(0, hi))
+            out = self.rng.integers(max(lo, centre - span // 2), min(hi, centre + span // 2) + 1,
+                                    size=shape, dtype=np.int64)
+        else:
+            out = np.array([int(self.rng.integers(0, 2**62)) % (hi - lo + 1) + lo
+                            for _ in range(int(np.prod(shape)))],
+                           dtype=np.int64).reshape(shape)
+        if kind == "extremes":
+            mask = self.rng.random(shape) < 0.3
+            out = np.where(mask, self.rng.choice([lo, hi, 0 if lo <= 0 <= hi else lo],
+                                                 size=shape), out)
+        return out
+
+    def buffer(self, rows: int, cols: int, fmt: FixedFormat, kind: str = "data",
+               acc_bits: int = 0, values=None) -> int:
+        name = f"b{len(self.buffers)}"
+        self.buffers.append(Buffer(name, rows, cols, fmt, kind, acc_bits))
+        if values is None:
+            if kind == "acc":
+                limit = 1 << min(acc_bits - 1, 62)
+                values = self.values(FixedFormat(64, fmt.frac), (rows, cols),
+                                     -limit, limit - 1)
+            else:
+                values = self.values(fmt, (rows, cols))
+        self.initial[name] = np.asarray(values, dtype=np.int64).reshape(rows, cols)
+        return len(self.buffers) - 1
+
+    def dim(self) -> int:
+        return self.draw(st.integers(1, self.max_dim))
+
+    def region(self, count: int) -> tuple[int, Range]:
+        """A buffer extent and a range of ``count`` inside it."""
+        start = self.draw(st.integers(0, 2))
+        return start + count + self.draw(st.integers(0, 1)), Range(start, count)
+
+    def const(self, fn: str, count: int = 2) -> int:
+        fmt = CONST_FORMAT[fn]
+        return self.buffer(1, count, fmt, "const", values=self.values(fmt, (1, count)))
+
+    # -- instructions ---------------------------------------------------------------
+
+    def emit(self, ins, split: str | None) -> None:
+        """``ins`` on one core, or split over the cores along ``split``, then a barrier."""
+        cores = self.cores
+        if split is None or cores == 1 or not self.draw(st.booleans()):
+            self.code.append(dataclasses.replace(ins, core=self.draw(
+                st.integers(0, cores - 1))))
+        else:
+            whole: Range = getattr(ins, split)
+            used = 0
+            for c in range(cores):
+                count = whole.count // cores + (c < whole.count % cores)
+                if count == 0:
+                    continue
+                piece = Range(whole.start + used, count)
+                extra = {}
+                if split == "cols" and hasattr(ins, "src_col"):
+                    extra["src_col"] = ins.src_col + used
+                if split == "cols" and hasattr(ins, "dst_col"):
+                    extra["dst_col"] = ins.dst_col + used
+                self.code.append(dataclasses.replace(ins, core=c, **{split: piece}, **extra))
+                used += count
+        if cores > 1:
+            mask = (1 << cores) - 1
+            self.code.extend(Barrier(core=c, mask=mask) for c in range(cores))
+
+    def matmul(self) -> None:
+        pe_half = max(self.spec.numerics.activation.width, self.spec.numerics.gradient.width)
+        pe_half = -(-pe_half // 2)
+        weight = max(self.spec.numerics.weight.width, self.spec.numerics.gradient.width)
+        mode = self.draw(st.integers(0, 1))
+        fa = self.fmt(max_width=pe_half if mode else 2 * pe_half)
+        fb = self.fmt(max_width=weight)
+        fa = dataclasses.replace(fa, signed=True)
+        fb = dataclasses.replace(fb, signed=True)
+        m, n, k = self.dim(), self.dim(), self.dim()
+        ta, tb = self.draw(st.integers(0, 1)), self.draw(st.integers(0, 1))
+        a_rows, m_range = self.region(m)
+        a_cols, k_range = self.region(k)
+        b_cols, n_range = self.region(n)
+        b_rows, k2 = a_cols, k_range
+        a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
+        b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb)
+        acc_bits = self.spec.numerics.accumulator_width
+        dst = self.buffer(a_rows, b_cols, FixedFormat(64, fa.frac + fb.frac), "acc", acc_bits)
+        ins = MatMul(dst=dst, a=a, b=b, ta=ta, tb=tb, mode=mode,
+                     accumulate=self.draw(st.integers(0, 1)), m=m_range, n=n_range, k=k2)
+        self.emit(ins, self.draw(st.sampled_from(("m", "n"))))
+
+    def drain(self) -> None:
+        rows, cols = self.dim(), self.dim()
+        r_ext, r = self.region(rows)
+        facc = self.draw(st.integers(0, 40))
+        acc = self.buffer(r_ext, cols + 2, FixedFormat(64, facc), "acc",
+                          self.spec.numerics.accumulator_width)
+        bias = isa.NO_BUFFER
+        if self.draw(st.booleans()):
+            fb = self.fmt()
+            assume(fb.frac <= facc)
+            bias = self.buffer(1, cols + 2, fb)
+        act = self.draw(st.integers(0, len(ACTIVATIONS) - 1))
+        slope = isa.NO_BUFFER
+        if ACTIVATIONS[act] == "leaky_relu":
+            slope = self.buffer(1, 1, SLOPE, "const", values=self.values(SLOPE, (1, 1)))
+        dst = self.buffer(r_ext, cols, self.fmt())
+        src_col = self.draw(st.integers(0, 2))
+        ins = Drain(dst=dst, acc=acc, bias=bias, slope=slope, act=act, rows=r,
+                    cols=Range(0, cols), src_col=src_col)
+        self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
+
+    def vector(self) -> None:
+        fn = self.draw(st.sampled_from(isa.VECTOR_FUNCTIONS))
+        rows, cols = self.dim(), self.dim()
+        r_ext, r = self.region(rows)
+        c_ext, c = self.region(cols)
+        src_col = self.draw(st.integers(0, 2))
+        src_ext = src_col + cols
+        operand_fmt = self.fmt
+        fd = self.fmt()
+        fields: dict = {"fn": isa.VECTOR_FUNCTIONS.index(fn), "rows": r, "cols": c,
+                        "src_col": src_col}
+
+        def operand(fmt=None, broadcast=True, shape=None):
+            fmt = fmt or operand_fmt()
+            if shape is None:
+                shape = (r_ext, src_ext)
+                if broadcast:
+                    shape = self.draw(st.sampled_from(((r_ext, src_ext), (1, src_ext),
+                                                       (r_ext, 1), (1, 1))))
+            return self.buffer(*shape, fmt)
+
+        split = self.draw(st.sampled_from(("rows", "cols")))
+        if fn == "acc_add":
+            acc_bits = self.spec.numerics.accumulator_width
+            frac = self.draw(st.integers(0, 40))
+            fields["dst"] = self.buffer(r_ext, c_ext, FixedFormat(64, frac), "acc", acc_bits)
+            fields["a"] = self.buffer(r_ext, src_ext, FixedFormat(64, frac), "acc", acc_bits)
+        elif fn == "range":
+            fa = operand_fmt()
+            fields["a"] = self.buffer(r_ext, c_ext, fa)
+            lo, hi = sorted(self.values(fa, (2,)).tolist())
+            fields["dst"] = self.buffer(1, 2, fa, "monitor",
+                                        values=np.array([[hi, lo]] if self.draw(st.booleans())
+                                                        else [[lo, hi]]))
+            split = None
+        else:
+            fields["dst"] = self.buffer(r_ext, c_ext, fd)
+            if fn in ("noise", "ou_noise"):
+                lanes = self.rng.integers(1, 2**32, size=(PRNG_LANES, 1), dtype=np.int64)
+                fields["b"] = self.buffer(PRNG_LANES, 1, PRNG, "prng", values=lanes)
+                fields["a"] = operand()
+                fields["c"] = self.const(fn)
+                if fn == "ou_noise":
+                    fields["e"] = operand(broadcast=False)
+                split = None
+            elif fn in ("copy",):
+                fields["a"] = operand()
+            elif fn in ("add", "sub", "mul", "dact_relu", "dact_tanh", "mse_grad"):
+                fields["a"] = operand()
+                fields["b"] = operand()
+                if fn == "mse_grad":
+                    fields["c"] = self.const(fn)
+            elif fn in ("scale", "clip"):
+                fields["a"] = operand()
+                fields["c"] = self.const(fn)
+            elif fn == "fill":
+                fields["c"] = self.const(fn)
+            elif fn == "dact_leaky":
+                fields["a"] = operand()
+                fields["b"] = operand()
+                fields["c"] = self.const(fn)
+            elif fn == "bellman":
+                fields["a"] = operand()
+                fields["b"] = operand(FixedFormat(2, 0), shape=None)
+                self.initial[self.buffers[fields["b"]].name] = self.rng.integers(
+                    0, 2, size=self.initial[self.buffers[fields["b"]].name].shape)
+                fields["e"] = operand()
+                fields["c"] = self.const(fn)
+            elif fn in ("sgd", "momentum", "adam_m", "soft_update"):
+                fields["a"] = operand()
+                fields["c"] = self.const(fn)
+            elif fn == "adam_s":
+                fields["a"] = operand(dataclasses.replace(operand_fmt(), frac=fd.frac)
+                                      if fd.frac < 32 else fd)
+                fields["c"] = self.const(fn)
+                dname = self.buffers[fields["dst"]].name
+                self.initial[dname] = np.abs(self.initial[dname]).clip(0, fd.max_int)
+            elif fn == "adam_w":
+                fields["a"] = operand()
+                fs = dataclasses.replace(operand_fmt(), signed=True)
+                fields["b"] = operand(fs)
+                bname = self.buffers[fields["b"]].name
+                self.initial[bname] = np.abs(self.initial[bname]).clip(0, fs.max_int)
+                fields["c"] = self.const(fn)
+        self.emit(Vector(**fields), split)
+
+    def copy(self) -> None:
+        rows, cols = self.dim(), self.dim()
+        r_ext, r = self.region(rows)
+        fmt = self.fmt()
+        buf = self.buffer(r_ext, cols + 2, fmt)
+        if self.draw(st.booleans()):
+            slot = len(self.slots)
+            self.slots.append(Slot(f"s{slot}", r_ext, cols + 3))
+            self.host[f"s{slot}"] = self.values(fmt, (r_ext, cols + 3))
+            ins = Load(dst=buf, slot=slot, rows=r, cols=Range(self.draw(st.integers(0, 2)),
+                                                               cols),
+                       src_col=self.draw(st.integers(0, 3)))
+        else:
+            slot = len(self.slots)
+            self.slots.append(Slot(f"s{slot}", r_ext, cols + 3))
+            ins = Store(src=buf, slot=slot, rows=r, cols=Range(self.draw(st.integers(0, 2)),
+                                                                cols),
+                        dst_col=self.draw(st.integers(0, 3)))
+        self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
+
+
+KINDS = ("mm", "drain", "vec", "copy")
+
+
+@st.composite
+def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS) -> Case:
+    """Random small programs for ``spec``'s hardware (see the module docstring)."""
+    b = _Builder(draw, spec)
+    for _ in range(draw(st.integers(1, max_instructions))):
+        kind = draw(st.sampled_from(kinds))
+        {"mm": b.matmul, "drain": b.drain, "vec": b.vector, "copy": b.copy}[kind]()
+    code = b.code + [Halt(core=c) for c in range(b.cores)]
+    program = Program("random", tuple(b.buffers), tuple(b.slots), tuple(code), b.cores,
+                      spec.numerics.activation_format)
+    case = Case(program, b.initial, b.host)
+    # keep only programs the golden model accepts (its preconditions are the ISA's)
+    assume(golden_run(case) is not None)
+    return case
+
+
+def golden_run(case: Case):
+    """(machine, host, stats) of the case on the golden model, None if it refuses."""
+    machine = GoldenMachine()
+    machine.allocate(case.program.buffers)
+    for name, values in case.initial.items():
+        machine.memory[name] = np.asarray(values, dtype=np.int64).copy()
+    host = {k: v.copy() for k, v in case.host.items()}
+    try:
+        stats = machine.run(case.program, host)
+    except (GoldenError, OverflowError, ValueError):
+        return None
+    return machine, host, stats
+
+
+@dataclass(frozen=True)
+class Difference:
+    what: str
+    index: tuple
+    golden: int
+    hardware: int
+
+    def __str__(self) -> str:
+        return (f"{self.what}{list(self.index)}: golden {self.golden}, "
+                f"hardware {self.hardware}")
+
+
+def _first_difference(what: str, golden, hardware) -> Difference | None:
+    g = np.asarray(golden, dtype=object)
+    h = np.asarray(hardware, dtype=object)
+    if g.shape != h.shape:
+        return Difference(f"{what} shape", (), g.shape, h.shape)
+    diff = np.argwhere(g != h)
+    if len(diff) == 0:
+        return None
+    index = tuple(int(i) for i in diff[0])
+    return Difference(what, index, int(g[index]), int(h[index]))
+
+
+def compare(case: Case, machine) -> Difference | None:
+    """Run ``case`` on the golden model and on ``machine`` (a
+    :class:`fixar_gen.hw.host.HardwareMachine`); the first difference or None."""
+    golden = golden_run(case)
+    if golden is None:
+        raise ValueError("the golden model refuses this program")
+    gm, ghost, gstats = golden
+    machine.allocate(case.program.buffers)
+    for name, values in case.initial.items():
+        buf = machine.kinds[name]
+        machine.driver.write("data", machine.base[name],
+                             [int(v) & ((1 << machine.cfg.word) - 1)
+                              for v in np.asarray(values).reshape(-1)])
+        del buf
+    host = {k: v.copy() for k, v in case.host.items()}
+    hstats = machine.run(case.program, host)
+    for b in case.program.buffers:
+        d = _first_difference(b.name, _as_ints(gm.read(b.name)), machine.read(b.name))
+        if d:
+            return d
+    for name in sorted(set(ghost) | set(host)):
+        d = _first_difference(f"slot {name}", ghost.get(name), host.get(name))
+        if d:
+            return d
+    g_sat, h_sat = dict(gstats.by_buffer), dict(hstats.by_buffer)
+    if g_sat != h_sat:
+        name = sorted(set(g_sat) | set(h_sat))[0]
+        for name in sorted(set(g_sat) | set(h_sat)):
+            if g_sat.get(name, 0) != h_sat.get(name, 0):
+                break
+        return Difference(f"saturations of {name}", (), g_sat.get(name, 0),
+                          h_sat.get(name, 0))
+    return None
+
+
+def _as_ints(value) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    return value.to_python() if hasattr(value, "to_python") else np.asarray(value, dtype=object)
