@@ -107,6 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .rl.env import EnvError
     from .rl.trainer import Trainer
     spec = _load(args.spec)
+    if args.seeds is not None:
+        return _train_seeds(spec, args)
     if args.seed is not None:
         spec = dataclasses.replace(spec, env=dataclasses.replace(spec.env, seed=args.seed))
     out = args.out or f"runs/{spec.name}-{args.backend}-s{spec.env.seed}"
@@ -123,6 +125,103 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hardware_errors():
+    from .hw.design import HardwareLimit
+    from .tools import ToolFailed, ToolMissing
+    return (HardwareLimit, ToolMissing, ToolFailed)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import generate
+    spec = _load(args.spec)
+    out = args.out or f"build/{spec.name}"
+    try:
+        report = generate(spec, out, synth=args.synth, verilate=args.verilate)
+    except _hardware_errors() as exc:
+        raise UserError(str(exc)) from None
+    t = report["timings"]
+    print(f"{out}: {report['top']}.v ({report['verilog_lines']:,} lines), hostmap.json, "
+          f"{report['top']}_hostmap.h, report.json; {report['cores']} core(s) of "
+          f"{report['array'][0]}x{report['array'][1]} PEs, "
+          f"{report['memory']['words']:,} x {report['memory']['word_bits']}-bit scratchpad; "
+          f"generated in {t['generate_s']:.1f} s"
+          + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
+             if "verilator_build_s" in t else ""))
+    if "resources" in report:
+        r = report["resources"]
+        print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "
+              f"{r['DSP']:,} DSP48E2, {r['BRAM36']:g} BRAM36, {r['URAM']} URAM")
+    return 0
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from .verify import run_cosim
+    spec = _load(args.spec)
+    try:
+        return run_cosim(spec, args.backend, args.updates, args.seed)
+    except _hardware_errors() as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import run_verify
+    spec = _load(args.spec)
+    try:
+        return run_verify(spec, args.backend, args.examples, args.seed)
+    except _hardware_errors() as exc:
+        raise UserError(str(exc)) from None
+
+
+def _train_seeds(spec, args: argparse.Namespace) -> int:
+    """``train --seeds``: one run per seed, in parallel (fixar_gen.sweep.run_parallel)."""
+    import statistics
+
+    from .sweep import SweepError, parse_seeds, train_seeds
+    if args.seed is not None:
+        raise UserError("--seed and --seeds: give one of them")
+    try:
+        results, engine = train_seeds(
+            spec, parse_seeds(args.seeds), backend=args.backend, out=args.out,
+            steps=args.steps, checkpoint_every=args.checkpoint_every, resume=args.resume,
+            workers=args.jobs, engine=args.engine)
+    except SweepError as exc:
+        raise UserError(str(exc)) from None
+    failed = [r for r in results if "error" in r]
+    for r in results:
+        if "error" not in r:
+            print(f"{r['out']}: seed {r['seed']}: {r['steps']} steps, {r['updates']} "
+                  f"updates, final eval return {r['final_eval_return']:.1f} "
+                  f"({r['precision']}; {r['saturations']} saturations)")
+    finals = [r["final_eval_return"] for r in results if "error" not in r]
+    if len(finals) > 1:
+        print(f"{len(finals)} seeds ({engine} engine): final eval return mean "
+              f"{statistics.mean(finals):.1f}, std {statistics.stdev(finals):.1f}")
+    if failed:
+        raise UserError("; ".join(f"{r['out']}: {r['error']}" for r in failed))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .sweep import SweepError, markdown, parse_over, sweep, write_outputs
+    try:
+        over = parse_over(args.over)
+        spec = _load(args.spec)
+        result = sweep(spec, over, board=args.board, workers=args.jobs, engine=args.engine)
+    except SweepError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.out or f"sweeps/{spec.name}")
+    written, problem = write_outputs(result, out)
+    sys.stdout.write(markdown(result))
+    print(f"{len(result.rows)} points ({len(result.kept)} fit, {len(result.dropped)} "
+          f"dropped) on the {result.engine} engine; wrote "
+          f"{', '.join(str(p) for p in written)}", file=sys.stderr)
+    if problem:
+        print(f"fixar sweep: no Pareto plot: {problem}", file=sys.stderr)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -133,6 +232,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     print(out)
     return 0
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="parallel workers (default: the machine's CPUs)")
+    p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",
+                   help="auto: Ray when installed (the scale extra), else a local "
+                   "process pool")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "on the backend's core; writes metrics.csv, summary.json, a "
                        "checkpoint and rewards.png (with the plot extra) into --out.")
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("--backend", choices=("golden", "float32"), default="golden",
-                   help="golden: the bit-exact core model; float32: the float reference")
+    p.add_argument("--backend", choices=("golden", "pyrtl", "verilator", "float32"),
+                   default="golden", help="golden: the bit-exact core model; pyrtl, "
+                   "verilator: the generated RTL, simulated; float32: the float reference")
     p.add_argument("--steps", type=int, default=None, help="environment steps "
                    "(default: the spec's total_steps)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the spec's)")
@@ -203,7 +311,60 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint at the first episode end after every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
+                   help="several runs, one per seed, in parallel: 0-4, 0,3,7 or 0-2,10 "
+                   "(run folders OUT/sSEED, default runs/NAME-BACKEND-sSEED)")
+    _engine_options(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="design-space sweep: performance and resources per point",
+                       description="Evaluate every combination of the --over values with "
+                       "the cycle model and the resource model; points that do not fit "
+                       "the board are kept as dropped, with the reason. Writes sweep.csv, "
+                       "sweep.md and pareto.png (training IPS vs DSP and LUT, FXP32 and "
+                       "FXP16; needs the plot extra) into --out, and prints the table.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--over", nargs="+", required=True, metavar="AXIS=V1,V2",
+                   help="axes: cores=1,2,4 array=8x8,16x16 policy=intra_layer,intra_batch,"
+                   "auto inference=... batch=64,256 clock=164,200")
+    p.add_argument("--out", default=None, help="output folder (default: sweeps/NAME)")
+    p.add_argument("--board", default=None, help="check the fit on this board (default: "
+                   "the spec's target; a sim target has no resource limit)")
+    _engine_options(p)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("generate", help="write the Verilog, host map and report of a spec",
+                       description="Elaborate the spec's accelerator (all cores, memories "
+                       "and host interface) and write OUT/<top>.v, hostmap.json, a C header "
+                       "of the same map and report.json.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--out", default=None, help="output folder (default: build/NAME)")
+    p.add_argument("--synth", action="store_true", help="also synthesise with Yosys "
+                   "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM in report.json")
+    p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
+                   "Verilator model and record its build time")
+    p.set_defaults(func=cmd_generate)
+
+    for name, helptext, desc in (
+            ("cosim", "DDPG steps on the RTL and the golden model, compared",
+             "Run N DDPG training steps and inferences on random data on the simulated RTL "
+             "and on the golden model, compare every parameter and output after every step "
+             "and print measured and modeled cycles; exit 0 only if all are identical."),
+            ("verify", "random programs on the RTL vs the golden model (hypothesis)",
+             "Property-test the spec's generated RTL: hypothesis draws random programs and "
+             "data, runs them on the simulated RTL and the golden model, and shrinks any "
+             "difference to a minimal program, printed as assembly with the differing "
+             "tensor.")):
+        p = sub.add_parser(name, help=helptext, description=desc)
+        p.add_argument("spec", metavar="SPEC")
+        p.add_argument("--backend", choices=("pyrtl", "verilator"), default="verilator")
+        p.add_argument("--seed", type=int, default=0)
+        if name == "cosim":
+            p.add_argument("--updates", type=int, default=5, metavar="N")
+            p.set_defaults(func=cmd_cosim)
+        else:
+            p.add_argument("--examples", type=int, default=50, metavar="N")
+            p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("plot", help="overlay the reward curves of training runs",
                        description="Plot episode and evaluation returns of one or more "

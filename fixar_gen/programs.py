@@ -49,8 +49,9 @@ class Case:
 
 
 class _Builder:
-    def __init__(self, draw, spec: Spec):
+    def __init__(self, draw, spec: Spec, functions=isa.VECTOR_FUNCTIONS):
         self.draw = draw
+        self.functions = tuple(functions)
         self.spec = spec
         self.buffers: list[Buffer] = []
         self.initial: dict[str, np.ndarray] = {}
@@ -196,7 +197,7 @@ class _Builder:
         self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
 
     def vector(self) -> None:
-        fn = self.draw(st.sampled_from(isa.VECTOR_FUNCTIONS))
+        fn = self.draw(st.sampled_from(self.functions))
         rows, cols = self.dim(), self.dim()
         r_ext, r = self.region(rows)
         c_ext, c = self.region(cols)
@@ -306,9 +307,11 @@ KINDS = ("mm", "drain", "vec", "copy")
 
 
 @st.composite
-def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS) -> Case:
-    """Random small programs for ``spec``'s hardware (see the module docstring)."""
-    b = _Builder(draw, spec)
+def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
+             functions=isa.VECTOR_FUNCTIONS) -> Case:
+    """Random small programs for ``spec``'s hardware (see the module docstring);
+    ``kinds`` and ``functions`` narrow the instructions and vector functions drawn."""
+    b = _Builder(draw, spec, functions)
     for _ in range(draw(st.integers(1, max_instructions))):
         kind = draw(st.sampled_from(kinds))
         {"mm": b.matmul, "drain": b.drain, "vec": b.vector, "copy": b.copy}[kind]()
@@ -316,6 +319,10 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS) -> Case:
     program = Program("random", tuple(b.buffers), tuple(b.slots), tuple(code), b.cores,
                       spec.numerics.activation_format)
     case = Case(program, b.initial, b.host)
+    from .hw.core import word_bits
+    from .hw.design import pe_widths, program_limits
+    pe = pe_widths(spec)
+    assume(not program_limits(program, pe, word_bits(pe)))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case
@@ -366,6 +373,7 @@ def compare(case: Case, machine) -> Difference | None:
     if golden is None:
         raise ValueError("the golden model refuses this program")
     gm, ghost, gstats = golden
+    machine.forget()
     machine.allocate(case.program.buffers)
     for name, values in case.initial.items():
         buf = machine.kinds[name]

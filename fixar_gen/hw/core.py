@@ -58,7 +58,7 @@ from . import vector as V
 from .array import array as array_generator, row_address_bits
 from .build import Scope, named
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
-from .pe import PEWidths
+from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 
 # controller states
 IDLE, FETCH, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, BARRIER_OUT, \
@@ -221,16 +221,18 @@ class _Memories:
     slot: pyrtl.MemBlock
 
 
-def build_core(cfg: CoreConfig) -> pyrtl.Block:
+def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default
+               ) -> pyrtl.Block:
     """Elaborate the whole design (all cores, memories, host interface) in a fresh
-    block; its ports are those of ``cfg.hostmap.ports()``."""
+    block; its ports are those of ``cfg.hostmap.ports()``.  ``pe_generator`` replaces
+    the PE (the tests use it to plant a bug the verification must catch)."""
     from .build import fresh_block
     with fresh_block() as block:
-        _elaborate(cfg)
+        _elaborate(cfg, pe_generator)
     return block
 
 
-def _elaborate(cfg: CoreConfig) -> None:
+def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator) -> None:
     hm = cfg.hostmap
     ports = {}
     for name, (bits, way) in hm.ports().items():
@@ -261,7 +263,8 @@ def _elaborate(cfg: CoreConfig) -> None:
     done, cycles, sats = [], [], []
     for c in range(cfg.cores):
         release = _barrier_release(c, cfg.cores, arrived, masks)
-        out = _core(cfg, c, Scope(f"core{c}"), ports, mems, arrived[c], masks[c], release)
+        out = _core(cfg, c, Scope(f"core{c}"), ports, mems, arrived[c], masks[c], release,
+                    pe_generator)
         done.append(out["done"])
         cycles.append(out["cycles"])
         sats.append(out["sat_mem"])
@@ -296,7 +299,7 @@ def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
 
 
 def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
-          arrived_out, mask_out, release) -> dict:
+          arrived_out, mask_out, release, pe_generator: PEGenerator) -> dict:
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
     hm = cfg.hostmap
 
@@ -386,7 +389,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     act = field(Drain, "act")
     op = pyrtl.select(is_op[Drain], _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
                       _z(fn, V.OP_BITS))
-    op = named(op, s("op"))
+    op = named(_z(op, V.OP_BITS), s("op"))
     fn_is = {name: (fn == k) & is_op[Vector] for k, name in enumerate(VECTOR_FUNCTIONS)}
 
     def operand_address(slot_name: str, broadcast: bool = True, col=None):
@@ -464,7 +467,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     copy_now = state == COPY
 
     # -- matrix unit --------------------------------------------------------------------
-    mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng)
+    mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
+                      pe_generator)
 
     # -- writes -----------------------------------------------------------------------
     mems.data[pyrtl.select(copy_now, addr_copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
@@ -563,7 +567,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
 
 
-def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field, rng) -> dict:
+def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field, rng,
+                 pe_generator: PEGenerator) -> dict:
     """The MatMul sequencer around the PE array (see the module docstring)."""
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
     pe = cfg.pe
@@ -665,7 +670,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
 
     sums = array_generator(s.sub("array"), R, C, pe, act_line=act_line,
                            line_mode=_z(mode, 1), line_valid=line_valid, load_en=load_en,
-                           load_row=load_row, load_data=load_data)
+                           load_row=load_row, load_data=load_data,
+                           pe_generator=pe_generator)
 
     # -- metadata travelling with each line, R cycles -------------------------------
     last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..compiler import Precision, compile_program
-from ..isa import MatMul, Program
+from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
 from ..spec import Spec
 from . import vector as V
 from .core import CoreConfig, word_bits
@@ -76,22 +76,45 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
         if count > 1 << cfg.imem_bits:
             problems.append(f"core {c} runs {count} instructions, its instruction memory "
                             f"holds {1 << cfg.imem_bits}")
+    problems += program_limits(program, cfg.pe, cfg.word)
+    return problems
+
+
+def program_limits(program: Program, pe: PEWidths, word: int) -> list[str]:
+    """Why the datapaths (PE array, vector lane) of a core with these widths cannot
+    compute ``program`` exactly (empty when they can)."""
+    problems = []
     for b in program.buffers:
-        problem = V.unsupported_format(b.fmt) if not b.wide else None
-        if problem:
-            problems.append(f"buffer {b.name}: {problem}")
-        if b.wide and b.acc_bits >= cfg.word:
+        if b.wide and not 2 <= b.acc_bits < word:
             problems.append(f"accumulator {b.name} of {b.acc_bits} bits does not fit the "
-                            f"{cfg.word}-bit memory word")
+                            f"{word}-bit memory word")
+    fmts = [b.fmt for b in program.buffers]
     for pc, ins in enumerate(program.code):
         if isinstance(ins, MatMul):
             a, b = program.buffers[ins.a], program.buffers[ins.b]
-            half = cfg.pe.half
-            limit_a = half if ins.mode == 1 else 2 * half
+            limit_a = pe.half if ins.mode == 1 else 2 * pe.half
             if not a.fmt.signed or a.fmt.width > limit_a:
                 problems.append(f"instruction {pc}: mm streams {a.name} ({a.fmt}), the PE "
                                 f"takes signed words of at most {limit_a} bits in this mode")
-            if not b.fmt.signed or b.fmt.width > cfg.pe.weight:
+            if not b.fmt.signed or b.fmt.width > pe.weight:
                 problems.append(f"instruction {pc}: mm holds {b.name} ({b.fmt}) stationary, "
-                                f"the PE takes signed values of at most {cfg.pe.weight} bits")
+                                f"the PE takes signed values of at most {pe.weight} bits")
+            continue
+        if isinstance(ins, Drain):
+            op = "drain_" + ACTIVATIONS[ins.act]
+            roles = {"a": ins.acc, "b": ins.bias, "c": ins.slope, "d": ins.dst}
+        elif isinstance(ins, Vector):
+            op = VECTOR_FUNCTIONS[ins.fn]
+            roles = {"a": ins.a, "b": ins.b, "c": ins.c, "d": ins.dst, "e": ins.e}
+        else:
+            continue
+        given = {f"fmt_{role}": fmts[i] for role, i in roles.items()
+                 if i != NO_BUFFER and role in V.OPERAND_ROLES[op]}
+        if "pre" in V.OPERAND_ROLES[op]:
+            given["fmt_pre"] = program.pre_format
+        acc_bits = program.buffers[ins.dst].acc_bits if op == "acc_add" else None
+        try:
+            V.check_supported(op, word=word, acc_bits=acc_bits, **given)
+        except ValueError as exc:
+            problems.append(f"instruction {pc}: {exc}")
     return problems

@@ -70,6 +70,12 @@ class HardwareMachine:
 
     # -- memory ------------------------------------------------------------------------
 
+    def forget(self) -> None:
+        """Drop every buffer placement (the next program starts from an empty
+        scratchpad; used between unrelated test programs)."""
+        self.kinds, self.base, self.top = {}, {}, 0
+        self._loaded = None
+
     @property
     def capacity(self) -> int:
         return self.slot_base
@@ -81,7 +87,7 @@ class HardwareMachine:
                 == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
             if same:
                 continue
-            if old is not None and b.kind in KEPT_KINDS:
+            if old is not None and b.kind in PERSISTENT_KINDS:
                 raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
             size = b.rows * b.cols
             if self.top + size > self.capacity:

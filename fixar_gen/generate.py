@@ -1,0 +1,67 @@
+"""`fixar generate`: everything a spec's accelerator is made of, written into a folder.
+
+    DIR/<name>.v          the Verilog of the whole design (all cores, memories, host ports)
+    DIR/hostmap.json      the host interface: ports, memories, field layouts
+    DIR/<name>_hostmap.h  the same as a C header
+    DIR/report.json       sizes, timings, modeled performance, resources
+
+All four come from one elaboration and one :class:`~fixar_gen.hw.hostmap.HostMap`.
+With ``synth=True`` Yosys (``synth_xilinx -family xcup``) synthesises the design and
+report.json records its LUT/FF/DSP/BRAM counts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .spec import Spec
+
+
+def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = False
+             ) -> dict:
+    from .hw.core import build_core
+    from .hw.design import config_for
+    from .hw.verilate import emit_verilog
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    t0 = time.perf_counter()
+    cfg = config_for(spec)
+    block = build_core(cfg)
+    timings["elaborate_s"] = round(time.perf_counter() - t0, 3)
+    t1 = time.perf_counter()
+    verilog = emit_verilog(block, cfg.name)
+    timings["verilog_s"] = round(time.perf_counter() - t1, 3)
+    hm = cfg.hostmap
+    (out / f"{cfg.name}.v").write_text(verilog, encoding="utf-8")
+    (out / "hostmap.json").write_text(hm.to_json(), encoding="utf-8")
+    (out / f"{cfg.name}_hostmap.h").write_text(hm.c_header(), encoding="utf-8")
+    timings["generate_s"] = round(time.perf_counter() - t0, 3)
+    report = {
+        "spec": spec.name, "top": cfg.name, "target": spec.target,
+        "cores": cfg.cores, "array": [cfg.rows, cfg.cols],
+        "pe": {"weight_bits": cfg.pe.weight, "half_bits": cfg.pe.half,
+               "acc_bits": cfg.pe.acc},
+        "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,
+                   "instructions_per_core": 1 << cfg.imem_bits,
+                   "descriptors": 1 << cfg.buffer_bits, "slots": 1 << cfg.slot_bits},
+        "verilog_lines": verilog.count("\n"),
+        "logic_nets": len(block.logic),
+        "timings": timings,
+    }
+    if verilate:
+        from .hw.session import verilator_model
+        t2 = time.perf_counter()
+        verilator_model(cfg)
+        timings["verilator_build_s"] = round(time.perf_counter() - t2, 3)
+    if synth:
+        from .hw.synth import synthesize
+        t3 = time.perf_counter()
+        report["resources"] = synthesize(verilog, cfg.name, out / "synth")
+        report["resources"]["source"] = "yosys synth_xilinx -family xcup"
+        timings["synth_s"] = round(time.perf_counter() - t3, 3)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report

@@ -1,0 +1,43 @@
+"""Yosys synthesis of generated Verilog for the U50's family (UltraScale+):
+``synth_xilinx -family xcup``, statistics as LUT / FF / DSP48E2 / BRAM / URAM counts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..tools import run_tool, yosys
+
+
+def summarize(cells: dict[str, int]) -> dict[str, int]:
+    """Cell counts by type -> the resource classes a U50 budget is given in."""
+    luts = sum(n for kind, n in cells.items() if re.fullmatch(r"LUT[1-6]", kind))
+    ffs = sum(n for kind, n in cells.items() if re.fullmatch(r"FD[A-Z]*", kind))
+    carry = sum(n for kind, n in cells.items() if kind.startswith("CARRY"))
+    lutram = sum(n for kind, n in cells.items() if kind.startswith("RAM") and "X1" in kind
+                 or kind.startswith("RAM32M") or kind.startswith("RAM64M"))
+    bram = sum(n for kind, n in cells.items() if kind.startswith("RAMB36")) \
+        + 0.5 * sum(n for kind, n in cells.items() if kind.startswith("RAMB18"))
+    return {"LUT": luts, "FF": ffs, "DSP": cells.get("DSP48E2", 0), "BRAM36": bram,
+            "URAM": cells.get("URAM288", 0), "CARRY8": carry, "LUTRAM": lutram,
+            "cells": dict(sorted(cells.items()))}
+
+
+def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
+               ) -> dict[str, int]:
+    """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / f"{top}.v"
+    source.write_text(verilog, encoding="utf-8")
+    tmp = folder / "yowasp_tmp"         # YoWASP maps a folder of TMPDIR over /tmp
+    tmp.mkdir(exist_ok=True)
+    tool = yosys()
+    script = (f"read_verilog {source.name}; "
+              f"synth_xilinx -family xcup -noiopad -noclkbuf -top {top}; "
+              "tee -q -o stat.json stat -json")
+    run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
+             timeout=timeout, env={**tool.env, "TMPDIR": str(tmp)})
+    stats = json.loads((folder / "stat.json").read_text())
+    return summarize(stats["design"]["num_cells_by_type"])

@@ -1,0 +1,173 @@
+"""The generated core against the golden model: random programs (every instruction
+kind, odd shapes, 1x1 to 4x4 arrays, 1 to 3 cores) on PyRTL and Verilator, cycle
+counts against the RTL's cycle model, whole DDPG steps, and a planted PE bug that the
+verification must catch and shrink."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyrtl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixar_gen.backends import open_core, random_params
+from fixar_gen.isa import VECTOR_FUNCTIONS
+from fixar_gen.hw.core import CoreConfig, build_core, word_bits
+from fixar_gen.hw.design import config_for, pe_widths
+from fixar_gen.hw.drivers import PyrtlDriver
+from fixar_gen.hw.host import HardwareMachine
+from fixar_gen.hw.pe import pe as real_pe
+from fixar_gen.programs import programs
+from fixar_gen.spec import HardwareSpec, Spec
+from fixar_gen.testing import uniform_batch
+from fixar_gen.verify import check_program, verify_machine
+
+#: (rows, cols, cores): 1x1 and one core, non-square, more cores than fit evenly
+SHAPES = ((1, 1, 1), (2, 3, 1), (3, 2, 2), (4, 4, 3))
+
+
+def small_spec(rows: int, cols: int, cores: int) -> Spec:
+    return dataclasses.replace(Spec(), hardware=HardwareSpec(cores=cores, array=(rows, cols)))
+
+
+def small_config(spec: Spec) -> CoreConfig:
+    pe = pe_widths(spec)
+    hw = spec.hardware
+    return CoreConfig("fixar_core", hw.cores, hw.rows, hw.cols, pe, word_bits(pe),
+                      addr_bits=12, imem_bits=6, buffer_bits=5, slot_bits=3,
+                      acc_overflow=spec.numerics.overflow)
+
+
+_MACHINES: dict = {}
+
+
+def pyrtl_machine(shape) -> tuple[Spec, HardwareMachine]:
+    if shape not in _MACHINES:
+        spec = small_spec(*shape)
+        cfg = small_config(spec)
+        _MACHINES[shape] = (spec, HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg))))
+    return _MACHINES[shape]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_programs_pyrtl_equal_golden(data):
+    spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
+    case = data.draw(programs(spec))
+    diff = check_program(case, machine)
+    assert diff is None, f"{diff}\n{case.listing()}"
+
+
+@pytest.mark.parametrize("fn", VECTOR_FUNCTIONS)
+def test_every_vector_function_pyrtl_equal_golden(fn):
+    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def check(data):
+        spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES[:3])))
+        case = data.draw(programs(spec, max_instructions=1, kinds=("vec",), functions=(fn,)))
+        diff = check_program(case, machine)
+        assert diff is None, f"{diff}\n{case.listing()}"
+    check()
+
+
+@pytest.fixture(scope="module")
+def verilator_machines(verilator_tool):
+    from fixar_gen.hw.drivers import VerilatorDriver
+    from fixar_gen.hw.session import verilog_of
+    from fixar_gen.hw.verilate import VerilatorModel
+    out = {}
+    for shape in (SHAPES[0], SHAPES[2]):
+        spec = small_spec(*shape)
+        cfg = small_config(spec)
+        model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
+        out[shape] = (spec, HardwareMachine(cfg, VerilatorDriver(cfg, model.start())))
+    yield out
+    for _, machine in out.values():
+        machine.driver.close()
+
+
+@pytest.mark.tools
+def test_random_programs_verilator_equal_golden(verilator_machines):
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def check(data):
+        spec, machine = verilator_machines[data.draw(st.sampled_from(sorted(verilator_machines)))]
+        case = data.draw(programs(spec))
+        diff = check_program(case, machine)
+        assert diff is None, f"{diff}\n{case.listing()}"
+    check()
+
+
+# ---------------------------------------------------------------- whole DDPG programs
+
+def tiny_ddpg(rows, cols, cores, batch):
+    spec = Spec()
+    net = dataclasses.replace(spec.networks,
+                              actor=dataclasses.replace(spec.networks.actor, hidden=(5, 3),
+                                                        inputs=3, outputs=1),
+                              critic=dataclasses.replace(spec.networks.critic, hidden=(4,)))
+    alg = dataclasses.replace(spec.algorithm, batch_size=batch, replay_size=1000,
+                              warmup_steps=0)
+    return dataclasses.replace(spec, networks=net, algorithm=alg,
+                               hardware=HardwareSpec(cores=cores, array=(rows, cols)))
+
+
+@pytest.mark.parametrize("rows,cols,cores,batch", [(1, 1, 1, 3), (2, 3, 2, 5), (3, 2, 3, 4)])
+def test_training_step_and_inference_identical(rows, cols, cores, batch):
+    spec = tiny_ddpg(rows, cols, cores, batch)
+    golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
+    params = random_params(spec, seed=rows * 10 + cols)
+    golden.load_params(params)
+    hw.load_params(params)
+    rng = np.random.default_rng(cores)
+    for _ in range(2):
+        b = uniform_batch(spec, golden.formats, rng)
+        golden.train_step(b)
+        hw.train_step(b)
+        g, h = golden.read_params(), hw.read_params()
+        for name in g:
+            np.testing.assert_array_equal(h[name], g[name], err_msg=name)
+        program = hw.program("train", batch)
+        assert hw.stats.cycles == hw.machine.modeled_cycles(program)
+        assert hw.stats.saturations == golden.stats.saturations
+    states = uniform_batch(spec, golden.formats, rng, size=batch).states
+    for explore in (False, True):
+        np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=explore),
+                                      golden.infer("actor", states[:1], explore=explore))
+    np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
+
+
+# ---------------------------------------------------------------- a planted bug
+
+def broken_pe(scope, widths, **kw):
+    """The real PE, except that one bit of the low product is flipped in PE (0, 0)."""
+    ports = real_pe(scope, widths, **kw)
+    if not scope.prefix.endswith("pe_r0_c0"):
+        return ports
+    flipped = pyrtl.WireVector(ports.psum_lo.bitwidth)
+    flipped <<= ports.psum_lo ^ pyrtl.Const(1 << 3, ports.psum_lo.bitwidth)
+    return dataclasses.replace(ports, psum_lo=flipped)
+
+
+def test_planted_pe_bug_is_caught_and_shrunk():
+    spec = small_spec(2, 2, 1)
+    cfg = small_config(spec)
+    machine = HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg, pe_generator=broken_pe)))
+    result = verify_machine(spec, machine, examples=50, seed=1)
+    assert not result.ok
+    code = [i for i in result.failure.program.code if i.MNEMONIC not in ("halt", "barrier")]
+    assert [i.MNEMONIC for i in code] == ["mm"], result.failure.listing()
+    mm = code[0]
+    assert mm.m.count * mm.n.count * mm.k.count <= 2, result.failure.listing()
+
+
+def test_spec_config_sizes_fit_its_programs():
+    from fixar_gen.compiler import Precision, compile_program
+    from fixar_gen.hw.design import hardware_limits
+    spec = tiny_ddpg(2, 2, 2, 7)
+    cfg = config_for(spec)
+    for phase in ("train", "infer", "explore", "infer_critic"):
+        assert hardware_limits(compile_program(spec, phase, Precision()), cfg) == []
