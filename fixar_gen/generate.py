@@ -4,6 +4,8 @@
     DIR/hostmap.json      the host interface: ports, memories, field layouts
     DIR/<name>_hostmap.h  the same as a C header
     DIR/report.json       sizes, timings, modeled performance, resources
+    DIR/lint_waivers.vlt  the documented Verilator lint waivers (``verilator --lint-only
+                          -Wall lint_waivers.vlt <name>.v`` is clean)
 
 All four come from one elaboration and one :class:`~fixar_gen.hw.hostmap.HostMap`.
 With ``synth=True`` Yosys (``synth_xilinx -family xcup``) synthesises the design and
@@ -23,6 +25,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
              ) -> dict:
     from .hw.core import build_core
     from .hw.design import config_for
+    from .hw.lint import waiver_file
     from .hw.verilate import emit_verilog
 
     out = Path(out)
@@ -33,12 +36,13 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     block = build_core(cfg)
     timings["elaborate_s"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()
-    verilog = emit_verilog(block, cfg.name)
+    verilog = emit_verilog(block, cfg.name, initialize_registers=False)
     timings["verilog_s"] = round(time.perf_counter() - t1, 3)
     hm = cfg.hostmap
     (out / f"{cfg.name}.v").write_text(verilog, encoding="utf-8")
     (out / "hostmap.json").write_text(hm.to_json(), encoding="utf-8")
     (out / f"{cfg.name}_hostmap.h").write_text(hm.c_header(), encoding="utf-8")
+    waiver_file(out)
     timings["generate_s"] = round(time.perf_counter() - t0, 3)
     report = {
         "spec": spec.name, "top": cfg.name, "target": spec.target,

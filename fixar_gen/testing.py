@@ -1,14 +1,24 @@
-"""Hypothesis strategies for property-testing generated cores (needs the `dev` extra).
+"""Hypothesis strategies and checks for property-testing generated cores (needs the
+`dev` extra).
 
-    from fixar_gen.testing import specs, precisions, batches, uniform_batch
+    from fixar_gen.testing import specs, programs, check_equivalence
     @given(data=st.data())
     def test_my_core(data):
         spec = data.draw(specs())
         ...
+    check_equivalence(my_spec, backend="verilator", examples=100)   # raises on a mismatch
 
-The project's own tests use the same strategies: small specs (odd layer widths, odd
-batch sizes, 1x1 to 4x4 arrays, 1 to 4 cores, every policy), FXP16 formats, batches
-whose values hit the format extremes.
+- :func:`specs`: small valid specs (odd layer widths, odd batch sizes, 1x1 to 4x4 arrays,
+  1 to 4 cores, every policy);
+- :func:`programs` (``programs(spec)``): random programs for a spec's hardware -- every
+  instruction kind and vector function, odd shapes, split over the cores -- with initial
+  data (see :mod:`fixar_gen.programs`);
+- :func:`precisions`, :func:`batches`, :func:`operands`: FXP16 formats, training batches
+  and raw operand values that hit the format extremes;
+- :func:`check_equivalence`: random programs on a backend vs the golden model,
+  shrinking a failure to a minimal program (what ``fixar verify`` runs).
+
+The project's own tests use the same strategies.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from hypothesis import strategies as st
 from .backends import Batch
 from .compiler import Precision, activation_keys
 from .numerics import FixedFormat
+from .programs import Case, programs
+from .verify import check_equivalence
 from .spec import (ActorSpec, AlgorithmSpec, CriticSpec, EnvSpec, HardwareSpec, NetworksSpec,
                    NumericsSpec, ParallelismSpec, Spec)
 
@@ -83,6 +95,22 @@ def _values(draw, fmt: FixedFormat, shape, low: float, high: float) -> np.ndarra
 
 
 @st.composite
+def operands(draw, fmt: FixedFormat, shape=(1,)) -> np.ndarray:
+    """Raw values of ``fmt``: uniform over its range, with its extremes (min, max, 0)
+    mixed in."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    span = fmt.max_int - fmt.min_int + 1
+    values = np.array([int(rng.integers(0, 2**62)) % span + fmt.min_int
+                       for _ in range(int(np.prod(shape)))], dtype=np.int64).reshape(shape)
+    if draw(st.booleans()):
+        mask = rng.random(shape) < 0.3
+        extremes = rng.choice([fmt.min_int, fmt.max_int, max(fmt.min_int, 0)], size=shape)
+        values = np.where(mask, extremes, values)
+    return values
+
+
+@st.composite
 def batches(draw, spec: Spec, formats: dict[str, FixedFormat], size: int | None = None
             ) -> Batch:
     """A training batch in the core's input formats (``core.formats``)."""
@@ -110,3 +138,7 @@ def uniform_batch(spec: Spec, formats: dict[str, FixedFormat], rng: np.random.Ge
                  rewards=formats["rewards"].quantize(rng.uniform(*reward_range, (B, 1))),
                  next_states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
                  dones=(rng.random((B, 1)) < done_prob).astype(np.int64))
+
+
+__all__ = ["Case", "batches", "check_equivalence", "operands", "precisions", "programs",
+           "specs", "uniform_batch"]

@@ -192,20 +192,21 @@ def _sext(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
 
 
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
-               word: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+               word: int, name: str) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
     """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
     ``overflow``; (result, overflowed)."""
     one = pyrtl.Const(1, word)
     shift = _z(acc_bits, 8) - 1
-    top = pyrtl.shift_left_logical(one, shift)              # 2^(w-1)
-    max_int = _z(top - 1, word)
-    min_int = _z(~top + 1, word)                            # -2^(w-1)
+    top = named(pyrtl.shift_left_logical(one, shift), f"{name}_top")      # 2^(w-1)
+    max_int = named(_z(top - 1, word), f"{name}_max")
+    min_int = named(~max_int, f"{name}_min")                # -2^(w-1) = ~(2^(w-1) - 1)
     over = pyrtl.signed_gt(value, max_int)
     under = pyrtl.signed_lt(value, min_int)
     if overflow == "saturate":
         fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
     else:
-        mask = _z(pyrtl.shift_left_logical(one, _z(acc_bits, 8)) - 1, word)
+        mask = named(_z(named(pyrtl.shift_left_logical(one, _z(acc_bits, 8)),
+                              f"{name}_limit") - 1, word), f"{name}_mask")
         low = value & mask
         negative = (pyrtl.shift_right_logical(value, shift) & 1)[0]
         fitted = pyrtl.select(negative, low | ~mask, low)
@@ -300,8 +301,7 @@ def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
 
 def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
           arrived_out, mask_out, release, pe_generator: PEGenerator) -> dict:
-    R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
-    hm = cfg.hostmap
+    W, A = cfg.word, cfg.addr_bits
 
     # -- instruction memory --------------------------------------------------------
     imem = pyrtl.MemBlock(isa.INSTRUCTION_BITS, cfg.imem_bits, name=s("imem"),
@@ -355,7 +355,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return value[:isa.COUNT_BITS], _z(value[isa.COUNT_BITS:], COUNT_BITS) + 1
 
     opcode = instr[:isa.OPCODE_BITS]
-    is_op = {cls: named(opcode == cls.OPCODE, s(f"is_{cls.MNEMONIC}")) for cls in isa.INSTRUCTIONS}
+    is_op = {cls: opcode == cls.OPCODE for cls in isa.INSTRUCTIONS}
 
     # -- element loop counters (load, store, vec, drain) -------------------------------
     i = _reg(COUNT_BITS, s("i"))
@@ -702,9 +702,11 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             row = _z(_z(m_start, COUNT_BITS) + mi, COUNT_BITS)
             addr = _address(dd["base"], row, col, dd["cols"], A)
             old = _read(mems.data, addr)
-            base = pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old)
-            total = _z(base + _sext(lane_sum, W), W)
-            fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W)
+            base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
+                         s(f"acc_c{c}_{lane}_base"))
+            total = _z(base + named(_sext(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
+            fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W,
+                                      s(f"acc_c{c}_{lane}_fit"))
             value = pyrtl.select(out_last_k, fitted, total)
             writes.append((addr, named(value, s(f"acc_c{c}_{lane}")), ok))
             overflow_bits.append(ok & out_last_k & over)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyrtl
@@ -24,59 +23,11 @@ import pytest
 from fixar_gen import tools
 from fixar_gen.hw.array import FLOWS, build_array
 from fixar_gen.hw.build import fresh_block
+from fixar_gen.hw.lint import waiver_file
 from fixar_gen.hw.pe import PEWidths, build_pe
 from fixar_gen.tools import Tool, ToolFailed, ToolMissing, run_tool, verilator, yosys
 
 FIXAR_WIDTHS = PEWidths(weight=32, half=16, acc=80)
-
-
-@dataclass(frozen=True)
-class LintWaiver:
-    """One Verilator warning allowed in the generated Verilog: its ``rule``, a wildcard
-    on the message (``-match``) and why it is harmless."""
-
-    rule: str
-    match: str
-    reason: str
-
-
-LINT_WAIVERS = (
-    LintWaiver(
-        "UNUSEDSIGNAL", "Bits of signal are not used: 'tmp*",
-        "PyRTL's `+` makes an N+1-bit sum and its `*` a 2N-bit product in an unnamed "
-        "`tmpN` wire; the generator keeps the low bits it needs (the adders wrap modulo "
-        "2**A, the sign-extended multiplies are truncated to their exact W+H+1 / W+H "
-        "bits), so the carry bit and the upper product bits of those temporaries are "
-        "unused by design. The match covers PyRTL's temporaries only: an unused bit of "
-        "a wire the generator names still fails."),
-)
-
-
-def waiver_file(folder: Path) -> Path:
-    path = folder / "waivers.vlt"
-    lines = ["`verilator_config"]
-    for waiver in LINT_WAIVERS:
-        lines.append(f'lint_off -rule {waiver.rule} -file "*" -match "{waiver.match}"')
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _tool_or_skip(find) -> Tool:
-    """The tool, or a skip whose reason is ToolMissing's message (name + how to install)."""
-    try:
-        return find()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
-def verilator_tool() -> Tool:
-    return _tool_or_skip(verilator)
-
-
-@pytest.fixture(scope="module")
-def yosys_tool() -> Tool:
-    return _tool_or_skip(yosys)
 
 
 def write_verilog(block: pyrtl.Block, module: str, folder: Path) -> Path:
