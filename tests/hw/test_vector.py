@@ -1,0 +1,654 @@
+"""The element unit (fixar_gen.hw.vector) simulated with PyRTL FastSimulation, bit-exact
+against the golden model run on 1x1 buffers: every element operation with random
+formats (widths 1..48, fracs 0..48, signed and unsigned, every rounding and overflow
+mode) and extreme values, hand-picked edge cases (ties, saturation and wrap, tanh's table
+end, noise clamps, Adam's root and divider corners), the measured latency of every op,
+back-to-back elements, and the Python-side descriptors and limits."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pyrtl
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from fixar_gen import golden, isa
+from fixar_gen.golden import GoldenError, GoldenMachine
+from fixar_gen.hw.build import to_signed
+from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FRAC,
+                                 MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
+                                 TANH_MAX_PRE_FRAC,
+                                 build_vector_unit, check_supported, element_latency,
+                                 internal_width, pack_format, run_element,
+                                 unpack_format_value)
+from fixar_gen.isa import NO_BUFFER, Buffer, Drain, Halt, Program, Range, Vector
+from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, WideInt
+
+WORD = 80
+SMALL = MAX_DATA_WIDTH + 1
+LANE_FMT = FixedFormat(33, 0, signed=False)
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+class Unit:
+    """One elaborated unit and its simulation (built once per module)."""
+
+    def __init__(self, word: int, acc_overflow: str):
+        self.block, self.design = build_vector_unit(word, acc_overflow)
+        self.sim = pyrtl.FastSimulation(tracer=None, block=self.block)
+        self.acc_overflow = acc_overflow
+
+    def run(self, op, values, formats, acc_bits=2, lane=1, garbage=0):
+        return run_element(self.sim, self.design, op, **values, formats=formats,
+                           acc_bits=acc_bits, lane=lane, garbage=garbage)
+
+
+@pytest.fixture(scope="module")
+def unit() -> Unit:
+    return Unit(WORD, "saturate")
+
+
+@pytest.fixture(scope="module")
+def unit_wrap() -> Unit:
+    return Unit(WORD, "wrap")
+
+
+# ---------------------------------------------------------------------- golden reference
+
+def _as_int(value) -> int:
+    if isinstance(value, WideInt):
+        return int(value.to_python().reshape(-1)[0])
+    return int(np.asarray(value).reshape(-1)[0])
+
+
+def _cell(value: int, wide: bool = False):
+    if wide:
+        return WideInt.from_python(np.array([[value]], dtype=object))
+    return np.array([[value]], dtype=np.int64)
+
+
+def golden_element(op: str, values: dict, formats: dict, *, acc_bits: int = 2,
+                   lane: int = 1, acc_overflow: str = "saturate"):
+    """Run one element of ``op`` on the golden model with 1x1 buffers: (d, e, lane,
+    saturations of d, of e).  Raises GoldenError where golden refuses."""
+    v = {k: values.get(k, 0) for k in ("a", "b", "d", "e", "c0", "c1")}
+    f = formats
+    one = Range(0, 1)
+    if op in DRAIN_OPS:
+        act = isa.ACTIVATIONS.index(op[len("drain_"):])
+        has_bias = "b" in f
+        buffers = [Buffer("d", 1, 1, f["d"]),
+                   Buffer("acc", 1, 1, FixedFormat(64, f["a"].frac), "acc", WORD),
+                   Buffer("bias", 1, 1, f.get("b", FixedFormat(2, 0))),
+                   Buffer("slope", 1, 1, f.get("c", FixedFormat(2, 0)), "const")]
+        init = {"d": v["d"], "acc": v["a"], "bias": v["b"], "slope": v["c0"]}
+        instr = Drain(dst=0, acc=1, bias=2 if has_bias else NO_BUFFER,
+                      slope=3 if op == "drain_leaky_relu" else NO_BUFFER, act=act,
+                      rows=one, cols=one, src_col=0)
+        pre = f.get("pre", FixedFormat(32, 16))
+    else:
+        fn = isa.VECTOR_FUNCTIONS.index(op)
+        default = FixedFormat(2, 0)
+        if op == "acc_add":
+            dst = Buffer("d", 1, 1, f["d"], "acc", acc_bits)
+            a_buf = Buffer("a", 1, 1, f["a"], "acc", acc_bits)
+        else:
+            dst = Buffer("d", 1, 2 if op == "range" else 1, f.get("d", default))
+            a_buf = Buffer("a", 1, 1, f.get("a", default))
+        buffers = [dst, a_buf, Buffer("b", 1, 1, f.get("b", default)),
+                   Buffer("e", 1, 1, f.get("e", default)),
+                   Buffer("c", 1, 2, f.get("c", default), "const"),
+                   Buffer("lanes", 1, 1, LANE_FMT, "prng")]
+        init = {"d": [v["d"], v["e"]] if op == "range" else v["d"], "a": v["a"],
+                "b": v["b"], "e": v["e"], "c": [v["c0"], v["c1"]], "lanes": lane}
+        noisy = op in ("noise", "ou_noise")
+        instr = Vector(fn=fn, dst=0, a=1, b=5 if noisy else 2, c=4, e=3, rows=one,
+                       cols=one, src_col=0)
+        pre = FixedFormat(32, 16)
+    program = Program("element", tuple(buffers), (), (instr, Halt()), 1, pre)
+    machine = GoldenMachine(acc_overflow=acc_overflow)
+    machine.allocate(program.buffers)
+    for name, value in init.items():
+        if isinstance(value, list):
+            machine.memory[name] = np.array([value], dtype=np.int64)
+        else:
+            wide = name in ("acc", "a", "d") and (op in DRAIN_OPS or op == "acc_add") \
+                and not -2**62 <= value < 2**62
+            machine.memory[name] = _cell(value, wide)
+    with np.errstate(all="ignore"):
+        stats = machine.run(program, {})
+    d_mem = machine.memory["d"]
+    if op == "range":
+        d_out, e_out = int(d_mem[0, 0]), int(d_mem[0, 1])
+    else:
+        d_out = _as_int(d_mem)
+        e_out = int(machine.memory["e"][0, 0]) if op == "ou_noise" else v["e"]
+    lane_out = int(machine.memory["lanes"][0, 0]) if "lanes" in machine.memory else None
+    return d_out, e_out, lane_out, stats.by_buffer["d"], stats.by_buffer["e"]
+
+
+def check(unit: Unit, op: str, values: dict, formats: dict, *, acc_bits: int = 2,
+          lane: int = 1, garbage: int = 0, skip=None) -> None:
+    """The unit's result for one element equals golden's (``skip`` is called instead of
+    comparing when golden refuses the case)."""
+    hw_formats = dict(formats)
+    if op in DRAIN_OPS:
+        hw_formats["a"] = FixedFormat(64, formats["a"].frac)
+    try:
+        ref = golden_element(op, values, formats, acc_bits=acc_bits, lane=lane,
+                             acc_overflow=unit.acc_overflow)
+    except GoldenError:
+        if skip is None:
+            raise
+        skip()
+        return
+    check_supported(op, word=unit.design.word,
+                    **{f"fmt_{r}": hw_formats.get(r) for r in ("a", "b", "c", "d", "e", "pre")},
+                    acc_bits=acc_bits if op == "acc_add" else None)
+    got = unit.run(op, values, hw_formats, acc_bits=acc_bits, lane=lane, garbage=garbage)
+    d_ref, e_ref, lane_ref, sat_d, sat_e = ref
+    what = f"{op} {values} {formats} acc_bits={acc_bits} lane={lane}"
+    assert got.d == d_ref, what
+    assert (got.sat_d, got.sat_e) == (sat_d, sat_e), what
+    if op in ("ou_noise", "range"):
+        assert got.e == e_ref, what
+    if op in ("noise", "ou_noise"):
+        assert got.lane == lane_ref, what
+    assert got.cycles == element_latency(op), what
+
+
+# ---------------------------------------------------------------------------- strategies
+
+ROUNDING = st.sampled_from(ROUNDING_MODES)
+OVERFLOW = st.sampled_from(OVERFLOW_MODES)
+
+
+@st.composite
+def data_formats(draw, signed=None, max_width=MAX_DATA_WIDTH, min_width=None):
+    signed = draw(st.booleans()) if signed is None else signed
+    lo = (2 if signed else 1) if min_width is None else min_width
+    width = draw(st.one_of(st.sampled_from([lo, max_width]), st.integers(lo, max_width)))
+    frac = draw(st.one_of(st.integers(0, width - 1), st.sampled_from([0, width - 1]),
+                          st.integers(0, MAX_DATA_FRAC)))
+    return FixedFormat(width, frac, signed, draw(ROUNDING), draw(OVERFLOW))
+
+
+def specials(lo: int, hi: int, frac: int = 0) -> list[int]:
+    """Extremes and rounding ties of a range."""
+    out = {lo, hi, 0, 1, -1, lo + 1, hi - 1, 2, -2}
+    for f in {frac, frac - 1, frac + 1}:
+        if f >= 1:
+            half = 1 << (f - 1)
+            out |= {half, -half, 3 * half, -3 * half, (1 << f), -(1 << f), half - 1, half + 1}
+    return sorted(x for x in out if lo <= x <= hi)
+
+
+def value_in(lo: int, hi: int, frac: int = 0):
+    return st.one_of(st.sampled_from(specials(lo, hi, frac)), st.integers(lo, hi))
+
+
+def values_of(fmt: FixedFormat):
+    return value_in(fmt.min_int, fmt.max_int, fmt.frac)
+
+
+def acc_value(frac: int, bits: int = WORD):
+    return value_in(-2**(bits - 1), 2**(bits - 1) - 1, frac)
+
+
+@st.composite
+def vector_case(draw, op: str):
+    """(values, formats, acc_bits, lane) for one element of vector function ``op``."""
+    roles = OPERAND_ROLES[op]
+    formats, values, acc_bits = {}, {}, 2
+    if op == "acc_add":
+        acc_bits = draw(st.one_of(st.sampled_from([2, WORD]), st.integers(2, WORD)))
+        for r in ("a", "d"):
+            formats[r] = FixedFormat(64, draw(st.integers(0, MAX_ACC_FRAC)))
+            values[r] = draw(acc_value(0, acc_bits))
+        return values, formats, acc_bits, 1
+    for r in roles:
+        formats[r] = draw(data_formats())
+    if op == "range":
+        formats["a"] = formats["d"]
+    if op == "adam_s":           # golden: one frac; int64 squares
+        for r in ("d", "a"):
+            signed = draw(st.booleans())
+            formats[r] = draw(data_formats(signed=signed, max_width=32 if signed else 31))
+        formats["a"] = formats["a"].with_(frac=formats["d"].frac)
+    for r in roles:
+        key = "c0" if r == "c" else r
+        values[key] = draw(values_of(formats[r]))
+    if "c" in roles:
+        values["c1"] = draw(values_of(formats["c"]))
+    if op == "range":
+        values["e"] = draw(values_of(formats["d"]))
+    if op == "bellman":
+        values["b"] = draw(st.one_of(st.just(0), values_of(formats["b"])))
+    if op == "adam_w":          # golden: 24 + f(s) - f(m) >= 0, |m| << that < 2^62
+        shift = golden.RATIO_FRAC + formats["b"].frac - formats["a"].frac
+        assume(shift >= 0)
+        limit = 62 - shift
+        assume(limit >= 0)
+        fm = formats["a"]
+        lo, hi = max(fm.min_int, -(2**limit - 1)), min(fm.max_int, 2**limit - 1)
+        values["a"] = draw(value_in(lo, hi))
+    lane = draw(st.one_of(st.sampled_from([0, 1, 0xFFFFFFFF, 0x80000000]),
+                          st.integers(0, 2**32 - 1)))
+    return values, formats, acc_bits, lane
+
+
+@st.composite
+def drain_case(draw, op: str, bias: bool | None = None):
+    frac = draw(st.one_of(st.sampled_from([0, MAX_ACC_FRAC]), st.integers(0, MAX_ACC_FRAC)))
+    formats = {"a": FixedFormat(64, frac), "d": draw(data_formats())}
+    values = {"a": draw(st.one_of(acc_value(frac), acc_value(frac, 50), acc_value(frac, 20)))}
+    if op != "drain_identity":
+        formats["pre"] = draw(data_formats())
+    if op == "drain_tanh":
+        formats["pre"] = formats["pre"].with_(frac=min(formats["pre"].frac,
+                                                       TANH_MAX_PRE_FRAC))
+    if op == "drain_leaky_relu":
+        formats["c"] = draw(data_formats())
+        values["c0"] = draw(values_of(formats["c"]))
+    bias = draw(st.booleans()) if bias is None else bias
+    bias_fmt = draw(data_formats())
+    if bias:
+        bias_fmt = bias_fmt.with_(frac=min(bias_fmt.frac, frac))
+        formats["b"] = bias_fmt
+        values["b"] = draw(values_of(bias_fmt))
+    return values, formats, bias_fmt
+
+
+# ---------------------------------------------------------------------------- properties
+
+VECTOR_OPS = [op for op in ELEMENT_OPS if op not in DRAIN_OPS]
+EXAMPLES = {"adam_w": 100, "adam_s": 150}                # 250 for the others
+
+
+@pytest.mark.parametrize("op", VECTOR_OPS)
+def test_vector_functions_match_golden(unit, op):
+    @settings(max_examples=EXAMPLES.get(op, 250), deadline=None)
+    @given(case=vector_case(op), garbage=st.integers(0, 2**64))
+    def prop(case, garbage):
+        values, formats, acc_bits, lane = case
+        check(unit, op, values, formats, acc_bits=acc_bits, lane=lane, garbage=garbage,
+              skip=lambda: assume(False))
+    prop()
+
+
+@pytest.mark.parametrize("op", DRAIN_OPS)
+def test_drains_match_golden(unit, op):
+    @settings(max_examples=250, deadline=None)
+    @given(data=st.data(), garbage=st.integers(0, 2**64))
+    def prop(data, garbage):
+        values, formats, bias_fmt = data.draw(drain_case(op))
+        hw_formats = dict(formats)
+        if "b" not in formats:                        # no bias: b = 0, any descriptor
+            hw_formats["b"] = bias_fmt
+        check_supported(op, word=WORD, fmt_a=formats["a"], fmt_b=formats.get("b"),
+                        fmt_c=formats.get("c"), fmt_d=formats["d"],
+                        fmt_pre=formats.get("pre"))
+        ref = golden_element(op, values, formats)
+        got = unit.run(op, values, {**hw_formats, "a": formats["a"]}, garbage=garbage)
+        assert (got.d, got.sat_d, got.sat_e) == (ref[0], ref[3], ref[4]), (values, formats)
+        assert got.cycles == element_latency(op)
+    prop()
+
+
+def test_narrowest_word():
+    """A unit with the smallest word (49 bits: a 48-bit unsigned value), accumulators
+    of up to 49 bits; adam's 64-bit intermediates are internal."""
+    small = Unit(SMALL, "saturate")
+
+    @settings(max_examples=100, deadline=None)
+    @given(op=st.sampled_from(["drain_identity", "drain_leaky_relu", "acc_add", "sgd",
+                               "soft_update", "adam_s", "adam_w", "dact_tanh", "range",
+                               "ou_noise"]), data=st.data())
+    def prop(op, data):
+        if op in DRAIN_OPS:
+            values, formats, bias_fmt = data.draw(drain_case(op))
+            values["a"] = to_signed(values["a"], SMALL)
+            ref = golden_element(op, values, formats)
+            got = small.run(op, values, {"b": bias_fmt, **formats})
+            assert (got.d, got.sat_d) == (ref[0], ref[3])
+            return
+        values, formats, acc_bits, lane = data.draw(vector_case(op))
+        if op == "acc_add":
+            acc_bits = min(acc_bits, SMALL)
+            values = {k: to_signed(v, acc_bits) for k, v in values.items()}
+        check(small, op, values, formats, acc_bits=acc_bits, lane=lane,
+              skip=lambda: assume(False))
+    prop()
+
+
+def test_acc_add_wraps_with_the_machine_mode(unit_wrap):
+    @settings(max_examples=80, deadline=None)
+    @given(case=vector_case("acc_add"))
+    def prop(case):
+        values, formats, acc_bits, _ = case
+        check(unit_wrap, "acc_add", values, formats, acc_bits=acc_bits)
+    prop()
+
+
+# ------------------------------------------------------------------------------ edge grid
+
+EDGE_FORMATS = [FixedFormat(48, 0), FixedFormat(48, 47), FixedFormat(48, 48, signed=False),
+                FixedFormat(2, 0), FixedFormat(2, 1), FixedFormat(1, 0, signed=False),
+                FixedFormat(16, 8, rounding="nearest_up", overflow="wrap"),
+                FixedFormat(32, 24, rounding="truncate"), FixedFormat(8, 48),
+                FixedFormat(33, 32, signed=False), FixedFormat(48, 44, signed=False,
+                                                             overflow="wrap"),
+                FixedFormat(20, 3, rounding="nearest_up")]
+
+
+def edge_values(fmt: FixedFormat) -> list[int]:
+    return specials(fmt.min_int, fmt.max_int, fmt.frac)
+
+
+@pytest.mark.parametrize("op", [op for op in VECTOR_OPS if op not in ("acc_add",)])
+def test_edge_grid(unit, op):
+    """Extreme formats x extreme values (a fixed pseudo-random sample of the grid)."""
+    rng = random.Random(op)
+    roles = OPERAND_ROLES[op]
+    done = 0
+    for _ in range(400):
+        formats = {r: rng.choice(EDGE_FORMATS) for r in roles}
+        if op == "range":
+            formats["a"] = formats["d"]
+        if op == "adam_s":
+            formats["d"] = rng.choice([f for f in EDGE_FORMATS if f.width - f.signed <= 31])
+            formats["a"] = rng.choice([f for f in EDGE_FORMATS
+                                       if f.width - f.signed <= 31]).with_(
+                frac=formats["d"].frac)
+        values = {("c0" if r == "c" else r): rng.choice(edge_values(formats[r]))
+                  for r in roles}
+        if "c" in roles:
+            values["c1"] = rng.choice(edge_values(formats["c"]))
+        if op == "range":
+            values["e"] = rng.choice(edge_values(formats["d"]))
+        skipped = []
+        check(unit, op, values, formats, lane=rng.getrandbits(32),
+              garbage=rng.getrandbits(64), skip=lambda: skipped.append(1))
+        done += not skipped
+        if done >= 40:
+            break
+    assert done >= 10, f"{op}: golden refused most edge cases"
+
+
+@pytest.mark.parametrize("op", DRAIN_OPS)
+def test_drain_edge_grid(unit, op):
+    rng = random.Random(op)
+    for _ in range(40):
+        frac = rng.choice([0, 1, 47, 48, 95, 96])
+        formats = {"a": FixedFormat(64, frac), "d": rng.choice(EDGE_FORMATS)}
+        values = {"a": rng.choice(specials(-2**(WORD - 1), 2**(WORD - 1) - 1, frac)
+                                  + specials(-2**47, 2**47, frac))}
+        if op != "drain_identity":
+            formats["pre"] = rng.choice(EDGE_FORMATS)
+        if op == "drain_tanh" and formats["pre"].frac > TANH_MAX_PRE_FRAC:
+            formats["pre"] = formats["pre"].with_(frac=TANH_MAX_PRE_FRAC)
+        if op == "drain_leaky_relu":
+            formats["c"] = rng.choice(EDGE_FORMATS)
+            values["c0"] = rng.choice(edge_values(formats["c"]))
+        if rng.random() < 0.7:
+            formats["b"] = rng.choice(EDGE_FORMATS)
+            formats["b"] = formats["b"].with_(frac=min(formats["b"].frac, frac))
+            values["b"] = rng.choice(edge_values(formats["b"]))
+        hw = {**formats, "b": formats.get("b", FixedFormat(8, 48))}
+        ref = golden_element(op, values, formats)
+        got = unit.run(op, values, hw, garbage=rng.getrandbits(64))
+        assert (got.d, got.sat_d) == (ref[0], ref[3]), (values, formats)
+
+
+# ----------------------------------------------------------------------- hand-picked cases
+
+Q = FixedFormat
+
+
+@pytest.mark.parametrize("rounding", ROUNDING_MODES)
+def test_rounding_ties(unit, rounding):
+    """x.5 and -x.5 for every rounding mode, through copy, add and mul."""
+    dst = Q(8, 0, rounding=rounding)
+    src = Q(16, 1)
+    for a in (1, 3, 5, -1, -3, -5, 2, -2, 0):
+        check(unit, "copy", {"a": a}, {"a": src, "d": dst})
+        check(unit, "add", {"a": a, "b": 0}, {"a": src, "b": Q(4, 0), "d": dst})
+        check(unit, "mul", {"a": a, "b": 1}, {"a": src, "b": Q(4, 0), "d": dst})
+    # a tie decided by a far-away sticky bit
+    check(unit, "sub", {"a": 1 << 46, "b": 1}, {"a": Q(48, 47), "b": Q(48, 47),
+                                                "d": Q(4, 0, rounding=rounding)})
+
+
+@pytest.mark.parametrize("overflow", OVERFLOW_MODES)
+def test_saturate_and_wrap(unit, overflow):
+    for signed in (True, False):
+        dst = Q(5, 0, signed=signed, overflow=overflow)
+        for a in (-40, -17, -16, -1, 0, 15, 16, 31, 32, 33, 100, 2**47 - 1, -2**47):
+            check(unit, "copy", {"a": a}, {"a": Q(48, 0), "d": dst})
+    # a huge product aligned far up: saturates (or wraps) exactly
+    check(unit, "mul", {"a": -2**47, "b": -2**47},
+          {"a": Q(48, 0), "b": Q(48, 0), "d": Q(48, 48, signed=False, overflow=overflow)})
+    check(unit, "sgd", {"d": 2**47 - 1, "a": -2**47, "c0": 2**47 - 1, "c1": 0},
+          {"d": Q(48, 0, overflow=overflow), "a": Q(48, 48), "c": Q(48, 48)})
+
+
+def test_cancelling_terms(unit):
+    """Large terms at very different fractions that cancel exactly."""
+    # soft_update: d + c (a - d) with c = 1: d + a - d = a
+    check(unit, "soft_update", {"d": -2**47, "a": 2**47 - 1, "c0": 1 << 47, "c1": 0},
+          {"d": Q(48, 0), "a": Q(48, 0), "c": Q(48, 47, signed=False)})
+    check(unit, "momentum", {"d": 2**47 - 1, "a": -(2**47 - 1), "c0": 1, "c1": 0},
+          {"d": Q(48, 0), "a": Q(48, 0), "c": Q(2, 0)})
+    check(unit, "mse_grad", {"a": 2**47 - 1, "b": 2**47 - 1, "c0": 2**47 - 1},
+          {"a": Q(48, 0), "b": Q(48, 0), "c": Q(48, 48), "d": Q(8, 4)})
+
+
+def test_tanh_table_end_and_symmetry(unit):
+    """drain_tanh around the table's end, at small and large pre-activation fracs."""
+    for pre_frac in (0, 3, 5, 6, 7, 20, 37, TANH_MAX_PRE_FRAC):
+        pre = Q(48, pre_frac)
+        one = 1 << pre_frac
+        for z in (0, 1, -1, one, -one, 8 * one - 1, 8 * one, 8 * one + 1, -8 * one,
+                  -8 * one + 1, 3 * one // 2, 2**47 - 1, -2**47):
+            for d in (Q(32, 30), Q(48, 47), Q(8, 6, rounding="truncate")):
+                values, formats = {"a": z}, {"a": Q(64, pre_frac), "pre": pre, "d": d}
+                ref = golden_element("drain_tanh", values, formats)
+                got = unit.run("drain_tanh", values, {**formats, "b": Q(2, 0)})
+                assert (got.d, got.sat_d) == (ref[0], ref[3]), (z, pre, d)
+
+
+def test_drain_counts_two_overflows(unit):
+    values = {"a": 10**20, "c0": 3}
+    formats = {"a": Q(64, 0), "pre": Q(8, 0), "d": Q(4, 0), "c": Q(4, 0)}
+    for op in ("drain_relu", "drain_leaky_relu", "drain_identity"):
+        ref = golden_element(op, values, formats)
+        got = unit.run(op, values, {**formats, "b": Q(2, 0)})
+        assert (got.d, got.sat_d) == (ref[0], ref[3])
+    assert ref[3] == 1 and got.sat_d == 1
+    got = unit.run("drain_relu", values, {**formats, "b": Q(2, 0)})
+    assert got.sat_d == 2
+
+
+def test_noise_clamps_are_not_counted(unit):
+    lanes = [1, 0xDEADBEEF, 0x12345678, 0xFFFFFFFF, 0]
+    for lane, a, e in itertools.product(lanes, (0, 1 << 16, -(1 << 16), (1 << 20) - 1),
+                                        (0, 100, -2048, 2047)):
+        # sigma = 8: |N sigma| up to ~28, clamped to +-1 (not counted)
+        check(unit, "noise", {"a": a, "c0": 8 << 8},
+              {"a": Q(24, 16), "d": Q(24, 16), "c": Q(16, 8)}, lane=lane)
+        check(unit, "ou_noise", {"a": a, "e": e, "c0": 8 << 8, "c1": 1 << 7},
+              {"a": Q(24, 16), "d": Q(24, 16), "e": Q(12, 8), "c": Q(16, 8)}, lane=lane)
+
+
+def test_adam_root_corners(unit):
+    """v at 0, perfect squares, one off them, and saturated at 2^63 - 1."""
+    fd = Q(32, 0)
+    c = Q(33, 32, signed=False)
+    for d, a in ((0, 0), (1, 0), (0, 1), (2**31 - 1, 2**31 - 1), (-2**31, -2**31),
+                 (46341, 3), (3037000499 // 2, 12345)):
+        for beta in (0, 1, 2**31, 2**32 - 1, 2**32, 2**33 - 1):
+            check(unit, "adam_s", {"d": d, "a": a, "c0": beta},
+                  {"d": fd, "a": fd, "c": c}, skip=lambda: None)     # beta > 1: v < 0
+    # u far beyond 2^63 (beta > 1): v saturates at 2^63 - 1, root 3037000500
+    check(unit, "adam_s", {"d": -2**31, "a": 0, "c0": 2**47 - 1},
+          {"d": Q(32, 0), "a": Q(32, 0), "c": Q(48, 0)})
+
+
+def test_adam_w_divider_corners(unit):
+    """den = s + max(eps', 1) <= 0 (numpy's floor division, 0 for den = 0), eps' that
+    saturates int64 (golden wraps den in int64), ratios at 2^62 - 1."""
+    rate = Q(48, 44, signed=False)
+    s = Q(32, 24)
+    cases = [
+        {"d": 0, "a": 1 << 37, "b": 0, "c0": 1 << 44, "c1": 0},        # eps' -> 1
+        {"d": 5, "a": -(1 << 37), "b": -1, "c0": 1 << 44, "c1": 0},    # den = 0
+        {"d": 5, "a": 12345, "b": -7, "c0": 1 << 44, "c1": 0},         # den < 0
+        {"d": 5, "a": -12345, "b": -2**31, "c0": 1 << 40, "c1": 3},    # den < 0, m < 0
+        {"d": -3, "a": 2**38 - 1, "b": 1, "c0": 2**48 - 1, "c1": 2**48 - 1},
+        {"d": -3, "a": -(2**38 - 1), "b": 0, "c0": 2**48 - 1, "c1": 0},   # ratio 2^62 - 2^24
+    ]
+    for values in cases:
+        check(unit, "adam_w", values, {"d": Q(32, 24), "a": Q(40, 24), "b": s, "c": rate})
+    # eps' saturates int64 and s + eps' wraps in int64 (as in golden)
+    check(unit, "adam_w", {"d": 1, "a": 5, "b": 2**40, "c0": 1, "c1": 2**47 - 1},
+          {"d": Q(16, 8), "a": Q(48, 48), "b": Q(48, 48), "c": Q(48, 0)})
+
+
+def test_range_min_max(unit):
+    f = Q(16, 8, signed=True)
+    for a, lo, hi in itertools.product((-2**15, -1, 0, 5, 2**15 - 1), (-2**15, 0, 3),
+                                       (0, 7, 2**15 - 1)):
+        check(unit, "range", {"a": a, "d": lo, "e": hi}, {"a": f, "d": f})
+
+
+# --------------------------------------------------------------------------------- timing
+
+@pytest.mark.parametrize("op", ELEMENT_OPS)
+def test_latency_is_exact_and_done_pulses_once(unit, op):
+    design, sim = unit.design, unit.sim
+    lat = element_latency(op)
+    assert lat >= 1
+    fmts = {r: Q(16, 8) for r in ("a", "b", "c", "d", "e", "pre")}
+    # via run_element: done first seen after exactly `lat` cycles
+    assert run_element(sim, design, op, a=3, b=4, d=5, e=6, c0=7, c1=1, formats=fmts,
+                       acc_bits=WORD).cycles == lat
+    # and it is a one-cycle pulse: low in the following idle cycles
+    for _ in range(3):
+        sim.step({design.port(k): 0 for k in ("start", "op", "a", "b", "d", "e", "c0",
+                                               "c1", "fmt_a", "fmt_b", "fmt_d", "fmt_e",
+                                               "fmt_c", "fmt_pre", "acc_bits", "lane")})
+        assert sim.inspect(design.port("done")) == 0
+
+
+def test_back_to_back_elements(unit):
+    """A new start in the cycle done is high: a long op (adam_w), then one- and two-cycle
+    ops, each result read when its done pulses; no cycle is lost between elements."""
+    design, sim = unit.design, unit.sim
+    f = Q(16, 8)
+    jobs = [("adam_w", {"d": 100, "a": 300, "b": 45, "c0": 17, "c1": 1}),
+            ("add", {"a": 300, "b": -45}), ("drain_relu", {"a": -5, "b": 0}),
+            ("add", {"a": 1, "b": 2}), ("ou_noise", {"a": 9, "e": 100, "c0": 50, "c1": 3}),
+            ("drain_tanh", {"a": 1000, "b": 0}), ("copy", {"a": -7})]
+    expected = []
+    for op, values in jobs:
+        formats = {r: f for r in ("a", "b", "c", "d", "e", "pre")}
+        if op in DRAIN_OPS:
+            formats = {"a": Q(64, 8), "b": f, "pre": f, "d": f}
+        expected.append(golden_element(op, values, formats, lane=7)[0])
+    names = ("start", "op", "a", "b", "d", "e", "c0", "c1", "fmt_a", "fmt_b", "fmt_d",
+             "fmt_e", "fmt_c", "fmt_pre", "acc_bits", "lane")
+    idle = {design.port(k): 0 for k in names}
+
+    def start(op, values):
+        inputs = {k: 0 for k in names}
+        inputs.update({k: v & ((1 << WORD) - 1) for k, v in values.items()})
+        inputs.update({f"fmt_{r}": pack_format(f) for r in ("a", "b", "c", "d", "e", "pre")})
+        inputs.update(start=1, op=ELEMENT_OPS.index(op), lane=7)
+        if op in DRAIN_OPS:
+            inputs["fmt_a"] = pack_format(Q(64, 8))
+        sim.step({design.port(k): v for k, v in inputs.items()})
+
+    # job i + 1 starts in the cycle job i's done is high (known from the latency)
+    starts = list(itertools.accumulate([element_latency(op) for op, _ in jobs], initial=0))
+    got, dones = [], []
+    for cycle in range(starts[-1] + 1):
+        if cycle in starts[:-1]:
+            start(*jobs[starts.index(cycle)])
+        else:
+            sim.step(idle)
+        if sim.inspect(design.port("done")):
+            dones.append(cycle)
+            got.append(to_signed(sim.inspect(design.port("d_out")), WORD))
+    assert dones == starts[1:]
+    assert got == expected
+
+
+# ------------------------------------------------------------------------ Python-side API
+
+def test_op_indices_follow_the_isa():
+    assert ELEMENT_OPS[:len(isa.VECTOR_FUNCTIONS)] == isa.VECTOR_FUNCTIONS
+    for i, act in enumerate(isa.ACTIVATIONS):
+        assert ELEMENT_OPS[len(isa.VECTOR_FUNCTIONS) + i] == f"drain_{act}"
+    assert len(ELEMENT_OPS) <= 1 << OP_BITS
+    assert set(OPERAND_ROLES) == set(ELEMENT_OPS)
+
+
+@given(data_formats())
+def test_format_descriptor_round_trip(fmt):
+    word = pack_format(fmt)
+    assert 0 <= word < 1 << FORMAT_BITS
+    assert unpack_format_value(word) == fmt
+
+
+def test_limits():
+    assert internal_width(64) == internal_width(80) == 148
+    assert internal_width(128) == 128 + 51
+    with pytest.raises(ValueError, match="frac -1 < 0"):
+        pack_format(Q(16, -1))
+    with pytest.raises(ValueError, match="frac 200"):
+        pack_format(Q(16, 200))
+    assert internal_width(49) == 148
+    with pytest.raises(ValueError, match="word 48 must be an integer >= 49"):
+        internal_width(48)
+    with pytest.raises(ValueError, match="word 32 must be an integer >= 49"):
+        check_supported("copy", word=32, fmt_a=Q(8, 0), fmt_d=Q(8, 0))
+    with pytest.raises(ValueError, match="width <= 48"):
+        check_supported("add", word=80, fmt_a=Q(49, 0), fmt_b=Q(8, 0), fmt_d=Q(8, 0))
+    with pytest.raises(ValueError, match="frac <= 48"):
+        check_supported("copy", word=80, fmt_a=Q(8, 49), fmt_d=Q(8, 0))
+    with pytest.raises(ValueError, match="pass fmt_b"):
+        check_supported("add", word=80, fmt_a=Q(8, 0), fmt_d=Q(8, 0))
+    with pytest.raises(ValueError, match="accumulator fracs must be <= 96"):
+        check_supported("drain_identity", word=80, fmt_a=Q(64, 97), fmt_d=Q(8, 0))
+    with pytest.raises(ValueError, match="acc_bits in 2..80"):
+        check_supported("acc_add", word=80, fmt_a=Q(64, 0), fmt_d=Q(64, 0), acc_bits=81)
+    with pytest.raises(ValueError, match="adam_s squares d"):
+        check_supported("adam_s", word=80, fmt_a=Q(32, 0), fmt_d=Q(33, 0), fmt_c=Q(8, 0))
+    with pytest.raises(ValueError, match="adam_s squares a"):
+        check_supported("adam_s", word=80, fmt_a=Q(32, 0, signed=False), fmt_d=Q(32, 0),
+                        fmt_c=Q(8, 0))
+    check_supported("adam_s", word=80, fmt_a=Q(32, 0), fmt_d=Q(31, 0, signed=False),
+                    fmt_c=Q(48, 44, signed=False))
+    check_supported("drain_relu", word=80, fmt_a=Q(64, 96), fmt_d=Q(48, 48, signed=False),
+                    fmt_pre=Q(32, 16))                         # no bias
+    with pytest.raises(ValueError, match="not one of"):
+        element_latency("nope")
+    with pytest.raises(ValueError, match="acc_overflow"):
+        build_vector_unit(80, "clamp")
+
+
+@pytest.mark.tools
+def test_verilator_lint_wall_is_clean(unit, verilator_tool, tmp_path):
+    """The unit's Verilog passes Verilator --lint-only -Wall with the project's waivers
+    (PyRTL's unused temporary carry / product bits only)."""
+    from fixar_gen.hw.lint import lint
+
+    source = tmp_path / "fixar_vector_unit.v"
+    with source.open("w") as f:
+        pyrtl.output_to_verilog(f, block=unit.block, module_name="fixar_vector_unit")
+    lint(source, "fixar_vector_unit", timeout=120)
