@@ -89,7 +89,7 @@ VECTOR_SEMANTICS: dict[str, str] = {
               "rounded to an integer by d's rounding (not counted: v < 2^63 always); "
               "d = R(round(sqrt(v)), f(d)) (exact integer root, nearest)   (d: sqrt of "
               "Adam's v; c[0]: beta2)",
-    "adam_w": "den = b + max(eps', 1) where eps' = c[1] rounded to f(b) by d's rounding "
+    "adam_w": "den = b + max(eps', 1) where eps' = c[1] rounded to f(b) to nearest, ties to even "
               "(not fitted to b's width); r = sign(a) * floor(|a| * 2^(24 + f(b) - f(a)) / "
               "den) (24 fraction bits; needs 24 + f(b) - f(a) >= 0 and |a| times that power "
               "below 2^62, den > 0); d = R(d - r * c[0]), aligned exactly   (a: m, b: s, "
