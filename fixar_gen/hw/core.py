@@ -11,14 +11,16 @@ Per core
     until every core of its mask has arrived at a barrier with the same mask, then all
     leave together one cycle later.
 
-    *Element loop* (``load``, ``store``, ``vec``, ``drain``): the elements of the
-    region, row-major.  ``load``/``store`` copy one word a cycle between a host slot
-    and a buffer.  ``vec``/``drain`` read every operand of one element in one cycle
-    (broadcasting operands with one row or one column, as the golden model does), hand
-    them to the vector lane (:mod:`fixar_gen.hw.vector`), wait its latency and write
-    the results (dst; the OU state or the range's max; the PRNG lane) in the cycle the
-    lane reports done; the next element starts in the following cycle.  So an element
-    costs ``1 + element_latency(op)`` cycles.
+    *Element loop* (``load``, ``store``, ``vec``, ``drain``): the region row by row, in
+    steps of up to ``lanes`` adjacent columns.  ``load``/``store`` copy one step a cycle
+    between a host slot and a buffer.  ``vec``/``drain`` read every operand of the
+    step's elements in one cycle (broadcasting operands with one row or one column, as
+    the golden model does), hand them to the vector lanes (:mod:`fixar_gen.hw.vector`),
+    wait the op's latency and write the results (dst; the OU state or the range's max;
+    the PRNG lane) in the cycle the lanes report done; the next step starts in the
+    following cycle.  So a step costs ``1 + element_latency(op)`` cycles.  ``range``,
+    ``noise`` and ``ou_noise`` share state between elements (the monitor, the PRNG
+    lanes) and run one element a step.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
@@ -34,7 +36,8 @@ Per core
 Memory
     One ``word``-bit scratchpad holds every buffer and the host slots.  It has as many
     combinational read ports and synchronous write ports as the cores need each cycle
-    (per core: 6 + 2R + 3C reads, 3 + 2C writes), so no unit ever waits for memory.
+    (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes + 1 + 2C writes), so no unit ever
+    waits for memory.
     This is the simulation-first organisation of this generator's first version: on an
     FPGA such a memory maps to registers, not BRAM; FIXAR's banked weight memory with
     its transposed layout is the next step (docs/hardware.md).
@@ -56,7 +59,7 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
                    Load, MatMul, Store, Vector)
 from . import vector as V
 from .array import array as array_generator, row_address_bits
-from .build import Scope, named
+from .build import Scope, check_width, named
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 
@@ -108,6 +111,7 @@ class CoreConfig:
     buffer_bits: int = 8
     slot_bits: int = 4
     acc_overflow: str = "saturate"
+    lanes: int = 1            # vector lanes per core (elements of one row per step)
 
     @property
     def hostmap(self) -> HostMap:
@@ -132,25 +136,31 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     return 1 + (tiles - 1) * slot + lines + rows
 
 
-def execution_cycles(instr: Instruction, rows: int, cols: int) -> tuple[str, int]:
+SERIAL_FUNCTIONS = ("range", "noise", "ou_noise")     # one element a step (shared state)
+
+
+def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
+                     ) -> tuple[str, int]:
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`)."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
-    elements = instr.rows.count * instr.cols.count if hasattr(instr, "rows") else 0
-    if isinstance(instr, (Load, Store)):
-        return "dma", elements
-    if isinstance(instr, Drain):
-        op = "drain_" + ACTIVATIONS[instr.act]
-        return "vector", elements * (1 + V.element_latency(op))
-    if isinstance(instr, Vector):
-        fn = VECTOR_FUNCTIONS[instr.fn]
-        unit = "sync" if fn == "acc_add" else "vector"
-        return unit, elements * (1 + V.element_latency(fn))
     if isinstance(instr, Barrier):
         return "sync", 1
     if isinstance(instr, Halt):
         return "issue", 1
+    steps = instr.rows.count * math.ceil(instr.cols.count / lanes)
+    if isinstance(instr, (Load, Store)):
+        return "dma", steps
+    if isinstance(instr, Drain):
+        op = "drain_" + ACTIVATIONS[instr.act]
+        return "vector", steps * (1 + V.element_latency(op))
+    if isinstance(instr, Vector):
+        fn = VECTOR_FUNCTIONS[instr.fn]
+        if fn in SERIAL_FUNCTIONS:
+            steps = instr.rows.count * instr.cols.count
+        unit = "sync" if fn == "acc_add" else "vector"
+        return unit, steps * (1 + V.element_latency(fn))
     raise TypeError(f"no cycle rule for {type(instr).__name__}")
 
 
@@ -233,14 +243,31 @@ def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default
     return block
 
 
-def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator) -> None:
+def elaborate_core(cfg: CoreConfig, ports: dict[str, pyrtl.WireVector],
+                   pe_generator: PEGenerator = pe_generator_default) -> None:
+    """Elaborate the design into the working block with its host ports as plain wires
+    (a wrapper such as the U50 kernel drives the inputs and reads the outputs):
+    ``ports`` maps every name of ``cfg.hostmap.ports()`` to a wire of its width, except
+    ``host_busy``, which is built only when given."""
+    for name, (bits, way) in cfg.hostmap.ports().items():
+        if name not in ports:
+            if name == "host_busy":
+                continue
+            raise ValueError(f"elaborate_core: port {name} is missing")
+        check_width(ports[name], bits, f"elaborate_core: port {name}")
+    _elaborate(cfg, pe_generator, dict(ports))
+
+
+def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
+               ports: dict[str, pyrtl.WireVector] | None = None) -> None:
     hm = cfg.hostmap
-    ports = {}
-    for name, (bits, way) in hm.ports().items():
-        ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
+    if ports is None:
+        ports = {}
+        for name, (bits, way) in hm.ports().items():
+            ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
     R, C = cfg.rows, cfg.cols
-    reads_per_core = 6 + 2 * R + 3 * C
-    writes_per_core = 3 + 2 * C
+    reads_per_core = 4 * cfg.lanes + 2 + 2 * R + 3 * C
+    writes_per_core = 2 * cfg.lanes + 1 + 2 * C
     data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=True,
                           max_read_ports=reads_per_core * cfg.cores + 1,
                           max_write_ports=writes_per_core * cfg.cores + 1)
@@ -274,7 +301,8 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator) -> None:
     for d in done[1:]:
         all_done = all_done & d
     ports["host_done"] <<= all_done
-    ports["host_busy"] <<= ~all_done
+    if "host_busy" in ports:
+        ports["host_busy"] <<= ~all_done
 
     # statistics read port
     core_sel = ports["host_stat_core"]
@@ -379,12 +407,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     cols_count = _z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1
     src_col = pyrtl.select(is_op[Store], instr[slice(*_span(Store, "dst_col"))],
                            by_opcode("src_col", (Load, Drain, Vector)))
-    last_col = named(_z(j, COUNT_BITS) + 1 == cols_count, s("last_col"))
-    last_row = named(_z(i, COUNT_BITS) + 1 == rows_count, s("last_row"))
-    row_d = _z(rows_start, COUNT_BITS) + i
-    col_d = _z(cols_start, COUNT_BITS) + j
-    col_s = _z(src_col, COUNT_BITS) + j
-
     fn = field(Vector, "fn")
     act = field(Drain, "act")
     op = pyrtl.select(is_op[Drain], _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
@@ -392,45 +414,28 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     op = named(_z(op, V.OP_BITS), s("op"))
     fn_is = {name: (fn == k) & is_op[Vector] for k, name in enumerate(VECTOR_FUNCTIONS)}
 
-    def operand_address(slot_name: str, broadcast: bool = True, col=None):
-        d, _, _ = desc_regs[slot_name]
-        one_row = d["rows"] == 1
-        one_col = d["cols"] == 1
-        row = pyrtl.select(one_row, pyrtl.Const(0, COUNT_BITS), row_d) if broadcast else row_d
-        col = col_s if col is None else col
-        col = pyrtl.select(one_col, pyrtl.Const(0, COUNT_BITS), col) if broadcast else col
-        return _address(d["base"], row, col, d["cols"], A)
+    # -- the group of columns this step works on: up to `lanes` of one row ------------
+    lanes = cfg.lanes
+    serial = named(fn_is["range"] | fn_is["noise"] | fn_is["ou_noise"], s("serial"))
+    remaining = _z(cols_count - _z(j, COUNT_BITS), COUNT_BITS)            # >= 1
+    width_ = pyrtl.select(remaining < lanes, remaining, pyrtl.Const(lanes, COUNT_BITS))
+    group = named(_z(pyrtl.select(serial, pyrtl.Const(1, COUNT_BITS), width_), COUNT_BITS),
+                  s("group"))
+    next_j = _z(_z(j, COUNT_BITS) + group, COUNT_BITS)
+    last_col = named(next_j == cols_count, s("last_col"))
+    last_row = named(_z(i, COUNT_BITS) + 1 == rows_count, s("last_row"))
+    row_d = _z(rows_start, COUNT_BITS) + i
 
     dd = desc_regs["dst"][0]
-    addr_dst = named(_address(dd["base"], row_d, col_d, dd["cols"], A), s("addr_dst"))
-    addr_a = pyrtl.select(fn_is["range"], operand_address("a", col=col_d),
-                          operand_address("a"))
-    addr_b_plain = operand_address("b")
     db = desc_regs["b"][0]
-    addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
-    uses_lane = fn_is["noise"] | fn_is["ou_noise"]
-    addr_b = pyrtl.select(uses_lane, addr_lane, addr_b_plain)
-    addr_e = pyrtl.select(fn_is["ou_noise"], operand_address("e", broadcast=False),
-                          operand_address("e"))
-    addr_d = pyrtl.select(fn_is["range"], _z(dd["base"], A), addr_dst)
-    addr_range_max = _z(_z(dd["base"], A) + 1, A)
-    addr_e_vec = pyrtl.select(fn_is["range"], addr_range_max, addr_e)
     dc = desc_regs["c"][0]
-    addr_c0 = _z(dc["base"], A)
-    addr_c1 = _z(_z(dc["base"], A) + 1, A)
-
-    # load/store addresses
     sl = _fields(slot_reg, slot_fields(A))
-    addr_slot_src = _address(sl["base"], row_d, col_s, sl["cols"], A)   # load: slot col src_col+j
-    addr_copy_src = named(pyrtl.select(is_op[Load], addr_slot_src, addr_dst), s("copy_src"))
-    addr_copy_dst = named(pyrtl.select(is_op[Load], addr_dst, addr_slot_src), s("copy_dst"))
-
-    rd_a = _read(mems.data, pyrtl.select(state == COPY, addr_copy_src, addr_a))
-    rd_b = _read(mems.data, addr_b)
-    rd_d = _read(mems.data, addr_d)
-    rd_e = _read(mems.data, addr_e_vec)
-    rd_c0 = _read(mems.data, addr_c0)
-    rd_c1 = _read(mems.data, addr_c1)
+    uses_lane = fn_is["noise"] | fn_is["ou_noise"]
+    writes_e = fn_is["ou_noise"] | fn_is["range"]
+    copy_now = state == COPY
+    elem_start = named(state == ELEM_START, s("elem_start"))
+    rd_c0 = _read(mems.data, _z(dc["base"], A))
+    rd_c1 = _read(mems.data, _z(_z(dc["base"], A) + 1, A))
 
     def value_or_zero(slot_name, value):
         present = desc_regs[slot_name][2]
@@ -440,41 +445,78 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return pyrtl.select(desc_regs[slot_name][2], desc_regs[slot_name][0]["fmt"],
                             pyrtl.Const(0, V.FORMAT_BITS))
 
-    elem_start = named(state == ELEM_START, s("elem_start"))
-    unit = V.vector_unit(
-        s.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
-        inputs=V.ElementInputs(
-            start=elem_start, op=op,
-            a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
-            e=pyrtl.select(fn_is["range"], rd_e, value_or_zero("e", rd_e)),
-            c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
-            fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"), fmt_e=fmt_of("e"),
-            fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
-            acc_bits=desc_regs["dst"][0]["acc_bits"],
-            lane=rd_b[:32]))
+    units, lane_writes = [], []
+    for v in range(lanes):
+        ls = s.sub(f"lane{v}")
+        active = named(group > v, ls("active"))
+        col_d = _z(_z(cols_start, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
+        col_s = _z(_z(src_col, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
 
-    # -- latched write addresses of the element in flight ------------------------------
-    wa_d = _reg(A, s("wa_d"))
-    wa_e = _reg(A, s("wa_e"))
+        def operand_address(slot_name: str, broadcast: bool = True, col=None):
+            d, _, _ = desc_regs[slot_name]
+            row = pyrtl.select(d["rows"] == 1, pyrtl.Const(0, COUNT_BITS), row_d) \
+                if broadcast else row_d
+            col = col_s if col is None else col
+            col = pyrtl.select(d["cols"] == 1, pyrtl.Const(0, COUNT_BITS), col) \
+                if broadcast else col
+            return _address(d["base"], row, col, d["cols"], A)
+
+        addr_dst = named(_address(dd["base"], row_d, col_d, dd["cols"], A), ls("addr_dst"))
+        addr_a = pyrtl.select(fn_is["range"], operand_address("a", col=col_d),
+                              operand_address("a"))
+        addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
+        addr_b = pyrtl.select(uses_lane, addr_lane, operand_address("b"))
+        addr_e = pyrtl.select(fn_is["ou_noise"], operand_address("e", broadcast=False),
+                              operand_address("e"))
+        addr_d = pyrtl.select(fn_is["range"], _z(dd["base"], A), addr_dst)
+        addr_e = pyrtl.select(fn_is["range"], _z(_z(dd["base"], A) + 1, A), addr_e)
+        # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
+        addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
+        copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
+        copy_dst = named(pyrtl.select(is_op[Load], addr_dst, addr_slot), ls("copy_dst"))
+
+        rd_a = _read(mems.data, pyrtl.select(copy_now, copy_src, addr_a))
+        rd_b = _read(mems.data, addr_b)
+        rd_d = _read(mems.data, addr_d)
+        rd_e = _read(mems.data, addr_e)
+        unit = V.vector_unit(
+            ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
+            inputs=V.ElementInputs(
+                start=elem_start & active, op=op,
+                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
+                e=pyrtl.select(fn_is["range"], rd_e, value_or_zero("e", rd_e)),
+                c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
+                fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
+                fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
+                acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
+        # latched write addresses of the group in flight
+        wa_d, wa_e = _reg(A, ls("wa_d")), _reg(A, ls("wa_e"))
+        busy = _reg(1, ls("busy"))
+        with pyrtl.conditional_assignment:
+            with elem_start:
+                wa_d.next |= addr_d
+                wa_e.next |= addr_e
+                busy.next |= active
+        units.append((unit, busy))
+        lane_writes.append((copy_dst, rd_a, wa_d, wa_e, addr_b, active))
+
+    elem_done = named(units[0][0].done & (state == ELEM_WAIT), s("elem_done"))
     wa_b = _reg(A, s("wa_b"))
     with pyrtl.conditional_assignment:
         with elem_start:
-            wa_d.next |= addr_d
-            wa_e.next |= addr_e_vec
-            wa_b.next |= addr_b
-    writes_e = fn_is["ou_noise"] | fn_is["range"]
-    elem_done = named(unit.done & (state == ELEM_WAIT), s("elem_done"))
-    copy_now = state == COPY
+            wa_b.next |= lane_writes[0][4]
 
     # -- matrix unit --------------------------------------------------------------------
     mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
                       pe_generator)
 
     # -- writes -----------------------------------------------------------------------
-    mems.data[pyrtl.select(copy_now, addr_copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
-        pyrtl.select(copy_now, rd_a, unit.d_out), copy_now | elem_done)
-    mems.data[wa_e] <<= pyrtl.MemBlock.EnabledWrite(unit.e_out, elem_done & writes_e)
-    lane_word = _z(unit.lane_out, W)
+    for (unit, busy), (copy_dst, rd_a, wa_d, wa_e, _, active) in zip(units, lane_writes):
+        done_here = elem_done & busy
+        mems.data[pyrtl.select(copy_now, copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
+            pyrtl.select(copy_now, rd_a, unit.d_out), (copy_now & active) | done_here)
+        mems.data[wa_e] <<= pyrtl.MemBlock.EnabledWrite(unit.e_out, done_here & writes_e)
+    lane_word = _z(units[0][0].lane_out, W)
     mems.data[wa_b] <<= pyrtl.MemBlock.EnabledWrite(lane_word, elem_done & uses_lane)
     for addr, value, enable in mm["writes"]:
         mems.data[addr] <<= pyrtl.MemBlock.EnabledWrite(value, enable)
@@ -484,12 +526,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                          max_read_ports=3, max_write_ports=2)
     id_dst = desc_regs["dst"][1][:cfg.buffer_bits]
     id_e = desc_regs["e"][1][:cfg.buffer_bits]
-    count_d = pyrtl.select(elem_done, _z(unit.sat_d, 8), _z(mm["overflows"], 8))
+    lanes_d = pyrtl.Const(0, 8)
+    lanes_e = pyrtl.Const(0, 8)
+    for unit, busy in units:
+        lanes_d = _z(lanes_d + pyrtl.select(busy, _z(unit.sat_d, 8), pyrtl.Const(0, 8)), 8)
+        lanes_e = _z(lanes_e + pyrtl.select(busy, _z(unit.sat_e, 8), pyrtl.Const(0, 8)), 8)
+    count_d = pyrtl.select(elem_done, lanes_d, _z(mm["overflows"], 8))
     count_d = named(count_d, s("sat_count_d"))
     sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
                                                 count_d != 0)
-    count_e = elem_done & unit.sat_e & fn_is["ou_noise"]
-    sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + 1, STAT_BITS), count_e)
+    count_e = named(pyrtl.select(elem_done & fn_is["ou_noise"], lanes_e, pyrtl.Const(0, 8)),
+                    s("sat_count_e"))
+    sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + count_e, STAT_BITS),
+                                              count_e != 0)
 
     # -- the controller ------------------------------------------------------------------
     mask = field(Barrier, "mask")
@@ -530,13 +579,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         with state == ELEM_START:
             state.next |= ELEM_WAIT
         with state == ELEM_WAIT:
-            with unit.done:
+            with units[0][0].done:
                 state.next |= next_after_element
                 with last_col:
                     j.next |= 0
                     i.next |= i + 1
                 with pyrtl.otherwise:
-                    j.next |= j + 1
+                    j.next |= next_j
                 with lane_idx + 1 == _z(b_rows, COUNT_BITS):
                     lane_idx.next |= 0
                 with pyrtl.otherwise:
@@ -548,7 +597,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 j.next |= 0
                 i.next |= i + 1
             with pyrtl.otherwise:
-                j.next |= j + 1
+                j.next |= next_j
         with state == MM_PRE:
             state.next |= MM_RUN
         with state == MM_RUN:

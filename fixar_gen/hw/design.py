@@ -57,7 +57,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
         word=word_bits(pe), addr_bits=_bits_for(words), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
-        acc_overflow=spec.numerics.overflow)
+        acc_overflow=spec.numerics.overflow, lanes=hw.cols)
 
 
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:

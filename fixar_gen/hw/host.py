@@ -241,7 +241,7 @@ class HardwareMachine:
 
 def rtl_execution(cfg: CoreConfig):
     def execution(instr):
-        return execution_cycles(instr, cfg.rows, cfg.cols)
+        return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes)
     return execution
 
 
