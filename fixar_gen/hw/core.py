@@ -18,9 +18,9 @@ Per core
     the golden model does), hand them to the vector lanes (:mod:`fixar_gen.hw.vector`),
     wait the op's latency and write the results (dst; the OU state or the range's max;
     the PRNG lane) in the cycle the lanes report done; the next step starts in the
-    following cycle.  So a step costs ``1 + element_latency(op)`` cycles.  ``range``,
-    ``noise`` and ``ou_noise`` share state between elements (the monitor, the PRNG
-    lanes) and run one element a step.
+    following cycle.  So a step costs ``1 + element_latency(op)`` cycles.  ``range``
+    folds the other lanes' values into lane 0's current min and max (one monitor, one
+    write); ``noise`` and ``ou_noise`` share the PRNG lanes and run one element a step.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
@@ -136,7 +136,7 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     return 1 + (tiles - 1) * slot + lines + rows
 
 
-SERIAL_FUNCTIONS = ("range", "noise", "ou_noise")     # one element a step (shared state)
+SERIAL_FUNCTIONS = ("noise", "ou_noise")     # one element a step (they share PRNG lanes)
 
 
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
@@ -416,7 +416,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the group of columns this step works on: up to `lanes` of one row ------------
     lanes = cfg.lanes
-    serial = named(fn_is["range"] | fn_is["noise"] | fn_is["ou_noise"], s("serial"))
+    serial = named(fn_is["noise"] | fn_is["ou_noise"], s("serial"))
     remaining = _z(cols_count - _z(j, COUNT_BITS), COUNT_BITS)            # >= 1
     width_ = pyrtl.select(remaining < lanes, remaining, pyrtl.Const(lanes, COUNT_BITS))
     group = named(_z(pyrtl.select(serial, pyrtl.Const(1, COUNT_BITS), width_), COUNT_BITS),
@@ -445,7 +445,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return pyrtl.select(desc_regs[slot_name][2], desc_regs[slot_name][0]["fmt"],
                             pyrtl.Const(0, V.FORMAT_BITS))
 
-    units, lane_writes = [], []
+    units, lane_writes, range_in = [], [], []
+    # lane 0's d and e inputs: for range, the min/max folded over the whole step (the
+    # fold is built after the loop, so these wires are driven below)
+    range_d = [pyrtl.WireVector(W, s("range_min"))]
+    range_e = [pyrtl.WireVector(W, s("range_max"))]
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active = named(group > v, ls("active"))
@@ -479,12 +483,25 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         rd_b = _read(mems.data, addr_b)
         rd_d = _read(mems.data, addr_d)
         rd_e = _read(mems.data, addr_e)
+        if v == 0:
+            lane0 = (rd_a, rd_d, rd_e)
+            range_min, range_max = rd_d, rd_e
+        else:
+            # range: the other lanes' values are folded into lane 0's current min/max
+            # (they do not start: one monitor, one write)
+            range_min = pyrtl.select(active & pyrtl.signed_lt(rd_a, range_min), rd_a,
+                                     range_min)
+            range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a,
+                                     range_max)
+        range_in.append((range_min, range_max))
+        lane_start = elem_start & active if v == 0 else elem_start & active & ~fn_is["range"]
         unit = V.vector_unit(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
             inputs=V.ElementInputs(
-                start=elem_start & active, op=op,
-                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
-                e=pyrtl.select(fn_is["range"], rd_e, value_or_zero("e", rd_e)),
+                start=lane_start, op=op,
+                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b),
+                d=range_d[0] if v == 0 else rd_d,
+                e=range_e[0] if v == 0 else value_or_zero("e", rd_e),
                 c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
@@ -496,10 +513,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             with elem_start:
                 wa_d.next |= addr_d
                 wa_e.next |= addr_e
-                busy.next |= active
+                busy.next |= lane_start
         units.append((unit, busy))
         lane_writes.append((copy_dst, rd_a, wa_d, wa_e, addr_b, active))
 
+    folded_min, folded_max = range_in[-1]
+    lane0_a, lane0_d, lane0_e = lane0
+    del lane0_a
+    range_d[0] <<= pyrtl.select(fn_is["range"], folded_min, lane0_d)
+    range_e[0] <<= pyrtl.select(fn_is["range"], folded_max,
+                                value_or_zero("e", lane0_e))
     elem_done = named(units[0][0].done & (state == ELEM_WAIT), s("elem_done"))
     wa_b = _reg(A, s("wa_b"))
     with pyrtl.conditional_assignment:
