@@ -119,7 +119,7 @@ ADAM_S_MAGNITUDE_BITS = 31               # |d|, |a| < 2^31 so golden's int64 d*d
 TANH_MAX_PRE_FRAC = 62 - golden.TANH_TABLE_FRAC + golden.TANH_SEGMENT_FRAC
 
 #: iterative units: result bits per cycle
-SQRT_BITS_PER_CYCLE = 2
+SQRT_BITS_PER_CYCLE = 4
 DIV_BITS_PER_CYCLE = 2
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
