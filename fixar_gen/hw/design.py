@@ -36,7 +36,8 @@ def pe_widths(spec: Spec) -> PEWidths:
 def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
                ) -> CoreConfig:
     """The generator's sizes for ``spec``: memories sized for its programs (every
-    phase, FXP32, the spec's batch) with room to reallocate data buffers twice."""
+    phase, FXP32, the spec's batch) plus a quarter (rounded up to a power of two); the
+    host compacts data buffers when another batch size needs room."""
     buffers: dict[str, int] = {}
     slots = code = 0
     n_buffers = n_slots = 1
@@ -50,7 +51,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         code = max(code, per_core + 1)
         n_buffers = max(n_buffers, len(program.buffers))
         n_slots = max(n_slots, len(program.slots))
-    words = memory_words or 2 * sum(buffers.values()) + 2 * slots
+    words = memory_words or (5 * (sum(buffers.values()) + slots)) // 4
     pe = pe_widths(spec)
     hw = spec.hardware
     return CoreConfig(
