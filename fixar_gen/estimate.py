@@ -15,6 +15,7 @@ from .boards import BOARDS, dsps_per_pe
 from .compiler import Precision, activation_keys, compile_program
 from .numerics import FixedFormat
 from .perf import schedule
+from .resources import LABELS, RESOURCES, estimate_resources
 from .spec import Spec
 from .workload import workload
 
@@ -75,7 +76,8 @@ def estimate(spec: Spec) -> dict:
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
-                           "memory_kib_per_core": memory}
+                           "memory_kib_per_core": memory,
+                           **estimate_resources(spec).as_dict()}
     board = BOARDS.get(spec.target)
     if board is not None:
         report["board"] = {"name": board.name, "part": board.part, "dsps": board.dsps,
@@ -115,9 +117,20 @@ def format_estimate(r: dict) -> str:
     lines.append(f"  PE arrays: {res['dsp_arrays']:,} DSP48E2 ({res['dsp_per_pe']} per PE); "
                  f"memories per core: weight {mem['weight_kib']:,} KiB, state "
                  f"{mem['state_kib']:,} KiB, activation {mem['activation_kib']:,} KiB")
+    total = ", ".join(f"{res['total'][k]:,} {LABELS[k]}" for k in RESOURCES)
+    parts = "; ".join(f"{name} {', '.join(f'{v:,} {LABELS[k]}' for k, v in part.items() if v)}"
+                      for name, part in res["parts"].items())
+    lines.append(f"  resources (modeled): {total}")
+    lines.append(f"           {parts}")
     if "board" in r:
         b = r["board"]
         lines.append(f"  {b['name']} ({b['part']}): arrays use "
                      f"{b['dsp_fraction_arrays']:.1%} of {b['dsps']:,} DSPs "
                      f"({b['dsps_usable']:,} left to the kernel after the shell)")
+    if "fit" in res:
+        fit = res["fit"]
+        used = ", ".join(f"{LABELS[k]} {fit['utilization'][k]:.0%}" for k in RESOURCES)
+        verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
+        lines.append(f"  fit on the {fit['board']}: {verdict}; of what the Vitis shell leaves "
+                     f"({fit['usable_fraction']:.0%} of each resource): {used}")
     return "\n".join(lines)

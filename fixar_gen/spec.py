@@ -17,6 +17,7 @@ from .boards import BOARDS, dsps_per_pe
 from .envs import EnvUnavailable, env_info
 from .numerics import FixedFormat
 from .params import SpecError, check_fields, nested, param
+from .resources import check_fit
 
 ACTIVATIONS = ("relu", "tanh", "identity", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -430,3 +431,4 @@ class Spec:
                             f"need {need} DSP48E2 ({per_pe} per PE) but the {board.name} "
                             f"leaves {have} to the kernel (at most {have // per_pe} PEs in "
                             "all)", also=("hardware.cores",))
+        check_fit(self)       # every resource of the whole design (fixar_gen.resources)

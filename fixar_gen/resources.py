@@ -1,0 +1,419 @@
+"""The analytic resource model: LUTs, flip-flops, DSP48E2 slices, BRAM36 and URAM of a
+spec's accelerator, and whether it fits its target board.
+
+It owns :func:`estimate_resources` (a :class:`ResourceReport`: the parts, the memory
+placement and the totals) and :func:`check_fit` (the spec validation of a board
+target).  The model is a sum of parts, per core:
+
+PE array (calibrated)
+    ``LUT, FF = a * R * C + b * R + c * C + d``, the four coefficients a least-squares
+    fit to Yosys ``synth_xilinx -family xcup`` runs of PE arrays at FIXAR's widths
+    (W 32, H 16, A 80), measured by benchmarks/calibrate_resources.py into
+    :mod:`fixar_gen.resource_calibration`.  ``b`` and ``c`` carry the edges: the top
+    row adds to constant zeros, and the line buffer's skew registers grow with R.  For
+    other widths the fit is scaled by the PE's adder bits (LUTs: ``2A + W + 2H``) and
+    register bits (FFs: ``W + 2A``) over the calibrated ones.  DSP48E2: ``R * C *
+    boards.dsps_per_pe`` (4 at FIXAR's widths, which the same Yosys runs confirm).
+
+Vector unit and controller (documented constants, until the full core synthesizes)
+    One vector lane per array column (``perf``'s C lanes), each :data:`VECTOR_LANE`;
+    one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
+    address generators, the host DMA engine, the inter-core link).  The constants are
+    engineering estimates written down with their reasoning next to them; the lane's
+    8 DSP48E2 agree with FIXAR's published total (2,302 DSPs = 2,048 in the PEs + 254
+    for 32 lanes).
+
+Memories (from the spec's memory sizes)
+    Per core: the weight memory (online + target parameters, ``banks`` words wide),
+    the gradient/optimizer-state memory (one word per vector lane per cycle), the
+    activation memory (one word per array row per cycle: the line buffer's feed) and
+    the accumulator (``C`` columns x two ``A``-bit lanes, one row per streamed sample,
+    as deep as the batch).  Sizes are ``Spec.memory_needs()`` or the spec's explicit
+    ``hardware.memory`` sizes when larger.  A memory of ``width x depth`` bits costs
+    ``ceil(width / w) * ceil(depth / d)`` primitives, with the best BRAM36 aspect ratio
+    (32Kx1 ... 512x72) or URAM288's 4Kx72 (UG573).  Each memory goes where it takes the
+    smaller fraction of the board's BRAM or URAM; when one kind overflows the usable
+    budget, whole memories move to the other while it has room.
+
+Fit
+    Every resource against ``Board.usable``: the board's capacity times
+    ``usable_fraction`` (0.85 for the U50), the margin left for the Vitis shell.  The
+    U50 shell (``xilinx_u50_gen3x16_xdma_5_202210_1``) is listed with fixed resources
+    of about 112.8K LUTs (12.9%), 142.9K FFs (8.2%), 179.5 BRAM36 (13.4%), 4 URAM and
+    4 DSPs in public platform tables of HLS floorplanning tools (``platforminfo`` on a
+    Vitis install reports it; not checked here): 15% covers the shell on every
+    resource, with least headroom on BRAM and LUTs.
+
+Figures are modeled, not measured on a Vivado implementation; docs/dse.md says how far
+the model is from the calibration runs and from FIXAR's published utilisation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import TYPE_CHECKING
+
+from .boards import BOARDS, U50, Board, dsps_per_pe
+from .params import SpecError
+
+if TYPE_CHECKING:
+    from .spec import Spec
+
+RESOURCES = ("luts", "ffs", "dsps", "bram36", "uram")      # Board's attribute names
+LABELS = {"luts": "LUT", "ffs": "FF", "dsps": "DSP", "bram36": "BRAM36", "uram": "URAM"}
+MEMORY_KINDS = ("bram36", "uram")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """A count of each FPGA resource."""
+
+    luts: int = 0
+    ffs: int = 0
+    dsps: int = 0
+    bram36: int = 0
+    uram: int = 0
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(*(getattr(self, r) + getattr(other, r) for r in RESOURCES))
+
+    def times(self, n: int) -> "Resources":
+        return Resources(*(getattr(self, r) * n for r in RESOURCES))
+
+    def as_dict(self) -> dict[str, int]:
+        return {r: getattr(self, r) for r in RESOURCES}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{getattr(self, r):,} {LABELS[r]}" for r in RESOURCES)
+
+
+# ------------------------------------------------------------------ documented constants
+
+#: One vector-unit lane (32-bit datapath, every function of ``isa.VECTOR_FUNCTIONS``):
+#: two pipelined 32x32 multipliers (Adam's moments, the Bellman target, noise and
+#: soft-update products: 4 DSP48E2 each, ``boards.dsps_per_multiplier(32, 32)``); the
+#: unrolled 32-bit square root (``adam_s``, ~32 stages of a 40-bit add/subtract and
+#: mux: ~1,300 LUT, ~2,200 FF) and divider (``adam_w``, ~32 stages of 64 bits: ~2,100
+#: LUT, ~3,000 FF); the drain's 80 -> 32-bit rounding and saturation, bias add,
+#: activations and their derivatives, range monitor and PRNG (~2,100 LUT, ~800 FF).
+VECTOR_LANE = Resources(luts=5_500, ffs=6_000, dsps=8)
+
+#: One core's controller: instruction memory and decode, the buffer address generators,
+#: the host DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the
+#: inter-core link and barrier logic.  2 BRAM36 of instructions, 4 of DMA FIFOs, 2 of
+#: link FIFOs.
+CONTROLLER = Resources(luts=20_000, ffs=30_000, bram36=8)
+
+#: FIXAR's published utilisation (DAC 2021) at its design point, 2 cores x 16x16 on the
+#: U50, for comparison (it may or may not include the shell; the paper does not say).
+FIXAR_PUBLISHED = Resources(luts=508_000, ffs=409_000, dsps=2_302, bram36=774, uram=128)
+
+# UG573: BRAM36 aspect ratios (width, depth) and URAM288's one
+BRAM36_SHAPES = ((1, 32_768), (2, 16_384), (4, 8_192), (9, 4_096), (18, 2_048), (36, 1_024),
+                 (72, 512))
+URAM_SHAPE = (72, 4_096)
+
+
+def bram36_count(width: int, depth: int) -> int:
+    """BRAM36 primitives for a ``width``-bit, ``depth``-word memory (best aspect)."""
+    if width <= 0 or depth <= 0:
+        return 0
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM36_SHAPES)
+
+
+def uram_count(width: int, depth: int) -> int:
+    """URAM288 primitives (4K x 72) for a ``width``-bit, ``depth``-word memory."""
+    if width <= 0 or depth <= 0:
+        return 0
+    w, d = URAM_SHAPE
+    return math.ceil(width / w) * math.ceil(depth / d)
+
+
+# ------------------------------------------------------------------------- calibration
+
+@dataclass(frozen=True)
+class ArrayFit:
+    """``a * R * C + b * R + c * C + d`` for one resource of an R x C PE array."""
+
+    per_pe: float
+    per_row: float
+    per_col: float
+    const: float
+
+    def __call__(self, rows: int, cols: int) -> float:
+        return self.per_pe * rows * cols + self.per_row * rows + self.per_col * cols + self.const
+
+
+def _measured_arrays() -> list[dict]:
+    from .resource_calibration import MEASURED
+    return [m for m in MEASURED if m["design"] == "array"]
+
+
+@cache
+def array_fits() -> dict[str, ArrayFit]:
+    """The least-squares fit of LUTs and FFs to the calibration arrays."""
+    import numpy as np
+
+    arrays = _measured_arrays()
+    if len(arrays) < 4:
+        raise RuntimeError("fixar_gen/resource_calibration.py holds fewer than 4 arrays; "
+                           "rerun benchmarks/calibrate_resources.py")
+    basis = np.array([[m["rows"] * m["cols"], m["rows"], m["cols"], 1.0] for m in arrays])
+    out = {}
+    for resource in ("luts", "ffs"):
+        target = np.array([m[resource] for m in arrays], dtype=float)
+        coef = np.linalg.lstsq(basis, target, rcond=None)[0]
+        out[resource] = ArrayFit(*(float(c) for c in coef))
+    return out
+
+
+def calibration_widths() -> tuple[int, int, int]:
+    from .resource_calibration import WIDTHS
+    return WIDTHS["weight"], WIDTHS["half"], WIDTHS["acc"]
+
+
+def calibration_table() -> list[str]:
+    """Model against every calibration run, as printable lines."""
+    from .resource_calibration import MEASURED, TOOL
+    fits = array_fits()
+    lines = [f"calibration: {TOOL}, synth_xilinx -family xcup; fit "
+             + "; ".join(f"{LABELS[r]} = {f.per_pe:.1f} RC {f.per_row:+.1f} R "
+                         f"{f.per_col:+.1f} C {f.const:+.1f}" for r, f in fits.items())]
+    for m in MEASURED:
+        if m["design"] == "pe":
+            lines.append(f"  PE alone (activation passed right): {m['luts']} LUT, "
+                         f"{m['ffs']} FF, {m['dsps']} DSP48E2 (not in the fit)")
+            continue
+        if m["design"].startswith("lane"):
+            lines.append(f"  the generator's vector lane, {m['design'][4:]}-bit word: "
+                         f"{m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2 (not in "
+                         f"the model, whose FIXAR lane is {VECTOR_LANE.luts:,} LUT, "
+                         f"{VECTOR_LANE.ffs:,} FF, {VECTOR_LANE.dsps} DSP48E2)")
+            continue
+        row = []
+        for r, f in fits.items():
+            model = f(m["rows"], m["cols"])
+            row.append(f"{LABELS[r]} {m[r]:,} measured, {model:,.0f} model "
+                       f"({(model - m[r]) / m[r]:+.1%})")
+        lines.append(f"  {m['rows']}x{m['cols']}: " + "; ".join(row)
+                     + f"; DSP {m['dsps']} ({m['dsps'] / (m['rows'] * m['cols']):g} per PE)")
+    return lines
+
+
+# ---------------------------------------------------------------------------- the model
+
+@dataclass(frozen=True)
+class Memory:
+    """One on-chip memory of one core and where the model places it."""
+
+    core: int
+    name: str            # weight | state | activation | accumulator
+    width: int           # bits read or written per cycle
+    depth: int           # words of ``width`` bits
+    kind: str            # bram36 | uram
+    count: int           # primitives of ``kind``
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
+
+    def moved(self) -> "Memory":
+        kind = "uram" if self.kind == "bram36" else "bram36"
+        count = (uram_count if kind == "uram" else bram36_count)(self.width, self.depth)
+        return replace(self, kind=kind, count=count)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The totals against a board's usable resources."""
+
+    board: str
+    usable: Resources
+    usable_fraction: float
+
+    def over(self, total: Resources) -> list[str]:
+        return [r for r in RESOURCES if getattr(total, r) > getattr(self.usable, r)]
+
+    def fraction(self, total: Resources) -> dict[str, float]:
+        return {r: getattr(total, r) / getattr(self.usable, r) if getattr(self.usable, r)
+                else math.inf for r in RESOURCES}
+
+
+@dataclass(frozen=True)
+class ResourceReport:
+    cores: int
+    array: tuple[int, int]
+    parts: tuple[tuple[str, Resources], ...]     # whole design, per part
+    memories: tuple[Memory, ...]
+    total: Resources
+    fit: Fit | None                              # None: no board (sim target)
+    scaled: bool                                 # widths differ from the calibration's
+
+    @property
+    def fits(self) -> bool:
+        return self.fit is None or not self.fit.over(self.total)
+
+    def problems(self) -> list[str]:
+        """'URAM 700 > 544 usable', one per resource over the budget."""
+        if self.fit is None:
+            return []
+        return [f"{LABELS[r]} {getattr(self.total, r)} > {getattr(self.fit.usable, r)} "
+                f"usable" for r in self.fit.over(self.total)]
+
+    def as_dict(self) -> dict:
+        out: dict = {"total": self.total.as_dict(),
+                     "parts": {name: res.as_dict() for name, res in self.parts},
+                     "memories": [{"core": m.core, "name": m.name, "width_bits": m.width,
+                                   "depth": m.depth, "kind": m.kind, "count": m.count}
+                                  for m in self.memories if m.core == 0],
+                     "calibrated_widths": not self.scaled, "modeled": True}
+        if self.fit is not None:
+            out["fit"] = {"board": self.fit.board, "usable_fraction": self.fit.usable_fraction,
+                          "usable": self.fit.usable.as_dict(),
+                          "utilization": {r: round(v, 4) for r, v in
+                                          self.fit.fraction(self.total).items()},
+                          "fits": self.fits, "problems": self.problems()}
+        return out
+
+
+def _usable(board: Board) -> Resources:
+    return Resources(*(board.usable(r) for r in RESOURCES))
+
+
+def _array(spec: "Spec") -> tuple[Resources, bool]:
+    """One core's PE array (with its line buffer) and whether widths were scaled."""
+    rows, cols = spec.hardware.array
+    n = spec.numerics
+    w, h, a = n.weight.width, n.activation.width // 2, n.accumulator_width
+    cw, ch, ca = calibration_widths()
+    lut_scale = (2 * a + w + 2 * h) / (2 * ca + cw + 2 * ch)
+    ff_scale = (w + 2 * a) / (cw + 2 * ca)
+    fits = array_fits()
+    res = Resources(luts=math.ceil(fits["luts"](rows, cols) * lut_scale),
+                    ffs=math.ceil(fits["ffs"](rows, cols) * ff_scale),
+                    dsps=rows * cols * dsps_per_pe(w, h))
+    return res, (w, h, a) != (cw, ch, ca)
+
+
+def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
+    """(name, width bits, depth) of each memory of one core."""
+    hw, n = spec.hardware, spec.numerics
+    rows, cols = hw.array
+    need = spec.memory_needs()            # bytes per core
+    given = hw.memory
+
+    def words(key: str, word_bits: int) -> int:
+        size = need[key]
+        explicit = getattr(given, key)
+        if explicit is not None:
+            size = max(size, explicit * 1024)
+        return math.ceil(size / math.ceil(word_bits / 8))
+
+    state_bits = max(n.gradient.width, n.weight.width)
+    shapes = [
+        ("weight", hw.memory.banks * n.weight.width,
+         math.ceil(words("weight_kib", n.weight.width) / hw.memory.banks)),
+        ("state", cols * state_bits, math.ceil(words("state_kib", state_bits) / cols)),
+        ("activation", rows * n.activation.width,
+         math.ceil(words("activation_kib", n.activation.width) / rows)),
+        ("accumulator", cols * 2 * n.accumulator_width, spec.algorithm.batch_size),
+    ]
+    return shapes
+
+
+def _place(shapes: list[tuple[str, int, int]], cores: int, fixed_bram: int,
+           board: Board | None) -> list[Memory]:
+    """Every core's memories in BRAM36 or URAM (see the module doc): each where it takes
+    the smaller fraction of the board (the U50's capacities when there is no board),
+    then, on a board, whole memories move out of a kind that overflows."""
+    ref = board or U50
+    memories = []
+    for core in range(cores):
+        for name, width, depth in shapes:
+            b, u = bram36_count(width, depth), uram_count(width, depth)
+            prefer_uram = u / ref.uram < b / ref.bram36 if ref.uram else False
+            kind, count = ("uram", u) if prefer_uram else ("bram36", b)
+            memories.append(Memory(core, name, width, depth, kind, count))
+    if board is None:
+        return memories
+    usable = {"bram36": board.usable("bram36") - fixed_bram, "uram": board.usable("uram")}
+
+    def used(kind: str) -> int:
+        return sum(m.count for m in memories if m.kind == kind)
+
+    for _ in range(len(memories)):
+        over = [k for k in MEMORY_KINDS if used(k) > usable[k]]
+        if not over:
+            break
+        source = over[0]
+        target = "uram" if source == "bram36" else "bram36"
+        room = usable[target] - used(target)
+        candidates = [(i, m.moved()) for i, m in enumerate(memories)
+                      if m.kind == source and m.moved().count <= room]
+        if not candidates:
+            break
+        # the memory that frees the most of the overflowing kind (the last core first)
+        i, moved = max(candidates, key=lambda c: (memories[c[0]].count, c[0]))
+        memories[i] = moved
+    return memories
+
+
+def estimate_resources(spec: "Spec", cores: int | None = None,
+                       board: Board | None = None) -> ResourceReport:
+    """The resource model of ``spec`` (with ``cores`` cores if given), checked against
+    ``board`` (default: the spec's target board; none for ``sim``)."""
+    hw = spec.hardware
+    cores = hw.cores if cores is None else cores
+    if board is None:
+        board = BOARDS.get(spec.target)
+    array, scaled = _array(spec)
+    lanes = hw.cols
+    parts = [("PE arrays", array.times(cores)),
+             ("vector units", VECTOR_LANE.times(lanes * cores)),
+             ("controllers", CONTROLLER.times(cores))]
+    fixed_bram = CONTROLLER.bram36 * cores
+    memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
+    memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),
+                             uram=sum(m.count for m in memories if m.kind == "uram"))
+    parts.append(("memories", memory_total))
+    total = Resources()
+    for _, res in parts:
+        total = total + res
+    fit = None if board is None else Fit(board.name, _usable(board), board.usable_fraction)
+    return ResourceReport(cores, tuple(hw.array), tuple(parts), tuple(memories), total,
+                          fit, scaled)
+
+
+def max_cores(spec: "Spec", board: Board) -> int:
+    """The most cores of the spec's array and networks that fit ``board`` (0: none)."""
+    best = 0
+    for cores in range(1, spec.hardware.cores + 1):
+        if not estimate_resources(spec, cores, board).fits:
+            break
+        best = cores
+    return best
+
+
+def check_fit(spec: "Spec") -> None:
+    """Raise :class:`SpecError` if the spec's target board cannot hold the design."""
+    board = BOARDS.get(spec.target)
+    if board is None:
+        return
+    report = estimate_resources(spec, board=board)
+    if report.fits:
+        return
+    hw = spec.hardware
+    fewer = max_cores(spec, board)
+    if fewer:
+        field, allowed = "hardware.cores", (f"at most {fewer} core{'s' * (fewer > 1)} of "
+                                            f"{hw.rows}x{hw.cols} PEs with these networks")
+        also = ("hardware.array",)
+    else:
+        field, allowed = "hardware.array", ("not even one core of this size fits: a smaller "
+                                            "array or smaller networks")
+        also = ("hardware.cores",)
+    raise SpecError(field, f"{hw.cores} cores x {hw.rows}x{hw.cols} PEs do not fit the "
+                    f"{board.name} after the shell margin: {', '.join(report.problems())} "
+                    f"({allowed}; `fixar estimate` shows the parts)", also=also)

@@ -1,0 +1,220 @@
+"""The analytic resource model (fixar_gen.resources): its calibration against the Yosys
+runs it was fitted to, its shape (monotonic in cores and array), the memory mapping,
+the fit check on the U50 and what `fixar estimate` shows of it.  The one Yosys run
+(a held-out 2x4 array) is marked ``tools``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fixar_gen import SpecError, load_spec, resource_calibration
+from fixar_gen.boards import U50
+from fixar_gen.cli import main
+from fixar_gen.estimate import estimate, format_estimate
+from fixar_gen.resources import (FIXAR_PUBLISHED, RESOURCES, array_fits, bram36_count,
+                                 check_fit, estimate_resources, max_cores, uram_count)
+from fixar_gen.spec import ActorSpec, CriticSpec, MemorySpec, NetworksSpec, Spec
+
+from .conftest import EXAMPLES
+
+FIXAR = load_spec(EXAMPLES / "fixar_u50.yaml")
+SMALL = Spec(networks=NetworksSpec(actor=ActorSpec(hidden=(64, 64)),
+                                   critic=CriticSpec(hidden=(64, 64))))
+
+
+def at(spec: Spec, **hardware) -> Spec:
+    return dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, **hardware))
+
+
+def sim(spec: Spec, **hardware) -> Spec:
+    return at(dataclasses.replace(spec, target="sim"), **hardware)
+
+
+# ----------------------------------------------------------------------- calibration
+
+def test_the_calibration_covers_enough_arrays():
+    arrays = [m for m in resource_calibration.MEASURED if m["design"] == "array"]
+    assert len(arrays) >= 5
+    assert max(m["rows"] * m["cols"] for m in arrays) >= 64
+    assert resource_calibration.FAMILY == "xcup"
+
+
+@pytest.mark.parametrize("m", [m for m in resource_calibration.MEASURED
+                               if m["design"] in ("pe", "array")],
+                         ids=lambda m: f"{m['design']}-{m['rows']}x{m['cols']}")
+def test_every_calibration_run_has_four_dsps_per_pe(m):
+    assert m["dsps"] == 4 * m["rows"] * m["cols"]
+
+
+@pytest.mark.parametrize("m", [m for m in resource_calibration.MEASURED
+                               if m["design"] == "array"],
+                         ids=lambda m: f"{m['rows']}x{m['cols']}")
+def test_the_model_is_within_15_percent_of_each_calibration_run(m):
+    """Issue 7: the analytic model within 15% of Yosys on the calibration specs."""
+    for resource, fit in array_fits().items():
+        model = fit(m["rows"], m["cols"])
+        assert abs(model - m[resource]) <= 0.15 * m[resource], (resource, m, model)
+
+
+def test_fixar_design_point_is_near_fixars_published_dsp_count():
+    total = estimate_resources(FIXAR).total
+    assert total.dsps == 2 * 256 * 4 + 2 * 16 * 8          # PEs + vector lanes
+    assert abs(total.dsps - FIXAR_PUBLISHED.dsps) <= 0.01 * FIXAR_PUBLISHED.dsps
+
+
+# -------------------------------------------------------------------- memory primitives
+
+@pytest.mark.parametrize("width, depth, bram, uram", [
+    (1, 32_768, 1, 8), (72, 512, 1, 1), (72, 513, 2, 1), (36, 1_024, 1, 1),
+    (512, 512, 8, 8), (72, 4_096, 8, 1), (73, 4_096, 9, 2), (32, 1, 1, 1), (0, 10, 0, 0)])
+def test_primitive_counts_follow_ug573_shapes(width, depth, bram, uram):
+    assert bram36_count(width, depth) == bram
+    assert uram_count(width, depth) == uram
+
+
+@given(st.integers(1, 4_096), st.integers(1, 200_000))
+def test_primitives_always_hold_the_bits(width, depth):
+    assert bram36_count(width, depth) * 36 * 1024 >= width * depth
+    assert uram_count(width, depth) * 288 * 1024 >= width * depth
+
+
+def test_explicit_memory_sizes_larger_than_needed_cost_more():
+    base = estimate_resources(sim(SMALL)).total
+    need = SMALL.memory_needs()["weight_kib"]
+    bigger = at(SMALL, memory=MemorySpec(weight_kib=8 * need // 1024))
+    total = estimate_resources(bigger).total
+    assert total.bram36 * 36 + total.uram * 288 > base.bram36 * 36 + base.uram * 288
+
+
+# ------------------------------------------------------------------ shape of the model
+
+@settings(max_examples=40)
+@given(cores=st.integers(1, 7), rows=st.integers(1, 48), cols=st.integers(1, 48))
+def test_resources_grow_with_cores(cores, rows, cols):
+    """Without a board (no spill between BRAM and URAM) every resource is
+    non-decreasing in the number of cores; on the U50 all but the two memory kinds
+    (which trade against each other) are, and so are the memory bits."""
+    spec = sim(SMALL, array=(rows, cols))
+    one = estimate_resources(spec, cores).total
+    more = estimate_resources(spec, cores + 1).total
+    assert all(getattr(more, r) >= getattr(one, r) for r in RESOURCES), (one, more)
+    one = estimate_resources(spec, cores, U50).total
+    more = estimate_resources(spec, cores + 1, U50).total
+    assert all(getattr(more, r) >= getattr(one, r) for r in ("luts", "ffs", "dsps"))
+    assert more.bram36 * 36 + more.uram * 288 >= one.bram36 * 36 + one.uram * 288
+
+
+@settings(max_examples=40)
+@given(cores=st.integers(1, 4), rows=st.integers(1, 64), cols=st.integers(1, 64),
+       grow=st.sampled_from(["rows", "cols"]))
+def test_logic_grows_with_the_array(cores, rows, cols, grow):
+    small = estimate_resources(sim(SMALL, cores=cores, array=(rows, cols))).total
+    bigger = (rows + 1, cols) if grow == "rows" else (rows, cols + 1)
+    large = estimate_resources(sim(SMALL, cores=cores, array=bigger)).total
+    assert all(getattr(large, r) > getattr(small, r) for r in ("luts", "ffs", "dsps"))
+
+
+def test_other_widths_scale_the_calibrated_array():
+    wide = dataclasses.replace(SMALL, numerics=dataclasses.replace(
+        SMALL.numerics, accumulator_width=94))
+    narrow, scaled = estimate_resources(SMALL), estimate_resources(wide)
+    assert not narrow.scaled and scaled.scaled
+    assert dict(scaled.parts)["PE arrays"].luts > dict(narrow.parts)["PE arrays"].luts
+
+
+# ---------------------------------------------------------------------- the fit check
+
+def test_fixar_design_point_fits_the_u50():
+    report = estimate_resources(FIXAR)
+    assert report.fits and report.fit.board == "u50" and report.problems() == []
+    fraction = report.fit.fraction(report.total)
+    assert 0 < fraction["dsps"] < 1 and 0 < fraction["luts"] < 1
+
+
+def test_sim_targets_have_no_board_and_always_fit():
+    report = estimate_resources(sim(FIXAR, cores=8, array=(8, 8)))
+    assert report.fit is None and report.fits
+
+
+def test_memory_spills_from_uram_to_bram_before_giving_up():
+    report = estimate_resources(sim(FIXAR, cores=4, array=(8, 8)), board=U50)
+    kinds = {(m.core, m.name): m.kind for m in report.memories}
+    assert report.fits
+    assert "bram36" in {kinds[(c, "state")] for c in range(4)}       # one moved over
+    assert report.total.uram <= U50.usable("uram")
+
+
+def test_a_spec_that_does_not_fit_is_rejected_with_fewer_cores_allowed():
+    with pytest.raises(SpecError) as err:
+        at(FIXAR, cores=8, array=(8, 8))
+    message = str(err.value)
+    assert re.match(r"^hardware\.cores: 8 cores x 8x8 PEs do not fit the u50 after the "
+                    r"shell margin: URAM \d+ > 544 usable \(at most 4 cores of 8x8 PEs", message)
+    assert max_cores(sim(FIXAR, cores=8, array=(8, 8)), U50) == 4
+
+
+def test_a_core_too_large_for_the_board_names_the_array():
+    huge = dataclasses.replace(FIXAR, target="sim", networks=NetworksSpec(
+        actor=ActorSpec(hidden=(2_048, 2_048)), critic=CriticSpec(hidden=(2_048, 2_048))))
+    with pytest.raises(SpecError, match=r"^hardware\.array: 2 cores x 16x16 PEs do not fit .*"
+                                        r"not even one core of this size fits"):
+        check_fit(dataclasses.replace(huge, target="u50"))
+
+
+# ------------------------------------------------------------------ fixar estimate
+
+def test_estimate_reports_the_resources_and_the_fit(capsys):
+    report = estimate(FIXAR)
+    res = report["resources"]
+    assert set(res["total"]) == set(RESOURCES) and res["modeled"] is True
+    assert set(res["parts"]) == {"PE arrays", "vector units", "controllers", "memories"}
+    assert res["fit"]["fits"] is True and res["fit"]["usable_fraction"] == 0.85
+    text = format_estimate(report)
+    assert "resources (modeled):" in text and "fit on the u50: fits" in text
+    assert main(["estimate", str(EXAMPLES / "fixar_u50.yaml"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["resources"]["total"]["dsps"] == 2_304
+
+
+def test_estimate_of_a_sim_spec_has_resources_but_no_fit():
+    res = estimate(load_spec(EXAMPLES / "pendulum.yaml"))["resources"]
+    assert "fit" not in res and res["total"]["luts"] > 0
+
+
+# ------------------------------------------------------------- Yosys (held-out array)
+
+@pytest.mark.tools
+def test_the_model_predicts_a_held_out_array_within_15_percent(tmp_path):
+    """A 2x4 array (not in the calibration) through Yosys against the model."""
+    import pyrtl
+
+    from fixar_gen.hw.array import build_array
+    from fixar_gen.hw.pe import PEWidths
+    from fixar_gen.tools import ToolMissing, run_tool, yosys
+
+    try:
+        tool = yosys()
+    except ToolMissing as exc:
+        pytest.skip(str(exc))
+    with (tmp_path / "held_out.v").open("w") as f:
+        pyrtl.output_to_verilog(f, block=build_array(2, 4, PEWidths(32, 16, 80)).block,
+                                module_name="held_out")
+    (tmp_path / "yowasp_tmp").mkdir()        # YoWASP maps a folder of TMPDIR over /tmp
+    run_tool([*tool.command, "-q", "-l", "yosys.log", "-p",
+              "read_verilog held_out.v; synth_xilinx -family xcup -noiopad -noclkbuf "
+              "-top held_out; tee -q -o stat.json stat -json"], cwd=tmp_path, timeout=900,
+             env={**tool.env, "TMPDIR": str(tmp_path / "yowasp_tmp")})
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    measured = {"luts": sum(n for k, n in cells.items() if re.fullmatch(r"LUT[1-6]", k)),
+                "ffs": sum(n for k, n in cells.items() if re.fullmatch(r"FD[RSCP]E", k))}
+    for resource, fit in array_fits().items():
+        model = fit(2, 4)
+        assert abs(model - measured[resource]) <= 0.15 * measured[resource], \
+            (resource, measured, model)
+    assert cells.get("DSP48E2") == 32

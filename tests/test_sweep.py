@@ -1,0 +1,320 @@
+"""`fixar sweep` and `fixar train --seeds` (fixar_gen.sweep): the --over language and its
+errors, dropped points and their reasons, the table (CSV, Markdown) and the Pareto
+plot, the same results on every engine (Ray skipped with a reason when absent), and
+several seeds through the same mechanism."""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fixar_gen import load_spec
+from fixar_gen.cli import main
+from fixar_gen.sweep import (AXES, COLUMNS, Point, SweepError, csv_text, markdown,
+                             pareto_front, parse_over, parse_seeds, points, ray_available,
+                             resolve_engine, run_parallel, sweep, train_seeds,
+                             write_outputs)
+
+from .conftest import EXAMPLES
+
+U50_SPEC = EXAMPLES / "fixar_u50.yaml"
+FIXAR = load_spec(U50_SPEC)
+# the issue's sweep plus 8 cores, which cannot fit: 8 x 8x8 runs out of URAM (the
+# parameters are held by every core), 8 x 16x16 out of DSPs
+OVER = parse_over(["cores=1,2,4,8", "array=8x8,16x16"])
+
+
+@pytest.fixture(scope="module")
+def result():
+    return sweep(FIXAR, OVER, workers=1, engine="local")
+
+
+# -------------------------------------------------------------------------- --over
+
+def test_over_is_parsed_in_order_with_typed_values():
+    over = parse_over(["policy=intra_layer,auto", "array=8x8,32x16", "cores=1,4",
+                       "clock=164,200.5", "batch=64"])
+    assert list(over) == ["policy", "array", "cores", "clock", "batch"]
+    assert over["array"] == ((8, 8), (32, 16)) and over["cores"] == (1, 4)
+    assert over["clock"] == (164.0, 200.5) and over["policy"] == ("intra_layer", "auto")
+    pts = points(over)
+    assert len(pts) == 2 * 2 * 2 * 2 * 1
+    assert pts[0].label == "policy=intra_layer array=8x8 cores=1 clock=164 batch=64"
+
+
+@pytest.mark.parametrize("items, message", [
+    (["core=1,2"], "--over core=1,2: unknown axis 'core' (did you mean 'cores'? axes: "
+                   "cores, array, policy, inference, batch, clock)"),
+    (["cores"], "--over cores: expected AXIS=V1,V2,... (axes: cores, array, policy, "
+                "inference, batch, clock)"),
+    (["cores=1,two"], "--over cores=1,two: 'two' is not allowed (integers from 1 to 64)"),
+    (["cores=0"], "--over cores=0: '0' is not allowed (integers from 1 to 64)"),
+    (["array=16"], "--over array=16: '16' is not allowed (RxC with R and C from 1 to 256, "
+                   "e.g. 16x16)"),
+    (["array=16x0"], "--over array=16x0: '16x0' is not allowed (RxC with R and C from 1 "
+                     "to 256, e.g. 16x16)"),
+    (["policy=intra_core"], "--over policy=intra_core: 'intra_core' is not allowed (one "
+                            "of intra_layer, intra_batch, auto)"),
+    (["cores=1,,2"], "--over cores=1,,2: empty value (integers from 1 to 64, "
+                     "comma-separated)"),
+    (["cores=1,1"], "--over cores=1,1: '1' is given twice"),
+    (["cores=1", "cores=2"], "--over cores=2: axis 'cores' is given twice"),
+    (["clock=nan"], "--over clock=nan: 'nan' is not allowed (numbers from 1 to 1000)"),
+])
+def test_bad_over_values_are_one_clear_line(items, message):
+    with pytest.raises(SweepError) as err:
+        parse_over(items)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--over", "core=1,2"], "fixar: error: --over core=1,2: unknown axis 'core' (did you "
+                             "mean 'cores'?"),
+    (["--over", "array=8by8"], "fixar: error: --over array=8by8: '8by8' is not allowed"),
+    (["--over", "cores=1", "--jobs", "0"], "fixar: error: --jobs 0: at least 1"),
+    (["--over", "cores=1", "--board", "vcu118"], "fixar: error: --board vcu118: not one "
+                                                 "of u50"),
+])
+def test_cli_errors_exit_2_without_a_traceback(capsys, tmp_path, argv, message):
+    code = main(["sweep", str(U50_SPEC), "--out", str(tmp_path), "--engine", "local", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(U50_SPEC)])                       # --over is required
+    assert exit_.value.code == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(U50_SPEC), "--over", "cores=1", "--engine", "dask"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_a_bad_spec_exits_2_with_its_location(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hardware: {cores: 0}\n")
+    assert main(["sweep", str(bad), "--over", "cores=1"]) == 2
+    assert capsys.readouterr().err.startswith(f"{bad}:1:19: hardware.cores: 0 is out of range")
+
+
+# ----------------------------------------------------------------------- the points
+
+def test_points_that_do_not_fit_are_dropped_with_the_reason(result):
+    by_point = {r["point"]: r for r in result.rows}
+    assert len(result.rows) == 8 and len(result.dropped) == 2
+    uram = by_point["cores=8 array=8x8"]
+    assert uram["status"] == "dropped"
+    assert uram["reason"].startswith("hardware.cores: 8 cores x 8x8 PEs do not fit the u50 "
+                                     "after the shell margin: URAM ")
+    assert "(at most 4 cores of 8x8 PEs" in uram["reason"]
+    dsp = by_point["cores=8 array=16x16"]
+    assert dsp["status"] == "dropped"
+    assert dsp["reason"].startswith("hardware.array: 8 cores x 16x16 PEs need 8192 DSP48E2")
+    # dropped points keep their modeled resources, not performance
+    assert uram["uram"] > 544 and uram.get("fxp16_train_ips") is None
+
+
+def test_fitting_points_have_performance_and_resources(result):
+    for r in result.kept:
+        assert r["reason"] == "" and r["dsps"] <= 5_059
+        assert 0 < r["fxp32_train_ips"] < r["fxp32_peak_ips"]
+        assert 0 < r["fxp16_train_ips"] < r["fxp16_peak_ips"]
+        assert 0 < r["fxp16_pe_util"] <= 1 and r["fxp16_bound"].split()[0] in (
+            "array", "vector", "dma", "sync", "issue")
+    fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
+    from fixar_gen.estimate import estimate
+    assert fixar["fxp16_train_ips"] == round(estimate(FIXAR)["fxp16"]["train_ips"], 1)
+    assert fixar["dsps"] == 2_304
+
+
+def test_auto_policy_says_what_it_chose():
+    res = sweep(FIXAR, parse_over(["policy=auto"]), workers=1, engine="local")
+    (row,) = res.rows
+    assert row["policy"] in ("auto:intra_layer", "auto:intra_batch")
+    assert "(auto chose intra_" in markdown(res)
+
+
+def test_a_sim_spec_drops_nothing_unless_a_board_is_named():
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    over = parse_over(["cores=1,64", "array=4x4"])
+    free = sweep(spec, over, workers=1, engine="local")
+    assert free.board is None and not free.dropped
+    boxed = sweep(spec, parse_over(["cores=1,64", "array=16x16"]), board="u50", workers=1,
+                  engine="local")
+    assert [r["status"] for r in boxed.rows] == ["ok", "dropped"]
+    assert boxed.rows[1]["reason"].startswith("does not fit the u50 after the shell margin: ")
+
+
+# ------------------------------------------------------------------------ the table
+
+def test_csv_has_every_point_and_column(result):
+    rows = list(csv.DictReader(io.StringIO(csv_text(result))))
+    assert tuple(rows[0]) == COLUMNS
+    assert [r["point"] for r in rows] == [r["point"] for r in result.rows]
+    assert [r["status"] for r in rows].count("dropped") == 2
+    dropped = next(r for r in rows if r["point"] == "cores=8 array=8x8")
+    assert dropped["fxp16_train_ips"] == "" and "URAM" in dropped["reason"]
+
+
+def test_markdown_table_lists_points_reasons_and_the_best(result):
+    text = markdown(result)
+    assert "8 points, 6 fit, 2 dropped" in text
+    for r in result.rows:
+        assert f"| {r['point']} |" in text
+    assert "| dropped: hardware.cores: 8 cores x 8x8 PEs do not fit the u50" in text
+    best = result.best()
+    assert best["point"] == max(result.kept, key=lambda r: r["fxp16_train_ips"])["point"]
+    assert f"**{best['point']}**" in text
+    assert text.count("\n|") == 2 + len(result.rows)
+
+
+def test_outputs_are_written_and_the_plot_is_optional(result, tmp_path, monkeypatch):
+    written, problem = write_outputs(result, tmp_path / "a")
+    assert problem is None
+    assert sorted(p.name for p in written) == ["pareto.png", "sweep.csv", "sweep.md"]
+    assert (tmp_path / "a" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    written, problem = write_outputs(result, tmp_path / "b")
+    assert sorted(p.name for p in written) == ["sweep.csv", "sweep.md"]
+    assert problem.startswith("the Pareto plot needs matplotlib: pip install -e \".[plot]\"")
+
+
+@given(st.lists(st.tuples(st.integers(1, 20), st.integers(1, 20)), min_size=1, max_size=12))
+def test_pareto_front_is_exactly_the_undominated_points(pairs):
+    rows = [{"status": "ok", "ips": ips, "cost": cost} for ips, cost in pairs]
+    front = set(pareto_front(rows, "ips", "cost"))
+
+    def beats(o, r):
+        return (o["ips"] >= r["ips"] and o["cost"] <= r["cost"]
+                and (o["ips"] > r["ips"] or o["cost"] < r["cost"]))
+    for i, r in enumerate(rows):
+        assert (i in front) == (not any(beats(o, r) for o in rows))
+    assert front
+
+
+def test_cli_sweep_writes_the_table_and_plot(capsys, tmp_path):
+    code = main(["sweep", str(U50_SPEC), "--over", "cores=1,2", "array=8x8",
+                 "--out", str(tmp_path), "--jobs", "1", "--engine", "local"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out.startswith("# Sweep of fixar_u50") and "| cores=2 array=8x8 |" in out
+    assert "2 points (2 fit, 0 dropped) on the local engine" in err
+    assert {p.name for p in tmp_path.iterdir()} == {"sweep.csv", "sweep.md", "pareto.png"}
+    assert (tmp_path / "sweep.md").read_text() == out
+
+
+# ------------------------------------------------------------------------ engines
+
+def test_the_process_pool_gives_the_same_table(result):
+    pooled = sweep(FIXAR, OVER, workers=2, engine="local")
+    assert pooled.engine == "local"
+    assert pooled.rows == result.rows
+    assert csv_text(pooled) == csv_text(result)
+
+
+@pytest.mark.skipif(not ray_available(), reason="Ray is not installed (the optional "
+                    "`scale` extra: pip install -e \".[scale]\")")
+def test_ray_gives_the_same_table(result):
+    on_ray = sweep(FIXAR, OVER, workers=2, engine="ray")
+    assert on_ray.engine == "ray"
+    assert on_ray.rows == result.rows
+
+
+def test_engine_choice():
+    assert resolve_engine("local") == "local"
+    assert resolve_engine("auto") == ("ray" if ray_available() else "local")
+    with pytest.raises(SweepError, match="--engine dask: not one of auto, ray, local"):
+        resolve_engine("dask")
+
+
+def test_asking_for_ray_without_it_is_a_clear_error(monkeypatch):
+    import fixar_gen.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "ray_available", lambda: False)
+    assert resolve_engine("auto") == "local"
+    with pytest.raises(SweepError, match=r"^--engine ray: Ray is not installed \(pip install"):
+        resolve_engine("ray")
+
+
+def test_run_parallel_keeps_the_order():
+    values, engine = run_parallel(abs, [-3, 1, -2, 5, -4], workers=2, engine="local")
+    assert values == [3, 1, 2, 5, 4] and engine == "local"
+
+
+def test_axes_are_documented():
+    assert all(axis.help and axis.allowed for axis in AXES.values())
+    assert Point((("cores", 2), ("array", (16, 8)))).label == "cores=2 array=16x8"
+
+
+# --------------------------------------------------------------------------- seeds
+
+@pytest.mark.parametrize("text, seeds", [("0-4", [0, 1, 2, 3, 4]), ("3", [3]),
+                                         ("0,3,7", [0, 3, 7]), ("0-2,10", [0, 1, 2, 10])])
+def test_seeds_are_parsed(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text, message", [
+    ("4-0", "--seeds 4-0: range 4-0 runs backwards"),
+    ("a", "--seeds a: 'a' is not a seed or a range (e.g. 0-4 or 0,3,7)"),
+    ("0-2,1", "--seeds 0-2,1: seed 1 is given twice"),
+    ("-1", "--seeds -1: '-1' is not a seed or a range (e.g. 0-4 or 0,3,7)"),
+])
+def test_bad_seeds_are_one_clear_line(text, message):
+    with pytest.raises(SweepError) as err:
+        parse_seeds(text)
+    assert str(err.value) == message
+
+
+def test_train_seeds_and_seed_together_is_an_error(capsys):
+    code = main(["train", str(EXAMPLES / "pendulum.yaml"), "--seeds", "0-1", "--seed", "3"])
+    assert code == 2
+    assert capsys.readouterr().err == "fixar: error: --seed and --seeds: give one of them\n"
+
+
+def test_train_several_seeds_through_the_pool(capsys, tmp_path):
+    code = main(["train", str(EXAMPLES / "pendulum.yaml"), "--backend", "float32",
+                 "--steps", "300", "--seeds", "0-1", "--out", str(tmp_path), "--jobs", "2",
+                 "--engine", "local"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for seed in (0, 1):
+        summary = json.loads((tmp_path / f"s{seed}" / "summary.json").read_text())
+        assert summary["seed"] == seed and summary["steps"] == 300
+        assert f"{tmp_path}/s{seed}: seed {seed}: 300 steps" in out
+    assert "2 seeds (local engine): final eval return mean" in out
+
+
+def _seed_runs(folder, engine: str, workers: int) -> list[tuple]:
+    results, used = train_seeds(load_spec(EXAMPLES / "pendulum.yaml"), [0, 1],
+                                backend="float32", out=str(folder), steps=1_100,
+                                checkpoint_every=5_000, resume=False, workers=workers,
+                                engine=engine)
+    assert used == engine
+    return [(r["seed"], r["updates"], r["final_eval_return"]) for r in results]
+
+
+def test_seeds_give_the_same_runs_in_process_and_in_the_pool(tmp_path):
+    alone = _seed_runs(tmp_path / "one", "local", 1)
+    assert [seed for seed, *_ in alone] == [0, 1] and alone[0][1] == 100
+    assert _seed_runs(tmp_path / "pool", "local", 2) == alone
+
+
+@pytest.mark.skipif(not ray_available(), reason="Ray is not installed (the optional "
+                    "`scale` extra: pip install -e \".[scale]\")")
+def test_seeds_give_the_same_runs_on_ray(tmp_path):
+    assert _seed_runs(tmp_path / "ray", "ray", 2) == _seed_runs(tmp_path / "local", "local", 1)
