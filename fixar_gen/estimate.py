@@ -72,6 +72,7 @@ def estimate(spec: Spec) -> dict:
             "infer_ips_batch": clock_hz * batch / infer_b.total_cycles,
             "pe_utilization": useful / (train.total_cycles * peak),
             "train_cycles_by_unit": dict(train.by_unit),
+            "rtl": rtl_figures(spec, precision, clock_hz),
         }
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
@@ -84,6 +85,28 @@ def estimate(spec: Spec) -> dict:
                            "dsps_usable": board.usable("dsps"),
                            "dsp_fraction_arrays": hw.pe_count * per_pe / board.dsps}
     return report
+
+
+def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
+    """The same programs on the generated RTL's own cycle model (what `fixar generate`
+    builds today; its simulated cycles equal this exactly)."""
+    from .hw.core import CoreConfig
+    from .hw.design import pe_widths
+    from .hw.host import RTL_TIMING, rtl_execution
+    from .perf import schedule_with
+    hw = spec.hardware
+    cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
+                     lanes=hw.cols)
+    batch = spec.algorithm.batch_size
+    execution = rtl_execution(cfg)
+    train = schedule_with(compile_program(spec, "train", precision), hw.cores, execution,
+                          RTL_TIMING)
+    infer1 = schedule_with(compile_program(spec, "infer", precision, batch=1), hw.cores,
+                           execution, RTL_TIMING)
+    return {"train_cycles_per_update": train.total_cycles,
+            "train_ips": clock_hz * batch / train.total_cycles,
+            "infer_ips_batch1": clock_hz / infer1.total_cycles,
+            "train_cycles_by_unit": dict(train.by_unit)}
 
 
 def cycle_breakdown(mode_report: dict) -> str:
@@ -112,6 +135,10 @@ def format_estimate(r: dict) -> str:
             f"inference {m['infer_ips_batch1']:,.0f} IPS at batch 1, "
             f"{m['infer_ips_batch']:,.0f} at batch {r['batch_size']}")
         lines.append(f"           cycles: {units}")
+        rtl = m["rtl"]
+        lines.append(f"           the generated RTL today: {rtl['train_cycles_per_update']:,} "
+                     f"cycles/update -> {rtl['train_ips']:,.0f} training IPS "
+                     f"({cycle_breakdown(rtl)})")
     res = r["resources"]
     mem = res["memory_kib_per_core"]
     lines.append(f"  PE arrays: {res['dsp_arrays']:,} DSP48E2 ({res['dsp_per_pe']} per PE); "
