@@ -136,7 +136,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     spec = _load(args.spec)
     out = args.out or f"build/{spec.name}"
     try:
-        report = generate(spec, out, synth=args.synth, verilate=args.verilate)
+        report = generate(spec, out, synth=args.synth, verilate=args.verilate,
+                          memory_words=args.memory_words)
     except _hardware_errors() as exc:
         raise UserError(str(exc)) from None
     t = report["timings"]
@@ -343,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM in report.json")
     p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
                    "Verilator model and record its build time")
+    p.add_argument("--memory-words", type=int, default=None, metavar="N",
+                   help="scratchpad entries (default: fitted to the spec's programs); a "
+                   "small value keeps --synth fast, since the scratchpad synthesizes to "
+                   "registers")
     p.set_defaults(func=cmd_generate)
 
     for name, helptext, desc in (

@@ -9,7 +9,9 @@
 
 All four come from one elaboration and one :class:`~fixar_gen.hw.hostmap.HostMap`.
 With ``synth=True`` Yosys (``synth_xilinx -family xcup``) synthesises the design and
-report.json records its LUT/FF/DSP/BRAM counts.
+report.json records its LUT/FF/DSP/BRAM counts.  For a spec whose target is ``u50`` the
+folder also gets the Vitis packaging of the kernel (kernel.xml, package_xo.tcl, u50.cfg,
+Makefile, the kernel's register map; :mod:`fixar_gen.targets.u50.package`, docs/u50.md).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from pathlib import Path
 from .spec import Spec
 
 
-def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = False
-             ) -> dict:
+def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = False,
+             memory_words: int | None = None) -> dict:
     from .hw.core import build_core
     from .hw.design import config_for
     from .hw.lint import waiver_file
@@ -32,7 +34,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     t0 = time.perf_counter()
-    cfg = config_for(spec)
+    cfg = config_for(spec, memory_words=memory_words)
     block = build_core(cfg)
     timings["elaborate_s"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()
@@ -67,5 +69,10 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         report["resources"] = synthesize(verilog, cfg.name, out / "synth")
         report["resources"]["source"] = "yosys synth_xilinx -family xcup"
         timings["synth_s"] = round(time.perf_counter() - t3, 3)
+    if spec.target == "u50":
+        from .targets.u50.package import write_package
+        t4 = time.perf_counter()
+        report["u50"] = write_package(spec, cfg, out)
+        timings["u50_package_s"] = round(time.perf_counter() - t4, 3)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -83,3 +83,21 @@ def test_generate_bad_spec_exits_2(tmp_path, capsys):
     bad.write_text("hardware: {cores: 0}\n")
     assert main(["generate", str(bad), "-o", str(tmp_path / "x")]) == 2
     assert "bad.yaml:1:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+def test_small_core_synthesizes_for_ultrascale_plus(tmp_path, yosys_tool):
+    """`fixar generate --synth` of a one-core 1x1 design with a 32-word scratchpad
+    (about 10 minutes of Yosys): the PE's two 32x16 multipliers take 4 DSP48E2, the
+    vector lane the rest; report.json records the counts."""
+    spec = tmp_path / "small.yaml"
+    spec.write_text("name: small\nnetworks:\n  actor: {hidden: [3], inputs: 2, outputs: 1}\n"
+                    "  critic: {hidden: [3]}\nalgorithm: {batch_size: 2}\n"
+                    "hardware: {cores: 1, array: [1, 1]}\n")
+    assert main(["generate", str(spec), "-o", str(tmp_path / "g"), "--synth",
+                 "--memory-words", "32"]) == 0
+    report = json.loads((tmp_path / "g" / "report.json").read_text())
+    r = report["resources"]
+    assert r["DSP"] >= 4 and r["LUT"] > 0 and r["FF"] > 0
+    assert r["source"] == "yosys synth_xilinx -family xcup"
