@@ -16,11 +16,14 @@ critic 23-400-300-1, batch 64) at the spec's clock (164 MHz):
   (:class:`fixar_gen.rl.float_ddpg.FloatDDPG`) and of the golden core (FXP32 and, as
   QAT runs after its delay, FXP16) on one update of the same networks and batch, and
   of the whole trainer (`Trainer`, environment included) on HalfCheetah-v5 when
-  MuJoCo is installed; Stable-Baselines3's DDPG when it is installed (it needs torch).
+  MuJoCo is installed; Stable-Baselines3's DDPG (benchmarks/bench_sb3.py, one update
+  and end to end) when given an interpreter that has it (``--sb3-python PATH`` or
+  FIXAR_SB3_PYTHON; torch and SB3 are not dependencies of fixar_gen, see bench_sb3.py).
 
 IPS = samples through complete DDPG updates per second = batch x updates/s.
 
     python benchmarks/bench_headline.py [--reps 9] [--train-updates 60] [--jobs 2] [--no-write]
+        [--sb3-python /tmp/sb3_venv/bin/python] [--sb3-updates 2000]
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import importlib.util  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -153,26 +158,47 @@ def measure_trainers(spec, updates: int) -> dict[str, dict] | str:
     return out
 
 
-def measure_sb3(spec, updates: int) -> dict | str:
-    """Stable-Baselines3 DDPG on the CPU, same networks and batch: updates/s over
-    ``updates`` gradient steps after a warm-up; a reason string when not installed."""
-    if importlib.util.find_spec("stable_baselines3") is None:
-        return ("Stable-Baselines3 is not installed here (it needs torch, which this "
-                "environment does not carry); not measured")
-    import gymnasium as gym
-    from stable_baselines3 import DDPG
-
-    warmup = max(spec.algorithm.batch_size, 200)
-    env = gym.make(spec.env.id)
-    model = DDPG("MlpPolicy", env, batch_size=spec.algorithm.batch_size,
-                 learning_starts=warmup, train_freq=1, gradient_steps=1, device="cpu",
-                 policy_kwargs={"net_arch": list(spec.networks.actor.hidden)}, seed=0)
-    model.learn(total_timesteps=warmup + 1)
-    start = time.perf_counter()
-    model.learn(total_timesteps=updates, reset_num_timesteps=False)
-    seconds = time.perf_counter() - start
-    import stable_baselines3
-    return {"updates_per_s": updates / seconds, "version": stable_baselines3.__version__}
+def measure_sb3(spec, updates: int, python: str | None) -> list[dict] | str:
+    """Stable-Baselines3 DDPG on the CPU, same task, networks, batch and optimizer
+    settings: benchmarks/bench_sb3.py run in ``python`` (an interpreter with torch and
+    SB3, this one when it has them), with torch on one thread (as the numpy rows) and on
+    all the machine's cores; a reason string when there is none or it fails."""
+    if python is None and importlib.util.find_spec("stable_baselines3") is not None:
+        python = sys.executable
+    if python is None:
+        return ("Stable-Baselines3 is not installed here (it needs torch, which fixar_gen "
+                "does not depend on); not measured. To measure it, give an interpreter "
+                "that has torch, stable-baselines3 and gymnasium[mujoco]: "
+                "`--sb3-python PATH` or FIXAR_SB3_PYTHON (see benchmarks/bench_sb3.py)")
+    if spec.networks.critic.hidden != spec.networks.actor.hidden:
+        return "the actor's and the critic's hidden layers differ; bench_sb3.py takes one"
+    a = spec.algorithm
+    if a.actor_lr != a.critic_lr:
+        print("note: SB3's DDPG has one learning rate; using the critic's", flush=True)
+    command = [python, str(Path(__file__).resolve().parent / "bench_sb3.py"),
+               "--env", spec.env.id, "--batch", str(a.batch_size),
+               "--hidden", ",".join(map(str, spec.networks.actor.hidden)),
+               "--lr", repr(a.critic_lr), "--gamma", repr(a.gamma), "--tau", repr(a.tau),
+               "--buffer-size", str(a.replay_size), "--noise-sigma", repr(a.noise.sigma),
+               "--learning-starts", str(max(a.batch_size, 200)),
+               "--updates", str(updates)]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = []
+    for threads in sorted({1, os.cpu_count() or 1}):
+        with tempfile.TemporaryDirectory(prefix="dse_headline_sb3_") as work:
+            try:                          # MuJoCo writes MUJOCO_LOG.TXT into the cwd
+                done = subprocess.run(command + ["--threads", str(threads)], cwd=work,
+                                      env=env, capture_output=True, text=True,
+                                      timeout=3600)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"bench_sb3.py did not run in {python}: {exc}"
+        lines = done.stdout.strip().splitlines()
+        if done.returncode or not lines:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return f"bench_sb3.py failed in {python} (exit {done.returncode}): {tail}"
+        out.append(json.loads(lines[-1]))
+    return out
 
 
 # -------------------------------------------------------------------------- report
@@ -279,12 +305,18 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
                          ratio(batch * ups), "-",
                          f"{ups:,.1f} updates/s, {t['steps_per_s']:,.1f} env steps/s, "
                          f"{t['updates']} updates"))
-    if isinstance(sb3, dict):
-        ups = sb3["updates_per_s"]
-        rows.append((f"CPU: Stable-Baselines3 {sb3['version']} DDPG", "measured here", "-",
+    for run in sb3 if isinstance(sb3, list) else ():
+        sb3_label = (f"CPU: Stable-Baselines3 {run['version']} DDPG (torch {run['torch']}, "
+                     f"{run['threads']} thread{'s' if run['threads'] > 1 else ''})")
+        ups = run["one_update_updates_per_s"]
+        rows.append((f"{sb3_label}, one update", "measured here", "-", f"{batch * ups:,.0f}",
+                     ratio(batch * ups), "-", f"{ups:,.1f} updates/s"))
+        ups = run["updates_per_s"]
+        rows.append((f"{sb3_label}, {run['env']} end to end", "measured here", "-",
                      f"{batch * ups:,.0f}", ratio(batch * ups), "-",
-                     f"{ups:,.1f} updates/s"))
-    else:
+                     f"{ups:,.1f} updates/s, {run['steps_per_s']:,.1f} env steps/s, "
+                     f"{run['updates']} updates"))
+    if isinstance(sb3, str):
         rows.append(("CPU: Stable-Baselines3 DDPG", "not measured", "-", "-", "-", "-", sb3))
 
     target2 = 2 * FIXAR_ACCELERATOR_IPS
@@ -304,7 +336,16 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         "CPU rows were measured in this run on the machine below (BLAS single-threaded, "
         "median of the timed updates after a warm-up; the end-to-end rows count update "
         "time only, as `Trainer` reports it). Other jobs share the machine's two cores "
-        "(load average below), so the CPU rates are noisy: compare rows of one run.", "",
+        "(load average below), so the CPU rates are noisy: compare rows of one run."
+        + (" The Stable-Baselines3 rows come from `benchmarks/bench_sb3.py`, run in this "
+           "run in a separate interpreter with torch, on one intra-op thread and on all "
+           "cores (a loaded machine can make the second thread a loss); its one-update "
+           "rows are the median of single `train(gradient_steps=1)` calls, its end-to-end "
+           "rows `learn` with train_freq=1 and gradient_steps=1 after "
+           f"{sb3[0]['learning_starts']} random steps and {sb3[0]['warmup_updates']} "
+           "untimed updates (updates/s over update time only, env steps/s over the whole "
+           "timed run, warm-up excluded; the project's trainer rows count their warm-up "
+           "steps in env steps/s)." if isinstance(sb3, list) else ""), "",
         f"- Machine: {about}",
         f"- Command: `{command}`",
         f"- Date: {datetime.date.today().isoformat()}",
@@ -348,14 +389,29 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         "networks), so more than 4 cores run out of URAM and BRAM.")
     sb3_line = ("- The software trainer (golden-QAT) at least as fast as Stable-Baselines3's "
                 "DDPG on this CPU: ")
-    if isinstance(sb3, dict):
-        golden = batch / cpu["golden_fxp16"]
-        verdict = "met" if golden >= batch * sb3["updates_per_s"] else "**not met**"
-        lines.append(sb3_line + f"{verdict} ({golden:,.0f} vs "
-                     f"{batch * sb3['updates_per_s']:,.0f} IPS).")
+    if isinstance(sb3, list):
+        if isinstance(trainers, dict):    # like with like: both trainers end to end
+            key, what = "updates_per_s", "end to end, update time only"
+            golden = trainers["golden"]["updates_per_s"]
+        else:                             # no environment here: one update each
+            key, what = "one_update_updates_per_s", "one FXP16 update against one SB3 update"
+            golden = 1 / cpu["golden_fxp16"]
+        best_sb3 = max(sb3, key=lambda run: run[key])     # the stronger baseline
+        theirs = best_sb3[key]
+        verdict = "met" if golden >= theirs else "**not met**"
+        lines.append(sb3_line + f"{verdict} -- golden-QAT trainer vs SB3: "
+                     f"{golden / theirs:.3g} times ({what}, SB3 on its faster "
+                     f"{best_sb3['threads']}-thread setting: {golden:,.1f} vs {theirs:,.1f} "
+                     f"updates/s, {batch * golden:,.0f} vs {batch * theirs:,.0f} IPS). "
+                     f"One update each: golden FXP16 {1 / cpu['golden_fxp16']:.1f}, float32 "
+                     f"numpy {1 / cpu['float32']:.0f}, SB3 "
+                     + ", ".join(f"{run['one_update_updates_per_s']:.0f} ({run['threads']} "
+                                 f"thread{'s' if run['threads'] > 1 else ''})" for run in sb3)
+                     + " updates/s.")
     else:
-        lines.append(sb3_line + "cannot be judged here: Stable-Baselines3 is not "
-                     "installed (it needs torch). For scale, the golden core runs "
+        lines.append(sb3_line + "cannot be judged here: Stable-Baselines3 was not "
+                     "measured (see its row; `--sb3-python PATH` runs it in an interpreter "
+                     "that has torch). For scale, the golden core runs "
                      f"{1 / cpu['golden_fxp16']:.1f} FXP16 updates/s against float32 "
                      f"numpy's {1 / cpu['float32']:.0f}.")
     if isinstance(trainers, str):
@@ -371,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="updates of each end-to-end trainer run (0: skip)")
     parser.add_argument("--jobs", type=int, default=None, help="sweep workers")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--sb3-python", default=os.environ.get("FIXAR_SB3_PYTHON") or None,
+                        help="interpreter with torch and stable-baselines3 that runs "
+                        "bench_sb3.py (default: $FIXAR_SB3_PYTHON; this one if it has SB3)")
+    parser.add_argument("--sb3-updates", type=int, default=2000,
+                        help="timed end-to-end SB3 steps (one update each)")
     args = parser.parse_args(argv)
     about = machine()
     spec = load_spec(ROOT / SPEC)
@@ -383,7 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     print("CPU seconds per update:", {k: round(v, 4) for k, v in cpu.items()}, flush=True)
     trainers = (measure_trainers(spec, args.train_updates) if args.train_updates
                 else "skipped (--train-updates 0)")
-    sb3 = measure_sb3(spec, max(args.train_updates, 50))
+    sb3 = measure_sb3(spec, args.sb3_updates, args.sb3_python)
+    for run in sb3 if isinstance(sb3, list) else ():
+        print(f"SB3, torch threads {run['threads']}:", {k: round(run[k], 1) for k in (
+            "one_update_updates_per_s", "updates_per_s", "steps_per_s")}, flush=True)
     command = " ".join(["python benchmarks/bench_headline.py",
                         *(sys.argv[1:] if argv is None else argv)])
     text = section(spec, m, best, best_point_report(spec, best), (len(result.rows), len(result.kept)), dsp_bound(spec),
