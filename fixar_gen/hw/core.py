@@ -523,7 +523,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     range_d[0] <<= pyrtl.select(fn_is["range"], folded_min, lane0_d)
     range_e[0] <<= pyrtl.select(fn_is["range"], folded_max,
                                 value_or_zero("e", lane0_e))
-    elem_done = named(units[0][0].done & (state == ELEM_WAIT), s("elem_done"))
+    all_done = units[0][0].done
+    for unit, busy in units[1:]:
+        all_done = all_done & (~busy | unit.done)
+    all_done = named(all_done, s("lanes_done"))          # every lane of the step is done
+    elem_done = named(all_done & (state == ELEM_WAIT), s("elem_done"))
     wa_b = _reg(A, s("wa_b"))
     with pyrtl.conditional_assignment:
         with elem_start:
@@ -551,9 +555,12 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     id_e = desc_regs["e"][1][:cfg.buffer_bits]
     lanes_d = pyrtl.Const(0, 8)
     lanes_e = pyrtl.Const(0, 8)
-    for unit, busy in units:
-        lanes_d = _z(lanes_d + pyrtl.select(busy, _z(unit.sat_d, 8), pyrtl.Const(0, 8)), 8)
-        lanes_e = _z(lanes_e + pyrtl.select(busy, _z(unit.sat_e, 8), pyrtl.Const(0, 8)), 8)
+    for v, (unit, busy) in enumerate(units):
+        ls = s.sub(f"lane{v}")
+        sat_d = named(pyrtl.select(busy, _z(unit.sat_d, 8), pyrtl.Const(0, 8)), ls("sat_d"))
+        sat_e = named(pyrtl.select(busy, _z(unit.sat_e, 8), pyrtl.Const(0, 8)), ls("sat_e"))
+        lanes_d = _z(lanes_d + sat_d, 8)
+        lanes_e = _z(lanes_e + sat_e, 8)
     count_d = pyrtl.select(elem_done, lanes_d, _z(mm["overflows"], 8))
     count_d = named(count_d, s("sat_count_d"))
     sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
@@ -602,7 +609,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         with state == ELEM_START:
             state.next |= ELEM_WAIT
         with state == ELEM_WAIT:
-            with units[0][0].done:
+            with all_done:
                 state.next |= next_after_element
                 with last_col:
                     j.next |= 0
