@@ -17,3 +17,22 @@ settings.register_profile("ci", derandomize=True, deadline=None,
 settings.register_profile("thorough", max_examples=2_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def generated_example(tmp_path_factory):
+    """``generated_example("examples/x.yaml") -> (folder, report)``: `fixar generate`
+    of an example, once per test session (the big examples take tens of seconds)."""
+    from fixar_gen.dsl import load_spec
+    from fixar_gen.generate import generate
+    cache: dict = {}
+
+    def get(path: str):
+        if path not in cache:
+            folder = tmp_path_factory.mktemp(Path(path).stem)
+            cache[path] = (folder, generate(load_spec(ROOT / path), folder))
+        return cache[path]
+    return get

@@ -12,7 +12,6 @@ import pytest
 
 from fixar_gen.cli import main
 from fixar_gen.dsl import load_spec
-from fixar_gen.generate import generate
 from fixar_gen.hw.hostmap import pack, unpack, width
 from fixar_gen.hw.lint import lint
 
@@ -20,12 +19,8 @@ EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    out = {}
-    for path in EXAMPLES:
-        folder = tmp_path_factory.mktemp(Path(path).stem)
-        out[path] = (folder, generate(load_spec(path), folder))
-    return out
+def generated(generated_example):
+    return {path: generated_example(path) for path in EXAMPLES}
 
 
 @pytest.mark.parametrize("path", EXAMPLES)
