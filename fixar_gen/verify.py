@@ -86,8 +86,8 @@ def check_equivalence(spec: Spec, backend: str = "pyrtl", examples: int = 50,
         raise AssertionError(f"{result.difference}\n{result.failure.listing()}")
 
 
-def run_verify(spec: Spec, backend: str, examples: int, seed: int | None, out=sys.stdout
-               ) -> int:
+def run_verify(spec: Spec, backend: str, examples: int, seed: int | None, out=None) -> int:
+    out = out or sys.stdout
     from .hw.session import open_machine
     machine = open_machine(spec, backend)
     try:
@@ -117,8 +117,9 @@ def _first_param_difference(golden: dict, hardware: dict) -> str | None:
     return None
 
 
-def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=sys.stdout) -> int:
+def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> int:
     """``updates`` DDPG training steps plus inferences on both; 0 if all identical."""
+    out = out or sys.stdout
     from .backends import open_core, random_params
     from .perf import schedule
     from .testing import uniform_batch
