@@ -120,11 +120,12 @@ TANH_MAX_PRE_FRAC = 62 - golden.TANH_TABLE_FRAC + golden.TANH_SEGMENT_FRAC
 
 #: iterative units: result bits per cycle
 SQRT_BITS_PER_CYCLE = 4
-DIV_BITS_PER_CYCLE = 2
+DIV_BITS_PER_CYCLE = 4
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
 SQRT_CYCLES = -(-ROOT_BITS // SQRT_BITS_PER_CYCLE)
 DIV_CYCLES = -(-QUOTIENT_BITS // DIV_BITS_PER_CYCLE)
+DIV_STEPS = DIV_CYCLES * DIV_BITS_PER_CYCLE    # the divider's registers (leading zeros)
 
 _OPND = MAX_DATA_WIDTH + 2               # a data value (or its negation) as a signed wire
 _MUL_X = 64                              # the multipliers' wide operand
@@ -736,9 +737,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     rad = pyrtl.Register(2 * ROOT_BITS, name=scope("sqrt_radicand"))
     srem = pyrtl.Register(ROOT_BITS + 2, name=scope("sqrt_rem"))
     sroot = pyrtl.Register(ROOT_BITS, name=scope("sqrt_root"))
-    dnum = pyrtl.Register(QUOTIENT_BITS, name=scope("div_num"))
+    dnum = pyrtl.Register(DIV_STEPS, name=scope("div_num"))
     drem = pyrtl.Register(_SCALAR, name=scope("div_rem"))
-    dquo = pyrtl.Register(QUOTIENT_BITS, name=scope("div_quo"))
+    dquo = pyrtl.Register(DIV_STEPS, name=scope("div_quo"))
     dden = pyrtl.Register(_SCALAR, name=scope("div_den"))
     dden_neg = pyrtl.Register(1, name=scope("div_den_neg"))
     dden_zero = pyrtl.Register(1, name=scope("div_den_zero"))
@@ -760,9 +761,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(srem > _zx(sroot, srem.bitwidth), 2))
     # adam_w: r = sign(m) * (num // den) as numpy computes it, den = wrap64(s + eps')
-    quo_up = (dquo + ~_is_zero(drem))[:QUOTIENT_BITS + 1]          # ceil(num / |den|)
+    quo_up = (dquo[:QUOTIENT_BITS] + ~_is_zero(drem))[:QUOTIENT_BITS + 1]   # ceil(num/|den|)
     floor_div = pyrtl.select(dden_neg, _neg(_zx(quo_up, _MUL_X - 1)),
-                             _zx(dquo, _MUL_X))                     # num // den
+                             _zx(dquo[:QUOTIENT_BITS], _MUL_X))     # num // den
     floor_div = pyrtl.select(dden_zero, pyrtl.Const(0, _MUL_X), floor_div)
     neg_ratio = pyrtl.select(A[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
 
@@ -894,14 +895,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                            pyrtl.Const(1, _SCALAR), eps)
     den = _add(_SCALAR, _resize(b, _SCALAR), eps_one)                       # int64 wrap, as golden
     shift = (pyrtl.Const(golden.RATIO_FRAC, _FRAC) + fb - fa)[:_FRAC]
-    num = _shl(_zx(_abs(A), QUOTIENT_BITS), shift)
+    num = _zx(_shl(_zx(_abs(A), QUOTIENT_BITS), shift), DIV_STEPS)
     load_div = start & is_op("adam_w")
     run_div = busy & is_op("adam_w")
     n_num, n_drem, n_quo = _div_steps(dnum, drem, dquo, dden, DIV_BITS_PER_CYCLE)
     dnum.next <<= pyrtl.select(load_div, num, pyrtl.select(run_div, n_num, dnum))
     drem.next <<= pyrtl.select(load_div, pyrtl.Const(0, _SCALAR),
                                pyrtl.select(run_div, n_drem, drem))
-    dquo.next <<= pyrtl.select(load_div, pyrtl.Const(0, QUOTIENT_BITS),
+    dquo.next <<= pyrtl.select(load_div, pyrtl.Const(0, DIV_STEPS),
                                pyrtl.select(run_div, n_quo, dquo))
     dden.next <<= pyrtl.select(load_div, _abs(den), dden)
     dden_neg.next <<= pyrtl.select(load_div, den[-1], dden_neg)
