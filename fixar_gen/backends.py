@@ -33,7 +33,7 @@ from .isa import Program
 from .numerics import FixedFormat
 from .spec import Spec
 
-BACKENDS = ("golden", "pyrtl", "verilator")
+BACKENDS = ("golden", "pyrtl", "verilator", "u50")
 
 
 @dataclass
@@ -392,11 +392,16 @@ class HardwareCore(Core):
 
 
 def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision()) -> Core:
-    """A Core for ``spec`` on ``backend``."""
+    """A Core for ``spec`` on ``backend``.  ``u50`` runs the kernel on an Alveo U50
+    through XRT (:mod:`fixar_gen.targets.u50.driver`: the xclbin from ``FIXAR_XCLBIN``,
+    else build/<spec name>/fixar_kernel.xclbin; pyxrt is imported only then)."""
     if backend == "golden":
         return GoldenCore(spec, precision)
     if backend in ("pyrtl", "verilator"):
         return HardwareCore(spec, precision, backend)
+    if backend == "u50":
+        from .targets.u50.driver import open_u50_core
+        return open_u50_core(spec, precision)
     raise ValueError(f"backend {backend!r} is not available (available: "
                      f"{', '.join(BACKENDS)})")
 

@@ -29,6 +29,16 @@ LINT_WAIVERS = (
         "bits), so the carry bit and the upper product bits of those temporaries are "
         "unused by design. The match covers PyRTL's temporaries only: an unused bit of "
         "a wire the generator names still fails."),
+    LintWaiver(
+        "DECLFILENAME", "Filename '*' does not match MODULE name: '*_rtl'",
+        "The U50 kernel's Verilog (targets/u50/kernel.py) is one file named after the "
+        "kernel: the Vitis top `<kernel>` and the PyRTL module `<kernel>_rtl` it "
+        "instantiates (PyRTL names its clock `clk` and reset `rst`, Vitis wants "
+        "`ap_clk` / `ap_rst_n`); only the inner `*_rtl` module is waived."),
+    LintWaiver(
+        "SYMRSVDWORD", "Symbol matches C++ common word: 'interrupt'",
+        "Vitis requires an RTL kernel's interrupt port to be called `interrupt`; "
+        "Verilator only renames its C++ member, the Verilog and VPI name are unchanged."),
 )
 
 

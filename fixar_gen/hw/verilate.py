@@ -199,21 +199,32 @@ def ports_of(block: pyrtl.Block) -> dict[str, tuple[int, str]]:
 
 
 _TMP = re.compile(r"\btmp(\d+)\b")
+_CONST = re.compile(r"\bconst_(\d+)_(\d+)\b")
 
 
 def _renumber_temporaries(text: str) -> str:
+    """PyRTL numbers its ``tmpN`` temporaries and ``const_<n>_<value>`` constants from
+    process-wide counters; number them by first appearance, so that the text (and a
+    cache key over it) does not depend on what was elaborated before in the process."""
     numbers: dict[str, str] = {}
 
     def rename(match: re.Match) -> str:
         return numbers.setdefault(match.group(0), f"tmp{len(numbers)}")
 
-    return _TMP.sub(rename, text)
+    constants: dict[str, str] = {}
+
+    def rename_constant(match: re.Match) -> str:
+        return constants.setdefault(match.group(0),
+                                    f"const_{len(constants)}_{match.group(2)}")
+
+    return _CONST.sub(rename_constant, _TMP.sub(rename, text))
 
 
 def emit_verilog(block: pyrtl.Block, module: str, *, initialize_registers: bool = True,
                  add_reset: bool = True) -> str:
     """The block as a Verilog module named ``module`` (``pyrtl.output_to_verilog``),
-    made deterministic: ``tmpN`` temporaries are renumbered by first appearance.
+    made deterministic: ``tmpN`` temporaries and ``const_N_value`` constants are
+    renumbered by first appearance.
 
     ``initialize_registers`` gives every register its ``reset_value`` as its initial
     value (PyRTL's simulators start there; Verilog registers would start at 0 in

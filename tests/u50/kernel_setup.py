@@ -1,0 +1,43 @@
+"""The designs the kernel's cocotb tests run on (shared by the pytest side,
+tests/u50/test_kernel.py, and the simulator side, tests/u50/kernel_cocotb.py, which
+reads the design's name from ``$FIXAR_KERNEL_DESIGN``).
+
+``main``: a tiny DDPG (actor 3-5-3-1, critic 4-4-1, batch 4) on two cores of 2x2 PEs,
+with a 64-bit ``m_axi_gmem0``; ``wide``: the same networks (batch 3) on one 1x1 core
+behind a 256-bit ``m_axi_gmem0`` (smaller, so that its second build stays quick)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from fixar_gen.hw.core import CoreConfig
+from fixar_gen.hw.design import config_for
+from fixar_gen.spec import Spec
+from tests.hw.test_core import tiny_ddpg
+
+NAME = "fixar_kernel"
+ENV = "FIXAR_KERNEL_DESIGN"
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    spec: Spec
+    cfg: CoreConfig
+    batch: int
+    axi_data_bits: int
+
+
+def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int) -> Design:
+    spec = tiny_ddpg(*shape, batch)
+    return Design(name, spec, config_for(spec), batch, bits)
+
+
+DESIGNS = {"main": _design("main", (2, 2, 2), 4, 64),
+           "wide": _design("wide", (1, 1, 1), 3, 256)}
+
+
+def current() -> Design:
+    """The design of this simulator process."""
+    return DESIGNS[os.environ.get(ENV, "main")]
