@@ -362,7 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
              "tensor.")):
         p = sub.add_parser(name, help=helptext, description=desc)
         p.add_argument("spec", metavar="SPEC")
-        p.add_argument("--backend", choices=("pyrtl", "verilator"), default="verilator")
+        p.add_argument("--backend", choices=("pyrtl", "verilator", "u50") if name == "cosim"
+                       else ("pyrtl", "verilator"), default="verilator",
+                       help="u50: the kernel on an Alveo U50 through XRT (FIXAR_XCLBIN "
+                       "names the xclbin; docs/u50.md)" if name == "cosim" else None)
         p.add_argument("--seed", type=int, default=0)
         if name == "cosim":
             p.add_argument("--updates", type=int, default=5, metavar="N")
