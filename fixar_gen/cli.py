@@ -155,22 +155,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_cosim(args: argparse.Namespace) -> int:
-    from .verify import run_cosim
+def _against_golden(run, args: argparse.Namespace, count: int) -> int:
+    """Run cosim or verify (``run(spec, backend, count, seed)``), a missing tool or a
+    program the design cannot run being the user's one-line error."""
     spec = _load(args.spec)
     try:
-        return run_cosim(spec, args.backend, args.updates, args.seed)
+        return run(spec, args.backend, count, args.seed)
     except _hardware_errors() as exc:
         raise UserError(str(exc)) from None
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from .verify import run_cosim
+    return _against_golden(run_cosim, args, args.updates)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import run_verify
-    spec = _load(args.spec)
-    try:
-        return run_verify(spec, args.backend, args.examples, args.seed)
-    except _hardware_errors() as exc:
-        raise UserError(str(exc)) from None
+    return _against_golden(run_verify, args, args.examples)
 
 
 def _train_seeds(spec, args: argparse.Namespace) -> int:

@@ -140,5 +140,22 @@ def uniform_batch(spec: Spec, formats: dict[str, FixedFormat], rng: np.random.Ge
                  dones=(rng.random((B, 1)) < done_prob).astype(np.int64))
 
 
-__all__ = ["Case", "batches", "check_equivalence", "operands", "precisions", "programs",
-           "specs", "uniform_batch"]
+def assert_same_state(golden, other) -> None:
+    """Every parameter, target copy and optimizer state of two Cores identical
+    (``assert_array_equal`` on the raw integers), and their saturation counts."""
+    g, h = golden.read_params(), other.read_params()
+    for name in g:
+        np.testing.assert_array_equal(h[name], g[name], err_msg=name)
+    assert other.stats.saturations == golden.stats.saturations, \
+        (dict(golden.stats.saturations), dict(other.stats.saturations))
+
+
+def train_both(golden, other, batch: Batch) -> None:
+    """One training step on both Cores, then :func:`assert_same_state`."""
+    golden.train_step(batch)
+    other.train_step(batch)
+    assert_same_state(golden, other)
+
+
+__all__ = ["Case", "assert_same_state", "batches", "check_equivalence", "operands",
+           "precisions", "programs", "specs", "train_both", "uniform_batch"]

@@ -22,7 +22,7 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.hw.pe import pe as real_pe
 from fixar_gen.programs import programs
 from fixar_gen.spec import HardwareSpec, Spec
-from fixar_gen.testing import uniform_batch
+from fixar_gen.testing import train_both, uniform_batch
 from fixar_gen.verify import check_program, verify_machine
 
 #: (rows, cols, cores): 1x1 and one core, non-square, more cores than fit evenly
@@ -124,15 +124,9 @@ def test_training_step_and_inference_identical(rows, cols, cores, batch):
     hw.load_params(params)
     rng = np.random.default_rng(cores)
     for _ in range(2):
-        b = uniform_batch(spec, golden.formats, rng)
-        golden.train_step(b)
-        hw.train_step(b)
-        g, h = golden.read_params(), hw.read_params()
-        for name in g:
-            np.testing.assert_array_equal(h[name], g[name], err_msg=name)
+        train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
         program = hw.program("train", batch)
         assert hw.stats.cycles == hw.machine.modeled_cycles(program)
-        assert hw.stats.saturations == golden.stats.saturations
     states = uniform_batch(spec, golden.formats, rng, size=batch).states
     for explore in (False, True):
         np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=explore),

@@ -35,6 +35,7 @@ from fixar_gen.hw.verilate import (Sim, SimError, SimTimeout, VerilatorBuildErro
                                    VerilatorModel, check_port_name, emit_verilog,
                                    ports_of)
 from fixar_gen.tools import Tool, ToolMissing
+from tests.hw.conftest import tool_or_skip
 
 # --------------------------------------------------------------------------- designs
 
@@ -89,18 +90,10 @@ def memsum_block() -> pyrtl.Block:
 
 # --------------------------------------------------------------------------- fixtures
 
-def _tool_or_skip(find) -> Tool:
-    """The tool, or a skip whose reason is ToolMissing's message (name + how to install)."""
-    try:
-        return find()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture(scope="module")
 def verilator_tool() -> Tool:
     """Verilator, after checking the C++ compiler and make a build also needs."""
-    return _tool_or_skip(verilate._toolchain).verilator
+    return tool_or_skip(verilate._toolchain).verilator
 
 
 @pytest.fixture(scope="module")

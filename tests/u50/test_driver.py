@@ -35,7 +35,7 @@ from fixar_gen.targets.u50 import driver as u50_driver
 from fixar_gen.targets.u50.batch import CommandDriver, model_executor
 from fixar_gen.targets.u50.commands import ARGUMENTS, COMMAND_WORDS, OPCODES, entry_words
 from fixar_gen.targets.u50.package import KernelPackage
-from fixar_gen.testing import uniform_batch
+from fixar_gen.testing import train_both, uniform_batch
 from fixar_gen.tools import ToolFailed, ToolMissing
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec, tiny_ddpg
@@ -308,13 +308,7 @@ def test_open_core_u50_runs_ddpg_like_golden(monkeypatch, xclbin):
     golden.load_params(params)
     card.load_params(params)
     rng = np.random.default_rng(0)
-    batch = uniform_batch(spec, golden.formats, rng)
-    golden.train_step(batch)
-    card.train_step(batch)
-    g, h = golden.read_params(), card.read_params()
-    for name in g:
-        np.testing.assert_array_equal(h[name], g[name], err_msg=name)
-    assert card.stats.saturations == golden.stats.saturations
+    train_both(golden, card, uniform_batch(spec, golden.formats, rng))
     assert card.stats.cycles == card.machine.modeled_cycles(card.program("train", 3))
     states = uniform_batch(spec, golden.formats, rng, size=2).states
     np.testing.assert_array_equal(card.infer("actor", states), golden.infer("actor", states))
