@@ -80,3 +80,24 @@ def test_missing_verilator_is_named(tiny, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "verilator" in err and "install" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.tools
+def test_training_on_the_verilator_rtl_equals_golden(tmp_path, verilator_tool):
+    """`fixar train --backend verilator`: DDPG with QAT (the switch to FXP16 included)
+    on the simulated RTL writes the same metrics as on the golden model."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.replace("algorithm: {batch_size: 3}",
+                                 "algorithm: {batch_size: 3, warmup_steps: 40, "
+                                 "total_steps: 200}\nnumerics: {precision: qat, "
+                                 "qat_delay: 30}"))
+    runs = {}
+    for backend in ("golden", "verilator"):
+        out = tmp_path / backend
+        assert main(["train", str(spec), "--backend", backend, "--quiet",
+                     "--out", str(out)]) == 0
+        lines = (out / "metrics.csv").read_text().splitlines()
+        # everything but the wall-clock rates (updates_per_s, steps_per_s)
+        runs[backend] = [",".join(line.split(",")[:6]) for line in lines]
+    assert len(runs["golden"]) >= 2 and "fxp16" in runs["golden"][-1]
+    assert runs["verilator"] == runs["golden"]
