@@ -79,6 +79,12 @@ def estimate(spec: Spec) -> dict:
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
                            "memory_kib_per_core": memory,
                            **estimate_resources(spec).as_dict()}
+    if spec.target == "u50":
+        from .hw.design import config_for
+        from .targets.u50.package import board_on_chip_bits, on_chip_bits
+        need, have = on_chip_bits(config_for(spec).hostmap), board_on_chip_bits()
+        report["rtl_on_chip_memory"] = {"design_bits": need, "u50_bits": have,
+                                        "fits": need <= have}
     board = BOARDS.get(spec.target)
     if board is not None:
         report["board"] = {"name": board.name, "part": board.part, "dsps": board.dsps,
@@ -160,4 +166,9 @@ def format_estimate(r: dict) -> str:
         verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
         lines.append(f"  fit on the {fit['board']}: {verdict}; of what the Vitis shell leaves "
                      f"({fit['usable_fraction']:.0%} of each resource): {used}")
+    if "rtl_on_chip_memory" in r:
+        m = r["rtl_on_chip_memory"]
+        lines.append(f"  the generated RTL today: memories of {m['design_bits'] / 2**20:,.0f} "
+                     f"Mbit against the U50's {m['u50_bits'] / 2**20:,.0f} Mbit of BRAM + "
+                     f"URAM: {'fits' if m['fits'] else 'does NOT fit yet (docs/hardware.md)'}")
     return "\n".join(lines)
