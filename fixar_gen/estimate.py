@@ -168,7 +168,7 @@ def format_estimate(r: dict) -> str:
                      f"({fit['usable_fraction']:.0%} of each resource): {used}")
     if "rtl_on_chip_memory" in r:
         m = r["rtl_on_chip_memory"]
-        lines.append(f"  the generated RTL today: memories of {m['design_bits'] / 2**20:,.0f} "
-                     f"Mbit against the U50's {m['u50_bits'] / 2**20:,.0f} Mbit of BRAM + "
+        lines.append(f"  the generated RTL today: memories of {m['design_bits'] / 1e6:,.0f} "
+                     f"Mbit against the U50's {m['u50_bits'] / 1e6:,.0f} Mbit of BRAM + "
                      f"URAM: {'fits' if m['fits'] else 'does NOT fit yet (docs/hardware.md)'}")
     return "\n".join(lines)
