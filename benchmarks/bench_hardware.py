@@ -160,6 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         "- Command: `python benchmarks/bench_hardware.py`",
         f"- Date: {datetime.date.today().isoformat()}", "",
         *table(rows), "",
+        "Against the targets: `fixar generate examples/fixar_u50.yaml` (elaboration, "
+        "Verilog of the core and of the U50 kernel, packaging) stays under 60 s and its "
+        "Verilator model compiles (the 'generate' and 'Verilator build' columns). "
+        "Verilator is **not** 50x faster than PyRTL's FastSimulation on these cores "
+        "(the 'ratio' column; the batch-1 inferences are short enough that the host's "
+        "per-run work dominates both). The generated design is wide: every cycle "
+        "Verilator evaluates C vector lanes per core with 148-bit align/round datapaths "
+        "and 64 x 50-bit multipliers (Verilator's slow wide arithmetic, VL_*_W), whether "
+        "or not they are busy, and a scratchpad of 82-bit words. Pipelining and narrowing "
+        "the lanes (the performance gap in docs/hardware.md) is also what would speed up "
+        "the simulation.", "",
         "### Cycle model validation (training step, pendulum's networks, batch 64)", "",
         "The same training program on sweep points small enough to simulate: the RTL's "
         "cycles against its model (exact: 0.00% is the goal and the result) and against "
