@@ -135,7 +135,9 @@ class RunStats:
 
     @property
     def total_saturations(self) -> int:
-        return sum(self.saturations.values())
+        """Every count of the run (each is kept per buffer too; executors without
+        per-instruction counters, like the generated RTL, report ``by_buffer`` only)."""
+        return sum(self.by_buffer.values())
 
 
 PERSISTENT_KINDS = ("param", "state", "const", "prng")

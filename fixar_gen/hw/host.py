@@ -8,13 +8,13 @@ U50 kernel later -- so the Core backends above it are the same for all of them.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 
 import numpy as np
 
 from .. import isa
 from ..golden import PERSISTENT_KINDS, RunStats
 from ..isa import Barrier, Halt, Program
+from ..perf import Timing, schedule_with
 from . import vector as V
 from .core import CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits
@@ -65,7 +65,8 @@ class HardwareMachine:
         self.top = 0
         self.slot_base = (1 << cfg.addr_bits)
         self._loaded: Program | None = None
-        self._sat_seen: dict[tuple[int, int], int] = {}
+        self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
+        self._budget = 0          # cycles a run of the loaded program may take
         self.last_cycles: list[int] = []
 
     # -- memory ------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class HardwareMachine:
                 stream.append(Halt(core=c))
             self.driver.write("imem", 0, [isa.encode(i) for i in stream], core=c)
         self._loaded = program
-        self._program = program
+        self._budget = 4 * self.modeled_cycles(program) + 1000
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         slots_words = sum(s.rows * s.cols for s in program.slots)
@@ -199,20 +200,19 @@ class HardwareMachine:
                     value.reshape(value.shape[0], -1)
                 words = to_word(full, self.cfg.word)
             self.driver.write("data", self.slot_at[s.name], words)
-        budget = 4 * self.modeled_cycles(program) + 1000
-        pre = V.pack_format(program.pre_format)
         ids = list(range(len(program.buffers)))
-        before = {c: self._sat_counts(c, ids) for c in range(self.cfg.cores)}
-        self.driver.run(pre, budget)
+        for c in range(self.cfg.cores):
+            if any((c, i) not in self._sat_seen for i in ids):
+                self._sat_seen.update(self._sat_counts(c, ids))
+        self.driver.run(V.pack_format(program.pre_format), self._budget)
         stats = RunStats()
         for c in range(self.cfg.cores):
             after = self._sat_counts(c, ids)
-            for i in ids:
-                n = (after[i] - before[c][i]) % (1 << 32)
+            for key, value in after.items():
+                n = (value - self._sat_seen[key]) % (1 << 32)
                 if n:
-                    stats.by_buffer[program.buffers[i].name] += n
-        stats.saturations = Counter({-1: sum(stats.by_buffer.values())}) \
-            if stats.by_buffer else Counter()
+                    stats.by_buffer[program.buffers[key[1]].name] += n
+            self._sat_seen.update(after)
         self.last_cycles = [self.driver.stat(c, "cycles", [0])[0]
                             for c in range(self.cfg.cores)]
         stats.instructions = len(program.code)
@@ -224,9 +224,11 @@ class HardwareMachine:
                                     dtype=np.int64).reshape(s.rows, s.cols)
         return stats
 
-    def _sat_counts(self, core: int, ids: list[int]) -> dict[int, int]:
+    def _sat_counts(self, core: int, ids: list[int]) -> dict[tuple[int, int], int]:
+        """The core's cumulative saturation counters of buffer ids ``ids``, keyed
+        (core, id); the host keeps the last values read, so a run needs one read."""
         values = self.driver.stat(core, "saturations", ids)
-        return dict(zip(ids, values))
+        return {(core, i): v for i, v in zip(ids, values)}
 
     @property
     def cycles(self) -> int:
@@ -234,7 +236,6 @@ class HardwareMachine:
 
     def modeled_cycles(self, program: Program) -> int:
         """What :mod:`fixar_gen.perf` predicts for this program on this RTL."""
-        from ..perf import schedule_with
         return schedule_with(program, self.cfg.cores, rtl_execution(self.cfg),
                              RTL_TIMING).total_cycles
 
@@ -245,10 +246,6 @@ def rtl_execution(cfg: CoreConfig):
     return execution
 
 
-def _rtl_timing():
-    from ..perf import Timing
-    return Timing(issue=1, halt=1, barrier_latency=2)
-
-
-RTL_TIMING = _rtl_timing()
+#: the generated RTL's issue, halt and barrier cycles (core.py's controller)
+RTL_TIMING = Timing(issue=1, halt=1, barrier_latency=2)
 STAT_KIND_INDEX = {k: i for i, k in enumerate(STAT_KINDS)}
