@@ -376,11 +376,7 @@ def compare(case: Case, machine) -> Difference | None:
     machine.forget()
     machine.allocate(case.program.buffers)
     for name, values in case.initial.items():
-        buf = machine.kinds[name]
-        machine.driver.write("data", machine.base[name],
-                             [int(v) & ((1 << machine.cfg.word) - 1)
-                              for v in np.asarray(values).reshape(-1)])
-        del buf
+        machine.write(name, values)
     host = {k: v.copy() for k, v in case.host.items()}
     hstats = machine.run(case.program, host)
     for b in case.program.buffers:
@@ -392,13 +388,10 @@ def compare(case: Case, machine) -> Difference | None:
         if d:
             return d
     g_sat, h_sat = dict(gstats.by_buffer), dict(hstats.by_buffer)
-    if g_sat != h_sat:
-        name = sorted(set(g_sat) | set(h_sat))[0]
-        for name in sorted(set(g_sat) | set(h_sat)):
-            if g_sat.get(name, 0) != h_sat.get(name, 0):
-                break
-        return Difference(f"saturations of {name}", (), g_sat.get(name, 0),
-                          h_sat.get(name, 0))
+    for name in sorted(set(g_sat) | set(h_sat)):
+        if g_sat.get(name, 0) != h_sat.get(name, 0):
+            return Difference(f"saturations of {name}", (), g_sat.get(name, 0),
+                              h_sat.get(name, 0))
     return None
 
 

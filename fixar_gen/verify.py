@@ -72,28 +72,29 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
     return result
 
 
+def verify_backend(spec: Spec, backend: str, examples: int, seed: int | None = 0
+                   ) -> VerifyResult:
+    """:func:`verify_machine` on a fresh machine of ``spec``'s design on ``backend``."""
+    from .hw.session import open_machine
+    machine = open_machine(spec, backend)
+    try:
+        return verify_machine(spec, machine, examples, seed)
+    finally:
+        machine.driver.close()
+
+
 def check_equivalence(spec: Spec, backend: str = "pyrtl", examples: int = 50,
                       seed: int | None = 0) -> None:
     """Raise AssertionError (with the shrunk program's listing) unless ``examples``
     random programs give identical results on ``backend`` and the golden model."""
-    from .hw.session import open_machine
-    machine = open_machine(spec, backend)
-    try:
-        result = verify_machine(spec, machine, examples, seed)
-    finally:
-        machine.driver.close()
+    result = verify_backend(spec, backend, examples, seed)
     if not result.ok:
         raise AssertionError(f"{result.difference}\n{result.failure.listing()}")
 
 
 def run_verify(spec: Spec, backend: str, examples: int, seed: int | None, out=None) -> int:
     out = out or sys.stdout
-    from .hw.session import open_machine
-    machine = open_machine(spec, backend)
-    try:
-        result = verify_machine(spec, machine, examples, seed)
-    finally:
-        machine.driver.close()
+    result = verify_backend(spec, backend, examples, seed)
     if result.ok:
         print(f"verify {spec.name} on {backend}: {result.examples} random programs, "
               "all identical to the golden model (values, saturations, cycles)", file=out)

@@ -581,6 +581,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     next_after_element = pyrtl.select(last_col & last_row, pyrtl.Const(FETCH, STATE_BITS),
                                       pyrtl.Const(ELEM_START, STATE_BITS))
     b_rows = desc_regs["b"][0]["rows"]
+
+    def next_step() -> None:
+        """Inside a conditional block: the element loop moves to its next step (the
+        next group of columns, or the next row)."""
+        with last_col:
+            j.next |= 0
+            i.next |= i + 1
+        with pyrtl.otherwise:
+            j.next |= next_j
     counting = (state != IDLE) & (state != DONE)
     cycle_count.next <<= pyrtl.select(start, pyrtl.Const(0, STAT_BITS),
                                       pyrtl.select(counting, _z(cycle_count + 1, STAT_BITS),
@@ -611,11 +620,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         with state == ELEM_WAIT:
             with all_done:
                 state.next |= next_after_element
-                with last_col:
-                    j.next |= 0
-                    i.next |= i + 1
-                with pyrtl.otherwise:
-                    j.next |= next_j
+                next_step()
                 with lane_idx + 1 == _z(b_rows, COUNT_BITS):
                     lane_idx.next |= 0
                 with pyrtl.otherwise:
@@ -623,11 +628,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         with state == COPY:
             with last_col & last_row:
                 state.next |= FETCH
-            with last_col:
-                j.next |= 0
-                i.next |= i + 1
-            with pyrtl.otherwise:
-                j.next |= next_j
+            next_step()
         with state == MM_PRE:
             state.next |= MM_RUN
         with state == MM_RUN:

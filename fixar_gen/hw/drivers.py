@@ -36,7 +36,6 @@ class PyrtlDriver(Driver):
         self.sim = pyrtl.FastSimulation(tracer=None, block=block)
         self.mems = _memories(block)
         self.inputs = {w.name: 0 for w in block.wirevector_subset(pyrtl.Input)}
-        self.cycles = 0
 
     def _mem(self, name: str) -> dict[int, int]:
         return self.sim.inspect_mem(self.mems[name])
@@ -64,10 +63,9 @@ class PyrtlDriver(Driver):
         inputs["host_start"] = 1
         self.sim.step(inputs)
         inputs["host_start"] = 0
-        for n in range(max_cycles):
+        for _ in range(max_cycles):
             self.sim.step(inputs)
             if self.sim.inspect("host_done"):
-                self.cycles += n + 2
                 return
         raise RunTimeout(f"the core did not finish in {max_cycles} cycles")
 
