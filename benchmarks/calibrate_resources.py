@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 import sys
@@ -36,6 +35,7 @@ from report import machine  # noqa: E402
 
 from fixar_gen.hw.array import build_array  # noqa: E402
 from fixar_gen.hw.pe import PEWidths, build_pe  # noqa: E402
+from fixar_gen.hw.synth import block_verilog, cell_counts  # noqa: E402
 from fixar_gen.tools import run_tool, yosys  # noqa: E402
 
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
@@ -62,19 +62,10 @@ def synthesize(design: str) -> dict:
     module = "fixar_" + (design if design == "pe" or design.startswith("lane")
                          else f"array_{design}")
     with tempfile.TemporaryDirectory(prefix="dse_cal_") as work:
-        folder = Path(work)
-        with (folder / f"{module}.v").open("w") as f:
-            pyrtl.output_to_verilog(f, block=_block(design), module_name=module)
-        tmp = folder / "yowasp_tmp"      # YoWASP maps a folder of TMPDIR over /tmp
-        tmp.mkdir()
-        script = (f"read_verilog {module}.v; "
-                  f"synth_xilinx -family xcup -noiopad -noclkbuf -top {module}; "
-                  "tee -q -o stat.json stat -json")
+        verilog = block_verilog(_block(design), module)
         start = time.perf_counter()
-        run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
-                 timeout=3_600, env={**tool.env, "TMPDIR": str(tmp)})
+        cells = cell_counts(verilog, module, work, timeout=3_600, tool=tool)
         seconds = time.perf_counter() - start
-        cells = json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]
     single = design == "pe" or design.startswith("lane")
     rows, cols = (1, 1) if single else (int(n) for n in design.split("x"))
     return {

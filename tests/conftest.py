@@ -1,13 +1,17 @@
-"""Shared test settings: hypothesis profiles and paths.
+"""Shared test settings: hypothesis profiles, paths, the external tools.
 
 Profiles: `ci` (the default; derandomized so CI runs are repeatable) and `thorough`
-(`HYPOTHESIS_PROFILE=thorough pytest` for many more examples).
+(`HYPOTHESIS_PROFILE=thorough pytest` for many more examples).  The tool fixtures give
+the tool, or a skip whose reason names the missing tool and how to install it.
 """
 
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from fixar_gen.tools import Tool, ToolMissing, verilator, yosys
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -19,7 +23,23 @@ settings.register_profile("thorough", max_examples=2_000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-import pytest  # noqa: E402
+def tool_or_skip(find) -> Tool:
+    """The tool, or a skip whose reason is ToolMissing's message (the missing tool and
+    how to install it)."""
+    try:
+        return find()
+    except ToolMissing as exc:
+        pytest.skip(f"external tool missing: {exc}")
+
+
+@pytest.fixture(scope="module")
+def verilator_tool() -> Tool:
+    return tool_or_skip(verilator)
+
+
+@pytest.fixture(scope="module")
+def yosys_tool() -> Tool:
+    return tool_or_skip(yosys)
 
 
 @pytest.fixture(scope="session")

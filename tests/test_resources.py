@@ -190,27 +190,15 @@ def test_estimate_of_a_sim_spec_has_resources_but_no_fit():
 # ------------------------------------------------------------- Yosys (held-out array)
 
 @pytest.mark.tools
-def test_the_model_predicts_a_held_out_array_within_15_percent(tmp_path):
+def test_the_model_predicts_a_held_out_array_within_15_percent(tmp_path, yosys_tool):
     """A 2x4 array (not in the calibration) through Yosys against the model."""
-    import pyrtl
-
     from fixar_gen.hw.array import build_array
     from fixar_gen.hw.pe import PEWidths
-    from fixar_gen.tools import ToolMissing, run_tool, yosys
+    from fixar_gen.hw.synth import block_verilog, cell_counts
 
-    try:
-        tool = yosys()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-    with (tmp_path / "held_out.v").open("w") as f:
-        pyrtl.output_to_verilog(f, block=build_array(2, 4, PEWidths(32, 16, 80)).block,
-                                module_name="held_out")
-    (tmp_path / "yowasp_tmp").mkdir()        # YoWASP maps a folder of TMPDIR over /tmp
-    run_tool([*tool.command, "-q", "-l", "yosys.log", "-p",
-              "read_verilog held_out.v; synth_xilinx -family xcup -noiopad -noclkbuf "
-              "-top held_out; tee -q -o stat.json stat -json"], cwd=tmp_path, timeout=900,
-             env={**tool.env, "TMPDIR": str(tmp_path / "yowasp_tmp")})
-    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    block = build_array(2, 4, PEWidths(32, 16, 80)).block
+    cells = cell_counts(block_verilog(block, "held_out"), "held_out", tmp_path, timeout=900,
+                        tool=yosys_tool)
     measured = {"luts": sum(n for k, n in cells.items() if re.fullmatch(r"LUT[1-6]", k)),
                 "ffs": sum(n for k, n in cells.items() if re.fullmatch(r"FD[RSCP]E", k))}
     for resource, fit in array_fits().items():

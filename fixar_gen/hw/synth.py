@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
-from ..tools import run_tool, yosys
+import pyrtl
+
+from ..tools import Tool, run_tool, yosys
 
 
 def summarize(cells: dict[str, int]) -> dict[str, int]:
@@ -24,20 +27,35 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
             "cells": dict(sorted(cells.items()))}
 
 
-def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
-               ) -> dict[str, int]:
-    """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
+def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
+                tool: Tool | None = None) -> dict[str, int]:
+    """Synthesise ``verilog`` (module ``top``, written to ``folder/top.v``) with
+    ``synth_xilinx -family xcup`` (no I/O or clock buffers); Yosys's cell counts by
+    type.  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
     source.write_text(verilog, encoding="utf-8")
     tmp = folder / "yowasp_tmp"         # YoWASP maps a folder of TMPDIR over /tmp
     tmp.mkdir(exist_ok=True)
-    tool = yosys()
+    tool = tool or yosys()
     script = (f"read_verilog {source.name}; "
               f"synth_xilinx -family xcup -noiopad -noclkbuf -top {top}; "
               "tee -q -o stat.json stat -json")
     run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
              timeout=timeout, env={**tool.env, "TMPDIR": str(tmp)})
-    stats = json.loads((folder / "stat.json").read_text())
-    return summarize(stats["design"]["num_cells_by_type"])
+    return json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+def block_verilog(block, module: str) -> str:
+    """A PyRTL block as the Verilog module ``module`` (as pyrtl.output_to_verilog
+    writes it), for synthesis."""
+    text = io.StringIO()
+    pyrtl.output_to_verilog(text, block=block, module_name=module)
+    return text.getvalue()
+
+
+def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
+               ) -> dict[str, int]:
+    """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
+    return summarize(cell_counts(verilog, top, folder, timeout))

@@ -35,7 +35,7 @@ from fixar_gen.hw.verilate import (Sim, SimError, SimTimeout, VerilatorBuildErro
                                    VerilatorModel, check_port_name, emit_verilog,
                                    ports_of)
 from fixar_gen.tools import Tool, ToolMissing
-from tests.hw.conftest import tool_or_skip
+from tests.conftest import tool_or_skip
 
 # --------------------------------------------------------------------------- designs
 

@@ -12,7 +12,6 @@ The last tests check ``fixar_gen.tools`` itself (its messages) and need no tool.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from fixar_gen.hw.array import FLOWS, build_array
 from fixar_gen.hw.build import fresh_block
 from fixar_gen.hw.lint import waiver_file
 from fixar_gen.hw.pe import PEWidths, build_pe
+from fixar_gen.hw.synth import block_verilog, cell_counts
 from fixar_gen.tools import Tool, ToolFailed, ToolMissing, run_tool, verilator, yosys
 
 FIXAR_WIDTHS = PEWidths(weight=32, half=16, acc=80)
@@ -91,16 +91,7 @@ DSP_PER_PE = 4          # two 32 x 16 (our low one 32 x 17) multipliers, 2 DSP48
 def synthesize(tool: Tool, block: pyrtl.Block, module: str, folder: Path) -> dict[str, int]:
     """Cell counts of ``synth_xilinx -family xcup`` (no I/O or clock buffers: the PE is
     not a chip top)."""
-    source = write_verilog(block, module, folder)
-    tmp = folder / "yowasp_tmp"          # YoWASP's sandbox maps a folder of TMPDIR on /tmp
-    tmp.mkdir()
-    script = (f"read_verilog {source.name}; "
-              f"synth_xilinx -family xcup -noiopad -noclkbuf -top {module}; "
-              "tee -q -o stat.json stat -json")
-    # generous: the first YoWASP run on a machine compiles Yosys (about a minute)
-    run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
-             timeout=900, env={**tool.env, "TMPDIR": str(tmp)})
-    return json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]
+    return cell_counts(block_verilog(block, module), module, folder, timeout=900, tool=tool)
 
 
 @pytest.mark.tools

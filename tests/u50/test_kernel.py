@@ -26,7 +26,7 @@ import pytest
 
 from fixar_gen.targets.u50.kernel import (UNUSED_INPUTS, build_kernel, interface,
                                           kernel_verilog, rtl_module, rtl_ports)
-from tests.hw.conftest import tool_or_skip
+from tests.conftest import tool_or_skip
 from tests.u50.kernel_setup import DESIGNS, ENV, NAME
 
 CFG = DESIGNS["main"].cfg
