@@ -23,7 +23,7 @@ critic 23-400-300-1, batch 64) at the spec's clock (164 MHz):
 IPS = samples through complete DDPG updates per second = batch x updates/s.
 
     python benchmarks/bench_headline.py [--reps 9] [--train-updates 60] [--jobs 2] [--no-write]
-        [--sb3-python /tmp/sb3_venv/bin/python] [--sb3-updates 2000]
+        [--sb3-python .venv-sb3/bin/python] [--sb3-updates 2000]
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def median_seconds(fn, reps: int) -> float:
 
 def measure_updates(spec, reps: int) -> dict[str, float]:
     """Seconds per update: golden FXP32, golden FXP16, float32 numpy (same batch)."""
-    from fixar_gen.backends import Batch, open_core, random_params
+    from bench_golden_step import random_batch
+    from fixar_gen.backends import open_core, random_params
     from fixar_gen.rl.float_ddpg import FloatDDPG, from_core_params
 
     rng = np.random.default_rng(0)
@@ -111,21 +112,11 @@ def measure_updates(spec, reps: int) -> dict[str, float]:
     core.load_params(random_params(spec, 0))
     agent = FloatDDPG(spec, np.float32, from_core_params(core.read_params(), spec,
                                                          np.float32))
-    size, obs, act = spec.algorithm.batch_size, spec.obs_dim, spec.action_dim
-
-    def batch_for(formats) -> tuple[Batch, dict]:
-        raw = Batch(states=formats["states"].quantize(rng.normal(size=(size, obs))),
-                    actions=formats["actions"].quantize(rng.uniform(-1, 1, (size, act))),
-                    rewards=formats["rewards"].quantize(rng.normal(size=(size, 1))),
-                    next_states=formats["states"].quantize(rng.normal(size=(size, obs))),
-                    dones=(rng.uniform(size=(size, 1)) < 0.01).astype(np.int64))
-        return raw, {k: v.astype(np.float32) for k, v in raw.to_float(formats).items()}
-
-    raw32, floats = batch_for(core.formats)
+    raw32, floats = random_batch(rng, spec, core.formats)
     out = {"golden_fxp32": median_seconds(lambda: core.train_step(raw32), reps),
            "float32": median_seconds(lambda: agent.train_step(**floats), reps)}
     core.set_precision(fxp16_precision(spec))
-    raw16, _ = batch_for(core.formats)
+    raw16, _ = random_batch(rng, spec, core.formats)
     out["golden_fxp16"] = median_seconds(lambda: core.train_step(raw16), reps)
     return out
 

@@ -16,9 +16,9 @@ It needs torch, stable-baselines3 and gymnasium[mujoco], which are not dependenc
 fixar_gen; give it an interpreter of its own, and bench_headline.py runs it there
 (``--sb3-python`` or FIXAR_SB3_PYTHON):
 
-    python3 -m venv /tmp/sb3_venv
-    /tmp/sb3_venv/bin/pip install torch==2.13.0 stable-baselines3 "gymnasium[mujoco]" mujoco
-    /tmp/sb3_venv/bin/python benchmarks/bench_sb3.py [--updates 2000] [--threads 2]
+    python3 -m venv .venv-sb3
+    .venv-sb3/bin/pip install torch==2.13.0 stable-baselines3 "gymnasium[mujoco]" mujoco
+    .venv-sb3/bin/python benchmarks/bench_sb3.py [--updates 2000] [--threads 2]
 
 Prints one JSON line.
 """
