@@ -129,10 +129,16 @@ def layer_sizes(spec: Spec, net: str) -> tuple[int, ...]:
     return getattr(spec.networks, net).layer_sizes
 
 
-def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | None = None
-                 ) -> Layout:
+def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | None = None,
+                 explorers: int = 1) -> Layout:
     """The memory map: parameters, optimizer state, constants, PRNG lanes, and the data
-    and accumulator buffers of every pass for ``batch`` samples."""
+    and accumulator buffers of every pass for ``batch`` samples.
+
+    ``ou.state`` holds one Ornstein-Uhlenbeck process per exploring actor: ``explorers``
+    rows, whatever the batch, so the state of the one actor that collects samples in
+    training survives the training step between two actions (a buffer whose shape
+    changes is reallocated, zeroed). The explore phase passes its batch; every other
+    phase 1."""
     n = spec.numerics
     B = batch or spec.algorithm.batch_size
     L = Layout(spec, precision, B)
@@ -165,7 +171,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
         L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
     L.add("c.ones", B, 1, UNIT, "data")
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
-    L.add("ou.state", B, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
+    L.add("ou.state", explorers, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
                                                 spec), "monitor")
     # range monitors: [min, max] of every activation tensor
     for key in activation_keys(spec):
@@ -438,7 +444,7 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     if phase not in PHASES:
         raise ValueError(f"phase {phase!r} is not one of {PHASES}")
     B = batch or (spec.algorithm.batch_size if phase == "train" else 1)
-    L = layout or build_layout(spec, precision, B)
+    L = layout or build_layout(spec, precision, B, explorers=B if phase == "explore" else 1)
     if L.batch != B:
         raise ValueError(f"layout is for batch {L.batch}, not {B}")
     policy = policy or (spec.parallelism.training if phase == "train"
