@@ -37,12 +37,27 @@ Order of application: `base` (default: every field's default), then each fragmen
 
 Errors are reported as `FILE:LINE:COL: dotted.field: what is wrong (what is allowed)`
 and `fixar validate` exits with code 2. `fixar schema` prints the JSON Schema.
+
+Besides each field's range, sizes are bounded as a whole on every target: a spec whose
+networks and batch would need a per-core scratchpad of more than 67,108,864 words
+(parameters with their target copies, gradients and optimizer state, plus a batch of
+activations) is refused, with the sizes it would generate. An `env.id` must be a
+registered gymnasium id; a module-qualified id (`module:Env-v0`, which imports and runs
+that module) is accepted only when the command is given `--allow-env-module`.
 """
 
 
-def _default_text(f: dataclasses.Field) -> str:
-    if f.default is not dataclasses.MISSING:
+def _default_text(f: dataclasses.Field, defaults: object | None) -> str:
+    """The default of field ``f``: its value in ``defaults`` (the default object of the
+    enclosing field, e.g. ``numerics.weight`` is ``FormatSpec(32, 24)`` although a bare
+    FormatSpec has frac 16) or else the field's own default."""
+    if defaults is not None:
+        value = getattr(defaults, f.name)
+    elif f.default is not dataclasses.MISSING:
         value = f.default
+    else:
+        return "see below"
+    if not dataclasses.is_dataclass(value):
         if isinstance(value, tuple):
             return "[" + ", ".join(str(v) for v in value) + "]"
         if value is None:
@@ -53,27 +68,37 @@ def _default_text(f: dataclasses.Field) -> str:
     return "see below"
 
 
-def _section(cls: type, path: str, out: list[str]) -> None:
+def _field_default(f: dataclasses.Field, defaults: object | None) -> object | None:
+    """The default object of a nested-dataclass field."""
+    if defaults is not None:
+        return getattr(defaults, f.name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _section(cls: type, path: str, out: list[str], defaults: object | None = None) -> None:
     hints = field_types(cls)
     doc = (cls.__doc__ or "").strip()
     out.append(f"\n## `{path}`\n" if path else "\n## Top level\n")
     out.append(f"{doc}\n")
     out.append("| field | default | allowed | meaning |")
     out.append("|---|---|---|---|")
-    nested: list[tuple[type, str]] = []
+    nested: list[tuple[type, str, object | None]] = []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         inner, _ = unwrap_optional(tp)
         meta = dict(f.metadata)
         full = f"{path}.{f.name}" if path else f.name
         if dataclasses.is_dataclass(inner):
-            nested.append((inner, full))
+            nested.append((inner, full, _field_default(f, defaults)))
             allowed = f"mapping, see [`{full}`](#{full.replace('.', '')})"
         else:
             allowed = describe(tp, meta)
-        out.append(f"| `{f.name}` | {_default_text(f)} | {allowed} | {meta.get('doc', '')} |")
-    for sub, sub_path in nested:
-        _section(sub, sub_path, out)
+        out.append(f"| `{f.name}` | {_default_text(f, defaults)} | {allowed} | "
+                   f"{meta.get('doc', '')} |")
+    for sub, sub_path, sub_defaults in nested:
+        _section(sub, sub_path, out, sub_defaults)
 
 
 def _dsl_section(out: list[str]) -> None:

@@ -1,7 +1,9 @@
 """The ``fixar`` command.
 
-Every user error (a bad spec, a missing file or tool) ends as one line on stderr and
-exit code 2; tracebacks are for bugs only.
+Every user error (a bad spec, a bad option value, an output path that cannot be
+written, a missing file or tool) ends as one line on stderr and exit code 2; option
+values are checked by the parser (:mod:`fixar_gen.cli_args`) before any work starts.
+A traceback means a bug in fixar_gen and is followed by a line saying so (exit 1).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import sys
 from typing import Sequence
 
 from . import __version__
+from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, print_bug
 from .params import SpecError
+from .spec import MAX_SCRATCHPAD_WORDS
 
-EXIT_USAGE = 2
+EXIT_BUG = 1
+SEED = integer(0, 2**32 - 1)          # the spec's env.seed range
+STEPS = integer(1, 10**9)             # the spec's algorithm.total_steps range
 
 
 class UserError(Exception):
@@ -52,15 +58,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def spec_as_data(spec) -> dict:
-    import dataclasses
-
-    def plain(value):
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-    return plain(spec)
+    from .spec import spec_data
+    return spec_data(spec)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -100,29 +99,58 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
+def _with_options(spec, args: argparse.Namespace):
+    """The spec with ``--seed`` and ``--steps`` applied and validated again as a whole:
+    a run too short for the spec's warm-up or QAT delay is refused, naming the option."""
+    from .rl.trainer import with_run_length
+    try:
+        spec = with_run_length(spec, seed=args.seed)
+    except SpecError as err:
+        raise UserError(f"--seed {args.seed}: {err}") from None
+    try:
+        return with_run_length(spec, total_steps=args.steps)
+    except SpecError as err:
+        raise UserError(f"--steps {args.steps}: {err} (a longer run, or change the "
+                        "spec)") from None
 
+
+def _run_errors():
     from .rl.checkpoint import CheckpointError
     from .rl.env import EnvError
+    from .rl.trainer import RunExists
+    return (EnvError, CheckpointError, RunExists, *_hardware_errors())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from .rl.trainer import Trainer
     spec = _load(args.spec)
     if args.seeds is not None:
-        return _train_seeds(spec, args)
-    if args.seed is not None:
-        spec = dataclasses.replace(spec, env=dataclasses.replace(spec.env, seed=args.seed))
+        if args.seed is not None:
+            raise UserError("--seed and --seeds: give one of them")
+        return _train_seeds(_with_options(spec, args), args)
+    spec = _with_options(spec, args)
     out = args.out or f"runs/{spec.name}-{args.backend}-s{spec.env.seed}"
+    if args.out is None:
+        output_folder_or_error(out)
     try:
-        trainer = Trainer(spec, backend=args.backend, out=out, total_steps=args.steps,
+        trainer = Trainer(spec, backend=args.backend, out=out,
                           checkpoint_every=args.checkpoint_every,
                           progress=not args.quiet and sys.stderr.isatty() or args.progress)
-        summary = trainer.run(resume=args.resume)
-    except (EnvError, CheckpointError) as exc:
+        summary = trainer.run(resume=args.resume, overwrite=args.overwrite)
+    except _run_errors() as exc:
         raise UserError(str(exc)) from None
     print(f"{out}: {summary['steps']} steps, {summary['updates']} updates, final eval "
           f"return {summary['final_eval_return']:.1f} ({summary['precision']}; "
           f"{summary['saturations']} saturations)")
     return 0
+
+
+def output_folder_or_error(path: str) -> None:
+    """A default output folder (no option named it) that cannot be written."""
+    try:
+        output_folder(path)
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _hardware_errors():
@@ -135,6 +163,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import generate
     spec = _load(args.spec)
     out = args.out or f"build/{spec.name}"
+    if args.out is None:
+        output_folder_or_error(out)
     try:
         report = generate(spec, out, synth=args.synth, verilate=args.verilate,
                           memory_words=args.memory_words)
@@ -180,13 +210,11 @@ def _train_seeds(spec, args: argparse.Namespace) -> int:
     import statistics
 
     from .sweep import SweepError, parse_seeds, train_seeds
-    if args.seed is not None:
-        raise UserError("--seed and --seeds: give one of them")
     try:
         results, engine = train_seeds(
             spec, parse_seeds(args.seeds), backend=args.backend, out=args.out,
-            steps=args.steps, checkpoint_every=args.checkpoint_every, resume=args.resume,
-            workers=args.jobs, engine=args.engine)
+            steps=None, checkpoint_every=args.checkpoint_every, resume=args.resume,
+            overwrite=args.overwrite, workers=args.jobs, engine=args.engine)
     except SweepError as exc:
         raise UserError(str(exc)) from None
     failed = [r for r in results if "error" in r]
@@ -214,6 +242,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         result = sweep(spec, over, board=args.board, workers=args.jobs, engine=args.engine)
     except SweepError as exc:
         raise UserError(str(exc)) from None
+    if args.out is None:
+        output_folder_or_error(f"sweeps/{spec.name}")
     out = Path(args.out or f"sweeps/{spec.name}")
     written, problem = write_outputs(result, out)
     sys.stdout.write(markdown(result))
@@ -229,8 +259,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .rl.plots import PlotError, plot_runs
+    output = Path(args.output)          # checked writable by the parser
+    output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        out = plot_runs([Path(r) for r in args.runs], Path(args.output))
+        out = plot_runs([Path(r) for r in args.runs], output)
     except PlotError as exc:
         raise UserError(str(exc)) from None
     print(out)
@@ -238,7 +270,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    p.add_argument("--jobs", type=integer(1, 1024), default=None, metavar="N",
                    help="parallel workers (default: the machine's CPUs)")
     p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",
                    help="auto: Ray when installed (the scale extra), else a local "
@@ -246,7 +278,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="fixar", description="fixar_gen: generate fixed-point deep-RL training "
         "accelerators (FIXAR) from a spec.",
         epilog="SPEC is a YAML file or a Python DSL file; see docs/spec.md.")
@@ -290,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default="train")
     p.add_argument("--precision", choices=("fxp32", "fxp16"), default="fxp32",
                    help="activation precision (fxp16: a uniform 16-bit format)")
-    p.add_argument("--batch", type=int, default=None,
+    p.add_argument("--batch", type=integer(1, 65_536), default=None,
                    help="samples (default: the spec's batch for train, 1 otherwise)")
     p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
                    help="override the spec's parallelism policy for this phase")
@@ -305,12 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("golden", "pyrtl", "verilator", "float32"),
                    default="golden", help="golden: the bit-exact core model; pyrtl, "
                    "verilator: the generated RTL, simulated; float32: the float reference")
-    p.add_argument("--steps", type=int, default=None, help="environment steps "
-                   "(default: the spec's total_steps)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: the spec's)")
-    p.add_argument("--out", default=None, help="run directory (default: runs/NAME-BACKEND-sSEED)")
-    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=5_000, metavar="N",
+    p.add_argument("--steps", type=STEPS, default=None, help="environment steps "
+                   "(default: the spec's total_steps; the run must still hold the "
+                   "warm-up and the QAT delay)")
+    p.add_argument("--seed", type=SEED, default=None, help="seed (default: the spec's)")
+    p.add_argument("--out", type=output_folder, default=None,
+                   help="run directory (default: runs/NAME-BACKEND-sSEED)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from --out's "
+                       "checkpoint (only with the spec and options it was written with)")
+    again.add_argument("--overwrite", action="store_true", help="replace the run already "
+                       "in --out (without it, or --resume, an existing run is refused)")
+    p.add_argument("--checkpoint-every", type=STEPS, default=5_000, metavar="N",
                    help="checkpoint at the first episode end after every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
@@ -330,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--over", nargs="+", required=True, metavar="AXIS=V1,V2",
                    help="axes: cores=1,2,4 array=8x8,16x16 policy=intra_layer,intra_batch,"
                    "auto inference=... batch=64,256 clock=164,200")
-    p.add_argument("--out", default=None, help="output folder (default: sweeps/NAME)")
+    p.add_argument("--out", type=output_folder, default=None,
+                   help="output folder (default: sweeps/NAME)")
     p.add_argument("--board", default=None, help="check the fit on this board (default: "
                    "the spec's target; a sim target has no resource limit)")
     _engine_options(p)
@@ -341,12 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "and host interface) and write OUT/<top>.v, hostmap.json, a C header "
                        "of the same map and report.json.")
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("-o", "--out", default=None, help="output folder (default: build/NAME)")
+    p.add_argument("-o", "--out", type=output_folder, default=None,
+                   help="output folder (default: build/NAME)")
     p.add_argument("--synth", action="store_true", help="also synthesise with Yosys "
                    "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM in report.json")
     p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
                    "Verilator model and record its build time")
-    p.add_argument("--memory-words", type=int, default=None, metavar="N",
+    p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,
+                   metavar="N",
                    help="scratchpad entries (default: fitted to the spec's programs); a "
                    "small value keeps --synth fast, since the scratchpad synthesizes to "
                    "registers")
@@ -368,28 +409,39 @@ def build_parser() -> argparse.ArgumentParser:
                        else ("pyrtl", "verilator"), default="verilator",
                        help="u50: the kernel on an Alveo U50 through XRT (FIXAR_XCLBIN "
                        "names the xclbin; docs/u50.md)" if name == "cosim" else None)
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=SEED, default=0)
         if name == "cosim":
-            p.add_argument("--updates", type=int, default=5, metavar="N")
+            p.add_argument("--updates", type=integer(1, 10**6), default=5, metavar="N")
             p.set_defaults(func=cmd_cosim)
         else:
-            p.add_argument("--examples", type=int, default=50, metavar="N")
+            p.add_argument("--examples", type=integer(1, 10**6), default=50, metavar="N")
             p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("plot", help="overlay the reward curves of training runs",
                        description="Plot episode and evaluation returns of one or more "
                        "`fixar train` run directories into one PNG (needs the plot extra).")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    p.add_argument("-o", "--output", default="rewards.png")
+    p.add_argument("-o", "--output", type=output_file("rewards.png"), default="rewards.png",
+                   help="the PNG to write; a folder gets rewards.png inside it "
+                   "(default: rewards.png)")
     p.set_defaults(func=cmd_plot)
+    for name, command in sub.choices.items():
+        if name not in ("schema", "plot"):
+            command.add_argument(
+                "--allow-env-module", action="store_true",
+                help="allow a module-qualified env.id (module:Env-v0) in the spec: "
+                "gymnasium imports that module, which runs its code (never allowed by "
+                "the spec alone)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .envs import allow_env_modules
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with allow_env_modules(getattr(args, "allow_env_module", False)):
+            return args.func(args)
     except SpecError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
@@ -401,6 +453,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fixar: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.filename is None:       # not about a path the user gave: a bug
+            print_bug(err)
+            return EXIT_BUG
+        print(f"fixar: error: cannot write or read {err.filename}: "
+              f"{err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - anything else is a bug, said as such
+        print_bug(err)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

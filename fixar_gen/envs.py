@@ -4,12 +4,21 @@ which optional extra provides the environment.
 
 Known ids are answered from the table; any other gymnasium id is created once to read
 its spaces.
+
+Which ids a spec may name (:func:`check_env_id`): the ids of the table and the ids
+registered with gymnasium. A module-qualified id (``package.module:Env-v0``) makes
+gymnasium import that module, that is, run its code; a spec alone can never ask for
+that: it is allowed only inside :func:`allow_env_modules`, which the ``fixar`` command
+enters only when given ``--allow-env-module``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,39 @@ KNOWN_ENVS: dict[str, EnvInfo] = {
 
 class EnvUnavailable(LookupError):
     """The environment cannot be created here (unknown id or a missing extra)."""
+
+
+_MODULES_ALLOWED = contextvars.ContextVar("fixar_env_modules_allowed", default=False)
+
+
+@contextlib.contextmanager
+def allow_env_modules(allowed: bool = True) -> Iterator[None]:
+    """Within this block, specs may name module-qualified environment ids."""
+    token = _MODULES_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _MODULES_ALLOWED.reset(token)
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise :class:`EnvUnavailable` unless ``env_id`` is one a spec may name: known
+    here, registered with gymnasium, or module-qualified inside
+    :func:`allow_env_modules`. Never imports the module of a module-qualified id."""
+    if env_id in KNOWN_ENVS:
+        return
+    if ":" in env_id:
+        if _MODULES_ALLOWED.get():
+            return
+        module = env_id.split(":", 1)[0]
+        raise EnvUnavailable(
+            f"{env_id!r} is module-qualified: creating it imports and runs module "
+            f"{module!r}, which a spec cannot ask for; pass --allow-env-module to fixar "
+            "to allow it (or use a registered gymnasium id such as Pendulum-v1)")
+    import gymnasium
+    if env_id not in gymnasium.envs.registry:
+        raise EnvUnavailable(f"{env_id!r} is not a registered gymnasium environment "
+                             f"(known here: {', '.join(KNOWN_ENVS)})")
 
 
 @lru_cache(maxsize=None)

@@ -31,10 +31,10 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     from .hw.verilate import emit_verilog
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     timings = {}
     t0 = time.perf_counter()
-    cfg = config_for(spec, memory_words=memory_words)
+    cfg = config_for(spec, memory_words=memory_words)    # refuses oversized designs
+    out.mkdir(parents=True, exist_ok=True)
     block = build_core(cfg)
     timings["elaborate_s"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from .boards import BOARDS, dsps_per_pe
-from .envs import EnvUnavailable, env_info
+from .envs import EnvUnavailable, check_env_id, env_info
 from .numerics import FixedFormat
 from .params import SpecError, check_fields, nested, param
 from .resources import check_fit
@@ -30,19 +30,28 @@ POLICIES = ("intra_layer", "intra_batch", "auto")
 TARGETS = ("sim", "u50")
 
 MAX_WIDTH = 65_536
+#: the largest per-core scratchpad (memory words) fixar_gen generates, on every target:
+#: 2^26 words is 512 MiB of 64-bit words in the golden model's arrays, already beyond
+#: what the simulators run at a useful speed; a U50 design is bounded by its board first
+MAX_SCRATCHPAD_WORDS = 1 << 26
 
 
 @dataclass(frozen=True)
 class EnvSpec:
     """The gymnasium environment the agent trains on."""
 
-    id: str = param("Pendulum-v1", "gymnasium environment id (MuJoCo ids need the "
-                    "`mujoco` extra)", pattern=r"[A-Za-z0-9_./:-]{1,100}")
+    id: str = param("Pendulum-v1", "a registered gymnasium environment id (MuJoCo ids "
+                    "need the `mujoco` extra; a module-qualified id, module:Env-v0, only "
+                    "with fixar's --allow-env-module)", pattern=r"[A-Za-z0-9_./:-]{1,100}")
     seed: int = param(0, "seed of the environment, the agent and the on-chip PRNG",
                       min=0, max=2**32 - 1)
 
     def __post_init__(self) -> None:
         check_fields(self)
+        try:
+            check_env_id(self.id)
+        except EnvUnavailable as exc:
+            raise SpecError("id", str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -298,8 +307,10 @@ class ParallelismSpec:
 class Spec:
     """A complete fixar_gen spec: what is computed, on which hardware, how parallelised."""
 
-    name: str = param("default", "name of the design (used for generated files and "
-                      "modules)", pattern=r"[A-Za-z][A-Za-z0-9_]{0,63}")
+    name: str = param("default", "name of the design: it names the default output "
+                      "folders (build/NAME, runs/NAME-BACKEND-sSEED, sweeps/NAME) and is "
+                      "recorded in reports; generated files and modules keep fixed names "
+                      "(fixar_core.v)", pattern=r"[A-Za-z][A-Za-z0-9_]{0,63}")
     env: EnvSpec = param(doc="environment", default_factory=EnvSpec)
     networks: NetworksSpec = param(doc="actor and critic", default_factory=NetworksSpec)
     algorithm: AlgorithmSpec = param(doc="DDPG hyper-parameters",
@@ -315,6 +326,7 @@ class Spec:
     def __post_init__(self) -> None:
         check_fields(self)
         object.__setattr__(self, "networks", self._resolved_networks())
+        self._check_sizes()
         nested("numerics", self._check_accumulator)
         self._check_qat_delay()
         self._check_memories()
@@ -372,6 +384,40 @@ class Spec:
         return max(max(sizes), self.algorithm.batch_size)
 
     # -- cross-field checks ---------------------------------------------------------------
+
+    def scratchpad_words_at_least(self) -> dict[str, int]:
+        """A lower bound of the words one core's scratchpad needs (the compiler's
+        layout, :func:`fixar_gen.hw.design.config_for`, adds accumulators, host slots
+        and a margin): the parameters with their target copies, gradients and optimizer
+        state, and one batch of every layer's activations."""
+        opt_words = {"sgd": 0, "momentum": 1, "adam": 2}[self.algorithm.optimizer]
+        acts = sum(self.networks.actor.layer_sizes) + sum(self.networks.critic.layer_sizes)
+        return {"parameters": self.param_count * (3 + opt_words),
+                "activations": self.algorithm.batch_size * acts}
+
+    def _check_sizes(self) -> None:
+        parts = self.scratchpad_words_at_least()
+        words = sum(parts.values())
+        if words <= MAX_SCRATCHPAD_WORDS:
+            return
+        actor, critic = self.networks.actor, self.networks.critic
+        nets = (f"actor {'-'.join(map(str, actor.layer_sizes))} and critic "
+                f"{'-'.join(map(str, critic.layer_sizes))}")
+        what = (f"{nets} ({self.param_count:,} parameters) with batch "
+                f"{self.algorithm.batch_size} would generate a core whose scratchpad holds "
+                f"at least {words:,} words ({parts['parameters']:,} for parameters, target "
+                f"copies, gradients and optimizer state, {parts['activations']:,} for a "
+                f"batch of activations); at most {MAX_SCRATCHPAD_WORDS:,} words are "
+                "generated on any target")
+        if parts["activations"] > parts["parameters"]:
+            raise SpecError("algorithm.batch_size", f"{self.algorithm.batch_size} is too "
+                            f"large: {what} (a smaller batch or smaller networks)",
+                            also=("networks.actor.hidden", "networks.critic.hidden"))
+        big = "actor" if actor.param_count >= critic.param_count else "critic"
+        other = "critic" if big == "actor" else "actor"
+        hidden = getattr(self.networks, big).hidden
+        raise SpecError(f"networks.{big}.hidden", f"{list(hidden)} is too large: {what} "
+                        "(smaller networks)", also=(f"networks.{other}.hidden",))
 
     def _check_accumulator(self) -> None:
         n = self.numerics
@@ -432,3 +478,15 @@ class Spec:
                             f"leaves {have} to the kernel (at most {have // per_pe} PEs in "
                             "all)", also=("hardware.cores",))
         check_fit(self)       # every resource of the whole design (fixar_gen.resources)
+
+
+def spec_data(spec) -> dict:
+    """A spec (or any of its parts) as plain data: mappings in field order, lists for
+    tuples; what ``fixar show`` prints and what a checkpoint records of its run."""
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+    return plain(spec)

@@ -536,31 +536,34 @@ class TrainJob:
     steps: int | None
     checkpoint_every: int
     resume: bool
+    overwrite: bool = False
 
 
 def train_one(job: TrainJob) -> dict:
     """One training run (no progress line); its summary, or ``{"error": message}`` for
-    what the user can fix (environment, checkpoint)."""
+    what the user can fix (environment, checkpoint, a run already in the folder)."""
     from .rl.checkpoint import CheckpointError
     from .rl.env import EnvError
-    from .rl.trainer import Trainer
+    from .rl.trainer import RunExists, Trainer
     try:
         trainer = Trainer(job.spec, backend=job.backend, out=job.out, total_steps=job.steps,
                           checkpoint_every=job.checkpoint_every, progress=False)
-        summary = trainer.run(resume=job.resume)
-    except (EnvError, CheckpointError) as exc:
+        summary = trainer.run(resume=job.resume, overwrite=job.overwrite)
+    except (EnvError, CheckpointError, RunExists) as exc:
         return {"error": str(exc), "out": job.out}
     return {**summary, "out": job.out}
 
 
 def train_seeds(spec: Spec, seeds: Sequence[int], *, backend: str, out: str | None,
                 steps: int | None, checkpoint_every: int, resume: bool,
-                workers: int | None, engine: str) -> tuple[list[dict], str]:
+                workers: int | None, engine: str, overwrite: bool = False
+                ) -> tuple[list[dict], str]:
     """One run per seed through :func:`run_parallel`; run folders are
     ``runs/NAME-BACKEND-sSEED`` (or ``OUT/sSEED``)."""
     jobs = []
     for seed in seeds:
         at = dataclasses.replace(spec, env=dataclasses.replace(spec.env, seed=seed))
         folder = f"{out}/s{seed}" if out else f"runs/{spec.name}-{backend}-s{seed}"
-        jobs.append(TrainJob(at, backend, folder, steps, checkpoint_every, resume))
+        jobs.append(TrainJob(at, backend, folder, steps, checkpoint_every, resume,
+                             overwrite))
     return run_parallel(train_one, jobs, workers=workers, engine=engine)

@@ -7,8 +7,10 @@ replay buffer on the host, update on the core, evaluate, log, checkpoint.
 Writes into ``out``: ``metrics.csv`` (one row per training episode), ``summary.json``,
 ``checkpoint/`` (atomic; every ``checkpoint_every`` steps, at the next episode end,
 and at the end) and ``rewards.png`` when matplotlib is installed (the ``plot`` extra).
-A run resumed from its checkpoint (``run(resume=True)``) ends bit for bit where the
-uninterrupted run ends: checkpoints are taken at episode boundaries, episode ``i``
+A folder that already holds a run is refused unless the run is resumed or
+``run(overwrite=True)`` is asked for. A run resumed from its checkpoint
+(``run(resume=True)``, only with the settings the checkpoint records:
+:mod:`fixar_gen.rl.run_settings`) ends bit for bit where the uninterrupted run ends: checkpoints are taken at episode boundaries, episode ``i``
 starts from ``reset(seed=seed + i)``, and every random number comes from state that
 the checkpoint holds.
 """
@@ -26,15 +28,40 @@ from pathlib import Path
 
 import numpy as np
 
+from ..params import nested
 from ..spec import Spec
 from .agent import make_agent
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .env import action_bound, make_env
 from .replay import ReplayBuffer
+from .run_settings import check_same_run, run_settings, settings_digest
 
 METRICS = ("step", "episode", "return", "eval_return", "precision", "saturations",
            "updates_per_s", "steps_per_s")
 EVAL_SEED_OFFSET = 1_000_000
+#: what a run writes into its folder; a folder holding any of them is a run already
+RUN_OUTPUTS = ("checkpoint", "metrics.csv", "summary.json", "rewards.png")
+
+
+class RunExists(Exception):
+    """The run folder already holds a run (finished or not) and neither resume nor
+    overwrite was asked for."""
+
+
+def with_run_length(spec: Spec, seed: int | None = None,
+                    total_steps: int | None = None) -> Spec:
+    """``spec`` with another seed and/or run length, validated again as a whole (so a
+    QAT delay beyond the shortened run is refused: :class:`SpecError` on
+    ``algorithm.total_steps``, ``algorithm.warmup_steps`` or ``numerics.qat_delay``)."""
+    import dataclasses
+    if seed is not None:
+        env = nested("env", lambda: dataclasses.replace(spec.env, seed=seed))
+        spec = dataclasses.replace(spec, env=env)
+    if total_steps is not None:
+        algorithm = nested("algorithm", lambda: dataclasses.replace(
+            spec.algorithm, total_steps=total_steps))
+        spec = dataclasses.replace(spec, algorithm=algorithm)
+    return spec
 
 
 @dataclass
@@ -74,12 +101,18 @@ class Trainer:
     def __init__(self, spec: Spec, backend: str = "golden", out: str | Path = "runs/run",
                  seed: int | None = None, total_steps: int | None = None,
                  checkpoint_every: int = 5_000, progress: bool = True):
+        spec = with_run_length(spec, seed=seed, total_steps=total_steps)
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
+                or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every: {checkpoint_every!r} is not allowed "
+                             "(a positive integer)")
         self.spec = spec
         self.backend = backend
         self.out = Path(out)
-        self.seed = spec.env.seed if seed is None else seed
-        self.total_steps = total_steps or spec.algorithm.total_steps
+        self.seed = spec.env.seed
+        self.total_steps = spec.algorithm.total_steps
         self.checkpoint_every = checkpoint_every
+        self.settings = run_settings(spec, backend)
         self.progress = Progress(self.total_steps, progress)
         algo = spec.algorithm
         self.env = make_env(spec)
@@ -101,10 +134,18 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def run(self, resume: bool = False) -> dict:
-        self.out.mkdir(parents=True, exist_ok=True)
+    def run(self, resume: bool = False, overwrite: bool = False) -> dict:
+        """Train to the end. A folder that already holds a run is refused
+        (:class:`RunExists`) unless ``resume`` (continue from its checkpoint, which must
+        have been written with the same settings) or ``overwrite`` (its outputs are
+        removed first)."""
+        if resume and overwrite:
+            raise ValueError("resume and overwrite exclude each other")
         if resume:
             self._restore()
+        else:
+            self._claim_folder(overwrite)
+        self.out.mkdir(parents=True, exist_ok=True)
         algo = self.spec.algorithm
         obs, _ = self.env.reset(seed=self.seed + self.episode)
         self.agent.episode_start()
@@ -244,19 +285,31 @@ class Trainer:
             "last_eval": self.last_eval, "switched_at": self.switched_at,
             "updates_done": self.updates_done, "update_seconds": self.update_seconds,
             "elapsed": self.elapsed, "total_steps": self.total_steps,
+            "settings": self.settings, "settings_sha256": settings_digest(self.settings),
         }
         save_checkpoint(self.out / "checkpoint", arrays, json.loads(json.dumps(meta,
                                                                             default=_json)))
         _atomic_write(self.out / "metrics.csv", self._metrics_csv())
 
+    def _claim_folder(self, overwrite: bool) -> None:
+        found = [name for name in RUN_OUTPUTS if (self.out / name).exists()]
+        if not found:
+            return
+        if not overwrite:
+            raise RunExists(f"{self.out} already holds a run ({', '.join(found)}); "
+                            "continue it with --resume, or replace it with --overwrite")
+        import shutil
+        for name in found:
+            path = self.out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
     def _restore(self) -> None:
         directory = self.out / "checkpoint"
         arrays, meta = load_checkpoint(directory)
-        if meta.get("spec") != self.spec.name or meta.get("backend") != self.backend \
-                or meta.get("seed") != self.seed:
-            raise CheckpointError(f"{directory}: written by another run (spec "
-                                  f"{meta.get('spec')}, backend {meta.get('backend')}, seed "
-                                  f"{meta.get('seed')})")
+        check_same_run(directory, meta, self.settings)
         self.agent.load_state_dict({k[6:]: v for k, v in arrays.items()
                                     if k.startswith("agent.")}, meta["agent"])
         self.replay.load_state_dict({k[7:]: v for k, v in arrays.items()

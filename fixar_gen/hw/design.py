@@ -8,7 +8,7 @@ import math
 
 from ..compiler import Precision, compile_program
 from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
-from ..spec import Spec
+from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .core import CoreConfig, word_bits
 from .pe import PEWidths
@@ -52,6 +52,12 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         n_buffers = max(n_buffers, len(program.buffers))
         n_slots = max(n_slots, len(program.slots))
     words = memory_words or (5 * (sum(buffers.values()) + slots)) // 4
+    if words > MAX_SCRATCHPAD_WORDS:
+        raise HardwareLimit(f"{spec.name}: the programs need a {words:,}-word scratchpad per "
+                            f"core ({sum(buffers.values()):,} words of buffers and "
+                            f"{slots:,} of host slots, plus a quarter); at most "
+                            f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
+                            "networks or batch)")
     pe = pe_widths(spec)
     hw = spec.hardware
     return CoreConfig(
