@@ -178,3 +178,22 @@ def test_the_command_line_entry_point_exits_with_the_code(tmp_path):
                            "--steps", "0"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "--steps" in proc.stderr
+
+
+def test_the_documented_train_commands_are_accepted(monkeypatch):
+    """Every `fixar train` line of docs/training.md passes the parser and the spec's
+    check of the run length (its old `--steps 2000` example never reached FXP16)."""
+    import shlex
+
+    from fixar_gen import load_spec
+    from fixar_gen.rl.trainer import with_run_length
+    monkeypatch.chdir(ROOT)
+    lines = [line.split("#")[0] for line in
+             (ROOT / "docs" / "training.md").read_text(encoding="utf-8").splitlines()
+             if line.startswith("fixar train ")]
+    assert any("--steps" in line for line in lines)
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        spec = with_run_length(load_spec(args.spec), seed=args.seed, total_steps=args.steps)
+        if spec.numerics.precision == "qat":
+            assert spec.numerics.qat_delay < spec.algorithm.total_updates, line
