@@ -31,7 +31,8 @@ def run(spec: str, backend: str, seed: int, out: Path) -> dict:
     directory = out / f"{backend}-s{seed}"
     if not (directory / "summary.json").is_file():
         subprocess.run([sys.executable, "-m", "fixar_gen", "train", spec, "--backend",
-                        backend, "--seed", str(seed), "--out", str(directory), "--quiet"],
+                        backend, "--seed", str(seed), "--out", str(directory), "--quiet",
+                        "--overwrite"],   # a run killed before its summary starts again
                        check=True)
     return json.loads((directory / "summary.json").read_text())
 
