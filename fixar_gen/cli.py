@@ -80,12 +80,26 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_batch(spec, batch: int):
+    import dataclasses
+
+    from .params import nested
+    try:
+        algorithm = nested("algorithm", lambda: dataclasses.replace(spec.algorithm,
+                                                                    batch_size=batch))
+        return dataclasses.replace(spec, algorithm=algorithm)
+    except SpecError as err:
+        raise UserError(f"--batch {batch}: {err}") from None
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import compile_program
     from .estimate import precision_for
     from .isa import INSTRUCTION_BITS, encode, listing
     from .perf import schedule
     spec = _load(args.spec)
+    if args.batch is not None and args.phase == "train":
+        _with_batch(spec, args.batch)        # the spec's bounds hold for this batch too
     program = compile_program(spec, args.phase, precision_for(spec, args.precision),
                               batch=args.batch, policy=args.policy)
     if args.hex:

@@ -197,3 +197,14 @@ def test_the_documented_train_commands_are_accepted(monkeypatch):
         spec = with_run_length(load_spec(args.spec), seed=args.seed, total_steps=args.steps)
         if spec.numerics.precision == "qat":
             assert spec.numerics.qat_delay < spec.algorithm.total_updates, line
+
+
+def test_compile_batch_obeys_the_spec_bounds(capsys):
+    """--batch of the training step is checked like the spec's batch_size (the size
+    bound and the replay buffer), naming --batch."""
+    u50 = str(ROOT / "examples" / "fixar_u50.yaml")
+    assert main(["compile", u50, "--batch", "65536"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fixar: error: --batch 65536: ")
+    assert "algorithm.batch_size" in err
+    assert main(["compile", u50, "--batch", "8", "--hex"]) == 0
