@@ -1,6 +1,7 @@
-"""Every documented algorithm option trains on the golden core: each noise kind and each
-optimizer runs a short `fixar train` whose episodes end after updates (the order that
-crashed OU noise: a training step, then the episode's noise reset)."""
+"""Every documented algorithm option trains: each noise kind (golden core and float32
+reference), each optimizer, each precision schedule and quantizer (golden core) runs a
+short `fixar train` whose episodes end after updates (the order that crashed OU noise:
+a training step, then the episode's noise reset)."""
 
 import json
 
@@ -33,10 +34,14 @@ def _spec_file(tmp_path, **algorithm):
     return path
 
 
-def _train(tmp_path, capsys, **algorithm) -> dict:
+def _train(tmp_path, capsys, backend="golden", numerics=None, **algorithm) -> dict:
     out = tmp_path / "run"
-    code = main(["train", str(_spec_file(tmp_path, **algorithm)), "--out", str(out),
-                 "--quiet"])
+    path = _spec_file(tmp_path, **algorithm)
+    if numerics:
+        data = yaml.safe_load(path.read_text())
+        data["numerics"].update(numerics)
+        path.write_text(yaml.safe_dump(data))
+    code = main(["train", str(path), "--out", str(out), "--quiet", "--backend", backend])
     assert code == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 400 and summary["updates"] == 250
@@ -44,9 +49,21 @@ def _train(tmp_path, capsys, **algorithm) -> dict:
     return summary
 
 
+@pytest.mark.parametrize("backend", ["golden", "float32"])
 @pytest.mark.parametrize("kind", NOISE_KINDS)
-def test_every_noise_kind_trains_on_golden(tmp_path, capsys, kind):
-    _train(tmp_path, capsys, noise={"kind": kind, "sigma": 0.2})
+def test_every_noise_kind_trains(tmp_path, capsys, kind, backend):
+    _train(tmp_path, capsys, backend, noise={"kind": kind, "sigma": 0.2})
+
+
+@pytest.mark.parametrize("numerics", [{"precision": "fxp32"}, {"precision": "fxp16"},
+                                      {"quantizer": "affine"}],
+                         ids=["fxp32", "fxp16", "affine"])
+def test_every_precision_schedule_and_quantizer_trains_on_golden(tmp_path, capsys,
+                                                                 numerics):
+    # (precision qat with the pow2 quantizer is every other test's default)
+    summary = _train(tmp_path, capsys, numerics=numerics)
+    expected = "fxp32" if numerics.get("precision") == "fxp32" else "fxp16"
+    assert summary["precision"] == expected
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
