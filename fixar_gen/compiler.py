@@ -18,12 +18,14 @@ depend on the policy or the array shape; only cycles do (:mod:`fixar_gen.perf`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,
                   Program, Range, Slot, Store, Vector, ACTIVATIONS, MODES, VECTOR_FUNCTIONS)
 from .golden import PRNG_LANES
 from .numerics import FixedFormat
+from .placement import place
 from .spec import Spec
 
 NETS = ("actor", "critic")
@@ -165,11 +167,13 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
         L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
     L.add("c.ones", B, 1, UNIT, "data")
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
-    L.add("ou.state", B, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
-                                                spec), "monitor")
     # range monitors: [min, max] of every activation tensor
     for key in activation_keys(spec):
         L.add(f"rng.{key}", 1, 2, precision.format(key, spec), "monitor")
+    # the OU state is batch-shaped: after the kept buffers of fixed size, so that the
+    # placement (fixar_gen.placement) keeps those at one offset for every batch
+    L.add("ou.state", B, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
+                                                spec), "monitor")
     # host-facing data
     out_key = lambda net: f"{net}.l{len(layer_sizes(spec, net)) - 2}"   # noqa: E731
     L.add("in.states", B, obs, precision.format("actor.in", spec))
@@ -498,9 +502,10 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     else:
         _train(E, spec, B, load, actor_then_critic_input, a_out, c_out)
     E.code += [Halt(core=c) for c in range(E.cores)]
-    return Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
-                   slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
-                   pre_format=spec.numerics.activation_format)
+    program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
+                      slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
+                      pre_format=spec.numerics.activation_format)
+    return dataclasses.replace(program, placement=place(program))
 
 
 def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,
