@@ -136,7 +136,7 @@ def sharing_pairs_overlapping_in_time(placement):
 
 # -- properties -----------------------------------------------------------------------
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_buffers_sharing_words_are_never_live_together_and_reads_see_the_last_write(data):
     spec = data.draw(specs(max_cores=3))
