@@ -34,6 +34,7 @@ instructions would need its hazard checks on address ranges, not buffer ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
                   MatMul, Program, Store, Vector)
@@ -141,6 +142,22 @@ class Placement:
     def unshared_words(self) -> int:
         """What the same buffers take with no sharing."""
         return sum(p.size for p in self.buffers)
+
+    @cached_property
+    def sharing(self) -> tuple[tuple[int, ...], ...]:
+        """Per buffer (table order): the indices of the buffers that share a word with
+        it (computed once per placement)."""
+        order = sorted((p.offset, i) for i, p in enumerate(self.buffers) if p.size)
+        out: list[list[int]] = [[] for _ in self.buffers]
+        open_: list[int] = []
+        for _, i in order:
+            p = self.buffers[i]
+            open_ = [j for j in open_ if self.buffers[j].end > p.offset]
+            for j in open_:
+                out[i].append(j)
+                out[j].append(i)
+            open_.append(i)
+        return tuple(tuple(sorted(x)) for x in out)
 
 
 def _kind_rank(b: Buffer) -> int:
@@ -277,8 +294,7 @@ class Occupancy:
     def __init__(self, program: Program, stale: set[str] = frozenset()):
         placed = program.placement.buffers
         self.names = [p.name for p in placed]
-        self.sharing = [[j for j, q in enumerate(placed) if j != i and p.shares_words_with(q)]
-                        for i, p in enumerate(placed)]
+        self.sharing = program.placement.sharing
         self.intact = [p.pinned and p.name not in stale for p in placed]
         self.overwriter: dict[int, str] = {}
 
