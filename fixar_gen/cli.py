@@ -152,6 +152,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))
+    inv = report["memory_inventory"]
+    fit = inv["fit"]
+    print(f"memories: {inv['total_bits'] / 1e6:,.1f} Mbit ("
+          + ", ".join(f"{m['name']} {m['maps_to']}" for m in inv["memories"])
+          + f"); as block RAM {fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM, "
+          + ("within" if fit["fits"] else "beyond") + f" what the {fit['board']} leaves "
+          "after the shell margin")
     if "resources" in report:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "

@@ -153,9 +153,11 @@ def test_estimate_and_the_resource_model_read_the_inventory():
     assert fit["fits"] and (fit["bram36"], fit["uram"]) == inventory.as_block_ram
 
 
-def test_generate_writes_the_inventory_into_report_json(tmp_path):
+def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     spec = load_spec(EXAMPLES / "pendulum.yaml")
     assert main(["generate", str(EXAMPLES / "pendulum.yaml"), "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "memories: " in out and "mem_data flip-flops" in out and "imem block RAM" in out
     report = json.loads((Path(tmp_path) / "report.json").read_text())
     inventory = memory_inventory(config_for(spec)).as_dict()
     got = report["memory_inventory"]
