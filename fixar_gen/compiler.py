@@ -78,6 +78,14 @@ def activation_keys(spec: Spec) -> list[str]:
     return keys
 
 
+def monitor_names(key: str, cores: int) -> list[str]:
+    """The range monitors of activation tensor ``key``, one per core (``rng.{key}`` for
+    core 0, ``rng.{key}.c{c}`` for the others): each core folds its part of a tensor
+    into its own, since two cores must not read-modify-write one word between barriers
+    (they run at the same time); the host merges them."""
+    return [f"rng.{key}"] + [f"rng.{key}.c{c}" for c in range(1, cores)]
+
+
 def param_names(spec: Spec, net: str, prefix: str = "") -> list[str]:
     sizes = getattr(spec.networks, net).layer_sizes
     return [f"{prefix}{net}.l{i}.{p}" for i in range(len(sizes) - 1) for p in ("w", "b")]
@@ -169,7 +177,8 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
     # range monitors: [min, max] of every activation tensor
     for key in activation_keys(spec):
-        L.add(f"rng.{key}", 1, 2, precision.format(key, spec), "monitor")
+        for name in monitor_names(key, spec.hardware.cores):
+            L.add(name, 1, 2, precision.format(key, spec), "monitor")
     # the OU state is batch-shaped: after the kept buffers of fixed size, so that the
     # placement (fixar_gen.placement) keeps those at one offset for every batch
     L.add("ou.state", B, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
@@ -270,6 +279,15 @@ class Emitter:
                                     rows=r, cols=Range(col0 + k.start, k.count),
                                     src_col=src_col + k.start, **ids))
 
+    def monitor(self, key: str, cols: int, a: str) -> None:
+        """Fold ``a`` (batch x cols) into the range monitors of ``key``: each core its
+        part into its own monitor (:func:`monitor_names`)."""
+        names = monitor_names(key, self.cores)
+        for core, r, k in self.parts(self.L.batch, cols):
+            self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("range"),
+                                    dst=self.L[names[core]], a=self.L[a], rows=r, cols=k,
+                                    src_col=k.start))
+
     # -- layers ---------------------------------------------------------------------
 
     def dense_forward(self, x: str, w: str, bias: str, out: str, act: str, tag: str,
@@ -351,14 +369,14 @@ class Emitter:
         prefix = "target." if target else ""
         x = f"{pass_name}.{net}.x"
         if monitor:
-            self.vec("range", f"rng.{net}.in", self.L.batch, sizes[0], a=x)
+            self.monitor(f"{net}.in", sizes[0], x)
         for i in range(len(sizes) - 1):
             act = spec.output if i == len(sizes) - 2 else spec.activation
             out = f"{pass_name}.{net}.h{i}"
             self.dense_forward(x, f"{prefix}{net}.l{i}.w", f"{prefix}{net}.l{i}.b", out, act,
                                f"{pass_name}.{net}.l{i}", f"c.slope.{net}")
             if monitor:
-                self.vec("range", f"rng.{net}.l{i}", self.L.batch, sizes[i + 1], a=out)
+                self.monitor(f"{net}.l{i}", sizes[i + 1], out)
             x = out
 
     def dact(self, net: str, layer: int, dy: str, y: str, dz: str) -> None:
@@ -486,6 +504,8 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
         E.forward("actor", False, "inf", monitor=False)
         out = f"inf.actor.h{a_out}"
         if phase == "explore":
+            if policy == "intra_batch":
+                E.barrier()      # core 0 draws the noise for every sample's action
             kind = spec.algorithm.noise.kind
             E.vec("noise" if kind == "gaussian" else "ou_noise", out, B, act, a=out,
                   b="prng", c="c.noise", e="ou.state" if kind == "ou" else None,

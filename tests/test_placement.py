@@ -118,6 +118,48 @@ def check_reads_get_last_write(program, placement):
     return None
 
 
+def cross_core_conflicts(program, placement):
+    """Words one core writes while another core reads or writes them, between the same
+    two barriers (the cores run those instructions at the same time): the first such
+    (pc, buffer) or None."""
+    if program.cores == 1:
+        return None
+    words = max(placement.words, 1)
+    epoch = [0] * program.cores
+    touched = {}          # (epoch, core) -> (written mask, accessed mask)
+
+    def mask(i, rows, cols):
+        p, b = placement.buffers[i], program.buffers[i]
+        m = np.zeros(words, dtype=bool)
+        m[p.offset:p.end].reshape(b.rows, b.cols)[rows[0]:rows[1], cols[0]:cols[1]] = True
+        return m
+
+    for pc, ins in enumerate(program.code):
+        if isinstance(ins, Barrier):
+            epoch[ins.core] += 1
+            continue
+        if isinstance(ins, Halt):
+            continue
+        key = (epoch[ins.core], ins.core)
+        written, accessed = touched.setdefault(key, (np.zeros(words, bool),
+                                                     np.zeros(words, bool)))
+        reads, writes = regions(ins, program.buffers)
+        for i, rows, cols in writes:
+            m = mask(i, rows, cols)
+            for (e, c), (w2, a2) in touched.items():
+                if e == key[0] and c != ins.core and (m & a2).any():
+                    return pc, program.buffers[i].name
+            written |= m
+            accessed |= m
+        for i, rows, cols in reads:
+            m = mask(i, rows, cols)
+            for (e, c), (w2, a2) in touched.items():
+                if e == key[0] and c != ins.core and (m & w2).any():
+                    return pc, program.buffers[i].name
+            accessed |= m
+    return None
+
+
 def sharing_pairs_overlapping_in_time(placement):
     """Pairs that share a word and are both live at some instruction (recomputed here
     from offsets and ranges, not with the module's helpers)."""
@@ -149,6 +191,7 @@ def test_buffers_sharing_words_are_never_live_together_and_reads_see_the_last_wr
     assert sharing_pairs_overlapping_in_time(pl) == []
     assert conflicts(pl) == []
     assert check_reads_get_last_write(program, pl) is None
+    assert cross_core_conflicts(program, pl) is None
     # the kept kinds are pinned, and the pinned region comes first
     for b, p in zip(program.buffers, pl.buffers):
         assert p.size == b.rows * b.cols
