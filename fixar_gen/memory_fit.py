@@ -16,6 +16,8 @@ computed read addresses and a port per operand, maps to flip-flops whatever its 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .boards import BOARDS, Board
 from .hw.design import config_for
 from .hw.inventory import BRAM36_BITS, URAM_BITS, Inventory, memory_inventory
@@ -23,8 +25,10 @@ from .params import SpecError
 from .spec import Spec
 
 
+@lru_cache(maxsize=16)
 def generated_inventory(spec: Spec) -> Inventory:
-    """The memory inventory of the design ``fixar generate`` builds for ``spec``."""
+    """The memory inventory of the design ``fixar generate`` builds for ``spec``
+    (cached: validation, estimate and generate ask for the same spec)."""
     return memory_inventory(config_for(spec))
 
 

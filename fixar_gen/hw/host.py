@@ -94,11 +94,7 @@ class HardwareMachine:
                               if buffers else _EMPTY, share=False)
         if placement is self.placement:
             return
-        if placement.words > self.capacity:
-            raise HardwareLimit(f"the scratchpad ({self.capacity} words besides the host "
-                                f"slots) is too small: the program's buffers need "
-                                f"{placement.words}; generate the design with a larger "
-                                "memory")
+        self._check_room(placement)
         moves, zeros = [], []
         for b, p in zip(buffers, placement.buffers):
             old = self.kinds.get(b.name)
@@ -120,6 +116,13 @@ class HardwareMachine:
         self.base = {p.name: p.offset for p in placement.buffers}
         self.placement = placement
         self._loaded = None
+
+    def _check_room(self, placement: Placement) -> None:
+        if placement.words > self.capacity:
+            raise HardwareLimit(f"the scratchpad ({self.capacity} words besides the host "
+                                f"slots) is too small: the program's buffers need "
+                                f"{placement.words}; generate the design with a larger "
+                                "memory")
 
     def write(self, name: str, values) -> None:
         b = self.kinds[name]
@@ -183,6 +186,7 @@ class HardwareMachine:
             self.slot_base = slot_base
             self._loaded = None
         self.allocate(program.buffers, program.placement)
+        self._check_room(self.placement)       # the slots of this program may need more
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)
