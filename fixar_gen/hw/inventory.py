@@ -1,7 +1,9 @@
 """The generated design's own memory inventory: every RAM the core generator
 (:mod:`fixar_gen.hw.core`) elaborates for a :class:`~fixar_gen.hw.core.CoreConfig`,
 with its width, depth, banks, ports, how its reads are addressed, and what synthesis
-makes of it by the mapping rules of docs/hardware.md ("Memories on the FPGA"):
+makes of it by these rules (docs/hardware.md, "Memory inventory": what Yosys
+``synth_xilinx -family xcup`` made of a 4096 x 82 PyRTL MemBlock with each kind of
+ports):
 
 - every read with a registered address and at most the two ports of one BRAM36 or
   URAM288 (``reads + writes <= 2``): **block RAM**, counted in banks of BRAM36 (best
