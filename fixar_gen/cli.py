@@ -158,7 +158,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
           + ", ".join(f"{m['name']} {m['maps_to']}" for m in inv["memories"])
           + f"); as block RAM {fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM, "
           + ("within" if fit["fits"] else "beyond") + f" what the {fit['board']} leaves "
-          "after the shell margin")
+          "after the shell margin" + (" (for reference)" if fit["reference"] else ""))
     if "resources" in report:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "

@@ -170,6 +170,7 @@ def format_estimate(r: dict) -> str:
     verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
     lines.append(f"  the generated design's memories (`fixar generate`); as block RAM "
                  f"{fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM: {verdict} on the "
-                 f"{fit['board']} after the shell margin")
+                 f"{fit['board']} after the shell margin"
+                 + (" (for reference: the target has no board)" if fit["reference"] else ""))
     lines += format_inventory(m)
     return "\n".join(lines)

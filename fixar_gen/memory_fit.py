@@ -43,12 +43,14 @@ def memory_fit(spec: Spec, inventory: Inventory | None = None,
     U50 for reference): BRAM36 and URAM as block RAM against the usable ones, the
     verdict, and the bits by today's mapping."""
     inventory = inventory or generated_inventory(spec)
+    reference = board is None and spec.target not in BOARDS
     board = board or BOARDS.get(spec.target) or BOARDS["u50"]
     bram, uram = inventory.as_block_ram
     have_bram, have_uram = board.usable("bram36"), board.usable("uram")
     problems = [f"{what} {need:,} > {have:,} usable" for what, need, have in
                 (("BRAM36", bram, have_bram), ("URAM", uram, have_uram)) if need > have]
-    return {"board": board.name, "usable_fraction": board.usable_fraction,
+    return {"board": board.name, "reference": reference,
+            "usable_fraction": board.usable_fraction,
             "bram36": bram, "uram": uram, "usable_bram36": have_bram,
             "usable_uram": have_uram, "fits": not problems, "problems": problems,
             "design_bits": inventory.bits, "usable_bits": usable_bits(board),
