@@ -256,7 +256,7 @@ def place(program: Program, share: bool = True) -> Placement:
         done.append(me)
         placed[i] = me
         top = max(top, me.end)
-    return Placement(tuple(placed[i] for i in range(len(buffers))), top, base, True)
+    return Placement(tuple(placed[i] for i in range(len(buffers))), top, base, regular)
 
 
 def conflicts(placement: Placement) -> list[tuple[str, str]]:

@@ -311,3 +311,13 @@ def test_sharing_lists_the_buffers_with_a_common_word(spans):
         expected = tuple(j for j, q in enumerate(pl.buffers)
                          if j != i and words & set(range(q.offset, q.end)))
         assert pl.sharing[i] == expected
+
+
+def test_barriers_that_do_not_synchronise_every_core_give_no_sharing():
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    program = compile_program(spec, "train")
+    partial = tuple(dataclasses.replace(i, mask=1) if isinstance(i, Barrier) else i
+                    for i in program.code)
+    pl = place(dataclasses.replace(program, code=partial, placement=None))
+    assert not pl.shared and pl.words == pl.unshared_words
+    assert all(p.pinned for p in pl.buffers)
