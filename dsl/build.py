@@ -11,8 +11,10 @@ import dataclasses
 import difflib
 from typing import Any, TypeVar
 
+from fixar_gen.memory_fit import check_memory_fit
 from fixar_gen.params import (SpecError, describe, field_types, show_value, type_name,
                               unwrap_optional)
+from fixar_gen.spec import Spec
 
 from .tree import Node, find, to_plain
 
@@ -20,8 +22,17 @@ T = TypeVar("T")
 
 
 def build(cls: type[T], root: Node) -> T:
-    """Build ``cls`` from a tree; every SpecError raised carries a location."""
-    return _build(cls, root, "", root)
+    """Build ``cls`` from a tree; every SpecError raised carries a location.  A whole
+    :class:`Spec` for a board is also checked against the board's on-chip memory
+    (:mod:`fixar_gen.memory_fit`: the check needs the compiler and the generator's
+    sizes, so it runs here, above both)."""
+    built = _build(cls, root, "", root)
+    if isinstance(built, Spec):
+        try:
+            check_memory_fit(built)
+        except SpecError as err:
+            raise locate(err, root, root) from None
+    return built
 
 
 def _join(path: str, name: str) -> str:

@@ -27,7 +27,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
-                       param_names, optimizer_state_suffixes)
+                       monitor_names, param_names, optimizer_state_suffixes)
 from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
 from .isa import Program
 from .numerics import FixedFormat
@@ -218,7 +218,8 @@ class Core:
         formats = _buffer_formats(self.spec, self.precision)
         for key in activation_keys(self.spec):
             fmt = formats[f"rng.{key}"]
-            self._write(f"rng.{key}", np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
+            for name in monitor_names(key, self.spec.hardware.cores):
+                self._write(name, np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
         self.stats.ranges = {}
 
     def reset_noise_state(self) -> None:
@@ -234,7 +235,9 @@ class Core:
         out = {}
         for key in activation_keys(self.spec):
             fmt = formats[f"rng.{key}"]
-            lo, hi = self._read(f"rng.{key}").reshape(-1)
+            per_core = [self._read(n).reshape(-1) for n in
+                        monitor_names(key, self.spec.hardware.cores)]
+            lo, hi = min(int(m[0]) for m in per_core), max(int(m[1]) for m in per_core)
             if lo <= hi:
                 out[key] = (float(fmt.to_float(np.array([lo]))[0]),
                             float(fmt.to_float(np.array([hi]))[0]))
@@ -374,7 +377,7 @@ class HardwareCore(Core):
         self.machine = machine or open_machine(spec, backend)
 
     def _allocate(self, program: Program) -> None:
-        self.machine.allocate(program.buffers)
+        self.machine.allocate(program.buffers, program.placement)
 
     def _run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         run = self.machine.run(program, host)

@@ -106,6 +106,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         digits = INSTRUCTION_BITS // 4
         print("\n".join(f"{encode(i):0{digits}x}" for i in program.code))
         return 0
+    if args.placement:
+        from .placement import table
+        print(table(program))
+        return 0
     print(listing(program))
     sched = schedule(program, spec)
     print(f"; {sched.total_cycles:,} cycles modeled "
@@ -192,6 +196,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))
+    inv = report["memory_inventory"]
+    fit = inv["fit"]
+    print(f"memories: {inv['total_bits'] / 1e6:,.1f} Mbit ("
+          + ", ".join(f"{m['name']} {m['maps_to']}" for m in inv["memories"])
+          + f"); as block RAM {fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM, "
+          + ("within" if fit["fits"] else "beyond") + f" what the {fit['board']} leaves "
+          "after the shell margin" + (" (for reference)" if fit["reference"] else ""))
     if "resources" in report:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "
@@ -341,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
                    help="override the spec's parallelism policy for this phase")
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
+    p.add_argument("--placement", action="store_true", help="print where each buffer lives "
+                   "in the scratchpad: offset, words, live range (instructions), kind")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",

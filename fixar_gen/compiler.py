@@ -18,12 +18,14 @@ depend on the policy or the array shape; only cycles do (:mod:`fixar_gen.perf`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,
                   Program, Range, Slot, Store, Vector, ACTIVATIONS, MODES, VECTOR_FUNCTIONS)
 from .golden import PRNG_LANES
 from .numerics import FixedFormat
+from .placement import place
 from .spec import Spec
 
 NETS = ("actor", "critic")
@@ -74,6 +76,14 @@ def activation_keys(spec: Spec) -> list[str]:
         keys.append(f"{net}.in")
         keys += [f"{net}.l{i}" for i in range(len(sizes) - 1)]
     return keys
+
+
+def monitor_names(key: str, cores: int) -> list[str]:
+    """The range monitors of activation tensor ``key``, one per core (``rng.{key}`` for
+    core 0, ``rng.{key}.c{c}`` for the others): each core folds its part of a tensor
+    into its own, since two cores must not read-modify-write one word between barriers
+    (they run at the same time); the host merges them."""
+    return [f"rng.{key}"] + [f"rng.{key}.c{c}" for c in range(1, cores)]
 
 
 def param_names(spec: Spec, net: str, prefix: str = "") -> list[str]:
@@ -171,11 +181,15 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
         L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
     L.add("c.ones", B, 1, UNIT, "data")
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
-    L.add("ou.state", explorers, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
-                                                spec), "monitor")
     # range monitors: [min, max] of every activation tensor
     for key in activation_keys(spec):
-        L.add(f"rng.{key}", 1, 2, precision.format(key, spec), "monitor")
+        for name in monitor_names(key, spec.hardware.cores):
+            L.add(name, 1, 2, precision.format(key, spec), "monitor")
+    # the OU state has one row per exploring actor (a phase's size): after the kept
+    # buffers of fixed size, so that the placement (fixar_gen.placement) keeps those at
+    # one offset in every phase and batch
+    L.add("ou.state", explorers, act, precision.format(f"actor.l{len(layer_sizes(spec, 'actor')) - 2}",
+                                                spec), "monitor")
     # host-facing data
     out_key = lambda net: f"{net}.l{len(layer_sizes(spec, net)) - 2}"   # noqa: E731
     L.add("in.states", B, obs, precision.format("actor.in", spec))
@@ -272,6 +286,15 @@ class Emitter:
                                     rows=r, cols=Range(col0 + k.start, k.count),
                                     src_col=src_col + k.start, **ids))
 
+    def monitor(self, key: str, cols: int, a: str) -> None:
+        """Fold ``a`` (batch x cols) into the range monitors of ``key``: each core its
+        part into its own monitor (:func:`monitor_names`)."""
+        names = monitor_names(key, self.cores)
+        for core, r, k in self.parts(self.L.batch, cols):
+            self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("range"),
+                                    dst=self.L[names[core]], a=self.L[a], rows=r, cols=k,
+                                    src_col=k.start))
+
     # -- layers ---------------------------------------------------------------------
 
     def dense_forward(self, x: str, w: str, bias: str, out: str, act: str, tag: str,
@@ -353,14 +376,14 @@ class Emitter:
         prefix = "target." if target else ""
         x = f"{pass_name}.{net}.x"
         if monitor:
-            self.vec("range", f"rng.{net}.in", self.L.batch, sizes[0], a=x)
+            self.monitor(f"{net}.in", sizes[0], x)
         for i in range(len(sizes) - 1):
             act = spec.output if i == len(sizes) - 2 else spec.activation
             out = f"{pass_name}.{net}.h{i}"
             self.dense_forward(x, f"{prefix}{net}.l{i}.w", f"{prefix}{net}.l{i}.b", out, act,
                                f"{pass_name}.{net}.l{i}", f"c.slope.{net}")
             if monitor:
-                self.vec("range", f"rng.{net}.l{i}", self.L.batch, sizes[i + 1], a=out)
+                self.monitor(f"{net}.l{i}", sizes[i + 1], out)
             x = out
 
     def dact(self, net: str, layer: int, dy: str, y: str, dz: str) -> None:
@@ -488,6 +511,8 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
         E.forward("actor", False, "inf", monitor=False)
         out = f"inf.actor.h{a_out}"
         if phase == "explore":
+            if policy == "intra_batch":
+                E.barrier()      # core 0 draws the noise for every sample's action
             kind = spec.algorithm.noise.kind
             E.vec("noise" if kind == "gaussian" else "ou_noise", out, B, act, a=out,
                   b="prng", c="c.noise", e="ou.state" if kind == "ou" else None,
@@ -504,9 +529,10 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     else:
         _train(E, spec, B, load, actor_then_critic_input, a_out, c_out)
     E.code += [Halt(core=c) for c in range(E.cores)]
-    return Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
-                   slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
-                   pre_format=spec.numerics.activation_format)
+    program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
+                      slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
+                      pre_format=spec.numerics.activation_format)
+    return dataclasses.replace(program, placement=place(program))
 
 
 def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,

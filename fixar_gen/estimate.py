@@ -13,6 +13,8 @@ import math
 
 from .boards import BOARDS, dsps_per_pe
 from .compiler import Precision, activation_keys, compile_program
+from .hw.inventory import format_inventory
+from .memory_fit import generated_inventory, memory_fit
 from .numerics import FixedFormat
 from .perf import schedule
 from .resources import LABELS, RESOURCES, estimate_resources
@@ -76,15 +78,12 @@ def estimate(spec: Spec) -> dict:
         }
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
+    inventory = generated_inventory(spec)
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
                            "memory_kib_per_core": memory,
-                           **estimate_resources(spec).as_dict()}
-    if spec.target == "u50":
-        from .hw.design import config_for
-        from .targets.u50.package import board_on_chip_bits, on_chip_bits
-        need, have = on_chip_bits(config_for(spec).hostmap), board_on_chip_bits()
-        report["rtl_on_chip_memory"] = {"design_bits": need, "u50_bits": have,
-                                        "fits": need <= have}
+                           **estimate_resources(spec, inventory=inventory).as_dict()}
+    report["generated_memories"] = {**inventory.as_dict(),
+                                    "fit": memory_fit(spec, inventory)}
     board = BOARDS.get(spec.target)
     if board is not None:
         report["board"] = {"name": board.name, "part": board.part, "dsps": board.dsps,
@@ -166,9 +165,12 @@ def format_estimate(r: dict) -> str:
         verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
         lines.append(f"  fit on the {fit['board']}: {verdict}; of what the Vitis shell leaves "
                      f"({fit['usable_fraction']:.0%} of each resource): {used}")
-    if "rtl_on_chip_memory" in r:
-        m = r["rtl_on_chip_memory"]
-        lines.append(f"  the generated RTL today: memories of {m['design_bits'] / 1e6:,.0f} "
-                     f"Mbit against the U50's {m['u50_bits'] / 1e6:,.0f} Mbit of BRAM + "
-                     f"URAM: {'fits' if m['fits'] else 'does NOT fit yet (docs/hardware.md)'}")
+    m = r["generated_memories"]
+    fit = m["fit"]
+    verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
+    lines.append(f"  the generated design's memories (`fixar generate`); as block RAM "
+                 f"{fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM: {verdict} on the "
+                 f"{fit['board']} after the shell margin"
+                 + (" (for reference: the target has no board)" if fit["reference"] else ""))
+    lines += format_inventory(m)
     return "\n".join(lines)

@@ -3,7 +3,9 @@
     DIR/<name>.v          the Verilog of the whole design (all cores, memories, host ports)
     DIR/hostmap.json      the host interface: ports, memories, field layouts
     DIR/<name>_hostmap.h  the same as a C header
-    DIR/report.json       sizes, timings, modeled performance, resources
+    DIR/report.json       sizes, the memory inventory (every RAM: width, depth, banks,
+                          ports, mapping, BRAM36/URAM; fixar_gen.hw.inventory) and its
+                          fit on the board, timings, Yosys resources with --synth
     DIR/lint_waivers.vlt  the documented Verilator lint waivers (``verilator --lint-only
                           -Wall lint_waivers.vlt <name>.v`` is clean)
 
@@ -27,7 +29,9 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
              memory_words: int | None = None) -> dict:
     from .hw.core import build_core
     from .hw.design import config_for
+    from .hw.inventory import memory_inventory
     from .hw.lint import waiver_file
+    from .memory_fit import memory_fit
     from .hw.verilate import emit_verilog
 
     out = Path(out)
@@ -41,6 +45,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     verilog = emit_verilog(block, cfg.name, initialize_registers=False)
     timings["verilog_s"] = round(time.perf_counter() - t1, 3)
     hm = cfg.hostmap
+    inventory = memory_inventory(cfg)
     (out / f"{cfg.name}.v").write_text(verilog, encoding="utf-8")
     (out / "hostmap.json").write_text(hm.to_json(), encoding="utf-8")
     (out / f"{cfg.name}_hostmap.h").write_text(hm.c_header(), encoding="utf-8")
@@ -54,6 +59,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,
                    "instructions_per_core": 1 << cfg.imem_bits,
                    "descriptors": 1 << cfg.buffer_bits, "slots": 1 << cfg.slot_bits},
+        "memory_inventory": {**inventory.as_dict(), "fit": memory_fit(spec, inventory)},
         "verilog_lines": verilog.count("\n"),
         "logic_nets": len(block.logic),
         "timings": timings,

@@ -24,6 +24,7 @@ from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Pr
                   Vector)
 from . import exact as X
 from .numerics import FixedFormat, WideInt
+from .placement import Occupancy
 
 # ---------------------------------------------------------------------------
 # constants of the vector unit (the hardware generator uses the same tables)
@@ -155,6 +156,9 @@ class GoldenMachine:
         self.acc_overflow = acc_overflow
         self.memory: dict[str, object] = {}
         self.kinds: dict[str, isa.Buffer] = {}
+        #: buffers whose words a program's placement gave to others since they were
+        #: last written (the hardware no longer holds their values)
+        self.stale: set[str] = set()
 
     # -- host access ----------------------------------------------------------------
 
@@ -169,6 +173,7 @@ class GoldenMachine:
             self.kinds[b.name] = b
             zeros = np.zeros((b.rows, b.cols), dtype=np.int64)
             self.memory[b.name] = zeros
+            self.stale.discard(b.name)
 
     def write(self, name: str, values: np.ndarray) -> None:
         b = self.kinds[name]
@@ -176,6 +181,7 @@ class GoldenMachine:
         if arr.size and (arr.min() < b.fmt.min_int or arr.max() > b.fmt.max_int):
             raise ValueError(f"{name}: values outside {b.fmt}")
         self.memory[name] = arr.copy()
+        self.stale.discard(name)
 
     def read(self, name: str) -> np.ndarray:
         value = self.memory[name]
@@ -185,11 +191,13 @@ class GoldenMachine:
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         """Execute a program; ``host`` maps slot names to raw arrays (Load reads them,
-        Store writes them)."""
+        Store writes them).  With a placement, a read of words another buffer has
+        overwritten is refused (:class:`fixar_gen.placement.Occupancy`)."""
         self.allocate(program.buffers)
         self.table = program.buffers
         self.state = [self.memory[b.name] for b in program.buffers]
         self._program, self._host, self._stats = program, host, RunStats()
+        guard = Occupancy(program, self.stale) if program.placement is not None else None
         try:
             code = self._coalesced(program)
             self._stats.step_of = self._steps
@@ -198,10 +206,16 @@ class GoldenMachine:
                 self._stats.instructions += 1
                 if isinstance(instr, Halt):
                     break
+                if guard is not None:
+                    problem = guard.step(pc, instr)
+                    if problem:
+                        raise GoldenError(problem)
                 self._execute(instr)
         finally:
             for b, value in zip(program.buffers, self.state):
                 self.memory[b.name] = value
+            if guard is not None:
+                self.stale = (self.stale - set(guard.names)) | guard.stale()
         return self._stats
 
     def _coalesced(self, program: Program) -> list[tuple[int, Instruction]]:

@@ -18,9 +18,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .numerics import FixedFormat
+
+if TYPE_CHECKING:
+    from .placement import Placement
 
 INSTRUCTION_BITS = 160
 OPCODE_BITS = 6
@@ -319,7 +322,9 @@ class Slot:
 
 @dataclass(frozen=True)
 class Program:
-    """Code plus the tables it refers to; buffer and slot ids are tuple indices."""
+    """Code plus the tables it refers to; buffer and slot ids are tuple indices.
+    ``placement`` (the compiler's, :mod:`fixar_gen.placement`) says where each buffer
+    lives in the scratchpad; without one every buffer has words of its own."""
 
     name: str
     buffers: tuple[Buffer, ...]
@@ -327,6 +332,7 @@ class Program:
     code: tuple[Instruction, ...]
     cores: int
     pre_format: FixedFormat            # the vector unit's pre-activation format
+    placement: "Placement | None" = None
 
     def words(self) -> list[int]:
         return [encode(i) for i in self.code]

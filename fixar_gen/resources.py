@@ -23,9 +23,13 @@ Vector unit and controller (documented constants, until the full core synthesize
     8 DSP48E2 agree with FIXAR's published total (2,302 DSPs = 2,048 in the PEs + 254
     for 32 lanes).
 
-Memories (from the spec's memory sizes)
-    Per core: the weight memory (online + target parameters, ``banks`` words wide),
-    the gradient/optimizer-state memory (one word per vector lane per cycle), the
+Memories (the generated inventory, or the spec's memory sizes)
+    ``fixar estimate`` counts the generated design's own RAMs
+    (:func:`fixar_gen.hw.inventory.memory_inventory`), each as block RAM (BRAM36 and
+    URAM288 banks for its width).  Without an inventory (design-space sweeps, the
+    spec's own fit check) the model is FIXAR's per-kind organisation; per core: the
+    weight memory (online + target parameters, ``banks`` words wide), the
+    gradient/optimizer-state memory (one word per vector lane per cycle), the
     activation memory (one word per array row per cycle: the line buffer's feed) and
     the accumulator (``C`` columns x two ``A``-bit lanes, one row per streamed sample,
     as deep as the batch).  Sizes are ``Spec.memory_needs()`` or the spec's explicit
@@ -59,6 +63,7 @@ from .boards import BOARDS, U50, Board, dsps_per_pe
 from .params import SpecError
 
 if TYPE_CHECKING:
+    from .hw.inventory import Inventory
     from .spec import Spec
 
 RESOURCES = ("luts", "ffs", "dsps", "bram36", "uram")      # Board's attribute names
@@ -250,6 +255,9 @@ class ResourceReport:
     total: Resources
     fit: Fit | None                              # None: no board (sim target)
     scaled: bool                                 # widths differ from the calibration's
+    #: "modeled": the per-kind memories the spec declares; "generated": the generated
+    #: design's inventory as block RAM
+    memory_source: str = "modeled"
 
     @property
     def fits(self) -> bool:
@@ -268,6 +276,7 @@ class ResourceReport:
                      "memories": [{"core": m.core, "name": m.name, "width_bits": m.width,
                                    "depth": m.depth, "kind": m.kind, "count": m.count}
                                   for m in self.memories if m.core == 0],
+                     "memory_source": self.memory_source,
                      "calibrated_widths": not self.scaled, "modeled": True}
         if self.fit is not None:
             out["fit"] = {"board": self.fit.board, "usable_fraction": self.fit.usable_fraction,
@@ -360,10 +369,27 @@ def _place(shapes: list[tuple[str, int, int]], cores: int, fixed_bram: int,
     return memories
 
 
+def _generated_memories(inventory: "Inventory") -> list[Memory]:
+    """The generated design's RAMs (:mod:`fixar_gen.hw.inventory`) as block RAM, one
+    entry per primitive kind a memory's banks use (shared memories on core 0)."""
+    out = []
+    for m in inventory.memories:
+        bram, uram = m.as_block_ram
+        for core in range(m.copies):
+            for kind, count in (("bram36", bram // m.copies), ("uram", uram // m.copies)):
+                if count:
+                    out.append(Memory(core, m.name, m.width, m.depth, kind, count))
+    return out
+
+
 def estimate_resources(spec: "Spec", cores: int | None = None,
-                       board: Board | None = None) -> ResourceReport:
+                       board: Board | None = None,
+                       inventory: "Inventory | None" = None) -> ResourceReport:
     """The resource model of ``spec`` (with ``cores`` cores if given), checked against
-    ``board`` (default: the spec's target board; none for ``sim``)."""
+    ``board`` (default: the spec's target board; none for ``sim``).  Memories: the
+    generated design's ``inventory`` as block RAM when given (``fixar estimate``
+    passes :func:`fixar_gen.memory_fit.generated_inventory`), else the per-kind
+    memories the spec declares (the design-space model)."""
     hw = spec.hardware
     cores = hw.cores if cores is None else cores
     if board is None:
@@ -374,7 +400,10 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
              ("vector units", VECTOR_LANE.times(lanes * cores)),
              ("controllers", CONTROLLER.times(cores))]
     fixed_bram = CONTROLLER.bram36 * cores
-    memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
+    if inventory is not None:
+        memories = _generated_memories(inventory)
+    else:
+        memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),
                              uram=sum(m.count for m in memories if m.kind == "uram"))
     parts.append(("memories", memory_total))
@@ -383,7 +412,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
         total = total + res
     fit = None if board is None else Fit(board.name, _usable(board), board.usable_fraction)
     return ResourceReport(cores, tuple(hw.array), tuple(parts), tuple(memories), total,
-                          fit, scaled)
+                          fit, scaled, "generated" if inventory is not None else "modeled")
 
 
 def max_cores(spec: "Spec", board: Board) -> int:

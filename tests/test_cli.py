@@ -105,6 +105,19 @@ def test_compile_prints_assembly_and_hex(capsys):
     assert decode(int(words[0], 16)).MNEMONIC == "load"
 
 
+def test_compile_prints_the_placement(capsys):
+    from fixar_gen.compiler import compile_program
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    program = compile_program(spec, "train")
+    assert main(["compile", str(EXAMPLES / "pendulum.yaml"), "--placement"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"; placement of pendulum.train: "
+                               f"{program.placement.words:,} words")
+    rows = {line.split()[-1]: line.split() for line in lines[2:]}
+    assert set(rows) == {b.name for b in program.buffers}
+    assert rows["actor.l0.w"][1:4] == ["0", "192", "pinned"]
+
+
 def test_custom_dsl_example_runs_as_a_script():
     proc = subprocess.run([sys.executable, str(EXAMPLES / "custom_dsl.py")],
                           capture_output=True, text=True, timeout=120)

@@ -119,6 +119,13 @@ class CoreConfig:
                        self.buffer_bits, self.slot_bits)
 
 
+def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
+    """(read ports, write ports) each core has on the scratchpad (the host adds one of
+    each): 4 per vector lane + 2 + 2R + 3C reads, 2 per lane + 1 + 2C writes."""
+    return (4 * cfg.lanes + 2 + 2 * cfg.rows + 3 * cfg.cols,
+            2 * cfg.lanes + 1 + 2 * cfg.cols)
+
+
 def word_bits(pe: PEWidths) -> int:
     """Scratchpad word: an accumulator plus headroom for a k-tiled sum that is fitted
     only at its last tile (exact modulo 2^word while the true sum fits)."""
@@ -265,9 +272,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         ports = {}
         for name, (bits, way) in hm.ports().items():
             ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
-    R, C = cfg.rows, cfg.cols
-    reads_per_core = 4 * cfg.lanes + 2 + 2 * R + 3 * C
-    writes_per_core = 2 * cfg.lanes + 1 + 2 * C
+    reads_per_core, writes_per_core = scratchpad_ports(cfg)
     data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=True,
                           max_read_ports=reads_per_core * cfg.cores + 1,
                           max_write_ports=writes_per_core * cfg.cores + 1)

@@ -35,27 +35,24 @@ def pe_widths(spec: Spec) -> PEWidths:
 
 def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
                ) -> CoreConfig:
-    """The generator's sizes for ``spec``: memories sized for its programs (every
-    phase, FXP32, the spec's batch) plus a quarter (rounded up to a power of two); the
-    host compacts data buffers when another batch size needs room."""
-    buffers: dict[str, int] = {}
-    slots = code = 0
+    """The generator's sizes for ``spec``: the scratchpad holds the placed buffers
+    (:mod:`fixar_gen.placement`) and the host slots of every phase's program (FXP32,
+    the spec's batch), rounded up to a power of two."""
+    words_needed = code = 0
     n_buffers = n_slots = 1
     for phase, batch in PHASES:
         program = compile_program(spec, phase, Precision(), batch)
-        for b in program.buffers:
-            buffers[b.name] = max(buffers.get(b.name, 0), b.rows * b.cols)
-        slots = max(slots, sum(s.rows * s.cols for s in program.slots))
+        words_needed = max(words_needed, program.placement.words
+                           + sum(s.rows * s.cols for s in program.slots))
         per_core = max(sum(1 for i in program.code if i.core == c)
                        for c in range(program.cores))
         code = max(code, per_core + 1)
         n_buffers = max(n_buffers, len(program.buffers))
         n_slots = max(n_slots, len(program.slots))
-    words = memory_words or (5 * (sum(buffers.values()) + slots)) // 4
+    words = memory_words or words_needed
     if words > MAX_SCRATCHPAD_WORDS:
         raise HardwareLimit(f"{spec.name}: the programs need a {words:,}-word scratchpad per "
-                            f"core ({sum(buffers.values()):,} words of buffers and "
-                            f"{slots:,} of host slots, plus a quarter); at most "
+                            "core (placed buffers and host slots); at most "
                             f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
                             "networks or batch)")
     pe = pe_widths(spec)

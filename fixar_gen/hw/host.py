@@ -1,5 +1,5 @@
-"""The host side of a generated core: where buffers live in the scratchpad, how a
-program is loaded (descriptors, slots, per-core instruction streams), run and read
+"""The host side of a generated core: buffers where the program's placement puts them
+in the scratchpad (:mod:`fixar_gen.placement`), how a program is loaded (descriptors, slots, per-core instruction streams), run and read
 back.  :class:`HardwareMachine` offers the golden machine's operations (allocate,
 write, read, run) over any :class:`Driver` -- PyRTL simulation, Verilator, and the
 U50 kernel later -- so the Core backends above it are the same for all of them.
@@ -14,14 +14,15 @@ import numpy as np
 from .. import isa
 from ..golden import PERSISTENT_KINDS, RunStats
 from ..isa import Barrier, Halt, Program
+from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
+from ..placement import Placement, place
 from . import vector as V
 from .core import CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits
 from .hostmap import STAT_KINDS, pack
 
-#: buffers whose contents outlive a program (never moved once placed)
-KEPT_KINDS = PERSISTENT_KINDS + ("monitor",)
+_EMPTY = Program("host", (), (), (), 1, FixedFormat(2, 0))
 
 
 class Driver:
@@ -55,14 +56,15 @@ def from_word(words, bits: int) -> list[int]:
 
 class HardwareMachine:
     """Buffers by name in the scratchpad of a generated core (the hardware twin of
-    :class:`fixar_gen.golden.GoldenMachine`)."""
+    :class:`fixar_gen.golden.GoldenMachine`), where the program's placement
+    (:mod:`fixar_gen.placement`) puts them."""
 
     def __init__(self, cfg: CoreConfig, driver: Driver):
         self.cfg = cfg
         self.driver = driver
         self.kinds: dict[str, isa.Buffer] = {}
         self.base: dict[str, int] = {}
-        self.top = 0
+        self.placement: Placement | None = None
         self.slot_base = (1 << cfg.addr_bits)
         self._loaded: Program | None = None
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
@@ -74,55 +76,53 @@ class HardwareMachine:
     def forget(self) -> None:
         """Drop every buffer placement (the next program starts from an empty
         scratchpad; used between unrelated test programs)."""
-        self.kinds, self.base, self.top = {}, {}, 0
+        self.kinds, self.base, self.placement = {}, {}, None
         self._loaded = None
 
     @property
     def capacity(self) -> int:
         return self.slot_base
 
-    def allocate(self, buffers) -> None:
-        for b in buffers:
+    def allocate(self, buffers, placement: Placement | None = None) -> None:
+        """Put ``buffers`` where ``placement`` says (default: each in words of its own).
+        Pinned buffers the host already holds keep their contents (moved if their
+        offset changed); new or reshaped pinned buffers start at zero; temporaries
+        are whatever the scratchpad holds until the program writes them."""
+        buffers = tuple(buffers)
+        if placement is None:
+            placement = place(Program("host", buffers, (), (), 1, buffers[0].fmt)
+                              if buffers else _EMPTY, share=False)
+        if placement is self.placement:
+            return
+        self._check_room(placement)
+        moves, zeros = [], []
+        for b, p in zip(buffers, placement.buffers):
             old = self.kinds.get(b.name)
             same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
                 == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
-            if same:
-                continue
-            if old is not None and b.kind in PERSISTENT_KINDS:
+            if old is not None and not same and b.kind in PERSISTENT_KINDS:
                 raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
-            size = b.rows * b.cols
-            if self.top + size > self.capacity:
-                self._compact(buffers)
-            if self.top + size > self.capacity:
-                raise HardwareLimit(f"the scratchpad ({self.capacity} words) is full: "
-                                    f"{b.name} needs {size} more; generate the design with "
-                                    "a larger memory")
-            self.kinds[b.name] = b
-            self.base[b.name] = self.top
-            self.top += size
-            self.driver.write("data", self.base[b.name], [0] * size)
-            self._loaded = None
-
-    def _compact(self, keep) -> None:
-        """Forget data buffers the current program does not name (they are
-        reallocated, zeroed, when named again)."""
-        wanted = {b.name for b in keep}
-        kept = [(self.base[n], n) for n, b in self.kinds.items()
-                if b.kind in KEPT_KINDS or n in wanted]
-        moved = {}
-        top = 0
-        for base, name in sorted(kept):
-            size = self.kinds[name].rows * self.kinds[name].cols
-            if base != top:
-                moved[name] = self.driver.read(base, size)
-            self.base[name] = top
-            top += size
-        for name, values in moved.items():
-            self.driver.write("data", self.base[name], values)
-        self.kinds = {n: self.kinds[n] for _, n in kept}
-        self.base = {n: self.base[n] for n in self.kinds}
-        self.top = top
+            if not p.pinned:
+                continue
+            if not same:
+                zeros.append(p)
+            elif self.base[b.name] != p.offset:
+                moves.append((p, self.driver.read(self.base[b.name], p.size)))
+        for p, values in moves:
+            self.driver.write("data", p.offset, values)
+        for p in zeros:
+            self.driver.write("data", p.offset, [0] * p.size)
+        self.kinds = {b.name: b for b in buffers}
+        self.base = {p.name: p.offset for p in placement.buffers}
+        self.placement = placement
         self._loaded = None
+
+    def _check_room(self, placement: Placement) -> None:
+        if placement.words > self.capacity:
+            raise HardwareLimit(f"the scratchpad ({self.capacity} words besides the host "
+                                f"slots) is too small: the program's buffers need "
+                                f"{placement.words}; generate the design with a larger "
+                                "memory")
 
     def write(self, name: str, values) -> None:
         b = self.kinds[name]
@@ -185,9 +185,8 @@ class HardwareMachine:
         if slot_base != self.slot_base:
             self.slot_base = slot_base
             self._loaded = None
-            if self.top > slot_base:
-                self._compact(program.buffers)
-        self.allocate(program.buffers)
+        self.allocate(program.buffers, program.placement)
+        self._check_room(self.placement)       # the slots of this program may need more
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)

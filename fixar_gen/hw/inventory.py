@@ -1,0 +1,190 @@
+"""The generated design's own memory inventory: every RAM the core generator
+(:mod:`fixar_gen.hw.core`) elaborates for a :class:`~fixar_gen.hw.core.CoreConfig`,
+with its width, depth, banks, ports, how its reads are addressed, and what synthesis
+makes of it by these rules (docs/hardware.md, "Memory inventory": what Yosys
+``synth_xilinx -family xcup`` made of a 4096 x 82 PyRTL MemBlock with each kind of
+ports):
+
+- every read with a registered address and at most the two ports of one BRAM36 or
+  URAM288 (``reads + writes <= 2``): **block RAM**, counted in banks of BRAM36 (best
+  aspect ratio, 32K x 1 ... 512 x 72) and URAM288 (4K x 72) side by side for the
+  width (:func:`block_ram`);
+- one write port and reads at computed (combinational) addresses: **LUT RAM**
+  (RAM64M8, one copy per group of read ports);
+- more than one write port: **flip-flops**.
+
+``fixar generate`` writes it into report.json, ``fixar estimate`` prints it, and the
+spec validation of a board target checks it (:mod:`fixar_gen.memory_fit`); the one
+function that builds it is :func:`memory_inventory`.  ``as_block_ram`` is what each
+memory's bits take in block RAM once its reads are synchronous and its ports fit
+(issue 12, item 1) -- a capacity, not today's mapping.
+
+The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not listed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import isa
+from ..boards import U50
+from ..resources import URAM_SHAPE, bram36_count, uram_count
+from .core import CoreConfig, OPERAND_SLOTS, scratchpad_ports
+from .hostmap import STAT_BITS, width
+
+BRAM36_BITS = 36 * 1024
+URAM_BITS = 288 * 1024
+
+BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
+
+
+def block_ram(width_bits: int, depth: int) -> tuple[int, int]:
+    """(BRAM36, URAM288) for a ``width_bits`` x ``depth`` memory built from banks side
+    by side: all BRAM36, all URAM288, or URAM288 for the whole 72-bit slices and
+    BRAM36 for the rest -- whichever takes the smallest share of the U50's."""
+    u_width = URAM_SHAPE[0]
+    options = [(bram36_count(width_bits, depth), 0), (0, uram_count(width_bits, depth))]
+    whole, rest = divmod(width_bits, u_width)
+    if whole and rest:
+        options.append((bram36_count(rest, depth), uram_count(whole * u_width, depth)))
+    return min(options, key=lambda o: max(o[0] / U50.bram36, o[1] / U50.uram))
+
+
+@dataclass(frozen=True)
+class GeneratedMemory:
+    """One RAM of the generated design (``copies``: one per core for per-core ones)."""
+
+    name: str                 # the PyRTL MemBlock name (core0_ prefix for per-core ones)
+    scope: str                # "shared" or "per core"
+    copies: int
+    width: int                # bits per word
+    depth: int                # words (2^address bits)
+    banks: int                # memories side by side that form one word line
+    reads: int                # read ports (one copy)
+    writes: int               # write ports (one copy)
+    read_address: str         # "registered" | "computed"
+    holds: str
+
+    @property
+    def bits(self) -> int:
+        """Bits of all copies."""
+        return self.copies * self.banks * self.width * self.depth
+
+    @property
+    def maps_to(self) -> str:
+        if self.writes > 1:
+            return FLIP_FLOPS
+        if self.read_address == "registered" and self.reads + self.writes <= 2:
+            return BLOCK_RAM
+        return LUT_RAM
+
+    @property
+    def as_block_ram(self) -> tuple[int, int]:
+        """(BRAM36, URAM288) that hold the bits of all copies, a bank in the cheaper
+        primitive each (what the memory takes once synchronous and within one
+        primitive's ports)."""
+        b, u = block_ram(self.width, self.depth)
+        n = self.copies * self.banks
+        return b * n, u * n
+
+    @property
+    def primitives(self) -> tuple[int, int]:
+        """(BRAM36, URAM288) as generated: the block RAM count if it maps to block RAM,
+        else none (it is LUT RAM or flip-flops)."""
+        return self.as_block_ram if self.maps_to == BLOCK_RAM else (0, 0)
+
+    def as_dict(self) -> dict:
+        b, u = self.primitives
+        ab, au = self.as_block_ram
+        return {"name": self.name, "scope": self.scope, "copies": self.copies,
+                "width_bits": self.width, "depth": self.depth, "banks": self.banks,
+                "read_ports": self.reads, "write_ports": self.writes,
+                "read_address": self.read_address, "holds": self.holds,
+                "bits": self.bits, "maps_to": self.maps_to, "bram36": b, "uram": u,
+                "as_block_ram": {"bram36": ab, "uram": au}}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every RAM of one generated design."""
+
+    design: str
+    memories: tuple[GeneratedMemory, ...]
+    organisation: str
+
+    @property
+    def bits(self) -> int:
+        return sum(m.bits for m in self.memories)
+
+    @property
+    def primitives(self) -> tuple[int, int]:
+        return (sum(m.primitives[0] for m in self.memories),
+                sum(m.primitives[1] for m in self.memories))
+
+    @property
+    def as_block_ram(self) -> tuple[int, int]:
+        return (sum(m.as_block_ram[0] for m in self.memories),
+                sum(m.as_block_ram[1] for m in self.memories))
+
+    def bits_by_mapping(self) -> dict[str, int]:
+        out = {BLOCK_RAM: 0, LUT_RAM: 0, FLIP_FLOPS: 0}
+        for m in self.memories:
+            out[m.maps_to] += m.bits
+        return out
+
+    def as_dict(self) -> dict:
+        b, u = self.primitives
+        ab, au = self.as_block_ram
+        return {"design": self.design, "organisation": self.organisation,
+                "memories": [m.as_dict() for m in self.memories],
+                "total_bits": self.bits, "bits_by_mapping": self.bits_by_mapping(),
+                "bram36": b, "uram": u, "as_block_ram": {"bram36": ab, "uram": au}}
+
+
+SINGLE_SCRATCHPAD = ("one scratchpad of uniform words shared by all cores holds every "
+                     "buffer and the host slots; its reads are at computed addresses and "
+                     "it has a read and write port per operand of every unit, so by the "
+                     "mapping rules it is flip-flops, not block RAM (issue 12 item 1 "
+                     "replaces it with per-kind banked synchronous memories)")
+
+
+def memory_inventory(cfg: CoreConfig) -> Inventory:
+    """The RAMs :func:`fixar_gen.hw.core.build_core` elaborates for ``cfg``
+    (tests/hw/test_inventory.py checks this against the elaborated netlist)."""
+    hm = cfg.hostmap
+    reads, writes = scratchpad_ports(cfg)
+    n = cfg.cores
+    mems = (
+        GeneratedMemory("mem_data", "shared", 1, cfg.word, 1 << cfg.addr_bits, 1,
+                        reads * n + 1, writes * n + 1, "computed",
+                        "every buffer (placed by lifetime) and the host slots"),
+        GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
+                        1, len(OPERAND_SLOTS) * n, 1, "computed",
+                        "buffer descriptors (offset, shape, format)"),
+        GeneratedMemory("mem_slot", "shared", 1, width(hm.slot_fields), 1 << cfg.slot_bits,
+                        1, n, 1, "computed", "host slot descriptors"),
+        GeneratedMemory("imem", "per core", n, isa.INSTRUCTION_BITS, 1 << cfg.imem_bits, 1,
+                        1, 1, "registered", "the core's instructions"),
+        GeneratedMemory("sat", "per core", n, STAT_BITS, 1 << cfg.buffer_bits, 1, 3, 2,
+                        "computed", "saturation counters per buffer id (the host's "
+                        "statistics port reads them combinationally)"),
+    )
+    return Inventory(cfg.name, mems, SINGLE_SCRATCHPAD)
+
+
+def format_inventory(inv: dict) -> list[str]:
+    """Readable lines of an inventory's :meth:`Inventory.as_dict` (``fixar estimate``)."""
+    lines = []
+    for m in inv["memories"]:
+        where = (f"{m['bram36']:,} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
+                 else m["maps_to"])
+        copies = f"{m['copies']} x " if m["copies"] > 1 else ""
+        lines.append(f"    {m['name']:<9} {copies}{m['depth']:,} x {m['width_bits']} bits "
+                     f"({m['bits'] / 1e6:,.2f} Mbit; {m['read_ports']} read / "
+                     f"{m['write_ports']} write ports, {m['read_address']} read address): "
+                     f"{where}")
+    ab = inv["as_block_ram"]
+    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once "
+                 f"synchronous: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
+    return lines

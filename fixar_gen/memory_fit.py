@@ -1,0 +1,78 @@
+"""Do a spec's generated memories fit its board?  The check the spec validation of a
+board target runs (from :func:`fixar_gen.dsl.build.build`, so its error is located),
+and the figures ``fixar estimate`` and ``fixar generate`` report.  It sits above the
+spec and the hardware generator, since it needs both: the spec gives the sizes
+(:func:`fixar_gen.hw.design.config_for`, the scratchpad fitted to the placed programs)
+and :func:`fixar_gen.hw.inventory.memory_inventory` lists what is generated.
+
+The rule: the block RAM the generated RAMs take (all copies; each built from
+BRAM36 and URAM288 banks side by side for its width, :func:`fixar_gen.hw.inventory.
+block_ram`) must fit the board's BRAM36 and URAM after the shell's margin
+(``Board.usable_fraction``; 85% on the U50).  That counts the memories as block RAM
+with synchronous reads -- what they must become (issue 12 item 1); the inventory says
+beside it how each maps as generated today, and today's single scratchpad, with its
+computed read addresses and a port per operand, maps to flip-flops whatever its size.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .boards import BOARDS, Board
+from .hw.design import config_for
+from .hw.inventory import BRAM36_BITS, URAM_BITS, Inventory, memory_inventory
+from .params import SpecError
+from .spec import Spec
+
+
+@lru_cache(maxsize=16)
+def generated_inventory(spec: Spec) -> Inventory:
+    """The memory inventory of the design ``fixar generate`` builds for ``spec``
+    (cached: validation, estimate and generate ask for the same spec)."""
+    return memory_inventory(config_for(spec))
+
+
+def usable_bits(board: Board) -> int:
+    """Block RAM + UltraRAM bits the shell leaves to the kernel."""
+    return board.usable("bram36") * BRAM36_BITS + board.usable("uram") * URAM_BITS
+
+
+def memory_fit(spec: Spec, inventory: Inventory | None = None,
+               board: Board | None = None) -> dict:
+    """The inventory against the board (default: the spec's target; on ``sim``, the
+    U50 for reference): BRAM36 and URAM as block RAM against the usable ones, the
+    verdict, and the bits by today's mapping."""
+    inventory = inventory or generated_inventory(spec)
+    reference = board is None and spec.target not in BOARDS
+    board = board or BOARDS.get(spec.target) or BOARDS["u50"]
+    bram, uram = inventory.as_block_ram
+    have_bram, have_uram = board.usable("bram36"), board.usable("uram")
+    problems = [f"{what} {need:,} > {have:,} usable" for what, need, have in
+                (("BRAM36", bram, have_bram), ("URAM", uram, have_uram)) if need > have]
+    return {"board": board.name, "reference": reference,
+            "usable_fraction": board.usable_fraction,
+            "bram36": bram, "uram": uram, "usable_bram36": have_bram,
+            "usable_uram": have_uram, "fits": not problems, "problems": problems,
+            "design_bits": inventory.bits, "usable_bits": usable_bits(board),
+            "bits_by_mapping": inventory.bits_by_mapping()}
+
+
+def check_memory_fit(spec: Spec) -> None:
+    """Raise :class:`SpecError` when the generated memories of a board spec cannot fit
+    the board's block RAM and UltraRAM (with the shell's margin)."""
+    board = BOARDS.get(spec.target)
+    if board is None:
+        return
+    inventory = generated_inventory(spec)
+    fit = memory_fit(spec, inventory, board)
+    if fit["fits"]:
+        return
+    data = inventory.memories[0]
+    raise SpecError(
+        "algorithm.batch_size",
+        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the scratchpad "
+        f"alone {data.depth:,} x {data.width}-bit words for these networks at batch "
+        f"{spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
+        f"{board.name} after the shell margin ({board.usable_fraction:.0%}) (a smaller "
+        "batch or smaller networks; `fixar estimate` lists the memories)",
+        also=("networks.actor.hidden", "networks.critic.hidden", "target"))

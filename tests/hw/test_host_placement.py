@@ -1,0 +1,69 @@
+"""The hardware host addresses buffers by the program's placement, and keeps pinned
+buffers across programs whose placements differ (other batch, other precision): the
+simulated RTL stays bit-identical to the golden model through such a sequence."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fixar_gen.backends import open_core, random_params
+from fixar_gen.compiler import compile_program
+from fixar_gen.hw.design import HardwareLimit, config_for
+from fixar_gen.hw.session import open_machine
+from fixar_gen.estimate import fxp16_precision
+from fixar_gen.testing import assert_same_state, train_both, uniform_batch
+
+from .test_core import tiny_ddpg
+
+
+def test_host_bases_are_the_placement_and_programs_may_alternate():
+    spec = tiny_ddpg(2, 2, 2, 5)
+    golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
+    params = random_params(spec, seed=3)
+    golden.load_params(params)
+    hw.load_params(params)
+    rng = np.random.default_rng(7)
+
+    def infer_both(size, explore=False):
+        states = uniform_batch(spec, golden.formats, rng, size=size).states
+        np.testing.assert_array_equal(hw.infer("actor", states, explore=explore),
+                                      golden.infer("actor", states, explore=explore))
+
+    train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
+    program = hw.program("train", 5)
+    assert hw.machine.base == {p.name: p.offset for p in program.placement.buffers}
+    assert program.placement.shared and program.placement.words < \
+        program.placement.unshared_words
+    infer_both(1, explore=True)
+    infer_both(3)
+    train_both(golden, hw, uniform_batch(spec, golden.formats, rng, size=2))
+    infer_both(1, explore=True)          # the OU state survives the other programs
+    precision = fxp16_precision(spec)
+    golden.set_precision(precision)
+    hw.set_precision(precision)
+    train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
+    infer_both(4)
+    assert golden.read_ranges() == hw.read_ranges()
+    assert_same_state(golden, hw)
+    program = hw.program("infer", 4)
+    assert hw.machine.base == {p.name: p.offset for p in program.placement.buffers}
+
+
+def test_a_program_whose_buffers_and_slots_do_not_fit_is_refused():
+    """The host slots sit at the top of the scratchpad: a program whose placed buffers
+    reach into them is a HardwareLimit, never a silent overlap."""
+    spec = tiny_ddpg(1, 1, 1, 3)
+    program = compile_program(spec, "train")
+    cfg = config_for(spec)
+    machine = open_machine(spec, "pyrtl", cfg=cfg)
+    room = (1 << cfg.addr_bits) - program.placement.words
+    # the same buffers, with a first slot one word too large for what is left
+    first = program.slots[0]
+    extra = room - sum(s.rows * s.cols for s in program.slots) + 1
+    rows = first.rows + -(-extra // first.cols)
+    big = dataclasses.replace(program, slots=(dataclasses.replace(first, rows=rows),)
+                              + program.slots[1:])
+    machine.allocate(program.buffers, program.placement)    # fits with its own slots
+    with pytest.raises(HardwareLimit, match="too small"):
+        machine.run(big, {})

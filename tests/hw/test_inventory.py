@@ -1,0 +1,166 @@
+"""The generated design's memory inventory (fixar_gen/hw/inventory.py): it lists what
+the generator elaborates (checked against the PyRTL netlist), it is what `fixar
+generate`, `fixar estimate` and the resource model report, and the validation of a
+u50 spec rejects memories that do not fit, with a located error."""
+
+import json
+import math
+from pathlib import Path
+
+import pyrtl
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fixar_gen.cli import main
+from fixar_gen.dsl import load_spec
+from fixar_gen.estimate import estimate
+from fixar_gen.hw.core import CoreConfig, build_core
+from fixar_gen.hw.design import config_for
+from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, block_ram,
+                                    memory_inventory)
+from fixar_gen.hw.pe import PEWidths
+from fixar_gen.memory_fit import generated_inventory, memory_fit
+from fixar_gen.resources import URAM_SHAPE, bram36_count, estimate_resources
+
+from ..conftest import EXAMPLES
+
+
+def netlist_memories(block):
+    """{MemBlock name: (width, depth, reads, writes, {"registered", "computed"})} of an
+    elaborated block; a read address is registered when it is wired (slices,
+    concatenations) from registers and constants only."""
+    source = {d: net for net in block.logic for d in net.dests}
+
+    def registered(wire):
+        if isinstance(wire, (pyrtl.Const, pyrtl.Register)):
+            return True
+        net = source.get(wire)
+        if net is None:
+            return False                       # a top-level input: the host's port
+        if net.op == "r":
+            return True
+        return net.op in "wsc" and all(registered(a) for a in net.args)
+
+    out = {}
+    for net in block.logic:
+        if net.op in "m@":
+            mem = net.op_param[1]
+            if isinstance(mem, pyrtl.RomBlock):
+                continue
+            w, d, r, wr, kinds = out.get(mem.name, (mem.bitwidth, 1 << mem.addrwidth,
+                                                    0, 0, set()))
+            if net.op == "m":
+                r += 1
+                kinds = kinds | {"registered" if registered(net.args[0]) else "computed"}
+            else:
+                wr += 1
+            out[mem.name] = (w, d, r, wr, kinds)
+    return out
+
+
+CONFIGS = [
+    CoreConfig("t1", 1, 1, 1, PEWidths(32, 16, 80), 82, 6, imem_bits=5, buffer_bits=5,
+               slot_bits=3, lanes=1),
+    CoreConfig("t3", 3, 2, 3, PEWidths(32, 16, 80), 82, 7, imem_bits=6, buffer_bits=6,
+               slot_bits=2, lanes=3),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
+def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
+    got = netlist_memories(build_core(cfg))
+    inventory = memory_inventory(cfg)
+    expected = {}
+    for m in inventory.memories:
+        names = [m.name] if m.scope == "shared" else [f"core{c}_{m.name}" for c in
+                                                range(m.copies)]
+        for name in names:
+            expected[name] = m
+    assert set(got) == set(expected)
+    for name, (w, d, reads, writes, kinds) in got.items():
+        m = expected[name]
+        assert (m.width * m.banks, m.depth, m.reads, m.writes) == (w, d, reads, writes), name
+        # a read at a top-level input (a host port) counts as computed
+        if m.read_address == "registered":
+            assert kinds == {"registered"}, name
+        else:
+            assert "computed" in kinds, name
+
+
+def test_mapping_rules():
+    inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
+    by_name = {m.name: m for m in inv.memories}
+    assert by_name["mem_data"].maps_to == FLIP_FLOPS          # 293 reads, 131 writes
+    assert by_name["mem_data"].depth == 1 << 21 and by_name["mem_data"].width == 82
+    assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
+    assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
+    assert by_name["mem_desc"].maps_to == LUT_RAM             # computed reads, one write
+    assert inv.primitives == (6, 0)
+    assert inv.bits == sum(m.copies * m.width * m.depth for m in inv.memories)
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(1, 300), depth_bits=st.integers(0, 23))
+def test_block_ram_banks_hold_the_memory(width, depth_bits):
+    depth = 1 << depth_bits
+    bram, uram = block_ram(width, depth)
+    assert bram * 36 * 1024 + uram * 288 * 1024 >= width * depth
+    # never worse than one kind alone
+    from fixar_gen.resources import uram_count
+    all_b, all_u = bram36_count(width, depth), uram_count(width, depth)
+    assert max(bram / 1344, uram / 640) <= min(all_b / 1344, all_u / 640)
+    if uram:
+        # URAM banks are whole 72-bit slices, BRAM36 the rest of the width
+        slices = uram // math.ceil(depth / URAM_SHAPE[1])
+        assert slices * 72 <= width + 71
+
+
+@pytest.mark.parametrize("batch, fits", [(64, True), (256, True), (512, False)])
+def test_fixar_u50_generated_memories_against_the_u50(batch, fits, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"name: b{batch}\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
+                    f"algorithm:\n  batch_size: {batch}\n")
+    code = main(["validate", "-q", str(path)])
+    assert code == (0 if fits else 2)
+
+
+def test_a_u50_spec_whose_memories_do_not_fit_is_a_located_error(tmp_path, capsys):
+    path = tmp_path / "big.yaml"
+    path.write_text(f"name: big\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
+                    "algorithm:\n  batch_size: 1024\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}:4:15: algorithm.batch_size: the generated memories")
+    assert "8,388,608 x 82-bit words" in err and "URAM" in err and "\n" not in err
+    # the same spec on the sim target is valid (no board to fit)
+    sim = tmp_path / "sim.yaml"
+    sim.write_text(path.read_text().replace("name: big", "name: big\ntarget: sim"))
+    assert main(["validate", "-q", str(sim)]) == 0
+
+
+def test_estimate_and_the_resource_model_read_the_inventory():
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    inventory = generated_inventory(spec)
+    report = estimate(spec)
+    assert report["generated_memories"]["memories"] == inventory.as_dict()["memories"]
+    assert report["generated_memories"]["fit"] == memory_fit(spec, inventory)
+    res = estimate_resources(spec, inventory=inventory)
+    assert res.memory_source == "generated"
+    parts = dict(res.parts)
+    assert (parts["memories"].bram36, parts["memories"].uram) == inventory.as_block_ram
+    assert report["resources"]["memory_source"] == "generated"
+    fit = report["generated_memories"]["fit"]
+    assert fit["fits"] and (fit["bram36"], fit["uram"]) == inventory.as_block_ram
+
+
+def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    assert main(["generate", str(EXAMPLES / "pendulum.yaml"), "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "memories: " in out and "mem_data flip-flops" in out and "imem block RAM" in out
+    report = json.loads((Path(tmp_path) / "report.json").read_text())
+    inventory = memory_inventory(config_for(spec)).as_dict()
+    got = report["memory_inventory"]
+    assert got["memories"] == inventory["memories"]
+    assert got["organisation"].startswith("one scratchpad")
+    assert got["memories"][0]["depth"] == report["memory"]["words"]
