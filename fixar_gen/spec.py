@@ -389,9 +389,10 @@ class Spec:
         """A lower bound of the words one core's scratchpad needs (the compiler's
         layout, :func:`fixar_gen.hw.design.config_for`, adds accumulators, host slots
         and a margin): the parameters with their target copies, gradients and optimizer
-        state, and one batch of every layer's activations."""
+        state, and one batch of the widest layer's activations (the placement,
+        :mod:`fixar_gen.placement`, reuses the space of the others)."""
         opt_words = {"sgd": 0, "momentum": 1, "adam": 2}[self.algorithm.optimizer]
-        acts = sum(self.networks.actor.layer_sizes) + sum(self.networks.critic.layer_sizes)
+        acts = max(*self.networks.actor.layer_sizes, *self.networks.critic.layer_sizes)
         return {"parameters": self.param_count * (3 + opt_words),
                 "activations": self.algorithm.batch_size * acts}
 
@@ -407,7 +408,8 @@ class Spec:
                 f"{self.algorithm.batch_size} would generate a core whose scratchpad holds "
                 f"at least {words:,} words ({parts['parameters']:,} for parameters, target "
                 f"copies, gradients and optimizer state, {parts['activations']:,} for a "
-                f"batch of activations); at most {MAX_SCRATCHPAD_WORDS:,} words are "
+                f"batch of the widest layer's activations); at most "
+                f"{MAX_SCRATCHPAD_WORDS:,} words are "
                 "generated on any target")
         if parts["activations"] > parts["parameters"]:
             raise SpecError("algorithm.batch_size", f"{self.algorithm.batch_size} is too "

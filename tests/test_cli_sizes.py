@@ -51,9 +51,9 @@ def test_generate_refuses_a_memory_beyond_the_bound(tmp_path, capsys):
     """Within the spec's lower bound but not within the compiled programs' real needs:
     generate says so in one line and writes nothing."""
     path = write(tmp_path, {
-        "name": "wide", "networks": {"actor": {"hidden": [64, 64]},
-                                     "critic": {"hidden": [64, 64]}},
-        "algorithm": {"batch_size": 32768, "replay_size": 100000}})
+        "name": "wide", "networks": {"actor": {"hidden": [150, 150]},
+                                     "critic": {"hidden": [150, 150]}},
+        "algorithm": {"batch_size": 65536, "replay_size": 100000}})
     load_spec(path)                                  # a valid spec
     out = tmp_path / "build"
     assert main(["generate", path, "-o", str(out)]) == 2
@@ -64,11 +64,13 @@ def test_generate_refuses_a_memory_beyond_the_bound(tmp_path, capsys):
 
 
 def programs_words(spec) -> int:
-    buffers = {}
+    """The words the generator lays out: every phase's placed buffers and host slots."""
+    words = 0
     for phase, batch in PHASES:
-        for b in compile_program(spec, phase, Precision(), batch).buffers:
-            buffers[b.name] = max(buffers.get(b.name, 0), b.rows * b.cols)
-    return sum(buffers.values())
+        program = compile_program(spec, phase, Precision(), batch)
+        words = max(words, program.placement.words
+                    + sum(s.rows * s.cols for s in program.slots))
+    return words
 
 
 @settings(max_examples=25, deadline=None)
