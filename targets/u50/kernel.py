@@ -49,7 +49,9 @@ from ...hw.build import Scope, fresh_block, named
 from ...hw.core import CoreConfig, elaborate_core
 from ...hw.hostmap import STAT_KINDS
 from ...hw.vector import FORMAT_BITS
-from .commands import COMMAND_WORDS, MEMORIES, OPCODES, REGISTER, entry_bits, entry_words
+from ...hw.hostmap import STAT_BITS
+from .commands import (AXI_DATA_BITS, COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS,
+                       ERROR_KINDS, MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
 
 CONTROL = "s_axi_control"
 GMEM = "m_axi_gmem0"
@@ -63,12 +65,15 @@ GMEM_CACHE = 0b0011
 #: bits of the control register at 0x00
 CONTROL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3,
                 "auto_restart": 7}
-COUNT_BITS = 32                # entries of one command (the count word's low bits)
-WORDS_BITS = 36                # 64-bit words of one command's transfer
+COMMAND_BITS = WORD_BITS * COMMAND_WORDS
+COUNT_BITS = 32                # entries of one command (a larger count is rejected)
+BEATS_BITS = 36                # beats of one command's transfer
+OWED_BITS = BEATS_BITS + 1     # beats asked for and not yet received (or sent)
 OUTSTANDING_BITS = 5           # write bursts awaiting their response (at most 31)
 
 # command processor states
-IDLE, NEXT, FETCH, DECODE, LOAD, STORE, RUN_START, RUN_WAIT, FINISH = range(9)
+(IDLE, NEXT, FETCH, DECODE, DISPATCH, LOAD, STORE, RUN_START, RUN_WAIT, ABORT,
+ FINISH) = range(11)
 STATE_BITS = 4
 
 
@@ -76,23 +81,19 @@ STATE_BITS = 4
 class AxiShape:
     """The AXI4 master's data width and burst rule."""
 
-    data_bits: int = 64
+    data_bits: int = DEFAULT_AXI_DATA_BITS
     max_burst: int = 256
 
     def __post_init__(self) -> None:
-        if self.data_bits not in (64, 128, 256, 512):
-            raise ValueError(f"axi_data_bits = {self.data_bits}: the kernel supports 64, "
-                             "128, 256 or 512")
+        if self.data_bits not in AXI_DATA_BITS:
+            raise ValueError(f"axi_data_bits = {self.data_bits}: the kernel supports "
+                             f"{', '.join(map(str, AXI_DATA_BITS))}")
         if self.max_burst not in tuple(1 << i for i in range(1, 9)):
             raise ValueError(f"max_burst = {self.max_burst}: a power of two from 2 to 256")
 
     @property
     def beat_bytes(self) -> int:
         return self.data_bits // 8
-
-    @property
-    def words_per_beat(self) -> int:
-        return self.data_bits // WORD_BITS
 
     @property
     def burst_bytes(self) -> int:
@@ -102,7 +103,7 @@ class AxiShape:
 
 # ----------------------------------------------------------------------- interface
 
-def interface(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
+def interface(axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> dict[str, tuple[int, str]]:
     """The kernel top's ports: name -> (bits, "in" | "out"), in declaration order."""
     c, g = CONTROL, GMEM
     ports: dict[str, tuple[int, str]] = {"ap_clk": (1, "in"), "ap_rst_n": (1, "in")}
@@ -139,16 +140,14 @@ def interface(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
     return ports
 
 
-#: top-level inputs the kernel does not look at (one ID; responses are not checked;
-#: bursts are counted, not delimited by RLAST)
-UNUSED_INPUTS = (f"{GMEM}_BID", f"{GMEM}_BRESP", f"{GMEM}_RID", f"{GMEM}_RRESP",
-                 f"{GMEM}_RLAST")
+#: top-level inputs the kernel does not look at (it uses one AXI ID)
+UNUSED_INPUTS = (f"{GMEM}_BID", f"{GMEM}_RID")
 #: control addresses reach the PyRTL module as word addresses (the byte-in-word bits
 #: are ignored, as in Vitis HLS: a partial write is selected by WSTRB)
 WORD_ADDRESSED = (f"{CONTROL}_AWADDR", f"{CONTROL}_ARADDR")
 
 
-def rtl_ports(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
+def rtl_ports(axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> dict[str, tuple[int, str]]:
     """The PyRTL module's ports: :func:`interface` without the clock, the reset and
     :data:`UNUSED_INPUTS`, the control addresses as word addresses."""
     out = {}
@@ -177,17 +176,6 @@ def _min(a, b) -> pyrtl.WireVector:
 def _align_down(addr, low: int) -> pyrtl.WireVector:
     bits = addr.bitwidth
     return pyrtl.concat(addr[low:], pyrtl.Const(0, low)) if low else addr[:bits]
-
-
-def _chunks(value: pyrtl.WireVector, n: int) -> list[pyrtl.WireVector]:
-    value = _z(value, WORD_BITS * n)
-    return [value[WORD_BITS * i:WORD_BITS * (i + 1)] for i in range(n)]
-
-
-def _select_chunk(index, chunks: list[pyrtl.WireVector]) -> pyrtl.WireVector:
-    if len(chunks) == 1:
-        return chunks[0]
-    return pyrtl.mux(index, *chunks, default=pyrtl.Const(0, chunks[0].bitwidth))
 
 
 def _drive(wire: pyrtl.WireVector, value) -> None:
@@ -224,9 +212,10 @@ class _Control:
     image: pyrtl.WireVector
 
 
-def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
+def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
     """The AXI4-Lite slave and the ap_ctrl_hs registers.  ``idle``: the kernel is idle;
-    ``finish``: the one cycle in which a run ends (ap_done and ap_ready)."""
+    ``finish``: the one cycle in which a run ends (ap_done and ap_ready); ``status``:
+    the read-only registers (name -> value)."""
     WIDLE, WDATA, WRESP = range(3)
     wstate = _reg(2, s("wstate"))
     waddr = _reg(CONTROL_ADDR_BITS - 2, s("waddr"))    # word address
@@ -331,7 +320,8 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
     ctrl = pyrtl.concat_list([ap_start, ap_done, idle, ap_ready, pyrtl.Const(0, 3),
                               auto_restart])
     table = {REGISTER["CTRL"]: ctrl, REGISTER["GIE"]: gie, REGISTER["IER"]: ier,
-             REGISTER["ISR"]: isr, **{REGISTER[n]: r for n, r in args.items()}}
+             REGISTER["ISR"]: isr, **{REGISTER[n]: r for n, r in args.items()},
+             **{REGISTER[n]: v for n, v in status.items()}}
     value = pyrtl.Const(0, CONTROL_DATA_BITS)
     for offset, reg in table.items():
         value = pyrtl.select(p.c("ARADDR") == offset >> 2, _z(reg, CONTROL_DATA_BITS),
@@ -346,28 +336,29 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
 
 # ----------------------------------------------------------------------- AXI4 master
 
-def _burst(s: Scope, shape: AxiShape, start, addr, words, ready, valid_ok=None):
-    """The address channel of a transfer of ``words`` 64-bit words from byte ``addr``:
-    beat-aligned INCR bursts that stay inside aligned ``burst_bytes`` blocks.
-    Returns (valid, address, len, handshake, all issued)."""
+def _burst(s: Scope, shape: AxiShape, start, addr, nbytes, ready, stop):
+    """The address channel of a transfer of ``nbytes`` (whole beats) from the
+    beat-aligned byte ``addr``: INCR bursts that stay inside aligned ``burst_bytes``
+    blocks.  While ``stop`` is high no new burst is offered; a burst already offered
+    stays valid until it is accepted (as AXI requires).
+    Returns (valid, address, len, handshake, every burst issued)."""
     lb = int(math.log2(shape.beat_bytes))
     lbb = int(math.log2(shape.burst_bytes))
     cur = _reg(GMEM_ADDR_BITS, s("addr"))
     end = _reg(GMEM_ADDR_BITS, s("end"))
-    first = _align_down(addr, lb)
-    stop = _z(addr + pyrtl.concat(words, pyrtl.Const(0, 3)), GMEM_ADDR_BITS)
-    stop_up = _align_down(_z(stop + (shape.beat_bytes - 1), GMEM_ADDR_BITS), lb)
+    held = _reg(1, s("held"))             # offered last cycle and not accepted
     block_end = _z(_align_down(cur, lbb) + shape.burst_bytes, GMEM_ADDR_BITS)
     burst_end = named(_min(block_end, end), s("burst_end"))
     beats = _z(burst_end - cur, GMEM_ADDR_BITS)[lb:lb + 9]
     length = _z(beats - 1, 8)
     pending = cur != end
-    valid = pending if valid_ok is None else pending & valid_ok
+    valid = named(pending & (held | ~stop), s("valid"))
     hs = valid & ready
+    held.next <<= valid & ~ready
     with pyrtl.conditional_assignment:
         with start:
-            cur.next |= first
-            end.next |= pyrtl.select(words == 0, first, stop_up)
+            cur.next |= addr
+            end.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
         with hs:
             cur.next |= burst_end
     return valid, cur, length, hs, ~pending
@@ -387,79 +378,103 @@ def _address_outputs(p: _Ports, ch: str, shape: AxiShape, valid, addr, length) -
     _drive(p.g(f"{ch}REGION"), 0)
 
 
+def _burst_last(shape: AxiShape, addr, end) -> pyrtl.WireVector:
+    """The beat at byte ``addr`` is the last of its burst (the next beat starts a new
+    ``burst_bytes`` block, or the transfer ends at ``end``)."""
+    lbb = int(math.log2(shape.burst_bytes))
+    after = _z(addr + shape.beat_bytes, GMEM_ADDR_BITS)
+    return (after[:lbb] == 0) | (after == end)
+
+
 @dataclass
 class _Reader:
-    word: pyrtl.WireVector     # the word delivered this cycle (when take)
-    take: pyrtl.WireVector
-    done: pyrtl.WireVector     # every word delivered
+    beat: pyrtl.WireVector     # the beat waiting in the buffer
+    full: pyrtl.WireVector     # a beat waits (a register)
+    fault: pyrtl.WireVector    # this cycle's R beat is bad (dropped)
+    resp: pyrtl.WireVector     # its RRESP
+    bad_last: pyrtl.WireVector  # its RLAST is not where the burst ends
+    quiet: pyrtl.WireVector    # no burst offered, no beat owed
 
 
-def _reader(p: _Ports, s: Scope, shape: AxiShape, start, addr, words) -> _Reader:
-    """Reads ``words`` 64-bit words from byte ``addr`` (a multiple of 8) and delivers
-    them one a cycle, in order.  The R beat waits in a one-beat buffer; RREADY depends
-    on registers only."""
-    P = shape.words_per_beat
-    valid, cur, length, _, _ = _burst(s.sub("ar"), shape, start, addr, words,
-                                      p.g("ARREADY"))
+def _reader(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, take,
+            abort) -> _Reader:
+    """Reads ``beats`` beats from the beat-aligned byte ``addr`` into a one-beat buffer
+    (``take``, a function of registers, empties it).  Every R beat is checked: RRESP
+    must be OKAY and RLAST high exactly on the last beat of each burst asked for; a bad
+    beat is dropped and reported.  After ``abort`` no new burst is asked for and the
+    beats still owed are received and dropped (``quiet`` when none is owed).  RREADY
+    depends on registers only."""
+    lb = int(math.log2(shape.beat_bytes))
+    nbytes = _z(pyrtl.concat(beats, pyrtl.Const(0, lb)), GMEM_ADDR_BITS)
+    valid, cur, length, ar_hs, _ = _burst(s.sub("ar"), shape, start, addr, nbytes,
+                                          p.g("ARREADY"), abort)
     _address_outputs(p, "AR", shape, valid, cur, length)
 
     buf = _reg(shape.data_bits, s("buf"))
     full = _reg(1, s("full"))
-    left = _reg(WORDS_BITS, s("left"))
-    more = left != 0
-    take = named(full & more, s("take"))
-    if P > 1:
-        lane = _reg(_bits_for(P), s("lane"))
-        word = _select_chunk(lane, _chunks(buf, P))
-        beat_end = take & ((lane == P - 1) | (left == 1))
-    else:
-        word = buf
-        beat_end = take
-    rready = ~full | beat_end
+    raddr = _reg(GMEM_ADDR_BITS, s("raddr"))      # byte address of the next R beat
+    rend = _reg(GMEM_ADDR_BITS, s("rend"))
+    owed = _reg(OWED_BITS, s("owed"))             # beats asked for, not yet received
+    rready = ~full | take | abort
     _drive(p.g("RREADY"), rready)
-    r_hs = p.g("RVALID") & rready
+    r_hs = named(p.g("RVALID") & rready, s("r_hs"))
+    bad_resp = p.g("RRESP") != 0
+    bad_last = named(p.g("RLAST") != _burst_last(shape, raddr, rend), s("bad_last"))
+    fault = named(r_hs & (bad_resp | bad_last) & ~abort, s("fault"))
+    good = r_hs & ~bad_resp & ~bad_last & ~abort
     with pyrtl.conditional_assignment:
         with start:
-            left.next |= words
-            if P > 1:
-                lane.next |= addr[3:3 + _bits_for(P)]
-        with take:
-            left.next |= left - 1
-            if P > 1:
-                lane.next |= lane + 1
-    with pyrtl.conditional_assignment:
+            raddr.next |= addr
+            rend.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
         with r_hs:
+            raddr.next |= _z(raddr + shape.beat_bytes, GMEM_ADDR_BITS)
+    asked = pyrtl.select(ar_hs, _z(_z(length, 9) + 1, OWED_BITS), pyrtl.Const(0, OWED_BITS))
+    owed.next <<= _z(owed + asked - _z(r_hs, OWED_BITS), OWED_BITS)
+    with pyrtl.conditional_assignment:
+        with good:
             buf.next |= p.g("RDATA")
             full.next |= 1
-        with beat_end:
+        with take | abort:
             full.next |= 0
-    return _Reader(named(word, s("word")), take, ~more)
+    quiet = named(~valid & (owed == 0), s("quiet"))
+    return _Reader(buf, full, fault, p.g("RRESP"), bad_last, quiet)
 
 
 @dataclass
 class _Writer:
-    accept: pyrtl.WireVector   # the source's word is taken this cycle
-    done: pyrtl.WireVector     # every burst written and acknowledged
+    accept: pyrtl.WireVector   # the source's beat is taken this cycle
+    fault: pyrtl.WireVector    # a write response other than OKAY this cycle
+    resp: pyrtl.WireVector     # its BRESP
+    done: pyrtl.WireVector     # every beat written and acknowledged
+    quiet: pyrtl.WireVector    # no burst offered, no beat owed, no response awaited
 
 
-def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, words, word) -> _Writer:
-    """Writes ``words`` 64-bit words, taken one a cycle from ``word`` (``accept`` says
-    when), to byte ``addr``; WSTRB masks the lanes outside the range.  Every AXI output
-    is a register (or a function of registers only)."""
-    P = shape.words_per_beat
-    block_words = shape.burst_bytes // 8
+def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, beat, has_beat,
+            abort) -> _Writer:
+    """Writes ``beats`` beats to the beat-aligned byte ``addr``, taking each from
+    ``beat`` when ``has_beat`` (``accept`` says when).  AW bursts go ahead (at most 31
+    awaiting their response); a W beat is sent only for a burst already accepted, with
+    WLAST on each burst's last beat.  Every BRESP is checked.  After ``abort`` no new
+    burst is asked for, the beats owed to bursts already accepted go out with WSTRB 0
+    (nothing more is written) and the responses are awaited.  Every AXI output is a
+    register (or a function of registers only)."""
+    lb = int(math.log2(shape.beat_bytes))
+    nbytes = _z(pyrtl.concat(beats, pyrtl.Const(0, lb)), GMEM_ADDR_BITS)
     outstanding = _reg(OUTSTANDING_BITS, s("outstanding"))
     room = outstanding != (1 << OUTSTANDING_BITS) - 1
-    valid, cur, length, aw_hs, issued = _burst(s.sub("aw"), shape, start, addr, words,
-                                               p.g("AWREADY"), room)
+    valid, cur, length, aw_hs, issued = _burst(s.sub("aw"), shape, start, addr, nbytes,
+                                               p.g("AWREADY"), abort | ~room)
     _address_outputs(p, "AW", shape, valid, cur, length)
     b_hs = p.g("BVALID")
     _drive(p.g("BREADY"), 1)
     outstanding.next <<= _z(outstanding + _z(aw_hs, OUTSTANDING_BITS)
                             - _z(b_hs, OUTSTANDING_BITS), OUTSTANDING_BITS)
+    fault = named(b_hs & (p.g("BRESP") != 0) & ~abort, s("fault"))
 
-    left = _reg(WORDS_BITS, s("left"))
-    at = _reg(_bits_for(block_words), s("at"))       # word index inside the block
+    credit = _reg(OWED_BITS, s("credit"))       # W beats owed to accepted bursts
+    left = _reg(BEATS_BITS, s("left"))          # beats still to take from the source
+    waddr = _reg(GMEM_ADDR_BITS, s("waddr"))    # byte address of the next W beat
+    wend = _reg(GMEM_ADDR_BITS, s("wend"))
     data = _reg(shape.data_bits, s("wdata"))
     strb = _reg(shape.beat_bytes, s("wstrb"))
     last = _reg(1, s("wlast"))
@@ -469,47 +484,73 @@ def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, words, word) -> _
     _drive(p.g("WLAST"), last)
     _drive(p.g("WVALID"), wvalid)
     sent = wvalid & p.g("WREADY")
-    accept = named((left != 0) & (~wvalid | p.g("WREADY")), s("accept"))
-    final = left == 1
-    if P > 1:
-        lane = at[:_bits_for(P)]
-        beat_full = (lane == P - 1) | final
-        old_data = pyrtl.select(wvalid, pyrtl.Const(0, shape.data_bits), data)
-        old_strb = pyrtl.select(wvalid, pyrtl.Const(0, shape.beat_bytes), strb)
-        new_data = pyrtl.concat_list(
-            [pyrtl.select(lane == i, word, old_data[64 * i:64 * (i + 1)]) for i in range(P)])
-        new_strb = pyrtl.concat_list(
-            [pyrtl.select(lane == i, pyrtl.Const(0xFF, 8), old_strb[8 * i:8 * (i + 1)])
-             for i in range(P)])
-    else:
-        beat_full = pyrtl.Const(1, 1)
-        new_data = word
-        new_strb = pyrtl.Const(0xFF, 8)
-    block_last = (at == block_words - 1) | final
+    free = (~wvalid | p.g("WREADY")) & (credit != 0)
+    accept = named(free & has_beat & (left != 0) & ~abort, s("accept"))
+    void = free & abort                           # a beat owed after an error: no bytes
+    load = accept | void
+    granted = pyrtl.select(aw_hs, _z(_z(length, 9) + 1, OWED_BITS), pyrtl.Const(0, OWED_BITS))
+    credit.next <<= _z(credit + granted - _z(load, OWED_BITS), OWED_BITS)
     with pyrtl.conditional_assignment:
         with start:
-            left.next |= words
-            at.next |= addr[3:3 + at.bitwidth]
-            wvalid.next |= 0
-            strb.next |= 0
-        with accept:
-            left.next |= left - 1
-            at.next |= at + 1
-            data.next |= new_data
-            strb.next |= new_strb
-            wvalid.next |= beat_full
-            last.next |= block_last
+            left.next |= beats
+            waddr.next |= addr
+            wend.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
+        with load:
+            with accept:
+                left.next |= left - 1
+            waddr.next |= _z(waddr + shape.beat_bytes, GMEM_ADDR_BITS)
+    with pyrtl.conditional_assignment:
+        with load:
+            data.next |= pyrtl.select(abort, pyrtl.Const(0, shape.data_bits), beat)
+            strb.next |= pyrtl.select(abort, pyrtl.Const(0, shape.beat_bytes),
+                                      pyrtl.Const((1 << shape.beat_bytes) - 1,
+                                                  shape.beat_bytes))
+            last.next |= _burst_last(shape, waddr, wend)
+            wvalid.next |= 1
         with sent:
             wvalid.next |= 0
-            strb.next |= 0
-    done = issued & (left == 0) & ~wvalid & (outstanding == 0)
-    return _Writer(accept, named(done, s("done")))
+    quiet = named(~valid & (credit == 0) & ~wvalid & (outstanding == 0), s("quiet"))
+    done = quiet & issued & (left == 0)
+    return _Writer(accept, fault, p.g("BRESP"), named(done, s("done")), quiet)
+
+
+# ----------------------------------------------------------------------- packing
+
+def _ceil_div(x: pyrtl.WireVector, k: int, bits: int) -> pyrtl.WireVector:
+    """ceil(x / k) for a constant ``k`` and ``x < 2**bits``, exact (a multiply by the
+    rounded-up reciprocal: the error stays below 1/k)."""
+    x1 = _z(x + (k - 1), bits + 1)
+    if k & (k - 1) == 0:
+        return x1[k.bit_length() - 1:] if k > 1 else x1
+    shift = bits + 1 + (k - 1).bit_length()
+    magic = -(-(1 << shift) // k)
+    product = x1 * pyrtl.Const(magic, magic.bit_length())
+    return product[shift:]
+
+
+def ceil_div_model(x: int, k: int, bits: int) -> int:
+    """What :func:`_ceil_div` computes, in Python (tests)."""
+    x1 = x + k - 1
+    if k & (k - 1) == 0:
+        return x1 >> (k.bit_length() - 1)
+    shift = bits + 1 + (k - 1).bit_length()
+    return (x1 * -(-(1 << shift) // k)) >> shift
+
+
+def _place(unit: pyrtl.WireVector, index, value, width: int, lanes: int):
+    """``unit`` with lane ``index`` (lanes of ``width`` bits from bit 0) set to ``value``."""
+    parts = [pyrtl.select(index == i, _z(value, width), unit[width * i:width * (i + 1)])
+             for i in range(lanes)]
+    rest = unit.bitwidth - width * lanes
+    if rest:
+        parts.append(unit[width * lanes:])
+    return pyrtl.concat_list(parts)
 
 
 # ----------------------------------------------------------------------- the kernel
 
-def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel", axi_data_bits: int = 64,
-                 max_burst: int = 256) -> pyrtl.Block:
+def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel",
+                 axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> pyrtl.Block:
     """The kernel (core + AXI wrapper) as a fresh PyRTL block; its ports are the
     Vitis-named ports of :func:`interface` without ``ap_clk`` / ``ap_rst_n`` (PyRTL's
     ``clk`` / ``rst``) and without :data:`UNUSED_INPUTS`."""
@@ -523,6 +564,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     hm = cfg.hostmap
     p = _Ports(shape.data_bits)
     s = Scope("kernel")
+    B = shape.data_bits
+    lb = int(math.log2(shape.beat_bytes))
 
     # -- the core, its host ports as wires -------------------------------------------------
     host = {}
@@ -531,38 +574,59 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             host[port] = pyrtl.WireVector(bits, port)
     elaborate_core(cfg, host)
 
-    n_mem = [entry_words(entry_bits(hm, m)) for m in MEMORIES]
-    bits_mem = [entry_bits(hm, m) for m in MEMORIES]
-    n_max = max(n_mem)
-    n_data = n_mem[MEMORIES.index("data")]
+    lay = [Layout(entry_bits(hm, m), B) for m in MEMORIES]
+    data_lay = lay[MEMORIES.index("data")]
+    stat_lay = Layout(STAT_BITS, B)
+    cmd_lay = Layout(COMMAND_BITS, B)
     mem_addr_bits = {"data": hm.addr_bits, "desc": hm.buffer_bits, "slot": hm.slot_bits,
                      "imem": hm.imem_bits}
     entry_addr_bits = max(mem_addr_bits.values())
     addr_field_bits = max(entry_addr_bits, hm.stat_addr_bits, FORMAT_BITS)
     src_bits = max(hm.addr_bits, hm.stat_addr_bits)
+    unit_in_bits = max([l.unit_bits for l in lay] + [cmd_lay.unit_bits])
+    unit_out_bits = max(data_lay.unit_bits, stat_lay.unit_bits)
+    beats_in = unit_in_bits // B
+    beats_out = unit_out_bits // B
 
     state = _reg(STATE_BITS, s("state"))
     idle = state == IDLE
     finish = named(state == FINISH, s("finish"))
-    ctl = _control(p, Scope("control"), idle, finish)
+
+    # -- the error status (read-only registers) ---------------------------------------------
+    err = _reg(1, s("error"))
+    err_kind = _reg(3, s("error_kind"))
+    err_resp = _reg(2, s("error_resp"))
+    err_last = _reg(1, s("error_rlast"))
+    err_cmd = _reg(32, s("error_command"))
+    err_addr = _reg(GMEM_ADDR_BITS, s("error_addr"))
+    status = pyrtl.concat_list([err, err_kind, err_resp, err_last])
+    ctl = _control(p, Scope("control"), idle, finish,
+                   {"STATUS": status, "ERROR_COMMAND": err_cmd,
+                    "ERROR_ADDR_LO": err_addr[:32], "ERROR_ADDR_HI": err_addr[32:]})
 
     # -- the command being executed -----------------------------------------------------
-    cmd_ptr = _reg(GMEM_ADDR_BITS, s("cmd_ptr"))
+    cmd_ptr = _reg(GMEM_ADDR_BITS, s("cmd_ptr"))     # the next command's address
+    cmd_at = _reg(GMEM_ADDR_BITS, s("cmd_at"))       # this command's address
+    cmd_index = _reg(32, s("cmd_index"))
     image = _reg(GMEM_ADDR_BITS, s("image"))
-    k = _reg(_bits_for(COMMAND_WORDS), s("cmd_word"))
     opcode = _reg(8, s("opcode"))
     memory = _reg(8, s("memory"))
     core = _reg(hm.core_bits, s("core"))
     address = _reg(addr_field_bits, s("address"))
     count = _reg(COUNT_BITS, s("count"))
+    count_high = _reg(1, s("count_high"))           # count >= 2**COUNT_BITS: rejected
     offset = _reg(GMEM_ADDR_BITS, s("offset"))
+    target = _reg(GMEM_ADDR_BITS, s("target"))      # image + offset
+    xfer_beats = _reg(BEATS_BITS, s("xfer_beats"))
     op_is = {op: opcode == i for i, op in enumerate(OPCODES)}
     mem_is = [memory == i for i in range(len(MEMORIES))]
-    stats_kind_ok = memory < len(STAT_KINDS)
-    load_ok = op_is["LOAD"] & (memory < len(MEMORIES))
-    store_ok = op_is["STORE"] | (op_is["STATS"] & stats_kind_ok)
+    is_load, is_store, is_stats = op_is["LOAD"], op_is["STORE"], op_is["STATS"]
+    moves = is_load | is_store | is_stats
+    known = ((is_load & (memory < len(MEMORIES))) | is_store
+             | (is_stats & (memory < len(STAT_KINDS))) | op_is["RUN"] | op_is["END"])
+    bad_command = named(~known | (moves & ((offset[:lb] != 0) | count_high)),
+                        s("bad_command"))
     empty = count == 0
-    target = _z(image + offset, GMEM_ADDR_BITS)
 
     def per_memory(values, bits):
         out = pyrtl.Const(0, bits)
@@ -570,140 +634,240 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             out = pyrtl.select(mem_is[i], _z(v, bits), out)
         return out
 
-    load_words = per_memory([_z(count * n, WORDS_BITS) for n in n_mem], WORDS_BITS)
-    store_words = pyrtl.select(op_is["STATS"], _z(count, WORDS_BITS),
-                               _z(count * n_data, WORDS_BITS))
-    in_decode = state == DECODE
+    def beats_of(l: Layout):
+        units = _ceil_div(count, l.per_unit, COUNT_BITS)
+        return _z(units * l.beats_per_unit if l.beats_per_unit > 1 else units, BEATS_BITS)
+
     in_next = state == NEXT
-    rd_start = named(in_next | (in_decode & load_ok & ~empty), s("rd_start"))
-    rd_addr = pyrtl.select(in_next, cmd_ptr, target)
-    rd_words = pyrtl.select(in_next, pyrtl.Const(COMMAND_WORDS, WORDS_BITS), load_words)
-    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_words)
-    wr_start = named(in_decode & store_ok & ~empty, s("wr_start"))
-
-    # -- STORE / STATS: the word source ---------------------------------------------------
-    src = _reg(src_bits, s("src_entry"))
-    src_k = _reg(_bits_for(n_max), s("src_word"))
-    host["host_mem_raddr"] <<= src[:hm.addr_bits]
-    host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
-    host["host_stat_core"] <<= core
-    host["host_stat_kind"] <<= memory[0]
-    n_src = _bits_for(n_data)
-    source = pyrtl.select(op_is["STATS"], _z(host["host_stat_rdata"], 64 * n_data),
-                          _z(host["host_mem_rdata"], 64 * n_data))
-    src_word = named(_select_chunk(src_k[:n_src], _chunks(source, n_data)), s("src_word_value"))
-    wr = _writer(p, s.sub("wr"), shape, wr_start, target, store_words, src_word)
-    src_last = op_is["STATS"] | (src_k == n_data - 1)
+    in_fetch = state == FETCH
+    in_decode = state == DECODE
+    in_dispatch = state == DISPATCH
+    in_load = state == LOAD
+    in_store = state == STORE
     with pyrtl.conditional_assignment:
-        with wr_start:
-            src.next |= address[:src_bits]
-            src_k.next |= 0
-        with wr.accept:
-            with src_last:
-                src.next |= src + 1
-                src_k.next |= 0
-            with pyrtl.otherwise:
-                src_k.next |= src_k + 1
+        with in_decode:
+            xfer_beats.next |= pyrtl.select(
+                is_load, per_memory([beats_of(l) for l in lay], BEATS_BITS),
+                pyrtl.select(is_stats, beats_of(stat_lay), beats_of(data_lay)))
+            target.next |= _z(image + offset, GMEM_ADDR_BITS)
 
-    # -- LOAD: the word sink --------------------------------------------------------------
-    ld_k = _reg(_bits_for(n_max), s("ld_word"))
+    # -- reads: the command fetch and LOAD ------------------------------------------------
+    rd_start = named(in_next | (in_dispatch & is_load & ~empty), s("rd_start"))
+    rd_addr = pyrtl.select(in_next, _align_down(cmd_ptr, lb), target)
+    rd_beats = pyrtl.select(in_next, pyrtl.Const(cmd_lay.beats_per_unit, BEATS_BITS),
+                            xfer_beats)
+    unit = _reg(unit_in_bits, s("unit"))            # the beats of one unit, lowest first
+    have = _reg(_bits_for(beats_in + 1), s("have"))  # beats in the unit
+    need = pyrtl.select(in_fetch, pyrtl.Const(cmd_lay.beats_per_unit, have.bitwidth),
+                        per_memory([l.beats_per_unit for l in lay], have.bitwidth))
+    unit_full = have == need
+    rd_full = pyrtl.WireVector(1, s("rd_has_beat"))
+    take = named(rd_full & (in_fetch | in_load) & ~unit_full & ~err, s("take"))
+    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
+    rd_full <<= rd.full
+
+    # LOAD: one entry a cycle from the bottom of the unit into the core's memory
+    ld_left = _reg(COUNT_BITS, s("ld_left"))
     ld_addr = _reg(entry_addr_bits, s("ld_entry"))
-    entry = _reg(max(bits_mem), s("entry"))
+    in_unit = _reg(_bits_for(max(l.per_unit for l in lay)), s("ld_in_unit"))
+    entry = _reg(max(l.bits for l in lay), s("entry"))
     entry_at = _reg(entry_addr_bits, s("entry_at"))
     we = _reg(1, s("entry_we"))
-    n_load = per_memory([n - 1 for n in n_mem], ld_k.bitwidth)
-    ld_last = ld_k == n_load
-    loading = rd.take & (state == LOAD)
-    if n_max > 1:
-        ld_buf = _reg(64 * (n_max - 1), s("ld_buf"))
-        lanes = _chunks(ld_buf, n_max - 1)
-        values = []
-        for n, bits in zip(n_mem, bits_mem):
-            words = pyrtl.concat_list(lanes[:n - 1] + [rd.word])
-            values.append(_z(words, bits))
-        with pyrtl.conditional_assignment:
-            with loading & ~ld_last:
-                ld_buf.next |= pyrtl.concat_list(
-                    [pyrtl.select(ld_k == i, rd.word, lanes[i]) for i in range(n_max - 1)])
-    else:
-        values = [_z(rd.word, bits) for bits in bits_mem]
-    assembled = per_memory(values, entry.bitwidth)
+    emit = named(in_load & unit_full & (ld_left != 0) & ~err, s("emit"))
+    unit_done = (in_unit == per_memory([l.per_unit - 1 for l in lay], in_unit.bitwidth)) \
+        | (ld_left == 1)
+    shifted = per_memory([_z(unit[l.bits:], unit_in_bits) for l in lay], unit_in_bits)
+    fetched = named(in_fetch & unit_full & ~err, s("fetched"))
     with pyrtl.conditional_assignment:
         with rd_start:
-            ld_addr.next |= address[:entry_addr_bits]
-            ld_k.next |= 0
-        with loading:
-            with ld_last:
-                ld_k.next |= 0
-                ld_addr.next |= ld_addr + 1
-            with pyrtl.otherwise:
-                ld_k.next |= ld_k + 1
-    we.next <<= loading & ld_last
+            have.next |= 0
+        with take:
+            unit.next |= _place(unit, have, rd.beat, B, beats_in)
+            have.next |= have + 1
+        with emit:
+            unit.next |= shifted
+            with unit_done:
+                have.next |= 0
+        with fetched:
+            have.next |= 0
     with pyrtl.conditional_assignment:
-        with loading & ld_last:
-            entry.next |= assembled
+        with in_dispatch & is_load:
+            ld_left.next |= count
+            ld_addr.next |= address[:entry_addr_bits]
+            in_unit.next |= 0
+        with emit:
+            ld_left.next |= ld_left - 1
+            ld_addr.next |= ld_addr + 1
+            in_unit.next |= pyrtl.select(unit_done, pyrtl.Const(0, in_unit.bitwidth),
+                                         in_unit + 1)
+    we.next <<= emit
+    with pyrtl.conditional_assignment:
+        with emit:
+            entry.next |= per_memory([unit[:l.bits] for l in lay], entry.bitwidth)
             entry_at.next |= ld_addr
     for i, mem in enumerate(MEMORIES):
         prefix = "host_mem" if mem == "data" else f"host_{mem}"
         host[f"{prefix}_we"] <<= we & mem_is[i]
         host[f"{prefix}_addr"] <<= entry_at[:mem_addr_bits[mem]]
-        host[f"{prefix}_wdata"] <<= entry[:bits_mem[i]]
+        host[f"{prefix}_wdata"] <<= entry[:lay[i].bits]
     host["host_imem_core"] <<= core
+
+    # -- STORE / STATS: entries packed into units, then beats ------------------------------
+    src = _reg(src_bits, s("src_entry"))
+    st_left = _reg(COUNT_BITS, s("st_left"))
+    filled = _reg(_bits_for(max(data_lay.per_unit, stat_lay.per_unit)), s("st_in_unit"))
+    packed = _reg(1, s("st_unit_ready"))
+    out_beat = _reg(_bits_for(beats_out), s("st_beat"))
+    out_unit = _reg(unit_out_bits, s("st_unit"))
+    host["host_mem_raddr"] <<= src[:hm.addr_bits]
+    host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
+    host["host_stat_core"] <<= core
+    host["host_stat_kind"] <<= memory[0]
+    k_src = pyrtl.select(is_stats, pyrtl.Const(stat_lay.per_unit - 1, filled.bitwidth),
+                         pyrtl.Const(data_lay.per_unit - 1, filled.bitwidth))
+    n_out = pyrtl.select(is_stats, pyrtl.Const(stat_lay.beats_per_unit - 1, out_beat.bitwidth),
+                         pyrtl.Const(data_lay.beats_per_unit - 1, out_beat.bitwidth))
+    packing = named(in_store & ~packed & (st_left != 0) & ~err, s("packing"))
+    unit_last = (filled == k_src) | (st_left == 1)
+    placed = pyrtl.select(
+        is_stats,
+        _place(out_unit, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
+        _place(out_unit, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
+    beats = [out_unit[B * j:B * (j + 1)] for j in range(beats_out)]
+    out_value = beats[0] if beats_out == 1 else pyrtl.mux(
+        out_beat, *beats, default=pyrtl.Const(0, B))
+    store_ok = is_store | is_stats
+    wr_start = named(in_dispatch & store_ok & ~empty, s("wr_start"))
+    wr = _writer(p, s.sub("wr"), shape, wr_start, target, xfer_beats, out_value,
+                 packed & in_store, err)
+    beat_last = out_beat == n_out
+    with pyrtl.conditional_assignment:
+        with wr_start:
+            src.next |= address[:src_bits]
+            st_left.next |= count
+            filled.next |= 0
+            packed.next |= 0
+            out_beat.next |= 0
+            out_unit.next |= 0
+        with packing:
+            out_unit.next |= placed
+            src.next |= src + 1
+            st_left.next |= st_left - 1
+            filled.next |= pyrtl.select(unit_last, pyrtl.Const(0, filled.bitwidth), filled + 1)
+            packed.next |= unit_last
+        with wr.accept:
+            with beat_last:
+                out_beat.next |= 0
+                packed.next |= 0
+                out_unit.next |= 0
+            with pyrtl.otherwise:
+                out_beat.next |= out_beat + 1
 
     # -- RUN ------------------------------------------------------------------------------
     run_start = _reg(1, s("run_start"))
     pre_fmt = _reg(FORMAT_BITS, s("pre_fmt"))
     host["host_start"] <<= run_start
     host["host_pre_fmt"] <<= pre_fmt
-    run_start.next <<= in_decode & op_is["RUN"]
+    run_start.next <<= in_dispatch & op_is["RUN"]
     with pyrtl.conditional_assignment:
-        with in_decode & op_is["RUN"]:
+        with in_dispatch & op_is["RUN"]:
             pre_fmt.next |= address[:FORMAT_BITS]
 
-    # -- fetch: the command's words -------------------------------------------------------
-    fetching = rd.take & (state == FETCH)
+    # -- fetch: the command's fields --------------------------------------------------------
+    words = unit[:COMMAND_BITS]
+    if cmd_lay.per_unit > 1:                  # several commands a beat: pick this one's
+        index = cmd_at[int(math.log2(COMMAND_BYTES)):lb]
+        words = pyrtl.mux(index, *[unit[COMMAND_BITS * i:COMMAND_BITS * (i + 1)]
+                                   for i in range(cmd_lay.per_unit)])
+    w = [words[WORD_BITS * i:WORD_BITS * (i + 1)] for i in range(COMMAND_WORDS)]
     with pyrtl.conditional_assignment:
-        with in_next:
-            k.next |= 0
-        with fetching:
-            k.next |= k + 1
-    for i, (reg, lo) in enumerate(((opcode, 0), (address, 0), (count, 0), (offset, 0))):
-        with pyrtl.conditional_assignment:
-            with fetching & (k == i):
-                reg.next |= rd.word[lo:lo + reg.bitwidth]
+        with fetched:
+            opcode.next |= w[0][0:8]
+            memory.next |= w[0][8:16]
+            core.next |= w[0][16:16 + hm.core_bits]
+            address.next |= w[1][:addr_field_bits]
+            count.next |= w[2][:COUNT_BITS]
+            count_high.next |= w[2][COUNT_BITS:] != 0
+            offset.next |= w[3]
+
+    # -- errors ----------------------------------------------------------------------------
+    bad_args = (ctl.commands[:lb] != 0) | (ctl.image[:lb] != 0)
+    starting = idle & ctl.start
+    kind = {k: i for i, (k, _) in enumerate(ERROR_KINDS)}
+
+    def record(kind_value, address_value, resp=0, last=0):
+        err.next |= 1
+        err_kind.next |= kind_value
+        err_resp.next |= resp
+        err_last.next |= last
+        err_cmd.next |= cmd_index
+        err_addr.next |= address_value
+
     with pyrtl.conditional_assignment:
-        with fetching & (k == 0):
-            memory.next |= rd.word[8:16]
-            core.next |= rd.word[16:16 + hm.core_bits]
+        with starting:
+            err.next |= bad_args
+            err_kind.next |= pyrtl.select(bad_args, pyrtl.Const(kind["argument"], 3),
+                                          pyrtl.Const(0, 3))
+            err_resp.next |= 0
+            err_last.next |= 0
+            err_cmd.next |= 0
+            err_addr.next |= pyrtl.select(bad_args, pyrtl.select(
+                ctl.commands[:lb] != 0, ctl.commands, ctl.image), pyrtl.Const(0, GMEM_ADDR_BITS))
+        with ~err:
+            with rd.fault:
+                record(pyrtl.select(in_fetch, pyrtl.Const(kind["fetch"], 3),
+                                    pyrtl.Const(kind["load"], 3)),
+                       pyrtl.select(in_fetch, cmd_at, target), rd.resp, rd.bad_last)
+            with wr.fault:
+                record(pyrtl.select(is_stats, pyrtl.Const(kind["stats"], 3),
+                                    pyrtl.Const(kind["store"], 3)), target, wr.resp)
+            with in_decode & bad_command:
+                record(kind["command"], cmd_at)
 
     # -- the command processor ---------------------------------------------------------------
     with pyrtl.conditional_assignment:
+        with starting:
+            cmd_ptr.next |= ctl.commands
+            cmd_index.next |= (1 << 32) - 1
+        with in_next:
+            cmd_at.next |= cmd_ptr
+            cmd_ptr.next |= _z(cmd_ptr + COMMAND_BYTES, GMEM_ADDR_BITS)
+            cmd_index.next |= cmd_index + 1
+    with pyrtl.conditional_assignment:
         with idle:
             with ctl.start:
-                cmd_ptr.next |= ctl.commands
                 image.next |= ctl.image
-                state.next |= NEXT
+                state.next |= pyrtl.select(bad_args, pyrtl.Const(FINISH, STATE_BITS),
+                                           pyrtl.Const(NEXT, STATE_BITS))
         with in_next:
-            cmd_ptr.next |= _z(cmd_ptr + 8 * COMMAND_WORDS, GMEM_ADDR_BITS)
             state.next |= FETCH
-        with state == FETCH:
-            with rd.done:
+        with in_fetch:
+            with err:
+                state.next |= ABORT
+            with fetched:
                 state.next |= DECODE
         with in_decode:
-            with load_ok:
-                state.next |= pyrtl.select(empty, pyrtl.Const(NEXT, STATE_BITS),
-                                           pyrtl.Const(LOAD, STATE_BITS))
-            with store_ok:
-                state.next |= pyrtl.select(empty, pyrtl.Const(NEXT, STATE_BITS),
-                                           pyrtl.Const(STORE, STATE_BITS))
+            with bad_command | op_is["END"]:
+                state.next |= FINISH
+            with pyrtl.otherwise:
+                state.next |= DISPATCH
+        with in_dispatch:
             with op_is["RUN"]:
                 state.next |= RUN_START
-            with pyrtl.otherwise:          # END, or an unknown opcode or memory
-                state.next |= FINISH
-        with state == LOAD:
-            with rd.done & ~we:
+            with empty:
                 state.next |= NEXT
-        with state == STORE:
+            with is_load:
+                state.next |= LOAD
+            with pyrtl.otherwise:
+                state.next |= STORE
+        with in_load:
+            with err:
+                state.next |= ABORT
+            with (ld_left == 0) & ~we:
+                state.next |= NEXT
+        with in_store:
+            with err:
+                state.next |= ABORT
             with wr.done:
                 state.next |= NEXT
         with state == RUN_START:
@@ -711,6 +875,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
         with state == RUN_WAIT:
             with host["host_done"]:
                 state.next |= NEXT
+        with state == ABORT:
+            with rd.quiet & wr.quiet & ~we:
+                state.next |= FINISH
         with pyrtl.otherwise:              # FINISH
             state.next |= IDLE
     _prune_unread([w for port, w in host.items() if hm.ports()[port][1] == "in"])
@@ -757,8 +924,8 @@ def _top(name: str, axi_data_bits: int) -> str:
         "    // registered once (so a reset takes effect one cycle after ap_rst_n falls).",
         "    reg rst_q;",
         "    always @(posedge ap_clk) rst_q <= ~ap_rst_n;",
-        "    // inputs the kernel does not need: one AXI ID, responses not checked, bursts",
-        "    // counted rather than delimited by RLAST, control registers word-addressed",
+        "    // inputs the kernel does not need: it uses one AXI ID, and the control",
+        "    // registers are word-addressed",
         "    // (Verilator does not report signals named *unused*)",
         f"    wire unused_inputs = &{{1'b0, {unused}}};",
         f"    {rtl_module(name)} rtl (",
@@ -771,8 +938,8 @@ def _top(name: str, axi_data_bits: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel", axi_data_bits: int = 64,
-                   max_burst: int = 256) -> str:
+def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel",
+                   axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> str:
     """The complete Verilog of the kernel: the top ``name`` and the PyRTL module."""
     from ...hw.verilate import emit_verilog
     block = build_kernel(cfg, name, axi_data_bits, max_burst)
