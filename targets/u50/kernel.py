@@ -428,7 +428,8 @@ def _reader(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, take,
             rend.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
         with r_hs:
             raddr.next |= _z(raddr + shape.beat_bytes, GMEM_ADDR_BITS)
-    asked = pyrtl.select(ar_hs, _z(_z(length, 9) + 1, OWED_BITS), pyrtl.Const(0, OWED_BITS))
+    asked = named(pyrtl.select(ar_hs, _z(_z(length, 9) + 1, OWED_BITS),
+                               pyrtl.Const(0, OWED_BITS)), s("asked"))
     owed.next <<= _z(owed + asked - _z(r_hs, OWED_BITS), OWED_BITS)
     with pyrtl.conditional_assignment:
         with good:
@@ -485,10 +486,12 @@ def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, beat, has_
     _drive(p.g("WVALID"), wvalid)
     sent = wvalid & p.g("WREADY")
     free = (~wvalid | p.g("WREADY")) & (credit != 0)
-    accept = named(free & has_beat & (left != 0) & ~abort, s("accept"))
-    void = free & abort                           # a beat owed after an error: no bytes
+    kill = abort | fault                          # from the cycle a bad response arrives
+    accept = named(free & has_beat & (left != 0) & ~kill, s("accept"))
+    void = free & kill                            # a beat owed after an error: no bytes
     load = accept | void
-    granted = pyrtl.select(aw_hs, _z(_z(length, 9) + 1, OWED_BITS), pyrtl.Const(0, OWED_BITS))
+    granted = named(pyrtl.select(aw_hs, _z(_z(length, 9) + 1, OWED_BITS),
+                                 pyrtl.Const(0, OWED_BITS)), s("granted"))
     credit.next <<= _z(credit + granted - _z(load, OWED_BITS), OWED_BITS)
     with pyrtl.conditional_assignment:
         with start:
@@ -501,8 +504,8 @@ def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, beat, has_
             waddr.next |= _z(waddr + shape.beat_bytes, GMEM_ADDR_BITS)
     with pyrtl.conditional_assignment:
         with load:
-            data.next |= pyrtl.select(abort, pyrtl.Const(0, shape.data_bits), beat)
-            strb.next |= pyrtl.select(abort, pyrtl.Const(0, shape.beat_bytes),
+            data.next |= pyrtl.select(kill, pyrtl.Const(0, shape.data_bits), beat)
+            strb.next |= pyrtl.select(kill, pyrtl.Const(0, shape.beat_bytes),
                                       pyrtl.Const((1 << shape.beat_bytes) - 1,
                                                   shape.beat_bytes))
             last.next |= _burst_last(shape, waddr, wend)

@@ -30,8 +30,11 @@ COCOTB_TESTS = ("train_step_and_inference_equal_golden",
                 "random_backpressure_changes_only_cycles",
                 "ap_ctrl_hs_registers_and_back_to_back_runs",
                 "reset_in_the_middle_of_a_run_leaves_the_kernel_usable",
-                "bursts_are_split_at_4k_and_256_beats")
-WIDE_TESTS = ("wide_bus_roundtrip_and_inference",)
+                "bursts_are_split_at_4k_and_256_beats",
+                "axi_read_errors_stop_the_run",
+                "axi_write_errors_stop_the_run",
+                "bad_commands_and_arguments_are_errors")
+OTHER_WIDTH_TESTS = ("other_width_roundtrip_and_inference",)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +140,13 @@ def kernel_results(tmp_path_factory, verilator_tool):
 
 
 @pytest.fixture(scope="module")
+def narrow_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "narrow", OTHER_WIDTH_TESTS)
+
+
+@pytest.fixture(scope="module")
 def wide_results(tmp_path_factory, verilator_tool):
-    return _results(tmp_path_factory, verilator_tool, "wide", WIDE_TESTS)
+    return _results(tmp_path_factory, verilator_tool, "wide", OTHER_WIDTH_TESTS)
 
 
 def _check(results, name):
@@ -154,6 +162,12 @@ def test_kernel_cocotb(kernel_results, name):
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize("name", WIDE_TESTS)
-def test_kernel_cocotb_wide_bus(wide_results, name):
+@pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
+def test_kernel_cocotb_64_bit_bus(narrow_results, name):
+    _check(narrow_results, name)
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
+def test_kernel_cocotb_512_bit_bus(wide_results, name):
     _check(wide_results, name)
