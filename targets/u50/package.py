@@ -629,6 +629,27 @@ def doc_tables() -> str:
     return "\n".join(out) + "\n"
 
 
+def packing_table(hostmap: HostMap) -> str:
+    """How a design's entries pack into beats at every bus width, as Markdown
+    (docs/u50.md holds it for examples/fixar_u50.yaml)."""
+    def cell(lay) -> str:
+        where = "per beat" if lay.beats_per_unit == 1 else f"per {lay.beats_per_unit} beats"
+        return f"{lay.per_unit} {where} ({lay.efficiency:.0%})"
+    what = {"data": "`data` (scratchpad word)", "desc": "`desc`", "slot": "`slot`",
+            "imem": "`imem` (instruction)"}
+    heads = [f"{w}-bit bus" + (" (default)" if w == DEFAULT_AXI_DATA_BITS else "")
+             for w in AXI_DATA_BITS]
+    out = ["| memory | entry bits | " + " | ".join(heads) + " |",
+           "|---|---|" + "---|" * len(AXI_DATA_BITS)]
+    for mem in MEMORIES:
+        lays = [layout(hostmap, mem, w) for w in AXI_DATA_BITS]
+        out.append(f"| {what[mem]} | {lays[0].bits} | " + " | ".join(map(cell, lays)) + " |")
+    lays = [layout(hostmap, STAT_KINDS[0], w) for w in AXI_DATA_BITS]
+    kinds = ", ".join(f"`{k}`" for k in STAT_KINDS)
+    out.append(f"| {kinds} (STATS) | {lays[0].bits} | " + " | ".join(map(cell, lays)) + " |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fixar_gen.targets.u50.package",
@@ -638,6 +659,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the register and command tables as Markdown")
     parser.add_argument("spec", nargs="?", help="write the packaging of this spec")
     parser.add_argument("-o", "--out", default=None, help="folder (default build/NAME)")
+    parser.add_argument("--axi-data-bits", type=int, choices=AXI_DATA_BITS,
+                        default=DEFAULT_AXI_DATA_BITS,
+                        help="the AXI4 master's data width (default %(default)s)")
+    parser.add_argument("--packing", action="store_true",
+                        help="print how SPEC's entries pack into beats, write nothing")
     args = parser.parse_args(argv)
     if args.doc:
         sys.stdout.write(doc_tables())
@@ -647,8 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     from ...dsl import load_spec
     from ...hw.design import config_for
     spec = load_spec(args.spec)
+    if args.packing:
+        sys.stdout.write(packing_table(config_for(spec).hostmap))
+        return 0
     out = args.out or f"build/{spec.name}"
-    written = write_package(spec, config_for(spec), out)
+    written = write_package(spec, config_for(spec), out,
+                            package_for(spec, axi_data_bits=args.axi_data_bits))
     print(f"{out}: {', '.join(written['files'])}")
     return 0
 

@@ -328,3 +328,30 @@ def test_docs_name_the_vendor_steps():
                    "vivado -mode batch -source package_xo.tcl", "setup.sh", "FIXAR_XCLBIN",
                    "fixar estimate", "## Simulation tests (cocotb)", "untested"):
         assert needed in doc, needed
+
+
+def test_docs_hold_the_packing_of_the_example_and_the_parameter_reaches_the_files(tmp_path):
+    from fixar_gen.dsl import load_spec
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.targets.u50.package import packing_table
+    spec = load_spec(EXAMPLE)
+    table = packing_table(config_for(spec).hostmap)
+    doc = (ROOT / "docs" / "u50.md").read_text(encoding="utf-8")
+    assert table in doc, ("docs/u50.md's packing table is out of date: paste the output "
+                          "of python -m fixar_gen.targets.u50.package "
+                          "examples/fixar_u50.yaml --packing")
+    assert "| `data` (scratchpad word) | 82 |" in table and "3 per beat (96%)" in table
+    # the width is a parameter of the package: kernel.xml, the JSON and the header follow
+    for bits in (64, 256, 512):
+        pkg = KernelPackage(axi_data_bits=bits)
+        master = ET.fromstring(pkg.kernel_xml()).find("kernel").find("ports")[1]
+        assert int(master.get("dataWidth")) == bits
+        hostmap = config_for(spec).hostmap
+        data = pkg.registers(hostmap)
+        assert data["masters"][0]["data_bits"] == bits
+        assert data["command"]["offset_align_bytes"] == bits // 8
+        assert data["entries"]["data"]["per_unit"] == max(1, bits // hostmap.word)
+        assert f"FIXAR_KERNEL_AXI_DATA_BITS {bits}u" in pkg.registers_header()
+    assert KernelPackage().axi_data_bits == 256
+    with pytest.raises(ValueError, match="AXI data width 32"):
+        KernelPackage(axi_data_bits=32)
