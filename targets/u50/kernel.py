@@ -5,17 +5,30 @@
 it
 
 * ``s_axi_control`` -- an AXI4-Lite slave with the ap_ctrl_hs register map of
-  :data:`.commands.REGISTERS` (:data:`CONTROL_ADDR_BITS`-bit addresses, 32-bit data);
-* ``m_axi_gmem0`` -- an AXI4 master (64-bit addresses, ``axi_data_bits`` data, INCR
-  bursts of at most ``max_burst`` beats that never cross a ``burst_bytes`` boundary, a
-  divisor of 4 KB, so never a 4 KB one);
+  :data:`.commands.REGISTERS` (:data:`CONTROL_ADDR_BITS`-bit addresses, 32-bit data),
+  including the read-only error status (``STATUS``, ``ERROR_COMMAND``, ``ERROR_ADDR``);
+* ``m_axi_gmem0`` -- an AXI4 master (64-bit addresses, ``axi_data_bits`` data, 256 by
+  default; INCR bursts of at most ``max_burst`` beats that never cross a
+  ``burst_bytes`` boundary, a divisor of 4 KB, so never a 4 KB one); whole beats, the
+  entries packed into them as :class:`.commands.Layout` says;
 * a command processor that executes the command list of :mod:`.commands` exactly as
-  :func:`.batch.model_executor` does: fetch a command (4 words at ``commands``), then
-  LOAD (read bursts from ``image + offset``; one entry is written to the core's memory
-  the cycle after its last word arrived), STORE / STATS (the core's combinational read
-  ports -> write bursts; the command ends when every write response is in), RUN (pulse
-  ``host_start`` with ``host_pre_fmt`` = the command's address, held, and wait for
-  ``host_done``), END (the run ends: ap_done, ap_ready, back to idle).
+  :func:`.batch.model_executor` does: fetch a command (its beat(s) at ``commands``),
+  decode it (the transfer's beats: ``ceil(count / entries per unit)`` units, by a
+  multiply with the selected reciprocal), then LOAD (read bursts from
+  ``image + offset``; a unit is collected, then its entries are written into the core's
+  memory one a cycle), STORE / STATS (the core's combinational read ports, one entry a
+  cycle, packed into a unit whose beats go to the write bursts; the command ends when
+  every write response is in), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
+  command's address, held, and wait for ``host_done``), END (the run ends: ap_done,
+  ap_ready, back to idle).
+
+Errors (docs/u50.md, "AXI errors"): a read beat whose RRESP is not OKAY or whose RLAST is
+not where the burst the kernel asked for ends, a write response other than OKAY, a bad
+command (unknown opcode, memory or stat kind, an offset off the beat, a count of 2**32
+or more) or an argument off the beat.  The first one is recorded in the status
+registers; the kernel then asks for no new burst, drops the read beats still owed,
+sends the write beats still owed with WSTRB 0, waits for every response, skips the rest
+of the list, and ends the run with ap_done (state ABORT, then FINISH).
 
 :func:`kernel_verilog` is the complete Verilog: a thin top named after the kernel
 (``ap_clk``, active-low ``ap_rst_n`` registered once and fed to PyRTL's synchronous
@@ -31,10 +44,9 @@ the run ends (ap_ready) unless auto_restart (bit 7) is set; ap_done (bit 1) and 
 and IER bit i is set (bit 0 ap_done, bit 1 ap_ready); writing 1 to an ISR bit toggles
 it; ``interrupt = GIE & |(ISR & IER)``.  The kernel reads its arguments throughout a
 run, so ap_ready comes with ap_done (as for a non-pipelined HLS function).  Register
-accesses ignore address bits 1:0 (WSTRB selects the bytes).  A command with an unknown
-opcode or memory ends the run like END.  Reset (``ap_rst_n`` low for at least two cycles) returns every
-register, the core's controller and the AXI state to idle; the core's memories keep
-their contents.
+accesses ignore address bits 1:0 (WSTRB selects the bytes).  Reset (``ap_rst_n`` low
+for at least two cycles) returns every register, the core's controller and the AXI
+state to idle; the core's memories keep their contents.
 """
 
 from __future__ import annotations
@@ -519,25 +531,44 @@ def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, beat, has_
 
 # ----------------------------------------------------------------------- packing
 
-def _ceil_div(x: pyrtl.WireVector, k: int, bits: int) -> pyrtl.WireVector:
-    """ceil(x / k) for a constant ``k`` and ``x < 2**bits``, exact (a multiply by the
-    rounded-up reciprocal: the error stays below 1/k)."""
-    x1 = _z(x + (k - 1), bits + 1)
-    if k & (k - 1) == 0:
-        return x1[k.bit_length() - 1:] if k > 1 else x1
+def _reciprocal(k: int, bits: int) -> tuple[int, int]:
+    """(magic, shift) with ceil(x / k) = ((x + k - 1) * magic) >> shift for every
+    ``x < 2**bits``: magic = ceil(2**shift / k) with shift = bits + 1 + ceil(log2 k), so
+    the error of the product stays below 1/k."""
     shift = bits + 1 + (k - 1).bit_length()
-    magic = -(-(1 << shift) // k)
-    product = x1 * pyrtl.Const(magic, magic.bit_length())
-    return product[shift:]
+    return -(-(1 << shift) // k), shift
 
 
 def ceil_div_model(x: int, k: int, bits: int) -> int:
     """What :func:`_ceil_div` computes, in Python (tests)."""
-    x1 = x + k - 1
-    if k & (k - 1) == 0:
-        return x1 >> (k.bit_length() - 1)
-    shift = bits + 1 + (k - 1).bit_length()
-    return (x1 * -(-(1 << shift) // k)) >> shift
+    magic, shift = _reciprocal(k, bits)
+    return ((x + k - 1) * magic) >> shift
+
+
+def _ceil_div(x: pyrtl.WireVector, choices: list[tuple[pyrtl.WireVector, int]],
+              bits: int) -> pyrtl.WireVector:
+    """ceil(x / k) for ``x < 2**bits``, exact, where k is the constant of the first
+    ``(condition, k)`` whose condition holds (else the last one's): one multiplier by a
+    selected reciprocal (:func:`_reciprocal`), whatever the number of choices."""
+    out_bits = bits + 1
+    addend, magic, shift = [], [], []
+    for _, k in choices:
+        m, sh = _reciprocal(k, bits)
+        addend.append(k - 1)
+        magic.append(m)
+        shift.append(sh)
+    magic_bits = max(m.bit_length() for m in magic)
+
+    def pick(values, name):
+        out = values[-1]
+        for (cond, _), v in reversed(list(zip(choices[:-1], values[:-1]))):
+            out = pyrtl.select(cond, v, out)
+        return named(out, name)
+    add = pick([pyrtl.Const(a, bits) for a in addend], "kernel_div_addend")
+    mul = pick([pyrtl.Const(m, magic_bits) for m in magic], "kernel_div_magic")
+    product = _z(x + add, bits + 1) * mul     # a tmp: its low bits are unused (waived)
+    # the shifts are constants: take the slice of the product the chosen one selects
+    return pick([_z(product[sh:], out_bits) for sh in shift], "kernel_div_quotient")
 
 
 def _place(unit: pyrtl.WireVector, index, value, width: int, lanes: int):
@@ -637,9 +668,14 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             out = pyrtl.select(mem_is[i], _z(v, bits), out)
         return out
 
-    def beats_of(l: Layout):
-        units = _ceil_div(count, l.per_unit, COUNT_BITS)
-        return _z(units * l.beats_per_unit if l.beats_per_unit > 1 else units, BEATS_BITS)
+    # the transfer's beats: ceil(count / entries per unit) units of the command's layout
+    # (one divider: a multiply by the selected reciprocal)
+    layouts = [(is_load & mem_is[i], l) for i, l in enumerate(lay)] + \
+        [(is_stats, stat_lay), (pyrtl.Const(1, 1), data_lay)]
+    units = _ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS)
+    unit_beats = pyrtl.Const(layouts[-1][1].beats_per_unit, 3)
+    for c, l in reversed(layouts[:-1]):
+        unit_beats = pyrtl.select(c, pyrtl.Const(l.beats_per_unit, 3), unit_beats)
 
     in_next = state == NEXT
     in_fetch = state == FETCH
@@ -649,9 +685,7 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     in_store = state == STORE
     with pyrtl.conditional_assignment:
         with in_decode:
-            xfer_beats.next |= pyrtl.select(
-                is_load, per_memory([beats_of(l) for l in lay], BEATS_BITS),
-                pyrtl.select(is_stats, beats_of(stat_lay), beats_of(data_lay)))
+            xfer_beats.next |= _z(units * unit_beats, BEATS_BITS)
             target.next |= _z(image + offset, GMEM_ADDR_BITS)
 
     # -- reads: the command fetch and LOAD ------------------------------------------------

@@ -309,6 +309,18 @@ def roundtrip_commands(values: list[int], at: int, offset_in: int, offset_out: i
     return commands, image, len(packed)
 
 
+async def log_roundtrip_cycles(kernel: Kernel, dut, count: int = 600) -> int:
+    """Kernel cycles of one LOAD + STORE of ``count`` data entries (no pauses), logged
+    as ``roundtrip <bits>-bit bus: <count> entries, <cycles> cycles`` (docs/u50.md)."""
+    values = random_words(random.Random(count), count)
+    commands, image, n = roundtrip_commands(values, 0, 0, beats_bytes(count))
+    out = await kernel.execute(commands, image)
+    assert unpack_at(out, beats_bytes(count), count) == values
+    cycles = kernel.invocations[-1]
+    dut._log.warning("roundtrip %d-bit bus: %d entries, %d cycles", BITS, count, cycles)
+    return cycles
+
+
 def unpack_at(image: np.ndarray, offset: int, count: int) -> list[int]:
     return DATA.unpack(image[offset // 8:offset // 8 + DATA.words(count)], count)
 
@@ -533,6 +545,7 @@ async def bursts_are_split_at_4k_and_256_beats(dut):
     # the command list: its first command before the boundary, the next after it
     first = [a for c, a, _ in bursts if c == "AR" and cmd_base - 64 <= a < cmd_base + 0x40]
     assert cmd_base - cmd_base % BEAT in first and 0x2000 in first, [hex(a) for a in first]
+    await log_roundtrip_cycles(kernel, dut)
 
 
 @cocotb.test()
@@ -562,6 +575,7 @@ async def other_width_roundtrip_and_inference(dut):
         for ch, addr, beats in kernel.bursts[before:]:
             assert addr % kernel.data_bytes == 0 and beats <= 256
             assert addr // 4096 == (addr + beats * kernel.data_bytes - 1) // 4096
+    await log_roundtrip_cycles(kernel, dut)
     await bridge(infer_only)(kernel, 17)
 
 

@@ -64,7 +64,7 @@ def test_the_core_data_word_packs_three_to_a_256_bit_beat():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 40), st.one_of(st.integers(0, 2**32 - 1),
+@given(st.integers(1, 64), st.one_of(st.integers(0, 2**32 - 1),
                                      st.sampled_from([0, 1, 2**32 - 1, 2**32 - 2, 2**31])))
 def test_the_kernel_divides_by_a_constant_exactly(k, x):
     """The kernel's unit count ceil(count / per_unit) (a multiply by a reciprocal)."""
@@ -72,20 +72,37 @@ def test_the_kernel_divides_by_a_constant_exactly(k, x):
 
 
 def test_the_kernel_ceil_div_hardware_matches_its_model():
+    """One multiplier, the reciprocal selected by the command: every choice exact."""
     import pyrtl
     from fixar_gen.hw.build import fresh_block
     from fixar_gen.targets.u50.kernel import _ceil_div
+    ks = (3, 1, 6, 7, 9, 16, 18, 25, 2)
     cases = [0, 1, 2, 3, 5, 6, 7, 2**31, 2**32 - 3, 2**32 - 2, 2**32 - 1]
-    for k in (1, 2, 3, 6, 7, 9, 16, 18, 25):
-        with fresh_block() as block:
-            x = pyrtl.Input(32, "x")
-            out = pyrtl.Output(40, "q")
-            out <<= _ceil_div(x, k, 32)
-        with pyrtl.set_working_block(block):
-            sim = pyrtl.FastSimulation(tracer=None)
+    with fresh_block() as block:
+        x = pyrtl.Input(32, "x")
+        which = pyrtl.Input(4, "which")
+        out = pyrtl.Output(40, "q")
+        out <<= _ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32)
+    with pyrtl.set_working_block(block):
+        sim = pyrtl.FastSimulation(tracer=None)
+        for i, k in enumerate(ks):
             for value in cases:
-                sim.step({"x": value})
+                sim.step({"x": value, "which": i})
                 assert sim.inspect("q") == -(-value // k), (k, value)
+        sim.step({"x": 10, "which": 15})         # no condition holds: the last k
+        assert sim.inspect("q") == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.sampled_from(AXI_DATA_BITS), st.data())
+def test_any_entries_round_trip_through_the_packing(bits, beat, data):
+    lay = Layout(bits, beat)
+    values = data.draw(st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=40))
+    packed = lay.pack(values)
+    assert len(packed) * 64 == lay.units(len(values)) * lay.unit_bits
+    assert lay.unpack(packed, len(values)) == values
+    # entries never straddle a unit, and a unit uses at most its bits
+    assert lay.per_unit * bits <= lay.unit_bits < (lay.per_unit + 1) * bits + beat
 
 
 def test_command_list_ends_with_end_and_checks_alignment():
