@@ -698,12 +698,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     need = pyrtl.select(in_fetch, pyrtl.Const(cmd_lay.beats_per_unit, have.bitwidth),
                         per_memory([l.beats_per_unit for l in lay], have.bitwidth))
     unit_full = have == need
-    rd_full = pyrtl.WireVector(1, s("rd_has_beat"))
-    take = named(rd_full & (in_fetch | in_load) & ~unit_full & ~err, s("take"))
-    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
-    rd_full <<= rd.full
-
-    # LOAD: one entry a cycle from the bottom of the unit into the core's memory
+    # LOAD: one entry a cycle from the bottom of the unit into the core's memory; the
+    # next unit's first beat comes in as the last entry of this one goes out
     ld_left = _reg(COUNT_BITS, s("ld_left"))
     ld_addr = _reg(entry_addr_bits, s("ld_entry"))
     in_unit = _reg(_bits_for(max(l.per_unit for l in lay)), s("ld_in_unit"))
@@ -713,11 +709,19 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     emit = named(in_load & unit_full & (ld_left != 0) & ~err, s("emit"))
     unit_done = (in_unit == per_memory([l.per_unit - 1 for l in lay], in_unit.bitwidth)) \
         | (ld_left == 1)
+    refill = emit & unit_done
     shifted = per_memory([_z(unit[l.bits:], unit_in_bits) for l in lay], unit_in_bits)
     fetched = named(in_fetch & unit_full & ~err, s("fetched"))
+    rd_full = pyrtl.WireVector(1, s("rd_has_beat"))
+    take = named(rd_full & (in_fetch | in_load) & (~unit_full | refill) & ~err, s("take"))
+    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
+    rd_full <<= rd.full
     with pyrtl.conditional_assignment:
         with rd_start:
             have.next |= 0
+        with take & refill:
+            unit.next |= pyrtl.concat(unit[B:], rd.beat) if unit_in_bits > B else rd.beat
+            have.next |= 1
         with take:
             unit.next |= _place(unit, have, rd.beat, B, beats_in)
             have.next |= have + 1
@@ -764,12 +768,12 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
                          pyrtl.Const(data_lay.per_unit - 1, filled.bitwidth))
     n_out = pyrtl.select(is_stats, pyrtl.Const(stat_lay.beats_per_unit - 1, out_beat.bitwidth),
                          pyrtl.Const(data_lay.beats_per_unit - 1, out_beat.bitwidth))
-    packing = named(in_store & ~packed & (st_left != 0) & ~err, s("packing"))
     unit_last = (filled == k_src) | (st_left == 1)
+    base = pyrtl.select(packed, pyrtl.Const(0, unit_out_bits), out_unit)
     placed = pyrtl.select(
         is_stats,
-        _place(out_unit, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
-        _place(out_unit, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
+        _place(base, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
+        _place(base, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
     beats = [out_unit[B * j:B * (j + 1)] for j in range(beats_out)]
     out_value = beats[0] if beats_out == 1 else pyrtl.mux(
         out_beat, *beats, default=pyrtl.Const(0, B))
@@ -778,6 +782,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     wr = _writer(p, s.sub("wr"), shape, wr_start, target, xfer_beats, out_value,
                  packed & in_store, err)
     beat_last = out_beat == n_out
+    # the next unit's first entry goes in as this unit's last beat goes out
+    packing = named(in_store & (~packed | (wr.accept & beat_last)) & (st_left != 0) & ~err,
+                    s("packing"))
     with pyrtl.conditional_assignment:
         with wr_start:
             src.next |= address[:src_bits]
@@ -792,6 +799,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             st_left.next |= st_left - 1
             filled.next |= pyrtl.select(unit_last, pyrtl.Const(0, filled.bitwidth), filled + 1)
             packed.next |= unit_last
+            with packed:                       # its last beat leaves this cycle
+                out_beat.next |= 0
         with wr.accept:
             with beat_last:
                 out_beat.next |= 0
