@@ -344,6 +344,8 @@ package_xo -force -xo_path $here/{self.xo} -kernel_name $kernel \\
                  "[connectivity]",
                  f"nk={self.name}:1:{self.compute_unit}"]
         for m in self.masters:
+            lines.append(f"# {m}: {self._bits(f'{m}_RDATA')}-bit data (kernel.xml dataWidth); "
+                         "v++ converts it to the HBM port's width")
             lines.append(f"sp={self.compute_unit}.{m}:{self.bank}")
         return "\n".join(lines) + "\n"
 

@@ -352,6 +352,16 @@ def test_docs_hold_the_packing_of_the_example_and_the_parameter_reaches_the_file
         assert data["command"]["offset_align_bytes"] == bits // 8
         assert data["entries"]["data"]["per_unit"] == max(1, bits // hostmap.word)
         assert f"FIXAR_KERNEL_AXI_DATA_BITS {bits}u" in pkg.registers_header()
+        assert f"# m_axi_gmem0: {bits}-bit data" in pkg.vpp_cfg()
     assert KernelPackage().axi_data_bits == 256
     with pytest.raises(ValueError, match="AXI data width 32"):
         KernelPackage(axi_data_bits=32)
+
+
+def test_package_command_prints_the_packing_and_rejects_a_bad_width(capsys):
+    assert package_main([str(EXAMPLE), "--packing"]) == 0
+    assert "| `data` (scratchpad word) | 82 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        package_main([str(EXAMPLE), "--axi-data-bits", "96"])
+    assert exit_.value.code == 2
+    assert "--axi-data-bits: invalid choice: 96" in capsys.readouterr().err
