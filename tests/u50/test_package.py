@@ -252,6 +252,7 @@ def test_generate_writes_the_whole_package_for_a_u50_spec(generated):
     assert report["u50"]["platform"] == PLATFORM
     assert report["u50"]["memory"] == "HBM[0]"
     assert report["u50"]["kernel_frequency_mhz"] == 164
+    assert report["u50"]["axi_data_bits"] == 256
     # the generated memories against the card's block RAM + UltraRAM (docs: Resource fit)
     memory = report["u50"]["on_chip_memory"]
     assert memory["design_bits"] >= report["memory"]["words"] * report["memory"]["word_bits"]
