@@ -10,7 +10,8 @@ it
 * ``m_axi_gmem0`` -- an AXI4 master (64-bit addresses, ``axi_data_bits`` data, 256 by
   default; INCR bursts of at most ``max_burst`` beats that never cross a
   ``burst_bytes`` boundary, a divisor of 4 KB, so never a 4 KB one); whole beats, the
-  entries packed into them as :class:`.commands.Layout` says;
+  entries packed into them as :class:`.commands.Layout` says; its channels are
+  :mod:`.axi_master`'s, the small wire helpers :mod:`.wires`';
 * a command processor that executes the command list of :mod:`.commands` exactly as
   :func:`.batch.model_executor` does: fetch a command (its beat(s) at ``commands``),
   decode it (the transfer's beats: ``ceil(count / entries per unit)`` units, by a
@@ -59,58 +60,29 @@ import pyrtl
 
 from ...hw.build import Scope, fresh_block, named
 from ...hw.core import CoreConfig, elaborate_core
-from ...hw.hostmap import STAT_KINDS
+from ...hw.hostmap import STAT_BITS, STAT_KINDS
 from ...hw.vector import FORMAT_BITS
-from ...hw.hostmap import STAT_BITS
-from .commands import (AXI_DATA_BITS, COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS,
-                       ERROR_KINDS, MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
+from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
+from .commands import (COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS, ERROR_KINDS,
+                       MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
+from .wires import (align_down, ceil_div, counter_bits, drive, fit, place_lane, register)
 
 CONTROL = "s_axi_control"
 GMEM = "m_axi_gmem0"
 CONTROL_ADDR_BITS = 6          # 0x00..0x3F: the map ends at 0x1C
 CONTROL_DATA_BITS = 32
-GMEM_ADDR_BITS = 64
 GMEM_ID_BITS = 1
 WORD_BITS = 64                 # the command list's and the image's word
-#: AxCACHE of every burst: normal non-cacheable bufferable (what Vitis HLS issues)
-GMEM_CACHE = 0b0011
 #: bits of the control register at 0x00
 CONTROL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3,
                 "auto_restart": 7}
 COMMAND_BITS = WORD_BITS * COMMAND_WORDS
 COUNT_BITS = 32                # entries of one command (a larger count is rejected)
-BEATS_BITS = 36                # beats of one command's transfer
-OWED_BITS = BEATS_BITS + 1     # beats asked for and not yet received (or sent)
-OUTSTANDING_BITS = 5           # write bursts awaiting their response (at most 31)
 
 # command processor states
 (IDLE, NEXT, FETCH, DECODE, DISPATCH, LOAD, STORE, RUN_START, RUN_WAIT, ABORT,
  FINISH) = range(11)
 STATE_BITS = 4
-
-
-@dataclass(frozen=True)
-class AxiShape:
-    """The AXI4 master's data width and burst rule."""
-
-    data_bits: int = DEFAULT_AXI_DATA_BITS
-    max_burst: int = 256
-
-    def __post_init__(self) -> None:
-        if self.data_bits not in AXI_DATA_BITS:
-            raise ValueError(f"axi_data_bits = {self.data_bits}: the kernel supports "
-                             f"{', '.join(map(str, AXI_DATA_BITS))}")
-        if self.max_burst not in tuple(1 << i for i in range(1, 9)):
-            raise ValueError(f"max_burst = {self.max_burst}: a power of two from 2 to 256")
-
-    @property
-    def beat_bytes(self) -> int:
-        return self.data_bits // 8
-
-    @property
-    def burst_bytes(self) -> int:
-        """Bursts stay inside one aligned block of this many bytes (divides 4096)."""
-        return min(4096, self.max_burst * self.beat_bytes)
 
 
 # ----------------------------------------------------------------------- interface
@@ -170,35 +142,6 @@ def rtl_ports(axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> dict[str, tuple[int
     return out
 
 
-# ----------------------------------------------------------------------- helpers
-
-def _z(value, bits: int) -> pyrtl.WireVector:
-    value = pyrtl.as_wires(value)
-    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
-
-
-def _reg(bits: int, name: str) -> pyrtl.Register:
-    return pyrtl.Register(bits, name=name)
-
-
-def _min(a, b) -> pyrtl.WireVector:
-    return pyrtl.select(a < b, a, b)
-
-
-def _align_down(addr, low: int) -> pyrtl.WireVector:
-    bits = addr.bitwidth
-    return pyrtl.concat(addr[low:], pyrtl.Const(0, low)) if low else addr[:bits]
-
-
-def _drive(wire: pyrtl.WireVector, value) -> None:
-    wire <<= value
-
-
-def _bits_for(n: int) -> int:
-    """Bits of a counter of 0..n-1 (at least 1)."""
-    return max(1, (n - 1).bit_length())
-
-
 class _Ports:
     """The PyRTL module's ports by their Vitis names."""
 
@@ -229,22 +172,22 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
     ``finish``: the one cycle in which a run ends (ap_done and ap_ready); ``status``:
     the read-only registers (name -> value)."""
     WIDLE, WDATA, WRESP = range(3)
-    wstate = _reg(2, s("wstate"))
-    waddr = _reg(CONTROL_ADDR_BITS - 2, s("waddr"))    # word address
-    rstate = _reg(1, s("rstate"))
-    rdata = _reg(CONTROL_DATA_BITS, s("rdata"))
+    wstate = register(2, s("wstate"))
+    waddr = register(CONTROL_ADDR_BITS - 2, s("waddr"))    # word address
+    rstate = register(1, s("rstate"))
+    rdata = register(CONTROL_DATA_BITS, s("rdata"))
 
     awready = wstate == WIDLE
     wready = wstate == WDATA
     arready = rstate == 0
-    _drive(p.c("AWREADY"), awready)
-    _drive(p.c("WREADY"), wready)
-    _drive(p.c("BVALID"), wstate == WRESP)
-    _drive(p.c("BRESP"), 0)
-    _drive(p.c("ARREADY"), arready)
-    _drive(p.c("RVALID"), rstate == 1)
-    _drive(p.c("RDATA"), rdata)
-    _drive(p.c("RRESP"), 0)
+    drive(p.c("AWREADY"), awready)
+    drive(p.c("WREADY"), wready)
+    drive(p.c("BVALID"), wstate == WRESP)
+    drive(p.c("BRESP"), 0)
+    drive(p.c("ARREADY"), arready)
+    drive(p.c("RVALID"), rstate == 1)
+    drive(p.c("RDATA"), rdata)
+    drive(p.c("RRESP"), 0)
     aw_hs = p.c("AWVALID") & awready
     w_hs = named(p.c("WVALID") & wready, s("w_hs"))
     ar_hs = named(p.c("ARVALID") & arready, s("ar_hs"))
@@ -281,13 +224,13 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
         return pyrtl.concat_list(parts)
 
     # -- control bits ------------------------------------------------------------------
-    ap_start = _reg(1, s("ap_start"))
-    ap_done = _reg(1, s("ap_done"))
-    ap_ready = _reg(1, s("ap_ready"))
-    auto_restart = _reg(1, s("auto_restart"))
-    gie = _reg(1, s("gie"))
-    ier = _reg(2, s("ier"))
-    isr = _reg(2, s("isr"))
+    ap_start = register(1, s("ap_start"))
+    ap_done = register(1, s("ap_done"))
+    ap_ready = register(1, s("ap_ready"))
+    auto_restart = register(1, s("auto_restart"))
+    gie = register(1, s("gie"))
+    ier = register(2, s("ier"))
+    isr = register(2, s("isr"))
     ctrl_write = writes(REGISTER["CTRL"]) & wstrb[0]
     read_ctrl = ar_hs & (p.c("ARADDR") == REGISTER["CTRL"] >> 2)
     with pyrtl.conditional_assignment:
@@ -322,7 +265,7 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
     # -- arguments -----------------------------------------------------------------------
     args = {}
     for name in ("COMMANDS_LO", "COMMANDS_HI", "IMAGE_LO", "IMAGE_HI"):
-        reg = _reg(32, s(name.lower()))
+        reg = register(32, s(name.lower()))
         with pyrtl.conditional_assignment:
             with writes(REGISTER[name]):
                 reg.next |= masked(reg)
@@ -336,7 +279,7 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
              **{REGISTER[n]: v for n, v in status.items()}}
     value = pyrtl.Const(0, CONTROL_DATA_BITS)
     for offset, reg in table.items():
-        value = pyrtl.select(p.c("ARADDR") == offset >> 2, _z(reg, CONTROL_DATA_BITS),
+        value = pyrtl.select(p.c("ARADDR") == offset >> 2, fit(reg, CONTROL_DATA_BITS),
                              value)
     with pyrtl.conditional_assignment:
         with ar_hs:
@@ -344,241 +287,6 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
     return _Control(ap_start,
                     pyrtl.concat(args["COMMANDS_HI"], args["COMMANDS_LO"]),
                     pyrtl.concat(args["IMAGE_HI"], args["IMAGE_LO"]))
-
-
-# ----------------------------------------------------------------------- AXI4 master
-
-def _burst(s: Scope, shape: AxiShape, start, addr, nbytes, ready, stop):
-    """The address channel of a transfer of ``nbytes`` (whole beats) from the
-    beat-aligned byte ``addr``: INCR bursts that stay inside aligned ``burst_bytes``
-    blocks.  While ``stop`` is high no new burst is offered; a burst already offered
-    stays valid until it is accepted (as AXI requires).
-    Returns (valid, address, len, handshake, every burst issued)."""
-    lb = int(math.log2(shape.beat_bytes))
-    lbb = int(math.log2(shape.burst_bytes))
-    cur = _reg(GMEM_ADDR_BITS, s("addr"))
-    end = _reg(GMEM_ADDR_BITS, s("end"))
-    held = _reg(1, s("held"))             # offered last cycle and not accepted
-    block_end = _z(_align_down(cur, lbb) + shape.burst_bytes, GMEM_ADDR_BITS)
-    burst_end = named(_min(block_end, end), s("burst_end"))
-    beats = _z(burst_end - cur, GMEM_ADDR_BITS)[lb:lb + 9]
-    length = _z(beats - 1, 8)
-    pending = cur != end
-    valid = named(pending & (held | ~stop), s("valid"))
-    hs = valid & ready
-    held.next <<= valid & ~ready
-    with pyrtl.conditional_assignment:
-        with start:
-            cur.next |= addr
-            end.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
-        with hs:
-            cur.next |= burst_end
-    return valid, cur, length, hs, ~pending
-
-
-def _address_outputs(p: _Ports, ch: str, shape: AxiShape, valid, addr, length) -> None:
-    _drive(p.g(f"{ch}VALID"), valid)
-    _drive(p.g(f"{ch}ADDR"), addr)
-    _drive(p.g(f"{ch}LEN"), length)
-    _drive(p.g(f"{ch}ID"), 0)
-    _drive(p.g(f"{ch}SIZE"), int(math.log2(shape.beat_bytes)))
-    _drive(p.g(f"{ch}BURST"), 1)           # INCR
-    _drive(p.g(f"{ch}LOCK"), 0)
-    _drive(p.g(f"{ch}CACHE"), GMEM_CACHE)
-    _drive(p.g(f"{ch}PROT"), 0)
-    _drive(p.g(f"{ch}QOS"), 0)
-    _drive(p.g(f"{ch}REGION"), 0)
-
-
-def _burst_last(shape: AxiShape, addr, end) -> pyrtl.WireVector:
-    """The beat at byte ``addr`` is the last of its burst (the next beat starts a new
-    ``burst_bytes`` block, or the transfer ends at ``end``)."""
-    lbb = int(math.log2(shape.burst_bytes))
-    after = _z(addr + shape.beat_bytes, GMEM_ADDR_BITS)
-    return (after[:lbb] == 0) | (after == end)
-
-
-@dataclass
-class _Reader:
-    beat: pyrtl.WireVector     # the beat waiting in the buffer
-    full: pyrtl.WireVector     # a beat waits (a register)
-    fault: pyrtl.WireVector    # this cycle's R beat is bad (dropped)
-    resp: pyrtl.WireVector     # its RRESP
-    bad_last: pyrtl.WireVector  # its RLAST is not where the burst ends
-    quiet: pyrtl.WireVector    # no burst offered, no beat owed
-
-
-def _reader(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, take,
-            abort) -> _Reader:
-    """Reads ``beats`` beats from the beat-aligned byte ``addr`` into a one-beat buffer
-    (``take``, a function of registers, empties it).  Every R beat is checked: RRESP
-    must be OKAY and RLAST high exactly on the last beat of each burst asked for; a bad
-    beat is dropped and reported.  After ``abort`` no new burst is asked for and the
-    beats still owed are received and dropped (``quiet`` when none is owed).  RREADY
-    depends on registers only."""
-    lb = int(math.log2(shape.beat_bytes))
-    nbytes = _z(pyrtl.concat(beats, pyrtl.Const(0, lb)), GMEM_ADDR_BITS)
-    valid, cur, length, ar_hs, _ = _burst(s.sub("ar"), shape, start, addr, nbytes,
-                                          p.g("ARREADY"), abort)
-    _address_outputs(p, "AR", shape, valid, cur, length)
-
-    buf = _reg(shape.data_bits, s("buf"))
-    full = _reg(1, s("full"))
-    raddr = _reg(GMEM_ADDR_BITS, s("raddr"))      # byte address of the next R beat
-    rend = _reg(GMEM_ADDR_BITS, s("rend"))
-    owed = _reg(OWED_BITS, s("owed"))             # beats asked for, not yet received
-    rready = ~full | take | abort
-    _drive(p.g("RREADY"), rready)
-    r_hs = named(p.g("RVALID") & rready, s("r_hs"))
-    bad_resp = p.g("RRESP") != 0
-    bad_last = named(p.g("RLAST") != _burst_last(shape, raddr, rend), s("bad_last"))
-    fault = named(r_hs & (bad_resp | bad_last) & ~abort, s("fault"))
-    good = r_hs & ~bad_resp & ~bad_last & ~abort
-    with pyrtl.conditional_assignment:
-        with start:
-            raddr.next |= addr
-            rend.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
-        with r_hs:
-            raddr.next |= _z(raddr + shape.beat_bytes, GMEM_ADDR_BITS)
-    asked = named(pyrtl.select(ar_hs, _z(_z(length, 9) + 1, OWED_BITS),
-                               pyrtl.Const(0, OWED_BITS)), s("asked"))
-    owed.next <<= _z(owed + asked - _z(r_hs, OWED_BITS), OWED_BITS)
-    with pyrtl.conditional_assignment:
-        with good:
-            buf.next |= p.g("RDATA")
-            full.next |= 1
-        with take | abort:
-            full.next |= 0
-    quiet = named(~valid & (owed == 0), s("quiet"))
-    return _Reader(buf, full, fault, p.g("RRESP"), bad_last, quiet)
-
-
-@dataclass
-class _Writer:
-    accept: pyrtl.WireVector   # the source's beat is taken this cycle
-    fault: pyrtl.WireVector    # a write response other than OKAY this cycle
-    resp: pyrtl.WireVector     # its BRESP
-    done: pyrtl.WireVector     # every beat written and acknowledged
-    quiet: pyrtl.WireVector    # no burst offered, no beat owed, no response awaited
-
-
-def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, beats, beat, has_beat,
-            abort) -> _Writer:
-    """Writes ``beats`` beats to the beat-aligned byte ``addr``, taking each from
-    ``beat`` when ``has_beat`` (``accept`` says when).  AW bursts go ahead (at most 31
-    awaiting their response); a W beat is sent only for a burst already accepted, with
-    WLAST on each burst's last beat.  Every BRESP is checked.  After ``abort`` no new
-    burst is asked for, the beats owed to bursts already accepted go out with WSTRB 0
-    (nothing more is written) and the responses are awaited.  Every AXI output is a
-    register (or a function of registers only)."""
-    lb = int(math.log2(shape.beat_bytes))
-    nbytes = _z(pyrtl.concat(beats, pyrtl.Const(0, lb)), GMEM_ADDR_BITS)
-    outstanding = _reg(OUTSTANDING_BITS, s("outstanding"))
-    room = outstanding != (1 << OUTSTANDING_BITS) - 1
-    valid, cur, length, aw_hs, issued = _burst(s.sub("aw"), shape, start, addr, nbytes,
-                                               p.g("AWREADY"), abort | ~room)
-    _address_outputs(p, "AW", shape, valid, cur, length)
-    b_hs = p.g("BVALID")
-    _drive(p.g("BREADY"), 1)
-    outstanding.next <<= _z(outstanding + _z(aw_hs, OUTSTANDING_BITS)
-                            - _z(b_hs, OUTSTANDING_BITS), OUTSTANDING_BITS)
-    fault = named(b_hs & (p.g("BRESP") != 0) & ~abort, s("fault"))
-
-    credit = _reg(OWED_BITS, s("credit"))       # W beats owed to accepted bursts
-    left = _reg(BEATS_BITS, s("left"))          # beats still to take from the source
-    waddr = _reg(GMEM_ADDR_BITS, s("waddr"))    # byte address of the next W beat
-    wend = _reg(GMEM_ADDR_BITS, s("wend"))
-    data = _reg(shape.data_bits, s("wdata"))
-    strb = _reg(shape.beat_bytes, s("wstrb"))
-    last = _reg(1, s("wlast"))
-    wvalid = _reg(1, s("wvalid"))
-    _drive(p.g("WDATA"), data)
-    _drive(p.g("WSTRB"), strb)
-    _drive(p.g("WLAST"), last)
-    _drive(p.g("WVALID"), wvalid)
-    sent = wvalid & p.g("WREADY")
-    free = (~wvalid | p.g("WREADY")) & (credit != 0)
-    kill = abort | fault                          # from the cycle a bad response arrives
-    accept = named(free & has_beat & (left != 0) & ~kill, s("accept"))
-    void = free & kill                            # a beat owed after an error: no bytes
-    load = accept | void
-    granted = named(pyrtl.select(aw_hs, _z(_z(length, 9) + 1, OWED_BITS),
-                                 pyrtl.Const(0, OWED_BITS)), s("granted"))
-    credit.next <<= _z(credit + granted - _z(load, OWED_BITS), OWED_BITS)
-    with pyrtl.conditional_assignment:
-        with start:
-            left.next |= beats
-            waddr.next |= addr
-            wend.next |= _z(addr + nbytes, GMEM_ADDR_BITS)
-        with load:
-            with accept:
-                left.next |= left - 1
-            waddr.next |= _z(waddr + shape.beat_bytes, GMEM_ADDR_BITS)
-    with pyrtl.conditional_assignment:
-        with load:
-            data.next |= pyrtl.select(kill, pyrtl.Const(0, shape.data_bits), beat)
-            strb.next |= pyrtl.select(kill, pyrtl.Const(0, shape.beat_bytes),
-                                      pyrtl.Const((1 << shape.beat_bytes) - 1,
-                                                  shape.beat_bytes))
-            last.next |= _burst_last(shape, waddr, wend)
-            wvalid.next |= 1
-        with sent:
-            wvalid.next |= 0
-    quiet = named(~valid & (credit == 0) & ~wvalid & (outstanding == 0), s("quiet"))
-    done = quiet & issued & (left == 0)
-    return _Writer(accept, fault, p.g("BRESP"), named(done, s("done")), quiet)
-
-
-# ----------------------------------------------------------------------- packing
-
-def _reciprocal(k: int, bits: int) -> tuple[int, int]:
-    """(magic, shift) with ceil(x / k) = ((x + k - 1) * magic) >> shift for every
-    ``x < 2**bits``: magic = ceil(2**shift / k) with shift = bits + 1 + ceil(log2 k), so
-    the error of the product stays below 1/k."""
-    shift = bits + 1 + (k - 1).bit_length()
-    return -(-(1 << shift) // k), shift
-
-
-def ceil_div_model(x: int, k: int, bits: int) -> int:
-    """What :func:`_ceil_div` computes, in Python (tests)."""
-    magic, shift = _reciprocal(k, bits)
-    return ((x + k - 1) * magic) >> shift
-
-
-def _ceil_div(x: pyrtl.WireVector, choices: list[tuple[pyrtl.WireVector, int]],
-              bits: int) -> pyrtl.WireVector:
-    """ceil(x / k) for ``x < 2**bits``, exact, where k is the constant of the first
-    ``(condition, k)`` whose condition holds (else the last one's): one multiplier by a
-    selected reciprocal (:func:`_reciprocal`), whatever the number of choices."""
-    out_bits = bits + 1
-    addend, magic, shift = [], [], []
-    for _, k in choices:
-        m, sh = _reciprocal(k, bits)
-        addend.append(k - 1)
-        magic.append(m)
-        shift.append(sh)
-    magic_bits = max(m.bit_length() for m in magic)
-
-    def pick(values, name):
-        out = values[-1]
-        for (cond, _), v in reversed(list(zip(choices[:-1], values[:-1]))):
-            out = pyrtl.select(cond, v, out)
-        return named(out, name)
-    add = pick([pyrtl.Const(a, bits) for a in addend], "kernel_div_addend")
-    mul = pick([pyrtl.Const(m, magic_bits) for m in magic], "kernel_div_magic")
-    product = _z(x + add, bits + 1) * mul     # a tmp: its low bits are unused (waived)
-    # the shifts are constants: take the slice of the product the chosen one selects
-    return pick([_z(product[sh:], out_bits) for sh in shift], "kernel_div_quotient")
-
-
-def _place(unit: pyrtl.WireVector, index, value, width: int, lanes: int):
-    """``unit`` with lane ``index`` (lanes of ``width`` bits from bit 0) set to ``value``."""
-    parts = [pyrtl.select(index == i, _z(value, width), unit[width * i:width * (i + 1)])
-             for i in range(lanes)]
-    rest = unit.bitwidth - width * lanes
-    if rest:
-        parts.append(unit[width * lanes:])
-    return pyrtl.concat_list(parts)
 
 
 # ----------------------------------------------------------------------- the kernel
@@ -622,36 +330,36 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     beats_in = unit_in_bits // B
     beats_out = unit_out_bits // B
 
-    state = _reg(STATE_BITS, s("state"))
+    state = register(STATE_BITS, s("state"))
     idle = state == IDLE
     finish = named(state == FINISH, s("finish"))
 
     # -- the error status (read-only registers) ---------------------------------------------
-    err = _reg(1, s("error"))
-    err_kind = _reg(3, s("error_kind"))
-    err_resp = _reg(2, s("error_resp"))
-    err_last = _reg(1, s("error_rlast"))
-    err_cmd = _reg(32, s("error_command"))
-    err_addr = _reg(GMEM_ADDR_BITS, s("error_addr"))
+    err = register(1, s("error"))
+    err_kind = register(3, s("error_kind"))
+    err_resp = register(2, s("error_resp"))
+    err_last = register(1, s("error_rlast"))
+    err_cmd = register(32, s("error_command"))
+    err_addr = register(GMEM_ADDR_BITS, s("error_addr"))
     status = pyrtl.concat_list([err, err_kind, err_resp, err_last])
     ctl = _control(p, Scope("control"), idle, finish,
                    {"STATUS": status, "ERROR_COMMAND": err_cmd,
                     "ERROR_ADDR_LO": err_addr[:32], "ERROR_ADDR_HI": err_addr[32:]})
 
     # -- the command being executed -----------------------------------------------------
-    cmd_ptr = _reg(GMEM_ADDR_BITS, s("cmd_ptr"))     # the next command's address
-    cmd_at = _reg(GMEM_ADDR_BITS, s("cmd_at"))       # this command's address
-    cmd_index = _reg(32, s("cmd_index"))
-    image = _reg(GMEM_ADDR_BITS, s("image"))
-    opcode = _reg(8, s("opcode"))
-    memory = _reg(8, s("memory"))
-    core = _reg(hm.core_bits, s("core"))
-    address = _reg(addr_field_bits, s("address"))
-    count = _reg(COUNT_BITS, s("count"))
-    count_high = _reg(1, s("count_high"))           # count >= 2**COUNT_BITS: rejected
-    offset = _reg(GMEM_ADDR_BITS, s("offset"))
-    target = _reg(GMEM_ADDR_BITS, s("target"))      # image + offset
-    xfer_beats = _reg(BEATS_BITS, s("xfer_beats"))
+    cmd_ptr = register(GMEM_ADDR_BITS, s("cmd_ptr"))     # the next command's address
+    cmd_at = register(GMEM_ADDR_BITS, s("cmd_at"))       # this command's address
+    cmd_index = register(32, s("cmd_index"))
+    image = register(GMEM_ADDR_BITS, s("image"))
+    opcode = register(8, s("opcode"))
+    memory = register(8, s("memory"))
+    core = register(hm.core_bits, s("core"))
+    address = register(addr_field_bits, s("address"))
+    count = register(COUNT_BITS, s("count"))
+    count_high = register(1, s("count_high"))           # count >= 2**COUNT_BITS: rejected
+    offset = register(GMEM_ADDR_BITS, s("offset"))
+    target = register(GMEM_ADDR_BITS, s("target"))      # image + offset
+    xfer_beats = register(BEATS_BITS, s("xfer_beats"))
     op_is = {op: opcode == i for i, op in enumerate(OPCODES)}
     mem_is = [memory == i for i in range(len(MEMORIES))]
     is_load, is_store, is_stats = op_is["LOAD"], op_is["STORE"], op_is["STATS"]
@@ -665,14 +373,14 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     def per_memory(values, bits):
         out = pyrtl.Const(0, bits)
         for i, v in enumerate(values):
-            out = pyrtl.select(mem_is[i], _z(v, bits), out)
+            out = pyrtl.select(mem_is[i], fit(v, bits), out)
         return out
 
     # the transfer's beats: ceil(count / entries per unit) units of the command's layout
     # (one divider: a multiply by the selected reciprocal)
     layouts = [(is_load & mem_is[i], l) for i, l in enumerate(lay)] + \
         [(is_stats, stat_lay), (pyrtl.Const(1, 1), data_lay)]
-    units = _ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS)
+    units = ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS)
     unit_beats = pyrtl.Const(layouts[-1][1].beats_per_unit, 3)
     for c, l in reversed(layouts[:-1]):
         unit_beats = pyrtl.select(c, pyrtl.Const(l.beats_per_unit, 3), unit_beats)
@@ -685,36 +393,36 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     in_store = state == STORE
     with pyrtl.conditional_assignment:
         with in_decode:
-            xfer_beats.next |= _z(units * unit_beats, BEATS_BITS)
-            target.next |= _z(image + offset, GMEM_ADDR_BITS)
+            xfer_beats.next |= fit(units * unit_beats, BEATS_BITS)
+            target.next |= fit(image + offset, GMEM_ADDR_BITS)
 
     # -- reads: the command fetch and LOAD ------------------------------------------------
     rd_start = named(in_next | (in_dispatch & is_load & ~empty), s("rd_start"))
-    rd_addr = pyrtl.select(in_next, _align_down(cmd_ptr, lb), target)
+    rd_addr = pyrtl.select(in_next, align_down(cmd_ptr, lb), target)
     rd_beats = pyrtl.select(in_next, pyrtl.Const(cmd_lay.beats_per_unit, BEATS_BITS),
                             xfer_beats)
-    unit = _reg(unit_in_bits, s("unit"))            # the beats of one unit, lowest first
-    have = _reg(_bits_for(beats_in + 1), s("have"))  # beats in the unit
+    unit = register(unit_in_bits, s("unit"))            # the beats of one unit, lowest first
+    have = register(counter_bits(beats_in + 1), s("have"))  # beats in the unit
     need = pyrtl.select(in_fetch, pyrtl.Const(cmd_lay.beats_per_unit, have.bitwidth),
                         per_memory([l.beats_per_unit for l in lay], have.bitwidth))
     unit_full = have == need
     # LOAD: one entry a cycle from the bottom of the unit into the core's memory; the
     # next unit's first beat comes in as the last entry of this one goes out
-    ld_left = _reg(COUNT_BITS, s("ld_left"))
-    ld_addr = _reg(entry_addr_bits, s("ld_entry"))
-    in_unit = _reg(_bits_for(max(l.per_unit for l in lay)), s("ld_in_unit"))
-    entry = _reg(max(l.bits for l in lay), s("entry"))
-    entry_at = _reg(entry_addr_bits, s("entry_at"))
-    we = _reg(1, s("entry_we"))
+    ld_left = register(COUNT_BITS, s("ld_left"))
+    ld_addr = register(entry_addr_bits, s("ld_entry"))
+    in_unit = register(counter_bits(max(l.per_unit for l in lay)), s("ld_in_unit"))
+    entry = register(max(l.bits for l in lay), s("entry"))
+    entry_at = register(entry_addr_bits, s("entry_at"))
+    we = register(1, s("entry_we"))
     emit = named(in_load & unit_full & (ld_left != 0) & ~err, s("emit"))
     unit_done = (in_unit == per_memory([l.per_unit - 1 for l in lay], in_unit.bitwidth)) \
         | (ld_left == 1)
     refill = emit & unit_done
-    shifted = per_memory([_z(unit[l.bits:], unit_in_bits) for l in lay], unit_in_bits)
+    shifted = per_memory([fit(unit[l.bits:], unit_in_bits) for l in lay], unit_in_bits)
     fetched = named(in_fetch & unit_full & ~err, s("fetched"))
     rd_full = pyrtl.WireVector(1, s("rd_has_beat"))
     take = named(rd_full & (in_fetch | in_load) & (~unit_full | refill) & ~err, s("take"))
-    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
+    rd = reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
     rd_full <<= rd.full
     with pyrtl.conditional_assignment:
         with rd_start:
@@ -723,7 +431,7 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             unit.next |= pyrtl.concat(unit[B:], rd.beat) if unit_in_bits > B else rd.beat
             have.next |= 1
         with take:
-            unit.next |= _place(unit, have, rd.beat, B, beats_in)
+            unit.next |= place_lane(unit, have, rd.beat, B, beats_in)
             have.next |= have + 1
         with emit:
             unit.next |= shifted
@@ -754,12 +462,12 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     host["host_imem_core"] <<= core
 
     # -- STORE / STATS: entries packed into units, then beats ------------------------------
-    src = _reg(src_bits, s("src_entry"))
-    st_left = _reg(COUNT_BITS, s("st_left"))
-    filled = _reg(_bits_for(max(data_lay.per_unit, stat_lay.per_unit)), s("st_in_unit"))
-    packed = _reg(1, s("st_unit_ready"))
-    out_beat = _reg(_bits_for(beats_out), s("st_beat"))
-    out_unit = _reg(unit_out_bits, s("st_unit"))
+    src = register(src_bits, s("src_entry"))
+    st_left = register(COUNT_BITS, s("st_left"))
+    filled = register(counter_bits(max(data_lay.per_unit, stat_lay.per_unit)), s("st_in_unit"))
+    packed = register(1, s("st_unit_ready"))
+    out_beat = register(counter_bits(beats_out), s("st_beat"))
+    out_unit = register(unit_out_bits, s("st_unit"))
     host["host_mem_raddr"] <<= src[:hm.addr_bits]
     host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
     host["host_stat_core"] <<= core
@@ -772,14 +480,14 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     base = pyrtl.select(packed, pyrtl.Const(0, unit_out_bits), out_unit)
     placed = pyrtl.select(
         is_stats,
-        _place(base, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
-        _place(base, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
+        place_lane(base, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
+        place_lane(base, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
     beats = [out_unit[B * j:B * (j + 1)] for j in range(beats_out)]
     out_value = beats[0] if beats_out == 1 else pyrtl.mux(
         out_beat, *beats, default=pyrtl.Const(0, B))
     store_ok = is_store | is_stats
     wr_start = named(in_dispatch & store_ok & ~empty, s("wr_start"))
-    wr = _writer(p, s.sub("wr"), shape, wr_start, target, xfer_beats, out_value,
+    wr = writer(p, s.sub("wr"), shape, wr_start, target, xfer_beats, out_value,
                  packed & in_store, err)
     beat_last = out_beat == n_out
     # the next unit's first entry goes in as this unit's last beat goes out
@@ -810,8 +518,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
                 out_beat.next |= out_beat + 1
 
     # -- RUN ------------------------------------------------------------------------------
-    run_start = _reg(1, s("run_start"))
-    pre_fmt = _reg(FORMAT_BITS, s("pre_fmt"))
+    run_start = register(1, s("run_start"))
+    pre_fmt = register(FORMAT_BITS, s("pre_fmt"))
     host["host_start"] <<= run_start
     host["host_pre_fmt"] <<= pre_fmt
     run_start.next <<= in_dispatch & op_is["RUN"]
@@ -877,7 +585,7 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             cmd_index.next |= (1 << 32) - 1
         with in_next:
             cmd_at.next |= cmd_ptr
-            cmd_ptr.next |= _z(cmd_ptr + COMMAND_BYTES, GMEM_ADDR_BITS)
+            cmd_ptr.next |= fit(cmd_ptr + COMMAND_BYTES, GMEM_ADDR_BITS)
             cmd_index.next |= cmd_index + 1
     with pyrtl.conditional_assignment:
         with idle:

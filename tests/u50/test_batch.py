@@ -15,7 +15,7 @@ from fixar_gen.programs import programs
 from fixar_gen.targets.u50.batch import CommandDriver, model_executor
 from fixar_gen.targets.u50.commands import (AXI_DATA_BITS, Command, Layout, encode_commands,
                                             layout)
-from fixar_gen.targets.u50.kernel import ceil_div_model
+from fixar_gen.targets.u50.wires import ceil_div_model
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec
 
@@ -75,14 +75,14 @@ def test_the_kernel_ceil_div_hardware_matches_its_model():
     """One multiplier, the reciprocal selected by the command: every choice exact."""
     import pyrtl
     from fixar_gen.hw.build import fresh_block
-    from fixar_gen.targets.u50.kernel import _ceil_div
+    from fixar_gen.targets.u50.wires import ceil_div
     ks = (3, 1, 6, 7, 9, 16, 18, 25, 2)
     cases = [0, 1, 2, 3, 5, 6, 7, 2**31, 2**32 - 3, 2**32 - 2, 2**32 - 1]
     with fresh_block() as block:
         x = pyrtl.Input(32, "x")
         which = pyrtl.Input(4, "which")
         out = pyrtl.Output(40, "q")
-        out <<= _ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32)
+        out <<= ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32)
     with pyrtl.set_working_block(block):
         sim = pyrtl.FastSimulation(tracer=None)
         for i, k in enumerate(ks):
