@@ -65,7 +65,8 @@ from ...hw.vector import FORMAT_BITS
 from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
 from .commands import (COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS, ERROR_KINDS,
                        MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
-from .wires import (align_down, ceil_div, counter_bits, drive, fit, place_lane, register)
+from .wires import (DIVIDE_CYCLES, align_down, ceil_div, counter_bits, drive, fit, place_lane,
+                    register)
 
 CONTROL = "s_axi_control"
 GMEM = "m_axi_gmem0"
@@ -80,9 +81,10 @@ COMMAND_BITS = WORD_BITS * COMMAND_WORDS
 COUNT_BITS = 32                # entries of one command (a larger count is rejected)
 
 # command processor states
-(IDLE, NEXT, FETCH, DECODE, DISPATCH, LOAD, STORE, RUN_START, RUN_WAIT, ABORT,
- FINISH) = range(11)
+(IDLE, NEXT, FETCH, DECODE, DIVIDE_1, DIVIDE_2, DISPATCH, LOAD, STORE, RUN_START,
+ RUN_WAIT, ABORT, FINISH) = range(13)
 STATE_BITS = 4
+assert DIVIDE_CYCLES == DISPATCH - DECODE - 1     # the states that wait for the divider
 
 
 # ----------------------------------------------------------------------- interface
@@ -380,7 +382,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     # (one divider: a multiply by the selected reciprocal)
     layouts = [(is_load & mem_is[i], l) for i, l in enumerate(lay)] + \
         [(is_stats, stat_lay), (pyrtl.Const(1, 1), data_lay)]
-    units = ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS)
+    units = ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS,
+                     s("divide"), pipelined=True)
     unit_beats = pyrtl.Const(layouts[-1][1].beats_per_unit, 3)
     for c, l in reversed(layouts[:-1]):
         unit_beats = pyrtl.select(c, pyrtl.Const(l.beats_per_unit, 3), unit_beats)
@@ -392,8 +395,10 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     in_load = state == LOAD
     in_store = state == STORE
     with pyrtl.conditional_assignment:
-        with in_decode:
+        with state == DIVIDE_2:             # DIVIDE_CYCLES after DECODE
             xfer_beats.next |= fit(units * unit_beats, BEATS_BITS)
+    with pyrtl.conditional_assignment:
+        with in_decode:
             target.next |= fit(image + offset, GMEM_ADDR_BITS)
 
     # -- reads: the command fetch and LOAD ------------------------------------------------
@@ -604,7 +609,11 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             with bad_command | op_is["END"]:
                 state.next |= FINISH
             with pyrtl.otherwise:
-                state.next |= DISPATCH
+                state.next |= DIVIDE_1
+        with state == DIVIDE_1:
+            state.next |= DIVIDE_2
+        with state == DIVIDE_2:
+            state.next |= DISPATCH
         with in_dispatch:
             with op_is["RUN"]:
                 state.next |= RUN_START

@@ -49,11 +49,25 @@ def ceil_div_model(x: int, k: int, bits: int) -> int:
     return ((x + k - 1) * magic) >> shift
 
 
+def delayed(value: pyrtl.WireVector, name: str) -> pyrtl.Register:
+    """``value`` one cycle later (a free-running register)."""
+    reg = register(value.bitwidth, name)
+    reg.next <<= value
+    return reg
+
+
+#: cycles from ``x`` (and the conditions) to the quotient of ``ceil_div(..., pipelined=True)``
+DIVIDE_CYCLES = 2
+
+
 def ceil_div(x: pyrtl.WireVector, choices: list[tuple[pyrtl.WireVector, int]],
-              bits: int) -> pyrtl.WireVector:
+             bits: int, name: str = "div", pipelined: bool = False) -> pyrtl.WireVector:
     """ceil(x / k) for ``x < 2**bits``, exact, where k is the constant of the first
     ``(condition, k)`` whose condition holds (else the last one's): one multiplier by a
-    selected reciprocal (:func:`reciprocal`), whatever the number of choices."""
+    selected reciprocal (:func:`reciprocal`), whatever the number of choices.
+    ``pipelined``: the multiplier's operands and its product are registers (so it maps
+    onto a pipelined DSP cascade), and the quotient is valid :data:`DIVIDE_CYCLES`
+    cycles after ``x`` and the conditions settle (they must hold still meanwhile)."""
     out_bits = bits + 1
     addend, magic, shift = [], [], []
     for _, k in choices:
@@ -62,17 +76,24 @@ def ceil_div(x: pyrtl.WireVector, choices: list[tuple[pyrtl.WireVector, int]],
         magic.append(m)
         shift.append(sh)
     magic_bits = max(m.bit_length() for m in magic)
+    low = min(shift)
 
-    def pick(values, name):
+    def pick(values, suffix):
         out = values[-1]
         for (cond, _), v in reversed(list(zip(choices[:-1], values[:-1]))):
             out = pyrtl.select(cond, v, out)
-        return named(out, name)
-    add = pick([pyrtl.Const(a, bits) for a in addend], "kernel_div_addend")
-    mul = pick([pyrtl.Const(m, magic_bits) for m in magic], "kernel_div_magic")
-    product = fit(x + add, bits + 1) * mul     # a tmp: its low bits are unused (waived)
+        return named(out, f"{name}_{suffix}")
+
+    def stage(value, suffix):
+        return delayed(value, f"{name}_{suffix}") if pipelined else value
+    add = pick([pyrtl.Const(a, bits) for a in addend], "addend")
+    mul = pick([pyrtl.Const(m, magic_bits) for m in magic], "magic")
+    x1 = stage(fit(x + add, bits + 1), "x_q")
+    mul = stage(mul, "magic_q")
+    product = x1 * mul                     # a tmp: its low bits are unused (waived)
+    high = stage(product[low:], "product_q")
     # the shifts are constants: take the slice of the product the chosen one selects
-    return pick([fit(product[sh:], out_bits) for sh in shift], "kernel_div_quotient")
+    return pick([fit(high[sh - low:], out_bits) for sh in shift], "quotient")
 
 
 def place_lane(unit: pyrtl.WireVector, index, value, width: int, lanes: int):

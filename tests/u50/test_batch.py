@@ -71,26 +71,29 @@ def test_the_kernel_divides_by_a_constant_exactly(k, x):
     assert ceil_div_model(x, k, 32) == -(-x // k)
 
 
-def test_the_kernel_ceil_div_hardware_matches_its_model():
-    """One multiplier, the reciprocal selected by the command: every choice exact."""
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_the_kernel_ceil_div_hardware_matches_its_model(pipelined):
+    """One multiplier, the reciprocal selected by the command: every choice exact,
+    combinational or DIVIDE_CYCLES later."""
     import pyrtl
     from fixar_gen.hw.build import fresh_block
-    from fixar_gen.targets.u50.wires import ceil_div
+    from fixar_gen.targets.u50.wires import DIVIDE_CYCLES, ceil_div
     ks = (3, 1, 6, 7, 9, 16, 18, 25, 2)
     cases = [0, 1, 2, 3, 5, 6, 7, 2**31, 2**32 - 3, 2**32 - 2, 2**32 - 1]
     with fresh_block() as block:
         x = pyrtl.Input(32, "x")
         which = pyrtl.Input(4, "which")
         out = pyrtl.Output(40, "q")
-        out <<= ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32)
+        out <<= ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32,
+                         pipelined=pipelined)
+    wait = DIVIDE_CYCLES if pipelined else 0
     with pyrtl.set_working_block(block):
         sim = pyrtl.FastSimulation(tracer=None)
-        for i, k in enumerate(ks):
+        for i, k in list(enumerate(ks)) + [(15, ks[-1])]:   # 15: no condition holds
             for value in cases:
-                sim.step({"x": value, "which": i})
+                for _ in range(wait + 1):
+                    sim.step({"x": value, "which": i})
                 assert sim.inspect("q") == -(-value // k), (k, value)
-        sim.step({"x": 10, "which": 15})         # no condition holds: the last k
-        assert sim.inspect("q") == 5
 
 
 @settings(max_examples=60, deadline=None)
