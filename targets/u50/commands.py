@@ -86,8 +86,8 @@ ERROR_KINDS = (
     ("load", "the read of a LOAD"),
     ("store", "the write of a STORE"),
     ("stats", "the write of a STATS"),
-    ("command", "a command with an unknown opcode, memory or stat kind, or an offset "
-                "that is not a multiple of the beat"),
+    ("command", "a command with an unknown opcode, memory or stat kind, an offset that "
+                "is not a multiple of the beat, or a count of 2^32 or more"),
     ("argument", "a `commands` or `image` address that is not a multiple of the beat"),
 )
 #: AXI response codes (RRESP, BRESP)
