@@ -724,8 +724,8 @@ async def axi_write_errors_stop_the_run(dut):
 
 @cocotb.test()
 async def bad_commands_and_arguments_are_errors(dut):
-    """(h) An unknown opcode, an unknown memory and an offset off the beat stop the run
-    with STATUS kind ``command``; an image address off the beat with kind ``argument``
+    """(h) An unknown opcode, an unknown memory, an offset off the beat and a count of
+    2^32 stop the run with STATUS kind ``command``; an image address off the beat with kind ``argument``
     (the run does not start); nothing is read or written for them."""
     kernel = await Kernel.create(dut)
     rng = random.Random(63)
@@ -743,6 +743,9 @@ async def bad_commands_and_arguments_are_errors(dut):
         words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
         words[7] = 8                                       # 8 bytes: off the beat
         lists.append(words)
+    words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+    words[6] = np.uint64(1 << 32)                          # a count of 2^32
+    lists.append(words)
     for commands in lists:
         bursts = len(kernel.bursts)
         status, _, _ = await run_expecting_error(kernel, commands, image)
