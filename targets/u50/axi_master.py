@@ -110,8 +110,7 @@ class Reader:
     quiet: pyrtl.WireVector    # no burst offered, no beat owed
 
 
-def reader(p, s: Scope, shape: AxiShape, start, addr, beats, take,
-            abort) -> Reader:
+def reader(p, s: Scope, shape: AxiShape, start, addr, beats, take, abort) -> Reader:
     """Reads ``beats`` beats from the beat-aligned byte ``addr`` into a one-beat buffer
     (``take``, a function of registers, empties it).  Every R beat is checked: RRESP
     must be OKAY and RLAST high exactly on the last beat of each burst asked for; a bad
@@ -121,7 +120,7 @@ def reader(p, s: Scope, shape: AxiShape, start, addr, beats, take,
     lb = int(math.log2(shape.beat_bytes))
     nbytes = fit(pyrtl.concat(beats, pyrtl.Const(0, lb)), GMEM_ADDR_BITS)
     valid, cur, length, ar_hs, _ = burst(s.sub("ar"), shape, start, addr, nbytes,
-                                          p.g("ARREADY"), abort)
+                                         p.g("ARREADY"), abort)
     address_outputs(p, "AR", shape, valid, cur, length)
 
     buf = register(shape.data_bits, s("buf"))
@@ -165,7 +164,7 @@ class Writer:
 
 
 def writer(p, s: Scope, shape: AxiShape, start, addr, beats, beat, has_beat,
-            abort) -> Writer:
+           abort) -> Writer:
     """Writes ``beats`` beats to the beat-aligned byte ``addr``, taking each from
     ``beat`` when ``has_beat`` (``accept`` says when).  AW bursts go ahead (at most 31
     awaiting their response); a W beat is sent only for a burst already accepted, with
