@@ -177,7 +177,7 @@ def writer(p, s: Scope, shape: AxiShape, start, addr, beats, beat, has_beat,
     outstanding = register(OUTSTANDING_BITS, s("outstanding"))
     room = outstanding != (1 << OUTSTANDING_BITS) - 1
     valid, cur, length, aw_hs, issued = burst(s.sub("aw"), shape, start, addr, nbytes,
-                                               p.g("AWREADY"), abort | ~room)
+                                              p.g("AWREADY"), abort | ~room)
     address_outputs(p, "AW", shape, valid, cur, length)
     b_hs = p.g("BVALID")
     drive(p.g("BREADY"), 1)
