@@ -12,6 +12,9 @@ model of the kernel (any other Driver, e.g. PyRTL), which tests this module alon
 Writes are queued (LOAD) and sent with the next command that needs the kernel: a read
 (STORE), a statistic (STATS) or a run (RUN, whose completion is only observed when
 something is read back).  So one training step costs one or two kernel invocations.
+
+The image holds every transfer packed as the kernel's AXI beats carry it
+(:class:`.commands.Layout` at ``axi_data_bits``), each transfer starting on a beat.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ import numpy as np
 
 from ...hw.host import Driver
 from ...hw.hostmap import HostMap
-from .commands import (Command, encode_commands, entry_bits, entry_words, pack_entries,
-                       unpack_entries)
+from .commands import DEFAULT_AXI_DATA_BITS, Command, encode_commands, layout
 
 Executor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -31,14 +33,19 @@ Executor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class CommandBatch:
     """One kernel invocation being assembled: commands and the image they point into."""
 
-    def __init__(self, hostmap: HostMap):
+    def __init__(self, hostmap: HostMap, axi_data_bits: int = DEFAULT_AXI_DATA_BITS):
         self.hostmap = hostmap
+        self.axi_data_bits = axi_data_bits
         self.commands: list[Command] = []
         self.chunks: list[np.ndarray] = []
-        self.size = 0              # image words so far
-        self.reads: list[tuple[int, int, int]] = []    # (image word, count, bits)
+        self.size = 0              # image words so far (whole beats)
+        self.reads: list[tuple[int, int, object]] = []    # (image word, count, layout)
+
+    def _layout(self, memory: str):
+        return layout(self.hostmap, memory, self.axi_data_bits)
 
     def _reserve(self, words: np.ndarray | int) -> int:
+        """Append a chunk (whole units, so whole beats); its first image word."""
         at = self.size
         chunk = np.zeros(words, np.uint64) if isinstance(words, int) else words
         self.chunks.append(chunk)
@@ -46,8 +53,7 @@ class CommandBatch:
         return at
 
     def load(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
-        bits = entry_bits(self.hostmap, memory)
-        at = self._reserve(pack_entries(values, bits))
+        at = self._reserve(self._layout(memory).pack(values))
         self.commands.append(Command("LOAD", memory, core, base, len(values), 8 * at))
 
     def run(self, pre_fmt: int) -> None:
@@ -57,40 +63,45 @@ class CommandBatch:
 
     def store(self, base: int, count: int) -> int:
         """Queue a read of ``count`` data-memory words; returns a handle for result()."""
-        bits = entry_bits(self.hostmap, "data")
-        at = self._reserve(count * entry_words(bits))
+        lay = self._layout("data")
+        at = self._reserve(lay.words(count))
         self.commands.append(Command("STORE", "data", 0, base, count, 8 * at))
-        self.reads.append((at, count, bits))
+        self.reads.append((at, count, lay))
         return len(self.reads) - 1
 
     def stats(self, core: int, kind: str, first: int, count: int) -> int:
-        bits = entry_bits(self.hostmap, kind)
-        at = self._reserve(count * entry_words(bits))
+        lay = self._layout(kind)
+        at = self._reserve(lay.words(count))
         self.commands.append(Command("STATS", kind, core, first, count, 8 * at))
-        self.reads.append((at, count, bits))
+        self.reads.append((at, count, lay))
         return len(self.reads) - 1
 
     def empty(self) -> bool:
         return not self.commands
 
     def encode(self) -> tuple[np.ndarray, np.ndarray]:
-        image = np.concatenate(self.chunks) if self.chunks else np.zeros(1, np.uint64)
-        return encode_commands(self.commands), image
+        beat_words = self.axi_data_bits // 64
+        image = np.concatenate(self.chunks) if self.chunks else np.zeros(beat_words, np.uint64)
+        return encode_commands(self.commands, self.axi_data_bits // 8), image
 
     def result(self, image: np.ndarray, handle: int) -> list[int]:
-        at, count, bits = self.reads[handle]
-        n = entry_words(bits)
-        return unpack_entries(image[at:at + count * n], bits)
+        at, count, lay = self.reads[handle]
+        return lay.unpack(image[at:at + lay.words(count)], count)
 
 
 class CommandDriver(Driver):
     """A Driver that speaks the command protocol through ``execute``."""
 
-    def __init__(self, hostmap: HostMap, execute: Executor):
+    def __init__(self, hostmap: HostMap, execute: Executor,
+                 axi_data_bits: int = DEFAULT_AXI_DATA_BITS):
         self.hostmap = hostmap
         self.execute = execute
-        self.batch = CommandBatch(hostmap)
+        self.axi_data_bits = axi_data_bits
+        self.batch = self._new_batch()
         self.invocations = 0
+
+    def _new_batch(self) -> CommandBatch:
+        return CommandBatch(self.hostmap, self.axi_data_bits)
 
     def _flush(self, batch: CommandBatch) -> np.ndarray:
         commands, image = batch.encode()
@@ -107,7 +118,7 @@ class CommandDriver(Driver):
     def read(self, base: int, count: int) -> list[int]:
         if count == 0:
             return []
-        batch, self.batch = self.batch, CommandBatch(self.hostmap)
+        batch, self.batch = self.batch, self._new_batch()
         handle = batch.store(base, count)
         return batch.result(self._flush(batch), handle)
 
@@ -116,50 +127,47 @@ class CommandDriver(Driver):
             return []
         if addrs != list(range(addrs[0], addrs[0] + len(addrs))):
             raise ValueError("statistics are read in one contiguous run of ids")
-        batch, self.batch = self.batch, CommandBatch(self.hostmap)
+        batch, self.batch = self.batch, self._new_batch()
         handle = batch.stats(core, kind, addrs[0], len(addrs))
         return batch.result(self._flush(batch), handle)
 
     def close(self) -> None:
         if not self.batch.empty():
-            batch, self.batch = self.batch, CommandBatch(self.hostmap)
+            batch, self.batch = self.batch, self._new_batch()
             self._flush(batch)
 
 
-def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9) -> Executor:
+def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9,
+                   axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> Executor:
     """The kernel's command semantics in Python, over another Driver (a software
     model of the kernel: what the RTL wrapper must do, for testing the host side)."""
-    from .commands import COMMAND_WORDS, MEMORIES, OPCODES
-    from ...hw.hostmap import STAT_KINDS
+    from .commands import COMMAND_WORDS, decode_command
 
     def execute(commands: np.ndarray, image: np.ndarray) -> np.ndarray:
         image = np.array(image, dtype=np.uint64)
         words = [int(w) for w in commands]
         for i in range(0, len(words), COMMAND_WORDS):
-            head, address, count, offset = words[i:i + COMMAND_WORDS]
-            opcode = OPCODES[head & 0xFF]
-            field, core = (head >> 8) & 0xFF, (head >> 16) & 0xFF
-            at = offset // 8
-            if opcode == "END":
+            c = decode_command(words[i:i + COMMAND_WORDS])
+            at = c.offset // 8
+            if c.opcode == "END":
                 break
-            if opcode == "LOAD":
-                memory = MEMORIES[field]
-                bits = entry_bits(hostmap, memory)
-                n = entry_words(bits)
-                driver.write(memory, address, unpack_entries(image[at:at + count * n], bits),
-                             core)
-            elif opcode == "STORE":
-                bits = entry_bits(hostmap, "data")
-                packed = pack_entries(driver.read(address, count), bits)
+            if c.opcode == "LOAD":
+                lay = layout(hostmap, c.memory, axi_data_bits)
+                driver.write(c.memory, c.address,
+                             lay.unpack(image[at:at + lay.words(c.count)], c.count), c.core)
+            elif c.opcode == "STORE":
+                packed = layout(hostmap, "data", axi_data_bits).pack(
+                    driver.read(c.address, c.count))
                 image[at:at + len(packed)] = packed
-            elif opcode == "STATS":
-                kind = STAT_KINDS[field]
-                bits = entry_bits(hostmap, kind)
-                values = driver.stat(core, kind, list(range(address, address + count)))
-                packed = pack_entries(values, bits)
+            elif c.opcode == "STATS":
+                values = driver.stat(c.core, c.memory, list(range(c.address,
+                                                                  c.address + c.count)))
+                packed = layout(hostmap, c.memory, axi_data_bits).pack(values)
                 image[at:at + len(packed)] = packed
-            elif opcode == "RUN":
-                driver.run(address, max_cycles)
+            elif c.opcode == "RUN":
+                driver.run(c.address, max_cycles)
+            else:
+                raise ValueError(f"command {i // COMMAND_WORDS}: unknown opcode {c.opcode}")
         return image
 
     return execute

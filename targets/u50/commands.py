@@ -16,7 +16,7 @@ A command is :data:`COMMAND_WORDS` little-endian 64-bit words (``COMMAND_BYTES``
     word 1   first on-chip address (entry index of the memory)
     word 2   count (entries)
     word 3   byte offset of the first entry in HBM, relative to ``image``
-             (a multiple of 8)
+             (a multiple of the AXI beat: ``axi_data_bits / 8`` bytes)
 
 Opcodes: ``END`` (the list ends; the kernel reports done), ``LOAD`` (HBM -> on-chip
 memory ``memory``, ``count`` entries from ``address``), ``STORE`` (on-chip data memory
@@ -24,8 +24,21 @@ memory ``memory``, ``count`` entries from ``address``), ``STORE`` (on-chip data 
 program's pre-activation format, held during the run -- and wait until the core is
 done), ``STATS`` (the
 core's statistics -> HBM: ``memory`` is the stat kind, ``core`` the core, ``address``
-the first id).  An on-chip entry of ``b`` bits takes ``ceil(b / 64)`` 64-bit words in
-HBM, least significant word first (:func:`entry_words`).
+the first id).
+
+Entries travel packed into the AXI master's beats (``axi_data_bits``, default
+:data:`DEFAULT_AXI_DATA_BITS`; :class:`Layout`): an entry of ``b`` bits uses a *unit* of
+``ceil(b / beat)`` beats, which holds ``floor(unit bits / b)`` entries, entry ``i`` at
+bits ``[i*b, (i+1)*b)`` of the unit (beats and bytes little-endian); the unused top bits
+of a unit are zero.  A transfer of ``count`` entries is ``ceil(count / per unit)`` whole
+units starting on a beat boundary.
+
+A run that meets an error (an AXI read or write response other than OKAY, an RLAST
+that is missing or early, a bad command or a misaligned argument) stops: it asks for no
+more transfers, writes nothing more (write beats it still owes the interconnect go out
+with WSTRB 0), and raises ap_done with ``STATUS`` bit 0 set and the failing transfer in
+``STATUS``, ``ERROR_COMMAND`` and ``ERROR_ADDR`` (:data:`REGISTERS`,
+:data:`STATUS_FIELDS`, :data:`ERROR_KINDS`).
 """
 
 from __future__ import annotations
@@ -41,6 +54,9 @@ MEMORIES = ("data", "desc", "slot", "imem")
 COMMAND_WORDS = 4
 COMMAND_BYTES = 8 * COMMAND_WORDS
 WORD_BYTES = 8
+#: the AXI4 master's data width unless a kernel is built with another (the HBM port's)
+DEFAULT_AXI_DATA_BITS = 256
+AXI_DATA_BITS = (64, 128, 256, 512)
 
 #: the ap_ctrl_hs register map: (name, byte offset, meaning)
 REGISTERS = (
@@ -53,8 +69,29 @@ REGISTERS = (
     ("COMMANDS_HI", 0x14, "command list address, bits 63:32"),
     ("IMAGE_LO", 0x18, "image base address, bits 31:0"),
     ("IMAGE_HI", 0x1C, "image base address, bits 63:32"),
+    ("STATUS", 0x20, "read only: bit 0 the last run stopped on an error, bits 3:1 the "
+                     "failing transfer (ERROR_KINDS), bits 5:4 its AXI response (2 SLVERR, "
+                     "3 DECERR), bit 6 RLAST missing or early; cleared when a run starts"),
+    ("ERROR_COMMAND", 0x24, "read only: index in the list of the command that failed"),
+    ("ERROR_ADDR_LO", 0x28, "read only: HBM address of the failing transfer, bits 31:0"),
+    ("ERROR_ADDR_HI", 0x2C, "read only: HBM address of the failing transfer, bits 63:32"),
 )
 REGISTER = {name: offset for name, offset, _ in REGISTERS}
+#: the fields of STATUS: (name, lsb, bits)
+STATUS_FIELDS = (("error", 0, 1), ("kind", 1, 3), ("response", 4, 2), ("rlast", 6, 1))
+#: STATUS.kind: what failed (value = index)
+ERROR_KINDS = (
+    ("none", "no error"),
+    ("fetch", "reading a command of the list"),
+    ("load", "the read of a LOAD"),
+    ("store", "the write of a STORE"),
+    ("stats", "the write of a STATS"),
+    ("command", "a command with an unknown opcode, memory or stat kind, an offset that "
+                "is not a multiple of the beat, or a count of 2^32 or more"),
+    ("argument", "a `commands` or `image` address that is not a multiple of the beat"),
+)
+#: AXI response codes (RRESP, BRESP)
+RESPONSES = ("OKAY", "EXOKAY", "SLVERR", "DECERR")
 #: kernel arguments in order (name, register offset) -- kernel.xml and the driver
 ARGUMENTS = (("commands", REGISTER["COMMANDS_LO"]), ("image", REGISTER["IMAGE_LO"]))
 
@@ -75,9 +112,79 @@ def entry_bits(hostmap: HostMap, memory: str) -> int:
     raise ValueError(f"unknown memory {memory!r}")
 
 
-def entry_words(bits: int) -> int:
-    """64-bit HBM words per on-chip entry of ``bits`` bits."""
-    return -(-bits // 64)
+@dataclass(frozen=True)
+class Layout:
+    """How entries of ``bits`` bits are packed into HBM beats of ``beat_bits``."""
+
+    bits: int
+    beat_bits: int = DEFAULT_AXI_DATA_BITS
+
+    def __post_init__(self) -> None:
+        if self.bits < 1:
+            raise ValueError(f"an entry of {self.bits} bits")
+        if self.beat_bits not in AXI_DATA_BITS:
+            raise ValueError(f"axi_data_bits = {self.beat_bits}: one of {AXI_DATA_BITS}")
+
+    @property
+    def beats_per_unit(self) -> int:
+        return -(-self.bits // self.beat_bits)
+
+    @property
+    def unit_bits(self) -> int:
+        return self.beats_per_unit * self.beat_bits
+
+    @property
+    def per_unit(self) -> int:
+        """Entries in one unit."""
+        return self.unit_bits // self.bits
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.beat_bits // 8
+
+    def units(self, count: int) -> int:
+        return -(-count // self.per_unit)
+
+    def beats(self, count: int) -> int:
+        return self.units(count) * self.beats_per_unit
+
+    def words(self, count: int) -> int:
+        """64-bit words of a transfer of ``count`` entries."""
+        return self.beats(count) * self.beat_bits // 64
+
+    @property
+    def efficiency(self) -> float:
+        """Entry bits per transferred bit."""
+        return self.per_unit * self.bits / self.unit_bits
+
+    def pack(self, values) -> np.ndarray:
+        """Entries as the uint64 words of whole units."""
+        k, b, nbytes = self.per_unit, self.bits, self.unit_bits // 8
+        mask = (1 << b) - 1
+        values = [int(v) & mask for v in values]
+        raw = bytearray()
+        for at in range(0, len(values), k):
+            unit = 0
+            for i, value in enumerate(values[at:at + k]):
+                unit |= value << (i * b)
+            raw += unit.to_bytes(nbytes, "little")
+        return np.frombuffer(bytes(raw), dtype="<u8").astype(np.uint64)
+
+    def unpack(self, words: np.ndarray, count: int) -> list[int]:
+        """``count`` entries from the uint64 words of whole units."""
+        k, b, nbytes = self.per_unit, self.bits, self.unit_bits // 8
+        raw = np.ascontiguousarray(words, dtype="<u8").tobytes()
+        mask = (1 << b) - 1
+        out: list[int] = []
+        for u in range(self.units(count)):
+            unit = int.from_bytes(raw[u * nbytes:(u + 1) * nbytes], "little")
+            out += [(unit >> (i * b)) & mask for i in range(k)]
+        return out[:count]
+
+
+def layout(hostmap: HostMap, memory: str, beat_bits: int = DEFAULT_AXI_DATA_BITS) -> Layout:
+    """The HBM layout of an on-chip memory's (or a statistic's) entries."""
+    return Layout(entry_bits(hostmap, memory), beat_bits)
 
 
 @dataclass(frozen=True)
@@ -89,39 +196,31 @@ class Command:
     count: int = 0
     offset: int = 0
 
-    def words(self) -> list[int]:
+    def words(self, align: int = WORD_BYTES) -> list[int]:
+        """The command's words; ``offset`` must be a multiple of ``align`` (the beat)."""
         if self.opcode == "STATS":
             memory = STAT_KINDS.index(self.memory)
         else:
             memory = MEMORIES.index(self.memory)
-        if self.offset % WORD_BYTES:
-            raise ValueError(f"command offset {self.offset} is not a multiple of 8")
+        if self.offset % align:
+            raise ValueError(f"command offset {self.offset} is not a multiple of {align}")
         head = OPCODES.index(self.opcode) | memory << 8 | self.core << 16
         return [head, self.address, self.count, self.offset]
 
 
-def encode_commands(commands: list[Command]) -> np.ndarray:
-    """The command list as uint64 words (an END is appended if missing)."""
+def encode_commands(commands: list[Command], align: int = WORD_BYTES) -> np.ndarray:
+    """The command list as uint64 words (an END is appended if missing); every offset a
+    multiple of ``align`` bytes."""
     if not commands or commands[-1].opcode != "END":
         commands = list(commands) + [Command("END")]
-    return np.array([w for c in commands for w in c.words()], dtype=np.uint64)
+    return np.array([w for c in commands for w in c.words(align)], dtype=np.uint64)
 
 
-def pack_entries(values: list[int], bits: int) -> np.ndarray:
-    """On-chip entries as HBM words (uint64, ``entry_words(bits)`` per entry)."""
-    n = entry_words(bits)
-    mask = (1 << bits) - 1
-    out = np.zeros(len(values) * n, dtype=np.uint64)
-    for i, value in enumerate(values):
-        value = int(value) & mask
-        for k in range(n):
-            out[i * n + k] = (value >> (64 * k)) & 0xFFFF_FFFF_FFFF_FFFF
-    return out
-
-
-def unpack_entries(words: np.ndarray, bits: int) -> list[int]:
-    n = entry_words(bits)
-    words = [int(w) for w in np.asarray(words, dtype=np.uint64)]
-    mask = (1 << bits) - 1
-    return [sum(words[i * n + k] << (64 * k) for k in range(n)) & mask
-            for i in range(len(words) // n)]
+def decode_command(words) -> Command:
+    """The :class:`Command` of 4 words (for messages; unknown codes become ``?N``)."""
+    head, address, count, offset = (int(w) for w in words[:COMMAND_WORDS])
+    op, field, core = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
+    opcode = OPCODES[op] if op < len(OPCODES) else f"?{op}"
+    names = STAT_KINDS if opcode == "STATS" else MEMORIES
+    memory = names[field] if field < len(names) else f"?{field}"
+    return Command(opcode, memory, core, address, count, offset)

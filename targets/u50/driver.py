@@ -12,8 +12,11 @@ Layers, top down (everything above :class:`U50Executor` is shared with the simul
 - :class:`U50Executor` -- one invocation on the card with pyxrt: write the command list
   and the image into two buffer objects in the kernel's memory bank
   (``kernel.group_id(argument)``), sync them to the device, start the kernel with the
-  arguments in :data:`.commands.ARGUMENTS` order (the order of kernel.xml), wait, sync
-  the image back and return it.
+  arguments in :data:`.commands.ARGUMENTS` order (the order of kernel.xml), wait, read
+  the kernel's status registers (:mod:`.status`: a run the kernel stopped on an AXI
+  error raises :class:`.status.KernelError` naming the failing transfer), sync the image
+  back and return it.  Reading registers needs the compute unit opened with exclusive
+  access (``cu_access_mode.exclusive``): one process drives the kernel.
 
 pyxrt (XRT's Python binding) is not on PyPI; it is imported only here, when a U50
 executor is made, and its absence raises :class:`fixar_gen.tools.ToolMissing` with a
@@ -33,6 +36,7 @@ inferences on the card and on the golden model and compares them (``make run``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -41,6 +45,7 @@ import numpy as np
 
 from ...tools import ToolFailed, ToolMissing
 from .package import KERNEL_NAME, KernelPackage
+from .status import check_status
 
 ENV_XCLBIN = "FIXAR_XCLBIN"
 ENV_DEVICE = "FIXAR_U50_DEVICE"
@@ -79,6 +84,22 @@ def default_xclbin(spec, package: KernelPackage | None = None) -> Path:
     return Path("build") / spec.name / (package or KernelPackage()).xclbin
 
 
+def package_beside(xclbin: Path) -> KernelPackage:
+    """The kernel's description from the ``kernel_registers.json`` that ``fixar generate``
+    wrote beside the xclbin (its name and AXI data width), else the defaults."""
+    registers = xclbin.parent / "kernel_registers.json"
+    try:
+        data = json.loads(registers.read_text(encoding="utf-8"))
+        return KernelPackage(name=data["kernel"],
+                             axi_data_bits=int(data["masters"][0]["data_bits"]))
+    except FileNotFoundError:
+        return KernelPackage()
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ToolFailed(f"{registers} cannot be read ({exc}): write the folder again "
+                         "with fixar generate", returncode=None, stdout="",
+                         stderr="") from None
+
+
 def default_device() -> int:
     value = os.environ.get(ENV_DEVICE, "0")
     try:
@@ -96,8 +117,8 @@ class U50Executor:
     def __init__(self, xclbin: str | os.PathLike, device_index: int = 0,
                  package: KernelPackage | None = None, timeout_ms: int = 60_000):
         self.pyxrt = pyxrt = import_pyxrt()
-        self.package = package or KernelPackage()
         path = Path(xclbin)
+        self.package = package or package_beside(path)
         if not path.is_file():
             raise XclbinMissing(f"the kernel binary {path} does not exist: build it with "
                                 f"`make xclbin` in the folder `fixar generate` wrote, or "
@@ -107,7 +128,7 @@ class U50Executor:
         self.device = pyxrt.device(device_index)
         self.uuid = self.device.load_xclbin(str(path))
         self.kernel = pyxrt.kernel(self.device, self.uuid, self.package.name,
-                                   pyxrt.kernel.cu_access_mode.shared)
+                                   pyxrt.kernel.cu_access_mode.exclusive)
         self.arguments = self.package.arguments
         #: the memory bank (group) of every argument, as the xclbin connects it
         self.groups = {a.name: self.kernel.group_id(a.id) for a in self.arguments}
@@ -144,6 +165,7 @@ class U50Executor:
             raise DeviceError(f"{self.package.name} on the U50 ended in "
                               f"{getattr(state, 'name', state)} (invocation "
                               f"{self.invocations}, timeout {self.timeout_ms} ms)")
+        check_status(self.kernel.read_register, commands, self.package.name)
         nbytes = sizes["image"]
         bo = bos["image"]
         bo.sync(xrt.xclBOSyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE, nbytes, 0)
@@ -170,7 +192,8 @@ def open_u50_core(spec, precision=None, xclbin: str | os.PathLike | None = None,
     if executor is None:
         executor = U50Executor(xclbin or default_xclbin(spec),
                                default_device() if device_index is None else device_index)
-    machine = HardwareMachine(cfg, CommandDriver(cfg.hostmap, executor))
+    bits = getattr(executor, "package", KernelPackage()).axi_data_bits
+    machine = HardwareMachine(cfg, CommandDriver(cfg.hostmap, executor, bits))
     return HardwareCore(spec, precision or Precision(), backend="u50", machine=machine)
 
 

@@ -5,17 +5,31 @@
 it
 
 * ``s_axi_control`` -- an AXI4-Lite slave with the ap_ctrl_hs register map of
-  :data:`.commands.REGISTERS` (:data:`CONTROL_ADDR_BITS`-bit addresses, 32-bit data);
-* ``m_axi_gmem0`` -- an AXI4 master (64-bit addresses, ``axi_data_bits`` data, INCR
-  bursts of at most ``max_burst`` beats that never cross a ``burst_bytes`` boundary, a
-  divisor of 4 KB, so never a 4 KB one);
+  :data:`.commands.REGISTERS` (:data:`CONTROL_ADDR_BITS`-bit addresses, 32-bit data),
+  including the read-only error status (``STATUS``, ``ERROR_COMMAND``, ``ERROR_ADDR``);
+* ``m_axi_gmem0`` -- an AXI4 master (64-bit addresses, ``axi_data_bits`` data, 256 by
+  default; INCR bursts of at most ``max_burst`` beats that never cross a
+  ``burst_bytes`` boundary, a divisor of 4 KB, so never a 4 KB one); whole beats, the
+  entries packed into them as :class:`.commands.Layout` says; its channels are
+  :mod:`.axi_master`'s, the small wire helpers :mod:`.wires`';
 * a command processor that executes the command list of :mod:`.commands` exactly as
-  :func:`.batch.model_executor` does: fetch a command (4 words at ``commands``), then
-  LOAD (read bursts from ``image + offset``; one entry is written to the core's memory
-  the cycle after its last word arrived), STORE / STATS (the core's combinational read
-  ports -> write bursts; the command ends when every write response is in), RUN (pulse
-  ``host_start`` with ``host_pre_fmt`` = the command's address, held, and wait for
-  ``host_done``), END (the run ends: ap_done, ap_ready, back to idle).
+  :func:`.batch.model_executor` does: fetch a command (its beat(s) at ``commands``),
+  decode it (the transfer's beats: ``ceil(count / entries per unit)`` units, by a
+  multiply with the selected reciprocal), then LOAD (read bursts from
+  ``image + offset``; a unit is collected, then its entries are written into the core's
+  memory one a cycle), STORE / STATS (the core's combinational read ports, one entry a
+  cycle, packed into a unit whose beats go to the write bursts; the command ends when
+  every write response is in), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
+  command's address, held, and wait for ``host_done``), END (the run ends: ap_done,
+  ap_ready, back to idle).
+
+Errors (docs/u50.md, "AXI errors"): a read beat whose RRESP is not OKAY or whose RLAST is
+not where the burst the kernel asked for ends, a write response other than OKAY, a bad
+command (unknown opcode, memory or stat kind, an offset off the beat, a count of 2**32
+or more) or an argument off the beat.  The first one is recorded in the status
+registers; the kernel then asks for no new burst, drops the read beats still owed,
+sends the write beats still owed with WSTRB 0, waits for every response, skips the rest
+of the list, and ends the run with ap_done (state ABORT, then FINISH).
 
 :func:`kernel_verilog` is the complete Verilog: a thin top named after the kernel
 (``ap_clk``, active-low ``ap_rst_n`` registered once and fed to PyRTL's synchronous
@@ -31,10 +45,9 @@ the run ends (ap_ready) unless auto_restart (bit 7) is set; ap_done (bit 1) and 
 and IER bit i is set (bit 0 ap_done, bit 1 ap_ready); writing 1 to an ISR bit toggles
 it; ``interrupt = GIE & |(ISR & IER)``.  The kernel reads its arguments throughout a
 run, so ap_ready comes with ap_done (as for a non-pipelined HLS function).  Register
-accesses ignore address bits 1:0 (WSTRB selects the bytes).  A command with an unknown
-opcode or memory ends the run like END.  Reset (``ap_rst_n`` low for at least two cycles) returns every
-register, the core's controller and the AXI state to idle; the core's memories keep
-their contents.
+accesses ignore address bits 1:0 (WSTRB selects the bytes).  Reset (``ap_rst_n`` low
+for at least two cycles) returns every register, the core's controller and the AXI
+state to idle; the core's memories keep their contents.
 """
 
 from __future__ import annotations
@@ -47,62 +60,36 @@ import pyrtl
 
 from ...hw.build import Scope, fresh_block, named
 from ...hw.core import CoreConfig, elaborate_core
-from ...hw.hostmap import STAT_KINDS
+from ...hw.hostmap import STAT_BITS, STAT_KINDS
 from ...hw.vector import FORMAT_BITS
-from .commands import COMMAND_WORDS, MEMORIES, OPCODES, REGISTER, entry_bits, entry_words
+from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
+from .commands import (COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS, ERROR_KINDS,
+                       MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
+from .wires import (DIVIDE_CYCLES, align_down, ceil_div, counter_bits, drive, fit, place_lane,
+                    register)
 
 CONTROL = "s_axi_control"
 GMEM = "m_axi_gmem0"
 CONTROL_ADDR_BITS = 6          # 0x00..0x3F: the map ends at 0x1C
 CONTROL_DATA_BITS = 32
-GMEM_ADDR_BITS = 64
 GMEM_ID_BITS = 1
 WORD_BITS = 64                 # the command list's and the image's word
-#: AxCACHE of every burst: normal non-cacheable bufferable (what Vitis HLS issues)
-GMEM_CACHE = 0b0011
 #: bits of the control register at 0x00
 CONTROL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3,
                 "auto_restart": 7}
-COUNT_BITS = 32                # entries of one command (the count word's low bits)
-WORDS_BITS = 36                # 64-bit words of one command's transfer
-OUTSTANDING_BITS = 5           # write bursts awaiting their response (at most 31)
+COMMAND_BITS = WORD_BITS * COMMAND_WORDS
+COUNT_BITS = 32                # entries of one command (a larger count is rejected)
 
 # command processor states
-IDLE, NEXT, FETCH, DECODE, LOAD, STORE, RUN_START, RUN_WAIT, FINISH = range(9)
+(IDLE, NEXT, FETCH, DECODE, DIVIDE_1, DIVIDE_2, DISPATCH, LOAD, STORE, RUN_START,
+ RUN_WAIT, ABORT, FINISH) = range(13)
 STATE_BITS = 4
-
-
-@dataclass(frozen=True)
-class AxiShape:
-    """The AXI4 master's data width and burst rule."""
-
-    data_bits: int = 64
-    max_burst: int = 256
-
-    def __post_init__(self) -> None:
-        if self.data_bits not in (64, 128, 256, 512):
-            raise ValueError(f"axi_data_bits = {self.data_bits}: the kernel supports 64, "
-                             "128, 256 or 512")
-        if self.max_burst not in tuple(1 << i for i in range(1, 9)):
-            raise ValueError(f"max_burst = {self.max_burst}: a power of two from 2 to 256")
-
-    @property
-    def beat_bytes(self) -> int:
-        return self.data_bits // 8
-
-    @property
-    def words_per_beat(self) -> int:
-        return self.data_bits // WORD_BITS
-
-    @property
-    def burst_bytes(self) -> int:
-        """Bursts stay inside one aligned block of this many bytes (divides 4096)."""
-        return min(4096, self.max_burst * self.beat_bytes)
+assert DIVIDE_CYCLES == DISPATCH - DECODE - 1     # the states that wait for the divider
 
 
 # ----------------------------------------------------------------------- interface
 
-def interface(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
+def interface(axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> dict[str, tuple[int, str]]:
     """The kernel top's ports: name -> (bits, "in" | "out"), in declaration order."""
     c, g = CONTROL, GMEM
     ports: dict[str, tuple[int, str]] = {"ap_clk": (1, "in"), "ap_rst_n": (1, "in")}
@@ -139,16 +126,14 @@ def interface(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
     return ports
 
 
-#: top-level inputs the kernel does not look at (one ID; responses are not checked;
-#: bursts are counted, not delimited by RLAST)
-UNUSED_INPUTS = (f"{GMEM}_BID", f"{GMEM}_BRESP", f"{GMEM}_RID", f"{GMEM}_RRESP",
-                 f"{GMEM}_RLAST")
+#: top-level inputs the kernel does not look at (it uses one AXI ID)
+UNUSED_INPUTS = (f"{GMEM}_BID", f"{GMEM}_RID")
 #: control addresses reach the PyRTL module as word addresses (the byte-in-word bits
 #: are ignored, as in Vitis HLS: a partial write is selected by WSTRB)
 WORD_ADDRESSED = (f"{CONTROL}_AWADDR", f"{CONTROL}_ARADDR")
 
 
-def rtl_ports(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
+def rtl_ports(axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> dict[str, tuple[int, str]]:
     """The PyRTL module's ports: :func:`interface` without the clock, the reset and
     :data:`UNUSED_INPUTS`, the control addresses as word addresses."""
     out = {}
@@ -157,46 +142,6 @@ def rtl_ports(axi_data_bits: int = 64) -> dict[str, tuple[int, str]]:
             continue
         out[name] = (bits - 2, way) if name in WORD_ADDRESSED else (bits, way)
     return out
-
-
-# ----------------------------------------------------------------------- helpers
-
-def _z(value, bits: int) -> pyrtl.WireVector:
-    value = pyrtl.as_wires(value)
-    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
-
-
-def _reg(bits: int, name: str) -> pyrtl.Register:
-    return pyrtl.Register(bits, name=name)
-
-
-def _min(a, b) -> pyrtl.WireVector:
-    return pyrtl.select(a < b, a, b)
-
-
-def _align_down(addr, low: int) -> pyrtl.WireVector:
-    bits = addr.bitwidth
-    return pyrtl.concat(addr[low:], pyrtl.Const(0, low)) if low else addr[:bits]
-
-
-def _chunks(value: pyrtl.WireVector, n: int) -> list[pyrtl.WireVector]:
-    value = _z(value, WORD_BITS * n)
-    return [value[WORD_BITS * i:WORD_BITS * (i + 1)] for i in range(n)]
-
-
-def _select_chunk(index, chunks: list[pyrtl.WireVector]) -> pyrtl.WireVector:
-    if len(chunks) == 1:
-        return chunks[0]
-    return pyrtl.mux(index, *chunks, default=pyrtl.Const(0, chunks[0].bitwidth))
-
-
-def _drive(wire: pyrtl.WireVector, value) -> None:
-    wire <<= value
-
-
-def _bits_for(n: int) -> int:
-    """Bits of a counter of 0..n-1 (at least 1)."""
-    return max(1, (n - 1).bit_length())
 
 
 class _Ports:
@@ -224,26 +169,27 @@ class _Control:
     image: pyrtl.WireVector
 
 
-def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
+def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
     """The AXI4-Lite slave and the ap_ctrl_hs registers.  ``idle``: the kernel is idle;
-    ``finish``: the one cycle in which a run ends (ap_done and ap_ready)."""
+    ``finish``: the one cycle in which a run ends (ap_done and ap_ready); ``status``:
+    the read-only registers (name -> value)."""
     WIDLE, WDATA, WRESP = range(3)
-    wstate = _reg(2, s("wstate"))
-    waddr = _reg(CONTROL_ADDR_BITS - 2, s("waddr"))    # word address
-    rstate = _reg(1, s("rstate"))
-    rdata = _reg(CONTROL_DATA_BITS, s("rdata"))
+    wstate = register(2, s("wstate"))
+    waddr = register(CONTROL_ADDR_BITS - 2, s("waddr"))    # word address
+    rstate = register(1, s("rstate"))
+    rdata = register(CONTROL_DATA_BITS, s("rdata"))
 
     awready = wstate == WIDLE
     wready = wstate == WDATA
     arready = rstate == 0
-    _drive(p.c("AWREADY"), awready)
-    _drive(p.c("WREADY"), wready)
-    _drive(p.c("BVALID"), wstate == WRESP)
-    _drive(p.c("BRESP"), 0)
-    _drive(p.c("ARREADY"), arready)
-    _drive(p.c("RVALID"), rstate == 1)
-    _drive(p.c("RDATA"), rdata)
-    _drive(p.c("RRESP"), 0)
+    drive(p.c("AWREADY"), awready)
+    drive(p.c("WREADY"), wready)
+    drive(p.c("BVALID"), wstate == WRESP)
+    drive(p.c("BRESP"), 0)
+    drive(p.c("ARREADY"), arready)
+    drive(p.c("RVALID"), rstate == 1)
+    drive(p.c("RDATA"), rdata)
+    drive(p.c("RRESP"), 0)
     aw_hs = p.c("AWVALID") & awready
     w_hs = named(p.c("WVALID") & wready, s("w_hs"))
     ar_hs = named(p.c("ARVALID") & arready, s("ar_hs"))
@@ -280,13 +226,13 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
         return pyrtl.concat_list(parts)
 
     # -- control bits ------------------------------------------------------------------
-    ap_start = _reg(1, s("ap_start"))
-    ap_done = _reg(1, s("ap_done"))
-    ap_ready = _reg(1, s("ap_ready"))
-    auto_restart = _reg(1, s("auto_restart"))
-    gie = _reg(1, s("gie"))
-    ier = _reg(2, s("ier"))
-    isr = _reg(2, s("isr"))
+    ap_start = register(1, s("ap_start"))
+    ap_done = register(1, s("ap_done"))
+    ap_ready = register(1, s("ap_ready"))
+    auto_restart = register(1, s("auto_restart"))
+    gie = register(1, s("gie"))
+    ier = register(2, s("ier"))
+    isr = register(2, s("isr"))
     ctrl_write = writes(REGISTER["CTRL"]) & wstrb[0]
     read_ctrl = ar_hs & (p.c("ARADDR") == REGISTER["CTRL"] >> 2)
     with pyrtl.conditional_assignment:
@@ -321,7 +267,7 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
     # -- arguments -----------------------------------------------------------------------
     args = {}
     for name in ("COMMANDS_LO", "COMMANDS_HI", "IMAGE_LO", "IMAGE_HI"):
-        reg = _reg(32, s(name.lower()))
+        reg = register(32, s(name.lower()))
         with pyrtl.conditional_assignment:
             with writes(REGISTER[name]):
                 reg.next |= masked(reg)
@@ -331,10 +277,11 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
     ctrl = pyrtl.concat_list([ap_start, ap_done, idle, ap_ready, pyrtl.Const(0, 3),
                               auto_restart])
     table = {REGISTER["CTRL"]: ctrl, REGISTER["GIE"]: gie, REGISTER["IER"]: ier,
-             REGISTER["ISR"]: isr, **{REGISTER[n]: r for n, r in args.items()}}
+             REGISTER["ISR"]: isr, **{REGISTER[n]: r for n, r in args.items()},
+             **{REGISTER[n]: v for n, v in status.items()}}
     value = pyrtl.Const(0, CONTROL_DATA_BITS)
     for offset, reg in table.items():
-        value = pyrtl.select(p.c("ARADDR") == offset >> 2, _z(reg, CONTROL_DATA_BITS),
+        value = pyrtl.select(p.c("ARADDR") == offset >> 2, fit(reg, CONTROL_DATA_BITS),
                              value)
     with pyrtl.conditional_assignment:
         with ar_hs:
@@ -344,172 +291,10 @@ def _control(p: _Ports, s: Scope, idle, finish) -> _Control:
                     pyrtl.concat(args["IMAGE_HI"], args["IMAGE_LO"]))
 
 
-# ----------------------------------------------------------------------- AXI4 master
-
-def _burst(s: Scope, shape: AxiShape, start, addr, words, ready, valid_ok=None):
-    """The address channel of a transfer of ``words`` 64-bit words from byte ``addr``:
-    beat-aligned INCR bursts that stay inside aligned ``burst_bytes`` blocks.
-    Returns (valid, address, len, handshake, all issued)."""
-    lb = int(math.log2(shape.beat_bytes))
-    lbb = int(math.log2(shape.burst_bytes))
-    cur = _reg(GMEM_ADDR_BITS, s("addr"))
-    end = _reg(GMEM_ADDR_BITS, s("end"))
-    first = _align_down(addr, lb)
-    stop = _z(addr + pyrtl.concat(words, pyrtl.Const(0, 3)), GMEM_ADDR_BITS)
-    stop_up = _align_down(_z(stop + (shape.beat_bytes - 1), GMEM_ADDR_BITS), lb)
-    block_end = _z(_align_down(cur, lbb) + shape.burst_bytes, GMEM_ADDR_BITS)
-    burst_end = named(_min(block_end, end), s("burst_end"))
-    beats = _z(burst_end - cur, GMEM_ADDR_BITS)[lb:lb + 9]
-    length = _z(beats - 1, 8)
-    pending = cur != end
-    valid = pending if valid_ok is None else pending & valid_ok
-    hs = valid & ready
-    with pyrtl.conditional_assignment:
-        with start:
-            cur.next |= first
-            end.next |= pyrtl.select(words == 0, first, stop_up)
-        with hs:
-            cur.next |= burst_end
-    return valid, cur, length, hs, ~pending
-
-
-def _address_outputs(p: _Ports, ch: str, shape: AxiShape, valid, addr, length) -> None:
-    _drive(p.g(f"{ch}VALID"), valid)
-    _drive(p.g(f"{ch}ADDR"), addr)
-    _drive(p.g(f"{ch}LEN"), length)
-    _drive(p.g(f"{ch}ID"), 0)
-    _drive(p.g(f"{ch}SIZE"), int(math.log2(shape.beat_bytes)))
-    _drive(p.g(f"{ch}BURST"), 1)           # INCR
-    _drive(p.g(f"{ch}LOCK"), 0)
-    _drive(p.g(f"{ch}CACHE"), GMEM_CACHE)
-    _drive(p.g(f"{ch}PROT"), 0)
-    _drive(p.g(f"{ch}QOS"), 0)
-    _drive(p.g(f"{ch}REGION"), 0)
-
-
-@dataclass
-class _Reader:
-    word: pyrtl.WireVector     # the word delivered this cycle (when take)
-    take: pyrtl.WireVector
-    done: pyrtl.WireVector     # every word delivered
-
-
-def _reader(p: _Ports, s: Scope, shape: AxiShape, start, addr, words) -> _Reader:
-    """Reads ``words`` 64-bit words from byte ``addr`` (a multiple of 8) and delivers
-    them one a cycle, in order.  The R beat waits in a one-beat buffer; RREADY depends
-    on registers only."""
-    P = shape.words_per_beat
-    valid, cur, length, _, _ = _burst(s.sub("ar"), shape, start, addr, words,
-                                      p.g("ARREADY"))
-    _address_outputs(p, "AR", shape, valid, cur, length)
-
-    buf = _reg(shape.data_bits, s("buf"))
-    full = _reg(1, s("full"))
-    left = _reg(WORDS_BITS, s("left"))
-    more = left != 0
-    take = named(full & more, s("take"))
-    if P > 1:
-        lane = _reg(_bits_for(P), s("lane"))
-        word = _select_chunk(lane, _chunks(buf, P))
-        beat_end = take & ((lane == P - 1) | (left == 1))
-    else:
-        word = buf
-        beat_end = take
-    rready = ~full | beat_end
-    _drive(p.g("RREADY"), rready)
-    r_hs = p.g("RVALID") & rready
-    with pyrtl.conditional_assignment:
-        with start:
-            left.next |= words
-            if P > 1:
-                lane.next |= addr[3:3 + _bits_for(P)]
-        with take:
-            left.next |= left - 1
-            if P > 1:
-                lane.next |= lane + 1
-    with pyrtl.conditional_assignment:
-        with r_hs:
-            buf.next |= p.g("RDATA")
-            full.next |= 1
-        with beat_end:
-            full.next |= 0
-    return _Reader(named(word, s("word")), take, ~more)
-
-
-@dataclass
-class _Writer:
-    accept: pyrtl.WireVector   # the source's word is taken this cycle
-    done: pyrtl.WireVector     # every burst written and acknowledged
-
-
-def _writer(p: _Ports, s: Scope, shape: AxiShape, start, addr, words, word) -> _Writer:
-    """Writes ``words`` 64-bit words, taken one a cycle from ``word`` (``accept`` says
-    when), to byte ``addr``; WSTRB masks the lanes outside the range.  Every AXI output
-    is a register (or a function of registers only)."""
-    P = shape.words_per_beat
-    block_words = shape.burst_bytes // 8
-    outstanding = _reg(OUTSTANDING_BITS, s("outstanding"))
-    room = outstanding != (1 << OUTSTANDING_BITS) - 1
-    valid, cur, length, aw_hs, issued = _burst(s.sub("aw"), shape, start, addr, words,
-                                               p.g("AWREADY"), room)
-    _address_outputs(p, "AW", shape, valid, cur, length)
-    b_hs = p.g("BVALID")
-    _drive(p.g("BREADY"), 1)
-    outstanding.next <<= _z(outstanding + _z(aw_hs, OUTSTANDING_BITS)
-                            - _z(b_hs, OUTSTANDING_BITS), OUTSTANDING_BITS)
-
-    left = _reg(WORDS_BITS, s("left"))
-    at = _reg(_bits_for(block_words), s("at"))       # word index inside the block
-    data = _reg(shape.data_bits, s("wdata"))
-    strb = _reg(shape.beat_bytes, s("wstrb"))
-    last = _reg(1, s("wlast"))
-    wvalid = _reg(1, s("wvalid"))
-    _drive(p.g("WDATA"), data)
-    _drive(p.g("WSTRB"), strb)
-    _drive(p.g("WLAST"), last)
-    _drive(p.g("WVALID"), wvalid)
-    sent = wvalid & p.g("WREADY")
-    accept = named((left != 0) & (~wvalid | p.g("WREADY")), s("accept"))
-    final = left == 1
-    if P > 1:
-        lane = at[:_bits_for(P)]
-        beat_full = (lane == P - 1) | final
-        old_data = pyrtl.select(wvalid, pyrtl.Const(0, shape.data_bits), data)
-        old_strb = pyrtl.select(wvalid, pyrtl.Const(0, shape.beat_bytes), strb)
-        new_data = pyrtl.concat_list(
-            [pyrtl.select(lane == i, word, old_data[64 * i:64 * (i + 1)]) for i in range(P)])
-        new_strb = pyrtl.concat_list(
-            [pyrtl.select(lane == i, pyrtl.Const(0xFF, 8), old_strb[8 * i:8 * (i + 1)])
-             for i in range(P)])
-    else:
-        beat_full = pyrtl.Const(1, 1)
-        new_data = word
-        new_strb = pyrtl.Const(0xFF, 8)
-    block_last = (at == block_words - 1) | final
-    with pyrtl.conditional_assignment:
-        with start:
-            left.next |= words
-            at.next |= addr[3:3 + at.bitwidth]
-            wvalid.next |= 0
-            strb.next |= 0
-        with accept:
-            left.next |= left - 1
-            at.next |= at + 1
-            data.next |= new_data
-            strb.next |= new_strb
-            wvalid.next |= beat_full
-            last.next |= block_last
-        with sent:
-            wvalid.next |= 0
-            strb.next |= 0
-    done = issued & (left == 0) & ~wvalid & (outstanding == 0)
-    return _Writer(accept, named(done, s("done")))
-
-
 # ----------------------------------------------------------------------- the kernel
 
-def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel", axi_data_bits: int = 64,
-                 max_burst: int = 256) -> pyrtl.Block:
+def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel",
+                 axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> pyrtl.Block:
     """The kernel (core + AXI wrapper) as a fresh PyRTL block; its ports are the
     Vitis-named ports of :func:`interface` without ``ap_clk`` / ``ap_rst_n`` (PyRTL's
     ``clk`` / ``rst``) and without :data:`UNUSED_INPUTS`."""
@@ -523,6 +308,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     hm = cfg.hostmap
     p = _Ports(shape.data_bits)
     s = Scope("kernel")
+    B = shape.data_bits
+    lb = int(math.log2(shape.beat_bytes))
 
     # -- the core, its host ports as wires -------------------------------------------------
     host = {}
@@ -531,179 +318,319 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             host[port] = pyrtl.WireVector(bits, port)
     elaborate_core(cfg, host)
 
-    n_mem = [entry_words(entry_bits(hm, m)) for m in MEMORIES]
-    bits_mem = [entry_bits(hm, m) for m in MEMORIES]
-    n_max = max(n_mem)
-    n_data = n_mem[MEMORIES.index("data")]
+    lay = [Layout(entry_bits(hm, m), B) for m in MEMORIES]
+    data_lay = lay[MEMORIES.index("data")]
+    stat_lay = Layout(STAT_BITS, B)
+    cmd_lay = Layout(COMMAND_BITS, B)
     mem_addr_bits = {"data": hm.addr_bits, "desc": hm.buffer_bits, "slot": hm.slot_bits,
                      "imem": hm.imem_bits}
     entry_addr_bits = max(mem_addr_bits.values())
     addr_field_bits = max(entry_addr_bits, hm.stat_addr_bits, FORMAT_BITS)
     src_bits = max(hm.addr_bits, hm.stat_addr_bits)
+    unit_in_bits = max([l.unit_bits for l in lay] + [cmd_lay.unit_bits])
+    unit_out_bits = max(data_lay.unit_bits, stat_lay.unit_bits)
+    beats_in = unit_in_bits // B
+    beats_out = unit_out_bits // B
 
-    state = _reg(STATE_BITS, s("state"))
+    state = register(STATE_BITS, s("state"))
     idle = state == IDLE
     finish = named(state == FINISH, s("finish"))
-    ctl = _control(p, Scope("control"), idle, finish)
+
+    # -- the error status (read-only registers) ---------------------------------------------
+    err = register(1, s("error"))
+    err_kind = register(3, s("error_kind"))
+    err_resp = register(2, s("error_resp"))
+    err_last = register(1, s("error_rlast"))
+    err_cmd = register(32, s("error_command"))
+    err_addr = register(GMEM_ADDR_BITS, s("error_addr"))
+    status = pyrtl.concat_list([err, err_kind, err_resp, err_last])
+    ctl = _control(p, Scope("control"), idle, finish,
+                   {"STATUS": status, "ERROR_COMMAND": err_cmd,
+                    "ERROR_ADDR_LO": err_addr[:32], "ERROR_ADDR_HI": err_addr[32:]})
 
     # -- the command being executed -----------------------------------------------------
-    cmd_ptr = _reg(GMEM_ADDR_BITS, s("cmd_ptr"))
-    image = _reg(GMEM_ADDR_BITS, s("image"))
-    k = _reg(_bits_for(COMMAND_WORDS), s("cmd_word"))
-    opcode = _reg(8, s("opcode"))
-    memory = _reg(8, s("memory"))
-    core = _reg(hm.core_bits, s("core"))
-    address = _reg(addr_field_bits, s("address"))
-    count = _reg(COUNT_BITS, s("count"))
-    offset = _reg(GMEM_ADDR_BITS, s("offset"))
+    cmd_ptr = register(GMEM_ADDR_BITS, s("cmd_ptr"))     # the next command's address
+    cmd_at = register(GMEM_ADDR_BITS, s("cmd_at"))       # this command's address
+    cmd_index = register(32, s("cmd_index"))
+    image = register(GMEM_ADDR_BITS, s("image"))
+    opcode = register(8, s("opcode"))
+    memory = register(8, s("memory"))
+    core = register(hm.core_bits, s("core"))
+    address = register(addr_field_bits, s("address"))
+    count = register(COUNT_BITS, s("count"))
+    count_high = register(1, s("count_high"))           # count >= 2**COUNT_BITS: rejected
+    offset = register(GMEM_ADDR_BITS, s("offset"))
+    target = register(GMEM_ADDR_BITS, s("target"))      # image + offset
+    xfer_beats = register(BEATS_BITS, s("xfer_beats"))
     op_is = {op: opcode == i for i, op in enumerate(OPCODES)}
     mem_is = [memory == i for i in range(len(MEMORIES))]
-    stats_kind_ok = memory < len(STAT_KINDS)
-    load_ok = op_is["LOAD"] & (memory < len(MEMORIES))
-    store_ok = op_is["STORE"] | (op_is["STATS"] & stats_kind_ok)
+    is_load, is_store, is_stats = op_is["LOAD"], op_is["STORE"], op_is["STATS"]
+    moves = is_load | is_store | is_stats
+    known = ((is_load & (memory < len(MEMORIES))) | is_store
+             | (is_stats & (memory < len(STAT_KINDS))) | op_is["RUN"] | op_is["END"])
+    bad_command = named(~known | (moves & ((offset[:lb] != 0) | count_high)),
+                        s("bad_command"))
     empty = count == 0
-    target = _z(image + offset, GMEM_ADDR_BITS)
 
     def per_memory(values, bits):
         out = pyrtl.Const(0, bits)
         for i, v in enumerate(values):
-            out = pyrtl.select(mem_is[i], _z(v, bits), out)
+            out = pyrtl.select(mem_is[i], fit(v, bits), out)
         return out
 
-    load_words = per_memory([_z(count * n, WORDS_BITS) for n in n_mem], WORDS_BITS)
-    store_words = pyrtl.select(op_is["STATS"], _z(count, WORDS_BITS),
-                               _z(count * n_data, WORDS_BITS))
-    in_decode = state == DECODE
+    # the transfer's beats: ceil(count / entries per unit) units of the command's layout
+    # (one divider: a multiply by the selected reciprocal)
+    layouts = [(is_load & mem_is[i], l) for i, l in enumerate(lay)] + \
+        [(is_stats, stat_lay), (pyrtl.Const(1, 1), data_lay)]
+    units = ceil_div(count, [(c, l.per_unit) for c, l in layouts], COUNT_BITS,
+                     s("divide"), pipelined=True)
+    unit_beats = pyrtl.Const(layouts[-1][1].beats_per_unit, 3)
+    for c, l in reversed(layouts[:-1]):
+        unit_beats = pyrtl.select(c, pyrtl.Const(l.beats_per_unit, 3), unit_beats)
+
     in_next = state == NEXT
-    rd_start = named(in_next | (in_decode & load_ok & ~empty), s("rd_start"))
-    rd_addr = pyrtl.select(in_next, cmd_ptr, target)
-    rd_words = pyrtl.select(in_next, pyrtl.Const(COMMAND_WORDS, WORDS_BITS), load_words)
-    rd = _reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_words)
-    wr_start = named(in_decode & store_ok & ~empty, s("wr_start"))
-
-    # -- STORE / STATS: the word source ---------------------------------------------------
-    src = _reg(src_bits, s("src_entry"))
-    src_k = _reg(_bits_for(n_max), s("src_word"))
-    host["host_mem_raddr"] <<= src[:hm.addr_bits]
-    host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
-    host["host_stat_core"] <<= core
-    host["host_stat_kind"] <<= memory[0]
-    n_src = _bits_for(n_data)
-    source = pyrtl.select(op_is["STATS"], _z(host["host_stat_rdata"], 64 * n_data),
-                          _z(host["host_mem_rdata"], 64 * n_data))
-    src_word = named(_select_chunk(src_k[:n_src], _chunks(source, n_data)), s("src_word_value"))
-    wr = _writer(p, s.sub("wr"), shape, wr_start, target, store_words, src_word)
-    src_last = op_is["STATS"] | (src_k == n_data - 1)
+    in_fetch = state == FETCH
+    in_decode = state == DECODE
+    in_dispatch = state == DISPATCH
+    in_load = state == LOAD
+    in_store = state == STORE
     with pyrtl.conditional_assignment:
-        with wr_start:
-            src.next |= address[:src_bits]
-            src_k.next |= 0
-        with wr.accept:
-            with src_last:
-                src.next |= src + 1
-                src_k.next |= 0
-            with pyrtl.otherwise:
-                src_k.next |= src_k + 1
+        with state == DIVIDE_2:             # DIVIDE_CYCLES after DECODE
+            xfer_beats.next |= fit(units * unit_beats, BEATS_BITS)
+    with pyrtl.conditional_assignment:
+        with in_decode:
+            target.next |= fit(image + offset, GMEM_ADDR_BITS)
 
-    # -- LOAD: the word sink --------------------------------------------------------------
-    ld_k = _reg(_bits_for(n_max), s("ld_word"))
-    ld_addr = _reg(entry_addr_bits, s("ld_entry"))
-    entry = _reg(max(bits_mem), s("entry"))
-    entry_at = _reg(entry_addr_bits, s("entry_at"))
-    we = _reg(1, s("entry_we"))
-    n_load = per_memory([n - 1 for n in n_mem], ld_k.bitwidth)
-    ld_last = ld_k == n_load
-    loading = rd.take & (state == LOAD)
-    if n_max > 1:
-        ld_buf = _reg(64 * (n_max - 1), s("ld_buf"))
-        lanes = _chunks(ld_buf, n_max - 1)
-        values = []
-        for n, bits in zip(n_mem, bits_mem):
-            words = pyrtl.concat_list(lanes[:n - 1] + [rd.word])
-            values.append(_z(words, bits))
-        with pyrtl.conditional_assignment:
-            with loading & ~ld_last:
-                ld_buf.next |= pyrtl.concat_list(
-                    [pyrtl.select(ld_k == i, rd.word, lanes[i]) for i in range(n_max - 1)])
-    else:
-        values = [_z(rd.word, bits) for bits in bits_mem]
-    assembled = per_memory(values, entry.bitwidth)
+    # -- reads: the command fetch and LOAD ------------------------------------------------
+    rd_start = named(in_next | (in_dispatch & is_load & ~empty), s("rd_start"))
+    rd_addr = pyrtl.select(in_next, align_down(cmd_ptr, lb), target)
+    rd_beats = pyrtl.select(in_next, pyrtl.Const(cmd_lay.beats_per_unit, BEATS_BITS),
+                            xfer_beats)
+    unit = register(unit_in_bits, s("unit"))            # the beats of one unit, lowest first
+    have = register(counter_bits(beats_in + 1), s("have"))  # beats in the unit
+    need = pyrtl.select(in_fetch, pyrtl.Const(cmd_lay.beats_per_unit, have.bitwidth),
+                        per_memory([l.beats_per_unit for l in lay], have.bitwidth))
+    unit_full = have == need
+    # LOAD: one entry a cycle from the bottom of the unit into the core's memory; the
+    # next unit's first beat comes in as the last entry of this one goes out
+    ld_left = register(COUNT_BITS, s("ld_left"))
+    ld_addr = register(entry_addr_bits, s("ld_entry"))
+    in_unit = register(counter_bits(max(l.per_unit for l in lay)), s("ld_in_unit"))
+    entry = register(max(l.bits for l in lay), s("entry"))
+    entry_at = register(entry_addr_bits, s("entry_at"))
+    we = register(1, s("entry_we"))
+    emit = named(in_load & unit_full & (ld_left != 0) & ~err, s("emit"))
+    unit_done = (in_unit == per_memory([l.per_unit - 1 for l in lay], in_unit.bitwidth)) \
+        | (ld_left == 1)
+    refill = emit & unit_done
+    shifted = per_memory([fit(unit[l.bits:], unit_in_bits) for l in lay], unit_in_bits)
+    fetched = named(in_fetch & unit_full & ~err, s("fetched"))
+    rd_full = pyrtl.WireVector(1, s("rd_has_beat"))
+    take = named(rd_full & (in_fetch | in_load) & (~unit_full | refill) & ~err, s("take"))
+    rd = reader(p, s.sub("rd"), shape, rd_start, rd_addr, rd_beats, take, err)
+    rd_full <<= rd.full
     with pyrtl.conditional_assignment:
         with rd_start:
-            ld_addr.next |= address[:entry_addr_bits]
-            ld_k.next |= 0
-        with loading:
-            with ld_last:
-                ld_k.next |= 0
-                ld_addr.next |= ld_addr + 1
-            with pyrtl.otherwise:
-                ld_k.next |= ld_k + 1
-    we.next <<= loading & ld_last
+            have.next |= 0
+        with take & refill:
+            unit.next |= pyrtl.concat(unit[B:], rd.beat) if unit_in_bits > B else rd.beat
+            have.next |= 1
+        with take:
+            unit.next |= place_lane(unit, have, rd.beat, B, beats_in)
+            have.next |= have + 1
+        with emit:
+            unit.next |= shifted
+            with unit_done:
+                have.next |= 0
+        with fetched:
+            have.next |= 0
     with pyrtl.conditional_assignment:
-        with loading & ld_last:
-            entry.next |= assembled
+        with in_dispatch & is_load:
+            ld_left.next |= count
+            ld_addr.next |= address[:entry_addr_bits]
+            in_unit.next |= 0
+        with emit:
+            ld_left.next |= ld_left - 1
+            ld_addr.next |= ld_addr + 1
+            in_unit.next |= pyrtl.select(unit_done, pyrtl.Const(0, in_unit.bitwidth),
+                                         in_unit + 1)
+    we.next <<= emit
+    with pyrtl.conditional_assignment:
+        with emit:
+            entry.next |= per_memory([unit[:l.bits] for l in lay], entry.bitwidth)
             entry_at.next |= ld_addr
     for i, mem in enumerate(MEMORIES):
         prefix = "host_mem" if mem == "data" else f"host_{mem}"
         host[f"{prefix}_we"] <<= we & mem_is[i]
         host[f"{prefix}_addr"] <<= entry_at[:mem_addr_bits[mem]]
-        host[f"{prefix}_wdata"] <<= entry[:bits_mem[i]]
+        host[f"{prefix}_wdata"] <<= entry[:lay[i].bits]
     host["host_imem_core"] <<= core
 
+    # -- STORE / STATS: entries packed into units, then beats ------------------------------
+    src = register(src_bits, s("src_entry"))
+    st_left = register(COUNT_BITS, s("st_left"))
+    filled = register(counter_bits(max(data_lay.per_unit, stat_lay.per_unit)), s("st_in_unit"))
+    packed = register(1, s("st_unit_ready"))
+    out_beat = register(counter_bits(beats_out), s("st_beat"))
+    out_unit = register(unit_out_bits, s("st_unit"))
+    host["host_mem_raddr"] <<= src[:hm.addr_bits]
+    host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
+    host["host_stat_core"] <<= core
+    host["host_stat_kind"] <<= memory[0]
+    k_src = pyrtl.select(is_stats, pyrtl.Const(stat_lay.per_unit - 1, filled.bitwidth),
+                         pyrtl.Const(data_lay.per_unit - 1, filled.bitwidth))
+    n_out = pyrtl.select(is_stats, pyrtl.Const(stat_lay.beats_per_unit - 1, out_beat.bitwidth),
+                         pyrtl.Const(data_lay.beats_per_unit - 1, out_beat.bitwidth))
+    unit_last = (filled == k_src) | (st_left == 1)
+    base = pyrtl.select(packed, pyrtl.Const(0, unit_out_bits), out_unit)
+    placed = pyrtl.select(
+        is_stats,
+        place_lane(base, filled, host["host_stat_rdata"], STAT_BITS, stat_lay.per_unit),
+        place_lane(base, filled, host["host_mem_rdata"], data_lay.bits, data_lay.per_unit))
+    beats = [out_unit[B * j:B * (j + 1)] for j in range(beats_out)]
+    out_value = beats[0] if beats_out == 1 else pyrtl.mux(
+        out_beat, *beats, default=pyrtl.Const(0, B))
+    store_ok = is_store | is_stats
+    wr_start = named(in_dispatch & store_ok & ~empty, s("wr_start"))
+    wr = writer(p, s.sub("wr"), shape, wr_start, target, xfer_beats, out_value,
+                 packed & in_store, err)
+    beat_last = out_beat == n_out
+    # the next unit's first entry goes in as this unit's last beat goes out
+    packing = named(in_store & (~packed | (wr.accept & beat_last)) & (st_left != 0) & ~err,
+                    s("packing"))
+    with pyrtl.conditional_assignment:
+        with wr_start:
+            src.next |= address[:src_bits]
+            st_left.next |= count
+            filled.next |= 0
+            packed.next |= 0
+            out_beat.next |= 0
+            out_unit.next |= 0
+        with packing:
+            out_unit.next |= placed
+            src.next |= src + 1
+            st_left.next |= st_left - 1
+            filled.next |= pyrtl.select(unit_last, pyrtl.Const(0, filled.bitwidth), filled + 1)
+            packed.next |= unit_last
+            with packed:                       # its last beat leaves this cycle
+                out_beat.next |= 0
+        with wr.accept:
+            with beat_last:
+                out_beat.next |= 0
+                packed.next |= 0
+                out_unit.next |= 0
+            with pyrtl.otherwise:
+                out_beat.next |= out_beat + 1
+
     # -- RUN ------------------------------------------------------------------------------
-    run_start = _reg(1, s("run_start"))
-    pre_fmt = _reg(FORMAT_BITS, s("pre_fmt"))
+    run_start = register(1, s("run_start"))
+    pre_fmt = register(FORMAT_BITS, s("pre_fmt"))
     host["host_start"] <<= run_start
     host["host_pre_fmt"] <<= pre_fmt
-    run_start.next <<= in_decode & op_is["RUN"]
+    run_start.next <<= in_dispatch & op_is["RUN"]
     with pyrtl.conditional_assignment:
-        with in_decode & op_is["RUN"]:
+        with in_dispatch & op_is["RUN"]:
             pre_fmt.next |= address[:FORMAT_BITS]
 
-    # -- fetch: the command's words -------------------------------------------------------
-    fetching = rd.take & (state == FETCH)
+    # -- fetch: the command's fields --------------------------------------------------------
+    words = unit[:COMMAND_BITS]
+    if cmd_lay.per_unit > 1:                  # several commands a beat: pick this one's
+        index = cmd_at[int(math.log2(COMMAND_BYTES)):lb]
+        words = pyrtl.mux(index, *[unit[COMMAND_BITS * i:COMMAND_BITS * (i + 1)]
+                                   for i in range(cmd_lay.per_unit)])
+    w = [words[WORD_BITS * i:WORD_BITS * (i + 1)] for i in range(COMMAND_WORDS)]
     with pyrtl.conditional_assignment:
-        with in_next:
-            k.next |= 0
-        with fetching:
-            k.next |= k + 1
-    for i, (reg, lo) in enumerate(((opcode, 0), (address, 0), (count, 0), (offset, 0))):
-        with pyrtl.conditional_assignment:
-            with fetching & (k == i):
-                reg.next |= rd.word[lo:lo + reg.bitwidth]
+        with fetched:
+            opcode.next |= w[0][0:8]
+            memory.next |= w[0][8:16]
+            core.next |= w[0][16:16 + hm.core_bits]
+            address.next |= w[1][:addr_field_bits]
+            count.next |= w[2][:COUNT_BITS]
+            count_high.next |= w[2][COUNT_BITS:] != 0
+            offset.next |= w[3]
+
+    # -- errors ----------------------------------------------------------------------------
+    bad_args = (ctl.commands[:lb] != 0) | (ctl.image[:lb] != 0)
+    starting = idle & ctl.start
+    kind = {k: i for i, (k, _) in enumerate(ERROR_KINDS)}
+
+    def record(kind_value, address_value, resp=0, last=0):
+        err.next |= 1
+        err_kind.next |= kind_value
+        err_resp.next |= resp
+        err_last.next |= last
+        err_cmd.next |= cmd_index
+        err_addr.next |= address_value
+
     with pyrtl.conditional_assignment:
-        with fetching & (k == 0):
-            memory.next |= rd.word[8:16]
-            core.next |= rd.word[16:16 + hm.core_bits]
+        with starting:
+            err.next |= bad_args
+            err_kind.next |= pyrtl.select(bad_args, pyrtl.Const(kind["argument"], 3),
+                                          pyrtl.Const(0, 3))
+            err_resp.next |= 0
+            err_last.next |= 0
+            err_cmd.next |= 0
+            err_addr.next |= pyrtl.select(bad_args, pyrtl.select(
+                ctl.commands[:lb] != 0, ctl.commands, ctl.image), pyrtl.Const(0, GMEM_ADDR_BITS))
+        with ~err:
+            with rd.fault:
+                record(pyrtl.select(in_fetch, pyrtl.Const(kind["fetch"], 3),
+                                    pyrtl.Const(kind["load"], 3)),
+                       pyrtl.select(in_fetch, cmd_at, target), rd.resp, rd.bad_last)
+            with wr.fault:
+                record(pyrtl.select(is_stats, pyrtl.Const(kind["stats"], 3),
+                                    pyrtl.Const(kind["store"], 3)), target, wr.resp)
+            with in_decode & bad_command:
+                record(kind["command"], cmd_at)
 
     # -- the command processor ---------------------------------------------------------------
     with pyrtl.conditional_assignment:
+        with starting:
+            cmd_ptr.next |= ctl.commands
+            cmd_index.next |= (1 << 32) - 1
+        with in_next:
+            cmd_at.next |= cmd_ptr
+            cmd_ptr.next |= fit(cmd_ptr + COMMAND_BYTES, GMEM_ADDR_BITS)
+            cmd_index.next |= cmd_index + 1
+    with pyrtl.conditional_assignment:
         with idle:
             with ctl.start:
-                cmd_ptr.next |= ctl.commands
                 image.next |= ctl.image
-                state.next |= NEXT
+                state.next |= pyrtl.select(bad_args, pyrtl.Const(FINISH, STATE_BITS),
+                                           pyrtl.Const(NEXT, STATE_BITS))
         with in_next:
-            cmd_ptr.next |= _z(cmd_ptr + 8 * COMMAND_WORDS, GMEM_ADDR_BITS)
             state.next |= FETCH
-        with state == FETCH:
-            with rd.done:
+        with in_fetch:
+            with err:
+                state.next |= ABORT
+            with fetched:
                 state.next |= DECODE
         with in_decode:
-            with load_ok:
-                state.next |= pyrtl.select(empty, pyrtl.Const(NEXT, STATE_BITS),
-                                           pyrtl.Const(LOAD, STATE_BITS))
-            with store_ok:
-                state.next |= pyrtl.select(empty, pyrtl.Const(NEXT, STATE_BITS),
-                                           pyrtl.Const(STORE, STATE_BITS))
+            with bad_command | op_is["END"]:
+                state.next |= FINISH
+            with pyrtl.otherwise:
+                state.next |= DIVIDE_1
+        with state == DIVIDE_1:
+            state.next |= DIVIDE_2
+        with state == DIVIDE_2:
+            state.next |= DISPATCH
+        with in_dispatch:
             with op_is["RUN"]:
                 state.next |= RUN_START
-            with pyrtl.otherwise:          # END, or an unknown opcode or memory
-                state.next |= FINISH
-        with state == LOAD:
-            with rd.done & ~we:
+            with empty:
                 state.next |= NEXT
-        with state == STORE:
+            with is_load:
+                state.next |= LOAD
+            with pyrtl.otherwise:
+                state.next |= STORE
+        with in_load:
+            with err:
+                state.next |= ABORT
+            with (ld_left == 0) & ~we:
+                state.next |= NEXT
+        with in_store:
+            with err:
+                state.next |= ABORT
             with wr.done:
                 state.next |= NEXT
         with state == RUN_START:
@@ -711,6 +638,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
         with state == RUN_WAIT:
             with host["host_done"]:
                 state.next |= NEXT
+        with state == ABORT:
+            with rd.quiet & wr.quiet & ~we:
+                state.next |= FINISH
         with pyrtl.otherwise:              # FINISH
             state.next |= IDLE
     _prune_unread([w for port, w in host.items() if hm.ports()[port][1] == "in"])
@@ -757,8 +687,8 @@ def _top(name: str, axi_data_bits: int) -> str:
         "    // registered once (so a reset takes effect one cycle after ap_rst_n falls).",
         "    reg rst_q;",
         "    always @(posedge ap_clk) rst_q <= ~ap_rst_n;",
-        "    // inputs the kernel does not need: one AXI ID, responses not checked, bursts",
-        "    // counted rather than delimited by RLAST, control registers word-addressed",
+        "    // inputs the kernel does not need: it uses one AXI ID, and the control",
+        "    // registers are word-addressed",
         "    // (Verilator does not report signals named *unused*)",
         f"    wire unused_inputs = &{{1'b0, {unused}}};",
         f"    {rtl_module(name)} rtl (",
@@ -771,8 +701,8 @@ def _top(name: str, axi_data_bits: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel", axi_data_bits: int = 64,
-                   max_burst: int = 256) -> str:
+def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel",
+                   axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> str:
     """The complete Verilog of the kernel: the top ``name`` and the PyRTL module."""
     from ...hw.verilate import emit_verilog
     block = build_kernel(cfg, name, axi_data_bits, max_burst)

@@ -35,8 +35,9 @@ from xml.sax.saxutils import quoteattr
 
 from ...boards import U50
 from ...hw.hostmap import STAT_BITS, STAT_KINDS, HostMap
-from .commands import (ARGUMENTS, COMMAND_BYTES, COMMAND_WORDS, MEMORIES, OPCODES,
-                       REGISTERS, WORD_BYTES, entry_bits, entry_words)
+from .commands import (ARGUMENTS, AXI_DATA_BITS, COMMAND_BYTES, COMMAND_WORDS,
+                       DEFAULT_AXI_DATA_BITS, ERROR_KINDS, MEMORIES, OPCODES, REGISTERS,
+                       RESPONSES, STATUS_FIELDS, WORD_BYTES, layout)
 
 KERNEL_NAME = "fixar_kernel"
 CONTROL_PORT = "s_axi_control"
@@ -59,7 +60,8 @@ COMMAND_FIELDS = (
     ("core", 0, 16, 8, "core of LOAD imem and STATS"),
     ("address", 1, 0, 64, "first on-chip entry (RUN: the pre-activation format)"),
     ("count", 2, 0, 64, "entries"),
-    ("offset", 3, 0, 64, "byte offset in HBM relative to `image` (a multiple of 8)"),
+    ("offset", 3, 0, 64, "byte offset in HBM relative to `image` (a multiple of the AXI "
+                         "beat, `axi_data_bits / 8` bytes)"),
 )
 
 
@@ -86,7 +88,7 @@ class KernelPackage:
     vendor: str = "fixar_gen"
     library: str = "kernel"
     version: str = "1.0"
-    axi_data_bits: int = 64             # m_axi_gmem0's data width
+    axi_data_bits: int = DEFAULT_AXI_DATA_BITS    # m_axi_gmem0's data width
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", self.name):
@@ -94,8 +96,9 @@ class KernelPackage:
         if not 0 <= self.hbm_bank < U50.hbm_channels:
             raise ValueError(f"HBM bank {self.hbm_bank} is not one of the U50's "
                              f"0..{U50.hbm_channels - 1}")
-        if self.axi_data_bits not in (32, 64, 128, 256, 512):
-            raise ValueError(f"AXI data width {self.axi_data_bits} is not 32..512")
+        if self.axi_data_bits not in AXI_DATA_BITS:
+            raise ValueError(f"AXI data width {self.axi_data_bits} is not one of "
+                             f"{', '.join(map(str, AXI_DATA_BITS))}")
 
     # -- the RTL's ports (fixar_gen.targets.u50.kernel.interface: the one list) ----------
 
@@ -341,6 +344,8 @@ package_xo -force -xo_path $here/{self.xo} -kernel_name $kernel \\
                  "[connectivity]",
                  f"nk={self.name}:1:{self.compute_unit}"]
         for m in self.masters:
+            lines.append(f"# {m}: {self._bits(f'{m}_RDATA')}-bit data (kernel.xml dataWidth); "
+                         "v++ converts it to the HBM port's width")
             lines.append(f"sp={self.compute_unit}.{m}:{self.bank}")
         return "\n".join(lines) + "\n"
 
@@ -414,12 +419,22 @@ clean:
                 "memories": {mem: i for i, mem in enumerate(MEMORIES)},
                 "stat_kinds": {k: i for i, k in enumerate(STAT_KINDS)},
                 "stat_bits": STAT_BITS,
+                "offset_align_bytes": self.axi_data_bits // 8,
+            },
+            "status": {
+                "register": "STATUS",
+                "fields": [{"name": n, "lsb": lsb, "bits": b} for n, lsb, b in STATUS_FIELDS],
+                "kinds": [{"name": n, "value": i, "meaning": m}
+                          for i, (n, m) in enumerate(ERROR_KINDS)],
+                "responses": {r: i for i, r in enumerate(RESPONSES)},
             },
         }
         if hostmap is not None:
-            data["entries"] = {mem: {"bits": entry_bits(hostmap, mem),
-                                     "hbm_words": entry_words(entry_bits(hostmap, mem))}
-                               for mem in MEMORIES + STAT_KINDS}
+            data["entries"] = {}
+            for mem in MEMORIES + STAT_KINDS:
+                lay = layout(hostmap, mem, self.axi_data_bits)
+                data["entries"][mem] = {"bits": lay.bits, "unit_beats": lay.beats_per_unit,
+                                        "per_unit": lay.per_unit}
             data["core"] = hostmap.name
         return data
 
@@ -445,7 +460,18 @@ clean:
             lines.append(f"#define {top}_ARG_{arg.name.upper()} {arg.id}u  "
                          f"/* registers 0x{arg.offset:02X} (low), 0x{arg.offset + 4:02X} "
                          f"(high), via {arg.port} */")
-        lines += [f"#define {top}_HBM_BANK {self.hbm_bank}u", "",
+        lines += ["/* STATUS fields; STATUS.kind values; AXI response codes */"]
+        for name, lsb, bits in STATUS_FIELDS:
+            lines.append(f"#define {top}_STATUS_{name.upper()}_LSB {lsb}u")
+            lines.append(f"#define {top}_STATUS_{name.upper()}_BITS {bits}u")
+        for i, (name, meaning) in enumerate(ERROR_KINDS):
+            lines.append(f"#define {top}_ERROR_{name.upper()} {i}u  /* {_c_comment(meaning)} */")
+        for i, name in enumerate(RESPONSES):
+            lines.append(f"#define {top}_RESP_{name} {i}u")
+        lines += ["", f"#define {top}_HBM_BANK {self.hbm_bank}u",
+                  f"#define {top}_AXI_DATA_BITS {self.axi_data_bits}u  /* m_axi_gmem0 */",
+                  f"#define {top}_BEAT_BYTES {self.axi_data_bits // 8}u  "
+                  "/* command offsets and arguments are multiples of it */", "",
                   "/* a command: little-endian 64-bit words */",
                   f"#define {top}_COMMAND_WORDS {COMMAND_WORDS}u",
                   f"#define {top}_COMMAND_BYTES {COMMAND_BYTES}u"]
@@ -462,11 +488,13 @@ clean:
             lines.append(f"#define {top}_STAT_{kind.upper()} {i}u")
         lines.append(f"#define {top}_STAT_BITS {STAT_BITS}u")
         if hostmap is not None:
-            lines.append("/* 64-bit HBM words per on-chip entry (least significant first) */")
+            lines.append("/* entries in HBM: PER_UNIT entries of ENTRY_BITS in UNIT_BEATS beats, "
+                         "entry i at bit i * ENTRY_BITS */")
             for mem in MEMORIES + STAT_KINDS:
-                bits = entry_bits(hostmap, mem)
-                lines.append(f"#define {top}_{mem.upper()}_ENTRY_BITS {bits}u")
-                lines.append(f"#define {top}_{mem.upper()}_ENTRY_WORDS {entry_words(bits)}u")
+                lay = layout(hostmap, mem, self.axi_data_bits)
+                lines.append(f"#define {top}_{mem.upper()}_ENTRY_BITS {lay.bits}u")
+                lines.append(f"#define {top}_{mem.upper()}_UNIT_BEATS {lay.beats_per_unit}u")
+                lines.append(f"#define {top}_{mem.upper()}_PER_UNIT {lay.per_unit}u")
         lines += ["", f"#endif /* {top}_REGISTERS_H */", ""]
         return "\n".join(lines)
 
@@ -479,9 +507,11 @@ def _c_comment(text: str) -> str:
     return text.replace("*/", "* /").replace("`", "'")
 
 
-def package_for(spec, name: str = KERNEL_NAME, hbm_bank: int = 0) -> KernelPackage:
+def package_for(spec, name: str = KERNEL_NAME, hbm_bank: int = 0,
+                axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> KernelPackage:
     """The packaging description of ``spec``'s kernel."""
-    return KernelPackage(name=name, clock_mhz=spec.hardware.clock_mhz, hbm_bank=hbm_bank)
+    return KernelPackage(name=name, clock_mhz=spec.hardware.clock_mhz, hbm_bank=hbm_bank,
+                         axi_data_bits=axi_data_bits)
 
 
 # ---------------------------------------------------------------------------- the kernel RTL
@@ -548,6 +578,7 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
     need, have = on_chip_bits(hm), board_on_chip_bits()
     return {"kernel": package.name, "vlnv": package.vlnv, "platform": package.platform,
             "memory": package.bank, "kernel_frequency_mhz": package.kernel_frequency_mhz,
+            "axi_data_bits": package.axi_data_bits,
             "files": sorted(files),
             "on_chip_memory": {"design_bits": need, "u50_bits": have,
                                "fits": need <= have}}
@@ -587,6 +618,37 @@ def doc_tables() -> str:
     out += [f"| `{mem}` | {i} |" for i, mem in enumerate(MEMORIES)]
     out += ["", f"| stat kind (STATS; {STAT_BITS}-bit entries) | value |", "|---|---|"]
     out += [f"| `{kind}` | {i} |" for i, kind in enumerate(STAT_KINDS)]
+    out += ["", "| `STATUS` field | bits | meaning |", "|---|---|---|"]
+    field_meaning = {"error": "the last run stopped on an error",
+                     "kind": "what failed (table below)",
+                     "response": "the AXI response: " + ", ".join(
+                         f"{i} {r}" for i, r in enumerate(RESPONSES)),
+                     "rlast": "RLAST was missing or early"}
+    out += [f"| `{n}` | {lsb}-{lsb + b - 1} | {field_meaning[n]} |" if b > 1 else
+            f"| `{n}` | {lsb} | {field_meaning[n]} |" for n, lsb, b in STATUS_FIELDS]
+    out += ["", "| `STATUS.kind` | value | the run stopped on |", "|---|---|---|"]
+    out += [f"| `{n}` | {i} | {m} |" for i, (n, m) in enumerate(ERROR_KINDS)]
+    return "\n".join(out) + "\n"
+
+
+def packing_table(hostmap: HostMap) -> str:
+    """How a design's entries pack into beats at every bus width, as Markdown
+    (docs/u50.md holds it for examples/fixar_u50.yaml)."""
+    def cell(lay) -> str:
+        where = "per beat" if lay.beats_per_unit == 1 else f"per {lay.beats_per_unit} beats"
+        return f"{lay.per_unit} {where} ({lay.efficiency:.0%})"
+    what = {"data": "`data` (scratchpad word)", "desc": "`desc`", "slot": "`slot`",
+            "imem": "`imem` (instruction)"}
+    heads = [f"{w}-bit bus" + (" (default)" if w == DEFAULT_AXI_DATA_BITS else "")
+             for w in AXI_DATA_BITS]
+    out = ["| memory | entry bits | " + " | ".join(heads) + " |",
+           "|---|---|" + "---|" * len(AXI_DATA_BITS)]
+    for mem in MEMORIES:
+        lays = [layout(hostmap, mem, w) for w in AXI_DATA_BITS]
+        out.append(f"| {what[mem]} | {lays[0].bits} | " + " | ".join(map(cell, lays)) + " |")
+    lays = [layout(hostmap, STAT_KINDS[0], w) for w in AXI_DATA_BITS]
+    kinds = ", ".join(f"`{k}`" for k in STAT_KINDS)
+    out.append(f"| {kinds} (STATS) | {lays[0].bits} | " + " | ".join(map(cell, lays)) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -599,6 +661,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the register and command tables as Markdown")
     parser.add_argument("spec", nargs="?", help="write the packaging of this spec")
     parser.add_argument("-o", "--out", default=None, help="folder (default build/NAME)")
+    parser.add_argument("--axi-data-bits", type=int, choices=AXI_DATA_BITS,
+                        default=DEFAULT_AXI_DATA_BITS,
+                        help="the AXI4 master's data width (default %(default)s)")
+    parser.add_argument("--packing", action="store_true",
+                        help="print how SPEC's entries pack into beats, write nothing")
     args = parser.parse_args(argv)
     if args.doc:
         sys.stdout.write(doc_tables())
@@ -608,8 +675,12 @@ def main(argv: list[str] | None = None) -> int:
     from ...dsl import load_spec
     from ...hw.design import config_for
     spec = load_spec(args.spec)
+    if args.packing:
+        sys.stdout.write(packing_table(config_for(spec).hostmap))
+        return 0
     out = args.out or f"build/{spec.name}"
-    written = write_package(spec, config_for(spec), out)
+    written = write_package(spec, config_for(spec), out,
+                            package_for(spec, axi_data_bits=args.axi_data_bits))
     print(f"{out}: {', '.join(written['files'])}")
     return 0
 

@@ -25,14 +25,17 @@ from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 from fixar_gen.backends import HardwareCore, open_core, random_params
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.targets.u50.batch import CommandDriver
-from fixar_gen.targets.u50.commands import (REGISTER, Command, encode_commands, entry_bits,
-                                            entry_words, pack_entries, unpack_entries)
+from fixar_gen.targets.u50.commands import (REGISTER, Command, encode_commands, layout)
 from fixar_gen.targets.u50.kernel import CONTROL_BITS, LOAD, RUN_WAIT, STORE
+from fixar_gen.targets.u50.status import STATUS_REGISTERS, RunStatus, check_status
 from fixar_gen.testing import uniform_batch
 from tests.u50.kernel_setup import current
 
 DESIGN = current()
 SPEC, CFG, BATCH = DESIGN.spec, DESIGN.cfg, DESIGN.batch
+BITS = DESIGN.axi_data_bits
+BEAT = BITS // 8
+DATA = layout(CFG.hostmap, "data", BITS)
 
 CMD_BASE = 0x1000
 IMAGE_BASE = 0x10000
@@ -67,6 +70,12 @@ class Kernel:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.data_bytes = len(dut.m_axi_gmem0_WDATA) // 8
         self.bursts: list[tuple[str, int, int]] = []     # (channel, address, beats)
+        self.bursts_at: list[int] = []                   # the cycle of each burst
+        #: (cycle it was first on the bus, WSTRB) of each W beat
+        self.w_beats: list[tuple[int, int]] = []
+        self.w_new, self.w_shown = True, 0
+        self.faults = Faults(self)
+        self.error_was, self.error_rose = 0, None        # the kernel's error register
         self.cycle = 0
         self.invocations: list[int] = []                 # cycles of each execute()
         cocotb.start_soon(self._monitor())
@@ -87,6 +96,17 @@ class Kernel:
                         int(getattr(d, f"m_axi_gmem0_{ch}READY").value):
                     self.bursts.append((ch, int(getattr(d, f"m_axi_gmem0_{ch}ADDR").value),
                                         int(getattr(d, f"m_axi_gmem0_{ch}LEN").value) + 1))
+                    self.bursts_at.append(self.cycle)
+            wvalid = int(d.m_axi_gmem0_WVALID.value)
+            if wvalid and self.w_new:
+                self.w_shown = self.cycle               # this beat is on the bus from now
+            self.w_new = not wvalid or int(d.m_axi_gmem0_WREADY.value)
+            if wvalid and int(d.m_axi_gmem0_WREADY.value):
+                self.w_beats.append((self.w_shown, int(d.m_axi_gmem0_WSTRB.value)))
+            error = int(d.rtl.kernel_error.value)
+            if error and not self.error_was:
+                self.error_rose = self.cycle
+            self.error_was = error
 
     async def reset(self, cycles: int = 4) -> None:
         self.dut.ap_rst_n.value = 0
@@ -169,7 +189,74 @@ class Kernel:
         assert ctrl & DONE and ctrl & IDLE, f"CTRL = {ctrl:#x} after the interrupt"
         await self.write("ISR", 1)                     # toggle: clears the done bit
         self.invocations.append(self.cycle - first)
+        values = {name: await self.read(name) for name in STATUS_REGISTERS}
+        check_status(lambda offset: values[_name_at(offset)], commands)
         return self.image_at(image_base, len(image))
+
+    async def status(self) -> RunStatus:
+        return RunStatus.from_registers({n: await self.read(n) for n in STATUS_REGISTERS})
+
+
+def _name_at(offset: int) -> str:
+    return next(name for name, at in REGISTER.items() if at == offset)
+
+
+class Faults:
+    """Error injection into the AxiRam that plays HBM: the response (RRESP, BRESP) or
+    RLAST of the first beat or burst that touches an address range.  ``seen``: the
+    channels of the faults injected."""
+
+    def __init__(self, kernel: "Kernel"):
+        self.kernel = kernel
+        self.rule = None               # (channel, lo, hi, resp, rlast) or None
+        self.seen: list[str] = []
+        ram = kernel.ram
+        self._read_addr = 0
+        self._burst_addrs: list[int] = []
+        self._burst_beat = 0
+        read, write = ram.read_if._read, ram.write_if._write
+        r_send, b_send = ram.read_if.r_channel.send, ram.write_if.b_channel.send
+
+        async def _read(address, length):
+            self._read_addr = address
+            return await read(address, length)
+
+        async def _write(address, data):
+            self._burst_addrs.append(address)
+            return await write(address, data)
+
+        async def send_r(r):
+            rule = self.rule
+            if rule and rule[0] == "R" and rule[1] <= self._read_addr < rule[2]:
+                changed = bool(rule[3])
+                if rule[3]:
+                    r.rresp = rule[3]
+                if rule[4] == "missing" and int(r.rlast):
+                    r.rlast, changed = 0, True
+                elif rule[4] == "early" and not int(r.rlast):
+                    r.rlast, changed = 1, True
+                if changed:
+                    self.rule = None               # one bad beat
+                    self.seen.append("R")
+            await r_send(r)
+
+        async def send_b(b):
+            rule = self.rule
+            addrs, self._burst_addrs = self._burst_addrs, []
+            if rule and rule[0] == "B" and any(rule[1] <= a < rule[2] for a in addrs):
+                b.bresp = rule[3]
+                self.rule = None                   # one bad response
+                self.seen.append("B")
+            await b_send(b)
+
+        ram.read_if._read, ram.write_if._write = _read, _write
+        ram.read_if.r_channel.send, ram.write_if.b_channel.send = send_r, send_b
+
+    def on_read(self, lo: int, hi: int, resp: int = 0, rlast: str | None = None) -> None:
+        self.rule = ("R", lo, hi, resp, rlast)
+
+    def on_write(self, lo: int, hi: int, resp: int) -> None:
+        self.rule = ("B", lo, hi, resp, None)
 
 
 # ----------------------------------------------------------------- golden comparisons
@@ -179,7 +266,7 @@ def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
     from the same parameters; every parameter, output and statistic must be identical.
     Runs in a bridge thread."""
     execute = resume(kernel.execute)
-    machine = HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute))
+    machine = HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute, BITS))
     hw = HardwareCore(SPEC, backend="u50-cocotb", machine=machine)
     golden = open_core(SPEC, "golden")
     params = random_params(SPEC, seed=seed)
@@ -210,21 +297,41 @@ def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
 
 
 def roundtrip_commands(values: list[int], at: int, offset_in: int, offset_out: int):
-    """LOAD ``values`` into the data memory at ``at`` and STORE them back elsewhere."""
-    bits = entry_bits(CFG.hostmap, "data")
-    n = entry_words(bits)
-    packed = pack_entries(values, bits)
+    """LOAD ``values`` into the data memory at ``at`` and STORE them back elsewhere
+    (offsets: multiples of the beat).  Returns (commands, image, words of the transfer)."""
+    packed = DATA.pack(values)
     words = max(offset_in, offset_out) // 8 + len(packed)
     image = np.zeros(words, dtype=np.uint64)
     image[offset_in // 8:offset_in // 8 + len(packed)] = packed
     commands = encode_commands([Command("LOAD", "data", 0, at, len(values), offset_in),
-                                Command("STORE", "data", 0, at, len(values), offset_out)])
-    return commands, image, n
+                                Command("STORE", "data", 0, at, len(values), offset_out)],
+                               BEAT)
+    return commands, image, len(packed)
+
+
+async def log_roundtrip_cycles(kernel: Kernel, dut, count: int = 600) -> int:
+    """Kernel cycles of one LOAD + STORE of ``count`` data entries (no pauses), logged
+    as ``roundtrip <bits>-bit bus: <count> entries, <cycles> cycles`` (docs/u50.md)."""
+    values = random_words(random.Random(count), count)
+    commands, image, n = roundtrip_commands(values, 0, 0, beats_bytes(count))
+    out = await kernel.execute(commands, image)
+    assert unpack_at(out, beats_bytes(count), count) == values
+    cycles = kernel.invocations[-1]
+    dut._log.warning("roundtrip %d-bit bus: %d entries, %d cycles", BITS, count, cycles)
+    return cycles
+
+
+def unpack_at(image: np.ndarray, offset: int, count: int) -> list[int]:
+    return DATA.unpack(image[offset // 8:offset // 8 + DATA.words(count)], count)
 
 
 def random_words(rng: random.Random, count: int) -> list[int]:
-    bits = entry_bits(CFG.hostmap, "data")
-    return [rng.getrandbits(bits) for _ in range(count)]
+    return [rng.getrandbits(DATA.bits) for _ in range(count)]
+
+
+def beats_bytes(count: int) -> int:
+    """Bytes of a transfer of ``count`` data entries."""
+    return 8 * DATA.words(count)
 
 
 # ----------------------------------------------------------------- the tests
@@ -259,14 +366,13 @@ async def random_backpressure_changes_only_cycles(dut):
         np.testing.assert_array_equal(a, b)
     assert paused["core_cycles"] == plain["core_cycles"]
     assert sum(kernel.invocations) > plain_cycles
-    # raw transfers too: a LOAD/STORE round trip at odd offsets under pauses
+    # raw transfers too: a LOAD/STORE round trip under pauses
     rng = random.Random(5)
     values = random_words(rng, 37)
-    commands, image, n = roundtrip_commands(values, 100, 8, 8 * 2 * 37 + 24)
+    out_at = BEAT + beats_bytes(37) + 3 * BEAT
+    commands, image, n = roundtrip_commands(values, 100, BEAT, out_at)
     out = await kernel.execute(commands, image)
-    got = unpack_entries(out[(8 * 2 * 37 + 24) // 8:][:n * len(values)],
-                         entry_bits(CFG.hostmap, "data"))
-    assert got == values
+    assert unpack_at(out, out_at, len(values)) == values
     kernel.backpressure(seed=None)
     dut._log.warning("backpressure: %d -> %d cycles", plain_cycles, sum(kernel.invocations))
 
@@ -305,7 +411,7 @@ async def ap_ctrl_hs_registers_and_back_to_back_runs(dut):
     rng = random.Random(9)
     for run in range(3):
         values = random_words(rng, 64 + 40 * run)
-        commands, image, n = roundtrip_commands(values, 7 * run, 0, 8 * 2 * len(values))
+        commands, image, n = roundtrip_commands(values, 7 * run, 0, beats_bytes(len(values)))
         kernel.place(commands, image, CMD_BASE, IMAGE_BASE)
         await kernel.program(CMD_BASE, IMAGE_BASE)
         await kernel.write("IER", 3 if run != 1 else 0)
@@ -334,8 +440,7 @@ async def ap_ctrl_hs_registers_and_back_to_back_runs(dut):
             await RisingEdge(kernel.clk)
             assert int(dut.interrupt.value) == 0
         out = kernel.image_at(IMAGE_BASE, len(image))
-        got = unpack_entries(out[len(values) * n:], entry_bits(CFG.hostmap, "data"))
-        assert got == values, f"run {run}"
+        assert unpack_at(out, 8 * n, len(values)) == values, f"run {run}"
 
     # auto_restart: the kernel runs again and again until it is cleared
     await kernel.write("IER", 0)
@@ -370,7 +475,7 @@ def train_until_reset(kernel: Kernel, seed: int) -> None:
         return await kernel.execute(commands, image)
     hw = HardwareCore(SPEC, backend="u50-cocotb",
                       machine=HardwareMachine(CFG, CommandDriver(CFG.hostmap,
-                                                                 resume(execute))))
+                                                                 resume(execute), BITS)))
     golden = open_core(SPEC, "golden")
     hw.load_params(random_params(SPEC, seed=seed))
     try:
@@ -392,7 +497,7 @@ async def reset_in_the_middle_of_a_run_leaves_the_kernel_usable(dut):
             await bridge(train_until_reset)(kernel, 3)
         else:
             values = random_words(rng, 300)
-            commands, image, _ = roundtrip_commands(values, 0, 0, 8 * 2 * len(values))
+            commands, image, _ = roundtrip_commands(values, 0, 0, beats_bytes(len(values)))
             await kernel.start_and_reset(commands, image, LOAD if phase == "load" else STORE)
         assert await kernel.read("CTRL") == IDLE, phase
         assert await kernel.read("ISR") == 0, phase
@@ -404,77 +509,263 @@ async def reset_in_the_middle_of_a_run_leaves_the_kernel_usable(dut):
 async def bursts_are_split_at_4k_and_256_beats(dut):
     """(e) Transfers that cross 4 KB boundaries and exceed 256 beats are split: every
     observed burst stays inside its 4 KB page, has at most 256 beats, and the bursts
-    cover the transfer exactly; the command list itself straddles a boundary."""
+    cover the transfer exactly; the command list itself crosses a boundary."""
     kernel = await Kernel.create(dut)
     rng = random.Random(33)
-    count = 700                                               # 1400 words: > 256 beats
+    count = 2 * 256 * DATA.per_unit // DATA.beats_per_unit     # 512 beats
+    assert 3 + count <= 1 << CFG.hostmap.addr_bits
     values = random_words(rng, count)
-    image_base = 0x3000 - 8 * 5                               # 5 words before a boundary
-    cmd_base = 0x2000 - 8 * 2                                 # the first command straddles
-    commands, image, n = roundtrip_commands(values, 3, 0, 8 * n_words(count) + 16)
+    image_base = 0x3000 - 5 * BEAT                            # 5 beats before a boundary
+    cmd_base = 0x2000 - 32                                    # one command before it
+    size = beats_bytes(count)
+    commands, image, n = roundtrip_commands(values, 3, 0, size + 2 * BEAT)
     before = len(kernel.bursts)
     out = await kernel.execute(commands, image, cmd_base=cmd_base, image_base=image_base)
-    got = unpack_entries(out[(8 * n_words(count) + 16) // 8:], entry_bits(CFG.hostmap, "data"))
-    assert got == values
+    assert unpack_at(out, size + 2 * BEAT, count) == values
     bursts = kernel.bursts[before:]
-    beat = kernel.data_bytes
     for ch, addr, beats in bursts:
         assert beats <= 256, (ch, hex(addr), beats)
-        assert addr // 4096 == (addr + beats * beat - 1) // 4096, (ch, hex(addr), beats)
-    def covered(ch, start, words):
-        spans = sorted((a, a + b * beat) for c, a, b in bursts
-                       if c == ch and start <= a + b * beat and a < start + 8 * words)
-        lo = start - start % beat
-        hi = -(-(start + 8 * words) // beat) * beat
-        assert spans[0][0] == lo and spans[-1][1] == hi, (ch, spans[:2], spans[-2:])
+        assert addr % BEAT == 0, (ch, hex(addr))
+        assert addr // 4096 == (addr + beats * BEAT - 1) // 4096, (ch, hex(addr), beats)
+
+    def covered(ch, start, nbytes):
+        spans = sorted((a, a + b * BEAT) for c, a, b in bursts
+                       if c == ch and start <= a + b * BEAT and a < start + nbytes)
+        assert spans[0][0] == start and spans[-1][1] == start + nbytes, \
+            (ch, spans[:2], spans[-2:])
         for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
             assert a1 == b0, (ch, hex(a1), hex(b0))
         return len(spans)
-    assert covered("AR", image_base, n_words(count)) >= 2 + n_words(count) * 8 // 2048
-    assert covered("AW", image_base + 8 * n_words(count) + 16, n_words(count)) >= 3
-    # the first command (4 words from 0x1FD0) and the rest of the list
-    first = [a for c, a, _ in bursts if c == "AR" and cmd_base <= a < cmd_base + 0x40]
-    assert cmd_base in first and 0x2000 in first, [hex(a) for a in first]
-
-
-def n_words(count: int) -> int:
-    return count * entry_words(entry_bits(CFG.hostmap, "data"))
+    def pages(start, nbytes):      # bursts are split at 4 KB only (256 beats > 4 KB)
+        return (start + nbytes - 1) // 4096 - start // 4096 + 1
+    assert covered("AR", image_base, size) == pages(image_base, size) == 5
+    out_at = image_base + size + 2 * BEAT
+    assert covered("AW", out_at, size) == pages(out_at, size)
+    assert max(b for c, _, b in bursts if c == "AR") == min(256, 4096 // BEAT)
+    # the command list: its first command before the boundary, the next after it
+    first = [a for c, a, _ in bursts if c == "AR" and cmd_base - 64 <= a < cmd_base + 0x40]
+    assert cmd_base - cmd_base % BEAT in first and 0x2000 in first, [hex(a) for a in first]
+    await log_roundtrip_cycles(kernel, dut)
 
 
 @cocotb.test()
-async def wide_bus_roundtrip_and_inference(dut):
-    """The wide-bus build (tests/u50/kernel_setup.py, design "wide"): unaligned round
-    trips (WSTRB on partial beats, 4 KB splits) and an inference equal golden."""
+async def other_width_roundtrip_and_inference(dut):
+    """The builds with another bus width (tests/u50/kernel_setup.py, designs "narrow"
+    and "wide"): round trips (partial last units, 4 KB splits) leave the memory around
+    them untouched, and an inference equals golden."""
     kernel = await Kernel.create(dut)
-    assert 8 * kernel.data_bytes == DESIGN.axi_data_bits > 64
+    assert 8 * kernel.data_bytes == BITS != 256
     rng = random.Random(44)
-    for count, offset_in, offset_out, base in ((1, 8, 40, IMAGE_BASE),
-                                               (13, 24, 24 + 8 * 26 + 8, IMAGE_BASE + 8),
-                                               (300, 8, 8 * 600 + 56, 0x5000 - 40)):
+    for count, offset_in, offset_out, base in ((1, BEAT, 5 * BEAT, IMAGE_BASE),
+                                               (13, 2 * BEAT, 40 * BEAT, IMAGE_BASE + BEAT),
+                                               (300, BEAT, 8 * 300 * 2 + 7 * BEAT,
+                                                0x5000 - 5 * BEAT)):
         values = random_words(rng, count)
         commands, image, n = roundtrip_commands(values, 5, offset_in, offset_out)
         sentinel = np.uint64(0xA5A5_5A5A_0F0F_F0F0)
         image[:offset_in // 8] = sentinel
-        image[offset_in // 8 + n * count:offset_out // 8] = sentinel
+        image[offset_in // 8 + n:offset_out // 8] = sentinel
         kernel.ram.write(base + 8 * len(image), bytes([0x77]) * 64)
         before = len(kernel.bursts)
         out = await kernel.execute(commands, image, image_base=base)
-        got = unpack_entries(out[offset_out // 8:offset_out // 8 + n * count],
-                             entry_bits(CFG.hostmap, "data"))
-        assert got == values
-        # words outside the STORE are untouched (WSTRB)
+        assert unpack_at(out, offset_out, count) == values
+        # words outside the STORE are untouched
         np.testing.assert_array_equal(out[:offset_out // 8], image[:offset_out // 8])
         assert bytes(kernel.ram.read(base + 8 * len(image), 64)) == bytes([0x77]) * 64
         for ch, addr, beats in kernel.bursts[before:]:
             assert addr % kernel.data_bytes == 0 and beats <= 256
             assert addr // 4096 == (addr + beats * kernel.data_bytes - 1) // 4096
+    await log_roundtrip_cycles(kernel, dut)
     await bridge(infer_only)(kernel, 17)
+
+
+SLVERR, DECERR = 2, 3
+
+
+def error_list(rng: random.Random):
+    """LOAD (40 entries at A), LOAD (300 at B), STORE (300 to C), END; the image and the
+    byte offsets of A, B and C."""
+    a, b = random_words(rng, 40), random_words(rng, 300)
+    off_a = 0
+    off_b = off_a + beats_bytes(40) + BEAT
+    off_c = off_b + beats_bytes(300) + BEAT
+    image = np.zeros((off_c + beats_bytes(300)) // 8 + BEAT // 8, dtype=np.uint64)
+    image[off_a // 8:off_a // 8 + DATA.words(40)] = DATA.pack(a)
+    image[off_b // 8:off_b // 8 + DATA.words(300)] = DATA.pack(b)
+    image[off_c // 8:] = np.uint64(0x5A5A_A5A5_1234_8765)
+    commands = encode_commands([Command("LOAD", "data", 0, 0, 40, off_a),
+                                Command("LOAD", "data", 0, 50, 300, off_b),
+                                Command("STORE", "data", 0, 0, 300, off_c)], BEAT)
+    return commands, image, (off_a, off_b, off_c)
+
+
+async def run_expecting_error(kernel: Kernel, commands, image, image_base=IMAGE_BASE,
+                              cmd_base=CMD_BASE):
+    """Start the kernel, wait for ap_done; the status and the image after the run."""
+    kernel.place(commands, image, cmd_base, image_base)
+    await kernel.program(cmd_base, image_base)
+    kernel.faults.seen.clear()
+    kernel.error_rose = None
+    first = kernel.cycle
+    await kernel.write("CTRL", START)
+    await kernel.wait_interrupt()
+    ctrl = await kernel.read("CTRL")
+    assert ctrl & DONE and ctrl & IDLE, f"CTRL = {ctrl:#x} after the interrupt"
+    await kernel.write("ISR", 1)
+    status = await kernel.status()
+    return status, kernel.image_at(image_base, len(image)), first
+
+
+async def clean_run_works(kernel: Kernel, rng: random.Random) -> None:
+    """After an error the next run is clean: its status is 0 and its data right."""
+    values = random_words(rng, 20)
+    commands, image, n = roundtrip_commands(values, 9, 0, beats_bytes(20) + BEAT)
+    out = await kernel.execute(commands, image)
+    assert unpack_at(out, beats_bytes(20) + BEAT, 20) == values
+    assert (await kernel.status()).error is False
+    assert await kernel.read("STATUS") == 0
+
+
+@cocotb.test()
+async def axi_read_errors_stop_the_run(dut):
+    """(f) SLVERR and DECERR on a LOAD's read beat and on a command fetch, and an early
+    and a missing RLAST: the run ends with ap_done, STATUS names the transfer (kind,
+    response, RLAST), ERROR_COMMAND the command and ERROR_ADDR its HBM address; nothing
+    is written afterwards (the list's STORE never runs: no AW, no W), no read burst is
+    asked for after the error, and the next run is clean."""
+    kernel = await Kernel.create(dut)
+    rng = random.Random(61)
+    cases = (("load", SLVERR, None, 1), ("load", DECERR, None, 1),
+             ("load", 0, "early", 1), ("load", 0, "missing", 1),
+             ("fetch", DECERR, None, 2), ("fetch", 0, "missing", 0))
+    for kind, resp, rlast, index in cases:
+        commands, image, (off_a, off_b, off_c) = error_list(rng)
+        if kind == "load":
+            lo = IMAGE_BASE + off_b + 2 * 4096 // 3 // BEAT * BEAT   # inside LOAD B
+            hi, where = IMAGE_BASE + off_c, IMAGE_BASE + off_b
+        else:
+            lo = CMD_BASE + 32 * index
+            hi, where = lo + 32, lo
+        kernel.faults.on_read(lo, hi, resp, rlast)
+        bursts = len(kernel.bursts)
+        status, out, first = await run_expecting_error(kernel, commands, image)
+        label = f"{kind} {resp} {rlast}"
+        assert kernel.faults.seen == ["R"], label
+        assert status.error and status.kind == kind, (label, status)
+        assert status.response == ("OKAY", "EXOKAY", "SLVERR", "DECERR")[resp], (label, status)
+        assert status.rlast == (rlast is not None), (label, status)
+        assert status.command == index and status.address == where, (label, status)
+        # nothing written: no AW, no W; the STORE's region keeps its contents
+        assert not [b for b in kernel.bursts[bursts:] if b[0] == "AW"], label
+        assert not [w for w in kernel.w_beats if w[0] >= first], label
+        np.testing.assert_array_equal(out[off_c // 8:], image[off_c // 8:])
+        # no read burst asked for after the error (one cycle to register it)
+        error_at = kernel.error_rose - 1          # the cycle the bad response came
+        late = [at for at, b in zip(kernel.bursts_at[bursts:], kernel.bursts[bursts:])
+                if b[0] == "AR" and at > error_at + 1]
+        assert not late, (label, late)
+        await clean_run_works(kernel, rng)
+    # the executor of the host code raises, naming the transfer
+    commands, image, (_, off_b, _) = error_list(rng)
+    kernel.faults.on_read(IMAGE_BASE + off_b, IMAGE_BASE + off_b + BEAT, SLVERR)
+    try:
+        await kernel.execute(commands, image)
+    except Exception as exc:                               # KernelError
+        message = str(exc)
+        assert "load" in message and "SLVERR" in message and "command 1 (LOAD data" in message
+        assert f"{IMAGE_BASE + off_b:#x}" in message, message
+    else:
+        raise AssertionError("a read error did not raise")
+
+
+@cocotb.test()
+async def axi_write_errors_stop_the_run(dut):
+    """(g) SLVERR and DECERR on the write response of a STORE's first burst, and on a
+    STATS: the run ends with the error in STATUS; from the bad response on, no W beat
+    carries a byte strobe and no new AW burst is asked for; the list's next STORE never
+    writes; the next run is clean."""
+    kernel = await Kernel.create(dut)
+    rng = random.Random(62)
+    for kind, resp in (("store", SLVERR), ("store", DECERR), ("stats", SLVERR)):
+        count = 3 * 4096 // BEAT * DATA.per_unit // DATA.beats_per_unit   # 3 pages
+        assert count <= 1 << CFG.hostmap.addr_bits
+        values = random_words(rng, count)
+        size = beats_bytes(count)
+        off_out, off_next = size + BEAT, 2 * size + 2 * BEAT
+        image = np.zeros((off_next + size) // 8, dtype=np.uint64)
+        image[:DATA.words(count)] = DATA.pack(values)
+        image[off_out // 8:] = np.uint64(0x0123_4567_89AB_CDEF)
+        if kind == "store":
+            failing = Command("STORE", "data", 0, 0, count, off_out)
+        else:
+            failing = Command("STATS", "cycles", 0, 0, 2, off_out)
+        commands = encode_commands([Command("LOAD", "data", 0, 0, count, 0), failing,
+                                    Command("STORE", "data", 0, 0, count, off_next)], BEAT)
+        kernel.faults.on_write(IMAGE_BASE + off_out, IMAGE_BASE + off_out + BEAT, resp)
+        bursts = len(kernel.bursts)
+        status, out, first = await run_expecting_error(kernel, commands, image)
+        label = f"{kind} {resp}"
+        assert kernel.faults.seen == ["B"], label
+        assert status.error and status.kind == kind and not status.rlast, (label, status)
+        assert status.response == ("SLVERR" if resp == SLVERR else "DECERR"), label
+        assert status.command == 1 and status.address == IMAGE_BASE + off_out, label
+        error_at = kernel.error_rose - 1          # the cycle the bad response came
+        written = [w for w in kernel.w_beats if w[0] > error_at and w[1]]
+        assert not written, (label, written[:3])
+        late = [at for at, b in zip(kernel.bursts_at[bursts:], kernel.bursts[bursts:])
+                if b[0] == "AW" and at > error_at + 1]
+        assert not late, (label, late)
+        # the next STORE never ran
+        np.testing.assert_array_equal(out[off_next // 8:], image[off_next // 8:])
+        if kind == "store":                      # some of the failing STORE was written
+            assert out[off_out // 8] != image[off_out // 8]
+        await clean_run_works(kernel, rng)
+
+
+@cocotb.test()
+async def bad_commands_and_arguments_are_errors(dut):
+    """(h) An unknown opcode, an unknown memory, an offset off the beat and a count of
+    2^32 stop the run with STATUS kind ``command``; an image address off the beat with kind ``argument``
+    (the run does not start); nothing is read or written for them."""
+    kernel = await Kernel.create(dut)
+    rng = random.Random(63)
+    good = Command("LOAD", "data", 0, 0, 4, 0)
+    image = np.zeros(64, dtype=np.uint64)
+    image[:DATA.words(4)] = DATA.pack(random_words(rng, 4))
+    lists = []
+    words = encode_commands([good, Command("STORE", "data", 0, 0, 4, 8 * 32)], BEAT)
+    words[4] = 9                                           # opcode 9 does not exist
+    lists.append(words)
+    words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+    words[4] |= 7 << 8                                     # memory 7 does not exist
+    lists.append(words)
+    if BEAT > 8:
+        words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+        words[7] = 8                                       # 8 bytes: off the beat
+        lists.append(words)
+    words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+    words[6] = np.uint64(1 << 32)                          # a count of 2^32
+    lists.append(words)
+    for commands in lists:
+        bursts = len(kernel.bursts)
+        status, _, _ = await run_expecting_error(kernel, commands, image)
+        assert status.error and status.kind == "command", status
+        assert status.command == 1 and status.address == CMD_BASE + 32, status
+        assert [b[0] for b in kernel.bursts[bursts:]].count("AW") == 0
+    if BEAT > 8:
+        bursts = len(kernel.bursts)
+        status, _, _ = await run_expecting_error(kernel, lists[0], image,
+                                                 image_base=IMAGE_BASE + 8)
+        assert status.error and status.kind == "argument", status
+        assert status.address == IMAGE_BASE + 8, status
+        assert kernel.bursts[bursts:] == []
+    await clean_run_works(kernel, rng)
 
 
 def infer_only(kernel: Kernel, seed: int) -> None:
     execute = resume(kernel.execute)
     hw = HardwareCore(SPEC, backend="u50-cocotb",
-                      machine=HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute)))
+                      machine=HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute, BITS)))
     golden = open_core(SPEC, "golden")
     params = random_params(SPEC, seed=seed)
     golden.load_params(params)

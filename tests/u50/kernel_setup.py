@@ -3,8 +3,9 @@ tests/u50/test_kernel.py, and the simulator side, tests/u50/kernel_cocotb.py, wh
 reads the design's name from ``$FIXAR_KERNEL_DESIGN``).
 
 ``main``: a tiny DDPG (actor 3-5-3-1, critic 4-4-1, batch 4) on two cores of 2x2 PEs,
-with a 64-bit ``m_axi_gmem0``; ``wide``: the same networks (batch 3) on one 1x1 core
-behind a 256-bit ``m_axi_gmem0`` (smaller, so that its second build stays quick)."""
+with the default ``m_axi_gmem0`` (256 bits); ``narrow`` and ``wide``: the same networks
+(batch 3) on one 1x1 core behind a 64-bit and a 512-bit ``m_axi_gmem0`` (smaller, so
+that their builds stay quick)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from fixar_gen.hw.core import CoreConfig
 from fixar_gen.hw.design import config_for
 from fixar_gen.spec import Spec
+from fixar_gen.targets.u50.commands import DEFAULT_AXI_DATA_BITS
 from tests.hw.test_core import tiny_ddpg
 
 NAME = "fixar_kernel"
@@ -34,8 +36,9 @@ def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int) -> De
     return Design(name, spec, config_for(spec), batch, bits)
 
 
-DESIGNS = {"main": _design("main", (2, 2, 2), 4, 64),
-           "wide": _design("wide", (1, 1, 1), 3, 256)}
+DESIGNS = {"main": _design("main", (2, 2, 2), 4, DEFAULT_AXI_DATA_BITS),
+           "narrow": _design("narrow", (1, 1, 1), 3, 64),
+           "wide": _design("wide", (1, 1, 1), 3, 512)}
 
 
 def current() -> Design:

@@ -4,15 +4,18 @@ kernel over the PyRTL core: the same results as driving the core directly."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fixar_gen.hw.core import build_core
 from fixar_gen.hw.drivers import PyrtlDriver
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.programs import programs
 from fixar_gen.targets.u50.batch import CommandDriver, model_executor
-from fixar_gen.targets.u50.commands import (Command, encode_commands, pack_entries,
-                                            unpack_entries)
+from fixar_gen.targets.u50.commands import (AXI_DATA_BITS, Command, Layout, encode_commands,
+                                            layout)
+from fixar_gen.targets.u50.wires import ceil_div_model
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec
 
@@ -30,12 +33,79 @@ def test_programs_through_the_command_protocol_equal_golden(case):
     assert diff is None, f"{diff}\n{case.listing()}"
 
 
-def test_entries_pack_and_unpack_at_every_width():
-    for bits in (1, 32, 63, 64, 65, 82, 128, 160):
-        values = [0, (1 << bits) - 1, 1 << (bits - 1), 12345 % (1 << bits)]
-        packed = pack_entries(values, bits)
-        assert len(packed) == len(values) * -(-bits // 64)
-        assert unpack_entries(packed, bits) == values
+@pytest.mark.parametrize("beat", AXI_DATA_BITS)
+def test_entries_pack_and_unpack_at_every_width(beat):
+    for bits in (1, 28, 32, 63, 64, 65, 70, 82, 128, 160, 256, 300):
+        lay = Layout(bits, beat)
+        assert lay.beats_per_unit == -(-bits // beat)
+        assert lay.per_unit == lay.beats_per_unit * beat // bits >= 1
+        for count in (1, lay.per_unit - 1, lay.per_unit, lay.per_unit + 1, 7):
+            if count < 1:
+                continue
+            values = [(1 << bits) - 1, 0, 1 << (bits - 1), 12345 % (1 << bits)] * count
+            values = values[:count]
+            packed = lay.pack(values)
+            assert packed.dtype == np.uint64
+            assert len(packed) == lay.words(count) == lay.units(count) * lay.unit_bits // 64
+            assert lay.unpack(packed, count) == values
+            # entry i of a unit sits at bit i * bits of the unit, little-endian; zero above
+            unit = int.from_bytes(packed[:lay.unit_bits // 64].astype("<u8").tobytes(),
+                                  "little")
+            first = values[:lay.per_unit]
+            assert unit == sum(v << (i * bits) for i, v in enumerate(first))
+
+
+def test_the_core_data_word_packs_three_to_a_256_bit_beat():
+    lay = layout(CFG.hostmap, "data", 256)
+    assert lay.bits == 82 and lay.per_unit == 3 and lay.beats_per_unit == 1
+    assert lay.efficiency > 0.96
+    assert Layout(82, 64).per_unit == 1 and Layout(82, 64).beats_per_unit == 2
+    assert Layout(82, 512).per_unit == 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 64), st.one_of(st.integers(0, 2**32 - 1),
+                                     st.sampled_from([0, 1, 2**32 - 1, 2**32 - 2, 2**31])))
+def test_the_kernel_divides_by_a_constant_exactly(k, x):
+    """The kernel's unit count ceil(count / per_unit) (a multiply by a reciprocal)."""
+    assert ceil_div_model(x, k, 32) == -(-x // k)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_the_kernel_ceil_div_hardware_matches_its_model(pipelined):
+    """One multiplier, the reciprocal selected by the command: every choice exact,
+    combinational or DIVIDE_CYCLES later."""
+    import pyrtl
+    from fixar_gen.hw.build import fresh_block
+    from fixar_gen.targets.u50.wires import DIVIDE_CYCLES, ceil_div
+    ks = (3, 1, 6, 7, 9, 16, 18, 25, 2)
+    cases = [0, 1, 2, 3, 5, 6, 7, 2**31, 2**32 - 3, 2**32 - 2, 2**32 - 1]
+    with fresh_block() as block:
+        x = pyrtl.Input(32, "x")
+        which = pyrtl.Input(4, "which")
+        out = pyrtl.Output(40, "q")
+        out <<= ceil_div(x, [(which == i, k) for i, k in enumerate(ks)], 32,
+                         pipelined=pipelined)
+    wait = DIVIDE_CYCLES if pipelined else 0
+    with pyrtl.set_working_block(block):
+        sim = pyrtl.FastSimulation(tracer=None)
+        for i, k in list(enumerate(ks)) + [(15, ks[-1])]:   # 15: no condition holds
+            for value in cases:
+                for _ in range(wait + 1):
+                    sim.step({"x": value, "which": i})
+                assert sim.inspect("q") == -(-value // k), (k, value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.sampled_from(AXI_DATA_BITS), st.data())
+def test_any_entries_round_trip_through_the_packing(bits, beat, data):
+    lay = Layout(bits, beat)
+    values = data.draw(st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=40))
+    packed = lay.pack(values)
+    assert len(packed) * 64 == lay.units(len(values)) * lay.unit_bits
+    assert lay.unpack(packed, len(values)) == values
+    # entries never straddle a unit, and a unit uses at most its bits
+    assert lay.per_unit * bits <= lay.unit_bits < (lay.per_unit + 1) * bits + beat
 
 
 def test_command_list_ends_with_end_and_checks_alignment():
@@ -48,6 +118,8 @@ def test_command_list_ends_with_end_and_checks_alignment():
         assert "multiple of 8" in str(exc)
     else:
         raise AssertionError("an unaligned offset was accepted")
+    with pytest.raises(ValueError, match="multiple of 32"):
+        encode_commands([Command("LOAD", offset=16)], align=32)
 
 
 def test_writes_are_batched_into_one_invocation():

@@ -33,8 +33,10 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.programs import programs
 from fixar_gen.targets.u50 import driver as u50_driver
 from fixar_gen.targets.u50.batch import CommandDriver, model_executor
-from fixar_gen.targets.u50.commands import ARGUMENTS, COMMAND_WORDS, OPCODES, entry_words
+from fixar_gen.targets.u50.commands import (ARGUMENTS, COMMAND_WORDS, OPCODES, REGISTER,
+                                            Layout)
 from fixar_gen.targets.u50.package import KernelPackage
+from fixar_gen.targets.u50.status import KernelError
 from fixar_gen.testing import train_both, uniform_batch
 from fixar_gen.tools import ToolFailed, ToolMissing
 from fixar_gen.verify import check_program
@@ -84,6 +86,8 @@ class FakePyxrt(types.ModuleType):
         self.kernel_name = kernel_name
         self.log: list[tuple] = []
         self.wait_state = CmdState.ERT_CMD_STATE_COMPLETED
+        #: the compute unit's registers that read_register sees after a run (offset -> value)
+        self.registers: dict[int, int] = {}
         self.loaded: str | None = None
         self.xclBOSyncDirection = SyncDirection
         self.ert_cmd_state = CmdState
@@ -110,7 +114,14 @@ class FakePyxrt(types.ModuleType):
             def __init__(self, dev, xuuid, name, mode=AccessMode.shared):
                 if xuuid.path != fake.loaded or name != fake.kernel_name:
                     raise RuntimeError(f"no kernel {name} in {xuuid.path}")
+                self.mode = mode
                 fake.log.append(("kernel", name, mode))
+
+            def read_register(self, offset):
+                if self.mode is not AccessMode.exclusive:
+                    raise RuntimeError("read_register needs cu_access_mode.exclusive")
+                fake.log.append(("read_register", offset))
+                return fake.registers.get(offset, 0)
 
             def group_id(self, index):
                 # every argument in its own (pretend) bank, so a mix-up is visible
@@ -240,6 +251,11 @@ def test_one_invocation_allocates_in_the_argument_banks_and_syncs_around_the_run
     kinds = [(e[0], e[1] if e[0] != "start" else None) for e in log]
     assert kinds == [("write", 0), ("sync", 0), ("write", 1), ("sync", 1), ("start", None),
                      ("wait", executor.timeout_ms), ("sync", 1), ("read", 1)]
+    # the status registers are read after the wait, before the image comes back
+    reads = [e[1] for e in fake_xrt.log if e[0] == "read_register"]
+    assert reads == [REGISTER[n] for n in ("STATUS", "ERROR_COMMAND", "ERROR_ADDR_LO",
+                                           "ERROR_ADDR_HI")]
+    assert fake_xrt.events("kernel")[0][2] is AccessMode.exclusive
     syncs = fake_xrt.events("sync")
     assert [s[2] for s in syncs] == [SyncDirection.XCL_BO_SYNC_BO_TO_DEVICE] * 2 + \
         [SyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE]
@@ -274,7 +290,7 @@ def test_buffers_are_reused_and_grown(fake_xrt, machine):
     hw.driver.write("data", 0, list(range(n)))
     assert hw.driver.read(0, n) == list(range(n))
     hw.driver.read(0, 2)
-    image_bytes = 2 * n * 8 * entry_words(CFG.word)
+    image_bytes = 2 * 8 * Layout(CFG.word, PACKAGE.axi_data_bits).words(n)
     pages = -(-image_bytes // 4096)
     assert pages > 1
     sizes = [(b[1], b[2]) for b in fake_xrt.events("bo")]
@@ -366,3 +382,54 @@ def test_the_real_card_path_is_documented_as_untested():
     assert "untested" in text.lower() and "fake pyxrt" in text.lower()
     assert "untested" in (u50_driver.__doc__ or "").lower() or \
         "not tested here" in (u50_driver.__doc__ or "").lower()
+
+
+@pytest.mark.parametrize("status, kind, words", [
+    (1 | 2 << 1 | 2 << 4, "load", ["load", "SLVERR response", "command 1 (LOAD data"]),
+    (1 | 3 << 1 | 3 << 4, "store", ["store", "DECERR response", "command 1 (STORE data"]),
+    (1 | 1 << 1 | 1 << 6, "fetch", ["fetch", "RLAST missing or early", "command 1"]),
+])
+def test_a_run_stopped_on_an_axi_error_raises_naming_the_transfer(fake_xrt, xclbin, status,
+                                                                  kind, words):
+    executor = u50_driver.U50Executor(xclbin)
+    driver = CommandDriver(CFG.hostmap, executor)
+    fake_xrt.registers = {REGISTER["STATUS"]: status, REGISTER["ERROR_COMMAND"]: 1,
+                          REGISTER["ERROR_ADDR_LO"]: 0x4000_0040,
+                          REGISTER["ERROR_ADDR_HI"]: 0x1}
+    driver.write("data", 3, [5, 6])
+    driver.write("data", 9, [7])
+    with pytest.raises(KernelError) as err:
+        driver.read(0, 2)          # LOAD, LOAD, STORE, END: command 1 is the second LOAD
+    message = str(err.value)
+    assert "\n" not in message and err.value.status.kind == kind
+    for word in words:
+        assert word.replace("STORE data", "LOAD data") in message if kind == "store" \
+            else word in message, message
+    assert "HBM address 0x140000040" in message
+    assert "fixar_kernel stopped on an error" in message
+
+
+def test_make_run_reports_a_kernel_error_in_one_line(monkeypatch, xclbin, capsys):
+    spec = tiny_ddpg(2, 2, 2, 3)
+    fake = FakePyxrt(pyrtl_card(config_for(spec)), PACKAGE.kernel_xml())
+    fake.registers = {REGISTER["STATUS"]: 1 | 2 << 1 | 3 << 4, REGISTER["ERROR_COMMAND"]: 0}
+    monkeypatch.setitem(sys.modules, "pyxrt", fake)
+    monkeypatch.setattr("fixar_gen.dsl.load_spec", lambda path: spec)
+    assert u50_driver.main(["spec.yaml", "--xclbin", str(xclbin), "--updates", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fixar: error: fixar_kernel stopped on an error: load")
+    assert "DECERR" in err and err.count("\n") == 1
+
+
+def test_the_kernel_width_comes_from_the_registers_file_beside_the_xclbin(fake_xrt, tmp_path):
+    folder = tmp_path / "build"
+    folder.mkdir()
+    (folder / PACKAGE.xclbin).write_bytes(b"x")
+    assert u50_driver.U50Executor(folder / PACKAGE.xclbin).package.axi_data_bits == 256
+    narrow = KernelPackage(axi_data_bits=64)
+    (folder / "kernel_registers.json").write_text(narrow.registers_json())
+    executor = u50_driver.U50Executor(folder / PACKAGE.xclbin)
+    assert executor.package.axi_data_bits == 64
+    (folder / "kernel_registers.json").write_text("{")
+    with pytest.raises(ToolFailed, match="kernel_registers.json cannot be read"):
+        u50_driver.U50Executor(folder / PACKAGE.xclbin)

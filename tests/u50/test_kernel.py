@@ -12,21 +12,15 @@ Also here, without a simulator: the generated Verilog is deterministic, lint-cle
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import os
 import re
-import shutil
-import xml.etree.ElementTree as ET
 from collections import Counter
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from fixar_gen.targets.u50.kernel import (UNUSED_INPUTS, build_kernel, interface,
                                           kernel_verilog, rtl_module, rtl_ports)
 from tests.conftest import tool_or_skip
+from tests.u50.kernel_build import build_sim, cocotb_or_skip, run_cocotb
 from tests.u50.kernel_setup import DESIGNS, ENV, NAME
 
 CFG = DESIGNS["main"].cfg
@@ -36,8 +30,11 @@ COCOTB_TESTS = ("train_step_and_inference_equal_golden",
                 "random_backpressure_changes_only_cycles",
                 "ap_ctrl_hs_registers_and_back_to_back_runs",
                 "reset_in_the_middle_of_a_run_leaves_the_kernel_usable",
-                "bursts_are_split_at_4k_and_256_beats")
-WIDE_TESTS = ("wide_bus_roundtrip_and_inference",)
+                "bursts_are_split_at_4k_and_256_beats",
+                "axi_read_errors_stop_the_run",
+                "axi_write_errors_stop_the_run",
+                "bad_commands_and_arguments_are_errors")
+OTHER_WIDTH_TESTS = ("other_width_roundtrip_and_inference",)
 
 
 @pytest.fixture(scope="module")
@@ -123,116 +120,15 @@ def test_refactored_core_elaboration_builds_the_same_core():
 
 # ----------------------------------------------------------------- the cocotb run
 
-def _cocotb_or_skip():
-    for module in ("cocotb", "cocotb_tools.runner", "cocotbext.axi"):
-        try:
-            __import__(module)
-        except ImportError:
-            pytest.skip(f"{module.split('.')[0]} is not installed: install the dev extra "
-                        '(pip install -e ".[dev]"; PyPI packages cocotb, cocotbext-axi)')
-    import find_libpython
-    if find_libpython.find_libpython() is None:
-        pytest.skip("cocotb needs the shared libpython of this Python (libpython3.x.so), "
-                    "which was not found: use a Python built with --enable-shared")
-
-
-@contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def build_kernel_sim(verilog: str, top: str, tool) -> Path:
-    """The kernel compiled by cocotb's Verilator runner, cached by content hash under
-    the Verilator cache root (a second call finds the binary and compiles nothing)."""
-    from cocotb_tools.runner import get_runner
-    from fixar_gen.hw.verilate import _Lock, cache_root
-    build_args = ["--x-assign", "fast", "-Wno-fatal", "-Wno-lint", "-Wno-style"]
-    # -O0: on this 2-core machine the compile (not the simulation, which is mostly
-    # cocotb's Python) dominates; the wheel's make needs the PCH include flag spelled out
-    makeflags = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O1 CFG_CXXFLAGS_PCH_I=-include"
-    key = hashlib.sha256("\n".join([
-        verilog, top, importlib.metadata.version("cocotb"),
-        importlib.metadata.version("verilator") if _has_dist("verilator") else tool.origin,
-        " ".join(build_args), makeflags]).encode()).hexdigest()[:32]
-    root = cache_root().parent / "cocotb"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / key
-    if (final / top).is_file():
-        return final
-    with _Lock(root / f"{key}.lock"):
-        if (final / top).is_file():
-            return final
-        work = root / f"{key}.building"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-        source = work / f"{top}.v"
-        source.write_text(verilog)
-        env = {k: tool.env[k] for k in ("PATH", "VERILATOR_ROOT") if k in tool.env}
-        env["MAKEFLAGS"] = makeflags
-        with _environment(env):
-            runner = get_runner("verilator")
-            runner.build(sources=[source], hdl_toplevel=top, build_dir=work,
-                         build_args=build_args, log_file=work / "build.log")
-        for path in work.iterdir():          # keep the binary, the source, the log
-            if path.name not in (top, source.name, "build.log"):
-                path.unlink()
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
-    return final
-
-
-def _has_dist(name: str) -> bool:
-    try:
-        importlib.metadata.version(name)
-        return True
-    except importlib.metadata.PackageNotFoundError:
-        return False
-
-
-def run_cocotb(build_dir: Path, top: str, tests, results: Path, tool,
-               design: str = "main") -> dict[str, str]:
-    """Run the cocotb ``tests`` in one simulator process; {test: "" or the failure}."""
-    from cocotb_tools.runner import get_runner
-    env = {k: tool.env[k] for k in ("PATH", "VERILATOR_ROOT") if k in tool.env}
-    runner = get_runner("verilator")
-    runner.build_dir = build_dir
-    with _environment(env):
-        try:
-            runner.test(test_module="tests.u50.kernel_cocotb", hdl_toplevel=top,
-                        hdl_toplevel_lang="verilog",
-                        build_dir=build_dir, test_dir=results.parent, results_xml=str(results),
-                        testcase=list(tests), extra_env={"COCOTB_LOG_LEVEL": "WARNING", ENV: design},
-                        log_file=results.with_suffix(".log"))
-        except SystemExit:
-            pass              # the results file says which test failed
-    outcome = {}
-    if results.is_file():
-        for case in ET.parse(results).getroot().iter("testcase"):
-            failure = case.find("failure")
-            error = case.find("error")
-            bad = failure if failure is not None else error
-            outcome[case.get("name")] = "" if bad is None else (
-                bad.get("message") or "failed") + "\n" + (bad.text or "")
-    return outcome
-
-
 def _results(tmp_path_factory, verilator_tool, name: str, tests) -> dict:
-    _cocotb_or_skip()
+    cocotb_or_skip()
     design = DESIGNS[name]
     verilog = kernel_verilog(design.cfg, NAME, design.axi_data_bits)
-    build = build_kernel_sim(verilog, NAME, verilator_tool)
+    build, _ = build_sim(verilog, NAME, verilator_tool)
     folder = tmp_path_factory.mktemp(f"kernel_{name}")
     results = folder / "results.xml"
-    outcome = run_cocotb(build, NAME, tests, results, verilator_tool, name)
+    outcome = run_cocotb(build, NAME, tests, results, verilator_tool,
+                         "tests.u50.kernel_cocotb", {ENV: name})
     log = results.with_suffix(".log")
     tail = log.read_text()[-4000:] if log.is_file() else ""
     return {"outcome": outcome, "log": tail}
@@ -244,8 +140,13 @@ def kernel_results(tmp_path_factory, verilator_tool):
 
 
 @pytest.fixture(scope="module")
+def narrow_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "narrow", OTHER_WIDTH_TESTS)
+
+
+@pytest.fixture(scope="module")
 def wide_results(tmp_path_factory, verilator_tool):
-    return _results(tmp_path_factory, verilator_tool, "wide", WIDE_TESTS)
+    return _results(tmp_path_factory, verilator_tool, "wide", OTHER_WIDTH_TESTS)
 
 
 def _check(results, name):
@@ -261,6 +162,12 @@ def test_kernel_cocotb(kernel_results, name):
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize("name", WIDE_TESTS)
-def test_kernel_cocotb_wide_bus(wide_results, name):
+@pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
+def test_kernel_cocotb_64_bit_bus(narrow_results, name):
+    _check(narrow_results, name)
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
+def test_kernel_cocotb_512_bit_bus(wide_results, name):
     _check(wide_results, name)

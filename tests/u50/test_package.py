@@ -119,12 +119,12 @@ def test_package_tcl_packages_the_kernel_with_its_interfaces():
     for option in ("-xo_path $here/fixar_kernel.xo", "-kernel_name $kernel",
                    "-ip_directory $ip_dir", "-kernel_xml $here/kernel.xml"):
         assert option in package_xo
-    # the register map: ap_ctrl_hs registers, then each pointer as one 64-bit register
-    # on the master it addresses
+    # the register map: ap_ctrl_hs and status registers, then each pointer as one 64-bit
+    # register on the master it addresses
     regs = re.findall(r"\{(\w+) (0x[0-9A-F]+) (\d+) \{[^}]*\} \{?(\w*)\}?\}", tcl)
-    assert [(n, int(o, 16), int(b)) for n, o, b, _ in regs[:4]] == \
-        [(n, o, 32) for n, o, _ in REGISTERS[:4]]
-    assert [(n, int(o, 16), int(b), bus) for n, o, b, bus in regs[4:]] == \
+    plain = [(n, o, 32) for n, o, _ in REGISTERS if not 0x10 <= o < 0x20]
+    assert [(n, int(o, 16), int(b)) for n, o, b, _ in regs[:len(plain)]] == plain
+    assert [(n, int(o, 16), int(b), bus) for n, o, b, bus in regs[len(plain):]] == \
         [(name, offset, 64, MASTER_PORT) for name, offset in ARGUMENTS]
     decoded = 1 << PACKAGE.interface()["s_axi_control_AWADDR"][0]
     assert f"set_property range {decoded} $addr_block" in tcl
@@ -252,6 +252,7 @@ def test_generate_writes_the_whole_package_for_a_u50_spec(generated):
     assert report["u50"]["platform"] == PLATFORM
     assert report["u50"]["memory"] == "HBM[0]"
     assert report["u50"]["kernel_frequency_mhz"] == 164
+    assert report["u50"]["axi_data_bits"] == 256
     # the generated memories against the card's block RAM + UltraRAM (docs: Resource fit)
     memory = report["u50"]["on_chip_memory"]
     assert memory["design_bits"] >= report["memory"]["words"] * report["memory"]["word_bits"]
@@ -328,3 +329,40 @@ def test_docs_name_the_vendor_steps():
                    "vivado -mode batch -source package_xo.tcl", "setup.sh", "FIXAR_XCLBIN",
                    "fixar estimate", "## Simulation tests (cocotb)", "untested"):
         assert needed in doc, needed
+
+
+def test_docs_hold_the_packing_of_the_example_and_the_parameter_reaches_the_files(tmp_path):
+    from fixar_gen.dsl import load_spec
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.targets.u50.package import packing_table
+    spec = load_spec(EXAMPLE)
+    table = packing_table(config_for(spec).hostmap)
+    doc = (ROOT / "docs" / "u50.md").read_text(encoding="utf-8")
+    assert table in doc, ("docs/u50.md's packing table is out of date: paste the output "
+                          "of python -m fixar_gen.targets.u50.package "
+                          "examples/fixar_u50.yaml --packing")
+    assert "| `data` (scratchpad word) | 82 |" in table and "3 per beat (96%)" in table
+    # the width is a parameter of the package: kernel.xml, the JSON and the header follow
+    for bits in (64, 256, 512):
+        pkg = KernelPackage(axi_data_bits=bits)
+        master = ET.fromstring(pkg.kernel_xml()).find("kernel").find("ports")[1]
+        assert int(master.get("dataWidth")) == bits
+        hostmap = config_for(spec).hostmap
+        data = pkg.registers(hostmap)
+        assert data["masters"][0]["data_bits"] == bits
+        assert data["command"]["offset_align_bytes"] == bits // 8
+        assert data["entries"]["data"]["per_unit"] == max(1, bits // hostmap.word)
+        assert f"FIXAR_KERNEL_AXI_DATA_BITS {bits}u" in pkg.registers_header()
+        assert f"# m_axi_gmem0: {bits}-bit data" in pkg.vpp_cfg()
+    assert KernelPackage().axi_data_bits == 256
+    with pytest.raises(ValueError, match="AXI data width 32"):
+        KernelPackage(axi_data_bits=32)
+
+
+def test_package_command_prints_the_packing_and_rejects_a_bad_width(capsys):
+    assert package_main([str(EXAMPLE), "--packing"]) == 0
+    assert "| `data` (scratchpad word) | 82 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        package_main([str(EXAMPLE), "--axi-data-bits", "96"])
+    assert exit_.value.code == 2
+    assert "--axi-data-bits: invalid choice: 96" in capsys.readouterr().err
