@@ -8,6 +8,9 @@ printed as assembly with the differing tensor.
 
 ``cosim`` runs whole DDPG training steps and inferences of the spec on random data on
 both, comparing every parameter and output after every step.
+
+``cosim`` needs only the runtime install; ``verify`` needs hypothesis (the ``verify``
+extra) and says so (:class:`fixar_gen.extras.ExtraMissing`, exit 2 from the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .programs import Case, Difference, compare, programs
+from .cases import Case, Difference, compare
+from .extras import require
 from .spec import Spec
 
 
@@ -44,11 +48,28 @@ def check_program(case: Case, machine) -> Difference | str | None:
     return None
 
 
+def _ready_to_search() -> None:
+    """Hypothesis is installed (else :class:`~fixar_gen.extras.ExtraMissing` naming the
+    extra), and no ``@given`` test is running (a search inside one is a nested
+    ``@given``, which hypothesis refuses with a confusing health check)."""
+    require("hypothesis", "fixar verify (random programs)")
+    from hypothesis import currently_in_test_context
+    if currently_in_test_context():
+        raise RuntimeError(
+            "check_equivalence / verify_machine run a hypothesis search of their own and "
+            "cannot run inside @given: call them from a plain test, or draw "
+            "programs(spec) in your @given and check each case with "
+            "fixar_gen.testing.assert_equivalent(case, machine) (docs/testing.md)")
+
+
 def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
                    max_instructions: int = 3) -> VerifyResult:
     """Hypothesis-driven random programs on ``machine``; shrinks the first failure."""
+    _ready_to_search()
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
+
+    from .programs import programs
 
     result = VerifyResult(0)
 
@@ -75,12 +96,10 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
 def verify_backend(spec: Spec, backend: str, examples: int, seed: int | None = 0
                    ) -> VerifyResult:
     """:func:`verify_machine` on a fresh machine of ``spec``'s design on ``backend``."""
+    _ready_to_search()                  # before the (maybe long) build of the machine
     from .hw.session import open_machine
-    machine = open_machine(spec, backend)
-    try:
+    with open_machine(spec, backend) as machine:
         return verify_machine(spec, machine, examples, seed)
-    finally:
-        machine.driver.close()
 
 
 def check_equivalence(spec: Spec, backend: str = "pyrtl", examples: int = 50,
@@ -121,9 +140,8 @@ def _first_param_difference(golden: dict, hardware: dict) -> str | None:
 def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> int:
     """``updates`` DDPG training steps plus inferences on both; 0 if all identical."""
     out = out or sys.stdout
-    from .backends import open_core, random_params
+    from .backends import open_core, random_params, uniform_batch
     from .perf import schedule
-    from .testing import uniform_batch
 
     golden = open_core(spec, "golden")
     hardware = open_core(spec, backend)

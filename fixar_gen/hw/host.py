@@ -69,6 +69,16 @@ class HardwareMachine:
         self._budget = 0          # cycles a run of the loaded program may take
         self.last_cycles: list[int] = []
 
+    def close(self) -> None:
+        """Stop the simulator (the Verilator harness process; nothing for PyRTL)."""
+        self.driver.close()
+
+    def __enter__(self) -> "HardwareMachine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- memory ------------------------------------------------------------------------
 
     def forget(self) -> None:
