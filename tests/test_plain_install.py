@@ -99,3 +99,13 @@ def test_hypothesis_is_not_imported_by(module, tmp_path):
                           text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_the_ci_smoke_script_passes_on_a_plain_install(tmp_path):
+    """.ci/smoke_plain.sh for real: a venv with `pip install .` and every command
+    (about a minute; needs pip to reach the runtime dependencies)."""
+    proc = subprocess.run([str(ROOT / ".ci" / "smoke_plain.sh"), str(tmp_path / "venv")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "every check passed" in proc.stdout
