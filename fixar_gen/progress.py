@@ -119,6 +119,15 @@ class Progress:
             return
         self._write(text or self.text(), end=True)
 
+    def clear(self) -> None:
+        """Erase the live line (before writing results to a terminal)."""
+        if self.mode == "live" and self._width:
+            stream = self.stream or sys.stderr
+            with self._lock:
+                stream.write("\r" + " " * self._width + "\r")
+                stream.flush()
+                self._width = 0
+
     def _write(self, line: str, end: bool) -> None:
         if self.mode == "off":
             return

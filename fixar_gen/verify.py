@@ -22,6 +22,7 @@ import numpy as np
 
 from .cases import Case, Difference, compare
 from .extras import require
+from .progress import Progress
 from .spec import Spec
 
 
@@ -72,12 +73,15 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
     from .programs import programs
 
     result = VerifyResult(0)
+    progress = Progress(f"verify {spec.name}", total=examples, unit="programs")
 
     @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
               suppress_health_check=list(HealthCheck), derandomize=seed is None)
     @given(programs(spec, max_instructions=max_instructions))
     def check(case: Case) -> None:
         result.examples += 1
+        progress.update(result.examples, "shrinking a difference" if result.failure
+                        else None)
         diff = check_program(case, machine)
         if diff is not None:
             result.failure, result.difference = case, diff
@@ -85,11 +89,12 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
 
     if seed is not None:
         check = hseed(seed)(check)
-    try:
-        check()
-    except AssertionError:
-        if result.failure is None:
-            raise
+    with progress:
+        try:
+            check()
+        except AssertionError:
+            if result.failure is None:
+                raise
     return result
 
 
@@ -159,10 +164,12 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
             diff = (f"saturations: golden {dict(golden.stats.saturations)}, hardware "
                     f"{dict(hardware.stats.saturations)}")
         if diff:
+            progress.clear()
             print(f"MISMATCH after {what}: {diff}", file=out)
         return diff
 
     def report(what: str, phase: str, batch: int) -> None:
+        progress.clear()
         program = hardware.program(phase, batch)
         rtl_model = hardware.machine.modeled_cycles(program)
         fixar = schedule(program, spec).total_cycles
@@ -171,11 +178,18 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
         print(f"  {what}: {measured} cycles measured, {rtl_model} RTL model, "
               f"{fixar} FIXAR model{flag}", file=out)
 
+    progress = Progress(f"cosim {spec.name} on {backend}", total=updates, unit="updates")
+    machine = getattr(hardware, "machine", None)          # a simulated core (not u50)
     try:
         for step in range(updates):
+            if machine is not None:
+                machine.driver.on_cycles = (
+                    lambda cycles, step=step: progress.update(
+                        note=f"update {step + 1}: {cycles:,} cycles simulated"))
             batch = uniform_batch(spec, golden.formats, rng)
             golden.train_step(batch)
             hardware.train_step(batch)
+            progress.update(step + 1, note="")
             if compare_all(f"update {step + 1}"):
                 return 1
             report(f"update {step + 1}", "train", batch.size)
@@ -193,6 +207,7 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
         if compare_all("inference"):
             return 1
     finally:
+        progress.finish()
         hardware.close()
     print("all parameters, outputs and saturation counts identical", file=out)
     return 0

@@ -8,6 +8,7 @@ U50 kernel later -- so the Core backends above it are the same for all of them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,12 +21,20 @@ from .core import CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits
 from .hostmap import STAT_KINDS, pack
 
+#: cycles between two progress reports of a driver's run (``Driver.on_cycles``)
+PROGRESS_CYCLES = 4096
+
 #: buffers whose contents outlive a program (never moved once placed)
 KEPT_KINDS = PERSISTENT_KINDS + ("monitor",)
 
 
 class Driver:
-    """What a simulator or a board offers the host (one generated design)."""
+    """What a simulator or a board offers the host (one generated design).
+
+    ``on_cycles``, when set, is called with the cycles run so far every
+    :data:`PROGRESS_CYCLES` or so cycles of a long :meth:`run` (for a progress line)."""
+
+    on_cycles: Callable[[int], None] | None = None
 
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
         raise NotImplementedError
