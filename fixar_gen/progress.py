@@ -93,7 +93,7 @@ class Progress:
         parts.append(_duration(elapsed))
         if self.done and elapsed > 0 and self.unit:
             rate = self.done / elapsed
-            parts.append(f"{rate:.3g} {self.unit}/s" if rate >= 0.1 else
+            parts.append(f"{rate:.3g} {self.unit}/s" if rate >= 1 else
                          f"{_duration(elapsed / self.done)} per {self.unit.rstrip('s')}")
         if self.note:
             parts.append(self.note)

@@ -22,7 +22,7 @@ from .design import HardwareLimit, hardware_limits
 from .hostmap import STAT_KINDS, pack
 
 #: cycles between two progress reports of a driver's run (``Driver.on_cycles``)
-PROGRESS_CYCLES = 4096
+PROGRESS_CYCLES = 1024
 
 #: buffers whose contents outlive a program (never moved once placed)
 KEPT_KINDS = PERSISTENT_KINDS + ("monitor",)
