@@ -147,3 +147,17 @@ def test_a_sweep_shows_the_points_done(tiny, tmp_path, capsys, monkeypatch, ever
     assert [line.split(",")[0] for line in err if line.startswith("sweep tiny: ")] == [
         "sweep tiny: 1/3 points", "sweep tiny: 2/3 points", "sweep tiny: 3/3 points",
         "sweep tiny: 3/3 points"]
+
+
+@pytest.mark.tools
+def test_cosim_on_verilator_reports_cycles_between_slices(tiny, capsys, monkeypatch,
+                                                          every_update, verilator_tool):
+    """The Verilator driver runs a long program in slices of 8 x PROGRESS_CYCLES to
+    report between them; the results stay identical to the golden model's."""
+    monkeypatch.setenv("FIXAR_PROGRESS", "1")
+    monkeypatch.setattr(drivers, "PROGRESS_CYCLES", 16)
+    assert main(["cosim", tiny, "--backend", "verilator", "--updates", "1"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"update 1: 1,\d{3} cycles simulated", captured.err), captured.err
+    assert "update 1: 128 cycles simulated" in captured.err
+    assert "all parameters, outputs and saturation counts identical" in captured.out
