@@ -76,7 +76,16 @@ class Progress:
         self._width = 0               # of the live line last written
         self._lock = threading.Lock()
         if announce:
-            self._write(f"{what} ...", end=self.mode == "log")
+            self.announce()
+
+    def announce(self) -> None:
+        """Write the start line ``"<what> ..."`` now (even in a log)."""
+        self._write(f"{self.what} ...", end=self.mode == "log")
+
+    @property
+    def written(self) -> bool:
+        """Whether any line has been written."""
+        return self._written
 
     @property
     def elapsed(self) -> float:
@@ -151,15 +160,20 @@ class Progress:
 
 
 @contextmanager
-def task(what: str, done: str | None = None, *, stream: IO[str] | None = None
-         ) -> Iterator[Progress]:
+def task(what: str, done: str | None = None, *, after: float = 0.0,
+         stream: IO[str] | None = None) -> Iterator[Progress]:
     """An operation without a count (a compiler run): a start line, the elapsed time
     ticking while it runs, and an end line ``"<done> in <time>"`` (``done`` defaults
-    to ``what``)."""
-    progress = Progress(what, stream=stream, announce=True)
+    to ``what``).  With ``after`` > 0 nothing is written unless the operation is still
+    running ``after`` seconds in (for work that is usually quick)."""
+    progress = Progress(what, stream=stream, announce=after <= 0)
     stop = threading.Event()
 
     def tick() -> None:
+        if after > 0:
+            if stop.wait(after):
+                return
+            progress.announce()
         interval = LIVE_EVERY if progress.mode == "live" else LOG_EVERY
         while not stop.wait(interval):
             progress.update()
@@ -175,6 +189,7 @@ def task(what: str, done: str | None = None, *, stream: IO[str] | None = None
         stop.set()
         if ticker.is_alive():
             ticker.join()
-        outcome = done or what
-        progress.finish(f"{outcome} in {_duration(progress.elapsed)}" if ok else
-                        f"{what}: stopped after {_duration(progress.elapsed)}")
+        if progress.written:
+            outcome = done or what
+            progress.finish(f"{outcome} in {_duration(progress.elapsed)}" if ok else
+                            f"{what}: stopped after {_duration(progress.elapsed)}")

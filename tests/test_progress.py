@@ -102,6 +102,18 @@ def test_a_task_announces_itself_and_its_time_even_in_a_log(monkeypatch):
                         out.getvalue().splitlines()[-1])
 
 
+def test_a_task_that_is_usually_quick_speaks_only_when_it_is_not(monkeypatch):
+    monkeypatch.delenv("FIXAR_PROGRESS", raising=False)
+    out = io.StringIO()
+    with task("elaborating x", after=5.0, stream=out):
+        pass
+    assert out.getvalue() == ""
+    with task("elaborating x", "elaborated x", after=0.01, stream=out):
+        P.time.sleep(0.2)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "elaborating x ..." and lines[1].startswith("elaborated x in ")
+
+
 TINY = """name: tiny
 env: {id: Pendulum-v1}
 networks:
