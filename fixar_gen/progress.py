@@ -32,6 +32,7 @@ from typing import IO, Iterator
 
 LIVE_EVERY = 0.5        # seconds between two live-line rewrites
 LOG_EVERY = 30.0        # seconds between two lines in a log
+QUIET = 5.0             # ``task(after=QUIET)``: usually-quick work speaks after this long
 
 
 def output_mode(stream: IO[str] | None = None) -> str:

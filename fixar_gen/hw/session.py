@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..progress import task
+from ..progress import QUIET, task
 from ..spec import Spec
 from .core import CoreConfig, build_core
 from .design import config_for
@@ -15,15 +15,11 @@ from .host import HardwareMachine
 SIMULATORS = ("pyrtl", "verilator")
 
 
-#: seconds of quiet before elaborating or compiling a design says what it is doing
-QUIET_SECONDS = 5.0
-
-
 @lru_cache(maxsize=8)
 def elaborated(cfg: CoreConfig):
     """The design's PyRTL block (elaborated once per configuration)."""
     with task(f"elaborating {cfg.name} in PyRTL", f"elaborated {cfg.name}",
-              after=QUIET_SECONDS):
+              after=QUIET):
         return build_core(cfg)
 
 
@@ -32,7 +28,7 @@ def verilog_of(cfg: CoreConfig) -> str:
     from .verilate import emit_verilog
     block = elaborated(cfg)
     with task(f"writing the Verilog of {cfg.name}", f"wrote the Verilog of {cfg.name}",
-              after=QUIET_SECONDS):
+              after=QUIET):
         return emit_verilog(block, cfg.name)
 
 
@@ -48,7 +44,7 @@ def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
     if simulator == "pyrtl":
         block = elaborated(cfg)
         with task(f"compiling {cfg.name} for PyRTL's FastSimulation",
-                  f"compiled {cfg.name} for FastSimulation", after=QUIET_SECONDS):
+                  f"compiled {cfg.name} for FastSimulation", after=QUIET):
             driver = PyrtlDriver(cfg, block)
     elif simulator == "verilator":
         driver = VerilatorDriver(cfg, verilator_model(cfg).start())
