@@ -15,7 +15,8 @@ from types import ModuleType
 from .tools import ToolMissing
 
 #: the extra (pyproject ``[project.optional-dependencies]``) that provides each module
-EXTRA_OF = {"hypothesis": "verify", "matplotlib": "plot", "mujoco": "mujoco", "ray": "scale"}
+#: :func:`require` is asked for (plots and Ray name their extras where they are used)
+EXTRA_OF = {"hypothesis": "verify"}
 
 
 class ExtraMissing(ToolMissing):

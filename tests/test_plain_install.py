@@ -117,3 +117,16 @@ def test_the_ci_smoke_script_passes_on_a_plain_install(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "every check passed" in proc.stdout
+
+
+def test_require_names_the_extra_in_one_line(monkeypatch):
+    from fixar_gen.extras import ExtraMissing, require
+    from fixar_gen.tools import ToolMissing
+    assert require("hypothesis", "x").__name__ == "hypothesis"
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    with pytest.raises(ExtraMissing) as missing:
+        require("hypothesis", "fixar verify")
+    assert isinstance(missing.value, ToolMissing)          # the CLI's exit 2 path
+    assert str(missing.value) == (
+        "fixar verify needs hypothesis, which is not installed: install the verify extra: "
+        "pip install 'fixar_gen[verify]' (in a checkout: pip install -e '.[verify]')")
