@@ -40,9 +40,11 @@ def output_mode(stream: IO[str] | None = None) -> str:
     setting = os.environ.get("FIXAR_PROGRESS", "auto").strip().lower()
     if setting in ("0", "off", "no", "false"):
         return "off"
-    if setting in ("1", "live", "yes", "true"):
-        return "live"
     stream = stream or sys.stderr
+    if setting in ("1", "live", "yes", "true"):
+        return "live" if stream is not None else "off"
+    if stream is None:                         # no stderr at all (pythonw, 2>&-)
+        return "off"
     try:
         return "live" if stream.isatty() else "log"
     except (AttributeError, ValueError):

@@ -36,6 +36,12 @@ def test_the_mode_follows_the_terminal_and_fixar_progress(monkeypatch):
     assert P.output_mode(Terminal()) == "off"
     monkeypatch.setenv("FIXAR_PROGRESS", "1")
     assert P.output_mode(io.StringIO()) == "live"
+    monkeypatch.setattr(P.sys, "stderr", None)              # no stderr: nothing to write to
+    assert P.output_mode() == "off"
+    monkeypatch.delenv("FIXAR_PROGRESS")
+    assert P.output_mode() == "off"
+    with task("building z"):
+        pass
 
 
 def test_a_live_line_is_rewritten_in_place_then_ended(monkeypatch, every_update):
