@@ -71,7 +71,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         from .hw.synth import synthesize
         t3 = time.perf_counter()
         with task(f"synthesising {cfg.name} with Yosys (synth_xilinx -family xcup)",
-                  f"synthesised {cfg.name}"):
+                  f"synthesised {cfg.name}", after=QUIET):     # silent if Yosys is missing
             report["resources"] = synthesize(verilog, cfg.name, out / "synth")
         report["resources"]["source"] = "yosys synth_xilinx -family xcup"
         timings["synth_s"] = round(time.perf_counter() - t3, 3)
