@@ -427,3 +427,17 @@ def random_params(spec: Spec, seed: int = 0, scale: float | None = None
                 out[f"{prefix}{net}.l{i}.w"] = w.copy()
                 out[f"{prefix}{net}.l{i}.b"] = b.copy()
     return out
+
+
+def uniform_batch(spec: Spec, formats: dict[str, FixedFormat], rng: np.random.Generator,
+                  size: int | None = None, reward_range: tuple[float, float] = (-16.0, 0.0),
+                  done_prob: float = 0.1) -> Batch:
+    """A plain (non-hypothesis) random batch in the core's input formats: states and
+    actions uniform in [-1, 1], rewards uniform in ``reward_range``."""
+    B = size or spec.algorithm.batch_size
+    obs, act = spec.obs_dim, spec.action_dim
+    return Batch(states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
+                 actions=formats["actions"].quantize(rng.uniform(-1, 1, (B, act))),
+                 rewards=formats["rewards"].quantize(rng.uniform(*reward_range, (B, 1))),
+                 next_states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
+                 dones=(rng.random((B, 1)) < done_prob).astype(np.int64))

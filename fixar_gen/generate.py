@@ -22,6 +22,7 @@ import json
 import time
 from pathlib import Path
 
+from .progress import QUIET, task
 from .spec import Spec
 
 
@@ -39,10 +40,13 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     t0 = time.perf_counter()
     cfg = config_for(spec, memory_words=memory_words)    # refuses oversized designs
     out.mkdir(parents=True, exist_ok=True)
-    block = build_core(cfg)
+    with task(f"elaborating {cfg.name} in PyRTL", f"elaborated {cfg.name}", after=QUIET):
+        block = build_core(cfg)
     timings["elaborate_s"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()
-    verilog = emit_verilog(block, cfg.name, initialize_registers=False)
+    with task(f"writing the Verilog of {cfg.name}", f"wrote the Verilog of {cfg.name}",
+              after=QUIET):
+        verilog = emit_verilog(block, cfg.name, initialize_registers=False)
     timings["verilog_s"] = round(time.perf_counter() - t1, 3)
     hm = cfg.hostmap
     inventory = memory_inventory(cfg)
@@ -72,7 +76,9 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     if synth:
         from .hw.synth import synthesize
         t3 = time.perf_counter()
-        report["resources"] = synthesize(verilog, cfg.name, out / "synth")
+        with task(f"synthesising {cfg.name} with Yosys (synth_xilinx -family xcup)",
+                  f"synthesised {cfg.name}", after=QUIET):     # silent if Yosys is missing
+            report["resources"] = synthesize(verilog, cfg.name, out / "synth")
         report["resources"]["source"] = "yosys synth_xilinx -family xcup"
         timings["synth_s"] = round(time.perf_counter() - t3, 3)
     if spec.target == "u50":

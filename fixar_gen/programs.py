@@ -8,14 +8,13 @@ activation; ``vec`` with every function; ``load``/``store``), each optionally sp
 over the cores with a barrier after it, and random initial contents that hit the
 formats' extremes.  Hypothesis shrinks a failing program to few, small instructions.
 
-:func:`compare` runs one :class:`Case` on the golden model and on a hardware machine
-and returns the first difference (buffer, index, both values) or None.
+Needs hypothesis (the ``verify`` extra).  A drawn :class:`fixar_gen.cases.Case` is run
+and compared by :func:`fixar_gen.cases.compare`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import assume
@@ -23,7 +22,8 @@ from hypothesis import strategies as st
 
 from . import isa
 from .compiler import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE
-from .golden import PRNG_LANES, GoldenError, GoldenMachine
+from .cases import Case, golden_run
+from .golden import PRNG_LANES
 from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Program, Range,
                   Slot, Store, Vector)
 from .numerics import FixedFormat
@@ -34,18 +34,6 @@ CONST_FORMAT = {"scale": SCALE, "fill": SCALE, "clip": SCALE, "dact_leaky": SLOP
                 "mse_grad": SCALE, "bellman": COEFF, "sgd": RATE, "momentum": COEFF,
                 "adam_m": COEFF, "adam_s": COEFF, "adam_w": RATE, "soft_update": COEFF,
                 "noise": NOISE, "ou_noise": NOISE}
-
-
-@dataclass
-class Case:
-    """A program, its buffers' initial contents and its host slots."""
-
-    program: Program
-    initial: dict[str, np.ndarray]
-    host: dict[str, np.ndarray]
-
-    def listing(self) -> str:
-        return isa.listing(self.program)
 
 
 class _Builder:
@@ -326,76 +314,3 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case
-
-
-def golden_run(case: Case):
-    """(machine, host, stats) of the case on the golden model, None if it refuses."""
-    machine = GoldenMachine()
-    machine.allocate(case.program.buffers)
-    for name, values in case.initial.items():
-        machine.memory[name] = np.asarray(values, dtype=np.int64).copy()
-    host = {k: v.copy() for k, v in case.host.items()}
-    try:
-        stats = machine.run(case.program, host)
-    except (GoldenError, OverflowError, ValueError):
-        return None
-    return machine, host, stats
-
-
-@dataclass(frozen=True)
-class Difference:
-    what: str
-    index: tuple
-    golden: int
-    hardware: int
-
-    def __str__(self) -> str:
-        return (f"{self.what}{list(self.index)}: golden {self.golden}, "
-                f"hardware {self.hardware}")
-
-
-def _first_difference(what: str, golden, hardware) -> Difference | None:
-    g = np.asarray(golden, dtype=object)
-    h = np.asarray(hardware, dtype=object)
-    if g.shape != h.shape:
-        return Difference(f"{what} shape", (), g.shape, h.shape)
-    diff = np.argwhere(g != h)
-    if len(diff) == 0:
-        return None
-    index = tuple(int(i) for i in diff[0])
-    return Difference(what, index, int(g[index]), int(h[index]))
-
-
-def compare(case: Case, machine) -> Difference | None:
-    """Run ``case`` on the golden model and on ``machine`` (a
-    :class:`fixar_gen.hw.host.HardwareMachine`); the first difference or None."""
-    golden = golden_run(case)
-    if golden is None:
-        raise ValueError("the golden model refuses this program")
-    gm, ghost, gstats = golden
-    machine.forget()
-    machine.allocate(case.program.buffers)
-    for name, values in case.initial.items():
-        machine.write(name, values)
-    host = {k: v.copy() for k, v in case.host.items()}
-    hstats = machine.run(case.program, host)
-    for b in case.program.buffers:
-        d = _first_difference(b.name, _as_ints(gm.read(b.name)), machine.read(b.name))
-        if d:
-            return d
-    for name in sorted(set(ghost) | set(host)):
-        d = _first_difference(f"slot {name}", ghost.get(name), host.get(name))
-        if d:
-            return d
-    g_sat, h_sat = dict(gstats.by_buffer), dict(hstats.by_buffer)
-    for name in sorted(set(g_sat) | set(h_sat)):
-        if g_sat.get(name, 0) != h_sat.get(name, 0):
-            return Difference(f"saturations of {name}", (), g_sat.get(name, 0),
-                              h_sat.get(name, 0))
-    return None
-
-
-def _as_ints(value) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        return value
-    return value.to_python() if hasattr(value, "to_python") else np.asarray(value, dtype=object)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .boards import BOARDS
 from .params import SpecError
+from .progress import Progress
 from .spec import POLICIES, Spec
 
 ENGINES = ("auto", "ray", "local")
@@ -264,26 +265,37 @@ def default_jobs() -> int:
 
 
 def run_parallel(fn: Callable, jobs: Iterable, *, workers: int | None = None,
-                 engine: str = "auto") -> tuple[list, str]:
+                 engine: str = "auto", what: str = "", unit: str = "jobs"
+                 ) -> tuple[list, str]:
     """``[fn(j) for j in jobs]`` spread over ``workers`` on the engine; the results in
     the order of ``jobs``, and the engine that ran them.  ``fn`` must be a module-level
-    function (it is sent to other processes)."""
+    function (it is sent to other processes).  ``what`` names the work in the progress
+    line on stderr (:mod:`fixar_gen.progress`: jobs done, elapsed, rate)."""
     jobs = list(jobs)
     workers = default_jobs() if workers is None else workers
     if workers < 1:
         raise SweepError(f"--jobs {workers}: at least 1")
     engine = resolve_engine(engine)
-    if engine == "ray":
-        return _run_ray(fn, jobs, workers), "ray"
-    if workers == 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs], "local"
-    from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        chunk = max(1, len(jobs) // (4 * workers))
-        return list(pool.map(fn, jobs, chunksize=chunk)), "local"
+    with Progress(what or fn.__name__, total=len(jobs), unit=unit) as progress:
+        if engine == "ray":
+            return _run_ray(fn, jobs, workers, progress), "ray"
+        if workers == 1 or len(jobs) <= 1:
+            return _counted((fn(j) for j in jobs), progress), "local"
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            chunk = max(1, len(jobs) // (4 * workers))
+            return _counted(pool.map(fn, jobs, chunksize=chunk), progress), "local"
 
 
-def _run_ray(fn: Callable, jobs: list, workers: int) -> list:
+def _counted(results: Iterable, progress: Progress) -> list:
+    out = []
+    for result in results:
+        out.append(result)
+        progress.update(len(out))
+    return out
+
+
+def _run_ray(fn: Callable, jobs: list, workers: int, progress: Progress) -> list:
     import ray
 
     started = False
@@ -296,7 +308,12 @@ def _run_ray(fn: Callable, jobs: list, workers: int) -> list:
         started = True
     try:
         task = ray.remote(num_cpus=1)(fn)
-        return ray.get([task.remote(j) for j in jobs])
+        refs = [task.remote(j) for j in jobs]
+        pending = list(refs)
+        while pending:
+            _, pending = ray.wait(pending, num_returns=1)
+            progress.update(len(refs) - len(pending))
+        return ray.get(refs)
     finally:
         if started:
             ray.shutdown()
@@ -340,7 +357,7 @@ def sweep(spec: Spec, over: dict[str, tuple], *, board: str | None = None,
         raise SweepError(f"--board {board}: not one of {', '.join(BOARDS)}")
     pts = points(over)
     rows, used = run_parallel(_evaluate, [(spec, p, board) for p in pts], workers=workers,
-                              engine=engine)
+                              engine=engine, what=f"sweep {spec.name}", unit="points")
     mark_pareto(rows)
     return SweepResult(spec.name, board, over, rows, used)
 
@@ -566,4 +583,5 @@ def train_seeds(spec: Spec, seeds: Sequence[int], *, backend: str, out: str | No
         folder = f"{out}/s{seed}" if out else f"runs/{spec.name}-{backend}-s{seed}"
         jobs.append(TrainJob(at, backend, folder, steps, checkpoint_every, resume,
                              overwrite))
-    return run_parallel(train_one, jobs, workers=workers, engine=engine)
+    return run_parallel(train_one, jobs, workers=workers, engine=engine,
+                        what=f"train {spec.name} on {backend}", unit="seeds")

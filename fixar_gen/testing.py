@@ -1,38 +1,95 @@
-"""Hypothesis strategies and checks for property-testing generated cores (needs the
-`dev` extra).
+"""Property tests of your own spec's generated RTL against the golden model: everything
+such a test needs, in one import (hypothesis is required: the ``verify`` extra).
 
-    from fixar_gen.testing import specs, programs, check_equivalence
-    @given(data=st.data())
-    def test_my_core(data):
-        spec = data.draw(specs())
-        ...
-    check_equivalence(my_spec, backend="verilator", examples=100)   # raises on a mismatch
+    import pytest
+    from hypothesis import given
+    from fixar_gen.testing import assert_equivalent, hardware_settings, load_spec, \
+        open_machine, programs
 
-- :func:`specs`: small valid specs (odd layer widths, odd batch sizes, 1x1 to 4x4 arrays,
-  1 to 4 cores, every policy);
-- :func:`programs` (``programs(spec)``): random programs for a spec's hardware -- every
-  instruction kind and vector function, odd shapes, split over the cores -- with initial
-  data (see :mod:`fixar_gen.programs`);
-- :func:`precisions`, :func:`batches`, :func:`operands`: FXP16 formats, training batches
-  and raw operand values that hit the format extremes;
-- :func:`check_equivalence`: random programs on a backend vs the golden model,
-  shrinking a failure to a minimal program (what ``fixar verify`` runs).
+    SPEC = load_spec("my_core.yaml")
 
-The project's own tests use the same strategies.
+    @pytest.fixture(scope="module")
+    def machine():                       # elaborated once, shared by every example
+        with open_machine(SPEC, "pyrtl") as m:     # or "verilator"
+            yield m
+
+    @hardware_settings()
+    @given(case=programs(SPEC))
+    def test_random_programs(machine, case):
+        assert_equivalent(case, machine)           # values, saturations, cycles
+
+The worked example (random programs, whole training steps, a search with
+:func:`check_equivalence`) is ``examples/test_my_core.py``, explained in
+``docs/testing.md``.
+
+Strategies (hypothesis):
+- :func:`programs` ``(spec)``: random programs for a spec's hardware -- every
+  instruction kind and vector function, odd shapes, split over the cores -- with their
+  initial data (a :class:`Case`; see :mod:`fixar_gen.programs`);
+- :func:`specs`: small valid specs (odd layer widths, odd batch sizes, 1x1 to 4x4
+  arrays, 1 to 4 cores, every policy);
+- :func:`precisions`, :func:`batches`, :func:`operands`: FXP16 formats, training
+  batches and raw operand values that hit the format extremes.
+
+Opening designs: :func:`open_machine` ``(spec, "pyrtl" | "verilator")`` (the generated
+core behind the golden machine's operations; a context manager), :func:`open_core`
+``(spec, backend)`` (the Core interface: ``train_step``, ``infer`` ...),
+:func:`random_params`, :func:`uniform_batch`, :func:`load_spec`.
+
+Checks: :func:`assert_equivalent` ``(case, machine)`` (raises with the difference and
+the program's listing), :func:`compare` / :func:`check_program` (the first
+:class:`Difference` or None), :func:`assert_same_state` and :func:`train_both` (two
+Cores' parameters, optimizer state and saturation counts), :func:`check_equivalence`
+``(spec, backend, examples)``: a whole search with shrinking, what ``fixar verify``
+runs -- call it from a plain test, never inside ``@given`` (it is a search of its own).
+
+Settings: :func:`hardware_settings` ``(**overrides)`` decorates a test that simulates
+RTL: no deadline (one example can take seconds), the ``too_slow`` health check off,
+:data:`HARDWARE_EXAMPLES` examples, everything else from the active profile.  The same
+is registered as the profile :data:`HARDWARE_PROFILE` (``"fixar-hardware"``), for
+``settings.load_profile("fixar-hardware")`` in a conftest.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
 
-from .backends import Batch
+from .extras import install_hint
+
+try:
+    from hypothesis import HealthCheck, settings
+    from hypothesis import strategies as st
+except ImportError:
+    raise ImportError("fixar_gen.testing needs hypothesis, which is not installed: install "
+                      f"the verify extra: {install_hint('verify')}") from None
+
+from . import load_spec
+from .backends import Batch, open_core, random_params, uniform_batch
+from .cases import Case, Difference, compare
 from .compiler import Precision, activation_keys
+from .hw.session import open_machine
 from .numerics import FixedFormat
-from .programs import Case, programs
-from .verify import check_equivalence
+from .programs import programs
 from .spec import (ActorSpec, AlgorithmSpec, CriticSpec, EnvSpec, HardwareSpec, NetworksSpec,
                    NumericsSpec, ParallelismSpec, Spec)
+from .verify import check_equivalence, check_program
+
+#: examples per test under :func:`hardware_settings` (each one simulates the RTL)
+HARDWARE_EXAMPLES = 20
+#: the name :func:`hardware_settings`'s settings are registered under
+HARDWARE_PROFILE = "fixar-hardware"
+_HARDWARE = {"max_examples": HARDWARE_EXAMPLES, "deadline": None,
+             "suppress_health_check": (HealthCheck.too_slow,)}
+settings.register_profile(HARDWARE_PROFILE, **_HARDWARE)
+
+
+def hardware_settings(**overrides) -> settings:
+    """Settings for a test that simulates generated RTL (use as a decorator, above
+    ``@given``): no deadline, ``too_slow`` suppressed, :data:`HARDWARE_EXAMPLES` examples;
+    ``overrides`` are any other ``hypothesis.settings`` arguments; the rest come from the
+    profile active when the decorator runs."""
+    return settings(settings(), **{**_HARDWARE, **overrides})
+
 
 POLICIES = ("intra_layer", "intra_batch")
 
@@ -126,18 +183,13 @@ def batches(draw, spec: Spec, formats: dict[str, FixedFormat], size: int | None 
     )
 
 
-def uniform_batch(spec: Spec, formats: dict[str, FixedFormat], rng: np.random.Generator,
-                  size: int | None = None, reward_range: tuple[float, float] = (-16.0, 0.0),
-                  done_prob: float = 0.1) -> Batch:
-    """A plain (non-hypothesis) random batch in the core's input formats: states and
-    actions uniform in [-1, 1], rewards uniform in ``reward_range``."""
-    B = size or spec.algorithm.batch_size
-    obs, act = spec.obs_dim, spec.action_dim
-    return Batch(states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
-                 actions=formats["actions"].quantize(rng.uniform(-1, 1, (B, act))),
-                 rewards=formats["rewards"].quantize(rng.uniform(*reward_range, (B, 1))),
-                 next_states=formats["states"].quantize(rng.uniform(-1, 1, (B, obs))),
-                 dones=(rng.random((B, 1)) < done_prob).astype(np.int64))
+def assert_equivalent(case: Case, machine) -> None:
+    """Raise AssertionError (the first difference, then the program as assembly) unless
+    ``case`` gives the golden model's buffers, host slots and saturation counts on
+    ``machine`` and the RTL cycle model's cycle count (:func:`check_program`)."""
+    diff = check_program(case, machine)
+    if diff is not None:
+        raise AssertionError(f"{diff}\n{case.listing()}")
 
 
 def assert_same_state(golden, other) -> None:
@@ -157,5 +209,14 @@ def train_both(golden, other, batch: Batch) -> None:
     assert_same_state(golden, other)
 
 
-__all__ = ["Case", "assert_same_state", "batches", "check_equivalence", "operands",
-           "precisions", "programs", "specs", "train_both", "uniform_batch"]
+__all__ = [
+    # strategies
+    "batches", "operands", "precisions", "programs", "specs",
+    # opening designs and data
+    "Batch", "load_spec", "open_core", "open_machine", "random_params", "uniform_batch",
+    # checks
+    "Case", "Difference", "assert_equivalent", "assert_same_state", "check_equivalence",
+    "check_program", "compare", "train_both",
+    # settings
+    "HARDWARE_EXAMPLES", "HARDWARE_PROFILE", "hardware_settings",
+]

@@ -8,6 +8,9 @@ printed as assembly with the differing tensor.
 
 ``cosim`` runs whole DDPG training steps and inferences of the spec on random data on
 both, comparing every parameter and output after every step.
+
+``cosim`` needs only the runtime install; ``verify`` needs hypothesis (the ``verify``
+extra) and says so (:class:`fixar_gen.extras.ExtraMissing`, exit 2 from the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .programs import Case, Difference, compare, programs
+from .cases import Case, Difference, compare
+from .extras import require
+from .progress import Progress
 from .spec import Spec
 
 
@@ -44,19 +49,39 @@ def check_program(case: Case, machine) -> Difference | str | None:
     return None
 
 
+def _ready_to_search() -> None:
+    """Hypothesis is installed (else :class:`~fixar_gen.extras.ExtraMissing` naming the
+    extra), and no ``@given`` test is running (a search inside one is a nested
+    ``@given``, which hypothesis refuses with a confusing health check)."""
+    require("hypothesis", "fixar verify (random programs)")
+    from hypothesis import currently_in_test_context
+    if currently_in_test_context():
+        raise RuntimeError(
+            "check_equivalence / verify_machine run a hypothesis search of their own and "
+            "cannot run inside @given: call them from a plain test, or draw "
+            "programs(spec) in your @given and check each case with "
+            "fixar_gen.testing.assert_equivalent(case, machine) (docs/testing.md)")
+
+
 def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
                    max_instructions: int = 3) -> VerifyResult:
     """Hypothesis-driven random programs on ``machine``; shrinks the first failure."""
+    _ready_to_search()
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
 
+    from .programs import programs
+
     result = VerifyResult(0)
+    progress = Progress(f"verify {spec.name}", total=examples, unit="programs")
 
     @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
               suppress_health_check=list(HealthCheck), derandomize=seed is None)
     @given(programs(spec, max_instructions=max_instructions))
     def check(case: Case) -> None:
         result.examples += 1
+        progress.update(result.examples, "shrinking a difference" if result.failure
+                        else None)
         diff = check_program(case, machine)
         if diff is not None:
             result.failure, result.difference = case, diff
@@ -64,23 +89,22 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
 
     if seed is not None:
         check = hseed(seed)(check)
-    try:
-        check()
-    except AssertionError:
-        if result.failure is None:
-            raise
+    with progress:
+        try:
+            check()
+        except AssertionError:
+            if result.failure is None:
+                raise
     return result
 
 
 def verify_backend(spec: Spec, backend: str, examples: int, seed: int | None = 0
                    ) -> VerifyResult:
     """:func:`verify_machine` on a fresh machine of ``spec``'s design on ``backend``."""
+    _ready_to_search()                  # before the (maybe long) build of the machine
     from .hw.session import open_machine
-    machine = open_machine(spec, backend)
-    try:
+    with open_machine(spec, backend) as machine:
         return verify_machine(spec, machine, examples, seed)
-    finally:
-        machine.driver.close()
 
 
 def check_equivalence(spec: Spec, backend: str = "pyrtl", examples: int = 50,
@@ -121,9 +145,8 @@ def _first_param_difference(golden: dict, hardware: dict) -> str | None:
 def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> int:
     """``updates`` DDPG training steps plus inferences on both; 0 if all identical."""
     out = out or sys.stdout
-    from .backends import open_core, random_params
+    from .backends import open_core, random_params, uniform_batch
     from .perf import schedule
-    from .testing import uniform_batch
 
     golden = open_core(spec, "golden")
     hardware = open_core(spec, backend)
@@ -141,10 +164,12 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
             diff = (f"saturations: golden {dict(golden.stats.saturations)}, hardware "
                     f"{dict(hardware.stats.saturations)}")
         if diff:
+            progress.clear()
             print(f"MISMATCH after {what}: {diff}", file=out)
         return diff
 
     def report(what: str, phase: str, batch: int) -> None:
+        progress.clear()
         program = hardware.program(phase, batch)
         rtl_model = hardware.machine.modeled_cycles(program)
         fixar = schedule(program, spec).total_cycles
@@ -153,11 +178,18 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
         print(f"  {what}: {measured} cycles measured, {rtl_model} RTL model, "
               f"{fixar} FIXAR model{flag}", file=out)
 
+    progress = Progress(f"cosim {spec.name} on {backend}", total=updates, unit="updates")
+    machine = getattr(hardware, "machine", None)          # a simulated core (not u50)
     try:
         for step in range(updates):
+            if machine is not None:
+                machine.driver.on_cycles = (
+                    lambda cycles, step=step: progress.update(
+                        note=f"update {step + 1}: {cycles:,} cycles simulated"))
             batch = uniform_batch(spec, golden.formats, rng)
             golden.train_step(batch)
             hardware.train_step(batch)
+            progress.update(step + 1, note="")
             if compare_all(f"update {step + 1}"):
                 return 1
             report(f"update {step + 1}", "train", batch.size)
@@ -175,6 +207,7 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
         if compare_all("inference"):
             return 1
     finally:
+        progress.finish()
         hardware.close()
     print("all parameters, outputs and saturation counts identical", file=out)
     return 0

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pyrtl
 
 from .core import CoreConfig
-from .host import STAT_KIND_INDEX, Driver
+from .host import PROGRESS_CYCLES, STAT_KIND_INDEX, Driver
 from .hostmap import STAT_BITS
+from .verilate import SimTimeout
 
 
 class RunTimeout(RuntimeError):
@@ -63,10 +64,13 @@ class PyrtlDriver(Driver):
         inputs["host_start"] = 1
         self.sim.step(inputs)
         inputs["host_start"] = 0
-        for _ in range(max_cycles):
+        report = self.on_cycles
+        for cycle in range(1, max_cycles + 1):
             self.sim.step(inputs)
             if self.sim.inspect("host_done"):
                 return
+            if report is not None and cycle % PROGRESS_CYCLES == 0:
+                report(cycle)
         raise RunTimeout(f"the core did not finish in {max_cycles} cycles")
 
 
@@ -107,7 +111,21 @@ class VerilatorDriver(Driver):
         self.sim.poke("host_start", 1)
         self.sim.step(1)
         self.sim.poke("host_start", 0)
-        self.sim.run_until("host_done", 1, max_cycles)
+        if self.on_cycles is None:
+            self.sim.run_until("host_done", 1, max_cycles)
+            return
+        done = 0                 # in slices, reporting between them
+        while True:
+            piece = min(8 * PROGRESS_CYCLES, max_cycles - done)
+            try:
+                self.sim.run_until("host_done", 1, piece)
+                return
+            except SimTimeout:
+                done += piece
+                if done >= max_cycles:
+                    raise SimTimeout(f"host_done did not become 1 in {max_cycles} "
+                                     "cycles") from None
+                self.on_cycles(done)
 
     def close(self) -> None:
         self.sim.close()

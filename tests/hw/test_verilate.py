@@ -19,9 +19,14 @@ at the end need no tool: the value encoding, names and the deterministic Verilog
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pyrtl
 import pytest
@@ -317,6 +322,127 @@ def test_the_cache_root_honours_fixar_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("FIXAR_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert verilate.cache_root() == tmp_path / "xdg" / "fixar_gen" / "verilator"
+
+
+def counter_design(name: str):
+    """A 4-bit counter: (verilog, ports) of a design that builds in seconds."""
+    with fresh_block() as block:
+        count = pyrtl.Register(4, "count_reg")
+        count.next <<= count + 1
+        output(4, "count", count)
+    return emit_verilog(block, name), ports_of(block)
+
+
+def binary_missing_a_library(folder) -> Path:
+    """A real executable linked against a shared library that is then deleted: what a
+    cached binary becomes when the environment that built it is gone."""
+    cxx = verilate._cxx_compiler()
+    (folder / "gone.cpp").write_text("int gone() { return 0; }\n")
+    (folder / "main.cpp").write_text("int gone();\nint main() { return gone(); }\n")
+    subprocess.run([cxx, "-shared", "-fPIC", "-o", "libgone.so", "gone.cpp"], cwd=folder,
+                   check=True)
+    subprocess.run([cxx, "main.cpp", "-o", "needs_gone", "-L.", "-lgone",
+                    f"-Wl,-rpath,{folder}"], cwd=folder, check=True)
+    assert subprocess.run([str(folder / "needs_gone")]).returncode == 0
+    (folder / "libgone.so").unlink()
+    return folder / "needs_gone"
+
+
+@pytest.fixture(scope="module")
+def counter(verilator_tool, tmp_path_factory):
+    """The counter design built once into a fresh cache: (verilog, ports, cache, model)."""
+    verilog, ports = counter_design("counter")
+    cache = tmp_path_factory.mktemp("counter_cache")
+    return verilog, ports, cache, VerilatorModel.build(verilog, "counter", ports, cache)
+
+
+@pytest.mark.tools
+def test_a_cached_binary_whose_library_is_gone_is_rebuilt(counter, tmp_path, capsys,
+                                                           monkeypatch):
+    """Built in one environment, run from another: the entry's binary no longer finds
+    a library it links (as a binary linking a deleted venv's library does).  The next
+    build runs it before reuse, sees it fail, and rebuilds -- saying so, and showing
+    the build -- instead of handing out a binary that exits 127."""
+    monkeypatch.delenv("FIXAR_PROGRESS", raising=False)      # stderr is a log here
+    verilog, ports, cache, first = counter
+    manifest = json.loads((first.directory / "manifest.json").read_text())
+    assert manifest["key"] == first.key and manifest["libraries"], manifest
+    assert all(os.path.isabs(lib) for lib in manifest["libraries"])
+    shutil.copy(binary_missing_a_library(tmp_path), first.binary)
+    capsys.readouterr()
+    again = VerilatorModel.build(verilog, "counter", ports, cache)
+    assert not again.cached and again.key == first.key
+    err = capsys.readouterr().err.splitlines()
+    assert "cannot be reused (it does not run (exit 127" in err[0], err
+    assert "libgone.so" in err[0] and err[0].endswith("rebuilding it"), err
+    assert err[1] == "building Verilator model of counter ..."
+    assert re.fullmatch(r"built Verilator model of counter in [\d.]+ s", err[-1]), err
+    with again.start() as sim:
+        sim.step(3)
+        assert sim.peek("count") == 3
+    VerilatorModel.build(verilog, "counter", ports, cache)       # a sound reuse: silent
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.tools
+def test_another_verilator_root_is_another_cache_entry(counter, verilator_tool, tmp_path,
+                                                       monkeypatch):
+    """The same design built with Verilator found at another path (a second venv's
+    wheel) gets its own entry: the key holds the tool's path and VERILATOR_ROOT."""
+    verilog, ports, cache, first = counter
+    root = verilator_tool.env.get("VERILATOR_ROOT")
+    if root is None:
+        pytest.skip("Verilator is a system install here: no VERILATOR_ROOT to move")
+    moved = tmp_path / "other-venv" / "verilator"
+    moved.parent.mkdir()
+    moved.symlink_to(root, target_is_directory=True)
+    env = dict(verilator_tool.env, VERILATOR_ROOT=str(moved),
+               PATH=os.pathsep.join([str(moved / "bin"), verilator_tool.env["PATH"]]))
+    other = Tool("verilator", (str(moved / "bin" / "verilator"),), env,
+                 f"PyPI wheel at {moved}")
+    monkeypatch.setattr(tools, "verilator", lambda: other)
+    second = VerilatorModel.build(verilog, "counter", ports, cache)
+    assert second.key != first.key and not second.cached
+    assert f"VERILATOR_ROOT={moved}" in json.loads(
+        (second.directory / "manifest.json").read_text())["tools"]
+    with second.start() as sim:
+        sim.step(5)
+        assert sim.peek("count") == 5
+
+
+def fake_entry(folder, key: str, identity: str, binary_text: str, libraries=()):
+    """A cache entry by hand: a manifest and a ``sim`` script."""
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(
+        {"key": key, "tools": identity, "libraries": list(libraries)}))
+    sim = folder / "sim"
+    sim.write_text(binary_text)
+    sim.chmod(0o755)
+    return folder
+
+
+def test_the_reuse_check_refuses_what_would_not_run(tmp_path):
+    """_reuse_problem, on entries made by hand (no Verilator needed)."""
+    chain = verilate._Toolchain(None, "c++", "make", "toolchain A")
+    answers = "#!/bin/sh\nprintf k\n"         # what a sound harness replies to "yq"
+    good = fake_entry(tmp_path / "good", "k1", "toolchain A", answers)
+    assert verilate._reuse_problem(good, "k1", chain) is None
+    assert verilate._reuse_problem(tmp_path / "absent", "k1", chain) == "no entry"
+    assert "stamp" in verilate._reuse_problem(good, "k2", chain)
+    other = verilate._Toolchain(None, "c++", "make", "toolchain B")
+    assert "stamp" in verilate._reuse_problem(good, "k1", other)
+    gone = fake_entry(tmp_path / "gone", "k1", "toolchain A", answers,
+                      [str(tmp_path / "venv" / "libcocotbvpi_verilator.so")])
+    assert verilate._reuse_problem(gone, "k1", chain) == (
+        f"a library it links is gone: {tmp_path / 'venv' / 'libcocotbvpi_verilator.so'}")
+    mute = fake_entry(tmp_path / "mute", "k1", "toolchain A", "#!/bin/sh\nexit 0\n")
+    assert verilate._reuse_problem(mute, "k1", chain) == "it does not run (exit 0)"
+    dead = fake_entry(tmp_path / "dead", "k1", "toolchain A",
+                      "#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
+    assert verilate._reuse_problem(dead, "k1", chain) == (
+        "it does not run (exit 127: error while loading shared libraries)")
+    (good / "manifest.json").write_text("{not json")
+    assert verilate._reuse_problem(good, "k1", chain) == "its manifest is unreadable"
 
 
 # --------------------------------------------------------------------------- errors
