@@ -199,12 +199,19 @@ def test_the_documented_train_commands_are_accepted(monkeypatch):
             assert spec.numerics.qat_delay < spec.algorithm.total_updates, line
 
 
-def test_compile_batch_obeys_the_spec_bounds(capsys):
+def test_compile_batch_obeys_the_spec_bounds(tmp_path, capsys):
     """--batch of the training step is checked like the spec's batch_size (the size
-    bound and the replay buffer), naming --batch."""
+    bound, the board's memory fit and the replay buffer), naming --batch."""
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("networks:\n  actor: {hidden: [1100]}\n  critic: {hidden: [1100]}\n"
+                    "algorithm: {replay_size: 100000}\n", encoding="utf-8")
+    assert main(["compile", str(wide), "--batch", "65536"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fixar: error: --batch 65536: ")
+    assert "algorithm.batch_size" in err and "at most" in err
     u50 = str(ROOT / "examples" / "fixar_u50.yaml")
     assert main(["compile", u50, "--batch", "65536"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("fixar: error: --batch 65536: ")
-    assert "algorithm.batch_size" in err
+    assert "do not fit the u50" in err
     assert main(["compile", u50, "--batch", "8", "--hex"]) == 0
