@@ -31,9 +31,16 @@ class Design:
     axi_data_bits: int
 
 
+#: scratchpad words of the test designs: the AXI tests move transfers of up to three
+#: 4 KB pages and 512 beats (1,539 words at 256 bits), more than the tiny specs' placed
+#: buffers need
+TEST_MEMORY_WORDS = 2048
+
+
 def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int) -> Design:
     spec = tiny_ddpg(*shape, batch)
-    return Design(name, spec, config_for(spec), batch, bits)
+    words = max(TEST_MEMORY_WORDS, 1 << config_for(spec).addr_bits)
+    return Design(name, spec, config_for(spec, memory_words=words), batch, bits)
 
 
 DESIGNS = {"main": _design("main", (2, 2, 2), 4, DEFAULT_AXI_DATA_BITS),
