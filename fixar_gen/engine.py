@@ -1,0 +1,547 @@
+"""The golden model's execution engine: each program compiled once into a plan of exact
+kernels, run with the interpreter's state and counters.
+
+:class:`EngineMachine` is a :class:`~fixar_gen.golden.GoldenMachine` whose ``run``
+executes a *plan* instead of interpreting instructions one by one:
+
+- compiled once per program (cached): buffers, slices, formats and constants' positions
+  bound into one closure per step; per-core pieces of a step merged, also when they
+  alternate with their drains (``mm0 drain0 mm1 drain1`` -> ``mm drain``, legal since
+  the pieces touch disjoint rows and the drains do not feed the matrix operands);
+- every buffer carries a bound on its magnitude (``|x| < 2**bits``), set when it is
+  written (from the values just produced: the kernels find them while checking for
+  overflow), so the exact arithmetic path is chosen without rescanning operands: a
+  float64 BLAS product when bits(a) + bits(b) + ceil(log2 K) <= 53, else the wider
+  operand split into as few limbs as keep every BLAS partial sum below 2**53;
+- Adam, the soft update, SGD and momentum as int64 blends
+  (:mod:`fixar_gen.engine_kernels`), drains and copies as one rounding shift and a fit.
+
+A step whose bounds do not prove the fast kernel exact (wide accumulators, saturating
+formats beyond int64, functions without a kernel: noise, tanh, ...) runs the
+interpreter's own code for that instruction, so every result, saturation count and
+error is the interpreter's.  The interpreter stays the executable specification; the
+tests run both on random programs and whole DDPG updates (tests/test_engine.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import engine_kernels as K
+from . import exact as X
+from . import isa
+from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge
+from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Store, Vector
+from .numerics import FixedFormat
+
+ENGINES = ("compiled", "interpreter")
+FLOAT64_EXACT_BITS = 53
+MAX_LIMBS = 4
+
+
+def _halt() -> bool:
+    raise AssertionError("halt is not a kernel")
+
+
+class Plan:
+    """A compiled program: (first pc, kernel or None, instruction) per step, and the pc
+    that reports each merged piece's saturations."""
+
+    def __init__(self, program: Program, steps: list, step_of: dict):
+        self.program, self.steps, self.step_of = program, steps, step_of
+
+
+class EngineMachine(GoldenMachine):
+    """The golden machine running compiled plans (same state, results and counts)."""
+
+    def __init__(self, acc_overflow: str = "saturate"):
+        super().__init__(acc_overflow)
+        self.bits_by_name: dict[str, int] = {}
+        self._plans: dict[int, Plan] = {}
+        self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+
+    # -- host access (bounds follow every write) --------------------------------------
+
+    def allocate(self, buffers) -> None:
+        before = {b.name: self.memory.get(b.name) for b in buffers}
+        super().allocate(buffers)
+        for b in buffers:
+            if self.memory[b.name] is not before[b.name]:
+                self.bits_by_name[b.name] = 0
+
+    def write(self, name: str, values: np.ndarray) -> None:
+        super().write(name, values)
+        self.bits_by_name[name] = X.bits(self.memory[name])
+
+    # -- execution --------------------------------------------------------------------
+
+    def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        plan = self._plan(program)
+        self.allocate(program.buffers)
+        self.table = program.buffers
+        self.state = [self.memory[b.name] for b in program.buffers]
+        self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
+        self._program, self._host, self._stats = program, host, RunStats()
+        stats = self._stats
+        stats.step_of = plan.step_of
+        try:
+            for pc, kernel, instr in plan.steps:
+                self._pc = pc
+                stats.instructions += 1
+                if kernel is _halt:
+                    break
+                if kernel is None or not kernel():
+                    self.fallbacks += 1
+                    self._execute(instr)
+                    self._rebound(instr)
+        finally:
+            for i, b in enumerate(program.buffers):
+                self.memory[b.name] = self.state[i]
+                self.bits_by_name[b.name] = self.bound[i]
+        return stats
+
+    def _rebound(self, instr) -> None:
+        """Bounds of what an interpreted instruction wrote, from the values."""
+        written = []
+        if isinstance(instr, (MatMul, Drain, Load)):
+            written = [instr.dst]
+        elif isinstance(instr, Vector):
+            written = [instr.dst]
+            if isa.VECTOR_FUNCTIONS[instr.fn] in ("noise", "ou_noise"):
+                written += [instr.b, instr.e]
+        for i in written:
+            if i != NO_BUFFER:
+                self.bound[i] = X.bits(self.state[i])
+
+    def _written(self, i: int, whole: bool, bits: int) -> None:
+        self.bound[i] = bits if whole else max(self.bound[i], bits)
+
+    # -- compilation --------------------------------------------------------------------
+
+    def _plan(self, program: Program) -> Plan:
+        hit = self._plans.get(id(program))
+        if hit is not None and hit.program is program:
+            return hit
+        code = self._coalesced(program)
+        step_of = dict(self._steps)
+        code = _interleaved_merged(code, step_of)
+        self.table = program.buffers
+        self._program = program
+        steps = []
+        for pc, instr in code:
+            if isinstance(instr, Halt):
+                steps.append((pc, _halt, instr))
+                break
+            steps.append((pc, self._compile(instr), instr))
+        plan = Plan(program, steps, step_of)
+        self._plans[id(program)] = plan
+        return plan
+
+    def _compile(self, ins):
+        if isinstance(ins, MatMul):
+            return self._k_matmul(ins)
+        if isinstance(ins, Drain):
+            return self._k_drain(ins)
+        if isinstance(ins, Load):
+            return self._k_load(ins)
+        if isinstance(ins, Vector):
+            make = getattr(self, f"_k_{isa.VECTOR_FUNCTIONS[ins.fn]}", None)
+            return make(ins) if make is not None else None
+        return None                      # Store, Barrier: the interpreter's code
+
+    def _whole(self, buf: int, rows: slice, cols: slice) -> bool:
+        b = self.table[buf]
+        return (rows.start, rows.stop, cols.start, cols.stop) == (0, b.rows, 0, b.cols)
+
+    # -- matrix unit ----------------------------------------------------------------------
+
+    def _k_matmul(self, ins: MatMul):
+        A, B, D = self.table[ins.a], self.table[ins.b], self.table[ins.dst]
+        if isa.MODES[ins.mode] == "fxp16" and not A.fmt.width <= 16:
+            return None
+        if D.fmt.frac != A.fmt.frac + B.fmt.frac:
+            return None
+        ia, ib, idst = ins.a, ins.b, ins.dst
+        ta, tb, acc_mode = ins.ta, ins.tb, ins.accumulate
+        ms, ns, ks = ins.m.slice, ins.n.slice, ins.k.slice
+        kb = math.ceil(math.log2(ins.k.count)) if ins.k.count > 1 else 0
+        acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc = state[idst]
+            if type(acc) is not np.ndarray:
+                return False
+            ba, bb = max(bound[ia], 1), max(bound[ib], 1)
+            total = ba + bb + kb
+            nb = max(bound[idst], total) + 1 if acc_mode else total
+            if nb > 62:
+                return False
+            a, b = state[ia], state[ib]
+            lhs = (a.T if ta else a)[ms, ks]
+            rhs = (b.T if tb else b)[ks, ns]
+            prod = _exact_product(lhs, ba, rhs, bb, kb)
+            if prod is None:
+                return False
+            region = acc[ms, ns]
+            if acc_mode:
+                region += prod
+            else:
+                region[...] = prod
+            if nb >= acc_bits:
+                fitted, n = X.fit_width(region.copy(), acc_bits, self.acc_overflow)
+                region[...] = fitted
+                self._count(n, idst)
+                nb = min(nb, acc_bits)
+            self._written(idst, whole, nb)
+            return True
+        return run
+
+    def _k_drain(self, ins: Drain):
+        act = isa.ACTIVATIONS[ins.act]
+        if act not in ("identity", "relu"):
+            return None
+        Dst, Acc = self.table[ins.dst], self.table[ins.acc]
+        frac = Acc.fmt.frac
+        ibias = ins.bias
+        bias_shift = 0
+        if ibias != NO_BUFFER:
+            bias_shift = frac - self.table[ibias].fmt.frac
+            if bias_shift < 0:
+                return None
+        pre = self._program.pre_format
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        iacc, idst = ins.acc, ins.dst
+        d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc = state[iacc]
+            if type(acc) is not np.ndarray:
+                return False
+            z, bz = acc[rows, src], bound[iacc]
+            if ibias != NO_BUFFER:
+                bb = bound[ibias] + bias_shift
+                if max(bz, bb) > 61:
+                    return False
+                z = z + (state[ibias][:, src] << np.int64(bias_shift))
+                bz = max(bz, bb) + 1
+            if act == "identity":
+                got = K.requantize(z, bz, frac - d_fmt.frac, d_fmt)
+                if got is None:
+                    return False
+                out, n, bits = got
+            else:
+                got = K.requantize(z, bz, frac - pre.frac, pre)
+                if got is None:
+                    return False
+                zp, n1, bp = got
+                np.maximum(zp, 0, out=zp)
+                got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
+                if got is None:       # pre wider than dst's frac: the interpreter's path
+                    return False
+                out, n2, bits = got
+                self._count(n1, idst)
+                n = n2
+            self._count(n, idst)
+            state[idst][rows, cols] = out
+            self._written(idst, whole, bits)
+            return True
+        return run
+
+    # -- DMA ------------------------------------------------------------------------------
+
+    def _k_load(self, ins: Load):
+        slot = self._program.slots[ins.slot].name
+        fmt = self.table[ins.dst].fmt
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        idst, whole = ins.dst, self._whole(ins.dst, rows, cols)
+
+        def run() -> bool:
+            block = np.asarray(self._host[slot])[rows, src]
+            if block.dtype != np.int64:
+                return False
+            hi, lo = int(block.max()), int(block.min())
+            if lo < fmt.min_int or hi > fmt.max_int:
+                return False                       # the interpreter reports it
+            self.state[idst][rows, cols] = block
+            self._written(idst, whole, K.bits_of(hi, lo))
+            return True
+        return run
+
+    # -- vector unit ------------------------------------------------------------------------
+
+    def _vec_parts(self, ins: Vector, *roles: str):
+        """Slices of the operands (broadcast like the interpreter's _operand)."""
+        out = []
+        for role in roles:
+            buf = getattr(ins, role)
+            b = self.table[buf]
+            r = ins.rows.slice if b.rows > 1 else slice(0, 1)
+            c = slice(ins.src_col, ins.src_col + ins.cols.count) if b.cols > 1 else slice(0, 1)
+            out.append((buf, r, c, b.fmt))
+        return out
+
+    def _vec_store(self, ins: Vector, got) -> bool:
+        if got is None:
+            return False
+        out, n, bits = got
+        self._count(n, ins.dst)
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        self.state[ins.dst][rows, cols] = out if out.shape == shape else \
+            np.broadcast_to(out, shape)
+        self._written(ins.dst, self._whole(ins.dst, rows, cols), bits)
+        return True
+
+    def _k_copy(self, ins: Vector):
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        d_fmt = self.table[ins.dst].fmt
+
+        def run() -> bool:
+            return self._vec_store(ins, K.requantize(
+                self.state[ia][ra, ca], self.bound[ia], fa.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_dact_relu(self, ins: Vector):
+        (ia, ra, ca, fa), (ib, rb, cb, _) = self._vec_parts(ins, "a", "b")
+        d_fmt = self.table[ins.dst].fmt
+
+        def run() -> bool:
+            value = np.where(self.state[ib][rb, cb] > 0, self.state[ia][ra, ca], 0)
+            return self._vec_store(ins, K.requantize(value, self.bound[ia],
+                                                     fa.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_range(self, ins: Vector):
+        A, Dst = self.table[ins.a], self.table[ins.dst]
+        if A.fmt != Dst.fmt:
+            return None
+        ia, idst = ins.a, ins.dst
+        rows, cols = ins.rows.slice, ins.cols.slice
+
+        def run() -> bool:
+            block = self.state[ia][rows, cols]
+            current = self.state[idst]
+            current[0, 0] = min(current[0, 0], block.min())
+            current[0, 1] = max(current[0, 1], block.max())
+            self.bound[idst] = X.bits(current)
+            return True
+        return run
+
+    def _k_acc_add(self, ins: Vector):
+        idst, ia = ins.dst, ins.a
+        region = (ins.rows.slice, ins.cols.slice)
+        src = (ins.rows.slice, slice(ins.src_col, ins.src_col + ins.cols.count))
+        acc_bits = self.table[idst].acc_bits
+        whole = self._whole(idst, *region)
+
+        def run() -> bool:
+            d, a = self.state[idst], self.state[ia]
+            if type(d) is not np.ndarray or type(a) is not np.ndarray:
+                return False
+            nb = max(self.bound[idst], self.bound[ia]) + 1
+            if nb > 62:
+                return False
+            target = d[region]
+            target += a[src]
+            if nb >= acc_bits:
+                fitted, n = X.fit_width(target.copy(), acc_bits, self.acc_overflow)
+                target[...] = fitted
+                self._count(n, idst)
+                nb = min(nb, acc_bits)
+            self._written(idst, whole, nb)
+            return True
+        return run
+
+    # the optimizers and the soft update: d = R(x * c1 + y * c2) at a common fraction
+
+    def _blend_kernel(self, ins: Vector, constants):
+        """A kernel for d = R(d * c1 + a * c2 at fraction F); ``constants(c_row)`` gives
+        (c1, c2, F) from the constants row (read each run: step sizes change)."""
+        idst = ins.dst
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        d_fmt, ic = self.table[idst].fmt, ins.c
+        rows, cols = ins.rows.slice, ins.cols.slice
+
+        def run() -> bool:
+            c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
+            d = self.state[idst][rows, cols]
+            a = self.state[ia][ra, ca]
+            return self._vec_store(ins, K.blend(d, self.bound[idst], c1, a, self.bound[ia],
+                                                c2, frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_adam_m(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        if fc < 0:
+            return None
+        top = max(fd, fa) + fc
+
+        def constants(c):
+            beta = c[0]
+            return (beta << (top - fd - fc), ((1 << fc) - beta) << (top - fa - fc), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_soft_update(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fd + max(fc, 0), fa + fc)
+        if top - fd - fc < 0:
+            return None
+
+        def constants(c):
+            tau = c[0]
+            return ((1 << (top - fd)) - (tau << (top - fd - fc)), tau << (top - fa - fc), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_sgd(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fd, fa + fc)
+
+        def constants(c):
+            return (1 << (top - fd), -(c[0] << (top - fa - fc)), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_momentum(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fd + fc, fa)
+
+        def constants(c):
+            return (c[0] << (top - fd - fc), 1 << (top - fa), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_adam_s(self, ins: Vector):
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        fc = self.table[ins.c].fmt.frac
+        if fa.frac != d_fmt.frac or fc < 0:
+            return None
+        v_fmt = FixedFormat(64, 0, rounding=d_fmt.rounding)
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+
+        def run() -> bool:
+            bd, ba = self.bound[idst], self.bound[ia]
+            if max(bd, ba) > 30:
+                return False
+            beta = int(self.state[ic][0, 0])
+            d = self.state[idst][rows, cols]
+            a = self.state[ia][ra, ca]
+            got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc, v_fmt)
+            if got is None:
+                return False
+            v, _, vbits = got
+            if vbits > 61 or (v.size and v.min() < 0):
+                return False
+            root = K.isqrt_nearest(v)
+            return self._vec_store(ins, K.fit(root, d_fmt))
+        return run
+
+    def _k_adam_w(self, ins: Vector):
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        (im, rm, cm, fm), (is_, rs, cs, fs) = self._vec_parts(ins, "a", "b")
+        c_fmt = self.table[ins.c].fmt
+        shift = RATIO_FRAC + fs.frac - fm.frac
+        top = max(d_fmt.frac, RATIO_FRAC + c_fmt.frac)
+        if shift < 0 or top - RATIO_FRAC - c_fmt.frac < 0:
+            return None
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+        eps_cache: dict[int, int] = {}
+
+        def run() -> bool:
+            bm = self.bound[im]
+            if bm + shift > 62 or self.bound[is_] > 39:
+                return False
+            c = self.state[ic].reshape(-1)
+            alpha, eps = int(c[0]), int(c[1])
+            if eps not in eps_cache:
+                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
+                                                     c_fmt.frac,
+                                                     FixedFormat(64, fs.frac))[0][0]), 1)
+            den = self.state[is_][rs, cs] + np.int64(eps_cache[eps])
+            if den.size and (den.min() <= 0 or K.array_bits(den) > 40):
+                return False
+            m = self.state[im][rm, cm]
+            q = K.floor_divide(np.abs(m) << np.int64(shift), den)
+            ratio = np.where(m < 0, -q, q)
+            d = self.state[idst][rows, cols]
+            return self._vec_store(ins, K.blend(
+                d, self.bound[idst], 1 << (top - d_fmt.frac), ratio, K.array_bits(ratio),
+                -(alpha << (top - RATIO_FRAC - c_fmt.frac)), top - d_fmt.frac, d_fmt))
+        return run
+
+
+def _exact_product(lhs: np.ndarray, ba: int, rhs: np.ndarray, bb: int, kb: int):
+    """lhs @ rhs exactly in int64 (|lhs| < 2**ba, |rhs| < 2**bb, K <= 2**kb, and
+    ba + bb + kb <= 62), through float64 BLAS; None beyond MAX_LIMBS limbs."""
+    if ba + bb + kb <= FLOAT64_EXACT_BITS:
+        return np.matmul(lhs.astype(np.float64), rhs.astype(np.float64)).astype(np.int64)
+    split_rhs = bb >= ba
+    big, small_bits, big_bits = (rhs, ba, bb) if split_rhs else (lhs, bb, ba)
+    small = (lhs if split_rhs else rhs).astype(np.float64)
+    low = FLOAT64_EXACT_BITS - kb - small_bits     # bits of each lower limb
+    if low < 2:
+        return None
+    limbs = 2
+    while big_bits - low * (limbs - 1) + 1 > low:  # the top limb's bits (floor shift)
+        limbs += 1
+        if limbs > MAX_LIMBS:
+            return None
+    out = None
+    mask = np.int64((1 << low) - 1)
+    for i in range(limbs):
+        part = big >> np.int64(low * i)
+        if i < limbs - 1:
+            part = part & mask
+        part = part.astype(np.float64)
+        p = (np.matmul(small, part) if split_rhs else np.matmul(part, small)).astype(np.int64)
+        if i:
+            p <<= np.int64(low * i)
+            out += p
+        else:
+            out = p
+    return out
+
+
+def _interleaved_merged(code: list, step_of: dict) -> list:
+    """Merge ``mm0 drain0 mm1 drain1`` (per-core pieces of a layer, each matrix product
+    followed by its drain) into ``mm drain``.  Legal when each drain reads only the rows
+    its own product wrote and writes nothing the products read."""
+    out: list = []
+    i = 0
+    while i < len(code):
+        if len(out) >= 2 and i + 1 < len(code):
+            (p0, x0), (q0, y0) = out[-2], out[-1]
+            (p1, x1), (q1, y1) = code[i], code[i + 1]
+            if _swappable(x0, y0) and _swappable(x1, y1):
+                mx, my = _merge(x0, x1), _merge(y0, y1)
+                if mx is not None and my is not None and isinstance(mx, MatMul) \
+                        and mx.m.count == my.rows.count and mx.m.start == my.rows.start:
+                    out[-2], out[-1] = (p0, mx), (q0, my)
+                    step_of[p1], step_of[q1] = p0, q0
+                    for pc, head in list(step_of.items()):
+                        if head in (p1, q1):
+                            step_of[pc] = p0 if head == p1 else q0
+                    i += 2
+                    continue
+        out.append(code[i])
+        i += 1
+    return out
+
+
+def _swappable(x, y) -> bool:
+    return (isinstance(x, MatMul) and isinstance(y, Drain) and y.acc == x.dst
+            and y.dst not in (x.a, x.b, x.dst) and x.dst not in (y.bias, y.slope)
+            and x.m == y.rows)
+
+
+__all__ = ["EngineMachine", "ENGINES"]
