@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from . import engine_kernels as K
+from . import engine_numba
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge
@@ -37,6 +38,7 @@ from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Store, Vector
 from .numerics import FixedFormat
 
 ENGINES = ("compiled", "interpreter")
+KERNELS = ("numpy", "numba")
 FLOAT64_EXACT_BITS = 53
 MAX_LIMBS = 4
 
@@ -56,8 +58,14 @@ class Plan:
 class EngineMachine(GoldenMachine):
     """The golden machine running compiled plans (same state, results and counts)."""
 
-    def __init__(self, acc_overflow: str = "saturate"):
+    def __init__(self, acc_overflow: str = "saturate", kernels: str | None = None):
         super().__init__(acc_overflow)
+        if kernels is None:
+            kernels = "numba" if engine_numba.AVAILABLE else "numpy"
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels {kernels!r} is not one of {', '.join(KERNELS)}")
+        #: "numba": adam_s and adam_w as compiled loops (engine_numba), else numpy only
+        self.kernels = kernels
         self.bits_by_name: dict[str, int] = {}
         self._plans: dict[int, Plan] = {}
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
@@ -367,6 +375,8 @@ class EngineMachine(GoldenMachine):
         ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
         d_fmt, ic = self.table[idst].fmt, ins.c
         rows, cols = ins.rows.slice, ins.cols.slice
+        if self.kernels == "numba":
+            return self._nb_blend(ins, (ia, ra, ca), constants)
 
         def run() -> bool:
             c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
@@ -401,13 +411,19 @@ class EngineMachine(GoldenMachine):
         return self._blend_kernel(ins, constants)
 
     def _k_sgd(self, ins: Vector):
-        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
         fc = self.table[ins.c].fmt.frac
-        top = max(fd, fa + fc)
+        top = max(d_fmt.frac, fa.frac + fc)
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
 
-        def constants(c):
-            return (1 << (top - fd), -(c[0] << (top - fa - fc)), top)
-        return self._blend_kernel(ins, constants)
+        def run() -> bool:
+            lr = int(self.state[ic][0, 0])
+            return self._vec_store(ins, K.step(
+                self.state[idst][rows, cols], self.bound[idst], self.state[ia][ra, ca],
+                self.bound[ia], -(lr << (top - fa.frac - fc)), top - d_fmt.frac, d_fmt))
+        return run
 
     def _k_momentum(self, ins: Vector):
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
@@ -427,6 +443,8 @@ class EngineMachine(GoldenMachine):
             return None
         v_fmt = FixedFormat(64, 0, rounding=d_fmt.rounding)
         rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+        if self.kernels == "numba" and fc <= 62:
+            return self._nb_adam_s(ins, ia, ra, ca, fc, d_fmt)
 
         def run() -> bool:
             bd, ba = self.bound[idst], self.bound[ia]
@@ -457,27 +475,126 @@ class EngineMachine(GoldenMachine):
         rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
         eps_cache: dict[int, int] = {}
 
+        def eps_s(eps: int) -> int:
+            """eps rounded to s's fraction bits, at least one LSB (the interpreter's)."""
+            if eps not in eps_cache:
+                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
+                                                     c_fmt.frac,
+                                                     FixedFormat(64, fs.frac))[0][0]), 1)
+            return eps_cache[eps]
+        if self.kernels == "numba":
+            return self._nb_adam_w(ins, (im, rm, cm), (is_, rs, cs), shift,
+                                   top - RATIO_FRAC - c_fmt.frac, top - d_fmt.frac, eps_s)
+
         def run() -> bool:
             bm = self.bound[im]
             if bm + shift > 62 or self.bound[is_] > 39:
                 return False
             c = self.state[ic].reshape(-1)
-            alpha, eps = int(c[0]), int(c[1])
-            if eps not in eps_cache:
-                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
-                                                     c_fmt.frac,
-                                                     FixedFormat(64, fs.frac))[0][0]), 1)
-            den = self.state[is_][rs, cs] + np.int64(eps_cache[eps])
+            alpha = int(c[0])
+            den = self.state[is_][rs, cs] + np.int64(eps_s(int(c[1])))
             if den.size and (den.min() <= 0 or K.array_bits(den) > 40):
                 return False
             m = self.state[im][rm, cm]
             q = K.floor_divide(np.abs(m) << np.int64(shift), den)
             ratio = np.where(m < 0, -q, q)
             d = self.state[idst][rows, cols]
-            return self._vec_store(ins, K.blend(
-                d, self.bound[idst], 1 << (top - d_fmt.frac), ratio, K.array_bits(ratio),
+            return self._vec_store(ins, K.step(
+                d, self.bound[idst], ratio, K.array_bits(ratio),
                 -(alpha << (top - RATIO_FRAC - c_fmt.frac)), top - d_fmt.frac, d_fmt))
         return run
+
+
+    # the numba kernels (engine_numba): one pass per element, into preallocated scratch
+
+    def _nb_store(self, ins: Vector, out: np.ndarray, got) -> bool:
+        count, lo, hi = got
+        if count < 0:
+            return False
+        self._count(int(count), ins.dst)
+        rows, cols = ins.rows.slice, ins.cols.slice
+        self.state[ins.dst][rows, cols] = out
+        self._written(ins.dst, self._whole(ins.dst, rows, cols), K.bits_of(hi, lo))
+        return True
+
+    def _nb_blend(self, ins: Vector, a_part, constants):
+        blend = engine_numba.kernels().blend
+        idst, ic = ins.dst, ins.c
+        ia, ra, ca = a_part
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[idst].fmt
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+
+        def run() -> bool:
+            c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
+            shift = frac - d_fmt.frac
+            if not 0 <= shift <= 62:
+                return False
+            parts = K.split(self.bound[idst], c1, self.bound[ia], c2, shift)
+            if parts is None:
+                return False
+            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            return self._nb_store(ins, out, blend(self.state[idst][rows, cols], a, out,
+                                                  *parts, shift, mode, *fmt_args))
+        return run
+
+    def _nb_adam_s(self, ins: Vector, ia, ra, ca, fc: int, d_fmt: FixedFormat):
+        adam_s = engine_numba.kernels().adam_s
+        idst, ic = ins.dst, ins.c
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+
+        def run() -> bool:
+            bd, ba = self.bound[idst], self.bound[ia]
+            if max(bd, ba) > 30:
+                return False
+            beta = int(self.state[ic][0, 0])
+            parts = K.split(2 * bd, beta, 2 * ba, (1 << fc) - beta, fc)
+            if parts is None:
+                return False
+            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            return self._nb_store(ins, out, adam_s(self.state[idst][rows, cols], a, out,
+                                                   *parts, fc, mode, *fmt_args))
+        return run
+
+    def _nb_adam_w(self, ins: Vector, m_part, s_part, shift_m: int, alpha_shift: int,
+                   shift: int, eps_s):
+        adam_w = engine_numba.kernels().adam_w
+        idst, ic = ins.dst, ins.c
+        (im, rm, cm), (is_, rs, cs) = m_part, s_part
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[idst].fmt
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+        if not 0 <= shift <= 62:
+            return None
+
+        def run() -> bool:
+            if self.bound[im] + shift_m > 62 or self.bound[idst] > 61:
+                return False
+            c = self.state[ic].reshape(-1)
+            step = -(int(c[0]) << alpha_shift)
+            room = 61 - step.bit_length()
+            if room < 0:
+                return False
+            m = np.broadcast_to(self.state[im][rm, cm], shape)
+            s = np.broadcast_to(self.state[is_][rs, cs], shape)
+            return self._nb_store(ins, out, adam_w(
+                self.state[idst][rows, cols], m, s, out, eps_s(int(c[1])), shift_m, step,
+                (1 << room) - 1, shift, mode, *fmt_args))
+        return run
+
+
+def _fmt_args(fmt: FixedFormat) -> tuple:
+    return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
 
 
 def _exact_product(lhs: np.ndarray, ba: int, rhs: np.ndarray, bb: int, kb: int):

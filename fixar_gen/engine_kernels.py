@@ -89,6 +89,20 @@ def requantize(v: np.ndarray, bits: int, shift: int, fmt: FixedFormat):
     return fit(round_shift(np.asarray(v, dtype=np.int64), shift, fmt.rounding), fmt)
 
 
+def split(bx: int, c1: int, by: int, c2: int, shift: int):
+    """How :func:`blend` splits its constants: (c1h, c1l, c2h, c2l, s) with
+    c = ch * 2**s + cl, every product below 2**60 and s <= shift; s = 0 when no split
+    is needed; None when no s works."""
+    bc1, bc2 = abs(c1).bit_length(), abs(c2).bit_length()
+    if bx + bc1 <= 60 and by + bc2 <= 60:
+        return c1, 0, c2, 0, 0
+    s = max(bx + bc1, by + bc2) - 60
+    if s > min(60 - bx, 60 - by) or s > shift:
+        return None
+    mask = (1 << s) - 1
+    return c1 >> s, c1 & mask, c2 >> s, c2 & mask, s
+
+
 def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: int,
           shift: int, fmt: FixedFormat):
     """R((x * c1 + y * c2) / 2**shift) in ``fmt``, exactly, for |x| < 2**bx,
@@ -98,22 +112,22 @@ def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: in
         y, by, c2 = x, 0, 0
     if not 0 <= shift <= 62:
         return None
-    bc1, bc2 = abs(c1).bit_length(), abs(c2).bit_length()
-    if bx + bc1 <= 60 and by + bc2 <= 60:
+    parts = split(bx, c1, by, c2, shift)
+    if parts is None:
+        return None
+    c1h, c1l, c2h, c2l, s = parts
+    if s == 0:
         v = np.multiply(x, _I64(c1))
         if c2:
             v += np.multiply(y, _I64(c2))
         return fit(round_shift(v, shift, fmt.rounding), fmt)
-    s = max(bx + bc1, by + bc2) - 60
-    if s > min(60 - bx, 60 - by) or s > shift:
-        return None
     mask = (1 << s) - 1
-    top = np.multiply(x, _I64(c1 >> s))
-    if c2 >> s:
-        top += np.multiply(y, _I64(c2 >> s))
-    low = np.multiply(x, _I64(c1 & mask))
-    if c2 & mask:
-        low += np.multiply(y, _I64(c2 & mask))
+    top = np.multiply(x, _I64(c1h))
+    if c2h:
+        top += np.multiply(y, _I64(c2h))
+    low = np.multiply(x, _I64(c1l))
+    if c2l:
+        low += np.multiply(y, _I64(c2l))
     top += low >> s                                  # V = top * 2**s + (low & mask)
     np.bitwise_and(low, _I64(mask), out=low)
     r = shift - s
@@ -131,6 +145,34 @@ def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: in
             up |= (rem == half) & ((floor & 1) == 1)
             floor += up
     return fit(floor, fmt)
+
+
+def step(x: np.ndarray, bx: int, y: np.ndarray, by: int, c: int, shift: int,
+         fmt: FixedFormat):
+    """R(x + y * c / 2**shift) in ``fmt``, exactly, for |x| < 2**bx at fmt's resolution
+    (the weight of an optimizer step) and |y| < 2**by: (raw, overflow count, bits), or
+    None when y * c could reach 2**61 or x 2**61."""
+    if bx > 61 or by + abs(c).bit_length() > 61 or not 0 <= shift <= 62:
+        return None
+    p = np.multiply(np.broadcast_to(y, x.shape), _I64(c))
+    if shift == 0:
+        p += x
+        return fit(p, fmt)
+    rounding = fmt.rounding
+    out = np.right_shift(p, shift)
+    if rounding == "truncate":
+        out += x
+        return fit(out, fmt)
+    if rounding == "nearest_even":         # the parity of the final floor decides ties
+        out += x
+        np.bitwise_and(out, _I64(1), out=out)
+        out += _I64((1 << (shift - 1)) - 1)
+    else:
+        out[...] = _I64(1 << (shift - 1))
+    out += p
+    np.right_shift(out, shift, out=out)
+    out += x
+    return fit(out, fmt)
 
 
 def isqrt_nearest(v: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from fixar_gen import engine_kernels as K
+from fixar_gen import engine_numba
 from fixar_gen import golden
 from fixar_gen.backends import GoldenCore, open_core, random_params
 from fixar_gen.compiler import Precision
@@ -48,9 +49,15 @@ def _same_runs(engine_stats, interp_stats, what):
         f"{what}: per instruction"
 
 
-def run_both(case):
+#: the engine's kernel sets: numpy only (what runs where numba is missing) and numba
+KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not engine_numba.AVAILABLE, reason="numba is not installed (or FIXAR_NUMBA=0): the "
+    "engine runs its numpy kernels, tested by the numpy cases"))]
+
+
+def run_both(case, kernels="numpy"):
     """One case on the engine and on the interpreter: same results or the same error."""
-    machines = [EngineMachine(case.acc_overflow), GoldenMachine(case.acc_overflow)]
+    machines = [EngineMachine(case.acc_overflow, kernels), GoldenMachine(case.acc_overflow)]
     hosts, results = [], []
     for machine in machines:
         machine.allocate(case.program.buffers)
@@ -80,6 +87,16 @@ def run_both(case):
 @given(data=st.data())
 def test_vector_function(fn, data):
     run_both(data.draw(vector_cases(fn)))
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("fn", ["adam_s", "adam_w"])
+@settings(max_examples=150)
+@given(data=st.data())
+def test_optimizer_kernels(fn, kernels, data):
+    """adam_s and adam_w have numba kernels besides the numpy ones: both against the
+    interpreter."""
+    run_both(data.draw(vector_cases(fn)), kernels)
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
@@ -115,10 +132,12 @@ def test_dma(kind, data):
 # --------------------------------------------------------------------------- whole programs
 
 
-def _cores(spec, precision=None):
+def _cores(spec, precision=None, kernels=None):
     kw = {} if precision is None else {"precision": precision}
-    return (GoldenCore(spec, engine="compiled", **kw),
-            GoldenCore(spec, engine="interpreter", **kw))
+    engine = GoldenCore(spec, engine="compiled", **kw)
+    if kernels is not None:
+        engine.machine = EngineMachine(spec.numerics.overflow, kernels)
+    return engine, GoldenCore(spec, engine="interpreter", **kw)
 
 
 def _same_cores(engine, interp, what):
@@ -127,9 +146,10 @@ def _same_cores(engine, interp, what):
     assert engine.stats.saturations == interp.stats.saturations, what
 
 
-@settings(max_examples=60)
+@pytest.mark.parametrize("kernels", KERNELS)
+@settings(max_examples=40)
 @given(data=st.data())
-def test_compiled_programs(data):
+def test_compiled_programs(kernels, data):
     """infer, explore, several train steps and infer_critic on a random tiny spec (every
     optimizer, activation, noise, policy, core count, FXP32 or per-layer FXP16 formats,
     batches at the formats' extremes): every buffer equal after every program."""
@@ -138,7 +158,7 @@ def test_compiled_programs(data):
     seed = data.draw(st.integers(0, 2**16))
     extremes = data.draw(st.booleans())
     note(f"spec={spec!r}\nprecision={precision!r}\nseed={seed} extremes={extremes}")
-    cores = _cores(spec, precision)
+    cores = _cores(spec, precision, kernels)
     for core in cores:
         core.load_params(random_params(spec, seed=seed))
     rng = np.random.default_rng(seed)
@@ -161,11 +181,12 @@ def test_compiled_programs(data):
     assert cores[0].read_ranges() == cores[1].read_ranges()
 
 
-def _train_both(path, updates, batch_size=None, qat_after=None, reward_range=(-16.0, 0.0)):
+def _train_both(path, updates, batch_size=None, qat_after=None, reward_range=(-16.0, 0.0),
+                kernels=None):
     """``updates`` DDPG updates of an example on both engines, compared after each; at
     ``qat_after`` both switch to the FXP16 formats the QAT schedule picks."""
     spec = load_spec(EXAMPLES / path)
-    cores = _cores(spec)
+    cores = _cores(spec, kernels=kernels)
     for core in cores:
         core.load_params(random_params(spec, seed=1))
     rng = np.random.default_rng(2)
@@ -184,10 +205,12 @@ def _train_both(path, updates, batch_size=None, qat_after=None, reward_range=(-1
     return cores
 
 
-def test_pendulum_updates_equal_and_use_the_fast_kernels():
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_pendulum_updates_equal_and_use_the_fast_kernels(kernels):
     """40 pendulum updates (FXP32, then per-layer FXP16 from the observed ranges, with
     rewards large enough to saturate): the same bits, and most steps run compiled."""
-    engine, interp = _train_both("pendulum.yaml", 40, qat_after=20, reward_range=(-400, 0))
+    engine, interp = _train_both("pendulum.yaml", 40, qat_after=20, reward_range=(-400, 0),
+                                 kernels=kernels)
     assert sum(engine.stats.saturations.values()) > 0        # saturating batches covered
     per_run = engine.machine.fallbacks / engine.stats.runs
     steps = len(engine.machine._plan(engine.program("train", 64)).steps)
@@ -314,3 +337,105 @@ def test_requantize_matches_the_format(v, shift, rounding, overflow, width, ties
     want, want_n = FixedFormat(64, shift).requantize_counted(arr, fmt)
     np.testing.assert_array_equal(out, want)
     assert (n, bits) == (want_n, K.array_bits(want))
+
+
+@settings(max_examples=300)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
+       c=st.integers(-(2**28), 2**28), shift=st.integers(0, 62),
+       rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
+       width=st.integers(2, 40), ties=st.booleans())
+def test_step_is_the_exact_rounded_sum(x, c, shift, rounding, overflow, width, ties):
+    """x + y * c / 2^shift rounded once (ties with odd and even x)."""
+    from fixar_gen import exact
+    xa = np.array(x, dtype=np.int64)
+    ya = xa[::-1].copy()
+    if ties and shift and c:
+        ya = np.full_like(xa, 1)
+        c = 1 << (shift - 1) if shift <= 29 else c
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    got = K.step(xa, 32, ya, 32, c, shift, fmt)
+    assert got is not None
+    want = exact.combine([(xa, 0), (exact.wide_mul(ya, np.int64(c)), shift)], fmt)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+
+
+def _numba_kernels():
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): only the numpy kernels run")
+    return engine_numba.kernels()
+
+
+def _fmt_args(fmt):
+    return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
+
+
+@settings(max_examples=200)
+@given(d=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
+       shift=st.integers(1, 37), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
+def test_numba_adam_w_rounds_like_numpy(d, shift, rounding, overflow, width):
+    """The numba adam_w tail against the numpy step kernel, with a step size of
+    2^(shift-1) so that every odd ratio is a tie (s = 0 and eps 1: the ratio is m)."""
+    adam_w = _numba_kernels().adam_w
+    x = np.array([d], dtype=np.int64)
+    m = x[:, ::-1].copy() >> np.int64(8)
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    c = -(1 << (shift - 1))
+    out = np.empty_like(x)
+    count, lo, hi = adam_w(x, m, np.zeros_like(x), out, 1, 0, c, (1 << (61 - shift)) - 1,
+                           shift, engine_numba.ROUNDING_CODES[rounding], *_fmt_args(fmt))
+    want, want_n, _ = K.step(x, 32, m, 24, c, shift, fmt)
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n and (lo, hi) == (want.min(), want.max())
+
+
+@settings(max_examples=200)
+@given(d=st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=6),
+       fc=st.integers(1, 40), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
+def test_numba_adam_s_rounds_like_numpy(d, fc, rounding, overflow, width):
+    """The numba adam_s against the numpy path (blend, integer root, fit) with
+    beta = 2^(fc-1), where v is a tie whenever d^2 + a^2 is odd."""
+    adam_s = _numba_kernels().adam_s
+    x = np.array([d], dtype=np.int64)
+    a = x[:, ::-1].copy() >> np.int64(3)
+    beta = 1 << (fc - 1)
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    v_fmt = FixedFormat(64, 0, rounding=rounding)
+    parts = K.split(62, beta, 62, (1 << fc) - beta, fc)
+    if parts is None:
+        return
+    out = np.empty_like(x)
+    count, lo, hi = adam_s(x, a, out, *parts, fc, engine_numba.ROUNDING_CODES[rounding],
+                           *_fmt_args(fmt))
+    v, _, _ = K.blend(x * x, 60, beta, a * a, 60, (1 << fc) - beta, fc, v_fmt)
+    want, want_n, _ = K.fit(K.isqrt_nearest(v), fmt)
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n
+
+
+@settings(max_examples=300)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
+       c1=st.integers(-(2**48), 2**48), c2=st.integers(-(2**48), 2**48),
+       shift=st.integers(0, 62), ties=st.booleans(), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 40))
+def test_numba_blend_rounds_like_numpy(x, c1, c2, shift, ties, rounding, overflow, width):
+    """The numba blend (adam_m, soft update, and adam_s's v) against the numpy one;
+    ``ties`` makes both constants 2^(shift-1), so every odd x + y is a tie."""
+    blend = _numba_kernels().blend
+    if ties and shift:
+        c1 = c2 = 1 << (shift - 1)
+    xa = np.array([x], dtype=np.int64)
+    ya = xa[:, ::-1].copy()
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    parts = K.split(32, c1, 32, c2, shift)
+    want = K.blend(xa, 32, c1, ya, 32, c2, shift, fmt)
+    assert (parts is None) == (want is None)
+    if parts is None:
+        return
+    out = np.empty_like(xa)
+    count, lo, hi = blend(xa, ya, out, *parts, shift, engine_numba.ROUNDING_CODES[rounding],
+                          *_fmt_args(fmt))
+    np.testing.assert_array_equal(out, want[0])
+    assert count == want[1] and K.bits_of(hi, lo) == want[2]
