@@ -342,20 +342,23 @@ def precision_from_dict(data: dict) -> Precision:
 
 class GoldenCore(Core):
     """The bit-exact numpy reference backend.  ``engine="compiled"`` (the default) runs
-    each program as a compiled plan of exact kernels (:mod:`fixar_gen.engine`);
+    each program as a compiled plan of exact kernels (:mod:`fixar_gen.engine`;
+    ``kernels``: "numba" where numba is installed, else "numpy");
     ``engine="interpreter"`` runs the instruction-by-instruction interpreter
     (:mod:`fixar_gen.golden`), the executable specification.  Both give the same bits."""
 
     backend = "golden"
 
     def __init__(self, spec: Spec, precision: Precision = Precision(),
-                 engine: str = "compiled"):
+                 engine: str = "compiled", kernels: str | None = None):
         super().__init__(spec, precision)
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
         self.engine = engine
-        machine = EngineMachine if engine == "compiled" else GoldenMachine
-        self.machine = machine(acc_overflow=spec.numerics.overflow)
+        if engine == "compiled":
+            self.machine = EngineMachine(spec.numerics.overflow, kernels)
+        else:
+            self.machine = GoldenMachine(acc_overflow=spec.numerics.overflow)
 
     def _allocate(self, program: Program) -> None:
         self.machine.allocate(program.buffers)

@@ -73,9 +73,14 @@ class EngineMachine(GoldenMachine):
     # -- host access (bounds follow every write) --------------------------------------
 
     def allocate(self, buffers) -> None:
-        before = {b.name: self.memory.get(b.name) for b in buffers}
-        super().allocate(buffers)
-        for b in buffers:
+        kinds = self.kinds
+        todo = [b for b in buffers if kinds.get(b.name) is not b]   # a plan's own table
+        if not todo:
+            return
+        before = {b.name: self.memory.get(b.name) for b in todo}
+        super().allocate(todo)
+        for b in todo:
+            kinds[b.name] = b                  # equal to what was there, or new
             if self.memory[b.name] is not before[b.name]:
                 self.bits_by_name[b.name] = 0
 
