@@ -53,6 +53,7 @@ class Plan:
 
     def __init__(self, program: Program, steps: list, step_of: dict):
         self.program, self.steps, self.step_of = program, steps, step_of
+        self.mirrors: dict[int, list] = {}   # buffer -> [stamp, float64 copy]
 
 
 class EngineMachine(GoldenMachine):
@@ -69,6 +70,7 @@ class EngineMachine(GoldenMachine):
         self.bits_by_name: dict[str, int] = {}
         self._plans: dict[int, Plan] = {}
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+        self._runs = 0
 
     # -- host access (bounds follow every write) --------------------------------------
 
@@ -96,6 +98,9 @@ class EngineMachine(GoldenMachine):
         self.table = program.buffers
         self.state = [self.memory[b.name] for b in program.buffers]
         self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
+        self.stamp = [0] * len(program.buffers)       # writes to each buffer in this run
+        self._runs += 1
+        self._mirrors = plan.mirrors
         self._program, self._host, self._stats = program, host, RunStats()
         stats = self._stats
         stats.step_of = plan.step_of
@@ -127,9 +132,23 @@ class EngineMachine(GoldenMachine):
         for i in written:
             if i != NO_BUFFER:
                 self.bound[i] = X.bits(self.state[i])
+                self.stamp[i] += 1
 
     def _written(self, i: int, whole: bool, bits: int) -> None:
         self.bound[i] = bits if whole else max(self.bound[i], bits)
+        self.stamp[i] += 1
+
+    def _float(self, i: int) -> np.ndarray:
+        """Buffer i as float64 (exact: |values| < 2**53 where used), converted once per
+        write into the plan's preallocated mirror."""
+        key = (self._runs, self.stamp[i])
+        mirror = self._mirrors.get(i)
+        if mirror is None:
+            mirror = self._mirrors[i] = [None, np.empty(self.state[i].shape, np.float64)]
+        if mirror[0] != key:
+            np.copyto(mirror[1], self.state[i], casting="unsafe")
+            mirror[0] = key
+        return mirror[1]
 
     # -- compilation --------------------------------------------------------------------
 
@@ -181,28 +200,41 @@ class EngineMachine(GoldenMachine):
         ms, ns, ks = ins.m.slice, ins.n.slice, ins.k.slice
         kb = math.ceil(math.log2(ins.k.count)) if ins.k.count > 1 else 0
         acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
+        shape = (ins.m.count, ins.n.count)
+        scratch = np.empty(shape, np.float64)
+        scratch_int = np.empty(shape, np.int64) if acc_mode else None
 
         def run() -> bool:
             state, bound = self.state, self.bound
-            acc = state[idst]
-            if type(acc) is not np.ndarray:
+            acc, a, b = state[idst], state[ia], state[ib]
+            if type(acc) is not np.ndarray or type(a) is not np.ndarray or \
+                    type(b) is not np.ndarray:
                 return False
             ba, bb = max(bound[ia], 1), max(bound[ib], 1)
             total = ba + bb + kb
             nb = max(bound[idst], total) + 1 if acc_mode else total
             if nb > 62:
                 return False
-            a, b = state[ia], state[ib]
-            lhs = (a.T if ta else a)[ms, ks]
-            rhs = (b.T if tb else b)[ks, ns]
-            prod = _exact_product(lhs, ba, rhs, bb, kb)
-            if prod is None:
-                return False
             region = acc[ms, ns]
-            if acc_mode:
-                region += prod
+            if total <= FLOAT64_EXACT_BITS:          # one BLAS call, exact
+                fa, fb = self._float(ia), self._float(ib)
+                np.matmul((fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns],
+                          out=scratch)
+                if acc_mode:
+                    np.copyto(scratch_int, scratch, casting="unsafe")
+                    region += scratch_int
+                else:
+                    np.copyto(region, scratch, casting="unsafe")
             else:
-                region[...] = prod
+                lhs = (a.T if ta else a)[ms, ks]
+                rhs = (b.T if tb else b)[ks, ns]
+                prod = _exact_product(lhs, ba, rhs, bb, kb)
+                if prod is None:
+                    return False
+                if acc_mode:
+                    region += prod
+                else:
+                    region[...] = prod
             if nb >= acc_bits:
                 fitted, n = X.fit_width(region.copy(), acc_bits, self.acc_overflow)
                 region[...] = fitted
@@ -342,7 +374,7 @@ class EngineMachine(GoldenMachine):
             current = self.state[idst]
             current[0, 0] = min(current[0, 0], block.min())
             current[0, 1] = max(current[0, 1], block.max())
-            self.bound[idst] = X.bits(current)
+            self._written(idst, True, X.bits(current))
             return True
         return run
 
