@@ -33,7 +33,7 @@ from . import engine_kernels as K
 from . import engine_numba
 from . import exact as X
 from . import isa
-from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge
+from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge, tanh_fixed
 from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Store, Vector
 from .numerics import FixedFormat
 
@@ -246,7 +246,7 @@ class EngineMachine(GoldenMachine):
 
     def _k_drain(self, ins: Drain):
         act = isa.ACTIVATIONS[ins.act]
-        if act not in ("identity", "relu"):
+        if act not in ("identity", "relu", "tanh"):
             return None
         Dst, Acc = self.table[ins.dst], self.table[ins.acc]
         frac = Acc.fmt.frac
@@ -284,8 +284,12 @@ class EngineMachine(GoldenMachine):
                 if got is None:
                     return False
                 zp, n1, bp = got
-                np.maximum(zp, 0, out=zp)
-                got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
+                if act == "relu":
+                    np.maximum(zp, 0, out=zp)
+                    got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
+                else:                # tanh: the interpreter's table, |num| <= 2**num_frac
+                    num, num_frac = tanh_fixed(zp, pre.frac)
+                    got = K.requantize(num, num_frac + 1, num_frac - d_fmt.frac, d_fmt)
                 if got is None:       # pre wider than dst's frac: the interpreter's path
                     return False
                 out, n2, bits = got
@@ -335,9 +339,11 @@ class EngineMachine(GoldenMachine):
         if got is None:
             return False
         out, n, bits = got
-        self._count(n, ins.dst)
         rows, cols = ins.rows.slice, ins.cols.slice
         shape = (ins.rows.count, ins.cols.count)
+        if out.shape != shape:        # a broadcast operand: each value is written size/n times
+            n *= (shape[0] * shape[1]) // out.size
+        self._count(n, ins.dst)
         self.state[ins.dst][rows, cols] = out if out.shape == shape else \
             np.broadcast_to(out, shape)
         self._written(ins.dst, self._whole(ins.dst, rows, cols), bits)
@@ -402,6 +408,70 @@ class EngineMachine(GoldenMachine):
             self._written(idst, whole, nb)
             return True
         return run
+
+    def _k_fill(self, ins: Vector):
+        c_fmt, d_fmt, ic = self.table[ins.c].fmt, self.table[ins.dst].fmt, ins.c
+        shape = (ins.rows.count, ins.cols.count)
+
+        def run() -> bool:
+            value = self.state[ic][:1, :1]
+            return self._vec_store(ins, K.requantize(value, K.array_bits(value),
+                                                     c_fmt.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_dact_tanh(self, ins: Vector):
+        (ia, ra, ca, fa), (ib, rb, cb, fy) = self._vec_parts(ins, "a", "b")
+        d_fmt = self.table[ins.dst].fmt
+        if fy.frac < 0 or 2 * fy.frac > 60:
+            return None
+        one = 1 << (2 * fy.frac)
+
+        def run() -> bool:
+            ba, by = self.bound[ia], self.bound[ib]
+            if by > 30 or ba + 2 * fy.frac + 1 > 61:
+                return False
+            y = self.state[ib][rb, cb]
+            t = np.int64(one) - y * y                      # 1 - y^2, exact
+            np.maximum(t, 0, out=t)                        # 0 <= t <= 2**(2 f(y))
+            value = self.state[ia][ra, ca] * t
+            return self._vec_store(ins, K.requantize(value, ba + 2 * fy.frac + 1,
+                                                     fa.frac + 2 * fy.frac - d_fmt.frac,
+                                                     d_fmt))
+        return run
+
+    def _two_term(self, ins: Vector, x_role: str, y_role: str, constants, y_of=None):
+        """d = R(x * c1 + y * c2 at fraction F) for operands x, y (not d); constants(c)
+        gives (c1, c2, F) from the constants row, ``y_of(state)`` may replace y."""
+        (ix, rx, cx, _), (iy, ry, cy, _) = self._vec_parts(ins, x_role, y_role)
+        d_fmt, ic = self.table[ins.dst].fmt, ins.c
+
+        def run() -> bool:
+            c1, c2, frac = constants(int(self.state[ic].reshape(-1)[0]))
+            x = self.state[ix][rx, cx]
+            y = self.state[iy][ry, cy] if y_of is None else y_of()
+            if x.shape != y.shape:
+                x, y = np.broadcast_arrays(x, y)
+            return self._vec_store(ins, K.blend(x, self.bound[ix], c1, y, self.bound[iy],
+                                                c2, frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_mse_grad(self, ins: Vector):
+        fa, fb = self.table[ins.a].fmt.frac, self.table[ins.b].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fa, fb) + fc
+        return self._two_term(ins, "a", "b", lambda c: (
+            c << (top - fa - fc), -(c << (top - fb - fc)), top))
+
+    def _k_bellman(self, ins: Vector):
+        fr, fq = self.table[ins.a].fmt.frac, self.table[ins.e].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fr, fq + fc)
+        (ie, re, ce, _), (ib, rb, cb, _) = self._vec_parts(ins, "e", "b")
+
+        def next_q():           # Q' where the episode goes on, else 0
+            return np.where(self.state[ib][rb, cb] == 0, self.state[ie][re, ce], 0)
+        return self._two_term(ins, "a", "e", lambda c: (
+            1 << (top - fr), c << (top - fq - fc), top), next_q)
 
     # the optimizers and the soft update: d = R(x * c1 + y * c2) at a common fraction
 
