@@ -13,14 +13,17 @@ executes a *plan* instead of interpreting instructions one by one:
   overflow), so the exact arithmetic path is chosen without rescanning operands: a
   float64 BLAS product when bits(a) + bits(b) + ceil(log2 K) <= 53, else the wider
   operand split into as few limbs as keep every BLAS partial sum below 2**53;
-- Adam, the soft update, SGD and momentum as int64 blends
-  (:mod:`fixar_gen.engine_kernels`), drains and copies as one rounding shift and a fit.
+- Adam, the soft update, SGD, momentum, the MSE gradient and the Bellman target as
+  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w and the blends
+  as numba loops where numba is installed, :mod:`fixar_gen.engine_numba`), drains and
+  copies as one rounding shift and a fit.
 
-A step whose bounds do not prove the fast kernel exact (wide accumulators, saturating
-formats beyond int64, functions without a kernel: noise, tanh, ...) runs the
-interpreter's own code for that instruction, so every result, saturation count and
-error is the interpreter's.  The interpreter stays the executable specification; the
-tests run both on random programs and whole DDPG updates (tests/test_engine.py).
+A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
+beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
+ou_noise, leaky_relu drains, store) runs the interpreter's own code for that
+instruction, so every result, saturation count and error is the interpreter's.  The
+interpreter stays the executable specification; tests/test_engine.py runs both on
+random programs and whole DDPG updates.  docs/numerics.md says why each kernel is exact.
 """
 
 from __future__ import annotations
@@ -114,6 +117,11 @@ class EngineMachine(GoldenMachine):
                     self.fallbacks += 1
                     self._execute(instr)
                     self._rebound(instr)
+        except BaseException:
+            # a step stopped part-way (an error the interpreter reports): bounds from
+            # the values, so no later fast path relies on a stale one
+            self.bound = [X.bits(v) for v in self.state]
+            raise
         finally:
             for i, b in enumerate(program.buffers):
                 self.memory[b.name] = self.state[i]
