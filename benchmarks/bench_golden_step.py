@@ -97,6 +97,26 @@ def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
     return {label: statistics.median(t) for label, t in times.items()}
 
 
+def breakdown(spec, reps: int, seed: int = 0) -> tuple[dict[str, float], float, float]:
+    """Where the engine's time goes: per kind of step, the sum over the program's steps
+    of each step's fastest time in ``reps`` updates (seconds), that sum, and the
+    fastest whole update (the difference is dispatch and the host side of train_step)."""
+    core = open_core(spec, "golden")
+    core.load_params(random_params(spec, seed))
+    raw, _ = random_batch(np.random.default_rng(seed), spec, core.formats)
+    core.train_step(raw)
+    core.machine.step_times = {}
+    whole = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        core.train_step(raw)
+        whole.append(time.perf_counter() - start)
+    kinds: dict[str, float] = {}
+    for (_, kind), times in core.machine.step_times.items():
+        kinds[kind] = kinds.get(kind, 0.0) + min(times)
+    return kinds, sum(kinds.values()), min(whole)
+
+
 def rss_kib() -> int:
     """Resident set size now (Linux /proc), in KiB."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
@@ -119,7 +139,7 @@ def memory(updates: int, seed: int = 0) -> dict[str, int]:
 
 
 def section(rows: list[tuple], reps: int, command: str, about: str,
-            rss: dict[int, int], peak_kib: int) -> str:
+            rss: dict[int, int], peak_kib: int, profile=None) -> str:
     labels = [label for label, _ in ENGINES]
     lines = [
         HEADING, "",
@@ -153,6 +173,15 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         ratio = t["engine"] / t["float32"]
         lines.append(f"- {name} batch {batch}: engine within {target:g}x of float32 -- "
                      f"{'met' if ratio <= target else 'not met'} ({ratio:.1f}x).")
+    if profile:
+        kinds, steps, whole = profile
+        top = sorted(kinds.items(), key=lambda kv: -kv[1])
+        lines += ["", f"Where the engine's time goes ({SPECS[1]}, batch 64; per kind of "
+                  "step, the sum of each step's fastest time over the repetitions, in "
+                  f"ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}; all steps "
+                  f"{steps * 1e3:.1f} ms, fastest whole update {whole * 1e3:.1f} ms (the "
+                  "rest is dispatch, the host side of `train_step` and load from other "
+                  "processes)."]
     if rss:
         marks = ", ".join(f"{rss[k] / 1024:.1f} MiB after {k:,}" for k in sorted(rss))
         lines += ["", f"Memory (engine, {SPECS[0]}, batch 64): resident set {marks} "
@@ -184,13 +213,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} batch {batch}: " + ", ".join(
                 f"{label} {v * 1e3:.2f} ms" for label, v in t.items())
                 + f"; engine / float32 {t['engine'] / t['float32']:.2f}x", flush=True)
+    profile = breakdown(with_batch(load_spec(ROOT / SPECS[1]), 64), args.reps)
+    print("engine breakdown (ms):", {k: round(v * 1e3, 2) for k, v in profile[0].items()},
+          flush=True)
     rss = memory(args.rss_updates) if args.rss_updates else {}
     if rss:
         print("RSS (KiB) by updates:", rss, flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     command = " ".join(["python benchmarks/bench_golden_step.py",
                         *(sys.argv[1:] if argv is None else argv)])
-    text = section(rows, args.reps, command, about, rss, peak)
+    text = section(rows, args.reps, command, about, rss, peak, profile)
     if args.no_write:
         print(text)
     else:

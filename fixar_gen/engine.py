@@ -29,6 +29,7 @@ random programs and whole DDPG updates.  docs/numerics.md says why each kernel i
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -73,6 +74,8 @@ class EngineMachine(GoldenMachine):
         self.bits_by_name: dict[str, int] = {}
         self._plans: dict[int, Plan] = {}
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+        #: set to a dict to collect seconds per step: (pc, kind) -> [times]
+        self.step_times: dict | None = None
         self._runs = 0
 
     # -- host access (bounds follow every write) --------------------------------------
@@ -107,16 +110,22 @@ class EngineMachine(GoldenMachine):
         self._program, self._host, self._stats = program, host, RunStats()
         stats = self._stats
         stats.step_of = plan.step_of
+        timed = self.step_times
         try:
             for pc, kernel, instr in plan.steps:
                 self._pc = pc
                 stats.instructions += 1
                 if kernel is _halt:
                     break
+                if timed is not None:
+                    start = time.perf_counter()
                 if kernel is None or not kernel():
                     self.fallbacks += 1
                     self._execute(instr)
                     self._rebound(instr)
+                if timed is not None:
+                    timed.setdefault((pc, _kind(instr)), []).append(
+                        time.perf_counter() - start)
         except BaseException:
             # a step stopped part-way (an error the interpreter reports): bounds from
             # the values, so no later fast path relies on a stale one
@@ -706,6 +715,12 @@ class EngineMachine(GoldenMachine):
                 self.state[idst][rows, cols], m, s, out, eps_s(int(c[1])), shift_m, step,
                 (1 << room) - 1, shift, mode, *fmt_args))
         return run
+
+
+def _kind(instr) -> str:
+    if isinstance(instr, Vector):
+        return isa.VECTOR_FUNCTIONS[instr.fn]
+    return instr.MNEMONIC
 
 
 def _fmt_args(fmt: FixedFormat) -> tuple:
