@@ -83,7 +83,7 @@ def run_both(case, kernels="numpy"):
 
 
 @pytest.mark.parametrize("fn", [f for f in VECTOR_FUNCTIONS if f not in ("acc_add", "ou_noise")])
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(data=st.data())
 def test_vector_function(fn, data):
     run_both(data.draw(vector_cases(fn)))
@@ -91,7 +91,7 @@ def test_vector_function(fn, data):
 
 @pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("fn", ["adam_s", "adam_w"])
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(data=st.data())
 def test_optimizer_kernels(fn, kernels, data):
     """adam_s and adam_w have numba kernels besides the numpy ones: both against the
@@ -100,7 +100,7 @@ def test_optimizer_kernels(fn, kernels, data):
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(data=st.data())
 def test_vector_function_in_place(fn, data):
     run_both(data.draw(vector_cases(fn, same_src_col=True)))
@@ -108,7 +108,7 @@ def test_vector_function_in_place(fn, data):
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
-@settings(max_examples=50)
+@settings(max_examples=40)
 @given(data=st.data())
 def test_drain(act, with_bias, data):
     run_both(data.draw(drain_cases(act, with_bias)))
@@ -147,7 +147,7 @@ def _same_cores(engine, interp, what):
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(data=st.data())
 def test_compiled_programs(kernels, data):
     """infer, explore, several train steps and infer_critic on a random tiny spec (every
