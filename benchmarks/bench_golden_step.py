@@ -7,9 +7,10 @@ kernels only, and on the instruction-by-instruction interpreter, and (b)
 the same shapes and batches, for examples/pendulum.yaml and the 400-300 networks of
 examples/halfcheetah.yaml (HalfCheetah-v5's sizes come from the spec's environment
 table: MuJoCo is not needed), at several batch sizes.  The four are timed in turn within
-each repetition, so load from other processes affects all alike; each time is the median
-of ``--reps`` updates after one warm-up update (which compiles the program).  Then the
-engine's memory: resident set size over ``--rss-updates`` pendulum updates.
+each repetition, so load from other processes affects all alike; each time is the fastest
+of ``--reps`` updates after one warm-up update (which compiles the program), since load
+from other processes only adds time.  Then where the engine's time goes, and its
+memory: resident set size over ``--rss-updates`` pendulum updates.
 
 Writes (or replaces) its section of BENCHMARKS.md at the repository root:
 
@@ -32,7 +33,6 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import resource  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -75,7 +75,8 @@ ENGINES = (("engine", {"engine": "compiled"}),
 
 
 def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
-    """Median seconds per update of each engine and of float32."""
+    """Fastest seconds per update of each engine and of float32 (load from other
+    processes only ever adds time, and on a shared machine it comes and goes)."""
     cores = {}
     for label, kw in ENGINES:
         core = GoldenCore(spec, **kw)
@@ -94,7 +95,7 @@ def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
             start = time.perf_counter()
             run(raw)
             times[label].append(time.perf_counter() - start)
-    return {label: statistics.median(t) for label, t in times.items()}
+    return {label: min(t) for label, t in times.items()}
 
 
 def breakdown(spec, reps: int, seed: int = 0) -> tuple[dict[str, float], float, float]:
@@ -151,8 +152,9 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         "kernels only (what runs where numba is missing) and on the interpreter "
         "(`engine=\"interpreter\"`), and (b) the same update in float32 numpy, "
         "`FloatDDPG(spec, np.float32)`, on the same shapes and batch. "
-        f"Median of {reps} updates each, the four timed in turn within each repetition, "
-        "after one warm-up update (program compilation is not timed).", "",
+        f"Fastest of {reps} updates each (other processes share this machine; their "
+        "load only adds time), the four timed in turn within each repetition, after one "
+        "warm-up update (program compilation is not timed).", "",
         f"- Machine: {about}",
         f"- Command: `{command}`",
         f"- Date: {datetime.date.today().isoformat()}", "",
@@ -179,14 +181,15 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         lines += ["", f"Where the engine's time goes ({SPECS[1]}, batch 64; per kind of "
                   "step, the sum of each step's fastest time over the repetitions, in "
                   f"ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}; all steps "
-                  f"{steps * 1e3:.1f} ms, fastest whole update {whole * 1e3:.1f} ms (the "
-                  "rest is dispatch, the host side of `train_step` and load from other "
-                  "processes)."]
+                  f"{steps * 1e3:.1f} ms, fastest whole update {whole * 1e3:.1f} ms. The "
+                  "difference is time lost within and between steps to other processes "
+                  "and caches (see the load average above); float32 is not broken down "
+                  "this way, so the sum is not a ratio to quote."]
     if rss:
         marks = ", ".join(f"{rss[k] / 1024:.1f} MiB after {k:,}" for k in sorted(rss))
-        lines += ["", f"Memory (engine, {SPECS[0]}, batch 64): resident set {marks} "
-                  f"updates; peak RSS of the whole benchmark process {peak_kib / 1024:.1f} "
-                  "MiB."]
+        lines += ["", f"Memory (engine, {SPECS[0]}, batch 64, after the timings in the "
+                  f"same process): resident set {marks} updates; peak RSS of the whole "
+                  f"benchmark process {peak_kib / 1024:.1f} MiB."]
     lines.append("")
     return "\n".join(lines)
 
