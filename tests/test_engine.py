@@ -217,6 +217,12 @@ def test_pendulum_updates_equal_and_use_the_fast_kernels(kernels):
     assert per_run < 0.1 * steps, (per_run, steps)
 
 
+@pytest.mark.slow
+def test_many_pendulum_updates_equal():
+    """1,000 updates through the QAT switch (about a minute: slow-marked)."""
+    _train_both("pendulum.yaml", 1_000, qat_after=500, reward_range=(-100, 0))
+
+
 def test_halfcheetah_updates_equal():
     """The 400-300 networks: three updates at batch 64, the same bits."""
     _train_both("halfcheetah.yaml", 3)
