@@ -278,6 +278,8 @@ class EngineMachine(GoldenMachine):
         src = slice(ins.src_col, ins.src_col + ins.cols.count)
         iacc, idst = ins.acc, ins.dst
         d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
+        # relu into dst at pre's resolution: non-negative values within the bound fit as is
+        same_relu_format = pre.frac == d_fmt.frac and d_fmt.signed
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -297,13 +299,17 @@ class EngineMachine(GoldenMachine):
                     return False
                 out, n, bits = got
             else:
-                got = K.requantize(z, bz, frac - pre.frac, pre)
+                got = K.requantize(z, bz, frac - pre.frac, pre, tight=False)
                 if got is None:
                     return False
                 zp, n1, bp = got
                 if act == "relu":
                     np.maximum(zp, 0, out=zp)
-                    got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
+                    if same_relu_format and bp <= d_fmt.width - 1:    # nothing to fit
+                        hi = int(zp.max())
+                        got = zp, 0, hi.bit_length()
+                    else:
+                        got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
                 else:                # tanh: the interpreter's table, |num| <= 2**num_frac
                     num, num_frac = tanh_fixed(zp, pre.frac)
                     got = K.requantize(num, num_frac + 1, num_frac - d_fmt.frac, d_fmt)

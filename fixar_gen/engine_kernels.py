@@ -81,12 +81,18 @@ def round_shift(v: np.ndarray, s: int, rounding: str) -> np.ndarray:
     return out
 
 
-def requantize(v: np.ndarray, bits: int, shift: int, fmt: FixedFormat):
+def requantize(v: np.ndarray, bits: int, shift: int, fmt: FixedFormat, tight: bool = True):
     """R(v / 2**shift) in ``fmt`` for int64 v with |v| < 2**bits: (raw, overflow count,
-    bits of raw), or None when the bounds do not allow the fast path."""
+    bits of raw), or None when the bounds do not allow the fast path.  ``tight=False``
+    skips the scan for overflow when the bound proves there is none (a signed ``fmt``
+    wider than the rounded bound) and returns that bound instead of the raw's bits."""
     if bits > 62 or shift < 0 or shift > 62:
         return None
-    return fit(round_shift(np.asarray(v, dtype=np.int64), shift, fmt.rounding), fmt)
+    q = round_shift(np.asarray(v, dtype=np.int64), shift, fmt.rounding)
+    bound = bits - shift + 1 if shift else bits      # |round(v / 2**shift)| <= 2**(bits-shift)
+    if not tight and fmt.signed and bound <= fmt.width - 1:
+        return q, 0, bound
+    return fit(q, fmt)
 
 
 def split(bx: int, c1: int, by: int, c2: int, shift: int):
