@@ -38,7 +38,7 @@ from . import engine_numba
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge, tanh_fixed
-from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Store, Vector
+from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Vector
 from .numerics import FixedFormat
 
 ENGINES = ("compiled", "interpreter")
