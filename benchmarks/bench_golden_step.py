@@ -40,6 +40,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fixar_gen import load_spec  # noqa: E402
+from fixar_gen import engine_numba  # noqa: E402
 from fixar_gen.backends import Batch, GoldenCore, open_core, random_params  # noqa: E402
 from fixar_gen.rl.float_ddpg import FloatDDPG, from_core_params  # noqa: E402
 
@@ -98,11 +99,12 @@ def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
     return {label: min(t) for label, t in times.items()}
 
 
-def breakdown(spec, reps: int, seed: int = 0) -> tuple[dict[str, float], float, float]:
+def breakdown(spec, reps: int, kernels: str, seed: int = 0
+              ) -> tuple[dict[str, float], float, float]:
     """Where the engine's time goes: per kind of step, the sum over the program's steps
     of each step's fastest time in ``reps`` updates (seconds), that sum, and the
     fastest whole update (the difference is dispatch and the host side of train_step)."""
-    core = open_core(spec, "golden")
+    core = GoldenCore(spec, kernels=kernels)
     core.load_params(random_params(spec, seed))
     raw, _ = random_batch(np.random.default_rng(seed), spec, core.formats)
     core.train_step(raw)
@@ -175,16 +177,18 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         ratio = t["engine"] / t["float32"]
         lines.append(f"- {name} batch {batch}: engine within {target:g}x of float32 -- "
                      f"{'met' if ratio <= target else 'not met'} ({ratio:.1f}x).")
-    if profile:
-        kinds, steps, whole = profile
+    for kernels, (kinds, steps, whole) in (profile or {}).items():
         top = sorted(kinds.items(), key=lambda kv: -kv[1])
-        lines += ["", f"Where the engine's time goes ({SPECS[1]}, batch 64; per kind of "
-                  "step, the sum of each step's fastest time over the repetitions, in "
-                  f"ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}; all steps "
-                  f"{steps * 1e3:.1f} ms, fastest whole update {whole * 1e3:.1f} ms. The "
-                  "difference is time lost within and between steps to other processes "
-                  "and caches (see the load average above); float32 is not broken down "
-                  "this way, so the sum is not a ratio to quote."]
+        lines += ["", f"Where the engine's time goes with {kernels} kernels ({SPECS[1]}, "
+                  "batch 64; per kind of step, the sum of each step's fastest time over "
+                  f"the repetitions, in ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}"
+                  f"; all steps {steps * 1e3:.1f} ms, fastest whole update "
+                  f"{whole * 1e3:.1f} ms."]
+    if profile:
+        lines += ["", "The difference between all steps and the whole update is time lost "
+                  "within and between steps to other processes and caches (see the load "
+                  "average above); float32 is not broken down this way, so the sums are "
+                  "not ratios to quote."]
     if rss:
         marks = ", ".join(f"{rss[k] / 1024:.1f} MiB after {k:,}" for k in sorted(rss))
         lines += ["", f"Memory (engine, {SPECS[0]}, batch 64, after the timings in the "
@@ -216,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} batch {batch}: " + ", ".join(
                 f"{label} {v * 1e3:.2f} ms" for label, v in t.items())
                 + f"; engine / float32 {t['engine'] / t['float32']:.2f}x", flush=True)
-    profile = breakdown(with_batch(load_spec(ROOT / SPECS[1]), 64), args.reps)
-    print("engine breakdown (ms):", {k: round(v * 1e3, 2) for k, v in profile[0].items()},
-          flush=True)
+    halfcheetah = with_batch(load_spec(ROOT / SPECS[1]), 64)
+    kernel_sets = ["numba", "numpy"] if engine_numba.AVAILABLE else ["numpy"]
+    profile = {k: breakdown(halfcheetah, args.reps, k) for k in kernel_sets}
+    for kernels, (kinds, _, _) in profile.items():
+        print(f"engine breakdown, {kernels} kernels (ms):",
+              {k: round(v * 1e3, 2) for k, v in kinds.items()}, flush=True)
     rss = memory(args.rss_updates) if args.rss_updates else {}
     if rss:
         print("RSS (KiB) by updates:", rss, flush=True)
