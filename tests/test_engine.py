@@ -30,8 +30,8 @@ from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
 
 from .conftest import EXAMPLES
-from .test_golden_reference import (_batch, as_ints, dma_cases, drain_cases, matmul_cases,
-                                    tiny_precisions, tiny_specs, vector_cases)
+from .test_golden_reference import (Case, _batch, as_ints, dma_cases, drain_cases,
+                                    matmul_cases, tiny_precisions, tiny_specs, vector_cases)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -445,3 +445,33 @@ def test_numba_blend_rounds_like_numpy(x, c1, c2, shift, ties, rounding, overflo
                           *_fmt_args(fmt))
     np.testing.assert_array_equal(out, want[0])
     assert count == want[1] and K.bits_of(hi, lo) == want[2]
+
+
+def _layer_pieces(drain_into_operand: bool):
+    """A two-core layer as the compiler splits it: mm0 drain0 mm1 drain1 (rows 0:2 and
+    2:4), the drains writing h, or (``drain_into_operand``) the products' operand a."""
+    from fixar_gen.isa import Buffer, Drain, Halt, MatMul, Program, Range
+    q16, q24 = FixedFormat(32, 16), FixedFormat(32, 24)
+    buffers = (Buffer("a", 4, 3, q16, "data"), Buffer("w", 3, 3, q24, "param"),
+               Buffer("acc", 4, 3, FixedFormat(64, 40), "acc", 80),
+               Buffer("h", 4, 3, q16, "data"))
+    dst = 0 if drain_into_operand else 3
+    code = []
+    for core, rows in ((0, Range(0, 2)), (1, Range(2, 2))):
+        code += [MatMul(core=core, dst=2, a=0, b=1, m=rows, n=Range(0, 3), k=Range(0, 3)),
+                 Drain(core=core, dst=dst, acc=2, act=ACTIVATIONS.index("relu"), rows=rows,
+                       cols=Range(0, 3))]
+    return Program("layer", buffers, (), tuple(code) + (Halt(),), 2, q16)
+
+
+@pytest.mark.parametrize("drain_into_operand", [False, True])
+def test_interleaved_pieces_merge_only_when_legal(drain_into_operand):
+    """mm0 drain0 mm1 drain1 runs as mm drain; not when a drain writes what the
+    products read (the conservative rule keeps program order then)."""
+    program = _layer_pieces(drain_into_operand)
+    rng = np.random.default_rng(7)
+    values = {"a": rng.integers(-2**20, 2**20, size=(4, 3)),
+              "w": rng.integers(-2**25, 2**25, size=(3, 3))}
+    run_both(Case(program, values, {}, "saturate"))
+    steps = EngineMachine()._plan(program).steps
+    assert len(steps) == (5 if drain_into_operand else 3)
