@@ -37,9 +37,10 @@ from . import engine_kernels as K
 from . import engine_numba
 from . import exact as X
 from . import isa
-from .golden import RATIO_FRAC, GoldenMachine, RunStats, _merge, tanh_fixed
+from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
 from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Vector
 from .numerics import FixedFormat
+from .placement import Occupancy
 
 ENGINES = ("compiled", "interpreter")
 KERNELS = ("numpy", "numba")
@@ -77,6 +78,8 @@ class EngineMachine(GoldenMachine):
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
         self.step_times: dict | None = None
         self._runs = 0
+        #: (program id, stale names at entry) -> (program, refusal or None, stale after)
+        self._occupancy: dict[tuple[int, frozenset], tuple] = {}
 
     # -- host access (bounds follow every write) --------------------------------------
 
@@ -101,6 +104,7 @@ class EngineMachine(GoldenMachine):
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         plan = self._plan(program)
         self.allocate(program.buffers)
+        stale_after = self._check_placement(program)
         self.table = program.buffers
         self.state = [self.memory[b.name] for b in program.buffers]
         self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
@@ -135,7 +139,32 @@ class EngineMachine(GoldenMachine):
             for i, b in enumerate(program.buffers):
                 self.memory[b.name] = self.state[i]
                 self.bits_by_name[b.name] = self.bound[i]
+        if stale_after is not None:
+            self.stale = stale_after
         return stats
+
+    def _check_placement(self, program: Program) -> set[str] | None:
+        """The interpreter's placement check (:class:`fixar_gen.placement.Occupancy`),
+        which depends only on the program and on which buffers are stale at entry, so it
+        runs once per such pair: a program that would read words another buffer has
+        overwritten is refused before it runs.  Returns the stale names after the run."""
+        if program.placement is None:
+            return None
+        key = (id(program), frozenset(self.stale))
+        hit = self._occupancy.get(key)
+        if hit is None or hit[0] is not program:
+            guard, problem = Occupancy(program, self.stale), None
+            for pc, instr in enumerate(program.code):
+                if isinstance(instr, Halt):
+                    break
+                problem = guard.step(pc, instr)
+                if problem:
+                    break
+            after = (self.stale - set(guard.names)) | guard.stale()
+            hit = self._occupancy[key] = (program, problem, frozenset(after))
+        if hit[1]:
+            raise GoldenError(hit[1])
+        return set(hit[2])
 
     def _rebound(self, instr) -> None:
         """Bounds of what an interpreted instruction wrote, from the values."""
