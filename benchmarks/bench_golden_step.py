@@ -1,16 +1,21 @@
 """Wall time of one DDPG update: the golden model against float32 numpy.
 
-(a) the golden core, ``core.train_step`` in FXP32 (bit-exact integer arithmetic), and
-(b) :class:`fixar_gen.rl.float_ddpg.FloatDDPG` in float32, the same update in plain
-numpy, on the same shapes and batches, for examples/pendulum.yaml and the 400-300
-networks of examples/halfcheetah.yaml (HalfCheetah-v5's sizes come from the spec's
-environment table: MuJoCo is not needed), at several batch sizes.  The two are timed
-alternately, so load from other processes affects both alike; each time is the median
-of ``--reps`` updates after one warm-up update (which compiles the program).
+(a) the golden core, ``core.train_step`` in FXP32 (bit-exact integer arithmetic), on its
+compiled execution engine (:mod:`fixar_gen.engine`) with numba kernels and with numpy
+kernels only, and on the instruction-by-instruction interpreter, and (b)
+:class:`fixar_gen.rl.float_ddpg.FloatDDPG` in float32, the same update in plain numpy, on
+the same shapes and batches, for examples/pendulum.yaml and the 400-300 networks of
+examples/halfcheetah.yaml (HalfCheetah-v5's sizes come from the spec's environment
+table: MuJoCo is not needed), at several batch sizes.  The four are timed in turn within
+each repetition, so load from other processes affects all alike; each time is the fastest
+of ``--reps`` updates after one warm-up update (which compiles the program), since load
+from other processes only adds time.  Then where the engine's time goes, and its
+memory: resident set size over ``--rss-updates`` pendulum updates.
 
 Writes (or replaces) its section of BENCHMARKS.md at the repository root:
 
-    python benchmarks/bench_golden_step.py [--reps 15] [--batches 64 256] [--no-write]
+    python benchmarks/bench_golden_step.py [--reps 15] [--batches 64 256]
+        [--rss-updates 10000] [--no-write]
 
 BLAS runs single-threaded unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS
 say otherwise: both sides then get one core, and the times do not depend on what else
@@ -27,7 +32,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
-import statistics  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -35,7 +40,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fixar_gen import load_spec  # noqa: E402
-from fixar_gen.backends import Batch, open_core, random_params  # noqa: E402
+from fixar_gen import engine_numba  # noqa: E402
+from fixar_gen.backends import Batch, GoldenCore, open_core, random_params  # noqa: E402
 from fixar_gen.rl.float_ddpg import FloatDDPG, from_core_params  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,49 +69,132 @@ def random_batch(rng, spec, formats) -> tuple[Batch, dict[str, np.ndarray]]:
     return raw, {k: v.astype(np.float32) for k, v in raw.to_float(formats).items()}
 
 
-def measure(spec, reps: int, seed: int = 0) -> tuple[float, float]:
-    """Median seconds per update: (golden, float32)."""
-    core = open_core(spec, "golden")
+#: what is timed: (label, open_core keyword arguments); float32 is timed besides
+ENGINES = (("engine", {"engine": "compiled"}),
+           ("engine, numpy kernels", {"engine": "compiled", "kernels": "numpy"}),
+           ("interpreter", {"engine": "interpreter"}))
+
+
+def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
+    """Fastest seconds per update of each engine and of float32 (load from other
+    processes only ever adds time, and on a shared machine it comes and goes)."""
+    cores = {}
+    for label, kw in ENGINES:
+        core = GoldenCore(spec, **kw)
+        core.load_params(random_params(spec, seed))
+        cores[label] = core
+    first = next(iter(cores.values()))
+    agent = FloatDDPG(spec, np.float32, from_core_params(first.read_params(), spec, np.float32))
+    raw, floats = random_batch(np.random.default_rng(seed), spec, first.formats)
+    runs = {label: core.train_step for label, core in cores.items()}
+    runs["float32"] = lambda _raw: agent.train_step(**floats)
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for run in runs.values():
+        run(raw)                          # warm-up: compiles and allocates the program
+    for _ in range(reps):
+        for label, run in runs.items():
+            start = time.perf_counter()
+            run(raw)
+            times[label].append(time.perf_counter() - start)
+    return {label: min(t) for label, t in times.items()}
+
+
+def breakdown(spec, reps: int, kernels: str, seed: int = 0
+              ) -> tuple[dict[str, float], float, float]:
+    """Where the engine's time goes: per kind of step, the sum over the program's steps
+    of each step's fastest time in ``reps`` updates (seconds), that sum, and the
+    fastest whole update (the difference is dispatch and the host side of train_step)."""
+    core = GoldenCore(spec, kernels=kernels)
     core.load_params(random_params(spec, seed))
-    agent = FloatDDPG(spec, np.float32, from_core_params(core.read_params(), spec, np.float32))
-    raw, floats = random_batch(np.random.default_rng(seed), spec, core.formats)
-    core.train_step(raw)                 # warm-up: compiles and allocates the program
-    agent.train_step(**floats)
-    golden, float32 = [], []
+    raw, _ = random_batch(np.random.default_rng(seed), spec, core.formats)
+    core.train_step(raw)
+    core.machine.step_times = {}
+    whole = []
     for _ in range(reps):
         start = time.perf_counter()
         core.train_step(raw)
-        golden.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        agent.train_step(**floats)
-        float32.append(time.perf_counter() - start)
-    return statistics.median(golden), statistics.median(float32)
+        whole.append(time.perf_counter() - start)
+    kinds: dict[str, float] = {}
+    for (_, kind), times in core.machine.step_times.items():
+        kinds[kind] = kinds.get(kind, 0.0) + min(times)
+    return kinds, sum(kinds.values()), min(whole)
 
 
-def section(rows: list[tuple], reps: int, command: str, about: str) -> str:
+def rss_kib() -> int:
+    """Resident set size now (Linux /proc), in KiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def memory(updates: int, seed: int = 0) -> dict[str, int]:
+    """RSS of the engine over many pendulum updates (four batches in turn)."""
+    spec = load_spec(ROOT / SPECS[0])
+    core = open_core(spec, "golden")
+    core.load_params(random_params(spec, seed))
+    rng = np.random.default_rng(seed)
+    batches = [random_batch(rng, spec, core.formats)[0] for _ in range(4)]
+    marks = {}
+    for i in range(updates):
+        core.train_step(batches[i % 4])
+        if i + 1 in (100, updates // 2, updates):
+            marks[i + 1] = rss_kib()
+    return marks
+
+
+def section(rows: list[tuple], reps: int, command: str, about: str,
+            rss: dict[int, int], peak_kib: int, profile=None) -> str:
+    labels = [label for label, _ in ENGINES]
     lines = [
         HEADING, "",
         "Wall time of one whole DDPG update (target networks and Bellman target, critic "
         "forward/backward/Adam, actor through the updated critic, soft target updates): "
         "(a) the golden model, `core.train_step` in FXP32 (exact integer arithmetic, "
-        "the reference every backend must match bit for bit), and (b) the same update in "
-        "float32 numpy, `FloatDDPG(spec, np.float32)`, on the same shapes and batch. "
-        f"Median of {reps} updates each, timed alternately, after one warm-up update "
-        "(program compilation is not timed).", "",
+        "the reference every backend must match bit for bit) on its compiled engine "
+        "(`open_core(spec, \"golden\")`, numba kernels), on the engine with numpy "
+        "kernels only (what runs where numba is missing) and on the interpreter "
+        "(`engine=\"interpreter\"`), and (b) the same update in float32 numpy, "
+        "`FloatDDPG(spec, np.float32)`, on the same shapes and batch. "
+        f"Fastest of {reps} updates each (other processes share this machine; their "
+        "load only adds time), the four timed in turn within each repetition, after one "
+        "warm-up update (program compilation is not timed).", "",
         f"- Machine: {about}",
         f"- Command: `{command}`",
         f"- Date: {datetime.date.today().isoformat()}", "",
-        "| spec | actor / critic | cores | batch | golden (ms) | float32 (ms) "
-        "| golden / float32 |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| spec | actor / critic | batch | " + " | ".join(f"{l} (ms)" for l in labels)
+        + " | float32 (ms) | engine / float32 | numpy kernels / float32 "
+        "| interpreter / float32 |",
+        "|---|---|---:|" + "---:|" * (len(labels) + 4),
     ]
-    for name, nets, cores, batch, golden, float32 in rows:
-        lines.append(f"| {name} | {nets} | {cores} | {batch} | {golden * 1e3:.1f} | "
-                     f"{float32 * 1e3:.2f} | {golden / float32:.1f}x |")
-    worst = max(g / f for *_, g, f in rows)
-    verdict = "met" if worst <= TARGET_RATIO else "not met"
-    lines += ["", f"Target: golden within {TARGET_RATIO:g}x of float32 -- {verdict} "
-              f"(worst ratio {worst:.1f}x).", ""]
+    for name, nets, batch, t in rows:
+        f = t["float32"]
+        lines.append(f"| {name} | {nets} | {batch} | "
+                     + " | ".join(f"{t[l] * 1e3:.2f}" for l in labels)
+                     + f" | {f * 1e3:.2f} | **{t['engine'] / f:.1f}x** | "
+                     f"{t['engine, numpy kernels'] / f:.1f}x | {t['interpreter'] / f:.1f}x |")
+    lines.append("")
+    for name, nets, batch, t in rows:
+        target = 3.0 if "pendulum" in name else TARGET_RATIO
+        ratio = t["engine"] / t["float32"]
+        lines.append(f"- {name} batch {batch}: engine within {target:g}x of float32 -- "
+                     f"{'met' if ratio <= target else 'not met'} ({ratio:.1f}x).")
+    for kernels, (kinds, steps, whole) in (profile or {}).items():
+        top = sorted(kinds.items(), key=lambda kv: -kv[1])
+        lines += ["", f"Where the engine's time goes with {kernels} kernels ({SPECS[1]}, "
+                  "batch 64; per kind of step, the sum of each step's fastest time over "
+                  f"the repetitions, in ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}"
+                  f"; all steps {steps * 1e3:.1f} ms, fastest whole update "
+                  f"{whole * 1e3:.1f} ms."]
+    if profile:
+        lines += ["", "The difference between all steps and the whole update is time lost "
+                  "within and between steps to other processes and caches (see the load "
+                  "average above); float32 is not broken down this way, so the sums are "
+                  "not ratios to quote."]
+    if rss:
+        marks = ", ".join(f"{rss[k] / 1024:.1f} MiB after {k:,}" for k in sorted(rss))
+        lines += ["", f"Memory (engine, {SPECS[0]}, batch 64, after the timings in the "
+                  f"same process): resident set {marks} updates; peak RSS of the whole "
+                  f"benchmark process {peak_kib / 1024:.1f} MiB."]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -113,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15, help="timed updates per case")
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--rss-updates", type=int, default=10_000,
+                        help="pendulum updates of the memory check (0: skip it)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write "
                         "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -124,13 +215,24 @@ def main(argv: list[str] | None = None) -> int:
             "-".join(map(str, base.networks.critic.layer_sizes))
         for batch in args.batches:
             spec = with_batch(base, batch)
-            golden, float32 = measure(spec, args.reps)
-            rows.append((path, nets, spec.hardware.cores, batch, golden, float32))
-            print(f"{path} batch {batch}: golden {golden * 1e3:.1f} ms, float32 "
-                  f"{float32 * 1e3:.2f} ms, ratio {golden / float32:.1f}x", flush=True)
+            t = measure(spec, args.reps)
+            rows.append((path, nets, batch, t))
+            print(f"{path} batch {batch}: " + ", ".join(
+                f"{label} {v * 1e3:.2f} ms" for label, v in t.items())
+                + f"; engine / float32 {t['engine'] / t['float32']:.2f}x", flush=True)
+    halfcheetah = with_batch(load_spec(ROOT / SPECS[1]), 64)
+    kernel_sets = ["numba", "numpy"] if engine_numba.AVAILABLE else ["numpy"]
+    profile = {k: breakdown(halfcheetah, args.reps, k) for k in kernel_sets}
+    for kernels, (kinds, _, _) in profile.items():
+        print(f"engine breakdown, {kernels} kernels (ms):",
+              {k: round(v * 1e3, 2) for k, v in kinds.items()}, flush=True)
+    rss = memory(args.rss_updates) if args.rss_updates else {}
+    if rss:
+        print("RSS (KiB) by updates:", rss, flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     command = " ".join(["python benchmarks/bench_golden_step.py",
                         *(sys.argv[1:] if argv is None else argv)])
-    text = section(rows, args.reps, command, about)
+    text = section(rows, args.reps, command, about, rss, peak, profile)
     if args.no_write:
         print(text)
     else:

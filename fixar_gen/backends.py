@@ -28,6 +28,7 @@ import numpy as np
 
 from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
                        monitor_names, param_names, optimizer_state_suffixes)
+from .engine import ENGINES, EngineMachine
 from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
 from .isa import Program
 from .numerics import FixedFormat
@@ -343,13 +344,24 @@ def precision_from_dict(data: dict) -> Precision:
 
 
 class GoldenCore(Core):
-    """The bit-exact numpy reference backend."""
+    """The bit-exact numpy reference backend.  ``engine="compiled"`` (the default) runs
+    each program as a compiled plan of exact kernels (:mod:`fixar_gen.engine`;
+    ``kernels``: "numba" where numba is installed, else "numpy");
+    ``engine="interpreter"`` runs the instruction-by-instruction interpreter
+    (:mod:`fixar_gen.golden`), the executable specification.  Both give the same bits."""
 
     backend = "golden"
 
-    def __init__(self, spec: Spec, precision: Precision = Precision()):
+    def __init__(self, spec: Spec, precision: Precision = Precision(),
+                 engine: str = "compiled", kernels: str | None = None):
         super().__init__(spec, precision)
-        self.machine = GoldenMachine(acc_overflow=spec.numerics.overflow)
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        self.engine = engine
+        if engine == "compiled":
+            self.machine = EngineMachine(spec.numerics.overflow, kernels)
+        else:
+            self.machine = GoldenMachine(acc_overflow=spec.numerics.overflow)
 
     def _allocate(self, program: Program) -> None:
         self.machine.allocate(program.buffers)
@@ -394,12 +406,17 @@ class HardwareCore(Core):
         self.machine.driver.close()
 
 
-def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision()) -> Core:
-    """A Core for ``spec`` on ``backend``.  ``u50`` runs the kernel on an Alveo U50
+def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision(),
+              engine: str | None = None) -> Core:
+    """A Core for ``spec`` on ``backend``.  ``golden`` takes ``engine``: ``"compiled"``
+    (the default, :mod:`fixar_gen.engine`) or ``"interpreter"`` (:mod:`fixar_gen.golden`
+    instruction by instruction); other backends take none.  ``u50`` runs the kernel on an Alveo U50
     through XRT (:mod:`fixar_gen.targets.u50.driver`: the xclbin from ``FIXAR_XCLBIN``,
     else build/<spec name>/fixar_kernel.xclbin; pyxrt is imported only then)."""
+    if engine is not None and backend != "golden":
+        raise ValueError(f"engine {engine!r}: only the golden backend has engines")
     if backend == "golden":
-        return GoldenCore(spec, precision)
+        return GoldenCore(spec, precision, engine or "compiled")
     if backend in ("pyrtl", "verilator"):
         return HardwareCore(spec, precision, backend)
     if backend == "u50":

@@ -1,0 +1,829 @@
+"""The golden model's execution engine: each program compiled once into a plan of exact
+kernels, run with the interpreter's state and counters.
+
+:class:`EngineMachine` is a :class:`~fixar_gen.golden.GoldenMachine` whose ``run``
+executes a *plan* instead of interpreting instructions one by one:
+
+- compiled once per program (cached): buffers, slices, formats and constants' positions
+  bound into one closure per step; per-core pieces of a step merged, also when they
+  alternate with their drains (``mm0 drain0 mm1 drain1`` -> ``mm drain``, legal since
+  the pieces touch disjoint rows and the drains do not feed the matrix operands);
+- every buffer carries a bound on its magnitude (``|x| < 2**bits``), set when it is
+  written (from the values just produced: the kernels find them while checking for
+  overflow), so the exact arithmetic path is chosen without rescanning operands: a
+  float64 BLAS product when bits(a) + bits(b) + ceil(log2 K) <= 53, else the wider
+  operand split into as few limbs as keep every BLAS partial sum below 2**53;
+- Adam, the soft update, SGD, momentum, the MSE gradient and the Bellman target as
+  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w and the blends
+  as numba loops where numba is installed, :mod:`fixar_gen.engine_numba`), drains and
+  copies as one rounding shift and a fit.
+
+A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
+beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
+ou_noise, leaky_relu drains, store) runs the interpreter's own code for that
+instruction, so every result, saturation count and error is the interpreter's.  The
+interpreter stays the executable specification; tests/test_engine.py runs both on
+random programs and whole DDPG updates.  docs/numerics.md says why each kernel is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from . import engine_kernels as K
+from . import engine_numba
+from . import exact as X
+from . import isa
+from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
+from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Vector
+from .numerics import FixedFormat
+from .placement import Occupancy
+
+ENGINES = ("compiled", "interpreter")
+KERNELS = ("numpy", "numba")
+FLOAT64_EXACT_BITS = 53
+MAX_LIMBS = 4
+
+
+def _halt() -> bool:
+    raise AssertionError("halt is not a kernel")
+
+
+class Plan:
+    """A compiled program: (first pc, kernel or None, instruction) per step, and the pc
+    that reports each merged piece's saturations."""
+
+    def __init__(self, program: Program, steps: list, step_of: dict):
+        self.program, self.steps, self.step_of = program, steps, step_of
+        self.mirrors: dict[int, list] = {}   # buffer -> [stamp, float64 copy]
+
+
+class EngineMachine(GoldenMachine):
+    """The golden machine running compiled plans (same state, results and counts)."""
+
+    def __init__(self, acc_overflow: str = "saturate", kernels: str | None = None):
+        super().__init__(acc_overflow)
+        if kernels is None:
+            kernels = "numba" if engine_numba.AVAILABLE else "numpy"
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels {kernels!r} is not one of {', '.join(KERNELS)}")
+        #: "numba": adam_s and adam_w as compiled loops (engine_numba), else numpy only
+        self.kernels = kernels
+        self.bits_by_name: dict[str, int] = {}
+        self._plans: dict[int, Plan] = {}
+        self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+        #: set to a dict to collect seconds per step: (pc, kind) -> [times]
+        self.step_times: dict | None = None
+        self._runs = 0
+        #: (program id, stale names at entry) -> (program, refusal or None, stale after)
+        self._occupancy: dict[tuple[int, frozenset], tuple] = {}
+
+    # -- host access (bounds follow every write) --------------------------------------
+
+    def allocate(self, buffers) -> None:
+        kinds = self.kinds
+        todo = [b for b in buffers if kinds.get(b.name) is not b]   # a plan's own table
+        if not todo:
+            return
+        before = {b.name: self.memory.get(b.name) for b in todo}
+        super().allocate(todo)
+        for b in todo:
+            kinds[b.name] = b                  # equal to what was there, or new
+            if self.memory[b.name] is not before[b.name]:
+                self.bits_by_name[b.name] = 0
+
+    def write(self, name: str, values: np.ndarray) -> None:
+        super().write(name, values)
+        self.bits_by_name[name] = X.bits(self.memory[name])
+
+    # -- execution --------------------------------------------------------------------
+
+    def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
+        plan = self._plan(program)
+        self.allocate(program.buffers)
+        stale_after = self._check_placement(program)
+        self.table = program.buffers
+        self.state = [self.memory[b.name] for b in program.buffers]
+        self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
+        self.stamp = [0] * len(program.buffers)       # writes to each buffer in this run
+        self._runs += 1
+        self._mirrors = plan.mirrors
+        self._program, self._host, self._stats = program, host, RunStats()
+        stats = self._stats
+        stats.step_of = plan.step_of
+        timed = self.step_times
+        try:
+            for pc, kernel, instr in plan.steps:
+                self._pc = pc
+                stats.instructions += 1
+                if kernel is _halt:
+                    break
+                if timed is not None:
+                    start = time.perf_counter()
+                if kernel is None or not kernel():
+                    self.fallbacks += 1
+                    self._execute(instr)
+                    self._rebound(instr)
+                if timed is not None:
+                    timed.setdefault((pc, _kind(instr)), []).append(
+                        time.perf_counter() - start)
+        except BaseException:
+            # a step stopped part-way (an error the interpreter reports): bounds from
+            # the values, so no later fast path relies on a stale one
+            self.bound = [X.bits(v) for v in self.state]
+            raise
+        finally:
+            for i, b in enumerate(program.buffers):
+                self.memory[b.name] = self.state[i]
+                self.bits_by_name[b.name] = self.bound[i]
+        if stale_after is not None:
+            self.stale = stale_after
+        return stats
+
+    def _check_placement(self, program: Program) -> set[str] | None:
+        """The interpreter's placement check (:class:`fixar_gen.placement.Occupancy`),
+        which depends only on the program and on which buffers are stale at entry, so it
+        runs once per such pair: a program that would read words another buffer has
+        overwritten is refused before it runs.  Returns the stale names after the run."""
+        if program.placement is None:
+            return None
+        key = (id(program), frozenset(self.stale))
+        hit = self._occupancy.get(key)
+        if hit is None or hit[0] is not program:
+            guard, problem = Occupancy(program, self.stale), None
+            for pc, instr in enumerate(program.code):
+                if isinstance(instr, Halt):
+                    break
+                problem = guard.step(pc, instr)
+                if problem:
+                    break
+            after = (self.stale - set(guard.names)) | guard.stale()
+            hit = self._occupancy[key] = (program, problem, frozenset(after))
+        if hit[1]:
+            raise GoldenError(hit[1])
+        return set(hit[2])
+
+    def _rebound(self, instr) -> None:
+        """Bounds of what an interpreted instruction wrote, from the values."""
+        written = []
+        if isinstance(instr, (MatMul, Drain, Load)):
+            written = [instr.dst]
+        elif isinstance(instr, Vector):
+            written = [instr.dst]
+            if isa.VECTOR_FUNCTIONS[instr.fn] in ("noise", "ou_noise"):
+                written += [instr.b, instr.e]
+        for i in written:
+            if i != NO_BUFFER:
+                self.bound[i] = X.bits(self.state[i])
+                self.stamp[i] += 1
+
+    def _written(self, i: int, whole: bool, bits: int) -> None:
+        self.bound[i] = bits if whole else max(self.bound[i], bits)
+        self.stamp[i] += 1
+
+    def _float(self, i: int) -> np.ndarray:
+        """Buffer i as float64 (exact: |values| < 2**53 where used), converted once per
+        write into the plan's preallocated mirror."""
+        key = (self._runs, self.stamp[i])
+        mirror = self._mirrors.get(i)
+        if mirror is None:
+            mirror = self._mirrors[i] = [None, np.empty(self.state[i].shape, np.float64)]
+        if mirror[0] != key:
+            np.copyto(mirror[1], self.state[i], casting="unsafe")
+            mirror[0] = key
+        return mirror[1]
+
+    # -- compilation --------------------------------------------------------------------
+
+    def _plan(self, program: Program) -> Plan:
+        hit = self._plans.get(id(program))
+        if hit is not None and hit.program is program:
+            return hit
+        code = self._coalesced(program)
+        step_of = dict(self._steps)
+        code = _interleaved_merged(code, step_of)
+        self.table = program.buffers
+        self._program = program
+        steps = []
+        for pc, instr in code:
+            if isinstance(instr, Halt):
+                steps.append((pc, _halt, instr))
+                break
+            steps.append((pc, self._compile(instr), instr))
+        plan = Plan(program, steps, step_of)
+        self._plans[id(program)] = plan
+        return plan
+
+    def _compile(self, ins):
+        if isinstance(ins, MatMul):
+            return self._k_matmul(ins)
+        if isinstance(ins, Drain):
+            return self._k_drain(ins)
+        if isinstance(ins, Load):
+            return self._k_load(ins)
+        if isinstance(ins, Vector):
+            make = getattr(self, f"_k_{isa.VECTOR_FUNCTIONS[ins.fn]}", None)
+            return make(ins) if make is not None else None
+        return None                      # Store, Barrier: the interpreter's code
+
+    def _whole(self, buf: int, rows: slice, cols: slice) -> bool:
+        b = self.table[buf]
+        return (rows.start, rows.stop, cols.start, cols.stop) == (0, b.rows, 0, b.cols)
+
+    # -- matrix unit ----------------------------------------------------------------------
+
+    def _k_matmul(self, ins: MatMul):
+        A, B, D = self.table[ins.a], self.table[ins.b], self.table[ins.dst]
+        if isa.MODES[ins.mode] == "fxp16" and not A.fmt.width <= 16:
+            return None
+        if D.fmt.frac != A.fmt.frac + B.fmt.frac:
+            return None
+        ia, ib, idst = ins.a, ins.b, ins.dst
+        ta, tb, acc_mode = ins.ta, ins.tb, ins.accumulate
+        ms, ns, ks = ins.m.slice, ins.n.slice, ins.k.slice
+        kb = math.ceil(math.log2(ins.k.count)) if ins.k.count > 1 else 0
+        acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
+        shape = (ins.m.count, ins.n.count)
+        scratch = np.empty(shape, np.float64)
+        scratch_int = np.empty(shape, np.int64) if acc_mode else None
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc, a, b = state[idst], state[ia], state[ib]
+            if type(acc) is not np.ndarray or type(a) is not np.ndarray or \
+                    type(b) is not np.ndarray:
+                return False
+            ba, bb = max(bound[ia], 1), max(bound[ib], 1)
+            total = ba + bb + kb
+            nb = max(bound[idst], total) + 1 if acc_mode else total
+            if nb > 62:
+                return False
+            region = acc[ms, ns]
+            if total <= FLOAT64_EXACT_BITS:          # one BLAS call, exact
+                fa, fb = self._float(ia), self._float(ib)
+                np.matmul((fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns],
+                          out=scratch)
+                if acc_mode:
+                    np.copyto(scratch_int, scratch, casting="unsafe")
+                    region += scratch_int
+                else:
+                    np.copyto(region, scratch, casting="unsafe")
+            else:
+                lhs = (a.T if ta else a)[ms, ks]
+                rhs = (b.T if tb else b)[ks, ns]
+                prod = _exact_product(lhs, ba, rhs, bb, kb)
+                if prod is None:
+                    return False
+                if acc_mode:
+                    region += prod
+                else:
+                    region[...] = prod
+            if nb >= acc_bits:
+                fitted, n = X.fit_width(region.copy(), acc_bits, self.acc_overflow)
+                region[...] = fitted
+                self._count(n, idst)
+                nb = min(nb, acc_bits)
+            self._written(idst, whole, nb)
+            return True
+        return run
+
+    def _k_drain(self, ins: Drain):
+        act = isa.ACTIVATIONS[ins.act]
+        if act not in ("identity", "relu", "tanh"):
+            return None
+        Dst, Acc = self.table[ins.dst], self.table[ins.acc]
+        frac = Acc.fmt.frac
+        ibias = ins.bias
+        bias_shift = 0
+        if ibias != NO_BUFFER:
+            bias_shift = frac - self.table[ibias].fmt.frac
+            if bias_shift < 0:
+                return None
+        pre = self._program.pre_format
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        iacc, idst = ins.acc, ins.dst
+        d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
+        # relu into dst at pre's resolution: non-negative values within the bound fit as is
+        same_relu_format = pre.frac == d_fmt.frac and d_fmt.signed
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc = state[iacc]
+            if type(acc) is not np.ndarray:
+                return False
+            z, bz = acc[rows, src], bound[iacc]
+            if ibias != NO_BUFFER:
+                bb = bound[ibias] + bias_shift
+                if max(bz, bb) > 61:
+                    return False
+                z = z + (state[ibias][:, src] << np.int64(bias_shift))
+                bz = max(bz, bb) + 1
+            if act == "identity":
+                got = K.requantize(z, bz, frac - d_fmt.frac, d_fmt)
+                if got is None:
+                    return False
+                out, n, bits = got
+            else:
+                got = K.requantize(z, bz, frac - pre.frac, pre, tight=False)
+                if got is None:
+                    return False
+                zp, n1, bp = got
+                if act == "relu":
+                    np.maximum(zp, 0, out=zp)
+                    if same_relu_format and bp <= d_fmt.width - 1:    # nothing to fit
+                        hi = int(zp.max())
+                        got = zp, 0, hi.bit_length()
+                    else:
+                        got = K.requantize(zp, bp, pre.frac - d_fmt.frac, d_fmt)
+                else:                # tanh: the interpreter's table, |num| <= 2**num_frac
+                    num, num_frac = tanh_fixed(zp, pre.frac)
+                    got = K.requantize(num, num_frac + 1, num_frac - d_fmt.frac, d_fmt)
+                if got is None:       # pre wider than dst's frac: the interpreter's path
+                    return False
+                out, n2, bits = got
+                self._count(n1, idst)
+                n = n2
+            self._count(n, idst)
+            state[idst][rows, cols] = out
+            self._written(idst, whole, bits)
+            return True
+        return run
+
+    # -- DMA ------------------------------------------------------------------------------
+
+    def _k_load(self, ins: Load):
+        slot = self._program.slots[ins.slot].name
+        fmt = self.table[ins.dst].fmt
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        idst, whole = ins.dst, self._whole(ins.dst, rows, cols)
+
+        def run() -> bool:
+            block = np.asarray(self._host[slot])[rows, src]
+            if block.dtype != np.int64:
+                return False
+            hi, lo = int(block.max()), int(block.min())
+            if lo < fmt.min_int or hi > fmt.max_int:
+                return False                       # the interpreter reports it
+            self.state[idst][rows, cols] = block
+            self._written(idst, whole, K.bits_of(hi, lo))
+            return True
+        return run
+
+    # -- vector unit ------------------------------------------------------------------------
+
+    def _vec_parts(self, ins: Vector, *roles: str):
+        """Slices of the operands (broadcast like the interpreter's _operand)."""
+        out = []
+        for role in roles:
+            buf = getattr(ins, role)
+            b = self.table[buf]
+            r = ins.rows.slice if b.rows > 1 else slice(0, 1)
+            c = slice(ins.src_col, ins.src_col + ins.cols.count) if b.cols > 1 else slice(0, 1)
+            out.append((buf, r, c, b.fmt))
+        return out
+
+    def _vec_store(self, ins: Vector, got) -> bool:
+        if got is None:
+            return False
+        out, n, bits = got
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        if out.shape != shape:        # a broadcast operand: each value is written size/n times
+            n *= (shape[0] * shape[1]) // out.size
+        self._count(n, ins.dst)
+        self.state[ins.dst][rows, cols] = out if out.shape == shape else \
+            np.broadcast_to(out, shape)
+        self._written(ins.dst, self._whole(ins.dst, rows, cols), bits)
+        return True
+
+    def _k_copy(self, ins: Vector):
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        d_fmt = self.table[ins.dst].fmt
+
+        def run() -> bool:
+            return self._vec_store(ins, K.requantize(
+                self.state[ia][ra, ca], self.bound[ia], fa.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_dact_relu(self, ins: Vector):
+        (ia, ra, ca, fa), (ib, rb, cb, _) = self._vec_parts(ins, "a", "b")
+        d_fmt = self.table[ins.dst].fmt
+
+        def run() -> bool:
+            value = np.where(self.state[ib][rb, cb] > 0, self.state[ia][ra, ca], 0)
+            return self._vec_store(ins, K.requantize(value, self.bound[ia],
+                                                     fa.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_range(self, ins: Vector):
+        A, Dst = self.table[ins.a], self.table[ins.dst]
+        if A.fmt != Dst.fmt:
+            return None
+        ia, idst = ins.a, ins.dst
+        rows, cols = ins.rows.slice, ins.cols.slice
+
+        def run() -> bool:
+            block = self.state[ia][rows, cols]
+            current = self.state[idst]
+            current[0, 0] = min(current[0, 0], block.min())
+            current[0, 1] = max(current[0, 1], block.max())
+            self._written(idst, True, X.bits(current))
+            return True
+        return run
+
+    def _k_acc_add(self, ins: Vector):
+        idst, ia = ins.dst, ins.a
+        region = (ins.rows.slice, ins.cols.slice)
+        src = (ins.rows.slice, slice(ins.src_col, ins.src_col + ins.cols.count))
+        acc_bits = self.table[idst].acc_bits
+        whole = self._whole(idst, *region)
+
+        def run() -> bool:
+            d, a = self.state[idst], self.state[ia]
+            if type(d) is not np.ndarray or type(a) is not np.ndarray:
+                return False
+            nb = max(self.bound[idst], self.bound[ia]) + 1
+            if nb > 62:
+                return False
+            target = d[region]
+            target += a[src]
+            if nb >= acc_bits:
+                fitted, n = X.fit_width(target.copy(), acc_bits, self.acc_overflow)
+                target[...] = fitted
+                self._count(n, idst)
+                nb = min(nb, acc_bits)
+            self._written(idst, whole, nb)
+            return True
+        return run
+
+    def _k_fill(self, ins: Vector):
+        c_fmt, d_fmt, ic = self.table[ins.c].fmt, self.table[ins.dst].fmt, ins.c
+        shape = (ins.rows.count, ins.cols.count)
+
+        def run() -> bool:
+            value = self.state[ic][:1, :1]
+            return self._vec_store(ins, K.requantize(value, K.array_bits(value),
+                                                     c_fmt.frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_dact_tanh(self, ins: Vector):
+        (ia, ra, ca, fa), (ib, rb, cb, fy) = self._vec_parts(ins, "a", "b")
+        d_fmt = self.table[ins.dst].fmt
+        if fy.frac < 0 or 2 * fy.frac > 60:
+            return None
+        one = 1 << (2 * fy.frac)
+
+        def run() -> bool:
+            ba, by = self.bound[ia], self.bound[ib]
+            if by > 30 or ba + 2 * fy.frac + 1 > 61:
+                return False
+            y = self.state[ib][rb, cb]
+            t = np.int64(one) - y * y                      # 1 - y^2, exact
+            np.maximum(t, 0, out=t)                        # 0 <= t <= 2**(2 f(y))
+            value = self.state[ia][ra, ca] * t
+            return self._vec_store(ins, K.requantize(value, ba + 2 * fy.frac + 1,
+                                                     fa.frac + 2 * fy.frac - d_fmt.frac,
+                                                     d_fmt))
+        return run
+
+    def _two_term(self, ins: Vector, x_role: str, y_role: str, constants, y_of=None):
+        """d = R(x * c1 + y * c2 at fraction F) for operands x, y (not d); constants(c)
+        gives (c1, c2, F) from the constants row, ``y_of(state)`` may replace y."""
+        (ix, rx, cx, _), (iy, ry, cy, _) = self._vec_parts(ins, x_role, y_role)
+        d_fmt, ic = self.table[ins.dst].fmt, ins.c
+
+        def run() -> bool:
+            c1, c2, frac = constants(int(self.state[ic].reshape(-1)[0]))
+            x = self.state[ix][rx, cx]
+            y = self.state[iy][ry, cy] if y_of is None else y_of()
+            if x.shape != y.shape:
+                x, y = np.broadcast_arrays(x, y)
+            return self._vec_store(ins, K.blend(x, self.bound[ix], c1, y, self.bound[iy],
+                                                c2, frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_mse_grad(self, ins: Vector):
+        fa, fb = self.table[ins.a].fmt.frac, self.table[ins.b].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fa, fb) + fc
+        return self._two_term(ins, "a", "b", lambda c: (
+            c << (top - fa - fc), -(c << (top - fb - fc)), top))
+
+    def _k_bellman(self, ins: Vector):
+        fr, fq = self.table[ins.a].fmt.frac, self.table[ins.e].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fr, fq + fc)
+        (ie, re, ce, _), (ib, rb, cb, _) = self._vec_parts(ins, "e", "b")
+
+        def next_q():           # Q' where the episode goes on, else 0
+            return np.where(self.state[ib][rb, cb] == 0, self.state[ie][re, ce], 0)
+        return self._two_term(ins, "a", "e", lambda c: (
+            1 << (top - fr), c << (top - fq - fc), top), next_q)
+
+    # the optimizers and the soft update: d = R(x * c1 + y * c2) at a common fraction
+
+    def _blend_kernel(self, ins: Vector, constants):
+        """A kernel for d = R(d * c1 + a * c2 at fraction F); ``constants(c_row)`` gives
+        (c1, c2, F) from the constants row (read each run: step sizes change)."""
+        idst = ins.dst
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        d_fmt, ic = self.table[idst].fmt, ins.c
+        rows, cols = ins.rows.slice, ins.cols.slice
+        if self.kernels == "numba":
+            return self._nb_blend(ins, (ia, ra, ca), constants)
+
+        def run() -> bool:
+            c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
+            d = self.state[idst][rows, cols]
+            a = self.state[ia][ra, ca]
+            return self._vec_store(ins, K.blend(d, self.bound[idst], c1, a, self.bound[ia],
+                                                c2, frac - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_adam_m(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        if fc < 0:
+            return None
+        top = max(fd, fa) + fc
+
+        def constants(c):
+            beta = c[0]
+            return (beta << (top - fd - fc), ((1 << fc) - beta) << (top - fa - fc), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_soft_update(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fd + max(fc, 0), fa + fc)
+        if top - fd - fc < 0:
+            return None
+
+        def constants(c):
+            tau = c[0]
+            return ((1 << (top - fd)) - (tau << (top - fd - fc)), tau << (top - fa - fc), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_sgd(self, ins: Vector):
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        fc = self.table[ins.c].fmt.frac
+        top = max(d_fmt.frac, fa.frac + fc)
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+
+        def run() -> bool:
+            lr = int(self.state[ic][0, 0])
+            return self._vec_store(ins, K.step(
+                self.state[idst][rows, cols], self.bound[idst], self.state[ia][ra, ca],
+                self.bound[ia], -(lr << (top - fa.frac - fc)), top - d_fmt.frac, d_fmt))
+        return run
+
+    def _k_momentum(self, ins: Vector):
+        fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
+        fc = self.table[ins.c].fmt.frac
+        top = max(fd + fc, fa)
+
+        def constants(c):
+            return (c[0] << (top - fd - fc), 1 << (top - fa), top)
+        return self._blend_kernel(ins, constants)
+
+    def _k_adam_s(self, ins: Vector):
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
+        fc = self.table[ins.c].fmt.frac
+        if fa.frac != d_fmt.frac or fc < 0:
+            return None
+        v_fmt = FixedFormat(64, 0, rounding=d_fmt.rounding)
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+        if self.kernels == "numba" and fc <= 62:
+            return self._nb_adam_s(ins, ia, ra, ca, fc, d_fmt)
+
+        def run() -> bool:
+            bd, ba = self.bound[idst], self.bound[ia]
+            if max(bd, ba) > 30:
+                return False
+            beta = int(self.state[ic][0, 0])
+            d = self.state[idst][rows, cols]
+            a = self.state[ia][ra, ca]
+            got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc, v_fmt)
+            if got is None:
+                return False
+            v, _, vbits = got
+            if vbits > 61 or (v.size and v.min() < 0):
+                return False
+            root = K.isqrt_nearest(v)
+            return self._vec_store(ins, K.fit(root, d_fmt))
+        return run
+
+    def _k_adam_w(self, ins: Vector):
+        idst = ins.dst
+        d_fmt = self.table[idst].fmt
+        (im, rm, cm, fm), (is_, rs, cs, fs) = self._vec_parts(ins, "a", "b")
+        c_fmt = self.table[ins.c].fmt
+        shift = RATIO_FRAC + fs.frac - fm.frac
+        top = max(d_fmt.frac, RATIO_FRAC + c_fmt.frac)
+        if shift < 0 or top - RATIO_FRAC - c_fmt.frac < 0:
+            return None
+        rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
+        eps_cache: dict[int, int] = {}
+
+        def eps_s(eps: int) -> int:
+            """eps rounded to s's fraction bits, at least one LSB (the interpreter's)."""
+            if eps not in eps_cache:
+                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
+                                                     c_fmt.frac,
+                                                     FixedFormat(64, fs.frac))[0][0]), 1)
+            return eps_cache[eps]
+        if self.kernels == "numba":
+            return self._nb_adam_w(ins, (im, rm, cm), (is_, rs, cs), shift,
+                                   top - RATIO_FRAC - c_fmt.frac, top - d_fmt.frac, eps_s)
+
+        def run() -> bool:
+            bm = self.bound[im]
+            if bm + shift > 62 or self.bound[is_] > 39:
+                return False
+            c = self.state[ic].reshape(-1)
+            alpha = int(c[0])
+            den = self.state[is_][rs, cs] + np.int64(eps_s(int(c[1])))
+            if den.size and (den.min() <= 0 or K.array_bits(den) > 40):
+                return False
+            m = self.state[im][rm, cm]
+            q = K.floor_divide(np.abs(m) << np.int64(shift), den)
+            ratio = np.where(m < 0, -q, q)
+            d = self.state[idst][rows, cols]
+            return self._vec_store(ins, K.step(
+                d, self.bound[idst], ratio, K.array_bits(ratio),
+                -(alpha << (top - RATIO_FRAC - c_fmt.frac)), top - d_fmt.frac, d_fmt))
+        return run
+
+
+    # the numba kernels (engine_numba): one pass per element, into preallocated scratch
+
+    def _nb_store(self, ins: Vector, out: np.ndarray, got) -> bool:
+        count, lo, hi = got
+        if count < 0:
+            return False
+        self._count(int(count), ins.dst)
+        rows, cols = ins.rows.slice, ins.cols.slice
+        self.state[ins.dst][rows, cols] = out
+        self._written(ins.dst, self._whole(ins.dst, rows, cols), K.bits_of(hi, lo))
+        return True
+
+    def _nb_blend(self, ins: Vector, a_part, constants):
+        blend = engine_numba.kernels().blend
+        idst, ic = ins.dst, ins.c
+        ia, ra, ca = a_part
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[idst].fmt
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+
+        def run() -> bool:
+            c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
+            shift = frac - d_fmt.frac
+            if not 0 <= shift <= 62:
+                return False
+            parts = K.split(self.bound[idst], c1, self.bound[ia], c2, shift)
+            if parts is None:
+                return False
+            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            return self._nb_store(ins, out, blend(self.state[idst][rows, cols], a, out,
+                                                  *parts, shift, mode, *fmt_args))
+        return run
+
+    def _nb_adam_s(self, ins: Vector, ia, ra, ca, fc: int, d_fmt: FixedFormat):
+        adam_s = engine_numba.kernels().adam_s
+        idst, ic = ins.dst, ins.c
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+
+        def run() -> bool:
+            bd, ba = self.bound[idst], self.bound[ia]
+            if max(bd, ba) > 30:
+                return False
+            beta = int(self.state[ic][0, 0])
+            parts = K.split(2 * bd, beta, 2 * ba, (1 << fc) - beta, fc)
+            if parts is None:
+                return False
+            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            return self._nb_store(ins, out, adam_s(self.state[idst][rows, cols], a, out,
+                                                   *parts, fc, mode, *fmt_args))
+        return run
+
+    def _nb_adam_w(self, ins: Vector, m_part, s_part, shift_m: int, alpha_shift: int,
+                   shift: int, eps_s):
+        adam_w = engine_numba.kernels().adam_w
+        idst, ic = ins.dst, ins.c
+        (im, rm, cm), (is_, rs, cs) = m_part, s_part
+        rows, cols = ins.rows.slice, ins.cols.slice
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[idst].fmt
+        fmt_args = _fmt_args(d_fmt)
+        mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+        if not 0 <= shift <= 62:
+            return None
+
+        def run() -> bool:
+            if self.bound[im] + shift_m > 62 or self.bound[idst] > 61:
+                return False
+            c = self.state[ic].reshape(-1)
+            step = -(int(c[0]) << alpha_shift)
+            room = 61 - step.bit_length()
+            if room < 0:
+                return False
+            m = np.broadcast_to(self.state[im][rm, cm], shape)
+            s = np.broadcast_to(self.state[is_][rs, cs], shape)
+            return self._nb_store(ins, out, adam_w(
+                self.state[idst][rows, cols], m, s, out, eps_s(int(c[1])), shift_m, step,
+                (1 << room) - 1, shift, mode, *fmt_args))
+        return run
+
+
+def _kind(instr) -> str:
+    if isinstance(instr, Vector):
+        return isa.VECTOR_FUNCTIONS[instr.fn]
+    return instr.MNEMONIC
+
+
+def _fmt_args(fmt: FixedFormat) -> tuple:
+    return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
+
+
+def _exact_product(lhs: np.ndarray, ba: int, rhs: np.ndarray, bb: int, kb: int):
+    """lhs @ rhs exactly in int64 (|lhs| < 2**ba, |rhs| < 2**bb, K <= 2**kb, and
+    ba + bb + kb <= 62), through float64 BLAS; None beyond MAX_LIMBS limbs."""
+    if ba + bb + kb <= FLOAT64_EXACT_BITS:
+        return np.matmul(lhs.astype(np.float64), rhs.astype(np.float64)).astype(np.int64)
+    split_rhs = bb >= ba
+    big, small_bits, big_bits = (rhs, ba, bb) if split_rhs else (lhs, bb, ba)
+    small = (lhs if split_rhs else rhs).astype(np.float64)
+    low = FLOAT64_EXACT_BITS - kb - small_bits     # bits of each lower limb
+    if low < 2:
+        return None
+    limbs = 2
+    while big_bits - low * (limbs - 1) + 1 > low:  # the top limb's bits (floor shift)
+        limbs += 1
+        if limbs > MAX_LIMBS:
+            return None
+    out = None
+    mask = np.int64((1 << low) - 1)
+    for i in range(limbs):
+        part = big >> np.int64(low * i)
+        if i < limbs - 1:
+            part = part & mask
+        part = part.astype(np.float64)
+        p = (np.matmul(small, part) if split_rhs else np.matmul(part, small)).astype(np.int64)
+        if i:
+            p <<= np.int64(low * i)
+            out += p
+        else:
+            out = p
+    return out
+
+
+def _interleaved_merged(code: list, step_of: dict) -> list:
+    """Merge ``mm0 drain0 mm1 drain1`` (per-core pieces of a layer, each matrix product
+    followed by its drain) into ``mm drain``.  Legal when each drain reads only the rows
+    its own product wrote and writes nothing the products read."""
+    out: list = []
+    i = 0
+    while i < len(code):
+        if len(out) >= 2 and i + 1 < len(code):
+            (p0, x0), (q0, y0) = out[-2], out[-1]
+            (p1, x1), (q1, y1) = code[i], code[i + 1]
+            if _swappable(x0, y0) and _swappable(x1, y1):
+                mx, my = _merge(x0, x1), _merge(y0, y1)
+                if mx is not None and my is not None and isinstance(mx, MatMul) \
+                        and mx.m.count == my.rows.count and mx.m.start == my.rows.start:
+                    out[-2], out[-1] = (p0, mx), (q0, my)
+                    step_of[p1], step_of[q1] = p0, q0
+                    for pc, head in list(step_of.items()):
+                        if head in (p1, q1):
+                            step_of[pc] = p0 if head == p1 else q0
+                    i += 2
+                    continue
+        out.append(code[i])
+        i += 1
+    return out
+
+
+def _swappable(x, y) -> bool:
+    return (isinstance(x, MatMul) and isinstance(y, Drain) and y.acc == x.dst
+            and y.dst not in (x.a, x.b, x.dst) and x.dst not in (y.bias, y.slope)
+            and x.m == y.rows)
+
+
+__all__ = ["EngineMachine", "ENGINES"]

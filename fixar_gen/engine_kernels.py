@@ -1,0 +1,205 @@
+"""Exact int64 kernels of the golden model's execution engine (:mod:`fixar_gen.engine`).
+
+Each kernel computes what :mod:`fixar_gen.golden` defines, on int64 arrays whose
+magnitudes the caller bounds in advance (``|x| < 2**bits``), with a few whole-array
+passes instead of the interpreter's general multi-precision path.  A kernel returns
+``None`` when the bounds do not prove its int64 arithmetic exact; the engine then runs
+the interpreter's code for that instruction, so a ``None`` costs speed, never bits.
+
+Why each is exact (docs/numerics.md, "The execution engine"):
+- :func:`round_shift` rounds v / 2**s with one add and one arithmetic shift:
+  floor((v + 2**(s-1) - 1 + lsb) / 2**s) is round-half-to-even when lsb is the parity of
+  floor(v / 2**s), and floor((v + 2**(s-1)) / 2**s) is round-half-up; |v| < 2**62 keeps
+  the add inside int64.
+- :func:`blend` forms x * c1 + y * c2 exactly: when a product could reach 2**60 the
+  constants are split at bit s (c = ch * 2**s + cl, 0 <= cl < 2**s), giving
+  V = H * 2**s + L with |H|, |L| < 2**61; V / 2**shift is then floored from
+  top = H + (L >> s) and its remainder rebuilt below 2**shift <= 2**62.
+- :func:`isqrt_nearest` takes the float64 root (off by at most one for v < 2**62) and
+  checks every element with integer arithmetic (s*s - s < v <= s*s + s picks the
+  nearest root, there are no ties); any element still off is recomputed exactly.
+- :func:`floor_divide` divides in float64 and checks 0 <= num - q * den < den in int64;
+  the elements that fail are recomputed with integer division.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import golden
+from .numerics import FixedFormat
+
+SAFE = 61             # |value| < 2**61: a sum of two stays below 2**62
+_I64 = np.int64
+
+
+def bits_of(hi: int, lo: int) -> int:
+    """Bits of the largest magnitude among values in [lo, hi]."""
+    return max(int(hi).bit_length(), (-int(lo)).bit_length() if lo < 0 else 0)
+
+
+def array_bits(x: np.ndarray) -> int:
+    if x.size == 0:
+        return 0
+    return bits_of(x.max(), x.min())
+
+
+def fit(q: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int, int]:
+    """q fitted to ``fmt`` in place: (q, overflow count, bits of the result)."""
+    hi, lo = int(q.max()), int(q.min())
+    if lo >= fmt.min_int and hi <= fmt.max_int:
+        return q, 0, bits_of(hi, lo)
+    count = int(np.count_nonzero(q > fmt.max_int)) + int(np.count_nonzero(q < fmt.min_int))
+    if fmt.overflow == "saturate":
+        np.clip(q, fmt.min_int, fmt.max_int, out=q)
+    else:
+        width = fmt.width
+        if not (fmt.signed and width == 64):
+            np.bitwise_and(q, _I64((1 << width) - 1), out=q)
+            if fmt.signed:
+                sign = _I64(1 << (width - 1))
+                np.bitwise_xor(q, sign, out=q)
+                np.subtract(q, sign, out=q)
+    return q, count, array_bits(q)
+
+
+def round_shift(v: np.ndarray, s: int, rounding: str) -> np.ndarray:
+    """v / 2**s rounded by ``rounding`` (a new array); needs |v| < 2**62, 0 <= s <= 62."""
+    if s == 0:
+        return v.copy()
+    if rounding == "truncate":
+        return np.right_shift(v, s)
+    half = 1 << (s - 1)
+    if rounding == "nearest_up":
+        out = np.add(v, _I64(half))
+    else:
+        out = np.right_shift(v, s)
+        np.bitwise_and(out, _I64(1), out=out)
+        out += _I64(half - 1)
+        out += v
+    np.right_shift(out, s, out=out)
+    return out
+
+
+def requantize(v: np.ndarray, bits: int, shift: int, fmt: FixedFormat, tight: bool = True):
+    """R(v / 2**shift) in ``fmt`` for int64 v with |v| < 2**bits: (raw, overflow count,
+    bits of raw), or None when the bounds do not allow the fast path.  ``tight=False``
+    skips the scan for overflow when the bound proves there is none (a signed ``fmt``
+    wider than the rounded bound) and returns that bound instead of the raw's bits."""
+    if bits > 62 or shift < 0 or shift > 62:
+        return None
+    q = round_shift(np.asarray(v, dtype=np.int64), shift, fmt.rounding)
+    bound = bits - shift + 1 if shift else bits      # |round(v / 2**shift)| <= 2**(bits-shift)
+    if not tight and fmt.signed and bound <= fmt.width - 1:
+        return q, 0, bound
+    return fit(q, fmt)
+
+
+def split(bx: int, c1: int, by: int, c2: int, shift: int):
+    """How :func:`blend` splits its constants: (c1h, c1l, c2h, c2l, s) with
+    c = ch * 2**s + cl, every product below 2**60 and s <= shift; s = 0 when no split
+    is needed; None when no s works."""
+    bc1, bc2 = abs(c1).bit_length(), abs(c2).bit_length()
+    if bx + bc1 <= 60 and by + bc2 <= 60:
+        return c1, 0, c2, 0, 0
+    s = max(bx + bc1, by + bc2) - 60
+    if s > min(60 - bx, 60 - by) or s > shift:
+        return None
+    mask = (1 << s) - 1
+    return c1 >> s, c1 & mask, c2 >> s, c2 & mask, s
+
+
+def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: int,
+          shift: int, fmt: FixedFormat):
+    """R((x * c1 + y * c2) / 2**shift) in ``fmt``, exactly, for |x| < 2**bx,
+    |y| < 2**by and integer constants c1, c2 (y may be None): (raw, overflow count, bits),
+    or None when int64 cannot hold the computation."""
+    if y is None:
+        y, by, c2 = x, 0, 0
+    if not 0 <= shift <= 62:
+        return None
+    parts = split(bx, c1, by, c2, shift)
+    if parts is None:
+        return None
+    c1h, c1l, c2h, c2l, s = parts
+    if s == 0:
+        v = np.multiply(x, _I64(c1))
+        if c2:
+            v += np.multiply(y, _I64(c2))
+        return fit(round_shift(v, shift, fmt.rounding), fmt)
+    mask = (1 << s) - 1
+    top = np.multiply(x, _I64(c1h))
+    if c2h:
+        top += np.multiply(y, _I64(c2h))
+    low = np.multiply(x, _I64(c1l))
+    if c2l:
+        low += np.multiply(y, _I64(c2l))
+    top += low >> s                                  # V = top * 2**s + (low & mask)
+    np.bitwise_and(low, _I64(mask), out=low)
+    r = shift - s
+    floor = top >> r
+    rounding = fmt.rounding
+    if rounding != "truncate" and shift > 0:
+        rem = np.bitwise_and(top, _I64((1 << r) - 1))
+        np.left_shift(rem, s, out=rem)
+        rem += low                                   # V - floor * 2**shift, < 2**62
+        half = _I64(1 << (shift - 1))
+        if rounding == "nearest_up":
+            floor += rem >= half
+        else:
+            up = rem > half
+            up |= (rem == half) & ((floor & 1) == 1)
+            floor += up
+    return fit(floor, fmt)
+
+
+def step(x: np.ndarray, bx: int, y: np.ndarray, by: int, c: int, shift: int,
+         fmt: FixedFormat):
+    """R(x + y * c / 2**shift) in ``fmt``, exactly, for |x| < 2**bx at fmt's resolution
+    (the weight of an optimizer step) and |y| < 2**by: (raw, overflow count, bits), or
+    None when y * c could reach 2**61 or x 2**61."""
+    if bx > 61 or by + abs(c).bit_length() > 61 or not 0 <= shift <= 62:
+        return None
+    p = np.multiply(np.broadcast_to(y, x.shape), _I64(c))
+    if shift == 0:
+        p += x
+        return fit(p, fmt)
+    rounding = fmt.rounding
+    out = np.right_shift(p, shift)
+    if rounding == "truncate":
+        out += x
+        return fit(out, fmt)
+    if rounding == "nearest_even":         # the parity of the final floor decides ties
+        out += x
+        np.bitwise_and(out, _I64(1), out=out)
+        out += _I64((1 << (shift - 1)) - 1)
+    else:
+        out[...] = _I64(1 << (shift - 1))
+    out += p
+    np.right_shift(out, shift, out=out)
+    out += x
+    return fit(out, fmt)
+
+
+def isqrt_nearest(v: np.ndarray) -> np.ndarray:
+    """round(sqrt(v)) for int64 0 <= v < 2**62 (the golden model's integer root)."""
+    s = np.rint(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    sq = s * s
+    s += v > sq + s
+    s -= (s > 0) & (v <= sq - s)
+    sq = s * s
+    bad = (v > sq + s) | ((s > 0) & (v <= sq - s))
+    if bad.any():
+        s[bad] = golden.isqrt_nearest(v[bad])
+    return s
+
+
+def floor_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num // den for int64 0 <= num < 2**62 and 0 < den < 2**40."""
+    q = np.floor(num.astype(np.float64) / den.astype(np.float64)).astype(np.int64)
+    r = num - q * den
+    bad = (r < 0) | (r >= den)
+    if bad.any():
+        num_b, den_b = np.broadcast_arrays(num, den)
+        q[bad] = num_b[bad] // den_b[bad]
+    return q

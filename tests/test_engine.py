@@ -1,0 +1,477 @@
+"""The execution engine (:mod:`fixar_gen.engine`) against the interpreter
+(:mod:`fixar_gen.golden`), the executable specification: every buffer, host slot and
+saturation count identical, on random single instructions (every vector function, drain
+activation, mm transpose and DMA, formats of 2..32 bits with every rounding and overflow
+mode, values at the formats' extremes), on whole compiled programs for random tiny specs
+(every policy and precision, FXP16/QAT formats, saturating batches) and over many DDPG
+updates of the examples.  The engine's kernels are also checked alone at their bounds."""
+
+from __future__ import annotations
+
+import copy
+import resource
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from fixar_gen import engine_kernels as K
+from fixar_gen import engine_numba
+from fixar_gen import golden
+from fixar_gen.backends import GoldenCore, open_core, random_params
+from fixar_gen.compiler import Precision
+from fixar_gen.dsl import load_spec
+from fixar_gen.engine import EngineMachine, _exact_product
+from fixar_gen.golden import GoldenMachine
+from fixar_gen.isa import ACTIVATIONS, VECTOR_FUNCTIONS
+from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
+from fixar_gen.rl.qat import QATSchedule
+from fixar_gen.testing import uniform_batch
+
+from .conftest import EXAMPLES
+from .test_golden_reference import (Case, _batch, as_ints, dma_cases, drain_cases,
+                                    matmul_cases, tiny_precisions, tiny_specs, vector_cases)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _same_machines(engine, interp, names, what):
+    for name in names:
+        np.testing.assert_array_equal(as_ints(engine.read(name)), as_ints(interp.read(name)),
+                                      err_msg=f"{what}: buffer {name}")
+
+
+def _same_runs(engine_stats, interp_stats, what):
+    assert +engine_stats.by_buffer == +interp_stats.by_buffer, f"{what}: per buffer"
+    assert +engine_stats.saturations == +engine_stats.by_step(interp_stats.saturations), \
+        f"{what}: per instruction"
+
+
+#: the engine's kernel sets: numpy only (what runs where numba is missing) and numba
+KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not engine_numba.AVAILABLE, reason="numba is not installed (or FIXAR_NUMBA=0): the "
+    "engine runs its numpy kernels, tested by the numpy cases"))]
+
+
+def run_both(case, kernels="numpy"):
+    """One case on the engine and on the interpreter: same results or the same error."""
+    machines = [EngineMachine(case.acc_overflow, kernels), GoldenMachine(case.acc_overflow)]
+    hosts, results = [], []
+    for machine in machines:
+        machine.allocate(case.program.buffers)
+        for name, value in case.values.items():
+            machine.write(name, value)
+        host = copy.deepcopy(case.host)
+        try:
+            results.append(machine.run(case.program, host))
+        except (golden.GoldenError, ValueError) as exc:
+            results.append(f"{type(exc).__name__}: {exc}")
+        hosts.append(host)
+    if isinstance(results[1], str) or isinstance(results[0], str):
+        assert results[0] == results[1]
+        return
+    _same_machines(*machines, [b.name for b in case.program.buffers], "engine vs interpreter")
+    assert hosts[0].keys() == hosts[1].keys()
+    for name in hosts[1]:
+        np.testing.assert_array_equal(hosts[0][name], hosts[1][name], err_msg=name)
+    _same_runs(*results, "engine vs interpreter")
+
+
+# --------------------------------------------------------------------------- single steps
+
+
+@pytest.mark.parametrize("fn", [f for f in VECTOR_FUNCTIONS if f not in ("acc_add", "ou_noise")])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_vector_function(fn, data):
+    run_both(data.draw(vector_cases(fn)))
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("fn", ["adam_s", "adam_w"])
+@settings(max_examples=100)
+@given(data=st.data())
+def test_optimizer_kernels(fn, kernels, data):
+    """adam_s and adam_w have numba kernels besides the numpy ones: both against the
+    interpreter."""
+    run_both(data.draw(vector_cases(fn)), kernels)
+
+
+@pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_vector_function_in_place(fn, data):
+    run_both(data.draw(vector_cases(fn, same_src_col=True)))
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_drain(act, with_bias, data):
+    run_both(data.draw(drain_cases(act, with_bias)))
+
+
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+@pytest.mark.parametrize("accumulate", [0, 1])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_matmul(ta, tb, accumulate, data):
+    run_both(data.draw(matmul_cases(ta, tb, accumulate)))
+
+
+@pytest.mark.parametrize("kind", ["load", "store"])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_dma(kind, data):
+    run_both(data.draw(dma_cases(kind)))
+
+
+# --------------------------------------------------------------------------- whole programs
+
+
+def _cores(spec, precision=None, kernels=None):
+    kw = {} if precision is None else {"precision": precision}
+    engine = GoldenCore(spec, engine="compiled", **kw)
+    if kernels is not None:
+        engine.machine = EngineMachine(spec.numerics.overflow, kernels)
+    return engine, GoldenCore(spec, engine="interpreter", **kw)
+
+
+def _same_cores(engine, interp, what):
+    assert engine.machine.memory.keys() == interp.machine.memory.keys()
+    _same_machines(engine.machine, interp.machine, sorted(interp.machine.memory), what)
+    assert engine.stats.saturations == interp.stats.saturations, what
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@settings(max_examples=30)
+@given(data=st.data())
+def test_compiled_programs(kernels, data):
+    """infer, explore, several train steps and infer_critic on a random tiny spec (every
+    optimizer, activation, noise, policy, core count, FXP32 or per-layer FXP16 formats,
+    batches at the formats' extremes): every buffer equal after every program."""
+    spec = data.draw(tiny_specs())
+    precision = data.draw(tiny_precisions(spec))
+    seed = data.draw(st.integers(0, 2**16))
+    extremes = data.draw(st.booleans())
+    note(f"spec={spec!r}\nprecision={precision!r}\nseed={seed} extremes={extremes}")
+    cores = _cores(spec, precision, kernels)
+    for core in cores:
+        core.load_params(random_params(spec, seed=seed))
+    rng = np.random.default_rng(seed)
+    batch = _batch(cores[0], spec.algorithm.batch_size, rng, extremes)
+    outs = [core.infer("actor", batch.states) for core in cores]
+    np.testing.assert_array_equal(*outs)
+    _same_cores(*cores, "infer")
+    for step in range(2):
+        outs = [core.infer("actor", batch.states, explore=True) for core in cores]
+        np.testing.assert_array_equal(*outs)
+        _same_cores(*cores, f"explore {step}")
+    for step in range(3):
+        batch = _batch(cores[0], spec.algorithm.batch_size, rng, extremes)
+        for core in cores:
+            core.train_step(batch)
+        _same_cores(*cores, f"train {step}")
+    outs = [core.infer("critic", batch.states, batch.actions) for core in cores]
+    np.testing.assert_array_equal(*outs)
+    _same_cores(*cores, "infer_critic")
+    assert cores[0].read_ranges() == cores[1].read_ranges()
+
+
+def _train_both(path, updates, batch_size=None, qat_after=None, reward_range=(-16.0, 0.0),
+                kernels=None):
+    """``updates`` DDPG updates of an example on both engines, compared after each; at
+    ``qat_after`` both switch to the FXP16 formats the QAT schedule picks."""
+    spec = load_spec(EXAMPLES / path)
+    cores = _cores(spec, kernels=kernels)
+    for core in cores:
+        core.load_params(random_params(spec, seed=1))
+    rng = np.random.default_rng(2)
+    for step in range(updates):
+        if step == qat_after:
+            schedule = QATSchedule(spec)
+            formats, _ = schedule.choose_formats(cores[1].read_ranges())
+            precision = Precision("fxp16", tuple((k, formats[k]) for k in schedule.keys))
+            for core in cores:
+                core.set_precision(precision)
+        batch = uniform_batch(spec, cores[0].formats, rng, size=batch_size,
+                              reward_range=reward_range)
+        for core in cores:
+            core.train_step(batch)
+        _same_cores(*cores, f"{path} update {step}")
+    return cores
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_pendulum_updates_equal_and_use_the_fast_kernels(kernels):
+    """40 pendulum updates (FXP32, then per-layer FXP16 from the observed ranges, with
+    rewards large enough to saturate): the same bits, and most steps run compiled."""
+    engine, interp = _train_both("pendulum.yaml", 40, qat_after=20, reward_range=(-400, 0),
+                                 kernels=kernels)
+    assert sum(engine.stats.saturations.values()) > 0        # saturating batches covered
+    per_run = engine.machine.fallbacks / engine.stats.runs
+    steps = len(engine.machine._plan(engine.program("train", 64)).steps)
+    assert per_run < 0.1 * steps, (per_run, steps)
+
+
+@pytest.mark.slow
+def test_many_pendulum_updates_equal():
+    """1,000 updates through the QAT switch (about a minute: slow-marked)."""
+    _train_both("pendulum.yaml", 1_000, qat_after=500, reward_range=(-100, 0))
+
+
+def test_halfcheetah_updates_equal():
+    """The 400-300 networks: three updates at batch 64, the same bits."""
+    _train_both("halfcheetah.yaml", 3)
+
+
+def test_memory_does_not_grow_over_updates():
+    """Peak RSS stops growing after the first updates (no per-update growth)."""
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    core = open_core(spec, "golden")
+    core.load_params(random_params(spec, seed=0))
+    rng = np.random.default_rng(0)
+    batches = [uniform_batch(spec, core.formats, rng) for _ in range(4)]
+    for i in range(50):
+        core.train_step(batches[i % 4])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for i in range(300):
+        core.train_step(batches[i % 4])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert after - before < 4096, (before, after)          # KiB
+
+
+def test_open_core_selects_the_engine():
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    assert isinstance(open_core(spec, "golden").machine, EngineMachine)
+    interp = open_core(spec, "golden", engine="interpreter").machine
+    assert type(interp) is GoldenMachine
+    with pytest.raises(ValueError, match="not one of compiled, interpreter"):
+        open_core(spec, "golden", engine="jit")
+    with pytest.raises(ValueError, match="only the golden backend"):
+        open_core(spec, "pyrtl", engine="compiled")
+
+
+# --------------------------------------------------------------------------- kernels alone
+
+
+def _exact_matmul(a, b):
+    return np.array(a, dtype=object) @ np.array(b, dtype=object)
+
+
+@settings(max_examples=40)
+@given(ka=st.integers(1, 32), kb=st.integers(1, 32), k=st.sampled_from([1, 2, 7, 400, 2048]),
+       seed=st.integers(0, 2**32 - 1), extremes=st.booleans())
+def test_exact_product_limbs(ka, kb, k, seed, extremes):
+    """Every limb split (one BLAS call up to four) gives the exact product, with
+    operands at their bounds (-2^(b-1) has b bits)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-(1 << (ka - 1)), 1 << (ka - 1), size=(3, k), dtype=np.int64)
+    b = rng.integers(-(1 << (kb - 1)), 1 << (kb - 1), size=(k, 2), dtype=np.int64)
+    if extremes:
+        a[0, :] = -(1 << (ka - 1))
+        b[:, 0] = -(1 << (kb - 1))
+        b[:, 1] = (1 << (kb - 1)) - 1
+    kbits = (k - 1).bit_length()
+    got = _exact_product(a, ka, b, kb, kbits)
+    if got is None:
+        assert ka + kb + kbits > 53
+        return
+    np.testing.assert_array_equal(as_ints(got), _exact_matmul(a, b))
+
+
+@settings(max_examples=200)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
+       c1=st.integers(-(2**48), 2**48), c2=st.integers(-(2**48), 2**48),
+       shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 40))
+def test_blend_is_the_exact_rounded_sum(x, c1, c2, shift, rounding, overflow, width):
+    from fixar_gen import exact
+    xa = np.array(x, dtype=np.int64)
+    ya = xa[::-1].copy()
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    got = K.blend(xa, 32, c1, ya, 32, c2, shift, fmt)
+    if got is None:
+        return
+    want = exact.combine([(exact.wide_mul(xa, np.int64(c1)), shift),
+                          (exact.wide_mul(ya, np.int64(c2)), shift)], fmt)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+
+
+def _roots():
+    """Values at and around the nearest root's boundaries s*s +- s."""
+    s = st.integers(0, 2**31 - 1)
+    return st.one_of(st.integers(0, 2**62 - 1),
+                     s.flatmap(lambda r: st.sampled_from(
+                         [max(r * r + d, 0) for d in (-r - 1, -r, -r + 1, -1, 0, 1, r - 1,
+                                                     r, r + 1)])))
+
+
+@settings(max_examples=300)
+@given(v=st.lists(_roots(), min_size=1, max_size=16))
+def test_isqrt_nearest_matches_golden(v):
+    arr = np.array([min(x, 2**62 - 1) for x in v], dtype=np.int64)
+    np.testing.assert_array_equal(K.isqrt_nearest(arr), golden.isqrt_nearest(arr))
+
+
+@settings(max_examples=300)
+@given(pairs=st.lists(st.tuples(st.integers(0, 2**62 - 1), st.integers(1, 2**40 - 1)),
+                      min_size=1, max_size=16))
+def test_floor_divide_is_integer_division(pairs):
+    num = np.array([p[0] for p in pairs], dtype=np.int64)
+    den = np.array([p[1] for p in pairs], dtype=np.int64)
+    np.testing.assert_array_equal(K.floor_divide(num, den), num // den)
+
+
+@settings(max_examples=300)
+@given(v=st.lists(st.integers(-(2**61), 2**61 - 1), min_size=1, max_size=8),
+       shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 64),
+       ties=st.booleans())
+def test_requantize_matches_the_format(v, shift, rounding, overflow, width, ties):
+    """One rounding shift and a fit: the numerics module's requantisation, ties included
+    (half-way values with odd and even quotients)."""
+    arr = np.array(v, dtype=np.int64)
+    if ties and shift:
+        arr = (arr >> np.int64(shift)) * np.int64(2**shift) + np.int64(2 ** (shift - 1))
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    out, n, bits = K.requantize(arr, 62, shift, fmt)
+    want, want_n = FixedFormat(64, shift).requantize_counted(arr, fmt)
+    np.testing.assert_array_equal(out, want)
+    assert (n, bits) == (want_n, K.array_bits(want))
+
+
+@settings(max_examples=300)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
+       c=st.integers(-(2**28), 2**28), shift=st.integers(0, 62),
+       rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
+       width=st.integers(2, 40), ties=st.booleans())
+def test_step_is_the_exact_rounded_sum(x, c, shift, rounding, overflow, width, ties):
+    """x + y * c / 2^shift rounded once (ties with odd and even x)."""
+    from fixar_gen import exact
+    xa = np.array(x, dtype=np.int64)
+    ya = xa[::-1].copy()
+    if ties and shift and c:
+        ya = np.full_like(xa, 1)
+        c = 1 << (shift - 1) if shift <= 29 else c
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    got = K.step(xa, 32, ya, 32, c, shift, fmt)
+    assert got is not None
+    want = exact.combine([(xa, 0), (exact.wide_mul(ya, np.int64(c)), shift)], fmt)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+
+
+def _numba_kernels():
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): only the numpy kernels run")
+    return engine_numba.kernels()
+
+
+def _fmt_args(fmt):
+    return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
+
+
+@settings(max_examples=200)
+@given(d=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
+       shift=st.integers(1, 37), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
+def test_numba_adam_w_rounds_like_numpy(d, shift, rounding, overflow, width):
+    """The numba adam_w tail against the numpy step kernel, with a step size of
+    2^(shift-1) so that every odd ratio is a tie (s = 0 and eps 1: the ratio is m)."""
+    adam_w = _numba_kernels().adam_w
+    x = np.array([d], dtype=np.int64)
+    m = x[:, ::-1].copy() >> np.int64(8)
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    c = -(1 << (shift - 1))
+    out = np.empty_like(x)
+    count, lo, hi = adam_w(x, m, np.zeros_like(x), out, 1, 0, c, (1 << (61 - shift)) - 1,
+                           shift, engine_numba.ROUNDING_CODES[rounding], *_fmt_args(fmt))
+    want, want_n, _ = K.step(x, 32, m, 24, c, shift, fmt)
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n and (lo, hi) == (want.min(), want.max())
+
+
+@settings(max_examples=200)
+@given(d=st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=6),
+       fc=st.integers(1, 40), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
+def test_numba_adam_s_rounds_like_numpy(d, fc, rounding, overflow, width):
+    """The numba adam_s against the numpy path (blend, integer root, fit) with
+    beta = 2^(fc-1), where v is a tie whenever d^2 + a^2 is odd."""
+    adam_s = _numba_kernels().adam_s
+    x = np.array([d], dtype=np.int64)
+    a = x[:, ::-1].copy() >> np.int64(3)
+    beta = 1 << (fc - 1)
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    v_fmt = FixedFormat(64, 0, rounding=rounding)
+    parts = K.split(62, beta, 62, (1 << fc) - beta, fc)
+    if parts is None:
+        return
+    out = np.empty_like(x)
+    count, lo, hi = adam_s(x, a, out, *parts, fc, engine_numba.ROUNDING_CODES[rounding],
+                           *_fmt_args(fmt))
+    v, _, _ = K.blend(x * x, 60, beta, a * a, 60, (1 << fc) - beta, fc, v_fmt)
+    want, want_n, _ = K.fit(K.isqrt_nearest(v), fmt)
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n
+
+
+@settings(max_examples=300)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
+       c1=st.integers(-(2**48), 2**48), c2=st.integers(-(2**48), 2**48),
+       shift=st.integers(0, 62), ties=st.booleans(), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 40))
+def test_numba_blend_rounds_like_numpy(x, c1, c2, shift, ties, rounding, overflow, width):
+    """The numba blend (adam_m, soft update, and adam_s's v) against the numpy one;
+    ``ties`` makes both constants 2^(shift-1), so every odd x + y is a tie."""
+    blend = _numba_kernels().blend
+    if ties and shift:
+        c1 = c2 = 1 << (shift - 1)
+    xa = np.array([x], dtype=np.int64)
+    ya = xa[:, ::-1].copy()
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    parts = K.split(32, c1, 32, c2, shift)
+    want = K.blend(xa, 32, c1, ya, 32, c2, shift, fmt)
+    assert (parts is None) == (want is None)
+    if parts is None:
+        return
+    out = np.empty_like(xa)
+    count, lo, hi = blend(xa, ya, out, *parts, shift, engine_numba.ROUNDING_CODES[rounding],
+                          *_fmt_args(fmt))
+    np.testing.assert_array_equal(out, want[0])
+    assert count == want[1] and K.bits_of(hi, lo) == want[2]
+
+
+def _layer_pieces(drain_into_operand: bool):
+    """A two-core layer as the compiler splits it: mm0 drain0 mm1 drain1 (rows 0:2 and
+    2:4), the drains writing h, or (``drain_into_operand``) the products' operand a."""
+    from fixar_gen.isa import Buffer, Drain, Halt, MatMul, Program, Range
+    q16, q24 = FixedFormat(32, 16), FixedFormat(32, 24)
+    buffers = (Buffer("a", 4, 3, q16, "data"), Buffer("w", 3, 3, q24, "param"),
+               Buffer("acc", 4, 3, FixedFormat(64, 40), "acc", 80),
+               Buffer("h", 4, 3, q16, "data"))
+    dst = 0 if drain_into_operand else 3
+    code = []
+    for core, rows in ((0, Range(0, 2)), (1, Range(2, 2))):
+        code += [MatMul(core=core, dst=2, a=0, b=1, m=rows, n=Range(0, 3), k=Range(0, 3)),
+                 Drain(core=core, dst=dst, acc=2, act=ACTIVATIONS.index("relu"), rows=rows,
+                       cols=Range(0, 3))]
+    return Program("layer", buffers, (), tuple(code) + (Halt(),), 2, q16)
+
+
+@pytest.mark.parametrize("drain_into_operand", [False, True])
+def test_interleaved_pieces_merge_only_when_legal(drain_into_operand):
+    """mm0 drain0 mm1 drain1 runs as mm drain; not when a drain writes what the
+    products read (the conservative rule keeps program order then)."""
+    program = _layer_pieces(drain_into_operand)
+    rng = np.random.default_rng(7)
+    values = {"a": rng.integers(-2**20, 2**20, size=(4, 3)),
+              "w": rng.integers(-2**25, 2**25, size=(3, 3))}
+    run_both(Case(program, values, {}, "saturate"))
+    steps = EngineMachine()._plan(program).steps
+    assert len(steps) == (5 if drain_into_operand else 3)
