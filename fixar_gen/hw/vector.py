@@ -90,6 +90,7 @@ import pyrtl
 from .. import golden, isa
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
+from .multiply import signed_product
 
 # ---------------------------------------------------------------------------- the interface
 
@@ -533,7 +534,7 @@ def _gaussian(scope: Scope, lane: pyrtl.WireVector):
         lane = _xorshift32(lane)
         total = (total + lane[16:])[:18]
     centred = _sub(20, _zx(total, 20), pyrtl.Const(golden.PRNG_DRAWS << 15, 20))
-    prod = pyrtl.signed_mult(centred, pyrtl.Const(golden.SQRT3_Q14, 16))     # 36 bits
+    prod = signed_product(centred, pyrtl.Const(golden.SQRT3_Q14, 16))     # 36 bits
     biased = _add(37, prod, pyrtl.Const(1 << 13, 16))
     g = pyrtl.shift_right_arithmetic(biased, 14)[:22]
     return named(lane, scope("lane_next")), named(g, scope("gaussian"))
@@ -752,7 +753,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     one_minus_c = _sub(_OPND, pow_fc, C0)                           # 2^f(c) - c0
     # dact_tanh: t = max(2^(2 f(b)) - b^2, 0) <= 2^96, split at bit 48 for MA and MB
     t_bits = 2 * MAX_DATA_FRAC + 1
-    b_sq = pyrtl.signed_mult(B, B)[:t_bits + 1]
+    b_sq = signed_product(B, B)[:t_bits + 1]
     one_y = _shl(pyrtl.Const(1, t_bits + 1), fsum(fb, fb))
     t_full = _sub(t_bits + 2, _zx(one_y, t_bits + 2), _zx(b_sq, t_bits + 2))
     t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
@@ -795,9 +796,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         op_ix["adam_s"]: _smux(sel_adam_s_p0, A, one_minus_c, _OPND),
         op_ix["soft_update"]: C0, op_ix["ou_noise"]: C0,
     }
-    ma = named(pyrtl.signed_mult(_case(op, x_table, _MUL_X), _case(op, y_table, _OPND)),
+    ma = named(signed_product(_case(op, x_table, _MUL_X), _case(op, y_table, _OPND)),
                scope("mul_a"))
-    mb = named(pyrtl.signed_mult(_case(op, xb_table, _MUL_X), _case(op, yb_table, _OPND)),
+    mb = named(signed_product(_case(op, xb_table, _MUL_X), _case(op, yb_table, _OPND)),
                scope("mul_b"))
     mb_hi = pyrtl.concat(mb[:2 * MAX_DATA_WIDTH + 2], pyrtl.Const(0, MAX_DATA_WIDTH))
 
