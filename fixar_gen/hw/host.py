@@ -12,7 +12,8 @@ import dataclasses
 import numpy as np
 
 from .. import isa
-from ..golden import PERSISTENT_KINDS, RunStats
+from ..arch import PERSISTENT_KINDS
+from ..runstats import RunStats
 from ..isa import Barrier, Halt, Program
 from ..perf import Timing, schedule_with
 from . import vector as V

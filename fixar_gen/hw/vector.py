@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 
 import pyrtl
 
-from .. import golden, isa
+from .. import arch, isa
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
 from .multiply import signed_product
@@ -117,7 +117,7 @@ MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
 ADAM_S_MAGNITUDE_BITS = 31               # |d|, |a| < 2^31 so golden's int64 d*d is exact
 #: golden's tanh_fixed works in int64: T[i] << (f(pre) - 6) and 2^(30 + f(pre) - 6) must
 #: stay below 2^63, so drain_tanh needs f(pre) <= 38 (the hardware itself goes to 48)
-TANH_MAX_PRE_FRAC = 62 - golden.TANH_TABLE_FRAC + golden.TANH_SEGMENT_FRAC
+TANH_MAX_PRE_FRAC = 62 - arch.TANH_TABLE_FRAC + arch.TANH_SEGMENT_FRAC
 
 #: iterative units: result bits per cycle
 SQRT_BITS_PER_CYCLE = 4
@@ -325,8 +325,8 @@ def internal_width(word: int) -> int:
         # dact_tanh: |a| (1 - y^2) < 2^(48 + 2 fb), aligned to fd when fa + 2 fb < fd
         "dact_tanh": b + max(2 * f, f),
         # adam_w: |ratio| < 2^62 times alpha; d aligned to 24 + f(c)
-        "adam_w": max(62 + MAX_DATA_WIDTH + 1 + max(0, f - golden.RATIO_FRAC),
-                      b + golden.RATIO_FRAC + f),
+        "adam_w": max(62 + MAX_DATA_WIDTH + 1 + max(0, f - arch.RATIO_FRAC),
+                      b + arch.RATIO_FRAC + f),
         # adam_s: d^2 < 2^62 times (2^fc - c)
         "adam_s": 2 * ADAM_S_MAGNITUDE_BITS + MAX_DATA_WIDTH + 3,
         # drain: the accumulator aligned to fd, the bias to the accumulator's frac
@@ -527,24 +527,24 @@ def _xorshift32(x: pyrtl.WireVector) -> pyrtl.WireVector:
 
 
 def _gaussian(scope: Scope, lane: pyrtl.WireVector):
-    """golden._gaussian for one element: (the lane after PRNG_DRAWS steps, N with
+    """The PRNG's Gaussian (docs/isa.md) for one element: (the lane after PRNG_DRAWS steps, N with
     NOISE_FRAC fraction bits as a signed wire)."""
     total = pyrtl.Const(0, 18)
-    for _ in range(golden.PRNG_DRAWS):
+    for _ in range(arch.PRNG_DRAWS):
         lane = _xorshift32(lane)
         total = (total + lane[16:])[:18]
-    centred = _sub(20, _zx(total, 20), pyrtl.Const(golden.PRNG_DRAWS << 15, 20))
-    prod = signed_product(centred, pyrtl.Const(golden.SQRT3_Q14, 16))     # 36 bits
+    centred = _sub(20, _zx(total, 20), pyrtl.Const(arch.PRNG_DRAWS << 15, 20))
+    prod = signed_product(centred, pyrtl.Const(arch.SQRT3_Q14, 16))     # 36 bits
     biased = _add(37, prod, pyrtl.Const(1 << 13, 16))
     g = pyrtl.shift_right_arithmetic(biased, 14)[:22]
     return named(lane, scope("lane_next")), named(g, scope("gaussian"))
 
 
 def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
-    """golden.tanh_fixed of one pre-activation value zp (frac fpre <= 48): (signed
+    """The tanh table interpolation (docs/isa.md) of one pre-activation value zp (frac fpre <= 48): (signed
     numerator, its frac wire)."""
-    seg_frac, range_bits = golden.TANH_SEGMENT_FRAC, golden.TANH_RANGE_BITS
-    table = [int(v) for v in golden.TANH_TABLE]
+    seg_frac, range_bits = arch.TANH_SEGMENT_FRAC, arch.TANH_RANGE_BITS
+    table = [int(v) for v in arch.TANH_TABLE]
     last = len(table) - 1
     index_bits = (last - 1).bit_length()
     y_bits = max(table).bit_length()
@@ -572,15 +572,15 @@ def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
     beyond = index >= last
     entry = rom[index[:index_bits]]
     y0, delta = entry[:y_bits], entry[y_bits:]
-    num_bits = golden.TANH_TABLE_FRAC + rem_bits + 2
+    num_bits = arch.TANH_TABLE_FRAC + rem_bits + 2
     interp = _zx(_shl(_zx(y0, num_bits), seg), num_bits) + \
         _zx((delta * _decl(rem))[:d_bits + rem_bits], num_bits)
     one = _shl(pyrtl.Const(1, num_bits),
-                                   (seg + golden.TANH_TABLE_FRAC)[:_FRAC])
+                                   (seg + arch.TANH_TABLE_FRAC)[:_FRAC])
     num = pyrtl.select(beyond, one, interp[:num_bits])
     signed_num = pyrtl.concat(pyrtl.Const(0, 1), num)
     value = _smux(zp[-1], _neg(signed_num), signed_num, num_bits + 2)
-    frac = (seg + golden.TANH_TABLE_FRAC)[:_FRAC]
+    frac = (seg + arch.TANH_TABLE_FRAC)[:_FRAC]
     return named(value, scope("tanh_num")), frac
 
 
@@ -839,12 +839,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         "adam_s": (by_step(1, [(ma, fc), (mb, fc)], [(root_nearest, fd), nothing]),
                    pyrtl.select(at(1), fmt_v, fmt_word["d"])),
         "adam_w": (by_step(0, [(c1, fc), nothing],
-                           [(d, fd), (ma, fsum(golden.RATIO_FRAC, fc))]),
+                           [(d, fd), (ma, fsum(arch.RATIO_FRAC, fc))]),
                    pyrtl.select(at(0), fmt_eps, fmt_word["d"])),
         "soft_update": ([(d, fd), (ma, fsum(fa, fc)), (mb, fsum(fd, fc))], fmt_word["d"]),
-        "noise": ([(a, fa), (ma, fsum(golden.NOISE_FRAC, fc))], fmt_word["d"]),
+        "noise": ([(a, fa), (ma, fsum(arch.NOISE_FRAC, fc))], fmt_word["d"]),
         "ou_noise": (by_step(0, [(e, fe), (ma, fsum(fe, fc)),
-                                 (mb, fsum(golden.NOISE_FRAC, fc))],
+                                 (mb, fsum(arch.NOISE_FRAC, fc))],
                              [(a, fa), (p0_val, fe), nothing]),
                      pyrtl.select(at(0), fmt_word["e"], fmt_word["d"])),
         "acc_add": ([(d, pyrtl.Const(0, _FRAC)), (a, pyrtl.Const(0, _FRAC))], fmt_acc),
@@ -895,7 +895,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     eps_one = pyrtl.select(pyrtl.signed_lt(eps, pyrtl.Const(1, _SCALAR)),
                            pyrtl.Const(1, _SCALAR), eps)
     den = _add(_SCALAR, _resize(b, _SCALAR), eps_one)                       # int64 wrap, as golden
-    shift = (pyrtl.Const(golden.RATIO_FRAC, _FRAC) + fb - fa)[:_FRAC]
+    shift = (pyrtl.Const(arch.RATIO_FRAC, _FRAC) + fb - fa)[:_FRAC]
     num = _zx(_shl(_zx(_abs(A), QUOTIENT_BITS), shift), DIV_STEPS)
     load_div = start & is_op("adam_w")
     run_div = busy & is_op("adam_w")
