@@ -897,11 +897,13 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                        SQRT_STEPS_PER_STAGE)
         dnum, drem, dquo = _div_steps(bundle["dnum"], bundle["drem"], bundle["dquo"],
                                       bundle["dden"], DIV_BITS_PER_STAGE)
-        bundle = _stage(scope, f"iter{k}", {
-            **{key: bundle[key] for key in carry}, "rad": rad, "srem": srem, "sroot": sroot,
-            "dnum": dnum, "drem": drem, "dquo": dquo, **_keep(bundle, "dden", "dden_neg",
-                                                               "dden_zero")},
-            hidden=("rad", "dnum", "dquo"))
+        values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
+                  "sroot": sroot, "dnum": dnum, "drem": drem, "dquo": dquo,
+                  **_keep(bundle, "dden", "dden_neg", "dden_zero")}
+        if k == ITER_STAGES:             # what only a further step would read
+            for key in ("rad", "dnum", "dden"):
+                del values[key]
+        bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum", "dquo"))
     s4 = bundle
     v4 = _View(s4)
 
