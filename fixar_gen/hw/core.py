@@ -13,14 +13,18 @@ Per core
 
     *Element loop* (``load``, ``store``, ``vec``, ``drain``): the region row by row, in
     steps of up to ``lanes`` adjacent columns.  ``load``/``store`` copy one step a cycle
-    between a host slot and a buffer.  ``vec``/``drain`` read every operand of the
-    step's elements in one cycle (broadcasting operands with one row or one column, as
-    the golden model does), hand them to the vector lanes (:mod:`fixar_gen.hw.vector`),
-    wait the op's latency and write the results (dst; the OU state or the range's max;
-    the PRNG lane) in the cycle the lanes report done; the next step starts in the
-    following cycle.  So a step costs ``1 + element_latency(op)`` cycles.  ``range``
-    folds the other lanes' values into lane 0's current min and max (one monitor, one
-    write); ``noise`` and ``ou_noise`` share the PRNG lanes and run one element a step.
+    between a host slot and a buffer.  ``vec``/``drain`` issue one step a cycle: they
+    read every operand of the step's elements (broadcasting operands with one row or
+    one column, as the golden model does) and hand them to the vector lanes
+    (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages); each lane's
+    write address travels beside its element, and the results (dst; the OU state; the
+    PRNG lane) are written ``LANE_DEPTH`` cycles after the issue.  After the last step
+    the controller waits for its write, then fetches: ``steps + LANE_DEPTH`` cycles.
+    ``range`` runs no lane: the step's values are folded into the current min and max
+    (read from dst) and written back in the issue cycle, one cycle a step.  ``noise``
+    and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and writes it
+    back), so they issue one element and wait for its write: ``1 + LANE_DEPTH`` cycles
+    an element.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has

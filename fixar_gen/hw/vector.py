@@ -1,30 +1,38 @@
 """The core's element unit: one lane of the vector unit, bit-exact with the golden model.
 
-The core's controller walks the elements of a ``vec`` (:class:`~fixar_gen.isa.Vector`)
-or ``drain`` (:class:`~fixar_gen.isa.Drain`) instruction one at a time: for each element
-it reads the operands, hands them to this unit with ``start`` = 1 together with the
-operands' formats (runtime inputs, from the program's buffer table), and writes back
-what the unit returns when ``done`` pulses.  The unit computes exactly what
-:mod:`fixar_gen.golden` computes for that element, and reports the overflows it counts.
+The core's controller issues the elements of a ``vec`` (:class:`~fixar_gen.isa.Vector`)
+or ``drain`` (:class:`~fixar_gen.isa.Drain`) instruction one step a cycle: for each
+element it reads the operands and hands them to this unit with ``start`` = 1 together
+with the operands' formats (runtime inputs, from the program's buffer table); the unit
+is a pipeline and returns the element :data:`LANE_DEPTH` cycles later (``done`` = 1),
+computed exactly as :mod:`fixar_gen.golden` computes it, with the overflows it counts.
+A new element may start every cycle, whatever the operations.
 
 Operations (``op``, :data:`ELEMENT_OPS`): ``isa.VECTOR_FUNCTIONS`` in order (so
 ``op == Vector.fn``), then ``drain_<act>`` for ``act`` in ``isa.ACTIVATIONS`` (so
 ``op == len(VECTOR_FUNCTIONS) + Drain.act``).
 
-Datapath (one shared rounder; every operand a ``word``-bit two's-complement integer)::
+Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
+``word``-bit two's-complement integer)::
 
-    operands ─► MA, MB (64 x 50-bit signed multipliers), SQ (b*b), tanh ROM, PRNG
-             ─► up to three terms (value, frac)   [muxed by op and step]
-             ─► align at G = max(fracs, f(target)): term << (G - frac)   [W_INT bits]
-             ─► exact sum S (or clip's choice)
-             ─► round S / 2^(G - f(target)) by the target's rounding mode
-             ─► fit to the target's width: saturate or wrap, overflow flag
-             ─► clamp (noise) / min-max (range) ─► output registers
+    in      the inputs, registered
+    pre     PRNG Gaussian; squares (adam_s: d^2, a^2; dact_tanh: b^2 -> 1 - y^2);
+            2^f(c) - c0
+    mul     MA, MB: 64 x 50-bit signed multipliers, products registered
+    round1  up to three terms (value, frac) [muxed by op] aligned at
+            G = max(fracs, f(target)), summed exactly (or clip's choice), rounded by
+            the target's mode, fitted (saturate or wrap, overflow flag); noise clamp,
+            range min/max.  Every single-rounding function's result; drain's
+            pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
+    iter1..16  square root of v (2 root bits a stage) and the divider
+            num // den (4 quotient bits a stage), unrolled
+    mul2    the rounded root; -ratio * alpha (adam_w), pre * slope (leaky ReLU) on a
+            third multiplier; tanh's table and interpolation
+    out     the second rounding (adam_s, adam_w, ou_noise, drains with an
+            activation), ou_noise's clamp; the output registers
 
 ``R(terms, fmt)`` -- round the exact sum once, fit, count -- is golden's
 :func:`fixar_gen.exact.combine`; every intermediate is exact (the width bound below).
-Two-rounding operations use the rounder twice, in successive cycles; Adam's root and
-ratio run an iterative square root and divider between the roundings.
 
 What the operands carry (formats ``fmt_x`` describe operand ``x``; ``fmt_c`` describes
 both constants c0 = c[0] and c1 = c[1]; unused operands and formats are ignored):
@@ -53,13 +61,9 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latencies (:func:`element_latency`; cycles from ``start`` to ``done``, data-independent):
-1 for every vector function except ``ou_noise`` (2: the OU state, then the action),
-``adam_s`` (19: squares, v, 16 root cycles at 2 bits each, result) and ``adam_w`` (33:
-eps and the operands, 31 divider cycles at 2 quotient bits each, result); ``drain_identity``
-1, the other drains 2 (pre-activation, then output).  ``done`` is a one-cycle pulse and
-the outputs are registers that hold until the next result.  ``start`` may be raised in
-the cycle ``done`` is high (back to back); a ``start`` while busy restarts the unit.
+Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 22 cycles from ``start`` to
+``done`` for every operation and every operand.  ``done`` and the outputs are valid in
+that one cycle (the output registers take the next element's values in the next cycle).
 
 Supported formats (:func:`check_supported` refuses the rest with a clear message):
 
@@ -612,7 +616,8 @@ def _div_steps(num, rem, quo, den, steps: int):
 
 @dataclass(frozen=True)
 class ElementInputs:
-    """The unit's inputs (wires).  All are read in the cycle ``start`` = 1 only.
+    """The unit's inputs (wires), registered every cycle; an element is the inputs of a
+    cycle with ``start`` = 1 (the others are ignored).
 
     ``op``: OP_BITS (index into ELEMENT_OPS); ``a, b, d, e, c0, c1``: ``word`` bits, two's
     complement; ``fmt_*``: FORMAT_BITS descriptors (:func:`pack_format`); ``acc_bits``:
@@ -647,10 +652,9 @@ class ElementInputs:
 
 @dataclass(frozen=True)
 class ElementOutputs:
-    """The unit's outputs (registers, valid from the cycle ``done`` = 1 until the next
-    result).
+    """The unit's outputs (registers, valid in the cycle ``done`` = 1).
 
-    ``done`` (1): pulses element_latency(op) cycles after start; ``d_out`` (word): the
+    ``done`` (1): 1 LANE_DEPTH cycles after the element's start; ``d_out`` (word): the
     result written to dst; ``e_out`` (word): ou_noise's new OU state, range's new
     maximum, else the input e; ``lane_out`` (32): the lane after PRNG_DRAWS xorshift32
     steps (written back by noise and ou_noise only); ``sat_d`` (2): overflows counted
