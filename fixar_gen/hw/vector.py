@@ -19,17 +19,17 @@ Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
     pre     PRNG Gaussian; squares (adam_s: d^2, a^2; dact_tanh: b^2 -> 1 - y^2);
             2^f(c) - c0
     mul     MA, MB: 64 x 50-bit signed multipliers, products registered
-    round1  up to three terms (value, frac) [muxed by op] aligned at
-            G = max(fracs, f(target)), summed exactly (or clip's choice), rounded by
-            the target's mode, fitted (saturate or wrap, overflow flag); noise clamp,
-            range min/max.  Every single-rounding function's result; drain's
-            pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
+    sum1    up to three terms (value, frac) [muxed by op] aligned at
+            G = max(fracs, f(target)), summed exactly (or clip's choice)
+    round1  the sum rounded by the target's mode, fitted (saturate or wrap, overflow
+            flag); noise clamp, range min/max.  Every single-rounding function's
+            result; drain's pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
     iter1..16  square root of v (2 root bits a stage) and the divider
             num // den (4 quotient bits a stage), unrolled
     mul2    the rounded root; -ratio * alpha (adam_w), pre * slope (leaky ReLU) on a
             third multiplier; tanh's table and interpolation
-    out     the second rounding (adam_s, adam_w, ou_noise, drains with an
-            activation), ou_noise's clamp; the output registers
+    sum2, out  the second rounding (adam_s, adam_w, ou_noise, drains with an
+            activation) as sum1 and round1, ou_noise's clamp; the output registers
 
 ``R(terms, fmt)`` -- round the exact sum once, fit, count -- is golden's
 :func:`fixar_gen.exact.combine`; every intermediate is exact (the width bound below).
@@ -61,7 +61,7 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 22 cycles from ``start`` to
+Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 24 cycles from ``start`` to
 ``done`` for every operation and every operand.  ``done`` and the outputs are valid in
 that one cycle (the output registers take the next element's values in the next cycle).
 
@@ -131,9 +131,10 @@ ITER_STAGES = -(-QUOTIENT_BITS // DIV_BITS_PER_STAGE)
 SQRT_STEPS_PER_STAGE = -(-ROOT_BITS // ITER_STAGES)      # root bits per stage
 DIV_STEPS = ITER_STAGES * DIV_BITS_PER_STAGE    # the divider's registers (leading zeros)
 
-#: the pipeline's stages: in, pre, mul, round1, ITER_STAGES x iter, mul2, round2 (out)
-PIPELINE_STAGES = ("in", "pre", "mul", "round1") + tuple(
-    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "out")
+#: the pipeline's stages: in, pre, mul, sum1, round1, ITER_STAGES x iter, mul2, sum2,
+#: out (the second rounding)
+PIPELINE_STAGES = ("in", "pre", "mul", "sum1", "round1") + tuple(
+    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "sum2", "out")
 #: cycles from an element's ``start`` to its ``done``, the same for every operation
 LANE_DEPTH = len(PIPELINE_STAGES)
 
@@ -496,11 +497,11 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, word: int
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
 
 
-def _combine(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVector,
-             w_int: int, word: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """R(sum of terms) in the format ``fmt_word``: the exact sum of (value, frac) terms
-    rounded once and fitted.  With ``clip`` the result is min(max(t0, -t1), t1) instead
-    of the sum.  Values are signed wires of at most w_int bits."""
+def _align_sum(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVector,
+               w_int: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """The first half of R(terms): the (value, frac) terms aligned at G = max(fracs,
+    f(target)) and summed exactly (with ``clip``: min(max(t0, -t1), t1) instead of the
+    sum); (sum, G - f(target)).  Values are signed wires of at most w_int bits."""
     fmt = unpack_format(fmt_word)
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_u(*[f for _, f in terms], fd), scope("align_frac"))
@@ -516,9 +517,16 @@ def _combine(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVe
     low = _smux(pyrtl.signed_lt(t0, neg_t1), neg_t1, t0, w_int + 1)
     clipped = _smux(pyrtl.signed_lt(t1, low), t1, low, w_int + 1)
     s = named(_smux(clip, clipped, total, w_int + 1), scope("sum"))
-    k = (g - fd)[:_FRAC]
-    x = _round_shift(scope, s, k, fmt.rounding)
-    return _fit(scope, x, fmt, word)
+    return s, (g - fd)[:_FRAC]
+
+
+def _round_fit(scope: Scope, s: pyrtl.WireVector, k: pyrtl.WireVector,
+               fmt_word: pyrtl.WireVector, word: int
+               ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """The second half of R(terms): the exact sum ``s`` divided by 2^k, rounded by the
+    format's mode and fitted to its width (value, overflow flag)."""
+    fmt = unpack_format(fmt_word)
+    return _fit(scope, _round_shift(scope, s, k, fmt.rounding), fmt, word)
 
 
 # ---------------------------------------------------------------------------- sub-units
@@ -715,10 +723,11 @@ def _fsum(*parts) -> pyrtl.WireVector:
     return total
 
 
-def _round_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int,
-                 w_out: int, slots: int):
-    """The rounder of one stage: per op (index -> ([(value, frac)...], target format)),
-    the exact sum rounded once and fitted (``_combine``)."""
+def _sum_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int,
+               slots: int):
+    """The first half of a rounder: per op (name -> ([(value, frac)...], target
+    format)), the terms aligned and summed exactly (``_align_sum``); (sum, shift,
+    target format) for ``_round_fit`` in the next stage."""
     terms = []
     for slot in range(slots):
         values, fracs = {}, {}
@@ -729,7 +738,8 @@ def _round_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: i
                       named(_case(op, fracs, _FRAC, signed=False), scope(f"slot{slot}_frac"))))
     target = named(_case(op, {OP_INDEX[n]: f for n, (_, f) in plans.items()}, FORMAT_BITS,
                          signed=False), scope("target_format"))
-    return _combine(scope, terms, target, clip, w_int, w_out)
+    s, k = _align_sum(scope, terms, target, clip, w_int)
+    return s, k, target
 
 
 def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int) -> pyrtl.WireVector:
@@ -864,8 +874,16 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         "drain_tanh": (drain0, fmt_pre),
         "drain_leaky_relu": (drain0, fmt_pre),
     }
-    full1, ovf1 = _round_terms(scope.sub("round1"), s2["op"], plans1, v2.is_op("clip"),
-                               w_int, w_out, 3)
+    sum1, shift1, target1 = _sum_terms(scope.sub("round1"), s2["op"], plans1,
+                                       v2.is_op("clip"), w_int, 3)
+    s2 = _stage(scope, "sum1", {
+        **_keep(s2, "valid", "op", "a", "d", "e", *fmts, "lane_next"),
+        "c0": _resize(c0, _OPND), "b": _resize(b, _SCALAR),
+        "sum": sum1, "shift": shift1, "fmt_target": target1})
+    v2 = _View(s2)
+    a, d, e, fd = s2["a"], s2["d"], s2["e"], v2.frac("d")
+    full1, ovf1 = _round_fit(scope.sub("round1"), s2["sum"], s2["shift"], s2["fmt_target"],
+                             w_out)
     value1 = named(full1[:word], scope("round1_value"))
     is_range = v2.is_op("range")
     d1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(a, d), a, d),
@@ -873,8 +891,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     e1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
                       pyrtl.select(v2.is_op("ou_noise"), value1, e))
     s3 = _stage(scope, "round1", {
-        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next"), "c0": _resize(c0, _OPND),
-        "b": _resize(b, _SCALAR),
+        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
         "full1": full1, "ovf1": ovf1, "d1": d1, "e1": e1, "sat_d1": ovf1 & ~is_range},
         hidden=("full1",))
     v3 = _View(s3)
@@ -947,8 +964,15 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         "drain_leaky_relu": ([(_smux(leaky_neg, ma2, zp, ma2.bitwidth),
                                pyrtl.select(leaky_neg, _fsum(fpre, fc), fpre))], fmt_d),
     }
-    full2, ovf2 = _round_terms(scope.sub("round2"), s5["op"], plans2, pyrtl.Const(0, 1),
-                               w_int, w_out, 2)
+    sum2, shift2, target2 = _sum_terms(scope.sub("round2"), s5["op"], plans2,
+                                       pyrtl.Const(0, 1), w_int, 2)
+    s5 = _stage(scope, "sum2", {
+        **_keep(s5, "valid", "op", "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
+        "sum": sum2, "shift": shift2, "fmt_target": target2})
+    v5 = _View(s5)
+    fd = v5.frac("d")
+    full2, ovf2 = _round_fit(scope.sub("round2"), s5["sum"], s5["shift"], s5["fmt_target"],
+                             w_out)
     value2 = full2[:word]
     two = v5.is_op(*plans2)
     activated = v5.is_op("drain_relu", "drain_tanh", "drain_leaky_relu")
@@ -1022,35 +1046,55 @@ def run_element(sim, design: VectorUnitDesign, op: str, *, a: int = 0, b: int = 
     """Drive one element through a simulation of ``design`` (start with the operands,
     then idle cycles whose inputs carry ``garbage`` until done) and read the results.
     ``formats`` maps a, b, c, d, e, pre to FixedFormats (missing ones: Q2.0)."""
+    job = dict(op=op, a=a, b=b, d=d, e=e, c0=c0, c1=c1, formats=formats,
+               acc_bits=acc_bits, lane=lane)
+    return run_elements(sim, design, [job], garbage=garbage, max_cycles=max_cycles)[0]
+
+
+def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: int = 0,
+                 max_cycles: int = 4 * MAX_LATENCY) -> list[ElementResult]:
+    """Stream elements through a simulation of ``design``, one started every cycle
+    (each job: ``op`` and run_element's keyword arguments), then idle cycles carrying
+    ``garbage`` until every one is done; the results in order, each with the cycles
+    from its start to its done."""
     word = design.word
-    formats = formats or {}
     default = FixedFormat(2, 0)
-    values = {"start": 1, "op": OP_INDEX[op], "acc_bits": acc_bits,
-              "lane": lane & 0xFFFFFFFF}
-    for name, value in (("a", a), ("b", b), ("d", d), ("e", e), ("c0", c0), ("c1", c1)):
-        values[name] = to_unsigned(value, word)
-    for role in ("a", "b", "c", "d", "e", "pre"):
-        values[f"fmt_{role}"] = pack_format(formats.get(role, default))
     widths = ElementInputs.widths(word)
     idle = {name: (garbage * 0x9E3779B97F4A7C15 + i) & ((1 << bits) - 1)
             for i, (name, bits) in enumerate(widths.items())}
     idle["start"] = 0
     idle["op"] = idle["op"] % len(ELEMENT_OPS)
-    sim.step({design.port(k): v for k, v in values.items()})
-    for cycle in range(1, max_cycles + 1):
-        sim.step({design.port(k): v for k, v in idle.items()})
+    inputs = []
+    for job in jobs:
+        formats = job.get("formats") or {}
+        values = {"start": 1, "op": OP_INDEX[job["op"]], "acc_bits": job.get("acc_bits", 2),
+                  "lane": job.get("lane", 1) & 0xFFFFFFFF}
+        for name in ("a", "b", "d", "e", "c0", "c1"):
+            values[name] = to_unsigned(job.get(name, 0), word)
+        for role in ("a", "b", "c", "d", "e", "pre"):
+            values[f"fmt_{role}"] = pack_format(formats.get(role, default))
+        inputs.append(values)
+    results: list[ElementResult] = []
+    cycle = -1
+    while len(results) < len(jobs):
+        cycle += 1
+        if cycle - len(results) > max_cycles:
+            raise RuntimeError(f"run_elements: {jobs[len(results)]['op']} not done after "
+                               f"{max_cycles} cycles")
+        step = inputs[cycle] if cycle < len(inputs) else idle
+        sim.step({design.port(k): v for k, v in step.items()})
         if sim.inspect(design.port("done")):
-            return ElementResult(to_signed(sim.inspect(design.port("d_out")), word),
-                                 to_signed(sim.inspect(design.port("e_out")), word),
-                                 sim.inspect(design.port("lane_out")),
-                                 sim.inspect(design.port("sat_d")),
-                                 sim.inspect(design.port("sat_e")), cycle)
-    raise RuntimeError(f"run_element: {op} not done after {max_cycles} cycles")
+            results.append(ElementResult(
+                to_signed(sim.inspect(design.port("d_out")), word),
+                to_signed(sim.inspect(design.port("e_out")), word),
+                sim.inspect(design.port("lane_out")), sim.inspect(design.port("sat_d")),
+                sim.inspect(design.port("sat_e")), cycle - len(results)))
+    return results
 
 
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "pack_format",
-           "pack_format_wires", "run_element", "unpack_format", "unpack_format_value",
+           "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
            "vector_unit"]

@@ -23,7 +23,7 @@ from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FR
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
                                  TANH_MAX_PRE_FRAC,
                                  LANE_DEPTH, ElementInputs, build_vector_unit,
-                                 check_supported, element_latency,
+                                 check_supported, element_latency, run_elements,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
 from fixar_gen.isa import NO_BUFFER, Buffer, Drain, Halt, Program, Range, Vector
@@ -163,6 +163,36 @@ def check(unit: Unit, op: str, values: dict, formats: dict, *, acc_bits: int = 2
     assert got.cycles == element_latency(op), what
 
 
+def check_many(unit: Unit, op: str, cases, garbage: int = 0) -> None:
+    """:func:`check` for a list of (values, formats, acc_bits, lane), streamed through
+    the unit one element a cycle (cases golden refuses are left out)."""
+    jobs, refs = [], []
+    for values, formats, acc_bits, lane in cases:
+        hw_formats = dict(formats)
+        if op in DRAIN_OPS:
+            hw_formats["a"] = FixedFormat(64, formats["a"].frac)
+        try:
+            ref = golden_element(op, values, formats, acc_bits=acc_bits, lane=lane,
+                                 acc_overflow=unit.acc_overflow)
+        except GoldenError:
+            continue
+        check_supported(op, word=unit.design.word,
+                        **{f"fmt_{r}": hw_formats.get(r) for r in ("a", "b", "c", "d", "e",
+                                                                   "pre")},
+                        acc_bits=acc_bits if op == "acc_add" else None)
+        jobs.append(dict(op=op, **values, formats=hw_formats, acc_bits=acc_bits, lane=lane))
+        refs.append((ref, f"{op} {values} {formats} acc_bits={acc_bits} lane={lane}"))
+    got_all = run_elements(unit.sim, unit.design, jobs, garbage=garbage)
+    for got, ((d_ref, e_ref, lane_ref, sat_d, sat_e), what) in zip(got_all, refs):
+        assert got.d == d_ref, what
+        assert (got.sat_d, got.sat_e) == (sat_d, sat_e), what
+        if op in ("ou_noise", "range"):
+            assert got.e == e_ref, what
+        if op in ("noise", "ou_noise"):
+            assert got.lane == lane_ref, what
+        assert got.cycles == element_latency(op), what
+
+
 # ---------------------------------------------------------------------------- strategies
 
 ROUNDING = st.sampled_from(ROUNDING_MODES)
@@ -270,36 +300,41 @@ def drain_case(draw, op: str, bias: bool | None = None):
 # ---------------------------------------------------------------------------- properties
 
 VECTOR_OPS = [op for op in ELEMENT_OPS if op not in DRAIN_OPS]
-EXAMPLES = {"adam_w": 100, "adam_s": 150}                # 250 for the others
+#: hypothesis examples per op, each a stream of 1..BATCH elements (one a cycle)
+EXAMPLES = {"adam_w": 20, "adam_s": 30}                # 50 for the others
+BATCH = 8
 
 
 @pytest.mark.parametrize("op", VECTOR_OPS)
 def test_vector_functions_match_golden(unit, op):
-    @settings(max_examples=EXAMPLES.get(op, 250), deadline=None)
-    @given(case=vector_case(op), garbage=st.integers(0, 2**64))
-    def prop(case, garbage):
-        values, formats, acc_bits, lane = case
-        check(unit, op, values, formats, acc_bits=acc_bits, lane=lane, garbage=garbage,
-              skip=lambda: assume(False))
+    @settings(max_examples=EXAMPLES.get(op, 50), deadline=None)
+    @given(cases=st.lists(vector_case(op), min_size=1, max_size=BATCH),
+           garbage=st.integers(0, 2**64))
+    def prop(cases, garbage):
+        check_many(unit, op, cases, garbage)
     prop()
 
 
 @pytest.mark.parametrize("op", DRAIN_OPS)
 def test_drains_match_golden(unit, op):
-    @settings(max_examples=250, deadline=None)
-    @given(data=st.data(), garbage=st.integers(0, 2**64))
-    def prop(data, garbage):
-        values, formats, bias_fmt = data.draw(drain_case(op))
-        hw_formats = dict(formats)
-        if "b" not in formats:                        # no bias: b = 0, any descriptor
-            hw_formats["b"] = bias_fmt
-        check_supported(op, word=WORD, fmt_a=formats["a"], fmt_b=formats.get("b"),
-                        fmt_c=formats.get("c"), fmt_d=formats["d"],
-                        fmt_pre=formats.get("pre"))
-        ref = golden_element(op, values, formats)
-        got = unit.run(op, values, {**hw_formats, "a": formats["a"]}, garbage=garbage)
-        assert (got.d, got.sat_d, got.sat_e) == (ref[0], ref[3], ref[4]), (values, formats)
-        assert got.cycles == element_latency(op)
+    @settings(max_examples=50, deadline=None)
+    @given(cases=st.lists(drain_case(op), min_size=1, max_size=BATCH),
+           garbage=st.integers(0, 2**64))
+    def prop(cases, garbage):
+        jobs, refs = [], []
+        for values, formats, bias_fmt in cases:
+            hw_formats = dict(formats)
+            if "b" not in formats:                    # no bias: b = 0, any descriptor
+                hw_formats["b"] = bias_fmt
+            check_supported(op, word=WORD, fmt_a=formats["a"], fmt_b=formats.get("b"),
+                            fmt_c=formats.get("c"), fmt_d=formats["d"],
+                            fmt_pre=formats.get("pre"))
+            refs.append((golden_element(op, values, formats), (values, formats)))
+            jobs.append(dict(op=op, **values, formats={**hw_formats, "a": formats["a"]}))
+        got_all = run_elements(unit.sim, unit.design, jobs, garbage=garbage)
+        for got, (ref, what) in zip(got_all, refs):
+            assert (got.d, got.sat_d, got.sat_e) == (ref[0], ref[3], ref[4]), what
+            assert got.cycles == element_latency(op)
     prop()
 
 
