@@ -507,7 +507,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         range_in.append((range_min, range_max))
         lane_start = named(issuing & active & ~is_range, ls("start"))
         unit = V.vector_unit(
-            ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
+            ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
                 a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,

@@ -537,7 +537,7 @@ def _xorshift32(x: pyrtl.WireVector) -> pyrtl.WireVector:
     return x ^ pyrtl.concat(x[:32 - 5], pyrtl.Const(0, 5))
 
 
-def _gaussian(scope: Scope, lane: pyrtl.WireVector):
+def _gaussian(scope: Scope, lane: pyrtl.WireVector, name_lane: bool = True):
     """The PRNG's Gaussian (docs/isa.md) for one element: (the lane after PRNG_DRAWS steps, N with
     NOISE_FRAC fraction bits as a signed wire)."""
     total = pyrtl.Const(0, 18)
@@ -548,7 +548,8 @@ def _gaussian(scope: Scope, lane: pyrtl.WireVector):
     prod = signed_product(centred, pyrtl.Const(arch.SQRT3_Q14, 16))     # 36 bits
     biased = _add(37, prod, pyrtl.Const(1 << 13, 16))
     g = pyrtl.shift_right_arithmetic(biased, 14)[:22]
-    return named(lane, scope("lane_next")), named(g, scope("gaussian"))
+    return (named(lane, scope("lane_next")) if name_lane else lane), \
+        named(g, scope("gaussian"))
 
 
 def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
@@ -671,8 +672,8 @@ class ElementOutputs:
 
     done: pyrtl.WireVector
     d_out: pyrtl.WireVector
-    e_out: pyrtl.WireVector
-    lane_out: pyrtl.WireVector
+    e_out: pyrtl.WireVector | None
+    lane_out: pyrtl.WireVector | None
     sat_d: pyrtl.WireVector
     sat_e: pyrtl.WireVector
 
@@ -693,7 +694,9 @@ def _stage(scope: Scope, stage: str, values: dict, hidden: tuple[str, ...] = ())
 
 
 def _keep(bundle: dict, *keys: str) -> dict:
-    return {k: bundle[k] for k in keys}
+    """The entries of ``keys`` the bundle has (a lane without e_out and lane_out does
+    not carry what only they read)."""
+    return {k: bundle[k] for k in keys if k in bundle}
 
 
 class _View:
@@ -751,13 +754,15 @@ def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int) -> pyrt
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
-                inputs: ElementInputs) -> ElementOutputs:
+                inputs: ElementInputs, serial_outputs: bool = True) -> ElementOutputs:
     """Elaborate the element unit in the working block, its wires named ``scope(...)``.
 
     ``word``: bits of the operand and result words (>= 49; accumulators of up to
     ``word`` bits); ``acc_overflow``: the machine's accumulator overflow mode (acc_add).
     The unit is a pipeline of :data:`LANE_DEPTH` stages (the module docstring): it takes
     an element every cycle ``start`` is 1 and returns it LANE_DEPTH cycles later.
+    Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None): a core's
+    lanes other than lane 0 (the serial functions and range never run there).
     """
     check_word(word)
     if acc_overflow not in OVERFLOW_MODES:
@@ -779,7 +784,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     # -- pre: the PRNG's Gaussian, the squares (adam_s: d^2 and a^2; dact_tanh: b^2),
     #    1 - y^2 of dact_tanh, 2^f(c) - c0
     A0, B0, D0, C00 = (_resize(s0[k], _OPND) for k in ("a", "b", "d", "c0"))
-    lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"])
+    lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"], name_lane=serial_outputs)
     adam_s0 = v0.is_op("adam_s")
     square_1 = signed_product(_smux(adam_s0, D0, B0, _OPND), _smux(adam_s0, D0, B0, _OPND))
     square_2 = signed_product(A0, A0)
@@ -791,7 +796,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     pow_fc = _shl(pyrtl.Const(1, _OPND), v0.frac("c"))
     s1 = _stage(scope, "pre", {
         **_keep(s0, "valid", "op", *operands, *fmts, "acc_bits"),
-        "lane_next": lane_next, "gauss": gauss,
+        **({"lane_next": lane_next} if serial_outputs else {}), "gauss": gauss,
         "t_lo": t[:MAX_DATA_WIDTH], "t_hi": t[MAX_DATA_WIDTH:],
         "square_1": square_1[:_MUL_X], "square_2": square_2[:_MUL_X],
         "one_minus_c": _sub(_OPND, pow_fc, C00)})
@@ -877,22 +882,25 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     sum1, shift1, target1 = _sum_terms(scope.sub("round1"), s2["op"], plans1,
                                        v2.is_op("clip"), w_int, 3)
     s2 = _stage(scope, "sum1", {
-        **_keep(s2, "valid", "op", "a", "d", "e", *fmts, "lane_next"),
+        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next"),
+        **(_keep(s2, "e") if serial_outputs else {}),
         "c0": _resize(c0, _OPND), "b": _resize(b, _SCALAR),
         "sum": sum1, "shift": shift1, "fmt_target": target1})
     v2 = _View(s2)
-    a, d, e, fd = s2["a"], s2["d"], s2["e"], v2.frac("d")
+    a, d, e, fd = s2["a"], s2["d"], s2.get("e"), v2.frac("d")
     full1, ovf1 = _round_fit(scope.sub("round1"), s2["sum"], s2["shift"], s2["fmt_target"],
                              w_out)
     value1 = named(full1[:word], scope("round1_value"))
     is_range = v2.is_op("range")
     d1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(a, d), a, d),
                       pyrtl.select(v2.is_op("noise"), _clamp_one(value1, fd, word), value1))
-    e1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
-                      pyrtl.select(v2.is_op("ou_noise"), value1, e))
+    e1 = {}
+    if serial_outputs:
+        e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
+                                pyrtl.select(v2.is_op("ou_noise"), value1, e))
     s3 = _stage(scope, "round1", {
         **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
-        "full1": full1, "ovf1": ovf1, "d1": d1, "e1": e1, "sat_d1": ovf1 & ~is_range},
+        "full1": full1, "ovf1": ovf1, "d1": d1, **e1, "sat_d1": ovf1 & ~is_range},
         hidden=("full1",))
     v3 = _View(s3)
 
@@ -981,9 +989,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                          s5["d1"])
     sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["ovf1"] & activated, 2))[:2],
                          _zx(s5["sat_d1"], 2))
-    out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, "e_out": s5["e1"],
-                                "lane_out": s5["lane_next"], "sat_d": sat_d,
+    serial = {"e_out": s5["e1"], "lane_out": s5["lane_next"]} if serial_outputs else {}
+    out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, **serial, "sat_d": sat_d,
                                 "sat_e": s5["ovf1"] & ou})
+    if not serial_outputs:
+        out.update(e_out=None, lane_out=None)
     return ElementOutputs(**out)
 
 
