@@ -715,6 +715,8 @@ class _View:
         return unpack_format(self.b[f"fmt_{role}"])
 
     def frac(self, role: str) -> pyrtl.WireVector:
+        if f"frac_{role}" in self.b:          # later stages carry the frac alone
+            return _zx(self.b[f"frac_{role}"], _FRAC)
         return _zx(self.fmt(role).frac, _FRAC)
 
 
@@ -914,9 +916,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     den = _add(_SCALAR, _resize(s3["b"], _SCALAR), eps_one)           # int64 wrap, as golden
     shift = (pyrtl.Const(arch.RATIO_FRAC, _FRAC) + v3.frac("b") - v3.frac("a"))[:_FRAC]
     num = _zx(_shl(_zx(_abs(_resize(s3["a"], _OPND)), QUOTIENT_BITS), shift), DIV_STEPS)
-    carry = _keep(s3, "valid", "op", "a", "d", "c0", "fmt_a", "fmt_c", "fmt_d", "fmt_e",
-                  "fmt_pre", "lane_next", "ovf1", "d1", "e1", "sat_d1")
-    carry["value1"] = s3["full1"][:word]
+    # from here on: the fracs of a, c, e and pre (dst's whole format for the second
+    # rounding); d1 is also the first rounding's value of the two-rounding functions
+    carry = _keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next", "ovf1", "d1",
+                  "e1", "sat_d1")
+    carry.update({f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")})
     state = {"rad": v, "srem": pyrtl.Const(0, ROOT_BITS + 2), "sroot": pyrtl.Const(0, ROOT_BITS),
              "dnum": num, "drem": pyrtl.Const(0, _SCALAR), "dquo": pyrtl.Const(0, DIV_STEPS),
              "dden": _abs(den), "dden_neg": den[-1], "dden_zero": _is_zero(den)}
@@ -947,18 +951,18 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     floor_div = pyrtl.select(s4["dden_zero"], pyrtl.Const(0, _MUL_X), floor_div)
     A4 = _resize(s4["a"], _OPND)
     neg_ratio = pyrtl.select(A4[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
-    zp = _resize(s4["value1"], _OPND)
+    zp = _resize(s4["d1"], _OPND)
     tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), zp, v4.frac("pre"))
     ma2 = signed_product(_smux(v4.is_op("adam_w"), neg_ratio, zp, _MUL_X), s4["c0"])
     s5 = _stage(scope, "mul2", {
-        **_keep(s4, "valid", "op", "a", "d", "fmt_a", "fmt_c", "fmt_d", "fmt_e", "fmt_pre",
-                "lane_next", "value1", "ovf1", "d1", "e1", "sat_d1"),
+        **_keep(s4, "valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre",
+                "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
         "ma2": ma2, "tanh_value": tanh_value, "tanh_frac": tanh_frac, "root": root_nearest})
     v5 = _View(s5)
 
     # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
     fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
-    zp = _resize(s5["value1"], _OPND)
+    zp = _resize(s5["d1"], _OPND)
     leaky_neg = zp[-1]
     relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp)
     ma2 = s5["ma2"]
@@ -966,7 +970,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     plans2 = {
         "adam_s": ([(s5["root"], fd)], fmt_d),
         "adam_w": ([(s5["d"], fd), (ma2, _fsum(arch.RATIO_FRAC, fc))], fmt_d),
-        "ou_noise": ([(s5["a"], fa), (s5["value1"], fe)], fmt_d),
+        "ou_noise": ([(s5["a"], fa), (s5["d1"], fe)], fmt_d),
         "drain_relu": ([(relu_zp, fpre)], fmt_d),
         "drain_tanh": ([(s5["tanh_value"], s5["tanh_frac"])], fmt_d),
         "drain_leaky_relu": ([(_smux(leaky_neg, ma2, zp, ma2.bitwidth),
