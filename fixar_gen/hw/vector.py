@@ -609,16 +609,18 @@ def _sqrt_steps(rad, rem, root, steps: int):
     return rad, rem, root
 
 
-def _div_steps(num, rem, quo, den, steps: int):
-    """``steps`` restoring-division steps (one quotient bit each)."""
-    rem_bits, quo_bits = rem.bitwidth, quo.bitwidth
+def _div_steps(num_quo, rem, den, steps: int):
+    """``steps`` restoring-division steps (one quotient bit each) on a register that
+    holds the numerator's remaining bits above the quotient's bits: each step shifts a
+    numerator bit out at the top and a quotient bit in at the bottom, so after
+    ``len(num_quo)`` steps it is the quotient."""
+    rem_bits = rem.bitwidth
     for _ in range(steps):
-        rem2 = pyrtl.concat(rem, num[-1])
-        num = pyrtl.concat(num[:-1], pyrtl.Const(0, 1))
+        rem2 = pyrtl.concat(rem, num_quo[-1])
         ge = rem2 >= den
         rem = pyrtl.select(ge, (rem2 - den)[:rem2.bitwidth], rem2)[:rem_bits]
-        quo = pyrtl.concat(quo, ge)[:quo_bits]
-    return num, rem, quo
+        num_quo = pyrtl.concat(num_quo[:-1], ge)
+    return num_quo, rem
 
 
 # ------------------------------------------------------------------------------ generator
@@ -922,27 +924,27 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                   "e1", "sat_d1")
     carry.update({f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")})
     state = {"rad": v, "srem": pyrtl.Const(0, ROOT_BITS + 2), "sroot": pyrtl.Const(0, ROOT_BITS),
-             "dnum": num, "drem": pyrtl.Const(0, _SCALAR), "dquo": pyrtl.Const(0, DIV_STEPS),
+             "dnum_quo": num, "drem": pyrtl.Const(0, _SCALAR),
              "dden": _abs(den), "dden_neg": den[-1], "dden_zero": _is_zero(den)}
     bundle = {**carry, **state}
     for k in range(1, ITER_STAGES + 1):
         rad, srem, sroot = _sqrt_steps(bundle["rad"], bundle["srem"], bundle["sroot"],
                                        SQRT_STEPS_PER_STAGE)
-        dnum, drem, dquo = _div_steps(bundle["dnum"], bundle["drem"], bundle["dquo"],
-                                      bundle["dden"], DIV_BITS_PER_STAGE)
+        dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
+                                    bundle["dden"], DIV_BITS_PER_STAGE)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
-                  "sroot": sroot, "dnum": dnum, "drem": drem, "dquo": dquo,
+                  "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
                   **_keep(bundle, "dden", "dden_neg", "dden_zero")}
         if k == ITER_STAGES:             # what only a further step would read
-            for key in ("rad", "dnum", "dden"):
+            for key in ("rad", "dden"):
                 del values[key]
-        bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum", "dquo"))
+        bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum_quo"))
     s4 = bundle
     v4 = _View(s4)
 
     # -- mul2: the root rounded to nearest (adam_s), the ratio times alpha (adam_w), the
     #    activation of the pre-activation (drains): tanh's table, leaky's slope product
-    sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dquo"], s4["drem"]
+    sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(srem > _zx(sroot, srem.bitwidth), 2))
     quo_up = (dquo[:QUOTIENT_BITS] + ~_is_zero(drem))[:QUOTIENT_BITS + 1]   # ceil(num/|den|)
