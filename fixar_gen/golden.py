@@ -16,7 +16,6 @@ Rules shared by every instruction (docs/isa.md states them per function):
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 import numpy as np
 
 from . import isa
