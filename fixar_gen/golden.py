@@ -16,7 +16,6 @@ Rules shared by every instruction (docs/isa.md states them per function):
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 import numpy as np
 
 from . import isa
@@ -25,28 +24,11 @@ from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Pr
 from . import exact as X
 from .numerics import FixedFormat, WideInt
 from .placement import Occupancy
-
-# ---------------------------------------------------------------------------
-# constants of the vector unit (the hardware generator uses the same tables)
-
-#: tanh is piecewise linear on [0, 2**TANH_RANGE_BITS) with 2**-TANH_SEGMENT_FRAC wide
-#: segments, odd-symmetric, and exactly +-1 beyond the table.
-TANH_RANGE_BITS = 3
-TANH_SEGMENT_FRAC = 6
-TANH_TABLE_FRAC = 30
-TANH_TABLE = np.array(
-    [round(np.tanh(i / (1 << TANH_SEGMENT_FRAC)) * (1 << TANH_TABLE_FRAC))
-     for i in range(1 << (TANH_RANGE_BITS + TANH_SEGMENT_FRAC))] + [1 << TANH_TABLE_FRAC],
-    dtype=np.int64)
-
-#: the exploration-noise PRNG has this many xorshift32 lanes, whatever the array shape
-PRNG_LANES = 16
-#: Adam's ratio m / (sqrt(v) + eps) is formed with this many fraction bits
-RATIO_FRAC = 24
-#: the PRNG's Gaussian: the sum of four 16-bit uniforms, centred, times sqrt(3) (Q2.14)
-SQRT3_Q14 = round(3 ** 0.5 * (1 << 14))
-NOISE_FRAC = 16
-PRNG_DRAWS = 4
+# the vector unit's constants belong to the instruction set (shared with the hardware)
+from .arch import (NOISE_FRAC, PERSISTENT_KINDS, PRNG_DRAWS, PRNG_LANES,  # noqa: F401
+                   RATIO_FRAC, SQRT3_Q14, TANH_RANGE_BITS, TANH_SEGMENT_FRAC, TANH_TABLE,
+                   TANH_TABLE_FRAC)
+from .runstats import RunStats
 
 
 class GoldenError(RuntimeError):
@@ -116,32 +98,6 @@ def tanh_fixed(z: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
 # ---------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class RunStats:
-    """What one program run reported: saturations per instruction and per buffer."""
-
-    saturations: Counter = dataclasses.field(default_factory=Counter)   # by step (pc)
-    by_buffer: Counter = dataclasses.field(default_factory=Counter)     # by buffer name
-    instructions: int = 0
-    #: pc -> the pc that reports its saturations (the first of its run of per-core
-    #: pieces: a step split over the cores is executed, and counted, as one)
-    step_of: dict = dataclasses.field(default_factory=dict)
-
-    def by_step(self, per_pc: Counter) -> Counter:
-        """Per-instruction counts (of another executor) keyed like ``saturations``."""
-        out = Counter()
-        for pc, n in per_pc.items():
-            out[self.step_of.get(pc, pc)] += n
-        return out
-
-    @property
-    def total_saturations(self) -> int:
-        """Every count of the run (each is kept per buffer too; executors without
-        per-instruction counters, like the generated RTL, report ``by_buffer`` only)."""
-        return sum(self.by_buffer.values())
-
-
-PERSISTENT_KINDS = ("param", "state", "const", "prng")
 
 
 class GoldenMachine:

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from . import arch
 from .numerics import FixedFormat
 
 if TYPE_CHECKING:
@@ -412,7 +413,6 @@ def reference() -> str:
 
 
 def _semantics_section() -> list[str]:
-    from . import golden
     return [
         "## Semantics", "",
         "The golden model (`fixar_gen/golden.py`) is the definition; this is the same in "
@@ -437,20 +437,20 @@ def _semantics_section() -> list[str]:
         "otherwise z is first rounded to the program's pre-activation format (the spec's "
         "FXP32 activation format), then: relu max(z, 0); leaky_relu z if z >= 0 else "
         "z * slope (exact, then R); tanh piecewise linear: for |z| < "
-        f"{2 ** golden.TANH_RANGE_BITS}, segment i = floor(|z| * 2^{golden.TANH_SEGMENT_FRAC}), "
+        f"{2 ** arch.TANH_RANGE_BITS}, segment i = floor(|z| * 2^{arch.TANH_SEGMENT_FRAC}), "
         "y = T[i] + (T[i+1] - T[i]) * (remainder within the segment), with "
-        f"T[i] = round(tanh(i / 2^{golden.TANH_SEGMENT_FRAC}) * 2^{golden.TANH_TABLE_FRAC}) "
-        f"and the last entry exactly 1; |z| >= {2 ** golden.TANH_RANGE_BITS} gives exactly "
+        f"T[i] = round(tanh(i / 2^{arch.TANH_SEGMENT_FRAC}) * 2^{arch.TANH_TABLE_FRAC}) "
+        f"and the last entry exactly 1; |z| >= {2 ** arch.TANH_RANGE_BITS} gives exactly "
         "+-1; odd symmetric; then R to dst. An overflow into the pre-activation format is "
         "counted against dst.", "",
-        f"PRNG: {golden.PRNG_LANES} xorshift32 lanes (x ^= x << 13; x ^= x >> 17; "
+        f"PRNG: {arch.PRNG_LANES} xorshift32 lanes (x ^= x << 13; x ^= x >> 17; "
         "x ^= x << 5, mod 2^32) held in operand b, seeded by splitmix64 from the seed "
         "(z += 0x9E3779B97F4A7C15 per lane, the mix's low 32 bits, a zero lane becomes 1); "
-        f"element j of a noise region (row-major) comes from lane j mod {golden.PRNG_LANES}; "
-        f"a sample takes {golden.PRNG_DRAWS} draws of its lane (a draw is the lane's state "
+        f"element j of a noise region (row-major) comes from lane j mod {arch.PRNG_LANES}; "
+        f"a sample takes {arch.PRNG_DRAWS} draws of its lane (a draw is the lane's state "
         "after one step) and sums their top 16 bits, u; "
-        f"N = ((u - {golden.PRNG_DRAWS} * 2^15) * {golden.SQRT3_Q14} + 2^13) >> 14 with "
-        f"{golden.NOISE_FRAC} fraction bits (Irwin-Hall, unit variance, |N| <= 3.47). "
+        f"N = ((u - {arch.PRNG_DRAWS} * 2^15) * {arch.SQRT3_Q14} + 2^13) >> 14 with "
+        f"{arch.NOISE_FRAC} fraction bits (Irwin-Hall, unit variance, |N| <= 3.47). "
         "Noise instructions always run on one core, so results never depend on the split.",
         "",
         "| function | computes |", "|---|---|",

@@ -13,14 +13,18 @@ Per core
 
     *Element loop* (``load``, ``store``, ``vec``, ``drain``): the region row by row, in
     steps of up to ``lanes`` adjacent columns.  ``load``/``store`` copy one step a cycle
-    between a host slot and a buffer.  ``vec``/``drain`` read every operand of the
-    step's elements in one cycle (broadcasting operands with one row or one column, as
-    the golden model does), hand them to the vector lanes (:mod:`fixar_gen.hw.vector`),
-    wait the op's latency and write the results (dst; the OU state or the range's max;
-    the PRNG lane) in the cycle the lanes report done; the next step starts in the
-    following cycle.  So a step costs ``1 + element_latency(op)`` cycles.  ``range``
-    folds the other lanes' values into lane 0's current min and max (one monitor, one
-    write); ``noise`` and ``ou_noise`` share the PRNG lanes and run one element a step.
+    between a host slot and a buffer.  ``vec``/``drain`` issue one step a cycle: they
+    read every operand of the step's elements (broadcasting operands with one row or
+    one column, as the golden model does) and hand them to the vector lanes
+    (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages); each lane's
+    write address travels beside its element, and the results (dst; the OU state; the
+    PRNG lane) are written ``LANE_DEPTH`` cycles after the issue.  After the last step
+    the controller waits for its write, then fetches: ``steps + LANE_DEPTH`` cycles.
+    ``range`` runs no lane: the step's values are folded into the current min and max
+    (read from dst) and written back in the issue cycle, one cycle a step.  ``noise``
+    and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and writes it
+    back), so they issue one element and wait for its write: ``1 + LANE_DEPTH`` cycles
+    an element.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
@@ -144,6 +148,7 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
 
 
 SERIAL_FUNCTIONS = ("noise", "ou_noise")     # one element a step (they share PRNG lanes)
+FOLDED_FUNCTIONS = ("range",)                 # folded in the controller, no lane runs
 
 
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
@@ -160,14 +165,15 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
     if isinstance(instr, (Load, Store)):
         return "dma", steps
     if isinstance(instr, Drain):
-        op = "drain_" + ACTIVATIONS[instr.act]
-        return "vector", steps * (1 + V.element_latency(op))
+        return "vector", steps + V.LANE_DEPTH
     if isinstance(instr, Vector):
         fn = VECTOR_FUNCTIONS[instr.fn]
-        if fn in SERIAL_FUNCTIONS:
-            steps = instr.rows.count * instr.cols.count
         unit = "sync" if fn == "acc_add" else "vector"
-        return unit, steps * (1 + V.element_latency(fn))
+        if fn in FOLDED_FUNCTIONS:
+            return unit, steps
+        if fn in SERIAL_FUNCTIONS:
+            return unit, instr.rows.count * instr.cols.count * (1 + V.LANE_DEPTH)
+        return unit, steps + V.LANE_DEPTH
     raise TypeError(f"no cycle rule for {type(instr).__name__}")
 
 
@@ -202,6 +208,15 @@ def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
 
 def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
+
+
+def _delay(value: pyrtl.WireVector, cycles: int, scope: Scope) -> pyrtl.WireVector:
+    """``value`` through ``cycles`` registers named ``scope("d<i>")``."""
+    for k in range(1, cycles + 1):
+        reg = pyrtl.Register(value.bitwidth, name=scope(f"d{k}"))
+        reg.next <<= value
+        value = reg
+    return value
 
 
 def _sext(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
@@ -436,9 +451,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     dc = desc_regs["c"][0]
     sl = _fields(slot_reg, slot_fields(A))
     uses_lane = fn_is["noise"] | fn_is["ou_noise"]
-    writes_e = fn_is["ou_noise"] | fn_is["range"]
     copy_now = state == COPY
-    elem_start = named(state == ELEM_START, s("elem_start"))
     rd_c0 = _read(mems.data, _z(dc["base"], A))
     rd_c1 = _read(mems.data, _z(_z(dc["base"], A) + 1, A))
 
@@ -450,11 +463,12 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return pyrtl.select(desc_regs[slot_name][2], desc_regs[slot_name][0]["fmt"],
                             pyrtl.Const(0, V.FORMAT_BITS))
 
-    units, lane_writes, range_in = [], [], []
-    # lane 0's d and e inputs: for range, the min/max folded over the whole step (the
-    # fold is built after the loop, so these wires are driven below)
-    range_d = [pyrtl.WireVector(W, s("range_min"))]
-    range_e = [pyrtl.WireVector(W, s("range_max"))]
+    # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
+    issuing = named(state == ELEM_START, s("elem_issue"))
+    is_range = fn_is["range"]
+    last_step = named(last_col & last_row, s("last_step"))
+    units, range_in = [], []
+    lane_addr_d = []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active = named(group > v, ls("active"))
@@ -471,14 +485,14 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             return _address(d["base"], row, col, d["cols"], A)
 
         addr_dst = named(_address(dd["base"], row_d, col_d, dd["cols"], A), ls("addr_dst"))
-        addr_a = pyrtl.select(fn_is["range"], operand_address("a", col=col_d),
+        addr_a = pyrtl.select(is_range, operand_address("a", col=col_d),
                               operand_address("a"))
         addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
         addr_b = pyrtl.select(uses_lane, addr_lane, operand_address("b"))
         addr_e = pyrtl.select(fn_is["ou_noise"], operand_address("e", broadcast=False),
                               operand_address("e"))
-        addr_d = pyrtl.select(fn_is["range"], _z(dd["base"], A), addr_dst)
-        addr_e = pyrtl.select(fn_is["range"], _z(_z(dd["base"], A) + 1, A), addr_e)
+        addr_d = pyrtl.select(is_range, _z(dd["base"], A), addr_dst)
+        addr_e = pyrtl.select(is_range, _z(_z(dd["base"], A) + 1, A), addr_e)
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
         addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
@@ -489,66 +503,67 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         rd_d = _read(mems.data, addr_d)
         rd_e = _read(mems.data, addr_e)
         if v == 0:
-            lane0 = (rd_a, rd_d, rd_e)
             range_min, range_max = rd_d, rd_e
-        else:
-            # range: the other lanes' values are folded into lane 0's current min/max
-            # (they do not start: one monitor, one write)
-            range_min = pyrtl.select(active & pyrtl.signed_lt(rd_a, range_min), rd_a,
-                                     range_min)
-            range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a,
-                                     range_max)
+            lane0 = (addr_b, addr_e)
+        # range: the lanes' values folded into the current min and max (no lane runs;
+        # the result is written in the issue cycle, so the next step reads it)
+        range_min = pyrtl.select(active & pyrtl.signed_lt(rd_a, range_min), rd_a, range_min)
+        range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a, range_max)
         range_in.append((range_min, range_max))
-        lane_start = elem_start & active if v == 0 else elem_start & active & ~fn_is["range"]
+        lane_start = named(issuing & active & ~is_range, ls("start"))
         unit = V.vector_unit(
-            ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow,
+            ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
-                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b),
-                d=range_d[0] if v == 0 else rd_d,
-                e=range_e[0] if v == 0 else value_or_zero("e", rd_e),
+                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
+                e=value_or_zero("e", rd_e),
                 c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
-        # latched write addresses of the group in flight
-        wa_d, wa_e = _reg(A, ls("wa_d")), _reg(A, ls("wa_e"))
-        busy = _reg(1, ls("busy"))
-        with pyrtl.conditional_assignment:
-            with elem_start:
-                wa_d.next |= addr_d
-                wa_e.next |= addr_e
-                busy.next |= lane_start
-        units.append((unit, busy))
-        lane_writes.append((copy_dst, rd_a, wa_d, wa_e, addr_b, active))
+        # the element's write address travels with it, LANE_DEPTH cycles
+        wa_d = _delay(addr_dst, V.LANE_DEPTH, ls.sub("wa_d"))
+        units.append(unit)
+        lane_addr_d.append((copy_dst, rd_a, wa_d, active))
 
-    folded_min, folded_max = range_in[-1]
-    lane0_a, lane0_d, lane0_e = lane0
-    del lane0_a
-    range_d[0] <<= pyrtl.select(fn_is["range"], folded_min, lane0_d)
-    range_e[0] <<= pyrtl.select(fn_is["range"], folded_max,
-                                value_or_zero("e", lane0_e))
-    all_done = units[0][0].done
-    for unit, busy in units[1:]:
-        all_done = all_done & (~busy | unit.done)
-    all_done = named(all_done, s("lanes_done"))          # every lane of the step is done
-    elem_done = named(all_done & (state == ELEM_WAIT), s("elem_done"))
-    wa_b = _reg(A, s("wa_b"))
+    range_min, range_max = range_in[-1]
+    range_now = named(issuing & is_range, s("range_write"))
+    # the serial functions (one element in flight) latch their e and PRNG-lane addresses
+    wa_b, wa_e = _reg(A, s("wa_b")), _reg(A, s("wa_e"))
     with pyrtl.conditional_assignment:
-        with elem_start:
-            wa_b.next |= lane_writes[0][4]
+        with issuing:
+            wa_b.next |= lane0[0]
+            wa_e.next |= lane0[1]
+    # tags travelling with each step: it is the instruction's last, or a serial step
+    # (the controller waits for it), and whether it started the lanes
+    tag = pyrtl.concat_list([issuing & ~is_range, issuing & ~is_range & (serial | last_step),
+                             issuing & ~is_range & last_step])
+    tag_out = _delay(tag, V.LANE_DEPTH, s.sub("tag"))
+    elem_done = named(tag_out[0], s("elem_done"))
+    resume = named(tag_out[1], s("elem_resume"))
+    finished = named(tag_out[2], s("elem_finished"))
 
     # -- matrix unit --------------------------------------------------------------------
     mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
                       pe_generator)
 
     # -- writes -----------------------------------------------------------------------
-    for (unit, busy), (copy_dst, rd_a, wa_d, wa_e, _, active) in zip(units, lane_writes):
-        done_here = elem_done & busy
-        mems.data[pyrtl.select(copy_now, copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
-            pyrtl.select(copy_now, rd_a, unit.d_out), (copy_now & active) | done_here)
-        mems.data[wa_e] <<= pyrtl.MemBlock.EnabledWrite(unit.e_out, done_here & writes_e)
-    lane_word = _z(units[0][0].lane_out, W)
+    for v, (unit, (copy_dst, rd_a, wa_d, active)) in enumerate(zip(units, lane_addr_d)):
+        done_here = unit.done
+        if v == 0:
+            address = pyrtl.select(range_now, _z(dd["base"], A),
+                                   pyrtl.select(copy_now, copy_dst, wa_d))
+            value = pyrtl.select(range_now, range_min,
+                                 pyrtl.select(copy_now, rd_a, unit.d_out))
+            mems.data[address] <<= pyrtl.MemBlock.EnabledWrite(
+                value, range_now | (copy_now & active) | done_here)
+            mems.data[pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e)] <<= \
+                pyrtl.MemBlock.EnabledWrite(pyrtl.select(range_now, range_max, unit.e_out),
+                                            range_now | (done_here & fn_is["ou_noise"]))
+        else:
+            mems.data[pyrtl.select(copy_now, copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
+                pyrtl.select(copy_now, rd_a, unit.d_out), (copy_now & active) | done_here)
+    lane_word = _z(units[0].lane_out, W)
     mems.data[wa_b] <<= pyrtl.MemBlock.EnabledWrite(lane_word, elem_done & uses_lane)
     for addr, value, enable in mm["writes"]:
         mems.data[addr] <<= pyrtl.MemBlock.EnabledWrite(value, enable)
@@ -560,10 +575,12 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     id_e = desc_regs["e"][1][:cfg.buffer_bits]
     lanes_d = pyrtl.Const(0, 8)
     lanes_e = pyrtl.Const(0, 8)
-    for v, (unit, busy) in enumerate(units):
+    for v, unit in enumerate(units):
         ls = s.sub(f"lane{v}")
-        sat_d = named(pyrtl.select(busy, _z(unit.sat_d, 8), pyrtl.Const(0, 8)), ls("sat_d"))
-        sat_e = named(pyrtl.select(busy, _z(unit.sat_e, 8), pyrtl.Const(0, 8)), ls("sat_e"))
+        sat_d = named(pyrtl.select(unit.done, _z(unit.sat_d, 8), pyrtl.Const(0, 8)),
+                      ls("sat_d"))
+        sat_e = named(pyrtl.select(unit.done, _z(unit.sat_e, 8), pyrtl.Const(0, 8)),
+                      ls("sat_e"))
         lanes_d = _z(lanes_d + sat_d, 8)
         lanes_e = _z(lanes_e + sat_e, 8)
     count_d = pyrtl.select(elem_done, lanes_d, _z(mm["overflows"], 8))
@@ -583,8 +600,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for cls in (Drain, Vector):
         is_elem_f = is_elem_f | (opcode_f == cls.OPCODE)
     is_copy_f = (opcode_f == Load.OPCODE) | (opcode_f == Store.OPCODE)
-    next_after_element = pyrtl.select(last_col & last_row, pyrtl.Const(FETCH, STATE_BITS),
-                                      pyrtl.Const(ELEM_START, STATE_BITS))
     b_rows = desc_regs["b"][0]["rows"]
 
     def next_step() -> None:
@@ -621,17 +636,24 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             with pyrtl.otherwise:
                 state.next |= HALT
         with state == ELEM_START:
-            state.next |= ELEM_WAIT
+            # issue this step; range is done with its last step, the serial functions
+            # wait for each element, the others for their last one
+            next_step()
+            with lane_idx + 1 == _z(b_rows, COUNT_BITS):
+                lane_idx.next |= 0
+            with pyrtl.otherwise:
+                lane_idx.next |= lane_idx + 1
+            with is_range:
+                with last_step:
+                    state.next |= FETCH
+            with serial | last_step:
+                state.next |= ELEM_WAIT
         with state == ELEM_WAIT:
-            with all_done:
-                state.next |= next_after_element
-                next_step()
-                with lane_idx + 1 == _z(b_rows, COUNT_BITS):
-                    lane_idx.next |= 0
-                with pyrtl.otherwise:
-                    lane_idx.next |= lane_idx + 1
+            with resume:
+                state.next |= pyrtl.select(finished, pyrtl.Const(FETCH, STATE_BITS),
+                                           pyrtl.Const(ELEM_START, STATE_BITS))
         with state == COPY:
-            with last_col & last_row:
+            with last_step:
                 state.next |= FETCH
             next_step()
         with state == MM_PRE:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import isa
-from ..golden import PERSISTENT_KINDS, RunStats
+from ..arch import PERSISTENT_KINDS
+from ..runstats import RunStats
 from ..isa import Barrier, Halt, Program
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with

@@ -1,30 +1,38 @@
 """The core's element unit: one lane of the vector unit, bit-exact with the golden model.
 
-The core's controller walks the elements of a ``vec`` (:class:`~fixar_gen.isa.Vector`)
-or ``drain`` (:class:`~fixar_gen.isa.Drain`) instruction one at a time: for each element
-it reads the operands, hands them to this unit with ``start`` = 1 together with the
-operands' formats (runtime inputs, from the program's buffer table), and writes back
-what the unit returns when ``done`` pulses.  The unit computes exactly what
-:mod:`fixar_gen.golden` computes for that element, and reports the overflows it counts.
+The core's controller issues the elements of a ``vec`` (:class:`~fixar_gen.isa.Vector`)
+or ``drain`` (:class:`~fixar_gen.isa.Drain`) instruction one step a cycle: for each
+element it reads the operands and hands them to this unit with ``start`` = 1 together
+with the operands' formats (runtime inputs, from the program's buffer table); the unit
+is a pipeline and returns the element :data:`LANE_DEPTH` cycles later (``done`` = 1),
+computed exactly as :mod:`fixar_gen.golden` computes it, with the overflows it counts.
+A new element may start every cycle, whatever the operations.
 
 Operations (``op``, :data:`ELEMENT_OPS`): ``isa.VECTOR_FUNCTIONS`` in order (so
 ``op == Vector.fn``), then ``drain_<act>`` for ``act`` in ``isa.ACTIVATIONS`` (so
 ``op == len(VECTOR_FUNCTIONS) + Drain.act``).
 
-Datapath (one shared rounder; every operand a ``word``-bit two's-complement integer)::
+Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
+``word``-bit two's-complement integer)::
 
-    operands ─► MA, MB (64 x 50-bit signed multipliers), SQ (b*b), tanh ROM, PRNG
-             ─► up to three terms (value, frac)   [muxed by op and step]
-             ─► align at G = max(fracs, f(target)): term << (G - frac)   [W_INT bits]
-             ─► exact sum S (or clip's choice)
-             ─► round S / 2^(G - f(target)) by the target's rounding mode
-             ─► fit to the target's width: saturate or wrap, overflow flag
-             ─► clamp (noise) / min-max (range) ─► output registers
+    in      the inputs, registered
+    pre     PRNG Gaussian; squares (adam_s: d^2, a^2; dact_tanh: b^2 -> 1 - y^2);
+            2^f(c) - c0
+    mul     MA, MB: 64 x 50-bit signed multipliers, products registered
+    sum1    up to three terms (value, frac) [muxed by op] aligned at
+            G = max(fracs, f(target)), summed exactly (or clip's choice)
+    round1  the sum rounded by the target's mode, fitted (saturate or wrap, overflow
+            flag); noise clamp, range min/max.  Every single-rounding function's
+            result; drain's pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
+    iter1..16  square root of v (2 root bits a stage) and the divider
+            num // den (4 quotient bits a stage), unrolled
+    mul2    the rounded root; -ratio * alpha (adam_w), pre * slope (leaky ReLU) on a
+            third multiplier; tanh's table and interpolation
+    sum2, out  the second rounding (adam_s, adam_w, ou_noise, drains with an
+            activation) as sum1 and round1, ou_noise's clamp; the output registers
 
 ``R(terms, fmt)`` -- round the exact sum once, fit, count -- is golden's
 :func:`fixar_gen.exact.combine`; every intermediate is exact (the width bound below).
-Two-rounding operations use the rounder twice, in successive cycles; Adam's root and
-ratio run an iterative square root and divider between the roundings.
 
 What the operands carry (formats ``fmt_x`` describe operand ``x``; ``fmt_c`` describes
 both constants c0 = c[0] and c1 = c[1]; unused operands and formats are ignored):
@@ -53,13 +61,9 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latencies (:func:`element_latency`; cycles from ``start`` to ``done``, data-independent):
-1 for every vector function except ``ou_noise`` (2: the OU state, then the action),
-``adam_s`` (19: squares, v, 16 root cycles at 2 bits each, result) and ``adam_w`` (33:
-eps and the operands, 31 divider cycles at 2 quotient bits each, result); ``drain_identity``
-1, the other drains 2 (pre-activation, then output).  ``done`` is a one-cycle pulse and
-the outputs are registers that hold until the next result.  ``start`` may be raised in
-the cycle ``done`` is high (back to back); a ``start`` while busy restarts the unit.
+Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 24 cycles from ``start`` to
+``done`` for every operation and every operand.  ``done`` and the outputs are valid in
+that one cycle (the output registers take the next element's values in the next cycle).
 
 Supported formats (:func:`check_supported` refuses the rest with a clear message):
 
@@ -87,9 +91,10 @@ from dataclasses import dataclass, field
 
 import pyrtl
 
-from .. import golden, isa
+from .. import arch, isa
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
+from .multiply import signed_product
 
 # ---------------------------------------------------------------------------- the interface
 
@@ -116,16 +121,22 @@ MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
 ADAM_S_MAGNITUDE_BITS = 31               # |d|, |a| < 2^31 so golden's int64 d*d is exact
 #: golden's tanh_fixed works in int64: T[i] << (f(pre) - 6) and 2^(30 + f(pre) - 6) must
 #: stay below 2^63, so drain_tanh needs f(pre) <= 38 (the hardware itself goes to 48)
-TANH_MAX_PRE_FRAC = 62 - golden.TANH_TABLE_FRAC + golden.TANH_SEGMENT_FRAC
+TANH_MAX_PRE_FRAC = 62 - arch.TANH_TABLE_FRAC + arch.TANH_SEGMENT_FRAC
 
-#: iterative units: result bits per cycle
-SQRT_BITS_PER_CYCLE = 4
-DIV_BITS_PER_CYCLE = 4
+#: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
-SQRT_CYCLES = -(-ROOT_BITS // SQRT_BITS_PER_CYCLE)
-DIV_CYCLES = -(-QUOTIENT_BITS // DIV_BITS_PER_CYCLE)
-DIV_STEPS = DIV_CYCLES * DIV_BITS_PER_CYCLE    # the divider's registers (leading zeros)
+DIV_BITS_PER_STAGE = 4                   # quotient bits (restoring steps) per stage
+ITER_STAGES = -(-QUOTIENT_BITS // DIV_BITS_PER_STAGE)
+SQRT_STEPS_PER_STAGE = -(-ROOT_BITS // ITER_STAGES)      # root bits per stage
+DIV_STEPS = ITER_STAGES * DIV_BITS_PER_STAGE    # the divider's registers (leading zeros)
+
+#: the pipeline's stages: in, pre, mul, sum1, round1, ITER_STAGES x iter, mul2, sum2,
+#: out (the second rounding)
+PIPELINE_STAGES = ("in", "pre", "mul", "sum1", "round1") + tuple(
+    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "sum2", "out")
+#: cycles from an element's ``start`` to its ``done``, the same for every operation
+LANE_DEPTH = len(PIPELINE_STAGES)
 
 _OPND = MAX_DATA_WIDTH + 2               # a data value (or its negation) as a signed wire
 _MUL_X = 64                              # the multipliers' wide operand
@@ -134,20 +145,14 @@ _SCALAR = 64                             # adam's v, eps' and den are int64 in g
 
 
 def element_latency(op: str) -> int:
-    """Cycles from ``start`` to ``done`` for ``op`` (the same for every operand)."""
+    """Cycles from ``start`` to ``done`` for ``op`` (the same for every operand, and
+    for every operation: the unit is one pipeline of LANE_DEPTH stages)."""
     if op not in OP_INDEX:
         raise ValueError(f"element_latency: {op!r} is not one of {', '.join(ELEMENT_OPS)}")
-    if op == "adam_s":
-        return 2 + SQRT_CYCLES + 1
-    if op == "adam_w":
-        return 1 + DIV_CYCLES + 1
-    if op == "ou_noise" or (op in DRAIN_OPS and op != "drain_identity"):
-        return 2
-    return 1
+    return LANE_DEPTH
 
 
-MAX_LATENCY = max(element_latency(op) for op in ELEMENT_OPS)
-_STEP_BITS = MAX_LATENCY.bit_length()
+MAX_LATENCY = LANE_DEPTH
 
 
 def pack_format(fmt: FixedFormat) -> int:
@@ -324,8 +329,8 @@ def internal_width(word: int) -> int:
         # dact_tanh: |a| (1 - y^2) < 2^(48 + 2 fb), aligned to fd when fa + 2 fb < fd
         "dact_tanh": b + max(2 * f, f),
         # adam_w: |ratio| < 2^62 times alpha; d aligned to 24 + f(c)
-        "adam_w": max(62 + MAX_DATA_WIDTH + 1 + max(0, f - golden.RATIO_FRAC),
-                      b + golden.RATIO_FRAC + f),
+        "adam_w": max(62 + MAX_DATA_WIDTH + 1 + max(0, f - arch.RATIO_FRAC),
+                      b + arch.RATIO_FRAC + f),
         # adam_s: d^2 < 2^62 times (2^fc - c)
         "adam_s": 2 * ADAM_S_MAGNITUDE_BITS + MAX_DATA_WIDTH + 3,
         # drain: the accumulator aligned to fd, the bias to the accumulator's frac
@@ -492,11 +497,11 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, word: int
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
 
 
-def _combine(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVector,
-             w_int: int, word: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """R(sum of terms) in the format ``fmt_word``: the exact sum of (value, frac) terms
-    rounded once and fitted.  With ``clip`` the result is min(max(t0, -t1), t1) instead
-    of the sum.  Values are signed wires of at most w_int bits."""
+def _align_sum(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVector,
+               w_int: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """The first half of R(terms): the (value, frac) terms aligned at G = max(fracs,
+    f(target)) and summed exactly (with ``clip``: min(max(t0, -t1), t1) instead of the
+    sum); (sum, G - f(target)).  Values are signed wires of at most w_int bits."""
     fmt = unpack_format(fmt_word)
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_u(*[f for _, f in terms], fd), scope("align_frac"))
@@ -512,9 +517,16 @@ def _combine(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVe
     low = _smux(pyrtl.signed_lt(t0, neg_t1), neg_t1, t0, w_int + 1)
     clipped = _smux(pyrtl.signed_lt(t1, low), t1, low, w_int + 1)
     s = named(_smux(clip, clipped, total, w_int + 1), scope("sum"))
-    k = (g - fd)[:_FRAC]
-    x = _round_shift(scope, s, k, fmt.rounding)
-    return _fit(scope, x, fmt, word)
+    return s, (g - fd)[:_FRAC]
+
+
+def _round_fit(scope: Scope, s: pyrtl.WireVector, k: pyrtl.WireVector,
+               fmt_word: pyrtl.WireVector, word: int
+               ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """The second half of R(terms): the exact sum ``s`` divided by 2^k, rounded by the
+    format's mode and fitted to its width (value, overflow flag)."""
+    fmt = unpack_format(fmt_word)
+    return _fit(scope, _round_shift(scope, s, k, fmt.rounding), fmt, word)
 
 
 # ---------------------------------------------------------------------------- sub-units
@@ -525,25 +537,26 @@ def _xorshift32(x: pyrtl.WireVector) -> pyrtl.WireVector:
     return x ^ pyrtl.concat(x[:32 - 5], pyrtl.Const(0, 5))
 
 
-def _gaussian(scope: Scope, lane: pyrtl.WireVector):
-    """golden._gaussian for one element: (the lane after PRNG_DRAWS steps, N with
+def _gaussian(scope: Scope, lane: pyrtl.WireVector, name_lane: bool = True):
+    """The PRNG's Gaussian (docs/isa.md) for one element: (the lane after PRNG_DRAWS steps, N with
     NOISE_FRAC fraction bits as a signed wire)."""
     total = pyrtl.Const(0, 18)
-    for _ in range(golden.PRNG_DRAWS):
+    for _ in range(arch.PRNG_DRAWS):
         lane = _xorshift32(lane)
         total = (total + lane[16:])[:18]
-    centred = _sub(20, _zx(total, 20), pyrtl.Const(golden.PRNG_DRAWS << 15, 20))
-    prod = pyrtl.signed_mult(centred, pyrtl.Const(golden.SQRT3_Q14, 16))     # 36 bits
+    centred = _sub(20, _zx(total, 20), pyrtl.Const(arch.PRNG_DRAWS << 15, 20))
+    prod = signed_product(centred, pyrtl.Const(arch.SQRT3_Q14, 16))     # 36 bits
     biased = _add(37, prod, pyrtl.Const(1 << 13, 16))
     g = pyrtl.shift_right_arithmetic(biased, 14)[:22]
-    return named(lane, scope("lane_next")), named(g, scope("gaussian"))
+    return (named(lane, scope("lane_next")) if name_lane else lane), \
+        named(g, scope("gaussian"))
 
 
 def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
-    """golden.tanh_fixed of one pre-activation value zp (frac fpre <= 48): (signed
+    """The tanh table interpolation (docs/isa.md) of one pre-activation value zp (frac fpre <= 48): (signed
     numerator, its frac wire)."""
-    seg_frac, range_bits = golden.TANH_SEGMENT_FRAC, golden.TANH_RANGE_BITS
-    table = [int(v) for v in golden.TANH_TABLE]
+    seg_frac, range_bits = arch.TANH_SEGMENT_FRAC, arch.TANH_RANGE_BITS
+    table = [int(v) for v in arch.TANH_TABLE]
     last = len(table) - 1
     index_bits = (last - 1).bit_length()
     y_bits = max(table).bit_length()
@@ -571,15 +584,15 @@ def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
     beyond = index >= last
     entry = rom[index[:index_bits]]
     y0, delta = entry[:y_bits], entry[y_bits:]
-    num_bits = golden.TANH_TABLE_FRAC + rem_bits + 2
+    num_bits = arch.TANH_TABLE_FRAC + rem_bits + 2
     interp = _zx(_shl(_zx(y0, num_bits), seg), num_bits) + \
         _zx((delta * _decl(rem))[:d_bits + rem_bits], num_bits)
     one = _shl(pyrtl.Const(1, num_bits),
-                                   (seg + golden.TANH_TABLE_FRAC)[:_FRAC])
+                                   (seg + arch.TANH_TABLE_FRAC)[:_FRAC])
     num = pyrtl.select(beyond, one, interp[:num_bits])
     signed_num = pyrtl.concat(pyrtl.Const(0, 1), num)
     value = _smux(zp[-1], _neg(signed_num), signed_num, num_bits + 2)
-    frac = (seg + golden.TANH_TABLE_FRAC)[:_FRAC]
+    frac = (seg + arch.TANH_TABLE_FRAC)[:_FRAC]
     return named(value, scope("tanh_num")), frac
 
 
@@ -596,23 +609,26 @@ def _sqrt_steps(rad, rem, root, steps: int):
     return rad, rem, root
 
 
-def _div_steps(num, rem, quo, den, steps: int):
-    """``steps`` restoring-division steps (one quotient bit each)."""
-    rem_bits, quo_bits = rem.bitwidth, quo.bitwidth
+def _div_steps(num_quo, rem, den, steps: int):
+    """``steps`` restoring-division steps (one quotient bit each) on a register that
+    holds the numerator's remaining bits above the quotient's bits: each step shifts a
+    numerator bit out at the top and a quotient bit in at the bottom, so after
+    ``len(num_quo)`` steps it is the quotient."""
+    rem_bits = rem.bitwidth
     for _ in range(steps):
-        rem2 = pyrtl.concat(rem, num[-1])
-        num = pyrtl.concat(num[:-1], pyrtl.Const(0, 1))
+        rem2 = pyrtl.concat(rem, num_quo[-1])
         ge = rem2 >= den
         rem = pyrtl.select(ge, (rem2 - den)[:rem2.bitwidth], rem2)[:rem_bits]
-        quo = pyrtl.concat(quo, ge)[:quo_bits]
-    return num, rem, quo
+        num_quo = pyrtl.concat(num_quo[:-1], ge)
+    return num_quo, rem
 
 
 # ------------------------------------------------------------------------------ generator
 
 @dataclass(frozen=True)
 class ElementInputs:
-    """The unit's inputs (wires).  All are read in the cycle ``start`` = 1 only.
+    """The unit's inputs (wires), registered every cycle; an element is the inputs of a
+    cycle with ``start`` = 1 (the others are ignored).
 
     ``op``: OP_BITS (index into ELEMENT_OPS); ``a, b, d, e, c0, c1``: ``word`` bits, two's
     complement; ``fmt_*``: FORMAT_BITS descriptors (:func:`pack_format`); ``acc_bits``:
@@ -647,10 +663,9 @@ class ElementInputs:
 
 @dataclass(frozen=True)
 class ElementOutputs:
-    """The unit's outputs (registers, valid from the cycle ``done`` = 1 until the next
-    result).
+    """The unit's outputs (registers, valid in the cycle ``done`` = 1).
 
-    ``done`` (1): pulses element_latency(op) cycles after start; ``d_out`` (word): the
+    ``done`` (1): 1 LANE_DEPTH cycles after the element's start; ``d_out`` (word): the
     result written to dst; ``e_out`` (word): ou_noise's new OU state, range's new
     maximum, else the input e; ``lane_out`` (32): the lane after PRNG_DRAWS xorshift32
     steps (written back by noise and ou_noise only); ``sat_d`` (2): overflows counted
@@ -659,18 +674,99 @@ class ElementOutputs:
 
     done: pyrtl.WireVector
     d_out: pyrtl.WireVector
-    e_out: pyrtl.WireVector
-    lane_out: pyrtl.WireVector
+    e_out: pyrtl.WireVector | None
+    lane_out: pyrtl.WireVector | None
     sat_d: pyrtl.WireVector
     sat_e: pyrtl.WireVector
 
 
+def _stage(scope: Scope, stage: str, values: dict, hidden: tuple[str, ...] = ()) -> dict:
+    """One pipeline stage: every value through a register named ``<stage>_<key>``
+    (keys in ``hidden`` stay unnamed: descriptors and other partly used words, so that
+    Verilator -Wall sees only PyRTL temporaries with unused bits)."""
+    out = {}
+    for key, wire in values.items():
+        wire = pyrtl.as_wires(wire)
+        hide = key in hidden or key.startswith("fmt_")
+        reg = (pyrtl.Register(wire.bitwidth) if hide
+               else pyrtl.Register(wire.bitwidth, name=scope(f"{stage}_{key}")))
+        reg.next <<= wire
+        out[key] = reg
+    return out
+
+
+def _keep(bundle: dict, *keys: str) -> dict:
+    """The entries of ``keys`` the bundle has (a lane without e_out and lane_out does
+    not carry what only they read)."""
+    return {k: bundle[k] for k in keys if k in bundle}
+
+
+class _View:
+    """Decoded views of one stage's bundle: the op tests and the operands' fracs."""
+
+    def __init__(self, bundle: dict):
+        self.b = bundle
+
+    def is_op(self, *names: str) -> pyrtl.WireVector:
+        out = pyrtl.Const(0, 1)
+        for name in names:
+            out = out | (self.b["op"] == OP_INDEX[name])
+        return out
+
+    def fmt(self, role: str) -> FormatWires:
+        return unpack_format(self.b[f"fmt_{role}"])
+
+    def frac(self, role: str) -> pyrtl.WireVector:
+        if f"frac_{role}" in self.b:          # later stages carry the frac alone
+            return _zx(self.b[f"frac_{role}"], _FRAC)
+        return _zx(self.fmt(role).frac, _FRAC)
+
+
+def _fsum(*parts) -> pyrtl.WireVector:
+    total = pyrtl.Const(0, _FRAC)
+    for part in parts:
+        part = pyrtl.Const(part, _FRAC) if isinstance(part, int) else _zx(part, _FRAC)
+        total = (total + part)[:_FRAC]
+    return total
+
+
+def _sum_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int,
+               slots: int):
+    """The first half of a rounder: per op (name -> ([(value, frac)...], target
+    format)), the terms aligned and summed exactly (``_align_sum``); (sum, shift,
+    target format) for ``_round_fit`` in the next stage."""
+    terms = []
+    for slot in range(slots):
+        values, fracs = {}, {}
+        for name, (parts, _) in plans.items():
+            if slot < len(parts):
+                values[OP_INDEX[name]], fracs[OP_INDEX[name]] = parts[slot]
+        terms.append((named(_case(op, values, w_int), scope(f"slot{slot}_value")),
+                      named(_case(op, fracs, _FRAC, signed=False), scope(f"slot{slot}_frac"))))
+    target = named(_case(op, {OP_INDEX[n]: f for n, (_, f) in plans.items()}, FORMAT_BITS,
+                         signed=False), scope("target_format"))
+    s, k = _align_sum(scope, terms, target, clip, w_int)
+    return s, k, target
+
+
+def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int) -> pyrtl.WireVector:
+    """``value`` clamped to [-1, 1] in a format of frac ``fd`` (the noise clamps)."""
+    one_d = _shl(pyrtl.Const(1, word), fd)
+    neg_one_d = _neg(one_d)[:word]
+    hi = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d, value)
+    return pyrtl.select(pyrtl.signed_lt(hi, neg_one_d), neg_one_d, hi)
+
+
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
-                inputs: ElementInputs) -> ElementOutputs:
+                inputs: ElementInputs, serial_outputs: bool = True) -> ElementOutputs:
     """Elaborate the element unit in the working block, its wires named ``scope(...)``.
 
     ``word``: bits of the operand and result words (>= 49; accumulators of up to
     ``word`` bits); ``acc_overflow``: the machine's accumulator overflow mode (acc_add).
+    The unit is a pipeline of :data:`LANE_DEPTH` stages (the module docstring): it takes
+    an element every cycle ``start`` is 1 and returns it LANE_DEPTH cycles later.
+    Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None): a core's
+    lanes other than lane 0 (the serial functions and range never run there).
     """
     check_word(word)
     if acc_overflow not in OVERFLOW_MODES:
@@ -679,260 +775,232 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     for name, bits in ElementInputs.widths(word).items():
         check_width(getattr(inputs, name), bits, f"vector_unit {scope.prefix}: {name}")
     w_int = internal_width(word)
-    op_ix = OP_INDEX
-    start = inputs.start
+    w_out = max(word, _SCALAR)         # the rounder's result: adam's int64 v and eps'
+    fmts = tuple(f"fmt_{r}" for r in ("a", "b", "c", "d", "e", "pre"))
+    operands = ("a", "b", "d", "e", "c0", "c1")
 
-    # -- sequencing: latch everything at start; step 0 reads the live inputs
-    def latched(name: str) -> pyrtl.WireVector:
-        wire = getattr(inputs, name)
-        reg = pyrtl.Register(wire.bitwidth, name=scope(f"{name}_q"))
-        reg.next <<= pyrtl.select(start, wire, reg)
-        current = pyrtl.select(start, wire, reg)
-        # descriptors are only partly used by the datapath: not named (Verilator -Wall)
-        return current if name.startswith("fmt_") else named(current, scope(f"{name}_cur"))
+    # -- in: every input registered (the operands arrive from the scratchpad read)
+    s0 = _stage(scope, "in", {"valid": inputs.start, "op": inputs.op,
+                              **{k: getattr(inputs, k) for k in operands + fmts},
+                              "acc_bits": inputs.acc_bits, "lane": inputs.lane})
+    v0 = _View(s0)
 
-    op = latched("op")
-    a, b, d, e, c0, c1 = (latched(n) for n in ("a", "b", "d", "e", "c0", "c1"))
-    fmt_word = {r: latched(f"fmt_{r}") for r in ("a", "b", "d", "e", "c", "pre")}
-    acc_bits = latched("acc_bits")
-    lane = latched("lane")
-    fmt = {r: unpack_format(w) for r, w in fmt_word.items()}
-
-    step_q = pyrtl.Register(_STEP_BITS, name=scope("step_q"))
-    busy = pyrtl.Register(1, name=scope("busy"))
-    step = named(pyrtl.select(start, pyrtl.Const(0, _STEP_BITS), step_q), scope("step"))
-    active = start | busy
-    last = _case(op, {i: element_latency(n) - 1 for i, n in enumerate(ELEMENT_OPS)},
-                 _STEP_BITS, signed=False)
-    final = named(active & (step == last), scope("final"))
-    step_q.next <<= (step + 1)[:_STEP_BITS]
-    busy.next <<= active & ~final
-
-    def is_op(name: str) -> pyrtl.WireVector:
-        return op == op_ix[name]
-
-    def at(k: int) -> pyrtl.WireVector:
-        return step == k
-
-    # -- operand views: data values as _OPND-bit signed wires, fracs as _FRAC bits
-    A, B, D, E, C0, C1 = (_resize(w, _OPND) for w in (a, b, d, e, c0, c1))
-    fa, fb, fc, fd, fe, fpre = (_zx(fmt[r].frac, _FRAC)
-                                for r in ("a", "b", "c", "d", "e", "pre"))
-
-    def fsum(*parts) -> pyrtl.WireVector:
-        total = pyrtl.Const(0, _FRAC)
-        for part in parts:
-            part = pyrtl.Const(part, _FRAC) if isinstance(part, int) else _zx(part, _FRAC)
-            total = (total + part)[:_FRAC]
-        return total
-
-    b_positive = ~b[-1] & ~_is_zero(b)
-
-    # -- phase registers: step-0 rounder result (drain's pre-activation, ou_noise's
-    #    state), adam_s's squares, the root and divider state
-    p0_val = pyrtl.Register(word, name=scope("p0_value"))
-    p0_ovf = pyrtl.Register(1, name=scope("p0_overflow"))
-    sq_d = pyrtl.Register(_MUL_X, name=scope("square_d"))
-    sq_a = pyrtl.Register(_MUL_X, name=scope("square_a"))
-    rad = pyrtl.Register(2 * ROOT_BITS, name=scope("sqrt_radicand"))
-    srem = pyrtl.Register(ROOT_BITS + 2, name=scope("sqrt_rem"))
-    sroot = pyrtl.Register(ROOT_BITS, name=scope("sqrt_root"))
-    dnum = pyrtl.Register(DIV_STEPS, name=scope("div_num"))
-    drem = pyrtl.Register(_SCALAR, name=scope("div_rem"))
-    dquo = pyrtl.Register(DIV_STEPS, name=scope("div_quo"))
-    dden = pyrtl.Register(_SCALAR, name=scope("div_den"))
-    dden_neg = pyrtl.Register(1, name=scope("div_den_neg"))
-    dden_zero = pyrtl.Register(1, name=scope("div_den_zero"))
-
-    # -- PRNG, tanh, derived operands
-    lane_next, gauss = _gaussian(scope.sub("prng"), lane)
-    zp = _resize(p0_val, _OPND)
-    tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), zp, fpre)
-    pow_fc = _shl(pyrtl.Const(1, _OPND), fc)
-    one_minus_c = _sub(_OPND, pow_fc, C0)                           # 2^f(c) - c0
-    # dact_tanh: t = max(2^(2 f(b)) - b^2, 0) <= 2^96, split at bit 48 for MA and MB
+    # -- pre: the PRNG's Gaussian, the squares (adam_s: d^2 and a^2; dact_tanh: b^2),
+    #    1 - y^2 of dact_tanh, 2^f(c) - c0
+    A0, B0, D0, C00 = (_resize(s0[k], _OPND) for k in ("a", "b", "d", "c0"))
+    lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"], name_lane=serial_outputs)
+    adam_s0 = v0.is_op("adam_s")
+    square_1 = signed_product(_smux(adam_s0, D0, B0, _OPND), _smux(adam_s0, D0, B0, _OPND))
+    square_2 = signed_product(A0, A0)
     t_bits = 2 * MAX_DATA_FRAC + 1
-    b_sq = pyrtl.signed_mult(B, B)[:t_bits + 1]
-    one_y = _shl(pyrtl.Const(1, t_bits + 1), fsum(fb, fb))
-    t_full = _sub(t_bits + 2, _zx(one_y, t_bits + 2), _zx(b_sq, t_bits + 2))
+    fb0 = v0.frac("b")
+    one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
+    t_full = _sub(t_bits + 2, _zx(one_y, t_bits + 2), _zx(square_1[:t_bits + 1], t_bits + 2))
     t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
-    t_lo, t_hi = t[:MAX_DATA_WIDTH], t[MAX_DATA_WIDTH:]
-    # adam_s: the root, rounded to nearest (no ties)
-    root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
-                        _zx(srem > _zx(sroot, srem.bitwidth), 2))
-    # adam_w: r = sign(m) * (num // den) as numpy computes it, den = wrap64(s + eps')
-    quo_up = (dquo[:QUOTIENT_BITS] + ~_is_zero(drem))[:QUOTIENT_BITS + 1]   # ceil(num/|den|)
-    floor_div = pyrtl.select(dden_neg, _neg(_zx(quo_up, _MUL_X - 1)),
-                             _zx(dquo[:QUOTIENT_BITS], _MUL_X))     # num // den
-    floor_div = pyrtl.select(dden_zero, pyrtl.Const(0, _MUL_X), floor_div)
-    neg_ratio = pyrtl.select(A[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
+    pow_fc = _shl(pyrtl.Const(1, _OPND), v0.frac("c"))
+    s1 = _stage(scope, "pre", {
+        **_keep(s0, "valid", "op", *operands, *fmts, "acc_bits"),
+        **({"lane_next": lane_next} if serial_outputs else {}), "gauss": gauss,
+        "t_lo": t[:MAX_DATA_WIDTH], "t_hi": t[MAX_DATA_WIDTH:],
+        "square_1": square_1[:_MUL_X], "square_2": square_2[:_MUL_X],
+        "one_minus_c": _sub(_OPND, pow_fc, C00)})
+    v1 = _View(s1)
 
-    # -- the two multipliers: x (64-bit) * y (50-bit), signed
-    sel_adam_s_p0 = at(0)
+    # -- mul: the two multipliers, x (64-bit) * y (50-bit), signed; products registered
+    A, B, D, E, C0, C1 = (_resize(s1[k], _OPND) for k in operands)
+    ix = OP_INDEX
     x_table = {
-        op_ix["mul"]: A, op_ix["scale"]: A, op_ix["dact_leaky"]: A,
-        op_ix["dact_tanh"]: _zx(t_lo, MAX_DATA_WIDTH + 1), op_ix["mse_grad"]: C0,
-        op_ix["bellman"]: pyrtl.select(_is_zero(b), E, pyrtl.Const(0, _OPND)),
-        op_ix["sgd"]: _neg(A), op_ix["momentum"]: D, op_ix["adam_m"]: D,
-        op_ix["adam_s"]: _smux(sel_adam_s_p0, D, sq_d, _MUL_X),
-        op_ix["adam_w"]: neg_ratio, op_ix["soft_update"]: A, op_ix["noise"]: gauss,
-        op_ix["ou_noise"]: _neg(E), op_ix["drain_leaky_relu"]: zp,
+        ix["mul"]: A, ix["scale"]: A, ix["dact_leaky"]: A,
+        ix["dact_tanh"]: _zx(s1["t_lo"], MAX_DATA_WIDTH + 1), ix["mse_grad"]: C0,
+        ix["bellman"]: pyrtl.select(_is_zero(s1["b"]), E, pyrtl.Const(0, _OPND)),
+        ix["sgd"]: _neg(A), ix["momentum"]: D, ix["adam_m"]: D, ix["adam_s"]: s1["square_1"],
+        ix["soft_update"]: A, ix["noise"]: s1["gauss"], ix["ou_noise"]: _neg(E),
     }
     y_table = {
-        op_ix["mul"]: B, op_ix["scale"]: C0, op_ix["dact_leaky"]: C0, op_ix["dact_tanh"]: A,
-        op_ix["mse_grad"]: A, op_ix["bellman"]: C0, op_ix["sgd"]: C0, op_ix["momentum"]: C0,
-        op_ix["adam_m"]: C0, op_ix["adam_s"]: _smux(sel_adam_s_p0, D, C0, _OPND),
-        op_ix["adam_w"]: C0, op_ix["soft_update"]: C0, op_ix["noise"]: C0,
-        op_ix["ou_noise"]: C1, op_ix["drain_leaky_relu"]: C0,
+        ix["mul"]: B, ix["scale"]: C0, ix["dact_leaky"]: C0, ix["dact_tanh"]: A,
+        ix["mse_grad"]: A, ix["bellman"]: C0, ix["sgd"]: C0, ix["momentum"]: C0,
+        ix["adam_m"]: C0, ix["adam_s"]: C0, ix["soft_update"]: C0, ix["noise"]: C0,
+        ix["ou_noise"]: C1,
     }
     xb_table = {
-        op_ix["dact_tanh"]: _zx(t_hi, MAX_DATA_WIDTH + 2), op_ix["mse_grad"]: C0,
-        op_ix["adam_m"]: A, op_ix["adam_s"]: _smux(sel_adam_s_p0, A, sq_a, _MUL_X),
-        op_ix["soft_update"]: _neg(D), op_ix["ou_noise"]: gauss,
+        ix["dact_tanh"]: _zx(s1["t_hi"], MAX_DATA_WIDTH + 2), ix["mse_grad"]: C0,
+        ix["adam_m"]: A, ix["adam_s"]: s1["square_2"], ix["soft_update"]: _neg(D),
+        ix["ou_noise"]: s1["gauss"],
     }
     yb_table = {
-        op_ix["dact_tanh"]: A, op_ix["mse_grad"]: _neg(B)[:_OPND], op_ix["adam_m"]: one_minus_c,
-        op_ix["adam_s"]: _smux(sel_adam_s_p0, A, one_minus_c, _OPND),
-        op_ix["soft_update"]: C0, op_ix["ou_noise"]: C0,
+        ix["dact_tanh"]: A, ix["mse_grad"]: _neg(B)[:_OPND], ix["adam_m"]: s1["one_minus_c"],
+        ix["adam_s"]: s1["one_minus_c"], ix["soft_update"]: C0, ix["ou_noise"]: C0,
     }
-    ma = named(pyrtl.signed_mult(_case(op, x_table, _MUL_X), _case(op, y_table, _OPND)),
-               scope("mul_a"))
-    mb = named(pyrtl.signed_mult(_case(op, xb_table, _MUL_X), _case(op, yb_table, _OPND)),
-               scope("mul_b"))
+    op1 = s1["op"]
+    ma = signed_product(_case(op1, x_table, _MUL_X), _case(op1, y_table, _OPND))
+    mb = signed_product(_case(op1, xb_table, _MUL_X), _case(op1, yb_table, _OPND))
+    s2 = _stage(scope, "mul", {**_keep(s1, "valid", "op", *operands, *fmts, "acc_bits",
+                                       "lane_next"), "ma": ma, "mb": mb})
+    v2 = _View(s2)
+
+    # -- round1: every function's first (for most, only) rounding
+    a, b, d, e, c0, c1 = (s2[k] for k in operands)
+    ma, mb = s2["ma"], s2["mb"]
     mb_hi = pyrtl.concat(mb[:2 * MAX_DATA_WIDTH + 2], pyrtl.Const(0, MAX_DATA_WIDTH))
-
-    # -- the terms and the target format of the rounder, per op and step
-    fmt_v = pack_format_wires(_SCALAR, 0, 1, fmt["d"].rounding, OVERFLOW_MODES.index("saturate"))
-    fmt_eps = pack_format_wires(_SCALAR, fmt["b"].frac, 1, ROUNDING_MODES.index("nearest_even"),
+    fa, fb, fc, fd, fe = (v2.frac(r) for r in ("a", "b", "c", "d", "e"))
+    fmt_d, fmt_e, fmt_pre = s2["fmt_d"], s2["fmt_e"], s2["fmt_pre"]
+    fmt_v = pack_format_wires(_SCALAR, 0, 1, v2.fmt("d").rounding,
+                              OVERFLOW_MODES.index("saturate"))
+    fmt_eps = pack_format_wires(_SCALAR, v2.fmt("b").frac, 1,
+                                ROUNDING_MODES.index("nearest_even"),
                                 OVERFLOW_MODES.index("saturate"))
-    fmt_acc = pack_format_wires(acc_bits, 0, 1, ROUNDING_MODES.index("truncate"),
+    fmt_acc = pack_format_wires(s2["acc_bits"], 0, 1, ROUNDING_MODES.index("truncate"),
                                 OVERFLOW_MODES.index(acc_overflow))
-    fb_drain = pyrtl.select(fb > fa, fa, fb)                  # no bias: b = 0, any frac
-    leaky_neg = zp[-1]
-    relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp)
-    drain0 = [(a, fa), (b, fb_drain)]
-    nothing = (pyrtl.Const(0, 1), pyrtl.Const(0, _FRAC))
-
-    def by_step(k: int, first, then):
-        return [(_smux(at(k), v0, v1, w_int), pyrtl.select(at(k), f0, f1))
-                for (v0, f0), (v1, f1) in zip(first, then)]
-
-    plans: dict[str, tuple[list, object]] = {
-        "copy": ([(a, fa)], fmt_word["d"]),
-        "add": ([(a, fa), (b, fb)], fmt_word["d"]),
-        "sub": ([(a, fa), (_neg(b), fb)], fmt_word["d"]),
-        "mul": ([(ma, fsum(fa, fb))], fmt_word["d"]),
-        "scale": ([(ma, fsum(fa, fc))], fmt_word["d"]),
-        "fill": ([(c0, fc)], fmt_word["d"]),
-        "clip": ([(a, fa), (c0, fc)], fmt_word["d"]),
-        "dact_relu": ([(pyrtl.select(b_positive, A, pyrtl.Const(0, _OPND)), fa)],
-                      fmt_word["d"]),
-        "dact_leaky": ([(_smux(b_positive, A, ma, ma.bitwidth),
-                         pyrtl.select(b_positive, fa, fsum(fa, fc)))], fmt_word["d"]),
-        "dact_tanh": ([(ma, fsum(fa, fb, fb)), (mb_hi, fsum(fa, fb, fb))], fmt_word["d"]),
-        "mse_grad": ([(ma, fsum(fa, fc)), (mb, fsum(fb, fc))], fmt_word["d"]),
-        "bellman": ([(a, fa), (ma, fsum(fe, fc))], fmt_word["d"]),
-        "sgd": ([(d, fd), (ma, fsum(fa, fc))], fmt_word["d"]),
-        "momentum": ([(ma, fsum(fd, fc)), (a, fa)], fmt_word["d"]),
-        "adam_m": ([(ma, fsum(fd, fc)), (mb, fsum(fa, fc))], fmt_word["d"]),
-        "adam_s": (by_step(1, [(ma, fc), (mb, fc)], [(root_nearest, fd), nothing]),
-                   pyrtl.select(at(1), fmt_v, fmt_word["d"])),
-        "adam_w": (by_step(0, [(c1, fc), nothing],
-                           [(d, fd), (ma, fsum(golden.RATIO_FRAC, fc))]),
-                   pyrtl.select(at(0), fmt_eps, fmt_word["d"])),
-        "soft_update": ([(d, fd), (ma, fsum(fa, fc)), (mb, fsum(fd, fc))], fmt_word["d"]),
-        "noise": ([(a, fa), (ma, fsum(golden.NOISE_FRAC, fc))], fmt_word["d"]),
-        "ou_noise": (by_step(0, [(e, fe), (ma, fsum(fe, fc)),
-                                 (mb, fsum(golden.NOISE_FRAC, fc))],
-                             [(a, fa), (p0_val, fe), nothing]),
-                     pyrtl.select(at(0), fmt_word["e"], fmt_word["d"])),
-        "acc_add": ([(d, pyrtl.Const(0, _FRAC)), (a, pyrtl.Const(0, _FRAC))], fmt_acc),
-        "drain_identity": (drain0, fmt_word["d"]),
-        "drain_relu": (by_step(0, drain0, [(relu_zp, fpre), nothing]),
-                       pyrtl.select(at(0), fmt_word["pre"], fmt_word["d"])),
-        "drain_tanh": (by_step(0, drain0, [(tanh_value, tanh_frac), nothing]),
-                       pyrtl.select(at(0), fmt_word["pre"], fmt_word["d"])),
-        "drain_leaky_relu": (by_step(0, drain0, [(_smux(leaky_neg, ma, zp, ma.bitwidth),
-                                                  pyrtl.select(leaky_neg, fsum(fpre, fc),
-                                                               fpre)), nothing]),
-                             pyrtl.select(at(0), fmt_word["pre"], fmt_word["d"])),
+    b_positive = ~b[-1] & ~_is_zero(b)
+    A2 = _resize(a, _OPND)
+    drain0 = [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))]     # no bias: b = 0, any frac
+    zero_frac = pyrtl.Const(0, _FRAC)
+    plans1 = {
+        "copy": ([(a, fa)], fmt_d),
+        "add": ([(a, fa), (b, fb)], fmt_d),
+        "sub": ([(a, fa), (_neg(b), fb)], fmt_d),
+        "mul": ([(ma, _fsum(fa, fb))], fmt_d),
+        "scale": ([(ma, _fsum(fa, fc))], fmt_d),
+        "fill": ([(c0, fc)], fmt_d),
+        "clip": ([(a, fa), (c0, fc)], fmt_d),
+        "dact_relu": ([(pyrtl.select(b_positive, A2, pyrtl.Const(0, _OPND)), fa)], fmt_d),
+        "dact_leaky": ([(_smux(b_positive, A2, ma, ma.bitwidth),
+                         pyrtl.select(b_positive, fa, _fsum(fa, fc)))], fmt_d),
+        "dact_tanh": ([(ma, _fsum(fa, fb, fb)), (mb_hi, _fsum(fa, fb, fb))], fmt_d),
+        "mse_grad": ([(ma, _fsum(fa, fc)), (mb, _fsum(fb, fc))], fmt_d),
+        "bellman": ([(a, fa), (ma, _fsum(fe, fc))], fmt_d),
+        "sgd": ([(d, fd), (ma, _fsum(fa, fc))], fmt_d),
+        "momentum": ([(ma, _fsum(fd, fc)), (a, fa)], fmt_d),
+        "adam_m": ([(ma, _fsum(fd, fc)), (mb, _fsum(fa, fc))], fmt_d),
+        "adam_s": ([(ma, fc), (mb, fc)], fmt_v),
+        "adam_w": ([(c1, fc)], fmt_eps),
+        "soft_update": ([(d, fd), (ma, _fsum(fa, fc)), (mb, _fsum(fd, fc))], fmt_d),
+        "noise": ([(a, fa), (ma, _fsum(arch.NOISE_FRAC, fc))], fmt_d),
+        "ou_noise": ([(e, fe), (ma, _fsum(fe, fc)), (mb, _fsum(arch.NOISE_FRAC, fc))], fmt_e),
+        "acc_add": ([(d, zero_frac), (a, zero_frac)], fmt_acc),
+        "drain_identity": (drain0, fmt_d),
+        "drain_relu": (drain0, fmt_pre),
+        "drain_tanh": (drain0, fmt_pre),
+        "drain_leaky_relu": (drain0, fmt_pre),
     }
-    terms = []
-    for slot in range(3):
-        values, fracs = {}, {}
-        for name, (slots, _) in plans.items():
-            if slot < len(slots):
-                values[op_ix[name]], fracs[op_ix[name]] = slots[slot]
-        terms.append((named(_case(op, values, w_int), scope(f"slot{slot}_value")),
-                      named(_case(op, fracs, _FRAC, signed=False), scope(f"slot{slot}_frac"))))
-    target = named(_case(op, {op_ix[n]: f for n, (_, f) in plans.items()}, FORMAT_BITS,
-                         signed=False), scope("target_format"))
-    # the rounder's result has at least 64 bits (adam's int64 v and eps'); d_out has word
-    w_out = max(word, _SCALAR)
-    full, overflow = _combine(scope.sub("round"), terms, target, is_op("clip"), w_int, w_out)
-    value = named(full[:word], scope("value"))
+    sum1, shift1, target1 = _sum_terms(scope.sub("round1"), s2["op"], plans1,
+                                       v2.is_op("clip"), w_int, 3)
+    s2 = _stage(scope, "sum1", {
+        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next"),
+        **(_keep(s2, "e") if serial_outputs else {}),
+        "c0": _resize(c0, _OPND), "b": _resize(b, _SCALAR),
+        "sum": sum1, "shift": shift1, "fmt_target": target1})
+    v2 = _View(s2)
+    a, d, e, fd = s2["a"], s2["d"], s2.get("e"), v2.frac("d")
+    full1, ovf1 = _round_fit(scope.sub("round1"), s2["sum"], s2["shift"], s2["fmt_target"],
+                             w_out)
+    value1 = named(full1[:word], scope("round1_value"))
+    is_range = v2.is_op("range")
+    d1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(a, d), a, d),
+                      pyrtl.select(v2.is_op("noise"), _clamp_one(value1, fd, word), value1))
+    e1 = {}
+    if serial_outputs:
+        e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
+                                pyrtl.select(v2.is_op("ou_noise"), value1, e))
+    s3 = _stage(scope, "round1", {
+        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
+        "full1": full1, "ovf1": ovf1, "d1": d1, **e1, "sat_d1": ovf1 & ~is_range},
+        hidden=("full1",))
+    v3 = _View(s3)
 
-    # -- step-0 results and the iterative units
-    p0_val.next <<= pyrtl.select(start, value, p0_val)
-    p0_ovf.next <<= pyrtl.select(start, overflow, p0_ovf)
-    sq_d.next <<= pyrtl.select(start, ma[:_MUL_X], sq_d)
-    sq_a.next <<= pyrtl.select(start, mb[:_MUL_X], sq_a)
-
-    # square root: load v at adam_s step 1 (a negative v is an error in golden: 0 here)
+    # -- iterate: the square root (adam_s, of v) and the divider (adam_w, of
+    #    num = |m| << shift by den = s + max(eps', 1)), ITER_STAGES stages
+    full = s3["full1"]
     v = pyrtl.select(full[w_out - 1], pyrtl.Const(0, 2 * ROOT_BITS), full[:2 * ROOT_BITS])
-    load_root = busy & is_op("adam_s") & at(1)
-    run_root = busy & is_op("adam_s") & (step >= 2)
-    n_rad, n_rem, n_root = _sqrt_steps(rad, srem, sroot, SQRT_BITS_PER_CYCLE)
-    rad.next <<= pyrtl.select(load_root, v, pyrtl.select(run_root, n_rad, rad))
-    srem.next <<= pyrtl.select(load_root, pyrtl.Const(0, srem.bitwidth),
-                               pyrtl.select(run_root, n_rem, srem))
-    sroot.next <<= pyrtl.select(load_root, pyrtl.Const(0, ROOT_BITS),
-                                pyrtl.select(run_root, n_root, sroot))
-
-    # divider: load at adam_w step 0 (the start cycle) from eps' (the rounder's value)
     eps = full[:_SCALAR]
     eps_one = pyrtl.select(pyrtl.signed_lt(eps, pyrtl.Const(1, _SCALAR)),
                            pyrtl.Const(1, _SCALAR), eps)
-    den = _add(_SCALAR, _resize(b, _SCALAR), eps_one)                       # int64 wrap, as golden
-    shift = (pyrtl.Const(golden.RATIO_FRAC, _FRAC) + fb - fa)[:_FRAC]
-    num = _zx(_shl(_zx(_abs(A), QUOTIENT_BITS), shift), DIV_STEPS)
-    load_div = start & is_op("adam_w")
-    run_div = busy & is_op("adam_w")
-    n_num, n_drem, n_quo = _div_steps(dnum, drem, dquo, dden, DIV_BITS_PER_CYCLE)
-    dnum.next <<= pyrtl.select(load_div, num, pyrtl.select(run_div, n_num, dnum))
-    drem.next <<= pyrtl.select(load_div, pyrtl.Const(0, _SCALAR),
-                               pyrtl.select(run_div, n_drem, drem))
-    dquo.next <<= pyrtl.select(load_div, pyrtl.Const(0, DIV_STEPS),
-                               pyrtl.select(run_div, n_quo, dquo))
-    dden.next <<= pyrtl.select(load_div, _abs(den), dden)
-    dden_neg.next <<= pyrtl.select(load_div, den[-1], dden_neg)
-    dden_zero.next <<= pyrtl.select(load_div, _is_zero(den), dden_zero)
+    den = _add(_SCALAR, _resize(s3["b"], _SCALAR), eps_one)           # int64 wrap, as golden
+    shift = (pyrtl.Const(arch.RATIO_FRAC, _FRAC) + v3.frac("b") - v3.frac("a"))[:_FRAC]
+    num = _zx(_shl(_zx(_abs(_resize(s3["a"], _OPND)), QUOTIENT_BITS), shift), DIV_STEPS)
+    # from here on: the fracs of a, c, e and pre (dst's whole format for the second
+    # rounding); d1 is also the first rounding's value of the two-rounding functions
+    carry = _keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next", "ovf1", "d1",
+                  "e1", "sat_d1")
+    carry.update({f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")})
+    state = {"rad": v, "srem": pyrtl.Const(0, ROOT_BITS + 2), "sroot": pyrtl.Const(0, ROOT_BITS),
+             "dnum_quo": num, "drem": pyrtl.Const(0, _SCALAR),
+             "dden": _abs(den), "dden_neg": den[-1], "dden_zero": _is_zero(den)}
+    bundle = {**carry, **state}
+    for k in range(1, ITER_STAGES + 1):
+        rad, srem, sroot = _sqrt_steps(bundle["rad"], bundle["srem"], bundle["sroot"],
+                                       SQRT_STEPS_PER_STAGE)
+        dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
+                                    bundle["dden"], DIV_BITS_PER_STAGE)
+        values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
+                  "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
+                  **_keep(bundle, "dden", "dden_neg", "dden_zero")}
+        if k == ITER_STAGES:             # what only a further step would read
+            for key in ("rad", "dden"):
+                del values[key]
+        bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum_quo"))
+    s4 = bundle
+    v4 = _View(s4)
 
-    # -- results
-    one_d = _shl(pyrtl.Const(1, word), fd)
-    neg_one_d = _neg(one_d)[:word]
-    clamp_hi = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d, value)
-    clamped = pyrtl.select(pyrtl.signed_lt(clamp_hi, neg_one_d), neg_one_d, clamp_hi)
-    noisy = is_op("noise") | is_op("ou_noise")
-    is_range = is_op("range")
-    d_min = pyrtl.select(pyrtl.signed_lt(a, d), a, d)
-    e_max = pyrtl.select(pyrtl.signed_lt(e, a), a, e)
-    d_val = pyrtl.select(is_range, d_min, pyrtl.select(noisy, clamped, value))
-    e_val = pyrtl.select(is_range, e_max, pyrtl.select(is_op("ou_noise"), p0_val, e))
-    two_roundings = is_op("drain_relu") | is_op("drain_tanh") | is_op("drain_leaky_relu")
-    sat_d_val = pyrtl.select(is_range, pyrtl.Const(0, 2),
-                             (_zx(overflow, 2) + _zx(p0_ovf & two_roundings, 2))[:2])
-    sat_e_val = p0_ovf & is_op("ou_noise")
+    # -- mul2: the root rounded to nearest (adam_s), the ratio times alpha (adam_w), the
+    #    activation of the pre-activation (drains): tanh's table, leaky's slope product
+    sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
+    root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
+                        _zx(srem > _zx(sroot, srem.bitwidth), 2))
+    quo_up = (dquo[:QUOTIENT_BITS] + ~_is_zero(drem))[:QUOTIENT_BITS + 1]   # ceil(num/|den|)
+    floor_div = pyrtl.select(s4["dden_neg"], _neg(_zx(quo_up, _MUL_X - 1)),
+                             _zx(dquo[:QUOTIENT_BITS], _MUL_X))     # num // den
+    floor_div = pyrtl.select(s4["dden_zero"], pyrtl.Const(0, _MUL_X), floor_div)
+    A4 = _resize(s4["a"], _OPND)
+    neg_ratio = pyrtl.select(A4[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
+    zp = _resize(s4["d1"], _OPND)
+    tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), zp, v4.frac("pre"))
+    ma2 = signed_product(_smux(v4.is_op("adam_w"), neg_ratio, zp, _MUL_X), s4["c0"])
+    s5 = _stage(scope, "mul2", {
+        **_keep(s4, "valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre",
+                "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
+        "ma2": ma2, "tanh_value": tanh_value, "tanh_frac": tanh_frac, "root": root_nearest})
+    v5 = _View(s5)
 
-    outs = {}
-    for name, val in (("d_out", d_val), ("e_out", e_val), ("lane_out", lane_next),
-                      ("sat_d", sat_d_val), ("sat_e", sat_e_val)):
-        reg = pyrtl.Register(val.bitwidth, name=scope(name))
-        reg.next <<= pyrtl.select(final, val, reg)
-        outs[name] = reg
-    done = pyrtl.Register(1, name=scope("done"))
-    done.next <<= final
-    return ElementOutputs(done=done, **outs)
+    # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
+    fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
+    zp = _resize(s5["d1"], _OPND)
+    leaky_neg = zp[-1]
+    relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp)
+    ma2 = s5["ma2"]
+    fmt_d = s5["fmt_d"]
+    plans2 = {
+        "adam_s": ([(s5["root"], fd)], fmt_d),
+        "adam_w": ([(s5["d"], fd), (ma2, _fsum(arch.RATIO_FRAC, fc))], fmt_d),
+        "ou_noise": ([(s5["a"], fa), (s5["d1"], fe)], fmt_d),
+        "drain_relu": ([(relu_zp, fpre)], fmt_d),
+        "drain_tanh": ([(s5["tanh_value"], s5["tanh_frac"])], fmt_d),
+        "drain_leaky_relu": ([(_smux(leaky_neg, ma2, zp, ma2.bitwidth),
+                               pyrtl.select(leaky_neg, _fsum(fpre, fc), fpre))], fmt_d),
+    }
+    sum2, shift2, target2 = _sum_terms(scope.sub("round2"), s5["op"], plans2,
+                                       pyrtl.Const(0, 1), w_int, 2)
+    s5 = _stage(scope, "sum2", {
+        **_keep(s5, "valid", "op", "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
+        "sum": sum2, "shift": shift2, "fmt_target": target2})
+    v5 = _View(s5)
+    fd = v5.frac("d")
+    full2, ovf2 = _round_fit(scope.sub("round2"), s5["sum"], s5["shift"], s5["fmt_target"],
+                             w_out)
+    value2 = full2[:word]
+    two = v5.is_op(*plans2)
+    activated = v5.is_op("drain_relu", "drain_tanh", "drain_leaky_relu")
+    ou = v5.is_op("ou_noise")
+    d_val = pyrtl.select(two, pyrtl.select(ou, _clamp_one(value2, fd, word), value2),
+                         s5["d1"])
+    sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["ovf1"] & activated, 2))[:2],
+                         _zx(s5["sat_d1"], 2))
+    serial = {"e_out": s5["e1"], "lane_out": s5["lane_next"]} if serial_outputs else {}
+    out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, **serial, "sat_d": sat_d,
+                                "sat_e": s5["ovf1"] & ou})
+    if not serial_outputs:
+        out.update(e_out=None, lane_out=None)
+    return ElementOutputs(**out)
 
 
 # --------------------------------------------------------------------------- build and run
@@ -994,35 +1062,55 @@ def run_element(sim, design: VectorUnitDesign, op: str, *, a: int = 0, b: int = 
     """Drive one element through a simulation of ``design`` (start with the operands,
     then idle cycles whose inputs carry ``garbage`` until done) and read the results.
     ``formats`` maps a, b, c, d, e, pre to FixedFormats (missing ones: Q2.0)."""
+    job = dict(op=op, a=a, b=b, d=d, e=e, c0=c0, c1=c1, formats=formats,
+               acc_bits=acc_bits, lane=lane)
+    return run_elements(sim, design, [job], garbage=garbage, max_cycles=max_cycles)[0]
+
+
+def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: int = 0,
+                 max_cycles: int = 4 * MAX_LATENCY) -> list[ElementResult]:
+    """Stream elements through a simulation of ``design``, one started every cycle
+    (each job: ``op`` and run_element's keyword arguments), then idle cycles carrying
+    ``garbage`` until every one is done; the results in order, each with the cycles
+    from its start to its done."""
     word = design.word
-    formats = formats or {}
     default = FixedFormat(2, 0)
-    values = {"start": 1, "op": OP_INDEX[op], "acc_bits": acc_bits,
-              "lane": lane & 0xFFFFFFFF}
-    for name, value in (("a", a), ("b", b), ("d", d), ("e", e), ("c0", c0), ("c1", c1)):
-        values[name] = to_unsigned(value, word)
-    for role in ("a", "b", "c", "d", "e", "pre"):
-        values[f"fmt_{role}"] = pack_format(formats.get(role, default))
     widths = ElementInputs.widths(word)
     idle = {name: (garbage * 0x9E3779B97F4A7C15 + i) & ((1 << bits) - 1)
             for i, (name, bits) in enumerate(widths.items())}
     idle["start"] = 0
     idle["op"] = idle["op"] % len(ELEMENT_OPS)
-    sim.step({design.port(k): v for k, v in values.items()})
-    for cycle in range(1, max_cycles + 1):
-        sim.step({design.port(k): v for k, v in idle.items()})
+    inputs = []
+    for job in jobs:
+        formats = job.get("formats") or {}
+        values = {"start": 1, "op": OP_INDEX[job["op"]], "acc_bits": job.get("acc_bits", 2),
+                  "lane": job.get("lane", 1) & 0xFFFFFFFF}
+        for name in ("a", "b", "d", "e", "c0", "c1"):
+            values[name] = to_unsigned(job.get(name, 0), word)
+        for role in ("a", "b", "c", "d", "e", "pre"):
+            values[f"fmt_{role}"] = pack_format(formats.get(role, default))
+        inputs.append(values)
+    results: list[ElementResult] = []
+    cycle = -1
+    while len(results) < len(jobs):
+        cycle += 1
+        if cycle - len(results) > max_cycles:
+            raise RuntimeError(f"run_elements: {jobs[len(results)]['op']} not done after "
+                               f"{max_cycles} cycles")
+        step = inputs[cycle] if cycle < len(inputs) else idle
+        sim.step({design.port(k): v for k, v in step.items()})
         if sim.inspect(design.port("done")):
-            return ElementResult(to_signed(sim.inspect(design.port("d_out")), word),
-                                 to_signed(sim.inspect(design.port("e_out")), word),
-                                 sim.inspect(design.port("lane_out")),
-                                 sim.inspect(design.port("sat_d")),
-                                 sim.inspect(design.port("sat_e")), cycle)
-    raise RuntimeError(f"run_element: {op} not done after {max_cycles} cycles")
+            results.append(ElementResult(
+                to_signed(sim.inspect(design.port("d_out")), word),
+                to_signed(sim.inspect(design.port("e_out")), word),
+                sim.inspect(design.port("lane_out")), sim.inspect(design.port("sat_d")),
+                sim.inspect(design.port("sat_e")), cycle - len(results)))
+    return results
 
 
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "pack_format",
-           "pack_format_wires", "run_element", "unpack_format", "unpack_format_value",
+           "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
            "vector_unit"]
