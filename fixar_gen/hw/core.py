@@ -125,9 +125,10 @@ class CoreConfig:
 
 def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
     """(read ports, write ports) each core has on the scratchpad (the host adds one of
-    each): 4 per vector lane + 2 + 2R + 3C reads, 2 per lane + 1 + 2C writes."""
+    each): 4 per vector lane + 2 + 2R + 3C reads; one write per lane, lane 0's second
+    (range's max, the OU state), the PRNG lane's, and 2C writes of the matrix unit."""
     return (4 * cfg.lanes + 2 + 2 * cfg.rows + 3 * cfg.cols,
-            2 * cfg.lanes + 1 + 2 * cfg.cols)
+            cfg.lanes + 2 + 2 * cfg.cols)
 
 
 def word_bits(pe: PEWidths) -> int:
