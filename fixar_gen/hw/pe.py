@@ -17,9 +17,14 @@ Datapath (one PE, ``W`` weight bits, ``H`` half bits, activation word ``2H`` bit
 The two multipliers are FIXAR's two 32x16 multipliers.  The low one takes ``H + 1``
 bits so that the lower half can be read as *unsigned* in FXP32 (its bit ``H - 1`` is
 a magnitude bit there, not a sign): a 32x17 signed product still fits two DSP48E2
-slices (27x18), so this costs nothing over 32x16.  Both are
-:func:`~fixar_gen.hw.multiply.signed_product` (a native-width multiply: 64 bits in
-Verilator's C++, not ``signed_mult``'s 98).  The products are not registered: a
+slices (27x18), so this costs nothing over 32x16.  Both are ``pyrtl.signed_mult``
+(operands sign-extended to the product's width, which Yosys reads as a signed multiply
+for the DSP48E2's own signed multiplier).  The native-width
+:func:`~fixar_gen.hw.multiply.signed_product` the vector lane uses (64 bits in
+Verilator's C++ instead of 98) was measured here too and rejected for the PE: its
+sign corrections are LUT subtractors, and a held-out 2x4 array grew from 1,533 to
+2,745 LUTs and from 344 to 544 CARRY4 (Yosys xcup, same 32 DSP48E2) for a 10-20%
+faster Verilator run.  The products are not registered: a
 product register would add one cycle to the array's latency (and to every harness that
 drives a PE), which this version does not do yet.
 
@@ -53,7 +58,6 @@ import pyrtl
 from ..isa import MODES
 from ..numerics import FixedFormat
 from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
-from .multiply import signed_product
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
 
@@ -132,8 +136,8 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
     act_hi = named(act[h:], scope("act_hi"))
     # the low half is a magnitude in FXP32, a signed activation in FXP16
     lo_operand = named(pyrtl.concat(fxp16 & act_lo[h - 1], act_lo), scope("mul_lo_operand"))
-    prod_lo = named(signed_product(weight, lo_operand), scope("prod_lo"))       # W+H+1
-    prod_hi = named(signed_product(weight, act_hi), scope("prod_hi"))           # W+H
+    prod_lo = named(pyrtl.signed_mult(weight, lo_operand), scope("prod_lo"))    # W+H+1
+    prod_hi = named(pyrtl.signed_mult(weight, act_hi), scope("prod_hi"))        # W+H
 
     full = w + 2 * h                                       # the exact W x 2H product
     prod_wide = named((pyrtl.concat(prod_hi, pyrtl.Const(0, h))
