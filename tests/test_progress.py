@@ -120,21 +120,6 @@ def test_a_task_that_is_usually_quick_speaks_only_when_it_is_not(monkeypatch):
     assert lines[0] == "elaborating x ..." and lines[1].startswith("elaborated x in ")
 
 
-TINY = """name: tiny
-env: {id: Pendulum-v1}
-networks:
-  actor: {hidden: [5, 3], activation: relu, output: tanh}
-  critic: {hidden: [4], activation: relu}
-algorithm: {batch_size: 3}
-hardware: {cores: 2, array: [2, 3]}
-"""
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return str(path)
 
 
 def test_cosim_shows_updates_and_simulated_cycles(tiny, capsys, monkeypatch, every_update):

@@ -12,23 +12,9 @@ from fixar_gen.hw import session
 from fixar_gen.hw.core import build_core
 from fixar_gen.hw.drivers import PyrtlDriver
 from fixar_gen.hw.host import HardwareMachine
+from tests.conftest import TINY_SPEC
 from tests.hw.test_core import broken_pe
 
-SPEC = """name: tiny
-env: {id: Pendulum-v1}
-networks:
-  actor: {hidden: [5, 3], activation: relu, output: tanh}
-  critic: {hidden: [4], activation: relu}
-algorithm: {batch_size: 3}
-hardware: {cores: 2, array: [2, 3]}
-"""
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(SPEC)
-    return str(path)
 
 
 @pytest.fixture
@@ -87,7 +73,7 @@ def test_training_on_the_verilator_rtl_equals_golden(tmp_path, verilator_tool):
     """`fixar train --backend verilator`: DDPG with QAT (the switch to FXP16 included)
     on the simulated RTL writes the same metrics as on the golden model."""
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(SPEC.replace("algorithm: {batch_size: 3}",
+    spec.write_text(TINY_SPEC.replace("algorithm: {batch_size: 3}",
                                  "algorithm: {batch_size: 3, warmup_steps: 40, "
                                  "total_steps: 200}\nnumerics: {precision: qat, "
                                  "qat_delay: 30}"))
