@@ -165,3 +165,27 @@ def test_spec_config_sizes_fit_its_programs():
     cfg = config_for(spec)
     for phase in ("train", "infer", "explore", "infer_critic"):
         assert hardware_limits(compile_program(spec, phase, Precision()), cfg) == []
+
+
+def test_ou_noise_training_and_exploration_identical():
+    """Ornstein-Uhlenbeck exploration on the RTL: its state survives training steps and
+    an episode reset exactly as on the golden model."""
+    spec = tiny_ddpg(2, 3, 2, 3)
+    noise = dataclasses.replace(spec.algorithm.noise, kind="ou", sigma=0.3)
+    spec = dataclasses.replace(spec, algorithm=dataclasses.replace(spec.algorithm,
+                                                                   noise=noise))
+    golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
+    params = random_params(spec, seed=7)
+    golden.load_params(params)
+    hw.load_params(params)
+    rng = np.random.default_rng(5)
+    states = uniform_batch(spec, golden.formats, rng, size=3).states
+    for step in range(3):
+        for core in (golden, hw):
+            if step == 2:
+                core.reset_noise_state()
+        np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=True),
+                                      golden.infer("actor", states[:1], explore=True))
+        train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
+    np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=True),
+                                  golden.infer("actor", states[:1], explore=True))
