@@ -105,6 +105,15 @@ class Resources:
 #: activations and their derivatives, range monitor and PRNG (~2,100 LUT, ~800 FF).
 VECTOR_LANE = Resources(luts=5_500, ffs=6_000, dsps=8)
 
+
+def generated_lane() -> Resources:
+    """The generator's own vector lane as Yosys measured it (``lane80`` in
+    :mod:`fixar_gen.resource_calibration`): what a generated design's report counts,
+    where the design-space model counts FIXAR's :data:`VECTOR_LANE`."""
+    from .resource_calibration import MEASURED
+    m = next(m for m in MEASURED if m["design"] == "lane80")
+    return Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"])
+
 #: One core's controller: instruction memory and decode, the buffer address generators,
 #: the host DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the
 #: inter-core link and barrier logic.  2 BRAM36 of instructions, 4 of DMA FIFOs, 2 of
@@ -193,8 +202,9 @@ def calibration_table() -> list[str]:
             continue
         if m["design"].startswith("lane"):
             lines.append(f"  the generator's vector lane, {m['design'][4:]}-bit word: "
-                         f"{m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2 (not in "
-                         f"the model, whose FIXAR lane is {VECTOR_LANE.luts:,} LUT, "
+                         f"{m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2 (counted by "
+                         f"`fixar estimate` of a generated design; the design-space model "
+                         f"counts FIXAR's lane, {VECTOR_LANE.luts:,} LUT, "
                          f"{VECTOR_LANE.ffs:,} FF, {VECTOR_LANE.dsps} DSP48E2)")
             continue
         row = []
@@ -389,15 +399,17 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     ``board`` (default: the spec's target board; none for ``sim``).  Memories: the
     generated design's ``inventory`` as block RAM when given (``fixar estimate``
     passes :func:`fixar_gen.memory_fit.generated_inventory`), else the per-kind
-    memories the spec declares (the design-space model)."""
+    memories the spec declares (the design-space model).  Vector lanes: with an
+    inventory the generated lane as measured (:func:`generated_lane`), else FIXAR's."""
     hw = spec.hardware
     cores = hw.cores if cores is None else cores
     if board is None:
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
     lanes = hw.cols
+    lane = generated_lane() if inventory is not None else VECTOR_LANE
     parts = [("PE arrays", array.times(cores)),
-             ("vector units", VECTOR_LANE.times(lanes * cores)),
+             ("vector units", lane.times(lanes * cores)),
              ("controllers", CONTROLLER.times(cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
