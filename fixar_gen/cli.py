@@ -196,6 +196,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))
+    mem = report["memory"]
+    if mem["words"] < mem["words_needed"]:
+        print(f"fixar generate: warning: --memory-words {args.memory_words:,}: the "
+              f"scratchpad has {mem['words']:,} words, the spec's programs need "
+              f"{mem['words_needed']:,}; this design cannot run them (a trial size for "
+              "--synth)", file=sys.stderr)
     inv = report["memory_inventory"]
     fit = inv["fit"]
     print(f"memories: {inv['total_bits'] / 1e6:,.1f} Mbit ("
@@ -465,7 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .envs import allow_env_modules
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:       # said by the command's own parser: `fixar train: error: ...`
+        commands = next(a for a in parser._actions
+                        if isinstance(a, argparse._SubParsersAction)).choices
+        commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         with allow_env_modules(getattr(args, "allow_env_module", False)):
             return args.func(args)

@@ -29,7 +29,7 @@ from .spec import Spec
 def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = False,
              memory_words: int | None = None) -> dict:
     from .hw.core import build_core
-    from .hw.design import config_for
+    from .hw.design import config_for, words_needed
     from .hw.inventory import memory_inventory
     from .hw.lint import waiver_file
     from .memory_fit import memory_fit
@@ -61,6 +61,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         "pe": {"weight_bits": cfg.pe.weight, "half_bits": cfg.pe.half,
                "acc_bits": cfg.pe.acc},
         "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,
+                   "words_needed": words_needed(spec),
                    "instructions_per_core": 1 << cfg.imem_bits,
                    "descriptors": 1 << cfg.buffer_bits, "slots": 1 << cfg.slot_bits},
         "memory_inventory": {**inventory.as_dict(), "fit": memory_fit(spec, inventory)},

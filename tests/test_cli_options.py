@@ -3,6 +3,7 @@ line naming the option, before any work starts; an output path that cannot be wr
 is refused the same way; anything unexpected is a traceback plus a line saying it is a
 bug (exit 1)."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -215,3 +216,26 @@ def test_compile_batch_obeys_the_spec_bounds(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("fixar: error: --batch 65536: ")
     assert "do not fit the u50" in err
     assert main(["compile", u50, "--batch", "8", "--hex"]) == 0
+
+
+@pytest.mark.parametrize("argv,option", [
+    (["estimate", PENDULUM, "--cores", "0"], "--cores"),
+    (["train", PENDULUM, "-o", "runs/x"], "-o runs/x"),
+    (["compile", PENDULUM, "--format", "hexx"], "--format"),
+])
+def test_an_unknown_option_is_named_by_its_command(capsys, argv, option):
+    err = refused(capsys, argv, option)
+    assert err.startswith(f"fixar {argv[0]}: error: unrecognized arguments: "), err
+    assert f"(see fixar {argv[0]} --help)" in err
+
+
+def test_a_memory_smaller_than_the_programs_need_is_said(capsys, tmp_path):
+    """--memory-words is a trial size for synthesis: below what the spec's programs need
+    the command still writes the design, and says it cannot run them."""
+    assert main(["generate", PENDULUM, "-o", str(tmp_path / "g"),
+                 "--memory-words", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: --memory-words 3: the scratchpad has 4 words, the spec's programs " \
+           "need" in err and "cannot run them" in err
+    report = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert report["memory"]["words"] == 4 < report["memory"]["words_needed"]

@@ -33,11 +33,9 @@ def pe_widths(spec: Spec) -> PEWidths:
     return PEWidths(weight=stationary, half=math.ceil(streamed / 2), acc=n.accumulator_width)
 
 
-def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
-               ) -> CoreConfig:
-    """The generator's sizes for ``spec``: the scratchpad holds the placed buffers
-    (:mod:`fixar_gen.placement`) and the host slots of every phase's program (FXP32,
-    the spec's batch), rounded up to a power of two."""
+def _program_sizes(spec: Spec) -> tuple[int, int, int, int]:
+    """(scratchpad words, instructions per core + 1, buffers, slots) the spec's programs
+    need: every phase at the spec's batch, FXP32."""
     words_needed = code = 0
     n_buffers = n_slots = 1
     for phase, batch in PHASES:
@@ -49,6 +47,22 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         code = max(code, per_core + 1)
         n_buffers = max(n_buffers, len(program.buffers))
         n_slots = max(n_slots, len(program.slots))
+    return words_needed, code, n_buffers, n_slots
+
+
+def words_needed(spec: Spec) -> int:
+    """The scratchpad words the spec's programs need (placed buffers and host slots)."""
+    return _program_sizes(spec)[0]
+
+
+def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
+               ) -> CoreConfig:
+    """The generator's sizes for ``spec``: the scratchpad holds the placed buffers
+    (:mod:`fixar_gen.placement`) and the host slots of every phase's program (FXP32,
+    the spec's batch), rounded up to a power of two.  ``memory_words`` overrides the
+    scratchpad size (a trial size for synthesis; smaller than :func:`words_needed`, the
+    design cannot run the spec's programs)."""
+    words_needed, code, n_buffers, n_slots = _program_sizes(spec)
     words = memory_words or words_needed
     if words > MAX_SCRATCHPAD_WORDS:
         raise HardwareLimit(f"{spec.name}: the programs need a {words:,}-word scratchpad per "
