@@ -35,6 +35,11 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     from .memory_fit import memory_fit
     from .hw.verilate import emit_verilog
 
+    from . import tools
+    if verilate:            # a missing tool is said before minutes of elaboration
+        tools.verilator()
+    if synth:
+        tools.yosys()
     out = Path(out)
     timings = {}
     t0 = time.perf_counter()

@@ -96,3 +96,26 @@ def test_small_core_synthesizes_for_ultrascale_plus(tmp_path, yosys_tool):
     r = report["resources"]
     assert r["DSP"] >= 4 and r["LUT"] > 0 and r["FF"] > 0
     assert r["source"] == "yosys synth_xilinx -family xcup"
+
+
+@pytest.mark.parametrize("option,tool", [("--verilate", "verilator"), ("--synth", "yosys")])
+def test_a_missing_tool_is_said_before_the_design_is_elaborated(option, tool, monkeypatch,
+                                                                 tmp_path, capsys):
+    """One line naming the tool and how to install it, exit 2, and no minutes of
+    elaboration first (nothing is written)."""
+    import fixar_gen.hw.core as core
+    from fixar_gen import tools
+
+    def missing():
+        raise tools.ToolMissing(f"{tool} not found: install it with ...")
+
+    def elaborated(*args, **kwargs):
+        raise AssertionError("the design was elaborated before the tool check")
+
+    monkeypatch.setattr(tools, tool, missing)
+    monkeypatch.setattr(core, "build_core", elaborated)
+    out = tmp_path / "g"
+    assert main(["generate", str(Path("examples") / "pendulum.yaml"), "-o", str(out), option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tool} not found" in err, err
+    assert not out.exists()
