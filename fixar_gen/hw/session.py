@@ -33,8 +33,10 @@ def verilog_of(cfg: CoreConfig) -> str:
 
 
 def verilator_model(cfg: CoreConfig):
-    """The design compiled by Verilator (cached on disk by content hash)."""
-    from .verilate import VerilatorModel
+    """The design compiled by Verilator (cached on disk by content hash).  A missing
+    Verilator, C++ compiler or make is said before the design is elaborated."""
+    from .verilate import VerilatorModel, _toolchain
+    _toolchain()
     return VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
 
 
