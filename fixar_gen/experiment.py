@@ -212,7 +212,11 @@ def _check_same_grid(grid: Grid, record: dict) -> None:
     now = grid.settings()
     if settings_digest(now) == digest:
         return
-    difference = first_difference(stored, now) or "settings differ"
+    before, after = list(stored.get("variants", {})), list(now["variants"])
+    if before != after:
+        difference = f"variants: {','.join(before)} in the grid, {','.join(after)} now"
+    else:
+        difference = first_difference(stored, now) or "settings differ"
     difference = difference.replace(" in the checkpoint,", " in the grid,")
     raise ExperimentError(f"{grid.out}: --resume with other settings than the grid's: "
                           f"{difference} (resume with the same spec and options, or start "

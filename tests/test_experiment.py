@@ -1,0 +1,337 @@
+"""`fixar experiment` (fixar_gen/experiment.py): a variants x seeds grid of ordinary
+training runs, its table and plot, the resume and overwrite rules, option errors."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixar_gen.cli import main
+from fixar_gen.experiment import parse_variants
+from fixar_gen.rl.trainer import Trainer
+from fixar_gen.sweep import ray_available
+
+SMALL = {
+    "name": "small", "env": {"id": "Pendulum-v1", "seed": 2},
+    "networks": {"actor": {"hidden": [8]}, "critic": {"hidden": [8]}},
+    "algorithm": {"batch_size": 16, "warmup_steps": 200, "total_steps": 600,
+                  "eval_every": 200, "eval_episodes": 1, "replay_size": 1000},
+    "numerics": {"qat_delay": 50},
+    "hardware": {"cores": 2, "array": [2, 2]},
+}
+
+
+def spec_file(folder: Path, name: str = "small.yaml", **algorithm) -> str:
+    data = json.loads(json.dumps(SMALL))
+    data["algorithm"].update(algorithm)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def experiment(spec: str, out: Path, *extra: str) -> int:
+    return main(["experiment", spec, "-o", str(out), "--workers", "1", "--engine", "local",
+                 "--checkpoint-every", "200", *extra])
+
+
+def csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def without_wall(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if not k.startswith("wall")} for r in rows]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fixar: error: "), err
+    return err
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """float32 and qat, seeds 0 and 1, 600 steps: finished, shared (copy to change)."""
+    tmp = tmp_path_factory.mktemp("grid")
+    spec = spec_file(tmp)
+    out = tmp / "grid"
+    assert experiment(spec, out, "--seeds", "0-1") == 0
+    return spec, out
+
+
+def copy_grid(grid, tmp_path) -> Path:
+    out = tmp_path / "grid"
+    shutil.copytree(grid[1], out)
+    return out
+
+
+# ------------------------------------------------------------------------ the outputs
+
+def test_every_run_has_its_own_folder_and_the_table_covers_the_grid(grid):
+    _, out = grid
+    for variant in ("float32", "qat"):
+        for seed in (0, 1):
+            run = out / "runs" / f"{variant}-s{seed}"
+            summary = json.loads((run / "summary.json").read_text())
+            assert summary["seed"] == seed and summary["steps"] == 600
+            assert summary["backend"] == ("float32" if variant == "float32" else "golden")
+            assert (run / "checkpoint" / "CURRENT").is_file()
+            evals = csv_rows(run / "evals.csv")
+            assert [int(r["step"]) for r in evals] == [200, 400, 600]
+            assert float(evals[-1]["eval_return"]) == pytest.approx(
+                summary["final_eval_return"], abs=1e-4)
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert list(rows) == ["float32", "qat"]
+    for variant, row in rows.items():
+        finals = []
+        for seed in (0, 1):
+            evals = csv_rows(out / "runs" / f"{variant}-s{seed}" / "evals.csv")
+            finals.append(sum(float(r["eval_return"]) for r in evals[-3:]) / 3)
+        assert row["seeds"] == row["finished"] == "2"
+        assert row["steps_min"] == row["steps_max"] == row["total_steps"] == "600"
+        assert float(row["final_mean"]) == pytest.approx(sum(finals) / 2, abs=1e-3)
+        assert float(row["final_min"]) == pytest.approx(min(finals), abs=1e-3)
+        assert float(row["final_max"]) == pytest.approx(max(finals), abs=1e-3)
+        assert float(row["final_std"]) == pytest.approx(abs(finals[0] - finals[1]) / 2**0.5,
+                                                        abs=1e-3)
+    # QAT switches after 50 updates: updates start after the 200-step warm-up
+    qat = json.loads((out / "runs" / "qat-s0" / "summary.json").read_text())
+    assert rows["qat"]["fxp16_since_step"] == str(qat["switched_to_fxp16_at_step"]) == "250"
+    assert rows["float32"]["fxp16_since_step"] == ""
+    md = (out / "results.md").read_text()
+    assert "| qat | 2 (2) | 600 of 600 |" in md and "| 250 |" in md
+    assert "- qat: final mean" in md and "float32 seeds' range" in md
+    assert md.count("| float32-s") == 2 and md.count("| qat-s") == 2
+
+
+def test_the_plot_is_written_when_matplotlib_is_installed(grid):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    png = grid[1] / "curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_without_matplotlib_the_tables_are_written_and_the_plot_is_named(
+        tmp_path, capsys, monkeypatch):
+    from fixar_gen.rl import plots
+
+    def no_matplotlib(*args, **kwargs):
+        raise plots.PlotError("plotting needs matplotlib: pip install 'fixar_gen[plot]'")
+    monkeypatch.setattr(plots, "plot_grid", no_matplotlib)
+    out = tmp_path / "grid"
+    assert experiment(spec_file(tmp_path), out, "--variants", "float32", "--seeds", "0",
+                      "--steps", "400") == 0
+    captured = capsys.readouterr()
+    assert "fixar experiment: no curves.png: plotting needs matplotlib" in captured.err
+    assert not (out / "curves.png").exists() and (out / "results.md").is_file()
+    assert csv_rows(out / "results.csv")[0]["steps_max"] == "400"
+
+
+def test_the_table_is_rewritten_after_every_evaluation(tmp_path, monkeypatch):
+    import fixar_gen.experiment as experiment_module
+    seen = []
+    update = experiment_module.update_outputs
+
+    def watching(out, plot=None):
+        problem = update(out, plot)
+        rows = csv_rows(Path(out) / "results.csv")
+        seen.append((rows[0]["with_evals"], rows[0]["steps_max"]))
+        return problem
+    monkeypatch.setattr(experiment_module, "update_outputs", watching)
+    out = tmp_path / "grid"
+    assert experiment(spec_file(tmp_path), out, "--variants", "float32", "--seeds", "0") == 0
+    # before the run, after each of its three evaluations, at its end, at the grid's end
+    assert seen == [("0", "0"), ("1", "200"), ("1", "400"), ("1", "600"), ("1", "600"),
+                    ("1", "600")]
+
+
+def test_trainer_calls_on_evaluation_once_evals_csv_holds_it(tmp_path):
+    from fixar_gen import load_spec
+    spec = load_spec(spec_file(tmp_path))
+    seen = []
+    trainer = Trainer(spec, "float32", tmp_path / "run", progress=False,
+                      on_evaluation=lambda: seen.append(
+                          [r["step"] for r in csv_rows(tmp_path / "run" / "evals.csv")]))
+    trainer.run()
+    assert seen == [["200"], ["200", "400"], ["200", "400", "600"]]
+
+
+def _float32_grid(grid, tmp_path, engine: str, workers: str) -> list[list[dict]]:
+    out = tmp_path / engine
+    assert main(["experiment", grid[0], "-o", str(out), "--variants", "float32", "--seeds",
+                 "0-1", "--workers", workers, "--engine", engine]) == 0
+    return [without_wall(csv_rows(out / "runs" / f"float32-s{seed}" / "evals.csv"))
+            for seed in (0, 1)]
+
+
+def test_the_process_pool_runs_the_same_runs(grid, tmp_path):
+    reference = [without_wall(csv_rows(grid[1] / "runs" / f"float32-s{seed}" /
+                                       "evals.csv")) for seed in (0, 1)]
+    assert _float32_grid(grid, tmp_path, "local", "2") == reference
+
+
+@pytest.mark.skipif(not ray_available(), reason="Ray is not installed (the optional "
+                    "`scale` extra: pip install -e \".[scale]\")")
+def test_ray_runs_the_same_runs(grid, tmp_path):
+    reference = [without_wall(csv_rows(grid[1] / "runs" / f"float32-s{seed}" /
+                                       "evals.csv")) for seed in (0, 1)]
+    assert _float32_grid(grid, tmp_path, "ray", "2") == reference
+
+
+# --------------------------------------------------------------- resume and overwrite
+
+def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(grid, tmp_path, capsys,
+                                                                  monkeypatch):
+    import fixar_gen.experiment as experiment_module
+    spec, reference = grid
+    out = tmp_path / "grid"
+    update = experiment_module.update_outputs
+
+    def crash_in_qat_s0(grid_out, plot=None):
+        update(grid_out, plot)
+        if len(csv_rows(out / "runs" / "qat-s0" / "evals.csv")
+               if (out / "runs" / "qat-s0" / "evals.csv").exists() else []) == 2:
+            raise KeyboardInterrupt       # at step 400: its checkpoint is at step 200
+    monkeypatch.setattr(experiment_module, "update_outputs", crash_in_qat_s0)
+    assert experiment(spec, out, "--seeds", "0-1") == 130
+    assert (out / "runs" / "float32-s0" / "summary.json").is_file()
+    assert not (out / "runs" / "qat-s0" / "summary.json").exists()
+    assert not (out / "runs" / "float32-s1").exists()
+    partial = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert partial["qat"]["finished"] == "0" and partial["qat"]["steps_max"] == "400"
+    monkeypatch.setattr(experiment_module, "update_outputs", update)
+    finished_before = snapshot(out / "runs" / "float32-s0")
+    capsys.readouterr()
+    assert experiment(spec, out, "--seeds", "0-1", "--resume") == 0
+    printed = capsys.readouterr().out
+    assert "float32 seed 0: 600 steps" in printed and "[finished before: skipped]" in printed
+    assert printed.count("skipped") == 1
+    assert snapshot(out / "runs" / "float32-s0") == finished_before
+    for run in ("float32-s0", "qat-s0", "float32-s1", "qat-s1"):
+        assert without_wall(csv_rows(out / "runs" / run / "evals.csv")) == \
+            without_wall(csv_rows(reference / "runs" / run / "evals.csv")), run
+    assert without_wall(csv_rows(out / "results.csv")) == \
+        without_wall(csv_rows(reference / "results.csv"))
+
+
+def test_resuming_a_finished_grid_trains_nothing(grid, tmp_path, capsys, monkeypatch):
+    out = copy_grid(grid, tmp_path)
+    runs = snapshot(out / "runs")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+    monkeypatch.setattr(Trainer, "run", no_training)
+    assert experiment(grid[0], out, "--seeds", "0-1", "--resume") == 0
+    assert capsys.readouterr().out.count("[finished before: skipped]") == 4
+    assert snapshot(out / "runs") == runs
+
+
+@pytest.mark.parametrize("change,options,expected", [
+    ({"gamma": 0.9}, [], "variants.float32.spec.algorithm.gamma: 0.99 in the grid, 0.9 now"),
+    ({}, ["--steps", "400", "--seeds", "0-1"],
+     "variants.float32.spec.algorithm.total_steps: 600 in the grid, 400 now"),
+    ({}, ["--seeds", "0-2"], "seeds: [0, 1] in the grid"),
+    ({}, ["--seeds", "0-1", "--variants", "float32,fxp16"], "variants: float32,qat in the grid, float32,fxp16 now"),
+])
+def test_resume_with_other_settings_is_refused_naming_the_difference(
+        grid, tmp_path, capsys, change, options, expected):
+    out = copy_grid(grid, tmp_path)
+    before = snapshot(out)
+    spec = spec_file(tmp_path, "changed.yaml", **change)
+    assert experiment(spec, out, "--resume", *(options or ["--seeds", "0-1"])) == 2
+    err = one_line_error(capsys)
+    assert expected in err and "--overwrite" in err, err
+    assert snapshot(out) == before
+
+
+def test_a_second_grid_into_the_folder_is_refused_and_overwrite_replaces_it(
+        grid, tmp_path, capsys):
+    out = copy_grid(grid, tmp_path)
+    (out / "notes.txt").write_text("mine")
+    before = snapshot(out)
+    assert experiment(grid[0], out, "--seeds", "0-1") == 2
+    err = one_line_error(capsys)
+    assert "already holds an experiment (experiment.json" in err and "--resume" in err
+    assert snapshot(out) == before
+    assert experiment(grid[0], out, "--seeds", "0", "--variants", "float32", "--steps",
+                      "400", "--overwrite") == 0
+    record = json.loads((out / "experiment.json").read_text())
+    assert record["settings"]["seeds"] == [0] and record["total_steps"] == 400
+    assert json.loads((out / "runs" / "float32-s0" / "summary.json").read_text())[
+        "steps"] == 400
+    assert (out / "notes.txt").read_text() == "mine"
+    assert [r["variant"] for r in csv_rows(out / "results.csv")] == ["float32"]
+
+
+def test_a_run_folder_of_the_grid_holding_a_run_is_refused(tmp_path, capsys):
+    spec = spec_file(tmp_path)
+    out = tmp_path / "grid"
+    assert main(["train", spec, "--backend", "float32", "--steps", "400", "--quiet",
+                 "--out", str(out / "runs" / "float32-s0")]) == 0
+    assert experiment(spec, out, "--variants", "float32", "--seeds", "0") == 2
+    assert "runs/float32-s0" in one_line_error(capsys)
+
+
+def test_resume_without_a_grid_is_refused(tmp_path, capsys):
+    assert experiment(spec_file(tmp_path), tmp_path / "none", "--resume") == 2
+    assert "no experiment to resume" in one_line_error(capsys)
+
+
+# ---------------------------------------------------------------------- bad options
+
+@pytest.mark.parametrize("options,option", [
+    (["--variants", "fp8"], "--variants"),
+    (["--variants", ""], "--variants"),
+    (["--variants", "qat,,float32"], "--variants"),
+    (["--variants", "qat,qat"], "--variants"),
+    (["--seeds", "4-0"], "--seeds"),
+    (["--seeds", "x"], "--seeds"),
+    (["--seeds", "0-1,1"], "--seeds"),
+    (["--steps", "0"], "--steps"),
+    (["--workers", "0"], "--workers"),
+    (["--jobs", "-1"], "--workers"),
+    (["--last", "0"], "--last"),
+    (["--checkpoint-every", "0"], "--checkpoint-every"),
+    (["--backend", "float32"], "--backend"),
+    (["--engine", "slurm"], "--engine"),
+    (["--resume", "--overwrite"], "--overwrite"),
+])
+def test_bad_option_values_are_one_line_naming_the_option(tmp_path, capsys, options,
+                                                          option):
+    with pytest.raises(SystemExit) as stop:
+        main(["experiment", spec_file(tmp_path), "-o", str(tmp_path / "g"), *options])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and option in err and "Traceback" not in err, err
+    assert not (tmp_path / "g").exists()
+
+
+def test_an_output_under_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main(["experiment", spec_file(tmp_path), "-o", str(tmp_path / "file" / "g")])
+    assert stop.value.code == 2
+    assert "-o/--out" in capsys.readouterr().err
+
+
+def test_a_run_too_short_for_a_variant_names_steps_and_the_variant(tmp_path, capsys):
+    # 220 steps: 20 updates, fewer than the 50 of QAT's delay (fxp32 would be fine)
+    assert experiment(spec_file(tmp_path), tmp_path / "g", "--variants", "fxp32,qat",
+                      "--steps", "220") == 2
+    err = one_line_error(capsys)
+    assert "--steps 220: variant qat: numerics.qat_delay" in err
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("text,names", [("float32,qat", ["float32", "qat"]),
+                                        (" fxp16 , fxp32", ["fxp16", "fxp32"]),
+                                        ("qat", ["qat"])])
+def test_variants_are_parsed_in_order(text, names):
+    assert parse_variants(text) == names
