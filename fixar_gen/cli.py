@@ -286,7 +286,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     """``fixar experiment``: the variants x seeds grid (fixar_gen/experiment.py)."""
     from pathlib import Path
 
-    from .experiment import ExperimentError, make_grid, run_grid
+    from .experiment import ExperimentError, make_grid, run_grid, with_reference
     from .sweep import SweepError
     spec = _load(args.spec)
     if args.out is None:
@@ -295,9 +295,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     try:
         grid = make_grid(spec, args.variants, args.seeds, out, steps=args.steps,
                          core_backend=args.backend, last=args.last)
+        grid, skipped = with_reference(grid, args.sb3_python, enabled=not args.no_sb3)
         results, engine, problem = run_grid(
             grid, resume=args.resume, overwrite=args.overwrite,
-            checkpoint_every=args.checkpoint_every, workers=args.jobs, engine=args.engine)
+            checkpoint_every=args.checkpoint_every, workers=args.jobs, engine=args.engine,
+            notes=[skipped] if skipped else [])
     except (ExperimentError, SweepError) as exc:
         raise UserError(str(exc)) from None
     except _run_errors() as exc:
@@ -311,6 +313,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     print(f"{out / 'results.md'}, {out / 'results.csv'}"
           + (f", {out / 'curves.png'}" if problem is None else "")
           + f" ({len(results)} runs, {engine} engine)")
+    if skipped:
+        print(f"fixar experiment: {skipped}", file=sys.stderr)
     if problem:
         print(f"fixar experiment: no curves.png: {problem}", file=sys.stderr)
     failed = [r for r in results if "error" in r]
@@ -460,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each run checkpoints at the first episode end after every N steps")
     p.add_argument("--last", type=integer(1, 1_000), default=3, metavar="N",
                    help="evaluations averaged into a run's final return (default: 3)")
+    sb3 = p.add_mutually_exclusive_group()
+    sb3.add_argument("--sb3-python", default=None, metavar="PATH",
+                     help="an interpreter with torch and stable-baselines3 for the SB3 DDPG "
+                     "reference row (default: $FIXAR_SB3_PYTHON, else this one if it has "
+                     "them, else the row is skipped and the reason said)")
+    sb3.add_argument("--no-sb3", action="store_true", help="no SB3 reference row")
     p.add_argument("--workers", "--jobs", dest="jobs", type=integer(1, 1024), default=None,
                    metavar="K", help="runs at once (default: the machine's CPUs)")
     p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",

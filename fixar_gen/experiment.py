@@ -13,6 +13,8 @@ Trainer`) in its own folder.  The grid folder holds::
                            their SHA-256; --resume continues only the same grid
     runs/VARIANT-sSEED/    one `fixar train` folder per run (metrics.csv, evals.csv,
                            summary.json, checkpoint/)
+    runs/sb3-sSEED/        the optional Stable-Baselines3 reference runs (evals.csv,
+                           summary.json, sb3.log; fixar_gen/sb3_reference.py)
     results.csv            one row per variant (rl/grid_results.py)
     results.md             the variant table, the spread verdicts, one row per run
     curves.png             learning curves, mean and seed band per variant (plot extra)
@@ -115,6 +117,7 @@ class Grid:
     out: Path
     core_backend: str = "golden"
     last: int = 3                 # evaluations averaged into a run's final return
+    sb3_python: str | None = None  # the interpreter of the SB3 reference; None: no row
 
     def variant_spec(self, name: str) -> Spec:
         return VARIANTS[name].spec(self.spec)
@@ -131,6 +134,13 @@ class Grid:
                                self.out / "runs" / f"{name}-s{seed}"))
         return out
 
+    def reference_runs(self) -> list[tuple[int, Path]]:
+        """``(seed, folder)`` of the SB3 reference runs (none without an interpreter)."""
+        from .sb3_reference import VARIANT
+        if self.sb3_python is None:
+            return []
+        return [(seed, self.out / "runs" / f"{VARIANT}-s{seed}") for seed in self.seeds]
+
     def settings(self) -> dict:
         """What decides the grid's runs: the seeds and each variant's run settings
         (those of a run with the spec's own seed; each run's seed is one of ``seeds``)."""
@@ -140,8 +150,9 @@ class Grid:
                                                 VARIANTS[name].backend(self.core_backend))
                              for name in self.variants}}
 
-    def record(self) -> dict:
+    def record(self, notes: list[str] = ()) -> dict:
         from .rl.run_settings import settings_digest
+        from .sb3_reference import VARIANT
         settings = self.settings()
         return {"format": FORMAT, "version": VERSION, "spec": self.spec.name,
                 "env": self.spec.env.id, "total_steps": self.spec.algorithm.total_steps,
@@ -149,13 +160,18 @@ class Grid:
                 "eval_episodes": self.spec.algorithm.eval_episodes, "last": self.last,
                 "runs": [{"variant": r.variant, "seed": r.seed,
                           "folder": str(r.folder.relative_to(self.out))}
-                         for r in self.runs()],
+                         for r in self.runs()]
+                + [{"variant": VARIANT, "seed": seed, "folder": str(f.relative_to(self.out))}
+                   for seed, f in self.reference_runs()],
+                "reference": {"variant": VARIANT, "python": self.sb3_python}
+                if self.sb3_python else None,
+                "notes": list(notes),
                 "settings": settings, "settings_sha256": settings_digest(settings)}
 
 
 def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
               steps: int | None = None, core_backend: str = "golden",
-              last: int = 3) -> Grid:
+              last: int = 3, sb3_python: str | None = None) -> Grid:
     """The grid, every variant's spec checked: a run too short for a variant's QAT
     delay or the warm-up is refused naming ``--steps`` (or ``--variants`` when the
     spec's own length is used)."""
@@ -171,7 +187,38 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
             raise ExperimentError(f"{option}: variant {name}: {err} (a longer run, or "
                                   "change the spec)") from None
     spec = with_run_length(spec, total_steps=steps) if steps is not None else spec
-    return Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last)
+    return Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last,
+                sb3_python)
+
+
+def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
+                   ) -> tuple[Grid, str | None]:
+    """The grid with its SB3 reference row when an interpreter for it exists and the
+    spec can be expressed in SB3's DDPG; else the grid without it and the line that
+    says why (a named skip)."""
+    from .sb3_reference import interpreter, arguments
+    if not enabled:
+        return grid, "Stable-Baselines3 DDPG reference: not run (--no-sb3)"
+    python, reason = interpreter(python_option)
+    if python is not None:
+        args = arguments(grid.spec)
+        if isinstance(args, str):
+            reason = args
+        else:
+            return dataclasses.replace(grid, sb3_python=python), None
+    return grid, f"Stable-Baselines3 DDPG reference: not run: {reason}"
+
+
+REFERENCE_OUTPUTS = ("evals.csv", "summary.json", "sb3.log")
+
+
+def _reference_outputs(folder: Path) -> list[str]:
+    return [name for name in REFERENCE_OUTPUTS if (folder / name).exists()]
+
+
+def _remove_reference_outputs(folder: Path) -> None:
+    for name in _reference_outputs(folder):
+        (folder / name).unlink()
 
 
 # ------------------------------------------------------------------ claiming the folder
@@ -182,6 +229,9 @@ def _found_outputs(grid: Grid) -> list[str]:
     for run in grid.runs():
         if run_outputs(run.folder):
             found.append(str(run.folder.relative_to(grid.out)))
+    for _, folder in grid.reference_runs():
+        if _reference_outputs(folder):
+            found.append(str(folder.relative_to(grid.out)))
     return found
 
 
@@ -223,10 +273,12 @@ def _check_same_grid(grid: Grid, record: dict) -> None:
                           "again with --overwrite)")
 
 
-def prepare(grid: Grid, *, resume: bool = False, overwrite: bool = False) -> list[str]:
+def prepare(grid: Grid, *, resume: bool = False, overwrite: bool = False,
+            notes: list[str] = ()) -> tuple[list[str], list[str]]:
     """Claim ``grid.out`` by the resume rules (module docstring) and write
-    experiment.json; the plan of each run, in :meth:`Grid.runs` order: ``done``
-    (finished: skipped), ``resume`` (from its checkpoint) or ``start``."""
+    experiment.json (with ``notes``, lines for under the tables); the plan of each run,
+    in :meth:`Grid.runs` order: ``done`` (finished: skipped), ``resume`` (from its
+    checkpoint) or ``start``; and of each reference run (``done`` or ``start``)."""
     from .rl.trainer import remove_run_outputs, run_outputs
     if resume and overwrite:
         raise ExperimentError("--resume and --overwrite: give one of them")
@@ -244,6 +296,8 @@ def prepare(grid: Grid, *, resume: bool = False, overwrite: bool = False) -> lis
             (grid.out / name).unlink(missing_ok=True)
         for run in grid.runs():
             remove_run_outputs(run.folder)
+        for _, folder in grid.reference_runs():
+            _remove_reference_outputs(folder)
     plan = []
     for run in grid.runs():
         if (run.folder / "summary.json").is_file():
@@ -254,10 +308,18 @@ def prepare(grid: Grid, *, resume: bool = False, overwrite: bool = False) -> lis
             if run_outputs(run.folder):      # stopped before its first checkpoint
                 remove_run_outputs(run.folder)
             plan.append("start")
+    reference = []
+    for _, folder in grid.reference_runs():
+        if (folder / "summary.json").is_file():
+            reference.append("done")
+        else:                               # no checkpoint: it starts again
+            _remove_reference_outputs(folder)
+            reference.append("start")
     grid.out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(grid.out / "experiment.json", json.dumps(grid.record(), indent=1) + "\n")
+    _atomic_write(grid.out / "experiment.json",
+                  json.dumps(grid.record(notes), indent=1) + "\n")
     update_outputs(grid.out, plot=True)
-    return plan
+    return plan, reference
 
 
 # ------------------------------------------------------------------------ the outputs
@@ -302,6 +364,8 @@ def update_outputs(out: Path, plot: bool | None = None) -> str | None:
     with _locked(out):
         record = json.loads((out / "experiment.json").read_text(encoding="utf-8"))
         variants = list(record["settings"]["variants"])
+        if record.get("reference"):
+            variants.append(record["reference"]["variant"])
         found = statuses(out, record)
         _atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
         _atomic_write(out / "results.md", results_markdown(
@@ -334,16 +398,11 @@ def _about(record: dict) -> list[str]:
     for name, settings in variants.items():
         about = VARIANTS[name].about if name in VARIANTS else name
         lines.append(f"- {name}: {about} (backend {settings['backend']})")
+    if record.get("reference"):
+        from .sb3_reference import ABOUT
+        lines.append(f"- {record['reference']['variant']}: {ABOUT}, run by "
+                     f"{record['reference']['python']}")
     return lines
-
-
-def add_note(out: Path, note: str) -> None:
-    """A line under the tables (e.g. why the SB3 reference row is missing)."""
-    with _locked(Path(out)):
-        path = Path(out) / "experiment.json"
-        record = json.loads(path.read_text(encoding="utf-8"))
-        record["notes"] = [n for n in record.get("notes", []) if n != note] + [note]
-        _atomic_write(path, json.dumps(record, indent=1) + "\n")
 
 
 # ------------------------------------------------------------------------ the running
@@ -358,9 +417,20 @@ class RunJob:
     checkpoint_every: int
 
 
-def run_one(job: RunJob) -> dict:
+@dataclass(frozen=True)
+class ReferenceJob:
+    grid_out: str
+    python: str
+    arguments: tuple[str, ...]
+    seed: int
+    folder: str
+
+
+def run_one(job: RunJob | ReferenceJob) -> dict:
     """One run of the grid (in a worker): train it, updating the grid's table after
     every evaluation; its summary, or ``{"error": message}`` for what the user can fix."""
+    if isinstance(job, ReferenceJob):
+        return _run_reference(job)
     from .rl.checkpoint import CheckpointError
     from .rl.env import EnvError
     from .rl.trainer import RunExists, Trainer
@@ -375,29 +445,53 @@ def run_one(job: RunJob) -> dict:
     return {**summary, "out": job.folder}
 
 
+def _run_reference(job: ReferenceJob) -> dict:
+    from .sb3_reference import run
+    folder = Path(job.folder)
+    problem = run(job.python, list(job.arguments), job.seed, folder,
+                  on_evaluation=lambda: update_outputs(Path(job.grid_out)))
+    update_outputs(Path(job.grid_out), plot=True)
+    if problem:
+        return {"error": problem, "out": job.folder}
+    return {**json.loads((folder / "summary.json").read_text(encoding="utf-8")),
+            "out": job.folder}
+
+
 def run_grid(grid: Grid, *, resume: bool = False, overwrite: bool = False,
              checkpoint_every: int = 5_000, workers: int | None = None,
-             engine: str = "auto") -> tuple[list[dict], str, str | None]:
-    """Run the grid (or what is left of it): the results of the runs (finished ones
-    skipped are read from their summary.json, with ``"skipped": True``), the engine,
-    and why the plot is missing (or None)."""
+             engine: str = "auto", notes: list[str] = ()
+             ) -> tuple[list[dict], str, str | None]:
+    """Run the grid (or what is left of it), seed by seed, each seed's reference run
+    after its variants: the results of the runs (finished ones skipped are read from
+    their summary.json, with ``"skipped": True``), the engine, and why the plot is
+    missing (or None)."""
+    from .sb3_reference import VARIANT, arguments
     from .sweep import run_parallel
-    plan = prepare(grid, resume=resume, overwrite=overwrite)
-    runs = grid.runs()
-    jobs = [RunJob(str(grid.out), run.spec, run.backend, str(run.folder), todo,
-                   checkpoint_every) for run, todo in zip(runs, plan) if todo != "done"]
+    plan, reference_plan = prepare(grid, resume=resume, overwrite=overwrite, notes=notes)
+    args = arguments(grid.spec) if grid.sb3_python else None
+    entries = []                    # (seed, variant, folder, plan, job)
+    for run, todo in zip(grid.runs(), plan):
+        entries.append((run.seed, run.variant, run.folder, todo,
+                        RunJob(str(grid.out), run.spec, run.backend, str(run.folder), todo,
+                               checkpoint_every)))
+    for (seed, folder), todo in zip(grid.reference_runs(), reference_plan):
+        entries.append((seed, VARIANT, folder, todo,
+                        ReferenceJob(str(grid.out), grid.sb3_python, tuple(args), seed,
+                                     str(folder))))
+    order = {seed: i for i, seed in enumerate(grid.seeds)}
+    entries.sort(key=lambda e: order[e[0]])          # stable: variants, then reference
+    jobs = [e[4] for e in entries if e[3] != "done"]
     results, used = run_parallel(run_one, jobs, workers=workers, engine=engine,
                                  what=f"experiment {grid.spec.name}", unit="runs") \
         if jobs else ([], "none")
     done = iter(results)
     out = []
-    for run, todo in zip(runs, plan):
+    for seed, variant, folder, todo, _ in entries:
         if todo == "done":
-            summary = json.loads((run.folder / "summary.json").read_text(encoding="utf-8"))
-            out.append({**summary, "out": str(run.folder), "skipped": True})
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            result = {**summary, "out": str(folder), "skipped": True}
         else:
-            out.append(next(done))
-    for run, result in zip(runs, out):
-        result.update(variant=run.variant)
+            result = next(done)
+        out.append({**result, "variant": variant, "seed": seed})
     problem = update_outputs(grid.out, plot=True)
     return out, used, problem

@@ -335,3 +335,83 @@ def test_a_run_too_short_for_a_variant_names_steps_and_the_variant(tmp_path, cap
                                         ("qat", ["qat"])])
 def test_variants_are_parsed_in_order(text, names):
     assert parse_variants(text) == names
+
+
+# ------------------------------------------------------- the SB3 reference row
+
+FAKE_SB3 = '''#!{python}
+"""A stand-in for an interpreter with SB3: it accepts the real script's options
+(fixar_gen/rl/sb3_ddpg.py's parser) and writes what the script writes."""
+import csv, json, sys
+if sys.argv[1] == "-c":
+    sys.exit(0)
+from fixar_gen.rl.sb3_ddpg import EVALS, parse_args
+args = parse_args(sys.argv[2:])
+args.out.mkdir(parents=True, exist_ok=True)
+steps = list(range(args.eval_every, args.total_steps + 1, args.eval_every))
+with open(args.out / "evals.csv", "w", newline="") as fh:
+    writer = csv.DictWriter(fh, fieldnames=EVALS)
+    writer.writeheader()
+    for step in steps:
+        writer.writerow({{"step": step, "eval_return": -100.0 - args.seed, "precision":
+                         "float32", "saturations": 0, "fxp16_since_step": "",
+                         "wall_seconds": 0.1}})
+print("actor lr", args.actor_lr, "critic lr", args.critic_lr, "sigma", args.sigma)
+(args.out / "summary.json").write_text(json.dumps({{
+    "backend": "sb3", "seed": args.seed, "steps": args.total_steps,
+    "final_eval_return": -100.0 - args.seed, "precision": "float32", "saturations": 0}}))
+'''
+
+
+def fake_sb3_python(tmp_path: Path) -> str:
+    import sys
+    path = tmp_path / "fake-sb3-python"
+    path.write_text(FAKE_SB3.format(python=sys.executable))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_the_sb3_reference_is_a_row_of_the_table_and_skipped_when_done(tmp_path, capsys):
+    python = fake_sb3_python(tmp_path)
+    out = tmp_path / "grid"
+    spec = spec_file(tmp_path)
+    assert experiment(spec, out, "--variants", "float32", "--seeds", "0-1",
+                      "--sb3-python", python) == 0
+    printed = capsys.readouterr().out
+    assert "sb3-s0: sb3 seed 0: 600 steps, final eval return -100.0" in printed
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert list(rows) == ["float32", "sb3"]
+    assert rows["sb3"]["finished"] == "2" and float(rows["sb3"]["final_mean"]) == -100.5
+    log = (out / "runs" / "sb3-s1" / "sb3.log").read_text()
+    assert "actor lr 0.0001 critic lr 0.001 sigma 0.1" in log      # the spec's values
+    assert "Stable-Baselines3's DDPG" in (out / "results.md").read_text()
+    (out / "runs" / "sb3-s1" / "summary.json").unlink()             # cut short
+    assert experiment(spec, out, "--variants", "float32", "--seeds", "0-1", "--resume",
+                      "--sb3-python", python) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("[finished before: skipped]") == 3        # all but sb3-s1
+    assert "sb3-s1: sb3 seed 1: 600 steps" in printed
+
+
+def test_without_an_sb3_interpreter_the_row_is_a_named_skip(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("FIXAR_SB3_PYTHON", raising=False)
+    out = tmp_path / "grid"
+    assert experiment(spec_file(tmp_path), out, "--variants", "float32", "--seeds", "0",
+                      "--steps", "400", "--sb3-python", str(tmp_path / "no-python")) == 0
+    err = capsys.readouterr().err
+    line = f"Stable-Baselines3 DDPG reference: not run: {tmp_path / 'no-python'} does not run"
+    assert f"fixar experiment: {line}" in err
+    assert line in (out / "results.md").read_text()
+    assert [r["variant"] for r in csv_rows(out / "results.csv")] == ["float32"]
+
+
+def test_a_spec_sb3_cannot_express_is_a_named_skip(tmp_path, capsys):
+    import yaml as _yaml
+    data = _yaml.safe_load(Path(spec_file(tmp_path)).read_text())
+    data["algorithm"]["optimizer"] = "sgd"
+    (tmp_path / "sgd.yaml").write_text(_yaml.safe_dump(data))
+    out = tmp_path / "grid"
+    assert experiment(str(tmp_path / "sgd.yaml"), out, "--variants", "float32", "--seeds",
+                      "0", "--steps", "400", "--sb3-python", fake_sb3_python(tmp_path)) == 0
+    assert "not run: the spec's optimizer is sgd" in capsys.readouterr().err
+    assert not (out / "runs" / "sb3-s0").exists()
