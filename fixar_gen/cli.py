@@ -312,7 +312,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                   + (" [finished before: skipped]" if r.get("skipped") else ""))
     print(f"{out / 'results.md'}, {out / 'results.csv'}"
           + (f", {out / 'curves.png'}" if problem is None else "")
-          + f" ({len(results)} runs, {engine} engine)")
+          + f" ({len(results)} runs, "
+          + ("all finished before)" if engine == "none" else f"{engine} engine)"))
     if skipped:
         print(f"fixar experiment: {skipped}", file=sys.stderr)
     if problem:

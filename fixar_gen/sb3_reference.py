@@ -26,7 +26,7 @@ from .spec import Spec
 SCRIPT = Path(__file__).resolve().parent / "rl" / "sb3_ddpg.py"
 VARIANT = "sb3"
 ABOUT = "Stable-Baselines3's DDPG with the spec's hyper-parameters (fixar_gen/rl/sb3_ddpg.py)"
-NEEDS = "torch, stable-baselines3 and gymnasium (with the mujoco extra for MuJoCo tasks)"
+NEEDS = "torch, stable-baselines3 and gymnasium"    # and mujoco for MuJoCo tasks
 POLL = 2.0          # seconds between two looks at a running reference's evals.csv
 
 

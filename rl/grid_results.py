@@ -98,7 +98,7 @@ def variant_rows(statuses: list[RunStatus], variants: list[str]) -> list[dict]:
             "final_std": statistics.stdev(finals) if len(finals) > 1 else None,
             "final_min": min(finals) if finals else None,
             "final_max": max(finals) if finals else None,
-            "fxp16_since_step": " ".join(map(str, switches)),
+            "fxp16_since_step": switches,
             "saturations_max": max(saturations) if saturations else None,
             "wall_seconds_max": max(walls) if walls else None,
         })
@@ -122,6 +122,8 @@ def results_csv(rows: list[dict]) -> str:
 def _plain(value):
     if value is None:
         return ""
+    if isinstance(value, list):
+        return " ".join(map(str, value))
     if isinstance(value, float):
         return round(value, 4)
     return value
@@ -173,7 +175,8 @@ def results_markdown(title: str, about: list[str], statuses: list[RunStatus],
         lines.append(f"| {r['variant']} | {r['seeds']} ({r['finished']}) | {_steps(r)} | "
                      f"{_num(r['final_mean'])} | {_num(r['final_std'])} | "
                      f"{_num(r['final_min'])} | {_num(r['final_max'])} | "
-                     f"{r['fxp16_since_step'] or '-'} | {_num(r['saturations_max'], ',d')} |")
+                     f"{', '.join(f'{v:,}' for v in r['fxp16_since_step']) or '-'} | "
+                     f"{_num(r['saturations_max'], ',d')} |")
     verdicts = spread_verdicts(rows)
     if verdicts:
         lines += ["", *verdicts]

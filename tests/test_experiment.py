@@ -415,3 +415,25 @@ def test_a_spec_sb3_cannot_express_is_a_named_skip(tmp_path, capsys):
                       "0", "--steps", "400", "--sb3-python", fake_sb3_python(tmp_path)) == 0
     assert "not run: the spec's optimizer is sgd" in capsys.readouterr().err
     assert not (out / "runs" / "sb3-s0").exists()
+
+
+def test_the_documented_experiment_commands_are_accepted(monkeypatch):
+    """Every `fixar experiment` command of docs/training.md (continued lines joined)
+    passes the parser and every variant's check of the run length."""
+    import shlex
+
+    from fixar_gen import load_spec
+    from fixar_gen.cli import build_parser
+    from fixar_gen.experiment import make_grid
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    commands = []
+    text = (root / "docs" / "training.md").read_text(encoding="utf-8")
+    for line in text.replace("\\\n", " ").splitlines():
+        if line.startswith("fixar experiment "):
+            commands.append(line.split("#")[0])
+    assert len(commands) >= 3
+    for line in commands:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        make_grid(load_spec(args.spec), args.variants, args.seeds, Path("unused"),
+                  steps=args.steps, core_backend=args.backend, last=args.last)
