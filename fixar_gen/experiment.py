@@ -183,9 +183,10 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
         try:
             with_run_length(VARIANTS[name].spec(spec), total_steps=steps)
         except SpecError as err:
-            option = f"--steps {steps}" if steps is not None else f"--variants {name}"
-            raise ExperimentError(f"{option}: variant {name}: {err} (a longer run, or "
-                                  "change the spec)") from None
+            where = f"--steps {steps}: variant {name}" if steps is not None \
+                else f"--variants {name}"
+            raise ExperimentError(f"{where}: {err} (a longer run, or change the spec)") \
+                from None
     spec = with_run_length(spec, total_steps=steps) if steps is not None else spec
     return Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last,
                 sb3_python)
@@ -462,11 +463,14 @@ def run_grid(grid: Grid, *, resume: bool = False, overwrite: bool = False,
              engine: str = "auto", notes: list[str] = ()
              ) -> tuple[list[dict], str, str | None]:
     """Run the grid (or what is left of it), seed by seed, each seed's reference run
-    after its variants: the results of the runs (finished ones skipped are read from
+    after its variants (an environment that cannot be created raises
+    :class:`fixar_gen.rl.env.EnvError` before anything is written): the results of the runs (finished ones skipped are read from
     their summary.json, with ``"skipped": True``), the engine, and why the plot is
     missing (or None)."""
+    from .rl.env import make_env
     from .sb3_reference import VARIANT, arguments
     from .sweep import run_parallel
+    make_env(grid.spec).close()      # a missing extra is one error, before the folder
     plan, reference_plan = prepare(grid, resume=resume, overwrite=overwrite, notes=notes)
     args = arguments(grid.spec) if grid.sb3_python else None
     entries = []                    # (seed, variant, folder, plan, job)

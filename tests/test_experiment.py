@@ -330,6 +330,30 @@ def test_a_run_too_short_for_a_variant_names_steps_and_the_variant(tmp_path, cap
     assert not (tmp_path / "g").exists()
 
 
+def test_a_missing_environment_extra_is_one_line_before_the_folder(tmp_path, capsys):
+    try:
+        import mujoco  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("mujoco is installed here, so HalfCheetah-v5 can be created")
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "specs" / \
+        "halfcheetah_10k_qat.yaml"
+    assert experiment(str(spec), tmp_path / "g", "--seeds", "0") == 2
+    err = one_line_error(capsys)
+    assert "HalfCheetah-v5" in err and "fixar_gen[mujoco]" in err
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_spec_too_short_for_a_variant_names_the_variant(tmp_path, capsys):
+    data = yaml.safe_load(Path(spec_file(tmp_path, total_steps=220)).read_text())
+    data["numerics"]["precision"] = "fxp32"     # valid: 20 updates, QAT would wait for 50
+    (tmp_path / "short.yaml").write_text(yaml.safe_dump(data))
+    assert experiment(str(tmp_path / "short.yaml"), tmp_path / "g", "--variants",
+                      "float32,fxp16,qat") == 2
+    assert "--variants qat: numerics.qat_delay" in one_line_error(capsys)
+
+
 @pytest.mark.parametrize("text,names", [("float32,qat", ["float32", "qat"]),
                                         (" fxp16 , fxp32", ["fxp16", "fxp32"]),
                                         ("qat", ["qat"])])
