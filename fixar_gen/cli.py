@@ -402,8 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",
                        description="Train the spec's DDPG agent: every DNN operation runs "
-                       "on the backend's core; writes metrics.csv, summary.json, a "
-                       "checkpoint and rewards.png (with the plot extra) into --out.")
+                       "on the backend's core; writes metrics.csv, evals.csv, "
+                       "summary.json, a checkpoint and rewards.png (with the plot extra) "
+                       "into --out.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--backend", choices=("golden", "pyrtl", "verilator", "float32"),
                    default="golden", help="golden: the bit-exact core model; pyrtl, "

@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .rl import sb3_ddpg
 from .spec import Spec
 
-SCRIPT = Path(__file__).resolve().parent / "rl" / "sb3_ddpg.py"
+SCRIPT = Path(sb3_ddpg.__file__).resolve()     # run as a script, in the other interpreter
 VARIANT = "sb3"
 ABOUT = "Stable-Baselines3's DDPG with the spec's hyper-parameters (fixar_gen/rl/sb3_ddpg.py)"
 NEEDS = "torch, stable-baselines3 and gymnasium"    # and mujoco for MuJoCo tasks

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -366,11 +367,14 @@ def test_variants_are_parsed_in_order(text, names):
 FAKE_SB3 = '''#!{python}
 """A stand-in for an interpreter with SB3: it accepts the real script's options
 (fixar_gen/rl/sb3_ddpg.py's parser) and writes what the script writes."""
-import csv, json, sys
+import csv, json, runpy, sys
+from pathlib import Path
 if sys.argv[1] == "-c":
     sys.exit(0)
-from fixar_gen.rl.sb3_ddpg import EVALS, parse_args
-args = parse_args(sys.argv[2:])
+script = Path(sys.argv[1])
+assert script.name == "sb3_ddpg.py" and script.is_file(), script
+real = runpy.run_path(str(script))          # the script file itself, not run
+EVALS, args = real["EVALS"], real["parse_args"](sys.argv[2:])
 args.out.mkdir(parents=True, exist_ok=True)
 steps = list(range(args.eval_every, args.total_steps + 1, args.eval_every))
 with open(args.out / "evals.csv", "w", newline="") as fh:
@@ -461,3 +465,115 @@ def test_the_documented_experiment_commands_are_accepted(monkeypatch):
         args = build_parser().parse_args(shlex.split(line)[1:])
         make_grid(load_spec(args.spec), args.variants, args.seeds, Path("unused"),
                   steps=args.steps, core_backend=args.backend, last=args.last)
+
+
+FAKE_TORCH = '''
+__version__ = "fake"
+def set_num_threads(n):
+    pass
+class nn:
+    class ReLU: pass
+    class Tanh: pass
+'''
+
+FAKE_SB3_PACKAGE = {
+    "stable_baselines3/__init__.py": '''
+import json, os
+import numpy as np
+__version__ = "fake"
+
+class _Optimizer:
+    def __init__(self, lr):
+        self.param_groups = [{"lr": lr}]
+
+class _Net:
+    def __init__(self, lr):
+        self.optimizer = _Optimizer(lr)
+
+class DDPG:
+    """Steps the environment with random actions and calls the callback, as SB3's
+    learn loop does; records what the script configured."""
+    def __init__(self, policy, env, learning_rate, **kwargs):
+        self.env, self.kwargs, self.rate = env, kwargs, learning_rate
+        self.actor, self.critic = _Net(learning_rate), _Net(learning_rate)
+
+    def _update_learning_rate(self, optimizers):      # what SB3 does at every update
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = self.rate
+
+    def learn(self, total_timesteps, callback):
+        self.env.reset(seed=0)
+        for t in range(1, total_timesteps + 1):
+            self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
+            _, _, terminated, truncated, _ = self.env.step(self.env.action_space.sample())
+            if terminated or truncated:
+                self.env.reset()
+            callback.num_timesteps = t
+            callback._on_step()
+        with open(os.environ["FAKE_SB3_RECORD"], "w") as fh:
+            json.dump({"actor_lr": self.actor.optimizer.param_groups[0]["lr"],
+                       "critic_lr": self.critic.optimizer.param_groups[0]["lr"],
+                       "net_arch": self.kwargs["policy_kwargs"]["net_arch"],
+                       "learning_starts": self.kwargs["learning_starts"],
+                       "sigma": float(self.kwargs["action_noise"].sigma[0])}, fh)
+
+    def predict(self, obs, deterministic):
+        assert deterministic
+        return np.zeros(self.env.action_space.shape, dtype=np.float32), None
+''',
+    "stable_baselines3/common/__init__.py": "",
+    "stable_baselines3/common/callbacks.py": '''
+class BaseCallback:
+    num_timesteps = 0
+''',
+    "stable_baselines3/common/noise.py": '''
+class NormalActionNoise:
+    def __init__(self, mean, sigma):
+        self.sigma = sigma
+class OrnsteinUhlenbeckActionNoise(NormalActionNoise):
+    def __init__(self, mean, sigma, theta, dt):
+        self.sigma = sigma
+''',
+}
+
+
+def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
+    """rl/sb3_ddpg.py run for real, with stand-ins for torch and SB3's DDPG (which
+    take random actions; the evaluated policy always says 0): its evaluation protocol,
+    evals.csv, summary.json, and the settings it gives SB3."""
+    import subprocess
+    import sys
+
+    import gymnasium as gym
+
+    from fixar_gen import load_spec
+    from fixar_gen.sb3_reference import SCRIPT, arguments
+    fake = tmp_path / "fake"
+    for name, text in {"torch.py": FAKE_TORCH, **FAKE_SB3_PACKAGE}.items():
+        (fake / name).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name).write_text(text)
+    args = arguments(load_spec(spec_file(tmp_path, total_steps=500)))
+    out = tmp_path / "sb3"
+    env = {**__import__("os").environ, "PYTHONPATH": str(fake),
+           "FAKE_SB3_RECORD": str(tmp_path / "record.json")}
+    done = subprocess.run([sys.executable, str(SCRIPT), *args, "--seed", "7", "--out",
+                           str(out)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record == {"actor_lr": 1e-4, "critic_lr": 1e-3, "learning_starts": 200,
+                      "net_arch": {"pi": [8], "qf": [8]}, "sigma": 0.1}
+    # the zero action on the evaluation seed, as the trainer evaluates
+    pendulum = gym.make("Pendulum-v1")
+    pendulum.reset(seed=7 + 1_000_000)
+    expected, over = 0.0, False
+    while not over:
+        _, reward, terminated, truncated, _ = pendulum.step(np.zeros(1, dtype=np.float32))
+        expected += float(reward)
+        over = terminated or truncated
+    evals = csv_rows(out / "evals.csv")
+    assert [int(r["step"]) for r in evals] == [200, 400, 500]   # every 200 and the end
+    assert all(float(r["eval_return"]) == round(expected, 4) for r in evals)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 500 and summary["seed"] == 7
+    assert summary["final_eval_return"] == round(expected, 4)
