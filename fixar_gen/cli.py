@@ -16,7 +16,7 @@ from typing import Sequence
 from . import __version__
 from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, print_bug, \
     seed_list, variant_list
-from .experiment import CORE_BACKENDS
+from .experiment import BANDS, CORE_BACKENDS
 from .params import SpecError
 from .spec import MAX_SCRATCHPAD_WORDS
 
@@ -294,7 +294,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     out = Path(args.out or f"experiments/{spec.name}")
     try:
         grid = make_grid(spec, args.variants, args.seeds, out, steps=args.steps,
-                         core_backend=args.backend, last=args.last)
+                         core_backend=args.backend, last=args.last, band=args.band)
         grid, skipped = with_reference(grid, args.sb3_python, enabled=not args.no_sb3)
         results, engine, problem = run_grid(
             grid, resume=args.resume, overwrite=args.overwrite,
@@ -466,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each run checkpoints at the first episode end after every N steps")
     p.add_argument("--last", type=integer(1, 1_000), default=3, metavar="N",
                    help="evaluations averaged into a run's final return (default: 3)")
+    p.add_argument("--band", choices=BANDS, default="minmax", help="the plot's shading "
+                   "around each variant's mean: the seeds' min to max, or mean +- one "
+                   "sample std (default: minmax)")
     sb3 = p.add_mutually_exclusive_group()
     sb3.add_argument("--sb3-python", default=None, metavar="PATH",
                      help="an interpreter with torch and stable-baselines3 for the SB3 DDPG "

@@ -48,6 +48,7 @@ VERSION = 1
 PLOT_EVERY = 60.0       # seconds between two redraws of curves.png while runs go on
 GRID_FILES = ("experiment.json", "results.csv", "results.md", "curves.png")
 CORE_BACKENDS = ("golden", "pyrtl", "verilator")
+BANDS = ("minmax", "std")
 
 
 class ExperimentError(ValueError):
@@ -118,6 +119,7 @@ class Grid:
     core_backend: str = "golden"
     last: int = 3                 # evaluations averaged into a run's final return
     sb3_python: str | None = None  # the interpreter of the SB3 reference; None: no row
+    band: str = "minmax"          # the plot's seed band: minmax or std
 
     def variant_spec(self, name: str) -> Spec:
         return VARIANTS[name].spec(self.spec)
@@ -158,6 +160,7 @@ class Grid:
                 "env": self.spec.env.id, "total_steps": self.spec.algorithm.total_steps,
                 "eval_every": self.spec.algorithm.eval_every,
                 "eval_episodes": self.spec.algorithm.eval_episodes, "last": self.last,
+                "band": self.band,
                 "runs": [{"variant": r.variant, "seed": r.seed,
                           "folder": str(r.folder.relative_to(self.out))}
                          for r in self.runs()]
@@ -171,11 +174,14 @@ class Grid:
 
 def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
               steps: int | None = None, core_backend: str = "golden",
-              last: int = 3, sb3_python: str | None = None) -> Grid:
+              last: int = 3, sb3_python: str | None = None, band: str = "minmax"
+              ) -> Grid:
     """The grid, every variant's spec checked: a run too short for a variant's QAT
     delay or the warm-up is refused naming ``--steps`` (or ``--variants`` when the
     spec's own length is used)."""
     from .rl.trainer import with_run_length
+    if band not in BANDS:
+        raise ExperimentError(f"--band {band}: not one of {', '.join(BANDS)}")
     if core_backend not in CORE_BACKENDS:
         raise ExperimentError(f"--backend {core_backend}: not one of "
                               f"{', '.join(CORE_BACKENDS)}")
@@ -189,7 +195,7 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
                 from None
     spec = with_run_length(spec, total_steps=steps) if steps is not None else spec
     return Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last,
-                sb3_python)
+                sb3_python, band)
 
 
 def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
@@ -380,7 +386,8 @@ def update_outputs(out: Path, plot: bool | None = None) -> str | None:
         tmp = out / f".curves-{os.getpid()}.tmp.png"
         try:
             plot_grid(curves(found, variants), switch_steps(found), tmp,
-                      title=f"{record['spec']} ({record['env']})")
+                      title=f"{record['spec']} ({record['env']})",
+                      band=record.get("band", "minmax"))
         except PlotError as exc:
             return str(exc)
         os.replace(tmp, png)

@@ -222,6 +222,25 @@ def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(grid, tmp_path,
         without_wall(csv_rows(reference / "results.csv"))
 
 
+def test_a_damaged_checkpoint_fails_its_run_only_in_one_line(grid, tmp_path, capsys):
+    out = copy_grid(grid, tmp_path)
+    run = out / "runs" / "qat-s1"
+    (run / "summary.json").unlink()                  # unfinished: resumed from checkpoint
+    current = (run / "checkpoint" / "CURRENT").read_text().strip()
+    npz = run / "checkpoint" / current / "checkpoint.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    npz.write_bytes(bytes(data))
+    assert experiment(grid[0], out, "--seeds", "0-1", "--resume") == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("[finished before: skipped]") == 3
+    err = captured.err.strip().splitlines()[-1]
+    assert err.startswith(f"fixar: error: {run}: ") and "checksum" in err
+    assert npz.read_bytes() == bytes(data)           # the evidence is left alone
+    assert {r["variant"]: r["finished"] for r in csv_rows(out / "results.csv")} == \
+        {"float32": "2", "qat": "1"}
+
+
 def test_resuming_a_finished_grid_trains_nothing(grid, tmp_path, capsys, monkeypatch):
     out = copy_grid(grid, tmp_path)
     runs = snapshot(out / "runs")
@@ -231,6 +250,16 @@ def test_resuming_a_finished_grid_trains_nothing(grid, tmp_path, capsys, monkeyp
     monkeypatch.setattr(Trainer, "run", no_training)
     assert experiment(grid[0], out, "--seeds", "0-1", "--resume") == 0
     assert capsys.readouterr().out.count("[finished before: skipped]") == 4
+    assert snapshot(out / "runs") == runs
+    # --last and --band may change: only the table and the plot do
+    assert experiment(grid[0], out, "--seeds", "0-1", "--resume", "--last", "1",
+                      "--band", "std") == 0
+    record = json.loads((out / "experiment.json").read_text())
+    assert (record["last"], record["band"]) == (1, "std")
+    for row in csv_rows(out / "results.csv"):
+        lasts = [float(csv_rows(out / "runs" / f"{row['variant']}-s{seed}" /
+                                "evals.csv")[-1]["eval_return"]) for seed in (0, 1)]
+        assert float(row["final_mean"]) == pytest.approx(sum(lasts) / 2, abs=1e-3)
     assert snapshot(out / "runs") == runs
 
 
@@ -302,6 +331,8 @@ def test_resume_without_a_grid_is_refused(tmp_path, capsys):
     (["--checkpoint-every", "0"], "--checkpoint-every"),
     (["--backend", "float32"], "--backend"),
     (["--engine", "slurm"], "--engine"),
+    (["--band", "iqr"], "--band"),
+    (["--sb3-python", "python3", "--no-sb3"], "--no-sb3"),
     (["--resume", "--overwrite"], "--overwrite"),
 ])
 def test_bad_option_values_are_one_line_naming_the_option(tmp_path, capsys, options,
@@ -577,3 +608,15 @@ def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 500 and summary["seed"] == 7
     assert summary["final_eval_return"] == round(expected, 4)
+
+
+@pytest.mark.parametrize("band", ["minmax", "std"])
+def test_the_plot_draws_either_band(tmp_path, band):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    from fixar_gen.rl.plots import plot_grid
+    curves = {"float32": [[(100, -5.0), (200, -3.0)], [(100, -7.0), (200, -1.0)]],
+              "qat": [[(100, -6.0)]]}
+    out = plot_grid(curves, {"qat": [150]}, tmp_path / "c.png", band=band)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="band"):
+        plot_grid(curves, {}, tmp_path / "d.png", band="iqr")
