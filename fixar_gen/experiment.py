@@ -121,6 +121,21 @@ class Grid:
     sb3_python: str | None = None  # the interpreter of the SB3 reference; None: no row
     band: str = "minmax"          # the plot's seed band: minmax or std
 
+    def __post_init__(self) -> None:
+        if not self.variants or len(set(self.variants)) != len(self.variants) \
+                or not set(self.variants) <= set(VARIANTS):
+            raise ExperimentError(f"variants: {list(self.variants)} (each of "
+                                  f"{', '.join(VARIANTS)} at most once, at least one)")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ExperimentError(f"seeds: {list(self.seeds)} (at least one, each once)")
+        if self.core_backend not in CORE_BACKENDS:
+            raise ExperimentError(f"--backend {self.core_backend}: not one of "
+                                  f"{', '.join(CORE_BACKENDS)}")
+        if self.band not in BANDS:
+            raise ExperimentError(f"--band {self.band}: not one of {', '.join(BANDS)}")
+        if isinstance(self.last, bool) or not isinstance(self.last, int) or self.last < 1:
+            raise ExperimentError(f"--last {self.last}: a positive integer")
+
     def variant_spec(self, name: str) -> Spec:
         return VARIANTS[name].spec(self.spec)
 
@@ -180,11 +195,8 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
     delay or the warm-up is refused naming ``--steps`` (or ``--variants`` when the
     spec's own length is used)."""
     from .rl.trainer import with_run_length
-    if band not in BANDS:
-        raise ExperimentError(f"--band {band}: not one of {', '.join(BANDS)}")
-    if core_backend not in CORE_BACKENDS:
-        raise ExperimentError(f"--backend {core_backend}: not one of "
-                              f"{', '.join(CORE_BACKENDS)}")
+    grid = Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last,
+                sb3_python, band)                    # checks the options first
     for name in variants:
         try:
             with_run_length(VARIANTS[name].spec(spec), total_steps=steps)
@@ -193,9 +205,9 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
                 else f"--variants {name}"
             raise ExperimentError(f"{where}: {err} (a longer run, or change the spec)") \
                 from None
-    spec = with_run_length(spec, total_steps=steps) if steps is not None else spec
-    return Grid(spec, tuple(variants), tuple(seeds), Path(out), core_backend, last,
-                sb3_python, band)
+    if steps is None:
+        return grid
+    return dataclasses.replace(grid, spec=with_run_length(spec, total_steps=steps))
 
 
 def with_reference(grid: Grid, python_option: str | None, enabled: bool = True

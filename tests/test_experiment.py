@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fixar_gen.cli import main
-from fixar_gen.experiment import parse_variants
+from fixar_gen.experiment import VARIANTS, ExperimentError, Grid, parse_variants
 from fixar_gen.rl.trainer import Trainer
 from fixar_gen.sweep import ray_available
 
@@ -620,3 +622,29 @@ def test_the_plot_draws_either_band(tmp_path, band):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="band"):
         plot_grid(curves, {}, tmp_path / "d.png", band="iqr")
+
+
+@given(st.permutations(list(VARIANTS)).flatmap(
+    lambda names: st.integers(1, len(names)).map(lambda n: names[:n])))
+def test_any_variants_in_any_order_parse_to_themselves(names):
+    assert parse_variants(",".join(names)) == names
+    with pytest.raises(ValueError, match="given twice"):
+        parse_variants(",".join(names + names[:1]))
+    with pytest.raises(ValueError, match="is not a variant"):
+        parse_variants(",".join(names + ["fxp8"]))
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"variants": ()}, "variants: []"), ({"variants": ("qat", "qat")}, "variants"),
+    ({"variants": ("int8",)}, "variants"), ({"seeds": ()}, "seeds: []"),
+    ({"seeds": (1, 1)}, "seeds"), ({"core_backend": "float32"}, "--backend float32"),
+    ({"band": "iqr"}, "--band iqr"), ({"last": 0}, "--last 0"), ({"last": True}, "--last"),
+])
+def test_a_grid_is_validated_when_made(tmp_path, changes, message):
+    from fixar_gen import load_spec
+    fields = dict(spec=load_spec(spec_file(tmp_path)), variants=("float32",), seeds=(0,),
+                  out=tmp_path)
+    Grid(**fields)
+    with pytest.raises(ExperimentError, match=message.replace("[", r"\[").replace(
+            "]", r"\]")):
+        Grid(**{**fields, **changes})
