@@ -483,9 +483,9 @@ def run_grid(grid: Grid, *, resume: bool = False, overwrite: bool = False,
              ) -> tuple[list[dict], str, str | None]:
     """Run the grid (or what is left of it), seed by seed, each seed's reference run
     after its variants (an environment that cannot be created raises
-    :class:`fixar_gen.rl.env.EnvError` before anything is written): the results of the runs (finished ones skipped are read from
-    their summary.json, with ``"skipped": True``), the engine, and why the plot is
-    missing (or None)."""
+    :class:`fixar_gen.rl.env.EnvError` before anything is written).  Returns the
+    results of the runs (finished ones skipped are read from their summary.json, with
+    ``"skipped": True``), the engine, and why the plot is missing (or None)."""
     from .rl.env import make_env
     from .sb3_reference import VARIANT, arguments
     from .sweep import run_parallel

@@ -270,7 +270,8 @@ def test_resuming_a_finished_grid_trains_nothing(grid, tmp_path, capsys, monkeyp
     ({}, ["--steps", "400", "--seeds", "0-1"],
      "variants.float32.spec.algorithm.total_steps: 600 in the grid, 400 now"),
     ({}, ["--seeds", "0-2"], "seeds: [0, 1] in the grid"),
-    ({}, ["--seeds", "0-1", "--variants", "float32,fxp16"], "variants: float32,qat in the grid, float32,fxp16 now"),
+    ({}, ["--seeds", "0-1", "--variants", "float32,fxp16"],
+     "variants: float32,qat in the grid, float32,fxp16 now"),
 ])
 def test_resume_with_other_settings_is_refused_naming_the_difference(
         grid, tmp_path, capsys, change, options, expected):
