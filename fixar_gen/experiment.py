@@ -67,11 +67,14 @@ class Variant:
         return "float32" if self.precision is None else core_backend
 
     def spec(self, spec: Spec) -> Spec:
-        """``spec`` with this variant's precision schedule, validated as a whole."""
-        if self.precision is None or spec.numerics.precision == self.precision:
+        """``spec`` with this variant's precision schedule, validated as a whole.  The
+        float32 agent has none: its spec says fxp32, the schedule that asks nothing of
+        the run's length (a run shorter than QAT's delay is fine for it)."""
+        precision = self.precision or "fxp32"
+        if spec.numerics.precision == precision:
             return spec
         numerics = nested("numerics", lambda: dataclasses.replace(
-            spec.numerics, precision=self.precision))
+            spec.numerics, precision=precision))
         return dataclasses.replace(spec, numerics=numerics)
 
 
@@ -112,7 +115,7 @@ class Run:
 class Grid:
     """Variants x seeds of one spec, into ``out``."""
 
-    spec: Spec                    # with --steps applied
+    spec: Spec                    # with --steps applied (each variant sets its precision)
     variants: tuple[str, ...]
     seeds: tuple[int, ...]
     out: Path
@@ -207,7 +210,9 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
                 from None
     if steps is None:
         return grid
-    return dataclasses.replace(grid, spec=with_run_length(spec, total_steps=steps))
+    # each variant sets its own precision; in FXP32 the base asks nothing of the length
+    base = with_run_length(VARIANTS["fxp32"].spec(spec), total_steps=steps)
+    return dataclasses.replace(grid, spec=base)
 
 
 def with_reference(grid: Grid, python_option: str | None, enabled: bool = True

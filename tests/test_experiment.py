@@ -389,6 +389,15 @@ def test_a_spec_too_short_for_a_variant_names_the_variant(tmp_path, capsys):
     assert "--variants qat: numerics.qat_delay" in one_line_error(capsys)
 
 
+def test_the_float32_variant_needs_no_room_for_the_qat_delay(tmp_path):
+    # 220 steps: 20 updates, fewer than QAT's 50; the float32 agent has no QAT
+    out = tmp_path / "g"
+    assert experiment(spec_file(tmp_path), out, "--variants", "float32", "--seeds", "0",
+                      "--steps", "220") == 0
+    assert json.loads((out / "runs" / "float32-s0" / "summary.json").read_text())[
+        "steps"] == 220
+
+
 @pytest.mark.parametrize("text,names", [("float32,qat", ["float32", "qat"]),
                                         (" fxp16 , fxp32", ["fxp16", "fxp32"]),
                                         ("qat", ["qat"])])
