@@ -3,7 +3,8 @@ variant, the final return of each seed with its mean and spread over the seeds.
 
 A run's *final return* is the mean of its last ``last`` evaluation returns (each one
 the mean of the spec's deterministic evaluation episodes), read from the run's
-``evals.csv``; a run still going counts at the step it has reached, so the table can be
+``evals.csv``; a run still going counts at the step it has reached (its last evaluation
+or checkpoint, whichever is later), so the table can be
 read at any moment of a grid (the steps columns say how far each variant is).  Pure
 data: this module reads run folders and writes text, it trains nothing.
 """
@@ -39,13 +40,15 @@ class RunStatus:
     saturations: int | None
     fxp16_since_step: int | None
     wall_seconds: float | None
+    checkpointed_step: int = 0             # the last row of metrics.csv (checkpoints)
 
     @property
     def steps(self) -> int:
-        """Steps reached: the run's length once finished, else its last evaluation."""
+        """Steps reached: the run's length once finished, else its last evaluation or
+        checkpoint, whichever is later."""
         if self.finished:
             return self.ref.total_steps
-        return self.evals[-1][0] if self.evals else 0
+        return max(self.evals[-1][0] if self.evals else 0, self.checkpointed_step)
 
     @property
     def best(self) -> float | None:
@@ -61,6 +64,17 @@ def read_evals(folder: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _last_metrics_step(folder: Path) -> int:
+    """The step of the last episode in ``folder``/metrics.csv (written at checkpoints;
+    a reference run has none)."""
+    path = Path(folder) / "metrics.csv"
+    if not path.is_file():
+        return 0
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return int(rows[-1]["step"]) if rows else 0
+
+
 def run_status(ref: RunRef, last: int) -> RunStatus:
     rows = read_evals(ref.folder)
     evals = tuple((int(r["step"]), float(r["eval_return"])) for r in rows)
@@ -73,7 +87,8 @@ def run_status(ref: RunRef, last: int) -> RunStatus:
         precision=latest.get("precision", ""),
         saturations=int(latest["saturations"]) if latest else None,
         fxp16_since_step=int(switch) if switch else None,
-        wall_seconds=float(latest["wall_seconds"]) if latest else None)
+        wall_seconds=float(latest["wall_seconds"]) if latest else None,
+        checkpointed_step=_last_metrics_step(ref.folder))
 
 
 def variant_rows(statuses: list[RunStatus], variants: list[str]) -> list[dict]:

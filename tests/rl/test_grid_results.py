@@ -70,6 +70,16 @@ def test_variant_rows_are_the_statistics_of_the_runs(grid, last):
                    for line in md.splitlines()) == len(statuses)
 
 
+def test_a_run_going_counts_at_its_last_evaluation_or_checkpoint(tmp_path):
+    ref = RunRef("qat", 0, tmp_path / "run", 5_000)
+    write_run(ref.folder, [-900.0, -800.0], finished=False)     # evaluated at 100, 200
+    assert run_status(ref, 3).steps == 200
+    (ref.folder / "metrics.csv").write_text("step,episode\n200,0\n400,1\n")
+    assert run_status(ref, 3).steps == 400
+    (ref.folder / "summary.json").write_text("{}")
+    assert run_status(ref, 3).steps == 5_000
+
+
 def test_spread_verdicts_need_two_reference_seeds_and_say_unfinished():
     row = {"variant": "float32", "with_evals": 2, "final_min": -200.0, "final_max": -150.0,
            "finished": 2, "seeds": 2, "final_mean": -175.0}
