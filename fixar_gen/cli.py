@@ -14,7 +14,9 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, print_bug
+from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, print_bug, \
+    seed_list, variant_list
+from .experiment import BANDS, CORE_BACKENDS
 from .params import SpecError
 from .spec import MAX_SCRATCHPAD_WORDS
 
@@ -286,6 +288,48 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """``fixar experiment``: the variants x seeds grid (fixar_gen/experiment.py)."""
+    from pathlib import Path
+
+    from .experiment import ExperimentError, make_grid, run_grid, with_reference
+    from .sweep import SweepError
+    spec = _load(args.spec)
+    if args.out is None:
+        output_folder_or_error(f"experiments/{spec.name}")
+    out = Path(args.out or f"experiments/{spec.name}")
+    try:
+        grid = make_grid(spec, args.variants, args.seeds, out, steps=args.steps,
+                         core_backend=args.backend, last=args.last, band=args.band)
+        grid, skipped = with_reference(grid, args.sb3_python, enabled=not args.no_sb3)
+        results, engine, problem = run_grid(
+            grid, resume=args.resume, overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every, workers=args.jobs, engine=args.engine,
+            notes=[skipped] if skipped else [])
+    except (ExperimentError, SweepError) as exc:
+        raise UserError(str(exc)) from None
+    except _run_errors() as exc:
+        raise UserError(str(exc)) from None
+    for r in results:
+        if "error" not in r:
+            print(f"{r['out']}: {r['variant']} seed {r['seed']}: {r['steps']} steps, final "
+                  f"eval return {r['final_eval_return']:.1f} ({r['precision']}; "
+                  f"{r['saturations']} saturations)"
+                  + (" [finished before: skipped]" if r.get("skipped") else ""))
+    print(f"{out / 'results.md'}, {out / 'results.csv'}"
+          + (f", {out / 'curves.png'}" if problem is None else "")
+          + f" ({len(results)} runs, "
+          + ("all finished before)" if engine == "none" else f"{engine} engine)"))
+    if skipped:
+        print(f"fixar experiment: {skipped}", file=sys.stderr)
+    if problem:
+        print(f"fixar experiment: no curves.png: {problem}", file=sys.stderr)
+    failed = [r for r in results if "error" in r]
+    if failed:
+        raise UserError("; ".join(f"{r['out']}: {r['error']}" for r in failed))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -364,8 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",
                        description="Train the spec's DDPG agent: every DNN operation runs "
-                       "on the backend's core; writes metrics.csv, summary.json, a "
-                       "checkpoint and rewards.png (with the plot extra) into --out.")
+                       "on the backend's core; writes metrics.csv, evals.csv, "
+                       "summary.json, a checkpoint and rewards.png (with the plot extra) "
+                       "into --out.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--backend", choices=("golden", "pyrtl", "verilator", "float32"),
                    default="golden", help="golden: the bit-exact core model; pyrtl, "
@@ -390,6 +435,58 @@ def build_parser() -> argparse.ArgumentParser:
                    "(run folders OUT/sSEED, default runs/NAME-BACKEND-sSEED)")
     _engine_options(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("experiment", help="a grid of training runs: variants x seeds, "
+                       "one table and one plot",
+                       description="Train the spec with every --variants mode and every "
+                       "--seeds seed (each an ordinary `fixar train` run in OUT/runs/"
+                       "VARIANT-sSEED), in parallel, and keep OUT/results.csv, "
+                       "OUT/results.md (per variant: the final return's mean and spread "
+                       "over the seeds, the steps reached) and OUT/curves.png (learning "
+                       "curves with seed bands; the plot extra) up to date after every "
+                       "evaluation. An interrupted grid continues with --resume. See "
+                       "docs/training.md.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--variants", type=variant_list, default=["float32", "qat"],
+                   metavar="LIST", help="comma-separated, from float32 (the float32 "
+                   "agent), qat (the core with QAT), fxp32 (the core in FXP32 "
+                   "throughout), fxp16 (the core in FXP16 from the start) "
+                   "(default: float32,qat)")
+    p.add_argument("--seeds", type=seed_list, default=list(range(5)), metavar="SEEDS",
+                   help="0-4, 0,3,7 or 0-2,10 (default: 0-4)")
+    p.add_argument("--steps", type=STEPS, default=None, help="environment steps of every "
+                   "run (default: the spec's total_steps; every variant's run must hold "
+                   "the warm-up and the QAT delay)")
+    p.add_argument("--backend", choices=CORE_BACKENDS, default="golden",
+                   help="the core backend of the qat, fxp32 and fxp16 variants")
+    p.add_argument("-o", "--out", type=output_folder, default=None,
+                   help="grid folder (default: experiments/NAME)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the grid in --out: "
+                       "finished runs are skipped, the others continue from their "
+                       "checkpoints (only with the spec and options it was started with)")
+    again.add_argument("--overwrite", action="store_true", help="replace the grid in --out "
+                       "(without it, or --resume, a folder holding a grid or a run is "
+                       "refused)")
+    p.add_argument("--checkpoint-every", type=STEPS, default=5_000, metavar="N",
+                   help="each run checkpoints at the first episode end after every N steps")
+    p.add_argument("--last", type=integer(1, 1_000), default=3, metavar="N",
+                   help="evaluations averaged into a run's final return (default: 3)")
+    p.add_argument("--band", choices=BANDS, default="minmax", help="the plot's shading "
+                   "around each variant's mean: the seeds' min to max, or mean +- one "
+                   "sample std (default: minmax)")
+    sb3 = p.add_mutually_exclusive_group()
+    sb3.add_argument("--sb3-python", default=None, metavar="PATH",
+                     help="an interpreter with torch and stable-baselines3 for the SB3 DDPG "
+                     "reference row (default: $FIXAR_SB3_PYTHON, else this one if it has "
+                     "them, else the row is skipped and the reason said)")
+    sb3.add_argument("--no-sb3", action="store_true", help="no SB3 reference row")
+    p.add_argument("--workers", "--jobs", dest="jobs", type=integer(1, 1024), default=None,
+                   metavar="K", help="runs at once (default: the machine's CPUs)")
+    p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",
+                   help="auto: Ray when installed (the scale extra), else a local "
+                   "process pool")
+    p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("sweep", help="design-space sweep: performance and resources per point",
                        description="Evaluate every combination of the --over values with "

@@ -19,6 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from .experiment import parse_variants
+from .sweep import SweepError, parse_seeds
+
 EXIT_USAGE = 2
 
 
@@ -92,6 +95,23 @@ def output_file(default_name: str) -> Callable[[str], str]:
         return str(path)
     parse.__name__ = "output_file"
     return parse
+
+
+def variant_list(text: str) -> list[str]:
+    """``float32,qat``: training variants of `fixar experiment`."""
+    try:
+        return parse_variants(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seed_list(text: str) -> list[int]:
+    """``0-4``, ``0,3,7`` or ``0-2,10``: seeds, in order, each once."""
+    try:
+        return parse_seeds(text)
+    except SweepError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--seeds {text}: ")) \
+            from None
 
 
 BUG_LINE = ("fixar: internal error: the traceback above is a bug in fixar_gen, not a "

@@ -65,3 +65,68 @@ def plot_runs(runs: list[Path], output: Path, smooth: int = 5) -> Path:
     fig.savefig(output, dpi=120)
     plt.close(fig)
     return output
+
+
+def plot_grid(curves: dict[str, list[list[tuple[int, float]]]],
+              switches: dict[str, list[int]], output: Path, title: str = "",
+              band: str = "minmax") -> Path:
+    """Learning curves of an experiment grid: per variant, the mean evaluation return
+    over its seeds at every evaluated step (a step counts the seeds that reached it),
+    shaded between the seeds' min and max (``band="minmax"``) or mean +- one sample
+    std (``band="std"``), each seed faint; dotted: the steps where QAT runs switched
+    to FXP16."""
+    if band not in ("minmax", "std"):
+        raise ValueError(f"band: {band!r} is not minmax or std")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotError("plotting needs matplotlib: pip install 'fixar_gen[plot]'") from None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    drawn = False
+    for i, (variant, seeds) in enumerate(curves.items()):
+        color = f"C{i % 10}"
+        by_step: dict[int, list[float]] = {}
+        for run in seeds:
+            ax.plot(*zip(*run), color=color, alpha=0.2, linewidth=0.7)
+            for step, value in run:
+                by_step.setdefault(step, []).append(value)
+        if not by_step:
+            continue
+        steps = sorted(by_step)
+        mean = [sum(by_step[s]) / len(by_step[s]) for s in steps]
+        if band == "minmax":
+            low = [min(by_step[s]) for s in steps]
+            high = [max(by_step[s]) for s in steps]
+        else:
+            sd = [_std(by_step[s]) for s in steps]
+            low = [m - d for m, d in zip(mean, sd)]
+            high = [m + d for m, d in zip(mean, sd)]
+        ax.plot(steps, mean, color=color, marker="o" if len(steps) < 30 else None,
+                markersize=3, label=f"{variant} ({len(seeds)} seed"
+                f"{'s' if len(seeds) != 1 else ''})")
+        ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
+        for step in switches.get(variant, ()):
+            ax.axvline(step, color=color, linestyle=":", linewidth=1)
+        drawn = True
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("evaluation return")
+    spread = "min-max over seeds" if band == "minmax" else "mean +- std over seeds"
+    ax.set_title((title + "\n" if title else "") + f"line: mean, band: {spread}; dotted: "
+                 "switch to FXP16", fontsize=9)
+    if drawn:
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    output = Path(output)
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
+    return output
+
+
+def _std(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5

@@ -4,9 +4,12 @@ replay buffer on the host, update on the core, evaluate, log, checkpoint.
     trainer = Trainer(spec, backend="golden", out="runs/pendulum")
     summary = trainer.run()
 
-Writes into ``out``: ``metrics.csv`` (one row per training episode), ``summary.json``,
+Writes into ``out``: ``metrics.csv`` (one row per training episode), ``evals.csv``
+(one row per evaluation, rewritten as each one finishes), ``summary.json``,
 ``checkpoint/`` (atomic; every ``checkpoint_every`` steps, at the next episode end,
 and at the end) and ``rewards.png`` when matplotlib is installed (the ``plot`` extra).
+``on_evaluation`` (optional) is called after every evaluation, once ``evals.csv``
+holds it: `fixar experiment` updates its grid table there.
 A folder that already holds a run is refused unless the run is resumed or
 ``run(overwrite=True)`` is asked for. A run resumed from its checkpoint
 (``run(resume=True)``, only with the settings the checkpoint records:
@@ -23,6 +26,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,14 +42,35 @@ from .run_settings import check_same_run, run_settings, settings_digest
 
 METRICS = ("step", "episode", "return", "eval_return", "precision", "saturations",
            "updates_per_s", "steps_per_s")
+#: evals.csv: one row per evaluation; ``fxp16_since_step`` is the step of the switch to
+#: FXP16 once it happened (empty before, and always for float32 and FXP32 runs)
+EVALS = ("step", "eval_return", "precision", "saturations", "fxp16_since_step",
+         "wall_seconds")
 EVAL_SEED_OFFSET = 1_000_000
 #: what a run writes into its folder; a folder holding any of them is a run already
-RUN_OUTPUTS = ("checkpoint", "metrics.csv", "summary.json", "rewards.png")
+RUN_OUTPUTS = ("checkpoint", "metrics.csv", "evals.csv", "summary.json", "rewards.png")
 
 
 class RunExists(Exception):
     """The run folder already holds a run (finished or not) and neither resume nor
     overwrite was asked for."""
+
+
+def run_outputs(folder: Path) -> list[str]:
+    """The names of the run outputs (:data:`RUN_OUTPUTS`) that ``folder`` holds."""
+    return [name for name in RUN_OUTPUTS if (Path(folder) / name).exists()
+            or (Path(folder) / name).is_symlink()]
+
+
+def remove_run_outputs(folder: Path) -> None:
+    """Remove a run's own files from ``folder``; other files are left alone."""
+    import shutil
+    for name in run_outputs(folder):
+        path = Path(folder) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def with_run_length(spec: Spec, seed: int | None = None,
@@ -100,7 +125,8 @@ def _atomic_write(path: Path, text: str) -> None:
 class Trainer:
     def __init__(self, spec: Spec, backend: str = "golden", out: str | Path = "runs/run",
                  seed: int | None = None, total_steps: int | None = None,
-                 checkpoint_every: int = 5_000, progress: bool = True):
+                 checkpoint_every: int = 5_000, progress: bool = True,
+                 on_evaluation: Callable[[], None] | None = None):
         spec = with_run_length(spec, seed=seed, total_steps=total_steps)
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
                 or checkpoint_every < 1:
@@ -114,6 +140,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.settings = run_settings(spec, backend)
         self.progress = Progress(self.total_steps, progress)
+        self.on_evaluation = on_evaluation
         algo = spec.algorithm
         self.env = make_env(spec)
         self.eval_env = make_env(spec)
@@ -125,6 +152,7 @@ class Trainer:
         self.step = 0
         self.episode = 0
         self.rows: list[dict] = []
+        self.evals: list[dict] = []
         self.pending_eval: float | None = None
         self.last_eval: float | None = None
         self.switched_at: int | None = None
@@ -180,6 +208,7 @@ class Trainer:
                 self.update_seconds += dt
             if algo.eval_every and self.step % algo.eval_every == 0:
                 self.pending_eval = self.last_eval = self.evaluate()
+                self._record_eval(time.monotonic() - started)
             if terminated or truncated:
                 wall = time.monotonic() - episode_start
                 self.rows.append({
@@ -212,6 +241,7 @@ class Trainer:
                            self.agent.precision, final=True)
         if self.last_eval is None or (algo.eval_every and self.step % algo.eval_every):
             self.last_eval = self.evaluate()
+            self._record_eval(self.elapsed)
         self.checkpoint()
         summary = self.summary()
         _atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -233,6 +263,24 @@ class Trainer:
         return float(np.mean(returns))
 
     # -- outputs -----------------------------------------------------------------------
+
+    def _record_eval(self, wall_seconds: float) -> None:
+        """``last_eval`` as a row of evals.csv (rewritten atomically), then
+        ``on_evaluation``.  A run resumed from its checkpoint repeats the evaluations
+        after it with the same results; a second one at the same step (the final
+        evaluation of a finished run that is resumed) replaces the first."""
+        row = {"step": self.step, "eval_return": round(self.last_eval, 4),
+               "precision": self.agent.precision, "saturations": self.agent.saturations,
+               "fxp16_since_step": "" if self.switched_at is None else self.switched_at,
+               "wall_seconds": round(wall_seconds, 2)}
+        if self.evals and self.evals[-1]["step"] == self.step:
+            self.evals[-1] = row
+        else:
+            self.evals.append(row)
+        self.out.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.out / "evals.csv", _csv(EVALS, self.evals))
+        if self.on_evaluation is not None:
+            self.on_evaluation()
 
     def summary(self) -> dict:
         returns = [r["return"] for r in self.rows]
@@ -257,11 +305,7 @@ class Trainer:
         }
 
     def _metrics_csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=METRICS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return buffer.getvalue()
+        return _csv(METRICS, self.rows)
 
     def _plot(self) -> None:
         """rewards.png when matplotlib is installed (the plot extra); silently not."""
@@ -282,7 +326,8 @@ class Trainer:
             "spec": self.spec.name, "backend": self.backend, "seed": self.seed,
             "step": self.step, "episode": self.episode, "agent": agent_meta,
             "rng": self.rng.bit_generator.state, "rows": self.rows,
-            "last_eval": self.last_eval, "switched_at": self.switched_at,
+            "last_eval": self.last_eval, "evals": self.evals,
+            "switched_at": self.switched_at,
             "updates_done": self.updates_done, "update_seconds": self.update_seconds,
             "elapsed": self.elapsed, "total_steps": self.total_steps,
             "settings": self.settings, "settings_sha256": settings_digest(self.settings),
@@ -292,19 +337,13 @@ class Trainer:
         _atomic_write(self.out / "metrics.csv", self._metrics_csv())
 
     def _claim_folder(self, overwrite: bool) -> None:
-        found = [name for name in RUN_OUTPUTS if (self.out / name).exists()]
+        found = run_outputs(self.out)
         if not found:
             return
         if not overwrite:
             raise RunExists(f"{self.out} already holds a run ({', '.join(found)}); "
                             "continue it with --resume, or replace it with --overwrite")
-        import shutil
-        for name in found:
-            path = self.out / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+        remove_run_outputs(self.out)
 
     def _restore(self) -> None:
         directory = self.out / "checkpoint"
@@ -318,10 +357,19 @@ class Trainer:
         self.step, self.episode = int(meta["step"]), int(meta["episode"])
         self.rows = list(meta["rows"])
         self.last_eval = meta["last_eval"]
+        self.evals = list(meta.get("evals", []))     # absent in checkpoints before evals.csv
         self.switched_at = meta["switched_at"]
         self.updates_done = int(meta["updates_done"])
         self.update_seconds = float(meta["update_seconds"])
         self.elapsed = float(meta["elapsed"])
+
+
+def _csv(fields: tuple[str, ...], rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _json(value):

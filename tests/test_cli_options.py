@@ -47,6 +47,10 @@ BAD_VALUES = [
     (["compile", PENDULUM, "--batch", "0"], "--batch"),
     (["sweep", PENDULUM, "--over", "cores=1", "--jobs", "-2"], "--jobs"),
     (["train", PENDULUM, "--resume", "--overwrite"], "--overwrite"),
+    (["experiment", PENDULUM, "--steps", "0"], "--steps"),
+    (["experiment", PENDULUM, "--workers", "0"], "--workers"),
+    (["experiment", PENDULUM, "--seeds", "2-1"], "--seeds"),
+    (["experiment", PENDULUM, "--variants", "fp8"], "--variants"),
 ]
 
 
@@ -116,15 +120,16 @@ def _unwritable_folders(tmp_path):
     return folders
 
 
-@pytest.mark.parametrize("command", ["generate", "train", "sweep", "plot"])
+@pytest.mark.parametrize("command", ["generate", "train", "sweep", "plot", "experiment"])
 def test_output_that_cannot_be_written_is_one_line(tmp_path, capsys, command):
     for folder in _unwritable_folders(tmp_path):
         argv = {"generate": ["generate", PENDULUM, "-o", str(folder)],
                 "train": ["train", PENDULUM, "--out", str(folder), "--quiet"],
                 "sweep": ["sweep", PENDULUM, "--over", "cores=1", "--out", str(folder)],
-                "plot": ["plot", str(tmp_path), "-o", str(folder / "r.png")]}[command]
+                "plot": ["plot", str(tmp_path), "-o", str(folder / "r.png")],
+                "experiment": ["experiment", PENDULUM, "-o", str(folder)]}[command]
         option = {"generate": "-o/--out", "train": "--out", "sweep": "--out",
-                  "plot": "-o/--output"}[command]
+                  "plot": "-o/--output", "experiment": "-o/--out"}[command]
         refused(capsys, argv, option)
 
 

@@ -83,6 +83,19 @@ def test_cosim_runs_and_verify_names_its_extra(tmp_path):
     assert "hypothesis" in lines[0] and "pip install 'fixar_gen[verify]'" in lines[0]
 
 
+def test_experiment_writes_its_tables_and_names_the_missing_plot_extra(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY_SPEC)
+    proc = without_extras("from fixar_gen.cli import main\nraise SystemExit(main(["
+                          "'experiment', 'tiny.yaml', '--variants', 'float32,fxp32', "
+                          "'--seeds', '0', '--steps', '1100', '--workers', '1', "
+                          "'--engine', 'local', '-o', 'grid']))", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "fixar experiment: no curves.png: plotting needs matplotlib" in proc.stderr
+    assert "Stable-Baselines3 DDPG reference: not run" in proc.stderr
+    assert (tmp_path / "grid" / "results.md").is_file()
+    assert not (tmp_path / "grid" / "curves.png").exists()
+
+
 def test_the_verify_extra_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'verify = ["hypothesis' in text
