@@ -234,10 +234,10 @@ def test_an_unknown_option_is_named_by_its_command(capsys, argv, option):
     assert f"(see fixar {argv[0]} --help)" in err
 
 
-def test_a_memory_smaller_than_the_programs_need_is_said(capsys, tmp_path):
+def test_a_memory_smaller_than_the_programs_need_is_said(capsys, tmp_path, tiny):
     """--memory-words is a trial size for synthesis: below what the spec's programs need
     the command still writes the design, and says it cannot run them."""
-    assert main(["generate", PENDULUM, "-o", str(tmp_path / "g"),
+    assert main(["generate", tiny, "-o", str(tmp_path / "g"),
                  "--memory-words", "3"]) == 0
     err = capsys.readouterr().err
     assert "warning: --memory-words 3: the scratchpad has 4 words, the spec's programs " \
