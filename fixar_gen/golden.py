@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 
-from . import isa
+from . import isa, ops
 from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Program, Store,
                   Vector)
 from . import exact as X
@@ -315,9 +315,7 @@ class GoldenMachine:
         return self.state[buf].reshape(-1)[i], b.fmt
 
     def _vector(self, ins: Vector) -> None:
-        fn = isa.VECTOR_FUNCTIONS[ins.fn]
-        handler = getattr(self, f"_v_{fn}")
-        handler(ins)
+        getattr(self, ops.VECTOR[ins.fn].golden)(ins)
 
     def _store(self, ins: Vector, value: WideInt | np.ndarray, frac: int,
                buf: int | None = None) -> np.ndarray:
