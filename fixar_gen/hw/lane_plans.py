@@ -67,6 +67,8 @@ class _Recording(Stage):
             return pyrtl.WireVector(FORMAT_BITS)
         if name in ("fa", "fb", "fc", "fd", "fe", "fpre", "tanh_frac", "zero_frac"):
             return pyrtl.WireVector(FRAC)
+        if name in ("A", "B", "C0", "C1", "D", "E"):
+            return pyrtl.WireVector(OPND)
         if name == "drain0":
             return [(pyrtl.WireVector(MUL_X), pyrtl.WireVector(FRAC))] * 2
         return pyrtl.WireVector(MUL_X)

@@ -83,6 +83,6 @@ if __name__ == "__main__":
         sys.stdout.write(table() + "\n")
     else:
         with open(sys.argv[1], encoding="utf-8") as fh:
-            old = fh.read()
+            new = update(fh.read())
         with open(sys.argv[1], "w", encoding="utf-8") as fh:
-            fh.write(update(old))
+            fh.write(new)
