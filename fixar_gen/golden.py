@@ -366,6 +366,10 @@ class GoldenMachine:
         low = X.where(X.sign(X.add(wa, wc)) < 0, -wc, wa)       # max(a, -c)
         self._store(ins, X.where(X.sign(X.sub(low, wc)) > 0, wc, low), frac)   # min(., c)
 
+    def _v_abs(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        self._store(ins, np.where(a < 0, -a, a), fa.frac)
+
     def _v_dact_relu(self, ins):
         a, fa = self._operand(ins.a, ins)
         y, _ = self._operand(ins.b, ins)

@@ -133,6 +133,8 @@ PLANS: dict[str, LanePlan] = {
                       round1=lambda s: ([(s.ma, fsum(s.fa, s.fc))], s.fmt_d)),
     "fill": LanePlan(round1=_one("c0", "fc")),
     "clip": LanePlan(round1=lambda s: ([(s.a, s.fa), (s.c0, s.fc)], s.fmt_d), clip=True),
+    "abs": LanePlan(round1=lambda s: ([(smux(s.A[-1], neg(s.A), s.A, s.A.bitwidth + 1),
+                                        s.fa)], s.fmt_d)),
     # -- backpropagation
     "dact_relu": LanePlan(round1=lambda s: (
         [(pyrtl.select(s.b_positive, s.A, pyrtl.Const(0, OPND)), s.fa)], s.fmt_d)),

@@ -1,4 +1,4 @@
-"""Element-wise arithmetic: copy, add, sub, mul, scale, fill, clip."""
+"""Element-wise arithmetic: copy, add, sub, mul, scale, fill, clip, abs."""
 
 from .declare import DATA, SCALE, Operand, vec
 
@@ -14,5 +14,6 @@ FILL = vec("fill", 5, "d = R(c[0], f(c))", c=CONST, d=DATA, constants=SCALE,
            engine="_k_fill")
 CLIP = vec("clip", 6, "d = R(min(max(a, -c[0]), c[0])) at the larger of f(a), f(c)",
            a=DATA, c=CONST, d=DATA, constants=SCALE)
+ABS = vec("abs", 22, "d = R(|a|, f(a))", a=DATA, d=DATA)
 
-OPERATIONS = (COPY, ADD, SUB, MUL, SCALE_, FILL, CLIP)
+OPERATIONS = (COPY, ADD, SUB, MUL, SCALE_, FILL, CLIP, ABS)
