@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,
                   Program, Range, Slot, Store, Vector, ACTIVATIONS, MODES, VECTOR_FUNCTIONS)
-from .golden import PRNG_LANES
+from .arch import PRNG_LANES
 from .numerics import FixedFormat
 # formats of the constants the host writes (unsigned; see docs/numerics.md), declared with
 # the operations that read them
