@@ -48,7 +48,6 @@ def test_everything_lists_the_declared_operations():
     assert V.ELEMENT_OPS == tuple(op.name for op in ops.ELEMENT)
     assert V.OPERAND_ROLES == {op.name: op.lane_roles for op in ops.ELEMENT}
     assert set(lane_plans.PLANS) == set(V.ELEMENT_OPS)
-    assert lane_plans.FORMAT_BITS == V.FORMAT_BITS
     assert core.SERIAL_FUNCTIONS == ("noise", "ou_noise")
     assert core.FOLDED_FUNCTIONS == ("range",)
     assert perf.LINK_FUNCTIONS == ("acc_add",)

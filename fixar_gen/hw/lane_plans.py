@@ -24,9 +24,7 @@ from dataclasses import dataclass
 import pyrtl
 
 from .. import arch
-from .lane_wires import FRAC, MUL_X, OPND, fsum, is_zero, neg, smux
-
-FORMAT_BITS = 18            # a format descriptor (vector.FORMAT_BITS; checked by a test)
+from .lane_wires import FORMAT_BITS, FRAC, MUL_X, OPND, fsum, is_zero, neg, smux
 
 
 class Stage:

@@ -1,11 +1,16 @@
 """Small signed-wire helpers shared by the vector lane (:mod:`fixar_gen.hw.vector`) and
-the per-operation datapath plans (:mod:`fixar_gen.hw.lane_plans`), and the lane's
-internal operand widths."""
+the per-operation datapath plans (:mod:`fixar_gen.hw.lane_plans`), the lane's format
+descriptor and its internal operand widths."""
 
 from __future__ import annotations
 
 import pyrtl
 
+#: a format descriptor: these fields, the first in the lowest bits.  rounding and
+#: overflow are indices into numerics.ROUNDING_MODES and OVERFLOW_MODES.
+FORMAT_FIELDS: tuple[tuple[str, int], ...] = (
+    ("width", 7), ("frac", 7), ("signed", 1), ("rounding", 2), ("overflow", 1))
+FORMAT_BITS = sum(bits for _, bits in FORMAT_FIELDS)
 #: the limits of the lane's data operands (``vector.check_supported`` enforces them)
 MAX_DATA_WIDTH = 48
 MAX_DATA_FRAC = 48

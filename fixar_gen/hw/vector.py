@@ -96,8 +96,8 @@ import pyrtl
 from .. import arch, ops
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
-from .lane_wires import (FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH, MUL_X, OPND, SCALAR,
-                         decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
+from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
+                         MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
 from .lane_plans import PLANS, Stage
 from .multiply import signed_product
@@ -110,11 +110,6 @@ OP_BITS = max(1, (len(ELEMENT_OPS) - 1).bit_length())
 OP_INDEX = {name: i for i, name in enumerate(ELEMENT_OPS)}
 DRAIN_OPS = tuple(op.name for op in ops.DRAIN)
 
-#: a format descriptor: these fields, the first in the lowest bits.  rounding and
-#: overflow are indices into numerics.ROUNDING_MODES and OVERFLOW_MODES.
-FORMAT_FIELDS: tuple[tuple[str, int], ...] = (
-    ("width", 7), ("frac", 7), ("signed", 1), ("rounding", 2), ("overflow", 1))
-FORMAT_BITS = sum(bits for _, bits in FORMAT_FIELDS)
 ACC_BITS_BITS = 7                        # the acc_bits input (acc_add's accumulator width)
 LANE_BITS = 32                           # one xorshift32 PRNG lane
 
