@@ -105,6 +105,20 @@ def test_every_engine_kernel_is_declared():
     assert {op.engine for op in ops.DRAIN} == {"_k_drain"}
 
 
+def test_plan_limits_refuse_what_golden_cannot_compute():
+    q = FixedFormat
+    V.check_supported("drain_tanh", word=82, fmt_a=q(64, 40), fmt_d=q(16, 8),
+                      fmt_pre=q(40, V.TANH_MAX_PRE_FRAC))
+    with pytest.raises(ValueError, match="int64 tanh table needs frac <= 38"):
+        V.check_supported("drain_tanh", word=82, fmt_a=q(64, 40), fmt_d=q(16, 8),
+                          fmt_pre=q(40, 39))
+    with pytest.raises(ValueError, match="adam_s squares a"):
+        V.check_supported("adam_s", word=82, fmt_a=q(33, 4), fmt_c=q(33, 32, signed=False),
+                          fmt_d=q(32, 4))
+    with pytest.raises(ValueError, match="acc_add needs acc_bits"):
+        V.check_supported("acc_add", word=82, fmt_a=q(64, 4), fmt_d=q(64, 4))
+
+
 def test_bad_declarations_say_what_is_wrong():
     data = Operand("data")
     with pytest.raises(ValueError, match="declares its destination d"):

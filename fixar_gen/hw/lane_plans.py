@@ -102,7 +102,8 @@ class LanePlan:
     value; ``first_counts``: where the first rounding's overflow is counted ("d", "e"
     or None); ``ratio``: the third multiplier takes adam_w's -ratio (else the
     pre-activation); ``round2``: stage ``mul2`` -> (up to 2 terms, target) of a second
-    rounding, whose overflow is counted against d."""
+    rounding, whose overflow is counted against d; ``limits``: the operation's own
+    format limits beyond the lane's (formats by role -> a problem, or None)."""
 
     square: str = "b"
     products: Callable[[Stage], dict] | None = None
@@ -114,6 +115,32 @@ class LanePlan:
     first_counts: str | None = "d"
     ratio: bool = False
     round2: Terms | None = None
+    limits: Callable[[dict], str | None] | None = None
+
+
+#: |d|, |a| < 2^31 so golden's int64 d*d (adam_s) is exact
+ADAM_S_MAGNITUDE_BITS = 31
+#: golden's tanh_fixed works in int64: T[i] << (f(pre) - 6) and 2^(30 + f(pre) - 6) must
+#: stay below 2^63, so drain_tanh needs f(pre) <= 38 (the hardware itself goes to 48)
+TANH_MAX_PRE_FRAC = 62 - arch.TANH_TABLE_FRAC + arch.TANH_SEGMENT_FRAC
+
+
+def _adam_s_limits(formats: dict) -> str | None:
+    for role in ("d", "a"):
+        fmt = formats[role]
+        if fmt.width - fmt.signed > ADAM_S_MAGNITUDE_BITS:
+            return (f"adam_s squares {role} ({fmt}) in int64 in the golden model; its "
+                    f"magnitude must stay below 2^{ADAM_S_MAGNITUDE_BITS} (signed width <= "
+                    f"{ADAM_S_MAGNITUDE_BITS + 1}, unsigned <= {ADAM_S_MAGNITUDE_BITS})")
+    return None
+
+
+def _tanh_limits(formats: dict) -> str | None:
+    frac = formats["pre"].frac
+    if frac > TANH_MAX_PRE_FRAC:
+        return (f"drain_tanh with a pre-activation frac of {frac}: the golden model's int64 "
+                f"tanh table needs frac <= {TANH_MAX_PRE_FRAC}")
+    return None
 
 
 def _one(value, frac):
@@ -164,7 +191,7 @@ PLANS: dict[str, LanePlan] = {
         products=lambda s: {"x": s.square_1, "y": s.C0, "xb": s.square_2,
                             "yb": s.one_minus_c},
         round1=lambda s: ([(s.ma, s.fc), (s.mb, s.fc)], s.fmt_v), first_counts=None,
-        round2=lambda s: ([(s.root, s.fd)], s.fmt_d)),
+        round2=lambda s: ([(s.root, s.fd)], s.fmt_d), limits=_adam_s_limits),
     "adam_w": LanePlan(      # eps' first, then the divider, then d - ratio * alpha
         round1=lambda s: ([(s.c1, s.fc)], s.fmt_eps), first_counts=None, ratio=True,
         round2=lambda s: ([(s.d, s.fd), (s.ma2, fsum(arch.RATIO_FRAC, s.fc))], s.fmt_d)),
@@ -192,7 +219,8 @@ PLANS: dict[str, LanePlan] = {
     "drain_relu": LanePlan(round1=lambda s: (s.drain0, s.fmt_pre),
                            round2=lambda s: ([(s.relu_zp, s.fpre)], s.fmt_d)),
     "drain_tanh": LanePlan(round1=lambda s: (s.drain0, s.fmt_pre),
-                           round2=lambda s: ([(s.tanh_value, s.tanh_frac)], s.fmt_d)),
+                           round2=lambda s: ([(s.tanh_value, s.tanh_frac)], s.fmt_d),
+                           limits=_tanh_limits),
     "drain_leaky_relu": LanePlan(
         round1=lambda s: (s.drain0, s.fmt_pre),
         round2=lambda s: ([(smux(s.leaky_neg, s.ma2, s.zp, s.ma2.bitwidth),

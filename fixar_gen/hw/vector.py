@@ -99,7 +99,7 @@ from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigne
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
-from .lane_plans import PLANS, Stage
+from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
 from .multiply import signed_product
 
 # ---------------------------------------------------------------------------- the interface
@@ -116,10 +116,6 @@ LANE_BITS = 32                           # one xorshift32 PRNG lane
 #: the limits check_supported enforces (the exactness bound of the datapath)
 MAX_ACC_FRAC = 2 * MAX_DATA_FRAC
 MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
-ADAM_S_MAGNITUDE_BITS = 31               # |d|, |a| < 2^31 so golden's int64 d*d is exact
-#: golden's tanh_fixed works in int64: T[i] << (f(pre) - 6) and 2^(30 + f(pre) - 6) must
-#: stay below 2^63, so drain_tanh needs f(pre) <= 38 (the hardware itself goes to 48)
-TANH_MAX_PRE_FRAC = 62 - arch.TANH_TABLE_FRAC + arch.TANH_SEGMENT_FRAC
 
 #: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
@@ -254,25 +250,18 @@ def check_supported(op: str, *, word: int, fmt_a: FixedFormat | None = None,
         elif fmt.frac > MAX_ACC_FRAC:
             raise ValueError(f"element unit: {what}: accumulator fracs must be <= "
                              f"{MAX_ACC_FRAC}")
-    if op == "acc_add":
+    if OPERAND_ROLES[op]["d"] == "acc":          # d + a fitted to acc_bits (acc_add)
         if acc_bits is None or not 2 <= acc_bits <= word:
-            raise ValueError(f"element unit: acc_add needs acc_bits in 2..{word} (the word), "
+            raise ValueError(f"element unit: {op} needs acc_bits in 2..{word} (the word), "
                              f"got {acc_bits}")
     elif acc_bits is not None and not 2 <= acc_bits <= word:
         raise ValueError(f"element unit: accumulators of {acc_bits} bits do not fit the "
                          f"{word}-bit word (need 2..{word})")
-    if op == "drain_tanh" and fmt_pre.frac > TANH_MAX_PRE_FRAC:
-        raise ValueError(f"element unit: drain_tanh with a pre-activation frac of "
-                         f"{fmt_pre.frac}: the golden model's int64 tanh table needs "
-                         f"frac <= {TANH_MAX_PRE_FRAC}")
-    if op == "adam_s":
-        for role, fmt in (("d", fmt_d), ("a", fmt_a)):
-            if fmt.width - fmt.signed > ADAM_S_MAGNITUDE_BITS:
-                raise ValueError(f"element unit: adam_s squares {role} ({fmt}) in int64 in "
-                                 f"the golden model; its magnitude must stay below "
-                                 f"2^{ADAM_S_MAGNITUDE_BITS} (signed width <= "
-                                 f"{ADAM_S_MAGNITUDE_BITS + 1}, unsigned <= "
-                                 f"{ADAM_S_MAGNITUDE_BITS})")
+    limits = PLANS[op].limits
+    if limits is not None:
+        problem = limits(given_)
+        if problem:
+            raise ValueError(f"element unit: {problem}")
 
 
 def check_word(word: int) -> None:
