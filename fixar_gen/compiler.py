@@ -23,22 +23,16 @@ from dataclasses import dataclass, field
 
 from .isa import (NO_BUFFER, Barrier, Buffer, Drain, Halt, Instruction, Load, MatMul,
                   Program, Range, Slot, Store, Vector, ACTIVATIONS, MODES, VECTOR_FUNCTIONS)
-from .golden import PRNG_LANES
+from .arch import PRNG_LANES
 from .numerics import FixedFormat
+# formats of the constants the host writes (unsigned; see docs/numerics.md), declared with
+# the operations that read them
+from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
 from .placement import place
 from .spec import Spec
 
 NETS = ("actor", "critic")
 PHASES = ("infer", "infer_critic", "explore", "train")
-
-#: formats of the constants the host writes (unsigned; see docs/numerics.md)
-COEFF = FixedFormat(33, 32, signed=False)       # gamma, tau, betas, momentum: [0, 2)
-SCALE = FixedFormat(35, 32, signed=False)       # 2 / batch: [0, 8)
-RATE = FixedFormat(48, 44, signed=False)        # alpha_t, eps, learning rates: [0, 16)
-NOISE = FixedFormat(36, 32, signed=False)       # sigma, OU constants: [0, 16)
-SLOPE = FixedFormat(17, 16, signed=False)       # leaky_relu slope
-UNIT = FixedFormat(2, 0)                        # ones, done flags
-PRNG = FixedFormat(33, 0, signed=False)         # xorshift32 lane states
 
 
 @dataclass(frozen=True)

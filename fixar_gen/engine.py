@@ -36,7 +36,7 @@ import numpy as np
 from . import engine_kernels as K
 from . import engine_numba
 from . import exact as X
-from . import isa
+from . import isa, ops
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
 from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Vector
 from .numerics import FixedFormat
@@ -173,8 +173,8 @@ class EngineMachine(GoldenMachine):
             written = [instr.dst]
         elif isinstance(instr, Vector):
             written = [instr.dst]
-            if isa.VECTOR_FUNCTIONS[instr.fn] in ("noise", "ou_noise"):
-                written += [instr.b, instr.e]
+            op = ops.VECTOR[instr.fn]
+            written += [getattr(instr, role) for role in op.writes]
         for i in written:
             if i != NO_BUFFER:
                 self.bound[i] = X.bits(self.state[i])
@@ -225,8 +225,8 @@ class EngineMachine(GoldenMachine):
         if isinstance(ins, Load):
             return self._k_load(ins)
         if isinstance(ins, Vector):
-            make = getattr(self, f"_k_{isa.VECTOR_FUNCTIONS[ins.fn]}", None)
-            return make(ins) if make is not None else None
+            kernel = ops.VECTOR[ins.fn].engine
+            return getattr(self, kernel)(ins) if kernel is not None else None
         return None                      # Store, Barrier: the interpreter's code
 
     def _whole(self, buf: int, rows: slice, cols: slice) -> bool:

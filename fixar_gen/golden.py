@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 
-from . import isa
+from . import isa, ops
 from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Program, Store,
                   Vector)
 from . import exact as X
@@ -315,9 +315,7 @@ class GoldenMachine:
         return self.state[buf].reshape(-1)[i], b.fmt
 
     def _vector(self, ins: Vector) -> None:
-        fn = isa.VECTOR_FUNCTIONS[ins.fn]
-        handler = getattr(self, f"_v_{fn}")
-        handler(ins)
+        getattr(self, ops.VECTOR[ins.fn].golden)(ins)
 
     def _store(self, ins: Vector, value: WideInt | np.ndarray, frac: int,
                buf: int | None = None) -> np.ndarray:
@@ -367,6 +365,10 @@ class GoldenMachine:
         (wa, wc), frac = X.align([(a, fa.frac), (np.full(a.shape, c, np.int64), fc.frac)])
         low = X.where(X.sign(X.add(wa, wc)) < 0, -wc, wa)       # max(a, -c)
         self._store(ins, X.where(X.sign(X.sub(low, wc)) > 0, wc, low), frac)   # min(., c)
+
+    def _v_abs(self, ins):
+        a, fa = self._operand(ins.a, ins)
+        self._store(ins, np.where(a < 0, -a, a), fa.frac)
 
     def _v_dact_relu(self, ins):
         a, fa = self._operand(ins.a, ins)

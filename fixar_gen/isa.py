@@ -7,6 +7,9 @@ decoder are all generated from that one description.  Every instruction is one
 ``INSTRUCTION_BITS``-bit word: the opcode in the low bits, then the fields in
 declaration order.
 
+Vector functions and drain activations are declared in :mod:`fixar_gen.ops` (one
+declaration each); their lists and numbering here come from there.
+
 Operands are *buffers*: named on-chip matrices with a shape and a fixed-point format,
 listed in the program's buffer table.  Wide accumulator buffers hold exact matmul sums.
 What each instruction computes is defined by :mod:`fixar_gen.golden`; docs/isa.md
@@ -20,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from . import arch
+from . import arch, ops
 from .numerics import FixedFormat
 
 if TYPE_CHECKING:
@@ -64,51 +67,15 @@ class Range:
 
 RANGE_BITS = 2 * COUNT_BITS
 
-ACTIVATIONS = ("identity", "relu", "tanh", "leaky_relu")
+#: the drain's activations and the vector functions, in encoding order (``Drain.act``,
+#: ``Vector.fn``): each one is declared once in :mod:`fixar_gen.ops`
+ACTIVATIONS = tuple(op.activation for op in ops.DRAIN)
 MODES = ("fxp32", "fxp16")
 #: what each vector function computes, element by element; ``f(x)`` is x's fraction
 #: bits, ``R(v, f)`` rounds and fits the exact value v (with f fraction bits) into dst's
 #: format by dst's rounding and overflow mode (counting overflows); c[i] is element i of
 #: the constants operand; every intermediate is an exact integer.
-VECTOR_SEMANTICS: dict[str, str] = {
-    "copy": "d = R(a, f(a))",
-    "add": "d = R(a + b) at the larger of f(a), f(b)",
-    "sub": "d = R(a - b) at the larger of f(a), f(b)",
-    "mul": "d = R(a * b, f(a) + f(b))",
-    "scale": "d = R(a * c[0], f(a) + f(c))",
-    "fill": "d = R(c[0], f(c))",
-    "clip": "d = R(min(max(a, -c[0]), c[0])) at the larger of f(a), f(c)",
-    "dact_relu": "d = R(a if b > 0 else 0, f(a))   (a: dL/dy, b: the layer's output y)",
-    "dact_leaky": "d = R(a * 2^f(c) if b > 0 else a * c[0], f(a) + f(c))",
-    "dact_tanh": "d = R(a * max(2^(2 f(b)) - b^2, 0), f(a) + 2 f(b))   (1 - y^2 from the "
-                 "stored output)",
-    "mse_grad": "d = R((a - b) * c[0]) with a - b at the larger fraction, times c   "
-                "(c[0] = 2 / batch)",
-    "bellman": "d = R(a + (e * c[0] if b == 0 else 0))   (a: reward, b: done, e: Q', "
-               "c[0]: gamma), aligned exactly",
-    "sgd": "d = R(d - a * c[0]), aligned exactly   (c[0]: learning rate)",
-    "momentum": "d = R(d * c[0] + a), aligned exactly   (c[0]: momentum)",
-    "adam_m": "d = R(d * c[0] + a * (2^f(c) - c[0])), aligned exactly   (c[0]: beta1)",
-    "adam_s": "u = d^2 * c[0] + a^2 * (2^f(c) - c[0]) (needs f(d) = f(a)); v = u / 2^f(c) "
-              "rounded to an integer by d's rounding (not counted: v < 2^63 always); "
-              "d = R(round(sqrt(v)), f(d)) (exact integer root, nearest)   (d: sqrt of "
-              "Adam's v; c[0]: beta2)",
-    "adam_w": "den = b + max(eps', 1) where eps' = c[1] rounded to f(b) to nearest, ties to even "
-              "(not fitted to b's width); r = sign(a) * floor(|a| * 2^(24 + f(b) - f(a)) / "
-              "den) (24 fraction bits; needs 24 + f(b) - f(a) >= 0 and |a| times that power "
-              "below 2^62, den > 0); d = R(d - r * c[0]), aligned exactly   (a: m, b: s, "
-              "c[0]: alpha_t)",
-    "soft_update": "d = R(d + c[0] * (a - d)), aligned exactly   (c[0]: tau)",
-    "range": "over rows x cols of a (src_col is not used): d[0] = min(d[0], min a), "
-             "d[1] = max(d[1], max a); d has a's format",
-    "noise": "N = Gaussian from the PRNG lanes in b (below); d = clamp(R(a + N * c[0]), "
-             "-1, 1) in d's format (the clamp is not counted; needs f(d) >= 0)   (c[0]: sigma)",
-    "ou_noise": "e (read and written at rows x src_col..., shaped like the region, never "
-                "broadcast) = R_e(e - e * c[1] + N * c[0]) in e's format; d = clamp(R(a + e), "
-                "-1, 1)   (c[0]: sigma sqrt(dt), c[1]: theta dt)",
-    "acc_add": "d = d + a on wide accumulators, a read at src_col (exact; fitted to the "
-               "accumulator width by the machine's overflow mode)",
-}
+VECTOR_SEMANTICS: dict[str, str] = {op.name: op.semantics for op in ops.VECTOR}
 VECTOR_FUNCTIONS = tuple(VECTOR_SEMANTICS)
 
 @dataclass(frozen=True)
@@ -453,8 +420,31 @@ def _semantics_section() -> list[str]:
         f"{arch.NOISE_FRAC} fraction bits (Irwin-Hall, unit variance, |N| <= 3.47). "
         "Noise instructions always run on one core, so results never depend on the split.",
         "",
-        "| function | computes |", "|---|---|",
-        *[f"| `{name}` | {text} |" for name, text in VECTOR_SEMANTICS.items()], ""]
+        "Each function is declared once in `fixar_gen/ops/` (docs/adding-an-operation.md); "
+        "this table, the numbering and the operand roles come from there.", "",
+        "| fn | function | operands | computes |", "|---|---|---|---|",
+        *[f"| {op.number} | `{op.name}` | {_operand_list(op)} | {op.semantics} |"
+          for op in ops.VECTOR], ""]
+
+
+def _operand_list(op) -> str:
+    """The roles an operation reads and writes, e.g. ``a, c (COEFF), d (read)``."""
+    out = []
+    for role in ("a", "b", "c", "e", "d"):
+        operand = op.operands.get(role)
+        if operand is None:
+            continue
+        text = role
+        if role == "c":
+            text += f" ({op.constants})"
+        elif operand.kind in ("acc", "prng"):
+            text += f" ({operand.kind})"
+        if role == "d" and op.reads_dst:
+            text += " (read)"
+        if role in op.writes:
+            text += " (written)"
+        out.append(text)
+    return ", ".join(out)
 
 
 if __name__ == "__main__":

@@ -79,28 +79,25 @@ from dataclasses import dataclass, field, fields
 
 from .isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                   Load, MatMul, Program, Store, Vector)
+from . import ops
 from .spec import Spec
 
 UNITS = ("array", "vector", "dma", "sync", "issue")
-LINK_FUNCTIONS = ("acc_add",)              # vector functions that run on the inter-core link
+LINK_FUNCTIONS = ops.names(unit="link")    # vector functions that run on the inter-core link
 LANE_FUNCTIONS = tuple(fn for fn in VECTOR_FUNCTIONS if fn not in LINK_FUNCTIONS)
 
-# Vector unit pipeline latencies: read, compute, requantize/saturate, write = 4 for the
-# simple functions; a chain of two multiplies adds two; the root and the divider are
-# bit-serial iterations unrolled into a pipeline (one stage per result bit plus the
-# operand and result stages), so they cost latency, not throughput.
+# Vector unit pipeline latencies, each operation's ``target_latency`` (fixar_gen.ops):
+# read, compute, requantize/saturate, write = 4 for the simple functions; a chain of two
+# multiplies adds two; range adds log2(16) levels of the cross-lane min/max tree; the
+# root (adam_s, 34) and the divider (adam_w, 40) are bit-serial iterations unrolled into
+# a pipeline, so they cost latency, not throughput.
 DEFAULT_VECTOR_LATENCY: tuple[tuple[str, int], ...] = tuple(
-    (fn, {"dact_tanh": 6, "bellman": 6, "ou_noise": 6,
-          "range": 8,        # + log2(16) levels of the cross-lane min/max tree
-          "adam_s": 34,      # 32-bit iterative square root
-          "adam_w": 40,      # 32-bit iterative divider, then the alpha multiply
-          }.get(fn, 4))
-    for fn in LANE_FUNCTIONS)
+    (op.name, op.target_latency) for op in ops.VECTOR if op.name in LANE_FUNCTIONS)
 
 # Drain: accumulator read + bias add + requantize + activation; tanh is a piecewise
 # interpolation with two more stages.
 DEFAULT_DRAIN_LATENCY: tuple[tuple[str, int], ...] = tuple(
-    (act, 6 if act == "tanh" else 4) for act in ACTIVATIONS)
+    (op.activation, op.target_latency) for op in ops.DRAIN)
 
 
 def _doc(text: str, default=None, factory=None):

@@ -36,17 +36,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from . import ops
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
                   MatMul, Program, Store, Vector)
 
 #: kinds whose contents outlive a program (the host writes or reads them)
 KEPT_KINDS = ("param", "state", "const", "prng", "monitor")
 #: vector functions that read their destination (update in place)
-READS_DST = ("sgd", "momentum", "adam_m", "adam_s", "adam_w", "soft_update", "range",
-             "acc_add")
+READS_DST = ops.names(reads_dst=True)
 #: vector functions that also write operand b (the PRNG lanes) or e (the OU state)
-WRITES_B = ("noise", "ou_noise")
-WRITES_E = ("ou_noise",)
+WRITES_B = ops.writing("b")
+WRITES_E = ops.writing("e")
 
 ENTRY = -1          # ``Placed.first`` of a buffer live on entry
 

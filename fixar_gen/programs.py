@@ -20,20 +20,15 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from . import isa
-from .compiler import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE
+from . import isa, ops
 from .cases import Case, golden_run
-from .golden import PRNG_LANES
+from .arch import PRNG_LANES
 from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Program, Range,
                   Slot, Store, Vector)
 from .numerics import FixedFormat
+from .ops import PRNG
 from .spec import Spec
 
-#: the constants' format each vector function's operand c takes
-CONST_FORMAT = {"scale": SCALE, "fill": SCALE, "clip": SCALE, "dact_leaky": SLOPE,
-                "mse_grad": SCALE, "bellman": COEFF, "sgd": RATE, "momentum": COEFF,
-                "adam_m": COEFF, "adam_s": COEFF, "adam_w": RATE, "soft_update": COEFF,
-                "noise": NOISE, "ou_noise": NOISE}
 
 
 class _Builder:
@@ -109,10 +104,6 @@ class _Builder:
         start = self.draw(st.integers(0, 2))
         return start + count + self.draw(st.integers(0, 1)), Range(start, count)
 
-    def const(self, fn: str, count: int = 2) -> int:
-        fmt = CONST_FORMAT[fn]
-        return self.buffer(1, count, fmt, "const", values=self.values(fmt, (1, count)))
-
     # -- instructions ---------------------------------------------------------------
 
     def emit(self, ins, split: str | None) -> None:
@@ -176,8 +167,10 @@ class _Builder:
             bias = self.buffer(1, cols + 2, fb)
         act = self.draw(st.integers(0, len(ACTIVATIONS) - 1))
         slope = isa.NO_BUFFER
-        if ACTIVATIONS[act] == "leaky_relu":
-            slope = self.buffer(1, 1, SLOPE, "const", values=self.values(SLOPE, (1, 1)))
+        declared = ops.DRAIN[act]
+        if "c" in declared.operands:
+            fmt = declared.constants
+            slope = self.buffer(1, 1, fmt, "const", values=self.values(fmt, (1, 1)))
         dst = self.buffer(r_ext, cols, self.fmt())
         src_col = self.draw(st.integers(0, 2))
         ins = Drain(dst=dst, acc=acc, bias=bias, slope=slope, act=act, rows=r,
@@ -185,90 +178,81 @@ class _Builder:
         self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
 
     def vector(self) -> None:
-        fn = self.draw(st.sampled_from(self.functions))
+        """One ``vec`` of a drawn function, its operands drawn as the function's
+        declaration (:mod:`fixar_gen.ops`) describes them."""
+        op = ops.BY_NAME[self.draw(st.sampled_from(self.functions))]
         rows, cols = self.dim(), self.dim()
         r_ext, r = self.region(rows)
         c_ext, c = self.region(cols)
         src_col = self.draw(st.integers(0, 2))
         src_ext = src_col + cols
-        operand_fmt = self.fmt
-        fd = self.fmt()
-        fields: dict = {"fn": isa.VECTOR_FUNCTIONS.index(fn), "rows": r, "cols": c,
-                        "src_col": src_col}
-
-        def operand(fmt=None, broadcast=True, shape=None):
-            fmt = fmt or operand_fmt()
-            if shape is None:
-                shape = (r_ext, src_ext)
-                if broadcast:
-                    shape = self.draw(st.sampled_from(((r_ext, src_ext), (1, src_ext),
-                                                       (r_ext, 1), (1, 1))))
-            return self.buffer(*shape, fmt)
-
+        fields: dict = {"fn": op.number, "rows": r, "cols": c, "src_col": src_col}
         split = self.draw(st.sampled_from(("rows", "cols")))
-        if fn == "acc_add":
-            acc_bits = self.spec.numerics.accumulator_width
-            frac = self.draw(st.integers(0, 40))
-            fields["dst"] = self.buffer(r_ext, c_ext, FixedFormat(64, frac), "acc", acc_bits)
-            fields["a"] = self.buffer(r_ext, src_ext, FixedFormat(64, frac), "acc", acc_bits)
-        elif fn == "range":
-            fa = operand_fmt()
-            fields["a"] = self.buffer(r_ext, c_ext, fa)
+        if op.issue != "pipelined":          # serial and folded: one core, not split
+            split = None
+        acc_bits = self.spec.numerics.accumulator_width
+        dst = op.operands["d"]
+        acc_frac = fd = None
+        if dst.kind == "acc":
+            acc_frac = self.draw(st.integers(0, 40))
+            fields["dst"] = self.buffer(r_ext, c_ext, FixedFormat(64, acc_frac), "acc",
+                                        acc_bits)
+        elif dst.layout != "monitor":        # a monitor takes its operand's format, below
+            fd = self.fmt()
+            fields["dst"] = self.buffer(r_ext, c_ext, fd)
+            self._constrain(fields["dst"], dst.values)
+        for role, operand in op.operands.items():
+            if role == "d":
+                continue
+            if operand.kind == "prng":
+                lanes = self.rng.integers(1, 2**32, size=(PRNG_LANES, 1), dtype=np.int64)
+                fields[role] = self.buffer(PRNG_LANES, 1, PRNG, "prng", values=lanes)
+            elif operand.kind == "const":
+                fields[role] = self.buffer(1, 2, op.constants, "const",
+                                           values=self.values(op.constants, (1, 2)))
+            elif operand.kind == "acc":
+                fields[role] = self.buffer(r_ext, src_ext, FixedFormat(64, acc_frac), "acc",
+                                           acc_bits)
+            else:
+                fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext)
+        if dst.layout == "monitor":
+            fa = self.buffers[fields["a"]].fmt
             lo, hi = sorted(self.values(fa, (2,)).tolist())
             fields["dst"] = self.buffer(1, 2, fa, "monitor",
                                         values=np.array([[hi, lo]] if self.draw(st.booleans())
                                                         else [[lo, hi]]))
-            split = None
-        else:
-            fields["dst"] = self.buffer(r_ext, c_ext, fd)
-            if fn in ("noise", "ou_noise"):
-                lanes = self.rng.integers(1, 2**32, size=(PRNG_LANES, 1), dtype=np.int64)
-                fields["b"] = self.buffer(PRNG_LANES, 1, PRNG, "prng", values=lanes)
-                fields["a"] = operand()
-                fields["c"] = self.const(fn)
-                if fn == "ou_noise":
-                    fields["e"] = operand(broadcast=False)
-                split = None
-            elif fn in ("copy",):
-                fields["a"] = operand()
-            elif fn in ("add", "sub", "mul", "dact_relu", "dact_tanh", "mse_grad"):
-                fields["a"] = operand()
-                fields["b"] = operand()
-                if fn == "mse_grad":
-                    fields["c"] = self.const(fn)
-            elif fn in ("scale", "clip"):
-                fields["a"] = operand()
-                fields["c"] = self.const(fn)
-            elif fn == "fill":
-                fields["c"] = self.const(fn)
-            elif fn == "dact_leaky":
-                fields["a"] = operand()
-                fields["b"] = operand()
-                fields["c"] = self.const(fn)
-            elif fn == "bellman":
-                fields["a"] = operand()
-                fields["b"] = operand(FixedFormat(2, 0), shape=None)
-                self.initial[self.buffers[fields["b"]].name] = self.rng.integers(
-                    0, 2, size=self.initial[self.buffers[fields["b"]].name].shape)
-                fields["e"] = operand()
-                fields["c"] = self.const(fn)
-            elif fn in ("sgd", "momentum", "adam_m", "soft_update"):
-                fields["a"] = operand()
-                fields["c"] = self.const(fn)
-            elif fn == "adam_s":
-                fields["a"] = operand(dataclasses.replace(operand_fmt(), frac=fd.frac)
-                                      if fd.frac < 32 else fd)
-                fields["c"] = self.const(fn)
-                dname = self.buffers[fields["dst"]].name
-                self.initial[dname] = np.abs(self.initial[dname]).clip(0, fd.max_int)
-            elif fn == "adam_w":
-                fields["a"] = operand()
-                fs = dataclasses.replace(operand_fmt(), signed=True)
-                fields["b"] = operand(fs)
-                bname = self.buffers[fields["b"]].name
-                self.initial[bname] = np.abs(self.initial[bname]).clip(0, fs.max_int)
-                fields["c"] = self.const(fn)
         self.emit(Vector(**fields), split)
+
+    def operand(self, operand: ops.Operand, fd: FixedFormat | None, r_ext: int, c_ext: int,
+                src_ext: int) -> int:
+        """A data operand as declared: its format, shape and values."""
+        if operand.values == "flag":
+            fmt = FixedFormat(2, 0)
+        elif operand.frac_of_dst:
+            fmt = dataclasses.replace(self.fmt(), frac=fd.frac) if fd.frac < 32 else fd
+        else:
+            fmt = self.fmt()
+        if operand.signed:
+            fmt = dataclasses.replace(fmt, signed=True)
+        if operand.layout == "source":
+            shape = self.draw(st.sampled_from(((r_ext, src_ext), (1, src_ext),
+                                               (r_ext, 1), (1, 1))))
+        elif operand.layout == "destination":
+            shape = (r_ext, c_ext)
+        else:
+            shape = (r_ext, src_ext)
+        buf = self.buffer(*shape, fmt)
+        self._constrain(buf, operand.values)
+        return buf
+
+    def _constrain(self, buf: int, values: str) -> None:
+        """Redraw a buffer's initial values to 0 or 1 (``flag``) or >= 0."""
+        name = self.buffers[buf].name
+        if values == "flag":
+            self.initial[name] = self.rng.integers(0, 2, size=self.initial[name].shape)
+        elif values == "nonnegative":
+            fmt = self.buffers[buf].fmt
+            self.initial[name] = np.abs(self.initial[name]).clip(0, fmt.max_int)
 
     def copy(self) -> None:
         rows, cols = self.dim(), self.dim()

@@ -471,6 +471,9 @@ class ReferenceMachine:
         # docs: clamp(a, -c, c) for c < 0 is read as min(max(a, -c), c) = c
         self._elementwise(ins, lambda i, j: min(max(self._value(ins.a, ins, i, j), -c), c))
 
+    def _v_abs(self, ins):
+        self._elementwise(ins, lambda i, j: abs(self._value(ins.a, ins, i, j)))
+
     def _v_dact_relu(self, ins):
         self._elementwise(ins, lambda i, j: self._value(ins.a, ins, i, j)
                           if self._element(ins.b, ins, i, j) > 0 else Fraction(0))

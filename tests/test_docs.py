@@ -25,3 +25,11 @@ def test_isa_reference_is_current():
     committed = (ROOT / "docs" / "isa.md").read_text(encoding="utf-8")
     assert committed == reference(), (
         "docs/isa.md is stale: run `python -m fixar_gen.isa docs/isa.md`")
+
+
+def test_hardware_operations_table_is_current():
+    from fixar_gen.hw.op_table import update
+    committed = (ROOT / "docs" / "hardware.md").read_text(encoding="utf-8")
+    assert committed == update(committed), (
+        "docs/hardware.md's operations table is stale: run "
+        "`python -m fixar_gen.hw.op_table docs/hardware.md`")

@@ -137,6 +137,7 @@ OPERANDS = {
     "clip": "a", "dact_relu": "ab", "dact_leaky": "ab", "dact_tanh": "ab",
     "mse_grad": "ab", "bellman": "abe", "sgd": "a", "momentum": "a", "adam_m": "a",
     "adam_s": "a", "adam_w": "ab", "soft_update": "a", "noise": "a", "ou_noise": "ae",
+    "abs": "a",
 }
 CONSTANTS = {"scale": 1, "fill": 1, "clip": 1, "dact_leaky": 1, "mse_grad": 1,
              "bellman": 1, "sgd": 1, "momentum": 1, "adam_m": 1, "adam_s": 1, "adam_w": 2,

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 import pyrtl
 
-from .. import isa
+from .. import isa, ops
 from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                    Load, MatMul, Store, Vector)
 from . import vector as V
@@ -148,8 +148,12 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     return 1 + (tiles - 1) * slot + lines + rows
 
 
-SERIAL_FUNCTIONS = ("noise", "ou_noise")     # one element a step (they share PRNG lanes)
-FOLDED_FUNCTIONS = ("range",)                 # folded in the controller, no lane runs
+#: vector functions issued one element a step (they share PRNG lanes), folded into the
+#: controller (no lane runs), charged to the "sync" unit (the inter-core link's add);
+#: from the operations' declarations (fixar_gen.ops)
+SERIAL_FUNCTIONS = ops.names(issue="serial")
+FOLDED_FUNCTIONS = ops.names(issue="folded")
+LINK_FUNCTIONS = ops.names(unit="link")
 
 
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
@@ -169,7 +173,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
         return "vector", steps + V.LANE_DEPTH
     if isinstance(instr, Vector):
         fn = VECTOR_FUNCTIONS[instr.fn]
-        unit = "sync" if fn == "acc_add" else "vector"
+        unit = "sync" if fn in LINK_FUNCTIONS else "vector"
         if fn in FOLDED_FUNCTIONS:
             return unit, steps
         if fn in SERIAL_FUNCTIONS:
@@ -185,6 +189,14 @@ def _fields(word: pyrtl.WireVector, layout) -> dict[str, pyrtl.WireVector]:
     for name, bits in layout:
         out[name] = word[pos:pos + bits]
         pos += bits
+    return out
+
+
+def _any(fn_is: dict, names) -> pyrtl.WireVector:
+    """1 while the executing ``vec`` runs one of the functions ``names``."""
+    out = pyrtl.Const(0, 1)
+    for name in names:
+        out = out | fn_is[name]
     return out
 
 
@@ -437,7 +449,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the group of columns this step works on: up to `lanes` of one row ------------
     lanes = cfg.lanes
-    serial = named(fn_is["noise"] | fn_is["ou_noise"], s("serial"))
+    serial = named(_any(fn_is, SERIAL_FUNCTIONS), s("serial"))
     remaining = _z(cols_count - _z(j, COUNT_BITS), COUNT_BITS)            # >= 1
     width_ = pyrtl.select(remaining < lanes, remaining, pyrtl.Const(lanes, COUNT_BITS))
     group = named(_z(pyrtl.select(serial, pyrtl.Const(1, COUNT_BITS), width_), COUNT_BITS),
@@ -451,7 +463,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     db = desc_regs["b"][0]
     dc = desc_regs["c"][0]
     sl = _fields(slot_reg, slot_fields(A))
-    uses_lane = fn_is["noise"] | fn_is["ou_noise"]
+    uses_lane = _any(fn_is, ops.with_operand("b", kind="prng"))
+    writes_e = _any(fn_is, ops.writing("e"))
     copy_now = state == COPY
     rd_c0 = _read(mems.data, _z(dc["base"], A))
     rd_c1 = _read(mems.data, _z(_z(dc["base"], A) + 1, A))
@@ -466,7 +479,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
     issuing = named(state == ELEM_START, s("elem_issue"))
-    is_range = fn_is["range"]
+    is_range = _any(fn_is, FOLDED_FUNCTIONS)
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
     lane_addr_d = []
@@ -490,7 +503,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                               operand_address("a"))
         addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
         addr_b = pyrtl.select(uses_lane, addr_lane, operand_address("b"))
-        addr_e = pyrtl.select(fn_is["ou_noise"], operand_address("e", broadcast=False),
+        addr_e = pyrtl.select(_any(fn_is, ops.with_operand("e", layout="unbroadcast")),
+                              operand_address("e", broadcast=False),
                               operand_address("e"))
         addr_d = pyrtl.select(is_range, _z(dd["base"], A), addr_dst)
         addr_e = pyrtl.select(is_range, _z(_z(dd["base"], A) + 1, A), addr_e)
@@ -560,7 +574,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 value, range_now | (copy_now & active) | done_here)
             mems.data[pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e)] <<= \
                 pyrtl.MemBlock.EnabledWrite(pyrtl.select(range_now, range_max, unit.e_out),
-                                            range_now | (done_here & fn_is["ou_noise"]))
+                                            range_now | (done_here & writes_e))
         else:
             mems.data[pyrtl.select(copy_now, copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
                 pyrtl.select(copy_now, rd_a, unit.d_out), (copy_now & active) | done_here)
@@ -588,7 +602,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     count_d = named(count_d, s("sat_count_d"))
     sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
                                                 count_d != 0)
-    count_e = named(pyrtl.select(elem_done & fn_is["ou_noise"], lanes_e, pyrtl.Const(0, 8)),
+    count_e = named(pyrtl.select(elem_done & writes_e, lanes_e, pyrtl.Const(0, 8)),
                     s("sat_count_e"))
     sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + count_e, STAT_BITS),
                                               count_e != 0)

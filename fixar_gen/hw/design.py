@@ -130,7 +130,8 @@ def program_limits(program: Program, pe: PEWidths, word: int) -> list[str]:
                  if i != NO_BUFFER and role in V.OPERAND_ROLES[op]}
         if "pre" in V.OPERAND_ROLES[op]:
             given["fmt_pre"] = program.pre_format
-        acc_bits = program.buffers[ins.dst].acc_bits if op == "acc_add" else None
+        acc_bits = (program.buffers[ins.dst].acc_bits
+                    if V.OPERAND_ROLES[op]["d"] == "acc" else None)
         try:
             V.check_supported(op, word=word, acc_bits=acc_bits, **given)
         except ValueError as exc:

@@ -8,9 +8,11 @@ is a pipeline and returns the element :data:`LANE_DEPTH` cycles later (``done`` 
 computed exactly as :mod:`fixar_gen.golden` computes it, with the overflows it counts.
 A new element may start every cycle, whatever the operations.
 
-Operations (``op``, :data:`ELEMENT_OPS`): ``isa.VECTOR_FUNCTIONS`` in order (so
-``op == Vector.fn``), then ``drain_<act>`` for ``act`` in ``isa.ACTIVATIONS`` (so
-``op == len(VECTOR_FUNCTIONS) + Drain.act``).
+Operations (``op``, :data:`ELEMENT_OPS`): the operations of :mod:`fixar_gen.ops`, the
+vector functions in ``Vector.fn`` order (so ``op == Vector.fn``), then ``drain_<act>``
+(so ``op == len(VECTOR_FUNCTIONS) + Drain.act``).  What each feeds the shared datapath
+below (multipliers, rounders, clamps) is its plan in :mod:`fixar_gen.hw.lane_plans`;
+the multiplexers here are built from the plans.
 
 Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
 ``word``-bit two's-complement integer)::
@@ -91,37 +93,29 @@ from dataclasses import dataclass, field
 
 import pyrtl
 
-from .. import arch, isa
+from .. import arch, ops
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
+from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
+                         MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
+                         resize as _resize, smux as _smux, sx as _sx, zx as _zx)
+from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
 from .multiply import signed_product
 
 # ---------------------------------------------------------------------------- the interface
 
 #: the element operations; the index is the ``op`` input
-ELEMENT_OPS: tuple[str, ...] = tuple(isa.VECTOR_FUNCTIONS) + tuple(
-    f"drain_{act}" for act in isa.ACTIVATIONS)
+ELEMENT_OPS: tuple[str, ...] = tuple(op.name for op in ops.ELEMENT)
 OP_BITS = max(1, (len(ELEMENT_OPS) - 1).bit_length())
 OP_INDEX = {name: i for i, name in enumerate(ELEMENT_OPS)}
-DRAIN_OPS = tuple(f"drain_{act}" for act in isa.ACTIVATIONS)
+DRAIN_OPS = tuple(op.name for op in ops.DRAIN)
 
-#: a format descriptor: these fields, the first in the lowest bits.  rounding and
-#: overflow are indices into numerics.ROUNDING_MODES and OVERFLOW_MODES.
-FORMAT_FIELDS: tuple[tuple[str, int], ...] = (
-    ("width", 7), ("frac", 7), ("signed", 1), ("rounding", 2), ("overflow", 1))
-FORMAT_BITS = sum(bits for _, bits in FORMAT_FIELDS)
 ACC_BITS_BITS = 7                        # the acc_bits input (acc_add's accumulator width)
 LANE_BITS = 32                           # one xorshift32 PRNG lane
 
 #: the limits check_supported enforces (the exactness bound of the datapath)
-MAX_DATA_WIDTH = 48
-MAX_DATA_FRAC = 48
 MAX_ACC_FRAC = 2 * MAX_DATA_FRAC
 MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
-ADAM_S_MAGNITUDE_BITS = 31               # |d|, |a| < 2^31 so golden's int64 d*d is exact
-#: golden's tanh_fixed works in int64: T[i] << (f(pre) - 6) and 2^(30 + f(pre) - 6) must
-#: stay below 2^63, so drain_tanh needs f(pre) <= 38 (the hardware itself goes to 48)
-TANH_MAX_PRE_FRAC = 62 - arch.TANH_TABLE_FRAC + arch.TANH_SEGMENT_FRAC
 
 #: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
@@ -138,10 +132,7 @@ PIPELINE_STAGES = ("in", "pre", "mul", "sum1", "round1") + tuple(
 #: cycles from an element's ``start`` to its ``done``, the same for every operation
 LANE_DEPTH = len(PIPELINE_STAGES)
 
-_OPND = MAX_DATA_WIDTH + 2               # a data value (or its negation) as a signed wire
-_MUL_X = 64                              # the multipliers' wide operand
-_FRAC = 8                                # internal frac wires (sums of fracs up to 144)
-_SCALAR = 64                             # adam's v, eps' and den are int64 in golden
+_OPND, _MUL_X, _FRAC, _SCALAR = OPND, MUL_X, FRAC, SCALAR
 
 
 def element_latency(op: str) -> int:
@@ -221,35 +212,9 @@ def pack_format_wires(width, frac, signed, rounding, overflow) -> pyrtl.WireVect
 
 
 #: which formats each operation reads: "data" roles must be data formats, "acc" ones
-#: accumulators (the unit ignores formats an operation does not use)
-OPERAND_ROLES: dict[str, dict[str, str]] = {
-    "copy": {"a": "data", "d": "data"},
-    "add": {"a": "data", "b": "data", "d": "data"},
-    "sub": {"a": "data", "b": "data", "d": "data"},
-    "mul": {"a": "data", "b": "data", "d": "data"},
-    "scale": {"a": "data", "c": "data", "d": "data"},
-    "fill": {"c": "data", "d": "data"},
-    "clip": {"a": "data", "c": "data", "d": "data"},
-    "dact_relu": {"a": "data", "b": "data", "d": "data"},
-    "dact_leaky": {"a": "data", "b": "data", "c": "data", "d": "data"},
-    "dact_tanh": {"a": "data", "b": "data", "d": "data"},
-    "mse_grad": {"a": "data", "b": "data", "c": "data", "d": "data"},
-    "bellman": {"a": "data", "b": "data", "e": "data", "c": "data", "d": "data"},
-    "sgd": {"a": "data", "c": "data", "d": "data"},
-    "momentum": {"a": "data", "c": "data", "d": "data"},
-    "adam_m": {"a": "data", "c": "data", "d": "data"},
-    "adam_s": {"a": "data", "c": "data", "d": "data"},
-    "adam_w": {"a": "data", "b": "data", "c": "data", "d": "data"},
-    "soft_update": {"a": "data", "c": "data", "d": "data"},
-    "range": {"a": "data", "d": "data"},
-    "noise": {"a": "data", "c": "data", "d": "data"},
-    "ou_noise": {"a": "data", "e": "data", "c": "data", "d": "data"},
-    "acc_add": {"a": "acc", "d": "acc"},
-    "drain_identity": {"a": "acc", "b": "data", "d": "data"},
-    "drain_relu": {"a": "acc", "b": "data", "pre": "data", "d": "data"},
-    "drain_tanh": {"a": "acc", "b": "data", "pre": "data", "d": "data"},
-    "drain_leaky_relu": {"a": "acc", "b": "data", "c": "data", "pre": "data", "d": "data"},
-}
+#: accumulators (the unit ignores formats an operation does not use); from the
+#: operations' declarations (:mod:`fixar_gen.ops`)
+OPERAND_ROLES: dict[str, dict[str, str]] = {op.name: op.lane_roles for op in ops.ELEMENT}
 
 
 def check_supported(op: str, *, word: int, fmt_a: FixedFormat | None = None,
@@ -285,25 +250,18 @@ def check_supported(op: str, *, word: int, fmt_a: FixedFormat | None = None,
         elif fmt.frac > MAX_ACC_FRAC:
             raise ValueError(f"element unit: {what}: accumulator fracs must be <= "
                              f"{MAX_ACC_FRAC}")
-    if op == "acc_add":
+    if OPERAND_ROLES[op]["d"] == "acc":          # d + a fitted to acc_bits (acc_add)
         if acc_bits is None or not 2 <= acc_bits <= word:
-            raise ValueError(f"element unit: acc_add needs acc_bits in 2..{word} (the word), "
+            raise ValueError(f"element unit: {op} needs acc_bits in 2..{word} (the word), "
                              f"got {acc_bits}")
     elif acc_bits is not None and not 2 <= acc_bits <= word:
         raise ValueError(f"element unit: accumulators of {acc_bits} bits do not fit the "
                          f"{word}-bit word (need 2..{word})")
-    if op == "drain_tanh" and fmt_pre.frac > TANH_MAX_PRE_FRAC:
-        raise ValueError(f"element unit: drain_tanh with a pre-activation frac of "
-                         f"{fmt_pre.frac}: the golden model's int64 tanh table needs "
-                         f"frac <= {TANH_MAX_PRE_FRAC}")
-    if op == "adam_s":
-        for role, fmt in (("d", fmt_d), ("a", fmt_a)):
-            if fmt.width - fmt.signed > ADAM_S_MAGNITUDE_BITS:
-                raise ValueError(f"element unit: adam_s squares {role} ({fmt}) in int64 in "
-                                 f"the golden model; its magnitude must stay below "
-                                 f"2^{ADAM_S_MAGNITUDE_BITS} (signed width <= "
-                                 f"{ADAM_S_MAGNITUDE_BITS + 1}, unsigned <= "
-                                 f"{ADAM_S_MAGNITUDE_BITS})")
+    limits = PLANS[op].limits
+    if limits is not None:
+        problem = limits(given_)
+        if problem:
+            raise ValueError(f"element unit: {problem}")
 
 
 def check_word(word: int) -> None:
@@ -341,33 +299,6 @@ def internal_width(word: int) -> int:
 
 
 # ----------------------------------------------------------------------------- wire helpers
-
-def _decl(wire: pyrtl.WireVector) -> pyrtl.WireVector:
-    """``wire`` through a full-width slice: PyRTL's Verilog then declares ``wire`` instead
-    of inlining it (an inlined ``?:`` inside a wider arithmetic expression is a Verilator
-    WIDTHEXPAND warning)."""
-    return wire[:wire.bitwidth]
-
-
-def _sx(wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    wire = pyrtl.as_wires(wire)
-    if wire.bitwidth > bits:
-        raise ValueError(f"element unit: cannot sign-extend {wire.bitwidth} bits to {bits}")
-    return _decl(wire).sign_extended(bits)
-
-
-def _zx(wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    wire = pyrtl.as_wires(wire)
-    if wire.bitwidth > bits:
-        raise ValueError(f"element unit: cannot zero-extend {wire.bitwidth} bits to {bits}")
-    return _decl(wire).zero_extended(bits)
-
-
-def _resize(wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    """A signed wire as ``bits`` bits: its low bits, or sign-extended (for values known
-    to fit)."""
-    return wire[:bits] if wire.bitwidth >= bits else _sx(wire, bits)
-
 
 def _shift(value: pyrtl.WireVector, amount: pyrtl.WireVector, left: bool,
            arithmetic: bool = False) -> pyrtl.WireVector:
@@ -415,19 +346,9 @@ def _sub(bits: int, a, b) -> pyrtl.WireVector:
     return (_sx(a, bits) - _sx(b, bits))[:bits]
 
 
-def _neg(wire: pyrtl.WireVector) -> pyrtl.WireVector:
-    """-wire (signed), one bit wider."""
-    bits = wire.bitwidth + 1
-    return (pyrtl.Const(0, bits) - _sx(wire, bits))[:bits]
-
-
 def _abs(wire: pyrtl.WireVector) -> pyrtl.WireVector:
     """|wire| of a signed wire, as an unsigned wire of the same width."""
     return pyrtl.select(wire[-1], _neg(wire)[:wire.bitwidth], wire)
-
-
-def _smux(sel, true, false, bits: int) -> pyrtl.WireVector:
-    return pyrtl.select(sel, _sx(true, bits), _sx(false, bits))
 
 
 def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
@@ -446,10 +367,6 @@ def _max_u(*wires) -> pyrtl.WireVector:
     for w in wires[1:]:
         best = pyrtl.select(w > best, w, best)
     return best
-
-
-def _is_zero(wire: pyrtl.WireVector) -> pyrtl.WireVector:
-    return wire == pyrtl.Const(0, wire.bitwidth)
 
 
 def _is_ones(wire: pyrtl.WireVector) -> pyrtl.WireVector:
@@ -708,6 +625,14 @@ class _View:
         self.b = bundle
 
     def is_op(self, *names: str) -> pyrtl.WireVector:
+        """1 for the operations ``names`` (for more than half of them: 0 for the others,
+        the smaller comparison; ops beyond ELEMENT_OPS never start)."""
+        others = [name for name in ELEMENT_OPS if name not in names]
+        if len(others) < len(names):
+            return ~self._any(others)
+        return self._any(names)
+
+    def _any(self, names) -> pyrtl.WireVector:
         out = pyrtl.Const(0, 1)
         for name in names:
             out = out | (self.b["op"] == OP_INDEX[name])
@@ -722,12 +647,10 @@ class _View:
         return _zx(self.fmt(role).frac, _FRAC)
 
 
-def _fsum(*parts) -> pyrtl.WireVector:
-    total = pyrtl.Const(0, _FRAC)
-    for part in parts:
-        part = pyrtl.Const(part, _FRAC) if isinstance(part, int) else _zx(part, _FRAC)
-        total = (total + part)[:_FRAC]
-    return total
+def _having(**fields) -> list[str]:
+    """The operations whose lane plan has these field values."""
+    return [name for name, plan in PLANS.items()
+            if all(getattr(plan, k) == v for k, v in fields.items())]
 
 
 def _sum_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int,
@@ -789,8 +712,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    1 - y^2 of dact_tanh, 2^f(c) - c0
     A0, B0, D0, C00 = (_resize(s0[k], _OPND) for k in ("a", "b", "d", "c0"))
     lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"], name_lane=serial_outputs)
-    adam_s0 = v0.is_op("adam_s")
-    square_1 = signed_product(_smux(adam_s0, D0, B0, _OPND), _smux(adam_s0, D0, B0, _OPND))
+    square_d = v0.is_op(*[n for n, p in PLANS.items() if p.square == "d"])
+    square_1 = signed_product(_smux(square_d, D0, B0, _OPND), _smux(square_d, D0, B0, _OPND))
     square_2 = signed_product(A0, A0)
     t_bits = 2 * MAX_DATA_FRAC + 1
     fb0 = v0.frac("b")
@@ -808,29 +731,17 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
 
     # -- mul: the two multipliers, x (64-bit) * y (50-bit), signed; products registered
     A, B, D, E, C0, C1 = (_resize(s1[k], _OPND) for k in operands)
-    ix = OP_INDEX
-    x_table = {
-        ix["mul"]: A, ix["scale"]: A, ix["dact_leaky"]: A,
-        ix["dact_tanh"]: _zx(s1["t_lo"], MAX_DATA_WIDTH + 1), ix["mse_grad"]: C0,
-        ix["bellman"]: pyrtl.select(_is_zero(s1["b"]), E, pyrtl.Const(0, _OPND)),
-        ix["sgd"]: _neg(A), ix["momentum"]: D, ix["adam_m"]: D, ix["adam_s"]: s1["square_1"],
-        ix["soft_update"]: A, ix["noise"]: s1["gauss"], ix["ou_noise"]: _neg(E),
-    }
-    y_table = {
-        ix["mul"]: B, ix["scale"]: C0, ix["dact_leaky"]: C0, ix["dact_tanh"]: A,
-        ix["mse_grad"]: A, ix["bellman"]: C0, ix["sgd"]: C0, ix["momentum"]: C0,
-        ix["adam_m"]: C0, ix["adam_s"]: C0, ix["soft_update"]: C0, ix["noise"]: C0,
-        ix["ou_noise"]: C1,
-    }
-    xb_table = {
-        ix["dact_tanh"]: _zx(s1["t_hi"], MAX_DATA_WIDTH + 2), ix["mse_grad"]: C0,
-        ix["adam_m"]: A, ix["adam_s"]: s1["square_2"], ix["soft_update"]: _neg(D),
-        ix["ou_noise"]: s1["gauss"],
-    }
-    yb_table = {
-        ix["dact_tanh"]: A, ix["mse_grad"]: _neg(B)[:_OPND], ix["adam_m"]: s1["one_minus_c"],
-        ix["adam_s"]: s1["one_minus_c"], ix["soft_update"]: C0, ix["ou_noise"]: C0,
-    }
+    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b=s1["b"], gauss=s1["gauss"],
+                  t_lo=lambda: _zx(s1["t_lo"], MAX_DATA_WIDTH + 1),
+                  t_hi=lambda: _zx(s1["t_hi"], MAX_DATA_WIDTH + 2),
+                  square_1=s1["square_1"], square_2=s1["square_2"],
+                  one_minus_c=s1["one_minus_c"])
+    x_table, y_table, xb_table, yb_table = {}, {}, {}, {}
+    for name, plan in PLANS.items():
+        if plan.products is not None:
+            for key, value in plan.products(stage).items():
+                {"x": x_table, "y": y_table, "xb": xb_table, "yb": yb_table}[key][
+                    OP_INDEX[name]] = value
     op1 = s1["op"]
     ma = signed_product(_case(op1, x_table, _MUL_X), _case(op1, y_table, _OPND))
     mb = signed_product(_case(op1, xb_table, _MUL_X), _case(op1, yb_table, _OPND))
@@ -851,40 +762,17 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                 OVERFLOW_MODES.index("saturate"))
     fmt_acc = pack_format_wires(s2["acc_bits"], 0, 1, ROUNDING_MODES.index("truncate"),
                                 OVERFLOW_MODES.index(acc_overflow))
-    b_positive = ~b[-1] & ~_is_zero(b)
-    A2 = _resize(a, _OPND)
-    drain0 = [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))]     # no bias: b = 0, any frac
-    zero_frac = pyrtl.Const(0, _FRAC)
-    plans1 = {
-        "copy": ([(a, fa)], fmt_d),
-        "add": ([(a, fa), (b, fb)], fmt_d),
-        "sub": ([(a, fa), (_neg(b), fb)], fmt_d),
-        "mul": ([(ma, _fsum(fa, fb))], fmt_d),
-        "scale": ([(ma, _fsum(fa, fc))], fmt_d),
-        "fill": ([(c0, fc)], fmt_d),
-        "clip": ([(a, fa), (c0, fc)], fmt_d),
-        "dact_relu": ([(pyrtl.select(b_positive, A2, pyrtl.Const(0, _OPND)), fa)], fmt_d),
-        "dact_leaky": ([(_smux(b_positive, A2, ma, ma.bitwidth),
-                         pyrtl.select(b_positive, fa, _fsum(fa, fc)))], fmt_d),
-        "dact_tanh": ([(ma, _fsum(fa, fb, fb)), (mb_hi, _fsum(fa, fb, fb))], fmt_d),
-        "mse_grad": ([(ma, _fsum(fa, fc)), (mb, _fsum(fb, fc))], fmt_d),
-        "bellman": ([(a, fa), (ma, _fsum(fe, fc))], fmt_d),
-        "sgd": ([(d, fd), (ma, _fsum(fa, fc))], fmt_d),
-        "momentum": ([(ma, _fsum(fd, fc)), (a, fa)], fmt_d),
-        "adam_m": ([(ma, _fsum(fd, fc)), (mb, _fsum(fa, fc))], fmt_d),
-        "adam_s": ([(ma, fc), (mb, fc)], fmt_v),
-        "adam_w": ([(c1, fc)], fmt_eps),
-        "soft_update": ([(d, fd), (ma, _fsum(fa, fc)), (mb, _fsum(fd, fc))], fmt_d),
-        "noise": ([(a, fa), (ma, _fsum(arch.NOISE_FRAC, fc))], fmt_d),
-        "ou_noise": ([(e, fe), (ma, _fsum(fe, fc)), (mb, _fsum(arch.NOISE_FRAC, fc))], fmt_e),
-        "acc_add": ([(d, zero_frac), (a, zero_frac)], fmt_acc),
-        "drain_identity": (drain0, fmt_d),
-        "drain_relu": (drain0, fmt_pre),
-        "drain_tanh": (drain0, fmt_pre),
-        "drain_leaky_relu": (drain0, fmt_pre),
-    }
+    stage = Stage(a=a, b=b, d=d, e=e, c0=c0, c1=c1, ma=ma, mb=mb, mb_hi=mb_hi, fa=fa, fb=fb,
+                  fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e, fmt_pre=fmt_pre, fmt_v=fmt_v,
+                  fmt_eps=fmt_eps, fmt_acc=fmt_acc, A=lambda: _resize(a, _OPND),
+                  b_positive=lambda: ~b[-1] & ~_is_zero(b),
+                  # drains: without a bias b = 0, of any frac
+                  drain0=lambda: [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))],
+                  zero_frac=lambda: pyrtl.Const(0, _FRAC))
+    plans1 = {name: plan.round1(stage) for name, plan in PLANS.items()
+              if plan.round1 is not None}
     sum1, shift1, target1 = _sum_terms(scope.sub("round1"), s2["op"], plans1,
-                                       v2.is_op("clip"), w_int, 3)
+                                       v2.is_op(*_having(clip=True)), w_int, 3)
     s2 = _stage(scope, "sum1", {
         **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next"),
         **(_keep(s2, "e") if serial_outputs else {}),
@@ -895,16 +783,18 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     full1, ovf1 = _round_fit(scope.sub("round1"), s2["sum"], s2["shift"], s2["fmt_target"],
                              w_out)
     value1 = named(full1[:word], scope("round1_value"))
-    is_range = v2.is_op("range")
+    is_range = v2.is_op(*_having(min_max=True))
     d1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(a, d), a, d),
-                      pyrtl.select(v2.is_op("noise"), _clamp_one(value1, fd, word), value1))
+                      pyrtl.select(v2.is_op(*_having(clamp="first")),
+                                   _clamp_one(value1, fd, word), value1))
     e1 = {}
     if serial_outputs:
         e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
-                                pyrtl.select(v2.is_op("ou_noise"), value1, e))
+                                pyrtl.select(v2.is_op(*_having(e_from_first=True)), value1, e))
     s3 = _stage(scope, "round1", {
         **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
-        "full1": full1, "ovf1": ovf1, "d1": d1, **e1, "sat_d1": ovf1 & ~is_range},
+        "full1": full1, "ovf1": ovf1, "d1": d1, **e1,
+        "sat_d1": ovf1 & v2.is_op(*_having(first_counts="d"))},
         hidden=("full1",))
     v3 = _View(s3)
 
@@ -955,7 +845,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     neg_ratio = pyrtl.select(A4[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
     zp = _resize(s4["d1"], _OPND)
     tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), zp, v4.frac("pre"))
-    ma2 = signed_product(_smux(v4.is_op("adam_w"), neg_ratio, zp, _MUL_X), s4["c0"])
+    ma2 = signed_product(_smux(v4.is_op(*_having(ratio=True)), neg_ratio, zp, _MUL_X),
+                         s4["c0"])
     s5 = _stage(scope, "mul2", {
         **_keep(s4, "valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre",
                 "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
@@ -966,18 +857,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
     zp = _resize(s5["d1"], _OPND)
     leaky_neg = zp[-1]
-    relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp)
-    ma2 = s5["ma2"]
-    fmt_d = s5["fmt_d"]
-    plans2 = {
-        "adam_s": ([(s5["root"], fd)], fmt_d),
-        "adam_w": ([(s5["d"], fd), (ma2, _fsum(arch.RATIO_FRAC, fc))], fmt_d),
-        "ou_noise": ([(s5["a"], fa), (s5["d1"], fe)], fmt_d),
-        "drain_relu": ([(relu_zp, fpre)], fmt_d),
-        "drain_tanh": ([(s5["tanh_value"], s5["tanh_frac"])], fmt_d),
-        "drain_leaky_relu": ([(_smux(leaky_neg, ma2, zp, ma2.bitwidth),
-                               pyrtl.select(leaky_neg, _fsum(fpre, fc), fpre))], fmt_d),
-    }
+    stage = Stage(a=s5["a"], d=s5["d"], d1=s5["d1"], ma2=s5["ma2"], root=s5["root"], fa=fa,
+                  fc=fc, fd=fd, fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
+                  relu_zp=lambda: pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp),
+                  tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
+    plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
+              if plan.round2 is not None}
     sum2, shift2, target2 = _sum_terms(scope.sub("round2"), s5["op"], plans2,
                                        pyrtl.Const(0, 1), w_int, 2)
     s5 = _stage(scope, "sum2", {
@@ -989,11 +874,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                              w_out)
     value2 = full2[:word]
     two = v5.is_op(*plans2)
-    activated = v5.is_op("drain_relu", "drain_tanh", "drain_leaky_relu")
-    ou = v5.is_op("ou_noise")
-    d_val = pyrtl.select(two, pyrtl.select(ou, _clamp_one(value2, fd, word), value2),
+    clamp2 = v5.is_op(*_having(clamp="second"))
+    ou = v5.is_op(*_having(first_counts="e"))
+    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, fd, word), value2),
                          s5["d1"])
-    sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["ovf1"] & activated, 2))[:2],
+    sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["sat_d1"], 2))[:2],
                          _zx(s5["sat_d1"], 2))
     serial = {"e_out": s5["e1"], "lane_out": s5["lane_next"]} if serial_outputs else {}
     out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, **serial, "sat_d": sat_d,
