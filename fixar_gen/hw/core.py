@@ -50,10 +50,10 @@ Memory
     synchronous (``asynchronous=False``; :func:`_sync_read`): an address computed in
     cycle t is registered and its word, as it is after cycle t's writes, arrives in
     cycle t + 1, so a read-modify-write one cycle apart needs no forwarding.  The host
-    read port too (``HOST_READ_LATENCY``).  It has as many read and write ports as the
-    cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes + 1 + 2C
-    writes), so no unit ever waits for memory; that port count keeps it out of block
-    RAM (flip-flops): the banked per-kind memories of docs/hardware.md are next.
+    read port too (``hostmap.HOST_READ_LATENCY``).  It has as many read and write
+    ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes
+    + 1 + 2C writes), so no unit ever waits for memory; that port count keeps it out of
+    block RAM (flip-flops): the banked per-kind memories of docs/hardware.md are next.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
