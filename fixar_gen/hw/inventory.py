@@ -186,6 +186,6 @@ def format_inventory(inv: dict) -> list[str]:
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "
                      f"{where}")
     ab = inv["as_block_ram"]
-    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once "
-                 f"synchronous: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
+    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once within "
+                 f"one primitive's ports: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
     return lines
