@@ -231,3 +231,29 @@ def test_results_read_by_the_very_next_instruction_equal_golden():
     host = {"in": rng.integers(-40, 40, size=(5, 5))}
     diff = check_program(Case(program, initial, host), machine)
     assert diff is None, diff
+
+
+def test_the_host_read_port_returns_the_word_one_cycle_after_its_address():
+    """The data memory's host read port is synchronous (hostmap.HOST_READ_LATENCY):
+    host_mem_rdata is the word at the address host_mem_raddr held one cycle earlier,
+    including a word the host writes in that cycle."""
+    from fixar_gen.hw.hostmap import HOST_READ_LATENCY
+    assert HOST_READ_LATENCY == 1
+    _, machine = pyrtl_machine((1, 1, 1))
+    cfg = machine.cfg
+    sim = pyrtl.FastSimulation(tracer=None, block=machine.driver.block)
+    inputs = {w.name: 0 for w in machine.driver.block.wirevector_subset(pyrtl.Input)}
+    words = [(0x1234_5678_9ABC_DEF0_1 * (a + 3)) % (1 << cfg.word) for a in range(40)]
+    for a, w in enumerate(words):
+        sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": a, "host_mem_wdata": w})
+    seen = []
+    for a in list(range(40)) + [7]:
+        sim.step({**inputs, "host_mem_raddr": a})
+        seen.append(sim.inspect("host_mem_rdata"))
+    # in cycle t the port shows the address of cycle t - 1
+    assert seen[1:] == words[:40]
+    new = (1 << cfg.word) - 5
+    sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": 9, "host_mem_wdata": new,
+              "host_mem_raddr": 9})
+    sim.step(inputs)
+    assert sim.inspect("host_mem_rdata") == new
