@@ -16,35 +16,44 @@ Per core
     between a host slot and a buffer.  ``vec``/``drain`` issue one step a cycle: they
     read every operand of the step's elements (broadcasting operands with one row or
     one column, as the golden model does) and hand them to the vector lanes
-    (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages); each lane's
-    write address travels beside its element, and the results (dst; the OU state; the
-    PRNG lane) are written ``LANE_DEPTH`` cycles after the issue.  After the last step
-    the controller waits for its write, then fetches: ``steps + LANE_DEPTH`` cycles.
-    ``range`` runs no lane: the step's values are folded into the current min and max
-    (read from dst) and written back in the issue cycle, one cycle a step.  ``noise``
-    and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and writes it
-    back), so they issue one element and wait for its write: ``1 + LANE_DEPTH`` cycles
-    an element.
+    (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages).  The reads are
+    synchronous (below): the addresses are registered in the issue cycle and the words
+    arrive in the next one (stage 1), where the lanes start, a copy writes and
+    ``range`` folds.  Each lane's write address travels beside its element, and the
+    results (dst; the OU state; the PRNG lane) are written ``1 + LANE_DEPTH`` cycles
+    after the issue.  The controller fetches the next instruction in the cycle of the
+    last write (a read issued then sees it): ``steps + LANE_DEPTH`` cycles, ``steps``
+    for a copy.  ``range`` runs no lane: the step's values are folded into the current
+    min and max (read from dst) and written back in stage 1, one cycle a step (the next
+    step's read, one cycle behind, sees the write).  ``noise`` and ``ou_noise`` share
+    the PRNG lanes (element j uses lane j mod L and writes it back), so they issue one
+    element and issue the next in the cycle of its write: ``1 + LANE_DEPTH`` cycles an
+    element.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
     ``S = max(L, R)`` slots, L = the lines of the tile (m rows, two per line in FXP16):
     in slot p line p enters the array (p < L) and weight row p + 1 of the tile loads
     (row 0 of the next tile loads in the tile's last slot), so the stationary weights
-    are replaced row by row right behind the last line using them.  The column sums
-    leave the array R cycles after their line and are added into the accumulator
-    buffer (read-modify-write, modulo 2^word); the last k-tile fits the sum to the
-    accumulator's width (saturation counted), the first k-tile of a non-accumulating
-    instruction overwrites.  Cycles: ``1 + (tiles - 1) * S + L + R``.
+    are replaced row by row right behind the last line using them.  The slot counters
+    are stage 0 (they compute the read addresses); the words, with the slot's masks
+    and controls, enter the array in stage 1.  The column sums leave the array R
+    cycles after their line and are added into the accumulator buffer
+    (read-modify-write, modulo 2^word; the read address is registered the cycle before
+    the sums arrive); the last k-tile fits the sum to the accumulator's width
+    (saturation counted), the first k-tile of a non-accumulating instruction
+    overwrites.  The controller fetches in the cycle of the last writes: ``1 + (tiles -
+    1) * S + L + R`` cycles.
 
 Memory
-    One ``word``-bit scratchpad holds every buffer and the host slots.  It has as many
-    combinational read ports and synchronous write ports as the cores need each cycle
-    (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes + 1 + 2C writes), so no unit ever
-    waits for memory.
-    This is the simulation-first organisation of this generator's first version: on an
-    FPGA such a memory maps to registers, not BRAM; FIXAR's banked weight memory with
-    its transposed layout is the next step (docs/hardware.md).
+    One ``word``-bit scratchpad holds every buffer and the host slots.  Its reads are
+    synchronous (``asynchronous=False``; :func:`_sync_read`): an address computed in
+    cycle t is registered and its word, as it is after cycle t's writes, arrives in
+    cycle t + 1, so a read-modify-write one cycle apart needs no forwarding.  The host
+    read port too (``hostmap.HOST_READ_LATENCY``).  It has as many read and write
+    ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes
+    + 1 + 2C writes), so no unit ever waits for memory; that port count keeps it out of
+    block RAM (flip-flops): the banked per-kind memories of docs/hardware.md are next.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
@@ -159,7 +168,9 @@ LINK_FUNCTIONS = ops.names(unit="link")
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
                      ) -> tuple[str, int]:
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
-    (the unit names are those of :mod:`fixar_gen.perf`)."""
+    (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
+    the data memory add a stage to every unit, which overlaps the next instruction's
+    fetch (its last writes land in that cycle): no instruction's count changes."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -216,6 +227,18 @@ def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
     """A combinational read of ``mem`` as a plain wire."""
     wire = pyrtl.WireVector(mem.bitwidth)
     wire <<= mem[addr]
+    return wire
+
+
+def _sync_read(mem: pyrtl.MemBlock, address, name: str) -> pyrtl.WireVector:
+    """A synchronous read of ``mem``: ``address`` is registered (``name``) at the end of
+    this cycle and the word arrives in the next one -- the word at that address once
+    this cycle's writes are done (a write and a read of the same address in
+    consecutive cycles need no forwarding)."""
+    reg = pyrtl.Register(mem.addrwidth, name=name)
+    reg.next <<= _z(address, mem.addrwidth)
+    wire = pyrtl.WireVector(mem.bitwidth)
+    wire <<= mem[reg]
     return wire
 
 
@@ -301,7 +324,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         for name, (bits, way) in hm.ports().items():
             ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
     reads_per_core, writes_per_core = scratchpad_ports(cfg)
-    data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=True,
+    data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=False,
                           max_read_ports=reads_per_core * cfg.cores + 1,
                           max_write_ports=writes_per_core * cfg.cores + 1)
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
@@ -311,7 +334,9 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                           max_read_ports=cfg.cores, max_write_ports=1)
     data[ports["host_mem_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_mem_wdata"],
                                                                  ports["host_mem_we"])
-    ports["host_mem_rdata"] <<= data[ports["host_mem_raddr"]]
+    # the host's read is synchronous too: host_mem_rdata is the word at the address
+    # host_mem_raddr held in the previous cycle
+    ports["host_mem_rdata"] <<= _sync_read(data, ports["host_mem_raddr"], "host_mem_raddr_q")
     desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_desc_wdata"],
                                                                   ports["host_desc_we"])
     slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_slot_wdata"],
@@ -465,9 +490,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     sl = _fields(slot_reg, slot_fields(A))
     uses_lane = _any(fn_is, ops.with_operand("b", kind="prng"))
     writes_e = _any(fn_is, ops.writing("e"))
-    copy_now = state == COPY
-    rd_c0 = _read(mems.data, _z(dc["base"], A))
-    rd_c1 = _read(mems.data, _z(_z(dc["base"], A) + 1, A))
+    copy_issue = state == COPY
+    # every read of the data memory is synchronous: its address is registered in the
+    # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
+    # copies write and range folds; ``_q`` names a value delayed to stage 1
+    copy_now = named(_delay(copy_issue, 1, s.sub("copy_q")), s("copy_now"))
+    rd_c0 = _sync_read(mems.data, dc["base"], s("ra_c0"))
+    rd_c1 = _sync_read(mems.data, _z(dc["base"], A) + 1, s("ra_c1"))
 
     def value_or_zero(slot_name, value):
         present = desc_regs[slot_name][2]
@@ -479,13 +508,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
     issuing = named(state == ELEM_START, s("elem_issue"))
+    issued = named(_delay(issuing, 1, s.sub("issue_q")), s("elem_issued"))
     is_range = _any(fn_is, FOLDED_FUNCTIONS)
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
     lane_addr_d = []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
-        active = named(group > v, ls("active"))
+        active_issue = group > v
+        active = named(_delay(active_issue, 1, ls.sub("active_q")), ls("active"))
         col_d = _z(_z(cols_start, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
         col_s = _z(_z(src_col, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
 
@@ -511,21 +542,23 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
         addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
-        copy_dst = named(pyrtl.select(is_op[Load], addr_dst, addr_slot), ls("copy_dst"))
+        copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
+        copy_dst = named(_delay(copy_dst, 1, ls.sub("copy_dst_q")), ls("copy_dst"))
 
-        rd_a = _read(mems.data, pyrtl.select(copy_now, copy_src, addr_a))
-        rd_b = _read(mems.data, addr_b)
-        rd_d = _read(mems.data, addr_d)
-        rd_e = _read(mems.data, addr_e)
+        rd_a = _sync_read(mems.data, pyrtl.select(copy_issue, copy_src, addr_a), ls("ra_a"))
+        rd_b = _sync_read(mems.data, addr_b, ls("ra_b"))
+        rd_d = _sync_read(mems.data, addr_d, ls("ra_d"))
+        rd_e = _sync_read(mems.data, addr_e, ls("ra_e"))
         if v == 0:
             range_min, range_max = rd_d, rd_e
             lane0 = (addr_b, addr_e)
         # range: the lanes' values folded into the current min and max (no lane runs;
-        # the result is written in the issue cycle, so the next step reads it)
+        # the result is written in stage 1, so the next step's read, one cycle behind,
+        # sees it)
         range_min = pyrtl.select(active & pyrtl.signed_lt(rd_a, range_min), rd_a, range_min)
         range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a, range_max)
         range_in.append((range_min, range_max))
-        lane_start = named(issuing & active & ~is_range, ls("start"))
+        lane_start = named(issued & active & ~is_range, ls("start"))
         unit = V.vector_unit(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             inputs=V.ElementInputs(
@@ -536,27 +569,31 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
-        # the element's write address travels with it, LANE_DEPTH cycles
-        wa_d = _delay(addr_dst, V.LANE_DEPTH, ls.sub("wa_d"))
+        # the element's write address travels with it: the read, then LANE_DEPTH cycles
+        wa_d = _delay(addr_dst, 1 + V.LANE_DEPTH, ls.sub("wa_d"))
         units.append(unit)
         lane_addr_d.append((copy_dst, rd_a, wa_d, active))
 
     range_min, range_max = range_in[-1]
-    range_now = named(issuing & is_range, s("range_write"))
+    range_now = named(issued & is_range, s("range_write"))
     # the serial functions (one element in flight) latch their e and PRNG-lane addresses
     wa_b, wa_e = _reg(A, s("wa_b")), _reg(A, s("wa_e"))
     with pyrtl.conditional_assignment:
         with issuing:
             wa_b.next |= lane0[0]
             wa_e.next |= lane0[1]
-    # tags travelling with each step: it is the instruction's last, or a serial step
-    # (the controller waits for it), and whether it started the lanes
-    tag = pyrtl.concat_list([issuing & ~is_range, issuing & ~is_range & (serial | last_step),
+    # tags travelling with each step: whether it started the lanes (with its results,
+    # 1 + LANE_DEPTH cycles), and whether it is the instruction's last or a serial step
+    # (the controller waits for it).  The controller resumes one cycle before the
+    # results are written: the next instruction's fetch, or the next serial step's
+    # read-address cycle, is the write cycle, and a read issued then sees the write.
+    elem_done = named(_delay(issuing & ~is_range, 1 + V.LANE_DEPTH, s.sub("tag_done")),
+                      s("elem_done"))
+    tag = pyrtl.concat_list([issuing & ~is_range & (serial | last_step),
                              issuing & ~is_range & last_step])
     tag_out = _delay(tag, V.LANE_DEPTH, s.sub("tag"))
-    elem_done = named(tag_out[0], s("elem_done"))
-    resume = named(tag_out[1], s("elem_resume"))
-    finished = named(tag_out[2], s("elem_finished"))
+    resume = named(tag_out[0], s("elem_resume"))
+    finished = named(tag_out[1], s("elem_finished"))
 
     # -- matrix unit --------------------------------------------------------------------
     mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
@@ -745,8 +782,15 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         return _address(db["base"], pyrtl.select(tb, col, row), pyrtl.select(tb, row, col),
                         db["cols"], A)
 
+    # The counters p, k0, n0 are stage 0: they compute the addresses of the line and
+    # the weight row of slot p, which the synchronous reads register; the words arrive
+    # in stage 1, where they enter the array with the masks and controls of their slot
+    # (delayed one cycle, ``q``).  The whole stream runs one cycle behind the counters.
+    def stage1(value, name):
+        return named(_delay(value, 1, s.sub(f"{name}_q")), s(name))
+
     # -- the activation line of slot p ---------------------------------------------
-    line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_valid"))
+    line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_issue"))
     m_lo = _z(pyrtl.select(mode, pyrtl.concat(p[:COUNT_BITS - 1], pyrtl.Const(0, 1)), p),
               COUNT_BITS)
     m_hi = _z(m_lo + 1, COUNT_BITS)
@@ -758,10 +802,10 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         kr = _z(k0 + r, COUNT_BITS + 1)
         k_ok = kr < _z(k_count, COUNT_BITS + 1)
         kr = _z(kr, COUNT_BITS)
-        v_lo = _read(mems.data, op_a_address(m_lo, kr))
-        v_hi = _read(mems.data, op_a_address(m_hi, kr))
-        use_lo = k_ok & lo_ok
-        use_hi = k_ok & hi_ok
+        v_lo = _sync_read(mems.data, op_a_address(m_lo, kr), s(f"ra_a{r}_lo"))
+        v_hi = _sync_read(mems.data, op_a_address(m_hi, kr), s(f"ra_a{r}_hi"))
+        use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
+        use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
         word16 = pyrtl.concat(pyrtl.select(use_hi, v_hi[:H], pyrtl.Const(0, H)),
                               pyrtl.select(use_lo, v_lo[:H], pyrtl.Const(0, H)))
@@ -774,7 +818,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     next_row = _z(p, COUNT_BITS) + 1
     load_this = running & (next_row < R)
     load_next = running & slot_end & ~last_tile
-    load_en = named(pre | load_this | load_next, s("load_en"))
+    load_en = named(pre | load_this | load_next, s("load_issue"))
     load_row = pyrtl.select(load_this, _z(next_row, row_address_bits(R)),
                             pyrtl.Const(0, row_address_bits(R)))
     tile_k0 = pyrtl.select(load_next, next_k0, k0)
@@ -785,17 +829,21 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     for c in range(C):
         nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_in = nc < _z(n_count, COUNT_BITS + 1)
-        value = _read(mems.data, op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)))
-        weights.append(pyrtl.select(k_in & n_in, value[:pe.weight],
+        value = _sync_read(mems.data,
+                           op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)),
+                           s(f"ra_b{c}"))
+        weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
     load_data = named(pyrtl.concat_list(weights), s("load_data"))
 
     sums = array_generator(s.sub("array"), R, C, pe, act_line=act_line,
-                           line_mode=_z(mode, 1), line_valid=line_valid, load_en=load_en,
-                           load_row=load_row, load_data=load_data,
+                           line_mode=_z(mode, 1), line_valid=stage1(line_valid, "line_valid"),
+                           load_en=stage1(load_en, "load_en"),
+                           load_row=stage1(load_row, "load_row"), load_data=load_data,
                            pe_generator=pe_generator)
 
-    # -- metadata travelling with each line, R cycles -------------------------------
+    # -- metadata travelling with each line: R cycles from stage 0 to the cycle before
+    #    its sums (the accumulator's read address), one more to the sums (stage R + 1)
     last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), last_line])
@@ -803,27 +851,44 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         reg = pyrtl.Register(meta.bitwidth, name=s(f"meta_d{step + 1}"))
         reg.next <<= meta
         meta = reg
-    out_m = meta[:COUNT_BITS]
-    out_n0 = meta[COUNT_BITS:2 * COUNT_BITS + 1]
-    out_last_k = meta[2 * COUNT_BITS + 1]
-    out_first_k = meta[2 * COUNT_BITS + 2]
-    out_last = meta[2 * COUNT_BITS + 3]
+    ahead = meta
+    meta = pyrtl.Register(meta.bitwidth - 1, name=s(f"meta_d{R + 1}"))  # last_line done
+    meta.next <<= ahead[:-1]
+
+    def meta_fields(word):
+        return (word[:COUNT_BITS], word[COUNT_BITS:2 * COUNT_BITS + 1],
+                word[2 * COUNT_BITS + 1], word[2 * COUNT_BITS + 2])
+
+    out_m, out_n0, out_last_k, out_first_k = meta_fields(meta)
+    ahead_m, ahead_n0 = meta_fields(ahead)[:2]
+    ahead_last = ahead[2 * COUNT_BITS + 3]
     out_valid = sums.valid
     out_mode = sums.mode
+
+    def acc_address(m_index, n0_value, c):
+        nc = _z(_z(n0_value, COUNT_BITS + 1) + c, COUNT_BITS + 1)
+        col = _z(_z(n_start, COUNT_BITS) + _z(nc, COUNT_BITS), COUNT_BITS)
+        row = _z(_z(m_start, COUNT_BITS) + m_index, COUNT_BITS)
+        return _address(dd["base"], row, col, dd["cols"], A)
 
     writes, overflow_bits = [], []
     for c in range(C):
         nc = _z(_z(out_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_ok = nc < _z(n_count, COUNT_BITS + 1)
-        col = _z(_z(n_start, COUNT_BITS) + _z(nc, COUNT_BITS), COUNT_BITS)
-        for lane, mi, lane_sum in (("lo", out_m, sums.sums_lo[c]),
-                                   ("hi", _z(out_m + 1, COUNT_BITS), sums.sums_hi[c])):
+        for lane, mi, ahead_mi, lane_sum in (
+                ("lo", out_m, ahead_m, sums.sums_lo[c]),
+                ("hi", _z(out_m + 1, COUNT_BITS), _z(ahead_m + 1, COUNT_BITS),
+                 sums.sums_hi[c])):
             ok = out_valid & n_ok & (mi < m_count)
             if lane == "hi":
                 ok = ok & out_mode
-            row = _z(_z(m_start, COUNT_BITS) + mi, COUNT_BITS)
-            addr = _address(dd["base"], row, col, dd["cols"], A)
-            old = _read(mems.data, addr)
+            # read-modify-write: the address is registered the cycle before the sums
+            # arrive and is also the write address; the previous line's write (last
+            # cycle) is in the word read, so k-tiles accumulate without forwarding
+            addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
+            addr.next <<= acc_address(ahead_mi, ahead_n0, c)
+            old = pyrtl.WireVector(W)
+            old <<= mems.data[addr]
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
             total = _z(base + named(_sext(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
@@ -835,6 +900,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     overflows = _z(pyrtl.Const(0, 8), 8)
     for bit in overflow_bits:
         overflows = _z(overflows + _z(bit, 8), 8)
-    flushed = named((state == MM_FLUSH) & out_valid & out_last, s("flushed"))
+    # the controller fetches the next instruction in the cycle the last sums are
+    # written (a read issued then sees them)
+    flushed = named((state == MM_FLUSH) & ahead_last, s("flushed"))
     return {"writes": writes, "overflows": named(overflows, s("overflows")),
             "stream_done": stream_done, "flushed": flushed}

@@ -11,7 +11,7 @@ import pyrtl
 
 from .core import CoreConfig
 from .host import PROGRESS_CYCLES, STAT_KIND_INDEX, Driver
-from .hostmap import STAT_BITS
+from .hostmap import HOST_READ_LATENCY, STAT_BITS
 from .verilate import SimTimeout
 
 
@@ -94,7 +94,8 @@ class VerilatorDriver(Driver):
     def read(self, base: int, count: int) -> list[int]:
         if count == 0:
             return []
-        return self.sim.read_burst("host_mem_raddr", "host_mem_rdata", base, count)
+        return self.sim.read_burst("host_mem_raddr", "host_mem_rdata", base, count,
+                                   latency=HOST_READ_LATENCY)
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
         self.sim.poke("host_stat_core", core)

@@ -23,6 +23,8 @@ Memories (all written through a host port, one entry per clock cycle):
 Control: ``host_start`` (a one-cycle pulse starts every core at instruction 0),
 ``host_done`` (1 once every core has halted, until the next start),
 ``host_pre_fmt`` (the program's pre-activation format, held during a run).
+The ``data`` read port is synchronous: ``host_mem_rdata`` is the word at the address
+``host_mem_raddr`` held one clock edge earlier (``read_latency`` in ``hostmap.json``).
 Statistics (``stat_*`` read port, combinational): per core, the cycles of the last run
 and the saturation counters per buffer id (32-bit, cumulative, wrapping).
 """
@@ -35,6 +37,8 @@ from dataclasses import dataclass
 from .. import isa
 from .vector import FORMAT_BITS, FORMAT_FIELDS
 
+#: clock edges from ``host_mem_raddr`` to its word on ``host_mem_rdata``
+HOST_READ_LATENCY = 1
 COUNT_BITS = isa.COUNT_BITS + 1          # a dimension of up to 2^16 elements
 ACC_BITS_FIELD = 7
 STAT_KINDS = ("cycles", "saturations")
@@ -131,7 +135,8 @@ class HostMap:
             "memories": {
                 "data": {"depth": 1 << self.addr_bits, "bits": self.word,
                          "write": ["host_mem_we", "host_mem_addr", "host_mem_wdata"],
-                         "read": ["host_mem_raddr", "host_mem_rdata"]},
+                         "read": ["host_mem_raddr", "host_mem_rdata"],
+                         "read_latency": HOST_READ_LATENCY},
                 "desc": {"depth": 1 << self.buffer_bits, "bits": width(self.desc_fields),
                          "fields": _layout(self.desc_fields),
                          "write": ["host_desc_we", "host_desc_addr", "host_desc_wdata"]},
@@ -166,6 +171,9 @@ class HostMap:
         for mem, info in data["memories"].items():
             lines.append(f"#define {top}_{mem.upper()}_DEPTH {info['depth']}u")
             lines.append(f"#define {top}_{mem.upper()}_BITS {info['bits']}u")
+            if "read_latency" in info:
+                lines.append(f"#define {top}_{mem.upper()}_READ_LATENCY "
+                             f"{info['read_latency']}u")
             for field_name, (lsb, bits) in info.get("fields", {}).items():
                 key = f"{top}_{mem.upper()}_{field_name.upper()}"
                 lines.append(f"#define {key}_LSB {lsb}u")

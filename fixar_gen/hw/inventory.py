@@ -16,8 +16,8 @@ ports):
 ``fixar generate`` writes it into report.json, ``fixar estimate`` prints it, and the
 spec validation of a board target checks it (:mod:`fixar_gen.memory_fit`); the one
 function that builds it is :func:`memory_inventory`.  ``as_block_ram`` is what each
-memory's bits take in block RAM once its reads are synchronous and its ports fit
-(issue 12, item 1) -- a capacity, not today's mapping.
+memory's bits take in block RAM once its ports fit one primitive's (its reads are
+synchronous already; issue 12, item 1) -- a capacity, not today's mapping.
 
 The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not listed.
 """
@@ -143,10 +143,11 @@ class Inventory:
 
 
 SINGLE_SCRATCHPAD = ("one scratchpad of uniform words shared by all cores holds every "
-                     "buffer and the host slots; its reads are at computed addresses and "
-                     "it has a read and write port per operand of every unit, so by the "
-                     "mapping rules it is flip-flops, not block RAM (issue 12 item 1 "
-                     "replaces it with per-kind banked synchronous memories)")
+                     "buffer and the host slots; its reads are synchronous (registered "
+                     "addresses) but it has a read and write port per operand of every "
+                     "unit, so by the mapping rules it is flip-flops, not block RAM "
+                     "(issue 12 item 1 replaces it with per-kind banked memories of one "
+                     "primitive's ports each)")
 
 
 def memory_inventory(cfg: CoreConfig) -> Inventory:
@@ -157,7 +158,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
     n = cfg.cores
     mems = (
         GeneratedMemory("mem_data", "shared", 1, cfg.word, 1 << cfg.addr_bits, 1,
-                        reads * n + 1, writes * n + 1, "computed",
+                        reads * n + 1, writes * n + 1, "registered",
                         "every buffer (placed by lifetime) and the host slots"),
         GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
                         1, len(OPERAND_SLOTS) * n, 1, "computed",
@@ -185,6 +186,6 @@ def format_inventory(inv: dict) -> list[str]:
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "
                      f"{where}")
     ab = inv["as_block_ram"]
-    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once "
-                 f"synchronous: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
+    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once within "
+                 f"one primitive's ports: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
     return lines

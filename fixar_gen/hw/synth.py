@@ -28,10 +28,12 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
 
 
 def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
-                tool: Tool | None = None) -> dict[str, int]:
+                tool: Tool | None = None, uram: bool = False) -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``, written to ``folder/top.v``) with
-    ``synth_xilinx -family xcup`` (no I/O or clock buffers); Yosys's cell counts by
-    type.  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
+    ``synth_xilinx -family xcup`` (no I/O or clock buffers; with ``uram``, its
+    ``-uram``: large memories may become URAM288, which Yosys otherwise never infers);
+    Yosys's cell counts by type.  The first YoWASP run on a machine also compiles Yosys
+    (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
@@ -40,7 +42,8 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
     tmp.mkdir(exist_ok=True)
     tool = tool or yosys()
     script = (f"read_verilog {source.name}; "
-              f"synth_xilinx -family xcup -noiopad -noclkbuf -top {top}; "
+              f"synth_xilinx -family xcup -noiopad -noclkbuf{' -uram' if uram else ''} "
+              f"-top {top}; "
               "tee -q -o stat.json stat -json")
     run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
              timeout=timeout, env={**tool.env, "TMPDIR": str(tmp)})
@@ -55,7 +58,7 @@ def block_verilog(block, module: str) -> str:
     return text.getvalue()
 
 
-def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
-               ) -> dict[str, int]:
+def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
+               uram: bool = False) -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
-    return summarize(cell_counts(verilog, top, folder, timeout))
+    return summarize(cell_counts(verilog, top, folder, timeout, uram=uram))

@@ -73,7 +73,8 @@ command     arguments                                    reply
 ``u``       p, V target, u64 max                         u64 edges, u8 found
 ``w``       p addr, p data, p en, u64 base, u64 count,   -
             then count values of the data port
-``b``       p addr, p data, u64 base, u64 count          count values of the data port
+``b``       p addr, p data, u64 base, u64 count,         count values of the data port
+            u8 latency
 ``t``       u64 n, u16 k, k x p, u16 m, m x p, then      for each of the m outputs, its
             for each of the k inputs its n values        n values
 ``y``       -                                            ``k`` (a sync point)
@@ -433,9 +434,12 @@ void cmd_read_burst() {
     const int a = read_u16(), d = read_u16();
     check_port(a, true); check_port(d, false);
     const uint64_t base = read_u64(), count = read_u64();
+    uint8_t latency = 0;
+    read_bytes(&latency, 1);
     uint32_t w[MAXWORDS];
     for (uint64_t i = 0; i < count; ++i) {
         set_u64(a, base + i);
+        for (int k = 0; k < latency; ++k) tick();
         get_port(d, w);
         put(w, 4u * WORDS[d]);
         if (obuf.size() >= (1u << 20)) flush_out();
@@ -1064,16 +1068,21 @@ class Sim:
         self._cycles += count
 
     def read_burst(self, addr_port: str, data_port: str, base: int,
-                   count: int) -> list[int]:
-        """``data_port`` for ``addr_port = base .. base+count-1`` through a combinational
-        read (no clock edge)."""
+                   count: int, latency: int = 0) -> list[int]:
+        """``data_port`` for ``addr_port = base .. base+count-1``: a combinational read
+        (``latency`` 0, no clock edge), or a synchronous one whose data follows the
+        address by ``latency`` clock edges (each address is held that long)."""
         addr = self._port(addr_port, input=True)
         data = self._port(data_port)
         if addr.bits > 64:
             raise ValueError(f"{addr_port!r}: burst addresses are at most 64 bits")
         base, count = _check_int(base, "base"), _check_int(count, "count")
+        if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency < 256:
+            raise ValueError(f"latency {latency!r}: an integer 0..255 (clock edges)")
         self._send(b"b" + self._u16(addr.index) + self._u16(data.index)
-                   + self._u64(base, "base") + self._u64(count, "count"))
+                   + self._u64(base, "base") + self._u64(count, "count")
+                   + bytes([latency]))
+        self._cycles += count * latency
         return _decode(self._reply(4 * data.words * count), data.bits)
 
     def drive(self, inputs: Mapping[str, Sequence[int] | np.ndarray],

@@ -60,7 +60,7 @@ import pyrtl
 
 from ...hw.build import Scope, fresh_block, named
 from ...hw.core import CoreConfig, elaborate_core
-from ...hw.hostmap import STAT_BITS, STAT_KINDS
+from ...hw.hostmap import HOST_READ_LATENCY, STAT_BITS, STAT_KINDS
 from ...hw.vector import FORMAT_BITS
 from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
 from .commands import (COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS, ERROR_KINDS,
@@ -473,7 +473,6 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     packed = register(1, s("st_unit_ready"))
     out_beat = register(counter_bits(beats_out), s("st_beat"))
     out_unit = register(unit_out_bits, s("st_unit"))
-    host["host_mem_raddr"] <<= src[:hm.addr_bits]
     host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
     host["host_stat_core"] <<= core
     host["host_stat_kind"] <<= memory[0]
@@ -498,6 +497,12 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     # the next unit's first entry goes in as this unit's last beat goes out
     packing = named(in_store & (~packed | (wr.accept & beat_last)) & (st_left != 0) & ~err,
                     s("packing"))
+    # the core's data memory reads synchronously (HOST_READ_LATENCY = 1): it is given
+    # the address src takes next, so host_mem_rdata holds the word at src
+    assert HOST_READ_LATENCY == 1, "the STORE packer is written for a one-cycle data read"
+    src_next = pyrtl.select(wr_start, address[:src_bits],
+                            pyrtl.select(packing, fit(src + 1, src_bits), src))
+    host["host_mem_raddr"] <<= src_next[:hm.addr_bits]
     with pyrtl.conditional_assignment:
         with wr_start:
             src.next |= address[:src_bits]

@@ -189,3 +189,71 @@ def test_ou_noise_training_and_exploration_identical():
         train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
     np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=True),
                                   golden.infer("actor", states[:1], explore=True))
+
+
+# ------------------------------------------------- dependences one cycle apart
+
+def test_results_read_by_the_very_next_instruction_equal_golden():
+    """Random programs give each instruction buffers of its own; here every
+    instruction reads what the one before it wrote.  The synchronous reads make the
+    last write of an instruction land in the next one's fetch cycle and a k-tile's
+    accumulation read the word the previous line wrote one cycle earlier: a load, a vec
+    reading it at once, an mm reading that as opA and opB (three k-tiles), a second mm
+    accumulating into the same rows, a drain of the sums, two ranges of one monitor
+    back to back, and a store of the drained values."""
+    from fixar_gen.cases import Case
+    from fixar_gen.isa import (ACTIVATIONS, Buffer, Drain, Halt, Load, MatMul, Program,
+                               Range, Slot, Store, Vector)
+    from fixar_gen.numerics import FixedFormat
+    spec, machine = pyrtl_machine((2, 3, 1))
+    fmt = FixedFormat(12, 6)
+    acc = FixedFormat(64, 12)
+    rng = np.random.default_rng(5)
+    buffers = (Buffer("x", 5, 5, fmt), Buffer("y", 5, 5, fmt),
+               Buffer("s", 5, 5, acc, "acc", spec.numerics.accumulator_width),
+               Buffer("h", 5, 5, fmt), Buffer("mon", 1, 2, fmt, "monitor"))
+    fn = VECTOR_FUNCTIONS.index
+    code = (Load(dst=0, slot=0, rows=Range(0, 5), cols=Range(0, 5)),
+            Vector(fn=fn("add"), dst=1, a=0, b=0, rows=Range(0, 5), cols=Range(0, 5)),
+            MatMul(dst=2, a=1, b=1, m=Range(0, 5), n=Range(0, 5), k=Range(0, 5)),
+            MatMul(dst=2, a=1, b=1, tb=1, accumulate=1, m=Range(0, 5), n=Range(0, 5),
+                   k=Range(0, 5)),
+            Drain(dst=3, acc=2, act=ACTIVATIONS.index("identity"), rows=Range(0, 5),
+                  cols=Range(0, 5)),
+            Vector(fn=fn("range"), dst=4, a=3, rows=Range(0, 5), cols=Range(0, 5)),
+            Vector(fn=fn("range"), dst=4, a=1, rows=Range(0, 5), cols=Range(0, 5)),
+            Store(src=3, slot=1, rows=Range(0, 5), cols=Range(0, 5)),
+            Halt())
+    program = Program("chain", buffers, (Slot("in", 5, 5), Slot("out", 5, 5)), code, 1,
+                      spec.numerics.activation_format)
+    initial = {b.name: np.zeros((b.rows, b.cols), dtype=np.int64) for b in buffers}
+    initial["mon"] = np.array([[fmt.max_int, fmt.min_int]])
+    host = {"in": rng.integers(-40, 40, size=(5, 5))}
+    diff = check_program(Case(program, initial, host), machine)
+    assert diff is None, diff
+
+
+def test_the_host_read_port_returns_the_word_one_cycle_after_its_address():
+    """The data memory's host read port is synchronous (hostmap.HOST_READ_LATENCY):
+    host_mem_rdata is the word at the address host_mem_raddr held one cycle earlier,
+    including a word the host writes in that cycle."""
+    from fixar_gen.hw.hostmap import HOST_READ_LATENCY
+    assert HOST_READ_LATENCY == 1
+    _, machine = pyrtl_machine((1, 1, 1))
+    cfg = machine.cfg
+    sim = pyrtl.FastSimulation(tracer=None, block=machine.driver.block)
+    inputs = {w.name: 0 for w in machine.driver.block.wirevector_subset(pyrtl.Input)}
+    words = [(0x1234_5678_9ABC_DEF0_1 * (a + 3)) % (1 << cfg.word) for a in range(40)]
+    for a, w in enumerate(words):
+        sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": a, "host_mem_wdata": w})
+    seen = []
+    for a in list(range(40)) + [7]:
+        sim.step({**inputs, "host_mem_raddr": a})
+        seen.append(sim.inspect("host_mem_rdata"))
+    # in cycle t the port shows the address of cycle t - 1
+    assert seen[1:] == words[:40]
+    new = (1 << cfg.word) - 5
+    sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": 9, "host_mem_wdata": new,
+              "host_mem_raddr": 9})
+    sim.step(inputs)
+    assert sim.inspect("host_mem_rdata") == new

@@ -79,9 +79,12 @@ def memsum_block() -> pyrtl.Block:
         wdata = pyrtl.Input(MEM_BITS, "wdata")
         raddr = pyrtl.Input(MEM_ADDR, "raddr")
         run = pyrtl.Input(1, "run")
-        mem = pyrtl.MemBlock(MEM_BITS, MEM_ADDR, name="mem", max_read_ports=2)
+        mem = pyrtl.MemBlock(MEM_BITS, MEM_ADDR, name="mem", max_read_ports=3)
         mem[waddr] <<= pyrtl.MemBlock.EnabledWrite(wdata, wen)
         output(MEM_BITS, "rdata", mem[raddr])
+        raddr_q = pyrtl.Register(MEM_ADDR, "raddr_q")       # a synchronous read port
+        raddr_q.next <<= raddr
+        output(MEM_BITS, "rdata_q", mem[raddr_q])
         pos = pyrtl.Register(MEM_ADDR, "pos")
         acc = pyrtl.Register(64, "acc_reg")
         with pyrtl.conditional_assignment:
@@ -247,6 +250,22 @@ def test_burst_write_then_read_back_and_run_until_counts_cycles(memsum):
         with pytest.raises(SimTimeout, match="position did not become 5 in 10 cycles"):
             sim.run_until("position", 5, max_cycles=10)
         assert sim.cycles == len(values) + 1010
+
+
+@pytest.mark.tools
+def test_a_synchronous_read_burst_holds_each_address_for_its_latency(memsum):
+    _, model = memsum
+    values = [(7919 * i) % (1 << MEM_BITS) for i in range(200)]
+    with model.start() as sim:
+        sim.write_burst("waddr", "wdata", "wen", 0, values)
+        before = sim.cycles
+        assert sim.read_burst("raddr", "rdata_q", 10, 50, latency=1) == values[10:60]
+        assert sim.cycles == before + 50                        # one edge a word
+        # without the latency the port shows the previous address's word
+        assert sim.read_burst("raddr", "rdata_q", 100, 3) == [values[59]] * 3
+        assert sim.read_burst("raddr", "rdata_q", 100, 3, latency=2) == values[100:103]
+        with pytest.raises(ValueError, match="latency"):
+            sim.read_burst("raddr", "rdata_q", 0, 1, latency=-1)
 
 
 @pytest.mark.tools

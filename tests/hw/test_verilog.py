@@ -21,6 +21,7 @@ import pytest
 
 from fixar_gen import tools
 from fixar_gen.hw.array import FLOWS, build_array
+from fixar_gen.hw.banked import build_banked
 from fixar_gen.hw.build import fresh_block
 from fixar_gen.hw.lint import waiver_file
 from fixar_gen.hw.pe import PEWidths, build_pe
@@ -44,13 +45,15 @@ def register_bits(block: pyrtl.Block) -> int:
 
 # ------------------------------------------------------------------------- Verilator lint
 
-LINT_DESIGNS = ["fixar_pe"] + [f"fixar_array_{r}x{c}_{flow}"
-                               for r, c in ((2, 2), (3, 1)) for flow in FLOWS]
+LINT_DESIGNS = ["fixar_pe", "fixar_banked"] + [f"fixar_array_{r}x{c}_{flow}"
+                                               for r, c in ((2, 2), (3, 1)) for flow in FLOWS]
 
 
 def lint_design(name: str) -> pyrtl.Block:
     if name == "fixar_pe":
         return build_pe(FIXAR_WIDTHS)
+    if name == "fixar_banked":
+        return build_banked(4, 32, 6).block
     shape, flow = name.removeprefix("fixar_array_").split("_")
     rows, cols = (int(n) for n in shape.split("x"))
     return build_array(rows, cols, FIXAR_WIDTHS, flow=flow).block

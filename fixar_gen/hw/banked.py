@@ -1,0 +1,173 @@
+"""A banked synchronous memory: ``banks`` memories of one word each side by side, a
+whole line of ``banks`` words read or written every cycle, read in either orientation
+(FIXAR's "free transpose"), each bank within the ports of one block RAM.
+
+This is the building block of the per-kind memories of docs/hardware.md ("Design
+note: per-kind banked synchronous memories"); the core does not use it yet.
+
+Layout
+    The memory holds ``depth`` lines of ``banks`` words.  Word ``j`` of line ``l`` lives
+    in bank ``(j + l) mod banks`` at bank address ``l`` (a rotation by the line index).
+    So a line is one word in every bank (all at address ``l``), and so is a *column* of
+    an aligned square block: words ``j`` of lines ``l0 .. l0 + banks - 1`` with ``l0`` a
+    multiple of ``banks`` lie in banks ``(j + i) mod banks``, ``i = 0 .. banks - 1``, one
+    each (bank ``b`` at address ``l0 + (b - j) mod banks``).  A weight tile stored as
+    lines gives the array a row (forward) or a column (backprop, the transposed
+    weights) every cycle without a copy.  ``banks`` is a power of two (the rotations
+    are bit slices).
+
+Ports (all inputs are sampled in one cycle)
+    ``read_line`` (line address), ``read_transposed`` (1: the column ``read_col`` of the
+    aligned block at ``read_line``, whose low ``log2(banks)`` bits are ignored);
+    ``read_data`` (``banks * width`` bits, word ``k`` at bits ``[k W, (k + 1) W)``) is
+    the line or column **one cycle later**, as the memory is after the writes of the
+    request's cycle (a write and a read of the same word in one cycle: the read sees
+    the write).  ``write_line``, ``write_data`` (word ``j`` of the line at bits
+    ``[j W, (j + 1) W)``), ``write_enable`` (one bit per word).
+
+Each bank is a ``pyrtl.MemBlock(asynchronous=False)`` with one read port (its address
+from a register) and one write port: what one BRAM36 / URAM288 offers.  Its words are
+rotated into place by a ``banks``-way multiplexer per word on each side.
+
+The golden model is :class:`BankedModel`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyrtl
+
+from .build import Scope, check_width, fresh_block, named
+
+
+def _log2(banks: int, what: str) -> int:
+    if isinstance(banks, bool) or not isinstance(banks, int) or banks < 1 \
+            or banks & (banks - 1):
+        raise ValueError(f"{what}: banks {banks!r} is not a power of two >= 1")
+    return banks.bit_length() - 1
+
+
+@dataclass(frozen=True)
+class BankedPorts:
+    read_data: pyrtl.WireVector
+    banks: tuple[pyrtl.MemBlock, ...]
+
+
+def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector) -> list:
+    """``out[k] = words[(k + amount) mod n]`` (n a power of two, ``amount`` log2 n bits)."""
+    n = len(words)
+    if n == 1:
+        return list(words)
+    return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)]) for k in range(n)]
+
+
+def banked_memory(scope: Scope, *, banks: int, width: int, depth_bits: int,
+                  read_line: pyrtl.WireVector, read_transposed: pyrtl.WireVector,
+                  read_col: pyrtl.WireVector, write_line: pyrtl.WireVector,
+                  write_data: pyrtl.WireVector, write_enable: pyrtl.WireVector
+                  ) -> BankedPorts:
+    """Elaborate the memory in the working block (see the module docstring)."""
+    lb = _log2(banks, f"banked memory {scope.prefix}")
+    if depth_bits < lb:
+        raise ValueError(f"banked memory {scope.prefix}: depth 2^{depth_bits} is smaller "
+                         f"than one {banks} x {banks} block")
+    col_bits = max(lb, 1)
+    for wire, bits, what in ((read_line, depth_bits, "read_line"),
+                             (read_transposed, 1, "read_transposed"),
+                             (read_col, col_bits, "read_col"),
+                             (write_line, depth_bits, "write_line"),
+                             (write_data, banks * width, "write_data"),
+                             (write_enable, banks, "write_enable")):
+        check_width(wire, bits, f"banked memory {scope.prefix}: {what}")
+
+    mems = tuple(pyrtl.MemBlock(width, depth_bits, name=scope(f"bank{b}"),
+                                asynchronous=False, max_read_ports=1, max_write_ports=1)
+                 for b in range(banks))
+    # -- writes: bank b takes word (b - l) mod banks of line l
+    w_rot = write_line[:lb] if lb else pyrtl.Const(0, 1)
+    w_words = [write_data[j * width:(j + 1) * width] for j in range(banks)]
+    w_enables = [write_enable[j] for j in range(banks)]
+    neg = (pyrtl.Const(0, lb) - w_rot)[:lb] if lb else w_rot    # b - l = b + (-l mod n)
+    by_bank = _rotate(w_words, neg) if lb else w_words
+    en_bank = _rotate(w_enables, neg) if lb else w_enables
+    for b, mem in enumerate(mems):
+        mem[write_line] <<= pyrtl.MemBlock.EnabledWrite(by_bank[b], en_bank[b])
+
+    # -- reads: bank b's address, registered; the words come back rotated into order
+    col = read_col[:lb] if lb else pyrtl.Const(0, 1)
+    words = []
+    for b, mem in enumerate(mems):
+        if lb:
+            within = (pyrtl.Const(b, lb) - col)[:lb]            # (b - j) mod banks
+            transposed = pyrtl.concat(read_line[lb:], within)
+            addr_next = pyrtl.select(read_transposed, transposed, read_line)
+        else:
+            addr_next = read_line
+        addr = pyrtl.Register(depth_bits, name=scope(f"bank{b}_raddr"))
+        addr.next <<= addr_next
+        word = pyrtl.WireVector(width, name=scope(f"bank{b}_rdata"))
+        word <<= mem[addr]
+        words.append(word)
+    if lb:
+        rot = pyrtl.Register(lb, name=scope("read_rot"))
+        rot.next <<= pyrtl.select(read_transposed, col, read_line[:lb])
+        words = _rotate(words, rot)
+    read_data = named(pyrtl.concat_list(words), scope("read_data"))
+    return BankedPorts(read_data, mems)
+
+
+# ------------------------------------------------------------------------ build and model
+
+@dataclass(frozen=True)
+class BankedDesign:
+    """A banked memory elaborated alone in a fresh block, with named ports."""
+
+    block: pyrtl.Block = field(repr=False)
+    banks: int
+    width: int
+    depth_bits: int
+    name: str
+
+    def port(self, what: str) -> str:
+        return f"{self.name}_{what}"
+
+
+def build_banked(banks: int, width: int, depth_bits: int, name: str = "mem"
+                 ) -> BankedDesign:
+    scope = Scope(name)
+    lb = _log2(banks, name)
+    with fresh_block() as block:
+        def inp(what: str, bits: int) -> pyrtl.Input:
+            return pyrtl.Input(bits, name=scope(what))
+
+        ports = banked_memory(
+            scope, banks=banks, width=width, depth_bits=depth_bits,
+            read_line=inp("read_line", depth_bits), read_transposed=inp("read_transposed", 1),
+            read_col=inp("read_col", max(lb, 1)), write_line=inp("write_line", depth_bits),
+            write_data=inp("write_data", banks * width),
+            write_enable=inp("write_enable", banks))
+        out = pyrtl.Output(banks * width, name=scope("rdata"))
+        out <<= ports.read_data
+    return BankedDesign(block, banks, width, depth_bits, name)
+
+
+class BankedModel:
+    """What the banked memory holds, by (line, word): the golden model of
+    :func:`banked_memory` (unwritten words read 0)."""
+
+    def __init__(self, banks: int, width: int, depth_bits: int):
+        self.banks, self.width, self.depth = banks, width, 1 << depth_bits
+        self.words: dict[tuple[int, int], int] = {}
+
+    def write(self, line: int, values, enables) -> None:
+        for j, (value, enable) in enumerate(zip(values, enables)):
+            if enable:
+                self.words[line % self.depth, j] = value % (1 << self.width)
+
+    def read(self, line: int, transposed: bool = False, col: int = 0) -> list[int]:
+        line %= self.depth
+        if not transposed:
+            return [self.words.get((line, j), 0) for j in range(self.banks)]
+        base = line - line % self.banks
+        return [self.words.get((base + i, col % self.banks), 0) for i in range(self.banks)]
