@@ -35,6 +35,7 @@ import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
+from .engine_fusion import Fused, adam_groups
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -213,9 +214,31 @@ class EngineMachine(GoldenMachine):
                 steps.append((pc, _halt, instr))
                 break
             steps.append((pc, self._compile(instr), instr))
+        if self.kernels == "numba":
+            steps = self._fused(adam_groups(steps, program.buffers))
         plan = Plan(program, steps, step_of)
         self._plans[id(program)] = plan
         return plan
+
+    def _fused(self, steps: list) -> list:
+        """Kernels for the fusion passes' groups; a group without one runs its steps."""
+        out = []
+        for pc, kernel, instr in steps:
+            if isinstance(instr, Fused):
+                kernel = getattr(self, f"_fuse_{instr.kind}")(instr.parts)
+                if kernel is None:
+                    out.extend(instr.parts)
+                    continue
+            out.append((pc, kernel, instr))
+        return out
+
+    def _run_part(self, pc: int, kernel, instr) -> None:
+        """One step of a fused group on its own (its kernel, else the interpreter)."""
+        self._pc = pc
+        if kernel is None or not kernel():
+            self.fallbacks += 1
+            self._execute(instr)
+            self._rebound(instr)
 
     def _compile(self, ins):
         if isinstance(ins, MatMul):
@@ -309,6 +332,10 @@ class EngineMachine(GoldenMachine):
         d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
         # relu into dst at pre's resolution: non-negative values within the bound fit as is
         same_relu_format = pre.frac == d_fmt.frac and d_fmt.signed
+        if self.kernels == "numba" and act != "tanh" and idst not in (iacc, ibias):
+            fast = self._nb_drain(ins, act == "relu", bias_shift)
+            if fast is not None:
+                return fast
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -413,6 +440,8 @@ class EngineMachine(GoldenMachine):
     def _k_dact_relu(self, ins: Vector):
         (ia, ra, ca, fa), (ib, rb, cb, _) = self._vec_parts(ins, "a", "b")
         d_fmt = self.table[ins.dst].fmt
+        if self.kernels == "numba" and 0 <= fa.frac - d_fmt.frac <= 62:
+            return self._nb_dact_relu(ins, (ia, ra, ca), (ib, rb, cb), fa.frac - d_fmt.frac)
 
         def run() -> bool:
             value = np.where(self.state[ib][rb, cb] > 0, self.state[ia][ra, ca], 0)
@@ -545,7 +574,8 @@ class EngineMachine(GoldenMachine):
                                                 c2, frac - d_fmt.frac, d_fmt))
         return run
 
-    def _k_adam_m(self, ins: Vector):
+    def _adam_m_constants(self, ins: Vector):
+        """(c1, c2, F) of adam_m's blend from its constants row, or None."""
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
         fc = self.table[ins.c].fmt.frac
         if fc < 0:
@@ -555,7 +585,11 @@ class EngineMachine(GoldenMachine):
         def constants(c):
             beta = c[0]
             return (beta << (top - fd - fc), ((1 << fc) - beta) << (top - fa - fc), top)
-        return self._blend_kernel(ins, constants)
+        return constants
+
+    def _k_adam_m(self, ins: Vector):
+        constants = self._adam_m_constants(ins)
+        return None if constants is None else self._blend_kernel(ins, constants)
 
     def _k_soft_update(self, ins: Vector):
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
@@ -632,15 +666,7 @@ class EngineMachine(GoldenMachine):
         if shift < 0 or top - RATIO_FRAC - c_fmt.frac < 0:
             return None
         rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
-        eps_cache: dict[int, int] = {}
-
-        def eps_s(eps: int) -> int:
-            """eps rounded to s's fraction bits, at least one LSB (the interpreter's)."""
-            if eps not in eps_cache:
-                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
-                                                     c_fmt.frac,
-                                                     FixedFormat(64, fs.frac))[0][0]), 1)
-            return eps_cache[eps]
+        eps_s = _eps_in(c_fmt, fs)
         if self.kernels == "numba":
             return self._nb_adam_w(ins, (im, rm, cm), (is_, rs, cs), shift,
                                    top - RATIO_FRAC - c_fmt.frac, top - d_fmt.frac, eps_s)
@@ -751,11 +777,156 @@ class EngineMachine(GoldenMachine):
                 (1 << room) - 1, shift, mode, *fmt_args))
         return run
 
+    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int):
+        """An identity or relu drain in one numba pass straight into dst (it cannot
+        fail part-way: the bounds are checked first), or None where the formats need
+        the numpy kernel's checks (a pre-activation format wider than 62 bits, a
+        shift out of range)."""
+        drain = engine_numba.kernels().drain
+        Acc, d_fmt = self.table[ins.acc], self.table[ins.dst].fmt
+        first = self._program.pre_format if relu else d_fmt
+        shift1, shift2 = Acc.fmt.frac - first.frac, first.frac - d_fmt.frac
+        if not 0 <= shift1 <= 62 or (relu and (not 0 <= shift2 <= 62 or first.width > 62)):
+            return None
+        codes = engine_numba.ROUNDING_CODES
+        args = (shift1, codes[first.rounding], *_fmt_args(first), max(shift2, 0),
+                codes[d_fmt.rounding], *_fmt_args(d_fmt))
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        iacc, idst, ibias = ins.acc, ins.dst, ins.bias
+        no_bias = np.zeros((1, ins.cols.count), dtype=np.int64)
+        whole = self._whole(idst, rows, cols)
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc = state[iacc]
+            if type(acc) is not np.ndarray:
+                return False
+            bz = bound[iacc]
+            if ibias != NO_BUFFER:
+                bb = bound[ibias] + bias_shift
+                if max(bz, bb) > 61:
+                    return False
+                bias = state[ibias][:, src]
+            else:
+                if bz > 62:
+                    return False
+                bias = no_bias
+            count, lo, hi = drain(acc[rows, src], bias, state[idst][rows, cols],
+                                  bias_shift, relu, *args)
+            self._count(int(count), idst)
+            self._written(idst, whole, K.bits_of(hi, lo))
+            return True
+        return run
+
+    def _nb_dact_relu(self, ins: Vector, a_part, b_part, shift: int):
+        dact_relu = engine_numba.kernels().dact_relu
+        (ia, ra, ca), (ib, rb, cb) = a_part, b_part
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[ins.dst].fmt
+        args = (shift, engine_numba.ROUNDING_CODES[d_fmt.rounding], *_fmt_args(d_fmt))
+
+        def run() -> bool:
+            if self.bound[ia] > 62:
+                return False
+            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            b = np.broadcast_to(self.state[ib][rb, cb], shape)
+            return self._nb_store(ins, out, dact_relu(a, b, out, *args))
+        return run
+
+    # fused groups (engine_fusion): one pass for several steps
+
+    def _fuse_adam(self, parts):
+        """adam_m, adam_s and adam_w of one parameter in one numba pass into scratch,
+        which then becomes the buffers' storage (the old arrays become the scratch);
+        beyond the kernel's bounds, the three steps alone, from the untouched state."""
+        (pm, _, m_ins), (ps, _, s_ins), (pw, _, w_ins) = parts
+        table = self.table
+        ig, im, is_, iw = m_ins.a, m_ins.dst, s_ins.dst, w_ins.dst
+        m_fmt, s_fmt, w_fmt = table[im].fmt, table[is_].fmt, table[iw].fmt
+        g_fmt, ic_m, ic_s, ic_w = table[ig].fmt, m_ins.c, s_ins.c, w_ins.c
+        m_constants = self._adam_m_constants(m_ins)
+        fc_s, c_fmt = table[ic_s].fmt.frac, table[ic_w].fmt
+        shift_m = RATIO_FRAC + s_fmt.frac - m_fmt.frac
+        top = max(w_fmt.frac, RATIO_FRAC + c_fmt.frac)
+        alpha_shift, shift_w = top - RATIO_FRAC - c_fmt.frac, top - w_fmt.frac
+        if m_constants is None or g_fmt.frac != s_fmt.frac or not 0 <= fc_s <= 62 or \
+                not 0 <= shift_m <= 61 or alpha_shift < 0 or not 0 <= shift_w <= 62 or \
+                s_fmt.width > 61:
+            return None
+        adam = engine_numba.kernels().adam
+        eps_s = _eps_in(c_fmt, s_fmt)
+        shape = (table[iw].rows, table[iw].cols)
+        scratch = [np.empty(shape, dtype=np.int64) for _ in range(3)]
+        codes = engine_numba.ROUNDING_CODES
+        m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
+        s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
+        w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = pm
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            if any(type(state[i]) is not np.ndarray for i in (ig, im, is_, iw)):
+                return alone()
+            bg, bs = bound[ig], bound[is_]
+            c1, c2, frac = m_constants([int(v) for v in state[ic_m].reshape(-1)[:2]])
+            m_shift = frac - m_fmt.frac
+            m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
+                if 0 <= m_shift <= 62 else None
+            beta = int(state[ic_s][0, 0])
+            v_parts = K.split(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
+                if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
+            c = state[ic_w].reshape(-1)
+            step = -(int(c[0]) << alpha_shift)
+            room = 61 - step.bit_length()
+            eps = eps_s(int(c[1]))
+            if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
+                    eps >= 1 << 61:
+                return alone()
+            flat = [a.reshape(-1) for a in scratch]
+            got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
+                       state[iw].reshape(-1), *flat, *m_parts, m_shift, *m_args, *v_parts,
+                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args)
+            cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ok = got
+            if not ok:
+                return alone()
+            for k, (i, pc, n, lo, hi) in enumerate(((im, pm, cm, lo_m, hi_m),
+                                                    (is_, ps, cs, lo_s, hi_s),
+                                                    (iw, pw, cw, lo_w, hi_w))):
+                state[i], scratch[k] = scratch[k], state[i]
+                self._pc = pc
+                self._count(int(n), i)
+                self._written(i, True, K.bits_of(hi, lo))
+            self._pc = pm
+            return True
+        return run
+
 
 def _kind(instr) -> str:
+    if isinstance(instr, Fused):
+        return f"{instr.kind} (fused)"
     if isinstance(instr, Vector):
         return isa.VECTOR_FUNCTIONS[instr.fn]
     return instr.MNEMONIC
+
+
+def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
+    """eps (raw, in the constants' format) rounded to s's fraction bits, at least one
+    LSB (the interpreter's adam_w), cached by value."""
+    cache: dict[int, int] = {}
+
+    def eps_s(eps: int) -> int:
+        if eps not in cache:
+            cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64), c_fmt.frac,
+                                             FixedFormat(64, s_fmt.frac))[0][0]), 1)
+        return cache[eps]
+    return eps_s
 
 
 def _fmt_args(fmt: FixedFormat) -> tuple:

@@ -13,7 +13,7 @@ import resource
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from fixar_gen import engine_kernels as K
@@ -30,8 +30,9 @@ from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
 
 from .conftest import EXAMPLES
-from .test_golden_reference import (Case, _batch, as_ints, dma_cases, drain_cases,
-                                    matmul_cases, tiny_precisions, tiny_specs, vector_cases)
+from .test_golden_reference import (Builder, Case, _batch, as_ints, bounds, dma_cases,
+                                    drain_cases, formats, matmul_cases, raw_values,
+                                    tiny_precisions, tiny_specs, vector_cases)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -90,13 +91,91 @@ def test_vector_function(fn, data):
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
-@pytest.mark.parametrize("fn", ["adam_s", "adam_w"])
+@pytest.mark.parametrize("fn", ["adam_s", "adam_w", "adam_m", "soft_update", "momentum",
+                                "dact_relu"])
 @settings(max_examples=100)
 @given(data=st.data())
-def test_optimizer_kernels(fn, kernels, data):
-    """adam_s and adam_w have numba kernels besides the numpy ones: both against the
+def test_numba_vector_kernels(fn, kernels, data):
+    """The functions with numba kernels besides the numpy ones (adam_s, adam_w, the
+    blends of adam_m, soft_update and momentum, dact_relu): both against the
     interpreter."""
     run_both(data.draw(vector_cases(fn)), kernels)
+
+
+@st.composite
+def adam_group_cases(draw):
+    """adam_m, adam_s and adam_w of one parameter (what the engine fuses into one pass):
+    random formats and shapes, values at the formats' extremes, s sometimes negative
+    (the ratio's denominator then fails the kernel's bounds), step sizes up to the
+    constants' range (ratios beyond the kernel's limit)."""
+    from fractions import Fraction
+    import math
+
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    g_fmt = draw(formats(min_frac=0))
+    s_fmt = draw(formats(min_frac=g_fmt.frac, max_frac=g_fmt.frac))
+    m_fmt = draw(formats(min_frac=max(0, s_fmt.frac - 24), max_frac=s_fmt.frac + 8))
+    assume(m_fmt.width + 24 + s_fmt.frac - m_fmt.frac <= 62)
+    w_fmt = draw(formats(min_frac=0))
+    floor = -(2**31 - 1)                   # v < 2^62 (see vector_cases)
+    g = B.add("g", rows, cols, g_fmt, lo=floor)
+    m = B.add("m", rows, cols, m_fmt, "state")
+    s = B.add("s", rows, cols, s_fmt, "state", lo=floor if draw(st.booleans()) else 0)
+    w = B.add("w", rows, cols, w_fmt, "param")
+    betas = []
+    for name in ("beta1", "beta2"):
+        c_fmt = draw(formats(min_width=2, max_width=48, min_frac=0, signed=False))
+        betas.append(B.add(name, 1, 1, c_fmt, "const", lo=0, hi=1 << c_fmt.frac))
+    o_fmt = draw(formats(min_width=2, max_width=48, min_frac=0, signed=None))
+    opt = B.add("opt", 1, 2, o_fmt, "const")
+    lo, hi = bounds(o_fmt)
+    s_lo, s_hi = bounds(s_fmt)
+    scale = Fraction(2) ** (o_fmt.frac - s_fmt.frac)
+    B.values["opt"][0, 1] = draw(raw_values(max(lo, math.ceil(s_lo * scale)),
+                                            min(hi, math.floor(s_hi * scale))))
+    region = {"rows": Range(0, rows), "cols": Range(0, cols)}
+    fn = VECTOR_FUNCTIONS.index
+    code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=betas[0], **region),
+            Vector(fn=fn("adam_s"), dst=s, a=g, c=betas[1], **region),
+            Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
+    return B.case(code)
+
+
+# a negative s can make the interpreter's denominator 0 (numpy's floor_divide then
+# warns and gives 0, which is the specification's result the engine must match)
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@settings(max_examples=300)
+@given(data=st.data())
+def test_fused_adam_equals_the_three_steps(data):
+    """The fused adam pass (numba) against the interpreter: random formats, extremes,
+    saturating and wrapping m, s and w, and cases beyond the kernel's bounds (which run
+    the three steps alone)."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(adam_group_cases())
+    steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
+    kinds = [type(instr).__name__ for _, _, instr in steps]
+    note(f"plan: {kinds}")
+    run_both(case, "numba")
+
+
+def test_plans_fuse_every_adam_triple():
+    """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w as one
+    fused step (numba), and none without numba."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    from fixar_gen.engine_fusion import Fused
+    for path in ("pendulum.yaml", "halfcheetah.yaml"):
+        spec = load_spec(EXAMPLES / path)
+        params = 2 * (len(spec.networks.actor.layer_sizes) - 1) + \
+            2 * (len(spec.networks.critic.layer_sizes) - 1)
+        for kernels, fused in (("numba", params), ("numpy", 0)):
+            core = GoldenCore(spec, kernels=kernels)
+            plan = core.machine._plan(core.program("train", spec.algorithm.batch_size))
+            kinds = [instr.kind for _, _, instr in plan.steps if isinstance(instr, Fused)]
+            assert kinds == ["adam"] * fused, (path, kernels)
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
@@ -106,12 +185,14 @@ def test_vector_function_in_place(fn, data):
     run_both(data.draw(vector_cases(fn, same_src_col=True)))
 
 
+@pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
 @settings(max_examples=40)
 @given(data=st.data())
-def test_drain(act, with_bias, data):
-    run_both(data.draw(drain_cases(act, with_bias)))
+def test_drain(act, with_bias, kernels, data):
+    """Every activation (identity and relu drains have numba kernels too)."""
+    run_both(data.draw(drain_cases(act, with_bias)), kernels)
 
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
