@@ -35,7 +35,7 @@ import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
-from .engine_fusion import Fused, adam_groups
+from .engine_fusion import Fused, adam_groups, drain_range_groups
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -215,7 +215,8 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            steps = self._fused(adam_groups(steps, program.buffers))
+            steps = self._fused(drain_range_groups(adam_groups(steps, program.buffers),
+                                                   program.buffers))
         plan = Plan(program, steps, step_of)
         self._plans[id(program)] = plan
         return plan
@@ -712,6 +713,9 @@ class EngineMachine(GoldenMachine):
         d_fmt = self.table[idst].fmt
         fmt_args = _fmt_args(d_fmt)
         mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+        # the blend cannot fail once split: it writes d in place (each element reads
+        # only itself) unless a is d's own buffer (another column offset would alias)
+        in_place, whole = ia != idst, self._whole(idst, rows, cols)
 
         def run() -> bool:
             c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
@@ -722,8 +726,14 @@ class EngineMachine(GoldenMachine):
             if parts is None:
                 return False
             a = np.broadcast_to(self.state[ia][ra, ca], shape)
-            return self._nb_store(ins, out, blend(self.state[idst][rows, cols], a, out,
-                                                  *parts, shift, mode, *fmt_args))
+            d = self.state[idst][rows, cols]
+            if not in_place:
+                return self._nb_store(ins, out, blend(d, a, out, *parts, shift, mode,
+                                                      *fmt_args))
+            count, lo, hi = blend(d, a, d, *parts, shift, mode, *fmt_args)
+            self._count(int(count), idst)
+            self._written(idst, whole, K.bits_of(hi, lo))
+            return True
         return run
 
     def _nb_adam_s(self, ins: Vector, ia, ra, ca, fc: int, d_fmt: FixedFormat):
@@ -777,11 +787,12 @@ class EngineMachine(GoldenMachine):
                 (1 << room) - 1, shift, mode, *fmt_args))
         return run
 
-    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int):
+    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int, monitors=()):
         """An identity or relu drain in one numba pass straight into dst (it cannot
         fail part-way: the bounds are checked first), or None where the formats need
         the numpy kernel's checks (a pre-activation format wider than 62 bits, a
-        shift out of range)."""
+        shift out of range).  ``monitors``: (pc, range instruction) steps folded in,
+        their minimum and maximum taken in the drain's pass."""
         drain = engine_numba.kernels().drain
         Acc, d_fmt = self.table[ins.acc], self.table[ins.dst].fmt
         first = self._program.pre_format if relu else d_fmt
@@ -796,6 +807,13 @@ class EngineMachine(GoldenMachine):
         iacc, idst, ibias = ins.acc, ins.dst, ins.bias
         no_bias = np.zeros((1, ins.cols.count), dtype=np.int64)
         whole = self._whole(idst, rows, cols)
+        seg = np.full(ins.rows.count, -1, dtype=np.int64)
+        for k, (_, rng) in enumerate(monitors):
+            start = rng.rows.start - ins.rows.start
+            seg[start:start + rng.rows.count] = k
+        seg_min = np.empty(max(len(monitors), 1), dtype=np.int64)
+        seg_max = np.empty_like(seg_min)
+        top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -812,10 +830,18 @@ class EngineMachine(GoldenMachine):
                 if bz > 62:
                     return False
                 bias = no_bias
+            seg_min.fill(top)
+            seg_max.fill(bottom)
             count, lo, hi = drain(acc[rows, src], bias, state[idst][rows, cols],
-                                  bias_shift, relu, *args)
+                                  bias_shift, relu, *args, seg, seg_min, seg_max)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
+            for k, (pc, rng) in enumerate(monitors):
+                current = state[rng.dst]
+                low = min(int(current[0, 0]), int(seg_min[k]))
+                high = max(int(current[0, 1]), int(seg_max[k]))
+                current[0, 0], current[0, 1] = low, high
+                self._written(rng.dst, True, K.bits_of(max(low, high), min(low, high)))
             return True
         return run
 
@@ -836,6 +862,33 @@ class EngineMachine(GoldenMachine):
         return run
 
     # fused groups (engine_fusion): one pass for several steps
+
+    def _fuse_drain_range(self, parts):
+        """A drain and the range monitors of its output in the drain's numba pass
+        (identity and relu drains; others keep their steps)."""
+        (_, _, ins), monitors = parts[0], [(pc, rng) for pc, _, rng in parts[1:]]
+        act = isa.ACTIVATIONS[ins.act]
+        Acc = self.table[ins.acc]
+        if act not in ("identity", "relu") or ins.dst in (ins.acc, ins.bias):
+            return None
+        bias_shift = 0
+        if ins.bias != NO_BUFFER:
+            bias_shift = Acc.fmt.frac - self.table[ins.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        fast = self._nb_drain(ins, act == "relu", bias_shift, monitors)
+        if fast is None:
+            return None
+
+        def run() -> bool:
+            if fast():
+                return True
+            for part in parts:                 # the drain's own path, then the monitors
+                self._run_part(*part)
+            self._pc = parts[0][0]
+            return True
+        return run
+
 
     def _fuse_adam(self, parts):
         """adam_m, adam_s and adam_w of one parameter in one numba pass into scratch,

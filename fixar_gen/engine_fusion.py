@@ -10,6 +10,10 @@ pass is a pure function of the instructions, testable alone.
   gradient for both moments, no buffer shared otherwise).  Every result of the three is
   element-wise, so computing the three per element gives what the three instructions
   give in program order.
+- :func:`drain_range_groups`: a drain followed by the range monitors of what it just
+  wrote (each monitor reading rows of the drain's region, all of its columns, the
+  monitors' rows disjoint): the monitors' minimum and maximum come out of the drain's
+  own pass.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import isa
-from .isa import NO_BUFFER, Vector
+from .isa import NO_BUFFER, Drain, Vector
 
 
 class Fused(NamedTuple):
@@ -72,4 +76,43 @@ def adam_groups(steps: list, table) -> list:
     return out
 
 
-__all__ = ["Fused", "adam_groups", "is_adam_group"]
+def is_monitor_of(drain, rng, table) -> bool:
+    """A range step that reads rows of what ``drain`` wrote, over the same columns, into
+    a monitor the drain does not touch."""
+    if _fn(rng) != "range" or not isinstance(drain, Drain) or rng.a != drain.dst:
+        return False
+    inside = drain.rows.start <= rng.rows.start and \
+        rng.rows.start + rng.rows.count <= drain.rows.start + drain.rows.count
+    return inside and rng.rows.count > 0 and rng.cols == drain.cols and \
+        rng.dst not in (drain.dst, drain.acc, drain.bias)
+
+
+def drain_range_groups(steps: list, table) -> list:
+    """The plan's steps with each drain and the range monitors right after it that read
+    its output (all with kernels; distinct monitors over disjoint rows) replaced by one
+    ``(pc, None, Fused("drain_range", parts))`` step."""
+    out: list = []
+    i = 0
+    while i < len(steps):
+        pc, kernel, instr = steps[i]
+        j = i + 1
+        monitors: set = set()
+        rows: set = set()
+        while j < len(steps) and kernel is not None and steps[j][1] is not None and \
+                is_monitor_of(instr, steps[j][2], table):
+            rng = steps[j][2]
+            span = set(range(rng.rows.start, rng.rows.start + rng.rows.count))
+            if rng.dst in monitors or span & rows:
+                break
+            monitors.add(rng.dst)
+            rows |= span
+            j += 1
+        if j > i + 1:
+            out.append((pc, None, Fused("drain_range", tuple(steps[i:j]))))
+        else:
+            out.append(steps[i])
+        i = j
+    return out
+
+
+__all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_monitor_of"]

@@ -239,14 +239,19 @@ def _compile():
 
     @jit
     def drain(z, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat, p_width,
-              p_signed, shift2, mode2, lo, hi, saturate, width, signed):
+              p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg, seg_min,
+              seg_max):
         # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
         # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
-        # to the second (the destination's).  Returns the saturation count, min, max.
+        # to the second (the destination's).  Row i's values also go into the minimum
+        # and maximum of segment seg[i] (a range monitor folded in; -1: none).
+        # Returns the saturation count, min, max.
         count = 0
         mn = hi
         mx = lo
         for i in range(out.shape[0]):
+            row_mn = hi
+            row_mx = lo
             for j in range(out.shape[1]):
                 v = z[i, j] + (bias[0, j] << bias_shift)
                 q, n = fit(round_shift(v, shift1, mode1), p_lo, p_hi, p_sat, p_width,
@@ -257,8 +262,14 @@ def _compile():
                                width, signed)
                     count += n
                 out[i, j] = q
-                mn = min(mn, q)
-                mx = max(mx, q)
+                row_mn = min(row_mn, q)
+                row_mx = max(row_mx, q)
+            mn = min(mn, row_mn)
+            mx = max(mx, row_mx)
+            k = seg[i]
+            if k >= 0:
+                seg_min[k] = min(seg_min[k], row_mn)
+                seg_max[k] = max(seg_max[k], row_mx)
         return count, mn, mx
 
     @jit

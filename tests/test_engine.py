@@ -24,7 +24,7 @@ from fixar_gen.compiler import Precision
 from fixar_gen.dsl import load_spec
 from fixar_gen.engine import EngineMachine, _exact_product
 from fixar_gen.golden import GoldenMachine
-from fixar_gen.isa import ACTIVATIONS, VECTOR_FUNCTIONS
+from fixar_gen.isa import ACTIVATIONS, VECTOR_FUNCTIONS, Buffer, Drain, Halt, Program
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
@@ -161,21 +161,66 @@ def test_fused_adam_equals_the_three_steps(data):
     run_both(case, "numba")
 
 
-def test_plans_fuse_every_adam_triple():
+def test_plans_fuse_every_adam_triple_and_monitor():
     """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w as one
-    fused step (numba), and none without numba."""
+    fused step (numba), and fold every range monitor of an identity or relu drain's
+    output into the drain; without numba, nothing is fused."""
     if not engine_numba.AVAILABLE:
         pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
-    from fixar_gen.engine_fusion import Fused
+    from fixar_gen.engine_fusion import Fused, is_monitor_of
+    from fixar_gen.isa import Drain
     for path in ("pendulum.yaml", "halfcheetah.yaml"):
         spec = load_spec(EXAMPLES / path)
         params = 2 * (len(spec.networks.actor.layer_sizes) - 1) + \
             2 * (len(spec.networks.critic.layer_sizes) - 1)
-        for kernels, fused in (("numba", params), ("numpy", 0)):
+        for kernels in ("numba", "numpy"):
             core = GoldenCore(spec, kernels=kernels)
-            plan = core.machine._plan(core.program("train", spec.algorithm.batch_size))
-            kinds = [instr.kind for _, _, instr in plan.steps if isinstance(instr, Fused)]
-            assert kinds == ["adam"] * fused, (path, kernels)
+            program = core.program("train", spec.algorithm.batch_size)
+            steps = core.machine._plan(program).steps
+            kinds = [instr.kind for _, _, instr in steps if isinstance(instr, Fused)]
+            if kernels == "numpy":
+                assert kinds == [], path
+                continue
+            assert kinds.count("adam") == params, path
+            assert kinds.count("drain_range") >= 2 * (len(spec.networks.actor.layer_sizes)
+                                                      - 1), path
+            for (_, _, first), (_, _, second) in zip(steps, steps[1:]):
+                if isinstance(first, Drain) and ACTIVATIONS[first.act] in ("identity",
+                                                                           "relu"):
+                    assert not is_monitor_of(first, second, program.buffers), (path, first)
+
+
+def _drain_with_monitors(draw):
+    """A drain (identity or relu, with or without bias) followed by range monitors of
+    row blocks of its output (what the compiler emits after each layer per core)."""
+    from fixar_gen.isa import Range, Vector
+    case = draw(drain_cases(draw(st.sampled_from(["identity", "relu"])), draw(st.booleans())))
+    (drain,) = [i for i in case.program.code if isinstance(i, Drain)]
+    program = case.program
+    d_fmt = program.buffers[drain.dst].fmt
+    buffers, values, code = list(program.buffers), dict(case.values), [drain]
+    for k in range(draw(st.integers(1, 3))):
+        start = draw(st.integers(drain.rows.start, drain.rows.start + drain.rows.count - 1))
+        count = draw(st.integers(1, drain.rows.start + drain.rows.count - start))
+        name = f"mon{k}"
+        buffers.append(Buffer(name, 1, 2, d_fmt, "monitor"))
+        lo, hi = bounds(d_fmt)
+        values[name] = np.array([[draw(st.integers(lo, hi)), draw(st.integers(lo, hi))]],
+                                dtype=np.int64)
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=len(buffers) - 1,
+                           a=drain.dst, rows=Range(start, count), cols=drain.cols))
+    return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
+                        program.pre_format), values, {}, case.acc_overflow)
+
+
+@settings(max_examples=200)
+@given(data=st.data())
+def test_drain_with_monitors_equals_the_steps(data):
+    """A drain with its range monitors folded in (numba) against the interpreter: every
+    monitor's minimum and maximum, the drain's output and its saturation counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    run_both(_drain_with_monitors(data.draw), "numba")
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
