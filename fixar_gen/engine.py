@@ -35,7 +35,7 @@ import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
-from .engine_fusion import Fused, adam_groups, drain_range_groups
+from .engine_fusion import Fused, adam_groups, drain_range_groups, mm_drain_groups
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -215,8 +215,9 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            steps = self._fused(drain_range_groups(adam_groups(steps, program.buffers),
-                                                   program.buffers))
+            for fusion in (mm_drain_groups, drain_range_groups, adam_groups):
+                steps = fusion(steps, program.buffers)
+            steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
         self._plans[id(program)] = plan
         return plan
@@ -814,13 +815,20 @@ class EngineMachine(GoldenMachine):
         seg_min = np.empty(max(len(monitors), 1), dtype=np.int64)
         seg_max = np.empty_like(seg_min)
         top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+        no_acc = np.empty((0, 0), dtype=np.int64)
 
-        def run() -> bool:
+        def run(product=None, product_bits: int = 0) -> bool:
+            """The drain of the accumulator, or (fused with its matrix product) of
+            ``product``, the exact float64 product with |values| < 2**product_bits,
+            then also written to the accumulator."""
             state, bound = self.state, self.bound
             acc = state[iacc]
             if type(acc) is not np.ndarray:
                 return False
-            bz = bound[iacc]
+            if product is None:
+                z, acc_out, bz = acc[rows, src], no_acc, bound[iacc]
+            else:
+                z, acc_out, bz = product, acc[rows, src], product_bits
             if ibias != NO_BUFFER:
                 bb = bound[ibias] + bias_shift
                 if max(bz, bb) > 61:
@@ -832,8 +840,8 @@ class EngineMachine(GoldenMachine):
                 bias = no_bias
             seg_min.fill(top)
             seg_max.fill(bottom)
-            count, lo, hi = drain(acc[rows, src], bias, state[idst][rows, cols],
-                                  bias_shift, relu, *args, seg, seg_min, seg_max)
+            count, lo, hi = drain(z, acc_out, bias, state[idst][rows, cols], bias_shift,
+                                  relu, *args, seg, seg_min, seg_max)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
             for k, (pc, rng) in enumerate(monitors):
@@ -862,6 +870,62 @@ class EngineMachine(GoldenMachine):
         return run
 
     # fused groups (engine_fusion): one pass for several steps
+
+    def _fuse_mm_drain(self, parts):
+        """A matrix product, its drain and the drain's range monitors: one BLAS call
+        into float64 scratch, then the numba drain reads it there and writes the
+        accumulator as it goes (one pass instead of a copy and a drain).  Beyond one
+        exact BLAS call, or for a drain without a numba kernel, the steps alone."""
+        (pm, _, mm), (pd, _, dr) = parts[0], parts[1]
+        monitors = [(pc, rng) for pc, _, rng in parts[2:]]
+        table = self.table
+        A, B, D = table[mm.a], table[mm.b], table[mm.dst]
+        act = isa.ACTIVATIONS[dr.act]
+        if act not in ("identity", "relu") or dr.dst in (dr.acc, dr.bias) or \
+                (isa.MODES[mm.mode] == "fxp16" and not A.fmt.width <= 16) or \
+                D.fmt.frac != A.fmt.frac + B.fmt.frac:
+            return None
+        bias_shift = 0
+        if dr.bias != NO_BUFFER:
+            bias_shift = D.fmt.frac - table[dr.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors)
+        if drain is None:
+            return None
+        ia, ib, idst, ta, tb = mm.a, mm.b, mm.dst, mm.ta, mm.tb
+        ms, ns, ks = mm.m.slice, mm.n.slice, mm.k.slice
+        kb = math.ceil(math.log2(mm.k.count)) if mm.k.count > 1 else 0
+        acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
+        scratch = np.empty((mm.m.count, mm.n.count), np.float64)
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = pm
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            if any(type(state[i]) is not np.ndarray for i in (ia, ib, idst)):
+                return alone()
+            total = max(bound[ia], 1) + max(bound[ib], 1) + kb
+            if total > FLOAT64_EXACT_BITS or total >= acc_bits:
+                return alone()
+            fa, fb = self._float(ia), self._float(ib)
+            np.matmul((fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns],
+                      out=scratch)
+            self._pc = pd
+            if drain(scratch, total):
+                self._written(idst, whole, total)
+            else:                            # the drain's bounds: the product stands
+                np.copyto(state[idst][ms, ns], scratch, casting="unsafe")
+                self._written(idst, whole, total)
+                for part in parts[1:]:
+                    self._run_part(*part)
+            self._pc = pm
+            return True
+        return run
 
     def _fuse_drain_range(self, parts):
         """A drain and the range monitors of its output in the drain's numba pass

@@ -10,6 +10,9 @@ pass is a pure function of the instructions, testable alone.
   gradient for both moments, no buffer shared otherwise).  Every result of the three is
   element-wise, so computing the three per element gives what the three instructions
   give in program order.
+- :func:`mm_drain_groups`: a matrix product (not accumulating) and the drain of exactly
+  its result, with the range monitors after it: the drain reads the product where BLAS
+  left it (float64, exact) and writes the accumulator in the same pass.
 - :func:`drain_range_groups`: a drain followed by the range monitors of what it just
   wrote (each monitor reading rows of the drain's region, all of its columns, the
   monitors' rows disjoint): the monitors' minimum and maximum come out of the drain's
@@ -21,7 +24,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import isa
-from .isa import NO_BUFFER, Drain, Vector
+from .isa import NO_BUFFER, Drain, MatMul, Vector
 
 
 class Fused(NamedTuple):
@@ -87,6 +90,24 @@ def is_monitor_of(drain, rng, table) -> bool:
         rng.dst not in (drain.dst, drain.acc, drain.bias)
 
 
+def _monitors_after(steps: list, i: int, drain, table) -> int:
+    """How many steps from i on are range monitors of ``drain``'s output (with kernels,
+    distinct monitors over disjoint rows)."""
+    monitors: set = set()
+    rows: set = set()
+    j = i
+    while j < len(steps) and steps[j][1] is not None and \
+            is_monitor_of(drain, steps[j][2], table):
+        rng = steps[j][2]
+        span = set(range(rng.rows.start, rng.rows.start + rng.rows.count))
+        if rng.dst in monitors or span & rows:
+            break
+        monitors.add(rng.dst)
+        rows |= span
+        j += 1
+    return j - i
+
+
 def drain_range_groups(steps: list, table) -> list:
     """The plan's steps with each drain and the range monitors right after it that read
     its output (all with kernels; distinct monitors over disjoint rows) replaced by one
@@ -95,24 +116,42 @@ def drain_range_groups(steps: list, table) -> list:
     i = 0
     while i < len(steps):
         pc, kernel, instr = steps[i]
-        j = i + 1
-        monitors: set = set()
-        rows: set = set()
-        while j < len(steps) and kernel is not None and steps[j][1] is not None and \
-                is_monitor_of(instr, steps[j][2], table):
-            rng = steps[j][2]
-            span = set(range(rng.rows.start, rng.rows.start + rng.rows.count))
-            if rng.dst in monitors or span & rows:
-                break
-            monitors.add(rng.dst)
-            rows |= span
-            j += 1
-        if j > i + 1:
-            out.append((pc, None, Fused("drain_range", tuple(steps[i:j]))))
+        n = _monitors_after(steps, i + 1, instr, table) if kernel is not None else 0
+        if n:
+            out.append((pc, None, Fused("drain_range", tuple(steps[i:i + 1 + n]))))
         else:
             out.append(steps[i])
-        i = j
+        i += 1 + n
     return out
 
 
-__all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_monitor_of"]
+def is_drain_of(mm, drain) -> bool:
+    """A drain of exactly what a (non-accumulating) matrix product wrote, which the
+    product does not read and which does not feed the drain's bias."""
+    if not isinstance(mm, MatMul) or not isinstance(drain, Drain) or mm.accumulate:
+        return False
+    return drain.acc == mm.dst and drain.rows == mm.m and \
+        (drain.src_col, drain.cols.count) == (mm.n.start, mm.n.count) and \
+        drain.dst not in (mm.a, mm.b, mm.dst) and mm.dst != drain.bias
+
+
+def mm_drain_groups(steps: list, table) -> list:
+    """The plan's steps with each matrix product, its drain and the range monitors of
+    the drain's output (all with kernels) replaced by one
+    ``(pc, None, Fused("mm_drain", parts))`` step."""
+    out: list = []
+    i = 0
+    while i < len(steps):
+        if i + 1 < len(steps) and steps[i][1] is not None and steps[i + 1][1] is not None \
+                and is_drain_of(steps[i][2], steps[i + 1][2]):
+            n = 2 + _monitors_after(steps, i + 2, steps[i + 1][2], table)
+            out.append((steps[i][0], None, Fused("mm_drain", tuple(steps[i:i + n]))))
+            i += n
+            continue
+        out.append(steps[i])
+        i += 1
+    return out
+
+
+__all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_drain_of",
+           "is_monitor_of", "mm_drain_groups"]

@@ -238,13 +238,15 @@ def _compile():
         return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok
 
     @jit
-    def drain(z, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat, p_width,
-              p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg, seg_min,
-              seg_max):
+    def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
+              p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
+              seg_min, seg_max):
         # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
         # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
-        # to the second (the destination's).  Row i's values also go into the minimum
-        # and maximum of segment seg[i] (a range monitor folded in; -1: none).
+        # to the second (the destination's).  z is the accumulator (int64) or, fused
+        # with its matrix product, the exact float64 product, then also written to acc
+        # (a (0, 0) array: not written).  Row i's values also go into the minimum and
+        # maximum of segment seg[i] (a range monitor folded in; -1: none).
         # Returns the saturation count, min, max.
         count = 0
         mn = hi
@@ -253,7 +255,10 @@ def _compile():
             row_mn = hi
             row_mx = lo
             for j in range(out.shape[1]):
-                v = z[i, j] + (bias[0, j] << bias_shift)
+                zz = np.int64(z[i, j])
+                if acc.shape[0]:
+                    acc[i, j] = zz
+                v = zz + (bias[0, j] << bias_shift)
                 q, n = fit(round_shift(v, shift1, mode1), p_lo, p_hi, p_sat, p_width,
                            p_signed)
                 count += n

@@ -24,7 +24,8 @@ from fixar_gen.compiler import Precision
 from fixar_gen.dsl import load_spec
 from fixar_gen.engine import EngineMachine, _exact_product
 from fixar_gen.golden import GoldenMachine
-from fixar_gen.isa import ACTIVATIONS, VECTOR_FUNCTIONS, Buffer, Drain, Halt, Program
+from fixar_gen.isa import (ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Buffer, Drain, Halt,
+                           MatMul, Program)
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
@@ -163,11 +164,11 @@ def test_fused_adam_equals_the_three_steps(data):
 
 def test_plans_fuse_every_adam_triple_and_monitor():
     """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w as one
-    fused step (numba), and fold every range monitor of an identity or relu drain's
-    output into the drain; without numba, nothing is fused."""
+    fused step (numba), every identity or relu drain with the matrix product before it
+    and every range monitor of its output; without numba, nothing is fused."""
     if not engine_numba.AVAILABLE:
         pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
-    from fixar_gen.engine_fusion import Fused, is_monitor_of
+    from fixar_gen.engine_fusion import Fused, is_drain_of, is_monitor_of
     from fixar_gen.isa import Drain
     for path in ("pendulum.yaml", "halfcheetah.yaml"):
         spec = load_spec(EXAMPLES / path)
@@ -182,12 +183,15 @@ def test_plans_fuse_every_adam_triple_and_monitor():
                 assert kinds == [], path
                 continue
             assert kinds.count("adam") == params, path
-            assert kinds.count("drain_range") >= 2 * (len(spec.networks.actor.layer_sizes)
-                                                      - 1), path
+            assert kinds.count("mm_drain") >= 2 * (len(spec.networks.actor.layer_sizes)
+                                                   - 1), path
             for (_, _, first), (_, _, second) in zip(steps, steps[1:]):
                 if isinstance(first, Drain) and ACTIVATIONS[first.act] in ("identity",
                                                                            "relu"):
                     assert not is_monitor_of(first, second, program.buffers), (path, first)
+                if isinstance(second, Drain) and ACTIVATIONS[second.act] in ("identity",
+                                                                            "relu"):
+                    assert not is_drain_of(first, second), (path, second)
 
 
 def _drain_with_monitors(draw):
@@ -211,6 +215,57 @@ def _drain_with_monitors(draw):
                            a=drain.dst, rows=Range(start, count), cols=drain.cols))
     return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
                         program.pre_format), values, {}, case.acc_overflow)
+
+
+@st.composite
+def mm_drain_cases(draw):
+    """A matrix product (any transposes, sub-ranges of its operands) and the drain of its
+    result (identity or relu, with or without bias, into formats that saturate), then
+    range monitors of row blocks of the drain's output."""
+    from fixar_gen.isa import Range, Vector
+    from .test_golden_reference import matmul_cases
+    mm_case = draw(matmul_cases(draw(st.integers(0, 1)), draw(st.integers(0, 1)), 0))
+    (mm,) = [i for i in mm_case.program.code if isinstance(i, MatMul)]
+    buffers, values = list(mm_case.program.buffers), dict(mm_case.values)
+    acc_fmt = buffers[mm.dst].fmt
+
+    def add(name, rows, cols, fmt, kind="data"):
+        buffers.append(Buffer(name, rows, cols, fmt, kind))
+        lo, hi = bounds(fmt)
+        values[name] = np.array([[draw(raw_values(lo, hi)) for _ in range(cols)]
+                                 for _ in range(rows)], dtype=np.int64)
+        return len(buffers) - 1
+    d_fmt = draw(formats())
+    dst_rows = mm.m.start + mm.m.count + draw(st.integers(0, 1))
+    dst = add("d", dst_rows, mm.n.count + draw(st.integers(0, 1)), d_fmt)
+    bias = NO_BUFFER
+    if draw(st.booleans()):
+        bias = add("bias", 1, mm.n.start + mm.n.count, draw(formats(max_frac=acc_fmt.frac)),
+                   "param")
+    act = draw(st.sampled_from(["identity", "relu"]))
+    drain = Drain(dst=dst, acc=mm.dst, bias=bias, act=ACTIVATIONS.index(act), rows=mm.m,
+                  cols=Range(0, mm.n.count), src_col=mm.n.start)
+    code = [mm, drain]
+    for k in range(draw(st.integers(0, 2))):
+        start = draw(st.integers(mm.m.start, mm.m.start + mm.m.count - 1))
+        count = draw(st.integers(1, mm.m.start + mm.m.count - start))
+        mon = add(f"mon{k}", 1, 2, d_fmt, "monitor")
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=dst,
+                           rows=Range(start, count), cols=drain.cols))
+    return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
+                        draw(formats(min_width=4))), values, {}, mm_case.acc_overflow)
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_mm_drain_equals_the_steps(data):
+    """A matrix product fused with its drain and monitors (numba) against the
+    interpreter: the accumulator, the drain's output, the monitors and the counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(mm_drain_cases())
+    note(f"plan: {EngineMachine(kernels='numba')._plan(case.program).steps}")
+    run_both(case, "numba")
 
 
 @settings(max_examples=200)
@@ -599,5 +654,5 @@ def test_interleaved_pieces_merge_only_when_legal(drain_into_operand):
     values = {"a": rng.integers(-2**20, 2**20, size=(4, 3)),
               "w": rng.integers(-2**25, 2**25, size=(3, 3))}
     run_both(Case(program, values, {}, "saturate"))
-    steps = EngineMachine()._plan(program).steps
+    steps = EngineMachine(kernels="numpy")._plan(program).steps
     assert len(steps) == (5 if drain_into_operand else 3)
