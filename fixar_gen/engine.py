@@ -35,7 +35,8 @@ import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
-from .engine_fusion import Fused, adam_groups, drain_range_groups, mm_drain_groups
+from .engine_fusion import (Fused, adam_groups, drain_range_groups, ksplit_groups,
+                            mm_drain_groups)
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -215,7 +216,7 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            for fusion in (mm_drain_groups, drain_range_groups, adam_groups):
+            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, adam_groups):
                 steps = fusion(steps, program.buffers)
             steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
@@ -924,6 +925,69 @@ class EngineMachine(GoldenMachine):
                 for part in parts[1:]:
                     self._run_part(*part)
             self._pc = pm
+            return True
+        return run
+
+    def _fuse_ksplit(self, parts):
+        """Two K-split pieces of a product, their acc_add and the drain of the sum (and
+        its monitors): both pieces by BLAS into float64 scratch, the second piece's
+        accumulator written from it, the exact sum (below 2**53) drained by numba
+        straight into the first's.  Beyond that, the steps alone."""
+        (p0, _, mm0), (p1, _, mm1), (pa, _, add), (pd, _, dr) = parts[:4]
+        monitors = [(pc, rng) for pc, _, rng in parts[4:]]
+        table = self.table
+        A, B, D0, D1 = table[mm0.a], table[mm0.b], table[mm0.dst], table[mm1.dst]
+        act = isa.ACTIVATIONS[dr.act]
+        if act not in ("identity", "relu") or dr.dst in (dr.acc, dr.bias) or \
+                (isa.MODES[mm0.mode] == "fxp16" and not A.fmt.width <= 16) or \
+                not D0.fmt.frac == D1.fmt.frac == A.fmt.frac + B.fmt.frac:
+            return None
+        bias_shift = 0
+        if dr.bias != NO_BUFFER:
+            bias_shift = D0.fmt.frac - table[dr.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors)
+        if drain is None:
+            return None
+        ia, ib, i0, i1, ta, tb = mm0.a, mm0.b, mm0.dst, mm1.dst, mm0.ta, mm0.tb
+        ms, ns, k0, k1 = mm0.m.slice, mm0.n.slice, mm0.k.slice, mm1.k.slice
+        kb = max(math.ceil(math.log2(mm.k.count)) if mm.k.count > 1 else 0
+                 for mm in (mm0, mm1))
+        acc_bits = min(D0.acc_bits, D1.acc_bits)
+        whole0, whole1 = self._whole(i0, ms, ns), self._whole(i1, ms, ns)
+        shape = (mm0.m.count, mm0.n.count)
+        first, second = np.empty(shape, np.float64), np.empty(shape, np.float64)
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = p0
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            if any(type(state[i]) is not np.ndarray for i in (ia, ib, i0, i1)):
+                return alone()
+            total = max(bound[ia], 1) + max(bound[ib], 1) + kb
+            if total + 1 > FLOAT64_EXACT_BITS or total + 1 >= acc_bits:
+                return alone()
+            fa, fb = self._float(ia), self._float(ib)
+            lhs, rhs = (fa.T if ta else fa)[ms], (fb.T if tb else fb)[:, ns]
+            np.matmul(lhs[:, k0], rhs[k0], out=first)
+            np.matmul(lhs[:, k1], rhs[k1], out=second)
+            np.copyto(state[i1][ms, ns], second, casting="unsafe")
+            self._written(i1, whole1, total)
+            np.add(first, second, out=first)             # exact: below 2**53
+            self._pc = pd
+            if drain(first, total + 1):
+                self._written(i0, whole0, total + 1)
+            else:                            # the drain's bounds: the sum stands
+                np.copyto(state[i0][ms, ns], first, casting="unsafe")
+                self._written(i0, whole0, total + 1)
+                for part in parts[3:]:
+                    self._run_part(*part)
+            self._pc = p0
             return True
         return run
 

@@ -13,6 +13,10 @@ pass is a pure function of the instructions, testable alone.
 - :func:`mm_drain_groups`: a matrix product (not accumulating) and the drain of exactly
   its result, with the range monitors after it: the drain reads the product where BLAS
   left it (float64, exact) and writes the accumulator in the same pass.
+- :func:`ksplit_groups`: the two per-core pieces of a product split along its reduction
+  range (each into its own accumulator), the acc_add that sums them and the drain of
+  the sum: both pieces into float64 scratch, the second piece's accumulator written,
+  the exact sum drained straight from scratch into the first's.
 - :func:`drain_range_groups`: a drain followed by the range monitors of what it just
   wrote (each monitor reading rows of the drain's region, all of its columns, the
   monitors' rows disjoint): the monitors' minimum and maximum come out of the drain's
@@ -153,5 +157,40 @@ def mm_drain_groups(steps: list, table) -> list:
     return out
 
 
+def is_ksplit(p0, p1, add, drain) -> bool:
+    """Two pieces of one product over different reduction ranges into accumulators
+    A0 and A1, ``acc_add`` A0 += A1 over the product's region, and a drain of A0's
+    region (which reads neither piece's operand nor A1 besides)."""
+    if not (isinstance(p0, MatMul) and isinstance(p1, MatMul)) or _fn(add) != "acc_add" \
+            or p0.accumulate or p1.accumulate:
+        return False
+    same = (p0.a, p0.b, p0.ta, p0.tb, p0.mode, p0.m, p0.n) == \
+        (p1.a, p1.b, p1.ta, p1.tb, p1.mode, p1.m, p1.n)
+    if not same or p0.dst == p1.dst or p0.dst in (p0.a, p0.b) or p1.dst in (p1.a, p1.b):
+        return False
+    sums = add.dst == p0.dst and add.a == p1.dst and add.rows == p0.m and \
+        add.cols == p0.n and add.src_col == p0.n.start
+    return sums and is_drain_of(p0, drain) and drain.dst != p1.dst and drain.bias != p1.dst
+
+
+def ksplit_groups(steps: list, table) -> list:
+    """The plan's steps with each K-split product, its acc_add and drain (and the
+    drain's monitors), all with kernels, replaced by one
+    ``(pc, None, Fused("ksplit", parts))`` step."""
+    out: list = []
+    i = 0
+    while i < len(steps):
+        window = steps[i:i + 4]
+        if len(window) == 4 and all(k is not None for _, k, _ in window) and \
+                is_ksplit(*(ins for _, _, ins in window)):
+            n = 4 + _monitors_after(steps, i + 4, window[3][2], table)
+            out.append((steps[i][0], None, Fused("ksplit", tuple(steps[i:i + n]))))
+            i += n
+            continue
+        out.append(steps[i])
+        i += 1
+    return out
+
+
 __all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_drain_of",
-           "is_monitor_of", "mm_drain_groups"]
+           "is_ksplit", "is_monitor_of", "ksplit_groups", "mm_drain_groups"]

@@ -185,6 +185,7 @@ def test_plans_fuse_every_adam_triple_and_monitor():
             assert kinds.count("adam") == params, path
             assert kinds.count("mm_drain") >= 2 * (len(spec.networks.actor.layer_sizes)
                                                    - 1), path
+            assert kinds.count("ksplit") >= params, path           # weight and bias grads
             for (_, _, first), (_, _, second) in zip(steps, steps[1:]):
                 if isinstance(first, Drain) and ACTIVATIONS[first.act] in ("identity",
                                                                            "relu"):
@@ -254,6 +255,60 @@ def mm_drain_cases(draw):
                            rows=Range(start, count), cols=drain.cols))
     return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
                         draw(formats(min_width=4))), values, {}, mm_case.acc_overflow)
+
+
+@st.composite
+def ksplit_cases(draw):
+    """What the compiler emits for a product split along its reduction range across
+    two cores: the two pieces into their accumulators, acc_add, the drain of the sum
+    (identity or relu, maybe bias), range monitors of its output; operands at the
+    formats' extremes, accumulators narrow enough to saturate sometimes."""
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    m, n, k = (draw(st.integers(1, 4)) for _ in range(3))
+    k += 1
+    cut = draw(st.integers(1, k - 1))
+    ta, tb = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    a_fmt, b_fmt = draw(formats(min_frac=0)), draw(formats(min_frac=0))
+    a = B.add("a", *((k, m) if ta else (m, k)), a_fmt)
+    b = B.add("b", *((n, k) if tb else (k, n)), b_fmt)
+    acc_bits = draw(st.integers(4, 94))
+    lim = min(1 << (acc_bits - 1), 1 << 63)
+    acc_fmt = FixedFormat(64, a_fmt.frac + b_fmt.frac)
+    accs = [B.add(f"acc{c}", m, n, acc_fmt, "acc", acc_bits, -lim, lim - 1) for c in (0, 1)]
+    region = {"m": Range(0, m), "n": Range(0, n)}
+    pieces = [MatMul(core=c, dst=accs[c], a=a, b=b, ta=ta, tb=tb, k=kr, **region)
+              for c, kr in enumerate((Range(0, cut), Range(cut, k - cut)))]
+    add = Vector(fn=VECTOR_FUNCTIONS.index("acc_add"), dst=accs[0], a=accs[1],
+                 rows=Range(0, m), cols=Range(0, n))
+    d_fmt = draw(formats())
+    dst = B.add("d", m, n, d_fmt)
+    bias = B.add("bias", 1, n, draw(formats(max_frac=acc_fmt.frac)), "param") \
+        if draw(st.booleans()) else NO_BUFFER
+    drain = Drain(dst=dst, acc=accs[0], bias=bias,
+                  act=ACTIVATIONS.index(draw(st.sampled_from(["identity", "relu"]))),
+                  rows=Range(0, m), cols=Range(0, n))
+    code = pieces + [add, drain]
+    if m > 1 and draw(st.booleans()):
+        half = draw(st.integers(1, m - 1))
+        for c, rows in enumerate((Range(0, half), Range(half, m - half))):
+            mon = B.add(f"mon{c}", 1, 2, d_fmt, "monitor")
+            code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=dst,
+                               rows=rows, cols=Range(0, n)))
+    return B.case(code, pre_format=draw(formats(min_width=4)),
+                  acc_overflow=draw(st.sampled_from(OVERFLOW_MODES)))
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_ksplit_equals_the_steps(data):
+    """Two K-split pieces, their acc_add and the drain of the sum fused (numba) against
+    the interpreter: both accumulators, the drain's output, monitors and counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(ksplit_cases())
+    note(f"plan: {EngineMachine(kernels='numba')._plan(case.program).steps}")
+    run_both(case, "numba")
 
 
 @settings(max_examples=300)
