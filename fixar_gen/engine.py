@@ -75,6 +75,7 @@ class EngineMachine(GoldenMachine):
         #: "numba": adam_s and adam_w as compiled loops (engine_numba), else numpy only
         self.kernels = kernels
         self.bits_by_name: dict[str, int] = {}
+        self._allocated = None      # the last table allocate() saw whole
         self._plans: dict[int, Plan] = {}
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
@@ -86,8 +87,11 @@ class EngineMachine(GoldenMachine):
     # -- host access (bounds follow every write) --------------------------------------
 
     def allocate(self, buffers) -> None:
+        if buffers is self._allocated:          # the table allocated last, unchanged
+            return
         kinds = self.kinds
         todo = [b for b in buffers if kinds.get(b.name) is not b]   # a plan's own table
+        self._allocated = buffers
         if not todo:
             return
         before = {b.name: self.memory.get(b.name) for b in todo}
@@ -718,6 +722,7 @@ class EngineMachine(GoldenMachine):
         # the blend cannot fail once split: it writes d in place (each element reads
         # only itself) unless a is d's own buffer (another column offset would alias)
         in_place, whole = ia != idst, self._whole(idst, rows, cols)
+        a_broadcast = _broadcast(ra, ca, shape)
 
         def run() -> bool:
             c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
@@ -727,7 +732,9 @@ class EngineMachine(GoldenMachine):
             parts = K.split(self.bound[idst], c1, self.bound[ia], c2, shift)
             if parts is None:
                 return False
-            a = np.broadcast_to(self.state[ia][ra, ca], shape)
+            a = self.state[ia][ra, ca]
+            if a_broadcast:
+                a = np.broadcast_to(a, shape)
             d = self.state[idst][rows, cols]
             if not in_place:
                 return self._nb_store(ins, out, blend(d, a, out, *parts, shift, mode,
@@ -861,12 +868,14 @@ class EngineMachine(GoldenMachine):
         out = np.empty(shape, dtype=np.int64)
         d_fmt = self.table[ins.dst].fmt
         args = (shift, engine_numba.ROUNDING_CODES[d_fmt.rounding], *_fmt_args(d_fmt))
+        broadcast = _broadcast(ra, ca, shape) or _broadcast(rb, cb, shape)
 
         def run() -> bool:
             if self.bound[ia] > 62:
                 return False
-            a = np.broadcast_to(self.state[ia][ra, ca], shape)
-            b = np.broadcast_to(self.state[ib][rb, cb], shape)
+            a, b = self.state[ia][ra, ca], self.state[ib][rb, cb]
+            if broadcast:
+                a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
             return self._nb_store(ins, out, dact_relu(a, b, out, *args))
         return run
 
@@ -908,8 +917,9 @@ class EngineMachine(GoldenMachine):
 
         def run() -> bool:
             state, bound = self.state, self.bound
-            if any(type(state[i]) is not np.ndarray for i in (ia, ib, idst)):
-                return alone()
+            for i in (ia, ib, idst):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
             total = max(bound[ia], 1) + max(bound[ib], 1) + kb
             if total > FLOAT64_EXACT_BITS or total >= acc_bits:
                 return alone()
@@ -967,8 +977,9 @@ class EngineMachine(GoldenMachine):
 
         def run() -> bool:
             state, bound = self.state, self.bound
-            if any(type(state[i]) is not np.ndarray for i in (ia, ib, i0, i1)):
-                return alone()
+            for i in (ia, ib, i0, i1):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
             total = max(bound[ia], 1) + max(bound[ib], 1) + kb
             if total + 1 > FLOAT64_EXACT_BITS or total + 1 >= acc_bits:
                 return alone()
@@ -1053,8 +1064,9 @@ class EngineMachine(GoldenMachine):
 
         def run() -> bool:
             state, bound = self.state, self.bound
-            if any(type(state[i]) is not np.ndarray for i in (ig, im, is_, iw)):
-                return alone()
+            for i in (ig, im, is_, iw):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
             bg, bs = bound[ig], bound[is_]
             c1, c2, frac = m_constants([int(v) for v in state[ic_m].reshape(-1)[:2]])
             m_shift = frac - m_fmt.frac
@@ -1095,6 +1107,11 @@ def _kind(instr) -> str:
     if isinstance(instr, Vector):
         return isa.VECTOR_FUNCTIONS[instr.fn]
     return instr.MNEMONIC
+
+
+def _broadcast(rows: slice, cols: slice, shape: tuple) -> bool:
+    """Whether an operand's slices are narrower than the region (one row or column)."""
+    return (rows.stop - rows.start, cols.stop - cols.start) != shape
 
 
 def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
