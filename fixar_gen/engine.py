@@ -14,9 +14,14 @@ executes a *plan* instead of interpreting instructions one by one:
   float64 BLAS product when bits(a) + bits(b) + ceil(log2 K) <= 53, else the wider
   operand split into as few limbs as keep every BLAS partial sum below 2**53;
 - Adam, the soft update, SGD, momentum, the MSE gradient and the Bellman target as
-  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w and the blends
-  as numba loops where numba is installed, :mod:`fixar_gen.engine_numba`), drains and
-  copies as one rounding shift and a fit.
+  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w, the blends,
+  dact_relu and identity/relu drains as vectorised numba loops where numba is
+  installed, :mod:`fixar_gen.engine_numba`), drains and copies as one rounding shift
+  and a fit;
+- with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
+  with their acc_add and drain, a product with its drain, range monitors folded into
+  the drain that wrote their rows, a parameter's three Adam steps in one pass); a
+  fused group whose bounds do not hold runs its steps one by one.
 
 A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
 beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
