@@ -290,7 +290,10 @@ class Core:
         backward/update, soft target updates."""
         size = batch.size
         program = self.program("train", size)
-        table = {b.name: b for b in program.buffers}
+        tables = self.__dict__.setdefault("_tables", {})
+        if id(program) not in tables or tables[id(program)][0] is not program:
+            tables[id(program)] = (program, {b.name: b for b in program.buffers})
+        table = tables[id(program)][1]
         self._allocate(program)          # data buffers sized for this batch
         self._write_step_constants(self._updates, size, table)
         host = {"states": batch.states, "next_states": batch.next_states,

@@ -34,6 +34,7 @@ random programs and whole DDPG updates.  docs/numerics.md says why each kernel i
 from __future__ import annotations
 
 import math
+import operator
 import time
 
 import numpy as np
@@ -65,6 +66,9 @@ class Plan:
 
     def __init__(self, program: Program, steps: list, step_of: dict):
         self.program, self.steps, self.step_of = program, steps, step_of
+        self.names = [b.name for b in program.buffers]
+        #: the program's buffers' entries of a dict by name, as a tuple (one C call)
+        self.fetch = _getter(self.names)
         self.mirrors: dict[int, list] = {}   # buffer -> [stamp, float64 copy]
 
 
@@ -117,9 +121,13 @@ class EngineMachine(GoldenMachine):
         self.allocate(program.buffers)
         stale_after = self._check_placement(program)
         self.table = program.buffers
-        self.state = [self.memory[b.name] for b in program.buffers]
-        self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
-        self.stamp = [0] * len(program.buffers)       # writes to each buffer in this run
+        names = plan.names
+        self.state = list(plan.fetch(self.memory))
+        try:
+            self.bound = list(plan.fetch(self.bits_by_name))
+        except KeyError:
+            self.bound = [self.bits_by_name.get(name, 64) for name in names]
+        self.stamp = [0] * len(names)                 # writes to each buffer in this run
         self._runs += 1
         self._mirrors = plan.mirrors
         self._program, self._host, self._stats = program, host, RunStats()
@@ -147,9 +155,8 @@ class EngineMachine(GoldenMachine):
             self.bound = [X.bits(v) for v in self.state]
             raise
         finally:
-            for i, b in enumerate(program.buffers):
-                self.memory[b.name] = self.state[i]
-                self.bits_by_name[b.name] = self.bound[i]
+            self.memory.update(zip(names, self.state))
+            self.bits_by_name.update(zip(names, self.bound))
         if stale_after is not None:
             self.stale = stale_after
         return stats
@@ -1112,6 +1119,13 @@ def _kind(instr) -> str:
     if isinstance(instr, Vector):
         return isa.VECTOR_FUNCTIONS[instr.fn]
     return instr.MNEMONIC
+
+
+def _getter(names: list):
+    """A function from a dict to the tuple of its entries for ``names``."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    return lambda table: tuple(table[name] for name in names)
 
 
 def _broadcast(rows: slice, cols: slice, shape: tuple) -> bool:
