@@ -57,14 +57,19 @@ def _compile():
 
     @inline
     def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, mode):
-        # the exact R((x * c1 + y * c2) / 2**shift) of engine_kernels.blend
+        # the exact R((x * c1 + y * c2) / 2**shift) of engine_kernels.blend (s = 0:
+        # the constants were not split, c1l = c2l = 0)
         top = x * c1h + y * c2h
-        low = x * c1l + y * c2l
-        top += low >> s
-        low &= (np.int64(1) << s) - 1
-        r = shift - s
-        floor = top >> r
-        rem = ((top & ((np.int64(1) << r) - 1)) << s) + low
+        if s == 0:
+            floor = top >> shift
+            rem = top & ((np.int64(1) << shift) - 1)
+        else:
+            low = x * c1l + y * c2l
+            top += low >> s
+            low &= (np.int64(1) << s) - 1
+            r = shift - s
+            floor = top >> r
+            rem = ((top & ((np.int64(1) << r) - 1)) << s) + low
         half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
         if mode == 1:
             up = rem >= half
