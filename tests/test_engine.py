@@ -9,6 +9,7 @@ updates of the examples.  The engine's kernels are also checked alone at their b
 from __future__ import annotations
 
 import copy
+import dataclasses
 import resource
 
 import numpy as np
@@ -711,3 +712,48 @@ def test_interleaved_pieces_merge_only_when_legal(drain_into_operand):
     run_both(Case(program, values, {}, "saturate"))
     steps = EngineMachine(kernels="numpy")._plan(program).steps
     assert len(steps) == (5 if drain_into_operand else 3)
+
+
+def test_fusion_passes_refuse_what_would_change_bits():
+    """The passes alone: each pattern is refused when a buffer is shared or a range
+    differs (then the steps run one by one)."""
+    from fixar_gen import engine_fusion as F
+    from fixar_gen.isa import Range, Vector
+    q = FixedFormat(32, 16)
+    table = (Buffer("a", 4, 3, q), Buffer("w", 3, 3, q, "param"),
+             Buffer("acc0", 4, 3, FixedFormat(64, 32), "acc", 80),
+             Buffer("acc1", 4, 3, FixedFormat(64, 32), "acc", 80), Buffer("h", 4, 3, q),
+             Buffer("mon", 1, 2, q, "monitor"), Buffer("g", 3, 3, q),
+             Buffer("m", 3, 3, q, "state"), Buffer("s", 3, 3, q, "state"),
+             Buffer("c", 1, 2, FixedFormat(34, 32, signed=False), "const"))
+    fn = VECTOR_FUNCTIONS.index
+    mm = MatMul(dst=2, a=0, b=1, m=Range(0, 4), n=Range(0, 3), k=Range(0, 3))
+    drain = Drain(dst=4, acc=2, act=ACTIVATIONS.index("relu"), rows=Range(0, 4),
+                  cols=Range(0, 3))
+    assert F.is_drain_of(mm, drain)
+    assert not F.is_drain_of(dataclasses.replace(mm, accumulate=1), drain)
+    assert not F.is_drain_of(mm, dataclasses.replace(drain, dst=0))      # drains into a
+    assert not F.is_drain_of(mm, dataclasses.replace(drain, rows=Range(0, 2)))
+    mon = Vector(fn=fn("range"), dst=5, a=4, rows=Range(0, 2), cols=Range(0, 3))
+    assert F.is_monitor_of(drain, mon, table)
+    assert not F.is_monitor_of(drain, dataclasses.replace(mon, cols=Range(0, 2)), table)
+    assert not F.is_monitor_of(drain, dataclasses.replace(mon, a=0), table)
+    pieces = [dataclasses.replace(mm, core=c, dst=2 + c, k=Range(c, 2 - c)) for c in (0, 1)]
+    add = Vector(fn=fn("acc_add"), dst=2, a=3, rows=Range(0, 4), cols=Range(0, 3))
+    assert F.is_ksplit(*pieces, add, drain)
+    assert not F.is_ksplit(pieces[0], dataclasses.replace(pieces[1], b=0), add, drain)
+    assert not F.is_ksplit(*pieces, dataclasses.replace(add, a=2), drain)
+    assert not F.is_ksplit(*pieces, add, dataclasses.replace(drain, bias=3))
+    whole = {"rows": Range(0, 3), "cols": Range(0, 3)}
+    adam = [Vector(fn=fn("adam_m"), dst=7, a=6, c=9, **whole),
+            Vector(fn=fn("adam_s"), dst=8, a=6, c=9, **whole),
+            Vector(fn=fn("adam_w"), dst=1, a=7, b=8, c=9, **whole)]
+    assert F.is_adam_group(*adam, table)
+    assert not F.is_adam_group(adam[0], dataclasses.replace(adam[1], a=7), adam[2], table)
+    assert not F.is_adam_group(*adam[:2], dataclasses.replace(adam[2], dst=6), table)
+    assert not F.is_adam_group(*adam[:2], dataclasses.replace(adam[2], rows=Range(0, 2)),
+                               table)
+    steps = [(pc, lambda: True, ins) for pc, ins in enumerate(adam)]
+    assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Fused"]
+    steps[1] = (1, None, adam[1])                       # a step without a kernel
+    assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Vector"] * 3
