@@ -42,7 +42,7 @@ import numpy as np
 from . import engine_kernels as K
 from . import engine_numba
 from .engine_fusion import (Fused, adam_groups, drain_range_groups, ksplit_groups,
-                            mm_drain_groups)
+                            mm_drain_groups, soft_into_adam)
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -232,7 +232,8 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, adam_groups):
+            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, adam_groups,
+                           soft_into_adam):
                 steps = fusion(steps, program.buffers)
             steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
@@ -610,7 +611,8 @@ class EngineMachine(GoldenMachine):
         constants = self._adam_m_constants(ins)
         return None if constants is None else self._blend_kernel(ins, constants)
 
-    def _k_soft_update(self, ins: Vector):
+    def _soft_constants(self, ins: Vector):
+        """(c1, c2, F) of the soft update's blend from its constants row, or None."""
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
         fc = self.table[ins.c].fmt.frac
         top = max(fd + max(fc, 0), fa + fc)
@@ -620,7 +622,11 @@ class EngineMachine(GoldenMachine):
         def constants(c):
             tau = c[0]
             return ((1 << (top - fd)) - (tau << (top - fd - fc)), tau << (top - fa - fc), top)
-        return self._blend_kernel(ins, constants)
+        return constants
+
+    def _k_soft_update(self, ins: Vector):
+        constants = self._soft_constants(ins)
+        return None if constants is None else self._blend_kernel(ins, constants)
 
     def _k_sgd(self, ins: Vector):
         idst = ins.dst
@@ -1042,10 +1048,13 @@ class EngineMachine(GoldenMachine):
 
 
     def _fuse_adam(self, parts):
-        """adam_m, adam_s and adam_w of one parameter in one numba pass into scratch,
-        which then becomes the buffers' storage (the old arrays become the scratch);
-        beyond the kernel's bounds, the three steps alone, from the untouched state."""
-        (pm, _, m_ins), (ps, _, s_ins), (pw, _, w_ins) = parts
+        """adam_m, adam_s and adam_w of one parameter (and the soft update of its
+        target, moved here by :func:`~fixar_gen.engine_fusion.soft_into_adam`) in one
+        numba pass into scratch, which then becomes the buffers' storage (the old arrays
+        become the scratch); beyond the kernel's bounds, the steps alone, from the
+        untouched state."""
+        (pm, _, m_ins), (ps, _, s_ins), (pw, _, w_ins) = parts[:3]
+        soft = parts[3] if len(parts) > 3 else None
         table = self.table
         ig, im, is_, iw = m_ins.a, m_ins.dst, s_ins.dst, w_ins.dst
         m_fmt, s_fmt, w_fmt = table[im].fmt, table[is_].fmt, table[iw].fmt
@@ -1062,11 +1071,22 @@ class EngineMachine(GoldenMachine):
         adam = engine_numba.kernels().adam
         eps_s = _eps_in(c_fmt, s_fmt)
         shape = (table[iw].rows, table[iw].cols)
-        scratch = [np.empty(shape, dtype=np.int64) for _ in range(3)]
+        scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
         codes = engine_numba.ROUNDING_CODES
         m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
         s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
+        no_soft = np.empty(0, dtype=np.int64)
+        if soft is not None:
+            pt, _, t_ins = soft
+            it, ic_t, t_fmt = t_ins.dst, t_ins.c, table[t_ins.dst].fmt
+            t_constants = self._soft_constants(t_ins)
+            if t_constants is None:
+                return None
+            t_args = (codes[t_fmt.rounding], *_fmt_args(t_fmt))
+            # |new w| < 2**w_bits: the weight's format bounds it (fitted), so the
+            # split is known before the pass
+            w_bits = w_fmt.width + (not w_fmt.signed)
 
         def alone() -> bool:
             for part in parts:
@@ -1094,16 +1114,33 @@ class EngineMachine(GoldenMachine):
             if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
                     eps >= 1 << 61:
                 return alone()
+            if soft is None:
+                target, t_parts = no_soft, (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+            else:
+                if type(state[it]) is not np.ndarray:
+                    return alone()
+                t1, t2, t_frac = t_constants([int(v) for v in state[ic_t].reshape(-1)[:2]])
+                t_shift = t_frac - t_fmt.frac
+                split = K.split(bound[it], t1, w_bits, t2, t_shift) \
+                    if 0 <= t_shift <= 62 else None
+                if split is None:
+                    return alone()
+                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
             flat = [a.reshape(-1) for a in scratch]
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       state[iw].reshape(-1), *flat, *m_parts, m_shift, *m_args, *v_parts,
-                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args)
-            cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ok = got
+                       state[iw].reshape(-1), target, *flat[:3],
+                       flat[3] if soft is not None else no_soft,
+                       *m_parts, m_shift, *m_args, *v_parts,
+                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args,
+                       soft is not None, *t_parts)
+            cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
                 return alone()
-            for k, (i, pc, n, lo, hi) in enumerate(((im, pm, cm, lo_m, hi_m),
-                                                    (is_, ps, cs, lo_s, hi_s),
-                                                    (iw, pw, cw, lo_w, hi_w))):
+            results = [(im, pm, cm, lo_m, hi_m), (is_, ps, cs, lo_s, hi_s),
+                       (iw, pw, cw, lo_w, hi_w)]
+            if soft is not None:
+                results.append((it, pt, ct, lo_t, hi_t))
+            for k, (i, pc, n, lo, hi) in enumerate(results):
                 state[i], scratch[k] = scratch[k], state[i]
                 self._pc = pc
                 self._count(int(n), i)

@@ -9,7 +9,10 @@ pass is a pure function of the instructions, testable alone.
   whole-buffer region, m and s read by adam_w being what adam_m and adam_s wrote, one
   gradient for both moments, no buffer shared otherwise).  Every result of the three is
   element-wise, so computing the three per element gives what the three instructions
-  give in program order.
+  give in program order.  :func:`soft_into_adam` then moves the parameter's soft target
+  update (later in the program) into the same pass when nothing in between touches
+  the target or writes the parameter or tau, so the target's new value comes from the
+  weight just computed, as it would later.
 - :func:`mm_drain_groups`: a matrix product (not accumulating) and the drain of exactly
   its result, with the range monitors after it: the drain reads the product where BLAS
   left it (float64, exact) and writes the accumulator in the same pass.
@@ -192,5 +195,56 @@ def ksplit_groups(steps: list, table) -> list:
     return out
 
 
+def _names(instr) -> set:
+    """Every buffer an instruction (or fused group) names, read or written."""
+    if isinstance(instr, Fused):
+        return set().union(*(_names(part) for _, _, part in instr.parts))
+    fields = {"MatMul": ("dst", "a", "b"), "Drain": ("dst", "acc", "bias", "slope"),
+              "Vector": ("dst", "a", "b", "c", "e"), "Load": ("dst",), "Store": ("src",)}
+    return {getattr(instr, f) for f in fields.get(type(instr).__name__, ())} - {NO_BUFFER}
+
+
+def _writes(instr) -> set:
+    """Every buffer an instruction (or fused group) may write."""
+    if isinstance(instr, Fused):
+        return set().union(*(_writes(part) for _, _, part in instr.parts))
+    if isinstance(instr, (MatMul, Drain)) or type(instr).__name__ == "Load":
+        return {instr.dst}
+    if isinstance(instr, Vector):
+        extra = {instr.b, instr.e} if _fn(instr) in ("noise", "ou_noise") else set()
+        return ({instr.dst} | extra) - {NO_BUFFER}
+    return set()
+
+
+def soft_into_adam(steps: list, table) -> list:
+    """Each fused adam group followed, later, by the soft update of its parameter's
+    target (``soft_update`` d=target a=parameter, whole buffers of one shape, with a
+    kernel) gets that step as its fourth part, when no step in between names the
+    target or writes the parameter or the constants row (moving it keeps every
+    value)."""
+    out = list(steps)
+    i = 0
+    while i < len(out):
+        pc, kernel, instr = out[i]
+        if isinstance(instr, Fused) and instr.kind == "adam" and len(instr.parts) == 3:
+            w = instr.parts[2][2].dst
+            for j in range(i + 1, len(out)):
+                cand = out[j][2]
+                if _fn(cand) == "soft_update" and cand.a == w and out[j][1] is not None \
+                        and _whole(cand, table) and cand.dst not in _names(instr) and \
+                        cand.c != NO_BUFFER and cand.c not in _writes(instr):
+                    between = out[i + 1:j]
+                    if all(cand.dst not in _names(x) and not _writes(x) & {w, cand.c}
+                           for _, _, x in between):
+                        out[i] = (pc, kernel, Fused("adam", instr.parts + (out[j],)))
+                        del out[j]
+                    break
+                if w in _writes(cand):
+                    break
+        i += 1
+    return out
+
+
 __all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_drain_of",
-           "is_ksplit", "is_monitor_of", "ksplit_groups", "mm_drain_groups"]
+           "is_ksplit", "is_monitor_of", "ksplit_groups", "mm_drain_groups",
+           "soft_into_adam"]

@@ -198,18 +198,24 @@ def _compile():
         return (count if ok else -1), mn, mx
 
     @jit
-    def adam(g, m, sv, w, m_out, s_out, w_out,
+    def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
              m1h, m1l, m2h, m2l, m_s, m_shift, m_mode, m_lo, m_hi, m_sat, m_width, m_signed,
              v1h, v1l, v2h, v2l, v_s, v_shift, v_mode, s_lo, s_hi, s_sat, s_width, s_signed,
-             eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed):
+             eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed,
+             soft, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode, t_lo, t_hi, t_sat, t_width,
+             t_signed):
         # adam_m, adam_s and adam_w of one parameter in one pass over flat arrays, each
-        # element's three results from that element alone (what the three instructions
-        # give in program order): new m, s and w into m_out, s_out, w_out.  Returns the
-        # saturation count, min and max of m, of s and of w, and whether every element
-        # was within the kernels' bounds.
+        # element's results from that element alone (what the instructions give in
+        # program order): new m, s and w into m_out, s_out, w_out; with ``soft``, the
+        # soft update of the target t from the new w too, into t_out.  Returns the
+        # saturation count, min and max of m, of s, of w and of t, and whether every
+        # element was within the kernels' bounds.
         cm = 0
         cs = 0
         cw = 0
+        ct = 0
+        mn_t = t_hi
+        mx_t = t_lo
         mn_m = m_hi
         mx_m = m_lo
         mn_s = s_hi
@@ -240,7 +246,14 @@ def _compile():
             w_out[i] = wq
             mn_w = min(mn_w, wq)
             mx_w = max(mx_w, wq)
-        return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok
+            if soft:
+                tq, n = fit(round_split(t[i], wq, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode),
+                            t_lo, t_hi, t_sat, t_width, t_signed)
+                ct += n
+                t_out[i] = tq
+                mn_t = min(mn_t, tq)
+                mx_t = max(mx_t, tq)
+        return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ct, mn_t, mx_t, ok
 
     @jit
     def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,

@@ -32,9 +32,9 @@ from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
 
 from .conftest import EXAMPLES
-from .test_golden_reference import (Builder, Case, _batch, as_ints, bounds, dma_cases,
-                                    drain_cases, formats, matmul_cases, raw_values,
-                                    tiny_precisions, tiny_specs, vector_cases)
+from .test_golden_reference import (Builder, Case, _batch, aligned_within_62_bits, as_ints,
+                                    bounds, dma_cases, drain_cases, formats, matmul_cases,
+                                    raw_values, tiny_precisions, tiny_specs, vector_cases)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -106,10 +106,11 @@ def test_numba_vector_kernels(fn, kernels, data):
 
 @st.composite
 def adam_group_cases(draw):
-    """adam_m, adam_s and adam_w of one parameter (what the engine fuses into one pass):
-    random formats and shapes, values at the formats' extremes, s sometimes negative
-    (the ratio's denominator then fails the kernel's bounds), step sizes up to the
-    constants' range (ratios beyond the kernel's limit)."""
+    """adam_m, adam_s and adam_w of one parameter (what the engine fuses into one pass),
+    sometimes with the target's soft update after them: random formats and shapes,
+    values at the formats' extremes, s sometimes negative (the ratio's denominator then
+    fails the kernel's bounds), step sizes up to the constants' range (ratios beyond
+    the kernel's limit)."""
     from fractions import Fraction
     import math
 
@@ -142,6 +143,19 @@ def adam_group_cases(draw):
     code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=betas[0], **region),
             Vector(fn=fn("adam_s"), dst=s, a=g, c=betas[1], **region),
             Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
+    if draw(st.booleans()):
+        # the target's soft update (moved into the pass), maybe after a copy of w to
+        # another buffer (still movable) or into the target (then not)
+        t_fmt = draw(formats())
+        assume(aligned_within_62_bits(w_fmt, t_fmt))
+        target = B.add("target", rows, cols, t_fmt, "param")
+        tau = B.add("tau", 1, 1, draw(formats(min_width=2, max_width=48, signed=None)),
+                    "const")
+        between = draw(st.sampled_from(["none", "other", "target"]))
+        if between != "none":
+            dst = target if between == "target" else B.add("other", rows, cols, w_fmt)
+            code.append(Vector(fn=fn("copy"), dst=dst, a=w, **region))
+        code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
     return B.case(code)
 
 
@@ -164,13 +178,14 @@ def test_fused_adam_equals_the_three_steps(data):
 
 
 def test_plans_fuse_every_adam_triple_and_monitor():
-    """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w as one
-    fused step (numba), every identity or relu drain with the matrix product before it
-    and every range monitor of its output; without numba, nothing is fused."""
+    """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w and
+    its target's soft update as one fused step (numba), every identity or relu drain
+    with the matrix product before it and every range monitor of its output; without
+    numba, nothing is fused."""
     if not engine_numba.AVAILABLE:
         pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
     from fixar_gen.engine_fusion import Fused, is_drain_of, is_monitor_of
-    from fixar_gen.isa import Drain
+    from fixar_gen.isa import Drain, Vector
     for path in ("pendulum.yaml", "halfcheetah.yaml"):
         spec = load_spec(EXAMPLES / path)
         params = 2 * (len(spec.networks.actor.layer_sizes) - 1) + \
@@ -187,6 +202,10 @@ def test_plans_fuse_every_adam_triple_and_monitor():
             assert kinds.count("mm_drain") >= 2 * (len(spec.networks.actor.layer_sizes)
                                                    - 1), path
             assert kinds.count("ksplit") >= params, path           # weight and bias grads
+            adam = [i for _, _, i in steps if isinstance(i, Fused) and i.kind == "adam"]
+            assert all(len(i.parts) == 4 for i in adam), path     # with the soft update
+            assert not any(isinstance(i, Vector) and VECTOR_FUNCTIONS[i.fn] == "soft_update"
+                           for _, _, i in steps), path
             for (_, _, first), (_, _, second) in zip(steps, steps[1:]):
                 if isinstance(first, Drain) and ACTIVATIONS[first.act] in ("identity",
                                                                            "relu"):
@@ -757,3 +776,28 @@ def test_fusion_passes_refuse_what_would_change_bits():
     assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Fused"]
     steps[1] = (1, None, adam[1])                       # a step without a kernel
     assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Vector"] * 3
+
+
+def test_soft_update_moves_into_adam_only_when_nothing_between_depends_on_it():
+    from fixar_gen import engine_fusion as F
+    from fixar_gen.isa import Range, Vector
+    q = FixedFormat(32, 16)
+    table = (Buffer("g", 3, 3, q), Buffer("m", 3, 3, q, "state"),
+             Buffer("s", 3, 3, q, "state"), Buffer("w", 3, 3, q, "param"),
+             Buffer("c", 1, 2, FixedFormat(34, 32, signed=False), "const"),
+             Buffer("target", 3, 3, q, "param"), Buffer("x", 3, 3, q))
+    fn, whole = VECTOR_FUNCTIONS.index, {"rows": Range(0, 3), "cols": Range(0, 3)}
+    adam = [Vector(fn=fn("adam_m"), dst=1, a=0, c=4, **whole),
+            Vector(fn=fn("adam_s"), dst=2, a=0, c=4, **whole),
+            Vector(fn=fn("adam_w"), dst=3, a=1, b=2, c=4, **whole)]
+    soft = Vector(fn=fn("soft_update"), dst=5, a=3, c=4, **whole)
+
+    def plan(between):
+        steps = [(pc, lambda: True, ins) for pc, ins in enumerate(adam + between + [soft])]
+        steps = F.soft_into_adam(F.adam_groups(steps, table), table)
+        return [len(i.parts) if isinstance(i, F.Fused) else F._fn(i) for _, _, i in steps]
+    assert plan([]) == [4]
+    assert plan([Vector(fn=fn("copy"), dst=6, a=3, **whole)]) == [4, "copy"]   # reads w
+    assert plan([Vector(fn=fn("copy"), dst=6, a=5, **whole)]) == [3, "copy", "soft_update"]
+    assert plan([Vector(fn=fn("copy"), dst=3, a=6, **whole)]) == [3, "copy", "soft_update"]
+    assert plan([Vector(fn=fn("copy"), dst=5, a=6, **whole)]) == [3, "copy", "soft_update"]
