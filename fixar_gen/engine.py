@@ -20,8 +20,9 @@ executes a *plan* instead of interpreting instructions one by one:
   and a fit;
 - with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
   with their acc_add and drain, a product with its drain, range monitors folded into
-  the drain that wrote their rows, a parameter's three Adam steps in one pass); a
-  fused group whose bounds do not hold runs its steps one by one.
+  the drain that wrote their rows, a parameter's three Adam steps and its target's
+  soft update in one pass); a fused group whose bounds do not hold runs its steps one
+  by one.
 
 A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
 beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
@@ -81,7 +82,7 @@ class EngineMachine(GoldenMachine):
             kernels = "numba" if engine_numba.AVAILABLE else "numpy"
         if kernels not in KERNELS:
             raise ValueError(f"kernels {kernels!r} is not one of {', '.join(KERNELS)}")
-        #: "numba": adam_s and adam_w as compiled loops (engine_numba), else numpy only
+        #: "numba": compiled kernels and fusion passes (engine_numba), else numpy only
         self.kernels = kernels
         self.bits_by_name: dict[str, int] = {}
         self._allocated = None      # the last table allocate() saw whole
@@ -100,11 +101,12 @@ class EngineMachine(GoldenMachine):
             return
         kinds = self.kinds
         todo = [b for b in buffers if kinds.get(b.name) is not b]   # a plan's own table
-        self._allocated = buffers
         if not todo:
+            self._allocated = buffers
             return
         before = {b.name: self.memory.get(b.name) for b in todo}
-        super().allocate(todo)
+        super().allocate(todo)                  # raises on a parameter's new shape
+        self._allocated = buffers
         for b in todo:
             kinds[b.name] = b                  # equal to what was there, or new
             if self.memory[b.name] is not before[b.name]:
