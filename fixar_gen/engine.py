@@ -43,7 +43,7 @@ import numpy as np
 from . import engine_kernels as K
 from . import engine_numba
 from .engine_fusion import (Fused, adam_groups, drain_range_groups, ksplit_groups,
-                            mm_drain_groups, soft_into_adam)
+                            mm_drain_groups, range_groups, soft_into_adam)
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -235,8 +235,8 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, adam_groups,
-                           soft_into_adam):
+            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, range_groups,
+                           adam_groups, soft_into_adam):
                 steps = fusion(steps, program.buffers)
             steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
@@ -1020,6 +1020,46 @@ class EngineMachine(GoldenMachine):
                 for part in parts[3:]:
                     self._run_part(*part)
             self._pc = p0
+            return True
+        return run
+
+    def _fuse_ranges(self, parts):
+        """Range monitors of one buffer over disjoint rows in one numba pass."""
+        ranges = engine_numba.kernels().ranges
+        first = parts[0][2]
+        A = self.table[first.a]
+        rows = slice(min(p[2].rows.start for p in parts),
+                     max(p[2].rows.start + p[2].rows.count for p in parts))
+        seg = np.full(rows.stop - rows.start, -1, dtype=np.int64)
+        for k, (_, _, rng) in enumerate(parts):
+            start = rng.rows.start - rows.start
+            seg[start:start + rng.rows.count] = k
+        cols, ia = first.cols.slice, first.a
+        monitors = [rng.dst for _, _, rng in parts]
+        seg_min = np.empty(len(parts), dtype=np.int64)
+        seg_max = np.empty_like(seg_min)
+        for _, _, rng in parts:
+            if self.table[rng.dst].fmt != A.fmt:
+                return None
+
+        def run() -> bool:
+            state = self.state
+            a = state[ia]
+            for i in monitors:
+                if type(state[i]) is not np.ndarray:
+                    a = None
+            if type(a) is not np.ndarray:
+                for part in parts:
+                    self._run_part(*part)
+                self._pc = parts[0][0]
+                return True
+            for k, i in enumerate(monitors):
+                seg_min[k], seg_max[k] = state[i][0, 0], state[i][0, 1]
+            ranges(a[rows, cols], seg, seg_min, seg_max)
+            for k, i in enumerate(monitors):
+                low, high = int(seg_min[k]), int(seg_max[k])
+                state[i][0, 0], state[i][0, 1] = low, high
+                self._written(i, True, K.bits_of(max(low, high), min(low, high)))
             return True
         return run
 

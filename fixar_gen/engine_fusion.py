@@ -20,6 +20,8 @@ pass is a pure function of the instructions, testable alone.
   range (each into its own accumulator), the acc_add that sums them and the drain of
   the sum: both pieces into float64 scratch, the second piece's accumulator written,
   the exact sum drained straight from scratch into the first's.
+- :func:`range_groups`: range monitors of one buffer over disjoint rows, one after the
+  other (the per-core monitors of a layer's input): one pass over the rows.
 - :func:`drain_range_groups`: a drain followed by the range monitors of what it just
   wrote (each monitor reading rows of the drain's region, all of its columns, the
   monitors' rows disjoint): the monitors' minimum and maximum come out of the drain's
@@ -115,6 +117,11 @@ def _monitors_after(steps: list, i: int, drain, table) -> int:
     return j - i
 
 
+def _numba_drain(instr) -> bool:
+    """A drain whose activation the fused kernels compute (identity, relu)."""
+    return isinstance(instr, Drain) and isa.ACTIVATIONS[instr.act] in ("identity", "relu")
+
+
 def drain_range_groups(steps: list, table) -> list:
     """The plan's steps with each drain and the range monitors right after it that read
     its output (all with kernels; distinct monitors over disjoint rows) replaced by one
@@ -123,7 +130,8 @@ def drain_range_groups(steps: list, table) -> list:
     i = 0
     while i < len(steps):
         pc, kernel, instr = steps[i]
-        n = _monitors_after(steps, i + 1, instr, table) if kernel is not None else 0
+        n = _monitors_after(steps, i + 1, instr, table) \
+            if kernel is not None and _numba_drain(instr) else 0
         if n:
             out.append((pc, None, Fused("drain_range", tuple(steps[i:i + 1 + n]))))
         else:
@@ -150,7 +158,7 @@ def mm_drain_groups(steps: list, table) -> list:
     i = 0
     while i < len(steps):
         if i + 1 < len(steps) and steps[i][1] is not None and steps[i + 1][1] is not None \
-                and is_drain_of(steps[i][2], steps[i + 1][2]):
+                and is_drain_of(steps[i][2], steps[i + 1][2]) and _numba_drain(steps[i + 1][2]):
             n = 2 + _monitors_after(steps, i + 2, steps[i + 1][2], table)
             out.append((steps[i][0], None, Fused("mm_drain", tuple(steps[i:i + n]))))
             i += n
@@ -245,6 +253,36 @@ def soft_into_adam(steps: list, table) -> list:
     return out
 
 
+def range_groups(steps: list, table) -> list:
+    """The plan's steps with each run of two or more range monitors of one buffer (same
+    columns, disjoint rows, distinct monitors, all with kernels) replaced by one
+    ``(pc, None, Fused("ranges", parts))`` step."""
+    out: list = []
+    i = 0
+    while i < len(steps):
+        pc, kernel, first = steps[i]
+        j = i
+        if kernel is not None and _fn(first) == "range":
+            monitors: set = set()
+            rows: set = set()
+            while j < len(steps) and steps[j][1] is not None and _fn(steps[j][2]) == "range":
+                rng = steps[j][2]
+                span = set(range(rng.rows.start, rng.rows.start + rng.rows.count))
+                if rng.a != first.a or rng.cols != first.cols or rng.dst in monitors or \
+                        span & rows or rng.dst == rng.a or not span:
+                    break
+                monitors.add(rng.dst)
+                rows |= span
+                j += 1
+        if j - i >= 2:
+            out.append((pc, None, Fused("ranges", tuple(steps[i:j]))))
+            i = j
+        else:
+            out.append(steps[i])
+            i += 1
+    return out
+
+
 __all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_drain_of",
            "is_ksplit", "is_monitor_of", "ksplit_groups", "mm_drain_groups",
-           "soft_into_adam"]
+           "range_groups", "soft_into_adam"]

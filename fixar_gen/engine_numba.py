@@ -1,6 +1,6 @@
 """numba versions of the engine's costliest element-wise kernels (the blends of adam_m and
 the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity
-and relu drains, dact_relu): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
+and relu drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
 of :mod:`fixar_gen.engine_kernels` (same splits, same rounding, same bounds), element by
 element; the root's correction and the ratio's check are exact int64 operations (the
 ratio m * 2**shift / den is estimated in float64 and corrected to the exact floor with
@@ -35,6 +35,7 @@ class Kernels(NamedTuple):
     adam: object
     drain: object
     dact_relu: object
+    ranges: object
 
 
 def kernels() -> Kernels:
@@ -311,4 +312,19 @@ def _compile():
                 mx = max(mx, q)
         return count, mn, mx
 
-    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu)
+    @jit
+    def ranges(a, seg, seg_min, seg_max):
+        # the minimum and maximum of each segment's rows (range monitors of one buffer
+        # over disjoint rows; seg[i] = -1: row i is in none)
+        for i in range(a.shape[0]):
+            k = seg[i]
+            if k >= 0:
+                lo = seg_min[k]
+                hi = seg_max[k]
+                for j in range(a.shape[1]):
+                    lo = min(lo, a[i, j])
+                    hi = max(hi, a[i, j])
+                seg_min[k] = lo
+                seg_max[k] = hi
+
+    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges)

@@ -801,3 +801,32 @@ def test_soft_update_moves_into_adam_only_when_nothing_between_depends_on_it():
     assert plan([Vector(fn=fn("copy"), dst=6, a=5, **whole)]) == [3, "copy", "soft_update"]
     assert plan([Vector(fn=fn("copy"), dst=3, a=6, **whole)]) == [3, "copy", "soft_update"]
     assert plan([Vector(fn=fn("copy"), dst=5, a=6, **whole)]) == [3, "copy", "soft_update"]
+
+
+@st.composite
+def range_cases(draw):
+    """Range monitors of one buffer, one after the other (the engine runs those over
+    disjoint rows as one pass): random rows (overlapping sometimes) and columns."""
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    fmt = draw(formats(signed=None))
+    a = B.add("a", rows, cols, fmt)
+    c0 = draw(st.integers(0, cols - 1))
+    col_range = Range(c0, draw(st.integers(1, cols - c0)))
+    code = []
+    for k in range(draw(st.integers(2, 3))):
+        start = draw(st.integers(0, rows - 1))
+        mon = B.add(f"mon{k}", 1, 2, fmt, "monitor")
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=a,
+                           rows=Range(start, draw(st.integers(1, rows - start))),
+                           cols=col_range))
+    return B.case(code)
+
+
+@settings(max_examples=200)
+@given(data=st.data())
+def test_range_monitors_in_one_pass_equal_the_steps(data):
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    run_both(data.draw(range_cases()), "numba")
