@@ -42,8 +42,8 @@ import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
-from .engine_fusion import (Fused, adam_groups, drain_range_groups, ksplit_groups,
-                            mm_drain_groups, range_groups, soft_into_adam)
+from .engine_fusion import (Fused, adam_groups, dact_into_drain, drain_range_groups,
+                            ksplit_groups, mm_drain_groups, range_groups, soft_into_adam)
 from . import exact as X
 from . import isa
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -235,8 +235,8 @@ class EngineMachine(GoldenMachine):
                 break
             steps.append((pc, self._compile(instr), instr))
         if self.kernels == "numba":
-            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, range_groups,
-                           adam_groups, soft_into_adam):
+            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, dact_into_drain,
+                           range_groups, adam_groups, soft_into_adam):
                 steps = fusion(steps, program.buffers)
             steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
@@ -817,13 +817,28 @@ class EngineMachine(GoldenMachine):
                 (1 << room) - 1, shift, mode, *fmt_args))
         return run
 
-    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int, monitors=()):
+    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int, monitors=(), dact=None):
         """An identity or relu drain in one numba pass straight into dst (it cannot
         fail part-way: the bounds are checked first), or None where the formats need
         the numpy kernel's checks (a pre-activation format wider than 62 bits, a
         shift out of range).  ``monitors``: (pc, range instruction) steps folded in,
-        their minimum and maximum taken in the drain's pass."""
+        their minimum and maximum taken in the drain's pass; ``dact``: (pc, dact_relu
+        of the output) folded in too (engine_fusion.dact_into_drain)."""
         drain = engine_numba.kernels().drain
+        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64),
+                   0, 0, 0, 0, False, 64, True)
+        if dact is not None:
+            pc2, dact_ins = dact
+            d2_fmt = self.table[dact_ins.dst].fmt
+            shift3 = self.table[ins.dst].fmt.frac - d2_fmt.frac
+            if not 0 <= shift3 <= 62 or self.table[ins.dst].fmt.width > 62:
+                return None
+            ib2, i2 = dact_ins.b, dact_ins.dst
+            rows2, cols2 = dact_ins.rows.slice, dact_ins.cols.slice
+            src2 = slice(dact_ins.src_col, dact_ins.src_col + dact_ins.cols.count)
+            whole2 = self._whole(i2, rows2, cols2)
+            dact_args = (shift3, engine_numba.ROUNDING_CODES[d2_fmt.rounding],
+                         *_fmt_args(d2_fmt))
         Acc, d_fmt = self.table[ins.acc], self.table[ins.dst].fmt
         first = self._program.pre_format if relu else d_fmt
         shift1, shift2 = Acc.fmt.frac - first.frac, first.frac - d_fmt.frac
@@ -867,12 +882,25 @@ class EngineMachine(GoldenMachine):
                 if bz > 62:
                     return False
                 bias = no_bias
+            if dact is None:
+                tail = no_dact
+            else:
+                b2 = state[ib2]
+                if type(b2) is not np.ndarray or type(state[i2]) is not np.ndarray:
+                    return False
+                tail = (b2[rows2, src2], state[i2][rows2, cols2], *dact_args)
             seg_min.fill(top)
             seg_max.fill(bottom)
-            count, lo, hi = drain(z, acc_out, bias, state[idst][rows, cols], bias_shift,
-                                  relu, *args, seg, seg_min, seg_max)
+            count, lo, hi, count2, lo2, hi2 = drain(
+                z, acc_out, bias, state[idst][rows, cols], bias_shift, relu, *args, seg,
+                seg_min, seg_max, *tail)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
+            if dact is not None:
+                pc_drain, self._pc = self._pc, pc2
+                self._count(int(count2), i2)
+                self._written(i2, whole2, K.bits_of(hi2, lo2))
+                self._pc = pc_drain
             for k, (pc, rng) in enumerate(monitors):
                 current = state[rng.dst]
                 low = min(int(current[0, 0]), int(seg_min[k]))
@@ -908,7 +936,7 @@ class EngineMachine(GoldenMachine):
         accumulator as it goes (one pass instead of a copy and a drain).  Beyond one
         exact BLAS call, or for a drain without a numba kernel, the steps alone."""
         (pm, _, mm), (pd, _, dr) = parts[0], parts[1]
-        monitors = [(pc, rng) for pc, _, rng in parts[2:]]
+        monitors, dact = _tail(parts[2:])
         table = self.table
         A, B, D = table[mm.a], table[mm.b], table[mm.dst]
         act = isa.ACTIVATIONS[dr.act]
@@ -921,7 +949,7 @@ class EngineMachine(GoldenMachine):
             bias_shift = D.fmt.frac - table[dr.bias].fmt.frac
             if bias_shift < 0:
                 return None
-        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors)
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors, dact)
         if drain is None:
             return None
         ia, ib, idst, ta, tb = mm.a, mm.b, mm.dst, mm.ta, mm.tb
@@ -965,7 +993,7 @@ class EngineMachine(GoldenMachine):
         accumulator written from it, the exact sum (below 2**53) drained by numba
         straight into the first's.  Beyond that, the steps alone."""
         (p0, _, mm0), (p1, _, mm1), (pa, _, add), (pd, _, dr) = parts[:4]
-        monitors = [(pc, rng) for pc, _, rng in parts[4:]]
+        monitors, dact = _tail(parts[4:])
         table = self.table
         A, B, D0, D1 = table[mm0.a], table[mm0.b], table[mm0.dst], table[mm1.dst]
         act = isa.ACTIVATIONS[dr.act]
@@ -978,7 +1006,7 @@ class EngineMachine(GoldenMachine):
             bias_shift = D0.fmt.frac - table[dr.bias].fmt.frac
             if bias_shift < 0:
                 return None
-        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors)
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors, dact)
         if drain is None:
             return None
         ia, ib, i0, i1, ta, tb = mm0.a, mm0.b, mm0.dst, mm1.dst, mm0.ta, mm0.tb
@@ -1066,7 +1094,7 @@ class EngineMachine(GoldenMachine):
     def _fuse_drain_range(self, parts):
         """A drain and the range monitors of its output in the drain's numba pass
         (identity and relu drains; others keep their steps)."""
-        (_, _, ins), monitors = parts[0], [(pc, rng) for pc, _, rng in parts[1:]]
+        (_, _, ins), (monitors, dact) = parts[0], _tail(parts[1:])
         act = isa.ACTIVATIONS[ins.act]
         Acc = self.table[ins.acc]
         if act not in ("identity", "relu") or ins.dst in (ins.acc, ins.bias):
@@ -1076,7 +1104,7 @@ class EngineMachine(GoldenMachine):
             bias_shift = Acc.fmt.frac - self.table[ins.bias].fmt.frac
             if bias_shift < 0:
                 return None
-        fast = self._nb_drain(ins, act == "relu", bias_shift, monitors)
+        fast = self._nb_drain(ins, act == "relu", bias_shift, monitors, dact)
         if fast is None:
             return None
 
@@ -1199,6 +1227,18 @@ def _kind(instr) -> str:
     if isinstance(instr, Vector):
         return isa.VECTOR_FUNCTIONS[instr.fn]
     return instr.MNEMONIC
+
+
+def _tail(parts) -> tuple[list, tuple | None]:
+    """The range monitors, as (pc, instruction), and the folded dact_relu (or None) at
+    the end of a drain group."""
+    monitors, dact = [], None
+    for pc, _, ins in parts:
+        if isa.VECTOR_FUNCTIONS[ins.fn] == "dact_relu":
+            dact = (pc, ins)
+        else:
+            monitors.append((pc, ins))
+    return monitors, dact
 
 
 def _getter(names: list):

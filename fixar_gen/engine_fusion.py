@@ -20,6 +20,8 @@ pass is a pure function of the instructions, testable alone.
   range (each into its own accumulator), the acc_add that sums them and the drain of
   the sum: both pieces into float64 scratch, the second piece's accumulator written,
   the exact sum drained straight from scratch into the first's.
+- :func:`dact_into_drain`: the dact_relu right after a fused drain that reads its
+  output (relu's derivative of a backpropagated gradient): computed in the drain's pass.
 - :func:`range_groups`: range monitors of one buffer over disjoint rows, one after the
   other (the per-core monitors of a layer's input): one pass over the rows.
 - :func:`drain_range_groups`: a drain followed by the range monitors of what it just
@@ -283,6 +285,40 @@ def range_groups(steps: list, table) -> list:
     return out
 
 
-__all__ = ["Fused", "adam_groups", "drain_range_groups", "is_adam_group", "is_drain_of",
+def dact_into_drain(steps: list, table) -> list:
+    """Each fused drain group (mm_drain, ksplit, drain_range) followed by a dact_relu
+    (with a kernel) of exactly the drain's output gets it as its last part, when the
+    dact writes none of the group's buffers and reads neither the accumulator nor its
+    own output, and its other operand b is read element for element (no broadcast)."""
+    out: list = []
+    i = 0
+    while i < len(steps):
+        pc, kernel, group = steps[i]
+        if isinstance(group, Fused) and group.kind in ("mm_drain", "ksplit", "drain_range") \
+                and i + 1 < len(steps) and steps[i + 1][1] is not None:
+            dact = steps[i + 1][2]
+            (drain,) = [ins for _, _, ins in group.parts if isinstance(ins, Drain)]
+            if _fn(dact) == "dact_relu" and dact.a == drain.dst and \
+                    dact.rows == drain.rows and dact.cols.count == drain.cols.count and \
+                    dact.src_col == drain.cols.start and _elementwise(dact.b, dact, table) \
+                    and dact.dst not in _names(group) | {dact.b} and \
+                    dact.b not in (drain.acc, drain.dst):
+                out.append((pc, kernel, Fused(group.kind, group.parts + (steps[i + 1],))))
+                i += 2
+                continue
+        out.append(steps[i])
+        i += 1
+    return out
+
+
+def _elementwise(buf: int, ins, table) -> bool:
+    """Operand ``buf`` of a vector step is read at the step's own rows and columns (the
+    vector unit broadcasts a one-row or one-column operand)."""
+    b = table[buf]
+    return (b.rows > 1 or (ins.rows.start, ins.rows.count) == (0, 1)) and \
+        (b.cols > 1 or (ins.src_col, ins.cols.count) == (0, 1))
+
+
+__all__ = ["Fused", "adam_groups", "dact_into_drain", "drain_range_groups", "is_adam_group", "is_drain_of",
            "is_ksplit", "is_monitor_of", "ksplit_groups", "mm_drain_groups",
            "range_groups", "soft_into_adam"]

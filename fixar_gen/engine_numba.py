@@ -259,17 +259,23 @@ def _compile():
     @jit
     def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
               p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
-              seg_min, seg_max):
+              seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3):
         # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
         # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
         # to the second (the destination's).  z is the accumulator (int64) or, fused
         # with its matrix product, the exact float64 product, then also written to acc
         # (a (0, 0) array: not written).  Row i's values also go into the minimum and
-        # maximum of segment seg[i] (a range monitor folded in; -1: none).
-        # Returns the saturation count, min, max.
+        # maximum of segment seg[i] (a range monitor folded in; -1: none).  With out2
+        # not empty, the dact_relu of the output folded in too: out2 = the output where
+        # b2 > 0, else 0, rounded by shift3 and fitted.  Returns the saturation count,
+        # min, max of out, then of out2.
         count = 0
         mn = hi
         mx = lo
+        count2 = 0
+        mn2 = hi3
+        mx2 = lo3
+        dact = out2.shape[0] > 0
         for i in range(out.shape[0]):
             row_mn = hi
             row_mx = lo
@@ -288,13 +294,20 @@ def _compile():
                 out[i, j] = q
                 row_mn = min(row_mn, q)
                 row_mx = max(row_mx, q)
+                if dact:
+                    q2, n = fit(round_shift(q if b2[i, j] > 0 else np.int64(0), shift3,
+                                            mode3), lo3, hi3, sat3, width3, signed3)
+                    count2 += n
+                    out2[i, j] = q2
+                    mn2 = min(mn2, q2)
+                    mx2 = max(mx2, q2)
             mn = min(mn, row_mn)
             mx = max(mx, row_mx)
             k = seg[i]
             if k >= 0:
                 seg_min[k] = min(seg_min[k], row_mn)
                 seg_max[k] = max(seg_max[k], row_mx)
-        return count, mn, mx
+        return count, mn, mx, count2, mn2, mx2
 
     @jit
     def dact_relu(a, b, out, shift, mode, lo, hi, saturate, width, signed):

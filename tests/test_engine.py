@@ -242,7 +242,7 @@ def _drain_with_monitors(draw):
 def mm_drain_cases(draw):
     """A matrix product (any transposes, sub-ranges of its operands) and the drain of its
     result (identity or relu, with or without bias, into formats that saturate), then
-    range monitors of row blocks of the drain's output."""
+    range monitors of row blocks of the drain's output and maybe a dact_relu of it."""
     from fixar_gen.isa import Range, Vector
     from .test_golden_reference import matmul_cases
     mm_case = draw(matmul_cases(draw(st.integers(0, 1)), draw(st.integers(0, 1)), 0))
@@ -273,6 +273,11 @@ def mm_drain_cases(draw):
         mon = add(f"mon{k}", 1, 2, d_fmt, "monitor")
         code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=dst,
                            rows=Range(start, count), cols=drain.cols))
+    if draw(st.booleans()):            # relu's derivative of the drained gradient
+        h = add("h", dst_rows, mm.n.count, draw(formats()))
+        dz = add("dz", dst_rows, mm.n.count, draw(formats(max_frac=max(d_fmt.frac, -2))))
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=dz, a=dst, b=h,
+                           rows=mm.m, cols=Range(0, mm.n.count)))
     return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
                         draw(formats(min_width=4))), values, {}, mm_case.acc_overflow)
 
@@ -281,8 +286,9 @@ def mm_drain_cases(draw):
 def ksplit_cases(draw):
     """What the compiler emits for a product split along its reduction range across
     two cores: the two pieces into their accumulators, acc_add, the drain of the sum
-    (identity or relu, maybe bias), range monitors of its output; operands at the
-    formats' extremes, accumulators narrow enough to saturate sometimes."""
+    (identity or relu, maybe bias), then range monitors of its output or a dact_relu of
+    it; operands at the formats' extremes, accumulators narrow enough to saturate
+    sometimes."""
     from fixar_gen.isa import Range, Vector
     B = Builder(draw)
     m, n, k = (draw(st.integers(1, 4)) for _ in range(3))
@@ -309,7 +315,12 @@ def ksplit_cases(draw):
                   act=ACTIVATIONS.index(draw(st.sampled_from(["identity", "relu"]))),
                   rows=Range(0, m), cols=Range(0, n))
     code = pieces + [add, drain]
-    if m > 1 and draw(st.booleans()):
+    if draw(st.booleans()):            # relu's derivative of the drained gradient
+        h = B.add("h", m, n, draw(formats()))
+        dz = B.add("dz", m, n, draw(formats(max_frac=max(d_fmt.frac, -2))))
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=dz, a=dst, b=h,
+                           rows=Range(0, m), cols=Range(0, n)))
+    elif m > 1 and draw(st.booleans()):
         half = draw(st.integers(1, m - 1))
         for c, rows in enumerate((Range(0, half), Range(half, m - half))):
             mon = B.add(f"mon{c}", 1, 2, d_fmt, "monitor")
@@ -830,3 +841,28 @@ def test_range_monitors_in_one_pass_equal_the_steps(data):
     if not engine_numba.AVAILABLE:
         pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
     run_both(data.draw(range_cases()), "numba")
+
+
+def test_folded_dact_reads_its_own_columns():
+    """A drain reading accumulator columns 3:4 and the dact_relu folded into it, whose
+    operands start at column 0 (the shape of an actor's action gradient): the dact's
+    operand b is read at the dact's columns, not the accumulator's."""
+    from fixar_gen.isa import Range, Vector
+    q16, q24 = FixedFormat(32, 16), FixedFormat(32, 24)
+    buffers = (Buffer("a", 2, 1, q16), Buffer("w", 4, 1, q24, "param"),
+               Buffer("acc", 2, 4, FixedFormat(64, 40), "acc", 80), Buffer("d", 2, 1, q24),
+               Buffer("h", 2, 1, q16), Buffer("dz", 2, 1, q24))
+    code = (MatMul(dst=2, a=0, b=1, tb=1, m=Range(0, 2), n=Range(3, 1), k=Range(0, 1)),
+            Drain(dst=3, acc=2, act=ACTIVATIONS.index("identity"), rows=Range(0, 2),
+                  cols=Range(0, 1), src_col=3),
+            Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=5, a=3, b=4,
+                   rows=Range(0, 2), cols=Range(0, 1)), Halt())
+    program = Program("case", buffers, (), code, 1, q16)
+    values = {"a": np.array([[3 << 16], [-5 << 16]]), "w": np.array([[1], [2], [3], [1 << 24]]),
+              "h": np.array([[0], [7]])}
+    steps = EngineMachine(kernels="numba")._plan(program).steps if engine_numba.AVAILABLE \
+        else []
+    if engine_numba.AVAILABLE:
+        assert [len(i.parts) for _, _, i in steps[:1]] == [3]
+    for kernels in ["numpy"] + (["numba"] if engine_numba.AVAILABLE else []):
+        run_both(Case(program, values, {}, "saturate"), kernels)
