@@ -192,12 +192,19 @@ class Core:
 
     def _write_step_constants(self, t: int, batch: int, table) -> None:
         """Per-update constants: 2/B, -1/B and the optimizers' step sizes for update
-        t + 1 (Adam: alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps)."""
+        t + 1 (Adam: alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps).  Each
+        constant's last quantisation is kept (most do not change from update to
+        update; quantising them again is a large part of a small network's update)."""
         a = self.spec.algorithm
+        last = self.__dict__.setdefault("_step_constants", {})
 
         def put(name: str, *values: float) -> None:
             fmt = table[name].fmt
-            self._write(name, fmt.quantize(np.array(values, dtype=np.float64)).reshape(1, -1))
+            hit = last.get(name)
+            if hit is None or hit[0] != (fmt, values):
+                raw = fmt.quantize(np.array(values, dtype=np.float64)).reshape(1, -1)
+                hit = last[name] = ((fmt, values), raw)
+            self._write(name, hit[1])
 
         put("c.mse", 2.0 / batch)
         put("c.neg_inv_batch", -1.0 / batch)
@@ -209,7 +216,10 @@ class Core:
             else:
                 put(f"c.{net}_opt", lr, 0.0)
         ones = table["c.ones"]
-        self._write("c.ones", np.ones((ones.rows, ones.cols), dtype=np.int64))
+        hit = last.get("c.ones")
+        if hit is None or hit.shape != (ones.rows, ones.cols):
+            hit = last["c.ones"] = np.ones((ones.rows, ones.cols), dtype=np.int64)
+        self._write("c.ones", hit)
 
     def seed_prng(self, seed: int) -> None:
         self._write("prng", seed_lanes(seed, PRNG_LANES))
@@ -280,7 +290,10 @@ class Core:
         backward/update, soft target updates."""
         size = batch.size
         program = self.program("train", size)
-        table = {b.name: b for b in program.buffers}
+        tables = self.__dict__.setdefault("_tables", {})
+        if id(program) not in tables or tables[id(program)][0] is not program:
+            tables[id(program)] = (program, {b.name: b for b in program.buffers})
+        table = tables[id(program)][1]
         self._allocate(program)          # data buffers sized for this batch
         self._write_step_constants(self._updates, size, table)
         host = {"states": batch.states, "next_states": batch.next_states,

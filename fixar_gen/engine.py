@@ -14,9 +14,15 @@ executes a *plan* instead of interpreting instructions one by one:
   float64 BLAS product when bits(a) + bits(b) + ceil(log2 K) <= 53, else the wider
   operand split into as few limbs as keep every BLAS partial sum below 2**53;
 - Adam, the soft update, SGD, momentum, the MSE gradient and the Bellman target as
-  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w and the blends
-  as numba loops where numba is installed, :mod:`fixar_gen.engine_numba`), drains and
-  copies as one rounding shift and a fit.
+  exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w, the blends,
+  dact_relu and identity/relu drains as vectorised numba loops where numba is
+  installed, :mod:`fixar_gen.engine_numba`), drains and copies as one rounding shift
+  and a fit;
+- with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
+  with their acc_add and drain, a product with its drain, range monitors and a relu
+  derivative folded into the drain that wrote their operand, runs of monitors of one
+  buffer, a parameter's three Adam steps and its target's soft update in one pass); a
+  fused group whose bounds do not hold runs its steps one by one.
 
 A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
 beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
@@ -29,12 +35,15 @@ random programs and whole DDPG updates.  docs/numerics.md says why each kernel i
 from __future__ import annotations
 
 import math
+import operator
 import time
 
 import numpy as np
 
 from . import engine_kernels as K
 from . import engine_numba
+from .engine_fusion import (Fused, adam_groups, dact_into_drain, drain_range_groups,
+                            ksplit_groups, mm_drain_groups, range_groups, soft_into_adam)
 from . import exact as X
 from . import isa, ops
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
@@ -58,6 +67,9 @@ class Plan:
 
     def __init__(self, program: Program, steps: list, step_of: dict):
         self.program, self.steps, self.step_of = program, steps, step_of
+        self.names = [b.name for b in program.buffers]
+        #: the program's buffers' entries of a dict by name, as a tuple (one C call)
+        self.fetch = _getter(self.names)
         self.mirrors: dict[int, list] = {}   # buffer -> [stamp, float64 copy]
 
 
@@ -70,13 +82,15 @@ class EngineMachine(GoldenMachine):
             kernels = "numba" if engine_numba.AVAILABLE else "numpy"
         if kernels not in KERNELS:
             raise ValueError(f"kernels {kernels!r} is not one of {', '.join(KERNELS)}")
-        #: "numba": adam_s and adam_w as compiled loops (engine_numba), else numpy only
+        #: "numba": compiled kernels and fusion passes (engine_numba), else numpy only
         self.kernels = kernels
         self.bits_by_name: dict[str, int] = {}
+        self._allocated = None      # the last table allocate() saw whole
         self._plans: dict[int, Plan] = {}
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
         self.step_times: dict | None = None
+        self.step_clock = time.perf_counter     # what step_times measures with
         self._runs = 0
         #: (program id, stale names at entry) -> (program, refusal or None, stale after)
         self._occupancy: dict[tuple[int, frozenset], tuple] = {}
@@ -84,12 +98,16 @@ class EngineMachine(GoldenMachine):
     # -- host access (bounds follow every write) --------------------------------------
 
     def allocate(self, buffers) -> None:
+        if buffers is self._allocated:          # the table allocated last, unchanged
+            return
         kinds = self.kinds
         todo = [b for b in buffers if kinds.get(b.name) is not b]   # a plan's own table
         if not todo:
+            self._allocated = buffers
             return
         before = {b.name: self.memory.get(b.name) for b in todo}
-        super().allocate(todo)
+        super().allocate(todo)                  # raises on a parameter's new shape
+        self._allocated = buffers
         for b in todo:
             kinds[b.name] = b                  # equal to what was there, or new
             if self.memory[b.name] is not before[b.name]:
@@ -106,9 +124,13 @@ class EngineMachine(GoldenMachine):
         self.allocate(program.buffers)
         stale_after = self._check_placement(program)
         self.table = program.buffers
-        self.state = [self.memory[b.name] for b in program.buffers]
-        self.bound = [self.bits_by_name.get(b.name, 64) for b in program.buffers]
-        self.stamp = [0] * len(program.buffers)       # writes to each buffer in this run
+        names = plan.names
+        self.state = list(plan.fetch(self.memory))
+        try:
+            self.bound = list(plan.fetch(self.bits_by_name))
+        except KeyError:
+            self.bound = [self.bits_by_name.get(name, 64) for name in names]
+        self.stamp = [0] * len(names)                 # writes to each buffer in this run
         self._runs += 1
         self._mirrors = plan.mirrors
         self._program, self._host, self._stats = program, host, RunStats()
@@ -122,23 +144,22 @@ class EngineMachine(GoldenMachine):
                 if kernel is _halt:
                     break
                 if timed is not None:
-                    start = time.perf_counter()
+                    start = self.step_clock()
                 if kernel is None or not kernel():
                     self.fallbacks += 1
                     self._execute(instr)
                     self._rebound(instr)
                 if timed is not None:
                     timed.setdefault((pc, _kind(instr)), []).append(
-                        time.perf_counter() - start)
+                        self.step_clock() - start)
         except BaseException:
             # a step stopped part-way (an error the interpreter reports): bounds from
             # the values, so no later fast path relies on a stale one
             self.bound = [X.bits(v) for v in self.state]
             raise
         finally:
-            for i, b in enumerate(program.buffers):
-                self.memory[b.name] = self.state[i]
-                self.bits_by_name[b.name] = self.bound[i]
+            self.memory.update(zip(names, self.state))
+            self.bits_by_name.update(zip(names, self.bound))
         if stale_after is not None:
             self.stale = stale_after
         return stats
@@ -213,9 +234,34 @@ class EngineMachine(GoldenMachine):
                 steps.append((pc, _halt, instr))
                 break
             steps.append((pc, self._compile(instr), instr))
+        if self.kernels == "numba":
+            for fusion in (ksplit_groups, mm_drain_groups, drain_range_groups, dact_into_drain,
+                           range_groups, adam_groups, soft_into_adam):
+                steps = fusion(steps, program.buffers)
+            steps = self._fused(steps)
         plan = Plan(program, steps, step_of)
         self._plans[id(program)] = plan
         return plan
+
+    def _fused(self, steps: list) -> list:
+        """Kernels for the fusion passes' groups; a group without one runs its steps."""
+        out = []
+        for pc, kernel, instr in steps:
+            if isinstance(instr, Fused):
+                kernel = getattr(self, f"_fuse_{instr.kind}")(instr.parts)
+                if kernel is None:
+                    out.extend(instr.parts)
+                    continue
+            out.append((pc, kernel, instr))
+        return out
+
+    def _run_part(self, pc: int, kernel, instr) -> None:
+        """One step of a fused group on its own (its kernel, else the interpreter)."""
+        self._pc = pc
+        if kernel is None or not kernel():
+            self.fallbacks += 1
+            self._execute(instr)
+            self._rebound(instr)
 
     def _compile(self, ins):
         if isinstance(ins, MatMul):
@@ -309,6 +355,10 @@ class EngineMachine(GoldenMachine):
         d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
         # relu into dst at pre's resolution: non-negative values within the bound fit as is
         same_relu_format = pre.frac == d_fmt.frac and d_fmt.signed
+        if self.kernels == "numba" and act != "tanh" and idst not in (iacc, ibias):
+            fast = self._nb_drain(ins, act == "relu", bias_shift)
+            if fast is not None:
+                return fast
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -413,6 +463,8 @@ class EngineMachine(GoldenMachine):
     def _k_dact_relu(self, ins: Vector):
         (ia, ra, ca, fa), (ib, rb, cb, _) = self._vec_parts(ins, "a", "b")
         d_fmt = self.table[ins.dst].fmt
+        if self.kernels == "numba" and 0 <= fa.frac - d_fmt.frac <= 62:
+            return self._nb_dact_relu(ins, (ia, ra, ca), (ib, rb, cb), fa.frac - d_fmt.frac)
 
         def run() -> bool:
             value = np.where(self.state[ib][rb, cb] > 0, self.state[ia][ra, ca], 0)
@@ -545,7 +597,8 @@ class EngineMachine(GoldenMachine):
                                                 c2, frac - d_fmt.frac, d_fmt))
         return run
 
-    def _k_adam_m(self, ins: Vector):
+    def _adam_m_constants(self, ins: Vector):
+        """(c1, c2, F) of adam_m's blend from its constants row, or None."""
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
         fc = self.table[ins.c].fmt.frac
         if fc < 0:
@@ -555,9 +608,14 @@ class EngineMachine(GoldenMachine):
         def constants(c):
             beta = c[0]
             return (beta << (top - fd - fc), ((1 << fc) - beta) << (top - fa - fc), top)
-        return self._blend_kernel(ins, constants)
+        return constants
 
-    def _k_soft_update(self, ins: Vector):
+    def _k_adam_m(self, ins: Vector):
+        constants = self._adam_m_constants(ins)
+        return None if constants is None else self._blend_kernel(ins, constants)
+
+    def _soft_constants(self, ins: Vector):
+        """(c1, c2, F) of the soft update's blend from its constants row, or None."""
         fd, fa = self.table[ins.dst].fmt.frac, self.table[ins.a].fmt.frac
         fc = self.table[ins.c].fmt.frac
         top = max(fd + max(fc, 0), fa + fc)
@@ -567,7 +625,11 @@ class EngineMachine(GoldenMachine):
         def constants(c):
             tau = c[0]
             return ((1 << (top - fd)) - (tau << (top - fd - fc)), tau << (top - fa - fc), top)
-        return self._blend_kernel(ins, constants)
+        return constants
+
+    def _k_soft_update(self, ins: Vector):
+        constants = self._soft_constants(ins)
+        return None if constants is None else self._blend_kernel(ins, constants)
 
     def _k_sgd(self, ins: Vector):
         idst = ins.dst
@@ -632,15 +694,7 @@ class EngineMachine(GoldenMachine):
         if shift < 0 or top - RATIO_FRAC - c_fmt.frac < 0:
             return None
         rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
-        eps_cache: dict[int, int] = {}
-
-        def eps_s(eps: int) -> int:
-            """eps rounded to s's fraction bits, at least one LSB (the interpreter's)."""
-            if eps not in eps_cache:
-                eps_cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64),
-                                                     c_fmt.frac,
-                                                     FixedFormat(64, fs.frac))[0][0]), 1)
-            return eps_cache[eps]
+        eps_s = _eps_in(c_fmt, fs)
         if self.kernels == "numba":
             return self._nb_adam_w(ins, (im, rm, cm), (is_, rs, cs), shift,
                                    top - RATIO_FRAC - c_fmt.frac, top - d_fmt.frac, eps_s)
@@ -686,6 +740,10 @@ class EngineMachine(GoldenMachine):
         d_fmt = self.table[idst].fmt
         fmt_args = _fmt_args(d_fmt)
         mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
+        # the blend cannot fail once split: it writes d in place (each element reads
+        # only itself) unless a is d's own buffer (another column offset would alias)
+        in_place, whole = ia != idst, self._whole(idst, rows, cols)
+        a_broadcast = _broadcast(ra, ca, shape)
 
         def run() -> bool:
             c1, c2, frac = constants([int(v) for v in self.state[ic].reshape(-1)[:2]])
@@ -695,9 +753,17 @@ class EngineMachine(GoldenMachine):
             parts = K.split(self.bound[idst], c1, self.bound[ia], c2, shift)
             if parts is None:
                 return False
-            a = np.broadcast_to(self.state[ia][ra, ca], shape)
-            return self._nb_store(ins, out, blend(self.state[idst][rows, cols], a, out,
-                                                  *parts, shift, mode, *fmt_args))
+            a = self.state[ia][ra, ca]
+            if a_broadcast:
+                a = np.broadcast_to(a, shape)
+            d = self.state[idst][rows, cols]
+            if not in_place:
+                return self._nb_store(ins, out, blend(d, a, out, *parts, shift, mode,
+                                                      *fmt_args))
+            count, lo, hi = blend(d, a, d, *parts, shift, mode, *fmt_args)
+            self._count(int(count), idst)
+            self._written(idst, whole, K.bits_of(hi, lo))
+            return True
         return run
 
     def _nb_adam_s(self, ins: Vector, ia, ra, ca, fc: int, d_fmt: FixedFormat):
@@ -751,11 +817,453 @@ class EngineMachine(GoldenMachine):
                 (1 << room) - 1, shift, mode, *fmt_args))
         return run
 
+    def _nb_drain(self, ins: Drain, relu: bool, bias_shift: int, monitors=(), dact=None):
+        """An identity or relu drain in one numba pass straight into dst (it cannot
+        fail part-way: the bounds are checked first), or None where the formats need
+        the numpy kernel's checks (a pre-activation format wider than 62 bits, a
+        shift out of range).  ``monitors``: (pc, range instruction) steps folded in,
+        their minimum and maximum taken in the drain's pass; ``dact``: (pc, dact_relu
+        of the output) folded in too (engine_fusion.dact_into_drain)."""
+        drain = engine_numba.kernels().drain
+        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64),
+                   0, 0, 0, 0, False, 64, True)
+        if dact is not None:
+            pc2, dact_ins = dact
+            d2_fmt = self.table[dact_ins.dst].fmt
+            shift3 = self.table[ins.dst].fmt.frac - d2_fmt.frac
+            if not 0 <= shift3 <= 62 or self.table[ins.dst].fmt.width > 62:
+                return None
+            ib2, i2 = dact_ins.b, dact_ins.dst
+            rows2, cols2 = dact_ins.rows.slice, dact_ins.cols.slice
+            src2 = slice(dact_ins.src_col, dact_ins.src_col + dact_ins.cols.count)
+            whole2 = self._whole(i2, rows2, cols2)
+            dact_args = (shift3, engine_numba.ROUNDING_CODES[d2_fmt.rounding],
+                         *_fmt_args(d2_fmt))
+        Acc, d_fmt = self.table[ins.acc], self.table[ins.dst].fmt
+        first = self._program.pre_format if relu else d_fmt
+        shift1, shift2 = Acc.fmt.frac - first.frac, first.frac - d_fmt.frac
+        if not 0 <= shift1 <= 62 or (relu and (not 0 <= shift2 <= 62 or first.width > 62)):
+            return None
+        codes = engine_numba.ROUNDING_CODES
+        args = (shift1, codes[first.rounding], *_fmt_args(first), max(shift2, 0),
+                codes[d_fmt.rounding], *_fmt_args(d_fmt))
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        iacc, idst, ibias = ins.acc, ins.dst, ins.bias
+        no_bias = np.zeros((1, ins.cols.count), dtype=np.int64)
+        whole = self._whole(idst, rows, cols)
+        seg = np.full(ins.rows.count, -1, dtype=np.int64)
+        for k, (_, rng) in enumerate(monitors):
+            start = rng.rows.start - ins.rows.start
+            seg[start:start + rng.rows.count] = k
+        seg_min = np.empty(max(len(monitors), 1), dtype=np.int64)
+        seg_max = np.empty_like(seg_min)
+        top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+        no_acc = np.empty((0, 0), dtype=np.int64)
+
+        def run(product=None, product_bits: int = 0) -> bool:
+            """The drain of the accumulator, or (fused with its matrix product) of
+            ``product``, the exact float64 product with |values| < 2**product_bits,
+            then also written to the accumulator."""
+            state, bound = self.state, self.bound
+            acc = state[iacc]
+            if type(acc) is not np.ndarray:
+                return False
+            if product is None:
+                z, acc_out, bz = acc[rows, src], no_acc, bound[iacc]
+            else:
+                z, acc_out, bz = product, acc[rows, src], product_bits
+            if ibias != NO_BUFFER:
+                bb = bound[ibias] + bias_shift
+                if max(bz, bb) > 61:
+                    return False
+                bias = state[ibias][:, src]
+            else:
+                if bz > 62:
+                    return False
+                bias = no_bias
+            if dact is None:
+                tail = no_dact
+            else:
+                b2 = state[ib2]
+                if type(b2) is not np.ndarray or type(state[i2]) is not np.ndarray:
+                    return False
+                tail = (b2[rows2, src2], state[i2][rows2, cols2], *dact_args)
+            seg_min.fill(top)
+            seg_max.fill(bottom)
+            count, lo, hi, count2, lo2, hi2 = drain(
+                z, acc_out, bias, state[idst][rows, cols], bias_shift, relu, *args, seg,
+                seg_min, seg_max, *tail)
+            self._count(int(count), idst)
+            self._written(idst, whole, K.bits_of(hi, lo))
+            if dact is not None:
+                pc_drain, self._pc = self._pc, pc2
+                self._count(int(count2), i2)
+                self._written(i2, whole2, K.bits_of(hi2, lo2))
+                self._pc = pc_drain
+            for k, (pc, rng) in enumerate(monitors):
+                current = state[rng.dst]
+                low = min(int(current[0, 0]), int(seg_min[k]))
+                high = max(int(current[0, 1]), int(seg_max[k]))
+                current[0, 0], current[0, 1] = low, high
+                self._written(rng.dst, True, K.bits_of(max(low, high), min(low, high)))
+            return True
+        return run
+
+    def _nb_dact_relu(self, ins: Vector, a_part, b_part, shift: int):
+        dact_relu = engine_numba.kernels().dact_relu
+        (ia, ra, ca), (ib, rb, cb) = a_part, b_part
+        shape = (ins.rows.count, ins.cols.count)
+        out = np.empty(shape, dtype=np.int64)
+        d_fmt = self.table[ins.dst].fmt
+        args = (shift, engine_numba.ROUNDING_CODES[d_fmt.rounding], *_fmt_args(d_fmt))
+        broadcast = _broadcast(ra, ca, shape) or _broadcast(rb, cb, shape)
+
+        def run() -> bool:
+            if self.bound[ia] > 62:
+                return False
+            a, b = self.state[ia][ra, ca], self.state[ib][rb, cb]
+            if broadcast:
+                a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+            return self._nb_store(ins, out, dact_relu(a, b, out, *args))
+        return run
+
+    # fused groups (engine_fusion): one pass for several steps
+
+    def _fuse_mm_drain(self, parts):
+        """A matrix product, its drain and the drain's range monitors: one BLAS call
+        into float64 scratch, then the numba drain reads it there and writes the
+        accumulator as it goes (one pass instead of a copy and a drain).  Beyond one
+        exact BLAS call, or for a drain without a numba kernel, the steps alone."""
+        (pm, _, mm), (pd, _, dr) = parts[0], parts[1]
+        monitors, dact = _tail(parts[2:])
+        table = self.table
+        A, B, D = table[mm.a], table[mm.b], table[mm.dst]
+        act = isa.ACTIVATIONS[dr.act]
+        if act not in ("identity", "relu") or dr.dst in (dr.acc, dr.bias) or \
+                (isa.MODES[mm.mode] == "fxp16" and not A.fmt.width <= 16) or \
+                D.fmt.frac != A.fmt.frac + B.fmt.frac:
+            return None
+        bias_shift = 0
+        if dr.bias != NO_BUFFER:
+            bias_shift = D.fmt.frac - table[dr.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors, dact)
+        if drain is None:
+            return None
+        ia, ib, idst, ta, tb = mm.a, mm.b, mm.dst, mm.ta, mm.tb
+        ms, ns, ks = mm.m.slice, mm.n.slice, mm.k.slice
+        kb = math.ceil(math.log2(mm.k.count)) if mm.k.count > 1 else 0
+        acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
+        scratch = np.empty((mm.m.count, mm.n.count), np.float64)
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = pm
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            for i in (ia, ib, idst):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
+            total = max(bound[ia], 1) + max(bound[ib], 1) + kb
+            if total > FLOAT64_EXACT_BITS or total >= acc_bits:
+                return alone()
+            fa, fb = self._float(ia), self._float(ib)
+            np.matmul((fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns],
+                      out=scratch)
+            self._pc = pd
+            if drain(scratch, total):
+                self._written(idst, whole, total)
+            else:                            # the drain's bounds: the product stands
+                np.copyto(state[idst][ms, ns], scratch, casting="unsafe")
+                self._written(idst, whole, total)
+                for part in parts[1:]:
+                    self._run_part(*part)
+            self._pc = pm
+            return True
+        return run
+
+    def _fuse_ksplit(self, parts):
+        """Two K-split pieces of a product, their acc_add and the drain of the sum (and
+        its monitors): both pieces by BLAS into float64 scratch, the second piece's
+        accumulator written from it, the exact sum (below 2**53) drained by numba
+        straight into the first's.  Beyond that, the steps alone."""
+        (p0, _, mm0), (p1, _, mm1), (pa, _, add), (pd, _, dr) = parts[:4]
+        monitors, dact = _tail(parts[4:])
+        table = self.table
+        A, B, D0, D1 = table[mm0.a], table[mm0.b], table[mm0.dst], table[mm1.dst]
+        act = isa.ACTIVATIONS[dr.act]
+        if act not in ("identity", "relu") or dr.dst in (dr.acc, dr.bias) or \
+                (isa.MODES[mm0.mode] == "fxp16" and not A.fmt.width <= 16) or \
+                not D0.fmt.frac == D1.fmt.frac == A.fmt.frac + B.fmt.frac:
+            return None
+        bias_shift = 0
+        if dr.bias != NO_BUFFER:
+            bias_shift = D0.fmt.frac - table[dr.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        drain = self._nb_drain(dr, act == "relu", bias_shift, monitors, dact)
+        if drain is None:
+            return None
+        ia, ib, i0, i1, ta, tb = mm0.a, mm0.b, mm0.dst, mm1.dst, mm0.ta, mm0.tb
+        ms, ns, k0, k1 = mm0.m.slice, mm0.n.slice, mm0.k.slice, mm1.k.slice
+        kb = max(math.ceil(math.log2(mm.k.count)) if mm.k.count > 1 else 0
+                 for mm in (mm0, mm1))
+        acc_bits = min(D0.acc_bits, D1.acc_bits)
+        whole0, whole1 = self._whole(i0, ms, ns), self._whole(i1, ms, ns)
+        shape = (mm0.m.count, mm0.n.count)
+        first, second = np.empty(shape, np.float64), np.empty(shape, np.float64)
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = p0
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            for i in (ia, ib, i0, i1):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
+            total = max(bound[ia], 1) + max(bound[ib], 1) + kb
+            if total + 1 > FLOAT64_EXACT_BITS or total + 1 >= acc_bits:
+                return alone()
+            fa, fb = self._float(ia), self._float(ib)
+            lhs, rhs = (fa.T if ta else fa)[ms], (fb.T if tb else fb)[:, ns]
+            np.matmul(lhs[:, k0], rhs[k0], out=first)
+            np.matmul(lhs[:, k1], rhs[k1], out=second)
+            np.copyto(state[i1][ms, ns], second, casting="unsafe")
+            self._written(i1, whole1, total)
+            np.add(first, second, out=first)             # exact: below 2**53
+            self._pc = pd
+            if drain(first, total + 1):
+                self._written(i0, whole0, total + 1)
+            else:                            # the drain's bounds: the sum stands
+                np.copyto(state[i0][ms, ns], first, casting="unsafe")
+                self._written(i0, whole0, total + 1)
+                for part in parts[3:]:
+                    self._run_part(*part)
+            self._pc = p0
+            return True
+        return run
+
+    def _fuse_ranges(self, parts):
+        """Range monitors of one buffer over disjoint rows in one numba pass."""
+        ranges = engine_numba.kernels().ranges
+        first = parts[0][2]
+        A = self.table[first.a]
+        rows = slice(min(p[2].rows.start for p in parts),
+                     max(p[2].rows.start + p[2].rows.count for p in parts))
+        seg = np.full(rows.stop - rows.start, -1, dtype=np.int64)
+        for k, (_, _, rng) in enumerate(parts):
+            start = rng.rows.start - rows.start
+            seg[start:start + rng.rows.count] = k
+        cols, ia = first.cols.slice, first.a
+        monitors = [rng.dst for _, _, rng in parts]
+        seg_min = np.empty(len(parts), dtype=np.int64)
+        seg_max = np.empty_like(seg_min)
+        for _, _, rng in parts:
+            if self.table[rng.dst].fmt != A.fmt:
+                return None
+
+        def run() -> bool:
+            state = self.state
+            a = state[ia]
+            for i in monitors:
+                if type(state[i]) is not np.ndarray:
+                    a = None
+            if type(a) is not np.ndarray:
+                for part in parts:
+                    self._run_part(*part)
+                self._pc = parts[0][0]
+                return True
+            for k, i in enumerate(monitors):
+                seg_min[k], seg_max[k] = state[i][0, 0], state[i][0, 1]
+            ranges(a[rows, cols], seg, seg_min, seg_max)
+            for k, i in enumerate(monitors):
+                low, high = int(seg_min[k]), int(seg_max[k])
+                state[i][0, 0], state[i][0, 1] = low, high
+                self._written(i, True, K.bits_of(max(low, high), min(low, high)))
+            return True
+        return run
+
+    def _fuse_drain_range(self, parts):
+        """A drain and the range monitors of its output in the drain's numba pass
+        (identity and relu drains; others keep their steps)."""
+        (_, _, ins), (monitors, dact) = parts[0], _tail(parts[1:])
+        act = isa.ACTIVATIONS[ins.act]
+        Acc = self.table[ins.acc]
+        if act not in ("identity", "relu") or ins.dst in (ins.acc, ins.bias):
+            return None
+        bias_shift = 0
+        if ins.bias != NO_BUFFER:
+            bias_shift = Acc.fmt.frac - self.table[ins.bias].fmt.frac
+            if bias_shift < 0:
+                return None
+        fast = self._nb_drain(ins, act == "relu", bias_shift, monitors, dact)
+        if fast is None:
+            return None
+
+        def run() -> bool:
+            if fast():
+                return True
+            for part in parts:                 # the drain's own path, then the monitors
+                self._run_part(*part)
+            self._pc = parts[0][0]
+            return True
+        return run
+
+
+    def _fuse_adam(self, parts):
+        """adam_m, adam_s and adam_w of one parameter (and the soft update of its
+        target, moved here by :func:`~fixar_gen.engine_fusion.soft_into_adam`) in one
+        numba pass into scratch, which then becomes the buffers' storage (the old arrays
+        become the scratch); beyond the kernel's bounds, the steps alone, from the
+        untouched state."""
+        (pm, _, m_ins), (ps, _, s_ins), (pw, _, w_ins) = parts[:3]
+        soft = parts[3] if len(parts) > 3 else None
+        table = self.table
+        ig, im, is_, iw = m_ins.a, m_ins.dst, s_ins.dst, w_ins.dst
+        m_fmt, s_fmt, w_fmt = table[im].fmt, table[is_].fmt, table[iw].fmt
+        g_fmt, ic_m, ic_s, ic_w = table[ig].fmt, m_ins.c, s_ins.c, w_ins.c
+        m_constants = self._adam_m_constants(m_ins)
+        fc_s, c_fmt = table[ic_s].fmt.frac, table[ic_w].fmt
+        shift_m = RATIO_FRAC + s_fmt.frac - m_fmt.frac
+        top = max(w_fmt.frac, RATIO_FRAC + c_fmt.frac)
+        alpha_shift, shift_w = top - RATIO_FRAC - c_fmt.frac, top - w_fmt.frac
+        if m_constants is None or g_fmt.frac != s_fmt.frac or not 0 <= fc_s <= 62 or \
+                not 0 <= shift_m <= 61 or alpha_shift < 0 or not 0 <= shift_w <= 62 or \
+                s_fmt.width > 61:
+            return None
+        adam = engine_numba.kernels().adam
+        eps_s = _eps_in(c_fmt, s_fmt)
+        shape = (table[iw].rows, table[iw].cols)
+        scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
+        codes = engine_numba.ROUNDING_CODES
+        m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
+        s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
+        w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
+        no_soft = np.empty(0, dtype=np.int64)
+        if soft is not None:
+            pt, _, t_ins = soft
+            it, ic_t, t_fmt = t_ins.dst, t_ins.c, table[t_ins.dst].fmt
+            t_constants = self._soft_constants(t_ins)
+            if t_constants is None:
+                return None
+            t_args = (codes[t_fmt.rounding], *_fmt_args(t_fmt))
+            # |new w| < 2**w_bits: the weight's format bounds it (fitted), so the
+            # split is known before the pass
+            w_bits = w_fmt.width + (not w_fmt.signed)
+
+        def alone() -> bool:
+            for part in parts:
+                self._run_part(*part)
+            self._pc = pm
+            return True
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            for i in (ig, im, is_, iw):
+                if type(state[i]) is not np.ndarray:
+                    return alone()
+            bg, bs = bound[ig], bound[is_]
+            c1, c2, frac = m_constants([int(v) for v in state[ic_m].reshape(-1)[:2]])
+            m_shift = frac - m_fmt.frac
+            m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
+                if 0 <= m_shift <= 62 else None
+            beta = int(state[ic_s][0, 0])
+            v_parts = K.split(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
+                if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
+            c = state[ic_w].reshape(-1)
+            step = -(int(c[0]) << alpha_shift)
+            room = 61 - step.bit_length()
+            eps = eps_s(int(c[1]))
+            if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
+                    eps >= 1 << 61:
+                return alone()
+            if soft is None:
+                target, t_parts = no_soft, (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+            else:
+                if type(state[it]) is not np.ndarray:
+                    return alone()
+                t1, t2, t_frac = t_constants([int(v) for v in state[ic_t].reshape(-1)[:2]])
+                t_shift = t_frac - t_fmt.frac
+                split = K.split(bound[it], t1, w_bits, t2, t_shift) \
+                    if 0 <= t_shift <= 62 else None
+                if split is None:
+                    return alone()
+                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
+            flat = [a.reshape(-1) for a in scratch]
+            got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
+                       state[iw].reshape(-1), target, *flat[:3],
+                       flat[3] if soft is not None else no_soft,
+                       *m_parts, m_shift, *m_args, *v_parts,
+                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args,
+                       soft is not None, *t_parts)
+            cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
+            if not ok:
+                return alone()
+            results = [(im, pm, cm, lo_m, hi_m), (is_, ps, cs, lo_s, hi_s),
+                       (iw, pw, cw, lo_w, hi_w)]
+            if soft is not None:
+                results.append((it, pt, ct, lo_t, hi_t))
+            for k, (i, pc, n, lo, hi) in enumerate(results):
+                state[i], scratch[k] = scratch[k], state[i]
+                self._pc = pc
+                self._count(int(n), i)
+                self._written(i, True, K.bits_of(hi, lo))
+            self._pc = pm
+            return True
+        return run
+
 
 def _kind(instr) -> str:
+    if isinstance(instr, Fused):
+        return f"{instr.kind} (fused)"
     if isinstance(instr, Vector):
         return isa.VECTOR_FUNCTIONS[instr.fn]
     return instr.MNEMONIC
+
+
+def _tail(parts) -> tuple[list, tuple | None]:
+    """The range monitors, as (pc, instruction), and the folded dact_relu (or None) at
+    the end of a drain group."""
+    monitors, dact = [], None
+    for pc, _, ins in parts:
+        if isa.VECTOR_FUNCTIONS[ins.fn] == "dact_relu":
+            dact = (pc, ins)
+        else:
+            monitors.append((pc, ins))
+    return monitors, dact
+
+
+def _getter(names: list):
+    """A function from a dict to the tuple of its entries for ``names``."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    return lambda table: tuple(table[name] for name in names)
+
+
+def _broadcast(rows: slice, cols: slice, shape: tuple) -> bool:
+    """Whether an operand's slices are narrower than the region (one row or column)."""
+    return (rows.stop - rows.start, cols.stop - cols.start) != shape
+
+
+def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
+    """eps (raw, in the constants' format) rounded to s's fraction bits, at least one
+    LSB (the interpreter's adam_w), cached by value."""
+    cache: dict[int, int] = {}
+
+    def eps_s(eps: int) -> int:
+        if eps not in cache:
+            cache[eps] = max(int(X.to_format(np.array([eps], dtype=np.int64), c_fmt.frac,
+                                             FixedFormat(64, s_fmt.frac))[0][0]), 1)
+        return cache[eps]
+    return eps_s
 
 
 def _fmt_args(fmt: FixedFormat) -> tuple:

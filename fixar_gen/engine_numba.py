@@ -1,7 +1,10 @@
 """numba versions of the engine's costliest element-wise kernels (the blends of adam_m and
-the soft update, adam_s, adam_w): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels' of
-:mod:`fixar_gen.engine_kernels` (same splits, same rounding, same bounds), element by
-element; integer division and the root's correction are exact int64 operations.
+the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity
+and relu drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
+of :mod:`fixar_gen.engine_kernels` (same splits, same rounding, same bounds), element by
+element; the root's correction and the ratio's check are exact int64 operations (the
+ratio m * 2**shift / den is estimated in float64 and corrected to the exact floor with
+int64 remainders, as :func:`fixar_gen.engine_kernels.floor_divide` does).
 
 Optional: :data:`AVAILABLE` is False when numba is not installed or ``FIXAR_NUMBA=0``,
 and the engine then runs the numpy kernels (tests run both).  Compiled functions are
@@ -29,6 +32,10 @@ class Kernels(NamedTuple):
     blend: object
     adam_s: object
     adam_w: object
+    adam: object
+    drain: object
+    dact_relu: object
+    ranges: object
 
 
 def kernels() -> Kernels:
@@ -42,40 +49,100 @@ def kernels() -> Kernels:
 def _compile():
     import numba
 
-    @numba.njit(cache=True, inline="always")
+    # Element functions are branch-free (selects, no early exits, no loops), so LLVM
+    # vectorizes the kernels' loops; a kernel flags an element its bounds do not cover
+    # and reports failure at the end (its outputs are scratch, so nothing is lost).
+    # error_model="numpy": no Python division-by-zero checks (every divisor is > 0).
+    jit = numba.njit(cache=True, error_model="numpy")
+    inline = numba.njit(cache=True, inline="always", error_model="numpy")
+
+    @inline
     def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, mode):
-        # the exact R((x * c1 + y * c2) / 2**shift) of engine_kernels.blend
+        # the exact R((x * c1 + y * c2) / 2**shift) of engine_kernels.blend (s = 0:
+        # the constants were not split, c1l = c2l = 0)
         top = x * c1h + y * c2h
-        low = x * c1l + y * c2l
-        mask = (1 << s) - 1
-        top += low >> s
-        low &= mask
-        r = shift - s
-        floor = top >> r
-        if mode == 0 or shift == 0:
-            return floor
-        rem = ((top & ((1 << r) - 1)) << s) + low
-        half = 1 << (shift - 1)
+        if s == 0:
+            floor = top >> shift
+            rem = top & ((np.int64(1) << shift) - 1)
+        else:
+            low = x * c1l + y * c2l
+            top += low >> s
+            low &= (np.int64(1) << s) - 1
+            r = shift - s
+            floor = top >> r
+            rem = ((top & ((np.int64(1) << r) - 1)) << s) + low
+        half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
         if mode == 1:
-            return floor + (1 if rem >= half else 0)
-        if rem > half or (rem == half and (floor & 1) == 1):
-            return floor + 1
-        return floor
+            up = rem >= half
+        else:
+            up = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+        return floor + np.int64(up & (mode != 0) & (shift != 0))
 
-    @numba.njit(cache=True, inline="always")
+    @inline
     def fit(q, lo, hi, saturate, width, signed):
-        if lo <= q <= hi:
-            return q, 0
+        # (q fitted to [lo, hi] by saturation or wrapping, 1 if it did not fit else 0)
+        over = np.int64((q > hi) | (q < lo))
         if saturate:
-            return (hi if q > hi else lo), 1
+            return min(max(q, lo), hi), over
         if width < 64:
-            q &= (1 << width) - 1
+            q &= (np.int64(1) << width) - 1
             if signed:
-                sign = 1 << (width - 1)
+                sign = np.int64(1) << (width - 1)
                 q = (q ^ sign) - sign
-        return q, 1
+        return q, over
 
-    @numba.njit(cache=True)
+    @inline
+    def round_shift(v, s, mode):
+        # v / 2**s rounded (engine_kernels.round_shift), |v| < 2**62, 0 <= s <= 62
+        if s == 0 or mode == 0:
+            return v >> s
+        half = np.int64(1) << (s - 1)
+        if mode == 1:
+            return (v + half) >> s
+        return (v + (half - 1) + ((v >> s) & 1)) >> s
+
+    @inline
+    def root_nearest(v):
+        # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
+        # most one, corrected once each way in int64; exact is False if still off
+        root = np.int64(math.sqrt(np.float64(max(v, 0))) + 0.5)
+        root += np.int64(root * root + root < v)
+        root -= np.int64((root > 0) & (root * root - root >= v))
+        ok = (root * root + root >= v) & ((root == 0) | (root * root - root < v)) & (v >= 0)
+        return root, ok
+
+    @inline
+    def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, mode):
+        # adam_w for one element: (d + R(ratio * c / 2**shift), ok), the ratio
+        # |m| * 2**shift_m // (s + eps) estimated in float64 and corrected in int64;
+        # ok is False where the engine's bounds do not hold (den <= 0, |m| << shift_m
+        # beyond 2**62, a ratio above limit, an estimate still off)
+        den = ss + eps_s
+        am = abs(mm)
+        ok = (den > 0) & (am < (np.int64(1) << (62 - shift_m)))
+        num = am << shift_m
+        qf = np.float64(num) / np.float64(max(den, 1))
+        ok &= qf <= np.float64(limit)
+        q = np.int64(min(qf, np.float64(limit)))
+        rem = num - q * den
+        low = rem < 0
+        q -= np.int64(low)
+        rem += den * np.int64(low)
+        high = rem >= den
+        q += np.int64(high)
+        rem -= den * np.int64(high)
+        ok &= (rem >= 0) & (rem < den) & (q <= limit)
+        p = (-q if mm < 0 else q) * c
+        floor = (p >> shift) + dd
+        rest = p & ((np.int64(1) << shift) - 1)
+        half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+        if mode == 1:
+            up = rest >= half
+        else:
+            up = (rest > half) | ((rest == half) & ((floor & 1) == 1))
+        return floor + np.int64(up & (mode != 0) & (shift != 0)), ok
+
+    @jit
     def blend(x, y, out, c1h, c1l, c2h, c2l, s, shift, mode, lo, hi, saturate, width,
               signed):
         count = 0
@@ -91,61 +158,186 @@ def _compile():
                 mx = max(mx, q)
         return count, mn, mx
 
-    @numba.njit(cache=True)
+    @jit
     def adam_s(d, a, out, c1h, c1l, c2h, c2l, s, shift, mode_v, lo, hi, saturate, width,
                signed):
         count = 0
         mn = hi
         mx = lo
+        ok = True
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
                 x = d[i, j]
                 y = a[i, j]
-                v = round_split(x * x, y * y, c1h, c1l, c2h, c2l, s, shift, mode_v)
-                if v < 0:
-                    return -1, mn, mx
-                root = np.int64(math.sqrt(np.float64(v)) + 0.5)
-                while root * root + root < v:
-                    root += 1
-                while root > 0 and root * root - root >= v:
-                    root -= 1
+                root, exact = root_nearest(round_split(x * x, y * y, c1h, c1l, c2h, c2l, s,
+                                                       shift, mode_v))
+                ok &= exact
                 q, n = fit(root, lo, hi, saturate, width, signed)
+                count += n
+                out[i, j] = q
+                mn = min(mn, q)
+                mx = max(mx, q)
+        return (count if ok else -1), mn, mx
+
+    @jit
+    def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturate,
+               width, signed):
+        count = 0
+        mn = hi
+        mx = lo
+        ok = True
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                floor, fine = weight_step(d[i, j], m[i, j], sv[i, j], eps_s, shift_m, c,
+                                          limit, shift, mode)
+                ok &= fine
+                qq, n = fit(floor, lo, hi, saturate, width, signed)
+                count += n
+                out[i, j] = qq
+                mn = min(mn, qq)
+                mx = max(mx, qq)
+        return (count if ok else -1), mn, mx
+
+    @jit
+    def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
+             m1h, m1l, m2h, m2l, m_s, m_shift, m_mode, m_lo, m_hi, m_sat, m_width, m_signed,
+             v1h, v1l, v2h, v2l, v_s, v_shift, v_mode, s_lo, s_hi, s_sat, s_width, s_signed,
+             eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed,
+             soft, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode, t_lo, t_hi, t_sat, t_width,
+             t_signed):
+        # adam_m, adam_s and adam_w of one parameter in one pass over flat arrays, each
+        # element's results from that element alone (what the instructions give in
+        # program order): new m, s and w into m_out, s_out, w_out; with ``soft``, the
+        # soft update of the target t from the new w too, into t_out.  Returns the
+        # saturation count, min and max of m, of s, of w and of t, and whether every
+        # element was within the kernels' bounds.
+        cm = 0
+        cs = 0
+        cw = 0
+        ct = 0
+        mn_t = t_hi
+        mx_t = t_lo
+        mn_m = m_hi
+        mx_m = m_lo
+        mn_s = s_hi
+        mx_s = s_lo
+        mn_w = w_hi
+        mx_w = w_lo
+        ok = True
+        for i in range(g.size):
+            gg = g[i]
+            mq, n = fit(round_split(m[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_mode),
+                        m_lo, m_hi, m_sat, m_width, m_signed)
+            cm += n
+            m_out[i] = mq
+            mn_m = min(mn_m, mq)
+            mx_m = max(mx_m, mq)
+            x = sv[i]
+            root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l, v_s,
+                                                   v_shift, v_mode))
+            sq, n = fit(root, s_lo, s_hi, s_sat, s_width, s_signed)
+            cs += n
+            s_out[i] = sq
+            mn_s = min(mn_s, sq)
+            mx_s = max(mx_s, sq)
+            floor, fine = weight_step(w[i], mq, sq, eps_s, shift_m, c, limit, shift, w_mode)
+            ok &= exact & fine
+            wq, n = fit(floor, w_lo, w_hi, w_sat, w_width, w_signed)
+            cw += n
+            w_out[i] = wq
+            mn_w = min(mn_w, wq)
+            mx_w = max(mx_w, wq)
+            if soft:
+                tq, n = fit(round_split(t[i], wq, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode),
+                            t_lo, t_hi, t_sat, t_width, t_signed)
+                ct += n
+                t_out[i] = tq
+                mn_t = min(mn_t, tq)
+                mx_t = max(mx_t, tq)
+        return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ct, mn_t, mx_t, ok
+
+    @jit
+    def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
+              p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
+              seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3):
+        # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
+        # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
+        # to the second (the destination's).  z is the accumulator (int64) or, fused
+        # with its matrix product, the exact float64 product, then also written to acc
+        # (a (0, 0) array: not written).  Row i's values also go into the minimum and
+        # maximum of segment seg[i] (a range monitor folded in; -1: none).  With out2
+        # not empty, the dact_relu of the output folded in too: out2 = the output where
+        # b2 > 0, else 0, rounded by shift3 and fitted.  Returns the saturation count,
+        # min, max of out, then of out2.
+        count = 0
+        mn = hi
+        mx = lo
+        count2 = 0
+        mn2 = hi3
+        mx2 = lo3
+        dact = out2.shape[0] > 0
+        for i in range(out.shape[0]):
+            row_mn = hi
+            row_mx = lo
+            for j in range(out.shape[1]):
+                zz = np.int64(z[i, j])
+                if acc.shape[0]:
+                    acc[i, j] = zz
+                v = zz + (bias[0, j] << bias_shift)
+                q, n = fit(round_shift(v, shift1, mode1), p_lo, p_hi, p_sat, p_width,
+                           p_signed)
+                count += n
+                if relu:
+                    q, n = fit(round_shift(max(q, 0), shift2, mode2), lo, hi, saturate,
+                               width, signed)
+                    count += n
+                out[i, j] = q
+                row_mn = min(row_mn, q)
+                row_mx = max(row_mx, q)
+                if dact:
+                    q2, n = fit(round_shift(q if b2[i, j] > 0 else np.int64(0), shift3,
+                                            mode3), lo3, hi3, sat3, width3, signed3)
+                    count2 += n
+                    out2[i, j] = q2
+                    mn2 = min(mn2, q2)
+                    mx2 = max(mx2, q2)
+            mn = min(mn, row_mn)
+            mx = max(mx, row_mx)
+            k = seg[i]
+            if k >= 0:
+                seg_min[k] = min(seg_min[k], row_mn)
+                seg_max[k] = max(seg_max[k], row_mx)
+        return count, mn, mx, count2, mn2, mx2
+
+    @jit
+    def dact_relu(a, b, out, shift, mode, lo, hi, saturate, width, signed):
+        # a where b > 0, else 0, rounded by shift and fitted
+        count = 0
+        mn = hi
+        mx = lo
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                v = a[i, j] if b[i, j] > 0 else np.int64(0)
+                q, n = fit(round_shift(v, shift, mode), lo, hi, saturate, width, signed)
                 count += n
                 out[i, j] = q
                 mn = min(mn, q)
                 mx = max(mx, q)
         return count, mn, mx
 
-    @numba.njit(cache=True)
-    def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturate,
-               width, signed):
-        count = 0
-        mn = hi
-        mx = lo
-        mask = (1 << shift) - 1
-        half = (1 << (shift - 1)) if shift > 0 else 0
-        for i in range(out.shape[0]):
-            for j in range(out.shape[1]):
-                den = sv[i, j] + eps_s
-                if den <= 0:
-                    return -1, mn, mx
-                mm = m[i, j]
-                q = (abs(mm) << shift_m) // den
-                if q > limit:
-                    return -1, mn, mx
-                p = (-q if mm < 0 else q) * c
-                floor = (p >> shift) + d[i, j]
-                if shift > 0 and mode != 0:
-                    rem = p & mask
-                    if mode == 1:
-                        floor += 1 if rem >= half else 0
-                    elif rem > half or (rem == half and (floor & 1) == 1):
-                        floor += 1
-                qq, n = fit(floor, lo, hi, saturate, width, signed)
-                count += n
-                out[i, j] = qq
-                mn = min(mn, qq)
-                mx = max(mx, qq)
-        return count, mn, mx
+    @jit
+    def ranges(a, seg, seg_min, seg_max):
+        # the minimum and maximum of each segment's rows (range monitors of one buffer
+        # over disjoint rows; seg[i] = -1: row i is in none)
+        for i in range(a.shape[0]):
+            k = seg[i]
+            if k >= 0:
+                lo = seg_min[k]
+                hi = seg_max[k]
+                for j in range(a.shape[1]):
+                    lo = min(lo, a[i, j])
+                    hi = max(hi, a[i, j])
+                seg_min[k] = lo
+                seg_max[k] = hi
 
-    return Kernels(blend, adam_s, adam_w)
+    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges)

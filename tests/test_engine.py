@@ -9,11 +9,12 @@ updates of the examples.  The engine's kernels are also checked alone at their b
 from __future__ import annotations
 
 import copy
+import dataclasses
 import resource
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from fixar_gen import engine_kernels as K
@@ -24,14 +25,16 @@ from fixar_gen.compiler import Precision
 from fixar_gen.dsl import load_spec
 from fixar_gen.engine import EngineMachine, _exact_product
 from fixar_gen.golden import GoldenMachine
-from fixar_gen.isa import ACTIVATIONS, VECTOR_FUNCTIONS
+from fixar_gen.isa import (ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Buffer, Drain, Halt,
+                           MatMul, Program)
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
 
 from .conftest import EXAMPLES
-from .test_golden_reference import (Case, _batch, as_ints, dma_cases, drain_cases,
-                                    matmul_cases, tiny_precisions, tiny_specs, vector_cases)
+from .test_golden_reference import (Builder, Case, _batch, aligned_within_62_bits, as_ints,
+                                    bounds, dma_cases, drain_cases, formats, matmul_cases,
+                                    raw_values, tiny_precisions, tiny_specs, vector_cases)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -90,13 +93,275 @@ def test_vector_function(fn, data):
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
-@pytest.mark.parametrize("fn", ["adam_s", "adam_w"])
+@pytest.mark.parametrize("fn", ["adam_s", "adam_w", "adam_m", "soft_update", "momentum",
+                                "dact_relu"])
 @settings(max_examples=100)
 @given(data=st.data())
-def test_optimizer_kernels(fn, kernels, data):
-    """adam_s and adam_w have numba kernels besides the numpy ones: both against the
+def test_numba_vector_kernels(fn, kernels, data):
+    """The functions with numba kernels besides the numpy ones (adam_s, adam_w, the
+    blends of adam_m, soft_update and momentum, dact_relu): both against the
     interpreter."""
     run_both(data.draw(vector_cases(fn)), kernels)
+
+
+@st.composite
+def adam_group_cases(draw):
+    """adam_m, adam_s and adam_w of one parameter (what the engine fuses into one pass),
+    sometimes with the target's soft update after them: random formats and shapes,
+    values at the formats' extremes, s sometimes negative (the ratio's denominator then
+    fails the kernel's bounds), step sizes up to the constants' range (ratios beyond
+    the kernel's limit)."""
+    from fractions import Fraction
+    import math
+
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    g_fmt = draw(formats(min_frac=0))
+    s_fmt = draw(formats(min_frac=g_fmt.frac, max_frac=g_fmt.frac))
+    m_fmt = draw(formats(min_frac=max(0, s_fmt.frac - 24), max_frac=s_fmt.frac + 8))
+    assume(m_fmt.width + 24 + s_fmt.frac - m_fmt.frac <= 62)
+    w_fmt = draw(formats(min_frac=0))
+    floor = -(2**31 - 1)                   # v < 2^62 (see vector_cases)
+    g = B.add("g", rows, cols, g_fmt, lo=floor)
+    m = B.add("m", rows, cols, m_fmt, "state")
+    s = B.add("s", rows, cols, s_fmt, "state", lo=floor if draw(st.booleans()) else 0)
+    w = B.add("w", rows, cols, w_fmt, "param")
+    betas = []
+    for name in ("beta1", "beta2"):
+        c_fmt = draw(formats(min_width=2, max_width=48, min_frac=0, signed=False))
+        betas.append(B.add(name, 1, 1, c_fmt, "const", lo=0, hi=1 << c_fmt.frac))
+    o_fmt = draw(formats(min_width=2, max_width=48, min_frac=0, signed=None))
+    opt = B.add("opt", 1, 2, o_fmt, "const")
+    lo, hi = bounds(o_fmt)
+    s_lo, s_hi = bounds(s_fmt)
+    scale = Fraction(2) ** (o_fmt.frac - s_fmt.frac)
+    B.values["opt"][0, 1] = draw(raw_values(max(lo, math.ceil(s_lo * scale)),
+                                            min(hi, math.floor(s_hi * scale))))
+    region = {"rows": Range(0, rows), "cols": Range(0, cols)}
+    fn = VECTOR_FUNCTIONS.index
+    code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=betas[0], **region),
+            Vector(fn=fn("adam_s"), dst=s, a=g, c=betas[1], **region),
+            Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
+    if draw(st.booleans()):
+        # the target's soft update (moved into the pass), maybe after a copy of w to
+        # another buffer (still movable) or into the target (then not)
+        t_fmt = draw(formats())
+        assume(aligned_within_62_bits(w_fmt, t_fmt))
+        target = B.add("target", rows, cols, t_fmt, "param")
+        tau = B.add("tau", 1, 1, draw(formats(min_width=2, max_width=48, signed=None)),
+                    "const")
+        between = draw(st.sampled_from(["none", "other", "target"]))
+        if between != "none":
+            dst = target if between == "target" else B.add("other", rows, cols, w_fmt)
+            code.append(Vector(fn=fn("copy"), dst=dst, a=w, **region))
+        code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
+    return B.case(code)
+
+
+# a negative s can make the interpreter's denominator 0 (numpy's floor_divide then
+# warns and gives 0, which is the specification's result the engine must match)
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@settings(max_examples=300)
+@given(data=st.data())
+def test_fused_adam_equals_the_three_steps(data):
+    """The fused adam pass (numba) against the interpreter: random formats, extremes,
+    saturating and wrapping m, s and w, and cases beyond the kernel's bounds (which run
+    the three steps alone)."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(adam_group_cases())
+    steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
+    kinds = [type(instr).__name__ for _, _, instr in steps]
+    note(f"plan: {kinds}")
+    run_both(case, "numba")
+
+
+def test_plans_fuse_every_adam_triple_and_monitor():
+    """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w and
+    its target's soft update as one fused step (numba), every identity or relu drain
+    with the matrix product before it and every range monitor of its output; without
+    numba, nothing is fused."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    from fixar_gen.engine_fusion import Fused, is_drain_of, is_monitor_of
+    from fixar_gen.isa import Drain, Vector
+    for path in ("pendulum.yaml", "halfcheetah.yaml"):
+        spec = load_spec(EXAMPLES / path)
+        params = 2 * (len(spec.networks.actor.layer_sizes) - 1) + \
+            2 * (len(spec.networks.critic.layer_sizes) - 1)
+        for kernels in ("numba", "numpy"):
+            core = GoldenCore(spec, kernels=kernels)
+            program = core.program("train", spec.algorithm.batch_size)
+            steps = core.machine._plan(program).steps
+            kinds = [instr.kind for _, _, instr in steps if isinstance(instr, Fused)]
+            if kernels == "numpy":
+                assert kinds == [], path
+                continue
+            assert kinds.count("adam") == params, path
+            assert kinds.count("mm_drain") >= 2 * (len(spec.networks.actor.layer_sizes)
+                                                   - 1), path
+            assert kinds.count("ksplit") >= params, path           # weight and bias grads
+            adam = [i for _, _, i in steps if isinstance(i, Fused) and i.kind == "adam"]
+            assert all(len(i.parts) == 4 for i in adam), path     # with the soft update
+            assert not any(isinstance(i, Vector) and VECTOR_FUNCTIONS[i.fn] == "soft_update"
+                           for _, _, i in steps), path
+            for (_, _, first), (_, _, second) in zip(steps, steps[1:]):
+                if isinstance(first, Drain) and ACTIVATIONS[first.act] in ("identity",
+                                                                           "relu"):
+                    assert not is_monitor_of(first, second, program.buffers), (path, first)
+                if isinstance(second, Drain) and ACTIVATIONS[second.act] in ("identity",
+                                                                            "relu"):
+                    assert not is_drain_of(first, second), (path, second)
+
+
+def _drain_with_monitors(draw):
+    """A drain (identity or relu, with or without bias) followed by range monitors of
+    row blocks of its output (what the compiler emits after each layer per core)."""
+    from fixar_gen.isa import Range, Vector
+    case = draw(drain_cases(draw(st.sampled_from(["identity", "relu"])), draw(st.booleans())))
+    (drain,) = [i for i in case.program.code if isinstance(i, Drain)]
+    program = case.program
+    d_fmt = program.buffers[drain.dst].fmt
+    buffers, values, code = list(program.buffers), dict(case.values), [drain]
+    for k in range(draw(st.integers(1, 3))):
+        start = draw(st.integers(drain.rows.start, drain.rows.start + drain.rows.count - 1))
+        count = draw(st.integers(1, drain.rows.start + drain.rows.count - start))
+        name = f"mon{k}"
+        buffers.append(Buffer(name, 1, 2, d_fmt, "monitor"))
+        lo, hi = bounds(d_fmt)
+        values[name] = np.array([[draw(st.integers(lo, hi)), draw(st.integers(lo, hi))]],
+                                dtype=np.int64)
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=len(buffers) - 1,
+                           a=drain.dst, rows=Range(start, count), cols=drain.cols))
+    return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
+                        program.pre_format), values, {}, case.acc_overflow)
+
+
+@st.composite
+def mm_drain_cases(draw):
+    """A matrix product (any transposes, sub-ranges of its operands) and the drain of its
+    result (identity or relu, with or without bias, into formats that saturate), then
+    range monitors of row blocks of the drain's output and maybe a dact_relu of it."""
+    from fixar_gen.isa import Range, Vector
+    from .test_golden_reference import matmul_cases
+    mm_case = draw(matmul_cases(draw(st.integers(0, 1)), draw(st.integers(0, 1)), 0))
+    (mm,) = [i for i in mm_case.program.code if isinstance(i, MatMul)]
+    buffers, values = list(mm_case.program.buffers), dict(mm_case.values)
+    acc_fmt = buffers[mm.dst].fmt
+
+    def add(name, rows, cols, fmt, kind="data"):
+        buffers.append(Buffer(name, rows, cols, fmt, kind))
+        lo, hi = bounds(fmt)
+        values[name] = np.array([[draw(raw_values(lo, hi)) for _ in range(cols)]
+                                 for _ in range(rows)], dtype=np.int64)
+        return len(buffers) - 1
+    d_fmt = draw(formats())
+    dst_rows = mm.m.start + mm.m.count + draw(st.integers(0, 1))
+    dst = add("d", dst_rows, mm.n.count + draw(st.integers(0, 1)), d_fmt)
+    bias = NO_BUFFER
+    if draw(st.booleans()):
+        bias = add("bias", 1, mm.n.start + mm.n.count, draw(formats(max_frac=acc_fmt.frac)),
+                   "param")
+    act = draw(st.sampled_from(["identity", "relu"]))
+    drain = Drain(dst=dst, acc=mm.dst, bias=bias, act=ACTIVATIONS.index(act), rows=mm.m,
+                  cols=Range(0, mm.n.count), src_col=mm.n.start)
+    code = [mm, drain]
+    for k in range(draw(st.integers(0, 2))):
+        start = draw(st.integers(mm.m.start, mm.m.start + mm.m.count - 1))
+        count = draw(st.integers(1, mm.m.start + mm.m.count - start))
+        mon = add(f"mon{k}", 1, 2, d_fmt, "monitor")
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=dst,
+                           rows=Range(start, count), cols=drain.cols))
+    if draw(st.booleans()):            # relu's derivative of the drained gradient
+        h = add("h", dst_rows, mm.n.count, draw(formats()))
+        dz = add("dz", dst_rows, mm.n.count, draw(formats(max_frac=max(d_fmt.frac, -2))))
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=dz, a=dst, b=h,
+                           rows=mm.m, cols=Range(0, mm.n.count)))
+    return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
+                        draw(formats(min_width=4))), values, {}, mm_case.acc_overflow)
+
+
+@st.composite
+def ksplit_cases(draw):
+    """What the compiler emits for a product split along its reduction range across
+    two cores: the two pieces into their accumulators, acc_add, the drain of the sum
+    (identity or relu, maybe bias), then range monitors of its output or a dact_relu of
+    it; operands at the formats' extremes, accumulators narrow enough to saturate
+    sometimes."""
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    m, n, k = (draw(st.integers(1, 4)) for _ in range(3))
+    k += 1
+    cut = draw(st.integers(1, k - 1))
+    ta, tb = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    a_fmt, b_fmt = draw(formats(min_frac=0)), draw(formats(min_frac=0))
+    a = B.add("a", *((k, m) if ta else (m, k)), a_fmt)
+    b = B.add("b", *((n, k) if tb else (k, n)), b_fmt)
+    acc_bits = draw(st.integers(4, 94))
+    lim = min(1 << (acc_bits - 1), 1 << 63)
+    acc_fmt = FixedFormat(64, a_fmt.frac + b_fmt.frac)
+    accs = [B.add(f"acc{c}", m, n, acc_fmt, "acc", acc_bits, -lim, lim - 1) for c in (0, 1)]
+    region = {"m": Range(0, m), "n": Range(0, n)}
+    pieces = [MatMul(core=c, dst=accs[c], a=a, b=b, ta=ta, tb=tb, k=kr, **region)
+              for c, kr in enumerate((Range(0, cut), Range(cut, k - cut)))]
+    add = Vector(fn=VECTOR_FUNCTIONS.index("acc_add"), dst=accs[0], a=accs[1],
+                 rows=Range(0, m), cols=Range(0, n))
+    d_fmt = draw(formats())
+    dst = B.add("d", m, n, d_fmt)
+    bias = B.add("bias", 1, n, draw(formats(max_frac=acc_fmt.frac)), "param") \
+        if draw(st.booleans()) else NO_BUFFER
+    drain = Drain(dst=dst, acc=accs[0], bias=bias,
+                  act=ACTIVATIONS.index(draw(st.sampled_from(["identity", "relu"]))),
+                  rows=Range(0, m), cols=Range(0, n))
+    code = pieces + [add, drain]
+    if draw(st.booleans()):            # relu's derivative of the drained gradient
+        h = B.add("h", m, n, draw(formats()))
+        dz = B.add("dz", m, n, draw(formats(max_frac=max(d_fmt.frac, -2))))
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=dz, a=dst, b=h,
+                           rows=Range(0, m), cols=Range(0, n)))
+    elif m > 1 and draw(st.booleans()):
+        half = draw(st.integers(1, m - 1))
+        for c, rows in enumerate((Range(0, half), Range(half, m - half))):
+            mon = B.add(f"mon{c}", 1, 2, d_fmt, "monitor")
+            code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=dst,
+                               rows=rows, cols=Range(0, n)))
+    return B.case(code, pre_format=draw(formats(min_width=4)),
+                  acc_overflow=draw(st.sampled_from(OVERFLOW_MODES)))
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_ksplit_equals_the_steps(data):
+    """Two K-split pieces, their acc_add and the drain of the sum fused (numba) against
+    the interpreter: both accumulators, the drain's output, monitors and counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(ksplit_cases())
+    note(f"plan: {EngineMachine(kernels='numba')._plan(case.program).steps}")
+    run_both(case, "numba")
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_mm_drain_equals_the_steps(data):
+    """A matrix product fused with its drain and monitors (numba) against the
+    interpreter: the accumulator, the drain's output, the monitors and the counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    case = data.draw(mm_drain_cases())
+    note(f"plan: {EngineMachine(kernels='numba')._plan(case.program).steps}")
+    run_both(case, "numba")
+
+
+@settings(max_examples=200)
+@given(data=st.data())
+def test_drain_with_monitors_equals_the_steps(data):
+    """A drain with its range monitors folded in (numba) against the interpreter: every
+    monitor's minimum and maximum, the drain's output and its saturation counts."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    run_both(_drain_with_monitors(data.draw), "numba")
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
@@ -106,12 +371,14 @@ def test_vector_function_in_place(fn, data):
     run_both(data.draw(vector_cases(fn, same_src_col=True)))
 
 
+@pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
 @settings(max_examples=40)
 @given(data=st.data())
-def test_drain(act, with_bias, data):
-    run_both(data.draw(drain_cases(act, with_bias)))
+def test_drain(act, with_bias, kernels, data):
+    """Every activation (identity and relu drains have numba kernels too)."""
+    run_both(data.draw(drain_cases(act, with_bias)), kernels)
 
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
@@ -473,5 +740,129 @@ def test_interleaved_pieces_merge_only_when_legal(drain_into_operand):
     values = {"a": rng.integers(-2**20, 2**20, size=(4, 3)),
               "w": rng.integers(-2**25, 2**25, size=(3, 3))}
     run_both(Case(program, values, {}, "saturate"))
-    steps = EngineMachine()._plan(program).steps
+    steps = EngineMachine(kernels="numpy")._plan(program).steps
     assert len(steps) == (5 if drain_into_operand else 3)
+
+
+def test_fusion_passes_refuse_what_would_change_bits():
+    """The passes alone: each pattern is refused when a buffer is shared or a range
+    differs (then the steps run one by one)."""
+    from fixar_gen import engine_fusion as F
+    from fixar_gen.isa import Range, Vector
+    q = FixedFormat(32, 16)
+    table = (Buffer("a", 4, 3, q), Buffer("w", 3, 3, q, "param"),
+             Buffer("acc0", 4, 3, FixedFormat(64, 32), "acc", 80),
+             Buffer("acc1", 4, 3, FixedFormat(64, 32), "acc", 80), Buffer("h", 4, 3, q),
+             Buffer("mon", 1, 2, q, "monitor"), Buffer("g", 3, 3, q),
+             Buffer("m", 3, 3, q, "state"), Buffer("s", 3, 3, q, "state"),
+             Buffer("c", 1, 2, FixedFormat(34, 32, signed=False), "const"))
+    fn = VECTOR_FUNCTIONS.index
+    mm = MatMul(dst=2, a=0, b=1, m=Range(0, 4), n=Range(0, 3), k=Range(0, 3))
+    drain = Drain(dst=4, acc=2, act=ACTIVATIONS.index("relu"), rows=Range(0, 4),
+                  cols=Range(0, 3))
+    assert F.is_drain_of(mm, drain)
+    assert not F.is_drain_of(dataclasses.replace(mm, accumulate=1), drain)
+    assert not F.is_drain_of(mm, dataclasses.replace(drain, dst=0))      # drains into a
+    assert not F.is_drain_of(mm, dataclasses.replace(drain, rows=Range(0, 2)))
+    mon = Vector(fn=fn("range"), dst=5, a=4, rows=Range(0, 2), cols=Range(0, 3))
+    assert F.is_monitor_of(drain, mon, table)
+    assert not F.is_monitor_of(drain, dataclasses.replace(mon, cols=Range(0, 2)), table)
+    assert not F.is_monitor_of(drain, dataclasses.replace(mon, a=0), table)
+    pieces = [dataclasses.replace(mm, core=c, dst=2 + c, k=Range(c, 2 - c)) for c in (0, 1)]
+    add = Vector(fn=fn("acc_add"), dst=2, a=3, rows=Range(0, 4), cols=Range(0, 3))
+    assert F.is_ksplit(*pieces, add, drain)
+    assert not F.is_ksplit(pieces[0], dataclasses.replace(pieces[1], b=0), add, drain)
+    assert not F.is_ksplit(*pieces, dataclasses.replace(add, a=2), drain)
+    assert not F.is_ksplit(*pieces, add, dataclasses.replace(drain, bias=3))
+    whole = {"rows": Range(0, 3), "cols": Range(0, 3)}
+    adam = [Vector(fn=fn("adam_m"), dst=7, a=6, c=9, **whole),
+            Vector(fn=fn("adam_s"), dst=8, a=6, c=9, **whole),
+            Vector(fn=fn("adam_w"), dst=1, a=7, b=8, c=9, **whole)]
+    assert F.is_adam_group(*adam, table)
+    assert not F.is_adam_group(adam[0], dataclasses.replace(adam[1], a=7), adam[2], table)
+    assert not F.is_adam_group(*adam[:2], dataclasses.replace(adam[2], dst=6), table)
+    assert not F.is_adam_group(*adam[:2], dataclasses.replace(adam[2], rows=Range(0, 2)),
+                               table)
+    steps = [(pc, lambda: True, ins) for pc, ins in enumerate(adam)]
+    assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Fused"]
+    steps[1] = (1, None, adam[1])                       # a step without a kernel
+    assert [type(i).__name__ for _, _, i in F.adam_groups(steps, table)] == ["Vector"] * 3
+
+
+def test_soft_update_moves_into_adam_only_when_nothing_between_depends_on_it():
+    from fixar_gen import engine_fusion as F
+    from fixar_gen.isa import Range, Vector
+    q = FixedFormat(32, 16)
+    table = (Buffer("g", 3, 3, q), Buffer("m", 3, 3, q, "state"),
+             Buffer("s", 3, 3, q, "state"), Buffer("w", 3, 3, q, "param"),
+             Buffer("c", 1, 2, FixedFormat(34, 32, signed=False), "const"),
+             Buffer("target", 3, 3, q, "param"), Buffer("x", 3, 3, q))
+    fn, whole = VECTOR_FUNCTIONS.index, {"rows": Range(0, 3), "cols": Range(0, 3)}
+    adam = [Vector(fn=fn("adam_m"), dst=1, a=0, c=4, **whole),
+            Vector(fn=fn("adam_s"), dst=2, a=0, c=4, **whole),
+            Vector(fn=fn("adam_w"), dst=3, a=1, b=2, c=4, **whole)]
+    soft = Vector(fn=fn("soft_update"), dst=5, a=3, c=4, **whole)
+
+    def plan(between):
+        steps = [(pc, lambda: True, ins) for pc, ins in enumerate(adam + between + [soft])]
+        steps = F.soft_into_adam(F.adam_groups(steps, table), table)
+        return [len(i.parts) if isinstance(i, F.Fused) else F._fn(i) for _, _, i in steps]
+    assert plan([]) == [4]
+    assert plan([Vector(fn=fn("copy"), dst=6, a=3, **whole)]) == [4, "copy"]   # reads w
+    assert plan([Vector(fn=fn("copy"), dst=6, a=5, **whole)]) == [3, "copy", "soft_update"]
+    assert plan([Vector(fn=fn("copy"), dst=3, a=6, **whole)]) == [3, "copy", "soft_update"]
+    assert plan([Vector(fn=fn("copy"), dst=5, a=6, **whole)]) == [3, "copy", "soft_update"]
+
+
+@st.composite
+def range_cases(draw):
+    """Range monitors of one buffer, one after the other (the engine runs those over
+    disjoint rows as one pass): random rows (overlapping sometimes) and columns."""
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    fmt = draw(formats(signed=None))
+    a = B.add("a", rows, cols, fmt)
+    c0 = draw(st.integers(0, cols - 1))
+    col_range = Range(c0, draw(st.integers(1, cols - c0)))
+    code = []
+    for k in range(draw(st.integers(2, 3))):
+        start = draw(st.integers(0, rows - 1))
+        mon = B.add(f"mon{k}", 1, 2, fmt, "monitor")
+        code.append(Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=mon, a=a,
+                           rows=Range(start, draw(st.integers(1, rows - start))),
+                           cols=col_range))
+    return B.case(code)
+
+
+@settings(max_examples=200)
+@given(data=st.data())
+def test_range_monitors_in_one_pass_equal_the_steps(data):
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    run_both(data.draw(range_cases()), "numba")
+
+
+def test_folded_dact_reads_its_own_columns():
+    """A drain reading accumulator columns 3:4 and the dact_relu folded into it, whose
+    operands start at column 0 (the shape of an actor's action gradient): the dact's
+    operand b is read at the dact's columns, not the accumulator's."""
+    from fixar_gen.isa import Range, Vector
+    q16, q24 = FixedFormat(32, 16), FixedFormat(32, 24)
+    buffers = (Buffer("a", 2, 1, q16), Buffer("w", 4, 1, q24, "param"),
+               Buffer("acc", 2, 4, FixedFormat(64, 40), "acc", 80), Buffer("d", 2, 1, q24),
+               Buffer("h", 2, 1, q16), Buffer("dz", 2, 1, q24))
+    code = (MatMul(dst=2, a=0, b=1, tb=1, m=Range(0, 2), n=Range(3, 1), k=Range(0, 1)),
+            Drain(dst=3, acc=2, act=ACTIVATIONS.index("identity"), rows=Range(0, 2),
+                  cols=Range(0, 1), src_col=3),
+            Vector(fn=VECTOR_FUNCTIONS.index("dact_relu"), dst=5, a=3, b=4,
+                   rows=Range(0, 2), cols=Range(0, 1)), Halt())
+    program = Program("case", buffers, (), code, 1, q16)
+    values = {"a": np.array([[3 << 16], [-5 << 16]]), "w": np.array([[1], [2], [3], [1 << 24]]),
+              "h": np.array([[0], [7]])}
+    steps = EngineMachine(kernels="numba")._plan(program).steps if engine_numba.AVAILABLE \
+        else []
+    if engine_numba.AVAILABLE:
+        assert [len(i.parts) for _, _, i in steps[:1]] == [3]
+    for kernels in ["numpy"] + (["numba"] if engine_numba.AVAILABLE else []):
+        run_both(Case(program, values, {}, "saturate"), kernels)
