@@ -30,6 +30,16 @@ def test_wheel_layout(wheel):
                    "fixar_gen/dsl/yaml_loader.py", "fixar_gen/rl/__init__.py",
                    "fixar_gen/targets/u50/__init__.py", "fixar_gen/hw/__init__.py"):
         assert module in names, module
+    # every module of the source folders, sub-packages included (a package missing from
+    # pyproject's list installs editable but not as a wheel)
+    roots = {"fixar_gen": "fixar_gen", "dsl": "fixar_gen/dsl", "rl": "fixar_gen/rl",
+             "targets": "fixar_gen/targets"}
+    for folder, package in roots.items():
+        for source in (ROOT / folder).rglob("*.py"):
+            if "__pycache__" in source.parts:
+                continue
+            name = f"{package}/{source.relative_to(ROOT / folder).as_posix()}"
+            assert name in names, f"{name} is not in the wheel (pyproject's packages list)"
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
     requires = sorted(line.split(":", 1)[1].split(";")[0].split(">")[0].split("<")[0].strip()
@@ -51,3 +61,7 @@ def test_wheel_runs_the_cli(wheel, tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(": ok: ") == 3
+    proc = subprocess.run([sys.executable, "-m", "fixar_gen", "compile",
+                           str(EXAMPLES / "pendulum.yaml"), "--phase", "infer"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0 and "cycles modeled" in proc.stdout, proc.stderr
