@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 CLOCK_NS = 1000 / 164           # FIXAR's clock on the U50: 164 MHz, 6.1 ns
+TARGET_LUT_LEVELS = 8           # issue 13's budget between registers at that clock
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ def net_names(module: dict) -> dict[int, str]:
     visible: dict[int, str] = {}
     hidden: dict[int, str] = {}
     for nname, net in sorted(module.get("netnames", {}).items()):
+        if nname in module.get("ports", {}):
+            continue                     # a port's name only where nothing else names it
         target = hidden if net.get("hide_name") else visible
         for i, b in enumerate(net["bits"]):
             if isinstance(b, int) and b not in target:
@@ -225,7 +228,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
             if port["direction"] == "input":
                 g.start(b, 0.0, "input")
             else:
-                g.end(b, 0.0, names.get(b, pname), "output")
+                g.end(b, 0.0, f"{pname}[{i}]" if len(port["bits"]) > 1 else pname, "output")
 
     for cname, cell in module.get("cells", {}).items():
         kind = cell["type"]
@@ -491,15 +494,16 @@ class TimingReport:
     """The worst paths of a netlist by estimated delay (one per endpoint register),
     the deepest by LUT levels, and the DSP48E2 register settings."""
 
-    top: str
+    top: str                        # the module, or the unit of a per-unit report
     paths: tuple[TimingPath, ...]
     deepest: TimingPath | None
-    cells: int
+    cells: int | None               # None in a per-unit report
     dsp_count: int
     dsp_fully_pipelined: int        # with MREG and PREG set
     failing_endpoints: int          # endpoint bits whose worst path exceeds the clock
     unmodeled: dict
     model: DelayModel
+    units: dict = field(default_factory=dict)   # unit name: its TimingReport
 
     @property
     def worst(self) -> TimingPath | None:
@@ -514,47 +518,96 @@ class TimingReport:
             "max_lut_levels": self.deepest.lut_levels if self.deepest else 0,
             "dsp48e2": self.dsp_count, "dsp48e2_mreg_preg": self.dsp_fully_pipelined,
             "failing_endpoints": self.failing_endpoints,
+            "targets": self.targets(),
             "worst_paths": [p.as_dict() for p in self.paths],
             "deepest_path": self.deepest.as_dict() if self.deepest else None,
             "unmodeled_cells": self.unmodeled,
             "model": self.model.as_dict(),
+            "units": {name: {k: v for k, v in unit.as_dict().items()
+                             if k not in ("model", "units", "cells", "unmodeled_cells",
+                                          "clock_ns")}
+                      for name, unit in self.units.items()},
         }
+
+    def targets(self) -> dict:
+        """Issue 13's targets at this clock, each met or not."""
+        w, d = self.worst, self.deepest
+        return {"lut_levels_at_most": TARGET_LUT_LEVELS,
+                "lut_levels_met": (d.lut_levels if d else 0) <= TARGET_LUT_LEVELS,
+                "dsp_mreg_preg_met": self.dsp_fully_pipelined == self.dsp_count,
+                "clock_met": (w.ns if w else 0.0) <= self.model.clock_ns}
 
     def summary(self) -> str:
         w = self.worst
         if w is None:
-            return f"{self.top}: no register-to-register path"
+            return "no register-to-register path"
         return (f"worst {w.ns:.2f} ns (slack {w.slack_ns:+.2f} at {self.model.clock_ns:.1f} ns), "
                 f"{self.deepest.lut_levels} LUT levels at most, "
                 f"{self.dsp_fully_pipelined}/{self.dsp_count} DSP48E2 with MREG+PREG; "
                 f"{w.start} -> {w.end}")
 
 
+#: The generator's units by the names of their registers (PyRTL scopes): a path
+#: belongs to the unit its endpoint is in, the first pattern that matches.
+UNITS = (
+    ("pe", r"(^|[^A-Za-z0-9])pe_"),
+    ("array", r"(^|[^A-Za-z0-9])array_"),
+    ("vector_lane", r"(^|[^A-Za-z0-9])(lane\d+|vu)_"),
+    ("controller", r""),
+)
+
+
+def unit_of(name: str, units=UNITS) -> str:
+    """The unit an endpoint (or DSP) name belongs to under ``units``."""
+    for unit, pattern in units:
+        if re.search(pattern, name):
+            return unit
+    return units[-1][0]
+
+
 def analyze_module(module: dict, top: str = "top", model: DelayModel = DelayModel(),
-                   count: int = 10, verilog: str | None = None) -> TimingReport:
+                   count: int = 10, verilog: str | None = None,
+                   units: tuple[tuple[str, str], ...] | None = None) -> TimingReport:
     """The timing report of one flat Yosys JSON module (``verilog``: its source, to
-    name the DSP48E2 by their operands)."""
-    g, unmodeled = build_graph(module, model,
-                               verilog.splitlines() if verilog is not None else None)
+    name the DSP48E2 by their operands); with ``units`` (such as :data:`UNITS`) also
+    one report per unit in ``report.units``, from the same walk."""
+    lines = verilog.splitlines() if verilog is not None else None
+    g, unmodeled = build_graph(module, model, lines)
     order = _topological(g)
     arrival, pred = _longest(g, order, _ByDelay())
-    worst: dict[str, tuple[float, int]] = {}
-    for v in g.ends:
-        if v in arrival:
-            key = _group(g.ends[v][0])
-            if key not in worst or worst[key][0] < arrival[v]:
-                worst[key] = (arrival[v], v)
-    ranked = sorted(worst.values(), key=lambda x: -x[0])[:count]
-    paths = tuple(_trace(g, pred, v, model.clock_ns) for _, v in ranked)
     levels, lpred = _longest(g, order, _ByLevels())
-    ended = [v for v in g.ends if v in levels]
-    deepest = (_trace(g, lpred, max(ended, key=lambda v: levels[v]), model.clock_ns)
-               if ended else None)
-    dsps = [c for c in module.get("cells", {}).values() if c["type"] == "DSP48E2"]
-    full = sum(1 for c in dsps if param(c, "MREG") and param(c, "PREG"))
-    failing = sum(1 for v in g.ends if arrival.get(v, 0.0) > model.clock_ns)
-    return TimingReport(top, paths, deepest, len(module.get("cells", {})), len(dsps), full,
-                        failing, unmodeled, model)
+    dsps = [dsp_name(c, _pretty(n), lines) for n, c in module.get("cells", {}).items()
+            if c["type"] == "DSP48E2"]
+    full = [bool(param(c, "MREG") and param(c, "PREG"))
+            for c in module.get("cells", {}).values() if c["type"] == "DSP48E2"]
+
+    def report(name: str, ends: list[int], dsp_full: list[bool], cells: int | None
+               ) -> TimingReport:
+        worst: dict[str, tuple[float, int]] = {}
+        for v in ends:
+            if v in arrival:
+                key = _group(g.ends[v][0])
+                if key not in worst or worst[key][0] < arrival[v]:
+                    worst[key] = (arrival[v], v)
+        ranked = sorted(worst.values(), key=lambda x: -x[0])[:count]
+        paths = tuple(_trace(g, pred, v, model.clock_ns) for _, v in ranked)
+        ended = [v for v in ends if v in levels]
+        deepest = (_trace(g, lpred, max(ended, key=lambda v: levels[v]), model.clock_ns)
+                   if ended else None)
+        failing = sum(1 for v in ends if arrival.get(v, 0.0) > model.clock_ns)
+        return TimingReport(name, paths, deepest, cells, len(dsp_full), sum(dsp_full),
+                            failing, unmodeled if cells is not None else {}, model)
+
+    whole = report(top, list(g.ends), full, len(module.get("cells", {})))
+    if not units:
+        return whole
+    parts = {}
+    for unit, _ in units:
+        ends = [v for v in g.ends if unit_of(g.ends[v][0], units) == unit]
+        unit_dsps = [f for n, f in zip(dsps, full) if unit_of(n, units) == unit]
+        if ends or unit_dsps:
+            parts[unit] = report(unit, ends, unit_dsps, None)
+    return replace(whole, units=parts)
 
 
 def top_module(netlist: dict, top: str | None = None) -> tuple[str, dict]:
@@ -573,9 +626,9 @@ def top_module(netlist: dict, top: str | None = None) -> tuple[str, dict]:
 
 def analyze(netlist: str | Path | dict, top: str | None = None,
             model: DelayModel = DelayModel(), count: int = 10,
-            verilog: str | None = None) -> TimingReport:
+            verilog: str | None = None, units=None) -> TimingReport:
     """The timing report of a Yosys ``write_json`` netlist (a path or the parsed JSON)."""
     if not isinstance(netlist, dict):
         netlist = json.loads(Path(netlist).read_text(encoding="utf-8"))
     name, module = top_module(netlist, top)
-    return analyze_module(module, name, model, count, verilog)
+    return analyze_module(module, name, model, count, verilog, units)

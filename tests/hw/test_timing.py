@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixar_gen.hw.timing import DelayModel, analyze, analyze_module, top_module
+from fixar_gen.hw.timing import UNITS, DelayModel, analyze, analyze_module, top_module, unit_of
 
 M = DelayModel()
 
@@ -260,3 +260,63 @@ def test_a_synthesized_pe_has_its_unregistered_multiply_on_the_worst_path(tmp_pa
     assert (report.dsp_count, report.dsp_fully_pipelined) == (cells["DSP48E2"], 0)
     assert w.ns > M.dsp_mult + M.dsp_alu and w.slack_ns == pytest.approx(M.clock_ns - w.ns, abs=1e-3)
     assert report.unmodeled == {}
+
+
+def test_paths_are_sorted_into_units_by_their_endpoint_names():
+    """The generator's scopes: PE registers, the array's line buffer, a vector lane,
+    the rest (controller); a unit without registers has no report."""
+    n = Netlist().with_clock()
+    pc = n.ff(n.port("i", "input"), "core0_pc")
+    n.ff(n.lut(n.lut(pc)), "core0_mm_array_pe_r1_c0_psum_lo")
+    n.ff(n.lut(pc), "core0_mm_array_lb_r1_d0_word")
+    n.ff(n.lut(n.lut(n.lut(pc))), "core0_lane3_vu_acc")
+    n.ff(pc, "core0_state")
+    report = analyze_module(n.module, units=UNITS)
+    assert {u: r.deepest.lut_levels for u, r in report.units.items()} == {
+        "pe": 2, "array": 1, "vector_lane": 3, "controller": 0}
+    assert report.units["vector_lane"].worst.end == "core0_lane3_vu_acc.D"
+    assert report.deepest.lut_levels == 3
+    assert unit_of("dsp(core0_mm_array_pe_r0_c1_weight*x)@7") == "pe"
+    assert unit_of("vu_core_b2") == "vector_lane" and unit_of("core0_instr") == "controller"
+    assert set(report.as_dict()["units"]) == {"pe", "array", "vector_lane", "controller"}
+
+
+def test_generate_synth_reports_timing_per_unit(tmp_path, capsys, monkeypatch):
+    """`fixar generate --synth` with Yosys replaced by a hand-written netlist (the
+    real run is the slow test in test_generate.py): report.json's ``timing`` has the
+    whole design and each unit, and the command prints one line for each."""
+    from fixar_gen.cli import main
+    from fixar_gen.hw import synth
+
+    def fake_cell_counts(verilog, top, folder, timeout=3600, tool=None, netlist=False):
+        n = Netlist().with_clock()
+        pc = n.ff(n.port("host_start", "input"), "core0_pc")
+        n.ff(n.lut(n.lut(pc)), "core0_mm_array_pe_r0_c0_psum_lo")
+        n.ff(n.lut(n.dsp(pc, pc, {})[:1]), "core0_lane0_vu_out_d")
+        assert netlist
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / synth.NETLIST).write_text(json.dumps({"modules": {top: n.module}}))
+        return {"FDRE": 3, "LUT1": 3, "DSP48E2": 1}
+
+    monkeypatch.setattr(synth, "cell_counts", fake_cell_counts)
+    spec = tmp_path / "one.yaml"
+    spec.write_text("name: one\nnetworks:\n  actor: {hidden: [3], inputs: 2, outputs: 1}\n"
+                    "  critic: {hidden: [3]}\nalgorithm: {batch_size: 2}\n"
+                    "hardware: {cores: 1, array: [1, 1]}\n")
+    assert main(["generate", str(spec), "-o", str(tmp_path / "g"), "--synth",
+                 "--memory-words", "32"]) == 0
+    out = capsys.readouterr().out
+    t = json.loads((tmp_path / "g" / "report.json").read_text())["timing"]
+    assert set(t["units"]) == {"pe", "vector_lane", "controller"}
+    lane = t["units"]["vector_lane"]
+    assert lane["worst_paths"][0]["dsp_stages"] == 1 and lane["dsp48e2"] == 0
+    assert t["worst_paths"][0]["end"] == "core0_lane0_vu_out_d.D"
+    assert t["dsp48e2"] == 1 and t["dsp48e2_mreg_preg"] == 0
+    assert t["targets"] == {"lut_levels_at_most": 8, "lut_levels_met": True,
+                            "dsp_mreg_preg_met": False, "clock_met": True}
+    assert t["units"]["pe"]["max_lut_levels"] == 2
+    lines = [x for x in out.splitlines() if x.startswith("  ")]
+    assert [x.split(":")[0].strip() for x in lines] == ["whole design", "pe", "vector_lane",
+                                                        "controller"]
+    assert "core0_pc -> core0_mm_array_pe_r0_c0_psum_lo.D (2 LUT, 0 carry, 0 DSP)" in out
+    assert "timing (estimate at 6.10 ns" in out
