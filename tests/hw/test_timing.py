@@ -320,3 +320,19 @@ def test_generate_synth_reports_timing_per_unit(tmp_path, capsys, monkeypatch):
                                                         "controller"]
     assert "core0_pc -> core0_mm_array_pe_r0_c0_psum_lo.D (2 LUT, 0 carry, 0 DSP)" in out
     assert "timing (estimate at 6.10 ns" in out
+
+
+def test_docs_state_every_figure_of_the_delay_model():
+    """docs/hardware.md's delay-model table lists each DelayModel field with its value
+    and a source, and nothing else."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "hardware.md").read_text()
+    section = text.split("### The delay model", 1)[1].split("###", 1)[0]
+    rows = {m[1]: (float(m[2]), m[3].strip())
+            for m in re.finditer(r"^\| `(\w+)` \| ([\d.]+) \| (.+) \|$", section, re.M)}
+    model = DelayModel().as_dict()
+    assert set(rows) == set(model)
+    for name, value in model.items():
+        assert rows[name][0] == pytest.approx(value, abs=0.005), name
+        assert rows[name][1], name
