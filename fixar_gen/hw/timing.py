@@ -304,20 +304,25 @@ def _name_of_cell(cell: dict, names: dict[int, str], label: str) -> str:
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
-def dsp_name(cell: dict, label: str, verilog: list[str] | None) -> str:
+def dsp_name(cell: dict, label: str, verilog: list[str] | None,
+             names: dict[int, str] | None = None) -> str:
     """A DSP48E2 by the multiply it implements: ``dsp(a*b)@L`` with the named
-    (PyRTL) operands of Verilog line ``L`` (Yosys's ``src`` attribute), the Yosys cell
-    name without the Verilog."""
+    (PyRTL) operands of Verilog line ``L`` (Yosys's ``src`` attribute); where that
+    line names none (PyRTL temporaries), the first named net on its A, B or P pins;
+    the Yosys cell name when nothing names it."""
     src = str(cell.get("attributes", {}).get("src", "")).split("|")[0]
     found = re.fullmatch(r".*?:(\d+)(\.\d+)?(-.*)?", src)
-    if not found:
-        return label
-    line = int(found.group(1))
-    if verilog is None or not 0 < line <= len(verilog):
-        return f"dsp@{line}"
-    text = verilog[line - 1].split("=", 1)[-1]
-    ops = [w for w in dict.fromkeys(IDENTIFIER.findall(text))
-           if not re.fullmatch(r"tmp\d+|const_\d+_\d+|\d+", w)]
+    line = int(found.group(1)) if found else None
+    ops: list[str] = []
+    if line is not None and verilog is not None and 0 < line <= len(verilog):
+        text = verilog[line - 1].split("=", 1)[-1]
+        ops = [w for w in dict.fromkeys(IDENTIFIER.findall(text))
+               if not re.fullmatch(r"tmp\d+|const_\d+_\d+|\d+", w)]
+    if not ops and names:
+        ops = [re.sub(r"\[\d+\]$", "", names[b]) for pin in ("A", "B", "P")
+               for b in _bits(cell, pin) if not names.get(b, "$").startswith("$")][:1]
+    if line is None:
+        return f"dsp({ops[0]})" if ops else label
     return f"dsp({'*'.join(ops[:3])})@{line}"
 
 
@@ -325,7 +330,7 @@ def _dsp(g: _Graph, cell: dict, label: str, model: DelayModel,
          verilog: list[str] | None = None) -> None:
     """A DSP48E2 as its three stages, registered ones ending and starting paths."""
     regs = {r: param(cell, r) for r in (*DSP_REGISTERS, "CREG", "DREG", "ADREG")}
-    name = dsp_name(cell, label, verilog)
+    name = dsp_name(cell, label, verilog, g.names)
     mult_in, mult_out = g.node(name), g.node(name)
     alu_in, p_out = g.node(name), g.node(name)
     for v in (mult_in, mult_out, alu_in, p_out):
@@ -349,6 +354,9 @@ def _dsp(g: _Graph, cell: dict, label: str, model: DelayModel,
                 g.start(reg, model.dsp_clk_to_out, "DSP")
                 g.arc(reg, stage, 0.0)
 
+    for pin, b in _inputs(cell):           # clock enables and resets of its registers
+        if pin.startswith(("CE", "RST")):
+            g.end(b, model.net + model.dsp_setup, f"{name}.{pin}", "DSP")
     feed(mult_in, DSP_MULT_INPUTS, dedicated=False)
     feed(mult_in, DSP_CASCADE_INPUTS, dedicated=True)
     if regs["MREG"]:                   # the M register ends one stage, starts the next
@@ -576,7 +584,7 @@ def analyze_module(module: dict, top: str = "top", model: DelayModel = DelayMode
     order = _topological(g)
     arrival, pred = _longest(g, order, _ByDelay())
     levels, lpred = _longest(g, order, _ByLevels())
-    dsps = [dsp_name(c, _pretty(n), lines) for n, c in module.get("cells", {}).items()
+    dsps = [dsp_name(c, _pretty(n), lines, g.names) for n, c in module.get("cells", {}).items()
             if c["type"] == "DSP48E2"]
     full = [bool(param(c, "MREG") and param(c, "PREG"))
             for c in module.get("cells", {}).values() if c["type"] == "DSP48E2"]

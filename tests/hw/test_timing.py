@@ -336,3 +336,15 @@ def test_docs_state_every_figure_of_the_delay_model():
     for name, value in model.items():
         assert rows[name][0] == pytest.approx(value, abs=0.005), name
         assert rows[name][1], name
+
+
+def test_a_dsp_is_named_by_the_operands_of_its_verilog_line():
+    from fixar_gen.hw.timing import dsp_name
+    cell = {"attributes": {"src": "top.v:2.5-2.40|/share/mul2dsp.v:1.1-2.2"},
+            "connections": {"A": [7], "P": [9]}}
+    verilog = ["wire x;", "assign tmp3 = ({{8 {tmp1}}, lane_a} * lane_b);"]
+    assert dsp_name(cell, "$mul$1", verilog) == "dsp(lane_a*lane_b)@2"
+    temporaries = ["", "assign tmp3 = (tmp1 * tmp2);"]
+    assert dsp_name(cell, "$mul$1", temporaries, {7: "$abc$7", 9: "acc[4]"}) == "dsp(acc)@2"
+    assert dsp_name(cell, "$mul$1", None) == "dsp()@2"
+    assert dsp_name({"connections": {}}, "$mul$1", None) == "$mul$1"
