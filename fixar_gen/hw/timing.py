@@ -234,11 +234,10 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
         kind = cell["type"]
         label = _pretty(cname)
 
-        def ends(delay: float, pins: Iterable[tuple[str, int]] | None = None, what: str = kind,
-                 dedicated: tuple[str, ...] = ()):
-            for pin, b in (_inputs(cell) if pins is None else pins):
-                q = _name_of_cell(cell, names, label)
-                g.end(b, (0.0 if pin in dedicated else model.net) + delay, f"{q}.{pin}", what)
+        def ends(delay: float, what: str = kind):
+            q = _name_of_cell(cell, names, label)
+            for pin, b in _inputs(cell):
+                g.end(b, model.net + delay, f"{q}.{pin}", what)
 
         def starts(arrival: float, what: str = kind):
             for _, b in _outputs(cell):
