@@ -233,6 +233,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
     for cname, cell in module.get("cells", {}).items():
         kind = cell["type"]
         label = _pretty(cname)
+        outs = [o for _, o in _outputs(cell)]
 
         def ends(delay: float, what: str = kind):
             q = _name_of_cell(cell, names, label)
@@ -240,7 +241,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
                 g.end(b, model.net + delay, f"{q}.{pin}", what)
 
         def starts(arrival: float, what: str = kind):
-            for _, b in _outputs(cell):
+            for b in outs:
                 g.start(b, arrival, what)
 
         if kind in CONSTANT or kind.startswith("$__ABC") or kind in ("BUFG", "IBUF", "OBUF"):
@@ -251,11 +252,11 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
             continue
         if LUT.fullmatch(kind):
             for _, b in _inputs(cell):
-                for _, o in _outputs(cell):
+                for o in outs:
                     g.arc(b, o, model.net + model.lut, luts=1)
         elif MUXF.fullmatch(kind):
             for pin, b in _inputs(cell):
-                for _, o in _outputs(cell):
+                for o in outs:
                     g.arc(b, o, model.muxf + (model.net if pin == "S" else 0.0), muxf=1)
         elif CARRY.fullmatch(kind):
             stage = g.node(label)
@@ -264,7 +265,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
                     g.arc(b, stage, model.carry_cell, carries=1)
                 else:
                     g.arc(b, stage, model.net + model.carry_entry, carries=1, chains=1)
-            for _, o in _outputs(cell):
+            for o in outs:
                 g.arc(stage, o, 0.0)
         elif FF.fullmatch(kind):
             ends(model.ff_setup, what="FF")
@@ -280,7 +281,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
             read = SRL_READ if SRL.fullmatch(kind) else LUTRAM_READ
             for pin, b in _inputs(cell):
                 if read.fullmatch(pin):
-                    for _, o in _outputs(cell):
+                    for o in outs:
                         g.arc(b, o, model.net + model.lut, luts=1)
             ends(model.ff_setup, what="LUTRAM")
             starts(model.lutram_clk_to_out, "LUTRAM")
