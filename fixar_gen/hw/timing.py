@@ -95,6 +95,7 @@ CONSTANT = {"VCC", "GND", "$scopeinfo"}
 CLOCK_PINS = re.compile(r"C|CLK|WCLK|CLKARDCLK|CLKBWRCLK|CLKA|CLKB")
 LUTRAM_READ = re.compile(r"A\d*|ADDR[A-H]|DPRA\d*")
 SRL_READ = re.compile(r"A\d?")
+PYRTL_TEMPORARY = re.compile(r"tmp\d+|const_\d+_\d+")     # PyRTL's unnamed wires
 
 # DSP48E2 pins by stage: (pins, register parameter(s) that end paths into them)
 DSP_MULT_INPUTS = {"A": ("AREG",), "B": ("BREG",), "D": ("DREG", "ADREG"),
@@ -182,23 +183,26 @@ def _pretty(name: str) -> str:
 
 def net_names(module: dict) -> dict[int, str]:
     """A readable name for every named net bit: a port's name for a primary input or
-    output, else the first visible (PyRTL) name, ``name[i]`` for a bus; hidden Yosys
-    names only where nothing else names the bit."""
+    output, else the first visible (PyRTL) name, ``name[i]`` for a bus; PyRTL's
+    temporaries (``tmp123``) and hidden Yosys names only where nothing else names the
+    bit."""
     ports = {}
     for pname, port in module.get("ports", {}).items():
         for i, b in enumerate(port["bits"]):
             if isinstance(b, int):
                 ports[b] = f"{pname}[{i}]" if len(port["bits"]) > 1 else pname
     visible: dict[int, str] = {}
+    temporary: dict[int, str] = {}
     hidden: dict[int, str] = {}
     for nname, net in sorted(module.get("netnames", {}).items()):
         if nname in module.get("ports", {}):
             continue                     # a port's name only where nothing else names it
-        target = hidden if net.get("hide_name") else visible
+        target = (hidden if net.get("hide_name") else
+                  temporary if PYRTL_TEMPORARY.fullmatch(_pretty(nname)) else visible)
         for i, b in enumerate(net["bits"]):
             if isinstance(b, int) and b not in target:
                 target[b] = _pretty(nname) + (f"[{i}]" if len(net["bits"]) > 1 else "")
-    names = {**hidden, **visible}
+    names = {**hidden, **temporary, **visible}
     for b, pname in ports.items():
         if module["ports"][pname.split("[")[0]]["direction"] == "input" or b not in visible:
             names[b] = pname
@@ -301,7 +305,7 @@ def _name_of_cell(cell: dict, names: dict[int, str], label: str) -> str:
     return label
 
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+IDENTIFIER = re.compile(r"(?<!['\w$])[A-Za-z_][A-Za-z0-9_$]*")
 
 
 def dsp_name(cell: dict, label: str, verilog: list[str] | None,
@@ -317,7 +321,7 @@ def dsp_name(cell: dict, label: str, verilog: list[str] | None,
     if line is not None and verilog is not None and 0 < line <= len(verilog):
         text = verilog[line - 1].split("=", 1)[-1]
         ops = [w for w in dict.fromkeys(IDENTIFIER.findall(text))
-               if not re.fullmatch(r"tmp\d+|const_\d+_\d+|\d+", w)]
+               if not PYRTL_TEMPORARY.fullmatch(w)]
     if not ops and names:
         ops = [re.sub(r"\[\d+\]$", "", names[b]) for pin in ("A", "B", "P")
                for b in _bits(cell, pin) if not names.get(b, "$").startswith("$")][:1]

@@ -348,3 +348,16 @@ def test_a_dsp_is_named_by_the_operands_of_its_verilog_line():
     assert dsp_name(cell, "$mul$1", temporaries, {7: "$abc$7", 9: "acc[4]"}) == "dsp(acc)@2"
     assert dsp_name(cell, "$mul$1", None) == "dsp()@2"
     assert dsp_name({"connections": {}}, "$mul$1", None) == "$mul$1"
+
+
+def test_pyrtl_names_are_preferred_to_temporaries_and_literals_are_not_operands():
+    from fixar_gen.hw.timing import dsp_name, net_names
+    n = Netlist().with_clock()
+    bits = n.net("tmp4143", 2)
+    n.module["netnames"]["vu_mul2_tanh"] = {"hide_name": 0, "bits": bits}
+    n.module["netnames"]["$abc$1"] = {"hide_name": 1, "bits": bits}
+    only_tmp = n.net("tmp7")
+    names = net_names(n.module)
+    assert (names[bits[1]], names[only_tmp[0]]) == ("vu_mul2_tanh[1]", "tmp7")
+    cell = {"attributes": {"src": "t.v:1.1-1.9"}, "connections": {}}
+    assert dsp_name(cell, "x", ["assign tmp1 = {1'd0, a_b} * 148'd0 * c;"]) == "dsp(a_b*c)@1"
