@@ -181,11 +181,33 @@ def _pretty(name: str) -> str:
     return name[1:] if name.startswith("\\") else name
 
 
-def net_names(module: dict) -> dict[int, str]:
+ALIAS = re.compile(r"\s*assign (tmp\d+) = (\{.*, )?\(?([A-Za-z_][\w$]*)"
+                   r"(?:\[(\d+)(?::(\d+))?\])?\)?(\})?;")
+
+
+def verilog_aliases(verilog: list[str]) -> dict[str, tuple[str, int, int | None]]:
+    """PyRTL's temporaries that are a slice of a named wire (``assign tmp7 =
+    (acc[75:4]);``) or have one as their low bits (``{1'd0, (acc[6:0])}``):
+    ``{"tmp7": ("acc", 4, width or None)}``, the name, the offset of bit 0 and how
+    many low bits it names (None: all)."""
+    found = {}
+    for line in verilog:
+        m = ALIAS.match(line)
+        if (not m or PYRTL_TEMPORARY.fullmatch(m[3]) or bool(m[2]) != bool(m[6])
+                or (m[2] and m[4] is None)):      # a whole wire in a concat: width unknown
+            continue
+        hi, lo = m[4], m[5] if m[5] is not None else m[4]
+        width = None if not m[2] else (int(hi) - int(lo) + 1 if hi is not None else 1)
+        found[m[1]] = (m[3], int(lo or 0), width)
+    return found
+
+
+def net_names(module: dict, aliases: dict[str, tuple[str, int, int | None]] | None = None
+              ) -> dict[int, str]:
     """A readable name for every named net bit: a port's name for a primary input or
     output, else the first visible (PyRTL) name, ``name[i]`` for a bus; PyRTL's
-    temporaries (``tmp123``) and hidden Yosys names only where nothing else names the
-    bit."""
+    temporaries (``tmp123``, or the wire they slice under ``aliases``) and hidden
+    Yosys names only where nothing else names the bit."""
     ports = {}
     for pname, port in module.get("ports", {}).items():
         for i, b in enumerate(port["bits"]):
@@ -202,6 +224,12 @@ def net_names(module: dict) -> dict[int, str]:
         for i, b in enumerate(net["bits"]):
             if isinstance(b, int) and b not in target:
                 target[b] = _pretty(nname) + (f"[{i}]" if len(net["bits"]) > 1 else "")
+    for b, name in temporary.items():     # a temporary that slices a named wire
+        m = re.fullmatch(r"(tmp\d+)(?:\[(\d+)\])?", name)
+        if aliases and m and m[1] in aliases:
+            base, offset, width = aliases[m[1]]
+            if width is None or int(m[2] or 0) < width:
+                temporary[b] = f"{base}[{offset + int(m[2] or 0)}]"
     names = {**hidden, **temporary, **visible}
     for b, pname in ports.items():
         if module["ports"][pname.split("[")[0]]["direction"] == "input" or b not in visible:
@@ -214,7 +242,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
     """The timing graph of one (flat) module; also the count of every cell type it
     could not model (their outputs start paths, their inputs end them).  ``verilog``
     (the synthesized source's lines) names the DSP48E2 by their multiplies."""
-    names = net_names(module)
+    names = net_names(module, verilog_aliases(verilog) if verilog is not None else None)
     g = _Graph(names)
     top = 0
     for net in module.get("netnames", {}).values():

@@ -361,3 +361,20 @@ def test_pyrtl_names_are_preferred_to_temporaries_and_literals_are_not_operands(
     assert (names[bits[1]], names[only_tmp[0]]) == ("vu_mul2_tanh[1]", "tmp7")
     cell = {"attributes": {"src": "t.v:1.1-1.9"}, "connections": {}}
     assert dsp_name(cell, "x", ["assign tmp1 = {1'd0, a_b} * 148'd0 * c;"]) == "dsp(a_b*c)@1"
+
+
+def test_a_temporary_that_slices_a_named_register_takes_its_name():
+    from fixar_gen.hw.timing import net_names, verilog_aliases
+    aliases = verilog_aliases(["    assign tmp4143 = (vu_tanh_value[75:4]);",
+                               "    assign tmp9 = (x[3]);", "    assign tmp5 = tmp4;",
+                               "    assign tmp6 = {1'd0, y};"])
+    assert aliases == {"tmp4143": ("vu_tanh_value", 4, None), "tmp9": ("x", 3, None)}
+    n = Netlist()
+    bits = n.net("tmp4143", 3)
+    assert net_names(n.module, aliases)[bits[2]] == "vu_tanh_value[6]"
+    assert net_names(n.module)[bits[2]] == "tmp4143[2]"
+    low = verilog_aliases(["    assign tmp3756 = {1'd0, (frac_pre[6:0])};"])
+    assert low == {"tmp3756": ("frac_pre", 0, 7)}
+    cat = n.net("tmp3756", 8)
+    assert [net_names(n.module, low)[cat[i]] for i in (0, 6, 7)] == [
+        "frac_pre[0]", "frac_pre[6]", "tmp3756[7]"]
