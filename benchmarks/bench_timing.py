@@ -39,7 +39,12 @@ DEFAULT_DESIGNS = ("pe", "array16x16", "lane", "core")
 
 
 def elaborate(design: str) -> tuple[str, str]:
-    """(top module, Verilog) of one design at fixar_u50's widths."""
+    """(top module, Verilog) of one design at fixar_u50's widths.  PyRTL numbers its
+    unnamed wires (``tmpN``) process-wide: the counters are reset first so that a
+    design's Verilog, and the reuse of its kept netlist, do not depend on what was
+    elaborated before it."""
+    import pyrtl
+    pyrtl.wire._reset_wire_indexers()         # private, but the only way to restart tmpN
     from fixar_gen.hw.design import config_for, pe_widths
     spec = load_spec(ROOT / SPEC)
     widths = pe_widths(spec)
