@@ -378,3 +378,15 @@ def test_a_temporary_that_slices_a_named_register_takes_its_name():
     cat = n.net("tmp3756", 8)
     assert [net_names(n.module, low)[cat[i]] for i in (0, 6, 7)] == [
         "frac_pre[0]", "frac_pre[6]", "tmp3756[7]"]
+
+
+def test_the_walk_does_not_enumerate_paths():
+    """60 layers of two LUT2 each reading both of the layer before: 2**60 paths, one
+    longest-path pass (a path enumeration would never finish)."""
+    def lattice(n, q):
+        layer = [q, q]
+        for _ in range(60):
+            layer = [n.lut(layer[0], layer[1]), n.lut(layer[1], layer[0])]
+        return n.lut(layer[0], layer[1])
+    p = path_to(analyze_module(reg_to_reg(lattice)), "dst.D")
+    assert p.lut_levels == 61
