@@ -339,7 +339,7 @@ def test_docs_state_every_figure_of_the_delay_model():
 
 
 def test_a_dsp_is_named_by_the_operands_of_its_verilog_line():
-    from fixar_gen.hw.timing import dsp_name
+    from fixar_gen.hw.netlist_names import dsp_name
     cell = {"attributes": {"src": "top.v:2.5-2.40|/share/mul2dsp.v:1.1-2.2"},
             "connections": {"A": [7], "P": [9]}}
     verilog = ["wire x;", "assign tmp3 = ({{8 {tmp1}}, lane_a} * lane_b);"]
@@ -351,7 +351,7 @@ def test_a_dsp_is_named_by_the_operands_of_its_verilog_line():
 
 
 def test_pyrtl_names_are_preferred_to_temporaries_and_literals_are_not_operands():
-    from fixar_gen.hw.timing import dsp_name, net_names
+    from fixar_gen.hw.netlist_names import dsp_name, net_names
     n = Netlist().with_clock()
     bits = n.net("tmp4143", 2)
     n.module["netnames"]["vu_mul2_tanh"] = {"hide_name": 0, "bits": bits}
@@ -364,7 +364,7 @@ def test_pyrtl_names_are_preferred_to_temporaries_and_literals_are_not_operands(
 
 
 def test_a_temporary_that_slices_a_named_register_takes_its_name():
-    from fixar_gen.hw.timing import net_names, verilog_aliases
+    from fixar_gen.hw.netlist_names import net_names, verilog_aliases
     aliases = verilog_aliases(["    assign tmp4143 = (vu_tanh_value[75:4]);",
                                "    assign tmp9 = (x[3]);", "    assign tmp5 = tmp4;",
                                "    assign tmp6 = {1'd0, y};"])
