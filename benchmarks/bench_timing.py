@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- Tool: {version}; widths of {SPEC} (the core: {CORE_SPEC}, "
         f"{CORE_WORDS}-word scratchpad)",
         f"- Command: `{command} --netlists /tmp/timing_nets`",
-        f"- Date: {datetime.date.today().isoformat()}; runs: {'; '.join(seconds)}", "",
+        f"- Date: {datetime.date.today().isoformat()}; runs (Yosys: the run that made "
+        f"each kept netlist, on the shared machine): {'; '.join(seconds)}", "",
         *table, "",
     ])
     publish(HEADING, text, args.no_write)
