@@ -215,7 +215,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "
               f"{r['DSP']:,} DSP48E2, {r['BRAM36']:g} BRAM36, {r['URAM']} URAM")
+    if "timing" in report:
+        for line in timing_lines(report["timing"]):
+            print(line)
     return 0
+
+
+def timing_lines(timing: dict) -> list[str]:
+    """One line for the whole design and one per unit, from report.json's ``timing``."""
+    def line(name: str, t: dict) -> str:
+        w = t["worst_paths"][0] if t["worst_paths"] else None
+        if w is None:
+            return f"  {name}: no register-to-register path"
+        return (f"  {name}: worst {t['worst_ns']:.2f} ns (slack {t['slack_ns']:+.2f}), "
+                f"{t['max_lut_levels']} LUT levels at most, {t['dsp48e2_mreg_preg']}/"
+                f"{t['dsp48e2']} DSP48E2 with MREG+PREG; {w['start']} -> {w['end']} "
+                f"({w['lut_levels']} LUT, {w['carry_cells']} carry, {w['dsp_stages']} DSP)")
+    return ([f"timing (estimate at {timing['clock_ns']:.2f} ns, model in docs/hardware.md):",
+             line("whole design", timing)]
+            + [line(name, t) for name, t in timing["units"].items()])
 
 
 def _against_golden(run, args: argparse.Namespace, count: int) -> int:
@@ -513,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", type=output_folder, default=None,
                    help="output folder (default: build/NAME)")
     p.add_argument("--synth", action="store_true", help="also synthesise with Yosys "
-                   "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM in report.json")
+                   "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM and the worst "
+                   "register-to-register paths per unit (an estimate) in report.json")
     p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
                    "Verilator model and record its build time")
     p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,

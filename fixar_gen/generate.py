@@ -5,13 +5,17 @@
     DIR/<name>_hostmap.h  the same as a C header
     DIR/report.json       sizes, the memory inventory (every RAM: width, depth, banks,
                           ports, mapping, BRAM36/URAM; fixar_gen.hw.inventory) and its
-                          fit on the board, timings, Yosys resources with --synth
+                          fit on the board, timings, Yosys resources with --synth and
+                          the worst register-to-register paths per unit (``timing``,
+                          :mod:`fixar_gen.hw.timing`)
+    DIR/synth/            with --synth: Yosys's log, statistics and netlist.json
     DIR/lint_waivers.vlt  the documented Verilator lint waivers (``verilator --lint-only
                           -Wall lint_waivers.vlt <name>.v`` is clean)
 
 All four come from one elaboration and one :class:`~fixar_gen.hw.hostmap.HostMap`.
 With ``synth=True`` Yosys (``synth_xilinx -family xcup``) synthesises the design and
-report.json records its LUT/FF/DSP/BRAM counts.  For a spec whose target is ``u50`` the
+report.json records its LUT/FF/DSP/BRAM counts and the timing estimate of its netlist
+(worst paths of the whole design and of each unit: PE, array, vector lane, controller).  For a spec whose target is ``u50`` the
 folder also gets the Vitis packaging of the kernel (kernel.xml, package_xo.tcl, u50.cfg,
 Makefile, the kernel's register map; :mod:`fixar_gen.targets.u50.package`, docs/u50.md).
 """
@@ -80,13 +84,21 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         verilator_model(cfg)
         timings["verilator_build_s"] = round(time.perf_counter() - t2, 3)
     if synth:
-        from .hw.synth import synthesize
+        from .hw.synth import NETLIST, cell_counts, summarize
+        from .hw.timing import UNITS, analyze
         t3 = time.perf_counter()
         with task(f"synthesising {cfg.name} with Yosys (synth_xilinx -family xcup)",
                   f"synthesised {cfg.name}", after=QUIET):     # silent if Yosys is missing
-            report["resources"] = synthesize(verilog, cfg.name, out / "synth")
+            cells = cell_counts(verilog, cfg.name, out / "synth", netlist=True)
+        report["resources"] = summarize(cells)
         report["resources"]["source"] = "yosys synth_xilinx -family xcup"
         timings["synth_s"] = round(time.perf_counter() - t3, 3)
+        t4 = time.perf_counter()
+        timing = analyze(out / "synth" / NETLIST, cfg.name, verilog=verilog, units=UNITS)
+        report["timing"] = {**timing.as_dict(), "netlist": f"synth/{NETLIST}",
+                            "source": "fixar_gen.hw.timing over the Yosys netlist; an "
+                                      "estimate under the delay model of docs/hardware.md"}
+        timings["timing_s"] = round(time.perf_counter() - t4, 3)
     if spec.target == "u50":
         from .targets.u50.package import write_package
         t4 = time.perf_counter()

@@ -27,13 +27,18 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
             "cells": dict(sorted(cells.items()))}
 
 
+NETLIST = "netlist.json"
+
+
 def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
-                tool: Tool | None = None, uram: bool = False) -> dict[str, int]:
+                tool: Tool | None = None, uram: bool = False, netlist: bool = False
+                ) -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``, written to ``folder/top.v``) with
     ``synth_xilinx -family xcup`` (no I/O or clock buffers; with ``uram``, its
     ``-uram``: large memories may become URAM288, which Yosys otherwise never infers);
-    Yosys's cell counts by type.  The first YoWASP run on a machine also compiles Yosys
-    (about a minute)."""
+    Yosys's cell counts by type.  With ``netlist`` Yosys also writes the mapped netlist
+    as JSON (``folder/netlist.json``, ``write_json``: what :mod:`fixar_gen.hw.timing`
+    walks).  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
@@ -44,7 +49,8 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
     script = (f"read_verilog {source.name}; "
               f"synth_xilinx -family xcup -noiopad -noclkbuf{' -uram' if uram else ''} "
               f"-top {top}; "
-              "tee -q -o stat.json stat -json")
+              "tee -q -o stat.json stat -json"
+              + (f"; write_json {NETLIST}" if netlist else ""))
     run_tool([*tool.command, "-q", "-l", "yosys.log", "-p", script], cwd=folder,
              timeout=timeout, env={**tool.env, "TMPDIR": str(tmp)})
     return json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]

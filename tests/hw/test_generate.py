@@ -85,7 +85,8 @@ def test_generate_bad_spec_exits_2(tmp_path, capsys):
 def test_small_core_synthesizes_for_ultrascale_plus(tmp_path, yosys_tool):
     """`fixar generate --synth` of a one-core 1x1 design with a 32-word scratchpad
     (about 10 minutes of Yosys): the PE's two 32x16 multipliers take 4 DSP48E2, the
-    vector lane the rest; report.json records the counts."""
+    vector lane the rest; report.json records the counts and the timing estimate of
+    every unit."""
     spec = tmp_path / "small.yaml"
     spec.write_text("name: small\nnetworks:\n  actor: {hidden: [3], inputs: 2, outputs: 1}\n"
                     "  critic: {hidden: [3]}\nalgorithm: {batch_size: 2}\n"
@@ -96,6 +97,17 @@ def test_small_core_synthesizes_for_ultrascale_plus(tmp_path, yosys_tool):
     r = report["resources"]
     assert r["DSP"] >= 4 and r["LUT"] > 0 and r["FF"] > 0
     assert r["source"] == "yosys synth_xilinx -family xcup"
+    # the timing estimate of the same netlist: every unit, the PE's accumulation found
+    t = report["timing"]
+    assert {"pe", "vector_lane", "controller"} <= set(t["units"])
+    assert t["dsp48e2"] == r["DSP"]
+    assert sum(u["dsp48e2"] for u in t["units"].values()) == r["DSP"]
+    assert t["max_lut_levels"] == max(u["max_lut_levels"] for u in t["units"].values())
+    assert t["worst_ns"] == max(u["worst_ns"] for u in t["units"].values())
+    psum = [p for p in t["units"]["pe"]["worst_paths"] if "_psum_lo" in p["end"]]
+    assert psum and psum[0]["carry_cells"] >= 10           # the 80-bit accumulate
+    assert (tmp_path / "g" / "synth" / "netlist.json").exists()
+    assert t["unmodeled_cells"] == {}
 
 
 @pytest.mark.parametrize("option,tool", [("--verilate", "verilator"), ("--synth", "yosys")])

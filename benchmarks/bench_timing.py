@@ -1,0 +1,170 @@
+"""Timing estimate of examples/fixar_u50.yaml's units: Yosys ``synth_xilinx -family
+xcup`` of one PE, one R x C array, one vector lane (each alone, its inputs as start
+points) and a whole small one-core design (benchmarks/specs/timing_core.yaml: the same
+widths, 2x1 PEs, one lane, a 64-word scratchpad), each netlist walked by
+:mod:`fixar_gen.hw.timing`; the table goes into BENCHMARKS.md.
+
+    python benchmarks/bench_timing.py [--designs pe array16x16 lane core]
+                                      [--netlists DIR] [--no-write]
+
+``--netlists DIR`` keeps each design's Yosys folder (``DIR/<design>/``) and reuses a
+netlist whose Verilog is byte for byte the one elaborated now, so the analysis can be
+rerun without Yosys.  Yosys takes seconds (PE) to about ten minutes (16x16 array, the
+core) per design on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import ROOT, machine, publish  # noqa: E402
+
+from fixar_gen import load_spec  # noqa: E402
+from fixar_gen.hw.synth import NETLIST, block_verilog, cell_counts  # noqa: E402
+from fixar_gen.hw.timing import UNITS, DelayModel, analyze  # noqa: E402
+
+HEADING = "## Timing estimate per unit (Yosys xcup netlists, examples/fixar_u50.yaml)"
+SPEC = "examples/fixar_u50.yaml"
+CORE_SPEC = "benchmarks/specs/timing_core.yaml"
+CORE_WORDS = 64
+DEFAULT_DESIGNS = ("pe", "array16x16", "lane", "core")
+
+
+def elaborate(design: str) -> tuple[str, str]:
+    """(top module, Verilog) of one design at fixar_u50's widths.  PyRTL numbers its
+    unnamed wires (``tmpN``) process-wide: the counters are reset first so that a
+    design's Verilog, and the reuse of its kept netlist, do not depend on what was
+    elaborated before it."""
+    import pyrtl
+    pyrtl.wire._reset_wire_indexers()         # private, but the only way to restart tmpN
+    from fixar_gen.hw.design import config_for, pe_widths
+    spec = load_spec(ROOT / SPEC)
+    widths = pe_widths(spec)
+    if design == "pe":
+        from fixar_gen.hw.pe import build_pe
+        return "fixar_pe", block_verilog(build_pe(widths), "fixar_pe")
+    if design.startswith("array"):
+        from fixar_gen.hw.array import build_array
+        rows, cols = (int(n) for n in design[5:].split("x"))
+        top = f"fixar_array_{rows}x{cols}"
+        return top, block_verilog(build_array(rows, cols, widths).block, top)
+    if design == "lane":
+        from fixar_gen.hw.vector import build_vector_unit
+        cfg = config_for(spec)
+        return "fixar_lane", block_verilog(build_vector_unit(cfg.word, cfg.acc_overflow)[0],
+                                           "fixar_lane")
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.verilate import emit_verilog
+    cfg = config_for(load_spec(ROOT / CORE_SPEC), memory_words=CORE_WORDS)
+    return cfg.name, emit_verilog(build_core(cfg), cfg.name, initialize_registers=False)
+
+
+def netlist_of(design: str, keep: Path | None) -> tuple[str, str, Path, float | None]:
+    """Synthesize ``design`` (or reuse the netlist kept for the same Verilog); its
+    top, Verilog, netlist and the seconds Yosys took (recorded next to the netlist)."""
+    top, verilog = elaborate(design)
+    folder = (keep / design) if keep else Path(tempfile.mkdtemp(prefix=f"timing_{design}_"))
+    source = folder / f"{top}.v"
+    took = folder / "yosys_seconds.txt"
+    if (folder / NETLIST).exists() and source.exists() and source.read_text() == verilog:
+        print(f"{design}: reusing {folder / NETLIST}", flush=True)
+        return top, verilog, folder / NETLIST, (float(took.read_text()) if took.exists()
+                                                else None)
+    print(f"{design}: synthesizing {top} with Yosys ...", flush=True)
+    start = time.perf_counter()
+    cell_counts(verilog, top, folder, timeout=7_200, netlist=True)
+    seconds = time.perf_counter() - start
+    took.write_text(f"{seconds:.1f}\n")
+    return top, verilog, folder / NETLIST, seconds
+
+
+def row(unit: str, t: dict) -> str:
+    w = t["worst_paths"][0] if t["worst_paths"] else None
+    if w is None:
+        return f"| {unit} | - | - | - | - | - | - | - | - |"
+    dsp = f"{t['dsp48e2_mreg_preg']}/{t['dsp48e2']}" if t["dsp48e2"] else "-"
+    return (f"| {unit} | {w['ns']:.2f} | {w['slack_ns']:+.2f} | {w['lut_levels']} | "
+            f"{w['carry_chains']} / {w['carry_cells']} | {w['dsp_stages']} | "
+            f"{t['max_lut_levels']} | {dsp} | {t['failing_endpoints']:,} | "
+            f"`{w['start']}` -> `{w['end']}` |")
+
+
+def yosys_version() -> str:
+    from fixar_gen.tools import run_tool, yosys
+    tool = yosys()
+    with tempfile.TemporaryDirectory(prefix="timing_v_") as work:
+        tmp = Path(work) / "t"
+        tmp.mkdir()
+        out = run_tool([*tool.command, "-V"], cwd=work, timeout=600,
+                       env={**tool.env, "TMPDIR": str(tmp)})
+    return out.stdout.strip().split(" (")[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS),
+                        help="pe, arrayRxC, lane, core (default: %(default)s)")
+    parser.add_argument("--netlists", type=Path, default=None, metavar="DIR",
+                        help="keep (and reuse) the Yosys folders under DIR")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print the section, do not write BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    for design in args.designs:
+        if not re.fullmatch(r"pe|lane|core|array\d+x\d+", design):
+            parser.error(f"--designs: {design!r} is not pe, lane, core or arrayRxC")
+    started = machine()
+    version = yosys_version()
+    model = DelayModel()
+    table = ["| unit | worst ns | slack ns | LUT levels | carry chains / cells | DSP stages "
+             "| max LUT levels | DSP48E2 with MREG+PREG | failing endpoint bits "
+             "| worst path |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    seconds = []
+    for design in args.designs:
+        top, verilog, netlist, took = netlist_of(design, args.netlists)
+        start = time.perf_counter()
+        report = analyze(netlist, top, model, verilog=verilog,
+                         units=UNITS if design == "core" else None)
+        walk = time.perf_counter() - start
+        t = report.as_dict()
+        label = {"pe": "PE alone", "lane": "vector lane alone",
+                 "core": "whole one-core design"}.get(design, f"{design[5:]} array alone")
+        table.append(row(f"{label} ({report.cells:,} cells)", t))
+        if design == "core":
+            for unit, part in t["units"].items():
+                table.append(row(f"... in the core: {unit}", part))
+        seconds.append(f"{design} {'?' if took is None else f'{took:.0f}'} s Yosys, "
+                       f"{walk:.1f} s walk")
+        print(table[-1], flush=True)
+    command = "python benchmarks/bench_timing.py --designs " + " ".join(args.designs)
+    text = "\n".join([
+        HEADING, "",
+        "Worst register-to-register paths of Yosys `synth_xilinx -family xcup -noiopad "
+        "-noclkbuf` netlists, walked by `fixar_gen/hw/timing.py` under the delay model of "
+        "docs/hardware.md (an estimate: about 0.42 ns per LUT level with routing, 2.9 ns "
+        "per unregistered DSP48E2; not Vivado). The clock is FIXAR's 164 MHz "
+        f"({model.clock_ns:.2f} ns). Units alone start paths at their inputs; the core's "
+        "rows sort its paths by the unit of their endpoint register. Issue 13's targets: "
+        "at most 8 LUT levels, every DSP48E2 with MREG and PREG, no negative slack.", "",
+        f"- Machine: {started}",
+        f"- Tool: {version}; widths of {SPEC} (the core: {CORE_SPEC}, "
+        f"{CORE_WORDS}-word scratchpad)",
+        f"- Command: `{command} --netlists /tmp/timing_nets`",
+        f"- Date: {datetime.date.today().isoformat()}; runs (Yosys: the run that made "
+        f"each kept netlist, on the shared machine): {'; '.join(seconds)}", "",
+        *table, "",
+    ])
+    publish(HEADING, text, args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""The register-to-register path walk (fixar_gen.hw.timing) on hand-written Yosys JSON
+netlists whose paths are known, then on a PE synthesized by Yosys (tools)."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fixar_gen.hw.timing import UNITS, DelayModel, analyze, analyze_module, top_module, unit_of
+
+M = DelayModel()
+
+
+class Netlist:
+    """A flat module in Yosys's ``write_json`` form, built cell by cell."""
+
+    def __init__(self):
+        self.bit = 1
+        self.module = {"ports": {}, "cells": {}, "netnames": {}}
+
+    def net(self, name: str | None = None, width: int = 1) -> list[int]:
+        bits = list(range(self.bit + 1, self.bit + 1 + width))
+        self.bit += width
+        if name is not None:
+            self.module["netnames"][name] = {"hide_name": 0, "bits": bits}
+        else:
+            self.module["netnames"][f"$auto${bits[0]}"] = {"hide_name": 1, "bits": bits}
+        return bits
+
+    def port(self, name: str, direction: str, width: int = 1) -> list[int]:
+        bits = self.net(name, width)
+        self.module["ports"][name] = {"direction": direction, "bits": bits}
+        return bits
+
+    def cell(self, kind: str, inputs: dict, outputs: dict, params: dict | None = None,
+             name: str | None = None) -> None:
+        name = name or f"$c{len(self.module['cells'])}"
+        self.module["cells"][name] = {
+            "type": kind, "parameters": params or {}, "attributes": {},
+            "port_directions": {**{p: "input" for p in inputs}, **{p: "output" for p in outputs}},
+            "connections": {**inputs, **outputs}}
+
+    def ff(self, d: list[int], name: str) -> list[int]:
+        q = self.net(name)
+        self.cell("FDRE", {"D": d, "CE": ["1"], "R": ["0"], "C": self.clk}, {"Q": q})
+        return q
+
+    def lut(self, *inputs: list[int]) -> list[int]:
+        o = self.net()
+        self.cell(f"LUT{len(inputs)}", {f"I{i}": b for i, b in enumerate(inputs)}, {"O": o},
+                  {"INIT": "0110"})
+        return o
+
+    def carry_chain(self, s: list[int], cells: int) -> list[int]:
+        """``cells`` CARRY4 in a chain, ``s`` into the first one's S[0]; the last CO[3]."""
+        ci = ["0"]
+        for _ in range(cells):
+            co, o = self.net(width=4), self.net(width=4)
+            self.cell("CARRY4", {"CI": ci, "CYINIT": ["0"], "DI": ["0"] * 4,
+                                 "S": s + ["0"] * (4 - len(s))}, {"CO": co, "O": o})
+            ci, s = [co[3]], []
+        return ci
+
+    def dsp(self, a: list[int], b: list[int], regs: dict[str, int]) -> list[int]:
+        p = self.net(width=4)
+        params = {k: format(regs.get(k, 0), "032b")
+                  for k in ("AREG", "BREG", "MREG", "PREG", "CREG")}
+        self.cell("DSP48E2", {"A": a, "B": b, "CLK": self.clk}, {"P": p}, params)
+        return p
+
+    def with_clock(self) -> "Netlist":
+        self.clk = self.port("clk", "input")
+        return self
+
+
+def reg_to_reg(build) -> dict:
+    """A module: FF ``src`` -> build(net) -> FF ``dst``."""
+    n = Netlist().with_clock()
+    d = n.port("din", "input")
+    q = n.ff(d, "src")
+    out = build(n, q)
+    n.ff(out, "dst")
+    return n.module
+
+
+def path_to(report, end: str):
+    return next(p for p in report.paths if p.end == end)
+
+
+@given(st.integers(0, 14))
+def test_a_chain_of_n_luts_between_two_flip_flops_is_n_levels(levels):
+    def chain(n, q):
+        for _ in range(levels):
+            q = n.lut(q)
+        return q
+    report = analyze_module(reg_to_reg(chain))
+    p = path_to(report, "dst.D")
+    assert (p.start, p.start_kind, p.end_kind) == ("src", "FF", "FF")
+    assert (p.lut_levels, p.carry_cells, p.dsp_stages) == (levels, 0, 0)
+    assert report.deepest.lut_levels == levels
+    expected = M.ff_clk_to_q + levels * (M.net + M.lut) + M.net + M.ff_setup
+    assert p.ns == pytest.approx(expected, abs=1e-3)
+    assert p.slack_ns == pytest.approx(M.clock_ns - expected, abs=1e-3)
+    assert report.worst.ns >= p.ns
+
+
+def test_the_widest_lut_fan_in_takes_the_latest_input():
+    """A LUT2 fed by a 3-level and a 1-level cone: 4 levels, not 2."""
+    def cones(n, q):
+        deep = n.lut(n.lut(n.lut(q)))
+        return n.lut(deep, n.lut(q))
+    assert path_to(analyze_module(reg_to_reg(cones)), "dst.D").lut_levels == 4
+
+
+@given(st.integers(1, 12), st.integers(0, 3))
+def test_a_carry_chain_is_one_stage_plus_its_length(cells, luts_between):
+    def carry(n, q):
+        co = n.carry_chain([q[0]], cells)
+        for _ in range(luts_between):
+            co = n.lut(co)
+        return n.carry_chain(co, 2)        # a second chain after the LUTs
+    p = path_to(analyze_module(reg_to_reg(carry)), "dst.D")
+    assert (p.carry_chains, p.carry_cells, p.lut_levels) == (2, cells + 2, luts_between)
+    expected = (M.ff_clk_to_q + 2 * (M.net + M.carry_entry) + cells * M.carry_cell
+                + luts_between * (M.net + M.lut) + M.net + M.ff_setup)
+    assert p.ns == pytest.approx(expected, abs=1e-3)
+
+
+def _dsp_design(regs):
+    def build(n, q):
+        p = n.dsp([q[0], "0"], [q[0]], regs)
+        return [n.lut(p[:1])[0]]
+    return analyze_module(reg_to_reg(build))
+
+
+def test_an_unregistered_dsp_is_one_combinational_stage():
+    report = _dsp_design({})
+    p = path_to(report, "dst.D")
+    assert (p.dsp_stages, p.lut_levels) == (1, 1)
+    assert p.dsps[0][1:] == (("AREG", 0), ("BREG", 0), ("MREG", 0), ("PREG", 0))
+    expected = (M.ff_clk_to_q + M.net + M.dsp_mult + M.dsp_alu + (M.net + M.lut)
+                + M.net + M.ff_setup)
+    assert p.ns == pytest.approx(expected, abs=1e-3)
+    assert report.worst == p
+    assert (report.dsp_count, report.dsp_fully_pipelined) == (1, 0)
+
+
+def test_a_fully_registered_dsp_cuts_the_path_into_short_stages():
+    report = _dsp_design({"AREG": 1, "BREG": 1, "MREG": 1, "PREG": 1})
+    assert (report.dsp_count, report.dsp_fully_pipelined) == (1, 1)
+    into = [p for p in report.paths if p.end.endswith((".A", ".B"))]
+    assert into and all(p.start == "src" and p.dsp_stages == 0 for p in into)
+    out = path_to(report, "dst.D")               # P register -> LUT -> dst
+    assert out.start_kind == "DSP" and out.dsp_stages == 0 and out.lut_levels == 1
+    assert out.ns == pytest.approx(M.dsp_clk_to_out + 2 * M.net + M.lut + M.ff_setup,
+                                   abs=1e-3)
+    stages = {p.end.rsplit(".", 1)[1]: p for p in report.paths if p.end_kind == "DSP"}
+    assert stages["MREG"].dsp_stages == 1 and stages["PREG"].dsp_stages == 1
+    assert stages["MREG"].ns == pytest.approx(M.dsp_clk_to_out + M.dsp_mult + M.dsp_setup,
+                                              abs=1e-3)
+    assert report.worst.ns < _dsp_design({}).worst.ns
+
+
+def test_an_m_register_alone_splits_the_dsp_in_two():
+    report = _dsp_design({"MREG": 1})
+    into = [p for p in report.paths if p.end.endswith(".MREG")]
+    assert into[0].start == "src" and into[0].dsp_stages == 1
+    assert into[0].ns == pytest.approx(M.ff_clk_to_q + M.net + M.dsp_mult + M.dsp_setup,
+                                       abs=1e-3)
+    out = path_to(report, "dst.D")
+    assert out.dsp_stages == 1 and out.start_kind == "DSP"
+
+
+def test_the_deepest_path_is_reported_apart_from_the_slowest():
+    """A DSP path (1 LUT) is slower than a 5-LUT path; both are reported."""
+    n = Netlist().with_clock()
+    a = n.ff(n.port("a", "input"), "a_reg")
+    n.ff([n.lut(n.dsp(a, a, {})[:1])[0]], "slow")
+    q = a
+    for _ in range(5):
+        q = n.lut(q)
+    n.ff(q, "deep")
+    report = analyze_module(n.module)
+    assert report.worst.end == "slow.D" and report.worst.lut_levels == 1
+    assert report.deepest.end == "deep.D" and report.deepest.lut_levels == 5
+
+
+def test_inputs_start_and_outputs_end_paths():
+    n = Netlist().with_clock()
+    n.cell("LUT1", {"I0": n.port("i", "input")}, {"O": n.port("o", "output")})
+    report = analyze_module(n.module)
+    assert (report.worst.start, report.worst.end) == ("i", "o")
+    assert (report.worst.start_kind, report.worst.end_kind) == ("input", "output")
+    assert report.worst.lut_levels == 1
+
+
+def test_one_path_per_register_the_worst_of_its_bits():
+    n = Netlist().with_clock()
+    q = n.ff(n.port("d", "input"), "src")
+    bus = n.net("acc", 3)
+    deep = n.lut(n.lut(q))
+    for i, d in enumerate(([q[0]], n.lut(q), deep)):
+        n.cell("FDRE", {"D": d, "C": n.clk}, {"Q": [bus[i]]})
+    report = analyze_module(n.module, count=50)
+    acc = [p for p in report.paths if p.end.startswith("acc")]
+    assert [p.end for p in acc] == ["acc[2].D"] and acc[0].lut_levels == 2
+
+
+def test_a_combinational_loop_is_an_error():
+    n = Netlist().with_clock()
+    a, b = n.net("a"), n.net("b")
+    n.cell("LUT1", {"I0": a}, {"O": b})
+    n.cell("LUT1", {"I0": b}, {"O": a})
+    with pytest.raises(ValueError, match="combinational loop"):
+        analyze_module(n.module)
+
+
+def test_unknown_cells_cut_paths_and_are_counted():
+    n = Netlist().with_clock()
+    i = n.port("i", "input")
+    x = n.net("x")
+    n.cell("MYSTERY", {"I": n.lut(i)}, {"O": x})
+    n.ff(n.lut(x), "r")
+    report = analyze_module(n.module)
+    assert report.unmodeled == {"MYSTERY": 1}
+    assert max(p.lut_levels for p in report.paths) == 1
+
+
+def test_the_top_module_of_a_netlist_with_its_library(tmp_path):
+    n = Netlist().with_clock()
+    n.ff(n.lut(n.port("i", "input")), "r")
+    netlist = {"modules": {"DSP48E2": {"attributes": {"blackbox": "1"}, "cells": {}},
+                           "design": {**n.module, "attributes": {"top": "00000001"}}}}
+    assert top_module(netlist)[0] == "design"
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps(netlist))
+    report = analyze(path)
+    assert report.top == "design" and report.worst.lut_levels == 1
+    data = report.as_dict()
+    assert data["max_lut_levels"] == 1 and data["worst_paths"][0]["end"] == "r.D"
+    with pytest.raises(ValueError, match="no module nope"):
+        top_module(netlist, "nope")
+
+
+@pytest.mark.tools
+def test_a_synthesized_pe_has_its_unregistered_multiply_on_the_worst_path(tmp_path,
+                                                                         yosys_tool):
+    """Yosys xcup of one PE (seconds): the worst path crosses an unregistered
+    DSP48E2 and the carry chain of the accumulation into a partial-sum register."""
+    from fixar_gen.hw.pe import PEWidths, build_pe
+    from fixar_gen.hw.synth import NETLIST, block_verilog, cell_counts
+    verilog = block_verilog(build_pe(PEWidths(32, 16, 80)), "pe_t")
+    cells = cell_counts(verilog, "pe_t", tmp_path, timeout=900, tool=yosys_tool, netlist=True)
+    report = analyze(tmp_path / NETLIST, "pe_t", verilog=verilog)
+    w = report.worst
+    assert w.dsp_stages == 1 and w.carry_chains >= 1 and w.lut_levels >= 1
+    assert w.end.startswith(("pe_psum_lo", "pe_psum_hi")) and w.end.endswith(".D")
+    assert w.dsps and w.dsps[0][0][1].startswith("dsp(pe_weight*")
+    assert (report.dsp_count, report.dsp_fully_pipelined) == (cells["DSP48E2"], 0)
+    assert w.ns > M.dsp_mult + M.dsp_alu and w.slack_ns == pytest.approx(M.clock_ns - w.ns, abs=1e-3)
+    assert report.unmodeled == {}
+
+
+def test_paths_are_sorted_into_units_by_their_endpoint_names():
+    """The generator's scopes: PE registers, the array's line buffer, a vector lane,
+    the rest (controller); a unit without registers has no report."""
+    n = Netlist().with_clock()
+    pc = n.ff(n.port("i", "input"), "core0_pc")
+    n.ff(n.lut(n.lut(pc)), "core0_mm_array_pe_r1_c0_psum_lo")
+    n.ff(n.lut(pc), "core0_mm_array_lb_r1_d0_word")
+    n.ff(n.lut(n.lut(n.lut(pc))), "core0_lane3_vu_acc")
+    n.ff(pc, "core0_state")
+    report = analyze_module(n.module, units=UNITS)
+    assert {u: r.deepest.lut_levels for u, r in report.units.items()} == {
+        "pe": 2, "array": 1, "vector_lane": 3, "controller": 0}
+    assert report.units["vector_lane"].worst.end == "core0_lane3_vu_acc.D"
+    assert report.deepest.lut_levels == 3
+    assert unit_of("dsp(core0_mm_array_pe_r0_c1_weight*x)@7") == "pe"
+    assert unit_of("vu_core_b2") == "vector_lane" and unit_of("core0_instr") == "controller"
+    assert set(report.as_dict()["units"]) == {"pe", "array", "vector_lane", "controller"}
+
+
+def test_generate_synth_reports_timing_per_unit(tmp_path, capsys, monkeypatch):
+    """`fixar generate --synth` with Yosys replaced by a hand-written netlist (the
+    real run is the slow test in test_generate.py): report.json's ``timing`` has the
+    whole design and each unit, and the command prints one line for each."""
+    from fixar_gen.cli import main
+    from fixar_gen.hw import synth
+
+    def fake_cell_counts(verilog, top, folder, timeout=3600, tool=None, netlist=False):
+        n = Netlist().with_clock()
+        pc = n.ff(n.port("host_start", "input"), "core0_pc")
+        n.ff(n.lut(n.lut(pc)), "core0_mm_array_pe_r0_c0_psum_lo")
+        n.ff(n.lut(n.dsp(pc, pc, {})[:1]), "core0_lane0_vu_out_d")
+        assert netlist
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / synth.NETLIST).write_text(json.dumps({"modules": {top: n.module}}))
+        return {"FDRE": 3, "LUT1": 3, "DSP48E2": 1}
+
+    monkeypatch.setattr(synth, "cell_counts", fake_cell_counts)
+    spec = tmp_path / "one.yaml"
+    spec.write_text("name: one\nnetworks:\n  actor: {hidden: [3], inputs: 2, outputs: 1}\n"
+                    "  critic: {hidden: [3]}\nalgorithm: {batch_size: 2}\n"
+                    "hardware: {cores: 1, array: [1, 1]}\n")
+    assert main(["generate", str(spec), "-o", str(tmp_path / "g"), "--synth",
+                 "--memory-words", "32"]) == 0
+    out = capsys.readouterr().out
+    t = json.loads((tmp_path / "g" / "report.json").read_text())["timing"]
+    assert set(t["units"]) == {"pe", "vector_lane", "controller"}
+    lane = t["units"]["vector_lane"]
+    assert lane["worst_paths"][0]["dsp_stages"] == 1 and lane["dsp48e2"] == 0
+    assert t["worst_paths"][0]["end"] == "core0_lane0_vu_out_d.D"
+    assert t["dsp48e2"] == 1 and t["dsp48e2_mreg_preg"] == 0
+    assert t["targets"] == {"lut_levels_at_most": 8, "lut_levels_met": True,
+                            "dsp_mreg_preg_met": False, "clock_met": True}
+    assert t["units"]["pe"]["max_lut_levels"] == 2
+    lines = [x for x in out.splitlines() if x.startswith("  ")]
+    assert [x.split(":")[0].strip() for x in lines] == ["whole design", "pe", "vector_lane",
+                                                        "controller"]
+    assert "core0_pc -> core0_mm_array_pe_r0_c0_psum_lo.D (2 LUT, 0 carry, 0 DSP)" in out
+    assert "timing (estimate at 6.10 ns" in out
+
+
+def test_docs_state_every_figure_of_the_delay_model():
+    """docs/hardware.md's delay-model table lists each DelayModel field with its value
+    and a source, and nothing else."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "hardware.md").read_text()
+    section = text.split("### The delay model", 1)[1].split("###", 1)[0]
+    rows = {m[1]: (float(m[2]), m[3].strip())
+            for m in re.finditer(r"^\| `(\w+)` \| ([\d.]+) \| (.+) \|$", section, re.M)}
+    model = DelayModel().as_dict()
+    assert set(rows) == set(model)
+    for name, value in model.items():
+        assert rows[name][0] == pytest.approx(value, abs=0.005), name
+        assert rows[name][1], name
+
+
+def test_a_dsp_is_named_by_the_operands_of_its_verilog_line():
+    from fixar_gen.hw.netlist_names import dsp_name
+    cell = {"attributes": {"src": "top.v:2.5-2.40|/share/mul2dsp.v:1.1-2.2"},
+            "connections": {"A": [7], "P": [9]}}
+    verilog = ["wire x;", "assign tmp3 = ({{8 {tmp1}}, lane_a} * lane_b);"]
+    assert dsp_name(cell, "$mul$1", verilog) == "dsp(lane_a*lane_b)@2"
+    temporaries = ["", "assign tmp3 = (tmp1 * tmp2);"]
+    assert dsp_name(cell, "$mul$1", temporaries, {7: "$abc$7", 9: "acc[4]"}) == "dsp(acc)@2"
+    assert dsp_name(cell, "$mul$1", None) == "dsp()@2"
+    assert dsp_name({"connections": {}}, "$mul$1", None) == "$mul$1"
+
+
+def test_pyrtl_names_are_preferred_to_temporaries_and_literals_are_not_operands():
+    from fixar_gen.hw.netlist_names import dsp_name, net_names
+    n = Netlist().with_clock()
+    bits = n.net("tmp4143", 2)
+    n.module["netnames"]["vu_mul2_tanh"] = {"hide_name": 0, "bits": bits}
+    n.module["netnames"]["$abc$1"] = {"hide_name": 1, "bits": bits}
+    only_tmp = n.net("tmp7")
+    names = net_names(n.module)
+    assert (names[bits[1]], names[only_tmp[0]]) == ("vu_mul2_tanh[1]", "tmp7")
+    cell = {"attributes": {"src": "t.v:1.1-1.9"}, "connections": {}}
+    assert dsp_name(cell, "x", ["assign tmp1 = {1'd0, a_b} * 148'd0 * c;"]) == "dsp(a_b*c)@1"
+
+
+def test_a_temporary_that_slices_a_named_register_takes_its_name():
+    from fixar_gen.hw.netlist_names import net_names, verilog_aliases
+    aliases = verilog_aliases(["    assign tmp4143 = (vu_tanh_value[75:4]);",
+                               "    assign tmp9 = (x[3]);", "    assign tmp5 = tmp4;",
+                               "    assign tmp6 = {1'd0, y};"])
+    assert aliases == {"tmp4143": ("vu_tanh_value", 4, None), "tmp9": ("x", 3, None)}
+    n = Netlist()
+    bits = n.net("tmp4143", 3)
+    assert net_names(n.module, aliases)[bits[2]] == "vu_tanh_value[6]"
+    assert net_names(n.module)[bits[2]] == "tmp4143[2]"
+    low = verilog_aliases(["    assign tmp3756 = {1'd0, (frac_pre[6:0])};"])
+    assert low == {"tmp3756": ("frac_pre", 0, 7)}
+    cat = n.net("tmp3756", 8)
+    assert [net_names(n.module, low)[cat[i]] for i in (0, 6, 7)] == [
+        "frac_pre[0]", "frac_pre[6]", "tmp3756[7]"]
+
+
+def test_the_walk_does_not_enumerate_paths():
+    """60 layers of two LUT2 each reading both of the layer before: 2**60 paths, one
+    longest-path pass (a path enumeration would never finish)."""
+    def lattice(n, q):
+        layer = [q, q]
+        for _ in range(60):
+            layer = [n.lut(layer[0], layer[1]), n.lut(layer[1], layer[0])]
+        return n.lut(layer[0], layer[1])
+    p = path_to(analyze_module(reg_to_reg(lattice)), "dst.D")
+    assert p.lut_levels == 61
