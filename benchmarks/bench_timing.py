@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         f"- Machine: {started}",
         f"- Tool: {version}; widths of {SPEC} (the core: {CORE_SPEC}, "
         f"{CORE_WORDS}-word scratchpad)",
-        f"- Command: `{command} --netlists /tmp/timing_nets`",
+        f"- Command: `{command}" + (" --netlists DIR`" if args.netlists else "`")
+        + (" (DIR: a folder of kept Yosys netlists, reused where the Verilog is "
+           "byte-identical)" if args.netlists else ""),
         f"- Date: {datetime.date.today().isoformat()}; runs (Yosys: the run that made "
         f"each kept netlist, on the shared machine): {'; '.join(seconds)}", "",
         *table, "",
