@@ -263,6 +263,14 @@ class EngineMachine(GoldenMachine):
             self._execute(instr)
             self._rebound(instr)
 
+    def _run_alone(self, parts, pc: int) -> bool:
+        """A fused group's steps one by one (its bounds do not hold), the program
+        counter left at ``pc``."""
+        for part in parts:
+            self._run_part(*part)
+        self._pc = pc
+        return True
+
     def _compile(self, ins):
         if isinstance(ins, MatMul):
             return self._k_matmul(ins)
@@ -959,10 +967,7 @@ class EngineMachine(GoldenMachine):
         scratch = np.empty((mm.m.count, mm.n.count), np.float64)
 
         def alone() -> bool:
-            for part in parts:
-                self._run_part(*part)
-            self._pc = pm
-            return True
+            return self._run_alone(parts, pm)
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -1019,10 +1024,7 @@ class EngineMachine(GoldenMachine):
         first, second = np.empty(shape, np.float64), np.empty(shape, np.float64)
 
         def alone() -> bool:
-            for part in parts:
-                self._run_part(*part)
-            self._pc = p0
-            return True
+            return self._run_alone(parts, p0)
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -1077,10 +1079,7 @@ class EngineMachine(GoldenMachine):
                 if type(state[i]) is not np.ndarray:
                     a = None
             if type(a) is not np.ndarray:
-                for part in parts:
-                    self._run_part(*part)
-                self._pc = parts[0][0]
-                return True
+                return self._run_alone(parts, parts[0][0])
             for k, i in enumerate(monitors):
                 seg_min[k], seg_max[k] = state[i][0, 0], state[i][0, 1]
             ranges(a[rows, cols], seg, seg_min, seg_max)
@@ -1111,10 +1110,8 @@ class EngineMachine(GoldenMachine):
         def run() -> bool:
             if fast():
                 return True
-            for part in parts:                 # the drain's own path, then the monitors
-                self._run_part(*part)
-            self._pc = parts[0][0]
-            return True
+            # the drain's own path, then the monitors
+            return self._run_alone(parts, parts[0][0])
         return run
 
 
@@ -1160,10 +1157,7 @@ class EngineMachine(GoldenMachine):
             w_bits = w_fmt.width + (not w_fmt.signed)
 
         def alone() -> bool:
-            for part in parts:
-                self._run_part(*part)
-            self._pc = pm
-            return True
+            return self._run_alone(parts, pm)
 
         def run() -> bool:
             state, bound = self.state, self.bound
