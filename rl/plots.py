@@ -59,12 +59,7 @@ def plot_runs(runs: list[Path], output: Path, smooth: int = 5) -> Path:
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return (dots: evaluation; dotted: switch to FXP16)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    output = Path(output)
-    fig.savefig(output, dpi=120)
-    plt.close(fig)
-    return output
+    return _save(fig, ax, output)
 
 
 def plot_grid(curves: dict[str, list[list[tuple[int, float]]]],
@@ -117,6 +112,12 @@ def plot_grid(curves: dict[str, list[list[tuple[int, float]]]],
                  "switch to FXP16", fontsize=9)
     if drawn:
         ax.legend(loc="best", fontsize=8)
+    return _save(fig, ax, output)
+
+
+def _save(fig, ax, output) -> Path:
+    """Grid, layout, write ``output`` (the format from its suffix) and free the figure."""
+    import matplotlib.pyplot as plt
     ax.grid(alpha=0.3)
     fig.tight_layout()
     output = Path(output)
