@@ -18,7 +18,7 @@ from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, p
     seed_list, variant_list
 from .experiment import BANDS, CORE_BACKENDS
 from .params import SpecError
-from .spec import MAX_SCRATCHPAD_WORDS
+from .spec import MAX_SCRATCHPAD_WORDS, spec_data
 
 EXIT_BUG = 1
 SEED = integer(0, 2**32 - 1)          # the spec's env.seed range
@@ -59,18 +59,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def spec_as_data(spec) -> dict:
-    from .spec import spec_data
-    return spec_data(spec)
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     spec = _load(args.spec)
     if args.json:
-        print(json.dumps(spec_as_data(spec), indent=2))
+        print(json.dumps(spec_data(spec), indent=2))
     else:
-        sys.stdout.write(yaml.safe_dump(spec_as_data(spec), sort_keys=False,
+        sys.stdout.write(yaml.safe_dump(spec_data(spec), sort_keys=False,
                                         default_flow_style=None, width=88))
     return 0
 

@@ -126,11 +126,11 @@ def test_every_fragment_is_documented_and_callable_from_yaml():
 
 
 def test_show_output_round_trips(tmp_path):
-    from fixar_gen.cli import spec_as_data
+    from fixar_gen.spec import spec_data
     for path in EXAMPLES.glob("*.yaml"):
         spec = load_spec(path)
         dumped = tmp_path / f"{path.stem}.yaml"
-        dumped.write_text(yaml.safe_dump(spec_as_data(spec), sort_keys=False))
+        dumped.write_text(yaml.safe_dump(spec_data(spec), sort_keys=False))
         assert load_spec(dumped) == spec
 
 

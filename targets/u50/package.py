@@ -554,8 +554,9 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
     """Write the Vitis packaging of ``spec``'s kernel (core sizes ``cfg``) and the
     kernel's Verilog (``verilog``, else elaborated here) into ``out``; returns what was
     written, for report.json."""
-    from ...cli import spec_as_data
     import yaml
+
+    from ...spec import spec_data
 
     package = package or package_for(spec)
     out = Path(out)
@@ -569,7 +570,7 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
         "kernel_registers.json": package.registers_json(hm),
         package.header: package.registers_header(hm),
         "spec.yaml": "# the resolved spec this folder was generated from (make run uses it)\n"
-                     + yaml.safe_dump(spec_as_data(spec), sort_keys=False,
+                     + yaml.safe_dump(spec_data(spec), sort_keys=False,
                                       default_flow_style=None, width=88),
     }
     files[package.verilog] = verilog if verilog is not None else kernel_verilog(cfg, package)
