@@ -1,6 +1,7 @@
-"""The host side of a generated core: buffers where the program's placement puts them
-(:mod:`fixar_gen.placement`: a memory and an offset in it; today's core has one
-scratchpad, where a buffer's address is its memory's base plus its offset), how a program is loaded (descriptors, slots, per-core instruction streams), run and read
+"""The host side of a generated core: buffers and host slots where the program's
+placement puts them (:mod:`fixar_gen.placement`: a memory and an offset in it; today's
+core has one scratchpad, where the address is the memory's base plus the offset), how
+a program is loaded (descriptors, slots, per-core instruction streams), run and read
 back.  :class:`HardwareMachine` offers the golden machine's operations (allocate,
 write, read, run) over any :class:`Driver` -- PyRTL simulation, Verilator, and the
 U50 kernel later -- so the Core backends above it are the same for all of them.
