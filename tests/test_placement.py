@@ -347,14 +347,17 @@ def test_placement_table_lists_every_buffer():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12)), min_size=0, max_size=25))
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12),
+                          st.sampled_from(("amem", "cmem"))), min_size=0, max_size=25))
 def test_sharing_lists_the_buffers_with_a_common_word(spans):
-    pl = Placement(tuple(Placed(f"b{i}", off, size, "data", 0, 0)
-                         for i, (off, size) in enumerate(spans)), 0, 0, True)
+    """Words are shared only within one memory: the same offsets in two memories are
+    different words."""
+    pl = Placement(tuple(Placed(f"b{i}", off, size, "data", 0, 0, memory)
+                         for i, (off, size, memory) in enumerate(spans)), 0, 0, True)
     for i, p in enumerate(pl.buffers):
-        words = set(range(p.offset, p.end))
+        words = {(p.memory, w) for w in range(p.offset, p.end)}
         expected = tuple(j for j, q in enumerate(pl.buffers)
-                         if j != i and words & set(range(q.offset, q.end)))
+                         if j != i and words & {(q.memory, w) for w in range(q.offset, q.end)})
         assert pl.sharing[i] == expected
 
 
