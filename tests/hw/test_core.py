@@ -52,13 +52,24 @@ def pyrtl_machine(shape) -> tuple[Spec, HardwareMachine]:
     return _MACHINES[shape]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
-@given(data=st.data())
-def test_random_programs_pyrtl_equal_golden(data):
+def _random_program_on_pyrtl(data):
     spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
     case = data.draw(programs(spec))
     diff = check_program(case, machine)
     assert diff is None, f"{diff}\n{case.listing()}"
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_programs_pyrtl_equal_golden(data):
+    _random_program_on_pyrtl(data)
+
+
+@pytest.mark.slow       # the same property, six times the examples (minutes)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_many_random_programs_pyrtl_equal_golden(data):
+    _random_program_on_pyrtl(data)
 
 
 @pytest.mark.parametrize("fn", VECTOR_FUNCTIONS)
@@ -115,7 +126,9 @@ def tiny_ddpg(rows, cols, cores, batch):
                                hardware=HardwareSpec(cores=cores, array=(rows, cols)))
 
 
-@pytest.mark.parametrize("rows,cols,cores,batch", [(1, 1, 1, 3), (2, 3, 2, 5), (3, 2, 3, 4)])
+@pytest.mark.parametrize("rows,cols,cores,batch", [
+    (1, 1, 1, 3), (2, 3, 2, 5),
+    pytest.param(3, 2, 3, 4, marks=pytest.mark.slow)])   # three cores: over a minute
 def test_training_step_and_inference_identical(rows, cols, cores, batch):
     spec = tiny_ddpg(rows, cols, cores, batch)
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
@@ -167,6 +180,7 @@ def test_spec_config_sizes_fit_its_programs():
         assert hardware_limits(compile_program(spec, phase, Precision()), cfg) == []
 
 
+@pytest.mark.slow       # several training steps on PyRTL (over a minute)
 def test_ou_noise_training_and_exploration_identical():
     """Ornstein-Uhlenbeck exploration on the RTL: its state survives training steps and
     an episode reset exactly as on the golden model."""

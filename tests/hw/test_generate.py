@@ -16,16 +16,25 @@ from fixar_gen.hw.hostmap import pack, unpack, width
 from fixar_gen.hw.lint import lint
 
 EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.yaml"))
+#: examples whose generation (or lint) takes minutes: the default run generates
+#: examples/fixar_u50.yaml once for tests/u50/test_package.py and checks its files here;
+#: `pytest -m slow` lints it and covers these
+BIG = {"examples/halfcheetah.yaml"}
+BIG_LINT = BIG | {"examples/fixar_u50.yaml"}
+
+
+def _params(slow: set[str]):
+    return [pytest.param(p, marks=pytest.mark.slow) if p in slow else p for p in EXAMPLES]
 
 
 @pytest.fixture(scope="module")
 def generated(generated_example):
-    return {path: generated_example(path) for path in EXAMPLES}
+    return generated_example
 
 
-@pytest.mark.parametrize("path", EXAMPLES)
+@pytest.mark.parametrize("path", _params(BIG))
 def test_generate_writes_verilog_hostmap_header_and_report(generated, path):
-    folder, report = generated[path]
+    folder, report = generated(path)
     top = report["top"]
     verilog = (folder / f"{top}.v").read_text()
     assert re.search(rf"^module {top}\(", verilog, re.M)
@@ -60,9 +69,9 @@ def test_descriptor_packing_round_trips():
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize("path", EXAMPLES)
+@pytest.mark.parametrize("path", _params(BIG_LINT))
 def test_generated_verilog_is_lint_clean(generated, path, verilator_tool):
-    folder, report = generated[path]
+    folder, report = generated(path)
     lint(folder / f"{report['top']}.v", report["top"])
 
 

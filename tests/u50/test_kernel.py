@@ -161,12 +161,14 @@ def test_kernel_cocotb(kernel_results, name):
     _check(kernel_results, name)
 
 
+@pytest.mark.slow       # a whole kernel build each; the default run builds the 256-bit one
 @pytest.mark.tools
 @pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
 def test_kernel_cocotb_64_bit_bus(narrow_results, name):
     _check(narrow_results, name)
 
 
+@pytest.mark.slow       # a whole kernel build each; the default run builds the 256-bit one
 @pytest.mark.tools
 @pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
 def test_kernel_cocotb_512_bit_bus(wide_results, name):
