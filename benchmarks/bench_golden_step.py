@@ -28,6 +28,7 @@ Writes (or replaces) its section of BENCHMARKS.md at the repository root:
 
     python benchmarks/bench_golden_step.py [--reps 15] [--batches 64 256]
         [--rss-updates 10000] [--clock cpu|wall] [--no-write]
+    python benchmarks/bench_golden_step.py --loop SPEC BATCH UPDATES   # for perf record
 
 BLAS runs single-threaded unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS
 say otherwise: both sides then get one core, and the times do not depend on what else
@@ -137,6 +138,25 @@ def breakdown(spec, reps: int, kernels: str, seed: int = 0
     return kinds, sum(t for t, _ in kinds.values()), min(whole)
 
 
+def loop(path: str, batch: str, updates: str) -> int:
+    """``--loop``: many updates of the engine on one batch, nothing else."""
+    try:
+        spec, count = with_batch(load_spec(path), int(batch)), int(updates)
+    except (OSError, ValueError) as err:
+        print(f"--loop {path} {batch} {updates}: {err}")
+        return 2
+    core = open_core(spec, "golden")
+    core.load_params(random_params(spec, 0))
+    raw, _ = random_batch(np.random.default_rng(0), spec, core.formats)
+    core.train_step(raw)                  # compiles the program
+    start = clock()
+    for _ in range(count):
+        core.train_step(raw)
+    print(f"{path} batch {batch}: {(clock() - start) / max(count, 1) * 1e3:.2f} ms "
+          "an update")
+    return 0
+
+
 def rss_kib() -> int:
     """Resident set size now (Linux /proc), in KiB."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
@@ -234,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="cpu: the timing thread's CPU time (default); wall: wall-clock")
     parser.add_argument("--no-write", action="store_true", help="print, do not write "
                         "BENCHMARKS.md")
+    parser.add_argument("--loop", nargs=3, metavar=("SPEC", "BATCH", "UPDATES"),
+                        help="only run UPDATES engine updates of SPEC at BATCH, for a "
+                        "profiler outside (perf record), and print the CPU time of one")
     args = parser.parse_args(argv)
+    if args.loop:
+        return loop(*args.loop)
     global clock
     clock = CLOCKS[args.clock]
     about = machine()
