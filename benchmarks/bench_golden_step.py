@@ -9,8 +9,14 @@ examples/halfcheetah.yaml (HalfCheetah-v5's sizes come from the spec's environme
 table: MuJoCo is not needed), at several batch sizes.  The four are timed in turn within
 each repetition, so load from other processes affects all alike; each time is the fastest
 of ``--reps`` updates after one warm-up update (which compiles the program), since load
-from other processes only adds time.  Then where the engine's time goes, and its
-memory: resident set size over ``--rss-updates`` pendulum updates.
+from other processes only adds time.  Then where the engine's time goes on both specs
+(batch 64), and its memory: resident set size over ``--rss-updates`` pendulum updates.
+
+The breakdown times each step with ``time.perf_counter`` whatever ``--clock`` says:
+a thread's CPU clock is a system call on some virtual machines (about 1.6 us a call on
+the one BENCHMARKS.md was measured on), as long as a small network's step, while
+perf_counter costs about 0.05 us; each step's fastest time over the repetitions is
+kept, so time lost to other processes mostly drops out.
 
 ``--clock cpu`` (the default) times each update by the CPU time of the timing thread
 (``time.thread_time``): BLAS is single-threaded and the numba kernels run in the
@@ -22,6 +28,7 @@ Writes (or replaces) its section of BENCHMARKS.md at the repository root:
 
     python benchmarks/bench_golden_step.py [--reps 15] [--batches 64 256]
         [--rss-updates 10000] [--clock cpu|wall] [--no-write]
+    python benchmarks/bench_golden_step.py --loop SPEC BATCH UPDATES   # for perf record
 
 BLAS runs single-threaded unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS
 say otherwise: both sides then get one core, and the times do not depend on what else
@@ -108,25 +115,46 @@ def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
 
 
 def breakdown(spec, reps: int, kernels: str, seed: int = 0
-              ) -> tuple[dict[str, float], float, float]:
+              ) -> tuple[dict[str, tuple[float, int]], float, float]:
     """Where the engine's time goes: per kind of step, the sum over the program's steps
-    of each step's fastest time in ``reps`` updates (seconds), that sum, and the
-    fastest whole update (the difference is dispatch and the host side of train_step)."""
+    of each step's fastest time in ``reps`` updates (seconds) and how many steps of that
+    kind the plan has, the sum over all steps, and the fastest whole update (the
+    difference is dispatch and the host side of train_step)."""
     core = GoldenCore(spec, kernels=kernels)
     core.load_params(random_params(spec, seed))
     raw, _ = random_batch(np.random.default_rng(seed), spec, core.formats)
     core.train_step(raw)
     core.machine.step_times = {}
-    core.machine.step_clock = clock
+    core.machine.step_clock = time.perf_counter      # cheap (see the module docstring)
     whole = []
     for _ in range(reps):
         start = clock()
         core.train_step(raw)
         whole.append(clock() - start)
-    kinds: dict[str, float] = {}
+    kinds: dict[str, tuple[float, int]] = {}
     for (_, kind), times in core.machine.step_times.items():
-        kinds[kind] = kinds.get(kind, 0.0) + min(times)
-    return kinds, sum(kinds.values()), min(whole)
+        total, count = kinds.get(kind, (0.0, 0))
+        kinds[kind] = (total + min(times), count + 1)
+    return kinds, sum(t for t, _ in kinds.values()), min(whole)
+
+
+def loop(path: str, batch: str, updates: str) -> int:
+    """``--loop``: many updates of the engine on one batch, nothing else."""
+    try:
+        spec, count = with_batch(load_spec(path), int(batch)), int(updates)
+    except (OSError, ValueError) as err:
+        print(f"--loop {path} {batch} {updates}: {err}")
+        return 2
+    core = open_core(spec, "golden")
+    core.load_params(random_params(spec, 0))
+    raw, _ = random_batch(np.random.default_rng(0), spec, core.formats)
+    core.train_step(raw)                  # compiles the program
+    start = clock()
+    for _ in range(count):
+        core.train_step(raw)
+    print(f"{path} batch {batch}: {(clock() - start) / max(count, 1) * 1e3:.2f} ms "
+          "an update")
+    return 0
 
 
 def rss_kib() -> int:
@@ -150,6 +178,7 @@ def memory(updates: int, seed: int = 0) -> dict[str, int]:
     return marks
 
 
+CLOCK_NAMES = {"cpu": "CPU time", "wall": "wall time"}
 CLOCK_TEXT = {
     "cpu": "CPU time (`time.thread_time` of the timing thread, which runs all of the "
            "update's work: BLAS single-threaded, numba kernels in the calling thread; "
@@ -193,19 +222,19 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         ratio = t["engine"] / t["float32"]
         lines.append(f"- {name} batch {batch}: engine within {target:g}x of float32 -- "
                      f"{'met' if ratio <= target else 'not met'} ({ratio:.1f}x).")
-    for kernels, (kinds, steps, whole) in (profile or {}).items():
-        top = sorted(kinds.items(), key=lambda kv: -kv[1])
-        lines += ["", f"Where the engine's time goes with {kernels} kernels ({SPECS[1]}, "
-                  "batch 64; per kind of step, the sum of each step's fastest time over "
-                  f"the repetitions, in ms): {', '.join(f'{k} {v * 1e3:.2f}' for k, v in top)}"
-                  f"; all steps {steps * 1e3:.1f} ms, fastest whole update "
-                  f"{whole * 1e3:.1f} ms."]
+    for (path, kernels), (kinds, steps, whole) in (profile or {}).items():
+        top = sorted(kinds.items(), key=lambda kv: -kv[1][0])
+        lines += ["", f"Where the engine's time goes with {kernels} kernels ({path}, "
+                  "batch 64; per kind of step (count), the sum of each step's fastest "
+                  "wall time over the repetitions, in ms): "
+                  f"{', '.join(f'{k} ({n}) {v * 1e3:.2f}' for k, (v, n) in top)}"
+                  f"; all steps {steps * 1e3:.2f} ms, fastest whole update "
+                  f"{whole * 1e3:.2f} ms ({CLOCK_NAMES[clock_name]})."]
     if profile:
         lines += ["", "The difference between all steps and the whole update is the "
-                  "dispatch between steps, the host side of `train_step` and caches "
-                  "(with the wall clock, also time lost to other processes; see the load "
-                  "average above); float32 is not broken down this way, so the sums are "
-                  "not ratios to quote."]
+                  "dispatch between steps, the timing of each step itself, the host side "
+                  "of `train_step` and caches; float32 is not broken down this way, so "
+                  "the sums are not ratios to quote."]
     if rss:
         marks = ", ".join(f"{rss[k] / 1024:.1f} MiB after {k:,}" for k in sorted(rss))
         lines += ["", f"Memory (engine, {SPECS[0]}, batch 64, after the timings in the "
@@ -225,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="cpu: the timing thread's CPU time (default); wall: wall-clock")
     parser.add_argument("--no-write", action="store_true", help="print, do not write "
                         "BENCHMARKS.md")
+    parser.add_argument("--loop", nargs=3, metavar=("SPEC", "BATCH", "UPDATES"),
+                        help="only run UPDATES engine updates of SPEC at BATCH, for a "
+                        "profiler outside (perf record), and print the CPU time of one")
     args = parser.parse_args(argv)
+    if args.loop:
+        return loop(*args.loop)
     global clock
     clock = CLOCKS[args.clock]
     about = machine()
@@ -241,12 +275,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} batch {batch}: " + ", ".join(
                 f"{label} {v * 1e3:.2f} ms" for label, v in t.items())
                 + f"; engine / float32 {t['engine'] / t['float32']:.2f}x", flush=True)
-    halfcheetah = with_batch(load_spec(ROOT / SPECS[1]), 64)
     kernel_sets = ["numba", "numpy"] if engine_numba.AVAILABLE else ["numpy"]
-    profile = {k: breakdown(halfcheetah, args.reps, k) for k in kernel_sets}
-    for kernels, (kinds, _, _) in profile.items():
-        print(f"engine breakdown, {kernels} kernels (ms):",
-              {k: round(v * 1e3, 2) for k, v in kinds.items()}, flush=True)
+    profile = {}
+    for path in SPECS:
+        spec = with_batch(load_spec(ROOT / path), 64)
+        for kernels in kernel_sets:
+            profile[path, kernels] = breakdown(spec, args.reps, kernels)
+            print(f"engine breakdown, {path}, {kernels} kernels (ms):",
+                  {k: round(v * 1e3, 3) for k, (v, _) in profile[path, kernels][0].items()},
+                  flush=True)
     rss = memory(args.rss_updates) if args.rss_updates else {}
     if rss:
         print("RSS (KiB) by updates:", rss, flush=True)

@@ -57,9 +57,48 @@ def _compile():
     inline = numba.njit(cache=True, inline="always", error_model="numpy")
 
     @inline
-    def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, mode):
+    def rounder(shift, mode):
+        # (add, odd) with v / 2**shift rounded = (v + add + (floor(v / 2**shift) & odd))
+        # >> shift: round_shift's constants, computed once per call so the loops
+        # hold no branch on the rounding mode
+        if shift == 0 or mode == 0:
+            return np.int64(0), np.int64(0)
+        half = np.int64(1) << (shift - 1)
+        if mode == 1:
+            return half, np.int64(0)
+        return half - 1, np.int64(1)
+
+    @inline
+    def round_shift(v, s, add, odd):
+        # v / 2**s rounded (engine_kernels.round_shift), |v| < 2**62, 0 <= s <= 62,
+        # (add, odd) = rounder(s, mode)
+        return (v + add + ((v >> s) & odd)) >> s
+
+    @inline
+    def wrapper(width, signed):
+        # (mask, sign) of wrapping to ``width`` bits: ((q & mask) ^ sign) - sign
+        if width >= 64:
+            return np.int64(-1), np.int64(0)
+        mask = (np.int64(1) << width) - 1
+        return mask, ((np.int64(1) << (width - 1)) if signed else np.int64(0))
+
+    @inline
+    def fit(q, lo, hi, saturate, mask, sign):
+        # (q fitted to [lo, hi] by saturation or wrapping, 1 if it did not fit else 0);
+        # both are computed and one selected, so the loop does not branch
+        over = np.int64((q > hi) | (q < lo))
+        clamped = min(max(q, lo), hi)
+        wrapped = ((q & mask) ^ sign) - sign
+        return (clamped if saturate else wrapped), over
+
+    @inline
+    def half_of(shift):
+        return (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+
+    @inline
+    def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, half, mode):
         # the exact R((x * c1 + y * c2) / 2**shift) of engine_kernels.blend (s = 0:
-        # the constants were not split, c1l = c2l = 0)
+        # the constants were not split, c1l = c2l = 0); half = half_of(shift)
         top = x * c1h + y * c2h
         if s == 0:
             floor = top >> shift
@@ -71,35 +110,10 @@ def _compile():
             r = shift - s
             floor = top >> r
             rem = ((top & ((np.int64(1) << r) - 1)) << s) + low
-        half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
-        if mode == 1:
-            up = rem >= half
-        else:
-            up = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+        up_half = rem >= half
+        up_even = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+        up = up_half if mode == 1 else up_even
         return floor + np.int64(up & (mode != 0) & (shift != 0))
-
-    @inline
-    def fit(q, lo, hi, saturate, width, signed):
-        # (q fitted to [lo, hi] by saturation or wrapping, 1 if it did not fit else 0)
-        over = np.int64((q > hi) | (q < lo))
-        if saturate:
-            return min(max(q, lo), hi), over
-        if width < 64:
-            q &= (np.int64(1) << width) - 1
-            if signed:
-                sign = np.int64(1) << (width - 1)
-                q = (q ^ sign) - sign
-        return q, over
-
-    @inline
-    def round_shift(v, s, mode):
-        # v / 2**s rounded (engine_kernels.round_shift), |v| < 2**62, 0 <= s <= 62
-        if s == 0 or mode == 0:
-            return v >> s
-        half = np.int64(1) << (s - 1)
-        if mode == 1:
-            return (v + half) >> s
-        return (v + (half - 1) + ((v >> s) & 1)) >> s
 
     @inline
     def root_nearest(v):
@@ -112,7 +126,7 @@ def _compile():
         return root, ok
 
     @inline
-    def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, mode):
+    def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, half, mode):
         # adam_w for one element: (d + R(ratio * c / 2**shift), ok), the ratio
         # |m| * 2**shift_m // (s + eps) estimated in float64 and corrected in int64;
         # ok is False where the engine's bounds do not hold (den <= 0, |m| << shift_m
@@ -135,23 +149,23 @@ def _compile():
         p = (-q if mm < 0 else q) * c
         floor = (p >> shift) + dd
         rest = p & ((np.int64(1) << shift) - 1)
-        half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
-        if mode == 1:
-            up = rest >= half
-        else:
-            up = (rest > half) | ((rest == half) & ((floor & 1) == 1))
+        up_half = rest >= half
+        up_even = (rest > half) | ((rest == half) & ((floor & 1) == 1))
+        up = up_half if mode == 1 else up_even
         return floor + np.int64(up & (mode != 0) & (shift != 0)), ok
 
     @jit
     def blend(x, y, out, c1h, c1l, c2h, c2l, s, shift, mode, lo, hi, saturate, width,
               signed):
+        half = half_of(shift)
+        mask, sign = wrapper(width, signed)
         count = 0
         mn = hi
         mx = lo
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
-                q, n = fit(round_split(x[i, j], y[i, j], c1h, c1l, c2h, c2l, s, shift, mode),
-                           lo, hi, saturate, width, signed)
+                q, n = fit(round_split(x[i, j], y[i, j], c1h, c1l, c2h, c2l, s, shift, half,
+                                       mode), lo, hi, saturate, mask, sign)
                 count += n
                 out[i, j] = q
                 mn = min(mn, q)
@@ -161,6 +175,8 @@ def _compile():
     @jit
     def adam_s(d, a, out, c1h, c1l, c2h, c2l, s, shift, mode_v, lo, hi, saturate, width,
                signed):
+        half = half_of(shift)
+        mask, sign = wrapper(width, signed)
         count = 0
         mn = hi
         mx = lo
@@ -170,9 +186,9 @@ def _compile():
                 x = d[i, j]
                 y = a[i, j]
                 root, exact = root_nearest(round_split(x * x, y * y, c1h, c1l, c2h, c2l, s,
-                                                       shift, mode_v))
+                                                       shift, half, mode_v))
                 ok &= exact
-                q, n = fit(root, lo, hi, saturate, width, signed)
+                q, n = fit(root, lo, hi, saturate, mask, sign)
                 count += n
                 out[i, j] = q
                 mn = min(mn, q)
@@ -182,6 +198,8 @@ def _compile():
     @jit
     def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturate,
                width, signed):
+        half = half_of(shift)
+        mask, sign = wrapper(width, signed)
         count = 0
         mn = hi
         mx = lo
@@ -189,9 +207,9 @@ def _compile():
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
                 floor, fine = weight_step(d[i, j], m[i, j], sv[i, j], eps_s, shift_m, c,
-                                          limit, shift, mode)
+                                          limit, shift, half, mode)
                 ok &= fine
-                qq, n = fit(floor, lo, hi, saturate, width, signed)
+                qq, n = fit(floor, lo, hi, saturate, mask, sign)
                 count += n
                 out[i, j] = qq
                 mn = min(mn, qq)
@@ -208,9 +226,15 @@ def _compile():
         # adam_m, adam_s and adam_w of one parameter in one pass over flat arrays, each
         # element's results from that element alone (what the instructions give in
         # program order): new m, s and w into m_out, s_out, w_out; with ``soft``, the
-        # soft update of the target t from the new w too, into t_out.  Returns the
-        # saturation count, min and max of m, of s, of w and of t, and whether every
-        # element was within the kernels' bounds.
+        # soft update of the target t from the new w too, into t_out (a second loop, so
+        # neither loop branches).  Returns the saturation count, min and max of m, of s,
+        # of w and of t, and whether every element was within the kernels' bounds.
+        m_half, v_half, w_half, t_half = (half_of(m_shift), half_of(v_shift),
+                                          half_of(shift), half_of(t_shift))
+        m_mask, m_sign = wrapper(m_width, m_signed)
+        s_mask, s_sign = wrapper(s_width, s_signed)
+        w_mask, w_sign = wrapper(w_width, w_signed)
+        t_mask, t_sign = wrapper(t_width, t_signed)
         cm = 0
         cs = 0
         cw = 0
@@ -226,30 +250,32 @@ def _compile():
         ok = True
         for i in range(g.size):
             gg = g[i]
-            mq, n = fit(round_split(m[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_mode),
-                        m_lo, m_hi, m_sat, m_width, m_signed)
+            mq, n = fit(round_split(m[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
+                                    m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
             cm += n
             m_out[i] = mq
             mn_m = min(mn_m, mq)
             mx_m = max(mx_m, mq)
             x = sv[i]
             root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l, v_s,
-                                                   v_shift, v_mode))
-            sq, n = fit(root, s_lo, s_hi, s_sat, s_width, s_signed)
+                                                   v_shift, v_half, v_mode))
+            sq, n = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
             cs += n
             s_out[i] = sq
             mn_s = min(mn_s, sq)
             mx_s = max(mx_s, sq)
-            floor, fine = weight_step(w[i], mq, sq, eps_s, shift_m, c, limit, shift, w_mode)
+            floor, fine = weight_step(w[i], mq, sq, eps_s, shift_m, c, limit, shift, w_half,
+                                      w_mode)
             ok &= exact & fine
-            wq, n = fit(floor, w_lo, w_hi, w_sat, w_width, w_signed)
+            wq, n = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
             cw += n
             w_out[i] = wq
             mn_w = min(mn_w, wq)
             mx_w = max(mx_w, wq)
-            if soft:
-                tq, n = fit(round_split(t[i], wq, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode),
-                            t_lo, t_hi, t_sat, t_width, t_signed)
+        if soft:
+            for i in range(g.size):
+                tq, n = fit(round_split(t[i], w_out[i], t1h, t1l, t2h, t2l, t_s, t_shift,
+                                        t_half, t_mode), t_lo, t_hi, t_sat, t_mask, t_sign)
                 ct += n
                 t_out[i] = tq
                 mn_t = min(mn_t, tq)
@@ -268,7 +294,16 @@ def _compile():
         # maximum of segment seg[i] (a range monitor folded in; -1: none).  With out2
         # not empty, the dact_relu of the output folded in too: out2 = the output where
         # b2 > 0, else 0, rounded by shift3 and fitted.  Returns the saturation count,
-        # min, max of out, then of out2.
+        # min, max of out, then of out2.  The inner loops hold no branch (both
+        # activations computed, one selected; the optional outputs in loops of their
+        # own), so they vectorize.
+        add1, odd1 = rounder(shift1, mode1)
+        add2, odd2 = rounder(shift2, mode2)
+        add3, odd3 = rounder(shift3, mode3)
+        mask1, sign1 = wrapper(p_width, p_signed)
+        mask2, sign2 = wrapper(width, signed)
+        mask3, sign3 = wrapper(width3, signed3)
+        write_acc = acc.shape[0] > 0
         count = 0
         mn = hi
         mx = lo
@@ -280,23 +315,24 @@ def _compile():
             row_mn = hi
             row_mx = lo
             for j in range(out.shape[1]):
-                zz = np.int64(z[i, j])
-                if acc.shape[0]:
-                    acc[i, j] = zz
-                v = zz + (bias[0, j] << bias_shift)
-                q, n = fit(round_shift(v, shift1, mode1), p_lo, p_hi, p_sat, p_width,
-                           p_signed)
-                count += n
-                if relu:
-                    q, n = fit(round_shift(max(q, 0), shift2, mode2), lo, hi, saturate,
-                               width, signed)
-                    count += n
+                v = np.int64(z[i, j]) + (bias[0, j] << bias_shift)
+                q, n = fit(round_shift(v, shift1, add1, odd1), p_lo, p_hi, p_sat, mask1,
+                           sign1)
+                r, n2 = fit(round_shift(max(q, 0), shift2, add2, odd2), lo, hi, saturate,
+                            mask2, sign2)
+                q = r if relu else q
+                count += n + (n2 if relu else np.int64(0))
                 out[i, j] = q
                 row_mn = min(row_mn, q)
                 row_mx = max(row_mx, q)
-                if dact:
+            if write_acc:
+                for j in range(out.shape[1]):
+                    acc[i, j] = np.int64(z[i, j])
+            if dact:
+                for j in range(out.shape[1]):
+                    q = out[i, j]
                     q2, n = fit(round_shift(q if b2[i, j] > 0 else np.int64(0), shift3,
-                                            mode3), lo3, hi3, sat3, width3, signed3)
+                                            add3, odd3), lo3, hi3, sat3, mask3, sign3)
                     count2 += n
                     out2[i, j] = q2
                     mn2 = min(mn2, q2)
@@ -312,13 +348,15 @@ def _compile():
     @jit
     def dact_relu(a, b, out, shift, mode, lo, hi, saturate, width, signed):
         # a where b > 0, else 0, rounded by shift and fitted
+        add, odd = rounder(shift, mode)
+        mask, sign = wrapper(width, signed)
         count = 0
         mn = hi
         mx = lo
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
                 v = a[i, j] if b[i, j] > 0 else np.int64(0)
-                q, n = fit(round_shift(v, shift, mode), lo, hi, saturate, width, signed)
+                q, n = fit(round_shift(v, shift, add, odd), lo, hi, saturate, mask, sign)
                 count += n
                 out[i, j] = q
                 mn = min(mn, q)

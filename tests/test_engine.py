@@ -714,6 +714,106 @@ def test_numba_blend_rounds_like_numpy(x, c1, c2, shift, ties, rounding, overflo
     assert count == want[1] and K.bits_of(hi, lo) == want[2]
 
 
+def _drain_format(draw, max_width: int) -> FixedFormat:
+    signed = draw(st.booleans())
+    width = draw(st.integers(2, max_width if signed else min(max_width, 63)))
+    return FixedFormat(width, 0, signed=signed, rounding=draw(st.sampled_from(ROUNDING_MODES)),
+                       overflow=draw(st.sampled_from(OVERFLOW_MODES)))
+
+
+def _drain_expected(v: np.ndarray, shift: int, fmt: FixedFormat):
+    """R(v / 2**shift) fitted to ``fmt`` by the numpy kernels: (values, overflow count)."""
+    q, n, _ = K.fit(K.round_shift(v, shift, fmt.rounding), fmt)
+    return q, n
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_numba_drain_rounds_like_numpy(data):
+    """The numba drain (identity or relu, a bias row, range monitors and a dact_relu
+    folded in, the accumulator written from a float64 product) against the numpy
+    kernels: every rounding and overflow mode, formats of 2..64 bits signed or not,
+    shifts 0..62, values at ties and near 2**61."""
+    drain = _numba_kernels().drain
+    draw = data.draw
+    relu, from_float, with_dact = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
+    d_fmt = _drain_format(draw, 62 if with_dact else 64)
+    first = _drain_format(draw, 62) if relu else d_fmt
+    shift1, shift2 = draw(st.integers(0, 62)), draw(st.integers(0, 62)) if relu else 0
+    bias_shift = draw(st.integers(0, 20))
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    z_bits = draw(st.integers(0, 52 if from_float else 60))
+    z = np.array(draw(st.lists(st.integers(-(2**z_bits) + 1, 2**z_bits - 1),
+                               min_size=rows * cols, max_size=rows * cols)),
+                 dtype=np.int64).reshape(rows, cols)
+    if shift1 and draw(st.booleans()):      # ties: exactly half an LSB below the cut
+        z = (z >> np.int64(shift1)) << np.int64(shift1) | np.int64(1 << (shift1 - 1))
+        if from_float:
+            assume(np.abs(z).max() < 2**53)
+    b_bits = 60 - bias_shift
+    bias = np.array(draw(st.lists(st.integers(-(2**b_bits) + 1, 2**b_bits - 1),
+                                  min_size=cols, max_size=cols)), dtype=np.int64)[None]
+    seg = np.array(draw(st.lists(st.integers(-1, 1), min_size=rows, max_size=rows)),
+                   dtype=np.int64)
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    seg_min, seg_max = np.full(2, top, dtype=np.int64), np.full(2, bottom, dtype=np.int64)
+    codes = engine_numba.ROUNDING_CODES
+    if with_dact:
+        fmt3, shift3 = _drain_format(draw, 64), draw(st.integers(0, 62))
+        b2 = np.array(draw(st.lists(st.integers(-2, 2), min_size=rows * cols,
+                                    max_size=rows * cols)), dtype=np.int64).reshape(rows, cols)
+        out2 = np.empty((rows, cols), dtype=np.int64)
+        tail = (b2, out2, shift3, codes[fmt3.rounding], *_fmt_args(fmt3))
+    else:
+        empty = np.empty((0, 0), dtype=np.int64)
+        tail = (empty, empty, 0, 0, 0, 0, False, 64, True)
+    acc = np.empty((rows, cols), dtype=np.int64)
+    out = np.empty((rows, cols), dtype=np.int64)
+    count, lo, hi, count2, lo2, hi2 = drain(
+        z.astype(np.float64) if from_float else z, acc if from_float else acc[:0, :0], bias,
+        out, bias_shift, relu, shift1, codes[first.rounding], *_fmt_args(first), shift2,
+        codes[d_fmt.rounding], *_fmt_args(d_fmt), seg, seg_min, seg_max, *tail)
+    want, n = _drain_expected(z + (bias << np.int64(bias_shift)), shift1, first)
+    if relu:
+        want, n2 = _drain_expected(np.maximum(want, 0), shift2, d_fmt)
+        n += n2
+    np.testing.assert_array_equal(out, want)
+    assert (count, lo, hi) == (n, want.min(), want.max())
+    if from_float:
+        np.testing.assert_array_equal(acc, z)
+    for k in (0, 1):
+        mine = want[seg == k]
+        assert (seg_min[k], seg_max[k]) == ((mine.min(), mine.max()) if mine.size
+                                            else (top, bottom))
+    if with_dact:
+        want2, n3 = _drain_expected(np.where(b2 > 0, want, 0), shift3, fmt3)
+        np.testing.assert_array_equal(out2, want2)
+        assert (count2, lo2, hi2) == (n3, want2.min(), want2.max())
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_numba_dact_relu_rounds_like_numpy(data):
+    """The numba dact_relu (a where b > 0, else 0, rounded and fitted) against the numpy
+    kernels: every rounding and overflow mode, formats of 2..64 bits, ties."""
+    dact_relu = _numba_kernels().dact_relu
+    draw = data.draw
+    fmt, shift = _drain_format(draw, 64), draw(st.integers(0, 62))
+    size = draw(st.integers(1, 8))
+    a = np.array(draw(st.lists(st.integers(-(2**61) + 1, 2**61 - 1), min_size=size,
+                               max_size=size)), dtype=np.int64)[None]
+    if shift and draw(st.booleans()):
+        a = (a >> np.int64(shift)) << np.int64(shift) | np.int64(1 << (shift - 1))
+    b = np.array(draw(st.lists(st.integers(-2, 2), min_size=size, max_size=size)),
+                 dtype=np.int64)[None]
+    out = np.empty_like(a)
+    count, lo, hi = dact_relu(a, b, out, shift, engine_numba.ROUNDING_CODES[fmt.rounding],
+                              *_fmt_args(fmt))
+    want, n = _drain_expected(np.where(b > 0, a, 0), shift, fmt)
+    np.testing.assert_array_equal(out, want)
+    assert (count, lo, hi) == (n, want.min(), want.max())
+
+
 def _layer_pieces(drain_into_operand: bool):
     """A two-core layer as the compiler splits it: mm0 drain0 mm1 drain1 (rows 0:2 and
     2:4), the drains writing h, or (``drain_into_operand``) the products' operand a."""

@@ -1,0 +1,101 @@
+"""CPU time of each numba kernel of the golden engine (:mod:`fixar_gen.engine_numba`)
+alone, on the shapes of the example networks: a drain (relu, bias, a range monitor,
+the product in float64), a blend, adam_s, adam_w, dact_relu, and the fused Adam pass
+over 120,000 parameters with and without the soft update.  Prints microseconds per
+call (the fastest of five batches of calls, after one compiling call); BLAS is not
+involved.  ``--module FILE`` times another version of the module's kernels, e.g. an
+earlier commit's (``git show REV:fixar_gen/engine_numba.py > FILE``):
+
+    python benchmarks/bench_engine_kernels.py [--calls 300] [--module FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fixar_gen import engine_numba
+
+I64 = np.int64
+LO, HI = -(2**31), 2**31 - 1
+Q32 = (LO, HI, True, 32, True)            # lo, hi, saturate, width, signed
+
+
+def fastest(call, calls: int) -> float:
+    """Microseconds per call: the fastest of five batches (load only adds time)."""
+    call()
+    best = float("inf")
+    for _ in range(5):
+        start = time.thread_time()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.thread_time() - start) / calls)
+    return best * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--module", help="an engine_numba.py to time instead of the "
+                        "installed one")
+    args = parser.parse_args(argv)
+    module = engine_numba
+    if args.module:
+        if not Path(args.module).is_file():
+            print(f"--module {args.module}: no such file")
+            return 2
+        found = importlib.util.spec_from_file_location("engine_numba_other", args.module)
+        if found is None:
+            print(f"--module {args.module}: not a Python file")
+            return 2
+        module = importlib.util.module_from_spec(found)
+        found.loader.exec_module(module)
+    if not module.AVAILABLE:
+        print("numba is not installed (or FIXAR_NUMBA=0): no kernels to time")
+        return 2
+    k = module.kernels()
+    rng = np.random.default_rng(0)
+    empty = np.empty((0, 0), dtype=I64)
+    for shape in ((64, 64), (64, 400), (400, 300)):
+        z = rng.random(shape) * 1e9
+        acc, out = np.empty(shape, I64), np.empty(shape, I64)
+        bias = rng.integers(-1000, 1000, (1, shape[1]))
+        seg = np.full(shape[0], -1, I64)
+        seg[:shape[0] // 2] = 0
+        seg_min, seg_max = np.full(1, 2**62, I64), np.full(1, -2**62, I64)
+        drain = (z, acc, bias, out, 4, True, 8, 2, *Q32, 0, 2, *Q32, seg, seg_min, seg_max,
+                 empty, empty, 0, 0, 0, 0, False, 64, True)
+        x = rng.integers(-2**30, 2**30, shape)
+        y = rng.integers(-2**30, 2**30, shape)
+        s_old, g_new, s_pos = np.abs(x) >> 8, y >> 8, np.abs(x) + 1
+        times = {
+            "drain": fastest(lambda: k.drain(*drain), args.calls),
+            "blend": fastest(lambda: k.blend(x, y, out, 3, 0, 5, 0, 0, 8, 2, *Q32),
+                             args.calls),
+            "adam_s": fastest(lambda: k.adam_s(s_old, g_new, out, 100, 0, 156, 0, 0, 8, 2,
+                                               0, HI, True, 32, True), args.calls),
+            "adam_w": fastest(lambda: k.adam_w(x, y, s_pos, out, 1, 16, -1000, 2**40 - 1,
+                                               20, 2, *Q32), args.calls),
+            "dact_relu": fastest(lambda: k.dact_relu(x, y, out, 2, 2, *Q32), args.calls)}
+        print(f"{shape[0]}x{shape[1]}: " + ", ".join(f"{name} {t:.1f} us"
+                                                      for name, t in times.items()))
+    n = 120_000
+    g, m = rng.integers(-2**20, 2**20, n), rng.integers(-2**20, 2**20, n)
+    s, w = rng.integers(0, 2**20, n), rng.integers(-2**24, 2**24, n)
+    outs = [np.empty(n, I64) for _ in range(4)]
+    for soft in (True, False):
+        adam = (g, m, s, w, w.copy(), *outs, 900, 0, 100, 0, 0, 10, 2, *Q32,
+                999, 0, 1, 0, 0, 10, 2, 0, HI, True, 32, True,
+                1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32)
+        print(f"adam, {n:,} parameters, {'with' if soft else 'without'} the soft update: "
+              f"{fastest(lambda: k.adam(*adam), max(args.calls // 6, 1)):.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
