@@ -112,3 +112,15 @@ def test_the_lane_records_its_limits():
     _, design = build_vector_unit(82, limits=limits)
     assert design.limits == limits
     assert design.internal_width == internal_width(82, limits)
+
+
+def test_generate_refuses_a_spec_beyond_the_widest_lane_in_one_line(tmp_path, capsys):
+    from fixar_gen.cli import main
+    spec = tmp_path / "wide_lane.yaml"
+    spec.write_text(f"name: wide_lane\nbase: {EXAMPLES / 'pendulum.yaml'}\nnumerics:\n"
+                    "  activation: {width: 50, frac: 16}\n  fxp16_width: 25\n"
+                    "  accumulator_width: 94\n")
+    assert main(["generate", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "numerics.activation (width 50, frac 16) is beyond the widest vector lane" in err
