@@ -59,7 +59,8 @@ def elaborate(design: str) -> tuple[str, str]:
     if design == "lane":
         from fixar_gen.hw.vector import build_vector_unit
         cfg = config_for(spec)
-        return "fixar_lane", block_verilog(build_vector_unit(cfg.word, cfg.acc_overflow)[0],
+        return "fixar_lane", block_verilog(build_vector_unit(cfg.word, cfg.acc_overflow,
+                                                             limits=cfg.lane)[0],
                                            "fixar_lane")
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog

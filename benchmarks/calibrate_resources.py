@@ -1,12 +1,12 @@
 """Calibrate the resource model: Yosys ``synth_xilinx -family xcup`` of one PE and of
 small PE arrays at FIXAR's widths (W 32, H 16, A 80), and of the generator's vector lane
-(``lane80``: :func:`fixar_gen.hw.vector.build_vector_unit` at the core's 80-bit word,
-recorded for comparison, not fitted), written to
+(``lane_u50``: the lane examples/fixar_u50.yaml generates, its word and its format
+limits; ``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
 fixar_gen/resource_calibration.py, the data module :mod:`fixar_gen.resources` fits its
 per-PE, per-row and per-column LUT and FF costs to.  Also prints the fitted model
 against every measurement (issue 7 asks for 15%).
 
-    python benchmarks/calibrate_resources.py [--designs pe 2x2 4x4 ... lane80] [--jobs 2]
+    python benchmarks/calibrate_resources.py [--designs pe 2x2 4x4 ... lane_u50] [--jobs 2]
                                              [--merge] [--dry-run]
 
 Each design takes from seconds (2x2) to minutes (16x16) of YoWASP Yosys on this
@@ -40,7 +40,7 @@ from fixar_gen.tools import run_tool, yosys  # noqa: E402
 
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
 WIDTHS = PEWidths(weight=32, half=16, acc=80)
-DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane80")
+DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane_u50")
 LUT_CELLS = re.compile(r"LUT[1-6]|INV|SRL16E|SRLC32E|RAM\d+[MXS].*")   # CLB LUTs (Vivado
 #                                                 places an INV in a LUT1)
 FF_CELLS = re.compile(r"FD[RSCP]E")
@@ -49,8 +49,13 @@ FF_CELLS = re.compile(r"FD[RSCP]E")
 def _block(design: str) -> pyrtl.Block:
     if design == "pe":
         return build_pe(WIDTHS)
-    if design.startswith("lane"):               # the generator's vector lane, WORD bits
-        from fixar_gen.hw.vector import build_vector_unit
+    from fixar_gen.hw.vector import build_vector_unit
+    if design == "lane_u50":                    # the lane fixar_u50 generates
+        from fixar_gen import load_spec
+        from fixar_gen.hw.design import config_for
+        cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
+        return build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane)[0]
+    if design.startswith("lane"):               # the widest vector lane, WORD bits
         return build_vector_unit(int(design[4:]))[0]
     rows, cols = (int(n) for n in design.split("x"))
     return build_array(rows, cols, WIDTHS, flow="broadcast").block
@@ -98,9 +103,10 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "Each entry is one design synthesized with ``synth_xilinx -family xcup -noiopad",
         "-noclkbuf`` (UltraScale+, the U50's family): ``pe`` is one PE with every register",
         "it can have (the activation passed right), ``array`` an R x C array in the",
-        "broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane80`` the",
-        "generator's vector lane at the core's 80-bit word (not fitted: counted as measured by the estimate of a",
-        "generated design).  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
+        "broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the",
+        "vector lane examples/fixar_u50.yaml generates (its word and format limits; not",
+        "fitted: counted as measured by the estimate of a generated design), ``laneWORD``",
+        "the widest lane.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
         "SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops; CARRY and MUXF cells are not LUTs",
         "(Vivado reports them apart).",
         '"""',
@@ -133,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the table, do not write the data module")
     args = parser.parse_args(argv)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane\d+|\d+x\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, laneWORD or RxC")
+        if not re.fullmatch(r"pe|lane\d+|lane_u50|\d+x\d+", design):
+            parser.error(f"--designs: {design!r} is not pe, laneWORD, lane_u50 or RxC")
     version = yosys_version()       # also compiles YoWASP once, before the pool starts
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(synthesize, args.designs))

@@ -107,11 +107,12 @@ VECTOR_LANE = Resources(luts=5_500, ffs=6_000, dsps=8)
 
 
 def generated_lane() -> Resources:
-    """The generator's own vector lane as Yosys measured it (``lane80`` in
-    :mod:`fixar_gen.resource_calibration`): what a generated design's report counts,
-    where the design-space model counts FIXAR's :data:`VECTOR_LANE`."""
+    """The generator's own vector lane as Yosys measured it (``lane_u50`` in
+    :mod:`fixar_gen.resource_calibration`: the lane examples/fixar_u50.yaml generates,
+    narrowed to its formats): what a generated design's report counts, where the
+    design-space model counts FIXAR's :data:`VECTOR_LANE`."""
     from .resource_calibration import MEASURED
-    m = next(m for m in MEASURED if m["design"] == "lane80")
+    m = next(m for m in MEASURED if m["design"] == "lane_u50")
     return Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"])
 
 #: One core's controller: instruction memory and decode, the buffer address generators,
@@ -201,7 +202,9 @@ def calibration_table() -> list[str]:
                          f"{m['ffs']} FF, {m['dsps']} DSP48E2 (not in the fit)")
             continue
         if m["design"].startswith("lane"):
-            lines.append(f"  the generator's vector lane, {m['design'][4:]}-bit word: "
+            what = ("examples/fixar_u50.yaml's lane" if m["design"] == "lane_u50"
+                    else f"the widest lane, {m['design'][4:]}-bit word")
+            lines.append(f"  the generator's vector lane ({what}): "
                          f"{m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2 (counted by "
                          f"`fixar estimate` of a generated design; the design-space model "
                          f"counts FIXAR's lane, {VECTOR_LANE.luts:,} LUT, "

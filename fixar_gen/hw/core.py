@@ -74,6 +74,7 @@ from . import vector as V
 from .array import array as array_generator, row_address_bits
 from .build import Scope, check_width, named
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
+from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 
 # controller states
@@ -125,6 +126,7 @@ class CoreConfig:
     slot_bits: int = 4
     acc_overflow: str = "saturate"
     lanes: int = 1            # vector lanes per core (elements of one row per step)
+    lane: LaneLimits = WIDEST  # the formats the vector lanes compute (their widths)
 
     @property
     def hostmap(self) -> HostMap:
@@ -561,6 +563,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         lane_start = named(issued & active & ~is_range, ls("start"))
         unit = V.vector_unit(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
+            limits=cfg.lane,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
                 a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,

@@ -1,15 +1,18 @@
 """From a spec to the generator's sizes: :func:`config_for` reduces a spec to a
-:class:`~fixar_gen.hw.core.CoreConfig` (cores, array, PE widths, memory depths) and
-:func:`hardware_limits` names what of a program the generated core cannot run."""
+:class:`~fixar_gen.hw.core.CoreConfig` (cores, array, PE widths, memory depths, the
+vector lane's format limits) and :func:`hardware_limits` names what of a program the
+generated core cannot run."""
 
 from __future__ import annotations
 
 import math
 
+from .. import ops
 from ..compiler import Precision, compile_program
 from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
 from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
+from .lane_limits import WIDEST, LaneLimits
 from .core import CoreConfig, word_bits
 from .pe import PEWidths
 
@@ -31,6 +34,35 @@ def pe_widths(spec: Spec) -> PEWidths:
     stationary = max(n.weight.width, n.gradient.width)
     streamed = max(n.activation.width, n.gradient.width)
     return PEWidths(weight=stationary, half=math.ceil(streamed / 2), acc=n.accumulator_width)
+
+
+def lane_limits(spec: Spec) -> LaneLimits:
+    """The formats the spec's programs can hand a vector lane, as :class:`LaneLimits`:
+    data are the weight, activation and gradient formats and every FXP16 activation
+    format QAT may choose (``fxp16_width`` bits, fracs 0 .. 2 ``fxp16_width``: the
+    bounds of ``rl.qat.frac_limits``; included whatever the precision schedule, so that
+    one design runs both modes); constants are the instruction set's constant formats
+    (:mod:`fixar_gen.ops`) and the data formats (a buffer may serve as c); accumulators
+    hold products of two data values (fracs up to twice the data's).  A spec beyond the
+    widest lane is refused (:class:`HardwareLimit`, naming the field)."""
+    n = spec.numerics
+    named = {"numerics.weight": n.weight, "numerics.activation": n.activation,
+             "numerics.gradient": n.gradient}
+    data = [(fmt.width, fmt.frac) for fmt in named.values()]
+    data += [(n.fxp16_width, 0), (n.fxp16_width, 2 * n.fxp16_width), (2, 0)]
+    consts = data + [(op.constants.width, op.constants.frac) for op in ops.ELEMENT
+                     if op.constants is not None]
+    fields = dict(data_width=max(w for w, _ in data), data_frac=max(f for _, f in data),
+                  const_width=max(w for w, _ in consts), const_frac=max(f for _, f in consts),
+                  const_int=max(0, max(w - f for w, f in consts)))
+    fields["acc_frac"] = 2 * fields["data_frac"]
+    for name, fmt in named.items():
+        if fmt.width > WIDEST.data_width or fmt.frac > WIDEST.data_frac:
+            raise HardwareLimit(f"{spec.name}: {name} (width {fmt.width}, frac {fmt.frac}) "
+                                f"is beyond the widest vector lane ({WIDEST.data_width}-bit "
+                                f"data, fracs up to {WIDEST.data_frac})")
+    # (QAT's fracs up to 2 fxp16_width = the activation width: within the lane with it)
+    return LaneLimits(**fields)
 
 
 def _program_sizes(spec: Spec) -> tuple[int, int, int, int]:
@@ -74,7 +106,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
         word=word_bits(pe), addr_bits=_bits_for(words), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
-        acc_overflow=spec.numerics.overflow, lanes=hw.cols)
+        acc_overflow=spec.numerics.overflow, lanes=hw.cols, lane=lane_limits(spec))
 
 
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
@@ -93,13 +125,14 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
         if count > 1 << cfg.imem_bits:
             problems.append(f"core {c} runs {count} instructions, its instruction memory "
                             f"holds {1 << cfg.imem_bits}")
-    problems += program_limits(program, cfg.pe, cfg.word)
+    problems += program_limits(program, cfg.pe, cfg.word, cfg.lane)
     return problems
 
 
-def program_limits(program: Program, pe: PEWidths, word: int) -> list[str]:
-    """Why the datapaths (PE array, vector lane) of a core with these widths cannot
-    compute ``program`` exactly (empty when they can)."""
+def program_limits(program: Program, pe: PEWidths, word: int,
+                   lane: LaneLimits = WIDEST) -> list[str]:
+    """Why the datapaths (PE array, vector lane generated for ``lane``) of a core with
+    these widths cannot compute ``program`` exactly (empty when they can)."""
     problems = []
     for b in program.buffers:
         if b.wide and not 2 <= b.acc_bits < word:
@@ -132,7 +165,7 @@ def program_limits(program: Program, pe: PEWidths, word: int) -> list[str]:
         acc_bits = (program.buffers[ins.dst].acc_bits
                     if V.OPERAND_ROLES[op]["d"] == "acc" else None)
         try:
-            V.check_supported(op, word=word, acc_bits=acc_bits, **given)
+            V.check_supported(op, word=word, acc_bits=acc_bits, limits=lane, **given)
         except ValueError as exc:
             problems.append(f"instruction {pc}: {exc}")
     return problems

@@ -11,7 +11,8 @@ each resource it uses; the lane builds its per-operation multiplexers from the p
 
 The callables receive a :class:`Stage`: the wires of one pipeline stage by name (only
 the ones a plan reads are built).  Names: ``a b d e c0 c1`` the operands as registered,
-``A B D E C0 C1`` the same as OPND-bit signed wires; ``fa fb fc fd fe fpre`` fracs;
+``A B D E C0 C1`` the same as signed wires (data operands W + 2 bits, constants
+max(Wc, Fc) + 2 bits: :class:`~fixar_gen.hw.lane_limits.LaneLimits`); ``fa fb fc fd fe fpre`` fracs;
 ``fmt_d fmt_e fmt_pre`` format descriptors; see :func:`fixar_gen.hw.vector.vector_unit`
 for the rest of each stage's names.
 """
@@ -162,7 +163,7 @@ PLANS: dict[str, LanePlan] = {
                                         s.fa)], s.fmt_d)),
     # -- backpropagation
     "dact_relu": LanePlan(round1=lambda s: (
-        [(pyrtl.select(s.b_positive, s.A, pyrtl.Const(0, OPND)), s.fa)], s.fmt_d)),
+        [(pyrtl.select(s.b_positive, s.A, pyrtl.Const(0, s.A.bitwidth)), s.fa)], s.fmt_d)),
     "dact_leaky": LanePlan(
         products=lambda s: {"x": s.A, "y": s.C0},
         round1=lambda s: ([(smux(s.b_positive, s.A, s.ma, s.ma.bitwidth),
@@ -172,10 +173,10 @@ PLANS: dict[str, LanePlan] = {
         round1=lambda s: ([(s.ma, fsum(s.fa, s.fb, s.fb)),
                            (s.mb_hi, fsum(s.fa, s.fb, s.fb))], s.fmt_d)),
     "mse_grad": LanePlan(
-        products=lambda s: {"x": s.C0, "y": s.A, "xb": s.C0, "yb": neg(s.B)[:OPND]},
+        products=lambda s: {"x": s.C0, "y": s.A, "xb": s.C0, "yb": neg(s.B)[:s.B.bitwidth]},
         round1=lambda s: ([(s.ma, fsum(s.fa, s.fc)), (s.mb, fsum(s.fb, s.fc))], s.fmt_d)),
     "bellman": LanePlan(
-        products=lambda s: {"x": pyrtl.select(is_zero(s.b), s.E, pyrtl.Const(0, OPND)),
+        products=lambda s: {"x": pyrtl.select(is_zero(s.b), s.E, pyrtl.Const(0, s.E.bitwidth)),
                             "y": s.C0},
         round1=lambda s: ([(s.a, s.fa), (s.ma, fsum(s.fe, s.fc))], s.fmt_d)),
     # -- optimizers

@@ -15,23 +15,29 @@ below (multipliers, rounders, clamps) is its plan in :mod:`fixar_gen.hw.lane_pla
 the multiplexers here are built from the plans.
 
 Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
-``word``-bit two's-complement integer)::
+``word``-bit two's-complement integer; the widths below are the widest lane's, a lane
+generated for a spec's formats (:class:`~fixar_gen.hw.lane_limits.LaneLimits`) is
+narrower)::
 
     in      the inputs, registered
     pre     PRNG Gaussian; squares (adam_s: d^2, a^2; dact_tanh: b^2 -> 1 - y^2);
             2^f(c) - c0
     mul     MA, MB: 64 x 50-bit signed multipliers, products registered
-    sum1    up to three terms (value, frac) [muxed by op] aligned at
-            G = max(fracs, f(target)), summed exactly (or clip's choice)
-    round1  the sum rounded by the target's mode, fitted (saturate or wrap, overflow
-            flag); noise clamp, range min/max.  Every single-rounding function's
-            result; drain's pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
+    align1  up to three terms (value, frac) [muxed by op] aligned at
+            G = max(fracs, f(target)), registered
+    sum1    the aligned terms summed exactly (or clip's choice)
+    rnd1    the sum rounded by the target's mode (shift, half and sticky bits, + 1)
+    round1  the rounded value fitted (saturate or wrap, overflow flag); noise clamp,
+            range min/max.  Every single-rounding function's result; drain's
+            pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
     iter1..16  square root of v (2 root bits a stage) and the divider
-            num // den (4 quotient bits a stage), unrolled
+            num // den (4 quotient bits a stage), unrolled; tanh's table index
+            (iter15) and its table entry (iter16)
     mul2    the rounded root; -ratio * alpha (adam_w), pre * slope (leaky ReLU) on a
-            third multiplier; tanh's table and interpolation
-    sum2, out  the second rounding (adam_s, adam_w, ou_noise, drains with an
-            activation) as sum1 and round1, ou_noise's clamp; the output registers
+            third multiplier; tanh's interpolation
+    align2, sum2, rnd2, out  the second rounding (adam_s, adam_w, ou_noise, drains
+            with an activation) as align1 .. round1, ou_noise's clamp; the output
+            registers
 
 ``R(terms, fmt)`` -- round the exact sum once, fit, count -- is golden's
 :func:`fixar_gen.exact.combine`; every intermediate is exact (the width bound below).
@@ -63,15 +69,18 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 24 cycles from ``start`` to
+Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 28 cycles from ``start`` to
 ``done`` for every operation and every operand.  ``done`` and the outputs are valid in
 that one cycle (the output registers take the next element's values in the next cycle).
 
-Supported formats (:func:`check_supported` refuses the rest with a clear message):
+Supported formats (:func:`check_supported` refuses the rest with a clear message); the
+limits are the lane's :class:`~fixar_gen.hw.lane_limits.LaneLimits` (decided at
+elaboration from the spec, :func:`fixar_gen.hw.design.lane_limits`), at most:
 
-- data operands and destinations (a, b, c, d, e and the pre-activation format):
+- data operands and destinations (a, b, d, e and the pre-activation format):
   width 1..48 (signed 2..48), 0 <= frac <= 48 (fracs are >= 0: a hardware limit;
   golden allows negative ones; the descriptor's fields hold width and frac up to 127);
+  constants (c): the same, and at most ``const_int`` integer bits;
 - accumulators (drain's a, acc_add's d and a): 0 <= frac <= 96, values of at most
   ``acc_bits <= word`` bits; ``word >= 49`` (a 48-bit unsigned value);
 - ``adam_s``: d and a of at most 31 magnitude bits (signed width <= 32, unsigned <= 31):
@@ -80,11 +89,12 @@ Supported formats (:func:`check_supported` refuses the rest with a clear message
   ``T[i] << (frac - 6)`` wraps or ``2^(24 + frac)`` overflows; the unit itself is exact
   to 48).
 
-Within those limits every intermediate is exact with :func:`internal_width` bits:
-``W_INT = max(148, word + 51)`` -- the largest aligned term is a 97-bit product shifted
-by 48 bits, or a 49-bit operand shifted by 96 bits (an accumulator-frac / product-frac
-alignment), or a ``word``-bit accumulator shifted by 48; plus 2 bits for a sum of three
-terms and 1 for the rounding increment.
+Within those limits every intermediate is exact with :func:`internal_width` bits: the
+widest aligned term of any operation (:func:`term_bounds`, from the limits) plus 2 bits
+for a sum of three terms and 1 for the rounding increment.  The widest lane: 149 bits
+for words up to 97 bits (adam_m's product of a 48-bit value and 2^f(c) - c0 aligned by
+48), ``word + 51`` beyond (an accumulator aligned by 48).  adam_w's divider is as wide
+as its denominator can be (``den_bits``: 64, golden's int64, in the widest lane).
 """
 
 from __future__ import annotations
@@ -99,6 +109,7 @@ from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigne
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
+from .lane_limits import WIDEST, LaneLimits
 from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
 from .multiply import signed_product
 
@@ -127,8 +138,8 @@ DIV_STEPS = ITER_STAGES * DIV_BITS_PER_STAGE    # the divider's registers (leadi
 
 #: the pipeline's stages: in, pre, mul, sum1, round1, ITER_STAGES x iter, mul2, sum2,
 #: out (the second rounding)
-PIPELINE_STAGES = ("in", "pre", "mul", "sum1", "round1") + tuple(
-    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "sum2", "out")
+PIPELINE_STAGES = ("in", "pre", "mul", "align1", "sum1", "rnd1", "round1") + tuple(
+    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "align2", "sum2", "rnd2", "out")
 #: cycles from an element's ``start`` to its ``done``, the same for every operation
 LANE_DEPTH = len(PIPELINE_STAGES)
 
@@ -220,12 +231,14 @@ OPERAND_ROLES: dict[str, dict[str, str]] = {op.name: op.lane_roles for op in ops
 def check_supported(op: str, *, word: int, fmt_a: FixedFormat | None = None,
                     fmt_b: FixedFormat | None = None, fmt_c: FixedFormat | None = None,
                     fmt_d: FixedFormat | None = None, fmt_e: FixedFormat | None = None,
-                    fmt_pre: FixedFormat | None = None, acc_bits: int | None = None) -> None:
+                    fmt_pre: FixedFormat | None = None, acc_bits: int | None = None,
+                    limits: LaneLimits = WIDEST) -> None:
     """Refuse (ValueError) an element operation whose formats are outside what a unit of
     ``word`` bits computes exactly.  Pass the formats the operation reads
     (:data:`OPERAND_ROLES`; a drain without bias may omit fmt_b); for accumulators
     (drain's a, acc_add's d and a) pass the buffer's format (its frac matters) and, for
-    acc_add, ``acc_bits``."""
+    acc_add, ``acc_bits``; ``limits``: what the lane was generated for (the widest lane
+    by default)."""
     if op not in OP_INDEX:
         raise ValueError(f"element unit: {op!r} is not one of {', '.join(ELEMENT_OPS)}")
     check_word(word)
@@ -242,14 +255,9 @@ def check_supported(op: str, *, word: int, fmt_a: FixedFormat | None = None,
         if fmt.frac < 0:
             raise ValueError(f"element unit: {what} has a negative frac; the unit supports "
                              "fracs >= 0 only")
-        if kind == "data":
-            if fmt.width > MAX_DATA_WIDTH or fmt.frac > MAX_DATA_FRAC:
-                raise ValueError(f"element unit: {what} is outside the exact datapath: data "
-                                 f"formats need width <= {MAX_DATA_WIDTH} and frac <= "
-                                 f"{MAX_DATA_FRAC}")
-        elif fmt.frac > MAX_ACC_FRAC:
-            raise ValueError(f"element unit: {what}: accumulator fracs must be <= "
-                             f"{MAX_ACC_FRAC}")
+        problem = limits.refuse(role, kind, fmt)
+        if problem:
+            raise ValueError(f"element unit: {what} is outside the exact datapath: {problem}")
     if OPERAND_ROLES[op]["d"] == "acc":          # d + a fitted to acc_bits (acc_add)
         if acc_bits is None or not 2 <= acc_bits <= word:
             raise ValueError(f"element unit: {op} needs acc_bits in 2..{word} (the word), "
@@ -270,32 +278,53 @@ def check_word(word: int) -> None:
                          f"(it carries {MAX_DATA_WIDTH}-bit unsigned data values)")
 
 
-def internal_width(word: int) -> int:
-    """Bits of the aligned-sum datapath (W_INT) that make every supported operation
-    exact: the largest |term| * 2^(G - frac) over the operations, plus 2 bits for a sum
-    of three terms and 1 for the rounding increment.  Operand values have at most
-    B = MAX_DATA_WIDTH + 1 signed bits; a product of two at most 2 * MAX_DATA_WIDTH + 1."""
+def internal_width(word: int, limits: LaneLimits = WIDEST) -> int:
+    """Bits of the aligned-sum datapath (W_INT) that make every operation exact for the
+    formats ``limits`` allows: the largest |term| * 2^(G - frac) over the operations'
+    terms (:func:`term_bounds`), plus 2 bits for a sum of three terms and 1 for the
+    rounding increment."""
     check_word(word)
-    b = MAX_DATA_WIDTH + 1                       # 49: any data value, signed
-    p = 2 * MAX_DATA_WIDTH + 1                   # 97: |x * y| < 2^96
-    f, fa = MAX_DATA_FRAC, MAX_ACC_FRAC
-    bounds = {
-        # a product at frac f(x) + f(y) aligned to a 48-frac destination
-        "product to the destination": p + f,
-        # d (frac fd) aligned to a product's frac (sgd, bellman, soft_update, ...)
-        "operand to a product": b + 2 * f,
-        # dact_tanh: |a| (1 - y^2) < 2^(48 + 2 fb), aligned to fd when fa + 2 fb < fd
-        "dact_tanh": b + max(2 * f, f),
-        # adam_w: |ratio| < 2^62 times alpha; d aligned to 24 + f(c)
-        "adam_w": max(62 + MAX_DATA_WIDTH + 1 + max(0, f - arch.RATIO_FRAC),
-                      b + arch.RATIO_FRAC + f),
-        # adam_s: d^2 < 2^62 times (2^fc - c)
-        "adam_s": 2 * ADAM_S_MAGNITUDE_BITS + MAX_DATA_WIDTH + 3,
-        # drain: the accumulator aligned to fd, the bias to the accumulator's frac
-        "drain": max(word + f, b + fa),
-        "acc_add": word + 1,
+    return max(term_bounds(word, limits).values()) + 3
+
+
+def term_bounds(word: int, limits: LaneLimits = WIDEST) -> dict[str, int]:
+    """Per operation, the signed bits of its widest aligned term (value times
+    2^(G - frac), G the largest frac of the sum and its target) for formats within
+    ``limits``.  Magnitudes: a data value < 2^W, a constant < 2^Wc, 2^f(c) - c0 <=
+    2^max(Wc, Fc), PRNG Gaussian < 2^21, adam_w's ratio < 2^62 (golden's condition),
+    adam_s's squares <= 2^(2 m) (m = min(31, W))."""
+    W, F = limits.data_width, limits.data_frac
+    Wc, Fc, FA = limits.const_width, limits.const_frac, limits.acc_frac
+    oc = max(Wc, Fc) + 1                         # |2^f(c) - c0| < 2^oc
+    nf, g = arch.NOISE_FRAC, 21
+    m = min(ADAM_S_MAGNITUDE_BITS, W)
+    seg = max(F - arch.TANH_SEGMENT_FRAC, 0)
+    # an operand aligned to a product's frac (sgd, momentum, bellman, soft_update) or a
+    # product aligned to the target's frac
+    operand_and_product = max(W + F + Fc, W + Wc + F) + 1
+    return {
+        "copy, add, sub, abs, dact_relu": W + F + 1,
+        "mul": 2 * W + F + 1,
+        "scale, dact_leaky, mse_grad, drain_leaky_relu": W + Wc + F + 1,
+        "fill, adam_w's eps": Wc + F + 1,
+        "clip": max(W + max(Fc, F), Wc + F) + 1,
+        # |a| (1 - y^2) < 2^(W + 2 f(b)), aligned to f(d) only when f(a) + 2 f(b) < f(d)
+        "dact_tanh": 2 * F + W + 1,
+        "sgd, momentum, bellman, soft_update": operand_and_product,
+        "adam_m": max(W + Wc, W + oc) + F + 1,
+        "adam_s": 2 * m + 1 + max(Wc, oc) + 1,
+        "noise": max(W + max(nf + Fc, F), g + Wc + F) + 1,
+        "ou_noise": max(W + max(F, nf) + Fc, W + Wc + nf, g + Wc + F) + 1,
+        "acc_add": word,
+        # the accumulator aligned to the target's frac, the bias to the accumulator's
+        "drain": max(word + F, W + max(FA, F) + 1),
+        "adam_s's root": ROOT_BITS + 2,
+        # d aligned to 24 + f(c); -ratio * alpha aligned to f(d)
+        "adam_w": max(W + arch.RATIO_FRAC + Fc,
+                      62 + Wc + max(0, F - arch.RATIO_FRAC)) + 1,
+        "ou_noise's output, drain_relu": W + F + 1,
+        "drain_tanh": max(seg + arch.TANH_TABLE_FRAC, F) + 2,
     }
-    return max(bounds.values()) + 3
 
 
 # ----------------------------------------------------------------------------- wire helpers
@@ -354,7 +383,7 @@ def _abs(wire: pyrtl.WireVector) -> pyrtl.WireVector:
 def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
           signed: bool = True) -> pyrtl.WireVector:
     """table[index] (0 for missing entries), every entry extended to ``bits``."""
-    ext = _sx if signed else _zx
+    ext = _resize if signed else _zx
     values = []
     for i in range(1 << index.bitwidth):
         value = table.get(i, 0)
@@ -414,36 +443,34 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, word: int
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
 
 
-def _align_sum(scope: Scope, terms, fmt_word: pyrtl.WireVector, clip: pyrtl.WireVector,
-               w_int: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """The first half of R(terms): the (value, frac) terms aligned at G = max(fracs,
-    f(target)) and summed exactly (with ``clip``: min(max(t0, -t1), t1) instead of the
-    sum); (sum, G - f(target)).  Values are signed wires of at most w_int bits."""
+def _align(scope: Scope, terms, fmt_word: pyrtl.WireVector, w_int: int
+           ) -> tuple[list[pyrtl.WireVector], pyrtl.WireVector]:
+    """The first step of R(terms): the (value, frac) terms aligned at G = max(fracs,
+    f(target)); (aligned terms, G - f(target)).  Values are signed wires of at most
+    w_int bits."""
     fmt = unpack_format(fmt_word)
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_u(*[f for _, f in terms], fd), scope("align_frac"))
     aligned = []
     for i, (value, frac) in enumerate(terms):
         shift = (g - frac)[:_FRAC]
-        aligned.append(named(_shl(_sx(value, w_int), shift),
-                             scope(f"term{i}")))
+        aligned.append(named(_shl(_sx(value, w_int), shift), scope(f"term{i}")))
+    return aligned, (g - fd)[:_FRAC]
+
+
+def _add_terms(scope: Scope, aligned: list, clip: pyrtl.WireVector, w_int: int
+               ) -> pyrtl.WireVector:
+    """The second step: the aligned terms summed exactly (with ``clip``: min(max(t0,
+    -t1), t1) instead of the sum)."""
     total = _add(w_int, *aligned)
+    if len(aligned) < 2:
+        return named(_sx(total, w_int + 1), scope("sum"))
     # clip: low = max(t0, -t1), then min(low, t1)
     t0, t1 = aligned[0], aligned[1]
     neg_t1 = _neg(t1)
     low = _smux(pyrtl.signed_lt(t0, neg_t1), neg_t1, t0, w_int + 1)
     clipped = _smux(pyrtl.signed_lt(t1, low), t1, low, w_int + 1)
-    s = named(_smux(clip, clipped, total, w_int + 1), scope("sum"))
-    return s, (g - fd)[:_FRAC]
-
-
-def _round_fit(scope: Scope, s: pyrtl.WireVector, k: pyrtl.WireVector,
-               fmt_word: pyrtl.WireVector, word: int
-               ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """The second half of R(terms): the exact sum ``s`` divided by 2^k, rounded by the
-    format's mode and fitted to its width (value, overflow flag)."""
-    fmt = unpack_format(fmt_word)
-    return _fit(scope, _round_shift(scope, s, k, fmt.rounding), fmt, word)
+    return named(_smux(clip, clipped, total, w_int + 1), scope("sum"))
 
 
 # ---------------------------------------------------------------------------- sub-units
@@ -469,21 +496,31 @@ def _gaussian(scope: Scope, lane: pyrtl.WireVector, name_lane: bool = True):
         named(g, scope("gaussian"))
 
 
-def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
-    """The tanh table interpolation (docs/isa.md) of one pre-activation value zp (frac fpre <= 48): (signed
-    numerator, its frac wire)."""
-    seg_frac, range_bits = arch.TANH_SEGMENT_FRAC, arch.TANH_RANGE_BITS
+def _tanh_table() -> tuple[list[int], int, int, int]:
+    """tanh's table as entries y_i | (y_{i+1} - y_i) << y_bits: (entries, index bits,
+    y bits, delta bits)."""
     table = [int(v) for v in arch.TANH_TABLE]
     last = len(table) - 1
-    index_bits = (last - 1).bit_length()
-    y_bits = max(table).bit_length()
     deltas = [table[i + 1] - table[i] for i in range(last)]
     assert min(deltas) >= 0
-    d_bits = max(deltas).bit_length()
-    rom = pyrtl.RomBlock(y_bits + d_bits, index_bits,
-                         [table[i] | (deltas[i] << y_bits) for i in range(last)],
-                         name=scope("tanh_rom"), asynchronous=True)
-    u = _abs(zp)                                               # _OPND bits, unsigned
+    y_bits = max(table).bit_length()
+    return ([table[i] | (deltas[i] << y_bits) for i in range(last)],
+            (last - 1).bit_length(), y_bits, max(deltas).bit_length())
+
+
+def _tanh_rom(scope: Scope) -> pyrtl.RomBlock:
+    entries, index_bits, y_bits, d_bits = _tanh_table()
+    return pyrtl.RomBlock(y_bits + d_bits, index_bits, entries, name=scope("tanh_rom"),
+                          asynchronous=True)
+
+
+def _tanh_index(zp: pyrtl.WireVector, fpre: pyrtl.WireVector, max_frac: int) -> dict:
+    """The first half of tanh's interpolation (docs/isa.md) of one pre-activation value
+    zp (frac fpre <= max_frac): the table index, the remainder below the segment, the
+    segment's shift, whether |z| is beyond the table and z's sign."""
+    seg_frac, range_bits = arch.TANH_SEGMENT_FRAC, arch.TANH_RANGE_BITS
+    last = len(arch.TANH_TABLE) - 1
+    u = _zx(_abs(zp), max(zp.bitwidth, 16))                    # unsigned
     fpre = _zx(fpre, _FRAC)
     small = fpre < seg_frac
     # fpre < seg_frac: clamp |z| to the table's end, then shift up to segment units
@@ -494,21 +531,29 @@ def _tanh_term(scope: Scope, zp: pyrtl.WireVector, fpre: pyrtl.WireVector):
     # fpre >= seg_frac: segment = |z| >> (fpre - seg_frac), remainder below it
     seg = pyrtl.select(small, pyrtl.Const(0, _FRAC), (fpre - seg_frac)[:_FRAC])
     index_big = _shr(u, seg)
-    rem_bits = MAX_DATA_FRAC - seg_frac
+    rem_bits = max(1, min(max_frac - seg_frac, u.bitwidth))   # |z| mod 2^seg, seg <= f - 6
     below = ~_shl(_const(-1, u.bitwidth), seg)
     rem = pyrtl.select(small, pyrtl.Const(0, rem_bits), (u & below)[:rem_bits])
     index = pyrtl.select(small, _zx(index_small, u.bitwidth), index_big)
-    beyond = index >= last
-    entry = rom[index[:index_bits]]
+    index_bits = _tanh_table()[1]
+    return {"tanh_index": index[:index_bits], "tanh_beyond": index >= last,
+            "tanh_rem": rem, "tanh_seg": seg, "tanh_neg": zp[-1]}
+
+
+def _tanh_term(scope: Scope, parts: dict, entry: pyrtl.WireVector):
+    """The second half: the table ``entry`` (read at parts' index) interpolated, signed:
+    (numerator, its frac wire)."""
+    _, _, y_bits, d_bits = _tanh_table()
+    rem, seg = parts["tanh_rem"], parts["tanh_seg"]
+    rem_bits = rem.bitwidth
     y0, delta = entry[:y_bits], entry[y_bits:]
     num_bits = arch.TANH_TABLE_FRAC + rem_bits + 2
     interp = _zx(_shl(_zx(y0, num_bits), seg), num_bits) + \
         _zx((delta * _decl(rem))[:d_bits + rem_bits], num_bits)
-    one = _shl(pyrtl.Const(1, num_bits),
-                                   (seg + arch.TANH_TABLE_FRAC)[:_FRAC])
-    num = pyrtl.select(beyond, one, interp[:num_bits])
+    one = _shl(pyrtl.Const(1, num_bits), (seg + arch.TANH_TABLE_FRAC)[:_FRAC])
+    num = pyrtl.select(parts["tanh_beyond"], one, interp[:num_bits])
     signed_num = pyrtl.concat(pyrtl.Const(0, 1), num)
-    value = _smux(zp[-1], _neg(signed_num), signed_num, num_bits + 2)
+    value = _smux(parts["tanh_neg"], _neg(signed_num), signed_num, num_bits + 2)
     frac = (seg + arch.TANH_TABLE_FRAC)[:_FRAC]
     return named(value, scope("tanh_num")), frac
 
@@ -612,6 +657,11 @@ def _stage(scope: Scope, stage: str, values: dict, hidden: tuple[str, ...] = ())
     return out
 
 
+def _drop(bundle: dict, *keys: str) -> dict:
+    """The bundle without ``keys`` (what the next stage no longer reads)."""
+    return {k: v for k, v in bundle.items() if k not in keys}
+
+
 def _keep(bundle: dict, *keys: str) -> dict:
     """The entries of ``keys`` the bundle has (a lane without e_out and lane_out does
     not carry what only they read)."""
@@ -653,11 +703,10 @@ def _having(**fields) -> list[str]:
             if all(getattr(plan, k) == v for k, v in fields.items())]
 
 
-def _sum_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int,
-               slots: int):
-    """The first half of a rounder: per op (name -> ([(value, frac)...], target
-    format)), the terms aligned and summed exactly (``_align_sum``); (sum, shift,
-    target format) for ``_round_fit`` in the next stage."""
+def _align_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, w_int: int, slots: int):
+    """The first step of a rounder: per op (name -> ([(value, frac)...], target
+    format)), the terms of ``slots`` slots aligned (``_align``); (aligned terms, shift,
+    target format), registered for ``_add_terms`` in the next stage."""
     terms = []
     for slot in range(slots):
         values, fracs = {}, {}
@@ -668,20 +717,28 @@ def _sum_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, clip, w_int: int
                       named(_case(op, fracs, _FRAC, signed=False), scope(f"slot{slot}_frac"))))
     target = named(_case(op, {OP_INDEX[n]: f for n, (_, f) in plans.items()}, FORMAT_BITS,
                          signed=False), scope("target_format"))
-    s, k = _align_sum(scope, terms, target, clip, w_int)
-    return s, k, target
+    aligned, k = _align(scope, terms, target, w_int)
+    return aligned, k, target
 
 
-def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int) -> pyrtl.WireVector:
-    """``value`` clamped to [-1, 1] in a format of frac ``fd`` (the noise clamps)."""
-    one_d = _shl(pyrtl.Const(1, word), fd)
-    neg_one_d = _neg(one_d)[:word]
+def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int, max_frac: int
+               ) -> pyrtl.WireVector:
+    """``value`` (a word-bit result of a format of frac ``fd`` <= max_frac) clamped to
+    [-1, 1] (the noise clamps).  2^fd needs fd + 2 signed bits: compared at
+    max(word, max_frac + 2) bits; the clamped value fits the word (it is no larger than
+    ``value``)."""
+    bits = max(word, max_frac + 2)
+    value = _sx(value, bits) if bits > word else value
+    one_d = _shl(pyrtl.Const(1, bits), fd)
+    neg_one_d = _neg(one_d)[:bits]
     hi = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d, value)
-    return pyrtl.select(pyrtl.signed_lt(hi, neg_one_d), neg_one_d, hi)
+    out = pyrtl.select(pyrtl.signed_lt(hi, neg_one_d), neg_one_d, hi)
+    return out if bits == word else out[:word]
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
-                inputs: ElementInputs, serial_outputs: bool = True) -> ElementOutputs:
+                inputs: ElementInputs, serial_outputs: bool = True,
+                limits: LaneLimits = WIDEST) -> ElementOutputs:
     """Elaborate the element unit in the working block, its wires named ``scope(...)``.
 
     ``word``: bits of the operand and result words (>= 49; accumulators of up to
@@ -690,6 +747,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     an element every cycle ``start`` is 1 and returns it LANE_DEPTH cycles later.
     Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None): a core's
     lanes other than lane 0 (the serial functions and range never run there).
+    ``limits``: the formats the unit computes exactly (:class:`LaneLimits`; the
+    widest lane by default); the datapath's widths are derived from them.
     """
     check_word(word)
     if acc_overflow not in OVERFLOW_MODES:
@@ -697,8 +756,13 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                          f"{', '.join(OVERFLOW_MODES)}")
     for name, bits in ElementInputs.widths(word).items():
         check_width(getattr(inputs, name), bits, f"vector_unit {scope.prefix}: {name}")
-    w_int = internal_width(word)
+    w_int = internal_width(word, limits)
     w_out = max(word, _SCALAR)         # the rounder's result: adam's int64 v and eps'
+    W, F = limits.data_width, limits.data_frac
+    opnd = W + 2                       # a data value (or its negation), signed
+    opnd_c = max(limits.const_width, limits.const_frac) + 2     # a constant, 2^f(c) - c0
+    t_bits = max(2 * F + 1, W + 1)     # 1 - y^2 <= 2^(2 f(b)), split at W bits
+    den_bits = min(_SCALAR, max(W, limits.const_int + F) + 2)   # adam_w's den, no wrap
     fmts = tuple(f"fmt_{r}" for r in ("a", "b", "c", "d", "e", "pre"))
     operands = ("a", "b", "d", "e", "c0", "c1")
 
@@ -710,30 +774,34 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
 
     # -- pre: the PRNG's Gaussian, the squares (adam_s: d^2 and a^2; dact_tanh: b^2),
     #    1 - y^2 of dact_tanh, 2^f(c) - c0
-    A0, B0, D0, C00 = (_resize(s0[k], _OPND) for k in ("a", "b", "d", "c0"))
+    A0, B0, D0 = (_resize(s0[k], opnd) for k in ("a", "b", "d"))
+    C00 = _resize(s0["c0"], opnd_c)
     lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"], name_lane=serial_outputs)
     square_d = v0.is_op(*[n for n, p in PLANS.items() if p.square == "d"])
-    square_1 = signed_product(_smux(square_d, D0, B0, _OPND), _smux(square_d, D0, B0, _OPND))
+    square_1 = signed_product(_smux(square_d, D0, B0, opnd), _smux(square_d, D0, B0, opnd))
     square_2 = signed_product(A0, A0)
-    t_bits = 2 * MAX_DATA_FRAC + 1
     fb0 = v0.frac("b")
     one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
-    t_full = _sub(t_bits + 2, _zx(one_y, t_bits + 2), _zx(square_1[:t_bits + 1], t_bits + 2))
+    t_wide = max(t_bits, 2 * W + 1) + 2            # b^2 < 2^(2 W): its low 2 W + 1 bits
+    t_full = _sub(t_wide, _zx(one_y, t_wide), _zx(square_1[:2 * W + 1], t_wide))
     t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
-    pow_fc = _shl(pyrtl.Const(1, _OPND), v0.frac("c"))
+    square_bits = min(_MUL_X, square_1.bitwidth)     # adam_s: d^2, a^2 <= 2^62
+    pow_fc = _shl(pyrtl.Const(1, opnd_c), v0.frac("c"))
     s1 = _stage(scope, "pre", {
         **_keep(s0, "valid", "op", *operands, *fmts, "acc_bits"),
         **({"lane_next": lane_next} if serial_outputs else {}), "gauss": gauss,
-        "t_lo": t[:MAX_DATA_WIDTH], "t_hi": t[MAX_DATA_WIDTH:],
-        "square_1": square_1[:_MUL_X], "square_2": square_2[:_MUL_X],
-        "one_minus_c": _sub(_OPND, pow_fc, C00)})
+        "t_lo": t[:W], "t_hi": t[W:],
+        "square_1": square_1[:square_bits], "square_2": square_2[:square_bits],
+        "one_minus_c": _sub(opnd_c, pow_fc, C00)})
     v1 = _View(s1)
 
-    # -- mul: the two multipliers, x (64-bit) * y (50-bit), signed; products registered
-    A, B, D, E, C0, C1 = (_resize(s1[k], _OPND) for k in operands)
+    # -- mul: the two multipliers, signed, as wide as the widest operand each plan feeds
+    #    them (the widest lane: 64 x 50 bits); products registered
+    A, B, D, E = (_resize(s1[k], opnd) for k in ("a", "b", "d", "e"))
+    C0, C1 = (_resize(s1[k], opnd_c) for k in ("c0", "c1"))
     stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b=s1["b"], gauss=s1["gauss"],
-                  t_lo=lambda: _zx(s1["t_lo"], MAX_DATA_WIDTH + 1),
-                  t_hi=lambda: _zx(s1["t_hi"], MAX_DATA_WIDTH + 2),
+                  t_lo=lambda: _zx(s1["t_lo"], W + 1),
+                  t_hi=lambda: _zx(s1["t_hi"], t_bits - W + 1),
                   square_1=s1["square_1"], square_2=s1["square_2"],
                   one_minus_c=s1["one_minus_c"])
     x_table, y_table, xb_table, yb_table = {}, {}, {}, {}
@@ -743,8 +811,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 {"x": x_table, "y": y_table, "xb": xb_table, "yb": yb_table}[key][
                     OP_INDEX[name]] = value
     op1 = s1["op"]
-    ma = signed_product(_case(op1, x_table, _MUL_X), _case(op1, y_table, _OPND))
-    mb = signed_product(_case(op1, xb_table, _MUL_X), _case(op1, yb_table, _OPND))
+    x_bits = max(w.bitwidth for w in (*x_table.values(), *xb_table.values()))
+    y_bits = max(w.bitwidth for w in (*y_table.values(), *yb_table.values()))
+    ma = signed_product(_case(op1, x_table, x_bits), _case(op1, y_table, y_bits))
+    mb = signed_product(_case(op1, xb_table, x_bits), _case(op1, yb_table, y_bits))
     s2 = _stage(scope, "mul", {**_keep(s1, "valid", "op", *operands, *fmts, "acc_bits",
                                        "lane_next"), "ma": ma, "mb": mb})
     v2 = _View(s2)
@@ -752,7 +822,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     # -- round1: every function's first (for most, only) rounding
     a, b, d, e, c0, c1 = (s2[k] for k in operands)
     ma, mb = s2["ma"], s2["mb"]
-    mb_hi = pyrtl.concat(mb[:2 * MAX_DATA_WIDTH + 2], pyrtl.Const(0, MAX_DATA_WIDTH))
+    mb_hi = pyrtl.concat(mb[:t_bits + 1], pyrtl.Const(0, W))     # |t_hi A| < 2^t_bits
     fa, fb, fc, fd, fe = (v2.frac(r) for r in ("a", "b", "c", "d", "e"))
     fmt_d, fmt_e, fmt_pre = s2["fmt_d"], s2["fmt_e"], s2["fmt_pre"]
     fmt_v = pack_format_wires(_SCALAR, 0, 1, v2.fmt("d").rounding,
@@ -764,33 +834,44 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                 OVERFLOW_MODES.index(acc_overflow))
     stage = Stage(a=a, b=b, d=d, e=e, c0=c0, c1=c1, ma=ma, mb=mb, mb_hi=mb_hi, fa=fa, fb=fb,
                   fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e, fmt_pre=fmt_pre, fmt_v=fmt_v,
-                  fmt_eps=fmt_eps, fmt_acc=fmt_acc, A=lambda: _resize(a, _OPND),
+                  fmt_eps=fmt_eps, fmt_acc=fmt_acc, A=lambda: _resize(a, opnd),
                   b_positive=lambda: ~b[-1] & ~_is_zero(b),
                   # drains: without a bias b = 0, of any frac
                   drain0=lambda: [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))],
                   zero_frac=lambda: pyrtl.Const(0, _FRAC))
     plans1 = {name: plan.round1(stage) for name, plan in PLANS.items()
               if plan.round1 is not None}
-    sum1, shift1, target1 = _sum_terms(scope.sub("round1"), s2["op"], plans1,
-                                       v2.is_op(*_having(clip=True)), w_int, 3)
-    s2 = _stage(scope, "sum1", {
-        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next"),
-        **(_keep(s2, "e") if serial_outputs else {}),
-        "c0": _resize(c0, _OPND), "b": _resize(b, _SCALAR),
-        "sum": sum1, "shift": shift1, "fmt_target": target1})
+    terms1, shift1, target1 = _align_terms(scope.sub("round1"), s2["op"], plans1, w_int, 3)
+    # from here on the operands are data values (range's, adam_w's, ou_noise's) or
+    # constants: carried at their widths, not the word's
+    s2 = _stage(scope, "align1", {
+        **_keep(s2, "valid", "op", *fmts, "lane_next"),
+        "a": _resize(a, opnd), "d": _resize(d, opnd),
+        **({"e": _resize(e, opnd)} if serial_outputs else {}),
+        "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
+        **{f"term{i}": t for i, t in enumerate(terms1)}, "shift": shift1,
+        "fmt_target": target1})
+    sum1 = _add_terms(scope.sub("round1"), [s2[f"term{i}"] for i in range(3)],
+                      _View(s2).is_op(*_having(clip=True)), w_int)
+    s2 = _stage(scope, "sum1", {**_drop(s2, "term0", "term1", "term2"), "sum": sum1})
+    rounded1 = _round_shift(scope.sub("round1"), s2["sum"], s2["shift"],
+                            unpack_format(s2["fmt_target"]).rounding)
+    s2 = _stage(scope, "rnd1", {**_drop(s2, "sum", "shift"), "rounded": rounded1})
     v2 = _View(s2)
     a, d, e, fd = s2["a"], s2["d"], s2.get("e"), v2.frac("d")
-    full1, ovf1 = _round_fit(scope.sub("round1"), s2["sum"], s2["shift"], s2["fmt_target"],
-                             w_out)
+    full1, ovf1 = _fit(scope.sub("round1"), s2["rounded"], unpack_format(s2["fmt_target"]),
+                       w_out)
     value1 = named(full1[:word], scope("round1_value"))
     is_range = v2.is_op(*_having(min_max=True))
-    d1 = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(a, d), a, d),
-                      pyrtl.select(v2.is_op(*_having(clamp="first")),
-                                   _clamp_one(value1, fd, word), value1))
+    low = pyrtl.select(pyrtl.signed_lt(a, d), a, d)            # range's min, a data value
+    d1 = _smux(is_range, low if low.bitwidth <= word else low[:word],
+               pyrtl.select(v2.is_op(*_having(clamp="first")),
+                            _clamp_one(value1, fd, word, F), value1), word)
     e1 = {}
-    if serial_outputs:
+    if serial_outputs:               # a data value: range's max, ou_noise's state
         e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
-                                pyrtl.select(v2.is_op(*_having(e_from_first=True)), value1, e))
+                                pyrtl.select(v2.is_op(*_having(e_from_first=True)),
+                                             _resize(value1, opnd), e))
     s3 = _stage(scope, "round1", {
         **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
         "full1": full1, "ovf1": ovf1, "d1": d1, **e1,
@@ -805,18 +886,20 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     eps = full[:_SCALAR]
     eps_one = pyrtl.select(pyrtl.signed_lt(eps, pyrtl.Const(1, _SCALAR)),
                            pyrtl.Const(1, _SCALAR), eps)
-    den = _add(_SCALAR, _resize(s3["b"], _SCALAR), eps_one)           # int64 wrap, as golden
+    # den: golden's int64 sum (it wraps only when den_bits is 64, the widest lane)
+    den = _add(den_bits, s3["b"], _resize(eps_one, den_bits))
     shift = (pyrtl.Const(arch.RATIO_FRAC, _FRAC) + v3.frac("b") - v3.frac("a"))[:_FRAC]
-    num = _zx(_shl(_zx(_abs(_resize(s3["a"], _OPND)), QUOTIENT_BITS), shift), DIV_STEPS)
+    num = _zx(_shl(_zx(_abs(s3["a"]), QUOTIENT_BITS), shift), DIV_STEPS)
     # from here on: the fracs of a, c, e and pre (dst's whole format for the second
     # rounding); d1 is also the first rounding's value of the two-rounding functions
     carry = _keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next", "ovf1", "d1",
                   "e1", "sat_d1")
     carry.update({f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")})
     state = {"rad": v, "srem": pyrtl.Const(0, ROOT_BITS + 2), "sroot": pyrtl.Const(0, ROOT_BITS),
-             "dnum_quo": num, "drem": pyrtl.Const(0, _SCALAR),
+             "dnum_quo": num, "drem": pyrtl.Const(0, den_bits),
              "dden": _abs(den), "dden_neg": den[-1], "dden_zero": _is_zero(den)}
     bundle = {**carry, **state}
+    tanh_rom = _tanh_rom(scope.sub("tanh"))
     for k in range(1, ITER_STAGES + 1):
         rad, srem, sroot = _sqrt_steps(bundle["rad"], bundle["srem"], bundle["sroot"],
                                        SQRT_STEPS_PER_STAGE)
@@ -828,6 +911,13 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         if k == ITER_STAGES:             # what only a further step would read
             for key in ("rad", "dden"):
                 del values[key]
+        # tanh (drains), off mul2's path: the index in the last iter stage but one,
+        # the table read in the last
+        if k == ITER_STAGES - 1:
+            values.update(_tanh_index(_resize(bundle["d1"], opnd), bundle["frac_pre"], F))
+        elif k == ITER_STAGES:
+            values.update(_keep(bundle, "tanh_beyond", "tanh_rem", "tanh_seg", "tanh_neg"))
+            values["tanh_entry"] = tanh_rom[bundle["tanh_index"]]
         bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum_quo"))
     s4 = bundle
     v4 = _View(s4)
@@ -841,10 +931,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     floor_div = pyrtl.select(s4["dden_neg"], _neg(_zx(quo_up, _MUL_X - 1)),
                              _zx(dquo[:QUOTIENT_BITS], _MUL_X))     # num // den
     floor_div = pyrtl.select(s4["dden_zero"], pyrtl.Const(0, _MUL_X), floor_div)
-    A4 = _resize(s4["a"], _OPND)
+    A4 = s4["a"]
     neg_ratio = pyrtl.select(A4[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
-    zp = _resize(s4["d1"], _OPND)
-    tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), zp, v4.frac("pre"))
+    zp = _resize(s4["d1"], opnd)
+    tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), s4, s4["tanh_entry"])
     ma2 = signed_product(_smux(v4.is_op(*_having(ratio=True)), neg_ratio, zp, _MUL_X),
                          s4["c0"])
     s5 = _stage(scope, "mul2", {
@@ -855,32 +945,37 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
 
     # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
     fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
-    zp = _resize(s5["d1"], _OPND)
+    zp = _resize(s5["d1"], opnd)
     leaky_neg = zp[-1]
     stage = Stage(a=s5["a"], d=s5["d"], d1=s5["d1"], ma2=s5["ma2"], root=s5["root"], fa=fa,
                   fc=fc, fd=fd, fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
-                  relu_zp=lambda: pyrtl.select(leaky_neg, pyrtl.Const(0, _OPND), zp),
+                  relu_zp=lambda: pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp),
                   tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
     plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
               if plan.round2 is not None}
-    sum2, shift2, target2 = _sum_terms(scope.sub("round2"), s5["op"], plans2,
-                                       pyrtl.Const(0, 1), w_int, 2)
-    s5 = _stage(scope, "sum2", {
+    terms2, shift2, target2 = _align_terms(scope.sub("round2"), s5["op"], plans2, w_int, 2)
+    s5 = _stage(scope, "align2", {
         **_keep(s5, "valid", "op", "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
-        "sum": sum2, "shift": shift2, "fmt_target": target2})
+        "term0": terms2[0], "term1": terms2[1], "shift": shift2, "fmt_target": target2})
+    sum2 = _add(w_int + 1, s5["term0"], s5["term1"])
+    s5 = _stage(scope, "sum2", {**_drop(s5, "term0", "term1"), "sum": sum2})
+    rounded2 = _round_shift(scope.sub("round2"), s5["sum"], s5["shift"],
+                            unpack_format(s5["fmt_target"]).rounding)
+    s5 = _stage(scope, "rnd2", {**_drop(s5, "sum", "shift"), "rounded": rounded2})
     v5 = _View(s5)
     fd = v5.frac("d")
-    full2, ovf2 = _round_fit(scope.sub("round2"), s5["sum"], s5["shift"], s5["fmt_target"],
-                             w_out)
+    full2, ovf2 = _fit(scope.sub("round2"), s5["rounded"], unpack_format(s5["fmt_target"]),
+                       w_out)
     value2 = full2[:word]
     two = v5.is_op(*plans2)
     clamp2 = v5.is_op(*_having(clamp="second"))
     ou = v5.is_op(*_having(first_counts="e"))
-    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, fd, word), value2),
+    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, fd, word, F), value2),
                          s5["d1"])
     sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["sat_d1"], 2))[:2],
                          _zx(s5["sat_d1"], 2))
-    serial = {"e_out": s5["e1"], "lane_out": s5["lane_next"]} if serial_outputs else {}
+    serial = ({"e_out": _resize(s5["e1"], word), "lane_out": s5["lane_next"]}
+              if serial_outputs else {})
     out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, **serial, "sat_d": sat_d,
                                 "sat_e": s5["ovf1"] & ou})
     if not serial_outputs:
@@ -901,6 +996,7 @@ class VectorUnitDesign:
     name: str
     internal_width: int
     latency: dict = field(default_factory=dict)
+    limits: LaneLimits = WIDEST
 
     def port(self, what: str) -> str:
         return f"{self.name}_{what}"
@@ -909,21 +1005,23 @@ class VectorUnitDesign:
 OUTPUT_WIDTHS = {"done": 1, "lane_out": LANE_BITS, "sat_d": 2, "sat_e": 1}
 
 
-def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "vu"
-                      ) -> tuple[pyrtl.Block, VectorUnitDesign]:
+def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "vu",
+                      limits: LaneLimits = WIDEST) -> tuple[pyrtl.Block, VectorUnitDesign]:
     """The element unit alone in a fresh block, its inputs and outputs as ports named
-    ``<scope>_<port>`` (ElementInputs / ElementOutputs field names)."""
+    ``<scope>_<port>`` (ElementInputs / ElementOutputs field names), generated for the
+    formats of ``limits``."""
     sc = Scope(scope)
     with fresh_block() as block:
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
                                for name, bits in ElementInputs.widths(word).items()})
-        outs = vector_unit(sc.sub("core"), word=word, acc_overflow=acc_overflow, inputs=ins)
+        outs = vector_unit(sc.sub("core"), word=word, acc_overflow=acc_overflow, inputs=ins,
+                           limits=limits)
         for name in ("done", "d_out", "e_out", "lane_out", "sat_d", "sat_e"):
             reg = getattr(outs, name)
             port = pyrtl.Output(reg.bitwidth, name=sc(name))
             port <<= reg
-    design = VectorUnitDesign(block, word, acc_overflow, scope, internal_width(word),
-                              {op: element_latency(op) for op in ELEMENT_OPS})
+    design = VectorUnitDesign(block, word, acc_overflow, scope, internal_width(word, limits),
+                              {op: element_latency(op) for op in ELEMENT_OPS}, limits)
     return block, design
 
 
@@ -994,7 +1092,7 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
 
 
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
-           "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "ElementInputs", "ElementOutputs",
+           "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",

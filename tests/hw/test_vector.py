@@ -26,7 +26,11 @@ from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FR
                                  check_supported, element_latency, run_elements,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
+from fixar_gen import load_spec
+from fixar_gen.hw.design import lane_limits
+from fixar_gen.hw.lane_limits import WIDEST, LaneLimits
 from fixar_gen.isa import NO_BUFFER, Buffer, Drain, Halt, Program, Range, Vector
+from tests.conftest import EXAMPLES
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, WideInt
 
 WORD = 80
@@ -39,10 +43,11 @@ LANE_FMT = FixedFormat(33, 0, signed=False)
 class Unit:
     """One elaborated unit and its simulation (built once per module)."""
 
-    def __init__(self, word: int, acc_overflow: str):
-        self.block, self.design = build_vector_unit(word, acc_overflow)
+    def __init__(self, word: int, acc_overflow: str, limits: LaneLimits = WIDEST):
+        self.block, self.design = build_vector_unit(word, acc_overflow, limits=limits)
         self.sim = pyrtl.FastSimulation(tracer=None, block=self.block)
         self.acc_overflow = acc_overflow
+        self.limits = limits
 
     def run(self, op, values, formats, acc_bits=2, lane=1, garbage=0):
         return run_element(self.sim, self.design, op, **values, formats=formats,
@@ -57,6 +62,15 @@ def unit() -> Unit:
 @pytest.fixture(scope="module")
 def unit_wrap() -> Unit:
     return Unit(WORD, "wrap")
+
+
+#: the lane examples/fixar_u50.yaml generates: narrower than the widest
+U50_LIMITS = lane_limits(load_spec(EXAMPLES / "fixar_u50.yaml"))
+
+
+@pytest.fixture(scope="module")
+def narrow() -> Unit:
+    return Unit(WORD, "saturate", U50_LIMITS)
 
 
 # ---------------------------------------------------------------------- golden reference
@@ -150,7 +164,7 @@ def check(unit: Unit, op: str, values: dict, formats: dict, *, acc_bits: int = 2
         return
     check_supported(op, word=unit.design.word,
                     **{f"fmt_{r}": hw_formats.get(r) for r in ("a", "b", "c", "d", "e", "pre")},
-                    acc_bits=acc_bits if op == "acc_add" else None)
+                    acc_bits=acc_bits if op == "acc_add" else None, limits=unit.limits)
     got = unit.run(op, values, hw_formats, acc_bits=acc_bits, lane=lane, garbage=garbage)
     d_ref, e_ref, lane_ref, sat_d, sat_e = ref
     what = f"{op} {values} {formats} acc_bits={acc_bits} lane={lane}"
@@ -179,7 +193,7 @@ def check_many(unit: Unit, op: str, cases, garbage: int = 0) -> None:
         check_supported(op, word=unit.design.word,
                         **{f"fmt_{r}": hw_formats.get(r) for r in ("a", "b", "c", "d", "e",
                                                                    "pre")},
-                        acc_bits=acc_bits if op == "acc_add" else None)
+                        acc_bits=acc_bits if op == "acc_add" else None, limits=unit.limits)
         jobs.append(dict(op=op, **values, formats=hw_formats, acc_bits=acc_bits, lane=lane))
         refs.append((ref, f"{op} {values} {formats} acc_bits={acc_bits} lane={lane}"))
     got_all = run_elements(unit.sim, unit.design, jobs, garbage=garbage)
@@ -200,13 +214,29 @@ OVERFLOW = st.sampled_from(OVERFLOW_MODES)
 
 
 @st.composite
-def data_formats(draw, signed=None, max_width=MAX_DATA_WIDTH, min_width=None):
+def data_formats(draw, signed=None, max_width=MAX_DATA_WIDTH, min_width=None,
+                 max_frac=MAX_DATA_FRAC, max_int=None):
+    """A format of at most ``max_width`` bits and ``max_frac`` fraction bits (and at
+    most ``max_int`` integer bits, width - frac), the extremes often."""
     signed = draw(st.booleans()) if signed is None else signed
     lo = (2 if signed else 1) if min_width is None else min_width
     width = draw(st.one_of(st.sampled_from([lo, max_width]), st.integers(lo, max_width)))
     frac = draw(st.one_of(st.integers(0, width - 1), st.sampled_from([0, width - 1]),
-                          st.integers(0, MAX_DATA_FRAC)))
+                          st.integers(0, max_frac), st.just(max_frac)))
+    frac = min(frac, max_frac)
+    if max_int is not None:
+        frac = max(frac, width - max_int)
+        assume(frac <= max_frac)
     return FixedFormat(width, frac, signed, draw(ROUNDING), draw(OVERFLOW))
+
+
+def role_formats(role: str, limits: LaneLimits = WIDEST, **kwargs):
+    """data_formats within what a lane generated for ``limits`` takes for ``role``."""
+    if role == "c":
+        return data_formats(max_width=limits.const_width, max_frac=limits.const_frac,
+                            max_int=limits.const_int, **kwargs)
+    kwargs.setdefault("max_width", limits.data_width)
+    return data_formats(max_frac=limits.data_frac, **kwargs)
 
 
 def specials(lo: int, hi: int, frac: int = 0) -> list[int]:
@@ -232,24 +262,28 @@ def acc_value(frac: int, bits: int = WORD):
 
 
 @st.composite
-def vector_case(draw, op: str):
-    """(values, formats, acc_bits, lane) for one element of vector function ``op``."""
+def vector_case(draw, op: str, limits: LaneLimits = WIDEST):
+    """(values, formats, acc_bits, lane) for one element of vector function ``op``, its
+    formats within ``limits``."""
     roles = OPERAND_ROLES[op]
     formats, values, acc_bits = {}, {}, 2
     if op == "acc_add":
         acc_bits = draw(st.one_of(st.sampled_from([2, WORD]), st.integers(2, WORD)))
         for r in ("a", "d"):
-            formats[r] = FixedFormat(64, draw(st.integers(0, MAX_ACC_FRAC)))
+            formats[r] = FixedFormat(64, draw(st.one_of(st.integers(0, limits.acc_frac),
+                                                        st.just(limits.acc_frac))))
             values[r] = draw(acc_value(0, acc_bits))
         return values, formats, acc_bits, 1
     for r in roles:
-        formats[r] = draw(data_formats())
+        formats[r] = draw(role_formats(r, limits))
     if op == "range":
         formats["a"] = formats["d"]
     if op == "adam_s":           # golden: one frac; int64 squares
         for r in ("d", "a"):
             signed = draw(st.booleans())
-            formats[r] = draw(data_formats(signed=signed, max_width=32 if signed else 31))
+            formats[r] = draw(role_formats(r, limits, signed=signed,
+                                           max_width=min(limits.data_width,
+                                                         32 if signed else 31)))
         formats["a"] = formats["a"].with_(frac=formats["d"].frac)
     for r in roles:
         key = "c0" if r == "c" else r
@@ -265,7 +299,7 @@ def vector_case(draw, op: str):
         # f(m) moved into 24 + f(s) - 62 .. 24 + f(s) (no rejection: the stream test
         # draws many elements per example)
         low, high = golden.RATIO_FRAC + fs.frac - 62, golden.RATIO_FRAC + fs.frac
-        fm = formats["a"] = fm.with_(frac=min(max(fm.frac, low), high, MAX_DATA_FRAC))
+        fm = formats["a"] = fm.with_(frac=min(max(fm.frac, low), high, limits.data_frac))
         shift = golden.RATIO_FRAC + fs.frac - fm.frac
         limit = 62 - shift
         lo, hi = max(fm.min_int, -(2**limit - 1)), min(fm.max_int, 2**limit - 1)
@@ -276,20 +310,21 @@ def vector_case(draw, op: str):
 
 
 @st.composite
-def drain_case(draw, op: str, bias: bool | None = None):
-    frac = draw(st.one_of(st.sampled_from([0, MAX_ACC_FRAC]), st.integers(0, MAX_ACC_FRAC)))
-    formats = {"a": FixedFormat(64, frac), "d": draw(data_formats())}
+def drain_case(draw, op: str, bias: bool | None = None, limits: LaneLimits = WIDEST):
+    top = limits.acc_frac
+    frac = draw(st.one_of(st.sampled_from([0, top]), st.integers(0, top)))
+    formats = {"a": FixedFormat(64, frac), "d": draw(role_formats("d", limits))}
     values = {"a": draw(st.one_of(acc_value(frac), acc_value(frac, 50), acc_value(frac, 20)))}
     if op != "drain_identity":
-        formats["pre"] = draw(data_formats())
+        formats["pre"] = draw(role_formats("pre", limits))
     if op == "drain_tanh":
         formats["pre"] = formats["pre"].with_(frac=min(formats["pre"].frac,
                                                        TANH_MAX_PRE_FRAC))
     if op == "drain_leaky_relu":
-        formats["c"] = draw(data_formats())
+        formats["c"] = draw(role_formats("c", limits))
         values["c0"] = draw(values_of(formats["c"]))
     bias = draw(st.booleans()) if bias is None else bias
-    bias_fmt = draw(data_formats())
+    bias_fmt = draw(role_formats("b", limits))
     if bias:
         bias_fmt = bias_fmt.with_(frac=min(bias_fmt.frac, frac))
         formats["b"] = bias_fmt
@@ -305,20 +340,31 @@ EXAMPLES = {"adam_w": 20, "adam_s": 30}                # 50 for the others
 BATCH = 8
 
 
+#: the widest lane, and the narrower one examples/fixar_u50.yaml generates (its formats
+#: drawn within its limits)
+LANES = ("unit", "narrow")
+
+
+@pytest.mark.parametrize("lane", LANES)
 @pytest.mark.parametrize("op", VECTOR_OPS)
-def test_vector_functions_match_golden(unit, op):
+def test_vector_functions_match_golden(request, lane, op):
+    unit = request.getfixturevalue(lane)
+
     @settings(max_examples=EXAMPLES.get(op, 50), deadline=None)
-    @given(cases=st.lists(vector_case(op), min_size=1, max_size=BATCH),
+    @given(cases=st.lists(vector_case(op, unit.limits), min_size=1, max_size=BATCH),
            garbage=st.integers(0, 2**64))
     def prop(cases, garbage):
         check_many(unit, op, cases, garbage)
     prop()
 
 
+@pytest.mark.parametrize("lane", LANES)
 @pytest.mark.parametrize("op", DRAIN_OPS)
-def test_drains_match_golden(unit, op):
+def test_drains_match_golden(request, lane, op):
+    unit = request.getfixturevalue(lane)
+
     @settings(max_examples=50, deadline=None)
-    @given(cases=st.lists(drain_case(op), min_size=1, max_size=BATCH),
+    @given(cases=st.lists(drain_case(op, limits=unit.limits), min_size=1, max_size=BATCH),
            garbage=st.integers(0, 2**64))
     def prop(cases, garbage):
         jobs, refs = [], []
@@ -328,7 +374,7 @@ def test_drains_match_golden(unit, op):
                 hw_formats["b"] = bias_fmt
             check_supported(op, word=WORD, fmt_a=formats["a"], fmt_b=formats.get("b"),
                             fmt_c=formats.get("c"), fmt_d=formats["d"],
-                            fmt_pre=formats.get("pre"))
+                            fmt_pre=formats.get("pre"), limits=unit.limits)
             refs.append((golden_element(op, values, formats), (values, formats)))
             jobs.append(dict(op=op, **values, formats={**hw_formats, "a": formats["a"]}))
         got_all = run_elements(unit.sim, unit.design, jobs, garbage=garbage)
@@ -665,13 +711,13 @@ def test_format_descriptor_round_trip(fmt):
 
 
 def test_limits():
-    assert internal_width(64) == internal_width(80) == 148
+    assert internal_width(64) == internal_width(80) == 149
     assert internal_width(128) == 128 + 51
     with pytest.raises(ValueError, match="frac -1 < 0"):
         pack_format(Q(16, -1))
     with pytest.raises(ValueError, match="frac 200"):
         pack_format(Q(16, 200))
-    assert internal_width(49) == 148
+    assert internal_width(49) == 149
     with pytest.raises(ValueError, match="word 48 must be an integer >= 49"):
         internal_width(48)
     with pytest.raises(ValueError, match="word 32 must be an integer >= 49"):
@@ -702,10 +748,14 @@ def test_limits():
 
 
 @pytest.mark.tools
-def test_verilator_lint_wall_is_clean(unit, verilator_tool, tmp_path):
-    """The unit's Verilog passes Verilator --lint-only -Wall with the project's waivers
-    (PyRTL's unused temporary carry / product bits only)."""
+@pytest.mark.parametrize("lane", LANES)
+def test_verilator_lint_wall_is_clean(request, lane, verilator_tool, tmp_path):
+    """The unit's Verilog (the widest lane's and fixar_u50's) passes Verilator
+    --lint-only -Wall with the project's waivers (PyRTL's unused temporary carry /
+    product bits only)."""
     from fixar_gen.hw.lint import lint
+
+    unit = request.getfixturevalue(lane)
 
     source = tmp_path / "fixar_vector_unit.v"
     with source.open("w") as f:
