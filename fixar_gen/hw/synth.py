@@ -31,14 +31,16 @@ NETLIST = "netlist.json"
 
 
 def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
-                tool: Tool | None = None, uram: bool = False, netlist: bool = False
-                ) -> dict[str, int]:
+                tool: Tool | None = None, uram: bool = False, netlist: bool = False,
+                family: str = "xcup") -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``, written to ``folder/top.v``) with
-    ``synth_xilinx -family xcup`` (no I/O or clock buffers; with ``uram``, its
+    ``synth_xilinx -family xcup`` (by default; no I/O or clock buffers; with ``uram``, its
     ``-uram``: large memories may become URAM288, which Yosys otherwise never infers);
     Yosys's cell counts by type.  With ``netlist`` Yosys also writes the mapped netlist
     as JSON (``folder/netlist.json``, ``write_json``: what :mod:`fixar_gen.hw.timing`
-    walks).  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
+    walks).  ``family`` is the U50's UltraScale+ (``xcup``) unless a check needs
+    another one: Yosys 0.70 packs pipeline registers into DSPs (MREG, PREG...) only for
+    ``xc7``.  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
@@ -47,7 +49,7 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
     tmp.mkdir(exist_ok=True)
     tool = tool or yosys()
     script = (f"read_verilog {source.name}; "
-              f"synth_xilinx -family xcup -noiopad -noclkbuf{' -uram' if uram else ''} "
+              f"synth_xilinx -family {family} -noiopad -noclkbuf{' -uram' if uram else ''} "
               f"-top {top}; "
               "tee -q -o stat.json stat -json"
               + (f"; write_json {NETLIST}" if netlist else ""))
