@@ -142,12 +142,14 @@ def test_accumulation_chain(weight, start, data):
         assert out == (lo, hi)
 
 
-def test_narrow_widths_exhaustive_with_wrap():
-    """W 4, H 2, A 8 (the narrowest A allowed): every weight x word x mode x extreme psum;
-    the lanes wrap modulo 2**A (no saturation inside the array)."""
-    widths = PEWidths(4, 2, 8)
+@pytest.mark.parametrize("weight_bits", [4, 3, 2])
+def test_narrow_widths_exhaustive_with_wrap(weight_bits):
+    """W 4 (3, 2: odd and 1-bit low weight digits), H 2, A 8 (the narrowest A allowed
+    for W 4): every weight x word x mode x extreme psum; the lanes wrap modulo 2**A (no
+    saturation inside the array)."""
+    widths = PEWidths(weight_bits, 2, 8)
     psum_values = [-128, -1, 0, 1, 127]
-    for weight in range(-8, 8):
+    for weight in range(-2**(weight_bits - 1), 2**(weight_bits - 1)):
         steps, expected = [], []
         for word, mode, lo, hi in itertools.product(range(16), (FXP32, FXP16),
                                                     psum_values, psum_values):
@@ -162,8 +164,11 @@ def test_narrow_widths_exhaustive_with_wrap():
 
 
 @given(widths=st.sampled_from([PEWidths(8, 4, 16), PEWidths(18, 9, 40), PEWidths(32, 8, 48),
-                               PEWidths(16, 16, 64)]), data=st.data())
+                               PEWidths(16, 16, 64), PEWidths(17, 8, 40), PEWidths(3, 2, 8),
+                               PEWidths(2, 2, 8)]), data=st.data())
 def test_other_widths(widths, data):
+    """Other widths, odd weight widths too (the weight's two signed digits are then
+    unequal: K = ceil(W / 2) and W - K + 1 bits; W = 2 leaves a 1-bit low digit)."""
     w = data.draw(st.integers(-2**(widths.weight - 1), 2**(widths.weight - 1) - 1))
     word = data.draw(st.integers(0, 2**widths.word - 1))
     mode = data.draw(st.sampled_from([FXP32, FXP16]))
