@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import sys
@@ -35,7 +36,7 @@ from report import machine  # noqa: E402
 
 from fixar_gen.hw.array import build_array  # noqa: E402
 from fixar_gen.hw.pe import PEWidths, build_pe  # noqa: E402
-from fixar_gen.hw.synth import block_verilog, cell_counts  # noqa: E402
+from fixar_gen.hw.synth import NETLIST, block_verilog, cell_counts, dsp_register_flops  # noqa: E402,E501
 from fixar_gen.tools import run_tool, yosys  # noqa: E402
 
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
@@ -69,15 +70,17 @@ def synthesize(design: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="dse_cal_") as work:
         verilog = block_verilog(_block(design), module)
         start = time.perf_counter()
-        cells = cell_counts(verilog, module, work, timeout=3_600, tool=tool)
+        cells = cell_counts(verilog, module, work, timeout=3_600, tool=tool, netlist=True)
         seconds = time.perf_counter() - start
+        netlist = json.loads((Path(work) / NETLIST).read_text())["modules"][module]
+        in_dsps = dsp_register_flops(netlist)
     single = design == "pe" or design.startswith("lane")
     rows, cols = (1, 1) if single else (int(n) for n in design.split("x"))
     return {
         "design": design if single else "array",
         "rows": rows, "cols": cols,
         "luts": sum(n for k, n in cells.items() if LUT_CELLS.fullmatch(k)),
-        "ffs": sum(n for k, n in cells.items() if FF_CELLS.fullmatch(k)),
+        "ffs": sum(n for k, n in cells.items() if FF_CELLS.fullmatch(k)) - in_dsps,
         "dsps": cells.get("DSP48E2", 0),
         "carry": sum(n for k, n in cells.items() if k.startswith("CARRY")),
         "seconds": round(seconds, 1),
@@ -107,8 +110,9 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "vector lane examples/fixar_u50.yaml generates (its word and format limits; not",
         "fitted: counted as measured by the estimate of a generated design), ``laneWORD``",
         "the widest lane.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
-        "SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops; CARRY and MUXF cells are not LUTs",
-        "(Vivado reports them apart).",
+        "SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops except a DSP48E2's own pipeline",
+        "registers (``synth.dsp_register_flops``: Yosys leaves them in the fabric, Vivado",
+        "does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).",
         '"""',
         "",
         f"TOOL = {version!r}",

@@ -24,15 +24,17 @@ FXP16 packing
 
 Activation flow and timing (``flow``)
     ``broadcast`` (FIXAR, the default): each row's word goes to all C PEs of the row in
-    the same cycle.  The partial sums are registered at every PE, so row ``r`` must
-    see line ``m`` ``r`` cycles after row 0: the line buffer delays row ``r`` by ``r``
-    registers (a triangle of ``R (R - 1) / 2`` word registers, the mode bit travels with
-    each word).  A line presented in cycle ``t`` has its C column sums at the outputs,
-    all in the same cycle, in cycle ``t + R``: **latency R**.
+    the same cycle.  A PE multiplies the word in the cycle it arrives, its products
+    pass ``P = pe.PRODUCT_STAGES`` (2) registers (a DSP48E2's MREG and PREG) and then
+    meet the partial sums from above, which are registered at every PE; so row ``r``
+    must see line ``m`` ``r`` cycles after row 0: the line buffer delays row ``r`` by
+    ``r`` registers (a triangle of ``R (R - 1) / 2`` word registers, the mode bit
+    travels with each word).  A line presented in cycle ``t`` has its C column sums at
+    the outputs, all in the same cycle, in cycle ``t + R + P``: **latency R + P**.
     ``systolic``: the PEs pass the word (and mode) to the right through a register, so
     PE (r, c) sees line ``m`` ``r + c`` cycles after PE (0, 0); column ``c``'s sum is
-    ready in cycle ``t + R + c`` and a deskew of ``C - 1 - c`` registers aligns the
-    columns: **latency R + C - 1**.
+    ready in cycle ``t + R + P + c`` and a deskew of ``C - 1 - c`` registers aligns the
+    columns: **latency R + P + C - 1**.
     ``out_valid`` and ``out_mode`` are ``line_valid`` and ``line_mode`` delayed by the
     latency, so a consumer reads the C sums (both lanes in FXP16) whenever ``out_valid``
     is 1.  Lines may follow each other every cycle, and the mode may change from one
@@ -44,8 +46,9 @@ Weight loading
     registers of that row at the clock edge: FIXAR's 512-bit weight memory delivers 16
     weights, a row of a 16-column array, per cycle.  A tile loads in R cycles.  Each PE
     has one weight register (no shadow copy): a row may be written once the last line
-    using the old weights has passed it.  In the broadcast flow line ``m`` reaches row
-    ``r`` in cycle ``t_m + r``, so loading row ``r`` in cycle ``t_0 + r - 1`` (one row per
+    using the old weights has passed it (the multiply reads the weight in the cycle the
+    word arrives; the product registers come after it).  In the broadcast flow line
+    ``m`` reaches row ``r`` in cycle ``t_m + r``, so loading row ``r`` in cycle ``t_0 + r - 1`` (one row per
     cycle, the load running one cycle ahead of the first line) overlaps the load with
     the stream: :func:`run_tile` does that by default, and back-to-back tiles would need
     no bubble when the stream of a tile lasts at least R cycles.
@@ -68,14 +71,16 @@ import pyrtl
 from .. import exact
 from ..isa import MODES
 from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
-from .pe import FXP32, PEGenerator, PEWidths, pack_word, pe
+from .pe import FXP32, PRODUCT_STAGES, PEGenerator, PEWidths, pack_word, pe
 
 FLOWS = ("broadcast", "systolic")
 
 
 def latency(rows: int, cols: int, flow: str) -> int:
-    """Cycles from a line at the input to its column sums at the outputs."""
-    return rows if flow == "broadcast" else rows + cols - 1
+    """Cycles from a line at the input to its column sums at the outputs: a cycle per
+    row, plus the PE's product registers, plus the systolic flow's skew."""
+    skew = 0 if flow == "broadcast" else cols - 1
+    return rows + PRODUCT_STAGES + skew
 
 
 def row_address_bits(rows: int) -> int:

@@ -37,13 +37,14 @@ Per core
     (row 0 of the next tile loads in the tile's last slot), so the stationary weights
     are replaced row by row right behind the last line using them.  The slot counters
     are stage 0 (they compute the read addresses); the words, with the slot's masks
-    and controls, enter the array in stage 1.  The column sums leave the array R
-    cycles after their line and are added into the accumulator buffer
+    and controls, enter the array in stage 1.  The column sums leave the array
+    ``R + P`` cycles after their line (P = ``pe.PRODUCT_STAGES``, the registers after
+    each PE multiply: the array's latency) and are added into the accumulator buffer
     (read-modify-write, modulo 2^word; the read address is registered the cycle before
     the sums arrive); the last k-tile fits the sum to the accumulator's width
     (saturation counted), the first k-tile of a non-accumulating instruction
     overwrites.  The controller fetches in the cycle of the last writes: ``1 + (tiles -
-    1) * S + L + R`` cycles.
+    1) * S + L + R + P`` cycles.
 
 Memory
     One ``word``-bit scratchpad holds every buffer and the host slots.  Its reads are
@@ -71,7 +72,7 @@ from .. import isa, ops
 from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                    Load, MatMul, Store, Vector)
 from . import vector as V
-from .array import array as array_generator, row_address_bits
+from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, check_width, named
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
@@ -156,7 +157,7 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     lines = math.ceil(instr.m.count / macs)
     tiles = math.ceil(instr.k.count / rows) * math.ceil(instr.n.count / cols)
     slot = max(lines, rows)
-    return 1 + (tiles - 1) * slot + lines + rows
+    return 1 + (tiles - 1) * slot + lines + array_latency(rows, cols, "broadcast")
 
 
 #: vector functions issued one element a step (they share PRNG lanes), folded into the
@@ -845,17 +846,19 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
                            load_row=stage1(load_row, "load_row"), load_data=load_data,
                            pe_generator=pe_generator)
 
-    # -- metadata travelling with each line: R cycles from stage 0 to the cycle before
-    #    its sums (the accumulator's read address), one more to the sums (stage R + 1)
+    # -- metadata travelling with each line: the array's latency (R + its PEs' product
+    #    registers) from stage 0 to the cycle before its sums (the accumulator's read
+    #    address), one more to the sums
+    latency = array_latency(R, C, "broadcast")
     last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), last_line])
-    for step in range(R):
+    for step in range(latency):
         reg = pyrtl.Register(meta.bitwidth, name=s(f"meta_d{step + 1}"))
         reg.next <<= meta
         meta = reg
     ahead = meta
-    meta = pyrtl.Register(meta.bitwidth - 1, name=s(f"meta_d{R + 1}"))  # last_line done
+    meta = pyrtl.Register(meta.bitwidth - 1, name=s(f"meta_d{latency + 1}"))  # last_line done
     meta.next <<= ahead[:-1]
 
     def meta_fields(word):

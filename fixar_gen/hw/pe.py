@@ -2,13 +2,17 @@
 generator and its golden model.
 
 Datapath (one PE, ``W`` weight bits, ``H`` half bits, activation word ``2H`` bits,
-``A`` partial-sum bits)::
+``A`` partial-sum bits, ``K = ceil(W / 2)``)::
 
     load_en, load_data ──► weight (W-bit register, stationary)
-                                │
-    act word [2H] ─┬─ lo = act[0:H] ──► mul_lo: weight x lo' (lo' = H+1 bits: lo
+                                │  two signed digits: w = w_top * 2**K + w_low
+                                │  (w_low = weight[0:K] read as signed, w_top =
+                                │   weight[K:W] + weight[K-1]: W-K+1 bits)
+    act word [2H] ─┬─ lo = act[0:H] ──► w_low x lo', w_top x lo'  (lo' = H+1 bits: lo
                    │                    zero-extended in FXP32, sign-extended in FXP16)
-                   └─ hi = act[H:2H] ─► mul_hi: weight x hi (signed)
+                   └─ hi = act[H:2H] ─► w_low x hi,  w_top x hi   (signed)
+                        each product ──► MREG ──► PREG       (PRODUCT_STAGES = 2)
+    prod_lo = (w_top x lo' << K) + w_low x lo',  prod_hi likewise
     FXP32: lane lo += (prod_hi << H) + prod_lo      (= weight x the signed 2H-bit word)
            lane hi += 0                             (passes the sum from above)
     FXP16: lane lo += prod_lo, lane hi += prod_hi   (two independent MACs)
@@ -16,17 +20,34 @@ Datapath (one PE, ``W`` weight bits, ``H`` half bits, activation word ``2H`` bit
 
 The two multipliers are FIXAR's two 32x16 multipliers.  The low one takes ``H + 1``
 bits so that the lower half can be read as *unsigned* in FXP32 (its bit ``H - 1`` is
-a magnitude bit there, not a sign): a 32x17 signed product still fits two DSP48E2
-slices (27x18), so this costs nothing over 32x16.  Both are ``pyrtl.signed_mult``
+a magnitude bit there, not a sign).  Each is written as two multiplies by the
+weight's two signed digits (16 x 17 and 17 x 17 bits for W = 32), so that each is
+exactly one DSP48E2 (27 x 18) followed by its two registers: four DSP48E2 a PE, as
+before, but every product registered where the DSP48E2 has its MREG and PREG.  The
+digits are signed so that every multiply is signed x signed (an unsigned low digit
+times a signed half is a mixed multiply Yosys splits over two DSPs with LUT sums);
+the price is the top digit's carry-in, ``weight[K-1]``, a (W-K+1)-bit increment
+between the weight register and the DSPs.  Each multiply is ``pyrtl.signed_mult``
 (operands sign-extended to the product's width, which Yosys reads as a signed multiply
-for the DSP48E2's own signed multiplier).  The native-width
+for the DSP48E2's own signed multiplier), and each sum keeps every product bit (a
+product Yosys sees truncated is no longer a signed multiply).  The native-width
 :func:`~fixar_gen.hw.multiply.signed_product` the vector lane uses (64 bits in
 Verilator's C++ instead of 98) was measured here too and rejected for the PE: its
 sign corrections are LUT subtractors, and a held-out 2x4 array grew from 1,533 to
 2,745 LUTs and from 344 to 544 CARRY4 (Yosys xcup, same 32 DSP48E2) for a 10-20%
-faster Verilator run.  The products are not registered: a
-product register would add one cycle to the array's latency (and to every harness that
-drives a PE), which this version does not do yet.
+faster Verilator run.
+
+What synthesis makes of the product registers (Yosys 0.70, docs/hardware.md): with
+``synth_xilinx -family xc7`` all four DSP48E1 get MREG and PREG; with ``-family
+xcup`` Yosys packs no register into a DSP48E2 at all (its ``xilinx_dsp`` pass runs
+the register packing for xc7 only), so the registers stay flip-flops right at each
+DSP48E2's output, where Vivado absorbs them.
+
+Timing: a word multiplies in the cycle it reaches the PE; its products leave the
+PREG ``PRODUCT_STAGES`` cycles later and meet the partial sums from above then, and
+the sums leave the PE one cycle after that: ``PE_LATENCY`` = 3 cycles from the word
+to its sums (1 before the products were registered).  The weight is read in the cycle
+of the multiply, so weight loading keeps its timing.
 
 Partial sums travel as two ``A``-bit lanes: ``lo`` carries the product of the low
 activation half (FXP16) or the whole 32x32 product (FXP32), ``hi`` the product of the
@@ -45,7 +66,9 @@ With ``pass_right`` the PE also registers its activation word and mode for the P
 its right (``act_out``, ``mode_out``): the systolic activation flow.  FIXAR broadcasts
 the word along the row instead, and then those registers are not built.
 
-The golden model is :func:`mac_reference`: one cycle of the PE on Python ints.
+The golden model is :func:`mac_reference`: the partial sums a PE passes down for one
+word, on Python ints (``PE_LATENCY`` cycles after the word, from the partial sums
+presented ``PRODUCT_STAGES`` cycles after it).
 """
 
 from __future__ import annotations
@@ -60,6 +83,17 @@ from ..numerics import FixedFormat
 from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
+
+#: registers after each multiply: the DSP48E2's MREG and PREG
+PRODUCT_STAGES = 2
+#: cycles from an activation word at a PE's input to its partial sums at the outputs;
+#: the partial sums from above are added PRODUCT_STAGES cycles after the word
+PE_LATENCY = PRODUCT_STAGES + 1
+
+
+def weight_split(weight_bits: int) -> int:
+    """K, the bits of the weight's low signed digit (the high digit has W - K + 1)."""
+    return (weight_bits + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -119,8 +153,10 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
     Inputs: ``act`` (2H), ``mode`` (1: 0 FXP32, 1 FXP16), ``psum_lo``/``psum_hi`` (A
     each, from the PE above; constants at the top row), ``load_en`` (1) and
     ``load_data`` (W): the weight register takes ``load_data`` at the clock edge when
-    ``load_en`` is 1.  Outputs are registers: the partial sums one cycle after their
-    inputs (and the activation word and mode when ``pass_right``).
+    ``load_en`` is 1.  Outputs are registers: the partial sums ``PE_LATENCY`` cycles
+    after their word, one cycle after the partial sums from above they add, which the
+    PE takes ``PRODUCT_STAGES`` cycles after the word (and the activation word and
+    mode one cycle later, when ``pass_right``).
     """
     w, h, a = widths.weight, widths.half, widths.acc
     for wire, bits, what in ((act, 2 * h, "act"), (mode, 1, "mode"), (psum_lo, a, "psum_lo"),
@@ -131,21 +167,51 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
     weight = pyrtl.Register(w, name=scope("weight"))
     weight.next <<= pyrtl.select(load_en, load_data, weight)
 
+    # the weight in two signed digits, w = w_top * 2**K + w_low, each multiply below a
+    # DSP48E2's signed 27 x 18 (a signed low digit keeps every product signed x signed,
+    # which Yosys maps without LUT corrections)
+    k = weight_split(w)
+    w_low = named(weight[:k], scope("w_low"))                          # signed K bits
+    w_top = named((weight[k:].sign_extended(w - k + 1) + weight[k - 1]).truncate(w - k + 1),
+                  scope("w_top"))                                      # signed W-K+1 bits
+
     fxp16 = named(mode, scope("fxp16"))
     act_lo = named(act[:h], scope("act_lo"))
     act_hi = named(act[h:], scope("act_hi"))
     # the low half is a magnitude in FXP32, a signed activation in FXP16
     lo_operand = named(pyrtl.concat(fxp16 & act_lo[h - 1], act_lo), scope("mul_lo_operand"))
-    prod_lo = named(pyrtl.signed_mult(weight, lo_operand), scope("prod_lo"))    # W+H+1
-    prod_hi = named(pyrtl.signed_mult(weight, act_hi), scope("prod_hi"))        # W+H
 
-    full = w + 2 * h                                       # the exact W x 2H product
-    prod_wide = named((pyrtl.concat(prod_hi, pyrtl.Const(0, h))
-                       + prod_lo.sign_extended(full)).truncate(full), scope("prod_fxp32"))
+    def product(digit: pyrtl.WireVector, operand: pyrtl.WireVector, what: str):
+        """One DSP48E2: the signed product and its PRODUCT_STAGES registers (MREG, PREG)."""
+        value = pyrtl.signed_mult(digit, operand)
+        for stage in range(1, PRODUCT_STAGES + 1):
+            reg = pyrtl.Register(value.bitwidth, name=scope(f"{what}_s{stage}"))
+            reg.next <<= value
+            value = reg
+        return value
 
-    add_lo = named(pyrtl.select(fxp16, prod_lo.sign_extended(a), prod_wide.sign_extended(a)),
+    lo_low = product(w_low, lo_operand, "prod_lo_low")       # weight digits x low half
+    lo_top = product(w_top, lo_operand, "prod_lo_top")
+    hi_low = product(w_low, act_hi, "prod_hi_low")           # weight digits x high half
+    hi_top = product(w_top, act_hi, "prod_hi_top")
+    late = fxp16
+    for stage in range(1, PRODUCT_STAGES + 1):                # the mode beside its products
+        reg = pyrtl.Register(1, name=scope(f"fxp16_s{stage}"))
+        reg.next <<= late
+        late = reg
+    fxp16_late = named(late, scope("fxp16_late"))
+
+    # prod_lo = w x lo' and prod_hi = w x hi, each the sum of its two digit products,
+    # and the FXP32 product; every sum at its full width, so that each multiply keeps
+    # its whole product (a product Yosys sees truncated is no longer a signed multiply
+    # and no longer one DSP48E2)
+    prod_lo = named(_signed_sum(_shifted(lo_top, k), lo_low), scope("prod_lo"))
+    prod_hi = named(_signed_sum(_shifted(hi_top, k), hi_low), scope("prod_hi"))
+    prod_wide = named(_signed_sum(_shifted(prod_hi, h), prod_lo), scope("prod_fxp32"))
+
+    add_lo = named(pyrtl.select(fxp16_late, _fit(prod_lo, a), _fit(prod_wide, a)),
                    scope("addend_lo"))
-    add_hi = named(pyrtl.select(fxp16, prod_hi.sign_extended(a), pyrtl.Const(0, a)),
+    add_hi = named(pyrtl.select(fxp16_late, _fit(prod_hi, a), pyrtl.Const(0, a)),
                    scope("addend_hi"))
 
     out_lo = pyrtl.Register(a, name=scope("psum_lo"))
@@ -160,6 +226,22 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
         act_out.next <<= act
         mode_out.next <<= mode
     return PEPorts(weight, out_lo, out_hi, act_out, mode_out)
+
+
+def _shifted(value: pyrtl.WireVector, by: int) -> pyrtl.WireVector:
+    """``value`` times 2**by (a signed value stays signed)."""
+    return pyrtl.concat(value, pyrtl.Const(0, by)) if by else value
+
+
+def _signed_sum(x: pyrtl.WireVector, y: pyrtl.WireVector) -> pyrtl.WireVector:
+    """x + y, both signed, at a width that holds every sum (one more bit)."""
+    bits = max(x.bitwidth, y.bitwidth) + 1
+    return (x.sign_extended(bits) + y.sign_extended(bits)).truncate(bits)
+
+
+def _fit(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+    """A signed ``value`` as ``bits`` bits: sign-extended, or wrapped modulo 2**bits."""
+    return value.truncate(bits) if value.bitwidth >= bits else value.sign_extended(bits)
 
 
 def build_pe(widths: PEWidths, scope: str = "pe") -> pyrtl.Block:
@@ -204,8 +286,10 @@ def pack_word(values, widths: PEWidths, mode: int) -> int:
 
 def mac_reference(weight: int, word: int, psum_lo: int, psum_hi: int, mode: int,
                   widths: PEWidths) -> tuple[int, int]:
-    """One PE cycle on Python ints: the (lo, hi) partial sums it passes down, as signed
-    A-bit values (wrapping modulo 2**A, as the adders do)."""
+    """One MAC of the PE on Python ints: the (lo, hi) partial sums it passes down for
+    the word ``word`` and the partial sums from above that meet its products
+    (``PRODUCT_STAGES`` cycles after the word), as signed A-bit values (wrapping modulo
+    2**A, as the adders do); they leave the PE ``PE_LATENCY`` cycles after the word."""
     weight = check_signed(weight, widths.weight, "weight")
     acts = split_word(word, widths, mode)
     if mode == FXP32:

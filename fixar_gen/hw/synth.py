@@ -31,14 +31,16 @@ NETLIST = "netlist.json"
 
 
 def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 3600,
-                tool: Tool | None = None, uram: bool = False, netlist: bool = False
-                ) -> dict[str, int]:
+                tool: Tool | None = None, uram: bool = False, netlist: bool = False,
+                family: str = "xcup") -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``, written to ``folder/top.v``) with
-    ``synth_xilinx -family xcup`` (no I/O or clock buffers; with ``uram``, its
+    ``synth_xilinx -family xcup`` (by default; no I/O or clock buffers; with ``uram``, its
     ``-uram``: large memories may become URAM288, which Yosys otherwise never infers);
     Yosys's cell counts by type.  With ``netlist`` Yosys also writes the mapped netlist
     as JSON (``folder/netlist.json``, ``write_json``: what :mod:`fixar_gen.hw.timing`
-    walks).  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
+    walks).  ``family`` is the U50's UltraScale+ (``xcup``) unless a check needs
+    another one: Yosys 0.70 packs pipeline registers into DSPs (MREG, PREG...) only for
+    ``xc7``.  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
@@ -47,7 +49,7 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
     tmp.mkdir(exist_ok=True)
     tool = tool or yosys()
     script = (f"read_verilog {source.name}; "
-              f"synth_xilinx -family xcup -noiopad -noclkbuf{' -uram' if uram else ''} "
+              f"synth_xilinx -family {family} -noiopad -noclkbuf{' -uram' if uram else ''} "
               f"-top {top}; "
               "tee -q -o stat.json stat -json"
               + (f"; write_json {NETLIST}" if netlist else ""))
@@ -68,3 +70,40 @@ def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
                uram: bool = False) -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
     return summarize(cell_counts(verilog, top, folder, timeout, uram=uram))
+
+
+def dsp_register_flops(module: dict) -> int:
+    """Flip-flops of a Yosys ``write_json`` module that are a DSP48E2's own pipeline
+    registers in Vivado: a flip-flop whose D is a DSP48E2 P bit and that is its only
+    load (the MREG or PREG), and a second one whose D is that flip-flop's Q, its only
+    load (the PREG after the MREG).  Yosys 0.70 packs no register into a DSP48E2 (its
+    ``xilinx_dsp`` register packing runs for xc7 only), so its xcup cell counts hold
+    them as FDRE; the resource model counts what a U50 build puts in the fabric, so it
+    leaves them out."""
+    cells = module.get("cells", {}).values()
+    loads: dict[int, list[dict]] = {}
+    for cell in cells:
+        for pin, bits in cell["connections"].items():
+            if cell.get("port_directions", {}).get(pin) == "input":
+                for bit in bits:
+                    loads.setdefault(bit, []).append(cell)
+
+    def only_flop(bit) -> dict | None:
+        users = loads.get(bit, [])
+        if len(users) == 1 and re.fullmatch(r"FD[RSCP]E", users[0]["type"]) \
+                and users[0]["connections"].get("D") == [bit]:
+            return users[0]
+        return None
+
+    count = 0
+    for cell in cells:
+        if cell["type"] != "DSP48E2":
+            continue
+        for bit in cell["connections"].get("P", []):
+            first = only_flop(bit)
+            if first is None:
+                continue
+            count += 1
+            if only_flop(first["connections"]["Q"][0]) is not None:
+                count += 1
+    return count

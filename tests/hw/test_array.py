@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fixar_gen.exact import matmul
 from fixar_gen.hw.array import FLOWS, build_array, lines_of, reference, run_tile
 from fixar_gen.hw.build import to_signed, to_unsigned
-from fixar_gen.hw.pe import FXP16, FXP32, PEWidths
+from fixar_gen.hw.pe import FXP16, FXP32, PRODUCT_STAGES, PEWidths
 from fixar_gen.isa import MODES, Buffer, MatMul, Program, Range, Slot
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.perf import Timing, instruction_cycles
@@ -137,7 +137,8 @@ def test_tile_cycles_against_perf_model(rows, cols, m, mode, flow):
     """Measured cycles of one tile vs fixar_gen.perf (whose tile is
     load + stream + R + C + array_extra_latency).  The stream agrees; the load agrees
     when the load is not overlapped (R cycles = ceil(R C / banks) with C banks); the
-    fill/drain differs by exactly C (broadcast: latency R) or 1 (systolic: R + C - 1)."""
+    fill/drain differs by exactly C - P (broadcast: latency R + P, P the PE's product
+    registers) or 1 - P (systolic: R + P + C - 1)."""
     timing = Timing()
     weights = [[1] * cols for _ in range(rows)]
     acts = [[1] * rows for _ in range(m)]
@@ -150,7 +151,8 @@ def test_tile_cycles_against_perf_model(rows, cols, m, mode, flow):
     assert run.cycles.load == rows == load
     assert run.cycles.stream == stream
     assert run.cycles.drain == design(rows, cols, flow).latency
-    fill_drain_gap = {"broadcast": cols, "systolic": 1}[flow] + timing.array_extra_latency
+    fill_drain_gap = ({"broadcast": cols, "systolic": 1}[flow] + timing.array_extra_latency
+                      - PRODUCT_STAGES)
     assert model - run.cycles.total == fill_drain_gap
 
     overlapped = run_tile(weights, acts, mode, design=design(rows, cols, flow))

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixar_gen.hw.build import Scope, fresh_block, to_signed, to_unsigned
-from fixar_gen.hw.pe import (FXP16, FXP32, PEWidths, build_pe, mac_reference, pack_word, pe,
-                              split_word)
+from fixar_gen.hw.pe import (FXP16, FXP32, PE_LATENCY, PRODUCT_STAGES, PEWidths, build_pe,
+                              mac_reference, pack_word, pe, split_word)
 from fixar_gen.numerics import FixedFormat
 
 DEFAULT = PEWidths()                                 # W 32, H 16, A 80
@@ -33,9 +33,11 @@ def pe_block(widths: PEWidths) -> pyrtl.Block:
 def run_pe(widths: PEWidths, weight: int, steps, garbage: int = 0):
     """Load ``weight``, then one MAC per (word, mode, psum_lo, psum_hi) in ``steps``
     (psum None = feed back the PE's previous output: an accumulation chain).  Each MAC
-    is followed by an idle cycle, in which its registered outputs are read.  Returns
-    the (lo, hi) outputs, signed.  While not loading, the load data port carries
-    ``garbage`` (it must be ignored)."""
+    presents its word, then its partial sums ``PRODUCT_STAGES`` cycles later (when its
+    products leave the DSP registers), then an idle cycle, in which its registered
+    outputs are read: ``PE_LATENCY`` cycles after the word.  Returns the (lo, hi)
+    outputs, signed.  While not loading, the load data port carries ``garbage`` (it
+    must be ignored), and the cycles without a word carry a zero word and psum."""
     sim = pyrtl.FastSimulation(tracer=None, block=pe_block(widths))
     a = widths.acc
 
@@ -48,11 +50,14 @@ def run_pe(widths: PEWidths, weight: int, steps, garbage: int = 0):
     for word, mode, lo, hi in steps:
         if lo is None:
             lo, hi = prev
-        step(0, garbage, word, mode, lo, hi)
+        step(0, garbage, word, mode, 0, 0)
+        for cycle in range(1, PRODUCT_STAGES + 1):    # the products meet the psums above
+            step(0, garbage, 0, 0, *((lo, hi) if cycle == PRODUCT_STAGES else (0, 0)))
+            if cycle == 1:                             # the word passed right, one cycle on
+                assert (sim.inspect("act_out"), sim.inspect("mode_out")) == (word, mode)
         step(0, garbage, 0, 0, 0, 0)                  # outputs of the MAC are visible now
         prev = read(sim, widths)
         outs.append(prev)
-        assert (sim.inspect("act_out"), sim.inspect("mode_out")) == (word, mode)
     return outs
 
 
@@ -137,12 +142,14 @@ def test_accumulation_chain(weight, start, data):
         assert out == (lo, hi)
 
 
-def test_narrow_widths_exhaustive_with_wrap():
-    """W 4, H 2, A 8 (the narrowest A allowed): every weight x word x mode x extreme psum;
-    the lanes wrap modulo 2**A (no saturation inside the array)."""
-    widths = PEWidths(4, 2, 8)
+@pytest.mark.parametrize("weight_bits", [4, 3, 2])
+def test_narrow_widths_exhaustive_with_wrap(weight_bits):
+    """W 4 (3, 2: odd and 1-bit low weight digits), H 2, A 8 (the narrowest A allowed
+    for W 4): every weight x word x mode x extreme psum; the lanes wrap modulo 2**A (no
+    saturation inside the array)."""
+    widths = PEWidths(weight_bits, 2, 8)
     psum_values = [-128, -1, 0, 1, 127]
-    for weight in range(-8, 8):
+    for weight in range(-2**(weight_bits - 1), 2**(weight_bits - 1)):
         steps, expected = [], []
         for word, mode, lo, hi in itertools.product(range(16), (FXP32, FXP16),
                                                     psum_values, psum_values):
@@ -157,8 +164,11 @@ def test_narrow_widths_exhaustive_with_wrap():
 
 
 @given(widths=st.sampled_from([PEWidths(8, 4, 16), PEWidths(18, 9, 40), PEWidths(32, 8, 48),
-                               PEWidths(16, 16, 64)]), data=st.data())
+                               PEWidths(16, 16, 64), PEWidths(17, 8, 40), PEWidths(3, 2, 8),
+                               PEWidths(2, 2, 8)]), data=st.data())
 def test_other_widths(widths, data):
+    """Other widths, odd weight widths too (the weight's two signed digits are then
+    unequal: K = ceil(W / 2) and W - K + 1 bits; W = 2 leaves a 1-bit low digit)."""
     w = data.draw(st.integers(-2**(widths.weight - 1), 2**(widths.weight - 1) - 1))
     word = data.draw(st.integers(0, 2**widths.word - 1))
     mode = data.draw(st.sampled_from([FXP32, FXP16]))
@@ -176,7 +186,8 @@ def test_weight_is_stationary_until_reloaded():
         sim.step({**base, "load_en": 0, "load_data": garbage})
         assert to_signed(sim.inspect("pe_r0_c0_weight"), 32) == 7
     sim.step({**base, "load_en": 1, "load_data": to_unsigned(-5, 32)})   # uses 7, loads -5
-    sim.step({**base, "load_en": 0, "load_data": 0})
+    for _ in range(PE_LATENCY):                        # that word's sum, PE_LATENCY later
+        sim.step({**base, "load_en": 0, "load_data": 0})
     assert read(sim, DEFAULT) == (7, 0)
     sim.step({**base, "load_en": 0, "load_data": 0})
     assert read(sim, DEFAULT) == (-5, 0)

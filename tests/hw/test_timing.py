@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixar_gen.hw.timing import UNITS, DelayModel, analyze, analyze_module, top_module, unit_of
+from fixar_gen.hw.timing import (UNITS, DelayModel, analyze, analyze_module, param,
+                                  top_module, unit_of)
 
 M = DelayModel()
 
@@ -243,22 +244,61 @@ def test_the_top_module_of_a_netlist_with_its_library(tmp_path):
         top_module(netlist, "nope")
 
 
-@pytest.mark.tools
-def test_a_synthesized_pe_has_its_unregistered_multiply_on_the_worst_path(tmp_path,
-                                                                         yosys_tool):
-    """Yosys xcup of one PE (seconds): the worst path crosses an unregistered
-    DSP48E2 and the carry chain of the accumulation into a partial-sum register."""
+def synthesized_pe(folder, tool, family: str):
+    """(Verilog, cell counts, netlist module) of one PE (fixar_u50's widths) through
+    Yosys ``synth_xilinx -family <family>`` (seconds)."""
     from fixar_gen.hw.pe import PEWidths, build_pe
     from fixar_gen.hw.synth import NETLIST, block_verilog, cell_counts
     verilog = block_verilog(build_pe(PEWidths(32, 16, 80)), "pe_t")
-    cells = cell_counts(verilog, "pe_t", tmp_path, timeout=900, tool=yosys_tool, netlist=True)
-    report = analyze(tmp_path / NETLIST, "pe_t", verilog=verilog)
+    cells = cell_counts(verilog, "pe_t", folder, timeout=900, tool=tool, netlist=True,
+                        family=family)
+    return verilog, cells, top_module(json.loads((folder / NETLIST).read_text()), "pe_t")[1]
+
+
+@pytest.mark.tools
+def test_every_pe_multiply_is_registered_where_a_dsp_absorbs_it(tmp_path, yosys_tool):
+    """Yosys packs a DSP's pipeline registers only for xc7 (DSP48E1, the same MREG and
+    PREG as a DSP48E2): there, each of the PE's four multiplies is one DSP with both
+    registers set, so the RTL has them where a DSP absorbs them."""
+    _, cells, module = synthesized_pe(tmp_path, yosys_tool, "xc7")
+    dsps = [c for c in module["cells"].values() if c["type"] == "DSP48E1"]
+    assert len(dsps) == cells["DSP48E1"] == 4
+    assert all(param(c, "MREG") == 1 and param(c, "PREG") == 1 for c in dsps), \
+        [{k: param(c, k) for k in ("AREG", "BREG", "MREG", "PREG")} for c in dsps]
+
+
+@pytest.mark.tools
+def test_a_synthesized_pe_on_xcup_fits_the_clock(tmp_path, yosys_tool):
+    """Yosys xcup of one PE: four DSP48E2, which Yosys 0.70 leaves without MREG/PREG
+    (its xilinx_dsp packs registers for xc7 only), each followed by its two product
+    registers as flip-flops and nothing else; the worst path is a multiply into its
+    first register, within 164 MHz, and the accumulate starts at the products'
+    second register."""
+    verilog, cells, module = synthesized_pe(tmp_path, yosys_tool, "xcup")
+    dsps = [c for c in module["cells"].values() if c["type"] == "DSP48E2"]
+    assert len(dsps) == cells["DSP48E2"] == 4
+    sinks: dict[int, list[tuple[str, str]]] = {}
+    for cell in module["cells"].values():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"].get(pin) == "input":
+                for b in bits:
+                    sinks.setdefault(b, []).append((cell["type"], pin))
+    flops = {c["connections"]["D"][0]: c for c in module["cells"].values()
+             if c["type"] == "FDRE"}
+    for dsp in dsps:
+        used = [b for b in dsp["connections"]["P"] if sinks.get(b)]
+        assert used
+        for b in used:
+            assert sinks[b] == [("FDRE", "D")], sinks[b]        # MREG, as a flip-flop
+            q = flops[b]["connections"]["Q"][0]
+            assert sinks[q] == [("FDRE", "D")], sinks[q]        # PREG, as a flip-flop
+    report = analyze_module(module, "pe_t", verilog=verilog)
     w = report.worst
-    assert w.dsp_stages == 1 and w.carry_chains >= 1 and w.lut_levels >= 1
-    assert w.end.startswith(("pe_psum_lo", "pe_psum_hi")) and w.end.endswith(".D")
-    assert w.dsps and w.dsps[0][0][1].startswith("dsp(pe_weight*")
-    assert (report.dsp_count, report.dsp_fully_pipelined) == (cells["DSP48E2"], 0)
-    assert w.ns > M.dsp_mult + M.dsp_alu and w.slack_ns == pytest.approx(M.clock_ns - w.ns, abs=1e-3)
+    assert w.dsp_stages == 1 and w.end.startswith("pe_prod_") and "_s1[" in w.end
+    assert w.ns <= M.clock_ns and w.slack_ns == pytest.approx(M.clock_ns - w.ns, abs=1e-3)
+    accumulate = [p for p in report.paths if p.end.startswith(("pe_psum_lo", "pe_psum_hi"))]
+    assert accumulate and all(p.dsp_stages == 0 and "_s2[" in p.start for p in accumulate)
+    assert (report.dsp_count, report.dsp_fully_pipelined) == (4, 0)
     assert report.unmodeled == {}
 
 
