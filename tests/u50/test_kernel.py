@@ -45,6 +45,7 @@ def verilator_tool():
 
 # ----------------------------------------------------------------- without a simulator
 
+@pytest.mark.slow       # elaborates the kernel twice (tens of seconds)
 def test_verilog_is_deterministic_with_the_vitis_ports():
     import pyrtl
     first = kernel_verilog.__wrapped__(CFG, NAME)

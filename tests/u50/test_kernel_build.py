@@ -51,6 +51,7 @@ def test_the_key_covers_the_environment():
     assert env.runtime_files() == ["/a/libs/libcocotbvpi_verilator.so", "/lib/libpy.so"]
 
 
+@pytest.mark.slow       # two cocotb builds; the Verilator cache's own rebuild test stays default
 @pytest.mark.tools
 def test_a_build_whose_environment_is_gone_is_rebuilt_not_run(verilator_tool, tmp_path,
                                                                monkeypatch):
