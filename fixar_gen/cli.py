@@ -104,8 +104,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print("\n".join(f"{encode(i):0{digits}x}" for i in program.code))
         return 0
     if args.placement:
+        from .hw.core import word_bits
+        from .hw.design import pe_widths
         from .placement import table
-        print(table(program))
+        print(table(program, word=word_bits(pe_widths(spec))))
         return 0
     print(listing(program))
     sched = schedule(program, spec)
@@ -415,8 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
                    help="override the spec's parallelism policy for this phase")
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
-    p.add_argument("--placement", action="store_true", help="print where each buffer lives "
-                   "in the scratchpad: offset, words, live range (instructions), kind")
+    p.add_argument("--placement", action="store_true", help="print where each buffer lives: "
+                   "per memory its width, words and bits, per buffer its memory, offset, "
+                   "words, live range (instructions), kind")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",

