@@ -191,16 +191,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"{out}: {report['top']}.v ({report['verilog_lines']:,} lines), hostmap.json, "
           f"{report['top']}_hostmap.h, report.json; {report['cores']} core(s) of "
           f"{report['array'][0]}x{report['array'][1]} PEs, "
-          f"{report['memory']['words']:,} x {report['memory']['word_bits']}-bit scratchpad; "
+          + ", ".join(f"{name} {m['words']:,} x {m['width_bits']}"
+                      for name, m in report["memory"]["data_memories"].items())
+          + f" (data memories, words x bits); "
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))
     mem = report["memory"]
     if mem["words"] < mem["words_needed"]:
-        print(f"fixar generate: warning: --memory-words {args.memory_words:,}: the "
-              f"scratchpad has {mem['words']:,} words, the spec's programs need "
-              f"{mem['words_needed']:,}; this design cannot run them (a trial size for "
-              "--synth)", file=sys.stderr)
+        print(f"fixar generate: warning: --memory-words {args.memory_words:,}: each "
+              f"data memory has {mem['words']:,} words, the spec's programs need up to "
+              f"{mem['words_needed']:,} in one; this design cannot run them (a trial size "
+              "for --synth)", file=sys.stderr)
     inv = report["memory_inventory"]
     fit = inv["fit"]
     print(f"memories: {inv['total_bits'] / 1e6:,.1f} Mbit ("
@@ -535,9 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "Verilator model and record its build time")
     p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,
                    metavar="N",
-                   help="scratchpad entries (default: fitted to the spec's programs); a "
-                   "small value keeps --synth fast, since the scratchpad synthesizes to "
-                   "registers")
+                   help="words of every data memory (default: each fitted to the spec's "
+                   "programs); a small value keeps --synth fast, since the data memories "
+                   "synthesize to registers")
     p.set_defaults(func=cmd_generate)
 
     for name, helptext, desc in (

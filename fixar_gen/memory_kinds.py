@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .isa import Buffer, Load, Program, Store
 
-#: the on-chip memories, in the order they are laid out in today's one scratchpad
+#: the on-chip memories; a memory's index here is its id in the core's descriptors
 MEMORIES = ("wmem", "mmem", "vmem", "smem", "gmem", "amem", "cmem")
 #: what each memory holds (``fixar compile --placement``, docs)
 MEMORY_ROLES = {
@@ -67,7 +67,8 @@ def slot_widths(program: Program) -> list[int]:
 class Memory:
     """One on-chip memory of a program's placement: ``words`` words of ``width`` bits
     (the widest value stored in it), the first ``pinned_words`` of them pinned; ``base``
-    is its first word in the one scratchpad of today's core.  ``word_wide``: the core
+    is its first word with the memories laid end to end (one address space for counting;
+    the core has a RAM per memory).  ``word_wide``: the core
     keeps these words at its datapath width (``cmem``: a k-tiled sum is exact modulo
     2^word until its last tile fits it to the accumulator's width)."""
 

@@ -26,11 +26,13 @@ docs/hardware.md, "Plan: per-kind banked synchronous memories")
     accumulator (the core keeps its partial sums in datapath words, see
     :attr:`Memory.word_wide`).  Buffers of different memories never share words.
 
-    Until the core has one physical memory per memory (issue 12, step 2), the memories
-    are laid end to end in the one scratchpad in :data:`MEMORIES` order: a buffer's
-    address there is its memory's base plus its offset.  The memories that hold only
-    pinned buffers of fixed size come first, so their bases (and the parameters'
-    addresses) are the same in every program of a spec.
+    The core has one data memory per memory (:mod:`fixar_gen.hw.data_memories`, at
+    the width and depth :func:`fixar_gen.hw.design.config_for` gives it): a buffer's
+    descriptor names its memory and its offset there.  :attr:`Memory.base` and
+    :meth:`Placement.address` lay the memories end to end in :data:`MEMORIES` order,
+    a single address space for the tools that count words (the memories that hold
+    only pinned buffers of fixed size come first, so the parameters' addresses are
+    the same in every program of a spec); the hardware does not use it.
 
 Rules (within each memory)
     *Pinned* buffers live through the whole program and between programs, at the
@@ -179,8 +181,8 @@ class Placement:
         return {m.name: m.base for m in self.memories}
 
     def address(self, p: Placed) -> int:
-        """``p``'s first word in the one scratchpad of today's core: its memory's base
-        plus its offset (a placement without memories: the offset)."""
+        """``p``'s first word with the memories laid end to end: its memory's base plus
+        its offset (a placement without memories: the offset)."""
         return self._bases.get(p.memory, 0) + p.offset
 
     @property

@@ -295,6 +295,13 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     from .hw.design import pe_widths, program_limits
     pe = pe_widths(spec)
     assume(not program_limits(program, pe, word_bits(pe)))
+    # every value within the width config_for gives its memory (the data formats the
+    # drawn constants and PRNG lanes included): a program the spec's design can hold
+    from .hw.design import allowed_widths, lane_limits
+    from .memory_kinds import memory_of, stored_width
+    widths = allowed_widths(lane_limits(spec))
+    assume(all(stored_width(b) <= widths[memory_of(b)] for b in program.buffers
+               if memory_of(b) in widths))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case

@@ -33,7 +33,8 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
 
     train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
     program = hw.program("train", 5)
-    assert hw.machine.base == {p.name: program.placement.address(p)
+    hm = hw.machine.cfg.hostmap
+    assert hw.machine.base == {p.name: hm.data_address(p.memory, p.offset)
                                for p in program.placement.buffers}
     assert program.placement.shared and program.placement.words < \
         program.placement.unshared_words
@@ -49,19 +50,19 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
     assert golden.read_ranges() == hw.read_ranges()
     assert_same_state(golden, hw)
     program = hw.program("infer", 4)
-    assert hw.machine.base == {p.name: program.placement.address(p)
+    assert hw.machine.base == {p.name: hm.data_address(p.memory, p.offset)
                                for p in program.placement.buffers}
 
 
 def test_a_program_whose_buffers_and_slots_do_not_fit_is_refused():
     """The host slots are placed in amem with the buffers: a program whose placed
-    buffers and slots exceed the scratchpad is a HardwareLimit, never a silent
-    overlap."""
+    buffers and slots there exceed that memory's depth is a HardwareLimit, never a
+    silent overlap."""
     spec = tiny_ddpg(1, 1, 1, 3)
     program = compile_program(spec, "train")
     cfg = config_for(spec)
     machine = open_machine(spec, "pyrtl", cfg=cfg)
-    room = (1 << cfg.addr_bits) - program.placement.words
+    room = cfg.memory("amem").depth - program.placement.memory("amem").words
     # the same buffers, with a first slot one word too large for what is left
     first = program.slots[0]
     rows = first.rows + -(-(room + 1) // first.cols)
@@ -81,7 +82,9 @@ def test_the_host_puts_slots_where_the_placement_says():
     program = hw.program("infer", 2)
     hw.infer("actor", uniform_batch(spec, hw.formats, np.random.default_rng(0), size=2).states)
     pl = program.placement
-    assert hw.machine.slot_at == {p.name: pl.address(p) for p in pl.slots}
+    hm = hw.machine.cfg.hostmap
+    assert hw.machine.slot_at == {p.name: hm.data_address(p.memory, p.offset)
+                                  for p in pl.slots}
     amem = pl.memory("amem")
     for p in pl.slots:
         assert p.memory == "amem" and amem.pinned_words >= p.end
