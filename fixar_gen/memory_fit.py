@@ -74,7 +74,7 @@ def check_memory_fit(spec: Spec) -> None:
                   key=lambda m: m.bits)
     raise SpecError(
         "algorithm.batch_size",
-        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the largest, "
+        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the largest RAM, "
         f"{largest.name}, {largest.depth:,} x {largest.width}-bit words for these networks "
         f"at batch {spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
         f"{board.name} after the shell margin ({board.usable_fraction:.0%}) (a smaller "

@@ -34,19 +34,56 @@ def memory_id(name: str) -> int:
 
 @dataclass(frozen=True)
 class MemoryShape:
-    """One data memory as generated: ``width``-bit words, ``2^addr_bits`` of them."""
+    """One data memory as generated: ``width``-bit words, ``2^addr_bits`` of them, or
+    with ``tail_bits`` (< ``addr_bits`` - 1) ``2^(addr_bits - 1) + 2^tail_bits``: a
+    RAM of the lower half and a small one (``mem_<name>_tail``) above it, so that a
+    memory just over a power of two does not double."""
 
     name: str
     width: int
     addr_bits: int
+    tail_bits: int | None = None
+
+    def __post_init__(self):
+        if self.tail_bits is not None and not 1 <= self.tail_bits < self.addr_bits - 1:
+            raise ValueError(f"memory {self.name}: tail of 2^{self.tail_bits} words "
+                             f"beside 2^{self.addr_bits - 1}")
 
     @property
     def depth(self) -> int:
-        return 1 << self.addr_bits
+        return sum(d for _, d in self.blocks)
 
     @property
     def block_name(self) -> str:
         return f"mem_{self.name}"
+
+    @property
+    def blocks(self) -> tuple[tuple[str, int], ...]:
+        """(MemBlock name, words) of the RAMs it is built from, lowest addresses first."""
+        if self.tail_bits is None:
+            return ((self.block_name, 1 << self.addr_bits),)
+        return ((self.block_name, 1 << (self.addr_bits - 1)),
+                (f"{self.block_name}_tail", 1 << self.tail_bits))
+
+    def locate(self, offset: int) -> tuple[str, int]:
+        """(MemBlock name, address in it) of word ``offset``."""
+        for name, words in self.blocks:
+            if offset < words:
+                return name, offset
+            offset -= words
+        raise ValueError(f"word {offset} is beyond memory {self.name}")
+
+
+def fitted_shape(name: str, width: int, words: int) -> MemoryShape:
+    """The smallest :class:`MemoryShape` of ``words`` words or more: a power of two, or
+    half the next one plus a smaller power of two."""
+    bits = max(1, (max(words, 2) - 1).bit_length())
+    half = 1 << (bits - 1)
+    if bits >= 2 and words > half:
+        tail = max(1, (words - half - 1).bit_length())
+        if tail < bits - 1:
+            return MemoryShape(name, width, bits, tail)
+    return MemoryShape(name, width, bits)
 
 
 def _z(value, bits: int) -> pyrtl.WireVector:
@@ -69,9 +106,12 @@ class DataMemories:
         self.shapes = shapes
         self.word = word
         self.addr_bits = addr_bits
-        self.blocks = [pyrtl.MemBlock(s.width, s.addr_bits, name=s.block_name,
-                                      asynchronous=False, max_read_ports=read_ports,
-                                      max_write_ports=write_ports) for s in shapes]
+        # per memory, its RAMs: (MemBlock, address bits)
+        self.blocks = [[(pyrtl.MemBlock(s.width, (words - 1).bit_length(), name=name,
+                                        asynchronous=False, max_read_ports=read_ports,
+                                        max_write_ports=write_ports),
+                         (words - 1).bit_length()) for name, words in s.blocks]
+                       for s in shapes]
 
     def read(self, mem_id, address, name: str) -> pyrtl.WireVector:
         """A synchronous read: ``address`` of memory ``mem_id`` registered (``name``,
@@ -88,9 +128,11 @@ class DataMemories:
         """The word at a registered address ``addr`` of the registered memory id
         ``which`` (a read-modify-write that writes back to ``addr``)."""
         words = []
-        for shape, block in zip(self.shapes, self.blocks):
+        for shape, blocks in zip(self.shapes, self.blocks):
             raw = pyrtl.WireVector(shape.width)
-            raw <<= block[addr[:shape.addr_bits]]
+            parts = [block[addr[:bits]] for block, bits in blocks]
+            top = addr[shape.addr_bits - 1]
+            raw <<= parts[0] if len(parts) == 1 else pyrtl.select(top, parts[1], parts[0])
             words.append(raw[:self.word] if shape.width >= self.word
                          else raw.sign_extended(self.word))
         padded = words + [words[-1]] * ((1 << MEMORY_ID_BITS) - len(words))
@@ -103,6 +145,11 @@ class DataMemories:
         ``enable``."""
         mem_id = _z(mem_id, MEMORY_ID_BITS)
         value = pyrtl.as_wires(value)
-        for k, (shape, block) in enumerate(zip(self.shapes, self.blocks)):
-            block[_z(address, shape.addr_bits)] <<= pyrtl.MemBlock.EnabledWrite(
-                _z(value, shape.width), enable & (mem_id == k))
+        address = _z(address, self.addr_bits)
+        for k, (shape, blocks) in enumerate(zip(self.shapes, self.blocks)):
+            here = enable & (mem_id == k)
+            top = address[shape.addr_bits - 1]
+            for j, (block, bits) in enumerate(blocks):
+                ok = here if len(blocks) == 1 else here & (top if j else ~top)
+                block[address[:bits]] <<= pyrtl.MemBlock.EnabledWrite(
+                    _z(value, shape.width), ok)

@@ -17,7 +17,7 @@ from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
 from .core import CoreConfig, word_bits
-from .data_memories import MemoryShape
+from .data_memories import fitted_shape
 from .pe import PEWidths
 
 PHASES = (("train", None), ("infer", 1), ("explore", 1), ("infer_critic", 1))
@@ -118,7 +118,9 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     """The generator's sizes for ``spec``: one data memory per memory of the placement
     (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
     ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
-    rounded up to a power of two, and as wide as the widest value stored there and at
+    rounded up to a power of two or to half of one plus a smaller one (two RAMs:
+    :func:`~fixar_gen.hw.data_memories.fitted_shape`), and as wide as the widest value
+    stored there and at
     least :func:`allowed_widths` (``cmem``: the datapath word).  ``memory_words``
     overrides every memory's depth (a trial size for synthesis; smaller than
     :func:`words_needed`, the design cannot run the spec's programs)."""
@@ -137,7 +139,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
                                 f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
                                 "networks or batch)")
         width = word if mem == "cmem" else min(word, max(bits, allowed.get(mem, 1)))
-        shapes.append(MemoryShape(mem, width, _bits_for(words)))
+        shapes.append(fitted_shape(mem, width, words))
     hw = spec.hardware
     return CoreConfig(
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,

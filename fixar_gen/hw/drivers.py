@@ -46,10 +46,10 @@ class PyrtlDriver(Driver):
             # as the host port does: the memory the address names keeps the low bits
             mem, offset = self.cfg.hostmap.split_address(base)
             shape = self.cfg.memory(mem)
-            store = self._mem(shape.block_name)
             mask = (1 << shape.width) - 1
             for k, value in enumerate(values):
-                store[offset + k] = int(value) & mask
+                block, at = shape.locate(offset + k)
+                self._mem(block)[at] = int(value) & mask
             return
         name = {"desc": "mem_desc", "slot": "mem_slot", "imem": f"core{core}_imem"}[memory]
         store = self._mem(name)
@@ -60,11 +60,11 @@ class PyrtlDriver(Driver):
         # as the host port does: the word sign-extended to the datapath word
         mem, offset = self.cfg.hostmap.split_address(base)
         shape = self.cfg.memory(mem)
-        store = self._mem(shape.block_name)
         top, word_mask = 1 << (shape.width - 1), (1 << self.cfg.word) - 1
         out = []
         for k in range(count):
-            raw = store.get(offset + k, 0)
+            block, at = shape.locate(offset + k)
+            raw = self._mem(block).get(at, 0)
             out.append((raw - 2 * top if raw & top else raw) & word_mask)
         return out
 

@@ -182,12 +182,13 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
     hm = cfg.hostmap
     reads, writes = scratchpad_ports(cfg)
     n = cfg.cores
-    data = tuple(GeneratedMemory(shape.block_name, "shared", 1, shape.width, shape.depth, 1,
+    data = tuple(GeneratedMemory(block, "shared", 1, shape.width, words, 1,
                                  reads * n + 1, writes * n + 1, "registered",
                                  MEMORY_ROLES[shape.name] + " (placed by lifetime)"
                                  + (" and the host slots" if shape.name == SLOT_MEMORY
-                                    else ""))
-                 for shape in cfg.data_memories)
+                                    else "") + (f" (words from {shape.blocks[0][1]:,} on)"
+                                                if k else ""))
+                 for shape in cfg.data_memories for k, (block, words) in enumerate(shape.blocks))
     mems = data + (
         GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
                         1, len(OPERAND_SLOTS) * n, 1, "computed",

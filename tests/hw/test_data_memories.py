@@ -15,7 +15,7 @@ from fixar_gen.compiler import Precision, compile_program
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import fxp16_precision
 from fixar_gen.hw.build import fresh_block
-from fixar_gen.hw.data_memories import DataMemories, MemoryShape, memory_id
+from fixar_gen.hw.data_memories import DataMemories, MemoryShape, fitted_shape, memory_id
 from fixar_gen.hw.design import PHASES, allowed_widths, config_for, hardware_limits, lane_limits
 from fixar_gen.memory_kinds import MEMORIES, memory_of, stored_width
 
@@ -28,11 +28,13 @@ def sign_extended(raw: int, width: int) -> int:
     return raw - (1 << width) if raw >> (width - 1) & 1 else raw
 
 
-def _simulate(widths: dict[str, int], writes: list[tuple[str, int, int]]) -> list[int]:
+def _simulate(widths: dict[str, int], writes: list[tuple[str, int, int]],
+              tails: dict[str, int] = {}) -> list[int]:
     """Write each (memory, address, value) through DataMemories, then read each back
-    (one read a cycle, synchronous): the words read, as signed integers."""
+    (one read a cycle, synchronous): the words read, as signed integers.  A memory in
+    ``tails`` is 4 words and a tail RAM of 2^tails[m] words."""
     with fresh_block():
-        shapes = tuple(MemoryShape(m, widths[m], 3) for m in MEMORIES)
+        shapes = tuple(MemoryShape(m, widths[m], 3, tails.get(m)) for m in MEMORIES)
         mems = DataMemories(shapes, WORD, 3, read_ports=1, write_ports=1)
         mem, addr = pyrtl.Input(3, "mem"), pyrtl.Input(3, "addr")
         value, we = pyrtl.Input(WORD, "value"), pyrtl.Input(1, "we")
@@ -54,13 +56,22 @@ def _simulate(widths: dict[str, int], writes: list[tuple[str, int, int]]) -> lis
 @given(st.data())
 def test_reads_sign_extend_and_writes_keep_the_low_bits(data):
     widths = {m: data.draw(st.integers(2, WORD)) for m in MEMORIES}
+    tails = {m: 1 for m in MEMORIES if data.draw(st.booleans())}
     writes = []
     for k, m in enumerate(MEMORIES):
         w = widths[m]
         value = data.draw(st.sampled_from((-(1 << (w - 1)), (1 << (w - 1)) - 1, 0, -1))
                           | st.integers(-(1 << (WORD - 1)), (1 << (WORD - 1)) - 1))
-        writes.append((m, k % 8, value))
-    got = _simulate(widths, writes)
+        depth = 6 if m in tails else 8
+        writes.append((m, data.draw(st.integers(0, depth - 1)), value))
+    # distinct words per memory: a later write to the same word would replace it
+    seen, unique = set(), []
+    for m, a, v in writes:
+        if (m, a) not in seen:
+            seen.add((m, a))
+            unique.append((m, a, v))
+    writes = unique
+    got = _simulate(widths, writes, tails)
     for (m, _, value), word in zip(writes, got):
         w = widths[m]
         assert word == sign_extended(value % (1 << w), w)
@@ -112,3 +123,22 @@ def test_a_program_wider_than_its_memory_is_refused():
     program = compile_program(spec, "infer", Precision(), 1)
     problems = hardware_limits(program, dataclasses.replace(cfg, memories=narrow))
     assert any("memory wmem stores 16-bit words" in p for p in problems), problems
+
+
+def test_a_memory_half_a_power_of_two_and_a_tail_holds_its_words_apart():
+    """4 words and a tail of 2: the six words are distinct (the tail is not an alias of
+    the lower half)."""
+    widths = {m: 16 for m in MEMORIES}
+    writes = [("cmem", a, 100 + a) for a in range(6)]
+    assert _simulate(widths, writes, {"cmem": 1}) == [100 + a for a in range(6)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1 << 24))
+def test_fitted_shapes_hold_the_words_with_less_than_half_to_spare(words):
+    shape = fitted_shape("amem", 32, words)
+    assert shape.depth >= words
+    assert shape.depth <= max(2, 2 * words)
+    assert shape.depth == sum(n for _, n in shape.blocks)
+    for name, n in shape.blocks:
+        assert n & (n - 1) == 0                    # each RAM a power of two

@@ -67,9 +67,10 @@ CONFIGS = [
     # data memories of their own widths and depths, as config_for makes them
     CoreConfig("t2", 1, 2, 2, PEWidths(32, 16, 80), 82, 7, imem_bits=5, buffer_bits=5,
                slot_bits=3, lanes=2,
-               memories=tuple(MemoryShape(m, w, a) for m, w, a in (
-                   ("wmem", 32, 7), ("mmem", 32, 5), ("vmem", 20, 5), ("smem", 49, 3),
-                   ("gmem", 32, 6), ("amem", 33, 7), ("cmem", 82, 4)))),
+               memories=tuple(MemoryShape(m, w, a, t) for m, w, a, t in (
+                   ("wmem", 32, 7, None), ("mmem", 32, 5, 2), ("vmem", 20, 5, None),
+                   ("smem", 49, 3, 1), ("gmem", 32, 6, None), ("amem", 33, 7, 4),
+                   ("cmem", 82, 4, None)))),
 ]
 
 
@@ -97,14 +98,16 @@ def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
 def test_mapping_rules():
     inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
     by_name = {m.name: m for m in inv.memories}
-    # one data memory per memory of the placement, each at its own width and depth;
+    # one data memory per memory of the placement, each at its own width and depth
+    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608);
     # 293 reads and 101 writes each: flip-flops until banked
-    shapes = {name: (m.width, m.depth, m.maps_to) for name, m in by_name.items()
+    shapes = {name: (m.width, m.depth) for name, m in by_name.items()
               if name.startswith("mem_") and name not in ("mem_desc", "mem_slot")}
-    assert shapes == {"mem_wmem": (32, 1 << 19, FLIP_FLOPS), "mem_mmem": (32, 1 << 18, FLIP_FLOPS),
-                      "mem_vmem": (32, 1 << 18, FLIP_FLOPS), "mem_smem": (49, 128, FLIP_FLOPS),
-                      "mem_gmem": (32, 1 << 17, FLIP_FLOPS), "mem_amem": (32, 1 << 18, FLIP_FLOPS),
-                      "mem_cmem": (82, 1 << 18, FLIP_FLOPS)}
+    assert shapes == {"mem_wmem": (32, 1 << 19), "mem_mmem": (32, 1 << 18),
+                      "mem_vmem": (32, 1 << 18), "mem_smem": (49, 64), "mem_smem_tail": (49, 8),
+                      "mem_gmem": (32, 1 << 17), "mem_amem": (32, 1 << 17),
+                      "mem_amem_tail": (32, 1 << 16), "mem_cmem": (82, 1 << 18)}
+    assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
     assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
     assert by_name["mem_desc"].maps_to == LUT_RAM             # computed reads, one write
@@ -144,7 +147,7 @@ def test_a_u50_spec_whose_memories_do_not_fit_is_a_located_error(tmp_path, capsy
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}:4:15: algorithm.batch_size: the generated memories")
-    assert "the largest, mem_cmem, 2,097,152 x 82-bit words" in err and "URAM" in err \
+    assert "the largest RAM, mem_cmem, 1,048,576 x 82-bit words" in err and "URAM" in err \
         and "\n" not in err
     # the same spec on the sim target is valid (no board to fit)
     sim = tmp_path / "sim.yaml"
@@ -185,7 +188,7 @@ def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     assert got["memories"] == inventory["memories"]
     assert got["organisation"].startswith("one data memory per memory")
     data = report["memory"]["data_memories"]
-    for m in got["memories"][:len(data)]:
-        assert (m["width_bits"], m["depth"]) == (data[m["name"][4:]]["width_bits"],
-                                                 data[m["name"][4:]]["words"])
-        assert data[m["name"][4:]]["words_needed"] <= m["depth"]
+    for name, m in data.items():
+        rams = [r for r in got["memories"] if r["name"] in (f"mem_{name}", f"mem_{name}_tail")]
+        assert {r["width_bits"] for r in rams} == {m["width_bits"]}
+        assert sum(r["depth"] for r in rams) == m["words"] >= m["words_needed"]
