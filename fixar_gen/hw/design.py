@@ -113,8 +113,18 @@ def words_needed(spec: Spec) -> dict[str, int]:
     return {m: words for m, (words, _) in _program_sizes(spec)[0].items()}
 
 
-def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
-               ) -> CoreConfig:
+def random_program_words(spec: Spec) -> int:
+    """Words one memory may take in a random program for ``spec``'s hardware
+    (:func:`fixar_gen.programs.programs`, whose buffers are at most ``2 max(R, C) + 4``
+    on a side; it drops a program that takes more): the simulated designs of
+    :func:`fixar_gen.hw.session.open_machine` have memories at least this deep, so
+    that ``fixar verify`` runs its random programs on them."""
+    side = 2 * max(spec.hardware.array) + 4
+    return 16 * side * side
+
+
+def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None,
+               min_words: int = 0) -> CoreConfig:
     """The generator's sizes for ``spec``: one data memory per memory of the placement
     (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
     ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
@@ -123,7 +133,9 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     stored there and at
     least :func:`allowed_widths` (``cmem``: the datapath word).  ``memory_words``
     overrides every memory's depth (a trial size for synthesis; smaller than
-    :func:`words_needed`, the design cannot run the spec's programs)."""
+    :func:`words_needed`, the design cannot run the spec's programs); ``min_words``
+    deepens every memory to at least that many words (the simulated designs that also
+    run random programs: :func:`random_program_words`)."""
     need, code, n_buffers, n_slots = _program_sizes(spec)
     pe = pe_widths(spec)
     word = word_bits(pe)
@@ -132,7 +144,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     shapes = []
     for mem in MEMORIES:
         words, bits = need.get(mem, (1, 1))
-        words = memory_words or words
+        words = memory_words or max(words, min_words)
         if words > MAX_SCRATCHPAD_WORDS:
             raise HardwareLimit(f"{spec.name}: the programs need {words:,} words in data "
                                 f"memory {mem} (placed buffers and host slots); at most "

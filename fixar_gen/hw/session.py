@@ -8,7 +8,7 @@ from functools import lru_cache
 from ..progress import QUIET, task
 from ..spec import Spec
 from .core import CoreConfig, build_core
-from .design import config_for
+from .design import config_for, random_program_words
 from .drivers import PyrtlDriver, VerilatorDriver
 from .host import HardwareMachine
 
@@ -42,7 +42,10 @@ def verilator_model(cfg: CoreConfig):
 
 def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
                  ) -> HardwareMachine:
-    cfg = cfg or config_for(spec)
+    """The spec's design on ``simulator`` (default ``cfg``: :func:`config_for`, with
+    every data memory at least :func:`random_program_words` deep, so that the random
+    programs of ``fixar verify`` fit it as well as the spec's own)."""
+    cfg = cfg or config_for(spec, min_words=random_program_words(spec))
     if simulator == "pyrtl":
         block = elaborated(cfg)
         with task(f"compiling {cfg.name} for PyRTL's FastSimulation",
