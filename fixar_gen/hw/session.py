@@ -40,12 +40,17 @@ def verilator_model(cfg: CoreConfig):
     return VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
 
 
+def simulation_config(spec: Spec) -> CoreConfig:
+    """The configuration a simulated design of ``spec`` gets: :func:`config_for`, with
+    every data memory at least :func:`random_program_words` deep, so that the random
+    programs of ``fixar verify`` fit it as well as the spec's own."""
+    return config_for(spec, min_words=random_program_words(spec))
+
+
 def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
                  ) -> HardwareMachine:
-    """The spec's design on ``simulator`` (default ``cfg``: :func:`config_for`, with
-    every data memory at least :func:`random_program_words` deep, so that the random
-    programs of ``fixar verify`` fit it as well as the spec's own)."""
-    cfg = cfg or config_for(spec, min_words=random_program_words(spec))
+    """The spec's design on ``simulator`` (default ``cfg``: :func:`simulation_config`)."""
+    cfg = cfg or simulation_config(spec)
     if simulator == "pyrtl":
         block = elaborated(cfg)
         with task(f"compiling {cfg.name} for PyRTL's FastSimulation",
