@@ -51,6 +51,16 @@ def named(value: pyrtl.WireVector, name: str) -> pyrtl.WireVector:
     return wire
 
 
+def delay(value: pyrtl.WireVector, cycles: int, name: str) -> pyrtl.WireVector:
+    """``value`` through ``cycles`` registers, the k-th (from 1) named
+    ``name.format(k=k)`` (e.g. ``scope("d{k}")``)."""
+    for k in range(1, cycles + 1):
+        reg = pyrtl.Register(value.bitwidth, name=name.format(k=k))
+        reg.next <<= value
+        value = reg
+    return value
+
+
 def check_width(wire: pyrtl.WireVector, bits: int, what: str) -> None:
     """Refuse a wire of the wrong width (PyRTL's ``<<=`` would silently truncate or
     zero-extend it)."""

@@ -80,7 +80,7 @@ import pyrtl
 
 from ..isa import MODES
 from ..numerics import FixedFormat
-from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
+from .build import Scope, check_signed, check_width, delay, fresh_block, named, to_signed
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
 
@@ -183,23 +183,15 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
 
     def product(digit: pyrtl.WireVector, operand: pyrtl.WireVector, what: str):
         """One DSP48E2: the signed product and its PRODUCT_STAGES registers (MREG, PREG)."""
-        value = pyrtl.signed_mult(digit, operand)
-        for stage in range(1, PRODUCT_STAGES + 1):
-            reg = pyrtl.Register(value.bitwidth, name=scope(f"{what}_s{stage}"))
-            reg.next <<= value
-            value = reg
-        return value
+        return delay(pyrtl.signed_mult(digit, operand), PRODUCT_STAGES,
+                     scope(f"{what}_s{{k}}"))
 
     lo_low = product(w_low, lo_operand, "prod_lo_low")       # weight digits x low half
     lo_top = product(w_top, lo_operand, "prod_lo_top")
     hi_low = product(w_low, act_hi, "prod_hi_low")           # weight digits x high half
     hi_top = product(w_top, act_hi, "prod_hi_top")
-    late = fxp16
-    for stage in range(1, PRODUCT_STAGES + 1):                # the mode beside its products
-        reg = pyrtl.Register(1, name=scope(f"fxp16_s{stage}"))
-        reg.next <<= late
-        late = reg
-    fxp16_late = named(late, scope("fxp16_late"))
+    fxp16_late = named(delay(fxp16, PRODUCT_STAGES, scope("fxp16_s{k}")),   # the mode
+                       scope("fxp16_late"))                                  # beside them
 
     # prod_lo = w x lo' and prod_hi = w x hi, each the sum of its two digit products,
     # and the FXP32 product; every sum at its full width, so that each multiply keeps
