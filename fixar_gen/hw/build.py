@@ -61,6 +61,13 @@ def delay(value: pyrtl.WireVector, cycles: int, name: str) -> pyrtl.WireVector:
     return value
 
 
+def resize(wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+    """A signed wire as ``bits`` bits: its low bits (wrapping modulo 2**bits), or
+    sign-extended.  (The vector lane's ``lane_wires.resize`` does the same through a
+    declared wire, for Verilator's lint.)"""
+    return wire[:bits] if wire.bitwidth >= bits else wire.sign_extended(bits)
+
+
 def check_width(wire: pyrtl.WireVector, bits: int, what: str) -> None:
     """Refuse a wire of the wrong width (PyRTL's ``<<=`` would silently truncate or
     zero-extend it)."""

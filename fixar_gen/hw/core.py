@@ -73,7 +73,7 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
                    Load, MatMul, Store, Vector)
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, check_width, delay, named
+from .build import Scope, check_width, delay, named, resize
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
@@ -247,10 +247,6 @@ def _sync_read(mem: pyrtl.MemBlock, address, name: str) -> pyrtl.WireVector:
 
 def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
-
-
-def _sext(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    return value[:bits] if value.bitwidth >= bits else value.sign_extended(bits)
 
 
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
@@ -884,7 +880,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             old <<= mems.data[addr]
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
-            total = _z(base + named(_sext(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
+            total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
             fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W,
                                       s(f"acc_c{c}_{lane}_fit"))
             value = pyrtl.select(out_last_k, fitted, total)

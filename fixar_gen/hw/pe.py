@@ -80,7 +80,8 @@ import pyrtl
 
 from ..isa import MODES
 from ..numerics import FixedFormat
-from .build import Scope, check_signed, check_width, delay, fresh_block, named, to_signed
+from .build import (Scope, check_signed, check_width, delay, fresh_block, named, resize,
+                    to_signed)
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
 
@@ -201,9 +202,9 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
     prod_hi = named(_signed_sum(_shifted(hi_top, k), hi_low), scope("prod_hi"))
     prod_wide = named(_signed_sum(_shifted(prod_hi, h), prod_lo), scope("prod_fxp32"))
 
-    add_lo = named(pyrtl.select(fxp16_late, _fit(prod_lo, a), _fit(prod_wide, a)),
+    add_lo = named(pyrtl.select(fxp16_late, resize(prod_lo, a), resize(prod_wide, a)),
                    scope("addend_lo"))
-    add_hi = named(pyrtl.select(fxp16_late, _fit(prod_hi, a), pyrtl.Const(0, a)),
+    add_hi = named(pyrtl.select(fxp16_late, resize(prod_hi, a), pyrtl.Const(0, a)),
                    scope("addend_hi"))
 
     out_lo = pyrtl.Register(a, name=scope("psum_lo"))
@@ -229,11 +230,6 @@ def _signed_sum(x: pyrtl.WireVector, y: pyrtl.WireVector) -> pyrtl.WireVector:
     """x + y, both signed, at a width that holds every sum (one more bit)."""
     bits = max(x.bitwidth, y.bitwidth) + 1
     return (x.sign_extended(bits) + y.sign_extended(bits)).truncate(bits)
-
-
-def _fit(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    """A signed ``value`` as ``bits`` bits: sign-extended, or wrapped modulo 2**bits."""
-    return value.truncate(bits) if value.bitwidth >= bits else value.sign_extended(bits)
 
 
 def build_pe(widths: PEWidths, scope: str = "pe") -> pyrtl.Block:
