@@ -70,7 +70,7 @@ import pyrtl
 
 from .. import exact
 from ..isa import MODES
-from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
+from .build import Scope, check_signed, check_width, delay, fresh_block, named, to_signed
 from .pe import FXP32, PRODUCT_STAGES, PEGenerator, PEWidths, pack_word, pe
 
 FLOWS = ("broadcast", "systolic")
@@ -97,15 +97,6 @@ class ArrayPorts:
     mode: pyrtl.WireVector
 
 
-def _delay(value: pyrtl.WireVector, cycles: int, scope: Scope, what: str) -> pyrtl.WireVector:
-    """``value`` through ``cycles`` registers named ``scope("d<i>_<what>")``."""
-    for i in range(1, cycles + 1):
-        reg = pyrtl.Register(value.bitwidth, name=scope(f"d{i}_{what}"))
-        reg.next <<= value
-        value = reg
-    return value
-
-
 def array(scope: Scope, rows: int, cols: int, widths: PEWidths, *,
           act_line: pyrtl.WireVector, line_mode: pyrtl.WireVector,
           line_valid: pyrtl.WireVector, load_en: pyrtl.WireVector,
@@ -128,8 +119,8 @@ def array(scope: Scope, rows: int, cols: int, widths: PEWidths, *,
     above_lo, above_hi = [zero] * cols, [zero] * cols
     for r in range(rows):
         lb = scope.sub(f"lb_r{r}")
-        row_word = _delay(act_line[r * word:(r + 1) * word], r, lb, "word")
-        row_mode = _delay(line_mode, r, lb, "mode")
+        row_word = delay(act_line[r * word:(r + 1) * word], r, lb("d{k}_word"))
+        row_mode = delay(line_mode, r, lb("d{k}_mode"))
         row_load = named(load_en & (load_row == r), scope(f"load_r{r}"))
         act, mode = row_word, row_mode
         for c in range(cols):
@@ -145,11 +136,11 @@ def array(scope: Scope, rows: int, cols: int, widths: PEWidths, *,
     for c in range(cols):
         skew = cols - 1 - c if flow == "systolic" else 0
         deskew = scope.sub(f"deskew_c{c}")
-        sums_lo.append(_delay(above_lo[c], skew, deskew, "lo"))
-        sums_hi.append(_delay(above_hi[c], skew, deskew, "hi"))
+        sums_lo.append(delay(above_lo[c], skew, deskew("d{k}_lo")))
+        sums_hi.append(delay(above_hi[c], skew, deskew("d{k}_hi")))
     steps = latency(rows, cols, flow)
-    out_valid = _delay(line_valid, steps, scope.sub("valid"), "valid")
-    out_mode = _delay(line_mode, steps, scope.sub("valid"), "mode")
+    out_valid = delay(line_valid, steps, scope("valid_d{k}_valid"))
+    out_mode = delay(line_mode, steps, scope("valid_d{k}_mode"))
     return ArrayPorts(tuple(sums_lo), tuple(sums_hi), out_valid, out_mode)
 
 

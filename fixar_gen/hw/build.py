@@ -51,6 +51,23 @@ def named(value: pyrtl.WireVector, name: str) -> pyrtl.WireVector:
     return wire
 
 
+def delay(value: pyrtl.WireVector, cycles: int, name: str) -> pyrtl.WireVector:
+    """``value`` through ``cycles`` registers, the k-th (from 1) named
+    ``name.format(k=k)`` (e.g. ``scope("d{k}")``)."""
+    for k in range(1, cycles + 1):
+        reg = pyrtl.Register(value.bitwidth, name=name.format(k=k))
+        reg.next <<= value
+        value = reg
+    return value
+
+
+def resize(wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+    """A signed wire as ``bits`` bits: its low bits (wrapping modulo 2**bits), or
+    sign-extended.  (The vector lane's ``lane_wires.resize`` does the same through a
+    declared wire, for Verilator's lint.)"""
+    return wire[:bits] if wire.bitwidth >= bits else wire.sign_extended(bits)
+
+
 def check_width(wire: pyrtl.WireVector, bits: int, what: str) -> None:
     """Refuse a wire of the wrong width (PyRTL's ``<<=`` would silently truncate or
     zero-extend it)."""

@@ -78,7 +78,7 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
                    Load, MatMul, Store, Vector)
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, check_width, named
+from .build import Scope, check_width, delay, named, resize
 from .data_memories import MEMORY_ID_BITS, DataMemories, MemoryShape, memory_id
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
@@ -253,19 +253,6 @@ def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
 
 def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
-
-
-def _delay(value: pyrtl.WireVector, cycles: int, scope: Scope) -> pyrtl.WireVector:
-    """``value`` through ``cycles`` registers named ``scope("d<i>")``."""
-    for k in range(1, cycles + 1):
-        reg = pyrtl.Register(value.bitwidth, name=scope(f"d{k}"))
-        reg.next <<= value
-        value = reg
-    return value
-
-
-def _sext(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    return value[:bits] if value.bitwidth >= bits else value.sign_extended(bits)
 
 
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
@@ -506,7 +493,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
     # copies write and range folds; ``_q`` names a value delayed to stage 1
-    copy_now = named(_delay(copy_issue, 1, s.sub("copy_q")), s("copy_now"))
+    copy_now = named(delay(copy_issue, 1, s("copy_q_d{k}")), s("copy_now"))
     rd_c0 = mems.data.read(dc["mem"], dc["base"], s("ra_c0"))
     rd_c1 = mems.data.read(dc["mem"], _z(dc["base"], A) + 1, s("ra_c1"))
     # the memories a copy reads and writes: a load the slot's and dst's, a store the
@@ -525,7 +512,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
     issuing = named(state == ELEM_START, s("elem_issue"))
-    issued = named(_delay(issuing, 1, s.sub("issue_q")), s("elem_issued"))
+    issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     is_range = _any(fn_is, FOLDED_FUNCTIONS)
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
@@ -533,7 +520,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active_issue = group > v
-        active = named(_delay(active_issue, 1, ls.sub("active_q")), ls("active"))
+        active = named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active"))
         col_d = _z(_z(cols_start, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
         col_s = _z(_z(src_col, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
 
@@ -560,7 +547,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
         copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
-        copy_dst = named(_delay(copy_dst, 1, ls.sub("copy_dst_q")), ls("copy_dst"))
+        copy_dst = named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst"))
 
         de = desc_regs["e"][0]
         rd_a = mems.data.read(pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
@@ -591,7 +578,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
         # the element's write address travels with it: the read, then LANE_DEPTH cycles
-        wa_d = _delay(addr_dst, 1 + V.LANE_DEPTH, ls.sub("wa_d"))
+        wa_d = delay(addr_dst, 1 + V.LANE_DEPTH, ls("wa_d_d{k}"))
         units.append(unit)
         lane_addr_d.append((copy_dst, rd_a, wa_d, active))
 
@@ -608,11 +595,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # (the controller waits for it).  The controller resumes one cycle before the
     # results are written: the next instruction's fetch, or the next serial step's
     # read-address cycle, is the write cycle, and a read issued then sees the write.
-    elem_done = named(_delay(issuing & ~is_range, 1 + V.LANE_DEPTH, s.sub("tag_done")),
+    elem_done = named(delay(issuing & ~is_range, 1 + V.LANE_DEPTH, s("tag_done_d{k}")),
                       s("elem_done"))
     tag = pyrtl.concat_list([issuing & ~is_range & (serial | last_step),
                              issuing & ~is_range & last_step])
-    tag_out = _delay(tag, V.LANE_DEPTH, s.sub("tag"))
+    tag_out = delay(tag, V.LANE_DEPTH, s("tag_d{k}"))
     resume = named(tag_out[0], s("elem_resume"))
     finished = named(tag_out[1], s("elem_finished"))
 
@@ -813,7 +800,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # in stage 1, where they enter the array with the masks and controls of their slot
     # (delayed one cycle, ``q``).  The whole stream runs one cycle behind the counters.
     def stage1(value, name):
-        return named(_delay(value, 1, s.sub(f"{name}_q")), s(name))
+        return named(delay(value, 1, s(f"{name}_q_d{{k}}")), s(name))
 
     # -- the activation line of slot p ---------------------------------------------
     line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_issue"))
@@ -875,11 +862,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), last_line])
-    for step in range(latency):
-        reg = pyrtl.Register(meta.bitwidth, name=s(f"meta_d{step + 1}"))
-        reg.next <<= meta
-        meta = reg
-    ahead = meta
+    ahead = delay(meta, latency, s("meta_d{k}"))
     meta = pyrtl.Register(meta.bitwidth - 1, name=s(f"meta_d{latency + 1}"))  # last_line done
     meta.next <<= ahead[:-1]
 
@@ -920,7 +903,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             old = mems.data.read_registered(which, addr)
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
-            total = _z(base + named(_sext(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
+            total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
             fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W,
                                       s(f"acc_c{c}_{lane}_fit"))
             value = pyrtl.select(out_last_k, fitted, total)

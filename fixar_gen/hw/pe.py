@@ -80,7 +80,8 @@ import pyrtl
 
 from ..isa import MODES
 from ..numerics import FixedFormat
-from .build import Scope, check_signed, check_width, fresh_block, named, to_signed
+from .build import (Scope, check_signed, check_width, delay, fresh_block, named, resize,
+                    to_signed)
 
 FXP32, FXP16 = MODES.index("fxp32"), MODES.index("fxp16")
 
@@ -183,23 +184,15 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
 
     def product(digit: pyrtl.WireVector, operand: pyrtl.WireVector, what: str):
         """One DSP48E2: the signed product and its PRODUCT_STAGES registers (MREG, PREG)."""
-        value = pyrtl.signed_mult(digit, operand)
-        for stage in range(1, PRODUCT_STAGES + 1):
-            reg = pyrtl.Register(value.bitwidth, name=scope(f"{what}_s{stage}"))
-            reg.next <<= value
-            value = reg
-        return value
+        return delay(pyrtl.signed_mult(digit, operand), PRODUCT_STAGES,
+                     scope(f"{what}_s{{k}}"))
 
     lo_low = product(w_low, lo_operand, "prod_lo_low")       # weight digits x low half
     lo_top = product(w_top, lo_operand, "prod_lo_top")
     hi_low = product(w_low, act_hi, "prod_hi_low")           # weight digits x high half
     hi_top = product(w_top, act_hi, "prod_hi_top")
-    late = fxp16
-    for stage in range(1, PRODUCT_STAGES + 1):                # the mode beside its products
-        reg = pyrtl.Register(1, name=scope(f"fxp16_s{stage}"))
-        reg.next <<= late
-        late = reg
-    fxp16_late = named(late, scope("fxp16_late"))
+    fxp16_late = named(delay(fxp16, PRODUCT_STAGES, scope("fxp16_s{k}")),   # the mode
+                       scope("fxp16_late"))                                  # beside them
 
     # prod_lo = w x lo' and prod_hi = w x hi, each the sum of its two digit products,
     # and the FXP32 product; every sum at its full width, so that each multiply keeps
@@ -209,9 +202,9 @@ def pe(scope: Scope, widths: PEWidths, *, act: pyrtl.WireVector, mode: pyrtl.Wir
     prod_hi = named(_signed_sum(_shifted(hi_top, k), hi_low), scope("prod_hi"))
     prod_wide = named(_signed_sum(_shifted(prod_hi, h), prod_lo), scope("prod_fxp32"))
 
-    add_lo = named(pyrtl.select(fxp16_late, _fit(prod_lo, a), _fit(prod_wide, a)),
+    add_lo = named(pyrtl.select(fxp16_late, resize(prod_lo, a), resize(prod_wide, a)),
                    scope("addend_lo"))
-    add_hi = named(pyrtl.select(fxp16_late, _fit(prod_hi, a), pyrtl.Const(0, a)),
+    add_hi = named(pyrtl.select(fxp16_late, resize(prod_hi, a), pyrtl.Const(0, a)),
                    scope("addend_hi"))
 
     out_lo = pyrtl.Register(a, name=scope("psum_lo"))
@@ -237,11 +230,6 @@ def _signed_sum(x: pyrtl.WireVector, y: pyrtl.WireVector) -> pyrtl.WireVector:
     """x + y, both signed, at a width that holds every sum (one more bit)."""
     bits = max(x.bitwidth, y.bitwidth) + 1
     return (x.sign_extended(bits) + y.sign_extended(bits)).truncate(bits)
-
-
-def _fit(value: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
-    """A signed ``value`` as ``bits`` bits: sign-extended, or wrapped modulo 2**bits."""
-    return value.truncate(bits) if value.bitwidth >= bits else value.sign_extended(bits)
 
 
 def build_pe(widths: PEWidths, scope: str = "pe") -> pyrtl.Block:

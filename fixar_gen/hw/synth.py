@@ -72,6 +72,18 @@ def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
     return summarize(cell_counts(verilog, top, folder, timeout, uram=uram))
 
 
+def input_loads(module: dict) -> dict[int, list[tuple[dict, str]]]:
+    """Of a Yosys ``write_json`` module: for each net bit, the (cell, input pin) pairs
+    that read it."""
+    loads: dict[int, list[tuple[dict, str]]] = {}
+    for cell in module.get("cells", {}).values():
+        for pin, bits in cell["connections"].items():
+            if cell.get("port_directions", {}).get(pin) == "input":
+                for bit in bits:
+                    loads.setdefault(bit, []).append((cell, pin))
+    return loads
+
+
 def dsp_register_flops(module: dict) -> int:
     """Flip-flops of a Yosys ``write_json`` module that are a DSP48E2's own pipeline
     registers in Vivado: a flip-flop whose D is a DSP48E2 P bit and that is its only
@@ -81,18 +93,13 @@ def dsp_register_flops(module: dict) -> int:
     them as FDRE; the resource model counts what a U50 build puts in the fabric, so it
     leaves them out."""
     cells = module.get("cells", {}).values()
-    loads: dict[int, list[dict]] = {}
-    for cell in cells:
-        for pin, bits in cell["connections"].items():
-            if cell.get("port_directions", {}).get(pin) == "input":
-                for bit in bits:
-                    loads.setdefault(bit, []).append(cell)
+    loads = input_loads(module)
 
     def only_flop(bit) -> dict | None:
         users = loads.get(bit, [])
-        if len(users) == 1 and re.fullmatch(r"FD[RSCP]E", users[0]["type"]) \
-                and users[0]["connections"].get("D") == [bit]:
-            return users[0]
+        if len(users) == 1 and re.fullmatch(r"FD[RSCP]E", users[0][0]["type"]) \
+                and users[0][0]["connections"].get("D") == [bit]:
+            return users[0][0]
         return None
 
     count = 0

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fixar_gen.hw.synth import input_loads
 from fixar_gen.hw.timing import (UNITS, DelayModel, analyze, analyze_module, param,
                                   top_module, unit_of)
 
@@ -277,12 +278,8 @@ def test_a_synthesized_pe_on_xcup_fits_the_clock(tmp_path, yosys_tool):
     verilog, cells, module = synthesized_pe(tmp_path, yosys_tool, "xcup")
     dsps = [c for c in module["cells"].values() if c["type"] == "DSP48E2"]
     assert len(dsps) == cells["DSP48E2"] == 4
-    sinks: dict[int, list[tuple[str, str]]] = {}
-    for cell in module["cells"].values():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"].get(pin) == "input":
-                for b in bits:
-                    sinks.setdefault(b, []).append((cell["type"], pin))
+    sinks = {bit: [(cell["type"], pin) for cell, pin in loads]
+             for bit, loads in input_loads(module).items()}
     flops = {c["connections"]["D"][0]: c for c in module["cells"].values()
              if c["type"] == "FDRE"}
     for dsp in dsps:
