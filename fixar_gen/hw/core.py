@@ -1,5 +1,6 @@
-"""The FIXAR core generator: N cores around one scratchpad, each with a controller, an
-R x C dual-mode PE array and a vector lane, behind the host interface of
+"""The FIXAR core generator: N cores around the data memories (one RAM per memory of
+the placement, :mod:`fixar_gen.hw.data_memories`), each with a controller, an R x C
+dual-mode PE array and a vector lane, behind the host interface of
 :mod:`fixar_gen.hw.hostmap`.  Programs and data are inputs, not hardware: one
 elaborated design runs any program whose buffers fit its memories.
 
