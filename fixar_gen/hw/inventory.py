@@ -59,21 +59,32 @@ def block_ram(width_bits: int, depth: int) -> tuple[int, int]:
                key=lambda o: max(o[0] / U50.bram36, o[1] / U50.uram))
 
 
-def joint_block_ram(memories, have_bram: int, have_uram: int) -> tuple[int, int]:
-    """(BRAM36, URAM288) of ``memories`` (:class:`GeneratedMemory`) built together, each
-    from one of its :func:`block_ram_options`, chosen for the smallest share of
-    ``have_bram`` / ``have_uram`` (the fullest of the two): what a synthesis flow
-    that places each memory in BRAM or URAM can reach.  Exact (the Pareto front of
-    the totals, memory by memory)."""
-    front = {(0, 0)}
+def joint_block_ram_plan(memories, have_bram: int,
+                         have_uram: int) -> tuple[tuple[int, int], ...]:
+    """(BRAM36, URAM288) of each of ``memories`` (:class:`GeneratedMemory`, all its
+    copies and banks), each built from one of its :func:`block_ram_options`, chosen
+    together for the smallest share of ``have_bram`` / ``have_uram`` (the fuller of the
+    two kinds): what a synthesis flow that places each memory in BRAM or URAM can
+    reach.  Exact (the Pareto front of the totals, memory by memory)."""
+    front: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {(0, 0): ()}
     for m in memories:
         n = m.copies * m.banks
         options = [(b * n, u * n) for b, u in block_ram_options(m.width, m.depth)]
-        sums = {(b + ob, u + ou) for b, u in front for ob, ou in options}
-        front = {p for p in sums
+        sums: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
+        for (b, u), plan in front.items():
+            for o in options:
+                sums.setdefault((b + o[0], u + o[1]), plan + (o,))
+        front = {p: plan for p, plan in sums.items()
                  if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in sums)}
-    return min(front, key=lambda o: (max(o[0] / max(have_bram, 1), o[1] / max(have_uram, 1)),
+    best = min(front, key=lambda o: (max(o[0] / max(have_bram, 1), o[1] / max(have_uram, 1)),
                                      o))
+    return front[best]
+
+
+def joint_block_ram(memories, have_bram: int, have_uram: int) -> tuple[int, int]:
+    """The (BRAM36, URAM288) totals of :func:`joint_block_ram_plan`."""
+    plan = joint_block_ram_plan(memories, have_bram, have_uram)
+    return sum(b for b, _ in plan), sum(u for _, u in plan)
 
 
 @dataclass(frozen=True)
@@ -216,6 +227,7 @@ def format_inventory(inv: dict) -> list[str]:
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "
                      f"{where}")
     ab = inv["as_block_ram"]
-    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once within "
-                 f"one primitive's ports: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
+    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; each memory alone in its "
+                 f"cheaper primitive (once within one primitive's ports): "
+                 f"{ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
     return lines
