@@ -74,12 +74,12 @@ class MemoryShape:
         raise ValueError(f"word {offset} is beyond memory {self.name}")
 
 
-def fitted_shape(name: str, width: int, words: int) -> MemoryShape:
+def fitted_shape(name: str, width: int, words: int, tails: bool = True) -> MemoryShape:
     """The smallest :class:`MemoryShape` of ``words`` words or more: a power of two, or
-    half the next one plus a smaller power of two."""
+    (``tails``) half the next one plus a smaller power of two."""
     bits = max(1, (max(words, 2) - 1).bit_length())
     half = 1 << (bits - 1)
-    if bits >= 2 and words > half:
+    if tails and bits >= 2 and words > half:
         tail = max(1, (words - half - 1).bit_length())
         if tail < bits - 1:
             return MemoryShape(name, width, bits, tail)

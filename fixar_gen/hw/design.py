@@ -124,7 +124,7 @@ def random_program_words(spec: Spec) -> int:
 
 
 def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None,
-               min_words: int = 0) -> CoreConfig:
+               min_words: int = 0, tails: bool = True) -> CoreConfig:
     """The generator's sizes for ``spec``: one data memory per memory of the placement
     (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
     ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
@@ -135,7 +135,8 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     overrides every memory's depth (a trial size for synthesis; smaller than
     :func:`words_needed`, the design cannot run the spec's programs); ``min_words``
     deepens every memory to at least that many words (the simulated designs that also
-    run random programs: :func:`random_program_words`)."""
+    run random programs: :func:`random_program_words`); without ``tails`` every memory
+    is one RAM of a power of two (fewer memory ports to simulate)."""
     need, code, n_buffers, n_slots = _program_sizes(spec)
     pe = pe_widths(spec)
     word = word_bits(pe)
@@ -151,7 +152,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
                                 f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
                                 "networks or batch)")
         width = word if mem == "cmem" else min(word, max(bits, allowed.get(mem, 1)))
-        shapes.append(fitted_shape(mem, width, words))
+        shapes.append(fitted_shape(mem, width, words, tails))
     hw = spec.hardware
     return CoreConfig(
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
