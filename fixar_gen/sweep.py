@@ -12,7 +12,10 @@ with the reason), the table (CSV and Markdown), the Pareto plot, and
   ``--jobs`` CPUs and shut down afterwards; with ``RAY_ADDRESS`` set, the jobs go to
   that cluster instead.
 - ``local``: a ``concurrent.futures`` process pool of ``--jobs`` workers (in-process
-  when ``--jobs 1``).
+  when ``--jobs 1``).  The workers are spawned, not forked, and start with one BLAS
+  thread each (:func:`worker_environment`) unless the user set the thread variables:
+  a forked worker would inherit numpy's BLAS thread pool, one thread per core, and
+  ``--jobs`` workers of one thread per core each oversubscribe the machine.
 - ``auto``: Ray when it is installed, else local.
 
 Every job is a pure function of its arguments and results come back in submission
@@ -29,7 +32,8 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,13 +268,46 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables a local pool worker starts with on top of ``environ`` (default
+    ``os.environ``): one BLAS thread (OpenBLAS, OpenMP, MKL) when the user set none of
+    :data:`BLAS_THREAD_VARIABLES`; nothing when they set any of them (their choice
+    stands whole: OpenBLAS reads ``OMP_NUM_THREADS`` when ``OPENBLAS_NUM_THREADS`` is
+    unset, so filling in the others would override it)."""
+    environ = os.environ if environ is None else environ
+    if any(name in environ for name in BLAS_THREAD_VARIABLES):
+        return {}
+    return {name: "1" for name in BLAS_THREAD_VARIABLES}
+
+
+@contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` while the block runs (spawned children copy it),
+    restored afterwards; BLAS in this process is already loaded and keeps its threads."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_parallel(fn: Callable, jobs: Iterable, *, workers: int | None = None,
                  engine: str = "auto", what: str = "", unit: str = "jobs"
                  ) -> tuple[list, str]:
     """``[fn(j) for j in jobs]`` spread over ``workers`` on the engine; the results in
     the order of ``jobs``, and the engine that ran them.  ``fn`` must be a module-level
     function (it is sent to other processes).  ``what`` names the work in the progress
-    line on stderr (:mod:`fixar_gen.progress`: jobs done, elapsed, rate)."""
+    line on stderr (:mod:`fixar_gen.progress`: jobs done, elapsed, rate).  Local
+    workers are spawned with :func:`worker_environment` (one BLAS thread each unless
+    the user chose); one worker runs the jobs in this process, with its threads."""
     jobs = list(jobs)
     workers = default_jobs() if workers is None else workers
     if workers < 1:
@@ -281,8 +318,11 @@ def run_parallel(fn: Callable, jobs: Iterable, *, workers: int | None = None,
             return _run_ray(fn, jobs, workers, progress), "ray"
         if workers == 1 or len(jobs) <= 1:
             return _counted((fn(j) for j in jobs), progress), "local"
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        with _environment(worker_environment()), ProcessPoolExecutor(
+                max_workers=min(workers, len(jobs)),
+                mp_context=multiprocessing.get_context("spawn")) as pool:
             chunk = max(1, len(jobs) // (4 * workers))
             return _counted(pool.map(fn, jobs, chunksize=chunk), progress), "local"
 

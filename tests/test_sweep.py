@@ -19,7 +19,7 @@ from fixar_gen.cli import main
 from fixar_gen.sweep import (AXES, COLUMNS, Point, SweepError, csv_text, markdown,
                              pareto_front, parse_over, parse_seeds, points, ray_available,
                              resolve_engine, run_parallel, sweep, train_seeds,
-                             write_outputs)
+                             worker_environment, write_outputs)
 
 from .conftest import EXAMPLES
 
@@ -252,6 +252,68 @@ def test_asking_for_ray_without_it_is_a_clear_error(monkeypatch):
 def test_run_parallel_keeps_the_order():
     values, engine = run_parallel(abs, [-3, 1, -2, 5, -4], workers=2, engine="local")
     assert values == [3, 1, 2, 5, 4] and engine == "local"
+
+
+BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _thread_variables(_job) -> dict:
+    import os
+    return {name: os.environ.get(name) for name in BLAS}
+
+
+def _openblas_threads(_job=None) -> int | None:
+    """The threads numpy's bundled OpenBLAS runs in this process (None: not found)."""
+    import ctypes
+    import glob
+    import os
+
+    import numpy
+    libs = glob.glob(os.path.join(os.path.dirname(numpy.__file__), os.pardir,
+                                  "numpy.libs", "*openblas*"))
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)()
+    return None
+
+
+@pytest.fixture
+def no_thread_variables(monkeypatch):
+    for name in BLAS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_pool_workers_start_with_one_blas_thread(no_thread_variables):
+    import os
+    seen, engine = run_parallel(_thread_variables, [0, 1], workers=2, engine="local")
+    assert engine == "local"
+    assert seen == [dict.fromkeys(BLAS, "1")] * 2
+    assert all(name not in os.environ for name in BLAS)     # the parent is restored
+
+
+def test_pool_workers_run_openblas_on_one_thread(no_thread_variables):
+    if _openblas_threads() is None:
+        pytest.skip("numpy's bundled OpenBLAS was not found (numpy.libs), so its thread "
+                    "count cannot be read; the variables are checked above")
+    threads, _ = run_parallel(_openblas_threads, [0, 1], workers=2, engine="local")
+    assert threads == [1, 1]
+
+
+def test_the_users_thread_choice_stands(monkeypatch, no_thread_variables):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert worker_environment() == {}
+    seen, _ = run_parallel(_thread_variables, [0, 1], workers=2, engine="local")
+    assert seen == [{"OPENBLAS_NUM_THREADS": None, "OMP_NUM_THREADS": "2",
+                     "MKL_NUM_THREADS": None}] * 2
+
+
+def test_worker_environment_fills_every_variable_or_none():
+    assert worker_environment({}) == dict.fromkeys(BLAS, "1")
+    for name in BLAS:
+        assert worker_environment({name: "4", "PATH": "/bin"}) == {}
 
 
 def test_axes_are_documented():
