@@ -118,19 +118,32 @@ def test_points_that_do_not_fit_are_dropped_with_the_reason(result):
     assert dsp["status"] == "dropped"
     assert dsp["reason"].startswith("hardware.array: 8 cores x 16x16 PEs need 8192 DSP48E2")
     # dropped points keep their modeled resources, not performance
-    assert uram["uram"] > 544 and uram.get("fxp16_train_ips") is None
+    assert uram["uram"] > 544 and uram.get("fxp16_rtl_train_ips") is None
+    assert uram.get("fxp16_target_train_ips") is None
 
 
 def test_fitting_points_have_performance_and_resources(result):
     for r in result.kept:
         assert r["reason"] == "" and r["dsps"] <= 5_059
-        assert 0 < r["fxp32_train_ips"] < r["fxp32_peak_ips"]
-        assert 0 < r["fxp16_train_ips"] < r["fxp16_peak_ips"]
-        assert 0 < r["fxp16_pe_util"] <= 1 and r["fxp16_bound"].split()[0] in (
-            "array", "vector", "dma", "sync", "issue")
+        for mode in ("fxp32", "fxp16"):
+            for model in ("rtl", "target"):
+                assert 0 < r[f"{mode}_{model}_train_ips"] < r[f"{mode}_peak_ips"]
+                assert 0 < r[f"{mode}_{model}_pe_util"] <= 1
+                assert r[f"{mode}_{model}_bound"].split()[0] in (
+                    "array", "vector", "dma", "sync", "issue")
+            assert r[f"{mode}_rtl_pe_util"] == round(
+                r[f"{mode}_rtl_train_ips"] / r[f"{mode}_peak_ips"], 4)
     fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
     from fixar_gen.estimate import estimate
-    assert fixar["fxp16_train_ips"] == round(estimate(FIXAR)["fxp16"]["train_ips"], 1)
+    report = estimate(FIXAR)
+    for mode in ("fxp32", "fxp16"):
+        rtl = report[mode]["rtl"]
+        assert fixar[f"{mode}_rtl_train_ips"] == round(rtl["train_ips"], 1)
+        assert fixar[f"{mode}_rtl_cycles"] == rtl["train_cycles_per_update"]
+        assert fixar[f"{mode}_rtl_infer_ips"] == round(rtl["infer_ips_batch1"], 1)
+        assert fixar[f"{mode}_target_train_ips"] == round(report[mode]["train_ips"], 1)
+        assert fixar[f"{mode}_target_cycles"] == report[mode]["train_cycles_per_update"]
+    assert fixar["fxp16_rtl_cycles"] != fixar["fxp16_target_cycles"]   # two models
     assert fixar["dsps"] == 2_304
 
 
@@ -160,7 +173,15 @@ def test_csv_has_every_point_and_column(result):
     assert [r["point"] for r in rows] == [r["point"] for r in result.rows]
     assert [r["status"] for r in rows].count("dropped") == 2
     dropped = next(r for r in rows if r["point"] == "cores=8 array=8x8")
-    assert dropped["fxp16_train_ips"] == "" and "URAM" in dropped["reason"]
+    assert dropped["fxp16_rtl_train_ips"] == "" and "URAM" in dropped["reason"]
+
+
+def test_csv_puts_the_rtl_cycle_model_before_the_target_schedule(result):
+    for mode in ("fxp32", "fxp16"):
+        assert COLUMNS.index(f"{mode}_rtl_train_ips") < COLUMNS.index(
+            f"{mode}_target_train_ips")
+    first_ips = next(c for c in COLUMNS if c.endswith("_train_ips"))
+    assert first_ips == "fxp32_rtl_train_ips"
 
 
 def test_markdown_table_lists_points_reasons_and_the_best(result):
@@ -170,9 +191,31 @@ def test_markdown_table_lists_points_reasons_and_the_best(result):
         assert f"| {r['point']} |" in text
     assert "| dropped: hardware.cores: 8 cores x 8x8 PEs do not fit the u50" in text
     best = result.best()
-    assert best["point"] == max(result.kept, key=lambda r: r["fxp16_train_ips"])["point"]
+    assert best["point"] == max(result.kept,
+                                key=lambda r: r["fxp16_rtl_train_ips"])["point"]
     assert f"**{best['point']}**" in text
     assert text.count("\n|") == 2 + len(result.rows)
+
+
+def test_markdown_reports_the_rtl_first_and_labels_the_target_schedule(result):
+    text = markdown(result)
+    header = next(line for line in text.splitlines() if line.startswith("| point |"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    ips = [i for i, c in enumerate(cells) if "train IPS" in c]
+    assert [cells[i] for i in ips] == [
+        "RTL FXP32 train IPS", "RTL FXP16 train IPS",
+        "target schedule FXP16 train IPS (not run by the RTL)"]
+    assert text.index("generated RTL's own cycle model") < text.index("target schedule")
+    assert "a schedule the RTL does not run" in text
+    fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
+    row = next(line for line in text.splitlines() if line.startswith(f"| {fixar['point']} |"))
+    values = [c.strip() for c in row.strip("|").split("|")]
+    assert values[ips[1]] == f"{fixar['fxp16_rtl_train_ips']:,.0f}"
+    assert values[ips[2]] == f"{fixar['fxp16_target_train_ips']:,.0f}"
+    best = result.best()
+    assert (f"Best fitting point (the generated RTL's FXP16 training IPS): "
+            f"**{best['point']}**") in text
+    assert f"{best['fxp16_rtl_train_ips']:,.0f} IPS" in text
 
 
 def test_outputs_are_written_and_the_plot_is_optional(result, tmp_path, monkeypatch):
