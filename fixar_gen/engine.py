@@ -832,9 +832,9 @@ class EngineMachine(GoldenMachine):
         shift out of range).  ``monitors``: (pc, range instruction) steps folded in,
         their minimum and maximum taken in the drain's pass; ``dact``: (pc, dact_relu
         of the output) folded in too (engine_fusion.dact_into_drain)."""
-        drain = engine_numba.kernels().drain
-        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64),
-                   0, 0, 0, 0, False, 64, True)
+        drain = engine_numba.kernels().drain_packed
+        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64))
+        dact_args = (0, 0, 0, 0, False, 64, True)
         if dact is not None:
             pc2, dact_ins = dact
             d2_fmt = self.table[dact_ins.dst].fmt
@@ -868,6 +868,8 @@ class EngineMachine(GoldenMachine):
         seg_max = np.empty_like(seg_min)
         top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
         no_acc = np.empty((0, 0), dtype=np.int64)
+        packed = np.array((bias_shift, relu, *args, *dact_args), dtype=np.int64)
+        assert packed.size == engine_numba.DRAIN_SCALARS
 
         def run(product=None, product_bits: int = 0) -> bool:
             """The drain of the accumulator, or (fused with its matrix product) of
@@ -896,12 +898,13 @@ class EngineMachine(GoldenMachine):
                 b2 = state[ib2]
                 if type(b2) is not np.ndarray or type(state[i2]) is not np.ndarray:
                     return False
-                tail = (b2[rows2, src2], state[i2][rows2, cols2], *dact_args)
-            seg_min.fill(top)
-            seg_max.fill(bottom)
+                tail = (b2[rows2, src2], state[i2][rows2, cols2])
+            if monitors:
+                seg_min.fill(top)
+                seg_max.fill(bottom)
             count, lo, hi, count2, lo2, hi2 = drain(
-                z, acc_out, bias, state[idst][rows, cols], bias_shift, relu, *args, seg,
-                seg_min, seg_max, *tail)
+                z, acc_out, bias, state[idst][rows, cols], seg, seg_min, seg_max, *tail,
+                packed)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
             if dact is not None:
@@ -1136,7 +1139,7 @@ class EngineMachine(GoldenMachine):
                 not 0 <= shift_m <= 61 or alpha_shift < 0 or not 0 <= shift_w <= 62 or \
                 s_fmt.width > 61:
             return None
-        adam = engine_numba.kernels().adam
+        adam = engine_numba.kernels().adam_packed
         eps_s = _eps_in(c_fmt, s_fmt)
         shape = (table[iw].rows, table[iw].cols)
         scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
@@ -1155,6 +1158,14 @@ class EngineMachine(GoldenMachine):
             # |new w| < 2**w_bits: the weight's format bounds it (fitted), so the
             # split is known before the pass
             w_bits = w_fmt.width + (not w_fmt.signed)
+        # the kernel's scalars (engine_numba.ADAM_SCALARS, in adam's order): the
+        # formats' fixed, the rest (the blends' splits, eps, the step) set each run
+        packed = np.zeros(engine_numba.ADAM_SCALARS, dtype=np.int64)
+        packed[6:12], packed[17], packed[18:24] = m_args, fc_s, s_args
+        packed[25], packed[28], packed[29:35] = shift_m, shift_w, w_args
+        packed[35] = soft is not None
+        packed[42:48] = t_args if soft is not None else (0, 0, 0, False, 64, True)
+        variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42)])
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
@@ -1191,13 +1202,12 @@ class EngineMachine(GoldenMachine):
                 if split is None:
                     return alone()
                 target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
+            packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
+                                *t_parts[:6])
             flat = [a.reshape(-1) for a in scratch]
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
                        state[iw].reshape(-1), target, *flat[:3],
-                       flat[3] if soft is not None else no_soft,
-                       *m_parts, m_shift, *m_args, *v_parts,
-                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args,
-                       soft is not None, *t_parts)
+                       flat[3] if soft is not None else no_soft, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
                 return alone()

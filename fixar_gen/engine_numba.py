@@ -36,6 +36,16 @@ class Kernels(NamedTuple):
     drain: object
     dact_relu: object
     ranges: object
+    #: drain and adam with their scalar arguments packed into one int64 array (the
+    #: order of DRAIN_SCALARS and ADAM_SCALARS): numba's dispatcher costs about 0.1 us
+    #: per argument, so a call with 30-60 arguments cost 3-5 us before any work
+    drain_packed: object
+    adam_packed: object
+
+
+#: how many scalars the packed kernels take (their arguments after the arrays)
+DRAIN_SCALARS = 23
+ADAM_SCALARS = 48
 
 
 def kernels() -> Kernels:
@@ -378,4 +388,28 @@ def _compile():
                 seg_min[k] = lo
                 seg_max[k] = hi
 
-    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges)
+    @jit
+    def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
+        # drain(z, acc, bias, out, bias_shift, relu, <first format>, <second format>,
+        # seg, seg_min, seg_max, b2, out2, <dact's format>), the scalars from p
+        return drain(z, acc, bias, out, p[0], p[1] != 0,
+                     p[2], p[3], p[4], p[5], p[6] != 0, p[7], p[8] != 0,
+                     p[9], p[10], p[11], p[12], p[13] != 0, p[14], p[15] != 0,
+                     seg, seg_min, seg_max, b2, out2,
+                     p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0)
+
+    @jit
+    def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, p):
+        # adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, *p), booleans as 0 / 1
+        return adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
+                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9] != 0,
+                    p[10], p[11] != 0,
+                    p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20],
+                    p[21] != 0, p[22], p[23] != 0,
+                    p[24], p[25], p[26], p[27], p[28], p[29], p[30], p[31], p[32] != 0,
+                    p[33], p[34] != 0,
+                    p[35] != 0, p[36], p[37], p[38], p[39], p[40], p[41], p[42], p[43],
+                    p[44], p[45] != 0, p[46], p[47] != 0)
+
+    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges, drain_packed,
+                   adam_packed)
