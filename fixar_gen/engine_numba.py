@@ -1,6 +1,6 @@
 """numba versions of the engine's costliest element-wise kernels (the blends of adam_m and
-the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity
-and relu drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
+the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity,
+relu and tanh drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
 of :mod:`fixar_gen.engine_kernels` (same splits, same rounding, same bounds), element by
 element; the root's correction and the ratio's check are exact int64 operations (the
 ratio m * 2**shift / den is estimated in float64 and corrected to the exact floor with
@@ -37,10 +37,11 @@ class Kernels(NamedTuple):
     dact_relu: object
     ranges: object
     #: drain and adam with their scalar arguments packed into one int64 array (the
-    #: order of DRAIN_SCALARS and ADAM_SCALARS): numba's dispatcher costs about 0.1 us
-    #: per argument, so a call with 30-60 arguments cost 3-5 us before any work
+    #: order of DRAIN_SCALARS and ADAM_SCALARS): numba's dispatcher pays for every
+    #: argument (benchmarks/bench_engine_kernels.py times a 1 x 1 drain both ways)
     drain_packed: object
     adam_packed: object
+    drain_tanh: object
 
 
 #: how many scalars the packed kernels take (their arguments after the arrays)
@@ -411,5 +412,50 @@ def _compile():
                     p[35] != 0, p[36], p[37], p[38], p[39], p[40], p[41], p[42], p[43],
                     p[44], p[45] != 0, p[46], p[47] != 0)
 
+    @jit
+    def drain_tanh(z, bias, out, table, p):
+        # a tanh drain (golden.tanh_fixed between two requantisations): v = z +
+        # bias * 2**p[0] (bias one row), rounded by p[1] (mode p[2]) and fitted to the
+        # pre-activation format (p[3:8]); |q| clamped to p[9] and shifted left p[10]
+        # when p[8] (the table's segments finer than q's fraction bits), then the
+        # table's segment u >> p[11] and its remainder interpolated, p[12] beyond the
+        # table's end, the sign put back; rounded by p[13] (mode p[14]) and fitted to
+        # the destination's format (p[15:20]).  Returns the saturation count (both
+        # fits), min and max.
+        bias_shift, shift1 = p[0], p[1]
+        add1, odd1 = rounder(shift1, p[2])
+        lo1, hi1, sat1 = p[3], p[4], p[5] != 0
+        mask1, sign1 = wrapper(p[6], p[7] != 0)
+        clamp, end, left, seg_shift, one = p[8] != 0, p[9], p[10], p[11], p[12]
+        add2, odd2 = rounder(p[13], p[14])
+        shift2, lo, hi, saturate = p[13], p[15], p[16], p[17] != 0
+        mask2, sign2 = wrapper(p[18], p[19] != 0)
+        last = table.shape[0] - 1
+        low_mask = (np.int64(1) << seg_shift) - 1
+        count = 0
+        mn = hi
+        mx = lo
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                v = z[i, j] + (bias[0, j] << bias_shift)
+                q, n1 = fit(round_shift(v, shift1, add1, odd1), lo1, hi1, sat1, mask1, sign1)
+                u = abs(q)
+                u = (min(u, end) << left) if clamp else u
+                index = u >> seg_shift
+                rem = u & low_mask
+                beyond = index >= last
+                index = min(index, last - 1)
+                y0 = table[index]
+                num = (y0 << seg_shift) + (table[index + 1] - y0) * rem
+                num = one if beyond else num
+                num = -num if q < 0 else num
+                r, n2 = fit(round_shift(num, shift2, add2, odd2), lo, hi, saturate, mask2,
+                            sign2)
+                count += n1 + n2
+                out[i, j] = r
+                mn = min(mn, r)
+                mx = max(mx, r)
+        return count, mn, mx
+
     return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges, drain_packed,
-                   adam_packed)
+                   adam_packed, drain_tanh)
