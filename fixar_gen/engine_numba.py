@@ -130,10 +130,16 @@ def _compile():
     def root_nearest(v):
         # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
         # most one, corrected once each way in int64; exact is False if still off
+        # one product: (r + 1)**2 = r*r + 2r + 1 and (r - 1)**2 = r*r - 2r + 1
         root = np.int64(math.sqrt(np.float64(max(v, 0))) + 0.5)
-        root += np.int64(root * root + root < v)
-        root -= np.int64((root > 0) & (root * root - root >= v))
-        ok = (root * root + root >= v) & ((root == 0) | (root * root - root < v)) & (v >= 0)
+        sq = root * root
+        up = sq + root < v
+        sq = sq + 2 * root + 1 if up else sq
+        root += np.int64(up)
+        down = (root > 0) & (sq - root >= v)
+        sq = sq - 2 * root + 1 if down else sq
+        root -= np.int64(down)
+        ok = (sq + root >= v) & ((root == 0) | (sq - root < v)) & (v >= 0)
         return root, ok
 
     @inline
