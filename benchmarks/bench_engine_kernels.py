@@ -1,8 +1,9 @@
 """CPU time of each numba kernel of the golden engine (:mod:`fixar_gen.engine_numba`)
 alone, on the shapes of the example networks: a drain (relu, bias, a range monitor,
 the product in float64), a blend, adam_s, adam_w, dact_relu, and the fused Adam pass
-over 120,000 parameters with and without the soft update.  Prints microseconds per
-call (the fastest of five batches of calls, after one compiling call); BLAS is not
+over 120,000 parameters with and without the soft update, and what a call itself
+costs (a 1 x 1 drain with its scalars as 32 arguments and packed into one array).
+Prints microseconds per call (the fastest of five batches of calls, after one compiling call); BLAS is not
 involved.  ``--module FILE`` times another version of the module's kernels, e.g. an
 earlier commit's (``git show REV:fixar_gen/engine_numba.py > FILE``):
 
@@ -84,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
             "dact_relu": fastest(lambda: k.dact_relu(x, y, out, 2, 2, *Q32), args.calls)}
         print(f"{shape[0]}x{shape[1]}: " + ", ".join(f"{name} {t:.1f} us"
                                                       for name, t in times.items()))
+    if hasattr(k, "drain_packed"):
+        # the call itself: a 1 x 1 drain with its 23 scalars as arguments and packed
+        z, acc, bias, out = np.ones((1, 1)), empty, np.zeros((1, 1), I64), np.empty((1, 1), I64)
+        seg, seg_min, seg_max = np.full(1, -1, I64), np.empty(1, I64), np.empty(1, I64)
+        scalars = (4, True, 8, 2, *Q32, 0, 2, *Q32)
+        dact = (0, 0, 0, 0, False, 64, True)
+        packed = np.array((*scalars, *dact), dtype=I64)
+        plain = fastest(lambda: k.drain(z, acc, bias, out, *scalars, seg, seg_min, seg_max,
+                                        empty, empty, *dact), args.calls * 10)
+        short = fastest(lambda: k.drain_packed(z, acc, bias, out, seg, seg_min, seg_max,
+                                               empty, empty, packed), args.calls * 10)
+        print(f"1x1 drain (the call's cost): 32 arguments {plain:.2f} us, scalars packed "
+              f"(10 arguments) {short:.2f} us")
     n = 120_000
     g, m = rng.integers(-2**20, 2**20, n), rng.integers(-2**20, 2**20, n)
     s, w = rng.integers(0, 2**20, n), rng.integers(-2**24, 2**24, n)

@@ -21,6 +21,7 @@ from report import ROOT, machine, publish  # noqa: E402
 
 from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.boards import U50  # noqa: E402
+from fixar_gen.estimate import estimate  # noqa: E402
 from fixar_gen.resources import (FIXAR_PUBLISHED, LABELS, RESOURCES,  # noqa: E402
                                  calibration_table, estimate_resources)
 
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         "Modeled by `fixar_gen/resources.py` (docs/dse.md): the PE arrays from a fit to "
         "Yosys `synth_xilinx -family xcup` runs (below), the vector unit (C lanes per core) "
         "and the controller as documented constants, the memories in whole BRAM36/URAM "
-        "primitives. Not a Vivado result. The U50 leaves 85% of each resource to the kernel "
+        "primitives: the design-space model of `fixar sweep`. The rows marked *generated "
+        "design* are what `fixar estimate` counts for the design `fixar generate` builds: "
+        "its memory inventory as block RAM and its own vector lane, sized from the spec's "
+        "formats (`fixar_gen/lane_resources.py`: measured where a calibrated lane matches, "
+        "scaled by the datapath width otherwise). Not a Vivado result. The U50 leaves 85% of each resource to the kernel "
         "(the Vitis shell's margin).", "",
         f"- Machine (for the record; the figures do not depend on it): {machine()}",
         "- Command: `python benchmarks/bench_resources.py`",
@@ -62,12 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | **total** | {cells(total)} |")
         lines.append(f"| {name} | share of the usable U50 | "
                      + " | ".join(f"{fraction[r]:.0%}" for r in RESOURCES) + " |")
+        generated = estimate(spec)["resources"]
+        lane = generated["lane"]
+        lines.append(f"| {name} | generated design: vector units (one lane "
+                     f"{lane['luts']:,} LUT, {lane['basis']}) | "
+                     f"{cells(generated['parts']['vector units'])} |")
+        lines.append(f"| {name} | generated design: **total** | "
+                     f"{cells(generated['total'])} |")
+        lines.append(f"| {name} | generated design: share of the usable U50 | "
+                     + " | ".join(f"{generated['fit']['utilization'][r]:.0%}"
+                                  for r in RESOURCES) + " |")
     lines += [
         f"| U50 (DS965) | capacity | {cells({r: getattr(U50, r) for r in RESOURCES})} |",
         f"| U50 | usable by the kernel (85%) | "
         f"{cells({r: U50.usable(r) for r in RESOURCES})} |",
         f"| FIXAR (DAC 2021), 2 x 16x16 | published | {cells(FIXAR_PUBLISHED.as_dict())} |",
-        "", "Calibration of the PE-array part (`python benchmarks/calibrate_resources.py`):",
+        "", "Calibration of the PE arrays and the vector lane (`python benchmarks/calibrate_resources.py`):",
         "", "```", *calibration_table(), "```", ""]
     publish(HEADING, "\n".join(lines), args.no_write)
     return 0

@@ -62,6 +62,21 @@ def _block(design: str) -> pyrtl.Block:
     return build_array(rows, cols, WIDTHS, flow="broadcast").block
 
 
+def lane_size(design: str) -> dict:
+    """A lane design's memory word and aligned-sum datapath (W_INT), which
+    fixar_gen.lane_resources selects and scales by; {} for other designs."""
+    from fixar_gen.hw.vector import internal_width
+    if design == "lane_u50":
+        from fixar_gen import load_spec
+        from fixar_gen.hw.design import config_for
+        cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
+        return {"word": cfg.word, "datapath_bits": internal_width(cfg.word, cfg.lane)}
+    if design.startswith("lane"):
+        word = int(design[4:])
+        return {"word": word, "datapath_bits": internal_width(word)}
+    return {}
+
+
 def synthesize(design: str) -> dict:
     """One design through Yosys; its cell counts and the time it took."""
     tool = yosys()
@@ -85,6 +100,7 @@ def synthesize(design: str) -> dict:
         "carry": sum(n for k, n in cells.items() if k.startswith("CARRY")),
         "seconds": round(seconds, 1),
         "cells": dict(sorted(cells.items())),
+        **lane_size(design),
     }
 
 
@@ -109,7 +125,9 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the",
         "vector lane examples/fixar_u50.yaml generates (its word and format limits; not",
         "fitted: counted as measured by the estimate of a generated design), ``laneWORD``",
-        "the widest lane.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
+        "the widest lane.  A lane records its memory ``word`` and its aligned-sum",
+        "datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which",
+        ":mod:`fixar_gen.lane_resources` selects and scales by.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
         "SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops except a DSP48E2's own pipeline",
         "registers (``synth.dsp_register_flops``: Yosys leaves them in the fabric, Vivado",
         "does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).",
@@ -126,7 +144,7 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
     ]
     for r in rows:
         keep = {k: r[k] for k in ("design", "rows", "cols", "luts", "ffs", "dsps", "carry",
-                                  "seconds")}
+                                  "seconds", "word", "datapath_bits") if k in r}
         lines.append(f"    {keep!r},")
     lines += [")", ""]
     return "\n".join(lines)

@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run directory (default: runs/NAME-BACKEND-sSEED)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from --out's "
-                       "checkpoint (only with the spec and options it was written with)")
+                       "checkpoint (only with the spec and options it was written with; "
+                       "--steps may raise the run's length)")
     again.add_argument("--overwrite", action="store_true", help="replace the run already "
                        "in --out (without it, or --resume, an existing run is refused)")
     p.add_argument("--checkpoint-every", type=STEPS, default=5_000, metavar="N",

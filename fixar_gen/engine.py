@@ -15,9 +15,10 @@ executes a *plan* instead of interpreting instructions one by one:
   operand split into as few limbs as keep every BLAS partial sum below 2**53;
 - Adam, the soft update, SGD, momentum, the MSE gradient and the Bellman target as
   exact int64 blends (:mod:`fixar_gen.engine_kernels`; adam_s, adam_w, the blends,
-  dact_relu and identity/relu drains as vectorised numba loops where numba is
-  installed, :mod:`fixar_gen.engine_numba`), drains and copies as one rounding shift
-  and a fit;
+  dact_relu and identity, relu and tanh drains as vectorised numba loops where numba
+  is installed, :mod:`fixar_gen.engine_numba`), drains and copies as one rounding
+  shift and a fit (a copy whose bound proves the result equal to its operand, an
+  assignment);
 - with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
   with their acc_add and drain, a product with its drain, range monitors and a relu
   derivative folded into the drain that wrote their operand, runs of monitors of one
@@ -46,6 +47,7 @@ from .engine_fusion import (Fused, adam_groups, dact_into_drain, drain_range_gro
                             ksplit_groups, mm_drain_groups, range_groups, soft_into_adam)
 from . import exact as X
 from . import isa, ops
+from .arch import TANH_RANGE_BITS, TANH_SEGMENT_FRAC, TANH_TABLE, TANH_TABLE_FRAC
 from .golden import RATIO_FRAC, GoldenError, GoldenMachine, RunStats, _merge, tanh_fixed
 from .isa import NO_BUFFER, Drain, Halt, Load, MatMul, Program, Vector
 from .numerics import FixedFormat
@@ -363,8 +365,9 @@ class EngineMachine(GoldenMachine):
         d_fmt, whole = Dst.fmt, self._whole(idst, rows, cols)
         # relu into dst at pre's resolution: non-negative values within the bound fit as is
         same_relu_format = pre.frac == d_fmt.frac and d_fmt.signed
-        if self.kernels == "numba" and act != "tanh" and idst not in (iacc, ibias):
-            fast = self._nb_drain(ins, act == "relu", bias_shift)
+        if self.kernels == "numba" and idst not in (iacc, ibias):
+            fast = self._nb_drain_tanh(ins, bias_shift) if act == "tanh" else \
+                self._nb_drain(ins, act == "relu", bias_shift)
             if fast is not None:
                 return fast
 
@@ -461,11 +464,23 @@ class EngineMachine(GoldenMachine):
 
     def _k_copy(self, ins: Vector):
         ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
-        d_fmt = self.table[ins.dst].fmt
+        idst, d_fmt = ins.dst, self.table[ins.dst].fmt
+        rows, cols = ins.rows.slice, ins.cols.slice
+        whole = self._whole(idst, rows, cols)
+        # same fraction bits into a signed format: a value with |a| < 2**(width - 1)
+        # is its own result (no rounding, no overflow), so the copy is an assignment
+        # and a's bound is the destination's
+        plain = fa.frac == d_fmt.frac and d_fmt.signed and d_fmt.width <= 64
+        room = d_fmt.width - 1
 
         def run() -> bool:
+            bits = self.bound[ia]
+            if plain and bits <= room:
+                self.state[idst][rows, cols] = self.state[ia][ra, ca]
+                self._written(idst, whole, bits)
+                return True
             return self._vec_store(ins, K.requantize(
-                self.state[ia][ra, ca], self.bound[ia], fa.frac - d_fmt.frac, d_fmt))
+                self.state[ia][ra, ca], bits, fa.frac - d_fmt.frac, d_fmt))
         return run
 
     def _k_dact_relu(self, ins: Vector):
@@ -522,13 +537,25 @@ class EngineMachine(GoldenMachine):
         return run
 
     def _k_fill(self, ins: Vector):
-        c_fmt, d_fmt, ic = self.table[ins.c].fmt, self.table[ins.dst].fmt, ins.c
-        shape = (ins.rows.count, ins.cols.count)
+        c_fmt, d_fmt, ic, idst = self.table[ins.c].fmt, self.table[ins.dst].fmt, ins.c, ins.dst
+        rows, cols = ins.rows.slice, ins.cols.slice
+        size, whole = ins.rows.count * ins.cols.count, self._whole(idst, rows, cols)
+        last = [None, None]         # the constant last filled and (raw, count, bits) of it
 
         def run() -> bool:
-            value = self.state[ic][:1, :1]
-            return self._vec_store(ins, K.requantize(value, K.array_bits(value),
-                                                     c_fmt.frac - d_fmt.frac, d_fmt))
+            value = int(self.state[ic][0, 0])
+            if value != last[0]:    # the result is a function of the constant alone
+                got = K.requantize(np.array([[value]], dtype=np.int64),
+                                   K.bits_of(value, value), c_fmt.frac - d_fmt.frac, d_fmt)
+                if got is None:
+                    return False
+                out, n, bits = got
+                last[:] = value, (int(out[0, 0]), n * size, bits)
+            raw, n, bits = last[1]
+            self._count(n, idst)
+            self.state[idst][rows, cols] = raw
+            self._written(idst, whole, bits)
+            return True
         return run
 
     def _k_dact_tanh(self, ins: Vector):
@@ -832,9 +859,9 @@ class EngineMachine(GoldenMachine):
         shift out of range).  ``monitors``: (pc, range instruction) steps folded in,
         their minimum and maximum taken in the drain's pass; ``dact``: (pc, dact_relu
         of the output) folded in too (engine_fusion.dact_into_drain)."""
-        drain = engine_numba.kernels().drain
-        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64),
-                   0, 0, 0, 0, False, 64, True)
+        drain = engine_numba.kernels().drain_packed
+        no_dact = (np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64))
+        dact_args = (0, 0, 0, 0, False, 64, True)
         if dact is not None:
             pc2, dact_ins = dact
             d2_fmt = self.table[dact_ins.dst].fmt
@@ -868,6 +895,8 @@ class EngineMachine(GoldenMachine):
         seg_max = np.empty_like(seg_min)
         top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
         no_acc = np.empty((0, 0), dtype=np.int64)
+        packed = np.array((bias_shift, relu, *args, *dact_args), dtype=np.int64)
+        assert packed.size == engine_numba.DRAIN_SCALARS
 
         def run(product=None, product_bits: int = 0) -> bool:
             """The drain of the accumulator, or (fused with its matrix product) of
@@ -896,12 +925,13 @@ class EngineMachine(GoldenMachine):
                 b2 = state[ib2]
                 if type(b2) is not np.ndarray or type(state[i2]) is not np.ndarray:
                     return False
-                tail = (b2[rows2, src2], state[i2][rows2, cols2], *dact_args)
-            seg_min.fill(top)
-            seg_max.fill(bottom)
+                tail = (b2[rows2, src2], state[i2][rows2, cols2])
+            if monitors:
+                seg_min.fill(top)
+                seg_max.fill(bottom)
             count, lo, hi, count2, lo2, hi2 = drain(
-                z, acc_out, bias, state[idst][rows, cols], bias_shift, relu, *args, seg,
-                seg_min, seg_max, *tail)
+                z, acc_out, bias, state[idst][rows, cols], seg, seg_min, seg_max, *tail,
+                packed)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
             if dact is not None:
@@ -915,6 +945,56 @@ class EngineMachine(GoldenMachine):
                 high = max(int(current[0, 1]), int(seg_max[k]))
                 current[0, 0], current[0, 1] = low, high
                 self._written(rng.dst, True, K.bits_of(max(low, high), min(low, high)))
+            return True
+        return run
+
+    def _nb_drain_tanh(self, ins: Drain, bias_shift: int):
+        """A tanh drain in one numba pass straight into dst (golden.tanh_fixed between
+        the requantisation to the pre-activation format and the one to dst's), or None
+        where the shifts leave the range in which every intermediate fits int64 (the
+        table's numerator below 2**61): the numpy path then."""
+        drain_tanh = engine_numba.kernels().drain_tanh
+        pre, d_fmt = self._program.pre_format, self.table[ins.dst].fmt
+        shift1 = self.table[ins.acc].fmt.frac - pre.frac
+        seg = pre.frac - TANH_SEGMENT_FRAC
+        if seg < 0:          # the table's segments finer than pre: clamp, shift left
+            clamp, end, left, seg = 1, 1 << max(TANH_RANGE_BITS + pre.frac, 0), -seg, 0
+        else:
+            clamp, end, left = 0, 0, 0
+        num_frac = TANH_TABLE_FRAC + seg
+        shift2 = num_frac - d_fmt.frac
+        if not (0 <= shift1 <= 62 and pre.width <= 62 and num_frac + 1 <= 62 and
+                0 <= shift2 <= 62 and left <= 30):
+            return None
+        codes = engine_numba.ROUNDING_CODES
+        packed = np.array((bias_shift, shift1, codes[pre.rounding], *_fmt_args(pre), clamp,
+                           end, left, seg, 1 << num_frac, shift2, codes[d_fmt.rounding],
+                           *_fmt_args(d_fmt)), dtype=np.int64)
+        rows, cols = ins.rows.slice, ins.cols.slice
+        src = slice(ins.src_col, ins.src_col + ins.cols.count)
+        iacc, idst, ibias = ins.acc, ins.dst, ins.bias
+        no_bias = np.zeros((1, ins.cols.count), dtype=np.int64)
+        whole = self._whole(idst, rows, cols)
+
+        def run() -> bool:
+            state, bound = self.state, self.bound
+            acc = state[iacc]
+            if type(acc) is not np.ndarray:
+                return False
+            bz = bound[iacc]
+            if ibias != NO_BUFFER:
+                bb = bound[ibias] + bias_shift
+                if max(bz, bb) > 61:
+                    return False
+                bias = state[ibias][:, src]
+            else:
+                if bz > 62:
+                    return False
+                bias = no_bias
+            count, lo, hi = drain_tanh(acc[rows, src], bias, state[idst][rows, cols],
+                                       TANH_TABLE, packed)
+            self._count(int(count), idst)
+            self._written(idst, whole, K.bits_of(hi, lo))
             return True
         return run
 
@@ -965,6 +1045,7 @@ class EngineMachine(GoldenMachine):
         kb = math.ceil(math.log2(mm.k.count)) if mm.k.count > 1 else 0
         acc_bits, whole = D.acc_bits, self._whole(idst, ms, ns)
         scratch = np.empty((mm.m.count, mm.n.count), np.float64)
+        views = [None, None, None, None]     # the mirrors and their operand views
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
@@ -978,8 +1059,9 @@ class EngineMachine(GoldenMachine):
             if total > FLOAT64_EXACT_BITS or total >= acc_bits:
                 return alone()
             fa, fb = self._float(ia), self._float(ib)
-            np.matmul((fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns],
-                      out=scratch)
+            if views[0] is not fa or views[1] is not fb:     # a plan's mirrors stay
+                views[:] = fa, fb, (fa.T if ta else fa)[ms, ks], (fb.T if tb else fb)[ks, ns]
+            np.matmul(views[2], views[3], out=scratch)
             self._pc = pd
             if drain(scratch, total):
                 self._written(idst, whole, total)
@@ -1022,6 +1104,7 @@ class EngineMachine(GoldenMachine):
         whole0, whole1 = self._whole(i0, ms, ns), self._whole(i1, ms, ns)
         shape = (mm0.m.count, mm0.n.count)
         first, second = np.empty(shape, np.float64), np.empty(shape, np.float64)
+        views = [None] * 6                   # the mirrors and their operand views
 
         def alone() -> bool:
             return self._run_alone(parts, p0)
@@ -1035,9 +1118,11 @@ class EngineMachine(GoldenMachine):
             if total + 1 > FLOAT64_EXACT_BITS or total + 1 >= acc_bits:
                 return alone()
             fa, fb = self._float(ia), self._float(ib)
-            lhs, rhs = (fa.T if ta else fa)[ms], (fb.T if tb else fb)[:, ns]
-            np.matmul(lhs[:, k0], rhs[k0], out=first)
-            np.matmul(lhs[:, k1], rhs[k1], out=second)
+            if views[0] is not fa or views[1] is not fb:     # a plan's mirrors stay
+                lhs, rhs = (fa.T if ta else fa)[ms], (fb.T if tb else fb)[:, ns]
+                views[:] = fa, fb, lhs[:, k0], rhs[k0], lhs[:, k1], rhs[k1]
+            np.matmul(views[2], views[3], out=first)
+            np.matmul(views[4], views[5], out=second)
             np.copyto(state[i1][ms, ns], second, casting="unsafe")
             self._written(i1, whole1, total)
             np.add(first, second, out=first)             # exact: below 2**53
@@ -1136,10 +1221,11 @@ class EngineMachine(GoldenMachine):
                 not 0 <= shift_m <= 61 or alpha_shift < 0 or not 0 <= shift_w <= 62 or \
                 s_fmt.width > 61:
             return None
-        adam = engine_numba.kernels().adam
+        adam = engine_numba.kernels().adam_packed
         eps_s = _eps_in(c_fmt, s_fmt)
         shape = (table[iw].rows, table[iw].cols)
         scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
+        flat = [a.reshape(-1) for a in scratch]     # follows scratch through the swaps
         codes = engine_numba.ROUNDING_CODES
         m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
         s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
@@ -1155,6 +1241,14 @@ class EngineMachine(GoldenMachine):
             # |new w| < 2**w_bits: the weight's format bounds it (fitted), so the
             # split is known before the pass
             w_bits = w_fmt.width + (not w_fmt.signed)
+        # the kernel's scalars (engine_numba.ADAM_SCALARS, in adam's order): the
+        # formats' fixed, the rest (the blends' splits, eps, the step) set each run
+        packed = np.zeros(engine_numba.ADAM_SCALARS, dtype=np.int64)
+        packed[6:12], packed[17], packed[18:24] = m_args, fc_s, s_args
+        packed[25], packed[28], packed[29:35] = shift_m, shift_w, w_args
+        packed[35] = soft is not None
+        packed[42:48] = t_args if soft is not None else (0, 0, 0, False, 64, True)
+        variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42)])
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
@@ -1165,17 +1259,17 @@ class EngineMachine(GoldenMachine):
                 if type(state[i]) is not np.ndarray:
                     return alone()
             bg, bs = bound[ig], bound[is_]
-            c1, c2, frac = m_constants([int(v) for v in state[ic_m].reshape(-1)[:2]])
+            c1, c2, frac = m_constants(state[ic_m].ravel()[:2].tolist())
             m_shift = frac - m_fmt.frac
             m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
                 if 0 <= m_shift <= 62 else None
             beta = int(state[ic_s][0, 0])
             v_parts = K.split(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
                 if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
-            c = state[ic_w].reshape(-1)
-            step = -(int(c[0]) << alpha_shift)
+            c = state[ic_w].ravel()[:2].tolist()
+            step = -(c[0] << alpha_shift)
             room = 61 - step.bit_length()
-            eps = eps_s(int(c[1]))
+            eps = eps_s(c[1])
             if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
                     eps >= 1 << 61:
                 return alone()
@@ -1184,20 +1278,18 @@ class EngineMachine(GoldenMachine):
             else:
                 if type(state[it]) is not np.ndarray:
                     return alone()
-                t1, t2, t_frac = t_constants([int(v) for v in state[ic_t].reshape(-1)[:2]])
+                t1, t2, t_frac = t_constants(state[ic_t].ravel()[:2].tolist())
                 t_shift = t_frac - t_fmt.frac
                 split = K.split(bound[it], t1, w_bits, t2, t_shift) \
                     if 0 <= t_shift <= 62 else None
                 if split is None:
                     return alone()
                 target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
-            flat = [a.reshape(-1) for a in scratch]
+            packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
+                                *t_parts[:6])
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
                        state[iw].reshape(-1), target, *flat[:3],
-                       flat[3] if soft is not None else no_soft,
-                       *m_parts, m_shift, *m_args, *v_parts,
-                       fc_s, *s_args, eps, shift_m, step, (1 << room) - 1, shift_w, *w_args,
-                       soft is not None, *t_parts)
+                       flat[3] if soft is not None else no_soft, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
                 return alone()
@@ -1205,11 +1297,15 @@ class EngineMachine(GoldenMachine):
                        (iw, pw, cw, lo_w, hi_w)]
             if soft is not None:
                 results.append((it, pt, ct, lo_t, hi_t))
+            stamp = self.stamp
             for k, (i, pc, n, lo, hi) in enumerate(results):
                 state[i], scratch[k] = scratch[k], state[i]
-                self._pc = pc
-                self._count(int(n), i)
-                self._written(i, True, K.bits_of(hi, lo))
+                flat[k] = scratch[k].reshape(-1)
+                if n:
+                    self._pc = pc
+                    self._count(int(n), i)
+                bound[i] = max(int(hi).bit_length(), (-int(lo)).bit_length())
+                stamp[i] += 1
             self._pc = pm
             return True
         return run

@@ -1,6 +1,6 @@
 """numba versions of the engine's costliest element-wise kernels (the blends of adam_m and
-the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity
-and relu drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
+the soft update, adam_s, adam_w, adam_m + adam_s + adam_w fused into one pass, identity,
+relu and tanh drains, dact_relu, range monitors): one pass per element instead of a dozen numpy passes.  The arithmetic is the numpy kernels'
 of :mod:`fixar_gen.engine_kernels` (same splits, same rounding, same bounds), element by
 element; the root's correction and the ratio's check are exact int64 operations (the
 ratio m * 2**shift / den is estimated in float64 and corrected to the exact floor with
@@ -36,6 +36,17 @@ class Kernels(NamedTuple):
     drain: object
     dact_relu: object
     ranges: object
+    #: drain and adam with their scalar arguments packed into one int64 array (the
+    #: order of DRAIN_SCALARS and ADAM_SCALARS): numba's dispatcher pays for every
+    #: argument (benchmarks/bench_engine_kernels.py times a 1 x 1 drain both ways)
+    drain_packed: object
+    adam_packed: object
+    drain_tanh: object
+
+
+#: how many scalars the packed kernels take (their arguments after the arrays)
+DRAIN_SCALARS = 23
+ADAM_SCALARS = 48
 
 
 def kernels() -> Kernels:
@@ -119,10 +130,16 @@ def _compile():
     def root_nearest(v):
         # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
         # most one, corrected once each way in int64; exact is False if still off
+        # one product: (r + 1)**2 = r*r + 2r + 1 and (r - 1)**2 = r*r - 2r + 1
         root = np.int64(math.sqrt(np.float64(max(v, 0))) + 0.5)
-        root += np.int64(root * root + root < v)
-        root -= np.int64((root > 0) & (root * root - root >= v))
-        ok = (root * root + root >= v) & ((root == 0) | (root * root - root < v)) & (v >= 0)
+        sq = root * root
+        up = sq + root < v
+        sq = sq + 2 * root + 1 if up else sq
+        root += np.int64(up)
+        down = (root > 0) & (sq - root >= v)
+        sq = sq - 2 * root + 1 if down else sq
+        root -= np.int64(down)
+        ok = (sq + root >= v) & ((root == 0) | (sq - root < v)) & (v >= 0)
         return root, ok
 
     @inline
@@ -378,4 +395,73 @@ def _compile():
                 seg_min[k] = lo
                 seg_max[k] = hi
 
-    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges)
+    @jit
+    def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
+        # drain(z, acc, bias, out, bias_shift, relu, <first format>, <second format>,
+        # seg, seg_min, seg_max, b2, out2, <dact's format>), the scalars from p
+        return drain(z, acc, bias, out, p[0], p[1] != 0,
+                     p[2], p[3], p[4], p[5], p[6] != 0, p[7], p[8] != 0,
+                     p[9], p[10], p[11], p[12], p[13] != 0, p[14], p[15] != 0,
+                     seg, seg_min, seg_max, b2, out2,
+                     p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0)
+
+    @jit
+    def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, p):
+        # adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, *p), booleans as 0 / 1
+        return adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
+                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9] != 0,
+                    p[10], p[11] != 0,
+                    p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20],
+                    p[21] != 0, p[22], p[23] != 0,
+                    p[24], p[25], p[26], p[27], p[28], p[29], p[30], p[31], p[32] != 0,
+                    p[33], p[34] != 0,
+                    p[35] != 0, p[36], p[37], p[38], p[39], p[40], p[41], p[42], p[43],
+                    p[44], p[45] != 0, p[46], p[47] != 0)
+
+    @jit
+    def drain_tanh(z, bias, out, table, p):
+        # a tanh drain (golden.tanh_fixed between two requantisations): v = z +
+        # bias * 2**p[0] (bias one row), rounded by p[1] (mode p[2]) and fitted to the
+        # pre-activation format (p[3:8]); |q| clamped to p[9] and shifted left p[10]
+        # when p[8] (the table's segments finer than q's fraction bits), then the
+        # table's segment u >> p[11] and its remainder interpolated, p[12] beyond the
+        # table's end, the sign put back; rounded by p[13] (mode p[14]) and fitted to
+        # the destination's format (p[15:20]).  Returns the saturation count (both
+        # fits), min and max.
+        bias_shift, shift1 = p[0], p[1]
+        add1, odd1 = rounder(shift1, p[2])
+        lo1, hi1, sat1 = p[3], p[4], p[5] != 0
+        mask1, sign1 = wrapper(p[6], p[7] != 0)
+        clamp, end, left, seg_shift, one = p[8] != 0, p[9], p[10], p[11], p[12]
+        add2, odd2 = rounder(p[13], p[14])
+        shift2, lo, hi, saturate = p[13], p[15], p[16], p[17] != 0
+        mask2, sign2 = wrapper(p[18], p[19] != 0)
+        last = table.shape[0] - 1
+        low_mask = (np.int64(1) << seg_shift) - 1
+        count = 0
+        mn = hi
+        mx = lo
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                v = z[i, j] + (bias[0, j] << bias_shift)
+                q, n1 = fit(round_shift(v, shift1, add1, odd1), lo1, hi1, sat1, mask1, sign1)
+                u = abs(q)
+                u = (min(u, end) << left) if clamp else u
+                index = u >> seg_shift
+                rem = u & low_mask
+                beyond = index >= last
+                index = min(index, last - 1)
+                y0 = table[index]
+                num = (y0 << seg_shift) + (table[index + 1] - y0) * rem
+                num = one if beyond else num
+                num = -num if q < 0 else num
+                r, n2 = fit(round_shift(num, shift2, add2, odd2), lo, hi, saturate, mask2,
+                            sign2)
+                count += n1 + n2
+                out[i, j] = r
+                mn = min(mn, r)
+                mx = max(mx, r)
+        return count, mn, mx
+
+    return Kernels(blend, adam_s, adam_w, adam, drain, dact_relu, ranges, drain_packed,
+                   adam_packed, drain_tanh)

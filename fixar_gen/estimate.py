@@ -14,6 +14,7 @@ import math
 from .boards import BOARDS, dsps_per_pe
 from .compiler import Precision, activation_keys, compile_program
 from .hw.inventory import format_inventory
+from .lane_resources import LaneEstimate, generated_lane
 from .memory_fit import generated_inventory, memory_fit
 from .numerics import FixedFormat
 from .perf import schedule
@@ -79,9 +80,13 @@ def estimate(spec: Spec) -> dict:
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
     inventory = generated_inventory(spec)
+    lane = lane_estimate(spec)
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
                            "memory_kib_per_core": memory,
-                           **estimate_resources(spec, inventory=inventory).as_dict()}
+                           "lane": {**lane.resources.as_dict(), "basis": lane.basis,
+                                    "measured": lane.measured},
+                           **estimate_resources(spec, inventory=inventory,
+                                                lane=lane).as_dict()}
     report["generated_memories"] = {**inventory.as_dict(),
                                     "fit": memory_fit(spec, inventory)}
     board = BOARDS.get(spec.target)
@@ -90,6 +95,16 @@ def estimate(spec: Spec) -> dict:
                            "dsps_usable": board.usable("dsps"),
                            "dsp_fraction_arrays": hw.pe_count * per_pe / board.dsps}
     return report
+
+
+def lane_estimate(spec: Spec) -> LaneEstimate:
+    """The generated design's vector lane for ``spec``: sized by the lane limits its
+    formats derive (:func:`fixar_gen.hw.design.lane_limits`), W_INT and word as
+    ``fixar generate`` builds it."""
+    from .hw.design import config_for
+    from .hw.vector import internal_width
+    cfg = config_for(spec)
+    return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word)
 
 
 def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
@@ -156,6 +171,9 @@ def format_estimate(r: dict) -> str:
                       for name, part in res["parts"].items())
     lines.append(f"  resources (modeled): {total}")
     lines.append(f"           {parts}")
+    lane = res["lane"]
+    lines.append(f"           one vector lane: {lane['luts']:,} LUT, {lane['ffs']:,} FF, "
+                 f"{lane['dsps']:,} DSP ({lane['basis']})")
     if "board" in r:
         b = r["board"]
         lines.append(f"  {b['name']} ({b['part']}): arrays use "

@@ -7,7 +7,12 @@ it can have (the activation passed right), ``array`` an R x C array in the
 broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the
 vector lane examples/fixar_u50.yaml generates (its word and format limits; not
 fitted: counted as measured by the estimate of a generated design), ``laneWORD``
-the widest lane.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and
+the widest lane.  A lane records its memory ``word`` and its aligned-sum
+datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which
+:mod:`fixar_gen.lane_resources` selects and scales by (``lane_u50``'s two were
+added to its entry from the design it synthesized, hw/vector.py unchanged since;
+``lane80``, synthesized before the lane was sized from the spec, has none and is
+not a calibration point of today's RTL).  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and
 SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops; CARRY and MUXF cells are not LUTs
 (Vivado reports them apart).
 """
@@ -28,5 +33,5 @@ MEASURED = (
     {'design': 'array', 'rows': 8, 'cols': 8, 'luts': 16177, 'ffs': 12816, 'dsps': 256, 'carry': 3952, 'seconds': 229.6},
     {'design': 'array', 'rows': 16, 'cols': 16, 'luts': 67297, 'ffs': 52256, 'dsps': 1024, 'carry': 16608, 'seconds': 544.6},
     {'design': 'lane80', 'rows': 1, 'cols': 1, 'luts': 35267, 'ffs': 16336, 'dsps': 58, 'carry': 3158, 'seconds': 207.0},
-    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 29359, 'ffs': 15042, 'dsps': 47, 'carry': 2702, 'seconds': 2988.8},
+    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 29359, 'ffs': 15042, 'dsps': 47, 'carry': 2702, 'seconds': 2988.8, 'word': 82, 'datapath_bits': 122},
 )

@@ -16,7 +16,9 @@ PE array (calibrated)
     boards.dsps_per_pe`` (4 at FIXAR's widths, which the same Yosys runs confirm).
 
 Vector unit and controller (documented constants, until the full core synthesizes)
-    One vector lane per array column (``perf``'s C lanes), each :data:`VECTOR_LANE`;
+    One vector lane per array column (``perf``'s C lanes), each :data:`VECTOR_LANE`
+    in the design-space model, or, for a generated design (``fixar estimate``), the
+    generated lane's model for the spec (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
     address generators, the host DMA engine, the inter-core link).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
@@ -64,6 +66,7 @@ from .params import SpecError
 
 if TYPE_CHECKING:
     from .hw.inventory import Inventory
+    from .lane_resources import LaneEstimate
     from .spec import Spec
 
 RESOURCES = ("luts", "ffs", "dsps", "bram36", "uram")      # Board's attribute names
@@ -106,14 +109,8 @@ class Resources:
 VECTOR_LANE = Resources(luts=5_500, ffs=6_000, dsps=8)
 
 
-def generated_lane() -> Resources:
-    """The generator's own vector lane as Yosys measured it (``lane_u50`` in
-    :mod:`fixar_gen.resource_calibration`: the lane examples/fixar_u50.yaml generates,
-    narrowed to its formats): what a generated design's report counts, where the
-    design-space model counts FIXAR's :data:`VECTOR_LANE`."""
-    from .resource_calibration import MEASURED
-    m = next(m for m in MEASURED if m["design"] == "lane_u50")
-    return Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"])
+#: How the design-space model counts a lane (the report's ``lane_basis``).
+FIXAR_LANE_BASIS = "FIXAR's lane (VECTOR_LANE, the design-space model)"
 
 #: One core's controller: instruction memory and decode, the buffer address generators,
 #: the host DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the
@@ -201,13 +198,20 @@ def calibration_table() -> list[str]:
             lines.append(f"  PE alone (activation passed right): {m['luts']} LUT, "
                          f"{m['ffs']} FF, {m['dsps']} DSP48E2 (not in the fit)")
             continue
+        if m["design"].startswith("lane") and "datapath_bits" not in m:
+            lines.append(f"  history, not a calibration point: the vector lane before it was "
+                         f"sized from the spec (always the widest, {m['design'][4:]}-bit "
+                         f"word): {m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2")
+            continue
         if m["design"].startswith("lane"):
             what = ("examples/fixar_u50.yaml's lane" if m["design"] == "lane_u50"
-                    else f"the widest lane, {m['design'][4:]}-bit word")
-            lines.append(f"  the generator's vector lane ({what}): "
-                         f"{m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2 (counted by "
-                         f"`fixar estimate` of a generated design; the design-space model "
-                         f"counts FIXAR's lane, {VECTOR_LANE.luts:,} LUT, "
+                    else f"the widest lane, {m['word']}-bit word")
+            lines.append(f"  the generator's vector lane ({what}, W_INT "
+                         f"{m['datapath_bits']}, {m['word']}-bit word): {m['luts']:,} LUT, "
+                         f"{m['ffs']:,} FF, {m['dsps']} DSP48E2 (`fixar estimate` of a "
+                         f"generated design counts it for a lane of this W_INT and word, "
+                         f"scaled by W_INT for others: fixar_gen/lane_resources.py; the "
+                         f"design-space model counts FIXAR's lane, {VECTOR_LANE.luts:,} LUT, "
                          f"{VECTOR_LANE.ffs:,} FF, {VECTOR_LANE.dsps} DSP48E2)")
             continue
         row = []
@@ -271,6 +275,8 @@ class ResourceReport:
     #: "modeled": the per-kind memories the spec declares; "generated": the generated
     #: design's inventory as block RAM
     memory_source: str = "modeled"
+    #: how one vector lane was counted (FIXAR's, or the generated lane's model)
+    lane_basis: str = FIXAR_LANE_BASIS
 
     @property
     def fits(self) -> bool:
@@ -290,6 +296,7 @@ class ResourceReport:
                                    "depth": m.depth, "kind": m.kind, "count": m.count}
                                   for m in self.memories if m.core == 0],
                      "memory_source": self.memory_source,
+                     "lane_basis": self.lane_basis,
                      "calibrated_widths": not self.scaled, "modeled": True}
         if self.fit is not None:
             out["fit"] = {"board": self.fit.board, "usable_fraction": self.fit.usable_fraction,
@@ -403,22 +410,25 @@ def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Mem
 
 def estimate_resources(spec: "Spec", cores: int | None = None,
                        board: Board | None = None,
-                       inventory: "Inventory | None" = None) -> ResourceReport:
+                       inventory: "Inventory | None" = None,
+                       lane: "LaneEstimate | None" = None) -> ResourceReport:
     """The resource model of ``spec`` (with ``cores`` cores if given), checked against
     ``board`` (default: the spec's target board; none for ``sim``).  Memories: the
     generated design's ``inventory`` as block RAM when given (``fixar estimate``
     passes :func:`fixar_gen.memory_fit.generated_inventory`), else the per-kind
-    memories the spec declares (the design-space model).  Vector lanes: with an
-    inventory the generated lane as measured (:func:`generated_lane`), else FIXAR's."""
+    memories the spec declares (the design-space model).  Vector lanes: ``lane`` when
+    given (``fixar estimate`` passes the generated lane's model for the spec,
+    :func:`fixar_gen.lane_resources.generated_lane`), else FIXAR's
+    :data:`VECTOR_LANE`."""
     hw = spec.hardware
     cores = hw.cores if cores is None else cores
     if board is None:
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
     lanes = hw.cols
-    lane = generated_lane() if inventory is not None else VECTOR_LANE
+    one_lane = VECTOR_LANE if lane is None else lane.resources
     parts = [("PE arrays", array.times(cores)),
-             ("vector units", lane.times(lanes * cores)),
+             ("vector units", one_lane.times(lanes * cores)),
              ("controllers", CONTROLLER.times(cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
@@ -433,7 +443,8 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
         total = total + res
     fit = None if board is None else Fit(board.name, _usable(board), board.usable_fraction)
     return ResourceReport(cores, tuple(hw.array), tuple(parts), tuple(memories), total,
-                          fit, scaled, "generated" if inventory is not None else "modeled")
+                          fit, scaled, "generated" if inventory is not None else "modeled",
+                          FIXAR_LANE_BASIS if lane is None else lane.basis)
 
 
 def max_cores(spec: "Spec", board: Board) -> int:

@@ -3,16 +3,20 @@
 
 This module owns the sweep's axes (:data:`AXES`, parsed from ``--over`` by
 :func:`parse_over`), the evaluation of one design point (:func:`evaluate_point`: the
-cycle model through :func:`fixar_gen.estimate.estimate` and the resource model of
-:mod:`fixar_gen.resources`; a point that does not fit the board is kept, *dropped*,
-with the reason), the table (CSV and Markdown), the Pareto plot, and
+cycle models through :func:`fixar_gen.estimate.estimate`, first the generated RTL's
+exact one, which ranks the points, then the target schedule of :mod:`fixar_gen.perf`,
+a schedule the RTL does not run; and the resource model of :mod:`fixar_gen.resources`;
+a point that does not fit the board is kept, *dropped*, with the reason), the table (CSV and Markdown), the Pareto plot, and
 :func:`run_parallel`, the one mechanism that spreads independent jobs over workers:
 
 - ``ray``: Ray tasks (the ``scale`` extra).  A local Ray is started on demand with
   ``--jobs`` CPUs and shut down afterwards; with ``RAY_ADDRESS`` set, the jobs go to
   that cluster instead.
 - ``local``: a ``concurrent.futures`` process pool of ``--jobs`` workers (in-process
-  when ``--jobs 1``).
+  when ``--jobs 1``).  The workers are spawned, not forked, and start with one BLAS
+  thread each (:func:`worker_environment`) unless the user set the thread variables:
+  a forked worker would inherit numpy's BLAS thread pool, one thread per core, and
+  ``--jobs`` workers of one thread per core each oversubscribe the machine.
 - ``auto``: Ray when it is installed, else local.
 
 Every job is a pure function of its arguments and results come back in submission
@@ -29,7 +33,8 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,7 +188,9 @@ def points(over: dict[str, tuple]) -> list[Point]:
 
 def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
     """The row of one design point: its resources, its fit and, when it fits, the
-    modeled training and inference performance in FXP32 and FXP16."""
+    modeled training and inference performance in FXP32 and FXP16: ``MODE_rtl_*`` from
+    the generated RTL's exact cycle model, ``MODE_target_*`` from the target schedule
+    (``perf.Timing``), which the RTL does not run."""
     from .estimate import estimate, precision_for
     from .perf import choose_policy
     from .resources import estimate_resources
@@ -223,19 +230,25 @@ def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
     report = estimate(at)
     for mode in MODES:
         m = report[mode]
-        cycles = m["train_cycles_per_update"]
-        bound = max(m["train_cycles_by_unit"].items(), key=lambda kv: kv[1])
-        row.update({
-            f"{mode}_train_ips": round(m["train_ips"], 1),
-            f"{mode}_cycles": cycles,
-            f"{mode}_pe_util": round(m["pe_utilization"], 4),
-            f"{mode}_peak_ips": round(m["peak_train_ips"], 1),
-            f"{mode}_infer_ips": round(m["infer_ips_batch1"], 1),
-            f"{mode}_bound": f"{bound[0]} {bound[1] / cycles:.0%}",
-        })
+        rtl = m["rtl"]
+        row.update(_cycle_columns(f"{mode}_rtl", rtl, rtl["train_ips"] / m["peak_train_ips"]))
+        row[f"{mode}_peak_ips"] = round(m["peak_train_ips"], 1)
+        row.update(_cycle_columns(f"{mode}_target", m, m["pe_utilization"]))
     if at.parallelism.training == "auto":
         row["policy"] = "auto:" + choose_policy(at, "train", precision_for(at, "fxp16"))
     return row
+
+
+def _cycle_columns(prefix: str, figures: dict, pe_util: float) -> dict:
+    """One cycle model's columns: training IPS, cycles per update, PE utilisation,
+    batch-1 inference IPS and the unit with the most cycles (``array 59%``)."""
+    cycles = figures["train_cycles_per_update"]
+    unit, most = max(figures["train_cycles_by_unit"].items(), key=lambda kv: kv[1])
+    return {f"{prefix}_train_ips": round(figures["train_ips"], 1),
+            f"{prefix}_cycles": cycles,
+            f"{prefix}_pe_util": round(pe_util, 4),
+            f"{prefix}_infer_ips": round(figures["infer_ips_batch1"], 1),
+            f"{prefix}_bound": f"{unit} {most / cycles:.0%}"}
 
 
 def _evaluate(job: tuple[Spec, Point, str | None]) -> dict:
@@ -264,13 +277,46 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables a local pool worker starts with on top of ``environ`` (default
+    ``os.environ``): one BLAS thread (OpenBLAS, OpenMP, MKL) when the user set none of
+    :data:`BLAS_THREAD_VARIABLES`; nothing when they set any of them (their choice
+    stands whole: OpenBLAS reads ``OMP_NUM_THREADS`` when ``OPENBLAS_NUM_THREADS`` is
+    unset, so filling in the others would override it)."""
+    environ = os.environ if environ is None else environ
+    if any(name in environ for name in BLAS_THREAD_VARIABLES):
+        return {}
+    return {name: "1" for name in BLAS_THREAD_VARIABLES}
+
+
+@contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` while the block runs (spawned children copy it),
+    restored afterwards; BLAS in this process is already loaded and keeps its threads."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_parallel(fn: Callable, jobs: Iterable, *, workers: int | None = None,
                  engine: str = "auto", what: str = "", unit: str = "jobs"
                  ) -> tuple[list, str]:
     """``[fn(j) for j in jobs]`` spread over ``workers`` on the engine; the results in
     the order of ``jobs``, and the engine that ran them.  ``fn`` must be a module-level
     function (it is sent to other processes).  ``what`` names the work in the progress
-    line on stderr (:mod:`fixar_gen.progress`: jobs done, elapsed, rate)."""
+    line on stderr (:mod:`fixar_gen.progress`: jobs done, elapsed, rate).  Local
+    workers are spawned with :func:`worker_environment` (one BLAS thread each unless
+    the user chose); one worker runs the jobs in this process, with its threads."""
     jobs = list(jobs)
     workers = default_jobs() if workers is None else workers
     if workers < 1:
@@ -281,8 +327,11 @@ def run_parallel(fn: Callable, jobs: Iterable, *, workers: int | None = None,
             return _run_ray(fn, jobs, workers, progress), "ray"
         if workers == 1 or len(jobs) <= 1:
             return _counted((fn(j) for j in jobs), progress), "local"
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        with _environment(worker_environment()), ProcessPoolExecutor(
+                max_workers=min(workers, len(jobs)),
+                mp_context=multiprocessing.get_context("spawn")) as pool:
             chunk = max(1, len(jobs) // (4 * workers))
             return _counted(pool.map(fn, jobs, chunksize=chunk), progress), "local"
 
@@ -338,12 +387,12 @@ class SweepResult:
         return [r for r in self.rows if r["status"] == "dropped"]
 
     def best(self, mode: str = "fxp16") -> dict | None:
-        """The fitting point with the highest training IPS in ``mode`` (the fewest DSPs,
-        then the first, among equals)."""
+        """The fitting point with the highest training IPS of the generated RTL in
+        ``mode`` (the fewest DSPs, then the first, among equals)."""
         kept = self.kept
         if not kept:
             return None
-        return max(kept, key=lambda r: (r[f"{mode}_train_ips"], -r["dsps"],
+        return max(kept, key=lambda r: (r[ranked(mode)], -r["dsps"],
                                         -self.rows.index(r)))
 
 
@@ -362,6 +411,11 @@ def sweep(spec: Spec, over: dict[str, tuple], *, board: str | None = None,
     return SweepResult(spec.name, board, over, rows, used)
 
 
+def ranked(mode: str) -> str:
+    """The column points are ranked by: the generated RTL's training IPS in ``mode``."""
+    return f"{mode}_rtl_train_ips"
+
+
 def pareto_front(rows: Sequence[dict], ips: str, cost: str) -> list[int]:
     """Indices (into ``rows``) of the fitting points no other fitting point beats: at
     least as fast for no more ``cost``, strictly better in one."""
@@ -376,8 +430,9 @@ def pareto_front(rows: Sequence[dict], ips: str, cost: str) -> list[int]:
 
 
 def mark_pareto(rows: list[dict]) -> None:
-    """``pareto``: the fronts (``fxp16/DSP`` ...) each fitting point is on."""
-    fronts = {f"{mode}/{LABEL[cost]}": set(pareto_front(rows, f"{mode}_train_ips", cost))
+    """``pareto``: the fronts (``fxp16/DSP`` ...) each fitting point is on, by the
+    generated RTL's training IPS."""
+    fronts = {f"{mode}/{LABEL[cost]}": set(pareto_front(rows, ranked(mode), cost))
               for mode in MODES for cost in ("dsps", "luts")}
     for i, row in enumerate(rows):
         row["pareto"] = " ".join(name for name, members in fronts.items() if i in members)
@@ -388,8 +443,9 @@ LABEL = {"dsps": "DSP", "luts": "LUT"}
 COLUMNS = ("point", "status", "reason", "cores", "array", "pes", "policy", "inference",
            "batch", "clock", "luts", "ffs", "dsps", "bram36", "uram", "luts_pct", "ffs_pct",
            "dsps_pct", "bram36_pct", "uram_pct",
-           *(f"{mode}_{k}" for mode in MODES for k in ("train_ips", "cycles", "pe_util",
-                                                      "peak_ips", "infer_ips", "bound")),
+           *(f"{mode}_{model}_{k}" for mode in MODES for model in ("rtl", "target")
+             for k in ("train_ips", "cycles", "pe_util", "infer_ips", "bound")),
+           *(f"{mode}_peak_ips" for mode in MODES),
            "pareto")
 
 
@@ -413,30 +469,38 @@ def markdown(result: SweepResult) -> str:
     board = result.board or "none (sim target: no resource limit)"
     lines = [f"# Sweep of {result.spec}", "",
              f"Axes: `{axes}`; board: {board}; {len(result.rows)} points, "
-             f"{len(result.kept)} fit, {len(result.dropped)} dropped. Modeled: the cycle "
-             "model (fixar_gen/perf.py) and the resource model (fixar_gen/resources.py); "
-             "IPS = samples per second through complete DDPG updates, accelerator only.", "",
-             "| point | status | PEs | DSP | LUT | BRAM36 | URAM | FXP32 train IPS "
-             "| FXP16 train IPS | FXP16 PE util | inference IPS (batch 1) | FXP16 cycles "
-             "bound by | Pareto |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             f"{len(result.kept)} fit, {len(result.dropped)} dropped. Modeled: the "
+             "generated RTL's own cycle model (exact against the simulated RTL; it ranks "
+             "the points, the Pareto fronts and the best point), then the target "
+             "schedule (`perf.Timing`), a schedule the RTL does not run, and the resource "
+             "model (fixar_gen/resources.py); IPS = samples per second through complete "
+             "DDPG updates, accelerator only.", "",
+             "| point | status | PEs | DSP | LUT | BRAM36 | URAM | RTL FXP32 train IPS "
+             "| RTL FXP16 train IPS | RTL FXP16 PE util | RTL inference IPS (batch 1) "
+             "| RTL FXP16 cycles bound by | target schedule FXP16 train IPS (not run by "
+             "the RTL) | Pareto |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in result.rows:
         status = "fits" if r["status"] == "ok" else f"dropped: {r['reason']}"
-        util = "" if r.get("fxp16_pe_util") is None else f"{r['fxp16_pe_util']:.1%}"
+        util = ("" if r.get("fxp16_rtl_pe_util") is None
+                else f"{r['fxp16_rtl_pe_util']:.1%}")
         chose = f" ({r['policy'].replace(':', ' chose ')})" if ":" in r["policy"] else ""
         lines.append(
             f"| {r['point']}{chose} | {status} | {r['pes']:,} | "
             f"{_num(r.get('dsps'))} | {_num(r.get('luts'))} | {_num(r.get('bram36'))} | "
-            f"{_num(r.get('uram'))} | {_num(r.get('fxp32_train_ips'))} | "
-            f"{_num(r.get('fxp16_train_ips'))} | {util} | "
-            f"{_num(r.get('fxp16_infer_ips'))} | {r.get('fxp16_bound', '')} | "
-            f"{r.get('pareto', '')} |")
+            f"{_num(r.get('uram'))} | {_num(r.get('fxp32_rtl_train_ips'))} | "
+            f"{_num(r.get('fxp16_rtl_train_ips'))} | {util} | "
+            f"{_num(r.get('fxp16_rtl_infer_ips'))} | {r.get('fxp16_rtl_bound', '')} | "
+            f"{_num(r.get('fxp16_target_train_ips'))} | {r.get('pareto', '')} |")
     best = result.best()
     if best is not None:
-        lines += ["", f"Best fitting point (FXP16 training IPS): **{best['point']}** "
-                  f"(training policy {best['policy']}): {best['fxp16_train_ips']:,.0f} IPS, "
-                  f"{best['fxp16_pe_util']:.1%} of its FXP16 peak "
-                  f"({best['fxp16_peak_ips']:,.0f}), {best['dsps']:,} DSP48E2."]
+        lines += ["", f"Best fitting point (the generated RTL's FXP16 training IPS): "
+                  f"**{best['point']}** (training policy {best['policy']}): "
+                  f"{best['fxp16_rtl_train_ips']:,.0f} IPS, "
+                  f"{best['fxp16_rtl_pe_util']:.1%} of its FXP16 peak "
+                  f"({best['fxp16_peak_ips']:,.0f}), {best['dsps']:,} DSP48E2; the target "
+                  f"schedule, which the RTL does not run, models "
+                  f"{best['fxp16_target_train_ips']:,.0f} IPS there."]
     return "\n".join(lines) + "\n"
 
 
@@ -467,7 +531,7 @@ def plot(result: SweepResult, path: Path) -> Path:
     for i, mode in enumerate(MODES):
         for j, cost in enumerate(("dsps", "luts")):
             ax = axes[i][j]
-            ips = f"{mode}_train_ips"
+            ips = ranked(mode)
             kept = [r for r in result.rows if r["status"] == "ok"]
             ax.scatter([r[cost] for r in kept], [r[ips] for r in kept], s=22,
                        color="tab:blue", label="fits", zorder=3)
@@ -491,11 +555,11 @@ def plot(result: SweepResult, path: Path) -> Path:
                 ax.axvline(board.usable(cost), color="tab:red", linestyle="--",
                            label=f"{board.name} usable")
             ax.set_xlabel(f"{LABEL[cost]} (modeled)")
-            ax.set_ylabel(f"{mode.upper()} training IPS (modeled)")
+            ax.set_ylabel(f"{mode.upper()} training IPS (the generated RTL's cycles)")
             ax.grid(alpha=0.3)
             if i == 0 and j == 0:
                 ax.legend(fontsize=8)
-    fig.suptitle(f"fixar sweep {result.spec}: training IPS vs resources")
+    fig.suptitle(f"fixar sweep {result.spec}: the generated RTL's training IPS vs resources")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -7,7 +7,9 @@ differs, e.g. ``numerics.weight.frac: 24 in the checkpoint, 20 now``. Everything
 a ``fixar train`` option sets either is part of the spec (``--steps`` sets
 ``algorithm.total_steps``, ``--seed`` sets ``env.seed``) or does not change the result
 (``--checkpoint-every``, ``--quiet``, ``--progress``: checkpoints are taken at episode
-ends and draw no random numbers).
+ends and draw no random numbers).  The run's length is the one setting a resume may
+change (:func:`at_length`): the steps before the end do not depend on it, so the
+trainer lets ``--resume --steps`` extend a run (:meth:`fixar_gen.rl.trainer.Trainer.run`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,24 @@ from .checkpoint import CheckpointError
 def run_settings(spec: Spec, backend: str) -> dict:
     """The settings that decide a run's result, as plain JSON data."""
     return {"backend": backend, "spec": spec_data(spec)}
+
+
+def run_length(settings: dict) -> int | None:
+    """The run's length (``spec.algorithm.total_steps``) in ``settings``, or None when
+    they do not record one (a damaged or older checkpoint: :func:`check_same_run` says
+    which)."""
+    try:
+        value = settings["spec"]["algorithm"]["total_steps"]
+    except (KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def at_length(settings: dict, total_steps: int) -> dict:
+    """A copy of ``settings`` whose run length is ``total_steps``."""
+    out = json.loads(json.dumps(settings))
+    out["spec"]["algorithm"]["total_steps"] = total_steps
+    return out
 
 
 def settings_digest(settings: dict) -> str:

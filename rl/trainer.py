@@ -15,7 +15,12 @@ A folder that already holds a run is refused unless the run is resumed or
 (``run(resume=True)``, only with the settings the checkpoint records:
 :mod:`fixar_gen.rl.run_settings`) ends bit for bit where the uninterrupted run ends: checkpoints are taken at episode boundaries, episode ``i``
 starts from ``reset(seed=seed + i)``, and every random number comes from state that
-the checkpoint holds.
+the checkpoint holds.  The run's length alone may differ from the checkpoint's
+(``total_steps``, ``fixar train --resume --steps``): a finished run continues to the
+new length and ends where an uninterrupted run of that length ends, provided its last
+checkpoint is at an episode's end (a run whose length ended an episode midway cannot
+be continued: the environment's state is not in the checkpoint) and the new length is
+not below the step it reached.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ import numpy as np
 from ..params import nested
 from ..spec import Spec
 from .agent import make_agent
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .env import action_bound, make_env
 from .replay import ReplayBuffer
-from .run_settings import check_same_run, run_settings, settings_digest
+from .run_settings import (at_length, check_same_run, run_length, run_settings,
+                           settings_digest)
 
 METRICS = ("step", "episode", "return", "eval_return", "precision", "saturations",
            "updates_per_s", "steps_per_s")
@@ -348,7 +354,12 @@ class Trainer:
     def _restore(self) -> None:
         directory = self.out / "checkpoint"
         arrays, meta = load_checkpoint(directory)
-        check_same_run(directory, meta, self.settings)
+        stored_length = run_length(meta.get("settings"))
+        longer = stored_length is not None and stored_length != self.total_steps
+        check_same_run(directory, meta, at_length(self.settings, stored_length)
+                       if longer else self.settings)
+        if longer:
+            _check_new_length(directory, meta, self.total_steps)
         self.agent.load_state_dict({k[6:]: v for k, v in arrays.items()
                                     if k.startswith("agent.")}, meta["agent"])
         self.replay.load_state_dict({k[7:]: v for k, v in arrays.items()
@@ -362,6 +373,36 @@ class Trainer:
         self.updates_done = int(meta["updates_done"])
         self.update_seconds = float(meta["update_seconds"])
         self.elapsed = float(meta["elapsed"])
+        if longer and self.total_steps > self.step:
+            self._drop_final_evaluation()
+
+    def _drop_final_evaluation(self) -> None:
+        """A run continued to a new length forgets the evaluation its old end added
+        off the ``eval_every`` grid (an uninterrupted run does not make it; the last
+        return is the previous evaluation's, as rounded in evals.csv)."""
+        every = self.spec.algorithm.eval_every
+        if self.evals and self.evals[-1]["step"] == self.step \
+                and (not every or self.step % every):
+            self.evals.pop()
+            self.last_eval = self.evals[-1]["eval_return"] if self.evals else None
+
+
+def _check_new_length(directory: Path, meta: dict, total_steps: int) -> None:
+    """Raise :class:`CheckpointError` unless the run in ``meta`` can continue to
+    ``total_steps`` as an uninterrupted run of that length would."""
+    step = int(meta["step"])
+    if total_steps < step:
+        raise CheckpointError(f"{directory}: a run of {total_steps} steps (--steps) is "
+                              f"shorter than the {step} steps the checkpoint reached (at "
+                              f"least {step}, or start again with --overwrite)")
+    rows = meta.get("rows") or []
+    at_episode_end = step == 0 or (rows and int(rows[-1]["step"]) == step)
+    if total_steps > step and not at_episode_end:
+        raise CheckpointError(
+            f"{directory}: the run ended at step {step}, in the middle of an episode, and "
+            "the checkpoint does not hold the environment's state, so it cannot continue "
+            f"to {total_steps} steps as an uninterrupted run would (start again with "
+            "--overwrite; a length that ends an episode can be extended)")
 
 
 def _csv(fields: tuple[str, ...], rows: list[dict]) -> str:

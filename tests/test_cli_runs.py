@@ -110,7 +110,10 @@ def test_overwrite_replaces_the_run_and_resume_of_a_finished_run_is_a_no_op(
     ({"algorithm__critic_lr": 0.002}, [], "algorithm.critic_lr: 0.001 in the checkpoint"),
     ({"networks__critic__hidden": [16]}, [],
      "networks.critic.hidden[0]: 8 in the checkpoint, 16 now"),
-    ({}, ["--steps", "600"], "algorithm.total_steps: 400 in the checkpoint, 600 now"),
+    ({}, ["--steps", "300"], "a run of 300 steps (--steps) is shorter than the 400 steps "
+     "the checkpoint reached"),
+    ({"algorithm__gamma": 0.9}, ["--steps", "600"],
+     "algorithm.gamma: 0.99 in the checkpoint, 0.9 now"),      # a longer run, changed
     ({}, ["--seed", "7"], "env.seed: 2 in the checkpoint, 7 now"),
     ({}, ["--backend", "float32"], "backend: golden in the checkpoint, float32 now"),
 ])
@@ -123,6 +126,16 @@ def test_resume_with_other_settings_names_the_first_difference(
     err = one_line_error(capsys)
     assert expected in err, err
     assert snapshot(out) == before
+
+
+def test_resume_with_more_steps_extends_a_finished_run(finished, tmp_path, capsys):
+    out = copy_run(finished, tmp_path)
+    assert train(finished[0], out, "--resume", "--steps", "600") == 0
+    assert "600 steps, 400 updates" in capsys.readouterr().out
+    _, meta = load_checkpoint(out / "checkpoint")
+    assert meta["step"] == 600 and meta["total_steps"] == 600
+    assert meta["settings"]["spec"]["algorithm"]["total_steps"] == 600
+    assert json.loads((out / "summary.json").read_text())["steps"] == 600
 
 
 def _rewrite_meta(out: Path, edit) -> None:

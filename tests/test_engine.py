@@ -34,7 +34,8 @@ from fixar_gen.testing import uniform_batch
 from .conftest import EXAMPLES
 from .test_golden_reference import (Builder, Case, _batch, aligned_within_62_bits, as_ints,
                                     bounds, dma_cases, drain_cases, formats, matmul_cases,
-                                    raw_values, tiny_precisions, tiny_specs, vector_cases)
+                                    raw_values, regions, tiny_precisions, tiny_specs,
+                                    vector_cases)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -377,8 +378,53 @@ def test_vector_function_in_place(fn, data):
 @settings(max_examples=40)
 @given(data=st.data())
 def test_drain(act, with_bias, kernels, data):
-    """Every activation (identity and relu drains have numba kernels too)."""
+    """Every activation (identity, relu and tanh drains have numba kernels too)."""
     run_both(data.draw(drain_cases(act, with_bias)), kernels)
+
+
+@st.composite
+def tanh_drain_cases(draw):
+    """tanh drains inside the numba kernel's domain: pre-activation formats with fewer
+    and more fraction bits than the table's segments (the clamped and the interpolated
+    path), accumulators at their extremes (pre saturating or wrapping), every rounding
+    and overflow of pre and dst."""
+    B = Builder(draw)
+    rows, cols, rr, cr = draw(regions())
+    src_col = draw(st.integers(0, 3))
+    pre = draw(formats(min_width=4, max_width=40, min_frac=0, max_frac=24))
+    acc_frac = draw(st.integers(pre.frac, min(pre.frac + 40, 62)))
+    acc_bits = draw(st.integers(8, 60))
+    lim = 1 << (acc_bits - 1)
+    acc = B.add("acc", rows, src_col + cr.count, FixedFormat(64, acc_frac), "acc", acc_bits,
+                -lim, lim - 1)
+    seg = max(pre.frac - golden.TANH_SEGMENT_FRAC, 0)
+    dst = B.add("d", rows, cols, draw(formats(min_frac=0, max_frac=golden.TANH_TABLE_FRAC + seg)))
+    bias = NO_BUFFER
+    if draw(st.booleans()):
+        # |bias| * 2**(f(acc) - f(bias)) below 2**54: the kernel's bound holds
+        bias_fmt = draw(formats(max_width=24, min_frac=max(0, acc_frac - 30), max_frac=acc_frac))
+        bias = B.add("bias", 1, src_col + cr.count, bias_fmt, "param")
+    ins = Drain(dst=dst, acc=acc, bias=bias, slope=NO_BUFFER, act=ACTIVATIONS.index("tanh"),
+                rows=rr, cols=cr, src_col=src_col)
+    return B.case([ins], pre_format=pre)
+
+
+@pytest.mark.skipif(not engine_numba.AVAILABLE, reason="numba is not installed (or "
+                    "FIXAR_NUMBA=0): the numpy tanh drain is tested by test_drain")
+@settings(max_examples=150)
+@given(case=tanh_drain_cases())
+def test_numba_tanh_drain_equals_the_interpreter(case):
+    """The numba tanh drain runs (no fallback) and gives the interpreter's results and
+    saturation counts."""
+    run_both(case, "numba")
+    engine = EngineMachine(case.acc_overflow, "numba")
+    engine.allocate(case.program.buffers)
+    for name, value in case.values.items():
+        engine.write(name, value)
+    (step,) = [s for s in engine._plan(case.program).steps if isinstance(s[2], Drain)]
+    assert step[1].__qualname__.startswith("EngineMachine._nb_drain_tanh")
+    engine.run(case.program, {})
+    assert engine.fallbacks == 0
 
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])

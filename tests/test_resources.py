@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from fixar_gen import SpecError, load_spec, resource_calibration
 from fixar_gen.boards import U50
 from fixar_gen.cli import main
+from fixar_gen.lane_resources import calibration_points, generated_lane
 from fixar_gen.estimate import estimate, format_estimate
 from fixar_gen.resources import (FIXAR_PUBLISHED, RESOURCES, array_fits, bram36_count,
-                                 check_fit, estimate_resources, generated_lane, max_cores,
-                                 uram_count)
+                                 check_fit, estimate_resources, max_cores, uram_count)
 from fixar_gen.spec import ActorSpec, CriticSpec, MemorySpec, NetworksSpec, Spec
 
 from .conftest import EXAMPLES
@@ -172,21 +172,24 @@ def test_a_core_too_large_for_the_board_names_the_array():
 
 def test_estimate_reports_the_resources_and_the_fit(capsys):
     """fixar estimate describes the generated design: its memories and its vector lanes
-    as measured (the pipelined lane, 35,267 LUT, does not fit 32 times on the U50), where
+    as measured (the lane fixar_u50 generates, 29,359 LUT, does not fit 32 times on the
+    U50), where
     the design-space model with FIXAR's lane fits."""
     report = estimate(FIXAR)
     res = report["resources"]
     assert set(res["total"]) == set(RESOURCES) and res["modeled"] is True
     assert set(res["parts"]) == {"PE arrays", "vector units", "controllers", "memories"}
     lanes = 2 * 16
-    assert res["parts"]["vector units"]["luts"] == lanes * generated_lane().luts
+    lane = calibration_points()[0]
+    assert lane["design"] == "lane_u50" and res["lane"]["measured"] is True
+    assert res["parts"]["vector units"]["luts"] == lanes * lane["luts"] == lanes * 29_359
     assert res["fit"]["fits"] is False and res["fit"]["usable_fraction"] == 0.85
     text = format_estimate(report)
     assert "resources (modeled):" in text and "fit on the u50: does NOT fit (LUT" in text
     assert estimate_resources(FIXAR).fits                      # FIXAR's lane: fits
     assert main(["estimate", str(EXAMPLES / "fixar_u50.yaml"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["resources"]["total"]["dsps"] == 2_048 + lanes * generated_lane().dsps
+    assert data["resources"]["total"]["dsps"] == 2_048 + lanes * lane["dsps"]
 
 
 def test_estimate_of_a_sim_spec_has_resources_but_no_fit():
@@ -217,3 +220,63 @@ def test_the_model_predicts_a_held_out_array_within_15_percent(tmp_path, yosys_t
         assert abs(model - measured[resource]) <= 0.15 * measured[resource], \
             (resource, measured, model)
     assert cells.get("DSP48E2") == 32
+
+
+# ------------------------------------------------------------- the generated lane's model
+
+def _narrow(spec: Spec, width: int) -> Spec:
+    from fixar_gen.spec import FormatSpec
+    n = spec.numerics
+    return dataclasses.replace(spec, numerics=dataclasses.replace(
+        n, weight=FormatSpec(width, width // 2), activation=FormatSpec(width, width // 2),
+        gradient=FormatSpec(width, width // 2), fxp16_width=width // 2))
+
+
+def test_the_lane_follows_the_specs_formats():
+    """fixar_u50's own lane counts as measured; narrower formats derive a narrower lane
+    (hw/lane_limits), counted as lane_u50 scaled by the datapath widths."""
+    from fixar_gen.estimate import lane_estimate
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.hw.vector import internal_width
+    (point,) = calibration_points()
+    own = lane_estimate(FIXAR)
+    assert own.measured and own.basis.startswith("measured: `lane_u50`")
+    assert (own.resources.luts, own.resources.ffs, own.resources.dsps) == (
+        point["luts"], point["ffs"], point["dsps"])
+    cfg = config_for(FIXAR)
+    assert (internal_width(cfg.word, cfg.lane), cfg.word) == (point["datapath_bits"],
+                                                             point["word"])
+    narrow = _narrow(FIXAR, 24)
+    cfg = config_for(narrow)
+    bits = internal_width(cfg.word, cfg.lane)
+    assert bits < point["datapath_bits"]
+    lane = lane_estimate(narrow)
+    assert not lane.measured and f"W_INT {bits} / {point['datapath_bits']}" in lane.basis
+    assert lane.resources.luts == -(-point["luts"] * bits // point["datapath_bits"])
+    assert lane.resources.luts < own.resources.luts
+    report = estimate(narrow)
+    lanes = narrow.hardware.cores * narrow.hardware.cols
+    assert report["resources"]["parts"]["vector units"]["luts"] == lanes * lane.resources.luts
+    assert report["resources"]["lane"]["basis"] == lane.basis
+    assert lane.basis in format_estimate(report)
+
+
+@given(st.integers(1, 400), st.integers(1, 400))
+def test_the_scaled_lane_grows_with_its_datapath(a, b):
+    (point,) = calibration_points()
+    small, large = sorted((a, b))
+    word = point["word"] + 1             # never the measured word: always scaled
+    lo, hi = generated_lane(small, word).resources, generated_lane(large, word).resources
+    assert lo.luts <= hi.luts and lo.ffs <= hi.ffs and lo.dsps <= hi.dsps
+    assert hi.luts == -(-point["luts"] * large // point["datapath_bits"])
+
+
+def test_a_bad_lane_size_is_refused():
+    with pytest.raises(ValueError, match="must be positive"):
+        generated_lane(0, 82)
+
+
+def test_the_design_space_model_keeps_fixars_lane():
+    res = estimate_resources(FIXAR)
+    assert res.lane_basis.startswith("FIXAR's lane")
+    assert dict(res.parts)["vector units"].luts == 32 * 5_500

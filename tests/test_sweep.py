@@ -19,7 +19,7 @@ from fixar_gen.cli import main
 from fixar_gen.sweep import (AXES, COLUMNS, Point, SweepError, csv_text, markdown,
                              pareto_front, parse_over, parse_seeds, points, ray_available,
                              resolve_engine, run_parallel, sweep, train_seeds,
-                             write_outputs)
+                             worker_environment, write_outputs)
 
 from .conftest import EXAMPLES
 
@@ -118,19 +118,32 @@ def test_points_that_do_not_fit_are_dropped_with_the_reason(result):
     assert dsp["status"] == "dropped"
     assert dsp["reason"].startswith("hardware.array: 8 cores x 16x16 PEs need 8192 DSP48E2")
     # dropped points keep their modeled resources, not performance
-    assert uram["uram"] > 544 and uram.get("fxp16_train_ips") is None
+    assert uram["uram"] > 544 and uram.get("fxp16_rtl_train_ips") is None
+    assert uram.get("fxp16_target_train_ips") is None
 
 
 def test_fitting_points_have_performance_and_resources(result):
     for r in result.kept:
         assert r["reason"] == "" and r["dsps"] <= 5_059
-        assert 0 < r["fxp32_train_ips"] < r["fxp32_peak_ips"]
-        assert 0 < r["fxp16_train_ips"] < r["fxp16_peak_ips"]
-        assert 0 < r["fxp16_pe_util"] <= 1 and r["fxp16_bound"].split()[0] in (
-            "array", "vector", "dma", "sync", "issue")
+        for mode in ("fxp32", "fxp16"):
+            for model in ("rtl", "target"):
+                assert 0 < r[f"{mode}_{model}_train_ips"] < r[f"{mode}_peak_ips"]
+                assert 0 < r[f"{mode}_{model}_pe_util"] <= 1
+                assert r[f"{mode}_{model}_bound"].split()[0] in (
+                    "array", "vector", "dma", "sync", "issue")
+            assert r[f"{mode}_rtl_pe_util"] == round(
+                r[f"{mode}_rtl_train_ips"] / r[f"{mode}_peak_ips"], 4)
     fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
     from fixar_gen.estimate import estimate
-    assert fixar["fxp16_train_ips"] == round(estimate(FIXAR)["fxp16"]["train_ips"], 1)
+    report = estimate(FIXAR)
+    for mode in ("fxp32", "fxp16"):
+        rtl = report[mode]["rtl"]
+        assert fixar[f"{mode}_rtl_train_ips"] == round(rtl["train_ips"], 1)
+        assert fixar[f"{mode}_rtl_cycles"] == rtl["train_cycles_per_update"]
+        assert fixar[f"{mode}_rtl_infer_ips"] == round(rtl["infer_ips_batch1"], 1)
+        assert fixar[f"{mode}_target_train_ips"] == round(report[mode]["train_ips"], 1)
+        assert fixar[f"{mode}_target_cycles"] == report[mode]["train_cycles_per_update"]
+    assert fixar["fxp16_rtl_cycles"] != fixar["fxp16_target_cycles"]   # two models
     assert fixar["dsps"] == 2_304
 
 
@@ -160,7 +173,15 @@ def test_csv_has_every_point_and_column(result):
     assert [r["point"] for r in rows] == [r["point"] for r in result.rows]
     assert [r["status"] for r in rows].count("dropped") == 2
     dropped = next(r for r in rows if r["point"] == "cores=8 array=8x8")
-    assert dropped["fxp16_train_ips"] == "" and "URAM" in dropped["reason"]
+    assert dropped["fxp16_rtl_train_ips"] == "" and "URAM" in dropped["reason"]
+
+
+def test_csv_puts_the_rtl_cycle_model_before_the_target_schedule(result):
+    for mode in ("fxp32", "fxp16"):
+        assert COLUMNS.index(f"{mode}_rtl_train_ips") < COLUMNS.index(
+            f"{mode}_target_train_ips")
+    first_ips = next(c for c in COLUMNS if c.endswith("_train_ips"))
+    assert first_ips == "fxp32_rtl_train_ips"
 
 
 def test_markdown_table_lists_points_reasons_and_the_best(result):
@@ -170,9 +191,31 @@ def test_markdown_table_lists_points_reasons_and_the_best(result):
         assert f"| {r['point']} |" in text
     assert "| dropped: hardware.cores: 8 cores x 8x8 PEs do not fit the u50" in text
     best = result.best()
-    assert best["point"] == max(result.kept, key=lambda r: r["fxp16_train_ips"])["point"]
+    assert best["point"] == max(result.kept,
+                                key=lambda r: r["fxp16_rtl_train_ips"])["point"]
     assert f"**{best['point']}**" in text
     assert text.count("\n|") == 2 + len(result.rows)
+
+
+def test_markdown_reports_the_rtl_first_and_labels_the_target_schedule(result):
+    text = markdown(result)
+    header = next(line for line in text.splitlines() if line.startswith("| point |"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    ips = [i for i, c in enumerate(cells) if "train IPS" in c]
+    assert [cells[i] for i in ips] == [
+        "RTL FXP32 train IPS", "RTL FXP16 train IPS",
+        "target schedule FXP16 train IPS (not run by the RTL)"]
+    assert text.index("generated RTL's own cycle model") < text.index("target schedule")
+    assert "a schedule the RTL does not run" in text
+    fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
+    row = next(line for line in text.splitlines() if line.startswith(f"| {fixar['point']} |"))
+    values = [c.strip() for c in row.strip("|").split("|")]
+    assert values[ips[1]] == f"{fixar['fxp16_rtl_train_ips']:,.0f}"
+    assert values[ips[2]] == f"{fixar['fxp16_target_train_ips']:,.0f}"
+    best = result.best()
+    assert (f"Best fitting point (the generated RTL's FXP16 training IPS): "
+            f"**{best['point']}**") in text
+    assert f"{best['fxp16_rtl_train_ips']:,.0f} IPS" in text
 
 
 def test_outputs_are_written_and_the_plot_is_optional(result, tmp_path, monkeypatch):
@@ -252,6 +295,68 @@ def test_asking_for_ray_without_it_is_a_clear_error(monkeypatch):
 def test_run_parallel_keeps_the_order():
     values, engine = run_parallel(abs, [-3, 1, -2, 5, -4], workers=2, engine="local")
     assert values == [3, 1, 2, 5, 4] and engine == "local"
+
+
+BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _thread_variables(_job) -> dict:
+    import os
+    return {name: os.environ.get(name) for name in BLAS}
+
+
+def _openblas_threads(_job=None) -> int | None:
+    """The threads numpy's bundled OpenBLAS runs in this process (None: not found)."""
+    import ctypes
+    import glob
+    import os
+
+    import numpy
+    libs = glob.glob(os.path.join(os.path.dirname(numpy.__file__), os.pardir,
+                                  "numpy.libs", "*openblas*"))
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)()
+    return None
+
+
+@pytest.fixture
+def no_thread_variables(monkeypatch):
+    for name in BLAS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_pool_workers_start_with_one_blas_thread(no_thread_variables):
+    import os
+    seen, engine = run_parallel(_thread_variables, [0, 1], workers=2, engine="local")
+    assert engine == "local"
+    assert seen == [dict.fromkeys(BLAS, "1")] * 2
+    assert all(name not in os.environ for name in BLAS)     # the parent is restored
+
+
+def test_pool_workers_run_openblas_on_one_thread(no_thread_variables):
+    if _openblas_threads() is None:
+        pytest.skip("numpy's bundled OpenBLAS was not found (numpy.libs), so its thread "
+                    "count cannot be read; the variables are checked above")
+    threads, _ = run_parallel(_openblas_threads, [0, 1], workers=2, engine="local")
+    assert threads == [1, 1]
+
+
+def test_the_users_thread_choice_stands(monkeypatch, no_thread_variables):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert worker_environment() == {}
+    seen, _ = run_parallel(_thread_variables, [0, 1], workers=2, engine="local")
+    assert seen == [{"OPENBLAS_NUM_THREADS": None, "OMP_NUM_THREADS": "2",
+                     "MKL_NUM_THREADS": None}] * 2
+
+
+def test_worker_environment_fills_every_variable_or_none():
+    assert worker_environment({}) == dict.fromkeys(BLAS, "1")
+    for name in BLAS:
+        assert worker_environment({name: "4", "PATH": "/bin"}) == {}
 
 
 def test_axes_are_documented():

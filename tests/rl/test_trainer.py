@@ -103,6 +103,59 @@ def test_kill_and_resume_is_bit_exact(tmp_path):
     assert strip(got_meta["rows"]) == strip(ref_meta["rows"])
 
 
+def _final_state(out: Path) -> tuple[dict, dict]:
+    arrays, meta = load_checkpoint(out / "checkpoint")
+    timing = ("updates_per_s", "steps_per_s", "wall_seconds")
+    strip = lambda rows: [{k: r[k] for k in r if k not in timing} for r in rows]  # noqa
+    kept = {k: meta[k] for k in ("step", "episode", "rng", "switched_at", "updates_done",
+                                 "agent", "last_eval")}
+    return arrays, {**kept, "rows": strip(meta["rows"]), "evals": strip(meta["evals"])}
+
+
+@pytest.mark.parametrize("backend", ["golden", "float32"])
+def test_resume_extends_a_finished_run_to_the_uninterrupted_result(tmp_path, backend):
+    """A 600-step run (evaluated at 400 and at its end, off the 400-step grid), resumed
+    with total_steps 1000, ends bit for bit where a 1000-step run ends."""
+    spec = load_spec(_write_spec(tmp_path))
+    Trainer(spec, backend, tmp_path / "reference", total_steps=1000, progress=False).run()
+    short = Trainer(spec, backend, tmp_path / "extended", progress=False).run()
+    assert short["steps"] == 600
+    _, meta = load_checkpoint(tmp_path / "extended" / "checkpoint")
+    assert [e["step"] for e in meta["evals"]] == [400, 600]
+    summary = Trainer(spec, backend, tmp_path / "extended", total_steps=1000,
+                      progress=False).run(resume=True)
+    assert summary["steps"] == 1000 and summary["updates"] == 800
+    ref_arrays, ref = _final_state(tmp_path / "reference")
+    got_arrays, got = _final_state(tmp_path / "extended")
+    assert set(got_arrays) == set(ref_arrays)
+    for name, value in ref_arrays.items():
+        np.testing.assert_array_equal(got_arrays[name], value, err_msg=name)
+    assert got == ref
+    assert [e["step"] for e in got["evals"]] == [400, 800, 1000]
+    reference = json.loads((tmp_path / "reference" / "summary.json").read_text())
+    for key in ("steps", "episodes", "updates", "final_eval_return", "best_eval_return",
+                "switched_to_fxp16_at_step", "fxp16_formats", "saturations"):
+        assert summary[key] == reference[key], key
+    evals = (tmp_path / "extended" / "evals.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in evals[1:]] == ["400", "800", "1000"]
+
+
+def test_a_run_that_ended_mid_episode_is_not_extended(tmp_path, capsys):
+    spec_path = _write_spec(tmp_path, algorithm__total_steps=500)   # 200-step episodes
+    out = tmp_path / "run"
+    assert main(["train", str(spec_path), "--out", str(out), "--quiet",
+                 "--backend", "float32"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["train", str(spec_path), "--out", str(out), "--quiet", "--backend",
+                 "float32", "--resume", "--steps", "800"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in the middle of an episode" in err, err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # the same length resumes (a no-op on a finished run)
+    assert main(["train", str(spec_path), "--out", str(out), "--quiet", "--backend",
+                 "float32", "--resume"]) == 0
+
+
 def test_errors_are_one_line_exit_2(tmp_path, capsys):
     spec_path = _write_spec(tmp_path)
     assert main(["train", str(spec_path), "--out", str(tmp_path / "none"), "--resume",

@@ -1,0 +1,65 @@
+"""The resource model of the generator's own vector lane (``fixar_gen/hw/vector.py``),
+the lane ``fixar estimate`` counts for a generated design.
+
+The lane's datapath is sized from the spec's formats (:mod:`fixar_gen.hw.lane_limits`):
+its aligned-sum datapath is W_INT = ``hw.vector.internal_width(word, limits)`` bits,
+and the squarers, the divider and most pipeline registers follow it.  The model:
+
+- a spec whose lane has the datapath (W_INT) and memory word of a measured lane counts
+  that lane's Yosys cells as measured;
+- any other spec counts the measured lane with the nearest W_INT, its LUTs, FFs and
+  DSP48E2 scaled by ``W_INT / W_INT(measured)`` (rounded up).  This proportional
+  scaling is an assumption, not a fit: today's lane RTL has one calibration point
+  (``lane_u50``, W_INT 122), so no second point checks it.
+
+Calibration points are the entries of :mod:`fixar_gen.resource_calibration` that
+record ``datapath_bits`` (lanes of today's RTL); ``lane80`` (the lane before it was
+sized from the spec, always the widest) is kept there as history and is not one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .resource_calibration import MEASURED
+from .resources import Resources
+
+
+@dataclass(frozen=True)
+class LaneEstimate:
+    """One lane's resources and how they were obtained (one line for the report)."""
+
+    resources: Resources
+    basis: str
+    measured: bool
+
+
+def calibration_points() -> tuple[dict, ...]:
+    """The measured lanes of today's RTL, each with its ``datapath_bits`` and ``word``."""
+    return tuple(m for m in MEASURED if "datapath_bits" in m)
+
+
+def generated_lane(datapath_bits: int, word: int) -> LaneEstimate:
+    """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits."""
+    if datapath_bits < 1 or word < 1:
+        raise ValueError(f"generated_lane: datapath_bits {datapath_bits} and word {word} "
+                         f"must be positive")
+    points = calibration_points()
+    if not points:
+        raise ValueError("resource_calibration has no lane of today's RTL (no entry with "
+                         "datapath_bits): run benchmarks/calibrate_resources.py --designs "
+                         "lane_u50 --merge")
+    for m in points:
+        if m["datapath_bits"] == datapath_bits and m["word"] == word:
+            return LaneEstimate(Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"]),
+                                f"measured: `{m['design']}` (Yosys, W_INT {datapath_bits}, "
+                                f"{word}-bit word)", True)
+    m = min(points, key=lambda p: (abs(p["datapath_bits"] - datapath_bits),
+                                   -p["datapath_bits"]))
+    ratio = datapath_bits / m["datapath_bits"]
+    scaled = Resources(luts=math.ceil(m["luts"] * ratio), ffs=math.ceil(m["ffs"] * ratio),
+                       dsps=math.ceil(m["dsps"] * ratio))
+    return LaneEstimate(scaled, f"modeled: `{m['design']}` (W_INT {m['datapath_bits']}, "
+                                f"{m['word']}-bit word) scaled by W_INT {datapath_bits} / "
+                                f"{m['datapath_bits']}", False)
