@@ -22,7 +22,8 @@ from fixar_gen.hw.build import to_signed
 from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FRAC,
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
                                  TANH_MAX_PRE_FRAC,
-                                 LANE_DEPTH, ElementInputs, build_vector_unit,
+                                 LANE_DEPTH, PIPELINE_STAGES, ElementInputs,
+                                 build_vector_unit,
                                  check_supported, element_latency, run_elements,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
@@ -611,6 +612,17 @@ def test_range_min_max(unit):
 
 
 # --------------------------------------------------------------------------------- timing
+
+@pytest.mark.parametrize("lane", LANES)
+def test_pipeline_stages_are_the_registers(request, lane):
+    """LANE_DEPTH counts PIPELINE_STAGES: every stage has registers and every named
+    register of the lane belongs to one of them."""
+    block = request.getfixturevalue(lane).block
+    stages = {w.name[len("vu_core_"):].split("_")[0] for w in block.wirevector_subset(
+        pyrtl.Register) if w.name.startswith("vu_core_")}
+    assert stages == set(PIPELINE_STAGES)
+    assert LANE_DEPTH == len(PIPELINE_STAGES)
+
 
 @pytest.mark.parametrize("op", ELEMENT_OPS)
 def test_latency_is_exact_and_done_pulses_once(unit, op):
