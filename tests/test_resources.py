@@ -182,7 +182,7 @@ def test_estimate_reports_the_resources_and_the_fit(capsys):
     lanes = 2 * 16
     lane = calibration_points()[0]
     assert lane["design"] == "lane_u50" and res["lane"]["measured"] is True
-    assert res["parts"]["vector units"]["luts"] == lanes * lane["luts"] == lanes * 29_359
+    assert res["parts"]["vector units"]["luts"] == lanes * lane["luts"] == lanes * 27_957
     assert res["fit"]["fits"] is False and res["fit"]["usable_fraction"] == 0.85
     text = format_estimate(report)
     assert "resources (modeled):" in text and "fit on the u50: does NOT fit (LUT" in text

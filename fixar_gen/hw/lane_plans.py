@@ -2,11 +2,12 @@
 of :mod:`fixar_gen.ops` (a test checks they match one to one).
 
 The lane (:mod:`fixar_gen.hw.vector`) has shared resources in a fixed pipeline: two
-squarers (``pre``), two multipliers ``ma = x * y`` and ``mb = xb * yb`` (``mul``), a
-first rounder that aligns up to three (value, frac) terms, sums them exactly and
-rounds and fits the sum to a target format (``sum1``/``round1``), the square root and
-the divider (``iter``), a third multiplier and tanh's table (``mul2``), and a second
-rounder of up to two terms (``sum2``/``out``).  A plan says what an operation feeds
+squarers (``sq`` .. ``pre``), two multipliers ``ma = x * y`` and ``mb = xb * yb``
+(``mulop`` .. ``macc2``), a first rounder that aligns up to three (value, frac)
+terms, sums them exactly and rounds and fits the sum to a target format (``sel1`` ..
+``round1``), the square root and the divider (``iter``), a third multiplier and
+tanh's table (``mul2`` .. ``mul2acc2``), and a second rounder of up to two terms
+(``sel2`` .. ``fit2``).  A plan says what an operation feeds
 each resource it uses; the lane builds its per-operation multiplexers from the plans.
 
 The callables receive a :class:`Stage`: the wires of one pipeline stage by name (only
@@ -95,14 +96,14 @@ class LanePlan:
 
     ``square``: the operand the first squarer squares, "b" (default) or "d";
     ``products``: stage ``pre`` -> the multiplier operands it uses, of ``x, y`` (ma)
-    and ``xb, yb`` (mb); ``round1``: stage ``mul`` -> ([(value, frac), ...] up to 3
+    and ``xb, yb`` (mb); ``round1``: stage ``macc2`` -> ([(value, frac), ...] up to 3
     terms, target format descriptor); ``clip``: the first rounder takes clip's
     min(max(t0, -t1), t1) instead of the sum; ``min_max``: d = min(a, d), e = max(e, a)
     instead of a rounding (range); ``clamp``: the result clamped to [-1, 1] after the
     "first" or "second" rounding; ``e_from_first``: e is written the first rounding's
     value; ``first_counts``: where the first rounding's overflow is counted ("d", "e"
     or None); ``ratio``: the third multiplier takes adam_w's -ratio (else the
-    pre-activation); ``round2``: stage ``mul2`` -> (up to 2 terms, target) of a second
+    pre-activation); ``round2``: stage ``mul2acc2`` -> (up to 2 terms, target) of a second
     rounding, whose overflow is counted against d; ``limits``: the operation's own
     format limits beyond the lane's (formats by role -> a problem, or None)."""
 

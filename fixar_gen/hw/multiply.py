@@ -31,3 +31,65 @@ def signed_product(a: pyrtl.WireVector, b: pyrtl.WireVector) -> pyrtl.WireVector
     correction_a = pyrtl.concat(pyrtl.select(a[-1], b, zero_b), zero_a)     # sa ub 2^la
     correction_b = pyrtl.concat(pyrtl.select(b[-1], a, zero_a), zero_b)     # sb ua 2^lb
     return ((product - correction_a)[:n] - correction_b)[:n]
+
+
+# ------------------------------------------------------------ a product in pipeline stages
+
+#: the digits of :func:`product_terms`: an unsigned 26 x 17-bit multiply is one DSP48E2
+#: (a signed 27 x 18 multiplier) with nothing around it
+A_DIGIT, B_DIGIT = 26, 17
+
+#: one term of a product: an unsigned wire whose value counts ``<< shift``
+Term = tuple[pyrtl.WireVector, int]
+
+
+def product_terms(a: pyrtl.WireVector, b: pyrtl.WireVector, a_digit: int = A_DIGIT,
+                  b_digit: int = B_DIGIT) -> list[Term]:
+    """``a * b`` (two's complement) as terms whose sum modulo 2^(len(a) + len(b)) is the
+    signed product (:func:`sum_terms`): the unsigned products of the digits of a's and
+    b's bits (at most ``a_digit`` x ``b_digit`` bits each: one DSP48E2 apiece, to be
+    registered by the caller) and the two sign corrections of :func:`signed_product`,
+    negated (``-sa ub 2^la`` and ``-sb ua 2^lb``: a small subtraction each)."""
+    a, b = pyrtl.as_wires(a), pyrtl.as_wires(b)
+    la, lb = a.bitwidth, b.bitwidth
+    terms: list[Term] = []
+    for i in range(0, la, a_digit):
+        for j in range(0, lb, b_digit):
+            x, y = a[i:min(la, i + a_digit)], b[j:min(lb, j + b_digit)]
+            terms.append(((x * y)[:x.bitwidth + y.bitwidth], i + j))
+    zero_b, zero_a = pyrtl.Const(0, lb), pyrtl.Const(0, la)
+    terms.append(((zero_b - _declared(pyrtl.select(a[-1], b, zero_b)))[:lb], la))  # -sa ub 2^la
+    terms.append(((zero_a - _declared(pyrtl.select(b[-1], a, zero_a)))[:la], lb))  # -sb ua 2^lb
+    return terms
+
+
+def _declared(wire: pyrtl.WireVector) -> pyrtl.WireVector:
+    """``wire`` through a full-width slice, so that PyRTL's Verilog declares it rather
+    than inlining a ``?:`` into the wider subtraction (Verilator's WIDTHEXPAND)."""
+    return wire[:wire.bitwidth]
+
+
+def sum_terms(terms: list[Term], bits: int) -> pyrtl.WireVector:
+    """The sum of ``terms`` modulo 2^bits, added as a balanced tree (ceil(log2(len))
+    adder levels)."""
+    values = []
+    for wire, shift in terms:
+        if shift >= bits:
+            continue
+        wire = pyrtl.as_wires(wire)
+        wire = wire[:bits - shift] if wire.bitwidth > bits - shift else wire
+        shifted = pyrtl.concat(wire, pyrtl.Const(0, shift)) if shift else wire
+        values.append(shifted.zero_extended(bits) if shifted.bitwidth < bits else shifted)
+    if not values:
+        return pyrtl.Const(0, bits)
+    while len(values) > 1:
+        paired = [(values[k] + values[k + 1])[:bits] for k in range(0, len(values) - 1, 2)]
+        values = paired + ([values[-1]] if len(values) % 2 else [])
+    return values[0]
+
+
+def group_terms(terms: list[Term], groups: int) -> list[list[Term]]:
+    """``terms`` split into ``groups`` runs of nearly equal length (each summed in one
+    pipeline stage, then the groups' sums in the next)."""
+    size = -(-len(terms) // groups)
+    return [terms[k:k + size] for k in range(0, len(terms), size)]

@@ -456,6 +456,8 @@ class TimingReport:
     unmodeled: dict
     model: DelayModel
     units: dict = field(default_factory=dict)   # unit name: its TimingReport
+    #: endpoint bits whose deepest path has more than TARGET_LUT_LEVELS LUT levels
+    deep_endpoints: int = 0
 
     @property
     def worst(self) -> TimingPath | None:
@@ -470,6 +472,7 @@ class TimingReport:
             "max_lut_levels": self.deepest.lut_levels if self.deepest else 0,
             "dsp48e2": self.dsp_count, "dsp48e2_mreg_preg": self.dsp_fully_pipelined,
             "failing_endpoints": self.failing_endpoints,
+            "deep_endpoints": self.deep_endpoints,
             "targets": self.targets(),
             "worst_paths": [p.as_dict() for p in self.paths],
             "deepest_path": self.deepest.as_dict() if self.deepest else None,
@@ -547,8 +550,10 @@ def analyze_module(module: dict, top: str = "top", model: DelayModel = DelayMode
         deepest = (_trace(g, lpred, max(ended, key=lambda v: levels[v]), model.clock_ns)
                    if ended else None)
         failing = sum(1 for v in ends if arrival.get(v, 0.0) > model.clock_ns)
+        deep = sum(1 for v in ends if levels.get(v, 0) > TARGET_LUT_LEVELS)
         return TimingReport(name, paths, deepest, cells, len(dsp_full), sum(dsp_full),
-                            failing, unmodeled if cells is not None else {}, model)
+                            failing, unmodeled if cells is not None else {}, model,
+                            deep_endpoints=deep)
 
     whole = report(top, list(g.ends), full, len(module.get("cells", {})))
     if not units:

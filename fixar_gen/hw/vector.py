@@ -20,24 +20,36 @@ generated for a spec's formats (:class:`~fixar_gen.hw.lane_limits.LaneLimits`) i
 narrower)::
 
     in      the inputs, registered
-    pre     PRNG Gaussian; squares (adam_s: d^2, a^2; dact_tanh: b^2 -> 1 - y^2);
-            2^f(c) - c0
-    mul     MA, MB: 64 x 50-bit signed multipliers, products registered
-    align1  up to three terms (value, frac) [muxed by op] aligned at
-            G = max(fracs, f(target)), registered
+    sq      the squares' digit products (adam_s: d^2, a^2; dact_tanh: b^2), one
+            DSP48E2 each; the PRNG's draws (each bit one flat XOR of the lane's)
+    sqp     the digit products' second register (a DSP48E2's MREG and PREG)
+    sqsum   the squares' digit products summed in groups; the draws summed
+    pre     the squares; 1 - y^2; 2^f(c) - c0; the PRNG Gaussian (one DSP48E2)
+    mulop   MA, MB's operands (64 x 50-bit signed) selected by the operation
+    mul     their digit products (26 x 17 bits, one DSP48E2 each), registered
+    mulp    registered again (MREG and PREG)
+    macc1, macc2  the digit products summed in three groups, then the groups
+    sel1    up to three terms (value, frac) and the target format [muxed by op]
+    amt1    G = max(fracs, f(target)) and each term's shift
+    align1  the terms aligned at G
     sum1    the aligned terms summed exactly (or clip's choice)
-    rnd1    the sum rounded by the target's mode (shift, half and sticky bits, + 1)
-    round1  the rounded value fitted (saturate or wrap, overflow flag); noise clamp,
-            range min/max.  Every single-rounding function's result; drain's
-            pre-activation, ou_noise's state, adam_s's v, adam_w's eps'
-    iter1..16  square root of v (2 root bits a stage) and the divider
-            num // den (4 quotient bits a stage), unrolled; tanh's table index
-            (iter15) and its table entry (iter16)
-    mul2    the rounded root; -ratio * alpha (adam_w), pre * slope (leaky ReLU) on a
-            third multiplier; tanh's interpolation
-    align2, sum2, rnd2, out  the second rounding (adam_s, adam_w, ou_noise, drains
-            with an activation) as align1 .. round1, ou_noise's clamp; the output
-            registers
+    rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
+    rnd1    the rounding increment added (the target's mode)
+    round1  the rounded value fitted (saturate or wrap, overflow flag): every
+            single-rounding function's result; drain's pre-activation, ou_noise's
+            state, adam_s's v, adam_w's eps'
+    prep    noise clamp, range min/max; the root's radicand, the divider's numerator
+            and denominator
+    iter1..32  square root of v (1 root bit a stage) and the divider num // den
+            (2 quotient bits a stage), unrolled; tanh's |z| (iter30), its table
+            index (iter31) and its table entry (iter32)
+    mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
+            the third multiplier; tanh's table entry split
+    mul2pp, mul2p, mul2acc1, mul2acc2  the third multiplier (digit products,
+            registered twice, then their sums) times alpha or the slope; tanh's slope x remainder, interpolation
+            and sign
+    sel2 .. fit2, out  the second rounding (adam_s, adam_w, ou_noise, drains with an
+            activation) as sel1 .. round1, ou_noise's clamp; the output registers
 
 ``R(terms, fmt)`` -- round the exact sum once, fit, count -- is golden's
 :func:`fixar_gen.exact.combine`; every intermediate is exact (the width bound below).
@@ -69,7 +81,7 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 28 cycles from ``start`` to
+Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 63 cycles from ``start`` to
 ``done`` for every operation and every operand.  ``done`` and the outputs are valid in
 that one cycle (the output registers take the next element's values in the next cycle).
 
@@ -111,7 +123,7 @@ from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DA
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
 from .lane_limits import WIDEST, LaneLimits
 from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
-from .multiply import signed_product
+from .multiply import group_terms, product_terms, sum_terms
 
 # ---------------------------------------------------------------------------- the interface
 
@@ -131,15 +143,32 @@ MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
 #: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
-DIV_BITS_PER_STAGE = 4                   # quotient bits (restoring steps) per stage
-ITER_STAGES = -(-QUOTIENT_BITS // DIV_BITS_PER_STAGE)
-SQRT_STEPS_PER_STAGE = -(-ROOT_BITS // ITER_STAGES)      # root bits per stage
+DIV_BITS_PER_STAGE = 2                   # quotient bits (restoring steps) per stage
+SQRT_STEPS_PER_STAGE = 1                 # root bits per stage
+ITER_STAGES = max(-(-QUOTIENT_BITS // DIV_BITS_PER_STAGE),
+                  -(-ROOT_BITS // SQRT_STEPS_PER_STAGE))
 DIV_STEPS = ITER_STAGES * DIV_BITS_PER_STAGE    # the divider's registers (leading zeros)
+#: a product's digit terms are summed in this many groups (one stage), then the groups
+#: (the next): two adder levels a stage
+PRODUCT_GROUPS = 3
 
-#: the pipeline's stages: in, pre, mul, sum1, round1, ITER_STAGES x iter, mul2, sum2,
-#: out (the second rounding)
-PIPELINE_STAGES = ("in", "pre", "mul", "align1", "sum1", "rnd1", "round1") + tuple(
-    f"iter{k}" for k in range(1, ITER_STAGES + 1)) + ("mul2", "align2", "sum2", "rnd2", "out")
+#: the pipeline's stages (the module docstring): each of a few LUT levels between
+#: registers, every multiply a set of digit products of one DSP48E2 each, registered
+#: a rounder's stages (:func:`_rounder`), ``<name><n>`` for the first (n = 1) and the
+#: second (n = 2) rounder (the first's fit stage is ``round1``, the second's ``fit2``)
+ROUNDER_STAGES = ("sel", "amt", "align", "sum", "rnda", "rnd", "fit")
+
+
+def _rounder_stage(stage: str, n: int) -> str:
+    return "round1" if (stage, n) == ("fit", 1) else f"{stage}{n}"
+
+
+PIPELINE_STAGES = (
+    ("in", "sq", "sqp", "sqsum", "pre", "mulop", "mul", "mulp", "macc1", "macc2")
+    + tuple(_rounder_stage(stage, 1) for stage in ROUNDER_STAGES) + ("prep",)
+    + tuple(f"iter{k}" for k in range(1, ITER_STAGES + 1))
+    + ("mul2", "mul2pp", "mul2p", "mul2acc1", "mul2acc2")
+    + tuple(_rounder_stage(stage, 2) for stage in ROUNDER_STAGES) + ("out",))
 #: cycles from an element's ``start`` to its ``done``, the same for every operation
 LANE_DEPTH = len(PIPELINE_STAGES)
 
@@ -391,88 +420,6 @@ def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
     return pyrtl.mux(index, *values)
 
 
-def _max_u(*wires) -> pyrtl.WireVector:
-    best = wires[0]
-    for w in wires[1:]:
-        best = pyrtl.select(w > best, w, best)
-    return best
-
-
-def _is_ones(wire: pyrtl.WireVector) -> pyrtl.WireVector:
-    return wire == pyrtl.Const((1 << wire.bitwidth) - 1, wire.bitwidth)
-
-
-# ------------------------------------------------------------------------- rounding and fit
-
-def _round_shift(scope: Scope, s: pyrtl.WireVector, k: pyrtl.WireVector,
-                 rounding: pyrtl.WireVector) -> pyrtl.WireVector:
-    """s / 2^k (s signed, k >= 0) rounded by ``rounding`` (ROUNDING_MODES index), exactly:
-    floor, then + 1 by the half bit and the sticky bits below it.  One bit wider than s."""
-    w = s.bitwidth
-    km1 = (k - 1)[:k.bitwidth]                       # used only when k >= 1
-    t = _sar(s, km1)
-    half = t[0]
-    floor = pyrtl.concat(t[-1], t[1:])               # s >> k, arithmetic
-    below = ~_shl(_const(-1, w), km1)      # the k - 1 bits under half
-    sticky = ~_is_zero(s & below)
-    odd = floor[0]
-    nearest_even = half & (sticky | odd)
-    up = pyrtl.mux(rounding, nearest_even, half, pyrtl.Const(0, 1), pyrtl.Const(0, 1))
-    rounded = _add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up))
-    return named(_smux(_is_zero(k), s, rounded, w + 1), scope("rounded"))
-
-
-def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, word: int
-         ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """x (signed) fitted to the format's width by its overflow mode: (word-bit value,
-    overflow flag).  Widths up to ``word`` (signed) or word - 1 (unsigned)."""
-    width = _zx(fmt.width, _FRAC)
-    p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    hi = _sar(x, p)
-    fits = _is_zero(hi) | (fmt.signed & _is_ones(hi))
-    pow_p = _shl(pyrtl.Const(1, word + 1), p)
-    max_v = (pow_p - 1)[:word]
-    min_v = pyrtl.select(fmt.signed, _neg(pow_p)[:word], pyrtl.Const(0, word))
-    saturated = pyrtl.select(x[-1], min_v, max_v)
-    keep = ~_shl(_const(-1, word), width)       # the low width bits
-    low = x[:word] & keep
-    sign = _shr(x[:word], (width - 1)[:_FRAC])[0]
-    wrapped = pyrtl.select(fmt.signed & sign, low | ~keep, low)
-    out_of_range = pyrtl.select(fmt.overflow, wrapped, saturated)
-    value = pyrtl.select(fits, x[:word], out_of_range)
-    return named(value, scope("fitted")), named(~fits, scope("overflow"))
-
-
-def _align(scope: Scope, terms, fmt_word: pyrtl.WireVector, w_int: int
-           ) -> tuple[list[pyrtl.WireVector], pyrtl.WireVector]:
-    """The first step of R(terms): the (value, frac) terms aligned at G = max(fracs,
-    f(target)); (aligned terms, G - f(target)).  Values are signed wires of at most
-    w_int bits."""
-    fmt = unpack_format(fmt_word)
-    fd = _zx(fmt.frac, _FRAC)
-    g = named(_max_u(*[f for _, f in terms], fd), scope("align_frac"))
-    aligned = []
-    for i, (value, frac) in enumerate(terms):
-        shift = (g - frac)[:_FRAC]
-        aligned.append(named(_shl(_sx(value, w_int), shift), scope(f"term{i}")))
-    return aligned, (g - fd)[:_FRAC]
-
-
-def _add_terms(scope: Scope, aligned: list, clip: pyrtl.WireVector, w_int: int
-               ) -> pyrtl.WireVector:
-    """The second step: the aligned terms summed exactly (with ``clip``: min(max(t0,
-    -t1), t1) instead of the sum)."""
-    total = _add(w_int, *aligned)
-    if len(aligned) < 2:
-        return named(_sx(total, w_int + 1), scope("sum"))
-    # clip: low = max(t0, -t1), then min(low, t1)
-    t0, t1 = aligned[0], aligned[1]
-    neg_t1 = _neg(t1)
-    low = _smux(pyrtl.signed_lt(t0, neg_t1), neg_t1, t0, w_int + 1)
-    clipped = _smux(pyrtl.signed_lt(t1, low), t1, low, w_int + 1)
-    return named(_smux(clip, clipped, total, w_int + 1), scope("sum"))
-
-
 # ---------------------------------------------------------------------------- sub-units
 
 def _xorshift32(x: pyrtl.WireVector) -> pyrtl.WireVector:
@@ -481,19 +428,86 @@ def _xorshift32(x: pyrtl.WireVector) -> pyrtl.WireVector:
     return x ^ pyrtl.concat(x[:32 - 5], pyrtl.Const(0, 5))
 
 
-def _gaussian(scope: Scope, lane: pyrtl.WireVector, name_lane: bool = True):
-    """The PRNG's Gaussian (docs/isa.md) for one element: (the lane after PRNG_DRAWS steps, N with
-    NOISE_FRAC fraction bits as a signed wire)."""
-    total = pyrtl.Const(0, 18)
-    for _ in range(arch.PRNG_DRAWS):
-        lane = _xorshift32(lane)
-        total = (total + lane[16:])[:18]
-    centred = _sub(20, _zx(total, 20), pyrtl.Const(arch.PRNG_DRAWS << 15, 20))
-    prod = signed_product(centred, pyrtl.Const(arch.SQRT3_Q14, 16))     # 36 bits
-    biased = _add(37, prod, pyrtl.Const(1 << 13, 16))
-    g = pyrtl.shift_right_arithmetic(biased, 14)[:22]
-    return (named(lane, scope("lane_next")) if name_lane else lane), \
-        named(g, scope("gaussian"))
+def _xorshift32_value(x: int) -> int:
+    """One xorshift32 step of an int (as :func:`_xorshift32` on wires)."""
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    return x ^ ((x << 5) & 0xFFFFFFFF)
+
+
+def _xor_tree(bits: list) -> pyrtl.WireVector:
+    """The XOR of 1-bit wires as a balanced tree (LUT6 levels: log6 of their number)."""
+    if not bits:
+        return pyrtl.Const(0, 1)
+    while len(bits) > 1:
+        bits = [bits[k] ^ bits[k + 1] for k in range(0, len(bits) - 1, 2)] + \
+            ([bits[-1]] if len(bits) % 2 else [])
+    return bits[0]
+
+
+def _prng_draws(lane: pyrtl.WireVector) -> tuple[pyrtl.WireVector, list]:
+    """The PRNG's PRNG_DRAWS xorshift32 steps of one lane (docs/isa.md): (the lane after
+    them, the top 16 bits of each step).  xorshift32 is linear over GF(2): after k steps
+    each bit is the XOR of a fixed set of the lane's bits, computed here once, so every
+    bit is one flat XOR of at most 32 bits (a few LUT levels) instead of 3k chained
+    XORs."""
+    sources = [[] for _ in range(32)]          # sources[i]: the steps' images of bit i
+    for i in range(32):
+        x = 1 << i
+        for _ in range(arch.PRNG_DRAWS):
+            x = _xorshift32_value(x)
+            sources[i].append(x)
+
+    def bit(step: int, j: int) -> pyrtl.WireVector:
+        return _xor_tree([lane[i] for i in range(32) if sources[i][step] >> j & 1])
+
+    tops = [pyrtl.concat_list([bit(step, j) for j in range(16, 32)])
+            for step in range(arch.PRNG_DRAWS)]
+    last = pyrtl.concat_list([bit(arch.PRNG_DRAWS - 1, j) for j in range(32)])
+    return last, tops
+
+
+#: the Gaussian's centred sum carried with this offset, so that it is unsigned
+_CENTRED_OFFSET = 1 << 19
+
+
+def _gaussian_centred(tops: list) -> pyrtl.WireVector:
+    """The draws' sum minus its mean (PRNG_DRAWS 2^15), plus _CENTRED_OFFSET: a
+    non-negative 20-bit value."""
+    offset = (_CENTRED_OFFSET - (arch.PRNG_DRAWS << 15)) % (1 << 20)
+    return sum_terms([(top, 0) for top in tops] + [(pyrtl.Const(offset, 20), 0)], 20)
+
+
+def _gaussian_scaled(scope: Scope, centred: pyrtl.WireVector) -> pyrtl.WireVector:
+    """N with NOISE_FRAC fraction bits (a signed wire): the centred sum times sqrt(3)
+    (SQRT3_Q14), rounded to 14 bits fewer; an unsigned 20 x 16 multiply (one DSP48E2)
+    whose offset (_CENTRED_OFFSET sqrt(3)) is taken out with the rounding bias."""
+    prod = (centred * pyrtl.Const(arch.SQRT3_Q14, 16))[:36]                # < 2^35
+    bias = ((1 << 13) - _CENTRED_OFFSET * arch.SQRT3_Q14) % (1 << 37)
+    biased = (_zx(prod, 37) + pyrtl.Const(bias, 37))[:37]
+    return named(pyrtl.shift_right_arithmetic(biased, 14)[:22], scope("gaussian"))
+
+
+def _terms(terms: list, prefix: str) -> tuple[dict, list[int]]:
+    """A product's terms (:func:`~fixar_gen.hw.multiply.product_terms`) as a stage's
+    values ``<prefix><i>`` and their shifts."""
+    return ({f"{prefix}{i}": w for i, (w, _) in enumerate(terms)},
+            [shift for _, shift in terms])
+
+
+def _group_sums(bundle: dict, prefix: str, shifts: list[int], out: str, bits: int,
+                groups: int = PRODUCT_GROUPS) -> dict:
+    """A registered product's terms summed in ``groups`` groups (``<out><k>``)."""
+    terms = [(bundle[f"{prefix}{i}"], shift) for i, shift in enumerate(shifts)]
+    return {f"{out}{k}": sum_terms(group, bits)
+            for k, group in enumerate(group_terms(terms, groups))}
+
+
+def _final_sum(bundle: dict, prefix: str, bits: int) -> pyrtl.WireVector:
+    """The groups' sums (``<prefix><k>``) added: the product, ``bits`` bits."""
+    parts = [(bundle[k], 0) for k in sorted(bundle) if k.startswith(prefix)
+             and k[len(prefix):].isdigit()]
+    return sum_terms(parts, bits)
 
 
 def _tanh_table() -> tuple[list[int], int, int, int]:
@@ -514,48 +528,84 @@ def _tanh_rom(scope: Scope) -> pyrtl.RomBlock:
                           asynchronous=True)
 
 
-def _tanh_index(zp: pyrtl.WireVector, fpre: pyrtl.WireVector, max_frac: int) -> dict:
-    """The first half of tanh's interpolation (docs/isa.md) of one pre-activation value
-    zp (frac fpre <= max_frac): the table index, the remainder below the segment, the
-    segment's shift, whether |z| is beyond the table and z's sign."""
+def _tanh_prep(zp: pyrtl.WireVector, fpre: pyrtl.WireVector) -> dict:
+    """The first step of tanh's interpolation (docs/isa.md) of one pre-activation value
+    zp of frac fpre: |z|, z's sign and what the frac alone decides (a stage ahead of
+    :func:`_tanh_index`)."""
     seg_frac, range_bits = arch.TANH_SEGMENT_FRAC, arch.TANH_RANGE_BITS
-    last = len(arch.TANH_TABLE) - 1
     u = _zx(_abs(zp), max(zp.bitwidth, 16))                    # unsigned
     fpre = _zx(fpre, _FRAC)
     small = fpre < seg_frac
-    # fpre < seg_frac: clamp |z| to the table's end, then shift up to segment units
-    end = _shl(pyrtl.Const(1, 16), (fpre + range_bits)[:_FRAC])
-    clamped = pyrtl.select(u > end, _zx(end, u.bitwidth), u)
-    up = (pyrtl.Const(seg_frac, _FRAC) - fpre)[:_FRAC]
-    index_small = _shl(clamped[:16], up)
-    # fpre >= seg_frac: segment = |z| >> (fpre - seg_frac), remainder below it
     seg = pyrtl.select(small, pyrtl.Const(0, _FRAC), (fpre - seg_frac)[:_FRAC])
-    index_big = _shr(u, seg)
+    return {"tanh_u": u, "tanh_neg": zp[-1], "tanh_small": small,
+            # fpre < seg_frac: |z| clamped to the table's end, shifted up to segments
+            "tanh_end": _shl(pyrtl.Const(1, 16), (fpre + range_bits)[:_FRAC]),
+            "tanh_up": (pyrtl.Const(seg_frac, _FRAC) - fpre)[:_FRAC],
+            # fpre >= seg_frac: segment = |z| >> (fpre - seg_frac), remainder below it
+            "tanh_seg": seg, "tanh_below": ~_shl(_const(-1, u.bitwidth), seg)}
+
+
+def _tanh_index(p: dict, max_frac: int) -> dict:
+    """The second step (``p`` from :func:`_tanh_prep`, frac <= max_frac): the table
+    index, the remainder below the segment, the segment's shift, whether |z| is beyond
+    the table and z's sign."""
+    seg_frac = arch.TANH_SEGMENT_FRAC
+    last = len(arch.TANH_TABLE) - 1
+    u, small, end = p["tanh_u"], p["tanh_small"], p["tanh_end"]
+    clamped = pyrtl.select(u > end, _zx(end, u.bitwidth), u)
+    index_small = _shl(clamped[:16], p["tanh_up"])
+    index_big = _shr(u, p["tanh_seg"])
     rem_bits = max(1, min(max_frac - seg_frac, u.bitwidth))   # |z| mod 2^seg, seg <= f - 6
-    below = ~_shl(_const(-1, u.bitwidth), seg)
-    rem = pyrtl.select(small, pyrtl.Const(0, rem_bits), (u & below)[:rem_bits])
+    rem = pyrtl.select(small, pyrtl.Const(0, rem_bits), (u & p["tanh_below"])[:rem_bits])
     index = pyrtl.select(small, _zx(index_small, u.bitwidth), index_big)
     index_bits = _tanh_table()[1]
     return {"tanh_index": index[:index_bits], "tanh_beyond": index >= last,
-            "tanh_rem": rem, "tanh_seg": seg, "tanh_neg": zp[-1]}
+            "tanh_rem": rem, "tanh_seg": p["tanh_seg"], "tanh_neg": p["tanh_neg"]}
 
 
-def _tanh_term(scope: Scope, parts: dict, entry: pyrtl.WireVector):
-    """The second half: the table ``entry`` (read at parts' index) interpolated, signed:
-    (numerator, its frac wire)."""
+def _tanh_parts(parts: dict, entry: pyrtl.WireVector) -> dict:
+    """The second half's first step, from the table ``entry`` (read at parts' index):
+    y_i << seg (``tanh_y0s``, the interpolation's width), the slope and the remainder
+    (for their product), 1 << (seg + TANH_TABLE_FRAC) (beyond the table), the sign and
+    the result's frac."""
     _, _, y_bits, d_bits = _tanh_table()
     rem, seg = parts["tanh_rem"], parts["tanh_seg"]
-    rem_bits = rem.bitwidth
+    num_bits = arch.TANH_TABLE_FRAC + rem.bitwidth + 2
     y0, delta = entry[:y_bits], entry[y_bits:]
-    num_bits = arch.TANH_TABLE_FRAC + rem_bits + 2
-    interp = _zx(_shl(_zx(y0, num_bits), seg), num_bits) + \
-        _zx((delta * _decl(rem))[:d_bits + rem_bits], num_bits)
-    one = _shl(pyrtl.Const(1, num_bits), (seg + arch.TANH_TABLE_FRAC)[:_FRAC])
-    num = pyrtl.select(parts["tanh_beyond"], one, interp[:num_bits])
-    signed_num = pyrtl.concat(pyrtl.Const(0, 1), num)
-    value = _smux(parts["tanh_neg"], _neg(signed_num), signed_num, num_bits + 2)
-    frac = (seg + arch.TANH_TABLE_FRAC)[:_FRAC]
-    return named(value, scope("tanh_num")), frac
+    return {"tanh_y0s": _zx(_shl(_zx(y0, num_bits), seg), num_bits),
+            "tanh_delta": delta, "tanh_rem": _decl(rem),
+            "tanh_one": _shl(pyrtl.Const(1, num_bits), (seg + arch.TANH_TABLE_FRAC)[:_FRAC]),
+            "tanh_beyond": parts["tanh_beyond"], "tanh_neg": parts["tanh_neg"],
+            "tanh_frac": (seg + arch.TANH_TABLE_FRAC)[:_FRAC]}
+
+
+def _tanh_value(scope: Scope, parts: dict, num_bits: int) -> pyrtl.WireVector:
+    """The second half's last step: y_i << seg plus the slope times the remainder
+    (its group sums ``tanh_g<k>``), or 1 beyond the table, signed (num_bits + 2 bits)."""
+    groups = [(v, 0) for k, v in sorted(parts.items())
+              if k.startswith("tanh_g") and k[6:].isdigit()]
+    interp = sum_terms([*groups, (parts["tanh_y0s"], 0)], num_bits)
+    num = pyrtl.select(parts["tanh_beyond"], parts["tanh_one"], interp)
+    return named(_negate_if(parts["tanh_neg"], _zx(num, num_bits + 2)), scope("tanh_num"))
+
+
+def _negate_if(negate: pyrtl.WireVector, value: pyrtl.WireVector) -> pyrtl.WireVector:
+    """-value if ``negate`` else value, modulo 2^len(value): one adder,
+    (value ^ negate...negate) + negate."""
+    bits = value.bitwidth
+    return (_decl(value ^ negate.sign_extended(bits)) + _zx(negate, bits))[:bits]
+
+
+def _neg_ratio(quo, rem, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
+    """adam_w's -ratio, MUL_X bits: -(num // den) with num's sign (a's) given back, the
+    quotient ``quo`` and remainder ``rem`` of |num| / |den|: numpy's floor division
+    rounds down for den < 0 (quo + 1 when rem != 0), 0 for den = 0.  One adder:
+    +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
+    inc = den_neg & ~_is_zero(rem)
+    negate = ~(a_neg ^ den_neg)
+    q = _zx(quo, _MUL_X)
+    out = (_decl(q ^ negate.sign_extended(_MUL_X)) + _zx(negate ^ inc, _MUL_X))[:_MUL_X]
+    return pyrtl.select(den_zero, pyrtl.Const(0, _MUL_X), out)
 
 
 def _sqrt_steps(rad, rem, root, steps: int):
@@ -703,36 +753,167 @@ def _having(**fields) -> list[str]:
             if all(getattr(plan, k) == v for k, v in fields.items())]
 
 
-def _align_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, w_int: int, slots: int):
-    """The first step of a rounder: per op (name -> ([(value, frac)...], target
-    format)), the terms of ``slots`` slots aligned (``_align``); (aligned terms, shift,
-    target format), registered for ``_add_terms`` in the next stage."""
-    terms = []
+# ------------------------------------------------------------------------- rounding and fit
+#
+# R(terms, fmt) in seven register stages (:func:`_rounder`), each a few LUT levels:
+#   sel    the terms' values and fracs and the target format, multiplexed by operation
+#   amt    G = max(fracs, f(target)), each term's shift G - frac, k = G - f(target)
+#   align  the terms shifted to G
+#   sum    their exact sum (or clip's choice); k - 1 and the mask of the bits under half
+#   rnda   the sum >> k (floor), the half and sticky bits; the target's fit masks
+#   rnd    floor + the rounding increment
+#   fit    the rounded value fitted (saturate or wrap) and its overflow flag
+
+def _select_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, w_int: int,
+                  slots: int) -> dict:
+    """Per op (name -> ([(value, frac)...], target format)) the values ``v<i>`` and fracs
+    ``f<i>`` of ``slots`` slots and the target format, multiplexed by ``op``."""
+    out = {}
     for slot in range(slots):
         values, fracs = {}, {}
         for name, (parts, _) in plans.items():
             if slot < len(parts):
                 values[OP_INDEX[name]], fracs[OP_INDEX[name]] = parts[slot]
-        terms.append((named(_case(op, values, w_int), scope(f"slot{slot}_value")),
-                      named(_case(op, fracs, _FRAC, signed=False), scope(f"slot{slot}_frac"))))
-    target = named(_case(op, {OP_INDEX[n]: f for n, (_, f) in plans.items()}, FORMAT_BITS,
-                         signed=False), scope("target_format"))
-    aligned, k = _align(scope, terms, target, w_int)
-    return aligned, k, target
+        bits = min(w_int, max(pyrtl.as_wires(v).bitwidth for v in values.values()))
+        out[f"v{slot}"] = named(_case(op, values, bits), scope(f"slot{slot}_value"))
+        out[f"f{slot}"] = named(_case(op, fracs, _FRAC, signed=False),
+                                scope(f"slot{slot}_frac"))
+    out["fmt_target"] = named(_case(op, {OP_INDEX[n]: f for n, (_, f) in plans.items()},
+                                    FORMAT_BITS, signed=False), scope("target_format"))
+    return out
 
 
-def _clamp_one(value: pyrtl.WireVector, fd: pyrtl.WireVector, word: int, max_frac: int
+def _max_tree(*wires) -> pyrtl.WireVector:
+    """The largest of unsigned wires, as a tree of comparisons."""
+    wires = list(wires)
+    while len(wires) > 1:
+        paired = [pyrtl.select(wires[k + 1] > wires[k], wires[k + 1], wires[k])
+                  for k in range(0, len(wires) - 1, 2)]
+        wires = paired + ([wires[-1]] if len(wires) % 2 else [])
+    return wires[0]
+
+
+def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int
                ) -> pyrtl.WireVector:
-    """``value`` (a word-bit result of a format of frac ``fd`` <= max_frac) clamped to
-    [-1, 1] (the noise clamps).  2^fd needs fd + 2 signed bits: compared at
-    max(word, max_frac + 2) bits; the clamped value fits the word (it is no larger than
-    ``value``)."""
+    """The aligned terms summed exactly, w_int + 1 bits (with ``clip``: min(max(t0,
+    -t1), t1) instead of the sum, from three comparisons side by side: t0 < -t1 is
+    t0 + t1 < 0, and then the minimum is t1 if t1 < 0 else -t1)."""
+    bits = w_int + 1
+    total = _add(bits, *aligned)
+    if clip is None:
+        return total
+    t0, t1 = _sx(aligned[0], bits), _sx(aligned[1], bits)
+    below_neg_t1 = _add(bits, t0, t1)[-1]             # t0 < -t1
+    t1_below_t0 = pyrtl.signed_lt(t1, t0)
+    neg_t1 = (pyrtl.Const(0, bits) - t1)[:bits]
+    clipped = pyrtl.select(below_neg_t1, pyrtl.select(t1[-1], t1, neg_t1),
+                           pyrtl.select(t1_below_t0, t1, t0))
+    return pyrtl.select(clip, clipped, total)
+
+
+def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
+    """What fitting to ``fmt`` needs of the format alone (a stage ahead of the value):
+    the bits at and above the magnitude bits p (of a ``bits``-bit value), the largest
+    and smallest value, the low ``width`` bits and the sign bit of a wrapped value."""
+    width = _zx(fmt.width, _FRAC)
+    p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
+    pow_p = _shl(pyrtl.Const(1, word + 1), p)
+    return {"fit_high": _shl(_const(-1, bits), p),
+            "fit_max": (pow_p - 1)[:word],
+            "fit_min": pyrtl.select(fmt.signed, _neg(pow_p)[:word], pyrtl.Const(0, word)),
+            "fit_keep": ~_shl(_const(-1, word), width),
+            "fit_sign": _shl(pyrtl.Const(1, word), (width - 1)[:_FRAC])}
+
+
+def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
+         ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """x (signed) fitted to the format's width by its overflow mode (with its
+    :func:`_fit_masks`): (word-bit value, overflow flag).  Widths up to ``word``
+    (signed) or word - 1 (unsigned).  x fits when its bits from p up are all 0 (and
+    x >= 0) or, signed, all 1 (and x < 0)."""
+    high, keep = masks["fit_high"], masks["fit_keep"]
+    negative = x[-1]
+    fits = (_is_zero(x & high) & ~negative) | \
+        (fmt.signed & _is_zero(~x & high) & negative)
+    saturated = pyrtl.select(negative, masks["fit_min"], masks["fit_max"])
+    low = x[:word] & keep
+    sign = ~_is_zero(x[:word] & masks["fit_sign"])
+    wrapped = pyrtl.select(fmt.signed & sign, low | ~keep, low)
+    out_of_range = pyrtl.select(fmt.overflow, wrapped, saturated)
+    value = pyrtl.select(fits, x[:word], out_of_range)
+    return named(value, scope("fitted")), named(~fits, scope("overflow"))
+
+
+def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
+             w_out: int, clip=None) -> dict:
+    """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
+    the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
+    read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
+    value, w_out bits) and ``ovf``.  ``clip``: bundle -> 1 where the sum is clip's
+    choice (the first rounder)."""
+    sub = scope.sub(f"round{n}")
+    kept = tuple(bundle)
+
+    def stage(name: str, values: dict, hidden=()) -> dict:
+        return _stage(scope, _rounder_stage(name, n), values, hidden=hidden)
+
+    b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
+    fmt = unpack_format(b["fmt_target"])
+    fd = _zx(fmt.frac, _FRAC)
+    g = named(_max_tree(*[b[f"f{i}"] for i in range(slots)], fd), sub("align_frac"))
+    b = stage("amt", {**_keep(b, *kept, "fmt_target"),
+                      **{f"v{i}": b[f"v{i}"] for i in range(slots)},
+                      **{f"sh{i}": (g - b[f"f{i}"])[:_FRAC] for i in range(slots)},
+                      "k": (g - fd)[:_FRAC]})
+    b = stage("align", {**_keep(b, *kept, "fmt_target", "k"),
+                        **{f"term{i}": named(_shl(_sx(b[f"v{i}"], w_int), b[f"sh{i}"]),
+                                             sub(f"term{i}")) for i in range(slots)}})
+    w = w_int + 1                                        # the sum's bits
+    k = b["k"]
+    km1 = (k - 1)[:k.bitwidth]                           # used only when k >= 1
+    total = _add_terms([b[f"term{i}"] for i in range(slots)],
+                       clip(b) if clip is not None else None, w_int)
+    b = stage("sum", {**_keep(b, *kept, "fmt_target"), "sum": named(total, sub("sum")),
+                      "km1": km1, "k_zero": _is_zero(k),
+                      "below": ~_shl(_const(-1, w), km1)})   # the k - 1 bits under half
+    s = b["sum"]
+    t = _sar(s, b["km1"])
+    floor = pyrtl.concat(t[-1], t[1:])                   # s >> k, arithmetic
+    b = stage("rnda", {**_keep(b, *kept, "fmt_target", "k_zero"),
+                       "floor": pyrtl.select(b["k_zero"], s, floor), "half": t[0],
+                       "sticky": ~_is_zero(s & b["below"]),
+                       **_fit_masks(unpack_format(b["fmt_target"]), w + 1, w_out)},
+              hidden=("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign"))
+    masks = ("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign")
+    half, floor = b["half"], b["floor"]
+    nearest_even = half & (b["sticky"] | floor[0])
+    up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding, nearest_even, half,
+                   pyrtl.Const(0, 1), pyrtl.Const(0, 1)) & ~b["k_zero"]
+    rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target", *masks), "rounded": rounded},
+              hidden=masks)
+    full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
+                     {m: b[m] for m in masks}, w_out)
+    return stage("fit", {**_keep(b, *kept), "full": full, "ovf": ovf}, hidden=("full",))
+
+
+def _clamp_bounds(fd: pyrtl.WireVector, word: int, max_frac: int) -> dict:
+    """1 and -1 in a format of frac ``fd`` <= max_frac (2^fd needs fd + 2 signed bits:
+    max(word, max_frac + 2) bits), computed stages ahead of :func:`_clamp_one`."""
     bits = max(word, max_frac + 2)
-    value = _sx(value, bits) if bits > word else value
     one_d = _shl(pyrtl.Const(1, bits), fd)
-    neg_one_d = _neg(one_d)[:bits]
-    hi = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d, value)
-    out = pyrtl.select(pyrtl.signed_lt(hi, neg_one_d), neg_one_d, hi)
+    return {"one_d": one_d, "neg_one_d": _neg(one_d)[:bits]}
+
+
+def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVector:
+    """``value`` (a word-bit result) clamped to [-1, 1] (the noise clamps; ``bounds``
+    from :func:`_clamp_bounds`): both comparisons side by side (-1 < 1); the clamped
+    value fits the word (it is no larger than ``value``)."""
+    one_d, neg_one_d = bounds["one_d"], bounds["neg_one_d"]
+    bits = one_d.bitwidth
+    value = _sx(value, bits) if bits > word else value
+    out = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d,
+                       pyrtl.select(pyrtl.signed_lt(value, neg_one_d), neg_one_d, value))
     return out if bits == word else out[:word]
 
 
@@ -772,14 +953,34 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                               "acc_bits": inputs.acc_bits, "lane": inputs.lane})
     v0 = _View(s0)
 
-    # -- pre: the PRNG's Gaussian, the squares (adam_s: d^2 and a^2; dact_tanh: b^2),
-    #    1 - y^2 of dact_tanh, 2^f(c) - c0
+    # -- sq: the squares' digit products (adam_s: d^2 and a^2; dact_tanh: b^2), one
+    #    DSP48E2 each, registered; the PRNG's draws
     A0, B0, D0 = (_resize(s0[k], opnd) for k in ("a", "b", "d"))
-    C00 = _resize(s0["c0"], opnd_c)
-    lane_next, gauss = _gaussian(scope.sub("prng"), s0["lane"], name_lane=serial_outputs)
     square_d = v0.is_op(*[n for n, p in PLANS.items() if p.square == "d"])
-    square_1 = signed_product(_smux(square_d, D0, B0, opnd), _smux(square_d, D0, B0, opnd))
-    square_2 = signed_product(A0, A0)
+    sq_x = _smux(square_d, D0, B0, opnd)
+    sq_bits = 2 * opnd
+    carried = ("valid", "op", *operands, *fmts, "acc_bits")
+    lane_next, tops = _prng_draws(s0["lane"])
+    sq1, sq1_at = _terms(product_terms(sq_x, sq_x), "sq1_t")
+    sq2, sq2_at = _terms(product_terms(A0, A0), "sq2_t")
+    s0 = _stage(scope, "sq", {**_keep(s0, *carried),
+                              **({"lane_next": lane_next} if serial_outputs else {}),
+                              **{f"draw{i}": w for i, w in enumerate(tops)}, **sq1, **sq2})
+    s0 = _stage(scope, "sqp", s0)         # the squares' second register (PREG)
+
+    # -- sqsum: the squares' terms summed in groups; the Gaussian's draws summed
+    s0 = _stage(scope, "sqsum", {
+        **_keep(s0, *carried, "lane_next"),
+        "centred": _gaussian_centred([s0[f"draw{i}"] for i in range(arch.PRNG_DRAWS)]),
+        **_group_sums(s0, "sq1_t", sq1_at, "sq1_g", sq_bits, groups=2),
+        **_group_sums(s0, "sq2_t", sq2_at, "sq2_g", sq_bits, groups=2)})
+    v0 = _View(s0)
+
+    # -- pre: the squares, 1 - y^2 of dact_tanh, 2^f(c) - c0, the PRNG's Gaussian
+    square_1 = _final_sum(s0, "sq1_g", sq_bits)
+    square_2 = _final_sum(s0, "sq2_g", sq_bits)
+    C00 = _resize(s0["c0"], opnd_c)
+    gauss = _gaussian_scaled(scope.sub("prng"), s0["centred"])
     fb0 = v0.frac("b")
     one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
     t_wide = max(t_bits, 2 * W + 1) + 2            # b^2 < 2^(2 W): its low 2 W + 1 bits
@@ -787,16 +988,16 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
     square_bits = min(_MUL_X, square_1.bitwidth)     # adam_s: d^2, a^2 <= 2^62
     pow_fc = _shl(pyrtl.Const(1, opnd_c), v0.frac("c"))
+    lane_kept = ({"lane_next": named(s0["lane_next"], scope("prng_lane_next"))}
+                 if serial_outputs else {})
     s1 = _stage(scope, "pre", {
-        **_keep(s0, "valid", "op", *operands, *fmts, "acc_bits"),
-        **({"lane_next": lane_next} if serial_outputs else {}), "gauss": gauss,
+        **_keep(s0, *carried), **lane_kept, "gauss": gauss,
         "t_lo": t[:W], "t_hi": t[W:],
         "square_1": square_1[:square_bits], "square_2": square_2[:square_bits],
         "one_minus_c": _sub(opnd_c, pow_fc, C00)})
-    v1 = _View(s1)
 
-    # -- mul: the two multipliers, signed, as wide as the widest operand each plan feeds
-    #    them (the widest lane: 64 x 50 bits); products registered
+    # -- mulop: the multipliers' operands, selected by the operation's plan (the widest
+    #    lane: 64 x 50 bits), registered
     A, B, D, E = (_resize(s1[k], opnd) for k in ("a", "b", "d", "e"))
     C0, C1 = (_resize(s1[k], opnd_c) for k in ("c0", "c1"))
     stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b=s1["b"], gauss=s1["gauss"],
@@ -813,10 +1014,25 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     op1 = s1["op"]
     x_bits = max(w.bitwidth for w in (*x_table.values(), *xb_table.values()))
     y_bits = max(w.bitwidth for w in (*y_table.values(), *yb_table.values()))
-    ma = signed_product(_case(op1, x_table, x_bits), _case(op1, y_table, y_bits))
-    mb = signed_product(_case(op1, xb_table, x_bits), _case(op1, yb_table, y_bits))
-    s2 = _stage(scope, "mul", {**_keep(s1, "valid", "op", *operands, *fmts, "acc_bits",
-                                       "lane_next"), "ma": ma, "mb": mb})
+    carried = (*carried, "lane_next")
+    s1 = _stage(scope, "mulop", {
+        **_keep(s1, *carried), "x": _case(op1, x_table, x_bits),
+        "y": _case(op1, y_table, y_bits), "xb": _case(op1, xb_table, x_bits),
+        "yb": _case(op1, yb_table, y_bits)})
+
+    # -- mul: the two multipliers' digit products (one DSP48E2 each), registered;
+    #    macc1, macc2: summed in groups, then the groups (products exact, signed)
+    m_bits = x_bits + y_bits
+    ma_t, ma_at = _terms(product_terms(s1["x"], s1["y"]), "ma_t")
+    mb_t, mb_at = _terms(product_terms(s1["xb"], s1["yb"]), "mb_t")
+    s1 = _stage(scope, "mul", {**_keep(s1, *carried), **ma_t, **mb_t})
+    s1 = _stage(scope, "mulp", s1)        # the products' second register (PREG)
+    s1 = _stage(scope, "macc1", {**_keep(s1, *carried),
+                                 **_group_sums(s1, "ma_t", ma_at, "ma_g", m_bits),
+                                 **_group_sums(s1, "mb_t", mb_at, "mb_g", m_bits)})
+    s2 = _stage(scope, "macc2", {**_keep(s1, *carried),
+                                 "ma": _final_sum(s1, "ma_g", m_bits),
+                                 "mb": _final_sum(s1, "mb_g", m_bits)})
     v2 = _View(s2)
 
     # -- round1: every function's first (for most, only) rounding
@@ -841,47 +1057,35 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                   zero_frac=lambda: pyrtl.Const(0, _FRAC))
     plans1 = {name: plan.round1(stage) for name, plan in PLANS.items()
               if plan.round1 is not None}
-    terms1, shift1, target1 = _align_terms(scope.sub("round1"), s2["op"], plans1, w_int, 3)
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
-    s2 = _stage(scope, "align1", {
-        **_keep(s2, "valid", "op", *fmts, "lane_next"),
-        "a": _resize(a, opnd), "d": _resize(d, opnd),
-        **({"e": _resize(e, opnd)} if serial_outputs else {}),
-        "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
-        **{f"term{i}": t for i, t in enumerate(terms1)}, "shift": shift1,
-        "fmt_target": target1})
-    sum1 = _add_terms(scope.sub("round1"), [s2[f"term{i}"] for i in range(3)],
-                      _View(s2).is_op(*_having(clip=True)), w_int)
-    s2 = _stage(scope, "sum1", {**_drop(s2, "term0", "term1", "term2"), "sum": sum1})
-    rounded1 = _round_shift(scope.sub("round1"), s2["sum"], s2["shift"],
-                            unpack_format(s2["fmt_target"]).rounding)
-    s2 = _stage(scope, "rnd1", {**_drop(s2, "sum", "shift"), "rounded": rounded1})
-    v2 = _View(s2)
-    a, d, e, fd = s2["a"], s2["d"], s2.get("e"), v2.frac("d")
-    full1, ovf1 = _fit(scope.sub("round1"), s2["rounded"], unpack_format(s2["fmt_target"]),
-                       w_out)
+    s2 = {**_keep(s2, "valid", "op", *fmts, "lane_next"),
+          "a": _resize(a, opnd), "d": _resize(d, opnd),
+          **({"e": _resize(e, opnd)} if serial_outputs else {}),
+          "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
+          "abs_a": _abs(_resize(a, opnd)), **_clamp_bounds(fd, word, F)}
+    s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
+                  clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)))
+    s3 = s2
+    v3 = _View(s3)
+
+    # -- prep: the first rounding's value as d (range's min, the noise clamp) and e
+    #    (range's max, ou_noise's state); the square root's radicand (adam_s's v) and
+    #    the divider's numerator |m| << shift and denominator s + max(eps', 1) (adam_w)
+    a, d, e = s3["a"], s3["d"], s3.get("e")
+    full1, ovf1 = s3["full"], s3["ovf"]
     value1 = named(full1[:word], scope("round1_value"))
-    is_range = v2.is_op(*_having(min_max=True))
+    is_range = v3.is_op(*_having(min_max=True))
     low = pyrtl.select(pyrtl.signed_lt(a, d), a, d)            # range's min, a data value
     d1 = _smux(is_range, low if low.bitwidth <= word else low[:word],
-               pyrtl.select(v2.is_op(*_having(clamp="first")),
-                            _clamp_one(value1, fd, word, F), value1), word)
+               pyrtl.select(v3.is_op(*_having(clamp="first")),
+                            _clamp_one(value1, s3, word), value1), word)
     e1 = {}
     if serial_outputs:               # a data value: range's max, ou_noise's state
         e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
-                                pyrtl.select(v2.is_op(*_having(e_from_first=True)),
+                                pyrtl.select(v3.is_op(*_having(e_from_first=True)),
                                              _resize(value1, opnd), e))
-    s3 = _stage(scope, "round1", {
-        **_keep(s2, "valid", "op", "a", "d", *fmts, "lane_next", "c0", "b"),
-        "full1": full1, "ovf1": ovf1, "d1": d1, **e1,
-        "sat_d1": ovf1 & v2.is_op(*_having(first_counts="d"))},
-        hidden=("full1",))
-    v3 = _View(s3)
-
-    # -- iterate: the square root (adam_s, of v) and the divider (adam_w, of
-    #    num = |m| << shift by den = s + max(eps', 1)), ITER_STAGES stages
-    full = s3["full1"]
+    full = full1
     v = pyrtl.select(full[w_out - 1], pyrtl.Const(0, 2 * ROOT_BITS), full[:2 * ROOT_BITS])
     eps = full[:_SCALAR]
     eps_one = pyrtl.select(pyrtl.signed_lt(eps, pyrtl.Const(1, _SCALAR)),
@@ -889,32 +1093,44 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     # den: golden's int64 sum (it wraps only when den_bits is 64, the widest lane)
     den = _add(den_bits, s3["b"], _resize(eps_one, den_bits))
     shift = (pyrtl.Const(arch.RATIO_FRAC, _FRAC) + v3.frac("b") - v3.frac("a"))[:_FRAC]
-    num = _zx(_shl(_zx(_abs(s3["a"]), QUOTIENT_BITS), shift), DIV_STEPS)
+    num = _zx(_shl(_zx(s3["abs_a"], QUOTIENT_BITS), shift), DIV_STEPS)
     # from here on: the fracs of a, c, e and pre (dst's whole format for the second
     # rounding); d1 is also the first rounding's value of the two-rounding functions
-    carry = _keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next", "ovf1", "d1",
-                  "e1", "sat_d1")
-    carry.update({f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")})
-    state = {"rad": v, "srem": pyrtl.Const(0, ROOT_BITS + 2), "sroot": pyrtl.Const(0, ROOT_BITS),
-             "dnum_quo": num, "drem": pyrtl.Const(0, den_bits),
-             "dden": _abs(den), "dden_neg": den[-1], "dden_zero": _is_zero(den)}
+    carry = {**_keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next"),
+             "ovf1": ovf1, "d1": d1, **e1,
+             "sat_d1": ovf1 & v3.is_op(*_having(first_counts="d")),
+             **{f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")}}
+    prep = _stage(scope, "prep", {**carry, "rad": v, "dnum_quo": num, "dden": _abs(den),
+                                  "dden_neg": den[-1], "dden_zero": _is_zero(den)},
+                  hidden=("rad", "dnum_quo"))
+    carry = {key: prep[key] for key in carry}
+    state = {"rad": prep["rad"], "srem": pyrtl.Const(0, ROOT_BITS + 2),
+             "sroot": pyrtl.Const(0, ROOT_BITS), "dnum_quo": prep["dnum_quo"],
+             "drem": pyrtl.Const(0, den_bits), "dden": prep["dden"],
+             "dden_neg": prep["dden_neg"], "dden_zero": prep["dden_zero"]}
     bundle = {**carry, **state}
     tanh_rom = _tanh_rom(scope.sub("tanh"))
+    root_steps = ROOT_BITS
     for k in range(1, ITER_STAGES + 1):
-        rad, srem, sroot = _sqrt_steps(bundle["rad"], bundle["srem"], bundle["sroot"],
-                                       SQRT_STEPS_PER_STAGE)
+        steps = min(SQRT_STEPS_PER_STAGE, root_steps)
+        root_steps -= steps
+        rad, srem, sroot = _sqrt_steps(bundle.get("rad"), bundle["srem"], bundle["sroot"],
+                                       steps)
         dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
                                     bundle["dden"], DIV_BITS_PER_STAGE)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
                   "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
                   **_keep(bundle, "dden", "dden_neg", "dden_zero")}
+        if root_steps == 0:              # the root is done: no radicand bits left
+            del values["rad"]
         if k == ITER_STAGES:             # what only a further step would read
-            for key in ("rad", "dden"):
-                del values[key]
-        # tanh (drains), off mul2's path: the index in the last iter stage but one,
-        # the table read in the last
-        if k == ITER_STAGES - 1:
-            values.update(_tanh_index(_resize(bundle["d1"], opnd), bundle["frac_pre"], F))
+            del values["dden"]
+        # tanh (drains), off mul2's path: |z| and the frac's shifts, the index, then
+        # the table read, in the last three iter stages
+        if k == ITER_STAGES - 2:
+            values.update(_tanh_prep(_resize(bundle["d1"], opnd), bundle["frac_pre"]))
+        elif k == ITER_STAGES - 1:
+            values.update(_tanh_index(bundle, F))
         elif k == ITER_STAGES:
             values.update(_keep(bundle, "tanh_beyond", "tanh_rem", "tanh_seg", "tanh_neg"))
             values["tanh_entry"] = tanh_rom[bundle["tanh_index"]]
@@ -922,25 +1138,44 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s4 = bundle
     v4 = _View(s4)
 
-    # -- mul2: the root rounded to nearest (adam_s), the ratio times alpha (adam_w), the
-    #    activation of the pre-activation (drains): tanh's table, leaky's slope product
+    # -- mul2: the root rounded to nearest (adam_s), -ratio (adam_w) or the
+    #    pre-activation (leaky ReLU), registered for the third multiplier; tanh's table
+    #    entry split for its interpolation (drains)
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(srem > _zx(sroot, srem.bitwidth), 2))
-    quo_up = (dquo[:QUOTIENT_BITS] + ~_is_zero(drem))[:QUOTIENT_BITS + 1]   # ceil(num/|den|)
-    floor_div = pyrtl.select(s4["dden_neg"], _neg(_zx(quo_up, _MUL_X - 1)),
-                             _zx(dquo[:QUOTIENT_BITS], _MUL_X))     # num // den
-    floor_div = pyrtl.select(s4["dden_zero"], pyrtl.Const(0, _MUL_X), floor_div)
-    A4 = s4["a"]
-    neg_ratio = pyrtl.select(A4[-1], floor_div, _neg(floor_div)[:_MUL_X])   # -ratio
+    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], drem, s4["a"][-1], s4["dden_neg"],
+                           s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)
-    tanh_value, tanh_frac = _tanh_term(scope.sub("tanh"), s4, s4["tanh_entry"])
-    ma2 = signed_product(_smux(v4.is_op(*_having(ratio=True)), neg_ratio, zp, _MUL_X),
-                         s4["c0"])
+    carried = ("valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre", "fmt_d",
+               "lane_next", "ovf1", "d1", "e1", "sat_d1")
     s5 = _stage(scope, "mul2", {
-        **_keep(s4, "valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre",
-                "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
-        "ma2": ma2, "tanh_value": tanh_value, "tanh_frac": tanh_frac, "root": root_nearest})
+        **_keep(s4, *carried, "c0"),
+        "x2": _smux(v4.is_op(*_having(ratio=True)), neg_ratio, zp, _MUL_X),
+        **_tanh_parts(s4, s4["tanh_entry"]), "root": root_nearest})
+
+    # -- mul2pp: the third multiplier's digit products and tanh's delta * remainder,
+    #    registered; mul2acc1, mul2acc2: summed in groups, then the groups; tanh's
+    #    interpolation and sign
+    m2_bits = _MUL_X + s5["c0"].bitwidth
+    ma2_t, ma2_at = _terms(product_terms(s5["x2"], s5["c0"]), "ma2_t")
+    tanh_t, tanh_at = _terms(product_terms(_zx(s5["tanh_delta"], s5["tanh_delta"].bitwidth + 1),
+                                           _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)),
+                             "tanh_t")
+    num_bits = s5["tanh_y0s"].bitwidth
+    carried = (*carried, "root", "tanh_y0s", "tanh_one", "tanh_beyond", "tanh_neg",
+               "tanh_frac")
+    s5 = _stage(scope, "mul2pp", {**_keep(s5, *carried), **ma2_t, **tanh_t})
+    s5 = _stage(scope, "mul2p", s5)       # the products' second register (PREG)
+    s5 = _stage(scope, "mul2acc1", {**_keep(s5, *carried),
+                                    **_group_sums(s5, "ma2_t", ma2_at, "ma2_g", m2_bits),
+                                    **_group_sums(s5, "tanh_t", tanh_at, "tanh_g", num_bits,
+                                                  groups=2)})
+    carried = tuple(k for k in carried if not k.startswith("tanh_"))
+    s5 = _stage(scope, "mul2acc2", {
+        **_keep(s5, *carried), "ma2": _final_sum(s5, "ma2_g", m2_bits),
+        "tanh_value": _tanh_value(scope.sub("tanh"), s5, num_bits),
+        "tanh_frac": s5["tanh_frac"]})
     v5 = _View(s5)
 
     # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
@@ -953,24 +1188,16 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                   tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
     plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
               if plan.round2 is not None}
-    terms2, shift2, target2 = _align_terms(scope.sub("round2"), s5["op"], plans2, w_int, 2)
-    s5 = _stage(scope, "align2", {
-        **_keep(s5, "valid", "op", "fmt_d", "lane_next", "ovf1", "d1", "e1", "sat_d1"),
-        "term0": terms2[0], "term1": terms2[1], "shift": shift2, "fmt_target": target2})
-    sum2 = _add(w_int + 1, s5["term0"], s5["term1"])
-    s5 = _stage(scope, "sum2", {**_drop(s5, "term0", "term1"), "sum": sum2})
-    rounded2 = _round_shift(scope.sub("round2"), s5["sum"], s5["shift"],
-                            unpack_format(s5["fmt_target"]).rounding)
-    s5 = _stage(scope, "rnd2", {**_drop(s5, "sum", "shift"), "rounded": rounded2})
+    s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
+                                     "sat_d1"), **_clamp_bounds(fd, word, F)},
+                  plans2, 2, w_int, w_out)
     v5 = _View(s5)
-    fd = v5.frac("d")
-    full2, ovf2 = _fit(scope.sub("round2"), s5["rounded"], unpack_format(s5["fmt_target"]),
-                       w_out)
+    full2, ovf2 = s5["full"], s5["ovf"]
     value2 = full2[:word]
     two = v5.is_op(*plans2)
     clamp2 = v5.is_op(*_having(clamp="second"))
     ou = v5.is_op(*_having(first_counts="e"))
-    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, fd, word, F), value2),
+    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, s5, word), value2),
                          s5["d1"])
     sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["sat_d1"], 2))[:2],
                          _zx(s5["sat_d1"], 2))

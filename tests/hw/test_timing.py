@@ -101,6 +101,9 @@ def test_a_chain_of_n_luts_between_two_flip_flops_is_n_levels(levels):
     assert (p.start, p.start_kind, p.end_kind) == ("src", "FF", "FF")
     assert (p.lut_levels, p.carry_cells, p.dsp_stages) == (levels, 0, 0)
     assert report.deepest.lut_levels == levels
+    # dst's one bit is the only endpoint that can be deeper than the budget of 8
+    assert report.deep_endpoints == (1 if levels > 8 else 0)
+    assert report.as_dict()["deep_endpoints"] == report.deep_endpoints
     expected = M.ff_clk_to_q + levels * (M.net + M.lut) + M.net + M.ff_setup
     assert p.ns == pytest.approx(expected, abs=1e-3)
     assert p.slack_ns == pytest.approx(M.clock_ns - expected, abs=1e-3)

@@ -22,7 +22,8 @@ from fixar_gen.hw.build import to_signed
 from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FRAC,
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
                                  TANH_MAX_PRE_FRAC,
-                                 LANE_DEPTH, ElementInputs, build_vector_unit,
+                                 LANE_DEPTH, PIPELINE_STAGES, ElementInputs,
+                                 build_vector_unit,
                                  check_supported, element_latency, run_elements,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
@@ -611,6 +612,42 @@ def test_range_min_max(unit):
 
 
 # --------------------------------------------------------------------------------- timing
+
+@pytest.mark.parametrize("lane", LANES)
+def test_every_multiply_fits_one_dsp48e2(request, lane):
+    """Every multiply of the lane is a digit product of at most 26 x 17 bits (PyRTL
+    extends the narrower operand: a product of at most 52 bits) whose operands come
+    from registers through slices and at most one two-way multiplexer (the squarer's
+    d or b), so synthesis maps each to one DSP48E2 with at most one LUT before it; a
+    wide multiply (the 64 x 50 one before the cut) would be a cascade with LUT sums."""
+    block = request.getfixturevalue(lane).block
+    products = [net for net in block.logic if net.op == "*"]
+    assert products and max(net.dests[0].bitwidth for net in products) <= 52
+    drivers = {net.dests[0]: net for net in block.logic if net.dests}
+
+    def levels_from_register(wire) -> int:
+        """Multiplexers between ``wire`` and the registers it comes from (a large
+        number for any other logic)."""
+        if isinstance(wire, (pyrtl.Register, pyrtl.Const)):
+            return 0
+        net = drivers[wire]
+        if net.op in ("s", "c", "w"):                    # slices, concatenations
+            return max(levels_from_register(a) for a in net.args)
+        if net.op == "x":           # a two-way multiplexer (its select: decoded op)
+            return 1 + max(levels_from_register(a) for a in net.args[1:])
+        return 99
+    assert max(levels_from_register(a) for net in products for a in net.args) <= 1
+
+@pytest.mark.parametrize("lane", LANES)
+def test_pipeline_stages_are_the_registers(request, lane):
+    """LANE_DEPTH counts PIPELINE_STAGES: every stage has registers and every named
+    register of the lane belongs to one of them."""
+    block = request.getfixturevalue(lane).block
+    stages = {w.name[len("vu_core_"):].split("_")[0] for w in block.wirevector_subset(
+        pyrtl.Register) if w.name.startswith("vu_core_")}
+    assert stages == set(PIPELINE_STAGES)
+    assert LANE_DEPTH == len(PIPELINE_STAGES)
+
 
 @pytest.mark.parametrize("op", ELEMENT_OPS)
 def test_latency_is_exact_and_done_pulses_once(unit, op):
