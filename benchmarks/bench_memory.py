@@ -1,11 +1,13 @@
-"""The generated design's on-chip memory before and after placement by lifetime.
+"""The generated design's on-chip memory before and after placement by memory and
+lifetime, and the placement's memories at their own widths.
 
 For examples/fixar_u50.yaml at batch 64 and 256: the scratchpad words the programs
 need, the generated scratchpad (2^k words of the core's word), the whole generated
 memory inventory (fixar_gen/hw/inventory.py) in Mbit and as block RAM, against FIXAR's
 published memory (774 BRAM36 + 128 URAM) and the U50's BRAM + URAM (with the shell's
 85% margin).  "Before" is the sizing of commit 6a35e0b: every buffer of every phase in
-words of its own, plus a quarter; "after" is the placement (fixar_gen/placement.py).
+words of its own, plus a quarter; "after" is the placement (fixar_gen/placement.py),
+its memories laid end to end in the one scratchpad as the core has it today.
 
     python benchmarks/bench_memory.py [--no-write]
 """
@@ -27,10 +29,12 @@ from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.boards import U50  # noqa: E402
 from fixar_gen.compiler import Precision, compile_program  # noqa: E402
 from fixar_gen.hw.design import PHASES, config_for  # noqa: E402
-from fixar_gen.hw.inventory import BRAM36_BITS, URAM_BITS, memory_inventory  # noqa: E402
+from fixar_gen.hw.inventory import (BRAM36_BITS, URAM_BITS, block_ram,  # noqa: E402
+                                    memory_inventory)
 from fixar_gen.memory_fit import usable_bits  # noqa: E402
+from fixar_gen.memory_kinds import MEMORIES  # noqa: E402
 
-HEADING = "## Generated on-chip memory: placement by lifetime"
+HEADING = "## Generated on-chip memory: placement by memory and lifetime"
 FIXAR_BITS = 774 * BRAM36_BITS + 128 * URAM_BITS
 U50_BITS = U50.bram36 * BRAM36_BITS + U50.uram * URAM_BITS
 
@@ -49,10 +53,41 @@ def unshared_words(spec) -> int:
 
 
 def placed_words(spec) -> int:
+    """The words of the one scratchpad: every memory of the placement end to end (the
+    host slots included), the largest phase."""
     return max(compile_program(spec, phase, Precision(), batch).placement.words
-               + sum(s.rows * s.cols for s in compile_program(spec, phase, Precision(),
-                                                              batch).slots)
                for phase, batch in PHASES)
+
+
+def per_memory(spec) -> list[tuple[str, int, int]]:
+    """(memory, width, words) of the placement's memories, the largest over the phases
+    (``cmem`` at the core's datapath word)."""
+    word = config_for(spec).word
+    sizes: dict[str, list[int]] = {}
+    for phase, batch in PHASES:
+        for m in compile_program(spec, phase, Precision(), batch).placement.memories:
+            width = word if m.word_wide else m.width
+            w, n = sizes.get(m.name, [0, 0])
+            sizes[m.name] = [max(w, width), max(n, m.words)]
+    return [(name, *sizes[name]) for name in MEMORIES if name in sizes]
+
+
+def memory_rows(spec) -> list[str]:
+    """One row per memory at its own width and a power-of-two depth, and the total."""
+    rows, bits, words_bits, brams, urams = [], 0, 0, 0, 0
+    for name, width, words in per_memory(spec):
+        depth = 1 << max(1, math.ceil(math.log2(max(words, 2))))
+        bram, uram = block_ram(width, depth)
+        rows.append(f"| {spec.algorithm.batch_size} | `{name}` | {width} | {words:,} | "
+                    f"{depth:,} | {width * depth / 1e6:,.2f} | {bram:,} + {uram:,} |")
+        bits += width * depth
+        words_bits += width * words
+        brams, urams = brams + bram, urams + uram
+    fits = brams <= U50.usable("bram36") and urams <= U50.usable("uram")
+    rows.append(f"| {spec.algorithm.batch_size} | all ({words_bits / 1e6:,.1f} Mbit as "
+                f"placed) | | | | {bits / 1e6:,.1f} | {brams:,} + {urams:,} "
+                f"({'fits' if fits else 'does not fit'} the U50's usable) |")
+    return rows
 
 
 def row(spec, label: str, words: int) -> str:
@@ -73,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     base = load_spec(ROOT / "examples/fixar_u50.yaml")
-    rows = []
+    rows, mem_rows = [], []
     for batch in (64, 256):
         spec = dataclasses.replace(base, algorithm=dataclasses.replace(
             base.algorithm, batch_size=batch))
         rows.append(row(spec, "before (every buffer its own words, +25%)",
                         unshared_words(spec)))
-        rows.append(row(spec, "after (placement by lifetime)", placed_words(spec)))
+        rows.append(row(spec, "placement by memory and lifetime, memories end to end",
+                        placed_words(spec)))
+        mem_rows += memory_rows(spec)
     text = "\n".join([
         HEADING, "",
         "Counted from the generated design's memory inventory (`fixar_gen/hw/inventory.py`, "
@@ -101,11 +138,21 @@ def main(argv: list[str] | None = None) -> int:
         "| fits the U50's usable BRAM36 and URAM |",
         "|---:|---|---:|---|---:|---:|---:|---:|---|",
         *rows, "",
-        "What remains (issue 12 item 1): every word is 82 bits whatever it holds, so the "
-        "parameters, target parameters and Adam state (4 x 259,507 words, pinned) alone "
-        "take 85 Mbit, against 33 Mbit at their own 32 bits; per-kind memories at the "
-        "data's widths, banked for the array's lines, with synchronous reads, are what "
-        "brings the design to FIXAR's ~66 Mbit and to block RAM.", ""])
+        "The placement puts each buffer in a memory of its kind (docs/hardware.md, "
+        "\"Placement by memory and lifetime\") and shares words by lifetime within each "
+        "memory only; until the core has one RAM per memory (issue 12, step 2) the "
+        "memories lie end to end in the one 82-bit scratchpad, which therefore needs more "
+        "words than when every temporary could share with every other (1,449,585 at "
+        "batch 64 and 2,004,043 at batch 256 before this step): at batch 256 it no longer "
+        "fits in 2^21 words.", "",
+        "The same placement's memories at their own widths (the widest value each holds; "
+        "`cmem`, the accumulators, at the 82-bit datapath word), each rounded up to a "
+        "power of two and counted as block RAM the same way -- what one RAM per memory "
+        "(step 2) will generate, before banking:", "",
+        "| batch | memory | width | words needed | depth | Mbit | as block RAM: BRAM36 + "
+        "URAM |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+        *mem_rows, ""])
     publish(HEADING, text, args.no_write)
     return 0
 

@@ -104,8 +104,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print("\n".join(f"{encode(i):0{digits}x}" for i in program.code))
         return 0
     if args.placement:
+        from .hw.core import word_bits
+        from .hw.design import pe_widths
         from .placement import table
-        print(table(program))
+        print(table(program, word=word_bits(pe_widths(spec))))
         return 0
     print(listing(program))
     sched = schedule(program, spec)
@@ -189,16 +191,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"{out}: {report['top']}.v ({report['verilog_lines']:,} lines), hostmap.json, "
           f"{report['top']}_hostmap.h, report.json; {report['cores']} core(s) of "
           f"{report['array'][0]}x{report['array'][1]} PEs, "
-          f"{report['memory']['words']:,} x {report['memory']['word_bits']}-bit scratchpad; "
+          + ", ".join(f"{name} {m['words']:,} x {m['width_bits']}"
+                      for name, m in report["memory"]["data_memories"].items())
+          + f" (data memories, words x bits); "
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))
     mem = report["memory"]
     if mem["words"] < mem["words_needed"]:
-        print(f"fixar generate: warning: --memory-words {args.memory_words:,}: the "
-              f"scratchpad has {mem['words']:,} words, the spec's programs need "
-              f"{mem['words_needed']:,}; this design cannot run them (a trial size for "
-              "--synth)", file=sys.stderr)
+        print(f"fixar generate: warning: --memory-words {args.memory_words:,}: each "
+              f"data memory has {mem['words']:,} words, the spec's programs need up to "
+              f"{mem['words_needed']:,} in one; this design cannot run them (a trial size "
+              "for --synth)", file=sys.stderr)
     inv = report["memory_inventory"]
     fit = inv["fit"]
     print(f"memories: {inv['total_bits'] / 1e6:,.1f} Mbit ("
@@ -415,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
                    help="override the spec's parallelism policy for this phase")
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
-    p.add_argument("--placement", action="store_true", help="print where each buffer lives "
-                   "in the scratchpad: offset, words, live range (instructions), kind")
+    p.add_argument("--placement", action="store_true", help="print where each buffer lives: "
+                   "per memory its width, words and bits, per buffer its memory, offset, "
+                   "words, live range (instructions), kind")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",
@@ -533,9 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "Verilator model and record its build time")
     p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,
                    metavar="N",
-                   help="scratchpad entries (default: fitted to the spec's programs); a "
-                   "small value keeps --synth fast, since the scratchpad synthesizes to "
-                   "registers")
+                   help="words of every data memory (default: each fitted to the spec's "
+                   "programs); a small value keeps --synth fast, since the data memories "
+                   "synthesize to registers")
     p.set_defaults(func=cmd_generate)
 
     for name, helptext, desc in (

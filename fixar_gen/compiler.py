@@ -157,7 +157,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     for net in NETS:
         for p in param_names(spec, net):
             shape = L.buf(p)
-            L.add(f"{p}.grad", shape.rows, shape.cols, G, "data")
+            L.add(f"{p}.grad", shape.rows, shape.cols, G, "grad")
             for suffix in optimizer_state_suffixes(spec):
                 L.add(f"{p}.{suffix}", shape.rows, shape.cols, G, "state")
     # constants written by the host

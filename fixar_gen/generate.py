@@ -58,6 +58,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         verilog = emit_verilog(block, cfg.name, initialize_registers=False)
     timings["verilog_s"] = round(time.perf_counter() - t1, 3)
     hm = cfg.hostmap
+    needed = words_needed(spec)
     inventory = memory_inventory(cfg)
     (out / f"{cfg.name}.v").write_text(verilog, encoding="utf-8")
     (out / "hostmap.json").write_text(hm.to_json(), encoding="utf-8")
@@ -70,7 +71,10 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         "pe": {"weight_bits": cfg.pe.weight, "half_bits": cfg.pe.half,
                "acc_bits": cfg.pe.acc},
         "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,
-                   "words_needed": words_needed(spec),
+                   "words_needed": max(needed.values()),
+                   "data_memories": {m.name: {"width_bits": m.width, "words": m.depth,
+                                              "words_needed": needed.get(m.name, 0)}
+                                     for m in cfg.data_memories},
                    "instructions_per_core": 1 << cfg.imem_bits,
                    "descriptors": 1 << cfg.buffer_bits, "slots": 1 << cfg.slot_bits},
         "memory_inventory": {**inventory.as_dict(), "fit": memory_fit(spec, inventory)},

@@ -271,7 +271,7 @@ class Buffer:
     rows: int
     cols: int
     fmt: FixedFormat
-    kind: str = "data"          # param | state | data | const | acc | prng
+    kind: str = "data"          # param | state | grad | data | const | acc | prng | monitor
     acc_bits: int = 0
 
     @property

@@ -2,16 +2,18 @@
 board target runs (from :func:`fixar_gen.dsl.build.build`, so its error is located),
 and the figures ``fixar estimate`` and ``fixar generate`` report.  It sits above the
 spec and the hardware generator, since it needs both: the spec gives the sizes
-(:func:`fixar_gen.hw.design.config_for`, the scratchpad fitted to the placed programs)
+(:func:`fixar_gen.hw.design.config_for`, the data memories fitted to the placed programs)
 and :func:`fixar_gen.hw.inventory.memory_inventory` lists what is generated.
 
 The rule: the block RAM the generated RAMs take (all copies; each built from
-BRAM36 and URAM288 banks side by side for its width, :func:`fixar_gen.hw.inventory.
-block_ram`) must fit the board's BRAM36 and URAM after the shell's margin
+BRAM36 or URAM288 banks, or both, side by side for its width, chosen together for the
+board: :func:`fixar_gen.hw.inventory.joint_block_ram`) must fit the board's BRAM36 and
+URAM after the shell's margin
 (``Board.usable_fraction``; 85% on the U50).  That counts the memories as block RAM
 with synchronous reads -- what they must become (issue 12 item 1); the inventory says
-beside it how each maps as generated today, and today's single scratchpad, with its
-computed read addresses and a port per operand, maps to flip-flops whatever its size.
+beside it how each maps as generated today: the data memories, one per memory of the
+placement at its own width and depth, have a port per operand of every unit and map to
+flip-flops whatever their size until they are banked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from functools import lru_cache
 
 from .boards import BOARDS, Board
 from .hw.design import config_for
-from .hw.inventory import BRAM36_BITS, URAM_BITS, Inventory, memory_inventory
+from .hw.inventory import (BRAM36_BITS, URAM_BITS, Inventory, joint_block_ram,
+                           memory_inventory)
 from .params import SpecError
 from .spec import Spec
 
@@ -45,8 +48,8 @@ def memory_fit(spec: Spec, inventory: Inventory | None = None,
     inventory = inventory or generated_inventory(spec)
     reference = board is None and spec.target not in BOARDS
     board = board or BOARDS.get(spec.target) or BOARDS["u50"]
-    bram, uram = inventory.as_block_ram
     have_bram, have_uram = board.usable("bram36"), board.usable("uram")
+    bram, uram = joint_block_ram(inventory.memories, have_bram, have_uram)
     problems = [f"{what} {need:,} > {have:,} usable" for what, need, have in
                 (("BRAM36", bram, have_bram), ("URAM", uram, have_uram)) if need > have]
     return {"board": board.name, "reference": reference,
@@ -67,12 +70,13 @@ def check_memory_fit(spec: Spec) -> None:
     fit = memory_fit(spec, inventory, board)
     if fit["fits"]:
         return
-    data = inventory.memories[0]
+    largest = max((m for m in inventory.memories if m.scope == "shared"),
+                  key=lambda m: m.bits)
     raise SpecError(
         "algorithm.batch_size",
-        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the scratchpad "
-        f"alone {data.depth:,} x {data.width}-bit words for these networks at batch "
-        f"{spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
+        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the largest RAM, "
+        f"{largest.name}, {largest.depth:,} x {largest.width}-bit words for these networks "
+        f"at batch {spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
         f"{board.name} after the shell margin ({board.usable_fraction:.0%}) (a smaller "
         "batch or smaller networks; `fixar estimate` lists the memories)",
         also=("networks.actor.hidden", "networks.critic.hidden", "target"))

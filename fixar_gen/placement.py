@@ -1,16 +1,42 @@
-"""Buffer placement by lifetime: where each buffer of a program lives in the scratchpad.
+"""Buffer placement by memory and lifetime: in which on-chip memory each buffer of a
+program lives, and at which words of it.
 
 A :class:`Placement` is data -- one :class:`Placed` per buffer of the program's table
-(offset and size in scratchpad words, kind, live range) -- computed once by
-:func:`place` when the compiler emits a program, printed by ``fixar compile
---placement``, and used by everything that addresses memory: the host
-(:mod:`fixar_gen.hw.host` writes each buffer's offset into the core's descriptor
-table), and the golden model (:mod:`fixar_gen.golden` refuses a program that reads a
-buffer whose words another buffer has overwritten since).
+(memory, offset and size in that memory's words, kind, live range) and one
+:class:`Memory` per memory (word width, words, pinned words, and its base in the one
+scratchpad the core has today) -- computed once by :func:`place` when the compiler
+emits a program, printed by ``fixar compile --placement``, and used by everything that
+addresses memory: the host (:mod:`fixar_gen.hw.host` writes each buffer's address,
+:meth:`Placement.address`, into the core's descriptor table), and the golden model and
+the engine (they refuse a program that reads a buffer whose words another buffer has
+overwritten since).
 
-Rules
+Memories (:mod:`fixar_gen.memory_kinds`: :data:`MEMORIES`, :func:`memory_of`;
+docs/hardware.md, "Plan: per-kind banked synchronous memories")
+    ``wmem`` parameters and target parameters (``param``); ``mmem`` the optimizer's
+    first state (Adam's m, momentum) and ``vmem`` Adam's second (the ``state`` buffers
+    named ``*.s``, sqrt(v)), so that Adam's steps read w, g, m and v from four
+    memories; ``gmem`` the parameters' gradients (``grad``); ``amem`` activations,
+    deltas and the other ``data`` buffers (the host's inputs, ``c.ones``) and the host
+    slots (after its pinned buffers; live through the program); ``cmem``
+    the matrix unit's accumulators (``acc``); ``smem`` the small ones: constants, PRNG
+    lanes, range monitors and the OU state (``const``, ``prng``, ``monitor``).  A
+    memory's word is the widest value stored in it (:func:`stored_width`: an unsigned
+    format takes a bit more, since reads sign-extend); ``cmem``'s is the widest
+    accumulator (the core keeps its partial sums in datapath words, see
+    :attr:`Memory.word_wide`).  Buffers of different memories never share words.
+
+    The core has one data memory per memory (:mod:`fixar_gen.hw.data_memories`, at
+    the width and depth :func:`fixar_gen.hw.design.config_for` gives it): a buffer's
+    descriptor names its memory and its offset there.  :attr:`Memory.base` and
+    :meth:`Placement.address` lay the memories end to end in :data:`MEMORIES` order,
+    a single address space for the tools that count words (the memories that hold
+    only pinned buffers of fixed size come first, so the parameters' addresses are
+    the same in every program of a spec); the hardware does not use it.
+
+Rules (within each memory)
     *Pinned* buffers live through the whole program and between programs, at the
-    start of the scratchpad: every buffer of a kept kind (:data:`KEPT_KINDS`:
+    start of their memory: every buffer of a kept kind (:data:`KEPT_KINDS`:
     parameters, optimizer state, constants, PRNG lanes, monitors) and every other
     buffer the program reads before it writes it (live on entry, e.g. the ``c.ones``
     column the host writes before an update).  They are laid out by kind, then in
@@ -39,6 +65,8 @@ from functools import cached_property
 from . import ops
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
                   MatMul, Program, Store, Vector)
+from .memory_kinds import (MEMORIES, MEMORY_ROLES, SLOT_MEMORY, Memory, memory_of,
+                           slot_widths, stored_width)
 
 #: kinds whose contents outlive a program (the host writes or reads them)
 KEPT_KINDS = ("param", "state", "const", "prng", "monitor")
@@ -84,9 +112,9 @@ def accesses(ins: Instruction) -> tuple[set[int], set[int]]:
 
 @dataclass(frozen=True)
 class Placed:
-    """One buffer's words: ``offset .. offset + size - 1``, live from instruction
-    ``first`` to ``last`` (pc, inclusive; ``first == ENTRY``: live on entry and after
-    the program; ``first is None``: never touched)."""
+    """One buffer's words: ``offset .. offset + size - 1`` of ``memory``, live from
+    instruction ``first`` to ``last`` (pc, inclusive; ``first == ENTRY``: live on entry
+    and after the program; ``first is None``: never touched)."""
 
     name: str
     offset: int
@@ -94,6 +122,7 @@ class Placed:
     kind: str
     first: int | None
     last: int | None
+    memory: str = "amem"
 
     @property
     def pinned(self) -> bool:
@@ -104,8 +133,8 @@ class Placed:
         return self.offset + self.size
 
     def shares_words_with(self, other: "Placed") -> bool:
-        return self.size > 0 and other.size > 0 and self.offset < other.end \
-            and other.offset < self.end
+        return self.memory == other.memory and self.size > 0 and other.size > 0 \
+            and self.offset < other.end and other.offset < self.end
 
     def live_overlaps(self, other: "Placed") -> bool:
         if self.first is None or other.first is None:
@@ -125,12 +154,15 @@ class Placed:
 
 @dataclass(frozen=True)
 class Placement:
-    """Every buffer of one program, in the order of its buffer table."""
+    """Every buffer of one program, in the order of its buffer table, and the memories
+    they live in (in :data:`MEMORIES` order, only those the program uses)."""
 
     buffers: tuple[Placed, ...]
-    words: int            # scratchpad words the program's buffers need
-    pinned_words: int     # of which pinned (the start of the scratchpad)
+    words: int            # words the program's buffers and host slots need (all memories)
+    pinned_words: int     # of which pinned (the start of each memory)
     shared: bool          # False: every buffer has words of its own
+    memories: tuple[Memory, ...] = ()
+    slots: tuple[Placed, ...] = ()     # the host slots (in ``amem``, pinned)
 
     def __getitem__(self, name: str) -> Placed:
         for p in self.buffers:
@@ -138,21 +170,37 @@ class Placement:
                 return p
         raise KeyError(name)
 
+    def memory(self, name: str) -> Memory:
+        for m in self.memories:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    @cached_property
+    def _bases(self) -> dict[str, int]:
+        return {m.name: m.base for m in self.memories}
+
+    def address(self, p: Placed) -> int:
+        """``p``'s first word with the memories laid end to end: its memory's base plus
+        its offset (a placement without memories: the offset)."""
+        return self._bases.get(p.memory, 0) + p.offset
+
     @property
     def unshared_words(self) -> int:
-        """What the same buffers take with no sharing."""
-        return sum(p.size for p in self.buffers)
+        """What the same buffers and slots take with no sharing."""
+        return sum(p.size for p in self.buffers) + sum(p.size for p in self.slots)
 
     @cached_property
     def sharing(self) -> tuple[tuple[int, ...], ...]:
         """Per buffer (table order): the indices of the buffers that share a word with
         it (computed once per placement)."""
-        order = sorted((p.offset, i) for i, p in enumerate(self.buffers) if p.size)
+        order = sorted((p.memory, p.offset, i) for i, p in enumerate(self.buffers) if p.size)
         out: list[list[int]] = [[] for _ in self.buffers]
         open_: list[int] = []
-        for _, i in order:
+        for _, _, i in order:
             p = self.buffers[i]
-            open_ = [j for j in open_ if self.buffers[j].end > p.offset]
+            open_ = [j for j in open_ if self.buffers[j].memory == p.memory
+                     and self.buffers[j].end > p.offset]
             for j in open_:
                 out[i].append(j)
                 out[j].append(i)
@@ -216,47 +264,71 @@ def live_ranges(program: Program) -> tuple[list[tuple[int, int] | None], set[int
 
 
 def place(program: Program, share: bool = True) -> Placement:
-    """The placement of ``program``'s buffers (``share=False``: every buffer pinned,
-    in table order; what programs that are not the compiler's get)."""
+    """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`)
+    (``share=False``: every buffer pinned, in table order; what programs that are not
+    the compiler's get)."""
     buffers = program.buffers
-    if not share:
-        out, top = [], 0
-        for b in buffers:
-            out.append(Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY))
-            top += b.rows * b.cols
-        return Placement(tuple(out), top, top, False)
-    ranges, live_in, regular = live_ranges(program)
-    pinned = [i for i, b in enumerate(buffers)
-              if b.kind in KEPT_KINDS or i in live_in or not regular]
+    if share:
+        ranges, live_in, regular = live_ranges(program)
+    else:
+        ranges, live_in, regular = [None] * len(buffers), set(), False
+    pinned = {i for i, b in enumerate(buffers)
+              if b.kind in KEPT_KINDS or i in live_in or not regular}
     placed: dict[int, Placed] = {}
-    top = 0
-    for i in sorted(pinned, key=lambda i: (_kind_rank(buffers[i]), i)):
+    tops: dict[str, int] = {}          # per memory: words placed so far
+    order = sorted(pinned, key=lambda i: (_kind_rank(buffers[i]), i)) if share \
+        else sorted(pinned)
+    for i in order:
         b = buffers[i]
-        placed[i] = Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY)
-        top += b.rows * b.cols
-    base = top
-    pinned_set = set(pinned)
-    temps = [i for i in range(len(buffers)) if i not in pinned_set]
+        mem = memory_of(b)
+        top = tops.get(mem, 0)
+        placed[i] = Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY, mem)
+        tops[mem] = top + b.rows * b.cols
+    # the host slots: live through the program, after amem's pinned buffers
+    slots = []
+    for s in program.slots:
+        top = tops.get(SLOT_MEMORY, 0)
+        slots.append(Placed(s.name, top, s.rows * s.cols, "slot", ENTRY, ENTRY, SLOT_MEMORY))
+        tops[SLOT_MEMORY] = top + s.rows * s.cols
+    pinned_tops = dict(tops)
+    temps = [i for i in range(len(buffers)) if i not in pinned]
     # largest first (then earliest): the classic greedy for sizes with lifetimes
     temps.sort(key=lambda i: (-(buffers[i].rows * buffers[i].cols),
                               ranges[i][0] if ranges[i] else -1, i))
-    done: list[Placed] = []
+    done: dict[str, list[Placed]] = {}
     for i in temps:
         b, r = buffers[i], ranges[i]
+        mem = memory_of(b)
+        base = pinned_tops.get(mem, 0)
         size = b.rows * b.cols
         first, last = (r if r is not None else (None, None))
-        me = Placed(b.name, base, size, b.kind, first, last)
-        busy = sorted((p.offset, p.end) for p in done if p.live_overlaps(me) and p.size)
+        me = Placed(b.name, base, size, b.kind, first, last, mem)
+        busy = sorted((p.offset, p.end) for p in done.get(mem, ())
+                      if p.live_overlaps(me) and p.size)
         offset = base
         for lo, hi in busy:
             if offset + size <= lo:
                 break
             offset = max(offset, hi)
-        me = Placed(b.name, offset, size, b.kind, first, last)
-        done.append(me)
+        me = Placed(b.name, offset, size, b.kind, first, last, mem)
+        done.setdefault(mem, []).append(me)
         placed[i] = me
-        top = max(top, me.end)
-    return Placement(tuple(placed[i] for i in range(len(buffers))), top, base, regular)
+        tops[mem] = max(tops.get(mem, 0), me.end)
+    widths: dict[str, int] = {}
+    for b in buffers:
+        widths[memory_of(b)] = max(widths.get(memory_of(b), 1), stored_width(b))
+    if program.slots:
+        widths[SLOT_MEMORY] = max(widths.get(SLOT_MEMORY, 1), *slot_widths(program))
+    memories, base = [], 0
+    for mem in MEMORIES:
+        if mem not in widths:
+            continue
+        words = tops.get(mem, 0)
+        memories.append(Memory(mem, widths[mem], words, pinned_tops.get(mem, 0), base,
+                               word_wide=mem == "cmem"))
+        base += words
+    return Placement(tuple(placed[i] for i in range(len(buffers))), base,
+                     sum(pinned_tops.values()), regular, tuple(memories), tuple(slots))
 
 
 def conflicts(placement: Placement) -> list[tuple[str, str]]:
@@ -271,16 +343,30 @@ def conflicts(placement: Placement) -> list[tuple[str, str]]:
     return out
 
 
-def table(program: Program, placement: Placement | None = None) -> str:
-    """The placement as readable lines (``fixar compile --placement``)."""
+def table(program: Program, placement: Placement | None = None,
+          word: int | None = None) -> str:
+    """The placement as readable lines (``fixar compile --placement``): the totals, one
+    line per memory, one per buffer.  ``word``: the core's datapath word (the width of
+    ``cmem``'s entries); without it, ``cmem`` counts at its widest accumulator."""
     placement = placement or program.placement or place(program)
+    bits = sum(m.bits(word) for m in placement.memories)
     lines = [f"; placement of {program.name}: {placement.words:,} words "
              f"({placement.pinned_words:,} pinned, "
              f"{placement.words - placement.pinned_words:,} shared by temporaries; "
-             f"{placement.unshared_words:,} without sharing)",
-             f";   {'offset':>9} {'words':>8}  {'live':<12} {'kind':<8} buffer"]
-    for p in sorted(placement.buffers, key=lambda p: (p.offset, p.name)):
-        lines.append(f";   {p.offset:>9,} {p.size:>8,}  {p.live:<12} {p.kind:<8} {p.name}")
+             f"{placement.unshared_words:,} without sharing), "
+             f"{bits:,} bits ({bits / 1e6:,.1f} Mbit) in {len(placement.memories)} memories",
+             f";   {'memory':<6} {'width':>5} {'words':>10} {'pinned':>10} "
+             f"{'Mbit':>8}  {'base':>10}  holds"]
+    for m in placement.memories:
+        width = word if m.word_wide and word else m.width
+        lines.append(f";   {m.name:<6} {width:>5} {m.words:>10,} {m.pinned_words:>10,} "
+                     f"{m.bits(word) / 1e6:>8,.2f}  {m.base:>10,}  {MEMORY_ROLES[m.name]}")
+    lines.append(f";   {'memory':<6} {'offset':>9} {'words':>8}  {'live':<12} {'kind':<8} buffer")
+    rank = {name: i for i, name in enumerate(MEMORIES)}
+    for p in sorted(placement.buffers + placement.slots,
+                    key=lambda p: (rank.get(p.memory, len(rank)), p.offset, p.name)):
+        lines.append(f";   {p.memory:<6} {p.offset:>9,} {p.size:>8,}  {p.live:<12} "
+                     f"{p.kind:<8} {p.name}")
     return "\n".join(lines)
 
 

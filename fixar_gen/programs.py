@@ -295,6 +295,17 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     from .hw.design import pe_widths, program_limits
     pe = pe_widths(spec)
     assume(not program_limits(program, pe, word_bits(pe)))
+    # every value within the width config_for gives its memory (the data formats the
+    # drawn constants and PRNG lanes included): a program the spec's design can hold
+    # and within the depth open_machine gives every memory (random_program_words)
+    from .hw.design import allowed_widths, lane_limits, random_program_words
+    from .memory_kinds import memory_of, stored_width
+    from .placement import place
+    widths = allowed_widths(lane_limits(spec))
+    assume(all(stored_width(b) <= widths[memory_of(b)] for b in program.buffers
+               if memory_of(b) in widths))
+    limit = random_program_words(spec)
+    assume(all(m.words <= limit for m in place(program, share=False).memories))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case

@@ -389,12 +389,18 @@ def _place(shapes: list[tuple[str, int, int]], cores: int, fixed_bram: int,
     return memories
 
 
-def _generated_memories(inventory: "Inventory") -> list[Memory]:
+def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Memory]:
     """The generated design's RAMs (:mod:`fixar_gen.hw.inventory`) as block RAM, one
-    entry per primitive kind a memory's banks use (shared memories on core 0)."""
+    entry per primitive kind a memory's banks use (shared memories on core 0), placed
+    in BRAM36 and URAM together as the memory fit check places them
+    (:func:`fixar_gen.hw.inventory.joint_block_ram_plan` against ``board``'s usable
+    ones, the U50's when there is no board)."""
+    from .hw.inventory import joint_block_ram_plan
+
+    ref = board or U50
+    plan = joint_block_ram_plan(inventory.memories, ref.usable("bram36"), ref.usable("uram"))
     out = []
-    for m in inventory.memories:
-        bram, uram = m.as_block_ram
+    for m, (bram, uram) in zip(inventory.memories, plan):
         for core in range(m.copies):
             for kind, count in (("bram36", bram // m.copies), ("uram", uram // m.copies)):
                 if count:
@@ -426,7 +432,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
              ("controllers", CONTROLLER.times(cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
-        memories = _generated_memories(inventory)
+        memories = _generated_memories(inventory, board)
     else:
         memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),

@@ -113,9 +113,18 @@ def test_compile_prints_the_placement(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"; placement of pendulum.train: "
                                f"{program.placement.words:,} words")
-    rows = {line.split()[-1]: line.split() for line in lines[2:]}
-    assert set(rows) == {b.name for b in program.buffers}
-    assert rows["actor.l0.w"][1:4] == ["0", "192", "pinned"]
+    pl = program.placement
+    header = next(i for i, line in enumerate(lines) if "offset" in line.split())
+    # one line per memory: name, width, words (cmem at the datapath word)
+    memories = {line.split()[1]: line.split() for line in lines[2:header]}
+    assert list(memories) == [m.name for m in pl.memories]
+    assert memories["wmem"][2:4] == [str(pl.memory("wmem").width),
+                                     f"{pl.memory('wmem').words:,}"]
+    rows = {line.split()[-1]: line.split() for line in lines[header + 1:]}
+    assert set(rows) == {b.name for b in program.buffers} | {s.name for s in program.slots}
+    assert rows["states"][1] == "amem" and rows["states"][5] == "slot"
+    assert rows["actor.l0.w"][1:5] == ["wmem", "0", "192", "pinned"]
+    assert rows["critic.l0.w.grad"][1] == "gmem"
 
 
 def test_custom_dsl_example_runs_as_a_script():

@@ -240,7 +240,7 @@ def test_a_memory_smaller_than_the_programs_need_is_said(capsys, tmp_path, tiny)
     assert main(["generate", tiny, "-o", str(tmp_path / "g"),
                  "--memory-words", "3"]) == 0
     err = capsys.readouterr().err
-    assert "warning: --memory-words 3: the scratchpad has 4 words, the spec's programs " \
-           "need" in err and "cannot run them" in err
+    assert "warning: --memory-words 3: each data memory has 4 words, the spec's " \
+           "programs need up to" in err and "cannot run them" in err
     report = json.loads((tmp_path / "g" / "report.json").read_text())
     assert report["memory"]["words"] == 4 < report["memory"]["words_needed"]

@@ -15,6 +15,7 @@ from fixar_gen.compiler import PHASES, Precision, compile_program
 from fixar_gen.golden import GoldenError, GoldenMachine
 from fixar_gen.isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Load, MatMul,
                            Store, Vector)
+from fixar_gen.memory_kinds import MEMORIES, memory_of, slot_widths, stored_width
 from fixar_gen.placement import ENTRY, KEPT_KINDS, Placed, Placement, conflicts, place, table
 from fixar_gen.testing import precisions, specs, uniform_batch
 
@@ -95,11 +96,12 @@ def check_reads_get_last_write(program, placement):
     owner = np.full(max(placement.words, 1), -1, dtype=np.int64)
     for i, p in enumerate(placement.buffers):
         if p.pinned:
-            owner[p.offset:p.end] = i
+            owner[placement.address(p):placement.address(p) + p.size] = i
 
     def view(i, rows, cols):
         p, b = placement.buffers[i], program.buffers[i]
-        return owner[p.offset:p.end].reshape(b.rows, b.cols)[rows[0]:rows[1], cols[0]:cols[1]]
+        at = placement.address(p)
+        return owner[at:at + p.size].reshape(b.rows, b.cols)[rows[0]:rows[1], cols[0]:cols[1]]
 
     for pc, ins in enumerate(program.code):
         if isinstance(ins, Halt):
@@ -131,7 +133,8 @@ def cross_core_conflicts(program, placement):
     def mask(i, rows, cols):
         p, b = placement.buffers[i], program.buffers[i]
         m = np.zeros(words, dtype=bool)
-        m[p.offset:p.end].reshape(b.rows, b.cols)[rows[0]:rows[1], cols[0]:cols[1]] = True
+        at = placement.address(p)
+        m[at:at + p.size].reshape(b.rows, b.cols)[rows[0]:rows[1], cols[0]:cols[1]] = True
         return m
 
     for pc, ins in enumerate(program.code):
@@ -167,8 +170,8 @@ def sharing_pairs_overlapping_in_time(placement):
     items = placement.buffers
     for i, p in enumerate(items):
         for q in items[i + 1:]:
-            share = p.size and q.size and p.offset < q.offset + q.size \
-                and q.offset < p.offset + p.size
+            share = p.size and q.size and p.memory == q.memory \
+                and p.offset < q.offset + q.size and q.offset < p.offset + p.size
             if not share or p.first is None or q.first is None:
                 continue
             if p.first == ENTRY or q.first == ENTRY or (p.first <= q.last and q.first <= p.last):
@@ -192,13 +195,40 @@ def test_buffers_sharing_words_are_never_live_together_and_reads_see_the_last_wr
     assert conflicts(pl) == []
     assert check_reads_get_last_write(program, pl) is None
     assert cross_core_conflicts(program, pl) is None
-    # the kept kinds are pinned, and the pinned region comes first
+    # each buffer in its kind's memory, inside it; the kept kinds are pinned, and the
+    # pinned region comes first in each memory
+    memories = {m.name: m for m in pl.memories}
+    assert [m.name for m in pl.memories] == [m for m in MEMORIES if m in memories]
+    assert pl.words == sum(m.words for m in pl.memories)
+    assert pl.pinned_words == sum(m.pinned_words for m in pl.memories)
+    for m, nxt in zip(pl.memories, pl.memories[1:]):
+        assert m.end == nxt.base
     for b, p in zip(program.buffers, pl.buffers):
+        m = memories[p.memory]
+        assert p.memory == memory_of(b) and p.end <= m.words
+        assert stored_width(b) <= m.width
+        assert pl.address(p) == m.base + p.offset
         assert p.size == b.rows * b.cols
         if b.kind in KEPT_KINDS:
-            assert p.pinned and p.end <= pl.pinned_words
+            assert p.pinned and p.end <= m.pinned_words
         elif not p.pinned:
-            assert p.offset >= pl.pinned_words
+            assert p.offset >= m.pinned_words
+    for name, m in memories.items():
+        held = [stored_width(b) for b in program.buffers if memory_of(b) == name]
+        if name == "amem" and program.slots:
+            held += slot_widths(program)
+        assert m.width == max(held)
+    # the host slots: in amem's pinned region, words of their own, wide enough for
+    # every buffer a load or store copies through them
+    assert [p.name for p in pl.slots] == [s.name for s in program.slots]
+    for p, s in zip(pl.slots, program.slots):
+        assert p.memory == "amem" and p.pinned and p.size == s.rows * s.cols
+        assert p.end <= memories["amem"].pinned_words
+        assert not any(p.shares_words_with(q) for q in pl.buffers + pl.slots if q is not p)
+    for ins in program.code:
+        if isinstance(ins, (Load, Store)):
+            b = program.buffers[ins.dst if isinstance(ins, Load) else ins.src]
+            assert stored_width(b) <= memories["amem"].width
     assert pl.words <= pl.unshared_words
 
 
@@ -212,13 +242,14 @@ def test_example_programs_share_space_and_keep_parameters_in_place(name):
     # c.ones is written by the host before the update: read before written, so pinned
     assert pl["c.ones"].pinned
     # the parameters sit at the same words in every phase, batch and precision
-    offsets = {p.name: p.offset for p in pl.buffers
+    offsets = {p.name: (p.memory, p.offset, pl.address(p)) for p in pl.buffers
                if p.kind in ("param", "state", "const", "prng")}
     from fixar_gen.estimate import fxp16_precision
     for phase in PHASES:
         for precision in (Precision(), fxp16_precision(spec)):
             other = compile_program(spec, phase, precision, 1 if phase != "train" else 7)
-            got = {p.name: p.offset for p in other.placement.buffers if p.name in offsets}
+            got = {p.name: (p.memory, p.offset, other.placement.address(p))
+                   for p in other.placement.buffers if p.name in offsets}
             assert got == offsets, phase
 
 
@@ -229,9 +260,11 @@ def test_the_word_check_catches_a_placement_that_shares_live_buffers():
     pl = program.placement
     temps = [p for p in pl.buffers if not p.pinned and p.first is not None and p.size > 8]
     a, b = next((p, q) for p in temps for q in temps
-                if p is not q and p.live_overlaps(q) and not p.shares_words_with(q))
+                if p is not q and p.memory == q.memory and p.live_overlaps(q)
+                and not p.shares_words_with(q))
     broken = Placement(tuple(dataclasses.replace(p, offset=a.offset) if p is b else p
-                             for p in pl.buffers), pl.words, pl.pinned_words, True)
+                             for p in pl.buffers), pl.words, pl.pinned_words, True,
+                       pl.memories)
     assert sharing_pairs_overlapping_in_time(broken)
     assert conflicts(broken)
     assert check_reads_get_last_write(program, broken) is not None
@@ -295,21 +328,36 @@ def test_several_cores_share_only_across_barriers():
 def test_placement_table_lists_every_buffer():
     spec = load_spec(EXAMPLES / "pendulum.yaml")
     program = compile_program(spec, "train")
-    text = table(program)
-    assert f"{program.placement.words:,} words" in text.splitlines()[0]
-    assert sum(1 for line in text.splitlines()[2:]) == len(program.buffers)
+    pl = program.placement
+    text = table(program, word=82)
+    lines = text.splitlines()
+    assert f"{pl.words:,} words" in lines[0]
+    bits = sum(m.words * (82 if m.name == "cmem" else m.width) for m in pl.memories)
+    assert f"{bits:,} bits" in lines[0]
+    n = len(pl.memories)
+    # one line per memory (name, width: cmem at the datapath word), one per buffer
+    for line, m in zip(lines[2:2 + n], pl.memories):
+        assert line.split()[1:4] == [m.name, str(82 if m.name == "cmem" else m.width),
+                                     f"{m.words:,}"]
+    rows = [line.split() for line in lines[3 + n:]]
+    assert len(rows) == len(program.buffers) + len(program.slots)
+    assert sorted((r[1], r[-1]) for r in rows) == \
+        sorted((p.memory, p.name) for p in pl.buffers + pl.slots)
     assert "pinned" in text and "unused" in text
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12)), min_size=0, max_size=25))
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12),
+                          st.sampled_from(("amem", "cmem"))), min_size=0, max_size=25))
 def test_sharing_lists_the_buffers_with_a_common_word(spans):
-    pl = Placement(tuple(Placed(f"b{i}", off, size, "data", 0, 0)
-                         for i, (off, size) in enumerate(spans)), 0, 0, True)
+    """Words are shared only within one memory: the same offsets in two memories are
+    different words."""
+    pl = Placement(tuple(Placed(f"b{i}", off, size, "data", 0, 0, memory)
+                         for i, (off, size, memory) in enumerate(spans)), 0, 0, True)
     for i, p in enumerate(pl.buffers):
-        words = set(range(p.offset, p.end))
+        words = {(p.memory, w) for w in range(p.offset, p.end)}
         expected = tuple(j for j, q in enumerate(pl.buffers)
-                         if j != i and words & set(range(q.offset, q.end)))
+                         if j != i and words & {(q.memory, w) for w in range(q.offset, q.end)})
         assert pl.sharing[i] == expected
 
 
@@ -321,3 +369,51 @@ def test_barriers_that_do_not_synchronise_every_core_give_no_sharing():
     pl = place(dataclasses.replace(program, code=partial, placement=None))
     assert not pl.shared and pl.words == pl.unshared_words
     assert all(p.pinned for p in pl.buffers)
+
+
+def test_each_kind_lives_in_its_memory_and_adam_reads_four_memories():
+    """docs/hardware.md's table: parameters and target parameters in wmem, gradients
+    in gmem, Adam's m and sqrt(v) in mmem and vmem, accumulators in cmem, the small
+    kept kinds in smem, activations and host slots in amem; an Adam step's four
+    parameter-shaped operands come from four memories."""
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    program = compile_program(spec, "train")
+    pl = program.placement
+    expected = {"param": "wmem", "grad": "gmem", "acc": "cmem", "const": "smem",
+                "prng": "smem", "monitor": "smem", "data": "amem"}
+    kinds = set()
+    for b, p in zip(program.buffers, pl.buffers):
+        kinds.add(b.kind)
+        if b.kind == "state":
+            assert p.memory == ("vmem" if b.name.endswith(".s") else "mmem"), b.name
+        else:
+            assert p.memory == expected[b.kind], b.name
+    assert kinds == set(expected) | {"state"}
+    assert pl["target.actor.l0.w"].memory == "wmem"
+    assert pl["actor.l0.w.grad"].memory == "gmem"
+    assert (pl["actor.l0.w.m"].memory, pl["actor.l0.w.s"].memory) == ("mmem", "vmem")
+    assert [m.name for m in pl.memories] == list(MEMORIES)
+    # the widths: the spec's 32-bit weights, gradients and state; the accumulators'
+    # fitted width; the slots and data at the widest activation
+    widths = {m.name: m.width for m in pl.memories}
+    assert widths["wmem"] == spec.numerics.weight_format.width
+    assert widths["gmem"] == widths["mmem"] == widths["vmem"] \
+        == spec.numerics.gradient_format.width
+    assert widths["cmem"] == spec.numerics.accumulator_width
+    adam = [ins for ins in program.code if isinstance(ins, Vector)
+            and VECTOR_FUNCTIONS[ins.fn] == "adam_w"]
+    assert adam
+    for ins in adam:
+        operands = [i for i in (ins.dst, ins.a, ins.b, ins.e) if i != NO_BUFFER]
+        mems = [pl.buffers[i].memory for i in operands]
+        assert len(set(mems)) == len(mems), mems
+
+
+def test_a_unsigned_format_takes_one_more_bit_in_its_memory():
+    """Reads sign-extend a memory's words: an unsigned w-bit value needs w + 1 bits."""
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    program = compile_program(spec, "train")
+    prng = program.buffers[[b.name for b in program.buffers].index("prng")]
+    assert not prng.fmt.signed
+    assert stored_width(prng) == prng.fmt.width + 1
+    assert program.placement.memory("smem").width >= prng.fmt.width + 1

@@ -1,5 +1,6 @@
-"""The FIXAR core generator: N cores around one scratchpad, each with a controller, an
-R x C dual-mode PE array and a vector lane, behind the host interface of
+"""The FIXAR core generator: N cores around the data memories (one RAM per memory of
+the placement, :mod:`fixar_gen.hw.data_memories`), each with a controller, an R x C
+dual-mode PE array and a vector lane, behind the host interface of
 :mod:`fixar_gen.hw.hostmap`.  Programs and data are inputs, not hardware: one
 elaborated design runs any program whose buffers fit its memories.
 
@@ -47,14 +48,19 @@ Per core
     1) * S + L + R + P`` cycles.
 
 Memory
-    One ``word``-bit scratchpad holds every buffer and the host slots.  Its reads are
-    synchronous (``asynchronous=False``; :func:`_sync_read`): an address computed in
-    cycle t is registered and its word, as it is after cycle t's writes, arrives in
-    cycle t + 1, so a read-modify-write one cycle apart needs no forwarding.  The host
-    read port too (``hostmap.HOST_READ_LATENCY``).  It has as many read and write
-    ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2 lanes
-    + 1 + 2C writes), so no unit ever waits for memory; that port count keeps it out of
-    block RAM (flip-flops): the banked per-kind memories of docs/hardware.md are next.
+    One data memory per memory of the placement (:mod:`fixar_gen.hw.data_memories`:
+    ``wmem``, ``mmem``, ``vmem``, ``smem``, ``gmem``, ``amem``, ``cmem``), each at its
+    own width and depth; a buffer descriptor names the buffer's memory and its offset
+    there, and every unit reads and writes the memory its operand's descriptor names
+    (the host slots live in ``amem``).  Reads sign-extend a word to the datapath word,
+    writes store its low bits.  The reads are synchronous (``asynchronous=False``): an
+    address computed in cycle t is registered and its word, as it is after cycle t's
+    writes, arrives in cycle t + 1, so a read-modify-write one cycle apart needs no
+    forwarding.  The host read port too (``hostmap.HOST_READ_LATENCY``; the host's
+    data address is the memory id above the offset).  Each memory has as many read and
+    write ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2
+    lanes + 1 + 2C writes), so no unit ever waits for memory; that port count keeps
+    them out of block RAM (flip-flops): the banks of docs/hardware.md are next.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
@@ -74,9 +80,11 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, check_width, delay, named, resize
+from .data_memories import MEMORY_ID_BITS, DataMemories, MemoryShape, memory_id
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
+from ..memory_kinds import MEMORIES, SLOT_MEMORY
 
 # controller states
 IDLE, FETCH, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, BARRIER_OUT, \
@@ -128,6 +136,17 @@ class CoreConfig:
     acc_overflow: str = "saturate"
     lanes: int = 1            # vector lanes per core (elements of one row per step)
     lane: LaneLimits = WIDEST  # the formats the vector lanes compute (their widths)
+    #: the data memories (one per memory of the placement, in MEMORIES order); empty:
+    #: every memory ``word`` bits x ``2^addr_bits`` words
+    memories: tuple[MemoryShape, ...] = ()
+
+    @property
+    def data_memories(self) -> tuple[MemoryShape, ...]:
+        return self.memories or tuple(MemoryShape(m, self.word, self.addr_bits)
+                                      for m in MEMORIES)
+
+    def memory(self, name: str) -> MemoryShape:
+        return self.data_memories[memory_id(name)]
 
     @property
     def hostmap(self) -> HostMap:
@@ -233,18 +252,6 @@ def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
     return wire
 
 
-def _sync_read(mem: pyrtl.MemBlock, address, name: str) -> pyrtl.WireVector:
-    """A synchronous read of ``mem``: ``address`` is registered (``name``) at the end of
-    this cycle and the word arrives in the next one -- the word at that address once
-    this cycle's writes are done (a write and a read of the same address in
-    consecutive cycles need no forwarding)."""
-    reg = pyrtl.Register(mem.addrwidth, name=name)
-    reg.next <<= _z(address, mem.addrwidth)
-    wire = pyrtl.WireVector(mem.bitwidth)
-    wire <<= mem[reg]
-    return wire
-
-
 def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
 
@@ -275,7 +282,7 @@ def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: st
 
 @dataclass
 class _Memories:
-    data: pyrtl.MemBlock
+    data: DataMemories
     desc: pyrtl.MemBlock
     slot: pyrtl.MemBlock
 
@@ -314,19 +321,22 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         for name, (bits, way) in hm.ports().items():
             ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
     reads_per_core, writes_per_core = scratchpad_ports(cfg)
-    data = pyrtl.MemBlock(cfg.word, cfg.addr_bits, name="mem_data", asynchronous=False,
-                          max_read_ports=reads_per_core * cfg.cores + 1,
-                          max_write_ports=writes_per_core * cfg.cores + 1)
+    data = DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
+                        read_ports=reads_per_core * cfg.cores + 1,
+                        write_ports=writes_per_core * cfg.cores + 1)
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
     slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name="mem_slot", asynchronous=True,
                           max_read_ports=cfg.cores, max_write_ports=1)
-    data[ports["host_mem_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_mem_wdata"],
-                                                                 ports["host_mem_we"])
+    # the host's data address: the memory id above the offset
+    A = cfg.addr_bits
+    data.write(ports["host_mem_addr"][A:], ports["host_mem_addr"][:A],
+               ports["host_mem_wdata"], ports["host_mem_we"])
     # the host's read is synchronous too: host_mem_rdata is the word at the address
     # host_mem_raddr held in the previous cycle
-    ports["host_mem_rdata"] <<= _sync_read(data, ports["host_mem_raddr"], "host_mem_raddr_q")
+    ports["host_mem_rdata"] <<= data.read(ports["host_mem_raddr"][A:],
+                                          ports["host_mem_raddr"][:A], "host_mem_raddr_q")
     desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_desc_wdata"],
                                                                   ports["host_desc_we"])
     slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_slot_wdata"],
@@ -485,8 +495,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
     # copies write and range folds; ``_q`` names a value delayed to stage 1
     copy_now = named(delay(copy_issue, 1, s("copy_q_d{k}")), s("copy_now"))
-    rd_c0 = _sync_read(mems.data, dc["base"], s("ra_c0"))
-    rd_c1 = _sync_read(mems.data, _z(dc["base"], A) + 1, s("ra_c1"))
+    rd_c0 = mems.data.read(dc["mem"], dc["base"], s("ra_c0"))
+    rd_c1 = mems.data.read(dc["mem"], _z(dc["base"], A) + 1, s("ra_c1"))
+    # the memories a copy reads and writes: a load the slot's and dst's, a store the
+    # other way
+    slot_mem = pyrtl.Const(memory_id(SLOT_MEMORY), MEMORY_ID_BITS)
+    copy_src_mem = pyrtl.select(is_op[Load], slot_mem, dd["mem"])
+    copy_dst_mem = pyrtl.select(is_op[Load], dd["mem"], slot_mem)
 
     def value_or_zero(slot_name, value):
         present = desc_regs[slot_name][2]
@@ -535,10 +550,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
         copy_dst = named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst"))
 
-        rd_a = _sync_read(mems.data, pyrtl.select(copy_issue, copy_src, addr_a), ls("ra_a"))
-        rd_b = _sync_read(mems.data, addr_b, ls("ra_b"))
-        rd_d = _sync_read(mems.data, addr_d, ls("ra_d"))
-        rd_e = _sync_read(mems.data, addr_e, ls("ra_e"))
+        de = desc_regs["e"][0]
+        rd_a = mems.data.read(pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
+                              pyrtl.select(copy_issue, copy_src, addr_a), ls("ra_a"))
+        rd_b = mems.data.read(db["mem"], addr_b, ls("ra_b"))
+        rd_d = mems.data.read(dd["mem"], addr_d, ls("ra_d"))
+        rd_e = mems.data.read(pyrtl.select(is_range, dd["mem"], de["mem"]), addr_e,
+                              ls("ra_e"))
         if v == 0:
             range_min, range_max = rd_d, rd_e
             lane0 = (addr_b, addr_e)
@@ -591,6 +609,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                       pe_generator)
 
     # -- writes -----------------------------------------------------------------------
+    # (the descriptors hold until the last write: the next fetch is in its cycle)
+    de_mem = desc_regs["e"][0]["mem"]
+    write_mem = pyrtl.select(copy_now, copy_dst_mem, dd["mem"])
     for v, (unit, (copy_dst, rd_a, wa_d, active)) in enumerate(zip(units, lane_addr_d)):
         done_here = unit.done
         if v == 0:
@@ -598,18 +619,20 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                    pyrtl.select(copy_now, copy_dst, wa_d))
             value = pyrtl.select(range_now, range_min,
                                  pyrtl.select(copy_now, rd_a, unit.d_out))
-            mems.data[address] <<= pyrtl.MemBlock.EnabledWrite(
-                value, range_now | (copy_now & active) | done_here)
-            mems.data[pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e)] <<= \
-                pyrtl.MemBlock.EnabledWrite(pyrtl.select(range_now, range_max, unit.e_out),
-                                            range_now | (done_here & writes_e))
+            mems.data.write(pyrtl.select(range_now, dd["mem"], write_mem), address, value,
+                            range_now | (copy_now & active) | done_here)
+            mems.data.write(pyrtl.select(range_now, dd["mem"], de_mem),
+                            pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e),
+                            pyrtl.select(range_now, range_max, unit.e_out),
+                            range_now | (done_here & writes_e))
         else:
-            mems.data[pyrtl.select(copy_now, copy_dst, wa_d)] <<= pyrtl.MemBlock.EnabledWrite(
-                pyrtl.select(copy_now, rd_a, unit.d_out), (copy_now & active) | done_here)
+            mems.data.write(write_mem, pyrtl.select(copy_now, copy_dst, wa_d),
+                            pyrtl.select(copy_now, rd_a, unit.d_out),
+                            (copy_now & active) | done_here)
     lane_word = _z(units[0].lane_out, W)
-    mems.data[wa_b] <<= pyrtl.MemBlock.EnabledWrite(lane_word, elem_done & uses_lane)
+    mems.data.write(db["mem"], wa_b, lane_word, elem_done & uses_lane)
     for addr, value, enable in mm["writes"]:
-        mems.data[addr] <<= pyrtl.MemBlock.EnabledWrite(value, enable)
+        mems.data.write(dd["mem"], addr, value, enable)
 
     # -- saturation counters per buffer id ---------------------------------------------
     sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
@@ -793,8 +816,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         kr = _z(k0 + r, COUNT_BITS + 1)
         k_ok = kr < _z(k_count, COUNT_BITS + 1)
         kr = _z(kr, COUNT_BITS)
-        v_lo = _sync_read(mems.data, op_a_address(m_lo, kr), s(f"ra_a{r}_lo"))
-        v_hi = _sync_read(mems.data, op_a_address(m_hi, kr), s(f"ra_a{r}_hi"))
+        v_lo = mems.data.read(da["mem"], op_a_address(m_lo, kr), s(f"ra_a{r}_lo"))
+        v_hi = mems.data.read(da["mem"], op_a_address(m_hi, kr), s(f"ra_a{r}_hi"))
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
@@ -820,9 +843,9 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     for c in range(C):
         nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_in = nc < _z(n_count, COUNT_BITS + 1)
-        value = _sync_read(mems.data,
-                           op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)),
-                           s(f"ra_b{c}"))
+        value = mems.data.read(db["mem"],
+                               op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)),
+                               s(f"ra_b{c}"))
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
     load_data = named(pyrtl.concat_list(weights), s("load_data"))
@@ -876,8 +899,9 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             # cycle) is in the word read, so k-tiles accumulate without forwarding
             addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
             addr.next <<= acc_address(ahead_mi, ahead_n0, c)
-            old = pyrtl.WireVector(W)
-            old <<= mems.data[addr]
+            which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
+            which.next <<= dd["mem"]
+            old = mems.data.read_registered(which, addr)
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
             total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)

@@ -1,7 +1,7 @@
 """From a spec to the generator's sizes: :func:`config_for` reduces a spec to a
-:class:`~fixar_gen.hw.core.CoreConfig` (cores, array, PE widths, memory depths, the
-vector lane's format limits) and :func:`hardware_limits` names what of a program the
-generated core cannot run."""
+:class:`~fixar_gen.hw.core.CoreConfig` (cores, array, PE widths, the data memories'
+widths and depths, the vector lane's format limits) and :func:`hardware_limits` names
+what of a program the generated core cannot run."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import math
 from .. import ops
 from ..compiler import Precision, compile_program
 from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
+from ..memory_kinds import MEMORIES
+from ..placement import Placement, place
+from ..ops.declare import PRNG
 from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
 from .core import CoreConfig, word_bits
+from .data_memories import fitted_shape
 from .pe import PEWidths
 
 PHASES = (("train", None), ("infer", 1), ("explore", 1), ("infer_critic", 1))
@@ -65,49 +69,97 @@ def lane_limits(spec: Spec) -> LaneLimits:
     return LaneLimits(**fields)
 
 
-def _program_sizes(spec: Spec) -> tuple[int, int, int, int]:
-    """(scratchpad words, instructions per core + 1, buffers, slots) the spec's programs
-    need: every phase at the spec's batch, FXP32."""
-    words_needed = code = 0
+#: the memories that hold data values (parameters, optimizer state, gradients,
+#: activations); ``smem`` holds constants, PRNG lanes and monitors; ``cmem`` datapath words
+DATA_MEMORIES = ("wmem", "mmem", "vmem", "gmem", "amem")
+
+
+def allowed_widths(limits: LaneLimits) -> dict[str, int]:
+    """Per memory (but ``cmem``, which keeps datapath words): the width that holds every
+    value a program within the vector lane's ``limits`` stores there (signed data
+    formats up to ``data_width`` bits; in ``smem`` also the constants, unsigned up to
+    ``const_width`` bits, and the PRNG lanes; an unsigned value takes one bit more,
+    since reads sign-extend: :func:`~fixar_gen.memory_kinds.stored_width`).
+    :func:`config_for` sizes the memories at least this wide, so that any program the
+    lanes accept fits them (``fixar verify``'s random programs keep to it)."""
+    out = {m: limits.data_width for m in DATA_MEMORIES}
+    out["smem"] = max(limits.data_width, limits.const_width + 1,    # constants: unsigned
+                      PRNG.width + (not PRNG.signed))
+    return out
+
+
+def _program_sizes(spec: Spec) -> tuple[dict[str, tuple[int, int]], int, int, int]:
+    """(per memory (words, width), instructions per core + 1, buffers, slots) the spec's
+    programs need: every phase at the spec's batch, FXP32."""
+    need: dict[str, tuple[int, int]] = {}
+    code = 0
     n_buffers = n_slots = 1
     for phase, batch in PHASES:
         program = compile_program(spec, phase, Precision(), batch)
-        words_needed = max(words_needed, program.placement.words
-                           + sum(s.rows * s.cols for s in program.slots))
+        for m in program.placement.memories:               # slots included (amem)
+            words, bits = need.get(m.name, (0, 1))
+            need[m.name] = (max(words, m.words), max(bits, m.width))
         per_core = max(sum(1 for i in program.code if i.core == c)
                        for c in range(program.cores))
         code = max(code, per_core + 1)
         n_buffers = max(n_buffers, len(program.buffers))
         n_slots = max(n_slots, len(program.slots))
-    return words_needed, code, n_buffers, n_slots
+    return need, code, n_buffers, n_slots
 
 
-def words_needed(spec: Spec) -> int:
-    """The scratchpad words the spec's programs need (placed buffers and host slots)."""
-    return _program_sizes(spec)[0]
+def words_needed(spec: Spec) -> dict[str, int]:
+    """Per memory: the words the spec's programs need there (placed buffers; the host
+    slots in ``amem``)."""
+    return {m: words for m, (words, _) in _program_sizes(spec)[0].items()}
 
 
-def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None
-               ) -> CoreConfig:
-    """The generator's sizes for ``spec``: the scratchpad holds the placed buffers
-    (:mod:`fixar_gen.placement`) and the host slots of every phase's program (FXP32,
-    the spec's batch), rounded up to a power of two.  ``memory_words`` overrides the
-    scratchpad size (a trial size for synthesis; smaller than :func:`words_needed`, the
-    design cannot run the spec's programs)."""
-    words_needed, code, n_buffers, n_slots = _program_sizes(spec)
-    words = memory_words or words_needed
-    if words > MAX_SCRATCHPAD_WORDS:
-        raise HardwareLimit(f"{spec.name}: the programs need a {words:,}-word scratchpad per "
-                            "core (placed buffers and host slots); at most "
-                            f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
-                            "networks or batch)")
+def random_program_words(spec: Spec) -> int:
+    """Words one memory may take in a random program for ``spec``'s hardware
+    (:func:`fixar_gen.programs.programs`, whose buffers are at most ``2 max(R, C) + 4``
+    on a side; it drops a program that takes more): the simulated designs of
+    :func:`fixar_gen.hw.session.open_machine` have memories at least this deep, so
+    that ``fixar verify`` runs its random programs on them."""
+    side = 2 * max(spec.hardware.array) + 4
+    return 16 * side * side
+
+
+def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None,
+               min_words: int = 0, tails: bool = True) -> CoreConfig:
+    """The generator's sizes for ``spec``: one data memory per memory of the placement
+    (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
+    ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
+    rounded up to a power of two or to half of one plus a smaller one (two RAMs:
+    :func:`~fixar_gen.hw.data_memories.fitted_shape`), and as wide as the widest value
+    stored there and at
+    least :func:`allowed_widths` (``cmem``: the datapath word).  ``memory_words``
+    overrides every memory's depth (a trial size for synthesis; smaller than
+    :func:`words_needed`, the design cannot run the spec's programs); ``min_words``
+    deepens every memory to at least that many words (the simulated designs that also
+    run random programs: :func:`random_program_words`); without ``tails`` every memory
+    is one RAM of a power of two (fewer memory ports to simulate)."""
+    need, code, n_buffers, n_slots = _program_sizes(spec)
     pe = pe_widths(spec)
+    word = word_bits(pe)
+    lane = lane_limits(spec)
+    allowed = allowed_widths(lane)
+    shapes = []
+    for mem in MEMORIES:
+        words, bits = need.get(mem, (1, 1))
+        words = memory_words or max(words, min_words)
+        if words > MAX_SCRATCHPAD_WORDS:
+            raise HardwareLimit(f"{spec.name}: the programs need {words:,} words in data "
+                                f"memory {mem} (placed buffers and host slots); at most "
+                                f"{MAX_SCRATCHPAD_WORDS:,} words are generated (smaller "
+                                "networks or batch)")
+        width = word if mem == "cmem" else min(word, max(bits, allowed.get(mem, 1)))
+        shapes.append(fitted_shape(mem, width, words, tails))
     hw = spec.hardware
     return CoreConfig(
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
-        word=word_bits(pe), addr_bits=_bits_for(words), imem_bits=_bits_for(2 * code),
+        word=word, addr_bits=max(s.addr_bits for s in shapes), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
-        acc_overflow=spec.numerics.overflow, lanes=hw.cols, lane=lane_limits(spec))
+        acc_overflow=spec.numerics.overflow, lanes=hw.cols, lane=lane,
+        memories=tuple(shapes))
 
 
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
@@ -121,12 +173,30 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
     if len(program.slots) > 1 << cfg.slot_bits:
         problems.append(f"{len(program.slots)} host slots, the slot table holds "
                         f"{1 << cfg.slot_bits}")
+    problems += memory_room(program.placement or place(program, share=False), cfg)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1
         if count > 1 << cfg.imem_bits:
             problems.append(f"core {c} runs {count} instructions, its instruction memory "
                             f"holds {1 << cfg.imem_bits}")
     problems += program_limits(program, cfg.pe, cfg.word, cfg.lane)
+    return problems
+
+
+def memory_room(placement: Placement, cfg: CoreConfig) -> list[str]:
+    """Why the data memories of ``cfg`` cannot hold ``placement`` (empty when they
+    can): a memory with more words than its depth, or narrower than a value stored in
+    it (it would lose the value's top bits)."""
+    problems = []
+    for m in placement.memories:
+        shape = cfg.memory(m.name)
+        if m.words > shape.depth:
+            problems.append(f"memory {m.name} ({shape.depth:,} words) is too small: the "
+                            f"program's buffers and host slots there need {m.words:,}")
+        width = cfg.word if m.word_wide else m.width
+        if width > shape.width:
+            problems.append(f"memory {m.name} stores {shape.width}-bit words: a value of "
+                            f"the program there needs {width} bits")
     return problems
 
 

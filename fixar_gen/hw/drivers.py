@@ -42,15 +42,31 @@ class PyrtlDriver(Driver):
         return self.sim.inspect_mem(self.mems[name])
 
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
-        name = {"data": "mem_data", "desc": "mem_desc", "slot": "mem_slot",
-                "imem": f"core{core}_imem"}[memory]
+        if memory == "data":
+            # as the host port does: the memory the address names keeps the low bits
+            mem, offset = self.cfg.hostmap.split_address(base)
+            shape = self.cfg.memory(mem)
+            mask = (1 << shape.width) - 1
+            for k, value in enumerate(values):
+                block, at = shape.locate(offset + k)
+                self._mem(block)[at] = int(value) & mask
+            return
+        name = {"desc": "mem_desc", "slot": "mem_slot", "imem": f"core{core}_imem"}[memory]
         store = self._mem(name)
         for offset, value in enumerate(values):
             store[base + offset] = int(value)
 
     def read(self, base: int, count: int) -> list[int]:
-        store = self._mem("mem_data")
-        return [store.get(base + i, 0) for i in range(count)]
+        # as the host port does: the word sign-extended to the datapath word
+        mem, offset = self.cfg.hostmap.split_address(base)
+        shape = self.cfg.memory(mem)
+        top, word_mask = 1 << (shape.width - 1), (1 << self.cfg.word) - 1
+        out = []
+        for k in range(count):
+            block, at = shape.locate(offset + k)
+            raw = self._mem(block).get(at, 0)
+            out.append((raw - 2 * top if raw & top else raw) & word_mask)
+        return out
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
         if kind == "cycles":

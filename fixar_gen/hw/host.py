@@ -1,5 +1,9 @@
-"""The host side of a generated core: buffers where the program's placement puts them
-in the scratchpad (:mod:`fixar_gen.placement`), how a program is loaded (descriptors, slots, per-core instruction streams), run and read
+"""The host side of a generated core: buffers and host slots where the program's
+placement puts them (:mod:`fixar_gen.placement`: a memory and an offset in it; the
+host's data address of a word is the memory's id above the offset,
+:meth:`~fixar_gen.hw.hostmap.HostMap.data_address`, and a buffer's descriptor names its
+memory and offset), how
+a program is loaded (descriptors, slots, per-core instruction streams), run and read
 back.  :class:`HardwareMachine` offers the golden machine's operations (allocate,
 write, read, run) over any :class:`Driver` -- PyRTL simulation, Verilator, and the
 U50 kernel later -- so the Core backends above it are the same for all of them.
@@ -18,10 +22,11 @@ from ..runstats import RunStats
 from ..isa import Barrier, Halt, Program
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
-from ..placement import Placement, place
+from ..placement import Placed, Placement, place
 from . import vector as V
 from .core import CoreConfig, execution_cycles
-from .design import HardwareLimit, hardware_limits
+from .design import HardwareLimit, hardware_limits, memory_room
+from .data_memories import memory_id
 from .hostmap import STAT_KINDS, pack
 
 _EMPTY = Program("host", (), (), (), 1, FixedFormat(2, 0))
@@ -65,7 +70,7 @@ def from_word(words, bits: int) -> list[int]:
 
 
 class HardwareMachine:
-    """Buffers by name in the scratchpad of a generated core (the hardware twin of
+    """Buffers by name in the data memories of a generated core (the hardware twin of
     :class:`fixar_gen.golden.GoldenMachine`), where the program's placement
     (:mod:`fixar_gen.placement`) puts them."""
 
@@ -73,9 +78,9 @@ class HardwareMachine:
         self.cfg = cfg
         self.driver = driver
         self.kinds: dict[str, isa.Buffer] = {}
-        self.base: dict[str, int] = {}
+        self.base: dict[str, int] = {}       # host data address of each buffer
+        self.placed: dict[str, Placed] = {}
         self.placement: Placement | None = None
-        self.slot_base = (1 << cfg.addr_bits)
         self._loaded: Program | None = None
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
         self._budget = 0          # cycles a run of the loaded program may take
@@ -96,12 +101,12 @@ class HardwareMachine:
     def forget(self) -> None:
         """Drop every buffer placement (the next program starts from an empty
         scratchpad; used between unrelated test programs)."""
-        self.kinds, self.base, self.placement = {}, {}, None
+        self.kinds, self.base, self.placed, self.placement = {}, {}, {}, None
         self._loaded = None
 
-    @property
-    def capacity(self) -> int:
-        return self.slot_base
+    def address(self, p: Placed) -> int:
+        """The host data address of placed buffer or slot ``p``'s first word."""
+        return self.cfg.hostmap.data_address(p.memory, p.offset)
 
     def allocate(self, buffers, placement: Placement | None = None) -> None:
         """Put ``buffers`` where ``placement`` says (default: each in words of its own).
@@ -126,23 +131,23 @@ class HardwareMachine:
                 continue
             if not same:
                 zeros.append(p)
-            elif self.base[b.name] != p.offset:
+            elif self.base[b.name] != self.address(p):
                 moves.append((p, self.driver.read(self.base[b.name], p.size)))
         for p, values in moves:
-            self.driver.write("data", p.offset, values)
+            self.driver.write("data", self.address(p), values)
         for p in zeros:
-            self.driver.write("data", p.offset, [0] * p.size)
+            self.driver.write("data", self.address(p), [0] * p.size)
         self.kinds = {b.name: b for b in buffers}
-        self.base = {p.name: p.offset for p in placement.buffers}
+        self.base = {p.name: self.address(p) for p in placement.buffers}
+        self.placed = {p.name: p for p in placement.buffers}
         self.placement = placement
         self._loaded = None
 
     def _check_room(self, placement: Placement) -> None:
-        if placement.words > self.capacity:
-            raise HardwareLimit(f"the scratchpad ({self.capacity} words besides the host "
-                                f"slots) is too small: the program's buffers need "
-                                f"{placement.words}; generate the design with a larger "
-                                "memory")
+        problems = memory_room(placement, self.cfg)
+        if problems:
+            raise HardwareLimit("; ".join(problems) + " (generate the design with larger "
+                                "memories)")
 
     def write(self, name: str, values) -> None:
         b = self.kinds[name]
@@ -170,17 +175,17 @@ class HardwareMachine:
         hm = self.cfg.hostmap
         descs = []
         for b in program.buffers:
-            descs.append(pack(hm.desc_fields, base=self.base[b.name], rows=b.rows,
+            descs.append(pack(hm.desc_fields, base=self.placed[b.name].offset,
+                              mem=memory_id(self.placed[b.name].memory), rows=b.rows,
                               cols=b.cols, fmt=V.pack_format(b.fmt) if not b.wide else
                               V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
                               acc_bits=b.acc_bits))
         self.driver.write("desc", 0, descs)
-        slot_words, top = [], self.capacity
-        self.slot_at = {}
+        slot_words = []
+        self.slot_at = {p.name: self.address(p) for p in self.placement.slots}
+        offsets = {p.name: p.offset for p in self.placement.slots}
         for s in program.slots:
-            self.slot_at[s.name] = top
-            top += s.rows * s.cols
-            slot_words.append(pack(hm.slot_fields, base=self.slot_at[s.name], cols=s.cols))
+            slot_words.append(pack(hm.slot_fields, base=offsets[s.name], cols=s.cols))
         self.driver.write("slot", 0, slot_words)
         mask = (1 << program.cores) - 1
         for c in range(self.cfg.cores):
@@ -200,13 +205,10 @@ class HardwareMachine:
         self._budget = 4 * self.modeled_cycles(program) + 1000
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
-        slots_words = sum(s.rows * s.cols for s in program.slots)
-        slot_base = (1 << self.cfg.addr_bits) - slots_words
-        if slot_base != self.slot_base:
-            self.slot_base = slot_base
-            self._loaded = None
-        self.allocate(program.buffers, program.placement)
-        self._check_room(self.placement)       # the slots of this program may need more
+        placement = program.placement or place(program, share=False)
+        if placement.slots != (self.placement.slots if self.placement else ()):
+            self._loaded = None                # slot descriptors to rewrite
+        self.allocate(program.buffers, placement)
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)

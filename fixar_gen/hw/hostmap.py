@@ -10,11 +10,14 @@ from the same object.
 
 Memories (all written through a host port, one entry per clock cycle):
 
-``data``   the shared scratchpad: every buffer of a program and the host slots (the
-           program's inputs and outputs), one ``word``-bit two's-complement integer
-           per entry;
+``data``   the data memories (``wmem``, ``mmem``, ... of :mod:`fixar_gen.memory_kinds`):
+           every buffer of a program and the host slots (the program's inputs and
+           outputs, in ``amem``); the host addresses a word by the memory's id above
+           its offset (:meth:`HostMap.data_address`) and writes and reads
+           ``word``-bit two's-complement integers (a memory stores the low bits of
+           its own width and reads back sign-extended);
 ``desc``   the buffer-descriptor table, one entry per buffer id of the program
-           (``DESC_FIELDS``): where the buffer lives in ``data``, its shape and
+           (``DESC_FIELDS``): the buffer's memory and offset there, its shape and
            fixed-point format;
 ``slot``   the slot-descriptor table, one entry per host slot (``SLOT_FIELDS``);
 ``imem``   one instruction memory per core (``isa.INSTRUCTION_BITS``-bit words; the
@@ -35,6 +38,8 @@ import json
 from dataclasses import dataclass
 
 from .. import isa
+from ..memory_kinds import MEMORIES
+from .data_memories import MEMORY_ID_BITS
 from .vector import FORMAT_BITS, FORMAT_FIELDS
 
 #: clock edges from ``host_mem_raddr`` to its word on ``host_mem_rdata``
@@ -46,9 +51,10 @@ STAT_BITS = 32
 
 
 def desc_fields(addr_bits: int) -> tuple[tuple[str, int], ...]:
-    """Fields of a buffer descriptor, lowest bits first."""
+    """Fields of a buffer descriptor, lowest bits first (``base``: the buffer's offset
+    in its memory ``mem``, an index of :data:`fixar_gen.memory_kinds.MEMORIES`)."""
     return (("base", addr_bits), ("rows", COUNT_BITS), ("cols", COUNT_BITS),
-            ("fmt", FORMAT_BITS), ("acc_bits", ACC_BITS_FIELD))
+            ("fmt", FORMAT_BITS), ("acc_bits", ACC_BITS_FIELD), ("mem", MEMORY_ID_BITS))
 
 
 def slot_fields(addr_bits: int) -> tuple[tuple[str, int], ...]:
@@ -84,8 +90,8 @@ class HostMap:
 
     name: str
     cores: int
-    word: int                 # data memory word bits
-    addr_bits: int            # data memory address bits
+    word: int                 # datapath word bits (the host port's data words)
+    addr_bits: int            # offset bits in a data memory
     imem_bits: int            # instruction memory address bits (per core)
     buffer_bits: int          # descriptor table address bits
     slot_bits: int            # slot table address bits
@@ -97,6 +103,21 @@ class HostMap:
     @property
     def slot_fields(self):
         return slot_fields(self.addr_bits)
+
+    @property
+    def data_addr_bits(self) -> int:
+        """Bits of the host's data address: the memory id above the offset."""
+        return MEMORY_ID_BITS + self.addr_bits
+
+    def data_address(self, memory: str, offset: int) -> int:
+        """The host's data address of word ``offset`` of memory ``memory``."""
+        if not 0 <= offset < 1 << self.addr_bits:
+            raise ValueError(f"offset {offset} is beyond {self.addr_bits} address bits")
+        return (MEMORIES.index(memory) << self.addr_bits) | offset
+
+    def split_address(self, address: int) -> tuple[str, int]:
+        """(memory, offset) of a host data address."""
+        return MEMORIES[address >> self.addr_bits], address & ((1 << self.addr_bits) - 1)
 
     @property
     def core_bits(self) -> int:
@@ -112,8 +133,9 @@ class HostMap:
         return {
             "host_start": (1, "in"), "host_done": (1, "out"), "host_busy": (1, "out"),
             "host_pre_fmt": (FORMAT_BITS, "in"),
-            "host_mem_we": (1, "in"), "host_mem_addr": (self.addr_bits, "in"),
-            "host_mem_wdata": (self.word, "in"), "host_mem_raddr": (self.addr_bits, "in"),
+            "host_mem_we": (1, "in"), "host_mem_addr": (self.data_addr_bits, "in"),
+            "host_mem_wdata": (self.word, "in"),
+            "host_mem_raddr": (self.data_addr_bits, "in"),
             "host_mem_rdata": (self.word, "out"),
             "host_desc_we": (1, "in"), "host_desc_addr": (self.buffer_bits, "in"),
             "host_desc_wdata": (d, "in"),
@@ -133,7 +155,10 @@ class HostMap:
             "name": self.name, "cores": self.cores, "word_bits": self.word,
             "instruction_bits": isa.INSTRUCTION_BITS,
             "memories": {
-                "data": {"depth": 1 << self.addr_bits, "bits": self.word,
+                "data": {"depth": 1 << self.data_addr_bits, "bits": self.word,
+                         "address": {"offset": [0, self.addr_bits],
+                                     "memory": [self.addr_bits, MEMORY_ID_BITS]},
+                         "memory_ids": {m: i for i, m in enumerate(MEMORIES)},
                          "write": ["host_mem_we", "host_mem_addr", "host_mem_wdata"],
                          "read": ["host_mem_raddr", "host_mem_rdata"],
                          "read_latency": HOST_READ_LATENCY},

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from .. import isa
 from ..boards import U50
+from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from .core import CoreConfig, OPERAND_SLOTS, scratchpad_ports
 from .hostmap import STAT_BITS, width
@@ -39,16 +40,51 @@ URAM_BITS = 288 * 1024
 BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
 
 
-def block_ram(width_bits: int, depth: int) -> tuple[int, int]:
-    """(BRAM36, URAM288) for a ``width_bits`` x ``depth`` memory built from banks side
-    by side: all BRAM36, all URAM288, or URAM288 for the whole 72-bit slices and
-    BRAM36 for the rest -- whichever takes the smallest share of the U50's."""
+def block_ram_options(width_bits: int, depth: int) -> list[tuple[int, int]]:
+    """The (BRAM36, URAM288) a ``width_bits`` x ``depth`` memory can be built from,
+    banks side by side: all BRAM36, all URAM288, or URAM288 for the whole 72-bit slices
+    and BRAM36 for the rest."""
     u_width = URAM_SHAPE[0]
     options = [(bram36_count(width_bits, depth), 0), (0, uram_count(width_bits, depth))]
     whole, rest = divmod(width_bits, u_width)
     if whole and rest:
         options.append((bram36_count(rest, depth), uram_count(whole * u_width, depth)))
-    return min(options, key=lambda o: max(o[0] / U50.bram36, o[1] / U50.uram))
+    return options
+
+
+def block_ram(width_bits: int, depth: int) -> tuple[int, int]:
+    """(BRAM36, URAM288) for a ``width_bits`` x ``depth`` memory: the option of
+    :func:`block_ram_options` that takes the smallest share of the U50's."""
+    return min(block_ram_options(width_bits, depth),
+               key=lambda o: max(o[0] / U50.bram36, o[1] / U50.uram))
+
+
+def joint_block_ram_plan(memories, have_bram: int,
+                         have_uram: int) -> tuple[tuple[int, int], ...]:
+    """(BRAM36, URAM288) of each of ``memories`` (:class:`GeneratedMemory`, all its
+    copies and banks), each built from one of its :func:`block_ram_options`, chosen
+    together for the smallest share of ``have_bram`` / ``have_uram`` (the fuller of the
+    two kinds): what a synthesis flow that places each memory in BRAM or URAM can
+    reach.  Exact (the Pareto front of the totals, memory by memory)."""
+    front: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {(0, 0): ()}
+    for m in memories:
+        n = m.copies * m.banks
+        options = [(b * n, u * n) for b, u in block_ram_options(m.width, m.depth)]
+        sums: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
+        for (b, u), plan in front.items():
+            for o in options:
+                sums.setdefault((b + o[0], u + o[1]), plan + (o,))
+        front = {p: plan for p, plan in sums.items()
+                 if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in sums)}
+    best = min(front, key=lambda o: (max(o[0] / max(have_bram, 1), o[1] / max(have_uram, 1)),
+                                     o))
+    return front[best]
+
+
+def joint_block_ram(memories, have_bram: int, have_uram: int) -> tuple[int, int]:
+    """The (BRAM36, URAM288) totals of :func:`joint_block_ram_plan`."""
+    plan = joint_block_ram_plan(memories, have_bram, have_uram)
+    return sum(b for b, _ in plan), sum(u for _, u in plan)
 
 
 @dataclass(frozen=True)
@@ -142,12 +178,13 @@ class Inventory:
                 "bram36": b, "uram": u, "as_block_ram": {"bram36": ab, "uram": au}}
 
 
-SINGLE_SCRATCHPAD = ("one scratchpad of uniform words shared by all cores holds every "
-                     "buffer and the host slots; its reads are synchronous (registered "
-                     "addresses) but it has a read and write port per operand of every "
-                     "unit, so by the mapping rules it is flip-flops, not block RAM "
-                     "(issue 12 item 1 replaces it with per-kind banked memories of one "
-                     "primitive's ports each)")
+MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, optimizer "
+                   "state, gradients, activations and host slots, accumulators, small "
+                   "ones), each at its own width and depth and shared by all cores; its "
+                   "reads are synchronous (registered addresses) but it has a read and "
+                   "write port per operand of every unit, so by the mapping rules it is "
+                   "flip-flops, not block RAM (the next steps of issue 12 bank each into "
+                   "memories of one primitive's ports)")
 
 
 def memory_inventory(cfg: CoreConfig) -> Inventory:
@@ -156,10 +193,14 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
     hm = cfg.hostmap
     reads, writes = scratchpad_ports(cfg)
     n = cfg.cores
-    mems = (
-        GeneratedMemory("mem_data", "shared", 1, cfg.word, 1 << cfg.addr_bits, 1,
-                        reads * n + 1, writes * n + 1, "registered",
-                        "every buffer (placed by lifetime) and the host slots"),
+    data = tuple(GeneratedMemory(block, "shared", 1, shape.width, words, 1,
+                                 reads * n + 1, writes * n + 1, "registered",
+                                 MEMORY_ROLES[shape.name] + " (placed by lifetime)"
+                                 + (" and the host slots" if shape.name == SLOT_MEMORY
+                                    else "") + (f" (words from {shape.blocks[0][1]:,} on)"
+                                                if k else ""))
+                 for shape in cfg.data_memories for k, (block, words) in enumerate(shape.blocks))
+    mems = data + (
         GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
                         1, len(OPERAND_SLOTS) * n, 1, "computed",
                         "buffer descriptors (offset, shape, format)"),
@@ -171,7 +212,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                         "computed", "saturation counters per buffer id (the host's "
                         "statistics port reads them combinationally)"),
     )
-    return Inventory(cfg.name, mems, SINGLE_SCRATCHPAD)
+    return Inventory(cfg.name, mems, MEMORY_PER_KIND)
 
 
 def format_inventory(inv: dict) -> list[str]:
@@ -186,6 +227,7 @@ def format_inventory(inv: dict) -> list[str]:
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "
                      f"{where}")
     ab = inv["as_block_ram"]
-    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; as block RAM once within "
-                 f"one primitive's ports: {ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
+    lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; each memory alone in its "
+                 f"cheaper primitive (once within one primitive's ports): "
+                 f"{ab['bram36']:,} BRAM36 + {ab['uram']:,} URAM")
     return lines

@@ -8,7 +8,7 @@ from functools import lru_cache
 from ..progress import QUIET, task
 from ..spec import Spec
 from .core import CoreConfig, build_core
-from .design import config_for
+from .design import config_for, random_program_words
 from .drivers import PyrtlDriver, VerilatorDriver
 from .host import HardwareMachine
 
@@ -40,9 +40,20 @@ def verilator_model(cfg: CoreConfig):
     return VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
 
 
+def simulation_config(spec: Spec) -> CoreConfig:
+    """The configuration a simulated design of ``spec`` gets: :func:`config_for`, with
+    every data memory at least :func:`random_program_words` deep, so that the random
+    programs of ``fixar verify`` fit it as well as the spec's own.  Its memories are
+    powers of two without tail RAMs: half the memory ports of a generated design to
+    simulate, the same words at the same addresses (tests/hw/test_data_memories.py
+    checks the tail RAMs on their own)."""
+    return config_for(spec, min_words=random_program_words(spec), tails=False)
+
+
 def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
                  ) -> HardwareMachine:
-    cfg = cfg or config_for(spec)
+    """The spec's design on ``simulator`` (default ``cfg``: :func:`simulation_config`)."""
+    cfg = cfg or simulation_config(spec)
     if simulator == "pyrtl":
         block = elaborated(cfg)
         with task(f"compiling {cfg.name} for PyRTL's FastSimulation",

@@ -322,11 +322,11 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     data_lay = lay[MEMORIES.index("data")]
     stat_lay = Layout(STAT_BITS, B)
     cmd_lay = Layout(COMMAND_BITS, B)
-    mem_addr_bits = {"data": hm.addr_bits, "desc": hm.buffer_bits, "slot": hm.slot_bits,
+    mem_addr_bits = {"data": hm.data_addr_bits, "desc": hm.buffer_bits, "slot": hm.slot_bits,
                      "imem": hm.imem_bits}
     entry_addr_bits = max(mem_addr_bits.values())
     addr_field_bits = max(entry_addr_bits, hm.stat_addr_bits, FORMAT_BITS)
-    src_bits = max(hm.addr_bits, hm.stat_addr_bits)
+    src_bits = max(hm.data_addr_bits, hm.stat_addr_bits)
     unit_in_bits = max([l.unit_bits for l in lay] + [cmd_lay.unit_bits])
     unit_out_bits = max(data_lay.unit_bits, stat_lay.unit_bits)
     beats_in = unit_in_bits // B
@@ -502,7 +502,7 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     assert HOST_READ_LATENCY == 1, "the STORE packer is written for a one-cycle data read"
     src_next = pyrtl.select(wr_start, address[:src_bits],
                             pyrtl.select(packing, fit(src + 1, src_bits), src))
-    host["host_mem_raddr"] <<= src_next[:hm.addr_bits]
+    host["host_mem_raddr"] <<= src_next[:hm.data_addr_bits]
     with pyrtl.conditional_assignment:
         with wr_start:
             src.next |= address[:src_bits]

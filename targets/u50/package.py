@@ -556,6 +556,8 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
     written, for report.json."""
     import yaml
 
+    from ...hw.inventory import memory_inventory
+    from ...memory_fit import memory_fit
     from ...spec import spec_data
 
     package = package or package_for(spec)
@@ -576,22 +578,16 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
     files[package.verilog] = verilog if verilog is not None else kernel_verilog(cfg, package)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
-    need, have = on_chip_bits(hm), board_on_chip_bits()
+    fit = memory_fit(spec, memory_inventory(cfg), U50)
     return {"kernel": package.name, "vlnv": package.vlnv, "platform": package.platform,
             "memory": package.bank, "kernel_frequency_mhz": package.kernel_frequency_mhz,
             "axi_data_bits": package.axi_data_bits,
             "files": sorted(files),
-            "on_chip_memory": {"design_bits": need, "u50_bits": have,
-                               "fits": need <= have}}
-
-
-def on_chip_bits(hostmap: HostMap) -> int:
-    """Bits of the generated core's memories (scratchpad, tables, instruction memories)."""
-    total = 0
-    for info in hostmap.describe()["memories"].values():
-        copies = hostmap.cores if info.get("per_core") else 1
-        total += copies * info["depth"] * info["bits"]
-    return total
+            "on_chip_memory": {"design_bits": fit["design_bits"],
+                               "u50_bits": board_on_chip_bits(),
+                               "bram36": fit["bram36"], "uram": fit["uram"],
+                               "usable_bram36": fit["usable_bram36"],
+                               "usable_uram": fit["usable_uram"], "fits": fit["fits"]}}
 
 
 def board_on_chip_bits() -> int:
@@ -638,7 +634,7 @@ def packing_table(hostmap: HostMap) -> str:
     def cell(lay) -> str:
         where = "per beat" if lay.beats_per_unit == 1 else f"per {lay.beats_per_unit} beats"
         return f"{lay.per_unit} {where} ({lay.efficiency:.0%})"
-    what = {"data": "`data` (scratchpad word)", "desc": "`desc`", "slot": "`slot`",
+    what = {"data": "`data` (datapath word)", "desc": "`desc`", "slot": "`slot`",
             "imem": "`imem` (instruction)"}
     heads = [f"{w}-bit bus" + (" (default)" if w == DEFAULT_AXI_DATA_BITS else "")
              for w in AXI_DATA_BITS]

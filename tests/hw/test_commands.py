@@ -21,7 +21,7 @@ from tests.hw.test_core import broken_pe
 def broken(monkeypatch):
     """Every machine the commands open is built with the planted PE bug."""
     def open_broken(spec, simulator, cfg=None):
-        cfg = cfg or session.config_for(spec)
+        cfg = cfg or session.simulation_config(spec)
         return HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg, pe_generator=broken_pe)))
     monkeypatch.setattr(session, "open_machine", open_broken)
 

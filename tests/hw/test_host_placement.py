@@ -12,6 +12,7 @@ from fixar_gen.compiler import compile_program
 from fixar_gen.hw.design import HardwareLimit, config_for
 from fixar_gen.hw.session import open_machine
 from fixar_gen.estimate import fxp16_precision
+from fixar_gen.placement import place
 from fixar_gen.testing import assert_same_state, train_both, uniform_batch
 
 from .test_core import tiny_ddpg
@@ -32,7 +33,9 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
 
     train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
     program = hw.program("train", 5)
-    assert hw.machine.base == {p.name: p.offset for p in program.placement.buffers}
+    hm = hw.machine.cfg.hostmap
+    assert hw.machine.base == {p.name: hm.data_address(p.memory, p.offset)
+                               for p in program.placement.buffers}
     assert program.placement.shared and program.placement.words < \
         program.placement.unshared_words
     infer_both(1, explore=True)
@@ -47,23 +50,41 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
     assert golden.read_ranges() == hw.read_ranges()
     assert_same_state(golden, hw)
     program = hw.program("infer", 4)
-    assert hw.machine.base == {p.name: p.offset for p in program.placement.buffers}
+    assert hw.machine.base == {p.name: hm.data_address(p.memory, p.offset)
+                               for p in program.placement.buffers}
 
 
 def test_a_program_whose_buffers_and_slots_do_not_fit_is_refused():
-    """The host slots sit at the top of the scratchpad: a program whose placed buffers
-    reach into them is a HardwareLimit, never a silent overlap."""
+    """The host slots are placed in amem with the buffers: a program whose placed
+    buffers and slots there exceed that memory's depth is a HardwareLimit, never a
+    silent overlap."""
     spec = tiny_ddpg(1, 1, 1, 3)
     program = compile_program(spec, "train")
     cfg = config_for(spec)
     machine = open_machine(spec, "pyrtl", cfg=cfg)
-    room = (1 << cfg.addr_bits) - program.placement.words
+    room = cfg.memory("amem").depth - program.placement.memory("amem").words
     # the same buffers, with a first slot one word too large for what is left
     first = program.slots[0]
-    extra = room - sum(s.rows * s.cols for s in program.slots) + 1
-    rows = first.rows + -(-extra // first.cols)
+    rows = first.rows + -(-(room + 1) // first.cols)
     big = dataclasses.replace(program, slots=(dataclasses.replace(first, rows=rows),)
-                              + program.slots[1:])
+                              + program.slots[1:], placement=None)
+    big = dataclasses.replace(big, placement=place(big))
+    assert big.placement.words == program.placement.words + (rows - first.rows) * first.cols
     machine.allocate(program.buffers, program.placement)    # fits with its own slots
     with pytest.raises(HardwareLimit, match="too small"):
         machine.run(big, {})
+
+
+def test_the_host_puts_slots_where_the_placement_says():
+    spec = tiny_ddpg(1, 1, 1, 3)
+    hw = open_core(spec, "pyrtl")
+    hw.load_params(random_params(spec, seed=1))
+    program = hw.program("infer", 2)
+    hw.infer("actor", uniform_batch(spec, hw.formats, np.random.default_rng(0), size=2).states)
+    pl = program.placement
+    hm = hw.machine.cfg.hostmap
+    assert hw.machine.slot_at == {p.name: hm.data_address(p.memory, p.offset)
+                                  for p in pl.slots}
+    amem = pl.memory("amem")
+    for p in pl.slots:
+        assert p.memory == "amem" and amem.pinned_words >= p.end

@@ -15,8 +15,9 @@ from fixar_gen.cli import main
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import estimate
 from fixar_gen.hw.core import CoreConfig, build_core
+from fixar_gen.hw.data_memories import MemoryShape
 from fixar_gen.hw.design import config_for
-from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, block_ram,
+from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, block_ram, joint_block_ram,
                                     memory_inventory)
 from fixar_gen.hw.pe import PEWidths
 from fixar_gen.memory_fit import generated_inventory, memory_fit
@@ -63,6 +64,13 @@ CONFIGS = [
                slot_bits=3, lanes=1),
     CoreConfig("t3", 3, 2, 3, PEWidths(32, 16, 80), 82, 7, imem_bits=6, buffer_bits=6,
                slot_bits=2, lanes=3),
+    # data memories of their own widths and depths, as config_for makes them
+    CoreConfig("t2", 1, 2, 2, PEWidths(32, 16, 80), 82, 7, imem_bits=5, buffer_bits=5,
+               slot_bits=3, lanes=2,
+               memories=tuple(MemoryShape(m, w, a, t) for m, w, a, t in (
+                   ("wmem", 32, 7, None), ("mmem", 32, 5, 2), ("vmem", 20, 5, None),
+                   ("smem", 49, 3, 1), ("gmem", 32, 6, None), ("amem", 33, 7, 4),
+                   ("cmem", 82, 4, None)))),
 ]
 
 
@@ -90,8 +98,16 @@ def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
 def test_mapping_rules():
     inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
     by_name = {m.name: m for m in inv.memories}
-    assert by_name["mem_data"].maps_to == FLIP_FLOPS          # 293 reads, 131 writes
-    assert by_name["mem_data"].depth == 1 << 21 and by_name["mem_data"].width == 82
+    # one data memory per memory of the placement, each at its own width and depth
+    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608);
+    # 293 reads and 101 writes each: flip-flops until banked
+    shapes = {name: (m.width, m.depth) for name, m in by_name.items()
+              if name.startswith("mem_") and name not in ("mem_desc", "mem_slot")}
+    assert shapes == {"mem_wmem": (32, 1 << 19), "mem_mmem": (32, 1 << 18),
+                      "mem_vmem": (32, 1 << 18), "mem_smem": (49, 64), "mem_smem_tail": (49, 8),
+                      "mem_gmem": (32, 1 << 17), "mem_amem": (32, 1 << 17),
+                      "mem_amem_tail": (32, 1 << 16), "mem_cmem": (82, 1 << 18)}
+    assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
     assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
     assert by_name["mem_desc"].maps_to == LUT_RAM             # computed reads, one write
@@ -131,7 +147,8 @@ def test_a_u50_spec_whose_memories_do_not_fit_is_a_located_error(tmp_path, capsy
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}:4:15: algorithm.batch_size: the generated memories")
-    assert "8,388,608 x 82-bit words" in err and "URAM" in err and "\n" not in err
+    assert "the largest RAM, mem_cmem, 1,048,576 x 82-bit words" in err and "URAM" in err \
+        and "\n" not in err
     # the same spec on the sim target is valid (no board to fit)
     sim = tmp_path / "sim.yaml"
     sim.write_text(path.read_text().replace("name: big", "name: big\ntarget: sim"))
@@ -147,20 +164,32 @@ def test_estimate_and_the_resource_model_read_the_inventory():
     res = estimate_resources(spec, inventory=inventory)
     assert res.memory_source == "generated"
     parts = dict(res.parts)
-    assert (parts["memories"].bram36, parts["memories"].uram) == inventory.as_block_ram
     assert report["resources"]["memory_source"] == "generated"
     fit = report["generated_memories"]["fit"]
-    assert fit["fits"] and (fit["bram36"], fit["uram"]) == inventory.as_block_ram
+    # the resource model places the memories as the fit check does: one answer
+    assert (parts["memories"].bram36, parts["memories"].uram) == (fit["bram36"], fit["uram"])
+    # the fit places the memories in BRAM36 and URAM together: never more of the
+    # fuller kind than each memory's own cheapest choice
+    assert fit["fits"] and (fit["bram36"], fit["uram"]) == joint_block_ram(
+        inventory.memories, fit["usable_bram36"], fit["usable_uram"])
+    share = max(fit["bram36"] / fit["usable_bram36"], fit["uram"] / fit["usable_uram"])
+    alone = max(inventory.as_block_ram[0] / fit["usable_bram36"],
+                inventory.as_block_ram[1] / fit["usable_uram"])
+    assert share <= alone
 
 
 def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     spec = load_spec(EXAMPLES / "pendulum.yaml")
     assert main(["generate", str(EXAMPLES / "pendulum.yaml"), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "memories: " in out and "mem_data flip-flops" in out and "imem block RAM" in out
+    assert "memories: " in out and "mem_wmem flip-flops" in out and "imem block RAM" in out
     report = json.loads((Path(tmp_path) / "report.json").read_text())
     inventory = memory_inventory(config_for(spec)).as_dict()
     got = report["memory_inventory"]
     assert got["memories"] == inventory["memories"]
-    assert got["organisation"].startswith("one scratchpad")
-    assert got["memories"][0]["depth"] == report["memory"]["words"]
+    assert got["organisation"].startswith("one data memory per memory")
+    data = report["memory"]["data_memories"]
+    for name, m in data.items():
+        rams = [r for r in got["memories"] if r["name"] in (f"mem_{name}", f"mem_{name}_tail")]
+        assert {r["width_bits"] for r in rams} == {m["width_bits"]}
+        assert sum(r["depth"] for r in rams) == m["words"] >= m["words_needed"]

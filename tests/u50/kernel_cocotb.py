@@ -36,6 +36,10 @@ SPEC, CFG, BATCH = DESIGN.spec, DESIGN.cfg, DESIGN.batch
 BITS = DESIGN.axi_data_bits
 BEAT = BITS // 8
 DATA = layout(CFG.hostmap, "data", BITS)
+#: the data memory the transfer tests round-trip through: the widest, so that every
+#: bit of a bus word's data entry is exercised; RT_BASE is its first host address
+RT_MEMORY = max(CFG.data_memories, key=lambda m: m.width)
+RT_BASE = CFG.hostmap.data_address(RT_MEMORY.name, 0)
 
 CMD_BASE = 0x1000
 IMAGE_BASE = 0x10000
@@ -303,8 +307,10 @@ def roundtrip_commands(values: list[int], at: int, offset_in: int, offset_out: i
     words = max(offset_in, offset_out) // 8 + len(packed)
     image = np.zeros(words, dtype=np.uint64)
     image[offset_in // 8:offset_in // 8 + len(packed)] = packed
-    commands = encode_commands([Command("LOAD", "data", 0, at, len(values), offset_in),
-                                Command("STORE", "data", 0, at, len(values), offset_out)],
+    commands = encode_commands([Command("LOAD", "data", 0, RT_BASE + at, len(values),
+                                        offset_in),
+                                Command("STORE", "data", 0, RT_BASE + at, len(values),
+                                        offset_out)],
                                BEAT)
     return commands, image, len(packed)
 
@@ -326,7 +332,15 @@ def unpack_at(image: np.ndarray, offset: int, count: int) -> list[int]:
 
 
 def random_words(rng: random.Random, count: int) -> list[int]:
-    return [rng.getrandbits(DATA.bits) for _ in range(count)]
+    """``count`` data entries a round trip through RT_MEMORY returns unchanged: random
+    ``RT_MEMORY.width``-bit signed values sign-extended to the entry (a memory keeps
+    the low bits of a word and sign-extends them when read)."""
+    width, mask = RT_MEMORY.width, (1 << DATA.bits) - 1
+    out = []
+    for _ in range(count):
+        v = rng.getrandbits(width)
+        out.append((v - (1 << width) if v >> (width - 1) else v) & mask)
+    return out
 
 
 def beats_bytes(count: int) -> int:
@@ -593,9 +607,9 @@ def error_list(rng: random.Random):
     image[off_a // 8:off_a // 8 + DATA.words(40)] = DATA.pack(a)
     image[off_b // 8:off_b // 8 + DATA.words(300)] = DATA.pack(b)
     image[off_c // 8:] = np.uint64(0x5A5A_A5A5_1234_8765)
-    commands = encode_commands([Command("LOAD", "data", 0, 0, 40, off_a),
-                                Command("LOAD", "data", 0, 50, 300, off_b),
-                                Command("STORE", "data", 0, 0, 300, off_c)], BEAT)
+    commands = encode_commands([Command("LOAD", "data", 0, RT_BASE, 40, off_a),
+                                Command("LOAD", "data", 0, RT_BASE + 50, 300, off_b),
+                                Command("STORE", "data", 0, RT_BASE, 300, off_c)], BEAT)
     return commands, image, (off_a, off_b, off_c)
 
 
@@ -696,11 +710,11 @@ async def axi_write_errors_stop_the_run(dut):
         image[:DATA.words(count)] = DATA.pack(values)
         image[off_out // 8:] = np.uint64(0x0123_4567_89AB_CDEF)
         if kind == "store":
-            failing = Command("STORE", "data", 0, 0, count, off_out)
+            failing = Command("STORE", "data", 0, RT_BASE, count, off_out)
         else:
             failing = Command("STATS", "cycles", 0, 0, 2, off_out)
-        commands = encode_commands([Command("LOAD", "data", 0, 0, count, 0), failing,
-                                    Command("STORE", "data", 0, 0, count, off_next)], BEAT)
+        commands = encode_commands([Command("LOAD", "data", 0, RT_BASE, count, 0), failing,
+                                    Command("STORE", "data", 0, RT_BASE, count, off_next)], BEAT)
         kernel.faults.on_write(IMAGE_BASE + off_out, IMAGE_BASE + off_out + BEAT, resp)
         bursts = len(kernel.bursts)
         status, out, first = await run_expecting_error(kernel, commands, image)
@@ -729,21 +743,21 @@ async def bad_commands_and_arguments_are_errors(dut):
     (the run does not start); nothing is read or written for them."""
     kernel = await Kernel.create(dut)
     rng = random.Random(63)
-    good = Command("LOAD", "data", 0, 0, 4, 0)
+    good = Command("LOAD", "data", 0, RT_BASE, 4, 0)
     image = np.zeros(64, dtype=np.uint64)
     image[:DATA.words(4)] = DATA.pack(random_words(rng, 4))
     lists = []
-    words = encode_commands([good, Command("STORE", "data", 0, 0, 4, 8 * 32)], BEAT)
+    words = encode_commands([good, Command("STORE", "data", 0, RT_BASE, 4, 8 * 32)], BEAT)
     words[4] = 9                                           # opcode 9 does not exist
     lists.append(words)
-    words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+    words = encode_commands([good, Command("LOAD", "data", 0, RT_BASE, 4, 0)], BEAT)
     words[4] |= 7 << 8                                     # memory 7 does not exist
     lists.append(words)
     if BEAT > 8:
-        words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+        words = encode_commands([good, Command("LOAD", "data", 0, RT_BASE, 4, 0)], BEAT)
         words[7] = 8                                       # 8 bytes: off the beat
         lists.append(words)
-    words = encode_commands([good, Command("LOAD", "data", 0, 0, 4, 0)], BEAT)
+    words = encode_commands([good, Command("LOAD", "data", 0, RT_BASE, 4, 0)], BEAT)
     words[6] = np.uint64(1 << 32)                          # a count of 2^32
     lists.append(words)
     for commands in lists:

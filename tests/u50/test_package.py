@@ -18,6 +18,7 @@ import pytest
 
 from fixar_gen.dsl import load_spec
 from fixar_gen.hw.hostmap import STAT_KINDS
+from fixar_gen.memory_fit import generated_inventory, memory_fit
 from fixar_gen.targets.u50.commands import (ARGUMENTS, COMMAND_WORDS, MEMORIES, OPCODES,
                                             REGISTER, REGISTERS, Command)
 from fixar_gen.targets.u50.package import (CONTROL_PORT, MASTER_PORT, KernelPackage,
@@ -255,10 +256,12 @@ def test_generate_writes_the_whole_package_for_a_u50_spec(generated):
     assert report["u50"]["axi_data_bits"] == 256
     # the generated memories against the card's block RAM + UltraRAM (docs: Resource fit)
     memory = report["u50"]["on_chip_memory"]
-    assert memory["design_bits"] >= report["memory"]["words"] * report["memory"]["word_bits"]
-    assert memory["u50_bits"] == 1344 * 36 * 1024 + 640 * 288 * 1024
-    assert memory["fits"] == (memory["design_bits"] <= memory["u50_bits"])
     spec = load_spec(EXAMPLE)
+    inventory = generated_inventory(spec)      # the one inventory estimate/validation read
+    assert memory["design_bits"] == inventory.bits
+    assert memory["u50_bits"] == 1344 * 36 * 1024 + 640 * 288 * 1024
+    assert memory["bram36"] <= memory["usable_bram36"] and memory["uram"] <= memory["usable_uram"]
+    assert memory["fits"] and memory["fits"] == memory_fit(spec, inventory)["fits"]
     assert (generated / "kernel.xml").read_text() == package_for(spec).kernel_xml()
     assert (generated / "u50.cfg").read_text() == package_for(spec).vpp_cfg()
     # spec.yaml is the resolved spec (make run loads it)
@@ -341,7 +344,7 @@ def test_docs_hold_the_packing_of_the_example_and_the_parameter_reaches_the_file
     assert table in doc, ("docs/u50.md's packing table is out of date: paste the output "
                           "of python -m fixar_gen.targets.u50.package "
                           "examples/fixar_u50.yaml --packing")
-    assert "| `data` (scratchpad word) | 82 |" in table and "3 per beat (96%)" in table
+    assert "| `data` (datapath word) | 82 |" in table and "3 per beat (96%)" in table
     # the width is a parameter of the package: kernel.xml, the JSON and the header follow
     for bits in (64, 256, 512):
         pkg = KernelPackage(axi_data_bits=bits)
@@ -361,7 +364,7 @@ def test_docs_hold_the_packing_of_the_example_and_the_parameter_reaches_the_file
 
 def test_package_command_prints_the_packing_and_rejects_a_bad_width(capsys):
     assert package_main([str(EXAMPLE), "--packing"]) == 0
-    assert "| `data` (scratchpad word) | 82 |" in capsys.readouterr().out
+    assert "| `data` (datapath word) | 82 |" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:
         package_main([str(EXAMPLE), "--axi-data-bits", "96"])
     assert exit_.value.code == 2

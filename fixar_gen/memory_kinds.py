@@ -1,0 +1,88 @@
+"""The on-chip memories a placement (:mod:`fixar_gen.placement`) puts buffers in:
+which memory holds each kind of buffer, how wide a word each value needs there, and
+the :class:`Memory` record a placement keeps per memory.
+
+The memories follow docs/hardware.md ("Plan: per-kind banked synchronous memories"):
+``wmem`` parameters and target parameters, ``mmem`` / ``vmem`` the optimizer state,
+``gmem`` gradients, ``amem`` activations and the host slots, ``cmem`` accumulators,
+``smem`` the few words of constants, PRNG lanes and monitors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .isa import Buffer, Load, Program, Store
+
+#: the on-chip memories; a memory's index here is its id in the core's descriptors
+MEMORIES = ("wmem", "mmem", "vmem", "smem", "gmem", "amem", "cmem")
+#: what each memory holds (``fixar compile --placement``, docs)
+MEMORY_ROLES = {
+    "wmem": "parameters and target parameters",
+    "mmem": "optimizer state: Adam's m (momentum's velocity)",
+    "vmem": "optimizer state: Adam's sqrt(v)",
+    "smem": "constants, PRNG lanes, range monitors, OU state",
+    "gmem": "gradients of the parameters",
+    "amem": "activations, deltas, inputs, host slots",
+    "cmem": "matrix-unit accumulators",
+}
+#: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
+#: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
+SECOND_STATE_SUFFIX = ".s"
+#: where the host slots (the program's inputs and outputs) live
+SLOT_MEMORY = "amem"
+_MEMORY_OF_KIND = {"param": "wmem", "grad": "gmem", "acc": "cmem", "const": "smem",
+                   "prng": "smem", "monitor": "smem"}
+
+
+def memory_of(b: Buffer) -> str:
+    """The memory a buffer lives in, by its kind (``data`` and unknown kinds: ``amem``)."""
+    if b.kind == "state":
+        return "vmem" if b.name.endswith(SECOND_STATE_SUFFIX) else "mmem"
+    return _MEMORY_OF_KIND.get(b.kind, "amem")
+
+
+def stored_width(b: Buffer) -> int:
+    """Bits a value of ``b`` takes in its memory, read back by sign extension: its
+    format's width, one more for an unsigned format (an accumulator: its fitted width
+    ``acc_bits``)."""
+    if b.wide:
+        return b.acc_bits
+    return b.fmt.width + (0 if b.fmt.signed else 1)
+
+
+def slot_widths(program: Program) -> list[int]:
+    """Per host slot: the widest buffer a load copies out of it or a store into it
+    (the values it holds; 1 for a slot no instruction touches)."""
+    out = [1] * len(program.slots)
+    for ins in program.code:
+        if isinstance(ins, Load):
+            out[ins.slot] = max(out[ins.slot], stored_width(program.buffers[ins.dst]))
+        elif isinstance(ins, Store):
+            out[ins.slot] = max(out[ins.slot], stored_width(program.buffers[ins.src]))
+    return out
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One on-chip memory of a program's placement: ``words`` words of ``width`` bits
+    (the widest value stored in it), the first ``pinned_words`` of them pinned; ``base``
+    is its first word with the memories laid end to end (one address space for counting;
+    the core has a RAM per memory).  ``word_wide``: the core
+    keeps these words at its datapath width (``cmem``: a k-tiled sum is exact modulo
+    2^word until its last tile fits it to the accumulator's width)."""
+
+    name: str
+    width: int
+    words: int
+    pinned_words: int
+    base: int
+    word_wide: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.base + self.words
+
+    def bits(self, word: int | None = None) -> int:
+        """Bits the memory holds (``word``: the datapath word, for a ``word_wide`` one)."""
+        return self.words * (word if self.word_wide and word else self.width)

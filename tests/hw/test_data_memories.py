@@ -1,0 +1,144 @@
+"""The core's data memories (one per memory of the placement, each at its own width):
+reads sign-extend to the datapath word, writes keep the low bits, and no value a
+spec's programs store loses a bit -- shown from the formats, and refused when a
+program would."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyrtl
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fixar_gen.compiler import Precision, compile_program
+from fixar_gen.dsl import load_spec
+from fixar_gen.estimate import fxp16_precision
+from fixar_gen.hw.build import fresh_block
+from fixar_gen.hw.data_memories import DataMemories, MemoryShape, fitted_shape, memory_id
+from fixar_gen.hw.design import PHASES, allowed_widths, config_for, hardware_limits, lane_limits
+from fixar_gen.memory_kinds import MEMORIES, memory_of, stored_width
+
+from ..conftest import EXAMPLES
+
+WORD = 40
+
+
+def sign_extended(raw: int, width: int) -> int:
+    return raw - (1 << width) if raw >> (width - 1) & 1 else raw
+
+
+def _simulate(widths: dict[str, int], writes: list[tuple[str, int, int]],
+              tails: dict[str, int] = {}) -> list[int]:
+    """Write each (memory, address, value) through DataMemories, then read each back
+    (one read a cycle, synchronous): the words read, as signed integers.  A memory in
+    ``tails`` is 4 words and a tail RAM of 2^tails[m] words."""
+    with fresh_block():
+        shapes = tuple(MemoryShape(m, widths[m], 3, tails.get(m)) for m in MEMORIES)
+        mems = DataMemories(shapes, WORD, 3, read_ports=1, write_ports=1)
+        mem, addr = pyrtl.Input(3, "mem"), pyrtl.Input(3, "addr")
+        value, we = pyrtl.Input(WORD, "value"), pyrtl.Input(1, "we")
+        mems.write(mem, addr, value, we)
+        out = pyrtl.Output(WORD, "out")
+        out <<= mems.read(mem, addr, "ra")
+        sim = pyrtl.Simulation()
+        for m, a, v in writes:
+            sim.step({"mem": memory_id(m), "addr": a, "value": v % (1 << WORD), "we": 1})
+        got = []
+        for m, a, _ in writes:
+            sim.step({"mem": memory_id(m), "addr": a, "value": 0, "we": 0})
+            sim.step({"mem": 0, "addr": 0, "value": 0, "we": 0})
+            got.append(sign_extended(sim.inspect("out"), WORD))
+        return got
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_reads_sign_extend_and_writes_keep_the_low_bits(data):
+    widths = {m: data.draw(st.integers(2, WORD)) for m in MEMORIES}
+    tails = {m: 1 for m in MEMORIES if data.draw(st.booleans())}
+    writes = []
+    for k, m in enumerate(MEMORIES):
+        w = widths[m]
+        value = data.draw(st.sampled_from((-(1 << (w - 1)), (1 << (w - 1)) - 1, 0, -1))
+                          | st.integers(-(1 << (WORD - 1)), (1 << (WORD - 1)) - 1))
+        depth = 6 if m in tails else 8
+        writes.append((m, data.draw(st.integers(0, depth - 1)), value))
+    # distinct words per memory: a later write to the same word would replace it
+    seen, unique = set(), []
+    for m, a, v in writes:
+        if (m, a) not in seen:
+            seen.add((m, a))
+            unique.append((m, a, v))
+    writes = unique
+    got = _simulate(widths, writes, tails)
+    for (m, _, value), word in zip(writes, got):
+        w = widths[m]
+        assert word == sign_extended(value % (1 << w), w)
+        # a value within the memory's width comes back exactly; one beyond it does not
+        fits = -(1 << (w - 1)) <= value < 1 << (w - 1)
+        assert (word == value) == fits
+
+
+def test_a_memory_one_bit_too_narrow_loses_the_extremes():
+    """What the width check guards against: a 32-bit format's extremes through a
+    31-bit memory come back wrong."""
+    widths = {m: 31 for m in MEMORIES}
+    got = _simulate(widths, [("amem", 0, -(1 << 31)), ("amem", 1, (1 << 31) - 1),
+                             ("amem", 2, 5)])
+    assert got[0] != -(1 << 31) and got[1] != (1 << 31) - 1 and got[2] == 5
+
+
+@pytest.mark.parametrize("example", ["pendulum.yaml", "fixar_u50.yaml"])
+def test_every_value_of_the_spec_programs_fits_its_memory(example):
+    """From the formats: every buffer of every phase, FXP32 and FXP16, stores values
+    of at most its memory's width (accumulators: the datapath word, above their
+    ``acc_bits``), so the extremes of its format come back exactly."""
+    spec = load_spec(EXAMPLES / example)
+    cfg = config_for(spec)
+    allowed = allowed_widths(lane_limits(spec))
+    for m in MEMORIES:
+        shape = cfg.memory(m)
+        assert shape.width == (cfg.word if m == "cmem" else
+                               max(allowed[m], shape.width)) <= cfg.word
+    for precision in (Precision(), fxp16_precision(spec)):
+        for phase, batch in PHASES:
+            program = compile_program(spec, phase, precision, batch)
+            assert hardware_limits(program, cfg) == [], (phase, precision)
+            for b in program.buffers:
+                width = cfg.memory(memory_of(b)).width
+                if b.wide:
+                    assert memory_of(b) == "cmem" and b.acc_bits < width
+                    continue
+                assert stored_width(b) <= width, (phase, b)
+                for v in (b.fmt.min_int, b.fmt.max_int):
+                    assert sign_extended(v % (1 << width), width) == v, (phase, b)
+
+
+def test_a_program_wider_than_its_memory_is_refused():
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    cfg = config_for(spec)
+    narrow = tuple(dataclasses.replace(s, width=16) if s.name == "wmem" else s
+                   for s in cfg.data_memories)
+    program = compile_program(spec, "infer", Precision(), 1)
+    problems = hardware_limits(program, dataclasses.replace(cfg, memories=narrow))
+    assert any("memory wmem stores 16-bit words" in p for p in problems), problems
+
+
+def test_a_memory_half_a_power_of_two_and_a_tail_holds_its_words_apart():
+    """4 words and a tail of 2: the six words are distinct (the tail is not an alias of
+    the lower half)."""
+    widths = {m: 16 for m in MEMORIES}
+    writes = [("cmem", a, 100 + a) for a in range(6)]
+    assert _simulate(widths, writes, {"cmem": 1}) == [100 + a for a in range(6)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1 << 24))
+def test_fitted_shapes_hold_the_words_with_less_than_half_to_spare(words):
+    shape = fitted_shape("amem", 32, words)
+    assert shape.depth >= words
+    assert shape.depth <= max(2, 2 * words)
+    assert shape.depth == sum(n for _, n in shape.blocks)
+    for name, n in shape.blocks:
+        assert n & (n - 1) == 0                    # each RAM a power of two
