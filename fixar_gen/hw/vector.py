@@ -435,36 +435,50 @@ def _xorshift32_value(x: int) -> int:
     return x ^ ((x << 5) & 0xFFFFFFFF)
 
 
-def _xor_tree(bits: list) -> pyrtl.WireVector:
-    """The XOR of 1-bit wires as a balanced tree (LUT6 levels: log6 of their number)."""
-    if not bits:
-        return pyrtl.Const(0, 1)
-    while len(bits) > 1:
-        bits = [bits[k] ^ bits[k + 1] for k in range(0, len(bits) - 1, 2)] + \
-            ([bits[-1]] if len(bits) % 2 else [])
-    return bits[0]
+def _xor_tree(words: list) -> pyrtl.WireVector:
+    """The XOR of wires as a balanced tree (LUT6 levels: log6 of their number)."""
+    while len(words) > 1:
+        words = [words[k] ^ words[k + 1] for k in range(0, len(words) - 1, 2)] + \
+            ([words[-1]] if len(words) % 2 else [])
+    return words[0]
+
+
+def _linear_map(x: pyrtl.WireVector, images: list[int]) -> pyrtl.WireVector:
+    """``y`` = M ``x`` over GF(2) for the 32 x 32 matrix whose column i is ``images[i]``
+    (the image of bit i), written as the XOR of word-level terms ``(x << d) & mask_d``,
+    one per diagonal d: a flat XOR per output bit for synthesis (the masks are
+    constants), a few dozen word operations for a simulator instead of one per bit."""
+    masks: dict[int, int] = {}
+    for i, image in enumerate(images):
+        for j in range(32):
+            if image >> j & 1:
+                masks[j - i] = masks.get(j - i, 0) | 1 << j
+    terms = []
+    for d, mask in sorted(masks.items()):
+        if d > 0:
+            shifted = pyrtl.concat(x[:32 - d], pyrtl.Const(0, d))
+        elif d < 0:
+            shifted = x[-d:].zero_extended(32)
+        else:
+            shifted = x
+        terms.append(shifted & pyrtl.Const(mask, 32))
+    return _xor_tree(terms) if terms else pyrtl.Const(0, 32)
 
 
 def _prng_draws(lane: pyrtl.WireVector) -> tuple[pyrtl.WireVector, list]:
     """The PRNG's PRNG_DRAWS xorshift32 steps of one lane (docs/isa.md): (the lane after
     them, the top 16 bits of each step).  xorshift32 is linear over GF(2): after k steps
-    each bit is the XOR of a fixed set of the lane's bits, computed here once, so every
-    bit is one flat XOR of at most 32 bits (a few LUT levels) instead of 3k chained
-    XORs."""
-    sources = [[] for _ in range(32)]          # sources[i]: the steps' images of bit i
+    each bit is the XOR of a fixed set of the lane's bits, computed here once
+    (:func:`_linear_map`), so every bit is one flat XOR of at most 32 bits (a few LUT
+    levels) instead of 3k chained XORs."""
+    images = [[] for _ in range(arch.PRNG_DRAWS)]    # images[step][i]: bit i after it
     for i in range(32):
         x = 1 << i
-        for _ in range(arch.PRNG_DRAWS):
+        for step in range(arch.PRNG_DRAWS):
             x = _xorshift32_value(x)
-            sources[i].append(x)
-
-    def bit(step: int, j: int) -> pyrtl.WireVector:
-        return _xor_tree([lane[i] for i in range(32) if sources[i][step] >> j & 1])
-
-    tops = [pyrtl.concat_list([bit(step, j) for j in range(16, 32)])
-            for step in range(arch.PRNG_DRAWS)]
-    last = pyrtl.concat_list([bit(arch.PRNG_DRAWS - 1, j) for j in range(32)])
-    return last, tops
+            images[step].append(x)
+    words = [_linear_map(lane, images[step]) for step in range(arch.PRNG_DRAWS)]
+    return words[-1], [w[16:32] for w in words]
 
 
 #: the Gaussian's centred sum carried with this offset, so that it is unsigned
