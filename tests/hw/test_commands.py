@@ -68,7 +68,8 @@ def test_missing_verilator_is_named(tiny, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.tools
+@pytest.mark.slow   # 200 steps on Verilator; the default run keeps test_core's Verilator
+@pytest.mark.tools  # random programs and the U50 kernel's training steps (cocotb) = golden
 def test_training_on_the_verilator_rtl_equals_golden(tmp_path, verilator_tool):
     """`fixar train --backend verilator`: DDPG with QAT (the switch to FXP16 included)
     on the simulated RTL writes the same metrics as on the golden model."""
