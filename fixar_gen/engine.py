@@ -910,15 +910,9 @@ class EngineMachine(GoldenMachine):
                 z, acc_out, bz = acc[rows, src], no_acc, bound[iacc]
             else:
                 z, acc_out, bz = product, acc[rows, src], product_bits
-            if ibias != NO_BUFFER:
-                bb = bound[ibias] + bias_shift
-                if max(bz, bb) > 61:
-                    return False
-                bias = state[ibias][:, src]
-            else:
-                if bz > 62:
-                    return False
-                bias = no_bias
+            bias = _drain_bias(state, bound, ibias, bias_shift, bz, src, no_bias)
+            if bias is None:
+                return False
             if dact is None:
                 tail = no_dact
             else:
@@ -982,15 +976,9 @@ class EngineMachine(GoldenMachine):
             if type(acc) is not np.ndarray:
                 return False
             bz = bound[iacc]
-            if ibias != NO_BUFFER:
-                bb = bound[ibias] + bias_shift
-                if max(bz, bb) > 61:
-                    return False
-                bias = state[ibias][:, src]
-            else:
-                if bz > 62:
-                    return False
-                bias = no_bias
+            bias = _drain_bias(state, bound, ibias, bias_shift, bz, src, no_bias)
+            if bias is None:
+                return False
             count, lo, hi = drain_tanh(acc[rows, src], bias, state[idst][rows, cols],
                                        TANH_TABLE, packed)
             self._count(int(count), idst)
@@ -1354,6 +1342,18 @@ def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
                                              FixedFormat(64, s_fmt.frac))[0][0]), 1)
         return cache[eps]
     return eps_s
+
+
+def _drain_bias(state, bound, ibias: int, bias_shift: int, bz: int, src: slice,
+                no_bias: np.ndarray):
+    """The bias operand of a drain kernel (``no_bias`` without one), or None when the
+    accumulator's bound ``bz`` and the shifted bias's do not leave the int64 kernels
+    exact (the caller falls back to the interpreter)."""
+    if ibias != NO_BUFFER:
+        if max(bz, bound[ibias] + bias_shift) > 61:
+            return None
+        return state[ibias][:, src]
+    return None if bz > 62 else no_bias
 
 
 def _fmt_args(fmt: FixedFormat) -> tuple:
