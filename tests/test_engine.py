@@ -1012,3 +1012,33 @@ def test_folded_dact_reads_its_own_columns():
         assert [len(i.parts) for _, _, i in steps[:1]] == [3]
     for kernels in ["numpy"] + (["numba"] if engine_numba.AVAILABLE else []):
         run_both(Case(program, values, {}, "saturate"), kernels)
+
+
+_CACHE_PROBE = """
+import numpy as np
+from fixar_gen import engine_numba
+k = engine_numba.kernels()
+z = np.zeros((1, 1), dtype=np.int64)
+k.dact_relu(z, z, z.copy(), 0, 0, -8, 7, True, 4, True)
+stats = k.dact_relu.stats
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.skipif(not engine_numba.AVAILABLE, reason="numba is not installed (or "
+                    "FIXAR_NUMBA=0): no compiled kernels to cache")
+def test_a_second_process_loads_the_kernels_from_numbas_cache(tmp_path):
+    """numba's on-disk cache serves the kernels to the next process (a kernel defined as a
+    closure missed it in every process: 5-14 s of compiling per process)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def probe():
+        out = subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        return int(out[0]), int(out[1])
+
+    assert probe()[1] == 1                    # the first process compiles and stores
+    assert probe() == (1, 0)                  # the second one loads, compiles nothing
