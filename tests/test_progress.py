@@ -1,6 +1,7 @@
 """Progress lines on stderr (fixar_gen.progress) and where the long operations write
 them: cosim and verify on the RTL, sweeps.  (The Verilator build's lines are tested in
-tests/hw/test_verilate.py, which needs the tool.)"""
+tests/hw/test_verilate.py, which needs the tool; a PyRTL cosim's lines in the same run as
+its results, tests/hw/test_commands.py, since that run takes a minute.)"""
 
 from __future__ import annotations
 
@@ -118,20 +119,6 @@ def test_a_task_that_is_usually_quick_speaks_only_when_it_is_not(monkeypatch):
         P.time.sleep(0.2)
     lines = out.getvalue().splitlines()
     assert lines[0] == "elaborating x ..." and lines[1].startswith("elaborated x in ")
-
-
-
-
-def test_cosim_shows_updates_and_simulated_cycles(tiny, capsys, monkeypatch, every_update):
-    monkeypatch.setenv("FIXAR_PROGRESS", "1")
-    monkeypatch.setattr(drivers, "PROGRESS_CYCLES", 256)
-    assert main(["cosim", tiny, "--backend", "pyrtl", "--updates", "2"]) == 0
-    captured = capsys.readouterr()
-    assert "cosim tiny on pyrtl: 1/2 updates" in captured.err
-    assert "cosim tiny on pyrtl: 2/2 updates" in captured.err
-    assert re.search(r"update 1: 1,\d{3} cycles simulated", captured.err), captured.err
-    assert "\rcosim" not in captured.out                  # results stay on stdout, clean
-    assert "all parameters, outputs and saturation counts identical" in captured.out
 
 
 def test_verify_shows_the_programs_checked(tiny, capsys, monkeypatch, every_update):

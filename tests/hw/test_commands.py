@@ -4,11 +4,13 @@ program as assembly) on a generator with a planted bug, and name a missing Veril
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from fixar_gen import tools
+from fixar_gen import progress, tools
 from fixar_gen.cli import main
-from fixar_gen.hw import session
+from fixar_gen.hw import drivers, session
 from fixar_gen.hw.core import build_core
 from fixar_gen.hw.drivers import PyrtlDriver
 from fixar_gen.hw.host import HardwareMachine
@@ -26,12 +28,23 @@ def broken(monkeypatch):
     monkeypatch.setattr(session, "open_machine", open_broken)
 
 
-def test_cosim_passes_and_reports_cycles(tiny, capsys):
+def test_cosim_passes_reports_cycles_and_shows_progress(tiny, capsys, monkeypatch):
+    """The results on stdout; the progress lines (updates done, cycles simulated) on
+    stderr, checked in the same run: a PyRTL cosim of two updates takes a minute."""
+    monkeypatch.setenv("FIXAR_PROGRESS", "1")
+    monkeypatch.setattr(progress, "LIVE_EVERY", 0.0)            # every update written
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    monkeypatch.setattr(drivers, "PROGRESS_CYCLES", 256)
     assert main(["cosim", tiny, "--backend", "pyrtl", "--updates", "2"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert "update 2:" in out and "RTL model" in out and "FIXAR model" in out
     assert "differs" not in out
     assert "all parameters, outputs and saturation counts identical" in out
+    assert "\rcosim" not in out                            # results stay on stdout, clean
+    assert "cosim tiny on pyrtl: 1/2 updates" in err
+    assert "cosim tiny on pyrtl: 2/2 updates" in err
+    assert re.search(r"update 1: 1,\d{3} cycles simulated", err), err
 
 
 def test_cosim_fails_with_the_first_difference(tiny, capsys, broken):
