@@ -174,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         from fixar_gen.resource_calibration import COMMAND, MEASURED
         new = {(r["design"], r["rows"], r["cols"]) for r in rows}
         rows = [m for m in MEASURED if (m["design"], m["rows"], m["cols"]) not in new] + rows
-        command = f"{COMMAND}; then {command} --merge"
+        step = f"{command} --merge"
+        # a re-measured design replaces its row: its command replaces the old one too
+        steps = [c for c in COMMAND.split("; then ") if c != step]
+        command = "; then ".join(steps + [step])
     text = write_module(rows, version, command)
     if args.dry_run:
         print(text)

@@ -19,7 +19,7 @@ CARRY and MUXF cells are not LUTs (Vivado reports them apart).
 """
 
 TOOL = 'Yosys 0.70'
-COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge'
+COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge'
 DATE = '2026-12-04'
 MACHINE = 'Intel(R) Xeon(R) Processor, 2 logical cores, Linux 6.18.44-fc-v1147; Python 3.11.7, numpy 2.4.6; load average 2.14 at the start'
 FAMILY = 'xcup'
