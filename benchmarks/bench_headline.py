@@ -252,8 +252,22 @@ def best_point_report(spec, best: dict) -> dict:
     return estimate(point.apply(spec))
 
 
-def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int, int], dsp: tuple[int, float],
-            cpu: dict, trainers, sb3, command: str, about: str) -> str:
+#: the sweep's resource columns and their names in the text
+RESOURCE_LABELS = (("luts", "LUTs"), ("ffs", "FFs"), ("dsps", "DSPs"), ("bram36", "BRAM36"),
+                   ("uram", "URAM"))
+
+
+def over_budget(rows: list[dict]) -> dict[str, int]:
+    """Per resource, how many of the sweep's dropped points need more than the U50's
+    usable share of it (the generated design's figures; a point can exceed several)."""
+    return {label: sum(1 for r in rows if r["status"] == "dropped"
+                       and (r.get(f"{key}_pct") or 0) > 100)
+            for key, label in RESOURCE_LABELS}
+
+
+def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int, int],
+            dsp: tuple[int, float], over: dict[str, int], cpu: dict, trainers, sb3,
+            command: str, about: str) -> str:
     batch = spec.algorithm.batch_size
     clock = spec.hardware.clock_mhz
     s16 = m["spec"]["fxp16"]
@@ -266,6 +280,8 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
             + "-".join(map(str, spec.networks.critic.layer_sizes)))
     pes_bound, ips_bound = dsp
     best_ips = best["fxp16_rtl_train_ips"]
+    lane = m["spec"]["resources"]["lane"]
+    fixar_fit = m["spec"]["resources"]["fit"]["utilization"]
     rows = [
         ("FIXAR accelerator (DAC 2021)", "published, measured on a U50", "-",
          f"{FIXAR_ACCELERATOR_IPS:,.1f}", "1.00x", "-", "-"),
@@ -335,7 +351,9 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         "the generated RTL's own (`fixar_gen/hw/core.py`'s `execution_cycles`, exact "
         "against the simulated RTL: what `fixar generate` builds runs these cycles), "
         f"then the {TARGET} (`perf.Timing`), kept for comparison; and from the "
-        "resource model (`fixar_gen/resources.py`). The best U50 point is the sweep's "
+        "resource model of the generated design (`fixar_gen/resources.py`: its memory "
+        "inventory and its own vector lanes, as `fixar estimate` counts them). The best "
+        "U50 point is the sweep's "
         "best by the RTL's FXP16 IPS, and the targets below are judged on the RTL. "
         "Nothing here ran on an FPGA. FIXAR's figures are the paper's, measured on its card. The "
         "CPU rows were measured in this run on the machine below (BLAS single-threaded, "
@@ -355,7 +373,7 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         f"- Command: `{command}`",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Sweep for the best point: `fixar sweep {SPEC} --over {' '.join(SWEEP_OVER)}` "
-        f"({sweep_size[0]} points, {sweep_size[1]} fit the U50 after the 15% shell "
+        f"({sweep_size[0]} points, {sweep_size[1]} fit the U50 as generated after the 15% shell "
         "margin; the same batch and networks)", "",
         "| system | how | inference IPS (batch 1) | training IPS | vs FIXAR accelerator "
         "| PE utilisation (of peak IPS) | where the cycles go / rate |",
@@ -390,9 +408,13 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         f"  The DSP-bound limit: the U50 leaves {U50.usable('dsps'):,} DSP48E2 to the "
         f"kernel, {pes_bound:,} PEs at 4 each, whose FXP16 peak is {ips_bound:,.0f} IPS "
         f"({ips_bound / FIXAR_ACCELERATOR_IPS:.1f}x FIXAR); the best point reaches "
-        f"{best_ips / ips_bound:.0%} of it. Memory, not DSPs, stops the core count: every "
-        "core holds all parameters, gradients and Adam state (about 5 MB for these "
-        "networks), so more than 4 cores run out of URAM and BRAM.")
+        f"{best_ips / ips_bound:.0%} of it. What stops the larger points, as generated "
+        f"(dropped points over the usable share, a point can be over several): "
+        + ", ".join(f"{label} {n}" for label, n in over.items() if n)
+        + f". Each generated vector lane takes {lane['luts']:,} LUT ({lane['basis']}; "
+        f"FIXAR's lane about 5,500), one per array column, so the lanes, not the PEs, "
+        f"set the LUTs: FIXAR's own point takes {fixar_fit['luts']:.0%} of the usable "
+        "LUTs as generated.")
     sb3_line = ("- The software trainer (golden-QAT) at least as fast as Stable-Baselines3's "
                 "DDPG on this CPU: ")
     if isinstance(sb3, list):
@@ -456,8 +478,9 @@ def main(argv: list[str] | None = None) -> int:
             "one_update_updates_per_s", "updates_per_s", "steps_per_s")}, flush=True)
     command = " ".join(["python benchmarks/bench_headline.py",
                         *(sys.argv[1:] if argv is None else argv)])
-    text = section(spec, m, best, best_point_report(spec, best), (len(result.rows), len(result.kept)), dsp_bound(spec),
-                   cpu, trainers, sb3, command, about)
+    text = section(spec, m, best, best_point_report(spec, best),
+                   (len(result.rows), len(result.kept)), dsp_bound(spec),
+                   over_budget(result.rows), cpu, trainers, sb3, command, about)
     publish(HEADING, text, args.no_write)
     return 0
 

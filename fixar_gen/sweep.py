@@ -5,7 +5,8 @@ This module owns the sweep's axes (:data:`AXES`, parsed from ``--over`` by
 :func:`parse_over`), the evaluation of one design point (:func:`evaluate_point`: the
 cycle models through :func:`fixar_gen.estimate.estimate`, first the generated RTL's
 exact one, which ranks the points, then the target schedule of :mod:`fixar_gen.perf`,
-a schedule the RTL does not run; and the resource model of :mod:`fixar_gen.resources`;
+a schedule the RTL does not run; and the resource model of :mod:`fixar_gen.resources`
+for the generated design: its memory inventory and its own vector lanes;
 a point that does not fit the board is kept, *dropped*, with the reason), the table (CSV and Markdown), the Pareto plot, and
 :func:`run_parallel`, the one mechanism that spreads independent jobs over workers:
 
@@ -187,13 +188,13 @@ def points(over: dict[str, tuple]) -> list[Point]:
 # ------------------------------------------------------------------- one design point
 
 def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
-    """The row of one design point: its resources, its fit and, when it fits, the
+    """The row of one design point: its resources and its fit (the generated design's,
+    :func:`generated_resources`), and, when it fits, the
     modeled training and inference performance in FXP32 and FXP16: ``MODE_rtl_*`` from
     the generated RTL's exact cycle model, ``MODE_target_*`` from the target schedule
     (``perf.Timing``), which the RTL does not run."""
     from .estimate import estimate, precision_for
     from .perf import choose_policy
-    from .resources import estimate_resources
 
     board = BOARDS.get(board_name) if board_name else None
     row: dict = {"point": point.label}
@@ -215,14 +216,19 @@ def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
                inference=(at or spec).parallelism.inference,
                batch=(at or spec).algorithm.batch_size)
     if at is not None:
-        res = estimate_resources(at, board=board)
+        res, fixar_lane = generated_resources(at, board)
         row.update(res.total.as_dict())
+        row["lane_basis"] = res.lane_basis
+        row["luts_fixar_lane"] = fixar_lane.total.luts
         if res.fit is not None:
             row.update({f"{r}_pct": round(100 * f, 1)
                         for r, f in res.fit.fraction(res.total).items()})
+            row["luts_pct_fixar_lane"] = round(
+                100 * fixar_lane.fit.fraction(fixar_lane.total)["luts"], 1)
             if reason is None and not res.fits:
+                also = "; it would with FIXAR's 5,500-LUT lanes" if fixar_lane.fits else ""
                 reason = (f"does not fit the {res.fit.board} after the shell margin: "
-                          f"{', '.join(res.problems())}")
+                          f"{', '.join(res.problems())} (the generated design{also})")
     row["status"] = "dropped" if reason else "ok"
     row["reason"] = reason or ""
     if reason:
@@ -237,6 +243,21 @@ def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
     if at.parallelism.training == "auto":
         row["policy"] = "auto:" + choose_policy(at, "train", precision_for(at, "fxp16"))
     return row
+
+
+def generated_resources(spec: Spec, board) -> tuple:
+    """(the generated design's resource report, the same with FIXAR's lanes): the
+    memories of the design ``fixar generate`` builds (its inventory as block RAM) and its
+    vector lanes as the calibrated lane model counts them, as ``fixar estimate`` reports
+    them; the second counts FIXAR's 5,500-LUT lane instead (a reference column, not the
+    fit)."""
+    from .estimate import lane_estimate
+    from .memory_fit import generated_inventory
+    from .resources import estimate_resources
+    inventory = generated_inventory(spec)
+    return (estimate_resources(spec, board=board, inventory=inventory,
+                               lane=lane_estimate(spec)),
+            estimate_resources(spec, board=board, inventory=inventory))
 
 
 def _cycle_columns(prefix: str, figures: dict, pe_util: float) -> dict:
@@ -442,7 +463,8 @@ LABEL = {"dsps": "DSP", "luts": "LUT"}
 
 COLUMNS = ("point", "status", "reason", "cores", "array", "pes", "policy", "inference",
            "batch", "clock", "luts", "ffs", "dsps", "bram36", "uram", "luts_pct", "ffs_pct",
-           "dsps_pct", "bram36_pct", "uram_pct",
+           "dsps_pct", "bram36_pct", "uram_pct", "lane_basis", "luts_fixar_lane",
+           "luts_pct_fixar_lane",
            *(f"{mode}_{model}_{k}" for mode in MODES for model in ("rtl", "target")
              for k in ("train_ips", "cycles", "pe_util", "infer_ips", "bound")),
            *(f"{mode}_peak_ips" for mode in MODES),
@@ -473,13 +495,16 @@ def markdown(result: SweepResult) -> str:
              "generated RTL's own cycle model (exact against the simulated RTL; it ranks "
              "the points, the Pareto fronts and the best point), then the target "
              "schedule (`perf.Timing`), a schedule the RTL does not run, and the resource "
-             "model (fixar_gen/resources.py); IPS = samples per second through complete "
-             "DDPG updates, accelerator only.", "",
+             "model (fixar_gen/resources.py) of the generated design, as `fixar estimate` "
+             "counts it: its memory inventory as block RAM and its vector lanes by the "
+             "calibrated model of the generated lane (the last column: the LUTs the "
+             "design would take with FIXAR's 5,500-LUT lanes, for reference); IPS = "
+             "samples per second through complete DDPG updates, accelerator only.", "",
              "| point | status | PEs | DSP | LUT | BRAM36 | URAM | RTL FXP32 train IPS "
              "| RTL FXP16 train IPS | RTL FXP16 PE util | RTL inference IPS (batch 1) "
              "| RTL FXP16 cycles bound by | target schedule FXP16 train IPS (not run by "
-             "the RTL) | Pareto |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+             "the RTL) | Pareto | LUT % with FIXAR's lanes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|"]
     for r in result.rows:
         status = "fits" if r["status"] == "ok" else f"dropped: {r['reason']}"
         util = ("" if r.get("fxp16_rtl_pe_util") is None
@@ -491,7 +516,8 @@ def markdown(result: SweepResult) -> str:
             f"{_num(r.get('uram'))} | {_num(r.get('fxp32_rtl_train_ips'))} | "
             f"{_num(r.get('fxp16_rtl_train_ips'))} | {util} | "
             f"{_num(r.get('fxp16_rtl_infer_ips'))} | {r.get('fxp16_rtl_bound', '')} | "
-            f"{_num(r.get('fxp16_target_train_ips'))} | {r.get('pareto', '')} |")
+            f"{_num(r.get('fxp16_target_train_ips'))} | {r.get('pareto', '')} | "
+            f"{_num(r.get('luts_pct_fixar_lane'), '.1f')} |")
     best = result.best()
     if best is not None:
         lines += ["", f"Best fitting point (the generated RTL's FXP16 training IPS): "

@@ -25,9 +25,13 @@ from .conftest import EXAMPLES
 
 U50_SPEC = EXAMPLES / "fixar_u50.yaml"
 FIXAR = load_spec(U50_SPEC)
-# the issue's sweep plus 8 cores, which cannot fit: 8 x 8x8 runs out of URAM (the
-# parameters are held by every core), 8 x 16x16 out of DSPs
+# the issue's sweep plus 8 cores: 8 x 8x8 runs out of URAM (the parameters are held by
+# every core) and 8 x 16x16 out of DSPs by the spec's own check; FIXAR's point (2 x 16x16)
+# and above run out of LUTs as generated (the generated vector lanes), as `fixar estimate`
+# says, though they would fit with FIXAR's 5,500-LUT lanes
 OVER = parse_over(["cores=1,2,4,8", "array=8x8,16x16"])
+#: a point that fits as generated (the RTL figures are compared with `fixar estimate`)
+FITS = "cores=1 array=16x16"
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +112,18 @@ def test_a_bad_spec_exits_2_with_its_location(capsys, tmp_path):
 
 def test_points_that_do_not_fit_are_dropped_with_the_reason(result):
     by_point = {r["point"]: r for r in result.rows}
-    assert len(result.rows) == 8 and len(result.dropped) == 2
+    assert len(result.rows) == 8 and len(result.dropped) == 5
+    assert [r["point"] for r in result.kept] == [
+        "cores=1 array=8x8", "cores=1 array=16x16", "cores=2 array=8x8"]
+    fixar = by_point["cores=2 array=16x16"]      # the generated design: LUTs, as estimated
+    assert fixar["reason"].startswith("does not fit the u50 after the shell margin: LUT ")
+    assert fixar["reason"].endswith("(the generated design; it would with FIXAR's "
+                                    "5,500-LUT lanes)")
+    assert fixar["luts_pct"] > 100 > fixar["luts_pct_fixar_lane"]
+    from fixar_gen.estimate import estimate
+    generated = estimate(FIXAR)["resources"]
+    assert fixar["luts"] == generated["total"]["luts"]
+    assert fixar["lane_basis"] == generated["lane_basis"]
     uram = by_point["cores=8 array=8x8"]
     assert uram["status"] == "dropped"
     assert uram["reason"].startswith("hardware.cores: 8 cores x 8x8 PEs do not fit the u50 "
@@ -117,8 +132,8 @@ def test_points_that_do_not_fit_are_dropped_with_the_reason(result):
     dsp = by_point["cores=8 array=16x16"]
     assert dsp["status"] == "dropped"
     assert dsp["reason"].startswith("hardware.array: 8 cores x 16x16 PEs need 8192 DSP48E2")
-    # dropped points keep their modeled resources, not performance
-    assert uram["uram"] > 544 and uram.get("fxp16_rtl_train_ips") is None
+    # dropped points keep their resources (the generated design's), not performance
+    assert uram["luts"] > 0 and uram.get("fxp16_rtl_train_ips") is None
     assert uram.get("fxp16_target_train_ips") is None
 
 
@@ -133,9 +148,9 @@ def test_fitting_points_have_performance_and_resources(result):
                     "array", "vector", "dma", "sync", "issue")
             assert r[f"{mode}_rtl_pe_util"] == round(
                 r[f"{mode}_rtl_train_ips"] / r[f"{mode}_peak_ips"], 4)
-    fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
+    fixar = next(r for r in result.rows if r["point"] == FITS)
     from fixar_gen.estimate import estimate
-    report = estimate(FIXAR)
+    report = estimate(Point((("cores", 1), ("array", (16, 16)))).apply(FIXAR))
     for mode in ("fxp32", "fxp16"):
         rtl = report[mode]["rtl"]
         assert fixar[f"{mode}_rtl_train_ips"] == round(rtl["train_ips"], 1)
@@ -144,11 +159,12 @@ def test_fitting_points_have_performance_and_resources(result):
         assert fixar[f"{mode}_target_train_ips"] == round(report[mode]["train_ips"], 1)
         assert fixar[f"{mode}_target_cycles"] == report[mode]["train_cycles_per_update"]
     assert fixar["fxp16_rtl_cycles"] != fixar["fxp16_target_cycles"]   # two models
-    assert fixar["dsps"] == 2_304
+    assert fixar["dsps"] == report["resources"]["total"]["dsps"]
 
 
 def test_auto_policy_says_what_it_chose():
-    res = sweep(FIXAR, parse_over(["policy=auto"]), workers=1, engine="local")
+    res = sweep(FIXAR, parse_over(["policy=auto", "cores=2", "array=8x8"]), workers=1,
+                engine="local")
     (row,) = res.rows
     assert row["policy"] in ("auto:intra_layer", "auto:intra_batch")
     assert "(auto chose intra_" in markdown(res)
@@ -171,7 +187,7 @@ def test_csv_has_every_point_and_column(result):
     rows = list(csv.DictReader(io.StringIO(csv_text(result))))
     assert tuple(rows[0]) == COLUMNS
     assert [r["point"] for r in rows] == [r["point"] for r in result.rows]
-    assert [r["status"] for r in rows].count("dropped") == 2
+    assert [r["status"] for r in rows].count("dropped") == 5
     dropped = next(r for r in rows if r["point"] == "cores=8 array=8x8")
     assert dropped["fxp16_rtl_train_ips"] == "" and "URAM" in dropped["reason"]
 
@@ -186,7 +202,7 @@ def test_csv_puts_the_rtl_cycle_model_before_the_target_schedule(result):
 
 def test_markdown_table_lists_points_reasons_and_the_best(result):
     text = markdown(result)
-    assert "8 points, 6 fit, 2 dropped" in text
+    assert "8 points, 3 fit, 5 dropped" in text
     for r in result.rows:
         assert f"| {r['point']} |" in text
     assert "| dropped: hardware.cores: 8 cores x 8x8 PEs do not fit the u50" in text
@@ -207,7 +223,7 @@ def test_markdown_reports_the_rtl_first_and_labels_the_target_schedule(result):
         "target schedule FXP16 train IPS (not run by the RTL)"]
     assert text.index("generated RTL's own cycle model") < text.index("target schedule")
     assert "a schedule the RTL does not run" in text
-    fixar = next(r for r in result.rows if r["point"] == "cores=2 array=16x16")
+    fixar = next(r for r in result.rows if r["point"] == FITS)
     row = next(line for line in text.splitlines() if line.startswith(f"| {fixar['point']} |"))
     values = [c.strip() for c in row.strip("|").split("|")]
     assert values[ips[1]] == f"{fixar['fxp16_rtl_train_ips']:,.0f}"
