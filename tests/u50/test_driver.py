@@ -16,6 +16,7 @@ timing -- the real-card path is untested here (docs/u50.md, "What is tested").
 from __future__ import annotations
 
 import enum
+import re
 import sys
 import types
 import xml.etree.ElementTree as ET
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from fixar_gen.backends import BACKENDS, open_core, random_params
+from fixar_gen.backends import BACKENDS
 from fixar_gen.hw.core import build_core
 from fixar_gen.hw.design import config_for
 from fixar_gen.hw.drivers import PyrtlDriver
@@ -37,7 +38,6 @@ from fixar_gen.targets.u50.commands import (ARGUMENTS, COMMAND_WORDS, OPCODES, R
                                             Layout)
 from fixar_gen.targets.u50.package import KernelPackage
 from fixar_gen.targets.u50.status import KernelError
-from fixar_gen.testing import train_both, uniform_batch
 from fixar_gen.tools import ToolFailed, ToolMissing
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec, tiny_ddpg
@@ -312,36 +312,26 @@ def test_random_programs_through_the_u50_driver_equal_golden(case):
     assert executor.invocations >= 2
 
 
-def test_open_core_u50_runs_ddpg_like_golden(monkeypatch, xclbin):
-    spec = tiny_ddpg(2, 2, 2, 3)
-    fake = FakePyxrt(pyrtl_card(config_for(spec)), PACKAGE.kernel_xml())
-    monkeypatch.setitem(sys.modules, "pyxrt", fake)
-    monkeypatch.setenv(u50_driver.ENV_XCLBIN, str(xclbin))
-    assert "u50" in BACKENDS
-    golden, card = open_core(spec, "golden"), open_core(spec, "u50")
-    assert card.backend == "u50"
-    params = random_params(spec, seed=3)
-    golden.load_params(params)
-    card.load_params(params)
-    rng = np.random.default_rng(0)
-    train_both(golden, card, uniform_batch(spec, golden.formats, rng))
-    assert card.stats.cycles == card.machine.modeled_cycles(card.program("train", 3))
-    states = uniform_batch(spec, golden.formats, rng, size=2).states
-    np.testing.assert_array_equal(card.infer("actor", states), golden.infer("actor", states))
-    card.close()
-    assert fake.events("load_xclbin") == [("load_xclbin", str(xclbin))]
-
-
 def test_make_run_entry_point_cosimulates_through_the_driver(monkeypatch, tmp_path, xclbin,
                                                              capsys):
+    """``make run`` (the driver's entry point) opens the ``u50`` backend of the Core
+    interface on the (fake) card, trains and infers beside the golden model: every
+    parameter and output identical, the kernel's cycles those of the RTL cycle model,
+    the xclbin loaded once."""
     spec = tiny_ddpg(2, 2, 2, 3)
     fake = FakePyxrt(pyrtl_card(config_for(spec)), PACKAGE.kernel_xml())
     monkeypatch.setitem(sys.modules, "pyxrt", fake)
     monkeypatch.setattr("fixar_gen.dsl.load_spec", lambda path: spec)
+    monkeypatch.setenv(u50_driver.ENV_XCLBIN, "")          # restored after the test
+    assert "u50" in BACKENDS
     status = u50_driver.main(["spec.yaml", "--xclbin", str(xclbin), "--updates", "1"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "cosim" in out and "on u50" in out and "identical" in out
+    assert "differs" not in out
+    cycles = re.findall(r"(\d+) cycles measured, (\d+) RTL model", out)
+    assert cycles and all(measured == model for measured, model in cycles), out
+    assert fake.events("load_xclbin") == [("load_xclbin", str(xclbin))]
 
 
 def test_missing_pyxrt_is_a_one_line_error_naming_xrt(monkeypatch, xclbin, capsys):
