@@ -57,10 +57,16 @@ Memory
     address computed in cycle t is registered and its word, as it is after cycle t's
     writes, arrives in cycle t + 1, so a read-modify-write one cycle apart needs no
     forwarding.  The host read port too (``hostmap.HOST_READ_LATENCY``; the host's
-    data address is the memory id above the offset).  Each memory has as many read and
-    write ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2
-    lanes + 1 + 2C writes), so no unit ever waits for memory; that port count keeps
-    them out of block RAM (flip-flops): the banks of docs/hardware.md are next.
+    data address is the memory id above the offset).  The matrix unit reaches only the
+    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``wmem``, ``cmem``).
+    ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``: the element loop and the host
+    only) are interleaved banks: a step reads each operand as one line of adjacent
+    words through its memory's line port (per core; the host's requests muxed into
+    core 0's) and writes its results as one line, and a program never asks one of them
+    for two lines of one step (:mod:`fixar_gen.memory_access`).  The other memories
+    have a read and a write port per word their units read or write each cycle
+    (:func:`memory_ports`), so no unit ever waits for memory; that port count keeps
+    them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared

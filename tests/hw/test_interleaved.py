@@ -109,3 +109,33 @@ def test_every_word_has_one_place(banks_log, addr_bits, data):
     assert len(places) == shape.depth
     with pytest.raises(ValueError):
         locate_banked(shape, banks, shape.depth)
+
+
+@pytest.mark.slow           # Yosys, about half a minute each
+@pytest.mark.tools
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,expected", [
+    (4, 32, 12, None, False, {"RAMB36E2": 4}),         # 1K x 32 a bank: one BRAM36 each
+    (2, 72, 13, None, True, {"URAM288": 2}),           # 4K x 72 a bank: one URAM288 each
+    (2, 32, 12, 10, False, {"RAMB36E2": 2, "RAMB18E2": 2}),    # 1K + a 512-word tail
+])
+def test_the_interleaved_banks_become_block_ram(banks, width, addr_bits, tail_bits, uram,
+                                                expected, yosys_tool, tmp_path):
+    """Yosys ``synth_xilinx -family xcup`` (``-uram`` for URAM): every bank (and its
+    tail) is block RAM, nothing of the memory in flip-flops or LUT RAM beyond a word
+    and an address a bank."""
+    from fixar_gen.hw.synth import block_verilog, cell_counts, summarize
+    with fresh_block() as block:
+        mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
+                               tail_bits=tail_bits)
+        mem.read_address[0] <<= pyrtl.Input(addr_bits, "raddr")
+        mem.write_address[0] <<= pyrtl.Input(addr_bits, "waddr")
+        for j in range(banks):
+            mem.write_words[0][j] <<= pyrtl.Input(width, f"w{j}")
+            mem.write_enables[0][j] <<= pyrtl.Input(1, f"we{j}")
+            out = pyrtl.Output(width, f"r{j}")
+            out <<= mem.read_words[0][j]
+    cells = cell_counts(block_verilog(block, "interleaved"), "interleaved", tmp_path,
+                        uram=uram, tool=yosys_tool)
+    rams = {k: n for k, n in cells.items() if k.startswith(("RAMB", "URAM", "RAM32", "RAM64"))}
+    assert rams == expected
+    assert summarize(cells)["FF"] <= banks * 2 * (width + addr_bits + 2) + 8
