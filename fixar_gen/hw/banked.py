@@ -252,7 +252,7 @@ class InterleavedBanks:
         """Bank ``b``'s address of the line starting at word ``address``: its line, one
         more when bank b lies before the start's bank (the line wraps into the next)."""
         line = address[self.lb:] if self.lb else address
-        if self.lb:
+        if self.lb and b < self.banks - 1:       # the last bank is never before the start
             line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
         line = pyrtl.as_wires(line)
         return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \

@@ -973,8 +973,10 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             # cycle) is in the word read, so k-tiles accumulate without forwarding
             addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
             addr.next <<= acc_address(ahead_mi, ahead_n0, c)
-            which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
-            which.next <<= dd["mem"]
+            which = None
+            if len(MATRIX_MEMORIES["dst"]) > 1:
+                which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
+                which.next <<= dd["mem"]
             old = mems.data.read_registered(which, addr, MATRIX_MEMORIES["dst"])
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))

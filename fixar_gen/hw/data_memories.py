@@ -180,8 +180,10 @@ class DataMemories:
         is not banked) get a port; a banked memory is read through :meth:`read_lanes`."""
         addr = pyrtl.Register(self.addr_bits, name=name)
         addr.next <<= _z(address, self.addr_bits)
-        which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
-        which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        which = None
+        if len(self._names(memories)) > 1:
+            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
+            which.next <<= _z(mem_id, MEMORY_ID_BITS)
         return self.read_registered(which, addr, memories)
 
     def _word_reads(self, addr, memories) -> dict[str, pyrtl.WireVector]:
@@ -203,7 +205,8 @@ class DataMemories:
 
     def _select(self, which, words: dict[str, pyrtl.WireVector]) -> pyrtl.WireVector:
         """The word of the memory whose id is ``which`` (any of ``words`` for an id it
-        does not name: the programs never ask for one)."""
+        does not name: the programs never ask for one; ``which`` may be None when
+        ``words`` has one memory)."""
         if not words:
             raise ValueError("a read port on no memory")
         default = next(iter(words.values()))
@@ -213,11 +216,11 @@ class DataMemories:
         out <<= padded[0] if len(words) == 1 else pyrtl.mux(which, *padded)
         return out
 
-    def read_registered(self, which: pyrtl.Register, addr: pyrtl.Register,
+    def read_registered(self, which: pyrtl.Register | None, addr: pyrtl.Register,
                         memories=None) -> pyrtl.WireVector:
         """The word at a registered address ``addr`` of the registered memory id
         ``which`` (a read-modify-write that writes back to ``addr``), over the unbanked
-        ``memories``."""
+        ``memories`` (``which``: None when they are one)."""
         return self._select(which, self._word_reads(addr, self._names(memories)))
 
     def write(self, mem_id, address, value, enable, memories=None) -> None:
@@ -249,13 +252,16 @@ class DataMemories:
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
         is)."""
         names = list(names)
-        which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
-        which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        which = None
+        if len(memories) > 1:
+            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
+            which.next <<= _z(mem_id, MEMORY_ID_BITS)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         if banked:
-            wide = pyrtl.Register(1, name=f"{names[0]}_bcast")
-            wide.next <<= _z(broadcast, 1)
+            if len(addresses) > 1:
+                wide = pyrtl.Register(1, name=f"{names[0]}_bcast")
+                wide.next <<= _z(broadcast, 1)
             self._line_reads.append((port, _z(mem_id, MEMORY_ID_BITS),
                                      _z(addresses[0], self.addr_bits), _z(want, 1), host))
         out = []
