@@ -28,6 +28,7 @@ from .numerics import FixedFormat
 # formats of the constants the host writes (unsigned; see docs/numerics.md), declared with
 # the operations that read them
 from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
+from .memory_access import access_problems
 from .placement import place
 from .spec import Spec
 
@@ -526,6 +527,9 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
                       slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
                       pre_format=spec.numerics.activation_format)
+    problems = access_problems(program)
+    if problems:        # a compiler bug: the core's units could not reach these memories
+        raise ValueError(f"{program.name}: " + "; ".join(problems))
     return dataclasses.replace(program, placement=place(program))
 
 

@@ -26,6 +26,15 @@ MEMORY_ROLES = {
     "amem": "activations, deltas, inputs, host slots",
     "cmem": "matrix-unit accumulators",
 }
+#: which memories each operand of the matrix unit (``mm``) may name: the core wires the
+#: unit to these only, and :mod:`fixar_gen.memory_access` refuses a program that names
+#: another (the element loop -- load, store, vec, drain -- reaches every memory)
+MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
+#: the memories only the element loop and the host touch, built of interleaved banks
+#: (one per vector lane, rounded up to a power of two) with one line read and one line
+#: write port per core: a step reads at most one operand and writes one line in each
+#: (:mod:`fixar_gen.memory_access`)
+BANKED_MEMORIES = ("mmem", "vmem", "gmem")
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
 SECOND_STATE_SUFFIX = ".s"

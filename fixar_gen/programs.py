@@ -2,7 +2,9 @@
 
 :func:`programs` (a hypothesis strategy, re-exported by :mod:`fixar_gen.testing`)
 draws small programs for a spec's hardware: a buffer table with random fixed-point
-formats and shapes that are not multiples of the array, one to a few instructions
+formats, shapes that are not multiples of the array and data operands of every kind
+that lives in a memory the unit reaches (activations, parameters, gradients, optimizer
+state: :mod:`fixar_gen.memory_access`, which every drawn program obeys), one to a few instructions
 (``mm`` in both modes, transposed or not, accumulating or not; ``drain`` with every
 activation; ``vec`` with every function; ``load``/``store``), each optionally split
 over the cores with a barrier after it, and random initial contents that hit the
@@ -27,7 +29,14 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
                   Slot, Store, Vector)
 from .numerics import FixedFormat
 from .ops import PRNG
+from .memory_access import access_problems
+from .memory_kinds import SECOND_STATE_SUFFIX
 from .spec import Spec
+
+#: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
+#: ``SECOND_STATE`` is an optimizer state named for ``vmem``
+SECOND_STATE = "state.s"
+DATA_KINDS = ("data", "data", "param", "grad", "state", SECOND_STATE)
 
 
 
@@ -82,9 +91,17 @@ class _Builder:
                                                  size=shape), out)
         return out
 
+    def data_kind(self, kinds=DATA_KINDS) -> str:
+        """The kind of a data operand: where it lives (activations, parameters,
+        gradients, the optimizer's first or second state: ``amem``, ``wmem``, ``gmem``,
+        ``mmem``, ``vmem``), so that every memory a unit reaches is exercised."""
+        return self.draw(st.sampled_from(kinds))
+
     def buffer(self, rows: int, cols: int, fmt: FixedFormat, kind: str = "data",
                acc_bits: int = 0, values=None) -> int:
         name = f"b{len(self.buffers)}"
+        if kind == SECOND_STATE:
+            kind, name = "state", name + SECOND_STATE_SUFFIX
         self.buffers.append(Buffer(name, rows, cols, fmt, kind, acc_bits))
         if values is None:
             if kind == "acc":
@@ -147,7 +164,8 @@ class _Builder:
         b_cols, n_range = self.region(n)
         b_rows, k2 = a_cols, k_range
         a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
-        b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb)
+        b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb,
+                        self.data_kind(("data", "param")))
         acc_bits = self.spec.numerics.accumulator_width
         dst = self.buffer(a_rows, b_cols, FixedFormat(64, fa.frac + fb.frac), "acc", acc_bits)
         ins = MatMul(dst=dst, a=a, b=b, ta=ta, tb=tb, mode=mode,
@@ -164,14 +182,14 @@ class _Builder:
         if self.draw(st.booleans()):
             fb = self.fmt()
             assume(fb.frac <= facc)
-            bias = self.buffer(1, cols + 2, fb)
+            bias = self.buffer(1, cols + 2, fb, self.data_kind())
         act = self.draw(st.integers(0, len(ACTIVATIONS) - 1))
         slope = isa.NO_BUFFER
         declared = ops.DRAIN[act]
         if "c" in declared.operands:
             fmt = declared.constants
             slope = self.buffer(1, 1, fmt, "const", values=self.values(fmt, (1, 1)))
-        dst = self.buffer(r_ext, cols, self.fmt())
+        dst = self.buffer(r_ext, cols, self.fmt(), self.data_kind())
         src_col = self.draw(st.integers(0, 2))
         ins = Drain(dst=dst, acc=acc, bias=bias, slope=slope, act=act, rows=r,
                     cols=Range(0, cols), src_col=src_col)
@@ -199,7 +217,7 @@ class _Builder:
                                         acc_bits)
         elif dst.layout != "monitor":        # a monitor takes its operand's format, below
             fd = self.fmt()
-            fields["dst"] = self.buffer(r_ext, c_ext, fd)
+            fields["dst"] = self.buffer(r_ext, c_ext, fd, self.data_kind())
             self._constrain(fields["dst"], dst.values)
         for role, operand in op.operands.items():
             if role == "d":
@@ -241,7 +259,7 @@ class _Builder:
             shape = (r_ext, c_ext)
         else:
             shape = (r_ext, src_ext)
-        buf = self.buffer(*shape, fmt)
+        buf = self.buffer(*shape, fmt, self.data_kind())
         self._constrain(buf, operand.values)
         return buf
 
@@ -258,7 +276,7 @@ class _Builder:
         rows, cols = self.dim(), self.dim()
         r_ext, r = self.region(rows)
         fmt = self.fmt()
-        buf = self.buffer(r_ext, cols + 2, fmt)
+        buf = self.buffer(r_ext, cols + 2, fmt, self.data_kind())
         if self.draw(st.booleans()):
             slot = len(self.slots)
             self.slots.append(Slot(f"s{slot}", r_ext, cols + 3))
@@ -295,6 +313,8 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     from .hw.design import pe_widths, program_limits
     pe = pe_widths(spec)
     assume(not program_limits(program, pe, word_bits(pe)))
+    # every unit reaches the memories of its operands (fixar_gen.memory_access)
+    assume(not access_problems(program))
     # every value within the width config_for gives its memory (the data formats the
     # drawn constants and PRNG lanes included): a program the spec's design can hold
     # and within the depth open_machine gives every memory (random_program_words)

@@ -171,3 +171,123 @@ class BankedModel:
             return [self.words.get((line, j), 0) for j in range(self.banks)]
         base = line - line % self.banks
         return [self.words.get((base + i, col % self.banks), 0) for i in range(self.banks)]
+
+
+# ----------------------------------------------------------- interleaved: the element loop
+
+def interleaved_bank_shape(banks: int, addr_bits: int, tail_bits: int | None
+                           ) -> tuple[int, ...]:
+    """Address bits of each RAM of one bank of a memory of ``2^addr_bits`` words (or
+    ``2^(addr_bits - 1) + 2^tail_bits``: a main RAM and a tail above it) split over
+    ``banks`` interleaved banks: ``(main,)`` or ``(main, tail)``.  A tail smaller than
+    two words a bank is dropped (the main RAM doubles instead)."""
+    lb = _log2(banks, "interleaved memory")
+    if tail_bits is not None and addr_bits - 1 - lb >= 1 and tail_bits - lb >= 1:
+        return (addr_bits - 1 - lb, tail_bits - lb)
+    return (max(1, addr_bits - lb),)
+
+
+class InterleavedBanks:
+    """A memory of ``banks`` interleaved banks: word ``a`` lives in bank ``a mod banks``
+    at bank address ``a div banks``, so any ``banks`` adjacent words ``a .. a + banks - 1``
+    are one word in each bank -- a step of the element loop (up to ``banks`` lanes)
+    reads or writes its words at any address, no alignment needed, and a broadcast
+    operand is word 0 of the line.
+
+    Per port ``p`` (``ports`` of each: one per core), driven by the caller:
+    ``read_address[p]`` (``addr_bits``; the line ``read_words[p]``, word k = the word at
+    address + k, arrives one cycle later, as the memory is after that cycle's writes),
+    ``write_address[p]``, ``write_words[p]`` (word j is written at address + j) and
+    ``write_enables[p]`` (one bit per word).  Each bank is a ``MemBlock(asynchronous=
+    False)`` (two when the memory has a tail, :func:`interleaved_bank_shape`) with
+    ``ports`` read ports at registered addresses and ``ports`` write ports: with one
+    port, what one BRAM36 / URAM288 offers.  The golden model is
+    :class:`InterleavedModel`."""
+
+    def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
+                 tail_bits: int | None = None, ports: int = 1):
+        lb = _log2(banks, f"interleaved memory {scope.prefix}")
+        self.banks, self.width, self.addr_bits, self.lb = banks, width, addr_bits, lb
+        shape = interleaved_bank_shape(banks, addr_bits, tail_bits)
+        self.bank_bits = shape[0] + (1 if len(shape) > 1 else 0)
+        self.blocks = [[pyrtl.MemBlock(width, bits,
+                                       name=scope(f"bank{b}" + ("_tail" if k else "")),
+                                       asynchronous=False, max_read_ports=ports,
+                                       max_write_ports=ports)
+                        for k, bits in enumerate(shape)] for b in range(banks)]
+        self.shape = shape
+        self.read_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr"))
+                             for p in range(ports)]
+        self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
+                              for p in range(ports)]
+        self.write_words = [[pyrtl.WireVector(width, scope(f"p{p}_wdata{j}"))
+                             for j in range(banks)] for p in range(ports)]
+        self.write_enables = [[pyrtl.WireVector(1, scope(f"p{p}_we{j}"))
+                               for j in range(banks)] for p in range(ports)]
+        self.read_words = []
+        for p in range(ports):
+            words = []
+            for b in range(banks):
+                reg = pyrtl.Register(self.bank_bits, name=scope(f"p{p}_bank{b}_raddr"))
+                reg.next <<= self._bank_address(self.read_address[p], b)
+                word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
+                word <<= self._bank_read(b, reg)
+                words.append(word)
+            if lb:
+                rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
+                rot.next <<= self.read_address[p][:lb]
+                words = _rotate(words, rot)
+            self.read_words.append(words)
+            # writes: bank b takes word (b - a) mod banks
+            address = self.write_address[p]
+            words = list(self.write_words[p])
+            enables = list(self.write_enables[p])
+            if lb:
+                neg = (pyrtl.Const(0, lb) - address[:lb])[:lb]
+                words, enables = _rotate(words, neg), _rotate(enables, neg)
+            for b in range(banks):
+                self._bank_write(b, self._bank_address(address, b), words[b], enables[b])
+
+    def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
+        """Bank ``b``'s address of the line starting at word ``address``: its line, one
+        more when bank b lies before the start's bank (the line wraps into the next)."""
+        line = address[self.lb:] if self.lb else address
+        if self.lb and b < self.banks - 1:       # the last bank is never before the start
+            line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
+        line = pyrtl.as_wires(line)
+        return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
+            else line.zero_extended(self.bank_bits)
+
+    def _bank_read(self, b: int, addr: pyrtl.WireVector) -> pyrtl.WireVector:
+        main = self.blocks[b][0][addr[:self.shape[0]]]
+        if len(self.shape) == 1:
+            return main
+        return pyrtl.select(addr[self.bank_bits - 1], self.blocks[b][1][addr[:self.shape[1]]],
+                            main)
+
+    def _bank_write(self, b: int, addr, word, enable) -> None:
+        if len(self.shape) == 1:
+            self.blocks[b][0][addr[:self.shape[0]]] <<= pyrtl.MemBlock.EnabledWrite(word, enable)
+            return
+        top = addr[self.bank_bits - 1]
+        self.blocks[b][0][addr[:self.shape[0]]] <<= pyrtl.MemBlock.EnabledWrite(
+            word, enable & ~top)
+        self.blocks[b][1][addr[:self.shape[1]]] <<= pyrtl.MemBlock.EnabledWrite(
+            word, enable & top)
+
+
+class InterleavedModel:
+    """What an :class:`InterleavedBanks` memory holds, by word address (unwritten words
+    read 0): ``banks`` adjacent words read or written from any address."""
+
+    def __init__(self, banks: int, width: int, depth: int):
+        self.banks, self.width, self.depth = banks, width, depth
+        self.words: dict[int, int] = {}
+
+    def write(self, address: int, values, enables) -> None:
+        for j, (value, enable) in enumerate(zip(values, enables)):
+            if enable:
+                self.words[(address + j) % self.depth] = value % (1 << self.width)
+
+    def read(self, address: int) -> list[int]:
+        return [self.words.get((address + k) % self.depth, 0) for k in range(self.banks)]

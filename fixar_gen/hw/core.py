@@ -57,10 +57,16 @@ Memory
     address computed in cycle t is registered and its word, as it is after cycle t's
     writes, arrives in cycle t + 1, so a read-modify-write one cycle apart needs no
     forwarding.  The host read port too (``hostmap.HOST_READ_LATENCY``; the host's
-    data address is the memory id above the offset).  Each memory has as many read and
-    write ports as the cores need each cycle (per core: 4 lanes + 2 + 2R + 3C reads, 2
-    lanes + 1 + 2C writes), so no unit ever waits for memory; that port count keeps
-    them out of block RAM (flip-flops): the banks of docs/hardware.md are next.
+    data address is the memory id above the offset).  The matrix unit reaches only the
+    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``wmem``, ``cmem``).
+    ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``: the element loop and the host
+    only) are interleaved banks: a step reads each operand as one line of adjacent
+    words through its memory's line port (per core; the host's requests muxed into
+    core 0's) and writes its results as one line, and a program never asks one of them
+    for two lines of one step (:mod:`fixar_gen.memory_access`).  The other memories
+    have a read and a write port per word their units read or write each cycle
+    (:func:`memory_ports`), so no unit ever waits for memory; that port count keeps
+    them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
@@ -80,11 +86,12 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, check_width, delay, named, resize
-from .data_memories import MEMORY_ID_BITS, DataMemories, MemoryShape, memory_id
+from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
+                           memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
-from ..memory_kinds import MEMORIES, SLOT_MEMORY
+from ..memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES, SLOT_MEMORY
 
 # controller states
 IDLE, FETCH, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, BARRIER_OUT, \
@@ -149,17 +156,47 @@ class CoreConfig:
         return self.data_memories[memory_id(name)]
 
     @property
+    def banks(self) -> int:
+        """Banks of each banked memory (``BANKED_MEMORIES``): one per vector lane,
+        rounded up to a power of two."""
+        return 1 << (self.lanes - 1).bit_length()
+
+    def locate(self, name: str, offset: int) -> tuple[str, int]:
+        """(MemBlock name, address) of word ``offset`` of data memory ``name``."""
+        shape = self.memory(name)
+        if name in BANKED_MEMORIES:
+            return locate_banked(shape, self.banks, offset)
+        return shape.locate(offset)
+
+    @property
     def hostmap(self) -> HostMap:
         return HostMap(self.name, self.cores, self.word, self.addr_bits, self.imem_bits,
                        self.buffer_bits, self.slot_bits)
 
 
 def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
-    """(read ports, write ports) each core has on the scratchpad (the host adds one of
-    each): 4 per vector lane + 2 + 2R + 3C reads; one write per lane, lane 0's second
-    (range's max, the OU state), the PRNG lane's, and 2C writes of the matrix unit."""
+    """(read ports, write ports) each core has on an unbanked data memory that every
+    unit reaches (the host adds one of each): 4 per vector lane + 2 + 2R + 3C reads;
+    one write per lane, lane 0's second (range's max, the OU state), the PRNG lane's,
+    and 2C writes of the matrix unit.  :func:`memory_ports` counts each memory."""
     return (4 * cfg.lanes + 2 + 2 * cfg.rows + 3 * cfg.cols,
             cfg.lanes + 2 + 2 * cfg.cols)
+
+
+def memory_ports(cfg: CoreConfig, name: str) -> tuple[int, int]:
+    """(read ports, write ports) of each RAM of data memory ``name``, the host's
+    included: a banked memory's bank has a line port of each per core (the host's
+    muxed into core 0's); an unbanked one a port per word the element loop reads (4 a
+    lane, the constants' 2) or writes (a lane's, lane 0's second, the PRNG lane's) per
+    core, and the matrix unit's where :data:`MATRIX_MEMORIES` lets it reach the memory
+    (2R for a, C for b, 2C reads and writes for dst), plus the host's."""
+    if name in BANKED_MEMORIES:
+        return cfg.cores, cfg.cores
+    L, R, C = cfg.lanes, cfg.rows, cfg.cols
+    reads = 4 * L + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
+        + C * (name in MATRIX_MEMORIES["b"]) + 2 * C * (name in MATRIX_MEMORIES["dst"])
+    writes = L + 2 + 2 * C * (name in MATRIX_MEMORIES["dst"])
+    return reads * cfg.cores + 1, writes * cfg.cores + 1
 
 
 def word_bits(pe: PEWidths) -> int:
@@ -323,7 +360,8 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     reads_per_core, writes_per_core = scratchpad_ports(cfg)
     data = DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
                         read_ports=reads_per_core * cfg.cores + 1,
-                        write_ports=writes_per_core * cfg.cores + 1)
+                        write_ports=writes_per_core * cfg.cores + 1,
+                        banks={m: cfg.banks for m in BANKED_MEMORIES}, line_ports=cfg.cores)
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
@@ -331,12 +369,15 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                           max_read_ports=cfg.cores, max_write_ports=1)
     # the host's data address: the memory id above the offset
     A = cfg.addr_bits
-    data.write(ports["host_mem_addr"][A:], ports["host_mem_addr"][:A],
-               ports["host_mem_wdata"], ports["host_mem_we"])
+    # (on a banked memory through core 0's line ports, when no core asks for them: the
+    # cores are idle while the host reads or writes)
+    data.write_lanes(0, ports["host_mem_addr"][A:], [ports["host_mem_addr"][:A]],
+                     [ports["host_mem_wdata"]], [ports["host_mem_we"]], host=True)
     # the host's read is synchronous too: host_mem_rdata is the word at the address
     # host_mem_raddr held in the previous cycle
-    ports["host_mem_rdata"] <<= data.read(ports["host_mem_raddr"][A:],
-                                          ports["host_mem_raddr"][:A], "host_mem_raddr_q")
+    ports["host_mem_rdata"] <<= data.read_lanes(
+        0, ports["host_mem_raddr"][A:], [ports["host_mem_raddr"][:A]], pyrtl.Const(0, 1),
+        pyrtl.Const(1, 1), ["host_mem_raddr_q"], host=True)[0]
     desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_desc_wdata"],
                                                                   ports["host_desc_we"])
     slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_slot_wdata"],
@@ -355,6 +396,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         cycles.append(out["cycles"])
         sats.append(out["sat_mem"])
 
+    data.finish()
     all_done = done[0]
     for d in done[1:]:
         all_done = all_done & d
@@ -518,10 +560,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
     lane_addr_d = []
+    e_unbroadcast = _any(fn_is, ops.with_operand("e", layout="unbroadcast"))
+    # per lane: the addresses of its operands (lane v's are lane 0's + v, or lane 0's
+    # for a broadcast operand: a step's operand is one line of adjacent words)
+    addrs = {"a": [], "b": [], "d": [], "e": []}
+    actives, copy_dsts, dst_addrs = [], [], []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active_issue = group > v
-        active = named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active"))
+        actives.append(named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active")))
         col_d = _z(_z(cols_start, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
         col_s = _z(_z(src_col, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
 
@@ -539,8 +586,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                               operand_address("a"))
         addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
         addr_b = pyrtl.select(uses_lane, addr_lane, operand_address("b"))
-        addr_e = pyrtl.select(_any(fn_is, ops.with_operand("e", layout="unbroadcast")),
-                              operand_address("e", broadcast=False),
+        addr_e = pyrtl.select(e_unbroadcast, operand_address("e", broadcast=False),
                               operand_address("e"))
         addr_d = pyrtl.select(is_range, _z(dd["base"], A), addr_dst)
         addr_e = pyrtl.select(is_range, _z(_z(dd["base"], A) + 1, A), addr_e)
@@ -548,18 +594,41 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
         copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
-        copy_dst = named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst"))
+        copy_dsts.append(named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst")))
+        dst_addrs.append(addr_dst)
+        addrs["a"].append(pyrtl.select(copy_issue, copy_src, addr_a))
+        addrs["b"].append(addr_b)
+        addrs["d"].append(addr_d)
+        addrs["e"].append(addr_e)
 
-        de = desc_regs["e"][0]
-        rd_a = mems.data.read(pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
-                              pyrtl.select(copy_issue, copy_src, addr_a), ls("ra_a"))
-        rd_b = mems.data.read(db["mem"], addr_b, ls("ra_b"))
-        rd_d = mems.data.read(dd["mem"], addr_d, ls("ra_d"))
-        rd_e = mems.data.read(pyrtl.select(is_range, dd["mem"], de["mem"]), addr_e,
-                              ls("ra_e"))
+    # one read of each operand a step (the issue cycle; the words arrive in stage 1):
+    # a line of a banked memory, a word a lane of the others
+    def single(slot_name):
+        return desc_regs[slot_name][0]["cols"] == 1
+
+    de = desc_regs["e"][0]
+    present = {name: desc_regs[name][2] for name in OPERAND_SLOTS}
+    lane_names = [s.sub(f"lane{v}") for v in range(lanes)]
+    reads_dst = _any(fn_is, ops.names(reads_dst=True))
+    rd = {}
+    for slot_name, mem_id, broadcast, want in (
+            ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
+             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue),
+            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"]),
+            ("d", dd["mem"], is_range, issuing & reads_dst),
+            ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
+             is_range | (~e_unbroadcast & single("e")), issuing & present["e"])):
+        rd[slot_name] = mems.data.read_lanes(
+            index, mem_id, addrs[slot_name], broadcast, want,
+            [ls(f"ra_{slot_name}") for ls in lane_names])
+
+    for v in range(lanes):
+        ls = lane_names[v]
+        active = actives[v]
+        rd_a, rd_b, rd_d, rd_e = rd["a"][v], rd["b"][v], rd["d"][v], rd["e"][v]
         if v == 0:
             range_min, range_max = rd_d, rd_e
-            lane0 = (addr_b, addr_e)
+            lane0 = (addrs["b"][0], addrs["e"][0])
         # range: the lanes' values folded into the current min and max (no lane runs;
         # the result is written in stage 1, so the next step's read, one cycle behind,
         # sees it)
@@ -579,9 +648,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
         # the element's write address travels with it: the read, then LANE_DEPTH cycles
-        wa_d = delay(addr_dst, 1 + V.LANE_DEPTH, ls("wa_d_d{k}"))
+        wa_d = delay(dst_addrs[v], 1 + V.LANE_DEPTH, ls("wa_d_d{k}"))
         units.append(unit)
-        lane_addr_d.append((copy_dst, rd_a, wa_d, active))
+        lane_addr_d.append((copy_dsts[v], rd_a, wa_d, active))
 
     range_min, range_max = range_in[-1]
     range_now = named(issued & is_range, s("range_write"))
@@ -610,29 +679,32 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- writes -----------------------------------------------------------------------
     # (the descriptors hold until the last write: the next fetch is in its cycle)
+    # one line of dst a step (lane v at lane 0's address + v; range: its min), lane 0's
+    # second write (range's max, the OU state) and the PRNG lane's
     de_mem = desc_regs["e"][0]["mem"]
-    write_mem = pyrtl.select(copy_now, copy_dst_mem, dd["mem"])
+    write_mem = pyrtl.select(range_now, dd["mem"],
+                             pyrtl.select(copy_now, copy_dst_mem, dd["mem"]))
+    d_addresses, d_values, d_enables = [], [], []
     for v, (unit, (copy_dst, rd_a, wa_d, active)) in enumerate(zip(units, lane_addr_d)):
-        done_here = unit.done
+        address = pyrtl.select(copy_now, copy_dst, wa_d)
+        value = pyrtl.select(copy_now, rd_a, unit.d_out)
+        enable = (copy_now & active) | unit.done
         if v == 0:
-            address = pyrtl.select(range_now, _z(dd["base"], A),
-                                   pyrtl.select(copy_now, copy_dst, wa_d))
-            value = pyrtl.select(range_now, range_min,
-                                 pyrtl.select(copy_now, rd_a, unit.d_out))
-            mems.data.write(pyrtl.select(range_now, dd["mem"], write_mem), address, value,
-                            range_now | (copy_now & active) | done_here)
-            mems.data.write(pyrtl.select(range_now, dd["mem"], de_mem),
-                            pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e),
-                            pyrtl.select(range_now, range_max, unit.e_out),
-                            range_now | (done_here & writes_e))
-        else:
-            mems.data.write(write_mem, pyrtl.select(copy_now, copy_dst, wa_d),
-                            pyrtl.select(copy_now, rd_a, unit.d_out),
-                            (copy_now & active) | done_here)
+            address = pyrtl.select(range_now, _z(dd["base"], A), address)
+            value = pyrtl.select(range_now, range_min, value)
+            enable = range_now | enable
+        d_addresses.append(address)
+        d_values.append(value)
+        d_enables.append(enable)
+    mems.data.write_lanes(index, write_mem, d_addresses, d_values, d_enables)
+    mems.data.write_lanes(index, pyrtl.select(range_now, dd["mem"], de_mem),
+                          [pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e)],
+                          [pyrtl.select(range_now, range_max, units[0].e_out)],
+                          [range_now | (units[0].done & writes_e)])
     lane_word = _z(units[0].lane_out, W)
-    mems.data.write(db["mem"], wa_b, lane_word, elem_done & uses_lane)
+    mems.data.write_lanes(index, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
     for addr, value, enable in mm["writes"]:
-        mems.data.write(dd["mem"], addr, value, enable)
+        mems.data.write(dd["mem"], addr, value, enable, MATRIX_MEMORIES["dst"])
 
     # -- saturation counters per buffer id ---------------------------------------------
     sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
@@ -816,8 +888,10 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         kr = _z(k0 + r, COUNT_BITS + 1)
         k_ok = kr < _z(k_count, COUNT_BITS + 1)
         kr = _z(kr, COUNT_BITS)
-        v_lo = mems.data.read(da["mem"], op_a_address(m_lo, kr), s(f"ra_a{r}_lo"))
-        v_hi = mems.data.read(da["mem"], op_a_address(m_hi, kr), s(f"ra_a{r}_hi"))
+        v_lo = mems.data.read(da["mem"], op_a_address(m_lo, kr), s(f"ra_a{r}_lo"),
+                              MATRIX_MEMORIES["a"])
+        v_hi = mems.data.read(da["mem"], op_a_address(m_hi, kr), s(f"ra_a{r}_hi"),
+                              MATRIX_MEMORIES["a"])
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
@@ -845,7 +919,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         n_in = nc < _z(n_count, COUNT_BITS + 1)
         value = mems.data.read(db["mem"],
                                op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)),
-                               s(f"ra_b{c}"))
+                               s(f"ra_b{c}"), MATRIX_MEMORIES["b"])
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
     load_data = named(pyrtl.concat_list(weights), s("load_data"))
@@ -899,9 +973,11 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             # cycle) is in the word read, so k-tiles accumulate without forwarding
             addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
             addr.next <<= acc_address(ahead_mi, ahead_n0, c)
-            which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
-            which.next <<= dd["mem"]
-            old = mems.data.read_registered(which, addr)
+            which = None
+            if len(MATRIX_MEMORIES["dst"]) > 1:
+                which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
+                which.next <<= dd["mem"]
+            old = mems.data.read_registered(which, addr, MATRIX_MEMORIES["dst"])
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
             total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)

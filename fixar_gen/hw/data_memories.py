@@ -10,9 +10,12 @@ loses no bits when its memory's width is at least its buffer's stored width
 (:func:`fixar_gen.memory_kinds.stored_width`; :func:`fixar_gen.hw.design.
 hardware_limits` refuses a program where it is not).
 
-Each memory has the read and write ports the units need each cycle (step 2 of the plan
-in docs/hardware.md keeps the port count of the one scratchpad it replaces, per
-memory); banking them to one primitive's ports is the plan's later steps.
+The memories the element loop alone touches (:data:`fixar_gen.memory_kinds.
+BANKED_MEMORIES`: gradients, optimizer state) are interleaved banks with a line read
+and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
+primitive's ports on a one-core design, so block RAM); the others still have a read
+and a write port per word their units read or write (flip-flops), until the plan in
+docs/hardware.md banks them too.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 import pyrtl
 
 from ..memory_kinds import MEMORIES
+from .banked import InterleavedBanks, interleaved_bank_shape
+from .build import Scope
 
 #: bits of a memory id in a buffer descriptor and in the host's data address
 MEMORY_ID_BITS = max(1, (len(MEMORIES) - 1).bit_length())
@@ -74,6 +79,28 @@ class MemoryShape:
         raise ValueError(f"word {offset} is beyond memory {self.name}")
 
 
+def bank_blocks(shape: MemoryShape, banks: int) -> tuple[tuple[str, int], ...]:
+    """(MemBlock name, words) of every RAM of ``shape`` built of ``banks`` interleaved
+    banks (:class:`~fixar_gen.hw.banked.InterleavedBanks`), bank by bank."""
+    bits = interleaved_bank_shape(banks, shape.addr_bits, shape.tail_bits)
+    return tuple((f"{shape.block_name}_bank{b}" + ("_tail" if k else ""), 1 << n)
+                 for b in range(banks) for k, n in enumerate(bits))
+
+
+def locate_banked(shape: MemoryShape, banks: int, offset: int) -> tuple[str, int]:
+    """(MemBlock name, address in it) of word ``offset`` of ``shape`` built of
+    ``banks`` interleaved banks: bank ``offset mod banks``, address ``offset div
+    banks`` (in its tail RAM beyond the main one)."""
+    if not 0 <= offset < shape.depth:
+        raise ValueError(f"word {offset} is beyond memory {shape.name}")
+    lb = banks.bit_length() - 1
+    bank, at = offset % banks, offset >> lb
+    bits = interleaved_bank_shape(banks, shape.addr_bits, shape.tail_bits)
+    if len(bits) > 1 and at >= 1 << bits[0]:
+        return f"{shape.block_name}_bank{bank}_tail", at - (1 << bits[0])
+    return f"{shape.block_name}_bank{bank}", at
+
+
 def fitted_shape(name: str, width: int, words: int, tails: bool = True) -> MemoryShape:
     """The smallest :class:`MemoryShape` of ``words`` words or more: a power of two, or
     (``tails``) half the next one plus a smaller power of two."""
@@ -92,10 +119,21 @@ def _z(value, bits: int) -> pyrtl.WireVector:
 
 
 class DataMemories:
-    """The data memories of a design (shared by its cores, as the scratchpad was)."""
+    """The data memories of a design (shared by its cores, as the scratchpad was).
+
+    A memory named in ``banks`` (name -> banks, a power of two) is built of
+    interleaved banks (:class:`~fixar_gen.hw.banked.InterleavedBanks`) with
+    ``line_ports`` line ports (one per core): the units reach it only through
+    :meth:`read_lanes` and :meth:`write_lanes`, which ask for a line of adjacent words,
+    and :meth:`finish` gives each port to the request that names the memory in that
+    cycle (the programs ask for at most one read and one write line per memory, core
+    and cycle: :mod:`fixar_gen.memory_access`; the host's requests come last and have
+    the port when no core asks).  The other memories keep a read and a write port per
+    word the units read or write."""
 
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
-                 read_ports: int, write_ports: int):
+                 read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
+                 line_ports: int = 1):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -103,53 +141,194 @@ class DataMemories:
                 raise ValueError(f"memory {s.name}: {s.width} bits x 2^{s.addr_bits} words "
                                  f"is beyond the {word}-bit word or {addr_bits} "
                                  "address bits")
+        banks = dict(banks or {})
+        unknown = set(banks) - set(MEMORIES)
+        if unknown:
+            raise ValueError(f"banks for unknown memories {sorted(unknown)}")
         self.shapes = shapes
         self.word = word
         self.addr_bits = addr_bits
-        # per memory, its RAMs: (MemBlock, address bits)
-        self.blocks = [[(pyrtl.MemBlock(s.width, (words - 1).bit_length(), name=name,
+        # per memory, its RAMs: (MemBlock, address bits); none for a banked memory
+        self.blocks = [[] if s.name in banks else
+                       [(pyrtl.MemBlock(s.width, (words - 1).bit_length(), name=name,
                                         asynchronous=False, max_read_ports=read_ports,
                                         max_write_ports=write_ports),
                          (words - 1).bit_length()) for name, words in s.blocks]
                        for s in shapes]
+        self.banked = {s.name: InterleavedBanks(Scope(s.block_name), banks=banks[s.name],
+                                                width=s.width, addr_bits=s.addr_bits,
+                                                tail_bits=s.tail_bits, ports=line_ports)
+                       for s in shapes if s.name in banks}
+        self.line_ports = line_ports
+        # requests on the banked memories' line ports: (port, mem id, address, want[,
+        # words, enables]), the host's last
+        self._line_reads: list[tuple] = []
+        self._line_writes: list[tuple] = []
+        self._finished = False
 
-    def read(self, mem_id, address, name: str) -> pyrtl.WireVector:
-        """A synchronous read: ``address`` of memory ``mem_id`` registered (``name``,
-        ``name``_mem) at the end of this cycle; the word, sign-extended to the
-        datapath word, in the next."""
+    @property
+    def unbanked(self) -> tuple[str, ...]:
+        return tuple(m for m in MEMORIES if m not in self.banked)
+
+    def _names(self, memories) -> tuple[str, ...]:
+        return self.unbanked if memories is None else tuple(memories)
+
+    def read(self, mem_id, address, name: str, memories=None) -> pyrtl.WireVector:
+        """A synchronous read of one word: ``address`` of memory ``mem_id`` registered
+        (``name``, ``name``_mem) at the end of this cycle; the word, sign-extended to
+        the datapath word, in the next.  Only ``memories`` (default: every memory that
+        is not banked) get a port; a banked memory is read through :meth:`read_lanes`."""
         addr = pyrtl.Register(self.addr_bits, name=name)
         addr.next <<= _z(address, self.addr_bits)
-        which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
-        which.next <<= _z(mem_id, MEMORY_ID_BITS)
-        return self.read_registered(which, addr)
+        which = None
+        if len(self._names(memories)) > 1:
+            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
+            which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        return self.read_registered(which, addr, memories)
 
-    def read_registered(self, which: pyrtl.Register, addr: pyrtl.Register
-                        ) -> pyrtl.WireVector:
-        """The word at a registered address ``addr`` of the registered memory id
-        ``which`` (a read-modify-write that writes back to ``addr``)."""
-        words = []
+    def _word_reads(self, addr, memories) -> dict[str, pyrtl.WireVector]:
+        """{memory: its word at the registered ``addr``, sign-extended} for the unbanked
+        ``memories``."""
+        out = {}
         for shape, blocks in zip(self.shapes, self.blocks):
+            if shape.name not in memories or shape.name in self.banked:
+                continue
             raw = pyrtl.WireVector(shape.width)
             parts = [block[addr[:bits]] for block, bits in blocks]
             top = addr[shape.addr_bits - 1]
             raw <<= parts[0] if len(parts) == 1 else pyrtl.select(top, parts[1], parts[0])
-            words.append(raw[:self.word] if shape.width >= self.word
-                         else raw.sign_extended(self.word))
-        padded = words + [words[-1]] * ((1 << MEMORY_ID_BITS) - len(words))
-        out = pyrtl.WireVector(self.word)
-        out <<= pyrtl.mux(which, *padded)
+            out[shape.name] = self._extend(raw)
         return out
 
-    def write(self, mem_id, address, value, enable) -> None:
+    def _extend(self, raw: pyrtl.WireVector) -> pyrtl.WireVector:
+        return raw[:self.word] if raw.bitwidth >= self.word else raw.sign_extended(self.word)
+
+    def _select(self, which, words: dict[str, pyrtl.WireVector]) -> pyrtl.WireVector:
+        """The word of the memory whose id is ``which`` (any of ``words`` for an id it
+        does not name: the programs never ask for one; ``which`` may be None when
+        ``words`` has one memory)."""
+        if not words:
+            raise ValueError("a read port on no memory")
+        default = next(iter(words.values()))
+        padded = [words.get(m, default) for m in MEMORIES]
+        padded += [default] * ((1 << MEMORY_ID_BITS) - len(padded))
+        out = pyrtl.WireVector(self.word)
+        out <<= padded[0] if len(words) == 1 else pyrtl.mux(which, *padded)
+        return out
+
+    def read_registered(self, which: pyrtl.Register | None, addr: pyrtl.Register,
+                        memories=None) -> pyrtl.WireVector:
+        """The word at a registered address ``addr`` of the registered memory id
+        ``which`` (a read-modify-write that writes back to ``addr``), over the unbanked
+        ``memories`` (``which``: None when they are one)."""
+        return self._select(which, self._word_reads(addr, self._names(memories)))
+
+    def write(self, mem_id, address, value, enable, memories=None) -> None:
         """Write the low bits of ``value`` at ``address`` of memory ``mem_id`` when
-        ``enable``."""
+        ``enable`` (a port on each of the unbanked ``memories``)."""
+        names = self._names(memories)
         mem_id = _z(mem_id, MEMORY_ID_BITS)
         value = pyrtl.as_wires(value)
         address = _z(address, self.addr_bits)
         for k, (shape, blocks) in enumerate(zip(self.shapes, self.blocks)):
+            if shape.name not in names or shape.name in self.banked:
+                continue
             here = enable & (mem_id == k)
             top = address[shape.addr_bits - 1]
             for j, (block, bits) in enumerate(blocks):
                 ok = here if len(blocks) == 1 else here & (top if j else ~top)
                 block[address[:bits]] <<= pyrtl.MemBlock.EnabledWrite(
                     _z(value, shape.width), ok)
+
+    # -- line ports (banked memories) and per-word ports behind one call -----------------
+
+    def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
+                   memories=MEMORIES, host: bool = False) -> list[pyrtl.WireVector]:
+        """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
+        v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
+        synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
+        reads each lane's word through a port of its own (address registers ``names``);
+        a banked one reads the line at ``addresses[0]`` through line port ``port`` in
+        the cycles ``want`` is 1 (``host``: the host's request, served when no core's
+        is)."""
+        names = list(names)
+        which = None
+        if len(memories) > 1:
+            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
+            which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        banked = [m for m in memories if m in self.banked]
+        unbanked = [m for m in memories if m not in self.banked]
+        if banked:
+            if len(addresses) > 1:
+                wide = pyrtl.Register(1, name=f"{names[0]}_bcast")
+                wide.next <<= _z(broadcast, 1)
+            self._line_reads.append((port, _z(mem_id, MEMORY_ID_BITS),
+                                     _z(addresses[0], self.addr_bits), _z(want, 1), host))
+        out = []
+        for v, address in enumerate(addresses):
+            words = {}
+            if unbanked:
+                addr = pyrtl.Register(self.addr_bits, name=names[v])
+                addr.next <<= _z(address, self.addr_bits)
+                words.update(self._word_reads(addr, unbanked))
+            for m in banked:
+                line = self.banked[m].read_words[port]
+                word = line[0] if v == 0 else pyrtl.select(wide, line[0], line[v])
+                words[m] = self._extend(word)
+            out.append(self._select(which, {m: words[m] for m in memories}))
+        return out
+
+    def write_lanes(self, port: int, mem_id, addresses, values, enables,
+                    memories=MEMORIES, host: bool = False) -> None:
+        """Write ``values[v]`` at ``addresses[v]`` (``addresses[0] + v``) of memory
+        ``mem_id`` where ``enables[v]``: through a port per word on an unbanked memory,
+        one line through line port ``port`` on a banked one."""
+        mem_id = _z(mem_id, MEMORY_ID_BITS)
+        unbanked = [m for m in memories if m not in self.banked]
+        if unbanked:
+            for address, value, enable in zip(addresses, values, enables):
+                self.write(mem_id, address, value, enable, unbanked)
+        if any(m in self.banked for m in memories):
+            self._line_writes.append((port, mem_id, _z(addresses[0], self.addr_bits),
+                                      [pyrtl.as_wires(v) for v in values],
+                                      [_z(e, 1) for e in enables], host, tuple(memories)))
+
+    def finish(self) -> None:
+        """Drive the banked memories' line ports from the requests (call once, after
+        every unit has made its requests)."""
+        if self._finished:
+            raise ValueError("DataMemories.finish called twice")
+        self._finished = True
+        for m, banks in self.banked.items():
+            k = memory_id(m)
+            for p in range(self.line_ports):
+                reads = sorted((r for r in self._line_reads if r[0] == p), key=lambda r: r[4])
+                address = pyrtl.Const(0, self.addr_bits)
+                for _, mem_id, a0, want, host in reversed(reads):
+                    address = a0 if host else pyrtl.select(want & (mem_id == k), a0, address)
+                banks.read_address[p] <<= address[:banks.addr_bits]
+                writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
+                                key=lambda w: w[5])
+                address = pyrtl.Const(0, self.addr_bits)
+                words = [pyrtl.Const(0, banks.width)] * banks.banks
+                enables = [pyrtl.Const(0, 1)] * banks.banks
+                for _, mem_id, a0, values, ens, host, _ in reversed(writes):
+                    if len(values) > banks.banks:
+                        raise ValueError(f"a line of {len(values)} words on memory {m} of "
+                                         f"{banks.banks} banks")
+                    here = mem_id == k
+                    wanted = pyrtl.Const(0, 1)
+                    for e in ens:
+                        wanted = wanted | e
+                    take = here & wanted
+                    address = pyrtl.select(take, a0, address)
+                    words = [pyrtl.select(take, _z(values[j], banks.width), words[j])
+                             if j < len(values) else words[j] for j in range(banks.banks)]
+                    enables = [pyrtl.select(take, ens[j] & here, enables[j])
+                               if j < len(ens) else pyrtl.select(take, pyrtl.Const(0, 1),
+                                                                 enables[j])
+                               for j in range(banks.banks)]
+                banks.write_address[p] <<= address[:banks.addr_bits]
+                for j in range(banks.banks):
+                    banks.write_words[p][j] <<= words[j]
+                    banks.write_enables[p][j] <<= enables[j]

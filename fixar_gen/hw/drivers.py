@@ -48,7 +48,7 @@ class PyrtlDriver(Driver):
             shape = self.cfg.memory(mem)
             mask = (1 << shape.width) - 1
             for k, value in enumerate(values):
-                block, at = shape.locate(offset + k)
+                block, at = self.cfg.locate(mem, offset + k)
                 self._mem(block)[at] = int(value) & mask
             return
         name = {"desc": "mem_desc", "slot": "mem_slot", "imem": f"core{core}_imem"}[memory]
@@ -63,7 +63,7 @@ class PyrtlDriver(Driver):
         top, word_mask = 1 << (shape.width - 1), (1 << self.cfg.word) - 1
         out = []
         for k in range(count):
-            block, at = shape.locate(offset + k)
+            block, at = self.cfg.locate(mem, offset + k)
             raw = self._mem(block).get(at, 0)
             out.append((raw - 2 * top if raw & top else raw) & word_mask)
         return out

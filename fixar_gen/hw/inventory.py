@@ -31,7 +31,9 @@ from .. import isa
 from ..boards import U50
 from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
-from .core import CoreConfig, OPERAND_SLOTS, scratchpad_ports
+from ..memory_kinds import BANKED_MEMORIES
+from .core import CoreConfig, OPERAND_SLOTS, memory_ports
+from .data_memories import interleaved_bank_shape
 from .hostmap import STAT_BITS, width
 
 BRAM36_BITS = 36 * 1024
@@ -101,6 +103,12 @@ class GeneratedMemory:
     writes: int               # write ports (one copy)
     read_address: str         # "registered" | "computed"
     holds: str
+    #: the MemBlock of each bank (default: one, ``name``)
+    bank_names: tuple[str, ...] = ()
+
+    @property
+    def block_names(self) -> tuple[str, ...]:
+        return self.bank_names or (self.name,)
 
     @property
     def bits(self) -> int:
@@ -180,26 +188,43 @@ class Inventory:
 
 MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, optimizer "
                    "state, gradients, activations and host slots, accumulators, small "
-                   "ones), each at its own width and depth and shared by all cores; its "
-                   "reads are synchronous (registered addresses) but it has a read and "
-                   "write port per operand of every unit, so by the mapping rules it is "
-                   "flip-flops, not block RAM (the next steps of issue 12 bank each into "
-                   "memories of one primitive's ports)")
+                   "ones), each at its own width and depth and shared by all cores, with "
+                   "synchronous reads (registered addresses); the gradients and the "
+                   "optimizer state, which only the element loop and the host reach, are "
+                   "interleaved banks with a line read and a line write port per core "
+                   "(block RAM on a one-core design); the others still have a read and "
+                   "write port per operand of the units that reach them, so by the "
+                   "mapping rules they are flip-flops (the next steps of issue 12 bank "
+                   "them too)")
 
 
 def memory_inventory(cfg: CoreConfig) -> Inventory:
     """The RAMs :func:`fixar_gen.hw.core.build_core` elaborates for ``cfg``
     (tests/hw/test_inventory.py checks this against the elaborated netlist)."""
     hm = cfg.hostmap
-    reads, writes = scratchpad_ports(cfg)
     n = cfg.cores
-    data = tuple(GeneratedMemory(block, "shared", 1, shape.width, words, 1,
-                                 reads * n + 1, writes * n + 1, "registered",
-                                 MEMORY_ROLES[shape.name] + " (placed by lifetime)"
-                                 + (" and the host slots" if shape.name == SLOT_MEMORY
-                                    else "") + (f" (words from {shape.blocks[0][1]:,} on)"
-                                                if k else ""))
-                 for shape in cfg.data_memories for k, (block, words) in enumerate(shape.blocks))
+    data = []
+    for shape in cfg.data_memories:
+        reads, writes = memory_ports(cfg, shape.name)
+        holds = MEMORY_ROLES[shape.name] + " (placed by lifetime)" \
+            + (" and the host slots" if shape.name == SLOT_MEMORY else "")
+        if shape.name in BANKED_MEMORIES:
+            B = cfg.banks
+            bits = interleaved_bank_shape(B, shape.addr_bits, shape.tail_bits)
+            for k, b in enumerate(bits):
+                tail = "_tail" if k else ""
+                data.append(GeneratedMemory(
+                    f"{shape.block_name}_bank{tail}", "shared", 1, shape.width, 1 << b, B,
+                    reads, writes, "registered",
+                    holds + f" in {B} interleaved banks (word a: bank a mod {B})"
+                    + (" (the banks' words beyond their main RAMs)" if k else ""),
+                    tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B))))
+            continue
+        for k, (block, words) in enumerate(shape.blocks):
+            data.append(GeneratedMemory(
+                block, "shared", 1, shape.width, words, 1, reads, writes, "registered",
+                holds + (f" (words from {shape.blocks[0][1]:,} on)" if k else "")))
+    data = tuple(data)
     mems = data + (
         GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
                         1, len(OPERAND_SLOTS) * n, 1, "computed",
@@ -222,6 +247,7 @@ def format_inventory(inv: dict) -> list[str]:
         where = (f"{m['bram36']:,} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
                  else m["maps_to"])
         copies = f"{m['copies']} x " if m["copies"] > 1 else ""
+        copies += f"{m['banks']} banks x " if m["banks"] > 1 else ""
         lines.append(f"    {m['name']:<9} {copies}{m['depth']:,} x {m['width_bits']} bits "
                      f"({m['bits'] / 1e6:,.2f} Mbit; {m['read_ports']} read / "
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "

@@ -20,6 +20,7 @@ from fixar_gen.hw.design import config_for
 from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, block_ram, joint_block_ram,
                                     memory_inventory)
 from fixar_gen.hw.pe import PEWidths
+from fixar_gen.memory_kinds import BANKED_MEMORIES
 from fixar_gen.memory_fit import generated_inventory, memory_fit
 from fixar_gen.resources import URAM_SHAPE, bram36_count, estimate_resources
 
@@ -80,14 +81,16 @@ def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
     inventory = memory_inventory(cfg)
     expected = {}
     for m in inventory.memories:
-        names = [m.name] if m.scope == "shared" else [f"core{c}_{m.name}" for c in
-                                                range(m.copies)]
+        # a banked memory: one MemBlock a bank, each m.width x m.depth
+        assert len(m.block_names) == (m.banks if m.bank_names else 1), m.name
+        names = list(m.block_names) if m.scope == "shared" else \
+            [f"core{c}_{n}" for c in range(m.copies) for n in m.block_names]
         for name in names:
             expected[name] = m
     assert set(got) == set(expected)
     for name, (w, d, reads, writes, kinds) in got.items():
         m = expected[name]
-        assert (m.width * m.banks, m.depth, m.reads, m.writes) == (w, d, reads, writes), name
+        assert (m.width, m.depth, m.reads, m.writes) == (w, d, reads, writes), name
         # a read at a top-level input (a host port) counts as computed
         if m.read_address == "registered":
             assert kinds == {"registered"}, name
@@ -100,19 +103,46 @@ def test_mapping_rules():
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608);
-    # 293 reads and 101 writes each: flip-flops until banked
-    shapes = {name: (m.width, m.depth) for name, m in by_name.items()
+    # the gradients and the optimizer state in 16 interleaved banks (one per lane);
+    # the others with a port per operand of the units reaching them: flip-flops
+    shapes = {name: (m.width, m.depth, m.banks) for name, m in by_name.items()
               if name.startswith("mem_") and name not in ("mem_desc", "mem_slot")}
-    assert shapes == {"mem_wmem": (32, 1 << 19), "mem_mmem": (32, 1 << 18),
-                      "mem_vmem": (32, 1 << 18), "mem_smem": (49, 64), "mem_smem_tail": (49, 8),
-                      "mem_gmem": (32, 1 << 17), "mem_amem": (32, 1 << 17),
-                      "mem_amem_tail": (32, 1 << 16), "mem_cmem": (82, 1 << 18)}
+    assert shapes == {"mem_wmem": (32, 1 << 19, 1), "mem_mmem_bank": (32, 1 << 14, 16),
+                      "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
+                      "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
+                      "mem_amem": (32, 1 << 17, 1), "mem_amem_tail": (32, 1 << 16, 1),
+                      "mem_cmem": (82, 1 << 18, 1)}
+    ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
+    # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
+    # (amem), C (amem, wmem), 2C (cmem, and its 2C writes); the host's one of each;
+    # a bank: one line read and one line write port per core (the host's muxed in)
+    assert ports == {"mem_wmem": (2 * 82 + 1, 2 * 18 + 1), "mem_smem": (2 * 66 + 1, 37),
+                     "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 114 + 1, 37),
+                     "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem": (2 * 98 + 1, 2 * 50 + 1),
+                     "mem_mmem_bank": (2, 2), "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2)}
+    # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
     assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
     assert by_name["mem_desc"].maps_to == LUT_RAM             # computed reads, one write
     assert inv.primitives == (6, 0)
-    assert inv.bits == sum(m.copies * m.width * m.depth for m in inv.memories)
+    assert inv.bits == sum(m.copies * m.banks * m.width * m.depth for m in inv.memories)
+
+
+def test_a_one_core_design_has_its_banked_memories_in_block_ram():
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    spec = spec.__class__(**{**spec.__dict__, "hardware": spec.hardware.__class__(
+        **{**spec.hardware.__dict__, "cores": 1})})
+    cfg = config_for(spec)
+    inv = memory_inventory(cfg)
+    banked = [m for m in inv.memories if m.bank_names]
+    assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank"}
+    for m in banked:
+        assert (m.banks, m.reads, m.writes, m.maps_to) == (16, 1, 1, BLOCK_RAM), m.name
+        assert m.primitives == m.as_block_ram != (0, 0)
+    # the others keep their per-operand ports
+    assert all(m.maps_to == FLIP_FLOPS for m in inv.memories
+               if m.name in ("mem_wmem", "mem_amem", "mem_cmem"))
 
 
 @settings(max_examples=200, deadline=None)
@@ -190,6 +220,10 @@ def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     assert got["organisation"].startswith("one data memory per memory")
     data = report["memory"]["data_memories"]
     for name, m in data.items():
-        rams = [r for r in got["memories"] if r["name"] in (f"mem_{name}", f"mem_{name}_tail")]
+        rams = [r for r in got["memories"] if r["name"] in (
+            f"mem_{name}", f"mem_{name}_tail", f"mem_{name}_bank", f"mem_{name}_bank_tail")]
         assert {r["width_bits"] for r in rams} == {m["width_bits"]}
-        assert sum(r["depth"] for r in rams) == m["words"] >= m["words_needed"]
+        total = sum(r["depth"] * r["banks"] for r in rams)
+        # banks round a tail smaller than two words a bank up into the main RAMs
+        assert total >= m["words"] >= m["words_needed"]
+        assert total == m["words"] or name in BANKED_MEMORIES

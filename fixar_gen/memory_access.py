@@ -1,0 +1,86 @@
+"""Which memories each unit of the core may reach, checked on a program: the matrix
+unit only the memories :data:`~fixar_gen.memory_kinds.MATRIX_MEMORIES` names per
+operand, and a step of the element loop at most one line read and one line write of
+each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line port of
+each a core).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
+compiler's programs keep to it (it refuses one that does not), and so do the random
+programs of ``fixar verify``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from . import ops
+from .isa import (ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul, Program,
+                  Store, Vector)
+from .memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY, memory_of
+
+_READS_DST = set(ops.names(reads_dst=True))
+_WRITES_B = set(ops.writing("b"))
+_WRITES_E = set(ops.writing("e"))
+_FOLDED = set(ops.names(issue="folded"))
+
+
+def step_accesses(ins, program: Program) -> tuple[Counter, Counter]:
+    """(reads, writes) one step of an element instruction makes, per memory: a line per
+    operand read (the constants operand c: two words, c[0] and c[1]), a line per
+    operand written (``range`` writes its monitor's min and max as two)."""
+    mem = lambda i: memory_of(program.buffers[i])     # noqa: E731
+    reads, writes = Counter(), Counter()
+    if isinstance(ins, Load):
+        reads[SLOT_MEMORY] += 1
+        writes[mem(ins.dst)] += 1
+    elif isinstance(ins, Store):
+        reads[mem(ins.src)] += 1
+        writes[SLOT_MEMORY] += 1
+    elif isinstance(ins, Drain):
+        for i in (ins.acc, ins.bias):
+            if i != NO_BUFFER:
+                reads[mem(i)] += 1
+        if ins.slope != NO_BUFFER:
+            reads[mem(ins.slope)] += 2
+        writes[mem(ins.dst)] += 1
+    elif isinstance(ins, Vector):
+        fn = VECTOR_FUNCTIONS[ins.fn]
+        for i in (ins.a, ins.b, ins.e):
+            if i != NO_BUFFER:
+                reads[mem(i)] += 1
+        if ins.c != NO_BUFFER:
+            reads[mem(ins.c)] += 2
+        if fn in _READS_DST:
+            reads[mem(ins.dst)] += 2 if fn in _FOLDED else 1
+        writes[mem(ins.dst)] += 2 if fn in _FOLDED else 1
+        if fn in _WRITES_B and ins.b != NO_BUFFER:
+            writes[mem(ins.b)] += 1
+        if fn in _WRITES_E and ins.e != NO_BUFFER:
+            writes[mem(ins.e)] += 1
+    return reads, writes
+
+
+def access_problems(program: Program) -> list[str]:
+    """Why the core's units cannot reach the memories ``program`` names (empty when they
+    can)."""
+    problems = []
+    for pc, ins in enumerate(program.code):
+        if isinstance(ins, MatMul):
+            for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
+                m = memory_of(program.buffers[i])
+                if m not in MATRIX_MEMORIES[role]:
+                    problems.append(f"instruction {pc}: mm's {role} {program.buffers[i].name} "
+                                    f"lives in {m}; the matrix unit reaches "
+                                    f"{' or '.join(MATRIX_MEMORIES[role])} there")
+            continue
+        if not isinstance(ins, (Load, Store, Drain, Vector)):
+            continue
+        reads, writes = step_accesses(ins, program)
+        what = (f"drain {ACTIVATIONS[ins.act]}" if isinstance(ins, Drain) else
+                f"vec {VECTOR_FUNCTIONS[ins.fn]}" if isinstance(ins, Vector) else
+                type(ins).__name__.lower())
+        for m in BANKED_MEMORIES:
+            for count, verb in ((reads[m], "reads"), (writes[m], "writes")):
+                if count > 1:
+                    problems.append(f"instruction {pc}: {what} {verb} {count} operand lines "
+                                    f"of {m} a step; its banks serve one read and one write "
+                                    "line a cycle (place the operands in other memories)")
+    return problems

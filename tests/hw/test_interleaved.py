@@ -1,0 +1,141 @@
+"""The interleaved banks of the element loop's memories (fixar_gen/hw/banked.py's
+InterleavedBanks) against their model: random cycles of line writes at any address
+(per-word enables) and line reads at any address, the read's words one cycle later,
+reads of words written in the same cycle, tails, one or two ports; and where a word
+lives (data_memories.locate_banked, which the PyRTL driver uses)."""
+
+from __future__ import annotations
+
+import pyrtl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixar_gen.hw.banked import InterleavedBanks, InterleavedModel, interleaved_bank_shape
+from fixar_gen.hw.build import Scope, fresh_block
+from fixar_gen.hw.data_memories import MemoryShape, bank_blocks, locate_banked
+
+_DESIGNS: dict = {}
+
+
+def design(banks: int, width: int, addr_bits: int, tail_bits, ports: int):
+    key = (banks, width, addr_bits, tail_bits, ports)
+    if key not in _DESIGNS:
+        with fresh_block() as block:
+            mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
+                                   tail_bits=tail_bits, ports=ports)
+            for p in range(ports):
+                for name, wire in (("raddr", mem.read_address[p]),
+                                   ("waddr", mem.write_address[p])):
+                    wire <<= pyrtl.Input(addr_bits, f"in_{name}{p}")
+                for j in range(banks):
+                    mem.write_words[p][j] <<= pyrtl.Input(width, f"in_w{p}_{j}")
+                    mem.write_enables[p][j] <<= pyrtl.Input(1, f"in_we{p}_{j}")
+                    out = pyrtl.Output(width, f"out{p}_{j}")
+                    out <<= mem.read_words[p][j]
+        _DESIGNS[key] = block
+    return _DESIGNS[key]
+
+
+def depth_of(banks, addr_bits, tail_bits) -> int:
+    """Words the memory holds (what its RAMs add up to)."""
+    return banks * sum(1 << b for b in interleaved_bank_shape(banks, addr_bits, tail_bits))
+
+
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,ports", [
+    (1, 8, 3, None, 1), (2, 5, 4, 2, 1), (4, 32, 5, None, 1), (4, 9, 6, 3, 1),
+    (8, 17, 6, None, 2), (16, 12, 8, 5, 1), (4, 6, 3, 1, 1)])
+def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits, ports):
+    block = design(banks, width, addr_bits, tail_bits, ports)
+    depth = depth_of(banks, addr_bits, tail_bits)
+    top = min(depth, 1 << addr_bits) - banks          # a line stays inside the memory
+    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
+                     st.integers(0, (1 << width) - 1))
+    address = st.one_of(st.integers(0, min(top, 3 * banks)), st.integers(0, top))
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        sim = pyrtl.FastSimulation(tracer=None, block=block)
+        model = InterleavedModel(banks, width, depth)
+        pending = [None] * ports
+        for _ in range(data.draw(st.integers(1, 20))):
+            inputs = {}
+            # the ports write words of their own (the programs never let two cores
+            # write one word in a cycle)
+            written = set()
+            expect = []
+            for p in range(ports):
+                w_at = data.draw(address)
+                values = data.draw(st.lists(word, min_size=banks, max_size=banks))
+                enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+                enables = [e and (w_at + j) not in written for j, e in enumerate(enables)]
+                written |= {w_at + j for j, e in enumerate(enables) if e}
+                r_at = w_at if data.draw(st.booleans()) else data.draw(address)
+                inputs[f"in_waddr{p}"] = w_at
+                inputs[f"in_raddr{p}"] = r_at
+                for j in range(banks):
+                    inputs[f"in_w{p}_{j}"] = values[j]
+                    inputs[f"in_we{p}_{j}"] = int(enables[j])
+                model.write(w_at, values, enables)
+                expect.append(r_at)
+            sim.step(inputs)
+            for p in range(ports):
+                if pending[p] is not None:
+                    got = [sim.inspect(f"out{p}_{j}") for j in range(banks)]
+                    assert got == pending[p], (p, got, pending[p])
+            # the read sees this cycle's writes, and its words come in the next cycle
+            pending = [model.read(r_at) for r_at in expect]
+
+    check()
+
+
+@given(banks_log=st.integers(0, 4), addr_bits=st.integers(1, 12), data=st.data())
+@settings(max_examples=200, deadline=None)
+def test_every_word_has_one_place(banks_log, addr_bits, data):
+    banks = 1 << banks_log
+    tail = data.draw(st.one_of(st.none(), st.integers(1, max(1, addr_bits - 2))))
+    if tail is not None and not 1 <= tail < addr_bits - 1:
+        tail = None
+    shape = MemoryShape("gmem", 8, addr_bits, tail)
+    blocks = dict(bank_blocks(shape, banks))
+    places = set()
+    for offset in range(shape.depth):
+        name, at = locate_banked(shape, banks, offset)
+        assert name == f"mem_gmem_bank{offset % banks}" or \
+            name == f"mem_gmem_bank{offset % banks}_tail"
+        assert 0 <= at < blocks[name]
+        places.add((name, at))
+    assert len(places) == shape.depth
+    with pytest.raises(ValueError):
+        locate_banked(shape, banks, shape.depth)
+
+
+@pytest.mark.slow           # Yosys, about half a minute each
+@pytest.mark.tools
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,expected", [
+    (4, 32, 12, None, False, {"RAMB36E2": 4}),         # 1K x 32 a bank: one BRAM36 each
+    (2, 72, 13, None, True, {"URAM288": 2}),           # 4K x 72 a bank: one URAM288 each
+    (2, 32, 12, 10, False, {"RAMB36E2": 2, "RAMB18E2": 2}),    # 1K + a 512-word tail
+])
+def test_the_interleaved_banks_become_block_ram(banks, width, addr_bits, tail_bits, uram,
+                                                expected, yosys_tool, tmp_path):
+    """Yosys ``synth_xilinx -family xcup`` (``-uram`` for URAM): every bank (and its
+    tail) is block RAM, nothing of the memory in flip-flops or LUT RAM beyond a word
+    and an address a bank."""
+    from fixar_gen.hw.synth import block_verilog, cell_counts, summarize
+    with fresh_block() as block:
+        mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
+                               tail_bits=tail_bits)
+        mem.read_address[0] <<= pyrtl.Input(addr_bits, "raddr")
+        mem.write_address[0] <<= pyrtl.Input(addr_bits, "waddr")
+        for j in range(banks):
+            mem.write_words[0][j] <<= pyrtl.Input(width, f"w{j}")
+            mem.write_enables[0][j] <<= pyrtl.Input(1, f"we{j}")
+            out = pyrtl.Output(width, f"r{j}")
+            out <<= mem.read_words[0][j]
+    cells = cell_counts(block_verilog(block, "interleaved"), "interleaved", tmp_path,
+                        uram=uram, tool=yosys_tool)
+    rams = {k: n for k, n in cells.items() if k.startswith(("RAMB", "URAM", "RAM32", "RAM64"))}
+    assert rams == expected
+    assert summarize(cells)["FF"] <= banks * 2 * (width + addr_bits + 2) + 8
