@@ -1,8 +1,8 @@
 """Yosys (``synth_xilinx -family xcup``) maps the banked memories of a generated
 one-core design -- the gradients and the optimizer state, which only the element loop
 and the host reach (``memory_kinds.BANKED_MEMORIES``) -- to block RAM, and the memory
-inventory counts them as it does.  Slow: a whole core through Yosys (35-50 minutes on
-two shared cores); ``python -m tests.hw.test_banked_synthesis DIR`` runs the same
+inventory counts them as it does.  Slow: a whole core through Yosys (53 minutes on two
+shared cores, 2026-12-05); ``python -m tests.hw.test_banked_synthesis DIR`` runs the same
 synthesis alone and prints what it found."""
 
 from __future__ import annotations
