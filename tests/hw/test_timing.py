@@ -430,3 +430,47 @@ def test_the_walk_does_not_enumerate_paths():
         return n.lut(layer[0], layer[1])
     p = path_to(analyze_module(reg_to_reg(lattice)), "dst.D")
     assert p.lut_levels == 61
+
+
+# ------------------------------------------------------- the controller of a whole core
+
+def controller_design():
+    """(top, Verilog) of ``bench_timing.py --designs controller``: the one-core design
+    of benchmarks/specs/timing_core.yaml (fixar_u50's widths, 2x1 PEs, one lane) with
+    examples/fixar_u50.yaml's 19-bit addresses, 8-word memories and the lane stood in by
+    its register boundary (fixar_gen/hw/lane_stand_in.py)."""
+    from dataclasses import replace
+    from pathlib import Path
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    from fixar_gen.hw.verilate import emit_verilog
+    root = Path(__file__).resolve().parents[2]
+    small = config_for(load_spec(root / "benchmarks/specs/timing_core.yaml"), memory_words=8)
+    cfg = replace(small, addr_bits=config_for(load_spec(root / "examples/fixar_u50.yaml"))
+                  .addr_bits)
+    return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane), cfg.name,
+                                  initialize_registers=False)
+
+
+#: the controller's paths: every endpoint but the memories' words (the data paths into
+#: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
+#: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
+#: they are the controller's
+CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat)\["),) + UNITS
+
+
+@pytest.mark.slow       # Yosys of a whole core, its lane stood in: over ten minutes
+@pytest.mark.tools
+def test_the_controller_of_a_core_stays_within_eight_lut_levels(tmp_path, yosys_tool):
+    """Issue 13's budget for the controller: no path into a register it computes has
+    more than 8 LUT levels (the decode is latched, the operand addresses are walked)."""
+    from fixar_gen.hw.synth import NETLIST, cell_counts
+    top, verilog = controller_design()
+    cell_counts(verilog, top, tmp_path, timeout=7_200, tool=yosys_tool, netlist=True)
+    report = analyze(tmp_path / NETLIST, top, verilog=verilog, units=CONTROLLER_UNITS)
+    ours = report.units["controller"]
+    assert any(p.end.startswith("core0_state") for p in ours.paths) or ours.deepest
+    assert ours.deepest.lut_levels <= 8, ours.deepest.summary()
+    assert ours.deep_endpoints == 0
