@@ -1,10 +1,13 @@
 """Timing estimate of examples/fixar_u50.yaml's units: Yosys ``synth_xilinx -family
 xcup`` of one PE, one R x C array, one vector lane (each alone, its inputs as start
 points) and a whole small one-core design (benchmarks/specs/timing_core.yaml: the same
-widths, 2x1 PEs, one lane, a 64-word scratchpad), each netlist walked by
+widths, 2x1 PEs, one lane, a 64-word scratchpad; ``controller``: the same design with
+its lane stood in by its register boundary, :mod:`fixar_gen.hw.lane_stand_in`, 8-word
+memories and fixar_u50's 19-bit addresses, to time the controller in minutes), each
+netlist walked by
 :mod:`fixar_gen.hw.timing`; the table goes into BENCHMARKS.md.
 
-    python benchmarks/bench_timing.py [--designs pe array16x16 lane core]
+    python benchmarks/bench_timing.py [--designs pe array16x16 lane core controller]
                                       [--netlists DIR] [--no-write]
 
 ``--netlists DIR`` keeps each design's Yosys folder (``DIR/<design>/``) and reuses a
@@ -35,6 +38,7 @@ HEADING = "## Timing estimate per unit (Yosys xcup netlists, examples/fixar_u50.
 SPEC = "examples/fixar_u50.yaml"
 CORE_SPEC = "benchmarks/specs/timing_core.yaml"
 CORE_WORDS = 64
+CONTROLLER_WORDS = 8
 DEFAULT_DESIGNS = ("pe", "array16x16", "lane", "core")
 
 
@@ -64,8 +68,24 @@ def elaborate(design: str) -> tuple[str, str]:
                                            "fixar_lane")
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog
+    if design == "controller":
+        cfg = controller_config()
+        from fixar_gen.hw.lane_stand_in import stand_in_lane
+        return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
+                                      cfg.name, initialize_registers=False)
     cfg = config_for(load_spec(ROOT / CORE_SPEC), memory_words=CORE_WORDS)
     return cfg.name, emit_verilog(build_core(cfg), cfg.name, initialize_registers=False)
+
+
+def controller_config():
+    """The core of benchmarks/specs/timing_core.yaml with the address width of
+    examples/fixar_u50.yaml (its controller's adders and counters as generated) but
+    memories of CONTROLLER_WORDS words (a memory uses the low bits of an address):
+    the design ``controller`` synthesizes, its lane stood in."""
+    from dataclasses import replace
+    from fixar_gen.hw.design import config_for
+    small = config_for(load_spec(ROOT / CORE_SPEC), memory_words=CONTROLLER_WORDS)
+    return replace(small, addr_bits=config_for(load_spec(ROOT / SPEC)).addr_bits)
 
 
 def netlist_of(design: str, keep: Path | None) -> tuple[str, str, Path, float | None]:
@@ -112,15 +132,18 @@ def yosys_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS),
-                        help="pe, arrayRxC, lane, core (default: %(default)s)")
+                        help="pe, arrayRxC, lane, core, controller (the core with its "
+                             "lane stood in: fixar_gen/hw/lane_stand_in.py) "
+                             "(default: %(default)s)")
     parser.add_argument("--netlists", type=Path, default=None, metavar="DIR",
                         help="keep (and reuse) the Yosys folders under DIR")
     parser.add_argument("--no-write", action="store_true",
                         help="print the section, do not write BENCHMARKS.md")
     args = parser.parse_args(argv)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane|core|array\d+x\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, lane, core or arrayRxC")
+        if not re.fullmatch(r"pe|lane|core|controller|array\d+x\d+", design):
+            parser.error(f"--designs: {design!r} is not pe, lane, core, controller or "
+                         "arrayRxC")
     started = machine()
     version = yosys_version()
     model = DelayModel()
@@ -133,13 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         top, verilog, netlist, took = netlist_of(design, args.netlists)
         start = time.perf_counter()
         report = analyze(netlist, top, model, verilog=verilog,
-                         units=UNITS if design == "core" else None)
+                         units=UNITS if design in ("core", "controller") else None)
         walk = time.perf_counter() - start
         t = report.as_dict()
         label = {"pe": "PE alone", "lane": "vector lane alone",
-                 "core": "whole one-core design"}.get(design, f"{design[5:]} array alone")
+                 "core": "whole one-core design",
+                 "controller": "one-core design, lane stood in"
+                 }.get(design, f"{design[5:]} array alone")
         table.append(row(f"{label} ({report.cells:,} cells)", t))
-        if design == "core":
+        if design in ("core", "controller"):
             for unit, part in t["units"].items():
                 table.append(row(f"... in the core: {unit}", part))
         seconds.append(f"{design} {'?' if took is None else f'{took:.0f}'} s Yosys, "

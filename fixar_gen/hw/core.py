@@ -5,10 +5,16 @@ dual-mode PE array and a vector lane, behind the host interface of
 elaborated design runs any program whose buffers fit its memories.
 
 Per core
-    *Controller.*  ``FETCH`` reads instruction ``pc`` of the core's own instruction
-    memory, decodes it and latches the descriptors of its operands (one cycle: the
-    model's ``Timing.issue``); then the instruction's unit runs it to completion and
-    the controller fetches the next one.  ``halt`` stops the core; ``barrier`` waits
+    *Controller.*  An instruction issues in three cycles (:data:`ISSUE_CYCLES`, the
+    RTL model's ``Timing.issue``): ``FETCH`` reads instruction ``pc`` of the core's own
+    instruction memory into ``instr`` and latches the descriptors of its operands;
+    ``DECODE`` latches every field and per-instruction constant the units use (counts,
+    flags, the lane's operation, each operand's first row and column and its steps);
+    ``BASES`` places each operand's address walk (:mod:`fixar_gen.hw.region_walk`: the
+    one ``base + row * cols`` multiply of the instruction).  From then on no unit
+    computes from ``instr`` or multiplies: every address moves by registered steps.
+    Then the instruction's unit runs it to completion and the controller fetches the
+    next one.  ``halt`` stops the core; ``barrier`` waits
     until every core of its mask has arrived at a barrier with the same mask, then all
     leave together one cycle later.
 
@@ -91,11 +97,15 @@ from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_ba
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
+from .region_walk import latch, region_walk
 from ..memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES, SLOT_MEMORY
 
+#: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
+ISSUE_CYCLES = 3
+
 # controller states
-IDLE, FETCH, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, BARRIER_OUT, \
-    HALT, DONE = range(12)
+IDLE, FETCH, DECODE, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, \
+    BARRIER_OUT, HALT, DONE = range(14)
 STATE_BITS = 4
 
 OPERAND_SLOTS = ("dst", "a", "b", "c", "e")
@@ -278,8 +288,13 @@ def _z(value, bits: int) -> pyrtl.WireVector:
     return value.zero_extended(bits)
 
 
-def _address(base, row, col, cols, bits: int) -> pyrtl.WireVector:
-    return _z(_z(base, bits) + _z(row, COUNT_BITS) * _z(cols, COUNT_BITS) + _z(col, bits), bits)
+def _sum_tree(values: list, bits: int) -> pyrtl.WireVector:
+    """The sum of ``values`` modulo 2^bits, added as a balanced tree."""
+    values = [_z(v, bits) for v in values] or [pyrtl.Const(0, bits)]
+    while len(values) > 1:
+        values = [_z(values[i] + values[i + 1], bits) if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
 
 
 def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
@@ -324,14 +339,16 @@ class _Memories:
     slot: pyrtl.MemBlock
 
 
-def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default
-               ) -> pyrtl.Block:
+def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default,
+               lane_generator=V.vector_unit) -> pyrtl.Block:
     """Elaborate the whole design (all cores, memories, host interface) in a fresh
     block; its ports are those of ``cfg.hostmap.ports()``.  ``pe_generator`` replaces
-    the PE (the tests use it to plant a bug the verification must catch)."""
+    the PE (the tests use it to plant a bug the verification must catch);
+    ``lane_generator`` the vector lane (:func:`fixar_gen.hw.lane_stand_in.stand_in_lane`
+    times the controller without synthesizing a lane)."""
     from .build import fresh_block
     with fresh_block() as block:
-        _elaborate(cfg, pe_generator)
+        _elaborate(cfg, pe_generator, lane_generator=lane_generator)
     return block
 
 
@@ -351,7 +368,8 @@ def elaborate_core(cfg: CoreConfig, ports: dict[str, pyrtl.WireVector],
 
 
 def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
-               ports: dict[str, pyrtl.WireVector] | None = None) -> None:
+               ports: dict[str, pyrtl.WireVector] | None = None,
+               lane_generator=V.vector_unit) -> None:
     hm = cfg.hostmap
     if ports is None:
         ports = {}
@@ -391,7 +409,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     for c in range(cfg.cores):
         release = _barrier_release(c, cfg.cores, arrived, masks)
         out = _core(cfg, c, Scope(f"core{c}"), ports, mems, arrived[c], masks[c], release,
-                    pe_generator)
+                    pe_generator, lane_generator)
         done.append(out["done"])
         cycles.append(out["cycles"])
         sats.append(out["sat_mem"])
@@ -428,7 +446,8 @@ def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
 
 
 def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
-          arrived_out, mask_out, release, pe_generator: PEGenerator) -> dict:
+          arrived_out, mask_out, release, pe_generator: PEGenerator,
+          lane_generator) -> dict:
     W, A = cfg.word, cfg.addr_bits
 
     # -- instruction memory --------------------------------------------------------
@@ -482,56 +501,105 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         value = field(cls, name)
         return value[:isa.COUNT_BITS], _z(value[isa.COUNT_BITS:], COUNT_BITS) + 1
 
+    # -- decode: the instruction's fields and everything derived from them alone are
+    #    latched in DECODE (the cycle after FETCH), so no unit computes from ``instr``
+    #    and its descriptors combinationally; the operand walks are placed in BASES
+    #    (the cycle after), where the one multiply per operand happens
     opcode = instr[:isa.OPCODE_BITS]
-    is_op = {cls: opcode == cls.OPCODE for cls in isa.INSTRUCTIONS}
+    decoding = state == DECODE
+    placing = state == BASES
+    is_op = {cls: latch(opcode == cls.OPCODE, decoding, s(f"is_{cls.__name__.lower()}"))
+             for cls in isa.INSTRUCTIONS}
 
-    # -- element loop counters (load, store, vec, drain) -------------------------------
-    i = _reg(COUNT_BITS, s("i"))
-    j = _reg(COUNT_BITS, s("j"))
-    lane_idx = _reg(COUNT_BITS, s("lane"))
     def by_opcode(name, classes):
         """Field ``name``, wherever the executing instruction's class keeps it."""
         value = None
         for cls in classes:
             pos, bits = field_position(cls, name)
             raw = instr[pos:pos + bits]
-            value = raw if value is None else pyrtl.select(is_op[cls], raw, value)
+            value = raw if value is None else pyrtl.select(opcode == cls.OPCODE, raw, value)
         return value
 
     element_classes = (Load, Store, Drain, Vector)
     rows_raw = by_opcode("rows", element_classes)
     cols_raw = by_opcode("cols", element_classes)
-    rows_start = rows_raw[:isa.COUNT_BITS]
-    rows_count = _z(rows_raw[isa.COUNT_BITS:], COUNT_BITS) + 1
-    cols_start = cols_raw[:isa.COUNT_BITS]
-    cols_count = _z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1
-    src_col = pyrtl.select(is_op[Store], instr[slice(*_span(Store, "dst_col"))],
-                           by_opcode("src_col", (Load, Drain, Vector)))
+    rows_count = latch(_z(_z(rows_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS), decoding,
+                       s("rows_count"))
+    cols_start_f = cols_raw[:isa.COUNT_BITS]
+    cols_count_f = _z(_z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS)
+    cols_count = latch(cols_count_f, decoding, s("cols_count"))
+    src_col_f = pyrtl.select(opcode == Store.OPCODE, instr[slice(*_span(Store, "dst_col"))],
+                             by_opcode("src_col", (Load, Drain, Vector)))
     fn = field(Vector, "fn")
     act = field(Drain, "act")
-    op = pyrtl.select(is_op[Drain], _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
+    op = pyrtl.select(opcode == Drain.OPCODE, _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
                       _z(fn, V.OP_BITS))
-    op = named(_z(op, V.OP_BITS), s("op"))
-    fn_is = {name: (fn == k) & is_op[Vector] for k, name in enumerate(VECTOR_FUNCTIONS)}
+    op = latch(_z(op, V.OP_BITS), decoding, s("op"))
+    fn_is = {name: (fn == k) & (opcode == Vector.OPCODE)
+             for k, name in enumerate(VECTOR_FUNCTIONS)}
 
-    # -- the group of columns this step works on: up to `lanes` of one row ------------
+    def fn_flag(names, name):
+        return latch(_any(fn_is, names), decoding, s(name))
+
+    serial = fn_flag(SERIAL_FUNCTIONS, "serial")
+    is_range = fn_flag(FOLDED_FUNCTIONS, "is_range")
+    uses_lane = fn_flag(ops.with_operand("b", kind="prng"), "uses_lane")
+    writes_e = fn_flag(ops.writing("e"), "writes_e")
+    range_f = _any(fn_is, FOLDED_FUNCTIONS)
+    e_unbroadcast_f = _any(fn_is, ops.with_operand("e", layout="unbroadcast"))
+
+    # -- element loop (load, store, vec, drain): the rows left, the columns left in the
+    #    row (this step's included), the PRNG lane
     lanes = cfg.lanes
-    serial = named(_any(fn_is, SERIAL_FUNCTIONS), s("serial"))
-    remaining = _z(cols_count - _z(j, COUNT_BITS), COUNT_BITS)            # >= 1
-    width_ = pyrtl.select(remaining < lanes, remaining, pyrtl.Const(lanes, COUNT_BITS))
-    group = named(_z(pyrtl.select(serial, pyrtl.Const(1, COUNT_BITS), width_), COUNT_BITS),
-                  s("group"))
-    next_j = _z(_z(j, COUNT_BITS) + group, COUNT_BITS)
-    last_col = named(next_j == cols_count, s("last_col"))
-    last_row = named(_z(i, COUNT_BITS) + 1 == rows_count, s("last_row"))
-    row_d = _z(rows_start, COUNT_BITS) + i
+    rows_left = _reg(COUNT_BITS, s("rows_left"))
+    cols_left = _reg(COUNT_BITS, s("cols_left"))
+    lane_idx = _reg(COUNT_BITS, s("lane"))
+    group_max = latch(pyrtl.select(_any(fn_is, SERIAL_FUNCTIONS), pyrtl.Const(1, COUNT_BITS),
+                                   pyrtl.Const(lanes, COUNT_BITS)), decoding, s("group_max"))
+    last_col = named(cols_left <= group_max, s("last_col"))
+    last_row = named(rows_left == 1, s("last_row"))
+    group = named(pyrtl.select(last_col, cols_left, group_max), s("group"))
+    advance = (state == ELEM_START) | (state == COPY)
+    rows_left.next <<= pyrtl.select(placing, rows_count,
+                                    pyrtl.select(advance & last_col,
+                                                 _z(rows_left - 1, COUNT_BITS), rows_left))
+    cols_left.next <<= pyrtl.select(placing | (advance & last_col), cols_count,
+                                    pyrtl.select(advance, _z(cols_left - group, COUNT_BITS),
+                                                 cols_left))
 
     dd = desc_regs["dst"][0]
     db = desc_regs["b"][0]
     dc = desc_regs["c"][0]
+    de = desc_regs["e"][0]
     sl = _fields(slot_reg, slot_fields(A))
-    uses_lane = _any(fn_is, ops.with_operand("b", kind="prng"))
-    writes_e = _any(fn_is, ops.writing("e"))
+    one = pyrtl.Const(1, COUNT_BITS)
+
+    def walk(name, desc, col0, fixed_row, fixed_col, base=None):
+        return region_walk(s(f"walk_{name}"), addr_bits=A,
+                           base=desc["base"] if base is None else base, cols=desc["cols"],
+                           row0=rows_raw[:isa.COUNT_BITS], col0=col0,
+                           fixed_row=fixed_row, fixed_col=fixed_col, decode=decoding,
+                           place=placing, advance=advance, row_end=last_col, group=group)
+
+    def broadcast(slot_name, key):
+        return desc_regs[slot_name][0][key] == one
+
+    # dst: never broadcast (range: fixed at its base, where min and max live); a:
+    # broadcast (range reads it over dst's columns); b, e: broadcast (e not for the
+    # functions that read it element by element); range reads its max at dst's base + 1
+    walk_dst = walk("dst", dd, cols_start_f, range_f, range_f)
+    walk_a = walk("a", desc_regs["a"][0], pyrtl.select(range_f, cols_start_f, src_col_f),
+                  broadcast("a", "rows"), broadcast("a", "cols"))
+    walk_b = walk("b", db, src_col_f, broadcast("b", "rows"), broadcast("b", "cols"))
+    e_base = latch(pyrtl.select(range_f, _z(_z(dd["base"], A) + 1, A), _z(de["base"], A)),
+                   decoding, s("e_base"))
+    walk_e = walk("e", de, src_col_f,
+                  range_f | (~e_unbroadcast_f & broadcast("e", "rows")),
+                  range_f | (~e_unbroadcast_f & broadcast("e", "cols")), base=e_base)
+    walk_slot = walk("slot", sl, src_col_f, pyrtl.Const(0, 1), pyrtl.Const(0, 1))
+
+    uses_b_rows = named(_z(lane_idx + 1, COUNT_BITS) == _z(db["rows"], COUNT_BITS),
+                        s("lane_wrap"))
     copy_issue = state == COPY
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
@@ -556,42 +624,26 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
     issuing = named(state == ELEM_START, s("elem_issue"))
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
-    is_range = _any(fn_is, FOLDED_FUNCTIONS)
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
     lane_addr_d = []
-    e_unbroadcast = _any(fn_is, ops.with_operand("e", layout="unbroadcast"))
+    e_unbroadcast = fn_flag(ops.with_operand("e", layout="unbroadcast"), "e_unbroadcast")
     # per lane: the addresses of its operands (lane v's are lane 0's + v, or lane 0's
     # for a broadcast operand: a step's operand is one line of adjacent words)
     addrs = {"a": [], "b": [], "d": [], "e": []}
     actives, copy_dsts, dst_addrs = [], [], []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
-        active_issue = group > v
+        active_issue = pyrtl.select(serial, pyrtl.Const(int(v == 0), 1), cols_left > v)
         actives.append(named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active")))
-        col_d = _z(_z(cols_start, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
-        col_s = _z(_z(src_col, COUNT_BITS) + _z(j, COUNT_BITS) + v, COUNT_BITS)
-
-        def operand_address(slot_name: str, broadcast: bool = True, col=None):
-            d, _, _ = desc_regs[slot_name]
-            row = pyrtl.select(d["rows"] == 1, pyrtl.Const(0, COUNT_BITS), row_d) \
-                if broadcast else row_d
-            col = col_s if col is None else col
-            col = pyrtl.select(d["cols"] == 1, pyrtl.Const(0, COUNT_BITS), col) \
-                if broadcast else col
-            return _address(d["base"], row, col, d["cols"], A)
-
-        addr_dst = named(_address(dd["base"], row_d, col_d, dd["cols"], A), ls("addr_dst"))
-        addr_a = pyrtl.select(is_range, operand_address("a", col=col_d),
-                              operand_address("a"))
+        addr_dst = named(walk_dst.address(v), ls("addr_dst"))
+        addr_a = walk_a.address(v)
         addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
-        addr_b = pyrtl.select(uses_lane, addr_lane, operand_address("b"))
-        addr_e = pyrtl.select(e_unbroadcast, operand_address("e", broadcast=False),
-                              operand_address("e"))
-        addr_d = pyrtl.select(is_range, _z(dd["base"], A), addr_dst)
-        addr_e = pyrtl.select(is_range, _z(_z(dd["base"], A) + 1, A), addr_e)
+        addr_b = pyrtl.select(uses_lane, addr_lane, walk_b.address(v))
+        addr_e = walk_e.address(v)
+        addr_d = addr_dst
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
-        addr_slot = _address(sl["base"], row_d, col_s, sl["cols"], A)
+        addr_slot = walk_slot.address(v)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
         copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
         copy_dsts.append(named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst")))
@@ -606,10 +658,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     def single(slot_name):
         return desc_regs[slot_name][0]["cols"] == 1
 
-    de = desc_regs["e"][0]
     present = {name: desc_regs[name][2] for name in OPERAND_SLOTS}
     lane_names = [s.sub(f"lane{v}") for v in range(lanes)]
-    reads_dst = _any(fn_is, ops.names(reads_dst=True))
+    reads_dst = fn_flag(ops.names(reads_dst=True), "reads_dst")
     rd = {}
     for slot_name, mem_id, broadcast, want in (
             ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
@@ -636,7 +687,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a, range_max)
         range_in.append((range_min, range_max))
         lane_start = named(issued & active & ~is_range, ls("start"))
-        unit = V.vector_unit(
+        unit = lane_generator(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             limits=cfg.lane,
             inputs=V.ElementInputs(
@@ -709,24 +760,27 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # -- saturation counters per buffer id ---------------------------------------------
     sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
                          max_read_ports=3, max_write_ports=2)
-    id_dst = desc_regs["dst"][1][:cfg.buffer_bits]
-    id_e = desc_regs["e"][1][:cfg.buffer_bits]
-    lanes_d = pyrtl.Const(0, 8)
-    lanes_e = pyrtl.Const(0, 8)
+    # the counts are added a cycle after the writes they count (the lanes' counts and
+    # buffer ids registered here, the matrix unit's overflow bits there), so that the
+    # counting and the read-modify-write of a counter are in different cycles
+    id_dst = delay(desc_regs["dst"][1][:cfg.buffer_bits], 1, s("sat_id_d{k}"))
+    id_e = delay(desc_regs["e"][1][:cfg.buffer_bits], 1, s("sat_id_e{k}"))
+    lanes_d, lanes_e = [], []
     for v, unit in enumerate(units):
         ls = s.sub(f"lane{v}")
-        sat_d = named(pyrtl.select(unit.done, _z(unit.sat_d, 8), pyrtl.Const(0, 8)),
-                      ls("sat_d"))
-        sat_e = named(pyrtl.select(unit.done, _z(unit.sat_e, 8), pyrtl.Const(0, 8)),
-                      ls("sat_e"))
-        lanes_d = _z(lanes_d + sat_d, 8)
-        lanes_e = _z(lanes_e + sat_e, 8)
-    count_d = pyrtl.select(elem_done, lanes_d, _z(mm["overflows"], 8))
+        lanes_d.append(named(pyrtl.select(unit.done, _z(unit.sat_d, 8), pyrtl.Const(0, 8)),
+                             ls("sat_d")))
+        lanes_e.append(named(pyrtl.select(unit.done, _z(unit.sat_e, 8), pyrtl.Const(0, 8)),
+                             ls("sat_e")))
+    lanes_d = delay(_sum_tree(lanes_d, 8), 1, s("sat_lanes_d{k}"))
+    lanes_e = delay(_sum_tree(lanes_e, 8), 1, s("sat_lanes_e{k}"))
+    elem_counted = delay(elem_done, 1, s("sat_elem_d{k}"))
+    count_d = pyrtl.select(elem_counted, lanes_d, _z(mm["overflows"], 8))
     count_d = named(count_d, s("sat_count_d"))
     sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
                                                 count_d != 0)
-    count_e = named(pyrtl.select(elem_done & writes_e, lanes_e, pyrtl.Const(0, 8)),
-                    s("sat_count_e"))
+    e_counted = delay(elem_done & writes_e, 1, s("sat_elem_e{k}"))
+    count_e = named(pyrtl.select(e_counted, lanes_e, pyrtl.Const(0, 8)), s("sat_count_e"))
     sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + count_e, STAT_BITS),
                                               count_e != 0)
 
@@ -734,20 +788,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     mask = field(Barrier, "mask")
     arrived_out <<= state == BARRIER
     mask_out <<= mask
-    is_elem_f = pyrtl.Const(0, 1)
-    for cls in (Drain, Vector):
-        is_elem_f = is_elem_f | (opcode_f == cls.OPCODE)
-    is_copy_f = (opcode_f == Load.OPCODE) | (opcode_f == Store.OPCODE)
-    b_rows = desc_regs["b"][0]["rows"]
-
-    def next_step() -> None:
-        """Inside a conditional block: the element loop moves to its next step (the
-        next group of columns, or the next row)."""
-        with last_col:
-            j.next |= 0
-            i.next |= i + 1
-        with pyrtl.otherwise:
-            j.next |= next_j
+    is_elem = is_op[Drain] | is_op[Vector]
+    is_copy = is_op[Load] | is_op[Store]
     counting = (state != IDLE) & (state != DONE)
     cycle_count.next <<= pyrtl.select(start, pyrtl.Const(0, STAT_BITS),
                                       pyrtl.select(counting, _z(cycle_count + 1, STAT_BITS),
@@ -760,24 +802,25 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             instr.next |= fetched
             slot_reg.next |= slot_entry
             pc.next |= pc + 1
-            i.next |= 0
-            j.next |= 0
             lane_idx.next |= 0
-            with is_elem_f:
+            state.next |= DECODE
+        with state == DECODE:
+            state.next |= BASES
+        with state == BASES:
+            with is_elem:
                 state.next |= ELEM_START
-            with is_copy_f:
+            with is_copy:
                 state.next |= COPY
-            with opcode_f == MatMul.OPCODE:
+            with is_op[MatMul]:
                 state.next |= MM_PRE
-            with opcode_f == Barrier.OPCODE:
+            with is_op[Barrier]:
                 state.next |= BARRIER
             with pyrtl.otherwise:
                 state.next |= HALT
         with state == ELEM_START:
             # issue this step; range is done with its last step, the serial functions
             # wait for each element, the others for their last one
-            next_step()
-            with lane_idx + 1 == _z(b_rows, COUNT_BITS):
+            with uses_b_rows:
                 lane_idx.next |= 0
             with pyrtl.otherwise:
                 lane_idx.next |= lane_idx + 1
@@ -793,7 +836,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         with state == COPY:
             with last_step:
                 state.next |= FETCH
-            next_step()
         with state == MM_PRE:
             state.next |= MM_RUN
         with state == MM_RUN:
@@ -817,29 +859,49 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     """The MatMul sequencer around the PE array (see the module docstring)."""
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
     pe = cfg.pe
-    m_start, m_count = rng(MatMul, "m")
-    n_start, n_count = rng(MatMul, "n")
-    k_start, k_count = rng(MatMul, "k")
-    ta, tb = field(MatMul, "ta")[0], field(MatMul, "tb")[0]
-    mode = field(MatMul, "mode")[0]
-    accumulate = field(MatMul, "accumulate")[0]
-    lines = named(pyrtl.select(mode, _z(m_count + 1, COUNT_BITS + 1)[1:],
-                               _z(m_count, COUNT_BITS)), s("lines"))
-    lines = _z(lines, COUNT_BITS)
-    slots = named(pyrtl.select(lines > R, lines, pyrtl.Const(R, COUNT_BITS)), s("slots"))
+    decoding, placing = state == DECODE, state == BASES
+
+    def dec(value, name):
+        return latch(value, decoding, s(name))
+
+    # the instruction's fields, latched in DECODE (``_f``: straight from ``instr``)
+    m_start_f, m_count_f = rng(MatMul, "m")
+    n_start_f, n_count_f = rng(MatMul, "n")
+    k_start_f, k_count_f = rng(MatMul, "k")
+    ta_f, tb_f = field(MatMul, "ta")[0], field(MatMul, "tb")[0]
+    mode_f = field(MatMul, "mode")[0]
+    m_count = dec(_z(m_count_f, COUNT_BITS), "m_count")
+    n_count = dec(_z(n_count_f, COUNT_BITS), "n_count")
+    k_count = dec(_z(k_count_f, COUNT_BITS), "k_count")
+    mode = dec(mode_f, "mode")
+    accumulate = dec(field(MatMul, "accumulate")[0], "accumulate")
+    lines_f = _z(pyrtl.select(mode_f, _z(m_count_f + 1, COUNT_BITS + 1)[1:],
+                              _z(m_count_f, COUNT_BITS)), COUNT_BITS)
+    lines = dec(lines_f, "lines")
+    slots = dec(pyrtl.select(lines_f > R, lines_f, pyrtl.Const(R, COUNT_BITS)), "slots")
 
     p = _reg(COUNT_BITS, s("p"))
     k0 = _reg(COUNT_BITS + 1, s("k0"))
     n0 = _reg(COUNT_BITS + 1, s("n0"))
     running = state == MM_RUN
     pre = state == MM_PRE
-    last_k = named(_z(k0, COUNT_BITS + 2) + R >= _z(k_count, COUNT_BITS + 2), s("last_k"))
-    last_n = named(_z(n0, COUNT_BITS + 2) + C >= _z(n_count, COUNT_BITS + 2), s("last_n"))
+    # whether the tile is the last of its k (n) sweep, registered with k0 (n0)
+    last_k = _reg(1, s("last_k"))
+    last_n = _reg(1, s("last_n"))
     last_tile = last_k & last_n
-    slot_end = _z(p, COUNT_BITS) + 1 == slots
+    slot_end = named(_z(p, COUNT_BITS) + 1 == slots, s("slot_end"))
     next_k0 = pyrtl.select(last_k, pyrtl.Const(0, COUNT_BITS + 1), _z(k0 + R, COUNT_BITS + 1))
     next_n0 = pyrtl.select(last_k, _z(n0 + C, COUNT_BITS + 1), n0)
     stream_done = named(running & slot_end & last_tile, s("stream_done"))
+    turn = named(running & slot_end, s("turn"))      # the next slot starts the next tile
+
+    def is_last(start, step: int, count):
+        return _z(start, COUNT_BITS + 2) + step >= _z(count, COUNT_BITS + 2)
+
+    last_k.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), R, k_count),
+                                 pyrtl.select(turn, is_last(next_k0, R, k_count), last_k))
+    last_n.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), C, n_count),
+                                 pyrtl.select(turn, is_last(next_n0, C, n_count), last_n))
     with pyrtl.conditional_assignment:
         with state == FETCH:
             p.next |= 0
@@ -855,18 +917,100 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
 
     da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
 
-    def op_a_address(mi, ki):
-        # opA[m_start + mi, k_start + ki], a or a^T
-        row = _z(m_start, COUNT_BITS) + mi
-        col = _z(k_start, COUNT_BITS) + ki
-        return _address(da["base"], pyrtl.select(ta, col, row), pyrtl.select(ta, row, col),
-                        da["cols"], A)
+    # -- addresses, walked (as fixar_gen/hw/region_walk.py's): element (row, col) of an
+    #    operand is base + row * cols + col; the one multiply per operand is in BASES,
+    #    from operands latched in DECODE, and every address then moves by steps
+    #    latched in DECODE.  (The descriptors hold from FETCH to the next FETCH.)
+    def cols_times(cols, k: int):
+        if k == 0:
+            return pyrtl.Const(0, A)
+        return _z(_z(cols, A) * k, A) if k > 1 else _z(cols, A)
 
-    def op_b_address(ki, ni):
-        row = _z(k_start, COUNT_BITS) + ki
-        col = _z(n_start, COUNT_BITS) + ni
-        return _address(db["base"], pyrtl.select(tb, col, row), pyrtl.select(tb, row, col),
-                        db["cols"], A)
+    def placed(offset, index, cols, name):
+        """offset + index * cols (``offset``: the base plus the other coordinate)."""
+        return named(_z(offset + _z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), A),
+                     s(name))
+
+    # opA, a line per slot: the tile's line 0 (T) plus the line's m (m * cols; a^T: m);
+    # row r of the line adds r (a^T: r * cols), the FXP16 line's high sample cols (a^T:
+    # 1).  T moves by a k-tile (R; a^T: R * cols) and returns to T0 with a new n-tile.
+    a_cols = _z(da["cols"], A)
+    a_off = dec(_z(_z(da["base"], A) + _z(pyrtl.select(ta_f, m_start_f, k_start_f), A), A),
+                "a_off")
+    a_idx = dec(pyrtl.select(ta_f, k_start_f, m_start_f), "a_idx")
+    a_line_step = dec(pyrtl.select(ta_f, _z(pyrtl.select(mode_f, pyrtl.Const(2, 2),
+                                                         pyrtl.Const(1, 2)), A),
+                                   pyrtl.select(mode_f, cols_times(a_cols, 2), a_cols)),
+                      "a_line_step")
+    a_tile_step = dec(pyrtl.select(ta_f, cols_times(a_cols, R), pyrtl.Const(R, A)),
+                      "a_tile_step")
+    a_hi = dec(pyrtl.select(ta_f, pyrtl.Const(1, A), a_cols), "a_hi_step")
+    a_port = [dec(pyrtl.select(ta_f, cols_times(a_cols, r), pyrtl.Const(r, A)), f"a_port{r}")
+              for r in range(R)]
+    a_port_hi = [_reg(A, s(f"a_port{r}_hi")) for r in range(R)]
+    a_t0 = _reg(A, s("a_tile0"))
+    a_tile = _reg(A, s("a_tile"))
+    a_line = _reg(A, s("a_line"))
+    a_first = placed(a_off, a_idx, da["cols"], "a_first")
+    a_next_tile = pyrtl.select(last_k, a_t0, _z(a_tile + a_tile_step, A))
+    a_t0.next <<= pyrtl.select(placing, a_first, a_t0)
+    a_tile.next <<= pyrtl.select(placing, a_first, pyrtl.select(turn, a_next_tile, a_tile))
+    a_line.next <<= pyrtl.select(placing, a_first,
+                                 pyrtl.select(turn, a_next_tile,
+                                              pyrtl.select(running, _z(a_line + a_line_step, A),
+                                                           a_line)))
+    for r in range(R):
+        a_port_hi[r].next <<= pyrtl.select(placing, _z(a_port[r] + a_hi, A), a_port_hi[r])
+
+    # opB, a weight row per load: the tile's row 0 (TB) plus the row j (j * cols; b^T:
+    # j); column c adds c (b^T: c * cols).  The next tile's TB is kept ready: TB + a
+    # k-step, or (a new n-tile) the n-tile's first TB + an n-step.
+    b_cols = _z(db["cols"], A)
+    b_off = dec(_z(_z(db["base"], A) + _z(pyrtl.select(tb_f, k_start_f, n_start_f), A), A),
+                "b_off")
+    b_idx = dec(pyrtl.select(tb_f, n_start_f, k_start_f), "b_idx")
+    b_row_step = dec(pyrtl.select(tb_f, pyrtl.Const(1, A), b_cols), "b_row_step")
+    b_k_step = dec(pyrtl.select(tb_f, pyrtl.Const(R, A), cols_times(b_cols, R)), "b_k_step")
+    b_n_step = dec(pyrtl.select(tb_f, cols_times(b_cols, C), pyrtl.Const(C, A)), "b_n_step")
+    b_port = [dec(pyrtl.select(tb_f, cols_times(b_cols, c), pyrtl.Const(c, A)), f"b_port{c}")
+              for c in range(C)]
+    b_tile = _reg(A, s("b_tile"))            # the current tile's row 0
+    b_ntile = _reg(A, s("b_ntile"))          # the current n-tile's first k-tile's row 0
+    b_after_k = _reg(A, s("b_after_k"))      # b_tile + a k-step
+    b_after_n = _reg(A, s("b_after_n"))      # b_ntile + an n-step
+    b_row = _reg(A, s("b_row"))              # row p + 1 of the current tile
+    b_first = placed(b_off, b_idx, db["cols"], "b_first")
+    b_next = named(pyrtl.select(last_k, b_after_n, b_after_k), s("b_next_tile"))
+    b_tile.next <<= pyrtl.select(placing, b_first, pyrtl.select(turn, b_next, b_tile))
+    b_ntile.next <<= pyrtl.select(placing, b_first,
+                                  pyrtl.select(turn & last_k, b_after_n, b_ntile))
+    b_after_k.next <<= pyrtl.select(pre, _z(b_tile + b_k_step, A),
+                                    pyrtl.select(turn, _z(b_next + b_k_step, A), b_after_k))
+    b_after_n.next <<= pyrtl.select(pre, _z(b_ntile + b_n_step, A),
+                                    pyrtl.select(turn & last_k, _z(b_after_n + b_n_step, A),
+                                                 b_after_n))
+    b_row.next <<= pyrtl.select(pre, _z(b_tile + b_row_step, A),
+                                pyrtl.select(turn, _z(b_next + b_row_step, A),
+                                             pyrtl.select(running, _z(b_row + b_row_step, A),
+                                                          b_row)))
+
+    # dst (the accumulators), a line per slot: base + (m_start + m) * cols + n_start +
+    # n0, carried with the line's metadata to the accumulator's read address; column c
+    # adds c, the FXP16 line's high sample cols + c
+    d_cols = _z(dd["cols"], A)
+    d_off = dec(_z(_z(dd["base"], A) + _z(n_start_f, A), A), "d_off")
+    d_idx = dec(m_start_f, "d_idx")
+    d_line_step = dec(pyrtl.select(mode_f, cols_times(d_cols, 2), d_cols), "d_line_step")
+    d_hi = [dec(_z(d_cols + c, A), f"d_port{c}_hi") for c in range(C)]
+    d_ntile = _reg(A, s("d_ntile"))
+    d_line = _reg(A, s("d_line"))
+    d_first = placed(d_off, d_idx, dd["cols"], "d_first")
+    d_next_ntile = pyrtl.select(last_k, _z(d_ntile + C, A), d_ntile)
+    d_ntile.next <<= pyrtl.select(placing, d_first, pyrtl.select(turn, d_next_ntile, d_ntile))
+    d_line.next <<= pyrtl.select(placing, d_first,
+                                 pyrtl.select(turn, d_next_ntile,
+                                              pyrtl.select(running, _z(d_line + d_line_step, A),
+                                                           d_line)))
 
     # The counters p, k0, n0 are stage 0: they compute the addresses of the line and
     # the weight row of slot p, which the synchronous reads register; the words arrive
@@ -888,9 +1032,9 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         kr = _z(k0 + r, COUNT_BITS + 1)
         k_ok = kr < _z(k_count, COUNT_BITS + 1)
         kr = _z(kr, COUNT_BITS)
-        v_lo = mems.data.read(da["mem"], op_a_address(m_lo, kr), s(f"ra_a{r}_lo"),
+        v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
                               MATRIX_MEMORIES["a"])
-        v_hi = mems.data.read(da["mem"], op_a_address(m_hi, kr), s(f"ra_a{r}_hi"),
+        v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
                               MATRIX_MEMORIES["a"])
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
@@ -913,13 +1057,14 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     tile_n0 = pyrtl.select(load_next, next_n0, n0)
     kload = _z(_z(tile_k0, COUNT_BITS + 1) + _z(load_row, COUNT_BITS + 1), COUNT_BITS + 1)
     k_in = kload < _z(k_count, COUNT_BITS + 1)
+    row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
+                        s("b_load_row"))
     weights = []
     for c in range(C):
         nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_in = nc < _z(n_count, COUNT_BITS + 1)
-        value = mems.data.read(db["mem"],
-                               op_b_address(_z(kload, COUNT_BITS), _z(nc, COUNT_BITS)),
-                               s(f"ra_b{c}"), MATRIX_MEMORIES["b"])
+        value = mems.data.read(db["mem"], _z(row_address + b_port[c], A), s(f"ra_b{c}"),
+                               MATRIX_MEMORIES["b"])
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
     load_data = named(pyrtl.concat_list(weights), s("load_data"))
@@ -936,35 +1081,30 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     latency = array_latency(R, C, "broadcast")
     last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
-                              last_k, _z(k0 == 0, 1), last_line])
+                              last_k, _z(k0 == 0, 1), d_line, last_line])
     ahead = delay(meta, latency, s("meta_d{k}"))
-    meta = pyrtl.Register(meta.bitwidth - 1, name=s(f"meta_d{latency + 1}"))  # last_line done
-    meta.next <<= ahead[:-1]
+    # the last register drops what the accumulator's read address was (its line
+    # address, last_line)
+    meta = pyrtl.Register(2 * COUNT_BITS + 3, name=s(f"meta_d{latency + 1}"))
+    meta.next <<= ahead[:2 * COUNT_BITS + 3]
 
     def meta_fields(word):
         return (word[:COUNT_BITS], word[COUNT_BITS:2 * COUNT_BITS + 1],
                 word[2 * COUNT_BITS + 1], word[2 * COUNT_BITS + 2])
 
     out_m, out_n0, out_last_k, out_first_k = meta_fields(meta)
-    ahead_m, ahead_n0 = meta_fields(ahead)[:2]
-    ahead_last = ahead[2 * COUNT_BITS + 3]
+    ahead_line = ahead[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A]
+    ahead_last = ahead[2 * COUNT_BITS + 3 + A]
     out_valid = sums.valid
     out_mode = sums.mode
-
-    def acc_address(m_index, n0_value, c):
-        nc = _z(_z(n0_value, COUNT_BITS + 1) + c, COUNT_BITS + 1)
-        col = _z(_z(n_start, COUNT_BITS) + _z(nc, COUNT_BITS), COUNT_BITS)
-        row = _z(_z(m_start, COUNT_BITS) + m_index, COUNT_BITS)
-        return _address(dd["base"], row, col, dd["cols"], A)
 
     writes, overflow_bits = [], []
     for c in range(C):
         nc = _z(_z(out_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_ok = nc < _z(n_count, COUNT_BITS + 1)
-        for lane, mi, ahead_mi, lane_sum in (
-                ("lo", out_m, ahead_m, sums.sums_lo[c]),
-                ("hi", _z(out_m + 1, COUNT_BITS), _z(ahead_m + 1, COUNT_BITS),
-                 sums.sums_hi[c])):
+        for lane, mi, column, lane_sum in (
+                ("lo", out_m, pyrtl.Const(c, A), sums.sums_lo[c]),
+                ("hi", _z(out_m + 1, COUNT_BITS), d_hi[c], sums.sums_hi[c])):
             ok = out_valid & n_ok & (mi < m_count)
             if lane == "hi":
                 ok = ok & out_mode
@@ -972,7 +1112,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             # arrive and is also the write address; the previous line's write (last
             # cycle) is in the word read, so k-tiles accumulate without forwarding
             addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
-            addr.next <<= acc_address(ahead_mi, ahead_n0, c)
+            addr.next <<= _z(ahead_line + column, A)
             which = None
             if len(MATRIX_MEMORIES["dst"]) > 1:
                 which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
@@ -986,9 +1126,9 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
             value = pyrtl.select(out_last_k, fitted, total)
             writes.append((addr, named(value, s(f"acc_c{c}_{lane}")), ok))
             overflow_bits.append(ok & out_last_k & over)
-    overflows = _z(pyrtl.Const(0, 8), 8)
-    for bit in overflow_bits:
-        overflows = _z(overflows + _z(bit, 8), 8)
+    # counted a cycle after the writes (the controller's saturation counters)
+    overflows = _sum_tree([_z(bit, 8) for bit in
+                           delay(pyrtl.concat_list(overflow_bits), 1, s("overflow_d{k}"))], 8)
     # the controller fetches the next instruction in the cycle the last sums are
     # written (a read issued then sees them)
     flushed = named((state == MM_FLUSH) & ahead_last, s("flushed"))

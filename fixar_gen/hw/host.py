@@ -24,7 +24,7 @@ from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
 from ..placement import Placed, Placement, place
 from . import vector as V
-from .core import CoreConfig, execution_cycles
+from .core import ISSUE_CYCLES, CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits, memory_room
 from .data_memories import memory_id
 from .hostmap import STAT_KINDS, pack
@@ -268,5 +268,5 @@ def rtl_execution(cfg: CoreConfig):
 
 
 #: the generated RTL's issue, halt and barrier cycles (core.py's controller)
-RTL_TIMING = Timing(issue=1, halt=1, barrier_latency=2)
+RTL_TIMING = Timing(issue=ISSUE_CYCLES, halt=1, barrier_latency=2)
 STAT_KIND_INDEX = {k: i for i, k in enumerate(STAT_KINDS)}

@@ -430,3 +430,68 @@ def test_the_walk_does_not_enumerate_paths():
         return n.lut(layer[0], layer[1])
     p = path_to(analyze_module(reg_to_reg(lattice)), "dst.D")
     assert p.lut_levels == 61
+
+
+# ------------------------------------------------------- the controller of a whole core
+
+def controller_design():
+    """(top, Verilog) of ``bench_timing.py --designs controller``: the one-core design
+    of benchmarks/specs/timing_core.yaml (fixar_u50's widths, 2x1 PEs, one lane) with
+    examples/fixar_u50.yaml's 19-bit addresses, 8-word memories and the lane stood in by
+    its register boundary (fixar_gen/hw/lane_stand_in.py)."""
+    from dataclasses import replace
+    from pathlib import Path
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    from fixar_gen.hw.verilate import emit_verilog
+    root = Path(__file__).resolve().parents[2]
+    small = config_for(load_spec(root / "benchmarks/specs/timing_core.yaml"), memory_words=8)
+    cfg = replace(small, addr_bits=config_for(load_spec(root / "examples/fixar_u50.yaml"))
+                  .addr_bits)
+    return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane), cfg.name,
+                                  initialize_registers=False)
+
+
+#: the controller's paths: every endpoint but the memories' words (the data paths into
+#: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
+#: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
+#: they are the controller's
+CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat)\["),) + UNITS
+
+
+@pytest.fixture(scope="module")
+def controller_report(tmp_path_factory, yosys_tool):
+    """The timing report of :func:`controller_design` through Yosys (15-25 minutes on
+    the shared two-core machine), its paths sorted by CONTROLLER_UNITS, every endpoint's
+    worst path kept."""
+    from fixar_gen.hw.synth import NETLIST, cell_counts
+    folder = tmp_path_factory.mktemp("controller")
+    top, verilog = controller_design()
+    cell_counts(verilog, top, folder, timeout=7_200, tool=yosys_tool, netlist=True)
+    return analyze(folder / NETLIST, top, verilog=verilog, units=CONTROLLER_UNITS,
+                   count=1_000_000).units["controller"]
+
+
+@pytest.mark.slow       # Yosys of a whole core, its lane stood in
+@pytest.mark.tools
+def test_nothing_decodes_the_instruction_register_combinationally(controller_report):
+    """The decode is pipelined: every path from ``instr`` ends within 8 LUT levels in a
+    register of DECODE (measured: 5; 18 before, into the operand addresses)."""
+    from_instr = [p for p in controller_report.paths if p.start.startswith("core0_instr")]
+    assert from_instr, "no path from core0_instr: the register's name changed"
+    deepest = max(from_instr, key=lambda p: p.lut_levels)
+    assert deepest.lut_levels <= 8, deepest.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+@pytest.mark.xfail(strict=True, reason="issue 13 is open: the matrix unit's slot counter "
+                   "(core0_mm_p -> slot_end -> tile and stream control) is 15 LUT levels "
+                   "deep (docs/hardware.md, Known gaps)")
+def test_the_controller_of_a_core_stays_within_eight_lut_levels(controller_report):
+    """Issue 13's budget for the controller: no path into a register it computes has
+    more than 8 LUT levels."""
+    assert controller_report.deepest.lut_levels <= 8, controller_report.deepest.summary()
+    assert controller_report.deep_endpoints == 0

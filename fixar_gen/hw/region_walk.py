@@ -1,0 +1,87 @@
+"""Incremental operand addresses: the controller's address generators.
+
+An operand's element ``(row, col)`` lives at ``base + row * cols + col`` of its memory.
+Computed from the instruction every cycle that is a multiply and two adds behind the
+decode; here it is a walk instead.  The multiply happens once per instruction, in the
+controller's ``BASES`` cycle (its operands registered the cycle before, in ``DECODE``:
+a DSP48E2 and an add between registers), and every step after that adds a registered
+step: the next row's address (``+ cols``) or the next group of columns (``+ group``).
+
+Broadcast operands (a buffer with one row, or one column, read by every row or column
+of the region, as the golden model does) simply never move in that direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyrtl
+
+from .hostmap import COUNT_BITS
+
+
+def zext(value, bits: int) -> pyrtl.WireVector:
+    """``value`` zero-extended (or truncated) to ``bits``."""
+    value = pyrtl.as_wires(value)
+    if value.bitwidth >= bits:
+        return value[:bits]
+    return value.zero_extended(bits)
+
+
+def latch(value, enable, name: str) -> pyrtl.Register:
+    """A register that takes ``value`` in the cycles ``enable`` is 1 and holds it
+    otherwise: a per-instruction constant decoded once."""
+    value = pyrtl.as_wires(value)
+    reg = pyrtl.Register(value.bitwidth, name=name)
+    reg.next <<= pyrtl.select(enable, value, reg)
+    return reg
+
+
+@dataclass(frozen=True)
+class RegionWalk:
+    """The address of an operand's element for lane 0 of the element loop's current
+    step (:meth:`address` adds a lane's offset).  ``row``: the address of column 0 of
+    the current row; ``col``: the column of lane 0; ``fixed_col``: 1 when the operand
+    broadcasts its one column (every lane reads column 0)."""
+
+    row: pyrtl.Register
+    col: pyrtl.Register
+    fixed_col: pyrtl.Register
+    addr_bits: int
+
+    def address(self, lane: int = 0) -> pyrtl.WireVector:
+        col = self.col if lane == 0 else \
+            pyrtl.select(self.fixed_col, self.col, zext(self.col + lane, COUNT_BITS))
+        return zext(self.row + zext(col, self.addr_bits), self.addr_bits)
+
+
+def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
+                fixed_col, decode, place, advance, row_end, group) -> RegionWalk:
+    """The walk of one operand over an element loop's region (wires named ``name_*``).
+
+    In a ``decode`` cycle the instruction's first row ``row0`` and first column
+    ``col0`` are latched (0 where the operand broadcasts: ``fixed_row``, ``fixed_col``),
+    as is the row step; in the ``place`` cycle (the next one) the walk moves to the
+    first step: ``base + row0 * cols`` and ``col0`` (``base`` and ``cols`` must hold
+    from ``decode`` on).  In each ``advance`` cycle it moves to the next step: the next
+    row when ``row_end``, else ``group`` columns on."""
+    A = addr_bits
+    zero = pyrtl.Const(0, COUNT_BITS)
+    first_row = latch(pyrtl.select(fixed_row, zero, zext(row0, COUNT_BITS)), decode,
+                      f"{name}_row0")
+    first_col = latch(pyrtl.select(fixed_col, zero, zext(col0, COUNT_BITS)), decode,
+                      f"{name}_col0")
+    step_bits = min(A, COUNT_BITS)        # a row step beyond the addresses wraps
+    step = latch(pyrtl.select(fixed_row, pyrtl.Const(0, step_bits), zext(cols, step_bits)),
+                 decode, f"{name}_row_step")
+    fixed_col = latch(fixed_col, decode, f"{name}_fixed_col")
+    row = pyrtl.Register(A, name=f"{name}_row")
+    col = pyrtl.Register(COUNT_BITS, name=f"{name}_col")
+    placed = zext(zext(base, A) + zext(first_row * zext(cols, COUNT_BITS), A), A)
+    next_row = zext(row + zext(step, A), A)
+    next_col = pyrtl.select(fixed_col, col, zext(col + zext(group, COUNT_BITS), COUNT_BITS))
+    row.next <<= pyrtl.select(place, placed,
+                              pyrtl.select(advance & row_end, next_row, row))
+    col.next <<= pyrtl.select(place | (advance & row_end), first_col,
+                              pyrtl.select(advance, next_col, col))
+    return RegionWalk(row, col, fixed_col, A)
