@@ -117,7 +117,8 @@ import pyrtl
 
 from .. import arch, ops
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
-from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
+from .build import (Scope, check_width, data_register, fresh_block, named, to_signed,
+                    to_unsigned)
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
@@ -706,16 +707,27 @@ class ElementOutputs:
     sat_e: pyrtl.WireVector
 
 
+#: the stage values that are valid bits: the only registers of the lane with a reset
+#: (the rest is data, read only beside its valid bit: :func:`~.build.data_register`)
+VALID_KEYS = ("valid", "done")
+
+
 def _stage(scope: Scope, stage: str, values: dict, hidden: tuple[str, ...] = ()) -> dict:
     """One pipeline stage: every value through a register named ``<stage>_<key>``
     (keys in ``hidden`` stay unnamed: descriptors and other partly used words, so that
-    Verilator -Wall sees only PyRTL temporaries with unused bits)."""
+    Verilator -Wall sees only PyRTL temporaries with unused bits).  Only the valid
+    bits (VALID_KEYS) have a reset; the data registers have none, so that synthesis
+    maps the stages' delay lines to shift registers."""
     out = {}
     for key, wire in values.items():
         wire = pyrtl.as_wires(wire)
         hide = key in hidden or key.startswith("fmt_")
-        reg = (pyrtl.Register(wire.bitwidth) if hide
-               else pyrtl.Register(wire.bitwidth, name=scope(f"{stage}_{key}")))
+        name = None if hide else scope(f"{stage}_{key}")
+        if key in VALID_KEYS:
+            reg = pyrtl.Register(wire.bitwidth, name=name) if name \
+                else pyrtl.Register(wire.bitwidth)
+        else:
+            reg = data_register(wire.bitwidth, name)
         reg.next <<= wire
         out[key] = reg
     return out
