@@ -60,7 +60,8 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
 
 def block_verilog(block, module: str) -> str:
     """A PyRTL block as the Verilog module ``module`` (as pyrtl.output_to_verilog
-    writes it, but its :func:`~fixar_gen.hw.build.data_register` s without a reset:
+    writes it, but its delay lines of :func:`~fixar_gen.hw.build.data_register` s
+    without a reset:
     :mod:`fixar_gen.hw.verilog_writer`), for synthesis."""
     return write_verilog(block, module)
 

@@ -3,9 +3,10 @@
 ``pyrtl.output_to_verilog`` gives every register a branch of its synchronous (or
 asynchronous) ``rst``; a register with a reset cannot become part of a shift register
 (SRL16E / SRLC32E) in synthesis, so a pipeline's delay lines stay flip-flops.  The
-registers made by :func:`fixar_gen.hw.build.data_register` (a pipeline's data, read
-only beside a valid bit that has a reset) are written here in an ``always`` block of
-their own, without one; the rest is PyRTL's text unchanged.  Every register still starts
+registers :func:`fixar_gen.hw.build.reset_less_names` names (made by
+``data_register``: a pipeline's data, read only beside a valid bit that has a reset,
+and feeding only other registers) are written here in an ``always`` block of their
+own, without one; the rest is PyRTL's text unchanged.  Every register still starts
 at its reset value in PyRTL's simulators and, with ``initialize_registers``, in
 Verilog.
 """
@@ -63,7 +64,7 @@ def write_verilog(block: pyrtl.Block, module: str, *, add_reset=True,
                   initialize_registers: bool = False) -> str:
     """``block`` as the Verilog module ``module``, as ``pyrtl.output_to_verilog``
     writes it (``add_reset``: True, "asynchronous" or False), except that the block's
-    :func:`~fixar_gen.hw.build.data_register` s have no reset branch."""
+    :func:`~fixar_gen.hw.build.reset_less_names` have no reset branch."""
     text = io.StringIO()
     _Writer(block, add_reset, module, reset_less_names(block)).output_to_verilog(
         text, initialize_registers)
