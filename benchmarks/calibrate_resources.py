@@ -87,19 +87,23 @@ def _module(design: str) -> str:
                        else f"array_{design}")
 
 
+def _refuse(message: str) -> None:
+    print(f"calibrate_resources: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def reused(design: str, folder: Path) -> tuple[dict, dict, float]:
     """(cell counts, netlist module, Yosys seconds) of a kept Yosys folder of ``design``
     (one Verilog file, ``stat.json``, ``netlist.json``); SystemExit (one line) unless
-    its Verilog is ``design``'s as elaborated now."""
+    its Verilog is ``design``'s as elaborated now (exit status 2)."""
     sources = sorted(folder.glob("*.v"))
     if len(sources) != 1 or not (folder / NETLIST).is_file() \
             or not (folder / "stat.json").is_file():
-        raise SystemExit(f"--reuse: {folder} has no kept Yosys run (one .v, stat.json, "
-                         f"{NETLIST})")
+        _refuse(f"--reuse: {folder} has no kept Yosys run (one .v, stat.json, {NETLIST})")
     top = sources[0].stem
     pyrtl.wire._reset_wire_indexers()       # private: tmpN as bench_timing numbers them
     if sources[0].read_text() != block_verilog(_block(design), top):
-        raise SystemExit(f"--reuse: {sources[0]} is not {design} as elaborated now")
+        _refuse(f"--reuse: {sources[0]} is not {design} as elaborated now")
     cells = json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]
     netlist = json.loads((folder / NETLIST).read_text())["modules"][top]
     took = folder / "yosys_seconds.txt"
