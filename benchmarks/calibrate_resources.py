@@ -7,7 +7,12 @@ per-PE, per-row and per-column LUT and FF costs to.  Also prints the fitted mode
 against every measurement (issue 7 asks for 15%).
 
     python benchmarks/calibrate_resources.py [--designs pe 2x2 4x4 ... lane_u50] [--jobs 2]
-                                             [--merge] [--dry-run]
+                                             [--merge] [--dry-run] [--reuse DESIGN=DIR]
+
+``--reuse lane_u50=DIR/lane`` counts the cells of a Yosys folder kept by
+``bench_timing.py --designs lane --netlists DIR`` (its ``stat.json`` and
+``netlist.json``) instead of running Yosys again: the same lane, refused unless the
+folder's Verilog is the one elaborated now (module name aside).
 
 Each design takes from seconds (2x2) to minutes (16x16) of YoWASP Yosys on this
 machine; the first YoWASP run on a machine compiles Yosys (about a minute).  The table
@@ -77,18 +82,51 @@ def lane_size(design: str) -> dict:
     return {}
 
 
-def synthesize(design: str) -> dict:
-    """One design through Yosys; its cell counts and the time it took."""
-    tool = yosys()
-    module = "fixar_" + (design if design == "pe" or design.startswith("lane")
-                         else f"array_{design}")
-    with tempfile.TemporaryDirectory(prefix="dse_cal_") as work:
-        verilog = block_verilog(_block(design), module)
-        start = time.perf_counter()
-        cells = cell_counts(verilog, module, work, timeout=3_600, tool=tool, netlist=True)
-        seconds = time.perf_counter() - start
-        netlist = json.loads((Path(work) / NETLIST).read_text())["modules"][module]
+def _module(design: str) -> str:
+    return "fixar_" + (design if design == "pe" or design.startswith("lane")
+                       else f"array_{design}")
+
+
+def _refuse(message: str) -> None:
+    print(f"calibrate_resources: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def reused(design: str, folder: Path) -> tuple[dict, dict, float]:
+    """(cell counts, netlist module, Yosys seconds) of a kept Yosys folder of ``design``
+    (one Verilog file, ``stat.json``, ``netlist.json``); SystemExit (one line) unless
+    its Verilog is ``design``'s as elaborated now (exit status 2)."""
+    sources = sorted(folder.glob("*.v"))
+    if len(sources) != 1 or not (folder / NETLIST).is_file() \
+            or not (folder / "stat.json").is_file():
+        _refuse(f"--reuse: {folder} has no kept Yosys run (one .v, stat.json, {NETLIST})")
+    top = sources[0].stem
+    pyrtl.wire._reset_wire_indexers()       # private: tmpN as bench_timing numbers them
+    if sources[0].read_text() != block_verilog(_block(design), top):
+        _refuse(f"--reuse: {sources[0]} is not {design} as elaborated now")
+    cells = json.loads((folder / "stat.json").read_text())["design"]["num_cells_by_type"]
+    netlist = json.loads((folder / NETLIST).read_text())["modules"][top]
+    took = folder / "yosys_seconds.txt"
+    return cells, netlist, float(took.read_text()) if took.exists() else 0.0
+
+
+def synthesize(design: str, reuse: Path | None = None) -> dict:
+    """One design through Yosys (or its kept run, ``reuse``); its cell counts and the
+    time it took."""
+    module = _module(design)
+    if reuse is not None:
+        cells, netlist, seconds = reused(design, reuse)
         in_dsps = dsp_register_flops(netlist)
+    else:
+        tool = yosys()
+        with tempfile.TemporaryDirectory(prefix="dse_cal_") as work:
+            verilog = block_verilog(_block(design), module)
+            start = time.perf_counter()
+            cells = cell_counts(verilog, module, work, timeout=3_600, tool=tool,
+                                netlist=True)
+            seconds = time.perf_counter() - start
+            netlist = json.loads((Path(work) / NETLIST).read_text())["modules"][module]
+            in_dsps = dsp_register_flops(netlist)
     single = design == "pe" or design.startswith("lane")
     rows, cols = (1, 1) if single else (int(n) for n in design.split("x"))
     return {
@@ -127,7 +165,9 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "fitted: counted as measured by the estimate of a generated design), ``laneWORD``",
         "the widest lane.  A lane records its memory ``word`` and its aligned-sum",
         "datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which",
-        ":mod:`fixar_gen.lane_resources` selects and scales by.  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
+        ":mod:`fixar_gen.lane_resources` selects and scales by (``lane80``, synthesized",
+        "before the lane was sized from the spec, has neither and is not a calibration",
+        "point of today's RTL).  ``luts`` counts LUT1-6, INV (a LUT1 in Vivado) and",
         "SRL/LUTRAM cells, ``ffs`` the FD*E flip-flops except a DSP48E2's own pipeline",
         "registers (``synth.dsp_register_flops``: Yosys leaves them in the fabric, Vivado",
         "does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).",
@@ -159,17 +199,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the table's other designs, replace or add these")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the table, do not write the data module")
+    parser.add_argument("--reuse", action="append", default=[], metavar="DESIGN=DIR",
+                        help="count a kept Yosys folder of DESIGN (bench_timing.py "
+                             "--netlists) instead of synthesizing it")
     args = parser.parse_args(argv)
+    reuse = {}
+    for item in args.reuse:
+        design, _, folder = item.partition("=")
+        if design not in args.designs or not folder:
+            parser.error(f"--reuse: {item!r} is not DESIGN=DIR for one of --designs")
+        reuse[design] = Path(folder)
     for design in args.designs:
         if not re.fullmatch(r"pe|lane\d+|lane_u50|\d+x\d+", design):
             parser.error(f"--designs: {design!r} is not pe, laneWORD, lane_u50 or RxC")
     version = yosys_version()       # also compiles YoWASP once, before the pool starts
+    rows = {d: synthesize(d, reuse[d]) for d in args.designs if d in reuse}
+    fresh = [d for d in args.designs if d not in reuse]
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(synthesize, args.designs))
+        rows.update(zip(fresh, pool.map(synthesize, fresh)))
+    rows = [rows[d] for d in args.designs]
     for r in rows:
         print(f"{r['design']:5} {r['rows']:>2}x{r['cols']:<2} {r['luts']:>7,} LUT "
               f"{r['ffs']:>7,} FF {r['dsps']:>4} DSP ({r['seconds']:.0f} s) {r['cells']}")
     command = "python benchmarks/calibrate_resources.py --designs " + " ".join(args.designs)
+    if reuse:
+        command += "".join(f" --reuse {d}=<the folder of bench_timing.py --netlists DIR: "
+                           f"DIR/lane>" for d in reuse)
     if args.merge:
         from fixar_gen.resource_calibration import COMMAND, MEASURED
         new = {(r["design"], r["rows"], r["cols"]) for r in rows}

@@ -8,6 +8,7 @@ and names every wire it wants readable in the Verilog through it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,11 +52,62 @@ def named(value: pyrtl.WireVector, name: str) -> pyrtl.WireVector:
     return wire
 
 
-def delay(value: pyrtl.WireVector, cycles: int, name: str) -> pyrtl.WireVector:
+#: per block, the names of its registers that need no reset (:func:`data_register`)
+_RESET_LESS: "weakref.WeakKeyDictionary[pyrtl.Block, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def data_register(bits: int, name: str | None = None) -> pyrtl.Register:
+    """A register of the working block that needs no reset: a pipeline's data, read
+    only together with a valid bit that has one.  The Verilog writer
+    (:func:`fixar_gen.hw.verilate.emit_verilog`) gives such registers of a delay line
+    no reset branch, so that synthesis can map the line to a shift register (SRL16E /
+    SRLC32E); the line's last register, the one logic reads, keeps its reset
+    (:func:`reset_less_names`) and so stays a flip-flop.  PyRTL's simulators,
+    Verilator's initial values and golden see no difference (every register starts at
+    0)."""
+    reg = pyrtl.Register(bits, name=name) if name else pyrtl.Register(bits)
+    _RESET_LESS.setdefault(pyrtl.working_block(), set()).add(reg.name)
+    return reg
+
+
+def reset_less_names(block: pyrtl.Block) -> frozenset[str]:
+    """The registers of ``block`` written without a reset: those made by
+    :func:`data_register` whose value goes only into other registers (through plain
+    wires at most), i.e. every register of a delay line but its last.  A register that
+    logic or an output reads keeps its reset, so synthesis leaves it a flip-flop: a
+    shift register's clock-to-out (about 1 ns, docs/hardware.md's delay model) would
+    otherwise start the logic's path."""
+    names = _RESET_LESS.get(block, set())
+    if not names:
+        return frozenset()
+    readers: dict[str, list] = {}
+    for net in block.logic:
+        for arg in net.args:
+            readers.setdefault(arg.name, []).append(net)
+
+    def only_registers(wire_name: str, depth: int = 0) -> bool:
+        for net in readers.get(wire_name, ()):
+            if net.op == "r":
+                continue
+            if net.op == "w" and depth < 8 and not isinstance(net.dests[0], pyrtl.Output) \
+                    and only_registers(net.dests[0].name, depth + 1):
+                continue
+            return False
+        return True
+
+    return frozenset(r.name for r in block.wirevector_subset(pyrtl.Register)
+                     if r.name in names and only_registers(r.name))
+
+
+def delay(value: pyrtl.WireVector, cycles: int, name: str, *,
+          reset: bool = True) -> pyrtl.WireVector:
     """``value`` through ``cycles`` registers, the k-th (from 1) named
-    ``name.format(k=k)`` (e.g. ``scope("d{k}")``)."""
+    ``name.format(k=k)`` (e.g. ``scope("d{k}")``); without ``reset`` they are
+    :func:`data_register` s (data read only beside a valid bit that is delayed with
+    a reset)."""
     for k in range(1, cycles + 1):
-        reg = pyrtl.Register(value.bitwidth, name=name.format(k=k))
+        reg = (pyrtl.Register(value.bitwidth, name=name.format(k=k)) if reset
+               else data_register(value.bitwidth, name.format(k=k)))
         reg.next <<= value
         value = reg
     return value

@@ -699,7 +699,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
         # the element's write address travels with it: the read, then LANE_DEPTH cycles
-        wa_d = delay(dst_addrs[v], 1 + V.LANE_DEPTH, ls("wa_d_d{k}"))
+        # (data beside the lane's done bit: no reset, a shift register in synthesis)
+        wa_d = delay(dst_addrs[v], 1 + V.LANE_DEPTH, ls("wa_d_d{k}"), reset=False)
         units.append(unit)
         lane_addr_d.append((copy_dsts[v], rd_a, wa_d, active))
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pyrtl
 
 from ..tools import Tool, run_tool, yosys
+from .verilog_writer import write_verilog
 
 
 def summarize(cells: dict[str, int]) -> dict[str, int]:
@@ -60,10 +60,10 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
 
 def block_verilog(block, module: str) -> str:
     """A PyRTL block as the Verilog module ``module`` (as pyrtl.output_to_verilog
-    writes it), for synthesis."""
-    text = io.StringIO()
-    pyrtl.output_to_verilog(text, block=block, module_name=module)
-    return text.getvalue()
+    writes it, but its delay lines of :func:`~fixar_gen.hw.build.data_register` s
+    without a reset:
+    :mod:`fixar_gen.hw.verilog_writer`), for synthesis."""
+    return write_verilog(block, module)
 
 
 def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600,

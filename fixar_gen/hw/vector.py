@@ -84,6 +84,10 @@ floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates a
 Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 63 cycles from ``start`` to
 ``done`` for every operation and every operand.  ``done`` and the outputs are valid in
 that one cycle (the output registers take the next element's values in the next cycle).
+The valid bits (:data:`VALID_KEYS`) have a reset; every other register is data
+(:func:`~fixar_gen.hw.build.data_register`): those that only feed the next stage's
+register are written to Verilog without one, so that synthesis maps the delay lines to
+shift registers, and the last of each line (read by logic) stays a flip-flop.
 
 Supported formats (:func:`check_supported` refuses the rest with a clear message); the
 limits are the lane's :class:`~fixar_gen.hw.lane_limits.LaneLimits` (decided at
@@ -117,7 +121,8 @@ import pyrtl
 
 from .. import arch, ops
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
-from .build import Scope, check_width, fresh_block, named, to_signed, to_unsigned
+from .build import (Scope, check_width, data_register, fresh_block, named, to_signed,
+                    to_unsigned)
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
@@ -706,16 +711,28 @@ class ElementOutputs:
     sat_e: pyrtl.WireVector
 
 
+#: the stage values that are valid bits, with a reset (the rest is data, read only
+#: beside its valid bit: :func:`~.build.data_register`)
+VALID_KEYS = ("valid", "done")
+
+
 def _stage(scope: Scope, stage: str, values: dict, hidden: tuple[str, ...] = ()) -> dict:
     """One pipeline stage: every value through a register named ``<stage>_<key>``
     (keys in ``hidden`` stay unnamed: descriptors and other partly used words, so that
-    Verilator -Wall sees only PyRTL temporaries with unused bits)."""
+    Verilator -Wall sees only PyRTL temporaries with unused bits).  The valid bits
+    (VALID_KEYS) have a reset; the rest are data registers, without one where they
+    only feed another register, so that synthesis maps the stages' delay lines to
+    shift registers."""
     out = {}
     for key, wire in values.items():
         wire = pyrtl.as_wires(wire)
         hide = key in hidden or key.startswith("fmt_")
-        reg = (pyrtl.Register(wire.bitwidth) if hide
-               else pyrtl.Register(wire.bitwidth, name=scope(f"{stage}_{key}")))
+        name = None if hide else scope(f"{stage}_{key}")
+        if key in VALID_KEYS:
+            reg = pyrtl.Register(wire.bitwidth, name=name) if name \
+                else pyrtl.Register(wire.bitwidth)
+        else:
+            reg = data_register(wire.bitwidth, name)
         reg.next <<= wire
         out[key] = reg
     return out
@@ -859,12 +876,16 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word:
 
 
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
-             w_out: int, clip=None) -> dict:
+             w_out: int, clip=None, late=None, late_reads: tuple[str, ...] = ()) -> dict:
     """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
     the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
     read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
     value, w_out bits) and ``ovf``.  ``clip``: bundle -> 1 where the sum is clip's
-    choice (the first rounder)."""
+    choice (the first rounder); ``late``: bundle -> values computed in the ``rnd``
+    stage and carried to the fit stage's bundle (what only the rounded value's users
+    read: the clamp bounds, formed two stages ahead of their use instead of riding
+    every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
+    past the ``rnda`` stage)."""
     sub = scope.sub(f"round{n}")
     kept = tuple(bundle)
 
@@ -904,19 +925,22 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding, nearest_even, half,
                    pyrtl.Const(0, 1), pyrtl.Const(0, 1)) & ~b["k_zero"]
     rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
-    b = stage("rnd", {**_keep(b, *kept, "fmt_target", *masks), "rounded": rounded},
-              hidden=masks)
+    extra = late(b) if late is not None else {}
+    kept = tuple(k for k in kept if k not in late_reads)
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target", *masks), "rounded": rounded,
+                      **extra}, hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
-    return stage("fit", {**_keep(b, *kept), "full": full, "ovf": ovf}, hidden=("full",))
+    return stage("fit", {**_keep(b, *kept, *extra), "full": full, "ovf": ovf},
+                 hidden=("full",))
 
 
 def _clamp_bounds(fd: pyrtl.WireVector, word: int, max_frac: int) -> dict:
     """1 and -1 in a format of frac ``fd`` <= max_frac (2^fd needs fd + 2 signed bits:
-    max(word, max_frac + 2) bits), computed stages ahead of :func:`_clamp_one`."""
+    max(word, max_frac + 2) bits), computed two stages ahead of :func:`_clamp_one`
+    (the rounders' ``late`` values); -2^fd is -1 << fd (no adder)."""
     bits = max(word, max_frac + 2)
-    one_d = _shl(pyrtl.Const(1, bits), fd)
-    return {"one_d": one_d, "neg_one_d": _neg(one_d)[:bits]}
+    return {"one_d": _shl(pyrtl.Const(1, bits), fd), "neg_one_d": _shl(_const(-1, bits), fd)}
 
 
 def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVector:
@@ -1077,9 +1101,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
           "a": _resize(a, opnd), "d": _resize(d, opnd),
           **({"e": _resize(e, opnd)} if serial_outputs else {}),
           "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
-          "abs_a": _abs(_resize(a, opnd)), **_clamp_bounds(fd, word, F)}
+          "abs_a": _abs(_resize(a, opnd))}
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
-                  clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)))
+                  clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)),
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F))
     s3 = s2
     v3 = _View(s3)
 
@@ -1203,8 +1228,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
               if plan.round2 is not None}
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
-                                     "sat_d1"), **_clamp_bounds(fd, word, F)},
-                  plans2, 2, w_int, w_out)
+                                     "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
+                  plans2, 2, w_int, w_out,
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F),
+                  late_reads=("frac_d",))
     v5 = _View(s5)
     full2, ovf2 = s5["full"], s5["ovf"]
     value2 = full2[:word]

@@ -100,7 +100,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.metadata
-import io
 import json
 import os
 import re
@@ -120,6 +119,8 @@ import pyrtl
 
 from fixar_gen import progress, tools
 from fixar_gen.tools import ToolFailed, ToolMissing
+
+from .verilog_writer import write_verilog
 
 __all__ = [
     "FLAGS", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
@@ -243,10 +244,8 @@ def emit_verilog(block: pyrtl.Block, module: str, *, initialize_registers: bool 
         raise ValueError(f"module name {module!r} is not a plain identifier")
     for name in ports_of(block):
         check_port_name(name)
-    text = io.StringIO()
-    pyrtl.output_to_verilog(text, block=block, module_name=module, add_reset=add_reset,
-                            initialize_registers=initialize_registers)
-    return _renumber_temporaries(text.getvalue())
+    return _renumber_temporaries(write_verilog(block, module, add_reset=add_reset,
+                                               initialize_registers=initialize_registers))
 
 
 # ------------------------------------------------------------------------ the C++ harness

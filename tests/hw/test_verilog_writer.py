@@ -1,0 +1,135 @@
+"""Registers without reset (fixar_gen.hw.build.data_register) and the Verilog writer that
+honours them (fixar_gen.hw.verilog_writer): only the registers made so that feed nothing
+but other registers lose their reset branch (the last register of a delay line, read by
+logic or an output, keeps it and stays a flip-flop), a block without any is written
+exactly as PyRTL writes it, the vector lane's valid bits keep theirs, Yosys maps a
+reset-less delay line to shift registers (marker ``tools``), and Verilator matches
+PyRTL on it, before and after a reset."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+
+import pyrtl
+import pytest
+
+from fixar_gen.hw.build import data_register, delay, fresh_block, reset_less_names
+from fixar_gen.hw.synth import block_verilog, cell_counts
+from fixar_gen.hw.vector import VALID_KEYS, build_vector_unit
+from fixar_gen.hw.verilate import emit_verilog
+from fixar_gen.hw.verilog_writer import write_verilog
+
+DEPTH = 20
+
+
+def delay_line(reset: bool) -> pyrtl.Block:
+    """An 8-bit value and its valid bit through DEPTH registers; the value's registers
+    reset-less unless ``reset``."""
+    with fresh_block() as block:
+        valid_in, data_in = pyrtl.Input(1, "valid_in"), pyrtl.Input(8, "data_in")
+        valid_out, data_out = pyrtl.Output(1, "valid_out"), pyrtl.Output(8, "data_out")
+        valid_out <<= delay(valid_in, DEPTH, "v_d{k}")
+        data_out <<= delay(data_in, DEPTH, "x_d{k}", reset=reset)
+    return block
+
+
+def reset_branch(verilog: str) -> str:
+    """The text of the ``if (rst)`` branch."""
+    match = re.search(r"if \(rst\) begin\n(.*?)\n\s*end else begin", verilog, re.S)
+    return match.group(1) if match else ""
+
+
+def test_only_data_registers_lose_their_reset():
+    block = delay_line(reset=False)
+    # the last one drives the output: it keeps its reset (a flip-flop, not an SRL's end)
+    assert reset_less_names(block) == {f"x_d{k}" for k in range(1, DEPTH)}
+    text = write_verilog(block, "line")
+    branch = reset_branch(text)
+    for k in range(1, DEPTH + 1):
+        assert re.search(rf"\bv_d{k} <= 1'd0;", branch)
+        assert (f"x_d{k} " in branch) == (k == DEPTH)
+        assert len(re.findall(rf"\bx_d{k} <= ", text)) == (2 if k == DEPTH else 1)
+    assert "Registers without reset" in text
+
+
+def test_a_data_register_read_by_logic_keeps_its_reset():
+    with fresh_block() as block:
+        x = pyrtl.Input(8, "x")
+        out = pyrtl.Output(8, "out")
+        line = delay(x, 3, "x_d{k}", reset=False)
+        out <<= (line + 1)[:8]
+    assert reset_less_names(block) == {"x_d1", "x_d2"}
+    assert "x_d3 <= 8'd0;" in reset_branch(write_verilog(block, "line"))
+
+
+def test_a_block_without_data_registers_is_written_as_pyrtl_writes_it():
+    block = delay_line(reset=True)
+    assert reset_less_names(block) == frozenset()
+    for kwargs in ({}, {"initialize_registers": True}, {"add_reset": False},
+                   {"add_reset": "asynchronous"}):
+        theirs = io.StringIO()
+        pyrtl.output_to_verilog(theirs, block=block, module_name="line", **kwargs)
+        assert write_verilog(block, "line", **kwargs) == theirs.getvalue()
+
+
+def test_without_reset_port_no_register_has_one():
+    text = write_verilog(delay_line(reset=False), "line", add_reset=False)
+    assert "rst" not in text
+    assert len(re.findall(r"\bx_d1 <= ", text)) == 1
+
+
+def test_the_vector_lane_resets_valid_bits_and_the_ends_of_its_delay_lines():
+    block, _ = build_vector_unit(49)
+    registers = block.wirevector_subset(pyrtl.Register)
+    free = reset_less_names(block)
+    with_reset = {r.name for r in registers if r.name not in free}
+    valid = {r.name for r in registers if r.name.rsplit("_", 1)[-1] in VALID_KEYS}
+    assert valid and valid <= with_reset
+    # c0 rides the divider's stages untouched (no reset) until mul2's multiplier reads it
+    assert {f"vu_core_iter{k}_c0" for k in range(1, 33)} <= free
+    assert {"vu_core_mul2_c0", "vu_core_out_d_out"} <= with_reset
+    assert len(free) > len(registers) // 2
+    branch = reset_branch(emit_verilog(block, "lane"))
+    assert branch.count("<=") == len(with_reset)
+
+
+@pytest.mark.tools
+def test_yosys_maps_a_reset_less_delay_line_to_shift_registers(yosys_tool, tmp_path):
+    cells = {}
+    for reset in (True, False):
+        cells[reset] = cell_counts(block_verilog(delay_line(reset), "line"), "line",
+                                   tmp_path / str(reset), timeout=300, tool=yosys_tool)
+    srl = {reset: sum(n for kind, n in c.items() if kind.startswith(("SRL", "SRLC")))
+           for reset, c in cells.items()}
+    ffs = {reset: sum(n for kind, n in c.items() if re.fullmatch(r"FD[RSCP]E", kind))
+           for reset, c in cells.items()}
+    assert srl[True] == 0 and ffs[True] >= 9 * DEPTH, cells[True]
+    assert srl[False] >= 8, cells[False]             # one SRL per data bit
+    assert ffs[False] <= DEPTH + 8 * 2, cells[False]  # the valid line, the last x_d
+
+
+@pytest.mark.tools
+def test_verilator_matches_pyrtl_through_a_reset(verilator_tool, tmp_path):
+    from fixar_gen.hw.verilate import VerilatorModel
+    block = delay_line(reset=False)
+    rng = random.Random(7)
+    steps = [{"valid_in": rng.randrange(2), "data_in": rng.randrange(256)}
+             for _ in range(3 * DEPTH)]
+    sim = pyrtl.FastSimulation(tracer=None, block=block)
+    expected = []
+    for step in steps:
+        sim.step(step)
+        expected.append((sim.inspect("valid_out"), sim.inspect("data_out")))
+    model = VerilatorModel.from_block(block, "line", cache_dir=tmp_path)
+    with model.start() as hw:
+        got = hw.drive({name: [step[name] for step in steps] for name in steps[0]},
+                       ["valid_out", "data_out"])
+        assert list(zip(got["valid_out"], got["data_out"])) == expected
+        # after a reset the valid bits are 0 (the data is read only beside them)
+        hw.reset(1)
+        after = hw.drive({"valid_in": [0] * DEPTH,
+                          "data_in": [rng.randrange(256) for _ in range(DEPTH)]},
+                         ["valid_out"])
+        assert after["valid_out"] == [0] * DEPTH
