@@ -251,7 +251,12 @@ class InterleavedBanks:
     def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
         """Bank ``b``'s address of the line starting at word ``address``: its line, one
         more when bank b lies before the start's bank (the line wraps into the next)."""
-        line = address[self.lb:] if self.lb else address
+        if not self.lb:
+            line = address
+        elif address.bitwidth > self.lb:
+            line = address[self.lb:]
+        else:                                   # a memory no deeper than one line
+            line = pyrtl.Const(0, 1)
         if self.lb and b < self.banks - 1:       # the last bank is never before the start
             line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
         line = pyrtl.as_wires(line)

@@ -44,7 +44,8 @@ def depth_of(banks, addr_bits, tail_bits) -> int:
 
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits,ports", [
     (1, 8, 3, None, 1), (2, 5, 4, 2, 1), (4, 32, 5, None, 1), (4, 9, 6, 3, 1),
-    (8, 17, 6, None, 2), (16, 12, 8, 5, 1), (4, 6, 3, 1, 1)])
+    (8, 17, 6, None, 2), (16, 12, 8, 5, 1), (4, 6, 3, 1, 1),
+    (4, 7, 2, None, 1)])        # a memory no deeper than one line (its address: no line bits)
 def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits, ports):
     block = design(banks, width, addr_bits, tail_bits, ports)
     depth = depth_of(banks, addr_bits, tail_bits)
