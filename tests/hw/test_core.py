@@ -128,9 +128,10 @@ def tiny_ddpg(rows, cols, cores, batch):
 
 @pytest.mark.parametrize("rows,cols,cores,batch", [
     (1, 1, 1, 3),
-    # two cores: the default run trains this design in tests/hw/test_host_placement.py
-    # (three steps, FXP16, programs alternating, cycles against the model) and the
-    # command tests' tiny spec (two cores of 2 x 3); each is over a minute of PyRTL
+    # two cores: the default run trains two cores of 2 x 2 in
+    # tests/hw/test_host_placement.py (three steps, FXP16, programs alternating, cycles
+    # against the model) and of 2 x 3 in the command tests' tiny spec; each is over a
+    # minute of PyRTL
     pytest.param(2, 3, 2, 5, marks=pytest.mark.slow),
     pytest.param(3, 2, 3, 4, marks=pytest.mark.slow)])
 def test_training_step_and_inference_identical(rows, cols, cores, batch):

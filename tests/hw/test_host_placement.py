@@ -20,7 +20,7 @@ from .test_core import tiny_ddpg
 
 
 def test_host_bases_are_the_placement_and_programs_may_alternate():
-    spec = tiny_ddpg(2, 3, 2, 5)
+    spec = tiny_ddpg(2, 2, 2, 5)
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
     params = random_params(spec, seed=3)
     golden.load_params(params)

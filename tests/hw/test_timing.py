@@ -259,6 +259,7 @@ def synthesized_pe(folder, tool, family: str):
     return verilog, cells, top_module(json.loads((folder / NETLIST).read_text()), "pe_t")[1]
 
 
+@pytest.mark.slow       # a second Yosys run of the PE (xc7), 30 s; xcup's stays
 @pytest.mark.tools
 def test_every_pe_multiply_is_registered_where_a_dsp_absorbs_it(tmp_path, yosys_tool):
     """Yosys packs a DSP's pipeline registers only for xc7 (DSP48E1, the same MREG and
