@@ -55,6 +55,7 @@ from report import ROOT, machine, publish  # noqa: E402
 from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.boards import U50, dsps_per_pe  # noqa: E402
 from fixar_gen.estimate import cycle_breakdown, estimate, fxp16_precision  # noqa: E402
+from fixar_gen.resources import LABELS, RESOURCES  # noqa: E402
 from fixar_gen.sweep import Point, parse_over, sweep  # noqa: E402
 
 HEADING = "## Headline: FIXAR's design point and the best U50 design vs FIXAR and the CPU"
@@ -252,17 +253,12 @@ def best_point_report(spec, best: dict) -> dict:
     return estimate(point.apply(spec))
 
 
-#: the sweep's resource columns and their names in the text
-RESOURCE_LABELS = (("luts", "LUTs"), ("ffs", "FFs"), ("dsps", "DSPs"), ("bram36", "BRAM36"),
-                   ("uram", "URAM"))
-
-
 def over_budget(rows: list[dict]) -> dict[str, int]:
     """Per resource, how many of the sweep's dropped points need more than the U50's
     usable share of it (the generated design's figures; a point can exceed several)."""
-    return {label: sum(1 for r in rows if r["status"] == "dropped"
-                       and (r.get(f"{key}_pct") or 0) > 100)
-            for key, label in RESOURCE_LABELS}
+    return {LABELS[key]: sum(1 for r in rows if r["status"] == "dropped"
+                             and (r.get(f"{key}_pct") or 0) > 100)
+            for key in RESOURCES}
 
 
 def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int, int],
