@@ -627,7 +627,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
     lane_addr_d = []
-    e_unbroadcast = fn_flag(ops.with_operand("e", layout="unbroadcast"), "e_unbroadcast")
+    e_unbroadcast = latch(e_unbroadcast_f, decoding, s("e_unbroadcast"))
     # per lane: the addresses of its operands (lane v's are lane 0's + v, or lane 0's
     # for a broadcast operand: a step's operand is one line of adjacent words)
     addrs = {"a": [], "b": [], "d": [], "e": []}
