@@ -542,10 +542,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return latch(_any(fn_is, names), decoding, s(name))
 
     serial = fn_flag(SERIAL_FUNCTIONS, "serial")
-    is_range = fn_flag(FOLDED_FUNCTIONS, "is_range")
     uses_lane = fn_flag(ops.with_operand("b", kind="prng"), "uses_lane")
     writes_e = fn_flag(ops.writing("e"), "writes_e")
     range_f = _any(fn_is, FOLDED_FUNCTIONS)
+    is_range = latch(range_f, decoding, s("is_range"))
     e_unbroadcast_f = _any(fn_is, ops.with_operand("e", layout="unbroadcast"))
 
     # -- element loop (load, store, vec, drain): the rows left, the columns left in the
