@@ -1,7 +1,7 @@
 """The generated RTL: generation and Verilator build times, simulation speed of PyRTL
 FastSimulation and Verilator on the example cores, and RTL cycles against the models.
 
-    python benchmarks/bench_hardware.py [--no-write] [--updates N]
+    python benchmarks/bench_hardware.py [--no-write] [--examples PATH ...]
 
 For each example core: `fixar generate` (elaboration + Verilog) time, the Verilator
 model's build time (a cold build: the cache is pointed at a fresh folder), then the
@@ -144,7 +144,14 @@ def table(rows: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--examples", nargs="+", choices=EXAMPLES, metavar="PATH",
+                        help="measure only these examples and print their rows (the "
+                        "section of BENCHMARKS.md is rewritten only by a full run)")
     args = parser.parse_args(argv)
+    if args.examples:
+        print(f"- Machine: {machine()}")
+        print("\n".join(table([measure(path) for path in args.examples])))
+        return 0
     rows = [measure(path) for path in EXAMPLES]
     text = "\n".join([
         HEADING, "",

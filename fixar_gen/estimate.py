@@ -125,6 +125,7 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
                            execution, RTL_TIMING)
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
+            "infer_cycles_batch1": infer1.total_cycles,
             "infer_ips_batch1": clock_hz / infer1.total_cycles,
             "train_cycles_by_unit": dict(train.by_unit)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import Batch, open_core, random_params
+from ..backends import Batch, Core, open_core, random_params
 from ..spec import Spec
 from .float_ddpg import FloatDDPG
 from .noise import GaussianNoise, OUNoise
@@ -21,9 +21,11 @@ from .qat import QATSchedule, describe
 class CoreAgent:
     """DDPG on the accelerator, with FIXAR's QAT schedule."""
 
-    def __init__(self, spec: Spec, backend: str = "golden", seed: int = 0):
+    def __init__(self, spec: Spec, backend: str = "golden", seed: int = 0,
+                 core: Core | None = None):
+        """``core``: an open core to drive instead of ``open_core(spec, backend)``."""
         self.spec = spec
-        self.core = open_core(spec, backend)
+        self.core = core if core is not None else open_core(spec, backend)
         self.core.load_params(random_params(spec, seed))
         self.core.seed_prng(seed)
         self.qat = QATSchedule(spec)

@@ -55,6 +55,18 @@ class Driver:
     def run(self, pre_fmt: int, max_cycles: int) -> None:
         raise NotImplementedError
 
+    def write_data(self, base: int, values: np.ndarray, bits: int) -> None:
+        """Data words at host data address ``base`` from signed int64 ``values``
+        (``bits``-bit two's complement); a driver that packs arrays overrides it."""
+        self.write("data", base, to_word(values, bits))
+
+    def gather(self, requests: list[tuple]) -> list[list[int]]:
+        """Several reads at once, each ``("read", base, count)`` or ``("stat", core,
+        kind, addrs)``, their values in order: a driver that pays per round trip (the
+        U50's kernel invocations) answers them in one."""
+        return [self.read(*r[1:]) if r[0] == "read" else self.stat(*r[1:])
+                for r in requests]
+
     def close(self) -> None:
         pass
 
@@ -69,6 +81,24 @@ def from_word(words, bits: int) -> list[int]:
     return [w - (1 << bits) if w & top else w for w in words]
 
 
+#: programs whose load image a machine keeps (the trainer alternates two or three)
+PROGRAM_IMAGES = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class _ProgramImage:
+    """A checked program as the host loads it: descriptor, slot and instruction words,
+    where each host slot is, the run's cycle budget."""
+
+    program: Program
+    placement: Placement
+    descs: list[int]
+    slots: list[int]
+    slot_at: dict[str, int]
+    streams: list[list[int]]
+    budget: int
+
+
 class HardwareMachine:
     """Buffers by name in the data memories of a generated core (the hardware twin of
     :class:`fixar_gen.golden.GoldenMachine`), where the program's placement
@@ -76,6 +106,7 @@ class HardwareMachine:
 
     def __init__(self, cfg: CoreConfig, driver: Driver):
         self.cfg = cfg
+        self.hostmap = cfg.hostmap
         self.driver = driver
         self.kinds: dict[str, isa.Buffer] = {}
         self.base: dict[str, int] = {}       # host data address of each buffer
@@ -84,6 +115,7 @@ class HardwareMachine:
         self._loaded: Program | None = None
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
         self._budget = 0          # cycles a run of the loaded program may take
+        self._images: dict[tuple[int, int], _ProgramImage] = {}
         self.last_cycles: list[int] = []
 
     def close(self) -> None:
@@ -106,7 +138,7 @@ class HardwareMachine:
 
     def address(self, p: Placed) -> int:
         """The host data address of placed buffer or slot ``p``'s first word."""
-        return self.cfg.hostmap.data_address(p.memory, p.offset)
+        return self.hostmap.data_address(p.memory, p.offset)
 
     def allocate(self, buffers, placement: Placement | None = None) -> None:
         """Put ``buffers`` where ``placement`` says (default: each in words of its own).
@@ -151,6 +183,13 @@ class HardwareMachine:
 
     def write(self, name: str, values) -> None:
         b = self.kinds[name]
+        arr = np.asarray(values)
+        if arr.dtype.kind == "i" and arr.dtype.itemsize <= 8:      # the common case
+            arr = arr.astype(np.int64, copy=False).reshape(b.rows, b.cols)
+            if arr.size and (arr.min() < b.fmt.min_int or arr.max() > b.fmt.max_int):
+                raise ValueError(f"{name}: values outside {b.fmt}")
+            self.driver.write_data(self.base[name], arr.reshape(-1), self.cfg.word)
+            return
         arr = np.asarray(values, dtype=object).reshape(b.rows, b.cols)
         if arr.size and (min(arr.reshape(-1)) < b.fmt.min_int
                          or max(arr.reshape(-1)) > b.fmt.max_int):
@@ -168,11 +207,28 @@ class HardwareMachine:
     def _load_program(self, program: Program) -> None:
         if self._loaded is program:
             return
+        image = self._program_image(program)
+        self.driver.write("desc", 0, image.descs)
+        self.slot_at = image.slot_at
+        self.driver.write("slot", 0, image.slots)
+        for c, stream in enumerate(image.streams):
+            self.driver.write("imem", 0, stream, core=c)
+        self._loaded = program
+        self._budget = image.budget
+
+    def _program_image(self, program: Program) -> "_ProgramImage":
+        """What loading ``program`` writes (checked against the core once): kept per
+        program and placement, so that alternating programs (an action, an update)
+        costs the host only the writes."""
+        key = (id(program), id(self.placement))
+        hit = self._images.get(key)
+        if hit is not None and hit.program is program and hit.placement is self.placement:
+            return hit
         problems = hardware_limits(program, self.cfg)
         if problems:
             raise HardwareLimit(f"program {program.name!r} does not fit this core: "
                                 + "; ".join(problems))
-        hm = self.cfg.hostmap
+        hm = self.hostmap
         descs = []
         for b in program.buffers:
             descs.append(pack(hm.desc_fields, base=self.placed[b.name].offset,
@@ -180,14 +236,12 @@ class HardwareMachine:
                               cols=b.cols, fmt=V.pack_format(b.fmt) if not b.wide else
                               V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
                               acc_bits=b.acc_bits))
-        self.driver.write("desc", 0, descs)
-        slot_words = []
-        self.slot_at = {p.name: self.address(p) for p in self.placement.slots}
+        slot_at = {p.name: self.address(p) for p in self.placement.slots}
         offsets = {p.name: p.offset for p in self.placement.slots}
-        for s in program.slots:
-            slot_words.append(pack(hm.slot_fields, base=offsets[s.name], cols=s.cols))
-        self.driver.write("slot", 0, slot_words)
+        slots = [pack(hm.slot_fields, base=offsets[s.name], cols=s.cols)
+                 for s in program.slots]
         mask = (1 << program.cores) - 1
+        streams = []
         for c in range(self.cfg.cores):
             stream = []
             for ins in program.code:
@@ -200,9 +254,13 @@ class HardwareMachine:
                     break
             if not stream or not isinstance(stream[-1], Halt):
                 stream.append(Halt(core=c))
-            self.driver.write("imem", 0, [isa.encode(i) for i in stream], core=c)
-        self._loaded = program
-        self._budget = 4 * self.modeled_cycles(program) + 1000
+            streams.append([isa.encode(i) for i in stream])
+        image = _ProgramImage(program, self.placement, descs, slots, slot_at, streams,
+                              4 * self.modeled_cycles(program) + 1000)
+        if len(self._images) >= PROGRAM_IMAGES:
+            self._images.pop(next(iter(self._images)))
+        self._images[key] = image
+        return image
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         placement = program.placement or place(program, share=False)
@@ -212,44 +270,42 @@ class HardwareMachine:
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)
-            if value is None:
-                words = [0] * (s.rows * s.cols)
-            else:
+            full = np.zeros((s.rows, s.cols), dtype=np.int64)
+            if value is not None:
                 value = np.asarray(value, dtype=np.int64)
-                full = np.zeros((s.rows, s.cols), dtype=np.int64)
                 full[:value.shape[0], :value.shape[1] if value.ndim > 1 else 1] = \
                     value.reshape(value.shape[0], -1)
-                words = to_word(full, self.cfg.word)
-            self.driver.write("data", self.slot_at[s.name], words)
+            self.driver.write_data(self.slot_at[s.name], full.reshape(-1), self.cfg.word)
         ids = list(range(len(program.buffers)))
-        for c in range(self.cfg.cores):
-            if any((c, i) not in self._sat_seen for i in ids):
-                self._sat_seen.update(self._sat_counts(c, ids))
+        cores = range(self.cfg.cores)
+        unseen = [c for c in cores if any((c, i) not in self._sat_seen for i in ids)]
+        for c, values in zip(unseen, self.driver.gather(
+                [("stat", c, "saturations", ids) for c in unseen])):
+            self._sat_seen.update({(c, i): v for i, v in zip(ids, values)})
         self.driver.run(V.pack_format(program.pre_format), self._budget)
+        # everything the host reads after the run, in one request: the saturation
+        # counters and the cycles of every core, the slots the program stored
+        stored = [program.slots[k] for k in
+                  sorted({i.slot for i in program.code if isinstance(i, isa.Store)})]
+        answers = self.driver.gather(
+            [("stat", c, "saturations", ids) for c in cores]
+            + [("stat", c, "cycles", [0]) for c in cores]
+            + [("read", self.slot_at[s.name], s.rows * s.cols) for s in stored])
         stats = RunStats()
-        for c in range(self.cfg.cores):
-            after = self._sat_counts(c, ids)
+        for c in cores:
+            after = {(c, i): v for i, v in zip(ids, answers[c])}
             for key, value in after.items():
-                n = (value - self._sat_seen[key]) % (1 << 32)
-                if n:
-                    stats.by_buffer[program.buffers[key[1]].name] += n
+                new = (value - self._sat_seen[key]) % (1 << 32)
+                if new:
+                    stats.by_buffer[program.buffers[key[1]].name] += new
             self._sat_seen.update(after)
-        self.last_cycles = [self.driver.stat(c, "cycles", [0])[0]
-                            for c in range(self.cfg.cores)]
+        n = self.cfg.cores
+        self.last_cycles = [answers[n + c][0] for c in cores]
         stats.instructions = len(program.code)
-        stored = {i.slot for i in program.code if isinstance(i, isa.Store)}
-        for k in sorted(stored):
-            s = program.slots[k]
-            words = self.driver.read(self.slot_at[s.name], s.rows * s.cols)
+        for s, words in zip(stored, answers[2 * n:]):
             host[s.name] = np.array(from_word(words, self.cfg.word),
                                     dtype=np.int64).reshape(s.rows, s.cols)
         return stats
-
-    def _sat_counts(self, core: int, ids: list[int]) -> dict[tuple[int, int], int]:
-        """The core's cumulative saturation counters of buffer ids ``ids``, keyed
-        (core, id); the host keeps the last values read, so a run needs one read."""
-        values = self.driver.stat(core, "saturations", ids)
-        return {(core, i): v for i, v in zip(ids, values)}
 
     @property
     def cycles(self) -> int:

@@ -112,6 +112,12 @@ class CommandDriver(Driver):
         if values:
             self.batch.load(memory, base, values, core)
 
+    def write_data(self, base: int, values: np.ndarray, bits: int) -> None:
+        if bits != self.hostmap.word:
+            raise ValueError(f"{bits}-bit data words on a {self.hostmap.word}-bit core")
+        if len(values):
+            self.batch.load("data", base, np.asarray(values, dtype=np.int64).reshape(-1))
+
     def run(self, pre_fmt: int, max_cycles: int) -> None:
         self.batch.run(pre_fmt)
 
@@ -130,6 +136,27 @@ class CommandDriver(Driver):
         batch, self.batch = self.batch, self._new_batch()
         handle = batch.stats(core, kind, addrs[0], len(addrs))
         return batch.result(self._flush(batch), handle)
+
+    def gather(self, requests: list[tuple]) -> list[list[int]]:
+        """Every read in the invocation that carries the queued writes and runs."""
+        if not requests:
+            return []
+        batch, self.batch = self.batch, self._new_batch()
+        handles = []
+        for r in requests:
+            if r[0] == "read":
+                handles.append(batch.store(r[1], r[2]) if r[2] else None)
+            else:
+                core, kind, addrs = r[1:]
+                if addrs and addrs != list(range(addrs[0], addrs[0] + len(addrs))):
+                    raise ValueError("statistics are read in one contiguous run of ids")
+                handles.append(batch.stats(core, kind, addrs[0], len(addrs))
+                               if addrs else None)
+        if all(h is None for h in handles):
+            self.batch = batch                   # nothing to read: keep what is queued
+            return [[] for _ in requests]
+        image = self._flush(batch)
+        return [[] if h is None else batch.result(image, h) for h in handles]
 
     def close(self) -> None:
         if not self.batch.empty():

@@ -158,28 +158,51 @@ class Layout:
         return self.per_unit * self.bits / self.unit_bits
 
     def pack(self, values) -> np.ndarray:
-        """Entries as the uint64 words of whole units."""
-        k, b, nbytes = self.per_unit, self.bits, self.unit_bits // 8
-        mask = (1 << b) - 1
-        values = [int(v) & mask for v in values]
-        raw = bytearray()
-        for at in range(0, len(values), k):
-            unit = 0
-            for i, value in enumerate(values[at:at + k]):
-                unit |= value << (i * b)
-            raw += unit.to_bytes(nbytes, "little")
-        return np.frombuffer(bytes(raw), dtype="<u8").astype(np.uint64)
+        """Entries as the uint64 words of whole units (entry i of a unit at bit
+        i * bits of it, little-endian; zero above the last entry).  ``values``: ints
+        (their low ``bits`` bits are sent), or an int64 array of signed values (sent
+        as ``bits``-bit two's complement, sign-extended above bit 63)."""
+        k, b = self.per_unit, self.bits
+        units = self.units(len(values))
+        bits = np.zeros((units * k, b), dtype=np.uint8)
+        if len(values):
+            bits[:len(values)] = _entry_bits(values, b)
+        unit_bits = np.zeros((units, self.unit_bits), dtype=np.uint8)
+        unit_bits[:, :k * b] = bits.reshape(units, k * b)
+        return np.packbits(unit_bits, axis=1, bitorder="little").reshape(-1).view(
+            "<u8").astype(np.uint64)
 
     def unpack(self, words: np.ndarray, count: int) -> list[int]:
         """``count`` entries from the uint64 words of whole units."""
-        k, b, nbytes = self.per_unit, self.bits, self.unit_bits // 8
-        raw = np.ascontiguousarray(words, dtype="<u8").tobytes()
-        mask = (1 << b) - 1
-        out: list[int] = []
-        for u in range(self.units(count)):
-            unit = int.from_bytes(raw[u * nbytes:(u + 1) * nbytes], "little")
-            out += [(unit >> (i * b)) & mask for i in range(k)]
-        return out[:count]
+        k, b = self.per_unit, self.bits
+        units = self.units(count)
+        raw = np.ascontiguousarray(words[:units * self.unit_bits // 64], dtype="<u8")
+        bits = np.unpackbits(raw.view(np.uint8).reshape(units, self.unit_bits // 8),
+                             axis=1, bitorder="little")[:, :k * b].reshape(units * k, b)
+        lanes = -(-b // 64)
+        padded = np.zeros((count, lanes * 64), dtype=np.uint8)
+        padded[:, :b] = bits[:count]
+        parts = np.packbits(padded, axis=1, bitorder="little").view("<u8").reshape(
+            count, lanes)
+        if lanes == 1:
+            return parts[:, 0].tolist()
+        return [sum(int(p) << (64 * i) for i, p in enumerate(row)) for row in parts.tolist()]
+
+
+def _entry_bits(values, b: int) -> np.ndarray:
+    """(len(values), b) bits, least significant first, of each value's low ``b`` bits
+    (an int64 array: its two's complement, sign-extended above bit 63)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        low = np.ascontiguousarray(values, dtype="<i8").view(np.uint8).reshape(-1, 8)
+        bits = np.unpackbits(low, axis=1, bitorder="little")
+        if b <= 64:
+            return bits[:, :b]
+        return np.concatenate([bits, np.repeat(bits[:, 63:], b - 64, axis=1)], axis=1)
+    mask = (1 << b) - 1
+    nbytes = -(-b // 8)
+    raw = b"".join((int(v) & mask).to_bytes(nbytes, "little") for v in values)
+    return np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(len(values), nbytes),
+                         axis=1, bitorder="little")[:, :b]
 
 
 def layout(hostmap: HostMap, memory: str, beat_bits: int = DEFAULT_AXI_DATA_BITS) -> Layout:

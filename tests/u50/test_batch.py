@@ -130,3 +130,18 @@ def test_writes_are_batched_into_one_invocation():
     assert DRIVER.read(0, 4) == [1, 2, 3, 4]
     assert DRIVER.invocations == before + 1
     assert np.array_equal(np.array(DRIVER.read(2, 2)), np.array([3, 4]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 200), st.sampled_from(AXI_DATA_BITS), st.data())
+def test_signed_int64_arrays_pack_as_their_twos_complement(bits, beat, data):
+    """The host's array path (HardwareMachine.write_data) sends what the int path sends
+    for the same values: the low ``bits`` bits of each two's complement, sign-extended
+    above bit 63 -- negative extremes, zero, -1 and both int64 ends included."""
+    lay = Layout(bits, beat)
+    edge = [0, -1, 1, -(1 << 63), (1 << 63) - 1, -(1 << 31), (1 << 31) - 1]
+    values = data.draw(st.lists(st.one_of(st.integers(-(1 << 63), (1 << 63) - 1),
+                                          st.sampled_from(edge)), min_size=1, max_size=40))
+    packed = lay.pack(np.array(values, dtype=np.int64))
+    np.testing.assert_array_equal(packed, lay.pack(values))
+    assert lay.unpack(packed, len(values)) == [v & ((1 << bits) - 1) for v in values]
