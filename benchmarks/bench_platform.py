@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import ROOT, machine, publish  # noqa: E402
 
 from fixar_gen import load_spec  # noqa: E402
-from fixar_gen.estimate import precision_for, rtl_figures  # noqa: E402
+from fixar_gen.estimate import estimate, precision_for, rtl_figures  # noqa: E402
 from fixar_gen.platform import HostLink, measure_host_loop, platform_figure  # noqa: E402
 
 HEADING = "## Platform: the whole training loop with the card (issue 14)"
@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{env_id} batch {batch}: {r['platform_ips']:,.0f} platform IPS "
                   f"(step {r['step_s'] * 1e6:,.0f} us)", flush=True)
     ips = [r["platform_ips"] for r in rows]
+    fit = estimate(base)["resources"]["fit"]
+    fit_note = ("The design fits the U50 by `fixar estimate`'s resource model." if fit["fits"]
+                else "**The design does not fit the U50 yet** (`fixar estimate "
+                "examples/fixar_u50.yaml`: " + "; ".join(fit["problems"]) + "): the card "
+                "column is the cycle model of a design that cannot be placed today.")
     best = max(rows, key=lambda r: r["platform_ips"])
     command = "python benchmarks/bench_platform.py"
     if argv:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{best['batch']}, **{best['platform_ips']:,.0f}** "
         f"({best['platform_ips'] / FIXAR_PLATFORM_PEAK:.2f}x FIXAR's "
         f"{FIXAR_PLATFORM_PEAK:,} peak). FIXAR's figures are measured on its card; "
-        "these are a measured host with a modeled link and card.", ""])
+        "these are a measured host with a modeled link and card. " + fit_note, ""])
     publish(HEADING, text, args.no_write)
     return 0
 
