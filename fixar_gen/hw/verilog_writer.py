@@ -21,8 +21,50 @@ from pyrtl.importexport import _VerilogOutput   # private: the writer this one e
 from .build import reset_less_names
 
 
+def _sign_extension_of(gate) -> bool:
+    """Whether ``gate`` is a concatenation ``{k {x[top]}, x}`` (k >= 1): PyRTL's
+    ``sign_extended``."""
+    if gate.op != "c" or len(gate.args) < 2:
+        return False
+    x, top = gate.args[-1], gate.args[0]
+    if any(arg is not top for arg in gate.args[:-1]):
+        return False
+    if x.bitwidth == 1:
+        return top is x
+    return top.op == "s" and top.args[0] is x and tuple(top.op_param) == (x.bitwidth - 1,)
+
+
+def _sign_extended_product(gate) -> bool:
+    """Whether ``gate`` is the multiply of ``pyrtl.signed_mult``: two n-bit sign
+    extensions multiplied into 2n bits, of which only the low n bits are read (n =
+    the operands' own widths summed, so those bits are the exact signed product)."""
+    if gate.op != "*" or len(gate.args) != 2:
+        return False
+    n = gate.args[0].bitwidth
+    if gate.args[1].bitwidth != n or gate.bitwidth != 2 * n or not gate.dests:
+        return False
+    if not all(_sign_extension_of(arg) for arg in gate.args):
+        return False
+    return all(d.op == "s" and max(d.op_param) < n for d in gate.dests)
+
+
 class _Writer(_VerilogOutput):
-    """PyRTL's writer, but registers named in ``reset_less`` outside the reset."""
+    """PyRTL's writer, but registers named in ``reset_less`` outside the reset, and
+    ``signed_mult``'s multiplies written at their product's width."""
+
+    def _verilog_expr(self, gate, lhs=None) -> str:
+        """As PyRTL's, except ``pyrtl.signed_mult``'s multiply of two n-bit sign
+        extensions into 2n bits: written ``{n'd0, ($signed(a) * $signed(b))}``, an n-bit
+        signed multiply (self-determined inside the concatenation) whose bits are the
+        ones read -- the same low n bits as the 2n-bit product, which Verilator then
+        computes in native 64-bit arithmetic (n <= 64) instead of wide words, and which
+        synthesis reads as a signed multiply."""
+        if _sign_extended_product(gate) and not (gate in self.declared_gates
+                                                 and lhs is not gate):
+            n = gate.args[0].bitwidth
+            a, b = (self._verilog_expr(arg, lhs) for arg in gate.args)
+            return f"{{{n}'d0, ($signed({a}) * $signed({b}))}}"
+        return super()._verilog_expr(gate, lhs)
 
     def __init__(self, block: pyrtl.Block, add_reset, module_name: str,
                  reset_less: frozenset[str]):

@@ -133,3 +133,64 @@ def test_verilator_matches_pyrtl_through_a_reset(verilator_tool, tmp_path):
                           "data_in": [rng.randrange(256) for _ in range(DEPTH)]},
                          ["valid_out"])
         assert after["valid_out"] == [0] * DEPTH
+
+
+#: (a bits, b bits) of the signed products below: the PE's digits (16 x 17, 17 x 17),
+#: wider than 64 bits in all, and one operand of two bits
+PRODUCT_WIDTHS = ((16, 17), (17, 17), (32, 17), (40, 30), (2, 9))
+
+
+def signed_products(read_high: bool = False) -> pyrtl.Block:
+    """``pyrtl.signed_mult`` of inputs a_i, b_i into registers p_i and outputs; with
+    ``read_high`` one more output reads the upper half of a 2n-bit sign-extended
+    product directly (not signed_mult's shape: written as PyRTL writes it)."""
+    with fresh_block() as block:
+        for i, (la, lb) in enumerate(PRODUCT_WIDTHS):
+            a, b = pyrtl.Input(la, f"a{i}"), pyrtl.Input(lb, f"b{i}")
+            p = pyrtl.Register(la + lb, f"p{i}")
+            p.next <<= pyrtl.signed_mult(a, b)
+            out = pyrtl.Output(la + lb, f"out{i}")
+            out <<= p
+        if read_high:
+            a, b = pyrtl.Input(16, "ah"), pyrtl.Input(17, "bh")
+            high = pyrtl.Output(33, "high")
+            high <<= (a.sign_extended(33) * b.sign_extended(33))[33:]
+    return block
+
+
+def test_signed_products_are_written_at_their_width():
+    text = write_verilog(signed_products(read_high=True), "prod")
+    assert text.count("$signed(") == 2 * len(PRODUCT_WIDTHS)
+    for la, lb in PRODUCT_WIDTHS:
+        assert f"{{{la + lb}'d0, ($signed(" in text
+    # the product whose upper half is read keeps PyRTL's 2n-bit multiply
+    assert re.search(r"assign \w+ = \(\{\{17 \{\w+\}\}, ah\} \* \{\{16 \{\w+\}\}, bh\}\);",
+                     text)
+
+
+@pytest.mark.tools
+def test_verilator_signed_products_equal_pyrtl(verilator_tool, tmp_path):
+    from fixar_gen.hw.verilate import VerilatorModel
+    block = signed_products(read_high=True)
+    rng = random.Random(11)
+    names = [f"a{i}" for i in range(len(PRODUCT_WIDTHS))] + \
+        [f"b{i}" for i in range(len(PRODUCT_WIDTHS))] + ["ah", "bh"]
+    widths = {f"a{i}": la for i, (la, _) in enumerate(PRODUCT_WIDTHS)}
+    widths |= {f"b{i}": lb for i, (_, lb) in enumerate(PRODUCT_WIDTHS)}
+    widths |= {"ah": 16, "bh": 17}
+
+    def value(bits):       # edges (0, -1, the most negative, the most positive) and random
+        edge = [0, (1 << bits) - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1, 1]
+        return rng.choice(edge) if rng.random() < 0.5 else rng.randrange(1 << bits)
+
+    steps = [{n: value(widths[n]) for n in names} for _ in range(200)]
+    outs = [f"out{i}" for i in range(len(PRODUCT_WIDTHS))] + ["high"]
+    sim = pyrtl.FastSimulation(tracer=None, block=block)
+    expected = []
+    for step in steps:
+        sim.step(step)
+        expected.append(tuple(sim.inspect(o) for o in outs))
+    model = VerilatorModel.from_block(block, "prod", cache_dir=tmp_path)
+    with model.start() as hw:
+        got = hw.drive({n: [s[n] for s in steps] for n in names}, outs)
+    assert list(zip(*(got[o] for o in outs))) == expected
