@@ -598,8 +598,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                   range_f | (~e_unbroadcast_f & broadcast("e", "cols")), base=e_base)
     walk_slot = walk("slot", sl, src_col_f, pyrtl.Const(0, 1), pyrtl.Const(0, 1))
 
-    uses_b_rows = named(_z(lane_idx + 1, COUNT_BITS) == _z(db["rows"], COUNT_BITS),
-                        s("lane_wrap"))
+    # the PRNG lane wraps after b's last row (its index latched in DECODE: an equality
+    # of two registers, no add, in the issue cycle)
+    lane_last = latch(_z(_z(db["rows"], COUNT_BITS) - 1, COUNT_BITS), decoding, s("lane_last"))
+    uses_b_rows = named(lane_idx == lane_last, s("lane_wrap"))
     copy_issue = state == COPY
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
@@ -886,23 +888,50 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     n0 = _reg(COUNT_BITS + 1, s("n0"))
     running = state == MM_RUN
     pre = state == MM_PRE
-    # whether the tile is the last of its k (n) sweep, registered with k0 (n0)
+    # Every decision of the stream is a register, computed a cycle ahead from
+    # registers (a compare with a constant or an equality at most): the slot's end
+    # (p + 1 == slots), whether slot p has a line (p < lines) and is the last line
+    # (p + 1 == lines), the rows (columns) of the tile's k (n) range left after its
+    # first, k_rem = k_count - 1 - k0 (n_rem = n_count - 1 - n0; n_after: the next
+    # n-tile's), and whether the tile is the last of its k (n) sweep.  They are placed
+    # in BASES (p is 0 from FETCH to the first slot) and move with p and the tiles.
+    wide = COUNT_BITS + 1
+    slot_end = _reg(1, s("slot_end"))
+    line_on = _reg(1, s("line_on"))
+    line_last = _reg(1, s("line_last"))
     last_k = _reg(1, s("last_k"))
     last_n = _reg(1, s("last_n"))
+    k_rem = _reg(wide, s("k_rem"))
+    n_rem = _reg(wide, s("n_rem"))
+    n_after = _reg(wide, s("n_after"))
+    slots_less2 = latch(_z(slots - 2, COUNT_BITS), placing, s("slots_less2"))
+    lines_less2 = latch(_z(lines - 2, COUNT_BITS), placing, s("lines_less2"))
+    one_slot = latch(slots == 1, placing, s("one_slot"))
+    one_line = latch(lines == 1, placing, s("one_line"))
+    k_last = latch(_z(k_count - 1, wide), placing, s("k_last"))      # k_count - 1
     last_tile = last_k & last_n
-    slot_end = named(_z(p, COUNT_BITS) + 1 == slots, s("slot_end"))
-    next_k0 = pyrtl.select(last_k, pyrtl.Const(0, COUNT_BITS + 1), _z(k0 + R, COUNT_BITS + 1))
-    next_n0 = pyrtl.select(last_k, _z(n0 + C, COUNT_BITS + 1), n0)
+    next_k0 = pyrtl.select(last_k, pyrtl.Const(0, wide), _z(k0 + R, wide))
+    next_n0 = pyrtl.select(last_k, _z(n0 + C, wide), n0)
     stream_done = named(running & slot_end & last_tile, s("stream_done"))
     turn = named(running & slot_end, s("turn"))      # the next slot starts the next tile
+    n_turn = turn & last_k                           # ... and the next n-tile
 
-    def is_last(start, step: int, count):
-        return _z(start, COUNT_BITS + 2) + step >= _z(count, COUNT_BITS + 2)
-
-    last_k.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), R, k_count),
-                                 pyrtl.select(turn, is_last(next_k0, R, k_count), last_k))
-    last_n.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), C, n_count),
-                                 pyrtl.select(turn, is_last(next_n0, C, n_count), last_n))
+    slot_end.next <<= pyrtl.select(placing, slots == 1, pyrtl.select(
+        running, pyrtl.select(slot_end, one_slot, p == slots_less2), slot_end))
+    line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
+        running, line_on & ~line_last, line_on))
+    line_last.next <<= pyrtl.select(placing, lines == 1, pyrtl.select(
+        running, pyrtl.select(slot_end, one_line, p == lines_less2), line_last))
+    k_rem.next <<= pyrtl.select(placing, _z(k_count - 1, wide), pyrtl.select(
+        turn, pyrtl.select(last_k, k_last, _z(k_rem - R, wide)), k_rem))
+    last_k.next <<= pyrtl.select(placing, k_count <= R, pyrtl.select(
+        turn, pyrtl.select(last_k, k_last < R, k_rem < 2 * R), last_k))
+    n_rem.next <<= pyrtl.select(placing, _z(n_count - 1, wide),
+                                pyrtl.select(n_turn, n_after, n_rem))
+    n_after.next <<= pyrtl.select(placing, _z(n_count - 1 - C, wide),
+                                  pyrtl.select(n_turn, _z(n_after - C, wide), n_after))
+    last_n.next <<= pyrtl.select(placing, n_count <= C,
+                                 pyrtl.select(n_turn, n_rem < 2 * C, last_n))
     with pyrtl.conditional_assignment:
         with state == FETCH:
             p.next |= 0
@@ -919,18 +948,21 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
 
     # -- addresses, walked (as fixar_gen/hw/region_walk.py's): element (row, col) of an
-    #    operand is base + row * cols + col; the one multiply per operand is in BASES,
-    #    from operands latched in DECODE, and every address then moves by steps
-    #    latched in DECODE.  (The descriptors hold from FETCH to the next FETCH.)
+    #    operand is base + row * cols + col; the one multiply per operand is in DECODE
+    #    (its product latched), the add of the base in BASES, and every address then
+    #    moves by steps latched in DECODE.  (The descriptors hold from FETCH to the
+    #    next FETCH.)
     def cols_times(cols, k: int):
         if k == 0:
             return pyrtl.Const(0, A)
         return _z(_z(cols, A) * k, A) if k > 1 else _z(cols, A)
 
     def placed(offset, index, cols, name):
-        """offset + index * cols (``offset``: the base plus the other coordinate)."""
-        return named(_z(offset + _z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), A),
-                     s(name))
+        """offset + index * cols (``offset``: the base plus the other coordinate, latched
+        in DECODE): the multiply in DECODE (``index`` as decoded, ``cols`` the
+        descriptor's), its product latched, the add in BASES."""
+        product = dec(_z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), f"{name}_product")
+        return named(_z(offset + product, A), s(name))
 
     # opA, a line per slot: the tile's line 0 (T) plus the line's m (m * cols; a^T: m);
     # row r of the line adds r (a^T: r * cols), the FXP16 line's high sample cols (a^T:
@@ -938,7 +970,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     a_cols = _z(da["cols"], A)
     a_off = dec(_z(_z(da["base"], A) + _z(pyrtl.select(ta_f, m_start_f, k_start_f), A), A),
                 "a_off")
-    a_idx = dec(pyrtl.select(ta_f, k_start_f, m_start_f), "a_idx")
+    a_idx = pyrtl.select(ta_f, k_start_f, m_start_f)
     a_line_step = dec(pyrtl.select(ta_f, _z(pyrtl.select(mode_f, pyrtl.Const(2, 2),
                                                          pyrtl.Const(1, 2)), A),
                                    pyrtl.select(mode_f, cols_times(a_cols, 2), a_cols)),
@@ -969,7 +1001,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     b_cols = _z(db["cols"], A)
     b_off = dec(_z(_z(db["base"], A) + _z(pyrtl.select(tb_f, k_start_f, n_start_f), A), A),
                 "b_off")
-    b_idx = dec(pyrtl.select(tb_f, n_start_f, k_start_f), "b_idx")
+    b_idx = pyrtl.select(tb_f, n_start_f, k_start_f)
     b_row_step = dec(pyrtl.select(tb_f, pyrtl.Const(1, A), b_cols), "b_row_step")
     b_k_step = dec(pyrtl.select(tb_f, pyrtl.Const(R, A), cols_times(b_cols, R)), "b_k_step")
     b_n_step = dec(pyrtl.select(tb_f, cols_times(b_cols, C), pyrtl.Const(C, A)), "b_n_step")
@@ -1000,7 +1032,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # adds c, the FXP16 line's high sample cols + c
     d_cols = _z(dd["cols"], A)
     d_off = dec(_z(_z(dd["base"], A) + _z(n_start_f, A), A), "d_off")
-    d_idx = dec(m_start_f, "d_idx")
+    d_idx = m_start_f
     d_line_step = dec(pyrtl.select(mode_f, cols_times(d_cols, 2), d_cols), "d_line_step")
     d_hi = [dec(_z(d_cols + c, A), f"d_port{c}_hi") for c in range(C)]
     d_ntile = _reg(A, s("d_ntile"))
@@ -1021,18 +1053,18 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         return named(delay(value, 1, s(f"{name}_q_d{{k}}")), s(name))
 
     # -- the activation line of slot p ---------------------------------------------
-    line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_issue"))
+    # the line's rows m_lo (and m_lo + 1 in FXP16) exist while p < lines, the high
+    # one not on the last line of an odd m_count
+    line_valid = named(running & line_on, s("line_issue"))
     m_lo = _z(pyrtl.select(mode, pyrtl.concat(p[:COUNT_BITS - 1], pyrtl.Const(0, 1)), p),
               COUNT_BITS)
-    m_hi = _z(m_lo + 1, COUNT_BITS)
-    lo_ok = m_lo < m_count
-    hi_ok = mode & (m_hi < m_count)
+    m_odd = dec(m_count_f[0], "m_odd")
+    lo_ok = line_on
+    hi_ok = mode & line_on & ~(line_last & m_odd)
     H = pe.half
     words = []
     for r in range(R):
-        kr = _z(k0 + r, COUNT_BITS + 1)
-        k_ok = kr < _z(k_count, COUNT_BITS + 1)
-        kr = _z(kr, COUNT_BITS)
+        k_ok = k_rem >= r          # k0 + r < k_count
         v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
                               MATRIX_MEMORIES["a"])
         v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
@@ -1048,22 +1080,21 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # -- the weight row loaded this cycle --------------------------------------------
     # slot p loads row p + 1 of this tile; the last slot loads row 0 of the next tile;
     # MM_PRE loads row 0 of the first tile.
-    next_row = _z(p, COUNT_BITS) + 1
-    load_this = running & (next_row < R)
+    # (row 0 of a tile always exists: MM_PRE's and the next tile's load are in k; row
+    # p + 1 is while p < k_rem; the next tile's columns are the next n-tile's after
+    # the last k-tile)
+    load_this = running & (p < R - 1)
     load_next = running & slot_end & ~last_tile
     load_en = named(pre | load_this | load_next, s("load_issue"))
-    load_row = pyrtl.select(load_this, _z(next_row, row_address_bits(R)),
+    load_row = pyrtl.select(load_this, _z(_z(p, row_address_bits(R)) + 1, row_address_bits(R)),
                             pyrtl.Const(0, row_address_bits(R)))
-    tile_k0 = pyrtl.select(load_next, next_k0, k0)
-    tile_n0 = pyrtl.select(load_next, next_n0, n0)
-    kload = _z(_z(tile_k0, COUNT_BITS + 1) + _z(load_row, COUNT_BITS + 1), COUNT_BITS + 1)
-    k_in = kload < _z(k_count, COUNT_BITS + 1)
+    k_in = ~load_this | (p < k_rem)
+    n_left = pyrtl.select(load_next & last_k, n_after, n_rem)
     row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
                         s("b_load_row"))
     weights = []
     for c in range(C):
-        nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
-        n_in = nc < _z(n_count, COUNT_BITS + 1)
+        n_in = n_left >= c         # n0 (the next tile's) + c < n_count
         value = mems.data.read(db["mem"], _z(row_address + b_port[c], A), s(f"ra_b{c}"),
                                MATRIX_MEMORIES["b"])
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
@@ -1080,7 +1111,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     #    registers) from stage 0 to the cycle before its sums (the accumulator's read
     #    address), one more to the sums
     latency = array_latency(R, C, "broadcast")
-    last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
+    last_line = running & last_tile & line_last
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), d_line, last_line])
     ahead = delay(meta, latency, s("meta_d{k}"))

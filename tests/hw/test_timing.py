@@ -212,6 +212,19 @@ def test_one_path_per_register_the_worst_of_its_bits():
     assert [p.end for p in acc] == ["acc[2].D"] and acc[0].lut_levels == 2
 
 
+def test_a_lutram_whose_read_data_yosys_left_unnamed_is_named_by_its_cell():
+    """Its write data ends at the memory (``mem_x_bank0.0.2.DIA``), not at an internal
+    net name no unit pattern can sort; a named read net still names it."""
+    n = Netlist().with_clock()
+    q = n.ff(n.port("d", "input"), "src")
+    for cell, out in (("mem_x_bank0.0.2", n.net()), ("\\mem_y.0.0", n.net("mem_y_rdata"))):
+        n.cell("RAM32M16", {"DIA": n.lut(q), "ADDRA": ["0"], "WCLK": n.clk}, {"DOA": out},
+               name=cell)
+    ends = {p.end for p in analyze_module(n.module, count=50).paths}
+    assert {"mem_x_bank0.0.2.DIA", "mem_y_rdata.DIA"} <= ends, ends
+    assert unit_of("mem_x_bank0.0.2.DIA", (("memory", r"^mem_\w+[\[.]"), *UNITS)) == "memory"
+
+
 def test_a_combinational_loop_is_an_error():
     n = Netlist().with_clock()
     a, b = n.net("a"), n.net("b")
@@ -459,7 +472,7 @@ def controller_design():
 #: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
 #: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
 #: they are the controller's
-CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat)\["),) + UNITS
+CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat)[\[.]"),) + UNITS
 
 
 @pytest.fixture(scope="module")
