@@ -554,12 +554,23 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     rows_left = _reg(COUNT_BITS, s("rows_left"))
     cols_left = _reg(COUNT_BITS, s("cols_left"))
     lane_idx = _reg(COUNT_BITS, s("lane"))
-    group_max = latch(pyrtl.select(_any(fn_is, SERIAL_FUNCTIONS), pyrtl.Const(1, COUNT_BITS),
+    serial_f = _any(fn_is, SERIAL_FUNCTIONS)
+    group_max = latch(pyrtl.select(serial_f, pyrtl.Const(1, COUNT_BITS),
                                    pyrtl.Const(lanes, COUNT_BITS)), decoding, s("group_max"))
-    last_col = named(cols_left <= group_max, s("last_col"))
-    last_row = named(rows_left == 1, s("last_row"))
+    group_max2 = latch(pyrtl.select(serial_f, pyrtl.Const(2, COUNT_BITS + 1),
+                                    pyrtl.Const(2 * lanes, COUNT_BITS + 1)), decoding,
+                       s("group_max2"))
+    # whether this step ends its row (cols_left <= group_max) and is in the last row
+    # (rows_left == 1): registers, computed with the counters they describe
+    last_col = _reg(1, s("last_col"))
+    last_row = _reg(1, s("last_row"))
     group = named(pyrtl.select(last_col, cols_left, group_max), s("group"))
     advance = (state == ELEM_START) | (state == COPY)
+    row_done = advance & last_col
+    last_col.next <<= pyrtl.select(placing | row_done, cols_count <= group_max,
+                                   pyrtl.select(advance, cols_left <= group_max2, last_col))
+    last_row.next <<= pyrtl.select(placing, rows_count == 1,
+                                   pyrtl.select(row_done, rows_left == 2, last_row))
     rows_left.next <<= pyrtl.select(placing, rows_count,
                                     pyrtl.select(advance & last_col,
                                                  _z(rows_left - 1, COUNT_BITS), rows_left))
