@@ -311,21 +311,27 @@ def _reg(bits: int, name: str) -> pyrtl.Register:
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
                word: int, name: str) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
     """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
-    ``overflow``; (result, overflowed)."""
+    ``overflow``; (result, overflowed).  The limits depend on ``acc_bits`` alone, a
+    descriptor field that holds from one FETCH to the next while the matrix unit writes
+    its first sums cycles after its DECODE: they are registers a cycle behind it, so
+    the fit is two compares and a select, not a shifter and a subtraction before them."""
     one = pyrtl.Const(1, word)
+
+    def limit(wire, what):
+        return named(delay(_z(wire, word), 1, f"{name}_{what}_q_d{{k}}"), f"{name}_{what}")
+
     shift = _z(acc_bits, 8) - 1
-    top = named(pyrtl.shift_left_logical(one, shift), f"{name}_top")      # 2^(w-1)
-    max_int = named(_z(top - 1, word), f"{name}_max")
+    top = limit(pyrtl.shift_left_logical(one, shift), "top")               # 2^(w-1)
+    max_int = limit(pyrtl.shift_left_logical(one, shift) - 1, "max")
     min_int = named(~max_int, f"{name}_min")                # -2^(w-1) = ~(2^(w-1) - 1)
     over = pyrtl.signed_gt(value, max_int)
     under = pyrtl.signed_lt(value, min_int)
     if overflow == "saturate":
         fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
     else:
-        mask = named(_z(named(pyrtl.shift_left_logical(one, _z(acc_bits, 8)),
-                              f"{name}_limit") - 1, word), f"{name}_mask")
+        mask = limit(pyrtl.shift_left_logical(one, _z(acc_bits, 8)) - 1, "mask")
         low = value & mask
-        negative = (pyrtl.shift_right_logical(value, shift) & 1)[0]
+        negative = (value & top) != 0                       # bit w - 1 of value
         fitted = pyrtl.select(negative, low | ~mask, low)
     return _z(fitted, word), over | under
 
