@@ -816,61 +816,46 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                                    cycle_count))
     with pyrtl.conditional_assignment:
         with start:
-            state.next |= FETCH
             pc.next |= 0
         with state == FETCH:
             instr.next |= fetched
             slot_reg.next |= slot_entry
             pc.next |= pc + 1
             lane_idx.next |= 0
-            state.next |= DECODE
-        with state == DECODE:
-            state.next |= BASES
-        with state == BASES:
-            with is_elem:
-                state.next |= ELEM_START
-            with is_copy:
-                state.next |= COPY
-            with is_op[MatMul]:
-                state.next |= MM_PRE
-            with is_op[Barrier]:
-                state.next |= BARRIER
-            with pyrtl.otherwise:
-                state.next |= HALT
         with state == ELEM_START:
-            # issue this step; range is done with its last step, the serial functions
-            # wait for each element, the others for their last one
             with uses_b_rows:
                 lane_idx.next |= 0
             with pyrtl.otherwise:
                 lane_idx.next |= lane_idx + 1
-            with is_range:
-                with last_step:
-                    state.next |= FETCH
-            with serial | last_step:
-                state.next |= ELEM_WAIT
-        with state == ELEM_WAIT:
-            with resume:
-                state.next |= pyrtl.select(finished, pyrtl.Const(FETCH, STATE_BITS),
-                                           pyrtl.Const(ELEM_START, STATE_BITS))
-        with state == COPY:
-            with last_step:
-                state.next |= FETCH
-        with state == MM_PRE:
-            state.next |= MM_RUN
-        with state == MM_RUN:
-            with mm["stream_done"]:
-                state.next |= MM_FLUSH
-        with state == MM_FLUSH:
-            with mm["flushed"]:
-                state.next |= FETCH
-        with state == BARRIER:
-            with release:
-                state.next |= BARRIER_OUT
-        with state == BARRIER_OUT:
-            state.next |= FETCH
-        with state == HALT:
-            state.next |= DONE
+
+    # the next state: one multiplexer on the state over each state's own choice (from
+    # registered flags only), so that the state logic is a few LUT levels deep
+    def to(value):
+        return pyrtl.Const(value, STATE_BITS)
+
+    def hold_or(cond, value):
+        return pyrtl.select(cond, to(value), state)
+
+    placed_next = pyrtl.select(is_elem, to(ELEM_START), pyrtl.select(
+        is_copy, to(COPY), pyrtl.select(is_op[MatMul], to(MM_PRE), pyrtl.select(
+            is_op[Barrier], to(BARRIER), to(HALT)))))
+    # issue a step; range is done with its last step, the serial functions wait for
+    # each element, the others for their last one
+    issued_next = pyrtl.select(is_range, hold_or(last_step, FETCH),
+                               hold_or(serial | last_step, ELEM_WAIT))
+    following = {
+        IDLE: state, FETCH: to(DECODE), DECODE: to(BASES), BASES: placed_next,
+        ELEM_START: issued_next,
+        ELEM_WAIT: pyrtl.select(resume, pyrtl.select(finished, to(FETCH), to(ELEM_START)),
+                                state),
+        COPY: hold_or(last_step, FETCH), MM_PRE: to(MM_RUN),
+        MM_RUN: hold_or(mm["stream_done"], MM_FLUSH), MM_FLUSH: hold_or(mm["flushed"], FETCH),
+        BARRIER: hold_or(release, BARRIER_OUT), BARRIER_OUT: to(FETCH), HALT: to(DONE),
+        DONE: state}
+    assert sorted(following) == list(range(DONE + 1))
+    state.next <<= pyrtl.select(start, to(FETCH),
+                                pyrtl.mux(state, *(following[k] for k in sorted(following)),
+                                          default=state))
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
 
 
