@@ -9,10 +9,13 @@ Per core
     RTL model's ``Timing.issue``): ``FETCH`` reads instruction ``pc`` of the core's own
     instruction memory into ``instr`` and latches the descriptors of its operands;
     ``DECODE`` latches every field and per-instruction constant the units use (counts,
-    flags, the lane's operation, each operand's first row and column and its steps);
-    ``BASES`` places each operand's address walk (:mod:`fixar_gen.hw.region_walk`: the
-    one ``base + row * cols`` multiply of the instruction).  From then on no unit
-    computes from ``instr`` or multiplies: every address moves by registered steps.
+    flags, the lane's operation, each operand's first row and column and its steps, and
+    the product ``row * cols`` of its one multiply); ``BASES`` places each operand's
+    address walk (:mod:`fixar_gen.hw.region_walk`: the base plus that product) and the
+    matrix unit's stream counters.  From then on no unit computes from ``instr`` or
+    multiplies: every address moves by registered steps, and every decision (end of a
+    row or a slot, last row, line or tile, the k and n ranges left) is a register
+    computed a cycle ahead, so no controller path is deeper than a few LUT levels.
     Then the instruction's unit runs it to completion and the controller fetches the
     next one.  ``halt`` stops the core; ``barrier`` waits
     until every core of its mask has arrived at a barrier with the same mask, then all
