@@ -9,10 +9,13 @@ Per core
     RTL model's ``Timing.issue``): ``FETCH`` reads instruction ``pc`` of the core's own
     instruction memory into ``instr`` and latches the descriptors of its operands;
     ``DECODE`` latches every field and per-instruction constant the units use (counts,
-    flags, the lane's operation, each operand's first row and column and its steps);
-    ``BASES`` places each operand's address walk (:mod:`fixar_gen.hw.region_walk`: the
-    one ``base + row * cols`` multiply of the instruction).  From then on no unit
-    computes from ``instr`` or multiplies: every address moves by registered steps.
+    flags, the lane's operation, each operand's first row and column and its steps, and
+    the product ``row * cols`` of its one multiply); ``BASES`` places each operand's
+    address walk (:mod:`fixar_gen.hw.region_walk`: the base plus that product) and the
+    matrix unit's stream counters.  From then on no unit computes from ``instr`` or
+    multiplies: every address moves by registered steps, and every decision (end of a
+    row or a slot, last row, line or tile, the k and n ranges left) is a register
+    computed a cycle ahead, so no controller path is deeper than a few LUT levels.
     Then the instruction's unit runs it to completion and the controller fetches the
     next one.  ``halt`` stops the core; ``barrier`` waits
     until every core of its mask has arrived at a barrier with the same mask, then all
@@ -311,21 +314,27 @@ def _reg(bits: int, name: str) -> pyrtl.Register:
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
                word: int, name: str) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
     """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
-    ``overflow``; (result, overflowed)."""
+    ``overflow``; (result, overflowed).  The limits depend on ``acc_bits`` alone, a
+    descriptor field that holds from one FETCH to the next while the matrix unit writes
+    its first sums cycles after its DECODE: they are registers a cycle behind it, so
+    the fit is two compares and a select, not a shifter and a subtraction before them."""
     one = pyrtl.Const(1, word)
+
+    def limit(wire, what):
+        return named(delay(_z(wire, word), 1, f"{name}_{what}_q_d{{k}}"), f"{name}_{what}")
+
     shift = _z(acc_bits, 8) - 1
-    top = named(pyrtl.shift_left_logical(one, shift), f"{name}_top")      # 2^(w-1)
-    max_int = named(_z(top - 1, word), f"{name}_max")
+    top = limit(pyrtl.shift_left_logical(one, shift), "top")               # 2^(w-1)
+    max_int = limit(pyrtl.shift_left_logical(one, shift) - 1, "max")
     min_int = named(~max_int, f"{name}_min")                # -2^(w-1) = ~(2^(w-1) - 1)
     over = pyrtl.signed_gt(value, max_int)
     under = pyrtl.signed_lt(value, min_int)
     if overflow == "saturate":
         fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
     else:
-        mask = named(_z(named(pyrtl.shift_left_logical(one, _z(acc_bits, 8)),
-                              f"{name}_limit") - 1, word), f"{name}_mask")
+        mask = limit(pyrtl.shift_left_logical(one, _z(acc_bits, 8)) - 1, "mask")
         low = value & mask
-        negative = (pyrtl.shift_right_logical(value, shift) & 1)[0]
+        negative = (value & top) != 0                       # bit w - 1 of value
         fitted = pyrtl.select(negative, low | ~mask, low)
     return _z(fitted, word), over | under
 
@@ -554,12 +563,23 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     rows_left = _reg(COUNT_BITS, s("rows_left"))
     cols_left = _reg(COUNT_BITS, s("cols_left"))
     lane_idx = _reg(COUNT_BITS, s("lane"))
-    group_max = latch(pyrtl.select(_any(fn_is, SERIAL_FUNCTIONS), pyrtl.Const(1, COUNT_BITS),
+    serial_f = _any(fn_is, SERIAL_FUNCTIONS)
+    group_max = latch(pyrtl.select(serial_f, pyrtl.Const(1, COUNT_BITS),
                                    pyrtl.Const(lanes, COUNT_BITS)), decoding, s("group_max"))
-    last_col = named(cols_left <= group_max, s("last_col"))
-    last_row = named(rows_left == 1, s("last_row"))
+    group_max2 = latch(pyrtl.select(serial_f, pyrtl.Const(2, COUNT_BITS + 1),
+                                    pyrtl.Const(2 * lanes, COUNT_BITS + 1)), decoding,
+                       s("group_max2"))
+    # whether this step ends its row (cols_left <= group_max) and is in the last row
+    # (rows_left == 1): registers, computed with the counters they describe
+    last_col = _reg(1, s("last_col"))
+    last_row = _reg(1, s("last_row"))
     group = named(pyrtl.select(last_col, cols_left, group_max), s("group"))
     advance = (state == ELEM_START) | (state == COPY)
+    row_done = advance & last_col
+    last_col.next <<= pyrtl.select(placing | row_done, cols_count <= group_max,
+                                   pyrtl.select(advance, cols_left <= group_max2, last_col))
+    last_row.next <<= pyrtl.select(placing, rows_count == 1,
+                                   pyrtl.select(row_done, rows_left == 2, last_row))
     rows_left.next <<= pyrtl.select(placing, rows_count,
                                     pyrtl.select(advance & last_col,
                                                  _z(rows_left - 1, COUNT_BITS), rows_left))
@@ -598,8 +618,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                   range_f | (~e_unbroadcast_f & broadcast("e", "cols")), base=e_base)
     walk_slot = walk("slot", sl, src_col_f, pyrtl.Const(0, 1), pyrtl.Const(0, 1))
 
-    uses_b_rows = named(_z(lane_idx + 1, COUNT_BITS) == _z(db["rows"], COUNT_BITS),
-                        s("lane_wrap"))
+    # the PRNG lane wraps after b's last row (its index latched in DECODE: an equality
+    # of two registers, no add, in the issue cycle)
+    lane_last = latch(_z(_z(db["rows"], COUNT_BITS) - 1, COUNT_BITS), decoding, s("lane_last"))
+    uses_b_rows = named(lane_idx == lane_last, s("lane_wrap"))
     copy_issue = state == COPY
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
@@ -797,61 +819,46 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                                    cycle_count))
     with pyrtl.conditional_assignment:
         with start:
-            state.next |= FETCH
             pc.next |= 0
         with state == FETCH:
             instr.next |= fetched
             slot_reg.next |= slot_entry
             pc.next |= pc + 1
             lane_idx.next |= 0
-            state.next |= DECODE
-        with state == DECODE:
-            state.next |= BASES
-        with state == BASES:
-            with is_elem:
-                state.next |= ELEM_START
-            with is_copy:
-                state.next |= COPY
-            with is_op[MatMul]:
-                state.next |= MM_PRE
-            with is_op[Barrier]:
-                state.next |= BARRIER
-            with pyrtl.otherwise:
-                state.next |= HALT
         with state == ELEM_START:
-            # issue this step; range is done with its last step, the serial functions
-            # wait for each element, the others for their last one
             with uses_b_rows:
                 lane_idx.next |= 0
             with pyrtl.otherwise:
                 lane_idx.next |= lane_idx + 1
-            with is_range:
-                with last_step:
-                    state.next |= FETCH
-            with serial | last_step:
-                state.next |= ELEM_WAIT
-        with state == ELEM_WAIT:
-            with resume:
-                state.next |= pyrtl.select(finished, pyrtl.Const(FETCH, STATE_BITS),
-                                           pyrtl.Const(ELEM_START, STATE_BITS))
-        with state == COPY:
-            with last_step:
-                state.next |= FETCH
-        with state == MM_PRE:
-            state.next |= MM_RUN
-        with state == MM_RUN:
-            with mm["stream_done"]:
-                state.next |= MM_FLUSH
-        with state == MM_FLUSH:
-            with mm["flushed"]:
-                state.next |= FETCH
-        with state == BARRIER:
-            with release:
-                state.next |= BARRIER_OUT
-        with state == BARRIER_OUT:
-            state.next |= FETCH
-        with state == HALT:
-            state.next |= DONE
+
+    # the next state: one multiplexer on the state over each state's own choice (from
+    # registered flags only), so that the state logic is a few LUT levels deep
+    def to(value):
+        return pyrtl.Const(value, STATE_BITS)
+
+    def hold_or(cond, value):
+        return pyrtl.select(cond, to(value), state)
+
+    placed_next = pyrtl.select(is_elem, to(ELEM_START), pyrtl.select(
+        is_copy, to(COPY), pyrtl.select(is_op[MatMul], to(MM_PRE), pyrtl.select(
+            is_op[Barrier], to(BARRIER), to(HALT)))))
+    # issue a step; range is done with its last step, the serial functions wait for
+    # each element, the others for their last one
+    issued_next = pyrtl.select(is_range, hold_or(last_step, FETCH),
+                               hold_or(serial | last_step, ELEM_WAIT))
+    following = {
+        IDLE: state, FETCH: to(DECODE), DECODE: to(BASES), BASES: placed_next,
+        ELEM_START: issued_next,
+        ELEM_WAIT: pyrtl.select(resume, pyrtl.select(finished, to(FETCH), to(ELEM_START)),
+                                state),
+        COPY: hold_or(last_step, FETCH), MM_PRE: to(MM_RUN),
+        MM_RUN: hold_or(mm["stream_done"], MM_FLUSH), MM_FLUSH: hold_or(mm["flushed"], FETCH),
+        BARRIER: hold_or(release, BARRIER_OUT), BARRIER_OUT: to(FETCH), HALT: to(DONE),
+        DONE: state}
+    assert sorted(following) == list(range(DONE + 1))
+    state.next <<= pyrtl.select(start, to(FETCH),
+                                pyrtl.mux(state, *(following[k] for k in sorted(following)),
+                                          default=state))
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
 
 
@@ -886,23 +893,50 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     n0 = _reg(COUNT_BITS + 1, s("n0"))
     running = state == MM_RUN
     pre = state == MM_PRE
-    # whether the tile is the last of its k (n) sweep, registered with k0 (n0)
+    # Every decision of the stream is a register, computed a cycle ahead from
+    # registers (a compare with a constant or an equality at most): the slot's end
+    # (p + 1 == slots), whether slot p has a line (p < lines) and is the last line
+    # (p + 1 == lines), the rows (columns) of the tile's k (n) range left after its
+    # first, k_rem = k_count - 1 - k0 (n_rem = n_count - 1 - n0; n_after: the next
+    # n-tile's), and whether the tile is the last of its k (n) sweep.  They are placed
+    # in BASES (p is 0 from FETCH to the first slot) and move with p and the tiles.
+    wide = COUNT_BITS + 1
+    slot_end = _reg(1, s("slot_end"))
+    line_on = _reg(1, s("line_on"))
+    line_last = _reg(1, s("line_last"))
     last_k = _reg(1, s("last_k"))
     last_n = _reg(1, s("last_n"))
+    k_rem = _reg(wide, s("k_rem"))
+    n_rem = _reg(wide, s("n_rem"))
+    n_after = _reg(wide, s("n_after"))
+    slots_less2 = latch(_z(slots - 2, COUNT_BITS), placing, s("slots_less2"))
+    lines_less2 = latch(_z(lines - 2, COUNT_BITS), placing, s("lines_less2"))
+    one_slot = latch(slots == 1, placing, s("one_slot"))
+    one_line = latch(lines == 1, placing, s("one_line"))
+    k_last = latch(_z(k_count - 1, wide), placing, s("k_last"))      # k_count - 1
     last_tile = last_k & last_n
-    slot_end = named(_z(p, COUNT_BITS) + 1 == slots, s("slot_end"))
-    next_k0 = pyrtl.select(last_k, pyrtl.Const(0, COUNT_BITS + 1), _z(k0 + R, COUNT_BITS + 1))
-    next_n0 = pyrtl.select(last_k, _z(n0 + C, COUNT_BITS + 1), n0)
+    next_k0 = pyrtl.select(last_k, pyrtl.Const(0, wide), _z(k0 + R, wide))
+    next_n0 = pyrtl.select(last_k, _z(n0 + C, wide), n0)
     stream_done = named(running & slot_end & last_tile, s("stream_done"))
     turn = named(running & slot_end, s("turn"))      # the next slot starts the next tile
+    n_turn = turn & last_k                           # ... and the next n-tile
 
-    def is_last(start, step: int, count):
-        return _z(start, COUNT_BITS + 2) + step >= _z(count, COUNT_BITS + 2)
-
-    last_k.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), R, k_count),
-                                 pyrtl.select(turn, is_last(next_k0, R, k_count), last_k))
-    last_n.next <<= pyrtl.select(placing, is_last(pyrtl.Const(0, 1), C, n_count),
-                                 pyrtl.select(turn, is_last(next_n0, C, n_count), last_n))
+    slot_end.next <<= pyrtl.select(placing, slots == 1, pyrtl.select(
+        running, pyrtl.select(slot_end, one_slot, p == slots_less2), slot_end))
+    line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
+        running, line_on & ~line_last, line_on))
+    line_last.next <<= pyrtl.select(placing, lines == 1, pyrtl.select(
+        running, pyrtl.select(slot_end, one_line, p == lines_less2), line_last))
+    k_rem.next <<= pyrtl.select(placing, _z(k_count - 1, wide), pyrtl.select(
+        turn, pyrtl.select(last_k, k_last, _z(k_rem - R, wide)), k_rem))
+    last_k.next <<= pyrtl.select(placing, k_count <= R, pyrtl.select(
+        turn, pyrtl.select(last_k, k_last < R, k_rem < 2 * R), last_k))
+    n_rem.next <<= pyrtl.select(placing, _z(n_count - 1, wide),
+                                pyrtl.select(n_turn, n_after, n_rem))
+    n_after.next <<= pyrtl.select(placing, _z(n_count - 1 - C, wide),
+                                  pyrtl.select(n_turn, _z(n_after - C, wide), n_after))
+    last_n.next <<= pyrtl.select(placing, n_count <= C,
+                                 pyrtl.select(n_turn, n_rem < 2 * C, last_n))
     with pyrtl.conditional_assignment:
         with state == FETCH:
             p.next |= 0
@@ -919,18 +953,21 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
 
     # -- addresses, walked (as fixar_gen/hw/region_walk.py's): element (row, col) of an
-    #    operand is base + row * cols + col; the one multiply per operand is in BASES,
-    #    from operands latched in DECODE, and every address then moves by steps
-    #    latched in DECODE.  (The descriptors hold from FETCH to the next FETCH.)
+    #    operand is base + row * cols + col; the one multiply per operand is in DECODE
+    #    (its product latched), the add of the base in BASES, and every address then
+    #    moves by steps latched in DECODE.  (The descriptors hold from FETCH to the
+    #    next FETCH.)
     def cols_times(cols, k: int):
         if k == 0:
             return pyrtl.Const(0, A)
         return _z(_z(cols, A) * k, A) if k > 1 else _z(cols, A)
 
     def placed(offset, index, cols, name):
-        """offset + index * cols (``offset``: the base plus the other coordinate)."""
-        return named(_z(offset + _z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), A),
-                     s(name))
+        """offset + index * cols (``offset``: the base plus the other coordinate, latched
+        in DECODE): the multiply in DECODE (``index`` as decoded, ``cols`` the
+        descriptor's), its product latched, the add in BASES."""
+        product = dec(_z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), f"{name}_product")
+        return named(_z(offset + product, A), s(name))
 
     # opA, a line per slot: the tile's line 0 (T) plus the line's m (m * cols; a^T: m);
     # row r of the line adds r (a^T: r * cols), the FXP16 line's high sample cols (a^T:
@@ -938,7 +975,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     a_cols = _z(da["cols"], A)
     a_off = dec(_z(_z(da["base"], A) + _z(pyrtl.select(ta_f, m_start_f, k_start_f), A), A),
                 "a_off")
-    a_idx = dec(pyrtl.select(ta_f, k_start_f, m_start_f), "a_idx")
+    a_idx = pyrtl.select(ta_f, k_start_f, m_start_f)
     a_line_step = dec(pyrtl.select(ta_f, _z(pyrtl.select(mode_f, pyrtl.Const(2, 2),
                                                          pyrtl.Const(1, 2)), A),
                                    pyrtl.select(mode_f, cols_times(a_cols, 2), a_cols)),
@@ -969,7 +1006,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     b_cols = _z(db["cols"], A)
     b_off = dec(_z(_z(db["base"], A) + _z(pyrtl.select(tb_f, k_start_f, n_start_f), A), A),
                 "b_off")
-    b_idx = dec(pyrtl.select(tb_f, n_start_f, k_start_f), "b_idx")
+    b_idx = pyrtl.select(tb_f, n_start_f, k_start_f)
     b_row_step = dec(pyrtl.select(tb_f, pyrtl.Const(1, A), b_cols), "b_row_step")
     b_k_step = dec(pyrtl.select(tb_f, pyrtl.Const(R, A), cols_times(b_cols, R)), "b_k_step")
     b_n_step = dec(pyrtl.select(tb_f, cols_times(b_cols, C), pyrtl.Const(C, A)), "b_n_step")
@@ -1000,7 +1037,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # adds c, the FXP16 line's high sample cols + c
     d_cols = _z(dd["cols"], A)
     d_off = dec(_z(_z(dd["base"], A) + _z(n_start_f, A), A), "d_off")
-    d_idx = dec(m_start_f, "d_idx")
+    d_idx = m_start_f
     d_line_step = dec(pyrtl.select(mode_f, cols_times(d_cols, 2), d_cols), "d_line_step")
     d_hi = [dec(_z(d_cols + c, A), f"d_port{c}_hi") for c in range(C)]
     d_ntile = _reg(A, s("d_ntile"))
@@ -1021,18 +1058,18 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
         return named(delay(value, 1, s(f"{name}_q_d{{k}}")), s(name))
 
     # -- the activation line of slot p ---------------------------------------------
-    line_valid = named(running & (_z(p, COUNT_BITS) < lines), s("line_issue"))
+    # the line's rows m_lo (and m_lo + 1 in FXP16) exist while p < lines, the high
+    # one not on the last line of an odd m_count
+    line_valid = named(running & line_on, s("line_issue"))
     m_lo = _z(pyrtl.select(mode, pyrtl.concat(p[:COUNT_BITS - 1], pyrtl.Const(0, 1)), p),
               COUNT_BITS)
-    m_hi = _z(m_lo + 1, COUNT_BITS)
-    lo_ok = m_lo < m_count
-    hi_ok = mode & (m_hi < m_count)
+    m_odd = dec(m_count_f[0], "m_odd")
+    lo_ok = line_on
+    hi_ok = mode & line_on & ~(line_last & m_odd)
     H = pe.half
     words = []
     for r in range(R):
-        kr = _z(k0 + r, COUNT_BITS + 1)
-        k_ok = kr < _z(k_count, COUNT_BITS + 1)
-        kr = _z(kr, COUNT_BITS)
+        k_ok = k_rem >= r          # k0 + r < k_count
         v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
                               MATRIX_MEMORIES["a"])
         v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
@@ -1048,22 +1085,21 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # -- the weight row loaded this cycle --------------------------------------------
     # slot p loads row p + 1 of this tile; the last slot loads row 0 of the next tile;
     # MM_PRE loads row 0 of the first tile.
-    next_row = _z(p, COUNT_BITS) + 1
-    load_this = running & (next_row < R)
+    # (row 0 of a tile always exists: MM_PRE's and the next tile's load are in k; row
+    # p + 1 is while p < k_rem; the next tile's columns are the next n-tile's after
+    # the last k-tile)
+    load_this = running & (p < R - 1)
     load_next = running & slot_end & ~last_tile
     load_en = named(pre | load_this | load_next, s("load_issue"))
-    load_row = pyrtl.select(load_this, _z(next_row, row_address_bits(R)),
+    load_row = pyrtl.select(load_this, _z(_z(p, row_address_bits(R)) + 1, row_address_bits(R)),
                             pyrtl.Const(0, row_address_bits(R)))
-    tile_k0 = pyrtl.select(load_next, next_k0, k0)
-    tile_n0 = pyrtl.select(load_next, next_n0, n0)
-    kload = _z(_z(tile_k0, COUNT_BITS + 1) + _z(load_row, COUNT_BITS + 1), COUNT_BITS + 1)
-    k_in = kload < _z(k_count, COUNT_BITS + 1)
+    k_in = ~load_this | (p < k_rem)
+    n_left = pyrtl.select(load_next & last_k, n_after, n_rem)
     row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
                         s("b_load_row"))
     weights = []
     for c in range(C):
-        nc = _z(_z(tile_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
-        n_in = nc < _z(n_count, COUNT_BITS + 1)
+        n_in = n_left >= c         # n0 (the next tile's) + c < n_count
         value = mems.data.read(db["mem"], _z(row_address + b_port[c], A), s(f"ra_b{c}"),
                                MATRIX_MEMORIES["b"])
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
@@ -1080,7 +1116,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     #    registers) from stage 0 to the cycle before its sums (the accumulator's read
     #    address), one more to the sums
     latency = array_latency(R, C, "broadcast")
-    last_line = running & last_tile & (_z(p, COUNT_BITS) + 1 == lines)
+    last_line = running & last_tile & line_last
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), d_line, last_line])
     ahead = delay(meta, latency, s("meta_d{k}"))

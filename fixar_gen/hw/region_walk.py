@@ -3,9 +3,10 @@
 An operand's element ``(row, col)`` lives at ``base + row * cols + col`` of its memory.
 Computed from the instruction every cycle that is a multiply and two adds behind the
 decode; here it is a walk instead.  The multiply happens once per instruction, in the
-controller's ``BASES`` cycle (its operands registered the cycle before, in ``DECODE``:
-a DSP48E2 and an add between registers), and every step after that adds a registered
-step: the next row's address (``+ cols``) or the next group of columns (``+ group``).
+controller's ``DECODE`` cycle (``row0 * cols``, its product registered: a DSP48E2 with
+its M register), the add of the base in ``BASES`` (an add between registers), and every
+step after that adds a registered step: the next row's address (``+ cols``) or the next
+group of columns (``+ group``).
 
 Broadcast operands (a buffer with one row, or one column, read by every row or column
 of the region, as the golden model does) simply never move in that direction.
@@ -59,16 +60,19 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
                 fixed_col, decode, place, advance, row_end, group) -> RegionWalk:
     """The walk of one operand over an element loop's region (wires named ``name_*``).
 
-    In a ``decode`` cycle the instruction's first row ``row0`` and first column
-    ``col0`` are latched (0 where the operand broadcasts: ``fixed_row``, ``fixed_col``),
-    as is the row step; in the ``place`` cycle (the next one) the walk moves to the
-    first step: ``base + row0 * cols`` and ``col0`` (``base`` and ``cols`` must hold
-    from ``decode`` on).  In each ``advance`` cycle it moves to the next step: the next
-    row when ``row_end``, else ``group`` columns on."""
+    In a ``decode`` cycle the product ``row0 * cols`` and the first column ``col0``
+    are latched (0 where the operand broadcasts: ``fixed_row``, ``fixed_col``), as is
+    the row step; in the ``place`` cycle (the next one) the walk moves to the first
+    step: ``base`` plus that product, and ``col0`` (``base`` must hold from ``decode``
+    on).  In each ``advance`` cycle it moves to the next step: the next row when
+    ``row_end``, else ``group`` columns on."""
     A = addr_bits
     zero = pyrtl.Const(0, COUNT_BITS)
-    first_row = latch(pyrtl.select(fixed_row, zero, zext(row0, COUNT_BITS)), decode,
-                      f"{name}_row0")
+    # the multiply alone between registers (its operands as decoded, its product
+    # latched); the broadcast's zero is chosen after it, beside the add of the base
+    first_product = latch(zext(zext(row0, COUNT_BITS) * zext(cols, COUNT_BITS), A), decode,
+                          f"{name}_row0_product")
+    row_fixed = latch(fixed_row, decode, f"{name}_fixed_row")
     first_col = latch(pyrtl.select(fixed_col, zero, zext(col0, COUNT_BITS)), decode,
                       f"{name}_col0")
     step_bits = min(A, COUNT_BITS)        # a row step beyond the addresses wraps
@@ -77,7 +81,8 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
     fixed_col = latch(fixed_col, decode, f"{name}_fixed_col")
     row = pyrtl.Register(A, name=f"{name}_row")
     col = pyrtl.Register(COUNT_BITS, name=f"{name}_col")
-    placed = zext(zext(base, A) + zext(first_row * zext(cols, COUNT_BITS), A), A)
+    placed = zext(zext(base, A) + pyrtl.select(row_fixed, pyrtl.Const(0, A), first_product),
+                  A)
     next_row = zext(row + zext(step, A), A)
     next_col = pyrtl.select(fixed_col, col, zext(col + zext(group, COUNT_BITS), COUNT_BITS))
     row.next <<= pyrtl.select(place, placed,

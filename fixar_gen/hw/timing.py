@@ -204,8 +204,8 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
         label = pretty(cname)
         outs = [o for _, o in _outputs(cell)]
 
-        def ends(delay: float, what: str = kind):
-            q = _name_of_cell(cell, names, label)
+        def ends(delay: float, what: str = kind, q: str | None = None):
+            q = q or _name_of_cell(cell, names, label)
             for pin, b in _inputs(cell):
                 g.end(b, model.net + delay, f"{q}.{pin}", what)
 
@@ -252,7 +252,7 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
                 if read.fullmatch(pin):
                     for o in outs:
                         g.arc(b, o, model.net + model.lut, luts=1)
-            ends(model.ff_setup, what="LUTRAM")
+            ends(model.ff_setup, what="LUTRAM", q=_name_of_ram(cell, names, label))
             starts(model.lutram_clk_to_out, "LUTRAM")
         else:
             unmodeled[kind] = unmodeled.get(kind, 0) + 1
@@ -268,6 +268,14 @@ def _name_of_cell(cell: dict, names: dict[int, str], label: str) -> str:
         if b in names:
             return names[b]
     return label
+
+
+def _name_of_ram(cell: dict, names: dict[int, str], label: str) -> str:
+    """A LUTRAM by its read data's name where Yosys kept one, else by the cell's own
+    (``mem_gmem_bank0.0.2``: the memory it is part of) unless that is internal too:
+    its write ports are the memory's endpoints, whatever its output net is called."""
+    q = _name_of_cell(cell, names, label)
+    return label if q.startswith("$") and not label.startswith("$") else q
 
 
 def _dsp(g: _Graph, cell: dict, label: str, model: DelayModel,
