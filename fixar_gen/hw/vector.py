@@ -627,16 +627,27 @@ def _neg_ratio(quo, rem, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
     return pyrtl.select(den_zero, pyrtl.Const(0, _MUL_X), out)
 
 
-def _sqrt_steps(rad, rem, root, steps: int):
-    """``steps`` digit-by-digit square-root steps (two radicand bits each)."""
-    rem_bits, root_bits = rem.bitwidth, root.bitwidth
+def _step_down(rem2: pyrtl.WireVector, sub: pyrtl.WireVector, fits=None):
+    """One restoring step: ``rem2 - sub`` if ``rem2 >= sub`` (and ``fits``), else
+    ``rem2``, and that choice; the comparison is the subtraction's own borrow (one carry
+    chain, not a comparator beside it)."""
+    bits = max(rem2.bitwidth, sub.bitwidth) + 1
+    diff = (_zx(rem2, bits) - _zx(sub, bits))[:bits]
+    ge = ~diff[-1] if fits is None else fits & ~diff[-1]
+    return pyrtl.select(ge, diff[:rem2.bitwidth], rem2), ge
+
+
+def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
+    """``steps`` digit-by-digit square-root steps (two radicand bits each).  The
+    remainder and the root grow a bit a step from 1 bit each (0 before the first
+    step): after k steps the root has k bits and the remainder (<= 2 root) k + 1, so
+    each step subtracts at the width it can reach (at most ``rem_bits``)."""
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, rad[-2:])
         rad = pyrtl.concat(rad[:-2], pyrtl.Const(0, 2))
-        trial = pyrtl.concat(root, pyrtl.Const(1, 2))
-        ge = rem2 >= trial
-        rem = pyrtl.select(ge, (rem2 - trial)[:rem2.bitwidth], rem2)[:rem_bits]
-        root = pyrtl.concat(root, ge)[:root_bits]
+        rem, ge = _step_down(rem2, pyrtl.concat(root, pyrtl.Const(1, 2)))
+        rem = rem[:min(rem.bitwidth - 1, rem_bits)]
+        root = pyrtl.concat(root, ge)
     return rad, rem, root
 
 
@@ -644,12 +655,17 @@ def _div_steps(num_quo, rem, den, steps: int):
     """``steps`` restoring-division steps (one quotient bit each) on a register that
     holds the numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
-    ``len(num_quo)`` steps it is the quotient."""
-    rem_bits = rem.bitwidth
+    ``len(num_quo)`` steps it is the quotient.  The remainder grows a bit a step from
+    1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
+    bits subtracts den's low n bits, and only where den's bits above them are 0."""
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, num_quo[-1])
-        ge = rem2 >= den
-        rem = pyrtl.select(ge, (rem2 - den)[:rem2.bitwidth], rem2)[:rem_bits]
+        n = rem2.bitwidth
+        if n < den.bitwidth:
+            rem, ge = _step_down(rem2, den[:n], fits=_is_zero(den[n:]))
+        else:
+            rem, ge = _step_down(rem2, den)
+        rem = rem[:min(n, den.bitwidth)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
 
@@ -1143,9 +1159,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                   "dden_neg": den[-1], "dden_zero": _is_zero(den)},
                   hidden=("rad", "dnum_quo"))
     carry = {key: prep[key] for key in carry}
-    state = {"rad": prep["rad"], "srem": pyrtl.Const(0, ROOT_BITS + 2),
-             "sroot": pyrtl.Const(0, ROOT_BITS), "dnum_quo": prep["dnum_quo"],
-             "drem": pyrtl.Const(0, den_bits), "dden": prep["dden"],
+    state = {"rad": prep["rad"], "srem": pyrtl.Const(0, 1),
+             "sroot": pyrtl.Const(0, 1), "dnum_quo": prep["dnum_quo"],
+             "drem": pyrtl.Const(0, 1), "dden": prep["dden"],
              "dden_neg": prep["dden_neg"], "dden_zero": prep["dden_zero"]}
     bundle = {**carry, **state}
     tanh_rom = _tanh_rom(scope.sub("tanh"))
@@ -1154,7 +1170,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         steps = min(SQRT_STEPS_PER_STAGE, root_steps)
         root_steps -= steps
         rad, srem, sroot = _sqrt_steps(bundle.get("rad"), bundle["srem"], bundle["sroot"],
-                                       steps)
+                                       steps, ROOT_BITS + 2)
         dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
                                     bundle["dden"], DIV_BITS_PER_STAGE)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
@@ -1181,8 +1197,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    pre-activation (leaky ReLU), registered for the third multiplier; tanh's table
     #    entry split for its interpolation (drains)
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
+    cmp_bits = max(srem.bitwidth, sroot.bitwidth)
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
-                        _zx(srem > _zx(sroot, srem.bitwidth), 2))
+                        _zx(_zx(srem, cmp_bits) > _zx(sroot, cmp_bits), 2))
     neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], drem, s4["a"][-1], s4["dden_neg"],
                            s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)
