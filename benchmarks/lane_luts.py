@@ -267,7 +267,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {part} | {label} | {s['lut']:,.0f} | {s['srl']:,.0f} | "
               f"{s['lut'] + s['srl']:,.0f} | {100 * (s['lut'] + s['srl']) / total:.1f}% | "
               f"{s['carry']:,.0f} | {s['ff']:,.0f} |")
-    print(f"\nThe {args.fields} fields with the most LUTs (the logic into that register):\n")
+    print(f"\nThe {args.fields} fields with the most LUTs over all their stages (the "
+          "divider's remainder ``drem`` over ``iter1`` .. ``iter32``, the rounders' by "
+          "their number):\n")
+    print("| field | LUT | CARRY4 | SRL | FF |")
+    print("|---|---:|---:|---:|---:|")
+    over: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for table, key in ((luts, "lut"), (carries, "carry"), (srl, "srl"), (ff, "ff")):
+        for f, n in table.items():
+            stage = stage_of(f)
+            name = f[len(stage) + 1:] if stage != "unnamed" else f
+            if stage[-1:] in "12" and not stage.startswith(("iter", "macc", "mul2acc")):
+                name = f"{name} ({stage[-1]})"
+            over[name][key] += n
+    for name, c in sorted(over.items(), key=lambda kv: -kv[1]["lut"])[:args.fields]:
+        print(f"| `{name}` | {c['lut']:,.0f} | {c['carry']:,.0f} | {c['srl']:,.0f} | "
+              f"{c['ff']:,.0f} |")
+    print(f"\nThe {args.fields} registers with the most LUTs (the logic into that register):\n")
     print("| register (stage_field) | LUT | CARRY4 | SRL | FF |")
     print("|---|---:|---:|---:|---:|")
     for f, n in sorted(luts.items(), key=lambda kv: -kv[1])[:args.fields]:
