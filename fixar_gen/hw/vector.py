@@ -416,13 +416,30 @@ def _abs(wire: pyrtl.WireVector) -> pyrtl.WireVector:
 
 def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
           signed: bool = True) -> pyrtl.WireVector:
-    """table[index] (0 for missing entries), every entry extended to ``bits``."""
+    """table[index] (0 for missing entries), every entry extended to ``bits``: an
+    AND-OR over the table's distinct entries (one wire or constant may serve many
+    indices: the operations that read operand ``a`` in a slot share one term, selected
+    by one decode of ``index``), not a 2^len(index)-way multiplexer of every entry."""
     ext = _resize if signed else _zx
-    values = []
-    for i in range(1 << index.bitwidth):
-        value = table.get(i, 0)
-        values.append(_const(value, bits) if isinstance(value, int) else ext(value, bits))
-    return pyrtl.mux(index, *values)
+    groups: dict[object, tuple[object, list[int]]] = {}
+    for i, value in sorted(table.items()):
+        if isinstance(value, int) and value & ((1 << bits) - 1) == 0:
+            continue                     # a zero entry adds nothing to the OR
+        key = ("const", value) if isinstance(value, int) else id(value)
+        groups.setdefault(key, (value, []))[1].append(i)
+    terms = []
+    for value, indices in groups.values():
+        picked = pyrtl.Const(0, 1)
+        for i in indices:
+            picked = picked | (index == i)
+        wide = _const(value, bits) if isinstance(value, int) else ext(value, bits)
+        terms.append(_decl(wide) & picked.sign_extended(bits))
+    if not terms:
+        return pyrtl.Const(0, bits)
+    while len(terms) > 1:
+        terms = [terms[k] | terms[k + 1] for k in range(0, len(terms) - 1, 2)] + \
+            ([terms[-1]] if len(terms) % 2 else [])
+    return _decl(terms[0])
 
 
 # ---------------------------------------------------------------------------- sub-units
@@ -864,10 +881,12 @@ def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
     and smallest value, the low ``width`` bits and the sign bit of a wrapped value."""
     width = _zx(fmt.width, _FRAC)
     p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    pow_p = _shl(pyrtl.Const(1, word + 1), p)
+    # -2^p = -1 << p and 2^p - 1 = ~(-1 << p) (for every p, as word + 1-bit values):
+    # shifts, no adder
+    minus_pow_p = _shl(_const(-1, word + 1), p)
     return {"fit_high": _shl(_const(-1, bits), p),
-            "fit_max": (pow_p - 1)[:word],
-            "fit_min": pyrtl.select(fmt.signed, _neg(pow_p)[:word], pyrtl.Const(0, word)),
+            "fit_max": (~minus_pow_p)[:word],
+            "fit_min": pyrtl.select(fmt.signed, minus_pow_p[:word], pyrtl.Const(0, word)),
             "fit_keep": ~_shl(_const(-1, word), width),
             "fit_sign": _shl(pyrtl.Const(1, word), (width - 1)[:_FRAC])}
 
