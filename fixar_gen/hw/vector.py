@@ -668,23 +668,48 @@ def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
     return rad, rem, root
 
 
-def _div_steps(num_quo, rem, den, steps: int):
+def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None):
     """``steps`` restoring-division steps (one quotient bit each) on a register that
     holds the numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
     ``len(num_quo)`` steps it is the quotient.  The remainder grows a bit a step from
     1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
-    bits subtracts den's low n bits, and only where den's bits above them are 0."""
+    bits subtracts den's low n bits, and only where den's bits above them are 0
+    (``fits[n]``, a register of the stage before: :func:`_divider_stage`; computed
+    here where it is missing)."""
+    fits = fits or {}
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, num_quo[-1])
         n = rem2.bitwidth
         if n < den.bitwidth:
-            rem, ge = _step_down(rem2, den[:n], fits=_is_zero(den[n:]))
+            rem, ge = _step_down(rem2, den[:n], fits=fits.get(n, _is_zero(den[n:])))
         else:
             rem, ge = _step_down(rem2, den)
         rem = rem[:min(n, den.bitwidth)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
+
+
+#: the numerator's leading bits that are always 0 (|m| << shift < 2^QUOTIENT_BITS in a
+#: DIV_STEPS-bit word): the first stage's steps, which leave the remainder 0 and whose
+#: quotient bits are dropped
+DIV_ZERO_STEPS = DIV_STEPS - QUOTIENT_BITS
+assert DIV_ZERO_STEPS == DIV_BITS_PER_STAGE
+
+
+def _divider_stage(first: bool, num_quo, rem, den, fits: dict):
+    """One stage of the divider: ``DIV_BITS_PER_STAGE`` steps (none in the ``first``
+    stage: its numerator bits are 0, so it only shifts them out), and whether den's
+    bits above each remainder width the next stage's steps reach are 0 (n -> wire, to
+    be registered: the zero test, a few LUT levels, off the steps' path)."""
+    if first:
+        num_quo = pyrtl.concat(num_quo[:-DIV_ZERO_STEPS], pyrtl.Const(0, DIV_ZERO_STEPS))
+    else:
+        num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits)
+    width = rem.bitwidth
+    nxt = {n: _is_zero(den[n:]) for n in range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
+           if n < den.bitwidth}
+    return num_quo, rem, nxt
 
 
 # ------------------------------------------------------------------------------ generator
@@ -1190,10 +1215,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         root_steps -= steps
         rad, srem, sroot = _sqrt_steps(bundle.get("rad"), bundle["srem"], bundle["sroot"],
                                        steps, ROOT_BITS + 2)
-        dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
-                                    bundle["dden"], DIV_BITS_PER_STAGE)
+        fits = {int(key[3:]): wire for key, wire in bundle.items() if key.startswith("dhz")}
+        dnum_quo, drem, fits = _divider_stage(k == 1, bundle["dnum_quo"], bundle["drem"],
+                                              bundle["dden"], fits)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
                   "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
+                  **({f"dhz{n}": wire for n, wire in fits.items()} if k < ITER_STAGES else {}),
                   **_keep(bundle, "dden", "dden_neg", "dden_zero")}
         if root_steps == 0:              # the root is done: no radicand bits left
             del values["rad"]
