@@ -41,7 +41,9 @@ narrower)::
     prep    noise clamp, range min/max; the root's radicand, the divider's numerator
             and denominator
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
-            (2 quotient bits a stage), unrolled; tanh's |z| (iter30), its table
+            (2 quotient bits a stage; iter1 only shifts out the numerator's two
+            zero bits), unrolled, restoring steps whose remainders grow a bit a
+            step (each subtracts at the width it can reach); tanh's |z| (iter30), its table
             index (iter31) and its table entry (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
             the third multiplier; tanh's table entry split
@@ -110,7 +112,8 @@ widest aligned term of any operation (:func:`term_bounds`, from the limits) plus
 for a sum of three terms and 1 for the rounding increment.  The widest lane: 149 bits
 for words up to 97 bits (adam_m's product of a 48-bit value and 2^f(c) - c0 aligned by
 48), ``word + 51`` beyond (an accumulator aligned by 48).  adam_w's divider is as wide
-as its denominator can be (``den_bits``: 64, golden's int64, in the widest lane).
+as its denominator can be (``den_bits``: 64, golden's int64, in the widest lane); its
+remainder, and the root's, only as wide as the steps so far can make it.
 """
 
 from __future__ import annotations
