@@ -79,10 +79,11 @@ def build(den_bits: int, before: bool) -> pyrtl.Block:
                 r, sr, so = vector._sqrt_steps(state["rad"], state["srem"], state["sroot"],
                                                steps, vector.ROOT_BITS + 2)
                 fits = {int(k[3:]): w for k, w in state.items() if k.startswith("dhz")}
-                nq, dr, fits = vector._divider_stage(stage == 0, state["num"], state["drem"],
-                                                     state["den"], fits)
+                nq, dr, fits = vector._divider_stage(
+                    stage == 0, stage == vector.ITER_STAGES - 1, state["num"], state["drem"],
+                    state["den"], fits)
             nxt = {}
-            if not before and stage < vector.ITER_STAGES - 1:
+            if not before:
                 for n, wire in fits.items():
                     reg = pyrtl.Register(1)
                     reg.next <<= wire

@@ -671,7 +671,8 @@ def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
     return rad, rem, root
 
 
-def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None):
+def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None,
+               den_bits: int | None = None):
     """``steps`` restoring-division steps (one quotient bit each) on a register that
     holds the numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
@@ -679,16 +680,19 @@ def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None):
     1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
     bits subtracts den's low n bits, and only where den's bits above them are 0
     (``fits[n]``, a register of the stage before: :func:`_divider_stage`; computed
-    here where it is missing)."""
+    here where it is missing).  ``den_bits``: the denominator's width where ``den``
+    is only its low bits (those the steps read; their ``fits`` given)."""
     fits = fits or {}
+    den_bits = den_bits or den.bitwidth
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, num_quo[-1])
         n = rem2.bitwidth
-        if n < den.bitwidth:
-            rem, ge = _step_down(rem2, den[:n], fits=fits.get(n, _is_zero(den[n:])))
+        if n < den_bits:
+            fit = fits[n] if n in fits else _is_zero(den[n:])
+            rem, ge = _step_down(rem2, den[:n], fits=fit)
         else:
             rem, ge = _step_down(rem2, den)
-        rem = rem[:min(n, den.bitwidth)]
+        rem = rem[:min(n, den_bits)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
 
@@ -700,18 +704,21 @@ DIV_ZERO_STEPS = DIV_STEPS - QUOTIENT_BITS
 assert DIV_ZERO_STEPS == DIV_BITS_PER_STAGE
 
 
-def _divider_stage(first: bool, num_quo, rem, den, fits: dict):
+def _divider_stage(first: bool, last: bool, num_quo, rem, den, fits: dict,
+                   den_bits: int | None = None):
     """One stage of the divider: ``DIV_BITS_PER_STAGE`` steps (none in the ``first``
-    stage: its numerator bits are 0, so it only shifts them out), and whether den's
-    bits above each remainder width the next stage's steps reach are 0 (n -> wire, to
-    be registered: the zero test, a few LUT levels, off the steps' path)."""
+    stage: its numerator bits are 0, so it only shifts them out) and, but for the
+    ``last``, whether den's bits above each remainder width the next stage's steps
+    reach are 0 (n -> wire, to be registered: the zero test, a few LUT levels, off the
+    steps' path)."""
     if first:
         num_quo = pyrtl.concat(num_quo[:-DIV_ZERO_STEPS], pyrtl.Const(0, DIV_ZERO_STEPS))
     else:
-        num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits)
+        num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits, den_bits)
     width = rem.bitwidth
-    nxt = {n: _is_zero(den[n:]) for n in range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
-           if n < den.bitwidth}
+    nxt = {} if last else {n: _is_zero(den[n:]) for n in
+                           range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
+                           if n < den.bitwidth}
     return num_quo, rem, nxt
 
 
@@ -1219,16 +1226,20 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         rad, srem, sroot = _sqrt_steps(bundle.get("rad"), bundle["srem"], bundle["sroot"],
                                        steps, ROOT_BITS + 2)
         fits = {int(key[3:]): wire for key, wire in bundle.items() if key.startswith("dhz")}
-        dnum_quo, drem, fits = _divider_stage(k == 1, bundle["dnum_quo"], bundle["drem"],
-                                              bundle["dden"], fits)
+        dnum_quo, drem, fits = _divider_stage(k == 1, k == ITER_STAGES, bundle["dnum_quo"],
+                                              bundle["drem"], bundle["dden"], fits, den_bits)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
                   "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
-                  **({f"dhz{n}": wire for n, wire in fits.items()} if k < ITER_STAGES else {}),
+                  **{f"dhz{n}": wire for n, wire in fits.items()},
                   **_keep(bundle, "dden", "dden_neg", "dden_zero")}
         if root_steps == 0:              # the root is done: no radicand bits left
             del values["rad"]
         if k == ITER_STAGES:             # what only a further step would read
             del values["dden"]
+        elif k == ITER_STAGES - 1:       # the last stage reads den's low bits only
+            reads = min(den_bits, drem.bitwidth + DIV_BITS_PER_STAGE)
+            if reads < den_bits:
+                values["dden"] = values["dden"][:reads]
         # tanh (drains), off mul2's path: |z| and the frac's shifts, the index, then
         # the table read, in the last three iter stages
         if k == ITER_STAGES - 2:
