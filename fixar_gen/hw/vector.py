@@ -41,7 +41,9 @@ narrower)::
     prep    noise clamp, range min/max; the root's radicand, the divider's numerator
             and denominator
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
-            (2 quotient bits a stage), unrolled; tanh's |z| (iter30), its table
+            (2 quotient bits a stage; iter1 only shifts out the numerator's two
+            zero bits), unrolled, restoring steps whose remainders grow a bit a
+            step (each subtracts at the width it can reach); tanh's |z| (iter30), its table
             index (iter31) and its table entry (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
             the third multiplier; tanh's table entry split
@@ -110,7 +112,8 @@ widest aligned term of any operation (:func:`term_bounds`, from the limits) plus
 for a sum of three terms and 1 for the rounding increment.  The widest lane: 149 bits
 for words up to 97 bits (adam_m's product of a 48-bit value and 2^f(c) - c0 aligned by
 48), ``word + 51`` beyond (an accumulator aligned by 48).  adam_w's divider is as wide
-as its denominator can be (``den_bits``: 64, golden's int64, in the widest lane).
+as its denominator can be (``den_bits``: 64, golden's int64, in the widest lane); its
+remainder, and the root's, only as wide as the steps so far can make it.
 """
 
 from __future__ import annotations
@@ -416,13 +419,30 @@ def _abs(wire: pyrtl.WireVector) -> pyrtl.WireVector:
 
 def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
           signed: bool = True) -> pyrtl.WireVector:
-    """table[index] (0 for missing entries), every entry extended to ``bits``."""
+    """table[index] (0 for missing entries), every entry extended to ``bits``: an
+    AND-OR over the table's distinct entries (one wire or constant may serve many
+    indices: the operations that read operand ``a`` in a slot share one term, selected
+    by one decode of ``index``), not a 2^len(index)-way multiplexer of every entry."""
     ext = _resize if signed else _zx
-    values = []
-    for i in range(1 << index.bitwidth):
-        value = table.get(i, 0)
-        values.append(_const(value, bits) if isinstance(value, int) else ext(value, bits))
-    return pyrtl.mux(index, *values)
+    groups: dict[object, tuple[object, list[int]]] = {}
+    for i, value in sorted(table.items()):
+        if isinstance(value, int) and value & ((1 << bits) - 1) == 0:
+            continue                     # a zero entry adds nothing to the OR
+        key = ("const", value) if isinstance(value, int) else id(value)
+        groups.setdefault(key, (value, []))[1].append(i)
+    terms = []
+    for value, indices in groups.values():
+        picked = pyrtl.Const(0, 1)
+        for i in indices:
+            picked = picked | (index == i)
+        wide = _const(value, bits) if isinstance(value, int) else ext(value, bits)
+        terms.append(_decl(wide) & picked.sign_extended(bits))
+    if not terms:
+        return pyrtl.Const(0, bits)
+    while len(terms) > 1:
+        terms = [terms[k] | terms[k + 1] for k in range(0, len(terms) - 1, 2)] + \
+            ([terms[-1]] if len(terms) % 2 else [])
+    return _decl(terms[0])
 
 
 # ---------------------------------------------------------------------------- sub-units
@@ -627,31 +647,79 @@ def _neg_ratio(quo, rem, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
     return pyrtl.select(den_zero, pyrtl.Const(0, _MUL_X), out)
 
 
-def _sqrt_steps(rad, rem, root, steps: int):
-    """``steps`` digit-by-digit square-root steps (two radicand bits each)."""
-    rem_bits, root_bits = rem.bitwidth, root.bitwidth
+def _step_down(rem2: pyrtl.WireVector, sub: pyrtl.WireVector, fits=None):
+    """One restoring step: ``rem2 - sub`` if ``rem2 >= sub`` (and ``fits``), else
+    ``rem2``, and that choice; the comparison is the subtraction's own borrow (one carry
+    chain, not a comparator beside it)."""
+    bits = max(rem2.bitwidth, sub.bitwidth) + 1
+    diff = (_zx(rem2, bits) - _zx(sub, bits))[:bits]
+    ge = ~diff[-1] if fits is None else fits & ~diff[-1]
+    return pyrtl.select(ge, diff[:rem2.bitwidth], rem2), ge
+
+
+def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
+    """``steps`` digit-by-digit square-root steps (two radicand bits each).  The
+    remainder and the root grow a bit a step from 1 bit each (0 before the first
+    step): after k steps the root has k bits and the remainder (<= 2 root) k + 1, so
+    each step subtracts at the width it can reach (at most ``rem_bits``)."""
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, rad[-2:])
         rad = pyrtl.concat(rad[:-2], pyrtl.Const(0, 2))
-        trial = pyrtl.concat(root, pyrtl.Const(1, 2))
-        ge = rem2 >= trial
-        rem = pyrtl.select(ge, (rem2 - trial)[:rem2.bitwidth], rem2)[:rem_bits]
-        root = pyrtl.concat(root, ge)[:root_bits]
+        rem, ge = _step_down(rem2, pyrtl.concat(root, pyrtl.Const(1, 2)))
+        rem = rem[:min(rem.bitwidth - 1, rem_bits)]
+        root = pyrtl.concat(root, ge)
     return rad, rem, root
 
 
-def _div_steps(num_quo, rem, den, steps: int):
+def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None,
+               den_bits: int | None = None):
     """``steps`` restoring-division steps (one quotient bit each) on a register that
     holds the numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
-    ``len(num_quo)`` steps it is the quotient."""
-    rem_bits = rem.bitwidth
+    ``len(num_quo)`` steps it is the quotient.  The remainder grows a bit a step from
+    1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
+    bits subtracts den's low n bits, and only where den's bits above them are 0
+    (``fits[n]``, a register of the stage before: :func:`_divider_stage`; computed
+    here where it is missing).  ``den_bits``: the denominator's width where ``den``
+    is only its low bits (those the steps read; their ``fits`` given)."""
+    fits = fits or {}
+    den_bits = den_bits or den.bitwidth
     for _ in range(steps):
         rem2 = pyrtl.concat(rem, num_quo[-1])
-        ge = rem2 >= den
-        rem = pyrtl.select(ge, (rem2 - den)[:rem2.bitwidth], rem2)[:rem_bits]
+        n = rem2.bitwidth
+        if n < den_bits:
+            fit = fits[n] if n in fits else _is_zero(den[n:])
+            rem, ge = _step_down(rem2, den[:n], fits=fit)
+        else:
+            rem, ge = _step_down(rem2, den)
+        rem = rem[:min(n, den_bits)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
+
+
+#: the numerator's leading bits that are always 0 (|m| << shift < 2^QUOTIENT_BITS in a
+#: DIV_STEPS-bit word): the first stage's steps, which leave the remainder 0 and whose
+#: quotient bits are dropped
+DIV_ZERO_STEPS = DIV_STEPS - QUOTIENT_BITS
+assert DIV_ZERO_STEPS == DIV_BITS_PER_STAGE
+
+
+def _divider_stage(first: bool, last: bool, num_quo, rem, den, fits: dict,
+                   den_bits: int | None = None):
+    """One stage of the divider: ``DIV_BITS_PER_STAGE`` steps (none in the ``first``
+    stage: its numerator bits are 0, so it only shifts them out) and, but for the
+    ``last``, whether den's bits above each remainder width the next stage's steps
+    reach are 0 (n -> wire, to be registered: the zero test, a few LUT levels, off the
+    steps' path)."""
+    if first:
+        num_quo = pyrtl.concat(num_quo[:-DIV_ZERO_STEPS], pyrtl.Const(0, DIV_ZERO_STEPS))
+    else:
+        num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits, den_bits)
+    width = rem.bitwidth
+    nxt = {} if last else {n: _is_zero(den[n:]) for n in
+                           range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
+                           if n < den.bitwidth}
+    return num_quo, rem, nxt
 
 
 # ------------------------------------------------------------------------------ generator
@@ -848,10 +916,12 @@ def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
     and smallest value, the low ``width`` bits and the sign bit of a wrapped value."""
     width = _zx(fmt.width, _FRAC)
     p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    pow_p = _shl(pyrtl.Const(1, word + 1), p)
+    # -2^p = -1 << p and 2^p - 1 = ~(-1 << p) (for every p, as word + 1-bit values):
+    # shifts, no adder
+    minus_pow_p = _shl(_const(-1, word + 1), p)
     return {"fit_high": _shl(_const(-1, bits), p),
-            "fit_max": (pow_p - 1)[:word],
-            "fit_min": pyrtl.select(fmt.signed, _neg(pow_p)[:word], pyrtl.Const(0, word)),
+            "fit_max": (~minus_pow_p)[:word],
+            "fit_min": pyrtl.select(fmt.signed, minus_pow_p[:word], pyrtl.Const(0, word)),
             "fit_keep": ~_shl(_const(-1, word), width),
             "fit_sign": _shl(pyrtl.Const(1, word), (width - 1)[:_FRAC])}
 
@@ -1143,9 +1213,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                   "dden_neg": den[-1], "dden_zero": _is_zero(den)},
                   hidden=("rad", "dnum_quo"))
     carry = {key: prep[key] for key in carry}
-    state = {"rad": prep["rad"], "srem": pyrtl.Const(0, ROOT_BITS + 2),
-             "sroot": pyrtl.Const(0, ROOT_BITS), "dnum_quo": prep["dnum_quo"],
-             "drem": pyrtl.Const(0, den_bits), "dden": prep["dden"],
+    state = {"rad": prep["rad"], "srem": pyrtl.Const(0, 1),
+             "sroot": pyrtl.Const(0, 1), "dnum_quo": prep["dnum_quo"],
+             "drem": pyrtl.Const(0, 1), "dden": prep["dden"],
              "dden_neg": prep["dden_neg"], "dden_zero": prep["dden_zero"]}
     bundle = {**carry, **state}
     tanh_rom = _tanh_rom(scope.sub("tanh"))
@@ -1154,16 +1224,22 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         steps = min(SQRT_STEPS_PER_STAGE, root_steps)
         root_steps -= steps
         rad, srem, sroot = _sqrt_steps(bundle.get("rad"), bundle["srem"], bundle["sroot"],
-                                       steps)
-        dnum_quo, drem = _div_steps(bundle["dnum_quo"], bundle["drem"],
-                                    bundle["dden"], DIV_BITS_PER_STAGE)
+                                       steps, ROOT_BITS + 2)
+        fits = {int(key[3:]): wire for key, wire in bundle.items() if key.startswith("dhz")}
+        dnum_quo, drem, fits = _divider_stage(k == 1, k == ITER_STAGES, bundle["dnum_quo"],
+                                              bundle["drem"], bundle["dden"], fits, den_bits)
         values = {**{key: bundle[key] for key in carry}, "rad": rad, "srem": srem,
                   "sroot": sroot, "dnum_quo": dnum_quo, "drem": drem,
+                  **{f"dhz{n}": wire for n, wire in fits.items()},
                   **_keep(bundle, "dden", "dden_neg", "dden_zero")}
         if root_steps == 0:              # the root is done: no radicand bits left
             del values["rad"]
         if k == ITER_STAGES:             # what only a further step would read
             del values["dden"]
+        elif k == ITER_STAGES - 1:       # the last stage reads den's low bits only
+            reads = min(den_bits, drem.bitwidth + DIV_BITS_PER_STAGE)
+            if reads < den_bits:
+                values["dden"] = values["dden"][:reads]
         # tanh (drains), off mul2's path: |z| and the frac's shifts, the index, then
         # the table read, in the last three iter stages
         if k == ITER_STAGES - 2:
@@ -1181,8 +1257,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    pre-activation (leaky ReLU), registered for the third multiplier; tanh's table
     #    entry split for its interpolation (drains)
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
+    cmp_bits = max(srem.bitwidth, sroot.bitwidth)
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
-                        _zx(srem > _zx(sroot, srem.bitwidth), 2))
+                        _zx(_zx(srem, cmp_bits) > _zx(sroot, cmp_bits), 2))
     neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], drem, s4["a"][-1], s4["dden_neg"],
                            s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)

@@ -604,6 +604,34 @@ def test_adam_w_divider_corners(unit):
           {"d": Q(16, 8), "a": Q(48, 48), "b": Q(48, 48), "c": Q(48, 0)})
 
 
+@pytest.mark.parametrize("lane", LANES)
+def test_divider_and_root_at_every_width(request, lane):
+    """The divider's remainder and the root's grow a bit a step (each step subtracts
+    at the width it can reach, gated on the denominator's higher bits): denominators
+    at 2^n - 1, 2^n and 2^n + 1 for every n the lane's divider holds, with quotients
+    up to 2^62, and squares and their neighbours at every root width."""
+    unit = request.getfixturevalue(lane)
+    fmts = {"d": Q(32, 24), "a": Q(32, 8), "b": Q(32, 32), "c": Q(48, 32, signed=False)}
+    cases = []
+    for n in range(49):
+        for den in (2**n - 1, 2**n, 2**n + 1):
+            c1, b = min(max(den, 0), 2**48 - 1), max(0, den - (2**48 - 1))
+            for m in (2**13 - 1, -2**13, 1, -4099):
+                cases.append(({"d": 77, "a": m, "b": b, "c0": 2**47 + 3, "c1": c1},
+                               fmts, 2, 1))
+    check_many(unit, "adam_w", cases)
+    fd = Q(32, 0)
+    roots = []
+    for n in range(32):
+        for k in (2**n - 1, 2**n, 2**n + 1):
+            if 0 <= k < 2**31:
+                roots.append(({"d": k, "a": k, "c0": 1}, {"d": fd, "a": fd, "c": Q(2, 0,
+                              signed=False)}, 2, 1))                       # v = k^2
+                roots.append(({"d": k, "a": max(k - 1, 0), "c0": 2},       # 2 k^2 - a^2
+                              {"d": fd, "a": fd, "c": Q(3, 0, signed=False)}, 2, 1))
+    check_many(unit, "adam_s", roots)
+
+
 def test_range_min_max(unit):
     f = Q(16, 8, signed=True)
     for a, lo, hi in itertools.product((-2**15, -1, 0, 5, 2**15 - 1), (-2**15, 0, 3),
