@@ -210,6 +210,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
           + f"); as block RAM {fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM, "
           + ("within" if fit["fits"] else "beyond") + f" what the {fit['board']} leaves "
           "after the shell margin" + (" (for reference)" if fit["reference"] else ""))
+    est = report.get("estimated_fit")
+    if est and not est["fits"]:
+        from .resources import LABELS
+        over = ", ".join(f"{LABELS[k]} {v:.0%}" for k, v in est["utilization"].items()
+                         if v > 1)
+        print(f"fixar generate: warning: the generated design needs an estimated {over} of "
+              f"what the {est['board']} leaves after the shell margin "
+              f"({'; '.join(est['problems'])}): it will not place as generated "
+              "(`fixar estimate` shows the parts)", file=sys.stderr)
     if "resources" in report:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "

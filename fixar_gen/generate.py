@@ -78,6 +78,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
                    "instructions_per_core": 1 << cfg.imem_bits,
                    "descriptors": 1 << cfg.buffer_bits, "slots": 1 << cfg.slot_bits},
         "memory_inventory": {**inventory.as_dict(), "fit": memory_fit(spec, inventory)},
+        "estimated_fit": estimated_fit(spec, inventory),
         "verilog_lines": verilog.count("\n"),
         "logic_nets": len(block.logic),
         "timings": timings,
@@ -110,3 +111,21 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         timings["u50_package_s"] = round(time.perf_counter() - t4, 3)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def estimated_fit(spec: Spec, inventory) -> dict | None:
+    """The generated design against its board by the calibrated resource model (its
+    memory inventory as block RAM, its own vector lanes: what `fixar estimate`
+    reports), or None off a board.  Spec validation checks the memories against the
+    board (a located error); the logic is only estimated, so a design beyond the
+    board's LUTs is generated with a warning."""
+    from .boards import BOARDS
+    from .estimate import lane_estimate
+    from .resources import estimate_resources
+    if spec.target not in BOARDS:
+        return None
+    report = estimate_resources(spec, inventory=inventory, lane=lane_estimate(spec))
+    fit = report.as_dict()["fit"]
+    return {"fits": fit["fits"], "problems": fit["problems"],
+            "utilization": fit["utilization"], "board": fit["board"],
+            "basis": "modeled (resource model calibrated on Yosys netlists)"}

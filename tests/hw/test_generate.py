@@ -140,3 +140,38 @@ def test_a_missing_tool_is_said_before_the_design_is_elaborated(option, tool, mo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{tool} not found" in err, err
     assert not out.exists()
+
+
+def test_a_board_design_reports_its_estimated_fit(generated):
+    """report.json states the calibrated resource model's verdict on the generated
+    design (what `fixar estimate` says); off a board it is absent."""
+    from fixar_gen.estimate import estimate
+    _, report = generated("examples/fixar_u50.yaml")
+    est = report["estimated_fit"]
+    expected = estimate(load_spec("examples/fixar_u50.yaml"))["resources"]["fit"]
+    assert est["fits"] == expected["fits"] and est["problems"] == expected["problems"]
+    assert est["utilization"] == expected["utilization"]
+    assert est["fits"] == (max(est["utilization"].values()) <= 1)
+    _, sim = generated("examples/pendulum.yaml")
+    assert sim["estimated_fit"] is None
+
+
+def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeypatch):
+    """A design the resource model puts beyond the board is generated, with one
+    warning line that names the resource and its share (the report is canned here;
+    the check above ties it to `fixar estimate`)."""
+    import fixar_gen.generate as gen
+    real = gen.generate
+
+    def over(spec, out, **kwargs):
+        report = real(spec, out, **kwargs)
+        report["estimated_fit"] = {"fits": False, "board": "u50",
+                                   "problems": ["LUT 900002 > 741200 usable"],
+                                   "utilization": {"luts": 1.2142, "ffs": 0.52}}
+        return report
+    monkeypatch.setattr(gen, "generate", over)
+    assert main(["generate", "examples/pendulum.yaml", "-o", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the generated design needs an estimated LUT 121% of what the u50 " \
+        "leaves after the shell margin (LUT 900002 > 741200 usable)" in err
+    assert "FF" not in err.split("warning:")[1].split("(")[0]
