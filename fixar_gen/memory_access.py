@@ -2,7 +2,9 @@
 unit only the memories :data:`~fixar_gen.memory_kinds.MATRIX_MEMORIES` names per
 operand, and a step of the element loop at most one line read and one line write of
 each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line port of
-each a core).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
+each a core), and an FXP16 product's accumulator a row stride that puts rows m and
+m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
+accumulator_stride`).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
 compiler's programs keep to it (it refuses one that does not), and so do the random
 programs of ``fixar verify``.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 from collections import Counter
 
 from . import ops
-from .isa import (ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul, Program,
-                  Store, Vector)
-from .memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY, memory_of
+from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
+                  Program, Store, Vector)
+from .memory_kinds import (BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY, accumulator_stride,
+                           memory_of)
 
 _READS_DST = set(ops.names(reads_dst=True))
 _WRITES_B = set(ops.writing("b"))
@@ -58,12 +61,20 @@ def step_accesses(ins, program: Program) -> tuple[Counter, Counter]:
     return reads, writes
 
 
-def access_problems(program: Program) -> list[str]:
+def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
     """Why the core's units cannot reach the memories ``program`` names (empty when they
-    can)."""
+    can).  ``acc_half``: H of the core's ``cmem`` (:func:`~fixar_gen.memory_kinds.
+    accumulator_half_line`), to check the row strides of FXP16 products' accumulators."""
     problems = []
     for pc, ins in enumerate(program.code):
         if isinstance(ins, MatMul):
+            dst = program.buffers[ins.dst]
+            if acc_half and MODES[ins.mode] == "fxp16" \
+                    and accumulator_stride(dst.cols, acc_half) != dst.cols:
+                problems.append(f"instruction {pc}: fxp16 mm's dst {dst.name} has a row stride "
+                                f"of {dst.cols} words; rows m and m + 1 share cmem's banks "
+                                f"unless it is {acc_half} mod {2 * acc_half} (pad it to "
+                                f"{accumulator_stride(dst.cols, acc_half)} columns)")
             for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
                 m = memory_of(program.buffers[i])
                 if m not in MATRIX_MEMORIES[role]:

@@ -15,8 +15,11 @@ from fixar_gen.hw.design import config_for, hardware_limits
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, MatMul, Program, Range,
                            Vector)
 from fixar_gen.memory_access import access_problems, step_accesses
-from fixar_gen.memory_kinds import BANKED_MEMORIES, memory_of
+from fixar_gen.memory_kinds import (BANKED_MEMORIES, accumulator_half_line,
+                                    accumulator_stride, memory_of)
 from fixar_gen.numerics import FixedFormat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import EXAMPLES
 
@@ -44,6 +47,10 @@ def test_the_compiled_programs_keep_to_what_each_unit_reaches(path, fxp16):
         else:
             p = compile_program(spec, phase)
         assert access_problems(p) == [], (path, phase)
+        # and every FXP16 product's accumulator has its padded row stride
+        half = accumulator_half_line(spec.hardware.cols)
+        assert access_problems(p, half) == [], (path, phase)
+        assert hardware_limits(p, config_for(spec)) == [], (path, phase)
 
 
 def add(dst, a, b) -> Vector:
@@ -99,3 +106,39 @@ def test_the_banked_memories_are_those_only_the_element_loop_reaches():
     reached = {m for memories in MATRIX_MEMORIES.values() for m in memories}
     assert not reached & set(BANKED_MEMORIES)
     assert {memory_of(buffer(0, m)) for m in ("gmem", "mmem", "vmem")} == set(BANKED_MEMORIES)
+
+
+@given(cols=st.integers(1, 700), lg=st.integers(0, 5))
+def test_an_accumulator_stride_puts_rows_m_and_m_plus_1_in_opposite_halves(cols, lg):
+    half = 1 << lg
+    stride = accumulator_stride(cols, half)
+    assert cols <= stride < cols + 2 * half and stride % (2 * half) == half
+    # the H words of row m from any column and those of row m + 1 are in disjoint banks
+    for start in range(2 * half):
+        lo = {(start + j) % (2 * half) for j in range(half)}
+        hi = {(start + stride + j) % (2 * half) for j in range(half)}
+        assert not lo & hi
+    assert accumulator_stride(stride, half) == stride
+
+
+@pytest.mark.parametrize("array_cols,half", [(1, 1), (2, 2), (3, 4), (16, 16), (17, 32)])
+def test_the_half_line_is_the_array_columns_rounded_up_to_a_power_of_two(array_cols, half):
+    assert accumulator_half_line(array_cols) == half
+
+
+@pytest.mark.parametrize("mode,cols,ok", [(1, 3, False), (1, 16, True), (1, 48, True),
+                                          (1, 32, False), (0, 3, True), (0, 32, True)])
+def test_an_fxp16_product_needs_its_accumulator_stride(mode, cols, ok):
+    acc = Buffer("acc", 4, cols, FixedFormat(64, 32), "acc", 80)
+    p = program([buffer(0, "amem", 4, 2), buffer(1, "wmem", 2, 3), acc],
+                MatMul(dst=2, a=0, b=1, mode=mode, m=Range(0, 4), n=Range(0, 3),
+                       k=Range(0, 2)))
+    assert access_problems(p) == []           # no half line given: not checked
+    problems = access_problems(p, 16)
+    assert (problems == []) == ok, problems
+    if not ok:
+        assert problems == [f"instruction 0: fxp16 mm's dst acc has a row stride of {cols} "
+                            "words; rows m and m + 1 share cmem's banks unless it is 16 mod "
+                            f"32 (pad it to {accumulator_stride(cols, 16)} columns)"]
+        spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+        assert problems[0] in hardware_limits(p, config_for(spec))

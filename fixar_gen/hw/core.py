@@ -98,7 +98,8 @@ from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, 
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
-from ..memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES, SLOT_MEMORY
+from ..memory_kinds import (BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES, SLOT_MEMORY,
+                            accumulator_half_line)
 
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
 ISSUE_CYCLES = 3
@@ -170,6 +171,12 @@ class CoreConfig:
         """Banks of each banked memory (``BANKED_MEMORIES``): one per vector lane,
         rounded up to a power of two."""
         return 1 << (self.lanes - 1).bit_length()
+
+    @property
+    def acc_half(self) -> int:
+        """H of ``cmem``'s double line (``memory_kinds.accumulator_half_line``): the
+        array's columns or the lanes, if more, rounded up to a power of two."""
+        return accumulator_half_line(max(self.cols, self.lanes))
 
     def locate(self, name: str, offset: int) -> tuple[str, int]:
         """(MemBlock name, address) of word ``offset`` of data memory ``name``."""

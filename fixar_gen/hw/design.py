@@ -175,7 +175,7 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
         problems.append(f"{len(program.slots)} host slots, the slot table holds "
                         f"{1 << cfg.slot_bits}")
     problems += memory_room(program.placement or place(program, share=False), cfg)
-    problems += access_problems(program)
+    problems += access_problems(program, cfg.acc_half)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1
         if count > 1 << cfg.imem_bits:

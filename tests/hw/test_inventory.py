@@ -102,7 +102,8 @@ def test_mapping_rules():
     inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
-    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608);
+    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608,
+    # cmem 263,168: its accumulators' padded row strides);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
     # the others with a port per operand of the units reaching them: flip-flops
     shapes = {name: (m.width, m.depth, m.banks) for name, m in by_name.items()
@@ -111,7 +112,7 @@ def test_mapping_rules():
                       "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
                       "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
                       "mem_amem": (32, 1 << 17, 1), "mem_amem_tail": (32, 1 << 16, 1),
-                      "mem_cmem": (82, 1 << 18, 1)}
+                      "mem_cmem": (82, 1 << 18, 1), "mem_cmem_tail": (82, 1 << 10, 1)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
     # (amem), C (amem, wmem), 2C (cmem, and its 2C writes); the host's one of each;
@@ -119,6 +120,7 @@ def test_mapping_rules():
     assert ports == {"mem_wmem": (2 * 82 + 1, 2 * 18 + 1), "mem_smem": (2 * 66 + 1, 37),
                      "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 114 + 1, 37),
                      "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem": (2 * 98 + 1, 2 * 50 + 1),
+                     "mem_cmem_tail": (2 * 98 + 1, 2 * 50 + 1),
                      "mem_mmem_bank": (2, 2), "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2)}
     # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
