@@ -537,7 +537,7 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     problems = access_problems(program, E.acc_half)
     if problems:        # a compiler bug: the core's units could not reach these memories
         raise ValueError(f"{program.name}: " + "; ".join(problems))
-    return dataclasses.replace(program, placement=place(program))
+    return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))
 
 
 def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,

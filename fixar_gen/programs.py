@@ -29,7 +29,7 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
                   Slot, Store, Vector)
 from .numerics import FixedFormat
 from .ops import PRNG
-from .memory_access import access_problems
+from .memory_access import access_problems, acc_half_problems
 from .memory_kinds import SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride
 from .spec import Spec
 
@@ -233,7 +233,10 @@ class _Builder:
                 fields[role] = self.buffer(1, 2, op.constants, "const",
                                            values=self.values(op.constants, (1, 2)))
             elif operand.kind == "acc":
-                fields[role] = self.buffer(r_ext, src_ext, FixedFormat(64, acc_frac), "acc",
+                # acc_add: a's stride and column as dst's, so that the placement's halves
+                # put every step's two lines in opposite halves of cmem's banks
+                fields["src_col"] = c.start
+                fields[role] = self.buffer(r_ext, c_ext, FixedFormat(64, acc_frac), "acc",
                                            acc_bits)
             else:
                 fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext)
@@ -329,7 +332,11 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     assume(all(stored_width(b) <= widths[memory_of(b)] for b in program.buffers
                if memory_of(b) in widths))
     limit = random_program_words(spec)
-    assume(all(m.words <= limit for m in place(program, share=False).memories))
+    half = accumulator_half_line(spec.hardware.cols)
+    placement = place(program, share=False, acc_half=half)
+    assume(all(m.words <= limit for m in placement.memories))
+    # acc_add's two accumulators in the two halves of cmem's banks
+    assume(not acc_half_problems(program, placement, half))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case
