@@ -202,20 +202,24 @@ def test_every_word_has_one_place(banks_log, addr_bits, data):
 
 @pytest.mark.slow           # Yosys, about half a minute each
 @pytest.mark.tools
-@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,expected", [
-    (4, 32, 12, None, False, {"RAMB36E2": 4}),         # 1K x 32 a bank: one BRAM36 each
-    (2, 72, 13, None, True, {"URAM288": 2}),           # 4K x 72 a bank: one URAM288 each
-    (2, 32, 12, 10, False, {"RAMB36E2": 2, "RAMB18E2": 2}),    # 1K + a 512-word tail
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,halves,expected", [
+    (4, 32, 12, None, False, False, {"RAMB36E2": 4}),  # 1K x 32 a bank: one BRAM36 each
+    (2, 72, 13, None, True, False, {"URAM288": 2}),    # 4K x 72 a bank: one URAM288 each
+    (2, 32, 12, 10, False, False, {"RAMB36E2": 2, "RAMB18E2": 2}),  # 1K + a 512-word tail
+    (4, 32, 12, None, False, True, {"RAMB36E2": 4}),   # cmem's double line: the same RAMs
 ])
 def test_the_interleaved_banks_become_block_ram(banks, width, addr_bits, tail_bits, uram,
-                                                expected, yosys_tool, tmp_path):
+                                                halves, expected, yosys_tool, tmp_path):
     """Yosys ``synth_xilinx -family xcup`` (``-uram`` for URAM): every bank (and its
     tail) is block RAM, nothing of the memory in flip-flops or LUT RAM beyond a word
     and an address a bank."""
     from fixar_gen.hw.synth import block_verilog, cell_counts, summarize
     with fresh_block() as block:
         mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
-                               tail_bits=tail_bits)
+                               tail_bits=tail_bits, halves=halves)
+        if halves:
+            mem.read_address2[0] <<= pyrtl.Input(addr_bits, "raddr2")
+            mem.write_address2[0] <<= pyrtl.Input(addr_bits, "waddr2")
         mem.read_address[0] <<= pyrtl.Input(addr_bits, "raddr")
         mem.write_address[0] <<= pyrtl.Input(addr_bits, "waddr")
         for j in range(banks):
