@@ -65,7 +65,7 @@ def test_random_programs_pyrtl_equal_golden(data):
     _random_program_on_pyrtl(data)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_accumulator_programs_pyrtl_equal_golden(data):
     """The accumulators' banks (cmem, 2H banks: 2 on 1x1, 8 on 2x3, 4 on 3x2 with two
