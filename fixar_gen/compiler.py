@@ -29,6 +29,7 @@ from .numerics import FixedFormat
 # the operations that read them
 from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
 from .memory_access import access_problems
+from .memory_kinds import accumulator_half_line, accumulator_stride
 from .placement import place
 from .spec import Spec
 
@@ -229,6 +230,7 @@ class Emitter:
         self.cores = self.spec.hardware.cores
         self.code: list[Instruction] = []
         self.acc_bits = self.spec.numerics.accumulator_width
+        self.acc_half = accumulator_half_line(self.spec.hardware.cols)
 
     # -- helpers --------------------------------------------------------------------
 
@@ -238,6 +240,11 @@ class Emitter:
             self.code += [Barrier(core=c, mask=mask) for c in range(self.cores)]
 
     def acc(self, name: str, rows: int, cols: int, frac: int) -> int:
+        """The accumulator ``name`` of ``rows`` x ``cols`` sums, its row stride padded
+        (``memory_kinds.accumulator_stride``: an FXP16 product's rows m and m + 1 in the
+        two halves of cmem's banks; padded in FXP32 too, so that both precisions place
+        the same words); the extra columns are never written nor read."""
+        cols = accumulator_stride(cols, self.acc_half)
         if self.L.has(name):
             return self.L[name]
         return self.L.add(name, rows, cols, FixedFormat(64, frac), "acc", self.acc_bits)
@@ -297,8 +304,8 @@ class Emitter:
         """out[:, out_col0 + j] = act(x @ w + bias)[:, j] for every sample."""
         xb, wb = self.L.buf(x), self.L.buf(w)
         B, K, N = self.L.batch, wb.rows, wb.cols
-        acc = self.acc(f"acc.{tag}", B, N, xb.fmt.frac + wb.fmt.frac)
         mode = self.mode(x)
+        acc = self.acc(f"acc.{tag}", B, N, xb.fmt.frac + wb.fmt.frac)
         for core, r, k in self.parts(B, N):
             self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[w], mode=mode,
                                     m=r, n=k, k=Range(0, K)))
@@ -527,10 +534,10 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
                       slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
                       pre_format=spec.numerics.activation_format)
-    problems = access_problems(program)
+    problems = access_problems(program, E.acc_half)
     if problems:        # a compiler bug: the core's units could not reach these memories
         raise ValueError(f"{program.name}: " + "; ".join(problems))
-    return dataclasses.replace(program, placement=place(program))
+    return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))
 
 
 def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,

@@ -2,7 +2,9 @@
 unit only the memories :data:`~fixar_gen.memory_kinds.MATRIX_MEMORIES` names per
 operand, and a step of the element loop at most one line read and one line write of
 each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line port of
-each a core).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
+each a core), and an FXP16 product's accumulator a row stride that puts rows m and
+m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
+accumulator_stride`).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
 compiler's programs keep to it (it refuses one that does not), and so do the random
 programs of ``fixar verify``.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 from collections import Counter
 
 from . import ops
-from .isa import (ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul, Program,
-                  Store, Vector)
-from .memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY, memory_of
+from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
+                  Program, Store, Vector)
+from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY,
+                           accumulator_stride, memory_of)
 
 _READS_DST = set(ops.names(reads_dst=True))
 _WRITES_B = set(ops.writing("b"))
@@ -58,12 +61,20 @@ def step_accesses(ins, program: Program) -> tuple[Counter, Counter]:
     return reads, writes
 
 
-def access_problems(program: Program) -> list[str]:
+def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
     """Why the core's units cannot reach the memories ``program`` names (empty when they
-    can)."""
+    can).  ``acc_half``: H of the core's ``cmem`` (:func:`~fixar_gen.memory_kinds.
+    accumulator_half_line`), to check the row strides of FXP16 products' accumulators."""
     problems = []
     for pc, ins in enumerate(program.code):
         if isinstance(ins, MatMul):
+            dst = program.buffers[ins.dst]
+            if acc_half and MODES[ins.mode] == "fxp16" \
+                    and accumulator_stride(dst.cols, acc_half) != dst.cols:
+                problems.append(f"instruction {pc}: fxp16 mm's dst {dst.name} has a row stride "
+                                f"of {dst.cols} words; rows m and m + 1 share cmem's banks "
+                                f"unless it is {acc_half} mod {2 * acc_half} (pad it to "
+                                f"{accumulator_stride(dst.cols, acc_half)} columns)")
             for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
                 m = memory_of(program.buffers[i])
                 if m not in MATRIX_MEMORIES[role]:
@@ -83,4 +94,45 @@ def access_problems(program: Program) -> list[str]:
                     problems.append(f"instruction {pc}: {what} {verb} {count} operand lines "
                                     f"of {m} a step; its banks serve one read and one write "
                                     "line a cycle (place the operands in other memories)")
+        # cmem: a double line read (acc_add's dst and a, in opposite halves: checked on
+        # the placement by acc_half_problems) and one line written a step
+        if writes[ACC_MEMORY] > 1 or reads[ACC_MEMORY] > 2 or \
+                (reads[ACC_MEMORY] == 2 and not _acc_pair(ins, program)):
+            problems.append(f"instruction {pc}: {what} reads {reads[ACC_MEMORY]} and writes "
+                            f"{writes[ACC_MEMORY]} operand lines of {ACC_MEMORY} a step; its "
+                            "banks serve one line written and one read (two half lines: "
+                            "acc_add's dst and a) a cycle")
+    return problems
+
+
+_ACC_ADD = VECTOR_FUNCTIONS.index("acc_add")
+
+
+def _acc_pair(ins, program: Program) -> bool:
+    """Whether ``ins`` is an acc_add reading its dst and a both in cmem."""
+    return isinstance(ins, Vector) and ins.fn == _ACC_ADD and ins.a != NO_BUFFER and \
+        all(memory_of(program.buffers[i]) == ACC_MEMORY for i in (ins.dst, ins.a))
+
+
+def acc_half_problems(program: Program, placement, acc_half: int) -> list[str]:
+    """Why ``placement`` (:class:`~fixar_gen.placement.Placement`) does not let cmem's
+    double line serve each ``acc_add`` of ``program`` in one cycle: every step's lines
+    of dst and a must start H = ``acc_half`` apart mod 2H (the placement's halves,
+    strides equal mod 2H)."""
+    problems = []
+    span = 2 * acc_half
+    for pc, ins in enumerate(program.code):
+        if not _acc_pair(ins, program):
+            continue
+        d, a = program.buffers[ins.dst], program.buffers[ins.a]
+        pd, pa = placement.buffers[ins.dst], placement.buffers[ins.a]
+        first = (pa.offset + ins.rows.start * a.cols + ins.src_col) \
+            - (pd.offset + ins.rows.start * d.cols + ins.cols.start)
+        drift = 0 if ins.rows.count <= 1 else (a.cols - d.cols) % span
+        if first % span != acc_half or drift:
+            problems.append(f"instruction {pc}: acc_add's dst {d.name} and a {a.name} are "
+                            f"read in one step from cmem's {span} banks, so their lines must "
+                            f"start {acc_half} apart mod {span}; they start {first % span} "
+                            f"apart" + (f", and their strides {d.cols} and {a.cols} differ "
+                                        f"by {a.cols - d.cols}" if drift else ""))
     return problems

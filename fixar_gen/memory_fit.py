@@ -75,7 +75,8 @@ def check_memory_fit(spec: Spec) -> None:
     raise SpecError(
         "algorithm.batch_size",
         f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the largest RAM, "
-        f"{largest.name}, {largest.depth:,} x {largest.width}-bit words for these networks "
+        f"{largest.name}, " + (f"{largest.banks} banks x " if largest.banks > 1 else "")
+        + f"{largest.depth:,} x {largest.width}-bit words for these networks "
         f"at batch {spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
         f"{board.name} after the shell margin ({board.usable_fraction:.0%}) (a smaller "
         "batch or smaller networks; `fixar estimate` lists the memories)",

@@ -35,6 +35,10 @@ MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
 #: write port per core: a step reads at most one operand and writes one line in each
 #: (:mod:`fixar_gen.memory_access`)
 BANKED_MEMORIES = ("mmem", "vmem", "gmem")
+#: the memory of the accumulators: 2H interleaved banks (H = the array's columns rounded
+#: up to a power of two, :func:`accumulator_half_line`), read and written a double line
+#: a cycle: H banks for row m's C column sums, the other H for row m + 1's (FXP16)
+ACC_MEMORY = "cmem"
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
 SECOND_STATE_SUFFIX = ".s"
@@ -95,3 +99,19 @@ class Memory:
     def bits(self, word: int | None = None) -> int:
         """Bits the memory holds (``word``: the datapath word, for a ``word_wide`` one)."""
         return self.words * (word if self.word_wide and word else self.width)
+
+
+def accumulator_half_line(array_cols: int) -> int:
+    """H: the words of one half of ``cmem``'s double line, the array's columns (or the
+    core's vector lanes, if more) rounded up to a power of two; ``cmem`` has 2H banks."""
+    return 1 << (max(array_cols, 1) - 1).bit_length()
+
+
+def accumulator_stride(cols: int, half: int) -> int:
+    """The row stride (buffer columns) an accumulator of ``cols`` logical columns gets,
+    so that an FXP16 product's rows m and m + 1 (``stride`` words apart) fall into the
+    two halves of ``cmem``'s 2 ``half`` banks: the least ``stride >= cols`` with
+    ``stride mod 2 half == half``."""
+    if half < 1 or half & (half - 1):
+        raise ValueError(f"half line {half} is not a power of two")
+    return cols + (half - cols) % (2 * half)

@@ -52,6 +52,11 @@ Rules (within each memory)
     the others (its contents are undefined, as are every temporary's between
     programs).
 
+    *Halves* (``acc_half`` H given: ``cmem``'s 2H banks, docs/hardware.md "The
+    accumulators in banks"): every ``cmem`` buffer starts at a multiple of 2H, and one
+    read as ``acc_add``'s second operand (:func:`acc_add_phases`) at H past one, so
+    that acc_add's two lines of a step fall into the two halves of the banks.
+
 The placement assumes what the core does today: one instruction at a time per core,
 every operand read before the destination is written.  A core that overlapped
 instructions would need its hazard checks on address ranges, not buffer ids.
@@ -65,8 +70,8 @@ from functools import cached_property
 from . import ops
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
                   MatMul, Program, Store, Vector)
-from .memory_kinds import (MEMORIES, MEMORY_ROLES, SLOT_MEMORY, Memory, memory_of,
-                           slot_widths, stored_width)
+from .memory_kinds import (ACC_MEMORY, MEMORIES, MEMORY_ROLES, SLOT_MEMORY, Memory,
+                           memory_of, slot_widths, stored_width)
 
 #: kinds whose contents outlive a program (the host writes or reads them)
 KEPT_KINDS = ("param", "state", "const", "prng", "monitor")
@@ -263,11 +268,39 @@ def live_ranges(program: Program) -> tuple[list[tuple[int, int] | None], set[int
     return ranges, live_in, regular
 
 
-def place(program: Program, share: bool = True) -> Placement:
+_ACC_ADD = VECTOR_FUNCTIONS.index("acc_add")
+
+
+def acc_add_phases(program: Program) -> dict[int, int]:
+    """{buffer id: 1} for the ``cmem`` buffers ``acc_add`` reads as its second operand
+    (``a``) beside a ``cmem`` destination: they go to the second half of the banks."""
+    out = {}
+    for ins in program.code:
+        if isinstance(ins, Vector) and ins.fn == _ACC_ADD and ins.a != NO_BUFFER \
+                and memory_of(program.buffers[ins.dst]) == ACC_MEMORY \
+                and memory_of(program.buffers[ins.a]) == ACC_MEMORY:
+            out[ins.a] = 1
+    return out
+
+
+def _aligned(offset: int, phase: int, step: int) -> int:
+    """The least word >= ``offset`` that is ``phase`` mod ``step``."""
+    return offset + (phase - offset) % step
+
+
+def place(program: Program, share: bool = True, acc_half: int | None = None) -> Placement:
     """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`)
     (``share=False``: every buffer pinned, in table order; what programs that are not
-    the compiler's get)."""
+    the compiler's get).  ``acc_half``: H of the core's ``cmem`` (the module's
+    *Halves*); without it buffers are packed with no alignment."""
     buffers = program.buffers
+    halves = acc_add_phases(program) if acc_half else {}
+
+    def align(i: int, mem: str, offset: int) -> int:
+        if not acc_half or mem != ACC_MEMORY:
+            return offset
+        return _aligned(offset, acc_half * halves.get(i, 0), 2 * acc_half)
+
     if share:
         ranges, live_in, regular = live_ranges(program)
     else:
@@ -281,7 +314,7 @@ def place(program: Program, share: bool = True) -> Placement:
     for i in order:
         b = buffers[i]
         mem = memory_of(b)
-        top = tops.get(mem, 0)
+        top = align(i, mem, tops.get(mem, 0))
         placed[i] = Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY, mem)
         tops[mem] = top + b.rows * b.cols
     # the host slots: live through the program, after amem's pinned buffers
@@ -305,11 +338,11 @@ def place(program: Program, share: bool = True) -> Placement:
         me = Placed(b.name, base, size, b.kind, first, last, mem)
         busy = sorted((p.offset, p.end) for p in done.get(mem, ())
                       if p.live_overlaps(me) and p.size)
-        offset = base
+        offset = align(i, mem, base)
         for lo, hi in busy:
             if offset + size <= lo:
                 break
-            offset = max(offset, hi)
+            offset = align(i, mem, max(offset, hi))
         me = Placed(b.name, offset, size, b.kind, first, last, mem)
         done.setdefault(mem, []).append(me)
         placed[i] = me

@@ -29,8 +29,8 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
                   Slot, Store, Vector)
 from .numerics import FixedFormat
 from .ops import PRNG
-from .memory_access import access_problems
-from .memory_kinds import SECOND_STATE_SUFFIX
+from .memory_access import access_problems, acc_half_problems
+from .memory_kinds import SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride
 from .spec import Spec
 
 #: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
@@ -53,6 +53,7 @@ class _Builder:
         rows, cols = spec.hardware.array
         self.max_dim = 2 * max(rows, cols) + 1
         self.cores = spec.hardware.cores
+        self.acc_half = accumulator_half_line(cols)
         self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     # -- formats and values -------------------------------------------------------
@@ -167,7 +168,10 @@ class _Builder:
         b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb,
                         self.data_kind(("data", "param")))
         acc_bits = self.spec.numerics.accumulator_width
-        dst = self.buffer(a_rows, b_cols, FixedFormat(64, fa.frac + fb.frac), "acc", acc_bits)
+        # an FXP16 product's accumulator has its rows m and m + 1 in the two halves of
+        # cmem's banks (fixar_gen.memory_access): its row stride padded
+        d_cols = accumulator_stride(b_cols, self.acc_half) if mode else b_cols
+        dst = self.buffer(a_rows, d_cols, FixedFormat(64, fa.frac + fb.frac), "acc", acc_bits)
         ins = MatMul(dst=dst, a=a, b=b, ta=ta, tb=tb, mode=mode,
                      accumulate=self.draw(st.integers(0, 1)), m=m_range, n=n_range, k=k2)
         self.emit(ins, self.draw(st.sampled_from(("m", "n"))))
@@ -229,7 +233,10 @@ class _Builder:
                 fields[role] = self.buffer(1, 2, op.constants, "const",
                                            values=self.values(op.constants, (1, 2)))
             elif operand.kind == "acc":
-                fields[role] = self.buffer(r_ext, src_ext, FixedFormat(64, acc_frac), "acc",
+                # acc_add: a's stride and column as dst's, so that the placement's halves
+                # put every step's two lines in opposite halves of cmem's banks
+                fields["src_col"] = c.start
+                fields[role] = self.buffer(r_ext, c_ext, FixedFormat(64, acc_frac), "acc",
                                            acc_bits)
             else:
                 fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext)
@@ -314,7 +321,7 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     pe = pe_widths(spec)
     assume(not program_limits(program, pe, word_bits(pe)))
     # every unit reaches the memories of its operands (fixar_gen.memory_access)
-    assume(not access_problems(program))
+    assume(not access_problems(program, accumulator_half_line(spec.hardware.cols)))
     # every value within the width config_for gives its memory (the data formats the
     # drawn constants and PRNG lanes included): a program the spec's design can hold
     # and within the depth open_machine gives every memory (random_program_words)
@@ -325,7 +332,11 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     assume(all(stored_width(b) <= widths[memory_of(b)] for b in program.buffers
                if memory_of(b) in widths))
     limit = random_program_words(spec)
-    assume(all(m.words <= limit for m in place(program, share=False).memories))
+    half = accumulator_half_line(spec.hardware.cols)
+    placement = place(program, share=False, acc_half=half)
+    assume(all(m.words <= limit for m in placement.memories))
+    # acc_add's two accumulators in the two halves of cmem's banks
+    assume(not acc_half_problems(program, placement, half))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case

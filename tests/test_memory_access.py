@@ -15,8 +15,11 @@ from fixar_gen.hw.design import config_for, hardware_limits
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, MatMul, Program, Range,
                            Vector)
 from fixar_gen.memory_access import access_problems, step_accesses
-from fixar_gen.memory_kinds import BANKED_MEMORIES, memory_of
+from fixar_gen.memory_kinds import (BANKED_MEMORIES, accumulator_half_line,
+                                    accumulator_stride, memory_of)
 from fixar_gen.numerics import FixedFormat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import EXAMPLES
 
@@ -44,6 +47,10 @@ def test_the_compiled_programs_keep_to_what_each_unit_reaches(path, fxp16):
         else:
             p = compile_program(spec, phase)
         assert access_problems(p) == [], (path, phase)
+        # and every FXP16 product's accumulator has its padded row stride
+        half = accumulator_half_line(spec.hardware.cols)
+        assert access_problems(p, half) == [], (path, phase)
+        assert hardware_limits(p, config_for(spec)) == [], (path, phase)
 
 
 def add(dst, a, b) -> Vector:
@@ -99,3 +106,91 @@ def test_the_banked_memories_are_those_only_the_element_loop_reaches():
     reached = {m for memories in MATRIX_MEMORIES.values() for m in memories}
     assert not reached & set(BANKED_MEMORIES)
     assert {memory_of(buffer(0, m)) for m in ("gmem", "mmem", "vmem")} == set(BANKED_MEMORIES)
+
+
+@given(cols=st.integers(1, 700), lg=st.integers(0, 5))
+def test_an_accumulator_stride_puts_rows_m_and_m_plus_1_in_opposite_halves(cols, lg):
+    half = 1 << lg
+    stride = accumulator_stride(cols, half)
+    assert cols <= stride < cols + 2 * half and stride % (2 * half) == half
+    # the H words of row m from any column and those of row m + 1 are in disjoint banks
+    for start in range(2 * half):
+        lo = {(start + j) % (2 * half) for j in range(half)}
+        hi = {(start + stride + j) % (2 * half) for j in range(half)}
+        assert not lo & hi
+    assert accumulator_stride(stride, half) == stride
+
+
+@pytest.mark.parametrize("array_cols,half", [(1, 1), (2, 2), (3, 4), (16, 16), (17, 32)])
+def test_the_half_line_is_the_array_columns_rounded_up_to_a_power_of_two(array_cols, half):
+    assert accumulator_half_line(array_cols) == half
+
+
+@pytest.mark.parametrize("mode,cols,ok", [(1, 3, False), (1, 16, True), (1, 48, True),
+                                          (1, 32, False), (0, 3, True), (0, 32, True)])
+def test_an_fxp16_product_needs_its_accumulator_stride(mode, cols, ok):
+    acc = Buffer("acc", 4, cols, FixedFormat(64, 32), "acc", 80)
+    p = program([buffer(0, "amem", 4, 2), buffer(1, "wmem", 2, 3), acc],
+                MatMul(dst=2, a=0, b=1, mode=mode, m=Range(0, 4), n=Range(0, 3),
+                       k=Range(0, 2)))
+    assert access_problems(p) == []           # no half line given: not checked
+    problems = access_problems(p, 16)
+    assert (problems == []) == ok, problems
+    if not ok:
+        assert problems == [f"instruction 0: fxp16 mm's dst acc has a row stride of {cols} "
+                            "words; rows m and m + 1 share cmem's banks unless it is 16 mod "
+                            f"32 (pad it to {accumulator_stride(cols, 16)} columns)"]
+        spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+        assert problems[0] in hardware_limits(p, config_for(spec))
+
+
+def _acc_add_program(d_cols: int, a_cols: int, src_col: int, start: int):
+    acc = lambda i, cols: Buffer(f"acc{i}", 3, cols, FixedFormat(64, 32), "acc", 80)  # noqa
+    return program([acc(0, d_cols), acc(1, a_cols)],
+                   Vector(fn=VECTOR_FUNCTIONS.index("acc_add"), dst=0, a=1,
+                          rows=Range(0, 3), cols=Range(start, 2), src_col=src_col))
+
+
+@pytest.mark.parametrize("d_cols,a_cols,src_col,start,ok", [
+    (16, 16, 0, 0, True), (48, 16, 1, 1, True), (5, 5, 0, 0, True),
+    (16, 16, 1, 0, False),          # a's line one column off: not H apart
+    (16, 32, 0, 0, False)])         # strides differing by 16: the next row drifts
+def test_acc_add_reads_its_two_accumulators_in_opposite_halves(d_cols, a_cols, src_col,
+                                                               start, ok):
+    from fixar_gen.memory_access import acc_half_problems
+    from fixar_gen.placement import place
+    p = _acc_add_program(d_cols, a_cols, src_col, start)
+    assert access_problems(p, 16) == []          # two lines of cmem: acc_add's pair
+    placement = place(p, share=False, acc_half=16)
+    assert placement.buffers[0].offset % 32 == 0 and placement.buffers[1].offset % 32 == 16
+    problems = acc_half_problems(p, placement, 16)
+    assert (problems == []) == ok, problems
+    if not ok:
+        assert problems[0].startswith("instruction 0: acc_add's dst acc0 and a acc1 are read "
+                                      "in one step from cmem's 32 banks")
+        spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+        assert problems[0] in hardware_limits(p, config_for(spec))
+    # without the halves the placement packs them: a starts where dst ends
+    packed = place(p, share=False)
+    assert (acc_half_problems(p, packed, 16) == []) == \
+        (ok and (3 * d_cols + src_col - start) % 32 == 16)
+
+
+def test_two_cmem_reads_other_than_acc_adds_pair_are_refused():
+    accs = [Buffer(f"acc{i}", 2, 3, FixedFormat(64, 32), "acc", 80) for i in (1, 2)]
+    p = program([buffer(0, "amem")] + accs, add(0, 1, 2))
+    assert access_problems(p) == ["instruction 0: vec add reads 2 and writes 0 operand lines "
+                                  "of cmem a step; its banks serve one line written and one "
+                                  "read (two half lines: acc_add's dst and a) a cycle"]
+
+
+@pytest.mark.parametrize("path", ["fixar_u50.yaml", "custom_dsl.py"])
+def test_the_compiled_reductions_keep_to_the_halves(path):
+    from fixar_gen.memory_access import acc_half_problems
+    spec = load_spec(EXAMPLES / path)
+    p = compile_program(spec, "train")
+    half = accumulator_half_line(spec.hardware.cols)
+    assert any(ins.fn == VECTOR_FUNCTIONS.index("acc_add") for ins in p.code
+               if isinstance(ins, Vector)) == (spec.hardware.cores > 1 and
+                                               spec.parallelism.training == "intra_batch")
+    assert acc_half_problems(p, p.placement, half) == []

@@ -202,12 +202,23 @@ class InterleavedBanks:
     False)`` (two when the memory has a tail, :func:`interleaved_bank_shape`) with
     ``ports`` read ports at registered addresses and ``ports`` write ports: with one
     port, what one BRAM36 / URAM288 offers.  The golden model is
-    :class:`InterleavedModel`."""
+    :class:`InterleavedModel`.
+
+    ``halves`` (``cmem``'s double line): each port also takes ``read_address2[p]`` and
+    ``write_address2[p]``, the start of a second half line of H = ``banks`` / 2 words,
+    H past the first mod ``banks`` (the caller's rule); bank b serves the first start's
+    half when (b - start) mod ``banks`` < H, else the second's, so word j < H of the
+    line is at start + j and word H + j at the second start + j.  A second start equal
+    to the first + H is the plain line."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
-                 tail_bits: int | None = None, ports: int = 1):
+                 tail_bits: int | None = None, ports: int = 1, halves: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
+        if halves and banks < 2:
+            raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
+                             "more")
         self.banks, self.width, self.addr_bits, self.lb = banks, width, addr_bits, lb
+        self.halves = halves
         shape = interleaved_bank_shape(banks, addr_bits, tail_bits)
         self.bank_bits = shape[0] + (1 if len(shape) > 1 else 0)
         self.blocks = [[pyrtl.MemBlock(width, bits,
@@ -220,6 +231,11 @@ class InterleavedBanks:
                              for p in range(ports)]
         self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
                               for p in range(ports)]
+        if halves:
+            self.read_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr2"))
+                                  for p in range(ports)]
+            self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
+                                   for p in range(ports)]
         self.write_words = [[pyrtl.WireVector(width, scope(f"p{p}_wdata{j}"))
                              for j in range(banks)] for p in range(ports)]
         self.write_enables = [[pyrtl.WireVector(1, scope(f"p{p}_we{j}"))
@@ -229,7 +245,7 @@ class InterleavedBanks:
             words = []
             for b in range(banks):
                 reg = pyrtl.Register(self.bank_bits, name=scope(f"p{p}_bank{b}_raddr"))
-                reg.next <<= self._bank_address(self.read_address[p], b)
+                reg.next <<= self._port_address(p, b, read=True)
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
@@ -246,7 +262,19 @@ class InterleavedBanks:
                 neg = (pyrtl.Const(0, lb) - address[:lb])[:lb]
                 words, enables = _rotate(words, neg), _rotate(enables, neg)
             for b in range(banks):
-                self._bank_write(b, self._bank_address(address, b), words[b], enables[b])
+                self._bank_write(b, self._port_address(p, b, read=False), words[b],
+                                 enables[b])
+
+    def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
+        """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
+        ``halves`` from the second start when bank b lies in the second half line."""
+        first = (self.read_address if read else self.write_address)[p]
+        if not self.halves:
+            return self._bank_address(first, b)
+        second = (self.read_address2 if read else self.write_address2)[p]
+        offset = (pyrtl.Const(b, self.lb) - first[:self.lb])[:self.lb]
+        return pyrtl.select(offset[self.lb - 1], self._bank_address(second, b),
+                            self._bank_address(first, b))
 
     def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
         """Bank ``b``'s address of the line starting at word ``address``: its line, one
@@ -296,3 +324,20 @@ class InterleavedModel:
 
     def read(self, address: int) -> list[int]:
         return [self.words.get((address + k) % self.depth, 0) for k in range(self.banks)]
+
+    def _double(self, address: int, second: int) -> list[int]:
+        """The word addresses of a double line (``banks`` / 2 words from each start)."""
+        half = self.banks // 2
+        if (second - address) % self.banks != half:
+            raise ValueError(f"second start {second} is not {half} past {address} mod "
+                             f"{self.banks}")
+        return [((address + k) if k < half else (second + k - half)) % self.depth
+                for k in range(self.banks)]
+
+    def write_double(self, address: int, second: int, values, enables) -> None:
+        for at, value, enable in zip(self._double(address, second), values, enables):
+            if enable:
+                self.words[at] = value % (1 << self.width)
+
+    def read_double(self, address: int, second: int) -> list[int]:
+        return [self.words.get(at, 0) for at in self._double(address, second)]

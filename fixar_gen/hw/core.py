@@ -72,7 +72,11 @@ Memory
     only) are interleaved banks: a step reads each operand as one line of adjacent
     words through its memory's line port (per core; the host's requests muxed into
     core 0's) and writes its results as one line, and a program never asks one of them
-    for two lines of one step (:mod:`fixar_gen.memory_access`).  The other memories
+    for two lines of one step (:mod:`fixar_gen.memory_access`).  ``cmem`` is 2H
+    interleaved banks (:attr:`CoreConfig.acc_half`) with one double-line port per core:
+    the matrix unit's read-modify-write of rows m and m + 1 (padded row strides put
+    them in the two halves), a step's line, acc_add's two lines (the placement's
+    halves) and the host's words.  ``wmem``, ``amem`` and ``smem``
     have a read and a write port per word their units read or write each cycle
     (:func:`memory_ports`), so no unit ever waits for memory; that port count keeps
     them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
@@ -101,7 +105,8 @@ from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, 
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
-from ..memory_kinds import BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES, SLOT_MEMORY
+from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES,
+                            SLOT_MEMORY, accumulator_half_line)
 
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
 ISSUE_CYCLES = 3
@@ -174,11 +179,28 @@ class CoreConfig:
         rounded up to a power of two."""
         return 1 << (self.lanes - 1).bit_length()
 
+    @property
+    def acc_half(self) -> int:
+        """H of ``cmem``'s double line (``memory_kinds.accumulator_half_line``): the
+        array's columns or the lanes, if more, rounded up to a power of two."""
+        return accumulator_half_line(max(self.cols, self.lanes))
+
+    def memory_banks(self, name: str) -> int | None:
+        """Interleaved banks of data memory ``name``: :attr:`banks` for the element
+        loop's (``BANKED_MEMORIES``), 2 :attr:`acc_half` for ``cmem`` (its double
+        line), None for a memory with a port per word."""
+        if name in BANKED_MEMORIES:
+            return self.banks
+        if name == ACC_MEMORY:
+            return 2 * self.acc_half
+        return None
+
     def locate(self, name: str, offset: int) -> tuple[str, int]:
         """(MemBlock name, address) of word ``offset`` of data memory ``name``."""
         shape = self.memory(name)
-        if name in BANKED_MEMORIES:
-            return locate_banked(shape, self.banks, offset)
+        banks = self.memory_banks(name)
+        if banks:
+            return locate_banked(shape, banks, offset)
         return shape.locate(offset)
 
     @property
@@ -202,13 +224,15 @@ def memory_ports(cfg: CoreConfig, name: str) -> tuple[int, int]:
     muxed into core 0's); an unbanked one a port per word the element loop reads (4 a
     lane, the constants' 2) or writes (a lane's, lane 0's second, the PRNG lane's) per
     core, and the matrix unit's where :data:`MATRIX_MEMORIES` lets it reach the memory
-    (2R for a, C for b, 2C reads and writes for dst), plus the host's."""
-    if name in BANKED_MEMORIES:
+    (2R for a, C for b), plus the host's; ``cmem``'s banks a double-line port of each
+    per core (the matrix unit's read-modify-write, the element loop's and the host's
+    accesses muxed in)."""
+    if cfg.memory_banks(name):
         return cfg.cores, cfg.cores
     L, R, C = cfg.lanes, cfg.rows, cfg.cols
     reads = 4 * L + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
-        + C * (name in MATRIX_MEMORIES["b"]) + 2 * C * (name in MATRIX_MEMORIES["dst"])
-    writes = L + 2 + 2 * C * (name in MATRIX_MEMORIES["dst"])
+        + C * (name in MATRIX_MEMORIES["b"])
+    writes = L + 2
     return reads * cfg.cores + 1, writes * cfg.cores + 1
 
 
@@ -388,7 +412,9 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     data = DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
                         read_ports=reads_per_core * cfg.cores + 1,
                         write_ports=writes_per_core * cfg.cores + 1,
-                        banks={m: cfg.banks for m in BANKED_MEMORIES}, line_ports=cfg.cores)
+                        banks={m: cfg.memory_banks(m) for m in MEMORIES
+                               if cfg.memory_banks(m)},
+                        line_ports=cfg.cores, halves=(ACC_MEMORY,))
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
@@ -749,7 +775,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- matrix unit --------------------------------------------------------------------
     mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
-                      pe_generator)
+                      pe_generator, port=index)
 
     # -- writes -----------------------------------------------------------------------
     # (the descriptors hold until the last write: the next fetch is in its cycle)
@@ -777,8 +803,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                           [range_now | (units[0].done & writes_e)])
     lane_word = _z(units[0].lane_out, W)
     mems.data.write_lanes(index, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
-    for addr, value, enable in mm["writes"]:
-        mems.data.write(dd["mem"], addr, value, enable, MATRIX_MEMORIES["dst"])
+    for mem, first, second, values, enables in mm["writes"]:
+        mems.data.write_double(index, mem, first, second, values, enables)
 
     # -- saturation counters per buffer id ---------------------------------------------
     sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
@@ -863,7 +889,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
 
 def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field, rng,
-                 pe_generator: PEGenerator) -> dict:
+                 pe_generator: PEGenerator, port: int = 0) -> dict:
     """The MatMul sequencer around the PE array (see the module docstring)."""
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
     pe = cfg.pe
@@ -1033,13 +1059,12 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
                                                           b_row)))
 
     # dst (the accumulators), a line per slot: base + (m_start + m) * cols + n_start +
-    # n0, carried with the line's metadata to the accumulator's read address; column c
-    # adds c, the FXP16 line's high sample cols + c
+    # n0, carried with the line's metadata to the accumulator's double line (its second
+    # half line, the FXP16 line's high sample, a padded stride later)
     d_cols = _z(dd["cols"], A)
     d_off = dec(_z(_z(dd["base"], A) + _z(n_start_f, A), A), "d_off")
     d_idx = m_start_f
     d_line_step = dec(pyrtl.select(mode_f, cols_times(d_cols, 2), d_cols), "d_line_step")
-    d_hi = [dec(_z(d_cols + c, A), f"d_port{c}_hi") for c in range(C)]
     d_ntile = _reg(A, s("d_ntile"))
     d_line = _reg(A, s("d_line"))
     d_first = placed(d_off, d_idx, dd["cols"], "d_first")
@@ -1135,34 +1160,44 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     out_valid = sums.valid
     out_mode = sums.mode
 
+    # read-modify-write of a double line of cmem's banks (docs/hardware.md, "The
+    # accumulators in banks"): row m's C sums at the line address, row m + 1's (FXP16)
+    # a padded stride later, in the other half of the banks; read the cycle before the
+    # sums arrive (the banks register the address), written with the sums at the same
+    # addresses; the previous line's write (last cycle) is in the words read, so
+    # k-tiles accumulate without forwarding
+    (acc_mem,) = MATRIX_MEMORIES["dst"]
+    H = cfg.acc_half
+    ahead_valid = delay(line_valid, latency, s("acc_ahead_d{k}"))
+    ahead_second = named(_z(ahead_line + d_cols, A), s("acc_ahead_second"))
+    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second, ahead_valid)
+    acc_first = _reg(A, s("acc_wa"))
+    acc_first.next <<= ahead_line
+    acc_second = _reg(A, s("acc_wa_second"))
+    acc_second.next <<= ahead_second
+    line_values = [pyrtl.Const(0, W)] * (2 * H)
+    line_enables = [pyrtl.Const(0, 1)] * (2 * H)
     writes, overflow_bits = [], []
     for c in range(C):
         nc = _z(_z(out_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
         n_ok = nc < _z(n_count, COUNT_BITS + 1)
-        for lane, mi, column, lane_sum in (
-                ("lo", out_m, pyrtl.Const(c, A), sums.sums_lo[c]),
-                ("hi", _z(out_m + 1, COUNT_BITS), d_hi[c], sums.sums_hi[c])):
+        for lane, mi, j, lane_sum in (
+                ("lo", out_m, c, sums.sums_lo[c]),
+                ("hi", _z(out_m + 1, COUNT_BITS), H + c, sums.sums_hi[c])):
             ok = out_valid & n_ok & (mi < m_count)
             if lane == "hi":
                 ok = ok & out_mode
-            # read-modify-write: the address is registered the cycle before the sums
-            # arrive and is also the write address; the previous line's write (last
-            # cycle) is in the word read, so k-tiles accumulate without forwarding
-            addr = pyrtl.Register(A, name=s(f"ra_acc_c{c}_{lane}"))
-            addr.next <<= _z(ahead_line + column, A)
-            which = None
-            if len(MATRIX_MEMORIES["dst"]) > 1:
-                which = pyrtl.Register(MEMORY_ID_BITS, name=s(f"ra_acc_c{c}_{lane}_mem"))
-                which.next <<= dd["mem"]
-            old = mems.data.read_registered(which, addr, MATRIX_MEMORIES["dst"])
+            old = mems.data.extend(acc_line[j])
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
             total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
             fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W,
                                       s(f"acc_c{c}_{lane}_fit"))
             value = pyrtl.select(out_last_k, fitted, total)
-            writes.append((addr, named(value, s(f"acc_c{c}_{lane}")), ok))
+            line_values[j] = named(value, s(f"acc_c{c}_{lane}"))
+            line_enables[j] = ok
             overflow_bits.append(ok & out_last_k & over)
+    writes.append((acc_mem, acc_first, acc_second, line_values, line_enables))
     # counted a cycle after the writes (the controller's saturation counters)
     overflows = _sum_tree([_z(bit, 8) for bit in
                            delay(pyrtl.concat_list(overflow_bits), 1, s("overflow_d{k}"))], 8)

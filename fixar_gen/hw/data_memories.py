@@ -13,9 +13,11 @@ hardware_limits` refuses a program where it is not).
 The memories the element loop alone touches (:data:`fixar_gen.memory_kinds.
 BANKED_MEMORIES`: gradients, optimizer state) are interleaved banks with a line read
 and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
-primitive's ports on a one-core design, so block RAM); the others still have a read
-and a write port per word their units read or write (flip-flops), until the plan in
-docs/hardware.md banks them too.
+primitive's ports on a one-core design, so block RAM); the accumulators (``cmem``)
+are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
+:meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
+as its two half lines); the others still have a read and a write port per word their
+units read or write (flip-flops), until the plan in docs/hardware.md banks them too.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class DataMemories:
 
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
-                 line_ports: int = 1):
+                 line_ports: int = 1, halves: tuple[str, ...] = ()):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -155,13 +157,18 @@ class DataMemories:
                                         max_write_ports=write_ports),
                          (words - 1).bit_length()) for name, words in s.blocks]
                        for s in shapes]
+        if set(halves) - set(banks) or len(halves) > 1:
+            raise ValueError(f"halves for {sorted(halves)}: one banked memory at most")
         self.banked = {s.name: InterleavedBanks(Scope(s.block_name), banks=banks[s.name],
                                                 width=s.width, addr_bits=s.addr_bits,
-                                                tail_bits=s.tail_bits, ports=line_ports)
+                                                tail_bits=s.tail_bits, ports=line_ports,
+                                                halves=s.name in halves)
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
-        # requests on the banked memories' line ports: (port, mem id, address, want[,
-        # words, enables]), the host's last
+        # requests on the banked memories' line ports, the host's last:
+        # reads (port, mem id, address, want, host, second start or None, its
+        # "served as the second half line" flag's next value or None), writes (port, mem
+        # id, address, words, enables, host, memories, second start or None)
         self._line_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
         self._finished = False
@@ -199,6 +206,10 @@ class DataMemories:
             raw <<= parts[0] if len(parts) == 1 else pyrtl.select(top, parts[1], parts[0])
             out[shape.name] = self._extend(raw)
         return out
+
+    def extend(self, raw: pyrtl.WireVector) -> pyrtl.WireVector:
+        """A stored word sign-extended to the datapath word (a line port's word)."""
+        return self._extend(raw)
 
     def _extend(self, raw: pyrtl.WireVector) -> pyrtl.WireVector:
         return raw[:self.word] if raw.bitwidth >= self.word else raw.sign_extended(self.word)
@@ -258,12 +269,21 @@ class DataMemories:
             which.next <<= _z(mem_id, MEMORY_ID_BITS)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
+        second = None
         if banked:
             if len(addresses) > 1:
                 wide = pyrtl.Register(1, name=f"{names[0]}_bcast")
                 wide.next <<= _z(broadcast, 1)
+            # on a memory with halves, a request served beside another one (acc_add's
+            # two operands) gets the second half line: its words are the line's last H
+            flag = None
+            if any(self.banked[m].halves for m in banked):
+                flag = pyrtl.WireVector(1, name=f"{names[0]}_second_next")
+                second = pyrtl.Register(1, name=f"{names[0]}_second")
+                second.next <<= flag
             self._line_reads.append((port, _z(mem_id, MEMORY_ID_BITS),
-                                     _z(addresses[0], self.addr_bits), _z(want, 1), host))
+                                     _z(addresses[0], self.addr_bits), _z(want, 1), host,
+                                     None, flag))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -274,6 +294,10 @@ class DataMemories:
             for m in banked:
                 line = self.banked[m].read_words[port]
                 word = line[0] if v == 0 else pyrtl.select(wide, line[0], line[v])
+                if self.banked[m].halves:
+                    h = self.banked[m].banks // 2
+                    later = line[h] if v == 0 else pyrtl.select(wide, line[h], line[h + v])
+                    word = pyrtl.select(second, later, word)
                 words[m] = self._extend(word)
             out.append(self._select(which, {m: words[m] for m in memories}))
         return out
@@ -291,7 +315,32 @@ class DataMemories:
         if any(m in self.banked for m in memories):
             self._line_writes.append((port, mem_id, _z(addresses[0], self.addr_bits),
                                       [pyrtl.as_wires(v) for v in values],
-                                      [_z(e, 1) for e in enables], host, tuple(memories)))
+                                      [_z(e, 1) for e in enables], host, tuple(memories),
+                                      None))
+
+    def read_double(self, port: int, mem, first, second, want) -> list[pyrtl.WireVector]:
+        """A synchronous read of a double line of memory ``mem`` (one with halves): the
+        half line at ``first`` and the one at ``second`` (H past it mod 2H) through line
+        port ``port`` in the cycles ``want`` is 1; the 2H words, as stored, in the next
+        cycle (word j < H at first + j, word H + j at second + j)."""
+        banks = self.banked[mem]
+        if not banks.halves:
+            raise ValueError(f"memory {mem} has no halves")
+        self._line_reads.append((port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
+                                 _z(first, self.addr_bits), _z(want, 1), False,
+                                 _z(second, self.addr_bits), None))
+        return banks.read_words[port]
+
+    def write_double(self, port: int, mem, first, second, values, enables) -> None:
+        """Write a double line of memory ``mem``: ``values[j]`` at ``first`` + j (j < H)
+        and ``second`` + j - H (j >= H) where ``enables[j]``."""
+        if not self.banked[mem].halves:
+            raise ValueError(f"memory {mem} has no halves")
+        self._line_writes.append((port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
+                                  _z(first, self.addr_bits),
+                                  [pyrtl.as_wires(v) for v in values],
+                                  [_z(e, 1) for e in enables], False, (mem,),
+                                  _z(second, self.addr_bits)))
 
     def finish(self) -> None:
         """Drive the banked memories' line ports from the requests (call once, after
@@ -301,18 +350,41 @@ class DataMemories:
         self._finished = True
         for m, banks in self.banked.items():
             k = memory_id(m)
+            half = pyrtl.Const(banks.banks // 2, self.addr_bits)
             for p in range(self.line_ports):
                 reads = sorted((r for r in self._line_reads if r[0] == p), key=lambda r: r[4])
+                # on a memory with halves: a request wanting the port while an earlier
+                # one does is served as the second half line (acc_add's second operand)
+                seconds, before = [], pyrtl.Const(0, 1)
+                for _, mem_id, _, want, host, _, _ in reads:
+                    here = want & (mem_id == k) & pyrtl.Const(int(not host), 1)
+                    seconds.append(before & here if banks.halves else pyrtl.Const(0, 1))
+                    before = before | here
                 address = pyrtl.Const(0, self.addr_bits)
-                for _, mem_id, a0, want, host in reversed(reads):
-                    address = a0 if host else pyrtl.select(want & (mem_id == k), a0, address)
+                for (_, mem_id, a0, want, host, _, _), later in zip(reversed(reads),
+                                                                   reversed(seconds)):
+                    address = a0 if host else \
+                        pyrtl.select(want & (mem_id == k) & ~later, a0, address)
                 banks.read_address[p] <<= address[:banks.addr_bits]
+                if banks.halves:
+                    second = _z(address + half, self.addr_bits)
+                    for (_, mem_id, a0, want, host, a1, flag), later in zip(reversed(reads),
+                                                                           reversed(seconds)):
+                        if a1 is not None:
+                            second = pyrtl.select(want & (mem_id == k) & ~later, a1, second)
+                        if not host:
+                            second = pyrtl.select(later, a0, second)
+                    banks.read_address2[p] <<= second[:banks.addr_bits]
+                    for (*_, flag), later in zip(reads, seconds):
+                        if flag is not None:
+                            flag <<= later
                 writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
                                 key=lambda w: w[5])
                 address = pyrtl.Const(0, self.addr_bits)
+                second = None
                 words = [pyrtl.Const(0, banks.width)] * banks.banks
                 enables = [pyrtl.Const(0, 1)] * banks.banks
-                for _, mem_id, a0, values, ens, host, _ in reversed(writes):
+                for _, mem_id, a0, values, ens, host, _, a1 in reversed(writes):
                     if len(values) > banks.banks:
                         raise ValueError(f"a line of {len(values)} words on memory {m} of "
                                          f"{banks.banks} banks")
@@ -322,6 +394,9 @@ class DataMemories:
                         wanted = wanted | e
                     take = here & wanted
                     address = pyrtl.select(take, a0, address)
+                    if banks.halves:
+                        at = a1 if a1 is not None else _z(a0 + half, self.addr_bits)
+                        second = at if second is None else pyrtl.select(take, at, second)
                     words = [pyrtl.select(take, _z(values[j], banks.width), words[j])
                              if j < len(values) else words[j] for j in range(banks.banks)]
                     enables = [pyrtl.select(take, ens[j] & here, enables[j])
@@ -329,6 +404,10 @@ class DataMemories:
                                                                  enables[j])
                                for j in range(banks.banks)]
                 banks.write_address[p] <<= address[:banks.addr_bits]
+                if banks.halves:
+                    if second is None:
+                        second = pyrtl.Const(0, self.addr_bits)
+                    banks.write_address2[p] <<= second[:banks.addr_bits]
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
                     banks.write_enables[p][j] <<= enables[j]

@@ -10,7 +10,7 @@ import math
 from .. import ops
 from ..compiler import Precision, compile_program
 from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
-from ..memory_access import access_problems
+from ..memory_access import access_problems, acc_half_problems
 from ..memory_kinds import MEMORIES
 from ..placement import Placement, place
 from ..ops.declare import PRNG
@@ -174,8 +174,10 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
     if len(program.slots) > 1 << cfg.slot_bits:
         problems.append(f"{len(program.slots)} host slots, the slot table holds "
                         f"{1 << cfg.slot_bits}")
-    problems += memory_room(program.placement or place(program, share=False), cfg)
-    problems += access_problems(program)
+    placement = program.placement or place(program, share=False, acc_half=cfg.acc_half)
+    problems += memory_room(placement, cfg)
+    problems += access_problems(program, cfg.acc_half)
+    problems += acc_half_problems(program, placement, cfg.acc_half)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1
         if count > 1 << cfg.imem_bits:

@@ -148,7 +148,8 @@ class HardwareMachine:
         buffers = tuple(buffers)
         if placement is None:
             placement = place(Program("host", buffers, (), (), 1, buffers[0].fmt)
-                              if buffers else _EMPTY, share=False)
+                              if buffers else _EMPTY, share=False,
+                              acc_half=self.cfg.acc_half)
         if placement is self.placement:
             return
         self._check_room(placement)
@@ -263,7 +264,8 @@ class HardwareMachine:
         return image
 
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
-        placement = program.placement or place(program, share=False)
+        placement = program.placement or place(program, share=False,
+                                                acc_half=self.cfg.acc_half)
         if placement.slots != (self.placement.slots if self.placement else ()):
             self._loaded = None                # slot descriptors to rewrite
         self.allocate(program.buffers, placement)

@@ -31,7 +31,7 @@ from .. import isa
 from ..boards import U50
 from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
-from ..memory_kinds import BANKED_MEMORIES
+from ..memory_kinds import ACC_MEMORY
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
 from .data_memories import interleaved_bank_shape
 from .hostmap import STAT_BITS, width
@@ -191,8 +191,10 @@ MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, opt
                    "ones), each at its own width and depth and shared by all cores, with "
                    "synchronous reads (registered addresses); the gradients and the "
                    "optimizer state, which only the element loop and the host reach, are "
-                   "interleaved banks with a line read and a line write port per core "
-                   "(block RAM on a one-core design); the others still have a read and "
+                   "interleaved banks with a line read and a line write port per core, "
+                   "the accumulators 2H interleaved banks with a double-line read and "
+                   "write port per core (block RAM on a one-core design); the parameters, "
+                   "activations and small ones still have a read and "
                    "write port per operand of the units that reach them, so by the "
                    "mapping rules they are flip-flops (the next steps of issue 12 bank "
                    "them too)")
@@ -208,15 +210,17 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
         reads, writes = memory_ports(cfg, shape.name)
         holds = MEMORY_ROLES[shape.name] + " (placed by lifetime)" \
             + (" and the host slots" if shape.name == SLOT_MEMORY else "")
-        if shape.name in BANKED_MEMORIES:
-            B = cfg.banks
+        B = cfg.memory_banks(shape.name)
+        if B:
             bits = interleaved_bank_shape(B, shape.addr_bits, shape.tail_bits)
             for k, b in enumerate(bits):
                 tail = "_tail" if k else ""
                 data.append(GeneratedMemory(
                     f"{shape.block_name}_bank{tail}", "shared", 1, shape.width, 1 << b, B,
                     reads, writes, "registered",
-                    holds + f" in {B} interleaved banks (word a: bank a mod {B})"
+                    holds + f" in {B} interleaved banks (word a: bank a mod {B}"
+                    + ("; a double line of two half lines a cycle)" if shape.name == ACC_MEMORY
+                       else ")")
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
                     tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B))))
             continue

@@ -65,6 +65,19 @@ def test_random_programs_pyrtl_equal_golden(data):
     _random_program_on_pyrtl(data)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_accumulator_programs_pyrtl_equal_golden(data):
+    """The accumulators' banks (cmem, 2H banks: 2 on 1x1, 8 on 2x3, 4 on 3x2 with two
+    cores, 8 on 4x4 with three): products in FXP32 and FXP16 (rows m and m + 1 a padded
+    stride apart, in the two halves), acc_add's two lines in one step (the placement's
+    halves) and drains, on every shape."""
+    spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
+    case = data.draw(programs(spec, kinds=("mm", "drain", "vec"), functions=("acc_add",)))
+    diff = check_program(case, machine)
+    assert diff is None, f"{diff}\n{case.listing()}"
+
+
 @pytest.mark.slow       # the same property, six times the examples (minutes)
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())

@@ -91,6 +91,94 @@ def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits,
     check()
 
 
+def halves_design(banks: int, width: int, addr_bits: int, tail_bits):
+    key = ("halves", banks, width, addr_bits, tail_bits)
+    if key not in _DESIGNS:
+        with fresh_block() as block:
+            mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
+                                   tail_bits=tail_bits, halves=True)
+            for name, wire in (("raddr", mem.read_address[0]), ("waddr", mem.write_address[0]),
+                               ("raddr2", mem.read_address2[0]),
+                               ("waddr2", mem.write_address2[0])):
+                wire <<= pyrtl.Input(addr_bits, f"in_{name}")
+            for j in range(banks):
+                mem.write_words[0][j] <<= pyrtl.Input(width, f"in_w{j}")
+                mem.write_enables[0][j] <<= pyrtl.Input(1, f"in_we{j}")
+                out = pyrtl.Output(width, f"out{j}")
+                out <<= mem.read_words[0][j]
+        _DESIGNS[key] = block
+    return _DESIGNS[key]
+
+
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits", [
+    (2, 5, 4, None), (4, 9, 6, 3), (8, 17, 7, None), (32, 12, 9, 6), (4, 7, 3, None)])
+def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
+    """cmem's double line: two half lines a cycle whose starts are H apart mod 2H (an
+    FXP16 product's rows m and m + 1 by their padded stride, acc_add's two operands),
+    read and written through one port; read-modify-writes of the same words in
+    consecutive cycles (the matrix unit's k-tiles) see the previous cycle's write."""
+    block = halves_design(banks, width, addr_bits, tail_bits)
+    depth = depth_of(banks, addr_bits, tail_bits)
+    half = banks // 2
+    top = min(depth, 1 << addr_bits) - half           # each half line inside the memory
+    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
+                     st.integers(0, (1 << width) - 1))
+    start = st.integers(0, top)
+
+    def second_of(data, first):
+        # a start H past the first mod 2H, anywhere (the stride of any padded accumulator)
+        options = [a for a in range(half + first % banks - banks, top + 1, banks)
+                   if a >= 0 and (a - first) % banks == half]
+        return data.draw(st.sampled_from(options)) if options else None
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        sim = pyrtl.FastSimulation(tracer=None, block=block)
+        model = InterleavedModel(banks, width, depth)
+        pending = None
+        previous = None
+        for _ in range(data.draw(st.integers(1, 16))):
+            if previous is not None and data.draw(st.booleans()):
+                w0, w1 = previous           # a read-modify-write of the last line read
+            else:
+                w0 = data.draw(start)
+                w1 = second_of(data, w0)
+                if w1 is None:
+                    w1 = w0 + half if w0 + half <= top else w0 - half
+            values = data.draw(st.lists(word, min_size=banks, max_size=banks))
+            enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+            r0 = data.draw(start)
+            r1 = second_of(data, r0)
+            if r1 is None or data.draw(st.booleans()):
+                r1 = r0 + half                # the plain line
+                if r1 > top:
+                    r0, r1 = w0, w1
+            inputs = {"in_waddr": w0, "in_waddr2": w1, "in_raddr": r0, "in_raddr2": r1}
+            for j in range(banks):
+                inputs[f"in_w{j}"] = values[j]
+                inputs[f"in_we{j}"] = int(enables[j])
+            model.write_double(w0, w1, values, enables)
+            sim.step(inputs)
+            if pending is not None:
+                got = [sim.inspect(f"out{j}") for j in range(banks)]
+                assert got == pending, (got, pending)
+            pending = model.read_double(r0, r1)
+            previous = (r0, r1)
+
+    check()
+
+
+def test_a_plain_line_through_the_halves_is_the_interleaved_line():
+    model = InterleavedModel(8, 8, 64)
+    model.write(13, list(range(1, 9)), [1] * 8)
+    assert model.read_double(13, 17) == model.read(13)
+    with pytest.raises(ValueError):
+        model.read_double(13, 18)
+    with pytest.raises(ValueError):
+        InterleavedBanks(Scope("m1"), banks=1, width=4, addr_bits=3, halves=True)
+
+
 @given(banks_log=st.integers(0, 4), addr_bits=st.integers(1, 12), data=st.data())
 @settings(max_examples=200, deadline=None)
 def test_every_word_has_one_place(banks_log, addr_bits, data):
@@ -114,20 +202,24 @@ def test_every_word_has_one_place(banks_log, addr_bits, data):
 
 @pytest.mark.slow           # Yosys, about half a minute each
 @pytest.mark.tools
-@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,expected", [
-    (4, 32, 12, None, False, {"RAMB36E2": 4}),         # 1K x 32 a bank: one BRAM36 each
-    (2, 72, 13, None, True, {"URAM288": 2}),           # 4K x 72 a bank: one URAM288 each
-    (2, 32, 12, 10, False, {"RAMB36E2": 2, "RAMB18E2": 2}),    # 1K + a 512-word tail
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,uram,halves,expected", [
+    (4, 32, 12, None, False, False, {"RAMB36E2": 4}),  # 1K x 32 a bank: one BRAM36 each
+    (2, 72, 13, None, True, False, {"URAM288": 2}),    # 4K x 72 a bank: one URAM288 each
+    (2, 32, 12, 10, False, False, {"RAMB36E2": 2, "RAMB18E2": 2}),  # 1K + a 512-word tail
+    (4, 32, 12, None, False, True, {"RAMB36E2": 4}),   # cmem's double line: the same RAMs
 ])
 def test_the_interleaved_banks_become_block_ram(banks, width, addr_bits, tail_bits, uram,
-                                                expected, yosys_tool, tmp_path):
+                                                halves, expected, yosys_tool, tmp_path):
     """Yosys ``synth_xilinx -family xcup`` (``-uram`` for URAM): every bank (and its
     tail) is block RAM, nothing of the memory in flip-flops or LUT RAM beyond a word
     and an address a bank."""
     from fixar_gen.hw.synth import block_verilog, cell_counts, summarize
     with fresh_block() as block:
         mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
-                               tail_bits=tail_bits)
+                               tail_bits=tail_bits, halves=halves)
+        if halves:
+            mem.read_address2[0] <<= pyrtl.Input(addr_bits, "raddr2")
+            mem.write_address2[0] <<= pyrtl.Input(addr_bits, "waddr2")
         mem.read_address[0] <<= pyrtl.Input(addr_bits, "raddr")
         mem.write_address[0] <<= pyrtl.Input(addr_bits, "waddr")
         for j in range(banks):

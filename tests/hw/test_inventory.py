@@ -102,7 +102,9 @@ def test_mapping_rules():
     inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
-    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608);
+    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608,
+    # cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
+    # line a cycle, 8,192 + 32 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
     # the others with a port per operand of the units reaching them: flip-flops
     shapes = {name: (m.width, m.depth, m.banks) for name, m in by_name.items()
@@ -111,15 +113,16 @@ def test_mapping_rules():
                       "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
                       "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
                       "mem_amem": (32, 1 << 17, 1), "mem_amem_tail": (32, 1 << 16, 1),
-                      "mem_cmem": (82, 1 << 18, 1)}
+                      "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 32, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
-    # (amem), C (amem, wmem), 2C (cmem, and its 2C writes); the host's one of each;
+    # (amem), C (amem, wmem); the host's one of each;
     # a bank: one line read and one line write port per core (the host's muxed in)
     assert ports == {"mem_wmem": (2 * 82 + 1, 2 * 18 + 1), "mem_smem": (2 * 66 + 1, 37),
                      "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 114 + 1, 37),
-                     "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem": (2 * 98 + 1, 2 * 50 + 1),
-                     "mem_mmem_bank": (2, 2), "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2)}
+                     "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem_bank": (2, 2),
+                     "mem_cmem_bank_tail": (2, 2), "mem_mmem_bank": (2, 2),
+                     "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2)}
     # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
@@ -136,13 +139,16 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
     cfg = config_for(spec)
     inv = memory_inventory(cfg)
     banked = [m for m in inv.memories if m.bank_names]
-    assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank"}
+    assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank",
+                                        "mem_cmem_bank"}
     for m in banked:
-        assert (m.banks, m.reads, m.writes, m.maps_to) == (16, 1, 1, BLOCK_RAM), m.name
+        # the accumulators: 2 x 16 banks (a double line: rows m and m + 1 of FXP16)
+        banks = 32 if m.name.startswith("mem_cmem") else 16
+        assert (m.banks, m.reads, m.writes, m.maps_to) == (banks, 1, 1, BLOCK_RAM), m.name
         assert m.primitives == m.as_block_ram != (0, 0)
     # the others keep their per-operand ports
     assert all(m.maps_to == FLIP_FLOPS for m in inv.memories
-               if m.name in ("mem_wmem", "mem_amem", "mem_cmem"))
+               if m.name in ("mem_wmem", "mem_amem"))
 
 
 @settings(max_examples=200, deadline=None)
@@ -177,8 +183,8 @@ def test_a_u50_spec_whose_memories_do_not_fit_is_a_located_error(tmp_path, capsy
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}:4:15: algorithm.batch_size: the generated memories")
-    assert "the largest RAM, mem_cmem, 1,048,576 x 82-bit words" in err and "URAM" in err \
-        and "\n" not in err
+    assert "the largest RAM, mem_cmem_bank, 32 banks x 32,768 x 82-bit words" in err \
+        and "URAM" in err and "\n" not in err
     # the same spec on the sim target is valid (no board to fit)
     sim = tmp_path / "sim.yaml"
     sim.write_text(path.read_text().replace("name: big", "name: big\ntarget: sim"))
