@@ -347,16 +347,19 @@ def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: st
     def limit(wire, what):
         return named(delay(_z(wire, word), 1, f"{name}_{what}_q_d{{k}}"), f"{name}_{what}")
 
-    shift = _z(acc_bits, 8) - 1
-    top = limit(pyrtl.shift_left_logical(one, shift), "top")               # 2^(w-1)
-    max_int = limit(pyrtl.shift_left_logical(one, shift) - 1, "max")
+    # the shifts named (declared wires), so that the subtractions after them do not
+    # widen their multiplexers (Verilator's WIDTHEXPAND)
+    half = named(pyrtl.shift_left_logical(one, _z(acc_bits, 8) - 1), f"{name}_half")
+    max_int = limit(half - 1, "max")                                        # 2^(w-1) - 1
     min_int = named(~max_int, f"{name}_min")                # -2^(w-1) = ~(2^(w-1) - 1)
     over = pyrtl.signed_gt(value, max_int)
     under = pyrtl.signed_lt(value, min_int)
     if overflow == "saturate":
         fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
     else:
-        mask = limit(pyrtl.shift_left_logical(one, _z(acc_bits, 8)) - 1, "mask")
+        top = limit(half, "top")                                            # 2^(w-1)
+        whole = named(pyrtl.shift_left_logical(one, _z(acc_bits, 8)), f"{name}_whole")
+        mask = limit(whole - 1, "mask")
         low = value & mask
         negative = (value & top) != 0                       # bit w - 1 of value
         fitted = pyrtl.select(negative, low | ~mask, low)
@@ -1094,7 +1097,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     H = pe.half
     words = []
     for r in range(R):
-        k_ok = k_rem >= r          # k0 + r < k_count
+        k_ok = k_rem >= r if r else pyrtl.Const(1, 1)     # k0 + r < k_count
         v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
                               MATRIX_MEMORIES["a"])
         v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
@@ -1124,7 +1127,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
                         s("b_load_row"))
     weights = []
     for c in range(C):
-        n_in = n_left >= c         # n0 (the next tile's) + c < n_count
+        n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count
         value = mems.data.read(db["mem"], _z(row_address + b_port[c], A), s(f"ra_b{c}"),
                                MATRIX_MEMORIES["b"])
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],

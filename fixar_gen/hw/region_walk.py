@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pyrtl
 
+from .build import named
 from .hostmap import COUNT_BITS
 
 
@@ -81,8 +82,9 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
     fixed_col = latch(fixed_col, decode, f"{name}_fixed_col")
     row = pyrtl.Register(A, name=f"{name}_row")
     col = pyrtl.Register(COUNT_BITS, name=f"{name}_col")
-    placed = zext(zext(base, A) + pyrtl.select(row_fixed, pyrtl.Const(0, A), first_product),
-                  A)
+    offset = named(pyrtl.select(row_fixed, pyrtl.Const(0, A), first_product),
+                   f"{name}_row0_offset")       # declared: not widened by the add
+    placed = zext(zext(base, A) + offset, A)
     next_row = zext(row + zext(step, A), A)
     next_col = pyrtl.select(fixed_col, col, zext(col + zext(group, COUNT_BITS), COUNT_BITS))
     row.next <<= pyrtl.select(place, placed,
