@@ -140,13 +140,15 @@ def test_a_sweep_shows_the_points_done(tiny, tmp_path, capsys, monkeypatch, ever
 
 
 @pytest.mark.tools
-def test_cosim_on_verilator_reports_cycles_between_slices(tiny, capsys, monkeypatch,
-                                                          every_update, verilator_tool):
+def test_cosim_on_verilator_reports_cycles_between_slices(tiny_one_core, capsys,
+                                                          monkeypatch, every_update,
+                                                          verilator_tool):
     """The Verilator driver runs a long program in slices of 8 x PROGRESS_CYCLES to
-    report between them; the results stay identical to the golden model's."""
+    report between them; the results stay identical to the golden model's (the tiny
+    spec's one-core twin: the slicing is the driver's, not the cores')."""
     monkeypatch.setenv("FIXAR_PROGRESS", "1")
     monkeypatch.setattr(drivers, "PROGRESS_CYCLES", 16)
-    assert main(["cosim", tiny, "--backend", "verilator", "--updates", "1"]) == 0
+    assert main(["cosim", tiny_one_core, "--backend", "verilator", "--updates", "1"]) == 0
     captured = capsys.readouterr()
     assert re.search(r"update 1: 1,\d{3} cycles simulated", captured.err), captured.err
     assert "update 1: 128 cycles simulated" in captured.err

@@ -1116,7 +1116,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     # (row 0 of a tile always exists: MM_PRE's and the next tile's load are in k; row
     # p + 1 is while p < k_rem; the next tile's columns are the next n-tile's after
     # the last k-tile)
-    load_this = running & (p < R - 1)
+    load_this = running & (p < R - 1) if R > 1 else pyrtl.Const(0, 1)   # 1 row: no p + 1
     load_next = running & slot_end & ~last_tile
     load_en = named(pre | load_this | load_next, s("load_issue"))
     load_row = pyrtl.select(load_this, _z(_z(p, row_address_bits(R)) + 1, row_address_bits(R)),

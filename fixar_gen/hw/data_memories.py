@@ -350,7 +350,8 @@ class DataMemories:
         self._finished = True
         for m, banks in self.banked.items():
             k = memory_id(m)
-            half = pyrtl.Const(banks.banks // 2, self.addr_bits)
+            # H words on, modulo the addresses (a memory no deeper than a line wraps)
+            half = pyrtl.Const((banks.banks // 2) % (1 << self.addr_bits), self.addr_bits)
             for p in range(self.line_ports):
                 reads = sorted((r for r in self._line_reads if r[0] == p), key=lambda r: r[4])
                 # on a memory with halves: a request wanting the port while an earlier

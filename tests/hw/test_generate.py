@@ -156,7 +156,8 @@ def test_a_board_design_reports_its_estimated_fit(generated):
     assert sim["estimated_fit"] is None
 
 
-def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeypatch):
+def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeypatch,
+                                                      tiny_one_core):
     """A design the resource model puts beyond the board is generated, with one
     warning line that names the resource and its share (the report is canned here;
     the check above ties it to `fixar estimate`)."""
@@ -170,7 +171,7 @@ def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeyp
                                    "utilization": {"luts": 1.2142, "ffs": 0.52}}
         return report
     monkeypatch.setattr(gen, "generate", over)
-    assert main(["generate", "examples/pendulum.yaml", "-o", str(tmp_path / "p")]) == 0
+    assert main(["generate", tiny_one_core, "-o", str(tmp_path / "p")]) == 0
     err = capsys.readouterr().err
     assert "warning: the generated design needs an estimated LUT 121% of what the u50 " \
         "leaves after the shell margin (LUT 900002 > 741200 usable)" in err

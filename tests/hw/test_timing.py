@@ -285,13 +285,15 @@ def test_every_pe_multiply_is_registered_where_a_dsp_absorbs_it(tmp_path, yosys_
         [{k: param(c, k) for k in ("AREG", "BREG", "MREG", "PREG")} for c in dsps]
 
 
+@pytest.mark.slow
 @pytest.mark.tools
 def test_a_synthesized_pe_on_xcup_fits_the_clock(tmp_path, yosys_tool):
     """Yosys xcup of one PE: four DSP48E2, which Yosys 0.70 leaves without MREG/PREG
     (its xilinx_dsp packs registers for xc7 only), each followed by its two product
     registers as flip-flops and nothing else; the worst path is a multiply into its
     first register, within 164 MHz, and the accumulate starts at the products'
-    second register."""
+    second register.  Slow (about 40 s of Yosys): the default run keeps Yosys's
+    shift-register test (test_verilog_writer), the rest of synthesis is `-m slow`."""
     verilog, cells, module = synthesized_pe(tmp_path, yosys_tool, "xcup")
     dsps = [c for c in module["cells"].values() if c["type"] == "DSP48E2"]
     assert len(dsps) == cells["DSP48E2"] == 4
