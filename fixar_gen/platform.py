@@ -24,6 +24,7 @@ environment while the card updates).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -52,9 +53,9 @@ class HostLink:
 
     def scaled(self, factor: float) -> "HostLink":
         """The same link with every fixed cost ``factor`` times larger."""
-        return HostLink(self.name, self.bytes_per_s, self.sync_s * factor,
-                        self.launch_s * factor, self.register_s * factor,
-                        self.command_latency_cycles)
+        return dataclasses.replace(self, sync_s=self.sync_s * factor,
+                                   launch_s=self.launch_s * factor,
+                                   register_s=self.register_s * factor)
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,14 @@ class TrafficRecorder:
         self.invocations: list[Invocation] = []
 
     def __call__(self, commands: np.ndarray, image: np.ndarray) -> np.ndarray:
-        from .targets.u50.commands import COMMAND_WORDS, decode_command, layout
-        beat_bytes = self.axi_data_bits // 8
-        beats = -(-commands.nbytes // beat_bytes)
-        count = 0
-        words = [int(w) for w in commands]
-        for i in range(0, len(words), COMMAND_WORDS):
-            c = decode_command(words[i:i + COMMAND_WORDS])
-            if c.opcode == "END":
-                break
-            count += 1
+        from .targets.u50.commands import decode_commands, layout
+        beats = -(-commands.nbytes // (self.axi_data_bits // 8))
+        done = decode_commands(commands)
+        for c in done:
             if c.opcode in ("LOAD", "STORE", "STATS"):
                 memory = "data" if c.opcode == "STORE" else c.memory
                 beats += layout(self.hostmap, memory, self.axi_data_bits).beats(c.count)
-        self.invocations.append(Invocation(commands.nbytes, image.nbytes, count, beats))
+        self.invocations.append(Invocation(commands.nbytes, image.nbytes, len(done), beats))
         return image
 
     def take(self) -> tuple[Invocation, ...]:

@@ -122,25 +122,19 @@ class CommandDriver(Driver):
         self.batch.run(pre_fmt)
 
     def read(self, base: int, count: int) -> list[int]:
-        if count == 0:
-            return []
-        batch, self.batch = self.batch, self._new_batch()
-        handle = batch.store(base, count)
-        return batch.result(self._flush(batch), handle)
+        return self.gather([("read", base, count)])[0]
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
-        if not addrs:
-            return []
-        if addrs != list(range(addrs[0], addrs[0] + len(addrs))):
-            raise ValueError("statistics are read in one contiguous run of ids")
-        batch, self.batch = self.batch, self._new_batch()
-        handle = batch.stats(core, kind, addrs[0], len(addrs))
-        return batch.result(self._flush(batch), handle)
+        return self.gather([("stat", core, kind, addrs)])[0]
 
     def gather(self, requests: list[tuple]) -> list[list[int]]:
         """Every read in the invocation that carries the queued writes and runs."""
         if not requests:
             return []
+        for r in requests:
+            addrs = r[3] if r[0] == "stat" else None
+            if addrs and addrs != list(range(addrs[0], addrs[0] + len(addrs))):
+                raise ValueError("statistics are read in one contiguous run of ids")
         batch, self.batch = self.batch, self._new_batch()
         handles = []
         for r in requests:
@@ -148,8 +142,6 @@ class CommandDriver(Driver):
                 handles.append(batch.store(r[1], r[2]) if r[2] else None)
             else:
                 core, kind, addrs = r[1:]
-                if addrs and addrs != list(range(addrs[0], addrs[0] + len(addrs))):
-                    raise ValueError("statistics are read in one contiguous run of ids")
                 handles.append(batch.stats(core, kind, addrs[0], len(addrs))
                                if addrs else None)
         if all(h is None for h in handles):
@@ -168,16 +160,12 @@ def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9,
                    axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> Executor:
     """The kernel's command semantics in Python, over another Driver (a software
     model of the kernel: what the RTL wrapper must do, for testing the host side)."""
-    from .commands import COMMAND_WORDS, decode_command
+    from .commands import decode_commands
 
     def execute(commands: np.ndarray, image: np.ndarray) -> np.ndarray:
         image = np.array(image, dtype=np.uint64)
-        words = [int(w) for w in commands]
-        for i in range(0, len(words), COMMAND_WORDS):
-            c = decode_command(words[i:i + COMMAND_WORDS])
+        for n, c in enumerate(decode_commands(commands)):
             at = c.offset // 8
-            if c.opcode == "END":
-                break
             if c.opcode == "LOAD":
                 lay = layout(hostmap, c.memory, axi_data_bits)
                 driver.write(c.memory, c.address,
@@ -194,7 +182,7 @@ def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9,
             elif c.opcode == "RUN":
                 driver.run(c.address, max_cycles)
             else:
-                raise ValueError(f"command {i // COMMAND_WORDS}: unknown opcode {c.opcode}")
+                raise ValueError(f"command {n}: unknown opcode {c.opcode}")
         return image
 
     return execute

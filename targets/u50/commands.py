@@ -239,6 +239,18 @@ def encode_commands(commands: list[Command], align: int = WORD_BYTES) -> np.ndar
     return np.array([w for c in commands for w in c.words(align)], dtype=np.uint64)
 
 
+def decode_commands(words) -> list[Command]:
+    """The commands of a command list (uint64 words), up to its END."""
+    words = [int(w) for w in words]
+    out = []
+    for i in range(0, len(words), COMMAND_WORDS):
+        c = decode_command(words[i:i + COMMAND_WORDS])
+        if c.opcode == "END":
+            break
+        out.append(c)
+    return out
+
+
 def decode_command(words) -> Command:
     """The :class:`Command` of 4 words (for messages; unknown codes become ``?N``)."""
     head, address, count, offset = (int(w) for w in words[:COMMAND_WORDS])
