@@ -97,7 +97,8 @@ def synthesize(tool: Tool, block: pyrtl.Block, module: str, folder: Path) -> dic
     return cell_counts(block_verilog(block, module), module, folder, timeout=900, tool=tool)
 
 
-@pytest.mark.tools
+@pytest.mark.slow       # 35 s of Yosys; the default run keeps test_verilog_writer's
+@pytest.mark.tools      # shift-register synthesis, the rest of synthesis is `-m slow`
 def test_pe_multipliers_map_to_two_dsp48e2_each(yosys_tool, tmp_path):
     block = build_pe(FIXAR_WIDTHS)
     cells = synthesize(yosys_tool, block, "fixar_pe", tmp_path)

@@ -2,8 +2,9 @@
 tests/u50/test_kernel.py, and the simulator side, tests/u50/kernel_cocotb.py, which
 reads the design's name from ``$FIXAR_KERNEL_DESIGN``).
 
-``main``: a tiny DDPG (actor 3-5-3-1, critic 4-4-1, batch 4) on two cores of 2x2 PEs,
-with the default ``m_axi_gmem0`` (256 bits); ``narrow`` and ``wide``: the same networks
+``main``: a tiny DDPG (actor 3-5-3-1, critic 4-4-1, batch 4) on two cores of 2x1 PEs
+(one vector lane each: most of the build is the lanes), with the default
+``m_axi_gmem0`` (256 bits); ``narrow`` and ``wide``: the same networks
 (batch 3) on one 1x1 core behind a 64-bit and a 512-bit ``m_axi_gmem0`` (smaller, so
 that their builds stay quick)."""
 
@@ -43,7 +44,7 @@ def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int) -> De
     return Design(name, spec, config_for(spec, memory_words=words), batch, bits)
 
 
-DESIGNS = {"main": _design("main", (2, 2, 2), 4, DEFAULT_AXI_DATA_BITS),
+DESIGNS = {"main": _design("main", (2, 1, 2), 4, DEFAULT_AXI_DATA_BITS),
            "narrow": _design("narrow", (1, 1, 1), 3, 64),
            "wide": _design("wide", (1, 1, 1), 3, 512)}
 
