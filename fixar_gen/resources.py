@@ -16,8 +16,8 @@ PE array (calibrated)
     boards.dsps_per_pe`` (4 at FIXAR's widths, which the same Yosys runs confirm).
 
 Vector unit and controller (documented constants, until the full core synthesizes)
-    One vector lane per array column (``perf``'s C lanes), each :data:`VECTOR_LANE`
-    in the design-space model, or, for a generated design (``fixar estimate``), the
+    ``hardware.vector_lanes`` lanes per core (L, ``perf``'s lanes; by default one per
+    array column), each :data:`VECTOR_LANE` in the design-space model, or, for a generated design (``fixar estimate``), the
     generated lane's model for the spec (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
     address generators, the host DMA engine, the inter-core link).  The constants are
@@ -31,7 +31,7 @@ Memories (the generated inventory, or the spec's memory sizes)
     URAM288 banks for its width).  Without an inventory (design-space sweeps, the
     spec's own fit check) the model is FIXAR's per-kind organisation; per core: the
     weight memory (online + target parameters, ``banks`` words wide), the
-    gradient/optimizer-state memory (one word per vector lane per cycle), the
+    gradient/optimizer-state memory (one word per vector lane per cycle: L words wide), the
     activation memory (one word per array row per cycle: the line buffer's feed) and
     the accumulator (``C`` columns x two ``A``-bit lanes, one row per streamed sample,
     as deep as the batch).  Sizes are ``Spec.memory_needs()`` or the spec's explicit
@@ -329,7 +329,7 @@ def _array(spec: "Spec") -> tuple[Resources, bool]:
 def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
     """(name, width bits, depth) of each memory of one core."""
     hw, n = spec.hardware, spec.numerics
-    rows, cols = hw.array
+    rows, cols, lanes = hw.rows, hw.cols, hw.lanes
     need = spec.memory_needs()            # bytes per core
     given = hw.memory
 
@@ -344,7 +344,7 @@ def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
     shapes = [
         ("weight", hw.memory.banks * n.weight.width,
          math.ceil(words("weight_kib", n.weight.width) / hw.memory.banks)),
-        ("state", cols * state_bits, math.ceil(words("state_kib", state_bits) / cols)),
+        ("state", lanes * state_bits, math.ceil(words("state_kib", state_bits) / lanes)),
         ("activation", rows * n.activation.width,
          math.ceil(words("activation_kib", n.activation.width) / rows)),
         ("accumulator", cols * 2 * n.accumulator_width, spec.algorithm.batch_size),
@@ -425,7 +425,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if board is None:
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
-    lanes = hw.cols
+    lanes = hw.lanes
     one_lane = VECTOR_LANE if lane is None else lane.resources
     parts = [("PE arrays", array.times(cores)),
              ("vector units", one_lane.times(lanes * cores)),
