@@ -326,10 +326,10 @@ def _array(spec: "Spec") -> tuple[Resources, bool]:
     return res, (w, h, a) != (cw, ch, ca)
 
 
-def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
-    """(name, width bits, depth) of each memory of one core."""
+def _memory_shapes(spec: "Spec", lanes: int) -> list[tuple[str, int, int]]:
+    """(name, width bits, depth) of each memory of one core of ``lanes`` vector lanes."""
     hw, n = spec.hardware, spec.numerics
-    rows, cols, lanes = hw.rows, hw.cols, hw.lanes
+    rows, cols = hw.rows, hw.cols
     need = spec.memory_needs()            # bytes per core
     given = hw.memory
 
@@ -411,8 +411,10 @@ def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Mem
 def estimate_resources(spec: "Spec", cores: int | None = None,
                        board: Board | None = None,
                        inventory: "Inventory | None" = None,
-                       lane: "LaneEstimate | None" = None) -> ResourceReport:
-    """The resource model of ``spec`` (with ``cores`` cores if given), checked against
+                       lane: "LaneEstimate | None" = None,
+                       lanes: int | None = None) -> ResourceReport:
+    """The resource model of ``spec`` (with ``cores`` cores and ``lanes`` vector lanes
+    per core if given), checked against
     ``board`` (default: the spec's target board; none for ``sim``).  Memories: the
     generated design's ``inventory`` as block RAM when given (``fixar estimate``
     passes :func:`fixar_gen.memory_fit.generated_inventory`), else the per-kind
@@ -425,7 +427,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if board is None:
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
-    lanes = hw.lanes
+    lanes = hw.lanes if lanes is None else lanes
     one_lane = VECTOR_LANE if lane is None else lane.resources
     parts = [("PE arrays", array.times(cores)),
              ("vector units", one_lane.times(lanes * cores)),
@@ -434,7 +436,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if inventory is not None:
         memories = _generated_memories(inventory, board)
     else:
-        memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
+        memories = _place(_memory_shapes(spec, lanes), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),
                              uram=sum(m.count for m in memories if m.kind == "uram"))
     parts.append(("memories", memory_total))
@@ -457,6 +459,17 @@ def max_cores(spec: "Spec", board: Board) -> int:
     return best
 
 
+def max_lanes(spec: "Spec", board: Board) -> int:
+    """The most vector lanes per core (up to the spec's) with which the spec's cores fit
+    ``board`` (0: not even one lane)."""
+    best = 0
+    for lanes in range(1, spec.hardware.lanes + 1):
+        if not estimate_resources(spec, board=board, lanes=lanes).fits:
+            break
+        best = lanes
+    return best
+
+
 def check_fit(spec: "Spec") -> None:
     """Raise :class:`SpecError` if the spec's target board cannot hold the design."""
     board = BOARDS.get(spec.target)
@@ -467,6 +480,13 @@ def check_fit(spec: "Spec") -> None:
         return
     hw = spec.hardware
     fewer = max_cores(spec, board)
+    lanes = max_lanes(spec, board) if hw.vector_lanes is not None else 0
+    if lanes:
+        raise SpecError("hardware.vector_lanes", f"{hw.lanes} vector lanes per core do not "
+                        f"fit the {board.name} with {hw.cores} cores x {hw.rows}x{hw.cols} "
+                        f"PEs after the shell margin: {', '.join(report.problems())} (at "
+                        f"most {lanes}; `fixar estimate` shows the parts)",
+                        also=("hardware.cores", "hardware.array"))
     if fewer:
         field, allowed = "hardware.cores", (f"at most {fewer} core{'s' * (fewer > 1)} of "
                                             f"{hw.rows}x{hw.cols} PEs with these networks")

@@ -54,9 +54,9 @@ def test_over_is_parsed_in_order_with_typed_values():
 
 @pytest.mark.parametrize("items, message", [
     (["core=1,2"], "--over core=1,2: unknown axis 'core' (did you mean 'cores'? axes: "
-                   "cores, array, policy, inference, batch, clock)"),
+                   "cores, array, policy, inference, batch, clock, lanes)"),
     (["cores"], "--over cores: expected AXIS=V1,V2,... (axes: cores, array, policy, "
-                "inference, batch, clock)"),
+                "inference, batch, clock, lanes)"),
     (["cores=1,two"], "--over cores=1,two: 'two' is not allowed (integers from 1 to 64)"),
     (["cores=0"], "--over cores=0: '0' is not allowed (integers from 1 to 64)"),
     (["array=16"], "--over array=16: '16' is not allowed (RxC with R and C from 1 to 256, "
