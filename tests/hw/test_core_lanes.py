@@ -133,3 +133,26 @@ def test_training_step_with_fewer_lanes_than_columns_identical():
 def test_training_step_with_lanes_apart_from_columns_identical(rows, cols, cores, batch,
                                                                lanes):
     _ddpg_steps(rows, cols, cores, batch, lanes)
+
+
+@pytest.mark.slow           # a Verilator build (minutes on two cores)
+@pytest.mark.tools
+def test_random_programs_with_fewer_lanes_than_columns_verilator_equal_golden(
+        verilator_tool):
+    from fixar_gen.hw.drivers import VerilatorDriver
+    from fixar_gen.hw.session import verilog_of
+    from fixar_gen.hw.verilate import VerilatorModel
+    spec = lanes_spec(2, 3, 1, 2)
+    cfg = small_config(spec)
+    model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
+    machine = HardwareMachine(cfg, VerilatorDriver(cfg, model.start()))
+    try:
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def check(data):
+            case = data.draw(programs(spec))
+            diff = check_program(case, machine)
+            assert diff is None, f"{diff}\n{case.listing()}"
+        check()
+    finally:
+        machine.driver.close()
