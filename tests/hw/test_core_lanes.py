@@ -27,7 +27,7 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.isa import VECTOR_FUNCTIONS, Range, Vector
 from fixar_gen.programs import programs
 from fixar_gen.spec import HardwareSpec, Spec
-from fixar_gen.testing import train_both, uniform_batch
+from fixar_gen.testing import precisions, specs, train_both, uniform_batch
 from fixar_gen.verify import check_program
 
 from .test_core import small_config, tiny_ddpg
@@ -71,6 +71,22 @@ def test_the_spec_lanes_reach_the_generator():
     assert (cfg.lanes, cfg.banks, cfg.acc_half) == (5, 8, 8)
     for phase in ("train", "infer", "explore", "infer_critic"):
         assert hardware_limits(compile_program(more, phase), cfg) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_compiled_programs_fit_the_core_of_their_lanes(data):
+    """Random small specs with vector lanes (1 to 6 on arrays up to 4x4, several cores),
+    FXP32 or FXP16: every phase's program is placed for the cmem half line of the
+    generated core (columns or lanes, if more), so the core runs it. A compiler that
+    pads accumulators for the columns alone fails when the lanes are more."""
+    spec = data.draw(specs(max_cores=3, max_lanes=6))
+    precision = data.draw(precisions(spec))
+    cfg = config_for(spec)
+    assert cfg.lanes == spec.hardware.lanes
+    for phase, batch in (("train", None), ("infer", 1), ("explore", 1)):
+        program = compile_program(spec, phase, precision, batch)
+        assert hardware_limits(program, cfg) == [], (phase, spec.hardware)
 
 
 @pytest.mark.parametrize("cols,lanes,steps", [(8, 8, 1), (8, 3, 3), (8, 1, 8), (3, 5, 1)])
