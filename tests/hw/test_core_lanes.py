@@ -120,6 +120,21 @@ def test_element_loop_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(
     assert diff is None, f"{diff}\n{case.listing()}"
 
 
+@pytest.mark.slow           # a PyRTL core per drawn shape (minutes)
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_shapes_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
+    """Random small cores (1 to 3 rows and columns, 1 or 2 cores) with lanes other than
+    their columns (1 to 6), a few random programs each."""
+    rows, cols = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    lanes = data.draw(st.integers(1, 6).filter(lambda n: n != cols))
+    spec, machine = lanes_machine((rows, cols, data.draw(st.integers(1, 2)), lanes))
+    for _ in range(3):
+        case = data.draw(programs(spec))
+        diff = check_program(case, machine)
+        assert diff is None, f"{diff}\n{case.listing()}"
+
+
 def _ddpg_steps(rows, cols, cores, batch, lanes):
     base = tiny_ddpg(rows, cols, cores, batch)
     spec = dataclasses.replace(base, hardware=dataclasses.replace(
