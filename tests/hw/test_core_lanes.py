@@ -32,8 +32,9 @@ from fixar_gen.verify import check_program
 
 from .test_core import small_config, tiny_ddpg
 
-#: (rows, cols, cores, lanes): fewer lanes than columns (a divisor, a non-divisor, one
-#: lane), more lanes than columns (not a power of two: 3 lanes in 4 banks; on 1x1)
+#: (rows, cols, cores, lanes): fewer lanes than columns (2 of 3: a partial last step;
+#: one lane of 4, on two cores), more lanes than columns (not powers of two: 3 lanes in
+#: 4 banks on 1x1, 5 in 8 on 2x2, cmem's half line 4 and 8)
 LANE_SHAPES = ((2, 3, 1, 2), (2, 4, 2, 1), (1, 1, 1, 3), (2, 2, 1, 5))
 
 
