@@ -45,5 +45,5 @@ def _mapping_tree(mapping: dict):
 
 __all__ = ["load_spec", "Fragment", "FRAGMENTS", "Default", "Name", "Env", "Seed", "Actor",
            "Critic", "DDPG", "Batch", "Steps", "Optimizer", "Noise", "Formats", "QAT", "FXP32",
-           "FXP16", "Numerics", "Cores", "Array", "Lanes", "Clock", "Memory", "Parallelism", "U50",
-           "Sim", "Set", "FromMapping"]
+           "FXP16", "Numerics", "Cores", "Array", "Lanes", "Clock", "Memory", "Parallelism",
+           "U50", "Sim", "Set", "FromMapping"]

@@ -36,8 +36,9 @@ MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
 #: (:mod:`fixar_gen.memory_access`)
 BANKED_MEMORIES = ("mmem", "vmem", "gmem")
 #: the memory of the accumulators: 2H interleaved banks (H = the array's columns, or the
-#: vector lanes if more, rounded up to a power of two, :func:`accumulator_half_line`), read and written a double line
-#: a cycle: H banks for row m's C column sums, the other H for row m + 1's (FXP16)
+#: vector lanes if more, rounded up to a power of two, :func:`accumulator_half_line`),
+#: read and written a double line a cycle: H banks for row m's C column sums, the other
+#: H for row m + 1's (FXP16)
 ACC_MEMORY = "cmem"
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``

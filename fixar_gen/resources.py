@@ -17,8 +17,9 @@ PE array (calibrated)
 
 Vector unit and controller (documented constants, until the full core synthesizes)
     ``hardware.vector_lanes`` lanes per core (L, ``perf``'s lanes; by default one per
-    array column), each :data:`VECTOR_LANE` in the design-space model, or, for a generated design (``fixar estimate``), the
-    generated lane's model for the spec (:mod:`fixar_gen.lane_resources`);
+    array column), each :data:`VECTOR_LANE` in the design-space model, or, for a
+    generated design (``fixar estimate``), the generated lane's model for the spec
+    (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
     address generators, the host DMA engine, the inter-core link).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
@@ -31,8 +32,8 @@ Memories (the generated inventory, or the spec's memory sizes)
     URAM288 banks for its width).  Without an inventory (design-space sweeps, the
     spec's own fit check) the model is FIXAR's per-kind organisation; per core: the
     weight memory (online + target parameters, ``banks`` words wide), the
-    gradient/optimizer-state memory (one word per vector lane per cycle: L words wide), the
-    activation memory (one word per array row per cycle: the line buffer's feed) and
+    gradient/optimizer-state memory (one word per vector lane per cycle: L words wide),
+    the activation memory (one word per array row per cycle: the line buffer's feed) and
     the accumulator (``C`` columns x two ``A``-bit lanes, one row per streamed sample,
     as deep as the batch).  Sizes are ``Spec.memory_needs()`` or the spec's explicit
     ``hardware.memory`` sizes when larger.  A memory of ``width x depth`` bits costs
@@ -479,7 +480,6 @@ def check_fit(spec: "Spec") -> None:
     if report.fits:
         return
     hw = spec.hardware
-    fewer = max_cores(spec, board)
     lanes = max_lanes(spec, board) if hw.vector_lanes is not None else 0
     if lanes:
         raise SpecError("hardware.vector_lanes", f"{hw.lanes} vector lanes per core do not "
@@ -487,6 +487,7 @@ def check_fit(spec: "Spec") -> None:
                         f"PEs after the shell margin: {', '.join(report.problems())} (at "
                         f"most {lanes}; `fixar estimate` shows the parts)",
                         also=("hardware.cores", "hardware.array"))
+    fewer = max_cores(spec, board)
     if fewer:
         field, allowed = "hardware.cores", (f"at most {fewer} core{'s' * (fewer > 1)} of "
                                             f"{hw.rows}x{hw.cols} PEs with these networks")

@@ -117,8 +117,9 @@ def words_needed(spec: Spec) -> dict[str, int]:
 def random_program_words(spec: Spec) -> int:
     """Words one memory may take in a random program for ``spec``'s hardware
     (:func:`fixar_gen.programs.programs`, whose buffers are at most ``2 max(R, C, L)
-    + 4`` on a side, L the vector lanes; it drops a program that takes more): the simulated designs of
-    :func:`fixar_gen.hw.session.open_machine` have memories at least this deep, so
+    + 4`` on a side, L the vector lanes; it drops a program that takes more): the
+    simulated designs of :func:`fixar_gen.hw.session.open_machine` have memories at
+    least this deep, so
     that ``fixar verify`` runs its random programs on them."""
     hw = spec.hardware
     side = 2 * max(hw.rows, hw.cols, hw.lanes) + 4
