@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .fragments import (FRAGMENTS, DDPG, FXP16, FXP32, QAT, U50, Actor, Array, Batch, Clock,
-                        Cores, Critic, Default, Env, Formats, Fragment, FromMapping, Memory,
-                        Name, Noise, Numerics, Optimizer, Parallelism, Seed, Set, Sim, Steps)
+                        Cores, Critic, Default, Env, Formats, Fragment, FromMapping, Lanes,
+                        Memory, Name, Noise, Numerics, Optimizer, Parallelism, Seed, Set, Sim,
+                        Steps)
 from .tree import Loc, from_plain
 
 
@@ -44,5 +45,5 @@ def _mapping_tree(mapping: dict):
 
 __all__ = ["load_spec", "Fragment", "FRAGMENTS", "Default", "Name", "Env", "Seed", "Actor",
            "Critic", "DDPG", "Batch", "Steps", "Optimizer", "Noise", "Formats", "QAT", "FXP32",
-           "FXP16", "Numerics", "Cores", "Array", "Clock", "Memory", "Parallelism", "U50",
-           "Sim", "Set", "FromMapping"]
+           "FXP16", "Numerics", "Cores", "Array", "Lanes", "Clock", "Memory", "Parallelism",
+           "U50", "Sim", "Set", "FromMapping"]

@@ -200,6 +200,11 @@ def Array(rows: int, cols: int) -> Fragment:
     return Fragment(_label("Array", rows, cols), {"hardware.array": [rows, cols]})
 
 
+def Lanes(n: int) -> Fragment:
+    """Vector lanes per core (by default one per array column)."""
+    return Fragment(_label("Lanes", n), {"hardware.vector_lanes": n})
+
+
 def Clock(mhz: float) -> Fragment:
     """The core clock in MHz."""
     return Fragment(_label("Clock", mhz), {"hardware.clock_mhz": mhz})
@@ -242,7 +247,7 @@ def FromMapping(mapping: dict[str, Any]) -> Fragment:
 FRAGMENTS: dict[str, Callable[..., Fragment]] = {
     f.__name__: f for f in (Default, Name, Env, Seed, Actor, Critic, DDPG, Batch, Steps,
                             Optimizer, Noise, Formats, QAT, FXP32, FXP16, Numerics, Cores,
-                            Array, Clock, Memory, Parallelism, U50, Sim, Set)
+                            Array, Lanes, Clock, Memory, Parallelism, U50, Sim, Set)
 }
 
 

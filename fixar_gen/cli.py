@@ -525,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--over", nargs="+", required=True, metavar="AXIS=V1,V2",
                    help="axes: cores=1,2,4 array=8x8,16x16 policy=intra_layer,intra_batch,"
-                   "auto inference=... batch=64,256 clock=164,200")
+                   "auto inference=... batch=64,256 clock=164,200 lanes=4,8,16")
     p.add_argument("--out", type=output_folder, default=None,
                    help="output folder (default: sweeps/NAME)")
     p.add_argument("--board", default=None, help="check the fit on this board (default: "

@@ -230,7 +230,8 @@ class Emitter:
         self.cores = self.spec.hardware.cores
         self.code: list[Instruction] = []
         self.acc_bits = self.spec.numerics.accumulator_width
-        self.acc_half = accumulator_half_line(self.spec.hardware.cols)
+        hw = self.spec.hardware
+        self.acc_half = accumulator_half_line(hw.cols, hw.lanes)
 
     # -- helpers --------------------------------------------------------------------
 

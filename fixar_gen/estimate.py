@@ -50,6 +50,7 @@ def estimate(spec: Spec) -> dict:
         "cores": hw.cores,
         "array": list(hw.array),
         "pe_count": hw.pe_count,
+        "vector_lanes": hw.lanes,
         "params": work.params,
         "batch_size": batch,
         "macs_per_sample": work.macs_per_sample,
@@ -116,7 +117,7 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
     from .perf import schedule_with
     hw = spec.hardware
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
-                     lanes=hw.cols)
+                     lanes=hw.lanes)
     batch = spec.algorithm.batch_size
     execution = rtl_execution(cfg)
     train = schedule_with(compile_program(spec, "train", precision), hw.cores, execution,
@@ -140,7 +141,8 @@ def cycle_breakdown(mode_report: dict) -> str:
 def format_estimate(r: dict) -> str:
     lines = [
         f"{r['spec']}: {r['cores']} cores x {r['array'][0]}x{r['array'][1]} PEs = "
-        f"{r['pe_count']} PEs at {r['clock_mhz']:g} MHz (target {r['target']}; "
+        f"{r['pe_count']} PEs, {r['vector_lanes']} vector lanes per core, at "
+        f"{r['clock_mhz']:g} MHz (target {r['target']}; "
         f"training {r['policy']['training']}, inference {r['policy']['inference']})",
         f"  workload: {r['params']:,} parameters; {r['macs_per_sample']:,} MACs per "
         f"training sample; batch {r['batch_size']}",

@@ -67,7 +67,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     timings["generate_s"] = round(time.perf_counter() - t0, 3)
     report = {
         "spec": spec.name, "top": cfg.name, "target": spec.target,
-        "cores": cfg.cores, "array": [cfg.rows, cfg.cols],
+        "cores": cfg.cores, "array": [cfg.rows, cfg.cols], "vector_lanes": cfg.lanes,
         "pe": {"weight_bits": cfg.pe.weight, "half_bits": cfg.pe.half,
                "acc_bits": cfg.pe.acc},
         "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,

@@ -35,9 +35,10 @@ MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
 #: write port per core: a step reads at most one operand and writes one line in each
 #: (:mod:`fixar_gen.memory_access`)
 BANKED_MEMORIES = ("mmem", "vmem", "gmem")
-#: the memory of the accumulators: 2H interleaved banks (H = the array's columns rounded
-#: up to a power of two, :func:`accumulator_half_line`), read and written a double line
-#: a cycle: H banks for row m's C column sums, the other H for row m + 1's (FXP16)
+#: the memory of the accumulators: 2H interleaved banks (H = the array's columns, or the
+#: vector lanes if more, rounded up to a power of two, :func:`accumulator_half_line`),
+#: read and written a double line a cycle: H banks for row m's C column sums, the other
+#: H for row m + 1's (FXP16)
 ACC_MEMORY = "cmem"
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
@@ -101,10 +102,10 @@ class Memory:
         return self.words * (word if self.word_wide and word else self.width)
 
 
-def accumulator_half_line(array_cols: int) -> int:
+def accumulator_half_line(array_cols: int, lanes: int = 1) -> int:
     """H: the words of one half of ``cmem``'s double line, the array's columns (or the
     core's vector lanes, if more) rounded up to a power of two; ``cmem`` has 2H banks."""
-    return 1 << (max(array_cols, 1) - 1).bit_length()
+    return 1 << (max(array_cols, lanes, 1) - 1).bit_length()
 
 
 def accumulator_stride(cols: int, half: int) -> int:

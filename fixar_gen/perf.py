@@ -44,7 +44,8 @@ MatMul (unit "array")
     accumulator costs nothing extra.
 
 Drain, Vector (unit "vector")
-    C lanes per core: ``ceil(rows * cols / C)`` cycles plus the function's pipeline
+    L vector lanes per core (``hardware.vector_lanes``, by default the array's C
+    columns): ``ceil(rows * cols / L)`` cycles plus the function's pipeline
     latency (``Timing.drain_latency`` by activation, ``Timing.vector_latency`` by
     function), paid once per instruction because the unit is pipelined.
 
@@ -210,7 +211,7 @@ def _matmul_cycles(mm: MatMul, spec: Spec, timing: Timing) -> int:
 
 def _execution(instr: Instruction, spec: Spec, timing: Timing) -> tuple[str, int]:
     """(unit, cycles) of the instruction after its issue; a barrier's wait is excluded."""
-    lanes = spec.hardware.cols
+    lanes = spec.hardware.lanes
     if isinstance(instr, MatMul):
         return "array", _matmul_cycles(instr, spec, timing)
     if isinstance(instr, (Load, Store)):

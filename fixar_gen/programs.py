@@ -51,9 +51,9 @@ class _Builder:
         self.host: dict[str, np.ndarray] = {}
         self.code: list = []
         rows, cols = spec.hardware.array
-        self.max_dim = 2 * max(rows, cols) + 1
+        self.max_dim = 2 * max(rows, cols, spec.hardware.lanes) + 1
         self.cores = spec.hardware.cores
-        self.acc_half = accumulator_half_line(cols)
+        self.acc_half = accumulator_half_line(cols, spec.hardware.lanes)
         self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     # -- formats and values -------------------------------------------------------
@@ -321,7 +321,8 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     pe = pe_widths(spec)
     assume(not program_limits(program, pe, word_bits(pe)))
     # every unit reaches the memories of its operands (fixar_gen.memory_access)
-    assume(not access_problems(program, accumulator_half_line(spec.hardware.cols)))
+    half = accumulator_half_line(spec.hardware.cols, spec.hardware.lanes)
+    assume(not access_problems(program, half))
     # every value within the width config_for gives its memory (the data formats the
     # drawn constants and PRNG lanes included): a program the spec's design can hold
     # and within the depth open_machine gives every memory (random_program_words)
@@ -332,7 +333,6 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     assume(all(stored_width(b) <= widths[memory_of(b)] for b in program.buffers
                if memory_of(b) in widths))
     limit = random_program_words(spec)
-    half = accumulator_half_line(spec.hardware.cols)
     placement = place(program, share=False, acc_half=half)
     assume(all(m.words <= limit for m in placement.memories))
     # acc_add's two accumulators in the two halves of cmem's banks

@@ -16,9 +16,10 @@ PE array (calibrated)
     boards.dsps_per_pe`` (4 at FIXAR's widths, which the same Yosys runs confirm).
 
 Vector unit and controller (documented constants, until the full core synthesizes)
-    One vector lane per array column (``perf``'s C lanes), each :data:`VECTOR_LANE`
-    in the design-space model, or, for a generated design (``fixar estimate``), the
-    generated lane's model for the spec (:mod:`fixar_gen.lane_resources`);
+    ``hardware.vector_lanes`` lanes per core (L, ``perf``'s lanes; by default one per
+    array column), each :data:`VECTOR_LANE` in the design-space model, or, for a
+    generated design (``fixar estimate``), the generated lane's model for the spec
+    (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
     address generators, the host DMA engine, the inter-core link).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
@@ -31,8 +32,8 @@ Memories (the generated inventory, or the spec's memory sizes)
     URAM288 banks for its width).  Without an inventory (design-space sweeps, the
     spec's own fit check) the model is FIXAR's per-kind organisation; per core: the
     weight memory (online + target parameters, ``banks`` words wide), the
-    gradient/optimizer-state memory (one word per vector lane per cycle), the
-    activation memory (one word per array row per cycle: the line buffer's feed) and
+    gradient/optimizer-state memory (one word per vector lane per cycle: L words wide),
+    the activation memory (one word per array row per cycle: the line buffer's feed) and
     the accumulator (``C`` columns x two ``A``-bit lanes, one row per streamed sample,
     as deep as the batch).  Sizes are ``Spec.memory_needs()`` or the spec's explicit
     ``hardware.memory`` sizes when larger.  A memory of ``width x depth`` bits costs
@@ -326,10 +327,10 @@ def _array(spec: "Spec") -> tuple[Resources, bool]:
     return res, (w, h, a) != (cw, ch, ca)
 
 
-def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
-    """(name, width bits, depth) of each memory of one core."""
+def _memory_shapes(spec: "Spec", lanes: int) -> list[tuple[str, int, int]]:
+    """(name, width bits, depth) of each memory of one core of ``lanes`` vector lanes."""
     hw, n = spec.hardware, spec.numerics
-    rows, cols = hw.array
+    rows, cols = hw.rows, hw.cols
     need = spec.memory_needs()            # bytes per core
     given = hw.memory
 
@@ -344,7 +345,7 @@ def _memory_shapes(spec: "Spec") -> list[tuple[str, int, int]]:
     shapes = [
         ("weight", hw.memory.banks * n.weight.width,
          math.ceil(words("weight_kib", n.weight.width) / hw.memory.banks)),
-        ("state", cols * state_bits, math.ceil(words("state_kib", state_bits) / cols)),
+        ("state", lanes * state_bits, math.ceil(words("state_kib", state_bits) / lanes)),
         ("activation", rows * n.activation.width,
          math.ceil(words("activation_kib", n.activation.width) / rows)),
         ("accumulator", cols * 2 * n.accumulator_width, spec.algorithm.batch_size),
@@ -411,8 +412,10 @@ def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Mem
 def estimate_resources(spec: "Spec", cores: int | None = None,
                        board: Board | None = None,
                        inventory: "Inventory | None" = None,
-                       lane: "LaneEstimate | None" = None) -> ResourceReport:
-    """The resource model of ``spec`` (with ``cores`` cores if given), checked against
+                       lane: "LaneEstimate | None" = None,
+                       lanes: int | None = None) -> ResourceReport:
+    """The resource model of ``spec`` (with ``cores`` cores and ``lanes`` vector lanes
+    per core if given), checked against
     ``board`` (default: the spec's target board; none for ``sim``).  Memories: the
     generated design's ``inventory`` as block RAM when given (``fixar estimate``
     passes :func:`fixar_gen.memory_fit.generated_inventory`), else the per-kind
@@ -425,7 +428,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if board is None:
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
-    lanes = hw.cols
+    lanes = hw.lanes if lanes is None else lanes
     one_lane = VECTOR_LANE if lane is None else lane.resources
     parts = [("PE arrays", array.times(cores)),
              ("vector units", one_lane.times(lanes * cores)),
@@ -434,7 +437,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if inventory is not None:
         memories = _generated_memories(inventory, board)
     else:
-        memories = _place(_memory_shapes(spec), cores, fixed_bram, board)
+        memories = _place(_memory_shapes(spec, lanes), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),
                              uram=sum(m.count for m in memories if m.kind == "uram"))
     parts.append(("memories", memory_total))
@@ -457,6 +460,17 @@ def max_cores(spec: "Spec", board: Board) -> int:
     return best
 
 
+def max_lanes(spec: "Spec", board: Board) -> int:
+    """The most vector lanes per core (up to the spec's) with which the spec's cores fit
+    ``board`` (0: not even one lane)."""
+    best = 0
+    for lanes in range(1, spec.hardware.lanes + 1):
+        if not estimate_resources(spec, board=board, lanes=lanes).fits:
+            break
+        best = lanes
+    return best
+
+
 def check_fit(spec: "Spec") -> None:
     """Raise :class:`SpecError` if the spec's target board cannot hold the design."""
     board = BOARDS.get(spec.target)
@@ -466,6 +480,13 @@ def check_fit(spec: "Spec") -> None:
     if report.fits:
         return
     hw = spec.hardware
+    lanes = max_lanes(spec, board) if hw.vector_lanes is not None else 0
+    if lanes:
+        raise SpecError("hardware.vector_lanes", f"{hw.lanes} vector lanes per core do not "
+                        f"fit the {board.name} with {hw.cores} cores x {hw.rows}x{hw.cols} "
+                        f"PEs after the shell margin: {', '.join(report.problems())} (at "
+                        f"most {lanes}; `fixar estimate` shows the parts)",
+                        also=("hardware.cores", "hardware.array"))
     fewer = max_cores(spec, board)
     if fewer:
         field, allowed = "hardware.cores", (f"at most {fewer} core{'s' * (fewer > 1)} of "

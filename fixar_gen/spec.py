@@ -271,6 +271,10 @@ class HardwareSpec:
     cores: int = param(2, "number of AAP cores", min=1, max=64)
     array: tuple[int, int] = param((16, 16), "PE array of each core: [rows, cols]",
                                    min=1, max=256)
+    vector_lanes: int | None = param(None, "vector lanes per core: the element loop "
+                                     "(vec, drain, load, store) takes a row's elements "
+                                     "this many a cycle; null: one per array column",
+                                     min=1, max=256)
     clock_mhz: float = param(164.0, "core clock", min=1.0, max=1_000.0)
     memory: MemorySpec = param(doc="on-chip memories", default_factory=MemorySpec)
 
@@ -284,6 +288,11 @@ class HardwareSpec:
     @property
     def cols(self) -> int:
         return self.array[1]
+
+    @property
+    def lanes(self) -> int:
+        """Vector lanes per core: ``vector_lanes``, or the array's columns when null."""
+        return self.cols if self.vector_lanes is None else self.vector_lanes
 
     @property
     def pe_count(self) -> int:

@@ -123,6 +123,8 @@ AXES: dict[str, Axis] = {a.name: a for a in (
          "integers from 1 to 65536"),
     Axis("clock", "core clock in MHz (hardware.clock_mhz)", _clock,
          "numbers from 1 to 1000"),
+    Axis("lanes", "vector lanes per core (hardware.vector_lanes)", _int_in(1, 256),
+         "integers from 1 to 256"),
 )}
 
 
@@ -171,6 +173,7 @@ class Point:
         v = dict(self.values)
         hw = dataclasses.replace(hw, cores=v.get("cores", hw.cores),
                                  array=v.get("array", hw.array),
+                                 vector_lanes=v.get("lanes", hw.vector_lanes),
                                  clock_mhz=v.get("clock", hw.clock_mhz))
         algo = dataclasses.replace(algo, batch_size=v.get("batch", algo.batch_size))
         par = dataclasses.replace(par, training=v.get("policy", par.training),
@@ -211,7 +214,7 @@ def evaluate_point(spec: Spec, point: Point, board_name: str | None) -> dict:
             at = None
     hw = (at or spec).hardware
     row.update(cores=hw.cores, array=f"{hw.rows}x{hw.cols}", pes=hw.pe_count,
-               clock=hw.clock_mhz,
+               lanes=hw.lanes, clock=hw.clock_mhz,
                policy=(at or spec).parallelism.training,
                inference=(at or spec).parallelism.inference,
                batch=(at or spec).algorithm.batch_size)
@@ -461,7 +464,8 @@ def mark_pareto(rows: list[dict]) -> None:
 
 LABEL = {"dsps": "DSP", "luts": "LUT"}
 
-COLUMNS = ("point", "status", "reason", "cores", "array", "pes", "policy", "inference",
+COLUMNS = ("point", "status", "reason", "cores", "array", "pes", "lanes", "policy",
+           "inference",
            "batch", "clock", "luts", "ffs", "dsps", "bram36", "uram", "luts_pct", "ffs_pct",
            "dsps_pct", "bram36_pct", "uram_pct", "lane_basis", "luts_fixar_lane",
            "luts_pct_fixar_lane",
@@ -500,18 +504,19 @@ def markdown(result: SweepResult) -> str:
              "calibrated model of the generated lane (the last column: the LUTs the "
              "design would take with FIXAR's 5,500-LUT lanes, for reference); IPS = "
              "samples per second through complete DDPG updates, accelerator only.", "",
-             "| point | status | PEs | DSP | LUT | BRAM36 | URAM | RTL FXP32 train IPS "
+             "| point | status | PEs | lanes per core | DSP | LUT | BRAM36 | URAM "
+             "| RTL FXP32 train IPS "
              "| RTL FXP16 train IPS | RTL FXP16 PE util | RTL inference IPS (batch 1) "
              "| RTL FXP16 cycles bound by | target schedule FXP16 train IPS (not run by "
              "the RTL) | Pareto | LUT % with FIXAR's lanes |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|"]
     for r in result.rows:
         status = "fits" if r["status"] == "ok" else f"dropped: {r['reason']}"
         util = ("" if r.get("fxp16_rtl_pe_util") is None
                 else f"{r['fxp16_rtl_pe_util']:.1%}")
         chose = f" ({r['policy'].replace(':', ' chose ')})" if ":" in r["policy"] else ""
         lines.append(
-            f"| {r['point']}{chose} | {status} | {r['pes']:,} | "
+            f"| {r['point']}{chose} | {status} | {r['pes']:,} | {r['lanes']} | "
             f"{_num(r.get('dsps'))} | {_num(r.get('luts'))} | {_num(r.get('bram36'))} | "
             f"{_num(r.get('uram'))} | {_num(r.get('fxp32_rtl_train_ips'))} | "
             f"{_num(r.get('fxp16_rtl_train_ips'))} | {util} | "

@@ -98,8 +98,10 @@ POLICIES = ("intra_layer", "intra_batch")
 def specs(draw, max_width: int = 40, max_layers: int = 2, max_batch: int = 33,
           max_cores: int = 4, max_array: int = 4, activations=("relu", "tanh", "leaky_relu",
                                                                 "identity"),
-          optimizers=("adam", "sgd", "momentum")) -> Spec:
-    """Small valid specs with explicit network sizes (no environment is created)."""
+          optimizers=("adam", "sgd", "momentum"), max_lanes: int = 0) -> Spec:
+    """Small valid specs with explicit network sizes (no environment is created);
+    ``max_lanes`` > 0 also draws ``hardware.vector_lanes`` (null, or 1 to ``max_lanes``),
+    else it stays null (one lane per array column)."""
     obs = draw(st.integers(1, 6))
     act = draw(st.integers(1, 3))
     hidden = st.lists(st.integers(1, max_width), min_size=1, max_size=max_layers).map(tuple)
@@ -121,7 +123,10 @@ def specs(draw, max_width: int = 40, max_layers: int = 2, max_batch: int = 33,
         numerics=NumericsSpec(precision="fxp32"),
         hardware=HardwareSpec(cores=draw(st.integers(1, max_cores)),
                               array=(draw(st.integers(1, max_array)),
-                                     draw(st.integers(1, max_array)))),
+                                     draw(st.integers(1, max_array))),
+                              vector_lanes=draw(st.one_of(st.none(),
+                                                          st.integers(1, max_lanes)))
+                              if max_lanes > 0 else None),
         parallelism=ParallelismSpec(inference=draw(st.sampled_from(POLICIES)),
                                     training=draw(st.sampled_from(POLICIES))),
     )

@@ -156,7 +156,8 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
     rng = np.random.default_rng(seed)
     print(f"cosim {spec.name} on {backend}: {updates} update(s), batch "
           f"{spec.algorithm.batch_size}, {spec.hardware.cores} core(s) of "
-          f"{spec.hardware.rows}x{spec.hardware.cols}", file=out)
+          f"{spec.hardware.rows}x{spec.hardware.cols}, {spec.hardware.lanes} vector "
+          f"lane(s) each", file=out)
 
     def compare_all(what: str) -> str | None:
         diff = _first_param_difference(golden.read_params(), hardware.read_params())

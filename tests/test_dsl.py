@@ -9,7 +9,7 @@ import yaml
 
 from fixar_gen import SpecError, load_spec
 from fixar_gen.dsl import (FRAGMENTS, QAT, U50, Actor, Array, Batch, Cores, Critic, Default,
-                           Env, FromMapping, Fragment, Set, Steps)
+                           Env, FromMapping, Fragment, Lanes, Set, Steps)
 from fixar_gen.spec import Spec
 
 from .conftest import EXAMPLES
@@ -101,6 +101,16 @@ def test_yaml_fragments_and_dsl_fragments_are_the_same_objects(tmp_path):
     dsl = (Default() + U50() + Cores(3) + Array(8, 4) + QAT(delay=10) + Actor(32, 16)
            + Batch(33)).spec()
     assert load_spec(path) == dsl
+
+
+def test_lanes_fragment_is_the_vector_lanes_field(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("fragments: [{Array: [8, 4]}, {Lanes: 3}]\n")
+    dsl = (Default() + Array(8, 4) + Lanes(3)).spec()
+    assert load_spec(path) == dsl == (Default() + Array(8, 4)
+                                      + Set("hardware.vector_lanes", 3)).spec()
+    assert dsl.hardware.vector_lanes == dsl.hardware.lanes == 3
+    assert (Default() + Array(8, 4)).spec().hardware.lanes == 4    # null: the columns
 
 
 def test_yaml_fields_override_its_fragments_and_base(tmp_path):

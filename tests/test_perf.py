@@ -113,6 +113,20 @@ def test_vector_op_cycles():
     assert cycles(vec("add", 8, 8), make_spec(array=(4, 16))) == 1 + 4 + 4   # 16 lanes
 
 
+@given(rows=st.integers(1, 9), cols=st.integers(1, 40), array_cols=st.integers(1, 16),
+       lanes=st.one_of(st.none(), st.integers(1, 20)))
+def test_the_element_loop_divides_by_the_vector_lanes(rows, cols, array_cols, lanes):
+    """hardware.vector_lanes sets the vector unit's elements per cycle (null: the array's
+    columns): a model that divides by the columns whatever the lanes fails here."""
+    spec = Spec(hardware=HardwareSpec(cores=1, array=(4, array_cols), vector_lanes=lanes))
+    per_cycle = array_cols if lanes is None else lanes
+    assert spec.hardware.lanes == per_cycle
+    assert cycles(vec("add", rows, cols), spec) == 1 + math.ceil(rows * cols / per_cycle) + 4
+    drain = Drain(core=0, dst=Y, acc=ACC, act=ACTIVATIONS.index("relu"),
+                  rows=Range(0, rows), cols=Range(0, cols))
+    assert cycles(drain, spec) == 1 + math.ceil(rows * cols / per_cycle) + T.drain("relu")
+
+
 def test_every_vector_function_and_activation_has_a_cost():
     spec = make_spec()
     for fn in VECTOR_FUNCTIONS:

@@ -192,6 +192,33 @@ def test_estimate_reports_the_resources_and_the_fit(capsys):
     assert data["resources"]["total"]["dsps"] == 2_048 + lanes * lane["dsps"]
 
 
+@pytest.mark.parametrize("lanes", [12, 8, 4])
+def test_fewer_vector_lanes_are_fewer_lane_luts_and_the_u50_fits(lanes):
+    """hardware.vector_lanes counts L lanes per core (not the columns): FIXAR's point
+    with 12 or fewer lanes fits the U50 as generated, at fewer training IPS on the RTL's
+    model; the memories and the PE arrays are the same."""
+    at = dataclasses.replace(FIXAR, hardware=dataclasses.replace(FIXAR.hardware,
+                                                                vector_lanes=lanes))
+    full, fewer = estimate(FIXAR), estimate(at)
+    assert fewer["vector_lanes"] == lanes and full["vector_lanes"] == 16
+    lane = fewer["resources"]["lane"]
+    assert lane == full["resources"]["lane"]
+    parts, full_parts = fewer["resources"]["parts"], full["resources"]["parts"]
+    assert parts["vector units"]["luts"] == 2 * lanes * lane["luts"]
+    assert parts["PE arrays"] == full_parts["PE arrays"]
+    assert parts["memories"] == full_parts["memories"]
+    assert fewer["resources"]["fit"]["fits"] and not full["resources"]["fit"]["fits"]
+    for mode in ("fxp32", "fxp16"):
+        assert fewer[mode]["rtl"]["train_ips"] < full[mode]["rtl"]["train_ips"]
+        assert fewer[mode]["rtl"]["train_cycles_by_unit"]["vector"] > \
+            full[mode]["rtl"]["train_cycles_by_unit"]["vector"]
+    assert f"{lanes} vector lanes per core" in format_estimate(fewer)
+    # the design-space model counts them too: FIXAR's lanes, the state memory L wide
+    model = estimate_resources(at)
+    assert dict(model.parts)["vector units"].luts == 2 * lanes * 5_500
+    assert next(m.width for m in model.memories if m.name == "state") == lanes * 32
+
+
 def test_estimate_of_a_sim_spec_has_resources_but_no_fit():
     res = estimate(load_spec(EXAMPLES / "pendulum.yaml"))["resources"]
     assert "fit" not in res and res["total"]["luts"] > 0

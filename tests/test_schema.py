@@ -50,3 +50,12 @@ def test_schema_mirrors_declared_bounds():
     assert SCHEMA["properties"]["numerics"]["properties"]["rounding"]["enum"] == [
         "nearest_even", "nearest_up", "truncate"]
     assert SCHEMA["properties"]["hardware"]["additionalProperties"] is False
+
+
+def test_schema_vector_lanes_is_an_integer_or_null():
+    lanes = SCHEMA["properties"]["hardware"]["properties"]["vector_lanes"]
+    for good in (None, 1, 12, 256):
+        assert VALIDATOR.is_valid({"hardware": {"vector_lanes": good}}), good
+    for bad in (0, 257, 1.5, "8"):
+        assert not VALIDATOR.is_valid({"hardware": {"vector_lanes": bad}}), bad
+    assert lanes["default"] is None

@@ -110,6 +110,29 @@ def test_u50_dsp_budget():
     Spec(hardware=HardwareSpec(cores=5, array=(16, 16)))             # sim: no budget
 
 
+def test_vector_lanes_default_to_the_columns_and_are_checked():
+    assert HardwareSpec().vector_lanes is None and HardwareSpec().lanes == 16
+    assert HardwareSpec(array=(4, 6)).lanes == 6
+    assert HardwareSpec(array=(4, 6), vector_lanes=1).lanes == 1
+    assert HardwareSpec(array=(4, 6), vector_lanes=256).lanes == 256
+    for bad in (0, 257, -3):
+        with pytest.raises(SpecError, match=r"^vector_lanes: .* is out of range \(an integer "
+                                            r"from 1 to 256, or null\)"):
+            HardwareSpec(vector_lanes=bad)
+
+
+def test_u50_lut_budget_names_the_vector_lanes():
+    """With the lanes given, a design over the U50 that fits with fewer lanes is refused
+    on hardware.vector_lanes, naming the most that fit (FIXAR's 5,500-LUT lanes: the
+    spec validation's model)."""
+    u50 = dict(target="u50")
+    Spec(hardware=HardwareSpec(cores=2, array=(16, 16), vector_lanes=16), **u50)
+    with pytest.raises(SpecError, match=r"^hardware\.vector_lanes: 200 vector lanes per "
+                                        r"core do not fit the u50 .*\(at most \d+;"):
+        Spec(hardware=HardwareSpec(cores=2, array=(16, 16), vector_lanes=200), **u50)
+    Spec(hardware=HardwareSpec(cores=2, array=(16, 16), vector_lanes=200))   # sim
+
+
 def test_memory_sizes_are_checked_when_given():
     spec = Spec(hardware=HardwareSpec(array=(4, 4)))
     need = spec.memory_needs()["weight_kib"]

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.cli import main
-from fixar_gen.sweep import (AXES, COLUMNS, Point, SweepError, csv_text, markdown,
-                             pareto_front, parse_over, parse_seeds, points, ray_available,
-                             resolve_engine, run_parallel, sweep, train_seeds,
+from fixar_gen.sweep import (AXES, COLUMNS, Point, SweepError, csv_text, evaluate_point,
+                             markdown, pareto_front, parse_over, parse_seeds, points,
+                             ray_available, resolve_engine, run_parallel, sweep, train_seeds,
                              worker_environment, write_outputs)
 
 from .conftest import EXAMPLES
@@ -52,11 +52,26 @@ def test_over_is_parsed_in_order_with_typed_values():
     assert pts[0].label == "policy=intra_layer array=8x8 cores=1 clock=164 batch=64"
 
 
+def test_the_lanes_axis_sets_the_vector_lanes():
+    over = parse_over(["lanes=4,12"])
+    assert over == {"lanes": (4, 12)}
+    four, twelve = (p.apply(FIXAR) for p in points(over))
+    assert (four.hardware.vector_lanes, twelve.hardware.lanes) == (4, 12)
+    assert four.hardware.array == FIXAR.hardware.array
+    row = evaluate_point(FIXAR, points(over)[1], "u50")
+    assert row["status"] == "ok" and row["lanes"] == 12 and row["point"] == "lanes=12"
+    spec_row = evaluate_point(FIXAR, Point(()), "u50")     # the spec: 16 lanes, over LUTs
+    assert spec_row["lanes"] == 16 and spec_row["status"] == "dropped"
+    assert row["fxp16_rtl_train_ips"] < 54_000 and row["luts"] < spec_row["luts"]
+    with pytest.raises(SweepError, match="'0' is not allowed"):
+        parse_over(["lanes=0"])
+
+
 @pytest.mark.parametrize("items, message", [
     (["core=1,2"], "--over core=1,2: unknown axis 'core' (did you mean 'cores'? axes: "
-                   "cores, array, policy, inference, batch, clock)"),
+                   "cores, array, policy, inference, batch, clock, lanes)"),
     (["cores"], "--over cores: expected AXIS=V1,V2,... (axes: cores, array, policy, "
-                "inference, batch, clock)"),
+                "inference, batch, clock, lanes)"),
     (["cores=1,two"], "--over cores=1,two: 'two' is not allowed (integers from 1 to 64)"),
     (["cores=0"], "--over cores=0: '0' is not allowed (integers from 1 to 64)"),
     (["array=16"], "--over array=16: '16' is not allowed (RxC with R and C from 1 to 256, "

@@ -183,7 +183,7 @@ class CoreConfig:
     def acc_half(self) -> int:
         """H of ``cmem``'s double line (``memory_kinds.accumulator_half_line``): the
         array's columns or the lanes, if more, rounded up to a power of two."""
-        return accumulator_half_line(max(self.cols, self.lanes))
+        return accumulator_half_line(self.cols, self.lanes)
 
     def memory_banks(self, name: str) -> int | None:
         """Interleaved banks of data memory ``name``: :attr:`banks` for the element

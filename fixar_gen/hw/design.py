@@ -116,11 +116,13 @@ def words_needed(spec: Spec) -> dict[str, int]:
 
 def random_program_words(spec: Spec) -> int:
     """Words one memory may take in a random program for ``spec``'s hardware
-    (:func:`fixar_gen.programs.programs`, whose buffers are at most ``2 max(R, C) + 4``
-    on a side; it drops a program that takes more): the simulated designs of
-    :func:`fixar_gen.hw.session.open_machine` have memories at least this deep, so
+    (:func:`fixar_gen.programs.programs`, whose buffers are at most ``2 max(R, C, L)
+    + 4`` on a side, L the vector lanes; it drops a program that takes more): the
+    simulated designs of :func:`fixar_gen.hw.session.open_machine` have memories at
+    least this deep, so
     that ``fixar verify`` runs its random programs on them."""
-    side = 2 * max(spec.hardware.array) + 4
+    hw = spec.hardware
+    side = 2 * max(hw.rows, hw.cols, hw.lanes) + 4
     return 16 * side * side
 
 
@@ -159,7 +161,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
         word=word, addr_bits=max(s.addr_bits for s in shapes), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
-        acc_overflow=spec.numerics.overflow, lanes=hw.cols, lane=lane,
+        acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
         memories=tuple(shapes))
 
 

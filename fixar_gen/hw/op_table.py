@@ -58,8 +58,9 @@ def _resources(name: str) -> str:
 def table() -> str:
     lines = [BEGIN, "",
              f"`LANE_DEPTH` = {LANE_DEPTH}; n = the instruction's steps (rows x "
-             "ceil(cols / lanes)), e = its elements. The target model's cycles are "
-             "ceil(elements / C) + the latency below (`perf.Timing`); `acc_add` runs on "
+             "ceil(cols / lanes), lanes = `hardware.vector_lanes`), e = its elements. "
+             "The target model's cycles are ceil(elements / lanes) + the latency below "
+             "(`perf.Timing`); `acc_add` runs on "
              "its inter-core link.", "",
              "| op | number | issue | RTL cycles | target latency | lane plan |",
              "|---|---|---|---|---|---|"]

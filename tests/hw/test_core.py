@@ -38,7 +38,7 @@ def small_config(spec: Spec) -> CoreConfig:
     hw = spec.hardware
     return CoreConfig("fixar_core", hw.cores, hw.rows, hw.cols, pe, word_bits(pe),
                       addr_bits=12, imem_bits=6, buffer_bits=5, slot_bits=3,
-                      acc_overflow=spec.numerics.overflow, lanes=hw.cols)
+                      acc_overflow=spec.numerics.overflow, lanes=hw.lanes)
 
 
 _MACHINES: dict = {}

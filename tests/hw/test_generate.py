@@ -55,6 +55,7 @@ def test_generate_writes_verilog_hostmap_header_and_report(generated, path):
     spec = load_spec(path)
     assert report["cores"] == spec.hardware.cores
     assert report["array"] == list(spec.hardware.array)
+    assert report["vector_lanes"] == spec.hardware.lanes == spec.hardware.cols
     assert (folder / "lint_waivers.vlt").exists()
 
 
