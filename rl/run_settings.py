@@ -3,7 +3,8 @@
 A checkpoint records them (:func:`run_settings`) with a SHA-256 digest of their
 canonical JSON; ``--resume`` continues only when the settings of the command equal the
 checkpoint's (:func:`check_same_run`), and otherwise names the first field that
-differs, e.g. ``numerics.weight.frac: 24 in the checkpoint, 20 now``. Everything else
+differs, e.g. ``numerics.weight.frac: 24 in the checkpoint, 20 now``; a spec field
+added since the checkpoint was written counts at its default (:func:`with_defaults`). Everything else
 a ``fixar train`` option sets either is part of the spec (``--steps`` sets
 ``algorithm.total_steps``, ``--seed`` sets ``env.seed``) or does not change the result
 (``--checkpoint-every``, ``--quiet``, ``--progress``: checkpoints are taken at episode
@@ -84,6 +85,24 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def with_defaults(settings: dict) -> dict:
+    """``settings`` with every spec field that a checkpoint of an older fixar_gen does
+    not record filled in with its default (a field is added with the default that
+    keeps what the older version built, e.g. ``hardware.vector_lanes: null``), so such
+    a checkpoint still resumes; fields it does record are kept as they are."""
+    def fill(recorded, default):
+        if not isinstance(recorded, dict) or not isinstance(default, dict):
+            return recorded
+        out = dict(recorded)
+        for key, value in default.items():
+            out[key] = fill(recorded[key], value) if key in recorded else value
+        return out
+    out = dict(settings)
+    if isinstance(settings.get("spec"), dict):
+        out["spec"] = fill(settings["spec"], spec_data(Spec()))
+    return out
+
+
 def check_same_run(directory, meta: dict, settings: dict) -> None:
     """Raise :class:`CheckpointError` unless the checkpoint in ``directory`` (its
     ``meta``) was written by a run with exactly these ``settings``."""
@@ -97,6 +116,9 @@ def check_same_run(directory, meta: dict, settings: dict) -> None:
         raise CheckpointError(f"{directory}: the recorded settings do not match their "
                               "digest (the checkpoint was edited or damaged)")
     if digest == settings_digest(settings):
+        return
+    stored = with_defaults(stored)
+    if settings_digest(stored) == settings_digest(settings):
         return
     difference = first_difference(stored, settings) or "settings differ"
     raise CheckpointError(f"{directory}: --resume with other settings than the "

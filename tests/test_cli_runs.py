@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fixar_gen.cli import main
 from fixar_gen.rl.checkpoint import load_checkpoint, save_checkpoint
-from fixar_gen.rl.run_settings import first_difference
+from fixar_gen.rl.run_settings import first_difference, settings_digest
 
 SMALL = {
     "name": "small", "env": {"id": "Pendulum-v1", "seed": 2},
@@ -179,3 +179,29 @@ def test_first_difference_names_the_changed_field(tree, data):
     changed = {**tree, key: ["changed"]}
     found = first_difference({"spec": tree}, {"spec": changed})
     assert found is not None and found.startswith(f"spec.{key}: ")
+
+
+def _written_before_the_field(meta: dict) -> None:
+    """The checkpoint of an older fixar_gen: no ``hardware.vector_lanes`` recorded."""
+    del meta["settings"]["spec"]["hardware"]["vector_lanes"]
+    meta["settings_sha256"] = settings_digest(meta["settings"])
+
+
+def test_a_checkpoint_from_before_a_new_spec_field_resumes_at_its_default(
+        finished, tmp_path, capsys):
+    out = copy_run(finished, tmp_path)
+    _rewrite_meta(out, _written_before_the_field)
+    assert train(finished[0], out, "--resume", "--steps", "600") == 0
+    capsys.readouterr()
+
+
+def test_a_checkpoint_from_before_a_new_spec_field_refuses_another_value(
+        finished, tmp_path, capsys):
+    out = copy_run(finished, tmp_path)
+    _rewrite_meta(out, _written_before_the_field)
+    before = snapshot(out)
+    spec = spec_file(tmp_path, "lanes.yaml", hardware__vector_lanes=1)
+    assert train(spec, out, "--resume") == 2
+    err = one_line_error(capsys)
+    assert "hardware.vector_lanes: null in the checkpoint, 1 now" in err, err
+    assert snapshot(out) == before
