@@ -209,16 +209,27 @@ class InterleavedBanks:
     H past the first mod ``banks`` (the caller's rule); bank b serves the first start's
     half when (b - start) mod ``banks`` < H, else the second's, so word j < H of the
     line is at start + j and word H + j at the second start + j.  A second start equal
-    to the first + H is the plain line."""
+    to the first + H is the plain line.
+
+    ``strided`` (``wmem``'s weight rows and transposed columns): each port also takes
+    ``read_strided[p]`` (1 bit) and ``read_elements[p]``, one word address per word of
+    the line; when ``read_strided[p]`` is 1, word k of the line is the word at
+    ``read_elements[p][k]``, which the caller keeps in bank ``(read_address[p] + k) mod
+    banks`` (element k at ``a0 + k s`` with a row stride ``s`` = 1 mod ``banks``: a
+    column of a matrix whose padded rows are ``s`` words): bank b reads the element
+    ``(b - a0) mod banks`` rotated to it (its address ``div banks``) instead of its
+    line's address, and the words come back rotated by ``a0`` as a line's do.  With
+    ``s`` = 1 it is the plain line."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
-                 tail_bits: int | None = None, ports: int = 1, halves: bool = False):
+                 tail_bits: int | None = None, ports: int = 1, halves: bool = False,
+                 strided: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
                              "more")
         self.banks, self.width, self.addr_bits, self.lb = banks, width, addr_bits, lb
-        self.halves = halves
+        self.halves, self.strided = halves, strided
         shape = interleaved_bank_shape(banks, addr_bits, tail_bits)
         self.bank_bits = shape[0] + (1 if len(shape) > 1 else 0)
         self.blocks = [[pyrtl.MemBlock(width, bits,
@@ -236,6 +247,11 @@ class InterleavedBanks:
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
+        if strided:
+            self.read_strided = [pyrtl.WireVector(1, scope(f"p{p}_rstrided"))
+                                 for p in range(ports)]
+            self.read_elements = [[pyrtl.WireVector(addr_bits, scope(f"p{p}_relem{k}"))
+                                   for k in range(banks)] for p in range(ports)]
         self.write_words = [[pyrtl.WireVector(width, scope(f"p{p}_wdata{j}"))
                              for j in range(banks)] for p in range(ports)]
         self.write_enables = [[pyrtl.WireVector(1, scope(f"p{p}_we{j}"))
@@ -243,9 +259,14 @@ class InterleavedBanks:
         self.read_words = []
         for p in range(ports):
             words = []
+            elements = self._rotated_elements(p) if strided else None
             for b in range(banks):
                 reg = pyrtl.Register(self.bank_bits, name=scope(f"p{p}_bank{b}_raddr"))
-                reg.next <<= self._port_address(p, b, read=True)
+                address = self._port_address(p, b, read=True)
+                if strided:
+                    address = pyrtl.select(self.read_strided[p],
+                                           self._fit_bank(self._line(elements[b])), address)
+                reg.next <<= address
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
@@ -265,6 +286,28 @@ class InterleavedBanks:
                 self._bank_write(b, self._port_address(p, b, read=False), words[b],
                                  enables[b])
 
+    def _rotated_elements(self, p: int) -> list[pyrtl.WireVector]:
+        """Per bank b, the element address of port ``p`` it serves in a strided read:
+        element ``(b - a0) mod banks``."""
+        elements = list(self.read_elements[p])
+        if not self.lb:
+            return elements
+        neg = (pyrtl.Const(0, self.lb) - self.read_address[p][:self.lb])[:self.lb]
+        return _rotate(elements, neg)
+
+    def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
+        """The bank address (``div banks``) of word ``address``."""
+        if not self.lb:
+            return address
+        if address.bitwidth > self.lb:
+            return address[self.lb:]
+        return pyrtl.Const(0, 1)                  # a memory no deeper than one line
+
+    def _fit_bank(self, line) -> pyrtl.WireVector:
+        line = pyrtl.as_wires(line)
+        return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
+            else line.zero_extended(self.bank_bits)
+
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
@@ -279,17 +322,10 @@ class InterleavedBanks:
     def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
         """Bank ``b``'s address of the line starting at word ``address``: its line, one
         more when bank b lies before the start's bank (the line wraps into the next)."""
-        if not self.lb:
-            line = address
-        elif address.bitwidth > self.lb:
-            line = address[self.lb:]
-        else:                                   # a memory no deeper than one line
-            line = pyrtl.Const(0, 1)
+        line = self._line(address)
         if self.lb and b < self.banks - 1:       # the last bank is never before the start
             line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
-        line = pyrtl.as_wires(line)
-        return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
-            else line.zero_extended(self.bank_bits)
+        return self._fit_bank(line)
 
     def _bank_read(self, b: int, addr: pyrtl.WireVector) -> pyrtl.WireVector:
         main = self.blocks[b][0][addr[:self.shape[0]]]
@@ -324,6 +360,17 @@ class InterleavedModel:
 
     def read(self, address: int) -> list[int]:
         return [self.words.get((address + k) % self.depth, 0) for k in range(self.banks)]
+
+    def read_strided(self, address: int, stride: int, count: int | None = None
+                     ) -> list[int]:
+        """The strided read: word k (k < ``count``, default every bank) at ``address +
+        k stride``; ``stride`` must be 1 mod ``banks`` (the elements' banks are then a
+        line's)."""
+        if stride % self.banks != 1 % self.banks:
+            raise ValueError(f"stride {stride} is not 1 mod {self.banks}")
+        count = self.banks if count is None else count
+        return [self.words.get((address + k * stride) % self.depth, 0)
+                for k in range(count)]
 
     def _double(self, address: int, second: int) -> list[int]:
         """The word addresses of a double line (``banks`` / 2 words from each start)."""
