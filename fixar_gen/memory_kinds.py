@@ -39,6 +39,16 @@ BANKED_MEMORIES = ("mmem", "vmem", "gmem")
 #: up to a power of two, :func:`accumulator_half_line`), read and written a double line
 #: a cycle: H banks for row m's C column sums, the other H for row m + 1's (FXP16)
 ACC_MEMORY = "cmem"
+#: the memory of the parameters and target parameters: 2H interleaved banks like
+#: ``cmem``'s, read a line a cycle by the matrix unit (a weight row of adjacent words,
+#: or a transposed column, strided: :func:`weight_stride`) and a double line by the
+#: element loop's pairs (``soft_update``'s target and parameter, in the two halves)
+WEIGHT_MEMORY = "wmem"
+#: the memories of 2H banks read and written a double line a cycle (two half lines)
+PAIRED_MEMORIES = (ACC_MEMORY, WEIGHT_MEMORY)
+#: names of the target parameters (the compiler's): placed in the second half of
+#: ``wmem``'s banks, so that soft_update's two lines of a step are one double line
+TARGET_PREFIX = "target."
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
 SECOND_STATE_SUFFIX = ".s"
@@ -105,6 +115,17 @@ def accumulator_half_line(array_cols: int) -> int:
     """H: the words of one half of ``cmem``'s double line, the array's columns (or the
     core's vector lanes, if more) rounded up to a power of two; ``cmem`` has 2H banks."""
     return 1 << (max(array_cols, 1) - 1).bit_length()
+
+
+def weight_stride(cols: int, banks: int) -> int:
+    """The row stride (buffer columns) a matrix of ``cols`` logical columns gets in
+    ``wmem``'s ``banks`` interleaved banks so that the matrix unit reads its transposed
+    column (``cols`` words apart) as one strided line: the least ``stride >= cols``
+    with ``stride mod banks == 1`` (element i of a column then lies in bank (a0 + i)
+    mod banks, a line's)."""
+    if banks < 1 or banks & (banks - 1):
+        raise ValueError(f"banks {banks} is not a power of two")
+    return cols + (1 - cols) % banks
 
 
 def accumulator_stride(cols: int, half: int) -> int:

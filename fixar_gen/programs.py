@@ -30,7 +30,8 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
 from .numerics import FixedFormat
 from .ops import PRNG
 from .memory_access import access_problems, acc_half_problems
-from .memory_kinds import SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride
+from .memory_kinds import (SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride,
+                           weight_stride)
 from .spec import Spec
 
 #: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
@@ -165,8 +166,12 @@ class _Builder:
         b_cols, n_range = self.region(n)
         b_rows, k2 = a_cols, k_range
         a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
-        b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb,
-                        self.data_kind(("data", "param")))
+        b_kind = self.data_kind(("data", "param"))
+        # a matrix read transposed from wmem has its row stride padded to 1 mod the
+        # banks (fixar_gen.memory_access): its column is one strided line
+        b_stride = weight_stride(b_rows, 2 * self.acc_half) \
+            if tb and b_kind == "param" else b_rows
+        b = self.buffer(*((b_cols, b_stride) if tb else (b_rows, b_cols)), fb, b_kind)
         acc_bits = self.spec.numerics.accumulator_width
         # an FXP16 product's accumulator has its rows m and m + 1 in the two halves of
         # cmem's banks (fixar_gen.memory_access): its row stride padded
@@ -335,7 +340,8 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     half = accumulator_half_line(spec.hardware.cols)
     placement = place(program, share=False, acc_half=half)
     assume(all(m.words <= limit for m in placement.memories))
-    # acc_add's two accumulators in the two halves of cmem's banks
+    # a pair's two lines (acc_add's accumulators, soft_update's target and parameter) in
+    # the two halves of cmem's or wmem's banks
     assume(not acc_half_problems(program, placement, half))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)

@@ -176,12 +176,12 @@ def test_acc_add_reads_its_two_accumulators_in_opposite_halves(d_cols, a_cols, s
         (ok and (3 * d_cols + src_col - start) % 32 == 16)
 
 
-def test_two_cmem_reads_other_than_acc_adds_pair_are_refused():
+def test_two_cmem_reads_other_than_a_pair_are_refused():
     accs = [Buffer(f"acc{i}", 2, 3, FixedFormat(64, 32), "acc", 80) for i in (1, 2)]
     p = program([buffer(0, "amem")] + accs, add(0, 1, 2))
     assert access_problems(p) == ["instruction 0: vec add reads 2 and writes 0 operand lines "
                                   "of cmem a step; its banks serve one line written and one "
-                                  "read (two half lines: acc_add's dst and a) a cycle"]
+                                  "read (two half lines: an update's dst and a) a cycle"]
 
 
 @pytest.mark.parametrize("path", ["fixar_u50.yaml", "custom_dsl.py"])
