@@ -5,7 +5,7 @@ each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line po
 each a core), and an FXP16 product's accumulator a row stride that puts rows m and
 m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
 accumulator_stride`), and a matrix the matrix unit reads transposed from ``wmem`` a row
-stride of 1 mod its banks (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step
+stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step
 reads two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, in opposite halves of
 the banks: :func:`pair_problems`).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
 compiler's programs keep to it (it refuses one that does not), and so do the random
@@ -85,9 +85,8 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                 problems.append(f"instruction {pc}: mm reads b {b.name} transposed from "
                                 f"{WEIGHT_MEMORY} with a row stride of {b.cols} words; its "
                                 f"column is one strided line of {WEIGHT_MEMORY}'s "
-                                f"{2 * acc_half} banks only when the stride is 1 mod "
-                                f"{2 * acc_half} (pad it to "
-                                f"{weight_stride(b.cols, 2 * acc_half)} columns)")
+                                f"{2 * acc_half} banks only when the stride is odd (pad "
+                                f"it to {weight_stride(b.cols, 2 * acc_half)} columns)")
             for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
                 m = memory_of(program.buffers[i])
                 if m not in MATRIX_MEMORIES[role]:

@@ -40,8 +40,8 @@ BANKED_MEMORIES = ("mmem", "vmem", "gmem")
 #: a cycle: H banks for row m's C column sums, the other H for row m + 1's (FXP16)
 ACC_MEMORY = "cmem"
 #: the memory of the parameters and target parameters: 2H interleaved banks like
-#: ``cmem``'s, read a line a cycle by the matrix unit (a weight row of adjacent words,
-#: or a transposed column, strided: :func:`weight_stride`) and a double line by the
+#: ``cmem``'s, read a strided line a cycle by the matrix unit (a weight row of adjacent
+#: words, or a transposed column: :func:`weight_stride`) and a double line by the
 #: element loop's pairs (``soft_update``'s target and parameter, in the two halves)
 WEIGHT_MEMORY = "wmem"
 #: the memories of 2H banks read and written a double line a cycle (two half lines)
@@ -119,13 +119,13 @@ def accumulator_half_line(array_cols: int) -> int:
 
 def weight_stride(cols: int, banks: int) -> int:
     """The row stride (buffer columns) a matrix of ``cols`` logical columns gets in
-    ``wmem``'s ``banks`` interleaved banks so that the matrix unit reads its transposed
-    column (``cols`` words apart) as one strided line: the least ``stride >= cols``
-    with ``stride mod banks == 1`` (element i of a column then lies in bank (a0 + i)
-    mod banks, a line's)."""
+    ``wmem``'s ``banks`` interleaved banks (a power of two) so that the matrix unit
+    reads its transposed column (elements a row stride apart) as one strided line: an
+    odd stride (``cols``, or one more), so that up to ``banks`` elements lie in
+    distinct banks (any stride on one bank)."""
     if banks < 1 or banks & (banks - 1):
         raise ValueError(f"banks {banks} is not a power of two")
-    return cols + (1 - cols) % banks
+    return cols if banks == 1 or cols % 2 else cols + 1
 
 
 def accumulator_stride(cols: int, half: int) -> int:

@@ -167,8 +167,8 @@ class _Builder:
         b_rows, k2 = a_cols, k_range
         a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
         b_kind = self.data_kind(("data", "param"))
-        # a matrix read transposed from wmem has its row stride padded to 1 mod the
-        # banks (fixar_gen.memory_access): its column is one strided line
+        # a matrix read transposed from wmem has its row stride padded to an odd number
+        # of words (fixar_gen.memory_access): its column is one strided line
         b_stride = weight_stride(b_rows, 2 * self.acc_half) \
             if tb and b_kind == "param" else b_rows
         b = self.buffer(*((b_cols, b_stride) if tb else (b_rows, b_cols)), fb, b_kind)

@@ -54,6 +54,12 @@ class BankedPorts:
     banks: tuple[pyrtl.MemBlock, ...]
 
 
+def _z_bits(value, bits: int) -> pyrtl.WireVector:
+    """The low ``bits`` of ``value`` (zero-extended when narrower)."""
+    value = pyrtl.as_wires(value)
+    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
+
+
 def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector) -> list:
     """``out[k] = words[(k + amount) mod n]`` (n a power of two, ``amount`` log2 n bits)."""
     n = len(words)
@@ -211,19 +217,21 @@ class InterleavedBanks:
     line is at start + j and word H + j at the second start + j.  A second start equal
     to the first + H is the plain line.
 
-    ``strided`` (``wmem``'s weight rows and transposed columns): each port also takes
-    ``read_strided[p]`` (1 bit) and ``read_elements[p]``, one word address per word of
-    the line; when ``read_strided[p]`` is 1, word k of the line is the word at
-    ``read_elements[p][k]``, which the caller keeps in bank ``(read_address[p] + k) mod
-    banks`` (element k at ``a0 + k s`` with a row stride ``s`` = 1 mod ``banks``: a
-    column of a matrix whose padded rows are ``s`` words): bank b reads the element
-    ``(b - a0) mod banks`` rotated to it (its address ``div banks``) instead of its
-    line's address, and the words come back rotated by ``a0`` as a line's do.  With
-    ``s`` = 1 it is the plain line."""
+    ``strided`` (``wmem``'s weight rows and transposed columns; an int: the number of
+    elements, at most ``banks``): each port also takes ``read_strided[p]`` (1 bit) and
+    ``read_elements[p]``, one word address per element; when ``read_strided[p]`` is 1,
+    word k of the line (k < ``strided``) is the word at ``read_elements[p][k]``.  The
+    caller keeps the elements in distinct banks (``a0 + k s`` with an odd row stride
+    ``s``: a column of a matrix whose row stride is padded to an odd number of words,
+    or ``s`` = 1, adjacent words): bank b reads the element whose address is b mod
+    ``banks`` (at its address ``div banks``; a bank no element names reads address 0),
+    and word k comes from the bank its element's address names (the line's words come
+    from the banks ``(a0 + k) mod banks``: the same selection, so a line read and a
+    strided one share each word's multiplexer)."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
-                 strided: bool = False):
+                 strided: int = 0):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
@@ -247,11 +255,14 @@ class InterleavedBanks:
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
+        if not 0 <= strided <= banks:
+            raise ValueError(f"interleaved memory {scope.prefix}: {strided} strided "
+                             f"elements on {banks} banks")
         if strided:
             self.read_strided = [pyrtl.WireVector(1, scope(f"p{p}_rstrided"))
                                  for p in range(ports)]
             self.read_elements = [[pyrtl.WireVector(addr_bits, scope(f"p{p}_relem{k}"))
-                                   for k in range(banks)] for p in range(ports)]
+                                   for k in range(strided)] for p in range(ports)]
         self.write_words = [[pyrtl.WireVector(width, scope(f"p{p}_wdata{j}"))
                              for j in range(banks)] for p in range(ports)]
         self.write_enables = [[pyrtl.WireVector(1, scope(f"p{p}_we{j}"))
@@ -259,18 +270,20 @@ class InterleavedBanks:
         self.read_words = []
         for p in range(ports):
             words = []
-            elements = self._rotated_elements(p) if strided else None
             for b in range(banks):
                 reg = pyrtl.Register(self.bank_bits, name=scope(f"p{p}_bank{b}_raddr"))
                 address = self._port_address(p, b, read=True)
                 if strided:
                     address = pyrtl.select(self.read_strided[p],
-                                           self._fit_bank(self._line(elements[b])), address)
+                                           self._element_address(p, b), address)
                 reg.next <<= address
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
-            if lb:
+            if lb and strided:
+                # word k from bank (a0 + k) mod banks, or (strided) from its element's
+                words = self._gathered(scope, p, words)
+            elif lb:
                 rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
                 rot.next <<= self.read_address[p][:lb]
                 words = _rotate(words, rot)
@@ -286,14 +299,33 @@ class InterleavedBanks:
                 self._bank_write(b, self._port_address(p, b, read=False), words[b],
                                  enables[b])
 
-    def _rotated_elements(self, p: int) -> list[pyrtl.WireVector]:
-        """Per bank b, the element address of port ``p`` it serves in a strided read:
-        element ``(b - a0) mod banks``."""
-        elements = list(self.read_elements[p])
-        if not self.lb:
-            return elements
-        neg = (pyrtl.Const(0, self.lb) - self.read_address[p][:self.lb])[:self.lb]
-        return _rotate(elements, neg)
+    def _element_address(self, p: int, b: int) -> pyrtl.WireVector:
+        """Bank ``b``'s address in a strided read on port ``p``: that of the element
+        whose word address is b mod banks (the elements' banks are distinct), 0 if
+        none."""
+        out = pyrtl.Const(0, self.bank_bits)
+        for e in self.read_elements[p]:
+            at = self._fit_bank(self._line(e))
+            if self.lb:
+                hit = e[:self.lb] == pyrtl.Const(b, self.lb)
+                at = pyrtl.select(hit, at, pyrtl.Const(0, self.bank_bits))
+            out = out | at
+        return out
+
+    def _gathered(self, scope: Scope, p: int, words: list) -> list[pyrtl.WireVector]:
+        """The line's words in order: word k from bank (a0 + k) mod banks, or in a
+        strided read (k below the elements) from its element's bank, the bank
+        registered beside the addresses."""
+        out = []
+        for k in range(self.banks):
+            bank = _z_bits(self.read_address[p][:self.lb] + k, self.lb)
+            if k < len(self.read_elements[p]):
+                bank = pyrtl.select(self.read_strided[p], self.read_elements[p][k][:self.lb],
+                                    bank)
+            sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
+            sel.next <<= bank
+            out.append(pyrtl.mux(sel, *words))
+        return out
 
     def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
         """The bank address (``div banks``) of word ``address``."""
@@ -364,11 +396,11 @@ class InterleavedModel:
     def read_strided(self, address: int, stride: int, count: int | None = None
                      ) -> list[int]:
         """The strided read: word k (k < ``count``, default every bank) at ``address +
-        k stride``; ``stride`` must be 1 mod ``banks`` (the elements' banks are then a
-        line's)."""
-        if stride % self.banks != 1 % self.banks:
-            raise ValueError(f"stride {stride} is not 1 mod {self.banks}")
+        k stride``; ``stride`` must be odd (the elements then lie in distinct banks,
+        ``banks`` being a power of two), or anything on one bank."""
         count = self.banks if count is None else count
+        if self.banks > 1 and stride % 2 == 0 or count > self.banks:
+            raise ValueError(f"{count} elements {stride} apart share banks of {self.banks}")
         return [self.words.get((address + k * stride) % self.depth, 0)
                 for k in range(count)]
 

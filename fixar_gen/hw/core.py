@@ -420,7 +420,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                         banks={m: cfg.memory_banks(m) for m in MEMORIES
                                if cfg.memory_banks(m)},
                         line_ports=cfg.cores, halves=PAIRED_MEMORIES,
-                        strided=(WEIGHT_MEMORY,))
+                        strided={WEIGHT_MEMORY: cfg.cols})
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
@@ -1129,8 +1129,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
                         s("b_load_row"))
     # the row's C words: on wmem one strided line (element c at row_address +
-    # b_port[c], in bank (row_address + c) mod banks: adjacent words, or a column whose
-    # padded row stride is 1 mod banks), on amem a port per word
+    # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
+    # elements lie in distinct banks), on amem a port per word
     values = mems.data.read_strided(
         port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
         [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])

@@ -136,7 +136,7 @@ class DataMemories:
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
                  line_ports: int = 1, halves: tuple[str, ...] = (),
-                 strided: tuple[str, ...] = ()):
+                 strided: dict[str, int] | None = None):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -158,6 +158,7 @@ class DataMemories:
                                         max_write_ports=write_ports),
                          (words - 1).bit_length()) for name, words in s.blocks]
                        for s in shapes]
+        strided = dict(strided or {})
         for what, names in (("halves", halves), ("strided reads", strided)):
             if set(names) - set(banks):
                 raise ValueError(f"{what} for {sorted(set(names) - set(banks))}: not banked")
@@ -165,7 +166,7 @@ class DataMemories:
                                                 width=s.width, addr_bits=s.addr_bits,
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
-                                                strided=s.name in strided)
+                                                strided=strided.get(s.name, 0))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last:
@@ -354,9 +355,8 @@ class DataMemories:
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
         word through a port of its own (address registers ``names``); a banked one with
         strided reads (``wmem``) reads them as one strided line through line port
-        ``port`` in the cycles ``want`` is 1 -- the caller keeps element k in bank
-        ``(addresses[0] + k) mod banks`` (adjacent words, or a column whose padded row
-        stride is 1 mod banks)."""
+        ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
+        banks (adjacent words, or a column whose padded row stride is odd)."""
         names = list(names)
         which = None
         if len(memories) > 1:
@@ -365,7 +365,7 @@ class DataMemories:
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         for m in banked:
-            if not self.banked[m].strided or len(addresses) > self.banked[m].banks:
+            if len(addresses) > self.banked[m].strided:
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
@@ -416,15 +416,16 @@ class DataMemories:
                     # unit's); the elements matter only when one is served
                     strided = [r for r in self._strided_reads if r[0] == p]
                     flag = pyrtl.Const(0, 1)
-                    elements = [address] * banks.banks
+                    count = len(banks.read_elements[p])
+                    elements = [address] * count
                     for _, mem_id, want, elems in strided:
                         take = want & (mem_id == k)
                         flag = flag | take
                         elements = [pyrtl.select(take, elems[j], elements[j])
                                     if j < len(elems) else elements[j]
-                                    for j in range(banks.banks)]
+                                    for j in range(count)]
                     banks.read_strided[p] <<= flag
-                    for j in range(banks.banks):
+                    for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
                 if banks.halves:
                     second = _z(address + half, self.addr_bits)
