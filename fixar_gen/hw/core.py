@@ -76,10 +76,13 @@ Memory
     interleaved banks (:attr:`CoreConfig.acc_half`) with one double-line port per core:
     the matrix unit's read-modify-write of rows m and m + 1 (padded row strides put
     them in the two halves), a step's line, acc_add's two lines (the placement's
-    halves) and the host's words.  ``wmem``, ``amem`` and ``smem``
-    have a read and a write port per word their units read or write each cycle
-    (:func:`memory_ports`), so no unit ever waits for memory; that port count keeps
-    them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
+    halves) and the host's words.  ``wmem`` is 2H interleaved banks too, with one line
+    port per core: the matrix unit's weight row (or ``tb``'s column, its row stride
+    odd: ``memory_kinds.weight_stride``) as one strided line, a step's line and
+    soft_update's two lines (the placement's halves) and the host's words.  ``amem``
+    and ``smem`` have a read and a write port per word their units read or write each
+    cycle (:func:`memory_ports`), so no unit ever waits for memory; that port count
+    keeps them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared

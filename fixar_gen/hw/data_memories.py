@@ -16,8 +16,11 @@ and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: 
 primitive's ports on a one-core design, so block RAM); the accumulators (``cmem``)
 are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
 :meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
-as its two half lines); the others still have a read and a write port per word their
-units read or write (flip-flops), until the plan in docs/hardware.md banks them too.
+as its two half lines); so are the weights (``wmem``: soft_update's target and
+parameter as the two half lines), whose port also serves the matrix unit's weight row
+as one strided line (:meth:`DataMemories.read_strided`); the others still have a read
+and a write port per word their units read or write (flip-flops), until the plan in
+docs/hardware.md banks them too.
 """
 
 from __future__ import annotations
