@@ -243,6 +243,13 @@ class _Builder:
                 fields["src_col"] = c.start
                 fields[role] = self.buffer(r_ext, c_ext, FixedFormat(64, acc_frac), "acc",
                                            acc_bits)
+            elif role == "a" and self._pairs(op, fields):
+                # a pair in wmem (soft_update's target and parameter): a's stride and
+                # column as dst's, so that the placement's halves put every step's two
+                # lines in opposite halves of wmem's banks
+                fields["src_col"] = c.start
+                fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext,
+                                            shape=(r_ext, c_ext), kind="param")
             else:
                 fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext)
         if dst.layout == "monitor":
@@ -253,9 +260,19 @@ class _Builder:
                                                         else [[lo, hi]]))
         self.emit(Vector(**fields), split)
 
+    def _pairs(self, op, fields) -> bool:
+        """Whether to draw ``op``'s a as the other line of a wmem pair: an update of a
+        parameter (dst in wmem, read) whose a is a data operand, half the time."""
+        dst = fields.get("dst")
+        return dst is not None and op.reads_dst and op.issue == "pipelined" \
+            and self.buffers[dst].kind == "param" and op.operands["a"].kind == "data" \
+            and self.draw(st.booleans())
+
     def operand(self, operand: ops.Operand, fd: FixedFormat | None, r_ext: int, c_ext: int,
-                src_ext: int) -> int:
-        """A data operand as declared: its format, shape and values."""
+                src_ext: int, shape: tuple[int, int] | None = None,
+                kind: str | None = None) -> int:
+        """A data operand as declared: its format, shape and values (``shape``,
+        ``kind``: as given instead of drawn)."""
         if operand.values == "flag":
             fmt = FixedFormat(2, 0)
         elif operand.frac_of_dst:
@@ -264,14 +281,16 @@ class _Builder:
             fmt = self.fmt()
         if operand.signed:
             fmt = dataclasses.replace(fmt, signed=True)
-        if operand.layout == "source":
+        if shape is not None:
+            pass
+        elif operand.layout == "source":
             shape = self.draw(st.sampled_from(((r_ext, src_ext), (1, src_ext),
                                                (r_ext, 1), (1, 1))))
         elif operand.layout == "destination":
             shape = (r_ext, c_ext)
         else:
             shape = (r_ext, src_ext)
-        buf = self.buffer(*shape, fmt, self.data_kind())
+        buf = self.buffer(*shape, fmt, kind or self.data_kind())
         self._constrain(buf, operand.values)
         return buf
 
