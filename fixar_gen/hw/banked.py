@@ -307,7 +307,7 @@ class InterleavedBanks:
         for e in self.read_elements[p]:
             at = self._fit_bank(self._line(e))
             if self.lb:
-                hit = e[:self.lb] == pyrtl.Const(b, self.lb)
+                hit = _z_bits(e, self.lb) == pyrtl.Const(b, self.lb)
                 at = pyrtl.select(hit, at, pyrtl.Const(0, self.bank_bits))
             out = out | at
         return out
@@ -318,10 +318,11 @@ class InterleavedBanks:
         registered beside the addresses."""
         out = []
         for k in range(self.banks):
-            bank = _z_bits(self.read_address[p][:self.lb] + k, self.lb)
+            # (addresses narrower than the bank bits: a memory no deeper than a line)
+            bank = _z_bits(_z_bits(self.read_address[p], self.lb) + k, self.lb)
             if k < len(self.read_elements[p]):
-                bank = pyrtl.select(self.read_strided[p], self.read_elements[p][k][:self.lb],
-                                    bank)
+                bank = pyrtl.select(self.read_strided[p],
+                                    _z_bits(self.read_elements[p][k], self.lb), bank)
             sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
             sel.next <<= bank
             out.append(pyrtl.mux(sel, *words))
