@@ -5,11 +5,11 @@ each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line po
 each a core), and an FXP16 product's accumulator a row stride that puts rows m and
 m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
 accumulator_stride`), and a matrix the matrix unit reads transposed from ``wmem`` a row
-stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step
-reads two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, in opposite halves of
-the banks: :func:`pair_problems`).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
-compiler's programs keep to it (it refuses one that does not), and so do the random
-programs of ``fixar verify``.
+stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step reads
+two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, :func:`pair_memory`, in
+opposite halves of the banks: :func:`acc_half_problems`).  The core is wired for
+exactly this (:mod:`fixar_gen.hw.core`); the compiler's programs keep to it (it refuses
+one that does not), and so do the random programs of ``fixar verify``.
 """
 
 from __future__ import annotations
