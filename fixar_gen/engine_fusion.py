@@ -244,9 +244,9 @@ def _writes(instr) -> set:
 def soft_into_adam(steps: list, table) -> list:
     """Each fused adam group followed, later, by the soft update of its parameter's
     target (``soft_update`` d=target a=parameter, buffers of one shape, over the
-    parameter's region, with a kernel) gets that step as its fourth part, when no step in between names the
-    target or writes the parameter or the constants row (moving it keeps every
-    value)."""
+    parameter's region, with a kernel) gets that step as its fourth part, when no step
+    in between names the target or writes the parameter or the constants row (moving it
+    keeps every value)."""
     out = list(steps)
     i = 0
     while i < len(out):
