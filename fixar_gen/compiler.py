@@ -149,19 +149,14 @@ def weight_banks(spec: Spec) -> int:
 
 
 def param_cols(spec: Spec, name: str) -> int | None:
-    """The logical columns of parameter (or target parameter) ``name`` -- a weight
-    matrix ``{net}.l{i}.w`` or a bias ``{net}.l{i}.b`` -- None for any other name.  A
-    weight's buffer is wider (:func:`weight_stride`: its row stride padded so that the
-    matrix unit reads its transposed columns as strided lines of wmem); the host's
-    parameter arrays have the logical columns."""
-    base = name[len("target."):] if name.startswith("target.") else name
-    parts = base.split(".")
-    if len(parts) != 3 or parts[0] not in NETS or parts[2] not in ("w", "b") \
-            or not parts[1].startswith("l") or not parts[1][1:].isdigit():
+    """The logical columns of parameter (or target parameter) ``name``, None for a
+    buffer of another kind.  A weight's buffer is wider (:func:`weight_stride`: its row
+    stride padded so that the matrix unit reads its transposed columns as strided lines
+    of wmem); the host's parameter arrays have the logical columns."""
+    L = build_layout(spec, batch=1)
+    if not L.has(name) or L.buf(name).kind != "param":
         return None
-    sizes = layer_sizes(spec, parts[0])
-    i = int(parts[1][1:])
-    return sizes[i + 1] if i + 1 < len(sizes) else None
+    return L.cols(name)
 
 
 def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | None = None,
