@@ -225,9 +225,8 @@ class InterleavedBanks:
     ``s``: a column of a matrix whose row stride is padded to an odd number of words,
     or ``s`` = 1, adjacent words): bank b reads the element whose address is b mod
     ``banks`` (at its address ``div banks``; a bank no element names reads address 0),
-    and word k comes from the bank its element's address names (the line's words come
-    from the banks ``(a0 + k) mod banks``: the same selection, so a line read and a
-    strided one share each word's multiplexer)."""
+    and word k comes from the bank its element's address names (a multiplexer per
+    element beside the line's rotation)."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
@@ -313,19 +312,18 @@ class InterleavedBanks:
         return out
 
     def _gathered(self, scope: Scope, p: int, words: list) -> list[pyrtl.WireVector]:
-        """The line's words in order: word k from bank (a0 + k) mod banks, or in a
-        strided read (k below the elements) from its element's bank, the bank
-        registered beside the addresses."""
-        out = []
-        for k in range(self.banks):
-            # (addresses narrower than the bank bits: a memory no deeper than a line)
-            bank = _z_bits(_z_bits(self.read_address[p], self.lb) + k, self.lb)
-            if k < len(self.read_elements[p]):
-                bank = pyrtl.select(self.read_strided[p],
-                                    _z_bits(self.read_elements[p][k], self.lb), bank)
+        """The line's words in order: word k from bank (a0 + k) mod banks (one rotation
+        by a0, a barrel shifter), or in a strided read (k below the elements) from its
+        element's bank, registered beside the addresses (a multiplexer per element)."""
+        rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
+        rot.next <<= _z_bits(self.read_address[p], self.lb)
+        strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))
+        strided.next <<= self.read_strided[p]
+        out = _rotate(words, rot)
+        for k, element in enumerate(self.read_elements[p]):
             sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
-            sel.next <<= bank
-            out.append(pyrtl.mux(sel, *words))
+            sel.next <<= _z_bits(element, self.lb)
+            out[k] = pyrtl.select(strided, pyrtl.mux(sel, *words), out[k])
         return out
 
     def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
