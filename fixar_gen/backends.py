@@ -27,7 +27,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
-                       monitor_names, param_names, optimizer_state_suffixes)
+                       monitor_names, param_cols, param_names, optimizer_state_suffixes)
 from .engine import ENGINES, EngineMachine
 from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
 from .isa import Program
@@ -156,16 +156,35 @@ class Core:
     def load_params(self, params: dict[str, np.ndarray]) -> None:
         """Write named parameters (weights, biases, target copies, optimizer state) as
         raw integers; names not given keep their values."""
-        self.program("infer", 1)
+        program = self.program("infer", 1)
         known = set(self.param_names())
+        table = {b.name: b for b in program.buffers}
         for name, values in params.items():
             if name not in known:
                 raise KeyError(f"unknown parameter {name!r}")
-            self._write(name, values)
+            self._write(name, self._padded(table[name], values))
 
     def read_params(self, names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """The named parameters (default: all, with the optimizer state) as raw integers,
+        at their logical shapes (a weight's padded row stride dropped)."""
         self.program("infer", 1)
-        return {n: self._read(n) for n in (names or self.param_names())}
+        out = {}
+        for n in (names or self.param_names()):
+            values = self._read(n)
+            cols = param_cols(self.spec, n)
+            out[n] = values[:, :cols] if cols is not None else values
+        return out
+
+    def _padded(self, buffer, values) -> np.ndarray:
+        """``values`` at a weight's logical columns widened to its buffer's padded row
+        stride with zeros (the padding columns are never read)."""
+        values = np.asarray(values)
+        if values.ndim == 2 and values.shape[0] == buffer.rows \
+                and values.shape[1] == param_cols(self.spec, buffer.name) < buffer.cols:
+            wide = np.zeros((buffer.rows, buffer.cols), dtype=values.dtype)
+            wide[:, :values.shape[1]] = values
+            return wide
+        return values
 
     # -- constants ---------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from .numerics import FixedFormat
 # the operations that read them
 from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
 from .memory_access import access_problems
-from .memory_kinds import accumulator_half_line, accumulator_stride
+from .memory_kinds import accumulator_half_line, accumulator_stride, weight_stride
 from .placement import place
 from .spec import Spec
 
@@ -106,6 +106,8 @@ class Layout:
     slots: list[Slot] = field(default_factory=list)
     _ids: dict = field(default_factory=dict)
     _slot_ids: dict = field(default_factory=dict)
+    #: logical columns of the buffers whose row stride is padded (the weights)
+    logical: dict = field(default_factory=dict)
 
     def add(self, name: str, rows: int, cols: int, fmt: FixedFormat, kind: str = "data",
             acc_bits: int = 0) -> int:
@@ -130,9 +132,31 @@ class Layout:
     def has(self, name: str) -> bool:
         return name in self._ids
 
+    def cols(self, name: str) -> int:
+        """The logical columns of buffer ``name`` (a weight matrix's, before its row
+        stride was padded for wmem's banks: :func:`weight_banks`)."""
+        return self.logical.get(name, self.buf(name).cols)
+
 
 def layer_sizes(spec: Spec, net: str) -> tuple[int, ...]:
     return getattr(spec.networks, net).layer_sizes
+
+
+def weight_banks(spec: Spec) -> int:
+    """Banks of the core's ``wmem``: 2H, H the array's columns rounded up to a power of
+    two (``memory_kinds.accumulator_half_line``), as ``cmem``'s."""
+    return 2 * accumulator_half_line(spec.hardware.cols)
+
+
+def param_cols(spec: Spec, name: str) -> int | None:
+    """The logical columns of parameter (or target parameter) ``name``, None for a
+    buffer of another kind.  A weight's buffer is wider (:func:`weight_stride`: its row
+    stride padded so that the matrix unit reads its transposed columns as strided lines
+    of wmem); the host's parameter arrays have the logical columns."""
+    L = build_layout(spec, batch=1)
+    if not L.has(name) or L.buf(name).kind != "param":
+        return None
+    return L.cols(name)
 
 
 def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | None = None,
@@ -154,14 +178,18 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
         for net in NETS:
             sizes = layer_sizes(spec, net)
             for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
-                L.add(f"{prefix}{net}.l{i}.w", k, m, W, "param")
+                # the weights' row stride padded (memory_kinds.weight_stride): the
+                # backward pass reads them transposed from wmem's banks
+                w = f"{prefix}{net}.l{i}.w"
+                L.add(w, k, weight_stride(m, weight_banks(spec)), W, "param")
+                L.logical[w] = m
                 L.add(f"{prefix}{net}.l{i}.b", 1, m, W, "param")
     for net in NETS:
         for p in param_names(spec, net):
-            shape = L.buf(p)
-            L.add(f"{p}.grad", shape.rows, shape.cols, G, "grad")
+            rows, cols = L.buf(p).rows, L.cols(p)
+            L.add(f"{p}.grad", rows, cols, G, "grad")
             for suffix in optimizer_state_suffixes(spec):
-                L.add(f"{p}.{suffix}", shape.rows, shape.cols, G, "state")
+                L.add(f"{p}.{suffix}", rows, cols, G, "state")
     # constants written by the host
     L.add("c.gamma", 1, 1, COEFF, "const")
     L.add("c.tau", 1, 1, COEFF, "const")
@@ -304,7 +332,7 @@ class Emitter:
                       slope: str | None, out_col0: int = 0) -> None:
         """out[:, out_col0 + j] = act(x @ w + bias)[:, j] for every sample."""
         xb, wb = self.L.buf(x), self.L.buf(w)
-        B, K, N = self.L.batch, wb.rows, wb.cols
+        B, K, N = self.L.batch, wb.rows, self.L.cols(w)
         mode = self.mode(x)
         acc = self.acc(f"acc.{tag}", B, N, xb.fmt.frac + wb.fmt.frac)
         for core, r, k in self.parts(B, N):
@@ -329,7 +357,7 @@ class Emitter:
             n = Range(cols.start + k.start, k.count)
             self.code.append(MatMul(core=core, dst=acc, a=self.L[dz], b=self.L[w], tb=1,
                                     mode=self.mode(dz), m=r, n=n,
-                                    k=Range(0, wb.cols)))
+                                    k=Range(0, self.L.cols(w))))
             self.code.append(Drain(core=core, dst=self.L[out], acc=acc, rows=r,
                                    cols=k, src_col=n.start))
         if self.policy == "intra_layer":
@@ -427,6 +455,7 @@ class Emitter:
         const = f"c.{net}_opt"
         for p in param_names(self.spec, net):
             b = self.L.buf(p)
+            b = dataclasses.replace(b, cols=self.L.cols(p))
             g = f"{p}.grad"
             if opt == "sgd":
                 self.vec("sgd", p, b.rows, b.cols, a=g, c=const, param=True)
@@ -589,5 +618,6 @@ def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out:
     for net in NETS:
         for p in param_names(spec, net):
             b = L.buf(p)
-            E.vec("soft_update", f"target.{p}", b.rows, b.cols, a=p, c="c.tau", param=True)
+            E.vec("soft_update", f"target.{p}", b.rows, L.cols(p), a=p, c="c.tau",
+                  param=True)
     E.barrier()

@@ -1211,7 +1211,11 @@ class EngineMachine(GoldenMachine):
             return None
         adam = engine_numba.kernels().adam_packed
         eps_s = _eps_in(c_fmt, s_fmt)
-        shape = (table[iw].rows, table[iw].cols)
+        # the parameter's logical columns (its buffer, and its target's, may be wider: a
+        # weight's padded row stride); the others are whole buffers of that shape
+        n = w_ins.cols.count
+        shape = (table[iw].rows, n)
+        padded = table[iw].cols != n
         scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
         flat = [a.reshape(-1) for a in scratch]     # follows scratch through the swaps
         codes = engine_numba.ROUNDING_CODES
@@ -1219,6 +1223,7 @@ class EngineMachine(GoldenMachine):
         s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
         no_soft = np.empty(0, dtype=np.int64)
+        it = None
         if soft is not None:
             pt, _, t_ins = soft
             it, ic_t, t_fmt = t_ins.dst, t_ins.c, table[t_ins.dst].fmt
@@ -1240,6 +1245,12 @@ class EngineMachine(GoldenMachine):
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
+
+        def logical(i: int) -> np.ndarray:
+            """Buffer i's first n columns, flat (a copy when its rows are wider)."""
+            a = self.state[i]
+            return a.reshape(-1) if a.shape[1] == n else \
+                np.ascontiguousarray(a[:, :n]).reshape(-1)
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -1272,11 +1283,11 @@ class EngineMachine(GoldenMachine):
                     if 0 <= t_shift <= 62 else None
                 if split is None:
                     return alone()
-                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
+                target, t_parts = logical(it), (*split, t_shift, *t_args)
             packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
                                 *t_parts[:6])
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       state[iw].reshape(-1), target, *flat[:3],
+                       logical(iw), target, *flat[:3],
                        flat[3] if soft is not None else no_soft, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
@@ -1286,13 +1297,19 @@ class EngineMachine(GoldenMachine):
             if soft is not None:
                 results.append((it, pt, ct, lo_t, hi_t))
             stamp = self.stamp
-            for k, (i, pc, n, lo, hi) in enumerate(results):
-                state[i], scratch[k] = scratch[k], state[i]
-                flat[k] = scratch[k].reshape(-1)
-                if n:
+            for k, (i, pc, count, lo, hi) in enumerate(results):
+                bits = max(int(hi).bit_length(), (-int(lo)).bit_length())
+                if padded and i in (iw, it):
+                    # the logical columns written back; the padding keeps its words
+                    state[i][:, :n] = scratch[k]
+                    bound[i] = max(bound[i], bits)
+                else:
+                    state[i], scratch[k] = scratch[k], state[i]
+                    flat[k] = scratch[k].reshape(-1)
+                    bound[i] = bits
+                if count:
                     self._pc = pc
-                    self._count(int(n), i)
-                bound[i] = max(int(hi).bit_length(), (-int(lo)).bit_length())
+                    self._count(int(count), i)
                 stamp[i] += 1
             self._pc = pm
             return True

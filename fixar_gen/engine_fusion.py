@@ -61,11 +61,26 @@ def _whole(instr: Vector, table) -> bool:
                for b in (instr.a, instr.b) if b != NO_BUFFER)
 
 
+def _leading(instr: Vector, table) -> bool:
+    """The instruction covers every row and the first ``cols.count`` columns of its
+    destination, and every operand it names has those rows and at least those
+    columns (no broadcast row or column): a whole buffer, or a weight's logical
+    columns left of its padded row stride."""
+    d, n = table[instr.dst], instr.cols.count
+    if (instr.rows.start, instr.rows.count, instr.cols.start, instr.src_col) != \
+            (0, d.rows, 0, 0) or n > d.cols:
+        return False
+    return all(table[b].rows == d.rows and n <= table[b].cols
+               for b in (instr.a, instr.b) if b != NO_BUFFER)
+
+
 def is_adam_group(m_ins, s_ins, w_ins, table) -> bool:
-    """adam_m, adam_s, adam_w of one parameter that may run as one element-wise pass."""
+    """adam_m, adam_s, adam_w of one parameter that may run as one element-wise pass
+    (over whole buffers, but for the parameter's padding columns)."""
     if (_fn(m_ins), _fn(s_ins), _fn(w_ins)) != ("adam_m", "adam_s", "adam_w"):
         return False
-    if not all(_whole(i, table) for i in (m_ins, s_ins, w_ins)):
+    if not (_whole(m_ins, table) and _whole(s_ins, table) and _leading(w_ins, table)) \
+            or w_ins.cols.count != table[m_ins.dst].cols:
         return False
     grad, m, s, w = m_ins.a, m_ins.dst, s_ins.dst, w_ins.dst
     if s_ins.a != grad or (w_ins.a, w_ins.b) != (m, s):
@@ -228,10 +243,10 @@ def _writes(instr) -> set:
 
 def soft_into_adam(steps: list, table) -> list:
     """Each fused adam group followed, later, by the soft update of its parameter's
-    target (``soft_update`` d=target a=parameter, whole buffers of one shape, with a
-    kernel) gets that step as its fourth part, when no step in between names the
-    target or writes the parameter or the constants row (moving it keeps every
-    value)."""
+    target (``soft_update`` d=target a=parameter, buffers of one shape, over the
+    parameter's region, with a kernel) gets that step as its fourth part, when no step
+    in between names the target or writes the parameter or the constants row (moving it
+    keeps every value)."""
     out = list(steps)
     i = 0
     while i < len(out):
@@ -241,7 +256,10 @@ def soft_into_adam(steps: list, table) -> list:
             for j in range(i + 1, len(out)):
                 cand = out[j][2]
                 if _fn(cand) == "soft_update" and cand.a == w and out[j][1] is not None \
-                        and _whole(cand, table) and cand.dst not in _names(instr) and \
+                        and _leading(cand, table) and \
+                        cand.cols.count == instr.parts[2][2].cols.count and \
+                        table[cand.dst].cols == table[w].cols and \
+                        cand.dst not in _names(instr) and \
                         cand.c != NO_BUFFER and cand.c not in _writes(instr):
                     between = out[i + 1:j]
                     if all(cand.dst not in _names(x) and not _writes(x) & {w, cand.c}

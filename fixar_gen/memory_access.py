@@ -4,9 +4,12 @@ operand, and a step of the element loop at most one line read and one line write
 each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line port of
 each a core), and an FXP16 product's accumulator a row stride that puts rows m and
 m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
-accumulator_stride`).  The core is wired for exactly this (:mod:`fixar_gen.hw.core`); the
-compiler's programs keep to it (it refuses one that does not), and so do the random
-programs of ``fixar verify``.
+accumulator_stride`), and a matrix the matrix unit reads transposed from ``wmem`` a row
+stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step reads
+two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, :func:`pair_memory`, in
+opposite halves of the banks: :func:`acc_half_problems`).  The core is wired for
+exactly this (:mod:`fixar_gen.hw.core`); the compiler's programs keep to it (it refuses
+one that does not), and so do the random programs of ``fixar verify``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from collections import Counter
 from . import ops
 from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
                   Program, Store, Vector)
-from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, SLOT_MEMORY,
-                           accumulator_stride, memory_of)
+from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, PAIRED_MEMORIES,
+                           SLOT_MEMORY, WEIGHT_MEMORY, accumulator_stride, memory_of,
+                           weight_stride)
 
 _READS_DST = set(ops.names(reads_dst=True))
 _WRITES_B = set(ops.writing("b"))
@@ -75,6 +79,14 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                                 f"of {dst.cols} words; rows m and m + 1 share cmem's banks "
                                 f"unless it is {acc_half} mod {2 * acc_half} (pad it to "
                                 f"{accumulator_stride(dst.cols, acc_half)} columns)")
+            b = program.buffers[ins.b]
+            if acc_half and ins.tb and memory_of(b) == WEIGHT_MEMORY \
+                    and weight_stride(b.cols, 2 * acc_half) != b.cols:
+                problems.append(f"instruction {pc}: mm reads b {b.name} transposed from "
+                                f"{WEIGHT_MEMORY} with a row stride of {b.cols} words; its "
+                                f"column is one strided line of {WEIGHT_MEMORY}'s "
+                                f"{2 * acc_half} banks only when the stride is odd (pad "
+                                f"it to {weight_stride(b.cols, 2 * acc_half)} columns)")
             for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
                 m = memory_of(program.buffers[i])
                 if m not in MATRIX_MEMORIES[role]:
@@ -94,35 +106,47 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                     problems.append(f"instruction {pc}: {what} {verb} {count} operand lines "
                                     f"of {m} a step; its banks serve one read and one write "
                                     "line a cycle (place the operands in other memories)")
-        # cmem: a double line read (acc_add's dst and a, in opposite halves: checked on
-        # the placement by acc_half_problems) and one line written a step
-        if writes[ACC_MEMORY] > 1 or reads[ACC_MEMORY] > 2 or \
-                (reads[ACC_MEMORY] == 2 and not _acc_pair(ins, program)):
-            problems.append(f"instruction {pc}: {what} reads {reads[ACC_MEMORY]} and writes "
-                            f"{writes[ACC_MEMORY]} operand lines of {ACC_MEMORY} a step; its "
-                            "banks serve one line written and one read (two half lines: "
-                            "acc_add's dst and a) a cycle")
+        # cmem and wmem: a double line read (a pair: dst and a, in opposite halves --
+        # acc_add's partial sums, soft_update's target and parameter: checked on the
+        # placement by acc_half_problems) and one line written a step
+        for m in PAIRED_MEMORIES:
+            if writes[m] > 1 or reads[m] > 2 or \
+                    (reads[m] == 2 and pair_memory(ins, program) != m):
+                problems.append(f"instruction {pc}: {what} reads {reads[m]} and writes "
+                                f"{writes[m]} operand lines of {m} a step; its banks serve "
+                                "one line written and one read (two half lines: an update's "
+                                "dst and a) a cycle")
     return problems
 
 
-_ACC_ADD = VECTOR_FUNCTIONS.index("acc_add")
+_READS_DST_IDS = {VECTOR_FUNCTIONS.index(f) for f in _READS_DST}
+_FOLDED_IDS = {VECTOR_FUNCTIONS.index(f) for f in _FOLDED}
 
 
-def _acc_pair(ins, program: Program) -> bool:
-    """Whether ``ins`` is an acc_add reading its dst and a both in cmem."""
-    return isinstance(ins, Vector) and ins.fn == _ACC_ADD and ins.a != NO_BUFFER and \
-        all(memory_of(program.buffers[i]) == ACC_MEMORY for i in (ins.dst, ins.a))
+def pair_memory(ins, program: Program) -> str | None:
+    """The memory of 2H banks (``PAIRED_MEMORIES``) from which ``ins`` reads a pair --
+    an update that reads its dst and its a there (acc_add's partial sums, soft_update's
+    target and parameter), as the two half lines of one double line -- or None."""
+    if not isinstance(ins, Vector) or ins.a == NO_BUFFER \
+            or ins.fn not in _READS_DST_IDS or ins.fn in _FOLDED_IDS:
+        return None
+    m = memory_of(program.buffers[ins.dst])
+    if m in PAIRED_MEMORIES and memory_of(program.buffers[ins.a]) == m:
+        return m
+    return None
 
 
 def acc_half_problems(program: Program, placement, acc_half: int) -> list[str]:
-    """Why ``placement`` (:class:`~fixar_gen.placement.Placement`) does not let cmem's
-    double line serve each ``acc_add`` of ``program`` in one cycle: every step's lines
-    of dst and a must start H = ``acc_half`` apart mod 2H (the placement's halves,
-    strides equal mod 2H)."""
+    """Why ``placement`` (:class:`~fixar_gen.placement.Placement`) does not let the
+    double line of ``cmem`` or ``wmem`` serve each pair of ``program`` (acc_add,
+    soft_update: :func:`pair_memory`) in one cycle: every step's lines of dst and a
+    must start H = ``acc_half`` apart mod 2H (the placement's halves, strides equal mod
+    2H)."""
     problems = []
     span = 2 * acc_half
     for pc, ins in enumerate(program.code):
-        if not _acc_pair(ins, program):
+        mem = pair_memory(ins, program)
+        if mem is None:
             continue
         d, a = program.buffers[ins.dst], program.buffers[ins.a]
         pd, pa = placement.buffers[ins.dst], placement.buffers[ins.a]
@@ -130,8 +154,9 @@ def acc_half_problems(program: Program, placement, acc_half: int) -> list[str]:
             - (pd.offset + ins.rows.start * d.cols + ins.cols.start)
         drift = 0 if ins.rows.count <= 1 else (a.cols - d.cols) % span
         if first % span != acc_half or drift:
-            problems.append(f"instruction {pc}: acc_add's dst {d.name} and a {a.name} are "
-                            f"read in one step from cmem's {span} banks, so their lines must "
+            problems.append(f"instruction {pc}: {VECTOR_FUNCTIONS[ins.fn]}'s dst {d.name} "
+                            f"and a {a.name} are read in one step from {mem}'s {span} banks, "
+                            "so their lines must "
                             f"start {acc_half} apart mod {span}; they start {first % span} "
                             f"apart" + (f", and their strides {d.cols} and {a.cols} differ "
                                         f"by {a.cols - d.cols}" if drift else ""))

@@ -40,6 +40,16 @@ BANKED_MEMORIES = ("mmem", "vmem", "gmem")
 #: read and written a double line a cycle: H banks for row m's C column sums, the other
 #: H for row m + 1's (FXP16)
 ACC_MEMORY = "cmem"
+#: the memory of the parameters and target parameters: 2H interleaved banks like
+#: ``cmem``'s, read a strided line a cycle by the matrix unit (a weight row of adjacent
+#: words, or a transposed column: :func:`weight_stride`) and a double line by the
+#: element loop's pairs (``soft_update``'s target and parameter, in the two halves)
+WEIGHT_MEMORY = "wmem"
+#: the memories of 2H banks read and written a double line a cycle (two half lines)
+PAIRED_MEMORIES = (ACC_MEMORY, WEIGHT_MEMORY)
+#: names of the target parameters (the compiler's): placed in the second half of
+#: ``wmem``'s banks, so that soft_update's two lines of a step are one double line
+TARGET_PREFIX = "target."
 #: the name suffix of the optimizer state that goes to ``vmem`` (Adam's sqrt(v); the
 #: compiler's ``optimizer_state_suffixes``): the other state buffers go to ``mmem``
 SECOND_STATE_SUFFIX = ".s"
@@ -106,6 +116,17 @@ def accumulator_half_line(array_cols: int, lanes: int = 1) -> int:
     """H: the words of one half of ``cmem``'s double line, the array's columns (or the
     core's vector lanes, if more) rounded up to a power of two; ``cmem`` has 2H banks."""
     return 1 << (max(array_cols, lanes, 1) - 1).bit_length()
+
+
+def weight_stride(cols: int, banks: int) -> int:
+    """The row stride (buffer columns) a matrix of ``cols`` logical columns gets in
+    ``wmem``'s ``banks`` interleaved banks (a power of two) so that the matrix unit
+    reads its transposed column (elements a row stride apart) as one strided line: an
+    odd stride (``cols``, or one more), so that up to ``banks`` elements lie in
+    distinct banks (any stride on one bank)."""
+    if banks < 1 or banks & (banks - 1):
+        raise ValueError(f"banks {banks} is not a power of two")
+    return cols if banks == 1 or cols % 2 else cols + 1
 
 
 def accumulator_stride(cols: int, half: int) -> int:

@@ -52,10 +52,11 @@ Rules (within each memory)
     the others (its contents are undefined, as are every temporary's between
     programs).
 
-    *Halves* (``acc_half`` H given: ``cmem``'s 2H banks, docs/hardware.md "The
-    accumulators in banks"): every ``cmem`` buffer starts at a multiple of 2H, and one
-    read as ``acc_add``'s second operand (:func:`acc_add_phases`) at H past one, so
-    that acc_add's two lines of a step fall into the two halves of the banks.
+    *Halves* (``acc_half`` H given: the 2H banks of ``cmem`` and ``wmem``,
+    docs/hardware.md "The accumulators in banks", "The weights in banks"): every buffer
+    of those memories starts at a multiple of 2H, and one that is a pair's other line
+    (:func:`acc_add_phases`: acc_add's second operand, soft_update's target) at H past
+    one, so that a pair's two lines of a step fall into the two halves of the banks.
 
 The placement assumes what the core does today: one instruction at a time per core,
 every operand read before the destination is written.  A core that overlapped
@@ -70,8 +71,10 @@ from functools import cached_property
 from . import ops
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
                   MatMul, Program, Store, Vector)
-from .memory_kinds import (ACC_MEMORY, MEMORIES, MEMORY_ROLES, SLOT_MEMORY, Memory,
-                           memory_of, slot_widths, stored_width)
+from .memory_access import pair_memory
+from .memory_kinds import (ACC_MEMORY, MEMORIES, MEMORY_ROLES, PAIRED_MEMORIES, SLOT_MEMORY,
+                           TARGET_PREFIX, WEIGHT_MEMORY, Memory, memory_of, slot_widths,
+                           stored_width)
 
 #: kinds whose contents outlive a program (the host writes or reads them)
 KEPT_KINDS = ("param", "state", "const", "prng", "monitor")
@@ -268,18 +271,23 @@ def live_ranges(program: Program) -> tuple[list[tuple[int, int] | None], set[int
     return ranges, live_in, regular
 
 
-_ACC_ADD = VECTOR_FUNCTIONS.index("acc_add")
-
 
 def acc_add_phases(program: Program) -> dict[int, int]:
-    """{buffer id: 1} for the ``cmem`` buffers ``acc_add`` reads as its second operand
-    (``a``) beside a ``cmem`` destination: they go to the second half of the banks."""
-    out = {}
+    """{buffer id: 1} for the buffers that go to the second half of the banks of
+    ``cmem`` or ``wmem`` (``PAIRED_MEMORIES``), so that a pair's two lines of a step
+    (:func:`fixar_gen.memory_access.pair_memory`) are one double line: in ``cmem`` the
+    second operand (``a``) of a pair (acc_add's other core's partial sums); in ``wmem``
+    the destination of a pair (soft_update's target) and every target parameter
+    (``TARGET_PREFIX``), so that the parameters keep their words in every program of a
+    spec."""
+    out = {i: 1 for i, b in enumerate(program.buffers)
+           if memory_of(b) == WEIGHT_MEMORY and b.name.startswith(TARGET_PREFIX)}
     for ins in program.code:
-        if isinstance(ins, Vector) and ins.fn == _ACC_ADD and ins.a != NO_BUFFER \
-                and memory_of(program.buffers[ins.dst]) == ACC_MEMORY \
-                and memory_of(program.buffers[ins.a]) == ACC_MEMORY:
+        mem = pair_memory(ins, program)
+        if mem == ACC_MEMORY:
             out[ins.a] = 1
+        elif mem == WEIGHT_MEMORY:
+            out[ins.dst] = 1
     return out
 
 
@@ -297,7 +305,7 @@ def place(program: Program, share: bool = True, acc_half: int | None = None) -> 
     halves = acc_add_phases(program) if acc_half else {}
 
     def align(i: int, mem: str, offset: int) -> int:
-        if not acc_half or mem != ACC_MEMORY:
+        if not acc_half or mem not in PAIRED_MEMORIES:
             return offset
         return _aligned(offset, acc_half * halves.get(i, 0), 2 * acc_half)
 

@@ -30,7 +30,8 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
 from .numerics import FixedFormat
 from .ops import PRNG
 from .memory_access import access_problems, acc_half_problems
-from .memory_kinds import SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride
+from .memory_kinds import (SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride,
+                           weight_stride)
 from .spec import Spec
 
 #: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
@@ -165,8 +166,12 @@ class _Builder:
         b_cols, n_range = self.region(n)
         b_rows, k2 = a_cols, k_range
         a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
-        b = self.buffer(*((b_cols, b_rows) if tb else (b_rows, b_cols)), fb,
-                        self.data_kind(("data", "param")))
+        b_kind = self.data_kind(("data", "param"))
+        # a matrix read transposed from wmem has its row stride padded to an odd number
+        # of words (fixar_gen.memory_access): its column is one strided line
+        b_stride = weight_stride(b_rows, 2 * self.acc_half) \
+            if tb and b_kind == "param" else b_rows
+        b = self.buffer(*((b_cols, b_stride) if tb else (b_rows, b_cols)), fb, b_kind)
         acc_bits = self.spec.numerics.accumulator_width
         # an FXP16 product's accumulator has its rows m and m + 1 in the two halves of
         # cmem's banks (fixar_gen.memory_access): its row stride padded
@@ -238,6 +243,13 @@ class _Builder:
                 fields["src_col"] = c.start
                 fields[role] = self.buffer(r_ext, c_ext, FixedFormat(64, acc_frac), "acc",
                                            acc_bits)
+            elif role == "a" and self._pairs(op, fields):
+                # a pair in wmem (soft_update's target and parameter): a's stride and
+                # column as dst's, so that the placement's halves put every step's two
+                # lines in opposite halves of wmem's banks
+                fields["src_col"] = c.start
+                fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext,
+                                            shape=(r_ext, c_ext), kind="param")
             else:
                 fields[role] = self.operand(operand, fd, r_ext, c_ext, src_ext)
         if dst.layout == "monitor":
@@ -248,9 +260,19 @@ class _Builder:
                                                         else [[lo, hi]]))
         self.emit(Vector(**fields), split)
 
+    def _pairs(self, op, fields) -> bool:
+        """Whether to draw ``op``'s a as the other line of a wmem pair: an update of a
+        parameter (dst in wmem, read) whose a is a data operand, half the time."""
+        dst = fields.get("dst")
+        return dst is not None and op.reads_dst and op.issue == "pipelined" \
+            and self.buffers[dst].kind == "param" and op.operands["a"].kind == "data" \
+            and self.draw(st.booleans())
+
     def operand(self, operand: ops.Operand, fd: FixedFormat | None, r_ext: int, c_ext: int,
-                src_ext: int) -> int:
-        """A data operand as declared: its format, shape and values."""
+                src_ext: int, shape: tuple[int, int] | None = None,
+                kind: str | None = None) -> int:
+        """A data operand as declared: its format, shape and values (``shape``,
+        ``kind``: as given instead of drawn)."""
         if operand.values == "flag":
             fmt = FixedFormat(2, 0)
         elif operand.frac_of_dst:
@@ -259,14 +281,16 @@ class _Builder:
             fmt = self.fmt()
         if operand.signed:
             fmt = dataclasses.replace(fmt, signed=True)
-        if operand.layout == "source":
+        if shape is not None:
+            pass
+        elif operand.layout == "source":
             shape = self.draw(st.sampled_from(((r_ext, src_ext), (1, src_ext),
                                                (r_ext, 1), (1, 1))))
         elif operand.layout == "destination":
             shape = (r_ext, c_ext)
         else:
             shape = (r_ext, src_ext)
-        buf = self.buffer(*shape, fmt, self.data_kind())
+        buf = self.buffer(*shape, fmt, kind or self.data_kind())
         self._constrain(buf, operand.values)
         return buf
 
@@ -335,7 +359,8 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     limit = random_program_words(spec)
     placement = place(program, share=False, acc_half=half)
     assume(all(m.words <= limit for m in placement.memories))
-    # acc_add's two accumulators in the two halves of cmem's banks
+    # a pair's two lines (acc_add's accumulators, soft_update's target and parameter) in
+    # the two halves of cmem's or wmem's banks
     assume(not acc_half_problems(program, placement, half))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)

@@ -61,3 +61,38 @@ def test_unknown_phase_and_policy_are_errors():
         compile_program(spec, "backprop")
     with pytest.raises(ValueError):
         compile_program(spec, "train", policy="data_parallel")
+
+
+def test_weights_have_odd_row_strides_and_the_host_sees_logical_parameters():
+    """The weights' buffers are one column wider where their width is even (wmem's
+    strided line, docs/hardware.md "The weights in banks"); load_params and read_params
+    take and give the logical shapes, the padding column holds zeros, and a training
+    step never writes it.  Catches a parameter array written into the padded buffer
+    shifted (rows wrapping into the padding) or read back with its padding."""
+    import numpy as np
+
+    from fixar_gen.backends import open_core, random_params, uniform_batch
+    from fixar_gen.compiler import param_cols
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    program = compile_program(spec, "train")
+    table = {b.name: b for b in program.buffers}
+    padded = [n for n, b in table.items() if b.kind == "param"
+              and param_cols(spec, n) is not None and b.cols != param_cols(spec, n)]
+    assert padded
+    for name, b in table.items():
+        cols = param_cols(spec, name)
+        if b.kind == "param" and cols is not None:
+            assert b.cols == (cols if cols % 2 or b.rows == 1 and name.endswith(".b")
+                              else cols + 1), name
+    core = open_core(spec, "golden")
+    params = random_params(spec, seed=3)
+    core.load_params(params)
+    back = core.read_params(list(params))
+    for name, values in params.items():
+        np.testing.assert_array_equal(back[name], values)
+    rng = np.random.default_rng(0)
+    core.train_step(uniform_batch(spec, core.formats, rng))
+    for name in padded:
+        raw = core._read(name)
+        assert raw.shape == (table[name].rows, table[name].cols)
+        np.testing.assert_array_equal(raw[:, param_cols(spec, name):], 0)

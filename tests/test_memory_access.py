@@ -6,6 +6,8 @@ hardware limits."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fixar_gen.compiler import PHASES, compile_program
@@ -16,7 +18,7 @@ from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, MatMul, Program, Rang
                            Vector)
 from fixar_gen.memory_access import access_problems, step_accesses
 from fixar_gen.memory_kinds import (BANKED_MEMORIES, accumulator_half_line,
-                                    accumulator_stride, memory_of)
+                                    accumulator_stride, memory_of, weight_stride)
 from fixar_gen.numerics import FixedFormat
 from hypothesis import given
 from hypothesis import strategies as st
@@ -176,12 +178,12 @@ def test_acc_add_reads_its_two_accumulators_in_opposite_halves(d_cols, a_cols, s
         (ok and (3 * d_cols + src_col - start) % 32 == 16)
 
 
-def test_two_cmem_reads_other_than_acc_adds_pair_are_refused():
+def test_two_cmem_reads_other_than_a_pair_are_refused():
     accs = [Buffer(f"acc{i}", 2, 3, FixedFormat(64, 32), "acc", 80) for i in (1, 2)]
     p = program([buffer(0, "amem")] + accs, add(0, 1, 2))
     assert access_problems(p) == ["instruction 0: vec add reads 2 and writes 0 operand lines "
                                   "of cmem a step; its banks serve one line written and one "
-                                  "read (two half lines: acc_add's dst and a) a cycle"]
+                                  "read (two half lines: an update's dst and a) a cycle"]
 
 
 @pytest.mark.parametrize("path", ["fixar_u50.yaml", "custom_dsl.py"])
@@ -194,3 +196,99 @@ def test_the_compiled_reductions_keep_to_the_halves(path):
                if isinstance(ins, Vector)) == (spec.hardware.cores > 1 and
                                                spec.parallelism.training == "intra_batch")
     assert acc_half_problems(p, p.placement, half) == []
+
+
+# -- wmem: the transposed weights as strided lines, soft_update's pair ------------------
+
+def _tb_program(b_cols: int, tb: int = 1, memory: str = "wmem") -> Program:
+    """mm reading b (rows 4 x b_cols, in ``memory``) transposed: its column of
+    ``b_cols``-word stride is the weight row the array loads."""
+    a = buffer(0, "amem", 2, 4)
+    b = buffer(1, memory, 4, b_cols)
+    acc = Buffer("acc", 2, 16, FixedFormat(64, 32), "acc", 80)
+    return program([a, b, acc], MatMul(dst=2, a=0, b=1, tb=tb, m=Range(0, 2),
+                                       n=Range(0, 4), k=Range(0, min(b_cols, 3))))
+
+
+@given(cols=st.integers(1, 70), half_log=st.integers(0, 4))
+def test_a_weight_read_transposed_from_wmem_needs_an_odd_row_stride(cols, half_log):
+    """The rule the strided line needs (the elements of a column in distinct banks):
+    refused exactly when the stride is even and the banks more than one; a weight
+    padded by memory_kinds.weight_stride (at most one word) always passes.  Catches a
+    check that lets an even stride through (the core would read two elements from one
+    bank) or refuses a row read (tb=0) or a matrix in amem."""
+    half = 1 << half_log
+    problems = access_problems(_tb_program(cols), half)
+    assert (problems != []) == (cols % 2 == 0 and 2 * half > 1), problems
+    if problems:
+        assert problems[0] == (
+            f"instruction 0: mm reads b b1 transposed from wmem with a row stride of {cols} "
+            f"words; its column is one strided line of wmem's {2 * half} banks only when "
+            f"the stride is odd (pad it to {cols + 1} columns)")
+    padded = weight_stride(cols, 2 * half)
+    assert padded - cols in (0, 1) and padded % 2 == 1
+    assert access_problems(_tb_program(padded), half) == []
+    assert access_problems(_tb_program(cols, tb=0), half) == []
+    assert access_problems(_tb_program(cols, memory="amem"), half) == []
+
+
+def _soft_update(dst_name: str, cols: int = 5) -> Program:
+    w = Buffer("w", 3, cols, F, "param")
+    t = Buffer(dst_name, 3, cols, F, "param")
+    c = Buffer("c.tau", 1, 1, F, "const")
+    return program([w, t, c], Vector(fn=VECTOR_FUNCTIONS.index("soft_update"), dst=1, a=0,
+                                     c=2, rows=Range(0, 3), cols=Range(0, cols)))
+
+
+@pytest.mark.parametrize("dst_name", ["t", "target.w"])
+def test_soft_update_reads_target_and_parameter_from_opposite_halves(dst_name):
+    """soft_update reads two lines of wmem a step (its target, dst, and the parameter,
+    a): one double line, the placement putting the target H past the parameter mod 2H
+    (by its use, and by name for the compiler's target parameters, so that they keep
+    their words in every program); a placement without the halves is refused."""
+    from fixar_gen.memory_access import acc_half_problems
+    from fixar_gen.placement import place
+    p = _soft_update(dst_name)
+    assert access_problems(p, 16) == []
+    placement = place(p, share=False, acc_half=16)
+    assert placement.buffers[0].offset % 32 == 0 and placement.buffers[1].offset % 32 == 16
+    assert acc_half_problems(p, placement, 16) == []
+    packed = place(p, share=False)
+    assert acc_half_problems(p, packed, 16) == [
+        "instruction 0: soft_update's dst {} and a w are read in one step from wmem's 32 "
+        "banks, so their lines must start 16 apart mod 32; they start 17 apart"
+        .format(dst_name)]
+    # a third operand line of wmem in that step has no port
+    e = Buffer("e", 3, 5, F, "param")
+    three = dataclasses.replace(p, buffers=p.buffers + (e,), code=(
+        dataclasses.replace(p.code[0], e=3),) + p.code[1:])
+    assert "reads 3 and writes 1 operand lines of wmem" in access_problems(three, 16)[0]
+
+
+@pytest.mark.parametrize("path", ["pendulum.yaml", "fixar_u50.yaml", "custom_dsl.py"])
+def test_the_compiled_weights_keep_to_wmem_banks(path):
+    """Every weight the compiled programs read transposed from wmem has an odd row
+    stride (at most one padding column), the grads and optimizer state keep the logical
+    columns, and every soft_update's two lines fall into opposite halves; the
+    parameters' words are the same in every phase."""
+    from fixar_gen.compiler import param_cols
+    from fixar_gen.memory_access import acc_half_problems
+    spec = load_spec(EXAMPLES / path)
+    half = accumulator_half_line(spec.hardware.cols)
+    offsets = None
+    for phase in PHASES:
+        p = compile_program(spec, phase)
+        table = {b.name: b for b in p.buffers}
+        tb = {p.buffers[ins.b].name for ins in p.code if isinstance(ins, MatMul) and ins.tb
+              and memory_of(p.buffers[ins.b]) == "wmem"}
+        if phase == "train":
+            assert tb and acc_half_problems(p, p.placement, half) == []
+            assert any(isinstance(ins, Vector) and
+                       ins.fn == VECTOR_FUNCTIONS.index("soft_update") for ins in p.code)
+        for name in tb:
+            assert table[name].cols % 2 == 1
+            assert table[name].cols - param_cols(spec, name) in (0, 1)
+            assert table[name + ".grad"].cols == param_cols(spec, name)
+        kept = {q.name: q.offset for q in p.placement.buffers if q.memory == "wmem"}
+        offsets = offsets or kept
+        assert kept == offsets, phase

@@ -54,6 +54,12 @@ class BankedPorts:
     banks: tuple[pyrtl.MemBlock, ...]
 
 
+def _z_bits(value, bits: int) -> pyrtl.WireVector:
+    """The low ``bits`` of ``value`` (zero-extended when narrower)."""
+    value = pyrtl.as_wires(value)
+    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
+
+
 def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector) -> list:
     """``out[k] = words[(k + amount) mod n]`` (n a power of two, ``amount`` log2 n bits)."""
     n = len(words)
@@ -209,16 +215,28 @@ class InterleavedBanks:
     H past the first mod ``banks`` (the caller's rule); bank b serves the first start's
     half when (b - start) mod ``banks`` < H, else the second's, so word j < H of the
     line is at start + j and word H + j at the second start + j.  A second start equal
-    to the first + H is the plain line."""
+    to the first + H is the plain line.
+
+    ``strided`` (``wmem``'s weight rows and transposed columns; an int: the number of
+    elements, at most ``banks``): each port also takes ``read_strided[p]`` (1 bit) and
+    ``read_elements[p]``, one word address per element; when ``read_strided[p]`` is 1,
+    word k of the line (k < ``strided``) is the word at ``read_elements[p][k]``.  The
+    caller keeps the elements in distinct banks (``a0 + k s`` with an odd row stride
+    ``s``: a column of a matrix whose row stride is padded to an odd number of words,
+    or ``s`` = 1, adjacent words): bank b reads the element whose address is b mod
+    ``banks`` (at its address ``div banks``; a bank no element names reads address 0),
+    and word k comes from the bank its element's address names (a multiplexer per
+    element beside the line's rotation)."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
-                 tail_bits: int | None = None, ports: int = 1, halves: bool = False):
+                 tail_bits: int | None = None, ports: int = 1, halves: bool = False,
+                 strided: int = 0):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
                              "more")
         self.banks, self.width, self.addr_bits, self.lb = banks, width, addr_bits, lb
-        self.halves = halves
+        self.halves, self.strided = halves, strided
         shape = interleaved_bank_shape(banks, addr_bits, tail_bits)
         self.bank_bits = shape[0] + (1 if len(shape) > 1 else 0)
         self.blocks = [[pyrtl.MemBlock(width, bits,
@@ -236,6 +254,14 @@ class InterleavedBanks:
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
+        if not 0 <= strided <= banks:
+            raise ValueError(f"interleaved memory {scope.prefix}: {strided} strided "
+                             f"elements on {banks} banks")
+        if strided:
+            self.read_strided = [pyrtl.WireVector(1, scope(f"p{p}_rstrided"))
+                                 for p in range(ports)]
+            self.read_elements = [[pyrtl.WireVector(addr_bits, scope(f"p{p}_relem{k}"))
+                                   for k in range(strided)] for p in range(ports)]
         self.write_words = [[pyrtl.WireVector(width, scope(f"p{p}_wdata{j}"))
                              for j in range(banks)] for p in range(ports)]
         self.write_enables = [[pyrtl.WireVector(1, scope(f"p{p}_we{j}"))
@@ -245,11 +271,18 @@ class InterleavedBanks:
             words = []
             for b in range(banks):
                 reg = pyrtl.Register(self.bank_bits, name=scope(f"p{p}_bank{b}_raddr"))
-                reg.next <<= self._port_address(p, b, read=True)
+                address = self._port_address(p, b, read=True)
+                if strided:
+                    address = pyrtl.select(self.read_strided[p],
+                                           self._element_address(p, b), address)
+                reg.next <<= address
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
-            if lb:
+            if lb and strided:
+                # word k from bank (a0 + k) mod banks, or (strided) from its element's
+                words = self._gathered(scope, p, words)
+            elif lb:
                 rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
                 rot.next <<= self.read_address[p][:lb]
                 words = _rotate(words, rot)
@@ -265,6 +298,47 @@ class InterleavedBanks:
                 self._bank_write(b, self._port_address(p, b, read=False), words[b],
                                  enables[b])
 
+    def _element_address(self, p: int, b: int) -> pyrtl.WireVector:
+        """Bank ``b``'s address in a strided read on port ``p``: that of the element
+        whose word address is b mod banks (the elements' banks are distinct), 0 if
+        none."""
+        out = pyrtl.Const(0, self.bank_bits)
+        for e in self.read_elements[p]:
+            at = self._fit_bank(self._line(e))
+            if self.lb:
+                hit = _z_bits(e, self.lb) == pyrtl.Const(b, self.lb)
+                at = pyrtl.select(hit, at, pyrtl.Const(0, self.bank_bits))
+            out = out | at
+        return out
+
+    def _gathered(self, scope: Scope, p: int, words: list) -> list[pyrtl.WireVector]:
+        """The line's words in order: word k from bank (a0 + k) mod banks (one rotation
+        by a0, a barrel shifter), or in a strided read (k below the elements) from its
+        element's bank, registered beside the addresses (a multiplexer per element)."""
+        rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
+        rot.next <<= _z_bits(self.read_address[p], self.lb)
+        strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))
+        strided.next <<= self.read_strided[p]
+        out = _rotate(words, rot)
+        for k, element in enumerate(self.read_elements[p]):
+            sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
+            sel.next <<= _z_bits(element, self.lb)
+            out[k] = pyrtl.select(strided, pyrtl.mux(sel, *words), out[k])
+        return out
+
+    def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
+        """The bank address (``div banks``) of word ``address``."""
+        if not self.lb:
+            return address
+        if address.bitwidth > self.lb:
+            return address[self.lb:]
+        return pyrtl.Const(0, 1)                  # a memory no deeper than one line
+
+    def _fit_bank(self, line) -> pyrtl.WireVector:
+        line = pyrtl.as_wires(line)
+        return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
+            else line.zero_extended(self.bank_bits)
+
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
@@ -279,17 +353,10 @@ class InterleavedBanks:
     def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
         """Bank ``b``'s address of the line starting at word ``address``: its line, one
         more when bank b lies before the start's bank (the line wraps into the next)."""
-        if not self.lb:
-            line = address
-        elif address.bitwidth > self.lb:
-            line = address[self.lb:]
-        else:                                   # a memory no deeper than one line
-            line = pyrtl.Const(0, 1)
+        line = self._line(address)
         if self.lb and b < self.banks - 1:       # the last bank is never before the start
             line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
-        line = pyrtl.as_wires(line)
-        return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
-            else line.zero_extended(self.bank_bits)
+        return self._fit_bank(line)
 
     def _bank_read(self, b: int, addr: pyrtl.WireVector) -> pyrtl.WireVector:
         main = self.blocks[b][0][addr[:self.shape[0]]]
@@ -324,6 +391,17 @@ class InterleavedModel:
 
     def read(self, address: int) -> list[int]:
         return [self.words.get((address + k) % self.depth, 0) for k in range(self.banks)]
+
+    def read_strided(self, address: int, stride: int, count: int | None = None
+                     ) -> list[int]:
+        """The strided read: word k (k < ``count``, default every bank) at ``address +
+        k stride``; ``stride`` must be odd (the elements then lie in distinct banks,
+        ``banks`` being a power of two), or anything on one bank."""
+        count = self.banks if count is None else count
+        if self.banks > 1 and stride % 2 == 0 or count > self.banks:
+            raise ValueError(f"{count} elements {stride} apart share banks of {self.banks}")
+        return [self.words.get((address + k * stride) % self.depth, 0)
+                for k in range(count)]
 
     def _double(self, address: int, second: int) -> list[int]:
         """The word addresses of a double line (``banks`` / 2 words from each start)."""

@@ -76,10 +76,13 @@ Memory
     interleaved banks (:attr:`CoreConfig.acc_half`) with one double-line port per core:
     the matrix unit's read-modify-write of rows m and m + 1 (padded row strides put
     them in the two halves), a step's line, acc_add's two lines (the placement's
-    halves) and the host's words.  ``wmem``, ``amem`` and ``smem``
-    have a read and a write port per word their units read or write each cycle
-    (:func:`memory_ports`), so no unit ever waits for memory; that port count keeps
-    them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
+    halves) and the host's words.  ``wmem`` is 2H interleaved banks too, with one line
+    port per core: the matrix unit's weight row (or ``tb``'s column, its row stride
+    odd: ``memory_kinds.weight_stride``) as one strided line, a step's line and
+    soft_update's two lines (the placement's halves) and the host's words.  ``amem``
+    and ``smem`` have a read and a write port per word their units read or write each
+    cycle (:func:`memory_ports`), so no unit ever waits for memory; that port count
+    keeps them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
@@ -106,7 +109,8 @@ from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
 from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES,
-                            SLOT_MEMORY, accumulator_half_line)
+                            PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
+                            accumulator_half_line)
 
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
 ISSUE_CYCLES = 3
@@ -187,11 +191,12 @@ class CoreConfig:
 
     def memory_banks(self, name: str) -> int | None:
         """Interleaved banks of data memory ``name``: :attr:`banks` for the element
-        loop's (``BANKED_MEMORIES``), 2 :attr:`acc_half` for ``cmem`` (its double
-        line), None for a memory with a port per word."""
+        loop's (``BANKED_MEMORIES``), 2 :attr:`acc_half` for ``cmem`` and ``wmem``
+        (``PAIRED_MEMORIES``: their double line), None for a memory with a port per
+        word."""
         if name in BANKED_MEMORIES:
             return self.banks
-        if name == ACC_MEMORY:
+        if name in PAIRED_MEMORIES:
             return 2 * self.acc_half
         return None
 
@@ -417,7 +422,8 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                         write_ports=writes_per_core * cfg.cores + 1,
                         banks={m: cfg.memory_banks(m) for m in MEMORIES
                                if cfg.memory_banks(m)},
-                        line_ports=cfg.cores, halves=(ACC_MEMORY,))
+                        line_ports=cfg.cores, halves=PAIRED_MEMORIES,
+                        strided={WEIGHT_MEMORY: cfg.cols})
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
@@ -1125,12 +1131,16 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     n_left = pyrtl.select(load_next & last_k, n_after, n_rem)
     row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
                         s("b_load_row"))
+    # the row's C words: on wmem one strided line (element c at row_address +
+    # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
+    # elements lie in distinct banks), on amem a port per word
+    values = mems.data.read_strided(
+        port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
+        [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])
     weights = []
     for c in range(C):
         n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count
-        value = mems.data.read(db["mem"], _z(row_address + b_port[c], A), s(f"ra_b{c}"),
-                               MATRIX_MEMORIES["b"])
-        weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), value[:pe.weight],
+        weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), values[c][:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
     load_data = named(pyrtl.concat_list(weights), s("load_data"))
 

@@ -16,8 +16,11 @@ and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: 
 primitive's ports on a one-core design, so block RAM); the accumulators (``cmem``)
 are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
 :meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
-as its two half lines); the others still have a read and a write port per word their
-units read or write (flip-flops), until the plan in docs/hardware.md banks them too.
+as its two half lines); so are the weights (``wmem``: soft_update's target and
+parameter as the two half lines), whose port also serves the matrix unit's weight row
+as one strided line (:meth:`DataMemories.read_strided`); the others still have a read
+and a write port per word their units read or write (flip-flops), until the plan in
+docs/hardware.md banks them too.
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ class DataMemories:
 
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
-                 line_ports: int = 1, halves: tuple[str, ...] = ()):
+                 line_ports: int = 1, halves: tuple[str, ...] = (),
+                 strided: dict[str, int] | None = None):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -157,19 +161,25 @@ class DataMemories:
                                         max_write_ports=write_ports),
                          (words - 1).bit_length()) for name, words in s.blocks]
                        for s in shapes]
-        if set(halves) - set(banks) or len(halves) > 1:
-            raise ValueError(f"halves for {sorted(halves)}: one banked memory at most")
+        strided = dict(strided or {})
+        for what, names in (("halves", halves), ("strided reads", strided)):
+            if set(names) - set(banks):
+                raise ValueError(f"{what} for {sorted(set(names) - set(banks))}: not banked")
         self.banked = {s.name: InterleavedBanks(Scope(s.block_name), banks=banks[s.name],
                                                 width=s.width, addr_bits=s.addr_bits,
                                                 tail_bits=s.tail_bits, ports=line_ports,
-                                                halves=s.name in halves)
+                                                halves=s.name in halves,
+                                                strided=strided.get(s.name, 0))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last:
         # reads (port, mem id, address, want, host, second start or None, its
         # "served as the second half line" flag's next value or None), writes (port, mem
-        # id, address, words, enables, host, memories, second start or None)
+        # id, address, words, enables, host, memories, second start or None); strided
+        # reads (port, mem id, want, element addresses) are also in _line_reads (as a
+        # read at the first element) and in _strided_reads
         self._line_reads: list[tuple] = []
+        self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
         self._finished = False
 
@@ -342,12 +352,49 @@ class DataMemories:
                                   [_z(e, 1) for e in enables], False, (mem,),
                                   _z(second, self.addr_bits)))
 
+    def read_strided(self, port: int, mem_id, addresses, want, names, memories
+                     ) -> list[pyrtl.WireVector]:
+        """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
+        synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
+        word through a port of its own (address registers ``names``); a banked one with
+        strided reads (``wmem``) reads them as one strided line through line port
+        ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
+        banks (adjacent words, or a column whose padded row stride is odd)."""
+        names = list(names)
+        which = None
+        if len(memories) > 1:
+            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
+            which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        banked = [m for m in memories if m in self.banked]
+        unbanked = [m for m in memories if m not in self.banked]
+        for m in banked:
+            if len(addresses) > self.banked[m].strided:
+                raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
+        if banked:
+            mem_id = _z(mem_id, MEMORY_ID_BITS)
+            addresses = [_z(a, self.addr_bits) for a in addresses]
+            self._line_reads.append((port, mem_id, addresses[0], _z(want, 1), False, None,
+                                     None))
+            self._strided_reads.append((port, mem_id, _z(want, 1), addresses))
+        out = []
+        for k, address in enumerate(addresses):
+            words = {}
+            if unbanked:
+                addr = pyrtl.Register(self.addr_bits, name=names[k])
+                addr.next <<= _z(address, self.addr_bits)
+                words.update(self._word_reads(addr, unbanked))
+            for m in banked:
+                words[m] = self._extend(self.banked[m].read_words[port][k])
+            out.append(self._select(which, {m: words[m] for m in memories}))
+        return out
+
     def finish(self) -> None:
         """Drive the banked memories' line ports from the requests (call once, after
         every unit has made its requests)."""
         if self._finished:
             raise ValueError("DataMemories.finish called twice")
         self._finished = True
+        flags: dict[int, list] = {}        # "served as the second half line", per request
         for m, banks in self.banked.items():
             k = memory_id(m)
             # H words on, modulo the addresses (a memory no deeper than a line wraps)
@@ -367,6 +414,22 @@ class DataMemories:
                     address = a0 if host else \
                         pyrtl.select(want & (mem_id == k) & ~later, a0, address)
                 banks.read_address[p] <<= address[:banks.addr_bits]
+                if banks.strided:
+                    # the strided requests (at most one a port and cycle: the matrix
+                    # unit's); the elements matter only when one is served
+                    strided = [r for r in self._strided_reads if r[0] == p]
+                    flag = pyrtl.Const(0, 1)
+                    count = len(banks.read_elements[p])
+                    elements = [address] * count
+                    for _, mem_id, want, elems in strided:
+                        take = want & (mem_id == k)
+                        flag = flag | take
+                        elements = [pyrtl.select(take, elems[j], elements[j])
+                                    if j < len(elems) else elements[j]
+                                    for j in range(count)]
+                    banks.read_strided[p] <<= flag
+                    for j in range(count):
+                        banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
                 if banks.halves:
                     second = _z(address + half, self.addr_bits)
                     for (_, mem_id, a0, want, host, a1, flag), later in zip(reversed(reads),
@@ -378,7 +441,9 @@ class DataMemories:
                     banks.read_address2[p] <<= second[:banks.addr_bits]
                     for (*_, flag), later in zip(reads, seconds):
                         if flag is not None:
-                            flag <<= later
+                            # (a request names one memory a cycle: its memory's flag)
+                            drivers = flags.setdefault(id(flag), [flag, pyrtl.Const(0, 1)])
+                            drivers[1] = drivers[1] | later
                 writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
                                 key=lambda w: w[5])
                 address = pyrtl.Const(0, self.addr_bits)
@@ -412,3 +477,5 @@ class DataMemories:
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
                     banks.write_enables[p][j] <<= enables[j]
+        for flag, value in flags.values():
+            flag <<= value

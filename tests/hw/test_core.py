@@ -78,6 +78,27 @@ def test_accumulator_programs_pyrtl_equal_golden(data):
     assert diff is None, f"{diff}\n{case.listing()}"
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_weight_programs_pyrtl_equal_golden(data):
+    """The weights' banks (wmem, 2H banks as cmem's): products reading b from wmem as
+    a strided line -- a weight row of adjacent words, or (tb) a column of an odd
+    padded row stride -- and soft_update's target and parameter read as one double
+    line (the placement's halves), on every shape; each program has at least one."""
+    from hypothesis import assume
+
+    from fixar_gen.isa import MatMul, Vector
+    from fixar_gen.memory_access import pair_memory
+    from fixar_gen.memory_kinds import memory_of
+    spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
+    case = data.draw(programs(spec, kinds=("mm", "vec"), functions=("soft_update",)))
+    p = case.program
+    assume(any(isinstance(i, MatMul) and memory_of(p.buffers[i.b]) == "wmem" or
+               isinstance(i, Vector) and pair_memory(i, p) == "wmem" for i in p.code))
+    diff = check_program(case, machine)
+    assert diff is None, f"{diff}\n{case.listing()}"
+
+
 @pytest.mark.slow       # the same property, six times the examples (minutes)
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())

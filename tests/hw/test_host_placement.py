@@ -72,7 +72,7 @@ def test_a_program_whose_buffers_and_slots_do_not_fit_is_refused():
     rows = first.rows + -(-(room + 1) // first.cols)
     big = dataclasses.replace(program, slots=(dataclasses.replace(first, rows=rows),)
                               + program.slots[1:], placement=None)
-    big = dataclasses.replace(big, placement=place(big))
+    big = dataclasses.replace(big, placement=place(big, acc_half=cfg.acc_half))
     assert big.placement.words == program.placement.words + (rows - first.rows) * first.cols
     machine.allocate(program.buffers, program.placement)    # fits with its own slots
     with pytest.raises(HardwareLimit, match="too small"):

@@ -169,6 +169,98 @@ def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
     check()
 
 
+def strided_design(banks: int, width: int, addr_bits: int, tail_bits, halves: bool,
+                   count: int):
+    key = ("strided", banks, width, addr_bits, tail_bits, halves, count)
+    if key not in _DESIGNS:
+        with fresh_block() as block:
+            mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
+                                   tail_bits=tail_bits, halves=halves, strided=count)
+            wires = [("raddr", mem.read_address[0]), ("waddr", mem.write_address[0])]
+            if halves:
+                wires += [("raddr2", mem.read_address2[0]), ("waddr2", mem.write_address2[0])]
+            for name, wire in wires:
+                wire <<= pyrtl.Input(addr_bits, f"in_{name}")
+            mem.read_strided[0] <<= pyrtl.Input(1, "in_strided")
+            for k in range(count):
+                mem.read_elements[0][k] <<= pyrtl.Input(addr_bits, f"in_e{k}")
+            for k in range(banks):
+                mem.write_words[0][k] <<= pyrtl.Input(width, f"in_w{k}")
+                mem.write_enables[0][k] <<= pyrtl.Input(1, f"in_we{k}")
+                out = pyrtl.Output(width, f"out{k}")
+                out <<= mem.read_words[0][k]
+        _DESIGNS[key] = block
+    return _DESIGNS[key]
+
+
+@pytest.mark.parametrize("banks,width,addr_bits,tail_bits,halves,count", [
+    (1, 6, 4, None, False, 1), (2, 5, 5, 2, False, 2), (4, 9, 7, 4, False, 3),
+    (8, 12, 8, None, True, 8), (16, 7, 9, 6, True, 5), (32, 8, 10, None, True, 16)])
+def test_the_strided_read_equals_its_model(banks, width, addr_bits, tail_bits, halves,
+                                           count):
+    """wmem's strided read (the matrix unit's weight row of ``count`` adjacent words,
+    or its transposed column of ``count`` elements an odd padded row stride apart)
+    between line writes and plain line reads (which share the words' multiplexers):
+    each bank reads the element whose address falls in it, at its own address, and
+    word k comes from its element's bank.  Catches a bank reading its line address
+    instead of its element's, a word taken from the line's bank instead of its
+    element's, and elements sharing a bank (an even stride)."""
+    block = strided_design(banks, width, addr_bits, tail_bits, halves, count)
+    depth = depth_of(banks, addr_bits, tail_bits)
+    top = min(depth, 1 << addr_bits)
+    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
+                     st.integers(0, (1 << width) - 1))
+    strides = [s for s in range(1, top, 1 if banks == 1 else 2) if (count - 1) * s < top]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        sim = pyrtl.FastSimulation(tracer=None, block=block)
+        model = InterleavedModel(banks, width, depth)
+        pending = None
+        for _ in range(data.draw(st.integers(1, 16))):
+            w_at = data.draw(st.integers(0, top - banks))
+            values = data.draw(st.lists(word, min_size=banks, max_size=banks))
+            enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+            stride = data.draw(st.one_of(st.just(1), st.sampled_from(strides)))
+            strided = data.draw(st.booleans())
+            r_at = data.draw(st.integers(0, top - 1 - (count - 1) * stride if strided
+                                         else top - banks))
+            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": int(strided)}
+            if halves:
+                inputs["in_waddr2"] = w_at + banks // 2
+                inputs["in_raddr2"] = (r_at + banks // 2) % (1 << addr_bits)
+            for k in range(banks):
+                inputs[f"in_w{k}"] = values[k]
+                inputs[f"in_we{k}"] = int(enables[k])
+            for k in range(count):
+                # a line read's elements mean nothing (any address)
+                inputs[f"in_e{k}"] = (r_at + k * stride) if strided else \
+                    data.draw(st.integers(0, top - 1))
+            model.write(w_at, values, enables)
+            sim.step(inputs)
+            if pending is not None:
+                got = [sim.inspect(f"out{k}") for k in range(len(pending))]
+                assert got == pending, (got, pending)
+            pending = model.read_strided(r_at, stride, count) if strided \
+                else model.read(r_at)
+
+    check()
+
+
+def test_the_strided_model_refuses_strides_that_share_banks():
+    model = InterleavedModel(8, 8, 256)
+    model.write(3, list(range(1, 9)), [1] * 8)
+    assert model.read_strided(3, 1) == model.read(3)
+    model.write(3 + 7, [7], [1])
+    assert model.read_strided(3, 7, 2) == [1, 7]
+    with pytest.raises(ValueError):
+        model.read_strided(3, 8)
+    with pytest.raises(ValueError):
+        model.read_strided(3, 1, 9)
+    assert InterleavedModel(1, 8, 16).read_strided(0, 2, 1) == [0]
+
+
 def test_a_plain_line_through_the_halves_is_the_interleaved_line():
     model = InterleavedModel(8, 8, 64)
     model.write(13, list(range(1, 9)), [1] * 8)

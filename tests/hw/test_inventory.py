@@ -104,21 +104,24 @@ def test_mapping_rules():
     # one data memory per memory of the placement, each at its own width and depth
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608,
     # cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
-    # line a cycle, 8,192 + 32 words a bank);
+    # line a cycle, 8,192 + 32 words a bank; wmem 524,288: the weights' row strides
+    # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
     # the others with a port per operand of the units reaching them: flip-flops
     shapes = {name: (m.width, m.depth, m.banks) for name, m in by_name.items()
               if name.startswith("mem_") and name not in ("mem_desc", "mem_slot")}
-    assert shapes == {"mem_wmem": (32, 1 << 19, 1), "mem_mmem_bank": (32, 1 << 14, 16),
+    assert shapes == {"mem_wmem_bank": (32, 1 << 14, 32),
+                      "mem_mmem_bank": (32, 1 << 14, 16),
                       "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
                       "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
                       "mem_amem": (32, 1 << 17, 1), "mem_amem_tail": (32, 1 << 16, 1),
                       "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 32, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
-    # (amem), C (amem, wmem); the host's one of each;
+    # (amem), C (amem); the host's one of each;
     # a bank: one line read and one line write port per core (the host's muxed in)
-    assert ports == {"mem_wmem": (2 * 82 + 1, 2 * 18 + 1), "mem_smem": (2 * 66 + 1, 37),
+    assert ports == {"mem_wmem_bank": (2, 2),
+                     "mem_smem": (2 * 66 + 1, 37),
                      "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 114 + 1, 37),
                      "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem_bank": (2, 2),
                      "mem_cmem_bank_tail": (2, 2), "mem_mmem_bank": (2, 2),
@@ -140,15 +143,16 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
     inv = memory_inventory(cfg)
     banked = [m for m in inv.memories if m.bank_names]
     assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank",
-                                        "mem_cmem_bank"}
+                                        "mem_cmem_bank", "mem_wmem_bank"}
     for m in banked:
-        # the accumulators: 2 x 16 banks (a double line: rows m and m + 1 of FXP16)
-        banks = 32 if m.name.startswith("mem_cmem") else 16
+        # the accumulators and the weights: 2 x 16 banks (a double line: rows m and
+        # m + 1 of FXP16, soft_update's target and parameter)
+        banks = 32 if m.name.startswith(("mem_cmem", "mem_wmem")) else 16
         assert (m.banks, m.reads, m.writes, m.maps_to) == (banks, 1, 1, BLOCK_RAM), m.name
         assert m.primitives == m.as_block_ram != (0, 0)
     # the others keep their per-operand ports
     assert all(m.maps_to == FLIP_FLOPS for m in inv.memories
-               if m.name in ("mem_wmem", "mem_amem"))
+               if m.name == "mem_amem")
 
 
 @settings(max_examples=200, deadline=None)
@@ -218,7 +222,7 @@ def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     spec = load_spec(EXAMPLES / "pendulum.yaml")
     assert main(["generate", str(EXAMPLES / "pendulum.yaml"), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "memories: " in out and "mem_wmem flip-flops" in out and "imem block RAM" in out
+    assert "memories: " in out and "mem_amem flip-flops" in out and "imem block RAM" in out
     report = json.loads((Path(tmp_path) / "report.json").read_text())
     inventory = memory_inventory(config_for(spec)).as_dict()
     got = report["memory_inventory"]
