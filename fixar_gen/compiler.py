@@ -143,9 +143,10 @@ def layer_sizes(spec: Spec, net: str) -> tuple[int, ...]:
 
 
 def weight_banks(spec: Spec) -> int:
-    """Banks of the core's ``wmem``: 2H, H the array's columns rounded up to a power of
-    two (``memory_kinds.accumulator_half_line``), as ``cmem``'s."""
-    return 2 * accumulator_half_line(spec.hardware.cols)
+    """Banks of the core's ``wmem``: 2H, H the array's columns (or the vector lanes, if
+    more) rounded up to a power of two (``memory_kinds.accumulator_half_line``), as
+    ``cmem``'s."""
+    return 2 * accumulator_half_line(spec.hardware.cols, spec.hardware.lanes)
 
 
 def param_cols(spec: Spec, name: str) -> int | None:
