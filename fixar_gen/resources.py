@@ -436,6 +436,7 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
         memories = _generated_memories(inventory, board)
+        parts.append(("memory line ports", Resources(luts=inventory.port_luts)))
     else:
         memories = _place(_memory_shapes(spec, lanes), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import isa
 from ..boards import U50
-from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY
+from ..memory_kinds import MATRIX_MEMORIES, MEMORY_ROLES, SLOT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
@@ -40,6 +40,27 @@ BRAM36_BITS = 36 * 1024
 URAM_BITS = 288 * 1024
 
 BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
+
+#: LUTs of an interleaved memory's line port (its read and write rotations, the bank
+#: addresses and the bypass of a word written in the cycle it is read), per bank, bit of
+#: the word and rotation stage (log2 of the banks): Yosys 0.70 ``synth_xilinx -family
+#: xcup`` of the banks alone, one line port each (docs/hardware.md, "Memory inventory"):
+#: 4 x 32 bits 592 LUT (2.31), 16 x 32 4,532 (2.21), ``cmem``'s double line 32 x 82
+#: 27,384 (2.09), ``wmem``'s line 32 x 32 11,435 (2.23).
+BANK_PORT_LUTS_PER_BIT_STAGE = 2.25
+#: the strided read's extra LUTs (each bank picks the element whose address falls in it,
+#: each word is taken from its element's bank) on the same scale: ``wmem``'s 32 x 32
+#: banks with 16 strided elements 20,781 LUT against 11,435 without.
+STRIDED_LUTS_PER_BIT_STAGE = 1.83
+
+
+def bank_port_luts(banks: int, width_bits: int, ports: int, strided: bool) -> int:
+    """Modeled LUTs of ``ports`` line ports (one per core) of ``banks`` interleaved
+    banks of ``width_bits``-bit words (0 for one bank: nothing to rotate)."""
+    if banks < 2:
+        return 0
+    per_bit_stage = BANK_PORT_LUTS_PER_BIT_STAGE + strided * STRIDED_LUTS_PER_BIT_STAGE
+    return round(ports * per_bit_stage * banks * width_bits * math.log2(banks))
 
 
 def block_ram_options(width_bits: int, depth: int) -> list[tuple[int, int]]:
@@ -105,6 +126,9 @@ class GeneratedMemory:
     holds: str
     #: the MemBlock of each bank (default: one, ``name``)
     bank_names: tuple[str, ...] = ()
+    #: modeled LUTs of the banks' line ports (:func:`bank_port_luts`; on the main
+    #: entry of a banked memory, none on its tail, which shares them)
+    port_luts: int = 0
 
     @property
     def block_names(self) -> tuple[str, ...]:
@@ -146,7 +170,7 @@ class GeneratedMemory:
                 "read_ports": self.reads, "write_ports": self.writes,
                 "read_address": self.read_address, "holds": self.holds,
                 "bits": self.bits, "maps_to": self.maps_to, "bram36": b, "uram": u,
-                "as_block_ram": {"bram36": ab, "uram": au}}
+                "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts}
 
 
 @dataclass(frozen=True)
@@ -171,6 +195,11 @@ class Inventory:
         return (sum(m.as_block_ram[0] for m in self.memories),
                 sum(m.as_block_ram[1] for m in self.memories))
 
+    @property
+    def port_luts(self) -> int:
+        """Modeled LUTs of every banked memory's line ports."""
+        return sum(m.port_luts for m in self.memories)
+
     def bits_by_mapping(self) -> dict[str, int]:
         out = {BLOCK_RAM: 0, LUT_RAM: 0, FLIP_FLOPS: 0}
         for m in self.memories:
@@ -183,7 +212,8 @@ class Inventory:
         return {"design": self.design, "organisation": self.organisation,
                 "memories": [m.as_dict() for m in self.memories],
                 "total_bits": self.bits, "bits_by_mapping": self.bits_by_mapping(),
-                "bram36": b, "uram": u, "as_block_ram": {"bram36": ab, "uram": au}}
+                "bram36": b, "uram": u, "as_block_ram": {"bram36": ab, "uram": au},
+                "port_luts": self.port_luts}
 
 
 MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, optimizer "
@@ -192,9 +222,10 @@ MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, opt
                    "synchronous reads (registered addresses); the gradients and the "
                    "optimizer state, which only the element loop and the host reach, are "
                    "interleaved banks with a line read and a line write port per core, "
-                   "the accumulators 2H interleaved banks with a double-line read and "
-                   "write port per core (block RAM on a one-core design); the parameters, "
-                   "activations and small ones still have a read and "
+                   "the accumulators and the parameters 2H interleaved banks with a "
+                   "double-line read and write port per core (the parameters' read also "
+                   "a strided line: the transposed weights), block RAM on a one-core "
+                   "design; the activations and small ones still have a read and "
                    "write port per operand of the units that reach them, so by the "
                    "mapping rules they are flip-flops (the next steps of issue 12 bank "
                    "them too)")
@@ -222,7 +253,9 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                     + ("; a double line of two half lines a cycle)" if shape.name == ACC_MEMORY
                        else ")")
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
-                    tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B))))
+                    tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B)),
+                    0 if k else bank_port_luts(B, shape.width, reads,
+                                               shape.name in MATRIX_MEMORIES["b"])))
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(
@@ -252,10 +285,12 @@ def format_inventory(inv: dict) -> list[str]:
                  else m["maps_to"])
         copies = f"{m['copies']} x " if m["copies"] > 1 else ""
         copies += f"{m['banks']} banks x " if m["banks"] > 1 else ""
+        ports = (f"; its line ports {m['port_luts']:,} LUT (modeled)"
+                 if m.get("port_luts") else "")
         lines.append(f"    {m['name']:<9} {copies}{m['depth']:,} x {m['width_bits']} bits "
                      f"({m['bits'] / 1e6:,.2f} Mbit; {m['read_ports']} read / "
                      f"{m['write_ports']} write ports, {m['read_address']} read address): "
-                     f"{where}")
+                     f"{where}{ports}")
     ab = inv["as_block_ram"]
     lines.append(f"    total {inv['total_bits'] / 1e6:,.1f} Mbit; each memory alone in its "
                  f"cheaper primitive (once within one primitive's ports): "
