@@ -120,6 +120,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyrtl
 
 from .. import arch, ops
@@ -129,6 +130,7 @@ from .build import (Scope, check_width, data_register, fresh_block, named, to_si
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
+from .lane_bounds import bounded_shl, drivers, evaluate, grid, reached
 from .lane_limits import WIDEST, LaneLimits
 from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
 from .multiply import group_terms, product_terms, sum_terms
@@ -817,6 +819,23 @@ def _keep(bundle: dict, *keys: str) -> dict:
     return {k: bundle[k] for k in keys if k in bundle}
 
 
+class _Narrow:
+    """``wire``'s low ``bits`` bits (a signed value known to fit them), one wire per
+    (wire, bits), so that the operations reading the same operand still share one term
+    of the rounders' multiplexers (:func:`_case` groups its entries by wire)."""
+
+    def __init__(self):
+        self._made: dict[tuple[int, int], pyrtl.WireVector] = {}
+
+    def __call__(self, wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+        if wire.bitwidth <= bits:
+            return wire
+        key = (id(wire), bits)
+        if key not in self._made:
+            self._made[key] = (wire, _decl(wire[:bits]))
+        return self._made[key][1]
+
+
 class _View:
     """Decoded views of one stage's bundle: the op tests and the operands' fracs."""
 
@@ -945,8 +964,63 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word:
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
 
 
+#: (limits, rounder) -> {op: (the largest shift of each term, the largest k)}
+_SHIFT_BOUNDS: dict = {}
+_FRAC_POS = sum(bits for name, bits in FORMAT_FIELDS[:[n for n, _ in FORMAT_FIELDS].index("frac")])
+_FRAC_FIELD = dict(FORMAT_FIELDS)["frac"]
+
+
+def _frac_values(op: str, role: str, limits: LaneLimits) -> range:
+    """The fracs operand ``role``'s format can have when ``op`` runs: within the lane's
+    limits where check_supported checks it, any the field holds where it does not
+    (a role the operation does not read, a drain's absent bias)."""
+    kind = OPERAND_ROLES[op].get(role)
+    if kind is None or (op in DRAIN_OPS and role == "b"):
+        return range(1 << _FRAC_FIELD)
+    if kind == "acc":
+        return range(limits.acc_frac + 1)
+    return range((limits.const_frac if role == "c" else limits.data_frac) + 1)
+
+
+def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tuple,
+                  limits: LaneLimits, block: pyrtl.Block) -> dict:
+    """Per operation of the n-th rounder's ``plans``: (the largest shift G - frac of
+    each of its terms, the largest k = G - f(target)) over every combination of the
+    fracs its formats can have (:func:`_frac_values`; each of ``conditions``, data bits
+    that choose a frac, 0 or 1), by running the plans' frac logic on all of them
+    (:func:`~fixar_gen.hw.lane_bounds.evaluate`).  Cached per limits."""
+    key = (limits, n)
+    if key in _SHIFT_BOUNDS:
+        return _SHIFT_BOUNDS[key]
+    driver = drivers(block)
+    roots = {getattr(inputs, f"fmt_{r}"): r for r in ("a", "b", "c", "d", "e", "pre")}
+    out = {}
+    for name, (parts, target) in plans.items():
+        fracs = [pyrtl.as_wires(f) for _, f in parts]
+        wires = [*fracs, target]
+        found = reached(wires, [*roots, inputs.acc_bits, *conditions], driver)
+        ranges = {}
+        for wire in found:
+            if wire in roots:
+                ranges[wire] = [f << _FRAC_POS for f in _frac_values(name, roots[wire],
+                                                                        limits)]
+            else:
+                ranges[wire] = [0] if wire is inputs.acc_bits else [0, 1]
+        known = grid(ranges)
+        values = evaluate(wires, known, driver)
+        size = max([1, *(len(v) for v in known.values())])
+        fs = [np.broadcast_to(v, (size,)).astype(np.int64) for v in values[:-1]]
+        fd = (np.broadcast_to(values[-1], (size,)).astype(np.int64) >> _FRAC_POS) \
+            & ((1 << _FRAC_FIELD) - 1)
+        g = np.maximum.reduce([*fs, fd])
+        out[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()))
+    _SHIFT_BOUNDS[key] = out
+    return out
+
+
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
-             w_out: int, clip=None, late=None, late_reads: tuple[str, ...] = ()) -> dict:
+             w_out: int, bounds: dict, clip=None, late=None,
+             late_reads: tuple[str, ...] = ()) -> dict:
     """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
     the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
     read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
@@ -962,17 +1036,24 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     def stage(name: str, values: dict, hidden=()) -> dict:
         return _stage(scope, _rounder_stage(name, n), values, hidden=hidden)
 
+    # per slot, each operation's (value bits, largest shift): the shifters' stages
+    terms = [[(min(w_int, pyrtl.as_wires(parts[i][0]).bitwidth), bounds[name][0][i])
+              for name, (parts, _) in plans.items() if i < len(parts)]
+             for i in range(slots)]
+    sh_bits = [max(1, max(sh for _, sh in t).bit_length()) for t in terms]
+    k_bits = max(1, max(k for _, k in bounds.values()).bit_length())
     b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
     fmt = unpack_format(b["fmt_target"])
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_tree(*[b[f"f{i}"] for i in range(slots)], fd), sub("align_frac"))
     b = stage("amt", {**_keep(b, *kept, "fmt_target"),
                       **{f"v{i}": b[f"v{i}"] for i in range(slots)},
-                      **{f"sh{i}": (g - b[f"f{i}"])[:_FRAC] for i in range(slots)},
-                      "k": (g - fd)[:_FRAC]})
+                      **{f"sh{i}": (g - b[f"f{i}"])[:sh_bits[i]] for i in range(slots)},
+                      "k": (g - fd)[:k_bits]})
     b = stage("align", {**_keep(b, *kept, "fmt_target", "k"),
-                        **{f"term{i}": named(_shl(_sx(b[f"v{i}"], w_int), b[f"sh{i}"]),
-                                             sub(f"term{i}")) for i in range(slots)}})
+                        **{f"term{i}": named(bounded_shl(b[f"v{i}"], b[f"sh{i}"], terms[i],
+                                                         w_int), sub(f"term{i}"))
+                           for i in range(slots)}})
     w = w_int + 1                                        # the sum's bits
     k = b["k"]
     km1 = (k - 1)[:k.bitwidth]                           # used only when k >= 1
@@ -1120,6 +1201,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 {"x": x_table, "y": y_table, "xb": xb_table, "yb": yb_table}[key][
                     OP_INDEX[name]] = value
     op1 = s1["op"]
+    #: per operation, the bits of its products (its operands' widths: sign-extended
+    #: into the shared multipliers, its product is no wider)
+    product_bits = {name: {m: x[OP_INDEX[name]].bitwidth + y[OP_INDEX[name]].bitwidth
+                           for m, x, y in (("ma", x_table, y_table), ("mb", xb_table, yb_table))
+                           if OP_INDEX[name] in x}
+                    for name in PLANS}
     x_bits = max(w.bitwidth for w in (*x_table.values(), *xb_table.values()))
     y_bits = max(w.bitwidth for w in (*y_table.values(), *yb_table.values()))
     carried = (*carried, "lane_next")
@@ -1156,14 +1243,34 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                 OVERFLOW_MODES.index("saturate"))
     fmt_acc = pack_format_wires(s2["acc_bits"], 0, 1, ROUNDING_MODES.index("truncate"),
                                 OVERFLOW_MODES.index(acc_overflow))
-    stage = Stage(a=a, b=b, d=d, e=e, c0=c0, c1=c1, ma=ma, mb=mb, mb_hi=mb_hi, fa=fa, fb=fb,
-                  fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e, fmt_pre=fmt_pre, fmt_v=fmt_v,
-                  fmt_eps=fmt_eps, fmt_acc=fmt_acc, A=lambda: _resize(a, opnd),
-                  b_positive=lambda: ~b[-1] & ~_is_zero(b),
-                  # drains: without a bias b = 0, of any frac
-                  drain0=lambda: [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))],
-                  zero_frac=lambda: pyrtl.Const(0, _FRAC))
-    plans1 = {name: plan.round1(stage) for name, plan in PLANS.items()
+    narrow = _Narrow()
+    drain_frac_b = pyrtl.select(fb > fa, fa, fb)      # drains: without a bias b = 0
+    b_data = narrow(b, opnd)
+    b_positive = ~b_data[-1] & ~_is_zero(b_data)         # dact_relu, dact_leaky
+
+    def round1_stage(name: str) -> Stage:
+        """The stage as operation ``name`` sees it: its data operands and constants at
+        the widths their formats allow, its products at their operands' widths (the
+        terms the first rounder aligns are no wider than their values)."""
+        roles = OPERAND_ROLES[name]
+
+        def opnd_of(role, wire):
+            if roles.get(role) != "data":
+                return wire
+            return narrow(wire, opnd_c if role == "c" else opnd)
+        a_, b_, d_, e_ = (opnd_of(r, w) for r, w in (("a", a), ("b", b), ("d", d), ("e", e)))
+        c0_, c1_ = opnd_of("c", c0), opnd_of("c", c1)
+        bits = product_bits.get(name, {})
+        ma_ = narrow(ma, bits["ma"]) if "ma" in bits else ma
+        mb_ = narrow(mb, bits["mb"]) if "mb" in bits else mb
+        return Stage(a=a_, b=b_, d=d_, e=e_, c0=c0_, c1=c1_, ma=ma_, mb=mb_, mb_hi=mb_hi,
+                     fa=fa, fb=fb, fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e,
+                     fmt_pre=fmt_pre, fmt_v=fmt_v, fmt_eps=fmt_eps, fmt_acc=fmt_acc,
+                     A=lambda: narrow(a, opnd),
+                     b_positive=b_positive,
+                     drain0=lambda: [(a_, fa), (b_, drain_frac_b)],
+                     zero_frac=lambda: pyrtl.Const(0, _FRAC))
+    plans1 = {name: plan.round1(round1_stage(name)) for name, plan in PLANS.items()
               if plan.round1 is not None}
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
@@ -1173,6 +1280,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
           "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
           "abs_a": _abs(_resize(a, opnd))}
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
+                  _shift_bounds(1, plans1, inputs, (b_positive,), limits,
+                                pyrtl.working_block()),
                   clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)),
                   late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F))
     s3 = s2
@@ -1274,6 +1383,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    registered; mul2acc1, mul2acc2: summed in groups, then the groups; tanh's
     #    interpolation and sign
     m2_bits = _MUL_X + s5["c0"].bitwidth
+    c0_bits = s5["c0"].bitwidth                # leaky ReLU's zp * c0: opnd + c0_bits
     ma2_t, ma2_at = _terms(product_terms(s5["x2"], s5["c0"]), "ma2_t")
     tanh_t, tanh_at = _terms(product_terms(_zx(s5["tanh_delta"], s5["tanh_delta"].bitwidth + 1),
                                            _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)),
@@ -1298,15 +1408,23 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
     zp = _resize(s5["d1"], opnd)
     leaky_neg = zp[-1]
-    stage = Stage(a=s5["a"], d=s5["d"], d1=s5["d1"], ma2=s5["ma2"], root=s5["root"], fa=fa,
-                  fc=fc, fd=fd, fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
-                  relu_zp=lambda: pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp),
-                  tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
-    plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
+    relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp)
+    ma2_zp = narrow(s5["ma2"], opnd + c0_bits)   # zp * c0 (no ratio)
+
+    def round2_stage(name: str) -> Stage:
+        """The stage as ``name`` sees it: d1 (a data value: ou_noise's state) at the
+        data operands' width, the third product at its operands' widths."""
+        return Stage(a=s5["a"], d=s5["d"], d1=zp, root=s5["root"], fa=fa, fc=fc, fd=fd,
+                     fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
+                     ma2=s5["ma2"] if PLANS[name].ratio else ma2_zp, relu_zp=relu_zp,
+                     tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
+    plans2 = {name: plan.round2(round2_stage(name)) for name, plan in PLANS.items()
               if plan.round2 is not None}
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
                                      "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
                   plans2, 2, w_int, w_out,
+                  _shift_bounds(2, plans2, inputs, (leaky_neg,), limits,
+                                pyrtl.working_block()),
                   late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F),
                   late_reads=("frac_d",))
     v5 = _View(s5)
