@@ -911,22 +911,24 @@ def _max_tree(*wires) -> pyrtl.WireVector:
     return wires[0]
 
 
-def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int
-               ) -> pyrtl.WireVector:
+def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int,
+               clip_bits: int | None = None) -> pyrtl.WireVector:
     """The aligned terms summed exactly, w_int + 1 bits (with ``clip``: min(max(t0,
     -t1), t1) instead of the sum, from three comparisons side by side: t0 < -t1 is
-    t0 + t1 < 0, and then the minimum is t1 if t1 < 0 else -t1)."""
+    t0 + t1 < 0, and then the minimum is t1 if t1 < 0 else -t1; at ``clip_bits``, one
+    bit more than clip's aligned terms can have)."""
     bits = w_int + 1
     total = _add(bits, *aligned)
     if clip is None:
         return total
-    t0, t1 = _sx(aligned[0], bits), _sx(aligned[1], bits)
-    below_neg_t1 = _add(bits, t0, t1)[-1]             # t0 < -t1
+    cb = clip_bits or bits
+    t0, t1 = _resize(aligned[0], cb), _resize(aligned[1], cb)
+    below_neg_t1 = _add(cb, t0, t1)[-1]               # t0 < -t1
     t1_below_t0 = pyrtl.signed_lt(t1, t0)
-    neg_t1 = (pyrtl.Const(0, bits) - t1)[:bits]
+    neg_t1 = (pyrtl.Const(0, cb) - t1)[:cb]
     clipped = pyrtl.select(below_neg_t1, pyrtl.select(t1[-1], t1, neg_t1),
                            pyrtl.select(t1_below_t0, t1, t0))
-    return pyrtl.select(clip, clipped, total)
+    return pyrtl.select(clip, _sx(clipped, bits), total)
 
 
 def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
@@ -1019,13 +1021,15 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
 
 
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
-             w_out: int, bounds: dict, clip=None, late=None,
+             w_out: int, bounds: dict, clip_ops: tuple[str, ...] = (), late=None,
              late_reads: tuple[str, ...] = ()) -> dict:
     """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
     the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
     read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
-    value, w_out bits) and ``ovf``.  ``clip``: bundle -> 1 where the sum is clip's
-    choice (the first rounder); ``late``: bundle -> values computed in the ``rnd``
+    value, w_out bits) and ``ovf``.  ``bounds``: per operation, the largest shift of
+    each term and the largest k (:func:`_shift_bounds`; the alignment shifters, the
+    shift amounts and clip's comparisons are sized by them); ``clip_ops``: the
+    operations whose sum is clip's choice (the first rounder); ``late``: bundle -> values computed in the ``rnd``
     stage and carried to the fit stage's bundle (what only the rounded value's users
     read: the clamp bounds, formed two stages ahead of their use instead of riding
     every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
@@ -1041,6 +1045,11 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
               for name, (parts, _) in plans.items() if i < len(parts)]
              for i in range(slots)]
     sh_bits = [max(1, max(sh for _, sh in t).bit_length()) for t in terms]
+    # clip's terms fit their value bits + largest shift (signed): its comparisons at
+    # one bit more
+    clip_bits = 1 + max([min(w_int, bits + bounds[name][0][i])
+                         for name in clip_ops for i, (value, _) in enumerate(plans[name][0])
+                         for bits in [pyrtl.as_wires(value).bitwidth]] or [w_int])
     k_bits = max(1, max(k for _, k in bounds.values()).bit_length())
     b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
     fmt = unpack_format(b["fmt_target"])
@@ -1058,7 +1067,8 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     k = b["k"]
     km1 = (k - 1)[:k.bitwidth]                           # used only when k >= 1
     total = _add_terms([b[f"term{i}"] for i in range(slots)],
-                       clip(b) if clip is not None else None, w_int)
+                       _View(b).is_op(*clip_ops) if clip_ops else None, w_int,
+                       clip_bits)
     b = stage("sum", {**_keep(b, *kept, "fmt_target"), "sum": named(total, sub("sum")),
                       "km1": km1, "k_zero": _is_zero(k),
                       "below": ~_shl(_const(-1, w), km1)})   # the k - 1 bits under half
@@ -1086,24 +1096,26 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
                  hidden=("full",))
 
 
-def _clamp_bounds(fd: pyrtl.WireVector, word: int, max_frac: int) -> dict:
+def _clamp_bounds(fd: pyrtl.WireVector, value_bits: int, max_frac: int) -> dict:
     """1 and -1 in a format of frac ``fd`` <= max_frac (2^fd needs fd + 2 signed bits:
-    max(word, max_frac + 2) bits), computed two stages ahead of :func:`_clamp_one`
-    (the rounders' ``late`` values); -2^fd is -1 << fd (no adder)."""
-    bits = max(word, max_frac + 2)
+    max(value_bits, max_frac + 2) bits, ``value_bits`` those of the values clamped),
+    computed two stages ahead of :func:`_clamp_one` (the rounders' ``late`` values);
+    -2^fd is -1 << fd (no adder)."""
+    bits = max(value_bits, max_frac + 2)
     return {"one_d": _shl(pyrtl.Const(1, bits), fd), "neg_one_d": _shl(_const(-1, bits), fd)}
 
 
 def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVector:
-    """``value`` (a word-bit result) clamped to [-1, 1] (the noise clamps; ``bounds``
-    from :func:`_clamp_bounds`): both comparisons side by side (-1 < 1); the clamped
-    value fits the word (it is no larger than ``value``)."""
+    """``value`` (a word-bit result that is a data value: it fits the bounds' bits
+    signed) clamped to [-1, 1] (the noise clamps; ``bounds`` from
+    :func:`_clamp_bounds`): both comparisons side by side (-1 < 1); the clamped value
+    fits the word (it is no larger than ``value``)."""
     one_d, neg_one_d = bounds["one_d"], bounds["neg_one_d"]
     bits = one_d.bitwidth
-    value = _sx(value, bits) if bits > word else value
+    value = _resize(value, bits)
     out = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d,
                        pyrtl.select(pyrtl.signed_lt(value, neg_one_d), neg_one_d, value))
-    return out if bits == word else out[:word]
+    return _resize(out, word)
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
@@ -1282,8 +1294,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
                   _shift_bounds(1, plans1, inputs, (b_positive,), limits,
                                 pyrtl.working_block()),
-                  clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)),
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F))
+                  clip_ops=tuple(_having(clip=True)),
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F))
     s3 = s2
     v3 = _View(s3)
 
@@ -1425,7 +1437,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                   plans2, 2, w_int, w_out,
                   _shift_bounds(2, plans2, inputs, (leaky_neg,), limits,
                                 pyrtl.working_block()),
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F),
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F),
                   late_reads=("frac_d",))
     v5 = _View(s5)
     full2, ovf2 = s5["full"], s5["ovf"]
