@@ -637,12 +637,12 @@ def _negate_if(negate: pyrtl.WireVector, value: pyrtl.WireVector) -> pyrtl.WireV
     return (_decl(value ^ negate.sign_extended(bits)) + _zx(negate, bits))[:bits]
 
 
-def _neg_ratio(quo, rem, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
+def _neg_ratio(quo, rem_zero, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
     """adam_w's -ratio, MUL_X bits: -(num // den) with num's sign (a's) given back, the
-    quotient ``quo`` and remainder ``rem`` of |num| / |den|: numpy's floor division
-    rounds down for den < 0 (quo + 1 when rem != 0), 0 for den = 0.  One adder:
-    +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
-    inc = den_neg & ~_is_zero(rem)
+    quotient ``quo`` of |num| / |den| and whether its remainder is 0: numpy's floor
+    division rounds down for den < 0 (quo + 1 when the remainder is not 0), 0 for
+    den = 0.  One adder: +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
+    inc = den_neg & ~rem_zero
     negate = ~(a_neg ^ den_neg)
     q = _zx(quo, _MUL_X)
     out = (_decl(q ^ negate.sign_extended(_MUL_X)) + _zx(negate ^ inc, _MUL_X))[:_MUL_X]
@@ -673,30 +673,77 @@ def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
     return rad, rem, root
 
 
+def _nr_from(den_bits: int) -> int:
+    """The remainder width (bits of 2 rem + the numerator's bit) from which the
+    divider's steps are non-restoring: a restoring step of n bits costs a subtraction
+    and a multiplexer (about 2 LUT a bit), a non-restoring one an add-or-subtract at
+    den_bits + 2 bits (about 1 LUT a bit, no multiplexer), so the narrow first steps
+    restore and the rest do not."""
+    return (den_bits + 3) // 2
+
+
+def _nr_step(nr: pyrtl.WireVector, bit: pyrtl.WireVector, den: pyrtl.WireVector):
+    """One non-restoring step: ``nr`` (signed, len(den) + 1 bits, -den <= nr < den)
+    -> 2 nr + bit - den if nr >= 0, else 2 nr + bit + den (again within -den .. den),
+    and the quotient bit (the result >= 0: the restoring step's bit, whose remainder
+    is the result, or the result + den where it is negative).  One carry chain: the
+    subtraction's +1 enters as an extra low bit."""
+    m = den.bitwidth + 1
+    bits = m + 1
+    nr2 = pyrtl.concat(nr, bit)                           # 2 nr + bit, signed
+    sub = ~nr[-1]
+    addend = _decl(_zx(den, bits) ^ sub.sign_extended(bits))     # den or ~den
+    total = (pyrtl.concat(nr2, pyrtl.Const(1, 1)) + pyrtl.concat(addend, sub))[1:bits + 1]
+    new = total[:m]
+    return new, ~new[-1]
+
+
 def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None,
                den_bits: int | None = None):
-    """``steps`` restoring-division steps (one quotient bit each) on a register that
-    holds the numerator's remaining bits above the quotient's bits: each step shifts a
+    """``steps`` division steps (one quotient bit each) on a register that holds the
+    numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
-    ``len(num_quo)`` steps it is the quotient.  The remainder grows a bit a step from
-    1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
-    bits subtracts den's low n bits, and only where den's bits above them are 0
-    (``fits[n]``, a register of the stage before: :func:`_divider_stage`; computed
-    here where it is missing).  ``den_bits``: the denominator's width where ``den``
-    is only its low bits (those the steps read; their ``fits`` given)."""
+    ``len(num_quo)`` steps it is the quotient.  Restoring steps while the remainder is
+    narrow: it grows a bit a step from 1 bit (0 before the first step); a step whose
+    remainder has n bits subtracts den's low n bits, and only where den's bits above
+    them are 0 (``fits[n]``, a register of the stage before:
+    :func:`_divider_stage`; computed here where it is missing).  From n =
+    :func:`_nr_from` on, non-restoring steps (:func:`_nr_step`) on a signed remainder
+    of den_bits + 1 bits (the restoring one's value, or that minus den).
+    ``den_bits``: the denominator's width where ``den`` is only its low bits (those
+    the restoring steps read; their ``fits`` given)."""
     fits = fits or {}
     den_bits = den_bits or den.bitwidth
+    nr_from = _nr_from(den_bits)
     for _ in range(steps):
-        rem2 = pyrtl.concat(rem, num_quo[-1])
-        n = rem2.bitwidth
-        if n < den_bits:
-            fit = fits[n] if n in fits else _is_zero(den[n:])
-            rem, ge = _step_down(rem2, den[:n], fits=fit)
+        n = rem.bitwidth + 1
+        if rem.bitwidth > den_bits or n >= nr_from:
+            check_width(den, den_bits, "vector._div_steps: a non-restoring step's den")
+            rem, ge = _nr_step(_zx(rem, den_bits + 1), num_quo[-1], den)
         else:
-            rem, ge = _step_down(rem2, den)
-        rem = rem[:min(n, den_bits)]
+            rem2 = pyrtl.concat(rem, num_quo[-1])
+            if n < den_bits:
+                fit = fits[n] if n in fits else _is_zero(den[n:])
+                rem, ge = _step_down(rem2, den[:n], fits=fit)
+            else:
+                rem, ge = _step_down(rem2, den)
+            rem = rem[:min(n, den_bits)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
+
+
+def _remainder_zero(rem: pyrtl.WireVector, den: pyrtl.WireVector | None
+                    ) -> pyrtl.WireVector:
+    """Whether the divider's remainder is 0: a restoring remainder is 0; a
+    non-restoring one (len(den) + 1 bits, ``den`` the denominator) is 0 or -den, and
+    rem + den == 0 (mod 2^m) is (rem ^ den) == (rem | den) << 1, without a carry
+    chain."""
+    if den is None or rem.bitwidth <= den.bitwidth:
+        return _is_zero(rem)
+    m = rem.bitwidth
+    d = _zx(den, m)
+    carries = pyrtl.concat((rem | d)[:m - 1], pyrtl.Const(0, 1))
+    return _is_zero(rem) | _is_zero(_decl(rem ^ d) ^ carries)
 
 
 #: the numerator's leading bits that are always 0 (|m| << shift < 2^QUOTIENT_BITS in a
@@ -718,9 +765,10 @@ def _divider_stage(first: bool, last: bool, num_quo, rem, den, fits: dict,
     else:
         num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits, den_bits)
     width = rem.bitwidth
+    restoring = min(den.bitwidth, _nr_from(den_bits or den.bitwidth))
     nxt = {} if last else {n: _is_zero(den[n:]) for n in
                            range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
-                           if n < den.bitwidth}
+                           if n < restoring}
     return num_quo, rem, nxt
 
 
@@ -1356,7 +1404,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         if root_steps == 0:              # the root is done: no radicand bits left
             del values["rad"]
         if k == ITER_STAGES:             # what only a further step would read
-            del values["dden"]
+            if drem.bitwidth <= den_bits:    # (a non-restoring remainder's test reads den)
+                del values["dden"]
         elif k == ITER_STAGES - 1:       # the last stage reads den's low bits only
             reads = min(den_bits, drem.bitwidth + DIV_BITS_PER_STAGE)
             if reads < den_bits:
@@ -1381,8 +1430,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     cmp_bits = max(srem.bitwidth, sroot.bitwidth)
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(_zx(srem, cmp_bits) > _zx(sroot, cmp_bits), 2))
-    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], drem, s4["a"][-1], s4["dden_neg"],
-                           s4["dden_zero"])
+    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], _remainder_zero(drem, s4.get("dden")),
+                           s4["a"][-1], s4["dden_neg"], s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)
     carried = ("valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre", "fmt_d",
                "lane_next", "ovf1", "d1", "e1", "sat_d1")
