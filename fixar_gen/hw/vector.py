@@ -583,7 +583,9 @@ def _tanh_prep(zp: pyrtl.WireVector, fpre: pyrtl.WireVector) -> dict:
             "tanh_end": _shl(pyrtl.Const(1, 16), (fpre + range_bits)[:_FRAC]),
             "tanh_up": (pyrtl.Const(seg_frac, _FRAC) - fpre)[:_FRAC],
             # fpre >= seg_frac: segment = |z| >> (fpre - seg_frac), remainder below it
-            "tanh_seg": seg, "tanh_below": ~_shl(_const(-1, u.bitwidth), seg)}
+            "tanh_seg": seg, "tanh_below": ~_shl(_const(-1, u.bitwidth), seg),
+            # |z| >= 2^TANH_RANGE_BITS (its bits from fpre + range_bits up)
+            "tanh_high": _shl(_const(-1, u.bitwidth), (fpre + range_bits)[:_FRAC])}
 
 
 def _tanh_index(p: dict, max_frac: int) -> dict:
@@ -591,7 +593,6 @@ def _tanh_index(p: dict, max_frac: int) -> dict:
     index, the remainder below the segment, the segment's shift, whether |z| is beyond
     the table and z's sign."""
     seg_frac = arch.TANH_SEGMENT_FRAC
-    last = len(arch.TANH_TABLE) - 1
     u, small, end = p["tanh_u"], p["tanh_small"], p["tanh_end"]
     clamped = pyrtl.select(u > end, _zx(end, u.bitwidth), u)
     index_small = _shl(clamped[:16], p["tanh_up"])
@@ -600,7 +601,12 @@ def _tanh_index(p: dict, max_frac: int) -> dict:
     rem = pyrtl.select(small, pyrtl.Const(0, rem_bits), (u & p["tanh_below"])[:rem_bits])
     index = pyrtl.select(small, _zx(index_small, u.bitwidth), index_big)
     index_bits = _tanh_table()[1]
-    return {"tanh_index": index[:index_bits], "tanh_beyond": index >= last,
+    # index >= last, the table's end, is |z| >= 2^TANH_RANGE_BITS in both cases
+    # (clamped << (seg_frac - f) reaches last only for clamped = end, and
+    # |z| >> (f - seg_frac) >= last is |z| >= 2^(f + TANH_RANGE_BITS)): a mask test
+    # instead of the index's shift and a comparison after it
+    beyond = ~_is_zero(u & p["tanh_high"])
+    return {"tanh_index": index[:index_bits], "tanh_beyond": beyond,
             "tanh_rem": rem, "tanh_seg": p["tanh_seg"], "tanh_neg": p["tanh_neg"]}
 
 
@@ -980,32 +986,39 @@ def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int,
 
 
 def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
-    """What fitting to ``fmt`` needs of the format alone (a stage ahead of the value):
-    the bits at and above the magnitude bits p (of a ``bits``-bit value), the largest
-    and smallest value, the low ``width`` bits and the sign bit of a wrapped value."""
+    """What fitting to ``fmt`` needs of the format alone (two stages ahead of the
+    value): ``fit_high`` = -1 << p, the bits at and above the magnitude bits p (of a
+    ``bits``-bit value): one shift of -1, no adder; :func:`_fit_derived` forms the rest
+    from it a stage later."""
     width = _zx(fmt.width, _FRAC)
     p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    # -2^p = -1 << p and 2^p - 1 = ~(-1 << p) (for every p, as word + 1-bit values):
-    # shifts, no adder
-    minus_pow_p = _shl(_const(-1, word + 1), p)
-    return {"fit_high": _shl(_const(-1, bits), p),
-            "fit_max": (~minus_pow_p)[:word],
-            "fit_min": pyrtl.select(fmt.signed, minus_pow_p[:word], pyrtl.Const(0, word)),
-            "fit_keep": ~_shl(_const(-1, word), width),
-            "fit_sign": _shl(pyrtl.Const(1, word), (width - 1)[:_FRAC])}
+    return {"fit_high": _shl(_const(-1, bits), p)}
+
+
+def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
+    """From high = -1 << p (:func:`_fit_masks`): the low ``width`` bits ~(-1 << width)
+    (width = p + 1 signed, p unsigned) and a signed value's sign bit 1 << p =
+    high & ~(high << 1)."""
+    high_w = high[:word]
+    high_up = pyrtl.concat(high[:word - 1], pyrtl.Const(0, 1))     # -1 << (p + 1)
+    return {"fit_keep": ~pyrtl.select(fmt.signed, high_up, high_w),
+            "fit_sign": high_w & ~high_up}
 
 
 def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
          ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
     """x (signed) fitted to the format's width by its overflow mode (with its
-    :func:`_fit_masks`): (word-bit value, overflow flag).  Widths up to ``word``
-    (signed) or word - 1 (unsigned).  x fits when its bits from p up are all 0 (and
-    x >= 0) or, signed, all 1 (and x < 0)."""
+    :func:`_fit_masks` and :func:`_fit_derived`): (word-bit value, overflow flag).
+    Widths up to ``word`` (signed) or word - 1 (unsigned).  x fits when its bits from
+    p up are all 0 (and x >= 0) or, signed, all 1 (and x < 0); the largest value is
+    2^p - 1 = ~high, the smallest -2^p = high (signed) or 0."""
     high, keep = masks["fit_high"], masks["fit_keep"]
+    high_w = high[:word]
     negative = x[-1]
     fits = (_is_zero(x & high) & ~negative) | \
         (fmt.signed & _is_zero(~x & high) & negative)
-    saturated = pyrtl.select(negative, masks["fit_min"], masks["fit_max"])
+    saturated = pyrtl.select(negative, pyrtl.select(fmt.signed, high_w,
+                                                    pyrtl.Const(0, word)), ~high_w)
     low = x[:word] & keep
     sign = ~_is_zero(x[:word] & masks["fit_sign"])
     wrapped = pyrtl.select(fmt.signed & sign, low | ~keep, low)
@@ -1127,8 +1140,8 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
                        "floor": pyrtl.select(b["k_zero"], s, floor), "half": t[0],
                        "sticky": ~_is_zero(s & b["below"]),
                        **_fit_masks(unpack_format(b["fmt_target"]), w + 1, w_out)},
-              hidden=("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign"))
-    masks = ("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign")
+              hidden=("fit_high",))
+    masks = ("fit_high",)
     half, floor = b["half"], b["floor"]
     nearest_even = half & (b["sticky"] | floor[0])
     up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding, nearest_even, half,
@@ -1136,8 +1149,10 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
-    b = stage("rnd", {**_keep(b, *kept, "fmt_target", *masks), "rounded": rounded,
-                      **extra}, hidden=masks)
+    derived = _fit_derived(unpack_format(b["fmt_target"]), b["fit_high"], w_out)
+    masks = (*masks, *derived)
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target", "fit_high"), **derived,
+                      "rounded": rounded, **extra}, hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
     return stage("fit", {**_keep(b, *kept, *extra), "full": full, "ovf": ovf},
