@@ -1076,9 +1076,23 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
         fd = (np.broadcast_to(values[-1], (size,)).astype(np.int64) >> _FRAC_POS) \
             & ((1 << _FRAC_FIELD) - 1)
         g = np.maximum.reduce([*fs, fd])
-        out[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()))
+        at = [int(np.argmax(g - f)) for f in fs]
+        witnesses = [{roots.get(w, "condition" if w is not inputs.acc_bits else "acc_bits"):
+                      int(np.broadcast_to(known[w], (size,))[i]) >> (_FRAC_POS if w in roots
+                                                                     else 0)
+                      for w in known} for i in at]
+        out[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()), witnesses)
     _SHIFT_BOUNDS[key] = out
     return out
+
+
+def rounder_shift_bounds(limits: LaneLimits = WIDEST) -> dict[int, dict]:
+    """{rounder (1, 2): {op: (the largest shift of each term, the largest k, per term
+    the fracs by role that reach its largest shift)}} of a lane generated for
+    ``limits`` (:func:`_shift_bounds`; a lane is elaborated if none was)."""
+    if any((limits, n) not in _SHIFT_BOUNDS for n in (1, 2)):
+        build_vector_unit(MIN_WORD, limits=limits)
+    return {n: _SHIFT_BOUNDS[(limits, n)] for n in (1, 2)}
 
 
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
@@ -1111,7 +1125,7 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     clip_bits = 1 + max([min(w_int, bits + bounds[name][0][i])
                          for name in clip_ops for i, (value, _) in enumerate(plans[name][0])
                          for bits in [pyrtl.as_wires(value).bitwidth]] or [w_int])
-    k_bits = max(1, max(k for _, k in bounds.values()).bit_length())
+    k_bits = max(1, max(bound[1] for bound in bounds.values()).bit_length())
     b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
     fmt = unpack_format(b["fmt_target"])
     fd = _zx(fmt.frac, _FRAC)
