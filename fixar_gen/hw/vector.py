@@ -31,7 +31,8 @@ narrower)::
     macc1, macc2  the digit products summed in three groups, then the groups
     sel1    up to three terms (value, frac) and the target format [muxed by op]
     amt1    G = max(fracs, f(target)) and each term's shift
-    align1  the terms aligned at G
+    align1  the terms aligned at G (each slot's shifter sized by the values and the
+            shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
     rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
     rnd1    the rounding increment added (the target's mode)
@@ -43,8 +44,10 @@ narrower)::
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
             (2 quotient bits a stage; iter1 only shifts out the numerator's two
             zero bits), unrolled, restoring steps whose remainders grow a bit a
-            step (each subtracts at the width it can reach); tanh's |z| (iter30), its table
-            index (iter31) and its table entry (iter32)
+            step (each subtracts at the width it can reach), the divider's
+            non-restoring from half the denominator's width on; tanh's |z| and
+            table-end mask (iter30), its table index (iter31) and its table entry
+            (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
             the third multiplier; tanh's table entry split
     mul2pp, mul2p, mul2acc1, mul2acc2  the third multiplier (digit products,
@@ -153,7 +156,7 @@ MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
 #: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
-DIV_BITS_PER_STAGE = 2                   # quotient bits (restoring steps) per stage
+DIV_BITS_PER_STAGE = 2                   # quotient bits (division steps) per stage
 SQRT_STEPS_PER_STAGE = 1                 # root bits per stage
 ITER_STAGES = max(-(-QUOTIENT_BITS // DIV_BITS_PER_STAGE),
                   -(-ROOT_BITS // SQRT_STEPS_PER_STAGE))
