@@ -1059,7 +1059,10 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
     if key in _SHIFT_BOUNDS:
         return _SHIFT_BOUNDS[key]
     driver = drivers(block)
-    roots = {getattr(inputs, f"fmt_{r}"): r for r in ("a", "b", "c", "d", "e", "pre")}
+    roles: dict = {}                 # a format input -> the roles it carries (one in a
+    for r in ("a", "b", "c", "d", "e", "pre"):      # lane alone; a core may share one)
+        roles.setdefault(getattr(inputs, f"fmt_{r}"), []).append(r)
+    roots = {wire: rs[0] for wire, rs in roles.items()}
     out = {}
     for name, (parts, target) in plans.items():
         fracs = [pyrtl.as_wires(f) for _, f in parts]
@@ -1068,8 +1071,8 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
         ranges = {}
         for wire in found:
             if wire in roots:
-                ranges[wire] = [f << _FRAC_POS for f in _frac_values(name, roots[wire],
-                                                                        limits)]
+                top = max(_frac_values(name, r, limits)[-1] for r in roles[wire])
+                ranges[wire] = [f << _FRAC_POS for f in range(top + 1)]
             else:
                 ranges[wire] = [0] if wire is inputs.acc_bits else [0, 1]
         known = grid(ranges)
