@@ -1110,10 +1110,10 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     value, w_out bits) and ``ovf``.  ``bounds``: per operation, the largest shift of
     each term and the largest k (:func:`_shift_bounds`; the alignment shifters, the
     shift amounts and clip's comparisons are sized by them); ``clip_ops``: the
-    operations whose sum is clip's choice (the first rounder); ``late``: bundle -> values computed in the ``rnd``
-    stage and carried to the fit stage's bundle (what only the rounded value's users
-    read: the clamp bounds, formed two stages ahead of their use instead of riding
-    every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
+    operations whose sum is clip's choice (the first rounder); ``late``: bundle ->
+    values computed in the ``rnd`` stage and carried to the fit stage's bundle (what
+    only the rounded value's users read: the clamp bounds, formed two stages ahead of
+    their use instead of riding every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
     past the ``rnda`` stage)."""
     sub = scope.sub(f"round{n}")
     kept = tuple(bundle)
