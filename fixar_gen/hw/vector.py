@@ -991,11 +991,12 @@ def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int,
 def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
     """What fitting to ``fmt`` needs of the format alone (two stages ahead of the
     value): ``fit_high`` = -1 << p, the bits at and above the magnitude bits p (of a
-    ``bits``-bit value): one shift of -1, no adder; :func:`_fit_derived` forms the rest
-    from it a stage later."""
-    width = _zx(fmt.width, _FRAC)
-    p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    return {"fit_high": _shl(_const(-1, bits), p)}
+    ``bits``-bit value; p = width - 1 signed, width unsigned): one shift of -1, no
+    adder; :func:`_fit_derived` forms the rest from it a stage later."""
+    # p = width - 1 (signed) or width: -1 << (width - 1) is (-1 << width) shifted
+    # right by one, arithmetically (no subtraction before the shift)
+    high = _shl(_const(-1, bits), fmt.width)
+    return {"fit_high": pyrtl.select(fmt.signed, pyrtl.concat(high[-1], high[1:]), high)}
 
 
 def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
@@ -1320,9 +1321,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s1 = _stage(scope, "macc1", {**_keep(s1, *carried),
                                  **_group_sums(s1, "ma_t", ma_at, "ma_g", m_bits),
                                  **_group_sums(s1, "mb_t", mb_at, "mb_g", m_bits)})
+    # b, e and the constants are data values the rounder reads at their widths only
+    # (partly used words: unnamed)
     s2 = _stage(scope, "macc2", {**_keep(s1, *carried),
                                  "ma": _final_sum(s1, "ma_g", m_bits),
-                                 "mb": _final_sum(s1, "mb_g", m_bits)})
+                                 "mb": _final_sum(s1, "mb_g", m_bits)},
+                hidden=("b", "c0", "c1", "e"))
     v2 = _View(s2)
 
     # -- round1: every function's first (for most, only) rounding
@@ -1353,12 +1357,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
             if roles.get(role) != "data":
                 return wire
             return narrow(wire, opnd_c if role == "c" else opnd)
-        a_, b_, d_, e_ = (opnd_of(r, w) for r, w in (("a", a), ("b", b), ("d", d), ("e", e)))
-        c0_, c1_ = opnd_of("c", c0), opnd_of("c", c1)
+        a_, b_ = opnd_of("a", a), opnd_of("b", b)
         bits = product_bits.get(name, {})
-        ma_ = narrow(ma, bits["ma"]) if "ma" in bits else ma
-        mb_ = narrow(mb, bits["mb"]) if "mb" in bits else mb
-        return Stage(a=a_, b=b_, d=d_, e=e_, c0=c0_, c1=c1_, ma=ma_, mb=mb_, mb_hi=mb_hi,
+        # built when the plan reads them (a wire nothing reads would be a lint warning)
+        return Stage(a=a_, b=b_, d=lambda: opnd_of("d", d), e=lambda: opnd_of("e", e),
+                     c0=lambda: opnd_of("c", c0), c1=lambda: opnd_of("c", c1),
+                     ma=lambda: narrow(ma, bits["ma"]) if "ma" in bits else ma,
+                     mb=lambda: narrow(mb, bits["mb"]) if "mb" in bits else mb,
+                     mb_hi=mb_hi,
                      fa=fa, fb=fb, fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e,
                      fmt_pre=fmt_pre, fmt_v=fmt_v, fmt_eps=fmt_eps, fmt_acc=fmt_acc,
                      A=lambda: narrow(a, opnd),
