@@ -31,7 +31,8 @@ narrower)::
     macc1, macc2  the digit products summed in three groups, then the groups
     sel1    up to three terms (value, frac) and the target format [muxed by op]
     amt1    G = max(fracs, f(target)) and each term's shift
-    align1  the terms aligned at G
+    align1  the terms aligned at G (each slot's shifter sized by the values and the
+            shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
     rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
     rnd1    the rounding increment added (the target's mode)
@@ -43,8 +44,10 @@ narrower)::
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
             (2 quotient bits a stage; iter1 only shifts out the numerator's two
             zero bits), unrolled, restoring steps whose remainders grow a bit a
-            step (each subtracts at the width it can reach); tanh's |z| (iter30), its table
-            index (iter31) and its table entry (iter32)
+            step (each subtracts at the width it can reach), the divider's
+            non-restoring from half the denominator's width on; tanh's |z| and
+            table-end mask (iter30), its table index (iter31) and its table entry
+            (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
             the third multiplier; tanh's table entry split
     mul2pp, mul2p, mul2acc1, mul2acc2  the third multiplier (digit products,
@@ -120,6 +123,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyrtl
 
 from .. import arch, ops
@@ -129,6 +133,7 @@ from .build import (Scope, check_width, data_register, fresh_block, named, to_si
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
+from .lane_bounds import bounded_shl, drivers, evaluate, grid, reached
 from .lane_limits import WIDEST, LaneLimits
 from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
 from .multiply import group_terms, product_terms, sum_terms
@@ -151,7 +156,7 @@ MIN_WORD = MAX_DATA_WIDTH + 1                # a 48-bit unsigned value
 #: the square root and the divider, unrolled over ITER_STAGES pipeline stages
 ROOT_BITS = 32                           # floor(sqrt(v)) for v < 2^63
 QUOTIENT_BITS = 62                       # |m| << shift < 2^62 (golden's adam_w condition)
-DIV_BITS_PER_STAGE = 2                   # quotient bits (restoring steps) per stage
+DIV_BITS_PER_STAGE = 2                   # quotient bits (division steps) per stage
 SQRT_STEPS_PER_STAGE = 1                 # root bits per stage
 ITER_STAGES = max(-(-QUOTIENT_BITS // DIV_BITS_PER_STAGE),
                   -(-ROOT_BITS // SQRT_STEPS_PER_STAGE))
@@ -581,7 +586,9 @@ def _tanh_prep(zp: pyrtl.WireVector, fpre: pyrtl.WireVector) -> dict:
             "tanh_end": _shl(pyrtl.Const(1, 16), (fpre + range_bits)[:_FRAC]),
             "tanh_up": (pyrtl.Const(seg_frac, _FRAC) - fpre)[:_FRAC],
             # fpre >= seg_frac: segment = |z| >> (fpre - seg_frac), remainder below it
-            "tanh_seg": seg, "tanh_below": ~_shl(_const(-1, u.bitwidth), seg)}
+            "tanh_seg": seg, "tanh_below": ~_shl(_const(-1, u.bitwidth), seg),
+            # |z| >= 2^TANH_RANGE_BITS (its bits from fpre + range_bits up)
+            "tanh_high": _shl(_const(-1, u.bitwidth), (fpre + range_bits)[:_FRAC])}
 
 
 def _tanh_index(p: dict, max_frac: int) -> dict:
@@ -589,7 +596,6 @@ def _tanh_index(p: dict, max_frac: int) -> dict:
     index, the remainder below the segment, the segment's shift, whether |z| is beyond
     the table and z's sign."""
     seg_frac = arch.TANH_SEGMENT_FRAC
-    last = len(arch.TANH_TABLE) - 1
     u, small, end = p["tanh_u"], p["tanh_small"], p["tanh_end"]
     clamped = pyrtl.select(u > end, _zx(end, u.bitwidth), u)
     index_small = _shl(clamped[:16], p["tanh_up"])
@@ -598,7 +604,12 @@ def _tanh_index(p: dict, max_frac: int) -> dict:
     rem = pyrtl.select(small, pyrtl.Const(0, rem_bits), (u & p["tanh_below"])[:rem_bits])
     index = pyrtl.select(small, _zx(index_small, u.bitwidth), index_big)
     index_bits = _tanh_table()[1]
-    return {"tanh_index": index[:index_bits], "tanh_beyond": index >= last,
+    # index >= last, the table's end, is |z| >= 2^TANH_RANGE_BITS in both cases
+    # (clamped << (seg_frac - f) reaches last only for clamped = end, and
+    # |z| >> (f - seg_frac) >= last is |z| >= 2^(f + TANH_RANGE_BITS)): a mask test
+    # instead of the index's shift and a comparison after it
+    beyond = ~_is_zero(u & p["tanh_high"])
+    return {"tanh_index": index[:index_bits], "tanh_beyond": beyond,
             "tanh_rem": rem, "tanh_seg": p["tanh_seg"], "tanh_neg": p["tanh_neg"]}
 
 
@@ -635,12 +646,12 @@ def _negate_if(negate: pyrtl.WireVector, value: pyrtl.WireVector) -> pyrtl.WireV
     return (_decl(value ^ negate.sign_extended(bits)) + _zx(negate, bits))[:bits]
 
 
-def _neg_ratio(quo, rem, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
+def _neg_ratio(quo, rem_zero, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
     """adam_w's -ratio, MUL_X bits: -(num // den) with num's sign (a's) given back, the
-    quotient ``quo`` and remainder ``rem`` of |num| / |den|: numpy's floor division
-    rounds down for den < 0 (quo + 1 when rem != 0), 0 for den = 0.  One adder:
-    +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
-    inc = den_neg & ~_is_zero(rem)
+    quotient ``quo`` of |num| / |den| and whether its remainder is 0: numpy's floor
+    division rounds down for den < 0 (quo + 1 when the remainder is not 0), 0 for
+    den = 0.  One adder: +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
+    inc = den_neg & ~rem_zero
     negate = ~(a_neg ^ den_neg)
     q = _zx(quo, _MUL_X)
     out = (_decl(q ^ negate.sign_extended(_MUL_X)) + _zx(negate ^ inc, _MUL_X))[:_MUL_X]
@@ -671,30 +682,77 @@ def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
     return rad, rem, root
 
 
+def _nr_from(den_bits: int) -> int:
+    """The remainder width (bits of 2 rem + the numerator's bit) from which the
+    divider's steps are non-restoring: a restoring step of n bits costs a subtraction
+    and a multiplexer (about 2 LUT a bit), a non-restoring one an add-or-subtract at
+    den_bits + 2 bits (about 1 LUT a bit, no multiplexer), so the narrow first steps
+    restore and the rest do not."""
+    return (den_bits + 3) // 2
+
+
+def _nr_step(nr: pyrtl.WireVector, bit: pyrtl.WireVector, den: pyrtl.WireVector):
+    """One non-restoring step: ``nr`` (signed, len(den) + 1 bits, -den <= nr < den)
+    -> 2 nr + bit - den if nr >= 0, else 2 nr + bit + den (again within -den .. den),
+    and the quotient bit (the result >= 0: the restoring step's bit, whose remainder
+    is the result, or the result + den where it is negative).  One carry chain: the
+    subtraction's +1 enters as an extra low bit."""
+    m = den.bitwidth + 1
+    bits = m + 1
+    nr2 = pyrtl.concat(nr, bit)                           # 2 nr + bit, signed
+    sub = ~nr[-1]
+    addend = _decl(_zx(den, bits) ^ sub.sign_extended(bits))     # den or ~den
+    total = (pyrtl.concat(nr2, pyrtl.Const(1, 1)) + pyrtl.concat(addend, sub))[1:bits + 1]
+    new = total[:m]
+    return new, ~new[-1]
+
+
 def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None,
                den_bits: int | None = None):
-    """``steps`` restoring-division steps (one quotient bit each) on a register that
-    holds the numerator's remaining bits above the quotient's bits: each step shifts a
+    """``steps`` division steps (one quotient bit each) on a register that holds the
+    numerator's remaining bits above the quotient's bits: each step shifts a
     numerator bit out at the top and a quotient bit in at the bottom, so after
-    ``len(num_quo)`` steps it is the quotient.  The remainder grows a bit a step from
-    1 bit (0 before the first step) up to ``len(den)``: a step whose remainder has n
-    bits subtracts den's low n bits, and only where den's bits above them are 0
-    (``fits[n]``, a register of the stage before: :func:`_divider_stage`; computed
-    here where it is missing).  ``den_bits``: the denominator's width where ``den``
-    is only its low bits (those the steps read; their ``fits`` given)."""
+    ``len(num_quo)`` steps it is the quotient.  Restoring steps while the remainder is
+    narrow: it grows a bit a step from 1 bit (0 before the first step); a step whose
+    remainder has n bits subtracts den's low n bits, and only where den's bits above
+    them are 0 (``fits[n]``, a register of the stage before:
+    :func:`_divider_stage`; computed here where it is missing).  From n =
+    :func:`_nr_from` on, non-restoring steps (:func:`_nr_step`) on a signed remainder
+    of den_bits + 1 bits (the restoring one's value, or that minus den).
+    ``den_bits``: the denominator's width where ``den`` is only its low bits (those
+    the restoring steps read; their ``fits`` given)."""
     fits = fits or {}
     den_bits = den_bits or den.bitwidth
+    nr_from = _nr_from(den_bits)
     for _ in range(steps):
-        rem2 = pyrtl.concat(rem, num_quo[-1])
-        n = rem2.bitwidth
-        if n < den_bits:
-            fit = fits[n] if n in fits else _is_zero(den[n:])
-            rem, ge = _step_down(rem2, den[:n], fits=fit)
+        n = rem.bitwidth + 1
+        if rem.bitwidth > den_bits or n >= nr_from:
+            check_width(den, den_bits, "vector._div_steps: a non-restoring step's den")
+            rem, ge = _nr_step(_zx(rem, den_bits + 1), num_quo[-1], den)
         else:
-            rem, ge = _step_down(rem2, den)
-        rem = rem[:min(n, den_bits)]
+            rem2 = pyrtl.concat(rem, num_quo[-1])
+            if n < den_bits:
+                fit = fits[n] if n in fits else _is_zero(den[n:])
+                rem, ge = _step_down(rem2, den[:n], fits=fit)
+            else:
+                rem, ge = _step_down(rem2, den)
+            rem = rem[:min(n, den_bits)]
         num_quo = pyrtl.concat(num_quo[:-1], ge)
     return num_quo, rem
+
+
+def _remainder_zero(rem: pyrtl.WireVector, den: pyrtl.WireVector | None
+                    ) -> pyrtl.WireVector:
+    """Whether the divider's remainder is 0: a restoring remainder is 0; a
+    non-restoring one (len(den) + 1 bits, ``den`` the denominator) is 0 or -den, and
+    rem + den == 0 (mod 2^m) is (rem ^ den) == (rem | den) << 1, without a carry
+    chain."""
+    if den is None or rem.bitwidth <= den.bitwidth:
+        return _is_zero(rem)
+    m = rem.bitwidth
+    d = _zx(den, m)
+    carries = pyrtl.concat((rem | d)[:m - 1], pyrtl.Const(0, 1))
+    return _is_zero(rem) | _is_zero(_decl(rem ^ d) ^ carries)
 
 
 #: the numerator's leading bits that are always 0 (|m| << shift < 2^QUOTIENT_BITS in a
@@ -716,9 +774,10 @@ def _divider_stage(first: bool, last: bool, num_quo, rem, den, fits: dict,
     else:
         num_quo, rem = _div_steps(num_quo, rem, den, DIV_BITS_PER_STAGE, fits, den_bits)
     width = rem.bitwidth
+    restoring = min(den.bitwidth, _nr_from(den_bits or den.bitwidth))
     nxt = {} if last else {n: _is_zero(den[n:]) for n in
                            range(width + 1, width + 1 + DIV_BITS_PER_STAGE)
-                           if n < den.bitwidth}
+                           if n < restoring}
     return num_quo, rem, nxt
 
 
@@ -817,6 +876,23 @@ def _keep(bundle: dict, *keys: str) -> dict:
     return {k: bundle[k] for k in keys if k in bundle}
 
 
+class _Narrow:
+    """``wire``'s low ``bits`` bits (a signed value known to fit them), one wire per
+    (wire, bits), so that the operations reading the same operand still share one term
+    of the rounders' multiplexers (:func:`_case` groups its entries by wire)."""
+
+    def __init__(self):
+        self._made: dict[tuple[int, int], pyrtl.WireVector] = {}
+
+    def __call__(self, wire: pyrtl.WireVector, bits: int) -> pyrtl.WireVector:
+        if wire.bitwidth <= bits:
+            return wire
+        key = (id(wire), bits)
+        if key not in self._made:
+            self._made[key] = (wire, _decl(wire[:bits]))
+        return self._made[key][1]
+
+
 class _View:
     """Decoded views of one stage's bundle: the op tests and the operands' fracs."""
 
@@ -892,51 +968,61 @@ def _max_tree(*wires) -> pyrtl.WireVector:
     return wires[0]
 
 
-def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int
-               ) -> pyrtl.WireVector:
+def _add_terms(aligned: list, clip: pyrtl.WireVector | None, w_int: int,
+               clip_bits: int | None = None) -> pyrtl.WireVector:
     """The aligned terms summed exactly, w_int + 1 bits (with ``clip``: min(max(t0,
     -t1), t1) instead of the sum, from three comparisons side by side: t0 < -t1 is
-    t0 + t1 < 0, and then the minimum is t1 if t1 < 0 else -t1)."""
+    t0 + t1 < 0, and then the minimum is t1 if t1 < 0 else -t1; at ``clip_bits``, one
+    bit more than clip's aligned terms can have)."""
     bits = w_int + 1
     total = _add(bits, *aligned)
     if clip is None:
         return total
-    t0, t1 = _sx(aligned[0], bits), _sx(aligned[1], bits)
-    below_neg_t1 = _add(bits, t0, t1)[-1]             # t0 < -t1
+    cb = clip_bits or bits
+    t0, t1 = _resize(aligned[0], cb), _resize(aligned[1], cb)
+    below_neg_t1 = _add(cb, t0, t1)[-1]               # t0 < -t1
     t1_below_t0 = pyrtl.signed_lt(t1, t0)
-    neg_t1 = (pyrtl.Const(0, bits) - t1)[:bits]
+    neg_t1 = (pyrtl.Const(0, cb) - t1)[:cb]
     clipped = pyrtl.select(below_neg_t1, pyrtl.select(t1[-1], t1, neg_t1),
                            pyrtl.select(t1_below_t0, t1, t0))
-    return pyrtl.select(clip, clipped, total)
+    return pyrtl.select(clip, _sx(clipped, bits), total)
 
 
 def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
-    """What fitting to ``fmt`` needs of the format alone (a stage ahead of the value):
-    the bits at and above the magnitude bits p (of a ``bits``-bit value), the largest
-    and smallest value, the low ``width`` bits and the sign bit of a wrapped value."""
-    width = _zx(fmt.width, _FRAC)
-    p = pyrtl.select(fmt.signed, (width - 1)[:_FRAC], width)        # magnitude bits
-    # -2^p = -1 << p and 2^p - 1 = ~(-1 << p) (for every p, as word + 1-bit values):
-    # shifts, no adder
-    minus_pow_p = _shl(_const(-1, word + 1), p)
-    return {"fit_high": _shl(_const(-1, bits), p),
-            "fit_max": (~minus_pow_p)[:word],
-            "fit_min": pyrtl.select(fmt.signed, minus_pow_p[:word], pyrtl.Const(0, word)),
-            "fit_keep": ~_shl(_const(-1, word), width),
-            "fit_sign": _shl(pyrtl.Const(1, word), (width - 1)[:_FRAC])}
+    """What fitting to ``fmt`` needs of the format alone (two stages ahead of the
+    value): ``fit_high`` = -1 << p, the bits at and above the magnitude bits p (of a
+    ``bits``-bit value; p = width - 1 signed, width unsigned): one shift of -1, no
+    adder; :func:`_fit_derived` forms the rest from it a stage later."""
+    # p = width - 1 (signed) or width: -1 << (width - 1) is (-1 << width) shifted
+    # right by one, arithmetically (no subtraction before the shift)
+    high = _shl(_const(-1, bits), fmt.width)
+    return {"fit_high": pyrtl.select(fmt.signed, pyrtl.concat(high[-1], high[1:]), high)}
+
+
+def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
+    """From high = -1 << p (:func:`_fit_masks`): the low ``width`` bits ~(-1 << width)
+    (width = p + 1 signed, p unsigned) and a signed value's sign bit 1 << p =
+    high & ~(high << 1)."""
+    high_w = high[:word]
+    high_up = pyrtl.concat(high[:word - 1], pyrtl.Const(0, 1))     # -1 << (p + 1)
+    return {"fit_keep": ~pyrtl.select(fmt.signed, high_up, high_w),
+            "fit_sign": high_w & ~high_up}
 
 
 def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
          ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
     """x (signed) fitted to the format's width by its overflow mode (with its
-    :func:`_fit_masks`): (word-bit value, overflow flag).  Widths up to ``word``
-    (signed) or word - 1 (unsigned).  x fits when its bits from p up are all 0 (and
-    x >= 0) or, signed, all 1 (and x < 0)."""
+    :func:`_fit_masks` and :func:`_fit_derived`): (word-bit value, overflow flag).
+    Widths up to ``word`` (signed) or word - 1 (unsigned).  x fits when its bits from
+    p up are all 0 (and x >= 0) or, signed, all 1 (and x < 0); the largest value is
+    2^p - 1 = ~high, the smallest -2^p = high (signed) or 0."""
     high, keep = masks["fit_high"], masks["fit_keep"]
+    high_w = high[:word]
     negative = x[-1]
     fits = (_is_zero(x & high) & ~negative) | \
         (fmt.signed & _is_zero(~x & high) & negative)
-    saturated = pyrtl.select(negative, masks["fit_min"], masks["fit_max"])
+    saturated = pyrtl.select(negative, pyrtl.select(fmt.signed, high_w,
+                                                    pyrtl.Const(0, word)), ~high_w)
     low = x[:word] & keep
     sign = ~_is_zero(x[:word] & masks["fit_sign"])
     wrapped = pyrtl.select(fmt.signed & sign, low | ~keep, low)
@@ -945,16 +1031,90 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word:
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
 
 
+#: (limits, rounder) -> {op: (the largest shift of each term, the largest k)}
+_SHIFT_BOUNDS: dict = {}
+_FRAC_POS = sum(bits for name, bits in FORMAT_FIELDS[:[n for n, _ in FORMAT_FIELDS].index("frac")])
+_FRAC_FIELD = dict(FORMAT_FIELDS)["frac"]
+
+
+def _frac_values(op: str, role: str, limits: LaneLimits) -> range:
+    """The fracs operand ``role``'s format can have when ``op`` runs: within the lane's
+    limits where check_supported checks it, any the field holds where it does not
+    (a role the operation does not read, a drain's absent bias)."""
+    kind = OPERAND_ROLES[op].get(role)
+    if kind is None or (op in DRAIN_OPS and role == "b"):
+        return range(1 << _FRAC_FIELD)
+    if kind == "acc":
+        return range(limits.acc_frac + 1)
+    return range((limits.const_frac if role == "c" else limits.data_frac) + 1)
+
+
+def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tuple,
+                  limits: LaneLimits, block: pyrtl.Block) -> dict:
+    """Per operation of the n-th rounder's ``plans``: (the largest shift G - frac of
+    each of its terms, the largest k = G - f(target)) over every combination of the
+    fracs its formats can have (:func:`_frac_values`; each of ``conditions``, data bits
+    that choose a frac, 0 or 1), by running the plans' frac logic on all of them
+    (:func:`~fixar_gen.hw.lane_bounds.evaluate`).  Cached per limits."""
+    key = (limits, n)
+    if key in _SHIFT_BOUNDS:
+        return _SHIFT_BOUNDS[key]
+    driver = drivers(block)
+    roles: dict = {}                 # a format input -> the roles it carries (one in a
+    for r in ("a", "b", "c", "d", "e", "pre"):      # lane alone; a core may share one)
+        roles.setdefault(getattr(inputs, f"fmt_{r}"), []).append(r)
+    roots = {wire: rs[0] for wire, rs in roles.items()}
+    out = {}
+    for name, (parts, target) in plans.items():
+        fracs = [pyrtl.as_wires(f) for _, f in parts]
+        wires = [*fracs, target]
+        found = reached(wires, [*roots, inputs.acc_bits, *conditions], driver)
+        ranges = {}
+        for wire in found:
+            if wire in roots:
+                top = max(_frac_values(name, r, limits)[-1] for r in roles[wire])
+                ranges[wire] = [f << _FRAC_POS for f in range(top + 1)]
+            else:
+                ranges[wire] = [0] if wire is inputs.acc_bits else [0, 1]
+        known = grid(ranges)
+        values = evaluate(wires, known, driver)
+        size = max([1, *(len(v) for v in known.values())])
+        fs = [np.broadcast_to(v, (size,)).astype(np.int64) for v in values[:-1]]
+        fd = (np.broadcast_to(values[-1], (size,)).astype(np.int64) >> _FRAC_POS) \
+            & ((1 << _FRAC_FIELD) - 1)
+        g = np.maximum.reduce([*fs, fd])
+        at = [int(np.argmax(g - f)) for f in fs]
+        witnesses = [{roots.get(w, "condition" if w is not inputs.acc_bits else "acc_bits"):
+                      int(np.broadcast_to(known[w], (size,))[i]) >> (_FRAC_POS if w in roots
+                                                                     else 0)
+                      for w in known} for i in at]
+        out[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()), witnesses)
+    _SHIFT_BOUNDS[key] = out
+    return out
+
+
+def rounder_shift_bounds(limits: LaneLimits = WIDEST) -> dict[int, dict]:
+    """{rounder (1, 2): {op: (the largest shift of each term, the largest k, per term
+    the fracs by role that reach its largest shift)}} of a lane generated for
+    ``limits`` (:func:`_shift_bounds`; a lane is elaborated if none was)."""
+    if any((limits, n) not in _SHIFT_BOUNDS for n in (1, 2)):
+        build_vector_unit(MIN_WORD, limits=limits)
+    return {n: _SHIFT_BOUNDS[(limits, n)] for n in (1, 2)}
+
+
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
-             w_out: int, clip=None, late=None, late_reads: tuple[str, ...] = ()) -> dict:
+             w_out: int, bounds: dict, clip_ops: tuple[str, ...] = (), late=None,
+             late_reads: tuple[str, ...] = ()) -> dict:
     """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
     the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
     read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
-    value, w_out bits) and ``ovf``.  ``clip``: bundle -> 1 where the sum is clip's
-    choice (the first rounder); ``late``: bundle -> values computed in the ``rnd``
-    stage and carried to the fit stage's bundle (what only the rounded value's users
-    read: the clamp bounds, formed two stages ahead of their use instead of riding
-    every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
+    value, w_out bits) and ``ovf``.  ``bounds``: per operation, the largest shift of
+    each term and the largest k (:func:`_shift_bounds`; the alignment shifters, the
+    shift amounts and clip's comparisons are sized by them); ``clip_ops``: the
+    operations whose sum is clip's choice (the first rounder); ``late``: bundle ->
+    values computed in the ``rnd`` stage and carried to the fit stage's bundle (what
+    only the rounded value's users read: the clamp bounds, formed two stages ahead of
+    their use instead of riding every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
     past the ``rnda`` stage)."""
     sub = scope.sub(f"round{n}")
     kept = tuple(bundle)
@@ -962,22 +1122,35 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     def stage(name: str, values: dict, hidden=()) -> dict:
         return _stage(scope, _rounder_stage(name, n), values, hidden=hidden)
 
+    # per slot, each operation's (value bits, largest shift): the shifters' stages
+    terms = [[(min(w_int, pyrtl.as_wires(parts[i][0]).bitwidth), bounds[name][0][i])
+              for name, (parts, _) in plans.items() if i < len(parts)]
+             for i in range(slots)]
+    sh_bits = [max(1, max(sh for _, sh in t).bit_length()) for t in terms]
+    # clip's terms fit their value bits + largest shift (signed): its comparisons at
+    # one bit more
+    clip_bits = 1 + max([min(w_int, bits + bounds[name][0][i])
+                         for name in clip_ops for i, (value, _) in enumerate(plans[name][0])
+                         for bits in [pyrtl.as_wires(value).bitwidth]] or [w_int])
+    k_bits = max(1, max(bound[1] for bound in bounds.values()).bit_length())
     b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
     fmt = unpack_format(b["fmt_target"])
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_tree(*[b[f"f{i}"] for i in range(slots)], fd), sub("align_frac"))
     b = stage("amt", {**_keep(b, *kept, "fmt_target"),
                       **{f"v{i}": b[f"v{i}"] for i in range(slots)},
-                      **{f"sh{i}": (g - b[f"f{i}"])[:_FRAC] for i in range(slots)},
-                      "k": (g - fd)[:_FRAC]})
+                      **{f"sh{i}": (g - b[f"f{i}"])[:sh_bits[i]] for i in range(slots)},
+                      "k": (g - fd)[:k_bits]})
     b = stage("align", {**_keep(b, *kept, "fmt_target", "k"),
-                        **{f"term{i}": named(_shl(_sx(b[f"v{i}"], w_int), b[f"sh{i}"]),
-                                             sub(f"term{i}")) for i in range(slots)}})
+                        **{f"term{i}": named(bounded_shl(b[f"v{i}"], b[f"sh{i}"], terms[i],
+                                                         w_int), sub(f"term{i}"))
+                           for i in range(slots)}})
     w = w_int + 1                                        # the sum's bits
     k = b["k"]
     km1 = (k - 1)[:k.bitwidth]                           # used only when k >= 1
     total = _add_terms([b[f"term{i}"] for i in range(slots)],
-                       clip(b) if clip is not None else None, w_int)
+                       _View(b).is_op(*clip_ops) if clip_ops else None, w_int,
+                       clip_bits)
     b = stage("sum", {**_keep(b, *kept, "fmt_target"), "sum": named(total, sub("sum")),
                       "km1": km1, "k_zero": _is_zero(k),
                       "below": ~_shl(_const(-1, w), km1)})   # the k - 1 bits under half
@@ -988,8 +1161,8 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
                        "floor": pyrtl.select(b["k_zero"], s, floor), "half": t[0],
                        "sticky": ~_is_zero(s & b["below"]),
                        **_fit_masks(unpack_format(b["fmt_target"]), w + 1, w_out)},
-              hidden=("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign"))
-    masks = ("fit_high", "fit_max", "fit_min", "fit_keep", "fit_sign")
+              hidden=("fit_high",))
+    masks = ("fit_high",)
     half, floor = b["half"], b["floor"]
     nearest_even = half & (b["sticky"] | floor[0])
     up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding, nearest_even, half,
@@ -997,32 +1170,36 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
-    b = stage("rnd", {**_keep(b, *kept, "fmt_target", *masks), "rounded": rounded,
-                      **extra}, hidden=masks)
+    derived = _fit_derived(unpack_format(b["fmt_target"]), b["fit_high"], w_out)
+    masks = (*masks, *derived)
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target", "fit_high"), **derived,
+                      "rounded": rounded, **extra}, hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
     return stage("fit", {**_keep(b, *kept, *extra), "full": full, "ovf": ovf},
                  hidden=("full",))
 
 
-def _clamp_bounds(fd: pyrtl.WireVector, word: int, max_frac: int) -> dict:
+def _clamp_bounds(fd: pyrtl.WireVector, value_bits: int, max_frac: int) -> dict:
     """1 and -1 in a format of frac ``fd`` <= max_frac (2^fd needs fd + 2 signed bits:
-    max(word, max_frac + 2) bits), computed two stages ahead of :func:`_clamp_one`
-    (the rounders' ``late`` values); -2^fd is -1 << fd (no adder)."""
-    bits = max(word, max_frac + 2)
+    max(value_bits, max_frac + 2) bits, ``value_bits`` those of the values clamped),
+    computed two stages ahead of :func:`_clamp_one` (the rounders' ``late`` values);
+    -2^fd is -1 << fd (no adder)."""
+    bits = max(value_bits, max_frac + 2)
     return {"one_d": _shl(pyrtl.Const(1, bits), fd), "neg_one_d": _shl(_const(-1, bits), fd)}
 
 
 def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVector:
-    """``value`` (a word-bit result) clamped to [-1, 1] (the noise clamps; ``bounds``
-    from :func:`_clamp_bounds`): both comparisons side by side (-1 < 1); the clamped
-    value fits the word (it is no larger than ``value``)."""
+    """``value`` (a word-bit result that is a data value: it fits the bounds' bits
+    signed) clamped to [-1, 1] (the noise clamps; ``bounds`` from
+    :func:`_clamp_bounds`): both comparisons side by side (-1 < 1); the clamped value
+    fits the word (it is no larger than ``value``)."""
     one_d, neg_one_d = bounds["one_d"], bounds["neg_one_d"]
     bits = one_d.bitwidth
-    value = _sx(value, bits) if bits > word else value
+    value = _resize(value, bits)
     out = pyrtl.select(pyrtl.signed_lt(one_d, value), one_d,
                        pyrtl.select(pyrtl.signed_lt(value, neg_one_d), neg_one_d, value))
-    return out if bits == word else out[:word]
+    return _resize(out, word)
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
@@ -1120,6 +1297,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 {"x": x_table, "y": y_table, "xb": xb_table, "yb": yb_table}[key][
                     OP_INDEX[name]] = value
     op1 = s1["op"]
+    #: per operation, the bits of its products (its operands' widths: sign-extended
+    #: into the shared multipliers, its product is no wider)
+    product_bits = {name: {m: x[OP_INDEX[name]].bitwidth + y[OP_INDEX[name]].bitwidth
+                           for m, x, y in (("ma", x_table, y_table), ("mb", xb_table, yb_table))
+                           if OP_INDEX[name] in x}
+                    for name in PLANS}
     x_bits = max(w.bitwidth for w in (*x_table.values(), *xb_table.values()))
     y_bits = max(w.bitwidth for w in (*y_table.values(), *yb_table.values()))
     carried = (*carried, "lane_next")
@@ -1138,9 +1321,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s1 = _stage(scope, "macc1", {**_keep(s1, *carried),
                                  **_group_sums(s1, "ma_t", ma_at, "ma_g", m_bits),
                                  **_group_sums(s1, "mb_t", mb_at, "mb_g", m_bits)})
+    # b, e and the constants are data values the rounder reads at their widths only
+    # (partly used words: unnamed)
     s2 = _stage(scope, "macc2", {**_keep(s1, *carried),
                                  "ma": _final_sum(s1, "ma_g", m_bits),
-                                 "mb": _final_sum(s1, "mb_g", m_bits)})
+                                 "mb": _final_sum(s1, "mb_g", m_bits)},
+                hidden=("b", "c0", "c1", "e"))
     v2 = _View(s2)
 
     # -- round1: every function's first (for most, only) rounding
@@ -1156,14 +1342,36 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                 OVERFLOW_MODES.index("saturate"))
     fmt_acc = pack_format_wires(s2["acc_bits"], 0, 1, ROUNDING_MODES.index("truncate"),
                                 OVERFLOW_MODES.index(acc_overflow))
-    stage = Stage(a=a, b=b, d=d, e=e, c0=c0, c1=c1, ma=ma, mb=mb, mb_hi=mb_hi, fa=fa, fb=fb,
-                  fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e, fmt_pre=fmt_pre, fmt_v=fmt_v,
-                  fmt_eps=fmt_eps, fmt_acc=fmt_acc, A=lambda: _resize(a, opnd),
-                  b_positive=lambda: ~b[-1] & ~_is_zero(b),
-                  # drains: without a bias b = 0, of any frac
-                  drain0=lambda: [(a, fa), (b, pyrtl.select(fb > fa, fa, fb))],
-                  zero_frac=lambda: pyrtl.Const(0, _FRAC))
-    plans1 = {name: plan.round1(stage) for name, plan in PLANS.items()
+    narrow = _Narrow()
+    drain_frac_b = pyrtl.select(fb > fa, fa, fb)      # drains: without a bias b = 0
+    b_data = narrow(b, opnd)
+    b_positive = ~b_data[-1] & ~_is_zero(b_data)         # dact_relu, dact_leaky
+
+    def round1_stage(name: str) -> Stage:
+        """The stage as operation ``name`` sees it: its data operands and constants at
+        the widths their formats allow, its products at their operands' widths (the
+        terms the first rounder aligns are no wider than their values)."""
+        roles = OPERAND_ROLES[name]
+
+        def opnd_of(role, wire):
+            if roles.get(role) != "data":
+                return wire
+            return narrow(wire, opnd_c if role == "c" else opnd)
+        a_, b_ = opnd_of("a", a), opnd_of("b", b)
+        bits = product_bits.get(name, {})
+        # built when the plan reads them (a wire nothing reads would be a lint warning)
+        return Stage(a=a_, b=b_, d=lambda: opnd_of("d", d), e=lambda: opnd_of("e", e),
+                     c0=lambda: opnd_of("c", c0), c1=lambda: opnd_of("c", c1),
+                     ma=lambda: narrow(ma, bits["ma"]) if "ma" in bits else ma,
+                     mb=lambda: narrow(mb, bits["mb"]) if "mb" in bits else mb,
+                     mb_hi=mb_hi,
+                     fa=fa, fb=fb, fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e,
+                     fmt_pre=fmt_pre, fmt_v=fmt_v, fmt_eps=fmt_eps, fmt_acc=fmt_acc,
+                     A=lambda: narrow(a, opnd),
+                     b_positive=b_positive,
+                     drain0=lambda: [(a_, fa), (b_, drain_frac_b)],
+                     zero_frac=lambda: pyrtl.Const(0, _FRAC))
+    plans1 = {name: plan.round1(round1_stage(name)) for name, plan in PLANS.items()
               if plan.round1 is not None}
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
@@ -1173,8 +1381,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
           "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
           "abs_a": _abs(_resize(a, opnd))}
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
-                  clip=lambda bundle: _View(bundle).is_op(*_having(clip=True)),
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F))
+                  _shift_bounds(1, plans1, inputs, (b_positive,), limits,
+                                pyrtl.working_block()),
+                  clip_ops=tuple(_having(clip=True)),
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F))
     s3 = s2
     v3 = _View(s3)
 
@@ -1235,7 +1445,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         if root_steps == 0:              # the root is done: no radicand bits left
             del values["rad"]
         if k == ITER_STAGES:             # what only a further step would read
-            del values["dden"]
+            if drem.bitwidth <= den_bits:    # (a non-restoring remainder's test reads den)
+                del values["dden"]
         elif k == ITER_STAGES - 1:       # the last stage reads den's low bits only
             reads = min(den_bits, drem.bitwidth + DIV_BITS_PER_STAGE)
             if reads < den_bits:
@@ -1260,8 +1471,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     cmp_bits = max(srem.bitwidth, sroot.bitwidth)
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(_zx(srem, cmp_bits) > _zx(sroot, cmp_bits), 2))
-    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], drem, s4["a"][-1], s4["dden_neg"],
-                           s4["dden_zero"])
+    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], _remainder_zero(drem, s4.get("dden")),
+                           s4["a"][-1], s4["dden_neg"], s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)
     carried = ("valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre", "fmt_d",
                "lane_next", "ovf1", "d1", "e1", "sat_d1")
@@ -1274,6 +1485,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    registered; mul2acc1, mul2acc2: summed in groups, then the groups; tanh's
     #    interpolation and sign
     m2_bits = _MUL_X + s5["c0"].bitwidth
+    c0_bits = s5["c0"].bitwidth                # leaky ReLU's zp * c0: opnd + c0_bits
     ma2_t, ma2_at = _terms(product_terms(s5["x2"], s5["c0"]), "ma2_t")
     tanh_t, tanh_at = _terms(product_terms(_zx(s5["tanh_delta"], s5["tanh_delta"].bitwidth + 1),
                                            _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)),
@@ -1298,16 +1510,24 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
     zp = _resize(s5["d1"], opnd)
     leaky_neg = zp[-1]
-    stage = Stage(a=s5["a"], d=s5["d"], d1=s5["d1"], ma2=s5["ma2"], root=s5["root"], fa=fa,
-                  fc=fc, fd=fd, fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
-                  relu_zp=lambda: pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp),
-                  tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
-    plans2 = {name: plan.round2(stage) for name, plan in PLANS.items()
+    relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp)
+    ma2_zp = narrow(s5["ma2"], opnd + c0_bits)   # zp * c0 (no ratio)
+
+    def round2_stage(name: str) -> Stage:
+        """The stage as ``name`` sees it: d1 (a data value: ou_noise's state) at the
+        data operands' width, the third product at its operands' widths."""
+        return Stage(a=s5["a"], d=s5["d"], d1=zp, root=s5["root"], fa=fa, fc=fc, fd=fd,
+                     fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
+                     ma2=s5["ma2"] if PLANS[name].ratio else ma2_zp, relu_zp=relu_zp,
+                     tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
+    plans2 = {name: plan.round2(round2_stage(name)) for name, plan in PLANS.items()
               if plan.round2 is not None}
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
                                      "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
                   plans2, 2, w_int, w_out,
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), word, F),
+                  _shift_bounds(2, plans2, inputs, (leaky_neg,), limits,
+                                pyrtl.working_block()),
+                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F),
                   late_reads=("frac_d",))
     v5 = _View(s5)
     full2, ovf2 = s5["full"], s5["ovf"]

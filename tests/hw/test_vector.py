@@ -607,9 +607,11 @@ def test_adam_w_divider_corners(unit):
 @pytest.mark.parametrize("lane", LANES)
 def test_divider_and_root_at_every_width(request, lane):
     """The divider's remainder and the root's grow a bit a step (each step subtracts
-    at the width it can reach, gated on the denominator's higher bits): denominators
-    at 2^n - 1, 2^n and 2^n + 1 for every n the lane's divider holds, with quotients
-    up to 2^62, and squares and their neighbours at every root width."""
+    at the width it can reach, gated on the denominator's higher bits; the divider's
+    later steps non-restoring): denominators at 2^n - 1, 2^n and 2^n + 1 for every n
+    the lane's divider holds, with quotients up to 2^62, negative ones at every width
+    (the remainder's zero test), and squares and their neighbours at every root
+    width."""
     unit = request.getfixturevalue(lane)
     fmts = {"d": Q(32, 24), "a": Q(32, 8), "b": Q(32, 32), "c": Q(48, 32, signed=False)}
     cases = []
@@ -619,6 +621,17 @@ def test_divider_and_root_at_every_width(request, lane):
             for m in (2**13 - 1, -2**13, 1, -4099):
                 cases.append(({"d": 77, "a": m, "b": b, "c0": 2**47 + 3, "c1": c1},
                                fmts, 2, 1))
+    # negative denominators (den = s + 1 with eps 0, alpha 1: d - ratio unsaturated):
+    # numpy's floor division adds 1 to the quotient unless the remainder is 0, which
+    # the non-restoring steps leave as 0 or -|den| (num = m 2^16, exact for den = -2^n,
+    # n <= 16)
+    whole = dict(fmts, b=Q(32, 0))
+    for n in range(31):
+        for b in (-2**n - 2, -2**n - 1, -2**n, -2**n + 1):
+            if -2**31 <= b < -1:
+                for m in (2**13 - 1, -2**13, 1, -3, 2**12, 3 << 10):
+                    cases.append(({"d": 77, "a": m, "b": b, "c0": 2**32, "c1": 0}, whole,
+                                  2, 1))
     check_many(unit, "adam_w", cases)
     fd = Q(32, 0)
     roots = []
