@@ -64,7 +64,7 @@ FIXAR_ACCELERATOR_IPS = 53_826.8
 FIXAR_PLATFORM_IPS = 25_293.3
 TARGET = "target schedule (not run by the RTL)"
 SWEEP_OVER = ["cores=1,2,3,4,5,6,8", "array=8x8,8x16,16x8,16x16,16x32,32x16,32x32",
-              "policy=intra_layer,intra_batch"]
+              "policy=intra_layer,intra_batch", "lanes=4,8,11,16,32"]
 
 
 # ------------------------------------------------------------------------- modeled
@@ -234,7 +234,7 @@ def where_cycles_go(r: dict) -> str:
         parts.append(
             f"The vector unit holds the critical path for {share['vector']:.0%}: the "
             "drains (bias, activation), the activation derivatives, Adam's square root and "
-            "divide and the soft target updates over every parameter, C lanes per core, "
+            "divide and the soft target updates over every parameter, L lanes per core, "
             "run between MatMuls instead of beside them.")
     if share["sync"] >= 0.05:
         parts.append(f"Synchronisation (barriers, cross-core reductions of the weight "
@@ -249,8 +249,13 @@ def best_point_report(spec, best: dict) -> dict:
     """estimate() of the sweep's best point (its row has the largest unit only)."""
     rows, cols = (int(n) for n in best["array"].split("x"))
     point = Point((("cores", best["cores"]), ("array", (rows, cols)),
-                   ("policy", best["policy"].split(":")[0])))
-    return estimate(point.apply(spec))
+                   ("policy", best["policy"].split(":")[0]), ("lanes", best["lanes"])))
+    report = estimate(point.apply(spec))
+    ips = report["fxp16"]["rtl"]["train_ips"]
+    if round(ips) != round(best["fxp16_rtl_train_ips"]):     # the same design, twice
+        raise SystemExit(f"the best point {best['point']} estimates {ips:,.0f} FXP16 IPS, "
+                         f"its sweep row {best['fxp16_rtl_train_ips']:,.0f}")
+    return report
 
 
 def over_budget(rows: list[dict]) -> dict[str, int]:
@@ -408,9 +413,9 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         f"(dropped points over the usable share, a point can be over several): "
         + ", ".join(f"{label} {n}" for label, n in over.items() if n)
         + f". Each generated vector lane takes {lane['luts']:,} LUT ({lane['basis']}; "
-        f"FIXAR's lane about 5,500), one per array column, so the lanes, not the PEs, "
-        f"set the LUTs: FIXAR's own point takes {fixar_fit['luts']:.0%} of the usable "
-        "LUTs as generated.")
+        f"FIXAR's lane about 5,500), one per array column unless `hardware.vector_lanes` "
+        f"says otherwise, so the lanes, not the PEs, set the LUTs: FIXAR's own point "
+        f"takes {fixar_fit['luts']:.0%} of the usable LUTs as generated.")
     sb3_line = ("- The software trainer (golden-QAT) at least as fast as Stable-Baselines3's "
                 "DDPG on this CPU: ")
     if isinstance(sb3, list):
