@@ -10,11 +10,18 @@ words of its own, plus a quarter; "after" is the placement (fixar_gen/placement.
 its memories laid end to end in the one scratchpad as the core has it today.
 
     python benchmarks/bench_memory.py [--no-write]
+
+A record of issue 12's step 1: it measures the one-scratchpad core, which step 2 (one
+RAM per memory, commit 0c903fc) replaced, so on a later tree its first table would
+describe a scratchpad that no longer exists; it refuses to run there (check out
+0c903fc~1 to reproduce the section).  Today's memories: ``fixar estimate`` (the memory
+inventory) and ``python benchmarks/bench_resources.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import dataclasses
 import datetime
 import math
@@ -107,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("fixar_gen.hw.data_memories") is not None:     # step 2
+        print("bench_memory.py records the one-scratchpad core of issue 12's step 1; "
+              "this tree has one RAM per memory (step 2): check out 0c903fc~1 to "
+              "reproduce its section, or see `fixar estimate` and "
+              "benchmarks/bench_resources.py for today's memories", file=sys.stderr)
+        return 2
     base = load_spec(ROOT / "examples/fixar_u50.yaml")
     rows, mem_rows = [], []
     for batch in (64, 256):
