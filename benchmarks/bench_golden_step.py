@@ -100,9 +100,12 @@ def measure(spec, reps: int, seed: int = 0) -> dict[str, float]:
         cores[label] = core
     first = next(iter(cores.values()))
     agent = FloatDDPG(spec, np.float32, from_core_params(first.read_params(), spec, np.float32))
+    wide = FloatDDPG(spec, np.float64, from_core_params(first.read_params(), spec, np.float64))
     raw, floats = random_batch(np.random.default_rng(seed), spec, first.formats)
+    floats64 = {k: v.astype(np.float64) for k, v in floats.items()}
     runs = {label: core.train_step for label, core in cores.items()}
     runs["float32"] = lambda _raw: agent.train_step(**floats)
+    runs["float64"] = lambda _raw: wide.train_step(**floats64)
     times: dict[str, list[float]] = {label: [] for label in runs}
     for run in runs.values():
         run(raw)                          # warm-up: compiles and allocates the program
@@ -198,24 +201,29 @@ def section(rows: list[tuple], reps: int, command: str, about: str,
         "(`open_core(spec, \"golden\")`, numba kernels), on the engine with numpy "
         "kernels only (what runs where numba is missing) and on the interpreter "
         "(`engine=\"interpreter\"`), and (b) the same update in float32 numpy, "
-        "`FloatDDPG(spec, np.float32)`, on the same shapes and batch. "
+        "`FloatDDPG(spec, np.float32)`, on the same shapes and batch, and (c) the same in "
+        "float64 numpy, `FloatDDPG(spec, np.float64)`: what the engine's exact products, "
+        "float64 BLAS below 2**53, cost at least with plain numpy around them (float64 "
+        "GEMM does half the flops a second of float32). "
         f"Fastest of {reps} updates each (other processes share this machine; their "
-        "load only adds time), the four timed in turn within each repetition, after one "
+        "load only adds time), the five timed in turn within each repetition, after one "
         "warm-up update (program compilation is not timed).", "",
         f"- Machine: {about}",
         f"- Command: `{command}`",
         f"- Date: {datetime.date.today().isoformat()}", "",
         "| spec | actor / critic | batch | " + " | ".join(f"{l} (ms)" for l in labels)
-        + " | float32 (ms) | engine / float32 | numpy kernels / float32 "
-        "| interpreter / float32 |",
-        "|---|---|---:|" + "---:|" * (len(labels) + 4),
+        + " | float32 (ms) | float64 (ms) | engine / float32 | numpy kernels / float32 "
+        "| interpreter / float32 | float64 / float32 | engine / float64 |",
+        "|---|---|---:|" + "---:|" * (len(labels) + 7),
     ]
     for name, nets, batch, t in rows:
         f = t["float32"]
         lines.append(f"| {name} | {nets} | {batch} | "
                      + " | ".join(f"{t[l] * 1e3:.2f}" for l in labels)
-                     + f" | {f * 1e3:.2f} | **{t['engine'] / f:.1f}x** | "
-                     f"{t['engine, numpy kernels'] / f:.1f}x | {t['interpreter'] / f:.1f}x |")
+                     + f" | {f * 1e3:.2f} | {t['float64'] * 1e3:.2f} | "
+                     f"**{t['engine'] / f:.1f}x** | "
+                     f"{t['engine, numpy kernels'] / f:.1f}x | {t['interpreter'] / f:.1f}x | "
+                     f"{t['float64'] / f:.2f}x | {t['engine'] / t['float64']:.2f}x |")
     lines.append("")
     for name, nets, batch, t in rows:
         target = 3.0 if "pendulum" in name else TARGET_RATIO
