@@ -225,6 +225,30 @@ def test_a_lutram_whose_read_data_yosys_left_unnamed_is_named_by_its_cell():
     assert unit_of("mem_x_bank0.0.2.DIA", (("memory", r"^mem_\w+[\[.]"), *UNITS)) == "memory"
 
 
+def test_a_multi_port_lutram_reads_each_port_at_its_own_address():
+    """A RAM32M16's DOA is the word at ADDRA: its write address ADDRH (here 3 LUT levels
+    deep) reaches DOH alone, so DOA's worst path is its read from ADDRA's register or
+    the write clock, at most 1 LUT level; a dual-port RAM's DPO at DPRA, its SPO at A.
+    (Catches the read arcs taken from every address pin to every output: DOA's path
+    would then be 4 levels.)"""
+    n = Netlist().with_clock()
+    q = n.ff(n.port("d", "input"), "src")
+    write_address = n.lut(n.lut(n.lut(q)))
+    doa, doh = n.net("doa"), n.net("doh")
+    n.cell("RAM32M16", {"ADDRA": q, "ADDRH": write_address, "DIA": q, "WCLK": n.clk},
+           {"DOA": doa, "DOH": doh}, name="ram_m")
+    spo, dpo = n.net("spo"), n.net("dpo")
+    n.cell("RAM64X1D", {"A0": write_address, "DPRA0": q, "D": q, "WCLK": n.clk},
+           {"SPO": spo, "DPO": dpo}, name="ram_d")
+    n.ff(doa, "from_doa")
+    n.ff(doh, "from_doh")
+    n.ff(spo, "from_spo")
+    n.ff(dpo, "from_dpo")
+    levels = {p.end: p.lut_levels for p in analyze_module(n.module, count=50).paths}
+    assert levels["from_doa.D"] <= 1 and levels["from_dpo.D"] <= 1, levels
+    assert levels["from_doh.D"] == 4 and levels["from_spo.D"] == 4, levels
+
+
 def test_a_combinational_loop_is_an_error():
     n = Netlist().with_clock()
     a, b = n.net("a"), n.net("b")
