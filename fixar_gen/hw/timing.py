@@ -250,8 +250,9 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
             read = SRL_READ if SRL.fullmatch(kind) else LUTRAM_READ
             for pin, b in _inputs(cell):
                 if read.fullmatch(pin):
-                    for o in outs:
-                        g.arc(b, o, model.net + model.lut, luts=1)
+                    for out_pin, o in _outputs(cell):
+                        if _reads(pin, out_pin):
+                            g.arc(b, o, model.net + model.lut, luts=1)
             ends(model.ff_setup, what="LUTRAM", q=_name_of_ram(cell, names, label))
             starts(model.lutram_clk_to_out, "LUTRAM")
         else:
@@ -259,6 +260,19 @@ def build_graph(module: dict, model: DelayModel, verilog: list[str] | None = Non
             ends(0.0, what=kind)
             starts(0.0, kind)
     return g, unmodeled
+
+
+def _reads(address_pin: str, out_pin: str) -> bool:
+    """Whether a LUTRAM's (or SRL's) read address pin selects the word on ``out_pin``:
+    a multi-port RAM (RAM32M, RAM32M16, RAM64M, RAM64M8) reads port X's word at ADDRX
+    alone (ADDRH, the write address, only into DOH), a dual-port one its SPO at A and
+    its DPO at DPRA; a single-port one (and an SRL) its one output at A."""
+    port = re.fullmatch(r"ADDR([A-H])", address_pin)
+    if port:
+        return out_pin == f"DO{port[1]}"
+    if address_pin.startswith("DPRA"):
+        return out_pin == "DPO"
+    return out_pin != "DPO"
 
 
 def _name_of_cell(cell: dict, names: dict[int, str], label: str) -> str:
