@@ -35,7 +35,8 @@ narrower)::
             shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
     rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
-    rnd1    the rounding increment added (the target's mode)
+    rnd1    the rounding increment added (the target's mode); whether it fits and
+            its bit p (the fit's tests, a stage ahead of the fit)
     round1  the rounded value fitted (saturate or wrap, overflow flag): every
             single-rounding function's result; drain's pre-activation, ou_noise's
             state, adam_s's v, adam_w's eps'
@@ -43,9 +44,10 @@ narrower)::
             and denominator
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
             (2 quotient bits a stage; iter1 only shifts out the numerator's two
-            zero bits), unrolled, restoring steps whose remainders grow a bit a
-            step (each subtracts at the width it can reach), the divider's
-            non-restoring from half the denominator's width on; tanh's |z| and
+            zero bits), unrolled, steps whose remainders grow a bit a step (each
+            subtracts at the width it can reach): the root's non-restoring, the
+            divider's restoring, then non-restoring from half the denominator's
+            width on; tanh's |z| and
             table-end mask (iter30), its table index (iter31) and its table entry
             (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
