@@ -1205,9 +1205,11 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     tests = _fit_tests(rounded, unpack_format(b["fmt_target"]),
                        {"fit_high": b["fit_high"], **derived}, w_out)
     masks = (*masks, "fit_keep", *tests)
-    b = stage("rnd", {**_keep(b, *kept, "fmt_target", "fit_high"),
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target"), "fit_high": b["fit_high"][:w_out],
                       "fit_keep": derived["fit_keep"], **tests,
-                      "rounded": rounded, **extra}, hidden=masks)
+                      # the fit reads the low w_out bits and the sign only
+                      "rounded": pyrtl.concat(rounded[-1], rounded[:w_out]), **extra},
+              hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
     return stage("fit", {**_keep(b, *kept, *extra), "full": full, "ovf": ovf},
