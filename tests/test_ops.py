@@ -71,7 +71,7 @@ def test_declared_kernels_exist(op):
 #: which operand each stage wire a lane plan may read comes from (intermediates that
 #: carry no operand are not listed)
 WIRE_ROLES = {
-    "a": "a", "A": "a", "fa": "a", "b": "b", "B": "b", "fb": "b", "b_positive": "b",
+    "a": "a", "A": "a", "fa": "a", "b": "b", "B": "b", "fb": "b", "b_positive": "b", "b_zero": "b",
     "t_lo": "b", "t_hi": "b", "gauss": "b", "fmt_eps": "b", "c0": "c", "c1": "c", "C0": "c",
     "C1": "c", "fc": "c", "one_minus_c": "c", "d": "d", "D": "d", "fd": "d", "fmt_d": "d",
     "fmt_v": "d", "fmt_acc": "d", "root": "d", "e": "e", "E": "e", "fe": "e", "fmt_e": "e",

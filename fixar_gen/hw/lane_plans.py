@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pyrtl
 
 from .. import arch
-from .lane_wires import FORMAT_BITS, FRAC, MUL_X, OPND, fsum, is_zero, neg, smux
+from .lane_wires import FORMAT_BITS, FRAC, MUL_X, OPND, fsum, neg, smux
 
 
 class Stage:
@@ -61,7 +61,7 @@ class _Recording(Stage):
         if name.startswith("_") or name == "read":
             raise AttributeError(name)
         self.read.add(name)
-        if name in ("b_positive", "leaky_neg"):
+        if name in ("b_positive", "b_zero", "leaky_neg"):
             return pyrtl.WireVector(1)
         if name.startswith("fmt_"):
             return pyrtl.WireVector(FORMAT_BITS)
@@ -177,7 +177,7 @@ PLANS: dict[str, LanePlan] = {
         products=lambda s: {"x": s.C0, "y": s.A, "xb": s.C0, "yb": neg(s.B)[:s.B.bitwidth]},
         round1=lambda s: ([(s.ma, fsum(s.fa, s.fc)), (s.mb, fsum(s.fb, s.fc))], s.fmt_d)),
     "bellman": LanePlan(
-        products=lambda s: {"x": pyrtl.select(is_zero(s.b), s.E, pyrtl.Const(0, s.E.bitwidth)),
+        products=lambda s: {"x": pyrtl.select(s.b_zero, s.E, pyrtl.Const(0, s.E.bitwidth)),
                             "y": s.C0},
         round1=lambda s: ([(s.a, s.fa), (s.ma, fsum(s.fe, s.fc))], s.fmt_d)),
     # -- optimizers

@@ -35,7 +35,8 @@ narrower)::
             shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
     rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
-    rnd1    the rounding increment added (the target's mode)
+    rnd1    the rounding increment added (the target's mode); whether it fits and
+            its bit p (the fit's tests, a stage ahead of the fit)
     round1  the rounded value fitted (saturate or wrap, overflow flag): every
             single-rounding function's result; drain's pre-activation, ou_noise's
             state, adam_s's v, adam_w's eps'
@@ -43,9 +44,10 @@ narrower)::
             and denominator
     iter1..32  square root of v (1 root bit a stage) and the divider num // den
             (2 quotient bits a stage; iter1 only shifts out the numerator's two
-            zero bits), unrolled, restoring steps whose remainders grow a bit a
-            step (each subtracts at the width it can reach), the divider's
-            non-restoring from half the denominator's width on; tanh's |z| and
+            zero bits), unrolled, steps whose remainders grow a bit a step (each
+            subtracts at the width it can reach): the root's non-restoring, the
+            divider's restoring, then non-restoring from half the denominator's
+            width on; tanh's |z| and
             table-end mask (iter30), its table index (iter31) and its table entry
             (iter32)
     mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
@@ -669,17 +671,37 @@ def _step_down(rem2: pyrtl.WireVector, sub: pyrtl.WireVector, fits=None):
 
 
 def _sqrt_steps(rad, rem, root, steps: int, rem_bits: int):
-    """``steps`` digit-by-digit square-root steps (two radicand bits each).  The
-    remainder and the root grow a bit a step from 1 bit each (0 before the first
-    step): after k steps the root has k bits and the remainder (<= 2 root) k + 1, so
-    each step subtracts at the width it can reach (at most ``rem_bits``)."""
+    """``steps`` non-restoring square-root steps (two radicand bits each, one root bit).
+    The remainder r is signed: the restoring one R where r >= 0, R - (2 root + 1) where
+    r < 0 (-(2 root + 1) <= r <= 2 root); a step is 4 r + the two bits - (4 root + 1)
+    where r >= 0 and + (4 root + 3) where r < 0, one add-or-subtract with no multiplexer
+    after it, and the root bit is the result's sign inverted.  The root grows a bit a
+    step from 1 bit (0 before the first step) and the remainder with it: after k steps
+    the root is below 2^k and r fits k + 2 signed bits (at most ``rem_bits``).
+    :func:`_root_up` rounds the root from the last remainder."""
     for _ in range(steps):
-        rem2 = pyrtl.concat(rem, rad[-2:])
+        n = min(root.bitwidth + 2, rem_bits)
+        rem4 = pyrtl.concat(rem, rad[-2:])[:n]               # 4 r + the radicand's bits
         rad = pyrtl.concat(rad[:-2], pyrtl.Const(0, 2))
-        rem, ge = _step_down(rem2, pyrtl.concat(root, pyrtl.Const(1, 2)))
-        rem = rem[:min(rem.bitwidth - 1, rem_bits)]
-        root = pyrtl.concat(root, ge)
+        neg = rem[-1]
+        # 4 root + 3 where r < 0, else ~(4 root + 1) and a carry in of 1 (subtraction)
+        addend = _decl(_zx(pyrtl.concat(root, neg, pyrtl.Const(1, 1)), n)
+                       ^ (~neg).sign_extended(n))
+        total = (pyrtl.concat(rem4, pyrtl.Const(1, 1)) + pyrtl.concat(addend, ~neg))
+        rem = total[1:n + 1]
+        root = pyrtl.concat(root, ~rem[-1])
     return rad, rem, root
+
+
+def _root_up(rem: pyrtl.WireVector, root: pyrtl.WireVector) -> pyrtl.WireVector:
+    """Whether floor(sqrt(v)) = ``root`` rounds up (the restoring remainder R = v -
+    root^2 > root) from :func:`_sqrt_steps`' signed remainder r: R - root - 1 >= 0 is
+    r + ~root >= 0 where r >= 0 and, R = r + 2 root + 1 where r < 0, r + root >= 0
+    (one adder: root or ~root by r's sign)."""
+    bits = max(rem.bitwidth, root.bitwidth + 1) + 1
+    neg = rem[-1]
+    total = (_sx(rem, bits) + _decl(_zx(root, bits) ^ (~neg).sign_extended(bits)))[:bits]
+    return ~total[-1]
 
 
 def _nr_from(den_bits: int) -> int:
@@ -1009,23 +1031,32 @@ def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
             "fit_sign": high_w & ~high_up}
 
 
-def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
-         ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """x (signed) fitted to the format's width by its overflow mode (with its
-    :func:`_fit_masks` and :func:`_fit_derived`): (word-bit value, overflow flag).
-    Widths up to ``word`` (signed) or word - 1 (unsigned).  x fits when its bits from
-    p up are all 0 (and x >= 0) or, signed, all 1 (and x < 0); the largest value is
-    2^p - 1 = ~high, the smallest -2^p = high (signed) or 0."""
-    high, keep = masks["fit_high"], masks["fit_keep"]
-    high_w = high[:word]
+def _fit_tests(x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int) -> dict:
+    """What :func:`_fit` decides on, computed a stage ahead of it (in the stage that
+    forms x, off the fit's path): ``fit_ok``, x fits (its bits from p up are all 0
+    and x >= 0 or, signed, all 1 and x < 0), and ``fit_bit_p``, x's bit p (a wrapped
+    signed value's sign)."""
+    high = masks["fit_high"]
     negative = x[-1]
     fits = (_is_zero(x & high) & ~negative) | \
         (fmt.signed & _is_zero(~x & high) & negative)
+    return {"fit_ok": fits, "fit_bit_p": ~_is_zero(x[:word] & masks["fit_sign"])}
+
+
+def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
+         ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """x (signed) fitted to the format's width by its overflow mode (with its
+    :func:`_fit_masks`, :func:`_fit_derived` and :func:`_fit_tests`, registered):
+    (word-bit value, overflow flag).  Widths up to ``word`` (signed) or word - 1
+    (unsigned).  The largest value is 2^p - 1 = ~high, the smallest -2^p = high
+    (signed) or 0."""
+    high, keep, fits = masks["fit_high"], masks["fit_keep"], masks["fit_ok"]
+    high_w = high[:word]
+    negative = x[-1]
     saturated = pyrtl.select(negative, pyrtl.select(fmt.signed, high_w,
                                                     pyrtl.Const(0, word)), ~high_w)
     low = x[:word] & keep
-    sign = ~_is_zero(x[:word] & masks["fit_sign"])
-    wrapped = pyrtl.select(fmt.signed & sign, low | ~keep, low)
+    wrapped = pyrtl.select(fmt.signed & masks["fit_bit_p"], low | ~keep, low)
     out_of_range = pyrtl.select(fmt.overflow, wrapped, saturated)
     value = pyrtl.select(fits, x[:word], out_of_range)
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
@@ -1171,9 +1202,14 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
     derived = _fit_derived(unpack_format(b["fmt_target"]), b["fit_high"], w_out)
-    masks = (*masks, *derived)
-    b = stage("rnd", {**_keep(b, *kept, "fmt_target", "fit_high"), **derived,
-                      "rounded": rounded, **extra}, hidden=masks)
+    tests = _fit_tests(rounded, unpack_format(b["fmt_target"]),
+                       {"fit_high": b["fit_high"], **derived}, w_out)
+    masks = (*masks, "fit_keep", *tests)
+    b = stage("rnd", {**_keep(b, *kept, "fmt_target"), "fit_high": b["fit_high"][:w_out],
+                      "fit_keep": derived["fit_keep"], **tests,
+                      # the fit reads the low w_out bits and the sign only
+                      "rounded": pyrtl.concat(rounded[-1], rounded[:w_out]), **extra},
+              hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
     return stage("fit", {**_keep(b, *kept, *extra), "full": full, "ovf": ovf},
@@ -1279,13 +1315,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         **_keep(s0, *carried), **lane_kept, "gauss": gauss,
         "t_lo": t[:W], "t_hi": t[W:],
         "square_1": square_1[:square_bits], "square_2": square_2[:square_bits],
-        "one_minus_c": _sub(opnd_c, pow_fc, C00)})
+        "one_minus_c": _sub(opnd_c, pow_fc, C00),
+        "b_zero": _is_zero(s0["b"])})          # bellman's done flag, a stage ahead
 
     # -- mulop: the multipliers' operands, selected by the operation's plan (the widest
     #    lane: 64 x 50 bits), registered
     A, B, D, E = (_resize(s1[k], opnd) for k in ("a", "b", "d", "e"))
     C0, C1 = (_resize(s1[k], opnd_c) for k in ("c0", "c1"))
-    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b=s1["b"], gauss=s1["gauss"],
+    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b_zero=s1["b_zero"], gauss=s1["gauss"],
                   t_lo=lambda: _zx(s1["t_lo"], W + 1),
                   t_hi=lambda: _zx(s1["t_hi"], t_bits - W + 1),
                   square_1=s1["square_1"], square_2=s1["square_2"],
@@ -1468,9 +1505,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     #    pre-activation (leaky ReLU), registered for the third multiplier; tanh's table
     #    entry split for its interpolation (drains)
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
-    cmp_bits = max(srem.bitwidth, sroot.bitwidth)
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
-                        _zx(_zx(srem, cmp_bits) > _zx(sroot, cmp_bits), 2))
+                        _zx(_root_up(srem, sroot), 2))
     neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], _remainder_zero(drem, s4.get("dden")),
                            s4["a"][-1], s4["dden_neg"], s4["dden_zero"])
     zp = _resize(s4["d1"], opnd)

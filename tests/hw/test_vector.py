@@ -8,6 +8,7 @@ back-to-back elements, and the Python-side descriptors and limits."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import numpy as np
@@ -18,10 +19,11 @@ from hypothesis import strategies as st
 
 from fixar_gen import golden, isa
 from fixar_gen.golden import GoldenError, GoldenMachine
-from fixar_gen.hw.build import to_signed
+from fixar_gen.hw import vector
+from fixar_gen.hw.build import fresh_block, to_signed
 from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FRAC,
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
-                                 TANH_MAX_PRE_FRAC,
+                                 ROOT_BITS, TANH_MAX_PRE_FRAC,
                                  LANE_DEPTH, PIPELINE_STAGES, ElementInputs,
                                  build_vector_unit,
                                  check_supported, element_latency, run_elements,
@@ -643,6 +645,39 @@ def test_divider_and_root_at_every_width(request, lane):
                 roots.append(({"d": k, "a": max(k - 1, 0), "c0": 2},       # 2 k^2 - a^2
                               {"d": fd, "a": fd, "c": Q(3, 0, signed=False)}, 2, 1))
     check_many(unit, "adam_s", roots)
+
+
+@pytest.fixture(scope="module")
+def root_steps():
+    """The lane's square-root steps and rounding alone: ROOT_BITS non-restoring steps
+    on a 2 ROOT_BITS-bit radicand, then :func:`vector._root_up`."""
+    with fresh_block():
+        rad = pyrtl.Input(2 * ROOT_BITS, "rad")
+        _, rem, root = vector._sqrt_steps(rad, pyrtl.Const(0, 1), pyrtl.Const(0, 1),
+                                          ROOT_BITS, ROOT_BITS + 2)
+        for name, wire in (("root", root), ("up", vector._root_up(rem, root))):
+            out = pyrtl.Output(wire.bitwidth, name=name)
+            out <<= wire
+        yield pyrtl.FastSimulation()
+
+
+@settings(max_examples=300, deadline=None)
+@given(q=st.one_of(st.integers(0, 40), st.integers(0, 2**ROOT_BITS - 1),
+                   st.integers(0, ROOT_BITS).map(lambda n: 2**n - 1)),
+       off=st.sampled_from([-1, 0, 1, "q", "q + 1", "2q", "any"]),
+       rnd=st.integers(0, 2**(2 * ROOT_BITS) - 1))
+def test_root_steps_are_isqrt_and_round_to_nearest(root_steps, q, off, rnd):
+    """The non-restoring steps give floor(sqrt(v)) and the rounding's R > root (R =
+    v - root^2, the restoring remainder, recovered from the signed one) at the edges:
+    squares and their neighbours, the rounding boundary q^2 + q | q^2 + q + 1, the
+    largest remainder 2q, all-ones radicands, any v below 2^64.  Fails if a step adds
+    4 root + 1 where its remainder is negative (the 3's low bits), or if the rounding
+    reads the signed remainder as the restoring one."""
+    v = rnd if off == "any" else q * q + {"q": q, "q + 1": q + 1, "2q": 2 * q}.get(off, off)
+    assume(0 <= v < 2**(2 * ROOT_BITS))
+    root_steps.step({"rad": v})
+    r = math.isqrt(v)
+    assert (root_steps.inspect("root"), root_steps.inspect("up")) == (r, int(v - r * r > r))
 
 
 def test_range_min_max(unit):
