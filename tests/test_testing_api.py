@@ -107,6 +107,7 @@ def run_pytest(folder, *args) -> subprocess.CompletedProcess:
                                "HOME": str(folder)})
 
 
+@pytest.mark.slow       # 45-90 s (two subprocess pytest runs); the planted-bug test stays
 def test_the_docstring_pattern_and_the_worked_example_pass_as_a_user_runs_them(tmp_path):
     TINY_PATH(tmp_path)
     (tmp_path / "test_docstring.py").write_text(docstring_test())

@@ -28,6 +28,7 @@ def broken(monkeypatch):
     monkeypatch.setattr(session, "open_machine", open_broken)
 
 
+@pytest.mark.slow       # 30-60 s; the default run cosims in the tests below
 def test_cosim_passes_reports_cycles_and_shows_progress(tiny_one_core, capsys, monkeypatch):
     """The results on stdout; the progress lines (updates done, cycles simulated) on
     stderr, checked in the same run (a PyRTL cosim of two updates takes 40 s on one

@@ -154,6 +154,7 @@ def _ddpg_steps(rows, cols, cores, batch, lanes):
     np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
 
 
+@pytest.mark.slow       # 20 s; the default run's lanes tests: the random programs above
 def test_training_step_with_fewer_lanes_than_columns_identical():
     """A 1x3 core of 2 lanes: every element-loop instruction of a DDPG step takes rows
     in a full and a partial step."""

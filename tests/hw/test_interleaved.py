@@ -111,7 +111,8 @@ def halves_design(banks: int, width: int, addr_bits: int, tail_bits):
 
 
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits", [
-    (2, 5, 4, None), (4, 9, 6, 3), (8, 17, 7, None), (32, 12, 9, 6), (4, 7, 3, None)])
+    (2, 5, 4, None), (4, 9, 6, 3), (8, 17, 7, None),
+    pytest.param(32, 12, 9, 6, marks=pytest.mark.slow), (4, 7, 3, None)])
 def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
     """cmem's double line: two half lines a cycle whose starts are H apart mod 2H (an
     FXP16 product's rows m and m + 1 by their padded stride, acc_add's two operands),
@@ -195,7 +196,8 @@ def strided_design(banks: int, width: int, addr_bits: int, tail_bits, halves: bo
 
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits,halves,count", [
     (1, 6, 4, None, False, 1), (2, 5, 5, 2, False, 2), (4, 9, 7, 4, False, 3),
-    (8, 12, 8, None, True, 8), (16, 7, 9, 6, True, 5), (32, 8, 10, None, True, 16)])
+    (8, 12, 8, None, True, 8), (16, 7, 9, 6, True, 5),
+    pytest.param(32, 8, 10, None, True, 16, marks=pytest.mark.slow)])
 def test_the_strided_read_equals_its_model(banks, width, addr_bits, tail_bits, halves,
                                            count):
     """wmem's strided read (the matrix unit's weight row of ``count`` adjacent words,

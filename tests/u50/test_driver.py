@@ -312,6 +312,7 @@ def test_random_programs_through_the_u50_driver_equal_golden(case):
     assert executor.invocations >= 2
 
 
+@pytest.mark.slow       # 40 s; the driver's programs are cosimulated by the default run too
 def test_make_run_entry_point_cosimulates_through_the_driver(monkeypatch, tmp_path, xclbin,
                                                              capsys):
     """``make run`` (the driver's entry point) opens the ``u50`` backend of the Core
