@@ -195,13 +195,25 @@ class DataMemories:
         (``name``, ``name``_mem) at the end of this cycle; the word, sign-extended to
         the datapath word, in the next.  Only ``memories`` (default: every memory that
         is not banked) get a port; a banked memory is read through :meth:`read_lanes`."""
+        addr = self._address_register(address, name)
+        which = self._memory_register(mem_id, name, self._names(memories))
+        return self.read_registered(which, addr, memories)
+
+    def _address_register(self, address, name: str) -> pyrtl.Register:
+        """``address`` registered (``name``): a synchronous read's address."""
         addr = pyrtl.Register(self.addr_bits, name=name)
         addr.next <<= _z(address, self.addr_bits)
-        which = None
-        if len(self._names(memories)) > 1:
-            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
-            which.next <<= _z(mem_id, MEMORY_ID_BITS)
-        return self.read_registered(which, addr, memories)
+        return addr
+
+    @staticmethod
+    def _memory_register(mem_id, name: str, memories) -> pyrtl.Register | None:
+        """``mem_id`` registered beside a read's address (``name``_mem), None when the
+        read reaches one memory."""
+        if len(memories) <= 1:
+            return None
+        which = pyrtl.Register(MEMORY_ID_BITS, name=f"{name}_mem")
+        which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        return which
 
     def _word_reads(self, addr, memories) -> dict[str, pyrtl.WireVector]:
         """{memory: its word at the registered ``addr``, sign-extended} for the unbanked
@@ -273,10 +285,7 @@ class DataMemories:
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
         is)."""
         names = list(names)
-        which = None
-        if len(memories) > 1:
-            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
-            which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         second = None
@@ -298,9 +307,8 @@ class DataMemories:
         for v, address in enumerate(addresses):
             words = {}
             if unbanked:
-                addr = pyrtl.Register(self.addr_bits, name=names[v])
-                addr.next <<= _z(address, self.addr_bits)
-                words.update(self._word_reads(addr, unbanked))
+                words.update(self._word_reads(self._address_register(address, names[v]),
+                                              unbanked))
             for m in banked:
                 line = self.banked[m].read_words[port]
                 word = line[0] if v == 0 else pyrtl.select(wide, line[0], line[v])
@@ -361,10 +369,7 @@ class DataMemories:
         ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
         banks (adjacent words, or a column whose padded row stride is odd)."""
         names = list(names)
-        which = None
-        if len(memories) > 1:
-            which = pyrtl.Register(MEMORY_ID_BITS, name=f"{names[0]}_mem")
-            which.next <<= _z(mem_id, MEMORY_ID_BITS)
+        which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         for m in banked:
@@ -380,9 +385,8 @@ class DataMemories:
         for k, address in enumerate(addresses):
             words = {}
             if unbanked:
-                addr = pyrtl.Register(self.addr_bits, name=names[k])
-                addr.next <<= _z(address, self.addr_bits)
-                words.update(self._word_reads(addr, unbanked))
+                words.update(self._word_reads(self._address_register(address, names[k]),
+                                              unbanked))
             for m in banked:
                 words[m] = self._extend(self.banked[m].read_words[port][k])
             out.append(self._select(which, {m: words[m] for m in memories}))
