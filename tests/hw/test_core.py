@@ -52,11 +52,17 @@ def pyrtl_machine(shape) -> tuple[Spec, HardwareMachine]:
     return _MACHINES[shape]
 
 
+def assert_case_equal(case, machine) -> None:
+    """Run a random program's case on ``machine``: results, saturation counts and cycles
+    equal golden's and the cycle model's, else the first difference and the listing."""
+    diff = check_program(case, machine)
+    assert diff is None, f"{diff}\n{case.listing()}"
+
+
 def _random_program_on_pyrtl(data):
     spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
     case = data.draw(programs(spec))
-    diff = check_program(case, machine)
-    assert diff is None, f"{diff}\n{case.listing()}"
+    assert_case_equal(case, machine)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
@@ -74,8 +80,7 @@ def test_accumulator_programs_pyrtl_equal_golden(data):
     halves) and drains, on every shape."""
     spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES)))
     case = data.draw(programs(spec, kinds=("mm", "drain", "vec"), functions=("acc_add",)))
-    diff = check_program(case, machine)
-    assert diff is None, f"{diff}\n{case.listing()}"
+    assert_case_equal(case, machine)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
@@ -95,8 +100,7 @@ def test_weight_programs_pyrtl_equal_golden(data):
     p = case.program
     assume(any(isinstance(i, MatMul) and memory_of(p.buffers[i.b]) == "wmem" or
                isinstance(i, Vector) and pair_memory(i, p) == "wmem" for i in p.code))
-    diff = check_program(case, machine)
-    assert diff is None, f"{diff}\n{case.listing()}"
+    assert_case_equal(case, machine)
 
 
 @pytest.mark.slow       # the same property, six times the examples (minutes)
@@ -113,8 +117,7 @@ def test_every_vector_function_pyrtl_equal_golden(fn):
     def check(data):
         spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES[:3])))
         case = data.draw(programs(spec, max_instructions=1, kinds=("vec",), functions=(fn,)))
-        diff = check_program(case, machine)
-        assert diff is None, f"{diff}\n{case.listing()}"
+        assert_case_equal(case, machine)
     check()
 
 
@@ -141,8 +144,7 @@ def test_random_programs_verilator_equal_golden(verilator_machines):
     def check(data):
         spec, machine = verilator_machines[data.draw(st.sampled_from(sorted(verilator_machines)))]
         case = data.draw(programs(spec))
-        diff = check_program(case, machine)
-        assert diff is None, f"{diff}\n{case.listing()}"
+        assert_case_equal(case, machine)
     check()
 
 

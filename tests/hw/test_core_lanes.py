@@ -28,9 +28,8 @@ from fixar_gen.isa import VECTOR_FUNCTIONS, Range, Vector
 from fixar_gen.programs import programs
 from fixar_gen.spec import HardwareSpec, Spec
 from fixar_gen.testing import precisions, specs, train_both, uniform_batch
-from fixar_gen.verify import check_program
 
-from .test_core import small_config, tiny_ddpg
+from .test_core import assert_case_equal, small_config, tiny_ddpg
 
 #: (rows, cols, cores, lanes): fewer lanes than columns (2 of 3: a partial last step;
 #: one lane of 4, on two cores), more lanes than columns (not powers of two: 3 lanes in
@@ -107,8 +106,7 @@ def test_random_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     model's)."""
     spec, machine = lanes_machine(data.draw(st.sampled_from(LANE_SHAPES)))
     case = data.draw(programs(spec))
-    diff = check_program(case, machine)
-    assert diff is None, f"{diff}\n{case.listing()}"
+    assert_case_equal(case, machine)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
@@ -117,8 +115,7 @@ def test_element_loop_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(
     """The element loop alone (vec, drain, load, store), whose steps the lanes set."""
     spec, machine = lanes_machine(data.draw(st.sampled_from(LANE_SHAPES)))
     case = data.draw(programs(spec, kinds=("vec", "drain", "copy")))
-    diff = check_program(case, machine)
-    assert diff is None, f"{diff}\n{case.listing()}"
+    assert_case_equal(case, machine)
 
 
 @pytest.mark.slow           # a PyRTL core per drawn shape (minutes)
@@ -132,8 +129,7 @@ def test_random_shapes_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     spec, machine = lanes_machine((rows, cols, data.draw(st.integers(1, 2)), lanes))
     for _ in range(3):
         case = data.draw(programs(spec))
-        diff = check_program(case, machine)
-        assert diff is None, f"{diff}\n{case.listing()}"
+        assert_case_equal(case, machine)
 
 
 def _ddpg_steps(rows, cols, cores, batch, lanes):
@@ -184,8 +180,7 @@ def test_random_programs_with_fewer_lanes_than_columns_verilator_equal_golden(
         @given(data=st.data())
         def check(data):
             case = data.draw(programs(spec))
-            diff = check_program(case, machine)
-            assert diff is None, f"{diff}\n{case.listing()}"
+            assert_case_equal(case, machine)
         check()
     finally:
         machine.driver.close()

@@ -91,21 +91,28 @@ def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits,
     check()
 
 
+def _one_port_io(mem: InterleavedBanks, banks: int, width: int, addr_bits: int) -> None:
+    """Inputs and outputs of port 0: the line addresses (the second starts with halves),
+    each bank's write word and enable, each word read."""
+    wires = [("raddr", mem.read_address[0]), ("waddr", mem.write_address[0])]
+    if mem.halves:
+        wires += [("raddr2", mem.read_address2[0]), ("waddr2", mem.write_address2[0])]
+    for name, wire in wires:
+        wire <<= pyrtl.Input(addr_bits, f"in_{name}")
+    for j in range(banks):
+        mem.write_words[0][j] <<= pyrtl.Input(width, f"in_w{j}")
+        mem.write_enables[0][j] <<= pyrtl.Input(1, f"in_we{j}")
+        out = pyrtl.Output(width, f"out{j}")
+        out <<= mem.read_words[0][j]
+
+
 def halves_design(banks: int, width: int, addr_bits: int, tail_bits):
     key = ("halves", banks, width, addr_bits, tail_bits)
     if key not in _DESIGNS:
         with fresh_block() as block:
             mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
                                    tail_bits=tail_bits, halves=True)
-            for name, wire in (("raddr", mem.read_address[0]), ("waddr", mem.write_address[0]),
-                               ("raddr2", mem.read_address2[0]),
-                               ("waddr2", mem.write_address2[0])):
-                wire <<= pyrtl.Input(addr_bits, f"in_{name}")
-            for j in range(banks):
-                mem.write_words[0][j] <<= pyrtl.Input(width, f"in_w{j}")
-                mem.write_enables[0][j] <<= pyrtl.Input(1, f"in_we{j}")
-                out = pyrtl.Output(width, f"out{j}")
-                out <<= mem.read_words[0][j]
+            _one_port_io(mem, banks, width, addr_bits)
         _DESIGNS[key] = block
     return _DESIGNS[key]
 
@@ -177,19 +184,10 @@ def strided_design(banks: int, width: int, addr_bits: int, tail_bits, halves: bo
         with fresh_block() as block:
             mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
                                    tail_bits=tail_bits, halves=halves, strided=count)
-            wires = [("raddr", mem.read_address[0]), ("waddr", mem.write_address[0])]
-            if halves:
-                wires += [("raddr2", mem.read_address2[0]), ("waddr2", mem.write_address2[0])]
-            for name, wire in wires:
-                wire <<= pyrtl.Input(addr_bits, f"in_{name}")
+            _one_port_io(mem, banks, width, addr_bits)
             mem.read_strided[0] <<= pyrtl.Input(1, "in_strided")
             for k in range(count):
                 mem.read_elements[0][k] <<= pyrtl.Input(addr_bits, f"in_e{k}")
-            for k in range(banks):
-                mem.write_words[0][k] <<= pyrtl.Input(width, f"in_w{k}")
-                mem.write_enables[0][k] <<= pyrtl.Input(1, f"in_we{k}")
-                out = pyrtl.Output(width, f"out{k}")
-                out <<= mem.read_words[0][k]
         _DESIGNS[key] = block
     return _DESIGNS[key]
 
