@@ -107,7 +107,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     if spec.target == "u50":
         from .targets.u50.package import write_package
         t4 = time.perf_counter()
-        report["u50"] = write_package(spec, cfg, out)
+        report["u50"] = write_package(spec, cfg, out, core_verilog=verilog)
         timings["u50_package_s"] = round(time.perf_counter() - t4, 3)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -475,6 +475,9 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         values.append(pyrtl.select(ports["host_stat_kind"], sat_value, cycles[c]))
     if cfg.cores == 1:
         ports["host_stat_rdata"] <<= values[0]
+        # one core: the port has nothing to select (a wire Verilator's lint does not
+        # report: its name says unused)
+        named(core_sel, "unused_host_stat_core")
     else:
         padded = values + [values[-1]] * ((1 << hm.core_bits) - cfg.cores)
         ports["host_stat_rdata"] <<= pyrtl.mux(core_sel, *padded)

@@ -1,8 +1,9 @@
 """The U50 RTL kernel: the generated core behind a Vitis ``ap_ctrl_hs`` interface.
 
-:func:`build_kernel` elaborates, in one PyRTL block, the core
-(:func:`fixar_gen.hw.core.elaborate_core`, its host ports as internal wires) and around
-it
+:func:`build_kernel` elaborates, in one PyRTL block, what surrounds the core (the core
+is its own module, :func:`fixar_gen.hw.core.build_core`'s, instantiated beside this one
+by the kernel's top, so that it is elaborated and written once, and stays one module
+in the netlist): the core's host ports are this block's ports, and around them
 
 * ``s_axi_control`` -- an AXI4-Lite slave with the ap_ctrl_hs register map of
   :data:`.commands.REGISTERS` (:data:`CONTROL_ADDR_BITS`-bit addresses, 32-bit data),
@@ -33,8 +34,9 @@ of the list, and ends the run with ap_done (state ABORT, then FINISH).
 
 :func:`kernel_verilog` is the complete Verilog: a thin top named after the kernel
 (``ap_clk``, active-low ``ap_rst_n`` registered once and fed to PyRTL's synchronous
-``rst``, the Vitis port names, ``interrupt``) over the PyRTL module
-``<name>_rtl``.  :func:`interface` lists the top's ports (for kernel.xml and the
+``rst``, the Vitis port names, ``interrupt``) over two PyRTL modules, the wrapper
+``<name>_rtl`` and the core (``fixar_core.v``'s module, word for word), joined by the
+core's host ports.  :func:`interface` lists the top's ports (for kernel.xml and the
 tests), :data:`CONTROL_BITS` the control register's bits.
 
 Control register semantics (Vitis HLS's ap_ctrl_hs): writing 1 to ap_start (bit 0)
@@ -59,7 +61,7 @@ from functools import lru_cache
 import pyrtl
 
 from ...hw.build import Scope, fresh_block, named
-from ...hw.core import CoreConfig, elaborate_core
+from ...hw.core import CoreConfig
 from ...hw.hostmap import HOST_READ_LATENCY, STAT_BITS, STAT_KINDS
 from ...hw.vector import FORMAT_BITS
 from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
@@ -295,9 +297,11 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
 
 def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel",
                  axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> pyrtl.Block:
-    """The kernel (core + AXI wrapper) as a fresh PyRTL block; its ports are the
-    Vitis-named ports of :func:`interface` without ``ap_clk`` / ``ap_rst_n`` (PyRTL's
-    ``clk`` / ``rst``) and without :data:`UNUSED_INPUTS`."""
+    """The kernel's AXI wrapper as a fresh PyRTL block; its ports are the Vitis-named
+    ports of :func:`interface` without ``ap_clk`` / ``ap_rst_n`` (PyRTL's ``clk`` /
+    ``rst``) and without :data:`UNUSED_INPUTS` (:func:`rtl_ports`), and the core's host
+    ports (:func:`core_ports`, each the other way round: the core's inputs are the
+    wrapper's outputs)."""
     shape = AxiShape(axi_data_bits, max_burst)
     with fresh_block() as block:
         _kernel(cfg, shape)
@@ -311,12 +315,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     B = shape.data_bits
     lb = int(math.log2(shape.beat_bytes))
 
-    # -- the core, its host ports as wires -------------------------------------------------
-    host = {}
-    for port, (bits, _) in hm.ports().items():
-        if port != "host_busy":
-            host[port] = pyrtl.WireVector(bits, port)
-    elaborate_core(cfg, host)
+    # -- the core's host ports: the core's inputs are this module's outputs -----------------
+    host = {port: pyrtl.Output(bits, port) if way == "in" else pyrtl.Input(bits, port)
+            for port, (bits, way) in core_ports(cfg).items()}
 
     lay = [Layout(entry_bits(hm, m), B) for m in MEMORIES]
     data_lay = lay[MEMORIES.index("data")]
@@ -648,19 +649,6 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
                 state.next |= FINISH
         with pyrtl.otherwise:              # FINISH
             state.next |= IDLE
-    _prune_unread([w for port, w in host.items() if hm.ports()[port][1] == "in"])
-
-
-def _prune_unread(wires) -> None:
-    """Remove the host-port wires the core does not read (``host_stat_core`` of a
-    one-core design) and the nets driving them."""
-    block = pyrtl.working_block()
-    read = {id(arg) for net in block.logic for arg in net.args}
-    for wire in wires:
-        if id(wire) not in read:
-            for net in [n for n in block.logic if any(d is wire for d in n.dests)]:
-                block.logic.remove(net)
-            block.remove_wirevector(wire)
 
 
 # ----------------------------------------------------------------------- Verilog
@@ -670,8 +658,16 @@ def rtl_module(name: str) -> str:
     return f"{name}_rtl"
 
 
-def _top(name: str, axi_data_bits: int) -> str:
+def core_ports(cfg: CoreConfig) -> dict[str, tuple[int, str]]:
+    """The core's host ports the wrapper drives or reads: name -> (bits, the core's
+    "in"/"out"); all of ``cfg.hostmap.ports()`` but ``host_busy``."""
+    return {port: shape for port, shape in cfg.hostmap.ports().items()
+            if port != "host_busy"}
+
+
+def _top(name: str, axi_data_bits: int, cfg: CoreConfig) -> str:
     ports = interface(axi_data_bits)
+    host = core_ports(cfg)
     decl = []
     for port, (bits, way) in ports.items():
         kind = "input  wire" if way == "in" else "output wire"
@@ -679,12 +675,16 @@ def _top(name: str, axi_data_bits: int) -> str:
         decl.append(f"    {kind} {width}{port}")
     conns = [f"        .{port}({port}[{ports[port][0] - 1}:2])" if port in WORD_ADDRESSED
              else f"        .{port}({port})" for port in rtl_ports(axi_data_bits)]
+    conns += [f"        .{port}({port})" for port in host]
     unused = ", ".join(list(UNUSED_INPUTS) + [f"{port}[1:0]" for port in WORD_ADDRESSED])
+    wires = [f"    wire {f'[{bits - 1}:0] ' if bits > 1 else ''}{port};"
+             for port, (bits, _) in host.items()]
     return "\n".join([
         f"// {name}: the fixar_gen Vitis RTL kernel (generated by "
         "fixar_gen/targets/u50/kernel.py; do not edit).",
-        "// ap_ctrl_hs control on s_axi_control, one AXI4 master m_axi_gmem0; the core",
-        f"// and its AXI wrapper are the PyRTL module {rtl_module(name)} below.",
+        "// ap_ctrl_hs control on s_axi_control, one AXI4 master m_axi_gmem0: the AXI",
+        f"// wrapper is the PyRTL module {rtl_module(name)} below, the core {cfg.name} after it",
+        "// (the two joined by the core's host ports).",
         f"module {name} (",
         ",\n".join(decl),
         ");",
@@ -696,10 +696,19 @@ def _top(name: str, axi_data_bits: int) -> str:
         "    // registers are word-addressed",
         "    // (Verilator does not report signals named *unused*)",
         f"    wire unused_inputs = &{{1'b0, {unused}}};",
+        "    // the core's host ports",
+        *wires,
+        "    wire unused_host_busy;",
         f"    {rtl_module(name)} rtl (",
         "        .clk(ap_clk),",
         "        .rst(rst_q),",
         ",\n".join(conns),
+        "    );",
+        f"    {cfg.name} core (",
+        "        .clk(ap_clk),",
+        "        .rst(rst_q),",
+        ",\n".join([f"        .{port}({port})" for port in host]
+                   + ["        .host_busy(unused_host_busy)"]),
         "    );",
         "endmodule",
         ""])
@@ -707,9 +716,18 @@ def _top(name: str, axi_data_bits: int) -> str:
 
 @lru_cache(maxsize=4)
 def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel",
-                   axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> str:
-    """The complete Verilog of the kernel: the top ``name`` and the PyRTL module."""
+                   axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256,
+                   core_verilog: str | None = None) -> str:
+    """The complete Verilog of the kernel: the top ``name``, the PyRTL wrapper module and
+    the core's module (``core_verilog``: the Verilog `fixar generate` wrote for ``cfg``;
+    elaborated here when not given)."""
+    from ...hw.core import build_core
     from ...hw.verilate import emit_verilog
+    if name in (cfg.name, rtl_module(name)) or rtl_module(name) == cfg.name:
+        raise ValueError(f"the kernel {name!r} and its core {cfg.name!r} need distinct "
+                         "module names")
+    if core_verilog is None:
+        core_verilog = emit_verilog(build_core(cfg), cfg.name, initialize_registers=False)
     block = build_kernel(cfg, name, axi_data_bits, max_burst)
     inner = emit_verilog(block, rtl_module(name), initialize_registers=False)
-    return _top(name, axi_data_bits) + "\n" + inner
+    return _top(name, axi_data_bits, cfg) + "\n" + inner + "\n" + core_verilog

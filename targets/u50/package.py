@@ -521,11 +521,13 @@ def _interface(axi_data_bits: int) -> dict[str, tuple[int, str]]:
     return interface(axi_data_bits)
 
 
-def kernel_verilog(cfg, package: KernelPackage) -> str:
+def kernel_verilog(cfg, package: KernelPackage, core_verilog: str | None = None) -> str:
     """The kernel's Verilog: top module ``package.name`` over the core of ``cfg``
-    (:func:`fixar_gen.targets.u50.kernel.kernel_verilog`)."""
+    (:func:`fixar_gen.targets.u50.kernel.kernel_verilog`; ``core_verilog``: the core's
+    module as already written, else elaborated there)."""
     from .kernel import kernel_verilog as build
-    return build(cfg, name=package.name, axi_data_bits=package.axi_data_bits)
+    return build(cfg, name=package.name, axi_data_bits=package.axi_data_bits,
+                 core_verilog=core_verilog)
 
 
 def verilog_ports(verilog: str, module: str) -> dict[str, tuple[int, str]]:
@@ -550,10 +552,11 @@ def verilog_ports(verilog: str, module: str) -> dict[str, tuple[int, str]]:
 # ---------------------------------------------------------------------------- writing
 
 def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = None,
-                  verilog: str | None = None) -> dict:
+                  verilog: str | None = None, core_verilog: str | None = None) -> dict:
     """Write the Vitis packaging of ``spec``'s kernel (core sizes ``cfg``) and the
-    kernel's Verilog (``verilog``, else elaborated here) into ``out``; returns what was
-    written, for report.json."""
+    kernel's Verilog (``verilog``, else made here over ``core_verilog``, the core's
+    module `fixar generate` wrote, or one elaborated here) into ``out``; returns what
+    was written, for report.json."""
     import yaml
 
     from ...hw.inventory import memory_inventory
@@ -575,7 +578,8 @@ def write_package(spec, cfg, out: str | Path, package: KernelPackage | None = No
                      + yaml.safe_dump(spec_data(spec), sort_keys=False,
                                       default_flow_style=None, width=88),
     }
-    files[package.verilog] = verilog if verilog is not None else kernel_verilog(cfg, package)
+    files[package.verilog] = verilog if verilog is not None \
+        else kernel_verilog(cfg, package, core_verilog)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
     fit = memory_fit(spec, memory_inventory(cfg), U50)
