@@ -123,29 +123,46 @@ def test_every_vector_function_pyrtl_equal_golden(fn):
 
 @pytest.fixture(scope="module")
 def verilator_machines(verilator_tool):
+    """shape -> (spec, machine) on Verilator, each design built when first asked for
+    (a build of these small cores is about 25 s)."""
     from fixar_gen.hw.drivers import VerilatorDriver
     from fixar_gen.hw.session import verilog_of
     from fixar_gen.hw.verilate import VerilatorModel
     out = {}
-    for shape in (SHAPES[0], SHAPES[2]):
-        spec = small_spec(*shape)
-        cfg = small_config(spec)
-        model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
-        out[shape] = (spec, HardwareMachine(cfg, VerilatorDriver(cfg, model.start())))
-    yield out
-    for _, machine in out.values():
-        machine.driver.close()
+
+    def machine(shape):
+        if shape not in out:
+            spec = small_spec(*shape)
+            cfg = small_config(spec)
+            model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
+            out[shape] = (spec, HardwareMachine(cfg, VerilatorDriver(cfg, model.start())))
+        return out[shape]
+    yield machine
+    for _, m in out.values():
+        m.driver.close()
+
+
+def _random_programs_on_verilator(machine, shapes, examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def check(data):
+        spec, m = machine(data.draw(st.sampled_from(shapes)))
+        case = data.draw(programs(spec))
+        assert_case_equal(case, m)
+    check()
 
 
 @pytest.mark.tools
 def test_random_programs_verilator_equal_golden(verilator_machines):
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def check(data):
-        spec, machine = verilator_machines[data.draw(st.sampled_from(sorted(verilator_machines)))]
-        case = data.draw(programs(spec))
-        assert_case_equal(case, machine)
-    check()
+    """Two cores of 3x2 PEs (a non-square array, the barrier, the stat select); the
+    1x1 core too in the slow run below."""
+    _random_programs_on_verilator(verilator_machines, [SHAPES[2]], 60)
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+def test_random_programs_verilator_on_a_1x1_core_equal_golden(verilator_machines):
+    _random_programs_on_verilator(verilator_machines, [SHAPES[0], SHAPES[2]], 120)
 
 
 # ---------------------------------------------------------------- whole DDPG programs

@@ -20,7 +20,7 @@ from .test_core import tiny_ddpg
 
 
 def test_host_bases_are_the_placement_and_programs_may_alternate():
-    spec = tiny_ddpg(2, 2, 2, 3)        # batch 3, then 2: the batch split over two cores
+    spec = tiny_ddpg(2, 2, 2, 3)        # batch 3: split unevenly over two cores
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
     params = random_params(spec, seed=3)
     golden.load_params(params)
@@ -32,6 +32,14 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
         np.testing.assert_array_equal(hw.infer("actor", states, explore=explore),
                                       golden.infer("actor", states, explore=explore))
 
+    # inference in FXP32 first, then another precision and a training batch, then
+    # inference again: the programs alternate on one machine (one training step here
+    # is about 25 s of PyRTL simulation, so there is one)
+    infer_both(1, explore=True)
+    infer_both(3)
+    precision = fxp16_precision(spec)
+    golden.set_precision(precision)
+    hw.set_precision(precision)
     train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
     program = hw.program("train", 3)
     assert hw.stats.cycles == hw.machine.modeled_cycles(program)
@@ -40,15 +48,6 @@ def test_host_bases_are_the_placement_and_programs_may_alternate():
                                for p in program.placement.buffers}
     assert program.placement.shared and program.placement.words < \
         program.placement.unshared_words
-    infer_both(1, explore=True)
-    infer_both(3)
-    # another batch and another precision at once (each training step here is about
-    # 25 s of PyRTL simulation)
-    precision = fxp16_precision(spec)
-    golden.set_precision(precision)
-    hw.set_precision(precision)
-    train_both(golden, hw, uniform_batch(spec, golden.formats, rng, size=2))
-    assert hw.stats.cycles == hw.machine.modeled_cycles(hw.program("train", 2))
     infer_both(1, explore=True)          # the OU state survives the other programs
     infer_both(4)
     assert golden.read_ranges() == hw.read_ranges()
