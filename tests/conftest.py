@@ -23,6 +23,13 @@ settings.register_profile("thorough", max_examples=2_000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def examples(n: int) -> int:
+    """``n`` hypothesis examples in the default run, scaled by the profile (the
+    `thorough` profile's 2,000 against hypothesis's default 100: 20n), for the
+    properties that set their own count because each example simulates hardware."""
+    return max(1, n * settings.default.max_examples // 100)
+
+
 def tool_or_skip(find) -> Tool:
     """The tool, or a skip whose reason is ToolMissing's message (the missing tool and
     how to install it)."""

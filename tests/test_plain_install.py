@@ -67,13 +67,18 @@ def test_the_blocker_really_blocks(tmp_path):
     assert "fixar_gen.testing needs hypothesis" in last and "[verify]" in last
 
 
-def test_cosim_runs_and_verify_names_its_extra(tmp_path):
+@pytest.mark.slow   # about 25 s; .ci/smoke_plain.sh runs the same cosim on a real plain install
+def test_cosim_runs_without_extras(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY_ONE_CORE_SPEC)
     cosim = without_extras("from fixar_gen.cli import main\nraise SystemExit(main(["
                            "'cosim', 'tiny.yaml', '--backend', 'pyrtl', '--updates', '1']))",
                            tmp_path)
     assert cosim.returncode == 0, cosim.stderr
     assert "all parameters, outputs and saturation counts identical" in cosim.stdout
+
+
+def test_verify_names_its_extra(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY_ONE_CORE_SPEC)
     verify = without_extras("from fixar_gen.cli import main\nraise SystemExit(main(["
                             "'verify', 'tiny.yaml', '--backend', 'pyrtl']))", tmp_path)
     assert verify.returncode == 2, verify.stderr

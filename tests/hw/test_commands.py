@@ -57,8 +57,8 @@ def test_cosim_fails_with_the_first_difference(tiny_one_core, capsys, broken):
 
 
 def test_verify_passes(tiny, capsys):
-    assert main(["verify", tiny, "--backend", "pyrtl", "--examples", "15"]) == 0
-    assert "15 random programs" in capsys.readouterr().out
+    assert main(["verify", tiny, "--backend", "pyrtl", "--examples", "6"]) == 0
+    assert "6 random programs" in capsys.readouterr().out
 
 
 def test_verify_shrinks_a_failure_to_a_small_program(tiny, capsys, broken):
