@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 
 #: algorithm name -> its module (``fixar_gen.algorithms.<name>``)
-ALGORITHMS = ("ddpg",)
+ALGORITHMS = ("ddpg", "td3")
 
 
 def algorithm(name: str):
