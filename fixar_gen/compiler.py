@@ -1,4 +1,4 @@
-"""The compiler: networks + the DDPG step + a parallelism policy -> programs.
+"""The compiler: networks + an algorithm's update + a parallelism policy -> programs.
 
 A :class:`Layout` is the memory map of one spec at one precision (every buffer with its
 shape and format, every host slot); all programs of a core share it, so parameters stay
@@ -9,6 +9,10 @@ in place between programs.  :func:`compile_program` lowers one phase:
 - ``train``   one full DDPG update: target networks, Bellman target, critic
               forward/backward and optimizer step, actor forward through the updated
               critic, actor backward and step, soft target updates, range monitors.
+
+The training programs are the algorithm's (:mod:`fixar_gen.algorithms`: DDPG's
+``train`` above; TD3's ``train`` and ``train_critic``), lowered through the
+:class:`Emitter` below.
 
 The policy splits work over the cores: ``intra_layer`` gives each core a slice of every
 layer's output columns (all samples), ``intra_batch`` gives each core a slice of the

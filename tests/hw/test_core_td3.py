@@ -4,9 +4,9 @@ networks, optimizer state and saturation counts bit for bit on PyRTL (and Verila
 slow), and the RTL's cycles equal the cycle model's for each program.
 
 Mutations this catches: any lane or core difference on the new ``minimum`` or on the
-smoothing steps (noise on a zero action, clip, add) in a real program, a wrong update
-schedule on either side (the programs would differ), a cycle model that misses an
-instruction of either program."""
+smoothing steps (noise on a zero action, clip, add) in a real program, a cycle model
+that misses an instruction of either program.  (Whether the programs compute TD3 at
+all is tests/test_td3.py's question: both sides here run the same programs.)"""
 
 from __future__ import annotations
 
