@@ -21,8 +21,9 @@ from ..test_td3 import tiny_td3
 
 
 def run_td3(backend: str, rows: int, cols: int, cores: int, batch: int, policy: str,
-            updates: int = 2) -> None:
-    spec = tiny_td3(batch=batch, cores=cores, array=(rows, cols), policy=policy)
+            updates: int = 2, delay: int = 2) -> None:
+    spec = tiny_td3(batch=batch, cores=cores, array=(rows, cols), policy=policy,
+                    policy_delay=delay)
     golden, hw = open_core(spec, "golden"), open_core(spec, backend)
     try:
         params = random_params(spec, seed=rows * 10 + cols, scale=0.5)
@@ -37,8 +38,15 @@ def run_td3(backend: str, rows: int, cols: int, cores: int, batch: int, policy: 
         hw.close()
 
 
+def test_td3_full_update_identical_on_pyrtl():
+    """The default run's share (over a minute of PyRTL): one full update (policy_delay
+    1: every instruction kind of TD3, the critics-only program being a subset of it) on
+    the smallest core; the slow cases below run both programs, alternating."""
+    run_td3("pyrtl", 1, 1, 1, 3, "intra_batch", updates=1, delay=1)
+
+
 @pytest.mark.parametrize("rows,cols,cores,batch,policy", [
-    (1, 1, 1, 3, "intra_batch"),
+    pytest.param(1, 1, 1, 3, "intra_batch", marks=pytest.mark.slow),
     pytest.param(2, 3, 2, 5, "intra_layer", marks=pytest.mark.slow),
     pytest.param(3, 2, 3, 4, "intra_batch", marks=pytest.mark.slow)])
 def test_td3_steps_identical_on_pyrtl(rows, cols, cores, batch, policy):
