@@ -127,6 +127,18 @@ def DDPG(**fields: Any) -> Fragment:
     return Fragment(_label("DDPG", **fields), {f"algorithm.{k}": v for k, v in fields.items()})
 
 
+def TD3(policy_delay: int | None = None, target_noise: float | None = None,
+        noise_clip: float | None = None, **fields: Any) -> Fragment:
+    """TD3 instead of DDPG, e.g. ``TD3(policy_delay=2)``; other fields as ``DDPG``'s.
+
+    ``TD3(policy_delay=2, target_noise=0.2, noise_clip=0.5)`` are TD3's defaults."""
+    given = dict(policy_delay=policy_delay, target_noise=target_noise,
+                 noise_clip=noise_clip, **fields)
+    settings = {"algorithm.name": "td3"}
+    settings.update({f"algorithm.{k}": v for k, v in given.items() if v is not None})
+    return Fragment(_label("TD3", **given), settings)
+
+
 def Batch(size: int) -> Fragment:
     """Samples per DDPG update."""
     return Fragment(_label("Batch", size), {"algorithm.batch_size": size})
@@ -245,7 +257,7 @@ def FromMapping(mapping: dict[str, Any]) -> Fragment:
 
 #: fragments by the name YAML uses under ``fragments:``
 FRAGMENTS: dict[str, Callable[..., Fragment]] = {
-    f.__name__: f for f in (Default, Name, Env, Seed, Actor, Critic, DDPG, Batch, Steps,
+    f.__name__: f for f in (Default, Name, Env, Seed, Actor, Critic, DDPG, TD3, Batch, Steps,
                             Optimizer, Noise, Formats, QAT, FXP32, FXP16, Numerics, Cores,
                             Array, Lanes, Clock, Memory, Parallelism, U50, Sim, Set)
 }

@@ -3,13 +3,13 @@
     python examples/custom_dsl.py            # validate and print the estimate
     fixar validate examples/custom_dsl.py    # the CLI reads the module's `spec`
 
-The first three functions are the YAML examples written as fragments (a test checks
+The first four functions are the YAML examples written as fragments (a test checks
 that each equals its YAML file); `spec` is a design of our own: FIXAR's networks on
 four cores of the U50, switching to 16-bit activations after 20,000 updates.
 """
 
 from fixar_gen.dsl import (DDPG, QAT, U50, Actor, Array, Batch, Cores, Critic, Default, Env,
-                           Name, Noise, Numerics, Optimizer, Parallelism, Sim, Steps)
+                           Name, Noise, Numerics, Optimizer, Parallelism, Sim, Steps, TD3)
 
 
 def pendulum():
@@ -19,6 +19,11 @@ def pendulum():
             + DDPG(reward_scale=0.1)
             + Steps(8_000, warmup=1_000, eval_every=2_000) + QAT(delay=3_000, quantizer="pow2")
             + Cores(2) + Array(4, 4) + Sim())
+
+
+def pendulum_td3():
+    return pendulum() + Name("pendulum_td3") + TD3(policy_delay=2, target_noise=0.2,
+                                                   noise_clip=0.5)
 
 
 def halfcheetah():

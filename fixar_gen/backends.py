@@ -26,8 +26,10 @@ from types import MappingProxyType
 
 import numpy as np
 
+from . import algorithms
 from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
-                       monitor_names, param_cols, param_names, optimizer_state_suffixes)
+                       monitor_names, nets, network_spec, param_cols, param_names,
+                       optimizer_state_suffixes)
 from .engine import ENGINES, EngineMachine
 from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
 from .isa import Program
@@ -145,7 +147,7 @@ class Core:
 
     def param_names(self, with_state: bool = True) -> list[str]:
         names = []
-        for net in NETS:
+        for net in nets(self.spec):
             names += param_names(self.spec, net)
             names += param_names(self.spec, net, "target.")
             if with_state:
@@ -207,11 +209,14 @@ class Core:
             put("c.noise", a.noise.sigma * math.sqrt(a.noise.dt), a.noise.theta * a.noise.dt)
         for net in NETS:
             put(f"c.slope.{net}", getattr(spec.networks, net).leaky_slope)
+        for name, values in algorithms.of(spec).host_constants(spec).items():
+            put(name, *values)
         self._write_step_constants(0, spec.algorithm.batch_size, table)
 
     def _write_step_constants(self, t: int, batch: int, table) -> None:
-        """Per-update constants: 2/B, -1/B and the optimizers' step sizes for update
-        t + 1 (Adam: alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps).  Each
+        """Per-update constants: 2/B, -1/B and the optimizers' step sizes at update t
+        (0, 1, ...; each optimizer's step count from the algorithm's
+        ``optimizer_steps``; Adam: alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps).  Each
         constant's last quantisation is kept (most do not change from update to
         update; quantising them again is a large part of a small network's update)."""
         a = self.spec.algorithm
@@ -227,8 +232,9 @@ class Core:
 
         put("c.mse", 2.0 / batch)
         put("c.neg_inv_batch", -1.0 / batch)
-        step = t + 1
+        steps = algorithms.of(self.spec).optimizer_steps(self.spec, t)
         for net, lr in (("actor", a.actor_lr), ("critic", a.critic_lr)):
+            step = steps[net]
             if a.optimizer == "adam":
                 alpha = lr * math.sqrt(1.0 - a.adam_beta2 ** step) / (1.0 - a.adam_beta1 ** step)
                 put(f"c.{net}_opt", alpha, a.adam_eps)
@@ -304,11 +310,13 @@ class Core:
         return host[out].copy()
 
     def train_step(self, batch: Batch) -> None:
-        """One DDPG update on the core: target networks and Bellman target, critic
-        forward/backward/update, actor forward through the updated critic,
-        backward/update, soft target updates."""
+        """One update of the spec's algorithm on the core (DDPG: target networks and
+        Bellman target, critic forward/backward/update, actor forward through the
+        updated critic, backward/update, soft target updates; TD3: its program for this
+        update, :func:`fixar_gen.algorithms.td3.train_phase`)."""
         size = batch.size
-        program = self.program("train", size)
+        program = self.program(algorithms.of(self.spec).train_phase(self.spec, self._updates),
+                               size)
         tables = self.__dict__.setdefault("_tables", {})
         if id(program) not in tables or tables[id(program)][0] is not program:
             tables[id(program)] = (program, {b.name: b for b in program.buffers})
@@ -461,12 +469,13 @@ def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precis
 def random_params(spec: Spec, seed: int = 0, scale: float | None = None
                   ) -> dict[str, np.ndarray]:
     """DDPG's usual initialisation (uniform +-1/sqrt(fan_in); the output layers
-    +-3e-3), quantized to the weight format; targets start as copies."""
+    +-3e-3), quantized to the weight format; targets start as copies.  Networks are
+    drawn in the algorithm's order (TD3's twin critic after the actor and critic)."""
     rng = np.random.default_rng(seed)
     fmt = spec.numerics.weight_format
     out = {}
-    for net in NETS:
-        sizes = getattr(spec.networks, net).layer_sizes
+    for net in nets(spec):
+        sizes = network_spec(spec, net).layer_sizes
         for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
             bound = scale if scale is not None else (3e-3 if i == len(sizes) - 2
                                                      else 1.0 / math.sqrt(k))

@@ -90,12 +90,15 @@ def _with_batch(spec, batch: int):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .compiler import compile_program
+    from .compiler import compile_program, is_training, phases
     from .estimate import precision_for
     from .isa import INSTRUCTION_BITS, encode, listing
     from .perf import schedule
     spec = _load(args.spec)
-    if args.batch is not None and args.phase == "train":
+    if args.phase not in phases(spec):
+        raise UserError(f"--phase {args.phase}: algorithm {spec.algorithm.name} has the "
+                        f"phases {', '.join(phases(spec))}")
+    if args.batch is not None and is_training(spec, args.phase):
         _with_batch(spec, args.batch)        # the spec's bounds hold for this batch too
     program = compile_program(spec, args.phase, precision_for(spec, args.precision),
                               batch=args.batch, policy=args.policy)
@@ -406,21 +409,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("estimate", help="modeled cycles, IPS and PE utilisation",
-                       description="Compile the DDPG training step and inference for the "
+                       description="Compile the training step (DDPG's, or TD3's two "
+                       "programs) and inference for the "
                        "spec's cores and schedule them with the cycle model: cycles per "
-                       "update, training and inference IPS, PE utilisation and where the "
+                       "update (TD3's averaged over its policy delay), training and inference IPS, PE utilisation and where the "
                        "cycles go, in FXP32 and FXP16; plus the DSP and memory budget.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("compile", help="print a phase's program as assembly (or hex words)",
-                       description="Lower one phase of the spec (the DDPG training step, or "
-                       "an inference) into the core's instructions and print them with the "
+                       description="Lower one phase of the spec (the training step: "
+                       "train, and TD3's critics-only train_critic; or an inference) into the core's instructions and print them with the "
                        "buffer table and the modeled cycles.")
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("--phase", choices=("train", "infer", "explore", "infer_critic"),
-                   default="train")
+    p.add_argument("--phase", choices=("train", "train_critic", "infer", "explore",
+                                       "infer_critic"), default="train")
     p.add_argument("--precision", choices=("fxp32", "fxp16"), default="fxp32",
                    help="activation precision (fxp16: a uniform 16-bit format)")
     p.add_argument("--batch", type=integer(1, 65_536), default=None,
@@ -433,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "words, live range (instructions), kind")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("train", help="train DDPG (with QAT) on a core backend",
-                       description="Train the spec's DDPG agent: every DNN operation runs "
+    p = sub.add_parser("train", help="train DDPG or TD3 (with QAT) on a core backend",
+                       description="Train the spec's agent (DDPG or TD3): every DNN operation runs "
                        "on the backend's core; writes metrics.csv, evals.csv, "
                        "summary.json, a checkpoint and rewards.png (with the plot extra) "
                        "into --out.")

@@ -1,4 +1,4 @@
-"""The compiler: networks + the DDPG step + a parallelism policy -> programs.
+"""The compiler: networks + an algorithm's update + a parallelism policy -> programs.
 
 A :class:`Layout` is the memory map of one spec at one precision (every buffer with its
 shape and format, every host slot); all programs of a core share it, so parameters stay
@@ -9,6 +9,10 @@ in place between programs.  :func:`compile_program` lowers one phase:
 - ``train``   one full DDPG update: target networks, Bellman target, critic
               forward/backward and optimizer step, actor forward through the updated
               critic, actor backward and step, soft target updates, range monitors.
+
+The training programs are the algorithm's (:mod:`fixar_gen.algorithms`: DDPG's
+``train`` above; TD3's ``train`` and ``train_critic``), lowered through the
+:class:`Emitter` below.
 
 The policy splits work over the cores: ``intra_layer`` gives each core a slice of every
 layer's output columns (all samples), ``intra_batch`` gives each core a slice of the
@@ -32,9 +36,38 @@ from .memory_access import access_problems
 from .memory_kinds import accumulator_half_line, accumulator_stride, weight_stride
 from .placement import place
 from .spec import Spec
+from . import algorithms
 
+#: the network roles of a spec (:class:`~fixar_gen.spec.NetworksSpec`); an algorithm's
+#: networks are instances of them (:func:`nets`, :func:`role`)
 NETS = ("actor", "critic")
-PHASES = ("infer", "infer_critic", "explore", "train")
+#: the phases every algorithm has; its training programs are its own (:func:`phases`)
+INFERENCE_PHASES = ("infer", "infer_critic", "explore")
+PHASES = INFERENCE_PHASES + ("train",)
+
+
+def nets(spec: Spec) -> tuple[str, ...]:
+    """The networks of ``spec``'s algorithm (DDPG: actor, critic; TD3: also critic2)."""
+    return tuple(algorithms.of(spec).NETS)
+
+
+def role(spec: Spec, net: str) -> str:
+    """The NetworksSpec network that ``net`` is an instance of (its shape, activations,
+    activation formats and range monitors): ``critic2`` is a ``critic``."""
+    return algorithms.of(spec).NETS[net]
+
+
+def network_spec(spec: Spec, net: str):
+    return getattr(spec.networks, role(spec, net))
+
+
+def phases(spec: Spec) -> tuple[str, ...]:
+    """Every phase ``spec``'s algorithm compiles: inference, then its training programs."""
+    return INFERENCE_PHASES + tuple(algorithms.of(spec).TRAIN_PHASES)
+
+
+def is_training(spec: Spec, phase: str) -> bool:
+    return phase in algorithms.of(spec).TRAIN_PHASES
 
 
 @dataclass(frozen=True)
@@ -83,7 +116,7 @@ def monitor_names(key: str, cores: int) -> list[str]:
 
 
 def param_names(spec: Spec, net: str, prefix: str = "") -> list[str]:
-    sizes = getattr(spec.networks, net).layer_sizes
+    sizes = network_spec(spec, net).layer_sizes
     return [f"{prefix}{net}.l{i}.{p}" for i in range(len(sizes) - 1) for p in ("w", "b")]
 
 
@@ -139,7 +172,7 @@ class Layout:
 
 
 def layer_sizes(spec: Spec, net: str) -> tuple[int, ...]:
-    return getattr(spec.networks, net).layer_sizes
+    return network_spec(spec, net).layer_sizes
 
 
 def weight_banks(spec: Spec) -> int:
@@ -176,7 +209,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     W, G = n.weight_format, n.gradient_format
     obs, act = spec.obs_dim, spec.action_dim
     for prefix in ("", "target."):
-        for net in NETS:
+        for net in nets(spec):
             sizes = layer_sizes(spec, net)
             for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
                 # the weights' row stride padded (memory_kinds.weight_stride): the
@@ -185,7 +218,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
                 L.add(w, k, weight_stride(m, weight_banks(spec)), W, "param")
                 L.logical[w] = m
                 L.add(f"{prefix}{net}.l{i}.b", 1, m, W, "param")
-    for net in NETS:
+    for net in nets(spec):
         for p in param_names(spec, net):
             rows, cols = L.buf(p).rows, L.cols(p)
             L.add(f"{p}.grad", rows, cols, G, "grad")
@@ -204,6 +237,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     L.add("c.neg_inv_batch", 1, 1, G, "const")
     for net in NETS:
         L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
+    algorithms.of(spec).add_constants(L, spec)
     L.add("c.ones", B, 1, UNIT, "data")
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
     # range monitors: [min, max] of every activation tensor
@@ -403,29 +437,30 @@ class Emitter:
     def forward(self, net: str, target: bool, pass_name: str, monitor: bool = True) -> None:
         """A network's forward pass on ``{pass}.{net}.x``; layer i's output goes to
         ``{pass}.{net}.h{i}``."""
-        spec = getattr(self.spec.networks, net)
+        spec = network_spec(self.spec, net)
+        kind = role(self.spec, net)
         sizes = spec.layer_sizes
         prefix = "target." if target else ""
         x = f"{pass_name}.{net}.x"
         if monitor:
-            self.monitor(f"{net}.in", sizes[0], x)
+            self.monitor(f"{kind}.in", sizes[0], x)
         for i in range(len(sizes) - 1):
             act = spec.output if i == len(sizes) - 2 else spec.activation
             out = f"{pass_name}.{net}.h{i}"
             self.dense_forward(x, f"{prefix}{net}.l{i}.w", f"{prefix}{net}.l{i}.b", out, act,
-                               f"{pass_name}.{net}.l{i}", f"c.slope.{net}")
+                               f"{pass_name}.{net}.l{i}", f"c.slope.{kind}")
             if monitor:
-                self.monitor(f"{net}.l{i}", sizes[i + 1], out)
+                self.monitor(f"{kind}.l{i}", sizes[i + 1], out)
             x = out
 
     def dact(self, net: str, layer: int, dy: str, y: str, dz: str) -> None:
-        spec = getattr(self.spec.networks, net)
+        spec = network_spec(self.spec, net)
         sizes = spec.layer_sizes
         act = spec.output if layer == len(sizes) - 2 else spec.activation
         fn = {"identity": "copy", "relu": "dact_relu", "tanh": "dact_tanh",
               "leaky_relu": "dact_leaky"}[act]
         self.vec(fn, dz, self.L.batch, sizes[layer + 1], a=dy, b=y,
-                 c=f"c.slope.{net}" if act == "leaky_relu" else None)
+                 c=f"c.slope.{role(self.spec, net)}" if act == "leaky_relu" else None)
 
     def backward(self, net: str, pass_name: str, d_out: str, weight_grads: bool,
                  input_cols: Range | None = None, d_in: str | None = None) -> None:
@@ -453,7 +488,7 @@ class Emitter:
 
     def optimizer_step(self, net: str) -> None:
         opt = self.spec.algorithm.optimizer
-        const = f"c.{net}_opt"
+        const = f"c.{role(self.spec, net)}_opt"
         for p in param_names(self.spec, net):
             b = self.L.buf(p)
             b = dataclasses.replace(b, cols=self.L.cols(p))
@@ -482,10 +517,11 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
     sizes = layer_sizes(spec, net)
     B = L.batch
     prec = L.precision
+    kind = role(spec, net)
     if not L.has(f"{pass_name}.{net}.x"):
-        L.add(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{net}.in", spec))
+        L.add(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{kind}.in", spec))
         for i, width in enumerate(sizes[1:]):
-            L.add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{net}.l{i}", spec))
+            L.add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{kind}.l{i}", spec))
             G = spec.numerics.gradient_format
             L.add(f"{pass_name}.{net}.dz{i}", B, width, G)
             if i < len(sizes) - 2:
@@ -497,13 +533,15 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
                     layout: Layout | None = None) -> Program:
     """One phase lowered for ``spec``'s cores and array under ``policy`` (default: the
     spec's policy for the phase; ``auto`` is resolved by the performance model)."""
-    if phase not in PHASES:
-        raise ValueError(f"phase {phase!r} is not one of {PHASES}")
-    B = batch or (spec.algorithm.batch_size if phase == "train" else 1)
+    if phase not in phases(spec):
+        raise ValueError(f"phase {phase!r} is not one of {phases(spec)} "
+                         f"(algorithm {spec.algorithm.name})")
+    training = is_training(spec, phase)
+    B = batch or (spec.algorithm.batch_size if training else 1)
     L = layout or build_layout(spec, precision, B, explorers=B if phase == "explore" else 1)
     if L.batch != B:
         raise ValueError(f"layout is for batch {L.batch}, not {B}")
-    policy = policy or (spec.parallelism.training if phase == "train"
+    policy = policy or (spec.parallelism.training if training
                         else spec.parallelism.inference)
     if policy == "auto":
         from .perf import choose_policy
@@ -560,7 +598,8 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
         E.forward("critic", False, "inf", monitor=False)
         store(f"inf.critic.h{c_out}", "q", 1)
     else:
-        _train(E, spec, B, load, actor_then_critic_input, a_out, c_out)
+        algorithms.of(spec).emit_train(E, spec, phase, load, actor_then_critic_input, a_out,
+                                       c_out)
     E.code += [Halt(core=c) for c in range(E.cores)]
     program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
                       slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
@@ -569,56 +608,3 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     if problems:        # a compiler bug: the core's units could not reach these memories
         raise ValueError(f"{program.name}: " + "; ".join(problems))
     return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))
-
-
-def _train(E: Emitter, spec: Spec, B: int, load, actor_then_critic_input, a_out: int,
-           c_out: int) -> None:
-    L = E.L
-    obs, act = spec.obs_dim, spec.action_dim
-    for pass_name, nets in (("tgt", NETS), ("cq", ("critic",)), ("ap", NETS)):
-        for net in nets:
-            _data_buffers(E, pass_name, net)
-    L.add("ap.da", B, act, spec.numerics.gradient_format) if not L.has("ap.da") else None
-    # inputs
-    load("in.states", "states", obs)
-    load("in.next_states", "next_states", obs)
-    load("in.actions", "actions", act)
-    load("in.rewards", "rewards", 1)
-    load("in.dones", "dones", 1)
-    E.barrier()
-    E.vec("copy", "tgt.actor.x", B, obs, a="in.next_states")
-    E.vec("copy", "ap.actor.x", B, obs, a="in.states")
-    E.vec("copy", "cq.critic.x", B, obs, a="in.states")
-    E.vec("copy", "cq.critic.x", B, act, a="in.actions", col0=obs)
-    E.barrier()
-    # critic target: y = r + gamma (1 - done) Q'(s', mu'(s'))
-    actor_then_critic_input("tgt", target=True)
-    E.forward("critic", True, "tgt")
-    E.vec("bellman", "y", B, 1, a="in.rewards", b="in.dones", e=f"tgt.critic.h{c_out}",
-          c="c.gamma")
-    # critic update
-    E.forward("critic", False, "cq")
-    E.vec("mse_grad", f"cq.critic.dz{c_out}", B, 1, a=f"cq.critic.h{c_out}", b="y",
-          c="c.mse")
-    E.barrier()
-    E.backward("critic", "cq", f"cq.critic.dz{c_out}", weight_grads=True)
-    E.barrier()
-    E.optimizer_step("critic")
-    # actor update through the updated critic: dL/da = -(1/B) dQ/da
-    actor_then_critic_input("ap", target=False)
-    E.forward("critic", False, "ap")
-    E.vec("fill", f"ap.critic.dz{c_out}", B, 1, c="c.neg_inv_batch")
-    E.barrier()
-    E.backward("critic", "ap", f"ap.critic.dz{c_out}", weight_grads=False,
-               input_cols=Range(obs, act), d_in="ap.da")
-    E.barrier()
-    E.backward("actor", "ap", "ap.da", weight_grads=True)
-    E.barrier()
-    E.optimizer_step("actor")
-    # soft target updates
-    for net in NETS:
-        for p in param_names(spec, net):
-            b = L.buf(p)
-            E.vec("soft_update", f"target.{p}", b.rows, L.cols(p), a=p, c="c.tau",
-                  param=True)
-    E.barrier()

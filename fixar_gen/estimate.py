@@ -2,7 +2,8 @@
 
 For each precision mode (FXP32, and FXP16 as QAT switches to after its delay) the
 training step and a batch-1 inference are compiled and scheduled by the cycle model
-(:mod:`fixar_gen.perf`): cycles per DDPG update, accelerator-only training IPS
+(:mod:`fixar_gen.perf`): cycles per update (TD3's averaged over its policy delay: one
+full update and ``policy_delay - 1`` critics-only ones), accelerator-only training IPS
 (samples through complete updates per second), inference IPS, PE utilisation against
 the peak and which unit the cycles go to.  Figures are modeled, not measured.
 """
@@ -10,7 +11,9 @@ the peak and which unit the cycles go to.  Figures are modeled, not measured.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from . import algorithms
 from .boards import BOARDS, dsps_per_pe
 from .compiler import Precision, activation_keys, compile_program
 from .hw.inventory import format_inventory
@@ -38,6 +41,34 @@ def precision_for(spec: Spec, mode: str) -> Precision:
     return Precision() if mode == "fxp32" else fxp16_precision(spec)
 
 
+@dataclass(frozen=True)
+class UpdateSchedule:
+    """The cycles of one update, averaged over the algorithm's period of training
+    programs (an integer when it has one program, DDPG's), and where they go."""
+
+    total_cycles: int | float
+    by_unit: dict
+    by_phase: dict
+
+
+def update_schedule(spec: Spec, schedule_of) -> UpdateSchedule:
+    """``schedule_of(phase)`` (a schedule with ``total_cycles`` and ``by_unit``) of each
+    training program, weighted by how often it runs (``phase_counts``)."""
+    counts = algorithms.of(spec).phase_counts(spec)
+    period = sum(counts.values())
+    runs = {phase: schedule_of(phase) for phase in counts}
+    if period == 1:
+        (run,) = runs.values()
+        return UpdateSchedule(run.total_cycles, dict(run.by_unit),
+                              {p: r.total_cycles for p, r in runs.items()})
+    units: dict = {}
+    for phase, run in runs.items():
+        for unit, cycles in run.by_unit.items():
+            units[unit] = units.get(unit, 0) + cycles * counts[phase] / period
+    total = sum(run.total_cycles * counts[p] for p, run in runs.items()) / period
+    return UpdateSchedule(total, units, {p: r.total_cycles for p, r in runs.items()})
+
+
 def estimate(spec: Spec) -> dict:
     work = workload(spec)
     hw, n = spec.hardware, spec.numerics
@@ -53,6 +84,7 @@ def estimate(spec: Spec) -> dict:
         "vector_lanes": hw.lanes,
         "params": work.params,
         "batch_size": batch,
+        "algorithm": spec.algorithm.name,
         "macs_per_sample": work.macs_per_sample,
         "macs_actor_inference": work.actor_forward,
         "policy": {"training": spec.parallelism.training,
@@ -61,7 +93,8 @@ def estimate(spec: Spec) -> dict:
     }
     for mode, per_pe in MACS_PER_PE.items():
         precision = precision_for(spec, mode)
-        train = schedule(compile_program(spec, "train", precision), spec)
+        train = update_schedule(spec, lambda phase: schedule(
+            compile_program(spec, phase, precision), spec))
         infer1 = schedule(compile_program(spec, "infer", precision, batch=1), spec)
         infer_b = schedule(compile_program(spec, "infer", precision, batch=batch), spec)
         peak = hw.pe_count * per_pe
@@ -76,6 +109,7 @@ def estimate(spec: Spec) -> dict:
             "infer_ips_batch": clock_hz * batch / infer_b.total_cycles,
             "pe_utilization": useful / (train.total_cycles * peak),
             "train_cycles_by_unit": dict(train.by_unit),
+            "train_cycles_by_program": train.by_phase,
             "rtl": rtl_figures(spec, precision, clock_hz),
         }
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
@@ -120,15 +154,16 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
                      lanes=hw.lanes)
     batch = spec.algorithm.batch_size
     execution = rtl_execution(cfg)
-    train = schedule_with(compile_program(spec, "train", precision), hw.cores, execution,
-                          RTL_TIMING)
+    train = update_schedule(spec, lambda phase: schedule_with(
+        compile_program(spec, phase, precision), hw.cores, execution, RTL_TIMING))
     infer1 = schedule_with(compile_program(spec, "infer", precision, batch=1), hw.cores,
                            execution, RTL_TIMING)
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
             "infer_cycles_batch1": infer1.total_cycles,
             "infer_ips_batch1": clock_hz / infer1.total_cycles,
-            "train_cycles_by_unit": dict(train.by_unit)}
+            "train_cycles_by_unit": dict(train.by_unit),
+            "train_cycles_by_program": train.by_phase}
 
 
 def cycle_breakdown(mode_report: dict) -> str:
@@ -144,8 +179,8 @@ def format_estimate(r: dict) -> str:
         f"{r['pe_count']} PEs, {r['vector_lanes']} vector lanes per core, at "
         f"{r['clock_mhz']:g} MHz (target {r['target']}; "
         f"training {r['policy']['training']}, inference {r['policy']['inference']})",
-        f"  workload: {r['params']:,} parameters; {r['macs_per_sample']:,} MACs per "
-        f"training sample; batch {r['batch_size']}",
+        f"  algorithm {r['algorithm']}; workload: {r['params']:,} parameters; "
+        f"{r['macs_per_sample']:,.0f} MACs per training sample; batch {r['batch_size']}",
         "  modeled by the cycle models (accelerator only, no host time): first the generated "
         "RTL's own (exact against the simulated RTL), then the target schedule "
         "(`perf.Timing`), a schedule the RTL does not run:",
@@ -153,12 +188,15 @@ def format_estimate(r: dict) -> str:
     for mode in MACS_PER_PE:
         m = r[mode]
         rtl = m["rtl"]
-        lines.append(f"    {mode}: the generated RTL today: {rtl['train_cycles_per_update']:,} "
+        lines.append(f"    {mode}: the generated RTL today: {rtl['train_cycles_per_update']:,.0f} "
                      f"cycles/update -> {rtl['train_ips']:,.0f} training IPS; inference "
                      f"{rtl['infer_ips_batch1']:,.0f} IPS at batch 1")
         lines.append(f"           cycles: {cycle_breakdown(rtl)}")
+        if len(rtl["train_cycles_by_program"]) > 1:
+            lines.append("           per program (averaged above over one period): " + ", ".join(
+                f"{p} {c:,}" for p, c in rtl["train_cycles_by_program"].items()))
         lines.append(
-            f"           target schedule: {m['train_cycles_per_update']:,} cycles/update -> "
+            f"           target schedule: {m['train_cycles_per_update']:,.0f} cycles/update -> "
             f"{m['train_ips']:,.0f} training IPS ({m['pe_utilization']:.1%} of the "
             f"{m['peak_macs_per_cycle']:,} MACs/cycle peak, bound {m['peak_train_ips']:,.0f}); "
             f"inference {m['infer_ips_batch1']:,.0f} IPS at batch 1, "

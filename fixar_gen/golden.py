@@ -370,6 +370,13 @@ class GoldenMachine:
         a, fa = self._operand(ins.a, ins)
         self._store(ins, np.where(a < 0, -a, a), fa.frac)
 
+    def _v_minimum(self, ins):
+        d, fd = self._dst(ins)
+        a, fa = self._operand(ins.a, ins)
+        if (fa.width, fa.frac, fa.signed) != (fd.width, fd.frac, fd.signed):
+            raise GoldenError(f"minimum: a ({fa}) must have d's format ({fd})")
+        self.state[ins.dst][ins.rows.slice, ins.cols.slice] = np.minimum(a, d)
+
     def _v_dact_relu(self, ins):
         a, fa = self._operand(ins.a, ins)
         y, _ = self._operand(ins.b, ins)

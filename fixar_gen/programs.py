@@ -275,6 +275,8 @@ class _Builder:
         ``kind``: as given instead of drawn)."""
         if operand.values == "flag":
             fmt = FixedFormat(2, 0)
+        elif operand.format_of_dst:
+            fmt = fd
         elif operand.frac_of_dst:
             fmt = dataclasses.replace(self.fmt(), frac=fd.frac) if fd.frac < 32 else fd
         else:

@@ -56,6 +56,9 @@ def arguments(spec: Spec) -> list[str] | str:
     """The script's options for ``spec`` (all but ``--seed`` and ``--out``), or why
     SB3's DDPG cannot run it with the same hyper-parameters."""
     nets, algo = spec.networks, spec.algorithm
+    if algo.name != "ddpg":
+        return (f"the spec's algorithm is {algo.name}; the reference here runs SB3's DDPG "
+                "(an SB3 TD3 reference is not written)")
     if algo.optimizer != "adam":
         return f"the spec's optimizer is {algo.optimizer}; SB3's DDPG here uses Adam"
     if nets.actor.activation != nets.critic.activation \

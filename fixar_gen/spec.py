@@ -13,6 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .algorithms import ALGORITHMS
 from .boards import BOARDS, dsps_per_pe
 from .envs import EnvUnavailable, check_env_id, env_info
 from .numerics import FixedFormat
@@ -128,9 +129,18 @@ class NoiseSpec:
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """DDPG hyper-parameters."""
+    """The training algorithm and its hyper-parameters (DDPG, or TD3)."""
 
-    name: str = param("ddpg", "training algorithm", choices=("ddpg",))
+    name: str = param("ddpg", "training algorithm: ddpg, or td3 (twin critics, clipped "
+                      "double-Q target, target policy smoothing, delayed actor and target "
+                      "updates)", choices=ALGORITHMS)
+    policy_delay: int = param(2, "td3: critic updates per actor and target update",
+                              min=1, max=64)
+    target_noise: float = param(0.2, "td3: standard deviation of the Gaussian noise on "
+                                "the target action (target policy smoothing), as a "
+                                "fraction of the action bound", min=0.0, max=10.0)
+    noise_clip: float = param(0.5, "td3: the target action's noise clipped to "
+                              "[-noise_clip, noise_clip]", min=0.0, max=2.0)
     gamma: float = param(0.99, "discount factor", min=0.0, max=1.0)
     tau: float = param(0.005, "soft target update rate: w' <- tau w + (1 - tau) w'",
                        min=0.0, max=1.0, min_exclusive=True)
@@ -322,7 +332,7 @@ class Spec:
                       "(fixar_core.v)", pattern=r"[A-Za-z][A-Za-z0-9_]{0,63}")
     env: EnvSpec = param(doc="environment", default_factory=EnvSpec)
     networks: NetworksSpec = param(doc="actor and critic", default_factory=NetworksSpec)
-    algorithm: AlgorithmSpec = param(doc="DDPG hyper-parameters",
+    algorithm: AlgorithmSpec = param(doc="the training algorithm (DDPG or TD3)",
                                      default_factory=AlgorithmSpec)
     numerics: NumericsSpec = param(doc="fixed-point formats and QAT",
                                    default_factory=NumericsSpec)
@@ -382,8 +392,14 @@ class Spec:
 
     @property
     def param_count(self) -> int:
-        """Parameters (weights and biases) of the actor and the critic."""
-        return self.networks.actor.param_count + self.networks.critic.param_count
+        """Parameters (weights and biases) of the algorithm's networks (DDPG: the actor
+        and the critic; TD3: and the twin critic)."""
+        return sum(getattr(self.networks, kind).param_count for kind in self._net_roles())
+
+    def _net_roles(self) -> tuple[str, ...]:
+        """The NetworksSpec network of each of the algorithm's networks, in order."""
+        from .algorithms import algorithm
+        return tuple(algorithm(self.algorithm.name).NETS.values())
 
     @property
     def max_fan_in(self) -> int:
@@ -454,12 +470,12 @@ class Spec:
 
         weight: online and target parameters; state: gradients plus the optimizer's
         per-parameter words (momentum 1, Adam 2); activation: one sample's activations of
-        every layer of both networks (one sample per core at a time, as in FIXAR)."""
+        every layer of every network (one sample per core at a time, as in FIXAR)."""
         n = self.numerics
         params = self.param_count
         wbytes, gbytes = math.ceil(n.weight.width / 8), math.ceil(n.gradient.width / 8)
         opt_words = {"sgd": 0, "momentum": 1, "adam": 2}[self.algorithm.optimizer]
-        acts = sum(self.networks.actor.layer_sizes) + sum(self.networks.critic.layer_sizes)
+        acts = sum(sum(getattr(self.networks, kind).layer_sizes) for kind in self._net_roles())
         return {
             "weight_kib": 2 * params * wbytes,
             "state_kib": params * (gbytes + opt_words * wbytes),

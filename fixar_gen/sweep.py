@@ -503,7 +503,8 @@ def markdown(result: SweepResult) -> str:
              "counts it: its memory inventory as block RAM and its vector lanes by the "
              "calibrated model of the generated lane (the last column: the LUTs the "
              "design would take with FIXAR's 5,500-LUT lanes, for reference); IPS = "
-             "samples per second through complete DDPG updates, accelerator only.", "",
+             "samples per second through complete updates (TD3's averaged over its policy "
+             "delay), accelerator only.", "",
              "| point | status | PEs | lanes per core | DSP | LUT | BRAM36 | URAM "
              "| RTL FXP32 train IPS "
              "| RTL FXP16 train IPS | RTL FXP16 PE util | RTL inference IPS (batch 1) "

@@ -6,8 +6,8 @@ buffer, host slot, saturation count and the cycle count (against the RTL's cycle
 model).  On a difference hypothesis shrinks the program; the smallest failing one is
 printed as assembly with the differing tensor.
 
-``cosim`` runs whole DDPG training steps and inferences of the spec on random data on
-both, comparing every parameter and output after every step.
+``cosim`` runs whole training steps of the spec's algorithm and inferences on random
+data on both, comparing every parameter and output after every step.
 
 ``cosim`` needs only the runtime install; ``verify`` needs hypothesis (the ``verify``
 extra) and says so (:class:`fixar_gen.extras.ExtraMissing`, exit 2 from the CLI).
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import algorithms
 from .cases import Case, Difference, compare
 from .extras import require
 from .progress import Progress
@@ -193,7 +194,8 @@ def run_cosim(spec: Spec, backend: str, updates: int, seed: int, out=None) -> in
             progress.update(step + 1, note="")
             if compare_all(f"update {step + 1}"):
                 return 1
-            report(f"update {step + 1}", "train", batch.size)
+            report(f"update {step + 1}", algorithms.of(spec).train_phase(spec, step),
+                   batch.size)
         for size, explore in ((1, False), (1, True), (spec.algorithm.batch_size, False)):
             states = uniform_batch(spec, golden.formats, rng, size=size).states
             g = golden.infer("actor", states, explore=explore)

@@ -1,10 +1,11 @@
-"""Agents: who chooses actions and runs the DDPG update.
+"""Agents: who chooses actions and runs the algorithm's update.
 
 :class:`CoreAgent` runs every DNN operation on a Core backend (golden, pyrtl,
 verilator, u50): the host only converts between float observations/actions and the
 core's fixed-point formats.  :class:`FloatAgent` is the float32 reference: the same
-algorithm in plain numpy (:class:`fixar_gen.rl.float_ddpg.FloatDDPG`) with host-side
-noise.  Both take and return floats: observations, actions in [-1, 1], scaled rewards.
+algorithm in plain numpy (its float twin, :class:`fixar_gen.rl.float_ddpg.FloatDDPG`
+or :class:`fixar_gen.rl.float_td3.FloatTD3`) with host-side noise.  Both take and
+return floats: observations, actions in [-1, 1], scaled rewards.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..backends import Batch, Core, open_core, random_params
 from ..spec import Spec
-from .float_ddpg import FloatDDPG
+from .. import algorithms
 from .noise import GaussianNoise, OUNoise
 from .qat import QATSchedule, describe
 
@@ -115,7 +116,7 @@ class FloatAgent:
 
     def __init__(self, spec: Spec, seed: int = 0):
         self.spec = spec
-        self.ddpg = FloatDDPG(spec, np.float32, seed=seed)
+        self.ddpg = algorithms.of(spec).float_twin(spec, np.float32, seed=seed)
         noise = spec.algorithm.noise
         shape = (spec.action_dim,)
         self.noise_rng = np.random.default_rng(seed + 1)
@@ -141,6 +142,8 @@ class FloatAgent:
         arrays.update({f"noise.{k}": np.asarray(v) for k, v in noise.items()})
         meta = {"updates": self.ddpg.updates,
                 "noise_rng": self.noise_rng.bit_generator.state}
+        if hasattr(self.ddpg, "rng_state"):        # TD3's target smoothing noise
+            meta["twin_rng"] = self.ddpg.rng_state()
         return arrays, meta
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -150,6 +153,8 @@ class FloatAgent:
                                     if k.startswith("noise.")})
         self.ddpg.updates = int(meta["updates"])
         self.noise_rng.bit_generator.state = meta["noise_rng"]
+        if "twin_rng" in meta:
+            self.ddpg.set_rng_state(meta["twin_rng"])
 
 
 def make_agent(spec: Spec, backend: str, seed: int):

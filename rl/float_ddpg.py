@@ -1,7 +1,7 @@
 """DDPG in plain floating point: the core's training step, written as ordinary numpy.
 
 This module owns :class:`FloatDDPG`, the floating-point twin of one DDPG update as the
-core runs it (:func:`fixar_gen.compiler._train`), in the same order and with the same
+core runs it (:func:`fixar_gen.algorithms.ddpg.emit_train`), in the same order and with the same
 conventions, so that the only difference between the two is number representation:
 
 1. Bellman target: the target actor on the next states, the target critic on
@@ -33,7 +33,8 @@ import math
 
 import numpy as np
 
-from ..compiler import NETS, optimizer_state_suffixes, param_names
+from .. import algorithms
+from ..compiler import network_spec, nets, optimizer_state_suffixes, param_names, role
 from ..spec import Spec
 
 # ---------------------------------------------------------------------------
@@ -75,8 +76,8 @@ def init_params(spec: Spec, seed: int = 0, dtype=np.float32) -> dict[str, np.nda
     the optimizer state starts at zero."""
     rng = np.random.default_rng(seed)
     params = {}
-    for net in NETS:
-        sizes = getattr(spec.networks, net).layer_sizes
+    for net in nets(spec):
+        sizes = network_spec(spec, net).layer_sizes
         for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
             bound = 3e-3 if i == len(sizes) - 2 else 1.0 / math.sqrt(k)
             w = rng.uniform(-bound, bound, size=(k, m)).astype(dtype)
@@ -102,7 +103,7 @@ def from_core_params(raw: dict[str, np.ndarray], spec: Spec, dtype=np.float64
 
 
 def _with_optimizer_state(spec: Spec, params: dict, dtype) -> dict[str, np.ndarray]:
-    for net in NETS:
+    for net in nets(spec):
         for p in param_names(spec, net):
             for suffix in optimizer_state_suffixes(spec):
                 params.setdefault(f"{p}.{suffix}", np.zeros_like(params[p], dtype=dtype))
@@ -134,7 +135,7 @@ class FloatDDPG:
 
     def forward(self, net: str, x: np.ndarray, target: bool = False) -> list[np.ndarray]:
         """The layer outputs [h0, h1, ..., output] of ``net`` (or its target) on x."""
-        spec = getattr(self.spec.networks, net)
+        spec = network_spec(self.spec, net)
         prefix = "target." if target else ""
         n_layers = len(spec.layer_sizes) - 1
         outputs = []
@@ -151,7 +152,7 @@ class FloatDDPG:
         """Backprop dL/d(output) through ``net`` (its current weights): the weight and
         bias gradients summed over the batch (when ``weight_grads``) and dL/d(input)
         (when ``input_grad``, else None)."""
-        spec = getattr(self.spec.networks, net)
+        spec = network_spec(self.spec, net)
         n_layers = len(outputs)
         grads = {}
         dh = d_out
@@ -171,17 +172,20 @@ class FloatDDPG:
 
     # -- optimizer ------------------------------------------------------------------
 
-    def step_size(self, lr: float) -> float:
-        """The step size of update t = updates + 1 (Adam: bias-corrected alpha_t)."""
+    def step_size(self, lr: float, net: str = "actor") -> float:
+        """The step size of ``net``'s optimizer at this update (Adam: bias-corrected
+        alpha_t, t its step count from the algorithm's ``optimizer_steps``: DDPG's
+        updates + 1 for both networks)."""
         a = self.algo
         if a.optimizer != "adam":
             return lr
-        t = self.updates + 1
+        t = algorithms.of(self.spec).optimizer_steps(self.spec, self.updates)[
+            role(self.spec, net)]
         return lr * math.sqrt(1.0 - a.adam_beta2 ** t) / (1.0 - a.adam_beta1 ** t)
 
     def optimizer_step(self, net: str, grads: dict[str, np.ndarray], lr: float) -> None:
         a, p = self.algo, self.params
-        alpha = self.step_size(lr)
+        alpha = self.step_size(lr, net)
         for name in param_names(self.spec, net):
             g = grads[name]
             if a.optimizer == "sgd":
@@ -197,7 +201,7 @@ class FloatDDPG:
 
     def soft_update(self) -> None:
         tau = self.algo.tau
-        for net in NETS:
+        for net in nets(self.spec):
             for name in param_names(self.spec, net):
                 target = self.params[f"target.{name}"]
                 target += tau * (self.params[name] - target)
@@ -210,7 +214,6 @@ class FloatDDPG:
         a = self.algo
         s, act, r, s2, done = (np.asarray(v, dtype=self.dtype).reshape(len(states), -1)
                                for v in (states, actions, rewards, next_states, dones))
-        batch = s.shape[0]
 
         # 1. Bellman target from the target networks
         target_actions = self.forward("actor", s2, target=True)[-1]
@@ -219,14 +222,33 @@ class FloatDDPG:
         y = r + a.gamma * (1 - done) * target_q
 
         # 2. critic: mean squared TD error
-        critic_x = np.concatenate([s, act], axis=1)
-        critic_out = self.forward("critic", critic_x)
-        q = critic_out[-1]
-        d_q = 2 * (q - y) / batch
-        critic_grads, _ = self.backward("critic", critic_x, critic_out, d_q)
-        self.optimizer_step("critic", critic_grads, a.critic_lr)
+        q = self.critic_step("critic", np.concatenate([s, act], axis=1), y)
 
         # 3. actor: maximise Q(s, mu(s)) under the updated critic
+        policy_q = self.actor_step(s)
+
+        # 4. targets track the online networks
+        self.soft_update()
+
+        self.updates += 1
+        return {"critic_loss": float(np.mean((q - y) ** 2)),
+                "actor_objective": float(np.mean(policy_q))}
+
+    def critic_step(self, critic: str, critic_x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``critic`` on [state | action]: dL/dQ = 2 (Q - y) / B, backprop, optimizer
+        step; returns Q before the step."""
+        critic_out = self.forward(critic, critic_x)
+        q = critic_out[-1]
+        d_q = 2 * (q - y) / critic_x.shape[0]
+        critic_grads, _ = self.backward(critic, critic_x, critic_out, d_q)
+        self.optimizer_step(critic, critic_grads, self.algo.critic_lr)
+        return q
+
+    def actor_step(self, s: np.ndarray) -> np.ndarray:
+        """The actor through the (updated) critic: dL/dQ = -1 / B, backprop through the
+        critic to the action columns, then through the actor; optimizer step.  Returns
+        Q(s, mu(s))."""
+        batch = s.shape[0]
         actor_out = self.forward("actor", s)
         policy_x = np.concatenate([s, actor_out[-1]], axis=1)
         policy_out = self.forward("critic", policy_x)
@@ -235,11 +257,5 @@ class FloatDDPG:
                                       weight_grads=False, input_grad=True)
         d_action = d_policy_x[:, s.shape[1]:]
         actor_grads, _ = self.backward("actor", s, actor_out, d_action)
-        self.optimizer_step("actor", actor_grads, a.actor_lr)
-
-        # 4. targets track the online networks
-        self.soft_update()
-
-        self.updates += 1
-        return {"critic_loss": float(np.mean((q - y) ** 2)),
-                "actor_objective": float(np.mean(policy_out[-1]))}
+        self.optimizer_step("actor", actor_grads, self.algo.actor_lr)
+        return policy_out[-1]

@@ -471,6 +471,10 @@ class ReferenceMachine:
         # docs: clamp(a, -c, c) for c < 0 is read as min(max(a, -c), c) = c
         self._elementwise(ins, lambda i, j: min(max(self._value(ins.a, ins, i, j), -c), c))
 
+    def _v_minimum(self, ins):
+        self._elementwise(ins, lambda i, j: min(self._value(ins.a, ins, i, j),
+                                                self._dst_value(ins, i, j)))
+
     def _v_abs(self, ins):
         self._elementwise(ins, lambda i, j: abs(self._value(ins.a, ins, i, j)))
 

@@ -137,7 +137,7 @@ OPERANDS = {
     "clip": "a", "dact_relu": "ab", "dact_leaky": "ab", "dact_tanh": "ab",
     "mse_grad": "ab", "bellman": "abe", "sgd": "a", "momentum": "a", "adam_m": "a",
     "adam_s": "a", "adam_w": "ab", "soft_update": "a", "noise": "a", "ou_noise": "ae",
-    "abs": "a",
+    "abs": "a", "minimum": "a",
 }
 CONSTANTS = {"scale": 1, "fill": 1, "clip": 1, "dact_leaky": 1, "mse_grad": 1,
              "bellman": 1, "sgd": 1, "momentum": 1, "adam_m": 1, "adam_s": 1, "adam_w": 2,
@@ -208,6 +208,8 @@ def vector_cases(draw, fn: str, same_src_col: bool = False):
     elif fn == "adam_s":
         a_fmt = d_fmt.with_(rounding=draw(st.sampled_from(ROUNDING_MODES)))
         b_fmt = None
+    elif fn == "minimum":             # compares raw words: a has d's format
+        a_fmt, b_fmt = d_fmt, None
     else:
         a_fmt, b_fmt = fmt("a", signed=None), fmt("b", signed=None)
     # adam_s: v < 2^62 (golden saturates v to 63 bits and counts it; see

@@ -15,7 +15,7 @@ from fixar_gen.ops.declare import Operand, Operation
 PINNED_FUNCTIONS = (
     "copy", "add", "sub", "mul", "scale", "fill", "clip", "dact_relu", "dact_leaky",
     "dact_tanh", "mse_grad", "bellman", "sgd", "momentum", "adam_m", "adam_s", "adam_w",
-    "soft_update", "range", "noise", "ou_noise", "acc_add", "abs")
+    "soft_update", "range", "noise", "ou_noise", "acc_add", "abs", "minimum")
 PINNED_ACTIVATIONS = ("identity", "relu", "tanh", "leaky_relu")
 PINNED_OPCODES = {"load": 1, "store": 2, "mm": 3, "drain": 4, "vec": 5, "barrier": 6,
                   "halt": 7}

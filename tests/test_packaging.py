@@ -60,7 +60,7 @@ def test_wheel_runs_the_cli(wheel, tmp_path):
                            *map(str, sorted(EXAMPLES.glob("*.yaml")))],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count(": ok: ") == 3
+    assert proc.stdout.count(": ok: ") == len(list(EXAMPLES.glob("*.yaml")))
     proc = subprocess.run([sys.executable, "-m", "fixar_gen", "compile",
                            str(EXAMPLES / "pendulum.yaml"), "--phase", "infer"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import ops
-from ..compiler import Precision, compile_program
+from ..compiler import Precision, compile_program, phases
 from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
 from ..memory_access import access_problems, acc_half_problems
 from ..memory_kinds import MEMORIES
@@ -22,6 +22,12 @@ from .data_memories import fitted_shape
 from .pe import PEWidths
 
 PHASES = (("train", None), ("infer", 1), ("explore", 1), ("infer_critic", 1))
+
+
+def _phases(spec: Spec) -> tuple[tuple[str, int | None], ...]:
+    """:data:`PHASES` and the algorithm's other training programs (TD3's critic-only
+    update), at the spec's batch."""
+    return PHASES + tuple((p, None) for p in phases(spec) if p not in dict(PHASES))
 
 
 class HardwareLimit(ValueError):
@@ -95,7 +101,7 @@ def _program_sizes(spec: Spec) -> tuple[dict[str, tuple[int, int]], int, int, in
     need: dict[str, tuple[int, int]] = {}
     code = 0
     n_buffers = n_slots = 1
-    for phase, batch in PHASES:
+    for phase, batch in _phases(spec):
         program = compile_program(spec, phase, Precision(), batch)
         for m in program.placement.memories:               # slots included (amem)
             words, bits = need.get(m.name, (0, 1))

@@ -145,6 +145,14 @@ def _tanh_limits(formats: dict) -> str | None:
     return None
 
 
+def _same_format_limits(formats: dict) -> str | None:
+    a, d = formats["a"], formats["d"]
+    if (a.width, a.frac, a.signed) != (d.width, d.frac, d.signed):
+        return (f"minimum compares a ({a}) and d ({d}) as raw words: they must have one "
+                f"format")
+    return None
+
+
 def _one(value, frac):
     return lambda s: ([(getattr(s, value), getattr(s, frac))], s.fmt_d)
 
@@ -162,6 +170,8 @@ PLANS: dict[str, LanePlan] = {
     "clip": LanePlan(round1=lambda s: ([(s.a, s.fa), (s.c0, s.fc)], s.fmt_d), clip=True),
     "abs": LanePlan(round1=lambda s: ([(smux(s.A[-1], neg(s.A), s.A, s.A.bitwidth + 1),
                                         s.fa)], s.fmt_d)),
+    # the range monitor's comparator: d = min(a, d), the raw words of one format
+    "minimum": LanePlan(min_max=True, first_counts=None, limits=_same_format_limits),
     # -- backpropagation
     "dact_relu": LanePlan(round1=lambda s: (
         [(pyrtl.select(s.b_positive, s.A, pyrtl.Const(0, s.A.bitwidth)), s.fa)], s.fmt_d)),

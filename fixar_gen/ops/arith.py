@@ -1,4 +1,4 @@
-"""Element-wise arithmetic: copy, add, sub, mul, scale, fill, clip, abs."""
+"""Element-wise arithmetic: copy, add, sub, mul, scale, fill, clip, abs, minimum."""
 
 from .declare import DATA, SCALE, Operand, vec
 
@@ -16,4 +16,9 @@ CLIP = vec("clip", 6, "d = R(min(max(a, -c[0]), c[0])) at the larger of f(a), f(
            a=DATA, c=CONST, d=DATA, constants=SCALE)
 ABS = vec("abs", 22, "d = R(|a|, f(a))", a=DATA, d=DATA)
 
-OPERATIONS = (COPY, ADD, SUB, MUL, SCALE_, FILL, CLIP, ABS)
+MINIMUM = vec("minimum", 23, "d = min(d, a), in place (needs a's format = d's: exact, "
+              "nothing rounded)   (TD3's clipped double-Q: min(Q1', Q2'))",
+              a=Operand("data", "the other value", format_of_dst=True),
+              d=Operand("data", "the value kept if smaller"), reads_dst=True)
+
+OPERATIONS = (COPY, ADD, SUB, MUL, SCALE_, FILL, CLIP, ABS, MINIMUM)

@@ -56,6 +56,7 @@ class Operand:
     values: str = "any"
     layout: str = "source"
     frac_of_dst: bool = False        # drawn with the destination's fraction bits
+    format_of_dst: bool = False      # drawn with the destination's format
     signed: bool | None = None       # drawn signed (True) whatever format is drawn
 
     def __post_init__(self) -> None:

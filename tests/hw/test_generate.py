@@ -19,7 +19,10 @@ EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.yaml"))
 #: examples whose generation (or lint) takes minutes: the default run generates
 #: examples/fixar_u50.yaml once for tests/u50/test_package.py and checks its files here;
 #: `pytest -m slow` lints it and covers these
-BIG = {"examples/halfcheetah.yaml"}
+#: pendulum_td3 generates pendulum's core with deeper memories (its twin critic):
+#: behind slow to keep the default run's budget; tests/hw/test_core_td3.py runs TD3
+#: on a generated core
+BIG = {"examples/halfcheetah.yaml", "examples/pendulum_td3.yaml"}
 BIG_LINT = BIG | {"examples/fixar_u50.yaml"}
 
 

@@ -284,7 +284,7 @@ def vector_case(draw, op: str, limits: LaneLimits = WIDEST):
         return values, formats, acc_bits, 1
     for r in roles:
         formats[r] = draw(role_formats(r, limits))
-    if op == "range":
+    if op in ("range", "minimum"):     # both compare raw words of one format
         formats["a"] = formats["d"]
     if op == "adam_s":           # golden: one frac; int64 squares
         for r in ("d", "a"):
@@ -451,7 +451,7 @@ def test_edge_grid(unit, op):
     cases = []
     for _ in range(400):
         formats = {r: rng.choice(EDGE_FORMATS) for r in roles}
-        if op == "range":
+        if op in ("range", "minimum"):
             formats["a"] = formats["d"]
         if op == "adam_s":
             formats["d"] = rng.choice([f for f in EDGE_FORMATS if f.width - f.signed <= 31])
@@ -700,6 +700,15 @@ def test_range_min_max(unit):
     for a, lo, hi in itertools.product((-2**15, -1, 0, 5, 2**15 - 1), (-2**15, 0, 3),
                                        (0, 7, 2**15 - 1)):
         check(unit, "range", {"a": a, "d": lo, "e": hi}, {"a": f, "d": f})
+
+
+def test_minimum_every_order(unit):
+    """minimum keeps the smaller raw word, either way round and at the extremes (a lane
+    that kept d, or a, or compared unsigned, fails here)."""
+    for f in (Q(16, 8, signed=True), Q(8, 0, signed=False), Q(48, 40, signed=True)):
+        edges = (f.min_int, f.min_int + 1, -1 if f.signed else 1, 0, 3, f.max_int)
+        for a, d in itertools.product(edges, edges):
+            check(unit, "minimum", {"a": a, "d": d}, {"a": f, "d": f})
 
 
 # --------------------------------------------------------------------------------- timing
