@@ -697,18 +697,21 @@ def test_root_steps_are_isqrt_and_round_to_nearest(root_steps, q, off, rnd):
 
 def test_range_min_max(unit):
     f = Q(16, 8, signed=True)
-    for a, lo, hi in itertools.product((-2**15, -1, 0, 5, 2**15 - 1), (-2**15, 0, 3),
-                                       (0, 7, 2**15 - 1)):
-        check(unit, "range", {"a": a, "d": lo, "e": hi}, {"a": f, "d": f})
+    check_many(unit, "range", [({"a": a, "d": lo, "e": hi}, {"a": f, "d": f}, 2, 1)
+                               for a, lo, hi in itertools.product(
+                                   (-2**15, -1, 0, 5, 2**15 - 1), (-2**15, 0, 3),
+                                   (0, 7, 2**15 - 1))])
 
 
 def test_minimum_every_order(unit):
     """minimum keeps the smaller raw word, either way round and at the extremes (a lane
     that kept d, or a, or compared unsigned, fails here)."""
+    cases = []
     for f in (Q(16, 8, signed=True), Q(8, 0, signed=False), Q(48, 40, signed=True)):
         edges = (f.min_int, f.min_int + 1, -1 if f.signed else 1, 0, 3, f.max_int)
-        for a, d in itertools.product(edges, edges):
-            check(unit, "minimum", {"a": a, "d": d}, {"a": f, "d": f})
+        cases += [({"a": a, "d": d}, {"a": f, "d": f}, 2, 1)
+                  for a, d in itertools.product(edges, edges)]
+    check_many(unit, "minimum", cases)
 
 
 # --------------------------------------------------------------------------------- timing
