@@ -29,11 +29,12 @@ _WRITES_E = set(ops.writing("e"))
 _FOLDED = set(ops.names(issue="folded"))
 
 
-def step_accesses(ins, program: Program) -> tuple[Counter, Counter]:
+def step_accesses(ins, program: Program, memory=memory_of) -> tuple[Counter, Counter]:
     """(reads, writes) one step of an element instruction makes, per memory: a line per
     operand read (the constants operand c: two words, c[0] and c[1]), a line per
-    operand written (``range`` writes its monitor's min and max as two)."""
-    mem = lambda i: memory_of(program.buffers[i])     # noqa: E731
+    operand written (``range`` writes its monitor's min and max as two).  ``memory``:
+    the memory of a buffer (another placement's rule, to count what it would meet)."""
+    mem = lambda i: memory(program.buffers[i])     # noqa: E731
     reads, writes = Counter(), Counter()
     if isinstance(ins, Load):
         reads[SLOT_MEMORY] += 1

@@ -82,6 +82,9 @@ def test_a_step_counts_its_lines_per_memory():
     p = program(buffers, Vector(fn=fn, dst=0, a=1, b=2, rows=Range(0, 2), cols=Range(0, 3)))
     reads, writes = step_accesses(p.code[0], p)
     assert dict(reads) == {"wmem": 1, "mmem": 1, "vmem": 1} and dict(writes) == {"wmem": 1}
+    # counted under another placement's rule (benchmarks/amem_plan.py's): all in one
+    reads, writes = step_accesses(p.code[0], p, lambda b: "amem")
+    assert dict(reads) == {"amem": 3} and dict(writes) == {"amem": 1}
     # a copy within gmem reads one line and writes one: fine
     p = program([buffer(0, "gmem"), buffer(1, "gmem")],
                 Vector(fn=VECTOR_FUNCTIONS.index("copy"), dst=0, a=1, rows=Range(0, 2),
