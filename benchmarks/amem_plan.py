@@ -5,6 +5,8 @@ of rules not built yet, printed, not written into BENCHMARKS.md.
 - the row strides of 4P interleaved banks (``memory_kinds.activation_stride``) for
   every ``amem`` buffer the matrix unit reads as ``a``, and ``amem``'s words with them
   (the training program placed as the compiler places it, batch 64 and 256);
+- ``gmem``'s and ``amem``'s words with the deltas (``dh``, ``dz``) placed in ``gmem``
+  and the memory shapes they take (``hw.data_memories.fitted_shape``);
 - the products that read both operands from ``amem`` and the element-loop steps that
   read more than one ``amem`` line, as placed today and with the deltas (``dh``,
   ``dz``) in ``gmem``, and the RTL cycles per update (the RTL's own cycle rule,
@@ -26,6 +28,7 @@ from fixar_gen import load_spec
 from fixar_gen.compiler import compile_program
 from fixar_gen.estimate import precision_for
 from fixar_gen.hw.core import array_latency, execution_cycles
+from fixar_gen.hw.data_memories import fitted_shape
 from fixar_gen.hw.host import RTL_TIMING
 from fixar_gen.isa import MODES, VECTOR_FUNCTIONS, Drain, Load, MatMul, Store, Vector
 from fixar_gen.memory_access import step_accesses
@@ -42,22 +45,38 @@ def deltas_in_gmem(b) -> str:
     return memory_of(b)
 
 
-def padded_words(spec, mode: str, batch: int) -> tuple[int, int, dict]:
+def padded_words(spec, mode: str, batch: int, memory=memory_of) -> tuple[int, int, dict]:
     hw = spec.hardware
     banks = activation_banks(hw.rows, hw.cols, hw.lanes)
     p = compile_program(spec, "train", precision_for(spec, mode), batch=batch)
     bufs, padded = list(p.buffers), {}
     for i in sorted({ins.a for ins in p.code if isinstance(ins, MatMul)}):
         b = bufs[i]
-        if memory_of(b) == "amem":
+        if memory(b) == "amem":
             stride = activation_stride(b.cols, banks, hw.rows)
             if stride != b.cols:
                 padded[b.name] = (b.cols, stride)
             bufs[i] = dataclasses.replace(b, cols=stride)
     half = accumulator_half_line(hw.cols, hw.lanes)
-    before = place(p, acc_half=half).memory("amem").words
-    after = place(dataclasses.replace(p, buffers=tuple(bufs)), acc_half=half).memory("amem").words
+    before = place(p, acc_half=half, memory=memory).memory("amem").words
+    after = place(dataclasses.replace(p, buffers=tuple(bufs)), acc_half=half,
+                  memory=memory).memory("amem").words
     return before, after, padded
+
+
+def shape(name: str, words: int) -> str:
+    s = fitted_shape(name, 32, words)
+    return f"2^{s.addr_bits}" if s.tail_bits is None else \
+        f"2^{s.addr_bits - 1} + 2^{s.tail_bits}"
+
+
+def delta_words(spec, batch: int) -> dict[str, tuple[int, int]]:
+    hw = spec.hardware
+    p = compile_program(spec, "train", precision_for(spec, "fxp16"), batch=batch)
+    half = accumulator_half_line(hw.cols, hw.lanes)
+    now = place(p, acc_half=half)
+    then = place(p, acc_half=half, memory=deltas_in_gmem)
+    return {m: (now.memory(m).words, then.memory(m).words) for m in ("gmem", "amem")}
 
 
 def charged_cycles(spec, mode: str, memory) -> tuple[int, int, Counter, Counter, Counter]:
@@ -100,10 +119,17 @@ def main(path: str = "examples/fixar_u50.yaml") -> None:
     spec = load_spec(path)
     hw = spec.hardware
     print(f"{spec.name}: amem in {activation_banks(hw.rows, hw.cols, hw.lanes)} banks")
+    for label, memory in (("as placed", memory_of), ("deltas in gmem", deltas_in_gmem)):
+        for batch in (64, 256):
+            before, after, padded = padded_words(spec, "fxp16", batch, memory)
+            print(f"  {label}, batch {batch}: the strides take amem from {before:,} to "
+                  f"{after:,} words (+{after - before:,}; {shape('amem', after)})")
+        print("    strides: " + ", ".join(f"{n} {c} -> {s}"
+                                         for n, (c, s) in sorted(padded.items())))
     for batch in (64, 256):
-        before, after, padded = padded_words(spec, "fxp16", batch)
-        print(f"  batch {batch}: amem {before:,} -> {after:,} words (+{after - before:,})")
-    print("  strides: " + ", ".join(f"{n} {c} -> {s}" for n, (c, s) in sorted(padded.items())))
+        print(f"  batch {batch}, deltas in gmem: " + ", ".join(
+            f"{m} {a:,} ({shape(m, a)}) -> {b:,} ({shape(m, b)}) words"
+            for m, (a, b) in delta_words(spec, batch).items()))
     for label, memory in (("as placed", memory_of), ("deltas in gmem", deltas_in_gmem)):
         for mode in ("fxp32", "fxp16"):
             base, charged, both, multi, gmem = charged_cycles(spec, mode, memory)
