@@ -4,7 +4,8 @@ the :class:`Memory` record a placement keeps per memory.
 
 The memories follow docs/hardware.md ("Plan: per-kind banked synchronous memories"):
 ``wmem`` parameters and target parameters, ``mmem`` / ``vmem`` the optimizer state,
-``gmem`` gradients, ``amem`` activations and the host slots, ``cmem`` accumulators,
+``gmem`` gradients (of the parameters, and the layers' deltas), ``amem`` activations
+and the host slots, ``cmem`` accumulators,
 ``smem`` the few words of constants, PRNG lanes and monitors.
 """
 
@@ -22,14 +23,20 @@ MEMORY_ROLES = {
     "mmem": "optimizer state: Adam's m (momentum's velocity)",
     "vmem": "optimizer state: Adam's sqrt(v)",
     "smem": "constants, PRNG lanes, range monitors, OU state",
-    "gmem": "gradients of the parameters",
-    "amem": "activations, deltas, inputs, host slots",
+    "gmem": "gradients of the parameters, the layers' deltas",
+    "amem": "activations, inputs, host slots",
     "cmem": "matrix-unit accumulators",
 }
 #: which memories each operand of the matrix unit (``mm``) may name: the core wires the
 #: unit to these only, and :mod:`fixar_gen.memory_access` refuses a program that names
-#: another (the element loop -- load, store, vec, drain -- reaches every memory)
-MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
+#: another (the element loop -- load, store, vec, drain -- reaches every memory).  No
+#: product reads two operands from ``amem``: a weight gradient's ``b`` (the delta) is in
+#: ``gmem`` (docs/hardware.md, "The activations in banks")
+MATRIX_MEMORIES = {"a": ("amem", "gmem"), "b": ("wmem", "gmem"), "dst": ("cmem",)}
+#: the memory of the layers' deltas (buffer kind ``delta``), which the matrix unit
+#: reads only as plain lines of its banks: ``a`` in FXP32 not transposed (R adjacent
+#: words), ``b`` not transposed (a row of C adjacent words)
+DELTA_MEMORY = "gmem"
 #: the memories only the element loop and the host touch, built of interleaved banks
 #: (one per vector lane, rounded up to a power of two) with one line read and one line
 #: write port per core: a step reads at most one operand and writes one line in each
@@ -55,8 +62,8 @@ TARGET_PREFIX = "target."
 SECOND_STATE_SUFFIX = ".s"
 #: where the host slots (the program's inputs and outputs) live
 SLOT_MEMORY = "amem"
-_MEMORY_OF_KIND = {"param": "wmem", "grad": "gmem", "acc": "cmem", "const": "smem",
-                   "prng": "smem", "monitor": "smem"}
+_MEMORY_OF_KIND = {"param": "wmem", "grad": "gmem", "delta": DELTA_MEMORY, "acc": "cmem",
+                   "const": "smem", "prng": "smem", "monitor": "smem"}
 
 
 def memory_of(b: Buffer) -> str:

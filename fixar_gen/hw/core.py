@@ -108,7 +108,8 @@ from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, 
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
-from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES,
+from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, DELTA_MEMORY, MATRIX_MEMORIES,
+                            MEMORIES,
                             PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
                             accumulator_half_line)
 
@@ -191,9 +192,12 @@ class CoreConfig:
 
     def memory_banks(self, name: str) -> int | None:
         """Interleaved banks of data memory ``name``: :attr:`banks` for the element
-        loop's (``BANKED_MEMORIES``), 2 :attr:`acc_half` for ``cmem`` and ``wmem``
-        (``PAIRED_MEMORIES``: their double line), None for a memory with a port per
-        word."""
+        loop's (``BANKED_MEMORIES``), for ``gmem`` (the deltas') at least the array's
+        rows and columns too (the matrix unit reads R or C adjacent words of it as one
+        line), 2 :attr:`acc_half` for ``cmem`` and ``wmem`` (``PAIRED_MEMORIES``: their
+        double line), None for a memory with a port per word."""
+        if name == DELTA_MEMORY:
+            return accumulator_half_line(max(self.rows, self.cols), self.lanes)
         if name in BANKED_MEMORIES:
             return self.banks
         if name in PAIRED_MEMORIES:
@@ -1102,12 +1106,17 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     hi_ok = mode & line_on & ~(line_last & m_odd)
     H = pe.half
     words = []
+    # row m's R words: from amem a port per word, from gmem (a delta, FXP32 and not
+    # transposed: R adjacent words) one line of its banks; row m + 1's (FXP16) from amem
+    lows = mems.data.read_lanes(port, da["mem"],
+                                [_z(a_line + a_port[r], A) for r in range(R)], 0,
+                                line_valid, [s(f"ra_a{r}_lo") for r in range(R)],
+                                MATRIX_MEMORIES["a"])
     for r in range(R):
         k_ok = k_rem >= r if r else pyrtl.Const(1, 1)     # k0 + r < k_count
-        v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
-                              MATRIX_MEMORIES["a"])
+        v_lo = lows[r]
         v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
-                              MATRIX_MEMORIES["a"])
+                              [m for m in MATRIX_MEMORIES["a"] if m != DELTA_MEMORY])
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
@@ -1133,7 +1142,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
                         s("b_load_row"))
     # the row's C words: on wmem one strided line (element c at row_address +
     # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
-    # elements lie in distinct banks), on amem a port per word
+    # elements lie in distinct banks), on gmem one line (a delta's row, adjacent words)
     values = mems.data.read_strided(
         port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
         [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])

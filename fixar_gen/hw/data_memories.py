@@ -367,13 +367,15 @@ class DataMemories:
         word through a port of its own (address registers ``names``); a banked one with
         strided reads (``wmem``) reads them as one strided line through line port
         ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
-        banks (adjacent words, or a column whose padded row stride is odd)."""
+        banks (adjacent words, or a column whose padded row stride is odd); a banked one
+        without (``gmem``: a delta's row) reads the line at ``addresses[0]`` -- the
+        caller keeps the words adjacent."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         for m in banked:
-            if len(addresses) > self.banked[m].strided:
+            if len(addresses) > (self.banked[m].strided or self.banked[m].banks):
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import isa
 from ..boards import U50
-from ..memory_kinds import MATRIX_MEMORIES, MEMORY_ROLES, SLOT_MEMORY
+from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
@@ -255,7 +255,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
                     tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B)),
                     0 if k else bank_port_luts(B, shape.width, reads,
-                                               shape.name in MATRIX_MEMORIES["b"])))
+                                               shape.name == WEIGHT_MEMORY)))
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(
