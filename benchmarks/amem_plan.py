@@ -5,11 +5,12 @@ of rules not built yet, printed, not written into BENCHMARKS.md.
 - the row strides of 4P interleaved banks (``memory_kinds.activation_stride``) for
   every ``amem`` buffer the matrix unit reads as ``a``, and ``amem``'s words with them
   (the training program placed as the compiler places it, batch 64 and 256);
-- ``gmem``'s and ``amem``'s words with the deltas (``dh``, ``dz``) placed in ``gmem``
-  and the memory shapes they take (``hw.data_memories.fitted_shape``);
+- ``gmem``'s and ``amem``'s words with the deltas (``dh``, ``dz``) in ``amem`` (before
+  step 4's first part) and in ``gmem`` (as placed now), and the memory shapes they take
+  (``hw.data_memories.fitted_shape``);
 - the products that read both operands from ``amem`` and the element-loop steps that
-  read more than one ``amem`` line, as placed today and with the deltas (``dh``,
-  ``dz``) in ``gmem``, and the RTL cycles per update (the RTL's own cycle rule,
+  read more than one ``amem`` line, under both placements, and the RTL cycles per
+  update (the RTL's own cycle rule,
   ``hw.core.execution_cycles``, through ``perf.schedule_with``) if each extra line of a
   step took one more cycle a step and each weight row of a product reading both
   operands from ``amem`` a cycle of its own (a slot of lines + R cycles).
@@ -38,11 +39,13 @@ from fixar_gen.perf import schedule_with
 from fixar_gen.placement import place
 
 
-def deltas_in_gmem(b) -> str:
-    """The placement this plan proposes: a layer's deltas (dh, dz) in gmem."""
-    if b.kind == "data" and (".dz" in b.name or ".dh" in b.name):
-        return "gmem"
-    return memory_of(b)
+def deltas_in_amem(b) -> str:
+    """The placement before step 4's first part: a layer's deltas (dh, dz) in amem."""
+    return "amem" if b.kind == "delta" else memory_of(b)
+
+
+#: the placements compared: before step 4's first part, and as the compiler places now
+RULES = (("deltas in amem (before)", deltas_in_amem), ("as placed (deltas in gmem)", memory_of))
 
 
 def padded_words(spec, mode: str, batch: int, memory=memory_of) -> tuple[int, int, dict]:
@@ -75,8 +78,8 @@ def delta_words(spec, batch: int) -> dict[str, tuple[int, int]]:
     p = compile_program(spec, "train", precision_for(spec, "fxp16"), batch=batch)
     half = accumulator_half_line(hw.cols, hw.lanes)
     now = place(p, acc_half=half)
-    then = place(p, acc_half=half, memory=deltas_in_gmem)
-    return {m: (now.memory(m).words, then.memory(m).words) for m in ("gmem", "amem")}
+    then = place(p, acc_half=half, memory=deltas_in_amem)
+    return {m: (then.memory(m).words, now.memory(m).words) for m in ("gmem", "amem")}
 
 
 def charged_cycles(spec, mode: str, memory) -> tuple[int, int, Counter, Counter, Counter]:
@@ -119,7 +122,7 @@ def main(path: str = "examples/fixar_u50.yaml") -> None:
     spec = load_spec(path)
     hw = spec.hardware
     print(f"{spec.name}: amem in {activation_banks(hw.rows, hw.cols, hw.lanes)} banks")
-    for label, memory in (("as placed", memory_of), ("deltas in gmem", deltas_in_gmem)):
+    for label, memory in RULES:
         for batch in (64, 256):
             before, after, padded = padded_words(spec, "fxp16", batch, memory)
             print(f"  {label}, batch {batch}: the strides take amem from {before:,} to "
@@ -127,10 +130,10 @@ def main(path: str = "examples/fixar_u50.yaml") -> None:
         print("    strides: " + ", ".join(f"{n} {c} -> {s}"
                                          for n, (c, s) in sorted(padded.items())))
     for batch in (64, 256):
-        print(f"  batch {batch}, deltas in gmem: " + ", ".join(
+        print(f"  batch {batch}, deltas in amem -> in gmem: " + ", ".join(
             f"{m} {a:,} ({shape(m, a)}) -> {b:,} ({shape(m, b)}) words"
             for m, (a, b) in delta_words(spec, batch).items()))
-    for label, memory in (("as placed", memory_of), ("deltas in gmem", deltas_in_gmem)):
+    for label, memory in RULES:
         for mode in ("fxp32", "fxp16"):
             base, charged, both, multi, gmem = charged_cycles(spec, mode, memory)
             print(f"  {label}, {mode}: {base:,} -> {charged:,} RTL cycles per update "
