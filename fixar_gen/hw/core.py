@@ -67,12 +67,14 @@ Memory
     writes, arrives in cycle t + 1, so a read-modify-write one cycle apart needs no
     forwarding.  The host read port too (``hostmap.HOST_READ_LATENCY``; the host's
     data address is the memory id above the offset).  The matrix unit reaches only the
-    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``wmem``, ``cmem``).
-    ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``: the element loop and the host
-    only) are interleaved banks: a step reads each operand as one line of adjacent
-    words through its memory's line port (per core; the host's requests muxed into
-    core 0's) and writes its results as one line, and a program never asks one of them
-    for two lines of one step (:mod:`fixar_gen.memory_access`).  ``cmem`` is 2H
+    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``gmem``, ``wmem``,
+    ``cmem``).  ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``) are interleaved
+    banks: a step reads each operand as one line of adjacent words through its
+    memory's line port (per core; the host's requests muxed into core 0's) and writes
+    its results as one line, and a program never asks one of them for two lines of
+    one step (:mod:`fixar_gen.memory_access`); the matrix unit reads a delta in
+    ``gmem`` as one line of that port too (``a``: R adjacent words in FXP32; ``b``: a
+    row of C).  ``cmem`` is 2H
     interleaved banks (:attr:`CoreConfig.acc_half`) with one double-line port per core:
     the matrix unit's read-modify-write of rows m and m + 1 (padded row strides put
     them in the two halves), a step's line, acc_add's two lines (the placement's

@@ -10,9 +10,10 @@ loses no bits when its memory's width is at least its buffer's stored width
 (:func:`fixar_gen.memory_kinds.stored_width`; :func:`fixar_gen.hw.design.
 hardware_limits` refuses a program where it is not).
 
-The memories the element loop alone touches (:data:`fixar_gen.memory_kinds.
-BANKED_MEMORIES`: gradients, optimizer state) are interleaved banks with a line read
-and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
+The memories of the element loop's lines (:data:`fixar_gen.memory_kinds.
+BANKED_MEMORIES`: gradients and deltas, optimizer state; the matrix unit reads a
+delta's line of ``gmem`` too) are interleaved banks with a line read and a line write
+port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
 primitive's ports on a one-core design, so block RAM); the accumulators (``cmem``)
 are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
 :meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
