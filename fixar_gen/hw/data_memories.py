@@ -196,14 +196,17 @@ class DataMemories:
         (``name``, ``name``_mem) at the end of this cycle; the word, sign-extended to
         the datapath word, in the next.  Only ``memories`` (default: every memory that
         is not banked) get a port; a banked memory is read through :meth:`read_lanes`."""
-        addr = self._address_register(address, name)
+        addr = self._address_register(address, name, self._names(memories))
         which = self._memory_register(mem_id, name, self._names(memories))
         return self.read_registered(which, addr, memories)
 
-    def _address_register(self, address, name: str) -> pyrtl.Register:
-        """``address`` registered (``name``): a synchronous read's address."""
-        addr = pyrtl.Register(self.addr_bits, name=name)
-        addr.next <<= _z(address, self.addr_bits)
+    def _address_register(self, address, name: str, memories) -> pyrtl.Register:
+        """``address`` registered (``name``): a synchronous read's address, as wide as
+        the widest of the unbanked ``memories`` it reads (no bit left unused)."""
+        bits = max([s.addr_bits for s in self.shapes
+                    if s.name in memories and s.name not in self.banked] or [1])
+        addr = pyrtl.Register(bits, name=name)
+        addr.next <<= _z(address, bits)
         return addr
 
     @staticmethod
@@ -308,7 +311,8 @@ class DataMemories:
         for v, address in enumerate(addresses):
             words = {}
             if unbanked:
-                words.update(self._word_reads(self._address_register(address, names[v]),
+                words.update(self._word_reads(self._address_register(address, names[v],
+                                                                     unbanked),
                                               unbanked))
             for m in banked:
                 line = self.banked[m].read_words[port]
@@ -388,7 +392,8 @@ class DataMemories:
         for k, address in enumerate(addresses):
             words = {}
             if unbanked:
-                words.update(self._word_reads(self._address_register(address, names[k]),
+                words.update(self._word_reads(self._address_register(address, names[k],
+                                                                     unbanked),
                                               unbanked))
             for m in banked:
                 words[m] = self._extend(self.banked[m].read_words[port][k])
