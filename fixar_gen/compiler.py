@@ -33,7 +33,8 @@ from .numerics import FixedFormat
 # the operations that read them
 from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
 from .memory_access import access_problems
-from .memory_kinds import accumulator_half_line, accumulator_stride, weight_stride
+from .memory_kinds import (DELTA_MEMORY, accumulator_half_line, accumulator_stride,
+                           memory_of, weight_stride)
 from .placement import place
 from .spec import Spec
 from . import algorithms
@@ -314,9 +315,12 @@ class Emitter:
         return self.L.add(name, rows, cols, FixedFormat(64, frac), "acc", self.acc_bits)
 
     def mode(self, streamed: str) -> int:
-        fmt = self.L.buf(streamed).fmt
-        return MODES.index("fxp16" if fmt.width <= self.spec.numerics.fxp16_width
-                           and self.L.precision.mode == "fxp16" else "fxp32")
+        """FXP16 when the streamed operand (a) is narrow enough and in ``amem``: from
+        ``gmem`` (a delta) the matrix unit reads FXP32 lines only."""
+        b = self.L.buf(streamed)
+        return MODES.index("fxp16" if b.fmt.width <= self.spec.numerics.fxp16_width
+                           and self.L.precision.mode == "fxp16"
+                           and memory_of(b) != DELTA_MEMORY else "fxp32")
 
     def parts(self, rows: int, cols: int) -> list[tuple[int, Range, Range]]:
         """(core, rows, cols) of an element-wise step over a rows x cols region: the
@@ -522,10 +526,12 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
         L.add(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{kind}.in", spec))
         for i, width in enumerate(sizes[1:]):
             L.add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{kind}.l{i}", spec))
+            # the deltas live in gmem (memory_kinds.DELTA_MEMORY): a weight gradient
+            # reads its a (the layer's input) from amem and its b (dz) from gmem
             G = spec.numerics.gradient_format
-            L.add(f"{pass_name}.{net}.dz{i}", B, width, G)
+            L.add(f"{pass_name}.{net}.dz{i}", B, width, G, "delta")
             if i < len(sizes) - 2:
-                L.add(f"{pass_name}.{net}.dh{i}", B, width, G)
+                L.add(f"{pass_name}.{net}.dh{i}", B, width, G, "delta")
 
 
 def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),

@@ -271,7 +271,7 @@ class Buffer:
     rows: int
     cols: int
     fmt: FixedFormat
-    kind: str = "data"          # param | state | grad | data | const | acc | prng | monitor
+    kind: str = "data"     # param | state | grad | delta | data | const | acc | prng | monitor
     acc_bits: int = 0
 
     @property

@@ -5,7 +5,9 @@ each banked memory (:data:`~fixar_gen.memory_kinds.BANKED_MEMORIES`, one line po
 each a core), and an FXP16 product's accumulator a row stride that puts rows m and
 m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
 accumulator_stride`), and a matrix the matrix unit reads transposed from ``wmem`` a row
-stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a step reads
+stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a delta in
+``gmem`` is read by the matrix unit as plain lines only (``a`` in FXP32 not transposed,
+``b`` not transposed), and a step reads
 two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, :func:`pair_memory`, in
 opposite halves of the banks: :func:`acc_half_problems`).  The core is wired for
 exactly this (:mod:`fixar_gen.hw.core`); the compiler's programs keep to it (it refuses
@@ -19,8 +21,9 @@ from collections import Counter
 from . import ops
 from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
                   Program, Store, Vector)
-from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, PAIRED_MEMORIES,
-                           SLOT_MEMORY, WEIGHT_MEMORY, accumulator_stride, memory_of,
+from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, DELTA_MEMORY, MATRIX_MEMORIES,
+                           PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY, accumulator_stride,
+                           memory_of,
                            weight_stride)
 
 _READS_DST = set(ops.names(reads_dst=True))
@@ -29,11 +32,12 @@ _WRITES_E = set(ops.writing("e"))
 _FOLDED = set(ops.names(issue="folded"))
 
 
-def step_accesses(ins, program: Program) -> tuple[Counter, Counter]:
+def step_accesses(ins, program: Program, memory=memory_of) -> tuple[Counter, Counter]:
     """(reads, writes) one step of an element instruction makes, per memory: a line per
     operand read (the constants operand c: two words, c[0] and c[1]), a line per
-    operand written (``range`` writes its monitor's min and max as two)."""
-    mem = lambda i: memory_of(program.buffers[i])     # noqa: E731
+    operand written (``range`` writes its monitor's min and max as two).  ``memory``:
+    the memory of a buffer (another placement's rule, to count what it would meet)."""
+    mem = lambda i: memory(program.buffers[i])     # noqa: E731
     reads, writes = Counter(), Counter()
     if isinstance(ins, Load):
         reads[SLOT_MEMORY] += 1
@@ -87,6 +91,20 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                                 f"column is one strided line of {WEIGHT_MEMORY}'s "
                                 f"{2 * acc_half} banks only when the stride is odd (pad "
                                 f"it to {weight_stride(b.cols, 2 * acc_half)} columns)")
+            a = program.buffers[ins.a]
+            if memory_of(a) == DELTA_MEMORY and (ins.ta or MODES[ins.mode] == "fxp16"):
+                how = "transposed" if ins.ta else "in fxp16"
+                problems.append(f"instruction {pc}: mm reads a {a.name} {how} from "
+                                f"{DELTA_MEMORY}; the matrix unit reads {DELTA_MEMORY}'s "
+                                "banks as plain lines only (fxp32, not transposed)")
+            if memory_of(a) == DELTA_MEMORY == memory_of(b):
+                problems.append(f"instruction {pc}: mm reads a {a.name} and b {b.name} both "
+                                f"from {DELTA_MEMORY}; its banks serve the matrix unit one "
+                                "line a cycle (place one of them in another memory)")
+            if memory_of(b) == DELTA_MEMORY and ins.tb:
+                problems.append(f"instruction {pc}: mm reads b {b.name} transposed from "
+                                f"{DELTA_MEMORY}; the matrix unit reads {DELTA_MEMORY}'s "
+                                "banks as plain lines only (rows of b)")
             for role, i in (("a", ins.a), ("b", ins.b), ("dst", ins.dst)):
                 m = memory_of(program.buffers[i])
                 if m not in MATRIX_MEMORIES[role]:

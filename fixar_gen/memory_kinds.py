@@ -4,7 +4,8 @@ the :class:`Memory` record a placement keeps per memory.
 
 The memories follow docs/hardware.md ("Plan: per-kind banked synchronous memories"):
 ``wmem`` parameters and target parameters, ``mmem`` / ``vmem`` the optimizer state,
-``gmem`` gradients, ``amem`` activations and the host slots, ``cmem`` accumulators,
+``gmem`` gradients (of the parameters, and the layers' deltas), ``amem`` activations
+and the host slots, ``cmem`` accumulators,
 ``smem`` the few words of constants, PRNG lanes and monitors.
 """
 
@@ -22,14 +23,20 @@ MEMORY_ROLES = {
     "mmem": "optimizer state: Adam's m (momentum's velocity)",
     "vmem": "optimizer state: Adam's sqrt(v)",
     "smem": "constants, PRNG lanes, range monitors, OU state",
-    "gmem": "gradients of the parameters",
-    "amem": "activations, deltas, inputs, host slots",
+    "gmem": "gradients of the parameters, the layers' deltas",
+    "amem": "activations, inputs, host slots",
     "cmem": "matrix-unit accumulators",
 }
 #: which memories each operand of the matrix unit (``mm``) may name: the core wires the
 #: unit to these only, and :mod:`fixar_gen.memory_access` refuses a program that names
-#: another (the element loop -- load, store, vec, drain -- reaches every memory)
-MATRIX_MEMORIES = {"a": ("amem",), "b": ("amem", "wmem"), "dst": ("cmem",)}
+#: another (the element loop -- load, store, vec, drain -- reaches every memory).  No
+#: product reads two operands from ``amem``: a weight gradient's ``b`` (the delta) is in
+#: ``gmem`` (docs/hardware.md, "The activations in banks")
+MATRIX_MEMORIES = {"a": ("amem", "gmem"), "b": ("wmem", "gmem"), "dst": ("cmem",)}
+#: the memory of the layers' deltas (buffer kind ``delta``), which the matrix unit
+#: reads only as plain lines of its banks: ``a`` in FXP32 not transposed (R adjacent
+#: words), ``b`` not transposed (a row of C adjacent words)
+DELTA_MEMORY = "gmem"
 #: the memories only the element loop and the host touch, built of interleaved banks
 #: (one per vector lane, rounded up to a power of two) with one line read and one line
 #: write port per core: a step reads at most one operand and writes one line in each
@@ -55,8 +62,8 @@ TARGET_PREFIX = "target."
 SECOND_STATE_SUFFIX = ".s"
 #: where the host slots (the program's inputs and outputs) live
 SLOT_MEMORY = "amem"
-_MEMORY_OF_KIND = {"param": "wmem", "grad": "gmem", "acc": "cmem", "const": "smem",
-                   "prng": "smem", "monitor": "smem"}
+_MEMORY_OF_KIND = {"param": "wmem", "grad": "gmem", "delta": DELTA_MEMORY, "acc": "cmem",
+                   "const": "smem", "prng": "smem", "monitor": "smem"}
 
 
 def memory_of(b: Buffer) -> str:
@@ -137,3 +144,55 @@ def accumulator_stride(cols: int, half: int) -> int:
     if half < 1 or half & (half - 1):
         raise ValueError(f"half line {half} is not a power of two")
     return cols + (half - cols) % (2 * half)
+
+
+# -- amem in banks (docs/hardware.md, "Steps", step 4) --------------------------------------
+
+def activation_banks(rows: int, cols: int, lanes: int = 1) -> int:
+    """Banks of ``amem`` in interleaved banks as step 4 plans them: 4P, P the array's
+    rows, columns or vector lanes (the most) rounded up to a power of two.  Four lines,
+    not two: one activation buffer is read both as FXP16's row pair and as its
+    transposed pair (:func:`activation_reads`), and on 2P banks no one row stride puts
+    both in distinct banks (:func:`activation_stride`)."""
+    return 4 * accumulator_half_line(max(rows, cols), lanes)
+
+
+def activation_reads(stride: int, rows: int) -> dict[str, tuple[int, ...]]:
+    """The words the matrix unit reads of its ``a`` operand in one cycle, as offsets from
+    the line's first word, for a buffer of row stride ``stride`` on an array of ``rows``
+    rows: ``line`` (FXP32: elements (m, k0 + r), r < rows, adjacent words), ``row pair``
+    (FXP16: rows m and m + 1, a stride apart), ``column`` (``ta``: elements (k0 + r, m),
+    a stride apart) and ``column pair`` (``ta`` in FXP16: columns m and m + 1)."""
+    line = tuple(range(rows))
+    column = tuple(r * stride for r in line)
+    return {"line": line,
+            "row pair": line + tuple(stride + r for r in line),
+            "column": column,
+            "column pair": column + tuple(c + 1 for c in column)}
+
+
+def shares_banks(offsets, banks: int) -> bool:
+    """Whether two of the words ``offsets`` (from any start) fall in one of ``banks``
+    interleaved banks (word a in bank a mod banks): one read cannot serve them."""
+    offsets = tuple(offsets)
+    return len({o % banks for o in offsets}) < len(offsets)
+
+
+def activation_stride(cols: int, banks: int, rows: int) -> int:
+    """The least row stride ``>= cols`` at which every read of :func:`activation_reads`
+    (``rows`` elements, pairs of them in FXP16) falls in distinct banks of ``amem``'s
+    ``banks`` interleaved banks.  With ``banks`` = 4P and ``rows`` <= P
+    (:func:`activation_banks`) a stride of 2P + 1 mod 4P always does (odd, so a column
+    is distinct; the row pair 2P + 1 .. 2P + rows apart; (2P + 1)^2 = 1 mod 4P, so a
+    column's element r s + 1 would need j - r = 2P + 1 mod 4P), so the padding is less
+    than ``banks`` words a row.  On 2P banks with ``rows`` = P >= 4 there is none: the
+    row pair needs a stride of P mod 2P, which puts a column's elements in two banks."""
+    if banks < 1 or banks & (banks - 1):
+        raise ValueError(f"banks {banks} is not a power of two")
+    if 2 * rows > banks:
+        raise ValueError(f"{2 * rows} words of a pair need {2 * rows} banks, not {banks}")
+    for stride in range(max(cols, 1), max(cols, 1) + banks):
+        if not any(shares_banks(words, banks)
+                   for words in activation_reads(stride, rows).values()):
+            return stride
+    raise ValueError(f"no row stride from {cols} serves {rows} rows on {banks} banks")

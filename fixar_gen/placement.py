@@ -296,8 +296,10 @@ def _aligned(offset: int, phase: int, step: int) -> int:
     return offset + (phase - offset) % step
 
 
-def place(program: Program, share: bool = True, acc_half: int | None = None) -> Placement:
-    """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`)
+def place(program: Program, share: bool = True, acc_half: int | None = None,
+          memory=memory_of) -> Placement:
+    """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`;
+    ``memory``: another rule, to measure a placement the core does not have)
     (``share=False``: every buffer pinned, in table order; what programs that are not
     the compiler's get).  ``acc_half``: H of the core's ``cmem`` (the module's
     *Halves*); without it buffers are packed with no alignment."""
@@ -321,7 +323,7 @@ def place(program: Program, share: bool = True, acc_half: int | None = None) -> 
         else sorted(pinned)
     for i in order:
         b = buffers[i]
-        mem = memory_of(b)
+        mem = memory(b)
         top = align(i, mem, tops.get(mem, 0))
         placed[i] = Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY, mem)
         tops[mem] = top + b.rows * b.cols
@@ -339,7 +341,7 @@ def place(program: Program, share: bool = True, acc_half: int | None = None) -> 
     done: dict[str, list[Placed]] = {}
     for i in temps:
         b, r = buffers[i], ranges[i]
-        mem = memory_of(b)
+        mem = memory(b)
         base = pinned_tops.get(mem, 0)
         size = b.rows * b.cols
         first, last = (r if r is not None else (None, None))
@@ -357,7 +359,7 @@ def place(program: Program, share: bool = True, acc_half: int | None = None) -> 
         tops[mem] = max(tops.get(mem, 0), me.end)
     widths: dict[str, int] = {}
     for b in buffers:
-        widths[memory_of(b)] = max(widths.get(memory_of(b), 1), stored_width(b))
+        widths[memory(b)] = max(widths.get(memory(b), 1), stored_width(b))
     if program.slots:
         widths[SLOT_MEMORY] = max(widths.get(SLOT_MEMORY, 1), *slot_widths(program))
     memories, base = [], 0

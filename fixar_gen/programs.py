@@ -165,8 +165,14 @@ class _Builder:
         a_cols, k_range = self.region(k)
         b_cols, n_range = self.region(n)
         b_rows, k2 = a_cols, k_range
-        a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa)
-        b_kind = self.data_kind(("data", "param"))
+        # a from amem, or (FXP32, not transposed: a plain line) a delta in gmem; b a
+        # weight in wmem or a delta's rows in gmem (fixar_gen.memory_access)
+        a_kind = "data" if mode or ta else self.data_kind(("data", "delta"))
+        a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa, a_kind)
+        # (not both in gmem: one line port serves the matrix unit)
+        b_kind = "param" if a_kind == "delta" else self.data_kind(("delta", "param"))
+        if b_kind == "delta":
+            tb = 0
         # a matrix read transposed from wmem has its row stride padded to an odd number
         # of words (fixar_gen.memory_access): its column is one strided line
         b_stride = weight_stride(b_rows, 2 * self.acc_half) \

@@ -82,6 +82,9 @@ def test_a_step_counts_its_lines_per_memory():
     p = program(buffers, Vector(fn=fn, dst=0, a=1, b=2, rows=Range(0, 2), cols=Range(0, 3)))
     reads, writes = step_accesses(p.code[0], p)
     assert dict(reads) == {"wmem": 1, "mmem": 1, "vmem": 1} and dict(writes) == {"wmem": 1}
+    # counted under another placement's rule (benchmarks/amem_plan.py's): all in one
+    reads, writes = step_accesses(p.code[0], p, lambda b: "amem")
+    assert dict(reads) == {"amem": 3} and dict(writes) == {"amem": 1}
     # a copy within gmem reads one line and writes one: fine
     p = program([buffer(0, "gmem"), buffer(1, "gmem")],
                 Vector(fn=VECTOR_FUNCTIONS.index("copy"), dst=0, a=1, rows=Range(0, 2),
@@ -89,8 +92,8 @@ def test_a_step_counts_its_lines_per_memory():
     assert access_problems(p) == []
 
 
-@pytest.mark.parametrize("role,memory", [("a", "wmem"), ("a", "gmem"), ("b", "mmem"),
-                                         ("b", "vmem")])
+@pytest.mark.parametrize("role,memory", [("a", "wmem"), ("a", "mmem"), ("b", "mmem"),
+                                         ("b", "vmem"), ("b", "amem")])
 def test_the_matrix_unit_is_refused_a_memory_it_is_not_wired_to(role, memory):
     mems = {"a": "amem", "b": "wmem", role: memory}
     acc = Buffer("acc", 2, 2, FixedFormat(64, 32), "acc", 80)
@@ -104,9 +107,11 @@ def test_the_matrix_unit_is_refused_a_memory_it_is_not_wired_to(role, memory):
 
 
 def test_the_banked_memories_are_those_only_the_element_loop_reaches():
-    from fixar_gen.memory_kinds import MATRIX_MEMORIES
+    """... and gmem, which the matrix unit reads as plain lines (the deltas)."""
+    from fixar_gen.memory_kinds import DELTA_MEMORY, MATRIX_MEMORIES
     reached = {m for memories in MATRIX_MEMORIES.values() for m in memories}
-    assert not reached & set(BANKED_MEMORIES)
+    assert reached & set(BANKED_MEMORIES) == {DELTA_MEMORY}
+    assert memory_of(Buffer("d", 2, 2, F, "delta")) == DELTA_MEMORY
     assert {memory_of(buffer(0, m)) for m in ("gmem", "mmem", "vmem")} == set(BANKED_MEMORIES)
 
 
@@ -216,7 +221,7 @@ def test_a_weight_read_transposed_from_wmem_needs_an_odd_row_stride(cols, half_l
     refused exactly when the stride is even and the banks more than one; a weight
     padded by memory_kinds.weight_stride (at most one word) always passes.  Catches a
     check that lets an even stride through (the core would read two elements from one
-    bank) or refuses a row read (tb=0) or a matrix in amem."""
+    bank) or refuses a row read (tb=0) of wmem or of a delta in gmem."""
     half = 1 << half_log
     problems = access_problems(_tb_program(cols), half)
     assert (problems != []) == (cols % 2 == 0 and 2 * half > 1), problems
@@ -229,7 +234,7 @@ def test_a_weight_read_transposed_from_wmem_needs_an_odd_row_stride(cols, half_l
     assert padded - cols in (0, 1) and padded % 2 == 1
     assert access_problems(_tb_program(padded), half) == []
     assert access_problems(_tb_program(cols, tb=0), half) == []
-    assert access_problems(_tb_program(cols, memory="amem"), half) == []
+    assert access_problems(_tb_program(cols, tb=0, memory="gmem"), half) == []
 
 
 def _soft_update(dst_name: str, cols: int = 5) -> Program:
@@ -292,3 +297,32 @@ def test_the_compiled_weights_keep_to_wmem_banks(path):
         kept = {q.name: q.offset for q in p.placement.buffers if q.memory == "wmem"}
         offsets = offsets or kept
         assert kept == offsets, phase
+
+
+@pytest.mark.parametrize("ta,tb,mode,a_mem,b_mem,refused", [
+    (0, 0, 0, "gmem", "wmem", []),                 # a delta's line
+    (1, 0, 1, "amem", "gmem", []),                 # a delta's row
+    (0, 0, 0, "gmem", "gmem", ["a"]),              # both: two lines of one port
+    (0, 0, 1, "gmem", "wmem", ["a"]),              # FXP16: the row pair
+    (1, 0, 0, "gmem", "wmem", ["a"]),              # a transposed delta
+    (0, 1, 0, "amem", "gmem", ["b"]),              # a delta's column
+    (1, 1, 1, "gmem", "gmem", ["a", "a", "b"]),
+    (1, 1, 1, "amem", "wmem", [])])
+def test_the_matrix_unit_reads_deltas_as_plain_lines(ta, tb, mode, a_mem, b_mem, refused):
+    """From gmem (the deltas) the matrix unit reads only what one line of its banks
+    holds: a in FXP32 not transposed (R adjacent words), b not transposed (a row), not
+    both in one product (one line port).  Catches a check that lets a transposed or
+    FXP16 read of gmem through (the core would read a line where it needs a column or
+    a row pair), or both operands (the second request would take the first's line), or
+    refuses the lines."""
+    acc = Buffer("acc", 4, 16, FixedFormat(64, 32), "acc", 80)
+    p = program([buffer(0, a_mem, 4, 4), buffer(1, b_mem, 4, 5), acc],
+                MatMul(dst=2, a=0, b=1, ta=ta, tb=tb, mode=mode, m=Range(0, 4),
+                       n=Range(0, 4), k=Range(0, 4)))
+    problems = access_problems(p)
+    assert [pr.split("mm reads ")[1][0] for pr in problems] == refused, problems
+    if "a" in refused and (ta or mode):
+        how = "transposed" if ta else "in fxp16"
+        assert problems[0] == (f"instruction 0: mm reads a b0 {how} from gmem; the matrix "
+                               "unit reads gmem's banks as plain lines only (fxp32, not "
+                               "transposed)")

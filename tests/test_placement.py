@@ -381,14 +381,14 @@ def test_barriers_that_do_not_synchronise_every_core_give_no_sharing():
 
 def test_each_kind_lives_in_its_memory_and_adam_reads_four_memories():
     """docs/hardware.md's table: parameters and target parameters in wmem, gradients
-    in gmem, Adam's m and sqrt(v) in mmem and vmem, accumulators in cmem, the small
+    and the layers' deltas in gmem, Adam's m and sqrt(v) in mmem and vmem, accumulators in cmem, the small
     kept kinds in smem, activations and host slots in amem; an Adam step's four
     parameter-shaped operands come from four memories."""
     spec = load_spec(EXAMPLES / "fixar_u50.yaml")
     program = compile_program(spec, "train")
     pl = program.placement
-    expected = {"param": "wmem", "grad": "gmem", "acc": "cmem", "const": "smem",
-                "prng": "smem", "monitor": "smem", "data": "amem"}
+    expected = {"param": "wmem", "grad": "gmem", "delta": "gmem", "acc": "cmem",
+                "const": "smem", "prng": "smem", "monitor": "smem", "data": "amem"}
     kinds = set()
     for b, p in zip(program.buffers, pl.buffers):
         kinds.add(b.kind)

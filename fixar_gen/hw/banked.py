@@ -403,6 +403,15 @@ class InterleavedModel:
         return [self.words.get((address + k * stride) % self.depth, 0)
                 for k in range(count)]
 
+    def read_elements(self, addresses) -> list[int]:
+        """A gather (the strided read with any element addresses, ``amem``'s planned
+        activation reads: :func:`fixar_gen.memory_kinds.activation_reads`): word k at
+        ``addresses[k]``; the addresses must lie in distinct banks."""
+        addresses = [a % self.depth for a in addresses]
+        if len({a % self.banks for a in addresses}) < len(addresses):
+            raise ValueError(f"elements {addresses} share banks of {self.banks}")
+        return [self.words.get(a, 0) for a in addresses]
+
     def _double(self, address: int, second: int) -> list[int]:
         """The word addresses of a double line (``banks`` / 2 words from each start)."""
         half = self.banks // 2

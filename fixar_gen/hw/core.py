@@ -67,12 +67,14 @@ Memory
     writes, arrives in cycle t + 1, so a read-modify-write one cycle apart needs no
     forwarding.  The host read port too (``hostmap.HOST_READ_LATENCY``; the host's
     data address is the memory id above the offset).  The matrix unit reaches only the
-    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``wmem``, ``cmem``).
-    ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``: the element loop and the host
-    only) are interleaved banks: a step reads each operand as one line of adjacent
-    words through its memory's line port (per core; the host's requests muxed into
-    core 0's) and writes its results as one line, and a program never asks one of them
-    for two lines of one step (:mod:`fixar_gen.memory_access`).  ``cmem`` is 2H
+    memories ``memory_kinds.MATRIX_MEMORIES`` names (``amem``, ``gmem``, ``wmem``,
+    ``cmem``).  ``gmem``, ``mmem`` and ``vmem`` (``BANKED_MEMORIES``) are interleaved
+    banks: a step reads each operand as one line of adjacent words through its
+    memory's line port (per core; the host's requests muxed into core 0's) and writes
+    its results as one line, and a program never asks one of them for two lines of
+    one step (:mod:`fixar_gen.memory_access`); the matrix unit reads a delta in
+    ``gmem`` as one line of that port too (``a``: R adjacent words in FXP32; ``b``: a
+    row of C).  ``cmem`` is 2H
     interleaved banks (:attr:`CoreConfig.acc_half`) with one double-line port per core:
     the matrix unit's read-modify-write of rows m and m + 1 (padded row strides put
     them in the two halves), a step's line, acc_add's two lines (the placement's
@@ -108,7 +110,8 @@ from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, 
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
-from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, MATRIX_MEMORIES, MEMORIES,
+from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, DELTA_MEMORY, MATRIX_MEMORIES,
+                            MEMORIES,
                             PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
                             accumulator_half_line)
 
@@ -191,9 +194,12 @@ class CoreConfig:
 
     def memory_banks(self, name: str) -> int | None:
         """Interleaved banks of data memory ``name``: :attr:`banks` for the element
-        loop's (``BANKED_MEMORIES``), 2 :attr:`acc_half` for ``cmem`` and ``wmem``
-        (``PAIRED_MEMORIES``: their double line), None for a memory with a port per
-        word."""
+        loop's (``BANKED_MEMORIES``), for ``gmem`` (the deltas') at least the array's
+        rows and columns too (the matrix unit reads R or C adjacent words of it as one
+        line), 2 :attr:`acc_half` for ``cmem`` and ``wmem`` (``PAIRED_MEMORIES``: their
+        double line), None for a memory with a port per word."""
+        if name == DELTA_MEMORY:
+            return accumulator_half_line(max(self.rows, self.cols), self.lanes)
         if name in BANKED_MEMORIES:
             return self.banks
         if name in PAIRED_MEMORIES:
@@ -1105,12 +1111,17 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     hi_ok = mode & line_on & ~(line_last & m_odd)
     H = pe.half
     words = []
+    # row m's R words: from amem a port per word, from gmem (a delta, FXP32 and not
+    # transposed: R adjacent words) one line of its banks; row m + 1's (FXP16) from amem
+    lows = mems.data.read_lanes(port, da["mem"],
+                                [_z(a_line + a_port[r], A) for r in range(R)], 0,
+                                line_valid, [s(f"ra_a{r}_lo") for r in range(R)],
+                                MATRIX_MEMORIES["a"])
     for r in range(R):
         k_ok = k_rem >= r if r else pyrtl.Const(1, 1)     # k0 + r < k_count
-        v_lo = mems.data.read(da["mem"], _z(a_line + a_port[r], A), s(f"ra_a{r}_lo"),
-                              MATRIX_MEMORIES["a"])
+        v_lo = lows[r]
         v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
-                              MATRIX_MEMORIES["a"])
+                              [m for m in MATRIX_MEMORIES["a"] if m != DELTA_MEMORY])
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))
@@ -1136,7 +1147,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
                         s("b_load_row"))
     # the row's C words: on wmem one strided line (element c at row_address +
     # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
-    # elements lie in distinct banks), on amem a port per word
+    # elements lie in distinct banks), on gmem one line (a delta's row, adjacent words)
     values = mems.data.read_strided(
         port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
         [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])

@@ -10,9 +10,10 @@ loses no bits when its memory's width is at least its buffer's stored width
 (:func:`fixar_gen.memory_kinds.stored_width`; :func:`fixar_gen.hw.design.
 hardware_limits` refuses a program where it is not).
 
-The memories the element loop alone touches (:data:`fixar_gen.memory_kinds.
-BANKED_MEMORIES`: gradients, optimizer state) are interleaved banks with a line read
-and a line write port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
+The memories of the element loop's lines (:data:`fixar_gen.memory_kinds.
+BANKED_MEMORIES`: gradients and deltas, optimizer state; the matrix unit reads a
+delta's line of ``gmem`` too) are interleaved banks with a line read and a line write
+port per core (:class:`~fixar_gen.hw.banked.InterleavedBanks`: one
 primitive's ports on a one-core design, so block RAM); the accumulators (``cmem``)
 are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
 :meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
@@ -195,14 +196,17 @@ class DataMemories:
         (``name``, ``name``_mem) at the end of this cycle; the word, sign-extended to
         the datapath word, in the next.  Only ``memories`` (default: every memory that
         is not banked) get a port; a banked memory is read through :meth:`read_lanes`."""
-        addr = self._address_register(address, name)
+        addr = self._address_register(address, name, self._names(memories))
         which = self._memory_register(mem_id, name, self._names(memories))
         return self.read_registered(which, addr, memories)
 
-    def _address_register(self, address, name: str) -> pyrtl.Register:
-        """``address`` registered (``name``): a synchronous read's address."""
-        addr = pyrtl.Register(self.addr_bits, name=name)
-        addr.next <<= _z(address, self.addr_bits)
+    def _address_register(self, address, name: str, memories) -> pyrtl.Register:
+        """``address`` registered (``name``): a synchronous read's address, as wide as
+        the widest of the unbanked ``memories`` it reads (no bit left unused)."""
+        bits = max([s.addr_bits for s in self.shapes
+                    if s.name in memories and s.name not in self.banked] or [1])
+        addr = pyrtl.Register(bits, name=name)
+        addr.next <<= _z(address, bits)
         return addr
 
     @staticmethod
@@ -307,7 +311,8 @@ class DataMemories:
         for v, address in enumerate(addresses):
             words = {}
             if unbanked:
-                words.update(self._word_reads(self._address_register(address, names[v]),
+                words.update(self._word_reads(self._address_register(address, names[v],
+                                                                     unbanked),
                                               unbanked))
             for m in banked:
                 line = self.banked[m].read_words[port]
@@ -367,13 +372,15 @@ class DataMemories:
         word through a port of its own (address registers ``names``); a banked one with
         strided reads (``wmem``) reads them as one strided line through line port
         ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
-        banks (adjacent words, or a column whose padded row stride is odd)."""
+        banks (adjacent words, or a column whose padded row stride is odd); a banked one
+        without (``gmem``: a delta's row) reads the line at ``addresses[0]`` -- the
+        caller keeps the words adjacent."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         for m in banked:
-            if len(addresses) > self.banked[m].strided:
+            if len(addresses) > (self.banked[m].strided or self.banked[m].banks):
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
@@ -385,7 +392,8 @@ class DataMemories:
         for k, address in enumerate(addresses):
             words = {}
             if unbanked:
-                words.update(self._word_reads(self._address_register(address, names[k]),
+                words.update(self._word_reads(self._address_register(address, names[k],
+                                                                     unbanked),
                                               unbanked))
             for m in banked:
                 words[m] = self._extend(self.banked[m].read_words[port][k])

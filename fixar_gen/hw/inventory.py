@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import isa
 from ..boards import U50
-from ..memory_kinds import MATRIX_MEMORIES, MEMORY_ROLES, SLOT_MEMORY
+from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
@@ -219,8 +219,9 @@ class Inventory:
 MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, optimizer "
                    "state, gradients, activations and host slots, accumulators, small "
                    "ones), each at its own width and depth and shared by all cores, with "
-                   "synchronous reads (registered addresses); the gradients and the "
-                   "optimizer state, which only the element loop and the host reach, are "
+                   "synchronous reads (registered addresses); the gradients (and the "
+                   "layers' deltas, whose lines the matrix unit reads too) and the "
+                   "optimizer state are "
                    "interleaved banks with a line read and a line write port per core, "
                    "the accumulators and the parameters 2H interleaved banks with a "
                    "double-line read and write port per core (the parameters' read also "
@@ -255,7 +256,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
                     tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B)),
                     0 if k else bank_port_luts(B, shape.width, reads,
-                                               shape.name in MATRIX_MEMORIES["b"])))
+                                               shape.name == WEIGHT_MEMORY)))
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(

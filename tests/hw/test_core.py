@@ -270,9 +270,11 @@ def test_results_read_by_the_very_next_instruction_equal_golden():
     instruction reads what the one before it wrote.  The synchronous reads make the
     last write of an instruction land in the next one's fetch cycle and a k-tile's
     accumulation read the word the previous line wrote one cycle earlier: a load, a vec
-    reading it at once, an mm reading that as opA and opB (three k-tiles), a second mm
-    accumulating into the same rows, a drain of the sums, two ranges of one monitor
-    back to back, and a store of the drained values."""
+    reading it at once into a delta (gmem), a vec reading that into a weight (wmem), an
+    mm reading the two as opA (gmem's line) and opB (wmem's row; three k-tiles), a
+    second mm accumulating into the same rows (opA from amem, opB transposed), a drain
+    of the sums, two ranges of one monitor back to back, and a store of the drained
+    values."""
     from fixar_gen.cases import Case
     from fixar_gen.isa import (ACTIVATIONS, Buffer, Drain, Halt, Load, MatMul, Program,
                                Range, Slot, Store, Vector)
@@ -281,14 +283,16 @@ def test_results_read_by_the_very_next_instruction_equal_golden():
     fmt = FixedFormat(12, 6)
     acc = FixedFormat(64, 12)
     rng = np.random.default_rng(5)
-    buffers = (Buffer("x", 5, 5, fmt), Buffer("y", 5, 5, fmt),
+    buffers = (Buffer("x", 5, 5, fmt), Buffer("y", 5, 5, fmt, "delta"),
                Buffer("s", 5, 5, acc, "acc", spec.numerics.accumulator_width),
-               Buffer("h", 5, 5, fmt), Buffer("mon", 1, 2, fmt, "monitor"))
+               Buffer("h", 5, 5, fmt), Buffer("mon", 1, 2, fmt, "monitor"),
+               Buffer("w", 5, 5, fmt, "param"))
     fn = VECTOR_FUNCTIONS.index
     code = (Load(dst=0, slot=0, rows=Range(0, 5), cols=Range(0, 5)),
             Vector(fn=fn("add"), dst=1, a=0, b=0, rows=Range(0, 5), cols=Range(0, 5)),
-            MatMul(dst=2, a=1, b=1, m=Range(0, 5), n=Range(0, 5), k=Range(0, 5)),
-            MatMul(dst=2, a=1, b=1, tb=1, accumulate=1, m=Range(0, 5), n=Range(0, 5),
+            Vector(fn=fn("add"), dst=5, a=1, b=0, rows=Range(0, 5), cols=Range(0, 5)),
+            MatMul(dst=2, a=1, b=5, m=Range(0, 5), n=Range(0, 5), k=Range(0, 5)),
+            MatMul(dst=2, a=0, b=5, tb=1, accumulate=1, m=Range(0, 5), n=Range(0, 5),
                    k=Range(0, 5)),
             Drain(dst=3, acc=2, act=ACTIVATIONS.index("identity"), rows=Range(0, 5),
                   cols=Range(0, 5)),

@@ -324,3 +324,66 @@ def test_the_interleaved_banks_become_block_ram(banks, width, addr_bits, tail_bi
     rams = {k: n for k, n in cells.items() if k.startswith(("RAMB", "URAM", "RAM32", "RAM64"))}
     assert rams == expected
     assert summarize(cells)["FF"] <= banks * 2 * (width + addr_bits + 2) + 8
+
+
+@pytest.mark.parametrize("rows,tail_bits", [
+    (1, None), (2, 3), (3, None),
+    pytest.param(16, None, marks=pytest.mark.slow)])     # fixar_u50's: 64 banks, 32 words
+def test_the_gather_serves_amems_activation_reads(rows, tail_bits):
+    """amem's planned reads (docs/hardware.md, step 4) through the strided read of 4P
+    banks with 2R elements: FXP16's row pair and transposed pair (not arithmetic runs:
+    two runs a stride apart, two columns a word apart) and the FXP32 line and column,
+    at any start and at every row stride that serves them (memory_kinds.
+    activation_stride's rule), between line writes; a read's unused elements repeat
+    its first.  Catches a bank taking another element's address and a word taken from
+    the wrong bank when the elements are not one stride apart."""
+    from fixar_gen.memory_kinds import activation_banks, activation_reads, shares_banks
+    banks = activation_banks(rows, 1)
+    count = 2 * rows
+    width, addr_bits = 7, banks.bit_length() + 3
+    block = strided_design(banks, width, addr_bits, tail_bits, False, count)
+    depth = depth_of(banks, addr_bits, tail_bits)
+    top = min(depth, 1 << addr_bits)
+    strides = [s for s in range(1, 3 * banks) if (rows - 1) * s + 1 < top // 2
+               and not any(shares_banks(w, banks) for w in activation_reads(s, rows).values())]
+    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1]),
+                     st.integers(0, (1 << width) - 1))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        sim = pyrtl.FastSimulation(tracer=None, block=block)
+        model = InterleavedModel(banks, width, depth)
+        pending = None
+        for _ in range(data.draw(st.integers(1, 12))):
+            w_at = data.draw(st.integers(0, top - banks))
+            values = data.draw(st.lists(word, min_size=banks, max_size=banks))
+            enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+            stride = data.draw(st.sampled_from(strides))
+            read = data.draw(st.sampled_from(sorted(activation_reads(stride, rows))))
+            offsets = activation_reads(stride, rows)[read]
+            r_at = data.draw(st.integers(0, top - 1 - max(offsets)))
+            elements = [r_at + o for o in offsets]
+            elements += [elements[0]] * (count - len(elements))
+            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": 1}
+            for k in range(banks):
+                inputs[f"in_w{k}"] = values[k]
+                inputs[f"in_we{k}"] = int(enables[k])
+            for k, at in enumerate(elements):
+                inputs[f"in_e{k}"] = at
+            model.write(w_at, values, enables)
+            sim.step(inputs)
+            if pending is not None:
+                got = [sim.inspect(f"out{k}") for k in range(len(pending))]
+                assert got == pending, (got, pending)
+            pending = model.read_elements(elements[:len(offsets)])
+
+    check()
+
+
+def test_the_gather_model_refuses_elements_that_share_banks():
+    model = InterleavedModel(8, 8, 64)
+    model.write(8, list(range(1, 9)), [1] * 8)
+    assert model.read_elements([9, 12, 78]) == [2, 5, 7]     # 78 wraps to 14
+    with pytest.raises(ValueError):
+        model.read_elements([1, 9])

@@ -102,8 +102,8 @@ def test_mapping_rules():
     inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
-    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 196,608,
-    # cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
+    # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 98,304,
+    # gmem 196,608 (the gradients and the layers' deltas), cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
     # line a cycle, 8,192 + 32 words a bank; wmem 524,288: the weights' row strides
     # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
@@ -114,18 +114,20 @@ def test_mapping_rules():
                       "mem_mmem_bank": (32, 1 << 14, 16),
                       "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
                       "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
-                      "mem_amem": (32, 1 << 17, 1), "mem_amem_tail": (32, 1 << 16, 1),
+                      "mem_gmem_bank_tail": (32, 1 << 12, 16),
+                      "mem_amem": (32, 1 << 16, 1), "mem_amem_tail": (32, 1 << 15, 1),
                       "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 32, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
-    # (amem), C (amem); the host's one of each;
+    # (amem; its b is in wmem or gmem); the host's one of each;
     # a bank: one line read and one line write port per core (the host's muxed in)
     assert ports == {"mem_wmem_bank": (2, 2),
                      "mem_smem": (2 * 66 + 1, 37),
-                     "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 114 + 1, 37),
-                     "mem_amem_tail": (2 * 114 + 1, 37), "mem_cmem_bank": (2, 2),
+                     "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 98 + 1, 37),
+                     "mem_amem_tail": (2 * 98 + 1, 37), "mem_cmem_bank": (2, 2),
                      "mem_cmem_bank_tail": (2, 2), "mem_mmem_bank": (2, 2),
-                     "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2)}
+                     "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2),
+                     "mem_gmem_bank_tail": (2, 2)}
     # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
@@ -143,7 +145,8 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
     inv = memory_inventory(cfg)
     banked = [m for m in inv.memories if m.bank_names]
     assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank",
-                                        "mem_cmem_bank", "mem_wmem_bank"}
+                                        "mem_gmem_bank_tail", "mem_cmem_bank",
+                                        "mem_wmem_bank"}
     for m in banked:
         # the accumulators and the weights: 2 x 16 banks (a double line: rows m and
         # m + 1 of FXP16, soft_update's target and parameter)
