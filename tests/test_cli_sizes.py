@@ -51,8 +51,8 @@ def test_generate_refuses_a_memory_beyond_the_bound(tmp_path, capsys):
     """Within the spec's lower bound but not within the compiled programs' real needs:
     generate says so in one line and writes nothing."""
     path = write(tmp_path, {
-        "name": "wide", "networks": {"actor": {"hidden": [150, 150]},
-                                     "critic": {"hidden": [150, 150]}},
+        "name": "wide", "networks": {"actor": {"hidden": [250, 250]},
+                                     "critic": {"hidden": [250, 250]}},
         "algorithm": {"batch_size": 65536, "replay_size": 100000}})
     load_spec(path)                                  # a valid spec
     out = tmp_path / "build"
