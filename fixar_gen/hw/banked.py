@@ -230,7 +230,7 @@ class InterleavedBanks:
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
-                 strided: int = 0):
+                 strided: int = 0, given_lines: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
@@ -254,6 +254,20 @@ class InterleavedBanks:
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
+        # each start's line and line + 1 (:meth:`line_pair`): the caller's
+        # (``given_lines``), computed before its multiplexer, or from the read address
+        self.read_lines = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines"))
+                           for p in range(ports)]
+        self._write_lines = [self.line_pair(a) for a in self.write_address]
+        if halves:
+            self.read_lines2 = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines2"))
+                                for p in range(ports)]
+            self._write_lines2 = [self.line_pair(a) for a in self.write_address2]
+        if not given_lines:
+            for p in range(ports):
+                self.read_lines[p] <<= self.line_pair(self.read_address[p])
+                if halves:
+                    self.read_lines2[p] <<= self.line_pair(self.read_address2[p])
         if not 0 <= strided <= banks:
             raise ValueError(f"interleaved memory {scope.prefix}: {strided} strided "
                              f"elements on {banks} banks")
@@ -339,24 +353,37 @@ class InterleavedBanks:
         return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
             else line.zero_extended(self.bank_bits)
 
+    def line_pair(self, address) -> pyrtl.WireVector:
+        """The line of a start at word ``address`` and the next one, each fitted to a
+        bank's address (``concat(line + 1, line)``): a bank before the start's bank
+        reads the second.  A caller choosing among several starts (``given_lines``)
+        computes each one's pair before its multiplexer, so that the banks' addresses
+        select finished sums."""
+        line = self._line(address)
+        return pyrtl.concat(self._fit_bank(line + 1), self._fit_bank(line))
+
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
         first = (self.read_address if read else self.write_address)[p]
+        lines = (self.read_lines if read else self._write_lines)[p]
         if not self.halves:
-            return self._bank_address(first, b)
+            return self._bank_address(first, lines, b)
         second = (self.read_address2 if read else self.write_address2)[p]
+        lines2 = (self.read_lines2 if read else self._write_lines2)[p]
         offset = (pyrtl.Const(b, self.lb) - first[:self.lb])[:self.lb]
-        return pyrtl.select(offset[self.lb - 1], self._bank_address(second, b),
-                            self._bank_address(first, b))
+        return pyrtl.select(offset[self.lb - 1], self._bank_address(second, lines2, b),
+                            self._bank_address(first, lines, b))
 
-    def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
-        """Bank ``b``'s address of the line starting at word ``address``: its line, one
-        more when bank b lies before the start's bank (the line wraps into the next)."""
-        line = self._line(address)
-        if self.lb and b < self.banks - 1:       # the last bank is never before the start
-            line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
-        return self._fit_bank(line)
+    def _bank_address(self, address: pyrtl.WireVector, lines: pyrtl.WireVector, b: int
+                      ) -> pyrtl.WireVector:
+        """Bank ``b``'s address of the line starting at word ``address`` (``lines``: its
+        :meth:`line_pair`): its line, the next when bank b lies before the start's bank
+        (the line wraps into the next)."""
+        line, after = lines[:self.bank_bits], lines[self.bank_bits:]
+        if not self.lb or b == self.banks - 1:   # the last bank is never before the start
+            return line
+        return pyrtl.select(pyrtl.Const(b, self.lb) < address[:self.lb], after, line)
 
     def _bank_read(self, b: int, addr: pyrtl.WireVector) -> pyrtl.WireVector:
         main = self.blocks[b][0][addr[:self.shape[0]]]
