@@ -25,8 +25,8 @@ docs/hardware.md banks them too.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
-from functools import reduce
 
 import pyrtl
 
@@ -125,15 +125,17 @@ def _z(value, bits: int) -> pyrtl.WireVector:
 
 
 def _any(bits) -> pyrtl.WireVector:
-    return reduce(lambda a, b: a | b, bits, pyrtl.Const(0, 1))
+    """The OR of ``bits`` as a balanced tree (0 for none)."""
+    bits = list(bits)
+    return pyrtl.tree_reduce(operator.or_, bits) if bits else pyrtl.Const(0, 1)
 
 
 def _pick(choices, bits: int) -> pyrtl.WireVector:
     """The value whose select is 1 among ``choices`` ((select, value) pairs, at most
-    one select 1; 0 when none is): an AND-OR, no priority chain."""
-    return reduce(lambda a, b: a | b,
-                  [pyrtl.select(sel, _z(value, bits), pyrtl.Const(0, bits))
-                   for sel, value in choices], pyrtl.Const(0, bits))
+    one select 1; 0 when none is): an AND-OR tree, no priority chain."""
+    terms = [pyrtl.select(sel, _z(value, bits), pyrtl.Const(0, bits))
+             for sel, value in choices]
+    return pyrtl.tree_reduce(operator.or_, terms) if terms else pyrtl.Const(0, bits)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,9 @@ class _LineRead:
     memory ``mem_id`` (one of ``memories``); ``host``: the host's, served when no core's
     is; ``second``: a double line's second start (None: H past ``address``); ``flag``:
     the wire that tells the request it was served as the second half line (None: it
-    reads no memory with halves)."""
+    reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
+    the port and names that memory}, when the caller has it registered (else ``want``
+    and ``mem_id`` decide)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -152,6 +156,13 @@ class _LineRead:
     second: pyrtl.WireVector | None
     flag: pyrtl.WireVector | None
     memories: tuple[str, ...]
+    asks: dict | None = None
+
+    def asking(self, memory: str) -> pyrtl.WireVector:
+        """1 when the request wants the port and names ``memory``."""
+        if self.asks is not None:
+            return self.asks[memory]
+        return self.want & (self.mem_id == memory_id(memory))
 
 
 class DataMemories:
@@ -307,14 +318,17 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False) -> list[pyrtl.WireVector]:
+                   memories=MEMORIES, host: bool = False, asks: dict | None = None
+                   ) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
         reads each lane's word through a port of its own (address registers ``names``);
         a banked one reads the line at ``addresses[0]`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
-        is)."""
+        is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
+        memory)`` for each banked memory, registered by a caller that knows it a cycle
+        ahead, so that the port's choice starts at registers."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -333,7 +347,7 @@ class DataMemories:
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
-                                              host, None, flag, tuple(banked)))
+                                              host, None, flag, tuple(banked), asks))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -506,18 +520,15 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        here = [r.want & (r.mem_id == k) for r in cores]
-        # served first (no earlier request wants it), as the second half line (one
+        here = [r.asking(m) for r in cores]
+        # each a function of the requests' wants alone, OR trees rather than chains:
+        # served first (no earlier request wants the port), as the second half line (one
         # does), as the first of those (exactly one does)
-        before, first, seconds, once = pyrtl.Const(0, 1), [], [], []
-        one = pyrtl.Const(0, 1)
-        for h in here:
-            first.append(h & ~before)
-            seconds.append(h & before)
-            once.append(h & one)
-            one = (one & ~h) | (~before & h)
-            before = before | h
-        idle = ~before                           # no core's request: the host's
+        before = [_any(here[:i]) for i in range(len(here))]
+        first = [h & ~b for h, b in zip(here, before)]
+        seconds = [h & b for h, b in zip(here, before)]
+        once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
+        idle = ~_any(here)                       # no core's request: the host's
         lines = banks.line_pair
         address = _pick([(g, r.address) for g, r in zip(first, cores)] + [(idle, default)], A)
         banks.read_address[p] <<= address[:banks.addr_bits]
@@ -526,11 +537,11 @@ class DataMemories:
         if banks.halves:
             # the served request's own second start (a double line's, or H past its
             # start), unless a later request is served as the second half line
-            own = [r.second if r.second is not None else _z(r.address + half, A)
-                   for r in cores]
             own_first = _any([g for g, r in zip(first, cores) if r.second is not None])
-            use_own = ~_any(seconds) | own_first
-            choices = [(g & use_own, a, lines(a)) for g, a in zip(first, own)]
+            alone = ~_any(seconds)
+            choices = [(g, r.second, lines(r.second)) if r.second is not None else
+                       (g & alone, _z(r.address + half, A), lines(_z(r.address + half, A)))
+                       for g, r in zip(first, cores)]
             choices += [(g & ~own_first, r.address, lines(r.address))
                         for g, r in zip(once, cores)]
             at = _z(default + half, A)
