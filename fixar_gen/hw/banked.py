@@ -226,7 +226,15 @@ class InterleavedBanks:
     or ``s`` = 1, adjacent words): bank b reads the element whose address is b mod
     ``banks`` (at its address ``div banks``; a bank no element names reads address 0),
     and word k comes from the bank its element's address names (a multiplexer per
-    element beside the line's rotation)."""
+    element beside the line's rotation).
+
+    A bank's address is its start's line or the next one (bank b before the start's
+    bank), chosen by the start's low bits from the pair ``concat(line + 1, line)``
+    (:meth:`line_pair`): ``read_lines[p]`` (and ``read_lines2[p]`` with halves), driven
+    here from the read addresses or, with ``given_lines``, by the caller, which
+    computes each request's pair before it chooses among them (:class:`~fixar_gen.hw.
+    data_memories.DataMemories`), so no sum lies between its choice and the banks'
+    address registers."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
