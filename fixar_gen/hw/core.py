@@ -690,10 +690,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
     issuing = named(in_state[ELEM_START], s("elem_issue"))
-    # which banked memory each operand names, registered (the descriptors hold from
-    # FETCH to the next FETCH, so the flags are right in every cycle a unit reads)
-    flags_a = mems.data.memory_flags(desc_regs["a"][0]["mem"], s("a_is"))
-    flags_b = mems.data.memory_flags(db["mem"], s("b_is"))
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
@@ -733,20 +729,34 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     lane_names = [s.sub(f"lane{v}") for v in range(lanes)]
     reads_dst = fn_flag(ops.names(reads_dst=True), "reads_dst")
     rd = {}
-    for slot_name, mem_id, broadcast, want, flags in (
+    # whether each read asks for a banked memory's line port, registered a cycle ahead
+    # from the next state (the descriptors and decoded flags it reads hold from DECODE
+    # to the next FETCH, so their values are the same a cycle earlier)
+    issuing_next = state_next == ELEM_START
+    copy_next = state_next == COPY
+    for slot_name, mem_id, broadcast, want, want_next in (
             ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
-             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue,
-             {m: pyrtl.select(copy_issue, flag, flags_a[m]) for m, flag in
-              mems.data.memory_flags(copy_src_mem, s("copy_src_is")).items()}),
-            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"], flags_b),
-            ("d", dd["mem"], is_range, issuing & reads_dst, None),
+             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue, None),
+            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"],
+             issuing_next & present["b"]),
+            ("d", dd["mem"], is_range, issuing & reads_dst, issuing_next & reads_dst),
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
-             is_range | (~e_unbroadcast & single("e")), issuing & present["e"], None)):
-        if flags is None:
-            flags = mems.data.memory_flags(mem_id, s(f"{slot_name}_is"))
+             is_range | (~e_unbroadcast & single("e")), issuing & present["e"],
+             issuing_next & present["e"])):
+        asks = {}
+        for m in mems.data.banked:
+            k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
+            if slot_name == "a":
+                ask_next = (copy_next & (_z(copy_src_mem, MEMORY_ID_BITS) == k)) | \
+                    (issuing_next & present["a"] &
+                     (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
+            else:
+                ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
+            asks[m] = _reg(1, s(f"ask_{slot_name}_{m}"))
+            asks[m].next <<= ask_next
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names], mem_flags=flags)
+            [ls(f"ra_{slot_name}") for ls in lane_names], asks=asks)
 
     for v in range(lanes):
         ls = lane_names[v]
@@ -1154,8 +1164,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     # elements lie in distinct banks), on amem a port per word
     values = mems.data.read_strided(
         port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
-        [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"],
-        mem_flags=mems.data.memory_flags(db["mem"], s("b_is")))
+        [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])
     weights = []
     for c in range(C):
         n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count

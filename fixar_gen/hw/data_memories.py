@@ -138,22 +138,15 @@ def _pick(choices, bits: int) -> pyrtl.WireVector:
     return pyrtl.tree_reduce(operator.or_, terms) if terms else pyrtl.Const(0, bits)
 
 
-def _names(mem_id, flags: dict | None, memory: str) -> pyrtl.WireVector:
-    """1 when ``mem_id`` names ``memory``: its registered flag when there are
-    ``flags``."""
-    if flags is not None:
-        return flags[memory]
-    return mem_id == memory_id(memory)
-
-
 @dataclass(frozen=True)
 class _LineRead:
     """A request for a line port: ``want`` it in this cycle, the line at ``address`` of
     memory ``mem_id`` (one of ``memories``); ``host``: the host's, served when no core's
     is; ``second``: a double line's second start (None: H past ``address``); ``flag``:
     the wire that tells the request it was served as the second half line (None: it
-    reads no memory with halves); ``mem_flags``: {memory: 1 when ``mem_id`` names it},
-    registers the caller keeps (:meth:`DataMemories.memory_flags`), or None."""
+    reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
+    the port and names that memory}, when the caller has it registered (else ``want``
+    and ``mem_id`` decide)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -163,11 +156,13 @@ class _LineRead:
     second: pyrtl.WireVector | None
     flag: pyrtl.WireVector | None
     memories: tuple[str, ...]
-    mem_flags: dict | None = None
+    asks: dict | None = None
 
     def asking(self, memory: str) -> pyrtl.WireVector:
         """1 when the request wants the port and names ``memory``."""
-        return self.want & _names(self.mem_id, self.mem_flags, memory)
+        if self.asks is not None:
+            return self.asks[memory]
+        return self.want & (self.mem_id == memory_id(memory))
 
 
 class DataMemories:
@@ -223,8 +218,8 @@ class DataMemories:
         # requests on the banked memories' line ports, the host's last: reads
         # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
         # memories, second start or None); strided reads (port, mem id, want, element
-        # addresses, memory flags or None) are also in _line_reads (as a read at the
-        # first element) and in _strided_reads
+        # addresses) are also in _line_reads (as a read at the first element) and in
+        # _strided_reads
         self._line_reads: list[_LineRead] = []
         self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
@@ -323,7 +318,7 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False, mem_flags: dict | None = None
+                   memories=MEMORIES, host: bool = False, asks: dict | None = None
                    ) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
@@ -331,9 +326,9 @@ class DataMemories:
         reads each lane's word through a port of its own (address registers ``names``);
         a banked one reads the line at ``addresses[0]`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
-        is).  ``mem_flags`` (optional): :meth:`memory_flags` of ``mem_id``, when
-        ``mem_id`` holds from the cycle before each read, so that the port's choice
-        starts at registers."""
+        is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
+        memory)`` for each banked memory, registered by a caller that knows it a cycle
+        ahead, so that the port's choice starts at registers."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -352,8 +347,7 @@ class DataMemories:
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
-                                              host, None, flag, tuple(banked),
-                                              mem_flags))
+                                              host, None, flag, tuple(banked), asks))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -411,8 +405,8 @@ class DataMemories:
                                   [_z(e, 1) for e in enables], False, (mem,),
                                   _z(second, self.addr_bits)))
 
-    def read_strided(self, port: int, mem_id, addresses, want, names, memories,
-                     mem_flags: dict | None = None) -> list[pyrtl.WireVector]:
+    def read_strided(self, port: int, mem_id, addresses, want, names, memories
+                     ) -> list[pyrtl.WireVector]:
         """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
         word through a port of its own (address registers ``names``); a banked one with
@@ -430,8 +424,8 @@ class DataMemories:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
             self._line_reads.append(_LineRead(port, mem_id, addresses[0], _z(want, 1),
-                                              False, None, None, tuple(banked), mem_flags))
-            self._strided_reads.append((port, mem_id, _z(want, 1), addresses, mem_flags))
+                                              False, None, None, tuple(banked)))
+            self._strided_reads.append((port, mem_id, _z(want, 1), addresses))
         out = []
         for k, address in enumerate(addresses):
             words = {}
@@ -442,17 +436,6 @@ class DataMemories:
                 words[m] = self._extend(self.banked[m].read_words[port][k])
             out.append(self._select(which, {m: words[m] for m in memories}))
         return out
-
-    def memory_flags(self, mem_id, name: str) -> dict[str, pyrtl.Register]:
-        """{banked memory: 1 when ``mem_id`` named it in the previous cycle}, registers
-        (``name``_memory): a read whose memory id holds from the cycle before it (a
-        descriptor's, from FETCH to the next FETCH) passes them as ``mem_flags``, so
-        that no compare of the id lies between the registers and the line ports."""
-        flags = {}
-        for m in self.banked:
-            flags[m] = pyrtl.Register(1, name=f"{name}_{m}")
-            flags[m].next <<= _z(mem_id, MEMORY_ID_BITS) == memory_id(m)
-        return flags
 
     def finish(self) -> None:
         """Drive the banked memories' line ports from the requests (call once, after
@@ -473,8 +456,9 @@ class DataMemories:
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
-                    for _, mem_id, want, elems, mem_flags in strided:
-                        take = want & _names(mem_id, mem_flags, m)
+                    k = memory_id(m)
+                    for _, mem_id, want, elems in strided:
+                        take = want & (mem_id == k)
                         flag = flag | take
                         elements = [pyrtl.select(take, elems[j], elements[j])
                                     if j < len(elems) else elements[j]
