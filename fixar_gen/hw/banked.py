@@ -230,8 +230,10 @@ class InterleavedBanks:
 
     A bank's address is its start's line or the next one (bank b before the start's
     bank), chosen by the start's low bits from the pair ``concat(line + 1, line)``
-    (:meth:`line_pair`): ``read_lines[p]`` (and ``read_lines2[p]`` with halves), driven
-    here from the read addresses or, with ``given_lines``, by the caller, which
+    (:meth:`line_pair`): ``read_lines[p]`` (and ``read_lines2[p]`` with halves; none
+    on one bank, which reads its address), driven
+    here from the read addresses or, with ``given_lines``, by the caller (the read
+    addresses then carry the starts' low log2(``banks``) bits alone), which
     computes each request's pair before it chooses among them (:class:`~fixar_gen.hw.
     data_memories.DataMemories`), so no sum lies between its choice and the banks'
     address registers."""
@@ -253,26 +255,30 @@ class InterleavedBanks:
                                        max_write_ports=ports)
                         for k, bits in enumerate(shape)] for b in range(banks)]
         self.shape = shape
-        self.read_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr"))
+        # (with given lines a read start is its word within the line: the lines are given)
+        start_bits = lb if given_lines and lb else addr_bits
+        self.read_address = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr"))
                              for p in range(ports)]
         self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
                               for p in range(ports)]
         if halves:
-            self.read_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr2"))
+            self.read_address2 = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr2"))
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
-        # each start's line and line + 1 (:meth:`line_pair`): the caller's
-        # (``given_lines``), computed before its multiplexer, or from the read address
+        # each start's line and line + 1 (:meth:`line_pair`; one bank reads the line
+        # alone): the caller's (``given_lines``), computed before its multiplexer, or
+        # from the read address
+        starts = range(ports) if lb else ()
         self.read_lines = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines"))
-                           for p in range(ports)]
-        self._write_lines = [self.line_pair(a) for a in self.write_address]
+                           for p in starts]
+        self._write_lines = [self.line_pair(self.write_address[p]) for p in starts]
         if halves:
             self.read_lines2 = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines2"))
-                                for p in range(ports)]
-            self._write_lines2 = [self.line_pair(a) for a in self.write_address2]
+                                for p in starts]
+            self._write_lines2 = [self.line_pair(self.write_address2[p]) for p in starts]
         if not given_lines:
-            for p in range(ports):
+            for p in starts:
                 self.read_lines[p] <<= self.line_pair(self.read_address[p])
                 if halves:
                     self.read_lines2[p] <<= self.line_pair(self.read_address2[p])
@@ -374,6 +380,8 @@ class InterleavedBanks:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
         first = (self.read_address if read else self.write_address)[p]
+        if not self.lb:
+            return self._fit_bank(first)
         lines = (self.read_lines if read else self._write_lines)[p]
         if not self.halves:
             return self._bank_address(first, lines, b)
@@ -389,7 +397,7 @@ class InterleavedBanks:
         :meth:`line_pair`): its line, the next when bank b lies before the start's bank
         (the line wraps into the next)."""
         line, after = lines[:self.bank_bits], lines[self.bank_bits:]
-        if not self.lb or b == self.banks - 1:   # the last bank is never before the start
+        if b == self.banks - 1:                  # the last bank is never before the start
             return line
         return pyrtl.select(pyrtl.Const(b, self.lb) < address[:self.lb], after, line)
 

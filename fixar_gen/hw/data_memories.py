@@ -507,7 +507,8 @@ class DataMemories:
     def _drive_reads(self, m: str, banks: InterleavedBanks, p: int, reads: list,
                      flags: dict) -> pyrtl.WireVector:
         """Drive line port ``p`` of memory ``m``'s read starts from ``reads`` (the
-        requests that can name it, the host's last) and return its first start.  The
+        requests that can name it, the host's last) and return its first start (whole
+        on a memory with strided reads, else its word within the line).  The
         first request wanting the port is served (the host's when none does); on a
         memory with halves a request wanting it beside an earlier one is served as the
         second half line (acc_add's second operand: the first such; a double line's own
@@ -522,19 +523,25 @@ class DataMemories:
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
         here = [r.asking(m) for r in cores]
         # each a function of the requests' wants alone, OR trees rather than chains:
-        # served first (no earlier request wants the port), as the second half line (one
-        # does), as the first of those (exactly one does)
+        # served first (no earlier request wants the port)
         before = [_any(here[:i]) for i in range(len(here))]
         first = [h & ~b for h, b in zip(here, before)]
-        seconds = [h & b for h, b in zip(here, before)]
-        once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
         idle = ~_any(here)                       # no core's request: the host's
         lines = banks.line_pair
-        address = _pick([(g, r.address) for g, r in zip(first, cores)] + [(idle, default)], A)
-        banks.read_address[p] <<= address[:banks.addr_bits]
-        banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
-                                      + [(idle, lines(default))], 2 * banks.bank_bits)
+        # (the whole start only for the strided reads' elements; the banks take its word
+        # within the line and the line pairs)
+        bits = A if banks.strided else banks.read_address[p].bitwidth
+        address = _pick([(g, r.address) for g, r in zip(first, cores)] + [(idle, default)],
+                        bits)
+        banks.read_address[p] <<= address[:banks.read_address[p].bitwidth]
+        if banks.lb:                             # (one bank reads its address alone)
+            banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
+                                          + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
+            # served as the second half line (an earlier request wants the port), as the
+            # first of those (exactly one does)
+            seconds = [h & b for h, b in zip(here, before)]
+            once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
             # the served request's own second start (a double line's, or H past its
             # start), unless a later request is served as the second half line
             own_first = _any([g for g, r in zip(first, cores) if r.second is not None])
@@ -546,8 +553,8 @@ class DataMemories:
                         for g, r in zip(once, cores)]
             at = _z(default + half, A)
             choices.append((idle, at, lines(at)))
-            second = _pick([(g, a) for g, a, _ in choices], A)
-            banks.read_address2[p] <<= second[:banks.addr_bits]
+            second = _pick([(g, a) for g, a, _ in choices], banks.read_address2[p].bitwidth)
+            banks.read_address2[p] <<= second
             banks.read_lines2[p] <<= _pick([(g, ls) for g, _, ls in choices],
                                            2 * banks.bank_bits)
             for r, later in zip(cores + hosts, seconds + [pyrtl.Const(0, 1)] * len(hosts)):
