@@ -226,11 +226,21 @@ class InterleavedBanks:
     or ``s`` = 1, adjacent words): bank b reads the element whose address is b mod
     ``banks`` (at its address ``div banks``; a bank no element names reads address 0),
     and word k comes from the bank its element's address names (a multiplexer per
-    element beside the line's rotation)."""
+    element beside the line's rotation).
+
+    A bank's address is its start's line or the next one (bank b before the start's
+    bank), chosen by the start's low bits from the pair ``concat(line + 1, line)``
+    (:meth:`line_pair`): ``read_lines[p]`` (and ``read_lines2[p]`` with halves; none
+    on one bank, which reads its address), driven
+    here from the read addresses or, with ``given_lines``, by the caller (the read
+    addresses then carry the starts' low log2(``banks``) bits alone), which
+    computes each request's pair before it chooses among them (:class:`~fixar_gen.hw.
+    data_memories.DataMemories`), so no sum lies between its choice and the banks'
+    address registers."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
-                 strided: int = 0):
+                 strided: int = 0, given_lines: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
@@ -245,15 +255,33 @@ class InterleavedBanks:
                                        max_write_ports=ports)
                         for k, bits in enumerate(shape)] for b in range(banks)]
         self.shape = shape
-        self.read_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr"))
+        # (with given lines a read start is its word within the line: the lines are given)
+        start_bits = lb if given_lines and lb else addr_bits
+        self.read_address = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr"))
                              for p in range(ports)]
         self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
                               for p in range(ports)]
         if halves:
-            self.read_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_raddr2"))
+            self.read_address2 = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr2"))
                                   for p in range(ports)]
             self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
+        # each start's line and line + 1 (:meth:`line_pair`; one bank reads the line
+        # alone): the caller's (``given_lines``), computed before its multiplexer, or
+        # from the read address
+        starts = range(ports) if lb else ()
+        self.read_lines = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines"))
+                           for p in starts]
+        self._write_lines = [self.line_pair(self.write_address[p]) for p in starts]
+        if halves:
+            self.read_lines2 = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines2"))
+                                for p in starts]
+            self._write_lines2 = [self.line_pair(self.write_address2[p]) for p in starts]
+        if not given_lines:
+            for p in starts:
+                self.read_lines[p] <<= self.line_pair(self.read_address[p])
+                if halves:
+                    self.read_lines2[p] <<= self.line_pair(self.read_address2[p])
         if not 0 <= strided <= banks:
             raise ValueError(f"interleaved memory {scope.prefix}: {strided} strided "
                              f"elements on {banks} banks")
@@ -339,24 +367,39 @@ class InterleavedBanks:
         return line[:self.bank_bits] if line.bitwidth >= self.bank_bits \
             else line.zero_extended(self.bank_bits)
 
+    def line_pair(self, address) -> pyrtl.WireVector:
+        """The line of a start at word ``address`` and the next one, each fitted to a
+        bank's address (``concat(line + 1, line)``): a bank before the start's bank
+        reads the second.  A caller choosing among several starts (``given_lines``)
+        computes each one's pair before its multiplexer, so that the banks' addresses
+        select finished sums."""
+        line = self._line(address)
+        return pyrtl.concat(self._fit_bank(line + 1), self._fit_bank(line))
+
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
         first = (self.read_address if read else self.write_address)[p]
+        if not self.lb:
+            return self._fit_bank(first)
+        lines = (self.read_lines if read else self._write_lines)[p]
         if not self.halves:
-            return self._bank_address(first, b)
+            return self._bank_address(first, lines, b)
         second = (self.read_address2 if read else self.write_address2)[p]
+        lines2 = (self.read_lines2 if read else self._write_lines2)[p]
         offset = (pyrtl.Const(b, self.lb) - first[:self.lb])[:self.lb]
-        return pyrtl.select(offset[self.lb - 1], self._bank_address(second, b),
-                            self._bank_address(first, b))
+        return pyrtl.select(offset[self.lb - 1], self._bank_address(second, lines2, b),
+                            self._bank_address(first, lines, b))
 
-    def _bank_address(self, address: pyrtl.WireVector, b: int) -> pyrtl.WireVector:
-        """Bank ``b``'s address of the line starting at word ``address``: its line, one
-        more when bank b lies before the start's bank (the line wraps into the next)."""
-        line = self._line(address)
-        if self.lb and b < self.banks - 1:       # the last bank is never before the start
-            line = line + (pyrtl.Const(b, self.lb) < address[:self.lb])
-        return self._fit_bank(line)
+    def _bank_address(self, address: pyrtl.WireVector, lines: pyrtl.WireVector, b: int
+                      ) -> pyrtl.WireVector:
+        """Bank ``b``'s address of the line starting at word ``address`` (``lines``: its
+        :meth:`line_pair`): its line, the next when bank b lies before the start's bank
+        (the line wraps into the next)."""
+        line, after = lines[:self.bank_bits], lines[self.bank_bits:]
+        if b == self.banks - 1:                  # the last bank is never before the start
+            return line
+        return pyrtl.select(pyrtl.Const(b, self.lb) < address[:self.lb], after, line)
 
     def _bank_read(self, b: int, addr: pyrtl.WireVector) -> pyrtl.WireVector:
         main = self.blocks[b][0][addr[:self.shape[0]]]

@@ -511,6 +511,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                                                   imem_we)
 
     state = _reg(STATE_BITS, s("state"))
+    # the states that ask for the data memories' line ports, also as flags registered
+    # from the next state (the same values a cycle's decode earlier): the ports' requests
+    # then start at registers
+    state_next = pyrtl.WireVector(STATE_BITS, s("state_next"))
+    state.next <<= state_next
+    in_state = {value: _reg(1, s(f"in_{label}"))
+                for value, label in ((ELEM_START, "elem_start"), (COPY, "copy"),
+                                     (MM_PRE, "mm_pre"), (MM_RUN, "mm_run"))}
+    for value, flag in in_state.items():
+        flag.next <<= state_next == value
     pc = _reg(cfg.imem_bits, s("pc"))
     instr = _reg(isa.INSTRUCTION_BITS, s("instr"))
     cycle_count = _reg(STAT_BITS, s("cycles"))
@@ -618,7 +628,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     last_col = _reg(1, s("last_col"))
     last_row = _reg(1, s("last_row"))
     group = named(pyrtl.select(last_col, cols_left, group_max), s("group"))
-    advance = (state == ELEM_START) | (state == COPY)
+    advance = in_state[ELEM_START] | in_state[COPY]
     row_done = advance & last_col
     last_col.next <<= pyrtl.select(placing | row_done, cols_count <= group_max,
                                    pyrtl.select(advance, cols_left <= group_max2, last_col))
@@ -666,7 +676,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # of two registers, no add, in the issue cycle)
     lane_last = latch(_z(_z(db["rows"], COUNT_BITS) - 1, COUNT_BITS), decoding, s("lane_last"))
     uses_b_rows = named(lane_idx == lane_last, s("lane_wrap"))
-    copy_issue = state == COPY
+    copy_issue = in_state[COPY]
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
     # copies write and range folds; ``_q`` names a value delayed to stage 1
@@ -688,7 +698,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                             pyrtl.Const(0, V.FORMAT_BITS))
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
-    issuing = named(state == ELEM_START, s("elem_issue"))
+    issuing = named(in_state[ELEM_START], s("elem_issue"))
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
@@ -728,16 +738,34 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     lane_names = [s.sub(f"lane{v}") for v in range(lanes)]
     reads_dst = fn_flag(ops.names(reads_dst=True), "reads_dst")
     rd = {}
-    for slot_name, mem_id, broadcast, want in (
+    # whether each read asks for a banked memory's line port, registered a cycle ahead
+    # from the next state (the descriptors and decoded flags it reads hold from DECODE
+    # to the next FETCH, so their values are the same a cycle earlier)
+    issuing_next = state_next == ELEM_START
+    copy_next = state_next == COPY
+    for slot_name, mem_id, broadcast, want, want_next in (
             ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
-             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue),
-            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"]),
-            ("d", dd["mem"], is_range, issuing & reads_dst),
+             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue, None),
+            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"],
+             issuing_next & present["b"]),
+            ("d", dd["mem"], is_range, issuing & reads_dst, issuing_next & reads_dst),
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
-             is_range | (~e_unbroadcast & single("e")), issuing & present["e"])):
+             is_range | (~e_unbroadcast & single("e")), issuing & present["e"],
+             issuing_next & present["e"])):
+        asks = {}
+        for m in mems.data.banked:
+            k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
+            if slot_name == "a":
+                ask_next = (copy_next & (_z(copy_src_mem, MEMORY_ID_BITS) == k)) | \
+                    (issuing_next & present["a"] &
+                     (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
+            else:
+                ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
+            asks[m] = _reg(1, s(f"ask_{slot_name}_{m}"))
+            asks[m].next <<= ask_next
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names])
+            [ls(f"ra_{slot_name}") for ls in lane_names], asks=asks)
 
     for v in range(lanes):
         ls = lane_names[v]
@@ -792,7 +820,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     finished = named(tag_out[1], s("elem_finished"))
 
     # -- matrix unit --------------------------------------------------------------------
-    mm = _matrix_unit(cfg, s.sub("mm"), state, instr, desc_regs, mems, field, rng,
+    mm = _matrix_unit(cfg, s.sub("mm"), state, in_state, instr, desc_regs, mems, field, rng,
                       pe_generator, port=index)
 
     # -- writes -----------------------------------------------------------------------
@@ -900,13 +928,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         BARRIER: hold_or(release, BARRIER_OUT), BARRIER_OUT: to(FETCH), HALT: to(DONE),
         DONE: state}
     assert sorted(following) == list(range(DONE + 1))
-    state.next <<= pyrtl.select(start, to(FETCH),
+    state_next <<= pyrtl.select(start, to(FETCH),
                                 pyrtl.mux(state, *(following[k] for k in sorted(following)),
                                           default=state))
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
 
 
-def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field, rng,
+def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, mems, field, rng,
                  pe_generator: PEGenerator, port: int = 0) -> dict:
     """The MatMul sequencer around the PE array (see the module docstring)."""
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
@@ -935,8 +963,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, instr, desc_regs, mems, field
     p = _reg(COUNT_BITS, s("p"))
     k0 = _reg(COUNT_BITS + 1, s("k0"))
     n0 = _reg(COUNT_BITS + 1, s("n0"))
-    running = state == MM_RUN
-    pre = state == MM_PRE
+    running = in_state[MM_RUN]
+    pre = in_state[MM_PRE]
     # Every decision of the stream is a register, computed a cycle ahead from
     # registers (a compare with a constant or an equality at most): the slot's end
     # (p + 1 == slots), whether slot p has a line (p < lines) and is the last line

@@ -26,6 +26,7 @@ docs/hardware.md banks them too.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import pyrtl
@@ -124,6 +125,47 @@ def _z(value, bits: int) -> pyrtl.WireVector:
     return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
 
 
+def _any(bits) -> pyrtl.WireVector:
+    """The OR of ``bits`` as a balanced tree (0 for none)."""
+    bits = list(bits)
+    return pyrtl.tree_reduce(operator.or_, bits) if bits else pyrtl.Const(0, 1)
+
+
+def _pick(choices, bits: int) -> pyrtl.WireVector:
+    """The value whose select is 1 among ``choices`` ((select, value) pairs, at most
+    one select 1; 0 when none is): an AND-OR tree, no priority chain."""
+    terms = [pyrtl.select(sel, _z(value, bits), pyrtl.Const(0, bits))
+             for sel, value in choices]
+    return pyrtl.tree_reduce(operator.or_, terms) if terms else pyrtl.Const(0, bits)
+
+
+@dataclass(frozen=True)
+class _LineRead:
+    """A request for a line port: ``want`` it in this cycle, the line at ``address`` of
+    memory ``mem_id`` (one of ``memories``); ``host``: the host's, served when no core's
+    is; ``second``: a double line's second start (None: H past ``address``); ``flag``:
+    the wire that tells the request it was served as the second half line (None: it
+    reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
+    the port and names that memory}, when the caller has it registered (else ``want``
+    and ``mem_id`` decide)."""
+
+    port: int
+    mem_id: pyrtl.WireVector
+    address: pyrtl.WireVector
+    want: pyrtl.WireVector
+    host: bool
+    second: pyrtl.WireVector | None
+    flag: pyrtl.WireVector | None
+    memories: tuple[str, ...]
+    asks: dict | None = None
+
+    def asking(self, memory: str) -> pyrtl.WireVector:
+        """1 when the request wants the port and names ``memory``."""
+        if self.asks is not None:
+            return self.asks[memory]
+        return self.want & (self.mem_id == memory_id(memory))
+
+
 class DataMemories:
     """The data memories of a design (shared by its cores, as the scratchpad was).
 
@@ -170,16 +212,16 @@ class DataMemories:
                                                 width=s.width, addr_bits=s.addr_bits,
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
-                                                strided=strided.get(s.name, 0))
+                                                strided=strided.get(s.name, 0),
+                                                given_lines=True)
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
-        # requests on the banked memories' line ports, the host's last:
-        # reads (port, mem id, address, want, host, second start or None, its
-        # "served as the second half line" flag's next value or None), writes (port, mem
-        # id, address, words, enables, host, memories, second start or None); strided
-        # reads (port, mem id, want, element addresses) are also in _line_reads (as a
-        # read at the first element) and in _strided_reads
-        self._line_reads: list[tuple] = []
+        # requests on the banked memories' line ports, the host's last: reads
+        # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
+        # memories, second start or None); strided reads (port, mem id, want, element
+        # addresses) are also in _line_reads (as a read at the first element) and in
+        # _strided_reads
+        self._line_reads: list[_LineRead] = []
         self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
         self._finished = False
@@ -280,14 +322,17 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False) -> list[pyrtl.WireVector]:
+                   memories=MEMORIES, host: bool = False, asks: dict | None = None
+                   ) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
         reads each lane's word through a port of its own (address registers ``names``);
         a banked one reads the line at ``addresses[0]`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
-        is)."""
+        is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
+        memory)`` for each banked memory, registered by a caller that knows it a cycle
+        ahead, so that the port's choice starts at registers."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -304,9 +349,9 @@ class DataMemories:
                 flag = pyrtl.WireVector(1, name=f"{names[0]}_second_next")
                 second = pyrtl.Register(1, name=f"{names[0]}_second")
                 second.next <<= flag
-            self._line_reads.append((port, _z(mem_id, MEMORY_ID_BITS),
-                                     _z(addresses[0], self.addr_bits), _z(want, 1), host,
-                                     None, flag))
+            self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
+                                              _z(addresses[0], self.addr_bits), _z(want, 1),
+                                              host, None, flag, tuple(banked), asks))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -349,9 +394,9 @@ class DataMemories:
         banks = self.banked[mem]
         if not banks.halves:
             raise ValueError(f"memory {mem} has no halves")
-        self._line_reads.append((port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
-                                 _z(first, self.addr_bits), _z(want, 1), False,
-                                 _z(second, self.addr_bits), None))
+        self._line_reads.append(_LineRead(port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
+                                          _z(first, self.addr_bits), _z(want, 1), False,
+                                          _z(second, self.addr_bits), None, (mem,)))
         return banks.read_words[port]
 
     def write_double(self, port: int, mem, first, second, values, enables) -> None:
@@ -385,8 +430,8 @@ class DataMemories:
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
-            self._line_reads.append((port, mem_id, addresses[0], _z(want, 1), False, None,
-                                     None))
+            self._line_reads.append(_LineRead(port, mem_id, addresses[0], _z(want, 1),
+                                              False, None, None, tuple(banked)))
             self._strided_reads.append((port, mem_id, _z(want, 1), addresses))
         out = []
         for k, address in enumerate(addresses):
@@ -408,24 +453,10 @@ class DataMemories:
         self._finished = True
         flags: dict[int, list] = {}        # "served as the second half line", per request
         for m, banks in self.banked.items():
-            k = memory_id(m)
-            # H words on, modulo the addresses (a memory no deeper than a line wraps)
-            half = pyrtl.Const((banks.banks // 2) % (1 << self.addr_bits), self.addr_bits)
             for p in range(self.line_ports):
-                reads = sorted((r for r in self._line_reads if r[0] == p), key=lambda r: r[4])
-                # on a memory with halves: a request wanting the port while an earlier
-                # one does is served as the second half line (acc_add's second operand)
-                seconds, before = [], pyrtl.Const(0, 1)
-                for _, mem_id, _, want, host, _, _ in reads:
-                    here = want & (mem_id == k) & pyrtl.Const(int(not host), 1)
-                    seconds.append(before & here if banks.halves else pyrtl.Const(0, 1))
-                    before = before | here
-                address = pyrtl.Const(0, self.addr_bits)
-                for (_, mem_id, a0, want, host, _, _), later in zip(reversed(reads),
-                                                                   reversed(seconds)):
-                    address = a0 if host else \
-                        pyrtl.select(want & (mem_id == k) & ~later, a0, address)
-                banks.read_address[p] <<= address[:banks.addr_bits]
+                reads = sorted((r for r in self._line_reads if r.port == p and m in r.memories),
+                               key=lambda r: r.host)
+                address = self._drive_reads(m, banks, p, reads, flags)
                 if banks.strided:
                     # the strided requests (at most one a port and cycle: the matrix
                     # unit's); the elements matter only when one is served
@@ -433,6 +464,7 @@ class DataMemories:
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
+                    k = memory_id(m)
                     for _, mem_id, want, elems in strided:
                         take = want & (mem_id == k)
                         flag = flag | take
@@ -442,20 +474,8 @@ class DataMemories:
                     banks.read_strided[p] <<= flag
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
-                if banks.halves:
-                    second = _z(address + half, self.addr_bits)
-                    for (_, mem_id, a0, want, host, a1, flag), later in zip(reversed(reads),
-                                                                           reversed(seconds)):
-                        if a1 is not None:
-                            second = pyrtl.select(want & (mem_id == k) & ~later, a1, second)
-                        if not host:
-                            second = pyrtl.select(later, a0, second)
-                    banks.read_address2[p] <<= second[:banks.addr_bits]
-                    for (*_, flag), later in zip(reads, seconds):
-                        if flag is not None:
-                            # (a request names one memory a cycle: its memory's flag)
-                            drivers = flags.setdefault(id(flag), [flag, pyrtl.Const(0, 1)])
-                            drivers[1] = drivers[1] | later
+                k = memory_id(m)
+                half = pyrtl.Const((banks.banks // 2) % (1 << self.addr_bits), self.addr_bits)
                 writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
                                 key=lambda w: w[5])
                 address = pyrtl.Const(0, self.addr_bits)
@@ -491,3 +511,63 @@ class DataMemories:
                     banks.write_enables[p][j] <<= enables[j]
         for flag, value in flags.values():
             flag <<= value
+
+    def _drive_reads(self, m: str, banks: InterleavedBanks, p: int, reads: list,
+                     flags: dict) -> pyrtl.WireVector:
+        """Drive line port ``p`` of memory ``m``'s read starts from ``reads`` (the
+        requests that can name it, the host's last) and return its first start (whole
+        on a memory with strided reads, else its word within the line).  The
+        first request wanting the port is served (the host's when none does); on a
+        memory with halves a request wanting it beside an earlier one is served as the
+        second half line (acc_add's second operand: the first such; a double line's own
+        second start comes first).  Each request's starts and their line pairs
+        (:meth:`~fixar_gen.hw.banked.InterleavedBanks.line_pair`) are computed before
+        the selection, whose selects are one-hot (an AND-OR): the banks' addresses
+        then only choose, in the cycle the request is decided."""
+        k, A = memory_id(m), self.addr_bits
+        half = pyrtl.Const((banks.banks // 2) % (1 << A), A)   # H on, mod the addresses
+        cores = [r for r in reads if not r.host]
+        hosts = [r for r in reads if r.host]
+        default = hosts[0].address if hosts else pyrtl.Const(0, A)
+        here = [r.asking(m) for r in cores]
+        # each a function of the requests' wants alone, OR trees rather than chains:
+        # served first (no earlier request wants the port)
+        before = [_any(here[:i]) for i in range(len(here))]
+        first = [h & ~b for h, b in zip(here, before)]
+        idle = ~_any(here)                       # no core's request: the host's
+        lines = banks.line_pair
+        # (the whole start only for the strided reads' elements; the banks take its word
+        # within the line and the line pairs)
+        bits = A if banks.strided else banks.read_address[p].bitwidth
+        address = _pick([(g, r.address) for g, r in zip(first, cores)] + [(idle, default)],
+                        bits)
+        banks.read_address[p] <<= address[:banks.read_address[p].bitwidth]
+        if banks.lb:                             # (one bank reads its address alone)
+            banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
+                                          + [(idle, lines(default))], 2 * banks.bank_bits)
+        if banks.halves:
+            # served as the second half line (an earlier request wants the port), as the
+            # first of those (exactly one does)
+            seconds = [h & b for h, b in zip(here, before)]
+            once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
+            # the served request's own second start (a double line's, or H past its
+            # start), unless a later request is served as the second half line
+            own_first = _any([g for g, r in zip(first, cores) if r.second is not None])
+            alone = ~_any(seconds)
+            choices = [(g, r.second, lines(r.second)) if r.second is not None else
+                       (g & alone, _z(r.address + half, A), lines(_z(r.address + half, A)))
+                       for g, r in zip(first, cores)]
+            choices += [(g & ~own_first, r.address, lines(r.address))
+                        for g, r in zip(once, cores)]
+            at = _z(default + half, A)
+            choices.append((idle, at, lines(at)))
+            second = _pick([(g, a) for g, a, _ in choices], banks.read_address2[p].bitwidth)
+            banks.read_address2[p] <<= second
+            banks.read_lines2[p] <<= _pick([(g, ls) for g, _, ls in choices],
+                                           2 * banks.bank_bits)
+            for r, later in zip(cores + hosts, seconds + [pyrtl.Const(0, 1)] * len(hosts)):
+                if r.flag is not None:
+                    # (a request names one memory a cycle: its memory's flag)
+                    drivers = flags.setdefault(id(r.flag), [r.flag, pyrtl.Const(0, 1)])
+                    drivers[1] = drivers[1] | later
+        return address

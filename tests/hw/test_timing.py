@@ -530,24 +530,21 @@ def test_nothing_decodes_the_instruction_register_combinationally(controller_rep
 
 @pytest.mark.slow
 @pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 13 is open: since the memories were banked "
-                   "(f032a8d) 2 bits of cmem's line-port bank read address miss the clock "
-                   "(6.33 ns from core0_state through the port's request priority; "
-                   "docs/hardware.md, Known gaps)")
 def test_the_controller_of_a_core_fits_the_clock_by_the_delay_model(controller_report):
     """Issue 13's clock for the controller: no endpoint it computes is later than
     6.1 ns under docs/hardware.md's delay model (measured 6.01 ns at 5ae72ec, 8.33 before
     its decisions were registered a cycle ahead; 6.33 ns with the banked memories,
-    f032a8d: 2 bits of cmem's line-port bank read address, docs/hardware.md)."""
+    f032a8d, 2 bits of cmem's line-port bank read address; 5.67 ns since the line ports'
+    requests start at registers, docs/hardware.md)."""
     assert controller_report.failing_endpoints == 0, controller_report.worst.summary()
 
 
 @pytest.mark.slow
 @pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 13 is open: every named register the "
-                   "controller computes is within 8 LUT levels, but the banked memories' "
-                   "line-port bank read addresses (Yosys leaves them unnamed) are 10-14 "
-                   "from the state (docs/hardware.md, Known gaps)")
+@pytest.mark.xfail(strict=True, reason="issue 13 is open: 6 of the banked memories' "
+                   "line-port bank read address bits (Yosys leaves them unnamed) are 9-11 "
+                   "LUT levels from the registered requests, the 20 request flags 9-10 from "
+                   "the state through the next state (docs/hardware.md, Known gaps)")
 def test_the_controller_of_a_core_stays_within_eight_lut_levels(controller_report):
     """Issue 13's budget for the controller: no path into a register it computes has
     more than 8 LUT levels."""
