@@ -103,7 +103,7 @@ from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, I
                    Load, MatMul, Store, Vector)
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, check_width, delay, named, resize
+from .build import Scope, delay, named, resize
 from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
                            memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
@@ -399,29 +399,11 @@ def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default
     return block
 
 
-def elaborate_core(cfg: CoreConfig, ports: dict[str, pyrtl.WireVector],
-                   pe_generator: PEGenerator = pe_generator_default) -> None:
-    """Elaborate the design into the working block with its host ports as plain wires
-    (a wrapper such as the U50 kernel drives the inputs and reads the outputs):
-    ``ports`` maps every name of ``cfg.hostmap.ports()`` to a wire of its width, except
-    ``host_busy``, which is built only when given."""
-    for name, (bits, way) in cfg.hostmap.ports().items():
-        if name not in ports:
-            if name == "host_busy":
-                continue
-            raise ValueError(f"elaborate_core: port {name} is missing")
-        check_width(ports[name], bits, f"elaborate_core: port {name}")
-    _elaborate(cfg, pe_generator, dict(ports))
-
-
 def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
-               ports: dict[str, pyrtl.WireVector] | None = None,
                lane_generator=V.vector_unit) -> None:
     hm = cfg.hostmap
-    if ports is None:
-        ports = {}
-        for name, (bits, way) in hm.ports().items():
-            ports[name] = pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
+    ports = {name: pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
+             for name, (bits, way) in hm.ports().items()}
     reads_per_core, writes_per_core = scratchpad_ports(cfg)
     data = DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
                         read_ports=reads_per_core * cfg.cores + 1,
@@ -469,8 +451,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     for d in done[1:]:
         all_done = all_done & d
     ports["host_done"] <<= all_done
-    if "host_busy" in ports:
-        ports["host_busy"] <<= ~all_done
+    ports["host_busy"] <<= ~all_done
 
     # statistics read port
     core_sel = ports["host_stat_core"]

@@ -13,7 +13,6 @@ Also here, without a simulator: the generated Verilog is deterministic, lint-cle
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import pytest
 
@@ -104,32 +103,6 @@ def test_kernel_verilog_is_lint_clean(verilator_tool, tmp_path):
         source = tmp_path / f"{NAME}.v"
         source.write_text(kernel_verilog(design.cfg, NAME, design.axi_data_bits))
         lint(source, NAME, timeout=300)
-
-
-def test_refactored_core_elaboration_builds_the_same_core():
-    """build_core (Input/Output ports) and elaborate_core (ports as wires) give the
-    same logic apart from the port kinds."""
-    import pyrtl
-    from fixar_gen.hw.build import fresh_block
-    from fixar_gen.hw.core import build_core, elaborate_core
-    plain = build_core(CFG)
-    with fresh_block() as wrapped:
-        ports = {}
-        for name, (bits, way) in CFG.hostmap.ports().items():
-            ports[name] = pyrtl.WireVector(bits, name)
-            if way == "in":
-                ports[name] <<= pyrtl.Input(bits, f"x_{name}")
-            else:
-                out = pyrtl.Output(bits, f"x_{name}")
-                out <<= ports[name]
-        elaborate_core(CFG, ports)
-    plain_ops = Counter(n.op for n in plain.logic)
-    wrapped_ops = Counter(n.op for n in wrapped.logic)
-    assert wrapped_ops - plain_ops == Counter({"w": len(ports)})     # the port wires
-    assert not plain_ops - wrapped_ops
-    with pyrtl.set_working_block(pyrtl.Block()):
-        with pytest.raises(ValueError, match="host_start"):
-            elaborate_core(CFG, {"host_done": pyrtl.WireVector(1, "d")})
 
 
 # ----------------------------------------------------------------- the cocotb run
