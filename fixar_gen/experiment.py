@@ -79,7 +79,8 @@ class Variant:
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("float32", None, "the float32 reference agent (rl/float_ddpg.py)"),
+    Variant("float32", None, "the float32 reference agent (the algorithm's float twin: "
+            "rl/float_ddpg.py, rl/float_td3.py)"),
     Variant("qat", "qat", "the core: FXP32, then 16-bit activations after qat_delay"),
     Variant("fxp32", "fxp32", "the core in FXP32 throughout"),
     Variant("fxp16", "fxp16", "the core with 16-bit activations from the start "
