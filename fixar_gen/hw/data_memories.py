@@ -453,10 +453,11 @@ class DataMemories:
         self._finished = True
         flags: dict[int, list] = {}        # "served as the second half line", per request
         for m, banks in self.banked.items():
+            k, half = memory_id(m), self._half_line(banks)
             for p in range(self.line_ports):
                 reads = sorted((r for r in self._line_reads if r.port == p and m in r.memories),
                                key=lambda r: r.host)
-                address = self._drive_reads(m, banks, p, reads, flags)
+                address = self._drive_reads(m, banks, p, reads, flags, half)
                 if banks.strided:
                     # the strided requests (at most one a port and cycle: the matrix
                     # unit's); the elements matter only when one is served
@@ -464,7 +465,6 @@ class DataMemories:
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
-                    k = memory_id(m)
                     for _, mem_id, want, elems in strided:
                         take = want & (mem_id == k)
                         flag = flag | take
@@ -474,8 +474,6 @@ class DataMemories:
                     banks.read_strided[p] <<= flag
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
-                k = memory_id(m)
-                half = pyrtl.Const((banks.banks // 2) % (1 << self.addr_bits), self.addr_bits)
                 writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
                                 key=lambda w: w[5])
                 address = pyrtl.Const(0, self.addr_bits)
@@ -512,10 +510,16 @@ class DataMemories:
         for flag, value in flags.values():
             flag <<= value
 
+    def _half_line(self, banks: InterleavedBanks) -> pyrtl.WireVector:
+        """H words on (half the banks), modulo the addresses (a memory no deeper than a
+        line wraps)."""
+        return pyrtl.Const((banks.banks // 2) % (1 << self.addr_bits), self.addr_bits)
+
     def _drive_reads(self, m: str, banks: InterleavedBanks, p: int, reads: list,
-                     flags: dict) -> pyrtl.WireVector:
+                     flags: dict, half: pyrtl.WireVector) -> pyrtl.WireVector:
         """Drive line port ``p`` of memory ``m``'s read starts from ``reads`` (the
-        requests that can name it, the host's last) and return its first start (whole
+        requests that can name it, the host's last; ``half``: :meth:`_half_line`) and
+        return its first start (whole
         on a memory with strided reads, else its word within the line).  The
         first request wanting the port is served (the host's when none does); on a
         memory with halves a request wanting it beside an earlier one is served as the
@@ -524,8 +528,7 @@ class DataMemories:
         (:meth:`~fixar_gen.hw.banked.InterleavedBanks.line_pair`) are computed before
         the selection, whose selects are one-hot (an AND-OR): the banks' addresses
         then only choose, in the cycle the request is decided."""
-        k, A = memory_id(m), self.addr_bits
-        half = pyrtl.Const((banks.banks // 2) % (1 << A), A)   # H on, mod the addresses
+        A = self.addr_bits
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)

@@ -162,19 +162,30 @@ def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
                 r1 = r0 + half                # the plain line
                 if r1 > top:
                     r0, r1 = w0, w1
-            inputs = {"in_waddr": w0, "in_waddr2": w1, "in_raddr": r0, "in_raddr2": r1}
-            for j in range(banks):
-                inputs[f"in_w{j}"] = values[j]
-                inputs[f"in_we{j}"] = int(enables[j])
+            inputs = {"in_waddr": w0, "in_waddr2": w1, "in_raddr": r0, "in_raddr2": r1,
+                      **write_inputs(values, enables)}
             model.write_double(w0, w1, values, enables)
-            sim.step(inputs)
-            if pending is not None:
-                got = [sim.inspect(f"out{j}") for j in range(banks)]
-                assert got == pending, (got, pending)
+            step_and_check(sim, inputs, pending)
             pending = model.read_double(r0, r1)
             previous = (r0, r1)
 
     check()
+
+
+def write_inputs(values, enables) -> dict:
+    """The inputs of a line write's words and word enables."""
+    inputs = {f"in_w{k}": v for k, v in enumerate(values)}
+    inputs.update({f"in_we{k}": int(e) for k, e in enumerate(enables)})
+    return inputs
+
+
+def step_and_check(sim, inputs: dict, pending) -> None:
+    """One cycle of ``sim``; the words of the read issued the cycle before
+    (``pending``: the model's, None for none) checked against the outputs."""
+    sim.step(inputs)
+    if pending is not None:
+        got = [sim.inspect(f"out{k}") for k in range(len(pending))]
+        assert got == pending, (got, pending)
 
 
 def strided_design(banks: int, width: int, addr_bits: int, tail_bits, halves: bool,
@@ -226,22 +237,17 @@ def test_the_strided_read_equals_its_model(banks, width, addr_bits, tail_bits, h
             strided = data.draw(st.booleans())
             r_at = data.draw(st.integers(0, top - 1 - (count - 1) * stride if strided
                                          else top - banks))
-            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": int(strided)}
+            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": int(strided),
+                      **write_inputs(values, enables)}
             if halves:
                 inputs["in_waddr2"] = w_at + banks // 2
                 inputs["in_raddr2"] = (r_at + banks // 2) % (1 << addr_bits)
-            for k in range(banks):
-                inputs[f"in_w{k}"] = values[k]
-                inputs[f"in_we{k}"] = int(enables[k])
             for k in range(count):
                 # a line read's elements mean nothing (any address)
                 inputs[f"in_e{k}"] = (r_at + k * stride) if strided else \
                     data.draw(st.integers(0, top - 1))
             model.write(w_at, values, enables)
-            sim.step(inputs)
-            if pending is not None:
-                got = [sim.inspect(f"out{k}") for k in range(len(pending))]
-                assert got == pending, (got, pending)
+            step_and_check(sim, inputs, pending)
             pending = model.read_strided(r_at, stride, count) if strided \
                 else model.read(r_at)
 
@@ -365,17 +371,12 @@ def test_the_gather_serves_amems_activation_reads(rows, tail_bits):
             r_at = data.draw(st.integers(0, top - 1 - max(offsets)))
             elements = [r_at + o for o in offsets]
             elements += [elements[0]] * (count - len(elements))
-            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": 1}
-            for k in range(banks):
-                inputs[f"in_w{k}"] = values[k]
-                inputs[f"in_we{k}"] = int(enables[k])
+            inputs = {"in_waddr": w_at, "in_raddr": r_at, "in_strided": 1,
+                      **write_inputs(values, enables)}
             for k, at in enumerate(elements):
                 inputs[f"in_e{k}"] = at
             model.write(w_at, values, enables)
-            sim.step(inputs)
-            if pending is not None:
-                got = [sim.inspect(f"out{k}") for k in range(len(pending))]
-                assert got == pending, (got, pending)
+            step_and_check(sim, inputs, pending)
             pending = model.read_elements(elements[:len(offsets)])
 
     check()
