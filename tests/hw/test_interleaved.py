@@ -172,6 +172,15 @@ def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
     check()
 
 
+def draw_line_write(data, word, banks: int, top: int) -> tuple[int, list, list]:
+    """A line write drawn: its start (a whole line below ``top``), its words (``word``)
+    and their enables."""
+    w_at = data.draw(st.integers(0, top - banks))
+    values = data.draw(st.lists(word, min_size=banks, max_size=banks))
+    enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+    return w_at, values, enables
+
+
 def write_inputs(values, enables) -> dict:
     """The inputs of a line write's words and word enables."""
     inputs = {f"in_w{k}": v for k, v in enumerate(values)}
@@ -230,9 +239,7 @@ def test_the_strided_read_equals_its_model(banks, width, addr_bits, tail_bits, h
         model = InterleavedModel(banks, width, depth)
         pending = None
         for _ in range(data.draw(st.integers(1, 16))):
-            w_at = data.draw(st.integers(0, top - banks))
-            values = data.draw(st.lists(word, min_size=banks, max_size=banks))
-            enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+            w_at, values, enables = draw_line_write(data, word, banks, top)
             stride = data.draw(st.one_of(st.just(1), st.sampled_from(strides)))
             strided = data.draw(st.booleans())
             r_at = data.draw(st.integers(0, top - 1 - (count - 1) * stride if strided
@@ -362,9 +369,7 @@ def test_the_gather_serves_amems_activation_reads(rows, tail_bits):
         model = InterleavedModel(banks, width, depth)
         pending = None
         for _ in range(data.draw(st.integers(1, 12))):
-            w_at = data.draw(st.integers(0, top - banks))
-            values = data.draw(st.lists(word, min_size=banks, max_size=banks))
-            enables = data.draw(st.lists(st.booleans(), min_size=banks, max_size=banks))
+            w_at, values, enables = draw_line_write(data, word, banks, top)
             stride = data.draw(st.sampled_from(strides))
             read = data.draw(st.sampled_from(sorted(activation_reads(stride, rows))))
             offsets = activation_reads(stride, rows)[read]
