@@ -180,11 +180,14 @@ def Formats(weight: tuple[int, int] | None = None, activation: tuple[int, int] |
 
 
 def QAT(delay: int | None = None, quantizer: str | None = None,
-        margin_bits: int | None = None) -> Fragment:
-    """Quantization-aware training: FXP32 for ``delay`` updates, then FXP16 activations."""
-    return Fragment(_label("QAT", delay=delay, quantizer=quantizer, margin_bits=margin_bits),
+        margin_bits: int | None = None, revise_every: int | None = None) -> Fragment:
+    """Quantization-aware training: FXP32 for ``delay`` updates, then FXP16 activations
+    (formats widened every ``revise_every`` updates where the ranges outgrew them)."""
+    return Fragment(_label("QAT", delay=delay, quantizer=quantizer, margin_bits=margin_bits,
+                           revise_every=revise_every),
                     {"numerics.precision": "qat", "numerics.qat_delay": delay,
-                     "numerics.quantizer": quantizer, "numerics.margin_bits": margin_bits})
+                     "numerics.quantizer": quantizer, "numerics.margin_bits": margin_bits,
+                     "numerics.qat_revise_every": revise_every})
 
 
 def FXP32() -> Fragment:

@@ -225,6 +225,12 @@ class NumericsSpec:
                            "FXP16 (qat only)", min=0, max=10**9)
     margin_bits: int = param(1, "extra integer bits above the observed activation range "
                              "when choosing FXP16 formats", min=0, max=16)
+    qat_revise_every: int = param(0, "DDPG updates between revisions of the FXP16 "
+                                  "activation formats after the switch: a tensor whose "
+                                  "observed range (with the margin) outgrew its format, or "
+                                  "saturated, gets a wider one (formats only widen); 0: the "
+                                  "formats chosen at the switch are kept", min=0,
+                                  max=10**9)
     rounding: str = param("nearest_even", "rounding of dropped fraction bits",
                           choices=ROUNDINGS)
     overflow: str = param("saturate", "what happens on overflow (saturations are counted)",

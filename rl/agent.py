@@ -45,6 +45,11 @@ class CoreAgent:
         return describe(self.core.precision)
 
     @property
+    def revisions(self) -> list[tuple[int, dict[str, str]]]:
+        """The QAT schedule's format revisions after the switch: (update, changes)."""
+        return list(self.qat.revisions)
+
+    @property
     def saturations(self) -> int:
         return self.core.stats.total_saturations + self.input_saturations
 
@@ -91,7 +96,8 @@ class CoreAgent:
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays, meta = self.core.export_state()
-        meta = {"core": meta, "qat": self.qat.state_dict(), "host_ranges": self.host_ranges,
+        meta = {"core": meta, "qat": self.qat.state_dict(self.core),
+                "host_ranges": self.host_ranges,
                 "input_saturations": self.input_saturations,
                 "saturations": dict(self.core.stats.saturations)}
         return arrays, meta
@@ -111,6 +117,7 @@ class FloatAgent:
 
     precision = "float32"
     formats: dict[str, str] = {}
+    revisions: list = []
     saturations = 0
     saturations_by_buffer: dict[str, int] = {}
 

@@ -108,18 +108,46 @@ What the host and spec know, merged (interval union) into the observed ranges:
 Without ``host_ranges["rewards"]`` the rewards must fit the observed Q range; a trainer
 should pass its replay buffer's reward range.
 
-Once switched, formats are fixed: we do not revise them.  A tensor whose range later
-grows beyond its format saturates; the core counts every saturation
-(``core.stats.saturations``, per buffer) and the trainer logs them (NUMERICS-NOTES,
-"after the quantisation delay").  Revising formats would change the programs mid-run and
-the ranges they are chosen from would already be clipped.
+Revisions after the switch
+--------------------------
+With ``numerics.qat_revise_every: 0`` (the default) the formats chosen at the switch are
+kept: a tensor whose range later grows beyond its format saturates, and the core counts
+every saturation (``core.stats.saturations``, per buffer; NUMERICS-NOTES, "after the
+quantisation delay").  With ``qat_revise_every: K > 0`` the formats are revised after
+every K updates in FXP16 (update counts ``switched_at + K``, ``+ 2K``, ...), from the
+range monitors, which have observed every activation tensor in its current format since
+the formats last changed (:func:`revise_formats`):
 
-Checkpoints: :meth:`QATSchedule.state_dict` is plain JSON data.  Before the switch, pass
-the core (``state_dict(core)``) so the ranges observed so far are saved: a resumed core
-starts with fresh range monitors, and the schedule merges the saved ranges with the new
-ones, so the switch sees exactly the ranges of the uninterrupted run (min/max is
-associative, and the monitored values are exact).  After the switch, the formats are
-saved; the first :meth:`~QATSchedule.maybe_switch` on the resumed core re-applies them.
+- the monitors hold quantized values, so a tensor that saturated shows a range that
+  reaches its format's bound; such an end counts as twice the bound (the one integer bit
+  it provably needed, the size of the overflow being unknown);
+- each tensor's format is chosen from that range exactly as at the switch (the same
+  quantizer, ``margin_bits``, and what the host knows: actions, states, rewards and the
+  Bellman bound on the critic output, from the Q range of the window);
+- a tensor gets the new format only when it is coarser than its current one: formats
+  only widen.  That is the hysteresis: a range that shrinks for a while keeps its
+  format, so a range that returns costs no saturation, and the formats cannot oscillate.
+  Widening costs a tensor one bit of step per integer bit gained.
+
+When a format changes, the core's precision is set again (``Core.set_precision``: the
+programs are compiled with the new formats, the usual path, and the range monitors
+restart in them); otherwise the monitors keep accumulating.  A tensor at ``frac = 0``
+cannot widen further and keeps saturating (counted).  Revisions depend only on the
+update count and on the core's state, so they are deterministic.  Note that the
+saturations of the window before a revision have already happened: revising bounds how
+long a growing range saturates (at most K updates per integer bit, less with margin),
+it does not prevent it.
+
+Checkpoints: :meth:`QATSchedule.state_dict` is plain JSON data.  Pass the core
+(``state_dict(core)``) so the ranges observed so far are saved (before the switch, and
+after it when revisions are on: the window of the next revision): a resumed core may
+start with fresh range monitors, and the schedule merges the saved ranges with the new
+ones, so the switch and every revision see exactly the ranges of the uninterrupted run
+(min/max is associative and idempotent, so a core whose monitors were restored as well
+gives the same union, and the monitored values are exact).  After the switch, the
+current formats are saved, with the revision log; the first
+:meth:`~QATSchedule.maybe_switch` on a resumed core whose precision differs re-applies
+them.
 """
 
 from __future__ import annotations
@@ -138,7 +166,7 @@ if TYPE_CHECKING:                                    # pragma: no cover
     from ..backends import Core
 
 __all__ = ["HOST_INPUTS", "QATSchedule", "choose_format", "covers", "default_format",
-           "describe", "frac_limits"]
+           "describe", "frac_limits", "saturated_range"]
 
 #: host-side quantities whose ranges :meth:`QATSchedule.maybe_switch` accepts
 HOST_INPUTS = ("states", "actions", "rewards")
@@ -248,6 +276,18 @@ def choose_format(lo: float, hi: float, width: int, quantizer: str = "pow2",
     return FixedFormat(width, frac, rounding=rounding, overflow=overflow)
 
 
+def saturated_range(fmt: FixedFormat, lo: float, hi: float) -> Interval:
+    """The range a revision chooses from, for a tensor monitored in ``fmt`` at
+    ``[lo, hi]``: an end at (or beyond) the format's bound is taken as twice the bound
+    (the tensor saturated there: it needed at least one more integer bit)."""
+    lo, hi = _check_range(lo, hi, "saturated_range")
+    if lo <= fmt.min_value:
+        lo = 2.0 * fmt.min_value
+    if hi >= fmt.max_value:
+        hi = 2.0 * fmt.max_value
+    return lo, hi
+
+
 def default_format(spec: Spec) -> FixedFormat:
     """The FXP16 format of a tensor nothing is known about: the FXP32 activation format
     scaled to ``fxp16_width`` bits with the same split of integer and fraction bits
@@ -298,7 +338,8 @@ class QATSchedule:
 
     ``qat``: switches at the first call with ``updates >= qat_delay`` (so exactly
     ``qat_delay`` updates run in FXP32); ``fxp16``: at the first call (update 0);
-    ``fxp32``: never.
+    ``fxp32``: never.  With ``qat_revise_every`` K > 0, the formats are revised at the
+    calls with ``updates = switched_at + K, + 2K, ...`` (see the module docstring).
     """
 
     def __init__(self, spec: Spec):
@@ -310,6 +351,10 @@ class QATSchedule:
         self._carried: dict[str, Interval] = {}      # ranges observed before a resume
         self.switched_at: int | None = None           # update count of the switch
         self.ranges: dict[str, Interval] = {}         # ranges the formats were chosen from
+        self.revise_every: int = n.qat_revise_every
+        #: every revision that changed a format: (update count, {key: new format})
+        self.revisions: list[tuple[int, dict[str, str]]] = []
+        self._revised_at: int | None = None           # update count of the last revision
 
     # -- queries -------------------------------------------------------------------------
 
@@ -427,11 +472,48 @@ class QATSchedule:
                                                              host_ranges)
             self.switched_at = updates
             self._carried = {}
+        elif self.revision_due(updates):
+            window = self._observed(core)
+            self._revised_at = updates
+            changed = self.revise_formats(window, host_ranges)
+            if changed:
+                self._formats.update(changed)
+                self.revisions.append((updates, {k: str(f) for k, f in changed.items()}))
+                self._carried = {}                   # the monitors restart (set_precision)
+            else:
+                self._carried = window               # the window goes on
         target = self.precision
         if core.precision == target:
             return None
         core.set_precision(target)
         return target
+
+    # -- revisions -------------------------------------------------------------------------
+
+    def revision_due(self, updates: int) -> bool:
+        """Whether the formats are revised at the call with ``updates`` (after the switch,
+        every ``qat_revise_every`` updates; once per update count)."""
+        if not self.switched or not self.revise_every or updates == self._revised_at:
+            return False
+        done = updates - self.switched_at
+        return done > 0 and done % self.revise_every == 0
+
+    def revise_formats(self, window: Mapping[str, Interval],
+                       host_ranges: Mapping[str, Interval] | None = None
+                       ) -> dict[str, FixedFormat]:
+        """The formats a revision changes, from the ranges observed in the current
+        formats (``window``) and what the host knows: a tensor whose range end reaches
+        its format's bound counts as saturated there (:func:`saturated_range`), every
+        tensor's format is chosen as at the switch, and a key changes only to a coarser
+        format (formats only widen).  Returns {key: new format} for the keys that change;
+        keys without an observed range keep theirs."""
+        if self._formats is None:
+            raise ValueError("QATSchedule.revise_formats: not switched yet")
+        extended = {k: saturated_range(self._formats[k], *_check_range(*r, f"window[{k!r}]"))
+                    for k, r in window.items() if k in self._formats}
+        chosen, ranges = self.choose_formats(extended, host_ranges)
+        return {k: chosen[k] for k in self.keys
+                if k in ranges and chosen[k].frac < self._formats[k].frac}
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -439,7 +521,7 @@ class QATSchedule:
         """Plain JSON data.  Before the switch, pass the core so the ranges it observed
         so far are saved (a resumed core's monitors start empty)."""
         n = self.spec.numerics
-        observed = {} if self.switched else self._observed(core)
+        observed = self._observed(core) if not self.switched or self.revise_every else {}
         return {
             "version": STATE_VERSION,
             "mode": self.mode,
@@ -454,6 +536,9 @@ class QATSchedule:
                          for k in self.keys}),
             "ranges": {k: [lo, hi] for k, (lo, hi) in self.ranges.items()},
             "observed": {k: [lo, hi] for k, (lo, hi) in observed.items()},
+            "revise_every": self.revise_every,
+            "revised_at": self._revised_at,
+            "revisions": [[u, dict(changed)] for u, changed in self.revisions],
         }
 
     def load_state_dict(self, state: Mapping) -> None:
@@ -468,8 +553,10 @@ class QATSchedule:
         n = self.spec.numerics
         for field, mine in (("mode", self.mode), ("quantizer", n.quantizer),
                             ("margin_bits", n.margin_bits), ("qat_delay", n.qat_delay),
-                            ("width", n.fxp16_width)):
-            if state.get(field) != mine:
+                            ("width", n.fxp16_width), ("revise_every", self.revise_every)):
+            # a state saved before revisions existed has none: formats fixed (0)
+            theirs = state.get(field, 0) if field == "revise_every" else state.get(field)
+            if theirs != mine:
                 raise ValueError(f"QATSchedule.load_state_dict: the checkpoint's {field} is "
                                  f"{state.get(field)!r} but the spec's is {mine!r}")
         formats = state.get("formats")
@@ -498,3 +585,13 @@ class QATSchedule:
         self.switched_at = None if at is None else int(at)
         self.ranges = _ranges_from_json(state.get("ranges"), "state['ranges']")
         self._carried = _ranges_from_json(state.get("observed"), "state['observed']")
+        at = state.get("revised_at")
+        self._revised_at = None if at is None else int(at)
+        revisions = state.get("revisions") or []
+        if not isinstance(revisions, list) or not all(
+                isinstance(r, (list, tuple)) and len(r) == 2 and isinstance(r[1], Mapping)
+                for r in revisions):
+            raise ValueError("QATSchedule.load_state_dict: revisions must be a list of "
+                             "[update, {key: format}] pairs")
+        self.revisions = [(int(u), {str(k): str(v) for k, v in changed.items()})
+                          for u, changed in revisions]

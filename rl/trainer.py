@@ -302,6 +302,7 @@ class Trainer:
             "precision": self.agent.precision,
             "switched_to_fxp16_at_step": self.switched_at,
             "fxp16_formats": self.agent.formats,
+            "fxp16_revisions": [[u, changed] for u, changed in self.agent.revisions],
             "saturations": self.agent.saturations,
             "saturations_by_buffer": self.agent.saturations_by_buffer,
             "updates_per_s": self.updates_done / self.update_seconds

@@ -15,7 +15,7 @@ from fixar_gen.testing import uniform_batch
 from fixar_gen.compiler import Precision, activation_keys
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.rl.qat import (QATSchedule, choose_format, covers, default_format, describe,
-                              frac_limits)
+                              frac_limits, saturated_range)
 
 from ..conftest import EXAMPLES
 
@@ -370,3 +370,204 @@ def test_state_dict_is_plain_json_and_checked(pendulum):
     broken = dict(state, formats={k: v for k, v in list(state["formats"].items())[1:]})
     with pytest.raises(ValueError, match="activation keys"):
         QATSchedule(spec).load_state_dict(broken)
+
+
+# --------------------------------------------------------------------------- revisions
+
+formats16 = st.builds(lambda f, r: FixedFormat(16, f, rounding=r),
+                      st.integers(0, 32), st.sampled_from(ROUNDINGS))
+
+
+@given(fmt=formats16, a=st.floats(-4.0, 4.0), b=st.floats(-4.0, 4.0))
+def test_saturated_range_doubles_exactly_the_ends_at_the_bound(fmt, a, b):
+    """An end inside the format is kept; an end at (or beyond) the format's bound becomes
+    twice the bound, which needs exactly one more integer bit (catches: a missing end, a
+    factor other than 2, or a strict comparison that misses a saturated value)."""
+    lo, hi = sorted(max(v * fmt.max_value, 2 * fmt.min_value) for v in (a, b))
+    new_lo, new_hi = saturated_range(fmt, lo, hi)
+    assert new_lo == (2 * fmt.min_value if lo <= fmt.min_value else lo)
+    assert new_hi == (2 * fmt.max_value if hi >= fmt.max_value else hi)
+    # the raw bounds of the monitor (what a saturated tensor shows) count as saturated
+    assert saturated_range(fmt, fmt.min_value, fmt.max_value) == \
+        (2 * fmt.min_value, 2 * fmt.max_value)
+    if fmt.frac > 0:
+        wider = choose_format(*saturated_range(fmt, fmt.min_value, fmt.max_value), 16,
+                              "pow2", 0, fmt.rounding)
+        assert wider.frac == fmt.frac - 1
+
+
+class _StubCore:
+    """What QATSchedule uses of a core: an update counter, range monitors, a precision
+    (set_precision restarts the monitors, as Core.set_precision does)."""
+
+    def __init__(self):
+        self.updates, self.precision, self.ranges, self.resets = 0, Precision(), {}, 0
+
+    def read_ranges(self):
+        return dict(self.ranges)
+
+    def set_precision(self, precision):
+        self.precision, self.ranges = precision, {}
+        self.resets += 1
+
+    def observe(self, key, lo, hi):
+        fmt = dict(self.precision.formats).get(key) if self.precision.mode == "fxp16" \
+            else None
+        if fmt is not None:                           # the monitors hold quantized values
+            lo, hi = (float(v) for v in fmt.to_float(fmt.quantize(np.array([lo, hi]))))
+        old = self.ranges.get(key)
+        self.ranges[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+
+
+def _switched(spec, ranges):
+    core, schedule = _StubCore(), QATSchedule(spec)
+    core.updates = spec.numerics.qat_delay
+    for key, r in ranges.items():
+        core.observe(key, *r)
+    schedule.maybe_switch(core, core.updates, HOST)
+    assert schedule.switched
+    return core, schedule
+
+
+START = {"actor.in": (-1.0, 1.0), "actor.l0": (0.0, 2.0), "actor.l1": (0.0, 2.0),
+         "actor.l2": (-1.0, 1.0), "critic.in": (-1.0, 1.0), "critic.l0": (0.0, 2.0),
+         "critic.l1": (0.0, 2.0), "critic.l2": (-3.0, 0.5)}
+
+
+@given(growth=st.dictionaries(st.sampled_from(sorted(START)),
+                              st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4)),
+                              min_size=1),
+       margin=st.integers(0, 3))
+def test_revisions_only_widen_and_hold_what_was_observed(pendulum, growth, margin):
+    """After a revision every format is the current one or coarser; a changed format is
+    the one chosen (as at the switch) from the window, and it holds the window's range
+    with its margin unless clamped; a key whose window saturated gains at least one
+    integer bit plus the margin (catches: narrowing, ignoring saturation, choosing
+    without the margin, changing a key that fits)."""
+    spec = _spec(pendulum, precision="qat", qat_delay=3, margin_bits=margin,
+                 qat_revise_every=2)
+    core, schedule = _switched(spec, START)
+    before = schedule.formats
+    window = {}
+    for key, (a, b) in growth.items():
+        core.observe(key, min(a, b), max(a, b))
+    window = core.read_ranges()
+    changed = schedule.revise_formats(window, HOST)
+    chosen, _ = schedule.choose_formats(
+        {k: saturated_range(before[k], *r) for k, r in window.items()}, HOST)
+    for key in schedule.keys:
+        if key in changed:
+            assert changed[key].frac < before[key].frac
+            assert changed[key] == chosen[key]
+        elif key in window:
+            assert chosen[key].frac >= before[key].frac
+        lo, hi = window.get(key, (0.0, 0.0))
+        fmt = before[key]
+        if key in window and fmt.frac > 0 and (lo <= fmt.min_value or hi >= fmt.max_value):
+            assert key in changed
+            assert changed[key].frac <= max(fmt.frac - 1 - margin, 0)
+
+
+def test_revisions_happen_every_k_updates_after_the_switch(pendulum):
+    spec = _spec(pendulum, precision="qat", qat_delay=3, qat_revise_every=2)
+    core, schedule = _switched(spec, START)
+    q = schedule.formats["critic.l2"]
+    assert schedule.switched_at == 3 and core.resets == 1
+    # Q grows past its format: saturated in the monitors (clipped at the bound)
+    core.observe("critic.l2", -3.0, 40.0)
+    assert core.read_ranges()["critic.l2"][1] == q.max_value
+    core.updates = 4
+    assert schedule.maybe_switch(core, 4, HOST) is None          # not yet due
+    core.updates = 5
+    precision = schedule.maybe_switch(core, 5, HOST)             # 3 + 2
+    assert precision is not None and core.precision == precision
+    assert core.resets == 2 and core.read_ranges() == {}          # monitors restart
+    new = schedule.formats["critic.l2"]
+    assert new.frac < q.frac and covers(new, -3.0, 2 * q.max_value)
+    assert schedule.revisions == [(5, {"critic.l2": str(new)})]
+    assert schedule.maybe_switch(core, 5, HOST) is None           # once per update count
+    # a window that fits changes nothing and the monitors keep accumulating
+    core.observe("critic.l2", -1.0, 0.1)
+    core.updates = 7
+    assert schedule.maybe_switch(core, 7, HOST) is None
+    assert core.resets == 2 and schedule.revisions == [(5, {"critic.l2": str(new)})]
+    # a range that shrinks keeps its format (no narrowing)
+    core.updates = 9
+    assert schedule.maybe_switch(core, 9, HOST) is None and schedule.formats["critic.l2"] == new
+    # without revisions the formats stay as chosen at the switch
+    fixed_spec = _spec(pendulum, precision="qat", qat_delay=3)
+    core, fixed = _switched(fixed_spec, START)
+    core.observe("critic.l2", -3.0, 40.0)
+    for u in range(4, 12):
+        core.updates = u
+        assert fixed.maybe_switch(core, u, HOST) is None
+    assert fixed.revisions == [] and not fixed.revision_due(5)
+
+
+def _growing_batch(core, spec, step: int) -> Batch:
+    """States in [-0.5, 0.5], except at updates 3 and 6 (40 times larger): the input
+    formats chosen at the switch saturate there and must widen at the next revision."""
+    rng = np.random.default_rng(2000 + step)
+    batch = uniform_batch(spec, core.formats, rng, reward_range=(-2.0, 0.0))
+    scale = 20.0 if step in (3, 6) else 0.5
+    states = core.formats["states"].quantize(rng.uniform(-scale, scale,
+                                                         (spec.algorithm.batch_size,
+                                                          spec.obs_dim)))
+    return dataclasses.replace(batch, states=states, next_states=states)
+
+
+@pytest.mark.parametrize("checkpoint_at", [4, 6, 7])
+def test_revisions_resume_identically(pendulum, checkpoint_at):
+    """A run with revisions every 2 updates after the switch at 3, on the golden core,
+    interrupted at 4 (after the saturating update of the window), 6 (just after a
+    revision) or 7 (just before one, the saturating update in its window) and resumed on
+    a fresh core from plain JSON: the same revisions at the same updates and the same
+    parameters bit for bit (catches: a window lost at the checkpoint, a revision
+    repeated or skipped on resume)."""
+    spec = _spec(pendulum, precision="qat", qat_delay=3, optimizer="sgd",
+                 qat_revise_every=2)
+    total = 10
+
+    def run(core, schedule, start, stop):
+        for u in range(start, stop):
+            schedule.maybe_switch(core, u, HOST)
+            core.train_step(_growing_batch(core, spec, u))
+
+    core, schedule = _core(spec), QATSchedule(spec)
+    run(core, schedule, 0, total)
+    schedule.maybe_switch(core, total, HOST)
+    assert schedule.revisions, "the growing states must widen a format"
+    assert [u for u, _ in schedule.revisions] == [5, 7]
+    assert all("actor.in" in changed for _, changed in schedule.revisions)
+
+    first, first_schedule = _core(spec), QATSchedule(spec)
+    run(first, first_schedule, 0, checkpoint_at)
+    state = json.loads(json.dumps(first_schedule.state_dict(first)))
+    resumed, resumed_schedule = open_core(spec), QATSchedule(spec)
+    resumed.load_params(first.read_params())
+    resumed_schedule.load_state_dict(state)
+    run(resumed, resumed_schedule, checkpoint_at, total)
+    resumed_schedule.maybe_switch(resumed, total, HOST)
+
+    assert resumed_schedule.revisions == schedule.revisions
+    assert resumed_schedule.precision == schedule.precision
+    assert resumed_schedule.state_dict(resumed) == schedule.state_dict(core)
+    final, expected = resumed.read_params(), core.read_params()
+    for name, value in expected.items():
+        np.testing.assert_array_equal(final[name], value)
+
+
+def test_a_state_without_revisions_loads_as_formats_fixed(pendulum):
+    spec = _spec(pendulum, precision="qat", qat_delay=1)
+    core, schedule = _core(spec), QATSchedule(spec)
+    schedule.maybe_switch(core, 0)
+    core.train_step(_batch(core, spec, 0))
+    schedule.maybe_switch(core, 1)
+    old = {k: v for k, v in schedule.state_dict().items()
+           if k not in ("revise_every", "revised_at", "revisions")}
+    again = QATSchedule(spec)
+    again.load_state_dict(old)
+    assert again.precision == schedule.precision and again.revisions == []
+    with pytest.raises(ValueError, match="revise_every"):
+        QATSchedule(_spec(pendulum, precision="qat", qat_delay=1,
+                          qat_revise_every=5)).load_state_dict(old)
