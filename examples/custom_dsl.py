@@ -17,7 +17,8 @@ def pendulum():
             + Actor(64, 64) + Critic(64, 64)
             + Optimizer("adam", actor_lr=1e-4, critic_lr=1e-3) + Batch(64)
             + DDPG(reward_scale=0.1)
-            + Steps(8_000, warmup=1_000, eval_every=2_000) + QAT(delay=3_000, quantizer="pow2")
+            + Steps(8_000, warmup=1_000, eval_every=2_000)
+            + QAT(delay=3_000, quantizer="pow2", revise_every=1_000)
             + Cores(2) + Array(4, 4) + Sim())
 
 
