@@ -72,7 +72,10 @@ def test_same_seed_same_metrics(tmp_path):
 
 
 def test_kill_and_resume_is_bit_exact(tmp_path):
-    spec_path = _write_spec(tmp_path, algorithm__total_steps=1400)
+    # QAT's formats revised every 100 updates after the switch at 150: the tiny run widens
+    # formats at updates 350, 450 and 550, around the kill
+    spec_path = _write_spec(tmp_path, algorithm__total_steps=1400,
+                            numerics__qat_revise_every=100)
     reference = tmp_path / "reference"
     assert main(["train", str(spec_path), "--out", str(reference), "--quiet",
                  "--checkpoint-every", "200"]) == 0
@@ -101,6 +104,8 @@ def test_kill_and_resume_is_bit_exact(tmp_path):
     strip = lambda rows: [{k: r[k] for k in r if k not in ("updates_per_s", "steps_per_s")}  # noqa
                           for r in rows]
     assert strip(got_meta["rows"]) == strip(ref_meta["rows"])
+    assert ref_meta["agent"]["qat"]["revisions"], "no format was revised: the test is void"
+    assert got_meta["agent"]["qat"] == ref_meta["agent"]["qat"]
 
 
 def _final_state(out: Path) -> tuple[dict, dict]:
