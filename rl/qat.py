@@ -452,12 +452,14 @@ class QATSchedule:
                      host_ranges: Mapping[str, Interval] | None = None) -> Precision | None:
         """Bring ``core`` to the precision the schedule prescribes after ``updates`` DDPG
         updates (default ``core.updates``).  When the switch is due, the formats are
-        chosen (once: they never change afterwards) from ``core.read_ranges()``, any
-        ranges restored from a checkpoint and ``host_ranges`` (keys ``states``,
-        ``actions``, ``rewards``, or activation keys; see the module docstring).
+        chosen from ``core.read_ranges()``, any ranges restored from a checkpoint and
+        ``host_ranges`` (keys ``states``, ``actions``, ``rewards``, or activation keys;
+        see the module docstring); afterwards they change only at a revision
+        (:meth:`revision_due`, :meth:`revise_formats`), from the same sources.
 
-        Returns the new Precision when it changed the core's precision (the switch, or
-        re-applying it to a fresh core after a resume), else None.  Parameters and
+        Returns the new Precision when it changed the core's precision (the switch, a
+        revision that widened a format, or re-applying the formats to a fresh core after
+        a resume), else None.  Parameters and
         optimizer state are kept (``Core.set_precision``), and the core's range
         monitors restart in the new formats.
         """
