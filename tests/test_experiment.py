@@ -60,6 +60,15 @@ def one_line_error(capsys) -> str:
     return err
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_sb3_interpreter_from_the_environment():
+    """The grids here have an SB3 row only when a test gives --sb3-python: a
+    FIXAR_SB3_PYTHON of the caller's (as tests/test_sb3_reference.py uses) would add one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FIXAR_SB3_PYTHON", raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     """float32 and qat, seeds 0 and 1, 600 steps: finished, shared (copy to change)."""
