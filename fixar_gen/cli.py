@@ -509,9 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "sample std (default: minmax)")
     sb3 = p.add_mutually_exclusive_group()
     sb3.add_argument("--sb3-python", default=None, metavar="PATH",
-                     help="an interpreter with torch and stable-baselines3 for the SB3 DDPG "
-                     "reference row (default: $FIXAR_SB3_PYTHON, else this one if it has "
-                     "them, else the row is skipped and the reason said)")
+                     help="an interpreter with torch and stable-baselines3 for the SB3 "
+                     "reference row, DDPG or TD3 as the spec (default: $FIXAR_SB3_PYTHON, "
+                     "else this one if it has them, else the row is skipped and the "
+                     "reason said)")
     sb3.add_argument("--no-sb3", action="store_true", help="no SB3 reference row")
     p.add_argument("--workers", "--jobs", dest="jobs", type=integer(1, 1024), default=None,
                    metavar="K", help="runs at once (default: the machine's CPUs)")

@@ -185,7 +185,8 @@ class Grid:
                          for r in self.runs()]
                 + [{"variant": VARIANT, "seed": seed, "folder": str(f.relative_to(self.out))}
                    for seed, f in self.reference_runs()],
-                "reference": {"variant": VARIANT, "python": self.sb3_python}
+                "reference": {"variant": VARIANT, "python": self.sb3_python,
+                              "algorithm": self.spec.algorithm.name}
                 if self.sb3_python else None,
                 "notes": list(notes),
                 "settings": settings, "settings_sha256": settings_digest(settings)}
@@ -219,11 +220,12 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
 def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
                    ) -> tuple[Grid, str | None]:
     """The grid with its SB3 reference row when an interpreter for it exists and the
-    spec can be expressed in SB3's DDPG; else the grid without it and the line that
-    says why (a named skip)."""
+    spec can be expressed in SB3's DDPG or TD3; else the grid without it and the line
+    that says why (a named skip)."""
     from .sb3_reference import interpreter, arguments
+    what = f"Stable-Baselines3 {grid.spec.algorithm.name.upper()} reference"
     if not enabled:
-        return grid, "Stable-Baselines3 DDPG reference: not run (--no-sb3)"
+        return grid, f"{what}: not run (--no-sb3)"
     python, reason = interpreter(python_option)
     if python is not None:
         args = arguments(grid.spec)
@@ -231,7 +233,7 @@ def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
             reason = args
         else:
             return dataclasses.replace(grid, sb3_python=python), None
-    return grid, f"Stable-Baselines3 DDPG reference: not run: {reason}"
+    return grid, f"{what}: not run: {reason}"
 
 
 REFERENCE_OUTPUTS = ("evals.csv", "summary.json", "sb3.log")
@@ -425,8 +427,9 @@ def _about(record: dict) -> list[str]:
         about = VARIANTS[name].about if name in VARIANTS else name
         lines.append(f"- {name}: {about} (backend {settings['backend']})")
     if record.get("reference"):
-        from .sb3_reference import ABOUT
-        lines.append(f"- {record['reference']['variant']}: {ABOUT}, run by "
+        from .sb3_reference import about
+        algorithm = record["reference"].get("algorithm", "ddpg")   # older grids: DDPG only
+        lines.append(f"- {record['reference']['variant']}: {about(algorithm)}, run by "
                      f"{record['reference']['python']}")
     return lines
 

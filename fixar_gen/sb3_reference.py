@@ -1,12 +1,13 @@
-"""The optional Stable-Baselines3 DDPG reference row of `fixar experiment`: which
-interpreter runs it, the command from the spec, and one run.
+"""The optional Stable-Baselines3 reference row of `fixar experiment` (SB3's DDPG or TD3,
+as the spec's algorithm): which interpreter runs it, the command from the spec, and one
+run.
 
 torch and stable-baselines3 are not dependencies of fixar_gen; as for the headline
 benchmark (benchmarks/bench_sb3.py), the reference runs in an interpreter that has
 them: ``--sb3-python PATH``, else ``$FIXAR_SB3_PYTHON``, else this interpreter when it
-has them. Without one, or for a spec SB3's DDPG cannot express, the row is skipped and
-the reason is said (on stderr and under the tables).  The run itself is
-:mod:`fixar_gen.rl.sb3_ddpg`, started as a script in that interpreter; it writes the
+has them. Without one, or for a spec SB3 cannot express, the row is skipped and the
+reason is said (on stderr and under the tables).  The run itself is
+:mod:`fixar_gen.rl.sb3_run`, started as a script in that interpreter; it writes the
 ``evals.csv`` and ``summary.json`` of a `fixar train` run, so the grid's table reads it
 as any other run.  It has no checkpoint: an interrupted reference run starts again.
 """
@@ -21,14 +22,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .rl import sb3_ddpg
+from .rl import sb3_run
 from .spec import Spec
 
-SCRIPT = Path(sb3_ddpg.__file__).resolve()     # run as a script, in the other interpreter
+SCRIPT = Path(sb3_run.__file__).resolve()     # run as a script, in the other interpreter
 VARIANT = "sb3"
-ABOUT = "Stable-Baselines3's DDPG with the spec's hyper-parameters (fixar_gen/rl/sb3_ddpg.py)"
 NEEDS = "torch, stable-baselines3 and gymnasium"    # and mujoco for MuJoCo tasks
 POLL = 2.0          # seconds between two looks at a running reference's evals.csv
+
+
+def about(algorithm: str) -> str:
+    """The reference row's line under the tables."""
+    return (f"Stable-Baselines3's {algorithm.upper()} with the spec's hyper-parameters "
+            "(fixar_gen/rl/sb3_run.py)")
 
 
 def interpreter(option: str | None) -> tuple[str | None, str | None]:
@@ -54,22 +60,26 @@ def interpreter(option: str | None) -> tuple[str | None, str | None]:
 
 def arguments(spec: Spec) -> list[str] | str:
     """The script's options for ``spec`` (all but ``--seed`` and ``--out``), or why
-    SB3's DDPG cannot run it with the same hyper-parameters."""
+    SB3's DDPG or TD3 cannot run it with the same hyper-parameters."""
     nets, algo = spec.networks, spec.algorithm
-    if algo.name != "ddpg":
-        return (f"the spec's algorithm is {algo.name}; the reference here runs SB3's DDPG "
-                "(an SB3 TD3 reference is not written)")
+    name = algo.name.upper()
+    if algo.name not in sb3_run.ALGORITHMS:
+        return f"the spec's algorithm is {algo.name}; SB3 runs " + " and ".join(
+            sb3_run.ALGORITHMS) + " here"
     if algo.optimizer != "adam":
-        return f"the spec's optimizer is {algo.optimizer}; SB3's DDPG here uses Adam"
+        return f"the spec's optimizer is {algo.optimizer}; SB3's {name} here uses Adam"
     if nets.actor.activation != nets.critic.activation \
             or nets.actor.activation not in ("relu", "tanh"):
         return (f"hidden activations {nets.actor.activation} (actor) and "
                 f"{nets.critic.activation} (critic): SB3's MlpPolicy takes one, relu or tanh")
     if nets.actor.output != "tanh" or nets.critic.output != "identity":
         return (f"output activations {nets.actor.output} (actor) and {nets.critic.output} "
-                "(critic): SB3's DDPG has tanh and identity")
+                f"(critic): SB3's {name} has tanh and identity")
     noise = algo.noise
-    return ["--env", spec.env.id,
+    td3 = (["--policy-delay", str(algo.policy_delay), "--target-noise",
+            repr(algo.target_noise), "--noise-clip", repr(algo.noise_clip)]
+           if algo.name == "td3" else [])
+    return ["--algorithm", algo.name, *td3, "--env", spec.env.id,
             "--actor", ",".join(map(str, nets.actor.hidden)),
             "--critic", ",".join(map(str, nets.critic.hidden)),
             "--activation", nets.actor.activation,

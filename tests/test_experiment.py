@@ -60,6 +60,15 @@ def one_line_error(capsys) -> str:
     return err
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_sb3_interpreter_from_the_environment():
+    """The grids here have an SB3 row only when a test gives --sb3-python: a
+    FIXAR_SB3_PYTHON of the caller's (as tests/test_sb3_reference.py uses) would add one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FIXAR_SB3_PYTHON", raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     """float32 and qat, seeds 0 and 1, 600 steps: finished, shared (copy to change)."""
@@ -409,13 +418,13 @@ def test_variants_are_parsed_in_order(text, names):
 
 FAKE_SB3 = '''#!{python}
 """A stand-in for an interpreter with SB3: it accepts the real script's options
-(fixar_gen/rl/sb3_ddpg.py's parser) and writes what the script writes."""
+(fixar_gen/rl/sb3_run.py's parser) and writes what the script writes."""
 import csv, json, runpy, sys
 from pathlib import Path
 if sys.argv[1] == "-c":
     sys.exit(0)
 script = Path(sys.argv[1])
-assert script.name == "sb3_ddpg.py" and script.is_file(), script
+assert script.name == "sb3_run.py" and script.is_file(), script
 real = runpy.run_path(str(script))          # the script file itself, not run
 EVALS, args = real["EVALS"], real["parse_args"](sys.argv[2:])
 args.out.mkdir(parents=True, exist_ok=True)
@@ -428,10 +437,20 @@ with open(args.out / "evals.csv", "w", newline="") as fh:
                          "float32", "saturations": 0, "fxp16_since_step": "",
                          "wall_seconds": 0.1}})
 print("actor lr", args.actor_lr, "critic lr", args.critic_lr, "sigma", args.sigma)
+print("algorithm", args.algorithm, "policy delay", args.policy_delay)
 (args.out / "summary.json").write_text(json.dumps({{
     "backend": "sb3", "seed": args.seed, "steps": args.total_steps,
     "final_eval_return": -100.0 - args.seed, "precision": "float32", "saturations": 0}}))
 '''
+
+
+def td3_spec_file(folder: Path, **algorithm) -> str:
+    """The small spec with TD3 as its algorithm."""
+    path = spec_file(folder, "td3.yaml", **algorithm)
+    data = yaml.safe_load(Path(path).read_text())
+    data["algorithm"]["name"] = "td3"
+    Path(path).write_text(yaml.safe_dump(data))
+    return path
 
 
 def fake_sb3_python(tmp_path: Path) -> str:
@@ -488,6 +507,17 @@ def test_a_spec_sb3_cannot_express_is_a_named_skip(tmp_path, capsys):
     assert not (out / "runs" / "sb3-s0").exists()
 
 
+def test_a_td3_spec_has_an_sb3_td3_row(tmp_path):
+    """Catches the TD3 reference refused again, or run as DDPG."""
+    out = tmp_path / "grid"
+    spec = td3_spec_file(tmp_path, policy_delay=3)
+    assert experiment(spec, out, "--variants", "float32", "--seeds", "0", "--steps", "400",
+                      "--sb3-python", fake_sb3_python(tmp_path)) == 0
+    assert [r["variant"] for r in csv_rows(out / "results.csv")] == ["float32", "sb3"]
+    assert "algorithm td3 policy delay 3" in (out / "runs" / "sb3-s0" / "sb3.log").read_text()
+    assert "Stable-Baselines3's TD3" in (out / "results.md").read_text()
+
+
 def test_the_documented_experiment_commands_are_accepted(monkeypatch):
     """Every `fixar experiment` command of docs/training.md (continued lines joined)
     passes the parser and every variant's check of the run length."""
@@ -533,7 +563,7 @@ class _Net:
     def __init__(self, lr):
         self.optimizer = _Optimizer(lr)
 
-class DDPG:
+class TD3:
     """Steps the environment with random actions and calls the callback, as SB3's
     learn loop does; records what the script configured."""
     def __init__(self, policy, env, learning_rate, **kwargs):
@@ -555,7 +585,10 @@ class DDPG:
             callback.num_timesteps = t
             callback._on_step()
         with open(os.environ["FAKE_SB3_RECORD"], "w") as fh:
-            json.dump({"actor_lr": self.actor.optimizer.param_groups[0]["lr"],
+            json.dump({"class": type(self).__name__,
+                       "td3": {k: self.kwargs.get(k) for k in ("policy_delay",
+                               "target_policy_noise", "target_noise_clip")},
+                       "actor_lr": self.actor.optimizer.param_groups[0]["lr"],
                        "critic_lr": self.critic.optimizer.param_groups[0]["lr"],
                        "net_arch": self.kwargs["policy_kwargs"]["net_arch"],
                        "learning_starts": self.kwargs["learning_starts"],
@@ -564,6 +597,12 @@ class DDPG:
     def predict(self, obs, deterministic):
         assert deterministic
         return np.zeros(self.env.action_space.shape, dtype=np.float32), None
+
+class DDPG(TD3):
+    """SB3's DDPG is its TD3 without the three TD3 keywords."""
+    def __init__(self, policy, env, learning_rate, **kwargs):
+        assert not {"policy_delay", "target_policy_noise", "target_noise_clip"} & set(kwargs)
+        super().__init__(policy, env, learning_rate, **kwargs)
 ''',
     "stable_baselines3/common/__init__.py": "",
     "stable_baselines3/common/callbacks.py": '''
@@ -581,10 +620,12 @@ class OrnsteinUhlenbeckActionNoise(NormalActionNoise):
 }
 
 
-def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
-    """rl/sb3_ddpg.py run for real, with stand-ins for torch and SB3's DDPG (which
-    take random actions; the evaluated policy always says 0): its evaluation protocol,
-    evals.csv, summary.json, and the settings it gives SB3."""
+@pytest.mark.parametrize("algorithm", ["ddpg", "td3"])
+def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path, algorithm):
+    """rl/sb3_run.py run for real, with stand-ins for torch and SB3's DDPG and TD3
+    (which take random actions; the evaluated policy always says 0): its evaluation
+    protocol, evals.csv, summary.json, and the settings it gives SB3 (the TD3 keywords
+    to TD3 only: the stand-in DDPG refuses them, as SB3's does)."""
     import subprocess
     import sys
 
@@ -596,7 +637,8 @@ def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
     for name, text in {"torch.py": FAKE_TORCH, **FAKE_SB3_PACKAGE}.items():
         (fake / name).parent.mkdir(parents=True, exist_ok=True)
         (fake / name).write_text(text)
-    args = arguments(load_spec(spec_file(tmp_path, total_steps=500)))
+    make = {"ddpg": spec_file, "td3": td3_spec_file}[algorithm]
+    args = arguments(load_spec(make(tmp_path, total_steps=500, target_noise=0.3)))
     out = tmp_path / "sb3"
     env = {**__import__("os").environ, "PYTHONPATH": str(fake),
            "FAKE_SB3_RECORD": str(tmp_path / "record.json")}
@@ -604,7 +646,10 @@ def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
                            str(out)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "record.json").read_text())
-    assert record == {"actor_lr": 1e-4, "critic_lr": 1e-3, "learning_starts": 200,
+    td3 = {"policy_delay": 2, "target_policy_noise": 0.3, "target_noise_clip": 0.5}
+    assert record == {"class": algorithm.upper(),
+                      "td3": td3 if algorithm == "td3" else dict.fromkeys(td3),
+                      "actor_lr": 1e-4, "critic_lr": 1e-3, "learning_starts": 200,
                       "net_arch": {"pi": [8], "qf": [8]}, "sigma": 0.1}
     # the zero action on the evaluation seed, as the trainer evaluates
     pendulum = gym.make("Pendulum-v1")
@@ -619,6 +664,7 @@ def test_the_sb3_script_evaluates_and_writes_what_the_table_reads(tmp_path):
     assert all(float(r["eval_return"]) == round(expected, 4) for r in evals)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 500 and summary["seed"] == 7
+    assert summary["algorithm"] == algorithm
     assert summary["final_eval_return"] == round(expected, 4)
 
 
