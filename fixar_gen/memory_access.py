@@ -136,6 +136,17 @@ def access_problems(program: Program, acc_half: int | None = None,
         what = (f"drain {ACTIVATIONS[ins.act]}" if isinstance(ins, Drain) else
                 f"vec {VECTOR_FUNCTIONS[ins.fn]}" if isinstance(ins, Vector) else
                 type(ins).__name__.lower())
+        # amem: one line read a cycle, so a vec or drain step reading more of its lines
+        # takes a cycle more for each (charged: extra_lines); its constants (two words)
+        # and the steps of the other units read at most one line; one line written
+        m = ACTIVATION_MEMORY
+        if reads[m] > 1 and not charged(ins) or writes[m] > 1 or \
+                _constants_in(ins, program, m):
+            problems.append(f"instruction {pc}: {what} reads {reads[m]} and writes "
+                            f"{writes[m]} operand lines of {m} a step; its banks serve "
+                            "one read and one write line a cycle (only a vec or drain "
+                            "step reads more, a cycle each; its constants are not read "
+                            f"from {m})")
         for m in BANKED_MEMORIES:
             for count, verb in ((reads[m], "reads"), (writes[m], "writes")):
                 if count > 1:
@@ -153,6 +164,40 @@ def access_problems(program: Program, acc_half: int | None = None,
                                 "one line written and one read (two half lines: an update's "
                                 "dst and a) a cycle")
     return problems
+
+
+_PIPELINED = set(ops.names(issue="pipelined"))
+
+
+def charged(ins) -> bool:
+    """Whether a step of ``ins`` may read more than one line of ``amem`` (a cycle a
+    line: :func:`extra_lines`): a ``drain`` or a pipelined ``vec`` (not the serial
+    functions, nor ``range``, nor a copy)."""
+    return isinstance(ins, Drain) or \
+        isinstance(ins, Vector) and VECTOR_FUNCTIONS[ins.fn] in _PIPELINED
+
+
+def _constants_in(ins, program: Program, memory: str, memory_rule=memory_of) -> bool:
+    """Whether ``ins`` reads its constants operand (a vec's c, a drain's slope: two
+    words read word by word) from ``memory``."""
+    c = ins.slope if isinstance(ins, Drain) else ins.c if isinstance(ins, Vector) \
+        else NO_BUFFER
+    return c != NO_BUFFER and memory_rule(program.buffers[c]) == memory
+
+
+def extra_lines(ins, program: Program, memory=memory_of) -> int:
+    """The cycles a step of ``ins`` takes beyond one: a line of ``amem`` it reads
+    beyond the first (``amem``'s banks serve one read line a cycle; the element loop
+    reads the others in the cycles before the step's issue).  Zero for what is not
+    :func:`charged`."""
+    if not charged(ins):
+        return 0
+    reads, _ = step_accesses(ins, program, memory)
+    # (the constants' two words are not amem lines: a program reading them there is
+    # refused)
+    lines = reads[ACTIVATION_MEMORY] - 2 * _constants_in(ins, program, ACTIVATION_MEMORY,
+                                                         memory)
+    return max(0, lines - 1)
 
 
 _READS_DST_IDS = {VECTOR_FUNCTIONS.index(f) for f in _READS_DST}

@@ -153,7 +153,7 @@ def accumulator_stride(cols: int, half: int) -> int:
 # -- amem in banks (docs/hardware.md, "Steps", step 4) --------------------------------------
 
 def activation_banks(rows: int, cols: int, lanes: int = 1) -> int:
-    """Banks of ``amem`` in interleaved banks as step 4 plans them: 4P, P the array's
+    """Banks of ``amem`` (interleaved, step 4 of docs/hardware.md): 4P, P the array's
     rows, columns or vector lanes (the most) rounded up to a power of two.  Four lines,
     not two: one activation buffer is read both as FXP16's row pair and as its
     transposed pair (:func:`activation_reads`), and on 2P banks no one row stride puts

@@ -61,7 +61,7 @@ def add(dst, a, b) -> Vector:
 
 
 @pytest.mark.parametrize("ma,mb,ok", [
-    ("amem", "amem", True),             # amem is not banked: a port per operand
+    ("amem", "amem", True),             # amem: a cycle a line beyond the first
     ("gmem", "mmem", True), ("mmem", "vmem", True),
     ("gmem", "gmem", False), ("vmem", "vmem", False)])
 def test_two_operand_lines_of_one_banked_memory_in_a_step_are_refused(ma, mb, ok):
@@ -403,3 +403,60 @@ def test_the_compiled_activations_keep_to_amem_banks(path):
             assert access_problems(p, half, hw.rows) == [], (path, phase)
     if path == "fixar_u50.yaml":
         assert activation_stride(400, banks, hw.rows) == 402
+
+
+def _vec(name: str, **operands) -> Vector:
+    return Vector(fn=VECTOR_FUNCTIONS.index(name), rows=Range(0, 2), cols=Range(0, 3),
+                  **operands)
+
+
+@pytest.mark.parametrize("memories,ins,extra,refused", [
+    # a pipelined vec: a cycle for each amem line beyond the first
+    (("amem", "amem", "amem"), _vec("add", dst=0, a=1, b=2), 1, False),
+    (("gmem", "amem", "amem", "smem", "amem"),
+     _vec("bellman", dst=0, a=1, b=2, c=3, e=4), 2, False),
+    (("amem", "amem", "gmem"), _vec("adam_w", dst=0, a=1, b=2), 1, False),
+    (("gmem", "amem", "mmem"), _vec("add", dst=0, a=1, b=2), 0, False),
+    # range folds in one cycle a step: a second amem line has no cycle
+    (("amem", "amem"), _vec("range", dst=0, a=1), 0, True),
+    (("smem", "amem"), _vec("range", dst=0, a=1), 0, False),
+    # the serial functions: one line
+    (("amem", "amem", "smem", "smem", "amem"),
+     _vec("ou_noise", dst=0, a=1, b=2, c=3, e=4), 0, True),
+    # two lines written a step (dst and ou_noise's e)
+    (("amem", "gmem", "smem", "smem", "amem"),
+     _vec("ou_noise", dst=0, a=1, b=2, c=3, e=4), 0, True),
+    # the constants are read word by word: not from amem's banks
+    (("gmem", "gmem", "amem"), _vec("scale", dst=0, a=1, c=2), 0, True)])
+def test_amem_serves_one_line_a_cycle(memories, ins, extra, refused):
+    """amem's banks serve one line read and one line write a cycle: a drain or
+    pipelined vec step reading more of its lines is charged a cycle a line
+    (memory_access.extra_lines, the RTL's cycle model); range, the serial functions and
+    the copies read one, a step writes one, the constants are not read from amem.
+    Catches a rule that refuses the charged steps (the DDPG programs would not
+    compile), lets an uncharged second line through (the core would serve one of the
+    two), or charges the wrong count."""
+    from fixar_gen.memory_access import extra_lines
+    kinds = {"amem": "data", "gmem": "grad", "mmem": "state", "smem": "const"}
+    buffers = [Buffer(f"b{i}", 2, 3, F, kinds[m]) for i, m in enumerate(memories)]
+    p = program(buffers, ins)
+    assert [memory_of(b) for b in buffers] == list(memories)
+    problems = access_problems(p)
+    assert (problems != []) == refused, problems
+    if refused:
+        assert "operand lines of amem a step; its banks serve one read and one write " \
+            "line a cycle" in problems[0]
+    assert extra_lines(ins, p) == extra
+
+
+def test_the_ddpg_steps_charged_for_amem_lines():
+    """fixar_u50's training step: the steps reading more than one amem line are
+    bellman (three), mse_grad and dact_tanh (two), each on both cores' halves: +128
+    RTL cycles an update (32 samples a core, a cycle a step per extra line)."""
+    from fixar_gen.memory_access import extra_lines
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    p = compile_program(spec, "train")
+    charged = sorted((VECTOR_FUNCTIONS[ins.fn], extra_lines(ins, p), ins.rows.count)
+                     for ins in p.code if extra_lines(ins, p))
+    assert charged == [("bellman", 2, 32)] * 2 + [("dact_tanh", 1, 32)] * 2 \
+        + [("mse_grad", 1, 32)] * 2
