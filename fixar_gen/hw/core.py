@@ -419,7 +419,10 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                         banks={m: cfg.memory_banks(m) for m in MEMORIES
                                if cfg.memory_banks(m)},
                         line_ports=cfg.cores, halves=PAIRED_MEMORIES,
-                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows})
+                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows},
+                        # (amem's lines are read by the lanes and the matrix unit's 2R
+                        # words only: the rest of its rotation would have no reader)
+                        line_words={ACTIVATION_MEMORY: max(cfg.lanes, 2 * cfg.rows)})
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)

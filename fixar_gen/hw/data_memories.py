@@ -177,13 +177,15 @@ class DataMemories:
     and :meth:`finish` gives each port to the request that names the memory in that
     cycle (the programs ask for at most one read and one write line per memory, core
     and cycle: :mod:`fixar_gen.memory_access`; the host's requests come last and have
-    the port when no core asks).  The other memories keep a read and a write port per
+    the port when no core asks); ``line_words`` (name -> words) the words of a read line
+    the units take of a memory whose line is wider than its readers (``amem``).  The other memories keep a read and a write port per
     word the units read or write."""
 
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
                  line_ports: int = 1, halves: tuple[str, ...] = (),
-                 strided: dict[str, int] | None = None):
+                 strided: dict[str, int] | None = None,
+                 line_words: dict[str, int] | None = None):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -214,7 +216,8 @@ class DataMemories:
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
                                                 strided=strided.get(s.name, 0),
-                                                given_lines=True)
+                                                given_lines=True,
+                                                line_words=(line_words or {}).get(s.name))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
