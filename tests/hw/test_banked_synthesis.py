@@ -3,9 +3,10 @@ one-core design -- the gradients and the optimizer state, which only the element
 and the host reach (``memory_kinds.BANKED_MEMORIES``), the accumulators' and the
 weights' banks (the matrix unit's double line and strided row) and the activations'
 (its strided line of 2R words) -- to block RAM, and the memory inventory counts them as
-it does.  Slow: a whole core through Yosys (53 minutes on two
-shared cores, 2026-12-05); ``python -m tests.hw.test_banked_synthesis DIR`` runs the same
-synthesis alone and prints what it found."""
+it does.  Slow: a whole core through Yosys (53 minutes on two shared cores with three
+memories banked, 17 minutes with all but ``smem``, 2026-12-05); ``python -m
+tests.hw.test_banked_synthesis DIR`` runs the same synthesis alone and prints what it
+found."""
 
 from __future__ import annotations
 
