@@ -1,6 +1,10 @@
-"""What banking ``amem`` with one line port per core would meet on a spec's training
-step (docs/hardware.md, "The activations in banks"; issue 12 step 4): modeled figures
-of rules not built yet, printed, not written into BENCHMARKS.md.
+"""What banking ``amem`` with one line port per core meets on a spec's training step
+(docs/hardware.md, "The activations in banks"; issue 12 step 4): modeled figures,
+printed, not written into BENCHMARKS.md.  The plan before it was built; since then the
+compiler pads the activations (so the placement "as placed" shows no more padding) and
+the RTL charges the extra lines as modeled here (its cycle model,
+``memory_access.extra_lines``, gives the "as placed" charged figure; the uncharged
+base is the cycle rule without them).
 
 - the row strides of 4P interleaved banks (``memory_kinds.activation_stride``) for
   every ``amem`` buffer the matrix unit reads as ``a``, and ``amem``'s words with them

@@ -34,7 +34,7 @@ from .numerics import FixedFormat
 from .ops import COEFF, NOISE, PRNG, RATE, SCALE, SLOPE, UNIT  # noqa: F401
 from .memory_access import access_problems
 from .memory_kinds import (DELTA_MEMORY, accumulator_half_line, accumulator_stride,
-                           memory_of, weight_stride)
+                           activation_banks, activation_stride, memory_of, weight_stride)
 from .placement import place
 from .spec import Spec
 from . import algorithms
@@ -140,7 +140,8 @@ class Layout:
     slots: list[Slot] = field(default_factory=list)
     _ids: dict = field(default_factory=dict)
     _slot_ids: dict = field(default_factory=dict)
-    #: logical columns of the buffers whose row stride is padded (the weights)
+    #: logical columns of the buffers whose row stride is padded (the weights, the
+    #: activations the matrix unit reads as ``a``)
     logical: dict = field(default_factory=dict)
 
     def add(self, name: str, rows: int, cols: int, fmt: FixedFormat, kind: str = "data",
@@ -150,6 +151,14 @@ class Layout:
         self._ids[name] = len(self.buffers)
         self.buffers.append(Buffer(name, rows, cols, fmt, kind, acc_bits))
         return self._ids[name]
+
+    def add_activation(self, name: str, rows: int, cols: int, fmt: FixedFormat) -> int:
+        """A ``data`` buffer the matrix unit reads as ``a`` (a layer's input, ``c.ones``),
+        its row stride padded (:func:`activation_cols`: its line, FXP16's row pair, its
+        transposed column and pair in distinct banks of amem); the extra columns are
+        never written nor read."""
+        self.logical[name] = cols
+        return self.add(name, rows, activation_cols(self.spec, cols), fmt)
 
     def slot(self, name: str, rows: int, cols: int) -> int:
         if name not in self._slot_ids:
@@ -181,6 +190,14 @@ def weight_banks(spec: Spec) -> int:
     more) rounded up to a power of two (``memory_kinds.accumulator_half_line``), as
     ``cmem``'s."""
     return 2 * accumulator_half_line(spec.hardware.cols, spec.hardware.lanes)
+
+
+def activation_cols(spec: Spec, cols: int) -> int:
+    """The row stride (buffer columns) of an activation of ``cols`` logical columns
+    that the matrix unit reads as ``a`` from ``amem``'s 4P interleaved banks
+    (``memory_kinds.activation_banks``, ``activation_stride``)."""
+    hw = spec.hardware
+    return activation_stride(cols, activation_banks(hw.rows, hw.cols, hw.lanes), hw.rows)
 
 
 def param_cols(spec: Spec, name: str) -> int | None:
@@ -239,7 +256,7 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     for net in NETS:
         L.add(f"c.slope.{net}", 1, 1, SLOPE, "const")
     algorithms.of(spec).add_constants(L, spec)
-    L.add("c.ones", B, 1, UNIT, "data")
+    L.add_activation("c.ones", B, 1, UNIT)
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
     # range monitors: [min, max] of every activation tensor
     for key in activation_keys(spec):
@@ -523,9 +540,13 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
     prec = L.precision
     kind = role(spec, net)
     if not L.has(f"{pass_name}.{net}.x"):
-        L.add(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{kind}.in", spec))
+        # a layer's input (the network's, a hidden layer's output) is read as a (its
+        # line, or transposed by the weight gradient): its row stride padded for amem's
+        # banks; the network's output is not
+        L.add_activation(f"{pass_name}.{net}.x", B, sizes[0], prec.format(f"{kind}.in", spec))
         for i, width in enumerate(sizes[1:]):
-            L.add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{kind}.l{i}", spec))
+            add = L.add if i == len(sizes) - 2 else L.add_activation
+            add(f"{pass_name}.{net}.h{i}", B, width, prec.format(f"{kind}.l{i}", spec))
             # the deltas live in gmem (memory_kinds.DELTA_MEMORY): a weight gradient
             # reads its a (the layer's input) from amem and its b (dz) from gmem
             G = spec.numerics.gradient_format
@@ -610,7 +631,7 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     program = Program(name=f"{spec.name}.{phase}", buffers=tuple(L.buffers),
                       slots=tuple(L.slots), code=tuple(E.code), cores=E.cores,
                       pre_format=spec.numerics.activation_format)
-    problems = access_problems(program, E.acc_half)
+    problems = access_problems(program, E.acc_half, spec.hardware.rows)
     if problems:        # a compiler bug: the core's units could not reach these memories
         raise ValueError(f"{program.name}: " + "; ".join(problems))
     return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))

@@ -153,11 +153,12 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
                      lanes=hw.lanes)
     batch = spec.algorithm.batch_size
-    execution = rtl_execution(cfg)
-    train = update_schedule(spec, lambda phase: schedule_with(
-        compile_program(spec, phase, precision), hw.cores, execution, RTL_TIMING))
-    infer1 = schedule_with(compile_program(spec, "infer", precision, batch=1), hw.cores,
-                           execution, RTL_TIMING)
+    def rtl_schedule(program):
+        return schedule_with(program, hw.cores, rtl_execution(cfg, program), RTL_TIMING)
+
+    train = update_schedule(spec, lambda phase: rtl_schedule(
+        compile_program(spec, phase, precision)))
+    infer1 = rtl_schedule(compile_program(spec, "infer", precision, batch=1))
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
             "infer_cycles_batch1": infer1.total_cycles,

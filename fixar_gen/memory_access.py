@@ -7,7 +7,11 @@ m + 1 into the two halves of ``cmem``'s banks (:func:`~fixar_gen.memory_kinds.
 accumulator_stride`), and a matrix the matrix unit reads transposed from ``wmem`` a row
 stride that is odd (:func:`~fixar_gen.memory_kinds.weight_stride`), and a delta in
 ``gmem`` is read by the matrix unit as plain lines only (``a`` in FXP32 not transposed,
-``b`` not transposed), and a step reads
+``b`` not transposed), and an activation the matrix unit reads as ``a`` from ``amem`` a
+row stride at which the words of its read (the line, FXP16's row pair, ``ta``'s column
+or FXP16's column pair: :func:`~fixar_gen.memory_kinds.activation_reads`) lie in
+distinct banks of ``amem``'s 4P (:func:`~fixar_gen.memory_kinds.activation_stride`),
+and a step reads
 two lines of ``cmem`` or ``wmem`` only as a pair (dst and a, :func:`pair_memory`, in
 opposite halves of the banks: :func:`acc_half_problems`).  The core is wired for
 exactly this (:mod:`fixar_gen.hw.core`); the compiler's programs keep to it (it refuses
@@ -21,9 +25,10 @@ from collections import Counter
 from . import ops
 from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
                   Program, Store, Vector)
-from .memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, DELTA_MEMORY, MATRIX_MEMORIES,
-                           PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY, accumulator_stride,
-                           memory_of,
+from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
+                           MATRIX_MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
+                           accumulator_half_line, accumulator_stride, activation_read,
+                           activation_reads, activation_stride, memory_of, shares_banks,
                            weight_stride)
 
 _READS_DST = set(ops.names(reads_dst=True))
@@ -69,13 +74,27 @@ def step_accesses(ins, program: Program, memory=memory_of) -> tuple[Counter, Cou
     return reads, writes
 
 
-def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
+def access_problems(program: Program, acc_half: int | None = None,
+                    rows: int | None = None) -> list[str]:
     """Why the core's units cannot reach the memories ``program`` names (empty when they
     can).  ``acc_half``: H of the core's ``cmem`` (:func:`~fixar_gen.memory_kinds.
-    accumulator_half_line`), to check the row strides of FXP16 products' accumulators."""
+    accumulator_half_line`), to check the row strides of FXP16 products' accumulators
+    and of the weights read transposed; ``rows`` (with ``acc_half``): the array's rows R,
+    to check the row strides of the activations read as ``a`` from ``amem``'s 4P banks
+    (P: the larger of H and R rounded up to a power of two)."""
     problems = []
     for pc, ins in enumerate(program.code):
         if isinstance(ins, MatMul):
+            a = program.buffers[ins.a]
+            if acc_half and rows and memory_of(a) == ACTIVATION_MEMORY:
+                banks = 4 * max(acc_half, accumulator_half_line(rows))
+                how = activation_read(MODES[ins.mode] == "fxp16", bool(ins.ta))
+                if shares_banks(activation_reads(a.cols, rows)[how], banks):
+                    problems.append(f"instruction {pc}: mm reads a {a.name} ({how}) from "
+                                    f"{ACTIVATION_MEMORY} with a row stride of {a.cols} "
+                                    f"words; its words share {ACTIVATION_MEMORY}'s {banks} "
+                                    f"banks (pad it to "
+                                    f"{activation_stride(a.cols, banks, rows)} columns)")
             dst = program.buffers[ins.dst]
             if acc_half and MODES[ins.mode] == "fxp16" \
                     and accumulator_stride(dst.cols, acc_half) != dst.cols:
@@ -91,7 +110,6 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                                 f"column is one strided line of {WEIGHT_MEMORY}'s "
                                 f"{2 * acc_half} banks only when the stride is odd (pad "
                                 f"it to {weight_stride(b.cols, 2 * acc_half)} columns)")
-            a = program.buffers[ins.a]
             if memory_of(a) == DELTA_MEMORY and (ins.ta or MODES[ins.mode] == "fxp16"):
                 how = "transposed" if ins.ta else "in fxp16"
                 problems.append(f"instruction {pc}: mm reads a {a.name} {how} from "
@@ -118,6 +136,17 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
         what = (f"drain {ACTIVATIONS[ins.act]}" if isinstance(ins, Drain) else
                 f"vec {VECTOR_FUNCTIONS[ins.fn]}" if isinstance(ins, Vector) else
                 type(ins).__name__.lower())
+        # amem: one line read a cycle, so a vec or drain step reading more of its lines
+        # takes a cycle more for each (charged: extra_lines); its constants (two words)
+        # and the steps of the other units read at most one line; one line written
+        m = ACTIVATION_MEMORY
+        if reads[m] > 1 and not charged(ins) or writes[m] > 1 or \
+                _constants_in(ins, program, m):
+            problems.append(f"instruction {pc}: {what} reads {reads[m]} and writes "
+                            f"{writes[m]} operand lines of {m} a step; its banks serve "
+                            "one read and one write line a cycle (only a vec or drain "
+                            "step reads more, a cycle each; its constants are not read "
+                            f"from {m})")
         for m in BANKED_MEMORIES:
             for count, verb in ((reads[m], "reads"), (writes[m], "writes")):
                 if count > 1:
@@ -135,6 +164,40 @@ def access_problems(program: Program, acc_half: int | None = None) -> list[str]:
                                 "one line written and one read (two half lines: an update's "
                                 "dst and a) a cycle")
     return problems
+
+
+_PIPELINED = set(ops.names(issue="pipelined"))
+
+
+def charged(ins) -> bool:
+    """Whether a step of ``ins`` may read more than one line of ``amem`` (a cycle a
+    line: :func:`extra_lines`): a ``drain`` or a pipelined ``vec`` (not the serial
+    functions, nor ``range``, nor a copy)."""
+    return isinstance(ins, Drain) or \
+        isinstance(ins, Vector) and VECTOR_FUNCTIONS[ins.fn] in _PIPELINED
+
+
+def _constants_in(ins, program: Program, memory: str, memory_rule=memory_of) -> bool:
+    """Whether ``ins`` reads its constants operand (a vec's c, a drain's slope: two
+    words read word by word) from ``memory``."""
+    c = ins.slope if isinstance(ins, Drain) else ins.c if isinstance(ins, Vector) \
+        else NO_BUFFER
+    return c != NO_BUFFER and memory_rule(program.buffers[c]) == memory
+
+
+def extra_lines(ins, program: Program, memory=memory_of) -> int:
+    """The cycles a step of ``ins`` takes beyond one: a line of ``amem`` it reads
+    beyond the first (``amem``'s banks serve one read line a cycle; the element loop
+    reads the others in the cycles before the step's issue).  Zero for what is not
+    :func:`charged`."""
+    if not charged(ins):
+        return 0
+    reads, _ = step_accesses(ins, program, memory)
+    # (the constants' two words are not amem lines: a program reading them there is
+    # refused)
+    lines = reads[ACTIVATION_MEMORY] - 2 * _constants_in(ins, program, ACTIVATION_MEMORY,
+                                                         memory)
+    return max(0, lines - 1)
 
 
 _READS_DST_IDS = {VECTOR_FUNCTIONS.index(f) for f in _READS_DST}

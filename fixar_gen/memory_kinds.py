@@ -52,6 +52,10 @@ ACC_MEMORY = "cmem"
 #: words, or a transposed column: :func:`weight_stride`) and a double line by the
 #: element loop's pairs (``soft_update``'s target and parameter, in the two halves)
 WEIGHT_MEMORY = "wmem"
+#: the memory of the activations (and the host slots): 4P interleaved banks
+#: (:func:`activation_banks`) read a strided line of up to 2R words a cycle by the
+#: matrix unit (:func:`activation_reads`, at row strides :func:`activation_stride`)
+ACTIVATION_MEMORY = "amem"
 #: the memories of 2H banks read and written a double line a cycle (two half lines)
 PAIRED_MEMORIES = (ACC_MEMORY, WEIGHT_MEMORY)
 #: names of the target parameters (the compiler's): placed in the second half of
@@ -149,7 +153,7 @@ def accumulator_stride(cols: int, half: int) -> int:
 # -- amem in banks (docs/hardware.md, "Steps", step 4) --------------------------------------
 
 def activation_banks(rows: int, cols: int, lanes: int = 1) -> int:
-    """Banks of ``amem`` in interleaved banks as step 4 plans them: 4P, P the array's
+    """Banks of ``amem`` (interleaved, step 4 of docs/hardware.md): 4P, P the array's
     rows, columns or vector lanes (the most) rounded up to a power of two.  Four lines,
     not two: one activation buffer is read both as FXP16's row pair and as its
     transposed pair (:func:`activation_reads`), and on 2P banks no one row stride puts
@@ -169,6 +173,13 @@ def activation_reads(stride: int, rows: int) -> dict[str, tuple[int, ...]]:
             "row pair": line + tuple(stride + r for r in line),
             "column": column,
             "column pair": column + tuple(c + 1 for c in column)}
+
+
+def activation_read(fxp16: bool, transposed: bool) -> str:
+    """Which of :func:`activation_reads` a product reads of its ``a``: FXP32 the line or
+    (``ta``) the column, FXP16 the row pair or the column pair."""
+    return ("column pair" if fxp16 else "column") if transposed else \
+        ("row pair" if fxp16 else "line")
 
 
 def shares_banks(offsets, banks: int) -> bool:

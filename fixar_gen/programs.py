@@ -31,7 +31,7 @@ from .numerics import FixedFormat
 from .ops import PRNG
 from .memory_access import access_problems, acc_half_problems
 from .memory_kinds import (SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride,
-                           weight_stride)
+                           activation_banks, activation_stride, weight_stride)
 from .spec import Spec
 
 #: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
@@ -168,7 +168,15 @@ class _Builder:
         # a from amem, or (FXP32, not transposed: a plain line) a delta in gmem; b a
         # weight in wmem or a delta's rows in gmem (fixar_gen.memory_access)
         a_kind = "data" if mode or ta else self.data_kind(("data", "delta"))
-        a = self.buffer(*((a_cols, a_rows) if ta else (a_rows, a_cols)), fa, a_kind)
+        a_shape = (a_cols, a_rows) if ta else (a_rows, a_cols)
+        if a_kind == "data":
+            # an activation's row stride padded (fixar_gen.memory_access): its line,
+            # FXP16's row pair, its column and FXP16's column pair in distinct banks of
+            # amem's 4P
+            hw = self.spec.hardware
+            a_shape = (a_shape[0], activation_stride(
+                a_shape[1], activation_banks(hw.rows, hw.cols, hw.lanes), hw.rows))
+        a = self.buffer(*a_shape, fa, a_kind)
         # (not both in gmem: one line port serves the matrix unit)
         b_kind = "param" if a_kind == "delta" else self.data_kind(("delta", "param"))
         if b_kind == "delta":
@@ -354,7 +362,7 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     assume(not program_limits(program, pe, word_bits(pe)))
     # every unit reaches the memories of its operands (fixar_gen.memory_access)
     half = accumulator_half_line(spec.hardware.cols, spec.hardware.lanes)
-    assume(not access_problems(program, half))
+    assume(not access_problems(program, half, spec.hardware.rows))
     # every value within the width config_for gives its memory (the data formats the
     # drawn constants and PRNG lanes included): a program the spec's design can hold
     # and within the depth open_machine gives every memory (random_program_words)

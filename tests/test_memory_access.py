@@ -61,7 +61,7 @@ def add(dst, a, b) -> Vector:
 
 
 @pytest.mark.parametrize("ma,mb,ok", [
-    ("amem", "amem", True),             # amem is not banked: a port per operand
+    ("amem", "amem", True),             # amem: a cycle a line beyond the first
     ("gmem", "mmem", True), ("mmem", "vmem", True),
     ("gmem", "gmem", False), ("vmem", "vmem", False)])
 def test_two_operand_lines_of_one_banked_memory_in_a_step_are_refused(ma, mb, ok):
@@ -326,3 +326,137 @@ def test_the_matrix_unit_reads_deltas_as_plain_lines(ta, tb, mode, a_mem, b_mem,
         assert problems[0] == (f"instruction 0: mm reads a b0 {how} from gmem; the matrix "
                                "unit reads gmem's banks as plain lines only (fxp32, not "
                                "transposed)")
+
+
+def _a_program(a_cols: int, ta: int, mode: int, half: int, rows: int = 4) -> Program:
+    """A product reading an activation of ``a_cols`` columns (its row stride) from amem
+    as a, transposed when ``ta``, in FXP16 when ``mode`` (its accumulator's stride
+    padded for cmem's 2 ``half`` banks)."""
+    a = buffer(0, "amem", rows, a_cols)
+    b = buffer(1, "wmem", rows, 3)
+    acc = Buffer("acc", a_cols, accumulator_stride(3, half), FixedFormat(64, 32), "acc", 80)
+    m = Range(0, min(a_cols, 2) if ta else 2)
+    return program([a, b, acc], MatMul(dst=2, a=0, b=1, ta=ta, mode=mode, m=m,
+                                       n=Range(0, 3), k=Range(0, 1)))
+
+
+@given(cols=st.integers(1, 140), ta=st.integers(0, 1), mode=st.integers(0, 1),
+       rows_log=st.integers(0, 4), half_log=st.integers(0, 4))
+def test_an_activation_read_as_a_needs_its_stride_in_amem_banks(cols, ta, mode, rows_log,
+                                                                half_log):
+    """An activation the matrix unit reads as a from amem is refused exactly when the
+    words of its read (activation_read: the line, FXP16's row pair, ta's column, FXP16's
+    column pair) share a bank of amem's 4P (P = H or R rounded up, the larger), with the
+    padding activation_stride names; a buffer padded to it always passes, and a
+    program checked without the array's rows is not checked.  Catches a check that
+    lets a shared bank through (the strided read would take one element's word for
+    another's), refuses an FXP32 line at any stride, or names another padding."""
+    from fixar_gen.memory_kinds import (activation_read, activation_reads, activation_stride,
+                                        shares_banks)
+    rows, half = 1 << rows_log, 1 << half_log
+    banks = 4 * max(half, rows)
+    problems = access_problems(_a_program(cols, ta, mode, half), half, rows)
+    how = activation_read(bool(mode), bool(ta))
+    shared = shares_banks(activation_reads(cols, rows)[how], banks)
+    assert (problems != []) == shared, problems
+    if how == "line":
+        assert not shared
+    padded = activation_stride(cols, banks, rows)
+    if problems:
+        assert problems == [
+            f"instruction 0: mm reads a b0 ({how}) from amem with a row stride of {cols} "
+            f"words; its words share amem's {banks} banks (pad it to {padded} columns)"]
+    assert 0 <= padded - cols < banks
+    assert access_problems(_a_program(padded, ta, mode, half), half, rows) == []
+    assert access_problems(_a_program(cols, ta, mode, half), half) == []
+
+
+@pytest.mark.parametrize("path", ["pendulum.yaml", "fixar_u50.yaml", "custom_dsl.py"])
+def test_the_compiled_activations_keep_to_amem_banks(path):
+    """Every activation the compiled programs read as a from amem has the row stride
+    memory_kinds.activation_stride gives its logical columns on the spec's 4P banks
+    (fixar_u50: 400 -> 402), in both precisions, and the programs pass the rule."""
+    from fixar_gen.compiler import layer_sizes
+    from fixar_gen.memory_kinds import activation_banks, activation_stride
+    spec = load_spec(EXAMPLES / path)
+    hw = spec.hardware
+    banks = activation_banks(hw.rows, hw.cols, hw.lanes)
+    half = accumulator_half_line(hw.cols, hw.lanes)
+    def logical(name):          # a pass's layer input, or c.ones
+        if name == "c.ones":
+            return 1
+        net, layer = name.split(".")[-2:]
+        sizes = layer_sizes(spec, net)
+        return sizes[0] if layer == "x" else sizes[int(layer[1:]) + 1]
+
+    for fxp16 in (False, True):
+        for phase in PHASES:
+            p = compile_program(spec, phase, fxp16_precision(spec)) if fxp16 \
+                else compile_program(spec, phase)
+            read = {p.buffers[ins.a].name for ins in p.code if isinstance(ins, MatMul)
+                    and memory_of(p.buffers[ins.a]) == "amem"}
+            assert read, phase
+            for name in read:
+                cols = logical(name)
+                assert {b.name: b.cols for b in p.buffers}[name] == \
+                    activation_stride(cols, banks, hw.rows), (phase, name)
+            assert access_problems(p, half, hw.rows) == [], (path, phase)
+    if path == "fixar_u50.yaml":
+        assert activation_stride(400, banks, hw.rows) == 402
+
+
+def _vec(name: str, **operands) -> Vector:
+    return Vector(fn=VECTOR_FUNCTIONS.index(name), rows=Range(0, 2), cols=Range(0, 3),
+                  **operands)
+
+
+@pytest.mark.parametrize("memories,ins,extra,refused", [
+    # a pipelined vec: a cycle for each amem line beyond the first
+    (("amem", "amem", "amem"), _vec("add", dst=0, a=1, b=2), 1, False),
+    (("gmem", "amem", "amem", "smem", "amem"),
+     _vec("bellman", dst=0, a=1, b=2, c=3, e=4), 2, False),
+    (("amem", "amem", "gmem"), _vec("adam_w", dst=0, a=1, b=2), 1, False),
+    (("gmem", "amem", "mmem"), _vec("add", dst=0, a=1, b=2), 0, False),
+    # range folds in one cycle a step: a second amem line has no cycle
+    (("amem", "amem"), _vec("range", dst=0, a=1), 0, True),
+    (("smem", "amem"), _vec("range", dst=0, a=1), 0, False),
+    # the serial functions: one line
+    (("amem", "amem", "smem", "smem", "amem"),
+     _vec("ou_noise", dst=0, a=1, b=2, c=3, e=4), 0, True),
+    # two lines written a step (dst and ou_noise's e)
+    (("amem", "gmem", "smem", "smem", "amem"),
+     _vec("ou_noise", dst=0, a=1, b=2, c=3, e=4), 0, True),
+    # the constants are read word by word: not from amem's banks
+    (("gmem", "gmem", "amem"), _vec("scale", dst=0, a=1, c=2), 0, True)])
+def test_amem_serves_one_line_a_cycle(memories, ins, extra, refused):
+    """amem's banks serve one line read and one line write a cycle: a drain or
+    pipelined vec step reading more of its lines is charged a cycle a line
+    (memory_access.extra_lines, the RTL's cycle model); range, the serial functions and
+    the copies read one, a step writes one, the constants are not read from amem.
+    Catches a rule that refuses the charged steps (the DDPG programs would not
+    compile), lets an uncharged second line through (the core would serve one of the
+    two), or charges the wrong count."""
+    from fixar_gen.memory_access import extra_lines
+    kinds = {"amem": "data", "gmem": "grad", "mmem": "state", "smem": "const"}
+    buffers = [Buffer(f"b{i}", 2, 3, F, kinds[m]) for i, m in enumerate(memories)]
+    p = program(buffers, ins)
+    assert [memory_of(b) for b in buffers] == list(memories)
+    problems = access_problems(p)
+    assert (problems != []) == refused, problems
+    if refused:
+        assert "operand lines of amem a step; its banks serve one read and one write " \
+            "line a cycle" in problems[0]
+    assert extra_lines(ins, p) == extra
+
+
+def test_the_ddpg_steps_charged_for_amem_lines():
+    """fixar_u50's training step: the steps reading more than one amem line are
+    bellman (three), mse_grad and dact_tanh (two), each on both cores' halves: +128
+    RTL cycles an update (32 samples a core, a cycle a step per extra line)."""
+    from fixar_gen.memory_access import extra_lines
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    p = compile_program(spec, "train")
+    charged = sorted((VECTOR_FUNCTIONS[ins.fn], extra_lines(ins, p), ins.rows.count)
+                     for ins in p.code if extra_lines(ins, p))
+    assert charged == [("bellman", 2, 32)] * 2 + [("dact_tanh", 1, 32)] * 2 \
+        + [("mse_grad", 1, 32)] * 2

@@ -60,12 +60,15 @@ def _z_bits(value, bits: int) -> pyrtl.WireVector:
     return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
 
 
-def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector) -> list:
-    """``out[k] = words[(k + amount) mod n]`` (n a power of two, ``amount`` log2 n bits)."""
+def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector,
+            count: int | None = None) -> list:
+    """``out[k] = words[(k + amount) mod n]`` for k < ``count`` (default n; n a power of
+    two, ``amount`` log2 n bits)."""
     n = len(words)
     if n == 1:
         return list(words)
-    return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)]) for k in range(n)]
+    return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)])
+            for k in range(n if count is None else count)]
 
 
 def banked_memory(scope: Scope, *, banks: int, width: int, depth_bits: int,
@@ -217,6 +220,10 @@ class InterleavedBanks:
     line is at start + j and word H + j at the second start + j.  A second start equal
     to the first + H is the plain line.
 
+    ``line_words`` (default ``banks``): the words of a read line its users take (the
+    first ones; ``amem``'s: the lanes' and the strided read's), so that no rotation
+    multiplexer is left without a reader.
+
     ``strided`` (``wmem``'s weight rows and transposed columns; an int: the number of
     elements, at most ``banks``): each port also takes ``read_strided[p]`` (1 bit) and
     ``read_elements[p]``, one word address per element; when ``read_strided[p]`` is 1,
@@ -240,8 +247,14 @@ class InterleavedBanks:
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
-                 strided: int = 0, given_lines: bool = False):
+                 strided: int = 0, given_lines: bool = False,
+                 line_words: int | None = None):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
+        self.line_words = banks if line_words is None else line_words
+        if not max(1, strided) <= self.line_words <= banks:
+            raise ValueError(f"interleaved memory {scope.prefix}: a read line of "
+                             f"{self.line_words} words on {banks} banks with {strided} "
+                             "strided elements")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
                              "more")
@@ -313,7 +326,7 @@ class InterleavedBanks:
             elif lb:
                 rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
                 rot.next <<= self.read_address[p][:lb]
-                words = _rotate(words, rot)
+                words = _rotate(words, rot, self.line_words)
             self.read_words.append(words)
             # writes: bank b takes word (b - a) mod banks
             address = self.write_address[p]
@@ -347,7 +360,7 @@ class InterleavedBanks:
         rot.next <<= _z_bits(self.read_address[p], self.lb)
         strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))
         strided.next <<= self.read_strided[p]
-        out = _rotate(words, rot)
+        out = _rotate(words, rot, self.line_words)
         for k, element in enumerate(self.read_elements[p]):
             sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
             sel.next <<= _z_bits(element, self.lb)

@@ -82,9 +82,13 @@ Memory
     port per core: the matrix unit's weight row (or ``tb``'s column, its row stride
     odd: ``memory_kinds.weight_stride``) as one strided line, a step's line and
     soft_update's two lines (the placement's halves) and the host's words.  ``amem``
-    and ``smem`` have a read and a write port per word their units read or write each
-    cycle (:func:`memory_ports`), so no unit ever waits for memory; that port count
-    keeps them out of block RAM (flip-flops): the rest of docs/hardware.md's plan.
+    is 4P interleaved banks (``memory_kinds.activation_banks``) with one line port per
+    core: the matrix unit's ``a`` (the line, FXP16's row pair, ``ta``'s column or
+    FXP16's column pair) as one strided read of 2R words (the activations' row strides
+    padded: ``memory_kinds.activation_stride``), a step's lines one a cycle (a drain or
+    pipelined vec step reading more than one takes a cycle a line:
+    :func:`_amem_phases`) and the host's words.  ``smem`` has a read and a write port
+    per word its units read or write each cycle (:func:`memory_ports`).
 
 The cycle counts above are what :func:`execution_cycles` returns, the RTL's own cycle
 model; :func:`fixar_gen.perf.schedule` runs it with the barrier and issue rules shared
@@ -110,10 +114,9 @@ from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, 
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import latch, region_walk
-from ..memory_kinds import (ACC_MEMORY, BANKED_MEMORIES, DELTA_MEMORY, MATRIX_MEMORIES,
-                            MEMORIES,
-                            PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
-                            accumulator_half_line)
+from ..memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
+                            MATRIX_MEMORIES, MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY,
+                            WEIGHT_MEMORY, accumulator_half_line, activation_banks)
 
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
 ISSUE_CYCLES = 3
@@ -197,9 +200,12 @@ class CoreConfig:
         loop's (``BANKED_MEMORIES``), for ``gmem`` (the deltas') at least the array's
         rows and columns too (the matrix unit reads R or C adjacent words of it as one
         line), 2 :attr:`acc_half` for ``cmem`` and ``wmem`` (``PAIRED_MEMORIES``: their
-        double line), None for a memory with a port per word."""
+        double line), 4P for ``amem`` (``memory_kinds.activation_banks``: the matrix
+        unit's 2R-word strided read), None for a memory with a port per word."""
         if name == DELTA_MEMORY:
             return accumulator_half_line(max(self.rows, self.cols), self.lanes)
+        if name == ACTIVATION_MEMORY:
+            return activation_banks(self.rows, self.cols, self.lanes)
         if name in BANKED_MEMORIES:
             return self.banks
         if name in PAIRED_MEMORIES:
@@ -272,12 +278,14 @@ FOLDED_FUNCTIONS = ops.names(issue="folded")
 LINK_FUNCTIONS = ops.names(unit="link")
 
 
-def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
-                     ) -> tuple[str, int]:
+def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
+                     extra: int = 0) -> tuple[str, int]:
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
     the data memory add a stage to every unit, which overlaps the next instruction's
-    fetch (its last writes land in that cycle): no instruction's count changes."""
+    fetch (its last writes land in that cycle): no instruction's count changes.
+    ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
+    ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`)."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -288,7 +296,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
     if isinstance(instr, (Load, Store)):
         return "dma", steps
     if isinstance(instr, Drain):
-        return "vector", steps + V.LANE_DEPTH
+        return "vector", steps * (1 + extra) + V.LANE_DEPTH
     if isinstance(instr, Vector):
         fn = VECTOR_FUNCTIONS[instr.fn]
         unit = "sync" if fn in LINK_FUNCTIONS else "vector"
@@ -296,7 +304,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1
             return unit, steps
         if fn in SERIAL_FUNCTIONS:
             return unit, instr.rows.count * instr.cols.count * (1 + V.LANE_DEPTH)
-        return unit, steps + V.LANE_DEPTH
+        return unit, steps * (1 + extra) + V.LANE_DEPTH
     raise TypeError(f"no cycle rule for {type(instr).__name__}")
 
 
@@ -411,7 +419,10 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                         banks={m: cfg.memory_banks(m) for m in MEMORIES
                                if cfg.memory_banks(m)},
                         line_ports=cfg.cores, halves=PAIRED_MEMORIES,
-                        strided={WEIGHT_MEMORY: cfg.cols})
+                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows},
+                        # (amem's lines are read by the lanes and the matrix unit's 2R
+                        # words only: the rest of its rotation would have no reader)
+                        line_words={ACTIVATION_MEMORY: max(cfg.lanes, 2 * cfg.rows)})
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
     desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
                           max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
@@ -609,7 +620,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     last_col = _reg(1, s("last_col"))
     last_row = _reg(1, s("last_row"))
     group = named(pyrtl.select(last_col, cols_left, group_max), s("group"))
-    advance = in_state[ELEM_START] | in_state[COPY]
+    # a drain or pipelined vec step that reads more than one line of amem (one line
+    # read a cycle) spends a cycle on each line beyond the first
+    # (memory_access.extra_lines): phase j < extra reads the j-th of its amem operands
+    # (in the order a, b, d, e) into a register per lane, and the last phase (extra)
+    # reads the others and issues the step, where the walks advance
+    phases = _amem_phases(s, decoding, in_state[ELEM_START], desc_regs, opcode, fn_is,
+                          serial_f, range_f)
+    elem_issue = named(in_state[ELEM_START] & phases["last"], s("elem_issue"))
+    advance = elem_issue | in_state[COPY]
     row_done = advance & last_col
     last_col.next <<= pyrtl.select(placing | row_done, cols_count <= group_max,
                                    pyrtl.select(advance, cols_left <= group_max2, last_col))
@@ -679,7 +698,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                             pyrtl.Const(0, V.FORMAT_BITS))
 
     # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
-    issuing = named(in_state[ELEM_START], s("elem_issue"))
+    issuing = elem_issue
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
@@ -724,21 +743,31 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # to the next FETCH, so their values are the same a cycle earlier)
     issuing_next = state_next == ELEM_START
     copy_next = state_next == COPY
+    # an operand is read in its phase of the step (the last phase unless it is one of
+    # the step's earlier amem lines)
+    elem_on = in_state[ELEM_START]
+
+    def in_phase(slot_name, now=True):
+        ph = phases["phase"] if now else phases["phase_next"]
+        return ph == phases[slot_name]
+
     for slot_name, mem_id, broadcast, want, want_next in (
             ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
-             ~copy_issue & single("a"), (issuing & present["a"]) | copy_issue, None),
-            ("b", db["mem"], uses_lane | single("b"), issuing & present["b"],
-             issuing_next & present["b"]),
-            ("d", dd["mem"], is_range, issuing & reads_dst, issuing_next & reads_dst),
+             ~copy_issue & single("a"),
+             (elem_on & in_phase("a") & present["a"]) | copy_issue, None),
+            ("b", db["mem"], uses_lane | single("b"), elem_on & in_phase("b") & present["b"],
+             issuing_next & in_phase("b", False) & present["b"]),
+            ("d", dd["mem"], is_range, elem_on & in_phase("d") & reads_dst,
+             issuing_next & in_phase("d", False) & reads_dst),
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
-             is_range | (~e_unbroadcast & single("e")), issuing & present["e"],
-             issuing_next & present["e"])):
+             is_range | (~e_unbroadcast & single("e")), elem_on & in_phase("e") & present["e"],
+             issuing_next & in_phase("e", False) & present["e"])):
         asks = {}
         for m in mems.data.banked:
             k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
             if slot_name == "a":
                 ask_next = (copy_next & (_z(copy_src_mem, MEMORY_ID_BITS) == k)) | \
-                    (issuing_next & present["a"] &
+                    (issuing_next & in_phase("a", False) & present["a"] &
                      (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
             else:
                 ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
@@ -747,6 +776,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
             [ls(f"ra_{slot_name}") for ls in lane_names], asks=asks)
+    # the lines read in an earlier phase, held per lane (amem's words) until the step's
+    # issue; the lanes take them in its stage 1
+    amem_bits = cfg.memory(ACTIVATION_MEMORY).width
+    for slot_name in HELD_OPERANDS:
+        got = delay(elem_on & in_phase(slot_name) & phases[f"held_{slot_name}"], 1,
+                    s(f"got_{slot_name}_d{{k}}"))
+        words = []
+        for v, word in enumerate(rd[slot_name]):
+            hold = _reg(amem_bits, lane_names[v](f"hold_{slot_name}"))
+            hold.next <<= pyrtl.select(got, word[:amem_bits], hold)
+            words.append(pyrtl.select(phases[f"held_{slot_name}"],
+                                      mems.data.extend(hold), word))
+        rd[slot_name] = words
 
     for v in range(lanes):
         ls = lane_names[v]
@@ -878,7 +920,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             slot_reg.next |= slot_entry
             pc.next |= pc + 1
             lane_idx.next |= 0
-        with state == ELEM_START:
+        with elem_issue:
             with uses_b_rows:
                 lane_idx.next |= 0
             with pyrtl.otherwise:
@@ -901,7 +943,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                hold_or(serial | last_step, ELEM_WAIT))
     following = {
         IDLE: state, FETCH: to(DECODE), DECODE: to(BASES), BASES: placed_next,
-        ELEM_START: issued_next,
+        ELEM_START: pyrtl.select(phases["last"], issued_next, state),
         ELEM_WAIT: pyrtl.select(resume, pyrtl.select(finished, to(FETCH), to(ELEM_START)),
                                 state),
         COPY: hold_or(last_step, FETCH), MM_PRE: to(MM_RUN),
@@ -913,6 +955,56 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                 pyrtl.mux(state, *(following[k] for k in sorted(following)),
                                           default=state))
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
+
+
+#: the element loop's operands that may be read in a phase before a step's issue (the
+#: earlier of its amem lines, in the order a, b, d, e: never e, the last)
+HELD_OPERANDS = ("a", "b", "d")
+#: the element loop's operands in the order their amem lines are read
+PHASED_OPERANDS = ("a", "b", "d", "e")
+
+
+def _amem_phases(s: Scope, decoding, elem_on, desc_regs, opcode, fn_is, serial_f,
+                 range_f) -> dict:
+    """The phases of an element-loop step that reads more than one line of ``amem``
+    (docs/hardware.md, "The activations in banks"), decided in DECODE from the
+    operands' descriptors: ``extra`` (the lines beyond the first: a drain's or a
+    pipelined vec's, else 0), each operand's phase (its index among the step's amem
+    lines, a, b, d, e in that order; ``extra`` for the operands of other memories),
+    ``held_x`` (1: operand x is read before the last phase and held), the ``phase``
+    counter (0 .. extra, moving in ELEM_START), ``phase_next`` and ``last``
+    (``phase == extra``, a register)."""
+    amem = pyrtl.Const(memory_id(ACTIVATION_MEMORY), MEMORY_ID_BITS)
+    reads_dst_f = _any(fn_is, ops.names(reads_dst=True))
+    charged_f = (opcode == Drain.OPCODE) | \
+        ((opcode == Vector.OPCODE) & ~serial_f & ~range_f)
+    reads = {"a": desc_regs["a"][2], "b": desc_regs["b"][2], "d": reads_dst_f,
+             "e": desc_regs["e"][2]}
+    mems_of = {"a": "a", "b": "b", "d": "dst", "e": "e"}
+    in_amem = {x: charged_f & reads[x] & (_z(desc_regs[mems_of[x]][0]["mem"],
+                                              MEMORY_ID_BITS) == amem)
+               for x in PHASED_OPERANDS}
+    before, count = {}, pyrtl.Const(0, 3)
+    for x in PHASED_OPERANDS:
+        before[x] = count
+        count = _z(count + _z(in_amem[x], 3), 3)
+    extra_f = _z(pyrtl.select(count > 1, _z(count - 1, 3), pyrtl.Const(0, 3)), 2)
+    out = {"extra": latch(extra_f, decoding, s("amem_extra"))}
+    for x in PHASED_OPERANDS:
+        phase_f = pyrtl.select(in_amem[x], _z(before[x], 2), extra_f)
+        out[x] = latch(phase_f, decoding, s(f"amem_phase_{x}"))
+        if x in HELD_OPERANDS:
+            out[f"held_{x}"] = latch(in_amem[x] & (_z(before[x], 2) != extra_f), decoding,
+                                     s(f"amem_held_{x}"))
+    phase = _reg(2, s("amem_phase"))
+    last = _reg(1, s("amem_last_phase"))
+    going = elem_on & ~last
+    out["phase_next"] = named(pyrtl.select(going, _z(phase + 1, 2), pyrtl.Const(0, 2)),
+                              s("amem_phase_next"))
+    phase.next <<= out["phase_next"]
+    last.next <<= pyrtl.select(going, _z(phase + 1, 2) == out["extra"], out["extra"] == 0)
+    out["phase"], out["last"] = phase, last
+    return out
 
 
 def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, mems, field, rng,
@@ -1120,17 +1212,24 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     hi_ok = mode & line_on & ~(line_last & m_odd)
     H = pe.half
     words = []
-    # row m's R words: from amem a port per word, from gmem (a delta, FXP32 and not
-    # transposed: R adjacent words) one line of its banks; row m + 1's (FXP16) from amem
-    lows = mems.data.read_lanes(port, da["mem"],
-                                [_z(a_line + a_port[r], A) for r in range(R)], 0,
-                                line_valid, [s(f"ra_a{r}_lo") for r in range(R)],
-                                MATRIX_MEMORIES["a"])
+    # the line's 2R words as one strided read of amem's 4P banks (docs/hardware.md, "The
+    # activations in banks"): row m's R words (a^T: column m's) and, in FXP16, row m +
+    # 1's (a^T: column m + 1's), in distinct banks at the activation's padded row stride
+    # (memory_kinds.activation_stride); without a high row (FXP32, the last line of an
+    # odd m) its addresses repeat the low row's, so an FXP32 read needs only its own R
+    # words in distinct banks (any stride for the line).  From gmem (a delta, FXP32 and not
+    # transposed: R adjacent words) the line at row m's first word
+    lo_addresses = [_z(a_line + a_port[r], A) for r in range(R)]
+    hi_addresses = [named(pyrtl.select(hi_ok, _z(a_line + a_port_hi[r], A), lo_addresses[r]),
+                          s(f"a{r}_hi_address")) for r in range(R)]
+    line_words = mems.data.read_strided(
+        port, da["mem"], lo_addresses + hi_addresses, line_valid,
+        [s(f"ra_a{r}_lo") for r in range(R)] + [s(f"ra_a{r}_hi") for r in range(R)],
+        MATRIX_MEMORIES["a"])
     for r in range(R):
         k_ok = k_rem >= r if r else pyrtl.Const(1, 1)     # k0 + r < k_count
-        v_lo = lows[r]
-        v_hi = mems.data.read(da["mem"], _z(a_line + a_port_hi[r], A), s(f"ra_a{r}_hi"),
-                              [m for m in MATRIX_MEMORIES["a"] if m != DELTA_MEMORY])
+        v_lo = line_words[r]
+        v_hi = line_words[R + r]
         use_lo = stage1(k_ok & lo_ok, f"use_r{r}_lo")
         use_hi = stage1(k_ok & hi_ok, f"use_r{r}_hi")
         word32 = pyrtl.select(use_lo, v_lo[:2 * H], pyrtl.Const(0, 2 * H))

@@ -19,9 +19,10 @@ are banks with halves: a double line a cycle (:meth:`DataMemories.read_double`,
 :meth:`DataMemories.write_double`, and two element-loop requests of one cycle served
 as its two half lines); so are the weights (``wmem``: soft_update's target and
 parameter as the two half lines), whose port also serves the matrix unit's weight row
-as one strided line (:meth:`DataMemories.read_strided`); the others still have a read
-and a write port per word their units read or write (flip-flops), until the plan in
-docs/hardware.md banks them too.
+as one strided line (:meth:`DataMemories.read_strided`); so are the activations
+(``amem``: 4P banks, the matrix unit's activation line, row pair or column as one
+strided line of 2R words); ``smem`` still has a read and a write port per word its
+units read or write (a few words).
 """
 
 from __future__ import annotations
@@ -176,13 +177,15 @@ class DataMemories:
     and :meth:`finish` gives each port to the request that names the memory in that
     cycle (the programs ask for at most one read and one write line per memory, core
     and cycle: :mod:`fixar_gen.memory_access`; the host's requests come last and have
-    the port when no core asks).  The other memories keep a read and a write port per
+    the port when no core asks); ``line_words`` (name -> words) the words of a read line
+    the units take of a memory whose line is wider than its readers (``amem``).  The other memories keep a read and a write port per
     word the units read or write."""
 
     def __init__(self, shapes: tuple[MemoryShape, ...], word: int, addr_bits: int,
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
                  line_ports: int = 1, halves: tuple[str, ...] = (),
-                 strided: dict[str, int] | None = None):
+                 strided: dict[str, int] | None = None,
+                 line_words: dict[str, int] | None = None):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -213,7 +216,8 @@ class DataMemories:
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
                                                 strided=strided.get(s.name, 0),
-                                                given_lines=True)
+                                                given_lines=True,
+                                                line_words=(line_words or {}).get(s.name))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
@@ -415,24 +419,31 @@ class DataMemories:
         """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
         word through a port of its own (address registers ``names``); a banked one with
-        strided reads (``wmem``) reads them as one strided line through line port
-        ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
-        banks (adjacent words, or a column whose padded row stride is odd); a banked one
-        without (``gmem``: a delta's row) reads the line at ``addresses[0]`` -- the
-        caller keeps the words adjacent."""
+        strided reads (``wmem``, ``amem``) reads them as one strided line through line
+        port ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in
+        distinct banks, or repeats an element's address (adjacent words, a column whose
+        padded row stride is odd, an activation's words at its padded stride); a banked
+        one without (``gmem``: a delta's row or line) reads the line at
+        ``addresses[0]`` -- the caller keeps the words adjacent -- and serves its first
+        ``banks`` words only (the later ones come from the memories with strided reads:
+        the caller reads no more of it)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         for m in banked:
-            if len(addresses) > (self.banked[m].strided or self.banked[m].banks):
+            if self.banked[m].strided and len(addresses) > self.banked[m].strided:
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
+        if banked and not any(self.banked[m].strided for m in banked) and \
+                len(addresses) > min(self.banked[m].banks for m in banked):
+            raise ValueError(f"a line of {len(addresses)} words on {banked}")
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
             self._line_reads.append(_LineRead(port, mem_id, addresses[0], _z(want, 1),
                                               False, None, None, tuple(banked)))
-            self._strided_reads.append((port, mem_id, _z(want, 1), addresses))
+            self._strided_reads.append((port, mem_id, _z(want, 1), addresses,
+                                        tuple(banked)))
         out = []
         for k, address in enumerate(addresses):
             words = {}
@@ -441,8 +452,12 @@ class DataMemories:
                                                                      unbanked),
                                               unbanked))
             for m in banked:
-                words[m] = self._extend(self.banked[m].read_words[port][k])
-            out.append(self._select(which, {m: words[m] for m in memories}))
+                line = self.banked[m].read_words[port]
+                if k < len(line):
+                    words[m] = self._extend(line[k])
+            if not any(m in words for m in memories):
+                raise ValueError(f"word {k} of a strided read on {memories}")
+            out.append(self._select(which, {m: words[m] for m in memories if m in words}))
         return out
 
     def finish(self) -> None:
@@ -461,11 +476,11 @@ class DataMemories:
                 if banks.strided:
                     # the strided requests (at most one a port and cycle: the matrix
                     # unit's); the elements matter only when one is served
-                    strided = [r for r in self._strided_reads if r[0] == p]
+                    strided = [r for r in self._strided_reads if r[0] == p and m in r[4]]
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
-                    for _, mem_id, want, elems in strided:
+                    for _, mem_id, want, elems, _ in strided:
                         take = want & (mem_id == k)
                         flag = flag | take
                         elements = [pyrtl.select(take, elems[j], elements[j])

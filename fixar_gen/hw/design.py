@@ -184,7 +184,7 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
                         f"{1 << cfg.slot_bits}")
     placement = program.placement or place(program, share=False, acc_half=cfg.acc_half)
     problems += memory_room(placement, cfg)
-    problems += access_problems(program, cfg.acc_half)
+    problems += access_problems(program, cfg.acc_half, cfg.rows)
     problems += acc_half_problems(program, placement, cfg.acc_half)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1

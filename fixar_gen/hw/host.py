@@ -20,6 +20,7 @@ from .. import isa
 from ..arch import PERSISTENT_KINDS
 from ..runstats import RunStats
 from ..isa import Barrier, Halt, Program
+from ..memory_access import extra_lines
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
 from ..placement import Placed, Placement, place
@@ -315,13 +316,16 @@ class HardwareMachine:
 
     def modeled_cycles(self, program: Program) -> int:
         """What :mod:`fixar_gen.perf` predicts for this program on this RTL."""
-        return schedule_with(program, self.cfg.cores, rtl_execution(self.cfg),
+        return schedule_with(program, self.cfg.cores, rtl_execution(self.cfg, program),
                              RTL_TIMING).total_cycles
 
 
-def rtl_execution(cfg: CoreConfig):
+def rtl_execution(cfg: CoreConfig, program: Program):
+    """The RTL's cycle rule for the instructions of ``program`` (whose placement decides
+    how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`)."""
     def execution(instr):
-        return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes)
+        return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes,
+                                extra_lines(instr, program))
     return execution
 
 

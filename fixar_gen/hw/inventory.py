@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import isa
 from ..boards import U50
-from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
+from ..memory_kinds import ACTIVATION_MEMORY, MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
@@ -52,6 +52,11 @@ BANK_PORT_LUTS_PER_BIT_STAGE = 2.25
 #: each word is taken from its element's bank) on the same scale: ``wmem``'s 32 x 32
 #: banks with 16 strided elements 20,781 LUT against 11,435 without.
 STRIDED_LUTS_PER_BIT_STAGE = 1.83
+
+
+#: the memories whose line port also serves a strided read (the matrix unit's weight
+#: row, its activation line)
+STRIDED_MEMORIES = (WEIGHT_MEMORY, ACTIVATION_MEMORY)
 
 
 def bank_port_luts(banks: int, width_bits: int, ports: int, strided: bool) -> int:
@@ -225,11 +230,12 @@ MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, opt
                    "interleaved banks with a line read and a line write port per core, "
                    "the accumulators and the parameters 2H interleaved banks with a "
                    "double-line read and write port per core (the parameters' read also "
-                   "a strided line: the transposed weights), block RAM on a one-core "
-                   "design; the activations and small ones still have a read and "
-                   "write port per operand of the units that reach them, so by the "
-                   "mapping rules they are flip-flops (the next steps of issue 12 bank "
-                   "them too)")
+                   "a strided line: the transposed weights), the activations and host "
+                   "slots 4P interleaved banks with a line read (also a strided line of "
+                   "2R words: the matrix unit's activation rows and columns) and a line "
+                   "write port per core, block RAM on a one-core design; the small ones "
+                   "still have a read and write port per operand of the units that "
+                   "reach them")
 
 
 def memory_inventory(cfg: CoreConfig) -> Inventory:
@@ -256,7 +262,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
                     tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B)),
                     0 if k else bank_port_luts(B, shape.width, reads,
-                                               shape.name == WEIGHT_MEMORY)))
+                                               shape.name in STRIDED_MEMORIES)))
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(

@@ -1,10 +1,12 @@
 """Yosys (``synth_xilinx -family xcup``) maps the banked memories of a generated
 one-core design -- the gradients and the optimizer state, which only the element loop
-and the host reach (``memory_kinds.BANKED_MEMORIES``), and the accumulators' banks
-(``cmem``, the matrix unit's double line) -- to block RAM, and the memory inventory
-counts them as it does.  Slow: a whole core through Yosys (53 minutes on two
-shared cores, 2026-12-05); ``python -m tests.hw.test_banked_synthesis DIR`` runs the same
-synthesis alone and prints what it found."""
+and the host reach (``memory_kinds.BANKED_MEMORIES``), the accumulators' and the
+weights' banks (the matrix unit's double line and strided row) and the activations'
+(its strided line of 2R words) -- to block RAM, and the memory inventory counts them as
+it does.  Slow: a whole core through Yosys (53 minutes on two shared cores with three
+memories banked, 17 minutes with all but ``smem``, 2026-12-05); ``python -m
+tests.hw.test_banked_synthesis DIR`` runs the same synthesis alone and prints what it
+found."""
 
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ from fixar_gen.hw.design import config_for
 from fixar_gen.hw.inventory import BLOCK_RAM, memory_inventory
 from fixar_gen.hw.synth import cell_counts
 from fixar_gen.hw.verilate import emit_verilog
-from fixar_gen.memory_kinds import ACC_MEMORY, BANKED_MEMORIES
+from fixar_gen.memory_kinds import ACC_MEMORY
 from fixar_gen.spec import HardwareSpec, Spec
 
-#: the banked memories' words: 1,024 x 32 bits (32 Kbit, one RAMB36E2 each: above the
-#: 2 Kbit from which a memory belongs in block RAM; cmem's 82-bit words in two banks of
-#: 512); the others keep 32 words (they are still flip-flops, and larger ones only make
+#: the banked memories' words: 1,024 x 32 bits a bank (32 Kbit, one RAMB36E2 each:
+#: above the 2 Kbit from which a memory belongs in block RAM; cmem's 82-bit words in
+#: two banks of 512 each); smem keeps 32 words (flip-flops, and larger ones only make
 #: Yosys slower)
 BANKED_WORDS = 1024
 OTHER_WORDS = 32
@@ -35,8 +37,10 @@ OTHER_WORDS = 32
 def small_banked_config():
     spec = dataclasses.replace(Spec(), hardware=HardwareSpec(cores=1, array=(1, 1)))
     cfg = config_for(spec, memory_words=OTHER_WORDS, name="banked_core")
-    shapes = tuple(fitted_shape(s.name, s.width, BANKED_WORDS)
-                   if s.name in BANKED_MEMORIES + (ACC_MEMORY,) else s
+    shapes = tuple(fitted_shape(s.name, s.width, BANKED_WORDS * (cfg.memory_banks(s.name)
+                                                                 if s.name != ACC_MEMORY
+                                                                 else 1))
+                   if cfg.memory_banks(s.name) else s
                    for s in cfg.data_memories)
     return dataclasses.replace(cfg, memories=shapes,
                                addr_bits=max(s.addr_bits for s in shapes))

@@ -107,7 +107,8 @@ def test_mapping_rules():
     # line a cycle, 8,192 + 32 words a bank; wmem 524,288: the weights' row strides
     # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
-    # the others with a port per operand of the units reaching them: flip-flops
+    # the activations in 4 x 16 banks, 1,024 + 512 words a bank;
+    # smem with a port per operand of the units reaching it: flip-flops
     shapes = {name: (m.width, m.depth, m.banks) for name, m in by_name.items()
               if name.startswith("mem_") and name not in ("mem_desc", "mem_slot")}
     assert shapes == {"mem_wmem_bank": (32, 1 << 14, 32),
@@ -115,16 +116,16 @@ def test_mapping_rules():
                       "mem_vmem_bank": (32, 1 << 14, 16), "mem_smem": (49, 64, 1),
                       "mem_smem_tail": (49, 8, 1), "mem_gmem_bank": (32, 1 << 13, 16),
                       "mem_gmem_bank_tail": (32, 1 << 12, 16),
-                      "mem_amem": (32, 1 << 16, 1), "mem_amem_tail": (32, 1 << 15, 1),
+                      "mem_amem_bank": (32, 1 << 10, 64),
+                      "mem_amem_bank_tail": (32, 1 << 9, 64),
                       "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 32, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
-    # per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the matrix unit's 2R
-    # (amem; its b is in wmem or gmem); the host's one of each;
-    # a bank: one line read and one line write port per core (the host's muxed in)
+    # smem per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the host's one of
+    # each; a bank: one line read and one line write port per core (the host's muxed in)
     assert ports == {"mem_wmem_bank": (2, 2),
                      "mem_smem": (2 * 66 + 1, 37),
-                     "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem": (2 * 98 + 1, 37),
-                     "mem_amem_tail": (2 * 98 + 1, 37), "mem_cmem_bank": (2, 2),
+                     "mem_smem_tail": (2 * 66 + 1, 37), "mem_amem_bank": (2, 2),
+                     "mem_amem_bank_tail": (2, 2), "mem_cmem_bank": (2, 2),
                      "mem_cmem_bank_tail": (2, 2), "mem_mmem_bank": (2, 2),
                      "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2),
                      "mem_gmem_bank_tail": (2, 2)}
@@ -146,16 +147,19 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
     banked = [m for m in inv.memories if m.bank_names]
     assert {m.name for m in banked} == {"mem_mmem_bank", "mem_vmem_bank", "mem_gmem_bank",
                                         "mem_gmem_bank_tail", "mem_cmem_bank",
-                                        "mem_wmem_bank"}
+                                        "mem_wmem_bank", "mem_amem_bank",
+                                        "mem_amem_bank_tail"}
     for m in banked:
         # the accumulators and the weights: 2 x 16 banks (a double line: rows m and
-        # m + 1 of FXP16, soft_update's target and parameter)
-        banks = 32 if m.name.startswith(("mem_cmem", "mem_wmem")) else 16
+        # m + 1 of FXP16, soft_update's target and parameter); the activations 4 x 16
+        # (the matrix unit's 2R-word strided read)
+        banks = 32 if m.name.startswith(("mem_cmem", "mem_wmem")) else \
+            64 if m.name.startswith("mem_amem") else 16
         assert (m.banks, m.reads, m.writes, m.maps_to) == (banks, 1, 1, BLOCK_RAM), m.name
         assert m.primitives == m.as_block_ram != (0, 0)
-    # the others keep their per-operand ports
+    # smem keeps its per-operand ports
     assert all(m.maps_to == FLIP_FLOPS for m in inv.memories
-               if m.name == "mem_amem")
+               if m.name == "mem_smem")
 
 
 @settings(max_examples=200, deadline=None)
@@ -225,7 +229,7 @@ def test_generate_writes_the_inventory_into_report_json(tmp_path, capsys):
     spec = load_spec(EXAMPLES / "pendulum.yaml")
     assert main(["generate", str(EXAMPLES / "pendulum.yaml"), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "memories: " in out and "mem_amem flip-flops" in out and "imem block RAM" in out
+    assert "memories: " in out and "mem_smem flip-flops" in out and "imem block RAM" in out
     report = json.loads((Path(tmp_path) / "report.json").read_text())
     inventory = memory_inventory(config_for(spec)).as_dict()
     got = report["memory_inventory"]
@@ -267,7 +271,8 @@ def test_the_inventory_counts_each_banked_memorys_line_ports_once_per_core():
     banked = [m for m in inv.memories if m.banks > 1]
     assert banked and all(m.reads == spec.hardware.cores for m in banked)
     for m in banked:
-        strided = m.name == "mem_wmem_bank"
+        # wmem's weight rows and amem's activation lines are strided reads
+        strided = m.name in ("mem_wmem_bank", "mem_amem_bank")
         expected = 0 if m.name.endswith("_tail") else \
             bank_port_luts(m.banks, m.width, m.reads, strided)
         assert m.port_luts == expected, m.name

@@ -1,0 +1,167 @@
+"""``amem`` in 4P interleaved banks (docs/hardware.md, "The activations in banks"): one
+line read and one line write port per core, so an element-loop step that reads two or
+three lines of ``amem`` (DDPG's ``bellman``, ``mse_grad``, ``dact_tanh``) takes a cycle
+a line, in the RTL and in its cycle model alike; the matrix unit reads its ``a`` (the
+line, FXP16's row pair, ``ta``'s column and FXP16's column pair) as one strided read of
+2R words.
+
+What these catch: a held line taken from the wrong phase or lane (golden != RTL), a
+step that issues before its last line or a walk that advances in an earlier phase
+(golden != RTL), a cycle model that does not charge the lines or charges a step of
+another unit (RTL cycles != model), an FXP16 high row whose addresses are not
+repeated when it has none (a bank read twice: golden != RTL)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fixar_gen.cases import Case
+from fixar_gen.hw.core import execution_cycles
+from fixar_gen.hw.design import config_for
+from fixar_gen.isa import (ACTIVATIONS, Buffer, Drain, Halt, Load, MatMul, Program, Range,
+                           Slot, Store, VECTOR_FUNCTIONS, Vector)
+from fixar_gen.memory_access import access_problems, extra_lines
+from fixar_gen.memory_kinds import activation_banks, activation_stride
+from fixar_gen.numerics import FixedFormat
+from fixar_gen.ops.declare import COEFF, SCALE, UNIT
+from fixar_gen.verify import check_program
+
+from .test_core import pyrtl_machine, tiny_ddpg
+from .test_core_lanes import lanes_machine
+
+FMT = FixedFormat(12, 6)
+fn = VECTOR_FUNCTIONS.index
+
+
+def _amem_program(spec, rows: int, cols: int) -> Case:
+    """Steps reading one, two and three lines of amem, on a region of ``rows`` x
+    ``cols`` (several steps a row when the lanes are fewer), the results stored."""
+    G = FixedFormat(32, 16)
+    buffers = (Buffer("r", rows, cols, FMT), Buffer("d", rows, cols, UNIT),
+               Buffer("q", rows, cols, FMT), Buffer("y", rows, cols, FMT),
+               Buffer("g", rows, cols, G, "delta"), Buffer("c.gamma", 1, 2, COEFF, "const"),
+               Buffer("c.mse", 1, 2, SCALE, "const"), Buffer("s", rows, cols, FMT))
+    whole = dict(rows=Range(0, rows), cols=Range(0, cols))
+    code = (Load(dst=0, slot=0, **whole), Load(dst=2, slot=1, **whole),
+            # three amem lines a step (a, b, e), dst in amem too
+            Vector(fn=fn("bellman"), dst=3, a=0, b=1, c=5, e=2, **whole),
+            # two (a, b), dst in gmem
+            Vector(fn=fn("mse_grad"), dst=4, a=2, b=3, c=6, **whole),
+            # two (a, b), dst in amem
+            Vector(fn=fn("dact_tanh"), dst=7, a=3, b=2, **whole),
+            # a copy after them reads the last step's write
+            Vector(fn=fn("add"), dst=7, a=7, b=3, **whole),
+            Store(src=7, slot=2, **whole), Store(src=3, slot=3, **whole),
+            Halt())
+    program = Program("amem lines", buffers, tuple(Slot(n, rows, cols) for n in
+                                                   ("r", "q", "s", "y")), code, 1,
+                      spec.numerics.activation_format)
+    rng = np.random.default_rng(rows * 100 + cols)
+    initial = {b.name: np.zeros((b.rows, b.cols), dtype=np.int64) for b in buffers}
+    initial["d"] = rng.integers(0, 2, size=(rows, cols))
+    initial["c.gamma"] = np.array([[int(0.99 * 2**32), 0]])
+    initial["c.mse"] = np.array([[2**31, 0]])
+    host = {"r": rng.integers(-900, 900, size=(rows, cols)),
+            "q": rng.integers(-900, 900, size=(rows, cols))}
+    return Case(program, initial, host)
+
+
+@pytest.mark.parametrize("machine,shape,rows,cols", [
+    (pyrtl_machine, (2, 3, 1), 3, 4),            # one lane a column: two steps a row
+    (lanes_machine, (2, 3, 1, 2), 2, 5),        # 2 lanes: a partial last step
+    (lanes_machine, (2, 2, 1, 5), 3, 7)])       # 5 lanes in 8 banks
+def test_steps_reading_several_amem_lines_equal_golden_in_the_charged_cycles(
+        machine, shape, rows, cols):
+    spec, m = machine(shape)
+    case = _amem_program(spec, rows, cols)
+    p = case.program
+    assert access_problems(p, m.cfg.acc_half, m.cfg.rows) == []
+    assert [extra_lines(ins, p) for ins in p.code] == [0, 0, 2, 1, 1, 1, 0, 0, 0]
+    diff = check_program(case, m)        # results, and RTL cycles == the model's
+    assert diff is None, diff
+
+
+def test_the_cycle_model_charges_a_cycle_a_line_beyond_the_first():
+    add = Vector(fn=fn("add"), dst=0, a=1, b=2, rows=Range(0, 3), cols=Range(0, 5))
+    drain = Drain(dst=0, acc=1, act=ACTIVATIONS.index("identity"), rows=Range(0, 3),
+                  cols=Range(0, 5))
+    for ins in (add, drain):
+        base = execution_cycles(ins, 2, 2, 2)[1]
+        for extra in (1, 2, 3):
+            # 3 rows of 3 steps (5 columns, 2 lanes)
+            assert execution_cycles(ins, 2, 2, 2, extra)[1] - base == 9 * extra
+
+
+def _a_reads(ta: int, mode: int, m: int, stride: int | None = None) -> Case:
+    """A product reading an activation from amem (FXP16 when ``mode``, transposed when
+    ``ta``) at its padded stride (or ``stride``), ``m`` rows (an odd m: the last line
+    has no high row)."""
+    spec, machine = pyrtl_machine((2, 3, 1))
+    cfg = machine.cfg
+    banks = activation_banks(cfg.rows, cfg.cols, cfg.lanes)
+    k, n = 5, 4
+    a_rows, a_cols = (k, m) if ta else (m, k)
+    stride = stride or activation_stride(a_cols, banks, cfg.rows)
+    half = cfg.acc_half
+    from fixar_gen.memory_kinds import accumulator_stride, weight_stride
+    a = Buffer("x", a_rows, stride, FixedFormat(8, 4))
+    w = Buffer("w", k, weight_stride(n, 2 * half), FixedFormat(10, 6), "param")
+    acc = Buffer("s", m, accumulator_stride(n, half), FixedFormat(64, 10), "acc",
+                 spec.numerics.accumulator_width)
+    out = Buffer("o", m, n, FixedFormat(16, 8))
+    code = (Load(dst=0, slot=0, rows=Range(0, a_rows), cols=Range(0, a_cols)),
+            MatMul(dst=2, a=0, b=1, ta=ta, mode=mode, m=Range(0, m), n=Range(0, n),
+                   k=Range(0, k)),
+            Drain(dst=3, acc=2, act=ACTIVATIONS.index("identity"), rows=Range(0, m),
+                  cols=Range(0, n)),
+            Store(src=3, slot=1, rows=Range(0, m), cols=Range(0, n)), Halt())
+    program = Program("a reads", (a, w, acc, out),
+                      (Slot("x", a_rows, a_cols), Slot("o", m, n)), code, 1,
+                      spec.numerics.activation_format)
+    assert access_problems(program, half, cfg.rows) == []
+    rng = np.random.default_rng(ta * 10 + mode)
+    initial = {b.name: np.zeros((b.rows, b.cols), dtype=np.int64) for b in (a, w, acc, out)}
+    initial["w"] = rng.integers(-300, 300, size=(w.rows, w.cols))
+    host = {"x": rng.integers(-100, 100, size=(a_rows, a_cols))}
+    return Case(program, initial, host), machine
+
+
+@pytest.mark.parametrize("ta", [0, 1])
+@pytest.mark.parametrize("mode", [0, 1])
+def test_the_matrix_unit_reads_a_as_one_strided_line_of_amem(ta, mode):
+    """The line, FXP16's row pair, ta's column and FXP16's column pair, with an odd m
+    (the last line has no high row)."""
+    case, machine = _a_reads(ta, mode, 5)
+    diff = check_program(case, machine)
+    assert diff is None, diff
+
+
+@pytest.mark.parametrize("ta,stride", [(0, 16), (0, 17), (1, 17), (1, 15)])
+def test_an_fxp32_read_at_a_stride_that_would_share_banks_as_a_pair(ta, stride):
+    """FXP32 reads only its R words: at a stride where the next row's (or column's)
+    words would share amem's 16 banks with them (legal: memory_access checks the line
+    and the column only), the high row's addresses repeat the low row's, so no bank
+    is asked for two words.  Catches a high row read in FXP32."""
+    from fixar_gen.memory_kinds import activation_reads, shares_banks
+    assert shares_banks(activation_reads(stride, 2)["column pair" if ta else "row pair"], 16)
+    case, machine = _a_reads(ta, 0, 4, stride)
+    assert machine.cfg.memory_banks("amem") == 16
+    diff = check_program(case, machine)
+    assert diff is None, diff
+
+
+def test_amem_is_one_line_port_a_core():
+    """The inventory counts amem's banks with one read and one write port each on a
+    one-core design (block RAM by the mapping rules), one of each per core on two."""
+    from fixar_gen.hw.core import memory_ports
+    from fixar_gen.hw.inventory import memory_inventory
+    for cores in (1, 2):
+        cfg = config_for(tiny_ddpg(2, 3, cores, 2))
+        assert cfg.memory_banks("amem") == activation_banks(cfg.rows, cfg.cols, cfg.lanes)
+        assert memory_ports(cfg, "amem") == (cores, cores)
+        banks = [m for m in memory_inventory(cfg).memories if m.name.startswith("mem_amem")]
+        assert banks and all(m.banks == cfg.memory_banks("amem") for m in banks)
+        assert all((m.reads, m.writes) == (cores, cores) for m in banks)
+        if cores == 1:
+            assert all(m.maps_to == "block RAM" for m in banks)
