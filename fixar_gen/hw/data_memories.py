@@ -147,7 +147,9 @@ class _LineRead:
     the wire that tells the request it was served as the second half line (None: it
     reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
     the port and names that memory}, when the caller has it registered (else ``want``
-    and ``mem_id`` decide)."""
+    and ``mem_id`` decide); ``asks_next``: {memory: the value its ask register takes
+    next}, when the caller has that too (the port's choice is then registered a cycle
+    ahead, :meth:`DataMemories._grants`)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -158,12 +160,17 @@ class _LineRead:
     flag: pyrtl.WireVector | None
     memories: tuple[str, ...]
     asks: dict | None = None
+    asks_next: dict | None = None
 
     def asking(self, memory: str) -> pyrtl.WireVector:
         """1 when the request wants the port and names ``memory``."""
         if self.asks is not None:
             return self.asks[memory]
         return self.want & (self.mem_id == memory_id(memory))
+
+    def asking_next(self, memory: str) -> pyrtl.WireVector | None:
+        """What :meth:`asking` is in the next cycle, None when the caller did not say."""
+        return None if self.asks_next is None else self.asks_next[memory]
 
 
 class DataMemories:
@@ -218,9 +225,9 @@ class DataMemories:
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
         # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
-        # memories, second start or None); strided reads (port, mem id, want, element
-        # addresses) are also in _line_reads (as a read at the first element) and in
-        # _strided_reads
+        # memories, second start or None); strided reads (port, their line read,
+        # element addresses) are also in _line_reads (as a read at the first element)
+        # and in _strided_reads
         self._line_reads: list[_LineRead] = []
         self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
@@ -322,8 +329,8 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False, asks: dict | None = None
-                   ) -> list[pyrtl.WireVector]:
+                   memories=MEMORIES, host: bool = False, asks: dict | None = None,
+                   asks_next: dict | None = None) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
@@ -332,7 +339,8 @@ class DataMemories:
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
         is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
         memory)`` for each banked memory, registered by a caller that knows it a cycle
-        ahead, so that the port's choice starts at registers."""
+        ahead, so that the port's choice starts at registers; ``asks_next`` (optional,
+        with ``asks``): the values those registers take next."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -351,7 +359,8 @@ class DataMemories:
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
-                                              host, None, flag, tuple(banked), asks))
+                                              host, None, flag, tuple(banked), asks,
+                                              asks_next))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -386,17 +395,22 @@ class DataMemories:
                                       [_z(e, 1) for e in enables], host, tuple(memories),
                                       None))
 
-    def read_double(self, port: int, mem, first, second, want) -> list[pyrtl.WireVector]:
+    def read_double(self, port: int, mem, first, second, want, want_next=None
+                    ) -> list[pyrtl.WireVector]:
         """A synchronous read of a double line of memory ``mem`` (one with halves): the
         half line at ``first`` and the one at ``second`` (H past it mod 2H) through line
         port ``port`` in the cycles ``want`` is 1; the 2H words, as stored, in the next
-        cycle (word j < H at first + j, word H + j at second + j)."""
+        cycle (word j < H at first + j, word H + j at second + j).  ``want_next``
+        (optional): ``want`` is a register and this its next value."""
         banks = self.banked[mem]
         if not banks.halves:
             raise ValueError(f"memory {mem} has no halves")
-        self._line_reads.append(_LineRead(port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
-                                          _z(first, self.addr_bits), _z(want, 1), False,
-                                          _z(second, self.addr_bits), None, (mem,)))
+        want = _z(want, 1)
+        self._line_reads.append(_LineRead(
+            port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS), _z(first, self.addr_bits),
+            want, False, _z(second, self.addr_bits), None, (mem,),
+            None if want_next is None else {mem: want},
+            None if want_next is None else {mem: _z(want_next, 1)}))
         return banks.read_words[port]
 
     def write_double(self, port: int, mem, first, second, values, enables) -> None:
@@ -410,7 +424,8 @@ class DataMemories:
                                   [_z(e, 1) for e in enables], False, (mem,),
                                   _z(second, self.addr_bits)))
 
-    def read_strided(self, port: int, mem_id, addresses, want, names, memories
+    def read_strided(self, port: int, mem_id, addresses, want, names, memories,
+                     asks: dict | None = None, asks_next: dict | None = None
                      ) -> list[pyrtl.WireVector]:
         """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
@@ -419,20 +434,29 @@ class DataMemories:
         ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
         banks (adjacent words, or a column whose padded row stride is odd); a banked one
         without (``gmem``: a delta's row) reads the line at ``addresses[0]`` -- the
-        caller keeps the words adjacent."""
+        caller keeps the words adjacent.  ``asks`` (optional, {banked memory: a 1-bit
+        wire}): ``want & (mem_id == memory)`` for each of ``memories``, registered by a
+        caller that knows the request a cycle ahead (its ``addresses`` then registers
+        too), so that the port's choice and the elements' crossing into the banks
+        start at registers; every one of ``memories`` is banked then; ``asks_next``
+        (optional, with ``asks``): the values those registers take next."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
+        if asks is not None and (unbanked or set(asks) != set(banked)):
+            raise ValueError(f"registered asks of a strided read on {list(memories)}: one "
+                             "per memory, every memory banked")
         for m in banked:
             if len(addresses) > (self.banked[m].strided or self.banked[m].banks):
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
-            self._line_reads.append(_LineRead(port, mem_id, addresses[0], _z(want, 1),
-                                              False, None, None, tuple(banked)))
-            self._strided_reads.append((port, mem_id, _z(want, 1), addresses))
+            read = _LineRead(port, mem_id, addresses[0], _z(want, 1), False, None, None,
+                             tuple(banked), asks, asks_next)
+            self._line_reads.append(read)
+            self._strided_reads.append((port, read, addresses))
         out = []
         for k, address in enumerate(addresses):
             words = {}
@@ -465,8 +489,8 @@ class DataMemories:
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
-                    for _, mem_id, want, elems in strided:
-                        take = want & (mem_id == k)
+                    for _, read, elems in strided:
+                        take = read.asking(m)
                         flag = flag | take
                         elements = [pyrtl.select(take, elems[j], elements[j])
                                     if j < len(elems) else elements[j]
@@ -510,6 +534,40 @@ class DataMemories:
         for flag, value in flags.values():
             flag <<= value
 
+    @staticmethod
+    def _grants(m: str, p: int, cores: list) -> dict:
+        """Who line port ``p`` of memory ``m`` serves, from the core requests that can
+        name it (in order): ``first`` (per request: it asks and no earlier one does),
+        ``busy`` (one asks; else the host is served), and on a memory with halves
+        ``seconds`` (it asks beside an earlier one), ``once`` (the first of those: the
+        second half line), ``own_first`` (the request served first has a second start
+        of its own), ``paired`` (one is served as the second half line).  Each is a
+        function of the requests' asks alone (OR trees rather than chains); when every
+        request says what it asks next (:meth:`_LineRead.asking_next`), they are
+        computed from that a cycle ahead and registered (``mem_<m>_p<p>_grant_*``), so
+        that the banks' addresses only choose.  (Every registered signal is 0 when
+        nothing asks: their reset is that of the asks.)"""
+        def decide(here):
+            before = [_any(here[:i]) for i in range(len(here))]
+            first = [h & ~b for h, b in zip(here, before)]
+            seconds = [h & b for h, b in zip(here, before)]
+            return {"first": first, "busy": _any(here), "seconds": seconds,
+                    "once": [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)],
+                    "own_first": _any([f for f, r in zip(first, cores)
+                                       if r.second is not None]),
+                    "paired": _any(seconds)}
+        ahead = [r.asking_next(m) for r in cores]
+        if not cores or any(a is None for a in ahead):
+            return decide([r.asking(m) for r in cores])
+
+        def register(wire, name):
+            reg = pyrtl.Register(1, name=f"mem_{m}_p{p}_grant_{name}")
+            reg.next <<= wire
+            return reg
+        return {key: ([register(w, f"{key}{i}") for i, w in enumerate(value)]
+                      if isinstance(value, list) else register(value, key))
+                for key, value in decide(ahead).items()}
+
     def _half_line(self, banks: InterleavedBanks) -> pyrtl.WireVector:
         """H words on (half the banks), modulo the addresses (a memory no deeper than a
         line wraps)."""
@@ -532,12 +590,8 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        here = [r.asking(m) for r in cores]
-        # each a function of the requests' wants alone, OR trees rather than chains:
-        # served first (no earlier request wants the port)
-        before = [_any(here[:i]) for i in range(len(here))]
-        first = [h & ~b for h, b in zip(here, before)]
-        idle = ~_any(here)                       # no core's request: the host's
+        grant = self._grants(m, p, cores)
+        first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word
         # within the line and the line pairs)
@@ -549,14 +603,8 @@ class DataMemories:
             banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
                                           + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
-            # served as the second half line (an earlier request wants the port), as the
-            # first of those (exactly one does)
-            seconds = [h & b for h, b in zip(here, before)]
-            once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
-            # the served request's own second start (a double line's, or H past its
-            # start), unless a later request is served as the second half line
-            own_first = _any([g for g, r in zip(first, cores) if r.second is not None])
-            alone = ~_any(seconds)
+            seconds, once = grant["seconds"], grant["once"]
+            own_first, alone = grant["own_first"], ~grant["paired"]
             choices = [(g, r.second, lines(r.second)) if r.second is not None else
                        (g & alone, _z(r.address + half, A), lines(_z(r.address + half, A)))
                        for g, r in zip(first, cores)]
