@@ -767,8 +767,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     reads_dst = fn_flag(ops.names(reads_dst=True), "reads_dst")
     rd = {}
     # whether each read asks for a banked memory's line port, registered a cycle ahead
-    # from the next state (the descriptors and decoded flags it reads hold from DECODE
-    # to the next FETCH, so their values are the same a cycle earlier)
+    # from whether the next cycle enters ELEM_START or COPY (the descriptors and decoded
+    # flags it reads hold from DECODE to the next FETCH, so their values are the same a
+    # cycle earlier); the port's choice also reads these next values (``asks_next``)
     issuing_next = enters[ELEM_START]
     copy_next = enters[COPY]
     for slot_name, mem_id, broadcast, want, want_next in (
