@@ -781,7 +781,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
              is_range | (~e_unbroadcast & single("e")), issuing & present["e"],
              issuing_next & present["e"])):
-        asks, asks_next = {}, {}
+        asks_next = {}
         for m in mems.data.banked:
             k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
             if slot_name == "a":
@@ -790,12 +790,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                      (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
             else:
                 ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
-            asks[m] = _reg(1, s(f"ask_{slot_name}_{m}"))
-            asks[m].next <<= ask_next
             asks_next[m] = ask_next
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names], asks=asks, asks_next=asks_next)
+            [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
+            ask_name=s(f"ask_{slot_name}_{{memory}}"))
 
     for v in range(lanes):
         ls = lane_names[v]
@@ -1235,18 +1234,14 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
         element = _reg(A, s(f"b_elem{c}"))
         element.next <<= _z(row_n + b_port[c], A)
         elements.append(element)
-    asks, asks_next = {}, {}
-    for m in MATRIX_MEMORIES["b"]:
-        if m in mems.data.banked:
-            asks_next[m] = load_en_n & (_z(db["mem"], MEMORY_ID_BITS) == memory_id(m))
-            asks[m] = _reg(1, s(f"ask_b_{m}"))
-            asks[m].next <<= asks_next[m]
+    asks_next = {m: load_en_n & (_z(db["mem"], MEMORY_ID_BITS) == memory_id(m))
+                 for m in MATRIX_MEMORIES["b"] if m in mems.data.banked}
     # the row's C words: on wmem one strided line (element c at the row's address +
     # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
     # elements lie in distinct banks), on gmem one line (a delta's row, adjacent words)
     values = mems.data.read_strided(
         port, db["mem"], elements, load_en, [s(f"ra_b{c}") for c in range(C)],
-        MATRIX_MEMORIES["b"], asks=asks, asks_next=asks_next)
+        MATRIX_MEMORIES["b"], asks_next=asks_next, ask_name=s("ask_b_{memory}"))
     weights = []
     for c in range(C):
         n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count
@@ -1291,13 +1286,12 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     # k-tiles accumulate without forwarding
     (acc_mem,) = MATRIX_MEMORIES["dst"]
     H = cfg.acc_half
-    # (the valid bit's last register apart: the port's choice reads its next value)
+    # (the valid bit's last register is the port's: its choice reads the value before)
     ahead_before = delay(line_valid, latency - 1, s("acc_ahead_d{k}"))
-    ahead_valid = _reg(1, s(f"acc_ahead_d{latency}"))
-    ahead_valid.next <<= ahead_before
     ahead_second = named(_z(ahead_line + d_cols, A), s("acc_ahead_second"))
-    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second, ahead_valid,
-                                     want_next=ahead_before)
+    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second,
+                                     want_next=ahead_before,
+                                     want_name=s(f"acc_ahead_d{latency}"))
     acc_first = _reg(A, s("acc_wa"))
     acc_first.next <<= ahead_line
     acc_second = _reg(A, s("acc_wa_second"))

@@ -27,7 +27,7 @@ docs/hardware.md banks them too.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyrtl
 
@@ -147,9 +147,10 @@ class _LineRead:
     the wire that tells the request it was served as the second half line (None: it
     reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
     the port and names that memory}, when the caller has it registered (else ``want``
-    and ``mem_id`` decide); ``asks_next``: {memory: the value its ask register takes
-    next}, when the caller has that too (the port's choice is then registered a cycle
-    ahead, :meth:`DataMemories._grants`)."""
+    and ``mem_id`` decide); ``asks_next``: {memory: what the request asks of that
+    memory in the next cycle}, when the caller knows it a cycle ahead: the port's choice
+    is then registered a cycle ahead (:meth:`DataMemories._grants`), or where it is not,
+    the asks are (registers ``ask_name.format(memory=...)``, made where read)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -161,11 +162,19 @@ class _LineRead:
     memories: tuple[str, ...]
     asks: dict | None = None
     asks_next: dict | None = None
+    ask_name: str | None = None
+    _registered: dict = field(default_factory=dict, compare=False)
 
     def asking(self, memory: str) -> pyrtl.WireVector:
         """1 when the request wants the port and names ``memory``."""
         if self.asks is not None:
             return self.asks[memory]
+        if self.asks_next is not None:
+            if memory not in self._registered:
+                reg = pyrtl.Register(1, name=self.ask_name.format(memory=memory))
+                reg.next <<= self.asks_next[memory]
+                self._registered[memory] = reg
+            return self._registered[memory]
         return self.want & (self.mem_id == memory_id(memory))
 
     def asking_next(self, memory: str) -> pyrtl.WireVector | None:
@@ -329,18 +338,18 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False, asks: dict | None = None,
-                   asks_next: dict | None = None) -> list[pyrtl.WireVector]:
+                   memories=MEMORIES, host: bool = False, asks_next: dict | None = None,
+                   ask_name: str | None = None) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
         reads each lane's word through a port of its own (address registers ``names``);
         a banked one reads the line at ``addresses[0]`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
-        is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
-        memory)`` for each banked memory, registered by a caller that knows it a cycle
-        ahead, so that the port's choice starts at registers; ``asks_next`` (optional,
-        with ``asks``): the values those registers take next."""
+        is).  ``asks_next`` (optional, {banked memory: a 1-bit wire}): what ``want &
+        (mem_id == memory)`` is in the next cycle, for each banked memory, from a caller
+        that knows it a cycle ahead, so that the port's choice starts at registers
+        (``ask_name``: the name of such a register, with ``{memory}``)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -359,8 +368,8 @@ class DataMemories:
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
-                                              host, None, flag, tuple(banked), asks,
-                                              asks_next))
+                                              host, None, flag, tuple(banked), None,
+                                              asks_next, ask_name))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -395,22 +404,24 @@ class DataMemories:
                                       [_z(e, 1) for e in enables], host, tuple(memories),
                                       None))
 
-    def read_double(self, port: int, mem, first, second, want, want_next=None
-                    ) -> list[pyrtl.WireVector]:
+    def read_double(self, port: int, mem, first, second, want=None, want_next=None,
+                    want_name: str | None = None) -> list[pyrtl.WireVector]:
         """A synchronous read of a double line of memory ``mem`` (one with halves): the
         half line at ``first`` and the one at ``second`` (H past it mod 2H) through line
         port ``port`` in the cycles ``want`` is 1; the 2H words, as stored, in the next
-        cycle (word j < H at first + j, word H + j at second + j).  ``want_next``
-        (optional): ``want`` is a register and this its next value."""
+        cycle (word j < H at first + j, word H + j at second + j).  Or, in place of
+        ``want``, ``want_next``: what ``want`` is in the next cycle (registered where it
+        is read, ``want_name``)."""
         banks = self.banked[mem]
         if not banks.halves:
             raise ValueError(f"memory {mem} has no halves")
-        want = _z(want, 1)
+        if (want is None) == (want_next is None):
+            raise ValueError("read_double: want or want_next, one of them")
         self._line_reads.append(_LineRead(
             port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS), _z(first, self.addr_bits),
-            want, False, _z(second, self.addr_bits), None, (mem,),
-            None if want_next is None else {mem: want},
-            None if want_next is None else {mem: _z(want_next, 1)}))
+            pyrtl.Const(0, 1) if want is None else _z(want, 1), False,
+            _z(second, self.addr_bits), None, (mem,), None,
+            None if want_next is None else {mem: _z(want_next, 1)}, want_name))
         return banks.read_words[port]
 
     def write_double(self, port: int, mem, first, second, values, enables) -> None:
@@ -425,7 +436,7 @@ class DataMemories:
                                   _z(second, self.addr_bits)))
 
     def read_strided(self, port: int, mem_id, addresses, want, names, memories,
-                     asks: dict | None = None, asks_next: dict | None = None
+                     asks_next: dict | None = None, ask_name: str | None = None
                      ) -> list[pyrtl.WireVector]:
         """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
@@ -434,17 +445,17 @@ class DataMemories:
         ``port`` in the cycles ``want`` is 1 -- the caller keeps the elements in distinct
         banks (adjacent words, or a column whose padded row stride is odd); a banked one
         without (``gmem``: a delta's row) reads the line at ``addresses[0]`` -- the
-        caller keeps the words adjacent.  ``asks`` (optional, {banked memory: a 1-bit
-        wire}): ``want & (mem_id == memory)`` for each of ``memories``, registered by a
-        caller that knows the request a cycle ahead (its ``addresses`` then registers
-        too), so that the port's choice and the elements' crossing into the banks
-        start at registers; every one of ``memories`` is banked then; ``asks_next``
-        (optional, with ``asks``): the values those registers take next."""
+        caller keeps the words adjacent.  ``asks_next`` (optional, {banked memory: a
+        1-bit wire}): what ``want & (mem_id == memory)`` is in the next cycle, for each
+        of ``memories``, from a caller that knows the request a cycle ahead (its
+        ``addresses`` then are registers), so that the port's choice and the elements'
+        crossing into the banks start at registers (``ask_name``: as in
+        :meth:`read_lanes`); every one of ``memories`` is banked then."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
-        if asks is not None and (unbanked or set(asks) != set(banked)):
+        if asks_next is not None and (unbanked or set(asks_next) != set(banked)):
             raise ValueError(f"registered asks of a strided read on {list(memories)}: one "
                              "per memory, every memory banked")
         for m in banked:
@@ -454,7 +465,7 @@ class DataMemories:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
             read = _LineRead(port, mem_id, addresses[0], _z(want, 1), False, None, None,
-                             tuple(banked), asks, asks_next)
+                             tuple(banked), None, asks_next, ask_name)
             self._line_reads.append(read)
             self._strided_reads.append((port, read, addresses))
         out = []
@@ -535,10 +546,10 @@ class DataMemories:
             flag <<= value
 
     @staticmethod
-    def _grants(m: str, p: int, cores: list) -> dict:
+    def _grants(m: str, p: int, cores: list, halves: bool) -> dict:
         """Who line port ``p`` of memory ``m`` serves, from the core requests that can
         name it (in order): ``first`` (per request: it asks and no earlier one does),
-        ``busy`` (one asks; else the host is served), and on a memory with halves
+        ``busy`` (one asks; else the host is served), and on a memory with ``halves``
         ``seconds`` (it asks beside an earlier one), ``once`` (the first of those: the
         second half line), ``own_first`` (the request served first has a second start
         of its own), ``paired`` (one is served as the second half line).  Each is a
@@ -550,6 +561,8 @@ class DataMemories:
         def decide(here):
             before = [_any(here[:i]) for i in range(len(here))]
             first = [h & ~b for h, b in zip(here, before)]
+            if not halves:
+                return {"first": first, "busy": _any(here)}
             seconds = [h & b for h, b in zip(here, before)]
             return {"first": first, "busy": _any(here), "seconds": seconds,
                     "once": [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)],
@@ -564,7 +577,12 @@ class DataMemories:
             reg = pyrtl.Register(1, name=f"mem_{m}_p{p}_grant_{name}")
             reg.next <<= wire
             return reg
-        return {key: ([register(w, f"{key}{i}") for i, w in enumerate(value)]
+
+        def needed(key, i):
+            # (a request is told it was served second only through its flag)
+            return key != "seconds" or cores[i].flag is not None
+        return {key: ([register(w, f"{key}{i}") if needed(key, i) else pyrtl.Const(0, 1)
+                       for i, w in enumerate(value)]
                       if isinstance(value, list) else register(value, key))
                 for key, value in decide(ahead).items()}
 
@@ -590,7 +608,7 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        grant = self._grants(m, p, cores)
+        grant = self._grants(m, p, cores, banks.halves)
         first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word
