@@ -1028,8 +1028,31 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
 
     # (``*_n``: a register's next value, which the weight-row request registered a
     # cycle ahead reads)
+    # p's next value, and its compares registered with it, each from registers (no
+    # p + 1 before a compare): p == slots - 2 (``p_at_less2``; p + 1 == slots - 2 is
+    # p == slots - 3), p < R - 1 and p < R - 2 (``p_low1``, ``p_low2``).  p is 0 from
+    # FETCH to the first slot
+    zero = pyrtl.Const(0, COUNT_BITS)
+    p_n = pyrtl.select(state == FETCH, zero, pyrtl.select(
+        running, pyrtl.select(slot_end, zero, _z(p + 1, COUNT_BITS)), p))
+    slots_less3 = latch(_z(slots - 3, COUNT_BITS), placing, s("slots_less3"))
+    at_zero = slots_less2 == 0
+    p_at_less2 = _reg(1, s("p_at_less2"))
+    p_at_less2.next <<= pyrtl.select(state == FETCH, at_zero, pyrtl.select(
+        running, pyrtl.select(slot_end, at_zero, p == slots_less3),
+        pyrtl.select(placing, slots == 2, p == slots_less2)))
+    p_low = []
+    for k in (1, 2):
+        if R > k:
+            flag = _reg(1, s(f"p_low{k}"))
+            flag.next <<= pyrtl.select(state == FETCH, pyrtl.Const(1, 1), pyrtl.select(
+                running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p < R - k - 1),
+                p < R - k))
+            p_low.append(flag)
+        else:
+            p_low.append(pyrtl.Const(0, 1))
     slot_end_n = pyrtl.select(placing, slots == 1, pyrtl.select(
-        running, pyrtl.select(slot_end, one_slot, p == slots_less2), slot_end))
+        running, pyrtl.select(slot_end, one_slot, p_at_less2), slot_end))
     slot_end.next <<= slot_end_n
     line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
         running, line_on & ~line_last, line_on))
@@ -1047,18 +1070,15 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     last_n_n = pyrtl.select(placing, n_count <= C,
                             pyrtl.select(n_turn, n_rem < 2 * C, last_n))
     last_n.next <<= last_n_n
+    p.next <<= p_n
     with pyrtl.conditional_assignment:
         with state == FETCH:
-            p.next |= 0
             k0.next |= 0
             n0.next |= 0
         with running:
             with slot_end:
-                p.next |= 0
                 k0.next |= next_k0
                 n0.next |= next_n0
-            with pyrtl.otherwise:
-                p.next |= p + 1
 
     da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
 
@@ -1205,7 +1225,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     # (row 0 of a tile always exists: MM_PRE's and the next tile's load are in k; row
     # p + 1 is while p < k_rem; the next tile's columns are the next n-tile's after
     # the last k-tile)
-    load_this = running & (p < R - 1) if R > 1 else pyrtl.Const(0, 1)   # 1 row: no p + 1
+    load_this = running & p_low[0]                  # p < R - 1 (1 row: no p + 1)
     load_next = running & slot_end & ~last_tile
     load_en = named(pre | load_this | load_next, s("load_issue"))
     load_row = pyrtl.select(load_this, _z(_z(p, row_address_bits(R)) + 1, row_address_bits(R)),
@@ -1221,7 +1241,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     # (b_row), the last slot the next tile's row 0 (b_next).
     if R > 1:
         p_n_low = pyrtl.select(state == FETCH, pyrtl.Const(1, 1), pyrtl.select(
-            running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p < R - 2), p < R - 1))
+            running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p_low[1]), p_low[0]))
     else:
         p_n_low = pyrtl.Const(0, 1)
     running_n = enters[MM_RUN]

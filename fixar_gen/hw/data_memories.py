@@ -550,25 +550,29 @@ class DataMemories:
         """Who line port ``p`` of memory ``m`` serves, from the core requests that can
         name it (in order): ``first`` (per request: it asks and no earlier one does),
         ``busy`` (one asks; else the host is served), and on a memory with ``halves``
-        ``seconds`` (it asks beside an earlier one), ``once`` (the first of those: the
-        second half line), ``own_first`` (the request served first has a second start
-        of its own), ``paired`` (one is served as the second half line).  Each is a
-        function of the requests' asks alone (OR trees rather than chains); when every
-        request says what it asks next (:meth:`_LineRead.asking_next`), they are
-        computed from that a cycle ahead and registered (``mem_<m>_p<p>_grant_*``), so
-        that the banks' addresses only choose.  (Every registered signal is 0 when
-        nothing asks: their reset is that of the asks.)"""
+        ``seconds`` (it asks beside an earlier one), and the selects of the second half
+        line's start: ``second_first`` (per request: served first, its own second start
+        or, when no request is served as the second half line, H past its start) and
+        ``second_once`` (per request: the first served as the second half line, unless
+        the first's second start is its own).  Each is a function of the requests' asks
+        alone (OR trees rather than chains); when every request says what it asks next
+        (:meth:`_LineRead.asking_next`), they are computed from that a cycle ahead and
+        registered (``mem_<m>_p<p>_grant_*``), so that the banks' addresses only
+        choose.  (Every registered signal is 0 when nothing asks: their reset is that of
+        the asks.)"""
         def decide(here):
             before = [_any(here[:i]) for i in range(len(here))]
             first = [h & ~b for h, b in zip(here, before)]
             if not halves:
                 return {"first": first, "busy": _any(here)}
             seconds = [h & b for h, b in zip(here, before)]
+            once = [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)]
+            own_first = _any([f for f, r in zip(first, cores) if r.second is not None])
+            alone = ~_any(seconds)
             return {"first": first, "busy": _any(here), "seconds": seconds,
-                    "once": [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)],
-                    "own_first": _any([f for f, r in zip(first, cores)
-                                       if r.second is not None]),
-                    "paired": _any(seconds)}
+                    "second_first": [f if r.second is not None else f & alone
+                                     for f, r in zip(first, cores)],
+                    "second_once": [o & ~own_first for o in once]}
         ahead = [r.asking_next(m) for r in cores]
         if not cores or any(a is None for a in ahead):
             return decide([r.asking(m) for r in cores])
@@ -621,13 +625,14 @@ class DataMemories:
             banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
                                           + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
-            seconds, once = grant["seconds"], grant["once"]
-            own_first, alone = grant["own_first"], ~grant["paired"]
-            choices = [(g, r.second, lines(r.second)) if r.second is not None else
-                       (g & alone, _z(r.address + half, A), lines(_z(r.address + half, A)))
-                       for g, r in zip(first, cores)]
-            choices += [(g & ~own_first, r.address, lines(r.address))
-                        for g, r in zip(once, cores)]
+            seconds = grant["seconds"]
+            # per request, the second start it gives (a request is served first or as
+            # the second half line, not both: one choice each, computed before the pick)
+            choices = []
+            for f, o, r in zip(grant["second_first"], grant["second_once"], cores):
+                own = r.second if r.second is not None else _z(r.address + half, A)
+                choices.append((f | o, pyrtl.select(f, own, r.address),
+                                pyrtl.select(f, lines(own), lines(r.address))))
             at = _z(default + half, A)
             choices.append((idle, at, lines(at)))
             second = _pick([(g, a) for g, a, _ in choices], banks.read_address2[p].bitwidth)
