@@ -1,11 +1,23 @@
-"""Verilator simulation speed of one small generated core: cycles per second of a
-DDPG training step (pendulum's networks on 1 core of 2x2 PEs, batch 64).
+"""Verilator simulation speed of a generated core: cycles per second of one training
+step of a spec (default: pendulum's networks on 1 core of 2x2 PEs, batch 64), and of
+PyRTL's simulation of the same step where asked.
 
-    python benchmarks/bench_verilator_speed.py [--cores N --rows R --cols C]
+    python benchmarks/bench_verilator_speed.py [--spec SPEC] [--cores N --rows R --cols C]
+                                               [--no-params] [--cache DIR] [--pyrtl]
+                                               [--verilator-flag=FLAG ...]
 
-Prints the build time (a cold build into a fresh cache folder), the cycles the RTL
-reports and the simulated cycles per second (wall time of the program run only).  Used
-to compare two versions of the generator on the same machine, in the same session.
+Prints the build time (a cold build into a fresh cache folder, or a warm one from
+``--cache DIR``), the cycles the RTL reports and the simulated cycles per second (wall
+time of the program run only: the host's loads of parameters and the batch are outside
+it).  ``--no-params`` skips the load of the parameters (the step then trains on the
+memories' reset contents: the same program and cycles; on a big core the load alone
+takes minutes of simulation).  ``--pyrtl`` runs the same step on PyRTL's simulation too
+(slow: hundreds of cycles a second on a 16x16 core).  ``--verilator-flag`` appends an
+option to Verilator's (``fixar_gen.hw.verilate.FLAGS``; the model cache keys on them),
+to try a build option against the defaults.  The script uses only what every
+version of the generator since the first Verilator backend offers (``HardwareCore``,
+``random_params``, ``uniform_batch``), so that an older tree can be measured with it in
+the same session (``PYTHONPATH=<that tree> python benchmarks/bench_verilator_speed.py``).
 """
 
 from __future__ import annotations
@@ -20,37 +32,82 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from report import ROOT  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.backends import HardwareCore, random_params  # noqa: E402
 from fixar_gen.testing import uniform_batch  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cores", type=int, default=1)
-    parser.add_argument("--rows", type=int, default=2)
-    parser.add_argument("--cols", type=int, default=2)
-    args = parser.parse_args()
-    base = load_spec(ROOT / "examples/pendulum.yaml")
-    spec = dataclasses.replace(base, hardware=dataclasses.replace(
-        base.hardware, cores=args.cores, array=(args.rows, args.cols)))
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["FIXAR_CACHE"] = cache
-        t = time.perf_counter()
-        core = HardwareCore(spec, backend="verilator")
-        build = time.perf_counter() - t
+def training_step(spec, backend: str, params: bool) -> dict:
+    """Build (or reuse) ``backend``'s model of ``spec``'s core and run one training
+    step: {build, load, cycles, seconds}."""
+    t = time.perf_counter()
+    core = HardwareCore(spec, backend=backend)
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    if params:
         core.load_params(random_params(spec, 0))
-        batch = uniform_batch(spec, core.formats, np.random.default_rng(2))
-        t = time.perf_counter()
-        core.train_step(batch)
-        seconds = time.perf_counter() - t
-    cycles = core.stats.cycles
-    print(f"{args.cores} x {args.rows}x{args.cols}: build {build:.1f} s, training step "
-          f"{cycles:,} cycles in {seconds:.2f} s = {cycles / seconds:,.0f} cycles/s")
+    load = time.perf_counter() - t
+    batch = uniform_batch(spec, core.formats, np.random.default_rng(2))
+    t = time.perf_counter()
+    core.train_step(batch)
+    seconds = time.perf_counter() - t
+    out = {"build": build, "load": load, "cycles": core.stats.cycles, "seconds": seconds}
+    if hasattr(core, "close"):
+        core.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="examples/pendulum.yaml",
+                        help="the spec whose training step runs (default: %(default)s)")
+    parser.add_argument("--cores", type=int, default=None,
+                        help="cores (default: pendulum's 1, else the spec's)")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="array rows (default: pendulum's 2, else the spec's)")
+    parser.add_argument("--cols", type=int, default=None,
+                        help="array columns (default: pendulum's 2, else the spec's)")
+    parser.add_argument("--no-params", action="store_true",
+                        help="do not load the parameters before the step")
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="Verilator's model cache (default: a fresh folder: a cold "
+                             "build)")
+    parser.add_argument("--pyrtl", action="store_true",
+                        help="run the same step on PyRTL's simulation too")
+    parser.add_argument("--verilator-flag", action="append", default=[], metavar="FLAG",
+                        help="an option appended to Verilator's (repeatable; write "
+                             "--verilator-flag=-O3 for one starting with -)")
+    args = parser.parse_args(argv)
+    if args.verilator_flag:
+        from fixar_gen.hw import verilate
+        verilate.FLAGS = (*verilate.FLAGS, *args.verilator_flag)
+    path = Path(args.spec)
+    base = load_spec(path if path.is_absolute() else ROOT / path)
+    small = args.spec == parser.get_default("spec")
+    cores = args.cores or (1 if small else base.hardware.cores)
+    rows = args.rows or (2 if small else base.hardware.array[0])
+    cols = args.cols or (2 if small else base.hardware.array[1])
+    spec = dataclasses.replace(base, hardware=dataclasses.replace(
+        base.hardware, cores=cores, array=(rows, cols)))
+    import fixar_gen
+    print(f"generator: {Path(fixar_gen.__file__).resolve().parents[1]}; spec {args.spec}, "
+          f"{cores} x {rows}x{cols}; extra Verilator options {args.verilator_flag}; load "
+          f"average {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory() as fresh:
+        os.environ["FIXAR_CACHE"] = str(args.cache or fresh)
+        backends = ("verilator", "pyrtl") if args.pyrtl else ("verilator",)
+        runs = {b: training_step(spec, b, not args.no_params) for b in backends}
+    for backend, r in runs.items():
+        print(f"{backend}: {cores} x {rows}x{cols}: build {r['build']:.1f} s, parameters "
+              f"{r['load']:.1f} s, training step {r['cycles']:,} cycles in "
+              f"{r['seconds']:.2f} s = {r['cycles'] / r['seconds']:,.0f} cycles/s", flush=True)
+    if args.pyrtl:
+        v, p = runs["verilator"], runs["pyrtl"]
+        print(f"Verilator / PyRTL: {(v['cycles'] / v['seconds']) / (p['cycles'] / p['seconds']):.1f}x"
+              f" (cycles equal: {v['cycles'] == p['cycles']})")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -481,6 +481,47 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         ports["host_stat_rdata"] <<= pyrtl.mux(core_sel, *padded)
 
 
+def _next_state(current: int, choices) -> pyrtl.WireVector:
+    """State ``current``'s next state: the target of its first (condition, target) in
+    ``choices`` whose condition is 1 (None: always), else ``current``."""
+    value = pyrtl.Const(current, STATE_BITS)
+    for cond, target in reversed(choices):
+        target = pyrtl.Const(target, STATE_BITS)
+        value = target if cond is None else pyrtl.select(cond, target, value)
+    return value
+
+
+def _entering(state, transitions: dict, value: int) -> pyrtl.WireVector:
+    """1 when ``transitions`` (state -> its choices, :func:`_next_state`) take the state
+    to ``value`` (the next state == ``value``, without its start): an OR over the states
+    of (state == k) AND the condition of a choice of k that targets ``value`` with none
+    of k's earlier choices taken (k == ``value``: none taken)."""
+    terms = []
+    for current, choices in sorted(transitions.items()):
+        taken, earlier = [], pyrtl.Const(0, 1)
+        for cond, target in choices:
+            if cond is None:
+                if target == value:
+                    taken.append(~earlier)
+                earlier = pyrtl.Const(1, 1)
+                break
+            if target == value:
+                taken.append(cond & ~earlier)
+            earlier = earlier | cond
+        else:
+            if current == value:
+                taken.append(~earlier)
+        if taken:
+            terms.append((state == current) & _any_bits(taken))
+    return _any_bits(terms)
+
+
+def _any_bits(bits) -> pyrtl.WireVector:
+    """The OR of 1-bit ``bits`` as a balanced tree (0 for none)."""
+    bits = list(bits)
+    return pyrtl.tree_reduce(lambda a, b: a | b, bits) if bits else pyrtl.Const(0, 1)
+
+
 def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
     """1 when every core of core ``c``'s mask waits at a barrier with the same mask."""
     ok = arrived[c]
@@ -504,16 +545,22 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     state = _reg(STATE_BITS, s("state"))
     # the states that ask for the data memories' line ports, also as flags registered
-    # from the next state (the same values a cycle's decode earlier): the ports' requests
-    # then start at registers
+    # from whether the next cycle enters them (the same values a cycle's decode earlier,
+    # each a sum of products of the state and the transitions' registered conditions,
+    # not a compare of the next state's multiplexer): the ports' requests then start at
+    # registers
     state_next = pyrtl.WireVector(STATE_BITS, s("state_next"))
     state.next <<= state_next
-    in_state = {value: _reg(1, s(f"in_{label}"))
-                for value, label in ((ELEM_START, "elem_start"), (COPY, "copy"),
-                                     (MM_PRE, "mm_pre"), (MM_RUN, "mm_run"))}
+    labels = ((FETCH, "fetch"), (ELEM_START, "elem_start"), (COPY, "copy"),
+              (MM_PRE, "mm_pre"), (MM_RUN, "mm_run"))
+    enters = {value: pyrtl.WireVector(1, s(f"enters_{label}")) for value, label in labels}
+    in_state = {value: _reg(1, s(f"in_{label}")) for value, label in labels}
     for value, flag in in_state.items():
-        flag.next <<= state_next == value
+        flag.next <<= enters[value]
     pc = _reg(cfg.imem_bits, s("pc"))
+    # pc + 1, kept beside pc, so that the next pc (which a synthesis tool may take as
+    # the instruction memory's read address) chooses between registers
+    pc_inc = _reg(cfg.imem_bits, s("pc_inc"))
     instr = _reg(isa.INSTRUCTION_BITS, s("instr"))
     cycle_count = _reg(STAT_BITS, s("cycles"))
     start = ports["host_start"]
@@ -739,10 +786,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     reads_dst = fn_flag(ops.names(reads_dst=True), "reads_dst")
     rd = {}
     # whether each read asks for a banked memory's line port, registered a cycle ahead
-    # from the next state (the descriptors and decoded flags it reads hold from DECODE
-    # to the next FETCH, so their values are the same a cycle earlier)
-    issuing_next = state_next == ELEM_START
-    copy_next = state_next == COPY
+    # from whether the next cycle enters ELEM_START or COPY (the descriptors and decoded
+    # flags it reads hold from DECODE to the next FETCH, so their values are the same a
+    # cycle earlier); the port's choice also reads these next values (``asks_next``)
+    issuing_next = enters[ELEM_START]
+    copy_next = enters[COPY]
     # an operand is read in its phase of the step (the last phase unless it is one of
     # the step's earlier amem lines)
     elem_on = in_state[ELEM_START]
@@ -762,7 +810,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
              is_range | (~e_unbroadcast & single("e")), elem_on & in_phase("e") & present["e"],
              issuing_next & in_phase("e", False) & present["e"])):
-        asks = {}
+        asks_next = {}
         for m in mems.data.banked:
             k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
             if slot_name == "a":
@@ -771,11 +819,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                      (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
             else:
                 ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
-            asks[m] = _reg(1, s(f"ask_{slot_name}_{m}"))
-            asks[m].next <<= ask_next
+            asks_next[m] = ask_next
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names], asks=asks)
+            [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
+            ask_name=s(f"ask_{slot_name}_{{memory}}"))
     # the lines read in an earlier phase, held per lane (amem's words) until the step's
     # issue; the lanes take them in its stage 1
     amem_bits = cfg.memory(ACTIVATION_MEMORY).width
@@ -843,8 +891,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     finished = named(tag_out[1], s("elem_finished"))
 
     # -- matrix unit --------------------------------------------------------------------
-    mm = _matrix_unit(cfg, s.sub("mm"), state, in_state, instr, desc_regs, mems, field, rng,
-                      pe_generator, port=index)
+    mm = _matrix_unit(cfg, s.sub("mm"), state, in_state, enters, instr, desc_regs, mems,
+                      field, rng, pe_generator, port=index)
 
     # -- writes -----------------------------------------------------------------------
     # (the descriptors hold until the last write: the next fetch is in its cycle)
@@ -915,10 +963,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     with pyrtl.conditional_assignment:
         with start:
             pc.next |= 0
+            pc_inc.next |= 1
+        with in_state[FETCH]:
+            pc.next |= pc_inc
+            pc_inc.next |= pc_inc + 1
+    with pyrtl.conditional_assignment:
+        with start:
+            pass
         with state == FETCH:
             instr.next |= fetched
             slot_reg.next |= slot_entry
-            pc.next |= pc + 1
             lane_idx.next |= 0
         with elem_issue:
             with uses_b_rows:
@@ -926,34 +980,32 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             with pyrtl.otherwise:
                 lane_idx.next |= lane_idx + 1
 
-    # the next state: one multiplexer on the state over each state's own choice (from
-    # registered flags only), so that the state logic is a few LUT levels deep
-    def to(value):
-        return pyrtl.Const(value, STATE_BITS)
-
-    def hold_or(cond, value):
-        return pyrtl.select(cond, to(value), state)
-
-    placed_next = pyrtl.select(is_elem, to(ELEM_START), pyrtl.select(
-        is_copy, to(COPY), pyrtl.select(is_op[MatMul], to(MM_PRE), pyrtl.select(
-            is_op[Barrier], to(BARRIER), to(HALT)))))
+    # the transitions: per state, its (condition, next state) choices, the first whose
+    # condition (a registered flag, or None: always) is 1 taken, else the state holds.
+    # The next state is one multiplexer on the state over each state's own choice, so
+    # that the state logic is a few LUT levels deep; whether the next cycle enters a
+    # state is read from the same table as a sum of products
+    placing_choices = [(is_elem, ELEM_START), (is_copy, COPY), (is_op[MatMul], MM_PRE),
+                       (is_op[Barrier], BARRIER), (None, HALT)]
     # issue a step; range is done with its last step, the serial functions wait for
     # each element, the others for their last one
-    issued_next = pyrtl.select(is_range, hold_or(last_step, FETCH),
-                               hold_or(serial | last_step, ELEM_WAIT))
-    following = {
-        IDLE: state, FETCH: to(DECODE), DECODE: to(BASES), BASES: placed_next,
-        ELEM_START: pyrtl.select(phases["last"], issued_next, state),
-        ELEM_WAIT: pyrtl.select(resume, pyrtl.select(finished, to(FETCH), to(ELEM_START)),
-                                state),
-        COPY: hold_or(last_step, FETCH), MM_PRE: to(MM_RUN),
-        MM_RUN: hold_or(mm["stream_done"], MM_FLUSH), MM_FLUSH: hold_or(mm["flushed"], FETCH),
-        BARRIER: hold_or(release, BARRIER_OUT), BARRIER_OUT: to(FETCH), HALT: to(DONE),
-        DONE: state}
-    assert sorted(following) == list(range(DONE + 1))
-    state_next <<= pyrtl.select(start, to(FETCH),
-                                pyrtl.mux(state, *(following[k] for k in sorted(following)),
+    transitions = {
+        IDLE: [], FETCH: [(None, DECODE)], DECODE: [(None, BASES)], BASES: placing_choices,
+        ELEM_START: [(phases["last"] & is_range & last_step, FETCH),
+                     (phases["last"] & ~is_range & (serial | last_step), ELEM_WAIT)],
+        ELEM_WAIT: [(resume & finished, FETCH), (resume, ELEM_START)],
+        COPY: [(last_step, FETCH)], MM_PRE: [(None, MM_RUN)],
+        MM_RUN: [(mm["stream_done"], MM_FLUSH)], MM_FLUSH: [(mm["flushed"], FETCH)],
+        BARRIER: [(release, BARRIER_OUT)], BARRIER_OUT: [(None, FETCH)],
+        HALT: [(None, DONE)], DONE: []}
+    assert sorted(transitions) == list(range(DONE + 1))
+    state_next <<= pyrtl.select(start, pyrtl.Const(FETCH, STATE_BITS),
+                                pyrtl.mux(state, *(_next_state(k, transitions[k])
+                                                   for k in sorted(transitions)),
                                           default=state))
+    for value, wire in enters.items():
+        entering = _entering(state, transitions, value)
+        wire <<= (start | entering) if value == FETCH else (~start & entering)
     return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
 
 
@@ -1007,8 +1059,8 @@ def _amem_phases(s: Scope, decoding, elem_on, desc_regs, opcode, fn_is, serial_f
     return out
 
 
-def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, mems, field, rng,
-                 pe_generator: PEGenerator, port: int = 0) -> dict:
+def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc_regs, mems,
+                 field, rng, pe_generator: PEGenerator, port: int = 0) -> dict:
     """The MatMul sequencer around the PE array (see the module docstring)."""
     R, C, W, A = cfg.rows, cfg.cols, cfg.word, cfg.addr_bits
     pe = cfg.pe
@@ -1066,34 +1118,59 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     turn = named(running & slot_end, s("turn"))      # the next slot starts the next tile
     n_turn = turn & last_k                           # ... and the next n-tile
 
-    slot_end.next <<= pyrtl.select(placing, slots == 1, pyrtl.select(
-        running, pyrtl.select(slot_end, one_slot, p == slots_less2), slot_end))
+    # (``*_n``: a register's next value, which the weight-row request registered a
+    # cycle ahead reads)
+    # p's next value, and its compares registered with it, each from registers (no
+    # p + 1 before a compare): p == slots - 2 (``p_at_less2``; p + 1 == slots - 2 is
+    # p == slots - 3), p < R - 1 and p < R - 2 (``p_low1``, ``p_low2``).  p is 0 from
+    # FETCH to the first slot
+    zero = pyrtl.Const(0, COUNT_BITS)
+    p_n = pyrtl.select(state == FETCH, zero, pyrtl.select(
+        running, pyrtl.select(slot_end, zero, _z(p + 1, COUNT_BITS)), p))
+    slots_less3 = latch(_z(slots - 3, COUNT_BITS), placing, s("slots_less3"))
+    at_zero = slots_less2 == 0
+    p_at_less2 = _reg(1, s("p_at_less2"))
+    p_at_less2.next <<= pyrtl.select(state == FETCH, at_zero, pyrtl.select(
+        running, pyrtl.select(slot_end, at_zero, p == slots_less3),
+        pyrtl.select(placing, slots == 2, p == slots_less2)))
+    p_low = []
+    for k in (1, 2):
+        if R > k:
+            flag = _reg(1, s(f"p_low{k}"))
+            flag.next <<= pyrtl.select(state == FETCH, pyrtl.Const(1, 1), pyrtl.select(
+                running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p < R - k - 1),
+                p < R - k))
+            p_low.append(flag)
+        else:
+            p_low.append(pyrtl.Const(0, 1))
+    slot_end_n = pyrtl.select(placing, slots == 1, pyrtl.select(
+        running, pyrtl.select(slot_end, one_slot, p_at_less2), slot_end))
+    slot_end.next <<= slot_end_n
     line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
         running, line_on & ~line_last, line_on))
     line_last.next <<= pyrtl.select(placing, lines == 1, pyrtl.select(
         running, pyrtl.select(slot_end, one_line, p == lines_less2), line_last))
     k_rem.next <<= pyrtl.select(placing, _z(k_count - 1, wide), pyrtl.select(
         turn, pyrtl.select(last_k, k_last, _z(k_rem - R, wide)), k_rem))
-    last_k.next <<= pyrtl.select(placing, k_count <= R, pyrtl.select(
+    last_k_n = pyrtl.select(placing, k_count <= R, pyrtl.select(
         turn, pyrtl.select(last_k, k_last < R, k_rem < 2 * R), last_k))
+    last_k.next <<= last_k_n
     n_rem.next <<= pyrtl.select(placing, _z(n_count - 1, wide),
                                 pyrtl.select(n_turn, n_after, n_rem))
     n_after.next <<= pyrtl.select(placing, _z(n_count - 1 - C, wide),
                                   pyrtl.select(n_turn, _z(n_after - C, wide), n_after))
-    last_n.next <<= pyrtl.select(placing, n_count <= C,
-                                 pyrtl.select(n_turn, n_rem < 2 * C, last_n))
+    last_n_n = pyrtl.select(placing, n_count <= C,
+                            pyrtl.select(n_turn, n_rem < 2 * C, last_n))
+    last_n.next <<= last_n_n
+    p.next <<= p_n
     with pyrtl.conditional_assignment:
         with state == FETCH:
-            p.next |= 0
             k0.next |= 0
             n0.next |= 0
         with running:
             with slot_end:
-                p.next |= 0
                 k0.next |= next_k0
                 n0.next |= next_n0
-            with pyrtl.otherwise:
-                p.next |= p + 1
 
     da, db, dd = desc_regs["a"][0], desc_regs["b"][0], desc_regs["dst"][0]
 
@@ -1167,15 +1244,18 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     b_tile.next <<= pyrtl.select(placing, b_first, pyrtl.select(turn, b_next, b_tile))
     b_ntile.next <<= pyrtl.select(placing, b_first,
                                   pyrtl.select(turn & last_k, b_after_n, b_ntile))
-    b_after_k.next <<= pyrtl.select(pre, _z(b_tile + b_k_step, A),
-                                    pyrtl.select(turn, _z(b_next + b_k_step, A), b_after_k))
-    b_after_n.next <<= pyrtl.select(pre, _z(b_ntile + b_n_step, A),
-                                    pyrtl.select(turn & last_k, _z(b_after_n + b_n_step, A),
-                                                 b_after_n))
-    b_row.next <<= pyrtl.select(pre, _z(b_tile + b_row_step, A),
-                                pyrtl.select(turn, _z(b_next + b_row_step, A),
-                                             pyrtl.select(running, _z(b_row + b_row_step, A),
-                                                          b_row)))
+    b_after_k_n = pyrtl.select(pre, _z(b_tile + b_k_step, A),
+                               pyrtl.select(turn, _z(b_next + b_k_step, A), b_after_k))
+    b_after_k.next <<= b_after_k_n
+    b_after_n_n = pyrtl.select(pre, _z(b_ntile + b_n_step, A),
+                               pyrtl.select(turn & last_k, _z(b_after_n + b_n_step, A),
+                                            b_after_n))
+    b_after_n.next <<= b_after_n_n
+    b_row_n = pyrtl.select(pre, _z(b_tile + b_row_step, A),
+                           pyrtl.select(turn, _z(b_next + b_row_step, A),
+                                        pyrtl.select(running, _z(b_row + b_row_step, A),
+                                                     b_row)))
+    b_row.next <<= b_row_n
 
     # dst (the accumulators), a line per slot: base + (m_start + m) * cols + n_start +
     # n0, carried with the line's metadata to the accumulator's double line (its second
@@ -1244,21 +1324,43 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     # (row 0 of a tile always exists: MM_PRE's and the next tile's load are in k; row
     # p + 1 is while p < k_rem; the next tile's columns are the next n-tile's after
     # the last k-tile)
-    load_this = running & (p < R - 1) if R > 1 else pyrtl.Const(0, 1)   # 1 row: no p + 1
+    load_this = running & p_low[0]                  # p < R - 1 (1 row: no p + 1)
     load_next = running & slot_end & ~last_tile
     load_en = named(pre | load_this | load_next, s("load_issue"))
     load_row = pyrtl.select(load_this, _z(_z(p, row_address_bits(R)) + 1, row_address_bits(R)),
                             pyrtl.Const(0, row_address_bits(R)))
     k_in = ~load_this | (p < k_rem)
     n_left = pyrtl.select(load_next & last_k, n_after, n_rem)
-    row_address = named(pyrtl.select(pre, b_tile, pyrtl.select(load_next, b_next, b_row)),
-                        s("b_load_row"))
-    # the row's C words: on wmem one strided line (element c at row_address +
+    # The request is registered a cycle ahead, from the next values of what decides it
+    # (the state's entries, the slot counter's, the flags' and the row pointers'), so
+    # that the memory's port chooses and crosses its elements into the banks from
+    # registers: whether it loads (per memory it can name: the descriptor's memory
+    # holds from FETCH to the next FETCH) and its C element addresses.  MM_PRE loads
+    # the first tile's row 0 (b_tile, placed in BASES), a slot its row p + 1
+    # (b_row), the last slot the next tile's row 0 (b_next).
+    if R > 1:
+        p_n_low = pyrtl.select(state == FETCH, pyrtl.Const(1, 1), pyrtl.select(
+            running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p_low[1]), p_low[0]))
+    else:
+        p_n_low = pyrtl.Const(0, 1)
+    running_n = enters[MM_RUN]
+    load_next_n = slot_end_n & ~(last_k_n & last_n_n)
+    load_en_n = enters[MM_PRE] | (running_n & (p_n_low | load_next_n))
+    row_n = pyrtl.select(placing, b_first, pyrtl.select(
+        load_next_n, pyrtl.select(last_k_n, b_after_n_n, b_after_k_n), b_row_n))
+    elements = []
+    for c in range(C):
+        element = _reg(A, s(f"b_elem{c}"))
+        element.next <<= _z(row_n + b_port[c], A)
+        elements.append(element)
+    asks_next = {m: load_en_n & (_z(db["mem"], MEMORY_ID_BITS) == memory_id(m))
+                 for m in MATRIX_MEMORIES["b"] if m in mems.data.banked}
+    # the row's C words: on wmem one strided line (element c at the row's address +
     # b_port[c]: adjacent words, or a column whose padded row stride is odd, so the
     # elements lie in distinct banks), on gmem one line (a delta's row, adjacent words)
     values = mems.data.read_strided(
-        port, db["mem"], [_z(row_address + b_port[c], A) for c in range(C)], load_en,
-        [s(f"ra_b{c}") for c in range(C)], MATRIX_MEMORIES["b"])
+        port, db["mem"], elements, load_en, [s(f"ra_b{c}") for c in range(C)],
+        MATRIX_MEMORIES["b"], asks_next=asks_next, ask_name=s("ask_b_{memory}"))
     weights = []
     for c in range(C):
         n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count
@@ -1303,9 +1405,12 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, instr, desc_regs, m
     # k-tiles accumulate without forwarding
     (acc_mem,) = MATRIX_MEMORIES["dst"]
     H = cfg.acc_half
-    ahead_valid = delay(line_valid, latency, s("acc_ahead_d{k}"))
+    # (the valid bit's last register is the port's: its choice reads the value before)
+    ahead_before = delay(line_valid, latency - 1, s("acc_ahead_d{k}"))
     ahead_second = named(_z(ahead_line + d_cols, A), s("acc_ahead_second"))
-    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second, ahead_valid)
+    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second,
+                                     want_next=ahead_before,
+                                     want_name=s(f"acc_ahead_d{latency}"))
     acc_first = _reg(A, s("acc_wa"))
     acc_first.next <<= ahead_line
     acc_second = _reg(A, s("acc_wa_second"))

@@ -28,7 +28,7 @@ units read or write (a few words).
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyrtl
 
@@ -148,7 +148,10 @@ class _LineRead:
     the wire that tells the request it was served as the second half line (None: it
     reads no memory with halves); ``asks``: {memory: 1 exactly when the request wants
     the port and names that memory}, when the caller has it registered (else ``want``
-    and ``mem_id`` decide)."""
+    and ``mem_id`` decide); ``asks_next``: {memory: what the request asks of that
+    memory in the next cycle}, when the caller knows it a cycle ahead: the port's choice
+    is then registered a cycle ahead (:meth:`DataMemories._grants`), or where it is not,
+    the asks are (registers ``ask_name.format(memory=...)``, made where read)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -159,12 +162,25 @@ class _LineRead:
     flag: pyrtl.WireVector | None
     memories: tuple[str, ...]
     asks: dict | None = None
+    asks_next: dict | None = None
+    ask_name: str | None = None
+    _registered: dict = field(default_factory=dict, compare=False)
 
     def asking(self, memory: str) -> pyrtl.WireVector:
         """1 when the request wants the port and names ``memory``."""
         if self.asks is not None:
             return self.asks[memory]
+        if self.asks_next is not None:
+            if memory not in self._registered:
+                reg = pyrtl.Register(1, name=self.ask_name.format(memory=memory))
+                reg.next <<= self.asks_next[memory]
+                self._registered[memory] = reg
+            return self._registered[memory]
         return self.want & (self.mem_id == memory_id(memory))
+
+    def asking_next(self, memory: str) -> pyrtl.WireVector | None:
+        """What :meth:`asking` is in the next cycle, None when the caller did not say."""
+        return None if self.asks_next is None else self.asks_next[memory]
 
 
 class DataMemories:
@@ -222,9 +238,9 @@ class DataMemories:
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
         # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
-        # memories, second start or None); strided reads (port, mem id, want, element
-        # addresses) are also in _line_reads (as a read at the first element) and in
-        # _strided_reads
+        # memories, second start or None); strided reads (port, their line read,
+        # element addresses) are also in _line_reads (as a read at the first element)
+        # and in _strided_reads
         self._line_reads: list[_LineRead] = []
         self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
@@ -326,17 +342,18 @@ class DataMemories:
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False, asks: dict | None = None
-                   ) -> list[pyrtl.WireVector]:
+                   memories=MEMORIES, host: bool = False, asks_next: dict | None = None,
+                   ask_name: str | None = None) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
         reads each lane's word through a port of its own (address registers ``names``);
         a banked one reads the line at ``addresses[0]`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
-        is).  ``asks`` (optional, {banked memory: a 1-bit wire}): ``want & (mem_id ==
-        memory)`` for each banked memory, registered by a caller that knows it a cycle
-        ahead, so that the port's choice starts at registers."""
+        is).  ``asks_next`` (optional, {banked memory: a 1-bit wire}): what ``want &
+        (mem_id == memory)`` is in the next cycle, for each banked memory, from a caller
+        that knows it a cycle ahead, so that the port's choice starts at registers
+        (``ask_name``: the name of such a register, with ``{memory}``)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -355,7 +372,8 @@ class DataMemories:
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
-                                              host, None, flag, tuple(banked), asks))
+                                              host, None, flag, tuple(banked), None,
+                                              asks_next, ask_name))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -390,17 +408,24 @@ class DataMemories:
                                       [_z(e, 1) for e in enables], host, tuple(memories),
                                       None))
 
-    def read_double(self, port: int, mem, first, second, want) -> list[pyrtl.WireVector]:
+    def read_double(self, port: int, mem, first, second, want=None, want_next=None,
+                    want_name: str | None = None) -> list[pyrtl.WireVector]:
         """A synchronous read of a double line of memory ``mem`` (one with halves): the
         half line at ``first`` and the one at ``second`` (H past it mod 2H) through line
         port ``port`` in the cycles ``want`` is 1; the 2H words, as stored, in the next
-        cycle (word j < H at first + j, word H + j at second + j)."""
+        cycle (word j < H at first + j, word H + j at second + j).  Or, in place of
+        ``want``, ``want_next``: what ``want`` is in the next cycle (registered where it
+        is read, ``want_name``)."""
         banks = self.banked[mem]
         if not banks.halves:
             raise ValueError(f"memory {mem} has no halves")
-        self._line_reads.append(_LineRead(port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS),
-                                          _z(first, self.addr_bits), _z(want, 1), False,
-                                          _z(second, self.addr_bits), None, (mem,)))
+        if (want is None) == (want_next is None):
+            raise ValueError("read_double: want or want_next, one of them")
+        self._line_reads.append(_LineRead(
+            port, pyrtl.Const(memory_id(mem), MEMORY_ID_BITS), _z(first, self.addr_bits),
+            pyrtl.Const(0, 1) if want is None else _z(want, 1), False,
+            _z(second, self.addr_bits), None, (mem,), None,
+            None if want_next is None else {mem: _z(want_next, 1)}, want_name))
         return banks.read_words[port]
 
     def write_double(self, port: int, mem, first, second, values, enables) -> None:
@@ -414,7 +439,8 @@ class DataMemories:
                                   [_z(e, 1) for e in enables], False, (mem,),
                                   _z(second, self.addr_bits)))
 
-    def read_strided(self, port: int, mem_id, addresses, want, names, memories
+    def read_strided(self, port: int, mem_id, addresses, want, names, memories,
+                     asks_next: dict | None = None, ask_name: str | None = None
                      ) -> list[pyrtl.WireVector]:
         """The matrix unit's weight row: word k at ``addresses[k]`` of memory ``mem_id``,
         synchronously (sign-extended, in the next cycle).  An unbanked memory reads each
@@ -426,11 +452,19 @@ class DataMemories:
         one without (``gmem``: a delta's row or line) reads the line at
         ``addresses[0]`` -- the caller keeps the words adjacent -- and serves its first
         ``banks`` words only (the later ones come from the memories with strided reads:
-        the caller reads no more of it)."""
+        the caller reads no more of it).  ``asks_next`` (optional, {banked memory: a
+        1-bit wire}): what ``want & (mem_id == memory)`` is in the next cycle, for each
+        of ``memories``, from a caller that knows the request a cycle ahead (its
+        ``addresses`` then are registers), so that the port's choice and the elements'
+        crossing into the banks start at registers (``ask_name``: as in
+        :meth:`read_lanes`); every one of ``memories`` is banked then."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
+        if asks_next is not None and (unbanked or set(asks_next) != set(banked)):
+            raise ValueError(f"registered asks of a strided read on {list(memories)}: one "
+                             "per memory, every memory banked")
         for m in banked:
             if self.banked[m].strided and len(addresses) > self.banked[m].strided:
                 raise ValueError(f"memory {m} has no strided reads of {len(addresses)} words")
@@ -440,10 +474,10 @@ class DataMemories:
         if banked:
             mem_id = _z(mem_id, MEMORY_ID_BITS)
             addresses = [_z(a, self.addr_bits) for a in addresses]
-            self._line_reads.append(_LineRead(port, mem_id, addresses[0], _z(want, 1),
-                                              False, None, None, tuple(banked)))
-            self._strided_reads.append((port, mem_id, _z(want, 1), addresses,
-                                        tuple(banked)))
+            read = _LineRead(port, mem_id, addresses[0], _z(want, 1), False, None, None,
+                             tuple(banked), None, asks_next, ask_name)
+            self._line_reads.append(read)
+            self._strided_reads.append((port, read, addresses))
         out = []
         for k, address in enumerate(addresses):
             words = {}
@@ -476,12 +510,13 @@ class DataMemories:
                 if banks.strided:
                     # the strided requests (at most one a port and cycle: the matrix
                     # unit's); the elements matter only when one is served
-                    strided = [r for r in self._strided_reads if r[0] == p and m in r[4]]
+                    strided = [r for r in self._strided_reads
+                               if r[0] == p and m in r[1].memories]
                     flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
                     elements = [address] * count
-                    for _, mem_id, want, elems, _ in strided:
-                        take = want & (mem_id == k)
+                    for _, read, elems in strided:
+                        take = read.asking(m)
                         flag = flag | take
                         elements = [pyrtl.select(take, elems[j], elements[j])
                                     if j < len(elems) else elements[j]
@@ -525,6 +560,51 @@ class DataMemories:
         for flag, value in flags.values():
             flag <<= value
 
+    @staticmethod
+    def _grants(m: str, p: int, cores: list, halves: bool) -> dict:
+        """Who line port ``p`` of memory ``m`` serves, from the core requests that can
+        name it (in order): ``first`` (per request: it asks and no earlier one does),
+        ``busy`` (one asks; else the host is served), and on a memory with ``halves``
+        ``seconds`` (it asks beside an earlier one), and the selects of the second half
+        line's start: ``second_first`` (per request: served first, its own second start
+        or, when no request is served as the second half line, H past its start) and
+        ``second_once`` (per request: the first served as the second half line, unless
+        the first's second start is its own).  Each is a function of the requests' asks
+        alone (OR trees rather than chains); when every request says what it asks next
+        (:meth:`_LineRead.asking_next`), they are computed from that a cycle ahead and
+        registered (``mem_<m>_p<p>_grant_*``), so that the banks' addresses only
+        choose.  (Every registered signal is 0 when nothing asks: their reset is that of
+        the asks.)"""
+        def decide(here):
+            before = [_any(here[:i]) for i in range(len(here))]
+            first = [h & ~b for h, b in zip(here, before)]
+            if not halves:
+                return {"first": first, "busy": _any(here)}
+            seconds = [h & b for h, b in zip(here, before)]
+            once = [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)]
+            own_first = _any([f for f, r in zip(first, cores) if r.second is not None])
+            alone = ~_any(seconds)
+            return {"first": first, "busy": _any(here), "seconds": seconds,
+                    "second_first": [f if r.second is not None else f & alone
+                                     for f, r in zip(first, cores)],
+                    "second_once": [o & ~own_first for o in once]}
+        ahead = [r.asking_next(m) for r in cores]
+        if not cores or any(a is None for a in ahead):
+            return decide([r.asking(m) for r in cores])
+
+        def register(wire, name):
+            reg = pyrtl.Register(1, name=f"mem_{m}_p{p}_grant_{name}")
+            reg.next <<= wire
+            return reg
+
+        def needed(key, i):
+            # (a request is told it was served second only through its flag)
+            return key != "seconds" or cores[i].flag is not None
+        return {key: ([register(w, f"{key}{i}") if needed(key, i) else pyrtl.Const(0, 1)
+                       for i, w in enumerate(value)]
+                      if isinstance(value, list) else register(value, key))
+                for key, value in decide(ahead).items()}
+
     def _half_line(self, banks: InterleavedBanks) -> pyrtl.WireVector:
         """H words on (half the banks), modulo the addresses (a memory no deeper than a
         line wraps)."""
@@ -547,12 +627,8 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        here = [r.asking(m) for r in cores]
-        # each a function of the requests' wants alone, OR trees rather than chains:
-        # served first (no earlier request wants the port)
-        before = [_any(here[:i]) for i in range(len(here))]
-        first = [h & ~b for h, b in zip(here, before)]
-        idle = ~_any(here)                       # no core's request: the host's
+        grant = self._grants(m, p, cores, banks.halves)
+        first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word
         # within the line and the line pairs)
@@ -564,19 +640,14 @@ class DataMemories:
             banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
                                           + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
-            # served as the second half line (an earlier request wants the port), as the
-            # first of those (exactly one does)
-            seconds = [h & b for h, b in zip(here, before)]
-            once = [g & ~_any(seconds[:i]) for i, g in enumerate(seconds)]
-            # the served request's own second start (a double line's, or H past its
-            # start), unless a later request is served as the second half line
-            own_first = _any([g for g, r in zip(first, cores) if r.second is not None])
-            alone = ~_any(seconds)
-            choices = [(g, r.second, lines(r.second)) if r.second is not None else
-                       (g & alone, _z(r.address + half, A), lines(_z(r.address + half, A)))
-                       for g, r in zip(first, cores)]
-            choices += [(g & ~own_first, r.address, lines(r.address))
-                        for g, r in zip(once, cores)]
+            seconds = grant["seconds"]
+            # per request, the second start it gives (a request is served first or as
+            # the second half line, not both: one choice each, computed before the pick)
+            choices = []
+            for f, o, r in zip(grant["second_first"], grant["second_once"], cores):
+                own = r.second if r.second is not None else _z(r.address + half, A)
+                choices.append((f | o, pyrtl.select(f, own, r.address),
+                                pyrtl.select(f, lines(own), lines(r.address))))
             at = _z(default + half, A)
             choices.append((idle, at, lines(at)))
             second = _pick([(g, a) for g, a, _ in choices], banks.read_address2[p].bitwidth)

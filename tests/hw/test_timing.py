@@ -535,18 +535,22 @@ def test_the_controller_of_a_core_fits_the_clock_by_the_delay_model(controller_r
     6.1 ns under docs/hardware.md's delay model (measured 6.01 ns at 5ae72ec, 8.33 before
     its decisions were registered a cycle ahead; 6.33 ns with the banked memories,
     f032a8d, 2 bits of cmem's line-port bank read address; 5.67 ns since the line ports'
-    requests start at registers, docs/hardware.md)."""
+    requests start at registers; 5.65 ns, the accumulator's read-modify-write, since the
+    ports' grants are registered too, docs/hardware.md)."""
     assert controller_report.failing_endpoints == 0, controller_report.worst.summary()
 
 
 @pytest.mark.slow
 @pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 13 is open: 6 of the banked memories' "
-                   "line-port bank read address bits (Yosys leaves them unnamed) are 9-11 "
-                   "LUT levels from the registered requests, the 20 request flags 9-10 from "
-                   "the state through the next state (docs/hardware.md, Known gaps)")
+@pytest.mark.xfail(strict=True, reason="issue 13 is open: one bank read-address bit of "
+                   "a line port with halves (Yosys leaves it unnamed) is 9 LUT levels from "
+                   "a request's address through the choice of the second half line's start "
+                   "(docs/hardware.md, Known gaps; 27 bits at 9-10 before)")
 def test_the_controller_of_a_core_stays_within_eight_lut_levels(controller_report):
     """Issue 13's budget for the controller: no path into a register it computes has
-    more than 8 LUT levels."""
+    more than 8 LUT levels (measured on this version: 9 at most, 1 endpoint bit over 8;
+    10 and 27 bits before the states that read were entered as a sum of products, pc +
+    1 kept beside pc, the weight-row request and the line ports' grants registered a
+    cycle ahead, docs/hardware.md)."""
     assert controller_report.deepest.lut_levels <= 8, controller_report.deepest.summary()
     assert controller_report.deep_endpoints == 0
