@@ -4,11 +4,12 @@
 RAM (RAMB36E2 / RAMB18E2 / URAM288), none falls back to flip-flops or LUT RAM but the
 named exceptions, and the inventory predicts what Yosys makes of each.
 
-The slow test catches a memory falling back to flip-flops: with ``cores: 2`` (every
-banked memory gets a second core's line read and write port, beyond one primitive's
-two) it fails on the banks (``python -m tests.hw.test_memory_map SPEC DIR`` runs the
-same check on any spec); the fast tests below feed the same check a mapping with one
-bank in flip-flops and one in LUT RAM and see both refused."""
+The slow test catches a memory falling back to flip-flops: the same spec with
+``cores: 2`` (every bank gets a second core's line read and write port, beyond one
+primitive's two) fails it on all twelve banked memories, Yosys's "using FF mapping"
+(``python -m tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and
+prints what fails: 3 min 13 s on 2026-12-05); the fast tests below feed the same
+check a mapping with one bank in flip-flops and one in LUT RAM and see both refused."""
 
 from __future__ import annotations
 
