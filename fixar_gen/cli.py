@@ -187,7 +187,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         output_folder_or_error(out)
     try:
         report = generate(spec, out, synth=args.synth, verilate=args.verilate,
-                          memory_words=args.memory_words)
+                          memory_words=args.memory_words,
+                          synth_memories=args.synth_memories)
     except _hardware_errors() as exc:
         raise UserError(str(exc)) from None
     t = report["timings"]
@@ -226,10 +227,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "
               f"{r['DSP']:,} DSP48E2, {r['BRAM36']:g} BRAM36, {r['URAM']} URAM")
+    if "memory_mapping" in report:
+        for line in memory_mapping_lines(report["memory_mapping"]):
+            print(line)
     if "timing" in report:
         for line in timing_lines(report["timing"]):
             print(line)
     return 0
+
+
+def memory_mapping_lines(mapping: dict) -> list[str]:
+    """What Yosys made of each memory against the inventory (report.json's
+    ``memory_mapping``)."""
+    lines = [f"memories through {mapping['source']}: {mapping['bram36']:g} BRAM36 + "
+             f"{mapping['uram']:,} URAM"]
+    for m in mapping["memories"]:
+        prims = ", ".join(f"{n} {k}" for k, n in m["yosys_primitives"].items())
+        lines.append(f"    {m['name']:<18} {m['bits']:>9,} bits: yosys {m['yosys']}"
+                     + (f" ({prims})" if prims else "")
+                     + ("" if m["agrees"] else f"; the inventory says {m['inventory']}"))
+    for name, o in mapping["others"].items():
+        prims = ", ".join(f"{n} {k}" for k, n in o["primitives"].items())
+        lines.append(f"    {name:<18} (not in the inventory): {o['libmap']}"
+                     + (f" ({prims})" if prims else ""))
+    return lines
 
 
 def timing_lines(timing: dict) -> list[str]:
@@ -548,6 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", action="store_true", help="also synthesise with Yosys "
                    "(synth_xilinx -family xcup) and record LUT/FF/DSP/BRAM and the worst "
                    "register-to-register paths per unit (an estimate) in report.json")
+    p.add_argument("--synth-memories", action="store_true", help="also run Yosys's "
+                   "synth_xilinx -family xcup up to its memory mapping only (minutes) and "
+                   "record in report.json what each memory became (block RAM, URAM, LUT RAM "
+                   "or flip-flops) next to the memory inventory's prediction")
     p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
                    "Verilator model and record its build time")
     p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,

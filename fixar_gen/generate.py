@@ -9,13 +9,18 @@
                           the worst register-to-register paths per unit (``timing``,
                           :mod:`fixar_gen.hw.timing`)
     DIR/synth/            with --synth: Yosys's log, statistics and netlist.json
+    DIR/synth_memories/   with --synth-memories: Yosys's log of the memory mapping alone
     DIR/lint_waivers.vlt  the documented Verilator lint waivers (``verilator --lint-only
                           -Wall lint_waivers.vlt <name>.v`` is clean)
 
 All four come from one elaboration and one :class:`~fixar_gen.hw.hostmap.HostMap`.
 With ``synth=True`` Yosys (``synth_xilinx -family xcup``) synthesises the design and
 report.json records its LUT/FF/DSP/BRAM counts and the timing estimate of its netlist
-(worst paths of the whole design and of each unit: PE, array, vector lane, controller).  For a spec whose target is ``u50`` the
+(worst paths of the whole design and of each unit: PE, array, vector lane, controller)
+and, per memory, what Yosys made of it next to the inventory's prediction
+(``memory_mapping``, :func:`fixar_gen.hw.memory_map.compare`); ``synth_memories=True``
+records the same from a run of ``synth_xilinx`` up to its memory mapping only (minutes,
+not the hours of the vector lanes; :mod:`fixar_gen.hw.memory_map`).  For a spec whose target is ``u50`` the
 folder also gets the Vitis packaging of the kernel (kernel.xml, package_xo.tcl, u50.cfg,
 Makefile, the kernel's register map; :mod:`fixar_gen.targets.u50.package`, docs/u50.md).
 """
@@ -31,7 +36,7 @@ from .spec import Spec
 
 
 def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = False,
-             memory_words: int | None = None) -> dict:
+             memory_words: int | None = None, synth_memories: bool = False) -> dict:
     from .hw.core import build_core
     from .hw.design import config_for, words_needed
     from .hw.inventory import memory_inventory
@@ -42,7 +47,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     from . import tools
     if verilate:            # a missing tool is said before minutes of elaboration
         tools.verilator()
-    if synth:
+    if synth or synth_memories:
         tools.yosys()
     out = Path(out)
     timings = {}
@@ -98,12 +103,28 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         report["resources"] = summarize(cells)
         report["resources"]["source"] = "yosys synth_xilinx -family xcup"
         timings["synth_s"] = round(time.perf_counter() - t3, 3)
+        from .hw.memory_map import compare, memory_mappings, primitives_of_netlist
+        log = (out / "synth" / "yosys.log").read_text(errors="replace")
+        report["memory_mapping"] = {
+            **compare(inventory, {"mappings": memory_mappings(log), "cells": cells,
+                                  "primitives": primitives_of_netlist(
+                                      out / "synth" / NETLIST, cfg.name)}),
+            "source": "yosys synth_xilinx -family xcup (memory_libmap)"}
         t4 = time.perf_counter()
         timing = analyze(out / "synth" / NETLIST, cfg.name, verilog=verilog, units=UNITS)
         report["timing"] = {**timing.as_dict(), "netlist": f"synth/{NETLIST}",
                             "source": "fixar_gen.hw.timing over the Yosys netlist; an "
                                       "estimate under the delay model of docs/hardware.md"}
         timings["timing_s"] = round(time.perf_counter() - t4, 3)
+    if synth_memories:
+        from .hw.memory_map import compare, map_memories
+        t5 = time.perf_counter()
+        with task(f"mapping the memories of {cfg.name} with Yosys (synth_xilinx -family "
+                  "xcup up to map_memory)", f"mapped the memories of {cfg.name}",
+                  after=QUIET):
+            mapped = map_memories(verilog, cfg.name, out / "synth_memories")
+        report["memory_mapping"] = compare(inventory, mapped)
+        timings["synth_memories_s"] = round(time.perf_counter() - t5, 3)
     if spec.target == "u50":
         from .targets.u50.package import write_package
         t4 = time.perf_counter()

@@ -5,13 +5,21 @@ makes of it by these rules (docs/hardware.md, "Memory inventory": what Yosys
 ``synth_xilinx -family xcup`` made of a 4096 x 82 PyRTL MemBlock with each kind of
 ports):
 
-- every read with a registered address and at most the two ports of one BRAM36 or
-  URAM288 (``reads + writes <= 2``): **block RAM**, counted in banks of BRAM36 (best
-  aspect ratio, 32K x 1 ... 512 x 72) and URAM288 (4K x 72) side by side for the
-  width (:func:`block_ram`);
+- every read synchronous -- a registered address, or a read whose data goes straight
+  into a register (``registered data``: the descriptor latches) -- one write port and
+  more than 64 words: **block RAM**, counted in banks of BRAM36 (best aspect ratio, 32K
+  x 1 ... 512 x 72) and URAM288 (4K x 72) side by side for the width
+  (:func:`block_ram`), one copy per read port when the reads and the write are more
+  than one primitive's two ports (Yosys's ``memory_libmap`` duplicates the memory);
+- synchronous reads and at most 64 words (a bank's): **LUT RAM** (``memory_libmap``
+  finds RAM32M16 / RAM64M8 cheaper than a RAMB18E2: measured at 32 and 64 words, block
+  RAM from 128 on, 32 and 82 bits wide);
 - one write port and reads at computed (combinational) addresses: **LUT RAM**
   (RAM64M8, one copy per group of read ports);
 - more than one write port: **flip-flops**.
+
+``fixar generate --synth-memories`` (:mod:`fixar_gen.hw.memory_map`) checks these
+rules against Yosys memory by memory.
 
 ``fixar generate`` writes it into report.json, ``fixar estimate`` prints it, and the
 spec validation of a board target checks it (:mod:`fixar_gen.memory_fit`); the one
@@ -40,6 +48,14 @@ BRAM36_BITS = 36 * 1024
 URAM_BITS = 288 * 1024
 
 BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
+#: how a memory's reads are addressed: a registered address, a combinational address
+#: whose read data goes straight into a register (both synchronous: block RAM ports),
+#: a combinational address and data (an asynchronous read)
+REGISTERED, REGISTERED_DATA, COMPUTED = "registered", "registered data", "computed"
+SYNCHRONOUS = (REGISTERED, REGISTERED_DATA)
+#: the most words (of a bank) Yosys 0.70 puts in LUT RAM rather than block RAM when
+#: the reads are synchronous (``synth_xilinx -family xcup``, 32 and 82 bits wide)
+LUT_RAM_WORDS = 64
 
 #: LUTs of an interleaved memory's line port (its read and write rotations, the bank
 #: addresses and the bypass of a word written in the cycle it is read), per bank, bit of
@@ -127,7 +143,7 @@ class GeneratedMemory:
     banks: int                # memories side by side that form one word line
     reads: int                # read ports (one copy)
     writes: int               # write ports (one copy)
-    read_address: str         # "registered" | "computed"
+    read_address: str         # REGISTERED | REGISTERED_DATA | COMPUTED
     holds: str
     #: the MemBlock of each bank (default: one, ``name``)
     bank_names: tuple[str, ...] = ()
@@ -148,9 +164,17 @@ class GeneratedMemory:
     def maps_to(self) -> str:
         if self.writes > 1:
             return FLIP_FLOPS
-        if self.read_address == "registered" and self.reads + self.writes <= 2:
+        if self.read_address in SYNCHRONOUS and self.depth > LUT_RAM_WORDS:
             return BLOCK_RAM
         return LUT_RAM
+
+    @property
+    def read_copies(self) -> int:
+        """Copies Yosys makes of a block RAM for its read ports: one per read port when
+        the reads and the write are more than one primitive's two ports, else one."""
+        if self.maps_to == BLOCK_RAM and self.reads + self.writes > 2:
+            return self.reads
+        return 1
 
     @property
     def as_block_ram(self) -> tuple[int, int]:
@@ -163,9 +187,13 @@ class GeneratedMemory:
 
     @property
     def primitives(self) -> tuple[int, int]:
-        """(BRAM36, URAM288) as generated: the block RAM count if it maps to block RAM,
-        else none (it is LUT RAM or flip-flops)."""
-        return self.as_block_ram if self.maps_to == BLOCK_RAM else (0, 0)
+        """(BRAM36, URAM288) as generated: the block RAM count if it maps to block RAM
+        (a copy per read port where Yosys duplicates it), else none (it is LUT RAM or
+        flip-flops)."""
+        if self.maps_to != BLOCK_RAM:
+            return (0, 0)
+        b, u = self.as_block_ram
+        return b * self.read_copies, u * self.read_copies
 
     def as_dict(self) -> dict:
         b, u = self.primitives
@@ -174,7 +202,8 @@ class GeneratedMemory:
                 "width_bits": self.width, "depth": self.depth, "banks": self.banks,
                 "read_ports": self.reads, "write_ports": self.writes,
                 "read_address": self.read_address, "holds": self.holds,
-                "bits": self.bits, "maps_to": self.maps_to, "bram36": b, "uram": u,
+                "bits": self.bits, "maps_to": self.maps_to,
+                "read_copies": self.read_copies, "bram36": b, "uram": u,
                 "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts}
 
 
@@ -255,7 +284,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                 tail = "_tail" if k else ""
                 data.append(GeneratedMemory(
                     f"{shape.block_name}_bank{tail}", "shared", 1, shape.width, 1 << b, B,
-                    reads, writes, "registered",
+                    reads, writes, REGISTERED,
                     holds + f" in {B} interleaved banks (word a: bank a mod {B}"
                     + ("; a double line of two half lines a cycle)" if shape.name == ACC_MEMORY
                        else ")")
@@ -266,19 +295,20 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(
-                block, "shared", 1, shape.width, words, 1, reads, writes, "registered",
+                block, "shared", 1, shape.width, words, 1, reads, writes, REGISTERED,
                 holds + (f" (words from {shape.blocks[0][1]:,} on)" if k else "")))
     data = tuple(data)
     mems = data + (
         GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
-                        1, len(OPERAND_SLOTS) * n, 1, "computed",
-                        "buffer descriptors (offset, shape, format)"),
+                        1, len(OPERAND_SLOTS) * n, 1, REGISTERED_DATA,
+                        "buffer descriptors (offset, shape, format; each read latched "
+                        "into a descriptor register)"),
         GeneratedMemory("mem_slot", "shared", 1, width(hm.slot_fields), 1 << cfg.slot_bits,
-                        1, n, 1, "computed", "host slot descriptors"),
+                        1, n, 1, COMPUTED, "host slot descriptors"),
         GeneratedMemory("imem", "per core", n, isa.INSTRUCTION_BITS, 1 << cfg.imem_bits, 1,
-                        1, 1, "registered", "the core's instructions"),
+                        1, 1, REGISTERED, "the core's instructions"),
         GeneratedMemory("sat", "per core", n, STAT_BITS, 1 << cfg.buffer_bits, 1, 3, 2,
-                        "computed", "saturation counters per buffer id (the host's "
+                        COMPUTED, "saturation counters per buffer id (the host's "
                         "statistics port reads them combinationally)"),
     )
     return Inventory(cfg.name, mems, MEMORY_PER_KIND)

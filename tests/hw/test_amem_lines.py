@@ -153,9 +153,10 @@ def test_an_fxp32_read_at_a_stride_that_would_share_banks_as_a_pair(ta, stride):
 
 def test_amem_is_one_line_port_a_core():
     """The inventory counts amem's banks with one read and one write port each on a
-    one-core design (block RAM by the mapping rules), one of each per core on two."""
+    one-core design (block RAM by the mapping rules; LUT RAM for banks of at most 64
+    words, as this tiny design's), one of each per core on two."""
     from fixar_gen.hw.core import memory_ports
-    from fixar_gen.hw.inventory import memory_inventory
+    from fixar_gen.hw.inventory import BLOCK_RAM, LUT_RAM, LUT_RAM_WORDS, memory_inventory
     for cores in (1, 2):
         cfg = config_for(tiny_ddpg(2, 3, cores, 2))
         assert cfg.memory_banks("amem") == activation_banks(cfg.rows, cfg.cols, cfg.lanes)
@@ -164,4 +165,5 @@ def test_amem_is_one_line_port_a_core():
         assert banks and all(m.banks == cfg.memory_banks("amem") for m in banks)
         assert all((m.reads, m.writes) == (cores, cores) for m in banks)
         if cores == 1:
-            assert all(m.maps_to == "block RAM" for m in banks)
+            assert all(m.maps_to == (BLOCK_RAM if m.depth > LUT_RAM_WORDS else LUT_RAM)
+                       for m in banks)

@@ -11,7 +11,6 @@ found."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from fixar_gen.hw.core import build_core
 from fixar_gen.hw.data_memories import fitted_shape
 from fixar_gen.hw.design import config_for
 from fixar_gen.hw.inventory import BLOCK_RAM, memory_inventory
+from fixar_gen.hw.memory_map import memory_mappings
 from fixar_gen.hw.synth import cell_counts
 from fixar_gen.hw.verilate import emit_verilog
 from fixar_gen.memory_kinds import ACC_MEMORY
@@ -44,18 +44,6 @@ def small_banked_config():
                    for s in cfg.data_memories)
     return dataclasses.replace(cfg, memories=shapes,
                                addr_bits=max(s.addr_bits for s in shapes))
-
-
-def memory_mappings(log: str) -> dict[str, str]:
-    """{memory name: what Yosys's memory_libmap mapped it to} from a Yosys log: the
-    library cell (``$__XILINX_BLOCKRAM_...``, ``$__XILINX_URAM_...``,
-    ``$__XILINX_LUTRAM_...``) or ``FF``."""
-    out = {}
-    for m in re.finditer(r"mapping memory [^\s]*?\\?([\w$.]+) via (\S+)", log):
-        out[m.group(1).split(".")[-1]] = m.group(2)
-    for m in re.finditer(r"using FF mapping for memory [^\s]*?\\?([\w$.]+)", log):
-        out[m.group(1).split(".")[-1]] = "FF"
-    return out
 
 
 def synthesize_banked_core(folder: Path, tool=None) -> tuple[dict, dict, object]:

@@ -123,7 +123,8 @@ def test_small_core_synthesizes_for_ultrascale_plus(tmp_path, yosys_tool):
     assert t["unmodeled_cells"] == {}
 
 
-@pytest.mark.parametrize("option,tool", [("--verilate", "verilator"), ("--synth", "yosys")])
+@pytest.mark.parametrize("option,tool", [("--verilate", "verilator"), ("--synth", "yosys"),
+                                         ("--synth-memories", "yosys")])
 def test_a_missing_tool_is_said_before_the_design_is_elaborated(option, tool, monkeypatch,
                                                                  tmp_path, capsys):
     """One line naming the tool and how to install it, exit 2, and no minutes of

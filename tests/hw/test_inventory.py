@@ -92,6 +92,7 @@ def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
         m = expected[name]
         assert (m.width, m.depth, m.reads, m.writes) == (w, d, reads, writes), name
         # a read at a top-level input (a host port) counts as computed
+        # (a read whose data is registered has a computed address)
         if m.read_address == "registered":
             assert kinds == {"registered"}, name
         else:
@@ -133,8 +134,12 @@ def test_mapping_rules():
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
     assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
-    assert by_name["mem_desc"].maps_to == LUT_RAM             # computed reads, one write
-    assert inv.primitives == (6, 0)
+    # the descriptors: each read latched into a register (synchronous), one write: block
+    # RAM, a copy per read port (5 operand slots x 2 cores), 2 BRAM36 each (81 bits)
+    assert by_name["mem_desc"].maps_to == BLOCK_RAM
+    assert by_name["mem_desc"].primitives == (20, 0)
+    assert by_name["mem_slot"].maps_to == LUT_RAM             # computed reads, one write
+    assert inv.primitives == (26, 0)
     assert inv.bits == sum(m.copies * m.banks * m.width * m.depth for m in inv.memories)
 
 
@@ -277,3 +282,23 @@ def test_the_inventory_counts_each_banked_memorys_line_ports_once_per_core():
             bank_port_luts(m.banks, m.width, m.reads, strided)
         assert m.port_luts == expected, m.name
     assert inv.port_luts == sum(m.port_luts for m in banked) > 100_000
+
+
+@pytest.mark.parametrize("depth,read_address,reads,writes,maps_to,copies", [
+    (65, "registered", 1, 1, BLOCK_RAM, 1),
+    (64, "registered", 1, 1, LUT_RAM, 1),            # shallow: Yosys's LUT RAM is cheaper
+    (256, "registered data", 5, 1, BLOCK_RAM, 5),    # mem_desc: a copy per read port
+    (256, "registered data", 1, 1, BLOCK_RAM, 1),
+    (256, "computed", 1, 1, LUT_RAM, 1),
+    (256, "registered", 1, 2, FLIP_FLOPS, 1),
+])
+def test_mapping_rule_cases(depth, read_address, reads, writes, maps_to, copies):
+    """The rules as Yosys 0.70 ``synth_xilinx -family xcup`` showed them
+    (tests/hw/test_memory_map.py checks them on a whole core): the 64-word boundary
+    catches a LUT_RAM_WORDS moved either way; the copies a duplication left out."""
+    from fixar_gen.hw.inventory import GeneratedMemory
+    m = GeneratedMemory("m", "shared", 1, 32, depth, 1, reads, writes, read_address, "")
+    assert (m.maps_to, m.read_copies) == (maps_to, copies)
+    one = block_ram(32, depth)
+    assert m.primitives == ((one[0] * copies, one[1] * copies) if maps_to == BLOCK_RAM
+                            else (0, 0))
