@@ -530,6 +530,11 @@ def test_nothing_decodes_the_instruction_register_combinationally(controller_rep
 
 @pytest.mark.slow
 @pytest.mark.tools
+@pytest.mark.xfail(strict=True, reason="issue 12/13 are open: with amem in 4P banks the "
+                   "banks' read data reach the element loop's copy into smem and the array "
+                   "through the line's rotation unregistered (7.10 ns, slack -1.00, 1,008 "
+                   "failing endpoint bits on 065479e + the one-core Yosys merge; "
+                   "docs/hardware.md)")
 def test_the_controller_of_a_core_fits_the_clock_by_the_delay_model(controller_report):
     """Issue 13's clock for the controller: no endpoint it computes is later than
     6.1 ns under docs/hardware.md's delay model (measured 6.01 ns at 5ae72ec, 8.33 before
