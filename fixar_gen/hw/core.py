@@ -1138,7 +1138,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
         if R > k:
             flag = _reg(1, s(f"p_low{k}"))
             flag.next <<= pyrtl.select(state == FETCH, pyrtl.Const(1, 1), pyrtl.select(
-                running, pyrtl.select(slot_end, pyrtl.Const(1, 1), p < R - k - 1),
+                running, pyrtl.select(slot_end, pyrtl.Const(1, 1),
+                                      p < R - k - 1 if R > k + 1 else pyrtl.Const(0, 1)),
                 p < R - k))
             p_low.append(flag)
         else:
@@ -1351,7 +1352,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     elements = []
     for c in range(C):
         element = _reg(A, s(f"b_elem{c}"))
-        element.next <<= _z(row_n + b_port[c], A)
+        element.next <<= _z(_z(row_n, A) + _z(b_port[c], A), A)   # equal widths (lint)
         elements.append(element)
     asks_next = {m: load_en_n & (_z(db["mem"], MEMORY_ID_BITS) == memory_id(m))
                  for m in MATRIX_MEMORIES["b"] if m in mems.data.banked}
