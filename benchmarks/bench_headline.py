@@ -160,6 +160,21 @@ def measure_trainers(spec, updates: int) -> dict[str, dict] | str:
     return out
 
 
+def _portable(argv: list[str]) -> list[str]:
+    """The command's arguments with the SB3 interpreter's path (one machine's) written
+    as SB3_PYTHON: the rows name its torch and SB3 versions."""
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("SB3_PYTHON")
+        elif arg.startswith("--sb3-python="):
+            out.append("--sb3-python=SB3_PYTHON")
+        else:
+            out.append(arg)
+        hide = arg == "--sb3-python"
+    return out
+
+
 def measure_sb3(spec, updates: int, python: str | None) -> list[dict] | str:
     """Stable-Baselines3 DDPG on the CPU, same task, networks, batch and optimizer
     settings: benchmarks/bench_sb3.py run in ``python`` (an interpreter with torch and
@@ -478,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SB3, torch threads {run['threads']}:", {k: round(run[k], 1) for k in (
             "one_update_updates_per_s", "updates_per_s", "steps_per_s")}, flush=True)
     command = " ".join(["python benchmarks/bench_headline.py",
-                        *(sys.argv[1:] if argv is None else argv)])
+                        *_portable(sys.argv[1:] if argv is None else argv)])
     text = section(spec, m, best, best_point_report(spec, best),
                    (len(result.rows), len(result.kept)), dsp_bound(spec),
                    over_budget(result.rows), cpu, trainers, sb3, command, about)
