@@ -142,9 +142,11 @@ def lane_estimate(spec: Spec) -> LaneEstimate:
     return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word)
 
 
-def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
+def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
+                policy: str | None = None) -> dict:
     """The same programs on the generated RTL's own cycle model (what `fixar generate`
-    builds today; its simulated cycles equal this exactly)."""
+    builds today; its simulated cycles equal this exactly); the training programs under
+    ``policy`` (default: the spec's)."""
     from .hw.core import CoreConfig
     from .hw.design import pe_widths
     from .hw.host import RTL_TIMING, rtl_execution
@@ -157,7 +159,7 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float) -> dict:
         return schedule_with(program, hw.cores, rtl_execution(cfg, program), RTL_TIMING)
 
     train = update_schedule(spec, lambda phase: rtl_schedule(
-        compile_program(spec, phase, precision)))
+        compile_program(spec, phase, precision, policy=policy)))
     infer1 = rtl_schedule(compile_program(spec, "infer", precision, batch=1))
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
