@@ -142,7 +142,8 @@ def compare(inventory, mapped: dict) -> dict:
                      "inventory_primitives": m.block_ram_primitives, "yosys": yosys_class,
                      "yosys_libmap": sorted(set(how.values())),
                      "yosys_primitives": dict(sorted(prims.items())),
-                     "yosys_bram36": bram36_equivalent(prims), "yosys_uram": prims.get("URAM288", 0),
+                     "yosys_bram36": bram36_equivalent(prims),
+                     "yosys_uram": prims.get("URAM288", 0),
                      "agrees": yosys_class == m.maps_to})
     others = {n: {"libmap": h, "primitives": mapped["primitives"].get(n, {})}
               for n, h in sorted(mapped["mappings"].items()) if n not in listed}

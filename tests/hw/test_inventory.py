@@ -106,7 +106,8 @@ def test_mapping_rules():
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 98,304,
     # gmem 196,608 (the gradients and the layers' deltas), cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
     # line a cycle, 8,192 + 32 words a bank, the tail deepened to 128 words a bank:
-    # 128 x 82 bits is block RAM where 32 x 82 (2,624 bits) was LUT RAM; wmem 524,288: the weights' row strides
+    # 128 x 82 bits is block RAM where 32 x 82 (2,624 bits) was LUT RAM;
+    # wmem 524,288: the weights' row strides
     # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
     # the activations in 4 x 16 banks, 1,024 + 512 words a bank;

@@ -7,9 +7,11 @@ primitives (:mod:`fixar_gen.hw.block_ram_choice`).
 
 The slow test catches a memory falling back to flip-flops: the same spec with
 ``cores: 2`` (every bank gets a second core's line read and write port, beyond one
-primitive's two) fails it on all twelve banked memories, Yosys's "using FF mapping"
-(``python -m tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and
-prints what fails: 3 min 13 s on 2026-12-05); the fast tests below feed the same
+primitive's two) fails it on all twelve banked memories, Yosys's "using FF mapping",
+and on ``mem_smem`` (64 x 49 bits with two cores' ports) (``python -m
+tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and prints what
+fails: 6 min 25 s of Yosys on 2026-12-05 at load 9, after the counters' change; the
+counters stay block RAM there, a pair a core); the fast tests below feed the same
 check a mapping with one bank in flip-flops and one in LUT RAM, and one whose
 primitives differ from the inventory's, and see each refused."""
 
