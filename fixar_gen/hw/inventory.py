@@ -330,7 +330,7 @@ def format_inventory(inv: dict) -> list[str]:
     """Readable lines of an inventory's :meth:`Inventory.as_dict` (``fixar estimate``)."""
     lines = []
     for m in inv["memories"]:
-        where = (f"{m['bram36']:,} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
+        where = (f"{m['bram36']:,g} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
                  else m["maps_to"])
         copies = f"{m['copies']} x " if m["copies"] > 1 else ""
         copies += f"{m['banks']} banks x " if m["banks"] > 1 else ""
