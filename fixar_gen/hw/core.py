@@ -455,7 +455,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                     pe_generator, lane_generator)
         done.append(out["done"])
         cycles.append(out["cycles"])
-        sats.append(out["sat_mem"])
+        sats.append(out["sat_read"])
 
     data.finish()
     all_done = done[0]
@@ -464,13 +464,13 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     ports["host_done"] <<= all_done
     ports["host_busy"] <<= ~all_done
 
-    # statistics read port
+    # statistics read port: synchronous like the data port (HOST_READ_LATENCY), each
+    # core's counter memories read at the address host_stat_addr held the cycle before
+    # (the cores are idle while the host reads; a core's cycles are constant then)
     core_sel = ports["host_stat_core"]
-    addr = ports["host_stat_addr"][:cfg.buffer_bits]
     values = []
     for c in range(cfg.cores):
-        sat_value = _read(sats[c], addr)
-        values.append(pyrtl.select(ports["host_stat_kind"], sat_value, cycles[c]))
+        values.append(pyrtl.select(ports["host_stat_kind"], sats[c], cycles[c]))
     if cfg.cores == 1:
         ports["host_stat_rdata"] <<= values[0]
         # one core: the port has nothing to select (a wire Verilator's lint does not
@@ -924,13 +924,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         mems.data.write_double(index, mem, first, second, values, enables)
 
     # -- saturation counters per buffer id ---------------------------------------------
-    sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s("sat"), asynchronous=True,
-                         max_read_ports=3, max_write_ports=2)
-    # the counts are added a cycle after the writes they count (the lanes' counts and
-    # buffer ids registered here, the matrix unit's overflow bits there), so that the
-    # counting and the read-modify-write of a counter are in different cycles
-    id_dst = delay(desc_regs["dst"][1][:cfg.buffer_bits], 1, s("sat_id_d{k}"))
-    id_e = delay(desc_regs["e"][1][:cfg.buffer_bits], 1, s("sat_id_e{k}"))
+    # two counter memories, the destination's counts (the element loop's d output, the
+    # matrix unit's overflows) and the element loop's e output's, so that each has one
+    # write port; the counts are added a cycle after the writes they count (the lanes'
+    # counts here, the matrix unit's overflow bits there), each as a read-modify-write
+    # of its memory at a registered address (the counted buffer's id, registered the
+    # cycle before), which the host's statistics port shares while the core is idle
+    counting = (state != IDLE) & (state != DONE)
     lanes_d, lanes_e = [], []
     for v, unit in enumerate(units):
         ls = s.sub(f"lane{v}")
@@ -943,12 +943,21 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     elem_counted = delay(elem_done, 1, s("sat_elem_d{k}"))
     count_d = pyrtl.select(elem_counted, lanes_d, _z(mm["overflows"], 8))
     count_d = named(count_d, s("sat_count_d"))
-    sat[id_dst] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_dst) + count_d, STAT_BITS),
-                                                count_d != 0)
     e_counted = delay(elem_done & writes_e, 1, s("sat_elem_e{k}"))
     count_e = named(pyrtl.select(e_counted, lanes_e, pyrtl.Const(0, 8)), s("sat_count_e"))
-    sat[id_e] <<= pyrtl.MemBlock.EnabledWrite(_z(_read(sat, id_e) + count_e, STAT_BITS),
-                                              count_e != 0)
+    host_stat_addr = ports["host_stat_addr"][:cfg.buffer_bits]
+    sat_reads = []
+    for kind, buffer_id, count in (("d", desc_regs["dst"][1], count_d),
+                                   ("e", desc_regs["e"][1], count_e)):
+        sat = pyrtl.MemBlock(STAT_BITS, cfg.buffer_bits, name=s(f"sat_{kind}"),
+                             max_read_ports=1, max_write_ports=1)
+        at = _reg(cfg.buffer_bits, s(f"sat_{kind}_addr"))
+        at.next <<= pyrtl.select(counting, buffer_id[:cfg.buffer_bits], host_stat_addr)
+        old = named(_read(sat, at), s(f"sat_{kind}_read"))
+        sat[at] <<= pyrtl.MemBlock.EnabledWrite(_z(old + count, STAT_BITS), count != 0)
+        sat_reads.append(old)
+    # the host's count of a buffer: both memories' (modulo 2^STAT_BITS, as each is)
+    sat_read = named(_z(sat_reads[0] + sat_reads[1], STAT_BITS), s("sat_read"))
 
     # -- the controller ------------------------------------------------------------------
     mask = field(Barrier, "mask")
@@ -956,7 +965,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     mask_out <<= mask
     is_elem = is_op[Drain] | is_op[Vector]
     is_copy = is_op[Load] | is_op[Store]
-    counting = (state != IDLE) & (state != DONE)
     cycle_count.next <<= pyrtl.select(start, pyrtl.Const(0, STAT_BITS),
                                       pyrtl.select(counting, _z(cycle_count + 1, STAT_BITS),
                                                    cycle_count))
@@ -1006,7 +1014,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for value, wire in enters.items():
         entering = _entering(state, transitions, value)
         wire <<= (start | entering) if value == FETCH else (~start & entering)
-    return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_mem": sat}
+    return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_read": sat_read}
 
 
 #: the element loop's operands that may be read in a phase before a step's issue (the

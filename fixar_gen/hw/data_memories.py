@@ -121,6 +121,34 @@ def fitted_shape(name: str, width: int, words: int, tails: bool = True) -> Memor
     return MemoryShape(name, width, bits)
 
 
+#: the most words of a RAM Yosys 0.70 puts in LUT RAM rather than block RAM when its
+#: reads are synchronous (``synth_xilinx -family xcup``: RAM32M16 / RAM64M8 cost less
+#: than a RAMB18E2 at 32 and 64 words, block RAM from 128 on, 32 and 82 bits wide)
+LUT_RAM_WORDS = 64
+#: the most bits of a RAM that may stay in LUT RAM (a small register file); a bank's
+#: tail above it is deepened into block RAM (:func:`tail_in_block_ram`)
+LUT_RAM_BITS = 2 * 1024
+
+
+def tail_in_block_ram(shape: MemoryShape, banks: int | None) -> MemoryShape:
+    """``shape`` built of ``banks`` interleaved banks (None: one RAM) with a tail whose
+    share a bank, at ``LUT_RAM_WORDS`` words or fewer and more than ``LUT_RAM_BITS``
+    bits, would be LUT RAM: the tail deepened to twice ``LUT_RAM_WORDS`` words a bank
+    (block RAM), or dropped (the main RAMs doubled) when that is not smaller than the
+    main RAMs; any other shape as it is."""
+    if shape.tail_bits is None:
+        return shape
+    lb = max(1, banks or 1).bit_length() - 1
+    if len(interleaved_bank_shape(1 << lb, shape.addr_bits, shape.tail_bits)) < 2:
+        return shape                     # the banks have no tail RAM (main RAMs doubled)
+    words = 1 << (shape.tail_bits - lb)
+    if words > LUT_RAM_WORDS or words * shape.width <= LUT_RAM_BITS:
+        return shape
+    deeper = lb + (2 * LUT_RAM_WORDS).bit_length() - 1
+    return MemoryShape(shape.name, shape.width, shape.addr_bits,
+                       deeper if deeper < shape.addr_bits - 1 else None)
+
+
 def _z(value, bits: int) -> pyrtl.WireVector:
     value = pyrtl.as_wires(value)
     return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)

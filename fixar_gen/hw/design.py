@@ -6,6 +6,7 @@ what of a program the generated core cannot run."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from .. import ops
 from ..compiler import Precision, compile_program, phases
@@ -18,7 +19,7 @@ from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
 from .core import CoreConfig, word_bits
-from .data_memories import fitted_shape
+from .data_memories import fitted_shape, tail_in_block_ram
 from .pe import PEWidths
 
 PHASES = (("train", None), ("infer", 1), ("explore", 1), ("infer_critic", 1))
@@ -163,12 +164,15 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         width = word if mem == "cmem" else min(word, max(bits, allowed.get(mem, 1)))
         shapes.append(fitted_shape(mem, width, words, tails))
     hw = spec.hardware
-    return CoreConfig(
+    cfg = CoreConfig(
         name=name or "fixar_core", cores=hw.cores, rows=hw.rows, cols=hw.cols, pe=pe,
         word=word, addr_bits=max(s.addr_bits for s in shapes), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
         memories=tuple(shapes))
+    # a bank's tail of more than 2 Kbit in block RAM, not LUT RAM (docs/hardware.md)
+    return replace(cfg, memories=tuple(tail_in_block_ram(s, cfg.memory_banks(s.name))
+                                       for s in shapes))
 
 
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:

@@ -71,8 +71,10 @@ class PyrtlDriver(Driver):
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
         if kind == "cycles":
             return [self.sim.inspect(f"core{core}_cycles")] * len(addrs)
-        store = self._mem(f"core{core}_sat")
-        return [store.get(a, 0) for a in addrs]
+        # a buffer's count: its two counter memories' (the destination's, e's)
+        mask = (1 << STAT_BITS) - 1
+        d, e = self._mem(f"core{core}_sat_d"), self._mem(f"core{core}_sat_e")
+        return [(d.get(a, 0) + e.get(a, 0)) & mask for a in addrs]
 
     def run(self, pre_fmt: int, max_cycles: int) -> None:
         inputs = dict(self.inputs)
@@ -120,7 +122,8 @@ class VerilatorDriver(Driver):
             return []
         if addrs != list(range(addrs[0], addrs[0] + len(addrs))):
             raise ValueError("statistics are read in one contiguous run of ids")
-        out = self.sim.read_burst("host_stat_addr", "host_stat_rdata", addrs[0], len(addrs))
+        out = self.sim.read_burst("host_stat_addr", "host_stat_rdata", addrs[0], len(addrs),
+                                  latency=HOST_READ_LATENCY)
         return [v & ((1 << STAT_BITS) - 1) for v in out]
 
     def run(self, pre_fmt: int, max_cycles: int) -> None:

@@ -28,8 +28,11 @@ Control: ``host_start`` (a one-cycle pulse starts every core at instruction 0),
 ``host_pre_fmt`` (the program's pre-activation format, held during a run).
 The ``data`` read port is synchronous: ``host_mem_rdata`` is the word at the address
 ``host_mem_raddr`` held one clock edge earlier (``read_latency`` in ``hostmap.json``).
-Statistics (``stat_*`` read port, combinational): per core, the cycles of the last run
-and the saturation counters per buffer id (32-bit, cumulative, wrapping).
+Statistics (``stat_*`` read port, synchronous too): per core, the cycles of the last
+run and the saturation counters per buffer id (32-bit, cumulative, wrapping);
+``host_stat_rdata`` is the count of the buffer id ``host_stat_addr`` held one clock
+edge earlier (``read_latency`` of ``stats``), of the core and kind its ports name
+(held while reading), read while the cores are idle.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from ..memory_kinds import MEMORIES
 from .data_memories import MEMORY_ID_BITS
 from .vector import FORMAT_BITS, FORMAT_FIELDS
 
-#: clock edges from ``host_mem_raddr`` to its word on ``host_mem_rdata``
+#: clock edges from ``host_mem_raddr`` to its word on ``host_mem_rdata``, and from
+#: ``host_stat_addr`` to its count on ``host_stat_rdata``
 HOST_READ_LATENCY = 1
 COUNT_BITS = isa.COUNT_BITS + 1          # a dimension of up to 2^16 elements
 ACC_BITS_FIELD = 7
@@ -176,7 +180,8 @@ class HostMap:
             "format_fields": _layout(FORMAT_FIELDS),
             "stats": {"kinds": list(STAT_KINDS), "bits": STAT_BITS,
                       "read": ["host_stat_core", "host_stat_kind", "host_stat_addr",
-                               "host_stat_rdata"]},
+                               "host_stat_rdata"],
+                      "read_latency": HOST_READ_LATENCY},
             "ports": {name: {"bits": bits, "dir": way}
                       for name, (bits, way) in self.ports().items()},
         }
@@ -208,6 +213,7 @@ class HostMap:
             lines.append(f"#define {top}_FMT_{field_name.upper()}_BITS {bits}u")
         for i, kind in enumerate(STAT_KINDS):
             lines.append(f"#define {top}_STAT_{kind.upper()} {i}u")
+        lines.append(f"#define {top}_STAT_READ_LATENCY {data['stats']['read_latency']}u")
         for name, (bits, way) in self.ports().items():
             lines.append(f"#define {top}_PORT_{name.upper()}_BITS {bits}u  /* {way} */")
         lines += ["", f"#endif /* {top}_HOSTMAP_H */", ""]

@@ -7,10 +7,11 @@ ports):
 
 - every read synchronous -- a registered address, or a read whose data goes straight
   into a register (``registered data``: the descriptor latches) -- one write port and
-  more than 64 words: **block RAM**, counted in banks of BRAM36 (best aspect ratio, 32K
-  x 1 ... 512 x 72) and URAM288 (4K x 72) side by side for the width
-  (:func:`block_ram`), one copy per read port when the reads and the write are more
-  than one primitive's two ports (Yosys's ``memory_libmap`` duplicates the memory);
+  more than 64 words: **block RAM**, the RAMB36E2, RAMB18E2 or URAM288 Yosys's
+  ``memory_libmap`` picks by its cost model (:mod:`.block_ram_choice`: a URAM288 holds
+  an 8K x 32 memory as two 4K pieces side by side, a RAMB18E2 is half a BRAM36), one
+  copy per read port when the reads and the write are more than one primitive's two
+  ports (``memory_libmap`` duplicates the memory);
 - synchronous reads and at most 64 words (a bank's): **LUT RAM** (``memory_libmap``
   finds RAM32M16 / RAM64M8 cheaper than a RAMB18E2: measured at 32 and 64 words, block
   RAM from 128 on, 32 and 82 bits wide);
@@ -24,8 +25,9 @@ rules against Yosys memory by memory.
 ``fixar generate`` writes it into report.json, ``fixar estimate`` prints it, and the
 spec validation of a board target checks it (:mod:`fixar_gen.memory_fit`); the one
 function that builds it is :func:`memory_inventory`.  ``as_block_ram`` is what each
-memory's bits take in block RAM once its ports fit one primitive's (its reads are
-synchronous already; issue 12, item 1) -- a capacity, not today's mapping.
+memory's bits take in block RAM once its ports fit one primitive's, in banks of BRAM36
+(best aspect ratio, 32K x 1 ... 512 x 72) and URAM288 (4K x 72) side by side for the
+width (:func:`block_ram`) -- a capacity for the fit check, not Yosys's mapping.
 
 The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not listed.
 """
@@ -40,8 +42,9 @@ from ..boards import U50
 from ..memory_kinds import ACTIVATION_MEMORY, MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
+from .block_ram_choice import bram36_equivalent, yosys_block_ram
 from .core import CoreConfig, OPERAND_SLOTS, memory_ports
-from .data_memories import interleaved_bank_shape
+from .data_memories import LUT_RAM_WORDS, interleaved_bank_shape
 from .hostmap import STAT_BITS, width
 
 BRAM36_BITS = 36 * 1024
@@ -53,9 +56,6 @@ BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
 #: a combinational address and data (an asynchronous read)
 REGISTERED, REGISTERED_DATA, COMPUTED = "registered", "registered data", "computed"
 SYNCHRONOUS = (REGISTERED, REGISTERED_DATA)
-#: the most words (of a bank) Yosys 0.70 puts in LUT RAM rather than block RAM when
-#: the reads are synchronous (``synth_xilinx -family xcup``, 32 and 82 bits wide)
-LUT_RAM_WORDS = 64
 
 #: LUTs of an interleaved memory's line port (its read and write rotations, the bank
 #: addresses and the bypass of a word written in the cycle it is read), per bank, bit of
@@ -186,14 +186,23 @@ class GeneratedMemory:
         return b * n, u * n
 
     @property
-    def primitives(self) -> tuple[int, int]:
-        """(BRAM36, URAM288) as generated: the block RAM count if it maps to block RAM
-        (a copy per read port where Yosys duplicates it), else none (it is LUT RAM or
-        flip-flops)."""
+    def block_ram_primitives(self) -> dict[str, int]:
+        """{primitive: count} of all copies and banks as generated, what Yosys's
+        ``memory_libmap`` builds when it maps to block RAM (:mod:`.block_ram_choice`:
+        RAMB36E2, RAMB18E2 or URAM288, a copy per read port where Yosys duplicates
+        it), else none (it is LUT RAM or flip-flops)."""
         if self.maps_to != BLOCK_RAM:
-            return (0, 0)
-        b, u = self.as_block_ram
-        return b * self.read_copies, u * self.read_copies
+            return {}
+        one = yosys_block_ram(self.width, self.depth, self.reads, self.read_copies)
+        n = self.copies * self.banks
+        return {k: v * n for k, v in sorted(one.items())}
+
+    @property
+    def primitives(self) -> tuple[float, int]:
+        """(BRAM36, URAM288) as generated: :attr:`block_ram_primitives`, a RAMB18E2
+        half a BRAM36."""
+        p = self.block_ram_primitives
+        return bram36_equivalent(p), p.get("URAM288", 0)
 
     def as_dict(self) -> dict:
         b, u = self.primitives
@@ -204,6 +213,7 @@ class GeneratedMemory:
                 "read_address": self.read_address, "holds": self.holds,
                 "bits": self.bits, "maps_to": self.maps_to,
                 "read_copies": self.read_copies, "bram36": b, "uram": u,
+                "primitives": self.block_ram_primitives,
                 "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts}
 
 
@@ -307,10 +317,12 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
                         1, n, 1, COMPUTED, "host slot descriptors"),
         GeneratedMemory("imem", "per core", n, isa.INSTRUCTION_BITS, 1 << cfg.imem_bits, 1,
                         1, 1, REGISTERED, "the core's instructions"),
-        GeneratedMemory("sat", "per core", n, STAT_BITS, 1 << cfg.buffer_bits, 1, 3, 2,
-                        COMPUTED, "saturation counters per buffer id (the host's "
-                        "statistics port reads them combinationally)"),
-    )
+    ) + tuple(
+        GeneratedMemory(f"sat_{kind}", "per core", n, STAT_BITS, 1 << cfg.buffer_bits, 1, 1,
+                        1, REGISTERED, f"saturation counters per buffer id ({what}; a "
+                        "read-modify-write a cycle, the host's statistics read at the "
+                        "same registered address while the core is idle)")
+        for kind, what in (("d", "the destinations' counts"), ("e", "the e outputs'")))
     return Inventory(cfg.name, mems, MEMORY_PER_KIND)
 
 
@@ -318,7 +330,7 @@ def format_inventory(inv: dict) -> list[str]:
     """Readable lines of an inventory's :meth:`Inventory.as_dict` (``fixar estimate``)."""
     lines = []
     for m in inv["memories"]:
-        where = (f"{m['bram36']:,} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
+        where = (f"{m['bram36']:,g} BRAM36 + {m['uram']:,} URAM" if m["maps_to"] == BLOCK_RAM
                  else m["maps_to"])
         copies = f"{m['copies']} x " if m["copies"] > 1 else ""
         copies += f"{m['banks']} banks x " if m["banks"] > 1 else ""

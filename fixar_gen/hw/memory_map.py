@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..tools import Tool, run_tool, yosys
+from .block_ram_choice import bram36_equivalent
 from .inventory import BLOCK_RAM, FLIP_FLOPS, LUT_RAM
 
 #: the stages of ``synth_xilinx`` this check runs: up to (not including) ``map_ffram``
@@ -120,10 +121,6 @@ def netlist_names(memory) -> tuple[str, ...]:
     return memory.block_names
 
 
-def bram36(primitives: dict[str, int]) -> float:
-    return primitives.get("RAMB36E2", 0) + primitives.get("RAMB18E2", 0) / 2
-
-
 def compare(inventory, mapped: dict) -> dict:
     """Per memory of ``inventory`` (:class:`~fixar_gen.hw.inventory.Inventory`): the
     inventory's class and primitives against Yosys's (``mapped``: :func:`map_memories`).
@@ -141,10 +138,12 @@ def compare(inventory, mapped: dict) -> dict:
         yosys_class = classes.pop() if len(classes) == 1 else "mixed"
         b, u = m.primitives
         rows.append({"name": m.name, "bits": m.bits, "inventory": m.maps_to,
-                     "inventory_bram36": b, "inventory_uram": u, "yosys": yosys_class,
+                     "inventory_bram36": b, "inventory_uram": u,
+                     "inventory_primitives": m.block_ram_primitives, "yosys": yosys_class,
                      "yosys_libmap": sorted(set(how.values())),
                      "yosys_primitives": dict(sorted(prims.items())),
-                     "yosys_bram36": bram36(prims), "yosys_uram": prims.get("URAM288", 0),
+                     "yosys_bram36": bram36_equivalent(prims),
+                     "yosys_uram": prims.get("URAM288", 0),
                      "agrees": yosys_class == m.maps_to})
     others = {n: {"libmap": h, "primitives": mapped["primitives"].get(n, {})}
               for n, h in sorted(mapped["mappings"].items()) if n not in listed}
@@ -152,5 +151,7 @@ def compare(inventory, mapped: dict) -> dict:
             "memories": rows, "others": others,
             "bram36": sum(r["yosys_bram36"] for r in rows),
             "uram": sum(r["yosys_uram"] for r in rows),
+            "inventory_bram36": sum(r["inventory_bram36"] for r in rows),
+            "inventory_uram": sum(r["inventory_uram"] for r in rows),
             "cells": {k: v for k, v in sorted(mapped["cells"].items())
                       if k in PRIMITIVES}}

@@ -474,7 +474,6 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     packed = register(1, s("st_unit_ready"))
     out_beat = register(counter_bits(beats_out), s("st_beat"))
     out_unit = register(unit_out_bits, s("st_unit"))
-    host["host_stat_addr"] <<= src[:hm.stat_addr_bits]
     host["host_stat_core"] <<= core
     host["host_stat_kind"] <<= memory[0]
     k_src = pyrtl.select(is_stats, pyrtl.Const(stat_lay.per_unit - 1, filled.bitwidth),
@@ -498,12 +497,14 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     # the next unit's first entry goes in as this unit's last beat goes out
     packing = named(in_store & (~packed | (wr.accept & beat_last)) & (st_left != 0) & ~err,
                     s("packing"))
-    # the core's data memory reads synchronously (HOST_READ_LATENCY = 1): it is given
-    # the address src takes next, so host_mem_rdata holds the word at src
-    assert HOST_READ_LATENCY == 1, "the STORE packer is written for a one-cycle data read"
+    # the core's data memory and statistics read synchronously (HOST_READ_LATENCY = 1):
+    # they are given the address src takes next, so host_mem_rdata holds the word at
+    # src and host_stat_rdata its statistic
+    assert HOST_READ_LATENCY == 1, "the STORE packer is written for a one-cycle read"
     src_next = pyrtl.select(wr_start, address[:src_bits],
                             pyrtl.select(packing, fit(src + 1, src_bits), src))
     host["host_mem_raddr"] <<= src_next[:hm.data_addr_bits]
+    host["host_stat_addr"] <<= src_next[:hm.stat_addr_bits]
     with pyrtl.conditional_assignment:
         with wr_start:
             src.next |= address[:src_bits]

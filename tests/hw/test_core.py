@@ -333,3 +333,32 @@ def test_the_host_read_port_returns_the_word_one_cycle_after_its_address():
               "host_mem_raddr": 9})
     sim.step(inputs)
     assert sim.inspect("host_mem_rdata") == new
+
+
+def test_the_statistics_port_returns_a_count_one_cycle_after_its_address():
+    """The statistics read port is synchronous too (hostmap.HOST_READ_LATENCY): in cycle
+    t host_stat_rdata is the saturation count of the buffer id host_stat_addr held in
+    cycle t - 1, the sum (modulo 2^32) of the core's two counter memories (the
+    destinations' and the e outputs'). A combinational read, or a count that leaves out
+    one memory or does not wrap, fails it."""
+    from fixar_gen.hw.drivers import _memories
+    from fixar_gen.hw.host import STAT_KIND_INDEX
+    from fixar_gen.hw.hostmap import HOST_READ_LATENCY, STAT_BITS
+    assert HOST_READ_LATENCY == 1
+    _, machine = pyrtl_machine((1, 1, 1))
+    block = machine.driver.block
+    mems = _memories(block)
+    ids = 1 << machine.cfg.buffer_bits
+    top = 1 << STAT_BITS
+    d = {a: (top - 1 - 977 * a) % top for a in range(ids)}
+    e = {a: (5 + 131 * a * a) % top for a in range(ids)}
+    sim = pyrtl.FastSimulation(tracer=None, block=block, memory_value_map={
+        mems["core0_sat_d"]: d, mems["core0_sat_e"]: e})
+    inputs = {w.name: 0 for w in block.wirevector_subset(pyrtl.Input)}
+    seen = []
+    for a in list(range(ids)) + [3]:
+        sim.step({**inputs, "host_stat_addr": a,
+                  "host_stat_kind": STAT_KIND_INDEX["saturations"]})
+        seen.append(sim.inspect("host_stat_rdata"))
+    assert seen[1:] == [(d[a] + e[a]) % top for a in range(ids)]
+    assert any(d[a] + e[a] >= top for a in range(ids))          # some wrap

@@ -142,3 +142,49 @@ def test_fitted_shapes_hold_the_words_with_less_than_half_to_spare(words):
     assert shape.depth == sum(n for _, n in shape.blocks)
     for name, n in shape.blocks:
         assert n & (n - 1) == 0                    # each RAM a power of two
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.integers(1, 1 << 20), width=st.integers(1, 100),
+       lb=st.integers(0, 6))
+def test_a_banks_tail_above_2_kbit_is_deepened_into_block_ram(words, width, lb):
+    """``tail_in_block_ram``: on 2^lb banks, a tail RAM of 64 words a bank or fewer and
+    more than 2 Kbit (LUT RAM by Yosys's choice) becomes 128 words a bank, or goes (the
+    main RAMs doubled) where 128 would not be below the main RAM; every other shape is
+    kept, and the memory never gets shallower. A rule that drops every small tail, or
+    deepens the 32-bit ones of 2 Kbit or less, fails it."""
+    from fixar_gen.hw.banked import interleaved_bank_shape
+    from fixar_gen.hw.data_memories import LUT_RAM_BITS, LUT_RAM_WORDS, tail_in_block_ram
+    banks = 1 << lb
+    shape = fitted_shape("cmem", width, words)
+    got = tail_in_block_ram(shape, banks)
+    assert (got.name, got.width, got.addr_bits) == (shape.name, width, shape.addr_bits)
+    before = interleaved_bank_shape(banks, shape.addr_bits, shape.tail_bits)
+    after = interleaved_bank_shape(banks, got.addr_bits, got.tail_bits)
+    assert banks * sum(1 << b for b in after) >= banks * sum(1 << b for b in before) >= words
+    small = len(before) == 2 and (1 << before[1]) <= LUT_RAM_WORDS \
+        and (1 << before[1]) * width > LUT_RAM_BITS
+    if not small:
+        assert got == shape
+    elif len(after) == 2:
+        assert 1 << after[1] == 2 * LUT_RAM_WORDS and after[1] < after[0]
+    else:
+        assert after == (shape.addr_bits - lb,)
+    # no tail RAM of the result is LUT RAM above 2 Kbit
+    if len(after) == 2:
+        assert (1 << after[1]) > LUT_RAM_WORDS or (1 << after[1]) * width <= LUT_RAM_BITS
+
+
+def test_the_one_core_designs_accumulator_tail_is_block_ram(tmp_path):
+    """The slow test's design (tests/hw/test_memory_map.py): cmem 4,096 + 64 words on 2
+    banks had a tail of 32 x 82 bits a bank (LUT RAM); config_for deepens it to 128."""
+    from fixar_gen.hw.data_memories import bank_blocks
+    from .test_memory_map import ONE_CORE_SPEC
+    path = tmp_path / "one_core.yaml"
+    path.write_text(ONE_CORE_SPEC)
+    cfg = config_for(load_spec(path))
+    cmem = cfg.memory("cmem")
+    assert (cmem.width, cmem.addr_bits, cmem.tail_bits) == (82, 13, 8)
+    assert dict(bank_blocks(cmem, cfg.memory_banks("cmem"))) == {
+        "mem_cmem_bank0": 2048, "mem_cmem_bank0_tail": 128,
+        "mem_cmem_bank1": 2048, "mem_cmem_bank1_tail": 128}

@@ -105,7 +105,9 @@ def test_mapping_rules():
     # one data memory per memory of the placement, each at its own width and depth
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 98,304,
     # gmem 196,608 (the gradients and the layers' deltas), cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
-    # line a cycle, 8,192 + 32 words a bank; wmem 524,288: the weights' row strides
+    # line a cycle, 8,192 + 32 words a bank, the tail deepened to 128 words a bank:
+    # 128 x 82 bits is block RAM where 32 x 82 (2,624 bits) was LUT RAM;
+    # wmem 524,288: the weights' row strides
     # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
     # the activations in 4 x 16 banks, 1,024 + 512 words a bank;
@@ -119,7 +121,7 @@ def test_mapping_rules():
                       "mem_gmem_bank_tail": (32, 1 << 12, 16),
                       "mem_amem_bank": (32, 1 << 10, 64),
                       "mem_amem_bank_tail": (32, 1 << 9, 64),
-                      "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 32, 32)}
+                      "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 128, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # smem per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the host's one of
     # each; a bank: one line read and one line write port per core (the host's muxed in)
@@ -133,13 +135,21 @@ def test_mapping_rules():
     # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
-    assert by_name["imem"].primitives == (6, 0)               # 2 x 512 x 160: 3 each
+    # 2 x 512 x 160: 5 RAMB18E2 each (36 bits wide), as Yosys builds it
+    assert by_name["imem"].block_ram_primitives == {"RAMB18E2": 10}
+    assert by_name["imem"].primitives == (5, 0)
     # the descriptors: each read latched into a register (synchronous), one write: block
-    # RAM, a copy per read port (5 operand slots x 2 cores), 2 BRAM36 each (81 bits)
+    # RAM, a copy per read port (5 operand slots x 2 cores), 3 RAMB18E2 each (81 bits)
     assert by_name["mem_desc"].maps_to == BLOCK_RAM
-    assert by_name["mem_desc"].primitives == (20, 0)
+    assert by_name["mem_desc"].block_ram_primitives == {"RAMB18E2": 30}
     assert by_name["mem_slot"].maps_to == LUT_RAM             # computed reads, one write
-    assert inv.primitives == (26, 0)
+    # the saturation counters: two memories a core, one write port and a read at a
+    # registered address each: a RAMB18E2 each
+    for kind in "de":
+        assert (by_name[f"sat_{kind}"].maps_to, by_name[f"sat_{kind}"].reads,
+                by_name[f"sat_{kind}"].writes) == (BLOCK_RAM, 1, 1)
+        assert by_name[f"sat_{kind}"].block_ram_primitives == {"RAMB18E2": 2}
+    assert inv.primitives == (22, 0)
     assert inv.bits == sum(m.copies * m.banks * m.width * m.depth for m in inv.memories)
 
 
@@ -161,7 +171,7 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
         banks = 32 if m.name.startswith(("mem_cmem", "mem_wmem")) else \
             64 if m.name.startswith("mem_amem") else 16
         assert (m.banks, m.reads, m.writes, m.maps_to) == (banks, 1, 1, BLOCK_RAM), m.name
-        assert m.primitives == m.as_block_ram != (0, 0)
+        assert m.primitives != (0, 0) and m.as_block_ram != (0, 0)
     # smem keeps its per-operand ports
     assert all(m.maps_to == FLIP_FLOPS for m in inv.memories
                if m.name == "mem_smem")
@@ -299,6 +309,7 @@ def test_mapping_rule_cases(depth, read_address, reads, writes, maps_to, copies)
     from fixar_gen.hw.inventory import GeneratedMemory
     m = GeneratedMemory("m", "shared", 1, 32, depth, 1, reads, writes, read_address, "")
     assert (m.maps_to, m.read_copies) == (maps_to, copies)
-    one = block_ram(32, depth)
-    assert m.primitives == ((one[0] * copies, one[1] * copies) if maps_to == BLOCK_RAM
-                            else (0, 0))
+    # 32 bits x 65 or 256 words: a RAMB18E2 (512 x 36) a copy, half a BRAM36
+    assert m.block_ram_primitives == ({"RAMB18E2": copies} if maps_to == BLOCK_RAM
+                                      else {})
+    assert m.primitives == ((copies / 2, 0) if maps_to == BLOCK_RAM else (0, 0))

@@ -1,15 +1,19 @@
 """A one-core design at its real memory sizes through Yosys's memory mapping
 (``fixar generate SPEC --synth-memories``: ``synth_xilinx -family xcup -uram`` up to
 ``map_memory``, :mod:`fixar_gen.hw.memory_map`): every memory above 2 Kbit becomes block
-RAM (RAMB36E2 / RAMB18E2 / URAM288), none falls back to flip-flops or LUT RAM but the
-named exceptions, and the inventory predicts what Yosys makes of each.
+RAM (RAMB36E2 / RAMB18E2 / URAM288), none falls back to flip-flops or LUT RAM, and the
+inventory predicts what Yosys makes of each: its class and, memory by memory, its
+primitives (:mod:`fixar_gen.hw.block_ram_choice`).
 
 The slow test catches a memory falling back to flip-flops: the same spec with
 ``cores: 2`` (every bank gets a second core's line read and write port, beyond one
-primitive's two) fails it on all twelve banked memories, Yosys's "using FF mapping"
-(``python -m tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and
-prints what fails: 3 min 13 s on 2026-12-05); the fast tests below feed the same
-check a mapping with one bank in flip-flops and one in LUT RAM and see both refused."""
+primitive's two) fails it on all twelve banked memories, Yosys's "using FF mapping",
+and on ``mem_smem`` (64 x 49 bits with two cores' ports) (``python -m
+tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and prints what
+fails: 6 min 25 s of Yosys on 2026-12-05 at load 9, after the counters' change; the
+counters stay block RAM there, a pair a core); the fast tests below feed the same
+check a mapping with one bank in flip-flops and one in LUT RAM, and one whose
+primitives differ from the inventory's, and see each refused."""
 
 from __future__ import annotations
 
@@ -26,14 +30,10 @@ from fixar_gen.hw.memory_map import memory_mappings, primitive_owners, primitive
 #: a memory of more bits than this belongs in block RAM
 BLOCK_RAM_ABOVE_BITS = 2 * 1024
 
-#: the memories above 2 Kbit that stay out of block RAM, and why (docs/hardware.md,
-#: "The core at its real memory sizes, through Yosys"): the saturation counters per
-#: buffer id (32 bits x 2^buffer_bits, 8 Kbit on this spec) have two write ports (the
-#: element loop's destination and its e output count in the same cycle) and the host's
-#: statistics port reads them combinationally: flip-flops; the accumulators' tail banks
-#: (32 words x 82 bits, 2,624 bits a bank, 2 banks) are LUT RAM, which Yosys finds
-#: cheaper than a RAMB18E2 for 64 words or fewer (the inventory's rule too)
-EXCEPTIONS = {"sat": FLIP_FLOPS, "mem_cmem_bank_tail": LUT_RAM}
+#: the memories above 2 Kbit that may stay out of block RAM (none: the saturation
+#: counters are two memories of one write port each, read at registered addresses,
+#: and a bank's tail above 2 Kbit is deepened into block RAM, docs/hardware.md)
+EXCEPTIONS: dict[str, str] = {}
 
 #: a one-core design of the pendulum example's networks and batch on a 1x1 array (one
 #: vector lane: the least logic in front of the memories), at its real memory sizes
@@ -61,26 +61,40 @@ def block_ram_violations(mapping: dict, exceptions: dict[str, str]) -> list[str]
             bad.append(f"{m['name']} ({m['bits']:,} bits): {m['yosys']} {m['yosys_libmap']}")
         if not m["agrees"]:
             bad.append(f"{m['name']}: yosys {m['yosys']}, the inventory {m['inventory']}")
+        elif m["yosys"] == BLOCK_RAM and m["yosys_primitives"] != m["inventory_primitives"]:
+            bad.append(f"{m['name']}: yosys {m['yosys_primitives']}, the inventory "
+                       f"{m['inventory_primitives']}")
     return bad
 
 
-def mapping_row(name, bits, yosys, inventory=BLOCK_RAM):
+def mapping_row(name, bits, yosys, inventory=BLOCK_RAM, primitives=None, said=None):
+    primitives = primitives or ({"URAM288": 4} if yosys == BLOCK_RAM else {})
     return {"name": name, "bits": bits, "yosys": yosys, "inventory": inventory,
-            "yosys_libmap": [], "agrees": yosys == inventory}
+            "yosys_libmap": [], "agrees": yosys == inventory,
+            "yosys_primitives": primitives,
+            "inventory_primitives": primitives if said is None else said}
 
 
 def test_the_check_refuses_a_bank_in_flip_flops_or_lut_ram():
     good = {"memories": [mapping_row("mem_amem_bank", 1 << 19, BLOCK_RAM),
                          mapping_row("mem_smem", 1_568, FLIP_FLOPS, FLIP_FLOPS),
-                         mapping_row("sat", 8_192, FLIP_FLOPS, FLIP_FLOPS)]}
+                         mapping_row("core0_sat_d", 8_192, BLOCK_RAM,
+                                     primitives={"RAMB18E2": 1})]}
     assert block_ram_violations(good, EXCEPTIONS) == []
     for fallback in (FLIP_FLOPS, LUT_RAM):
         bad = {"memories": [mapping_row("mem_amem_bank", 1 << 19, fallback)]}
         assert any("mem_amem_bank (524,288 bits)" in b
                    for b in block_ram_violations(bad, EXCEPTIONS)), fallback
-    # an exception that changes, and an inventory that predicts wrong, are said too
+    # a stated exception that changes, and an inventory that predicts wrong, are said
     moved = {"memories": [mapping_row("sat", 8_192, BLOCK_RAM, FLIP_FLOPS)]}
-    assert len(block_ram_violations(moved, EXCEPTIONS)) == 2
+    assert len(block_ram_violations(moved, {"sat": FLIP_FLOPS})) == 2
+    # block RAM of other primitives than the inventory's (a RAMB18E2 pair counted as
+    # one RAMB36E2, a URAM288 holding two 4K pieces counted as two)
+    for said in ({"RAMB36E2": 1}, {"URAM288": 8}):
+        wrong = {"memories": [mapping_row("mem_cmem_bank_tail", 10_496, BLOCK_RAM,
+                                          primitives={"RAMB18E2": 2}, said=said)]}
+        assert block_ram_violations(wrong, EXCEPTIONS) == [
+            f"mem_cmem_bank_tail: yosys {{'RAMB18E2': 2}}, the inventory {said}"]
 
 
 def test_the_log_and_the_cell_lists_are_read():
@@ -116,10 +130,13 @@ def test_every_memory_of_a_one_core_design_above_2_kbit_is_block_ram(tmp_path, y
     spec.write_text(ONE_CORE_SPEC)
     mapping = map_spec(spec, tmp_path / "g")
     assert block_ram_violations(mapping, EXCEPTIONS) == []
-    # Yosys's block RAM is the inventory's, memory by memory
+    # Yosys's block RAM is the inventory's, memory by memory (checked above), so the
+    # totals are too
     for m in mapping["memories"]:
         if m["yosys"] == BLOCK_RAM:
             assert m["yosys_primitives"], m["name"]
+    assert (mapping["bram36"], mapping["uram"]) == (mapping["inventory_bram36"],
+                                                    mapping["inventory_uram"])
     assert mapping["bram36"] + mapping["uram"] > 0
 
 

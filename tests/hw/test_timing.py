@@ -501,7 +501,7 @@ def controller_design():
 #: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
 #: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
 #: they are the controller's
-CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat)[\[.]"),) + UNITS
+CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat_[de])[\[.]"),) + UNITS
 
 
 @pytest.fixture(scope="module")
