@@ -393,8 +393,10 @@ def test_generate_synth_reports_timing_per_unit(tmp_path, capsys, monkeypatch):
     assert lane["worst_paths"][0]["dsp_stages"] == 1 and lane["dsp48e2"] == 0
     assert t["worst_paths"][0]["end"] == "core0_lane0_vu_out_d.D"
     assert t["dsp48e2"] == 1 and t["dsp48e2_mreg_preg"] == 0
+    assert t["dsp48e2_mreg_preg_or_flops"] == 0      # a LUT reads it: no flip-flop after it
     assert t["targets"] == {"lut_levels_at_most": 8, "lut_levels_met": True,
-                            "dsp_mreg_preg_met": False, "clock_met": True}
+                            "dsp_mreg_preg_met": False, "dsp_mreg_preg_or_flops_met": False,
+                            "clock_met": True}
     assert t["units"]["pe"]["max_lut_levels"] == 2
     # the timing block (after the memories' mapping lines)
     timing_block = out.split("timing (estimate at", 1)[1]
