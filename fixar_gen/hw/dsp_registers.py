@@ -10,10 +10,11 @@ to a DSP48E2 with MREG = PREG = 0 followed by two levels of FDRE, which Vivado p
 into the DSP.  :func:`dsp_registers` reads, for each DSP48E2, both: the parameters,
 and the *fabric stages* after its P output that a DSP48E2 can take in:
 
-- a first stage: every P bit that anything reads goes to exactly one load, the D pin
-  of an FDRE (no logic between, no other reader); all of them on one clock, one
-  clock enable and one reset net (a DSP48E2 stage has one CEx and one RSTx, and its
-  registers reset to 0: a set or an asynchronous flip-flop does not qualify);
+- a first stage: every P bit that anything reads (a cell or an output port) goes to
+  exactly one load, the D pin of an FDRE (no logic between, no other reader); all of
+  them on one clock, one clock enable and one reset net (a DSP48E2 stage has one CEx
+  and one RSTx, and its registers reset to 0: a set or an asynchronous flip-flop does
+  not qualify);
 - a second stage: every first-stage flip-flop's Q goes to exactly one load, the D pin
   of an FDRE, all of them on the first stage's clock and on one enable and one reset.
 
@@ -107,6 +108,10 @@ def dsp_registers(module: dict) -> list[DspRegisters]:
     """Every DSP48E2 of a Yosys ``write_json`` module with its pipeline registers, set
     in the cell or as flip-flops right after it (the module doc), in cell order."""
     loads = input_loads(module)
+    for port in module.get("ports", {}).values():     # an output port reads its bits too
+        if port.get("direction") != "input":
+            for bit in port["bits"]:
+                loads.setdefault(bit, []).append(({"type": "port"}, "port"))
     found = []
     for name, cell in module.get("cells", {}).items():
         if cell["type"] != "DSP48E2":
