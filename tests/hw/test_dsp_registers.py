@@ -6,18 +6,22 @@ the vector lane's multiplies (64 x 50, its digit products registered as the lane
 
 from __future__ import annotations
 
-import json
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import pyrtl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixar_gen.hw.build import Scope, delay, fresh_block, to_signed, to_unsigned
+from fixar_gen.hw.build import Scope, fresh_block, to_signed, to_unsigned
 from fixar_gen.hw.dsp_registers import PRODUCT_ONLY_OPMODE, dsp_register_flops, dsp_registers
-from fixar_gen.hw.timing import analyze_module, param, top_module
+from fixar_gen.hw.timing import analyze_module, param
 from tests.hw.test_timing import Netlist
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from dsp_packing import plain_verilog, pyrtl_verilog, synthesize  # noqa: E402
 
 # ------------------------------------------------------------------ hand-written netlists
 
@@ -111,56 +115,24 @@ def test_the_timing_report_counts_set_and_flip_flop_registers_apart():
 
 # ------------------------------------------------------------------ through Yosys 0.70
 
-#: the PE's largest digit product (17 x 17 signed) with two registers, as plain Verilog:
-#: no reset, no enable, the registers right on the product
-PLAIN_VERILOG = """
-module mul_t (input clk, input signed [16:0] a, input signed [16:0] b,
-              output reg signed [33:0] p);
-  reg signed [33:0] m;
-  always @(posedge clk) begin
-    m <= a * b;
-    p <= m;
-  end
-endmodule
-"""
-
-
-def pyrtl_verilog() -> str:
-    """The same multiply as the PE writes it: ``pyrtl.signed_mult`` and
-    ``PRODUCT_STAGES`` registers (``build.delay``, PyRTL's synchronous reset)."""
-    from fixar_gen.hw.pe import PRODUCT_STAGES
-    from fixar_gen.hw.synth import block_verilog
-    with fresh_block() as block:
-        a, b = pyrtl.Input(17, "a"), pyrtl.Input(17, "b")
-        p = pyrtl.Output(34, "p")
-        p <<= delay(pyrtl.signed_mult(a, b), PRODUCT_STAGES, "prod_s{k}")
-    return block_verilog(block, "mul_t")
-
-
-def synthesized(verilog: str, top: str, folder, tool, family: str = "xcup"):
-    from fixar_gen.hw.synth import NETLIST, cell_counts
-    cells = cell_counts(verilog, top, folder, timeout=900, tool=tool, netlist=True,
-                        family=family)
-    return cells, top_module(json.loads((folder / NETLIST).read_text()), top)[1]
-
-
 @pytest.mark.slow       # two Yosys runs a case, about 20 s each case
 @pytest.mark.tools
 @pytest.mark.parametrize("source", ["plain", "pyrtl"])
 def test_yosys_packs_the_registers_into_a_dsp48e1_but_none_into_a_dsp48e2(
         source, tmp_path, yosys_tool):
-    """Yosys 0.70's limit, on the smallest case: with ``-family xc7`` the multiply and
+    """Yosys 0.70's limit, on the smallest case (the PE's largest digit product, 17 x 17
+    signed, benchmarks/dsp_packing.py's Verilog): with ``-family xc7`` the multiply and
     its two registers are one DSP48E1 with MREG = PREG = 1 and no flip-flop; with
     ``-family xcup`` one DSP48E2 with MREG = PREG = 0 and its two registers as two
     whole stages of FDRE right after P, however the registers are written.  Fails
     when a Yosys packs DSP48E2 registers (then the flip-flop reading is no longer
     needed) or when the RTL's registers stop being absorbable."""
-    verilog = PLAIN_VERILOG if source == "plain" else pyrtl_verilog()
-    cells, module = synthesized(verilog, "mul_t", tmp_path / "xc7", yosys_tool, "xc7")
+    verilog = plain_verilog(17, 17) if source == "plain" else pyrtl_verilog(17, 17)
+    cells, module = synthesize(verilog, tmp_path / "xc7", "xc7", yosys_tool)
     (e1,) = [c for c in module["cells"].values() if c["type"] == "DSP48E1"]
     assert (param(e1, "MREG"), param(e1, "PREG")) == (1, 1)
     assert not any(k.startswith("FD") for k in cells), cells
-    cells, module = synthesized(verilog, "mul_t", tmp_path / "xcup", yosys_tool)
+    cells, module = synthesize(verilog, tmp_path / "xcup", "xcup", yosys_tool)
     assert cells["DSP48E2"] == 1 and cells["FDRE"] == 2 * 34
     (d,) = dsp_registers(module)
     assert (d.packed_mreg, d.packed_preg) == (False, False)
@@ -178,7 +150,7 @@ def test_every_dsp48e2_of_a_2x2_array_has_its_mreg_and_preg(tmp_path, yosys_tool
     from fixar_gen.hw.synth import block_verilog
     verilog = block_verilog(build_array(2, 2, PEWidths(32, 16, 80), flow="broadcast").block,
                             "array_t")
-    cells, module = synthesized(verilog, "array_t", tmp_path, yosys_tool)
+    cells, module = synthesize(verilog, tmp_path, "xcup", yosys_tool, "array_t")
     regs = dsp_registers(module)
     assert len(regs) == cells["DSP48E2"] == 16
     assert all(d.mreg and d.preg and d.fabric_stages == 2 for d in regs), regs
@@ -242,7 +214,7 @@ def test_every_dsp48e2_of_a_lane_multiply_has_its_mreg_and_preg(tmp_path, yosys_
     set by Yosys 0.70."""
     from fixar_gen.hw.synth import block_verilog
     verilog = block_verilog(lane_multiply_block(), "lane_mul_t")
-    cells, module = synthesized(verilog, "lane_mul_t", tmp_path, yosys_tool)
+    cells, module = synthesize(verilog, tmp_path, "xcup", yosys_tool, "lane_mul_t")
     regs = dsp_registers(module)
     assert len(regs) == cells["DSP48E2"] == 9
     assert all(d.mreg and d.preg and d.fabric_stages == 2 for d in regs), regs
