@@ -219,3 +219,51 @@ def test_every_dsp48e2_of_a_lane_multiply_has_its_mreg_and_preg(tmp_path, yosys_
     assert len(regs) == cells["DSP48E2"] == 9
     assert all(d.mreg and d.preg and d.fabric_stages == 2 for d in regs), regs
     assert not any(d.packed_mreg or d.packed_preg for d in regs)
+
+
+# ------------------------------------------------ the PyRTL netlists: two registers a multiply
+
+def multiplies_without_two_registers(block: pyrtl.Block) -> list[str]:
+    """The multiplies of ``block`` whose product does not go, through wires and slices
+    only, into a register whose value goes (likewise) into a second one on every path:
+    the MREG and PREG each multiply must have where Yosys maps it to a DSP48E2."""
+    _, readers = block.net_connections()
+
+    def registered(wire, stages: int) -> bool:
+        if stages == 0:
+            return True
+        nets = readers.get(wire, [])
+        if not nets:
+            return False                # an output port, or nothing: no register
+        for net in nets:
+            if net.op == "r":
+                if not registered(net.dests[0], stages - 1):
+                    return False
+            elif net.op in "ws":
+                if not registered(net.dests[0], stages):
+                    return False
+            else:
+                return False            # logic between the product and a register
+        return True
+
+    return [str(net.dests[0].name) for net in block.logic
+            if net.op == "*" and not registered(net.dests[0], 2)]
+
+
+def test_every_multiply_of_the_pe_and_the_vector_lane_has_its_two_registers():
+    """In the PyRTL netlists of a PE and of examples/fixar_u50.yaml's vector lane, each
+    multiply's product goes straight into two registers (so Yosys's xcup netlist has
+    the two flip-flop stages the Yosys tests above find, and Vivado the MREG and
+    PREG).  Catches a product read before its registers, e.g. the PRNG Gaussian's
+    multiply written into the rounding bias in the stage it is computed (as it was)."""
+    from fixar_gen import load_spec
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.hw.pe import PEWidths, build_pe
+    from fixar_gen.hw.vector import build_vector_unit
+    assert multiplies_without_two_registers(build_pe(PEWidths(32, 16, 80))) == []
+    root = Path(__file__).resolve().parents[2]
+    cfg = config_for(load_spec(root / "examples" / "fixar_u50.yaml"))
+    lane, _ = build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane)
+    products = [n for n in lane.logic if n.op == "*"]
+    assert len(products) == 38                     # the lane's DSP48E2 (Yosys xcup)
+    assert multiplies_without_two_registers(lane) == []
