@@ -1,8 +1,10 @@
 """Each DSP48E2's MREG and PREG (fixar_gen.hw.dsp_registers): on hand-written Yosys
 netlists whose registers are known (every rule of the module's doc broken once), then
 through Yosys 0.70 on the smallest multiply (one signed 17 x 17, two registers: plain
-Verilog and as PyRTL writes it; xcup packs none, xc7 both), a 2x2 PE array and one of
-the vector lane's multiplies (64 x 50, its digit products registered as the lane does)."""
+Verilog and as PyRTL writes it; xcup packs none, xc7 both), a 2x2 PE array, one of
+the vector lane's multiplies (64 x 50, its digit products registered as the lane does)
+and (slow) fixar_u50's whole lane; and, without Yosys, every multiply of the PE's and
+the lane's PyRTL netlists followed by two registers."""
 
 from __future__ import annotations
 
@@ -267,3 +269,24 @@ def test_every_multiply_of_the_pe_and_the_vector_lane_has_its_two_registers():
     products = [n for n in lane.logic if n.op == "*"]
     assert len(products) == 38                     # the lane's DSP48E2 (Yosys xcup)
     assert multiplies_without_two_registers(lane) == []
+
+
+@pytest.mark.slow       # Yosys of a whole lane: 3.5 minutes here
+@pytest.mark.tools
+def test_every_dsp48e2_of_the_fixar_u50_lane_has_its_mreg_and_preg(tmp_path, yosys_tool):
+    """examples/fixar_u50.yaml's vector lane through Yosys xcup: 38 DSP48E2, each with
+    its MREG and PREG as the two flip-flop stages right after it (37 before the PRNG
+    Gaussian's product was registered), none set."""
+    from fixar_gen import load_spec
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.hw.synth import block_verilog
+    from fixar_gen.hw.vector import build_vector_unit
+    cfg = config_for(load_spec(Path(__file__).resolve().parents[2] / "examples"
+                               / "fixar_u50.yaml"))
+    lane, _ = build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane)
+    cells, module = synthesize(block_verilog(lane, "lane_t"), tmp_path, "xcup", yosys_tool,
+                               "lane_t")
+    regs = dsp_registers(module)
+    assert len(regs) == cells["DSP48E2"] == 38
+    assert [r for r in regs if not (r.mreg and r.preg and r.fabric_stages == 2)] == []
+    assert not any(r.packed_mreg or r.packed_preg for r in regs)
