@@ -267,7 +267,9 @@ def timing_lines(timing: dict) -> list[str]:
             return f"  {name}: no register-to-register path"
         return (f"  {name}: worst {t['worst_ns']:.2f} ns (slack {t['slack_ns']:+.2f}), "
                 f"{t['max_lut_levels']} LUT levels at most, {t['dsp48e2_mreg_preg']}/"
-                f"{t['dsp48e2']} DSP48E2 with MREG+PREG; {w['start']} -> {w['end']} "
+                f"{t['dsp48e2']} DSP48E2 with MREG+PREG set, {t['dsp48e2_mreg_preg_or_flops']}/"
+                f"{t['dsp48e2']} set or as the flip-flops right after them; "
+                f"{w['start']} -> {w['end']} "
                 f"({w['lut_levels']} LUT, {w['carry_cells']} carry, {w['dsp_stages']} DSP)")
     return ([f"timing (estimate at {timing['clock_ns']:.2f} ns, model in docs/hardware.md):",
              line("whole design", timing)]

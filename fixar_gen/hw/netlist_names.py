@@ -15,6 +15,22 @@ def pin_bits(cell: dict, pin: str) -> list[int]:
     return [b for b in cell["connections"].get(pin, []) if isinstance(b, int)]
 
 
+def param(cell: dict, name: str, default: int = 0) -> int:
+    """A cell parameter as an int (Yosys writes them as bit strings or ints)."""
+    value = cell.get("parameters", {}).get(name)
+    if value is None:
+        return default
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if re.fullmatch(r"[01xz]+", text):
+        return int(text.replace("x", "0").replace("z", "0"), 2)
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
 def pretty(name: str) -> str:
     """A Yosys name without the backslash of an escaped (user) identifier."""
     return name[1:] if name.startswith("\\") else name

@@ -41,7 +41,8 @@ What synthesis makes of the product registers (Yosys 0.70, docs/hardware.md): wi
 ``synth_xilinx -family xc7`` all four DSP48E1 get MREG and PREG; with ``-family
 xcup`` Yosys packs no register into a DSP48E2 at all (its ``xilinx_dsp`` pass runs
 the register packing for xc7 only), so the registers stay flip-flops right at each
-DSP48E2's output, where Vivado absorbs them.
+DSP48E2's output, where Vivado absorbs them (:mod:`fixar_gen.hw.dsp_registers` reads
+them there: every DSP48E2 of a PE and of an array has both).
 
 Timing: a word multiplies in the cycle it reaches the PE; its products leave the
 PREG ``PRODUCT_STAGES`` cycles later and meet the partial sums from above then, and

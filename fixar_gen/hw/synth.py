@@ -10,6 +10,7 @@ from pathlib import Path
 import pyrtl
 
 from ..tools import Tool, run_tool, yosys
+from .dsp_registers import dsp_register_flops, input_loads  # noqa: F401 (the calibration's)
 from .verilog_writer import write_verilog
 
 
@@ -40,7 +41,8 @@ def cell_counts(verilog: str, top: str, folder: str | Path, timeout: float = 360
     as JSON (``folder/netlist.json``, ``write_json``: what :mod:`fixar_gen.hw.timing`
     walks).  ``family`` is the U50's UltraScale+ (``xcup``) unless a check needs
     another one: Yosys 0.70 packs pipeline registers into DSPs (MREG, PREG...) only for
-    ``xc7``.  The first YoWASP run on a machine also compiles Yosys (about a minute)."""
+    ``xc7`` (:mod:`fixar_gen.hw.dsp_registers` reads them in an xcup netlist).  The
+    first YoWASP run on a machine also compiles Yosys (about a minute)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{top}.v"
@@ -70,47 +72,3 @@ def synthesize(verilog: str, top: str, folder: str | Path, timeout: float = 3600
                uram: bool = False) -> dict[str, int]:
     """Synthesise ``verilog`` (module ``top``) in ``folder``; the resource summary."""
     return summarize(cell_counts(verilog, top, folder, timeout, uram=uram))
-
-
-def input_loads(module: dict) -> dict[int, list[tuple[dict, str]]]:
-    """Of a Yosys ``write_json`` module: for each net bit, the (cell, input pin) pairs
-    that read it."""
-    loads: dict[int, list[tuple[dict, str]]] = {}
-    for cell in module.get("cells", {}).values():
-        for pin, bits in cell["connections"].items():
-            if cell.get("port_directions", {}).get(pin) == "input":
-                for bit in bits:
-                    loads.setdefault(bit, []).append((cell, pin))
-    return loads
-
-
-def dsp_register_flops(module: dict) -> int:
-    """Flip-flops of a Yosys ``write_json`` module that are a DSP48E2's own pipeline
-    registers in Vivado: a flip-flop whose D is a DSP48E2 P bit and that is its only
-    load (the MREG or PREG), and a second one whose D is that flip-flop's Q, its only
-    load (the PREG after the MREG).  Yosys 0.70 packs no register into a DSP48E2 (its
-    ``xilinx_dsp`` register packing runs for xc7 only), so its xcup cell counts hold
-    them as FDRE; the resource model counts what a U50 build puts in the fabric, so it
-    leaves them out."""
-    cells = module.get("cells", {}).values()
-    loads = input_loads(module)
-
-    def only_flop(bit) -> dict | None:
-        users = loads.get(bit, [])
-        if len(users) == 1 and re.fullmatch(r"FD[RSCP]E", users[0][0]["type"]) \
-                and users[0][0]["connections"].get("D") == [bit]:
-            return users[0][0]
-        return None
-
-    count = 0
-    for cell in cells:
-        if cell["type"] != "DSP48E2":
-            continue
-        for bit in cell["connections"].get("P", []):
-            first = only_flop(bit)
-            if first is None:
-                continue
-            count += 1
-            if only_flop(first["connections"]["Q"][0]) is not None:
-                count += 1
-    return count

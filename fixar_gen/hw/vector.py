@@ -21,10 +21,13 @@ narrower)::
 
     in      the inputs, registered
     sq      the squares' digit products (adam_s: d^2, a^2; dact_tanh: b^2), one
-            DSP48E2 each; the PRNG's draws (each bit one flat XOR of the lane's)
-    sqp     the digit products' second register (a DSP48E2's MREG and PREG)
-    sqsum   the squares' digit products summed in groups; the draws summed
-    pre     the squares; 1 - y^2; 2^f(c) - c0; the PRNG Gaussian (one DSP48E2)
+            DSP48E2 each; the PRNG's draws (each bit one flat XOR of the lane's),
+            summed and centred
+    sqp     the digit products' second register (a DSP48E2's MREG and PREG); the
+            centred sum times sqrt(3) (one DSP48E2), registered
+    sqsum   the squares' digit products summed in groups; that product registered
+            again (its MREG and PREG)
+    pre     the squares; 1 - y^2; 2^f(c) - c0; the PRNG Gaussian (the product rounded)
     mulop   MA, MB's operands (64 x 50-bit signed) selected by the operation
     mul     their digit products (26 x 17 bits, one DSP48E2 each), registered
     mulp    registered again (MREG and PREG)
@@ -524,11 +527,16 @@ def _gaussian_centred(tops: list) -> pyrtl.WireVector:
     return sum_terms([(top, 0) for top in tops] + [(pyrtl.Const(offset, 20), 0)], 20)
 
 
-def _gaussian_scaled(scope: Scope, centred: pyrtl.WireVector) -> pyrtl.WireVector:
-    """N with NOISE_FRAC fraction bits (a signed wire): the centred sum times sqrt(3)
-    (SQRT3_Q14), rounded to 14 bits fewer; an unsigned 20 x 16 multiply (one DSP48E2)
-    whose offset (_CENTRED_OFFSET sqrt(3)) is taken out with the rounding bias."""
-    prod = (centred * pyrtl.Const(arch.SQRT3_Q14, 16))[:36]                # < 2^35
+def _gaussian_product(centred: pyrtl.WireVector) -> pyrtl.WireVector:
+    """The centred sum times sqrt(3) (SQRT3_Q14): an unsigned 20 x 16 multiply (one
+    DSP48E2), its whole 36-bit product (< 2^35), for its two registers."""
+    return (centred * pyrtl.Const(arch.SQRT3_Q14, 16))[:36]
+
+
+def _gaussian_scaled(scope: Scope, prod: pyrtl.WireVector) -> pyrtl.WireVector:
+    """N with NOISE_FRAC fraction bits (a signed wire): the product of
+    :func:`_gaussian_product` rounded to 14 bits fewer, its offset (_CENTRED_OFFSET
+    sqrt(3)) taken out with the rounding bias."""
     bias = ((1 << 13) - _CENTRED_OFFSET * arch.SQRT3_Q14) % (1 << 37)
     biased = (_zx(prod, 37) + pyrtl.Const(bias, 37))[:37]
     return named(pyrtl.shift_right_arithmetic(biased, 14)[:22], scope("gaussian"))
@@ -1275,7 +1283,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     v0 = _View(s0)
 
     # -- sq: the squares' digit products (adam_s: d^2 and a^2; dact_tanh: b^2), one
-    #    DSP48E2 each, registered; the PRNG's draws
+    #    DSP48E2 each, registered; the PRNG's draws, summed and centred (so that the
+    #    Gaussian's multiply has its two registers, sqp and sqsum, before pre)
     A0, B0, D0 = (_resize(s0[k], opnd) for k in ("a", "b", "d"))
     square_d = v0.is_op(*[n for n, p in PLANS.items() if p.square == "d"])
     sq_x = _smux(square_d, D0, B0, opnd)
@@ -1286,13 +1295,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     sq2, sq2_at = _terms(product_terms(A0, A0), "sq2_t")
     s0 = _stage(scope, "sq", {**_keep(s0, *carried),
                               **({"lane_next": lane_next} if serial_outputs else {}),
-                              **{f"draw{i}": w for i, w in enumerate(tops)}, **sq1, **sq2})
-    s0 = _stage(scope, "sqp", s0)         # the squares' second register (PREG)
+                              "centred": _gaussian_centred(tops), **sq1, **sq2})
+    # the squares' second register (PREG); the Gaussian's product, its first (MREG)
+    s0 = _stage(scope, "sqp", {**{k: w for k, w in s0.items() if k != "centred"},
+                               "gauss_prod": _gaussian_product(s0["centred"])})
 
-    # -- sqsum: the squares' terms summed in groups; the Gaussian's draws summed
+    # -- sqsum: the squares' terms summed in groups; the Gaussian's product (PREG)
     s0 = _stage(scope, "sqsum", {
-        **_keep(s0, *carried, "lane_next"),
-        "centred": _gaussian_centred([s0[f"draw{i}"] for i in range(arch.PRNG_DRAWS)]),
+        **_keep(s0, *carried, "lane_next", "gauss_prod"),
         **_group_sums(s0, "sq1_t", sq1_at, "sq1_g", sq_bits, groups=2),
         **_group_sums(s0, "sq2_t", sq2_at, "sq2_g", sq_bits, groups=2)})
     v0 = _View(s0)
@@ -1301,7 +1311,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     square_1 = _final_sum(s0, "sq1_g", sq_bits)
     square_2 = _final_sum(s0, "sq2_g", sq_bits)
     C00 = _resize(s0["c0"], opnd_c)
-    gauss = _gaussian_scaled(scope.sub("prng"), s0["centred"])
+    gauss = _gaussian_scaled(scope.sub("prng"), s0["gauss_prod"])
     fb0 = v0.frac("b")
     one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
     t_wide = max(t_bits, 2 * W + 1) + 2            # b^2 < 2^(2 W): its low 2 W + 1 bits

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixar_gen.hw.synth import input_loads
 from fixar_gen.hw.timing import (UNITS, DelayModel, analyze, analyze_module, param,
                                   top_module, unit_of)
 
@@ -318,27 +317,19 @@ def test_a_synthesized_pe_on_xcup_fits_the_clock(tmp_path, yosys_tool):
     first register, within 164 MHz, and the accumulate starts at the products'
     second register.  Slow (about 40 s of Yosys): the default run keeps Yosys's
     shift-register test (test_verilog_writer), the rest of synthesis is `-m slow`."""
+    from fixar_gen.hw.dsp_registers import dsp_registers
     verilog, cells, module = synthesized_pe(tmp_path, yosys_tool, "xcup")
-    dsps = [c for c in module["cells"].values() if c["type"] == "DSP48E2"]
-    assert len(dsps) == cells["DSP48E2"] == 4
-    sinks = {bit: [(cell["type"], pin) for cell, pin in loads]
-             for bit, loads in input_loads(module).items()}
-    flops = {c["connections"]["D"][0]: c for c in module["cells"].values()
-             if c["type"] == "FDRE"}
-    for dsp in dsps:
-        used = [b for b in dsp["connections"]["P"] if sinks.get(b)]
-        assert used
-        for b in used:
-            assert sinks[b] == [("FDRE", "D")], sinks[b]        # MREG, as a flip-flop
-            q = flops[b]["connections"]["Q"][0]
-            assert sinks[q] == [("FDRE", "D")], sinks[q]        # PREG, as a flip-flop
+    regs = dsp_registers(module)
+    assert len(regs) == cells["DSP48E2"] == 4
+    assert all(r.fabric_mreg and r.fabric_preg for r in regs), regs   # both as flip-flops
     report = analyze_module(module, "pe_t", verilog=verilog)
     w = report.worst
     assert w.dsp_stages == 1 and w.end.startswith("pe_prod_") and "_s1[" in w.end
     assert w.ns <= M.clock_ns and w.slack_ns == pytest.approx(M.clock_ns - w.ns, abs=1e-3)
     accumulate = [p for p in report.paths if p.end.startswith(("pe_psum_lo", "pe_psum_hi"))]
     assert accumulate and all(p.dsp_stages == 0 and "_s2[" in p.start for p in accumulate)
-    assert (report.dsp_count, report.dsp_fully_pipelined) == (4, 0)
+    assert (report.dsp_count, report.dsp_fully_pipelined, report.dsp_mreg_preg_or_flops) == \
+        (4, 0, 4)
     assert report.unmodeled == {}
 
 
@@ -393,8 +384,10 @@ def test_generate_synth_reports_timing_per_unit(tmp_path, capsys, monkeypatch):
     assert lane["worst_paths"][0]["dsp_stages"] == 1 and lane["dsp48e2"] == 0
     assert t["worst_paths"][0]["end"] == "core0_lane0_vu_out_d.D"
     assert t["dsp48e2"] == 1 and t["dsp48e2_mreg_preg"] == 0
+    assert t["dsp48e2_mreg_preg_or_flops"] == 0      # a LUT reads it: no flip-flop after it
     assert t["targets"] == {"lut_levels_at_most": 8, "lut_levels_met": True,
-                            "dsp_mreg_preg_met": False, "clock_met": True}
+                            "dsp_mreg_preg_met": False, "dsp_mreg_preg_or_flops_met": False,
+                            "clock_met": True}
     assert t["units"]["pe"]["max_lut_levels"] == 2
     # the timing block (after the memories' mapping lines)
     timing_block = out.split("timing (estimate at", 1)[1]
