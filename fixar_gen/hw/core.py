@@ -683,8 +683,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # (memory_access.extra_lines): phase j < extra reads the j-th of its amem operands
     # (in the order a, b, d, e) into a register per lane, and the last phase (extra)
     # reads the others and issues the step, where the walks advance
-    phases = _amem_phases(s, decoding, in_state[ELEM_START], desc_regs, opcode, fn_is,
-                          serial_f, range_f)
+    phases = _amem_phases(s, state == FETCH, decoding, in_state[ELEM_START], desc_regs,
+                          fetched)
     elem_issue = named(in_state[ELEM_START] & phases["last"], s("elem_issue"))
     advance = elem_issue | in_state[COPY]
     row_done = advance & last_col
@@ -1072,25 +1072,33 @@ def _phase_table(case: int) -> dict[str, int]:
     return out
 
 
-def _amem_phases(s: Scope, decoding, elem_on, desc_regs, opcode, fn_is, serial_f,
-                 range_f) -> dict:
+def _amem_phases(s: Scope, fetching, decoding, elem_on, desc_regs, fetched) -> dict:
     """The phases of an element-loop step that reads more than one line of ``amem``
     (docs/hardware.md, "The activations in banks"), decided in DECODE from the
-    operands' descriptors: ``extra`` (the lines beyond the first: a drain's or a
-    pipelined vec's, else 0), each operand's phase (its index among the step's amem
+    operands' descriptors and two flags of the instruction latched in FETCH from the
+    ``fetched`` word (whether its steps are charged for extra lines and whether it
+    reads dst), so that DECODE's logic starts at registers a level or two away:
+    ``extra`` (the lines beyond the first: a drain's or a pipelined vec's, else 0),
+    each operand's phase (its index among the step's amem
     lines, a, b, d, e in that order; ``extra`` for the operands of other memories),
     ``held_x`` (1: operand x is read before the last phase and held), the ``phase``
     counter (0 .. extra, moving in ELEM_START), ``phase_next`` and ``last``
     (``phase == extra``, a register)."""
     amem = pyrtl.Const(memory_id(ACTIVATION_MEMORY), MEMORY_ID_BITS)
-    reads_dst_f = _any(fn_is, ops.names(reads_dst=True))
-    charged_f = (opcode == Drain.OPCODE) | \
-        ((opcode == Vector.OPCODE) & ~serial_f & ~range_f)
-    reads = {"a": desc_regs["a"][2], "b": desc_regs["b"][2], "d": reads_dst_f,
+    opcode = fetched[:isa.OPCODE_BITS]
+    pos, bits = field_position(Vector, "fn")
+    is_vec = opcode == Vector.OPCODE
+    fn_is = {name: is_vec & (fetched[pos:pos + bits] == k)
+             for k, name in enumerate(VECTOR_FUNCTIONS)}
+    charged = latch((opcode == Drain.OPCODE) |
+                    (is_vec & ~_any(fn_is, SERIAL_FUNCTIONS) & ~_any(fn_is, FOLDED_FUNCTIONS)),
+                    fetching, s("amem_charged"))
+    reads_dst = latch(_any(fn_is, ops.names(reads_dst=True)), fetching, s("amem_reads_dst"))
+    reads = {"a": desc_regs["a"][2], "b": desc_regs["b"][2], "d": reads_dst,
              "e": desc_regs["e"][2]}
     mems_of = {"a": "a", "b": "b", "d": "dst", "e": "e"}
-    in_amem = {x: charged_f & reads[x] & (_z(desc_regs[mems_of[x]][0]["mem"],
-                                              MEMORY_ID_BITS) == amem)
+    in_amem = {x: charged & reads[x] & (_z(desc_regs[mems_of[x]][0]["mem"],
+                                            MEMORY_ID_BITS) == amem)
                for x in PHASED_OPERANDS}
     # each value a table of the four in_amem bits (a LUT each, no adder chain)
     index = pyrtl.concat_list([in_amem[x] for x in PHASED_OPERANDS])
