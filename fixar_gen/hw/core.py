@@ -294,7 +294,10 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
     the data memory add a stage to every unit, which overlaps the next instruction's
-    fetch (its last writes land in that cycle): no instruction's count changes.
+    fetch (its last writes land in that cycle): no instruction's count changes; the
+    register after the words (:data:`WORD_REGISTERS`) costs an ``mm`` a cycle (its
+    lines enter the array a cycle later) and the element loop none (a copy's or
+    ``range``'s last write lands in the next instruction's DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`)."""
     if isinstance(instr, MatMul):
