@@ -28,15 +28,20 @@ Per core
     one column, as the golden model does) and hand them to the vector lanes
     (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages).  The reads are
     synchronous (below): the addresses are registered in the issue cycle and the words
-    arrive in the next one (stage 1), where the lanes start, a copy writes and
-    ``range`` folds.  Each lane's write address travels beside its element, and the
+    arrive in the next one (stage 1), where the lanes start; a copy writes and
+    ``range`` folds from the words registered (stage 2, :data:`WORD_REGISTERS`: a line
+    of ``amem`` comes through its banks' rotation).  A copy's last write is in the next
+    instruction's DECODE (before any of its reads: the destination's memory and
+    address registered); ``range``'s fold right after another starts from the min and
+    max that one wrote (the read, a cycle early, does not see them).  Each lane's
+    write address travels beside its element, and the
     results (dst; the OU state; the PRNG lane) are written ``1 + LANE_DEPTH`` cycles
     after the issue.  The controller fetches the next instruction in the cycle of the
     last write (a read issued then sees it): ``steps + LANE_DEPTH`` cycles, ``steps``
     for a copy.  ``range`` runs no lane: the step's values are folded into the current
-    min and max (read from dst) and written back in stage 1, one cycle a step (the next
-    step's read, one cycle behind, sees the write).  ``noise`` and ``ou_noise`` share
-    the PRNG lanes (element j uses lane j mod L and writes it back), so they issue one
+    min and max (read from dst) and written back in stage 2, one cycle a step.
+    ``noise`` and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and
+    writes it back), so they issue one
     element and issue the next in the cycle of its write: ``1 + LANE_DEPTH`` cycles an
     element.
 
@@ -46,15 +51,17 @@ Per core
     in slot p line p enters the array (p < L) and weight row p + 1 of the tile loads
     (row 0 of the next tile loads in the tile's last slot), so the stationary weights
     are replaced row by row right behind the last line using them.  The slot counters
-    are stage 0 (they compute the read addresses); the words, with the slot's masks
-    and controls, enter the array in stage 1.  The column sums leave the array
+    are stage 0 (they compute the read addresses); the words arrive in stage 1, where
+    the slot's masks select them, and are registered (:data:`WORD_REGISTERS`: ``amem``'s
+    line comes through its banks' gather): they enter the array in stage 2 with the
+    slot's controls.  The column sums leave the array
     ``R + P`` cycles after their line (P = ``pe.PRODUCT_STAGES``, the registers after
     each PE multiply: the array's latency) and are added into the accumulator buffer
     (read-modify-write, modulo 2^word; the read address is registered the cycle before
     the sums arrive); the last k-tile fits the sum to the accumulator's width
     (saturation counted), the first k-tile of a non-accumulating instruction
     overwrites.  The controller fetches in the cycle of the last writes: ``1 + (tiles -
-    1) * S + L + R + P`` cycles.
+    1) * S + L + R + P + 1`` cycles.
 
 Memory
     One data memory per memory of the placement (:mod:`fixar_gen.hw.data_memories`:
@@ -120,6 +127,10 @@ from ..memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELT
 
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
 ISSUE_CYCLES = 3
+#: cycles from the words of a read (stage 1) to where the copies write, range folds
+#: and the matrix unit's lines and weight rows enter the array (stage 2): a register
+#: after each, since ``amem``'s words come through its banks' rotation (or gather)
+WORD_REGISTERS = 1
 
 # controller states
 IDLE, FETCH, DECODE, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, \
@@ -267,7 +278,8 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     lines = math.ceil(instr.m.count / macs)
     tiles = math.ceil(instr.k.count / rows) * math.ceil(instr.n.count / cols)
     slot = max(lines, rows)
-    return 1 + (tiles - 1) * slot + lines + array_latency(rows, cols, "broadcast")
+    return (1 + (tiles - 1) * slot + lines + array_latency(rows, cols, "broadcast")
+            + WORD_REGISTERS)
 
 
 #: vector functions issued one element a step (they share PRNG lanes), folded into the
@@ -283,7 +295,10 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
     the data memory add a stage to every unit, which overlaps the next instruction's
-    fetch (its last writes land in that cycle): no instruction's count changes.
+    fetch (its last writes land in that cycle): no instruction's count changes; the
+    register after the words (:data:`WORD_REGISTERS`) costs an ``mm`` a cycle (its
+    lines enter the array a cycle later) and the element loop none (a copy's or
+    ``range``'s last write lands in the next instruction's DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`)."""
     if isinstance(instr, MatMul):
@@ -672,8 +687,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # (memory_access.extra_lines): phase j < extra reads the j-th of its amem operands
     # (in the order a, b, d, e) into a register per lane, and the last phase (extra)
     # reads the others and issues the step, where the walks advance
-    phases = _amem_phases(s, decoding, in_state[ELEM_START], desc_regs, opcode, fn_is,
-                          serial_f, range_f)
+    phases = _amem_phases(s, state == FETCH, decoding, in_state[ELEM_START], desc_regs,
+                          fetched)
     elem_issue = named(in_state[ELEM_START] & phases["last"], s("elem_issue"))
     advance = elem_issue | in_state[COPY]
     row_done = advance & last_col
@@ -725,9 +740,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     uses_b_rows = named(lane_idx == lane_last, s("lane_wrap"))
     copy_issue = in_state[COPY]
     # every read of the data memory is synchronous: its address is registered in the
-    # issue cycle and the word arrives in the next (stage 1), where the lanes start, the
-    # copies write and range folds; ``_q`` names a value delayed to stage 1
-    copy_now = named(delay(copy_issue, 1, s("copy_q_d{k}")), s("copy_now"))
+    # issue cycle and the word arrives in the next (stage 1), where the lanes start;
+    # ``_q`` names a value delayed to stage 1.  The copies write and range folds a
+    # cycle later (stage 2, ``_w``), from the words registered: a line of ``amem``
+    # arrives through its banks' rotation, which leaves no time for a memory's write
+    # rotation (or a fold) in the same cycle
+    copy_write = named(delay(copy_issue, 1 + WORD_REGISTERS, s("copy_q_d{k}")),
+                       s("copy_write"))
     rd_c0 = mems.data.read(dc["mem"], dc["base"], s("ra_c0"))
     rd_c1 = mems.data.read(dc["mem"], _z(dc["base"], A) + 1, s("ra_c1"))
     # the memories a copy reads and writes: a load the slot's and dst's, a store the
@@ -769,7 +788,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         addr_slot = walk_slot.address(v)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
         copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
-        copy_dsts.append(named(delay(copy_dst, 1, ls("copy_dst_q_d{k}")), ls("copy_dst")))
+        copy_dsts.append(named(delay(copy_dst, 1 + WORD_REGISTERS, ls("copy_dst_q_d{k}"),
+                                     reset=False), ls("copy_dst")))
         dst_addrs.append(addr_dst)
         addrs["a"].append(pyrtl.select(copy_issue, copy_src, addr_a))
         addrs["b"].append(addr_b)
@@ -838,18 +858,34 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                       mems.data.extend(hold), word))
         rd[slot_name] = words
 
+    # range: the lanes' values folded into the current min and max in stage 2 (no lane
+    # runs) and written there; the next step's read of min and max, issued a cycle
+    # later, is a cycle too early to see that write, so a fold right after another
+    # (the same instruction's previous step) starts from the values that fold wrote
+    range_w = named(delay(issued & is_range, WORD_REGISTERS, s("range_w_d{k}")),
+                    s("range_write"))
+    range_prev = delay(range_w, 1, s("range_prev_d{k}"))
+    folded_min = pyrtl.Register(W, name=s("range_min"))
+    folded_max = pyrtl.Register(W, name=s("range_max"))
     for v in range(lanes):
         ls = lane_names[v]
         active = actives[v]
         rd_a, rd_b, rd_d, rd_e = rd["a"][v], rd["b"][v], rd["d"][v], rd["e"][v]
+        # (stage 2: the copies' and range's words, registered)
+        rd_a_w = delay(rd_a, WORD_REGISTERS, ls("a_w_d{k}"), reset=False)
+        active_w = delay(active, WORD_REGISTERS, ls("active_w_d{k}"))
         if v == 0:
-            range_min, range_max = rd_d, rd_e
+            range_min = pyrtl.select(range_prev, folded_min,
+                                     delay(rd_d, WORD_REGISTERS, s("range_d_w_d{k}"),
+                                           reset=False))
+            range_max = pyrtl.select(range_prev, folded_max,
+                                     delay(rd_e, WORD_REGISTERS, s("range_e_w_d{k}"),
+                                           reset=False))
             lane0 = (addrs["b"][0], addrs["e"][0])
-        # range: the lanes' values folded into the current min and max (no lane runs;
-        # the result is written in stage 1, so the next step's read, one cycle behind,
-        # sees it)
-        range_min = pyrtl.select(active & pyrtl.signed_lt(rd_a, range_min), rd_a, range_min)
-        range_max = pyrtl.select(active & pyrtl.signed_gt(rd_a, range_max), rd_a, range_max)
+        range_min = pyrtl.select(active_w & pyrtl.signed_lt(rd_a_w, range_min), rd_a_w,
+                                 range_min)
+        range_max = pyrtl.select(active_w & pyrtl.signed_gt(rd_a_w, range_max), rd_a_w,
+                                 range_max)
         range_in.append((range_min, range_max))
         lane_start = named(issued & active & ~is_range, ls("start"))
         unit = lane_generator(
@@ -867,10 +903,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # (data beside the lane's done bit: no reset, a shift register in synthesis)
         wa_d = delay(dst_addrs[v], 1 + V.LANE_DEPTH, ls("wa_d_d{k}"), reset=False)
         units.append(unit)
-        lane_addr_d.append((copy_dsts[v], rd_a, wa_d, active))
+        lane_addr_d.append((copy_dsts[v], rd_a_w, wa_d, active_w))
 
     range_min, range_max = range_in[-1]
-    range_now = named(issued & is_range, s("range_write"))
+    folded_min.next <<= range_min
+    folded_max.next <<= range_max
     # the serial functions (one element in flight) latch their e and PRNG-lane addresses
     wa_b, wa_e = _reg(A, s("wa_b")), _reg(A, s("wa_e"))
     with pyrtl.conditional_assignment:
@@ -895,29 +932,37 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                       field, rng, pe_generator, port=index)
 
     # -- writes -----------------------------------------------------------------------
-    # (the descriptors hold until the last write: the next fetch is in its cycle)
+    # (the descriptors hold until the last write of the lanes: the next fetch is in its
+    # cycle; a copy's or range's last write, in stage 2, is in the next instruction's
+    # DECODE, before any of its reads, so what it takes of the descriptors is
+    # registered in stage 1, ``_w``)
     # one line of dst a step (lane v at lane 0's address + v; range: its min), lane 0's
     # second write (range's max, the OU state) and the PRNG lane's
     de_mem = desc_regs["e"][0]["mem"]
-    write_mem = pyrtl.select(range_now, dd["mem"],
-                             pyrtl.select(copy_now, copy_dst_mem, dd["mem"]))
+    dst_mem_w = delay(dd["mem"], WORD_REGISTERS, s("dst_mem_w_d{k}"), reset=False)
+    copy_mem_w = delay(copy_dst_mem, WORD_REGISTERS, s("copy_mem_w_d{k}"), reset=False)
+    range_at_w = delay(_z(dd["base"], A), WORD_REGISTERS, s("range_at_w_d{k}"), reset=False)
+    range_at1_w = delay(_z(_z(dd["base"], A) + 1, A), WORD_REGISTERS, s("range_at1_w_d{k}"),
+                        reset=False)
+    write_mem = pyrtl.select(range_w, dst_mem_w,
+                             pyrtl.select(copy_write, copy_mem_w, dd["mem"]))
     d_addresses, d_values, d_enables = [], [], []
-    for v, (unit, (copy_dst, rd_a, wa_d, active)) in enumerate(zip(units, lane_addr_d)):
-        address = pyrtl.select(copy_now, copy_dst, wa_d)
-        value = pyrtl.select(copy_now, rd_a, unit.d_out)
-        enable = (copy_now & active) | unit.done
+    for v, (unit, (copy_dst, rd_a_w, wa_d, active_w)) in enumerate(zip(units, lane_addr_d)):
+        address = pyrtl.select(copy_write, copy_dst, wa_d)
+        value = pyrtl.select(copy_write, rd_a_w, unit.d_out)
+        enable = (copy_write & active_w) | unit.done
         if v == 0:
-            address = pyrtl.select(range_now, _z(dd["base"], A), address)
-            value = pyrtl.select(range_now, range_min, value)
-            enable = range_now | enable
+            address = pyrtl.select(range_w, range_at_w, address)
+            value = pyrtl.select(range_w, range_min, value)
+            enable = range_w | enable
         d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
     mems.data.write_lanes(index, write_mem, d_addresses, d_values, d_enables)
-    mems.data.write_lanes(index, pyrtl.select(range_now, dd["mem"], de_mem),
-                          [pyrtl.select(range_now, _z(_z(dd["base"], A) + 1, A), wa_e)],
-                          [pyrtl.select(range_now, range_max, units[0].e_out)],
-                          [range_now | (units[0].done & writes_e)])
+    mems.data.write_lanes(index, pyrtl.select(range_w, dst_mem_w, de_mem),
+                          [pyrtl.select(range_w, range_at1_w, wa_e)],
+                          [pyrtl.select(range_w, range_max, units[0].e_out)],
+                          [range_w | (units[0].done & writes_e)])
     lane_word = _z(units[0].lane_out, W)
     mems.data.write_lanes(index, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
     for mem, first, second, values, enables in mm["writes"]:
@@ -1024,37 +1069,60 @@ HELD_OPERANDS = ("a", "b", "d")
 PHASED_OPERANDS = ("a", "b", "d", "e")
 
 
-def _amem_phases(s: Scope, decoding, elem_on, desc_regs, opcode, fn_is, serial_f,
-                 range_f) -> dict:
+def _phase_table(case: int) -> dict[str, int]:
+    """The phases of a step whose operands ``PHASED_OPERANDS[i]`` read ``amem`` where
+    bit i of ``case`` is 1: ``extra`` (its lines beyond the first), each operand's
+    phase (its index among the step's ``amem`` lines; ``extra`` when it reads another
+    memory) and ``held_x`` (read before the last phase)."""
+    reads = [bool(case >> i & 1) for i in range(len(PHASED_OPERANDS))]
+    extra = max(sum(reads) - 1, 0)
+    out = {"extra": extra}
+    for i, x in enumerate(PHASED_OPERANDS):
+        before = sum(reads[:i])
+        out[x] = before if reads[i] else extra
+        out[f"held_{x}"] = int(reads[i] and before != extra)
+    return out
+
+
+def _amem_phases(s: Scope, fetching, decoding, elem_on, desc_regs, fetched) -> dict:
     """The phases of an element-loop step that reads more than one line of ``amem``
     (docs/hardware.md, "The activations in banks"), decided in DECODE from the
-    operands' descriptors: ``extra`` (the lines beyond the first: a drain's or a
-    pipelined vec's, else 0), each operand's phase (its index among the step's amem
+    operands' descriptors and two flags of the instruction latched in FETCH from the
+    ``fetched`` word (whether its steps are charged for extra lines and whether it
+    reads dst), so that DECODE's logic starts at registers a level or two away:
+    ``extra`` (the lines beyond the first: a drain's or a pipelined vec's, else 0),
+    each operand's phase (its index among the step's amem
     lines, a, b, d, e in that order; ``extra`` for the operands of other memories),
     ``held_x`` (1: operand x is read before the last phase and held), the ``phase``
     counter (0 .. extra, moving in ELEM_START), ``phase_next`` and ``last``
     (``phase == extra``, a register)."""
     amem = pyrtl.Const(memory_id(ACTIVATION_MEMORY), MEMORY_ID_BITS)
-    reads_dst_f = _any(fn_is, ops.names(reads_dst=True))
-    charged_f = (opcode == Drain.OPCODE) | \
-        ((opcode == Vector.OPCODE) & ~serial_f & ~range_f)
-    reads = {"a": desc_regs["a"][2], "b": desc_regs["b"][2], "d": reads_dst_f,
+    opcode = fetched[:isa.OPCODE_BITS]
+    pos, bits = field_position(Vector, "fn")
+    is_vec = opcode == Vector.OPCODE
+    fn_is = {name: is_vec & (fetched[pos:pos + bits] == k)
+             for k, name in enumerate(VECTOR_FUNCTIONS)}
+    charged = latch((opcode == Drain.OPCODE) |
+                    (is_vec & ~_any(fn_is, SERIAL_FUNCTIONS) & ~_any(fn_is, FOLDED_FUNCTIONS)),
+                    fetching, s("amem_charged"))
+    reads_dst = latch(_any(fn_is, ops.names(reads_dst=True)), fetching, s("amem_reads_dst"))
+    reads = {"a": desc_regs["a"][2], "b": desc_regs["b"][2], "d": reads_dst,
              "e": desc_regs["e"][2]}
     mems_of = {"a": "a", "b": "b", "d": "dst", "e": "e"}
-    in_amem = {x: charged_f & reads[x] & (_z(desc_regs[mems_of[x]][0]["mem"],
-                                              MEMORY_ID_BITS) == amem)
+    in_amem = {x: charged & reads[x] & (_z(desc_regs[mems_of[x]][0]["mem"],
+                                            MEMORY_ID_BITS) == amem)
                for x in PHASED_OPERANDS}
-    before, count = {}, pyrtl.Const(0, 3)
+    # each value a table of the four in_amem bits (a LUT each, no adder chain)
+    index = pyrtl.concat_list([in_amem[x] for x in PHASED_OPERANDS])
+    table = [_phase_table(case) for case in range(1 << len(PHASED_OPERANDS))]
+
+    def decoded(key, bits):
+        return pyrtl.mux(index, *[pyrtl.Const(row[key], bits) for row in table])
+    out = {"extra": latch(decoded("extra", 2), decoding, s("amem_extra"))}
     for x in PHASED_OPERANDS:
-        before[x] = count
-        count = _z(count + _z(in_amem[x], 3), 3)
-    extra_f = _z(pyrtl.select(count > 1, _z(count - 1, 3), pyrtl.Const(0, 3)), 2)
-    out = {"extra": latch(extra_f, decoding, s("amem_extra"))}
-    for x in PHASED_OPERANDS:
-        phase_f = pyrtl.select(in_amem[x], _z(before[x], 2), extra_f)
-        out[x] = latch(phase_f, decoding, s(f"amem_phase_{x}"))
+        out[x] = latch(decoded(x, 2), decoding, s(f"amem_phase_{x}"))
         if x in HELD_OPERANDS:
-            out[f"held_{x}"] = latch(in_amem[x] & (_z(before[x], 2) != extra_f), decoding,
+            out[f"held_{x}"] = latch(decoded(f"held_{x}", 1), decoding,
                                      s(f"amem_held_{x}"))
     phase = _reg(2, s("amem_phase"))
     last = _reg(1, s("amem_last_phase"))
@@ -1285,10 +1353,14 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
 
     # The counters p, k0, n0 are stage 0: they compute the addresses of the line and
     # the weight row of slot p, which the synchronous reads register; the words arrive
-    # in stage 1, where they enter the array with the masks and controls of their slot
-    # (delayed one cycle, ``q``).  The whole stream runs one cycle behind the counters.
+    # in stage 1, where the slot's masks (delayed one cycle, ``q``) select them, and
+    # are registered (WORD_REGISTERS): they enter the array in stage 2 with the slot's
+    # controls.  The whole stream runs two cycles behind the counters.
     def stage1(value, name):
         return named(delay(value, 1, s(f"{name}_q_d{{k}}")), s(name))
+
+    def stage2(value, name):
+        return named(delay(value, 1 + WORD_REGISTERS, s(f"{name}_q_d{{k}}")), s(name))
 
     # -- the activation line of slot p ---------------------------------------------
     # the line's rows m_lo (and m_lo + 1 in FXP16) exist while p < lines, the high
@@ -1325,7 +1397,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
         word16 = pyrtl.concat(pyrtl.select(use_hi, v_hi[:H], pyrtl.Const(0, H)),
                               pyrtl.select(use_lo, v_lo[:H], pyrtl.Const(0, H)))
         words.append(pyrtl.select(mode, word16, word32))
-    act_line = named(pyrtl.concat_list(words), s("act_line"))
+    act_line = named(delay(pyrtl.concat_list(words), WORD_REGISTERS, s("act_line_d{k}"),
+                           reset=False), s("act_line"))
 
     # -- the weight row loaded this cycle --------------------------------------------
     # slot p loads row p + 1 of this tile; the last slot loads row 0 of the next tile;
@@ -1375,18 +1448,19 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
         n_in = n_left >= c if c else pyrtl.Const(1, 1)    # n0 (the next tile's) + c < n_count
         weights.append(pyrtl.select(stage1(k_in & n_in, f"use_c{c}"), values[c][:pe.weight],
                                     pyrtl.Const(0, pe.weight)))
-    load_data = named(pyrtl.concat_list(weights), s("load_data"))
+    load_data = named(delay(pyrtl.concat_list(weights), WORD_REGISTERS, s("load_data_d{k}"),
+                            reset=False), s("load_data"))
 
     sums = array_generator(s.sub("array"), R, C, pe, act_line=act_line,
-                           line_mode=_z(mode, 1), line_valid=stage1(line_valid, "line_valid"),
-                           load_en=stage1(load_en, "load_en"),
-                           load_row=stage1(load_row, "load_row"), load_data=load_data,
+                           line_mode=_z(mode, 1), line_valid=stage2(line_valid, "line_valid"),
+                           load_en=stage2(load_en, "load_en"),
+                           load_row=stage2(load_row, "load_row"), load_data=load_data,
                            pe_generator=pe_generator)
 
     # -- metadata travelling with each line: the array's latency (R + its PEs' product
-    #    registers) from stage 0 to the cycle before its sums (the accumulator's read
-    #    address), one more to the sums
-    latency = array_latency(R, C, "broadcast")
+    #    registers) and the words' registers from stage 0 to the cycle before its sums
+    #    (the accumulator's read address), one more to the sums
+    latency = array_latency(R, C, "broadcast") + WORD_REGISTERS
     last_line = running & last_tile & line_last
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), d_line, last_line])

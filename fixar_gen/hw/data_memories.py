@@ -552,41 +552,47 @@ class DataMemories:
                     banks.read_strided[p] <<= flag
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
-                writes = sorted((w for w in self._line_writes if w[0] == p and m in w[6]),
-                                key=lambda w: w[5])
-                address = pyrtl.Const(0, self.addr_bits)
-                second = None
-                words = [pyrtl.Const(0, banks.width)] * banks.banks
-                enables = [pyrtl.Const(0, 1)] * banks.banks
-                for _, mem_id, a0, values, ens, host, _, a1 in reversed(writes):
-                    if len(values) > banks.banks:
-                        raise ValueError(f"a line of {len(values)} words on memory {m} of "
-                                         f"{banks.banks} banks")
-                    here = mem_id == k
-                    wanted = pyrtl.Const(0, 1)
-                    for e in ens:
-                        wanted = wanted | e
-                    take = here & wanted
-                    address = pyrtl.select(take, a0, address)
-                    if banks.halves:
-                        at = a1 if a1 is not None else _z(a0 + half, self.addr_bits)
-                        second = at if second is None else pyrtl.select(take, at, second)
-                    words = [pyrtl.select(take, _z(values[j], banks.width), words[j])
-                             if j < len(values) else words[j] for j in range(banks.banks)]
-                    enables = [pyrtl.select(take, ens[j] & here, enables[j])
-                               if j < len(ens) else pyrtl.select(take, pyrtl.Const(0, 1),
-                                                                 enables[j])
-                               for j in range(banks.banks)]
+                writes = [w for w in self._line_writes if w[0] == p and m in w[6]]
+                address, second, words, enables = self._write_choice(m, k, banks, writes,
+                                                                     half)
                 banks.write_address[p] <<= address[:banks.addr_bits]
                 if banks.halves:
-                    if second is None:
-                        second = pyrtl.Const(0, self.addr_bits)
                     banks.write_address2[p] <<= second[:banks.addr_bits]
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
                     banks.write_enables[p][j] <<= enables[j]
         for flag, value in flags.values():
             flag <<= value
+
+    def _write_choice(self, m: str, k: int, banks: InterleavedBanks, writes: list,
+                      half: pyrtl.WireVector) -> tuple:
+        """The write line port's address, second start (memories with halves), words
+        and enables from the write requests ``writes`` that can name memory ``m`` (id
+        ``k``): a core's request is taken when it names ``m`` and enables a word (the
+        programs make at most one a port and cycle), the host's when no core's is.  The
+        choice is an AND-OR of the requests (:func:`_pick`), not a chain of
+        multiplexers, so that a word passes one level whichever request it comes from
+        (the matrix unit's accumulators, read, added and fitted in one cycle, have no
+        level to spare)."""
+        A = self.addr_bits
+        takes = []
+        for _, mem_id, _, values, ens, host, _, _ in writes:
+            if len(values) > banks.banks:
+                raise ValueError(f"a line of {len(values)} words on memory {m} of "
+                                 f"{banks.banks} banks")
+            takes.append((mem_id == k) & _any(ens))
+        busy = _any([t for t, w in zip(takes, writes) if not w[5]])
+        takes = [t & ~busy if w[5] else t for t, w in zip(takes, writes)]
+        address = _pick([(t, w[2]) for t, w in zip(takes, writes)], A)
+        second = None
+        if banks.halves:
+            second = _pick([(t, w[7] if w[7] is not None else _z(w[2] + half, A))
+                            for t, w in zip(takes, writes)], A)
+        words = [_pick([(t, w[3][j]) for t, w in zip(takes, writes) if j < len(w[3])],
+                       banks.width) for j in range(banks.banks)]
+        enables = [_any([t & w[4][j] for t, w in zip(takes, writes) if j < len(w[4])])
+                   for j in range(banks.banks)]
+        return address, second, words, enables
 
     @staticmethod
     def _grants(m: str, p: int, cores: list, halves: bool) -> dict:

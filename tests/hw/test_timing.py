@@ -526,32 +526,29 @@ def test_nothing_decodes_the_instruction_register_combinationally(controller_rep
 
 @pytest.mark.slow
 @pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 12/13 are open: with amem in 4P banks the "
-                   "banks' read data reach the element loop's copy into smem and the array "
-                   "through the line's rotation unregistered (7.10 ns, slack -1.00, 1,008 "
-                   "failing endpoint bits on 065479e + the one-core Yosys merge; "
-                   "docs/hardware.md)")
 def test_the_controller_of_a_core_fits_the_clock_by_the_delay_model(controller_report):
     """Issue 13's clock for the controller: no endpoint it computes is later than
     6.1 ns under docs/hardware.md's delay model (measured 6.01 ns at 5ae72ec, 8.33 before
     its decisions were registered a cycle ahead; 6.33 ns with the banked memories,
     f032a8d, 2 bits of cmem's line-port bank read address; 5.67 ns since the line ports'
     requests start at registers; 5.65 ns, the accumulator's read-modify-write, since the
-    ports' grants are registered too, docs/hardware.md)."""
+    ports' grants are registered too; 6.27 ns and 4 failing bits with amem in 4P banks,
+    the amem phases' decode from ``instr``; 5.60 ns since amem's words are registered
+    before their writers and the phases decode from flags latched in FETCH,
+    docs/hardware.md)."""
     assert controller_report.failing_endpoints == 0, controller_report.worst.summary()
 
 
 @pytest.mark.slow
 @pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 13 is open: one bank read-address bit of "
-                   "a line port with halves (Yosys leaves it unnamed) is 9 LUT levels from "
-                   "a request's address through the choice of the second half line's start "
-                   "(docs/hardware.md, Known gaps; 27 bits at 9-10 before)")
 def test_the_controller_of_a_core_stays_within_eight_lut_levels(controller_report):
     """Issue 13's budget for the controller: no path into a register it computes has
-    more than 8 LUT levels (measured on this version: 9 at most, 1 endpoint bit over 8;
-    10 and 27 bits before the states that read were entered as a sum of products, pc +
-    1 kept beside pc, the weight-row request and the line ports' grants registered a
-    cycle ahead, docs/hardware.md)."""
+    more than 8 LUT levels (measured on this version: 8 at most, 0 endpoint bits over 8;
+    12 levels with amem in 4P banks, its phases decoded from ``instr``; 9 at most and 1
+    bit over 8 before, a line port's second half line's start; 10 and 27 bits before the
+    states that read were entered as a sum of products, pc + 1 kept beside pc, the
+    weight-row request and the line ports' grants registered a cycle ahead,
+    docs/hardware.md).  The line ports' grant registers are the memories' (13 levels
+    from ``last_col``, docs/hardware.md, Known gaps)."""
     assert controller_report.deepest.lut_levels <= 8, controller_report.deepest.summary()
     assert controller_report.deep_endpoints == 0
