@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for soft in (True, False):
         adam = (g, m, s, w, w.copy(), *outs, 900, 0, 100, 0, 0, 10, 2, *Q32,
                 999, 0, 1, 0, 0, 10, 2, 0, HI, True, 32, True,
-                1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32)
+                1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32,
+                n, n)
         print(f"adam, {n:,} parameters, {'with' if soft else 'without'} the soft update: "
               f"{fastest(lambda: k.adam(*adam), max(args.calls // 6, 1)):.1f} us")
     return 0

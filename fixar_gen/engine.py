@@ -1212,11 +1212,16 @@ class EngineMachine(GoldenMachine):
         adam = engine_numba.kernels().adam_packed
         eps_s = _eps_in(c_fmt, s_fmt)
         # the parameter's logical columns (its buffer, and its target's, may be wider: a
-        # weight's padded row stride); the others are whole buffers of that shape
+        # weight's padded row stride, which the kernel steps over); the others are
+        # whole buffers of that shape
         n = w_ins.cols.count
         shape = (table[iw].rows, n)
-        padded = table[iw].cols != n
-        scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
+        ws = table[iw].cols
+        if soft is not None and table[soft[2].dst].cols != ws:
+            return None
+        padded = ws != n
+        scratch = [np.empty(shape if k < 2 else (shape[0], ws), dtype=np.int64)
+                   for k in range(4 if soft else 3)]
         flat = [a.reshape(-1) for a in scratch]     # follows scratch through the swaps
         codes = engine_numba.ROUNDING_CODES
         m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
@@ -1241,16 +1246,11 @@ class EngineMachine(GoldenMachine):
         packed[25], packed[28], packed[29:35] = shift_m, shift_w, w_args
         packed[35] = soft is not None
         packed[42:48] = t_args if soft is not None else (0, 0, 0, False, 64, True)
+        packed[48:50] = n, ws
         variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42)])
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
-
-        def logical(i: int) -> np.ndarray:
-            """Buffer i's first n columns, flat (a copy when its rows are wider)."""
-            a = self.state[i]
-            return a.reshape(-1) if a.shape[1] == n else \
-                np.ascontiguousarray(a[:, :n]).reshape(-1)
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -1283,11 +1283,11 @@ class EngineMachine(GoldenMachine):
                     if 0 <= t_shift <= 62 else None
                 if split is None:
                     return alone()
-                target, t_parts = logical(it), (*split, t_shift, *t_args)
+                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
             packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
                                 *t_parts[:6])
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       logical(iw), target, *flat[:3],
+                       state[iw].reshape(-1), target, *flat[:3],
                        flat[3] if soft is not None else no_soft, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
@@ -1300,13 +1300,13 @@ class EngineMachine(GoldenMachine):
             for k, (i, pc, count, lo, hi) in enumerate(results):
                 bits = max(int(hi).bit_length(), (-int(lo)).bit_length())
                 if padded and i in (iw, it):
-                    # the logical columns written back; the padding keeps its words
-                    state[i][:, :n] = scratch[k]
+                    # the padding keeps its words (the kernel wrote the logical columns)
+                    scratch[k][:, n:] = state[i][:, n:]
                     bound[i] = max(bound[i], bits)
                 else:
-                    state[i], scratch[k] = scratch[k], state[i]
-                    flat[k] = scratch[k].reshape(-1)
                     bound[i] = bits
+                state[i], scratch[k] = scratch[k], state[i]
+                flat[k] = scratch[k].reshape(-1)
                 if count:
                     self._pc = pc
                     self._count(int(count), i)
