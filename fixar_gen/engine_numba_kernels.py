@@ -234,41 +234,44 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
     mx_w = w_lo
     ok = True
     for r in range(g.size // max(n, 1)):
-        for j in range(n):
-            i = r * n + j
-            k = r * ws + j
-            gg = g[i]
-            mq, n1 = fit(round_split(m[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
+        # row r's slices: an index from range() is known non-negative, so the loop
+        # vectorizes (a computed index r * n + j would need numba's wraparound check)
+        gr, mr, sr, mo, so = (g[r * n:r * n + n], m[r * n:r * n + n], sv[r * n:r * n + n],
+                              m_out[r * n:r * n + n], s_out[r * n:r * n + n])
+        wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
+        for i in range(n):
+            gg = gr[i]
+            mq, n1 = fit(round_split(mr[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
                                      m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
             cm += n1
-            m_out[i] = mq
+            mo[i] = mq
             mn_m = min(mn_m, mq)
             mx_m = max(mx_m, mq)
-            x = sv[i]
+            x = sr[i]
             root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l,
                                                    v_s, v_shift, v_half, v_mode))
             sq, n1 = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
             cs += n1
-            s_out[i] = sq
+            so[i] = sq
             mn_s = min(mn_s, sq)
             mx_s = max(mx_s, sq)
-            floor, fine = weight_step(w[k], mq, sq, eps_s, shift_m, c, limit, shift,
+            floor, fine = weight_step(wr[i], mq, sq, eps_s, shift_m, c, limit, shift,
                                       w_half, w_mode)
             ok &= exact & fine
             wq, n1 = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
             cw += n1
-            w_out[k] = wq
+            wo[i] = wq
             mn_w = min(mn_w, wq)
             mx_w = max(mx_w, wq)
     if soft:
         for r in range(g.size // max(n, 1)):
-            for j in range(n):
-                k = r * ws + j
-                tq, n1 = fit(round_split(t[k], w_out[k], t1h, t1l, t2h, t2l, t_s,
-                                         t_shift, t_half, t_mode), t_lo, t_hi, t_sat,
-                             t_mask, t_sign)
+            row = slice(r * ws, r * ws + n)
+            tr, wr, to = t[row], w_out[row], t_out[row]
+            for i in range(n):
+                tq, n1 = fit(round_split(tr[i], wr[i], t1h, t1l, t2h, t2l, t_s, t_shift,
+                                         t_half, t_mode), t_lo, t_hi, t_sat, t_mask, t_sign)
                 ct += n1
-                t_out[k] = tq
+                to[i] = tq
                 mn_t = min(mn_t, tq)
                 mx_t = max(mx_t, tq)
     return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ct, mn_t, mx_t, ok
