@@ -897,6 +897,13 @@ class EngineMachine(GoldenMachine):
         no_acc = np.empty((0, 0), dtype=np.int64)
         packed = np.array((bias_shift, relu, *args, *dact_args), dtype=np.int64)
         assert packed.size == engine_numba.DRAIN_SCALARS
+        # operands that are strided views (a buffer's padded row stride, a slice of its
+        # columns) go through contiguous copies: the kernel's loops vectorize only over
+        # contiguous rows (about 5x faster).  Not when a folded dact_relu's buffers are
+        # also the drain's: the kernel reads there what it wrote in the same pass.
+        shape = (ins.rows.count, ins.cols.count)
+        stage = _Staging() if dact is None or len(
+            {iacc, idst, ibias, dact[1].b, dact[1].dst}) == 5 else None
 
         def run(product=None, product_bits: int = 0) -> bool:
             """The drain of the accumulator, or (fused with its matrix product) of
@@ -923,9 +930,17 @@ class EngineMachine(GoldenMachine):
             if monitors:
                 seg_min.fill(top)
                 seg_max.fill(bottom)
-            count, lo, hi, count2, lo2, hi2 = drain(
-                z, acc_out, bias, state[idst][rows, cols], seg, seg_min, seg_max, *tail,
-                packed)
+            out = state[idst][rows, cols]
+            if stage is None:
+                count, lo, hi, count2, lo2, hi2 = drain(
+                    z, acc_out, bias, out, seg, seg_min, seg_max, *tail, packed)
+            else:
+                outputs = (acc_out, out, tail[1])
+                count, lo, hi, count2, lo2, hi2 = drain(
+                    stage.read(0, z), stage.write(1, acc_out), stage.read(2, bias),
+                    stage.write(3, out), seg, seg_min, seg_max, stage.read(4, tail[0]),
+                    stage.write(5, tail[1]), packed)
+                stage.back(outputs)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
             if dact is not None:
@@ -1359,6 +1374,43 @@ def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
                                              FixedFormat(64, s_fmt.frac))[0][0]), 1)
         return cache[eps]
     return eps_s
+
+
+class _Staging:
+    """Contiguous stand-ins for a kernel's strided operands (numba compiles a loop over
+    a strided view with its strides unknown, and LLVM does not vectorize it): an input
+    view is copied in, an output written there and copied out.  Operands by position;
+    contiguous ones pass as they are."""
+
+    def __init__(self):
+        self.copies: dict[int, np.ndarray] = {}
+        self.pending: list[int] = []
+
+    def _copy(self, k: int, view: np.ndarray) -> np.ndarray:
+        copy = self.copies.get(k)
+        if copy is None or copy.shape != view.shape or copy.dtype != view.dtype:
+            copy = self.copies[k] = np.empty(view.shape, view.dtype)
+        return copy
+
+    def read(self, k: int, view: np.ndarray) -> np.ndarray:
+        if view.flags.c_contiguous:
+            return view
+        copy = self._copy(k, view)
+        np.copyto(copy, view)
+        return copy
+
+    def write(self, k: int, view: np.ndarray) -> np.ndarray:
+        if view.flags.c_contiguous:
+            return view
+        self.pending.append(k)
+        return self._copy(k, view)
+
+    def back(self, views) -> None:
+        """The outputs' copies into their views (``views`` in the order of the
+        write positions 1, 3, 5, ...)."""
+        for k in self.pending:
+            np.copyto(views[k // 2], self.copies[k])
+        self.pending.clear()
 
 
 def _drain_bias(state, bound, ibias: int, bias_shift: int, bz: int, src: slice,
