@@ -935,6 +935,11 @@ class EngineMachine(GoldenMachine):
                 count, lo, hi, count2, lo2, hi2 = drain(
                     z, acc_out, bias, out, seg, seg_min, seg_max, *tail, packed)
             else:
+                if acc_out.size and not acc_out.flags.c_contiguous:
+                    # the accumulator straight from the exact product (one pass, not
+                    # the kernel's into a copy and the copy's)
+                    np.copyto(acc_out, z, casting="unsafe")
+                    acc_out = no_acc
                 outputs = (acc_out, out, tail[1])
                 count, lo, hi, count2, lo2, hi2 = drain(
                     stage.read(0, z), stage.write(1, acc_out), stage.read(2, bias),
