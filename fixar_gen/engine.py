@@ -901,7 +901,6 @@ class EngineMachine(GoldenMachine):
         # columns) go through contiguous copies: the kernel's loops vectorize only over
         # contiguous rows (about 5x faster).  Not when a folded dact_relu's buffers are
         # also the drain's: the kernel reads there what it wrote in the same pass.
-        shape = (ins.rows.count, ins.cols.count)
         stage = _Staging() if dact is None or len(
             {iacc, idst, ibias, dact[1].b, dact[1].dst}) == 5 else None
 
