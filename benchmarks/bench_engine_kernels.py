@@ -85,6 +85,28 @@ def main(argv: list[str] | None = None) -> int:
             "dact_relu": fastest(lambda: k.dact_relu(x, y, out, 2, 2, *Q32), args.calls)}
         print(f"{shape[0]}x{shape[1]}: " + ", ".join(f"{name} {t:.1f} us"
                                                       for name, t in times.items()))
+    # the same 64 x 400 drain (relu, bias, monitor, the accumulator written) into rows
+    # padded to 402 words: numba's loop over strided views, and through the engine's
+    # contiguous copies (fixar_gen.engine._Staging)
+    from fixar_gen.engine import _Staging
+    z = rng.random((64, 400)) * 1e9
+    seg = np.full(64, -1, I64)
+    seg[:32] = 0
+    seg_min, seg_max = np.full(1, 2**62, I64), np.full(1, -2**62, I64)
+    acc, out = np.empty((64, 402), I64)[:, :400], np.empty((64, 402), I64)[:, :400]
+    bias = rng.integers(-1000, 1000, (1, 402))[:, :400]
+    scalars = (4, True, 8, 2, *Q32, 0, 2, *Q32, seg, seg_min, seg_max, empty, empty,
+               0, 0, 0, 0, False, 64, True)
+    stage = _Staging()
+
+    def staged():
+        k.drain(stage.read(0, z), stage.write(1, acc), stage.read(2, bias),
+                stage.write(3, out), *scalars)
+        stage.back((acc, out, empty))
+
+    print(f"64x400 drain into padded rows: strided views "
+          f"{fastest(lambda: k.drain(z, acc, bias, out, *scalars), args.calls):.1f} us, "
+          f"staged through contiguous copies {fastest(staged, args.calls):.1f} us")
     if hasattr(k, "drain_packed"):
         # the call itself: a 1 x 1 drain with its 23 scalars as arguments and packed
         z, acc, bias, out = np.ones((1, 1)), empty, np.zeros((1, 1), I64), np.empty((1, 1), I64)
@@ -105,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     for soft in (True, False):
         adam = (g, m, s, w, w.copy(), *outs, 900, 0, 100, 0, 0, 10, 2, *Q32,
                 999, 0, 1, 0, 0, 10, 2, 0, HI, True, 32, True,
-                1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32)
+                1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32,
+                n, n)
         print(f"adam, {n:,} parameters, {'with' if soft else 'without'} the soft update: "
               f"{fastest(lambda: k.adam(*adam), max(args.calls // 6, 1)):.1f} us")
     return 0

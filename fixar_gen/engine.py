@@ -897,6 +897,12 @@ class EngineMachine(GoldenMachine):
         no_acc = np.empty((0, 0), dtype=np.int64)
         packed = np.array((bias_shift, relu, *args, *dact_args), dtype=np.int64)
         assert packed.size == engine_numba.DRAIN_SCALARS
+        # operands that are strided views (a buffer's padded row stride, a slice of its
+        # columns) go through contiguous copies: the kernel's loops vectorize only over
+        # contiguous rows (about 5x faster).  Not when a folded dact_relu's buffers are
+        # also the drain's: the kernel reads there what it wrote in the same pass.
+        stage = _Staging() if dact is None or len(
+            {iacc, idst, ibias, dact[1].b, dact[1].dst}) == 5 else None
 
         def run(product=None, product_bits: int = 0) -> bool:
             """The drain of the accumulator, or (fused with its matrix product) of
@@ -923,9 +929,22 @@ class EngineMachine(GoldenMachine):
             if monitors:
                 seg_min.fill(top)
                 seg_max.fill(bottom)
-            count, lo, hi, count2, lo2, hi2 = drain(
-                z, acc_out, bias, state[idst][rows, cols], seg, seg_min, seg_max, *tail,
-                packed)
+            out = state[idst][rows, cols]
+            if stage is None:
+                count, lo, hi, count2, lo2, hi2 = drain(
+                    z, acc_out, bias, out, seg, seg_min, seg_max, *tail, packed)
+            else:
+                if acc_out.size and not acc_out.flags.c_contiguous:
+                    # the accumulator straight from the exact product (one pass, not
+                    # the kernel's into a copy and the copy's)
+                    np.copyto(acc_out, z, casting="unsafe")
+                    acc_out = no_acc
+                outputs = (acc_out, out, tail[1])
+                count, lo, hi, count2, lo2, hi2 = drain(
+                    stage.read(0, z), stage.write(1, acc_out), stage.read(2, bias),
+                    stage.write(3, out), seg, seg_min, seg_max, stage.read(4, tail[0]),
+                    stage.write(5, tail[1]), packed)
+                stage.back(outputs)
             self._count(int(count), idst)
             self._written(idst, whole, K.bits_of(hi, lo))
             if dact is not None:
@@ -1212,11 +1231,16 @@ class EngineMachine(GoldenMachine):
         adam = engine_numba.kernels().adam_packed
         eps_s = _eps_in(c_fmt, s_fmt)
         # the parameter's logical columns (its buffer, and its target's, may be wider: a
-        # weight's padded row stride); the others are whole buffers of that shape
+        # weight's padded row stride, which the kernel steps over); the others are
+        # whole buffers of that shape
         n = w_ins.cols.count
         shape = (table[iw].rows, n)
-        padded = table[iw].cols != n
-        scratch = [np.empty(shape, dtype=np.int64) for _ in range(4 if soft else 3)]
+        ws = table[iw].cols
+        if soft is not None and table[soft[2].dst].cols != ws:
+            return None
+        padded = ws != n
+        scratch = [np.empty(shape if k < 2 else (shape[0], ws), dtype=np.int64)
+                   for k in range(4 if soft else 3)]
         flat = [a.reshape(-1) for a in scratch]     # follows scratch through the swaps
         codes = engine_numba.ROUNDING_CODES
         m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
@@ -1241,16 +1265,11 @@ class EngineMachine(GoldenMachine):
         packed[25], packed[28], packed[29:35] = shift_m, shift_w, w_args
         packed[35] = soft is not None
         packed[42:48] = t_args if soft is not None else (0, 0, 0, False, 64, True)
+        packed[48:50] = n, ws
         variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42)])
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
-
-        def logical(i: int) -> np.ndarray:
-            """Buffer i's first n columns, flat (a copy when its rows are wider)."""
-            a = self.state[i]
-            return a.reshape(-1) if a.shape[1] == n else \
-                np.ascontiguousarray(a[:, :n]).reshape(-1)
 
         def run() -> bool:
             state, bound = self.state, self.bound
@@ -1283,11 +1302,11 @@ class EngineMachine(GoldenMachine):
                     if 0 <= t_shift <= 62 else None
                 if split is None:
                     return alone()
-                target, t_parts = logical(it), (*split, t_shift, *t_args)
+                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
             packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
                                 *t_parts[:6])
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       logical(iw), target, *flat[:3],
+                       state[iw].reshape(-1), target, *flat[:3],
                        flat[3] if soft is not None else no_soft, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
@@ -1300,13 +1319,13 @@ class EngineMachine(GoldenMachine):
             for k, (i, pc, count, lo, hi) in enumerate(results):
                 bits = max(int(hi).bit_length(), (-int(lo)).bit_length())
                 if padded and i in (iw, it):
-                    # the logical columns written back; the padding keeps its words
-                    state[i][:, :n] = scratch[k]
+                    # the padding keeps its words (the kernel wrote the logical columns)
+                    scratch[k][:, n:] = state[i][:, n:]
                     bound[i] = max(bound[i], bits)
                 else:
-                    state[i], scratch[k] = scratch[k], state[i]
-                    flat[k] = scratch[k].reshape(-1)
                     bound[i] = bits
+                state[i], scratch[k] = scratch[k], state[i]
+                flat[k] = scratch[k].reshape(-1)
                 if count:
                     self._pc = pc
                     self._count(int(count), i)
@@ -1359,6 +1378,43 @@ def _eps_in(c_fmt: FixedFormat, s_fmt: FixedFormat):
                                              FixedFormat(64, s_fmt.frac))[0][0]), 1)
         return cache[eps]
     return eps_s
+
+
+class _Staging:
+    """Contiguous stand-ins for a kernel's strided operands (numba compiles a loop over
+    a strided view with its strides unknown, and LLVM does not vectorize it): an input
+    view is copied in, an output written there and copied out.  Operands by position;
+    contiguous ones pass as they are."""
+
+    def __init__(self):
+        self.copies: dict[int, np.ndarray] = {}
+        self.pending: list[int] = []
+
+    def _copy(self, k: int, view: np.ndarray) -> np.ndarray:
+        copy = self.copies.get(k)
+        if copy is None or copy.shape != view.shape or copy.dtype != view.dtype:
+            copy = self.copies[k] = np.empty(view.shape, view.dtype)
+        return copy
+
+    def read(self, k: int, view: np.ndarray) -> np.ndarray:
+        if view.flags.c_contiguous:
+            return view
+        copy = self._copy(k, view)
+        np.copyto(copy, view)
+        return copy
+
+    def write(self, k: int, view: np.ndarray) -> np.ndarray:
+        if view.flags.c_contiguous:
+            return view
+        self.pending.append(k)
+        return self._copy(k, view)
+
+    def back(self, views) -> None:
+        """The outputs' copies into their views (``views`` in the order of the
+        write positions 1, 3, 5, ...)."""
+        for k in self.pending:
+            np.copyto(views[k // 2], self.copies[k])
+        self.pending.clear()
 
 
 def _drain_bias(state, bound, ibias: int, bias_shift: int, bz: int, src: slice,

@@ -204,13 +204,16 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
          v1h, v1l, v2h, v2l, v_s, v_shift, v_mode, s_lo, s_hi, s_sat, s_width, s_signed,
          eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed,
          soft, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode, t_lo, t_hi, t_sat, t_width,
-         t_signed):
+         t_signed, n, ws):
     # adam_m, adam_s and adam_w of one parameter in one pass over flat arrays, each
     # element's results from that element alone (what the instructions give in
     # program order): new m, s and w into m_out, s_out, w_out; with ``soft``, the
     # soft update of the target t from the new w too, into t_out (a second loop, so
-    # neither loop branches).  Returns the saturation count, min and max of m, of s,
-    # of w and of t, and whether every element was within the kernels' bounds.
+    # neither loop branches).  The parameter has rows of n elements: g, m, sv, m_out
+    # and s_out hold them n apart, w, t, w_out and t_out ws >= n apart (a weight's
+    # padded row stride; their padding is neither read nor written).  Returns the
+    # saturation count, min and max of m, of s, of w and of t, and whether every
+    # element was within the kernels' bounds.
     m_half, v_half, w_half, t_half = (half_of(m_shift), half_of(v_shift),
                                       half_of(shift), half_of(t_shift))
     m_mask, m_sign = wrapper(m_width, m_signed)
@@ -230,38 +233,47 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
     mn_w = w_hi
     mx_w = w_lo
     ok = True
-    for i in range(g.size):
-        gg = g[i]
-        mq, n = fit(round_split(m[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
-                                m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
-        cm += n
-        m_out[i] = mq
-        mn_m = min(mn_m, mq)
-        mx_m = max(mx_m, mq)
-        x = sv[i]
-        root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l, v_s,
-                                               v_shift, v_half, v_mode))
-        sq, n = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
-        cs += n
-        s_out[i] = sq
-        mn_s = min(mn_s, sq)
-        mx_s = max(mx_s, sq)
-        floor, fine = weight_step(w[i], mq, sq, eps_s, shift_m, c, limit, shift, w_half,
-                                  w_mode)
-        ok &= exact & fine
-        wq, n = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
-        cw += n
-        w_out[i] = wq
-        mn_w = min(mn_w, wq)
-        mx_w = max(mx_w, wq)
+    for r in range(g.size // max(n, 1)):
+        # row r's slices: an index from range() is known non-negative, so the loop
+        # vectorizes (a computed index r * n + j would need numba's wraparound check)
+        gr, mr, sr, mo, so = (g[r * n:r * n + n], m[r * n:r * n + n], sv[r * n:r * n + n],
+                              m_out[r * n:r * n + n], s_out[r * n:r * n + n])
+        wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
+        for i in range(n):
+            gg = gr[i]
+            mq, n1 = fit(round_split(mr[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
+                                     m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
+            cm += n1
+            mo[i] = mq
+            mn_m = min(mn_m, mq)
+            mx_m = max(mx_m, mq)
+            x = sr[i]
+            root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l,
+                                                   v_s, v_shift, v_half, v_mode))
+            sq, n1 = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
+            cs += n1
+            so[i] = sq
+            mn_s = min(mn_s, sq)
+            mx_s = max(mx_s, sq)
+            floor, fine = weight_step(wr[i], mq, sq, eps_s, shift_m, c, limit, shift,
+                                      w_half, w_mode)
+            ok &= exact & fine
+            wq, n1 = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
+            cw += n1
+            wo[i] = wq
+            mn_w = min(mn_w, wq)
+            mx_w = max(mx_w, wq)
     if soft:
-        for i in range(g.size):
-            tq, n = fit(round_split(t[i], w_out[i], t1h, t1l, t2h, t2l, t_s, t_shift,
-                                    t_half, t_mode), t_lo, t_hi, t_sat, t_mask, t_sign)
-            ct += n
-            t_out[i] = tq
-            mn_t = min(mn_t, tq)
-            mx_t = max(mx_t, tq)
+        for r in range(g.size // max(n, 1)):
+            row = slice(r * ws, r * ws + n)
+            tr, wr, to = t[row], w_out[row], t_out[row]
+            for i in range(n):
+                tq, n1 = fit(round_split(tr[i], wr[i], t1h, t1l, t2h, t2l, t_s, t_shift,
+                                         t_half, t_mode), t_lo, t_hi, t_sat, t_mask, t_sign)
+                ct += n1
+                to[i] = tq
+                mn_t = min(mn_t, tq)
+                mx_t = max(mx_t, tq)
     return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ct, mn_t, mx_t, ok
 
 
@@ -386,7 +398,7 @@ def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, p):
                 p[24], p[25], p[26], p[27], p[28], p[29], p[30], p[31], p[32] != 0,
                 p[33], p[34] != 0,
                 p[35] != 0, p[36], p[37], p[38], p[39], p[40], p[41], p[42], p[43],
-                p[44], p[45] != 0, p[46], p[47] != 0)
+                p[44], p[45] != 0, p[46], p[47] != 0, p[48], p[49])
 
 
 @jit
