@@ -619,7 +619,8 @@ class EngineMachine(GoldenMachine):
         (c1, c2, F) from the constants row (read each run: step sizes change)."""
         idst = ins.dst
         ((ia, ra, ca, fa),) = self._vec_parts(ins, "a")
-        d_fmt, ic = self.table[idst].fmt, ins.c
+        # the destination's format, with the operation's own rounding (adam_m's)
+        d_fmt, ic = ops.VECTOR[ins.fn].result_format(self.table[idst].fmt), ins.c
         rows, cols = ins.rows.slice, ins.cols.slice
         if self.kernels == "numba":
             return self._nb_blend(ins, (ia, ra, ca), constants)
@@ -772,7 +773,7 @@ class EngineMachine(GoldenMachine):
         rows, cols = ins.rows.slice, ins.cols.slice
         shape = (ins.rows.count, ins.cols.count)
         out = np.empty(shape, dtype=np.int64)
-        d_fmt = self.table[idst].fmt
+        d_fmt = ops.VECTOR[ins.fn].result_format(self.table[idst].fmt)
         fmt_args = _fmt_args(d_fmt)
         mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
         # the blend cannot fail once split: it writes d in place (each element reads
@@ -831,7 +832,7 @@ class EngineMachine(GoldenMachine):
         rows, cols = ins.rows.slice, ins.cols.slice
         shape = (ins.rows.count, ins.cols.count)
         out = np.empty(shape, dtype=np.int64)
-        d_fmt = self.table[idst].fmt
+        d_fmt = ops.VECTOR[ins.fn].result_format(self.table[idst].fmt)
         fmt_args = _fmt_args(d_fmt)
         mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
         if not 0 <= shift <= 62:
@@ -1218,6 +1219,7 @@ class EngineMachine(GoldenMachine):
         table = self.table
         ig, im, is_, iw = m_ins.a, m_ins.dst, s_ins.dst, w_ins.dst
         m_fmt, s_fmt, w_fmt = table[im].fmt, table[is_].fmt, table[iw].fmt
+        m_round = ops.VECTOR[m_ins.fn].result_format(m_fmt)        # adam_m's own rounding
         g_fmt, ic_m, ic_s, ic_w = table[ig].fmt, m_ins.c, s_ins.c, w_ins.c
         m_constants = self._adam_m_constants(m_ins)
         fc_s, c_fmt = table[ic_s].fmt.frac, table[ic_w].fmt
@@ -1243,7 +1245,7 @@ class EngineMachine(GoldenMachine):
                    for k in range(4 if soft else 3)]
         flat = [a.reshape(-1) for a in scratch]     # follows scratch through the swaps
         codes = engine_numba.ROUNDING_CODES
-        m_args = (codes[m_fmt.rounding], *_fmt_args(m_fmt))
+        m_args = (codes[m_round.rounding], *_fmt_args(m_fmt))
         s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
         no_soft = np.empty(0, dtype=np.int64)

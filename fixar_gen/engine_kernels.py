@@ -10,7 +10,8 @@ Why each is exact (docs/numerics.md, "The execution engine"):
 - :func:`round_shift` rounds v / 2**s with one add and one arithmetic shift:
   floor((v + 2**(s-1) - 1 + lsb) / 2**s) is round-half-to-even when lsb is the parity of
   floor(v / 2**s), and floor((v + 2**(s-1)) / 2**s) is round-half-up; |v| < 2**62 keeps
-  the add inside int64.
+  the add inside int64; floor((v + (2**s - 1 if v < 0 else 0)) / 2**s) rounds toward
+  zero.
 - :func:`blend` forms x * c1 + y * c2 exactly: when a product could reach 2**60 the
   constants are split at bit s (c = ch * 2**s + cl, 0 <= cl < 2**s), giving
   V = H * 2**s + L with |H|, |L| < 2**61; V / 2**shift is then floored from
@@ -69,6 +70,12 @@ def round_shift(v: np.ndarray, s: int, rounding: str) -> np.ndarray:
         return v.copy()
     if rounding == "truncate":
         return np.right_shift(v, s)
+    if rounding == "toward_zero":        # a negative v is raised by 2**s - 1 first
+        out = np.right_shift(v, 63)
+        np.bitwise_and(out, _I64((1 << s) - 1), out=out)
+        out += v
+        np.right_shift(out, s, out=out)
+        return out
     half = 1 << (s - 1)
     if rounding == "nearest_up":
         out = np.add(v, _I64(half))
@@ -144,7 +151,9 @@ def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: in
         np.left_shift(rem, s, out=rem)
         rem += low                                   # V - floor * 2**shift, < 2**62
         half = _I64(1 << (shift - 1))
-        if rounding == "nearest_up":
+        if rounding == "toward_zero":                # V < 0 exactly when floor < 0
+            floor += (floor < 0) & (rem != 0)
+        elif rounding == "nearest_up":
             floor += rem >= half
         else:
             up = rem > half
@@ -168,6 +177,10 @@ def step(x: np.ndarray, bx: int, y: np.ndarray, by: int, c: int, shift: int,
     out = np.right_shift(p, shift)
     if rounding == "truncate":
         out += x
+        return fit(out, fmt)
+    if rounding == "toward_zero":          # up by one where the sum is negative, inexact
+        out += x
+        out += (out < 0) & (np.bitwise_and(p, _I64((1 << shift) - 1)) != 0)
         return fit(out, fmt)
     if rounding == "nearest_even":         # the parity of the final floor decides ties
         out += x

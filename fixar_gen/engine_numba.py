@@ -23,7 +23,7 @@ import numpy as np
 AVAILABLE = importlib.util.find_spec("numba") is not None and \
     os.environ.get("FIXAR_NUMBA", "1") != "0"
 
-ROUNDING_CODES = {"truncate": 0, "nearest_up": 1, "nearest_even": 2}
+ROUNDING_CODES = {"truncate": 0, "nearest_up": 1, "nearest_even": 2, "toward_zero": 3}
 _kernels = None
 
 

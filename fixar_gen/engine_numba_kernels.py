@@ -23,22 +23,24 @@ inline = numba.njit(cache=True, inline="always", error_model="numpy")
 
 @inline
 def rounder(shift, mode):
-    # (add, odd) with v / 2**shift rounded = (v + add + (floor(v / 2**shift) & odd))
-    # >> shift: round_shift's constants, computed once per call so the loops
-    # hold no branch on the rounding mode
+    # (add, odd, neg) with v / 2**shift rounded = (v + add + (floor(v / 2**shift) & odd)
+    # + (neg if v < 0 else 0)) >> shift: round_shift's constants, computed once per
+    # call so the loops hold no branch on the rounding mode
     if shift == 0 or mode == 0:
-        return np.int64(0), np.int64(0)
+        return np.int64(0), np.int64(0), np.int64(0)
     half = np.int64(1) << (shift - 1)
     if mode == 1:
-        return half, np.int64(0)
-    return half - 1, np.int64(1)
+        return half, np.int64(0), np.int64(0)
+    if mode == 3:                       # toward zero
+        return np.int64(0), np.int64(0), 2 * half - 1
+    return half - 1, np.int64(1), np.int64(0)
 
 
 @inline
-def round_shift(v, s, add, odd):
+def round_shift(v, s, add, odd, neg):
     # v / 2**s rounded (engine_kernels.round_shift), |v| < 2**62, 0 <= s <= 62,
-    # (add, odd) = rounder(s, mode)
-    return (v + add + ((v >> s) & odd)) >> s
+    # (add, odd, neg) = rounder(s, mode)
+    return (v + add + ((v >> s) & odd) + ((v >> 63) & neg)) >> s
 
 
 @inline
@@ -82,7 +84,8 @@ def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, half, mode):
         rem = ((top & ((np.int64(1) << r) - 1)) << s) + low
     up_half = rem >= half
     up_even = (rem > half) | ((rem == half) & ((floor & 1) == 1))
-    up = up_half if mode == 1 else up_even
+    up_zero = (floor < 0) & (rem != 0)          # toward zero: the sum is < 0 iff floor is
+    up = up_half if mode == 1 else (up_zero if mode == 3 else up_even)
     return floor + np.int64(up & (mode != 0) & (shift != 0))
 
 
@@ -129,7 +132,8 @@ def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, half, mode):
     rest = p & ((np.int64(1) << shift) - 1)
     up_half = rest >= half
     up_even = (rest > half) | ((rest == half) & ((floor & 1) == 1))
-    up = up_half if mode == 1 else up_even
+    up_zero = (floor < 0) & (rest != 0)
+    up = up_half if mode == 1 else (up_zero if mode == 3 else up_even)
     return floor + np.int64(up & (mode != 0) & (shift != 0)), ok
 
 
@@ -292,9 +296,9 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
     # min, max of out, then of out2.  The inner loops hold no branch (both
     # activations computed, one selected; the optional outputs in loops of their
     # own), so they vectorize.
-    add1, odd1 = rounder(shift1, mode1)
-    add2, odd2 = rounder(shift2, mode2)
-    add3, odd3 = rounder(shift3, mode3)
+    add1, odd1, neg1 = rounder(shift1, mode1)
+    add2, odd2, neg2 = rounder(shift2, mode2)
+    add3, odd3, neg3 = rounder(shift3, mode3)
     mask1, sign1 = wrapper(p_width, p_signed)
     mask2, sign2 = wrapper(width, signed)
     mask3, sign3 = wrapper(width3, signed3)
@@ -311,9 +315,9 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
         row_mx = lo
         for j in range(out.shape[1]):
             v = np.int64(z[i, j]) + (bias[0, j] << bias_shift)
-            q, n = fit(round_shift(v, shift1, add1, odd1), p_lo, p_hi, p_sat, mask1,
+            q, n = fit(round_shift(v, shift1, add1, odd1, neg1), p_lo, p_hi, p_sat, mask1,
                        sign1)
-            r, n2 = fit(round_shift(max(q, 0), shift2, add2, odd2), lo, hi, saturate,
+            r, n2 = fit(round_shift(max(q, 0), shift2, add2, odd2, neg2), lo, hi, saturate,
                         mask2, sign2)
             q = r if relu else q
             count += n + (n2 if relu else np.int64(0))
@@ -327,7 +331,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
             for j in range(out.shape[1]):
                 q = out[i, j]
                 q2, n = fit(round_shift(q if b2[i, j] > 0 else np.int64(0), shift3,
-                                        add3, odd3), lo3, hi3, sat3, mask3, sign3)
+                                        add3, odd3, neg3), lo3, hi3, sat3, mask3, sign3)
                 count2 += n
                 out2[i, j] = q2
                 mn2 = min(mn2, q2)
@@ -344,7 +348,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
 @jit
 def dact_relu(a, b, out, shift, mode, lo, hi, saturate, width, signed):
     # a where b > 0, else 0, rounded by shift and fitted
-    add, odd = rounder(shift, mode)
+    add, odd, neg = rounder(shift, mode)
     mask, sign = wrapper(width, signed)
     count = 0
     mn = hi
@@ -352,7 +356,7 @@ def dact_relu(a, b, out, shift, mode, lo, hi, saturate, width, signed):
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             v = a[i, j] if b[i, j] > 0 else np.int64(0)
-            q, n = fit(round_shift(v, shift, add, odd), lo, hi, saturate, mask, sign)
+            q, n = fit(round_shift(v, shift, add, odd, neg), lo, hi, saturate, mask, sign)
             count += n
             out[i, j] = q
             mn = min(mn, q)
@@ -412,11 +416,11 @@ def drain_tanh(z, bias, out, table, p):
     # the destination's format (p[15:20]).  Returns the saturation count (both
     # fits), min and max.
     bias_shift, shift1 = p[0], p[1]
-    add1, odd1 = rounder(shift1, p[2])
+    add1, odd1, neg1 = rounder(shift1, p[2])
     lo1, hi1, sat1 = p[3], p[4], p[5] != 0
     mask1, sign1 = wrapper(p[6], p[7] != 0)
     clamp, end, left, seg_shift, one = p[8] != 0, p[9], p[10], p[11], p[12]
-    add2, odd2 = rounder(p[13], p[14])
+    add2, odd2, neg2 = rounder(p[13], p[14])
     shift2, lo, hi, saturate = p[13], p[15], p[16], p[17] != 0
     mask2, sign2 = wrapper(p[18], p[19] != 0)
     last = table.shape[0] - 1
@@ -427,7 +431,7 @@ def drain_tanh(z, bias, out, table, p):
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             v = z[i, j] + (bias[0, j] << bias_shift)
-            q, n1 = fit(round_shift(v, shift1, add1, odd1), lo1, hi1, sat1, mask1, sign1)
+            q, n1 = fit(round_shift(v, shift1, add1, odd1, neg1), lo1, hi1, sat1, mask1, sign1)
             u = abs(q)
             u = (min(u, end) << left) if clamp else u
             index = u >> seg_shift
@@ -438,7 +442,7 @@ def drain_tanh(z, bias, out, table, p):
             num = (y0 << seg_shift) + (table[index + 1] - y0) * rem
             num = one if beyond else num
             num = -num if q < 0 else num
-            r, n2 = fit(round_shift(num, shift2, add2, odd2), lo, hi, saturate, mask2,
+            r, n2 = fit(round_shift(num, shift2, add2, odd2, neg2), lo, hi, saturate, mask2,
                         sign2)
             count += n1 + n2
             out[i, j] = r

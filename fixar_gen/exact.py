@@ -278,6 +278,8 @@ def combine(terms, to: FixedFormat) -> tuple[np.ndarray, int]:
             total = total + (rem >= half)
         elif to.rounding == "nearest_even":
             total = total + ((rem > half) | ((rem == half) & ((total & 1) == 1)))
+        elif to.rounding == "toward_zero":         # the sum is negative iff its floor is
+            total = total + ((total < 0) & (rem != 0))
     if isinstance(total, WideInt):
         return total.to_format(ft, to)
     return _raw64(ft).requantize_counted(np.asarray(total, dtype=np.int64), to)

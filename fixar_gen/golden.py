@@ -324,7 +324,10 @@ class GoldenMachine:
     def _store_sum(self, ins: Vector, terms, buf: int | None = None) -> np.ndarray:
         """Round the exact sum of (value, frac) terms once into the buffer's format."""
         buf = ins.dst if buf is None else buf
-        out, n = X.combine(terms, self.table[buf].fmt)
+        fmt = self.table[buf].fmt
+        if buf == ins.dst and isinstance(ins, Vector):      # an operation's own rounding
+            fmt = ops.VECTOR[ins.fn].result_format(fmt)
+        out, n = X.combine(terms, fmt)
         self._count(n, buf)
         self.state[buf][ins.rows.slice, ins.cols.slice] = out
         return out

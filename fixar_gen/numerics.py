@@ -23,7 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ROUNDING_MODES = ("nearest_even", "nearest_up", "truncate")  # truncate = floor (toward -inf)
+#: truncate = floor (toward -inf); toward_zero drops the magnitude's fraction (a value
+#: that is not already on the grid moves toward 0: what decays under repeated scaling by
+#: a factor below 1, e.g. Adam's first moment, docs/numerics.md)
+ROUNDING_MODES = ("nearest_even", "nearest_up", "truncate", "toward_zero")
 OVERFLOW_MODES = ("saturate", "wrap")
 
 MAX_WIDTH = 64
@@ -91,14 +94,16 @@ def _round_shift_right(q: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     """q / 2**shift rounded by `rounding`, for shift >= 1 (floor and remainder, no q + half)."""
     if shift >= 64:
         # |q / 2**shift| <= 1/2, equal only for q = -2**63, shift = 64, where both
-        # nearest modes give 0 (-0.5 rounds up to 0, and 0 is even).
+        # nearest modes give 0 (-0.5 rounds up to 0, and 0 is even); so does toward_zero.
         return q >> np.int64(63) if rounding == "truncate" else np.zeros_like(q)
     floor = q >> np.int64(shift)
     if rounding == "truncate":
         return floor
     rem = q & np.int64((1 << shift) - 1)
     half = np.int64(1 << (shift - 1))
-    if rounding == "nearest_up":
+    if rounding == "toward_zero":
+        up = (floor < 0) & (rem != 0)
+    elif rounding == "nearest_up":
         up = rem >= half
     else:
         up = (rem > half) | ((rem == half) & ((floor & np.int64(1)) == 1))
@@ -249,6 +254,8 @@ class FixedFormat:
             r = np.where((r == 0) & (x < 0) & ~huge, -1.0, r)
         elif self.rounding == "nearest_even":
             r = np.rint(y)                       # IEEE round-half-even, exact
+        elif self.rounding == "toward_zero":
+            r = np.trunc(y)
         else:
             f = np.floor(y)
             r = f + (y - f >= 0.5)               # y - floor(y) decides correctly; no y + 0.5
@@ -522,7 +529,9 @@ class WideInt:
         if rounding == "truncate":
             return floor
         half_bit = self._bit(shift - 1) == 1
-        if rounding == "nearest_up":
+        if rounding == "toward_zero":
+            up = (self._limbs[-1] < 0) & self._any_low_bits(shift)
+        elif rounding == "nearest_up":
             up = half_bit
         else:
             odd = (floor._limbs[0] & np.int64(1)) == 1

@@ -64,6 +64,8 @@ def round_integer(x: Fraction, rounding: str) -> int:
         return math.floor(x + Fraction(1, 2))
     if rounding == "nearest_even":
         return round(x)                        # Fraction rounds ties to even
+    if rounding == "toward_zero":              # the magnitude's fraction dropped
+        return math.trunc(x)
     raise ReferenceMachineError(f"unknown rounding {rounding!r}")
 
 
@@ -424,13 +426,17 @@ class ReferenceMachine:
                 yield i, j
 
     def _write_region(self, ins: Vector, values: dict, buf: int | None = None,
-                      col0: int | None = None, exact: bool = True) -> None:
+                      col0: int | None = None, exact: bool = True,
+                      rounding: str | None = None) -> None:
         """Write the region of ``buf`` (default dst; columns from ``col0``, default the
-        region's): exact values (Fractions) are requantized by R, raw ones written as
-        they are.  Every operand was read before anything is written."""
+        region's): exact values (Fractions) are requantized by R (by ``rounding`` instead
+        of the format's when given), raw ones written as they are.  Every operand was
+        read before anything is written."""
         buf = ins.dst if buf is None else buf
         col0 = ins.cols.start if col0 is None else col0
         fmt = self.table[buf].fmt
+        if rounding is not None:
+            fmt = dataclasses.replace(fmt, rounding=rounding)
         rows = self.state[buf]
         for (i, j), x in values.items():
             if exact:
@@ -440,8 +446,9 @@ class ReferenceMachine:
                 raw = int(x)
             rows[ins.rows.start + i][col0 + j] = raw
 
-    def _elementwise(self, ins: Vector, f) -> None:
-        self._write_region(ins, {(i, j): f(i, j) for i, j in self._cells(ins)})
+    def _elementwise(self, ins: Vector, f, rounding: str | None = None) -> None:
+        self._write_region(ins, {(i, j): f(i, j) for i, j in self._cells(ins)},
+                           rounding=rounding)
 
     def _v_copy(self, ins):
         self._elementwise(ins, lambda i, j: self._value(ins.a, ins, i, j))
@@ -516,8 +523,9 @@ class ReferenceMachine:
 
     def _v_adam_m(self, ins):
         beta = self._const(ins, 0)
+        # docs: rounded toward zero, whatever d's rounding
         self._elementwise(ins, lambda i, j: self._dst_value(ins, i, j) * beta
-                          + self._value(ins.a, ins, i, j) * (1 - beta))
+                          + self._value(ins.a, ins, i, j) * (1 - beta), "toward_zero")
 
     def _v_adam_s(self, ins):
         d_fmt, a_fmt = self.table[ins.dst].fmt, self.table[ins.a].fmt

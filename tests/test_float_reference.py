@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixar_gen import load_spec
+from fixar_gen import load_spec, ops
 from fixar_gen.backends import Batch, open_core, random_params
 from fixar_gen.compiler import COEFF, NETS, RATE, SCALE, SLOPE, param_names
 from fixar_gen.golden import RATIO_FRAC, TANH_RANGE_BITS, TANH_SEGMENT_FRAC, TANH_TABLE_FRAC
@@ -43,8 +43,8 @@ from .conftest import EXAMPLES
 
 def rounding_error(fmt: FixedFormat) -> float:
     """The largest error of one rounding into ``fmt``: half an LSB (a whole one when
-    truncating)."""
-    return fmt.step if fmt.rounding == "truncate" else fmt.step / 2
+    truncating or rounding toward zero)."""
+    return fmt.step if fmt.rounding in ("truncate", "toward_zero") else fmt.step / 2
 
 
 def tanh_table_error() -> float:
@@ -62,6 +62,7 @@ class Roundings:
 
     act: float        # one rounding into the activation format
     grad: float       # ... the gradient (and optimizer-state) format
+    moment: float     # ... Adam's first moment (the state format, adam_m's own rounding)
     weight: float     # ... the weight format
     tanh: float       # the table tanh's approximation error
     coeff: float      # gamma, tau, betas, momentum as written (COEFF)
@@ -80,6 +81,7 @@ class Roundings:
         eps_core = max(int(G.with_(rounding="nearest_even").quantize(eps_rate)[0]), 1) \
             * G.step
         return cls(act=rounding_error(n.activation_format), grad=rounding_error(G),
+                   moment=rounding_error(ops.BY_NAME["adam_m"].result_format(G)),
                    weight=rounding_error(n.weight_format), tanh=tanh_table_error(),
                    coeff=rounding_error(COEFF), scale=rounding_error(SCALE),
                    rate=rounding_error(RATE), slope=rounding_error(SLOPE),
@@ -198,7 +200,7 @@ class StepBounds:
                 s0, es0 = v[f"{name}.s"], e[f"{name}.s"]
                 m = b1 * m0 + (1 - b1) * g
                 em = (b1 * em0 + (1 - b1) * eg
-                      + q.coeff * (np.abs(m0) + em0 + np.abs(g) + eg) + q.grad)
+                      + q.coeff * (np.abs(m0) + em0 + np.abs(g) + eg) + q.moment)
                 s = np.sqrt(b2 * s0 ** 2 + (1 - b2) * g * g)
                 # s is the 2-norm of (sqrt(b2) s0, sqrt(1 - b2) g): 1-Lipschitz in each
                 d_sqrt = q.coeff / (2 * math.sqrt(max(1 - b2 - q.coeff, q.coeff)))
@@ -226,7 +228,7 @@ class StepBounds:
         a, q = self.algo, self.q
         b1, b2 = a.adam_beta1, a.adam_beta2
         k = (1 - b1) / math.sqrt(1 - b2) * sum((b1 / math.sqrt(b2)) ** j for j in range(t))
-        dm = q.grad * t
+        dm = q.moment * t
         ds = (q.sqrt_v + q.grad) * t
         return max(k, (k * ds + dm) / q.eps_core) + q.ratio
 

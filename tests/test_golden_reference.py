@@ -28,8 +28,8 @@ from fixar_gen.golden import GoldenMachine
 from fixar_gen.isa import (NO_BUFFER, ACTIVATIONS, Buffer, Drain, Halt, Load, MatMul, Program,
                            Range, Slot, Store, Vector, VECTOR_FUNCTIONS, listing)
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, WideInt
-from fixar_gen.spec import (ActorSpec, AlgorithmSpec, CriticSpec, EnvSpec, FormatSpec,
-                            HardwareSpec,
+from fixar_gen.spec import (ROUNDINGS, ActorSpec, AlgorithmSpec, CriticSpec, EnvSpec,
+                            FormatSpec, HardwareSpec,
                             NetworksSpec, NoiseSpec, NumericsSpec, ParallelismSpec, Spec)
 
 from .isa_reference import (TANH_TABLE, ReferenceMachine, bounds, isqrt_nearest,
@@ -476,7 +476,7 @@ NUMERICS = {
 @st.composite
 def tiny_specs(draw):
     numerics = NumericsSpec(**NUMERICS[draw(st.sampled_from(sorted(NUMERICS)))],
-                            rounding=draw(st.sampled_from(ROUNDING_MODES)),
+                            rounding=draw(st.sampled_from(ROUNDINGS)),
                             overflow=draw(st.sampled_from(OVERFLOW_MODES)))
     acts = ("relu", "tanh", "leaky_relu", "identity")
     policy = draw(st.sampled_from(("intra_layer", "intra_batch")))

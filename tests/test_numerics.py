@@ -42,6 +42,8 @@ def ref_round(v: Fraction, mode: str) -> int:
         return math.floor(v)
     if mode == "nearest_up":
         return math.floor(v + Fraction(1, 2))
+    if mode == "toward_zero":
+        return math.trunc(v)
     return round(v)                       # Fraction rounds half to even
 
 
@@ -161,7 +163,8 @@ big_ints = st.one_of(
     (dict(width=8, frac="4"), "FixedFormat.frac: '4' is not an integer"),
     (dict(width=8, frac=0, signed=1), "FixedFormat.signed: 1 is not a bool"),
     (dict(width=8, frac=0, rounding="nearest"),
-     "FixedFormat.rounding: 'nearest' is not one of nearest_even, nearest_up, truncate"),
+     "FixedFormat.rounding: 'nearest' is not one of nearest_even, nearest_up, truncate, "
+     "toward_zero"),
     (dict(width=8, frac=0, overflow="clip"),
      "FixedFormat.overflow: 'clip' is not one of saturate, wrap"),
 ])
@@ -435,7 +438,8 @@ def test_wideint_shift_round_ties():
     values = [5, -5, 3, -3, 7, -7, -(2 ** 99), 2 ** 99]
     expected = {"nearest_even": [2, -2, 2, -2, 4, -4, 0, 0],
                 "nearest_up": [3, -2, 2, -1, 4, -3, 0, 1],
-                "truncate": [2, -3, 1, -2, 3, -4, -1, 0]}
+                "truncate": [2, -3, 1, -2, 3, -4, -1, 0],
+                "toward_zero": [2, -2, 1, -1, 3, -3, 0, 0]}
     for rounding, exp in expected.items():
         shift_1 = WideInt.from_python(values[:6]).shift_round(1, rounding).to_python()
         np.testing.assert_array_equal(shift_1, np.array(exp[:6], dtype=object))
@@ -444,7 +448,7 @@ def test_wideint_shift_round_ties():
     # shifts past every limb: floor is the sign, nearest modes give 0
     far = WideInt.from_python([-1, 1, -(2 ** 150), 2 ** 150, 0])
     for rounding, exp in [("truncate", [-1, 0, -1, 0, 0]), ("nearest_up", [0, 0, 0, 0, 0]),
-                          ("nearest_even", [0, 0, 0, 0, 0])]:
+                          ("nearest_even", [0, 0, 0, 0, 0]), ("toward_zero", [0, 0, 0, 0, 0])]:
         np.testing.assert_array_equal(far.shift_round(200, rounding).to_python(),
                                       np.array(exp, dtype=object))
     with pytest.raises(ValueError, match="shift"):
@@ -583,7 +587,8 @@ def test_worked_examples_quantize():
     values = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]
     for rounding, expected in [("nearest_even", [-2, -2, 0, 0, 2, 2]),
                                ("nearest_up", [-2, -1, 0, 1, 2, 3]),
-                               ("truncate", [-3, -2, -1, 0, 1, 2])]:
+                               ("truncate", [-3, -2, -1, 0, 1, 2]),
+                               ("toward_zero", [-2, -1, 0, 0, 1, 2])]:
         np.testing.assert_array_equal(FixedFormat(8, 0, rounding=rounding).quantize(values), expected)
     q20 = FixedFormat(2, 0)
     np.testing.assert_array_equal(q20.with_(rounding="truncate").quantize(-1.5), -2)
@@ -605,6 +610,8 @@ def test_worked_examples_requantize_multiply_add():
         half.requantize([5, -5, 3, -3], FixedFormat(8, 0, rounding="nearest_up")), [3, -2, 2, -1])
     np.testing.assert_array_equal(
         half.requantize([5, -5, 3, -3], FixedFormat(8, 0, rounding="truncate")), [2, -3, 1, -2])
+    np.testing.assert_array_equal(
+        half.requantize([5, -5, 3, -3], FixedFormat(8, 0, rounding="toward_zero")), [2, -2, 1, -1])
     out, count = q824.requantize_counted(q824.quantize([100.0, -100.0, 1.0]), q412)
     np.testing.assert_array_equal(out, [32767, -32768, 4096])
     assert count == 2

@@ -52,6 +52,9 @@ def _resources(name: str) -> str:
         used.append("round2")
     if plan.clamp:
         used.append(f"clamp after the {plan.clamp} rounding")
+    rounding = ops.BY_NAME[name].rounding
+    if rounding is not None:
+        used.append(f"result rounded {rounding.replace('_', ' ')}")
     return ", ".join(used)
 
 

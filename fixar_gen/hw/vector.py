@@ -234,6 +234,29 @@ def unpack_format_value(word: int) -> FixedFormat:
                        ROUNDING_MODES[fields["rounding"]], OVERFLOW_MODES[fields["overflow"]])
 
 
+def with_rounding(wire: pyrtl.WireVector, rounding: str) -> pyrtl.WireVector:
+    """A descriptor wire with its rounding field replaced by the mode ``rounding`` (a
+    constant)."""
+    check_width(wire, FORMAT_BITS, "with_rounding")
+    parts, pos = [], 0
+    for name, bits in FORMAT_FIELDS:
+        parts.append(pyrtl.Const(ROUNDING_MODES.index(rounding), bits) if name == "rounding"
+                     else wire[pos:pos + bits])
+        pos += bits
+    return pyrtl.concat_list(parts)
+
+
+def _declared_rounding(name: str, plan: tuple, writes_d: bool) -> tuple:
+    """A rounder's plan (terms, target) of operation ``name``, its target given the
+    operation's own rounding (its declaration's ``rounding``) when this rounding writes
+    d; unchanged otherwise."""
+    rounding = ops.BY_NAME[name].rounding
+    if rounding is None or not writes_d:
+        return plan
+    terms, target = plan
+    return terms, with_rounding(target, rounding)
+
+
 @dataclass(frozen=True)
 class FormatWires:
     """A format descriptor's fields as wires (``unpack_format``)."""
@@ -1204,8 +1227,9 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     masks = ("fit_high",)
     half, floor = b["half"], b["floor"]
     nearest_even = half & (b["sticky"] | floor[0])
-    up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding, nearest_even, half,
-                   pyrtl.Const(0, 1), pyrtl.Const(0, 1)) & ~b["k_zero"]
+    toward_zero = floor[-1] & (half | b["sticky"])       # a negative sum, not exact
+    up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding,   # ROUNDING_MODES' order
+                   nearest_even, half, pyrtl.Const(0, 1), toward_zero) & ~b["k_zero"]
     rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
@@ -1418,8 +1442,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                      b_positive=b_positive,
                      drain0=lambda: [(a_, fa), (b_, drain_frac_b)],
                      zero_frac=lambda: pyrtl.Const(0, _FRAC))
-    plans1 = {name: plan.round1(round1_stage(name)) for name, plan in PLANS.items()
-              if plan.round1 is not None}
+    plans1 = {name: _declared_rounding(name, plan.round1(round1_stage(name)),
+                                       plan.round2 is None)
+              for name, plan in PLANS.items() if plan.round1 is not None}
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
     s2 = {**_keep(s2, "valid", "op", *fmts, "lane_next"),
@@ -1566,8 +1591,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                      fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
                      ma2=s5["ma2"] if PLANS[name].ratio else ma2_zp, relu_zp=relu_zp,
                      tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
-    plans2 = {name: plan.round2(round2_stage(name)) for name, plan in PLANS.items()
-              if plan.round2 is not None}
+    plans2 = {name: _declared_rounding(name, plan.round2(round2_stage(name)), True)
+              for name, plan in PLANS.items() if plan.round2 is not None}
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
                                      "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
                   plans2, 2, w_int, w_out,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..numerics import FixedFormat
+from ..numerics import ROUNDING_MODES, FixedFormat
 
 #: formats of the constants the host writes (unsigned; see docs/numerics.md)
 COEFF = FixedFormat(33, 32, signed=False)       # gamma, tau, betas, momentum: [0, 2)
@@ -95,6 +95,7 @@ class Operation:
     reads_dst: bool = False
     writes: tuple[str, ...] = ()
     activation: str | None = None    # drains: the activation (an isa.ACTIVATIONS name)
+    rounding: str | None = None
 
     def __post_init__(self) -> None:
         where = f"operation {self.name}"
@@ -115,9 +116,17 @@ class Operation:
             raise ValueError(f"{where}: a target latency, unless it runs on the link")
         if not set(self.writes) <= {"b", "e"}:
             raise ValueError(f"{where}: writes {self.writes} (only b and e can be written)")
+        if self.rounding is not None and self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"{where}: rounding {self.rounding!r} is not one of "
+                             f"{', '.join(ROUNDING_MODES)}")
         if not self.golden:
             object.__setattr__(self, "golden",
                                "_drain" if self.instruction == "drain" else f"_v_{self.name}")
+
+    def result_format(self, fmt: FixedFormat) -> FixedFormat:
+        """The format the result is rounded and fitted to, given the destination's: the
+        destination's, with the operation's own rounding when it declares one."""
+        return fmt if self.rounding is None else fmt.with_(rounding=self.rounding)
 
     @property
     def lane_roles(self) -> dict[str, str]:

@@ -12,9 +12,14 @@ SGD = vec("sgd", 12, "d = R(d - a * c[0]), aligned exactly   (c[0]: learning rat
 MOMENTUM = vec("momentum", 13, "d = R(d * c[0] + a), aligned exactly   (c[0]: momentum)",
                a=GRAD, c=Operand("const", "c[0]: momentum"), d=PARAM, constants=COEFF,
                reads_dst=True, engine="_k_momentum")
-ADAM_M = vec("adam_m", 14, "d = R(d * c[0] + a * (2^f(c) - c[0])), aligned exactly   "
+# Adam's first moment rounds toward zero, whatever d's rounding: with a = 0 its magnitude
+# then falls by at least one LSB a step (|d| * c[0] / 2^f(c) < |d| for c[0] < 2^f(c)), so
+# a moment decays to 0; to nearest, any |d| < 1 / (2 (1 - beta1)) LSB (|d| <= 4 at
+# beta1 = 0.9) is its own rounded product and would stay forever (docs/numerics.md)
+ADAM_M = vec("adam_m", 14, "d = R(d * c[0] + a * (2^f(c) - c[0])), aligned exactly, "
+             "rounded toward zero whatever d's rounding (so d decays to 0 when a = 0)   "
              "(c[0]: beta1)", a=GRAD, c=Operand("const", "c[0]: beta1"), d=PARAM,
-             constants=COEFF, reads_dst=True, engine="_k_adam_m")
+             constants=COEFF, reads_dst=True, engine="_k_adam_m", rounding="toward_zero")
 ADAM_S = vec("adam_s", 15, "u = d^2 * c[0] + a^2 * (2^f(c) - c[0]) (needs f(d) = f(a)); "
              "v = u / 2^f(c) rounded to an integer by d's rounding (not counted: v < 2^63 "
              "always); d = R(round(sqrt(v)), f(d)) (exact integer root, nearest)   (d: sqrt "

@@ -601,6 +601,43 @@ def test_adam_root_corners(unit):
           {"d": Q(32, 0), "a": Q(32, 0), "c": Q(48, 0)})
 
 
+def test_adam_m_rounds_toward_zero(unit):
+    """adam_m's own rounding (toward zero, declared with the operation) whatever d's
+    format rounds by: small moments of either sign, with and without a gradient; g = 0
+    decay to 0 element by element through the lane (|m| <= 4 LSB would never move to
+    nearest); saturating and wrapping sums and the negative extremes."""
+    beta = int(Q(33, 32, signed=False).quantize(0.9))
+    c = Q(33, 32, signed=False)
+    cases = []
+    for rounding in ROUNDING_MODES:
+        for overflow in OVERFLOW_MODES:
+            fd = Q(32, 24, rounding=rounding, overflow=overflow)
+            for d in (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5):
+                for a in (0, 1, -1, 7, -7, 10, -10):
+                    cases.append(({"d": d, "a": a, "c0": beta}, {"d": fd, "a": fd, "c": c},
+                                  2, 1))
+            # sums beyond d's format (a wider gradient): saturated or wrapped, counted
+            narrow_d = Q(8, 0, rounding=rounding, overflow=overflow)
+            for d, a in ((127, 2**47 - 1), (-128, -2**47), (-128, 2**47 - 1), (127, -2**47),
+                         (-128, -1), (127, 1)):
+                cases.append(({"d": d, "a": a, "c0": beta},
+                              {"d": narrow_d, "a": Q(48, 0), "c": c}, 2, 1))
+            # beta = 1 - 2^-32: the slowest decay, still one LSB a step
+            cases.append(({"d": -2**31, "a": 0, "c0": 2**32 - 1}, {"d": fd, "a": fd, "c": c},
+                          2, 1))
+    check_many(unit, "adam_m", cases)
+    # g = 0: 4 -> 3 -> 2 -> 1 -> 0 (and -4 likewise) through the lane itself
+    fd = Q(32, 24)
+    for m in (4, -4, 3, -2, 1):
+        steps = 0
+        while m:
+            got = unit.run("adam_m", {"d": m, "a": 0, "c0": beta}, {"d": fd, "a": fd, "c": c})
+            check(unit, "adam_m", {"d": m, "a": 0, "c0": beta}, {"d": fd, "a": fd, "c": c})
+            assert abs(_as_int(got.d)) < abs(m)
+            m, steps = _as_int(got.d), steps + 1
+        assert steps <= 4
+
+
 def test_adam_w_divider_corners(unit):
     """den = s + max(eps', 1) <= 0 (numpy's floor division, 0 for den = 0), eps' that
     saturates int64 (golden wraps den in int64), ratios at 2^62 - 1."""
