@@ -354,7 +354,13 @@ class Emitter:
         return out
 
     def param_parts(self, rows: int, cols: int) -> list[tuple[int, Range, Range]]:
-        """Parameter-shaped element-wise work: rows split over the cores (any policy)."""
+        """(core, rows, cols) of parameter-shaped element-wise work (the optimizer, the
+        soft update, intra_batch's gradient reduction).  On intra_layer the columns are
+        split as the products split them (each core its output neurons): a core updates
+        the parameters its products read and the gradients its products wrote.  On
+        intra_batch every core reads every weight anyway: the rows are split."""
+        if self.policy == "intra_layer":
+            return self.parts(rows, cols)
         return [(c, r, Range(0, cols)) for c, r in enumerate(split(rows, self.cores))
                 if r is not None]
 
