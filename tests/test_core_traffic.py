@@ -2,6 +2,7 @@
 core wrote last, checked against a word-by-word count on the independent region model
 of tests/test_placement.py, and on hand-built programs whose answer is known."""
 
+import contextlib
 import dataclasses
 from collections import Counter
 
@@ -186,3 +187,43 @@ def test_intra_layer_parameter_work_stays_home_on_random_specs(spec):
     """The same on random specs: layers narrower than the cores (a core without
     columns), odd widths, one core, up to three."""
     assert _parameter_words_crossing(spec) == {}
+
+
+def _intra_layer_total(spec, partial_sums=None):
+    """The words crossing in one steady intra_layer cycle, the compiler's choice of
+    backprop's data product (``partial_sums`` None) or one scheme forced."""
+    from unittest import mock
+
+    from fixar_gen.compiler import Emitter
+    rule = (mock.patch.object(Emitter, "_partial_sums_cross_less",
+                              lambda self, B, cols, w: partial_sums)
+            if partial_sums is not None else contextlib.nullcontext())
+    with rule:
+        names = [p for p in phases(spec) if is_training(spec, p)] + ["explore"]
+        _, total = measure([compile_program(spec, p, policy="intra_layer")
+                            for p in names])
+    return total.total()
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3))
+def test_intra_layer_data_products_take_the_scheme_that_moves_fewer_words(spec):
+    """Backprop's ``dz @ w^T`` on intra_layer is lowered as per-core partial sums or
+    as whole weights, product by product, by a word count
+    (``Emitter._partial_sums_cross_less``); the products' traffic adds up, so the
+    program moves no more words than with either scheme forced.  Mutations caught:
+    the rule inverted, a count of either scheme wrong by a term."""
+    chosen = _intra_layer_total(spec)
+    assert chosen <= _intra_layer_total(spec, partial_sums=True)
+    assert chosen <= _intra_layer_total(spec, partial_sums=False)
+
+
+def test_fixar_u50s_data_products_move_partial_sums_not_weights():
+    """fixar_u50 (batch 64, 400-300): the hidden layers' data products as partial sums
+    (each core receives 64 x its columns of the other's sums) instead of the other
+    core's columns of the weights and deltas."""
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    chosen = _intra_layer_total(spec)
+    weights = _intra_layer_total(spec, partial_sums=False)
+    assert chosen < weights
+    assert weights - chosen > 180_000
