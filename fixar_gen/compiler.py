@@ -410,7 +410,10 @@ class Emitter:
     def backward_data(self, dz: str, w: str, out: str, tag: str, cols: Range | None = None
                       ) -> None:
         """out[:, j] = (dz @ w^T)[:, cols.start + j]: the gradient of a layer's inputs
-        (only the columns ``cols`` of it, e.g. the action part of the critic input)."""
+        (only the columns ``cols`` of it, e.g. the action part of the critic input).
+        Each core its output columns, over every column of ``w`` and ``dz``; on
+        intra_layer, per-core partial sums instead where they move fewer words
+        between the cores (:meth:`_partial_sums_cross_less`)."""
         db, wb = self.L.buf(dz), self.L.buf(w)
         B, K = self.L.batch, wb.rows
         cols = cols or Range(0, K)
