@@ -354,7 +354,13 @@ class Emitter:
         return out
 
     def param_parts(self, rows: int, cols: int) -> list[tuple[int, Range, Range]]:
-        """Parameter-shaped element-wise work: rows split over the cores (any policy)."""
+        """(core, rows, cols) of parameter-shaped element-wise work (the optimizer, the
+        soft update, intra_batch's gradient reduction).  On intra_layer the columns are
+        split as the products split them (each core its output neurons): a core updates
+        the parameters its products read and the gradients its products wrote.  On
+        intra_batch every core reads every weight anyway: the rows are split."""
+        if self.policy == "intra_layer":
+            return self.parts(rows, cols)
         return [(c, r, Range(0, cols)) for c, r in enumerate(split(rows, self.cores))
                 if r is not None]
 
@@ -404,10 +410,16 @@ class Emitter:
     def backward_data(self, dz: str, w: str, out: str, tag: str, cols: Range | None = None
                       ) -> None:
         """out[:, j] = (dz @ w^T)[:, cols.start + j]: the gradient of a layer's inputs
-        (only the columns ``cols`` of it, e.g. the action part of the critic input)."""
+        (only the columns ``cols`` of it, e.g. the action part of the critic input).
+        Each core its output columns, over every column of ``w`` and ``dz``; on
+        intra_layer, per-core partial sums instead where they move fewer words
+        between the cores (:meth:`_partial_sums_cross_less`)."""
         db, wb = self.L.buf(dz), self.L.buf(w)
         B, K = self.L.batch, wb.rows
         cols = cols or Range(0, K)
+        if self.policy == "intra_layer" and self._partial_sums_cross_less(B, cols, w):
+            self._backward_data_by_partial_sums(dz, w, out, tag, cols)
+            return
         acc = self.acc(f"acc.{tag}", B, K, db.fmt.frac + wb.fmt.frac)
         for core, r, k in self.parts(B, cols.count):
             n = Range(cols.start + k.start, k.count)
@@ -418,6 +430,55 @@ class Emitter:
                                    cols=k, src_col=n.start))
         if self.policy == "intra_layer":
             self.barrier()
+
+    def _partial_sums_cross_less(self, B: int, cols: Range, w: str) -> bool:
+        """Whether intra_layer's ``dz @ w^T`` moves fewer words between the cores as
+        per-core partial sums (each core receives the others' sums for its B x its
+        output columns) than as whole weights (each core reads the rows of ``w`` for
+        its output columns, and ``dz``, over the other cores' columns)."""
+        N = self.L.cols(w)
+        owned = split(N, self.cores)
+        producers = sum(1 for n in owned if n is not None)
+        partial = weights = 0
+        for d, k in enumerate(split(cols.count, self.cores)):
+            if k is None:
+                continue
+            own = owned[d].count if owned[d] is not None else 0
+            partial += B * k.count * (producers - (1 if own else 0))
+            weights += (k.count + B) * (N - own)
+        return partial < weights
+
+    def _backward_data_by_partial_sums(self, dz: str, w: str, out: str, tag: str,
+                                       cols: Range) -> None:
+        """out = (dz @ w^T)[:, cols] on intra_layer, each core over its own columns of
+        ``w`` and ``dz`` (its products' output neurons): the partial sums for core d's
+        output columns are added in the accumulator, one core a round (the first
+        overwrites, the others accumulate, exactly), core d's own last, so that core d
+        drains what it wrote; a barrier between rounds.  In round j core c works for
+        core c - 1 - j (mod cores): every core busy, no two on one region."""
+        db, wb = self.L.buf(dz), self.L.buf(w)
+        B, K, N = self.L.batch, wb.rows, self.L.cols(w)
+        acc = self.acc(f"acc.{tag}", B, K, db.fmt.frac + wb.fmt.frac)
+        producers = {c: n for c, n in enumerate(split(N, self.cores)) if n is not None}
+        consumers = [(d, k) for d, k in enumerate(split(cols.count, self.cores))
+                     if k is not None]
+        chains = {d: sorted(producers, key=lambda c: (c - d - 1) % self.cores)
+                  for d, _ in consumers}
+        for j in range(len(producers)):
+            if j:
+                self.barrier()
+            for d, k in consumers:
+                c = chains[d][j]
+                self.code.append(MatMul(core=c, dst=acc, a=self.L[dz], b=self.L[w], tb=1,
+                                        accumulate=int(j > 0), mode=self.mode(dz),
+                                        m=Range(0, B), n=Range(cols.start + k.start,
+                                                               k.count), k=producers[c]))
+        if any(chains[d][-1] != d for d, _ in consumers):
+            self.barrier()
+        for d, k in consumers:
+            self.code.append(Drain(core=d, dst=self.L[out], acc=acc, rows=Range(0, B),
+                                   cols=k, src_col=cols.start + k.start))
+        self.barrier()
 
     def weight_gradient(self, x: str, dz: str, grad: str, tag: str) -> None:
         """grad = x^T @ dz summed over the whole batch, exactly, whatever the split."""

@@ -2,11 +2,14 @@
 core wrote last, checked against a word-by-word count on the independent region model
 of tests/test_placement.py, and on hand-built programs whose answer is known."""
 
+import contextlib
+import dataclasses
 from collections import Counter
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from fixar_gen import load_spec
 from fixar_gen.compiler import compile_program, is_training, phases
 from fixar_gen.core_traffic import measure, transfer_cycles
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, Load, MatMul, Program, Range,
@@ -14,7 +17,7 @@ from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, Load, MatMul, Program
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.testing import specs
 
-from .conftest import examples
+from .conftest import EXAMPLES, examples
 from .test_placement import regions as independent_regions
 
 Q = FixedFormat(16, 8)
@@ -145,3 +148,82 @@ def test_compiled_programs_match_a_word_by_word_count(spec, policy):
     assert total.cross == _brute_force(programs)
     if spec.hardware.cores == 1:
         assert total.total() == 0 and not total.shared
+
+
+def _without_transposed_weight_reads(program):
+    """The program without backprop's data products (``dz @ w^T``, the MatMuls that
+    read their b transposed): the one step of intra_layer that still reads every
+    column of the weights (docs/hardware.md's plan, step 2)."""
+    code = tuple(ins for ins in program.code if not (isinstance(ins, MatMul) and ins.tb))
+    return dataclasses.replace(program, code=code)
+
+
+def _parameter_words_crossing(spec, policy="intra_layer"):
+    names = [p for p in phases(spec) if is_training(spec, p)] + ["explore"]
+    programs = [_without_transposed_weight_reads(compile_program(spec, p, policy=policy))
+                for p in names]
+    _, total = measure(programs)
+    kinds = total.by_kind()
+    return {k: kinds[k] for k in ("param", "grad", "state") if kinds[k]}
+
+
+@pytest.mark.parametrize("name", ["fixar_u50", "pendulum", "pendulum_td3"])
+def test_intra_layer_parameter_work_stays_on_the_core_of_its_columns(name):
+    """On intra_layer the optimizer and the soft update split the parameters by the
+    products' columns: apart from backprop's transposed weight reads, no parameter,
+    gradient or optimizer-state word is read by a core that another core wrote.
+    Mutation caught: the parameter work split by rows (the gradients the products
+    wrote by columns read by rows: 259,506 words on fixar_u50, its parameters read
+    back by columns)."""
+    spec = load_spec(EXAMPLES / f"{name}.yaml")
+    assert spec.hardware.cores == 2
+    assert _parameter_words_crossing(spec) == {}
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3,
+                  max_lanes=5))
+def test_intra_layer_parameter_work_stays_home_on_random_specs(spec):
+    """The same on random specs: layers narrower than the cores (a core without
+    columns), odd widths, one core, up to three."""
+    assert _parameter_words_crossing(spec) == {}
+
+
+def _intra_layer_total(spec, partial_sums=None):
+    """The words crossing in one steady intra_layer cycle, the compiler's choice of
+    backprop's data product (``partial_sums`` None) or one scheme forced."""
+    from unittest import mock
+
+    from fixar_gen.compiler import Emitter
+    rule = (mock.patch.object(Emitter, "_partial_sums_cross_less",
+                              lambda self, B, cols, w: partial_sums)
+            if partial_sums is not None else contextlib.nullcontext())
+    with rule:
+        names = [p for p in phases(spec) if is_training(spec, p)] + ["explore"]
+        _, total = measure([compile_program(spec, p, policy="intra_layer")
+                            for p in names])
+    return total.total()
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3))
+def test_intra_layer_data_products_take_the_scheme_that_moves_fewer_words(spec):
+    """Backprop's ``dz @ w^T`` on intra_layer is lowered as per-core partial sums or
+    as whole weights, product by product, by a word count
+    (``Emitter._partial_sums_cross_less``); the products' traffic adds up, so the
+    program moves no more words than with either scheme forced.  Mutations caught:
+    the rule inverted, a count of either scheme wrong by a term."""
+    chosen = _intra_layer_total(spec)
+    assert chosen <= _intra_layer_total(spec, partial_sums=True)
+    assert chosen <= _intra_layer_total(spec, partial_sums=False)
+
+
+def test_fixar_u50s_data_products_move_partial_sums_not_weights():
+    """fixar_u50 (batch 64, 400-300): the hidden layers' data products as partial sums
+    (each core receives 64 x its columns of the other's sums) instead of the other
+    core's columns of the weights and deltas."""
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    chosen = _intra_layer_total(spec)
+    weights = _intra_layer_total(spec, partial_sums=False)
+    assert chosen < weights
+    assert weights - chosen > 180_000

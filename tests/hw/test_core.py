@@ -167,7 +167,7 @@ def test_random_programs_verilator_on_a_1x1_core_equal_golden(verilator_machines
 
 # ---------------------------------------------------------------- whole DDPG programs
 
-def tiny_ddpg(rows, cols, cores, batch):
+def tiny_ddpg(rows, cols, cores, batch, training="intra_batch"):
     spec = Spec()
     net = dataclasses.replace(spec.networks,
                               actor=dataclasses.replace(spec.networks.actor, hidden=(5, 3),
@@ -176,19 +176,25 @@ def tiny_ddpg(rows, cols, cores, batch):
     alg = dataclasses.replace(spec.algorithm, batch_size=batch, replay_size=1000,
                               warmup_steps=0)
     return dataclasses.replace(spec, networks=net, algorithm=alg,
-                               hardware=HardwareSpec(cores=cores, array=(rows, cols)))
+                               hardware=HardwareSpec(cores=cores, array=(rows, cols)),
+                               parallelism=dataclasses.replace(spec.parallelism,
+                                                               training=training))
 
 
-@pytest.mark.parametrize("rows,cols,cores,batch", [
-    (1, 1, 1, 3),
+@pytest.mark.parametrize("rows,cols,cores,batch,training", [
+    (1, 1, 1, 3, "intra_batch"),
     # two cores: the default run trains two cores of 2 x 2 in
     # tests/hw/test_host_placement.py (three steps, FXP16, programs alternating, cycles
     # against the model) and of 2 x 3 in the command tests' tiny spec; each is over a
     # minute of PyRTL
-    pytest.param(2, 3, 2, 5, marks=pytest.mark.slow),
-    pytest.param(3, 2, 3, 4, marks=pytest.mark.slow)])
-def test_training_step_and_inference_identical(rows, cols, cores, batch):
-    spec = tiny_ddpg(rows, cols, cores, batch)
+    pytest.param(2, 3, 2, 5, "intra_batch", marks=pytest.mark.slow),
+    pytest.param(3, 2, 3, 4, "intra_batch", marks=pytest.mark.slow),
+    # intra_layer: each core its output columns, its parameters' optimizer and soft
+    # update by the same columns (odd widths: 5 and 3 columns over 2 and 3 cores)
+    pytest.param(2, 3, 2, 5, "intra_layer", marks=pytest.mark.slow),
+    pytest.param(3, 2, 3, 4, "intra_layer", marks=pytest.mark.slow)])
+def test_training_step_and_inference_identical(rows, cols, cores, batch, training):
+    spec = tiny_ddpg(rows, cols, cores, batch, training)
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
     params = random_params(spec, seed=rows * 10 + cols)
     golden.load_params(params)
