@@ -47,10 +47,10 @@ from fixar_gen.testing import uniform_batch  # noqa: E402
 
 def _phase(spec) -> str:
     """The program of the first training step (trees before the TD3 programs: "train")."""
-    try:
-        from fixar_gen import algorithms
-    except ImportError:
-        return "train"
+    import fixar_gen
+    if not (Path(fixar_gen.__file__).parent / "algorithms").is_dir():
+        return "train"           # not imported: the installed tree would supply it
+    from fixar_gen import algorithms
     return algorithms.of(spec).train_phase(spec, 0)
 
 
