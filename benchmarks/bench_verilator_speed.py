@@ -17,7 +17,13 @@ option to Verilator's (``fixar_gen.hw.verilate.FLAGS``; the model cache keys on 
 to try a build option against the defaults.  The script uses only what every
 version of the generator since the first Verilator backend offers (``HardwareCore``,
 ``random_params``, ``uniform_batch``), so that an older tree can be measured with it in
-the same session (``PYTHONPATH=<that tree> python benchmarks/bench_verilator_speed.py``).
+the same session (``PYTHONPATH=<that tree> python benchmarks/bench_verilator_speed.py``).  An installed
+tree maps ``fixar_gen.dsl``, ``fixar_gen.rl`` and ``fixar_gen.targets`` to the top-level
+``dsl/``, ``rl/`` and ``targets/`` folders (pyproject's package-dir), so an older tree
+unpacked by ``git archive`` needs those three as links inside its ``fixar_gen/``
+(``ln -s ../dsl fixar_gen/dsl`` and so on), or they come from the installed tree; the
+script stops if its modules come from more than one tree.  The step's time excludes
+the first program's setup (buffers placed and zeroed, constants), printed apart.
 """
 
 from __future__ import annotations
@@ -39,9 +45,34 @@ from fixar_gen.backends import HardwareCore, random_params  # noqa: E402
 from fixar_gen.testing import uniform_batch  # noqa: E402
 
 
+def _phase(spec) -> str:
+    """The program of the first training step (trees before the TD3 programs: "train")."""
+    import fixar_gen
+    if not (Path(fixar_gen.__file__).parent / "algorithms").is_dir():
+        return "train"           # not imported: the installed tree would supply it
+    from fixar_gen import algorithms
+    return algorithms.of(spec).train_phase(spec, 0)
+
+
+def _one_tree() -> Path:
+    """The tree (the folder holding pyproject.toml) every loaded ``fixar_gen`` module
+    comes from: an older tree on PYTHONPATH must not mix with the installed one."""
+    trees = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.split(".")[0] == "fixar_gen" and file:
+            trees.add(next((d for d in Path(file).resolve().parents
+                            if (d / "pyproject.toml").exists()), None))
+    if len(trees) != 1:
+        raise SystemExit(f"fixar_gen is loaded from several trees: {sorted(map(str, trees))}")
+    return trees.pop()
+
+
 def training_step(spec, backend: str, params: bool) -> dict:
     """Build (or reuse) ``backend``'s model of ``spec``'s core and run one training
-    step: {build, load, cycles, seconds}."""
+    step: {build, load, setup, cycles, seconds}.  The first program's setup (placing
+    and zeroing the buffers, the constants: host writes, minutes of simulation on a big
+    core) runs before the timed step."""
     t = time.perf_counter()
     core = HardwareCore(spec, backend=backend)
     build = time.perf_counter() - t
@@ -51,9 +82,13 @@ def training_step(spec, backend: str, params: bool) -> dict:
     load = time.perf_counter() - t
     batch = uniform_batch(spec, core.formats, np.random.default_rng(2))
     t = time.perf_counter()
+    core.program(_phase(spec), batch.size)   # places and zeroes the buffers, constants
+    setup = time.perf_counter() - t
+    t = time.perf_counter()
     core.train_step(batch)
     seconds = time.perf_counter() - t
-    out = {"build": build, "load": load, "cycles": core.stats.cycles, "seconds": seconds}
+    out = {"build": build, "load": load, "setup": setup, "cycles": core.stats.cycles,
+           "seconds": seconds}
     if hasattr(core, "close"):
         core.close()
     return out
@@ -91,8 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     cols = args.cols or (2 if small else base.hardware.array[1])
     spec = dataclasses.replace(base, hardware=dataclasses.replace(
         base.hardware, cores=cores, array=(rows, cols)))
-    import fixar_gen
-    print(f"generator: {Path(fixar_gen.__file__).resolve().parents[1]}; spec {args.spec}, "
+    print(f"generator: {_one_tree()}; spec {args.spec}, "
           f"{cores} x {rows}x{cols}; extra Verilator options {args.verilator_flag}; load "
           f"average {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory() as fresh:
@@ -101,12 +135,13 @@ def main(argv: list[str] | None = None) -> None:
         runs = {b: training_step(spec, b, not args.no_params) for b in backends}
     for backend, r in runs.items():
         print(f"{backend}: {cores} x {rows}x{cols}: build {r['build']:.1f} s, parameters "
-              f"{r['load']:.1f} s, training step {r['cycles']:,} cycles in "
+              f"{r['load']:.1f} s, setup {r['setup']:.1f} s, training step {r['cycles']:,} cycles in "
               f"{r['seconds']:.2f} s = {r['cycles'] / r['seconds']:,.0f} cycles/s", flush=True)
     if args.pyrtl:
         v, p = runs["verilator"], runs["pyrtl"]
         print(f"Verilator / PyRTL: {(v['cycles'] / v['seconds']) / (p['cycles'] / p['seconds']):.1f}x"
               f" (cycles equal: {v['cycles'] == p['cycles']})")
+    print(f"generator modules from {_one_tree()}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
