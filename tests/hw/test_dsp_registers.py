@@ -141,7 +141,8 @@ def test_yosys_packs_the_registers_into_a_dsp48e1_but_none_into_a_dsp48e2(
     assert (d.used_bits, d.fabric_stages, d.mreg, d.preg) == (34, 2, True, True)
 
 
-@pytest.mark.tools
+@pytest.mark.slow       # 14 s of Yosys when quiet, 90 s in a loaded CI run; the default
+@pytest.mark.tools      # run keeps the lane multiply's Yosys test and the PyRTL check below
 def test_every_dsp48e2_of_a_2x2_array_has_its_mreg_and_preg(tmp_path, yosys_tool):
     """A 2x2 PE array (fixar_u50's widths) through Yosys xcup (about 14 s): 16
     DSP48E2, each with its MREG and PREG as two whole stages of flip-flops right after
