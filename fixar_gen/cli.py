@@ -240,20 +240,22 @@ def memory_mapping_lines(mapping: dict) -> list[str]:
     """What Yosys made of each memory against the inventory (report.json's
     ``memory_mapping``)."""
     from .hw.inventory import BLOCK_RAM
+
+    def listed(prims: dict) -> str:
+        return ", ".join(f"{n} {k}" for k, n in prims.items())
     lines = [f"memories through {mapping['source']}: {mapping['bram36']:g} BRAM36 + "
              f"{mapping['uram']:,} URAM (the inventory: "
              f"{mapping.get('inventory_bram36', 0):g} + {mapping.get('inventory_uram', 0):,})"]
     for m in mapping["memories"]:
-        prims = ", ".join(f"{n} {k}" for k, n in m["yosys_primitives"].items())
+        prims = listed(m["yosys_primitives"])
         said = m.get("inventory_primitives", {})
         lines.append(f"    {m['name']:<18} {m['bits']:>9,} bits: yosys {m['yosys']}"
                      + (f" ({prims})" if prims else "")
                      + ("" if m["agrees"] else f"; the inventory says {m['inventory']}")
                      + ("" if m["yosys"] != BLOCK_RAM or said == m["yosys_primitives"]
-                        else "; the inventory says "
-                        + ", ".join(f"{n} {k}" for k, n in said.items())))
+                        else f"; the inventory says {listed(said)}"))
     for name, o in mapping["others"].items():
-        prims = ", ".join(f"{n} {k}" for k, n in o["primitives"].items())
+        prims = listed(o["primitives"])
         lines.append(f"    {name:<18} (not in the inventory): {o['libmap']}"
                      + (f" ({prims})" if prims else ""))
     return lines

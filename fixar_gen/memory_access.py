@@ -27,7 +27,7 @@ from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, 
                   Program, Store, Vector)
 from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
                            MATRIX_MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
-                           accumulator_half_line, accumulator_stride, activation_read,
+                           accumulator_stride, activation_banks, activation_read,
                            activation_reads, activation_stride, memory_of, shares_banks,
                            weight_stride)
 
@@ -87,7 +87,7 @@ def access_problems(program: Program, acc_half: int | None = None,
         if isinstance(ins, MatMul):
             a = program.buffers[ins.a]
             if acc_half and rows and memory_of(a) == ACTIVATION_MEMORY:
-                banks = 4 * max(acc_half, accumulator_half_line(rows))
+                banks = activation_banks(rows, acc_half)
                 how = activation_read(MODES[ins.mode] == "fxp16", bool(ins.ta))
                 if shares_banks(activation_reads(a.cols, rows)[how], banks):
                     problems.append(f"instruction {pc}: mm reads a {a.name} ({how}) from "

@@ -30,8 +30,9 @@ from .isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Load, MatMul, Progr
 from .numerics import FixedFormat
 from .ops import PRNG
 from .memory_access import access_problems, acc_half_problems
+from .compiler import activation_cols
 from .memory_kinds import (SECOND_STATE_SUFFIX, accumulator_half_line, accumulator_stride,
-                           activation_banks, activation_stride, weight_stride)
+                           weight_stride)
 from .spec import Spec
 
 #: a data operand's kinds (:meth:`_Builder.data_kind`), activations the likeliest;
@@ -173,9 +174,7 @@ class _Builder:
             # an activation's row stride padded (fixar_gen.memory_access): its line,
             # FXP16's row pair, its column and FXP16's column pair in distinct banks of
             # amem's 4P
-            hw = self.spec.hardware
-            a_shape = (a_shape[0], activation_stride(
-                a_shape[1], activation_banks(hw.rows, hw.cols, hw.lanes), hw.rows))
+            a_shape = (a_shape[0], activation_cols(self.spec, a_shape[1]))
         a = self.buffer(*a_shape, fa, a_kind)
         # (not both in gmem: one line port serves the matrix unit)
         b_kind = "param" if a_kind == "delta" else self.data_kind(("delta", "param"))

@@ -20,7 +20,6 @@ primitives here (tests/hw/test_memory_map.py compares every memory with Yosys's)
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 
 #: half a cost unit per multiplexer / demultiplexer bit (``FACTOR_MUX``, ``FACTOR_DEMUX``)
@@ -80,7 +79,7 @@ def yosys_block_ram(width: int, depth: int, reads: int = 1, copies: int = 1,
         if best is None or cost < best[0]:
             best = (cost, option, instances)
     _, option, instances = best
-    return dict(Counter({option.primitive: instances * option.per_instance * copies}))
+    return {option.primitive: instances * option.per_instance * copies}
 
 
 def bram36_equivalent(primitives: dict[str, int]) -> float:

@@ -30,8 +30,6 @@ MEMORY_STAGES = ":map_ffram"
 PRIMITIVES = ("RAMB36E2", "RAMB18E2", "URAM288", "RAM64M8", "RAM32M16", "RAM64M", "RAM32M",
               "RAM64X1D", "RAM32X1D", "RAM128X1D", "RAM256X1D", "RAM512X1S", "RAM64X1S",
               "RAM32X1S", "RAM128X1S", "RAM256X1S")
-#: what each primitive is, in the inventory's classes
-BLOCK_PRIMITIVES = ("RAMB36E2", "RAMB18E2", "URAM288")
 FF = "FF"
 
 
@@ -59,6 +57,12 @@ def mapping_class(how: str) -> str:
     raise ValueError(f"unknown memory mapping {how!r}")
 
 
+def memory_of_primitive(name: str) -> str:
+    """The memory a primitive belongs to: memory_libmap names them ``M.i.j`` (the
+    techmap keeps the name; a Yosys escaped identifier's backslash dropped)."""
+    return re.sub(r"(\.\d+)+$", "", name.lstrip("\\"))
+
+
 def primitive_owners(listing: str) -> Counter:
     """``select -list`` lines ``module/M.i.j`` -> {M: count}."""
     owners: Counter = Counter()
@@ -66,8 +70,7 @@ def primitive_owners(listing: str) -> Counter:
         line = line.strip()
         if "/" not in line:
             continue
-        cell = line.split("/", 1)[1].lstrip("\\")
-        owners[re.sub(r"(\.\d+)+$", "", cell)] += 1
+        owners[memory_of_primitive(line.split("/", 1)[1])] += 1
     return owners
 
 
@@ -78,8 +81,7 @@ def primitives_of_netlist(netlist: str | Path, top: str) -> dict[str, dict[str, 
     out: dict[str, dict[str, int]] = {}
     for name, cell in cells.items():
         if cell["type"] in PRIMITIVES:
-            owner = re.sub(r"(\.\d+)+$", "", name.lstrip("\\"))
-            kinds = out.setdefault(owner, {})
+            kinds = out.setdefault(memory_of_primitive(name), {})
             kinds[cell["type"]] = kinds.get(cell["type"], 0) + 1
     return out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyrtl
 
 from ..tools import Tool, run_tool, yosys
-from .dsp_registers import dsp_register_flops, input_loads  # noqa: F401 (the calibration's)
+from .dsp_registers import dsp_register_flops  # noqa: F401 (the calibration's)
 from .verilog_writer import write_verilog
 
 
