@@ -618,9 +618,18 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
 
 def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
                     batch: int | None = None, policy: str | None = None,
-                    layout: Layout | None = None) -> Program:
+                    layout: Layout | None = None, per_core_memories: bool = False
+                    ) -> Program:
     """One phase lowered for ``spec``'s cores and array under ``policy`` (default: the
-    spec's policy for the phase; ``auto`` is resolved by the performance model)."""
+    spec's policy for the phase; ``auto`` is resolved by the performance model).
+
+    ``per_core_memories``: with the transfers (``xfer``) a machine whose cores each
+    have their own memories needs (:mod:`fixar_gen.transfers`), for this program run
+    alone; programs that run together on one machine are compiled together by
+    :func:`compile_programs`.  The generated RTL does not execute them yet."""
+    if per_core_memories:
+        return compile_programs(spec, [(phase, batch)], precision, policy,
+                                per_core_memories=True, layout=layout)[0]
     if phase not in phases(spec):
         raise ValueError(f"phase {phase!r} is not one of {phases(spec)} "
                          f"(algorithm {spec.algorithm.name})")
@@ -696,3 +705,19 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     if problems:        # a compiler bug: the core's units could not reach these memories
         raise ValueError(f"{program.name}: " + "; ".join(problems))
     return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))
+
+
+def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
+                     policy: str | None = None, per_core_memories: bool = False,
+                     layout: Layout | None = None) -> list[Program]:
+    """The programs ``runs`` ((phase, batch or None) each) that run together on one
+    machine.  ``per_core_memories``: each with its transfers (:mod:`fixar_gen.transfers`:
+    what one core reads that another wrote, within a program and, for the state, from
+    one program of the set to any other)."""
+    programs = [compile_program(spec, phase, precision, batch, policy, layout)
+                for phase, batch in runs]
+    if not per_core_memories:
+        return programs
+    from .transfers import insert_all
+    hw = spec.hardware
+    return insert_all(programs, acc_half=accumulator_half_line(hw.cols, hw.lanes))

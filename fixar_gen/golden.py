@@ -5,6 +5,8 @@ numpy int64 matrices (one per buffer of the program's table; accumulators are
 :class:`~fixar_gen.numerics.WideInt`), updated in program order.  Instructions of
 different cores touch disjoint parts of the state between barriers, so program order is
 a valid serialisation of the parallel machine, and every policy gives the same result.
+The cores share this one state, so a transfer (``xfer``) moves nothing here;
+:mod:`fixar_gen.percore` runs the same programs with one copy of the state per core.
 
 Rules shared by every instruction (docs/isa.md states them per function):
 - products and sums are exact (wide integers); a result is rounded once, when it is
@@ -20,7 +22,7 @@ import numpy as np
 
 from . import isa, ops
 from .isa import (NO_BUFFER, Barrier, Drain, Halt, Instruction, Load, MatMul, Program, Store,
-                  Vector)
+                  Vector, Xfer)
 from . import exact as X
 from .numerics import FixedFormat, WideInt
 from .placement import Occupancy
@@ -187,7 +189,7 @@ class GoldenMachine:
         out: list[tuple[int, Instruction]] = []
         steps: dict[int, int] = {}
         for pc, instr in enumerate(program.code):
-            if isinstance(instr, Barrier):
+            if isinstance(instr, (Barrier, Xfer)):      # nothing to do on one shared state
                 continue
             if out and isinstance(instr, Halt):
                 out.append((pc, instr))
@@ -230,8 +232,8 @@ class GoldenMachine:
             cols = slice(instr.dst_col, instr.dst_col + instr.cols.count)
             out[instr.rows.slice, cols] = self.state[instr.src][instr.rows.slice,
                                                                 instr.cols.slice]
-        elif isinstance(instr, Barrier):
-            pass      # program order already serialises the cores
+        elif isinstance(instr, (Barrier, Xfer)):
+            pass      # program order already serialises the cores; one state for all
         else:
             raise GoldenError(f"unknown instruction {instr!r}")
 

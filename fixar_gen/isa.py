@@ -196,14 +196,37 @@ class Halt(Instruction):
     MNEMONIC: ClassVar[str] = "halt"
 
 
+@dataclass(frozen=True)
+class Xfer(Instruction):
+    """Per-core memories: rows ``rows`` and columns ``cols`` of ``buf`` go from the
+    executing core's copy of the memories into the copies of the cores named in ``to``
+    (the words keep their addresses). It runs between two barriers, while the
+    receivers are idle; on memories shared by the cores it moves nothing. The compiler
+    emits it only when asked for per-core memories (:mod:`fixar_gen.transfers`); the
+    generated RTL does not execute it yet."""
+
+    OPCODE: ClassVar[int] = 8
+    MNEMONIC: ClassVar[str] = "xfer"
+    buf: int = _f(BUFFER_BITS, "buffer whose words move", 0)
+    rows: Range = _f(RANGE_BITS, "rows", Range(0, 1))
+    cols: Range = _f(RANGE_BITS, "columns", Range(0, 1))
+    to: int = _f(16, "receiving cores (bit i: core i)", 0)
+
+
+#: the instructions the generated RTL's controllers execute (fixar_gen/hw/core.py)
 INSTRUCTIONS: tuple[type[Instruction], ...] = (Load, Store, MatMul, Drain, Vector, Barrier,
                                                Halt)
-BY_OPCODE = {cls.OPCODE: cls for cls in INSTRUCTIONS}
-BY_MNEMONIC = {cls.MNEMONIC: cls for cls in INSTRUCTIONS}
+#: the instructions of per-core memories, which the generated RTL does not execute yet
+#: (``hw.design.hardware_limits`` refuses a program that has one)
+TRANSFER_INSTRUCTIONS: tuple[type[Instruction], ...] = (Xfer,)
+#: the whole instruction set: what encode, decode, the assembly and docs/isa.md know
+ALL_INSTRUCTIONS = INSTRUCTIONS + TRANSFER_INSTRUCTIONS
+BY_OPCODE = {cls.OPCODE: cls for cls in ALL_INSTRUCTIONS}
+BY_MNEMONIC = {cls.MNEMONIC: cls for cls in ALL_INSTRUCTIONS}
 
 
 def _check_layout() -> None:
-    for cls in INSTRUCTIONS:
+    for cls in ALL_INSTRUCTIONS:
         used = OPCODE_BITS + sum(bits for _, bits, _ in cls.fields_bits())
         assert used <= INSTRUCTION_BITS, f"{cls.__name__} needs {used} bits"
         assert 0 < cls.OPCODE < 1 << OPCODE_BITS
@@ -324,15 +347,15 @@ def assembly(instr: Instruction, program: Program | None = None) -> str:
         value = getattr(instr, name)
         if enum:
             parts.append(f"{name}={enum[value]}")
-        elif name in ("dst", "a", "b", "c", "e", "acc", "bias", "slope", "src"):
+        elif name in ("dst", "a", "b", "c", "e", "acc", "bias", "slope", "src", "buf"):
             if value != NO_BUFFER or hints[name].default != NO_BUFFER:
                 parts.append(f"{name}={_operand(program, value)}")
         elif name == "slot":
             label = program.slots[value].name if program and value < len(program.slots) \
                 else f"#{value}"
             parts.append(f"slot={label}")
-        elif name == "mask":
-            parts.append(f"mask={value:#x}")
+        elif name in ("mask", "to"):
+            parts.append(f"{name}={value:#x}")
         else:
             parts.append(f"{name}={value}")
     return " ".join(parts)
@@ -365,7 +388,7 @@ def reference() -> str:
            f"{COUNT_BITS}). Buffer operands are {BUFFER_BITS}-bit indices into the "
            f"program's buffer table; {NO_BUFFER} means no operand.", ""]
     out += _semantics_section()
-    for cls in INSTRUCTIONS:
+    for cls in ALL_INSTRUCTIONS:
         out += [f"## `{cls.MNEMONIC}` ({cls.__name__}, opcode {cls.OPCODE})", "",
                 " ".join((cls.__doc__ or "").split()), "",
                 "| field | bits | meaning |", "|---|---|---|"]

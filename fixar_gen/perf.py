@@ -59,6 +59,12 @@ Load, Store (unit "dma")
     Host <-> on-chip: ``ceil(rows * cols / dma_words_per_cycle) + dma_latency``.  Each
     core has its own DMA channel (no contention between cores is modelled).
 
+Xfer (unit "sync")
+    Per-core memories' transfer (:mod:`fixar_gen.transfers`): the sender reads one line
+    of C words (the array's columns) a cycle from its own memory and the link writes it
+    into every receiver's copy: ``rows * ceil(cols / C) + link_latency``.  It runs
+    between two barriers, on the sender's timeline; two senders run at once.
+
 Barrier (unit "sync")
     Each participating core executes its own ``Barrier`` with the same mask; the n-th
     barrier of one core meets the n-th barrier of the others.  All leave together
@@ -79,7 +85,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from .isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
-                  Load, MatMul, Program, Store, Vector)
+                  Load, MatMul, Program, Store, Vector, Xfer)
 from . import ops
 from .spec import Spec
 
@@ -228,6 +234,9 @@ def _execution(instr: Instruction, spec: Spec, timing: Timing) -> tuple[str, int
             return "sync", (math.ceil(elements / timing.link_words_per_cycle)
                             + timing.link_latency)
         return "vector", math.ceil(elements / lanes) + timing.vector(fn)
+    if isinstance(instr, Xfer):
+        return "sync", (instr.rows.count * math.ceil(instr.cols.count / spec.hardware.cols)
+                        + timing.link_latency)
     if isinstance(instr, Barrier):
         return "sync", timing.barrier_latency
     if isinstance(instr, Halt):

@@ -70,7 +70,7 @@ from functools import cached_property
 
 from . import ops
 from .isa import (NO_BUFFER, VECTOR_FUNCTIONS, Barrier, Buffer, Drain, Instruction, Load,
-                  MatMul, Program, Store, Vector)
+                  MatMul, Program, Store, Vector, Xfer)
 from .memory_access import pair_memory
 from .memory_kinds import (ACC_MEMORY, MEMORIES, MEMORY_ROLES, PAIRED_MEMORIES, SLOT_MEMORY,
                            TARGET_PREFIX, WEIGHT_MEMORY, Memory, memory_of, slot_widths,
@@ -103,6 +103,8 @@ def accesses(ins: Instruction) -> tuple[set[int], set[int]]:
     elif isinstance(ins, Drain):
         reads |= {ins.acc, ins.bias, ins.slope}
         writes.add(ins.dst)
+    elif isinstance(ins, Xfer):          # the sender's words (each copy has its own)
+        reads.add(ins.buf)
     elif isinstance(ins, Vector):
         fn = VECTOR_FUNCTIONS[ins.fn]
         reads |= {ins.a, ins.b, ins.c, ins.e}

@@ -18,13 +18,13 @@ PINNED_FUNCTIONS = (
     "soft_update", "range", "noise", "ou_noise", "acc_add", "abs", "minimum")
 PINNED_ACTIVATIONS = ("identity", "relu", "tanh", "leaky_relu")
 PINNED_OPCODES = {"load": 1, "store": 2, "mm": 3, "drain": 4, "vec": 5, "barrier": 6,
-                  "halt": 7}
+                  "halt": 7, "xfer": 8}
 
 
 def test_numbering_is_pinned():
     assert isa.VECTOR_FUNCTIONS[:len(PINNED_FUNCTIONS)] == PINNED_FUNCTIONS
     assert isa.ACTIVATIONS == PINNED_ACTIVATIONS
-    assert {cls.MNEMONIC: cls.OPCODE for cls in isa.INSTRUCTIONS} == PINNED_OPCODES
+    assert {cls.MNEMONIC: cls.OPCODE for cls in isa.ALL_INSTRUCTIONS} == PINNED_OPCODES
     for number, op in enumerate(ops.VECTOR):
         assert op.number == number and op.instruction == "vec"
         assert isa.decode(isa.encode(isa.Vector(fn=number))).fn == number

@@ -10,7 +10,8 @@ from dataclasses import replace
 
 from .. import ops
 from ..compiler import Precision, compile_program, phases
-from ..isa import ACTIVATIONS, NO_BUFFER, VECTOR_FUNCTIONS, Drain, MatMul, Program, Vector
+from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Drain,
+                   MatMul, Program, Vector)
 from ..memory_access import access_problems, acc_half_problems
 from ..memory_kinds import MEMORIES
 from ..placement import Placement, place
@@ -180,6 +181,11 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
     problems = []
     if program.cores > cfg.cores:
         problems.append(f"program uses {program.cores} cores, the design has {cfg.cores}")
+    transfers = [i for i in program.code if type(i) in TRANSFER_INSTRUCTIONS]
+    if transfers:       # the controller would take an unknown opcode for a halt
+        problems.append(f"program has {len(transfers)} {transfers[0].MNEMONIC} "
+                        "instruction(s) (per-core memories' transfers): the generated "
+                        "RTL's cores share their memories and do not execute them")
     if len(program.buffers) >= 1 << cfg.buffer_bits:
         problems.append(f"{len(program.buffers)} buffers, the descriptor table holds "
                         f"{(1 << cfg.buffer_bits) - 1}")
