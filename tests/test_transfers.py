@@ -1,0 +1,248 @@
+"""Per-core memories' transfers (fixar_gen/transfers.py) proven complete on the per-core
+memory model (fixar_gen/percore.py): the programs with their transfers give the shared
+golden model's bits on one copy of the state per core, every read served by a transfer
+or the core's own writes (the model refuses a read of a word its copy does not hold),
+and every inserted transfer needed (dropping any one makes some read stale)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fixar_gen import load_spec
+from fixar_gen.backends import GoldenCore, random_params, uniform_batch
+from fixar_gen.compiler import (Precision, compile_program, compile_programs, is_training,
+                                phases)
+from fixar_gen.core_traffic import measure
+from fixar_gen.estimate import fxp16_precision
+from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Load, Program, Range,
+                           Slot, Store, Vector, Xfer, assembly, listing)
+from fixar_gen.numerics import FixedFormat
+from fixar_gen.percore import PerCoreCore, PerCoreMachine, StaleRead
+from fixar_gen.spec import ParallelismSpec
+from fixar_gen.testing import precisions, specs
+from fixar_gen.transfers import _cover, transfers_of
+
+from .conftest import EXAMPLES, examples
+
+Q = FixedFormat(16, 8)
+COPY = VECTOR_FUNCTIONS.index("copy")
+POLICIES = ("intra_layer", "intra_batch")
+
+
+def with_policy(spec, policy):
+    return dataclasses.replace(spec, parallelism=ParallelismSpec(training=policy,
+                                                                 inference=policy))
+
+
+def run_both(spec, precision, updates=2, seed=0, core=None):
+    """``updates`` cycles (an exploring action, an update, a greedy action, a Q value)
+    on the shared golden model and on the per-core model: the same bits everywhere."""
+    ref = GoldenCore(spec, precision, engine="interpreter")
+    per = core or PerCoreCore(spec, precision)
+    params = random_params(spec, seed)
+    ref.load_params(params)
+    per.load_params(params)
+    rng = np.random.default_rng(seed)
+    for _ in range(updates):
+        batch = uniform_batch(spec, ref.formats, rng)
+        s = batch.states[:1]
+        out = []
+        for c in (ref, per):
+            explored = c.infer("actor", s, explore=True)
+            c.train_step(batch)
+            greedy = c.infer("actor", s)
+            q = c.infer("critic", s, greedy)
+            out.append((explored, greedy, q))
+        for a, b in zip(*out):
+            np.testing.assert_array_equal(a, b)
+    expected, got = ref.read_params(), per.read_params()
+    assert expected.keys() == got.keys()
+    for name in expected:
+        np.testing.assert_array_equal(expected[name], got[name], err_msg=name)
+    for name in ("prng", "ou.state"):
+        if name in ref.machine.memory:
+            np.testing.assert_array_equal(ref._read(name), per._read(name), err_msg=name)
+    assert ref.read_ranges() == per.read_ranges()
+    assert ref.stats.saturations == per.stats.saturations
+    return per
+
+
+# -- the instruction -----------------------------------------------------------------
+
+
+def test_xfer_assembles_with_its_buffer_and_receivers():
+    p = Program("t", (Buffer("x", 4, 4, Q),), (), (Xfer(core=1, buf=0, rows=Range(0, 2),
+                                                        cols=Range(1, 3), to=0b101),),
+                3, Q)
+    assert assembly(p.code[0], p) == "c1 xfer buf=x rows=0:2 cols=1:4 to=0x5"
+    assert "xfer buf=x" in listing(p)
+
+
+def test_the_option_off_emits_no_transfer_and_on_emits_them():
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    for phase in phases(spec):
+        assert not any(isinstance(i, Xfer) for i in compile_program(spec, phase).code)
+    train = compile_program(spec, "train", per_core_memories=True)
+    assert any(isinstance(i, Xfer) for i in train.code)
+    one = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, cores=1))
+    assert compile_program(one, "train", per_core_memories=True).code == \
+        compile_program(one, "train").code
+
+
+def test_the_rtl_refuses_a_program_with_transfers():
+    from fixar_gen.hw.design import config_for, hardware_limits
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    cfg = config_for(spec)
+    plain = compile_program(spec, "infer", batch=1)
+    moved = compile_program(spec, "explore", batch=1, per_core_memories=True)
+    assert not any("xfer" in p for p in hardware_limits(plain, cfg))
+    (problem,) = [p for p in hardware_limits(moved, cfg) if "xfer" in p]
+    assert "do not execute them" in problem
+
+
+def test_the_cover_is_exact():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        mask = rng.random((rng.integers(1, 7), rng.integers(1, 9))) < rng.random()
+        got = np.zeros(mask.shape, int)
+        for rows, cols in _cover(mask):
+            got[rows.slice, cols.slice] += 1
+        np.testing.assert_array_equal(got, mask.astype(int))
+
+
+# -- the model on hand-built programs ------------------------------------------------
+
+
+def _program(code, cores=2):
+    return Program("t", (Buffer("x", 4, 3, Q), Buffer("y", 4, 3, Q)), (Slot("s", 4, 3),),
+                   tuple(code) + tuple(Halt(core=c) for c in range(cores)), cores, Q)
+
+
+def _steps(with_xfer: bool):
+    both = [Barrier(core=0, mask=3), Barrier(core=1, mask=3)]
+    return ([Load(core=0, dst=0, slot=0, rows=Range(0, 4), cols=Range(0, 3))] + both
+            + ([Xfer(core=0, buf=0, rows=Range(2, 2), cols=Range(0, 3), to=2)] + both
+               if with_xfer else [])
+            + [Vector(core=1, fn=COPY, dst=1, a=0, rows=Range(2, 2), cols=Range(0, 3)),
+               Store(core=1, src=1, slot=0, rows=Range(2, 2), cols=Range(0, 3))])
+
+
+def test_a_read_of_another_cores_words_needs_a_transfer():
+    """Core 1 copies rows 2-3 of x, which core 0 loaded: without the xfer its copy
+    holds zeros (the model refuses the read); with it, the shared model's values."""
+    values = np.arange(12).reshape(4, 3) - 6
+    m = PerCoreMachine(2)
+    with pytest.raises(StaleRead, match="instruction 3 .*core 1.* 6 word"):
+        m.run(_program(_steps(False)), {"s": values.copy()})
+    m = PerCoreMachine(2)
+    host = {"s": values.copy()}
+    m.run(_program(_steps(True)), host)
+    np.testing.assert_array_equal(host["s"][2:], values[2:])
+    np.testing.assert_array_equal(m.read("y")[2:], values[2:])
+    np.testing.assert_array_equal(m.copies[0].read("y"), 0)       # core 0's copy untouched
+
+
+def test_the_pass_inserts_that_transfer():
+    m = PerCoreMachine(2)
+    (p,) = compile_programs_of([_program(_steps(False))])
+    assert [i for i in p.code if isinstance(i, Xfer)] == [
+        Xfer(core=0, buf=0, rows=Range(2, 2), cols=Range(0, 3), to=2)]
+    m.run(p, {"s": np.ones((4, 3), np.int64)})
+
+
+def compile_programs_of(programs):
+    from fixar_gen.transfers import insert_all
+    return insert_all(programs)
+
+
+def test_a_transfer_of_a_stale_word_is_refused():
+    code = _steps(True)
+    code[3] = Xfer(core=1, buf=0, rows=Range(2, 2), cols=Range(0, 3), to=1)
+    with pytest.raises(StaleRead, match="xfer, core 1"):
+        PerCoreMachine(2).run(_program(code), {"s": np.ones((4, 3), np.int64)})
+
+
+# -- the proof on compiled programs --------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("mode", ["fxp32", "fxp16"])
+@pytest.mark.parametrize("name", ["pendulum", "fixar_u50", "pendulum_td3"])
+def test_examples_on_per_core_memories_equal_the_shared_model(name, mode, policy):
+    spec = with_policy(load_spec(EXAMPLES / f"{name}.yaml"), policy)
+    precision = fxp16_precision(spec) if mode == "fxp16" else Precision()
+    per = run_both(spec, precision, updates=2)
+    assert any(transfers_of(p).instructions for p in per._programs.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", POLICIES)
+def test_halfcheetah_on_per_core_memories_equals_the_shared_model(policy):
+    run_both(with_policy(load_spec(EXAMPLES / "halfcheetah.yaml"), policy), Precision())
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3),
+       policy=st.sampled_from(POLICIES), data=st.data())
+def test_random_specs_on_per_core_memories_equal_the_shared_model(spec, policy, data):
+    spec = with_policy(spec, policy)
+    run_both(spec, data.draw(precisions(spec)), updates=2,
+             seed=data.draw(st.integers(0, 2**16)))
+
+
+# -- every transfer is needed ---------------------------------------------------------
+
+
+def _without(program, index):
+    xfers = [pc for pc, i in enumerate(program.code) if isinstance(i, Xfer)]
+    drop = xfers[index]
+    return dataclasses.replace(program, code=program.code[:drop] + program.code[drop + 1:])
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_dropping_any_transfer_makes_a_read_stale(policy):
+    """Mutation: each inserted xfer of pendulum's programs removed in turn (the
+    within-program ones and the state's at a program's end) -> StaleRead within two
+    cycles.  Catches a pass that inserts transfers nothing needs, and a model that
+    does not track validity."""
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    base = PerCoreCore(spec)
+    base.program("train", spec.algorithm.batch_size)
+    programs = dict(base._programs)
+    checked = 0
+    for key, program in programs.items():
+        for index in range(transfers_of(program).instructions):
+            core = PerCoreCore(spec)
+            core._programs.update(programs)
+            core._programs[key] = _without(program, index)
+            for p in core._programs.values():
+                core._ensure(p)
+            with pytest.raises(StaleRead):
+                run_both(spec, Precision(), updates=2, core=core)
+            checked += 1
+    assert checked > 0
+
+
+# -- what they move ----------------------------------------------------------------------
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3),
+       policy=st.sampled_from(POLICIES))
+def test_transfers_move_at_most_the_crossing_reads(spec, policy):
+    """A word pushed once per write serves every later read of it: the transfers' words
+    (per receiver) never exceed core_traffic's crossing reads (a word read twice counts
+    twice there), and a program with crossing reads has transfers."""
+    spec = with_policy(spec, policy)
+    runs = [(p, None) for p in phases(spec) if is_training(spec, p)] + [("explore", 1)]
+    plain = compile_programs(spec, runs)
+    moved = compile_programs(spec, runs, per_core_memories=True)
+    each, total = measure(plain)
+    words = sum(transfers_of(p).words for p in moved)
+    assert words <= total.total()
+    if total.total():
+        assert words > 0
+    for p in moved:
+        assert transfers_of(p).extra_words == 0
