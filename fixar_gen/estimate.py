@@ -11,11 +11,11 @@ the peak and which unit the cycles go to.  Figures are modeled, not measured.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import algorithms
 from .boards import BOARDS, dsps_per_pe
-from .compiler import Precision, activation_keys, compile_program
+from .compiler import Precision, activation_keys, compile_program, compile_programs
 from .hw.inventory import format_inventory
 from .lane_resources import LaneEstimate, generated_lane
 from .memory_fit import generated_inventory, memory_fit
@@ -143,24 +143,42 @@ def lane_estimate(spec: Spec) -> LaneEstimate:
 
 
 def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
-                policy: str | None = None) -> dict:
+                policy: str | None = None, per_core_memories: bool = False) -> dict:
     """The same programs on the generated RTL's own cycle model (what `fixar generate`
     builds today; its simulated cycles equal this exactly); the training programs under
-    ``policy`` (default: the spec's)."""
+    ``policy`` (default: the spec's).  ``per_core_memories``: the programs with their
+    transfers (:func:`fixar_gen.compiler.compile_programs`), each ``xfer`` charged by
+    :func:`fixar_gen.transfers.xfer_cycles` at a line of C words a cycle -- a model of
+    hardware not built yet (the RTL refuses ``xfer``)."""
     from .hw.core import CoreConfig
     from .hw.design import pe_widths
     from .hw.host import RTL_TIMING, rtl_execution
     from .perf import schedule_with
+    from .transfers import XFER_LATENCY, with_transfers
     hw = spec.hardware
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
                      lanes=hw.lanes)
     batch = spec.algorithm.batch_size
-    def rtl_schedule(program):
-        return schedule_with(program, hw.cores, rtl_execution(cfg, program), RTL_TIMING)
 
-    train = update_schedule(spec, lambda phase: rtl_schedule(
-        compile_program(spec, phase, precision, policy=policy)))
-    infer1 = rtl_schedule(compile_program(spec, "infer", precision, batch=1))
+    def rtl_schedule(program):
+        execution = rtl_execution(cfg, program)
+        if per_core_memories:
+            execution = with_transfers(execution, hw.cols, XFER_LATENCY)
+        return schedule_with(program, hw.cores, execution, RTL_TIMING)
+
+    if per_core_memories:       # the programs that share the machine, compiled together
+        runs = [(p, None) for p in algorithms.of(spec).TRAIN_PHASES] + \
+            [(p, 1) for p in ("infer", "explore", "infer_critic")]
+        shared = spec if policy is None else replace(
+            spec, parallelism=replace(spec.parallelism, training=policy))
+        programs = dict(zip(runs, compile_programs(shared, runs, precision,
+                                                   per_core_memories=True)))
+        train = update_schedule(spec, lambda phase: rtl_schedule(programs[(phase, None)]))
+        infer1 = rtl_schedule(programs[("infer", 1)])
+    else:
+        train = update_schedule(spec, lambda phase: rtl_schedule(
+            compile_program(spec, phase, precision, policy=policy)))
+        infer1 = rtl_schedule(compile_program(spec, "infer", precision, batch=1))
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
             "infer_cycles_batch1": infer1.total_cycles,

@@ -46,6 +46,10 @@ from .placement import place
 
 #: the interval index of the transfers at a program's end (after its last barrier)
 END = -1
+#: cycles from an ``xfer``'s last line read to its last word written in the receiver
+#: (modeled, for hardware not built yet): the sender's synchronous read, two registers
+#: on the link across the SLR boundary, the receiver's write
+XFER_LATENCY = 4
 
 
 @dataclass
