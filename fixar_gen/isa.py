@@ -202,7 +202,7 @@ class Xfer(Instruction):
     executing core's copy of the memories into the copies of the cores named in ``to``
     (the words keep their addresses). It runs between two barriers, while the
     receivers are idle; on memories shared by the cores it moves nothing. The compiler
-    emits it only when asked for per-core memories (:mod:`fixar_gen.transfers`); the
+    emits it only when asked for per-core memories (fixar_gen/transfers.py); the
     generated RTL does not execute it yet."""
 
     OPCODE: ClassVar[int] = 8

@@ -246,3 +246,55 @@ def test_transfers_move_at_most_the_crossing_reads(spec, policy):
         assert words > 0
     for p in moved:
         assert transfers_of(p).extra_words == 0
+
+
+# -- what they cost ----------------------------------------------------------------------
+
+
+def _window(rows0: int, cols0: int, rows1: int, cols1: int) -> Program:
+    both = [Barrier(core=0, mask=3), Barrier(core=1, mask=3)]
+    return _program(both + [Xfer(core=0, buf=0, rows=Range(0, rows0), cols=Range(0, cols0),
+                                 to=2),
+                            Xfer(core=1, buf=1, rows=Range(0, rows1), cols=Range(0, cols1),
+                                 to=1)] + both)
+
+
+def test_the_rtl_cycle_rule_charges_a_line_of_c_words_a_cycle():
+    """Each xfer: rows x ceil(cols / C) lines + the link latency, on its sender's
+    timeline; the two cores push at once (the window lasts as the longer).  Catches a
+    rule that charges words instead of lines, or serialises the senders."""
+    from fixar_gen.hw.core import execution_cycles
+    from fixar_gen.hw.host import RTL_TIMING
+    from fixar_gen.perf import schedule_with
+    from fixar_gen.transfers import XFER_LATENCY, with_transfers, xfer_cycles
+    C = 4
+    rule = with_transfers(lambda i: execution_cycles(i, 4, C), C, XFER_LATENCY)
+
+    def total(*shape):
+        return schedule_with(_window(*shape), 2, rule, RTL_TIMING).total_cycles
+
+    assert xfer_cycles(Xfer(rows=Range(0, 3), cols=Range(0, 9)), C, XFER_LATENCY) == \
+        3 * 3 + XFER_LATENCY
+    assert total(4, 3, 1, 1) - total(1, 3, 1, 1) == 3            # three more lines
+    assert total(1, 3, 1, 1) == total(1, 4, 1, 1) < total(1, 5, 1, 1)   # whole lines
+    assert total(2, 3, 2, 3) == total(2, 3, 1, 1)                # the senders overlap
+
+
+def test_the_target_schedule_charges_xfer():
+    from fixar_gen.perf import schedule
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    short, long = schedule(_window(1, 1, 1, 1), spec), schedule(_window(9, 8, 1, 1), spec)
+    assert long.total_cycles - short.total_cycles == 9 * 2 - 1
+    assert long.by_unit["sync"] > short.by_unit["sync"]
+
+
+def test_per_core_memories_cost_the_rtl_cycle_model_its_transfers():
+    """The per-core programs' update takes more cycles than the shared programs', the
+    added ones on the "sync" unit (transfers and their barriers)."""
+    from fixar_gen.estimate import rtl_figures
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    for policy in POLICIES:
+        shared = rtl_figures(spec, Precision(), 1e8, policy)
+        per = rtl_figures(spec, Precision(), 1e8, policy, per_core_memories=True)
+        assert per["train_cycles_per_update"] > shared["train_cycles_per_update"]
+        assert per["train_cycles_by_unit"]["sync"] > shared["train_cycles_by_unit"]["sync"]
