@@ -298,3 +298,18 @@ def test_per_core_memories_cost_the_rtl_cycle_model_its_transfers():
         per = rtl_figures(spec, Precision(), 1e8, policy, per_core_memories=True)
         assert per["train_cycles_per_update"] > shared["train_cycles_per_update"]
         assert per["train_cycles_by_unit"]["sync"] > shared["train_cycles_by_unit"]["sync"]
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "compiled"])
+def test_the_shared_golden_models_run_the_transfers_as_nothing(engine):
+    """On one shared state an xfer moves nothing: both golden engines run the programs
+    with transfers (their placement made again) to the bits of the programs without."""
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), "intra_layer")
+    programs = PerCoreCore(spec)
+    programs.program("train", spec.algorithm.batch_size)
+    core = GoldenCore(spec, engine=engine)
+    core._programs.update(programs._programs)
+    for p in core._programs.values():
+        core._ensure(p)
+    assert any(transfers_of(p).instructions for p in core._programs.values())
+    run_both(spec, Precision(), core=core)
