@@ -10,8 +10,8 @@ one steady update, in FXP32:
   cycle per receiving core (a lower bound: no overlap with compute, no partial lines);
 - the transfers the compiler inserts for per-core memories (:mod:`fixar_gen.transfers`,
   the programs of the set compiled together with the inference programs): ``xfer``
-  instructions, words written into receivers (each word once per write; coalescing's
-  extra words in brackets), and the RTL cycle model's cycles of the program with them
+  instructions, words written into receivers (each word once per write; the regions
+  cover exactly the words needed), and the RTL cycle model's cycles of the program with them
   against without (the transfers, their barriers and the lost overlap; the RTL's own
   cycle model, exact against the simulated RTL for the programs without transfers,
   each ``xfer`` at one line of C words a cycle: ``transfers.xfer_cycles``);
@@ -72,7 +72,7 @@ def rows(path: str) -> list[str]:
             update = figures[False]
             out.append(f"| {path} | {hw.cores} x {hw.rows}x{hw.cols} | {policy} | {name} | "
                        f"{traffic.total():,} | {kinds or '-'} | {busiest:,} | {cycles:,} | "
-                       f"{t.instructions:,} | {t.words:,} ({t.extra_words}) | {delta:,} | "
+                       f"{t.instructions:,} | {t.words:,} | {delta:,} | "
                        f"{update:,.0f} | {figures[True]:,.0f} | "
                        f"{figures[True] / update - 1:+.1%} |")
     return out
@@ -80,8 +80,8 @@ def rows(path: str) -> list[str]:
 
 def main(paths: list[str]) -> None:
     print("| spec | cores x array | policy | program | words crossing | by kind | busiest "
-          "core receives | transfer cycles (C-word lines) | xfer | words transferred "
-          "(extra) | RTL cycles added | RTL cycles per update | per-core | change |")
+          "core receives | transfer cycles (C-word lines) | xfer | words transferred | "
+          "RTL cycles added | RTL cycles per update | per-core | change |")
     print("|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         print("\n".join(rows(path)))

@@ -26,9 +26,8 @@ operand rules) and inserts the transfers:
   :class:`fixar_gen.percore.PerCoreMachine` refuses it).
 
 Regions are whole rows x column ranges: per sender, buffer and set of receivers, the
-words in runs along each row, rows with the same runs merged into one instruction;
-exact (no extra words), so :attr:`Transfers.extra_words` is zero today and is counted
-should the cover ever coalesce more.
+words in runs along each row, rows with the same runs merged into one instruction.
+The cover is exact: no word moves that no receiver needs.
 """
 
 from __future__ import annotations
@@ -58,14 +57,12 @@ class Transfers:
 
     instructions: int = 0
     words: int = 0              # words written into receivers (a word to two: two)
-    extra_words: int = 0        # of which not needed (coalescing); 0 with the exact cover
     barriers: int = 0           # barrier groups added
     by_kind: dict = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: "Transfers") -> None:
         self.instructions += other.instructions
         self.words += other.words
-        self.extra_words += other.extra_words
         self.barriers += other.barriers
         for k, n in other.by_kind.items():
             self.by_kind[k] += n
