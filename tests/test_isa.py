@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixar_gen.compiler import compile_program
-from fixar_gen.isa import (ALL_INSTRUCTIONS as INSTRUCTIONS, BUFFER_BITS, BY_OPCODE, COUNT_BITS,
-                           INSTRUCTION_BITS,
-                           NO_BUFFER, OPCODE_BITS, Range, assembly, decode, encode,
-                           encode_words, listing)
+# every instruction of the set, the transfers too
+from fixar_gen.isa import (ALL_INSTRUCTIONS as INSTRUCTIONS, BUFFER_BITS, BY_OPCODE,
+                           COUNT_BITS, INSTRUCTION_BITS, NO_BUFFER, OPCODE_BITS, Range,
+                           assembly, decode, encode, encode_words, listing)
 from fixar_gen.spec import (ActorSpec, AlgorithmSpec, CriticSpec, HardwareSpec, NetworksSpec,
                             ParallelismSpec, Spec)
 

@@ -22,7 +22,7 @@ from fixar_gen.numerics import FixedFormat
 from fixar_gen.percore import PerCoreCore, PerCoreMachine, StaleRead
 from fixar_gen.spec import ParallelismSpec
 from fixar_gen.testing import precisions, specs
-from fixar_gen.transfers import _cover, transfers_of
+from fixar_gen.transfers import _cover, insert_all, transfers_of
 
 from .conftest import EXAMPLES, examples
 
@@ -145,16 +145,10 @@ def test_a_read_of_another_cores_words_needs_a_transfer():
 
 
 def test_the_pass_inserts_that_transfer():
-    m = PerCoreMachine(2)
-    (p,) = compile_programs_of([_program(_steps(False))])
-    assert [i for i in p.code if isinstance(i, Xfer)] == [
-        Xfer(core=0, buf=0, rows=Range(2, 2), cols=Range(0, 3), to=2)]
-    m.run(p, {"s": np.ones((4, 3), np.int64)})
-
-
-def compile_programs_of(programs):
-    from fixar_gen.transfers import insert_all
-    return insert_all(programs)
+    """At the barrier after core 0's load, a new barrier after it; exactly rows 2-3."""
+    (p,) = insert_all([_program(_steps(False))])
+    assert p.code == _program(_steps(True)).code
+    PerCoreMachine(2).run(p, {"s": np.ones((4, 3), np.int64)})
 
 
 def test_a_transfer_of_a_stale_word_is_refused():
