@@ -37,6 +37,7 @@ from .memory_kinds import (DELTA_MEMORY, accumulator_half_line, accumulator_stri
                            activation_banks, activation_stride, memory_of, weight_stride)
 from .placement import place
 from .spec import Spec
+from .transfers import insert_all
 from . import algorithms
 
 #: the network roles of a spec (:class:`~fixar_gen.spec.NetworksSpec`); an algorithm's
@@ -718,6 +719,5 @@ def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
                 for phase, batch in runs]
     if not per_core_memories:
         return programs
-    from .transfers import insert_all
     hw = spec.hardware
     return insert_all(programs, acc_half=accumulator_half_line(hw.cols, hw.lanes))

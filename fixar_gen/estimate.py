@@ -23,6 +23,7 @@ from .numerics import FixedFormat
 from .perf import schedule
 from .resources import LABELS, RESOURCES, estimate_resources
 from .spec import Spec
+from .transfers import XFER_LATENCY, with_transfers
 from .workload import workload
 
 MACS_PER_PE = {"fxp32": 1, "fxp16": 2}
@@ -154,7 +155,6 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
     from .hw.design import pe_widths
     from .hw.host import RTL_TIMING, rtl_execution
     from .perf import schedule_with
-    from .transfers import XFER_LATENCY, with_transfers
     hw = spec.hardware
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
                      lanes=hw.lanes)
