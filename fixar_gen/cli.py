@@ -90,7 +90,7 @@ def _with_batch(spec, batch: int):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .compiler import compile_program, is_training, phases
+    from .compiler import compile_program, compile_programs, is_training, machine_runs, phases
     from .estimate import precision_for
     from .isa import INSTRUCTION_BITS, encode, listing
     from .perf import schedule
@@ -100,8 +100,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
                         f"phases {', '.join(phases(spec))}")
     if args.batch is not None and is_training(spec, args.phase):
         _with_batch(spec, args.batch)        # the spec's bounds hold for this batch too
-    program = compile_program(spec, args.phase, precision_for(spec, args.precision),
-                              batch=args.batch, policy=args.policy)
+    precision = precision_for(spec, args.precision)
+    if args.per_core_memories:      # with the programs the machine runs beside it
+        runs = machine_runs(spec)
+        wanted = (args.phase, args.batch if args.batch is not None else
+                  dict(runs)[args.phase])
+        runs = [r for r in runs if r != wanted] + [wanted]
+        program = compile_programs(spec, runs, precision, args.policy,
+                                   per_core_memories=True)[-1]
+    else:
+        program = compile_program(spec, args.phase, precision, batch=args.batch,
+                                  policy=args.policy)
     if args.hex:
         digits = INSTRUCTION_BITS // 4
         print("\n".join(f"{encode(i):0{digits}x}" for i in program.code))
@@ -463,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=("intra_layer", "intra_batch", "auto"), default=None,
                    help="override the spec's parallelism policy for this phase")
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
+    p.add_argument("--per-core-memories", action="store_true",
+                   help="with the transfers (xfer) per-core memories need, compiled with the "
+                   "programs the machine runs beside it; the RTL does not execute them yet")
     p.add_argument("--placement", action="store_true", help="print where each buffer lives: "
                    "per memory its width, words and bits, per buffer its memory, offset, "
                    "words, live range (instructions), kind")

@@ -708,6 +708,14 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     return dataclasses.replace(program, placement=place(program, acc_half=E.acc_half))
 
 
+def machine_runs(spec: Spec) -> list[tuple[str, int | None]]:
+    """The programs one machine runs together, (phase, batch) each: the training
+    programs at the spec's batch, the inference programs at batch 1 (what a trainer
+    runs; :func:`compile_programs` compiles per-core memories' transfers over them)."""
+    return [(p, None) for p in phases(spec) if is_training(spec, p)] + \
+        [(p, 1) for p in INFERENCE_PHASES]
+
+
 def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
                      policy: str | None = None, per_core_memories: bool = False,
                      layout: Layout | None = None) -> list[Program]:

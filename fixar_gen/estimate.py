@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from . import algorithms
 from .boards import BOARDS, dsps_per_pe
-from .compiler import Precision, activation_keys, compile_program, compile_programs
+from .compiler import (Precision, activation_keys, compile_program, compile_programs,
+                       machine_runs)
 from .hw.inventory import format_inventory
 from .lane_resources import LaneEstimate, generated_lane
 from .memory_fit import generated_inventory, memory_fit
@@ -167,8 +168,7 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
         return schedule_with(program, hw.cores, execution, RTL_TIMING)
 
     if per_core_memories:       # the programs that share the machine, compiled together
-        runs = [(p, None) for p in algorithms.of(spec).TRAIN_PHASES] + \
-            [(p, 1) for p in ("infer", "explore", "infer_critic")]
+        runs = machine_runs(spec)
         shared = spec if policy is None else replace(
             spec, parallelism=replace(spec.parallelism, training=policy))
         programs = dict(zip(runs, compile_programs(shared, runs, precision,

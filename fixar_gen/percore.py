@@ -28,7 +28,7 @@ import numpy as np
 
 from . import exact as X
 from .backends import GoldenCore
-from .compiler import INFERENCE_PHASES, Precision, compile_programs, is_training, phases
+from .compiler import Precision, compile_programs, machine_runs
 from .core_traffic import regions
 from .golden import GoldenError, GoldenMachine
 from .isa import Barrier, Halt, Program, Xfer
@@ -166,8 +166,7 @@ class PerCoreCore(GoldenCore):
     def __init__(self, spec: Spec, precision: Precision = Precision()):
         super().__init__(spec, precision, engine="interpreter")
         self.machine = PerCoreMachine(spec.hardware.cores, spec.numerics.overflow)
-        self._runs = [(p, spec.algorithm.batch_size) for p in phases(spec)
-                      if is_training(spec, p)] + [(p, 1) for p in INFERENCE_PHASES]
+        self._runs = [(p, b or spec.algorithm.batch_size) for p, b in machine_runs(spec)]
 
     def program(self, phase: str, batch: int) -> Program:
         key = (phase, batch, self.precision)

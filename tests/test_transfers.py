@@ -305,3 +305,14 @@ def test_the_shared_golden_models_run_the_transfers_as_nothing(engine):
         core._ensure(p)
     assert any(transfers_of(p).instructions for p in core._programs.values())
     run_both(spec, Precision(), core=core)
+
+
+def test_fixar_compile_prints_the_transfers_only_when_asked(capsys):
+    from fixar_gen.cli import main
+    spec = str(EXAMPLES / "pendulum.yaml")
+    assert main(["compile", spec, "--phase", "explore"]) == 0
+    assert " xfer " not in capsys.readouterr().out
+    assert main(["compile", spec, "--phase", "explore", "--per-core-memories"]) == 0
+    out = capsys.readouterr().out
+    assert "c0 xfer buf=inf.actor.h0 rows=0:1 cols=0:32 to=0x2" in out
+    assert "cycles modeled" in out
