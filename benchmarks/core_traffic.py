@@ -26,7 +26,8 @@ import dataclasses
 import sys
 
 from fixar_gen import load_spec
-from fixar_gen.compiler import Precision, compile_programs, is_training, phases
+from fixar_gen.compiler import (Precision, compile_programs, is_training, machine_runs,
+                                phases)
 from fixar_gen.core_traffic import measure, transfer_cycles
 from fixar_gen.estimate import rtl_figures
 from fixar_gen.hw.core import CoreConfig
@@ -54,11 +55,13 @@ def rows(path: str) -> list[str]:
         spec_p = dataclasses.replace(spec, parallelism=dataclasses.replace(
             spec.parallelism, training=policy, inference=policy))
         names = [p for p in phases(spec) if is_training(spec, p)] + ["explore"]
-        runs = [(p, 1 if p == "explore" else None) for p in names]
+        runs = [(p, 1 if p == "explore" else None) for p in names]   # as machine_runs
         programs = compile_programs(spec_p, runs)
-        # the set that shares the machine: the inference programs too
-        extra = [(p, 1) for p in ("infer", "infer_critic")]
-        moved = compile_programs(spec_p, runs + extra, per_core_memories=True)[:len(runs)]
+        # with transfers: compiled with every program the machine runs (machine_runs)
+        together = machine_runs(spec_p)
+        compiled = dict(zip(together, compile_programs(spec_p, together,
+                                                       per_core_memories=True)))
+        moved = [compiled[r] for r in runs]
         each, _ = measure(programs)
         figures = {flag: rtl_figures(spec_p, Precision(), hw.clock_mhz * 1e6, policy,
                                      per_core_memories=flag)["train_cycles_per_update"]
