@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.backends import GoldenCore, random_params, uniform_batch
@@ -316,3 +316,57 @@ def test_fixar_compile_prints_the_transfers_only_when_asked(capsys):
     out = capsys.readouterr().out
     assert "c0 xfer buf=inf.actor.h0 rows=0:1 cols=0:32 to=0x2" in out
     assert "cycles modeled" in out
+
+
+def with_readback(case):
+    """The case's program followed by every core storing every (non-accumulator) buffer
+    whole into a slot of its own: every word any core wrote is then read by every core,
+    so each write needs its transfers (the drawn instructions have operands of their
+    own, which rarely cross)."""
+    program = case.program
+    cores = program.cores
+    body = [i for i in program.code if not isinstance(i, Halt)]
+    slots = list(program.slots)
+    for buf, b in enumerate(program.buffers):
+        if b.wide:
+            continue
+        for c in range(cores):
+            slots.append(Slot(f"readback.{b.name}.c{c}", b.rows, b.cols))
+            body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=Range(0, b.rows),
+                              cols=Range(0, b.cols)))
+    code = body + [Halt(core=c) for c in range(cores)]
+    return dataclasses.replace(case, program=dataclasses.replace(
+        program, slots=tuple(slots), code=tuple(code), placement=None))
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(data=st.data(), spec=specs(max_cores=3, max_array=3),
+       cores=st.sampled_from((1, 2, 2, 3, 3)))
+def test_random_programs_on_per_core_memories_equal_the_shared_model(data, spec, cores):
+    """``fixar verify``'s random programs (every instruction kind and vector function,
+    split over 1-3 cores, operands at their formats' extremes), each core then reading
+    back every buffer (:func:`with_readback`), with their transfers, on the per-core
+    model: the shared golden model's host slots, buffers (as the host reads them) and
+    saturation counts.  Without the transfers inside a program, it fails."""
+    from fixar_gen.cases import golden_run
+    from fixar_gen.programs import programs
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, cores=cores))
+    case = with_readback(data.draw(programs(spec, max_instructions=4)))
+    machine, host, stats = golden_run(case)
+    (moved,) = insert_all([case.program])
+    event(f"transfers: {min(transfers_of(moved).instructions, 2)}")
+    per = PerCoreMachine(spec.hardware.cores)
+    per.allocate(moved.buffers)
+    for name, values in case.initial.items():
+        for copy in per.copies:
+            copy.memory[name] = np.asarray(values, dtype=np.int64).copy()
+    per_host = {k: v.copy() for k, v in case.host.items()}
+    per_stats = per.run(moved, per_host)
+    assert per_host.keys() == host.keys()
+    for name in host:
+        np.testing.assert_array_equal(per_host[name], host[name], err_msg=name)
+    for b in case.program.buffers:
+        if isinstance(machine.memory[b.name], np.ndarray):
+            np.testing.assert_array_equal(per.read(b.name), machine.memory[b.name],
+                                          err_msg=b.name)
+    assert per_stats.by_buffer == stats.by_buffer
