@@ -172,7 +172,9 @@ def adam_group_cases(draw, products: bool = False):
                       n=Range(0, cols), k=Range(0, rows))
             before.append(MatMul(dst=accs[0], **mm))
             after.append(MatMul(dst=accs[1], **mm))
-        code = before + code + after
+        # without the later products, a run that writes the parameter ends with no
+        # valid mirror of it (but where the fused pass wrote one)
+        code = before + code + (after if draw(st.booleans()) else [])
     return B.case(code)
 
 
@@ -260,8 +262,8 @@ def _drain_with_monitors(draw):
 @settings(max_examples=150)
 @given(data=st.data())
 def test_float_mirrors_follow_the_parameters(kernels, data):
-    """Products reading a parameter and its target before and after their Adam step and
-    soft update, the program run three times with a host write of the parameter before
+    """Products reading a parameter and its target before (and maybe after) their Adam
+    step and soft update, the program run three times with a host write of the parameter before
     the third: the engine's float64 mirrors of the operands (written by the fused pass,
     kept from one run to the next while the buffer's array is unchanged) give what the
     interpreter gives.  Catches a fused pass that leaves its mirror stale, a mirror kept
