@@ -63,6 +63,17 @@ def _halt() -> bool:
     raise AssertionError("halt is not a kernel")
 
 
+class _Mirror:
+    """A buffer's float64 copy for the exact BLAS products: ``array``; ``key`` the
+    (run, stamp) it was made or written at; ``carry`` the int64 array it matched at
+    the end of the last run that had the buffer (None: none)."""
+
+    __slots__ = ("array", "key", "carry")
+
+    def __init__(self):
+        self.array, self.key, self.carry = None, None, None
+
+
 class Plan:
     """A compiled program: (first pc, kernel or None, instruction) per step, and the pc
     that reports each merged piece's saturations."""
@@ -70,9 +81,11 @@ class Plan:
     def __init__(self, program: Program, steps: list, step_of: dict):
         self.program, self.steps, self.step_of = program, steps, step_of
         self.names = [b.name for b in program.buffers]
+        self.index = {name: i for i, name in enumerate(self.names)}
         #: the program's buffers' entries of a dict by name, as a tuple (one C call)
         self.fetch = _getter(self.names)
-        self.mirrors: dict[int, list] = {}   # buffer -> [stamp, float64 copy]
+        #: buffer index -> the machine's float64 mirror of that buffer (see _Mirror)
+        self.mirrors: dict[int, _Mirror] = {}
 
 
 class EngineMachine(GoldenMachine):
@@ -89,6 +102,10 @@ class EngineMachine(GoldenMachine):
         self.bits_by_name: dict[str, int] = {}
         self._allocated = None      # the last table allocate() saw whole
         self._plans: dict[int, Plan] = {}
+        #: buffer name -> its float64 mirror, shared by every plan, kept across runs
+        self._f64: dict[str, _Mirror] = {}
+        #: buffers the plan being compiled reads as matrix operands (float64 mirrors)
+        self._operands: set = set()
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
         self.step_times: dict | None = None
@@ -135,6 +152,7 @@ class EngineMachine(GoldenMachine):
         self.stamp = [0] * len(names)                 # writes to each buffer in this run
         self._runs += 1
         self._mirrors = plan.mirrors
+        self._plan_now = plan
         self._program, self._host, self._stats = program, host, RunStats()
         stats = self._stats
         stats.step_of = plan.step_of
@@ -156,9 +174,13 @@ class EngineMachine(GoldenMachine):
                         self.step_clock() - start)
         except BaseException:
             # a step stopped part-way (an error the interpreter reports): bounds from
-            # the values, so no later fast path relies on a stale one
+            # the values, so no later fast path relies on a stale one; no mirror of the
+            # program's buffers outlives the run
             self.bound = [X.bits(v) for v in self.state]
+            self._carry(plan, failed=True)
             raise
+        else:
+            self._carry(plan, failed=False)
         finally:
             self.memory.update(zip(names, self.state))
             self.bits_by_name.update(zip(names, self.bound))
@@ -207,17 +229,48 @@ class EngineMachine(GoldenMachine):
         self.bound[i] = bits if whole else max(self.bound[i], bits)
         self.stamp[i] += 1
 
-    def _float(self, i: int) -> np.ndarray:
-        """Buffer i as float64 (exact: |values| < 2**53 where used), converted once per
-        write into the plan's preallocated mirror."""
-        key = (self._runs, self.stamp[i])
+    def _mirror(self, i: int) -> _Mirror:
+        """Buffer i's float64 mirror (the machine's, by name), its array of the buffer's
+        shape."""
         mirror = self._mirrors.get(i)
         if mirror is None:
-            mirror = self._mirrors[i] = [None, np.empty(self.state[i].shape, np.float64)]
-        if mirror[0] != key:
-            np.copyto(mirror[1], self.state[i], casting="unsafe")
-            mirror[0] = key
-        return mirror[1]
+            name = self._plan_now.names[i]
+            mirror = self._f64.get(name)
+            if mirror is None:
+                mirror = self._f64[name] = _Mirror()
+            self._mirrors[i] = mirror
+        if mirror.array is None or mirror.array.shape != self.state[i].shape:
+            mirror.array, mirror.key, mirror.carry = \
+                np.empty(self.state[i].shape, np.float64), None, None
+        return mirror
+
+    def _float(self, i: int) -> np.ndarray:
+        """Buffer i as float64 (exact: |values| < 2**53 where used), converted once per
+        write into the machine's mirror of it: valid when it was converted (or written
+        by the fused Adam pass) since the buffer's last write in this run, or when the
+        buffer is unwritten in this run and is the very array the mirror matched at the
+        end of an earlier run (:meth:`_carry`)."""
+        mirror = self._mirror(i)
+        stamp = self.stamp[i]
+        if mirror.key != (self._runs, stamp) and \
+                not (stamp == 0 and mirror.carry is self.state[i]):
+            np.copyto(mirror.array, self.state[i], casting="unsafe")
+            mirror.key = (self._runs, stamp)
+        return mirror.array
+
+    def _carry(self, plan: Plan, failed: bool) -> None:
+        """At the end of a run, which mirrors of the program's buffers stay valid for
+        the next run: a mirror valid now remembers the array it matches (the host
+        replaces a buffer's array when it writes it; every write in a run bumps the
+        buffer's stamp), any other forgets."""
+        index, runs, stamp, state = plan.index, self._runs, self.stamp, self.state
+        for name, mirror in self._f64.items():
+            i = index.get(name)
+            if i is None:
+                continue
+            valid = not failed and (mirror.key == (runs, stamp[i]) or
+                                    (stamp[i] == 0 and mirror.carry is state[i]))
+            mirror.carry = state[i] if valid else None
 
     # -- compilation --------------------------------------------------------------------
 
@@ -230,6 +283,7 @@ class EngineMachine(GoldenMachine):
         code = _interleaved_merged(code, step_of)
         self.table = program.buffers
         self._program = program
+        self._operands = {i for _, ins in code if isinstance(ins, MatMul) for i in (ins.a, ins.b)}
         steps = []
         for pc, instr in code:
             if isinstance(instr, Halt):
@@ -1249,6 +1303,11 @@ class EngineMachine(GoldenMachine):
         s_args = (codes[s_fmt.rounding], *_fmt_args(s_fmt))
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
         no_soft = np.empty(0, dtype=np.int64)
+        no_float = np.empty(0, dtype=np.float64)
+        # the weight and the target get their new float64 mirrors from the pass when
+        # this plan reads them as matrix operands (no conversion before the next product)
+        mirror_w = iw in self._operands
+        mirror_t = soft is not None and soft[2].dst in self._operands
         it = None
         if soft is not None:
             pt, _, t_ins = soft
@@ -1307,11 +1366,19 @@ class EngineMachine(GoldenMachine):
                 target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
             packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
                                 *t_parts[:6])
+            # the mirrors made valid first (their padding words are carried over)
+            wf = self._float(iw).reshape(-1) if mirror_w else no_float
+            tf = self._float(it).reshape(-1) if mirror_t else no_float
             got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
                        state[iw].reshape(-1), target, *flat[:3],
-                       flat[3] if soft is not None else no_soft, packed)
+                       flat[3] if soft is not None else no_soft, wf, tf, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
+                # the mirrors may hold new values for an unchanged state: stale
+                for i in (iw, it) if soft is not None else (iw,):
+                    mirror = self._mirrors.get(i)
+                    if mirror is not None:
+                        mirror.key = mirror.carry = None
                 return alone()
             results = [(im, pm, cm, lo_m, hi_m), (is_, ps, cs, lo_s, hi_s),
                        (iw, pw, cw, lo_w, hi_w)]
@@ -1332,6 +1399,11 @@ class EngineMachine(GoldenMachine):
                     self._pc = pc
                     self._count(int(count), i)
                 stamp[i] += 1
+            runs = self._runs
+            if mirror_w:
+                self._mirrors[iw].key = (runs, stamp[iw])
+            if mirror_t:
+                self._mirrors[it].key = (runs, stamp[it])
             self._pc = pm
             return True
         return run

@@ -56,7 +56,29 @@ def kernels() -> Kernels:
     return _kernels
 
 
+def wide_vectors() -> bool:
+    """Let LLVM vectorize the kernels' loops with 512-bit registers where the CPU has
+    AVX-512 (LLVM's default tuning for such CPUs keeps 256-bit ones): numba's CPU
+    features set to the host's with ``-prefer-256-bit``.  The kernels' results are the
+    same integers (the same operations, lane by lane); the fused Adam pass takes about
+    a quarter less time (``python benchmarks/bench_engine_kernels.py``, docs/numerics.md).
+    It applies to what numba compiles in this process from then on, so it is left alone
+    when numba's features are already set (``NUMBA_CPU_FEATURES``), or when
+    ``FIXAR_NUMBA_WIDE=0``.  Returns whether it is in effect."""
+    import numba
+    from numba.core.codegen import get_host_cpu_features
+    if os.environ.get("FIXAR_NUMBA_WIDE", "1") == "0":
+        return False
+    if numba.config.CPU_FEATURES is None:
+        features = get_host_cpu_features()
+        if "+avx512f" not in features.split(","):
+            return False
+        numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
+    return numba.config.CPU_FEATURES.endswith(",-prefer-256-bit")
+
+
 def _compile():
+    wide_vectors()
     from . import engine_numba_kernels as k
     return Kernels(k.blend, k.adam_s, k.adam_w, k.adam, k.drain, k.dact_relu, k.ranges,
                    k.drain_packed, k.adam_packed, k.drain_tanh)

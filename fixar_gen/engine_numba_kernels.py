@@ -203,7 +203,7 @@ def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturat
 
 
 @jit
-def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
+def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
          m1h, m1l, m2h, m2l, m_s, m_shift, m_mode, m_lo, m_hi, m_sat, m_width, m_signed,
          v1h, v1l, v2h, v2l, v_s, v_shift, v_mode, s_lo, s_hi, s_sat, s_width, s_signed,
          eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed,
@@ -215,7 +215,10 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
     # soft update of the target t from the new w too, into t_out (a second loop, so
     # neither loop branches).  The parameter has rows of n elements: g, m, sv, m_out
     # and s_out hold them n apart, w, t, w_out and t_out ws >= n apart (a weight's
-    # padded row stride; their padding is neither read nor written).  Returns the
+    # padded row stride; their padding is neither read nor written).  w_float and
+    # t_float, when not empty, get the new w and t as float64 too (the engine's float64
+    # mirrors of the weights, which the products read: exact, |w| < 2**53), laid out
+    # as w_out and t_out.  Returns the
     # saturation count, min and max of m, of s, of w and of t, and whether every
     # element was within the kernels' bounds.
     m_half, v_half, w_half, t_half = (half_of(m_shift), half_of(v_shift),
@@ -237,12 +240,15 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
     mn_w = w_hi
     mx_w = w_lo
     ok = True
+    mirror_w = w_float.size > 0
+    mirror_t = t_float.size > 0
     for r in range(g.size // max(n, 1)):
         # row r's slices: an index from range() is known non-negative, so the loop
         # vectorizes (a computed index r * n + j would need numba's wraparound check)
         gr, mr, sr, mo, so = (g[r * n:r * n + n], m[r * n:r * n + n], sv[r * n:r * n + n],
                               m_out[r * n:r * n + n], s_out[r * n:r * n + n])
         wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
+        wf = w_float[r * ws:r * ws + n] if mirror_w else w_float
         for i in range(n):
             gg = gr[i]
             mq, n1 = fit(round_split(mr[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
@@ -265,17 +271,22 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
             wq, n1 = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
             cw += n1
             wo[i] = wq
+            if mirror_w:
+                wf[i] = wq
             mn_w = min(mn_w, wq)
             mx_w = max(mx_w, wq)
     if soft:
         for r in range(g.size // max(n, 1)):
             row = slice(r * ws, r * ws + n)
             tr, wr, to = t[row], w_out[row], t_out[row]
+            tf = t_float[row] if mirror_t else t_float
             for i in range(n):
                 tq, n1 = fit(round_split(tr[i], wr[i], t1h, t1l, t2h, t2l, t_s, t_shift,
                                          t_half, t_mode), t_lo, t_hi, t_sat, t_mask, t_sign)
                 ct += n1
                 to[i] = tq
+                if mirror_t:
+                    tf[i] = tq
                 mn_t = min(mn_t, tq)
                 mx_t = max(mx_t, tq)
     return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ct, mn_t, mx_t, ok
@@ -392,9 +403,10 @@ def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
 
 
 @jit
-def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, p):
-    # adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, *p), booleans as 0 / 1
-    return adam(g, m, sv, w, t, m_out, s_out, w_out, t_out,
+def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, p):
+    # adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, *p), booleans
+    # as 0 / 1
+    return adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
                 p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9] != 0,
                 p[10], p[11] != 0,
                 p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20],

@@ -106,12 +106,14 @@ def test_numba_vector_kernels(fn, kernels, data):
 
 
 @st.composite
-def adam_group_cases(draw):
+def adam_group_cases(draw, products: bool = False):
     """adam_m, adam_s and adam_w of one parameter (what the engine fuses into one pass),
     sometimes with the target's soft update after them: random formats and shapes,
     values at the formats' extremes, s sometimes negative (the ratio's denominator then
     fails the kernel's bounds), step sizes up to the constants' range (ratios beyond
-    the kernel's limit)."""
+    the kernel's limit).  With ``products``, matrix products read the parameter (and
+    the target) before and after the group: the engine's float64 mirrors of them,
+    which the fused pass writes, are what the later products read."""
     from fractions import Fraction
     import math
 
@@ -144,6 +146,7 @@ def adam_group_cases(draw):
     code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=betas[0], **region),
             Vector(fn=fn("adam_s"), dst=s, a=g, c=betas[1], **region),
             Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
+    target = None
     if draw(st.booleans()):
         # the target's soft update (moved into the pass), maybe after a copy of w to
         # another buffer (still movable) or into the target (then not)
@@ -157,6 +160,21 @@ def adam_group_cases(draw):
             dst = target if between == "target" else B.add("other", rows, cols, w_fmt)
             code.append(Vector(fn=fn("copy"), dst=dst, a=w, **region))
         code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
+    if products:
+        x_rows = draw(st.integers(1, 3))
+        x = B.add("x", x_rows, rows, draw(formats(min_frac=0)))
+        before, after = [], []
+        for k, p in enumerate([w] if target is None else [w, target]):
+            frac = B.buffers[x].fmt.frac + B.buffers[p].fmt.frac
+            accs = [B.add(f"acc{k}{when}", x_rows, cols, FixedFormat(64, frac), "acc", 94,
+                          -(1 << 63), (1 << 63) - 1) for when in "ba"]
+            mm = dict(a=x, b=p, ta=0, tb=0, mode=0, accumulate=0, m=Range(0, x_rows),
+                      n=Range(0, cols), k=Range(0, rows))
+            before.append(MatMul(dst=accs[0], **mm))
+            after.append(MatMul(dst=accs[1], **mm))
+        # without the later products, a run that writes the parameter ends with no
+        # valid mirror of it (but where the fused pass wrote one)
+        code = before + code + (after if draw(st.booleans()) else [])
     return B.case(code)
 
 
@@ -237,6 +255,42 @@ def _drain_with_monitors(draw):
                            a=drain.dst, rows=Range(start, count), cols=drain.cols))
     return Case(Program("case", tuple(buffers), (), tuple(code) + (Halt(),), 1,
                         program.pre_format), values, {}, case.acc_overflow)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@pytest.mark.parametrize("kernels", KERNELS)
+@settings(max_examples=150)
+@given(data=st.data())
+def test_float_mirrors_follow_the_parameters(kernels, data):
+    """Products reading a parameter and its target before (and maybe after) their Adam
+    step and soft update, the program run three times with a host write of the parameter before
+    the third: the engine's float64 mirrors of the operands (written by the fused pass,
+    kept from one run to the next while the buffer's array is unchanged) give what the
+    interpreter gives.  Catches a fused pass that leaves its mirror stale, a mirror kept
+    across a run that wrote its buffer, or across a host write."""
+    case = data.draw(adam_group_cases(products=True))
+    machines = [EngineMachine(case.acc_overflow, kernels), GoldenMachine(case.acc_overflow)]
+    for machine in machines:
+        machine.allocate(case.program.buffers)
+        for name, value in case.values.items():
+            machine.write(name, value)
+    new_w = data.draw(st.none() | st.just(1))
+    names = [b.name for b in case.program.buffers]
+    for run in range(3):
+        if run == 2 and new_w is not None:        # the host writes the parameter
+            for machine in machines:
+                machine.write("w", np.flip(as_ints(machine.read("w"))))
+        results = []
+        for machine in machines:
+            try:
+                results.append(machine.run(case.program, {}))
+            except (golden.GoldenError, ValueError) as exc:
+                results.append(f"{type(exc).__name__}: {exc}")
+        if isinstance(results[0], str) or isinstance(results[1], str):
+            assert results[0] == results[1]
+            return
+        _same_machines(*machines, names, f"run {run}")
+        _same_runs(*results, f"run {run}")
 
 
 @st.composite
