@@ -16,6 +16,9 @@ from fixar_gen.core_footprint import (column_trimmed, core_copy, machine_boxes,
                                       machine_copies, span, Span, words_per_core)
 from fixar_gen.isa import Load, Store, Xfer
 from fixar_gen.memory_kinds import accumulator_half_line
+from fixar_gen.hw.design import config_for
+from fixar_gen.hw.inventory import memory_inventory
+from fixar_gen.percore_fit import naive_words, per_core_fit, per_core_inventory, per_core_words
 from fixar_gen.spec import ParallelismSpec
 from fixar_gen.placement import KEPT_KINDS, conflicts
 from fixar_gen.testing import specs
@@ -197,3 +200,36 @@ def test_pendulums_copies_are_smaller_than_the_shared_memories(policy):
     # intra_batch: each core its batch rows of the activations
     if policy == "intra_batch":
         assert all(need["amem"][0] < shared["amem"] for need in per_core)
+
+
+# -- the per-core inventory and fit (fixar_gen/percore_fit.py) --------------------------
+
+def test_one_core_through_the_per_core_inventory_is_todays_inventory():
+    """A copy of everything on one core is today's design memory for memory (the same
+    inventory rules); the trimmed copy is no bigger.  Mutation caught: per-core
+    memories given the shared design's ports or names, a memory depth not refitted."""
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, cores=1))
+    today = memory_inventory(config_for(spec))
+    naive = per_core_inventory(spec, naive_words(spec))
+    assert [(f"core0_{m.name}", m.width, m.depth, m.banks, m.reads, m.writes)
+            for m in today.memories] == \
+        [(m.name, m.width, m.depth, m.banks, m.reads, m.writes) for m in naive.memories]
+    assert per_core_fit(spec, per_core_words(spec))["design_bits"] <= today.bits
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_two_cores_copies_have_one_line_port_each_and_fit_no_worse_than_naive(policy):
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    words = per_core_words(spec)
+    inventory = per_core_inventory(spec, words)
+    banked = [m for m in inventory.memories if m.banks > 1]
+    assert banked and all(m.reads == 1 and m.writes == 1 for m in banked)
+    assert {m.name.split("_")[0] for m in inventory.memories} == {"core0", "core1"}
+    naive = per_core_fit(spec, naive_words(spec))
+    trimmed = per_core_fit(spec, words)
+    assert trimmed["design_bits"] <= naive["design_bits"]
+    shared = config_for(spec)
+    for need in words:                     # each core's copy within the shared memories
+        for s in shared.data_memories:
+            assert need.get(s.name, 0) <= s.depth
