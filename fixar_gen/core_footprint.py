@@ -21,9 +21,10 @@ way: the row stride is ``cols``, so a core that holds columns c0 .. c1 of every 
 still spans (rows - 1) x cols + (c1 - c0 + 1) words; only a descriptor with a row
 stride of its own (``base + r * stride + c`` with ``stride`` = the core's columns,
 a new field and a change of the address units) would trim it.  So a copy holds whole
-rows here (:data:`WHOLE_ROWS`), and :func:`column_trimmed` gives the words a per-core
-stride would save, as a modeled lower bound (no bank padding of the narrower
-stride).  In ``cmem`` and ``wmem`` (2H banks, :mod:`fixar_gen.placement`'s *Halves*) a
+rows here (:data:`WHOLE_ROWS`), and :func:`column_trimmed` gives the words a copy
+would need with a per-core stride, modeled: :func:`tight_stride` (no bank padding, a
+lower bound) or :func:`banked_stride` (the compiler's padding rules on every buffer of
+the banked memories).  In ``cmem`` and ``wmem`` (2H banks, :mod:`fixar_gen.placement`'s *Halves*) a
 buffer's base must keep its phase modulo 2H, so the rows skipped are rounded down to a
 multiple of 2H words (at most 2H - 1 words more).
 
@@ -52,7 +53,10 @@ from dataclasses import dataclass
 
 from .core_traffic import regions
 from .isa import Barrier, Halt, Load, Program, Store, Xfer
-from .memory_kinds import MEMORIES, PAIRED_MEMORIES, memory_of
+from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, MEMORIES, PAIRED_MEMORIES,
+                           SLOT_MEMORY, WEIGHT_MEMORY, accumulator_half_line,
+                           accumulator_stride, activation_banks, activation_stride,
+                           memory_of, weight_stride)
 from .placement import KEPT_KINDS, Placement, accesses, place
 
 #: a copy holds whole rows of a buffer (today's address arithmetic: see the module)
@@ -191,25 +195,35 @@ def _align(memory: str, acc_half: int | None) -> int:
     return 2 * acc_half if acc_half and memory in PAIRED_MEMORIES else 1
 
 
-def _box_words(box: Box | None) -> Span:
-    return Span(0, 0) if box is None else Span(0, (box[1] - box[0]) * (box[3] - box[2]))
+def _strided(box: Box | None, memory: str, stride, align: int) -> Span:
+    """The words of ``box`` in a copy whose descriptor has a row stride of its own,
+    ``stride(memory, columns, rows)`` for the box's columns (its first column at
+    column 0), the skip aligned as :func:`span`'s."""
+    if box is None:
+        return Span(0, 0)
+    r0, r1, c0, c1 = box
+    return span((r0, r1, 0, c1 - c0), stride(memory, c1 - c0, r1 - r0), align)
 
 
 def core_copy(program: Program, core: int, boxes: dict[Key, Box],
               acc_half: int | None = None, whole_rows: bool = WHOLE_ROWS,
-              boxed: bool = False) -> CoreCopy:
+              stride=None) -> CoreCopy:
     """Core ``core``'s copy for ``program``: every buffer and slot of the program placed
     as :func:`fixar_gen.placement.place` places them today (by memory, kind and
     lifetime, the *Halves* with ``acc_half``), each taking the words of its
-    :func:`span` (``boxed``: its bounding box's words, see :func:`column_trimmed`)."""
+    :func:`span`; with ``stride`` (``stride(memory, columns, rows)``: a row stride per
+    buffer and core, a hardware change not made, see :func:`column_trimmed`) those of
+    its bounding rows x columns at that stride (``skips`` then count in it)."""
     spans: dict[Key, Span] = {}
     for i, b in enumerate(program.buffers):
-        box = boxes.get(("buffer", i))
-        spans[("buffer", i)] = _box_words(box) if boxed else \
-            span(box, b.cols, _align(memory_of(b), acc_half), whole_rows)
+        box, memory = boxes.get(("buffer", i)), memory_of(b)
+        align = _align(memory, acc_half)
+        spans[("buffer", i)] = _strided(box, memory, stride, align) if stride else \
+            span(box, b.cols, align, whole_rows)
     for k, s in enumerate(program.slots):
         box = boxes.get(("slot", k))
-        spans[("slot", k)] = _box_words(box) if boxed else span(box, s.cols, 1, whole_rows)
+        spans[("slot", k)] = _strided(box, SLOT_MEMORY, lambda m, w, r: w, 1) if stride \
+            else span(box, s.cols, 1, whole_rows)
     placement = place(program, acc_half=acc_half,
                       extent=lambda what, i: spans[(what, i)].words)
     return CoreCopy(program.name, core, placement,
@@ -238,12 +252,39 @@ def words_per_core(copies: list[list[CoreCopy]]) -> list[dict[str, tuple[int, in
     return [{m: need[m] for m in MEMORIES if m in need} for need in out]
 
 
-def column_trimmed(programs: list[Program], acc_half: int | None = None
-                   ) -> list[dict[str, int]]:
+def tight_stride(memory: str, cols: int, rows: int) -> int:
+    """A row stride of exactly the columns a core touches (no bank padding)."""
+    return cols
+
+
+def banked_stride(rows: int, cols: int, lanes: int):
+    """The row stride rule of the compiler's padded buffers, applied to every buffer of
+    more than one row in those memories: ``wmem`` :func:`weight_stride` (its 2H
+    banks), ``cmem`` :func:`accumulator_stride`, ``amem`` :func:`activation_stride`
+    (4P banks) -- an upper side: the compiler pads only the buffers the matrix unit
+    reads so."""
+    half = accumulator_half_line(cols, lanes)
+    a_banks = activation_banks(rows, cols, lanes)
+
+    def rule(memory: str, width: int, buffer_rows: int) -> int:
+        if buffer_rows <= 1 or width < 1:
+            return width
+        if memory == WEIGHT_MEMORY:
+            return weight_stride(width, 2 * half)
+        if memory == ACC_MEMORY:
+            return accumulator_stride(width, half)
+        if memory == ACTIVATION_MEMORY:
+            return activation_stride(width, a_banks, rows)
+        return width
+    return rule
+
+
+def column_trimmed(programs: list[Program], acc_half: int | None = None,
+                   stride=tight_stride) -> list[dict[str, int]]:
     """Per core, per memory: the words its copy would need with a descriptor row stride
-    of its own (each buffer's bounding rows x columns only; modeled, no bank padding
-    of the narrower stride and no skip alignment: a lower bound for a hardware change
-    not made)."""
-    copies = [[core_copy(p, c, mine, acc_half, boxed=True) for c, mine in enumerate(boxes)]
+    of its own (each buffer's bounding rows x columns at ``stride``: :func:`tight_stride`
+    a lower bound, :func:`banked_stride` with the banks' padding; modeled for a hardware
+    change not made)."""
+    copies = [[core_copy(p, c, mine, acc_half, stride=stride) for c, mine in enumerate(boxes)]
               for p, boxes in zip(programs, machine_boxes(programs))]
     return [{m: w for m, (w, _) in need.items()} for need in words_per_core(copies)]

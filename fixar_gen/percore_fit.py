@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .compiler import compile_programs, machine_runs
-from .core_footprint import column_trimmed, machine_copies, words_per_core
+from .core_footprint import (banked_stride, column_trimmed, machine_copies, tight_stride,
+                             words_per_core)
 from .hw.core import CoreConfig
 from .hw.data_memories import fitted_shape, tail_in_block_ram
 from .hw.design import config_for
@@ -50,13 +51,20 @@ def machine_programs(spec: Spec):
     return compile_programs(spec, machine_runs(spec), per_core_memories=True)
 
 
-def per_core_words(spec: Spec, programs=None, stride: bool = False) -> list[dict[str, int]]:
-    """Per core, per memory: the words its copy needs (``stride``: with a descriptor row
-    stride of its own, :func:`fixar_gen.core_footprint.column_trimmed`, a lower bound)."""
+def per_core_words(spec: Spec, programs=None, stride: str | None = None
+                   ) -> list[dict[str, int]]:
+    """Per core, per memory: the words its copy needs; with a descriptor row stride of
+    its own (a hardware change not made, :func:`fixar_gen.core_footprint.column_trimmed`)
+    ``stride="tight"`` (the lower bound) or ``"banked"`` (the banks' padding)."""
     programs = programs if programs is not None else machine_programs(spec)
     half = config_for(spec).acc_half
-    if stride:
-        return column_trimmed(programs, half)
+    hw = spec.hardware
+    if stride == "tight":
+        return column_trimmed(programs, half, tight_stride)
+    if stride == "banked":
+        return column_trimmed(programs, half, banked_stride(hw.rows, hw.cols, hw.lanes))
+    if stride is not None:
+        raise ValueError(f"stride {stride!r}: 'tight', 'banked' or None")
     return [{m: w for m, (w, _) in need.items()}
             for need in words_per_core(machine_copies(programs, half))]
 
