@@ -49,7 +49,7 @@ padding column does); a temporary a core never touches takes no words in its cop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .core_traffic import regions
 from .isa import Barrier, Halt, Load, Program, Store, Xfer
@@ -155,6 +155,10 @@ class Span:
 
     skip: int
     words: int
+    #: with a descriptor row stride of its own: the stride, and the buffer's first
+    #: column the copy holds (at its column 0)
+    stride: int | None = None
+    col0: int = 0
 
 
 def span(box: Box | None, cols: int, align: int = 1, whole_rows: bool = WHOLE_ROWS) -> Span:
@@ -178,17 +182,26 @@ class CoreCopy:
     program: str
     core: int
     placement: Placement
-    skips: dict[Key, int]
+    spans: dict[Key, Span]
 
     def descriptor_base(self, i: int, addr_bits: int | None = None) -> int:
         """Buffer ``i``'s descriptor base in this copy: its offset minus the words
-        skipped (modulo 2^``addr_bits`` when given: the descriptor's field)."""
-        base = self.placement.buffers[i].offset - self.skips[("buffer", i)]
-        return base % (1 << addr_bits) if addr_bits else base
+        skipped (and, with a stride of its own, minus its first column), modulo
+        2^``addr_bits`` when given (the descriptor's field)."""
+        return self._base(self.placement.buffers[i].offset, ("buffer", i), addr_bits)
 
     def slot_base(self, k: int, addr_bits: int | None = None) -> int:
-        base = self.placement.slots[k].offset - self.skips[("slot", k)]
+        return self._base(self.placement.slots[k].offset, ("slot", k), addr_bits)
+
+    def _base(self, offset: int, key: Key, addr_bits: int | None) -> int:
+        s = self.spans[key]
+        base = offset - s.skip - s.col0
         return base % (1 << addr_bits) if addr_bits else base
+
+    def row_stride(self, key: Key, cols: int) -> int:
+        """The row stride the copy addresses ``key`` with (``cols``: the descriptor's
+        columns, today's)."""
+        return self.spans[key].stride or cols
 
 
 def _align(memory: str, acc_half: int | None) -> int:
@@ -202,7 +215,8 @@ def _strided(box: Box | None, memory: str, stride, align: int) -> Span:
     if box is None:
         return Span(0, 0)
     r0, r1, c0, c1 = box
-    return span((r0, r1, 0, c1 - c0), stride(memory, c1 - c0, r1 - r0), align)
+    row = stride(memory, c1 - c0, r1 - r0)
+    return replace(span((r0, r1, 0, c1 - c0), row, align), stride=row, col0=c0)
 
 
 def core_copy(program: Program, core: int, boxes: dict[Key, Box],
@@ -213,7 +227,7 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
     lifetime, the *Halves* with ``acc_half``), each taking the words of its
     :func:`span`; with ``stride`` (``stride(memory, columns, rows)``: a row stride per
     buffer and core, a hardware change not made, see :func:`column_trimmed`) those of
-    its bounding rows x columns at that stride (``skips`` then count in it)."""
+    its bounding rows x columns at that stride (the spans' skips then count in it)."""
     spans: dict[Key, Span] = {}
     for i, b in enumerate(program.buffers):
         box, memory = boxes.get(("buffer", i)), memory_of(b)
@@ -226,14 +240,15 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
             else span(box, s.cols, 1, whole_rows)
     placement = place(program, acc_half=acc_half,
                       extent=lambda what, i: spans[(what, i)].words)
-    return CoreCopy(program.name, core, placement,
-                    {key: s.skip for key, s in spans.items()})
+    return CoreCopy(program.name, core, placement, spans)
 
 
 def machine_copies(programs: list[Program], acc_half: int | None = None,
-                   whole_rows: bool = WHOLE_ROWS) -> list[list[CoreCopy]]:
-    """Per program of one machine, per core: its :class:`CoreCopy`."""
-    return [[core_copy(p, c, mine, acc_half, whole_rows) for c, mine in enumerate(boxes)]
+                   whole_rows: bool = WHOLE_ROWS, stride=None) -> list[list[CoreCopy]]:
+    """Per program of one machine, per core: its :class:`CoreCopy` (``stride``: see
+    :func:`core_copy`)."""
+    return [[core_copy(p, c, mine, acc_half, whole_rows, stride)
+             for c, mine in enumerate(boxes)]
             for p, boxes in zip(programs, machine_boxes(programs))]
 
 
@@ -285,6 +300,5 @@ def column_trimmed(programs: list[Program], acc_half: int | None = None,
     of its own (each buffer's bounding rows x columns at ``stride``: :func:`tight_stride`
     a lower bound, :func:`banked_stride` with the banks' padding; modeled for a hardware
     change not made)."""
-    copies = [[core_copy(p, c, mine, acc_half, stride=stride) for c, mine in enumerate(boxes)]
-              for p, boxes in zip(programs, machine_boxes(programs))]
+    copies = machine_copies(programs, acc_half, stride=stride)
     return [{m: w for m, (w, _) in need.items()} for need in words_per_core(copies)]

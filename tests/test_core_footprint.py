@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.compiler import compile_programs, machine_runs
-from fixar_gen.core_footprint import (column_trimmed, core_copy, machine_boxes,
+from fixar_gen.core_footprint import (banked_stride, column_trimmed, tight_stride, core_copy, machine_boxes,
                                       machine_copies, span, Span, words_per_core)
 from fixar_gen.isa import Load, Store, Xfer
 from fixar_gen.memory_kinds import accumulator_half_line
@@ -76,6 +76,7 @@ def outside(program, copies):
             else:
                 placed, cols = copy.placement.slots[i], program.slots[i].cols
                 base = copy.slot_base(i, ADDR_BITS)
+            cols = copy.row_stride((what, i), cols)
             for r, k in ((r0, c0), (r1 - 1, c1 - 1)):
                 address = (base + r * cols + k) % (1 << ADDR_BITS)
                 if not placed.offset <= address < placed.end:
@@ -107,6 +108,23 @@ def test_every_word_a_core_touches_is_in_its_copy(spec, policy):
                 if p.memory in ("cmem", "wmem") and p.size:       # the halves' phase kept
                     base = copy.descriptor_base(i)
                     assert base % (2 * half) == p.offset % (2 * half)
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3,
+                  max_lanes=3),
+       policy=st.sampled_from(POLICIES), padded=st.booleans())
+def test_with_a_row_stride_per_core_every_touched_word_is_in_its_copy(spec, policy, padded):
+    """The modeled stride field (``base + r * stride + c``, the copy's own stride and its
+    first column folded into the base): the same check.  Mutation caught: the first
+    column not subtracted from the base, a stride narrower than the box."""
+    programs, half = machine(with_policy(spec, policy))
+    hw = spec.hardware
+    rule = banked_stride(hw.rows, hw.cols, hw.lanes) if padded else tight_stride
+    for program, row in zip(programs, machine_copies(programs, half, stride=rule)):
+        assert outside(program, row) == []
+        for copy in row:
+            assert conflicts(copy.placement) == []
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -163,7 +181,7 @@ def test_one_cores_copy_is_todays_placement(spec):
             for i, (p, t) in enumerate(zip(items, table)):
                 kept = key == "buffer" and program.buffers[i].kind in KEPT_KINDS
                 if (key, i) in used or kept:
-                    assert p.size == t.size and copy.skips[(key, i)] == 0, p.name
+                    assert p.size == t.size and copy.spans[(key, i)].skip == 0, p.name
                 else:
                     assert p.size == 0, p.name
         if all(("slot", k) in used for k in range(len(program.slots))):
