@@ -89,10 +89,11 @@ def outside(program, copies):
                   max_lanes=3),
        policy=st.sampled_from(POLICIES))
 def test_every_word_a_core_touches_is_in_its_copy(spec, policy):
-    """Mutations caught: a box shrunk by a row (the next test), an xfer's receivers
-    left out, a load's slot rows left out, the skip not rounded to 2H in the paired
-    memories (the placement's halves then refuse the base), the kept buffers' boxes not
-    merged across programs (a buffer's words move between programs)."""
+    """Mutations caught: a box shrunk by a row (the next test), a load's slot rows
+    left out, the skip not rounded to 2H in the paired memories (the base loses its
+    phase in the banks).  An xfer's receivers left out is not caught, and need not be:
+    the pass sends a core only words it reads (in this program, or, for state, at the
+    start of one of the machine's programs), so they are in its box already."""
     programs, half = machine(with_policy(spec, policy))
     copies = machine_copies(programs, half)
     kept_offsets = {}
