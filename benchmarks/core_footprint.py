@@ -1,7 +1,8 @@
 """Do per-core memories fit? (issue 12; docs/hardware.md, "Per-core memories", step 4):
 modeled figures, printed, not written into BENCHMARKS.md.
 
-For each spec, batch and policy: the on-chip memory of today's design (the cores share
+For each spec, batch and policy (the spec's own, then each policy for training and
+inference): the on-chip memory of today's design (the cores share
 one set of memories: :func:`fixar_gen.memory_fit.memory_fit` of the generated
 inventory, what ``fixar estimate`` prints), of a naive copy of every memory per core,
 and of per-core copies trimmed to each core's footprint (:mod:`fixar_gen.core_footprint`:
@@ -57,8 +58,8 @@ def rows(arg: str) -> list[str]:
     base = _spec(arg)
     hw = base.hardware
     out = []
-    for policy in POLICIES if hw.cores > 1 else ("-",):
-        spec = base if policy == "-" else dataclasses.replace(
+    for policy in ("as specified",) + POLICIES if hw.cores > 1 else ("-",):
+        spec = base if policy in ("-", "as specified") else dataclasses.replace(
             base, parallelism=dataclasses.replace(base.parallelism, training=policy,
                                                   inference=policy))
         programs = machine_programs(spec)
