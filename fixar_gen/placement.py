@@ -299,13 +299,23 @@ def _aligned(offset: int, phase: int, step: int) -> int:
 
 
 def place(program: Program, share: bool = True, acc_half: int | None = None,
-          memory=memory_of) -> Placement:
+          memory=memory_of, extent=None) -> Placement:
     """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`;
     ``memory``: another rule, to measure a placement the core does not have)
     (``share=False``: every buffer pinned, in table order; what programs that are not
     the compiler's get).  ``acc_half``: H of the core's ``cmem`` (the module's
-    *Halves*); without it buffers are packed with no alignment."""
+    *Halves*); without it buffers are packed with no alignment.  ``extent``: words
+    each buffer and host slot takes, ``extent("buffer" | "slot", index)`` (default: its
+    rows x columns); :mod:`fixar_gen.core_footprint` places one core's copy of the
+    memories with the words that core touches."""
     buffers = program.buffers
+
+    def size_of(i: int) -> int:
+        return extent("buffer", i) if extent else buffers[i].rows * buffers[i].cols
+
+    def slot_size(k: int) -> int:
+        s = program.slots[k]
+        return extent("slot", k) if extent else s.rows * s.cols
     halves = acc_add_phases(program) if acc_half else {}
 
     def align(i: int, mem: str, offset: int) -> int:
@@ -327,25 +337,24 @@ def place(program: Program, share: bool = True, acc_half: int | None = None,
         b = buffers[i]
         mem = memory(b)
         top = align(i, mem, tops.get(mem, 0))
-        placed[i] = Placed(b.name, top, b.rows * b.cols, b.kind, ENTRY, ENTRY, mem)
-        tops[mem] = top + b.rows * b.cols
+        placed[i] = Placed(b.name, top, size_of(i), b.kind, ENTRY, ENTRY, mem)
+        tops[mem] = top + size_of(i)
     # the host slots: live through the program, after amem's pinned buffers
     slots = []
-    for s in program.slots:
+    for k, s in enumerate(program.slots):
         top = tops.get(SLOT_MEMORY, 0)
-        slots.append(Placed(s.name, top, s.rows * s.cols, "slot", ENTRY, ENTRY, SLOT_MEMORY))
-        tops[SLOT_MEMORY] = top + s.rows * s.cols
+        slots.append(Placed(s.name, top, slot_size(k), "slot", ENTRY, ENTRY, SLOT_MEMORY))
+        tops[SLOT_MEMORY] = top + slot_size(k)
     pinned_tops = dict(tops)
     temps = [i for i in range(len(buffers)) if i not in pinned]
     # largest first (then earliest): the classic greedy for sizes with lifetimes
-    temps.sort(key=lambda i: (-(buffers[i].rows * buffers[i].cols),
-                              ranges[i][0] if ranges[i] else -1, i))
+    temps.sort(key=lambda i: (-size_of(i), ranges[i][0] if ranges[i] else -1, i))
     done: dict[str, list[Placed]] = {}
     for i in temps:
         b, r = buffers[i], ranges[i]
         mem = memory(b)
         base = pinned_tops.get(mem, 0)
-        size = b.rows * b.cols
+        size = size_of(i)
         first, last = (r if r is not None else (None, None))
         me = Placed(b.name, base, size, b.kind, first, last, mem)
         busy = sorted((p.offset, p.end) for p in done.get(mem, ())

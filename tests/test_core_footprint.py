@@ -1,0 +1,254 @@
+"""Per-core footprints (fixar_gen/core_footprint.py): every word an instruction of core
+c touches -- by tests/test_placement.py's independent region model, plus the host
+slots of its loads and stores and the regions of the transfers it sends and receives
+-- is addressed (descriptor base of core c's copy + row x cols + column, modulo the
+address bits) inside the words core c's copy gives that buffer; live buffers of a copy
+never share words; and one core's copy is today's placement."""
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fixar_gen import load_spec
+from fixar_gen.compiler import compile_programs, machine_runs
+from fixar_gen.core_footprint import (banked_stride, column_trimmed, tight_stride, core_copy, machine_boxes,
+                                      machine_copies, span, Span, words_per_core)
+from fixar_gen.isa import Load, Store, Xfer
+from fixar_gen.memory_kinds import accumulator_half_line
+from fixar_gen.hw.design import config_for
+from fixar_gen.hw.inventory import memory_inventory
+from fixar_gen.percore_fit import naive_words, per_core_fit, per_core_inventory, per_core_words
+from fixar_gen.spec import ParallelismSpec
+from fixar_gen.placement import KEPT_KINDS, conflicts
+from fixar_gen.testing import specs
+
+from .conftest import EXAMPLES, examples
+from .test_placement import regions as independent_regions
+
+POLICIES = ("intra_layer", "intra_batch")
+ADDR_BITS = 24          # wider than any test's memory: base - skip wraps modulo 2^24
+
+
+def with_policy(spec, policy):
+    return dataclasses.replace(spec, parallelism=ParallelismSpec(training=policy,
+                                                                 inference=policy))
+
+
+def machine(spec):
+    hw = spec.hardware
+    half = accumulator_half_line(hw.cols, hw.lanes)
+    return compile_programs(spec, machine_runs(spec), per_core_memories=True), half
+
+
+def touched_regions(ins, program):
+    """(core, "buffer" | "slot", index, (row0, row1), (col0, col1)) of every region
+    ``ins`` touches, by the independent model."""
+    if isinstance(ins, Xfer):
+        return [(c, "buffer", ins.buf, (ins.rows.start, ins.rows.stop),
+                 (ins.cols.start, ins.cols.stop))
+                for c in range(program.cores) if c == ins.core or ins.to >> c & 1]
+    if not hasattr(ins, "core") or type(ins).__name__ in ("Barrier", "Halt"):
+        return []
+    reads, writes = independent_regions(ins, program.buffers)
+    out = [(ins.core, "buffer", i, rows, cols) for i, rows, cols in reads + writes]
+    if isinstance(ins, (Load, Store)):
+        col0 = ins.src_col if isinstance(ins, Load) else ins.dst_col
+        out.append((ins.core, "slot", ins.slot, (ins.rows.start, ins.rows.stop),
+                    (col0, col0 + ins.cols.count)))
+    return out
+
+
+def outside(program, copies):
+    """The touched regions with a word whose address in its core's copy (descriptor
+    base + row x cols + column, modulo 2^ADDR_BITS) falls outside the words the copy
+    gives the buffer or slot (empty when the footprints are sound).  An address grows
+    with the row and the column, so a region's first and last words bound the others."""
+    bad = []
+    for pc, ins in enumerate(program.code):
+        for core, what, i, (r0, r1), (c0, c1) in touched_regions(ins, program):
+            if r1 <= r0 or c1 <= c0:
+                continue
+            copy = copies[core]
+            if what == "buffer":
+                placed, cols = copy.placement.buffers[i], program.buffers[i].cols
+                base = copy.descriptor_base(i, ADDR_BITS)
+            else:
+                placed, cols = copy.placement.slots[i], program.slots[i].cols
+                base = copy.slot_base(i, ADDR_BITS)
+            cols = copy.row_stride((what, i), cols)
+            for r, k in ((r0, c0), (r1 - 1, c1 - 1)):
+                address = (base + r * cols + k) % (1 << ADDR_BITS)
+                if not placed.offset <= address < placed.end:
+                    bad.append((pc, core, placed.name, r, k))
+    return bad
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3,
+                  max_lanes=3),
+       policy=st.sampled_from(POLICIES))
+def test_every_word_a_core_touches_is_in_its_copy(spec, policy):
+    """Mutations caught: a box shrunk by a row (the next test), a load's slot rows
+    left out, the skip not rounded to 2H in the paired memories (the base loses its
+    phase in the banks).  An xfer's receivers left out is not caught, and need not be:
+    the pass sends a core only words it reads (in this program, or, for state, at the
+    start of one of the machine's programs), so they are in its box already."""
+    programs, half = machine(with_policy(spec, policy))
+    copies = machine_copies(programs, half)
+    kept_offsets = {}
+    for program, row in zip(programs, copies):
+        assert outside(program, row) == []
+        for copy in row:
+            assert conflicts(copy.placement) == []
+            for i, b in enumerate(program.buffers):
+                p = copy.placement.buffers[i]
+                if b.kind in KEPT_KINDS:    # the same words in every program of the copy
+                    assert kept_offsets.setdefault((copy.core, b.name),
+                                                   (p.offset, p.size)) == (p.offset, p.size)
+                if p.memory in ("cmem", "wmem") and p.size:       # the halves' phase kept
+                    base = copy.descriptor_base(i)
+                    assert base % (2 * half) == p.offset % (2 * half)
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3,
+                  max_lanes=3),
+       policy=st.sampled_from(POLICIES), padded=st.booleans())
+def test_with_a_row_stride_per_core_every_touched_word_is_in_its_copy(spec, policy, padded):
+    """The modeled stride field (``base + r * stride + c``, the copy's own stride and its
+    first column folded into the base): the same check.  Mutation caught: the first
+    column not subtracted from the base, a stride narrower than the box."""
+    programs, half = machine(with_policy(spec, policy))
+    hw = spec.hardware
+    rule = banked_stride(hw.rows, hw.cols, hw.lanes) if padded else tight_stride
+    for program, row in zip(programs, machine_copies(programs, half, stride=rule)):
+        assert outside(program, row) == []
+        for copy in row:
+            assert conflicts(copy.placement) == []
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_a_footprint_shrunk_by_one_row_misses_a_word(policy):
+    """Every box of every buffer and slot of pendulum's machine, shrunk by its last row
+    (a kept buffer's in every program, since its box is the union over them), leaves a
+    word some instruction touches outside the copy."""
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    programs, half = machine(spec)
+    boxes = machine_boxes(programs)
+    shrunk = 0
+    for n, program in enumerate(programs):
+        for core in range(program.cores):
+            for key, (r0, r1, c0, c1) in boxes[n][core].items():
+                if r1 - r0 < 2:
+                    continue
+                kept = key[0] == "buffer" and program.buffers[key[1]].kind in KEPT_KINDS
+                if kept and n:
+                    continue                      # shrunk once, in every program
+                name = (program.buffers if key[0] == "buffer" else program.slots)[key[1]].name
+                missed = []
+                for p, mine in zip(programs if kept else [program],
+                                   boxes if kept else [boxes[n]]):
+                    cut = dict(mine[core])
+                    for k2, box in mine[core].items():
+                        table = p.buffers if k2[0] == "buffer" else p.slots
+                        if k2[0] == key[0] and table[k2[1]].name == name:
+                            cut[k2] = (box[0], box[1] - 1, box[2], box[3])
+                    copies = [core_copy(p, c, cut if c == core else mine[c], half)
+                              for c in range(p.cores)]
+                    missed += outside(p, copies)
+                assert missed, (program.name, core, name)
+                shrunk += 1
+    assert shrunk > 10
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=1, max_array=3,
+                  max_lanes=3))
+def test_one_cores_copy_is_todays_placement(spec):
+    """On one core a copy holds every buffer the program touches, or keeps, whole
+    (descriptor base = offset) and, when every host slot is used, at the offset today's
+    placement gives it; only temporaries and slots the program never touches (which
+    today's placement counts at their full size) take no words.  Mutation caught: a
+    copy that trims one core's buffers (a skip or a span short of the whole)."""
+    programs, half = machine(spec)
+    boxes = machine_boxes(programs)
+    for program, row, mine in zip(programs, machine_copies(programs, half), boxes):
+        today = program.placement
+        (copy,) = row
+        used = {key for key in mine[0]}
+        for key, items, table in (("buffer", copy.placement.buffers, today.buffers),
+                                  ("slot", copy.placement.slots, today.slots)):
+            for i, (p, t) in enumerate(zip(items, table)):
+                kept = key == "buffer" and program.buffers[i].kind in KEPT_KINDS
+                if (key, i) in used or kept:
+                    assert p.size == t.size and copy.spans[(key, i)].skip == 0, p.name
+                else:
+                    assert p.size == 0, p.name
+        if all(("slot", k) in used for k in range(len(program.slots))):
+            for i, (p, t) in enumerate(zip(copy.placement.buffers, today.buffers)):
+                if p.size:
+                    assert p == t, p.name
+            assert copy.placement.slots == today.slots
+        for m, t in zip(copy.placement.memories, today.memories):
+            assert m.name == t.name and m.words <= t.words
+
+
+def test_a_span_takes_whole_rows_from_an_aligned_skip():
+    assert span((2, 4, 1, 3), cols=5) == Span(10, 10)
+    assert span((2, 4, 1, 3), cols=5, align=4) == Span(8, 12)
+    assert span((2, 4, 1, 3), cols=5, whole_rows=False) == Span(11, 7)
+    assert span(None, cols=5).words == 0
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_pendulums_copies_are_smaller_than_the_shared_memories(policy):
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    programs, half = machine(spec)
+    per_core = words_per_core(machine_copies(programs, half))
+    trimmed = column_trimmed(programs, half)
+    shared = {}
+    for p in programs:
+        for m in p.placement.memories:
+            shared[m.name] = max(shared.get(m.name, 0), m.words)
+    assert len(per_core) == 2
+    for need, lower in zip(per_core, trimmed):
+        assert sum(w for w, _ in need.values()) < sum(shared.values())
+        for m, (words, _) in need.items():
+            assert lower[m] <= words
+    # intra_batch: each core its batch rows of the activations
+    if policy == "intra_batch":
+        assert all(need["amem"][0] < shared["amem"] for need in per_core)
+
+
+# -- the per-core inventory and fit (fixar_gen/percore_fit.py) --------------------------
+
+def test_one_core_through_the_per_core_inventory_is_todays_inventory():
+    """A copy of everything on one core is today's design memory for memory (the same
+    inventory rules); the trimmed copy is no bigger.  Mutation caught: per-core
+    memories given the shared design's ports or names, a memory depth not refitted."""
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, cores=1))
+    today = memory_inventory(config_for(spec))
+    naive = per_core_inventory(spec, naive_words(spec))
+    assert [(f"core0_{m.name}", m.width, m.depth, m.banks, m.reads, m.writes)
+            for m in today.memories] == \
+        [(m.name, m.width, m.depth, m.banks, m.reads, m.writes) for m in naive.memories]
+    assert per_core_fit(spec, per_core_words(spec))["design_bits"] <= today.bits
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_two_cores_copies_have_one_line_port_each_and_fit_no_worse_than_naive(policy):
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    words = per_core_words(spec)
+    inventory = per_core_inventory(spec, words)
+    banked = [m for m in inventory.memories if m.banks > 1]
+    assert banked and all(m.reads == 1 and m.writes == 1 for m in banked)
+    assert {m.name.split("_")[0] for m in inventory.memories} == {"core0", "core1"}
+    naive = per_core_fit(spec, naive_words(spec))
+    trimmed = per_core_fit(spec, words)
+    assert trimmed["design_bits"] <= naive["design_bits"]
+    shared = config_for(spec)
+    for need in words:                     # each core's copy within the shared memories
+        for s in shared.data_memories:
+            assert need.get(s.name, 0) <= s.depth
