@@ -594,7 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-memories", action="store_true", help="also run Yosys's "
                    "synth_xilinx -family xcup up to its memory mapping only (minutes) and "
                    "record in report.json what each memory became (block RAM, URAM, LUT RAM "
-                   "or flip-flops) next to the memory inventory's prediction")
+                   "or flip-flops) next to the memory inventory's prediction (with --synth the "
+                   "full run records it: no second run)")
     p.add_argument("--verilate", action="store_true", help="also build (and cache) the "
                    "Verilator model and record its build time")
     p.add_argument("--memory-words", type=integer(2, MAX_SCRATCHPAD_WORDS), default=None,

@@ -20,7 +20,8 @@ report.json records its LUT/FF/DSP/BRAM counts and the timing estimate of its ne
 and, per memory, what Yosys made of it next to the inventory's prediction
 (``memory_mapping``, :func:`fixar_gen.hw.memory_map.compare`); ``synth_memories=True``
 records the same from a run of ``synth_xilinx`` up to its memory mapping only (minutes,
-not the hours of the vector lanes; :mod:`fixar_gen.hw.memory_map`).  For a spec whose target is ``u50`` the
+not the hours of the vector lanes; :mod:`fixar_gen.hw.memory_map`); with both, the full
+run's mapping is the one recorded and the second run is skipped.  For a spec whose target is ``u50`` the
 folder also gets the Vitis packaging of the kernel (kernel.xml, package_xo.tcl, u50.cfg,
 Makefile, the kernel's register map; :mod:`fixar_gen.targets.u50.package`, docs/u50.md).
 """
@@ -116,7 +117,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
                             "source": "fixar_gen.hw.timing over the Yosys netlist; an "
                                       "estimate under the delay model of docs/hardware.md"}
         timings["timing_s"] = round(time.perf_counter() - t4, 3)
-    if synth_memories:
+    if synth_memories and not synth:     # the full run above already recorded the mapping
         from .hw.memory_map import compare, map_memories
         t5 = time.perf_counter()
         with task(f"mapping the memories of {cfg.name} with Yosys (synth_xilinx -family "
