@@ -55,8 +55,10 @@ narrower)::
             width on; tanh's |z| and
             table-end mask (iter30), its table index (iter31) and its table entry
             (iter32)
-    mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
-            the third multiplier; tanh's table entry split
+    mul2    the rounded root; -ratio (adam_w: its part quo ^ negate) or the
+            pre-activation (leaky ReLU) for the third multiplier; the remainder's
+            zero-test parts (-ratio's other part, 0 or 1, times alpha: chosen in
+            mul2pp, added in mul2acc2); tanh's table entry split
     mul2pp, mul2p, mul2acc1, mul2acc2  the third multiplier (digit products,
             registered twice, then their sums) times alpha or the slope; tanh's slope x remainder, interpolation
             and sign
