@@ -980,7 +980,7 @@ def test_fit_tests_on_the_floor(fit_unit, width, signed, wrap, up, edge, off, rn
     equals fitting the sum: at the format's largest and smallest values and around
     them (floor = max with up = 1 overflows, 2^p - 1 with a carry into bit p), at -1
     and 0 (the rounded sign differs from floor's), at the sum's extremes, any floor.
-    Fails if the carry case is dropped (fit_ok of the floor alone: 2^p - 1 + 1 would
+    Fails if the carry case is dropped (the floor's own fit: 2^p - 1 + 1 would
     fit), if -2 >> p is not accepted for a signed format (-2^p - 1 + 1 would
     overflow), or if the wrapped sign bit ignores the carry."""
     if not signed and width == FIT_WORD:
