@@ -37,9 +37,11 @@ narrower)::
     align1  the terms aligned at G (each slot's shifter sized by the values and the
             shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
-    rnda1   the sum shifted down (floor), half and sticky bits; the fit's masks
-    rnd1    the rounding increment added (the target's mode); whether it fits and
-            its bit p (the fit's tests, a stage ahead of the fit)
+    rnda1   the sum shifted down (floor), half and sticky bits (2 sum >> k: no
+            k - 1, no multiplexer for k = 0); the fit's masks
+    rnd1    the rounding increment added (the target's mode; at the result's width);
+            whether the rounded value fits and its bit p (the fit's tests, a stage
+            ahead of the fit), from the floor and the increment beside the adder
     round1  the rounded value fitted (saturate or wrap, overflow flag): every
             single-rounding function's result; drain's pre-activation, ou_noise's
             state, adam_s's v, adam_w's eps'
@@ -53,8 +55,10 @@ narrower)::
             width on; tanh's |z| and
             table-end mask (iter30), its table index (iter31) and its table entry
             (iter32)
-    mul2    the rounded root; -ratio (adam_w) or the pre-activation (leaky ReLU) for
-            the third multiplier; tanh's table entry split
+    mul2    the rounded root; -ratio (adam_w: its part quo ^ negate) or the
+            pre-activation (leaky ReLU) for the third multiplier; the remainder's
+            zero-test parts (-ratio's other part, 0 or 1, times alpha: chosen in
+            mul2pp, added in mul2acc2); tanh's table entry split
     mul2pp, mul2p, mul2acc1, mul2acc2  the third multiplier (digit products,
             registered twice, then their sums) times alpha or the slope; tanh's slope x remainder, interpolation
             and sign
@@ -545,9 +549,12 @@ _CENTRED_OFFSET = 1 << 19
 
 def _gaussian_centred(tops: list) -> pyrtl.WireVector:
     """The draws' sum minus its mean (PRNG_DRAWS 2^15), plus _CENTRED_OFFSET: a
-    non-negative 20-bit value."""
-    offset = (_CENTRED_OFFSET - (arch.PRNG_DRAWS << 15)) % (1 << 20)
-    return sum_terms([(top, 0) for top in tops] + [(pyrtl.Const(offset, 20), 0)], 20)
+    non-negative 20-bit value.  The draws' sum s is below 2^18 and the offset
+    2^19 - 2^17 sets bits 17 and 18 only, so s + offset is s's low 17 bits under
+    3 + s's bit 17 (011 or 100): wires, no adder after the draws' sum."""
+    assert arch.PRNG_DRAWS == 4 and (_CENTRED_OFFSET - (arch.PRNG_DRAWS << 15)) == 3 << 17
+    total = sum_terms([(top, 0) for top in tops], 18)
+    return pyrtl.concat(total[17], ~total[17], ~total[17], total[:17])
 
 
 def _gaussian_product(centred: pyrtl.WireVector) -> pyrtl.WireVector:
@@ -580,11 +587,12 @@ def _group_sums(bundle: dict, prefix: str, shifts: list[int], out: str, bits: in
             for k, group in enumerate(group_terms(terms, groups))}
 
 
-def _final_sum(bundle: dict, prefix: str, bits: int) -> pyrtl.WireVector:
-    """The groups' sums (``<prefix><k>``) added: the product, ``bits`` bits."""
+def _final_sum(bundle: dict, prefix: str, bits: int, *extra) -> pyrtl.WireVector:
+    """The groups' sums (``<prefix><k>``) added, and the terms ``extra``: the product,
+    ``bits`` bits."""
     parts = [(bundle[k], 0) for k in sorted(bundle) if k.startswith(prefix)
              and k[len(prefix):].isdigit()]
-    return sum_terms(parts, bits)
+    return sum_terms([*parts, *extra], bits)
 
 
 def _tanh_table() -> tuple[list[int], int, int, int]:
@@ -679,16 +687,31 @@ def _negate_if(negate: pyrtl.WireVector, value: pyrtl.WireVector) -> pyrtl.WireV
     return (_decl(value ^ negate.sign_extended(bits)) + _zx(negate, bits))[:bits]
 
 
-def _neg_ratio(quo, rem_zero, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
-    """adam_w's -ratio, MUL_X bits: -(num // den) with num's sign (a's) given back, the
-    quotient ``quo`` of |num| / |den| and whether its remainder is 0: numpy's floor
-    division rounds down for den < 0 (quo + 1 when the remainder is not 0), 0 for
-    den = 0.  One adder: +-(quo + inc) = (quo ^ negate) + (negate ^ inc)."""
-    inc = den_neg & ~rem_zero
+def _neg_ratio(quo, a_neg, den_neg, den_zero) -> pyrtl.WireVector:
+    """adam_w's -ratio, MUL_X bits: -(num // den) with num's sign (a's) given back, from
+    the quotient ``quo`` of |num| / |den|: numpy's floor division rounds down for den <
+    0 (quo + 1 when the remainder is not 0), 0 for den = 0, so -ratio = (quo ^ negate) +
+    (negate ^ inc), inc = den < 0 and a remainder that is not 0.  This is its first
+    part, quo ^ negate (0 for den = 0), the third multiplier's operand; the second, 0 or
+    1, is :func:`_ratio_carry`'s, whose alpha is added to the product
+    (:func:`_ratio_addend`): the remainder's zero test is not on the operand's path."""
     negate = ~(a_neg ^ den_neg)
-    q = _zx(quo, _MUL_X)
-    out = (_decl(q ^ negate.sign_extended(_MUL_X)) + _zx(negate ^ inc, _MUL_X))[:_MUL_X]
-    return pyrtl.select(den_zero, pyrtl.Const(0, _MUL_X), out)
+    flipped = _decl(_zx(quo, _MUL_X) ^ negate.sign_extended(_MUL_X))
+    return pyrtl.select(den_zero, pyrtl.Const(0, _MUL_X), flipped)
+
+
+def _ratio_carry(parts: dict, a_neg, den_neg, ratio) -> pyrtl.WireVector:
+    """-ratio's second part (:func:`_neg_ratio`): negate ^ inc where ``ratio`` (adam_w
+    and den != 0), else 0; from the remainder's registered zero-test parts
+    (:func:`_remainder_zero_parts`)."""
+    negate = ~(a_neg ^ den_neg)
+    return ratio & (negate ^ (den_neg & ~_remainder_zero(parts)))
+
+
+def _ratio_addend(carry: pyrtl.WireVector, alpha: pyrtl.WireVector) -> pyrtl.WireVector:
+    """alpha where ``carry`` (:func:`_ratio_carry`), else 0: added to the third
+    multiplier's product, (quo ^ negate) alpha + carry alpha = -ratio alpha."""
+    return pyrtl.select(carry, alpha, pyrtl.Const(0, alpha.bitwidth))
 
 
 def _step_down(rem2: pyrtl.WireVector, sub: pyrtl.WireVector, fits=None):
@@ -794,18 +817,24 @@ def _div_steps(num_quo, rem, den, steps: int, fits: dict | None = None,
     return num_quo, rem
 
 
-def _remainder_zero(rem: pyrtl.WireVector, den: pyrtl.WireVector | None
-                    ) -> pyrtl.WireVector:
-    """Whether the divider's remainder is 0: a restoring remainder is 0; a
-    non-restoring one (len(den) + 1 bits, ``den`` the denominator) is 0 or -den, and
-    rem + den == 0 (mod 2^m) is (rem ^ den) == (rem | den) << 1, without a carry
+def _remainder_zero_parts(rem: pyrtl.WireVector, den: pyrtl.WireVector | None) -> dict:
+    """Whether the divider's remainder is 0, as zero-test parts to be registered
+    (:func:`_zero_parts`; :func:`_remainder_zero` completes them): a restoring remainder
+    is 0; a non-restoring one (len(den) + 1 bits, ``den`` the denominator) is 0 or -den,
+    and rem + den == 0 (mod 2^m) is (rem ^ den) == (rem | den) << 1, without a carry
     chain."""
     if den is None or rem.bitwidth <= den.bitwidth:
-        return _is_zero(rem)
+        return {"rz_rem": _zero_parts(rem)}
     m = rem.bitwidth
     d = _zx(den, m)
     carries = pyrtl.concat((rem | d)[:m - 1], pyrtl.Const(0, 1))
-    return _is_zero(rem) | _is_zero(_decl(rem ^ d) ^ carries)
+    return {"rz_rem": _zero_parts(rem), "rz_minus_den": _zero_parts(_decl(rem ^ d) ^ carries)}
+
+
+def _remainder_zero(parts: dict) -> pyrtl.WireVector:
+    """The divider's remainder is 0, from :func:`_remainder_zero_parts`."""
+    zero = _all_zero(parts["rz_rem"])
+    return zero | _all_zero(parts["rz_minus_den"]) if "rz_minus_den" in parts else zero
 
 
 #: the numerator's leading bits that are always 0 (|m| << shift < 2^QUOTIENT_BITS in a
@@ -1062,32 +1091,72 @@ def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
             "fit_sign": high_w & ~high_up}
 
 
-def _fit_tests(x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int) -> dict:
-    """What :func:`_fit` decides on, computed a stage ahead of it (in the stage that
-    forms x, off the fit's path): ``fit_ok``, x fits (its bits from p up are all 0
-    and x >= 0 or, signed, all 1 and x < 0), and ``fit_bit_p``, x's bit p (a wrapped
-    signed value's sign)."""
-    high = masks["fit_high"]
-    negative = x[-1]
-    fits = (_is_zero(x & high) & ~negative) | \
-        (fmt.signed & _is_zero(~x & high) & negative)
-    return {"fit_ok": fits, "fit_bit_p": ~_is_zero(x[:word] & masks["fit_sign"])}
+#: bits of a zero test's part (:func:`_zero_parts`): 12 bits and their masks are 24
+#: inputs, two LUT6 levels at best
+ZERO_PART_BITS = 12
+
+
+def _zero_parts(wire: pyrtl.WireVector) -> pyrtl.WireVector:
+    """Whether each ZERO_PART_BITS-bit part of ``wire`` is 0 (bit i: part i), to be
+    registered: a wide zero test split at a register, :func:`_all_zero` the rest in the
+    next stage (Yosys's ABC maps one 124-bit test, with a mask, to as many as 7 LUT
+    levels)."""
+    return pyrtl.concat_list([_is_zero(wire[i:i + ZERO_PART_BITS])
+                              for i in range(0, wire.bitwidth, ZERO_PART_BITS)])
+
+
+def _all_zero(parts: pyrtl.WireVector) -> pyrtl.WireVector:
+    """The zero test of a wire from its registered :func:`_zero_parts`."""
+    return _is_zero(~parts)
+
+
+def _fit_tests(x: pyrtl.WireVector, up: pyrtl.WireVector, fmt: FormatWires,
+               masks: dict, word: int) -> dict:
+    """What :func:`_fit` decides on for the rounded value x + up (``up`` 0 or 1),
+    computed a stage ahead of it from x (the floor, a register) beside the rounding
+    adder, not after its carry chain: the zero tests' parts (:func:`_zero_parts`, to be
+    registered; :func:`_fit_decide` completes them) of x >> p == 0 and == -1,
+    x >> (p + 1) == -1, x's bits under p all 1 and x's bit p, with ``up`` and x's sign."""
+    high = masks["fit_high"]                              # -1 << p
+    high_up = pyrtl.concat(high[:-1], pyrtl.Const(0, 1))  # -1 << (p + 1)
+    return {"fit_zero_high": _zero_parts(x & high), "fit_ones_high": _zero_parts(~x & high),
+            "fit_ones_above": _zero_parts(~x & high_up),
+            "fit_low_ones": _zero_parts(~(x | high)),
+            "fit_not_p": _zero_parts(x[:word] & masks["fit_sign"]),
+            "fit_up": up, "fit_negative": x[-1]}
+
+
+def _fit_decide(tests: dict, fmt: FormatWires) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """From :func:`_fit_tests`' registered parts: (x + up fits: its bits from p up all
+    0 and it is >= 0 or, signed, all 1 and it is < 0; its bit p, a wrapped signed
+    value's sign).  Adding ``up`` changes x's bits from p up only where x's bits under p
+    are all 1 (the carry reaches bit p): then they are x >> p plus 1, which fits where
+    x >> p is -1 (the sum's are 0) or, signed, -2 (they are -1)."""
+    negative = tests["fit_negative"]
+    bit_p = ~_all_zero(tests["fit_not_p"])
+    ones_high = _all_zero(tests["fit_ones_high"])         # x >> p == -1
+    fits_x = (_all_zero(tests["fit_zero_high"]) & ~negative) | \
+        (fmt.signed & ones_high & negative)
+    fits_next = ones_high | (fmt.signed & _all_zero(tests["fit_ones_above"]) & ~bit_p)
+    carry = tests["fit_up"] & _all_zero(tests["fit_low_ones"])
+    return pyrtl.select(carry, fits_next, fits_x), bit_p ^ carry
 
 
 def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word: int
          ) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """x (signed) fitted to the format's width by its overflow mode (with its
-    :func:`_fit_masks`, :func:`_fit_derived` and :func:`_fit_tests`, registered):
-    (word-bit value, overflow flag).  Widths up to ``word`` (signed) or word - 1
-    (unsigned).  The largest value is 2^p - 1 = ~high, the smallest -2^p = high
-    (signed) or 0."""
-    high, keep, fits = masks["fit_high"], masks["fit_keep"], masks["fit_ok"]
+    """x (signed; its sign bit read only where it does not fit) fitted to the format's
+    width by its overflow mode (with its :func:`_fit_masks`, :func:`_fit_derived` and
+    :func:`_fit_tests`, registered): (word-bit value, overflow flag).  Widths up to
+    ``word`` (signed) or word - 1 (unsigned).  The largest value is 2^p - 1 = ~high,
+    the smallest -2^p = high (signed) or 0."""
+    high, keep = masks["fit_high"], masks["fit_keep"]
+    fits, bit_p = _fit_decide(masks, fmt)
     high_w = high[:word]
     negative = x[-1]
     saturated = pyrtl.select(negative, pyrtl.select(fmt.signed, high_w,
                                                     pyrtl.Const(0, word)), ~high_w)
     low = x[:word] & keep
-    wrapped = pyrtl.select(fmt.signed & masks["fit_bit_p"], low | ~keep, low)
+    wrapped = pyrtl.select(fmt.signed & bit_p, low | ~keep, low)
     out_of_range = pyrtl.select(fmt.overflow, wrapped, saturated)
     value = pyrtl.select(fits, x[:word], out_of_range)
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
@@ -1208,20 +1277,20 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
                                                          w_int), sub(f"term{i}"))
                            for i in range(slots)}})
     w = w_int + 1                                        # the sum's bits
-    k = b["k"]
-    km1 = (k - 1)[:k.bitwidth]                           # used only when k >= 1
     total = _add_terms([b[f"term{i}"] for i in range(slots)],
                        _View(b).is_op(*clip_ops) if clip_ops else None, w_int,
                        clip_bits)
-    b = stage("sum", {**_keep(b, *kept, "fmt_target"), "sum": named(total, sub("sum")),
-                      "km1": km1, "k_zero": _is_zero(k),
-                      "below": ~_shl(_const(-1, w), km1)})   # the k - 1 bits under half
-    s = b["sum"]
-    t = _sar(s, b["km1"])
-    floor = pyrtl.concat(t[-1], t[1:])                   # s >> k, arithmetic
-    b = stage("rnda", {**_keep(b, *kept, "fmt_target", "k_zero"),
-                       "floor": pyrtl.select(b["k_zero"], s, floor), "half": t[0],
-                       "sticky": ~_is_zero(s & b["below"]),
+    # the shift reads 2 s (s and a 0 bit): (2 s) >> k is floor(s / 2^k) above its bit
+    # 0, s's bit k - 1 (the half) in it; for k = 0 the half and sticky bits are 0 and
+    # floor is s (no k - 1, no k == 0 test, no multiplexer after the shifter)
+    b = stage("sum", {**_keep(b, *kept, "fmt_target", "k"), "sum": named(total, sub("sum")),
+                      # 2 s's bits under bit k: s's bits under the half (bit 0 is 0)
+                      "below": ~_shl(_const(-1, w + 1), b["k"])})
+    s2 = pyrtl.concat(b["sum"], pyrtl.Const(0, 1))
+    t = _sar(s2, b["k"])
+    b = stage("rnda", {**_keep(b, *kept, "fmt_target"),
+                       "floor": t[1:], "half": t[0],          # s >> k, arithmetic
+                       "sticky": ~_is_zero(s2 & b["below"]),
                        **_fit_masks(unpack_format(b["fmt_target"]), w + 1, w_out)},
               hidden=("fit_high",))
     masks = ("fit_high",)
@@ -1229,18 +1298,20 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     nearest_even = half & (b["sticky"] | floor[0])
     toward_zero = floor[-1] & (half | b["sticky"])       # a negative sum, not exact
     up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding,   # ROUNDING_MODES' order
-                   nearest_even, half, pyrtl.Const(0, 1), toward_zero) & ~b["k_zero"]
-    rounded = named(_add(w + 1, floor, pyrtl.concat(pyrtl.Const(0, 1), up)), sub("rounded"))
+                   nearest_even, half, pyrtl.Const(0, 1), toward_zero)
+    # the fit reads the rounded value's low w_out bits and its sign only where it does
+    # not fit: there the sign is floor's (they differ only for floor = -1, up = 1: 0)
+    rounded = named(pyrtl.concat(floor[-1], (floor[:w_out] + _zx(up, w_out))[:w_out]),
+                    sub("rounded"))
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
     derived = _fit_derived(unpack_format(b["fmt_target"]), b["fit_high"], w_out)
-    tests = _fit_tests(rounded, unpack_format(b["fmt_target"]),
+    tests = _fit_tests(_sx(floor, w + 1), up, unpack_format(b["fmt_target"]),
                        {"fit_high": b["fit_high"], **derived}, w_out)
     masks = (*masks, "fit_keep", *tests)
     b = stage("rnd", {**_keep(b, *kept, "fmt_target"), "fit_high": b["fit_high"][:w_out],
                       "fit_keep": derived["fit_keep"], **tests,
-                      # the fit reads the low w_out bits and the sign only
-                      "rounded": pyrtl.concat(rounded[-1], rounded[:w_out]), **extra},
+                      "rounded": rounded, **extra},
               hidden=masks)
     full, ovf = _fit(sub, b["rounded"], unpack_format(b["fmt_target"]),
                      {m: b[m] for m in masks}, w_out)
@@ -1542,14 +1613,17 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(_root_up(srem, sroot), 2))
-    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], _remainder_zero(drem, s4.get("dden")),
-                           s4["a"][-1], s4["dden_neg"], s4["dden_zero"])
+    is_ratio = v4.is_op(*_having(ratio=True))
+    neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], s4["a"][-1], s4["dden_neg"],
+                           s4["dden_zero"])
+    rz = _remainder_zero_parts(drem, s4.get("dden"))
     zp = _resize(s4["d1"], opnd)
     carried = ("valid", "op", "a", "d", "frac_a", "frac_c", "frac_e", "frac_pre", "fmt_d",
                "lane_next", "ovf1", "d1", "e1", "sat_d1")
     s5 = _stage(scope, "mul2", {
-        **_keep(s4, *carried, "c0"),
-        "x2": _smux(v4.is_op(*_having(ratio=True)), neg_ratio, zp, _MUL_X),
+        **_keep(s4, *carried, "c0", "dden_neg"), **rz,
+        "ratio_on": is_ratio & ~s4["dden_zero"],
+        "x2": _smux(is_ratio, neg_ratio, zp, _MUL_X),
         **_tanh_parts(s4, s4["tanh_entry"]), "root": root_nearest})
 
     # -- mul2pp: the third multiplier's digit products and tanh's delta * remainder,
@@ -1564,15 +1638,21 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     num_bits = s5["tanh_y0s"].bitwidth
     carried = (*carried, "root", "tanh_y0s", "tanh_one", "tanh_beyond", "tanh_neg",
                "tanh_frac")
-    s5 = _stage(scope, "mul2pp", {**_keep(s5, *carried), **ma2_t, **tanh_t})
+    # -ratio's carry times alpha (0 but for adam_w), added to the product in mul2acc2
+    carry = _ratio_carry({k: s5[k] for k in rz}, s5["a"][-1], s5["dden_neg"],
+                         s5["ratio_on"])
+    s5 = _stage(scope, "mul2pp", {**_keep(s5, *carried), **ma2_t, **tanh_t,
+                                  "ma2_carry": _ratio_addend(carry, s5["c0"])})
+    carried = (*carried, "ma2_carry")
     s5 = _stage(scope, "mul2p", s5)       # the products' second register (PREG)
     s5 = _stage(scope, "mul2acc1", {**_keep(s5, *carried),
                                     **_group_sums(s5, "ma2_t", ma2_at, "ma2_g", m2_bits),
                                     **_group_sums(s5, "tanh_t", tanh_at, "tanh_g", num_bits,
                                                   groups=2)})
-    carried = tuple(k for k in carried if not k.startswith("tanh_"))
+    carried = tuple(k for k in carried if not k.startswith(("tanh_", "ma2_")))
     s5 = _stage(scope, "mul2acc2", {
-        **_keep(s5, *carried), "ma2": _final_sum(s5, "ma2_g", m2_bits),
+        **_keep(s5, *carried), "ma2": _final_sum(s5, "ma2_g", m2_bits,
+                                                 (_sx(s5["ma2_carry"], m2_bits), 0)),
         "tanh_value": _tanh_value(scope.sub("tanh"), s5, num_bits),
         "tanh_frac": s5["tanh_frac"]})
     v5 = _View(s5)

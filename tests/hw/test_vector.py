@@ -938,3 +938,67 @@ def test_verilator_lint_wall_is_clean(request, lane, verilator_tool, tmp_path):
     with source.open("w") as f:
         pyrtl.output_to_verilog(f, block=unit.block, module_name="fixar_vector_unit")
     lint(source, "fixar_vector_unit", timeout=120)
+
+
+# the rounder's fit (the fit's tests on the floor, beside the rounding adder)
+FIT_SUM_BITS, FIT_WORD = 24, 12      # a rounder's sum (w) and result (w_out) bits, small
+
+
+@pytest.fixture(scope="module")
+def fit_unit():
+    """The rounder's last two stages on their own, combinational: the floor (w bits)
+    plus the rounding increment ``up``, its tests (:func:`vector._fit_tests`, from the
+    floor and ``up``), the rounded value as the rounder registers it, then
+    :func:`vector._fit` to a format of any width, signedness and overflow mode."""
+    w, word = FIT_SUM_BITS, FIT_WORD
+    with fresh_block():
+        floor, up = pyrtl.Input(w, "floor"), pyrtl.Input(1, "up")
+        fmt = vector.FormatWires(width=pyrtl.Input(7, "width"), frac=pyrtl.Const(0, 7),
+                                 signed=pyrtl.Input(1, "signed"),
+                                 rounding=pyrtl.Const(0, 2),
+                                 overflow=pyrtl.Input(1, "overflow"))
+        high = vector._fit_masks(fmt, w + 1, word)["fit_high"]
+        derived = vector._fit_derived(fmt, high, word)
+        tests = vector._fit_tests(vector._sx(floor, w + 1), up, fmt,
+                                  {"fit_high": high, **derived}, word)
+        rounded = pyrtl.concat(floor[-1], (floor[:word] + up.zero_extended(word))[:word])
+        value, ovf = vector._fit(vector.Scope("fit"), rounded, fmt,
+                                 {"fit_high": high[:word], **derived, **tests}, word)
+        for name, wire in (("value", value), ("ovf", ovf)):
+            out = pyrtl.Output(wire.bitwidth, name=name)
+            out <<= wire
+        yield pyrtl.FastSimulation()
+
+
+@settings(max_examples=400, deadline=None)
+@given(width=st.integers(1, FIT_WORD), signed=st.booleans(), wrap=st.booleans(),
+       up=st.integers(0, 1), edge=st.sampled_from(["max", "min", "-1", "0", "any"]),
+       off=st.integers(-2, 2), rnd=st.integers(-2**(FIT_SUM_BITS - 1),
+                                               2**(FIT_SUM_BITS - 1) - 1))
+def test_fit_tests_on_the_floor(fit_unit, width, signed, wrap, up, edge, off, rnd):
+    """The fit of floor + up, decided from floor and up (not from the rounded value),
+    equals fitting the sum: at the format's largest and smallest values and around
+    them (floor = max with up = 1 overflows, 2^p - 1 with a carry into bit p), at -1
+    and 0 (the rounded sign differs from floor's), at the sum's extremes, any floor.
+    Fails if the carry case is dropped (the floor's own fit: 2^p - 1 + 1 would
+    fit), if -2 >> p is not accepted for a signed format (-2^p - 1 + 1 would
+    overflow), or if the wrapped sign bit ignores the carry."""
+    if not signed and width == FIT_WORD:
+        width -= 1                   # unsigned widths up to word - 1
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    w = FIT_SUM_BITS
+    floor = {"max": hi, "min": lo, "-1": -1, "0": 0}.get(edge, rnd) + off
+    assume(-(1 << (w - 1)) <= floor < (1 << (w - 1)))
+    fit_unit.step({"floor": floor % (1 << w), "up": up, "width": width,
+                   "signed": int(signed), "overflow": int(wrap)})
+    v = floor + up
+    fits = lo <= v <= hi
+    if fits:
+        want = v
+    elif wrap:
+        want = v % (1 << width)
+        want = want - (1 << width) if signed and want >> (width - 1) else want
+    else:
+        want = hi if v > hi else lo
+    assert (fit_unit.inspect("value"), fit_unit.inspect("ovf")) == \
+        (want % (1 << FIT_WORD), int(not fits))
