@@ -111,7 +111,8 @@ def row(unit: str, t: dict) -> str:
     w = t["worst_paths"][0] if t["worst_paths"] else None
     if w is None:
         return f"| {unit} | - | - | - | - | - | - | - | - |"
-    dsp = f"{t['dsp48e2_mreg_preg']}/{t['dsp48e2']}" if t["dsp48e2"] else "-"
+    dsp = (f"{t['dsp48e2_mreg_preg']}/{t['dsp48e2']} set, "
+           f"{t['dsp48e2_mreg_preg_or_flops']} as flip-flops" if t["dsp48e2"] else "-")
     return (f"| {unit} | {w['ns']:.2f} | {w['slack_ns']:+.2f} | {w['lut_levels']} | "
             f"{w['carry_chains']} / {w['carry_cells']} | {w['dsp_stages']} | "
             f"{t['max_lut_levels']} | {dsp} | {t['failing_endpoints']:,} | "

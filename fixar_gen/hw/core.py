@@ -5,12 +5,14 @@ dual-mode PE array and a vector lane, behind the host interface of
 elaborated design runs any program whose buffers fit its memories.
 
 Per core
-    *Controller.*  An instruction issues in three cycles (:data:`ISSUE_CYCLES`, the
+    *Controller.*  An instruction issues in four cycles (:data:`ISSUE_CYCLES`, the
     RTL model's ``Timing.issue``): ``FETCH`` reads instruction ``pc`` of the core's own
     instruction memory into ``instr`` and latches the descriptors of its operands;
     ``DECODE`` latches every field and per-instruction constant the units use (counts,
     flags, the lane's operation, each operand's first row and column and its steps, and
-    the product ``row * cols`` of its one multiply); ``BASES`` places each operand's
+    the product ``row * cols`` of its one multiply in that multiply's first register);
+    ``PRODUCT`` takes the products into their second register (a DSP48E2's M and P
+    registers, :func:`fixar_gen.hw.region_walk.registered_product`); ``BASES`` places each operand's
     address walk (:mod:`fixar_gen.hw.region_walk`: the base plus that product) and the
     matrix unit's stream counters.  From then on no unit computes from ``instr`` or
     multiplies: every address moves by registered steps, and every decision (end of a
@@ -120,21 +122,22 @@ from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_ba
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
-from .region_walk import latch, region_walk
+from .region_walk import PRODUCT_REGISTERS, latch, region_walk, registered_product
 from ..memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
                             MATRIX_MEMORIES, MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY,
                             WEIGHT_MEMORY, accumulator_half_line, activation_banks)
 
-#: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, BASES
-ISSUE_CYCLES = 3
+#: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, PRODUCT
+#: (the walks' products in their second register), BASES
+ISSUE_CYCLES = 2 + PRODUCT_REGISTERS
 #: cycles from the words of a read (stage 1) to where the copies write, range folds
 #: and the matrix unit's lines and weight rows enter the array (stage 2): a register
 #: after each, since ``amem``'s words come through its banks' rotation (or gather)
 WORD_REGISTERS = 1
 
 # controller states
-IDLE, FETCH, DECODE, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, BARRIER, \
-    BARRIER_OUT, HALT, DONE = range(14)
+IDLE, FETCH, DECODE, PRODUCT, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, \
+    BARRIER, BARRIER_OUT, HALT, DONE = range(15)
 STATE_BITS = 4
 
 OPERAND_SLOTS = ("dst", "a", "b", "c", "e")
@@ -819,31 +822,36 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         ph = phases["phase"] if now else phases["phase_next"]
         return ph == phases[slot_name]
 
-    for slot_name, mem_id, broadcast, want, want_next in (
+    for slot_name, mem_id, broadcast, want, want_next_condition in (
             ("a", pyrtl.select(copy_issue, copy_src_mem, desc_regs["a"][0]["mem"]),
              ~copy_issue & single("a"),
              (elem_on & in_phase("a") & present["a"]) | copy_issue, None),
             ("b", db["mem"], uses_lane | single("b"), elem_on & in_phase("b") & present["b"],
-             issuing_next & in_phase("b", False) & present["b"]),
+             in_phase("b", False) & present["b"]),
             ("d", dd["mem"], is_range, elem_on & in_phase("d") & reads_dst,
-             issuing_next & in_phase("d", False) & reads_dst),
+             in_phase("d", False) & reads_dst),
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
              is_range | (~e_unbroadcast & single("e")), elem_on & in_phase("e") & present["e"],
-             issuing_next & in_phase("e", False) & present["e"])):
-        asks_next = {}
+             in_phase("e", False) & present["e"])):
+        # each ask also as terms gated by the next state (ELEM_START, COPY), so that the
+        # ports' choice among the requests is made on the conditions alone and the next
+        # state, the deepest of it (through the last column and row), joins last
+        asks_next, gated_next = {}, {}
         for m in mems.data.banked:
             k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
             if slot_name == "a":
-                ask_next = (copy_next & (_z(copy_src_mem, MEMORY_ID_BITS) == k)) | \
-                    (issuing_next & in_phase("a", False) & present["a"] &
-                     (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k))
+                terms = ((copy_next, _z(copy_src_mem, MEMORY_ID_BITS) == k),
+                         (issuing_next, in_phase("a", False) & present["a"] &
+                          (_z(desc_regs["a"][0]["mem"], MEMORY_ID_BITS) == k)))
             else:
-                ask_next = want_next & (_z(mem_id, MEMORY_ID_BITS) == k)
-            asks_next[m] = ask_next
+                terms = ((issuing_next,
+                          want_next_condition & (_z(mem_id, MEMORY_ID_BITS) == k)),)
+            asks_next[m] = _any_bits([g & c for g, c in terms])
+            gated_next[m] = terms
         rd[slot_name] = mems.data.read_lanes(
             index, mem_id, addrs[slot_name], broadcast, want,
             [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
-            ask_name=s(f"ask_{slot_name}_{{memory}}"))
+            ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
     # the lines read in an earlier phase, held per lane (amem's words) until the step's
     # issue; the lanes take them in its stage 1
     amem_bits = cfg.memory(ACTIVATION_MEMORY).width
@@ -1043,7 +1051,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # issue a step; range is done with its last step, the serial functions wait for
     # each element, the others for their last one
     transitions = {
-        IDLE: [], FETCH: [(None, DECODE)], DECODE: [(None, BASES)], BASES: placing_choices,
+        IDLE: [], FETCH: [(None, DECODE)], DECODE: [(None, PRODUCT)], PRODUCT: [(None, BASES)],
+        BASES: placing_choices,
         ELEM_START: [(phases["last"] & is_range & last_step, FETCH),
                      (phases["last"] & ~is_range & (serial | last_step), ELEM_WAIT)],
         ELEM_WAIT: [(resume & finished, FETCH), (resume, ELEM_START)],
@@ -1264,8 +1273,10 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     def placed(offset, index, cols, name):
         """offset + index * cols (``offset``: the base plus the other coordinate, latched
         in DECODE): the multiply in DECODE (``index`` as decoded, ``cols`` the
-        descriptor's), its product latched, the add in BASES."""
-        product = dec(_z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A), f"{name}_product")
+        descriptor's), its product through two registers (``registered_product``), the
+        add in BASES."""
+        product = registered_product(_z(_z(index, COUNT_BITS) * _z(cols, COUNT_BITS), A),
+                                     s(f"{name}_product"))
         return named(_z(offset + product, A), s(name))
 
     # opA, a line per slot: the tile's line 0 (T) plus the line's m (m * cols; a^T: m);

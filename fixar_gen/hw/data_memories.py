@@ -179,7 +179,10 @@ class _LineRead:
     and ``mem_id`` decide); ``asks_next``: {memory: what the request asks of that
     memory in the next cycle}, when the caller knows it a cycle ahead: the port's choice
     is then registered a cycle ahead (:meth:`DataMemories._grants`), or where it is not,
-    the asks are (registers ``ask_name.format(memory=...)``, made where read)."""
+    the asks are (registers ``ask_name.format(memory=...)``, made where read);
+    ``gated_next``: {memory: ((gate, condition), ...)}, the same next asks as a sum of
+    terms ``gate & condition`` whose gates are the requester's next states (the
+    contract of :meth:`DataMemories._grants`)."""
 
     port: int
     mem_id: pyrtl.WireVector
@@ -192,6 +195,7 @@ class _LineRead:
     asks: dict | None = None
     asks_next: dict | None = None
     ask_name: str | None = None
+    gated_next: dict | None = None
     _registered: dict = field(default_factory=dict, compare=False)
 
     def asking(self, memory: str) -> pyrtl.WireVector:
@@ -209,6 +213,38 @@ class _LineRead:
     def asking_next(self, memory: str) -> pyrtl.WireVector | None:
         """What :meth:`asking` is in the next cycle, None when the caller did not say."""
         return None if self.asks_next is None else self.asks_next[memory]
+
+
+def _by_gates(decide, asks: list, terms: list) -> dict:
+    """``decide(asks)`` (a dict of 1-bit wires and lists of them, each 0 when nothing
+    asks) computed gate by gate: ``terms[i]`` states request i's ask as a sum of terms
+    ``gate & condition`` (None: its ask is ``asks[i]``, outside every gate).  The
+    contract: the gates are never 1 together, and a request without terms never asks
+    while a gate is 1 (a unit's requests gated by its next state, the others' by their
+    own unit's).  Then, by the expansion of ``decide`` over the gates, it is ``decide``
+    of each gate's conditions ANDed with the gate, ORed with ``decide`` of the ungated
+    asks: the choice among the conditions does not wait for the gates (which come
+    through the next state), and a gate joins with one AND."""
+    if all(t is None for t in terms):
+        return decide(asks)
+    zero = pyrtl.Const(0, 1)
+    gates = []
+    for t in terms:
+        for gate, _ in t or ():
+            if not any(gate is g for g in gates):
+                gates.append(gate)
+    parts = [(None, decide([a if t is None else zero for a, t in zip(asks, terms)]))]
+    for gate in gates:
+        conds = [_any([c for g, c in t if g is gate]) if t is not None else zero
+                 for t in terms]
+        parts.append((gate, decide(conds)))
+
+    def join(values):
+        return _any([v if g is None else g & v for g, v in values])
+    return {key: ([join([(g, d[key][i]) for g, d in parts])
+                   for i in range(len(value))] if isinstance(value, list)
+                  else join([(g, d[key]) for g, d in parts]))
+            for key, value in parts[0][1].items()}
 
 
 class DataMemories:
@@ -371,7 +407,8 @@ class DataMemories:
 
     def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
                    memories=MEMORIES, host: bool = False, asks_next: dict | None = None,
-                   ask_name: str | None = None) -> list[pyrtl.WireVector]:
+                   ask_name: str | None = None,
+                   gated_next: dict | None = None) -> list[pyrtl.WireVector]:
         """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
         v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
@@ -381,7 +418,11 @@ class DataMemories:
         is).  ``asks_next`` (optional, {banked memory: a 1-bit wire}): what ``want &
         (mem_id == memory)`` is in the next cycle, for each banked memory, from a caller
         that knows it a cycle ahead, so that the port's choice starts at registers
-        (``ask_name``: the name of such a register, with ``{memory}``)."""
+        (``ask_name``: the name of such a register, with ``{memory}``); ``gated_next``
+        (optional, with ``asks_next``: {banked memory: ((gate, condition), ...)}): the
+        same as a sum of terms ``gate & condition``, its gates the caller's next states
+        (:meth:`_grants`: the port's choice is then made on the conditions, the gates
+        joining last)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
@@ -401,7 +442,7 @@ class DataMemories:
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
                                               _z(addresses[0], self.addr_bits), _z(want, 1),
                                               host, None, flag, tuple(banked), None,
-                                              asks_next, ask_name))
+                                              asks_next, ask_name, gated_next))
         out = []
         for v, address in enumerate(addresses):
             words = {}
@@ -625,6 +666,8 @@ class DataMemories:
         ahead = [r.asking_next(m) for r in cores]
         if not cores or any(a is None for a in ahead):
             return decide([r.asking(m) for r in cores])
+        decided = _by_gates(decide, ahead, [None if r.gated_next is None
+                                            else r.gated_next[m] for r in cores])
 
         def register(wire, name):
             reg = pyrtl.Register(1, name=f"mem_{m}_p{p}_grant_{name}")
@@ -637,7 +680,7 @@ class DataMemories:
         return {key: ([register(w, f"{key}{i}") if needed(key, i) else pyrtl.Const(0, 1)
                        for i, w in enumerate(value)]
                       if isinstance(value, list) else register(value, key))
-                for key, value in decide(ahead).items()}
+                for key, value in decided.items()}
 
     def _half_line(self, banks: InterleavedBanks) -> pyrtl.WireVector:
         """H words on (half the banks), modulo the addresses (a memory no deeper than a

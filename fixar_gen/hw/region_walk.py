@@ -3,10 +3,11 @@
 An operand's element ``(row, col)`` lives at ``base + row * cols + col`` of its memory.
 Computed from the instruction every cycle that is a multiply and two adds behind the
 decode; here it is a walk instead.  The multiply happens once per instruction, in the
-controller's ``DECODE`` cycle (``row0 * cols``, its product registered: a DSP48E2 with
-its M register), the add of the base in ``BASES`` (an add between registers), and every
-step after that adds a registered step: the next row's address (``+ cols``) or the next
-group of columns (``+ group``).
+controller's ``DECODE`` cycle (``row0 * cols``), its product through two registers
+(:func:`registered_product`: a DSP48E2's M and P registers, the second in ``PRODUCT``),
+the add of the base in ``BASES`` (an add between registers), and every step after that
+adds a registered step: the next row's address (``+ cols``) or the next group of
+columns (``+ group``).
 
 Broadcast operands (a buffer with one row, or one column, read by every row or column
 of the region, as the golden model does) simply never move in that direction.
@@ -39,6 +40,26 @@ def latch(value, enable, name: str) -> pyrtl.Register:
     return reg
 
 
+#: registers after each of the controller's multiplies (a DSP48E2's MREG and PREG,
+#: :mod:`fixar_gen.hw.dsp_registers`): the ``DECODE`` cycle's product is ready in
+#: ``BASES``, one issue cycle (``PRODUCT``) after the one its first register takes
+PRODUCT_REGISTERS = 2
+
+
+def registered_product(product, name: str) -> pyrtl.Register:
+    """``product`` through its :data:`PRODUCT_REGISTERS` plain registers (each bit of
+    the first has the second's flip-flop as its one load: a DSP48E2 takes both in, as
+    its MREG and PREG).  Its operands are decoded from ``instr`` and the descriptors,
+    which hold from FETCH to the next FETCH: the product is in the first register from
+    the cycle after ``DECODE`` on and in the second, named ``name`` (the first
+    ``name_m``), from ``BASES`` to the next FETCH."""
+    first = pyrtl.Register(pyrtl.as_wires(product).bitwidth, name=f"{name}_m")
+    first.next <<= product
+    second = pyrtl.Register(first.bitwidth, name=name)
+    second.next <<= first
+    return second
+
+
 @dataclass(frozen=True)
 class RegionWalk:
     """The address of an operand's element for lane 0 of the element loop's current
@@ -61,18 +82,20 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
                 fixed_col, decode, place, advance, row_end, group) -> RegionWalk:
     """The walk of one operand over an element loop's region (wires named ``name_*``).
 
-    In a ``decode`` cycle the product ``row0 * cols`` and the first column ``col0``
-    are latched (0 where the operand broadcasts: ``fixed_row``, ``fixed_col``), as is
-    the row step; in the ``place`` cycle (the next one) the walk moves to the first
-    step: ``base`` plus that product, and ``col0`` (``base`` must hold from ``decode``
-    on).  In each ``advance`` cycle it moves to the next step: the next row when
-    ``row_end``, else ``group`` columns on."""
+    In a ``decode`` cycle the product ``row0 * cols`` enters its registers
+    (:func:`registered_product`) and the first column ``col0`` is latched (0 where the
+    operand broadcasts: ``fixed_row``, ``fixed_col``), as is the row step; in the
+    ``place`` cycle (two after ``decode``) the walk moves to the first step: ``base``
+    plus that product, and ``col0`` (``base`` must hold from ``decode`` on).  In each
+    ``advance`` cycle it moves to the next step: the next row when ``row_end``, else
+    ``group`` columns on."""
     A = addr_bits
     zero = pyrtl.Const(0, COUNT_BITS)
     # the multiply alone between registers (its operands as decoded, its product
-    # latched); the broadcast's zero is chosen after it, beside the add of the base
-    first_product = latch(zext(zext(row0, COUNT_BITS) * zext(cols, COUNT_BITS), A), decode,
-                          f"{name}_row0_product")
+    # through two registers); the broadcast's zero is chosen after them, beside the add
+    # of the base
+    first_product = registered_product(zext(zext(row0, COUNT_BITS) * zext(cols, COUNT_BITS),
+                                            A), f"{name}_row0_product")
     row_fixed = latch(fixed_row, decode, f"{name}_fixed_row")
     first_col = latch(pyrtl.select(fixed_col, zero, zext(col0, COUNT_BITS)), decode,
                       f"{name}_col0")

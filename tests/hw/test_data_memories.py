@@ -188,3 +188,80 @@ def test_the_one_core_designs_accumulator_tail_is_block_ram(tmp_path):
     assert dict(bank_blocks(cmem, cfg.memory_banks("cmem"))) == {
         "mem_cmem_bank0": 2048, "mem_cmem_bank0_tail": 128,
         "mem_cmem_bank1": 2048, "mem_cmem_bank1_tail": 128}
+
+
+# ------------------------------------------ the line ports' grants, gate by gate
+
+@dataclasses.dataclass
+class _Request:
+    """What ``DataMemories._grants`` reads of a request (a ``_LineRead``'s fields)."""
+    ask_next: pyrtl.WireVector
+    second: pyrtl.WireVector | None
+    flag: pyrtl.WireVector | None
+    gated_next: dict | None
+
+    def asking_next(self, memory):
+        return self.ask_next
+
+    def asking(self, memory):
+        raise AssertionError("the grants are registered from the next asks")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_grants_decided_gate_by_gate_equal_the_grants_of_the_whole_asks(data):
+    """``_grants`` on requests that state their next asks as terms ``gate &
+    condition`` (``_by_gates``: each gate's conditions decided apart, the gate ANDed
+    last) equals ``_grants`` on the same asks whole, for every one-hot (or no) gate,
+    every condition and every ungated ask that keeps the contract (0 while a gate is
+    1), on ports with and without halves, with requests with and without their own
+    second start.  Catches, e.g., the gate dropped from a term or a request's
+    conditions decided under another request's gate."""
+    n = data.draw(st.integers(1, 5), label="requests")
+    gates_n = data.draw(st.integers(1, 3), label="gates")
+    halves = data.draw(st.booleans(), label="halves")
+    # per request: None (ungated) or the gates its terms name
+    kinds = data.draw(st.lists(st.one_of(st.none(), st.sets(st.integers(0, gates_n - 1),
+                                                             min_size=1)),
+                               min_size=n, max_size=n), label="terms")
+    own_second = data.draw(st.lists(st.booleans(), min_size=n, max_size=n), label="second")
+    with fresh_block():
+        gates = [pyrtl.Input(1, f"g{j}") for j in range(gates_n)]
+        both = {}
+        for gated in (False, True):
+            requests = []
+            for i, kind in enumerate(kinds):
+                if kind is None:
+                    ask = pyrtl.Input(1, f"u{i}") if not gated else \
+                        pyrtl.working_block().get_wirevector_by_name(f"u{i}")
+                    terms = None
+                else:
+                    terms = tuple((gates[j], pyrtl.working_block().get_wirevector_by_name(
+                        f"c{i}_{j}") if gated else pyrtl.Input(1, f"c{i}_{j}"))
+                        for j in sorted(kind))
+                    ask = pyrtl.tree_reduce(lambda a, b: a | b, [g & c for g, c in terms])
+                second = pyrtl.Const(0, 3) if own_second[i] else None
+                requests.append(_Request(ask, second, pyrtl.Const(0, 1) if halves else None,
+                                         {"m": terms} if gated and terms else None))
+            both[gated] = DataMemories._grants("m", int(gated), requests, halves)
+        outs = []
+        for key, value in both[False].items():
+            for i, w in enumerate(value if isinstance(value, list) else [value]):
+                got = both[True][key][i] if isinstance(value, list) else both[True][key]
+                a, b = pyrtl.Output(1, f"whole_{key}{i}"), pyrtl.Output(1, f"gated_{key}{i}")
+                a <<= w
+                b <<= got
+                outs.append((a.name, b.name))
+        sim = pyrtl.Simulation()
+        on = data.draw(st.integers(-1, gates_n - 1), label="gate on")
+        values = {f"g{j}": int(j == on) for j in range(gates_n)}
+        for i, kind in enumerate(kinds):
+            if kind is None:
+                values[f"u{i}"] = 0 if on >= 0 else data.draw(st.integers(0, 1))
+            else:
+                for j in kind:
+                    values[f"c{i}_{j}"] = data.draw(st.integers(0, 1))
+        sim.step(values)
+        sim.step(values)                  # the grants are registers
+        for whole, gated in outs:
+            assert sim.inspect(whole) == sim.inspect(gated), (whole, values)

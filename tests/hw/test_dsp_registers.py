@@ -291,3 +291,20 @@ def test_every_dsp48e2_of_the_fixar_u50_lane_has_its_mreg_and_preg(tmp_path, yos
     assert len(regs) == cells["DSP48E2"] == 38
     assert [r for r in regs if not (r.mreg and r.preg and r.fabric_stages == 2)] == []
     assert not any(r.packed_mreg or r.packed_preg for r in regs)
+
+
+def test_every_multiply_of_a_core_with_its_lane_stood_in_has_its_two_registers():
+    """The one-core design of ``bench_timing.py --designs controller`` (its lane stood
+    in): the PEs' multiplies and the controller's, the operand walks' ``row0 * cols`` in
+    DECODE (:func:`fixar_gen.hw.region_walk.registered_product`, five walks and the
+    matrix unit's three), each go straight into two registers.  Catches a walk product
+    read after one register (as it was before the ``PRODUCT`` issue cycle)."""
+    from tests.hw.test_timing import controller_block
+    block = controller_block()
+    # Yosys makes a shift of a multiply by a power of two (the matrix unit's line and
+    # tile steps, ``cols * R`` at R = 2): the DSP48E2 are the products of two wires
+    products = [n for n in block.logic if n.op == "*"
+                and not any(isinstance(a, pyrtl.Const) for a in n.args)]
+    assert len(products) == 16             # 8 the PEs', 8 the controller's (Yosys xcup)
+    assert [n for n in products
+            if str(n.dests[0].name) in multiplies_without_two_registers(block)] == []

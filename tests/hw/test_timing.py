@@ -470,24 +470,35 @@ def test_the_walk_does_not_enumerate_paths():
 
 # ------------------------------------------------------- the controller of a whole core
 
-def controller_design():
-    """(top, Verilog) of ``bench_timing.py --designs controller``: the one-core design
-    of benchmarks/specs/timing_core.yaml (fixar_u50's widths, 2x1 PEs, one lane) with
-    examples/fixar_u50.yaml's 19-bit addresses, 8-word memories and the lane stood in by
-    its register boundary (fixar_gen/hw/lane_stand_in.py)."""
+def controller_config():
+    """The configuration of ``bench_timing.py --designs controller``: the one-core
+    design of benchmarks/specs/timing_core.yaml (fixar_u50's widths, 2x1 PEs, one lane)
+    with examples/fixar_u50.yaml's 19-bit addresses and 8-word memories."""
     from dataclasses import replace
     from pathlib import Path
     from fixar_gen import load_spec
-    from fixar_gen.hw.core import build_core
     from fixar_gen.hw.design import config_for
-    from fixar_gen.hw.lane_stand_in import stand_in_lane
-    from fixar_gen.hw.verilate import emit_verilog
     root = Path(__file__).resolve().parents[2]
     small = config_for(load_spec(root / "benchmarks/specs/timing_core.yaml"), memory_words=8)
-    cfg = replace(small, addr_bits=config_for(load_spec(root / "examples/fixar_u50.yaml"))
-                  .addr_bits)
-    return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane), cfg.name,
-                                  initialize_registers=False)
+    return replace(small, addr_bits=config_for(load_spec(root / "examples/fixar_u50.yaml"))
+                   .addr_bits)
+
+
+def controller_block():
+    """The PyRTL block of :func:`controller_config`'s core, its lane stood in by its
+    register boundary (fixar_gen/hw/lane_stand_in.py)."""
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    return build_core(controller_config(), lane_generator=stand_in_lane)
+
+
+def controller_design():
+    """(top, Verilog) of ``bench_timing.py --designs controller``: :func:`controller_block`
+    as Verilog."""
+    from fixar_gen.hw.verilate import emit_verilog
+    return controller_config().name, emit_verilog(controller_block(),
+                                                  controller_config().name,
+                                                  initialize_registers=False)
 
 
 #: the controller's paths: every endpoint but the memories' words (the data paths into
@@ -498,16 +509,38 @@ CONTROLLER_UNITS = (("memory", r"^(mem_\w+|core\d+_sat_[de])[\[.]"),) + UNITS
 
 
 @pytest.fixture(scope="module")
-def controller_report(tmp_path_factory, yosys_tool):
-    """The timing report of :func:`controller_design` through Yosys (15-25 minutes on
-    the shared two-core machine), its paths sorted by CONTROLLER_UNITS, every endpoint's
-    worst path kept."""
+def controller_netlist(tmp_path_factory, yosys_tool):
+    """(top, Verilog, netlist path) of :func:`controller_design` through Yosys (1-10
+    minutes on the shared two-core machine, by its load)."""
     from fixar_gen.hw.synth import NETLIST, cell_counts
     folder = tmp_path_factory.mktemp("controller")
     top, verilog = controller_design()
     cell_counts(verilog, top, folder, timeout=7_200, tool=yosys_tool, netlist=True)
-    return analyze(folder / NETLIST, top, verilog=verilog, units=CONTROLLER_UNITS,
+    return top, verilog, folder / NETLIST
+
+
+@pytest.fixture(scope="module")
+def controller_report(controller_netlist):
+    """The timing report of :func:`controller_design`, its paths sorted by
+    CONTROLLER_UNITS, every endpoint's worst path kept."""
+    top, verilog, netlist = controller_netlist
+    return analyze(netlist, top, verilog=verilog, units=CONTROLLER_UNITS,
                    count=1_000_000).units["controller"]
+
+
+@pytest.mark.slow       # Yosys of a whole core, its lane stood in
+@pytest.mark.tools
+def test_every_dsp48e2_of_a_core_has_its_mreg_and_preg(controller_netlist):
+    """Issue 13's DSP registers in the one-core design: its 16 DSP48E2 (8 the PEs', 8
+    the operand walks' ``row0 * cols``) each with its MREG and PREG as the two
+    flip-flop stages right after it (:mod:`fixar_gen.hw.dsp_registers`).  Measured: 16
+    of 16; the walks' 8 had one stage before the ``PRODUCT`` issue cycle."""
+    import json
+    from fixar_gen.hw.dsp_registers import dsp_registers
+    top, _, netlist = controller_netlist
+    regs = dsp_registers(json.loads(netlist.read_text())["modules"][top])
+    assert len(regs) == 16
+    assert [r for r in regs if not (r.mreg and r.preg)] == []
 
 
 @pytest.mark.slow       # Yosys of a whole core, its lane stood in
@@ -548,10 +581,34 @@ def test_the_controller_of_a_core_stays_within_eight_lut_levels(controller_repor
     bit over 8 before, a line port's second half line's start; 10 and 27 bits before the
     states that read were entered as a sum of products, pc + 1 kept beside pc, the
     weight-row request and the line ports' grants registered a cycle ahead,
-    docs/hardware.md).  The line ports' grant registers are the memories' (13 levels
-    from ``last_col``, docs/hardware.md, Known gaps)."""
+    docs/hardware.md; 10 levels and 1 bit over 8 on main before the walks' second
+    product register and the grants' gated choice, a memory read-address bit Yosys left
+    unnamed, from ``core0_state``).  The line ports' grant registers are the memories'
+    (the test below; 13 levels from ``last_col`` before)."""
     assert controller_report.deepest.lut_levels <= 8, controller_report.deepest.summary()
     assert controller_report.deep_endpoints == 0
+
+
+#: the line ports' grant registers (``DataMemories._grants``), the selects of the
+#: second half line's start apart
+GRANT_UNITS = (("second_selects", r"^mem_\w+_p\d+_grant_second_"),
+               ("grants", r"^mem_\w+_p\d+_grant_"), ("other", r""))
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+def test_the_line_ports_grants_join_the_next_state_last(controller_netlist):
+    """The line ports' grants, registered a cycle ahead from the requests' next asks,
+    are chosen on the asks' conditions with the next state (``ELEM_START``, ``COPY``)
+    ANDed last (``data_memories._by_gates``): every grant within 8 LUT levels, the
+    second half line's selects of ``cmem`` and ``wmem`` within 9 (measured: 8 and 9,
+    from the ``amem`` phase counter; 13 for both before, from ``core0_last_col``
+    through the next state into the priority of the requests)."""
+    top, verilog, netlist = controller_netlist
+    units = analyze(netlist, top, verilog=verilog, units=GRANT_UNITS).units
+    assert units["grants"].deepest.lut_levels <= 8, units["grants"].deepest.summary()
+    second = units["second_selects"].deepest
+    assert second.lut_levels <= 9, second.summary()
 
 
 # ------------------------------------------------------------------- the vector lane
