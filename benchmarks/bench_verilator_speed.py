@@ -104,6 +104,10 @@ def training_step(spec, backend: str, params: bool) -> dict:
     t = time.perf_counter()
     core.train_step(batch)
     seconds, c2 = time.perf_counter() - t, _harness_cpu(core)
+    driver = getattr(getattr(core, "machine", None), "driver", None)
+    if hasattr(driver, "words_skipped"):
+        print(f"{backend}: host data words written {driver.words_written:,}, left out (zeros "
+              f"over never-written words) {driver.words_skipped:,}", flush=True)
     out = {"build": build, "load": load, "setup": setup, "cycles": core.stats.cycles,
            "seconds": seconds, "setup_cpu": None if c0 is None else c1 - c0,
            "cpu": None if c0 is None else c2 - c1}
