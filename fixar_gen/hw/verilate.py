@@ -51,8 +51,7 @@ API
   values)``, ``read_burst(addr, data, base, count) -> list[int]``, ``drive(inputs,
   outputs) -> {name: list[int]}`` (per-cycle stimulus, outputs sampled before each
   edge, like ``pyrtl.Simulation.step``), ``cycles`` (clock edges since start),
-  ``cpu_seconds`` (the harness process's CPU time so far), ``sync()``, ``close()``; a
-  ``Sim`` is a context manager.
+  ``sync()``, ``close()``; a ``Sim`` is a context manager.
 
 Protocol
 --------
@@ -126,7 +125,6 @@ from .verilog_writer import write_verilog
 __all__ = [
     "FLAGS", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
     "cache_root", "check_port_name", "emit_verilog", "harness_source", "ports_of",
-    "process_cpu_seconds",
 ]
 
 #: Verilator's options for every model (the first four are from TOOLCHAIN.md: fast to
@@ -923,15 +921,6 @@ def _check_int(value, what: str) -> int:
 
 # ------------------------------------------------------------------------ the simulator
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; 0.0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Sim:
     """A running harness (see the module docstring for the commands)."""
 
@@ -1012,13 +1001,6 @@ class Sim:
         return value.to_bytes(8, "little")
 
     # -- the API
-    @property
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the harness process has used so far: the model's
-        own cost, apart from the waits of a shared machine (Linux ``/proc``; 0.0
-        elsewhere)."""
-        return process_cpu_seconds(self._live().pid)
-
     @property
     def cycles(self) -> int:
         """Rising clock edges since start (steps, reset, run_until, bursts, drive)."""
