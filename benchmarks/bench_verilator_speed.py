@@ -73,7 +73,7 @@ def _one_tree() -> Path:
 
 def _harness_cpu(core) -> float | None:
     """CPU seconds the Verilator harness process of ``core`` has used (None for PyRTL);
-    read from ``/proc`` so that trees whose ``Sim`` has no ``cpu_seconds`` work too."""
+    read from ``/proc`` through the harness process of any tree's ``Sim``."""
     sim = getattr(getattr(getattr(core, "machine", None), "driver", None), "sim", None)
     proc = getattr(sim, "_proc", None)
     if proc is None:
