@@ -24,6 +24,9 @@ unpacked by ``git archive`` needs those three as links inside its ``fixar_gen/``
 (``ln -s ../dsl fixar_gen/dsl`` and so on), or they come from the installed tree; the
 script stops if its modules come from more than one tree.  The step's time excludes
 the first program's setup (buffers placed and zeroed, constants), printed apart.
+Beside wall time it prints the Verilator harness process's own CPU time for the setup
+and the step (``/proc``), and the simulated cycles per CPU-second: on a machine shared
+with other jobs the wall-clock figure moves with their load, the CPU figure much less.
 """
 
 from __future__ import annotations
@@ -68,9 +71,23 @@ def _one_tree() -> Path:
     return trees.pop()
 
 
+def _harness_cpu(core) -> float | None:
+    """CPU seconds the Verilator harness process of ``core`` has used (None for PyRTL);
+    read from ``/proc`` through the harness process of any tree's ``Sim``."""
+    sim = getattr(getattr(getattr(core, "machine", None), "driver", None), "sim", None)
+    proc = getattr(sim, "_proc", None)
+    if proc is None:
+        return None
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def training_step(spec, backend: str, params: bool) -> dict:
     """Build (or reuse) ``backend``'s model of ``spec``'s core and run one training
-    step: {build, load, setup, cycles, seconds}.  The first program's setup (placing
+    step: {build, load, setup, cycles, seconds, setup_cpu, cpu}.  The first program's setup (placing
     and zeroing the buffers, the constants: host writes, minutes of simulation on a big
     core) runs before the timed step."""
     t = time.perf_counter()
@@ -81,14 +98,19 @@ def training_step(spec, backend: str, params: bool) -> dict:
         core.load_params(random_params(spec, 0))
     load = time.perf_counter() - t
     batch = uniform_batch(spec, core.formats, np.random.default_rng(2))
-    t = time.perf_counter()
+    t, c0 = time.perf_counter(), _harness_cpu(core)
     core.program(_phase(spec), batch.size)   # places and zeroes the buffers, constants
-    setup = time.perf_counter() - t
+    setup, c1 = time.perf_counter() - t, _harness_cpu(core)
     t = time.perf_counter()
     core.train_step(batch)
-    seconds = time.perf_counter() - t
+    seconds, c2 = time.perf_counter() - t, _harness_cpu(core)
+    driver = getattr(getattr(core, "machine", None), "driver", None)
+    if hasattr(driver, "words_skipped"):
+        print(f"{backend}: host data words written {driver.words_written:,}, left out (zeros "
+              f"over never-written words) {driver.words_skipped:,}", flush=True)
     out = {"build": build, "load": load, "setup": setup, "cycles": core.stats.cycles,
-           "seconds": seconds}
+           "seconds": seconds, "setup_cpu": None if c0 is None else c1 - c0,
+           "cpu": None if c0 is None else c2 - c1}
     if hasattr(core, "close"):
         core.close()
     return out
@@ -137,6 +159,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{backend}: {cores} x {rows}x{cols}: build {r['build']:.1f} s, parameters "
               f"{r['load']:.1f} s, setup {r['setup']:.1f} s, training step {r['cycles']:,} cycles in "
               f"{r['seconds']:.2f} s = {r['cycles'] / r['seconds']:,.0f} cycles/s", flush=True)
+        if r["cpu"] is not None:
+            print(f"{backend}: harness CPU: setup {r['setup_cpu']:.1f} s, training step "
+                  f"{r['cpu']:.1f} s = {r['cycles'] / max(r['cpu'], 1e-9):,.0f} cycles per "
+                  "CPU-second", flush=True)
     if args.pyrtl:
         v, p = runs["verilator"], runs["pyrtl"]
         print(f"Verilator / PyRTL: {(v['cycles'] / v['seconds']) / (p['cycles'] / p['seconds']):.1f}x"
