@@ -33,6 +33,7 @@ def walk_addresses(base, cols, row0, col0, fixed_row, fixed_col, rows, width, gr
              "fixed_row": fixed_row, "fixed_col": fixed_col}
     idle = {"decode": 0, "place": 0, "advance": 0, "row_end": 0, "group": 0}
     sim.step({**fixed, **idle, "decode": 1})
+    sim.step({**fixed, **idle})                 # PRODUCT: the product's second register
     sim.step({**fixed, **idle, "place": 1})
     seen = []
     for _ in range(rows):
