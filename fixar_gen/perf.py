@@ -88,6 +88,7 @@ from .isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, In
                   Load, MatMul, Program, Store, Vector, Xfer)
 from . import ops
 from .spec import Spec
+from .transfers import xfer_cycles
 
 UNITS = ("array", "vector", "dma", "sync", "issue")
 LINK_FUNCTIONS = ops.names(unit="link")    # vector functions that run on the inter-core link
@@ -235,8 +236,7 @@ def _execution(instr: Instruction, spec: Spec, timing: Timing) -> tuple[str, int
                             + timing.link_latency)
         return "vector", math.ceil(elements / lanes) + timing.vector(fn)
     if isinstance(instr, Xfer):
-        return "sync", (instr.rows.count * math.ceil(instr.cols.count / spec.hardware.cols)
-                        + timing.link_latency)
+        return "sync", xfer_cycles(instr, spec.hardware.cols, timing.link_latency)
     if isinstance(instr, Barrier):
         return "sync", timing.barrier_latency
     if isinstance(instr, Halt):
