@@ -53,11 +53,11 @@ from dataclasses import dataclass, replace
 
 from .core_traffic import regions
 from .isa import Barrier, Halt, Load, Program, Store, Xfer
-from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, MEMORIES, PAIRED_MEMORIES,
+from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, MEMORIES,
                            SLOT_MEMORY, WEIGHT_MEMORY, accumulator_half_line,
                            accumulator_stride, activation_banks, activation_stride,
                            memory_of, weight_stride)
-from .placement import KEPT_KINDS, Placement, accesses, place
+from .placement import KEPT_KINDS, Placement, accesses, pair_alignment, place
 
 #: a copy holds whole rows of a buffer (today's address arithmetic: see the module)
 WHOLE_ROWS = True
@@ -204,10 +204,6 @@ class CoreCopy:
         return self.spans[key].stride or cols
 
 
-def _align(memory: str, acc_half: int | None) -> int:
-    return 2 * acc_half if acc_half and memory in PAIRED_MEMORIES else 1
-
-
 def _strided(box: Box | None, memory: str, stride, align: int) -> Span:
     """The words of ``box`` in a copy whose descriptor has a row stride of its own,
     ``stride(memory, columns, rows)`` for the box's columns (its first column at
@@ -231,7 +227,7 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
     spans: dict[Key, Span] = {}
     for i, b in enumerate(program.buffers):
         box, memory = boxes.get(("buffer", i)), memory_of(b)
-        align = _align(memory, acc_half)
+        align = pair_alignment(memory, acc_half)
         spans[("buffer", i)] = _strided(box, memory, stride, align) if stride else \
             span(box, b.cols, align, whole_rows)
     for k, s in enumerate(program.slots):

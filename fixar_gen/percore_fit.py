@@ -22,8 +22,8 @@ from .compiler import compile_programs, machine_runs
 from .core_footprint import (banked_stride, column_trimmed, machine_copies, tight_stride,
                              words_per_core)
 from .hw.core import CoreConfig
-from .hw.data_memories import fitted_shape, tail_in_block_ram
-from .hw.design import config_for
+from .hw.data_memories import fitted_shape
+from .hw.design import config_for, with_memories
 from .hw.inventory import Inventory, memory_inventory
 from .memory_fit import memory_fit
 from .spec import Spec
@@ -39,11 +39,8 @@ def core_config(shared: CoreConfig, core: int, words: dict[str, int]) -> CoreCon
     """Core ``core``'s memories: ``shared`` (the shared design's sizes) on one core, each
     data memory ``words[name]`` deep (at least one word) at the shared width."""
     one = replace(shared, name=f"{shared.name}_core{core}", cores=1)
-    shapes = tuple(fitted_shape(s.name, s.width, max(words.get(s.name, 1), 1))
-                   for s in shared.data_memories)
-    one = replace(one, memories=shapes, addr_bits=max(s.addr_bits for s in shapes))
-    return replace(one, memories=tuple(tail_in_block_ram(s, one.memory_banks(s.name))
-                                       for s in shapes))
+    return with_memories(one, [fitted_shape(s.name, s.width, max(words.get(s.name, 1), 1))
+                               for s in shared.data_memories])
 
 
 def machine_programs(spec: Spec):

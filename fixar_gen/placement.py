@@ -293,6 +293,13 @@ def acc_add_phases(program: Program) -> dict[int, int]:
     return out
 
 
+def pair_alignment(memory: str, acc_half: int | None) -> int:
+    """The words a buffer's offset in ``memory`` is aligned to: 2H (a whole line of the
+    banks, ``acc_half`` = H) in the memories served a double line a step
+    (``PAIRED_MEMORIES``), else 1."""
+    return 2 * acc_half if acc_half and memory in PAIRED_MEMORIES else 1
+
+
 def _aligned(offset: int, phase: int, step: int) -> int:
     """The least word >= ``offset`` that is ``phase`` mod ``step``."""
     return offset + (phase - offset) % step
@@ -319,9 +326,8 @@ def place(program: Program, share: bool = True, acc_half: int | None = None,
     halves = acc_add_phases(program) if acc_half else {}
 
     def align(i: int, mem: str, offset: int) -> int:
-        if not acc_half or mem not in PAIRED_MEMORIES:
-            return offset
-        return _aligned(offset, acc_half * halves.get(i, 0), 2 * acc_half)
+        step = pair_alignment(mem, acc_half)
+        return offset if step == 1 else _aligned(offset, acc_half * halves.get(i, 0), step)
 
     if share:
         ranges, live_in, regular = live_ranges(program)

@@ -171,7 +171,15 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
         memories=tuple(shapes))
-    # a bank's tail of more than 2 Kbit in block RAM, not LUT RAM (docs/hardware.md)
+    return with_memories(cfg, shapes)
+
+
+def with_memories(cfg: CoreConfig, shapes) -> CoreConfig:
+    """``cfg`` with the data memories ``shapes`` (one per memory, in order) and the
+    address bits of the deepest, each bank's tail of more than 2 Kbit deepened into block
+    RAM, not LUT RAM (:func:`~fixar_gen.hw.data_memories.tail_in_block_ram`,
+    docs/hardware.md)."""
+    cfg = replace(cfg, memories=tuple(shapes), addr_bits=max(s.addr_bits for s in shapes))
     return replace(cfg, memories=tuple(tail_in_block_ram(s, cfg.memory_banks(s.name))
                                        for s in shapes))
 
