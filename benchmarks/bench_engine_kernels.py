@@ -27,6 +27,12 @@ LO, HI = -(2**31), 2**31 - 1
 Q32 = (LO, HI, True, 32, True)            # lo, hi, saturate, width, signed
 
 
+def three_limbs(kernel) -> bool:
+    """Whether a kernel takes adam_s's constants in three limbs (engine_kernels.split3)."""
+    names = kernel.py_func.__code__.co_varnames
+    return "s2" in names or "v_s2" in names
+
+
 def fastest(call, calls: int) -> float:
     """Microseconds per call: the fastest of five batches (load only adds time)."""
     call()
@@ -74,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         x = rng.integers(-2**30, 2**30, shape)
         y = rng.integers(-2**30, 2**30, shape)
         s_old, g_new, s_pos = np.abs(x) >> 8, y >> 8, np.abs(x) + 1
+        # adam_s's constants: three limbs (c1h, c1m, c1l, c2h, c2m, c2l, s1, s2) where
+        # the kernel takes them, else two (c1h, c1l, c2h, c2l, s)
+        v_split = (100, 0, 0, 156, 0, 0, 0, 0) if three_limbs(k.adam_s) else (100, 0, 156, 0, 0)
         times = {
             "drain": fastest(lambda: k.drain(*drain), args.calls),
             "blend": fastest(lambda: k.blend(x, y, out, 3, 0, 5, 0, 0, 8, 2, *Q32),
                              args.calls),
-            "adam_s": fastest(lambda: k.adam_s(s_old, g_new, out, 100, 0, 156, 0, 0, 8, 2,
+            "adam_s": fastest(lambda: k.adam_s(s_old, g_new, out, *v_split, 8, 2,
                                                0, HI, True, 32, True), args.calls),
             "adam_w": fastest(lambda: k.adam_w(x, y, s_pos, out, 1, 16, -1000, 2**40 - 1,
                                                20, 2, *Q32), args.calls),
@@ -133,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         floats = (np.empty(n), np.empty(n)) if mirror else (none, none)
         adam = (g, m, s, w, w.copy(), *outs, *(floats if mirrored else ()), 900, 0, 100, 0, 0, 10, 2, *Q32,
                 999, 0, 1, 0, 0, 10, 2, 0, HI, True, 32, True,
+                *((0, 0, 0) if three_limbs(k.adam) else ()),     # v's middle limbs, s2
                 1, 16, -1000, 2**40 - 1, 20, 2, *Q32, soft, 990, 0, 10, 0, 0, 10, 2, *Q32,
                 n, n)
         print(f"adam, {n:,} parameters, {'with' if soft else 'without'} the soft update"

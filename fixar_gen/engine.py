@@ -870,7 +870,7 @@ class EngineMachine(GoldenMachine):
             if max(bd, ba) > 30:
                 return False
             beta = int(self.state[ic][0, 0])
-            parts = K.split(2 * bd, beta, 2 * ba, (1 << fc) - beta, fc)
+            parts = K.split3(2 * bd, beta, 2 * ba, (1 << fc) - beta, fc)
             if parts is None:
                 return False
             a = np.broadcast_to(self.state[ia][ra, ca], shape)
@@ -1327,7 +1327,8 @@ class EngineMachine(GoldenMachine):
         packed[35] = soft is not None
         packed[42:48] = t_args if soft is not None else (0, 0, 0, False, 64, True)
         packed[48:50] = n, ws
-        variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42)])
+        variable = np.array([*range(6), *range(12, 17), 24, 26, 27, *range(36, 42),
+                             50, 51, 52])
 
         def alone() -> bool:
             return self._run_alone(parts, pm)
@@ -1343,7 +1344,7 @@ class EngineMachine(GoldenMachine):
             m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
                 if 0 <= m_shift <= 62 else None
             beta = int(state[ic_s][0, 0])
-            v_parts = K.split(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
+            v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
                 if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
             c = state[ic_w].ravel()[:2].tolist()
             step = -(c[0] << alpha_shift)
@@ -1364,8 +1365,9 @@ class EngineMachine(GoldenMachine):
                 if split is None:
                     return alone()
                 target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
-            packed[variable] = (*m_parts, m_shift, *v_parts, eps, step, (1 << room) - 1,
-                                *t_parts[:6])
+            v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
+            packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
+                                (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
             # the mirrors made valid first (their padding words are carried over)
             wf = self._float(iw).reshape(-1) if mirror_w else no_float
             tf = self._float(it).reshape(-1) if mirror_t else no_float

@@ -116,6 +116,26 @@ def split(bx: int, c1: int, by: int, c2: int, shift: int):
     return c1 >> s, c1 & mask, c2 >> s, c2 & mask, s
 
 
+def split3(bx: int, c1: int, by: int, c2: int, shift: int):
+    """The constants of x * c1 + y * c2 in three limbs where :func:`split`'s two do not
+    keep every product below 2**60 (the numba kernels' adam_s: a 21-bit s and a 24-bit
+    gradient squared, against beta2 in 32 fraction bits): (c1h, c1m, c1l, c2h, c2m,
+    c2l, s1, s2) with c = ch * 2**(s1 + s2) + cm * 2**s1 + cl, 0 <= cm < 2**s2,
+    0 <= cl < 2**s1, every product of a limb below 2**60 and s1 + s2 <= shift.
+    :func:`split`'s answer when it has one (s2 = 0, cm = 0); None when no limbs work."""
+    two = split(bx, c1, by, c2, shift)
+    if two is not None:
+        c1h, c1l, c2h, c2l, s = two
+        return c1h, 0, c1l, c2h, 0, c2l, s, 0
+    bc1, bc2 = abs(c1).bit_length(), abs(c2).bit_length()
+    s = -(-(max(bx + bc1, by + bc2) - 60) // 2)      # the top limbs' products < 2**60
+    if s > min(60 - bx, 60 - by) or 2 * s > shift:
+        return None
+    mask = (1 << s) - 1
+    return (c1 >> 2 * s, (c1 >> s) & mask, c1 & mask,
+            c2 >> 2 * s, (c2 >> s) & mask, c2 & mask, s, s)
+
+
 def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: int,
           shift: int, fmt: FixedFormat):
     """R((x * c1 + y * c2) / 2**shift) in ``fmt``, exactly, for |x| < 2**bx,

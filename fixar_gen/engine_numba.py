@@ -45,7 +45,7 @@ class Kernels(NamedTuple):
 
 #: how many scalars the packed kernels take (their arguments after the arrays)
 DRAIN_SCALARS = 23
-ADAM_SCALARS = 50
+ADAM_SCALARS = 53
 
 
 def kernels() -> Kernels:

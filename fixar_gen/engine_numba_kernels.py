@@ -90,6 +90,31 @@ def round_split(x, y, c1h, c1l, c2h, c2l, s, shift, half, mode):
 
 
 @inline
+def round_split3(x, y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, half, mode):
+    # the exact R((x * c1 + y * c2) / 2**shift) with the constants in three limbs
+    # (engine_kernels.split3: c = ch * 2**(s1 + s2) + cm * 2**s1 + cl, every limb's
+    # product below 2**60); two limbs (s2 = 0, cm = 0) and none (s1 = s2 = 0) are
+    # special cases.  The low and middle sums carried up: V = top * 2**(s1 + s2) +
+    # mid * 2**s1 + low with 0 <= mid < 2**s2, 0 <= low < 2**s1; the remainder below
+    # 2**shift <= 2**62.  half = half_of(shift)
+    top = x * c1h + y * c2h
+    mid = x * c1m + y * c2m
+    low = x * c1l + y * c2l
+    mid += low >> s1
+    low &= (np.int64(1) << s1) - 1
+    top += mid >> s2
+    mid &= (np.int64(1) << s2) - 1
+    r = shift - s1 - s2
+    floor = top >> r
+    rem = ((top & ((np.int64(1) << r) - 1)) << (s1 + s2)) + (mid << s1) + low
+    up_half = rem >= half
+    up_even = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+    up_zero = (floor < 0) & (rem != 0)          # toward zero: the sum is < 0 iff floor is
+    up = up_half if mode == 1 else (up_zero if mode == 3 else up_even)
+    return floor + np.int64(up & (mode != 0) & (shift != 0))
+
+
+@inline
 def root_nearest(v):
     # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
     # most one, corrected once each way in int64; exact is False if still off
@@ -156,9 +181,10 @@ def blend(x, y, out, c1h, c1l, c2h, c2l, s, shift, mode, lo, hi, saturate, width
     return count, mn, mx
 
 
-@jit
-def adam_s(d, a, out, c1h, c1l, c2h, c2l, s, shift, mode_v, lo, hi, saturate, width,
-           signed):
+@inline
+def adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed, wide):
+    # adam_s's loop, v's blend in three limbs where ``wide`` (a constant at each call)
+    c1h, c1m, c1l, c2h, c2m, c2l, s1, s2 = limbs
     half = half_of(shift)
     mask, sign = wrapper(width, signed)
     count = 0
@@ -169,8 +195,12 @@ def adam_s(d, a, out, c1h, c1l, c2h, c2l, s, shift, mode_v, lo, hi, saturate, wi
         for j in range(out.shape[1]):
             x = d[i, j]
             y = a[i, j]
-            root, exact = root_nearest(round_split(x * x, y * y, c1h, c1l, c2h, c2l, s,
-                                                   shift, half, mode_v))
+            if wide:
+                v = round_split3(x * x, y * y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift,
+                                 half, mode_v)
+            else:
+                v = round_split(x * x, y * y, c1h, c1l, c2h, c2l, s1, shift, half, mode_v)
+            root, exact = root_nearest(v)
             ok &= exact
             q, n = fit(root, lo, hi, saturate, mask, sign)
             count += n
@@ -178,6 +208,18 @@ def adam_s(d, a, out, c1h, c1l, c2h, c2l, s, shift, mode_v, lo, hi, saturate, wi
             mn = min(mn, q)
             mx = max(mx, q)
     return (count if ok else -1), mn, mx
+
+
+@jit
+def adam_s(d, a, out, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, mode_v, lo, hi,
+           saturate, width, signed):
+    # the constants in the limbs of engine_kernels.split3 (s2 = 0: two, or none)
+    limbs = (c1h, c1m, c1l, c2h, c2m, c2l, s1, s2)
+    if s2 > 0:
+        return adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width,
+                           signed, True)
+    return adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed,
+                       False)
 
 
 @jit
@@ -202,10 +244,74 @@ def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturat
     return (count if ok else -1), mn, mx
 
 
+@inline
+def adam_rows(g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
+              w_args, wide):
+    # adam's first loop (adam_m, adam_s, adam_w per element, see adam), v's blend in
+    # three limbs where ``wide`` (a constant at each call: LLVM compiles a loop for each)
+    m1h, m1l, m2h, m2l, m_s, m_shift, m_half, m_mode, m_lo, m_hi, m_sat, m_mask, \
+        m_sign = m_args
+    v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2, v_shift, v_half, v_mode = v_limbs
+    s_lo, s_hi, s_sat, s_mask, s_sign = s_args
+    eps_s, shift_m, c, limit, shift, w_half, w_mode, w_lo, w_hi, w_sat, w_mask, \
+        w_sign = w_args
+    cm = 0
+    cs = 0
+    cw = 0
+    mn_m = m_hi
+    mx_m = m_lo
+    mn_s = s_hi
+    mx_s = s_lo
+    mn_w = w_hi
+    mx_w = w_lo
+    ok = True
+    mirror_w = w_float.size > 0
+    for r in range(g.size // max(n, 1)):
+        # row r's slices: an index from range() is known non-negative, so the loop
+        # vectorizes (a computed index r * n + j would need numba's wraparound check)
+        gr, mr, sr, mo, so = (g[r * n:r * n + n], m[r * n:r * n + n], sv[r * n:r * n + n],
+                              m_out[r * n:r * n + n], s_out[r * n:r * n + n])
+        wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
+        wf = w_float[r * ws:r * ws + n] if mirror_w else w_float
+        for i in range(n):
+            gg = gr[i]
+            mq, n1 = fit(round_split(mr[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
+                                     m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
+            cm += n1
+            mo[i] = mq
+            mn_m = min(mn_m, mq)
+            mx_m = max(mx_m, mq)
+            x = sr[i]
+            if wide:
+                v = round_split3(x * x, gg * gg, v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2,
+                                 v_shift, v_half, v_mode)
+            else:
+                v = round_split(x * x, gg * gg, v1h, v1l, v2h, v2l, v_s, v_shift, v_half,
+                                v_mode)
+            root, exact = root_nearest(v)
+            sq, n1 = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
+            cs += n1
+            so[i] = sq
+            mn_s = min(mn_s, sq)
+            mx_s = max(mx_s, sq)
+            floor, fine = weight_step(wr[i], mq, sq, eps_s, shift_m, c, limit, shift,
+                                      w_half, w_mode)
+            ok &= exact & fine
+            wq, n1 = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
+            cw += n1
+            wo[i] = wq
+            if mirror_w:
+                wf[i] = wq
+            mn_w = min(mn_w, wq)
+            mx_w = max(mx_w, wq)
+    return cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok
+
+
 @jit
 def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
          m1h, m1l, m2h, m2l, m_s, m_shift, m_mode, m_lo, m_hi, m_sat, m_width, m_signed,
          v1h, v1l, v2h, v2l, v_s, v_shift, v_mode, s_lo, s_hi, s_sat, s_width, s_signed,
+         v1m, v2m, v_s2,
          eps_s, shift_m, c, limit, shift, w_mode, w_lo, w_hi, w_sat, w_width, w_signed,
          soft, t1h, t1l, t2h, t2l, t_s, t_shift, t_mode, t_lo, t_hi, t_sat, t_width,
          t_signed, n, ws):
@@ -227,54 +333,26 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
     s_mask, s_sign = wrapper(s_width, s_signed)
     w_mask, w_sign = wrapper(w_width, w_signed)
     t_mask, t_sign = wrapper(t_width, t_signed)
-    cm = 0
-    cs = 0
-    cw = 0
     ct = 0
     mn_t = t_hi
     mx_t = t_lo
-    mn_m = m_hi
-    mx_m = m_lo
-    mn_s = s_hi
-    mx_s = s_lo
-    mn_w = w_hi
-    mx_w = w_lo
-    ok = True
-    mirror_w = w_float.size > 0
+    # v's constants in three limbs (split3) or two: each its own loop (a branch or a
+    # select in one loop costs every element about a fifth of the pass)
+    v_limbs = (v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2, v_shift, v_half, v_mode)
+    m_args = (m1h, m1l, m2h, m2l, m_s, m_shift, m_half, m_mode, m_lo, m_hi, m_sat, m_mask,
+              m_sign)
+    s_args = (s_lo, s_hi, s_sat, s_mask, s_sign)
+    w_args = (eps_s, shift_m, c, limit, shift, w_half, w_mode, w_lo, w_hi, w_sat, w_mask,
+              w_sign)
+    if v_s2 > 0:
+        cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok = adam_rows(
+            g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
+            w_args, True)
+    else:
+        cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok = adam_rows(
+            g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
+            w_args, False)
     mirror_t = t_float.size > 0
-    for r in range(g.size // max(n, 1)):
-        # row r's slices: an index from range() is known non-negative, so the loop
-        # vectorizes (a computed index r * n + j would need numba's wraparound check)
-        gr, mr, sr, mo, so = (g[r * n:r * n + n], m[r * n:r * n + n], sv[r * n:r * n + n],
-                              m_out[r * n:r * n + n], s_out[r * n:r * n + n])
-        wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
-        wf = w_float[r * ws:r * ws + n] if mirror_w else w_float
-        for i in range(n):
-            gg = gr[i]
-            mq, n1 = fit(round_split(mr[i], gg, m1h, m1l, m2h, m2l, m_s, m_shift, m_half,
-                                     m_mode), m_lo, m_hi, m_sat, m_mask, m_sign)
-            cm += n1
-            mo[i] = mq
-            mn_m = min(mn_m, mq)
-            mx_m = max(mx_m, mq)
-            x = sr[i]
-            root, exact = root_nearest(round_split(x * x, gg * gg, v1h, v1l, v2h, v2l,
-                                                   v_s, v_shift, v_half, v_mode))
-            sq, n1 = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
-            cs += n1
-            so[i] = sq
-            mn_s = min(mn_s, sq)
-            mx_s = max(mx_s, sq)
-            floor, fine = weight_step(wr[i], mq, sq, eps_s, shift_m, c, limit, shift,
-                                      w_half, w_mode)
-            ok &= exact & fine
-            wq, n1 = fit(floor, w_lo, w_hi, w_sat, w_mask, w_sign)
-            cw += n1
-            wo[i] = wq
-            if mirror_w:
-                wf[i] = wq
-            mn_w = min(mn_w, wq)
-            mx_w = max(mx_w, wq)
     if soft:
         for r in range(g.size // max(n, 1)):
             row = slice(r * ws, r * ws + n)
@@ -405,12 +483,12 @@ def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
 @jit
 def adam_packed(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, p):
     # adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, *p), booleans
-    # as 0 / 1
+    # as 0 / 1 (v's middle limbs and second split, p[50:53], after v's format)
     return adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
                 p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9] != 0,
                 p[10], p[11] != 0,
                 p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20],
-                p[21] != 0, p[22], p[23] != 0,
+                p[21] != 0, p[22], p[23] != 0, p[50], p[51], p[52],
                 p[24], p[25], p[26], p[27], p[28], p[29], p[30], p[31], p[32] != 0,
                 p[33], p[34] != 0,
                 p[35] != 0, p[36], p[37], p[38], p[39], p[40], p[41], p[42], p[43],

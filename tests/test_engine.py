@@ -60,7 +60,8 @@ KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
 
 
 def run_both(case, kernels="numpy"):
-    """One case on the engine and on the interpreter: same results or the same error."""
+    """One case on the engine and on the interpreter: same results or the same error.
+    Returns the two machines (engine first)."""
     machines = [EngineMachine(case.acc_overflow, kernels), GoldenMachine(case.acc_overflow)]
     hosts, results = [], []
     for machine in machines:
@@ -75,12 +76,13 @@ def run_both(case, kernels="numpy"):
         hosts.append(host)
     if isinstance(results[1], str) or isinstance(results[0], str):
         assert results[0] == results[1]
-        return
+        return machines
     _same_machines(*machines, [b.name for b in case.program.buffers], "engine vs interpreter")
     assert hosts[0].keys() == hosts[1].keys()
     for name in hosts[1]:
         np.testing.assert_array_equal(hosts[0][name], hosts[1][name], err_msg=name)
     _same_runs(*results, "engine vs interpreter")
+    return machines
 
 
 # --------------------------------------------------------------------------- single steps
@@ -194,6 +196,61 @@ def test_fused_adam_equals_the_three_steps(data):
     kinds = [type(instr).__name__ for _, _, instr in steps]
     note(f"plan: {kinds}")
     run_both(case, "numba")
+
+
+@st.composite
+def wide_adam_cases(draw):
+    """adam_m, adam_s and adam_w of one Q8.24 parameter (and sometimes its target's soft
+    update) with beta2 in 32 fraction bits at or above 0.5, s up to 21 bits and
+    gradients up to 24 bits (what the trainer's early updates reach): adam_s's blend of
+    s squared and the gradient squared needs the constants in three limbs
+    (engine_kernels.split3), two leaving a product at or above 2**60."""
+    from fixar_gen.isa import Range, Vector
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    q24, c32 = FixedFormat(32, 24), FixedFormat(34, 32, signed=False)
+    g = B.add("g", rows, cols, q24)
+    # m and s as a gradient's moments (|m| below 2**24, s at least 2**16): adam_w's
+    # ratio within the kernels' limit, so no other bound sends the group to its steps
+    m = B.add("m", rows, cols, q24, "state", lo=-(2**24), hi=2**24)
+    s = B.add("s", rows, cols, q24, "state", lo=2**16, hi=2**21 - 1)
+    w = B.add("w", rows, cols, q24, "param", lo=-(2**28), hi=2**28)
+    # the widest gradient and s of the bounds the engine tracks: 24 and 21 bits
+    B.values["g"][-1, -1] = draw(st.sampled_from([-(2**24) + 1, -(2**23), 2**23, 2**24 - 1]))
+    B.values["s"][0, 0] = draw(st.integers(2**20, 2**21 - 1))
+    B.values["g"] = np.clip(B.values["g"], -(2**24) + 1, 2**24 - 1)
+    beta1 = B.add("beta1", 1, 1, c32, "const", lo=0, hi=1 << 32)
+    beta2 = B.add("beta2", 1, 1, c32, "const", lo=1 << 31, hi=1 << 32)
+    opt = B.add("opt", 1, 2, FixedFormat(40, 32), "const", lo=1, hi=1 << 20)
+    region = {"rows": Range(0, rows), "cols": Range(0, cols)}
+    fn = VECTOR_FUNCTIONS.index
+    code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=beta1, **region),
+            Vector(fn=fn("adam_s"), dst=s, a=g, c=beta2, **region),
+            Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
+    if draw(st.booleans()):
+        target = B.add("target", rows, cols, q24, "param")
+        tau = B.add("tau", 1, 1, c32, "const", lo=0, hi=1 << 32)
+        code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
+    return B.case(code)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@settings(max_examples=100, deadline=None)
+@given(case=wide_adam_cases())
+def test_fused_adam_splits_adam_s_in_three_limbs(case):
+    """The fused adam pass where adam_s's constants need three limbs: it equals the
+    interpreter and runs without falling back (to the steps alone, whose adam_s then
+    ran the interpreter's code).  Catches a kernel that drops the middle limbs' carry
+    (values differ) and an engine whose split refuses three limbs (fallbacks > 0);
+    each mutation tried: the test failed."""
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+    beta = int(case.values["beta2"][0, 0])
+    assert K.split(42, beta, 48, (1 << 32) - beta, 32) is None      # two limbs do not do
+    steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
+    assert [type(ins).__name__ for _, _, ins in steps[:-1]] == ["Fused"]
+    engine, _ = run_both(case, "numba")
+    assert engine.fallbacks == 0
 
 
 def test_plans_fuse_every_adam_triple_and_monitor():
@@ -763,6 +820,132 @@ def test_numba_adam_w_rounds_like_numpy(d, shift, rounding, overflow, width):
     assert count == want_n and (lo, hi) == (want.min(), want.max())
 
 
+def _round_exact(v: int, shift: int, rounding: str) -> int:
+    """v / 2**shift rounded by ``rounding``, in Python integers (any size)."""
+    if shift == 0 or rounding == "truncate":
+        return v >> shift
+    floor, rem, half = v >> shift, v & ((1 << shift) - 1), 1 << (shift - 1)
+    if rounding == "nearest_up":
+        return floor + (rem >= half)
+    if rounding == "toward_zero":
+        return floor + (floor < 0 and rem != 0)
+    return floor + (rem > half or (rem == half and floor & 1 == 1))
+
+
+@settings(max_examples=300)
+@given(d=st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=6),
+       a_shift=st.integers(0, 16), fc=st.integers(1, 48), beta_frac=st.fractions(0, 1),
+       rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
+       width=st.integers(2, 34))
+def test_numba_adam_s_is_exact_in_limbs(d, a_shift, fc, beta_frac, rounding, overflow,
+                                        width):
+    """The numba adam_s, its constants in the limbs of ``engine_kernels.split3`` (two,
+    or three where two do not keep the products below 2**60: squares of 21 to 30 bits
+    against a 32-bit beta2), against the exact blend in Python integers, the
+    interpreter's root and fit.  Catches a wrong carry between the limbs, a limb
+    shifted by the wrong split, and a split3 that returns limbs whose products
+    overflow (each mutation tried: the test failed)."""
+    adam_s = _numba_kernels().adam_s
+    x = np.array([d], dtype=np.int64)
+    a = x[:, ::-1].copy() >> np.int64(a_shift)
+    beta = int(beta_frac * (1 << fc))
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    bx, ba = K.array_bits(x * x), K.array_bits(a * a)
+    parts = K.split3(bx, beta, ba, (1 << fc) - beta, fc)
+    if parts is None:
+        assert K.split(bx, beta, ba, (1 << fc) - beta, fc) is None
+        return
+    note(f"limbs {parts}")
+    v = [_round_exact(int(p) * int(p) * beta + int(q) * int(q) * ((1 << fc) - beta), fc,
+                      rounding) for p, q in zip(x.ravel(), a.ravel())]
+    assume(max(v) < 1 << 62)
+    out = np.empty_like(x)
+    count, lo, hi = adam_s(x, a, out, *parts, fc, engine_numba.ROUNDING_CODES[rounding],
+                           *_fmt_args(fmt))
+    want, want_n, _ = K.fit(golden.isqrt_nearest(np.array([v], dtype=np.int64)), fmt)
+    assert count >= 0, "the kernel reported its bounds failed"
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n
+
+
+@settings(max_examples=300)
+@given(bx=st.integers(0, 60), by=st.integers(0, 60), c1=st.integers(-(2**48), 2**48),
+       c2=st.integers(-(2**48), 2**48), shift=st.integers(0, 62))
+def test_split3_limbs(bx, by, c1, c2, shift):
+    """engine_kernels.split3: the limbs recombine to the constants, every limb's product
+    stays below 2**60, the splits stay within the shift; split's answer where it has one,
+    and an answer wherever two limbs have none but three equal ones exist."""
+    parts = K.split3(bx, c1, by, c2, shift)
+    two = K.split(bx, c1, by, c2, shift)
+    if two is not None:
+        c1h, c1l, c2h, c2l, s = two
+        assert parts == (c1h, 0, c1l, c2h, 0, c2l, s, 0)
+    if parts is None:
+        assert two is None
+        s = -(-(max(bx + abs(c1).bit_length(), by + abs(c2).bit_length()) - 60) // 2)
+        assert s > min(60 - bx, 60 - by) or 2 * s > shift
+        return
+    c1h, c1m, c1l, c2h, c2m, c2l, s1, s2 = parts
+    assert s1 + s2 <= shift
+    for c, (h, m, low) in ((c1, (c1h, c1m, c1l)), (c2, (c2h, c2m, c2l))):
+        assert (h << (s1 + s2)) + (m << s1) + low == c
+        assert 0 <= m < 1 << s2 or (m == 0 and s2 == 0)
+        assert 0 <= low < 1 << s1 or (low == 0 and s1 == 0)
+    for b, limbs in ((bx, (c1h, c1m, c1l)), (by, (c2h, c2m, c2l))):
+        assert all(abs(limb) <= 1 << (60 - b) for limb in limbs)    # |x * limb| < 2**60
+
+
+@settings(max_examples=300)
+@given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
+       c=st.integers(-(2**28), 2**28), shift=st.integers(0, 62),
+       rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
+       width=st.integers(2, 40), ties=st.booleans())
+def test_step_is_the_exact_rounded_sum(x, c, shift, rounding, overflow, width, ties):
+    """x + y * c / 2^shift rounded once (ties with odd and even x)."""
+    from fixar_gen import exact
+    xa = np.array(x, dtype=np.int64)
+    ya = xa[::-1].copy()
+    if ties and shift and c:
+        ya = np.full_like(xa, 1)
+        c = 1 << (shift - 1) if shift <= 29 else c
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    got = K.step(xa, 32, ya, 32, c, shift, fmt)
+    assert got is not None
+    want = exact.combine([(xa, 0), (exact.wide_mul(ya, np.int64(c)), shift)], fmt)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+
+
+def _numba_kernels():
+    if not engine_numba.AVAILABLE:
+        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): only the numpy kernels run")
+    return engine_numba.kernels()
+
+
+def _fmt_args(fmt):
+    return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
+
+
+@settings(max_examples=200)
+@given(d=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
+       shift=st.integers(1, 37), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
+def test_numba_adam_w_rounds_like_numpy(d, shift, rounding, overflow, width):
+    """The numba adam_w tail against the numpy step kernel, with a step size of
+    2^(shift-1) so that every odd ratio is a tie (s = 0 and eps 1: the ratio is m)."""
+    adam_w = _numba_kernels().adam_w
+    x = np.array([d], dtype=np.int64)
+    m = x[:, ::-1].copy() >> np.int64(8)
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    c = -(1 << (shift - 1))
+    out = np.empty_like(x)
+    count, lo, hi = adam_w(x, m, np.zeros_like(x), out, 1, 0, c, (1 << (61 - shift)) - 1,
+                           shift, engine_numba.ROUNDING_CODES[rounding], *_fmt_args(fmt))
+    want, want_n, _ = K.step(x, 32, m, 24, c, shift, fmt)
+    np.testing.assert_array_equal(out, want)
+    assert count == want_n and (lo, hi) == (want.min(), want.max())
+
+
 @settings(max_examples=200)
 @given(d=st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=6),
        fc=st.integers(1, 40), rounding=st.sampled_from(ROUNDING_MODES),
@@ -776,7 +959,7 @@ def test_numba_adam_s_rounds_like_numpy(d, fc, rounding, overflow, width):
     beta = 1 << (fc - 1)
     fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
     v_fmt = FixedFormat(64, 0, rounding=rounding)
-    parts = K.split(62, beta, 62, (1 << fc) - beta, fc)
+    parts = K.split3(62, beta, 62, (1 << fc) - beta, fc)
     if parts is None:
         return
     out = np.empty_like(x)
