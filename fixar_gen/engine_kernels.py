@@ -15,7 +15,10 @@ Why each is exact (docs/numerics.md, "The execution engine"):
 - :func:`blend` forms x * c1 + y * c2 exactly: when a product could reach 2**60 the
   constants are split at bit s (c = ch * 2**s + cl, 0 <= cl < 2**s), giving
   V = H * 2**s + L with |H|, |L| < 2**61; V / 2**shift is then floored from
-  top = H + (L >> s) and its remainder rebuilt below 2**shift <= 2**62.
+  top = H + (L >> s) and its remainder rebuilt below 2**shift <= 2**62.  Where two
+  limbs do not keep the products below 2**60 (adam_s's squares against a 32-bit
+  beta2), :func:`split3` gives three, and the low and middle sums are carried up
+  the same way.
 - :func:`isqrt_nearest` takes the float64 root (off by at most one for v < 2**62) and
   checks every element with integer arithmetic (s*s - s < v <= s*s + s picks the
   nearest root, there are no ties); any element still off is recomputed exactly.
@@ -145,24 +148,35 @@ def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: in
         y, by, c2 = x, 0, 0
     if not 0 <= shift <= 62:
         return None
-    parts = split(bx, c1, by, c2, shift)
+    parts = split3(bx, c1, by, c2, shift)
     if parts is None:
         return None
-    c1h, c1l, c2h, c2l, s = parts
+    c1h, c1m, c1l, c2h, c2m, c2l, s, s2 = parts
     if s == 0:
         v = np.multiply(x, _I64(c1))
         if c2:
             v += np.multiply(y, _I64(c2))
         return fit(round_shift(v, shift, fmt.rounding), fmt)
-    mask = (1 << s) - 1
     top = np.multiply(x, _I64(c1h))
     if c2h:
         top += np.multiply(y, _I64(c2h))
     low = np.multiply(x, _I64(c1l))
     if c2l:
         low += np.multiply(y, _I64(c2l))
-    top += low >> s                                  # V = top * 2**s + (low & mask)
-    np.bitwise_and(low, _I64(mask), out=low)
+    if s2:                                           # three limbs: V = top * 2**(s + s2)
+        mid = np.multiply(x, _I64(c1m))              # + mid * 2**s + low
+        if c2m:
+            mid += np.multiply(y, _I64(c2m))
+        mid += low >> s
+        np.bitwise_and(low, _I64((1 << s) - 1), out=low)
+        top += mid >> s2
+        np.bitwise_and(mid, _I64((1 << s2) - 1), out=mid)
+        np.left_shift(mid, s, out=mid)
+        low += mid                                   # below 2**(s + s2)
+        s += s2
+    else:
+        top += low >> s                              # V = top * 2**s + (low & mask)
+        np.bitwise_and(low, _I64((1 << s) - 1), out=low)
     r = shift - s
     floor = top >> r
     rounding = fmt.rounding

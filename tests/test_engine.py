@@ -235,21 +235,21 @@ def wide_adam_cases(draw):
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@pytest.mark.parametrize("kernels", KERNELS)
 @settings(max_examples=100, deadline=None)
 @given(case=wide_adam_cases())
-def test_fused_adam_splits_adam_s_in_three_limbs(case):
-    """The fused adam pass where adam_s's constants need three limbs: it equals the
-    interpreter and runs without falling back (to the steps alone, whose adam_s then
-    ran the interpreter's code).  Catches a kernel that drops the middle limbs' carry
-    (values differ) and an engine whose split refuses three limbs (fallbacks > 0);
-    each mutation tried: the test failed."""
-    if not engine_numba.AVAILABLE:
-        pytest.skip("numba is not installed (or FIXAR_NUMBA=0): no fused kernels")
+def test_adam_splits_adam_s_in_three_limbs(kernels, case):
+    """adam_s's constants in three limbs: the fused adam pass (numba) and the numpy
+    kernels equal the interpreter and run without falling back (the fused group to its
+    steps alone, adam_s to the interpreter's code).  Catches a kernel that drops the
+    middle limbs' carry (values differ) and an engine whose split refuses three limbs
+    (fallbacks > 0); each mutation tried: the test failed."""
     beta = int(case.values["beta2"][0, 0])
     assert K.split(42, beta, 48, (1 << 32) - beta, 32) is None      # two limbs do not do
-    steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
-    assert [type(ins).__name__ for _, _, ins in steps[:-1]] == ["Fused"]
-    engine, _ = run_both(case, "numba")
+    if kernels == "numba":
+        steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
+        assert [type(ins).__name__ for _, _, ins in steps[:-1]] == ["Fused"]
+    engine, _ = run_both(case, kernels)
     assert engine.fallbacks == 0
 
 
@@ -869,6 +869,37 @@ def test_numba_adam_s_is_exact_in_limbs(d, a_shift, fc, beta_frac, rounding, ove
 
 
 @settings(max_examples=300)
+@given(data=st.data(), bx=st.integers(1, 52), by=st.integers(1, 52),
+       c1=st.integers(-(2**40), 2**40), c2=st.integers(-(2**40), 2**40),
+       shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
+       overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 64))
+def test_numpy_blend_is_exact_in_limbs(data, bx, by, c1, c2, shift, rounding, overflow,
+                                       width):
+    """engine_kernels.blend, with its constants in no, two or three limbs, against the
+    exact blend in Python integers, values at the bounds' extremes; it answers wherever
+    split3 has limbs.  Catches a dropped carry between limbs and a limb shifted by the
+    wrong split (each mutation tried: the test failed)."""
+    size = data.draw(st.integers(1, 6))
+    edge = st.sampled_from([-(2**bx) + 1, 2**bx - 1, -(2**(bx - 1)), 0])
+    x = data.draw(st.lists(st.integers(-(2**bx) + 1, 2**bx - 1) | edge, min_size=size,
+                           max_size=size))
+    edge = st.sampled_from([-(2**by) + 1, 2**by - 1, -(2**(by - 1)), 0])
+    y = data.draw(st.lists(st.integers(-(2**by) + 1, 2**by - 1) | edge, min_size=size,
+                           max_size=size))
+    exact = [_round_exact(p * c1 + q * c2, shift, rounding) for p, q in zip(x, y)]
+    fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
+    got = K.blend(np.array([x], dtype=np.int64), bx, c1, np.array([y], dtype=np.int64), by,
+                  c2, shift, fmt)
+    parts = K.split3(bx, c1, by, c2, shift)
+    assert (got is None) == (parts is None)
+    assume(got is not None and max(abs(v) for v in exact) < 2**62)
+    note(f"limbs {parts}")
+    want, n, bits = K.fit(np.array([exact], dtype=np.int64), fmt)
+    np.testing.assert_array_equal(got[0], want)
+    assert (got[1], got[2]) == (n, bits)
+
+
+@settings(max_examples=300)
 @given(bx=st.integers(0, 60), by=st.integers(0, 60), c1=st.integers(-(2**48), 2**48),
        c2=st.integers(-(2**48), 2**48), shift=st.integers(0, 62))
 def test_split3_limbs(bx, by, c1, c2, shift):
@@ -987,8 +1018,8 @@ def test_numba_blend_rounds_like_numpy(x, c1, c2, shift, ties, rounding, overflo
     fmt = FixedFormat(width, 0, rounding=rounding, overflow=overflow)
     parts = K.split(32, c1, 32, c2, shift)
     want = K.blend(xa, 32, c1, ya, 32, c2, shift, fmt)
-    assert (parts is None) == (want is None)
-    if parts is None:
+    assert (K.split3(32, c1, 32, c2, shift) is None) == (want is None)
+    if parts is None:          # the numba blend takes two limbs (numpy's may take three)
         return
     out = np.empty_like(xa)
     count, lo, hi = blend(xa, ya, out, *parts, shift, engine_numba.ROUNDING_CODES[rounding],
