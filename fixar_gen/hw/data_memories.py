@@ -666,10 +666,12 @@ class DataMemories:
             seconds = [h & b for h, b in zip(here, before)]
             once = [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)]
             own_first = _any([f for f, r in zip(first, cores) if r.second is not None])
-            alone = ~_any(seconds)
+            # served first with no second half line served: it asks alone (stated so,
+            # one OR of the others, not first & no second)
+            alone = [h & ~_any(here[:i] + here[i + 1:]) for i, h in enumerate(here)]
             return {"first": first, "busy": _any(here), "seconds": seconds,
-                    "second_first": [f if r.second is not None else f & alone
-                                     for f, r in zip(first, cores)],
+                    "second_first": [f if r.second is not None else a
+                                     for f, a, r in zip(first, alone, cores)],
                     "second_once": [o & ~own_first for o in once]}
         ahead = [r.asking_next(m) for r in cores]
         if not cores or any(a is None for a in ahead):
