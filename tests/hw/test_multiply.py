@@ -121,3 +121,34 @@ def test_signed_digits_refuse_a_negative_constant():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError):
             signed_digits(bad)
+
+
+def _offsets_verilog(times) -> str:
+    """The matrix unit's row offsets ``r * cols`` (r = 2 .. 15) at fixar_u50's widths (a
+    17-bit descriptor ``cols``, 19-bit addresses), each latched once as in ``DECODE``,
+    computed by ``times(cols, r, bits)``."""
+    from fixar_gen.hw.region_walk import latch
+    from fixar_gen.hw.synth import block_verilog
+    with fresh_block() as block:
+        cols = pyrtl.Register(17, "desc_cols")
+        cols.next <<= pyrtl.Input(17, "cols_in")
+        decoding = pyrtl.Register(1, "decoding")
+        decoding.next <<= pyrtl.Input(1, "decoding_in")
+        for r in range(2, 16):
+            out = pyrtl.Output(19, f"out{r}")
+            out <<= latch(times(cols.zero_extended(19), r, 19), decoding, f"port{r}")
+    return block_verilog(block, "offsets")
+
+
+@pytest.mark.slow       # two small Yosys runs (about a minute each)
+@pytest.mark.tools
+@pytest.mark.parametrize("times,dsps", [
+    (constant_times, 0),
+    (lambda v, k, bits: (v * k)[:bits], 11)])    # the multiply it replaces: r not 2^n
+def test_constant_offsets_take_no_dsp48e2(times, dsps, tmp_path, yosys_tool):
+    """Yosys xcup maps ``cols * r`` (r not a power of two) to a DSP48E2 with one
+    flip-flop stage after it (the second row: 11 of them); constant_times leaves it in
+    adders, no DSP48E2 (the first)."""
+    from fixar_gen.hw.synth import cell_counts
+    cells = cell_counts(_offsets_verilog(times), "offsets", tmp_path, tool=yosys_tool)
+    assert cells.get("DSP48E2", 0) == dsps, cells
