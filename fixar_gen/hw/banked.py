@@ -243,12 +243,18 @@ class InterleavedBanks:
     addresses then carry the starts' low log2(``banks``) bits alone), which
     computes each request's pair before it chooses among them (:class:`~fixar_gen.hw.
     data_memories.DataMemories`), so no sum lies between its choice and the banks'
-    address registers."""
+    address registers.
+
+    A write's words reach the banks rotated by its start (bank b takes word (b - a) mod
+    ``banks``).  With ``given_banks`` the caller gives ``write_words[p]`` and
+    ``write_enables[p]`` in bank order (entry b: bank b's word and enable), each request
+    rotated by its own start (:meth:`bank_order`) before it chooses among them, so that
+    the rotation does not wait for the choice."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
                  strided: int = 0, given_lines: bool = False,
-                 line_words: int | None = None):
+                 line_words: int | None = None, given_banks: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         self.line_words = banks if line_words is None else line_words
         if not max(1, strided) <= self.line_words <= banks:
@@ -329,15 +335,34 @@ class InterleavedBanks:
                 words = _rotate(words, rot, self.line_words)
             self.read_words.append(words)
             # writes: bank b takes word (b - a) mod banks
-            address = self.write_address[p]
-            words = list(self.write_words[p])
-            enables = list(self.write_enables[p])
-            if lb:
-                neg = (pyrtl.Const(0, lb) - address[:lb])[:lb]
-                words, enables = _rotate(words, neg), _rotate(enables, neg)
+            words, enables = list(self.write_words[p]), list(self.write_enables[p])
+            if not given_banks:
+                words, enables = self.bank_order(self.write_address[p], words, enables)
             for b in range(banks):
                 self._bank_write(b, self._port_address(p, b, read=False), words[b],
                                  enables[b])
+
+    def bank_order(self, address, words: list, enables: list) -> tuple[list, list]:
+        """A write of ``words`` (word j at ``address`` + j where ``enables[j]``; fewer
+        than ``banks`` words: the rest disabled) in bank order: (bank b's word, bank b's
+        enable) for every bank, bank b taking word (b - ``address``) mod ``banks``.  A
+        one-word write gives its word to every bank and enables the bank its address
+        names (no multiplexer on the word)."""
+        if len(words) != len(enables) or not 1 <= len(words) <= self.banks:
+            raise ValueError(f"a write of {len(words)} words and {len(enables)} enables "
+                             f"on {self.banks} banks")
+        if not self.lb:
+            return list(words), list(enables)
+        low = _z_bits(address, self.lb)
+        if len(words) == 1:
+            return ([words[0]] * self.banks,
+                    [enables[0] & (low == pyrtl.Const(b, self.lb))
+                     for b in range(self.banks)])
+        pad = self.banks - len(words)
+        words = list(words) + [pyrtl.Const(0, self.width)] * pad
+        enables = list(enables) + [pyrtl.Const(0, 1)] * pad
+        neg = (pyrtl.Const(0, self.lb) - low)[:self.lb]      # b - a = b + (-a mod n)
+        return _rotate(words, neg), _rotate(enables, neg)
 
     def _element_address(self, p: int, b: int) -> pyrtl.WireVector:
         """Bank ``b``'s address in a strided read on port ``p``: that of the element

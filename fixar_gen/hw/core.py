@@ -121,6 +121,7 @@ from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_ba
                            memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
+from .multiply import constant_times
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import PRODUCT_REGISTERS, latch, region_walk, registered_product
 from ..memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
@@ -1193,8 +1194,19 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     n_after = _reg(wide, s("n_after"))
     slots_less2 = latch(_z(slots - 2, COUNT_BITS), placing, s("slots_less2"))
     lines_less2 = latch(_z(lines - 2, COUNT_BITS), placing, s("lines_less2"))
-    one_slot = latch(slots == 1, placing, s("one_slot"))
-    one_line = latch(lines == 1, placing, s("one_line"))
+
+    def compared(value, name):
+        # a compare of counts decoded in DECODE, registered every cycle: right from
+        # PRODUCT (between DECODE and BASES) to the next DECODE, so that BASES's
+        # choices (the weight-row request registered a cycle ahead reads them) start
+        # at a register rather than at a compare of a 16-bit count
+        flag = _reg(1, s(name))
+        flag.next <<= value
+        return flag
+    one_slot = compared(slots == 1, "one_slot")
+    one_line = compared(lines == 1, "one_line")
+    k_fits = compared(k_count <= R, "k_fits")
+    n_fits = compared(n_count <= C, "n_fits")
     k_last = latch(_z(k_count - 1, wide), placing, s("k_last"))      # k_count - 1
     last_tile = last_k & last_n
     next_k0 = pyrtl.select(last_k, pyrtl.Const(0, wide), _z(k0 + R, wide))
@@ -1229,23 +1241,23 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
             p_low.append(flag)
         else:
             p_low.append(pyrtl.Const(0, 1))
-    slot_end_n = pyrtl.select(placing, slots == 1, pyrtl.select(
+    slot_end_n = pyrtl.select(placing, one_slot, pyrtl.select(
         running, pyrtl.select(slot_end, one_slot, p_at_less2), slot_end))
     slot_end.next <<= slot_end_n
     line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
         running, line_on & ~line_last, line_on))
-    line_last.next <<= pyrtl.select(placing, lines == 1, pyrtl.select(
+    line_last.next <<= pyrtl.select(placing, one_line, pyrtl.select(
         running, pyrtl.select(slot_end, one_line, p == lines_less2), line_last))
     k_rem.next <<= pyrtl.select(placing, _z(k_count - 1, wide), pyrtl.select(
         turn, pyrtl.select(last_k, k_last, _z(k_rem - R, wide)), k_rem))
-    last_k_n = pyrtl.select(placing, k_count <= R, pyrtl.select(
+    last_k_n = pyrtl.select(placing, k_fits, pyrtl.select(
         turn, pyrtl.select(last_k, k_last < R, k_rem < 2 * R), last_k))
     last_k.next <<= last_k_n
     n_rem.next <<= pyrtl.select(placing, _z(n_count - 1, wide),
                                 pyrtl.select(n_turn, n_after, n_rem))
     n_after.next <<= pyrtl.select(placing, _z(n_count - 1 - C, wide),
                                   pyrtl.select(n_turn, _z(n_after - C, wide), n_after))
-    last_n_n = pyrtl.select(placing, n_count <= C,
+    last_n_n = pyrtl.select(placing, n_fits,
                             pyrtl.select(n_turn, n_rem < 2 * C, last_n))
     last_n.next <<= last_n_n
     p.next <<= p_n
@@ -1266,9 +1278,8 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     #    moves by steps latched in DECODE.  (The descriptors hold from FETCH to the
     #    next FETCH.)
     def cols_times(cols, k: int):
-        if k == 0:
-            return pyrtl.Const(0, A)
-        return _z(_z(cols, A) * k, A) if k > 1 else _z(cols, A)
+        # (adders, not a DSP48E2 with one register after: multiply.constant_times)
+        return constant_times(cols, k, A)
 
     def placed(offset, index, cols, name):
         """offset + index * cols (``offset``: the base plus the other coordinate, latched
@@ -1476,16 +1487,13 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), d_line, last_line])
     ahead = delay(meta, latency, s("meta_d{k}"))
-    # the last register drops what the accumulator's read address was (its line
-    # address, last_line)
-    meta = pyrtl.Register(2 * COUNT_BITS + 3, name=s(f"meta_d{latency + 1}"))
-    meta.next <<= ahead[:2 * COUNT_BITS + 3]
-
-    def meta_fields(word):
-        return (word[:COUNT_BITS], word[COUNT_BITS:2 * COUNT_BITS + 1],
-                word[2 * COUNT_BITS + 1], word[2 * COUNT_BITS + 2])
-
-    out_m, out_n0, out_last_k, out_first_k = meta_fields(meta)
+    # the last register keeps the k flags (the row and column are compared on its
+    # input: the enables below; the line address and last_line were the accumulator's
+    # read's)
+    ahead_m, ahead_n0 = ahead[:COUNT_BITS], ahead[COUNT_BITS:2 * COUNT_BITS + 1]
+    meta = pyrtl.Register(2, name=s(f"meta_d{latency + 1}"))
+    meta.next <<= ahead[2 * COUNT_BITS + 1:2 * COUNT_BITS + 3]
+    out_last_k, out_first_k = meta[0], meta[1]
     ahead_line = ahead[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A]
     ahead_last = ahead[2 * COUNT_BITS + 3 + A]
     out_valid = sums.valid
@@ -1512,13 +1520,24 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     line_values = [pyrtl.Const(0, W)] * (2 * H)
     line_enables = [pyrtl.Const(0, 1)] * (2 * H)
     writes, overflow_bits = [], []
+
+    def inside(index, count, name):
+        # whether a sum's row or column lies inside the product, compared a cycle ahead
+        # on the metadata's last register's input and registered (m_count and n_count
+        # hold: the last write is in the next instruction's FETCH, before its DECODE),
+        # so that the enables, which decide the accumulators' line port, start at
+        # registers
+        ok = _reg(1, s(name))
+        ok.next <<= index < _z(count, index.bitwidth)
+        return ok
+    m_ok = {"lo": inside(ahead_m, m_count, "acc_lo_m_ok"),
+            "hi": inside(_z(ahead_m + 1, COUNT_BITS), m_count, "acc_hi_m_ok")}
     for c in range(C):
-        nc = _z(_z(out_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1)
-        n_ok = nc < _z(n_count, COUNT_BITS + 1)
-        for lane, mi, j, lane_sum in (
-                ("lo", out_m, c, sums.sums_lo[c]),
-                ("hi", _z(out_m + 1, COUNT_BITS), H + c, sums.sums_hi[c])):
-            ok = out_valid & n_ok & (mi < m_count)
+        n_ok = inside(_z(_z(ahead_n0, COUNT_BITS + 1) + c, COUNT_BITS + 1), n_count,
+                      f"acc_c{c}_n_ok")
+        for lane, j, lane_sum in (("lo", c, sums.sums_lo[c]),
+                                  ("hi", H + c, sums.sums_hi[c])):
+            ok = out_valid & n_ok & m_ok[lane]
             if lane == "hi":
                 ok = ok & out_mode
             old = mems.data.extend(acc_line[j])

@@ -296,7 +296,7 @@ class DataMemories:
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
                                                 strided=strided.get(s.name, 0),
-                                                given_lines=True,
+                                                given_lines=True, given_banks=True,
                                                 line_words=(line_words or {}).get(s.name))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
@@ -614,7 +614,11 @@ class DataMemories:
         choice is an AND-OR of the requests (:func:`_pick`), not a chain of
         multiplexers, so that a word passes one level whichever request it comes from
         (the matrix unit's accumulators, read, added and fitted in one cycle, have no
-        level to spare)."""
+        level to spare).  The words and enables it chooses are in bank order, each
+        request's rotated by its own start (:meth:`~fixar_gen.hw.banked.InterleavedBanks.
+        bank_order`), so that the choice, which waits for the requests' memory ids and
+        enables (the host's for no core's), is the last step before the banks rather
+        than followed by a rotation by the chosen address."""
         A = self.addr_bits
         takes = []
         for _, mem_id, _, values, ens, host, _, _ in writes:
@@ -629,10 +633,14 @@ class DataMemories:
         if banks.halves:
             second = _pick([(t, w[7] if w[7] is not None else _z(w[2] + half, A))
                             for t, w in zip(takes, writes)], A)
-        words = [_pick([(t, w[3][j]) for t, w in zip(takes, writes) if j < len(w[3])],
-                       banks.width) for j in range(banks.banks)]
-        enables = [_any([t & w[4][j] for t, w in zip(takes, writes) if j < len(w[4])])
-                   for j in range(banks.banks)]
+        # each request's words in bank order, rotated by its own start: the choice
+        # comes last
+        ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])
+                   for w in writes]
+        words = [_pick([(t, o[0][b]) for t, o in zip(takes, ordered)], banks.width)
+                 for b in range(banks.banks)]
+        enables = [_any([t & o[1][b] for t, o in zip(takes, ordered)])
+                   for b in range(banks.banks)]
         return address, second, words, enables
 
     @staticmethod
@@ -658,10 +666,12 @@ class DataMemories:
             seconds = [h & b for h, b in zip(here, before)]
             once = [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)]
             own_first = _any([f for f, r in zip(first, cores) if r.second is not None])
-            alone = ~_any(seconds)
+            # served first with no second half line served: it asks alone (stated so,
+            # one OR of the others, not first & no second)
+            alone = [h & ~_any(here[:i] + here[i + 1:]) for i, h in enumerate(here)]
             return {"first": first, "busy": _any(here), "seconds": seconds,
-                    "second_first": [f if r.second is not None else f & alone
-                                     for f, r in zip(first, cores)],
+                    "second_first": [f if r.second is not None else a
+                                     for f, a, r in zip(first, alone, cores)],
                     "second_once": [o & ~own_first for o in once]}
         ahead = [r.asking_next(m) for r in cores]
         if not cores or any(a is None for a in ahead):

@@ -93,3 +93,32 @@ def group_terms(terms: list[Term], groups: int) -> list[list[Term]]:
     pipeline stage, then the groups' sums in the next)."""
     size = -(-len(terms) // groups)
     return [terms[k:k + size] for k in range(0, len(terms), size)]
+
+
+def signed_digits(k: int) -> list[tuple[int, int]]:
+    """``k`` >= 0 in non-adjacent form: (position, +1 or -1) pairs, lowest first, with
+    ``k = sum(sign 2^position)`` and no two nonzero digits adjacent (at most
+    ``(bits + 1) / 2`` of them: 15 = 16 - 1, 13 = 16 - 4 + 1)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"constant {k!r} is not an integer >= 0")
+    digits, position = [], 0
+    while k:
+        if k & 1:
+            sign = 2 - (k & 3)                   # 1 when k = 1 mod 4, -1 when 3 mod 4
+            digits.append((position, sign))
+            k -= sign
+        k >>= 1
+        position += 1
+    return digits
+
+
+def constant_times(value: pyrtl.WireVector, k: int, bits: int) -> pyrtl.WireVector:
+    """``value * k`` modulo ``2^bits`` (``value`` unsigned, ``k`` a constant >= 0) as
+    shifted copies of ``value`` added and subtracted by :func:`signed_digits`: a
+    constant times a descriptor field (the matrix unit's ``r * cols``) in adders rather
+    than a DSP48E2, which Yosys xcup would give it with one register after (a
+    ``bits``-bit product of a 17-bit field and 3 .. 15)."""
+    digits = signed_digits(k)
+    plus = sum_terms([(value, p) for p, sign in digits if sign > 0], bits)
+    minus = [(value, p) for p, sign in digits if sign < 0]
+    return (plus - sum_terms(minus, bits))[:bits] if minus else plus
