@@ -1,7 +1,7 @@
 """Which gradients saturate in a training run, and what the clipping does to the update.
 
     python benchmarks/grad_saturation.py RUN_OR_CHECKPOINT_DIR [--batches 300] [--seed 0]
-        [--consecutive] [--json OUT.json]
+        [--consecutive] [--gradient WIDTH,FRAC] [--json OUT.json]
 
 Loads a golden-core checkpoint (a run folder, or its ``checkpoint/`` folder; the one
 ``CURRENT`` names), restores the agent (weights, target networks, optimizer state,
@@ -24,7 +24,14 @@ another as training would).  For every update it reports, per buffer:
   checkpoint's ``m`` and ``s = sqrt(v)`` (float64), ``d = m' / (s' + eps)`` with the
   clipped and with the unclipped gradient; reported are ``|d_c - d_u| / |d_u|`` over the
   layer, the cosine of the two, and the largest element-wise ``|d_c - d_u|`` (in units
-  of the step size alpha_t, which cancels from the rest).
+  of the step size alpha_t, which cancels from the rest);
+- as the scale to judge those by, the same relative change between the unclipped Adam
+  directions of two successive batches (``batch to batch``: what sampling another batch
+  does to the step).
+
+``--gradient 32,20`` runs the same updates with another gradient format (the optimizer
+state, kept in it, requantized from the checkpoint's): what a spec with that format
+would do from the same state.
 
 Only the gradient of the update itself is unclipped: the moments come from the run's
 own, clipped, history, and a layer updated after a clipped one (the actor after the
@@ -78,13 +85,31 @@ class Restored:
         self.agent.core.import_state(self.core_arrays, self.core_meta)
 
 
-def restore(path: Path) -> Restored:
+def with_gradient_format(spec, width: int, frac: int):
+    """``spec`` with another gradient format (validated as a whole)."""
+    import dataclasses
+    from fixar_gen.spec import FormatSpec
+    numerics = dataclasses.replace(spec.numerics, gradient=FormatSpec(width, frac))
+    return dataclasses.replace(spec, numerics=numerics)
+
+
+def restore(path: Path, gradient: tuple[int, int] | None = None) -> Restored:
+    """The checkpoint's agent and replay buffer; with ``gradient`` (width, frac) the
+    spec's gradient format is replaced and the optimizer state, which is kept in it,
+    is requantized to the new format (the format's rounding and overflow)."""
     arrays, meta = load_checkpoint(checkpoint_dir(path))
     if meta.get("backend") == "float32":
         raise SystemExit(f"{path}: a float32 run has no core to measure")
     spec = load_spec(meta["settings"]["spec"])
-    agent = CoreAgent(spec, "golden", int(meta["seed"]))
     agent_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("agent.")}
+    if gradient is not None:
+        old = spec.numerics.gradient_format
+        spec = with_gradient_format(spec, *gradient)
+        new = spec.numerics.gradient_format
+        moments = {n for n in agent_arrays if n.endswith((".m", ".s", ".mom"))}
+        agent_arrays = {n: old.requantize(v, new) if n in moments else v
+                        for n, v in agent_arrays.items()}
+    agent = CoreAgent(spec, "golden", int(meta["seed"]))
     agent.load_state_dict(agent_arrays, meta["agent"])
     replay = ReplayBuffer(spec.algorithm.replay_size, spec.obs_dim, spec.action_dim)
     replay.load_state_dict({k[7:]: v for k, v in arrays.items() if k.startswith("replay.")})
@@ -167,6 +192,8 @@ def recompute(core, program, source: GradientSource, batch: int) -> Gradient:
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    if np.array_equal(a, b):
+        return 1.0
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0.0 or nb == 0.0:
         return 1.0 if na == nb else 0.0
@@ -191,6 +218,7 @@ class UpdateFigures:
     step_change: dict[str, float]           # |d_c - d_u| / |d_u|
     step_cosine: dict[str, float]
     step_max_diff: dict[str, float]         # max |d_c - d_u|, in units of alpha_t
+    directions: dict[str, np.ndarray] = field(default_factory=dict)   # d_u
 
 
 def measure_update(r: Restored, batch: dict[str, np.ndarray]) -> UpdateFigures:
@@ -229,6 +257,7 @@ def measure_update(r: Restored, batch: dict[str, np.ndarray]) -> UpdateFigures:
                 else 0.0
             figures.step_cosine[name] = cosine(dc, du)
             figures.step_max_diff[name] = float(np.max(np.abs(dc - du))) if dc.size else 0.0
+            figures.directions[name] = du
     return figures
 
 
@@ -247,6 +276,10 @@ class Summary:
     step_change: dict[str, list[float]] = field(default_factory=dict)
     step_cosine: dict[str, list[float]] = field(default_factory=dict)
     step_max_diff: dict[str, float] = field(default_factory=dict)
+    #: the scale to compare the clipping's change with: |d_u - d_u'| / |d_u| between
+    #: the (unclipped) Adam directions of two successive batches
+    batch_change: dict[str, list[float]] = field(default_factory=dict)
+    _last: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def add(self, f: UpdateFigures) -> None:
         self.updates += 1
@@ -265,6 +298,13 @@ class Summary:
             self.step_cosine.setdefault(k, []).append(v)
         for k, v in f.step_max_diff.items():
             self.step_max_diff[k] = max(self.step_max_diff.get(k, 0.0), v)
+        for k, du in f.directions.items():
+            last = self._last.get(k)
+            norm = np.linalg.norm(du)
+            if last is not None and norm:
+                self.batch_change.setdefault(k, []).append(
+                    float(np.linalg.norm(du - last) / norm))
+            self._last[k] = du
 
     def as_dict(self) -> dict:
         def stats(values: list[float]) -> dict:
@@ -282,14 +322,16 @@ class Summary:
                               **({"adam_step_change": stats(self.step_change[k]),
                                   "adam_step_cosine": stats(self.step_cosine[k]),
                                   "adam_step_max_diff": self.step_max_diff[k]}
-                                 if k in self.step_change else {})}
+                                 if k in self.step_change else {}),
+                              **({"adam_batch_change": stats(self.batch_change[k])}
+                                 if self.batch_change.get(k) else {})}
                           for k in self.cosines},
         }
 
 
-def run(path: Path, batches: int, seed: int = 0, consecutive: bool = False) -> tuple[
-        Restored, Summary]:
-    r = restore(path)
+def run(path: Path, batches: int, seed: int = 0, consecutive: bool = False,
+        gradient: tuple[int, int] | None = None) -> tuple[Restored, Summary]:
+    r = restore(path, gradient)
     rng = np.random.default_rng(seed)
     summary = Summary()
     for _ in range(batches):
@@ -312,14 +354,16 @@ def table(r: Restored, summary: Summary) -> str:
     if not d["saturations"]:
         lines.append("| (none) | 0 | 0 | 0 |")
     lines += ["", "| gradient | max unclipped | cosine min / mean | Adam step change "
-              "mean / max | step cosine min | max step diff (alpha) |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "mean / max | step cosine min | max step diff (alpha) | batch to batch |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     for k, g in d["gradients"].items():
         step = (f"{g['adam_step_change']['mean']:.2e} / {g['adam_step_change']['max']:.2e} "
                 f"| {g['adam_step_cosine']['min']:.6f} | {g['adam_step_max_diff']:.3g}"
                 if "adam_step_change" in g else "- | - | -")
+        noise = (f"{g['adam_batch_change']['mean']:.3f}" if "adam_batch_change" in g
+                 else "-")
         lines.append(f"| `{k}` | {g['max_unclipped']:.4g} | {g['cosine']['min']:.6f} / "
-                     f"{g['cosine']['mean']:.6f} | {step} |")
+                     f"{g['cosine']['mean']:.6f} | {step} | {noise} |")
     return "\n".join(lines)
 
 
@@ -331,13 +375,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consecutive", action="store_true",
                         help="apply the updates one after another (default: every "
                         "batch from the checkpoint's state)")
+    parser.add_argument("--gradient", default=None, metavar="WIDTH,FRAC",
+                        help="run with this gradient format instead of the spec's (the "
+                        "optimizer state requantized to it), e.g. 32,20")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
-    r, summary = run(args.path, args.batches, args.seed, args.consecutive)
+    gradient = tuple(int(v) for v in args.gradient.split(",")) if args.gradient else None
+    r, summary = run(args.path, args.batches, args.seed, args.consecutive, gradient)
     print(table(r, summary))
     if args.json is not None:
         args.json.write_text(json.dumps({"checkpoint_step": r.step, "seed": args.seed,
                                          "consecutive": args.consecutive,
+                                         "gradient": str(r.spec.numerics.gradient_format),
                                          **summary.as_dict()}, indent=1) + "\n")
     return 0
 
