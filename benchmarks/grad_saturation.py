@@ -76,13 +76,18 @@ class Restored:
     spec: object
     agent: CoreAgent
     replay: ReplayBuffer
-    core_arrays: dict[str, np.ndarray]
-    core_meta: dict
+    agent_arrays: dict[str, np.ndarray]
+    agent_meta: dict
     step: int
 
+    @property
+    def core_meta(self) -> dict:
+        return self.agent_meta["core"]
+
     def reset(self) -> None:
-        """The core back at the checkpoint's state (parameters, moments, precision)."""
-        self.agent.core.import_state(self.core_arrays, self.core_meta)
+        """The agent back at the checkpoint's state (the core's parameters, moments and
+        precision, the QAT schedule, the host's ranges and counters)."""
+        self.agent.load_state_dict(self.agent_arrays, self.agent_meta)
 
 
 def with_gradient_format(spec, width: int, frac: int):
@@ -113,8 +118,7 @@ def restore(path: Path, gradient: tuple[int, int] | None = None) -> Restored:
     agent.load_state_dict(agent_arrays, meta["agent"])
     replay = ReplayBuffer(spec.algorithm.replay_size, spec.obs_dim, spec.action_dim)
     replay.load_state_dict({k[7:]: v for k, v in arrays.items() if k.startswith("replay.")})
-    core_arrays, core_meta = agent.core.export_state()
-    return Restored(spec, agent, replay, core_arrays, core_meta, int(meta["step"]))
+    return Restored(spec, agent, replay, agent_arrays, meta["agent"], int(meta["step"]))
 
 
 # -- one update ------------------------------------------------------------------------

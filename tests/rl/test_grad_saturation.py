@@ -130,3 +130,17 @@ def test_another_gradient_format_requantizes_the_moments(run_dir):
     for _ in range(6):
         summary.add(gs.measure_update(wide, wide.replay.sample(16, rng)))
     assert not any(k.endswith(".grad") for k in summary.saturations)
+
+
+def test_every_batch_starts_from_the_checkpoint(run_dir):
+    r = gs.restore(run_dir)
+    batch = r.replay.sample(16, np.random.default_rng(5))
+    first = gs.measure_update(r, batch)
+    r.agent.update(r.replay.sample(16, np.random.default_rng(6)))   # move the state on
+    r.reset()
+    again = gs.measure_update(r, batch)
+    assert first.saturations == again.saturations and first.saturations
+    assert first.max_unclipped == again.max_unclipped
+    assert first.step_change == again.step_change
+    _, summary = gs.run(run_dir, 3, seed=5)
+    assert summary.updates == 3 and summary.saturations
