@@ -104,7 +104,7 @@ def restore(path: Path, gradient: tuple[int, int] | None = None) -> Restored:
     is requantized to the new format (the format's rounding and overflow)."""
     arrays, meta = load_checkpoint(checkpoint_dir(path))
     if meta.get("backend") == "float32":
-        raise SystemExit(f"{path}: a float32 run has no core to measure")
+        raise ValueError(f"{path}: a float32 run has no core to measure")
     spec = load_spec(meta["settings"]["spec"])
     agent_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("agent.")}
     if gradient is not None:
