@@ -144,3 +144,28 @@ def test_every_batch_starts_from_the_checkpoint(run_dir):
     assert first.step_change == again.step_change
     _, summary = gs.run(run_dir, 3, seed=5)
     assert summary.updates == 3 and summary.saturations
+
+
+def test_continuing_with_a_wider_gradient_format_stops_the_saturations(run_dir, tmp_path):
+    import continue_with_gradient as cont
+    from fixar_gen.rl.checkpoint import load_checkpoint
+    _, before = load_checkpoint(run_dir / "checkpoint")
+    grads = {k: n for k, n in before["agent"]["saturations"].items() if k.endswith(".grad")}
+    assert grads                                     # Q3.29 saturated in the run
+    trainer = cont.start(run_dir, (32, 24), 600, tmp_path / "wide")
+    assert trainer.step == 400 and trainer.agent.core.updates == 200
+    summary = trainer.run()
+    assert summary["steps"] == 600 and summary["updates"] == 400
+    after = summary["saturations_by_buffer"]
+    assert {k: n for k, n in after.items() if k.endswith(".grad")} == grads
+    # with the run's own Q3.29 it continues as `fixar train --resume` does, bit for bit,
+    # and keeps saturating
+    narrow = cont.start(run_dir, (32, 29), 600, tmp_path / "narrow").run()
+    assert sum(n for k, n in narrow["saturations_by_buffer"].items()
+               if k.endswith(".grad")) > sum(grads.values())
+    import shutil
+    shutil.copytree(run_dir, tmp_path / "resumed")
+    resumed = Trainer(load_spec(TINY), "golden", tmp_path / "resumed", total_steps=600,
+                      progress=False).run(resume=True)
+    for key in ("final_eval_return", "last_10_episode_return", "saturations_by_buffer"):
+        assert narrow[key] == resumed[key]
