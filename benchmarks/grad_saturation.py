@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fixar_gen import algorithms
 from fixar_gen import exact as X
 from fixar_gen import load_spec
 from fixar_gen.isa import Drain, MatMul
@@ -235,7 +236,6 @@ def measure_update(r: Restored, batch: dict[str, np.ndarray]) -> UpdateFigures:
     r.agent.update(batch)
     after = core.stats.saturations
     sat = {k: int(after[k] - before.get(k, 0)) for k in after if after[k] != before.get(k, 0)}
-    from fixar_gen import algorithms
     size = len(batch["rewards"])
     program = core.program(algorithms.of(spec).train_phase(spec, core.updates - 1), size)
     figures = UpdateFigures(sat, {}, {}, {}, {}, {}, {})
