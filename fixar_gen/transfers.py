@@ -40,14 +40,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core_traffic import PERSISTENT_KINDS, regions
-from .isa import Barrier, Halt, Instruction, Program, Range, Xfer
+from .isa import Barrier, Halt, Instruction, Program, Range, Store, Xfer
 from .placement import place
 
 #: the interval index of the transfers at a program's end (after its last barrier)
 END = -1
-#: cycles from an ``xfer``'s last line read to its last word written in the receiver
-#: (modeled, for hardware not built yet): the sender's synchronous read, two registers
-#: on the link across the SLR boundary, the receiver's write
+#: cycles from an ``xfer``'s last line read to its last word written in the receiver:
+#: the sender's synchronous read and its word register, two registers on the link
+#: across the SLR boundary (:func:`fixar_gen.hw.core._link`), the receiver's write
 XFER_LATENCY = 4
 
 
@@ -271,12 +271,30 @@ def xfer_cycles(ins: Xfer, line_words: int, latency: int) -> int:
     return ins.rows.count * math.ceil(ins.cols.count / line_words) + latency
 
 
-def with_transfers(execution, line_words: int, latency: int):
-    """A cycle rule (instruction -> (unit, cycles), as ``perf.schedule_with`` takes) that
-    charges ``xfer`` by :func:`xfer_cycles` to the "sync" unit, the rest by
-    ``execution``."""
-    def rule(ins):
-        if isinstance(ins, Xfer):
-            return "sync", xfer_cycles(ins, line_words, latency)
-        return execution(ins)
-    return rule
+def last_writers(program: Program) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per-core memories, the host's reads: (per buffer index, per slot index) the core
+    whose copy holds each word's value after a run of ``program`` -- the core that
+    wrote it last (an instruction's region, :func:`fixar_gen.core_traffic.regions`; a
+    ``store``'s slot words), -1 where the program writes nothing (the word is as the
+    host and the earlier runs left it).  ``xfer`` adds copies, never removes the
+    writer's."""
+    buffers: dict[int, np.ndarray] = {}
+    slots: dict[int, np.ndarray] = {}
+    for ins in program.code:
+        if isinstance(ins, Halt):
+            continue
+        if isinstance(ins, Store):
+            slot = program.slots[ins.slot]
+            if ins.slot not in slots:
+                slots[ins.slot] = np.full((slot.rows, slot.cols), -1, np.int8)
+            slots[ins.slot][ins.rows.slice,
+                            ins.dst_col:ins.dst_col + ins.cols.count] = ins.core
+            continue
+        if isinstance(ins, (Barrier, Xfer)):
+            continue
+        for buf, rows, cols in regions(ins, program)[1]:
+            if buf not in buffers:
+                b = program.buffers[buf]
+                buffers[buf] = np.full((b.rows, b.cols), -1, np.int8)
+            buffers[buf][rows, cols] = ins.core
+    return buffers, slots

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from .. import ops
 from ..compiler import Precision, compile_program, phases
-from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Drain,
-                   MatMul, Program, Vector)
+from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Barrier,
+                   Drain, Halt, MatMul, Program, Vector, Xfer)
 from ..memory_access import access_problems, acc_half_problems
 from ..memory_kinds import MEMORIES
 from ..placement import Placement, place
@@ -184,16 +184,52 @@ def with_memories(cfg: CoreConfig, shapes) -> CoreConfig:
                                        for s in shapes))
 
 
+def transfer_problems(program: Program) -> list[str]:
+    """Why the ``xfer`` of ``program`` cannot run on per-core memories: between two
+    barriers (each core's k-th), a core that receives words runs nothing but ``xfer``
+    and ``halt`` (its copy's write port is the link's then), and takes them from one
+    sender (the receiver's port takes one line a cycle)."""
+    problems = []
+    intervals: dict[int, dict[int, list]] = {}        # interval -> core -> instructions
+    seen = [0] * max(program.cores, 1)
+    for ins in program.code:
+        if isinstance(ins, Barrier):
+            seen[ins.core] += 1
+            continue
+        intervals.setdefault(seen[ins.core], {}).setdefault(ins.core, []).append(ins)
+    for k, by_core in sorted(intervals.items()):
+        senders: dict[int, set] = {}
+        for c, code in by_core.items():
+            for ins in code:
+                if isinstance(ins, Xfer):
+                    for r in range(program.cores):
+                        if r != c and ins.to >> r & 1:
+                            senders.setdefault(r, set()).add(c)
+        for r, who in sorted(senders.items()):
+            if len(who) > 1:
+                problems.append(f"cores {sorted(who)} send words to core {r} between the "
+                                f"same barriers (one sender a receiver)")
+            busy = [i for i in by_core.get(r, []) if not isinstance(i, (Xfer, Halt))]
+            if busy:
+                problems.append(f"core {r} runs {busy[0].MNEMONIC} between the barriers "
+                                "where it receives an xfer (its memories' write ports "
+                                "are the link's then)")
+    return problems
+
+
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
     """Why ``program`` cannot run on a core of ``cfg`` (empty when it can)."""
     problems = []
     if program.cores > cfg.cores:
         problems.append(f"program uses {program.cores} cores, the design has {cfg.cores}")
     transfers = [i for i in program.code if type(i) in TRANSFER_INSTRUCTIONS]
-    if transfers:       # the controller would take an unknown opcode for a halt
+    if transfers and not cfg.per_core_memories:
+        # the controller would take an unknown opcode for a halt
         problems.append(f"program has {len(transfers)} {transfers[0].MNEMONIC} "
                         "instruction(s) (per-core memories' transfers): the generated "
                         "RTL's cores share their memories and do not execute them")
+    elif transfers:
+        problems += transfer_problems(program)
     if len(program.buffers) >= 1 << cfg.buffer_bits:
         problems.append(f"{len(program.buffers)} buffers, the descriptor table holds "
                         f"{(1 << cfg.buffer_bits) - 1}")
