@@ -213,12 +213,16 @@ def data_memory_mapping(spec_text: str, folder) -> dict[str, tuple[int, str]]:
     mapping (:func:`fixar_gen.hw.memory_map.map_memories`)."""
     from fixar_gen import load_spec
     from fixar_gen.hw.memory_map import map_memories, mapping_class
-    from fixar_gen.hw.session import elaborated, verilog_of
+    from fixar_gen.hw.session import elaborated
+    from fixar_gen.hw.verilate import emit_verilog
     path = folder / "spec.yaml"
     path.write_text(spec_text)
     cfg = config_for(load_spec(path), per_core_memories=True)
     block = elaborated(cfg)
-    mapped = map_memories(verilog_of(cfg), cfg.name, folder / "yosys")
+    # (as `fixar generate` writes it: registers without initial values, which would
+    # keep Yosys from taking a read's address register into a block RAM)
+    mapped = map_memories(emit_verilog(block, cfg.name, initialize_registers=False),
+                          cfg.name, folder / "yosys")
     out = {}
     for net in block.logic_subset("m@"):
         mem = net.op_param[1]
