@@ -492,15 +492,13 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     raddr = ports["host_mem_raddr"]
     if cfg.per_core_memories:
         # each core its copy (one line port), its descriptor and slot tables; the host
-        # writes every copy and reads the copy its read address names; each copy's
-        # memories without a line port take, beside their own core's and the host's
-        # ports, a write port per lane for each other core's link
-        incoming = (cfg.cores - 1) * cfg.lanes
+        # writes every copy and reads the copy its read address names; the other
+        # cores' links write through the core's own write ports (its lanes'), which
+        # are idle while it receives: a copy has a one-core design's ports
         sets = []
         for c in range(cfg.cores):
             prefix = cfg.memory_prefix(c)
-            data = _data_memories(cfg, prefix, 1, reads_per_core + 1,
-                                  writes_per_core + incoming + 1)
+            data = _data_memories(cfg, prefix, 1, reads_per_core + 1, writes_per_core + 1)
             desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name=f"{prefix}mem_desc",
                                   asynchronous=True, max_read_ports=len(OPERAND_SLOTS),
                                   max_write_ports=1)
@@ -543,24 +541,25 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     arrived = [pyrtl.WireVector(1, f"core{c}_barrier_arrived") for c in range(cfg.cores)]
     masks = [pyrtl.WireVector(16, f"core{c}_barrier_mask") for c in range(cfg.cores)]
     done, cycles, sats, links = [], [], [], []
+    # what the other cores' links write into each core's copy (driven below)
+    incoming = [_link_wires(cfg, Scope(f"core{c}_link_in")) if cfg.per_core_memories and
+                cfg.cores > 1 else None for c in range(cfg.cores)]
     for c in range(cfg.cores):
         release = _barrier_release(c, cfg.cores, arrived, masks)
         out = _core(cfg, c, Scope(f"core{c}"), ports, sets[c], arrived[c], masks[c], release,
-                    pe_generator, lane_generator)
+                    pe_generator, lane_generator, incoming[c])
         done.append(out["done"])
         cycles.append(out["cycles"])
         sats.append(out["sat_read"])
         links.append(out.get("link"))
 
     # the links: each sender's words, through its registers, into every other core's
-    # copy (written while that core waits at the barrier: its port is free)
-    if cfg.per_core_memories:
-        for r in range(cfg.cores):
-            for c in range(cfg.cores):
-                if c != r:
-                    link = links[c]
-                    sets[r].data.write_lanes(0, link["mem"], link["addresses"],
-                                             link["values"], link["enables"][r])
+    # copy (written while that core waits at the barrier: its write ports are free; one
+    # sender at a time, hw.design.transfer_problems)
+    for r, wires in enumerate(incoming):
+        if wires is not None:
+            _drive_link_in(wires, [(links[c], links[c]["enables"][r])
+                                   for c in range(cfg.cores) if c != r])
     for m in sets[:cfg.copies]:
         m.data.finish()
     all_done = done[0]
@@ -638,7 +637,7 @@ def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
 
 def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
           arrived_out, mask_out, release, pe_generator: PEGenerator,
-          lane_generator) -> dict:
+          lane_generator, link_in: dict | None = None) -> dict:
     W, A = cfg.word, cfg.addr_bits
     # the data memories' line port this core's units use: its own on shared memories,
     # its copy's one with per-core memories
@@ -1056,6 +1055,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         named(delay(copy_issue & is_xfer, 1 + WORD_REGISTERS, s("xfer_q_d{k}")),
               s("xfer_write"))
     own_copy = copy_write if xfer_write is None else copy_write & ~xfer_write
+    if link_in is not None:
+        # another core's xfer: its line, in the cycles its link writes this copy, on
+        # the lanes' write port (lane 0's enable is on in every line)
+        receiving = link_in["enables"][0]
+        write_mem = pyrtl.select(receiving, link_in["mem"], write_mem)
     d_addresses, d_values, d_enables = [], [], []
     for v, (unit, (copy_dst, rd_a_w, wa_d, active_w)) in enumerate(zip(units, lane_addr_d)):
         address = pyrtl.select(copy_write, copy_dst, wa_d)
@@ -1065,6 +1069,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             address = pyrtl.select(range_w, range_at_w, address)
             value = pyrtl.select(range_w, range_min, value)
             enable = range_w | enable
+        if link_in is not None:
+            address = pyrtl.select(receiving, link_in["addresses"][v], address)
+            value = pyrtl.select(receiving, link_in["values"][v], value)
+            enable = enable | link_in["enables"][v]
         d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
@@ -1210,6 +1218,35 @@ def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int) -
                                     s(f"to{r}_lane{v}_d{{k}}")), s(f"to{r}_lane{v}"))
                         for v, (_, _, active) in enumerate(lanes)])
     return {"mem": mem, "addresses": addresses, "values": values, "enables": enables}
+
+
+def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
+    """The words the links write into one core's copy: memory id, and per lane an
+    address, a word and an enable (wires, driven by :func:`_drive_link_in`)."""
+    L = cfg.lanes
+    return {"mem": pyrtl.WireVector(MEMORY_ID_BITS, s("mem")),
+            "addresses": [pyrtl.WireVector(cfg.addr_bits, s(f"lane{v}_address"))
+                          for v in range(L)],
+            "values": [pyrtl.WireVector(cfg.word, s(f"lane{v}_word")) for v in range(L)],
+            "enables": [pyrtl.WireVector(1, s(f"lane{v}_enable")) for v in range(L)]}
+
+
+def _drive_link_in(wires: dict, senders) -> None:
+    """Drive a core's incoming link ``wires`` from ``senders`` ((link, its enables into
+    this core) each; one writes at a time): an AND-OR of their lines."""
+    def pick(values, bits):
+        if len(values) == 1:
+            return _z(values[0][0], bits)
+        return pyrtl.tree_reduce(lambda a, b: a | b,
+                                 [pyrtl.select(en[0], _z(x, bits), pyrtl.Const(0, bits))
+                                  for x, en in values])
+    wires["mem"] <<= pick([(link["mem"], en) for link, en in senders], MEMORY_ID_BITS)
+    for v in range(len(wires["enables"])):
+        wires["addresses"][v] <<= pick([(link["addresses"][v], en) for link, en in senders],
+                                       wires["addresses"][v].bitwidth)
+        wires["values"][v] <<= pick([(link["values"][v], en) for link, en in senders],
+                                    wires["values"][v].bitwidth)
+        wires["enables"][v] <<= _any_bits([en[v] for _, en in senders])
 
 
 #: the element loop's operands that may be read in a phase before a step's issue (the

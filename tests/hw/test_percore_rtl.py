@@ -82,6 +82,34 @@ def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
     _random_programs([(1, 1, 2), (2, 2, 3), (1, 1, 1)], data)
 
 
+@pytest.mark.tools
+def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
+    """The same on the design's Verilog in Verilator, through the host ports (the
+    host's writes into every copy, each read naming its copy)."""
+    from fixar_gen.hw.drivers import VerilatorDriver
+    from fixar_gen.hw.session import verilog_of
+    from fixar_gen.hw.verilate import VerilatorModel
+    spec = small_spec(3, 2, 2)
+    cfg = dataclasses.replace(small_config(spec), per_core_memories=True, slot_bits=6,
+                              imem_bits=7)
+    model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
+    machine = HardwareMachine(cfg, VerilatorDriver(cfg, model.start()))
+    try:
+        @settings(max_examples=30, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def check(data):
+            case = with_readback(data.draw(programs(spec, max_instructions=4)))
+            (moved,) = insert_all([case.program])
+            case = dataclasses.replace(case, program=moved)
+            diff = check_program(case, machine)
+            assert diff is None, f"{diff}\n{case.listing()}"
+        check()
+        assert check_program(_handoff(True), machine) is None
+    finally:
+        machine.driver.close()
+
+
 def _handoff(with_xfer: bool) -> Case:
     """Core 0 computes y = x + x; core 1 stores y (after a barrier), with or without the
     xfer that brings y into core 1's copy."""
