@@ -639,7 +639,8 @@ class DataMemories:
                    for j in range(banks.banks)]
         return address, second, words, enables
 
-    def _grants(self, m: str, p: int, cores: list, halves: bool) -> dict:
+    @staticmethod
+    def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "") -> dict:
         """Who line port ``p`` of memory ``m`` serves, from the core requests that can
         name it (in order): ``first`` (per request: it asks and no earlier one does),
         ``busy`` (one asks; else the host is served), and on a memory with ``halves``
@@ -650,7 +651,7 @@ class DataMemories:
         the first's second start is its own).  Each is a function of the requests' asks
         alone (OR trees rather than chains); when every request says what it asks next
         (:meth:`_LineRead.asking_next`), they are computed from that a cycle ahead and
-        registered (``mem_<m>_p<p>_grant_*``), so that the banks' addresses only
+        registered (``<prefix>mem_<m>_p<p>_grant_*``), so that the banks' addresses only
         choose.  (Every registered signal is 0 when nothing asks: their reset is that of
         the asks.)"""
         def decide(here):
@@ -673,7 +674,7 @@ class DataMemories:
                                             else r.gated_next[m] for r in cores])
 
         def register(wire, name):
-            reg = pyrtl.Register(1, name=f"{self.prefix}mem_{m}_p{p}_grant_{name}")
+            reg = pyrtl.Register(1, name=f"{prefix}mem_{m}_p{p}_grant_{name}")
             reg.next <<= wire
             return reg
 
@@ -707,7 +708,7 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        grant = self._grants(m, p, cores, banks.halves)
+        grant = self._grants(m, p, cores, banks.halves, self.prefix)
         first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word
