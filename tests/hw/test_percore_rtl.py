@@ -283,3 +283,29 @@ def test_every_memory_of_a_two_core_per_core_design_above_2_kbit_is_block_ram(tm
     assert bad == {f"core{k}_mem_smem": FLIP_FLOPS for k in range(2)}
     banked = [name for name in mapping if "_bank" in name]
     assert len(banked) == 2 * 22 and all(mapping[n][1] == BLOCK_RAM for n in banked)
+
+
+@pytest.mark.slow       # pendulum's design on PyRTL (about 4 minutes)
+def test_pendulums_actions_on_per_core_memories_identical():
+    """examples/pendulum.yaml (two cores of 4 x 4) on per-core memories: its greedy and
+    exploring actions at batch 1 (the programs with their transfers, 4 xfer each,
+    compiled with the training programs) equal golden's, each run's cycles the cycle
+    model's (951 and 1,025 on 2026-12-06).  Its training step (about 138,000 cycles)
+    is not run on PyRTL here."""
+    from fixar_gen import load_spec
+
+    from ..conftest import EXAMPLES
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    golden, hw = open_core(spec, "golden"), PerCoreHardwareCore(spec)
+    params = random_params(spec, seed=1)
+    golden.load_params(params)
+    hw.load_params(params)
+    states = uniform_batch(spec, golden.formats, np.random.default_rng(0), size=2).states
+    for explore in (False, True):
+        program = hw.program("explore" if explore else "infer", 1)
+        assert transfers_of(program).instructions
+        for k in range(2):
+            np.testing.assert_array_equal(
+                hw.infer("actor", states[k:k + 1], explore=explore),
+                golden.infer("actor", states[k:k + 1], explore=explore))
+            assert hw.stats.cycles == hw.machine.modeled_cycles(program)
