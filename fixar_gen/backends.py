@@ -28,7 +28,7 @@ import numpy as np
 
 from . import algorithms
 from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
-                       monitor_names, nets, network_spec, param_cols, param_names,
+                       compile_programs, machine_runs, monitor_names, nets, network_spec, param_cols, param_names,
                        optimizer_state_suffixes)
 from .engine import ENGINES, EngineMachine
 from .golden import PRNG_LANES, GoldenMachine, RunStats, seed_lanes
@@ -383,6 +383,34 @@ def precision_from_dict(data: dict) -> Precision:
     return Precision(data["mode"], formats)
 
 
+class TransferPrograms:
+    """A Core's programs for per-core memories: compiled with their transfers, the
+    programs that run together compiled together -- the spec's training programs at
+    its batch and the inference programs at batch 1, with any other (phase, batch) the
+    host asks for (the whole set compiled again then, so that the state's transfers
+    serve every program of it)."""
+
+    def _transfer_runs(self) -> list[tuple[str, int]]:
+        if not hasattr(self, "_runs"):
+            self._runs = [(p, b or self.spec.algorithm.batch_size)
+                          for p, b in machine_runs(self.spec)]
+        return self._runs
+
+    def program(self, phase: str, batch: int) -> Program:
+        key = (phase, batch, self.precision)
+        if key not in self._programs:
+            runs = self._transfer_runs()
+            if (phase, batch) not in runs:
+                runs.append((phase, batch))
+            programs = compile_programs(self.spec, runs, self.precision,
+                                        per_core_memories=True)
+            for (p, b), program in zip(runs, programs):
+                self._programs[(p, b, self.precision)] = program
+            for program in programs:
+                self._ensure(program)
+        return self._programs[key]
+
+
 class GoldenCore(Core):
     """The bit-exact numpy reference backend.  ``engine="compiled"`` (the default) runs
     each program as a compiled plan of exact kernels (:mod:`fixar_gen.engine`;
@@ -419,7 +447,9 @@ class GoldenCore(Core):
 class HardwareCore(Core):
     """The generated RTL of the spec's core, simulated (``pyrtl``: PyRTL
     FastSimulation; ``verilator``: the Verilog compiled by Verilator).  The host side
-    (:mod:`fixar_gen.hw.host`) places buffers and loads programs; the core runs them."""
+    (:mod:`fixar_gen.hw.host`) places buffers and loads programs; the core runs them.
+    A design with per-core memories runs the programs with their transfers
+    (:class:`PerCoreHardwareCore`)."""
 
     def __init__(self, spec: Spec, precision: Precision = Precision(),
                  backend: str = "pyrtl", machine=None):
@@ -444,6 +474,19 @@ class HardwareCore(Core):
 
     def close(self) -> None:
         self.machine.driver.close()
+
+
+class PerCoreHardwareCore(TransferPrograms, HardwareCore):
+    """:class:`HardwareCore` on the spec's design with per-core memories
+    (``CoreConfig.per_core_memories``): each core its copy of the memories, the
+    programs compiled with their transfers (:class:`TransferPrograms`)."""
+
+    def __init__(self, spec: Spec, precision: Precision = Precision(),
+                 backend: str = "pyrtl", machine=None):
+        from .hw.session import open_machine, simulation_config
+        super().__init__(spec, precision, backend, machine or open_machine(
+            spec, backend, simulation_config(spec, per_core_memories=True)))
+        self.backend = f"{backend}-per-core"
 
 
 def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precision(),

@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hex", action="store_true", help="print the encoded instruction words")
     p.add_argument("--per-core-memories", action="store_true",
                    help="with the transfers (xfer) per-core memories need, compiled with the "
-                   "programs the machine runs beside it; the RTL does not execute them yet")
+                   "programs the machine runs beside it (a design with per-core memories runs them)")
     p.add_argument("--placement", action="store_true", help="print where each buffer lives: "
                    "per memory its width, words and bits, per buffer its memory, offset, "
                    "words, live range (instructions), kind")

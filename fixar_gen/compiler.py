@@ -627,7 +627,8 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     ``per_core_memories``: with the transfers (``xfer``) a machine whose cores each
     have their own memories needs (:mod:`fixar_gen.transfers`), for this program run
     alone; programs that run together on one machine are compiled together by
-    :func:`compile_programs`.  The generated RTL does not execute them yet."""
+    :func:`compile_programs`.  A generated design with per-core memories
+    (``CoreConfig.per_core_memories``) executes them."""
     if per_core_memories:
         return compile_programs(spec, [(phase, batch)], precision, policy,
                                 per_core_memories=True, layout=layout)[0]

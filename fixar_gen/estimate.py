@@ -24,7 +24,6 @@ from .numerics import FixedFormat
 from .perf import schedule
 from .resources import LABELS, RESOURCES, estimate_resources
 from .spec import Spec
-from .transfers import XFER_LATENCY, with_transfers
 from .workload import workload
 
 MACS_PER_PE = {"fxp32": 1, "fxp16": 2}
@@ -149,9 +148,9 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
     """The same programs on the generated RTL's own cycle model (what `fixar generate`
     builds today; its simulated cycles equal this exactly); the training programs under
     ``policy`` (default: the spec's).  ``per_core_memories``: the programs with their
-    transfers (:func:`fixar_gen.compiler.compile_programs`), each ``xfer`` charged by
-    :func:`fixar_gen.transfers.xfer_cycles` at a line of C words a cycle -- a model of
-    hardware not built yet (the RTL refuses ``xfer``)."""
+    transfers (:func:`fixar_gen.compiler.compile_programs`), each ``xfer`` charged as
+    the RTL's per-core memories run it (:func:`fixar_gen.hw.core.execution_cycles`:
+    :func:`fixar_gen.transfers.xfer_cycles` at a line of the lanes' words a cycle)."""
     from .hw.core import CoreConfig
     from .hw.design import pe_widths
     from .hw.host import RTL_TIMING, rtl_execution
@@ -162,10 +161,7 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
     batch = spec.algorithm.batch_size
 
     def rtl_schedule(program):
-        execution = rtl_execution(cfg, program)
-        if per_core_memories:
-            execution = with_transfers(execution, hw.cols, XFER_LATENCY)
-        return schedule_with(program, hw.cores, execution, RTL_TIMING)
+        return schedule_with(program, hw.cores, rtl_execution(cfg, program), RTL_TIMING)
 
     if per_core_memories:       # the programs that share the machine, compiled together
         runs = machine_runs(spec)

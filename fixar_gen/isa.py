@@ -203,7 +203,8 @@ class Xfer(Instruction):
     (the words keep their addresses). It runs between two barriers, while the
     receivers are idle; on memories shared by the cores it moves nothing. The compiler
     emits it only when asked for per-core memories (fixar_gen/transfers.py); the
-    generated RTL does not execute it yet."""
+    generated RTL executes it on a design with per-core memories (each line through
+    the link's registers into the receivers' copies) and refuses it on shared ones."""
 
     OPCODE: ClassVar[int] = 8
     MNEMONIC: ClassVar[str] = "xfer"
@@ -216,8 +217,8 @@ class Xfer(Instruction):
 #: the instructions the generated RTL's controllers execute (fixar_gen/hw/core.py)
 INSTRUCTIONS: tuple[type[Instruction], ...] = (Load, Store, MatMul, Drain, Vector, Barrier,
                                                Halt)
-#: the instructions of per-core memories, which the generated RTL does not execute yet
-#: (``hw.design.hardware_limits`` refuses a program that has one)
+#: the instructions of per-core memories, which only a design with per-core memories
+#: decodes (``hw.design.hardware_limits`` refuses a program that has one on another)
 TRANSFER_INSTRUCTIONS: tuple[type[Instruction], ...] = (Xfer,)
 #: the whole instruction set: what encode, decode, the assembly and docs/isa.md know
 ALL_INSTRUCTIONS = INSTRUCTIONS + TRANSFER_INSTRUCTIONS

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import exact as X
-from .backends import GoldenCore
-from .compiler import Precision, compile_programs, machine_runs
+from .backends import GoldenCore, TransferPrograms
+from .compiler import Precision
 from .core_traffic import regions
 from .golden import GoldenError, GoldenMachine
 from .isa import Barrier, Halt, Program, Xfer
@@ -153,30 +153,13 @@ class PerCoreMachine:
         held |= ins.to & self.all
 
 
-class PerCoreCore(GoldenCore):
+class PerCoreCore(TransferPrograms, GoldenCore):
     """The golden backend on :class:`PerCoreMachine`, running programs compiled with
-    their transfers (``compile_programs(..., per_core_memories=True)``).  The programs
-    that run together are compiled together: the spec's training programs at its batch
-    and the inference programs at batch 1, with any other (phase, batch) the host asks
-    for (the whole set compiled again then, so that the state's transfers serve every
-    program of it)."""
+    their transfers (``compile_programs(..., per_core_memories=True)``; the programs
+    that run together compiled together: :class:`fixar_gen.backends.TransferPrograms`)."""
 
     backend = "golden-per-core"
 
     def __init__(self, spec: Spec, precision: Precision = Precision()):
         super().__init__(spec, precision, engine="interpreter")
         self.machine = PerCoreMachine(spec.hardware.cores, spec.numerics.overflow)
-        self._runs = [(p, b or spec.algorithm.batch_size) for p, b in machine_runs(spec)]
-
-    def program(self, phase: str, batch: int) -> Program:
-        key = (phase, batch, self.precision)
-        if key not in self._programs:
-            if (phase, batch) not in self._runs:
-                self._runs.append((phase, batch))
-            programs = compile_programs(self.spec, self._runs, self.precision,
-                                        per_core_memories=True)
-            for (p, b), program in zip(self._runs, programs):
-                self._programs[(p, b, self.precision)] = program
-            for program in programs:
-                self._ensure(program)
-        return self._programs[key]

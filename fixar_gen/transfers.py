@@ -25,6 +25,9 @@ operand rules) and inserts the transfers:
   of the program wrote is not served (the compiler does not emit one;
   :class:`fixar_gen.percore.PerCoreMachine` refuses it).
 
+On three or more cores the senders of one barrier point take turns, a barrier group
+between them, so that no receiver takes two senders' lines at once.
+
 Regions are whole rows x column ranges: per sender, buffer and set of receivers, the
 words in runs along each row, rows with the same runs merged into one instruction.
 The cover is exact: no word moves that no receiver needs.
@@ -40,14 +43,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core_traffic import PERSISTENT_KINDS, regions
-from .isa import Barrier, Halt, Instruction, Program, Range, Xfer
+from .isa import Barrier, Halt, Instruction, Program, Range, Store, Xfer
 from .placement import place
 
 #: the interval index of the transfers at a program's end (after its last barrier)
 END = -1
-#: cycles from an ``xfer``'s last line read to its last word written in the receiver
-#: (modeled, for hardware not built yet): the sender's synchronous read, two registers
-#: on the link across the SLR boundary, the receiver's write
+#: cycles from an ``xfer``'s last line read to its last word written in the receiver:
+#: the sender's synchronous read and its word register, two registers on the link
+#: across the SLR boundary (:func:`fixar_gen.hw.core._link`), the receiver's write
 XFER_LATENCY = 4
 
 
@@ -222,6 +225,19 @@ def _xfers(pushes: dict[tuple[int, int], np.ndarray]) -> list[Instruction]:
     return out
 
 
+def _one_sender_at_a_time(xfers: list[Instruction], cores: int) -> list[Instruction]:
+    """``xfers`` of one barrier point as they run: on two cores together (each core's
+    memories take the other's lines), on three or more one sender at a time, a barrier
+    group between senders (two senders could push to one receiver, whose write port
+    takes one line a cycle: ``hw.design.transfer_problems``)."""
+    if cores < 3:
+        return xfers
+    out: list[Instruction] = []
+    for k, sender in enumerate(sorted({x.core for x in xfers})):
+        out += (_barrier(cores) if k else []) + [x for x in xfers if x.core == sender]
+    return out
+
+
 def _barrier(cores: int) -> list[Instruction]:
     mask = (1 << cores) - 1
     return [Barrier(core=c, mask=mask) for c in range(cores)]
@@ -238,8 +254,8 @@ def insert(program: Program, readers: dict[str, np.ndarray],
     if not pushes:
         return program
     _, after = _barrier_points(program)
-    inserts = {after[k]: _xfers(p) + _barrier(program.cores)
-               for k, p in pushes.items() if k != END}
+    inserts = {after[k]: _one_sender_at_a_time(_xfers(p), program.cores)
+               + _barrier(program.cores) for k, p in pushes.items() if k != END}
     code = list(program.code)
     end = next((pc for pc, i in enumerate(code) if isinstance(i, Halt)), len(code))
     new: list[Instruction] = []
@@ -247,11 +263,12 @@ def insert(program: Program, readers: dict[str, np.ndarray],
         if pc == end and END in pushes:
             if not (new and isinstance(new[-1], Barrier)):
                 new += _barrier(program.cores)
-            new += _xfers(pushes[END])
+            new += _one_sender_at_a_time(_xfers(pushes[END]), program.cores)
         new += inserts.get(pc, [])
         new.append(ins)
     if end == len(code) and END in pushes:
-        new += _barrier(program.cores) + _xfers(pushes[END])
+        new += _barrier(program.cores) + _one_sender_at_a_time(_xfers(pushes[END]),
+                                                               program.cores)
     out = dataclasses.replace(program, code=tuple(new), placement=None)
     if program.placement is not None:
         out = dataclasses.replace(out, placement=place(out, acc_half=acc_half))
@@ -271,12 +288,30 @@ def xfer_cycles(ins: Xfer, line_words: int, latency: int) -> int:
     return ins.rows.count * math.ceil(ins.cols.count / line_words) + latency
 
 
-def with_transfers(execution, line_words: int, latency: int):
-    """A cycle rule (instruction -> (unit, cycles), as ``perf.schedule_with`` takes) that
-    charges ``xfer`` by :func:`xfer_cycles` to the "sync" unit, the rest by
-    ``execution``."""
-    def rule(ins):
-        if isinstance(ins, Xfer):
-            return "sync", xfer_cycles(ins, line_words, latency)
-        return execution(ins)
-    return rule
+def last_writers(program: Program) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per-core memories, the host's reads: (per buffer index, per slot index) the core
+    whose copy holds each word's value after a run of ``program`` -- the core that
+    wrote it last (an instruction's region, :func:`fixar_gen.core_traffic.regions`; a
+    ``store``'s slot words), -1 where the program writes nothing (the word is as the
+    host and the earlier runs left it).  ``xfer`` adds copies, never removes the
+    writer's."""
+    buffers: dict[int, np.ndarray] = {}
+    slots: dict[int, np.ndarray] = {}
+    for ins in program.code:
+        if isinstance(ins, Halt):
+            continue
+        if isinstance(ins, Store):
+            slot = program.slots[ins.slot]
+            if ins.slot not in slots:
+                slots[ins.slot] = np.full((slot.rows, slot.cols), -1, np.int8)
+            slots[ins.slot][ins.rows.slice,
+                            ins.dst_col:ins.dst_col + ins.cols.count] = ins.core
+            continue
+        if isinstance(ins, (Barrier, Xfer)):
+            continue
+        for buf, rows, cols in regions(ins, program)[1]:
+            if buf not in buffers:
+                b = program.buffers[buf]
+                buffers[buf] = np.full((b.rows, b.cols), -1, np.int8)
+            buffers[buf][rows, cols] = ins.core
+    return buffers, slots

@@ -251,22 +251,26 @@ def _window(rows0: int, cols0: int, rows1: int, cols1: int) -> Program:
                                  to=1)] + both)
 
 
-def test_the_rtl_cycle_rule_charges_a_line_of_c_words_a_cycle():
-    """Each xfer: rows x ceil(cols / C) lines + the link latency, on its sender's
-    timeline; the two cores push at once (the window lasts as the longer).  Catches a
-    rule that charges words instead of lines, or serialises the senders."""
+def test_the_rtl_cycle_rule_charges_a_line_of_lanes_words_a_cycle():
+    """Each xfer: rows x ceil(cols / L) lines (L the lanes: the element loop's line) +
+    the link latency, on its sender's timeline; the two cores push at once (the window
+    lasts as the longer).  Catches a rule that charges words instead of lines, or
+    serialises the senders.  tests/hw/test_percore_rtl.py checks it against the RTL."""
     from fixar_gen.hw.core import execution_cycles
     from fixar_gen.hw.host import RTL_TIMING
     from fixar_gen.perf import schedule_with
-    from fixar_gen.transfers import XFER_LATENCY, with_transfers, xfer_cycles
-    C = 4
-    rule = with_transfers(lambda i: execution_cycles(i, 4, C), C, XFER_LATENCY)
+    from fixar_gen.transfers import XFER_LATENCY, xfer_cycles
+    L = 4
+
+    def rule(i):
+        return execution_cycles(i, 4, 2, L)
 
     def total(*shape):
         return schedule_with(_window(*shape), 2, rule, RTL_TIMING).total_cycles
 
-    assert xfer_cycles(Xfer(rows=Range(0, 3), cols=Range(0, 9)), C, XFER_LATENCY) == \
+    assert xfer_cycles(Xfer(rows=Range(0, 3), cols=Range(0, 9)), L, XFER_LATENCY) == \
         3 * 3 + XFER_LATENCY
+    assert rule(Xfer(rows=Range(0, 3), cols=Range(0, 9))) == ("sync", 3 * 3 + XFER_LATENCY)
     assert total(4, 3, 1, 1) - total(1, 3, 1, 1) == 3            # three more lines
     assert total(1, 3, 1, 1) == total(1, 4, 1, 1) < total(1, 5, 1, 1)   # whole lines
     assert total(2, 3, 2, 3) == total(2, 3, 1, 1)                # the senders overlap

@@ -113,7 +113,8 @@ import pyrtl
 
 from .. import isa, ops
 from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
-                   Load, MatMul, Store, Vector)
+                   Load, MatMul, Store, Vector, Xfer)
+from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, delay, named, resize
@@ -136,9 +137,9 @@ ISSUE_CYCLES = 2 + PRODUCT_REGISTERS
 #: after each, since ``amem``'s words come through its banks' rotation (or gather)
 WORD_REGISTERS = 1
 
-# controller states
+# controller states (XFER_WAIT: per-core memories only, an xfer's link draining)
 IDLE, FETCH, DECODE, PRODUCT, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, \
-    BARRIER, BARRIER_OUT, HALT, DONE = range(15)
+    BARRIER, BARRIER_OUT, HALT, DONE, XFER_WAIT = range(16)
 STATE_BITS = 4
 
 OPERAND_SLOTS = ("dst", "a", "b", "c", "e")
@@ -150,6 +151,20 @@ SLOT_FIELDS = {
     Drain: {"dst": "dst", "a": "acc", "b": "bias", "c": "slope"},
     Vector: {"dst": "dst", "a": "a", "b": "b", "c": "c", "e": "e"},
 }
+#: per-core memories: the buffer an ``xfer`` sends, in the dst slot (read and written at
+#: the same addresses, as a store's source)
+XFER_FIELDS = {Xfer: {"dst": "buf"}}
+
+
+def decoded_instructions(cfg: "CoreConfig") -> tuple[type[Instruction], ...]:
+    """The instructions the controllers of ``cfg`` decode (``xfer`` with per-core
+    memories; any other opcode is taken for a halt)."""
+    return isa.INSTRUCTIONS + (isa.TRANSFER_INSTRUCTIONS if cfg.per_core_memories else ())
+
+
+def operand_fields(cfg: "CoreConfig") -> dict:
+    """Which field of each decoded instruction fills each operand slot."""
+    return {**SLOT_FIELDS, **(XFER_FIELDS if cfg.per_core_memories else {})}
 
 
 def _span(cls, name: str) -> tuple[int, int]:
@@ -189,6 +204,12 @@ class CoreConfig:
     #: the data memories (one per memory of the placement, in MEMORIES order); empty:
     #: every memory ``word`` bits x ``2^addr_bits`` words
     memories: tuple[MemoryShape, ...] = ()
+    #: each core its own copy of the data memories (one line port per bank: a one-core
+    #: design's), its own descriptor and slot tables, and ``xfer`` executed (the
+    #: sender's element loop reading its copy, the words written through the link's
+    #: registers into the receivers' copies); off: one set of memories shared by the
+    #: cores (a line port per core), ``xfer`` refused
+    per_core_memories: bool = False
 
     @property
     def data_memories(self) -> tuple[MemoryShape, ...]:
@@ -227,18 +248,29 @@ class CoreConfig:
             return 2 * self.acc_half
         return None
 
-    def locate(self, name: str, offset: int) -> tuple[str, int]:
-        """(MemBlock name, address) of word ``offset`` of data memory ``name``."""
+    def locate(self, name: str, offset: int, core: int = 0) -> tuple[str, int]:
+        """(MemBlock name, address) of word ``offset`` of data memory ``name`` (in core
+        ``core``'s copy, with per-core memories)."""
         shape = self.memory(name)
         banks = self.memory_banks(name)
-        if banks:
-            return locate_banked(shape, banks, offset)
-        return shape.locate(offset)
+        block, at = locate_banked(shape, banks, offset) if banks else shape.locate(offset)
+        return self.memory_prefix(core) + block, at
+
+    def memory_prefix(self, core: int) -> str:
+        """What the MemBlock names of core ``core``'s copy of the data memories start
+        with (nothing: the shared memories)."""
+        return f"core{core}_" if self.per_core_memories else ""
+
+    @property
+    def copies(self) -> int:
+        """Copies of the data memories: one per core, or one shared."""
+        return self.cores if self.per_core_memories else 1
 
     @property
     def hostmap(self) -> HostMap:
         return HostMap(self.name, self.cores, self.word, self.addr_bits, self.imem_bits,
-                       self.buffer_bits, self.slot_bits)
+                       self.buffer_bits, self.slot_bits,
+                       per_core=self.per_core_memories and self.cores > 1)
 
 
 def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
@@ -311,6 +343,9 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
         return "sync", 1
     if isinstance(instr, Halt):
         return "issue", 1
+    if isinstance(instr, Xfer):
+        # (per-core memories) a line of ``lanes`` words a cycle, then the link's latency
+        return "sync", xfer_cycles(instr, lanes, XFER_LATENCY)
     steps = instr.rows.count * math.ceil(instr.cols.count / lanes)
     if isinstance(instr, (Load, Store)):
         return "dma", steps
@@ -426,57 +461,108 @@ def build_core(cfg: CoreConfig, pe_generator: PEGenerator = pe_generator_default
     return block
 
 
+def _data_memories(cfg: CoreConfig, prefix: str, line_ports: int, read_ports: int,
+                   write_ports: int) -> DataMemories:
+    """One set of the data memories: shared by the cores (``line_ports`` = cores) or
+    one core's copy (one line port)."""
+    return DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
+                        read_ports=read_ports, write_ports=write_ports,
+                        banks={m: cfg.memory_banks(m) for m in MEMORIES
+                               if cfg.memory_banks(m)},
+                        line_ports=line_ports, halves=PAIRED_MEMORIES,
+                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows},
+                        # (amem's lines are read by the lanes and the matrix unit's 2R
+                        # words only: the rest of its rotation would have no reader)
+                        line_words={ACTIVATION_MEMORY: max(cfg.lanes, 2 * cfg.rows)},
+                        prefix=prefix)
+
+
 def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                lane_generator=V.vector_unit) -> None:
     hm = cfg.hostmap
     ports = {name: pyrtl.Input(bits, name) if way == "in" else pyrtl.Output(bits, name)
              for name, (bits, way) in hm.ports().items()}
     reads_per_core, writes_per_core = scratchpad_ports(cfg)
-    data = DataMemories(cfg.data_memories, cfg.word, cfg.addr_bits,
-                        read_ports=reads_per_core * cfg.cores + 1,
-                        write_ports=writes_per_core * cfg.cores + 1,
-                        banks={m: cfg.memory_banks(m) for m in MEMORIES
-                               if cfg.memory_banks(m)},
-                        line_ports=cfg.cores, halves=PAIRED_MEMORIES,
-                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows},
-                        # (amem's lines are read by the lanes and the matrix unit's 2R
-                        # words only: the rest of its rotation would have no reader)
-                        line_words={ACTIVATION_MEMORY: max(cfg.lanes, 2 * cfg.rows)})
     dbits, sbits = width(hm.desc_fields), width(hm.slot_fields)
-    desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
-                          max_read_ports=len(OPERAND_SLOTS) * cfg.cores, max_write_ports=1)
-    slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name="mem_slot", asynchronous=True,
-                          max_read_ports=cfg.cores, max_write_ports=1)
-    # the host's data address: the memory id above the offset
     A = cfg.addr_bits
-    # (on a banked memory through core 0's line ports, when no core asks for them: the
-    # cores are idle while the host reads or writes)
-    data.write_lanes(0, ports["host_mem_addr"][A:], [ports["host_mem_addr"][:A]],
-                     [ports["host_mem_wdata"]], [ports["host_mem_we"]], host=True)
-    # the host's read is synchronous too: host_mem_rdata is the word at the address
-    # host_mem_raddr held in the previous cycle
-    ports["host_mem_rdata"] <<= data.read_lanes(
-        0, ports["host_mem_raddr"][A:], [ports["host_mem_raddr"][:A]], pyrtl.Const(0, 1),
-        pyrtl.Const(1, 1), ["host_mem_raddr_q"], host=True)[0]
-    desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_desc_wdata"],
-                                                                  ports["host_desc_we"])
-    slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(ports["host_slot_wdata"],
-                                                                  ports["host_slot_we"])
-    mems = _Memories(data, desc, slot)
+    D = hm.data_addr_bits
+    # the host's data address: the memory id above the offset (on a banked memory
+    # through line port 0, when no core asks for it: the cores are idle while the host
+    # reads or writes); the host's read is synchronous too: host_mem_rdata is the word
+    # at the address host_mem_raddr held in the previous cycle
+    raddr = ports["host_mem_raddr"]
+    if cfg.per_core_memories:
+        # each core its copy (one line port), its descriptor and slot tables; the host
+        # writes every copy and reads the copy its read address names; the other
+        # cores' links write through the core's own write ports (its lanes'), which
+        # are idle while it receives: a copy has a one-core design's ports
+        sets = []
+        for c in range(cfg.cores):
+            prefix = cfg.memory_prefix(c)
+            data = _data_memories(cfg, prefix, 1, reads_per_core + 1, writes_per_core + 1)
+            desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name=f"{prefix}mem_desc",
+                                  asynchronous=True, max_read_ports=len(OPERAND_SLOTS),
+                                  max_write_ports=1)
+            slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name=f"{prefix}mem_slot",
+                                  asynchronous=True, max_read_ports=1, max_write_ports=1)
+            sets.append(_Memories(data, desc, slot))
+    else:
+        data = _data_memories(cfg, "", cfg.cores, reads_per_core * cfg.cores + 1,
+                              writes_per_core * cfg.cores + 1)
+        desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name="mem_desc", asynchronous=True,
+                              max_read_ports=len(OPERAND_SLOTS) * cfg.cores,
+                              max_write_ports=1)
+        slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name="mem_slot", asynchronous=True,
+                              max_read_ports=cfg.cores, max_write_ports=1)
+        sets = [_Memories(data, desc, slot)] * cfg.cores
+    for m in sets[:cfg.copies]:
+        m.data.write_lanes(0, ports["host_mem_addr"][A:], [ports["host_mem_addr"][:A]],
+                           [ports["host_mem_wdata"]], [ports["host_mem_we"]], host=True)
+        m.desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(
+            ports["host_desc_wdata"], ports["host_desc_we"])
+        m.slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(
+            ports["host_slot_wdata"], ports["host_slot_we"])
+    if cfg.per_core_memories:
+        words = [m.data.read_lanes(0, raddr[A:D], [raddr[:A]], pyrtl.Const(0, 1),
+                                   pyrtl.Const(1, 1), [f"{cfg.memory_prefix(c)}host_mem_raddr_q"],
+                                   host=True)[0] for c, m in enumerate(sets)]
+        if cfg.cores == 1:
+            ports["host_mem_rdata"] <<= words[0]
+        else:
+            which = pyrtl.Register(hm.core_bits, name="host_mem_rcore_q")
+            which.next <<= raddr[D:]
+            ports["host_mem_rdata"] <<= pyrtl.mux(
+                which, *(words + [words[-1]] * ((1 << hm.core_bits) - cfg.cores)))
+    else:
+        ports["host_mem_rdata"] <<= data.read_lanes(
+            0, raddr[A:], [raddr[:A]], pyrtl.Const(0, 1), pyrtl.Const(1, 1),
+            ["host_mem_raddr_q"], host=True)[0]
 
     # barrier network: each core shows whether it waits, and with which mask
     arrived = [pyrtl.WireVector(1, f"core{c}_barrier_arrived") for c in range(cfg.cores)]
     masks = [pyrtl.WireVector(16, f"core{c}_barrier_mask") for c in range(cfg.cores)]
-    done, cycles, sats = [], [], []
+    done, cycles, sats, links = [], [], [], []
+    # what the other cores' links write into each core's copy (driven below)
+    incoming = [_link_wires(cfg, Scope(f"core{c}_link_in")) if cfg.per_core_memories and
+                cfg.cores > 1 else None for c in range(cfg.cores)]
     for c in range(cfg.cores):
         release = _barrier_release(c, cfg.cores, arrived, masks)
-        out = _core(cfg, c, Scope(f"core{c}"), ports, mems, arrived[c], masks[c], release,
-                    pe_generator, lane_generator)
+        out = _core(cfg, c, Scope(f"core{c}"), ports, sets[c], arrived[c], masks[c], release,
+                    pe_generator, lane_generator, incoming[c])
         done.append(out["done"])
         cycles.append(out["cycles"])
         sats.append(out["sat_read"])
+        links.append(out.get("link"))
 
-    data.finish()
+    # the links: each sender's words, through its registers, into every other core's
+    # copy (written while that core waits at the barrier: its write ports are free; one
+    # sender at a time, hw.design.transfer_problems)
+    for r, wires in enumerate(incoming):
+        if wires is not None:
+            _drive_link_in(wires, [(links[c], links[c]["enables"][r])
+                                   for c in range(cfg.cores) if c != r])
+    for m in sets[:cfg.copies]:
+        m.data.finish()
     all_done = done[0]
     for d in done[1:]:
         all_done = all_done & d
@@ -552,8 +638,15 @@ def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
 
 def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
           arrived_out, mask_out, release, pe_generator: PEGenerator,
-          lane_generator) -> dict:
+          lane_generator, link_in: dict | None = None) -> dict:
     W, A = cfg.word, cfg.addr_bits
+    # the data memories' line port this core's units use: its own on shared memories,
+    # its copy's one with per-core memories
+    port = 0 if cfg.per_core_memories else index
+    decoded = decoded_instructions(cfg)
+    slot_fields_of = operand_fields(cfg)
+    element_classes = (Load, Store, Drain, Vector) + \
+        ((Xfer,) if cfg.per_core_memories else ())
 
     # -- instruction memory --------------------------------------------------------
     imem = pyrtl.MemBlock(isa.INSTRUCTION_BITS, cfg.imem_bits, name=s("imem"),
@@ -592,7 +685,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     desc_regs = {}
     for slot_name in OPERAND_SLOTS:
         ids = []
-        for cls, mapping in SLOT_FIELDS.items():
+        for cls, mapping in slot_fields_of.items():
             if slot_name in mapping:
                 pos, bits = field_position(cls, mapping[slot_name])
                 ids.append((cls.OPCODE, fetched[pos:pos + bits]))
@@ -630,7 +723,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     decoding = state == DECODE
     placing = state == BASES
     is_op = {cls: latch(opcode == cls.OPCODE, decoding, s(f"is_{cls.__name__.lower()}"))
-             for cls in isa.INSTRUCTIONS}
+             for cls in decoded}
 
     def by_opcode(name, classes):
         """Field ``name``, wherever the executing instruction's class keeps it."""
@@ -641,7 +734,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             value = raw if value is None else pyrtl.select(opcode == cls.OPCODE, raw, value)
         return value
 
-    element_classes = (Load, Store, Drain, Vector)
     rows_raw = by_opcode("rows", element_classes)
     cols_raw = by_opcode("cols", element_classes)
     rows_count = latch(_z(_z(rows_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS), decoding,
@@ -757,7 +849,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # other way
     slot_mem = pyrtl.Const(memory_id(SLOT_MEMORY), MEMORY_ID_BITS)
     copy_src_mem = pyrtl.select(is_op[Load], slot_mem, dd["mem"])
-    copy_dst_mem = pyrtl.select(is_op[Load], dd["mem"], slot_mem)
+    # (an xfer reads and writes its buffer's words at the same addresses: the
+    # receivers' copies, through the link)
+    is_xfer = is_op.get(Xfer)
+    to_buffer = is_op[Load] if is_xfer is None else is_op[Load] | is_xfer
+    copy_dst_mem = pyrtl.select(to_buffer, dd["mem"], slot_mem)
 
     def value_or_zero(slot_name, value):
         present = desc_regs[slot_name][2]
@@ -791,7 +887,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
         addr_slot = walk_slot.address(v)
         copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
-        copy_dst = pyrtl.select(is_op[Load], addr_dst, addr_slot)
+        copy_dst = pyrtl.select(to_buffer, addr_dst, addr_slot)
         copy_dsts.append(named(delay(copy_dst, 1 + WORD_REGISTERS, ls("copy_dst_q_d{k}"),
                                      reset=False), ls("copy_dst")))
         dst_addrs.append(addr_dst)
@@ -850,7 +946,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             asks_next[m] = _any_bits([g & c for g, c in terms])
             gated_next[m] = terms
         rd[slot_name] = mems.data.read_lanes(
-            index, mem_id, addrs[slot_name], broadcast, want,
+            port, mem_id, addrs[slot_name], broadcast, want,
             [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
             ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
     # the lines read in an earlier phase, held per lane (amem's words) until the step's
@@ -938,7 +1034,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- matrix unit --------------------------------------------------------------------
     mm = _matrix_unit(cfg, s.sub("mm"), state, in_state, enters, instr, desc_regs, mems,
-                      field, rng, pe_generator, port=index)
+                      field, rng, pe_generator, port=port)
 
     # -- writes -----------------------------------------------------------------------
     # (the descriptors hold until the last write of the lanes: the next fetch is in its
@@ -955,27 +1051,47 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                         reset=False)
     write_mem = pyrtl.select(range_w, dst_mem_w,
                              pyrtl.select(copy_write, copy_mem_w, dd["mem"]))
+    # an xfer's words (stage 2) go to the link, not into the sender's own copy
+    xfer_write = None if is_xfer is None else \
+        named(delay(copy_issue & is_xfer, 1 + WORD_REGISTERS, s("xfer_q_d{k}")),
+              s("xfer_write"))
+    own_copy = copy_write if xfer_write is None else copy_write & ~xfer_write
+    if link_in is not None:
+        # another core's xfer: its line, in the cycles its link writes this copy, on
+        # the lanes' write port (lane 0's enable is on in every line)
+        receiving = link_in["enables"][0]
+        write_mem = pyrtl.select(receiving, link_in["mem"], write_mem)
     d_addresses, d_values, d_enables = [], [], []
     for v, (unit, (copy_dst, rd_a_w, wa_d, active_w)) in enumerate(zip(units, lane_addr_d)):
         address = pyrtl.select(copy_write, copy_dst, wa_d)
         value = pyrtl.select(copy_write, rd_a_w, unit.d_out)
-        enable = (copy_write & active_w) | unit.done
+        enable = (own_copy & active_w) | unit.done
         if v == 0:
             address = pyrtl.select(range_w, range_at_w, address)
             value = pyrtl.select(range_w, range_min, value)
             enable = range_w | enable
+        if link_in is not None:
+            address = pyrtl.select(receiving, link_in["addresses"][v], address)
+            value = pyrtl.select(receiving, link_in["values"][v], value)
+            enable = enable | link_in["enables"][v]
         d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
-    mems.data.write_lanes(index, write_mem, d_addresses, d_values, d_enables)
-    mems.data.write_lanes(index, pyrtl.select(range_w, dst_mem_w, de_mem),
+    mems.data.write_lanes(port, write_mem, d_addresses, d_values, d_enables)
+    mems.data.write_lanes(port, pyrtl.select(range_w, dst_mem_w, de_mem),
                           [pyrtl.select(range_w, range_at1_w, wa_e)],
                           [pyrtl.select(range_w, range_max, units[0].e_out)],
                           [range_w | (units[0].done & writes_e)])
     lane_word = _z(units[0].lane_out, W)
-    mems.data.write_lanes(index, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
+    mems.data.write_lanes(port, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
     for mem, first, second, values, enables in mm["writes"]:
-        mems.data.write_double(index, mem, first, second, values, enables)
+        mems.data.write_double(port, mem, first, second, values, enables)
+    link = None
+    if xfer_write is not None:
+        link = _link(cfg, s.sub("link"), xfer_write, copy_mem_w,
+                     [(copy_dst, rd_a_w, active_w)
+                      for copy_dst, rd_a_w, _, active_w in lane_addr_d],
+                     field(Xfer, "to"), index)
 
     # -- saturation counters per buffer id ---------------------------------------------
     # two counter memories, the destination's counts (the element loop's d output, the
@@ -1018,7 +1134,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     arrived_out <<= state == BARRIER
     mask_out <<= mask
     is_elem = is_op[Drain] | is_op[Vector]
-    is_copy = is_op[Load] | is_op[Store]
+    is_copy = is_op[Load] | is_op[Store] if is_xfer is None else \
+        is_op[Load] | is_op[Store] | is_xfer
     cycle_count.next <<= pyrtl.select(start, pyrtl.Const(0, STAT_BITS),
                                       pyrtl.select(counting, _z(cycle_count + 1, STAT_BITS),
                                                    cycle_count))
@@ -1061,7 +1178,14 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         MM_RUN: [(mm["stream_done"], MM_FLUSH)], MM_FLUSH: [(mm["flushed"], FETCH)],
         BARRIER: [(release, BARRIER_OUT)], BARRIER_OUT: [(None, FETCH)],
         HALT: [(None, DONE)], DONE: []}
-    assert sorted(transitions) == list(range(DONE + 1))
+    if is_xfer is not None:
+        # an xfer's last line read, then XFER_LATENCY cycles while the link writes the
+        # receivers' copies (its last word in the last of them)
+        drained = named(delay(in_state[COPY] & last_step & is_xfer, XFER_LATENCY,
+                              s("xfer_drain_d{k}")), s("xfer_drained"))
+        transitions[COPY] = [(last_step & is_xfer, XFER_WAIT), (last_step, FETCH)]
+        transitions[XFER_WAIT] = [(drained, FETCH)]
+    assert sorted(transitions) == list(range(len(transitions)))
     state_next <<= pyrtl.select(start, pyrtl.Const(FETCH, STATE_BITS),
                                 pyrtl.mux(state, *(_next_state(k, transitions[k])
                                                    for k in sorted(transitions)),
@@ -1069,7 +1193,61 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for value, wire in enters.items():
         entering = _entering(state, transitions, value)
         wire <<= (start | entering) if value == FETCH else (~start & entering)
-    return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_read": sat_read}
+    return {"done": named(state == DONE, s("done")), "cycles": cycle_count, "sat_read": sat_read,
+            "link": link}
+
+
+def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int) -> dict:
+    """The link out of core ``index`` (per-core memories): an xfer's line of stage 2
+    (each lane's address, word and active bit; the memory ``mem_w``) through
+    ``XFER_LATENCY - 1 - WORD_REGISTERS`` registers (the SLR crossing) to the write
+    ports of the receivers' copies; ``enables[r]``: lane v's write into core r's copy
+    (``to``'s bit r; none into its own)."""
+    hops = XFER_LATENCY - 1 - WORD_REGISTERS
+
+    def hop(value, name):
+        return named(delay(value, hops, s(f"{name}_d{{k}}"), reset=False), s(name))
+    mem = hop(mem_w, "mem")
+    addresses = [hop(a, f"lane{v}_address") for v, (a, _, _) in enumerate(lanes)]
+    values = [hop(w, f"lane{v}_word") for v, (_, w, _) in enumerate(lanes)]
+    enables = []
+    for r in range(cfg.cores):
+        if r == index:
+            enables.append(None)
+            continue
+        enables.append([named(delay(xfer_write & active & to[r], hops,
+                                    s(f"to{r}_lane{v}_d{{k}}")), s(f"to{r}_lane{v}"))
+                        for v, (_, _, active) in enumerate(lanes)])
+    return {"mem": mem, "addresses": addresses, "values": values, "enables": enables}
+
+
+def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
+    """The words the links write into one core's copy: memory id, and per lane an
+    address, a word and an enable (wires, driven by :func:`_drive_link_in`)."""
+    L = cfg.lanes
+    return {"mem": pyrtl.WireVector(MEMORY_ID_BITS, s("mem")),
+            "addresses": [pyrtl.WireVector(cfg.addr_bits, s(f"lane{v}_address"))
+                          for v in range(L)],
+            "values": [pyrtl.WireVector(cfg.word, s(f"lane{v}_word")) for v in range(L)],
+            "enables": [pyrtl.WireVector(1, s(f"lane{v}_enable")) for v in range(L)]}
+
+
+def _drive_link_in(wires: dict, senders) -> None:
+    """Drive a core's incoming link ``wires`` from ``senders`` ((link, its enables into
+    this core) each; one writes at a time): an AND-OR of their lines."""
+    def pick(values, bits):
+        if len(values) == 1:
+            return _z(values[0][0], bits)
+        return pyrtl.tree_reduce(lambda a, b: a | b,
+                                 [pyrtl.select(en[0], _z(x, bits), pyrtl.Const(0, bits))
+                                  for x, en in values])
+    wires["mem"] <<= pick([(link["mem"], en) for link, en in senders], MEMORY_ID_BITS)
+    for v in range(len(wires["enables"])):
+        wires["addresses"][v] <<= pick([(link["addresses"][v], en) for link, en in senders],
+                                       wires["addresses"][v].bitwidth)
+        wires["values"][v] <<= pick([(link["values"][v], en) for link, en in senders],
+                                    wires["values"][v].bitwidth)
+        wires["enables"][v] <<= _any_bits([en[v] for _, en in senders])
 
 
 #: the element loop's operands that may be read in a phase before a step's issue (the

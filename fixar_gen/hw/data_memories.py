@@ -265,7 +265,7 @@ class DataMemories:
                  read_ports: int, write_ports: int, banks: dict[str, int] | None = None,
                  line_ports: int = 1, halves: tuple[str, ...] = (),
                  strided: dict[str, int] | None = None,
-                 line_words: dict[str, int] | None = None):
+                 line_words: dict[str, int] | None = None, prefix: str = ""):
         if [s.name for s in shapes] != list(MEMORIES):
             raise ValueError(f"one shape per memory of {MEMORIES}, in that order")
         for s in shapes:
@@ -278,11 +278,14 @@ class DataMemories:
         if unknown:
             raise ValueError(f"banks for unknown memories {sorted(unknown)}")
         self.shapes = shapes
+        #: what the names of its MemBlocks and port registers start with (a core's copy)
+        self.prefix = prefix
         self.word = word
         self.addr_bits = addr_bits
         # per memory, its RAMs: (MemBlock, address bits); none for a banked memory
         self.blocks = [[] if s.name in banks else
-                       [(pyrtl.MemBlock(s.width, (words - 1).bit_length(), name=name,
+                       [(pyrtl.MemBlock(s.width, (words - 1).bit_length(),
+                                        name=prefix + name,
                                         asynchronous=False, max_read_ports=read_ports,
                                         max_write_ports=write_ports),
                          (words - 1).bit_length()) for name, words in s.blocks]
@@ -291,7 +294,8 @@ class DataMemories:
         for what, names in (("halves", halves), ("strided reads", strided)):
             if set(names) - set(banks):
                 raise ValueError(f"{what} for {sorted(set(names) - set(banks))}: not banked")
-        self.banked = {s.name: InterleavedBanks(Scope(s.block_name), banks=banks[s.name],
+        self.banked = {s.name: InterleavedBanks(Scope(prefix + s.block_name),
+                                                banks=banks[s.name],
                                                 width=s.width, addr_bits=s.addr_bits,
                                                 tail_bits=s.tail_bits, ports=line_ports,
                                                 halves=s.name in halves,
@@ -644,7 +648,7 @@ class DataMemories:
         return address, second, words, enables
 
     @staticmethod
-    def _grants(m: str, p: int, cores: list, halves: bool) -> dict:
+    def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "") -> dict:
         """Who line port ``p`` of memory ``m`` serves, from the core requests that can
         name it (in order): ``first`` (per request: it asks and no earlier one does),
         ``busy`` (one asks; else the host is served), and on a memory with ``halves``
@@ -655,7 +659,7 @@ class DataMemories:
         the first's second start is its own).  Each is a function of the requests' asks
         alone (OR trees rather than chains); when every request says what it asks next
         (:meth:`_LineRead.asking_next`), they are computed from that a cycle ahead and
-        registered (``mem_<m>_p<p>_grant_*``), so that the banks' addresses only
+        registered (``<prefix>mem_<m>_p<p>_grant_*``), so that the banks' addresses only
         choose.  (Every registered signal is 0 when nothing asks: their reset is that of
         the asks.)"""
         def decide(here):
@@ -680,7 +684,7 @@ class DataMemories:
                                             else r.gated_next[m] for r in cores])
 
         def register(wire, name):
-            reg = pyrtl.Register(1, name=f"mem_{m}_p{p}_grant_{name}")
+            reg = pyrtl.Register(1, name=f"{prefix}mem_{m}_p{p}_grant_{name}")
             reg.next <<= wire
             return reg
 
@@ -714,7 +718,7 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        grant = self._grants(m, p, cores, banks.halves)
+        grant = self._grants(m, p, cores, banks.halves, self.prefix)
         first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word

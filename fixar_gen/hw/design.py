@@ -9,9 +9,9 @@ import math
 from dataclasses import replace
 
 from .. import ops
-from ..compiler import Precision, compile_program, phases
-from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Drain,
-                   MatMul, Program, Vector)
+from ..compiler import Precision, compile_program, compile_programs, phases
+from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Barrier,
+                   Drain, Halt, MatMul, Program, Vector, Xfer)
 from ..memory_access import access_problems, acc_half_problems
 from ..memory_kinds import MEMORIES
 from ..placement import Placement, place
@@ -97,14 +97,21 @@ def allowed_widths(limits: LaneLimits) -> dict[str, int]:
     return out
 
 
-def _program_sizes(spec: Spec) -> tuple[dict[str, tuple[int, int]], int, int, int]:
+def _program_sizes(spec: Spec, per_core_memories: bool = False
+                   ) -> tuple[dict[str, tuple[int, int]], int, int, int]:
     """(per memory (words, width), instructions per core + 1, buffers, slots) the spec's
-    programs need: every phase at the spec's batch, FXP32."""
+    programs need: every phase at the spec's batch, FXP32 (``per_core_memories``: the
+    programs with their transfers, compiled together)."""
     need: dict[str, tuple[int, int]] = {}
     code = 0
     n_buffers = n_slots = 1
-    for phase, batch in _phases(spec):
-        program = compile_program(spec, phase, Precision(), batch)
+    if per_core_memories:
+        compiled = compile_programs(spec, list(_phases(spec)), Precision(),
+                                    per_core_memories=True)
+    else:
+        compiled = [compile_program(spec, phase, Precision(), batch)
+                    for phase, batch in _phases(spec)]
+    for program in compiled:
         for m in program.placement.memories:               # slots included (amem)
             words, bits = need.get(m.name, (0, 1))
             need[m.name] = (max(words, m.words), max(bits, m.width))
@@ -135,7 +142,8 @@ def random_program_words(spec: Spec) -> int:
 
 
 def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None,
-               min_words: int = 0, tails: bool = True) -> CoreConfig:
+               min_words: int = 0, tails: bool = True,
+               per_core_memories: bool = False) -> CoreConfig:
     """The generator's sizes for ``spec``: one data memory per memory of the placement
     (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
     ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
@@ -147,8 +155,11 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     :func:`words_needed`, the design cannot run the spec's programs); ``min_words``
     deepens every memory to at least that many words (the simulated designs that also
     run random programs: :func:`random_program_words`); without ``tails`` every memory
-    is one RAM of a power of two (fewer memory ports to simulate)."""
-    need, code, n_buffers, n_slots = _program_sizes(spec)
+    is one RAM of a power of two (fewer memory ports to simulate);
+    ``per_core_memories``: each core its copy of the memories
+    (``CoreConfig.per_core_memories``), sized for the programs with their transfers
+    (every copy the full size)."""
+    need, code, n_buffers, n_slots = _program_sizes(spec, per_core_memories)
     pe = pe_widths(spec)
     word = word_bits(pe)
     lane = lane_limits(spec)
@@ -170,7 +181,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         word=word, addr_bits=max(s.addr_bits for s in shapes), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
-        memories=tuple(shapes))
+        memories=tuple(shapes), per_core_memories=per_core_memories)
     return with_memories(cfg, shapes)
 
 
@@ -184,16 +195,52 @@ def with_memories(cfg: CoreConfig, shapes) -> CoreConfig:
                                        for s in shapes))
 
 
+def transfer_problems(program: Program) -> list[str]:
+    """Why the ``xfer`` of ``program`` cannot run on per-core memories: between two
+    barriers (each core's k-th), a core that receives words runs nothing but ``xfer``
+    and ``halt`` (its copy's write port is the link's then), and takes them from one
+    sender (the receiver's port takes one line a cycle)."""
+    problems = []
+    intervals: dict[int, dict[int, list]] = {}        # interval -> core -> instructions
+    seen = [0] * max(program.cores, 1)
+    for ins in program.code:
+        if isinstance(ins, Barrier):
+            seen[ins.core] += 1
+            continue
+        intervals.setdefault(seen[ins.core], {}).setdefault(ins.core, []).append(ins)
+    for k, by_core in sorted(intervals.items()):
+        senders: dict[int, set] = {}
+        for c, code in by_core.items():
+            for ins in code:
+                if isinstance(ins, Xfer):
+                    for r in range(program.cores):
+                        if r != c and ins.to >> r & 1:
+                            senders.setdefault(r, set()).add(c)
+        for r, who in sorted(senders.items()):
+            if len(who) > 1:
+                problems.append(f"cores {sorted(who)} send words to core {r} between the "
+                                f"same barriers (one sender a receiver)")
+            busy = [i for i in by_core.get(r, []) if not isinstance(i, (Xfer, Halt))]
+            if busy:
+                problems.append(f"core {r} runs {busy[0].MNEMONIC} between the barriers "
+                                "where it receives an xfer (its memories' write ports "
+                                "are the link's then)")
+    return problems
+
+
 def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
     """Why ``program`` cannot run on a core of ``cfg`` (empty when it can)."""
     problems = []
     if program.cores > cfg.cores:
         problems.append(f"program uses {program.cores} cores, the design has {cfg.cores}")
     transfers = [i for i in program.code if type(i) in TRANSFER_INSTRUCTIONS]
-    if transfers:       # the controller would take an unknown opcode for a halt
+    if transfers and not cfg.per_core_memories:
+        # the controller would take an unknown opcode for a halt
         problems.append(f"program has {len(transfers)} {transfers[0].MNEMONIC} "
                         "instruction(s) (per-core memories' transfers): the generated "
                         "RTL's cores share their memories and do not execute them")
+    elif transfers:
+        problems += transfer_problems(program)
     if len(program.buffers) >= 1 << cfg.buffer_bits:
         problems.append(f"{len(program.buffers)} buffers, the descriptor table holds "
                         f"{(1 << cfg.buffer_bits) - 1}")

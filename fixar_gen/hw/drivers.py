@@ -49,26 +49,34 @@ class PyrtlDriver(Driver):
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
         if memory == "data":
             # as the host port does: the memory the address names keeps the low bits
+            # (in every copy, with per-core memories)
             mem, offset = self.cfg.hostmap.split_address(base)
             shape = self.cfg.memory(mem)
             mask = (1 << shape.width) - 1
-            for k, value in enumerate(values):
-                block, at = self.cfg.locate(mem, offset + k)
-                self._mem(block)[at] = int(value) & mask
+            for copy in range(self.cfg.copies):
+                for k, value in enumerate(values):
+                    block, at = self.cfg.locate(mem, offset + k, copy)
+                    self._mem(block)[at] = int(value) & mask
             return
-        name = {"desc": "mem_desc", "slot": "mem_slot", "imem": f"core{core}_imem"}[memory]
-        store = self._mem(name)
-        for offset, value in enumerate(values):
-            store[base + offset] = int(value)
+        if memory == "imem":
+            names = [f"core{core}_imem"]
+        else:
+            names = [f"{self.cfg.memory_prefix(c)}mem_{memory}" for c in range(self.cfg.copies)]
+        for name in names:
+            store = self._mem(name)
+            for offset, value in enumerate(values):
+                store[base + offset] = int(value)
 
-    def read(self, base: int, count: int) -> list[int]:
-        # as the host port does: the word sign-extended to the datapath word
+    def read(self, base: int, count: int, core: int = 0) -> list[int]:
+        # as the host port does: the word sign-extended to the datapath word (of core
+        # ``core``'s copy, with per-core memories)
         mem, offset = self.cfg.hostmap.split_address(base)
         shape = self.cfg.memory(mem)
         top, word_mask = 1 << (shape.width - 1), (1 << self.cfg.word) - 1
+        copy = core if self.cfg.per_core_memories else 0
         out = []
         for k in range(count):
-            block, at = self.cfg.locate(mem, offset + k)
+            block, at = self.cfg.locate(mem, offset + k, copy)
             raw = self._mem(block).get(at, 0)
             out.append((raw - 2 * top if raw & top else raw) & word_mask)
         return out
@@ -126,10 +134,12 @@ class VerilatorDriver(Driver):
             self.sim.write_burst(f"{prefix}_addr", f"{prefix}_wdata", f"{prefix}_we",
                                  base + start, values[start:stop])
 
-    def read(self, base: int, count: int) -> list[int]:
+    def read(self, base: int, count: int, core: int = 0) -> list[int]:
         if count == 0:
             return []
-        return self.sim.read_burst("host_mem_raddr", "host_mem_rdata", base, count,
+        hm = self.cfg.hostmap
+        return self.sim.read_burst("host_mem_raddr", "host_mem_rdata",
+                                   hm.read_address(base, core), count,
                                    latency=HOST_READ_LATENCY)
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:

@@ -24,6 +24,7 @@ from ..memory_access import extra_lines
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
 from ..placement import Placed, Placement, place
+from ..transfers import last_writers
 from . import vector as V
 from .core import ISSUE_CYCLES, CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits, memory_room
@@ -47,7 +48,9 @@ class Driver:
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
         raise NotImplementedError
 
-    def read(self, base: int, count: int) -> list[int]:
+    def read(self, base: int, count: int, core: int = 0) -> list[int]:
+        """``count`` data words from host data address ``base`` (of core ``core``'s copy
+        of the memories, on a design with per-core memories)."""
         raise NotImplementedError
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
@@ -98,6 +101,10 @@ class _ProgramImage:
     slot_at: dict[str, int]
     streams: list[list[int]]
     budget: int
+    #: per-core memories: the core whose copy holds each word after a run, per buffer
+    #: name and per slot name (-1: the program writes none; :func:`transfers.last_writers`)
+    writers: dict[str, np.ndarray]
+    slot_writers: dict[str, np.ndarray]
 
 
 class HardwareMachine:
@@ -118,6 +125,9 @@ class HardwareMachine:
         self._budget = 0          # cycles a run of the loaded program may take
         self._images: dict[tuple[int, int], _ProgramImage] = {}
         self.last_cycles: list[int] = []
+        #: per-core memories: per buffer name, the core whose copy holds each word's
+        #: value (-1: every copy, as the host wrote it); one copy: empty
+        self.owner: dict[str, np.ndarray] = {}
 
     def close(self) -> None:
         """Stop the simulator (the Verilator harness process; nothing for PyRTL)."""
@@ -136,6 +146,7 @@ class HardwareMachine:
         scratchpad; used between unrelated test programs)."""
         self.kinds, self.base, self.placed, self.placement = {}, {}, {}, None
         self._loaded = None
+        self.owner = {}
 
     def address(self, p: Placed) -> int:
         """The host data address of placed buffer or slot ``p``'s first word."""
@@ -166,11 +177,14 @@ class HardwareMachine:
             if not same:
                 zeros.append(p)
             elif self.base[b.name] != self.address(p):
-                moves.append((p, self.driver.read(self.base[b.name], p.size)))
+                moves.append((p, self._words(b.name, self.base[b.name], p.size)))
         for p, values in moves:
             self.driver.write("data", self.address(p), values)
         for p in zeros:
             self.driver.write("data", self.address(p), [0] * p.size)
+        if self.cfg.copies > 1:       # what the host wrote is in every copy
+            for p in moves + [(p, None) for p in zeros]:
+                self.owner.pop(p[0].name, None)
         self.kinds = {b.name: b for b in buffers}
         self.base = {p.name: self.address(p) for p in placement.buffers}
         self.placed = {p.name: p for p in placement.buffers}
@@ -183,7 +197,25 @@ class HardwareMachine:
             raise HardwareLimit("; ".join(problems) + " (generate the design with larger "
                                 "memories)")
 
+    def _words(self, name: str, base: int, count: int) -> list[int]:
+        """The ``count`` words of buffer or slot ``name`` at data address ``base``, each
+        from the copy that holds its value (:attr:`owner`; one copy: the memories)."""
+        owner = self.owner.get(name)
+        if owner is None or self.cfg.copies == 1:
+            return self.driver.read(base, count)
+        owner = owner.reshape(-1)
+        cores = sorted(set(np.unique(owner).tolist()) - {-1}) or [0]
+        if -1 in owner and 0 not in cores:
+            cores = [0] + cores
+        words = np.zeros(count, dtype=object)
+        for c, got in zip(cores, self.driver.gather([("read", base, count, c)
+                                                      for c in cores])):
+            mine = owner == c if c else (owner == 0) | (owner == -1)
+            words[mine] = np.array(got, dtype=object)[mine]
+        return words.tolist()
+
     def write(self, name: str, values) -> None:
+        self.owner.pop(name, None)                 # the host writes every copy
         b = self.kinds[name]
         arr = np.asarray(values)
         if arr.dtype.kind == "i" and arr.dtype.itemsize <= 8:      # the common case
@@ -200,7 +232,7 @@ class HardwareMachine:
 
     def read(self, name: str) -> np.ndarray:
         b = self.kinds[name]
-        words = from_word(self.driver.read(self.base[name], b.rows * b.cols), self.cfg.word)
+        words = from_word(self._words(name, self.base[name], b.rows * b.cols), self.cfg.word)
         dtype = object if b.wide and b.acc_bits > 63 else np.int64
         return np.array(words, dtype=dtype).reshape(b.rows, b.cols)
 
@@ -217,6 +249,7 @@ class HardwareMachine:
             self.driver.write("imem", 0, stream, core=c)
         self._loaded = program
         self._budget = image.budget
+        self._image = image
 
     def _program_image(self, program: Program) -> "_ProgramImage":
         """What loading ``program`` writes (checked against the core once): kept per
@@ -257,8 +290,13 @@ class HardwareMachine:
             if not stream or not isinstance(stream[-1], Halt):
                 stream.append(Halt(core=c))
             streams.append([isa.encode(i) for i in stream])
+        writers, slot_writers = {}, {}
+        if self.cfg.copies > 1:
+            by_buffer, by_slot = last_writers(program)
+            writers = {program.buffers[i].name: w for i, w in by_buffer.items()}
+            slot_writers = {program.slots[i].name: w for i, w in by_slot.items()}
         image = _ProgramImage(program, self.placement, descs, slots, slot_at, streams,
-                              4 * self.modeled_cycles(program) + 1000)
+                              4 * self.modeled_cycles(program) + 1000, writers, slot_writers)
         if len(self._images) >= PROGRAM_IMAGES:
             self._images.pop(next(iter(self._images)))
         self._images[key] = image
@@ -286,14 +324,25 @@ class HardwareMachine:
                 [("stat", c, "saturations", ids) for c in unseen])):
             self._sat_seen.update({(c, i): v for i, v in zip(ids, values)})
         self.driver.run(V.pack_format(program.pre_format), self._budget)
+        for name, writer in self._image.writers.items():      # per-core memories
+            old = self.owner.get(name)
+            self.owner[name] = np.where(writer >= 0, writer,
+                                        -1 if old is None else old).astype(np.int8)
+        for name, writer in self._image.slot_writers.items():
+            self.owner[name] = writer.copy()
         # everything the host reads after the run, in one request: the saturation
         # counters and the cycles of every core, the slots the program stored
         stored = [program.slots[k] for k in
                   sorted({i.slot for i in program.code if isinstance(i, isa.Store)})]
+        per_copy = self.cfg.copies > 1      # (each slot from the copies that stored it)
         answers = self.driver.gather(
             [("stat", c, "saturations", ids) for c in cores]
             + [("stat", c, "cycles", [0]) for c in cores]
-            + [("read", self.slot_at[s.name], s.rows * s.cols) for s in stored])
+            + [("read", self.slot_at[s.name], s.rows * s.cols) for s in stored
+               if not per_copy])
+        if per_copy:
+            answers += [self._words(s.name, self.slot_at[s.name], s.rows * s.cols)
+                        for s in stored]
         stats = RunStats()
         for c in cores:
             after = {(c, i): v for i, v in zip(ids, answers[c])}

@@ -99,6 +99,9 @@ class HostMap:
     imem_bits: int            # instruction memory address bits (per core)
     buffer_bits: int          # descriptor table address bits
     slot_bits: int            # slot table address bits
+    #: per-core memories: every copy takes the host's writes, a read names its copy
+    #: (the core field above the memory id of ``host_mem_raddr``)
+    per_core: bool = False
 
     @property
     def desc_fields(self):
@@ -118,6 +121,19 @@ class HostMap:
         if not 0 <= offset < 1 << self.addr_bits:
             raise ValueError(f"offset {offset} is beyond {self.addr_bits} address bits")
         return (MEMORIES.index(memory) << self.addr_bits) | offset
+
+    @property
+    def read_addr_bits(self) -> int:
+        """Bits of the host's data read address: with per-core memories the copy's core
+        above the memory id and the offset."""
+        return self.data_addr_bits + (self.core_bits if self.per_core else 0)
+
+    def read_address(self, address: int, core: int = 0) -> int:
+        """The host's read address of data address ``address`` in core ``core``'s copy
+        (the shared memories: ``address``)."""
+        if not 0 <= core < self.cores:
+            raise ValueError(f"core {core} of {self.cores}")
+        return address | (core << self.data_addr_bits) if self.per_core else address
 
     def split_address(self, address: int) -> tuple[str, int]:
         """(memory, offset) of a host data address."""
@@ -139,7 +155,7 @@ class HostMap:
             "host_pre_fmt": (FORMAT_BITS, "in"),
             "host_mem_we": (1, "in"), "host_mem_addr": (self.data_addr_bits, "in"),
             "host_mem_wdata": (self.word, "in"),
-            "host_mem_raddr": (self.data_addr_bits, "in"),
+            "host_mem_raddr": (self.read_addr_bits, "in"),
             "host_mem_rdata": (self.word, "out"),
             "host_desc_we": (1, "in"), "host_desc_addr": (self.buffer_bits, "in"),
             "host_desc_wdata": (d, "in"),
@@ -162,6 +178,8 @@ class HostMap:
                 "data": {"depth": 1 << self.data_addr_bits, "bits": self.word,
                          "address": {"offset": [0, self.addr_bits],
                                      "memory": [self.addr_bits, MEMORY_ID_BITS]},
+                         **({"read_core": [self.data_addr_bits, self.core_bits],
+                             "per_core": True} if self.per_core else {}),
                          "memory_ids": {m: i for i, m in enumerate(MEMORIES)},
                          "write": ["host_mem_we", "host_mem_addr", "host_mem_wdata"],
                          "read": ["host_mem_raddr", "host_mem_rdata"],

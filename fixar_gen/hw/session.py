@@ -40,14 +40,16 @@ def verilator_model(cfg: CoreConfig):
     return VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
 
 
-def simulation_config(spec: Spec) -> CoreConfig:
+def simulation_config(spec: Spec, per_core_memories: bool = False) -> CoreConfig:
     """The configuration a simulated design of ``spec`` gets: :func:`config_for`, with
     every data memory at least :func:`random_program_words` deep, so that the random
     programs of ``fixar verify`` fit it as well as the spec's own.  Its memories are
     powers of two without tail RAMs: half the memory ports of a generated design to
     simulate, the same words at the same addresses (tests/hw/test_data_memories.py
-    checks the tail RAMs on their own)."""
-    return config_for(spec, min_words=random_program_words(spec), tails=False)
+    checks the tail RAMs on their own).  ``per_core_memories``: each core its copy of
+    the memories, sized for the programs with their transfers."""
+    return config_for(spec, min_words=random_program_words(spec), tails=False,
+                      per_core_memories=per_core_memories)
 
 
 def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None
