@@ -62,7 +62,7 @@ def _random_programs(shapes, data) -> None:
     assert diff is None, f"{diff}\n{case.listing()}"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
