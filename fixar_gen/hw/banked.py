@@ -378,18 +378,28 @@ class InterleavedBanks:
         return out
 
     def _gathered(self, scope: Scope, p: int, words: list) -> list[pyrtl.WireVector]:
-        """The line's words in order: word k from bank (a0 + k) mod banks (one rotation
-        by a0, a barrel shifter), or in a strided read (k below the elements) from its
-        element's bank, registered beside the addresses (a multiplexer per element)."""
-        rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
-        rot.next <<= _z_bits(self.read_address[p], self.lb)
-        strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))
-        strided.next <<= self.read_strided[p]
-        out = _rotate(words, rot, self.line_words)
+        """The line's words in order: word k from bank (a0 + k) mod banks, or in a
+        strided read (k below the elements) from its element's bank.  Each of those
+        words is one ``banks``-way multiplexer whose select, its bank, is chosen beside
+        the addresses and registered (``p<p>_word<k>_bank``: the element's low bits or
+        the line's ``a0 + k``), rather than a rotation and a multiplexer per element
+        followed by a choice between them: the words leave the banks through one
+        multiplexer (the words above the elements: the line's rotation, by a registered
+        ``a0``)."""
+        low = _z_bits(self.read_address[p], self.lb)
+        out = []
         for k, element in enumerate(self.read_elements[p]):
             sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
-            sel.next <<= _z_bits(element, self.lb)
-            out[k] = pyrtl.select(strided, pyrtl.mux(sel, *words), out[k])
+            line_bank = (low + pyrtl.Const(k, self.lb))[:self.lb] if k else low
+            sel.next <<= pyrtl.select(self.read_strided[p], _z_bits(element, self.lb),
+                                      line_bank)
+            out.append(pyrtl.mux(sel, *words))
+        if len(out) < self.line_words:
+            rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
+            rot.next <<= low
+            n = len(words)
+            out += [pyrtl.mux(rot, *[words[(k + r) % n] for r in range(n)])
+                    for k in range(len(out), self.line_words)]
         return out
 
     def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
