@@ -48,6 +48,14 @@ def _log2(banks: int, what: str) -> int:
     return banks.bit_length() - 1
 
 
+#: the banks from which a strided read's words each take one multiplexer by a bank
+#: registered beside the addresses (:meth:`InterleavedBanks._gathered`): measured on the
+#: 16x1 controller design (``amem``'s 64 banks), 11 -> 10 LUT levels; below, the
+#: rotation and a choice after it (the default controller design, 8 banks, is within 8
+#: levels that way, and its mapping changed with the registered banks)
+WORD_BANK_REGISTERS_FROM = 16
+
+
 @dataclass(frozen=True)
 class BankedPorts:
     read_data: pyrtl.WireVector
@@ -326,9 +334,11 @@ class InterleavedBanks:
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
-            if lb and strided:
+            if lb and strided and banks >= WORD_BANK_REGISTERS_FROM:
                 # word k from bank (a0 + k) mod banks, or (strided) from its element's
                 words = self._gathered(scope, p, words)
+            elif lb and strided:
+                words = self._rotated_and_gathered(scope, p, words)
             elif lb:
                 rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
                 rot.next <<= self.read_address[p][:lb]
@@ -400,6 +410,22 @@ class InterleavedBanks:
             n = len(words)
             out += [pyrtl.mux(rot, *[words[(k + r) % n] for r in range(n)])
                     for k in range(len(out), self.line_words)]
+        return out
+
+    def _rotated_and_gathered(self, scope: Scope, p: int, words: list
+                              ) -> list[pyrtl.WireVector]:
+        """The line's words on fewer than :data:`WORD_BANK_REGISTERS_FROM` banks: one
+        rotation by a0, and for a strided read (k below the elements) a multiplexer by
+        the element's registered bank, chosen after them."""
+        rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
+        rot.next <<= _z_bits(self.read_address[p], self.lb)
+        strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))
+        strided.next <<= self.read_strided[p]
+        out = _rotate(words, rot, self.line_words)
+        for k, element in enumerate(self.read_elements[p]):
+            sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
+            sel.next <<= _z_bits(element, self.lb)
+            out[k] = pyrtl.select(strided, pyrtl.mux(sel, *words), out[k])
         return out
 
     def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:
