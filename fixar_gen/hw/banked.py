@@ -48,6 +48,14 @@ def _log2(banks: int, what: str) -> int:
     return banks.bit_length() - 1
 
 
+#: the banks from which a strided read's words each take one multiplexer by a bank
+#: registered beside the addresses (:meth:`InterleavedBanks._gathered`): measured on the
+#: 16x1 controller design (``amem``'s 64 banks), 11 -> 10 LUT levels; below, the
+#: rotation and a choice after it (the default controller design, 8 banks, is within 8
+#: levels that way, and its mapping changed with the registered banks)
+WORD_BANK_REGISTERS_FROM = 16
+
+
 @dataclass(frozen=True)
 class BankedPorts:
     read_data: pyrtl.WireVector
@@ -326,9 +334,11 @@ class InterleavedBanks:
                 word = pyrtl.WireVector(width, name=scope(f"p{p}_bank{b}_rdata"))
                 word <<= self._bank_read(b, reg)
                 words.append(word)
-            if lb and strided:
+            if lb and strided and banks >= WORD_BANK_REGISTERS_FROM:
                 # word k from bank (a0 + k) mod banks, or (strided) from its element's
                 words = self._gathered(scope, p, words)
+            elif lb and strided:
+                words = self._rotated_and_gathered(scope, p, words)
             elif lb:
                 rot = pyrtl.Register(lb, name=scope(f"p{p}_read_rot"))
                 rot.next <<= self.read_address[p][:lb]
@@ -378,9 +388,35 @@ class InterleavedBanks:
         return out
 
     def _gathered(self, scope: Scope, p: int, words: list) -> list[pyrtl.WireVector]:
-        """The line's words in order: word k from bank (a0 + k) mod banks (one rotation
-        by a0, a barrel shifter), or in a strided read (k below the elements) from its
-        element's bank, registered beside the addresses (a multiplexer per element)."""
+        """The line's words in order: word k from bank (a0 + k) mod banks, or in a
+        strided read (k below the elements) from its element's bank.  Each of those
+        words is one ``banks``-way multiplexer whose select, its bank, is chosen beside
+        the addresses and registered (``p<p>_word<k>_bank``: the element's low bits or
+        the line's ``a0 + k``), rather than a rotation and a multiplexer per element
+        followed by a choice between them: the words leave the banks through one
+        multiplexer (the words above the elements: the line's rotation, by a registered
+        ``a0``)."""
+        low = _z_bits(self.read_address[p], self.lb)
+        out = []
+        for k, element in enumerate(self.read_elements[p]):
+            sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
+            line_bank = (low + pyrtl.Const(k, self.lb))[:self.lb] if k else low
+            sel.next <<= pyrtl.select(self.read_strided[p], _z_bits(element, self.lb),
+                                      line_bank)
+            out.append(pyrtl.mux(sel, *words))
+        if len(out) < self.line_words:
+            rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
+            rot.next <<= low
+            n = len(words)
+            out += [pyrtl.mux(rot, *[words[(k + r) % n] for r in range(n)])
+                    for k in range(len(out), self.line_words)]
+        return out
+
+    def _rotated_and_gathered(self, scope: Scope, p: int, words: list
+                              ) -> list[pyrtl.WireVector]:
+        """The line's words on fewer than :data:`WORD_BANK_REGISTERS_FROM` banks: one
+        rotation by a0, and for a strided read (k below the elements) a multiplexer by
+        the element's registered bank, chosen after them."""
         rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
         rot.next <<= _z_bits(self.read_address[p], self.lb)
         strided = pyrtl.Register(1, name=scope(f"p{p}_read_strided"))

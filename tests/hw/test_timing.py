@@ -501,6 +501,26 @@ def controller_design():
                                                   initialize_registers=False)
 
 
+def test_bench_timing_builds_the_controller_design_at_sixteen_rows():
+    """``bench_timing.py --designs controller --rows 16``: the controller design with
+    fixar_u50's array height, so ``amem`` has fixar_u50's 64 banks (and ``gmem`` 16),
+    the other sizes as without ``--rows`` (which is this file's design).  Catches the
+    option ignored (2 rows, 8 banks) or changing anything but the array."""
+    import sys
+    from dataclasses import replace
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_timing
+    assert bench_timing.controller_config() == controller_config()
+    tall = bench_timing.controller_config(16)
+    assert (tall.rows, tall.cols, tall.lanes) == (16, 1, 1)
+    assert tall.memory_banks("amem") == 64 and tall.memory_banks("gmem") == 16
+    assert tall.addr_bits == controller_config().addr_bits
+    assert [m.name for m in tall.memories] == [m.name for m in controller_config().memories]
+    assert replace(tall, rows=2, memories=controller_config().memories) \
+        == controller_config()
+
+
 #: the controller's paths: every endpoint but the memories' words (the data paths into
 #: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
 #: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
