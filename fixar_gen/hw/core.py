@@ -112,7 +112,7 @@ from dataclasses import dataclass
 import pyrtl
 
 from .. import isa, ops
-from ..isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
+from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                    Load, MatMul, Store, Vector, Xfer)
 from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
@@ -125,7 +125,7 @@ from .lane_limits import WIDEST, LaneLimits
 from .multiply import constant_times
 from .pe import PEGenerator, PEWidths, pe as pe_generator_default
 from .region_walk import PRODUCT_REGISTERS, latch, region_walk, registered_product
-from ..memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
+from ..memory_kinds import (ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
                             MATRIX_MEMORIES, MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY,
                             WEIGHT_MEMORY, accumulator_half_line, activation_banks)
 
