@@ -195,20 +195,32 @@ def tiny_ddpg(rows, cols, cores, batch, training="intra_batch"):
     pytest.param(3, 2, 3, 4, "intra_layer", marks=pytest.mark.slow)])
 def test_training_step_and_inference_identical(rows, cols, cores, batch, training):
     spec = tiny_ddpg(rows, cols, cores, batch, training)
-    golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
-    params = random_params(spec, seed=rows * 10 + cols)
+    steps_and_inferences_identical(spec, open_core(spec, "pyrtl"))
+
+
+def steps_and_inferences_identical(spec, hw, each_program=lambda program: None):
+    """Two training steps of ``spec``'s tiny DDPG on ``hw`` and on golden from the same
+    random parameters and batches (each step's cycles the cycle model's;
+    ``each_program`` sees each step's program), then the actor's inferences (greedy,
+    exploring, a batch): golden's bits.  Returns the two cores."""
+    arr = spec.hardware
+    golden = open_core(spec, "golden")
+    params = random_params(spec, seed=arr.array[0] * 10 + arr.array[1])
     golden.load_params(params)
     hw.load_params(params)
-    rng = np.random.default_rng(cores)
+    rng = np.random.default_rng(arr.cores)
+    batch = spec.algorithm.batch_size
     for _ in range(2):
         train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
         program = hw.program("train", batch)
+        each_program(program)
         assert hw.stats.cycles == hw.machine.modeled_cycles(program)
     states = uniform_batch(spec, golden.formats, rng, size=batch).states
     for explore in (False, True):
         np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=explore),
                                       golden.infer("actor", states[:1], explore=explore))
     np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
+    return golden, hw
 
 
 # ---------------------------------------------------------------- a planted bug

@@ -42,17 +42,24 @@ def depth_of(banks, addr_bits, tail_bits) -> int:
     return banks * sum(1 << b for b in interleaved_bank_shape(banks, addr_bits, tail_bits))
 
 
+def words_and_lines(banks, width, addr_bits, tail_bits):
+    """The memory's depth, and strategies of its words (the extremes often) and of
+    line addresses (near the start often; a line stays inside the memory)."""
+    depth = depth_of(banks, addr_bits, tail_bits)
+    top = min(depth, 1 << addr_bits) - banks
+    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
+                     st.integers(0, (1 << width) - 1))
+    address = st.one_of(st.integers(0, min(top, 3 * banks)), st.integers(0, top))
+    return depth, word, address
+
+
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits,ports", [
     (1, 8, 3, None, 1), (2, 5, 4, 2, 1), (4, 32, 5, None, 1), (4, 9, 6, 3, 1),
     (8, 17, 6, None, 2), (16, 12, 8, 5, 1), (4, 6, 3, 1, 1),
     (4, 7, 2, None, 1)])        # a memory no deeper than one line (its address: no line bits)
 def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits, ports):
     block = design(banks, width, addr_bits, tail_bits, ports)
-    depth = depth_of(banks, addr_bits, tail_bits)
-    top = min(depth, 1 << addr_bits) - banks          # a line stays inside the memory
-    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
-                     st.integers(0, (1 << width) - 1))
-    address = st.one_of(st.integers(0, min(top, 3 * banks)), st.integers(0, top))
+    depth, word, address = words_and_lines(banks, width, addr_bits, tail_bits)
 
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
@@ -127,11 +134,7 @@ def test_a_write_given_in_bank_order_equals_the_model(banks, width, addr_bits, t
     +a instead of -a, a one-word write enabling a bank other than its address's, or
     the padding of a short write enabled, fails it."""
     block = bank_order_design(banks, width, addr_bits, tail_bits, count)
-    depth = depth_of(banks, addr_bits, tail_bits)
-    top = min(depth, 1 << addr_bits) - banks
-    word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1, 1 << (width - 1)]),
-                     st.integers(0, (1 << width) - 1))
-    address = st.one_of(st.integers(0, min(top, 3 * banks)), st.integers(0, top))
+    depth, word, address = words_and_lines(banks, width, addr_bits, tail_bits)
 
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())

@@ -26,12 +26,12 @@ from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Program, Ran
                            Store, Vector, Xfer)
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.programs import programs
-from fixar_gen.testing import train_both, uniform_batch
+from fixar_gen.testing import uniform_batch
 from fixar_gen.transfers import insert_all, transfers_of
 from fixar_gen.verify import check_program
 
 from ..test_transfers import with_readback
-from .test_core import small_config, small_spec, tiny_ddpg
+from .test_core import small_config, small_spec, steps_and_inferences_identical, tiny_ddpg
 
 _MACHINES: dict = {}
 
@@ -213,22 +213,13 @@ def test_training_steps_on_per_core_memories_identical(rows, cols, cores, batch,
     together: the state each update writes pushed to the cores that read it next):
     golden's bits, and the cycle model's cycles for each update."""
     spec = tiny_ddpg(rows, cols, cores, batch, training)
-    golden, hw = open_core(spec, "golden"), PerCoreHardwareCore(spec)
+    hw = PerCoreHardwareCore(spec)
     assert hw.machine.cfg.per_core_memories
-    params = random_params(spec, seed=rows * 10 + cols)
-    golden.load_params(params)
-    hw.load_params(params)
-    rng = np.random.default_rng(cores)
-    for _ in range(2):
-        train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
-        program = hw.program("train", batch)
+
+    def has_transfers(program):
         assert transfers_of(program).instructions
-        assert hw.stats.cycles == hw.machine.modeled_cycles(program)
-    states = uniform_batch(spec, golden.formats, rng, size=batch).states
-    for explore in (False, True):
-        np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=explore),
-                                      golden.infer("actor", states[:1], explore=explore))
-    np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
+
+    golden, hw = steps_and_inferences_identical(spec, hw, has_transfers)
     for name in hw.param_names():
         np.testing.assert_array_equal(hw._read(name), golden._read(name), err_msg=name)
 
