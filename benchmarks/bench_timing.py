@@ -5,11 +5,14 @@ widths, 2x1 PEs, one lane, a 64-word scratchpad; ``controller``: the same design
 its lane stood in by its register boundary, :mod:`fixar_gen.hw.lane_stand_in`, 8-word
 memories and fixar_u50's 19-bit addresses, to time the controller in minutes;
 ``--rows R``: its array R x 1, e.g. 16, fixar_u50's height, whose memories have the
-real size's banks and rotations), each netlist walked by
+real size's banks and rotations; ``--words N``: its memories N words instead of
+8, e.g. 64, so that ``amem``'s strided elements name all 64 banks as fixar_u50's do),
+each netlist walked by
 :mod:`fixar_gen.hw.timing`; the table goes into BENCHMARKS.md.
 
     python benchmarks/bench_timing.py [--designs pe array16x16 lane core controller]
-                                      [--rows R] [--netlists DIR] [--no-write]
+                                      [--rows R] [--words N] [--netlists DIR]
+                                      [--no-write]
 
 ``--netlists DIR`` keeps each design's Yosys folder (``DIR/<design>/``) and reuses a
 netlist whose Verilog is byte for byte the one elaborated now, so the analysis can be
@@ -43,7 +46,8 @@ CONTROLLER_WORDS = 8
 DEFAULT_DESIGNS = ("pe", "array16x16", "lane", "core")
 
 
-def elaborate(design: str, rows: int | None = None) -> tuple[str, str]:
+def elaborate(design: str, rows: int | None = None, words: int = CONTROLLER_WORDS
+              ) -> tuple[str, str]:
     """(top module, Verilog) of one design at fixar_u50's widths.  PyRTL numbers its
     unnamed wires (``tmpN``) process-wide: the counters are reset first so that a
     design's Verilog, and the reuse of its kept netlist, do not depend on what was
@@ -70,7 +74,7 @@ def elaborate(design: str, rows: int | None = None) -> tuple[str, str]:
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog
     if design == "controller":
-        cfg = controller_config(rows)
+        cfg = controller_config(rows, words)
         from fixar_gen.hw.lane_stand_in import stand_in_lane
         return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
                                       cfg.name, initialize_registers=False)
@@ -78,29 +82,33 @@ def elaborate(design: str, rows: int | None = None) -> tuple[str, str]:
     return cfg.name, emit_verilog(build_core(cfg), cfg.name, initialize_registers=False)
 
 
-def controller_config(rows: int | None = None):
+def controller_config(rows: int | None = None, words: int = CONTROLLER_WORDS):
     """The core of benchmarks/specs/timing_core.yaml with the address width of
     examples/fixar_u50.yaml (its controller's adders and counters as generated) but
     memories of CONTROLLER_WORDS words (a memory uses the low bits of an address):
     the design ``controller`` synthesizes, its lane stood in.  ``rows``: its array
     ``rows`` x 1 instead of the spec's 2 x 1 (the banks of ``amem`` and ``gmem``
-    follow the rows: 16 rows give ``amem`` fixar_u50's 64 banks)."""
+    follow the rows: 16 rows give ``amem`` fixar_u50's 64 banks); ``words``: its
+    memories' words (a memory shallower than its banks has narrower element addresses:
+    docs/hardware.md, the 16x1 controller design)."""
     from dataclasses import replace
     from fixar_gen.hw.design import config_for
     spec = load_spec(ROOT / CORE_SPEC)
     if rows is not None:
         spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
-    small = config_for(spec, memory_words=CONTROLLER_WORDS)
+    small = config_for(spec, memory_words=words)
     return replace(small, addr_bits=config_for(load_spec(ROOT / SPEC)).addr_bits)
 
 
-def netlist_of(design: str, keep: Path | None, rows: int | None = None
-               ) -> tuple[str, str, Path, float | None]:
+def netlist_of(design: str, keep: Path | None, rows: int | None = None,
+               words: int = CONTROLLER_WORDS) -> tuple[str, str, Path, float | None]:
     """Synthesize ``design`` (or reuse the netlist kept for the same Verilog); its
     top, Verilog, netlist and the seconds Yosys took (recorded next to the netlist)."""
-    top, verilog = elaborate(design, rows)
+    top, verilog = elaborate(design, rows, words)
     if rows is not None and design == "controller":
         design = f"controller{rows}x1"
+    if words != CONTROLLER_WORDS and design.startswith("controller"):
+        design = f"{design}_{words}w"
     folder = (keep / design) if keep else Path(tempfile.mkdtemp(prefix=f"timing_{design}_"))
     source = folder / f"{top}.v"
     took = folder / "yosys_seconds.txt"
@@ -148,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, metavar="R",
                         help="the controller design's array R x 1 (default: the spec's "
                              "2 x 1; 16: fixar_u50's height, 64 banks of amem)")
+    parser.add_argument("--words", type=int, default=CONTROLLER_WORDS, metavar="N",
+                        help="the controller design's memories' words (default: "
+                             "%(default)s)")
     parser.add_argument("--netlists", type=Path, default=None, metavar="DIR",
                         help="keep (and reuse) the Yosys folders under DIR")
     parser.add_argument("--no-write", action="store_true",
@@ -166,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     seconds = []
     for design in args.designs:
-        top, verilog, netlist, took = netlist_of(design, args.netlists, args.rows)
+        top, verilog, netlist, took = netlist_of(design, args.netlists, args.rows,
+                                                 args.words)
         start = time.perf_counter()
         report = analyze(netlist, top, model, verilog=verilog,
                          units=UNITS if design in ("core", "controller") else None)
@@ -176,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                  "core": "whole one-core design",
                  "controller": "one-core design, lane stood in"
                  + (f", {args.rows}x1 array" if args.rows else "")
+                 + (f", {args.words}-word memories" if args.words != CONTROLLER_WORDS
+                    else "")
                  }.get(design, f"{design[5:]} array alone")
         table.append(row(f"{label} ({report.cells:,} cells)", t))
         if design in ("core", "controller"):
@@ -185,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                        f"{walk:.1f} s walk")
         print(table[-1], flush=True)
     command = ("python benchmarks/bench_timing.py --designs " + " ".join(args.designs)
-               + (f" --rows {args.rows}" if args.rows else ""))
+               + (f" --rows {args.rows}" if args.rows else "")
+               + (f" --words {args.words}" if args.words != CONTROLLER_WORDS else ""))
     text = "\n".join([
         HEADING, "",
         "Worst register-to-register paths of Yosys `synth_xilinx -family xcup -noiopad "

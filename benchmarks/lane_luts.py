@@ -153,8 +153,10 @@ def stage_of(field: str) -> str:
     return "unnamed"
 
 
-def attribute(module: dict, verilog: list[str]) -> tuple[dict, dict, dict]:
-    """(LUT-like cells, carry cells, register cells {"FF", "SRL"}) per field."""
+def attribute(module: dict, verilog: list[str], field=None) -> tuple[dict, dict, dict]:
+    """(LUT-like cells, carry cells, register cells {"FF", "SRL"}) per field: ``field``
+    (default :func:`field_of`) names a register's group from its output's net name."""
+    field = field_of if field is None else field
     names = net_names(module, verilog_aliases(verilog))
     cells = module["cells"]
     driver: dict[int, str] = {}
@@ -174,7 +176,7 @@ def attribute(module: dict, verilog: list[str]) -> tuple[dict, dict, dict]:
         for pin in ("Q", "Q31", "P", "DOUTADOUT", "DOUTBDOUT"):
             for b in cell["connections"].get(pin, []):
                 if isinstance(b, int):
-                    return field_of(names.get(b))
+                    return field(names.get(b))
         return "unnamed"
 
     # the fields each combinational cell reaches, in reverse topological order

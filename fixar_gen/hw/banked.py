@@ -52,7 +52,12 @@ def _log2(banks: int, what: str) -> int:
 #: registered beside the addresses (:meth:`InterleavedBanks._gathered`): measured on the
 #: 16x1 controller design (``amem``'s 64 banks), 11 -> 10 LUT levels; below, the
 #: rotation and a choice after it (the default controller design, 8 banks, is within 8
-#: levels that way, and its mapping changed with the registered banks)
+#: levels that way, and its mapping changed with the registered banks).  Each strided
+#: word is then a ``banks``-way multiplexer of its own, as an element's was before, and
+#: the rotation's and the choice's LUTs go: fewer LUTs when the elements' addresses
+#: have log2(banks) bits or more (the 16x1 design with 64-word memories: 58,679 ->
+#: 49,006), more in a memory shallower than its banks, whose elements' multiplexers
+#: were narrower (the 16x1 design's 8-word memories: 25,091 -> 34,052; docs/hardware.md)
 WORD_BANK_REGISTERS_FROM = 16
 
 
