@@ -204,7 +204,8 @@ def test_the_design_refuses_transfers_it_cannot_run():
 # ---------------------------------------------------------------- whole DDPG programs
 
 @pytest.mark.parametrize("rows,cols,cores,batch,training", [
-    (2, 3, 2, 5, "intra_layer"),
+    # (about 2 minutes each: slow; the default run has the random programs above)
+    pytest.param(2, 3, 2, 5, "intra_layer", marks=pytest.mark.slow),
     pytest.param(2, 3, 2, 5, "intra_batch", marks=pytest.mark.slow),
     pytest.param(3, 2, 3, 4, "intra_layer", marks=pytest.mark.slow)])
 def test_training_steps_on_per_core_memories_identical(rows, cols, cores, batch, training):
