@@ -22,7 +22,8 @@ EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.yaml"))
 #: pendulum_td3 generates pendulum's core with deeper memories (its twin critic):
 #: behind slow to keep the default run's budget; tests/hw/test_core_td3.py runs TD3
 #: on a generated core
-BIG = {"examples/halfcheetah.yaml", "examples/pendulum_td3.yaml"}
+BIG = {"examples/halfcheetah.yaml", "examples/hopper.yaml", "examples/swimmer.yaml",
+       "examples/pendulum_td3.yaml"}       # (hopper, swimmer: halfcheetah's 400-300 networks)
 BIG_LINT = BIG | {"examples/fixar_u50.yaml"}
 
 
