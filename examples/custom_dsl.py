@@ -37,6 +37,14 @@ def halfcheetah():
             + Parallelism(inference="intra_layer", training="intra_batch"))
 
 
+def hopper():
+    return halfcheetah() + Name("hopper") + Env("Hopper-v5", seed=0)
+
+
+def swimmer():
+    return halfcheetah() + Name("swimmer") + Env("Swimmer-v5", seed=0)
+
+
 def fixar_u50():
     return halfcheetah() + Name("fixar_u50") + U50() + Numerics(quantizer="affine")
 

@@ -82,6 +82,7 @@ def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
     _random_programs([(1, 1, 2), (2, 2, 3), (1, 1, 1)], data)
 
 
+@pytest.mark.slow       # (40 s with its build; the default run has the PyRTL test above)
 @pytest.mark.tools
 def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
     """The same on the design's Verilog in Verilator, through the host ports (the
