@@ -45,11 +45,11 @@ def tiny_spec(rows: int, cols: int, cores: int, batch: int, per_core: bool | Non
         cores=cores, array=(rows, cols), vector_lanes=lanes, per_core_memories=per_core))
 
 
-tiny_specs = st.builds(tiny_spec, rows=st.integers(1, 3), cols=st.integers(1, 3),
-                       cores=st.integers(1, 3), batch=st.integers(1, 9),
-                       per_core=st.sampled_from([None, False, True]),
-                       lanes=st.sampled_from([None, 1, 2, 3]),
-                       hidden=st.sampled_from([(5, 3), (1,), (7, 2)]))
+def tiny_specs(per_core=st.sampled_from([None, False, True])):
+    return st.builds(tiny_spec, rows=st.integers(1, 3), cols=st.integers(1, 3),
+                     cores=st.integers(1, 3), batch=st.integers(1, 9), per_core=per_core,
+                     lanes=st.sampled_from([None, 1, 2, 3]),
+                     hidden=st.sampled_from([(5, 3), (1,), (7, 2)]))
 
 
 # ----------------------------------------------------------------- the spec field
@@ -100,7 +100,7 @@ def test_one_core_with_the_field_on_is_the_shared_design():
 # ----------------------------------------------------------------- the inventory
 
 @settings(max_examples=40, deadline=None)
-@given(spec=tiny_specs)
+@given(spec=tiny_specs())
 def test_a_per_core_inventory_is_a_one_core_design_per_core(spec):
     """Off (or null, or one core): the shared design's inventory.  On: each core's copy
     listed on its own, named ``core<k>_`` as the elaborated design names it, with a
@@ -139,11 +139,13 @@ def test_a_per_core_inventory_is_a_one_core_design_per_core(spec):
 
 
 @pytest.mark.slow
-@settings(max_examples=examples(6), deadline=None)
-@given(spec=tiny_specs)
-def test_the_inventory_of_random_specs_matches_their_netlist(spec):
+@pytest.mark.parametrize("per_core", [True, None])
+@settings(max_examples=examples(5), deadline=None)
+@given(data=st.data())
+def test_the_inventory_of_random_specs_matches_their_netlist(per_core, data):
     """Random small specs, the field on or off, 1-3 cores: the inventory against the
     elaborated design's MemBlocks (names, widths, depths, ports; seconds each)."""
+    spec = data.draw(tiny_specs(st.just(per_core)))
     check_inventory_against_netlist(config_for(spec))
 
 
