@@ -168,6 +168,14 @@ def test_the_u50_banks_are_block_ram_on_per_core_memories():
     # programs with their transfers)
     assert [s.depth for s in config_for(on).data_memories] == \
         [s.depth for s in config_for(spec).data_memories]
+    # percore_fit's model of full copies lists through the same function: one answer
+    from fixar_gen.percore_fit import naive_words, per_core_inventory
+    model = per_core_inventory(spec, naive_words(spec))
+    assert [dataclasses.replace(m, holds="") for m in model.memories] == \
+        [dataclasses.replace(m, holds="") for m in per_core.memories]
+    fit = memory_fit(on, per_core)
+    assert (round(fit["design_bits"] / 1e6, 1), fit["bram36"], fit["uram"], fit["fits"]) \
+        == (129.9, 1228, 584, False)          # docs/hardware.md, "Memory inventory"
 
 
 # ----------------------------------------------------------------- validation
