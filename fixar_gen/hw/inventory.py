@@ -322,10 +322,12 @@ def copies_inventory(name: str, configs, organisation: str) -> Inventory:
     :func:`fixar_gen.percore_fit.per_core_inventory` for copies of their own sizes."""
     mems = []
     for k, one in enumerate(configs):
-        assert one.cores == 1 and not one.per_core_memories, one
+        if one.cores != 1 or one.per_core_memories:
+            raise ValueError(f"core {k}'s copy: {one.name} is not a one-core design "
+                             "with its memories shared (one_core)")
         for m in _shared_inventory(one).memories:
-            mems.append(replace(m, name=f"core{k}_{m.name}", scope=PER_CORE, copies=1,
-                                core=k, bank_names=tuple(f"core{k}_{b}" for b in m.bank_names)))
+            mems.append(replace(m, name=f"core{k}_{m.name}", scope=PER_CORE, copies=1, core=k,
+                                bank_names=tuple(f"core{k}_{b}" for b in m.bank_names)))
     return Inventory(name, tuple(mems), organisation)
 
 
