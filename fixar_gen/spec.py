@@ -294,9 +294,10 @@ class HardwareSpec:
     clock_mhz: float = param(164.0, "core clock", min=1.0, max=1_000.0)
     per_core_memories: bool | None = param(
         None, "each core its own copy of the data memories, descriptor and slot tables "
-        "(the cores exchange words by xfer; every bank a one-core design's ports, so the "
-        "banks map to block RAM); false or null: one set of memories shared by the cores "
-        "(a line port per core on every bank); on one core the same design either way")
+        "(the cores exchange words by xfer; every bank a one-core design's ports, so "
+        "banks of more than 64 words map to block RAM); false or null: one set of "
+        "memories shared by the cores (a line port per core on every bank); on one core "
+        "the same design either way")
     memory: MemorySpec = param(doc="on-chip memories", default_factory=MemorySpec)
 
     def __post_init__(self) -> None:
