@@ -220,6 +220,11 @@ def Lanes(n: int) -> Fragment:
     return Fragment(_label("Lanes", n), {"hardware.vector_lanes": n})
 
 
+def PerCoreMemories(on: bool = True) -> Fragment:
+    """Each core its own copy of the memories (``False``: shared by the cores)."""
+    return Fragment(_label("PerCoreMemories", on), {"hardware.per_core_memories": on})
+
+
 def Clock(mhz: float) -> Fragment:
     """The core clock in MHz."""
     return Fragment(_label("Clock", mhz), {"hardware.clock_mhz": mhz})
@@ -262,7 +267,8 @@ def FromMapping(mapping: dict[str, Any]) -> Fragment:
 FRAGMENTS: dict[str, Callable[..., Fragment]] = {
     f.__name__: f for f in (Default, Name, Env, Seed, Actor, Critic, DDPG, TD3, Batch, Steps,
                             Optimizer, Noise, Formats, QAT, FXP32, FXP16, Numerics, Cores,
-                            Array, Lanes, Clock, Memory, Parallelism, U50, Sim, Set)
+                            Array, Lanes, PerCoreMemories, Clock, Memory, Parallelism, U50,
+                            Sim, Set)
 }
 
 

@@ -206,7 +206,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
           f"{report['array'][0]}x{report['array'][1]} PEs, "
           + ", ".join(f"{name} {m['words']:,} x {m['width_bits']}"
                       for name, m in report["memory"]["data_memories"].items())
-          + f" (data memories, words x bits); "
+          + " (data memories, words x bits"
+          + (", a copy for each core" if report["per_core_memories"] else "") + "); "
           f"generated in {t['generate_s']:.1f} s"
           + (f", Verilator model built in {t['verilator_build_s']:.1f} s"
              if "verilator_build_s" in t else ""))

@@ -83,6 +83,7 @@ def estimate(spec: Spec) -> dict:
         "array": list(hw.array),
         "pe_count": hw.pe_count,
         "vector_lanes": hw.lanes,
+        "per_core_memories": hw.memories_per_core,
         "params": work.params,
         "batch_size": batch,
         "algorithm": spec.algorithm.name,
@@ -111,7 +112,8 @@ def estimate(spec: Spec) -> dict:
             "pe_utilization": useful / (train.total_cycles * peak),
             "train_cycles_by_unit": dict(train.by_unit),
             "train_cycles_by_program": train.by_phase,
-            "rtl": rtl_figures(spec, precision, clock_hz),
+            "rtl": rtl_figures(spec, precision, clock_hz,
+                               per_core_memories=hw.memories_per_core),
         }
     per_pe = dsps_per_pe(n.weight.width, n.activation.width // 2)
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
@@ -246,7 +248,9 @@ def format_estimate(r: dict) -> str:
     m = r["generated_memories"]
     fit = m["fit"]
     verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
-    lines.append(f"  the generated design's memories (`fixar generate`); as block RAM "
+    lines.append(f"  the generated design's memories (`fixar generate`"
+                 + (f"; per-core memories: a copy for each of the {r['cores']} cores"
+                    if r.get("per_core_memories") else "") + "); as block RAM "
                  f"{fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM: {verdict} on the "
                  f"{fit['board']} after the shell margin"
                  + (" (for reference: the target has no board)" if fit["reference"] else ""))

@@ -64,7 +64,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         verilog = emit_verilog(block, cfg.name, initialize_registers=False)
     timings["verilog_s"] = round(time.perf_counter() - t1, 3)
     hm = cfg.hostmap
-    needed = words_needed(spec)
+    needed = words_needed(spec, cfg.per_core_memories)
     inventory = memory_inventory(cfg)
     (out / f"{cfg.name}.v").write_text(verilog, encoding="utf-8")
     (out / "hostmap.json").write_text(hm.to_json(), encoding="utf-8")
@@ -74,6 +74,7 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
     report = {
         "spec": spec.name, "top": cfg.name, "target": spec.target,
         "cores": cfg.cores, "array": [cfg.rows, cfg.cols], "vector_lanes": cfg.lanes,
+        "per_core_memories": cfg.per_core_memories,
         "pe": {"weight_bits": cfg.pe.weight, "half_bits": cfg.pe.half,
                "acc_bits": cfg.pe.acc},
         "memory": {"word_bits": cfg.word, "words": 1 << cfg.addr_bits,

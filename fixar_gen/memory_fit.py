@@ -62,7 +62,9 @@ def memory_fit(spec: Spec, inventory: Inventory | None = None,
 
 def check_memory_fit(spec: Spec) -> None:
     """Raise :class:`SpecError` when the generated memories of a board spec cannot fit
-    the board's block RAM and UltraRAM (with the shell's margin)."""
+    the board's block RAM and UltraRAM (with the shell's margin): on
+    ``hardware.per_core_memories`` when the copies do not fit and the shared memories
+    would, else on ``algorithm.batch_size``."""
     board = BOARDS.get(spec.target)
     if board is None:
         return
@@ -70,14 +72,27 @@ def check_memory_fit(spec: Spec) -> None:
     fit = memory_fit(spec, inventory, board)
     if fit["fits"]:
         return
-    largest = max((m for m in inventory.memories if m.scope == "shared"),
-                  key=lambda m: m.bits)
+    largest = max(inventory.memories, key=lambda m: m.bits)
+    per_core = spec.hardware.memories_per_core
+    what = (f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit"
+            + (f", a copy for each of the {spec.hardware.cores} cores" if per_core else "")
+            + f"; the largest RAM, {largest.name}, "
+            + (f"{largest.banks} banks x " if largest.banks > 1 else "")
+            + f"{largest.depth:,} x {largest.width}-bit words for these networks "
+            f"at batch {spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
+            f"{board.name} after the shell margin ({board.usable_fraction:.0%})")
+    also = ("networks.actor.hidden", "networks.critic.hidden", "target")
+    if per_core:
+        shared = memory_fit(spec, memory_inventory(config_for(spec, per_core_memories=False)),
+                            board)
+        if shared["fits"]:
+            raise SpecError(
+                "hardware.per_core_memories",
+                what + f" (the shared memories fit: {shared['bram36']:,} BRAM36 + "
+                f"{shared['uram']:,} URAM; per_core_memories: false, a smaller batch or "
+                "smaller networks; `fixar estimate` lists the memories)",
+                also=("algorithm.batch_size",) + also)
     raise SpecError(
         "algorithm.batch_size",
-        f"the generated memories ({fit['design_bits'] / 1e6:,.1f} Mbit; the largest RAM, "
-        f"{largest.name}, " + (f"{largest.banks} banks x " if largest.banks > 1 else "")
-        + f"{largest.depth:,} x {largest.width}-bit words for these networks "
-        f"at batch {spec.algorithm.batch_size}) take {', '.join(fit['problems'])} on the "
-        f"{board.name} after the shell margin ({board.usable_fraction:.0%}) (a smaller "
-        "batch or smaller networks; `fixar estimate` lists the memories)",
-        also=("networks.actor.hidden", "networks.critic.hidden", "target"))
+        what + " (a smaller batch or smaller networks; `fixar estimate` lists the memories)",
+        also=also + (("hardware.per_core_memories",) if per_core else ()))

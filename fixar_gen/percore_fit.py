@@ -24,7 +24,7 @@ from .core_footprint import (banked_stride, column_trimmed, machine_copies, tigh
 from .hw.core import CoreConfig
 from .hw.data_memories import fitted_shape
 from .hw.design import config_for, with_memories
-from .hw.inventory import Inventory, memory_inventory
+from .hw.inventory import Inventory, copies_inventory
 from .memory_fit import memory_fit
 from .spec import Spec
 
@@ -38,7 +38,7 @@ PER_CORE = ("per-core memories: each core a copy of the data memories holding th
 def core_config(shared: CoreConfig, core: int, words: dict[str, int]) -> CoreConfig:
     """Core ``core``'s memories: ``shared`` (the shared design's sizes) on one core, each
     data memory ``words[name]`` deep (at least one word) at the shared width."""
-    one = replace(shared, name=f"{shared.name}_core{core}", cores=1)
+    one = replace(shared, name=f"{shared.name}_core{core}", cores=1, per_core_memories=False)
     return with_memories(one, [fitted_shape(s.name, s.width, max(words.get(s.name, 1), 1))
                                for s in shared.data_memories])
 
@@ -54,7 +54,7 @@ def per_core_words(spec: Spec, programs=None, stride: str | None = None
     its own (a hardware change not made, :func:`fixar_gen.core_footprint.column_trimmed`)
     ``stride="tight"`` (the lower bound) or ``"banked"`` (the banks' padding)."""
     programs = programs if programs is not None else machine_programs(spec)
-    half = config_for(spec).acc_half
+    half = config_for(spec, per_core_memories=False).acc_half
     hw = spec.hardware
     if stride == "tight":
         return column_trimmed(programs, half, tight_stride)
@@ -68,20 +68,19 @@ def per_core_words(spec: Spec, programs=None, stride: str | None = None
 
 def naive_words(spec: Spec) -> list[dict[str, int]]:
     """Per core: every memory as deep as the shared design's (a copy of everything)."""
-    shared = config_for(spec)
+    shared = config_for(spec, per_core_memories=False)
     return [{s.name: s.depth for s in shared.data_memories}] * spec.hardware.cores
 
 
 def per_core_inventory(spec: Spec, words: list[dict[str, int]]) -> Inventory:
     """The memories of every core's copy (names prefixed ``core<c>_``, scope "per
-    core"), each core's from :func:`core_config` through :func:`memory_inventory`."""
-    shared = config_for(spec)
-    mems = []
-    for c, need in enumerate(words):
-        for m in memory_inventory(core_config(shared, c, need)).memories:
-            mems.append(replace(m, name=f"core{c}_{m.name}", scope="per core", copies=1,
-                                bank_names=tuple(f"core{c}_{b}" for b in m.block_names)))
-    return Inventory(f"{shared.name} (per-core memories)", tuple(mems), PER_CORE)
+    core"), each core's from :func:`core_config` through
+    :func:`~fixar_gen.hw.inventory.copies_inventory`, the lister of the generated
+    per-core design's inventory."""
+    shared = config_for(spec, per_core_memories=False)
+    return copies_inventory(f"{shared.name} (per-core memories)",
+                            [core_config(shared, c, need) for c, need in enumerate(words)],
+                            PER_CORE)
 
 
 def per_core_fit(spec: Spec, words: list[dict[str, int]]) -> dict:

@@ -392,7 +392,8 @@ def _place(shapes: list[tuple[str, int, int]], cores: int, fixed_bram: int,
 
 def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Memory]:
     """The generated design's RAMs (:mod:`fixar_gen.hw.inventory`) as block RAM, one
-    entry per primitive kind a memory's banks use (shared memories on core 0), placed
+    entry per primitive kind a memory's banks use (shared memories on core 0, a core's
+    own copy on that core), placed
     in BRAM36 and URAM together as the memory fit check places them
     (:func:`fixar_gen.hw.inventory.joint_block_ram_plan` against ``board``'s usable
     ones, the U50's when there is no board)."""
@@ -405,7 +406,8 @@ def _generated_memories(inventory: "Inventory", board: Board | None) -> list[Mem
         for core in range(m.copies):
             for kind, count in (("bram36", bram // m.copies), ("uram", uram // m.copies)):
                 if count:
-                    out.append(Memory(core, m.name, m.width, m.depth, kind, count))
+                    out.append(Memory(core if m.core is None else m.core, m.name, m.width,
+                                      m.depth, kind, count))
     return out
 
 

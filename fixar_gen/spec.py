@@ -292,6 +292,12 @@ class HardwareSpec:
                                      "this many a cycle; null: one per array column",
                                      min=1, max=256)
     clock_mhz: float = param(164.0, "core clock", min=1.0, max=1_000.0)
+    per_core_memories: bool | None = param(
+        None, "each core its own copy of the data memories, descriptor and slot tables "
+        "(the cores exchange words by xfer; every bank a one-core design's ports, so "
+        "banks of more than 64 words map to block RAM); false or null: one set of "
+        "memories shared by the cores (a line port per core on every bank); on one core "
+        "the same design either way")
     memory: MemorySpec = param(doc="on-chip memories", default_factory=MemorySpec)
 
     def __post_init__(self) -> None:
@@ -313,6 +319,13 @@ class HardwareSpec:
     @property
     def pe_count(self) -> int:
         return self.cores * self.rows * self.cols
+
+    @property
+    def memories_per_core(self) -> bool:
+        """Whether the generated design gives each core its own memories:
+        ``per_core_memories`` on more than one core (one core's memories are its own
+        already: the design is the shared one)."""
+        return bool(self.per_core_memories) and self.cores > 1
 
 
 @dataclass(frozen=True)

@@ -123,10 +123,13 @@ def _program_sizes(spec: Spec, per_core_memories: bool = False
     return need, code, n_buffers, n_slots
 
 
-def words_needed(spec: Spec) -> dict[str, int]:
+def words_needed(spec: Spec, per_core_memories: bool | None = None) -> dict[str, int]:
     """Per memory: the words the spec's programs need there (placed buffers; the host
-    slots in ``amem``)."""
-    return {m: words for m, (words, _) in _program_sizes(spec)[0].items()}
+    slots in ``amem``; ``per_core_memories``, default the spec's
+    ``hardware.per_core_memories``: the programs with their transfers, each copy's)."""
+    if per_core_memories is None:
+        per_core_memories = spec.hardware.memories_per_core
+    return {m: words for m, (words, _) in _program_sizes(spec, per_core_memories)[0].items()}
 
 
 def random_program_words(spec: Spec) -> int:
@@ -143,7 +146,7 @@ def random_program_words(spec: Spec) -> int:
 
 def config_for(spec: Spec, memory_words: int | None = None, name: str | None = None,
                min_words: int = 0, tails: bool = True,
-               per_core_memories: bool = False) -> CoreConfig:
+               per_core_memories: bool | None = None) -> CoreConfig:
     """The generator's sizes for ``spec``: one data memory per memory of the placement
     (:mod:`fixar_gen.placement`), deep enough for the placed buffers (and, in
     ``amem``, the host slots) of every phase's program (FXP32, the spec's batch),
@@ -158,7 +161,11 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     is one RAM of a power of two (fewer memory ports to simulate);
     ``per_core_memories``: each core its copy of the memories
     (``CoreConfig.per_core_memories``), sized for the programs with their transfers
-    (every copy the full size)."""
+    (every copy the full size); None (the default): the spec's
+    ``hardware.per_core_memories`` (on more than one core:
+    :attr:`~fixar_gen.spec.HardwareSpec.memories_per_core`)."""
+    if per_core_memories is None:
+        per_core_memories = spec.hardware.memories_per_core
     need, code, n_buffers, n_slots = _program_sizes(spec, per_core_memories)
     pe = pe_widths(spec)
     word = word_bits(pe)

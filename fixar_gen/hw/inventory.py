@@ -35,7 +35,7 @@ The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not liste
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import isa
 from ..boards import U50
@@ -51,6 +51,8 @@ BRAM36_BITS = 36 * 1024
 URAM_BITS = 288 * 1024
 
 BLOCK_RAM, LUT_RAM, FLIP_FLOPS = "block RAM", "LUT RAM", "flip-flops"
+#: a memory's scope: one for the whole design, or one (a copy) per core
+SHARED, PER_CORE = "shared", "per core"
 #: how a memory's reads are addressed: a registered address, a combinational address
 #: whose read data goes straight into a register (both synchronous: block RAM ports),
 #: a combinational address and data (an asynchronous read)
@@ -150,10 +152,22 @@ class GeneratedMemory:
     #: modeled LUTs of the banks' line ports (:func:`bank_port_luts`; on the main
     #: entry of a banked memory, none on its tail, which shares them)
     port_luts: int = 0
+    #: the core whose copy this is, on a design with per-core memories (each core's
+    #: copy listed on its own, its names the netlist's: ``core<k>_...``); None: the
+    #: shared memories, or one entry for every core's (``copies``; the netlist's names
+    #: ``core<k>_`` + ``name``)
+    core: int | None = None
 
     @property
     def block_names(self) -> tuple[str, ...]:
         return self.bank_names or (self.name,)
+
+    @property
+    def netlist_names(self) -> tuple[str, ...]:
+        """The MemBlocks of this entry in the elaborated design (all copies, banks)."""
+        if self.scope == SHARED or self.core is not None:
+            return self.block_names
+        return tuple(f"core{c}_{n}" for c in range(self.copies) for n in self.block_names)
 
     @property
     def bits(self) -> int:
@@ -214,7 +228,8 @@ class GeneratedMemory:
                 "bits": self.bits, "maps_to": self.maps_to,
                 "read_copies": self.read_copies, "bram36": b, "uram": u,
                 "primitives": self.block_ram_primitives,
-                "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts}
+                "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts,
+                **({"core": self.core} if self.core is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -277,9 +292,47 @@ MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, opt
                    "reach them")
 
 
+PER_CORE_MEMORIES = ("per-core memories: each core its own copy of the data memories "
+                     "(the same memories as a one-core design's, each bank with one line "
+                     "read and one line write port: block RAM), its own descriptor and slot "
+                     "tables, instruction memory and saturation counters; the cores "
+                     "exchange words by xfer, written through the receiver's own ports")
+
+
 def memory_inventory(cfg: CoreConfig) -> Inventory:
     """The RAMs :func:`fixar_gen.hw.core.build_core` elaborates for ``cfg``
-    (tests/hw/test_inventory.py checks this against the elaborated netlist)."""
+    (tests/hw/test_inventory.py checks this against the elaborated netlist); with
+    ``cfg.per_core_memories`` every core's copy on its own (:func:`copies_inventory`)."""
+    if cfg.per_core_memories:
+        return copies_inventory(cfg.name, [one_core(cfg)] * cfg.cores, PER_CORE_MEMORIES)
+    return _shared_inventory(cfg)
+
+
+def one_core(cfg: CoreConfig) -> CoreConfig:
+    """The one-core design whose memories are each core's copy on ``cfg`` with
+    per-core memories: the same sizes, one core's ports."""
+    return replace(cfg, cores=1, per_core_memories=False)
+
+
+def copies_inventory(name: str, configs, organisation: str) -> Inventory:
+    """The memories of a design whose core ``k`` has the memories of the one-core
+    design ``configs[k]`` (each listed on its own, scope "per core", named as the
+    elaborated design names them: ``core<k>_`` and the one-core design's name); what
+    :func:`memory_inventory` lists for per-core memories, and
+    :func:`fixar_gen.percore_fit.per_core_inventory` for copies of their own sizes."""
+    mems = []
+    for k, one in enumerate(configs):
+        if one.cores != 1 or one.per_core_memories:
+            raise ValueError(f"core {k}'s copy: {one.name} is not a one-core design "
+                             "with its memories shared (one_core)")
+        for m in _shared_inventory(one).memories:
+            mems.append(replace(m, name=f"core{k}_{m.name}", scope=PER_CORE, copies=1, core=k,
+                                bank_names=tuple(f"core{k}_{b}" for b in m.bank_names)))
+    return Inventory(name, tuple(mems), organisation)
+
+
+def _shared_inventory(cfg: CoreConfig) -> Inventory:
+    """The RAMs of ``cfg`` without per-core memories."""
     hm = cfg.hostmap
     n = cfg.cores
     data = []
@@ -293,7 +346,7 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
             for k, b in enumerate(bits):
                 tail = "_tail" if k else ""
                 data.append(GeneratedMemory(
-                    f"{shape.block_name}_bank{tail}", "shared", 1, shape.width, 1 << b, B,
+                    f"{shape.block_name}_bank{tail}", SHARED, 1, shape.width, 1 << b, B,
                     reads, writes, REGISTERED,
                     holds + f" in {B} interleaved banks (word a: bank a mod {B}"
                     + ("; a double line of two half lines a cycle)" if shape.name == ACC_MEMORY
@@ -305,20 +358,20 @@ def memory_inventory(cfg: CoreConfig) -> Inventory:
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(
-                block, "shared", 1, shape.width, words, 1, reads, writes, REGISTERED,
+                block, SHARED, 1, shape.width, words, 1, reads, writes, REGISTERED,
                 holds + (f" (words from {shape.blocks[0][1]:,} on)" if k else "")))
     data = tuple(data)
     mems = data + (
-        GeneratedMemory("mem_desc", "shared", 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
+        GeneratedMemory("mem_desc", SHARED, 1, width(hm.desc_fields), 1 << cfg.buffer_bits,
                         1, len(OPERAND_SLOTS) * n, 1, REGISTERED_DATA,
                         "buffer descriptors (offset, shape, format; each read latched "
                         "into a descriptor register)"),
-        GeneratedMemory("mem_slot", "shared", 1, width(hm.slot_fields), 1 << cfg.slot_bits,
+        GeneratedMemory("mem_slot", SHARED, 1, width(hm.slot_fields), 1 << cfg.slot_bits,
                         1, n, 1, COMPUTED, "host slot descriptors"),
-        GeneratedMemory("imem", "per core", n, isa.INSTRUCTION_BITS, 1 << cfg.imem_bits, 1,
+        GeneratedMemory("imem", PER_CORE, n, isa.INSTRUCTION_BITS, 1 << cfg.imem_bits, 1,
                         1, 1, REGISTERED, "the core's instructions"),
     ) + tuple(
-        GeneratedMemory(f"sat_{kind}", "per core", n, STAT_BITS, 1 << cfg.buffer_bits, 1, 1,
+        GeneratedMemory(f"sat_{kind}", PER_CORE, n, STAT_BITS, 1 << cfg.buffer_bits, 1, 1,
                         1, REGISTERED, f"saturation counters per buffer id ({what}; a "
                         "read-modify-write a cycle, the host's statistics read at the "
                         "same registered address while the core is idle)")

@@ -115,14 +115,6 @@ def map_memories(verilog: str, top: str, folder: str | Path, uram: bool = True,
     return {"mappings": memory_mappings(log), "primitives": primitives, "cells": cells}
 
 
-def netlist_names(memory) -> tuple[str, ...]:
-    """The Verilog memory names of an inventory entry (each bank; per-core memories
-    prefixed ``core<k>_``)."""
-    if memory.scope == "per core":
-        return tuple(f"core{k}_{b}" for k in range(memory.copies) for b in memory.block_names)
-    return memory.block_names
-
-
 def compare(inventory, mapped: dict) -> dict:
     """Per memory of ``inventory`` (:class:`~fixar_gen.hw.inventory.Inventory`): the
     inventory's class and primitives against Yosys's (``mapped``: :func:`map_memories`).
@@ -130,7 +122,7 @@ def compare(inventory, mapped: dict) -> dict:
     inventory does not list (the lanes' tanh tables, ROMs) are under ``others``."""
     rows, listed = [], set()
     for m in inventory.memories:
-        names = netlist_names(m)
+        names = m.netlist_names      # each bank's, each copy's Verilog name
         listed.update(names)
         how = {n: mapped["mappings"].get(n, "absent") for n in names}
         classes = {mapping_class(h) if h != "absent" else "absent" for h in how.values()}

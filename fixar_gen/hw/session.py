@@ -47,7 +47,9 @@ def simulation_config(spec: Spec, per_core_memories: bool = False) -> CoreConfig
     powers of two without tail RAMs: half the memory ports of a generated design to
     simulate, the same words at the same addresses (tests/hw/test_data_memories.py
     checks the tail RAMs on their own).  ``per_core_memories``: each core its copy of
-    the memories, sized for the programs with their transfers."""
+    the memories, sized for the programs with their transfers (the spec's
+    ``hardware.per_core_memories`` is not read here: the simulated backends run shared
+    memories unless asked, ``backends.PerCoreHardwareCore``)."""
     return config_for(spec, min_words=random_program_words(spec), tails=False,
                       per_core_memories=per_core_memories)
 

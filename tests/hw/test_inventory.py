@@ -5,6 +5,7 @@ u50 spec rejects memories that do not fit, with a located error."""
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pyrtl
@@ -75,17 +76,36 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
+def per_core(cfg: CoreConfig, cores: int) -> CoreConfig:
+    """``cfg`` on ``cores`` cores, each with its own copy of the memories."""
+    return replace(cfg, name=f"{cfg.name}_pc{cores}", cores=cores, per_core_memories=True)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS + [
+    # per-core memories: every core's copy listed, core<k>_ names, a one-core
+    # design's ports (the default run elaborates the smallest; the rest are slow)
+    per_core(CONFIGS[0], 2),
+    pytest.param(per_core(CONFIGS[1], 3), marks=pytest.mark.slow),
+    pytest.param(per_core(CONFIGS[2], 2), marks=pytest.mark.slow),
+    pytest.param(per_core(CONFIGS[0], 1), marks=pytest.mark.slow),
+], ids=lambda c: c.name)
 def test_inventory_lists_every_ram_the_generator_elaborates(cfg):
+    check_inventory_against_netlist(cfg)
+
+
+def check_inventory_against_netlist(cfg: CoreConfig) -> None:
+    """Every MemBlock of the elaborated ``cfg`` is one the inventory lists (each bank,
+    each copy), with the inventory's width, depth, ports and read addressing, and the
+    inventory lists nothing more."""
     got = netlist_memories(build_core(cfg))
     inventory = memory_inventory(cfg)
     expected = {}
     for m in inventory.memories:
         # a banked memory: one MemBlock a bank, each m.width x m.depth
         assert len(m.block_names) == (m.banks if m.bank_names else 1), m.name
-        names = list(m.block_names) if m.scope == "shared" else \
-            [f"core{c}_{n}" for c in range(m.copies) for n in m.block_names]
-        for name in names:
+        assert len(m.netlist_names) == m.copies * len(m.block_names), m.name
+        for name in m.netlist_names:
+            assert name not in expected, name
             expected[name] = m
     assert set(got) == set(expected)
     for name, (w, d, reads, writes, kinds) in got.items():

@@ -13,7 +13,9 @@ tests.hw.test_memory_map SPEC DIR`` runs the same check on any spec and prints w
 fails: 6 min 25 s of Yosys on 2026-12-05 at load 9, after the counters' change; the
 counters stay block RAM there, a pair a core); the fast tests below feed the same
 check a mapping with one bank in flip-flops and one in LUT RAM, and one whose
-primitives differ from the inventory's, and see each refused."""
+primitives differ from the inventory's, and see each refused.  The same spec on two
+cores with ``per_core_memories: true`` (slow too) is block RAM copy by copy, as the
+per-core inventory says."""
 
 from __future__ import annotations
 
@@ -138,6 +140,37 @@ def test_every_memory_of_a_one_core_design_above_2_kbit_is_block_ram(tmp_path, y
     assert (mapping["bram36"], mapping["uram"]) == (mapping["inventory_bram36"],
                                                     mapping["inventory_uram"])
     assert mapping["bram36"] + mapping["uram"] > 0
+
+
+#: the same networks on two cores of 1x1, each with its own copy of the memories (the
+#: spec field ``hardware.per_core_memories``)
+PER_CORE_SPEC = ONE_CORE_SPEC.replace("name: pendulum_one_core", "name: pendulum_per_core") \
+    .replace("hardware: {cores: 1, array: [1, 1]}",
+             "hardware: {cores: 2, array: [1, 1], per_core_memories: true}")
+
+#: two cores' programs need 64 words of ``smem`` (64 x 49 bits, above 2 Kbit), which
+#: keeps a read and a write port per word its units use: flip-flops in each copy, as in
+#: the shared design (docs/hardware.md, "Per-core memories", step (5))
+PER_CORE_EXCEPTIONS = {f"core{k}_mem_smem": FLIP_FLOPS for k in range(2)}
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+def test_fixar_generate_of_a_per_core_spec_maps_as_its_inventory_says(tmp_path, yosys_tool):
+    """``fixar generate --synth-memories`` of a two-core spec with
+    ``per_core_memories: true``: every copy's memory above 2 Kbit (but ``smem``) is
+    block RAM, and Yosys's mapping is the inventory's memory by memory (the per-core
+    inventory's names and ports; a line port per core on the banks would give
+    flip-flops)."""
+    spec = tmp_path / "per_core.yaml"
+    spec.write_text(PER_CORE_SPEC)
+    mapping = map_spec(spec, tmp_path / "g")
+    names = {m["name"] for m in mapping["memories"]}
+    assert {n.split("_", 1)[0] for n in names} == {"core0", "core1"}
+    assert block_ram_violations(mapping, PER_CORE_EXCEPTIONS) == []
+    assert (mapping["bram36"], mapping["uram"]) == (mapping["inventory_bram36"],
+                                                    mapping["inventory_uram"])
+    assert sum(m["yosys"] == BLOCK_RAM for m in mapping["memories"]) > 20
 
 
 if __name__ == "__main__":
