@@ -248,7 +248,7 @@ def format_estimate(r: dict) -> str:
     m = r["generated_memories"]
     fit = m["fit"]
     verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
-    lines.append(f"  the generated design's memories (`fixar generate`"
+    lines.append("  the generated design's memories (`fixar generate`"
                  + (f"; per-core memories: a copy for each of the {r['cores']} cores"
                     if r.get("per_core_memories") else "") + "); as block RAM "
                  f"{fit['bram36']:,} BRAM36 + {fit['uram']:,} URAM: {verdict} on the "

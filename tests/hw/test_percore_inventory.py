@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fixar_gen.cli import main
-from fixar_gen.dsl import Array, Cores, Default, PerCoreMemories, load_spec
+from fixar_gen.dsl import Cores, Default, PerCoreMemories, load_spec
 from fixar_gen.estimate import estimate
 from fixar_gen.hw.design import config_for, words_needed
 from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, PER_CORE, SHARED,
