@@ -493,14 +493,18 @@ def open_core(spec: Spec, backend: str = "golden", precision: Precision = Precis
               engine: str | None = None) -> Core:
     """A Core for ``spec`` on ``backend``.  ``golden`` takes ``engine``: ``"compiled"``
     (the default, :mod:`fixar_gen.engine`) or ``"interpreter"`` (:mod:`fixar_gen.golden`
-    instruction by instruction); other backends take none.  ``u50`` runs the kernel on an Alveo U50
-    through XRT (:mod:`fixar_gen.targets.u50.driver`: the xclbin from ``FIXAR_XCLBIN``,
+    instruction by instruction); other backends take none.  ``pyrtl`` and ``verilator``
+    simulate the spec's design: with ``hardware.per_core_memories`` on more than one
+    core, each core its copy of the memories (:class:`PerCoreHardwareCore`).  ``u50``
+    runs the kernel on an Alveo U50 through XRT (:mod:`fixar_gen.targets.u50.driver`: the xclbin from ``FIXAR_XCLBIN``,
     else build/<spec name>/fixar_kernel.xclbin; pyxrt is imported only then)."""
     if engine is not None and backend != "golden":
         raise ValueError(f"engine {engine!r}: only the golden backend has engines")
     if backend == "golden":
         return GoldenCore(spec, precision, engine or "compiled")
     if backend in ("pyrtl", "verilator"):
+        if spec.hardware.memories_per_core:        # hardware.per_core_memories, 2+ cores
+            return PerCoreHardwareCore(spec, precision, backend)
         return HardwareCore(spec, precision, backend)
     if backend == "u50":
         from .targets.u50.driver import open_u50_core

@@ -48,8 +48,9 @@ def simulation_config(spec: Spec, per_core_memories: bool = False) -> CoreConfig
     simulate, the same words at the same addresses (tests/hw/test_data_memories.py
     checks the tail RAMs on their own).  ``per_core_memories``: each core its copy of
     the memories, sized for the programs with their transfers (the spec's
-    ``hardware.per_core_memories`` is not read here: the simulated backends run shared
-    memories unless asked, ``backends.PerCoreHardwareCore``)."""
+    ``hardware.per_core_memories`` is not read here: ``backends.open_core`` reads it and
+    opens a ``backends.PerCoreHardwareCore``, which asks for this; ``fixar verify``'s
+    random programs run on shared memories)."""
     return config_for(spec, min_words=random_program_words(spec), tails=False,
                       per_core_memories=per_core_memories)
 

@@ -302,3 +302,28 @@ def test_pendulums_actions_on_per_core_memories_identical():
                 hw.infer("actor", states[k:k + 1], explore=explore),
                 golden.infer("actor", states[k:k + 1], explore=explore))
             assert hw.stats.cycles == hw.machine.modeled_cycles(program)
+
+
+
+def test_open_core_simulates_per_core_memories_when_the_spec_asks(monkeypatch):
+    """`hardware.per_core_memories` on a multi-core spec reaches the simulated backends
+    (`fixar cosim`, `fixar train --backend pyrtl`): open_core gives the per-core core on
+    a per-core design; on one core, or without the field, the shared one.  (The design
+    is not elaborated here: `open_machine` stands in.)"""
+    from fixar_gen.backends import HardwareCore
+    from fixar_gen.dsl import Cores, Default, PerCoreMemories
+    from fixar_gen.hw import session
+    opened = []
+
+    def open_machine(spec, backend, cfg=None):
+        opened.append(cfg if cfg is not None else session.simulation_config(spec))
+        return object()
+
+    monkeypatch.setattr(session, "open_machine", open_machine)
+    for spec, per_core in (((Default() + Cores(2) + PerCoreMemories()).spec(), True),
+                           ((Default() + Cores(1) + PerCoreMemories()).spec(), False),
+                           ((Default() + Cores(2)).spec(), False)):
+        core = open_core(spec, "verilator")
+        assert isinstance(core, PerCoreHardwareCore) == per_core
+        assert isinstance(core, HardwareCore)
+        assert opened.pop().per_core_memories == per_core
