@@ -36,6 +36,12 @@ COCOTB_TESTS = ("train_step_and_inference_equal_golden",
                 "axi_write_errors_stop_the_run",
                 "bad_commands_and_arguments_are_errors")
 OTHER_WIDTH_TESTS = ("other_width_roundtrip_and_inference",)
+#: on the kernel around a core with per-core memories (design "percore")
+PER_CORE_TESTS = ("reads_name_the_copy_of_the_last_writer",
+                  "random_programs_with_transfers_equal_golden",
+                  "axi_read_errors_stop_the_run",
+                  "axi_write_errors_stop_the_run")
+PER_CORE_SLOW_TESTS = ("train_step_and_inference_equal_golden",)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +142,16 @@ def wide_results(tmp_path_factory, verilator_tool):
     return _results(tmp_path_factory, verilator_tool, "wide", OTHER_WIDTH_TESTS)
 
 
+@pytest.fixture(scope="module")
+def per_core_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "percore", PER_CORE_TESTS)
+
+
+@pytest.fixture(scope="module")
+def per_core_slow_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "percore", PER_CORE_SLOW_TESTS)
+
+
 def _check(results, name):
     outcome = results["outcome"]
     assert name in outcome, f"cocotb test {name} did not run:\n{results['log']}"
@@ -160,3 +176,16 @@ def test_kernel_cocotb_64_bit_bus(narrow_results, name):
 @pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
 def test_kernel_cocotb_512_bit_bus(wide_results, name):
     _check(wide_results, name)
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", PER_CORE_TESTS)
+def test_kernel_cocotb_per_core_memories(per_core_results, name):
+    _check(per_core_results, name)
+
+
+@pytest.mark.slow       # DDPG steps through the kernel on per-core memories
+@pytest.mark.tools
+@pytest.mark.parametrize("name", PER_CORE_SLOW_TESTS)
+def test_kernel_cocotb_per_core_memories_ddpg(per_core_slow_results, name):
+    _check(per_core_slow_results, name)
