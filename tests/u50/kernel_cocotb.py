@@ -834,7 +834,7 @@ async def random_programs_with_transfers_equal_golden(dut):
     (STORE with the command's core)."""
     kernel = await Kernel.create(dut)
     assert CFG.hostmap.per_core
-    moved = await bridge(random_programs_with_transfers)(kernel, 8)
+    moved = await bridge(random_programs_with_transfers)(kernel, 12)
     assert moved, "no random program moved words between the copies"
     dut._log.warning("random programs with transfers: %d moved words; %d invocations",
                      moved, len(kernel.invocations))
