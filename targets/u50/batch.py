@@ -11,7 +11,10 @@ model of the kernel (any other Driver, e.g. PyRTL), which tests this module alon
 
 Writes are queued (LOAD) and sent with the next command that needs the kernel: a read
 (STORE), a statistic (STATS) or a run (RUN, whose completion is only observed when
-something is read back).  So one training step costs one or two kernel invocations.
+something is read back).  So one training step costs one or two kernel invocations
+(with per-core memories, one more for each host slot the run stored, whose words are
+read from the copies that stored them: a read ``("read", base, count, core)`` is a
+STORE naming ``core``).
 
 The image holds every transfer packed as the kernel's AXI beats carry it
 (:class:`.commands.Layout` at ``axi_data_bits``), each transfer starting on a beat.

@@ -20,7 +20,9 @@ in the netlist): the core's host ports are this block's ports, and around them
   ``image + offset``; a unit is collected, then its entries are written into the core's
   memory one a cycle), STORE / STATS (the core's combinational read ports, one entry a
   cycle, packed into a unit whose beats go to the write bursts; the command ends when
-  every write response is in), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
+  every write response is in; with per-core memories, ``cfg.per_core_memories``, a
+  STORE reads the copy of the command's core, put above the memory id of
+  ``host_mem_raddr``, and a LOAD goes into every copy through the core's write port), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
   command's address, held, and wait for ``host_done``), END (the run ends: ap_done,
   ap_ready, back to idle).
 

@@ -268,28 +268,28 @@ class Faults:
 
 # ----------------------------------------------------------------- golden comparisons
 
-def u50_core(execute):
+def u50_core(execute, spec=SPEC):
     """The ``u50`` backend's Core (:func:`~fixar_gen.targets.u50.driver.open_u50_core`, as
     ``open_core(spec, "u50")`` makes it: per-core memories give the per-core Core) with
     ``execute`` (a bridge thread's executor) for the card."""
     execute.package = KernelPackage(axi_data_bits=BITS)
-    return open_u50_core(SPEC, cfg=CFG, executor=execute)
+    return open_u50_core(spec, cfg=CFG, executor=execute)
 
 
-def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
+def compare_with_golden(kernel: Kernel, steps: int, seed: int, spec=SPEC) -> dict:
     """Train ``steps`` DDPG steps and run inference on the kernel and on the golden model
     from the same parameters; every parameter, output and statistic must be identical.
     Runs in a bridge thread."""
-    hw = u50_core(resume(kernel.execute))
+    hw = u50_core(resume(kernel.execute), spec)
     machine = hw.machine
-    golden = open_core(SPEC, "golden")
-    params = random_params(SPEC, seed=seed)
+    golden = open_core(spec, "golden")
+    params = random_params(spec, seed=seed)
     golden.load_params(params)
     hw.load_params(params)
     rng = np.random.default_rng(seed)
     out = {"params": [], "actions": []}
     for _ in range(steps):
-        batch = uniform_batch(SPEC, golden.formats, rng)
+        batch = uniform_batch(spec, golden.formats, rng)
         golden.train_step(batch)
         hw.train_step(batch)
         g, h = golden.read_params(), hw.read_params()
@@ -298,7 +298,7 @@ def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
         out["params"].append(h)
         assert hw.stats.cycles == machine.modeled_cycles(hw.program("train", BATCH))
         assert hw.stats.saturations == golden.stats.saturations
-    states = uniform_batch(SPEC, golden.formats, rng, size=BATCH).states
+    states = uniform_batch(spec, golden.formats, rng, size=BATCH).states
     for explore in (False, True):
         a = hw.infer("actor", states[:1], explore=explore)
         np.testing.assert_array_equal(a, golden.infer("actor", states[:1], explore=explore))
@@ -864,3 +864,14 @@ async def reads_name_the_copy_of_the_last_writer(dut):
     in core 1's copy)."""
     kernel = await Kernel.create(dut)
     await bridge(handoff)(kernel)
+
+
+@cocotb.test()
+async def intra_layer_train_step_equal_golden(dut):
+    """(k) Per-core memories, the other training policy (intra_layer: each core its
+    output columns; the kernel built for the intra_batch spec serves the same networks):
+    a DDPG step and inferences equal golden, cycles the RTL cycle model's."""
+    from dataclasses import replace
+    kernel = await Kernel.create(dut)
+    spec = replace(SPEC, parallelism=replace(SPEC.parallelism, training="intra_layer"))
+    await bridge(compare_with_golden)(kernel, 1, 23, spec)
