@@ -42,7 +42,8 @@ PER_CORE_TESTS = ("reads_name_the_copy_of_the_last_writer",
                   "axi_read_errors_stop_the_run",
                   "axi_write_errors_stop_the_run")
 PER_CORE_SLOW_TESTS = ("train_step_and_inference_equal_golden",
-                       "intra_layer_train_step_equal_golden")
+                       "intra_layer_train_step_equal_golden",
+                       "transfers_in_forty_random_programs")
 
 
 @pytest.fixture(scope="module")
