@@ -846,7 +846,7 @@ async def transfers_in_forty_random_programs(dut):
     kernel = await Kernel.create(dut)
     moved = await bridge(random_programs_with_transfers)(kernel, 40)
     assert moved
-    dut._log.warning("more random programs with transfers: %d of 40 moved words", moved)
+    dut._log.warning("forty random programs with transfers: %d moved words", moved)
 
 
 def handoff(kernel: Kernel) -> None:
