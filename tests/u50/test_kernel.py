@@ -104,6 +104,41 @@ def test_every_output_is_a_function_of_registers_only():
         assert not reached, f"{out.name} depends combinationally on {sorted(reached)}"
 
 
+def test_the_kernel_builder_takes_per_core_memories():
+    """``per_core_memories`` on the kernel builder (None: the configuration's): with
+    per-core memories the core's read address has the copy's core above the memory id,
+    and the kernel drives it from the command's ``core`` register (a kernel that left
+    those bits constant reads core 0's copy: the cocotb test
+    ``reads_name_the_copy_of_the_last_writer`` fails it)."""
+    import pyrtl
+    from fixar_gen.targets.u50.kernel import kernel_config
+    per_core = DESIGNS["percore"].cfg
+    assert kernel_config(CFG) is CFG and kernel_config(per_core) is per_core
+    assert kernel_config(CFG, False) is CFG
+    assert kernel_config(CFG, True).per_core_memories
+    assert not kernel_config(per_core, False).hostmap.per_core
+    for cfg, flag in ((CFG, True), (per_core, None)):
+        block = build_kernel(cfg, NAME, per_core_memories=flag)
+        hm = kernel_config(cfg, flag).hostmap
+        raddr = block.get_wirevector_by_name("host_mem_raddr")
+        assert raddr.bitwidth == hm.data_addr_bits + hm.core_bits
+        # the top bits come from the command's core register
+        driver = {net.dests[0]: net for net in block.logic if net.dests}
+        stack, seen, regs = [raddr], set(), set()
+        while stack:
+            wire = stack.pop()
+            if wire in seen:
+                continue
+            seen.add(wire)
+            if isinstance(wire, pyrtl.Register):
+                regs.add(wire.name)
+            elif wire in driver:
+                stack.extend(driver[wire].args)
+        assert "kernel_core" in regs, sorted(regs)
+    shared = build_kernel(CFG, NAME).get_wirevector_by_name("host_mem_raddr")
+    assert shared.bitwidth == CFG.hostmap.data_addr_bits
+
+
 @pytest.mark.tools
 def test_kernel_verilog_is_lint_clean(verilator_tool, tmp_path):
     from fixar_gen.hw.lint import lint
