@@ -22,9 +22,9 @@ in the netlist): the core's host ports are this block's ports, and around them
   cycle, packed into a unit whose beats go to the write bursts; the command ends when
   every write response is in; with per-core memories, ``cfg.per_core_memories``, a
   STORE reads the copy of the command's core, put above the memory id of
-  ``host_mem_raddr``, and a LOAD goes into every copy through the core's write port), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
-  command's address, held, and wait for ``host_done``), END (the run ends: ap_done,
-  ap_ready, back to idle).
+  ``host_mem_raddr``, and a LOAD goes into every copy through the core's write port),
+  RUN (pulse ``host_start`` with ``host_pre_fmt`` = the command's address, held, and
+  wait for ``host_done``), END (the run ends: ap_done, ap_ready, back to idle).
 
 Errors (docs/u50.md, "AXI errors"): a read beat whose RRESP is not OKAY or whose RLAST is
 not where the burst the kernel asked for ends, a write response other than OKAY, a bad
@@ -56,8 +56,8 @@ state to idle; the core's memories keep their contents.
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
