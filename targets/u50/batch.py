@@ -11,7 +11,10 @@ model of the kernel (any other Driver, e.g. PyRTL), which tests this module alon
 
 Writes are queued (LOAD) and sent with the next command that needs the kernel: a read
 (STORE), a statistic (STATS) or a run (RUN, whose completion is only observed when
-something is read back).  So one training step costs one or two kernel invocations.
+something is read back).  So one training step costs one or two kernel invocations
+(with per-core memories, one more for each host slot the run stored, whose words are
+read from the copies that stored them: a read ``("read", base, count, core)`` is a
+STORE naming ``core``).
 
 The image holds every transfer packed as the kernel's AXI beats carry it
 (:class:`.commands.Layout` at ``axi_data_bits``), each transfer starting on a beat.
@@ -61,11 +64,12 @@ class CommandBatch:
         # the kernel keeps it in a register the core reads (host_pre_fmt)
         self.commands.append(Command("RUN", "data", 0, pre_fmt, 0, 0))
 
-    def store(self, base: int, count: int) -> int:
-        """Queue a read of ``count`` data-memory words; returns a handle for result()."""
+    def store(self, base: int, count: int, core: int = 0) -> int:
+        """Queue a read of ``count`` data-memory words (of core ``core``'s copy, on a
+        design with per-core memories); returns a handle for result()."""
         lay = self._layout("data")
         at = self._reserve(lay.words(count))
-        self.commands.append(Command("STORE", "data", 0, base, count, 8 * at))
+        self.commands.append(Command("STORE", "data", core, base, count, 8 * at))
         self.reads.append((at, count, lay))
         return len(self.reads) - 1
 
@@ -121,8 +125,8 @@ class CommandDriver(Driver):
     def run(self, pre_fmt: int, max_cycles: int) -> None:
         self.batch.run(pre_fmt)
 
-    def read(self, base: int, count: int) -> list[int]:
-        return self.gather([("read", base, count)])[0]
+    def read(self, base: int, count: int, core: int = 0) -> list[int]:
+        return self.gather([("read", base, count, core)])[0]
 
     def stat(self, core: int, kind: str, addrs: list[int]) -> list[int]:
         return self.gather([("stat", core, kind, addrs)])[0]
@@ -138,8 +142,8 @@ class CommandDriver(Driver):
         batch, self.batch = self.batch, self._new_batch()
         handles = []
         for r in requests:
-            if r[0] == "read":
-                handles.append(batch.store(r[1], r[2]) if r[2] else None)
+            if r[0] == "read":               # ("read", base, count[, core])
+                handles.append(batch.store(*r[1:]) if r[2] else None)
             else:
                 core, kind, addrs = r[1:]
                 handles.append(batch.stats(core, kind, addrs[0], len(addrs))
@@ -172,7 +176,7 @@ def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9,
                              lay.unpack(image[at:at + lay.words(c.count)], c.count), c.core)
             elif c.opcode == "STORE":
                 packed = layout(hostmap, "data", axi_data_bits).pack(
-                    driver.read(c.address, c.count))
+                    driver.read(c.address, c.count, c.core))
                 image[at:at + len(packed)] = packed
             elif c.opcode == "STATS":
                 values = driver.stat(c.core, c.memory, list(range(c.address,

@@ -19,10 +19,11 @@ A command is :data:`COMMAND_WORDS` little-endian 64-bit words (``COMMAND_BYTES``
              (a multiple of the AXI beat: ``axi_data_bits / 8`` bytes)
 
 Opcodes: ``END`` (the list ends; the kernel reports done), ``LOAD`` (HBM -> on-chip
-memory ``memory``, ``count`` entries from ``address``), ``STORE`` (on-chip data memory
--> HBM), ``RUN`` (pulse the core's start with ``address`` on ``host_pre_fmt`` -- the
-program's pre-activation format, held during the run -- and wait until the core is
-done), ``STATS`` (the
+memory ``memory``, ``count`` entries from ``address``; with per-core memories a data,
+descriptor or slot LOAD reaches every core's copy), ``STORE`` (on-chip data memory
+-> HBM; with per-core memories from core ``core``'s copy), ``RUN`` (pulse the core's
+start with ``address`` on ``host_pre_fmt`` -- the program's pre-activation format, held
+during the run -- and wait until the core is done), ``STATS`` (the
 core's statistics -> HBM: ``memory`` is the stat kind, ``core`` the core, ``address``
 the first id).
 

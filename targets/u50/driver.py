@@ -181,8 +181,11 @@ def open_u50_core(spec, precision=None, xclbin: str | os.PathLike | None = None,
     """A :class:`~fixar_gen.backends.HardwareCore` whose core is the U50 kernel
     (``open_core(spec, "u50")``).  ``cfg`` must be the configuration the xclbin was
     generated from (default: :func:`fixar_gen.hw.design.config_for`, as ``fixar
-    generate`` uses); ``executor`` replaces the card (tests)."""
-    from ...backends import HardwareCore
+    generate`` uses); ``executor`` replaces the card (tests).  A configuration with
+    per-core memories (``cfg.per_core_memories``) gets a
+    :class:`~fixar_gen.backends.PerCoreHardwareCore`: the programs compiled with their
+    transfers, each read naming the copy of the word's last writer."""
+    from ...backends import HardwareCore, PerCoreHardwareCore
     from ...compiler import Precision
     from ...hw.design import config_for
     from ...hw.host import HardwareMachine
@@ -194,7 +197,8 @@ def open_u50_core(spec, precision=None, xclbin: str | os.PathLike | None = None,
                                default_device() if device_index is None else device_index)
     bits = getattr(executor, "package", KernelPackage()).axi_data_bits
     machine = HardwareMachine(cfg, CommandDriver(cfg.hostmap, executor, bits))
-    return HardwareCore(spec, precision or Precision(), backend="u50", machine=machine)
+    kind = PerCoreHardwareCore if cfg.per_core_memories else HardwareCore
+    return kind(spec, precision or Precision(), backend="u50", machine=machine)
 
 
 def main(argv: list[str] | None = None) -> int:

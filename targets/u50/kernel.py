@@ -20,9 +20,11 @@ in the netlist): the core's host ports are this block's ports, and around them
   ``image + offset``; a unit is collected, then its entries are written into the core's
   memory one a cycle), STORE / STATS (the core's combinational read ports, one entry a
   cycle, packed into a unit whose beats go to the write bursts; the command ends when
-  every write response is in), RUN (pulse ``host_start`` with ``host_pre_fmt`` = the
-  command's address, held, and wait for ``host_done``), END (the run ends: ap_done,
-  ap_ready, back to idle).
+  every write response is in; with per-core memories, ``cfg.per_core_memories``, a
+  STORE reads the copy of the command's core, put above the memory id of
+  ``host_mem_raddr``, and a LOAD goes into every copy through the core's write port),
+  RUN (pulse ``host_start`` with ``host_pre_fmt`` = the command's address, held, and
+  wait for ``host_done``), END (the run ends: ap_done, ap_ready, back to idle).
 
 Errors (docs/u50.md, "AXI errors"): a read beat whose RRESP is not OKAY or whose RLAST is
 not where the burst the kernel asked for ends, a write response other than OKAY, a bad
@@ -54,6 +56,7 @@ state to idle; the core's memories keep their contents.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -295,16 +298,26 @@ def _control(p: _Ports, s: Scope, idle, finish, status: dict) -> _Control:
 
 # ----------------------------------------------------------------------- the kernel
 
+def kernel_config(cfg: CoreConfig, per_core_memories: bool | None = None) -> CoreConfig:
+    """The core configuration a kernel is built around: ``cfg``, with per-core memories
+    (``CoreConfig.per_core_memories``: each core its own copy of the data memories and
+    tables) if ``per_core_memories`` is true, shared if false, as ``cfg`` says if None."""
+    if per_core_memories is None or per_core_memories == cfg.per_core_memories:
+        return cfg
+    return dataclasses.replace(cfg, per_core_memories=bool(per_core_memories))
+
+
 def build_kernel(cfg: CoreConfig, name: str = "fixar_kernel",
-                 axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256) -> pyrtl.Block:
+                 axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256,
+                 per_core_memories: bool | None = None) -> pyrtl.Block:
     """The kernel's AXI wrapper as a fresh PyRTL block; its ports are the Vitis-named
     ports of :func:`interface` without ``ap_clk`` / ``ap_rst_n`` (PyRTL's ``clk`` /
     ``rst``) and without :data:`UNUSED_INPUTS` (:func:`rtl_ports`), and the core's host
     ports (:func:`core_ports`, each the other way round: the core's inputs are the
-    wrapper's outputs)."""
+    wrapper's outputs).  ``per_core_memories``: :func:`kernel_config`."""
     shape = AxiShape(axi_data_bits, max_burst)
     with fresh_block() as block:
-        _kernel(cfg, shape)
+        _kernel(kernel_config(cfg, per_core_memories), shape)
     return block
 
 
@@ -503,7 +516,10 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     assert HOST_READ_LATENCY == 1, "the STORE packer is written for a one-cycle read"
     src_next = pyrtl.select(wr_start, address[:src_bits],
                             pyrtl.select(packing, fit(src + 1, src_bits), src))
-    host["host_mem_raddr"] <<= src_next[:hm.data_addr_bits]
+    raddr = src_next[:hm.data_addr_bits]
+    if hm.per_core:       # per-core memories: the command's core names the copy read
+        raddr = pyrtl.concat(core, raddr)
+    host["host_mem_raddr"] <<= raddr
     host["host_stat_addr"] <<= src_next[:hm.stat_addr_bits]
     with pyrtl.conditional_assignment:
         with wr_start:
@@ -719,12 +735,15 @@ def _top(name: str, axi_data_bits: int, cfg: CoreConfig) -> str:
 @lru_cache(maxsize=4)
 def kernel_verilog(cfg: CoreConfig, name: str = "fixar_kernel",
                    axi_data_bits: int = DEFAULT_AXI_DATA_BITS, max_burst: int = 256,
-                   core_verilog: str | None = None) -> str:
+                   core_verilog: str | None = None,
+                   per_core_memories: bool | None = None) -> str:
     """The complete Verilog of the kernel: the top ``name``, the PyRTL wrapper module and
     the core's module (``core_verilog``: the Verilog `fixar generate` wrote for ``cfg``;
-    elaborated here when not given)."""
+    elaborated here when not given).  ``per_core_memories``: :func:`kernel_config` (the
+    core elaborated here, or ``core_verilog``, must be that configuration's)."""
     from ...hw.core import build_core
     from ...hw.verilate import emit_verilog
+    cfg = kernel_config(cfg, per_core_memories)
     if cfg.name in (name, rtl_module(name)):
         raise ValueError(f"the kernel {name!r} and its core {cfg.name!r} need distinct "
                          "module names")

@@ -47,8 +47,10 @@ MASTER_PORT = "m_axi_gmem0"
 #: what each opcode does (docs and the C header's comments)
 OPCODE_MEANINGS = {
     "END": "the list ends; the kernel reports ap_done",
-    "LOAD": "HBM -> on-chip memory `memory` of core `core`: `count` entries from `address`",
-    "STORE": "on-chip data memory -> HBM: `count` entries from `address`",
+    "LOAD": "HBM -> on-chip memory `memory` (imem: core `core`'s; the others: every "
+            "core's copy, with per-core memories): `count` entries from `address`",
+    "STORE": "on-chip data memory -> HBM: `count` entries from `address` (with per-core "
+             "memories, of core `core`'s copy)",
     "RUN": "start every core with `address` as the pre-activation format; wait until done",
     "STATS": "statistics -> HBM: `memory` is the stat kind, `core` the core, `address` "
              "the first id, `count` ids",
@@ -57,7 +59,7 @@ OPCODE_MEANINGS = {
 COMMAND_FIELDS = (
     ("opcode", 0, 0, 8, "index into the opcode table"),
     ("memory", 0, 8, 8, "index into the memory table (STATS: the stat kind)"),
-    ("core", 0, 16, 8, "core of LOAD imem and STATS"),
+    ("core", 0, 16, 8, "core of LOAD imem, of STATS and (per-core memories) of STORE"),
     ("address", 1, 0, 64, "first on-chip entry (RUN: the pre-activation format)"),
     ("count", 2, 0, 64, "entries"),
     ("offset", 3, 0, 64, "byte offset in HBM relative to `image` (a multiple of the AXI "

@@ -12,6 +12,7 @@ of :meth:`Kernel.execute`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 
@@ -22,10 +23,12 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
-from fixar_gen.backends import HardwareCore, open_core, random_params
+from fixar_gen.backends import open_core, random_params
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.targets.u50.batch import CommandDriver
 from fixar_gen.targets.u50.commands import (REGISTER, Command, encode_commands, layout)
+from fixar_gen.targets.u50.driver import open_u50_core
+from fixar_gen.targets.u50.package import KernelPackage
 from fixar_gen.targets.u50.kernel import CONTROL_BITS, LOAD, RUN_WAIT, STORE
 from fixar_gen.targets.u50.status import STATUS_REGISTERS, RunStatus, check_status
 from fixar_gen.testing import uniform_batch
@@ -265,21 +268,28 @@ class Faults:
 
 # ----------------------------------------------------------------- golden comparisons
 
-def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
+def u50_core(execute, spec=SPEC):
+    """The ``u50`` backend's Core (:func:`~fixar_gen.targets.u50.driver.open_u50_core`, as
+    ``open_core(spec, "u50")`` makes it: per-core memories give the per-core Core) with
+    ``execute`` (a bridge thread's executor) for the card."""
+    execute.package = KernelPackage(axi_data_bits=BITS)
+    return open_u50_core(spec, cfg=CFG, executor=execute)
+
+
+def compare_with_golden(kernel: Kernel, steps: int, seed: int, spec=SPEC) -> dict:
     """Train ``steps`` DDPG steps and run inference on the kernel and on the golden model
     from the same parameters; every parameter, output and statistic must be identical.
     Runs in a bridge thread."""
-    execute = resume(kernel.execute)
-    machine = HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute, BITS))
-    hw = HardwareCore(SPEC, backend="u50-cocotb", machine=machine)
-    golden = open_core(SPEC, "golden")
-    params = random_params(SPEC, seed=seed)
+    hw = u50_core(resume(kernel.execute), spec)
+    machine = hw.machine
+    golden = open_core(spec, "golden")
+    params = random_params(spec, seed=seed)
     golden.load_params(params)
     hw.load_params(params)
     rng = np.random.default_rng(seed)
     out = {"params": [], "actions": []}
     for _ in range(steps):
-        batch = uniform_batch(SPEC, golden.formats, rng)
+        batch = uniform_batch(spec, golden.formats, rng)
         golden.train_step(batch)
         hw.train_step(batch)
         g, h = golden.read_params(), hw.read_params()
@@ -288,7 +298,7 @@ def compare_with_golden(kernel: Kernel, steps: int, seed: int) -> dict:
         out["params"].append(h)
         assert hw.stats.cycles == machine.modeled_cycles(hw.program("train", BATCH))
         assert hw.stats.saturations == golden.stats.saturations
-    states = uniform_batch(SPEC, golden.formats, rng, size=BATCH).states
+    states = uniform_batch(spec, golden.formats, rng, size=BATCH).states
     for explore in (False, True):
         a = hw.infer("actor", states[:1], explore=explore)
         np.testing.assert_array_equal(a, golden.infer("actor", states[:1], explore=explore))
@@ -487,9 +497,7 @@ def train_until_reset(kernel: Kernel, seed: int) -> None:
             await kernel.start_and_reset(commands, image, RUN_WAIT, 100)
             raise Interrupted
         return await kernel.execute(commands, image)
-    hw = HardwareCore(SPEC, backend="u50-cocotb",
-                      machine=HardwareMachine(CFG, CommandDriver(CFG.hostmap,
-                                                                 resume(execute), BITS)))
+    hw = u50_core(resume(execute))
     golden = open_core(SPEC, "golden")
     hw.load_params(random_params(SPEC, seed=seed))
     try:
@@ -777,9 +785,7 @@ async def bad_commands_and_arguments_are_errors(dut):
 
 
 def infer_only(kernel: Kernel, seed: int) -> None:
-    execute = resume(kernel.execute)
-    hw = HardwareCore(SPEC, backend="u50-cocotb",
-                      machine=HardwareMachine(CFG, CommandDriver(CFG.hostmap, execute, BITS)))
+    hw = u50_core(resume(kernel.execute))
     golden = open_core(SPEC, "golden")
     params = random_params(SPEC, seed=seed)
     golden.load_params(params)
@@ -787,3 +793,94 @@ def infer_only(kernel: Kernel, seed: int) -> None:
     rng = np.random.default_rng(seed)
     states = uniform_batch(SPEC, golden.formats, rng, size=BATCH).states
     np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
+
+
+# ----------------------------------------------------------------- per-core memories
+
+def random_programs_with_transfers(kernel: Kernel, examples: int) -> int:
+    """``fixar verify``'s random programs over both cores, each core then storing every
+    buffer (:func:`tests.test_transfers.with_readback`), with their transfers, through
+    the kernel: golden's buffers, host slots, saturations and the cycle model's cycles.
+    Runs in a bridge thread; the programs that moved words."""
+    from hypothesis import HealthCheck, given, settings
+
+    from fixar_gen.programs import programs
+    from fixar_gen.transfers import insert_all, transfers_of
+    from fixar_gen.verify import check_program
+    from tests.test_transfers import with_readback
+
+    machine = HardwareMachine(CFG, CommandDriver(CFG.hostmap, resume(kernel.execute), BITS))
+    moved_words = []
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(programs(SPEC, max_instructions=4))
+    def check(case):
+        case = with_readback(case)
+        (moved,) = insert_all([case.program])
+        moved_words.append(bool(transfers_of(moved).instructions))
+        diff = check_program(dataclasses.replace(case, program=moved), machine)
+        assert diff is None, f"{diff}\n{case.listing()}"
+
+    check()
+    return sum(moved_words)
+
+
+@cocotb.test()
+async def random_programs_with_transfers_equal_golden(dut):
+    """(i) Per-core memories: random programs with their transfers (the cores' ``xfer``
+    run inside the kernel's RUN) equal golden bit for bit and the RTL cycle model; the
+    host writes every copy (LOAD) and reads each word from its last writer's copy
+    (STORE with the command's core)."""
+    kernel = await Kernel.create(dut)
+    assert CFG.hostmap.per_core
+    moved = await bridge(random_programs_with_transfers)(kernel, 8)
+    assert moved, "no random program moved words between the copies"
+    dut._log.warning("random programs with transfers: %d of 8 moved words; %d invocations",
+                     moved, len(kernel.invocations))
+
+
+@cocotb.test()
+async def transfers_in_forty_random_programs(dut):
+    """(i) with 40 programs (the slow run)."""
+    kernel = await Kernel.create(dut)
+    moved = await bridge(random_programs_with_transfers)(kernel, 40)
+    assert moved
+    dut._log.warning("forty random programs with transfers: %d moved words", moved)
+
+
+def handoff(kernel: Kernel) -> None:
+    """Core 0 computes y, an ``xfer`` brings it into core 1's copy, core 1 stores it
+    into a host slot (tests/hw/test_percore_rtl.py): equal to golden only if the slot
+    is read from core 1's copy; without the xfer core 1 stores the y the host wrote."""
+    from fixar_gen.verify import check_program
+    from tests.hw.test_percore_rtl import _handoff
+
+    machine = HardwareMachine(CFG, CommandDriver(CFG.hostmap, resume(kernel.execute), BITS))
+    assert check_program(_handoff(True), machine) is None
+    diff = check_program(_handoff(False), machine)
+    assert diff is not None and "slot out" in str(diff) and diff.hardware == 7, diff
+    # the copies differ where only core 1 stored: STORE names the copy it reads
+    slot = machine.slot_at["out"]
+    got = {c: machine.driver.read(slot, 15, c) for c in (0, 1)}
+    assert got[1] == [7] * 15 and got[0] != got[1], got
+
+
+@cocotb.test()
+async def reads_name_the_copy_of_the_last_writer(dut):
+    """(j) Per-core memories: a STORE reads the copy its command's core names (a kernel
+    that reads core 0's copy whatever the core fails it: the slot core 1 stored is only
+    in core 1's copy)."""
+    kernel = await Kernel.create(dut)
+    await bridge(handoff)(kernel)
+
+
+@cocotb.test()
+async def intra_layer_train_step_equal_golden(dut):
+    """(k) Per-core memories, the other training policy (intra_layer: each core its
+    output columns; the kernel built for the intra_batch spec serves the same networks):
+    a DDPG step and inferences equal golden, cycles the RTL cycle model's."""
+    from dataclasses import replace
+    kernel = await Kernel.create(dut)
+    spec = replace(SPEC, parallelism=replace(SPEC.parallelism, training="intra_layer"))
+    await bridge(compare_with_golden)(kernel, 1, 23, spec)

@@ -6,15 +6,20 @@ reads the design's name from ``$FIXAR_KERNEL_DESIGN``).
 (one vector lane each: most of the build is the lanes), with the default
 ``m_axi_gmem0`` (256 bits); ``narrow`` and ``wide``: the same networks
 (batch 3) on one 1x1 core behind a 64-bit and a 512-bit ``m_axi_gmem0`` (smaller, so
-that their builds stay quick)."""
+that their builds stay quick); ``percore``: the same networks (batch 3) on two cores
+of 1x1 PEs with per-core memories (``CoreConfig.per_core_memories``: each core its own
+copy of the data memories and tables), its slot table, instruction memories and host
+slots (``amem``, as wide as ``smem``) large enough for the random programs' read-back
+stores."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 from fixar_gen.hw.core import CoreConfig
-from fixar_gen.hw.design import config_for
+from fixar_gen.hw.design import config_for, with_memories
 from fixar_gen.spec import Spec
 from fixar_gen.targets.u50.commands import DEFAULT_AXI_DATA_BITS
 from tests.hw.test_core import tiny_ddpg
@@ -38,15 +43,28 @@ class Design:
 TEST_MEMORY_WORDS = 2048
 
 
-def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int) -> Design:
+def _design(name: str, shape: tuple[int, int, int], batch: int, bits: int,
+            per_core_memories: bool = False) -> Design:
     spec = tiny_ddpg(*shape, batch)
-    words = max(TEST_MEMORY_WORDS, 1 << config_for(spec).addr_bits)
-    return Design(name, spec, config_for(spec, memory_words=words), batch, bits)
+    need = config_for(spec, per_core_memories=per_core_memories)
+    words = max(TEST_MEMORY_WORDS, 1 << need.addr_bits)
+    cfg = config_for(spec, memory_words=words, per_core_memories=per_core_memories)
+    if per_core_memories:
+        # room for with_readback's stores (tests/test_transfers.py): more slots and
+        # instructions, and host slots (amem) as wide as a constant (smem), which a
+        # random program's read-back may store
+        wide = {s.name: s.width for s in cfg.memories}["smem"]
+        cfg = with_memories(cfg, [dataclasses.replace(s, width=max(s.width, wide))
+                                  if s.name == "amem" else s for s in cfg.memories])
+        cfg = dataclasses.replace(cfg, slot_bits=max(cfg.slot_bits, 6),
+                                  imem_bits=max(cfg.imem_bits, 7))
+    return Design(name, spec, cfg, batch, bits)
 
 
 DESIGNS = {"main": _design("main", (2, 1, 2), 4, DEFAULT_AXI_DATA_BITS),
            "narrow": _design("narrow", (1, 1, 1), 3, 64),
-           "wide": _design("wide", (1, 1, 1), 3, 512)}
+           "wide": _design("wide", (1, 1, 1), 3, 512),
+           "percore": _design("percore", (1, 1, 2), 3, DEFAULT_AXI_DATA_BITS, True)}
 
 
 def current() -> Design:

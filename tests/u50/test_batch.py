@@ -145,3 +145,50 @@ def test_signed_int64_arrays_pack_as_their_twos_complement(bits, beat, data):
     packed = lay.pack(np.array(values, dtype=np.int64))
     np.testing.assert_array_equal(packed, lay.pack(values))
     assert lay.unpack(packed, len(values)) == [v & ((1 << bits) - 1) for v in values]
+
+
+# ------------------------------------------------------------------ per-core memories
+
+def test_a_read_of_a_copy_is_a_store_naming_its_core():
+    """With per-core memories the host reads a word from one core's copy: the STORE
+    command carries that core (the kernel puts it above the memory id of
+    ``host_mem_raddr``); a read without a core reads core 0's.  A driver that dropped
+    the core would send every STORE with core 0."""
+    from fixar_gen.targets.u50.commands import decode_commands
+    seen = []
+
+    def record(commands, image):
+        seen.extend(decode_commands(commands))
+        return image
+
+    driver = CommandDriver(CFG.hostmap, record)
+    driver.write("data", 5, [1, 2, 3])
+    driver.gather([("read", 5, 3, 1), ("read", 5, 3), ("stat", 1, "cycles", [0])])
+    assert [(c.opcode, c.core, c.address, c.count) for c in seen] == [
+        ("LOAD", 0, 5, 3), ("STORE", 1, 5, 3), ("STORE", 0, 5, 3), ("STATS", 1, 0, 1)]
+    seen.clear()
+    driver.read(7, 2, 1)
+    assert [(c.opcode, c.core) for c in seen] == [("STORE", 1)]
+
+
+@pytest.mark.slow       # ~45 s; the default run has these on the Verilated kernel (test_kernel)
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_programs_with_transfers_through_the_command_protocol_equal_golden(data):
+    """Per-core memories (two cores of 3 x 2, each its own copy): random programs with
+    their transfers and read-backs (tests/hw/test_percore_rtl.py's) through the command
+    protocol on the kernel's software model -- the host's LOADs reach every copy, each
+    STORE reads the copy of the word's last writer, as the PyRTL core driven directly."""
+    import dataclasses
+
+    from fixar_gen.transfers import insert_all
+    from tests.hw.test_percore_rtl import per_core_machine
+    from tests.test_transfers import with_readback
+    spec, direct = per_core_machine((3, 2, 2))
+    cfg = direct.cfg
+    machine = HardwareMachine(cfg, CommandDriver(cfg.hostmap,
+                                                 model_executor(cfg.hostmap, direct.driver)))
+    case = with_readback(data.draw(programs(spec, max_instructions=4)))
+    (moved,) = insert_all([case.program])
+    diff = check_program(dataclasses.replace(case, program=moved), machine)
+    assert diff is None, f"{diff}\n{case.listing()}"

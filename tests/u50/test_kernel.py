@@ -36,6 +36,14 @@ COCOTB_TESTS = ("train_step_and_inference_equal_golden",
                 "axi_write_errors_stop_the_run",
                 "bad_commands_and_arguments_are_errors")
 OTHER_WIDTH_TESTS = ("other_width_roundtrip_and_inference",)
+#: on the kernel around a core with per-core memories (design "percore")
+PER_CORE_TESTS = ("reads_name_the_copy_of_the_last_writer",
+                  "random_programs_with_transfers_equal_golden",
+                  "axi_read_errors_stop_the_run",
+                  "axi_write_errors_stop_the_run")
+PER_CORE_SLOW_TESTS = ("train_step_and_inference_equal_golden",
+                       "intra_layer_train_step_equal_golden",
+                       "transfers_in_forty_random_programs")
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +104,41 @@ def test_every_output_is_a_function_of_registers_only():
         assert not reached, f"{out.name} depends combinationally on {sorted(reached)}"
 
 
+def test_the_kernel_builder_takes_per_core_memories():
+    """``per_core_memories`` on the kernel builder (None: the configuration's): with
+    per-core memories the core's read address has the copy's core above the memory id,
+    and the kernel drives it from the command's ``core`` register (a kernel that left
+    those bits constant reads core 0's copy: the cocotb test
+    ``reads_name_the_copy_of_the_last_writer`` fails it)."""
+    import pyrtl
+    from fixar_gen.targets.u50.kernel import kernel_config
+    per_core = DESIGNS["percore"].cfg
+    assert kernel_config(CFG) is CFG and kernel_config(per_core) is per_core
+    assert kernel_config(CFG, False) is CFG
+    assert kernel_config(CFG, True).per_core_memories
+    assert not kernel_config(per_core, False).hostmap.per_core
+    for cfg, flag in ((CFG, True), (per_core, None)):
+        block = build_kernel(cfg, NAME, per_core_memories=flag)
+        hm = kernel_config(cfg, flag).hostmap
+        raddr = block.get_wirevector_by_name("host_mem_raddr")
+        assert raddr.bitwidth == hm.data_addr_bits + hm.core_bits
+        # the top bits come from the command's core register
+        driver = {net.dests[0]: net for net in block.logic if net.dests}
+        stack, seen, regs = [raddr], set(), set()
+        while stack:
+            wire = stack.pop()
+            if wire in seen:
+                continue
+            seen.add(wire)
+            if isinstance(wire, pyrtl.Register):
+                regs.add(wire.name)
+            elif wire in driver:
+                stack.extend(driver[wire].args)
+        assert "kernel_core" in regs, sorted(regs)
+    shared = build_kernel(CFG, NAME).get_wirevector_by_name("host_mem_raddr")
+    assert shared.bitwidth == CFG.hostmap.data_addr_bits
+
+
 @pytest.mark.tools
 def test_kernel_verilog_is_lint_clean(verilator_tool, tmp_path):
     from fixar_gen.hw.lint import lint
@@ -136,6 +179,16 @@ def wide_results(tmp_path_factory, verilator_tool):
     return _results(tmp_path_factory, verilator_tool, "wide", OTHER_WIDTH_TESTS)
 
 
+@pytest.fixture(scope="module")
+def per_core_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "percore", PER_CORE_TESTS)
+
+
+@pytest.fixture(scope="module")
+def per_core_slow_results(tmp_path_factory, verilator_tool):
+    return _results(tmp_path_factory, verilator_tool, "percore", PER_CORE_SLOW_TESTS)
+
+
 def _check(results, name):
     outcome = results["outcome"]
     assert name in outcome, f"cocotb test {name} did not run:\n{results['log']}"
@@ -160,3 +213,16 @@ def test_kernel_cocotb_64_bit_bus(narrow_results, name):
 @pytest.mark.parametrize("name", OTHER_WIDTH_TESTS)
 def test_kernel_cocotb_512_bit_bus(wide_results, name):
     _check(wide_results, name)
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", PER_CORE_TESTS)
+def test_kernel_cocotb_per_core_memories(per_core_results, name):
+    _check(per_core_results, name)
+
+
+@pytest.mark.slow       # DDPG steps through the kernel on per-core memories
+@pytest.mark.tools
+@pytest.mark.parametrize("name", PER_CORE_SLOW_TESTS)
+def test_kernel_cocotb_per_core_memories_ddpg(per_core_slow_results, name):
+    _check(per_core_slow_results, name)
