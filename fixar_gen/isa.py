@@ -28,6 +28,7 @@ from .numerics import FixedFormat
 
 if TYPE_CHECKING:
     from .placement import Placement
+    from .percore_placement import CorePlacements
 
 INSTRUCTION_BITS = 160
 OPCODE_BITS = 6
@@ -316,7 +317,10 @@ class Slot:
 class Program:
     """Code plus the tables it refers to; buffer and slot ids are tuple indices.
     ``placement`` (the compiler's, :mod:`fixar_gen.placement`) says where each buffer
-    lives in the scratchpad; without one every buffer has words of its own."""
+    lives in the scratchpad; without one every buffer has words of its own.
+    ``copies`` (per-core memories, :mod:`fixar_gen.percore_placement`): where each
+    core's copy of the memories holds each buffer's words, set by
+    :func:`fixar_gen.compiler.compile_programs` with ``per_core_memories``."""
 
     name: str
     buffers: tuple[Buffer, ...]
@@ -325,6 +329,7 @@ class Program:
     cores: int
     pre_format: FixedFormat            # the vector unit's pre-activation format
     placement: "Placement | None" = None
+    copies: "CorePlacements | None" = field(default=None, compare=False, repr=False)
 
     def words(self) -> list[int]:
         return [encode(i) for i in self.code]
