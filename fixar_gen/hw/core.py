@@ -1238,6 +1238,13 @@ def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int,
             "buffer": hop(buffer, "buffer"), "base": hop(_z(base, cfg.addr_bits), "base")}
 
 
+def base_difference(mine, theirs, addr_bits: int) -> pyrtl.WireVector:
+    """What a receiver adds to the sender's address of a word to get its own: its base
+    of the buffer less the sender's, modulo 2^``addr_bits``.  (The tests plant a
+    receiver that writes at the sender's base by making it zero.)"""
+    return _z(mine - theirs, addr_bits)
+
+
 def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
     """The words the links write into one core's copy: memory id, and per lane an
     address (in this core's copy), a word and an enable (wires, driven by
@@ -1271,7 +1278,7 @@ def _drive_link_in(cfg: CoreConfig, s: Scope, wires: dict, senders, desc) -> Non
     buffer = pick([(link["buffer"], en) for link, en in senders], cfg.buffer_bits)
     mine = _fields(_read(desc, buffer), desc_fields(A))["base"]
     theirs = pick([(link["base"], en) for link, en in senders], A)
-    moved = named(_z(_z(mine, A) - theirs, A), s("base_difference"))
+    moved = named(base_difference(_z(mine, A), theirs, A), s("base_difference"))
     wires["mem"] <<= last(pick([(link["mem"], en) for link, en in senders],
                                MEMORY_ID_BITS), "mem")
     for v in range(len(wires["enables"])):

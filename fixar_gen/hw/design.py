@@ -254,9 +254,16 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
         problems.append(f"{len(program.slots)} host slots, the slot table holds "
                         f"{1 << cfg.slot_bits}")
     placement = program.placement or place(program, share=False, acc_half=cfg.acc_half)
-    problems += memory_room(placement, cfg)
     problems += access_problems(program, cfg.acc_half, cfg.rows)
-    problems += acc_half_problems(program, placement, cfg.acc_half)
+    if cfg.per_core_memories:       # each core's copy (percore_placement)
+        from ..percore_placement import copies_of
+        for c, copy in enumerate(copies_of(program, cfg.acc_half).copies):
+            problems += [f"core {c}'s copy: {p}" for p in
+                         memory_room(copy.placement, cfg)
+                         + acc_half_problems(program, copy.placement, cfg.acc_half)]
+    else:
+        problems += memory_room(placement, cfg)
+        problems += acc_half_problems(program, placement, cfg.acc_half)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1
         if count > 1 << cfg.imem_bits:

@@ -25,7 +25,9 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Program, Range, Slot,
                            Store, Vector, Xfer)
 from fixar_gen.numerics import FixedFormat
+from fixar_gen.percore_placement import attach, copies_of
 from fixar_gen.programs import programs
+from fixar_gen.compiler import split
 from fixar_gen.testing import uniform_batch
 from fixar_gen.transfers import insert_all, transfers_of
 from fixar_gen.verify import check_program
@@ -47,16 +49,53 @@ def per_core_machine(shape) -> tuple:
     return _MACHINES[shape]
 
 
+def with_split_readback(case):
+    """The case's program followed by each core storing its share of the rows of every
+    (non-accumulator) buffer (``split``: core c the c-th part) into one slot a buffer:
+    every word is then stored by one core, which needs the transfers of the words
+    another core wrote, and a core's copy holds only the rows it touches (trimmed
+    copies: a buffer's base differs between the copies)."""
+    program = case.program
+    cores = program.cores
+    body = [i for i in program.code if not isinstance(i, Halt)]
+    slots = list(program.slots)
+    for buf, b in enumerate(program.buffers):
+        if b.wide:
+            continue
+        slots.append(Slot(f"readback.{b.name}", b.rows, b.cols))
+        for c, rows in enumerate(split(b.rows, cores)):
+            if rows is not None:
+                body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
+                                  cols=Range(0, b.cols)))
+    code = body + [Halt(core=c) for c in range(cores)]
+    return dataclasses.replace(case, program=dataclasses.replace(
+        program, slots=tuple(slots), code=tuple(code), placement=None))
+
+
+def trimmed_bases(program) -> int:
+    """How many buffers have different descriptor bases in two copies."""
+    copies = copies_of(program)
+    return sum(len({copies.base(c, ("buffer", i)) for c in range(copies.cores)
+                    if copies.held(c, ("buffer", i))[1]}) > 1
+               for i in range(len(program.buffers)))
+
+
 def _random_programs(shapes, data) -> None:
     spec, machine = per_core_machine(data.draw(st.sampled_from(shapes)))
-    case = with_readback(data.draw(programs(spec, max_instructions=4)))
-    (moved,) = insert_all([case.program])
+    case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
+    (moved,) = attach(insert_all([case.program]), machine.cfg.acc_half)
     # (three cores: two senders may push to one receiver between the same barriers,
     # which the design refuses; counted, so that a run where it always happens shows)
     refused = bool(transfer_problems(moved))
     event(f"refused (two senders, one receiver): {refused}")
     assume(not refused)
     event(f"transfers: {min(transfers_of(moved).instructions, 3)}")
+    event(f"buffers with per-core bases: {min(trimmed_bases(moved), 3)}")
+    copies = moved.copies
+    event("an xfer between different bases: " + str(any(
+        copies.base(x.core, ("buffer", x.buf)) != copies.base(r, ("buffer", x.buf))
+        for x in moved.code if isinstance(x, Xfer)
+        for r in range(moved.cores) if x.to >> r & 1)))
     case = dataclasses.replace(case, program=moved)
     diff = check_program(case, machine)
     assert diff is None, f"{diff}\n{case.listing()}"
@@ -144,24 +183,54 @@ def test_the_xfer_brings_the_words_into_the_receivers_copy():
     assert diff is not None and "slot out" in str(diff) and diff.hardware == 7
 
 
-def test_the_host_reads_the_copy_its_address_names():
-    """host_mem_raddr's core field (above the memory id) chooses the copy, one cycle
-    later as the shared design's port (HOST_READ_LATENCY); a host write goes to every
-    copy.  A port that reads core 0's copy whatever the field fails it."""
+def test_the_receiver_writes_at_its_own_base():
+    """The hand-off's y is at word 15 of core 0's copy (after x) and at word 0 of core
+    1's (which holds no x), so the copies' descriptor bases of y differ.  A link whose
+    receiver writes the words at the sender's addresses (the mutation: no base
+    difference added) leaves core 1's y as the host wrote it, and core 1 stores that."""
+    from fixar_gen.hw import core as core_module
+    _, machine = per_core_machine((1, 1, 2))
+    handoff = _handoff(True)
+    program = attach([handoff.program], machine.cfg.acc_half)[0]
+    bases = [program.copies.base(c, ("buffer", 1)) for c in range(2)]
+    assert bases[0] != bases[1]
+    assert check_program(handoff, machine) is None
+    spec, cfg = small_spec(1, 1, 2), machine.cfg
+    original = core_module.base_difference
+    core_module.base_difference = lambda mine, theirs, bits: pyrtl.Const(0, bits)
+    try:
+        mutant = HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg)))
+    finally:
+        core_module.base_difference = original
+    diff = check_program(handoff, mutant)
+    assert diff is not None and "slot out" in str(diff) and diff.hardware == 7
+
+
+def test_the_host_reads_and_writes_the_copy_its_address_names():
+    """host_mem_addr's and host_mem_raddr's core field (above the memory id) choose the
+    copy, the read one cycle later as the shared design's port (HOST_READ_LATENCY), and
+    host_desc_addr's and host_slot_addr's (above the index) the copy's descriptor and
+    slot tables: each copy holds its own rows at its own addresses.  A port that writes
+    or reads core 0's copy whatever the field fails it."""
     spec, machine = per_core_machine((3, 2, 2))
     cfg, block = machine.cfg, machine.driver.block
     hm = cfg.hostmap
     assert hm.per_core and hm.read_addr_bits == hm.data_addr_bits + hm.core_bits
+    ports = hm.ports()
+    assert ports["host_mem_addr"][0] == hm.data_addr_bits + hm.core_bits
+    assert ports["host_desc_addr"][0] == cfg.buffer_bits + hm.core_bits
     sim = pyrtl.FastSimulation(tracer=None, block=block)
     inputs = {w.name: 0 for w in block.wirevector_subset(pyrtl.Input)}
     base = hm.data_address("gmem", 0)
-    for a in range(8):
-        sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": base + a,
-                  "host_mem_wdata": 100 + a})
-    # a word only core 1's copy holds: poked into its bank
-    block_name, at = cfg.locate("gmem", 5, core=1)
-    mems = {m.name: m for m in block.logic_subset("@") for m in [m.op_param[1]]}
-    sim.inspect_mem(mems[block_name])[at] = 55
+    for core in (0, 1):
+        for a in range(8):
+            sim.step({**inputs, "host_mem_we": 1,
+                      "host_mem_addr": hm.write_address(base + a, core),
+                      "host_mem_wdata": 100 * (core + 1) + a})
+        sim.step({**inputs, "host_desc_we": 1, "host_desc_wdata": 40 + core,
+                  "host_desc_addr": hm.table_address("desc", 3, core)})
+        sim.step({**inputs, "host_slot_we": 1, "host_slot_wdata": 50 + core,
+                  "host_slot_addr": hm.table_address("slot", 2, core)})
     seen = {}
     for core in (0, 1):
         for a in range(8):
@@ -169,7 +238,11 @@ def test_the_host_reads_the_copy_its_address_names():
             if a:
                 seen[(core, a - 1)] = sim.inspect("host_mem_rdata")
     assert [seen[(0, a)] for a in range(7)] == [100 + a for a in range(7)]
-    assert [seen[(1, a)] for a in range(7)] == [100 + a if a != 5 else 55 for a in range(7)]
+    assert [seen[(1, a)] for a in range(7)] == [200 + a for a in range(7)]
+    mems = {m.name: m for m in block.logic_subset("@") for m in [m.op_param[1]]}
+    for core in (0, 1):
+        assert sim.inspect_mem(mems[f"core{core}_mem_desc"])[3] == 40 + core
+        assert sim.inspect_mem(mems[f"core{core}_mem_slot"])[2] == 50 + core
 
 
 def test_the_design_refuses_transfers_it_cannot_run():
