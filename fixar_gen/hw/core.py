@@ -151,8 +151,8 @@ SLOT_FIELDS = {
     Drain: {"dst": "dst", "a": "acc", "b": "bias", "c": "slope"},
     Vector: {"dst": "dst", "a": "a", "b": "b", "c": "c", "e": "e"},
 }
-#: per-core memories: the buffer an ``xfer`` sends, in the dst slot (read and written at
-#: the same addresses, as a store's source)
+#: per-core memories: the buffer an ``xfer`` sends, in the dst slot (read at its
+#: addresses in the sender's copy, as a store's source; written at the receiver's)
 XFER_FIELDS = {Xfer: {"dst": "buf"}}
 
 
@@ -493,7 +493,7 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     raddr = ports["host_mem_raddr"]
     if cfg.per_core_memories:
         # each core its copy (one line port), its descriptor and slot tables; the host
-        # writes every copy and reads the copy its read address names; the other
+        # writes and reads the copy its address names; the other
         # cores' links write through the core's own write ports (its lanes'), which
         # are idle while it receives: a copy has a one-core design's ports
         sets = []
@@ -860,8 +860,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # other way
     slot_mem = pyrtl.Const(memory_id(SLOT_MEMORY), MEMORY_ID_BITS)
     copy_src_mem = pyrtl.select(is_op[Load], slot_mem, dd["mem"])
-    # (an xfer reads and writes its buffer's words at the same addresses: the
-    # receivers' copies, through the link)
+    # (an xfer reads its buffer's words at the sender's addresses; the link moves
+    # them to each receiver's: _drive_link_in)
     is_xfer = is_op.get(Xfer)
     to_buffer = is_op[Load] if is_xfer is None else is_op[Load] | is_xfer
     copy_dst_mem = pyrtl.select(to_buffer, dd["mem"], slot_mem)

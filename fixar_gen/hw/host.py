@@ -129,7 +129,7 @@ class HardwareMachine:
         self._images: dict[tuple[int, int], _ProgramImage] = {}
         self.last_cycles: list[int] = []
         #: per-core memories: per buffer name, the core whose copy holds each word's
-        #: value (-1: every copy, as the host wrote it); one copy: empty
+        #: value (-1: the host's, in every copy that holds it); one copy: empty
         self.owner: dict[str, np.ndarray] = {}
         #: per-core memories: where each copy holds each buffer and slot
         #: (:mod:`fixar_gen.percore_placement`), the runs of words the host reaches
@@ -173,13 +173,12 @@ class HardwareMachine:
         offset changed); new or reshaped pinned buffers start at zero; temporaries
         are whatever the scratchpad holds until the program writes them."""
         buffers = tuple(buffers)
+        host = Program("host", buffers, (), (), 1, buffers[0].fmt) if buffers else _EMPTY
         if placement is None:
-            host = Program("host", buffers, (), (), 1, buffers[0].fmt) if buffers \
-                else _EMPTY
             placement = place(host, share=False, acc_half=self.cfg.acc_half)
-            if self.per_core:
-                copies = copies_of(host, self.cfg.acc_half)
         if self.per_core:
+            if copies is None:
+                copies = copies_of(host, self.cfg.acc_half)
             self._allocate_copies(buffers, placement, copies)
             return
         if placement is self.placement:
@@ -313,7 +312,7 @@ class HardwareMachine:
         return words.tolist()
 
     def write(self, name: str, values) -> None:
-        self.owner.pop(name, None)                 # the host writes every copy
+        self.owner.pop(name, None)      # the host writes every copy (that holds it)
         b = self.kinds[name]
         arr = np.asarray(values)
         if arr.dtype.kind == "i" and arr.dtype.itemsize <= 8:      # the common case

@@ -1,7 +1,9 @@
 """The generated core with per-core memories (``CoreConfig.per_core_memories``): each
 core its own copy of the data memories, descriptor and slot tables; ``xfer`` executed
 by the sender's element loop, its words written through the link's registers into the
-receivers' copies; the host writing every copy and reading the copy its address names.
+receivers' copies at each receiver's own base (each copy holds the rows its core
+touches: :mod:`fixar_gen.percore_placement`); the host writing and reading the copy
+its address names.
 Against the golden model (one shared state, where ``xfer`` moves nothing) bit for bit,
 and against the RTL's cycle model (``xfer``: :func:`fixar_gen.transfers.xfer_cycles`
 at the lanes' line) cycle for cycle."""
@@ -125,7 +127,7 @@ def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
 @pytest.mark.tools
 def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
     """The same on the design's Verilog in Verilator, through the host ports (the
-    host's writes into every copy, each read naming its copy)."""
+    host's writes and reads naming their copy)."""
     from fixar_gen.hw.drivers import VerilatorDriver
     from fixar_gen.hw.session import verilog_of
     from fixar_gen.hw.verilate import VerilatorModel
@@ -189,13 +191,15 @@ def test_the_receiver_writes_at_its_own_base():
     receiver writes the words at the sender's addresses (the mutation: no base
     difference added) leaves core 1's y as the host wrote it, and core 1 stores that."""
     from fixar_gen.hw import core as core_module
-    _, machine = per_core_machine((1, 1, 2))
+    _, machine = per_core_machine((3, 2, 2))
     handoff = _handoff(True)
     program = attach([handoff.program], machine.cfg.acc_half)[0]
     bases = [program.copies.base(c, ("buffer", 1)) for c in range(2)]
     assert bases[0] != bases[1]
     assert check_program(handoff, machine) is None
-    spec, cfg = small_spec(1, 1, 2), machine.cfg
+    # (the mutant on a 1 x 1 pair: a smaller design to build)
+    cfg = dataclasses.replace(small_config(small_spec(1, 1, 2)), per_core_memories=True,
+                              slot_bits=6, imem_bits=7)
     original = core_module.base_difference
     core_module.base_difference = lambda mine, theirs, bits: pyrtl.Const(0, bits)
     try:
