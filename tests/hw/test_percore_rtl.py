@@ -174,7 +174,8 @@ def _handoff(with_xfer: bool) -> Case:
 
 
 def test_the_xfer_brings_the_words_into_the_receivers_copy():
-    """With the xfer core 1 stores the sums core 0 wrote (golden's, cycle for cycle);
+    """With the xfer core 1 stores the sums core 0 wrote (golden's, cycle for cycle; y at
+    word 15 of core 0's copy, after x, and at word 0 of core 1's, which holds no x);
     without it (the mutation) core 1 stores its own copy's y, which the host wrote
     before the run: the copies are separate, and the link is what joins them.  Also
     catches a link whose words land a cycle late for the drain the controller waits
@@ -185,6 +186,8 @@ def test_the_xfer_brings_the_words_into_the_receivers_copy():
     assert diff is not None and "slot out" in str(diff) and diff.hardware == 7
 
 
+@pytest.mark.slow       # (builds a design of its own: about 40 s; the default run's
+#                         hand-off above already moves y between different bases)
 def test_the_receiver_writes_at_its_own_base():
     """The hand-off's y is at word 15 of core 0's copy (after x) and at word 0 of core
     1's (which holds no x), so the copies' descriptor bases of y differ.  A link whose
