@@ -201,7 +201,8 @@ class Halt(Instruction):
 class Xfer(Instruction):
     """Per-core memories: rows ``rows`` and columns ``cols`` of ``buf`` go from the
     executing core's copy of the memories into the copies of the cores named in ``to``
-    (the words keep their addresses). It runs between two barriers, while the
+    (each copy's words of the buffer at that copy's own descriptor base). It runs
+    between two barriers, while the
     receivers are idle; on memories shared by the cores it moves nothing. The compiler
     emits it only when asked for per-core memories (fixar_gen/transfers.py); the
     generated RTL executes it on a design with per-core memories (each line through
