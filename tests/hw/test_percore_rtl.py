@@ -34,7 +34,6 @@ from fixar_gen.testing import uniform_batch
 from fixar_gen.transfers import insert_all, transfers_of
 from fixar_gen.verify import check_program
 
-from ..test_transfers import with_readback
 from .test_core import small_config, small_spec, steps_and_inferences_identical, tiny_ddpg
 
 _MACHINES: dict = {}
@@ -42,7 +41,7 @@ _MACHINES: dict = {}
 
 def per_core_machine(shape) -> tuple:
     """(spec, machine) of a small design with per-core memories (its slot table and
-    instruction memories deep enough for :func:`with_readback`'s stores)."""
+    instruction memories deep enough for :func:`with_split_readback`'s stores)."""
     if shape not in _MACHINES:
         spec = small_spec(*shape)
         cfg = dataclasses.replace(small_config(spec), per_core_memories=True, slot_bits=6,
@@ -107,12 +106,16 @@ def _random_programs(shapes, data) -> None:
 @given(data=st.data())
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
-    split over two cores of 3 x 2 PEs), each core then storing every buffer
-    (:func:`with_readback`: every word a core wrote is read by the other), with their
-    transfers, on per-core memories: golden's buffers (each word read from the copy of
+    split over two cores of 3 x 2 PEs), each core then storing its share of the rows of
+    every buffer (:func:`with_split_readback`: a word one core wrote is stored by
+    another when it lies in the other's share), with their transfers, on per-core
+    memories holding each core's rows (:mod:`fixar_gen.percore_placement`; the events
+    count the programs whose copies give a buffer different bases, and those with an
+    xfer between different bases): golden's buffers (each word read from the copy of
     the core that wrote it last), host slots and saturation counts, and the cycle
-    model's cycles.  Without the transfers, or with the link's words not written, the
-    readbacks see the reader's own stale copy (the test below)."""
+    model's cycles.  Without the transfers, with the link's words not written, or
+    written at the sender's base, the readbacks see the reader's own stale copy (the
+    tests below)."""
     _random_programs([(3, 2, 2)], data)
 
 
@@ -127,7 +130,8 @@ def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
 @pytest.mark.tools
 def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
     """The same on the design's Verilog in Verilator, through the host ports (the
-    host's writes and reads naming their copy)."""
+    host's writes and reads naming their copy, each copy its own rows at its own
+    bases)."""
     from fixar_gen.hw.drivers import VerilatorDriver
     from fixar_gen.hw.session import verilog_of
     from fixar_gen.hw.verilate import VerilatorModel
@@ -141,8 +145,8 @@ def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
                   suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def check(data):
-            case = with_readback(data.draw(programs(spec, max_instructions=4)))
-            (moved,) = insert_all([case.program])
+            case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
+            (moved,) = attach(insert_all([case.program]), cfg.acc_half)
             case = dataclasses.replace(case, program=moved)
             diff = check_program(case, machine)
             assert diff is None, f"{diff}\n{case.listing()}"
