@@ -344,20 +344,22 @@ def data_memory_mapping(spec_text: str, folder) -> dict[str, tuple[int, str]]:
 def test_every_memory_of_a_two_core_per_core_design_above_2_kbit_is_block_ram(tmp_path,
                                                                               yosys_tool):
     """tests/hw/test_memory_map.py's one-core pendulum-sized design with two cores, each
-    its copy of the memories: every memory above 2 Kbit is block RAM (with shared
-    memories all twelve banked memories of the two-core design fall back to
-    flip-flops) but ``smem``: a read and a write port per word its units use (7 reads,
-    4 writes on a 1 x 1 core), flip-flops in the one-core design too, where its 48
-    words stay under 2 Kbit; two cores' programs need 64 (3,136 bits), shared or
-    per-core memories alike (6 min 17 s of Yosys, 2026-12-06: 18 RAMB36E2, 58
-    RAMB18E2, 32 URAM288)."""
-    from fixar_gen.hw.inventory import BLOCK_RAM, FLIP_FLOPS
+    its copy of the memories holding its rows: every memory above 2 Kbit is block RAM
+    (with shared memories all twelve banked memories of the two-core design fall back
+    to flip-flops), the descriptor tables too, with the read port the incoming link's
+    base takes.  ``smem`` keeps a read and a write port per word its units use (7
+    reads, 4 writes on a 1 x 1 core: flip-flops); its copies, 48 words (32 + a tail of
+    16, each under 2 Kbit), are what the deeper core's rows need (64 words a copy
+    before the copies were trimmed, 3,136 bits in flip-flops; 3 min 41 s of Yosys under
+    load, 2026-12-06)."""
+    from fixar_gen.hw.inventory import BLOCK_RAM
     from .test_memory_map import BLOCK_RAM_ABOVE_BITS, ONE_CORE_SPEC
     mapping = data_memory_mapping(ONE_CORE_SPEC.replace("cores: 1", "cores: 2"), tmp_path)
     assert any(name.startswith("core1_mem_") for name in mapping)
     bad = {name: m[1] for name, m in mapping.items()
            if m[0] > BLOCK_RAM_ABOVE_BITS and m[1] != BLOCK_RAM}
-    assert bad == {f"core{k}_mem_smem": FLIP_FLOPS for k in range(2)}
+    assert bad == {}
+    assert all(mapping[f"core{k}_mem_desc"][1] == BLOCK_RAM for k in range(2))
     banked = [name for name in mapping if "_bank" in name]
     assert len(banked) == 2 * 22 and all(mapping[n][1] == BLOCK_RAM for n in banked)
 
