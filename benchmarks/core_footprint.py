@@ -13,7 +13,10 @@ U50 after the shell's margin; then the trimmed copies' data-memory words against
 lower bound a descriptor row stride of its own would give (column splits trimmed too;
 modeled for a hardware change not made: no bank padding of the narrower strides),
 those words through the same inventory and fit, and the same with every buffer's
-stride padded by the banks' rules (``core_footprint.banked_stride``).
+stride padded by the banks' rules (``core_footprint.banked_stride``); last, the
+per-core design as built (``config_for(spec, per_core_memories=True)``: every copy as
+deep as the deepest copy needs, :mod:`fixar_gen.percore_placement`) through the same
+inventory and fit.
 
     python benchmarks/core_footprint.py [SPEC[@BATCH] ...]
 """
@@ -24,6 +27,7 @@ import dataclasses
 import sys
 
 from fixar_gen import load_spec
+from fixar_gen.hw.design import config_for
 from fixar_gen.memory_fit import memory_fit
 from fixar_gen.percore_fit import (machine_programs, naive_words, per_core_fit,
                                    per_core_words)
@@ -68,12 +72,15 @@ def rows(arg: str) -> list[str]:
         banked = per_core_words(spec, programs, stride="banked")
         trimmed = per_core_fit(spec, words)
         per_core = ", ".join(f"{sum(w.values()):,}" for w in words)
+        built = {m.name: m.depth for m in config_for(spec, per_core_memories=True)
+                 .data_memories}
         bound = ", ".join(f"{sum(w.values()):,}" for w in lower)
         out.append(f"| {arg.split('/')[-1]} | {spec.algorithm.batch_size} | "
                    f"{hw.cores} x {hw.rows}x{hw.cols}, {hw.lanes} lanes | {policy} | "
                    f"{_fit(memory_fit(spec))} | {_fit(per_core_fit(spec, naive_words(spec)))} | "
                    f"{_fit(trimmed)} | {per_core} | {bound} | {_fit(per_core_fit(spec, lower))} | "
-                   f"{_fit(per_core_fit(spec, banked))} |")
+                   f"{_fit(per_core_fit(spec, banked))} | "
+                   f"{_fit(per_core_fit(spec, [built] * hw.cores))} |")
     return out
 
 
@@ -82,8 +89,8 @@ def main(args: list[str]) -> None:
           "a copy of everything per core | per-core copies, trimmed | data words per "
           "core | with a per-core row stride: data words per core (lower bound) | "
           "with a per-core row stride: Mbit (BRAM36 + URAM) | the same, strides padded for "
-          "the banks |")
-    print("|---|---:|---|---|---|---|---|---|---|---|---|")
+          "the banks | per-core copies as built (each the deepest copy's depths) |")
+    print("|---|---:|---|---|---|---|---|---|---|---|---|---|")
     for arg in args:
         print("\n".join(rows(arg)), flush=True)
 

@@ -459,7 +459,7 @@ class HardwareCore(Core):
         self.machine = machine or open_machine(spec, backend)
 
     def _allocate(self, program: Program) -> None:
-        self.machine.allocate(program.buffers, program.placement)
+        self.machine.allocate(program.buffers, program.placement, program.copies)
 
     def _run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         run = self.machine.run(program, host)

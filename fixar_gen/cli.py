@@ -120,6 +120,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from .hw.design import pe_widths
         from .placement import table
         print(table(program, word=word_bits(pe_widths(spec))))
+        if args.per_core_memories:
+            from .percore_placement import table as copies_table
+            print(copies_table(program))
         return 0
     print(listing(program))
     sched = schedule(program, spec)

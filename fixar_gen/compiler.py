@@ -723,10 +723,13 @@ def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
     """The programs ``runs`` ((phase, batch or None) each) that run together on one
     machine.  ``per_core_memories``: each with its transfers (:mod:`fixar_gen.transfers`:
     what one core reads that another wrote, within a program and, for the state, from
-    one program of the set to any other)."""
+    one program of the set to any other), and each with where each core's copy holds
+    its buffers (``Program.copies``, :mod:`fixar_gen.percore_placement`)."""
     programs = [compile_program(spec, phase, precision, batch, policy, layout)
                 for phase, batch in runs]
     if not per_core_memories:
         return programs
     hw = spec.hardware
-    return insert_all(programs, acc_half=accumulator_half_line(hw.cols, hw.lanes))
+    half = accumulator_half_line(hw.cols, hw.lanes)
+    from .percore_placement import attach
+    return attach(insert_all(programs, acc_half=half), acc_half=half)

@@ -217,13 +217,15 @@ def _strided(box: Box | None, memory: str, stride, align: int) -> Span:
 
 def core_copy(program: Program, core: int, boxes: dict[Key, Box],
               acc_half: int | None = None, whole_rows: bool = WHOLE_ROWS,
-              stride=None) -> CoreCopy:
+              stride=None, share: bool = True) -> CoreCopy:
     """Core ``core``'s copy for ``program``: every buffer and slot of the program placed
     as :func:`fixar_gen.placement.place` places them today (by memory, kind and
     lifetime, the *Halves* with ``acc_half``), each taking the words of its
     :func:`span`; with ``stride`` (``stride(memory, columns, rows)``: a row stride per
     buffer and core, a hardware change not made, see :func:`column_trimmed`) those of
-    its bounding rows x columns at that stride (the spans' skips then count in it)."""
+    its bounding rows x columns at that stride (the spans' skips then count in it);
+    ``share=False``: no two buffers share words (:func:`~fixar_gen.placement.place`'s,
+    for a program without the compiler's placement)."""
     spans: dict[Key, Span] = {}
     for i, b in enumerate(program.buffers):
         box, memory = boxes.get(("buffer", i)), memory_of(b)
@@ -234,7 +236,7 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
         box = boxes.get(("slot", k))
         spans[("slot", k)] = _strided(box, SLOT_MEMORY, lambda m, w, r: w, 1) if stride \
             else span(box, s.cols, 1, whole_rows)
-    placement = place(program, acc_half=acc_half,
+    placement = place(program, share=share, acc_half=acc_half,
                       extent=lambda what, i: spans[(what, i)].words)
     return CoreCopy(program.name, core, placement, spans)
 
@@ -242,8 +244,10 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
 def machine_copies(programs: list[Program], acc_half: int | None = None,
                    whole_rows: bool = WHOLE_ROWS, stride=None) -> list[list[CoreCopy]]:
     """Per program of one machine, per core: its :class:`CoreCopy` (``stride``: see
-    :func:`core_copy`)."""
-    return [[core_copy(p, c, mine, acc_half, whole_rows, stride)
+    :func:`core_copy`; a program without the compiler's placement placed with
+    ``share=False``)."""
+    return [[core_copy(p, c, mine, acc_half, whole_rows, stride,
+                       share=p.placement is not None)
              for c, mine in enumerate(boxes)]
             for p, boxes in zip(programs, machine_boxes(programs))]
 

@@ -28,6 +28,7 @@ from .numerics import FixedFormat
 
 if TYPE_CHECKING:
     from .placement import Placement
+    from .percore_placement import CorePlacements
 
 INSTRUCTION_BITS = 160
 OPCODE_BITS = 6
@@ -200,7 +201,8 @@ class Halt(Instruction):
 class Xfer(Instruction):
     """Per-core memories: rows ``rows`` and columns ``cols`` of ``buf`` go from the
     executing core's copy of the memories into the copies of the cores named in ``to``
-    (the words keep their addresses). It runs between two barriers, while the
+    (each copy's words of the buffer at that copy's own descriptor base). It runs
+    between two barriers, while the
     receivers are idle; on memories shared by the cores it moves nothing. The compiler
     emits it only when asked for per-core memories (fixar_gen/transfers.py); the
     generated RTL executes it on a design with per-core memories (each line through
@@ -316,7 +318,10 @@ class Slot:
 class Program:
     """Code plus the tables it refers to; buffer and slot ids are tuple indices.
     ``placement`` (the compiler's, :mod:`fixar_gen.placement`) says where each buffer
-    lives in the scratchpad; without one every buffer has words of its own."""
+    lives in the scratchpad; without one every buffer has words of its own.
+    ``copies`` (per-core memories, :mod:`fixar_gen.percore_placement`): where each
+    core's copy of the memories holds each buffer's words, set by
+    :func:`fixar_gen.compiler.compile_programs` with ``per_core_memories``."""
 
     name: str
     buffers: tuple[Buffer, ...]
@@ -325,6 +330,7 @@ class Program:
     cores: int
     pre_format: FixedFormat            # the vector unit's pre-activation format
     placement: "Placement | None" = None
+    copies: "CorePlacements | None" = field(default=None, compare=False, repr=False)
 
     def words(self) -> list[int]:
         return [encode(i) for i in self.code]

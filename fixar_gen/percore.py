@@ -16,6 +16,13 @@ to every copy; a host read takes each word from the copy of the core that wrote 
 last (a word no core wrote since the host did: from core 0's copy, all copies equal).
 ``load`` and ``store`` are a core's own DMA: into and out of that core's copy.
 
+A program compiled with its per-core placement (``Program.copies``,
+:mod:`fixar_gen.percore_placement`: each copy holding only the rows its core touches)
+is checked against it before it runs (:func:`check_copies`): every region a core
+touches lies within the words its copy holds, which the host, the RTL's descriptors
+and the links address.  The values are kept whole per copy here (by buffer name); a
+host write reaches every copy, of which a copy that does not hold a word never reads it.
+
 The regions an instruction reads and writes are :func:`fixar_gen.core_traffic.regions`
 (the golden model's operand rules); constants are host-written and read everywhere.
 The placement's check (:class:`fixar_gen.placement.Occupancy`) is the shared golden
@@ -29,6 +36,7 @@ import numpy as np
 from . import exact as X
 from .backends import GoldenCore, TransferPrograms
 from .compiler import Precision
+from .core_footprint import touched
 from .core_traffic import regions
 from .golden import GoldenError, GoldenMachine
 from .isa import Barrier, Halt, Program, Xfer
@@ -38,6 +46,34 @@ from .spec import Spec
 
 class StaleRead(GoldenError):
     """A core read a word its copy does not hold up to date (a missing transfer)."""
+
+
+class OutsideCopy(GoldenError):
+    """A core touched a word its copy does not hold (``Program.copies``: the rows the
+    per-core placement gives the buffer or slot in that core's copy)."""
+
+
+def check_copies(program: Program) -> None:
+    """Every region an instruction of ``program`` touches in a core's copy (its reads and
+    writes, an ``xfer``'s in the sender's and the receivers' copies, a ``load``'s or
+    ``store``'s slot rows: :func:`fixar_gen.core_footprint.touched`) lies within the
+    words ``program.copies`` gives that copy (:mod:`fixar_gen.percore_placement`), so
+    that every address the core computes from its own descriptor base lands in them;
+    else :class:`OutsideCopy`."""
+    copies = program.copies
+    if copies is None:
+        return
+    for pc, ins in enumerate(program.code):
+        for core, key, (r0, r1, c0, c1) in touched(ins, program):
+            what, i = key
+            cols = (program.buffers if what == "buffer" else program.slots)[i].cols
+            first, words = copies.held(core, key) if core < copies.cores else (0, 0)
+            if r0 * cols + c0 < first or (r1 - 1) * cols + c1 > first + words:
+                name = (program.buffers if what == "buffer" else program.slots)[i].name
+                raise OutsideCopy(
+                    f"{program.name}: instruction {pc} ({ins.MNEMONIC}, core {ins.core}) "
+                    f"touches rows {r0}:{r1} of {what} {name} in core {core}'s copy, "
+                    f"which holds its words {first}:{first + words}")
 
 
 class PerCoreMachine:
@@ -95,6 +131,7 @@ class PerCoreMachine:
         if program.cores > self.cores:
             raise GoldenError(f"program {program.name!r} uses {program.cores} cores, the "
                               f"machine has {self.cores}")
+        check_copies(program)
         self.allocate(program.buffers)
         stats = RunStats()
         for m in self.copies:

@@ -3,9 +3,11 @@ its footprint (:mod:`fixar_gen.core_footprint`: the words the core touches over 
 programs one machine runs, placed as today's placement places them), through the
 inventory's rules (:func:`fixar_gen.hw.inventory.memory_inventory`: block RAM choice,
 banks, each bank's depth from the core's words) and the fit
-(:func:`fixar_gen.memory_fit.memory_fit`, the shell's margin).  A model of step (4) of
-docs/hardware.md "Per-core memories": the generated RTL still shares its memories
-between the cores.
+(:func:`fixar_gen.memory_fit.memory_fit`, the shell's margin).  Step (4) of
+docs/hardware.md "Per-core memories": the RTL's option (``CoreConfig.per_core_memories``,
+:mod:`fixar_gen.percore_placement`) builds the row-trimmed copies, each as deep as the
+deepest copy needs (``benchmarks/core_footprint.py``'s last column); the column trims
+(``stride``) are modeled only.
 
 Each core's memories are those of a one-core design of the spec's array and lanes (a
 line port per bank for its own core; its own instruction memory, descriptor and slot

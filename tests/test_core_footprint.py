@@ -252,3 +252,90 @@ def test_two_cores_copies_have_one_line_port_each_and_fit_no_worse_than_naive(po
     for need in words:                     # each core's copy within the shared memories
         for s in shared.data_memories:
             assert need.get(s.name, 0) <= s.depth
+
+
+# ---------------------------------------------------------------- the built placement
+
+@settings(max_examples=examples(15), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3,
+                  max_lanes=3),
+       policy=st.sampled_from(POLICIES))
+def test_the_compilers_per_core_placement_is_the_footprints(spec, policy):
+    """``compile_programs(..., per_core_memories=True)`` attaches each program's
+    per-core placement (``Program.copies``): the footprints' copies
+    (:func:`machine_copies`), every touched region inside its copy
+    (:func:`fixar_gen.percore.check_copies`), each word's holders the copies whose
+    spans hold it, and the design sized for the deepest copy."""
+    from fixar_gen.percore import check_copies
+    from fixar_gen.percore_placement import machine_depths
+    programs, half = machine(with_policy(spec, policy))
+    for program, row in zip(programs, machine_copies(programs, half)):
+        copies = program.copies
+        assert copies is not None and copies.cores == len(row)
+        assert outside(program, list(copies.copies)) == []
+        check_copies(program)
+        for c, copy in enumerate(row):
+            assert copies.copies[c].spans == copy.spans
+            assert copies.copies[c].placement == copy.placement
+        for i, b in enumerate(program.buffers):
+            holders = copies.holders(("buffer", i), b.rows * b.cols)
+            for c in range(copies.cores):
+                first, words = copies.held(c, ("buffer", i))
+                mine = (holders >> c) & 1
+                assert mine[first:first + words].all() and mine.sum() == words
+    need = machine_depths(programs)
+    per_core = words_per_core(machine_copies(programs, half))
+    assert need == {m: max(core.get(m, (0, 0))[0] for core in per_core)
+                    for m in need}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_a_copy_shrunk_by_one_row_is_refused_before_the_run(policy):
+    """The mutation: pendulum's programs with one temporary's or slot's span in one copy
+    shrunk by a row (the copy's placement and bases as before) -- the per-core golden model's
+    check (:func:`fixar_gen.percore.check_copies`) names the instruction that touches
+    the missing row."""
+    from fixar_gen.core_footprint import Span, program_boxes
+    from fixar_gen.percore import OutsideCopy, check_copies
+    from fixar_gen.percore_placement import CorePlacements
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), policy)
+    programs, _ = machine(spec)
+    caught = 0
+    for program in programs:
+        check_copies(program)
+        copies = program.copies
+        boxes = program_boxes(program)      # (a kept buffer's span: the machine's union)
+        for c, copy in enumerate(copies.copies):
+            for (what, i), s in copy.spans.items():
+                table = program.buffers if what == "buffer" else program.slots
+                cols = table[i].cols
+                if s.words < 2 * cols or caught > 40 or (what, i) not in boxes[c] or \
+                        (what == "buffer" and table[i].kind in KEPT_KINDS):
+                    continue
+                cut = dataclasses.replace(copy, spans={**copy.spans, (what, i):
+                                                       Span(s.skip, s.words - cols)})
+                mutated = CorePlacements(copies.program, copies.copies[:c] + (cut,)
+                                         + copies.copies[c + 1:])
+                with pytest.raises(OutsideCopy):
+                    check_copies(dataclasses.replace(program, copies=mutated))
+                caught += 1
+    assert caught > 10
+
+
+def test_the_per_core_design_is_sized_for_the_deepest_copy():
+    """``config_for(spec, per_core_memories=True)``: every memory as deep as the
+    deepest core's copy needs (rounded as the shared design's), on pendulum's
+    intra_batch no deeper than the shared design's and shallower in ``amem``."""
+    from fixar_gen.hw.data_memories import fitted_shape
+    from fixar_gen.percore_placement import machine_depths
+    from fixar_gen.compiler import compile_programs
+    from fixar_gen.hw.design import _phases
+    spec = with_policy(load_spec(EXAMPLES / "pendulum.yaml"), "intra_batch")
+    per, shared = config_for(spec, per_core_memories=True), config_for(spec)
+    need = machine_depths(compile_programs(spec, list(_phases(spec)),
+                                           per_core_memories=True))
+    for m in per.data_memories:
+        assert m.depth >= need.get(m.name, 1)
+        assert m.depth == fitted_shape(m.name, m.width, need.get(m.name, 1)).depth
+        assert m.depth <= shared.memory(m.name).depth
+    assert per.memory("amem").depth < shared.memory("amem").depth

@@ -322,6 +322,38 @@ def test_fixar_compile_prints_the_transfers_only_when_asked(capsys):
     assert "cycles modeled" in out
 
 
+def test_fixar_compile_prints_the_per_core_placement(capsys):
+    """``--per-core-memories --placement``: after the shared table, each core's copy --
+    its words per memory, and per buffer and slot its offset, first word held, words
+    and descriptor base -- from the program's ``copies``; on intra_batch core 1's copy
+    of the batch-1 exploration holds none of the states' slot rows."""
+    from fixar_gen.cli import main
+    spec = str(EXAMPLES / "pendulum.yaml")
+    assert main(["compile", spec, "--phase", "explore", "--per-core-memories",
+                 "--placement"]) == 0
+    out = capsys.readouterr().out
+    assert "; per-core placement of pendulum.explore" in out
+    core1 = out[out.index("; core 1:"):]
+    assert any(line.split()[1:3] == ["slot", "states"] and line.split()[-2] == "0"
+               for line in core1.splitlines())
+    assert main(["compile", spec, "--phase", "explore", "--placement"]) == 0
+    assert "per-core placement" not in capsys.readouterr().out
+
+
+def test_the_per_core_model_refuses_a_program_with_another_programs_copies():
+    """The per-core golden model runs a program only inside its copies
+    (``Program.copies``, :func:`fixar_gen.percore.check_copies`): pendulum's training
+    program with the exploration's copies (which hold a batch-1 program's rows) is
+    refused before it runs."""
+    from fixar_gen.percore import OutsideCopy
+    spec = load_spec(EXAMPLES / "pendulum.yaml")
+    train, explore = compile_programs(spec, [("train", None), ("explore", 1)],
+                                      per_core_memories=True)
+    per = PerCoreMachine(spec.hardware.cores)
+    with pytest.raises(OutsideCopy, match="copy"):
+        per.run(dataclasses.replace(train, copies=explore.copies), {})
+
+
 def with_readback(case):
     """The case's program followed by every core storing every (non-accumulator) buffer
     whole into a slot of its own: every word any core wrote is then read by every core,

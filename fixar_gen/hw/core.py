@@ -151,8 +151,8 @@ SLOT_FIELDS = {
     Drain: {"dst": "dst", "a": "acc", "b": "bias", "c": "slope"},
     Vector: {"dst": "dst", "a": "a", "b": "b", "c": "c", "e": "e"},
 }
-#: per-core memories: the buffer an ``xfer`` sends, in the dst slot (read and written at
-#: the same addresses, as a store's source)
+#: per-core memories: the buffer an ``xfer`` sends, in the dst slot (read at its
+#: addresses in the sender's copy, as a store's source; written at the receiver's)
 XFER_FIELDS = {Xfer: {"dst": "buf"}}
 
 
@@ -493,15 +493,17 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     raddr = ports["host_mem_raddr"]
     if cfg.per_core_memories:
         # each core its copy (one line port), its descriptor and slot tables; the host
-        # writes every copy and reads the copy its read address names; the other
+        # writes and reads the copy its address names; the other
         # cores' links write through the core's own write ports (its lanes'), which
         # are idle while it receives: a copy has a one-core design's ports
         sets = []
         for c in range(cfg.cores):
             prefix = cfg.memory_prefix(c)
             data = _data_memories(cfg, prefix, 1, reads_per_core + 1, writes_per_core + 1)
+            # (one more read: the incoming link's buffer, for this copy's base)
             desc = pyrtl.MemBlock(dbits, cfg.buffer_bits, name=f"{prefix}mem_desc",
-                                  asynchronous=True, max_read_ports=len(OPERAND_SLOTS),
+                                  asynchronous=True,
+                                  max_read_ports=len(OPERAND_SLOTS) + (cfg.cores > 1),
                                   max_write_ports=1)
             slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name=f"{prefix}mem_slot",
                                   asynchronous=True, max_read_ports=1, max_write_ports=1)
@@ -515,13 +517,21 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         slot = pyrtl.MemBlock(sbits, cfg.slot_bits, name="mem_slot", asynchronous=True,
                               max_read_ports=cfg.cores, max_write_ports=1)
         sets = [_Memories(data, desc, slot)] * cfg.cores
-    for m in sets[:cfg.copies]:
-        m.data.write_lanes(0, ports["host_mem_addr"][A:], [ports["host_mem_addr"][:A]],
-                           [ports["host_mem_wdata"]], [ports["host_mem_we"]], host=True)
-        m.desc[ports["host_desc_addr"]] <<= pyrtl.MemBlock.EnabledWrite(
-            ports["host_desc_wdata"], ports["host_desc_we"])
-        m.slot[ports["host_slot_addr"]] <<= pyrtl.MemBlock.EnabledWrite(
-            ports["host_slot_wdata"], ports["host_slot_we"])
+    # the host's writes: with per-core memories on more than one core each names its
+    # copy (a core field above the address: hm.per_core), every copy its own words,
+    # descriptors and slots
+    def for_copy(c, port, bits):
+        if not hm.per_core:
+            return ports[f"host_{port}_we"]
+        return ports[f"host_{port}_we"] & (ports[f"host_{port}_addr"][bits:] == c)
+    B, S = cfg.buffer_bits, cfg.slot_bits
+    for c, m in enumerate(sets[:cfg.copies]):
+        m.data.write_lanes(0, ports["host_mem_addr"][A:D], [ports["host_mem_addr"][:A]],
+                           [ports["host_mem_wdata"]], [for_copy(c, "mem", D)], host=True)
+        m.desc[ports["host_desc_addr"][:B]] <<= pyrtl.MemBlock.EnabledWrite(
+            ports["host_desc_wdata"], for_copy(c, "desc", B))
+        m.slot[ports["host_slot_addr"][:S]] <<= pyrtl.MemBlock.EnabledWrite(
+            ports["host_slot_wdata"], for_copy(c, "slot", S))
     if cfg.per_core_memories:
         words = [m.data.read_lanes(0, raddr[A:D], [raddr[:A]], pyrtl.Const(0, 1),
                                    pyrtl.Const(1, 1), [f"{cfg.memory_prefix(c)}host_mem_raddr_q"],
@@ -559,8 +569,9 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
     # sender at a time, hw.design.transfer_problems)
     for r, wires in enumerate(incoming):
         if wires is not None:
-            _drive_link_in(wires, [(links[c], links[c]["enables"][r])
-                                   for c in range(cfg.cores) if c != r])
+            _drive_link_in(cfg, Scope(f"core{r}_link_in"), wires,
+                           [(links[c], links[c]["enables"][r])
+                            for c in range(cfg.cores) if c != r], sets[r].desc)
     for m in sets[:cfg.copies]:
         m.data.finish()
     all_done = done[0]
@@ -849,8 +860,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # other way
     slot_mem = pyrtl.Const(memory_id(SLOT_MEMORY), MEMORY_ID_BITS)
     copy_src_mem = pyrtl.select(is_op[Load], slot_mem, dd["mem"])
-    # (an xfer reads and writes its buffer's words at the same addresses: the
-    # receivers' copies, through the link)
+    # (an xfer reads its buffer's words at the sender's addresses; the link moves
+    # them to each receiver's: _drive_link_in)
     is_xfer = is_op.get(Xfer)
     to_buffer = is_op[Load] if is_xfer is None else is_op[Load] | is_xfer
     copy_dst_mem = pyrtl.select(to_buffer, dd["mem"], slot_mem)
@@ -1091,7 +1102,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         link = _link(cfg, s.sub("link"), xfer_write, copy_mem_w,
                      [(copy_dst, rd_a_w, active_w)
                       for copy_dst, rd_a_w, _, active_w in lane_addr_d],
-                     field(Xfer, "to"), index)
+                     field(Xfer, "to"), index, desc_regs["dst"][1][:cfg.buffer_bits],
+                     dd["base"])
 
     # -- saturation counters per buffer id ---------------------------------------------
     # two counter memories, the destination's counts (the element loop's d output, the
@@ -1197,13 +1209,17 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             "link": link}
 
 
-def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int) -> dict:
+def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int,
+          buffer, base) -> dict:
     """The link out of core ``index`` (per-core memories): an xfer's line of stage 2
-    (each lane's address, word and active bit; the memory ``mem_w``) through
-    ``XFER_LATENCY - 1 - WORD_REGISTERS`` registers (the SLR crossing) to the write
-    ports of the receivers' copies; ``enables[r]``: lane v's write into core r's copy
-    (``to``'s bit r; none into its own)."""
-    hops = XFER_LATENCY - 1 - WORD_REGISTERS
+    (each lane's address in the sender's copy, word and active bit; the memory
+    ``mem_w``), the buffer's id and its base in the sender's copy, through
+    ``XFER_LATENCY - 2 - WORD_REGISTERS`` registers (the SLR crossing; the receiver's
+    :func:`_drive_link_in` adds the last) towards the write ports of the receivers'
+    copies; ``enables[r]``: lane v's write into core r's copy (``to``'s bit r; none
+    into its own).  (The buffer and base hold from the xfer's fetch to the next
+    instruction's: every line is on the link by then.)"""
+    hops = XFER_LATENCY - 2 - WORD_REGISTERS
 
     def hop(value, name):
         return named(delay(value, hops, s(f"{name}_d{{k}}"), reset=False), s(name))
@@ -1218,12 +1234,21 @@ def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int) -
         enables.append([named(delay(xfer_write & active & to[r], hops,
                                     s(f"to{r}_lane{v}_d{{k}}")), s(f"to{r}_lane{v}"))
                         for v, (_, _, active) in enumerate(lanes)])
-    return {"mem": mem, "addresses": addresses, "values": values, "enables": enables}
+    return {"mem": mem, "addresses": addresses, "values": values, "enables": enables,
+            "buffer": hop(buffer, "buffer"), "base": hop(_z(base, cfg.addr_bits), "base")}
+
+
+def base_difference(mine, theirs, addr_bits: int) -> pyrtl.WireVector:
+    """What a receiver adds to the sender's address of a word to get its own: its base
+    of the buffer less the sender's, modulo 2^``addr_bits``.  (The tests plant a
+    receiver that writes at the sender's base by making it zero.)"""
+    return _z(mine - theirs, addr_bits)
 
 
 def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
     """The words the links write into one core's copy: memory id, and per lane an
-    address, a word and an enable (wires, driven by :func:`_drive_link_in`)."""
+    address (in this core's copy), a word and an enable (wires, driven by
+    :func:`_drive_link_in`)."""
     L = cfg.lanes
     return {"mem": pyrtl.WireVector(MEMORY_ID_BITS, s("mem")),
             "addresses": [pyrtl.WireVector(cfg.addr_bits, s(f"lane{v}_address"))
@@ -1232,22 +1257,38 @@ def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
             "enables": [pyrtl.WireVector(1, s(f"lane{v}_enable")) for v in range(L)]}
 
 
-def _drive_link_in(wires: dict, senders) -> None:
+def _drive_link_in(cfg: CoreConfig, s: Scope, wires: dict, senders, desc) -> None:
     """Drive a core's incoming link ``wires`` from ``senders`` ((link, its enables into
-    this core) each; one writes at a time): an AND-OR of their lines."""
+    this core) each; one writes at a time): an AND-OR of their lines, each address
+    moved from the sender's copy into this core's by the difference of the buffer's
+    bases (this core's from its own descriptor table ``desc``, the sender's carried by
+    the link: a copy holds its rows of a buffer at its own base, and word (r, c) is at
+    ``base + r * cols + c`` in every copy), then the link's last register."""
+    A = cfg.addr_bits
+
     def pick(values, bits):
         if len(values) == 1:
             return _z(values[0][0], bits)
         return pyrtl.tree_reduce(lambda a, b: a | b,
                                  [pyrtl.select(en[0], _z(x, bits), pyrtl.Const(0, bits))
                                   for x, en in values])
-    wires["mem"] <<= pick([(link["mem"], en) for link, en in senders], MEMORY_ID_BITS)
+
+    def last(value, name):
+        return named(delay(value, 1, s(f"{name}_d{{k}}"), reset=False), s(f"{name}_q"))
+    buffer = pick([(link["buffer"], en) for link, en in senders], cfg.buffer_bits)
+    mine = _fields(_read(desc, buffer), desc_fields(A))["base"]
+    theirs = pick([(link["base"], en) for link, en in senders], A)
+    moved = named(base_difference(_z(mine, A), theirs, A), s("base_difference"))
+    wires["mem"] <<= last(pick([(link["mem"], en) for link, en in senders],
+                               MEMORY_ID_BITS), "mem")
     for v in range(len(wires["enables"])):
-        wires["addresses"][v] <<= pick([(link["addresses"][v], en) for link, en in senders],
-                                       wires["addresses"][v].bitwidth)
-        wires["values"][v] <<= pick([(link["values"][v], en) for link, en in senders],
-                                    wires["values"][v].bitwidth)
-        wires["enables"][v] <<= _any_bits([en[v] for _, en in senders])
+        address = pick([(link["addresses"][v], en) for link, en in senders], A)
+        wires["addresses"][v] <<= last(_z(address + moved, A), f"lane{v}_address")
+        wires["values"][v] <<= last(pick([(link["values"][v], en) for link, en in senders],
+                                         wires["values"][v].bitwidth), f"lane{v}_word")
+        enable = _any_bits([en[v] for _, en in senders])
+        wires["enables"][v] <<= named(delay(enable, 1, s(f"lane{v}_enable_d{{k}}")),
+                                      s(f"lane{v}_enable_q"))
 
 
 #: the element loop's operands that may be read in a phase before a step's issue (the

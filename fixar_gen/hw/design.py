@@ -101,7 +101,8 @@ def _program_sizes(spec: Spec, per_core_memories: bool = False
                    ) -> tuple[dict[str, tuple[int, int]], int, int, int]:
     """(per memory (words, width), instructions per core + 1, buffers, slots) the spec's
     programs need: every phase at the spec's batch, FXP32 (``per_core_memories``: the
-    programs with their transfers, compiled together)."""
+    programs with their transfers, compiled together, each memory's words the most
+    any core's copy needs: ``Program.copies``)."""
     need: dict[str, tuple[int, int]] = {}
     code = 0
     n_buffers = n_slots = 1
@@ -115,6 +116,10 @@ def _program_sizes(spec: Spec, per_core_memories: bool = False
         for m in program.placement.memories:               # slots included (amem)
             words, bits = need.get(m.name, (0, 1))
             need[m.name] = (max(words, m.words), max(bits, m.width))
+    if per_core_memories:       # every copy as deep as the deepest core's copy needs
+        from ..percore_placement import machine_depths
+        need = {m: (words, need[m][1]) for m, words in machine_depths(compiled).items()}
+    for program in compiled:
         per_core = max(sum(1 for i in program.code if i.core == c)
                        for c in range(program.cores))
         code = max(code, per_core + 1)
@@ -161,7 +166,8 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
     is one RAM of a power of two (fewer memory ports to simulate);
     ``per_core_memories``: each core its copy of the memories
     (``CoreConfig.per_core_memories``), sized for the programs with their transfers
-    (every copy the full size); None (the default): the spec's
+    (every copy as deep as the deepest core's copy needs, each holding its core's rows:
+    :mod:`fixar_gen.percore_placement`); None (the default): the spec's
     ``hardware.per_core_memories`` (on more than one core:
     :attr:`~fixar_gen.spec.HardwareSpec.memories_per_core`)."""
     if per_core_memories is None:
@@ -255,9 +261,16 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
         problems.append(f"{len(program.slots)} host slots, the slot table holds "
                         f"{1 << cfg.slot_bits}")
     placement = program.placement or place(program, share=False, acc_half=cfg.acc_half)
-    problems += memory_room(placement, cfg)
     problems += access_problems(program, cfg.acc_half, cfg.rows)
-    problems += acc_half_problems(program, placement, cfg.acc_half)
+    if cfg.per_core_memories:       # each core's copy (percore_placement)
+        from ..percore_placement import copies_of
+        for c, copy in enumerate(copies_of(program, cfg.acc_half).copies):
+            problems += [f"core {c}'s copy: {p}" for p in
+                         memory_room(copy.placement, cfg)
+                         + acc_half_problems(program, copy.placement, cfg.acc_half)]
+    else:
+        problems += memory_room(placement, cfg)
+        problems += acc_half_problems(program, placement, cfg.acc_half)
     for c in range(program.cores):
         count = sum(1 for i in program.code if i.core == c) + 1
         if count > 1 << cfg.imem_bits:

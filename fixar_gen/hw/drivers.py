@@ -47,25 +47,26 @@ class PyrtlDriver(Driver):
         return self.sim.inspect_mem(self.mems[name])
 
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
+        if memory == "imem":
+            store = self._mem(f"core{core}_imem")
+            for offset, value in enumerate(values):
+                store[base + offset] = int(value)
+            return
+        # as the host ports do: with per-core memories the address's core field names
+        # the copy (HostMap.copy_of)
+        copy, base = self.cfg.hostmap.copy_of(memory, base)
         if memory == "data":
-            # as the host port does: the memory the address names keeps the low bits
-            # (in every copy, with per-core memories)
+            # the memory the address names keeps the low bits
             mem, offset = self.cfg.hostmap.split_address(base)
             shape = self.cfg.memory(mem)
             mask = (1 << shape.width) - 1
-            for copy in range(self.cfg.copies):
-                for k, value in enumerate(values):
-                    block, at = self.cfg.locate(mem, offset + k, copy)
-                    self._mem(block)[at] = int(value) & mask
+            for k, value in enumerate(values):
+                block, at = self.cfg.locate(mem, offset + k, copy)
+                self._mem(block)[at] = int(value) & mask
             return
-        if memory == "imem":
-            names = [f"core{core}_imem"]
-        else:
-            names = [f"{self.cfg.memory_prefix(c)}mem_{memory}" for c in range(self.cfg.copies)]
-        for name in names:
-            store = self._mem(name)
-            for offset, value in enumerate(values):
-                store[base + offset] = int(value)
+        store = self._mem(f"{self.cfg.memory_prefix(copy)}mem_{memory}")
+        for offset, value in enumerate(values):
+            store[base + offset] = int(value)
 
     def read(self, base: int, count: int, core: int = 0) -> list[int]:
         # as the host port does: the word sign-extended to the datapath word (of core
@@ -111,8 +112,10 @@ class VerilatorDriver(Driver):
     def __init__(self, cfg: CoreConfig, sim):
         self.cfg = cfg
         self.sim = sim
-        #: data memory words known to hold zero (the model starts with all of them)
-        self.zeros = ZeroWords({m: cfg.memory(m).depth for m in MEMORIES})
+        #: data memory words known to hold zero (the model starts with all of them),
+        #: per copy with per-core memories
+        self.zeros = ZeroWords({(c, m): cfg.memory(m).depth for m in MEMORIES
+                                for c in range(cfg.copies)})
         #: data words the host port has written and left out (zeros over zeros)
         self.words_written = self.words_skipped = 0
 
@@ -126,7 +129,10 @@ class VerilatorDriver(Driver):
         values = [int(v) for v in values]
         runs = [(0, len(values))]
         if memory == "data":
-            runs = self.zeros.to_write(*self.cfg.hostmap.split_address(base), values)
+            hm = self.cfg.hostmap
+            copy, address = hm.copy_of("data", base)
+            mem, offset = hm.split_address(address)
+            runs = self.zeros.to_write((copy, mem), offset, values)
             sent = sum(stop - start for start, stop in runs)
             self.words_written += sent
             self.words_skipped += len(values) - sent

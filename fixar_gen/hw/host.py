@@ -23,9 +23,11 @@ from ..isa import Barrier, Halt, Program
 from ..memory_access import extra_lines
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
+from ..percore_placement import CorePlacements, copies_of
 from ..placement import Placed, Placement, place
 from ..transfers import last_writers
 from . import vector as V
+from .copy_layout import Run, runs, source, unheld
 from .core import ISSUE_CYCLES, CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits, memory_room
 from .data_memories import memory_id
@@ -96,8 +98,9 @@ class _ProgramImage:
 
     program: Program
     placement: Placement
-    descs: list[int]
-    slots: list[int]
+    #: per-core memories: per copy (each its own bases)
+    descs: list[int] | list[list[int]]
+    slots: list[int] | list[list[int]]
     slot_at: dict[str, int]
     streams: list[list[int]]
     budget: int
@@ -126,8 +129,16 @@ class HardwareMachine:
         self._images: dict[tuple[int, int], _ProgramImage] = {}
         self.last_cycles: list[int] = []
         #: per-core memories: per buffer name, the core whose copy holds each word's
-        #: value (-1: every copy, as the host wrote it); one copy: empty
+        #: value (-1: the host's, in every copy that holds it); one copy: empty
         self.owner: dict[str, np.ndarray] = {}
+        #: per-core memories: where each copy holds each buffer and slot
+        #: (:mod:`fixar_gen.percore_placement`), the runs of words the host reaches
+        #: there by ("buffer" | "slot", name), and the words no copy holds (kept by
+        #: the host: (mask, values))
+        self.per_core = cfg.per_core_memories
+        self.copies: CorePlacements | None = None
+        self.runs: dict[tuple[str, str], tuple[Run, ...]] = {}
+        self.host_words: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def close(self) -> None:
         """Stop the simulator (the Verilator harness process; nothing for PyRTL)."""
@@ -147,21 +158,29 @@ class HardwareMachine:
         self.kinds, self.base, self.placed, self.placement = {}, {}, {}, None
         self._loaded = None
         self.owner = {}
+        self.copies, self.runs, self.host_words = None, {}, {}
 
     def address(self, p: Placed) -> int:
         """The host data address of placed buffer or slot ``p``'s first word."""
         return self.hostmap.data_address(p.memory, p.offset)
 
-    def allocate(self, buffers, placement: Placement | None = None) -> None:
-        """Put ``buffers`` where ``placement`` says (default: each in words of its own).
+    def allocate(self, buffers, placement: Placement | None = None,
+                 copies: CorePlacements | None = None) -> None:
+        """Put ``buffers`` where ``placement`` says (default: each in words of its own;
+        per-core memories: each copy where ``copies`` says, by default core 0's copy
+        holding the kept buffers whole).
         Pinned buffers the host already holds keep their contents (moved if their
         offset changed); new or reshaped pinned buffers start at zero; temporaries
         are whatever the scratchpad holds until the program writes them."""
         buffers = tuple(buffers)
+        host = Program("host", buffers, (), (), 1, buffers[0].fmt) if buffers else _EMPTY
         if placement is None:
-            placement = place(Program("host", buffers, (), (), 1, buffers[0].fmt)
-                              if buffers else _EMPTY, share=False,
-                              acc_half=self.cfg.acc_half)
+            placement = place(host, share=False, acc_half=self.cfg.acc_half)
+        if self.per_core:
+            if copies is None:
+                copies = copies_of(host, self.cfg.acc_half)
+            self._allocate_copies(buffers, placement, copies)
+            return
         if placement is self.placement:
             return
         self._check_room(placement)
@@ -191,6 +210,84 @@ class HardwareMachine:
         self.placement = placement
         self._loaded = None
 
+    def _allocate_copies(self, buffers, placement: Placement,
+                         copies: CorePlacements) -> None:
+        """:meth:`allocate` on per-core memories: each copy's words of each buffer
+        where ``copies`` puts them; a pinned buffer whose words moved (in any copy) is
+        read where it was and written where it is now."""
+        if placement is self.placement and copies is self.copies:
+            return
+        for copy in copies.copies:
+            self._check_room(copy.placement)
+        hm = self.hostmap
+        new_runs = {("buffer", b.name): runs(hm, copies, ("buffer", i))
+                    for i, b in enumerate(buffers)}
+        moves, zeros = [], []
+        for b, p in zip(buffers, placement.buffers):
+            old = self.kinds.get(b.name)
+            same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
+                == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
+            if old is not None and not same and b.kind in PERSISTENT_KINDS:
+                raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
+            if not p.pinned:
+                continue
+            if not same:
+                zeros.append(b)
+            elif self.runs.get(("buffer", b.name)) != new_runs[("buffer", b.name)]:
+                moves.append((b, self.read(b.name)))
+        self.runs = {**new_runs, **{k: v for k, v in self.runs.items() if k[0] == "slot"}}
+        names = {b.name for b in buffers}
+        self.host_words = {k: v for k, v in self.host_words.items()
+                           if k[0] == "slot" or k[1] in names}
+        self.kinds = {b.name: b for b in buffers}
+        self.base = {p.name: self.address(p) for p in placement.buffers}
+        self.placed = {p.name: p for p in placement.buffers}
+        self.placement, self.copies = placement, copies
+        for b, values in moves:
+            self.write(b.name, values)
+        for b in zeros:
+            self.write(b.name, np.zeros((b.rows, b.cols), dtype=np.int64))
+        self._loaded = None
+
+    def _write_copies(self, key: tuple[str, str], flat: np.ndarray) -> None:
+        """Per-core memories: ``flat`` (a buffer's or slot's row-major words, signed)
+        into every copy that holds them, at its address; the words no copy holds kept
+        by the host."""
+        hm, word = self.hostmap, self.cfg.word
+        for r in self.runs[key]:
+            address = hm.write_address(r.address, r.copy)
+            part = flat[r.first:r.first + r.words]
+            if part.dtype == object:
+                self.driver.write("data", address, to_word(part, word))
+            else:
+                self.driver.write_data(address, part, word)
+        mask = unheld(self.runs[key], flat.size)
+        if mask.any():
+            self.host_words[key] = (mask, flat.copy())
+        else:
+            self.host_words.pop(key, None)
+
+    def _read_copies(self, key: tuple[str, str], size: int) -> list[int]:
+        """Per-core memories: the ``size`` words of ``key``, each from the copy of its
+        last writer (:attr:`owner`), else from a copy that holds it, else as the host
+        wrote it (:mod:`fixar_gen.hw.copy_layout`)."""
+        found = self.runs.get(key, ())
+        src = source(found, self.owner.get(key[1]), size)
+        words = np.zeros(size, dtype=object)
+        asked = [k for k in range(len(found)) if (src == k).any()]
+        for k, got in zip(asked, self.driver.gather(
+                [("read", found[k].address, found[k].words, found[k].copy)
+                 for k in asked])):
+            r = found[k]
+            at = np.flatnonzero(src == k)
+            words[at] = np.array(got, dtype=object)[at - r.first]
+        if (src < 0).any():
+            mask, values = self.host_words.get(key, (np.zeros(size, bool),
+                                                    np.zeros(size, np.int64)))
+            at = np.flatnonzero(src < 0)
+            words[at] = np.array(to_word(values[at], self.cfg.word), dtype=object)
+        return words.tolist()
+
     def _check_room(self, placement: Placement) -> None:
         problems = memory_room(placement, self.cfg)
         if problems:
@@ -215,24 +312,32 @@ class HardwareMachine:
         return words.tolist()
 
     def write(self, name: str, values) -> None:
-        self.owner.pop(name, None)                 # the host writes every copy
+        self.owner.pop(name, None)      # the host writes every copy (that holds it)
         b = self.kinds[name]
         arr = np.asarray(values)
         if arr.dtype.kind == "i" and arr.dtype.itemsize <= 8:      # the common case
             arr = arr.astype(np.int64, copy=False).reshape(b.rows, b.cols)
             if arr.size and (arr.min() < b.fmt.min_int or arr.max() > b.fmt.max_int):
                 raise ValueError(f"{name}: values outside {b.fmt}")
+            if self.per_core:
+                self._write_copies(("buffer", name), arr.reshape(-1))
+                return
             self.driver.write_data(self.base[name], arr.reshape(-1), self.cfg.word)
             return
         arr = np.asarray(values, dtype=object).reshape(b.rows, b.cols)
         if arr.size and (min(arr.reshape(-1)) < b.fmt.min_int
                          or max(arr.reshape(-1)) > b.fmt.max_int):
             raise ValueError(f"{name}: values outside {b.fmt}")
+        if self.per_core:
+            self._write_copies(("buffer", name), arr.reshape(-1))
+            return
         self.driver.write("data", self.base[name], to_word(arr, self.cfg.word))
 
     def read(self, name: str) -> np.ndarray:
         b = self.kinds[name]
-        words = from_word(self._words(name, self.base[name], b.rows * b.cols), self.cfg.word)
+        words = self._read_copies(("buffer", name), b.rows * b.cols) if self.per_core \
+            else self._words(name, self.base[name], b.rows * b.cols)
+        words = from_word(words, self.cfg.word)
         dtype = object if b.wide and b.acc_bits > 63 else np.int64
         return np.array(words, dtype=dtype).reshape(b.rows, b.cols)
 
@@ -242,9 +347,16 @@ class HardwareMachine:
         if self._loaded is program:
             return
         image = self._program_image(program)
-        self.driver.write("desc", 0, image.descs)
+        if self.per_core:           # each copy its own descriptors and slots
+            hm = self.hostmap
+            for c, descs in enumerate(image.descs):
+                self.driver.write("desc", hm.table_address("desc", 0, c), descs)
+            for c, slots in enumerate(image.slots):
+                self.driver.write("slot", hm.table_address("slot", 0, c), slots)
+        else:
+            self.driver.write("desc", 0, image.descs)
+            self.driver.write("slot", 0, image.slots)
         self.slot_at = image.slot_at
-        self.driver.write("slot", 0, image.slots)
         for c, stream in enumerate(image.streams):
             self.driver.write("imem", 0, stream, core=c)
         self._loaded = program
@@ -255,26 +367,37 @@ class HardwareMachine:
         """What loading ``program`` writes (checked against the core once): kept per
         program and placement, so that alternating programs (an action, an update)
         costs the host only the writes."""
-        key = (id(program), id(self.placement))
+        key = (id(program), id(self.placement), id(self.copies))
         hit = self._images.get(key)
-        if hit is not None and hit.program is program and hit.placement is self.placement:
+        if hit is not None and hit.program is program and hit.placement is self.placement \
+                and key[2] == id(self.copies):
             return hit
         problems = hardware_limits(program, self.cfg)
         if problems:
             raise HardwareLimit(f"program {program.name!r} does not fit this core: "
                                 + "; ".join(problems))
         hm = self.hostmap
-        descs = []
-        for b in program.buffers:
-            descs.append(pack(hm.desc_fields, base=self.placed[b.name].offset,
-                              mem=memory_id(self.placed[b.name].memory), rows=b.rows,
-                              cols=b.cols, fmt=V.pack_format(b.fmt) if not b.wide else
-                              V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
-                              acc_bits=b.acc_bits))
+        def descs_at(base, memory):
+            return [pack(hm.desc_fields, base=base(i, b), mem=memory_id(memory(i, b)),
+                         rows=b.rows, cols=b.cols,
+                         fmt=V.pack_format(b.fmt) if not b.wide else
+                         V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
+                         acc_bits=b.acc_bits)
+                    for i, b in enumerate(program.buffers)]
         slot_at = {p.name: self.address(p) for p in self.placement.slots}
-        offsets = {p.name: p.offset for p in self.placement.slots}
-        slots = [pack(hm.slot_fields, base=offsets[s.name], cols=s.cols)
-                 for s in program.slots]
+        if self.per_core:           # each copy's bases (percore_placement)
+            A, copies = self.cfg.addr_bits, self.copies
+            descs = [descs_at(lambda i, b: copies.base(c, ("buffer", i), A),
+                              lambda i, b: copies.placed(c, ("buffer", i)).memory)
+                     for c in range(copies.cores)]
+            slots = [[pack(hm.slot_fields, base=copies.base(c, ("slot", k), A), cols=s.cols)
+                      for k, s in enumerate(program.slots)] for c in range(copies.cores)]
+        else:
+            descs = descs_at(lambda i, b: self.placed[b.name].offset,
+                             lambda i, b: self.placed[b.name].memory)
+            offsets = {p.name: p.offset for p in self.placement.slots}
+            slots = [pack(hm.slot_fields, base=offsets[s.name], cols=s.cols)
+                     for s in program.slots]
         mask = (1 << program.cores) - 1
         streams = []
         for c in range(self.cfg.cores):
@@ -305,9 +428,13 @@ class HardwareMachine:
     def run(self, program: Program, host: dict[str, np.ndarray]) -> RunStats:
         placement = program.placement or place(program, share=False,
                                                 acc_half=self.cfg.acc_half)
+        copies = copies_of(program, self.cfg.acc_half) if self.per_core else None
         if placement.slots != (self.placement.slots if self.placement else ()):
             self._loaded = None                # slot descriptors to rewrite
-        self.allocate(program.buffers, placement)
+        self.allocate(program.buffers, placement, copies)
+        if self.per_core:
+            self.runs.update({("slot", s.name): runs(self.hostmap, copies, ("slot", k))
+                              for k, s in enumerate(program.slots)})
         self._load_program(program)
         for s in program.slots:
             value = host.get(s.name)
@@ -316,7 +443,11 @@ class HardwareMachine:
                 value = np.asarray(value, dtype=np.int64)
                 full[:value.shape[0], :value.shape[1] if value.ndim > 1 else 1] = \
                     value.reshape(value.shape[0], -1)
-            self.driver.write_data(self.slot_at[s.name], full.reshape(-1), self.cfg.word)
+            if self.per_core:
+                self._write_copies(("slot", s.name), full.reshape(-1))
+            else:
+                self.driver.write_data(self.slot_at[s.name], full.reshape(-1),
+                                       self.cfg.word)
         ids = list(range(len(program.buffers)))
         cores = range(self.cfg.cores)
         unseen = [c for c in cores if any((c, i) not in self._sat_seen for i in ids)]
@@ -334,14 +465,17 @@ class HardwareMachine:
         # counters and the cycles of every core, the slots the program stored
         stored = [program.slots[k] for k in
                   sorted({i.slot for i in program.code if isinstance(i, isa.Store)})]
-        per_copy = self.cfg.copies > 1      # (each slot from the copies that stored it)
+        # (each slot from the copies that stored it)
+        per_copy = self.per_core or self.cfg.copies > 1
         answers = self.driver.gather(
             [("stat", c, "saturations", ids) for c in cores]
             + [("stat", c, "cycles", [0]) for c in cores]
             + [("read", self.slot_at[s.name], s.rows * s.cols) for s in stored
                if not per_copy])
         if per_copy:
-            answers += [self._words(s.name, self.slot_at[s.name], s.rows * s.cols)
+            answers += [self._read_copies(("slot", s.name), s.rows * s.cols)
+                        if self.per_core else
+                        self._words(s.name, self.slot_at[s.name], s.rows * s.cols)
                         for s in stored]
         stats = RunStats()
         for c in cores:

@@ -99,8 +99,10 @@ class HostMap:
     imem_bits: int            # instruction memory address bits (per core)
     buffer_bits: int          # descriptor table address bits
     slot_bits: int            # slot table address bits
-    #: per-core memories: every copy takes the host's writes, a read names its copy
-    #: (the core field above the memory id of ``host_mem_raddr``)
+    #: per-core memories: every host write and read names its copy (the core field
+    #: above the memory id of ``host_mem_addr`` and ``host_mem_raddr``, above the index
+    #: of ``host_desc_addr`` and ``host_slot_addr``): each copy holds its own rows at
+    #: its own addresses, with its own descriptor and slot tables
     per_core: bool = False
 
     @property
@@ -135,8 +137,32 @@ class HostMap:
             raise ValueError(f"core {core} of {self.cores}")
         return address | (core << self.data_addr_bits) if self.per_core else address
 
+    def write_address(self, address: int, core: int = 0) -> int:
+        """The host's write address of data address ``address`` in core ``core``'s copy
+        (the shared memories: ``address``): as :meth:`read_address`."""
+        return self.read_address(address, core)
+
+    def table_address(self, table: str, index: int, core: int = 0) -> int:
+        """The host's write address of entry ``index`` of core ``core``'s ``"desc"`` or
+        ``"slot"`` table (the shared tables: ``index``)."""
+        if not self.per_core:
+            return index
+        if not 0 <= core < self.cores:
+            raise ValueError(f"core {core} of {self.cores}")
+        return index | core << (self.buffer_bits if table == "desc" else self.slot_bits)
+
+    def copy_of(self, memory: str, address: int) -> tuple[int, int]:
+        """(copy, address without the core field) of a host write address of ``memory``
+        (``"data"``, ``"desc"``, ``"slot"``; the shared memories: copy 0)."""
+        if not self.per_core:
+            return 0, address
+        bits = {"data": self.data_addr_bits, "desc": self.buffer_bits,
+                "slot": self.slot_bits}[memory]
+        return address >> bits, address & ((1 << bits) - 1)
+
     def split_address(self, address: int) -> tuple[str, int]:
-        """(memory, offset) of a host data address."""
+        """(memory, offset) of a host data address (without its core field)."""
+        address &= (1 << self.data_addr_bits) - 1
         return MEMORIES[address >> self.addr_bits], address & ((1 << self.addr_bits) - 1)
 
     @property
@@ -150,16 +176,17 @@ class HostMap:
     def ports(self) -> dict[str, tuple[int, str]]:
         """Top-level port name -> (bits, "in"/"out")."""
         d, s = width(self.desc_fields), width(self.slot_fields)
+        core = self.core_bits if self.per_core else 0      # the copy a write names
         return {
             "host_start": (1, "in"), "host_done": (1, "out"), "host_busy": (1, "out"),
             "host_pre_fmt": (FORMAT_BITS, "in"),
-            "host_mem_we": (1, "in"), "host_mem_addr": (self.data_addr_bits, "in"),
+            "host_mem_we": (1, "in"), "host_mem_addr": (self.read_addr_bits, "in"),
             "host_mem_wdata": (self.word, "in"),
             "host_mem_raddr": (self.read_addr_bits, "in"),
             "host_mem_rdata": (self.word, "out"),
-            "host_desc_we": (1, "in"), "host_desc_addr": (self.buffer_bits, "in"),
+            "host_desc_we": (1, "in"), "host_desc_addr": (self.buffer_bits + core, "in"),
             "host_desc_wdata": (d, "in"),
-            "host_slot_we": (1, "in"), "host_slot_addr": (self.slot_bits, "in"),
+            "host_slot_we": (1, "in"), "host_slot_addr": (self.slot_bits + core, "in"),
             "host_slot_wdata": (s, "in"),
             "host_imem_we": (1, "in"), "host_imem_core": (self.core_bits, "in"),
             "host_imem_addr": (self.imem_bits, "in"),
@@ -179,6 +206,7 @@ class HostMap:
                          "address": {"offset": [0, self.addr_bits],
                                      "memory": [self.addr_bits, MEMORY_ID_BITS]},
                          **({"read_core": [self.data_addr_bits, self.core_bits],
+                             "write_core": [self.data_addr_bits, self.core_bits],
                              "per_core": True} if self.per_core else {}),
                          "memory_ids": {m: i for i, m in enumerate(MEMORIES)},
                          "write": ["host_mem_we", "host_mem_addr", "host_mem_wdata"],
@@ -186,9 +214,13 @@ class HostMap:
                          "read_latency": HOST_READ_LATENCY},
                 "desc": {"depth": 1 << self.buffer_bits, "bits": width(self.desc_fields),
                          "fields": _layout(self.desc_fields),
+                         **({"write_core": [self.buffer_bits, self.core_bits],
+                             "per_core": True} if self.per_core else {}),
                          "write": ["host_desc_we", "host_desc_addr", "host_desc_wdata"]},
                 "slot": {"depth": 1 << self.slot_bits, "bits": width(self.slot_fields),
                          "fields": _layout(self.slot_fields),
+                         **({"write_core": [self.slot_bits, self.core_bits],
+                             "per_core": True} if self.per_core else {}),
                          "write": ["host_slot_we", "host_slot_addr", "host_slot_wdata"]},
                 "imem": {"depth": 1 << self.imem_bits, "bits": isa.INSTRUCTION_BITS,
                          "per_core": True,

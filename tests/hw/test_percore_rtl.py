@@ -1,7 +1,9 @@
 """The generated core with per-core memories (``CoreConfig.per_core_memories``): each
 core its own copy of the data memories, descriptor and slot tables; ``xfer`` executed
 by the sender's element loop, its words written through the link's registers into the
-receivers' copies; the host writing every copy and reading the copy its address names.
+receivers' copies at each receiver's own base (each copy holds the rows its core
+touches: :mod:`fixar_gen.percore_placement`); the host writing and reading the copy
+its address names.
 Against the golden model (one shared state, where ``xfer`` moves nothing) bit for bit,
 and against the RTL's cycle model (``xfer``: :func:`fixar_gen.transfers.xfer_cycles`
 at the lanes' line) cycle for cycle."""
@@ -25,12 +27,13 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Program, Range, Slot,
                            Store, Vector, Xfer)
 from fixar_gen.numerics import FixedFormat
+from fixar_gen.percore_placement import attach, copies_of
 from fixar_gen.programs import programs
+from fixar_gen.compiler import split
 from fixar_gen.testing import uniform_batch
 from fixar_gen.transfers import insert_all, transfers_of
 from fixar_gen.verify import check_program
 
-from ..test_transfers import with_readback
 from .test_core import small_config, small_spec, steps_and_inferences_identical, tiny_ddpg
 
 _MACHINES: dict = {}
@@ -38,7 +41,7 @@ _MACHINES: dict = {}
 
 def per_core_machine(shape) -> tuple:
     """(spec, machine) of a small design with per-core memories (its slot table and
-    instruction memories deep enough for :func:`with_readback`'s stores)."""
+    instruction memories deep enough for :func:`with_split_readback`'s stores)."""
     if shape not in _MACHINES:
         spec = small_spec(*shape)
         cfg = dataclasses.replace(small_config(spec), per_core_memories=True, slot_bits=6,
@@ -47,16 +50,53 @@ def per_core_machine(shape) -> tuple:
     return _MACHINES[shape]
 
 
+def with_split_readback(case):
+    """The case's program followed by each core storing its share of the rows of every
+    (non-accumulator) buffer (``split``: core c the c-th part) into one slot a buffer:
+    every word is then stored by one core, which needs the transfers of the words
+    another core wrote, and a core's copy holds only the rows it touches (trimmed
+    copies: a buffer's base differs between the copies)."""
+    program = case.program
+    cores = program.cores
+    body = [i for i in program.code if not isinstance(i, Halt)]
+    slots = list(program.slots)
+    for buf, b in enumerate(program.buffers):
+        if b.wide:
+            continue
+        slots.append(Slot(f"readback.{b.name}", b.rows, b.cols))
+        for c, rows in enumerate(split(b.rows, cores)):
+            if rows is not None:
+                body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
+                                  cols=Range(0, b.cols)))
+    code = body + [Halt(core=c) for c in range(cores)]
+    return dataclasses.replace(case, program=dataclasses.replace(
+        program, slots=tuple(slots), code=tuple(code), placement=None))
+
+
+def trimmed_bases(program) -> int:
+    """How many buffers have different descriptor bases in two copies."""
+    copies = copies_of(program)
+    return sum(len({copies.base(c, ("buffer", i)) for c in range(copies.cores)
+                    if copies.held(c, ("buffer", i))[1]}) > 1
+               for i in range(len(program.buffers)))
+
+
 def _random_programs(shapes, data) -> None:
     spec, machine = per_core_machine(data.draw(st.sampled_from(shapes)))
-    case = with_readback(data.draw(programs(spec, max_instructions=4)))
-    (moved,) = insert_all([case.program])
+    case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
+    (moved,) = attach(insert_all([case.program]), machine.cfg.acc_half)
     # (three cores: two senders may push to one receiver between the same barriers,
     # which the design refuses; counted, so that a run where it always happens shows)
     refused = bool(transfer_problems(moved))
     event(f"refused (two senders, one receiver): {refused}")
     assume(not refused)
     event(f"transfers: {min(transfers_of(moved).instructions, 3)}")
+    event(f"buffers with per-core bases: {min(trimmed_bases(moved), 3)}")
+    copies = moved.copies
+    event("an xfer between different bases: " + str(any(
+        copies.base(x.core, ("buffer", x.buf)) != copies.base(r, ("buffer", x.buf))
+        for x in moved.code if isinstance(x, Xfer)
+        for r in range(moved.cores) if x.to >> r & 1)))
     case = dataclasses.replace(case, program=moved)
     diff = check_program(case, machine)
     assert diff is None, f"{diff}\n{case.listing()}"
@@ -66,12 +106,16 @@ def _random_programs(shapes, data) -> None:
 @given(data=st.data())
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
-    split over two cores of 3 x 2 PEs), each core then storing every buffer
-    (:func:`with_readback`: every word a core wrote is read by the other), with their
-    transfers, on per-core memories: golden's buffers (each word read from the copy of
+    split over two cores of 3 x 2 PEs), each core then storing its share of the rows of
+    every buffer (:func:`with_split_readback`: a word one core wrote is stored by
+    another when it lies in the other's share), with their transfers, on per-core
+    memories holding each core's rows (:mod:`fixar_gen.percore_placement`; the events
+    count the programs whose copies give a buffer different bases, and those with an
+    xfer between different bases): golden's buffers (each word read from the copy of
     the core that wrote it last), host slots and saturation counts, and the cycle
-    model's cycles.  Without the transfers, or with the link's words not written, the
-    readbacks see the reader's own stale copy (the test below)."""
+    model's cycles.  Without the transfers, with the link's words not written, or
+    written at the sender's base, the readbacks see the reader's own stale copy (the
+    tests below)."""
     _random_programs([(3, 2, 2)], data)
 
 
@@ -86,7 +130,8 @@ def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
 @pytest.mark.tools
 def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
     """The same on the design's Verilog in Verilator, through the host ports (the
-    host's writes into every copy, each read naming its copy)."""
+    host's writes and reads naming their copy, each copy its own rows at its own
+    bases)."""
     from fixar_gen.hw.drivers import VerilatorDriver
     from fixar_gen.hw.session import verilog_of
     from fixar_gen.hw.verilate import VerilatorModel
@@ -100,8 +145,8 @@ def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
                   suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def check(data):
-            case = with_readback(data.draw(programs(spec, max_instructions=4)))
-            (moved,) = insert_all([case.program])
+            case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
+            (moved,) = attach(insert_all([case.program]), cfg.acc_half)
             case = dataclasses.replace(case, program=moved)
             diff = check_program(case, machine)
             assert diff is None, f"{diff}\n{case.listing()}"
@@ -133,7 +178,8 @@ def _handoff(with_xfer: bool) -> Case:
 
 
 def test_the_xfer_brings_the_words_into_the_receivers_copy():
-    """With the xfer core 1 stores the sums core 0 wrote (golden's, cycle for cycle);
+    """With the xfer core 1 stores the sums core 0 wrote (golden's, cycle for cycle; y at
+    word 15 of core 0's copy, after x, and at word 0 of core 1's, which holds no x);
     without it (the mutation) core 1 stores its own copy's y, which the host wrote
     before the run: the copies are separate, and the link is what joins them.  Also
     catches a link whose words land a cycle late for the drain the controller waits
@@ -144,24 +190,58 @@ def test_the_xfer_brings_the_words_into_the_receivers_copy():
     assert diff is not None and "slot out" in str(diff) and diff.hardware == 7
 
 
-def test_the_host_reads_the_copy_its_address_names():
-    """host_mem_raddr's core field (above the memory id) chooses the copy, one cycle
-    later as the shared design's port (HOST_READ_LATENCY); a host write goes to every
-    copy.  A port that reads core 0's copy whatever the field fails it."""
+@pytest.mark.slow       # (builds a design of its own: about 40 s; the default run's
+#                         hand-off above already moves y between different bases)
+def test_the_receiver_writes_at_its_own_base():
+    """The hand-off's y is at word 15 of core 0's copy (after x) and at word 0 of core
+    1's (which holds no x), so the copies' descriptor bases of y differ.  A link whose
+    receiver writes the words at the sender's addresses (the mutation: no base
+    difference added) leaves core 1's y as the host wrote it, and core 1 stores that."""
+    from fixar_gen.hw import core as core_module
+    _, machine = per_core_machine((3, 2, 2))
+    handoff = _handoff(True)
+    program = attach([handoff.program], machine.cfg.acc_half)[0]
+    bases = [program.copies.base(c, ("buffer", 1)) for c in range(2)]
+    assert bases[0] != bases[1]
+    assert check_program(handoff, machine) is None
+    # (the mutant on a 1 x 1 pair: a smaller design to build)
+    cfg = dataclasses.replace(small_config(small_spec(1, 1, 2)), per_core_memories=True,
+                              slot_bits=6, imem_bits=7)
+    original = core_module.base_difference
+    core_module.base_difference = lambda mine, theirs, bits: pyrtl.Const(0, bits)
+    try:
+        mutant = HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg)))
+    finally:
+        core_module.base_difference = original
+    diff = check_program(handoff, mutant)
+    assert diff is not None and "slot out" in str(diff) and diff.hardware == 7
+
+
+def test_the_host_reads_and_writes_the_copy_its_address_names():
+    """host_mem_addr's and host_mem_raddr's core field (above the memory id) choose the
+    copy, the read one cycle later as the shared design's port (HOST_READ_LATENCY), and
+    host_desc_addr's and host_slot_addr's (above the index) the copy's descriptor and
+    slot tables: each copy holds its own rows at its own addresses.  A port that writes
+    or reads core 0's copy whatever the field fails it."""
     spec, machine = per_core_machine((3, 2, 2))
     cfg, block = machine.cfg, machine.driver.block
     hm = cfg.hostmap
     assert hm.per_core and hm.read_addr_bits == hm.data_addr_bits + hm.core_bits
+    ports = hm.ports()
+    assert ports["host_mem_addr"][0] == hm.data_addr_bits + hm.core_bits
+    assert ports["host_desc_addr"][0] == cfg.buffer_bits + hm.core_bits
     sim = pyrtl.FastSimulation(tracer=None, block=block)
     inputs = {w.name: 0 for w in block.wirevector_subset(pyrtl.Input)}
     base = hm.data_address("gmem", 0)
-    for a in range(8):
-        sim.step({**inputs, "host_mem_we": 1, "host_mem_addr": base + a,
-                  "host_mem_wdata": 100 + a})
-    # a word only core 1's copy holds: poked into its bank
-    block_name, at = cfg.locate("gmem", 5, core=1)
-    mems = {m.name: m for m in block.logic_subset("@") for m in [m.op_param[1]]}
-    sim.inspect_mem(mems[block_name])[at] = 55
+    for core in (0, 1):
+        for a in range(8):
+            sim.step({**inputs, "host_mem_we": 1,
+                      "host_mem_addr": hm.write_address(base + a, core),
+                      "host_mem_wdata": 100 * (core + 1) + a})
+        sim.step({**inputs, "host_desc_we": 1, "host_desc_wdata": 40 + core,
+                  "host_desc_addr": hm.table_address("desc", 3, core)})
+        sim.step({**inputs, "host_slot_we": 1, "host_slot_wdata": 50 + core,
+                  "host_slot_addr": hm.table_address("slot", 2, core)})
     seen = {}
     for core in (0, 1):
         for a in range(8):
@@ -169,7 +249,11 @@ def test_the_host_reads_the_copy_its_address_names():
             if a:
                 seen[(core, a - 1)] = sim.inspect("host_mem_rdata")
     assert [seen[(0, a)] for a in range(7)] == [100 + a for a in range(7)]
-    assert [seen[(1, a)] for a in range(7)] == [100 + a if a != 5 else 55 for a in range(7)]
+    assert [seen[(1, a)] for a in range(7)] == [200 + a for a in range(7)]
+    mems = {m.name: m for m in block.logic_subset("@") for m in [m.op_param[1]]}
+    for core in (0, 1):
+        assert sim.inspect_mem(mems[f"core{core}_mem_desc"])[3] == 40 + core
+        assert sim.inspect_mem(mems[f"core{core}_mem_slot"])[2] == 50 + core
 
 
 def test_the_design_refuses_transfers_it_cannot_run():
@@ -260,20 +344,22 @@ def data_memory_mapping(spec_text: str, folder) -> dict[str, tuple[int, str]]:
 def test_every_memory_of_a_two_core_per_core_design_above_2_kbit_is_block_ram(tmp_path,
                                                                               yosys_tool):
     """tests/hw/test_memory_map.py's one-core pendulum-sized design with two cores, each
-    its copy of the memories: every memory above 2 Kbit is block RAM (with shared
-    memories all twelve banked memories of the two-core design fall back to
-    flip-flops) but ``smem``: a read and a write port per word its units use (7 reads,
-    4 writes on a 1 x 1 core), flip-flops in the one-core design too, where its 48
-    words stay under 2 Kbit; two cores' programs need 64 (3,136 bits), shared or
-    per-core memories alike (6 min 17 s of Yosys, 2026-12-06: 18 RAMB36E2, 58
-    RAMB18E2, 32 URAM288)."""
-    from fixar_gen.hw.inventory import BLOCK_RAM, FLIP_FLOPS
+    its copy of the memories holding its rows: every memory above 2 Kbit is block RAM
+    (with shared memories all twelve banked memories of the two-core design fall back
+    to flip-flops), the descriptor tables too, with the read port the incoming link's
+    base takes.  ``smem`` keeps a read and a write port per word its units use (7
+    reads, 4 writes on a 1 x 1 core: flip-flops); its copies, 48 words (32 + a tail of
+    16, each under 2 Kbit), are what the deeper core's rows need (64 words a copy
+    before the copies were trimmed, 3,136 bits in flip-flops; 3 min 41 s of Yosys under
+    load, 2026-12-06)."""
+    from fixar_gen.hw.inventory import BLOCK_RAM
     from .test_memory_map import BLOCK_RAM_ABOVE_BITS, ONE_CORE_SPEC
     mapping = data_memory_mapping(ONE_CORE_SPEC.replace("cores: 1", "cores: 2"), tmp_path)
     assert any(name.startswith("core1_mem_") for name in mapping)
     bad = {name: m[1] for name, m in mapping.items()
            if m[0] > BLOCK_RAM_ABOVE_BITS and m[1] != BLOCK_RAM}
-    assert bad == {f"core{k}_mem_smem": FLIP_FLOPS for k in range(2)}
+    assert bad == {}
+    assert all(mapping[f"core{k}_mem_desc"][1] == BLOCK_RAM for k in range(2))
     banked = [name for name in mapping if "_bank" in name]
     assert len(banked) == 2 * 22 and all(mapping[n][1] == BLOCK_RAM for n in banked)
 
