@@ -20,7 +20,8 @@ A command is :data:`COMMAND_WORDS` little-endian 64-bit words (``COMMAND_BYTES``
 
 Opcodes: ``END`` (the list ends; the kernel reports done), ``LOAD`` (HBM -> on-chip
 memory ``memory``, ``count`` entries from ``address``; with per-core memories a data,
-descriptor or slot LOAD reaches every core's copy), ``STORE`` (on-chip data memory
+descriptor or slot LOAD's ``address`` names the copy it writes: the core field above the
+data address or the table index, ``HostMap.write_address`` / ``table_address``), ``STORE`` (on-chip data memory
 -> HBM; with per-core memories from core ``core``'s copy), ``RUN`` (pulse the core's
 start with ``address`` on ``host_pre_fmt`` -- the program's pre-activation format, held
 during the run -- and wait until the core is done), ``STATS`` (the

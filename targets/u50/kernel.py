@@ -22,7 +22,8 @@ in the netlist): the core's host ports are this block's ports, and around them
   cycle, packed into a unit whose beats go to the write bursts; the command ends when
   every write response is in; with per-core memories, ``cfg.per_core_memories``, a
   STORE reads the copy of the command's core, put above the memory id of
-  ``host_mem_raddr``, and a LOAD goes into every copy through the core's write port),
+  ``host_mem_raddr``, and a LOAD writes the copy its address names: the core field above
+  the data address or the table index, ``HostMap.write_address`` / ``table_address``),
   RUN (pulse ``host_start`` with ``host_pre_fmt`` = the command's address, held, and
   wait for ``host_done``), END (the run ends: ap_done, ap_ready, back to idle).
 
@@ -336,8 +337,11 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     data_lay = lay[MEMORIES.index("data")]
     stat_lay = Layout(STAT_BITS, B)
     cmd_lay = Layout(COMMAND_BITS, B)
-    mem_addr_bits = {"data": hm.data_addr_bits, "desc": hm.buffer_bits, "slot": hm.slot_bits,
-                     "imem": hm.imem_bits}
+    # a LOAD's address is the host write port's: with per-core memories the copy's core
+    # field above the data address or the table index (HostMap.write_address,
+    # table_address), as the simulators' drivers take it
+    mem_addr_bits = {mem: host["host_mem_addr" if mem == "data" else f"host_{mem}_addr"].bitwidth
+                     for mem in ("data", "desc", "slot", "imem")}
     entry_addr_bits = max(mem_addr_bits.values())
     addr_field_bits = max(entry_addr_bits, hm.stat_addr_bits, FORMAT_BITS)
     src_bits = max(hm.data_addr_bits, hm.stat_addr_bits)

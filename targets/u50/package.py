@@ -47,8 +47,9 @@ MASTER_PORT = "m_axi_gmem0"
 #: what each opcode does (docs and the C header's comments)
 OPCODE_MEANINGS = {
     "END": "the list ends; the kernel reports ap_done",
-    "LOAD": "HBM -> on-chip memory `memory` (imem: core `core`'s; the others: every "
-            "core's copy, with per-core memories): `count` entries from `address`",
+    "LOAD": "HBM -> on-chip memory `memory` (imem: core `core`'s): `count` entries from "
+            "`address` (with per-core memories, the copy the core field above the data "
+            "address or table index names)",
     "STORE": "on-chip data memory -> HBM: `count` entries from `address` (with per-core "
              "memories, of core `core`'s copy)",
     "RUN": "start every core with `address` as the pre-activation format; wait until done",
