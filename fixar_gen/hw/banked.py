@@ -262,27 +262,18 @@ class InterleavedBanks:
     ``banks``).  With ``given_banks`` the caller gives ``write_words[p]`` and
     ``write_enables[p]`` in bank order (entry b: bank b's word and enable), each request
     rotated by its own start (:meth:`bank_order`) before it chooses among them, so that
-    the rotation does not wait for the choice.  With ``given_write_addresses`` (and
-    ``given_banks``) the caller gives each bank's write address too,
-    ``write_bank_addresses[p][b]`` (no ``write_address``): each request's
-    (:meth:`bank_addresses`) computed before the choice, so that the banks' write
-    addresses choose among finished addresses rather than wait for the choice to
-    compare the chosen start with each bank."""
+    the rotation does not wait for the choice."""
 
     def __init__(self, scope: Scope, *, banks: int, width: int, addr_bits: int,
                  tail_bits: int | None = None, ports: int = 1, halves: bool = False,
                  strided: int = 0, given_lines: bool = False,
-                 line_words: int | None = None, given_banks: bool = False,
-                 given_write_addresses: bool = False):
+                 line_words: int | None = None, given_banks: bool = False):
         lb = _log2(banks, f"interleaved memory {scope.prefix}")
         self.line_words = banks if line_words is None else line_words
         if not max(1, strided) <= self.line_words <= banks:
             raise ValueError(f"interleaved memory {scope.prefix}: a read line of "
                              f"{self.line_words} words on {banks} banks with {strided} "
                              "strided elements")
-        if given_write_addresses and not given_banks:
-            raise ValueError(f"interleaved memory {scope.prefix}: given write addresses "
-                             "without given banks")
         if halves and banks < 2:
             raise ValueError(f"interleaved memory {scope.prefix}: halves need two banks or "
                              "more")
@@ -300,32 +291,24 @@ class InterleavedBanks:
         start_bits = lb if given_lines and lb else addr_bits
         self.read_address = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr"))
                              for p in range(ports)]
-        self.given_write_addresses = given_write_addresses
-        if given_write_addresses:
-            self.write_bank_addresses = [[pyrtl.WireVector(self.bank_bits,
-                                                           scope(f"p{p}_wbank{b}_addr"))
-                                          for b in range(banks)] for p in range(ports)]
-        else:
-            self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
-                                  for p in range(ports)]
+        self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
+                              for p in range(ports)]
         if halves:
             self.read_address2 = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr2"))
                                   for p in range(ports)]
-            if not given_write_addresses:
-                self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
-                                       for p in range(ports)]
+            self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
+                                   for p in range(ports)]
         # each start's line and line + 1 (:meth:`line_pair`; one bank reads the line
         # alone): the caller's (``given_lines``), computed before its multiplexer, or
         # from the read address
         starts = range(ports) if lb else ()
         self.read_lines = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines"))
                            for p in starts]
-        written = () if given_write_addresses else starts
-        self._write_lines = [self.line_pair(self.write_address[p]) for p in written]
+        self._write_lines = [self.line_pair(self.write_address[p]) for p in starts]
         if halves:
             self.read_lines2 = [pyrtl.WireVector(2 * self.bank_bits, scope(f"p{p}_rlines2"))
                                 for p in starts]
-            self._write_lines2 = [self.line_pair(self.write_address2[p]) for p in written]
+            self._write_lines2 = [self.line_pair(self.write_address2[p]) for p in starts]
         if not given_lines:
             for p in starts:
                 self.read_lines[p] <<= self.line_pair(self.read_address[p])
@@ -371,9 +354,8 @@ class InterleavedBanks:
             if not given_banks:
                 words, enables = self.bank_order(self.write_address[p], words, enables)
             for b in range(banks):
-                address = (self.write_bank_addresses[p][b] if given_write_addresses
-                           else self._port_address(p, b, read=False))
-                self._bank_write(b, address, words[b], enables[b])
+                self._bank_write(b, self._port_address(p, b, read=False), words[b],
+                                 enables[b])
 
     def bank_order(self, address, words: list, enables: list) -> tuple[list, list]:
         """A write of ``words`` (word j at ``address`` + j where ``enables[j]``; fewer
@@ -473,21 +455,6 @@ class InterleavedBanks:
         line = self._line(address)
         return pyrtl.concat(self._fit_bank(line + 1), self._fit_bank(line))
 
-    def bank_addresses(self, first, second=None) -> list[pyrtl.WireVector]:
-        """Each bank's address (entry b: bank b's) of a line starting at word
-        ``first`` (with ``halves``: its second half line at ``second``), as the port's
-        banks take it: a caller with ``given_write_addresses`` computes each write
-        request's before it chooses among them."""
-        A = self.addr_bits
-        first = _z_bits(first, A)
-        if not self.lb:
-            return [self._fit_bank(first)]
-        second = _z_bits(second, A) if self.halves else None
-        lines = self.line_pair(first)
-        lines2 = self.line_pair(second) if self.halves else None
-        return [self._half_address(first, lines, second, lines2, b)
-                for b in range(self.banks)]
-
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""
@@ -499,14 +466,6 @@ class InterleavedBanks:
             return self._bank_address(first, lines, b)
         second = (self.read_address2 if read else self.write_address2)[p]
         lines2 = (self.read_lines2 if read else self._write_lines2)[p]
-        return self._half_address(first, lines, second, lines2, b)
-
-    def _half_address(self, first, lines, second, lines2, b: int) -> pyrtl.WireVector:
-        """Bank ``b``'s address of the line at ``first`` (``lines``: its line pair), or
-        with ``halves`` of the second half line (``second``, ``lines2``) when bank b lies
-        in it."""
-        if not self.halves:
-            return self._bank_address(first, lines, b)
         offset = (pyrtl.Const(b, self.lb) - first[:self.lb])[:self.lb]
         return pyrtl.select(offset[self.lb - 1], self._bank_address(second, lines2, b),
                             self._bank_address(first, lines, b))

@@ -301,7 +301,6 @@ class DataMemories:
                                                 halves=s.name in halves,
                                                 strided=strided.get(s.name, 0),
                                                 given_lines=True, given_banks=True,
-                                                given_write_addresses=True,
                                                 line_words=(line_words or {}).get(s.name))
                        for s in shapes if s.name in banks}
         self.line_ports = line_ports
@@ -601,9 +600,11 @@ class DataMemories:
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
                 writes = [w for w in self._line_writes if w[0] == p and m in w[6]]
-                addresses, words, enables = self._write_choice(m, k, banks, writes, half)
-                for j, address in enumerate(addresses):
-                    banks.write_bank_addresses[p][j] <<= address
+                address, second, words, enables = self._write_choice(m, k, banks, writes,
+                                                                     half)
+                banks.write_address[p] <<= address[:banks.addr_bits]
+                if banks.halves:
+                    banks.write_address2[p] <<= second[:banks.addr_bits]
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
                     banks.write_enables[p][j] <<= enables[j]
@@ -612,21 +613,18 @@ class DataMemories:
 
     def _write_choice(self, m: str, k: int, banks: InterleavedBanks, writes: list,
                       half: pyrtl.WireVector) -> tuple:
-        """The write line port's bank addresses (entry b: bank b's), words and enables
-        from the write requests ``writes`` that can name memory ``m`` (id ``k``): a
-        core's request is taken when it names ``m`` and enables a word (the programs
-        make at most one a port and cycle), the host's when no core's is.  The choice is
-        an AND-OR of the requests (:func:`_pick`), not a chain of multiplexers, so that
-        a word passes one level whichever request it comes from (the matrix unit's
-        accumulators, read, added and fitted in one cycle, have no level to spare).
-        The words and enables it chooses are in bank order, each request's rotated by
-        its own start (:meth:`~fixar_gen.hw.banked.InterleavedBanks.bank_order`), and so
-        are the banks' addresses, each request's computed from its own start (and
-        second start: H past it unless it gives one; :meth:`~fixar_gen.hw.banked.
-        InterleavedBanks.bank_addresses`), so that the choice, which waits for the
-        requests' memory ids and enables (the host's for no core's), is the last step
-        before the banks rather than followed by a rotation or by each bank's compare
-        with the chosen start."""
+        """The write line port's address, second start (memories with halves), words
+        and enables from the write requests ``writes`` that can name memory ``m`` (id
+        ``k``): a core's request is taken when it names ``m`` and enables a word (the
+        programs make at most one a port and cycle), the host's when no core's is.  The
+        choice is an AND-OR of the requests (:func:`_pick`), not a chain of
+        multiplexers, so that a word passes one level whichever request it comes from
+        (the matrix unit's accumulators, read, added and fitted in one cycle, have no
+        level to spare).  The words and enables it chooses are in bank order, each
+        request's rotated by its own start (:meth:`~fixar_gen.hw.banked.InterleavedBanks.
+        bank_order`), so that the choice, which waits for the requests' memory ids and
+        enables (the host's for no core's), is the last step before the banks rather
+        than followed by a rotation by the chosen address."""
         A = self.addr_bits
         takes = []
         for _, mem_id, _, values, ens, host, _, _ in writes:
@@ -636,20 +634,20 @@ class DataMemories:
             takes.append((mem_id == k) & _any(ens))
         busy = _any([t for t, w in zip(takes, writes) if not w[5]])
         takes = [t & ~busy if w[5] else t for t, w in zip(takes, writes)]
-        # each request's bank addresses, words and enables in bank order, from its own
-        # start: the choice comes last
-        at = [banks.bank_addresses(w[2], (w[7] if w[7] is not None else _z(w[2] + half, A))
-                                   if banks.halves else None)
-              for w in writes]
-        addresses = [_pick([(t, a[b]) for t, a in zip(takes, at)], banks.bank_bits)
-                     for b in range(len(banks.write_bank_addresses[0]))]
+        address = _pick([(t, w[2]) for t, w in zip(takes, writes)], A)
+        second = None
+        if banks.halves:
+            second = _pick([(t, w[7] if w[7] is not None else _z(w[2] + half, A))
+                            for t, w in zip(takes, writes)], A)
+        # each request's words in bank order, rotated by its own start: the choice
+        # comes last
         ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])
                    for w in writes]
         words = [_pick([(t, o[0][b]) for t, o in zip(takes, ordered)], banks.width)
                  for b in range(banks.banks)]
         enables = [_any([t & o[1][b] for t, o in zip(takes, ordered)])
                    for b in range(banks.banks)]
-        return addresses, words, enables
+        return address, second, words, enables
 
     @staticmethod
     def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "") -> dict:

@@ -98,27 +98,19 @@ def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits,
     check()
 
 
-def bank_order_design(banks: int, width: int, addr_bits: int, tail_bits, count: int,
-                      given_addresses: bool = False):
+def bank_order_design(banks: int, width: int, addr_bits: int, tail_bits, count: int):
     """One port with ``given_banks``: a write of ``count`` words (``count`` < banks:
     the host's word, the element loop's e write) put in bank order by
     InterleavedBanks.bank_order from its own address, as DataMemories does before its
-    choice among the requests; with ``given_addresses`` its banks' addresses too
-    (``given_write_addresses``, InterleavedBanks.bank_addresses)."""
-    key = ("given_banks", banks, width, addr_bits, tail_bits, count, given_addresses)
+    choice among the requests."""
+    key = ("given_banks", banks, width, addr_bits, tail_bits, count)
     if key not in _DESIGNS:
         with fresh_block() as block:
             mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
-                                   tail_bits=tail_bits, given_banks=True,
-                                   given_write_addresses=given_addresses)
+                                   tail_bits=tail_bits, given_banks=True)
             waddr = pyrtl.Input(addr_bits, "in_waddr")
             mem.read_address[0] <<= pyrtl.Input(addr_bits, "in_raddr")
-            if given_addresses:
-                for wire, address in zip(mem.write_bank_addresses[0],
-                                         mem.bank_addresses(waddr)):
-                    wire <<= address
-            else:
-                mem.write_address[0] <<= waddr
+            mem.write_address[0] <<= waddr
             words, enables = mem.bank_order(
                 waddr, [pyrtl.Input(width, f"in_w{j}") for j in range(count)],
                 [pyrtl.Input(1, f"in_we{j}") for j in range(count)])
@@ -134,17 +126,14 @@ def bank_order_design(banks: int, width: int, addr_bits: int, tail_bits, count: 
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits,count", [
     (1, 8, 3, None, 1), (2, 5, 4, 2, 1), (2, 5, 4, 2, 2), (4, 9, 6, 3, 1),
     (4, 9, 6, 3, 3), (8, 17, 6, None, 8), (8, 6, 5, None, 5), (4, 7, 2, None, 4)])
-@pytest.mark.parametrize("given_addresses", [False, True])
 def test_a_write_given_in_bank_order_equals_the_model(banks, width, addr_bits, tail_bits,
-                                                     count, given_addresses):
+                                                     count):
     """Writes of ``count`` words rotated into bank order by their own address
-    (bank_order, the caller's side of ``given_banks``), and with ``given_addresses``
-    each bank's address from bank_addresses, then read back as lines at any address:
-    the words land where the model puts them, none elsewhere.  A rotation by +a
-    instead of -a, a one-word write enabling a bank other than its address's, the
-    padding of a short write enabled, or a bank before the start's bank not given the
-    next line (bank_addresses), fails it."""
-    block = bank_order_design(banks, width, addr_bits, tail_bits, count, given_addresses)
+    (bank_order, the caller's side of ``given_banks``), then read back as lines at any
+    address: the words land where the model puts them, none elsewhere.  A rotation by
+    +a instead of -a, a one-word write enabling a bank other than its address's, or
+    the padding of a short write enabled, fails it."""
+    block = bank_order_design(banks, width, addr_bits, tail_bits, count)
     depth, word, address = words_and_lines(banks, width, addr_bits, tail_bits)
 
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
@@ -181,23 +170,11 @@ def test_bank_order_refuses_a_write_wider_than_the_banks():
 
 
 def _one_port_io(mem: InterleavedBanks, banks: int, width: int, addr_bits: int) -> None:
-    """Inputs and outputs of port 0: the line addresses (the second starts with halves;
-    with ``given_write_addresses`` the banks' write addresses from the write's starts,
-    InterleavedBanks.bank_addresses), each bank's write word and enable, each word
-    read."""
-    wires = [("raddr", mem.read_address[0])]
+    """Inputs and outputs of port 0: the line addresses (the second starts with halves),
+    each bank's write word and enable, each word read."""
+    wires = [("raddr", mem.read_address[0]), ("waddr", mem.write_address[0])]
     if mem.halves:
-        wires += [("raddr2", mem.read_address2[0])]
-    if mem.given_write_addresses:
-        waddr = pyrtl.Input(addr_bits, "in_waddr")
-        waddr2 = pyrtl.Input(addr_bits, "in_waddr2") if mem.halves else None
-        for wire, address in zip(mem.write_bank_addresses[0],
-                                 mem.bank_addresses(waddr, waddr2)):
-            wire <<= address
-    else:
-        wires += [("waddr", mem.write_address[0])]
-        if mem.halves:
-            wires += [("waddr2", mem.write_address2[0])]
+        wires += [("raddr2", mem.read_address2[0]), ("waddr2", mem.write_address2[0])]
     for name, wire in wires:
         wire <<= pyrtl.Input(addr_bits, f"in_{name}")
     for j in range(banks):
@@ -207,15 +184,12 @@ def _one_port_io(mem: InterleavedBanks, banks: int, width: int, addr_bits: int) 
         out <<= mem.read_words[0][j]
 
 
-def halves_design(banks: int, width: int, addr_bits: int, tail_bits,
-                  given_addresses: bool = False):
-    key = ("halves", banks, width, addr_bits, tail_bits, given_addresses)
+def halves_design(banks: int, width: int, addr_bits: int, tail_bits):
+    key = ("halves", banks, width, addr_bits, tail_bits)
     if key not in _DESIGNS:
         with fresh_block() as block:
             mem = InterleavedBanks(Scope("m"), banks=banks, width=width, addr_bits=addr_bits,
-                                   tail_bits=tail_bits, halves=True,
-                                   given_banks=given_addresses,
-                                   given_write_addresses=given_addresses)
+                                   tail_bits=tail_bits, halves=True)
             _one_port_io(mem, banks, width, addr_bits)
         _DESIGNS[key] = block
     return _DESIGNS[key]
@@ -224,16 +198,12 @@ def halves_design(banks: int, width: int, addr_bits: int, tail_bits,
 @pytest.mark.parametrize("banks,width,addr_bits,tail_bits", [
     (2, 5, 4, None), (4, 9, 6, 3), (8, 17, 7, None),
     pytest.param(32, 12, 9, 6, marks=pytest.mark.slow), (4, 7, 3, None)])
-@pytest.mark.parametrize("given_addresses", [False, True])
-def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits,
-                                          given_addresses):
+def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
     """cmem's double line: two half lines a cycle whose starts are H apart mod 2H (an
     FXP16 product's rows m and m + 1 by their padded stride, acc_add's two operands),
     read and written through one port; read-modify-writes of the same words in
-    consecutive cycles (the matrix unit's k-tiles) see the previous cycle's write.
-    With ``given_addresses`` the banks' write addresses are bank_addresses of the two
-    starts (as DataMemories gives them; its words in bank order by the first start)."""
-    block = halves_design(banks, width, addr_bits, tail_bits, given_addresses)
+    consecutive cycles (the matrix unit's k-tiles) see the previous cycle's write."""
+    block = halves_design(banks, width, addr_bits, tail_bits)
     depth = depth_of(banks, addr_bits, tail_bits)
     half = banks // 2
     top = min(depth, 1 << addr_bits) - half           # each half line inside the memory
@@ -270,10 +240,8 @@ def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits,
                 r1 = r0 + half                # the plain line
                 if r1 > top:
                     r0, r1 = w0, w1
-            order = ([(b - w0) % banks for b in range(banks)] if given_addresses
-                     else range(banks))          # (given banks: bank b's word and enable)
             inputs = {"in_waddr": w0, "in_waddr2": w1, "in_raddr": r0, "in_raddr2": r1,
-                      **write_inputs([values[j] for j in order], [enables[j] for j in order])}
+                      **write_inputs(values, enables)}
             model.write_double(w0, w1, values, enables)
             step_and_check(sim, inputs, pending)
             pending = model.read_double(r0, r1)
