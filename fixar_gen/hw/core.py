@@ -1463,10 +1463,12 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     slot_end_n = pyrtl.select(placing, one_slot, pyrtl.select(
         running, pyrtl.select(slot_end, one_slot, p_at_less2), slot_end))
     slot_end.next <<= slot_end_n
-    line_on.next <<= pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
+    line_on_n = pyrtl.select(placing | turn, pyrtl.Const(1, 1), pyrtl.select(
         running, line_on & ~line_last, line_on))
-    line_last.next <<= pyrtl.select(placing, one_line, pyrtl.select(
+    line_on.next <<= line_on_n
+    line_last_n = pyrtl.select(placing, one_line, pyrtl.select(
         running, pyrtl.select(slot_end, one_line, p == lines_less2), line_last))
+    line_last.next <<= line_last_n
     k_rem.next <<= pyrtl.select(placing, _z(k_count - 1, wide), pyrtl.select(
         turn, pyrtl.select(last_k, k_last, _z(k_rem - R, wide)), k_rem))
     last_k_n = pyrtl.select(placing, k_fits, pyrtl.select(
@@ -1533,10 +1535,11 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     a_next_tile = pyrtl.select(last_k, a_t0, _z(a_tile + a_tile_step, A))
     a_t0.next <<= pyrtl.select(placing, a_first, a_t0)
     a_tile.next <<= pyrtl.select(placing, a_first, pyrtl.select(turn, a_next_tile, a_tile))
-    a_line.next <<= pyrtl.select(placing, a_first,
-                                 pyrtl.select(turn, a_next_tile,
-                                              pyrtl.select(running, _z(a_line + a_line_step, A),
-                                                           a_line)))
+    a_line_n = pyrtl.select(placing, a_first,
+                            pyrtl.select(turn, a_next_tile,
+                                         pyrtl.select(running, _z(a_line + a_line_step, A),
+                                                      a_line)))
+    a_line.next <<= a_line_n
     for r in range(R):
         a_port_hi[r].next <<= pyrtl.select(placing, _z(a_port[r] + a_hi, A), a_port_hi[r])
 
@@ -1620,14 +1623,30 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     # (memory_kinds.activation_stride); without a high row (FXP32, the last line of an
     # odd m) its addresses repeat the low row's, so an FXP32 read needs only its own R
     # words in distinct banks (any stride for the line).  From gmem (a delta, FXP32 and not
-    # transposed: R adjacent words) the line at row m's first word
-    lo_addresses = [_z(a_line + a_port[r], A) for r in range(R)]
-    hi_addresses = [named(pyrtl.select(hi_ok, _z(a_line + a_port_hi[r], A), lo_addresses[r]),
-                          s(f"a{r}_hi_address")) for r in range(R)]
+    # transposed: R adjacent words) the line at row m's first word.
+    # The request is registered a cycle ahead, as the weight row's below, from the next
+    # values of the line pointer and the line's flags (a_port and a_port_hi hold from
+    # BASES, before MM_PRE, to the next FETCH): its 2R element addresses are registers
+    # (``a<r>_lo_address``, ``a<r>_hi_address``) and its ask of each memory too, so
+    # that the memory's port chooses and crosses the elements into the banks from
+    # registers, not after the line's sums and the flags
+    hi_ok_n = mode & line_on_n & ~(line_last_n & m_odd)
+    line_valid_n = enters[MM_RUN] & line_on_n
+    lo_addresses, hi_addresses = [], []
+    for r in range(R):
+        lo = _reg(A, s(f"a{r}_lo_address"))
+        hi = _reg(A, s(f"a{r}_hi_address"))
+        lo_n = _z(a_line_n + a_port[r], A)
+        lo.next <<= lo_n
+        hi.next <<= pyrtl.select(hi_ok_n, _z(a_line_n + a_port_hi[r], A), lo_n)
+        lo_addresses.append(lo)
+        hi_addresses.append(hi)
+    line_asks_next = {m: line_valid_n & (_z(da["mem"], MEMORY_ID_BITS) == memory_id(m))
+                      for m in MATRIX_MEMORIES["a"] if m in mems.data.banked}
     line_words = mems.data.read_strided(
         port, da["mem"], lo_addresses + hi_addresses, line_valid,
         [s(f"ra_a{r}_lo") for r in range(R)] + [s(f"ra_a{r}_hi") for r in range(R)],
-        MATRIX_MEMORIES["a"])
+        MATRIX_MEMORIES["a"], asks_next=line_asks_next, ask_name=s("ask_a_{memory}"))
     for r in range(R):
         k_ok = k_rem >= r if r else pyrtl.Const(1, 1)     # k0 + r < k_count
         v_lo = line_words[r]

@@ -582,18 +582,20 @@ class DataMemories:
                 address = self._drive_reads(m, banks, p, reads, flags, half)
                 if banks.strided:
                     # the strided requests (at most one a port and cycle: the matrix
-                    # unit's); the elements matter only when one is served
+                    # unit's); the elements matter only when one is served, so the
+                    # first request's are the default (not the port's chosen start,
+                    # whose choice would precede the elements' crossing into the banks)
                     strided = [r for r in self._strided_reads
                                if r[0] == p and m in r[1].memories]
-                    flag = pyrtl.Const(0, 1)
                     count = len(banks.read_elements[p])
-                    elements = [address] * count
-                    for _, read, elems in strided:
-                        take = read.asking(m)
-                        flag = flag | take
-                        elements = [pyrtl.select(take, elems[j], elements[j])
-                                    if j < len(elems) else elements[j]
-                                    for j in range(count)]
+                    # (a request of fewer elements repeats its first, its start)
+                    padded = [list(elems) + [elems[0]] * (count - len(elems))
+                              for _, _, elems in strided]
+                    takes = [read.asking(m) for _, read, _ in strided]
+                    flag = _any(takes)
+                    elements = padded[0] if padded else [address] * count
+                    for take, elems in zip(takes[1:], padded[1:]):
+                        elements = [pyrtl.select(take, e, d) for e, d in zip(elems, elements)]
                     banks.read_strided[p] <<= flag
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]

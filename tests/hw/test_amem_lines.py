@@ -167,3 +167,65 @@ def test_amem_is_one_line_port_a_core():
         if cores == 1:
             assert all(m.maps_to == (BLOCK_RAM if m.depth > LUT_RAM_WORDS else LUT_RAM)
                        for m in banks)
+
+
+def _register_sources(block, wire) -> set[str]:
+    """The names of the registers, memories and inputs whose values reach ``wire``
+    (a register: its next value) through combinational logic alone."""
+    driver = {d: net for net in block.logic for d in net.dests}
+    out, seen = set(), set()
+    first = driver.get(wire)
+    stack = list(first.args) if first is not None and first.op == "r" else [wire]
+    while stack:
+        w = stack.pop()
+        if w in seen:
+            continue
+        seen.add(w)
+        net = driver.get(w)
+        if net is None or net.op == "r":
+            if not w.name.startswith("const"):
+                out.add(w.name)
+        elif net.op == "m":
+            out.add(net.op_param[1].name)
+        else:
+            stack.extend(net.args)
+    return out
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_the_activation_line_reaches_the_banks_from_registers(rows):
+    """The matrix unit's line request is registered a cycle ahead (its 2R element
+    addresses ``mm_a<r>_lo_address`` / ``_hi_address`` and its ask of each memory):
+    the elements crossing into ``amem``'s banks are those registers alone (not the port's
+    chosen start, through which the element loop's addresses and ``desc_b`` reached
+    them, nor the line pointer's sums), and no bank read address of ``amem`` or ``gmem``
+    waits for the matrix unit's line pointer, its flags or the state.  Catches the
+    request unregistered (``mm_a_line``, ``mm_line_on``, ``mm_a_port*`` in the banks'
+    fan-in: 9-10 LUT levels on the 16x1 controller design) or the elements defaulting
+    to the port's start (``desc_b``: 10 levels there; docs/hardware.md)."""
+    import re
+    from dataclasses import replace
+    from pathlib import Path
+    import pyrtl
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
+    spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
+    cfg = config_for(spec, memory_words=64)
+    pyrtl.reset_working_block()
+    block = build_core(cfg, lane_generator=stand_in_lane)
+    wires = {w.name: w for w in block.wirevector_set}
+    elements = [n for n in wires if re.fullmatch(r"mem_amem_p0_relem\d+", n)]
+    assert len(elements) == 2 * rows
+    for name in elements:
+        assert _register_sources(block, wires[name]) <= {
+            f"core0_mm_a{r}_{x}_address" for r in range(rows) for x in ("lo", "hi")}, name
+    banks = [n for n in wires if re.fullmatch(r"mem_(amem|gmem)_p0_bank\d+_raddr", n)]
+    assert len(banks) == cfg.memory_banks("amem") + cfg.memory_banks("gmem")
+    late = re.compile(r"core0_(mm_(a_line|a_tile|a_port|line_on|line_last|p)\b|state$)")
+    for name in banks:
+        sources = _register_sources(block, wires[name])
+        assert "core0_mm_ask_a_amem" in sources or "gmem" in name, sorted(sources)
+        assert not [x for x in sources if late.match(x)], (name, sorted(sources))

@@ -651,6 +651,50 @@ def test_the_line_ports_grants_join_the_next_state_last(controller_netlist):
     assert second.lut_levels <= 8, second.summary()
 
 
+# ------------------------------------------------- the 16-row controller design
+
+#: the deepest path the 16x1 controller design with 64-word memories may have
+#: (docs/hardware.md, the 16x1 controller design): measured 10 at most
+SIXTEEN_ROW_LEVELS = 10
+
+
+@pytest.fixture(scope="module")
+def sixteen_row_report(tmp_path_factory, yosys_tool):
+    """The timing report of ``bench_timing.py --designs controller --rows 16 --words
+    64`` (fixar_u50's array height: ``amem``'s 64 banks, its strided elements' bank
+    numbers 6 bits), every endpoint's worst path kept (Yosys: 3-15 minutes on the
+    shared two-core machine, by its load)."""
+    import sys
+    from pathlib import Path
+    from fixar_gen.hw.synth import NETLIST, cell_counts
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_timing
+    top, verilog = bench_timing.elaborate("controller", 16, 64)
+    folder = tmp_path_factory.mktemp("controller16x1")
+    cell_counts(verilog, top, folder, timeout=7_200, tool=yosys_tool, netlist=True)
+    return analyze(folder / NETLIST, top, verilog=verilog, count=1_000_000)
+
+
+@pytest.mark.slow       # Yosys of a whole core with 16 rows, its lane stood in
+@pytest.mark.tools
+def test_the_sixteen_row_controller_design_stays_within_its_measured_levels(
+        sixteen_row_report):
+    """The 16x1 controller design: no failing endpoint and no path deeper than
+    SIXTEEN_ROW_LEVELS, with the matrix unit's activation line requested a cycle ahead
+    (its element addresses and asks registered) and the strided elements independent
+    of the port's chosen start.  Measured: 6.04 ns, slack +0.06, 0 failing bits, 10
+    levels at most, 325 endpoint bits over 8 (before: 6.10 ns, 7 failing bits from
+    ``core0_desc_b`` through the element loop's chosen start into ``amem``'s bank read
+    addresses, 10 levels, 378 bits over 8; with each write request's bank addresses
+    computed before the port's choice as well, 6.46 ns, 3 failing bits, 11 levels:
+    not kept).  The levels are not yet issue 13's 8: the lanes' inputs from ``amem``
+    and ``smem`` and the line-port writes' bank addresses from ``core0_range_w_d1``
+    (docs/hardware.md)."""
+    report = sixteen_row_report
+    assert report.failing_endpoints == 0, report.worst.summary()
+    assert report.deepest.lut_levels <= SIXTEEN_ROW_LEVELS, report.deepest.summary()
+
+
 # ------------------------------------------------------------------- the vector lane
 
 @pytest.fixture(scope="module")
