@@ -319,14 +319,20 @@ def copies_inventory(name: str, configs, organisation: str) -> Inventory:
     design ``configs[k]`` (each listed on its own, scope "per core", named as the
     elaborated design names them: ``core<k>_`` and the one-core design's name); what
     :func:`memory_inventory` lists for per-core memories, and
-    :func:`fixar_gen.percore_fit.per_core_inventory` for copies of their own sizes."""
+    :func:`fixar_gen.percore_fit.per_core_inventory` for copies of their own sizes.
+    With two or more cores each copy's descriptor table has one read more than the
+    one-core design's: the incoming link's buffer, whose base in this copy moves the
+    link's addresses (``core._drive_link_in``)."""
     mems = []
+    linked = len(configs) > 1
     for k, one in enumerate(configs):
         if one.cores != 1 or one.per_core_memories:
             raise ValueError(f"core {k}'s copy: {one.name} is not a one-core design "
                              "with its memories shared (one_core)")
         for m in _shared_inventory(one).memories:
+            link_read = 1 if linked and m.name == "mem_desc" else 0
             mems.append(replace(m, name=f"core{k}_{m.name}", scope=PER_CORE, copies=1, core=k,
+                                reads=m.reads + link_read,
                                 bank_names=tuple(f"core{k}_{b}" for b in m.bank_names)))
     return Inventory(name, tuple(mems), organisation)
 

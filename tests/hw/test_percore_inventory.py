@@ -122,6 +122,8 @@ def test_a_per_core_inventory_is_a_one_core_design_per_core(spec):
         assert [m.name for m in mine] == [f"core{k}_{m.name}" for m in one]
         for m, o in zip(mine, one):
             assert (m.scope, m.copies) == (PER_CORE, 1)
+            # the descriptor table: one read more, the incoming link's buffer
+            o = dataclasses.replace(o, reads=o.reads + (1 if o.name == "mem_desc" else 0))
             assert (m.width, m.depth, m.banks, m.reads, m.writes, m.maps_to,
                     m.primitives, m.port_luts) == (o.width, o.depth, o.banks, o.reads,
                                                    o.writes, o.maps_to, o.primitives,
@@ -164,26 +166,34 @@ def test_the_u50_banks_are_block_ram_on_per_core_memories():
     assert all((m.reads, m.writes, m.maps_to) == (1, 1, BLOCK_RAM) for m in banks)
     assert all(sum(m.primitives) > 0 for m in banks)
     assert {m.core for m in per_core.memories} == {0, 1}
-    # the copies are the shared design's memories, one set a core (sized for the
-    # programs with their transfers)
-    assert [s.depth for s in config_for(on).data_memories] == \
-        [s.depth for s in config_for(spec).data_memories]
-    # percore_fit's model of full copies lists through the same function: one answer
-    from fixar_gen.percore_fit import naive_words, per_core_inventory
-    model = per_core_inventory(spec, naive_words(spec))
-    assert [dataclasses.replace(m, holds="") for m in model.memories] == \
-        [dataclasses.replace(m, holds="") for m in per_core.memories]
+    # each copy holds its core's rows (the weights whole: intra_batch's forward pass
+    # reads them all), every copy as deep as the deepest core's needs
+    pc, sh = config_for(on).data_memories, config_for(spec).data_memories
+    assert all(a.depth <= b.depth for a, b in zip(pc, sh))
+    assert sum(a.depth * a.width for a in pc) < sum(b.depth * b.width for b in sh)
     fit = memory_fit(on, per_core)
-    assert (round(fit["design_bits"] / 1e6, 1), fit["bram36"], fit["uram"], fit["fits"]) \
-        == (129.9, 1228, 584, False)          # docs/hardware.md, "Memory inventory"
+    got = (round(fit["design_bits"] / 1e6, 1), fit["bram36"], fit["uram"], fit["fits"])
+    assert got == (92.3, 914, 448, True)          # docs/hardware.md, "Memory inventory"
+    # percore_fit's model of the row-trimmed copies lists through the same function
+    from fixar_gen.percore_fit import per_core_fit, per_core_words
+    model = per_core_fit(spec, per_core_words(spec))
+    assert (round(model["design_bits"] / 1e6, 1), model["bram36"], model["uram"],
+            model["fits"]) == got
 
 
 # ----------------------------------------------------------------- validation
 
 def test_a_u50_spec_whose_copies_do_not_fit_is_refused_on_the_field(tmp_path, capsys):
-    path = tmp_path / "pc.yaml"
-    path.write_text(f"name: pc\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
+    """fixar_u50 fits on per-core memories (its row-trimmed copies: 92.3 Mbit); trained
+    intra_layer at batch 256 it does not (each copy holds every row of the
+    column-split buffers: 156.6 Mbit), while its shared memories fit."""
+    fits = tmp_path / "fits.yaml"
+    fits.write_text(f"name: pc\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
                     "hardware:\n  per_core_memories: true\n")
+    assert main(["validate", "-q", str(fits)]) == 0
+    path = tmp_path / "pc.yaml"
+    path.write_text(fits.read_text() + "algorithm: {batch_size: 256}\n"
+                    "parallelism: {training: intra_layer}\n")
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}:4:22: hardware.per_core_memories: the generated "
@@ -192,7 +202,8 @@ def test_a_u50_spec_whose_copies_do_not_fit_is_refused_on_the_field(tmp_path, ca
     assert "\n" not in err and "Traceback" not in err
     # one core: the shared design, which fits; the sim target: no board to fit
     one = tmp_path / "one.yaml"
-    one.write_text(path.read_text() + "  cores: 1\n")
+    one.write_text(path.read_text().replace("per_core_memories: true\n",
+                                            "per_core_memories: true\n  cores: 1\n"))
     assert main(["validate", "-q", str(one)]) == 0
     sim = tmp_path / "sim.yaml"
     sim.write_text(path.read_text() + "target: sim\n")
