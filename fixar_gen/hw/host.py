@@ -19,7 +19,7 @@ import numpy as np
 from .. import isa
 from ..arch import PERSISTENT_KINDS
 from ..runstats import RunStats
-from ..isa import Barrier, Halt, Program
+from ..isa import Barrier, Buffer, Halt, Program
 from ..memory_access import extra_lines
 from ..numerics import FixedFormat
 from ..perf import Timing, schedule_with
@@ -186,11 +186,7 @@ class HardwareMachine:
         self._check_room(placement)
         moves, zeros = [], []
         for b, p in zip(buffers, placement.buffers):
-            old = self.kinds.get(b.name)
-            same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
-                == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
-            if old is not None and not same and b.kind in PERSISTENT_KINDS:
-                raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
+            same = self._same_as_held(b)
             if not p.pinned:
                 continue
             if not same:
@@ -210,6 +206,16 @@ class HardwareMachine:
         self.placement = placement
         self._loaded = None
 
+    def _same_as_held(self, b: Buffer) -> bool:
+        """Whether the host holds buffer ``b`` already with the same shape, format and
+        kind (its words can stay or move); a state buffer that changed is refused."""
+        old = self.kinds.get(b.name)
+        same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
+            == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
+        if old is not None and not same and b.kind in PERSISTENT_KINDS:
+            raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
+        return same
+
     def _allocate_copies(self, buffers, placement: Placement,
                          copies: CorePlacements) -> None:
         """:meth:`allocate` on per-core memories: each copy's words of each buffer
@@ -224,11 +230,7 @@ class HardwareMachine:
                     for i, b in enumerate(buffers)}
         moves, zeros = [], []
         for b, p in zip(buffers, placement.buffers):
-            old = self.kinds.get(b.name)
-            same = old is not None and (old.rows, old.cols, old.fmt, old.kind, old.acc_bits) \
-                == (b.rows, b.cols, b.fmt, b.kind, b.acc_bits)
-            if old is not None and not same and b.kind in PERSISTENT_KINDS:
-                raise HardwareLimit(f"buffer {b.name} changed from {old} to {b}")
+            same = self._same_as_held(b)
             if not p.pinned:
                 continue
             if not same:
