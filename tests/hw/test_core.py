@@ -25,6 +25,8 @@ from fixar_gen.spec import HardwareSpec, Spec
 from fixar_gen.testing import train_both, uniform_batch
 from fixar_gen.verify import check_program, verify_machine
 
+from tests.conftest import examples
+
 #: (rows, cols, cores): 1x1 and one core, non-square, more cores than fit evenly
 SHAPES = ((1, 1, 1), (2, 3, 1), (3, 2, 2), (4, 4, 3))
 
@@ -65,9 +67,11 @@ def _random_program_on_pyrtl(data):
     assert_case_equal(case, machine)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_programs_pyrtl_equal_golden(data):
+    """30 random programs over SHAPES in the default run (the `thorough` profile: 600;
+    ``fixar verify`` draws more of the same)."""
     _random_program_on_pyrtl(data)
 
 
