@@ -133,9 +133,7 @@ class HostMap:
     def read_address(self, address: int, core: int = 0) -> int:
         """The host's read address of data address ``address`` in core ``core``'s copy
         (the shared memories: ``address``)."""
-        if not 0 <= core < self.cores:
-            raise ValueError(f"core {core} of {self.cores}")
-        return address | (core << self.data_addr_bits) if self.per_core else address
+        return self._with_core("data", address, core)
 
     def write_address(self, address: int, core: int = 0) -> int:
         """The host's write address of data address ``address`` in core ``core``'s copy
@@ -145,20 +143,28 @@ class HostMap:
     def table_address(self, table: str, index: int, core: int = 0) -> int:
         """The host's write address of entry ``index`` of core ``core``'s ``"desc"`` or
         ``"slot"`` table (the shared tables: ``index``)."""
-        if not self.per_core:
-            return index
-        if not 0 <= core < self.cores:
-            raise ValueError(f"core {core} of {self.cores}")
-        return index | core << (self.buffer_bits if table == "desc" else self.slot_bits)
+        return self._with_core(table, index, core) if self.per_core else index
 
     def copy_of(self, memory: str, address: int) -> tuple[int, int]:
         """(copy, address without the core field) of a host write address of ``memory``
         (``"data"``, ``"desc"``, ``"slot"``; the shared memories: copy 0)."""
         if not self.per_core:
             return 0, address
-        bits = {"data": self.data_addr_bits, "desc": self.buffer_bits,
-                "slot": self.slot_bits}[memory]
+        bits = self._index_bits(memory)
         return address >> bits, address & ((1 << bits) - 1)
+
+    def _index_bits(self, memory: str) -> int:
+        """Bits below the core field of a host address of ``memory`` (``"data"``: the
+        data address; ``"desc"``, ``"slot"``: the table index)."""
+        return {"data": self.data_addr_bits, "desc": self.buffer_bits,
+                "slot": self.slot_bits}[memory]
+
+    def _with_core(self, memory: str, address: int, core: int) -> int:
+        """``address`` of ``memory`` with core ``core``'s field above it (per-core
+        memories; the shared memories: ``address``)."""
+        if not 0 <= core < self.cores:
+            raise ValueError(f"core {core} of {self.cores}")
+        return address | core << self._index_bits(memory) if self.per_core else address
 
     def split_address(self, address: int) -> tuple[str, int]:
         """(memory, offset) of a host data address (without its core field)."""
