@@ -264,6 +264,19 @@ class HostMap:
                 key = f"{top}_{mem.upper()}_{field_name.upper()}"
                 lines.append(f"#define {key}_LSB {lsb}u")
                 lines.append(f"#define {key}_BITS {bits}u")
+            # the address's own fields: the data address's offset and memory id, and with
+            # per-core memories the copy's core field above them
+            address = {f"ADDR_{k.upper()}": v for k, v in info.get("address", {}).items()}
+            address.update({k.upper(): info[k] for k in ("read_core", "write_core")
+                            if k in info})
+            for key_name, (lsb, bits) in address.items():
+                key = f"{top}_{mem.upper()}_{key_name}"
+                lines.append(f"#define {key}_LSB {lsb}u")
+                lines.append(f"#define {key}_BITS {bits}u")
+            lines.append(f"#define {top}_{mem.upper()}_PER_CORE "
+                         f"{int(bool(info.get('per_core')))}u")
+            for memory, index in info.get("memory_ids", {}).items():
+                lines.append(f"#define {top}_MEMORY_{memory.upper()} {index}u")
         for field_name, (lsb, bits) in data["format_fields"].items():
             lines.append(f"#define {top}_FMT_{field_name.upper()}_LSB {lsb}u")
             lines.append(f"#define {top}_FMT_{field_name.upper()}_BITS {bits}u")

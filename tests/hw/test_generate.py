@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from fixar_gen.cli import main
 from fixar_gen.dsl import load_spec
-from fixar_gen.hw.hostmap import pack, unpack, width
+from fixar_gen.hw.hostmap import HostMap, pack, unpack, width
 from fixar_gen.hw.lint import lint
 
 EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.yaml"))
@@ -182,3 +184,37 @@ def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeyp
     assert "warning: the generated design needs an estimated LUT 121% of what the u50 " \
         "leaves after the shell margin (LUT 900002 > 741200 usable)" in err
     assert "FF" not in err.split("warning:")[1].split("(")[0]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.parametrize("cores,per_core", [(1, False), (2, False), (3, True)])
+def test_c_header_states_the_address_fields_a_host_program_needs(tmp_path, cores, per_core):
+    """A C host program builds its addresses from the header alone: the data address's
+    offset and memory id, the memory ids, and with per-core memories the copy's core
+    field of every write and read; the header's fields rebuild what the map's own
+    ``write_address`` / ``table_address`` give (checked by gcc's static asserts)."""
+    hm = HostMap("fixar_core", cores, 82, 12, 9, 8, 3, per_core=per_core)
+    (tmp_path / "map.h").write_text(hm.c_header())
+    top, last = "FIXAR_CORE", cores - 1
+    checks = []
+    for memory in ("wmem", "cmem"):
+        for offset in (0, 5, (1 << 12) - 1):
+            address = hm.write_address(hm.data_address(memory, offset), last)
+            built = (f"(({offset}ull << {top}_DATA_ADDR_OFFSET_LSB) | "
+                     f"((unsigned long long){top}_MEMORY_{memory.upper()} << "
+                     f"{top}_DATA_ADDR_MEMORY_LSB))")
+            if per_core:
+                built += f" | ({last}ull << {top}_DATA_WRITE_CORE_LSB)"
+            checks.append(f"_Static_assert(({built}) == {address}ull, \"{memory}\");")
+    for table in ("desc", "slot"):
+        address = hm.table_address(table, 2, last)
+        built = "2ull" + (f" | ({last}ull << {top}_{table.upper()}_WRITE_CORE_LSB)"
+                           if per_core else "")
+        checks.append(f"_Static_assert(({built}) == {address}ull, \"{table}\");")
+        checks.append(f"_Static_assert({top}_{table.upper()}_PER_CORE == "
+                      f"{int(per_core)}u, \"{table}\");")
+    src = tmp_path / "check.c"
+    src.write_text('#include "map.h"\n' + "\n".join(checks) + "\nint main(void) { return 0; }\n")
+    done = subprocess.run(["gcc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
+                           f"-I{tmp_path}", str(src)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
