@@ -68,18 +68,25 @@ def verify_machine(spec: Spec, machine, examples: int, seed: int | None = 0,
                    max_instructions: int = 3) -> VerifyResult:
     """Hypothesis-driven random programs on ``machine``; shrinks the first failure."""
     _ready_to_search()
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, assume, given, settings
     from hypothesis import seed as hseed
 
+    from .percore_cases import per_core_case
     from .programs import programs
 
     result = VerifyResult(0)
     progress = Progress(f"verify {spec.name}", total=examples, unit="programs")
 
+    cfg = getattr(machine, "cfg", None)
+    per_core = bool(cfg is not None and cfg.per_core_memories and cfg.cores > 1)
+
     @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
               suppress_health_check=list(HealthCheck), derandomize=seed is None)
     @given(programs(spec, max_instructions=max_instructions))
     def check(case: Case) -> None:
+        if per_core:          # each core its copy: the readback, transfers and copies
+            case = per_core_case(case, cfg.acc_half)
+            assume(case is not None)
         result.examples += 1
         progress.update(result.examples, "shrinking a difference" if result.failure
                         else None)
@@ -103,8 +110,9 @@ def verify_backend(spec: Spec, backend: str, examples: int, seed: int | None = 0
                    ) -> VerifyResult:
     """:func:`verify_machine` on a fresh machine of ``spec``'s design on ``backend``."""
     _ready_to_search()                  # before the (maybe long) build of the machine
-    from .hw.session import open_machine
-    with open_machine(spec, backend) as machine:
+    from .hw.session import open_machine, simulation_config
+    cfg = simulation_config(spec, per_core_memories=spec.hardware.memories_per_core)
+    with open_machine(spec, backend, cfg) as machine:
         return verify_machine(spec, machine, examples, seed)
 
 
@@ -120,9 +128,12 @@ def check_equivalence(spec: Spec, backend: str = "pyrtl", examples: int = 50,
 def run_verify(spec: Spec, backend: str, examples: int, seed: int | None, out=None) -> int:
     out = out or sys.stdout
     result = verify_backend(spec, backend, examples, seed)
+    memories = (" (per-core memories: each program with its transfers and each core's "
+                "readback)" if spec.hardware.memories_per_core else "")
     if result.ok:
-        print(f"verify {spec.name} on {backend}: {result.examples} random programs, "
-              "all identical to the golden model (values, saturations, cycles)", file=out)
+        print(f"verify {spec.name} on {backend}: {result.examples} random programs"
+              f"{memories}, all identical to the golden model (values, saturations, "
+              "cycles)", file=out)
         return 0
     print(f"verify {spec.name} on {backend}: MISMATCH after shrinking", file=out)
     print(f"first difference: {result.difference}", file=out)

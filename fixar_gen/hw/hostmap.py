@@ -150,21 +150,22 @@ class HostMap:
         (``"data"``, ``"desc"``, ``"slot"``; the shared memories: copy 0)."""
         if not self.per_core:
             return 0, address
-        bits = self._index_bits(memory)
+        bits = self.index_bits(memory)
         return address >> bits, address & ((1 << bits) - 1)
 
-    def _index_bits(self, memory: str) -> int:
+    def index_bits(self, memory: str) -> int:
         """Bits below the core field of a host address of ``memory`` (``"data"``: the
-        data address; ``"desc"``, ``"slot"``: the table index)."""
+        data address; ``"desc"``, ``"slot"``: the table index; ``"imem"``: the address
+        in the core's instruction memory, whose core is a port of its own)."""
         return {"data": self.data_addr_bits, "desc": self.buffer_bits,
-                "slot": self.slot_bits}[memory]
+                "slot": self.slot_bits, "imem": self.imem_bits}[memory]
 
     def _with_core(self, memory: str, address: int, core: int) -> int:
         """``address`` of ``memory`` with core ``core``'s field above it (per-core
         memories; the shared memories: ``address``)."""
         if not 0 <= core < self.cores:
             raise ValueError(f"core {core} of {self.cores}")
-        return address | core << self._index_bits(memory) if self.per_core else address
+        return address | core << self.index_bits(memory) if self.per_core else address
 
     def split_address(self, address: int) -> tuple[str, int]:
         """(memory, offset) of a host data address (without its core field)."""

@@ -3,16 +3,21 @@ process), pick the driver, wrap it in a :class:`~fixar_gen.hw.host.HardwareMachi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from ..progress import QUIET, task
 from ..spec import Spec
 from .core import CoreConfig, build_core
-from .design import config_for, random_program_words
+from .design import config_for, random_program_words, with_memories
 from .drivers import PyrtlDriver, VerilatorDriver
 from .host import HardwareMachine
 
 SIMULATORS = ("pyrtl", "verilator")
+#: (slot table, instruction memory) address bits a simulated design with per-core
+#: memories has at least: a random program of ``fixar verify`` (up to 4 instructions,
+#: their buffers) with its readback, a slot and a store a core for each buffer
+PER_CORE_RANDOM_TABLE_BITS = (6, 7)
 
 
 @lru_cache(maxsize=8)
@@ -48,11 +53,23 @@ def simulation_config(spec: Spec, per_core_memories: bool = False) -> CoreConfig
     simulate, the same words at the same addresses (tests/hw/test_data_memories.py
     checks the tail RAMs on their own).  ``per_core_memories``: each core its copy of
     the memories, sized for the programs with their transfers (the spec's
-    ``hardware.per_core_memories`` is not read here: ``backends.open_core`` reads it and
-    opens a ``backends.PerCoreHardwareCore``, which asks for this; ``fixar verify``'s
-    random programs run on shared memories)."""
-    return config_for(spec, min_words=random_program_words(spec), tails=False,
-                      per_core_memories=per_core_memories)
+    ``hardware.per_core_memories`` is not read here: ``backends.open_core`` and
+    ``fixar verify`` read it and ask for this).  With per-core memories the slot tables
+    and instruction memories are at least :data:`PER_CORE_RANDOM_TABLE_BITS` deep: a
+    random program's readback (:func:`fixar_gen.percore_cases.with_split_readback`, a
+    slot and a store a core for each buffer) fits them, and ``amem``, where the slots
+    are, is as wide as the widest other data memory (a slot holds any buffer's words)."""
+    cfg = config_for(spec, min_words=random_program_words(spec), tails=False,
+                     per_core_memories=per_core_memories)
+    if cfg.per_core_memories:
+        slot_bits, imem_bits = PER_CORE_RANDOM_TABLE_BITS
+        # the readback's slots (in amem) hold any data memory's words
+        slots = max(m.width for m in cfg.memories if m.name != "cmem")
+        cfg = with_memories(replace(cfg, slot_bits=max(cfg.slot_bits, slot_bits),
+                                    imem_bits=max(cfg.imem_bits, imem_bits)),
+                            [replace(m, width=slots) if m.name == "amem" else m
+                             for m in cfg.memories])
+    return cfg
 
 
 def open_machine(spec: Spec, simulator: str, cfg: CoreConfig | None = None

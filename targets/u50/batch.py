@@ -164,11 +164,14 @@ def model_executor(hostmap: HostMap, driver: Driver, max_cycles: int = 10**9,
                    axi_data_bits: int = DEFAULT_AXI_DATA_BITS) -> Executor:
     """The kernel's command semantics in Python, over another Driver (a software
     model of the kernel: what the RTL wrapper must do, for testing the host side)."""
-    from .commands import decode_commands
+    from .commands import command_problem, decode_commands
 
     def execute(commands: np.ndarray, image: np.ndarray) -> np.ndarray:
         image = np.array(image, dtype=np.uint64)
         for n, c in enumerate(decode_commands(commands)):
+            problem = command_problem(hostmap, c)
+            if problem:
+                raise ValueError(f"command {n}: {problem}")
             at = c.offset // 8
             if c.opcode == "LOAD":
                 lay = layout(hostmap, c.memory, axi_data_bits)

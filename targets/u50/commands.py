@@ -233,6 +233,51 @@ class Command:
         return [head, self.address, self.count, self.offset]
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What a command may name in one on-chip memory: entries ``[0, 2**index_bits)``,
+    below a field naming the copy's core when ``core_field`` (a per-core LOAD)."""
+    index_bits: int
+    core_field: bool = False
+
+
+def reach(hostmap: HostMap, opcode: str, memory: str) -> Reach | None:
+    """The entries a ``opcode`` command of ``memory`` may name (None: the command moves
+    no entries, or names a memory that does not exist)."""
+    if opcode == "LOAD" and memory in MEMORIES:
+        per_core = hostmap.per_core and memory != "imem"
+        return Reach(hostmap.index_bits(memory), per_core)
+    if opcode == "STORE" and memory == "data":
+        return Reach(hostmap.data_addr_bits)
+    if opcode == "STATS" and memory in STAT_KINDS:
+        return Reach(hostmap.stat_addr_bits)
+    return None
+
+
+def command_problem(hostmap: HostMap, command: Command) -> str | None:
+    """Why the kernel refuses a move (LOAD, STORE, STATS) whose opcode and memory it
+    knows, as a bad command (None: it runs it): a core the design does not have, an
+    address beyond what the memory's port takes, entries running past the memory's end
+    (they would wrap), or a per-core LOAD's copy that does not exist.  The kernel's RTL
+    checks the same (:mod:`.kernel`), the software model of the kernel with this."""
+    r = reach(hostmap, command.opcode, command.memory)
+    if r is None:
+        return None
+    if command.core >= hostmap.cores:
+        return f"core {command.core} of a {hostmap.cores}-core design"
+    index = command.address & ((1 << r.index_bits) - 1)
+    above = command.address >> r.index_bits
+    if r.core_field and above >= hostmap.cores:
+        return (f"address {command.address:#x} names copy {above} of {hostmap.cores} "
+                f"(the core field above bit {r.index_bits})")
+    if not r.core_field and above:
+        return f"address {command.address:#x} is beyond {r.index_bits} address bits"
+    if index + command.count > 1 << r.index_bits:
+        return (f"{command.count} entries from {index:#x} run past the end of "
+                f"{command.memory} ({1 << r.index_bits} entries)")
+    return None
+
+
 def encode_commands(commands: list[Command], align: int = WORD_BYTES) -> np.ndarray:
     """The command list as uint64 words (an END is appended if missing); every offset a
     multiple of ``align`` bytes."""

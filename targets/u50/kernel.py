@@ -70,7 +70,7 @@ from ...hw.hostmap import HOST_READ_LATENCY, STAT_BITS, STAT_KINDS
 from ...hw.vector import FORMAT_BITS
 from .axi_master import BEATS_BITS, GMEM_ADDR_BITS, AxiShape, reader, writer
 from .commands import (COMMAND_BYTES, COMMAND_WORDS, DEFAULT_AXI_DATA_BITS, ERROR_KINDS,
-                       MEMORIES, OPCODES, REGISTER, Layout, entry_bits)
+                       MEMORIES, OPCODES, REGISTER, Layout, entry_bits, reach)
 from .wires import (DIVIDE_CYCLES, align_down, ceil_div, counter_bits, drive, fit, place_lane,
                     register)
 
@@ -377,6 +377,8 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     address = register(addr_field_bits, s("address"))
     count = register(COUNT_BITS, s("count"))
     count_high = register(1, s("count_high"))           # count >= 2**COUNT_BITS: rejected
+    core_high = register(1, s("core_high"))             # core >= cores: rejected
+    address_high = register(1, s("address_high"))       # address >= 2**addr_field_bits
     offset = register(GMEM_ADDR_BITS, s("offset"))
     target = register(GMEM_ADDR_BITS, s("target"))      # image + offset
     xfer_beats = register(BEATS_BITS, s("xfer_beats"))
@@ -386,7 +388,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
     moves = is_load | is_store | is_stats
     known = ((is_load & (memory < len(MEMORIES))) | is_store
              | (is_stats & (memory < len(STAT_KINDS))) | op_is["RUN"] | op_is["END"])
-    bad_command = named(~known | (moves & ((offset[:lb] != 0) | count_high)),
+    bad_command = named(~known | (moves & ((offset[:lb] != 0) | count_high | core_high
+                                           | address_high | _out_of_reach(
+                                               hm, op_is, mem_is, address, count))),
                         s("bad_command"))
     empty = count == 0
 
@@ -574,6 +578,9 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
             address.next |= w[1][:addr_field_bits]
             count.next |= w[2][:COUNT_BITS]
             count_high.next |= w[2][COUNT_BITS:] != 0
+            core_high.next |= w[0][16:24] >= hm.cores
+            address_high.next |= (w[1][addr_field_bits:] != 0
+                                  if addr_field_bits < WORD_BITS else 0)
             offset.next |= w[3]
 
     # -- errors ----------------------------------------------------------------------------
@@ -673,6 +680,25 @@ def _kernel(cfg: CoreConfig, shape: AxiShape) -> None:
 
 
 # ----------------------------------------------------------------------- Verilog
+
+def _out_of_reach(hm, op_is, mem_is, address, count):
+    """Whether a move names entries its memory does not have (``commands.reach``, the
+    same rule as ``commands.command_problem``): address bits above the memory's port,
+    a per-core LOAD's copy beyond the cores, entries running past the memory's end."""
+    bad = pyrtl.Const(0, 1)
+    moves = [(op_is["LOAD"] & mem_is[i], reach(hm, "LOAD", m)) for i, m in enumerate(MEMORIES)]
+    moves += [(op_is["STORE"], reach(hm, "STORE", "data")),
+              (op_is["STATS"], reach(hm, "STATS", STAT_KINDS[0]))]
+    for chosen, r in moves:
+        top = r.index_bits + (hm.core_bits if r.core_field else 0)
+        wrong = address[top:] != 0 if top < address.bitwidth else pyrtl.Const(0, 1)
+        if r.core_field and hm.cores < 1 << hm.core_bits:
+            wrong = wrong | (address[r.index_bits:top] >= hm.cores)
+        end = pyrtl.concat(pyrtl.Const(0, 1), address[:r.index_bits]) + count
+        wrong = wrong | (end > (1 << r.index_bits))
+        bad = bad | (chosen & wrong)
+    return bad
+
 
 def rtl_module(name: str) -> str:
     """The PyRTL module's name inside the kernel top ``name``."""

@@ -61,6 +61,29 @@ def test_verify_passes(tiny, capsys):
     assert "6 random programs" in capsys.readouterr().out
 
 
+def test_verify_runs_a_per_core_spec_on_its_per_core_design(tmp_path, capsys):
+    """A spec with ``hardware.per_core_memories`` is verified on the design it
+    generates: each core its copy, every program with its transfers and each core
+    storing its share of every buffer (fixar_gen.percore_cases)."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.replace("hardware: {cores: 2, array: [2, 3]}",
+                                      "hardware: {cores: 2, array: [2, 3], "
+                                      "per_core_memories: true}"))
+    opened = []
+    original = session.open_machine
+
+    def open_machine(spec, simulator, cfg=None):
+        opened.append(cfg)
+        return original(spec, simulator, cfg)
+    session.open_machine, saved = open_machine, session.open_machine
+    try:
+        assert main(["verify", str(spec), "--backend", "pyrtl", "--examples", "4"]) == 0
+    finally:
+        session.open_machine = saved
+    assert [c.per_core_memories for c in opened] == [True]
+    assert "4 random programs (per-core memories" in capsys.readouterr().out
+
+
 def test_verify_shrinks_a_failure_to_a_small_program(tiny, capsys, broken):
     assert main(["verify", tiny, "--backend", "pyrtl", "--examples", "40"]) == 1
     out = capsys.readouterr().out

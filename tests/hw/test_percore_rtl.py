@@ -27,11 +27,11 @@ from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Program, Range, Slot,
                            Store, Vector, Xfer)
 from fixar_gen.numerics import FixedFormat
+from fixar_gen.percore_cases import per_core_case
 from fixar_gen.percore_placement import attach, copies_of
 from fixar_gen.programs import programs
-from fixar_gen.compiler import split
 from fixar_gen.testing import uniform_batch
-from fixar_gen.transfers import insert_all, transfers_of
+from fixar_gen.transfers import transfers_of
 from fixar_gen.verify import check_program
 
 from .test_core import small_config, small_spec, steps_and_inferences_identical, tiny_ddpg
@@ -41,36 +41,14 @@ _MACHINES: dict = {}
 
 def per_core_machine(shape) -> tuple:
     """(spec, machine) of a small design with per-core memories (its slot table and
-    instruction memories deep enough for :func:`with_split_readback`'s stores)."""
+    instruction memories deep enough for the readback's stores,
+    :func:`fixar_gen.percore_cases.with_split_readback`)."""
     if shape not in _MACHINES:
         spec = small_spec(*shape)
         cfg = dataclasses.replace(small_config(spec), per_core_memories=True, slot_bits=6,
                                   imem_bits=7)
         _MACHINES[shape] = (spec, HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg))))
     return _MACHINES[shape]
-
-
-def with_split_readback(case):
-    """The case's program followed by each core storing its share of the rows of every
-    (non-accumulator) buffer (``split``: core c the c-th part) into one slot a buffer:
-    every word is then stored by one core, which needs the transfers of the words
-    another core wrote, and a core's copy holds only the rows it touches (trimmed
-    copies: a buffer's base differs between the copies)."""
-    program = case.program
-    cores = program.cores
-    body = [i for i in program.code if not isinstance(i, Halt)]
-    slots = list(program.slots)
-    for buf, b in enumerate(program.buffers):
-        if b.wide:
-            continue
-        slots.append(Slot(f"readback.{b.name}", b.rows, b.cols))
-        for c, rows in enumerate(split(b.rows, cores)):
-            if rows is not None:
-                body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
-                                  cols=Range(0, b.cols)))
-    code = body + [Halt(core=c) for c in range(cores)]
-    return dataclasses.replace(case, program=dataclasses.replace(
-        program, slots=tuple(slots), code=tuple(code), placement=None))
 
 
 def trimmed_bases(program) -> int:
@@ -83,13 +61,12 @@ def trimmed_bases(program) -> int:
 
 def _random_programs(shapes, data) -> None:
     spec, machine = per_core_machine(data.draw(st.sampled_from(shapes)))
-    case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
-    (moved,) = attach(insert_all([case.program]), machine.cfg.acc_half)
+    case = per_core_case(data.draw(programs(spec, max_instructions=4)), machine.cfg.acc_half)
     # (three cores: two senders may push to one receiver between the same barriers,
     # which the design refuses; counted, so that a run where it always happens shows)
-    refused = bool(transfer_problems(moved))
-    event(f"refused (two senders, one receiver): {refused}")
-    assume(not refused)
+    event(f"refused (two senders, one receiver): {case is None}")
+    assume(case is not None)
+    moved = case.program
     event(f"transfers: {min(transfers_of(moved).instructions, 3)}")
     event(f"buffers with per-core bases: {min(trimmed_bases(moved), 3)}")
     copies = moved.copies
@@ -97,7 +74,6 @@ def _random_programs(shapes, data) -> None:
         copies.base(x.core, ("buffer", x.buf)) != copies.base(r, ("buffer", x.buf))
         for x in moved.code if isinstance(x, Xfer)
         for r in range(moved.cores) if x.to >> r & 1)))
-    case = dataclasses.replace(case, program=moved)
     diff = check_program(case, machine)
     assert diff is None, f"{diff}\n{case.listing()}"
 
@@ -107,8 +83,9 @@ def _random_programs(shapes, data) -> None:
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
     split over two cores of 3 x 2 PEs), each core then storing its share of the rows of
-    every buffer (:func:`with_split_readback`: a word one core wrote is stored by
-    another when it lies in the other's share), with their transfers, on per-core
+    every buffer (:func:`fixar_gen.percore_cases.with_split_readback`: a word one core
+    wrote is stored by another when it lies in the other's share), with their
+    transfers, on per-core
     memories holding each core's rows (:mod:`fixar_gen.percore_placement`; the events
     count the programs whose copies give a buffer different bases, and those with an
     xfer between different bases): golden's buffers (each word read from the copy of
@@ -145,9 +122,8 @@ def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
                   suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def check(data):
-            case = with_split_readback(data.draw(programs(spec, max_instructions=4)))
-            (moved,) = attach(insert_all([case.program]), cfg.acc_half)
-            case = dataclasses.replace(case, program=moved)
+            case = per_core_case(data.draw(programs(spec, max_instructions=4)),
+                                 cfg.acc_half)      # (two cores: never refused)
             diff = check_program(case, machine)
             assert diff is None, f"{diff}\n{case.listing()}"
         check()

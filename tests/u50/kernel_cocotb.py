@@ -26,7 +26,9 @@ from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 from fixar_gen.backends import open_core, random_params
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.targets.u50.batch import CommandDriver
-from fixar_gen.targets.u50.commands import (REGISTER, Command, encode_commands, layout)
+from fixar_gen.hw.hostmap import STAT_KINDS
+from fixar_gen.targets.u50.commands import (REGISTER, Command, command_problem,
+                                             encode_commands, layout)
 from fixar_gen.targets.u50.driver import open_u50_core
 from fixar_gen.targets.u50.package import KernelPackage
 from fixar_gen.targets.u50.kernel import CONTROL_BITS, LOAD, RUN_WAIT, STORE
@@ -746,8 +748,9 @@ async def axi_write_errors_stop_the_run(dut):
 
 @cocotb.test()
 async def bad_commands_and_arguments_are_errors(dut):
-    """(h) An unknown opcode, an unknown memory, an offset off the beat and a count of
-    2^32 stop the run with STATUS kind ``command``; an image address off the beat with kind ``argument``
+    """(h) An unknown opcode, an unknown memory, an offset off the beat, a count of
+    2^32, a core the design does not have, an address above the memory's port and entries
+    past its end stop the run with STATUS kind ``command``; an image address off the beat with kind ``argument``
     (the run does not start); nothing is read or written for them."""
     kernel = await Kernel.create(dut)
     rng = random.Random(63)
@@ -768,6 +771,18 @@ async def bad_commands_and_arguments_are_errors(dut):
     words = encode_commands([good, Command("LOAD", "data", 0, RT_BASE, 4, 0)], BEAT)
     words[6] = np.uint64(1 << 32)                          # a count of 2^32
     lists.append(words)
+    # moves naming what the design does not have (commands.command_problem): a core
+    # beyond the cores, an address above the port, entries past the memory's end
+    hm, end = CFG.hostmap, 1 << CFG.hostmap.data_addr_bits
+    top = end << (hm.core_bits if hm.per_core else 0)
+    beyond = [Command("STORE", "data", hm.cores, RT_BASE, 4, 8 * 32),
+              Command("STATS", STAT_KINDS[0], hm.cores, 0, 1, 8 * 32),
+              Command("LOAD", "data", 0, top | RT_BASE, 4, 0),
+              Command("LOAD", "data", 0, end - 2, 4, 0),
+              Command("STORE", "data", 0, end - 2, 4, 8 * 32)]
+    for c in beyond:
+        assert command_problem(hm, c), c
+        lists.append(encode_commands([good, c], BEAT))
     for commands in lists:
         bursts = len(kernel.bursts)
         status, _, _ = await run_expecting_error(kernel, commands, image)

@@ -13,8 +13,9 @@ from fixar_gen.hw.drivers import PyrtlDriver
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.programs import programs
 from fixar_gen.targets.u50.batch import CommandDriver, model_executor
-from fixar_gen.targets.u50.commands import (AXI_DATA_BITS, Command, Layout, encode_commands,
-                                            layout)
+from fixar_gen.hw.hostmap import HostMap
+from fixar_gen.targets.u50.commands import (AXI_DATA_BITS, MEMORIES, Command, Layout,
+                                            command_problem, encode_commands, layout)
 from fixar_gen.targets.u50.wires import ceil_div_model
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec
@@ -192,3 +193,41 @@ def test_programs_with_transfers_through_the_command_protocol_equal_golden(data)
     (moved,) = insert_all([case.program])
     diff = check_program(dataclasses.replace(case, program=moved), machine)
     assert diff is None, f"{diff}\n{case.listing()}"
+
+
+@pytest.mark.parametrize("cores,per_core", [(1, False), (2, True), (3, True)])
+def test_a_move_beyond_the_design_is_refused_before_anything_moves(cores, per_core):
+    """commands.command_problem, the rule the kernel's RTL checks too (the cocotb
+    test of bad commands): a move naming a core, a copy, an address or entries the
+    design does not have is refused; the last entry of every memory is not."""
+    hm = HostMap("fixar_core", cores, 82, 6, 5, 4, 2, per_core=per_core)
+    last = cores - 1
+    for memory in MEMORIES:
+        end = 1 << hm.index_bits(memory)
+        address = end - 1
+        if per_core and memory != "imem":
+            address |= last << hm.index_bits(memory)
+        assert command_problem(hm, Command("LOAD", memory, last, address, 1)) is None
+        assert "past the end" in command_problem(
+            hm, Command("LOAD", memory, last, address, 2))
+        assert "core" in command_problem(hm, Command("LOAD", memory, cores, 0, 1))
+        if per_core and memory != "imem":
+            wrong = (1 << hm.core_bits) << hm.index_bits(memory)
+            assert command_problem(hm, Command("LOAD", memory, 0, wrong, 1))
+            if cores < 1 << hm.core_bits:
+                assert "copy" in command_problem(
+                    hm, Command("LOAD", memory, 0, cores << hm.index_bits(memory), 1))
+        else:
+            assert "beyond" in command_problem(hm, Command("LOAD", memory, 0, end, 1))
+    end = 1 << hm.data_addr_bits
+    assert command_problem(hm, Command("STORE", "data", last, end - 4, 4)) is None
+    assert "past the end" in command_problem(hm, Command("STORE", "data", last, end - 4, 5))
+    assert "core" in command_problem(hm, Command("STORE", "data", cores, 0, 1))
+    assert "core" in command_problem(hm, Command("STATS", "cycles", cores, 0, 1))
+    assert command_problem(hm, Command("RUN", "data", 0, 123)) is None
+
+
+def test_the_software_model_of_the_kernel_refuses_a_bad_move():
+    commands = encode_commands([Command("STORE", "data", CFG.cores, 0, 1, 0)])
+    with pytest.raises(ValueError, match="command 0: core 2 of a 2-core design"):
+        model_executor(CFG.hostmap, INNER)(commands, np.zeros(8, dtype=np.uint64))
