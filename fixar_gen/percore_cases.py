@@ -4,7 +4,7 @@ such a design runs and that checks what per-core memories add.
 A random program (:func:`fixar_gen.programs.programs`) is written for one shared state.
 On per-core memories each core computes in its own copy, so the case is completed as
 the compiler completes a training step: every core then stores its share of the rows of
-every buffer into a host slot (:func:`with_split_readback`: a word one core wrote is
+every buffer into a host slot (:func:`with_readback`: a word one core wrote is
 stored by another whenever it lies in the other's share, so a missing or misplaced
 transfer shows), the transfers (``xfer``) the cores need are inserted
 (:func:`fixar_gen.transfers.insert_all`) and each copy is placed with only the rows its
@@ -25,9 +25,12 @@ from .percore_placement import attach
 from .transfers import insert_all
 
 
-def with_split_readback(case: Case) -> Case:
+def with_readback(case: Case, whole: bool = False) -> Case:
     """The case's program followed by each core storing its share of the rows of every
-    (non-accumulator) buffer (``split``: core c the c-th part) into one slot a buffer."""
+    (non-accumulator) buffer (``split``: core c the c-th part) into one slot a buffer;
+    ``whole``: every core storing every buffer whole into a slot of its own (every
+    word any core wrote is then read by every core, so each write needs its
+    transfers)."""
     program = case.program
     cores = program.cores
     body = [i for i in program.code if not isinstance(i, Halt)]
@@ -35,11 +38,16 @@ def with_split_readback(case: Case) -> Case:
     for buf, b in enumerate(program.buffers):
         if b.wide:
             continue
-        slots.append(Slot(f"readback.{b.name}", b.rows, b.cols))
-        for c, rows in enumerate(split(b.rows, cores)):
-            if rows is not None:
-                body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
-                                  cols=Range(0, b.cols)))
+        if whole:
+            shares = [(c, Range(0, b.rows), f".c{c}") for c in range(cores)]
+        else:
+            shares = [(c, rows, "") for c, rows in enumerate(split(b.rows, cores))
+                      if rows is not None]
+        for c, rows, suffix in shares:
+            if whole or c == shares[0][0]:
+                slots.append(Slot(f"readback.{b.name}{suffix}", b.rows, b.cols))
+            body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
+                              cols=Range(0, b.cols)))
     code = body + [Halt(core=c) for c in range(cores)]
     return dataclasses.replace(case, program=dataclasses.replace(
         program, slots=tuple(slots), code=tuple(code), placement=None))
@@ -50,7 +58,7 @@ def per_core_case(case: Case, acc_half: int) -> Case | None:
     design's accumulator half line ``acc_half``), or None when the design refuses the
     transfers it would need (:func:`fixar_gen.hw.design.transfer_problems`: on three or
     more cores, two senders to one receiver between the same barriers)."""
-    case = with_split_readback(case)
+    case = with_readback(case)
     (moved,) = attach(insert_all([case.program]), acc_half)
     if transfer_problems(moved):
         return None

@@ -20,6 +20,7 @@ from fixar_gen.isa import (VECTOR_FUNCTIONS, Barrier, Buffer, Halt, Load, Progra
                            Slot, Store, Vector, Xfer, assembly, listing)
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.percore import PerCoreCore, PerCoreMachine, StaleRead
+from fixar_gen.percore_cases import with_readback
 from fixar_gen.spec import ParallelismSpec
 from fixar_gen.testing import precisions, specs
 from fixar_gen.transfers import _cover, insert_all, transfers_of
@@ -354,40 +355,19 @@ def test_the_per_core_model_refuses_a_program_with_another_programs_copies():
         per.run(dataclasses.replace(train, copies=explore.copies), {})
 
 
-def with_readback(case):
-    """The case's program followed by every core storing every (non-accumulator) buffer
-    whole into a slot of its own: every word any core wrote is then read by every core,
-    so each write needs its transfers (the drawn instructions have operands of their
-    own, which rarely cross)."""
-    program = case.program
-    cores = program.cores
-    body = [i for i in program.code if not isinstance(i, Halt)]
-    slots = list(program.slots)
-    for buf, b in enumerate(program.buffers):
-        if b.wide:
-            continue
-        for c in range(cores):
-            slots.append(Slot(f"readback.{b.name}.c{c}", b.rows, b.cols))
-            body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=Range(0, b.rows),
-                              cols=Range(0, b.cols)))
-    code = body + [Halt(core=c) for c in range(cores)]
-    return dataclasses.replace(case, program=dataclasses.replace(
-        program, slots=tuple(slots), code=tuple(code), placement=None))
-
-
 @settings(max_examples=examples(100), deadline=None)
 @given(data=st.data(), spec=specs(max_cores=3, max_array=3),
        cores=st.sampled_from((1, 2, 2, 3, 3)))
 def test_random_programs_on_per_core_memories_equal_the_shared_model(data, spec, cores):
     """``fixar verify``'s random programs (every instruction kind and vector function,
     split over 1-3 cores, operands at their formats' extremes), each core then reading
-    back every buffer (:func:`with_readback`), with their transfers, on the per-core
-    model: the shared golden model's host slots, buffers (as the host reads them) and
+    back every buffer (:func:`fixar_gen.percore_cases.with_readback`, whole), with
+    their transfers, on the per-core model: the shared golden model's host slots, buffers (as the host reads them) and
     saturation counts.  Without the transfers inside a program, it fails."""
     from fixar_gen.cases import golden_run
     from fixar_gen.programs import programs
     spec = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware, cores=cores))
-    case = with_readback(data.draw(programs(spec, max_instructions=4)))
+    case = with_readback(data.draw(programs(spec, max_instructions=4)), whole=True)
     machine, host, stats = golden_run(case)
     (moved,) = insert_all([case.program])
     event(f"transfers: {min(transfers_of(moved).instructions, 2)}")

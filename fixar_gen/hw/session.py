@@ -56,7 +56,7 @@ def simulation_config(spec: Spec, per_core_memories: bool = False) -> CoreConfig
     ``hardware.per_core_memories`` is not read here: ``backends.open_core`` and
     ``fixar verify`` read it and ask for this).  With per-core memories the slot tables
     and instruction memories are at least :data:`PER_CORE_RANDOM_TABLE_BITS` deep: a
-    random program's readback (:func:`fixar_gen.percore_cases.with_split_readback`, a
+    random program's readback (:func:`fixar_gen.percore_cases.with_readback`, a
     slot and a store a core for each buffer) fits them, and ``amem``, where the slots
     are, is as wide as the widest other data memory (a slot holds any buffer's words)."""
     cfg = config_for(spec, min_words=random_program_words(spec), tails=False,

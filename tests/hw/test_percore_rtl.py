@@ -42,7 +42,7 @@ _MACHINES: dict = {}
 def per_core_machine(shape) -> tuple:
     """(spec, machine) of a small design with per-core memories (its slot table and
     instruction memories deep enough for the readback's stores,
-    :func:`fixar_gen.percore_cases.with_split_readback`)."""
+    :func:`fixar_gen.percore_cases.with_readback`)."""
     if shape not in _MACHINES:
         spec = small_spec(*shape)
         cfg = dataclasses.replace(small_config(spec), per_core_memories=True, slot_bits=6,
@@ -83,7 +83,7 @@ def _random_programs(shapes, data) -> None:
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
     split over two cores of 3 x 2 PEs), each core then storing its share of the rows of
-    every buffer (:func:`fixar_gen.percore_cases.with_split_readback`: a word one core
+    every buffer (:func:`fixar_gen.percore_cases.with_readback`: a word one core
     wrote is stored by another when it lies in the other's share), with their
     transfers, on per-core
     memories holding each core's rows (:mod:`fixar_gen.percore_placement`; the events
