@@ -50,6 +50,8 @@ def test_cosim_passes_reports_cycles_and_shows_progress(tiny_one_core, capsys, m
     assert re.search(r"update 1: 1,\d{3} cycles simulated", err), err
 
 
+@pytest.mark.slow       # a PyRTL update on a broken core (about 40 s); the default run
+#                         catches the same planted bug through fixar verify below
 def test_cosim_fails_with_the_first_difference(tiny_one_core, capsys, broken):
     assert main(["cosim", tiny_one_core, "--backend", "pyrtl", "--updates", "1"]) == 1
     out = capsys.readouterr().out
