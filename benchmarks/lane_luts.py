@@ -112,8 +112,7 @@ def concat_bits(verilog: list[str]) -> dict[str, list[str | None]]:
         bits: list[str | None] = []
         for part in reversed([p.strip() for p in m[2].split(",")]):
             q = PART.fullmatch(part)
-            if not q:
-                bits = []
+            if not q:                 # an expression: the bits below it are still named
                 break
             if q[4]:
                 bits += [None] * int(q[4])

@@ -51,6 +51,18 @@ def test_a_temporary_that_concatenates_a_register_names_it():
     assert lane_luts.field_of("tmp9[2]") == "iter1_drem"
 
 
+def test_a_concatenation_names_its_bits_below_an_expression():
+    """The rounders' floor under two bits, one an expression: the floor's bits keep its
+    name (they were all 'unnamed' when one part did not parse), the rest are unknown."""
+    verilog = ["    reg[3:0] vu_core_rnda2_floor;",
+               "    reg vu_core_rnda2_negative;",
+               "    assign tmp11 = {vu_core_rnda2_negative, (vu_core_rnda2_negative ? "
+               "(4'd0 == ~(x)) : y), vu_core_rnda2_floor};"]
+    lane_luts.CONCATS.update(lane_luts.concat_bits(verilog))
+    assert [lane_luts.field_of(f"tmp11[{i}]") for i in range(4)] == ["rnda2_floor"] * 4
+    assert lane_luts.field_of("tmp11[4]") == lane_luts.field_of("tmp11[5]") == "unnamed"
+
+
 def test_a_folder_without_a_netlist_is_one_line_and_exit_2(tmp_path, capsys):
     assert lane_luts.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err

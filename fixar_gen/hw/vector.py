@@ -38,7 +38,10 @@ narrower)::
             shifts its operations can have: :func:`_shift_bounds`)
     sum1    the aligned terms summed exactly (or clip's choice)
     rnda1   the sum shifted down (floor), half and sticky bits (2 sum >> k: no
-            k - 1, no multiplexer for k = 0); the fit's masks
+            k - 1, no multiplexer for k = 0); the floor's low bits only, as many as
+            the rounder's widest target format needs plus 2 (the second rounder's
+            targets are data formats: 34 bits of a 123-bit sum in fixar_u50's
+            lane), the rest as two zero tests (all 0, all 1); the fit's masks
     rnd1    the rounding increment added (the target's mode; at the result's width);
             whether the rounded value fits and its bit p (the fit's tests, a stage
             ahead of the fit), from the floor and the increment beside the adder
@@ -431,6 +434,28 @@ def _shr(value, amount):
 
 def _sar(value, amount):
     return _shift(value, amount, left=False, arithmetic=True)
+
+
+def _sar_low(value: pyrtl.WireVector, amount: pyrtl.WireVector, bits: int
+             ) -> pyrtl.WireVector:
+    """The low ``bits`` bits of ``value >> amount`` (arithmetic), a barrel shifter whose
+    stages run from the largest shift down, each only as wide as the bits the smaller
+    shifts after it can still read (``bits`` plus their sum, 2^i - 1 after the stage of
+    2^i): a rounder's shift whose result is read at the target's width, not the sum's.
+    Copies of ``value``'s sign fill the bits shifted in."""
+    sign = value[-1]
+    for i in reversed(range(amount.bitwidth)):
+        k = 1 << i
+        m = value.bitwidth
+        keep = min(m, bits + k - 1)
+        # value >> k at keep bits: value's bits from k up, then the sign (reached only
+        # while value is still whole: truncated, it has every bit keep needs)
+        take = max(0, min(m - k, keep))
+        shifted = (pyrtl.concat(sign.sign_extended(keep - take), value[k:k + take])
+                   if take < keep else value[k:k + keep]) if take else \
+            sign.sign_extended(keep)
+        value = pyrtl.select(amount[i], shifted, value[:keep])
+    return _decl(value) if value.bitwidth >= bits else _sx(value, bits)
 
 
 def _const(value: int, bits: int) -> pyrtl.Const:
@@ -1084,9 +1109,11 @@ def _fit_masks(fmt: FormatWires, bits: int, word: int) -> dict:
 def _fit_derived(fmt: FormatWires, high: pyrtl.WireVector, word: int) -> dict:
     """From high = -1 << p (:func:`_fit_masks`): the low ``width`` bits ~(-1 << width)
     (width = p + 1 signed, p unsigned) and a signed value's sign bit 1 << p =
-    high & ~(high << 1)."""
-    high_w = high[:word]
-    high_up = pyrtl.concat(high[:word - 1], pyrtl.Const(0, 1))     # -1 << (p + 1)
+    high & ~(high << 1); at min(word, len(high)) bits (both are 0 above p + 1, and
+    high has p + 2 bits at least)."""
+    n = min(word, high.bitwidth)
+    high_w = high[:n]
+    high_up = pyrtl.concat(high[:n - 1], pyrtl.Const(0, 1))        # -1 << (p + 1)
     return {"fit_keep": ~pyrtl.select(fmt.signed, high_up, high_w),
             "fit_sign": high_w & ~high_up}
 
@@ -1149,17 +1176,49 @@ def _fit(scope: Scope, x: pyrtl.WireVector, fmt: FormatWires, masks: dict, word:
     :func:`_fit_tests`, registered): (word-bit value, overflow flag).  Widths up to
     ``word`` (signed) or word - 1 (unsigned).  The largest value is 2^p - 1 = ~high,
     the smallest -2^p = high (signed) or 0."""
-    high, keep = masks["fit_high"], masks["fit_keep"]
+    high, keep = masks["fit_high"], _zx(masks["fit_keep"], word)
     fits, bit_p = _fit_decide(masks, fmt)
-    high_w = high[:word]
+    high_w = _resize(high, word)                 # its top bit is 1: -1 above p
     negative = x[-1]
     saturated = pyrtl.select(negative, pyrtl.select(fmt.signed, high_w,
                                                     pyrtl.Const(0, word)), ~high_w)
-    low = x[:word] & keep
+    # x: the sign, then the rounded value's low bits (all of it where it fits)
+    rounded = _resize(x[:-1], word)
+    low = rounded & keep
     wrapped = pyrtl.select(fmt.signed & bit_p, low | ~keep, low)
     out_of_range = pyrtl.select(fmt.overflow, wrapped, saturated)
-    value = pyrtl.select(fits, x[:word], out_of_range)
+    value = pyrtl.select(fits, rounded, out_of_range)
     return named(value, scope("fitted")), named(~fits, scope("overflow"))
+
+
+def _floor_kept(total: pyrtl.WireVector, below: pyrtl.WireVector, kept: int) -> dict:
+    """What the fit needs of the floor's bits from ``kept`` up (floor = total >> k,
+    arithmetic; ``below`` = ~(-1 << k), k's largest value its width): whether they
+    are all 0 and all 1, as zero-test parts to be registered (:func:`_zero_parts`),
+    and the sign (which decides where kept + k is beyond total's bits: both tests
+    pass).  They are total's bits from kept + k up; nothing where the floor is kept
+    whole."""
+    w = total.bitwidth
+    if kept >= w:
+        return {}
+    high = ~below                                         # -1 << k
+    mask = pyrtl.concat_list([high[j] if j < high.bitwidth else pyrtl.Const(1, 1)
+                              for j in range(w - kept)])
+    upper = total[kept:]
+    return {"up_zero": _zero_parts(upper & mask), "up_ones": _zero_parts(~upper & mask),
+            "negative": total[-1]}
+
+
+def _floor_value(b: dict, floor: pyrtl.WireVector) -> pyrtl.WireVector:
+    """The floor as len(floor) + 2 bits for the fit (:func:`_floor_kept`'s registered
+    tests in ``b``): its kept bits under the sign and 0 where its other bits are all
+    0, 1 where all 1 (the floor itself: it fits those bits), and else 0 (negative)
+    or 1 (positive) under the sign: a value beyond every format the rounder targets
+    (they fit len(floor) - 1 bits), of the floor's sign, whose bits under len(floor)
+    are the floor's (its low bits: a wrapped value's)."""
+    negative = b["negative"]
+    top = pyrtl.select(negative, _all_zero(b["up_ones"]), ~_all_zero(b["up_zero"]))
+    return pyrtl.concat(negative, top, floor)
 
 
 #: (limits, rounder) -> {op: (the largest shift of each term, the largest k)}
@@ -1235,7 +1294,7 @@ def rounder_shift_bounds(limits: LaneLimits = WIDEST) -> dict[int, dict]:
 
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
              w_out: int, bounds: dict, clip_ops: tuple[str, ...] = (), late=None,
-             late_reads: tuple[str, ...] = ()) -> dict:
+             late_reads: tuple[str, ...] = (), fit_width: int | None = None) -> dict:
     """The n-th rounder, R(terms, target) of :func:`_select_terms`' ``plans``, over
     the stages of ROUNDER_STAGES: ``bundle`` (with ``op`` and the stage's wires the plans
     read) carried alongside; returns the fit stage's bundle with ``full`` (the fitted
@@ -1246,7 +1305,9 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     values computed in the ``rnd`` stage and carried to the fit stage's bundle (what
     only the rounded value's users read: the clamp bounds, formed two stages ahead of
     their use instead of riding every stage); ``late_reads``: keys of ``bundle`` only ``late`` reads (not carried
-    past the ``rnda`` stage)."""
+    past the ``rnda`` stage); ``fit_width``: the widest target format the plans can
+    have (w_out by default): the floor is kept at that width plus 2 bits
+    (:func:`_floor_kept`), the fit and the rounding adder work at it."""
     sub = scope.sub(f"round{n}")
     kept = tuple(bundle)
 
@@ -1277,6 +1338,8 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
                                                          w_int), sub(f"term{i}"))
                            for i in range(slots)}})
     w = w_int + 1                                        # the sum's bits
+    k_max = max(bound[1] for bound in bounds.values())
+    below_bits = max(1, min(w + 1, k_max))              # k <= k_max: 0 above
     total = _add_terms([b[f"term{i}"] for i in range(slots)],
                        _View(b).is_op(*clip_ops) if clip_ops else None, w_int,
                        clip_bits)
@@ -1285,28 +1348,36 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     # floor is s (no k - 1, no k == 0 test, no multiplexer after the shifter)
     b = stage("sum", {**_keep(b, *kept, "fmt_target", "k"), "sum": named(total, sub("sum")),
                       # 2 s's bits under bit k: s's bits under the half (bit 0 is 0)
-                      "below": ~_shl(_const(-1, w + 1), b["k"])})
+                      "below": ~_shl(_const(-1, below_bits), b["k"])})
     s2 = pyrtl.concat(b["sum"], pyrtl.Const(0, 1))
-    t = _sar(s2, b["k"])
+    kept_bits = w if fit_width is None else min(w, fit_width + 2)
+    t = _sar_low(s2, b["k"], kept_bits + 1)             # (2 s) >> k, its low bits
+    x_bits = w + 1 if kept_bits == w else kept_bits + 2
     b = stage("rnda", {**_keep(b, *kept, "fmt_target"),
                        "floor": t[1:], "half": t[0],          # s >> k, arithmetic
-                       "sticky": ~_is_zero(s2 & b["below"]),
-                       **_fit_masks(unpack_format(b["fmt_target"]), w + 1, w_out)},
+                       "sticky": ~_is_zero(s2[:below_bits] & b["below"]),
+                       **_floor_kept(b["sum"], b["below"], kept_bits),
+                       **_fit_masks(unpack_format(b["fmt_target"]), x_bits, w_out)},
               hidden=("fit_high",))
     masks = ("fit_high",)
     half, floor = b["half"], b["floor"]
+    # the floor (sign-extended), or its kept bits under two bits that stand for the
+    # rest (:func:`_floor_kept`): the same fit, rounded value and sign
+    x = _sx(floor, w + 1) if kept_bits == w else _floor_value(b, floor)
     nearest_even = half & (b["sticky"] | floor[0])
-    toward_zero = floor[-1] & (half | b["sticky"])       # a negative sum, not exact
+    toward_zero = x[-1] & (half | b["sticky"])           # a negative sum, not exact
     up = pyrtl.mux(unpack_format(b["fmt_target"]).rounding,   # ROUNDING_MODES' order
                    nearest_even, half, pyrtl.Const(0, 1), toward_zero)
-    # the fit reads the rounded value's low w_out bits and its sign only where it does
-    # not fit: there the sign is floor's (they differ only for floor = -1, up = 1: 0)
-    rounded = named(pyrtl.concat(floor[-1], (floor[:w_out] + _zx(up, w_out))[:w_out]),
+    # the fit reads the rounded value's low bits (w_out, or x's without its sign) and
+    # its sign only where it does not fit: there the sign is floor's (they differ only
+    # for floor = -1, up = 1: 0)
+    r_bits = min(w_out, x_bits - 1)
+    rounded = named(pyrtl.concat(x[-1], (x[:r_bits] + _zx(up, r_bits))[:r_bits]),
                     sub("rounded"))
     extra = late(b) if late is not None else {}
     kept = tuple(k for k in kept if k not in late_reads)
     derived = _fit_derived(unpack_format(b["fmt_target"]), b["fit_high"], w_out)
-    tests = _fit_tests(_sx(floor, w + 1), up, unpack_format(b["fmt_target"]),
+    tests = _fit_tests(x, up, unpack_format(b["fmt_target"]),
                        {"fit_high": b["fit_high"], **derived}, w_out)
     masks = (*masks, "fit_keep", *tests)
     b = stage("rnd", {**_keep(b, *kept, "fmt_target"), "fit_high": b["fit_high"][:w_out],
@@ -1526,7 +1597,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
                   _shift_bounds(1, plans1, inputs, (b_positive,), limits,
                                 pyrtl.working_block()),
-                  clip_ops=tuple(_having(clip=True)),
+                  clip_ops=tuple(_having(clip=True)), fit_width=w_out,
                   late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F))
     s3 = s2
     v3 = _View(s3)
@@ -1671,15 +1742,21 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                      fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
                      ma2=s5["ma2"] if PLANS[name].ratio else ma2_zp, relu_zp=relu_zp,
                      tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
-    plans2 = {name: _declared_rounding(name, plan.round2(round2_stage(name)), True)
+    plans2 = {name: plan.round2(round2_stage(name))
               for name, plan in PLANS.items() if plan.round2 is not None}
+    # every second rounding targets dst, a data format (at most W bits wide): its fit
+    # at that width (the first rounder's targets include adam's int64 and acc_add's
+    # accumulator)
+    fit2 = (W if all(target is s5["fmt_d"] and OPERAND_ROLES[name].get("d") == "data"
+                     for name, (_, target) in plans2.items()) else None)
+    plans2 = {name: _declared_rounding(name, plan, True) for name, plan in plans2.items()}
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
                                      "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
                   plans2, 2, w_int, w_out,
                   _shift_bounds(2, plans2, inputs, (leaky_neg,), limits,
                                 pyrtl.working_block()),
                   late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F),
-                  late_reads=("frac_d",))
+                  late_reads=("frac_d",), fit_width=fit2)
     v5 = _View(s5)
     full2, ovf2 = s5["full"], s5["ovf"]
     value2 = full2[:word]

@@ -1002,3 +1002,84 @@ def test_fit_tests_on_the_floor(fit_unit, width, signed, wrap, up, edge, off, rn
         want = hi if v > hi else lo
     assert (fit_unit.inspect("value"), fit_unit.inspect("ovf")) == \
         (want % (1 << FIT_WORD), int(not fits))
+
+
+# the rounder's floor kept at the targets' width (:func:`vector._sar_low`, the rest of
+# the floor as two tests, :func:`vector._floor_kept` and :func:`vector._floor_value`)
+KEPT_SUM_BITS, KEPT_K_MAX, KEPT_FIT_WIDTH, KEPT_WORD = 40, 30, 10, 16
+
+
+@pytest.fixture(scope="module")
+def kept_fit_unit():
+    """A rounder's ``rnda`` .. fit stages on their own, combinational, with the floor
+    kept at KEPT_FIT_WIDTH + 2 bits: the sum (KEPT_SUM_BITS bits) shifted by k <=
+    KEPT_K_MAX, its half bit, then the fit of floor + ``up`` to a format of at most
+    KEPT_FIT_WIDTH bits, as :func:`vector._rounder` builds them with ``fit_width``."""
+    w, word, kept = KEPT_SUM_BITS, KEPT_WORD, KEPT_FIT_WIDTH + 2
+    with fresh_block():
+        total, up = pyrtl.Input(w, "total"), pyrtl.Input(1, "up")
+        k = pyrtl.Input(KEPT_K_MAX.bit_length(), "k")
+        fmt = vector.FormatWires(width=pyrtl.Input(7, "width"), frac=pyrtl.Const(0, 7),
+                                 signed=pyrtl.Input(1, "signed"),
+                                 rounding=pyrtl.Const(0, 2),
+                                 overflow=pyrtl.Input(1, "overflow"))
+        below = ~vector._shl(vector._const(-1, KEPT_K_MAX), k)
+        t = vector._sar_low(pyrtl.concat(total, pyrtl.Const(0, 1)), k, kept + 1)
+        x = vector._floor_value(vector._floor_kept(total, below, kept), t[1:])
+        high = vector._fit_masks(fmt, kept + 2, word)["fit_high"]
+        derived = vector._fit_derived(fmt, high, word)
+        tests = vector._fit_tests(x, up, fmt, {"fit_high": high, **derived}, word)
+        rounded = pyrtl.concat(x[-1], (x[:kept + 1] + up.zero_extended(kept + 1))[:kept + 1])
+        value, ovf = vector._fit(vector.Scope("fit"), rounded, fmt,
+                                 {"fit_high": high[:word], **derived, **tests}, word)
+        for name, wire in (("value", value), ("ovf", ovf), ("half", t[0]),
+                           ("floor", t[1:])):
+            out = pyrtl.Output(wire.bitwidth, name=name)
+            out <<= wire
+        yield pyrtl.FastSimulation()
+
+
+@settings(max_examples=500, deadline=None)
+@given(width=st.integers(1, KEPT_FIT_WIDTH), signed=st.booleans(), wrap=st.booleans(),
+       up=st.integers(0, 1), k=st.integers(0, KEPT_K_MAX),
+       edge=st.sampled_from(["max", "min", "-1", "0", "half", "-half", "kept", "-kept",
+                             "short", "any"]),
+       off=st.integers(-2, 2), rnd=st.integers(-2**(KEPT_SUM_BITS - 1),
+                                               2**(KEPT_SUM_BITS - 1) - 1),
+       low=st.integers(0, 2**KEPT_K_MAX - 1), short=st.integers(0, KEPT_SUM_BITS))
+def test_floor_kept_at_the_targets_width(kept_fit_unit, width, signed, wrap, up, k, edge,
+                                         off, rnd, low, short):
+    """The floor shifted out at the targets' width plus 2 bits, its other bits as
+    'all 0' and 'all 1' tests of the sum, fits floor + up exactly as the whole floor
+    does: floors at the format's bounds and around them, at -1 and 0, at the kept
+    bits' edges (2^(kept - 1), 2^kept, -2^(kept - 1) - 1, -2^kept - 1 and their
+    neighbours: a wrong upper test or top bit fits or wraps them wrongly), of any
+    length, any sum; the shifter's low bits and
+    half bit are the sum's.  Fails if the shifter drops a bit the smaller shifts
+    read, or if the upper tests' mask is off by one."""
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    w, kept = KEPT_SUM_BITS, KEPT_FIT_WIDTH + 2
+    floor = {"max": hi, "min": lo, "-1": -1, "0": 0, "half": 1 << (kept - 1),
+             "-half": -(1 << (kept - 1)) - 1, "kept": 1 << kept, "-kept": -(1 << kept) - 1,
+             "short": rnd >> short}.get(edge, None)
+    if floor is None:
+        total = rnd
+    else:
+        total = ((floor + off) << k) + (low & ((1 << k) - 1))
+    assume(-(1 << (w - 1)) <= total < (1 << (w - 1)))
+    kept_fit_unit.step({"total": total % (1 << w), "k": k, "up": up, "width": width,
+                        "signed": int(signed), "overflow": int(wrap)})
+    floor = total >> k
+    v = floor + up
+    fits = lo <= v <= hi
+    if fits:
+        want = v
+    elif wrap:
+        want = v % (1 << width)
+        want = want - (1 << width) if signed and want >> (width - 1) else want
+    else:
+        want = hi if v > hi else lo
+    assert (kept_fit_unit.inspect("value"), kept_fit_unit.inspect("ovf")) == \
+        (want % (1 << KEPT_WORD), int(not fits))
+    assert kept_fit_unit.inspect("floor") == floor % (1 << kept)
+    assert kept_fit_unit.inspect("half") == ((total >> (k - 1)) & 1 if k else 0)
