@@ -21,7 +21,7 @@ from fixar_gen import golden, isa
 from fixar_gen.golden import GoldenError, GoldenMachine
 from fixar_gen.hw import vector
 from fixar_gen.hw.build import fresh_block, to_signed
-from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS, MAX_ACC_FRAC,
+from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS,
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
                                  ROOT_BITS, TANH_MAX_PRE_FRAC,
                                  LANE_DEPTH, PIPELINE_STAGES, ElementInputs,
