@@ -530,7 +530,9 @@ class Emitter:
         columns its ``b`` columns give (a matmul has no column offset of its own; a
         drain has, ``src_col``), so a chunk past the first reads its columns of ``dz``
         from a copy ``{tag}.dz`` (B x C, in ``gmem``), each core copying the rows
-        (intra_batch) or columns (intra_layer) it then reads.  The same sums as one
+        (intra_batch) or columns (intra_layer) it then reads; on intra_layer each core
+        takes the chunk's columns among those it owns (``split(N, cores)``, as
+        without chunks), so that its optimizer step reads the gradient it wrote.  The same sums as one
         chunk, split by columns: the results are identical."""
         xb, db, gb = self.L.buf(x), self.L.buf(dz), self.L.buf(grad)
         B, K, N = self.L.batch, gb.rows, gb.cols
@@ -544,17 +546,28 @@ class Emitter:
             if not self.L.has(copy):
                 self.L.add(copy, B, C, db.fmt, db.kind)
         if self.policy == "intra_layer":
+            # each core the columns it owns (split(N, cores): those its products write
+            # and its optimizer step reads), chunk by chunk
+            owned = split(N, self.cores)
             acc = self.acc(f"acc.{tag}", K, C, frac)
             for j, chunk in enumerate(chunks):
                 if j:
-                    self.barrier()      # a shorter chunk splits its columns otherwise
+                    self.barrier()      # the chunks split their columns differently
+                mine = []
+                for core, o in enumerate(owned):
+                    lo, hi = (max(o.start, chunk.start), min(o.stop, chunk.stop)) if o \
+                        else (0, 0)
+                    if lo < hi:
+                        mine.append((core, Range(lo - chunk.start, hi - lo)))
                 b = dz
                 if chunk.start:
-                    self.vec("copy", copy, B, chunk.count, a=dz, src_col=chunk.start)
+                    for core, n in mine:
+                        self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("copy"),
+                                                dst=self.L[copy], a=self.L[dz],
+                                                rows=Range(0, B), cols=n,
+                                                src_col=chunk.start + n.start))
                     b = copy
-                for core, n in enumerate(split(chunk.count, self.cores)):
-                    if n is None:
-                        continue
+                for core, n in mine:
                     self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[b],
                                             ta=1, mode=mode, m=Range(0, K), n=n,
                                             k=Range(0, B)))
