@@ -192,7 +192,7 @@ def test_the_u50_banks_are_block_ram_on_per_core_memories():
 def test_a_u50_spec_whose_copies_do_not_fit_is_refused_on_the_field(tmp_path, capsys):
     """fixar_u50 fits on per-core memories (its row-trimmed copies: 65.6 Mbit); trained
     intra_layer at batch 256 it does not (each copy holds every row of the
-    column-split buffers: 156.6 Mbit), while its shared memories fit."""
+    column-split buffers: 135.2 Mbit), while its shared memories fit."""
     fits = tmp_path / "fits.yaml"
     fits.write_text(f"name: pc\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"
                     "hardware:\n  per_core_memories: true\n")
