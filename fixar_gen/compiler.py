@@ -299,11 +299,31 @@ def split(total: int, parts: int) -> list[Range | None]:
     return out
 
 
+#: the depth (words) of the shallowest bank of block RAM that holds an accumulator word
+#: (82 bits: one BRAM36 is 72 x 512, so two side by side, 512 deep): ``cmem``'s 2H banks
+#: take at least this many words each, whatever its accumulators need
+ACC_BANK_MIN_DEPTH = 512
+
+
+def accumulator_bound(layout: Layout) -> int:
+    """The words a weight gradient's accumulator may take (:meth:`Emitter.weight_gradient`
+    chunks it to stay within): what ``cmem`` holds anyway -- the largest forward
+    accumulator of a training program, B x the widest layer (its row stride padded,
+    :func:`memory_kinds.accumulator_stride`), or 2H banks of the least block RAM depth
+    (:data:`ACC_BANK_MIN_DEPTH`), whichever is more."""
+    spec = layout.spec
+    hw = spec.hardware
+    half = accumulator_half_line(hw.cols, hw.lanes)
+    widest = max(max(layer_sizes(spec, net)[1:]) for net in nets(spec))
+    return max(layout.batch * accumulator_stride(widest, half),
+               2 * half * ACC_BANK_MIN_DEPTH)
+
+
 class Emitter:
     """Emits instructions for one phase, splitting each step over the cores by the
     policy; keeps the layout's accumulators."""
 
-    def __init__(self, layout: Layout, policy: str):
+    def __init__(self, layout: Layout, policy: str, acc_bound: int | None = None):
         if policy not in ("intra_layer", "intra_batch"):
             raise ValueError(f"policy {policy!r} must be resolved before lowering")
         self.L = layout
@@ -314,6 +334,10 @@ class Emitter:
         self.acc_bits = self.spec.numerics.accumulator_width
         hw = self.spec.hardware
         self.acc_half = accumulator_half_line(hw.cols, hw.lanes)
+        #: the words no weight gradient's accumulator exceeds (:func:`accumulator_bound`)
+        self.acc_bound = accumulator_bound(layout) if acc_bound is None else acc_bound
+        if self.acc_bound < 1:
+            raise ValueError(f"accumulator bound {self.acc_bound} must be at least 1 word")
 
     # -- helpers --------------------------------------------------------------------
 
@@ -481,39 +505,104 @@ class Emitter:
                                    cols=k, src_col=cols.start + k.start))
         self.barrier()
 
+    def gradient_chunks(self, K: int, N: int) -> list[Range]:
+        """The output columns of a K x N weight gradient, in chunks whose accumulator
+        (K x the chunk's row stride, :func:`memory_kinds.accumulator_stride`) stays
+        within :attr:`acc_bound`: one chunk when the whole gradient does; else chunks of
+        C columns (the last fewer), C = H + 2H m the widest whose accumulator fits (a
+        stride with no padding), at least H (one half line: the least an accumulator
+        row takes)."""
+        H = self.acc_half
+        if K * accumulator_stride(N, H) <= self.acc_bound:
+            return [Range(0, N)]
+        C = min(N, H + 2 * H * max(0, (self.acc_bound // K - H) // (2 * H)))
+        return [Range(s, min(C, N - s)) for s in range(0, N, C)]
+
     def weight_gradient(self, x: str, dz: str, grad: str, tag: str) -> None:
-        """grad = x^T @ dz summed over the whole batch, exactly, whatever the split."""
+        """grad = x^T @ dz summed over the whole batch, exactly, whatever the split.
+
+        In chunks of output columns (:meth:`gradient_chunks`) when the whole K x N
+        accumulator would exceed :attr:`acc_bound`: per chunk the products, (intra_batch)
+        the barrier and the reduction, and the drains into the chunk's columns of
+        ``grad``; the next chunk reuses the accumulators, after a barrier (on
+        intra_batch other cores have read them; on intra_layer a chunk of other width
+        splits its columns over the cores otherwise).  A product writes the result
+        columns its ``b`` columns give (a matmul has no column offset of its own; a
+        drain has, ``src_col``), so a chunk past the first reads its columns of ``dz``
+        from a copy ``{tag}.dz`` (B x C, in ``gmem``), each core copying the rows
+        (intra_batch) or columns (intra_layer) it then reads; on intra_layer each core
+        takes the chunk's columns among those it owns (``split(N, cores)``, as
+        without chunks), so that its optimizer step reads the gradient it wrote.  The same sums as one
+        chunk, split by columns: the results are identical."""
         xb, db, gb = self.L.buf(x), self.L.buf(dz), self.L.buf(grad)
         B, K, N = self.L.batch, gb.rows, gb.cols
         frac = xb.fmt.frac + db.fmt.frac
         mode = self.mode(x)
+        chunks = self.gradient_chunks(K, N)
+        C = chunks[0].count
+        copy = None
+        if len(chunks) > 1:
+            copy = f"{tag}.dz"
+            if not self.L.has(copy):
+                self.L.add(copy, B, C, db.fmt, db.kind)
         if self.policy == "intra_layer":
-            acc = self.acc(f"acc.{tag}", K, N, frac)
-            for core, n in enumerate(split(N, self.cores)):
-                if n is None:
-                    continue
-                self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[dz], ta=1,
-                                        mode=mode, m=Range(0, K), n=n, k=Range(0, B)))
-                self.code.append(Drain(core=core, dst=self.L[grad], acc=acc, rows=Range(0, K),
-                                       cols=n, src_col=n.start))
+            # each core the columns it owns (split(N, cores): those its products write
+            # and its optimizer step reads), chunk by chunk
+            owned = split(N, self.cores)
+            acc = self.acc(f"acc.{tag}", K, C, frac)
+            for j, chunk in enumerate(chunks):
+                if j:
+                    self.barrier()      # the chunks split their columns differently
+                mine = []
+                for core, o in enumerate(owned):
+                    lo, hi = (max(o.start, chunk.start), min(o.stop, chunk.stop)) if o \
+                        else (0, 0)
+                    if lo < hi:
+                        mine.append((core, Range(lo - chunk.start, hi - lo)))
+                b = dz
+                if chunk.start:
+                    for core, n in mine:
+                        self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("copy"),
+                                                dst=self.L[copy], a=self.L[dz],
+                                                rows=Range(0, B), cols=n,
+                                                src_col=chunk.start + n.start))
+                    b = copy
+                for core, n in mine:
+                    self.code.append(MatMul(core=core, dst=acc, a=self.L[x], b=self.L[b],
+                                            ta=1, mode=mode, m=Range(0, K), n=n,
+                                            k=Range(0, B)))
+                    self.code.append(Drain(core=core, dst=self.L[grad], acc=acc,
+                                           rows=Range(0, K),
+                                           cols=Range(chunk.start + n.start, n.count),
+                                           src_col=n.start))
             return
-        chunks = split(B, self.cores)
-        accs = [self.acc(f"acc.{tag}.c{c}", K, N, frac) for c in range(self.cores)]
-        for core, k in enumerate(chunks):
-            if k is not None:
-                self.code.append(MatMul(core=core, dst=accs[core], a=self.L[x], b=self.L[dz],
-                                        ta=1, mode=mode, m=Range(0, K), n=Range(0, N), k=k))
-        self.barrier()
-        active = [c for c, k in enumerate(chunks) if k is not None]
-        # reduction: core 0 collects the other cores' partial sums (exact), row-split
-        for other in active[1:]:
-            for core, r, n in self.param_parts(K, N):
-                self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("acc_add"),
-                                        dst=accs[0], a=accs[other], rows=r, cols=n,
-                                        src_col=n.start))
-        for core, r, n in self.param_parts(K, N):
-            self.code.append(Drain(core=core, dst=self.L[grad], acc=accs[0], rows=r, cols=n,
-                                   src_col=n.start))
+        parts = split(B, self.cores)
+        accs = [self.acc(f"acc.{tag}.c{c}", K, C, frac) for c in range(self.cores)]
+        active = [c for c, k in enumerate(parts) if k is not None]
+        for j, chunk in enumerate(chunks):
+            if j:
+                self.barrier()      # the last chunk's reduction and drains read accs
+            b = dz
+            if chunk.start:
+                self.vec("copy", copy, B, chunk.count, a=dz, src_col=chunk.start)
+                b = copy
+            for core, k in enumerate(parts):
+                if k is not None:
+                    self.code.append(MatMul(core=core, dst=accs[core], a=self.L[x],
+                                            b=self.L[b], ta=1, mode=mode, m=Range(0, K),
+                                            n=Range(0, chunk.count), k=k))
+            self.barrier()
+            # reduction: core 0's accumulator collects the other cores' partial sums
+            # (exact), row-split
+            for other in active[1:]:
+                for core, r, n in self.param_parts(K, chunk.count):
+                    self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("acc_add"),
+                                            dst=accs[0], a=accs[other], rows=r, cols=n,
+                                            src_col=n.start))
+            for core, r, n in self.param_parts(K, chunk.count):
+                self.code.append(Drain(core=core, dst=self.L[grad], acc=accs[0], rows=r,
+                                       cols=Range(chunk.start + n.start, n.count),
+                                       src_col=n.start))
 
     # -- networks -------------------------------------------------------------------
 
@@ -619,8 +708,8 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
 
 def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
                     batch: int | None = None, policy: str | None = None,
-                    layout: Layout | None = None, per_core_memories: bool = False
-                    ) -> Program:
+                    layout: Layout | None = None, per_core_memories: bool = False,
+                    acc_bound: int | None = None) -> Program:
     """One phase lowered for ``spec``'s cores and array under ``policy`` (default: the
     spec's policy for the phase; ``auto`` is resolved by the performance model).
 
@@ -628,10 +717,15 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     have their own memories needs (:mod:`fixar_gen.transfers`), for this program run
     alone; programs that run together on one machine are compiled together by
     :func:`compile_programs`.  A generated design with per-core memories
-    (``CoreConfig.per_core_memories``) executes them."""
+    (``CoreConfig.per_core_memories``) executes them.
+
+    ``acc_bound``: the words a weight gradient's accumulator may take (default
+    :func:`accumulator_bound`; :meth:`Emitter.weight_gradient` chunks the gradients
+    whose accumulators would exceed it); the results do not depend on it."""
     if per_core_memories:
         return compile_programs(spec, [(phase, batch)], precision, policy,
-                                per_core_memories=True, layout=layout)[0]
+                                per_core_memories=True, layout=layout,
+                                acc_bound=acc_bound)[0]
     if phase not in phases(spec):
         raise ValueError(f"phase {phase!r} is not one of {phases(spec)} "
                          f"(algorithm {spec.algorithm.name})")
@@ -645,7 +739,7 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     if policy == "auto":
         from .perf import choose_policy
         policy = choose_policy(spec, phase, precision, B)
-    E = Emitter(L, policy)
+    E = Emitter(L, policy, acc_bound)
     obs, act = spec.obs_dim, spec.action_dim
     slot = {name: L.slot(name, B, cols) for name, cols in
             (("states", obs), ("next_states", obs), ("actions", act), ("rewards", 1),
@@ -719,14 +813,15 @@ def machine_runs(spec: Spec) -> list[tuple[str, int | None]]:
 
 def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
                      policy: str | None = None, per_core_memories: bool = False,
-                     layout: Layout | None = None) -> list[Program]:
+                     layout: Layout | None = None, acc_bound: int | None = None
+                     ) -> list[Program]:
     """The programs ``runs`` ((phase, batch or None) each) that run together on one
     machine.  ``per_core_memories``: each with its transfers (:mod:`fixar_gen.transfers`:
     what one core reads that another wrote, within a program and, for the state, from
     one program of the set to any other), and each with where each core's copy holds
     its buffers (``Program.copies``, :mod:`fixar_gen.percore_placement`)."""
-    programs = [compile_program(spec, phase, precision, batch, policy, layout)
-                for phase, batch in runs]
+    programs = [compile_program(spec, phase, precision, batch, policy, layout,
+                                acc_bound=acc_bound) for phase, batch in runs]
     if not per_core_memories:
         return programs
     hw = spec.hardware

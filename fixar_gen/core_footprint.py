@@ -215,6 +215,38 @@ def _strided(box: Box | None, memory: str, stride, align: int) -> Span:
     return replace(span((r0, r1, 0, c1 - c0), row, align), stride=row, col0=c0)
 
 
+def copy_ranges(program: Program, core: int) -> list[tuple[int, int] | None]:
+    """Per buffer id: the instructions (first, last pc) during which core ``core``'s copy
+    must keep the buffer's words, or None (the copy's words of it are never touched):
+    from the first to the last instruction that touches them in the copy, in the core's
+    own order for its own instructions (a core runs one instruction at a time, so two
+    buffers only it touches can take the same words one after the other between two
+    barriers), and the whole barrier interval of an ``xfer`` another core writes into
+    the copy (it lands at any time of the interval).  The shared placement's ranges
+    (:func:`fixar_gen.placement.live_ranges`) cover whole barrier intervals for every
+    buffer, since on shared memories the cores' instructions between two barriers may
+    touch each other's buffers at any time."""
+    epoch_of_core = [0] * max(program.cores, 1)
+    epochs: list[int] = []
+    for ins in program.code:
+        epochs.append(epoch_of_core[ins.core] if ins.core < program.cores else 0)
+        if isinstance(ins, Barrier) and ins.core < program.cores:
+            epoch_of_core[ins.core] += 1
+    spans: dict[int, list[int]] = {}
+    for pc, e in enumerate(epochs):
+        s = spans.setdefault(e, [pc, pc])
+        s[0], s[1] = min(s[0], pc), max(s[1], pc)
+    ranges: list[tuple[int, int] | None] = [None] * len(program.buffers)
+    for pc, ins in enumerate(program.code):
+        for c, (what, i), _ in touched(ins, program):
+            if c != core or what != "buffer":
+                continue
+            lo, hi = (pc, pc) if ins.core == core else tuple(spans[epochs[pc]])
+            r = ranges[i]
+            ranges[i] = (lo, hi) if r is None else (min(r[0], lo), max(r[1], hi))
+    return ranges
+
+
 def core_copy(program: Program, core: int, boxes: dict[Key, Box],
               acc_half: int | None = None, whole_rows: bool = WHOLE_ROWS,
               stride=None, share: bool = True) -> CoreCopy:
@@ -237,7 +269,8 @@ def core_copy(program: Program, core: int, boxes: dict[Key, Box],
         spans[("slot", k)] = _strided(box, SLOT_MEMORY, lambda m, w, r: w, 1) if stride \
             else span(box, s.cols, 1, whole_rows)
     placement = place(program, share=share, acc_half=acc_half,
-                      extent=lambda what, i: spans[(what, i)].words)
+                      extent=lambda what, i: spans[(what, i)].words,
+                      ranges=copy_ranges(program, core) if share else None)
     return CoreCopy(program.name, core, placement, spans)
 
 

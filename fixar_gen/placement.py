@@ -306,7 +306,7 @@ def _aligned(offset: int, phase: int, step: int) -> int:
 
 
 def place(program: Program, share: bool = True, acc_half: int | None = None,
-          memory=memory_of, extent=None) -> Placement:
+          memory=memory_of, extent=None, ranges=None) -> Placement:
     """The placement of ``program``'s buffers, each in its memory (:func:`memory_of`;
     ``memory``: another rule, to measure a placement the core does not have)
     (``share=False``: every buffer pinned, in table order; what programs that are not
@@ -314,7 +314,10 @@ def place(program: Program, share: bool = True, acc_half: int | None = None,
     *Halves*); without it buffers are packed with no alignment.  ``extent``: words
     each buffer and host slot takes, ``extent("buffer" | "slot", index)`` (default: its
     rows x columns); :mod:`fixar_gen.core_footprint` places one core's copy of the
-    memories with the words that core touches."""
+    memories with the words that core touches.  ``ranges``: per buffer id the live range
+    of its temporary words (first, last pc) or None, instead of :func:`live_ranges`'
+    (a core's copy: :func:`fixar_gen.core_footprint.copy_ranges`); which buffers are
+    pinned is :func:`live_ranges`' in either case."""
     buffers = program.buffers
 
     def size_of(i: int) -> int:
@@ -330,7 +333,8 @@ def place(program: Program, share: bool = True, acc_half: int | None = None,
         return offset if step == 1 else _aligned(offset, acc_half * halves.get(i, 0), step)
 
     if share:
-        ranges, live_in, regular = live_ranges(program)
+        shared_ranges, live_in, regular = live_ranges(program)
+        ranges = shared_ranges if ranges is None else ranges
     else:
         ranges, live_in, regular = [None] * len(buffers), set(), False
     pinned = {i for i, b in enumerate(buffers)

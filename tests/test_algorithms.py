@@ -63,7 +63,10 @@ def fingerprint(program) -> str:
 def test_ddpg_programs_identical_to_before_the_seam(name):
     spec = load_spec(ROOT / "examples" / f"{name}.yaml")
     assert spec.algorithm.name == "ddpg"
-    got = {(name, phase, policy): fingerprint(compile_program(spec, phase, policy=policy))
+    # every weight gradient in one chunk, as before the seam (fixar_u50's 400 x 300
+    # gradients go in chunks since: tests/test_gradient_chunks.py shows the same bits)
+    got = {(name, phase, policy): fingerprint(compile_program(spec, phase, policy=policy,
+                                                              acc_bound=10 ** 12))
            for phase in PHASES for policy in ("intra_layer", "intra_batch")}
     assert got == {k: v for k, v in PRE_SEAM.items() if k[0] == name}
 

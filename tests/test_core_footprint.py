@@ -339,3 +339,86 @@ def test_the_per_core_design_is_sized_for_the_deepest_copy():
         assert m.depth == fitted_shape(m.name, m.width, need.get(m.name, 1)).depth
         assert m.depth <= shared.memory(m.name).depth
     assert per.memory("amem").depth < shared.memory("amem").depth
+
+
+def interleavings(program, copy):
+    """Pairs of temporaries that share words of ``copy`` although their touches in it
+    may interleave, by the independent region model: a touch by the copy's core at pc p
+    comes before one at pc q > p between the same two barriers (the core runs one
+    instruction at a time); another core's ``xfer`` into the copy lands at any time
+    between its two barriers; touches between different barriers are ordered by them.
+    Empty when the copy's lifetimes (:func:`core_footprint.copy_ranges`) are sound."""
+    epoch = [0] * program.cores
+    events = {}                      # buffer id -> [(epoch, pc or None)]
+    for pc, ins in enumerate(program.code):
+        if type(ins).__name__ == "Barrier":
+            epoch[ins.core] += 1
+            continue
+        for core, what, i, (r0, r1), (c0, c1) in touched_regions(ins, program):
+            if core == copy.core and what == "buffer" and r1 > r0 and c1 > c0:
+                own = ins.core == copy.core
+                events.setdefault(i, []).append((epoch[ins.core], pc if own else None))
+
+    def before(a, b):
+        return a[0] < b[0] or (a[0] == b[0] and a[1] is not None and b[1] is not None
+                               and a[1] < b[1])
+    temps = [i for i, p in enumerate(copy.placement.buffers)
+             if not p.pinned and p.size and i in events]
+    bad = []
+    for x, i in enumerate(temps):
+        for j in temps[x + 1:]:
+            p, q = copy.placement.buffers[i], copy.placement.buffers[j]
+            if not p.shares_words_with(q):
+                continue
+            if not (all(before(a, b) for a in events[i] for b in events[j]) or
+                    all(before(b, a) for a in events[i] for b in events[j])):
+                bad.append((p.name, q.name))
+    return bad
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(spec=specs(max_width=9, max_layers=2, max_batch=7, max_cores=3, max_array=3),
+       policy=st.sampled_from(POLICIES))
+def test_temporaries_share_a_copys_words_only_one_after_the_other(spec, policy):
+    """A copy's temporaries take the same words only when every touch of one comes
+    before every touch of the other in that copy (its core's own order between two
+    barriers, whole intervals for the words other cores' transfers write into it).
+    Mutation caught: a received transfer counted at its pc (the intervals ignored)."""
+    programs, half = machine(with_policy(spec, policy))
+    for program in programs:
+        for copy in program.copies.copies:
+            assert interleavings(program, copy) == []
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_fixar_u50s_copies_share_words_one_after_the_other(policy):
+    """fixar_u50's training step (intra_batch: the target critic's and the critic's
+    forward accumulators between the same barriers, one after the other in each core's
+    copy): the same check on the copies as placed."""
+    spec = with_policy(load_spec(EXAMPLES / "fixar_u50.yaml"), policy)
+    program = compile_programs(spec, [("train", None)], per_core_memories=True)[0]
+    for copy in program.copies.copies:
+        assert interleavings(program, copy) == []
+
+
+def test_a_transfer_into_a_copy_keeps_its_words_for_the_whole_interval():
+    """Core 0 loads x; between the same barriers core 1 loads y and sends it to core
+    0's copy: in core 0's copy y's words are live from the interval's first instruction
+    (the transfer may land while core 0 still uses x), so x and y do not share words
+    there; x alone is live at its pc.  Mutation caught: the received transfer counted
+    at its pc."""
+    from fixar_gen.core_footprint import copy_ranges
+    from fixar_gen.isa import Barrier, Buffer, Halt, Program, Range, Slot
+    from .test_transfers import Q
+    both = [Barrier(core=0, mask=3), Barrier(core=1, mask=3)]
+    code = ([Load(core=0, dst=0, slot=0, rows=Range(0, 4), cols=Range(0, 3)),
+             Load(core=1, dst=1, slot=0, rows=Range(0, 4), cols=Range(0, 3)),
+             Xfer(core=1, buf=1, rows=Range(0, 4), cols=Range(0, 3), to=1)] + both
+            + [Store(core=0, src=1, slot=0, rows=Range(0, 4), cols=Range(0, 3))]
+            + [Halt(core=0), Halt(core=1)])
+    program = Program("t", (Buffer("x", 4, 3, Q), Buffer("y", 4, 3, Q)),
+                      (Slot("s", 4, 3),), tuple(code), 2, Q)
+    ranges = copy_ranges(program, 0)
+    assert ranges[0] == (0, 0)
+    assert ranges[1] == (0, 5)
+    assert copy_ranges(program, 1)[1] == (1, 2)      # core 1's own load and send

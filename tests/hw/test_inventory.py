@@ -124,9 +124,9 @@ def test_mapping_rules():
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 98,304,
-    # gmem 196,608 (the gradients and the layers' deltas), cmem 263,168: its accumulators' padded row strides, in 2 x 16 banks: a double
-    # line a cycle, 8,192 + 32 words a bank, the tail deepened to 128 words a bank:
-    # 128 x 82 bits is block RAM where 32 x 82 (2,624 bits) was LUT RAM;
+    # gmem 196,608 (the gradients and the layers' deltas), cmem 98,304: its accumulators'
+    # padded row strides (the weight gradients one chunk of columns at a time), in
+    # 2 x 16 banks: a double line a cycle, 2,048 + 1,024 words a bank;
     # wmem 524,288: the weights' row strides
     # padded to odd, in 2 x 16 banks like cmem's, 16,384 words a bank);
     # the gradients and the optimizer state in 16 interleaved banks (one per lane);
@@ -141,7 +141,7 @@ def test_mapping_rules():
                       "mem_gmem_bank_tail": (32, 1 << 12, 16),
                       "mem_amem_bank": (32, 1 << 10, 64),
                       "mem_amem_bank_tail": (32, 1 << 9, 64),
-                      "mem_cmem_bank": (82, 1 << 13, 32), "mem_cmem_bank_tail": (82, 128, 32)}
+                      "mem_cmem_bank": (82, 1 << 11, 32), "mem_cmem_bank_tail": (82, 1 << 10, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
     # smem per core: 4 x 16 + 2 element-loop reads, 16 + 2 writes; the host's one of
     # each; a bank: one line read and one line write port per core (the host's muxed in)
@@ -155,9 +155,10 @@ def test_mapping_rules():
     # two cores share each memory: two line ports a bank are more than one primitive's
     assert all(by_name[name].maps_to == FLIP_FLOPS for name in shapes)
     assert by_name["imem"].maps_to == BLOCK_RAM               # pc-addressed, 1R + 1W
-    # 2 x 512 x 160: 5 RAMB18E2 each (36 bits wide), as Yosys builds it
-    assert by_name["imem"].block_ram_primitives == {"RAMB18E2": 10}
-    assert by_name["imem"].primitives == (5, 0)
+    # 2 x 1,024 x 160 (the training step's 508 instructions): 9 RAMB18E2 each (18 bits
+    # wide at 1K deep), as Yosys builds it
+    assert by_name["imem"].block_ram_primitives == {"RAMB18E2": 18}
+    assert by_name["imem"].primitives == (9, 0)
     # the descriptors: each read latched into a register (synchronous), one write: block
     # RAM, a copy per read port (5 operand slots x 2 cores), 3 RAMB18E2 each (81 bits)
     assert by_name["mem_desc"].maps_to == BLOCK_RAM
@@ -169,7 +170,7 @@ def test_mapping_rules():
         assert (by_name[f"sat_{kind}"].maps_to, by_name[f"sat_{kind}"].reads,
                 by_name[f"sat_{kind}"].writes) == (BLOCK_RAM, 1, 1)
         assert by_name[f"sat_{kind}"].block_ram_primitives == {"RAMB18E2": 2}
-    assert inv.primitives == (22, 0)
+    assert inv.primitives == (26, 0)
     assert inv.bits == sum(m.copies * m.banks * m.width * m.depth for m in inv.memories)
 
 
