@@ -845,6 +845,18 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # of two registers, no add, in the issue cycle)
     lane_last = latch(_z(_z(db["rows"], COUNT_BITS) - 1, COUNT_BITS), decoding, s("lane_last"))
     uses_b_rows = named(lane_idx == lane_last, s("lane_wrap"))
+    # the PRNG lane's address (b's base + the lane) kept in a register, from the lane's
+    # next value (the updates below) and the base: the base is latched in DECODE and
+    # no step is issued in the cycle after it (BASES), so at every issue the register
+    # holds this base + this lane; b's read address then starts at a register
+    lane_next = pyrtl.select(
+        start, lane_idx, pyrtl.select(
+            state == FETCH, pyrtl.Const(0, COUNT_BITS),
+            pyrtl.select(elem_issue, pyrtl.select(uses_b_rows, pyrtl.Const(0, COUNT_BITS),
+                                                  _z(lane_idx + 1, COUNT_BITS)),
+                         lane_idx)))
+    lane_at = _reg(A, s("lane_at"))
+    lane_at.next <<= _z(_z(db["base"], A) + _z(lane_next, A), A)
     copy_issue = in_state[COPY]
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1), where the lanes start;
@@ -891,8 +903,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         actives.append(named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active")))
         addr_dst = named(walk_dst.address(v), ls("addr_dst"))
         addr_a = walk_a.address(v)
-        addr_lane = _z(_z(db["base"], A) + _z(lane_idx, A), A)
-        addr_b = pyrtl.select(uses_lane, addr_lane, walk_b.address(v))
+        addr_b = pyrtl.select(uses_lane, lane_at, walk_b.address(v))
         addr_e = walk_e.address(v)
         addr_d = addr_dst
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way

@@ -600,11 +600,14 @@ class DataMemories:
                     for j in range(count):
                         banks.read_elements[p][j] <<= elements[j][:banks.addr_bits]
                 writes = [w for w in self._line_writes if w[0] == p and m in w[6]]
-                address, second, words, enables = self._write_choice(m, k, banks, writes,
-                                                                     half)
+                (address, second, words, enables, lines,
+                 lines2) = self._write_choice(m, k, banks, writes, half)
                 banks.write_address[p] <<= address[:banks.addr_bits]
+                if banks.lb:
+                    banks.write_lines[p] <<= lines
                 if banks.halves:
                     banks.write_address2[p] <<= second[:banks.addr_bits]
+                    banks.write_lines2[p] <<= lines2
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
                     banks.write_enables[p][j] <<= enables[j]
@@ -635,10 +638,20 @@ class DataMemories:
         busy = _any([t for t, w in zip(takes, writes) if not w[5]])
         takes = [t & ~busy if w[5] else t for t, w in zip(takes, writes)]
         address = _pick([(t, w[2]) for t, w in zip(takes, writes)], A)
-        second = None
+        # each request's line and line + 1 (:meth:`~fixar_gen.hw.banked.InterleavedBanks.
+        # line_pair`) computed before the choice, as the reads' are: the banks' write
+        # addresses only choose
+        pair_bits = 2 * banks.bank_bits
+
+        def pair(start):
+            return banks.line_pair(start[:banks.addr_bits])
+        lines = _pick([(t, pair(w[2])) for t, w in zip(takes, writes)],
+                      pair_bits) if banks.lb else None
+        second = lines2 = None
         if banks.halves:
-            second = _pick([(t, w[7] if w[7] is not None else _z(w[2] + half, A))
-                            for t, w in zip(takes, writes)], A)
+            seconds = [w[7] if w[7] is not None else _z(w[2] + half, A) for w in writes]
+            second = _pick(list(zip(takes, seconds)), A)
+            lines2 = _pick([(t, pair(a)) for t, a in zip(takes, seconds)], pair_bits)
         # each request's words in bank order, rotated by its own start: the choice
         # comes last
         ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])
@@ -647,7 +660,7 @@ class DataMemories:
                  for b in range(banks.banks)]
         enables = [_any([t & o[1][b] for t, o in zip(takes, ordered)])
                    for b in range(banks.banks)]
-        return address, second, words, enables
+        return address, second, words, enables, lines, lines2
 
     @staticmethod
     def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "") -> dict:

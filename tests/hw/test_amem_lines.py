@@ -229,3 +229,42 @@ def test_the_activation_line_reaches_the_banks_from_registers(rows):
         sources = _register_sources(block, wires[name])
         assert "core0_mm_ask_a_amem" in sources or "gmem" in name, sorted(sources)
         assert not [x for x in sources if late.match(x)], (name, sorted(sources))
+
+
+def test_the_line_ports_write_addresses_wait_for_no_sum_after_their_choice():
+    """Each write request's line and line + 1 are computed before the line port's
+    choice among the requests (``DataMemories._write_choice``, as the reads' are): no
+    adder on the way to a bank's write address has the host's write enable in its
+    fan-in (the host is served when no core writes, so the enable decides the choice).
+    Catches the pair computed from the chosen address (line + 1 after the choice: the
+    write addresses of ``amem`` and ``gmem`` at 9-10 LUT levels from
+    ``core0_range_w_d1`` on the 16x1 controller design; docs/hardware.md)."""
+    import re
+    from dataclasses import replace
+    from pathlib import Path
+    import pyrtl
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
+    spec = replace(spec, hardware=replace(spec.hardware, array=(2, 1)))
+    pyrtl.reset_working_block()
+    block = build_core(config_for(spec, memory_words=64), lane_generator=stand_in_lane)
+    driver = {d: net for net in block.logic for d in net.dests}
+    writes = [net for net in block.logic if net.op == "@"
+              and re.fullmatch(r"mem_(amem|gmem|cmem|wmem)_bank\d+(_tail)?", net.op_param[1].name)]
+    assert len({net.op_param[1].name for net in writes}) >= 4
+    sums, seen, stack = set(), set(), [net.args[0] for net in writes]
+    while stack:                       # the write addresses' combinational fan-in
+        w = stack.pop()
+        net = driver.get(w)
+        if w in seen or net is None or net.op == "r":
+            continue
+        seen.add(w)
+        if net.op == "+":
+            sums.add(w)
+        stack.extend(net.args)
+    assert sums
+    late = [w.name for w in sums if "host_mem_we" in _register_sources(block, w)]
+    assert not late, late[:5]

@@ -687,9 +687,12 @@ def test_the_sixteen_row_controller_design_stays_within_its_measured_levels(
     ``core0_desc_b`` through the element loop's chosen start into ``amem``'s bank read
     addresses, 10 levels, 378 bits over 8; with each write request's bank addresses
     computed before the port's choice as well, 6.46 ns, 3 failing bits, 11 levels:
-    not kept).  The levels are not yet issue 13's 8: the lanes' inputs from ``amem``
-    and ``smem`` and the line-port writes' bank addresses from ``core0_range_w_d1``
-    (docs/hardware.md)."""
+    not kept).  With each line-port write's line pair computed before the port's
+    choice and the PRNG lane's address registered: 6.02 ns, slack +0.08, 0 failing
+    bits, 10 levels at most, 313 bits over 8; with a bank's tests of its start as tables
+    of the start's low bits, 307 (the write addresses at 9, 9-10 before).  The levels
+    are not yet issue 13's 8: the lanes' inputs from ``amem`` and ``smem`` and the
+    line-port writes' bank addresses, now from ``core0_desc_dst`` (docs/hardware.md)."""
     report = sixteen_row_report
     assert report.failing_endpoints == 0, report.worst.summary()
     assert report.deepest.lut_levels <= SIXTEEN_ROW_LEVELS, report.deepest.summary()
