@@ -991,17 +991,21 @@ def test_fit_tests_on_the_floor(fit_unit, width, signed, wrap, up, edge, off, rn
     assume(-(1 << (w - 1)) <= floor < (1 << (w - 1)))
     fit_unit.step({"floor": floor % (1 << w), "up": up, "width": width,
                    "signed": int(signed), "overflow": int(wrap)})
-    v = floor + up
-    fits = lo <= v <= hi
-    if fits:
-        want = v
-    elif wrap:
-        want = v % (1 << width)
-        want = want - (1 << width) if signed and want >> (width - 1) else want
-    else:
-        want = hi if v > hi else lo
+    want, fits = _fitted(floor + up, width, signed, wrap)
     assert (fit_unit.inspect("value"), fit_unit.inspect("ovf")) == \
         (want % (1 << FIT_WORD), int(not fits))
+
+
+def _fitted(v: int, width: int, signed: bool, wrap: bool) -> tuple[int, bool]:
+    """(the fit's value of ``v`` in ``width`` bits, whether it fits): wrapped or
+    saturated when it does not."""
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if lo <= v <= hi:
+        return v, True
+    if wrap:
+        want = v % (1 << width)
+        return (want - (1 << width) if signed and want >> (width - 1) else want), False
+    return (hi if v > hi else lo), False
 
 
 # the rounder's floor kept at the targets' width (:func:`vector._sar_low`, the rest of
@@ -1070,15 +1074,7 @@ def test_floor_kept_at_the_targets_width(kept_fit_unit, width, signed, wrap, up,
     kept_fit_unit.step({"total": total % (1 << w), "k": k, "up": up, "width": width,
                         "signed": int(signed), "overflow": int(wrap)})
     floor = total >> k
-    v = floor + up
-    fits = lo <= v <= hi
-    if fits:
-        want = v
-    elif wrap:
-        want = v % (1 << width)
-        want = want - (1 << width) if signed and want >> (width - 1) else want
-    else:
-        want = hi if v > hi else lo
+    want, fits = _fitted(floor + up, width, signed, wrap)
     assert (kept_fit_unit.inspect("value"), kept_fit_unit.inspect("ovf")) == \
         (want % (1 << KEPT_WORD), int(not fits))
     assert kept_fit_unit.inspect("floor") == floor % (1 << kept)
