@@ -268,8 +268,8 @@ class InterleavedBanks:
     data_memories.DataMemories`), so no sum lies between its choice and the banks'
     address registers.  The same for the writes: ``write_lines[p]`` (and
     ``write_lines2[p]``), from the write addresses or given by the caller (the write
-    addresses are whole then), so that no sum lies between the write's choice and the
-    banks' write addresses.
+    addresses then carry the starts' low log2(``banks``) bits alone, as the reads'),
+    so that no sum lies between the write's choice and the banks' write addresses.
 
     A write's words reach the banks rotated by its start (bank b takes word (b - a) mod
     ``banks``).  With ``given_banks`` the caller gives ``write_words[p]`` and
@@ -300,16 +300,16 @@ class InterleavedBanks:
                                        max_write_ports=ports)
                         for k, bits in enumerate(shape)] for b in range(banks)]
         self.shape = shape
-        # (with given lines a read start is its word within the line: the lines are given)
+        # (with given lines a start is its word within the line: the lines are given)
         start_bits = lb if given_lines and lb else addr_bits
         self.read_address = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr"))
                              for p in range(ports)]
-        self.write_address = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr"))
+        self.write_address = [pyrtl.WireVector(start_bits, scope(f"p{p}_waddr"))
                               for p in range(ports)]
         if halves:
             self.read_address2 = [pyrtl.WireVector(start_bits, scope(f"p{p}_raddr2"))
                                   for p in range(ports)]
-            self.write_address2 = [pyrtl.WireVector(addr_bits, scope(f"p{p}_waddr2"))
+            self.write_address2 = [pyrtl.WireVector(start_bits, scope(f"p{p}_waddr2"))
                                    for p in range(ports)]
         # each start's line and line + 1 (:meth:`line_pair`; one bank reads the line
         # alone): the caller's (``given_lines``), computed before its multiplexer, or

@@ -602,11 +602,11 @@ class DataMemories:
                 writes = [w for w in self._line_writes if w[0] == p and m in w[6]]
                 (address, second, words, enables, lines,
                  lines2) = self._write_choice(m, k, banks, writes, half)
-                banks.write_address[p] <<= address[:banks.addr_bits]
+                banks.write_address[p] <<= address[:banks.write_address[p].bitwidth]
                 if banks.lb:
                     banks.write_lines[p] <<= lines
                 if banks.halves:
-                    banks.write_address2[p] <<= second[:banks.addr_bits]
+                    banks.write_address2[p] <<= second[:banks.write_address2[p].bitwidth]
                     banks.write_lines2[p] <<= lines2
                 for j in range(banks.banks):
                     banks.write_words[p][j] <<= words[j]
