@@ -57,7 +57,8 @@ from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, MEMORIES,
                            SLOT_MEMORY, WEIGHT_MEMORY, accumulator_half_line,
                            accumulator_stride, activation_banks, activation_stride,
                            memory_of, weight_stride)
-from .placement import KEPT_KINDS, Placement, accesses, pair_alignment, place
+from .placement import (KEPT_KINDS, Placement, accesses, barrier_epochs, pair_alignment,
+                        place)
 
 #: a copy holds whole rows of a buffer (today's address arithmetic: see the module)
 WHOLE_ROWS = True
@@ -226,16 +227,7 @@ def copy_ranges(program: Program, core: int) -> list[tuple[int, int] | None]:
     (:func:`fixar_gen.placement.live_ranges`) cover whole barrier intervals for every
     buffer, since on shared memories the cores' instructions between two barriers may
     touch each other's buffers at any time."""
-    epoch_of_core = [0] * max(program.cores, 1)
-    epochs: list[int] = []
-    for ins in program.code:
-        epochs.append(epoch_of_core[ins.core] if ins.core < program.cores else 0)
-        if isinstance(ins, Barrier) and ins.core < program.cores:
-            epoch_of_core[ins.core] += 1
-    spans: dict[int, list[int]] = {}
-    for pc, e in enumerate(epochs):
-        s = spans.setdefault(e, [pc, pc])
-        s[0], s[1] = min(s[0], pc), max(s[1], pc)
+    epochs, spans = barrier_epochs(program)
     ranges: list[tuple[int, int] | None] = [None] * len(program.buffers)
     for pc, ins in enumerate(program.code):
         for c, (what, i), _ in touched(ins, program):

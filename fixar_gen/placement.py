@@ -222,6 +222,22 @@ def _kind_rank(b: Buffer) -> int:
     return KEPT_KINDS.index(b.kind) if b.kind in KEPT_KINDS else len(KEPT_KINDS)
 
 
+def barrier_epochs(program: Program) -> tuple[list[int], dict[int, list[int]]]:
+    """Per instruction its barrier interval (how many barriers its core passed before
+    it), and per interval its first and last pc over every core."""
+    epoch_of_core = [0] * max(program.cores, 1)
+    epochs: list[int] = []
+    for ins in program.code:
+        epochs.append(epoch_of_core[ins.core] if ins.core < program.cores else 0)
+        if isinstance(ins, Barrier) and ins.core < program.cores:
+            epoch_of_core[ins.core] += 1
+    spans: dict[int, list[int]] = {}
+    for pc, e in enumerate(epochs):
+        s = spans.setdefault(e, [pc, pc])
+        s[0], s[1] = min(s[0], pc), max(s[1], pc)
+    return epochs, spans
+
+
 def live_ranges(program: Program) -> tuple[list[tuple[int, int] | None], set[int], bool]:
     """Per buffer id: (first pc, last pc) of the instructions that may touch it while it
     is live (whole barrier intervals on several cores) or None; the ids read before
@@ -229,21 +245,9 @@ def live_ranges(program: Program) -> tuple[list[tuple[int, int] | None], set[int
     code = program.code
     n = len(program.buffers)
     full = (1 << program.cores) - 1
-    epoch_of_core = [0] * max(program.cores, 1)
-    epochs: list[int] = []
-    regular = True
-    for ins in code:
-        epochs.append(epoch_of_core[ins.core] if ins.core < program.cores else 0)
-        if isinstance(ins, Barrier):
-            if ins.mask & full != full:
-                regular = False
-            if ins.core < program.cores:
-                epoch_of_core[ins.core] += 1
+    epochs, spans = barrier_epochs(program)
+    regular = not any(isinstance(ins, Barrier) and ins.mask & full != full for ins in code)
     if program.cores > 1:
-        spans: dict[int, list[int]] = {}
-        for pc, e in enumerate(epochs):
-            s = spans.setdefault(e, [pc, pc])
-            s[0], s[1] = min(s[0], pc), max(s[1], pc)
         ordered = [spans[e] for e in sorted(spans)]
         if any(a[1] >= b[0] for a, b in zip(ordered, ordered[1:])):
             regular = False
