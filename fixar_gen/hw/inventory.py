@@ -120,8 +120,11 @@ def joint_block_ram_plan(memories, have_bram: int,
         for (b, u), plan in front.items():
             for o in options:
                 sums.setdefault((b + o[0], u + o[1]), plan + (o,))
-        front = {p: plan for p, plan in sums.items()
-                 if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in sums)}
+        front = {}
+        least_uram = None               # the Pareto front: ascending BRAM, falling URAM
+        for p in sorted(sums):
+            if least_uram is None or p[1] < least_uram:
+                front[p], least_uram = sums[p], p[1]
     best = min(front, key=lambda o: (max(o[0] / max(have_bram, 1), o[1] / max(have_uram, 1)),
                                      o))
     return front[best]

@@ -3,6 +3,7 @@ the generator elaborates (checked against the PyRTL netlist), it is what `fixar
 generate`, `fixar estimate` and the resource model report, and the validation of a
 u50 spec rejects memories that do not fit, with a located error."""
 
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -18,7 +19,8 @@ from fixar_gen.estimate import estimate
 from fixar_gen.hw.core import CoreConfig, build_core
 from fixar_gen.hw.data_memories import MemoryShape
 from fixar_gen.hw.design import config_for
-from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, block_ram, joint_block_ram,
+from fixar_gen.hw.inventory import (BLOCK_RAM, FLIP_FLOPS, LUT_RAM, GeneratedMemory, block_ram,
+                                    block_ram_options, joint_block_ram, joint_block_ram_plan,
                                     memory_inventory)
 from fixar_gen.hw.pe import PEWidths
 from fixar_gen.memory_kinds import BANKED_MEMORIES
@@ -212,6 +214,36 @@ def test_block_ram_banks_hold_the_memory(width, depth_bits):
         # URAM banks are whole 72-bit slices, BRAM36 the rest of the width
         slices = uram // math.ceil(depth / URAM_SHAPE[1])
         assert slices * 72 <= width + 71
+
+
+def _ram(width, depth, copies, banks):
+    return GeneratedMemory(name="m", scope="shared", copies=copies, width=width, depth=depth,
+                           banks=banks, reads=1, writes=1, read_address="registered",
+                           holds="")
+
+
+@settings(max_examples=100, deadline=None)
+@given(rams=st.lists(st.tuples(st.integers(1, 200), st.integers(0, 17), st.integers(1, 3),
+                               st.integers(1, 4)), min_size=1, max_size=6),
+       have=st.tuples(st.integers(0, 2000), st.integers(0, 1000)))
+def test_joint_block_ram_plan_is_the_best_of_every_choice(rams, have):
+    """The joint placement against trying every memory's every option: the same
+    smallest share of the fuller kind (and, among equals, the smallest totals)."""
+    memories = [_ram(w, 1 << d, c, b) for w, d, c, b in rams]
+    plan = joint_block_ram_plan(memories, *have)
+    assert len(plan) == len(memories)
+    for m, choice in zip(memories, plan):
+        n = m.copies * m.banks
+        assert choice in [(b * n, u * n) for b, u in block_ram_options(m.width, m.depth)]
+
+    def key(totals):
+        return (max(totals[0] / max(have[0], 1), totals[1] / max(have[1], 1)), totals)
+
+    best = min(key((sum(b for b, _ in combo), sum(u for _, u in combo)))
+               for combo in itertools.product(*[
+                   [(b * m.copies * m.banks, u * m.copies * m.banks)
+                    for b, u in block_ram_options(m.width, m.depth)] for m in memories]))
+    assert key(joint_block_ram(memories, *have)) == best
 
 
 @pytest.mark.parametrize("batch, fits", [(64, True), (256, True), (512, False)])
