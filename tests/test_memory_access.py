@@ -10,7 +10,8 @@ import dataclasses
 
 import pytest
 
-from fixar_gen.compiler import PHASES, compile_program
+from fixar_gen.compiler import (PHASES, Precision, compile_program, compile_programs,
+                               machine_runs)
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import fxp16_precision
 from fixar_gen.hw.design import config_for, hardware_limits
@@ -43,16 +44,19 @@ def program(buffers, *code) -> Program:
 @pytest.mark.parametrize("fxp16", [False, True])
 def test_the_compiled_programs_keep_to_what_each_unit_reaches(path, fxp16):
     spec = load_spec(EXAMPLES / path)
+    precision = fxp16_precision(spec) if fxp16 else Precision()
+    shared = config_for(spec, per_core_memories=False)
     for phase in PHASES:
-        if fxp16:
-            p = compile_program(spec, phase, fxp16_precision(spec))
-        else:
-            p = compile_program(spec, phase)
+        p = compile_program(spec, phase, precision)
         assert access_problems(p) == [], (path, phase)
         # and every FXP16 product's accumulator has its padded row stride
         half = accumulator_half_line(spec.hardware.cols)
         assert access_problems(p, half) == [], (path, phase)
-        assert hardware_limits(p, config_for(spec)) == [], (path, phase)
+        assert hardware_limits(p, shared) == [], (path, phase)
+    if spec.hardware.memories_per_core:     # as specified: each core its copy
+        for p in compile_programs(spec, machine_runs(spec), precision,
+                                  per_core_memories=True):
+            assert hardware_limits(p, config_for(spec)) == [], (path, p.name)
 
 
 def add(dst, a, b) -> Vector:
@@ -148,7 +152,7 @@ def test_an_fxp16_product_needs_its_accumulator_stride(mode, cols, ok):
                             "words; rows m and m + 1 share cmem's banks unless it is 16 mod "
                             f"32 (pad it to {accumulator_stride(cols, 16)} columns)"]
         spec = load_spec(EXAMPLES / "fixar_u50.yaml")
-        assert problems[0] in hardware_limits(p, config_for(spec))
+        assert problems[0] in hardware_limits(p, config_for(spec, per_core_memories=False))
 
 
 def _acc_add_program(d_cols: int, a_cols: int, src_col: int, start: int):
@@ -176,7 +180,7 @@ def test_acc_add_reads_its_two_accumulators_in_opposite_halves(d_cols, a_cols, s
         assert problems[0].startswith("instruction 0: acc_add's dst acc0 and a acc1 are read "
                                       "in one step from cmem's 32 banks")
         spec = load_spec(EXAMPLES / "fixar_u50.yaml")
-        assert problems[0] in hardware_limits(p, config_for(spec))
+        assert problems[0] in hardware_limits(p, config_for(spec, per_core_memories=False))
     # without the halves the placement packs them: a starts where dst ends
     packed = place(p, share=False)
     assert (acc_half_problems(p, packed, 16) == []) == \

@@ -11,7 +11,7 @@ import pyrtl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fixar_gen.compiler import Precision, compile_program
+from fixar_gen.compiler import Precision, compile_program, compile_programs, machine_runs
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import fxp16_precision
 from fixar_gen.hw.build import fresh_block
@@ -102,8 +102,14 @@ def test_every_value_of_the_spec_programs_fits_its_memory(example):
         assert shape.width == (cfg.word if m == "cmem" else
                                max(allowed[m], shape.width)) <= cfg.word
     for precision in (Precision(), fxp16_precision(spec)):
-        for phase, batch in PHASES:
-            program = compile_program(spec, phase, precision, batch)
+        if spec.hardware.memories_per_core:     # the programs with their transfers
+            programs = compile_programs(spec, machine_runs(spec), precision,
+                                        per_core_memories=True)
+        else:
+            programs = [compile_program(spec, phase, precision, batch)
+                        for phase, batch in PHASES]
+        for program in programs:
+            phase = program.name
             assert hardware_limits(program, cfg) == [], (phase, precision)
             for b in program.buffers:
                 width = cfg.memory(memory_of(b)).width

@@ -122,7 +122,10 @@ def check_inventory_against_netlist(cfg: CoreConfig) -> None:
 
 
 def test_mapping_rules():
-    inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml")))
+    # fixar_u50's cores sharing one set of memories (its spec gives each core its own:
+    # tests/hw/test_percore_inventory.py)
+    inv = memory_inventory(config_for(load_spec(EXAMPLES / "fixar_u50.yaml"),
+                                      per_core_memories=False))
     by_name = {m.name: m for m in inv.memories}
     # one data memory per memory of the placement, each at its own width and depth
     # (a power of two, or half of one plus a tail RAM: smem 72 words, amem 98,304,
@@ -262,8 +265,8 @@ def test_a_u50_spec_whose_memories_do_not_fit_is_a_located_error(tmp_path, capsy
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}:4:15: algorithm.batch_size: the generated memories")
-    assert "the largest RAM, mem_cmem_bank, 32 banks x 32,768 x 82-bit words" in err \
-        and "URAM" in err and "\n" not in err
+    assert "the largest RAM, core0_mem_cmem_bank, 32 banks x 8,192 x 82-bit words" in err \
+        and "a copy for each of the 2 cores" in err and "URAM" in err and "\n" not in err
     # the same spec on the sim target is valid (no board to fit)
     sim = tmp_path / "sim.yaml"
     sim.write_text(path.read_text().replace("name: big", "name: big\ntarget: sim"))
@@ -335,7 +338,7 @@ def test_line_port_luts_follow_the_measured_banks(banks, width, strided, measure
 def test_the_inventory_counts_each_banked_memorys_line_ports_once_per_core():
     from fixar_gen.hw.inventory import bank_port_luts
     spec = load_spec(EXAMPLES / "fixar_u50.yaml")
-    inv = memory_inventory(config_for(spec))
+    inv = memory_inventory(config_for(spec, per_core_memories=False))     # shared
     banked = [m for m in inv.memories if m.banks > 1]
     assert banked and all(m.reads == spec.hardware.cores for m in banked)
     for m in banked:

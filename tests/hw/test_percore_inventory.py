@@ -152,12 +152,13 @@ def test_the_inventory_of_random_specs_matches_their_netlist(per_core, data):
 
 
 def test_the_u50_banks_are_block_ram_on_per_core_memories():
-    """examples/fixar_u50.yaml (2 cores): shared, every bank of a data memory is in
-    flip-flops (two line ports); per core, each bank has one line read and one line
-    write port and is block RAM (BRAM36 or URAM288 in the inventory)."""
-    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
-    on = dataclasses.replace(spec, hardware=dataclasses.replace(spec.hardware,
-                                                                per_core_memories=True))
+    """examples/fixar_u50.yaml (2 cores): per core, as specified, each bank has one
+    line read and one line write port and is block RAM (BRAM36 or URAM288 in the
+    inventory); shared, every bank of a data memory is in flip-flops (two line ports)."""
+    on = load_spec(EXAMPLES / "fixar_u50.yaml")
+    assert on.hardware.memories_per_core
+    spec = dataclasses.replace(on, hardware=dataclasses.replace(on.hardware,
+                                                                per_core_memories=False))
     shared = memory_inventory(config_for(spec))
     per_core = memory_inventory(config_for(on))
     banks = [m for m in per_core.memories if BANKED in m.name]
