@@ -626,8 +626,8 @@ class Emitter:
         """One chunk of intra_batch's weight gradient ``x^T @ b`` on per-core memories,
         reduced in rounds instead of by ``acc_add``: core d owns the rows ``r_d`` of the
         row split (:meth:`param_parts`); in round j core c multiplies its batch part
-        for the rows of core d with ``chains[d][j] == c`` (c = d + 1 + j mod cores),
-        the first round overwriting, the next ones accumulating (exact), core d's own
+        for the rows of core d with ``chains[d][j] == c`` (c = d + 1 + j mod cores
+        when every core has samples), the first round overwriting, the next ones accumulating (exact), core d's own
         product last, so that core d drains sums it wrote itself; a barrier between
         rounds (the transfer pass moves each round's rows to their next core).  The same
         sums as the partial accumulators added by ``acc_add``, with no ``acc_add``: each
