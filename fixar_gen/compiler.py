@@ -323,12 +323,17 @@ class Emitter:
     """Emits instructions for one phase, splitting each step over the cores by the
     policy; keeps the layout's accumulators."""
 
-    def __init__(self, layout: Layout, policy: str, acc_bound: int | None = None):
+    def __init__(self, layout: Layout, policy: str, acc_bound: int | None = None,
+                 per_core_memories: bool = False):
         if policy not in ("intra_layer", "intra_batch"):
             raise ValueError(f"policy {policy!r} must be resolved before lowering")
         self.L = layout
         self.spec = layout.spec
         self.policy = policy
+        #: lowering for per-core memories, whose transfers move what the cores share:
+        #: intra_batch's weight gradients are reduced in rounds
+        #: (:meth:`_gradient_by_rounds`), not by ``acc_add``
+        self.per_core_memories = per_core_memories
         self.cores = self.spec.hardware.cores
         self.code: list[Instruction] = []
         self.acc_bits = self.spec.numerics.accumulator_width
@@ -577,8 +582,10 @@ class Emitter:
                                            src_col=n.start))
             return
         parts = split(B, self.cores)
-        accs = [self.acc(f"acc.{tag}.c{c}", K, C, frac) for c in range(self.cores)]
         active = [c for c, k in enumerate(parts) if k is not None]
+        rounds = self._reduces_by_rounds(K, active)
+        accs = ([self.acc(f"acc.{tag}", K, C, frac)] if rounds else
+                [self.acc(f"acc.{tag}.c{c}", K, C, frac) for c in range(self.cores)])
         for j, chunk in enumerate(chunks):
             if j:
                 self.barrier()      # the last chunk's reduction and drains read accs
@@ -586,6 +593,9 @@ class Emitter:
             if chunk.start:
                 self.vec("copy", copy, B, chunk.count, a=dz, src_col=chunk.start)
                 b = copy
+            if rounds:
+                self._gradient_by_rounds(accs[0], x, b, grad, K, chunk, parts, mode)
+                continue
             for core, k in enumerate(parts):
                 if k is not None:
                     self.code.append(MatMul(core=core, dst=accs[core], a=self.L[x],
@@ -603,6 +613,44 @@ class Emitter:
                 self.code.append(Drain(core=core, dst=self.L[grad], acc=accs[0], rows=r,
                                        cols=Range(chunk.start + n.start, n.count),
                                        src_col=n.start))
+
+    def _reduces_by_rounds(self, K: int, producers: list[int]) -> bool:
+        """Whether intra_batch's K-row weight gradient is reduced in rounds
+        (:meth:`_gradient_by_rounds`): on per-core memories, when the row split gives
+        every producing core rows of its own (each round keeps every producer busy)."""
+        return self.per_core_memories and len(producers) > 1 and \
+            len(self.param_parts(K, 1)) >= len(producers)
+
+    def _gradient_by_rounds(self, acc: int, x: str, b: str, grad: str, K: int,
+                            chunk: Range, parts: list[Range | None], mode: int) -> None:
+        """One chunk of intra_batch's weight gradient ``x^T @ b`` on per-core memories,
+        reduced in rounds instead of by ``acc_add``: core d owns the rows ``r_d`` of the
+        row split (:meth:`param_parts`); in round j core c multiplies its batch part
+        for the rows of core d with ``chains[d][j] == c`` (c = d + 1 + j mod cores
+        when every core has samples), the first round overwriting, the next ones accumulating (exact), core d's own
+        product last, so that core d drains sums it wrote itself; a barrier between
+        rounds (the transfer pass moves each round's rows to their next core).  The same
+        sums as the partial accumulators added by ``acc_add``, with no ``acc_add``: each
+        product is split by rows instead, and one accumulator of K x C a copy instead
+        of one a core."""
+        producers = {c: k for c, k in enumerate(parts) if k is not None}
+        consumers = self.param_parts(K, chunk.count)
+        chains = {d: sorted(producers, key=lambda c: (c - d - 1) % self.cores)
+                  for d, _, _ in consumers}
+        for j in range(len(producers)):
+            if j:
+                self.barrier()
+            for d, r, _ in consumers:
+                c = chains[d][j]
+                self.code.append(MatMul(core=c, dst=acc, a=self.L[x], b=self.L[b], ta=1,
+                                        mode=mode, accumulate=int(j > 0), m=r,
+                                        n=Range(0, chunk.count), k=producers[c]))
+        if any(chains[d][-1] != d for d, _, _ in consumers):
+            self.barrier()
+        for d, r, n in consumers:
+            self.code.append(Drain(core=d, dst=self.L[grad], acc=acc, rows=r,
+                                   cols=Range(chunk.start + n.start, n.count),
+                                   src_col=n.start))
 
     # -- networks -------------------------------------------------------------------
 
@@ -726,6 +774,15 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
         return compile_programs(spec, [(phase, batch)], precision, policy,
                                 per_core_memories=True, layout=layout,
                                 acc_bound=acc_bound)[0]
+    return _lower(spec, phase, precision, batch, policy, layout, acc_bound)
+
+
+def _lower(spec: Spec, phase: str, precision: Precision, batch: int | None,
+           policy: str | None, layout: Layout | None, acc_bound: int | None,
+           per_core_memories: bool = False) -> Program:
+    """:func:`compile_program`'s program without transfers; ``per_core_memories``:
+    lowered for per-core memories (:attr:`Emitter.per_core_memories`), the transfers
+    still to insert (:func:`compile_programs`)."""
     if phase not in phases(spec):
         raise ValueError(f"phase {phase!r} is not one of {phases(spec)} "
                          f"(algorithm {spec.algorithm.name})")
@@ -739,7 +796,7 @@ def compile_program(spec: Spec, phase: str, precision: Precision = Precision(),
     if policy == "auto":
         from .perf import choose_policy
         policy = choose_policy(spec, phase, precision, B)
-    E = Emitter(L, policy, acc_bound)
+    E = Emitter(L, policy, acc_bound, per_core_memories)
     obs, act = spec.obs_dim, spec.action_dim
     slot = {name: L.slot(name, B, cols) for name, cols in
             (("states", obs), ("next_states", obs), ("actions", act), ("rewards", 1),
@@ -820,8 +877,8 @@ def compile_programs(spec: Spec, runs, precision: Precision = Precision(),
     what one core reads that another wrote, within a program and, for the state, from
     one program of the set to any other), and each with where each core's copy holds
     its buffers (``Program.copies``, :mod:`fixar_gen.percore_placement`)."""
-    programs = [compile_program(spec, phase, precision, batch, policy, layout,
-                                acc_bound=acc_bound) for phase, batch in runs]
+    programs = [_lower(spec, phase, precision, batch, policy, layout, acc_bound,
+                       per_core_memories) for phase, batch in runs]
     if not per_core_memories:
         return programs
     hw = spec.hardware

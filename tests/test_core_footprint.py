@@ -326,7 +326,7 @@ def test_the_per_core_design_is_sized_for_the_deepest_copy():
     """``config_for(spec, per_core_memories=True)``: every memory as deep as the
     deepest core's copy needs (rounded as the shared design's), on pendulum's
     intra_batch no deeper than the shared design's and shallower in ``amem``."""
-    from fixar_gen.hw.data_memories import fitted_shape
+    from fixar_gen.hw.data_memories import fitted_shape, tail_in_block_ram
     from fixar_gen.percore_placement import machine_depths
     from fixar_gen.compiler import compile_programs
     from fixar_gen.hw.design import _phases
@@ -336,7 +336,8 @@ def test_the_per_core_design_is_sized_for_the_deepest_copy():
                                            per_core_memories=True))
     for m in per.data_memories:
         assert m.depth >= need.get(m.name, 1)
-        assert m.depth == fitted_shape(m.name, m.width, need.get(m.name, 1)).depth
+        assert m.depth == tail_in_block_ram(fitted_shape(m.name, m.width, need.get(m.name, 1)),
+                                            per.memory_banks(m.name)).depth
         assert m.depth <= shared.memory(m.name).depth
     assert per.memory("amem").depth < shared.memory("amem").depth
 

@@ -249,7 +249,7 @@ def test_joint_block_ram_plan_is_the_best_of_every_choice(rams, have):
     assert key(joint_block_ram(memories, *have)) == best
 
 
-@pytest.mark.parametrize("batch, fits", [(64, True), (256, True), (512, False)])
+@pytest.mark.parametrize("batch, fits", [(64, True), (256, True), (512, True), (1024, False)])
 def test_fixar_u50_generated_memories_against_the_u50(batch, fits, tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(f"name: b{batch}\nbase: {EXAMPLES / 'fixar_u50.yaml'}\n"

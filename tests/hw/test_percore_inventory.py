@@ -179,7 +179,7 @@ def test_the_u50_banks_are_block_ram_on_per_core_memories():
     assert sum(a.depth * a.width for a in pc) < sum(b.depth * b.width for b in sh)
     fit = memory_fit(on, per_core)
     got = (round(fit["design_bits"] / 1e6, 1), fit["bram36"], fit["uram"], fit["fits"])
-    assert got == (65.6, 771, 367, True)          # docs/hardware.md, "Memory inventory"
+    assert got == (63.5, 782, 372, True)          # docs/hardware.md, "Memory inventory"
     # percore_fit's model of the row-trimmed copies lists through the same function
     from fixar_gen.percore_fit import per_core_fit, per_core_words
     # (each copy at its own depths there: core 1's smem 32 words, not the built 64)
@@ -191,7 +191,7 @@ def test_the_u50_banks_are_block_ram_on_per_core_memories():
 # ----------------------------------------------------------------- validation
 
 def test_a_u50_spec_whose_copies_do_not_fit_is_refused_on_the_field(tmp_path, capsys):
-    """fixar_u50 fits on per-core memories (its row-trimmed copies: 65.6 Mbit); trained
+    """fixar_u50 fits on per-core memories (its row-trimmed copies: 63.5 Mbit); trained
     intra_layer at batch 256 it does not (each copy holds every row of the
     column-split buffers: 135.2 Mbit), while its shared memories fit."""
     fits = tmp_path / "fits.yaml"
