@@ -30,21 +30,23 @@ Per core
     one column, as the golden model does) and hand them to the vector lanes
     (:mod:`fixar_gen.hw.vector`, a pipeline of ``LANE_DEPTH`` stages).  The reads are
     synchronous (below): the addresses are registered in the issue cycle and the words
-    arrive in the next one (stage 1), where the lanes start; a copy writes and
-    ``range`` folds from the words registered (stage 2, :data:`WORD_REGISTERS`: a line
-    of ``amem`` comes through its banks' rotation).  A copy's last write is in the next
+    arrive in the next one (stage 1); the lanes start, a copy writes and ``range``
+    folds from the words registered (stage 2, :data:`WORD_REGISTERS`: a line of
+    ``amem`` comes through its banks' rotation and the memories' choice, which leave
+    no LUT levels for what follows).  A copy's last write is in the next
     instruction's DECODE (before any of its reads: the destination's memory and
     address registered); ``range``'s fold right after another starts from the min and
     max that one wrote (the read, a cycle early, does not see them).  Each lane's
     write address travels beside its element, and the
-    results (dst; the OU state; the PRNG lane) are written ``1 + LANE_DEPTH`` cycles
-    after the issue.  The controller fetches the next instruction in the cycle of the
-    last write (a read issued then sees it): ``steps + LANE_DEPTH`` cycles, ``steps``
-    for a copy.  ``range`` runs no lane: the step's values are folded into the current
-    min and max (read from dst) and written back in stage 2, one cycle a step.
+    results (dst; the OU state; the PRNG lane) are written :data:`STEP_LATENCY` = ``2 +
+    LANE_DEPTH`` cycles after the issue.  The controller fetches the next instruction
+    in the cycle of the last write (a read issued then sees it): ``steps + 1 +
+    LANE_DEPTH`` cycles, ``steps`` for a copy.  ``range`` runs no lane: the step's
+    values are folded into the current min and max (read from dst) and written back in
+    stage 2, one cycle a step.
     ``noise`` and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and
     writes it back), so they issue one
-    element and issue the next in the cycle of its write: ``1 + LANE_DEPTH`` cycles an
+    element and issue the next in the cycle of its write: ``2 + LANE_DEPTH`` cycles an
     element.
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
@@ -132,10 +134,15 @@ from ..memory_kinds import (ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
 #: cycles from an instruction's fetch to its unit's first cycle: FETCH, DECODE, PRODUCT
 #: (the walks' products in their second register), BASES
 ISSUE_CYCLES = 2 + PRODUCT_REGISTERS
-#: cycles from the words of a read (stage 1) to where the copies write, range folds
-#: and the matrix unit's lines and weight rows enter the array (stage 2): a register
-#: after each, since ``amem``'s words come through its banks' rotation (or gather)
+#: cycles from the words of a read (stage 1) to where the lanes start, the copies
+#: write, range folds and the matrix unit's lines and weight rows enter the array
+#: (stage 2): a register after each, since ``amem``'s words come through its banks'
+#: rotation (or gather) and the memories' choice
 WORD_REGISTERS = 1
+#: cycles from an element-loop step's issue to its results' write: the read (stage 1),
+#: the words' register (:data:`WORD_REGISTERS`: the lanes start in stage 2, from
+#: registers) and the lanes' ``LANE_DEPTH`` stages
+STEP_LATENCY = 1 + WORD_REGISTERS + V.LANE_DEPTH
 
 # controller states (XFER_WAIT: per-core memories only, an xfer's link draining)
 IDLE, FETCH, DECODE, PRODUCT, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, \
@@ -333,8 +340,10 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     the data memory add a stage to every unit, which overlaps the next instruction's
     fetch (its last writes land in that cycle): no instruction's count changes; the
     register after the words (:data:`WORD_REGISTERS`) costs an ``mm`` a cycle (its
-    lines enter the array a cycle later) and the element loop none (a copy's or
-    ``range``'s last write lands in the next instruction's DECODE).
+    lines enter the array a cycle later), a ``vec`` or ``drain`` a cycle (its lanes
+    start a cycle later: :data:`STEP_LATENCY`), a serial function's element a cycle,
+    and a copy or ``range`` none (its last write lands in the next instruction's
+    DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`)."""
     if isinstance(instr, MatMul):
@@ -350,15 +359,15 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     if isinstance(instr, (Load, Store)):
         return "dma", steps
     if isinstance(instr, Drain):
-        return "vector", steps * (1 + extra) + V.LANE_DEPTH
+        return "vector", steps * (1 + extra) - 1 + STEP_LATENCY
     if isinstance(instr, Vector):
         fn = VECTOR_FUNCTIONS[instr.fn]
         unit = "sync" if fn in LINK_FUNCTIONS else "vector"
         if fn in FOLDED_FUNCTIONS:
             return unit, steps
         if fn in SERIAL_FUNCTIONS:
-            return unit, instr.rows.count * instr.cols.count * (1 + V.LANE_DEPTH)
-        return unit, steps * (1 + extra) + V.LANE_DEPTH
+            return unit, instr.rows.count * instr.cols.count * STEP_LATENCY
+        return unit, steps * (1 + extra) - 1 + STEP_LATENCY
     raise TypeError(f"no cycle rule for {type(instr).__name__}")
 
 
@@ -859,11 +868,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     lane_at.next <<= _z(_z(db["base"], A) + _z(lane_next, A), A)
     copy_issue = in_state[COPY]
     # every read of the data memory is synchronous: its address is registered in the
-    # issue cycle and the word arrives in the next (stage 1), where the lanes start;
-    # ``_q`` names a value delayed to stage 1.  The copies write and range folds a
-    # cycle later (stage 2, ``_w``), from the words registered: a line of ``amem``
-    # arrives through its banks' rotation, which leaves no time for a memory's write
-    # rotation (or a fold) in the same cycle
+    # issue cycle and the word arrives in the next (stage 1); ``_q`` names a value
+    # delayed to stage 1.  The lanes start, the copies write and range folds a cycle
+    # later (stage 2, ``_w``), from the words registered: a line of ``amem`` arrives
+    # through its banks' rotation and the memories' choice, which leave no time for a
+    # memory's write rotation, a fold or the lanes' operand choice in the same cycle
     copy_write = named(delay(copy_issue, 1 + WORD_REGISTERS, s("copy_q_d{k}")),
                        s("copy_write"))
     rd_c0 = mems.data.read(dc["mem"], dc["base"], s("ra_c0"))
@@ -886,7 +895,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         return pyrtl.select(desc_regs[slot_name][2], desc_regs[slot_name][0]["fmt"],
                             pyrtl.Const(0, V.FORMAT_BITS))
 
-    # -- the vector lanes: one step issued per cycle, written back LANE_DEPTH later ----
+    # -- the vector lanes: one step issued per cycle, written back STEP_LATENCY later --
     issuing = elem_issue
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
@@ -971,19 +980,26 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             port, mem_id, addrs[slot_name], broadcast, want,
             [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
             ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
-    # the lines read in an earlier phase, held per lane (amem's words) until the step's
-    # issue; the lanes take them in its stage 1
+    # every operand's words registered (stage 2, WORD_REGISTERS: a line of ``amem``
+    # comes through its banks' rotation and the memories' choice, which leave no
+    # levels for what follows), per lane ``<x>_w``: the lanes start from these
+    # registers, as the copies write and range folds from them
+    words_w = {x: [delay(word, WORD_REGISTERS, lane_names[v](f"{x}_w_d{{k}}"), reset=False)
+                   for v, word in enumerate(rd[x])] for x in rd}
+    # the lines read in an earlier phase, held per lane (amem's words, registered) until
+    # the step's lanes start, in its stage 2
     amem_bits = cfg.memory(ACTIVATION_MEMORY).width
+    lane_in = dict(words_w)
     for slot_name in HELD_OPERANDS:
-        got = delay(elem_on & in_phase(slot_name) & phases[f"held_{slot_name}"], 1,
-                    s(f"got_{slot_name}_d{{k}}"))
+        got = delay(elem_on & in_phase(slot_name) & phases[f"held_{slot_name}"],
+                    1 + WORD_REGISTERS, s(f"got_{slot_name}_d{{k}}"))
         words = []
-        for v, word in enumerate(rd[slot_name]):
+        for v, word in enumerate(words_w[slot_name]):
             hold = _reg(amem_bits, lane_names[v](f"hold_{slot_name}"))
             hold.next <<= pyrtl.select(got, word[:amem_bits], hold)
             words.append(pyrtl.select(phases[f"held_{slot_name}"],
                                       mems.data.extend(hold), word))
-        rd[slot_name] = words
+        lane_in[slot_name] = words
 
     # range: the lanes' values folded into the current min and max in stage 2 (no lane
     # runs) and written there; the next step's read of min and max, issued a cycle
@@ -997,38 +1013,37 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for v in range(lanes):
         ls = lane_names[v]
         active = actives[v]
-        rd_a, rd_b, rd_d, rd_e = rd["a"][v], rd["b"][v], rd["d"][v], rd["e"][v]
-        # (stage 2: the copies' and range's words, registered)
-        rd_a_w = delay(rd_a, WORD_REGISTERS, ls("a_w_d{k}"), reset=False)
+        # (stage 2: the copies', range's and the lanes' words, registered; range and
+        # the copies hold no line)
+        rd_a_w = words_w["a"][v]
         active_w = delay(active, WORD_REGISTERS, ls("active_w_d{k}"))
         if v == 0:
-            range_min = pyrtl.select(range_prev, folded_min,
-                                     delay(rd_d, WORD_REGISTERS, s("range_d_w_d{k}"),
-                                           reset=False))
-            range_max = pyrtl.select(range_prev, folded_max,
-                                     delay(rd_e, WORD_REGISTERS, s("range_e_w_d{k}"),
-                                           reset=False))
+            range_min = pyrtl.select(range_prev, folded_min, words_w["d"][0])
+            range_max = pyrtl.select(range_prev, folded_max, words_w["e"][0])
             lane0 = (addrs["b"][0], addrs["e"][0])
         range_min = pyrtl.select(active_w & pyrtl.signed_lt(rd_a_w, range_min), rd_a_w,
                                  range_min)
         range_max = pyrtl.select(active_w & pyrtl.signed_gt(rd_a_w, range_max), rd_a_w,
                                  range_max)
         range_in.append((range_min, range_max))
-        lane_start = named(issued & active & ~is_range, ls("start"))
+        lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
+                                 ls("start_d{k}")), ls("start"))
+        in_a, in_b, in_d, in_e = (lane_in[x][v] for x in ("a", "b", "d", "e"))
         unit = lane_generator(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             limits=cfg.lane,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
-                a=value_or_zero("a", rd_a), b=value_or_zero("b", rd_b), d=rd_d,
-                e=value_or_zero("e", rd_e),
+                a=value_or_zero("a", in_a), b=value_or_zero("b", in_b), d=in_d,
+                e=value_or_zero("e", in_e),
                 c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
-                acc_bits=desc_regs["dst"][0]["acc_bits"], lane=rd_b[:32]))
-        # the element's write address travels with it: the read, then LANE_DEPTH cycles
-        # (data beside the lane's done bit: no reset, a shift register in synthesis)
-        wa_d = delay(dst_addrs[v], 1 + V.LANE_DEPTH, ls("wa_d_d{k}"), reset=False)
+                acc_bits=desc_regs["dst"][0]["acc_bits"], lane=in_b[:32]))
+        # the element's write address travels with it: the read, the words' register,
+        # then LANE_DEPTH cycles (data beside the lane's done bit: no reset, a shift
+        # register in synthesis)
+        wa_d = delay(dst_addrs[v], STEP_LATENCY, ls("wa_d_d{k}"), reset=False)
         units.append(unit)
         lane_addr_d.append((copy_dsts[v], rd_a_w, wa_d, active_w))
 
@@ -1042,15 +1057,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             wa_b.next |= lane0[0]
             wa_e.next |= lane0[1]
     # tags travelling with each step: whether it started the lanes (with its results,
-    # 1 + LANE_DEPTH cycles), and whether it is the instruction's last or a serial step
+    # STEP_LATENCY cycles), and whether it is the instruction's last or a serial step
     # (the controller waits for it).  The controller resumes one cycle before the
     # results are written: the next instruction's fetch, or the next serial step's
     # read-address cycle, is the write cycle, and a read issued then sees the write.
-    elem_done = named(delay(issuing & ~is_range, 1 + V.LANE_DEPTH, s("tag_done_d{k}")),
+    elem_done = named(delay(issuing & ~is_range, STEP_LATENCY, s("tag_done_d{k}")),
                       s("elem_done"))
     tag = pyrtl.concat_list([issuing & ~is_range & (serial | last_step),
                              issuing & ~is_range & last_step])
-    tag_out = delay(tag, V.LANE_DEPTH, s("tag_d{k}"))
+    tag_out = delay(tag, STEP_LATENCY - 1, s("tag_d{k}"))
     resume = named(tag_out[0], s("elem_resume"))
     finished = named(tag_out[1], s("elem_finished"))
 
@@ -1073,6 +1088,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                         reset=False)
     write_mem = pyrtl.select(range_w, dst_mem_w,
                              pyrtl.select(copy_write, copy_mem_w, dd["mem"]))
+
+    def names_of(mem, name):
+        """{banked memory: ``mem`` names it}, compared and registered (WORD_REGISTERS
+        cycles, as ``_w`` is): equal to the compare of ``mem`` now for a descriptor's
+        memory, which changes only at the end of FETCH, when the lanes' writes use it
+        (never in DECODE: the last is in the next instruction's FETCH), and for a
+        ``_w`` delay line's.  The line ports' choice among the writes then starts at
+        these registers (docs/hardware.md, the 16x1 controller design)."""
+        return {m: delay(_z(mem, MEMORY_ID_BITS) == memory_id(m), WORD_REGISTERS,
+                         s(f"{name}_{m}_d{{k}}")) for m in mems.data.banked}
+    dst_names, copy_names = names_of(dd["mem"], "dst_is"), names_of(copy_dst_mem, "copy_is")
+    write_names = {m: pyrtl.select(copy_write & ~range_w, copy_names[m], dst_names[m])
+                   for m in dst_names}
     # an xfer's words (stage 2) go to the link, not into the sender's own copy
     xfer_write = None if is_xfer is None else \
         named(delay(copy_issue & is_xfer, 1 + WORD_REGISTERS, s("xfer_q_d{k}")),
@@ -1083,6 +1111,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # the lanes' write port (lane 0's enable is on in every line)
         receiving = link_in["enables"][0]
         write_mem = pyrtl.select(receiving, link_in["mem"], write_mem)
+        write_names = {m: pyrtl.select(receiving, _z(link_in["mem"], MEMORY_ID_BITS)
+                                       == memory_id(m), w) for m, w in write_names.items()}
     d_addresses, d_values, d_enables = [], [], []
     for v, (unit, (copy_dst, rd_a_w, wa_d, active_w)) in enumerate(zip(units, lane_addr_d)):
         address = pyrtl.select(copy_write, copy_dst, wa_d)
@@ -1099,13 +1129,18 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
-    mems.data.write_lanes(port, write_mem, d_addresses, d_values, d_enables)
+    mems.data.write_lanes(port, write_mem, d_addresses, d_values, d_enables,
+                          names=write_names)
+    e_names = names_of(de_mem, "e_is")
     mems.data.write_lanes(port, pyrtl.select(range_w, dst_mem_w, de_mem),
                           [pyrtl.select(range_w, range_at1_w, wa_e)],
                           [pyrtl.select(range_w, range_max, units[0].e_out)],
-                          [range_w | (units[0].done & writes_e)])
+                          [range_w | (units[0].done & writes_e)],
+                          names={m: pyrtl.select(range_w, dst_names[m], e_names[m])
+                                 for m in e_names})
     lane_word = _z(units[0].lane_out, W)
-    mems.data.write_lanes(port, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane])
+    mems.data.write_lanes(port, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane],
+                          names=names_of(db["mem"], "b_is"))
     for mem, first, second, values, enables in mm["writes"]:
         mems.data.write_double(port, mem, first, second, values, enables)
     link = None

@@ -306,9 +306,9 @@ class DataMemories:
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
         # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
-        # memories, second start or None); strided reads (port, their line read,
-        # element addresses) are also in _line_reads (as a read at the first element)
-        # and in _strided_reads
+        # memories, second start or None, names or None: :meth:`write_lanes`); strided
+        # reads (port, their line read, element addresses) are also in _line_reads (as
+        # a read at the first element) and in _strided_reads
         self._line_reads: list[_LineRead] = []
         self._strided_reads: list[tuple] = []
         self._line_writes: list[tuple] = []
@@ -370,18 +370,43 @@ class DataMemories:
     def _extend(self, raw: pyrtl.WireVector) -> pyrtl.WireVector:
         return raw[:self.word] if raw.bitwidth >= self.word else raw.sign_extended(self.word)
 
-    def _select(self, which, words: dict[str, pyrtl.WireVector]) -> pyrtl.WireVector:
+    def _select(self, which, words: dict[str, pyrtl.WireVector],
+                deepest: tuple | None = None) -> pyrtl.WireVector:
         """The word of the memory whose id is ``which`` (any of ``words`` for an id it
         does not name: the programs never ask for one; ``which`` may be None when
-        ``words`` has one memory)."""
+        ``words`` has one memory).  ``deepest`` (optional, (memory, a 1-bit register:
+        ``which`` names it), :meth:`_deepest_register`): that memory's word is chosen
+        last, by the flag, the others' before it by ``which``."""
         if not words:
             raise ValueError("a read port on no memory")
+        if deepest is not None and deepest[0] in words and len(words) > 2:
+            m, flag = deepest
+            others = self._select(which, {k: w for k, w in words.items() if k != m})
+            out = pyrtl.WireVector(self.word)
+            out <<= pyrtl.select(flag, words[m], others)
+            return out
         default = next(iter(words.values()))
         padded = [words.get(m, default) for m in MEMORIES]
         padded += [default] * ((1 << MEMORY_ID_BITS) - len(padded))
         out = pyrtl.WireVector(self.word)
         out <<= padded[0] if len(words) == 1 else pyrtl.mux(which, *padded)
         return out
+
+    def _deepest_register(self, mem_id, name: str, memories) -> tuple | None:
+        """(memory, ``mem_id`` names it, registered as ``name``_is_<memory>) for the
+        banked memory of ``memories`` with the most banks (whose words come through the
+        widest multiplexer: ``amem``'s 4P), when the read can name two others: a line
+        port's word then passes the memories' choice by one 2-way select after that
+        multiplexer, the other memories' words chosen before it (on the 16x1 controller
+        design the lanes' words from ``amem`` were 9 LUT levels through one 8-way
+        multiplexer after the 64-way one; docs/hardware.md).  None otherwise."""
+        banked = [m for m in memories if m in self.banked]
+        if not banked or len(memories) <= 2:
+            return None
+        m = max(banked, key=lambda b: self.banked[b].banks)
+        flag = pyrtl.Register(1, name=f"{name}_is_{m}")
+        flag.next <<= _z(mem_id, MEMORY_ID_BITS) == memory_id(m)
+        return m, flag
 
     def read_registered(self, which: pyrtl.Register | None, addr: pyrtl.Register,
                         memories=None) -> pyrtl.WireVector:
@@ -429,6 +454,7 @@ class DataMemories:
         joining last)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
+        deepest = self._deepest_register(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         second = None
@@ -462,14 +488,22 @@ class DataMemories:
                     later = line[h] if v == 0 else pyrtl.select(wide, line[h], line[h + v])
                     word = pyrtl.select(second, later, word)
                 words[m] = self._extend(word)
-            out.append(self._select(which, {m: words[m] for m in memories}))
+            out.append(self._select(which, {m: words[m] for m in memories}, deepest))
         return out
 
     def write_lanes(self, port: int, mem_id, addresses, values, enables,
-                    memories=MEMORIES, host: bool = False) -> None:
+                    memories=MEMORIES, host: bool = False,
+                    names: dict | None = None) -> None:
         """Write ``values[v]`` at ``addresses[v]`` (``addresses[0] + v``) of memory
         ``mem_id`` where ``enables[v]``: through a port per word on an unbanked memory,
-        one line through line port ``port`` on a banked one."""
+        one line through line port ``port`` on a banked one.  ``names`` (optional,
+        {banked memory: a 1-bit wire}): ``mem_id == memory`` for each banked memory
+        the request can name, from a caller that has it from registers (a compare
+        registered a cycle ahead), so that the line port's choice among the writes
+        does not wait for a compare of ``mem_id``."""
+        if names is not None and set(names) != {m for m in memories if m in self.banked}:
+            raise ValueError(f"the names of a write on {list(memories)}: one per banked "
+                             "memory")
         mem_id = _z(mem_id, MEMORY_ID_BITS)
         unbanked = [m for m in memories if m not in self.banked]
         if unbanked:
@@ -479,7 +513,7 @@ class DataMemories:
             self._line_writes.append((port, mem_id, _z(addresses[0], self.addr_bits),
                                       [pyrtl.as_wires(v) for v in values],
                                       [_z(e, 1) for e in enables], host, tuple(memories),
-                                      None))
+                                      None, names))
 
     def read_double(self, port: int, mem, first, second, want=None, want_next=None,
                     want_name: str | None = None) -> list[pyrtl.WireVector]:
@@ -510,7 +544,7 @@ class DataMemories:
                                   _z(first, self.addr_bits),
                                   [pyrtl.as_wires(v) for v in values],
                                   [_z(e, 1) for e in enables], False, (mem,),
-                                  _z(second, self.addr_bits)))
+                                  _z(second, self.addr_bits), None))
 
     def read_strided(self, port: int, mem_id, addresses, want, names, memories,
                      asks_next: dict | None = None, ask_name: str | None = None
@@ -630,14 +664,28 @@ class DataMemories:
         than followed by a rotation by the chosen address."""
         A = self.addr_bits
         takes = []
-        for _, mem_id, _, values, ens, host, _, _ in writes:
+        for _, mem_id, _, values, ens, host, _, _, names in writes:
             if len(values) > banks.banks:
                 raise ValueError(f"a line of {len(values)} words on memory {m} of "
                                  f"{banks.banks} banks")
-            takes.append((mem_id == k) & _any(ens))
+            takes.append((mem_id == k if names is None else names[m]) & _any(ens))
         busy = _any([t for t, w in zip(takes, writes) if not w[5]])
+        hosts = [w for w in writes if w[5]]
         takes = [t & ~busy if w[5] else t for t, w in zip(takes, writes)]
-        address = _pick([(t, w[2]) for t, w in zip(takes, writes)], A)
+
+        def choose(values, bits):
+            """The chosen request's ``values`` (one per request) as an address: the
+            core requests' AND-OR, the host's where none is busy (an address counts
+            only where an enable is on, so the host's needs no take of its own: its
+            select waits for the core requests' OR alone, not for the host's take
+            after it)."""
+            if len(hosts) != 1:
+                return _pick(list(zip(takes, values)), bits)
+            cores = _pick([(t, v) for t, v, w in zip(takes, values, writes) if not w[5]],
+                          bits)
+            host = next(v for v, w in zip(values, writes) if w[5])
+            return pyrtl.select(busy, cores, _z(host, bits))
+        address = choose([w[2] for w in writes], A)
         # each request's line and line + 1 (:meth:`~fixar_gen.hw.banked.InterleavedBanks.
         # line_pair`) computed before the choice, as the reads' are: the banks' write
         # addresses only choose
@@ -645,13 +693,12 @@ class DataMemories:
 
         def pair(start):
             return banks.line_pair(start[:banks.addr_bits])
-        lines = _pick([(t, pair(w[2])) for t, w in zip(takes, writes)],
-                      pair_bits) if banks.lb else None
+        lines = choose([pair(w[2]) for w in writes], pair_bits) if banks.lb else None
         second = lines2 = None
         if banks.halves:
             seconds = [w[7] if w[7] is not None else _z(w[2] + half, A) for w in writes]
-            second = _pick(list(zip(takes, seconds)), A)
-            lines2 = _pick([(t, pair(a)) for t, a in zip(takes, seconds)], pair_bits)
+            second = choose(seconds, A)
+            lines2 = choose([pair(a) for a in seconds], pair_bits)
         # each request's words in bank order, rotated by its own start: the choice
         # comes last
         ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])

@@ -38,8 +38,9 @@ VALUES = ("any", "flag", "nonnegative")
 #: (min, max), the PRNG lanes
 LAYOUTS = ("source", "unbroadcast", "destination", "monitor", "lanes")
 #: how the core issues an operation's elements: one step a cycle through the lanes
-#: (``steps + LANE_DEPTH``), one element at a time (they share the PRNG lanes:
-#: ``elements * (1 + LANE_DEPTH)``), or folded into the controller without a lane
+#: (``steps + 1 + LANE_DEPTH``: the words' register, then the lane), one element at a
+#: time (they share the PRNG lanes: ``elements * (2 + LANE_DEPTH)``), or folded into
+#: the controller without a lane
 #: (``steps``)
 ISSUES = ("pipelined", "serial", "folded")
 #: which unit the FIXAR target model charges: the vector unit, or the inter-core link

@@ -268,3 +268,60 @@ def test_the_line_ports_write_addresses_wait_for_no_sum_after_their_choice():
     assert sums
     late = [w.name for w in sums if "host_mem_we" in _register_sources(block, w)]
     assert not late, late[:5]
+
+
+def _sixteen_row_block(rows: int = 16):
+    """The 16x1 controller design of ``bench_timing.py --designs controller --rows 16
+    --words 64`` (``rows`` rows), as a PyRTL block, its lane stood in by its register
+    boundary."""
+    from dataclasses import replace
+    from pathlib import Path
+    import pyrtl
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
+    spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
+    pyrtl.reset_working_block()
+    return build_core(config_for(spec, memory_words=64), lane_generator=stand_in_lane)
+
+
+@pytest.mark.parametrize("rows", [2, 16])
+def test_the_lanes_start_from_the_registered_words(rows):
+    """The lanes' operands (a, b, d, e and the PRNG lane) reach the lanes' input
+    registers from the words registered after the reads (``<x>_w``, stage 2) and the
+    held words, never from a memory's read data: a line of ``amem`` comes through its
+    banks' rotation and the memories' choice, and the held word and the absent
+    operand's zero after them made 9-10 LUT levels on the 16x1 controller design (260
+    endpoint bits over 8; docs/hardware.md).  Catches the lanes fed from the reads in
+    stage 1 (a memory, ``mem_*``, in their fan-in)."""
+    block = _sixteen_row_block(rows)
+    wires = {w.name: w for w in block.wirevector_set}
+    inputs = [f"core0_lane0_vu_in_{x}" for x in ("a", "b", "d", "e", "lane")]
+    assert set(inputs) <= set(wires)
+    for name in inputs:
+        sources = _register_sources(block, wires[name])
+        assert not [x for x in sources if x.startswith("mem_")], (name, sorted(sources))
+        assert [x for x in sources if x.endswith("_w_d1")], (name, sorted(sources))
+
+
+def test_the_line_ports_writes_name_their_memory_from_registers():
+    """Each element-loop write request tells the line ports which memory it names by
+    registers (its memory id compared a cycle ahead, ``<x>_is_<memory>``), so that the
+    ports' choice among the writes, and the banks' write addresses after it, wait for
+    no compare of the destination's memory id: ``core0_desc_dst`` and
+    ``core0_dst_mem_w`` reached ``amem``'s and ``gmem``'s write addresses in 9 LUT
+    levels on the 16x1 controller design (36 bits; docs/hardware.md).  Catches the
+    compare after the choice of the write's memory (those registers in the write
+    addresses' fan-in)."""
+    import re
+    block = _sixteen_row_block(16)
+    writes = [net for net in block.logic if net.op == "@"
+              and re.fullmatch(r"mem_(amem|gmem)_bank\d+(_tail)?", net.op_param[1].name)]
+    assert len({net.op_param[1].name for net in writes}) >= 64
+    late = re.compile(r"core0_(desc_(dst|e|b)|dst_mem_w_d\d|copy_mem_w_d\d)$")
+    for net in writes:
+        sources = _register_sources(block, net.args[0])
+        assert not [x for x in sources if late.match(x)], (net.op_param[1].name,
+                                                            sorted(sources))

@@ -654,8 +654,9 @@ def test_the_line_ports_grants_join_the_next_state_last(controller_netlist):
 # ------------------------------------------------- the 16-row controller design
 
 #: the deepest path the 16x1 controller design with 64-word memories may have
-#: (docs/hardware.md, the 16x1 controller design): measured 10 at most
-SIXTEEN_ROW_LEVELS = 10
+#: (docs/hardware.md, the 16x1 controller design): measured 9 at most since the lanes
+#: start from the registered words (10 before)
+SIXTEEN_ROW_LEVELS = 9
 
 
 @pytest.fixture(scope="module")
@@ -690,9 +691,13 @@ def test_the_sixteen_row_controller_design_stays_within_its_measured_levels(
     not kept).  With each line-port write's line pair computed before the port's
     choice and the PRNG lane's address registered: 6.02 ns, slack +0.08, 0 failing
     bits, 10 levels at most, 313 bits over 8; with a bank's tests of its start as tables
-    of the start's low bits, 307 (the write addresses at 9, 9-10 before).  The levels
-    are not yet issue 13's 8: the lanes' inputs from ``amem`` and ``smem`` and the
-    line-port writes' bank addresses, now from ``core0_desc_dst`` (docs/hardware.md)."""
+    of the start's low bits, 307 (the write addresses at 9, 9-10 before).  With the
+    lanes started from the registered words, the writes naming their memory by
+    registers, a read's widest-banked memory chosen last and the writes' addresses
+    choosing the host's by the cores' OR: 9 levels at most, 14 bits over 8.  The
+    levels are not yet issue 13's 8: a few words from ``smem`` into the lanes'
+    registered words, ``amem``'s words into the matrix unit's line and one ``wmem``
+    bank read address (docs/hardware.md)."""
     report = sixteen_row_report
     assert report.failing_endpoints == 0, report.worst.summary()
     assert report.deepest.lut_levels <= SIXTEEN_ROW_LEVELS, report.deepest.summary()
@@ -730,3 +735,20 @@ def test_the_vector_lane_fits_the_clock_within_eight_lut_levels(lane_report):
     assert lane_report.failing_endpoints == 0, lane_report.worst.summary()
     assert lane_report.deepest.lut_levels <= 8, lane_report.deepest.summary()
     assert lane_report.deep_endpoints == 0
+
+
+@pytest.mark.slow       # Yosys of a whole core with 16 rows, its lane stood in
+@pytest.mark.tools
+@pytest.mark.xfail(strict=True, reason="issue 13's 8 LUT levels not reached on the 16x1 "
+                   "design: 9 levels, 14 bits (words from smem into the lanes' "
+                   "registered words, amem's into the matrix unit's line, one wmem bank "
+                   "read address; docs/hardware.md)")
+def test_the_sixteen_row_controller_design_stays_within_eight_lut_levels(
+        sixteen_row_report):
+    """Issue 13's budget on the 16x1 controller design (fixar_u50's 64 banks of
+    ``amem``): no endpoint over 8 LUT levels.  A strict xfail until it holds
+    (measured: 307 endpoint bits over 8 and 10 levels before the lanes started from
+    the registered words, 14 and 9 after, docs/hardware.md)."""
+    report = sixteen_row_report
+    assert report.deepest.lut_levels <= 8, report.deepest.summary()
+    assert report.deep_endpoints == 0
