@@ -31,22 +31,19 @@ from fixar_gen import load_spec  # noqa: E402
 from fixar_gen.hw.banked import InterleavedBanks, interleaved_bank_shape  # noqa: E402
 from fixar_gen.hw.build import Scope, fresh_block  # noqa: E402
 from fixar_gen.hw.design import config_for  # noqa: E402
-from fixar_gen.hw.inventory import STRIDED_MEMORIES, bank_port_luts  # noqa: E402
+from fixar_gen.hw.inventory import bank_port_luts  # noqa: E402
 from fixar_gen.hw.synth import block_verilog, cell_counts, summarize  # noqa: E402
-from fixar_gen.memory_kinds import (ACTIVATION_MEMORY, MEMORIES,  # noqa: E402
-                                    PAIRED_MEMORIES, WEIGHT_MEMORY)
+from fixar_gen.memory_kinds import MEMORIES, PAIRED_MEMORIES  # noqa: E402
 
 
 def port_options(cfg, name: str) -> dict:
     """The :class:`InterleavedBanks` options of memory ``name`` on ``cfg``'s core (as
     ``core._data_memories`` gives them)."""
-    strided = {WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows}.get(name, 0)
-    line_words = max(cfg.lanes, 2 * cfg.rows) if name == ACTIVATION_MEMORY else None
     shape = cfg.memory(name)
     return {"banks": cfg.memory_banks(name), "width": shape.width,
             "addr_bits": shape.addr_bits, "tail_bits": shape.tail_bits,
-            "halves": name in PAIRED_MEMORIES, "strided": strided,
-            "line_words": line_words}
+            "halves": name in PAIRED_MEMORIES, "strided": cfg.strided_elements(name),
+            "line_words": cfg.line_words(name)}
 
 
 def port_design(options: dict) -> pyrtl.Block:
@@ -79,7 +76,7 @@ def measure(name: str, options: dict, folder: Path) -> dict:
     got = summarize(cells)
     return {"LUT": got["LUT"], "FF": got["FF"], "seconds": time.time() - start,
             "modeled": bank_port_luts(options["banks"], options["width"], 1,
-                                      name in STRIDED_MEMORIES)}
+                                      options["strided"])}
 
 
 def main(argv=None) -> int:

@@ -97,31 +97,33 @@ def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector,
 
 
 def _rotation_stages(words: list, amount: pyrtl.WireVector, keep: range) -> list:
-    """The rotation in stages of two bits of ``amount`` (a last stage of one when its
-    bits are odd): each word of a stage a 4-way choice of the previous stage's, by
-    those two bits decoded one-hot (an AND-OR: one LUT6 a bit), the last stage only
-    for the words kept.  A rotation written as one ``n``-way multiplexer per word
-    shares its 2-way levels between the words (a barrel shifter of log2 n levels of
-    2-way multiplexers, a LUT each: Yosys's ``opt_merge`` merges them, and a 4-way
+    """The rotation in stages of two bits of ``amount`` (a first stage of one, its
+    lowest, when its bits are odd): each word of a stage a 4-way choice of the previous
+    stage's, by those two bits decoded one-hot (an AND-OR: one LUT6 a bit), the last
+    stage only for the words kept.  A rotation written as one ``n``-way multiplexer per
+    word shares its 2-way levels between the words (a barrel shifter of log2 n levels
+    of 2-way multiplexers, a LUT each: Yosys's ``opt_merge`` merges them, and a 4-way
     multiplexer tree would merge the same way); the one-hot 4-way choices share
-    nothing and take half the levels.  Yosys 0.70 ``synth_xilinx -family xcup`` of a
-    rotation of 32-bit words alone: 16 words 1,224 -> 1,024 LUT, 32 words 3,821 ->
-    3,072, 64 words 11,264 -> 7,472 (docs/hardware.md, "Memory inventory")."""
+    nothing and take half the levels.  The 2-way stage comes first, where a read's
+    words leave the banks through the bypass Yosys adds (a word written in the cycle it
+    is read): the bypass and the 2-way choice fit one LUT6, and the 4-way ones stay
+    whole.  Yosys 0.70 ``synth_xilinx -family xcup`` of a rotation of 32-bit words
+    alone: 16 words 1,224 -> 1,024 LUT, 32 words 3,821 -> 3,072, 64 words 11,264 ->
+    7,472; ``cmem``'s line port with 8-bit words 4,047 -> 3,849 with the 2-way stage
+    last, 3,207 first (docs/hardware.md, "Memory inventory")."""
     n = len(words)
     bits = n.bit_length() - 1
+    stages = ([(0, 1)] if bits % 2 else []) + [(low, 2) for low in range(bits % 2, bits, 2)]
     out = list(words)
-    low = 0
-    while low < bits:
-        take = min(2, bits - low)
+    for i, (low, take) in enumerate(stages):
         step = 1 << low
-        here = keep if low + take == bits else range(n)
+        here = keep if i == len(stages) - 1 else range(n)
         if take == 1:
             out = [pyrtl.select(amount[low], out[(k + step) % n], out[k]) for k in here]
         else:
             pair = amount[low:low + 2]
             hot = [pair == pyrtl.Const(v, 2) for v in range(4)]
             out = [_one_hot(hot, [out[(k + v * step) % n] for v in range(4)]) for k in here]
-        low += take
     return out
 
 
