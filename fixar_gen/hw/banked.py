@@ -127,23 +127,6 @@ def _rotation_stages(words: list, amount: pyrtl.WireVector, keep: range) -> list
     return out
 
 
-def _choice(sel: pyrtl.WireVector, words: list) -> pyrtl.WireVector:
-    """``words[sel]`` (a power of two of them, ``sel`` log2 of that bits) as a tree of
-    4-way one-hot choices (two bits of ``sel`` a level, the lowest first; a 2-way one
-    last when its bits are odd), one LUT6 a bit each, rather than ``pyrtl.mux``'s tree
-    of 2-way multiplexers: Yosys 0.70 ``synth_xilinx -family xcup`` of eight 64-way
-    choices of 8-bit words by registered selects, 1,787 -> 1,560 LUT."""
-    level, low = list(words), 0
-    while len(level) > 1:
-        if len(level) == 2:
-            return pyrtl.select(sel[low], level[1], level[0])
-        pair = sel[low:low + 2]
-        hot = [pair == pyrtl.Const(v, 2) for v in range(4)]
-        level = [_one_hot(hot, level[4 * i:4 * i + 4]) for i in range(len(level) // 4)]
-        low += 2
-    return level[0]
-
-
 def _one_hot(hot: list, words: list) -> pyrtl.WireVector:
     """The word whose ``hot`` bit is 1 (exactly one is): an AND-OR."""
     zero = pyrtl.Const(0, words[0].bitwidth)
@@ -482,7 +465,7 @@ class InterleavedBanks:
             line_bank = (low + pyrtl.Const(k, self.lb))[:self.lb] if k else low
             sel.next <<= pyrtl.select(self.read_strided[p], _z_bits(element, self.lb),
                                       line_bank)
-            out.append(_choice(sel, words))
+            out.append(pyrtl.mux(sel, *words))
         if len(out) < self.line_words:
             rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
             rot.next <<= low
@@ -502,7 +485,7 @@ class InterleavedBanks:
         for k, element in enumerate(self.read_elements[p]):
             sel = pyrtl.Register(self.lb, name=scope(f"p{p}_word{k}_bank"))
             sel.next <<= _z_bits(element, self.lb)
-            out[k] = pyrtl.select(strided, _choice(sel, words), out[k])
+            out[k] = pyrtl.select(strided, pyrtl.mux(sel, *words), out[k])
         return out
 
     def _line(self, address: pyrtl.WireVector) -> pyrtl.WireVector:

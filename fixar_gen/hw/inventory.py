@@ -34,7 +34,6 @@ The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not liste
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from .. import isa
@@ -60,24 +59,19 @@ REGISTERED, REGISTERED_DATA, COMPUTED = "registered", "registered data", "comput
 SYNCHRONOUS = (REGISTERED, REGISTERED_DATA)
 
 #: LUTs of an interleaved memory's line port (its read and write rotations, the bank
-#: addresses and the bypass of a word written in the cycle it is read), per bank, bit of
-#: the word and 4-way stage of the rotations (:func:`rotation_stages`): Yosys 0.70
-#: ``synth_xilinx -family xcup`` of each banked memory of examples/fixar_u50.yaml's
-#: per-core copy alone, one line port (``benchmarks/line_ports.py``; docs/hardware.md,
-#: "Memory inventory"): ``gmem`` 16 x 32 bits GMEM_LUTS, ``cmem``'s double line 32 x 82
-#: CMEM_LUTS.
-BANK_PORT_LUTS_PER_BIT_STAGE = 3.3
+#: addresses and the bypass of a word written in the cycle it is read), per bank and bit
+#: of the word: Yosys 0.70 ``synth_xilinx -family xcup`` of the banked memories of
+#: examples/fixar_u50.yaml's per-core copy, each alone with one line port
+#: (``benchmarks/line_ports.py``; docs/hardware.md, "Memory inventory"): ``gmem`` 16 x
+#: 32 bits 3,757 LUT (7.34 a bank and bit), ``cmem``'s double line 32 x 82 18,699
+#: (7.13).  The rotations' 4-way stages (``banked._rotation_stages``: two at 16 banks,
+#: three at 32) do not show in these figures, so the model has none.
+BANK_PORT_LUTS_PER_BIT = 7.23
 #: the strided read's extra LUTs per element, bit of the word and bank (each element's
 #: word a choice among the banks, each bank's address a choice among the elements):
 #: ``wmem``'s 32 x 32 banks with 16 elements WMEM_LUTS, ``amem``'s 64 x 32 with 32
 #: elements AMEM_LUTS.
 STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.6
-
-
-def rotation_stages(banks: int) -> int:
-    """The 4-way stages of a rotation of ``banks`` words (``banked._rotation_stages``:
-    two bits of the amount a stage, one in the last when they are odd)."""
-    return math.ceil(math.log2(banks) / 2)
 
 
 def bank_port_luts(banks: int, width_bits: int, ports: int, strided: int = 0) -> int:
@@ -87,8 +81,8 @@ def bank_port_luts(banks: int, width_bits: int, ports: int, strided: int = 0) ->
     bank: nothing to rotate."""
     if banks < 2:
         return 0
-    per_port = (BANK_PORT_LUTS_PER_BIT_STAGE * banks * width_bits * rotation_stages(banks)
-                + STRIDED_LUTS_PER_ELEMENT_BIT_BANK * strided * width_bits * banks)
+    per_port = (BANK_PORT_LUTS_PER_BIT + STRIDED_LUTS_PER_ELEMENT_BIT_BANK * strided) \
+        * banks * width_bits
     return round(ports * per_port)
 
 
