@@ -84,6 +84,15 @@ def _table(low: pyrtl.WireVector, test) -> pyrtl.WireVector:
     return pyrtl.mux(low, *[pyrtl.Const(int(test(a)), 1) for a in range(1 << low.bitwidth)])
 
 
+#: the banks from which a rotation stays one ``n``-way multiplexer per word rather than
+#: :func:`_rotation_stages`: measured (Yosys 0.70 xcup, ``benchmarks/line_ports.py``)
+#: the stages cut the line ports of 16 banks (``gmem`` 4,661 -> 3,757 LUT) and 32
+#: (``cmem`` 28,261 -> 18,699, ``wmem`` 22,255 -> 20,317), but ``amem``'s 64 banks
+#: with their write rotation in stages took 72,814 against 62,642 (a 64-word rotation
+#: alone: 11,264 -> 7,472)
+MUX_ROTATION_FROM = 64
+
+
 def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector,
             count: int | range | None = None) -> list:
     """``out[k] = words[(k + amount) mod n]`` for k < ``count`` (default n; or the k of
@@ -93,6 +102,8 @@ def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector,
         else range(count)
     if n == 1:
         return [words[k] for k in keep]
+    if n >= MUX_ROTATION_FROM:
+        return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)]) for k in keep]
     return _rotation_stages(words, amount, keep)
 
 

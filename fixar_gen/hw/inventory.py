@@ -71,7 +71,7 @@ BANK_PORT_LUTS_PER_BIT = 7.23
 #: word a choice among the banks, each bank's address a choice among the elements):
 #: ``wmem``'s 32 x 32 banks with 16 elements WMEM_LUTS, ``amem``'s 64 x 32 with 32
 #: elements AMEM_LUTS.
-STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.6
+STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.755
 
 
 def bank_port_luts(banks: int, width_bits: int, ports: int, strided: int = 0) -> int:
