@@ -69,8 +69,11 @@ SYNCHRONOUS = (REGISTERED, REGISTERED_DATA)
 BANK_PORT_LUTS_PER_BIT = 7.23
 #: the strided read's extra LUTs per element, bit of the word and bank (each element's
 #: word a choice among the banks, each bank's address a choice among the elements):
-#: ``wmem``'s 32 x 32 banks with 16 elements WMEM_LUTS, ``amem``'s 64 x 32 with 32
-#: elements AMEM_LUTS.
+#: ``wmem``'s 32 x 32 banks (a double line) with 16 elements 20,317 LUT, ``amem``'s 64 x
+#: 32 with 32 elements 62,642 (fitted to both: 19,773 and 64,287 modeled).  Before the
+#: rotations' stages the model was 2.25 LUT per bank, bit and rotation stage (log2 of the
+#: banks) plus 1.83 for a strided read, fitted at other sizes: at fixar_u50's it said
+#: 50,135 for ``amem``'s port against 62,642 measured.
 STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.755
 
 
