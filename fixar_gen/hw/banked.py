@@ -117,11 +117,12 @@ def _rotation_stages(words: list, amount: pyrtl.WireVector, keep: range) -> list
     multiplexer tree would merge the same way); the one-hot 4-way choices share
     nothing and take half the levels.  The 2-way stage comes first, where a read's
     words leave the banks through the bypass Yosys adds (a word written in the cycle it
-    is read): the bypass and the 2-way choice fit one LUT6, and the 4-way ones stay
-    whole.  Yosys 0.70 ``synth_xilinx -family xcup`` of a rotation of 32-bit words
-    alone: 16 words 1,224 -> 1,024 LUT, 32 words 3,821 -> 3,072, 64 words 11,264 ->
-    7,472; ``cmem``'s line port with 8-bit words 4,047 -> 3,849 with the 2-way stage
-    last, 3,207 first (docs/hardware.md, "Memory inventory")."""
+    is read): measured better there than last (below).  Yosys 0.70 ``synth_xilinx
+    -family xcup`` of a rotation of 32-bit words alone: 16 words 1,224 -> 1,024 LUT, 32
+    words 3,821 -> 3,072 (the 2-way stage last), 64 words 11,264 -> 7,472; ``cmem``'s
+    line port with 8-bit words 4,047 -> 3,849 with the 2-way stage last, 3,207 first
+    (docs/hardware.md, "Memory inventory"; from :data:`MUX_ROTATION_FROM` banks a
+    rotation stays multiplexers)."""
     n = len(words)
     bits = n.bit_length() - 1
     stages = ([(0, 1)] if bits % 2 else []) + [(low, 2) for low in range(bits % 2, bits, 2)]
