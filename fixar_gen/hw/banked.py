@@ -34,6 +34,7 @@ The golden model is :class:`BankedModel`.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import pyrtl
@@ -83,15 +84,66 @@ def _table(low: pyrtl.WireVector, test) -> pyrtl.WireVector:
     return pyrtl.mux(low, *[pyrtl.Const(int(test(a)), 1) for a in range(1 << low.bitwidth)])
 
 
+#: the banks from which a rotation stays one ``n``-way multiplexer per word rather than
+#: :func:`_rotation_stages`: measured (Yosys 0.70 xcup, ``benchmarks/line_ports.py``)
+#: the stages cut the line ports of 16 banks (``gmem`` 4,661 -> 3,757 LUT) and 32
+#: (``cmem`` 28,261 -> 18,699, ``wmem`` 22,255 -> 20,317), but ``amem``'s 64 banks
+#: with their write rotation in stages took 72,814 against 62,642 (a 64-word rotation
+#: alone: 11,264 -> 7,472)
+MUX_ROTATION_FROM = 64
+
+
 def _rotate(words: list[pyrtl.WireVector], amount: pyrtl.WireVector,
-            count: int | None = None) -> list:
-    """``out[k] = words[(k + amount) mod n]`` for k < ``count`` (default n; n a power of
-    two, ``amount`` log2 n bits)."""
+            count: int | range | None = None) -> list:
+    """``out[k] = words[(k + amount) mod n]`` for k < ``count`` (default n; or the k of
+    a range; n a power of two, ``amount`` log2 n bits), as :func:`_rotation_stages`."""
     n = len(words)
+    keep = range(n) if count is None else count if isinstance(count, range) \
+        else range(count)
     if n == 1:
-        return list(words)
-    return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)])
-            for k in range(n if count is None else count)]
+        return [words[k] for k in keep]
+    if n >= MUX_ROTATION_FROM:
+        return [pyrtl.mux(amount, *[words[(k + r) % n] for r in range(n)]) for k in keep]
+    return _rotation_stages(words, amount, keep)
+
+
+def _rotation_stages(words: list, amount: pyrtl.WireVector, keep: range) -> list:
+    """The rotation in stages of two bits of ``amount`` (a first stage of one, its
+    lowest, when its bits are odd): each word of a stage a 4-way choice of the previous
+    stage's, by those two bits decoded one-hot (an AND-OR: one LUT6 a bit), the last
+    stage only for the words kept.  A rotation written as one ``n``-way multiplexer per
+    word shares its 2-way levels between the words (a barrel shifter of log2 n levels
+    of 2-way multiplexers, a LUT each: Yosys's ``opt_merge`` merges them, and a 4-way
+    multiplexer tree would merge the same way); the one-hot 4-way choices share
+    nothing and take half the levels.  The 2-way stage comes first, where a read's
+    words leave the banks through the bypass Yosys adds (a word written in the cycle it
+    is read): measured better there than last (below).  Yosys 0.70 ``synth_xilinx
+    -family xcup`` of a rotation of 32-bit words alone: 16 words 1,224 -> 1,024 LUT, 32
+    words 3,821 -> 3,072 (the 2-way stage last), 64 words 11,264 -> 7,472; ``cmem``'s
+    line port with 8-bit words 4,047 -> 3,849 with the 2-way stage last, 3,207 first
+    (docs/hardware.md, "Memory inventory"; from :data:`MUX_ROTATION_FROM` banks a
+    rotation stays multiplexers)."""
+    n = len(words)
+    bits = n.bit_length() - 1
+    stages = ([(0, 1)] if bits % 2 else []) + [(low, 2) for low in range(bits % 2, bits, 2)]
+    out = list(words)
+    for i, (low, take) in enumerate(stages):
+        step = 1 << low
+        here = keep if i == len(stages) - 1 else range(n)
+        if take == 1:
+            out = [pyrtl.select(amount[low], out[(k + step) % n], out[k]) for k in here]
+        else:
+            pair = amount[low:low + 2]
+            hot = [pair == pyrtl.Const(v, 2) for v in range(4)]
+            out = [_one_hot(hot, [out[(k + v * step) % n] for v in range(4)]) for k in here]
+    return out
+
+
+def _one_hot(hot: list, words: list) -> pyrtl.WireVector:
+    """The word whose ``hot`` bit is 1 (exactly one is): an AND-OR."""
+    zero = pyrtl.Const(0, words[0].bitwidth)
+    return pyrtl.tree_reduce(operator.or_, [pyrtl.select(h, w, zero)
+                                            for h, w in zip(hot, words)])
 
 
 def banked_memory(scope: Scope, *, banks: int, width: int, depth_bits: int,
@@ -429,9 +481,7 @@ class InterleavedBanks:
         if len(out) < self.line_words:
             rot = pyrtl.Register(self.lb, name=scope(f"p{p}_read_rot"))
             rot.next <<= low
-            n = len(words)
-            out += [pyrtl.mux(rot, *[words[(k + r) % n] for r in range(n)])
-                    for k in range(len(out), self.line_words)]
+            out += _rotate(words, rot, range(len(out), self.line_words))
         return out
 
     def _rotated_and_gathered(self, scope: Scope, p: int, words: list

@@ -255,6 +255,18 @@ class CoreConfig:
             return 2 * self.acc_half
         return None
 
+    def strided_elements(self, name: str) -> int:
+        """The elements of data memory ``name``'s strided read (0: none): ``wmem``'s
+        weight row or transposed column of C words, ``amem``'s activation line, row
+        pair, column or column pair of 2R words."""
+        return {WEIGHT_MEMORY: self.cols, ACTIVATION_MEMORY: 2 * self.rows}.get(name, 0)
+
+    def line_words(self, name: str) -> int | None:
+        """The words of banked memory ``name``'s read line that its readers take (None:
+        every bank's): ``amem``'s, the lanes' and the strided read's (the rest of its
+        rotation would have no reader)."""
+        return max(self.lanes, 2 * self.rows) if name == ACTIVATION_MEMORY else None
+
     def locate(self, name: str, offset: int, core: int = 0) -> tuple[str, int]:
         """(MemBlock name, address) of word ``offset`` of data memory ``name`` (in core
         ``core``'s copy, with per-core memories)."""
@@ -479,10 +491,10 @@ def _data_memories(cfg: CoreConfig, prefix: str, line_ports: int, read_ports: in
                         banks={m: cfg.memory_banks(m) for m in MEMORIES
                                if cfg.memory_banks(m)},
                         line_ports=line_ports, halves=PAIRED_MEMORIES,
-                        strided={WEIGHT_MEMORY: cfg.cols, ACTIVATION_MEMORY: 2 * cfg.rows},
-                        # (amem's lines are read by the lanes and the matrix unit's 2R
-                        # words only: the rest of its rotation would have no reader)
-                        line_words={ACTIVATION_MEMORY: max(cfg.lanes, 2 * cfg.rows)},
+                        strided={m: cfg.strided_elements(m) for m in MEMORIES
+                                 if cfg.strided_elements(m)},
+                        line_words={m: cfg.line_words(m) for m in MEMORIES
+                                    if cfg.line_words(m)},
                         prefix=prefix)
 
 

@@ -34,12 +34,11 @@ The lanes' constant tanh tables (RomBlocks, LUTs) are not RAMs and are not liste
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from .. import isa
 from ..boards import U50
-from ..memory_kinds import ACTIVATION_MEMORY, MEMORY_ROLES, SLOT_MEMORY, WEIGHT_MEMORY
+from ..memory_kinds import MEMORY_ROLES, SLOT_MEMORY
 from ..resources import URAM_SHAPE, bram36_count, uram_count
 from ..memory_kinds import ACC_MEMORY
 from .block_ram_choice import bram36_equivalent, yosys_block_ram
@@ -60,30 +59,34 @@ REGISTERED, REGISTERED_DATA, COMPUTED = "registered", "registered data", "comput
 SYNCHRONOUS = (REGISTERED, REGISTERED_DATA)
 
 #: LUTs of an interleaved memory's line port (its read and write rotations, the bank
-#: addresses and the bypass of a word written in the cycle it is read), per bank, bit of
-#: the word and rotation stage (log2 of the banks): Yosys 0.70 ``synth_xilinx -family
-#: xcup`` of the banks alone, one line port each (docs/hardware.md, "Memory inventory"):
-#: 4 x 32 bits 592 LUT (2.31), 16 x 32 4,532 (2.21), ``cmem``'s double line 32 x 82
-#: 27,384 (2.09), ``wmem``'s line 32 x 32 11,435 (2.23).
-BANK_PORT_LUTS_PER_BIT_STAGE = 2.25
-#: the strided read's extra LUTs (each bank picks the element whose address falls in it,
-#: each word is taken from its element's bank) on the same scale: ``wmem``'s 32 x 32
-#: banks with 16 strided elements 20,781 LUT against 11,435 without.
-STRIDED_LUTS_PER_BIT_STAGE = 1.83
+#: addresses and the bypass of a word written in the cycle it is read), per bank and bit
+#: of the word: Yosys 0.70 ``synth_xilinx -family xcup`` of the banked memories of
+#: examples/fixar_u50.yaml's per-core copy, each alone with one line port
+#: (``benchmarks/line_ports.py``; docs/hardware.md, "Memory inventory"): ``gmem`` 16 x
+#: 32 bits 3,757 LUT (7.34 a bank and bit), ``cmem``'s double line 32 x 82 18,699
+#: (7.13).  The rotations' 4-way stages (``banked._rotation_stages``: two at 16 banks,
+#: three at 32) do not show in these figures, so the model has none.
+BANK_PORT_LUTS_PER_BIT = 7.23
+#: the strided read's extra LUTs per element, bit of the word and bank (each element's
+#: word a choice among the banks, each bank's address a choice among the elements):
+#: ``wmem``'s 32 x 32 banks (a double line) with 16 elements 20,317 LUT, ``amem``'s 64 x
+#: 32 with 32 elements 62,642 (fitted to both: 19,773 and 64,287 modeled).  Before the
+#: rotations' stages the model was 2.25 LUT per bank, bit and rotation stage (log2 of the
+#: banks) plus 1.83 for a strided read, fitted at other sizes: at fixar_u50's it said
+#: 50,135 for ``amem``'s port against 62,642 measured.
+STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.755
 
 
-#: the memories whose line port also serves a strided read (the matrix unit's weight
-#: row, its activation line)
-STRIDED_MEMORIES = (WEIGHT_MEMORY, ACTIVATION_MEMORY)
-
-
-def bank_port_luts(banks: int, width_bits: int, ports: int, strided: bool) -> int:
+def bank_port_luts(banks: int, width_bits: int, ports: int, strided: int = 0) -> int:
     """Modeled LUTs of ``ports`` line ports (one per core) of ``banks`` interleaved
-    banks of ``width_bits``-bit words (0 for one bank: nothing to rotate)."""
+    banks of ``width_bits``-bit words whose read also serves ``strided`` elements
+    (:meth:`~fixar_gen.hw.core.CoreConfig.strided_elements`; 0 for none); 0 for one
+    bank: nothing to rotate."""
     if banks < 2:
         return 0
-    per_bit_stage = BANK_PORT_LUTS_PER_BIT_STAGE + strided * STRIDED_LUTS_PER_BIT_STAGE
-    return round(ports * per_bit_stage * banks * width_bits * math.log2(banks))
+    per_port = (BANK_PORT_LUTS_PER_BIT + STRIDED_LUTS_PER_ELEMENT_BIT_BANK * strided) \
+        * banks * width_bits
+    return round(ports * per_port)
 
 
 def block_ram_options(width_bits: int, depth: int) -> list[tuple[int, int]]:
@@ -363,7 +366,7 @@ def _shared_inventory(cfg: CoreConfig) -> Inventory:
                     + (" (the banks' words beyond their main RAMs)" if k else ""),
                     tuple(f"{shape.block_name}_bank{j}{tail}" for j in range(B)),
                     0 if k else bank_port_luts(B, shape.width, reads,
-                                               shape.name in STRIDED_MEMORIES)))
+                                               cfg.strided_elements(shape.name))))
             continue
         for k, (block, words) in enumerate(shape.blocks):
             data.append(GeneratedMemory(
