@@ -139,6 +139,7 @@ def test_a_sweep_shows_the_points_done(tiny, tmp_path, capsys, monkeypatch, ever
         "sweep tiny: 3/3 points"]
 
 
+@pytest.mark.slow       # ~50 s (a Verilator build); a PyRTL cosim's lines stay (test_commands)
 @pytest.mark.tools
 def test_cosim_on_verilator_reports_cycles_between_slices(tiny_one_core, capsys,
                                                           monkeypatch, every_update,

@@ -107,7 +107,7 @@ def run_pytest(folder, *args) -> subprocess.CompletedProcess:
                                "HOME": str(folder)})
 
 
-@pytest.mark.slow       # 45-90 s (two subprocess pytest runs); the planted-bug test stays
+@pytest.mark.slow       # 45-90 s (two subprocess pytest runs)
 def test_the_docstring_pattern_and_the_worked_example_pass_as_a_user_runs_them(tmp_path):
     TINY_PATH(tmp_path)
     (tmp_path / "test_docstring.py").write_text(docstring_test())
@@ -117,6 +117,7 @@ def test_the_docstring_pattern_and_the_worked_example_pass_as_a_user_runs_them(t
     assert re.search(r"\b4 passed\b", proc.stdout), proc.stdout
 
 
+@pytest.mark.slow       # ~40 s (a subprocess pytest run); test_core's planted PE bug stays
 def test_the_worked_example_catches_a_planted_bug(tmp_path):
     shutil.copy(EXAMPLES / "test_my_core.py", tmp_path)
     (tmp_path / "conftest.py").write_text(PLANTED_BUG)
