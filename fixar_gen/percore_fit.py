@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .compiler import compile_programs, machine_runs
+from .compiler import Precision, compile_programs, machine_runs
 from .core_footprint import (banked_stride, column_trimmed, machine_copies, tight_stride,
                              words_per_core)
 from .hw.core import CoreConfig
@@ -45,9 +45,9 @@ def core_config(shared: CoreConfig, core: int, words: dict[str, int]) -> CoreCon
                                for s in shared.data_memories])
 
 
-def machine_programs(spec: Spec):
+def machine_programs(spec: Spec, precision: Precision = Precision()):
     """The programs one machine runs, with their transfers (what the copies serve)."""
-    return compile_programs(spec, machine_runs(spec), per_core_memories=True)
+    return compile_programs(spec, machine_runs(spec), precision, per_core_memories=True)
 
 
 def per_core_words(spec: Spec, programs=None, stride: str | None = None

@@ -11,14 +11,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fixar_gen import load_spec
-from fixar_gen.compiler import compile_programs, machine_runs
+from fixar_gen.compiler import compile_programs
 from fixar_gen.core_footprint import (banked_stride, column_trimmed, tight_stride, core_copy, machine_boxes,
                                       machine_copies, span, Span, words_per_core)
 from fixar_gen.isa import Load, Store, Xfer
 from fixar_gen.memory_kinds import accumulator_half_line
 from fixar_gen.hw.design import config_for
 from fixar_gen.hw.inventory import memory_inventory
-from fixar_gen.percore_fit import naive_words, per_core_fit, per_core_inventory, per_core_words
+from fixar_gen.percore_fit import (machine_programs, naive_words, per_core_fit, per_core_inventory,
+                                  per_core_words)
 from fixar_gen.spec import ParallelismSpec
 from fixar_gen.placement import KEPT_KINDS, conflicts
 from fixar_gen.testing import specs
@@ -38,7 +39,7 @@ def with_policy(spec, policy):
 def machine(spec):
     hw = spec.hardware
     half = accumulator_half_line(hw.cols, hw.lanes)
-    return compile_programs(spec, machine_runs(spec), per_core_memories=True), half
+    return machine_programs(spec), half
 
 
 def touched_regions(ins, program):

@@ -10,14 +10,14 @@ import dataclasses
 
 import pytest
 
-from fixar_gen.compiler import (PHASES, Precision, compile_program, compile_programs,
-                               machine_runs)
+from fixar_gen.compiler import PHASES, Precision, compile_program
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import fxp16_precision
 from fixar_gen.hw.design import config_for, hardware_limits
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Halt, MatMul, Program, Range,
                            Vector)
 from fixar_gen.memory_access import access_problems, step_accesses
+from fixar_gen.percore_fit import machine_programs
 from fixar_gen.memory_kinds import (BANKED_MEMORIES, accumulator_half_line,
                                     accumulator_stride, memory_of, weight_stride)
 from fixar_gen.numerics import FixedFormat
@@ -54,8 +54,7 @@ def test_the_compiled_programs_keep_to_what_each_unit_reaches(path, fxp16):
         assert access_problems(p, half) == [], (path, phase)
         assert hardware_limits(p, shared) == [], (path, phase)
     if spec.hardware.memories_per_core:     # as specified: each core its copy
-        for p in compile_programs(spec, machine_runs(spec), precision,
-                                  per_core_memories=True):
+        for p in machine_programs(spec, precision):
             assert hardware_limits(p, config_for(spec)) == [], (path, p.name)
 
 

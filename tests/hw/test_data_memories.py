@@ -11,13 +11,14 @@ import pyrtl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fixar_gen.compiler import Precision, compile_program, compile_programs, machine_runs
+from fixar_gen.compiler import Precision, compile_program
 from fixar_gen.dsl import load_spec
 from fixar_gen.estimate import fxp16_precision
 from fixar_gen.hw.build import fresh_block
 from fixar_gen.hw.data_memories import DataMemories, MemoryShape, fitted_shape, memory_id
 from fixar_gen.hw.design import PHASES, allowed_widths, config_for, hardware_limits, lane_limits
 from fixar_gen.memory_kinds import MEMORIES, memory_of, stored_width
+from fixar_gen.percore_fit import machine_programs
 
 from ..conftest import EXAMPLES
 
@@ -103,8 +104,7 @@ def test_every_value_of_the_spec_programs_fits_its_memory(example):
                                max(allowed[m], shape.width)) <= cfg.word
     for precision in (Precision(), fxp16_precision(spec)):
         if spec.hardware.memories_per_core:     # the programs with their transfers
-            programs = compile_programs(spec, machine_runs(spec), precision,
-                                        per_core_memories=True)
+            programs = machine_programs(spec, precision)
         else:
             programs = [compile_program(spec, phase, precision, batch)
                         for phase, batch in PHASES]
