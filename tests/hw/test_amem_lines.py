@@ -192,6 +192,25 @@ def _register_sources(block, wire) -> set[str]:
     return out
 
 
+def _controller_design(rows: int):
+    """(its CoreConfig, its PyRTL block): the controller design of ``bench_timing.py
+    --designs controller --rows ROWS --words 64`` (benchmarks/specs/timing_core.yaml
+    with an R x 1 array; the 16x1 design at 16), its lane stood in by its register
+    boundary."""
+    from dataclasses import replace
+    from pathlib import Path
+    import pyrtl
+    from fixar_gen import load_spec
+    from fixar_gen.hw.core import build_core
+    from fixar_gen.hw.lane_stand_in import stand_in_lane
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
+    spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
+    cfg = config_for(spec, memory_words=64)
+    pyrtl.reset_working_block()
+    return cfg, build_core(cfg, lane_generator=stand_in_lane)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 4])
 def test_the_activation_line_reaches_the_banks_from_registers(rows):
     """The matrix unit's line request is registered a cycle ahead (its 2R element
@@ -204,18 +223,7 @@ def test_the_activation_line_reaches_the_banks_from_registers(rows):
     fan-in: 9-10 LUT levels on the 16x1 controller design) or the elements defaulting
     to the port's start (``desc_b``: 10 levels there; docs/hardware.md)."""
     import re
-    from dataclasses import replace
-    from pathlib import Path
-    import pyrtl
-    from fixar_gen import load_spec
-    from fixar_gen.hw.core import build_core
-    from fixar_gen.hw.lane_stand_in import stand_in_lane
-    root = Path(__file__).resolve().parents[2]
-    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
-    spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
-    cfg = config_for(spec, memory_words=64)
-    pyrtl.reset_working_block()
-    block = build_core(cfg, lane_generator=stand_in_lane)
+    cfg, block = _controller_design(rows)
     wires = {w.name: w for w in block.wirevector_set}
     elements = [n for n in wires if re.fullmatch(r"mem_amem_p0_relem\d+", n)]
     assert len(elements) == 2 * rows
@@ -240,17 +248,7 @@ def test_the_line_ports_write_addresses_wait_for_no_sum_after_their_choice():
     write addresses of ``amem`` and ``gmem`` at 9-10 LUT levels from
     ``core0_range_w_d1`` on the 16x1 controller design; docs/hardware.md)."""
     import re
-    from dataclasses import replace
-    from pathlib import Path
-    import pyrtl
-    from fixar_gen import load_spec
-    from fixar_gen.hw.core import build_core
-    from fixar_gen.hw.lane_stand_in import stand_in_lane
-    root = Path(__file__).resolve().parents[2]
-    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
-    spec = replace(spec, hardware=replace(spec.hardware, array=(2, 1)))
-    pyrtl.reset_working_block()
-    block = build_core(config_for(spec, memory_words=64), lane_generator=stand_in_lane)
+    _, block = _controller_design(2)
     driver = {d: net for net in block.logic for d in net.dests}
     writes = [net for net in block.logic if net.op == "@"
               and re.fullmatch(r"mem_(amem|gmem|cmem|wmem)_bank\d+(_tail)?", net.op_param[1].name)]
@@ -270,23 +268,6 @@ def test_the_line_ports_write_addresses_wait_for_no_sum_after_their_choice():
     assert not late, late[:5]
 
 
-def _sixteen_row_block(rows: int = 16):
-    """The 16x1 controller design of ``bench_timing.py --designs controller --rows 16
-    --words 64`` (``rows`` rows), as a PyRTL block, its lane stood in by its register
-    boundary."""
-    from dataclasses import replace
-    from pathlib import Path
-    import pyrtl
-    from fixar_gen import load_spec
-    from fixar_gen.hw.core import build_core
-    from fixar_gen.hw.lane_stand_in import stand_in_lane
-    root = Path(__file__).resolve().parents[2]
-    spec = load_spec(root / "benchmarks/specs/timing_core.yaml")
-    spec = replace(spec, hardware=replace(spec.hardware, array=(rows, 1)))
-    pyrtl.reset_working_block()
-    return build_core(config_for(spec, memory_words=64), lane_generator=stand_in_lane)
-
-
 @pytest.mark.parametrize("rows", [2, 16])
 def test_the_lanes_start_from_the_registered_words(rows):
     """The lanes' operands (a, b, d, e and the PRNG lane) reach the lanes' input
@@ -296,7 +277,7 @@ def test_the_lanes_start_from_the_registered_words(rows):
     operand's zero after them made 9-10 LUT levels on the 16x1 controller design (260
     endpoint bits over 8; docs/hardware.md).  Catches the lanes fed from the reads in
     stage 1 (a memory, ``mem_*``, in their fan-in)."""
-    block = _sixteen_row_block(rows)
+    _, block = _controller_design(rows)
     wires = {w.name: w for w in block.wirevector_set}
     inputs = [f"core0_lane0_vu_in_{x}" for x in ("a", "b", "d", "e", "lane")]
     assert set(inputs) <= set(wires)
@@ -316,7 +297,7 @@ def test_the_line_ports_writes_name_their_memory_from_registers():
     compare after the choice of the write's memory (those registers in the write
     addresses' fan-in)."""
     import re
-    block = _sixteen_row_block(16)
+    _, block = _controller_design(16)
     writes = [net for net in block.logic if net.op == "@"
               and re.fullmatch(r"mem_(amem|gmem)_bank\d+(_tail)?", net.op_param[1].name)]
     assert len({net.op_param[1].name for net in writes}) >= 64
