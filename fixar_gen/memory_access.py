@@ -25,7 +25,7 @@ from collections import Counter
 from . import ops
 from .isa import (ACTIVATIONS, MODES, NO_BUFFER, VECTOR_FUNCTIONS, Drain, Load, MatMul,
                   Program, Store, Vector)
-from .memory_kinds import (ACC_MEMORY, ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
+from .memory_kinds import (ACTIVATION_MEMORY, BANKED_MEMORIES, DELTA_MEMORY,
                            MATRIX_MEMORIES, PAIRED_MEMORIES, SLOT_MEMORY, WEIGHT_MEMORY,
                            accumulator_stride, activation_banks, activation_read,
                            activation_reads, activation_stride, memory_of, shares_banks,

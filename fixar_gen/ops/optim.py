@@ -1,7 +1,7 @@
 """Optimizers and the soft target update: they read their destination and update it in
 place."""
 
-from .declare import COEFF, DATA, RATE, Operand, vec
+from .declare import COEFF, RATE, Operand, vec
 
 GRAD = Operand("data", "gradient")
 PARAM = Operand("data", "the value updated in place")

@@ -15,7 +15,7 @@ import re
 import pyrtl
 import pytest
 
-from fixar_gen.hw.build import data_register, delay, fresh_block, reset_less_names
+from fixar_gen.hw.build import delay, fresh_block, reset_less_names
 from fixar_gen.hw.synth import block_verilog, cell_counts
 from fixar_gen.hw.vector import VALID_KEYS, build_vector_unit
 from fixar_gen.hw.verilate import emit_verilog
