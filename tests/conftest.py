@@ -1,8 +1,12 @@
 """Shared test settings: hypothesis profiles, paths, the external tools.
 
-Profiles: `ci` (the default; derandomized so CI runs are repeatable) and `thorough`
-(`HYPOTHESIS_PROFILE=thorough pytest` for many more examples).  The tool fixtures give
-the tool, or a skip whose reason names the missing tool and how to install it.
+Hypothesis profiles: `ci` (the default run, derandomized so that CI runs are
+repeatable: half of hypothesis's 100 examples, and half of every count a test sets
+through :func:`examples`, so that the default suite stays within its time), `full`
+(derandomized: hypothesis's 100 and each test's own count; what `pytest -m slow` loads,
+or `HYPOTHESIS_PROFILE=full`) and `thorough` (`HYPOTHESIS_PROFILE=thorough`: 2,000, 20
+times each test's count, not derandomized).  The tool fixtures give the tool, or a skip
+whose reason names the missing tool and how to install it.
 """
 
 import os
@@ -16,17 +20,26 @@ from fixar_gen.tools import Tool, ToolMissing, verilator, yosys
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-settings.register_profile("ci", derandomize=True, deadline=None,
+settings.register_profile("ci", max_examples=50, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("full", max_examples=100, derandomize=True, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=2_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    """Load the profile before the test modules are imported (their counts read it):
+    ``HYPOTHESIS_PROFILE`` if set, else `full` when the mark expression selects the
+    slow tests (``pytest -m slow``), else `ci`."""
+    marks = config.getoption("markexpr") or ""
+    default = "full" if "slow" in marks and "not slow" not in marks else "ci"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))
 
 
 def examples(n: int) -> int:
-    """``n`` hypothesis examples in the default run, scaled by the profile (the
-    `thorough` profile's 2,000 against hypothesis's default 100: 20n), for the
-    properties that set their own count because each example simulates hardware."""
+    """A test's own hypothesis count ``n`` (its count in the `full` profile), scaled by
+    the profile loaded: n / 2 in the default run, 20n in `thorough`."""
     return max(1, n * settings.default.max_examples // 100)
 
 

@@ -22,6 +22,7 @@ from fixar_gen.golden import GoldenMachine
 from fixar_gen.isa import VECTOR_FUNCTIONS, Buffer, Halt, Program, Range, Vector
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from fixar_gen.ops import COEFF, RATE
+from tests.conftest import examples
 
 Q824 = FixedFormat(32, 24)
 BETA1 = int(COEFF.quantize(0.9))
@@ -107,7 +108,7 @@ def decay_cases(draw):
     return m_fmt, g_fmt, c_fmt, beta, [m]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(case=decay_cases(), kind=st.sampled_from(
     ["golden", "numpy"] + (["numba"] if engine_numba.AVAILABLE else [])))
 def test_a_moment_shrinks_every_step_with_no_gradient(case, kind):

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixar_gen.cli import build_parser, main
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 PENDULUM = str(ROOT / "examples" / "pendulum.yaml")
@@ -60,7 +61,7 @@ def test_bad_value_is_one_line_naming_the_option(capsys, argv, option):
     refused(capsys, argv, option)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.sampled_from([("train", "--steps", 1, 10**9),
                         ("train", "--checkpoint-every", 1, 10**9),
                         ("compile", "--batch", 1, 65_536),

@@ -12,6 +12,7 @@ from fixar_gen.cli import main
 from fixar_gen.hw.design import PHASES
 from fixar_gen.compiler import Precision, compile_program
 from fixar_gen.spec import MAX_SCRATCHPAD_WORDS
+from tests.conftest import examples
 
 
 def write(tmp_path, data, name="spec.yaml"):
@@ -73,7 +74,7 @@ def programs_words(spec) -> int:
     return words
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.integers(1, 96), min_size=1, max_size=3),
        st.lists(st.integers(1, 96), min_size=1, max_size=3),
        st.integers(1, 256), st.sampled_from(["adam", "sgd", "momentum"]))

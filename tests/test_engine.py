@@ -31,7 +31,7 @@ from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from fixar_gen.rl.qat import QATSchedule
 from fixar_gen.testing import uniform_batch
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, examples
 from .test_golden_reference import (Builder, Case, _batch, aligned_within_62_bits, as_ints,
                                     bounds, dma_cases, drain_cases, formats, matmul_cases,
                                     raw_values, regions, tiny_precisions, tiny_specs,
@@ -89,7 +89,7 @@ def run_both(case, kernels="numpy"):
 
 
 @pytest.mark.parametrize("fn", [f for f in VECTOR_FUNCTIONS if f not in ("acc_add", "ou_noise")])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_vector_function(fn, data):
     run_both(data.draw(vector_cases(fn)))
@@ -98,7 +98,7 @@ def test_vector_function(fn, data):
 @pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("fn", ["adam_s", "adam_w", "adam_m", "soft_update", "momentum",
                                 "dact_relu"])
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data())
 def test_numba_vector_kernels(fn, kernels, data):
     """The functions with numba kernels besides the numpy ones (adam_s, adam_w, the
@@ -183,7 +183,7 @@ def adam_group_cases(draw, products: bool = False):
 # a negative s can make the interpreter's denominator 0 (numpy's floor_divide then
 # warns and gives 0, which is the specification's result the engine must match)
 @pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data())
 def test_fused_adam_equals_the_three_steps(data):
     """The fused adam pass (numba) against the interpreter: random formats, extremes,
@@ -236,7 +236,7 @@ def wide_adam_cases(draw):
 
 @pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
 @pytest.mark.parametrize("kernels", KERNELS)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(case=wide_adam_cases())
 def test_adam_splits_adam_s_in_three_limbs(kernels, case):
     """adam_s's constants in three limbs: the fused adam pass (numba) and the numpy
@@ -316,7 +316,7 @@ def _drain_with_monitors(draw):
 
 @pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
 @pytest.mark.parametrize("kernels", KERNELS)
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.data())
 def test_float_mirrors_follow_the_parameters(kernels, data):
     """Products reading a parameter and its target before (and maybe after) their Adam
@@ -442,7 +442,7 @@ def ksplit_cases(draw):
                   acc_overflow=draw(st.sampled_from(OVERFLOW_MODES)))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data())
 def test_ksplit_equals_the_steps(data):
     """Two K-split pieces, their acc_add and the drain of the sum fused (numba) against
@@ -454,7 +454,7 @@ def test_ksplit_equals_the_steps(data):
     run_both(case, "numba")
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data())
 def test_mm_drain_equals_the_steps(data):
     """A matrix product fused with its drain and monitors (numba) against the
@@ -466,7 +466,7 @@ def test_mm_drain_equals_the_steps(data):
     run_both(case, "numba")
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data())
 def test_drain_with_monitors_equals_the_steps(data):
     """A drain with its range monitors folded in (numba) against the interpreter: every
@@ -477,7 +477,7 @@ def test_drain_with_monitors_equals_the_steps(data):
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_vector_function_in_place(fn, data):
     run_both(data.draw(vector_cases(fn, same_src_col=True)))
@@ -486,7 +486,7 @@ def test_vector_function_in_place(fn, data):
 @pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_drain(act, with_bias, kernels, data):
     """Every activation (identity, relu and tanh drains have numba kernels too)."""
@@ -522,7 +522,7 @@ def tanh_drain_cases(draw):
 
 @pytest.mark.skipif(not engine_numba.AVAILABLE, reason="numba is not installed (or "
                     "FIXAR_NUMBA=0): the numpy tanh drain is tested by test_drain")
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(case=tanh_drain_cases())
 def test_numba_tanh_drain_equals_the_interpreter(case):
     """The numba tanh drain runs (no fallback) and gives the interpreter's results and
@@ -540,14 +540,14 @@ def test_numba_tanh_drain_equals_the_interpreter(case):
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
 @pytest.mark.parametrize("accumulate", [0, 1])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_matmul(ta, tb, accumulate, data):
     run_both(data.draw(matmul_cases(ta, tb, accumulate)))
 
 
 @pytest.mark.parametrize("kind", ["load", "store"])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_dma(kind, data):
     run_both(data.draw(dma_cases(kind)))
@@ -571,7 +571,7 @@ def _same_cores(engine, interp, what):
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(data=st.data())
 def test_compiled_programs(kernels, data):
     """infer, explore, several train steps and infer_critic on a random tiny spec (every
@@ -686,7 +686,7 @@ def _exact_matmul(a, b):
     return np.array(a, dtype=object) @ np.array(b, dtype=object)
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(ka=st.integers(1, 32), kb=st.integers(1, 32), k=st.sampled_from([1, 2, 7, 400, 2048]),
        seed=st.integers(0, 2**32 - 1), extremes=st.booleans())
 def test_exact_product_limbs(ka, kb, k, seed, extremes):
@@ -707,7 +707,7 @@ def test_exact_product_limbs(ka, kb, k, seed, extremes):
     np.testing.assert_array_equal(as_ints(got), _exact_matmul(a, b))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
        c1=st.integers(-(2**48), 2**48), c2=st.integers(-(2**48), 2**48),
        shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
@@ -735,14 +735,14 @@ def _roots():
                                                      r, r + 1)])))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(v=st.lists(_roots(), min_size=1, max_size=16))
 def test_isqrt_nearest_matches_golden(v):
     arr = np.array([min(x, 2**62 - 1) for x in v], dtype=np.int64)
     np.testing.assert_array_equal(K.isqrt_nearest(arr), golden.isqrt_nearest(arr))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(pairs=st.lists(st.tuples(st.integers(0, 2**62 - 1), st.integers(1, 2**40 - 1)),
                       min_size=1, max_size=16))
 def test_floor_divide_is_integer_division(pairs):
@@ -751,7 +751,7 @@ def test_floor_divide_is_integer_division(pairs):
     np.testing.assert_array_equal(K.floor_divide(num, den), num // den)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(v=st.lists(st.integers(-(2**61), 2**61 - 1), min_size=1, max_size=8),
        shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
        overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 64),
@@ -769,7 +769,7 @@ def test_requantize_matches_the_format(v, shift, rounding, overflow, width, ties
     assert (n, bits) == (want_n, K.array_bits(want))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=8),
        c=st.integers(-(2**28), 2**28), shift=st.integers(0, 62),
        rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
@@ -800,7 +800,7 @@ def _fmt_args(fmt):
     return (fmt.min_int, fmt.max_int, fmt.overflow == "saturate", fmt.width, fmt.signed)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(d=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
        shift=st.integers(1, 37), rounding=st.sampled_from(ROUNDING_MODES),
        overflow=st.sampled_from(OVERFLOW_MODES), width=st.integers(2, 34))
@@ -832,7 +832,7 @@ def _round_exact(v: int, shift: int, rounding: str) -> int:
     return floor + (rem > half or (rem == half and floor & 1 == 1))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(d=st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=6),
        a_shift=st.integers(0, 16), fc=st.integers(1, 48), beta_frac=st.fractions(0, 1),
        rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
@@ -868,7 +868,7 @@ def test_numba_adam_s_is_exact_in_limbs(d, a_shift, fc, beta_frac, rounding, ove
     assert count == want_n
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data(), bx=st.integers(1, 52), by=st.integers(1, 52),
        c1=st.integers(-(2**40), 2**40), c2=st.integers(-(2**40), 2**40),
        shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES),
@@ -899,7 +899,7 @@ def test_numpy_blend_is_exact_in_limbs(data, bx, by, c1, c2, shift, rounding, ov
     assert (got[1], got[2]) == (n, bits)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(bx=st.integers(0, 60), by=st.integers(0, 60), c1=st.integers(-(2**48), 2**48),
        c2=st.integers(-(2**48), 2**48), shift=st.integers(0, 62))
 def test_split3_limbs(bx, by, c1, c2, shift):
@@ -926,7 +926,7 @@ def test_split3_limbs(bx, by, c1, c2, shift):
         assert all(abs(limb) <= 1 << (60 - b) for limb in limbs)    # |x * limb| < 2**60
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(x=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=6),
        c1=st.integers(-(2**48), 2**48), c2=st.integers(-(2**48), 2**48),
        shift=st.integers(0, 62), ties=st.booleans(), rounding=st.sampled_from(ROUNDING_MODES),
@@ -965,7 +965,7 @@ def _drain_expected(v: np.ndarray, shift: int, fmt: FixedFormat):
     return q, n
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data())
 def test_numba_drain_rounds_like_numpy(data):
     """The numba drain (identity or relu, a bias row, range monitors and a dact_relu
@@ -1029,7 +1029,7 @@ def test_numba_drain_rounds_like_numpy(data):
         assert (count2, lo2, hi2) == (n3, want2.min(), want2.max())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data())
 def test_numba_dact_relu_rounds_like_numpy(data):
     """The numba dact_relu (a where b > 0, else 0, rounded and fitted) against the numpy
@@ -1173,7 +1173,7 @@ def range_cases(draw):
     return B.case(code)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data())
 def test_range_monitors_in_one_pass_equal_the_steps(data):
     if not engine_numba.AVAILABLE:

@@ -12,6 +12,7 @@ from fixar_gen.compiler import compile_program
 from fixar_gen.spec import HardwareSpec, ParallelismSpec
 from fixar_gen.backends import random_params as params
 from fixar_gen.testing import batches, precisions, specs
+from tests.conftest import examples
 
 
 def _run(spec, precision, data_seed, batch, updates):
@@ -36,7 +37,7 @@ def _variants(spec, draw):
         yield dataclasses.replace(spec, hardware=hw, parallelism=par)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.data())
 def test_results_do_not_depend_on_policy_cores_or_array(data):
     spec = data.draw(specs())
@@ -56,7 +57,7 @@ def test_results_do_not_depend_on_policy_cores_or_array(data):
         assert reference[5] == result[5]          # activation ranges
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(data=st.data())
 def test_training_moves_every_parameter_and_keeps_targets_behind(data):
     spec = data.draw(specs(activations=("relu", "tanh"), optimizers=("adam",)))

@@ -34,6 +34,7 @@ from fixar_gen.spec import (ROUNDINGS, ActorSpec, AlgorithmSpec, CriticSpec, Env
 
 from .isa_reference import (TANH_TABLE, ReferenceMachine, bounds, isqrt_nearest,
                             splitmix64_lanes, tanh_piecewise, xorshift32)
+from tests.conftest import examples
 
 PRNG_FORMAT = FixedFormat(33, 0, signed=False)
 RATIO_FRAC = 24
@@ -384,14 +385,14 @@ FREE_SRC_COL = [f for f in VECTOR_FUNCTIONS if f not in ("acc_add", "ou_noise")]
 
 
 @pytest.mark.parametrize("fn", FREE_SRC_COL)
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data())
 def test_vector_function(fn, data):
     run_case(data.draw(vector_cases(fn)))
 
 
 @pytest.mark.parametrize("fn", ["acc_add", "ou_noise"])
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data())
 def test_vector_function_in_place(fn, data):
     """acc_add and ou_noise with src_col at the destination's first column (how the
@@ -401,7 +402,7 @@ def test_vector_function_in_place(fn, data):
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
-@settings(max_examples=80)
+@settings(max_examples=examples(80))
 @given(data=st.data())
 def test_drain(act, with_bias, data):
     run_case(data.draw(drain_cases(act, with_bias)))
@@ -409,14 +410,14 @@ def test_drain(act, with_bias, data):
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
 @pytest.mark.parametrize("accumulate", [0, 1])
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_matmul(ta, tb, accumulate, data):
     run_case(data.draw(matmul_cases(ta, tb, accumulate)))
 
 
 @pytest.mark.parametrize("kind", ["load", "store"])
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_dma(kind, data):
     run_case(data.draw(dma_cases(kind)))
@@ -539,7 +540,7 @@ def _compare_cores(gold, refs, what):
         assert_same_stats(gold.last_run, ref.last_run, label)
 
 
-@settings(max_examples=80)
+@settings(max_examples=examples(80))
 @given(data=st.data())
 def test_compiled_programs(data):
     """infer, explore, several train steps and infer again on a tiny spec: after every

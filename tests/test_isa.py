@@ -16,6 +16,7 @@ from fixar_gen.isa import (ALL_INSTRUCTIONS as INSTRUCTIONS, BUFFER_BITS, BY_OPC
                            assembly, decode, encode, encode_words, listing)
 from fixar_gen.spec import (ActorSpec, AlgorithmSpec, CriticSpec, HardwareSpec, NetworksSpec,
                             ParallelismSpec, Spec)
+from tests.conftest import examples
 
 OPERAND_FIELDS = ("dst", "a", "b", "c", "e", "acc", "bias", "slope", "src", "buf")
 
@@ -48,7 +49,7 @@ def _used_bits(cls) -> int:
 
 
 @pytest.mark.parametrize("cls", INSTRUCTIONS, ids=lambda c: c.MNEMONIC)
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data())
 def test_encode_decode_round_trip(cls, data):
     instr = data.draw(instructions(cls))
@@ -113,7 +114,7 @@ def test_decode_refuses_unknown_opcodes(opcode, rest):
 
 
 @pytest.mark.parametrize("cls", INSTRUCTIONS, ids=lambda c: c.MNEMONIC)
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(data=st.data())
 def test_decode_refuses_bits_beyond_the_fields(cls, data):
     word = encode(data.draw(instructions(cls)))

@@ -25,6 +25,7 @@ from fixar_gen.numerics import (
     multiply,
     multiply_counted,
 )
+from tests.conftest import examples
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
@@ -200,7 +201,7 @@ def test_format_value_type():
 # --------------------------------------------------------------------------- quantize / to_float
 
 @given(st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_quantize_matches_fraction_reference(data):
     fmt = data.draw(formats())
     xs = data.draw(st.lists(floats_for(fmt), min_size=1, max_size=8))
@@ -262,7 +263,7 @@ def test_to_float_exact(data):
 # --------------------------------------------------------------------------- integer ops
 
 @given(st.data())
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 def test_requantize_matches_reference(data):
     src = data.draw(formats())
     to = data.draw(formats())
@@ -274,7 +275,7 @@ def test_requantize_matches_reference(data):
 
 
 @given(st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_requantize_large_shifts(data):
     """Frac differences up to 512 both ways (shifts far beyond 64 bits)."""
     fracs = st.one_of(st.integers(-256, 256), st.sampled_from([-256, 256, 0, 63, 64, 65, -64]))
@@ -305,7 +306,7 @@ def test_fit_matches_reference(data):
 
 
 @given(st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_add_matches_reference(data):
     fmt = data.draw(formats())
     n = data.draw(st.integers(1, 8))
@@ -340,7 +341,7 @@ def product_formats(draw):
 
 
 @given(st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_multiply_matches_reference(data):
     fa, fb = data.draw(product_formats())
     to = data.draw(formats())
@@ -427,7 +428,7 @@ def test_wideint_arithmetic(data):
 
 @given(wide_lists(), st.one_of(st.integers(0, 300), st.sampled_from([0, 1, 31, 32, 33, 63, 64])),
        st.sampled_from(ROUNDING_MODES))
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_wideint_shift_round(values, shift, rounding):
     out = WideInt.from_python(values).shift_round(shift, rounding)
     expected = [ref_round(Fraction(v, 2 ** shift), rounding) for v in values]
@@ -456,7 +457,7 @@ def test_wideint_shift_round_ties():
 
 
 @given(st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_wideint_to_format(data):
     values = data.draw(wide_lists())
     frac = data.draw(st.one_of(st.integers(-50, 300), st.sampled_from([0, 24, 48, 200])))
@@ -498,7 +499,7 @@ def signed_elements(bits):
 
 
 @given(st.data())
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 def test_exact_matmul_matches_python_ints(data):
     a_bits, b_bits = data.draw(st.sampled_from(BITS)), data.draw(st.sampled_from(BITS))
     m, k, n = (data.draw(st.integers(1, 9)) for _ in range(3))
@@ -522,7 +523,7 @@ def test_exact_matmul_extremes(a_bits, b_bits):
 
 
 @given(st.data())
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 def test_exact_matmul_vector_and_stacked_shapes(data):
     bits = data.draw(st.sampled_from(BITS))
     k = data.draw(st.integers(1, 9))

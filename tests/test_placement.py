@@ -20,7 +20,7 @@ from fixar_gen.memory_kinds import (MEMORIES, PAIRED_MEMORIES, accumulator_half_
 from fixar_gen.placement import ENTRY, KEPT_KINDS, Placed, Placement, conflicts, place, table
 from fixar_gen.testing import precisions, specs, uniform_batch
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, examples
 
 
 # -- an independent, word-level model of the scratchpad -----------------------------
@@ -182,7 +182,7 @@ def sharing_pairs_overlapping_in_time(placement):
 
 # -- properties -----------------------------------------------------------------------
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_buffers_sharing_words_are_never_live_together_and_reads_see_the_last_write(data):
     spec = data.draw(specs(max_cores=3))
@@ -354,7 +354,7 @@ def test_placement_table_lists_every_buffer():
     assert "pinned" in text and "unused" in text
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12),
                           st.sampled_from(("amem", "cmem"))), min_size=0, max_size=25))
 def test_sharing_lists_the_buffers_with_a_common_word(spans):

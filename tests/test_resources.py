@@ -22,7 +22,7 @@ from fixar_gen.resources import (FIXAR_PUBLISHED, RESOURCES, array_fits, bram36_
                                  check_fit, estimate_resources, max_cores, uram_count)
 from fixar_gen.spec import ActorSpec, CriticSpec, MemorySpec, NetworksSpec, Spec
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, examples
 
 FIXAR = load_spec(EXAMPLES / "fixar_u50.yaml")
 SMALL = Spec(networks=NetworksSpec(actor=ActorSpec(hidden=(64, 64)),
@@ -95,7 +95,7 @@ def test_explicit_memory_sizes_larger_than_needed_cost_more():
 
 # ------------------------------------------------------------------ shape of the model
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(cores=st.integers(1, 7), rows=st.integers(1, 48), cols=st.integers(1, 48))
 def test_resources_grow_with_cores(cores, rows, cols):
     """Without a board (no spill between BRAM and URAM) every resource is
@@ -111,7 +111,7 @@ def test_resources_grow_with_cores(cores, rows, cols):
     assert more.bram36 * 36 + more.uram * 288 >= one.bram36 * 36 + one.uram * 288
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(cores=st.integers(1, 4), rows=st.integers(1, 64), cols=st.integers(1, 64),
        grow=st.sampled_from(["rows", "cols"]))
 def test_logic_grows_with_the_array(cores, rows, cols, grow):

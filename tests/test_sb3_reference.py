@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fixar_gen import load_spec
 from fixar_gen.rl import sb3_run
 from fixar_gen.sb3_reference import arguments
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 TD3_KEYS = {"policy_delay", "target_policy_noise", "target_noise_clip"}
@@ -83,7 +84,7 @@ def specs(draw):
     return dataclasses.replace(base, algorithm=algo, networks=nets)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(specs())
 def test_every_hyper_parameter_reaches_its_sb3_keyword(spec):
     """Catches a hyper-parameter dropped, swapped with another (target_noise and

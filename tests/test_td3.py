@@ -22,7 +22,7 @@ from fixar_gen.rl.float_td3 import FloatTD3
 from fixar_gen.spec import HardwareSpec, Spec
 from fixar_gen.testing import train_both
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, examples
 
 
 def tiny_td3(actor=(5, 3), critic=(4,), batch=3, cores=1, array=(1, 1), obs=3, act=1,
@@ -102,7 +102,7 @@ def test_programs_have_the_td3_steps(policy, cores):
 
 # ---------------------------------------------------------------- golden engines
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(actor=st.lists(st.integers(1, 5), min_size=1, max_size=2),
        critic=st.lists(st.integers(1, 5), min_size=1, max_size=2),
        batch=st.integers(1, 5), cores=st.integers(1, 3),

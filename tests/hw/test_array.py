@@ -24,6 +24,7 @@ from fixar_gen.isa import MODES, Buffer, MatMul, Program, Range, Slot
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.perf import Timing, instruction_cycles
 from fixar_gen.spec import HardwareSpec, MemorySpec, Spec
+from tests.conftest import examples
 
 WIDTHS = PEWidths()                                   # W 32, H 16, A 80
 W_EXTREMES = [-2**31, 2**31 - 1, 0, -1, 1]
@@ -61,7 +62,7 @@ def tiles(draw, max_rows=4, max_cols=4):
     return weights, acts, mode
 
 
-@settings(max_examples=250)
+@settings(max_examples=examples(250))
 @given(tile=tiles(), flow=st.sampled_from(FLOWS), overlap=st.booleans())
 def test_tile_is_exact(tile, flow, overlap):
     weights, acts, mode = tile

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from fixar_gen.hw.banked import BankedModel, banked_memory, build_banked
 from fixar_gen.hw.build import Scope, fresh_block
+from tests.conftest import examples
 
 _DESIGNS: dict = {}
 
@@ -74,7 +75,7 @@ def run(d, schedule) -> tuple[list, list]:
 def test_banked_memory_equals_its_model(banks, width, depth_bits):
     d = design(banks, width, depth_bits)
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
     @given(schedule=cycles(banks, width, depth_bits))
     def check(schedule):
         got, want = run(d, schedule)

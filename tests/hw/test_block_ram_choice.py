@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fixar_gen.hw.block_ram_choice import XCUP_RAMS, bram36_equivalent, yosys_block_ram
+from tests.conftest import examples
 
 NO_URAM = tuple(r for r in XCUP_RAMS if r.primitive != "URAM288")
 CAPACITY = {"RAMB18E2": 18 * 1024, "RAMB36E2": 36 * 1024, "URAM288": 288 * 1024}
@@ -35,7 +36,7 @@ def test_the_choice_is_what_yosys_made(width, depth, reads, copies, rams, measur
     assert yosys_block_ram(width, depth, reads, copies, rams) == measured
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(width=st.integers(1, 200), depth_bits=st.integers(0, 17),
        copies=st.integers(1, 5), uram=st.booleans())
 def test_the_chosen_primitives_hold_the_memory(width, depth_bits, copies, uram):

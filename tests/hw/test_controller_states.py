@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixar_gen.hw.core import STATE_BITS, _entering, _next_state
+from tests.conftest import examples
 
 STATES = 1 << STATE_BITS
 
@@ -31,7 +32,7 @@ def tables(draw):
     return n, conds, table
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(tables(), st.data())
 def test_entering_a_state_is_the_next_state_equal_to_it(drawn, data):
     """Mutations caught: a choice taken although an earlier one is (the ``~earlier``

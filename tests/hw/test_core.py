@@ -75,7 +75,7 @@ def test_random_programs_pyrtl_equal_golden(data):
     _random_program_on_pyrtl(data)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_accumulator_programs_pyrtl_equal_golden(data):
     """The accumulators' banks (cmem, 2H banks: 2 on 1x1, 8 on 2x3, 4 on 3x2 with two
@@ -87,7 +87,7 @@ def test_accumulator_programs_pyrtl_equal_golden(data):
     assert_case_equal(case, machine)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_weight_programs_pyrtl_equal_golden(data):
     """The weights' banks (wmem, 2H banks as cmem's): products reading b from wmem as
@@ -108,7 +108,7 @@ def test_weight_programs_pyrtl_equal_golden(data):
 
 
 @pytest.mark.slow       # the same property, six times the examples (minutes)
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_many_random_programs_pyrtl_equal_golden(data):
     _random_program_on_pyrtl(data)
@@ -116,7 +116,7 @@ def test_many_random_programs_pyrtl_equal_golden(data):
 
 @pytest.mark.parametrize("fn", VECTOR_FUNCTIONS)
 def test_every_vector_function_pyrtl_equal_golden(fn):
-    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(6), deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def check(data):
         spec, machine = pyrtl_machine(data.draw(st.sampled_from(SHAPES[:3])))
@@ -160,13 +160,13 @@ def _random_programs_on_verilator(machine, shapes, examples: int) -> None:
 def test_random_programs_verilator_equal_golden(verilator_machines):
     """Two cores of 3x2 PEs (a non-square array, the barrier, the stat select); the
     1x1 core too in the slow run below."""
-    _random_programs_on_verilator(verilator_machines, [SHAPES[2]], 60)
+    _random_programs_on_verilator(verilator_machines, [SHAPES[2]], examples(60))
 
 
 @pytest.mark.slow
 @pytest.mark.tools
 def test_random_programs_verilator_on_a_1x1_core_equal_golden(verilator_machines):
-    _random_programs_on_verilator(verilator_machines, [SHAPES[0], SHAPES[2]], 120)
+    _random_programs_on_verilator(verilator_machines, [SHAPES[0], SHAPES[2]], examples(120))
 
 
 # ---------------------------------------------------------------- whole DDPG programs

@@ -30,6 +30,7 @@ from fixar_gen.spec import HardwareSpec, Spec
 from fixar_gen.testing import precisions, specs, train_both, uniform_batch
 
 from .test_core import assert_case_equal, small_config, tiny_ddpg
+from tests.conftest import examples
 
 #: (rows, cols, cores, lanes): fewer lanes than columns (2 of 3: a partial last step;
 #: one lane of 4, on two cores), more lanes than columns (not powers of two: 3 lanes in
@@ -73,7 +74,7 @@ def test_the_spec_lanes_reach_the_generator():
         assert hardware_limits(compile_program(more, phase), cfg) == []
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_compiled_programs_fit_the_core_of_their_lanes(data):
     """Random small specs with vector lanes (1 to 6 on arrays up to 4x4, several cores),
@@ -98,7 +99,7 @@ def test_the_rtl_cycle_model_steps_by_the_lanes(cols, lanes, steps):
     assert cycles - execution_cycles(add, 2, 4, 10**6)[1] == 2 * (steps - 1)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     """Every instruction kind on cores whose lanes are not their columns: results,
@@ -109,7 +110,7 @@ def test_random_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     assert_case_equal(case, machine)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_element_loop_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     """The element loop alone (vec, drain, load, store), whose steps the lanes set."""
@@ -119,7 +120,7 @@ def test_element_loop_programs_with_lanes_apart_from_columns_pyrtl_equal_golden(
 
 
 @pytest.mark.slow           # a PyRTL core per drawn shape (minutes)
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_shapes_with_lanes_apart_from_columns_pyrtl_equal_golden(data):
     """Random small cores (1 to 3 rows and columns, 1 or 2 cores) with lanes other than
@@ -176,7 +177,7 @@ def test_random_programs_with_fewer_lanes_than_columns_verilator_equal_golden(
     model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
     machine = HardwareMachine(cfg, VerilatorDriver(cfg, model.start()))
     try:
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def check(data):
             case = data.draw(programs(spec))

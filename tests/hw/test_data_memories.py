@@ -20,7 +20,7 @@ from fixar_gen.hw.design import PHASES, allowed_widths, config_for, hardware_lim
 from fixar_gen.memory_kinds import MEMORIES, memory_of, stored_width
 from fixar_gen.percore_fit import machine_programs
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, examples
 
 WORD = 40
 
@@ -53,7 +53,7 @@ def _simulate(widths: dict[str, int], writes: list[tuple[str, int, int]],
         return got
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.data())
 def test_reads_sign_extend_and_writes_keep_the_low_bits(data):
     widths = {m: data.draw(st.integers(2, WORD)) for m in MEMORIES}
@@ -139,7 +139,7 @@ def test_a_memory_half_a_power_of_two_and_a_tail_holds_its_words_apart():
     assert _simulate(widths, writes, {"cmem": 1}) == [100 + a for a in range(6)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.integers(1, 1 << 24))
 def test_fitted_shapes_hold_the_words_with_less_than_half_to_spare(words):
     shape = fitted_shape("amem", 32, words)
@@ -150,7 +150,7 @@ def test_fitted_shapes_hold_the_words_with_less_than_half_to_spare(words):
         assert n & (n - 1) == 0                    # each RAM a power of two
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(words=st.integers(1, 1 << 20), width=st.integers(1, 100),
        lb=st.integers(0, 6))
 def test_a_banks_tail_above_2_kbit_is_deepened_into_block_ram(words, width, lb):
@@ -213,7 +213,7 @@ class _Request:
         raise AssertionError("the grants are registered from the next asks")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_the_grants_decided_gate_by_gate_equal_the_grants_of_the_whole_asks(data):
     """``_grants`` on requests that state their next asks as terms ``gate &

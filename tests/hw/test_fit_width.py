@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from fixar_gen.hw.build import fresh_block
 from fixar_gen.hw.core import _fit_width
+from tests.conftest import examples
 
 W = 24          # the datapath word of this test
 
@@ -36,7 +37,7 @@ def expected(v: int, bits: int, overflow: str) -> tuple[int, int]:
     return v % (1 << W), int(out)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(overflow=st.sampled_from(sorted(SIMS)), bits=st.integers(2, W),
        values=st.lists(st.integers(-(1 << (W - 1)), (1 << (W - 1)) - 1), min_size=1,
                        max_size=6),

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from fixar_gen.hw.banked import InterleavedBanks, InterleavedModel, interleaved_bank_shape
 from fixar_gen.hw.build import Scope, fresh_block
 from fixar_gen.hw.data_memories import MemoryShape, bank_blocks, locate_banked
+from tests.conftest import examples
 
 _DESIGNS: dict = {}
 
@@ -61,7 +62,7 @@ def test_interleaved_banks_equal_their_model(banks, width, addr_bits, tail_bits,
     block = design(banks, width, addr_bits, tail_bits, ports)
     depth, word, address = words_and_lines(banks, width, addr_bits, tail_bits)
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         sim = pyrtl.FastSimulation(tracer=None, block=block)
@@ -136,7 +137,7 @@ def test_a_write_given_in_bank_order_equals_the_model(banks, width, addr_bits, t
     block = bank_order_design(banks, width, addr_bits, tail_bits, count)
     depth, word, address = words_and_lines(banks, width, addr_bits, tail_bits)
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         sim = pyrtl.FastSimulation(tracer=None, block=block)
@@ -217,7 +218,7 @@ def test_the_double_line_equals_its_model(banks, width, addr_bits, tail_bits):
                    if a >= 0 and (a - first) % banks == half]
         return data.draw(st.sampled_from(options)) if options else None
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         sim = pyrtl.FastSimulation(tracer=None, block=block)
@@ -310,7 +311,7 @@ def test_the_strided_read_equals_its_model(banks, width, addr_bits, tail_bits, h
                      st.integers(0, (1 << width) - 1))
     strides = [s for s in range(1, top, 1 if banks == 1 else 2) if (count - 1) * s < top]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         sim = pyrtl.FastSimulation(tracer=None, block=block)
@@ -363,7 +364,7 @@ def test_a_plain_line_through_the_halves_is_the_interleaved_line():
 
 
 @given(banks_log=st.integers(0, 4), addr_bits=st.integers(1, 12), data=st.data())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_every_word_has_one_place(banks_log, addr_bits, data):
     banks = 1 << banks_log
     tail = data.draw(st.one_of(st.none(), st.integers(1, max(1, addr_bits - 2))))
@@ -440,7 +441,7 @@ def test_the_gather_serves_amems_activation_reads(rows, tail_bits):
     word = st.one_of(st.sampled_from([0, 1, (1 << width) - 1]),
                      st.integers(0, (1 << width) - 1))
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         sim = pyrtl.FastSimulation(tracer=None, block=block)

@@ -27,7 +27,7 @@ from fixar_gen.memory_kinds import BANKED_MEMORIES
 from fixar_gen.memory_fit import generated_inventory, memory_fit
 from fixar_gen.resources import URAM_SHAPE, bram36_count, estimate_resources
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, examples
 
 
 def netlist_memories(block):
@@ -203,7 +203,7 @@ def test_a_one_core_design_has_its_banked_memories_in_block_ram():
                if m.name == "mem_smem")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(width=st.integers(1, 300), depth_bits=st.integers(0, 23))
 def test_block_ram_banks_hold_the_memory(width, depth_bits):
     depth = 1 << depth_bits
@@ -225,7 +225,7 @@ def _ram(width, depth, copies, banks):
                            holds="")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(rams=st.lists(st.tuples(st.integers(1, 200), st.integers(0, 17), st.integers(1, 3),
                                st.integers(1, 4)), min_size=1, max_size=6),
        have=st.tuples(st.integers(0, 2000), st.integers(0, 1000)))

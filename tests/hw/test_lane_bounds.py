@@ -17,6 +17,7 @@ from fixar_gen.hw.vector import DRAIN_OPS, OPERAND_ROLES, rounder_shift_bounds
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.golden import GoldenError
 from tests.hw.test_vector import U50_LIMITS, WORD, Unit, check_many, golden_element
+from tests.conftest import examples
 
 
 # ------------------------------------------------------------------------------ evaluate
@@ -71,7 +72,7 @@ def shifter_cases(draw):
     return w_int, terms, value, amount
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(shifter_cases())
 def test_bounded_shifter_is_a_shift(case):
     """bounded_shl(value, amount) == value << amount for every value and shift within

@@ -19,7 +19,7 @@ from fixar_gen.hw.lane_limits import WIDEST, LaneLimits
 from fixar_gen.hw.vector import build_vector_unit, check_supported, internal_width
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.rl.qat import frac_limits
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, examples
 
 U50 = load_spec(EXAMPLES / "fixar_u50.yaml")
 FIELDS = ("data_width", "data_frac", "const_width", "const_frac", "const_int", "acc_frac")
@@ -59,7 +59,7 @@ def test_the_u50_lane_is_narrower_than_the_widest():
     assert internal_width(82, limits) < internal_width(82)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.data())
 def test_wider_limits_never_narrow_the_datapath(data):
     """internal_width is monotone in every limit."""

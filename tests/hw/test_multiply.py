@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fixar_gen.hw.build import fresh_block, to_signed, to_unsigned
 from fixar_gen.hw.multiply import (constant_times, group_terms, product_terms, signed_digits,
                                    signed_product, sum_terms)
+from tests.conftest import examples
 
 
 def _edges(bits: int) -> st.SearchStrategy[int]:
@@ -30,7 +31,7 @@ def _cases(draw):
     return la, lb, xs
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_cases())
 def test_signed_product_is_exact(case):
     la, lb, pairs = case
@@ -56,7 +57,7 @@ def test_verilog_multiply_is_native_width():
     assert widths == [64]                     # signed_mult: 98, a wide Verilator multiply
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_cases(), st.integers(1, 4))
 def test_staged_product_is_exact(case, groups):
     la, lb, pairs = case
@@ -95,7 +96,7 @@ def test_signed_digits_are_the_non_adjacent_form(k):
     assert len(digits) <= (k.bit_length() + 1) // 2 + 1
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 24), st.integers(1, 24),
        st.one_of(st.integers(0, 16), st.integers(0, 1 << 20)), st.data())
 def test_a_constant_times_a_wire_is_the_product_modulo_its_bits(width, bits, k, data):

@@ -99,7 +99,7 @@ def test_one_core_with_the_field_on_is_the_shared_design():
 
 # ----------------------------------------------------------------- the inventory
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(spec=tiny_specs())
 def test_a_per_core_inventory_is_a_one_core_design_per_core(spec):
     """Off (or null, or one core): the shared design's inventory.  On: each core's copy

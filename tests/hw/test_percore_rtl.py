@@ -35,6 +35,7 @@ from fixar_gen.transfers import transfers_of
 from fixar_gen.verify import check_program
 
 from .test_core import small_config, small_spec, steps_and_inferences_identical, tiny_ddpg
+from tests.conftest import examples
 
 _MACHINES: dict = {}
 
@@ -78,7 +79,7 @@ def _random_programs(shapes, data) -> None:
     assert diff is None, f"{diff}\n{case.listing()}"
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_programs_with_transfers_pyrtl_equal_golden(data):
     """``fixar verify``'s random programs (every instruction kind and vector function,
@@ -97,7 +98,7 @@ def test_random_programs_with_transfers_pyrtl_equal_golden(data):
 
 
 @pytest.mark.slow       # a 1 x 1 pair and three cores of 2 x 2 (minutes)
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_more_random_programs_with_transfers_pyrtl_equal_golden(data):
     _random_programs([(1, 1, 2), (2, 2, 3), (1, 1, 1)], data)
@@ -118,7 +119,7 @@ def test_random_programs_with_transfers_verilator_equal_golden(verilator_tool):
     model = VerilatorModel.build(verilog_of(cfg), cfg.name, cfg.hostmap.ports())
     machine = HardwareMachine(cfg, VerilatorDriver(cfg, model.start()))
     try:
-        @settings(max_examples=30, deadline=None,
+        @settings(max_examples=examples(30), deadline=None,
                   suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def check(data):

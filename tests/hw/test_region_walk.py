@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 from fixar_gen.hw.build import fresh_block
 from fixar_gen.hw.hostmap import COUNT_BITS
 from fixar_gen.hw.region_walk import region_walk
+from tests.conftest import examples
 
 A = 12          # address bits: the walk wraps modulo 2^A, as the memories' addresses do
 LANES = 3
@@ -61,7 +62,7 @@ def expected(base, cols, row0, col0, fixed_row, fixed_col, rows, width, group_ma
     return out
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(base=st.integers(0, (1 << A) - 1), cols=st.integers(1, 300),
        row0=st.integers(0, 200), col0=st.integers(0, 200), fixed_row=st.booleans(),
        fixed_col=st.booleans(), rows=st.integers(1, 4), width=st.integers(1, 7),

@@ -713,7 +713,7 @@ def root_steps():
         yield pyrtl.FastSimulation()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(q=st.one_of(st.integers(0, 40), st.integers(0, 2**ROOT_BITS - 1),
                    st.integers(0, ROOT_BITS).map(lambda n: 2**n - 1)),
        off=st.sampled_from([-1, 0, 1, "q", "q + 1", "2q", "any"]),
@@ -817,7 +817,7 @@ def _stream_inputs(op: str, values: dict, formats: dict, acc_bits: int, lane: in
     return inputs
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.data())
 def test_one_element_per_cycle(unit, data):
     """The unit is a pipeline: elements of any operations, one started every cycle
@@ -970,7 +970,7 @@ def fit_unit():
         yield pyrtl.FastSimulation()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(width=st.integers(1, FIT_WORD), signed=st.booleans(), wrap=st.booleans(),
        up=st.integers(0, 1), edge=st.sampled_from(["max", "min", "-1", "0", "any"]),
        off=st.integers(-2, 2), rnd=st.integers(-2**(FIT_SUM_BITS - 1),
@@ -1043,7 +1043,7 @@ def kept_fit_unit():
         yield pyrtl.FastSimulation()
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(width=st.integers(1, KEPT_FIT_WIDTH), signed=st.booleans(), wrap=st.booleans(),
        up=st.integers(0, 1), k=st.integers(0, KEPT_K_MAX),
        edge=st.sampled_from(["max", "min", "-1", "0", "half", "-half", "kept", "-kept",

@@ -40,7 +40,7 @@ from fixar_gen.hw.verilate import (Sim, SimError, SimTimeout, VerilatorBuildErro
                                    VerilatorModel, check_port_name, emit_verilog,
                                    ports_of)
 from fixar_gen.tools import Tool, ToolMissing
-from tests.conftest import tool_or_skip
+from tests.conftest import tool_or_skip, examples
 
 # --------------------------------------------------------------------------- designs
 
@@ -169,7 +169,7 @@ memsum_cycle = st.fixed_dictionaries({
 # --------------------------------------------------------------------------- bit-exact
 
 @pytest.mark.tools
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(cycles=st.lists(arith_cycle, min_size=1, max_size=40),
        mode=st.sampled_from(["drive", "poke"]))
 def test_arith_matches_fast_simulation(arith, cycles, mode):
@@ -181,7 +181,7 @@ def test_arith_matches_fast_simulation(arith, cycles, mode):
 
 
 @pytest.mark.tools
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(cycles=st.lists(memsum_cycle, min_size=1, max_size=40),
        mode=st.sampled_from(["drive", "poke"]))
 def test_memsum_matches_fast_simulation(memsum, cycles, mode):
@@ -547,7 +547,7 @@ def test_missing_cxx_compiler_is_named_with_how_to_install_it(verilator_tool, mo
 
 # --------------------------------------------------------------------------- no tool
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(bits=st.integers(1, 200), data=st.data())
 def test_values_encode_and_decode_at_every_width(bits, data):
     values = data.draw(st.lists(st.integers(-(1 << bits), 1 << (bits + 1)), max_size=20))

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixar_gen.hw.zero_words import ZeroWords
+from tests.conftest import examples
 
 DEPTHS = {"a": 1, "b": 7, "c": 64}
 
@@ -26,7 +27,7 @@ def _event():
     return st.one_of(write, write, write, run)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(_event(), max_size=25))
 def test_written_runs_give_the_same_memories(events):
     """A reference memory written word by word, and one written only where to_write

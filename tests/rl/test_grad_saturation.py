@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.rl.trainer import Trainer
+from tests.conftest import examples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -100,7 +101,7 @@ def test_wrong_operands_are_refused(run_dir):
         gs.recompute(core, program, wrong, 16)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(st.floats(-50, 50), st.floats(0, 50), st.floats(-500, 500)),
                 min_size=1, max_size=40),
        st.floats(0.5, 200))

@@ -19,6 +19,7 @@ from fixar_gen.targets.u50.commands import (AXI_DATA_BITS, MEMORIES, Command, La
 from fixar_gen.targets.u50.wires import ceil_div_model
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec
+from tests.conftest import examples
 
 SPEC = small_spec(2, 2, 2)
 CFG = small_config(SPEC)
@@ -27,7 +28,7 @@ DRIVER = CommandDriver(CFG.hostmap, model_executor(CFG.hostmap, INNER))
 MACHINE = HardwareMachine(CFG, DRIVER)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
 @given(programs(SPEC))
 def test_programs_through_the_command_protocol_equal_golden(case):
     diff = check_program(case, MACHINE)
@@ -64,7 +65,7 @@ def test_the_core_data_word_packs_three_to_a_256_bit_beat():
     assert Layout(82, 512).per_unit == 6
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.integers(1, 64), st.one_of(st.integers(0, 2**32 - 1),
                                      st.sampled_from([0, 1, 2**32 - 1, 2**32 - 2, 2**31])))
 def test_the_kernel_divides_by_a_constant_exactly(k, x):
@@ -97,7 +98,7 @@ def test_the_kernel_ceil_div_hardware_matches_its_model(pipelined):
                 assert sim.inspect("q") == -(-value // k), (k, value)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 300), st.sampled_from(AXI_DATA_BITS), st.data())
 def test_any_entries_round_trip_through_the_packing(bits, beat, data):
     lay = Layout(bits, beat)
@@ -133,7 +134,7 @@ def test_writes_are_batched_into_one_invocation():
     assert np.array_equal(np.array(DRIVER.read(2, 2)), np.array([3, 4]))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.integers(1, 200), st.sampled_from(AXI_DATA_BITS), st.data())
 def test_signed_int64_arrays_pack_as_their_twos_complement(bits, beat, data):
     """The host's array path (HardwareMachine.write_data) sends what the int path sends
@@ -173,7 +174,7 @@ def test_a_read_of_a_copy_is_a_store_naming_its_core():
 
 
 @pytest.mark.slow       # ~45 s; the default run has these on the Verilated kernel (test_kernel)
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_programs_with_transfers_through_the_command_protocol_equal_golden(data):
     """Per-core memories (two cores of 3 x 2, each its own copy): random programs with

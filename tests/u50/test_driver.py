@@ -41,6 +41,7 @@ from fixar_gen.targets.u50.status import KernelError
 from fixar_gen.tools import ToolFailed, ToolMissing
 from fixar_gen.verify import check_program
 from tests.hw.test_core import small_config, small_spec, tiny_ddpg
+from tests.conftest import examples
 
 PACKAGE = KernelPackage()
 
@@ -298,7 +299,7 @@ def test_buffers_are_reused_and_grown(fake_xrt, machine):
     assert executor.invocations == 3
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=programs(SPEC))
 def test_random_programs_through_the_u50_driver_equal_golden(case):
     fake = FakePyxrt(pyrtl_card(CFG), PACKAGE.kernel_xml())
