@@ -11,6 +11,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 
 # Element functions are branch-free (selects, no early exits, no loops), so LLVM
@@ -19,6 +22,46 @@ import numpy as np
 # error_model="numpy": no Python division-by-zero checks (every divisor is > 0).
 jit = numba.njit(cache=True, error_model="numpy")
 inline = numba.njit(cache=True, inline="always", error_model="numpy")
+
+
+@intrinsic
+def _bits_as_float(typingctx, x):
+    # the float64 whose bits are the int64 x (a bit cast, no conversion)
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _float_as_bits(typingctx, x):
+    # the int64 whose bits are the float64 x
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+# Conversions between int64 and float64 by bit casts and float64 arithmetic: without
+# AVX-512, x86 has no vector instruction for them, and LLVM converts each lane of a
+# vectorized loop alone (extract, convert, insert); these vectorize.
+TWO52 = 4503599627370496.0                  # 2**52
+TWO52_BITS = np.int64(0x4330000000000000)   # its bits: exponent 52, mantissa zero
+TWO84_BITS = np.int64(0x4530000000000000)   # 2**84's
+TWO84_52 = 2.0 ** 84 + TWO52                # exact in float64
+
+
+@inline
+def to_float(v):
+    # float64(v) rounded to nearest, for 0 <= v < 2**63: the high and the low 32 bits
+    # each exact in the mantissa of a power of two (2**84, 2**52), the sum rounded once
+    high = _bits_as_float((v >> 32) | TWO84_BITS) - TWO84_52
+    return high + _bits_as_float((v & np.int64(0xFFFFFFFF)) | TWO52_BITS)
+
+
+@inline
+def nearest_int(x):
+    # x rounded to the nearest integer (ties to even) as int64, for 0 <= x < 2**51:
+    # adding 2**52 leaves the integer in the mantissa
+    return _float_as_bits(x + TWO52) - TWO52_BITS
 
 
 @inline
@@ -119,7 +162,7 @@ def root_nearest(v):
     # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
     # most one, corrected once each way in int64; exact is False if still off
     # one product: (r + 1)**2 = r*r + 2r + 1 and (r - 1)**2 = r*r - 2r + 1
-    root = np.int64(math.sqrt(np.float64(max(v, 0))) + 0.5)
+    root = nearest_int(math.sqrt(to_float(max(v, 0))))
     sq = root * root
     up = sq + root < v
     sq = sq + 2 * root + 1 if up else sq
@@ -141,9 +184,9 @@ def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, half, mode):
     am = abs(mm)
     ok = (den > 0) & (am < (np.int64(1) << (62 - shift_m)))
     num = am << shift_m
-    qf = np.float64(num) / np.float64(max(den, 1))
-    ok &= qf <= np.float64(limit)
-    q = np.int64(min(qf, np.float64(limit)))
+    qf = to_float(num) / to_float(max(den, 1))
+    ok &= (qf <= np.float64(limit)) & (qf < 2.0 ** 50)
+    q = nearest_int(min(qf, np.float64(limit), 2.0 ** 50))
     rem = num - q * den
     low = rem < 0
     q -= np.int64(low)
