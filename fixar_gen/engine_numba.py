@@ -44,7 +44,7 @@ class Kernels(NamedTuple):
 
 
 #: how many scalars the packed kernels take (their arguments after the arrays)
-DRAIN_SCALARS = 23
+DRAIN_SCALARS = 24
 ADAM_SCALARS = 53
 
 

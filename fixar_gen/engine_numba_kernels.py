@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 
 # Element functions are branch-free (selects, no early exits, no loops), so LLVM
@@ -62,6 +62,29 @@ def nearest_int(x):
     # x rounded to the nearest integer (ties to even) as int64, for 0 <= x < 2**51:
     # adding 2**52 leaves the integer in the mantissa
     return _float_as_bits(x + TWO52) - TWO52_BITS
+
+
+TWO52_HALF = 6755399441055744.0             # 2**52 + 2**51
+TWO52_HALF_BITS = np.int64(0x4338000000000000)
+
+
+def product_int(x, narrow):
+    """int64(x) in the kernels for an exact product x (an int64: x itself; an integer-
+    valued float64: by adding 2**52 + 2**51 where ``narrow`` says |x| < 2**51, which
+    vectorizes without AVX-512, else numba's conversion)."""
+
+
+@overload(product_int, inline="always")
+def _product_int(x, narrow):
+    if isinstance(x, types.Float):
+        def impl(x, narrow):
+            # both, one kept by a mask (no branch: ``narrow`` is a constant at each
+            # call, so LLVM drops the other)
+            keep = -np.int64(narrow)
+            return ((_float_as_bits(x + TWO52_HALF) - TWO52_HALF_BITS) & keep) | \
+                (np.int64(x) & ~keep)
+        return impl
+    return lambda x, narrow: np.int64(x)
 
 
 @inline
@@ -416,7 +439,20 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
 @jit
 def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
           p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
-          seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3):
+          seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3,
+          narrow):
+    # narrow: z is a float64 product with |z| < 2**51 (its conversion to int64 then
+    # vectorizes: product_int), each case a loop of its own
+    args = (z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
+            p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
+            seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3)
+    if narrow:
+        return drain_rows(args, True)
+    return drain_rows(args, False)
+
+
+@inline
+def drain_rows(args, narrow):
     # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
     # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
     # to the second (the destination's).  z is the accumulator (int64) or, fused
@@ -428,6 +464,9 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
     # min, max of out, then of out2.  The inner loops hold no branch (both
     # activations computed, one selected; the optional outputs in loops of their
     # own), so they vectorize.
+    z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat, p_width, \
+        p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg, seg_min, seg_max, \
+        b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3 = args
     add1, odd1, neg1 = rounder(shift1, mode1)
     add2, odd2, neg2 = rounder(shift2, mode2)
     add3, odd3, neg3 = rounder(shift3, mode3)
@@ -446,7 +485,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
         row_mn = hi
         row_mx = lo
         for j in range(out.shape[1]):
-            v = np.int64(z[i, j]) + (bias[0, j] << bias_shift)
+            v = product_int(z[i, j], narrow) + (bias[0, j] << bias_shift)
             q, n = fit(round_shift(v, shift1, add1, odd1, neg1), p_lo, p_hi, p_sat, mask1,
                        sign1)
             r, n2 = fit(round_shift(max(q, 0), shift2, add2, odd2, neg2), lo, hi, saturate,
@@ -458,7 +497,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
             row_mx = max(row_mx, q)
         if write_acc:
             for j in range(out.shape[1]):
-                acc[i, j] = np.int64(z[i, j])
+                acc[i, j] = product_int(z[i, j], narrow)
         if dact:
             for j in range(out.shape[1]):
                 q = out[i, j]
@@ -515,12 +554,12 @@ def ranges(a, seg, seg_min, seg_max):
 @jit
 def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
     # drain(z, acc, bias, out, bias_shift, relu, <first format>, <second format>,
-    # seg, seg_min, seg_max, b2, out2, <dact's format>), the scalars from p
+    # seg, seg_min, seg_max, b2, out2, <dact's format>, narrow), the scalars from p
     return drain(z, acc, bias, out, p[0], p[1] != 0,
                  p[2], p[3], p[4], p[5], p[6] != 0, p[7], p[8] != 0,
                  p[9], p[10], p[11], p[12], p[13] != 0, p[14], p[15] != 0,
                  seg, seg_min, seg_max, b2, out2,
-                 p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0)
+                 p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0, p[23] != 0)
 
 
 @jit
