@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-
 from typing import NamedTuple
-
-import numpy as np
 
 AVAILABLE = importlib.util.find_spec("numba") is not None and \
     os.environ.get("FIXAR_NUMBA", "1") != "0"
