@@ -57,6 +57,8 @@ ENGINES = ("compiled", "interpreter")
 KERNELS = ("numpy", "numba")
 FLOAT64_EXACT_BITS = 53
 MAX_LIMBS = 4
+#: a float64 product below 2**51 converts to int64 by one addition in the numba drain
+NARROW_PRODUCT_BITS = 51
 
 
 def _halt() -> bool:
@@ -950,7 +952,9 @@ class EngineMachine(GoldenMachine):
         seg_max = np.empty_like(seg_min)
         top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
         no_acc = np.empty((0, 0), dtype=np.int64)
-        packed = np.array((bias_shift, relu, *args, *dact_args), dtype=np.int64)
+        # the last scalar, set each run: the product's |values| < 2**51 (its conversion
+        # to int64 then vectorizes)
+        packed = np.array((bias_shift, relu, *args, *dact_args, 0), dtype=np.int64)
         assert packed.size == engine_numba.DRAIN_SCALARS
         # operands that are strided views (a buffer's padded row stride, a slice of its
         # columns) go through contiguous copies: the kernel's loops vectorize only over
@@ -971,6 +975,7 @@ class EngineMachine(GoldenMachine):
                 z, acc_out, bz = acc[rows, src], no_acc, bound[iacc]
             else:
                 z, acc_out, bz = product, acc[rows, src], product_bits
+            packed[-1] = bz <= NARROW_PRODUCT_BITS
             bias = _drain_bias(state, bound, ibias, bias_shift, bz, src, no_bias)
             if bias is None:
                 return False

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-
 from typing import NamedTuple
-
-import numpy as np
 
 AVAILABLE = importlib.util.find_spec("numba") is not None and \
     os.environ.get("FIXAR_NUMBA", "1") != "0"
@@ -44,7 +41,7 @@ class Kernels(NamedTuple):
 
 
 #: how many scalars the packed kernels take (their arguments after the arrays)
-DRAIN_SCALARS = 23
+DRAIN_SCALARS = 24
 ADAM_SCALARS = 53
 
 

@@ -11,6 +11,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
 
 
 # Element functions are branch-free (selects, no early exits, no loops), so LLVM
@@ -19,6 +22,69 @@ import numpy as np
 # error_model="numpy": no Python division-by-zero checks (every divisor is > 0).
 jit = numba.njit(cache=True, error_model="numpy")
 inline = numba.njit(cache=True, inline="always", error_model="numpy")
+
+
+@intrinsic
+def _bits_as_float(typingctx, x):
+    # the float64 whose bits are the int64 x (a bit cast, no conversion)
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _float_as_bits(typingctx, x):
+    # the int64 whose bits are the float64 x
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+# Conversions between int64 and float64 by bit casts and float64 arithmetic: without
+# AVX-512, x86 has no vector instruction for them, and LLVM converts each lane of a
+# vectorized loop alone (extract, convert, insert); these vectorize.
+TWO52 = 4503599627370496.0                  # 2**52
+TWO52_BITS = np.int64(0x4330000000000000)   # its bits: exponent 52, mantissa zero
+TWO84_BITS = np.int64(0x4530000000000000)   # 2**84's
+TWO84_52 = 2.0 ** 84 + TWO52                # exact in float64
+
+
+@inline
+def to_float(v):
+    # float64(v) rounded to nearest, for 0 <= v < 2**63: the high and the low 32 bits
+    # each exact in the mantissa of a power of two (2**84, 2**52), the sum rounded once
+    high = _bits_as_float((v >> 32) | TWO84_BITS) - TWO84_52
+    return high + _bits_as_float((v & np.int64(0xFFFFFFFF)) | TWO52_BITS)
+
+
+@inline
+def nearest_int(x):
+    # x rounded to the nearest integer (ties to even) as int64, for 0 <= x < 2**51:
+    # adding 2**52 leaves the integer in the mantissa
+    return _float_as_bits(x + TWO52) - TWO52_BITS
+
+
+TWO52_HALF = 6755399441055744.0             # 2**52 + 2**51
+TWO52_HALF_BITS = np.int64(0x4338000000000000)
+
+
+def product_int(x, narrow):
+    """int64(x) in the kernels for an exact product x (an int64: x itself; an integer-
+    valued float64: by adding 2**52 + 2**51 where ``narrow`` says |x| < 2**51, which
+    vectorizes without AVX-512, else numba's conversion)."""
+
+
+@overload(product_int, inline="always")
+def _product_int(x, narrow):
+    if isinstance(x, types.Float):
+        def impl(x, narrow):
+            # both, one kept by a mask (no branch: ``narrow`` is a constant at each
+            # call, so LLVM drops the other)
+            keep = -np.int64(narrow)
+            return ((_float_as_bits(x + TWO52_HALF) - TWO52_HALF_BITS) & keep) | \
+                (np.int64(x) & ~keep)
+        return impl
+    return lambda x, narrow: np.int64(x)
 
 
 @inline
@@ -119,7 +185,7 @@ def root_nearest(v):
     # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
     # most one, corrected once each way in int64; exact is False if still off
     # one product: (r + 1)**2 = r*r + 2r + 1 and (r - 1)**2 = r*r - 2r + 1
-    root = np.int64(math.sqrt(np.float64(max(v, 0))) + 0.5)
+    root = nearest_int(math.sqrt(to_float(max(v, 0))))
     sq = root * root
     up = sq + root < v
     sq = sq + 2 * root + 1 if up else sq
@@ -141,9 +207,9 @@ def weight_step(dd, mm, ss, eps_s, shift_m, c, limit, shift, half, mode):
     am = abs(mm)
     ok = (den > 0) & (am < (np.int64(1) << (62 - shift_m)))
     num = am << shift_m
-    qf = np.float64(num) / np.float64(max(den, 1))
-    ok &= qf <= np.float64(limit)
-    q = np.int64(min(qf, np.float64(limit)))
+    qf = to_float(num) / to_float(max(den, 1))
+    ok &= (qf <= np.float64(limit)) & (qf < 2.0 ** 50)
+    q = nearest_int(min(qf, np.float64(limit), 2.0 ** 50))
     rem = num - q * den
     low = rem < 0
     q -= np.int64(low)
@@ -373,7 +439,20 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
 @jit
 def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
           p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
-          seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3):
+          seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3,
+          narrow):
+    # narrow: z is a float64 product with |z| < 2**51 (its conversion to int64 then
+    # vectorizes: product_int), each case a loop of its own
+    args = (z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
+            p_width, p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg,
+            seg_min, seg_max, b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3)
+    if narrow:
+        return drain_rows(args, True)
+    return drain_rows(args, False)
+
+
+@inline
+def drain_rows(args, narrow):
     # a drain: v = z + bias * 2**bias_shift (bias one row), rounded by shift1 and
     # fitted to the first format; with relu, max(., 0) rounded by shift2 and fitted
     # to the second (the destination's).  z is the accumulator (int64) or, fused
@@ -385,6 +464,9 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
     # min, max of out, then of out2.  The inner loops hold no branch (both
     # activations computed, one selected; the optional outputs in loops of their
     # own), so they vectorize.
+    z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat, p_width, \
+        p_signed, shift2, mode2, lo, hi, saturate, width, signed, seg, seg_min, seg_max, \
+        b2, out2, shift3, mode3, lo3, hi3, sat3, width3, signed3 = args
     add1, odd1, neg1 = rounder(shift1, mode1)
     add2, odd2, neg2 = rounder(shift2, mode2)
     add3, odd3, neg3 = rounder(shift3, mode3)
@@ -403,7 +485,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
         row_mn = hi
         row_mx = lo
         for j in range(out.shape[1]):
-            v = np.int64(z[i, j]) + (bias[0, j] << bias_shift)
+            v = product_int(z[i, j], narrow) + (bias[0, j] << bias_shift)
             q, n = fit(round_shift(v, shift1, add1, odd1, neg1), p_lo, p_hi, p_sat, mask1,
                        sign1)
             r, n2 = fit(round_shift(max(q, 0), shift2, add2, odd2, neg2), lo, hi, saturate,
@@ -415,7 +497,7 @@ def drain(z, acc, bias, out, bias_shift, relu, shift1, mode1, p_lo, p_hi, p_sat,
             row_mx = max(row_mx, q)
         if write_acc:
             for j in range(out.shape[1]):
-                acc[i, j] = np.int64(z[i, j])
+                acc[i, j] = product_int(z[i, j], narrow)
         if dact:
             for j in range(out.shape[1]):
                 q = out[i, j]
@@ -472,12 +554,12 @@ def ranges(a, seg, seg_min, seg_max):
 @jit
 def drain_packed(z, acc, bias, out, seg, seg_min, seg_max, b2, out2, p):
     # drain(z, acc, bias, out, bias_shift, relu, <first format>, <second format>,
-    # seg, seg_min, seg_max, b2, out2, <dact's format>), the scalars from p
+    # seg, seg_min, seg_max, b2, out2, <dact's format>, narrow), the scalars from p
     return drain(z, acc, bias, out, p[0], p[1] != 0,
                  p[2], p[3], p[4], p[5], p[6] != 0, p[7], p[8] != 0,
                  p[9], p[10], p[11], p[12], p[13] != 0, p[14], p[15] != 0,
                  seg, seg_min, seg_max, b2, out2,
-                 p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0)
+                 p[16], p[17], p[18], p[19], p[20] != 0, p[21], p[22] != 0, p[23] != 0)
 
 
 @jit

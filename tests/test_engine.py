@@ -820,6 +820,63 @@ def test_numba_adam_w_rounds_like_numpy(d, shift, rounding, overflow, width):
     assert count == want_n and (lo, hi) == (want.min(), want.max())
 
 
+_CONVERSIONS = []
+
+
+def _conversions():
+    """The kernels' int64 <-> float64 conversions (engine_numba_kernels.to_float and
+    nearest_int) compiled over arrays, element by element."""
+    _numba_kernels()
+    if not _CONVERSIONS:
+        import numba
+        from fixar_gen import engine_numba_kernels as k
+
+        @numba.njit
+        def to_float(v, out):
+            for i in range(v.size):
+                out[i] = k.to_float(v[i])
+
+        @numba.njit
+        def nearest_int(x, out):
+            for i in range(x.size):
+                out[i] = k.nearest_int(x[i])
+        _CONVERSIONS[:] = to_float, nearest_int
+    return _CONVERSIONS
+
+
+_EDGES = [0, 1, 2**32 - 1, 2**32, 2**52 - 1, 2**52, 2**52 + 1, 2**53 + 1, 2**62 + 2**10 + 1,
+          2**63 - 1]
+
+
+@settings(max_examples=200)
+@given(v=st.lists(st.integers(0, 2**63 - 1) | st.sampled_from(_EDGES), min_size=1,
+                  max_size=40))
+def test_numba_to_float_rounds_to_nearest(v):
+    """The kernels' vectorizable int64 -> float64 conversion (bit casts and float64
+    arithmetic) is the correctly rounded one, ties to even, from 0 to 2**63 - 1 (the
+    edges, where one more bit no longer fits the mantissa, included)."""
+    to_float, _ = _conversions()
+    v = np.array(v, dtype=np.int64)
+    out = np.empty(v.size)
+    to_float(v, out)
+    np.testing.assert_array_equal(out, v.astype(np.float64))
+    assert [float(x) for x in out] == [float(int(x)) for x in v]
+
+
+@settings(max_examples=200)
+@given(x=st.lists(st.floats(0, 2.0**51, exclude_max=True) |
+                  st.sampled_from([0.5, 1.5, 2.5, 2.0**51 - 0.5, 2.0**51 - 1]),
+                  min_size=1, max_size=40))
+def test_numba_nearest_int_rounds_half_to_even(x):
+    """The kernels' float64 -> int64 rounding by the addition of 2**52 is round(),
+    ties to even, for 0 <= x < 2**51."""
+    _, nearest_int = _conversions()
+    x = np.array(x, dtype=np.float64)
+    out = np.empty(x.size, dtype=np.int64)
+    nearest_int(x, out)
+    assert [int(q) for q in out] == [round(float(f)) for f in x]
+
+
 def _round_exact(v: int, shift: int, rounding: str) -> int:
     """v / 2**shift rounded by ``rounding``, in Python integers (any size)."""
     if shift == 0 or rounding == "truncate":
@@ -1007,10 +1064,13 @@ def test_numba_drain_rounds_like_numpy(data):
         tail = (empty, empty, 0, 0, 0, 0, False, 64, True)
     acc = np.empty((rows, cols), dtype=np.int64)
     out = np.empty((rows, cols), dtype=np.int64)
+    # the product's conversion by one addition, where |z| < 2**51 allows it (and on an
+    # int64 accumulator, where the flag changes nothing)
+    narrow = (not from_float or np.abs(z).max() < 2**51) and draw(st.booleans())
     count, lo, hi, count2, lo2, hi2 = drain(
         z.astype(np.float64) if from_float else z, acc if from_float else acc[:0, :0], bias,
         out, bias_shift, relu, shift1, codes[first.rounding], *_fmt_args(first), shift2,
-        codes[d_fmt.rounding], *_fmt_args(d_fmt), seg, seg_min, seg_max, *tail)
+        codes[d_fmt.rounding], *_fmt_args(d_fmt), seg, seg_min, seg_max, *tail, narrow)
     want, n = _drain_expected(z + (bias << np.int64(bias_shift)), shift1, first)
     if relu:
         want, n2 = _drain_expected(np.maximum(want, 0), shift2, d_fmt)
