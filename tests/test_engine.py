@@ -848,7 +848,7 @@ _EDGES = [0, 1, 2**32 - 1, 2**32, 2**52 - 1, 2**52, 2**52 + 1, 2**53 + 1, 2**62 
           2**63 - 1]
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(v=st.lists(st.integers(0, 2**63 - 1) | st.sampled_from(_EDGES), min_size=1,
                   max_size=40))
 def test_numba_to_float_rounds_to_nearest(v):
@@ -863,7 +863,7 @@ def test_numba_to_float_rounds_to_nearest(v):
     assert [float(x) for x in out] == [float(int(x)) for x in v]
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(x=st.lists(st.floats(0, 2.0**51, exclude_max=True) |
                   st.sampled_from([0.5, 1.5, 2.5, 2.0**51 - 0.5, 2.0**51 - 1]),
                   min_size=1, max_size=40))
