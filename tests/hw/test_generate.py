@@ -82,8 +82,8 @@ def test_generated_verilog_is_lint_clean(generated, path, verilator_tool):
     lint(folder / f"{report['top']}.v", report["top"])
 
 
-def test_generate_command_reports_what_it_wrote(tmp_path, capsys):
-    assert main(["generate", "examples/pendulum.yaml", "-o", str(tmp_path / "p")]) == 0
+def test_generate_command_reports_what_it_wrote(tiny, tmp_path, capsys):
+    assert main(["generate", tiny, "-o", str(tmp_path / "p")]) == 0
     out = capsys.readouterr().out
     assert "fixar_core.v" in out and "hostmap.json" in out
     assert (tmp_path / "p" / "report.json").exists()
