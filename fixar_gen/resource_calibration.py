@@ -20,7 +20,7 @@ does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).
 TOOL = 'Yosys 0.70'
 COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --merge'
 DATE = '2026-12-06'
-MACHINE = 'AMD EPYC, 2 logical cores, Linux 6.18.44-fc-v1272; Python 3.11.7, numpy 2.4.6, OPENBLAS_NUM_THREADS=1; load average 6.28 at the start'
+MACHINE = 'AMD EPYC, 2 logical cores, Linux 6.18.44-fc-v1272; Python 3.11.7, numpy 2.4.6; load average 7.80 at the start'
 FAMILY = 'xcup'
 WIDTHS = {'weight': 32, 'half': 16, 'acc': 80}
 
@@ -33,5 +33,5 @@ MEASURED = (
     {'design': 'array', 'rows': 8, 'cols': 8, 'luts': 16177, 'ffs': 12816, 'dsps': 256, 'carry': 3952, 'seconds': 229.6},
     {'design': 'array', 'rows': 16, 'cols': 16, 'luts': 67297, 'ffs': 52256, 'dsps': 1024, 'carry': 16608, 'seconds': 544.6},
     {'design': 'lane80', 'rows': 1, 'cols': 1, 'luts': 35267, 'ffs': 16336, 'dsps': 58, 'carry': 3158, 'seconds': 207.0},
-    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 17647, 'ffs': 16904, 'dsps': 38, 'carry': 1734, 'seconds': 219.5, 'word': 82, 'datapath_bits': 122},
+    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 17122, 'ffs': 16785, 'dsps': 38, 'carry': 1734, 'seconds': 409.1, 'word': 82, 'datapath_bits': 122},
 )

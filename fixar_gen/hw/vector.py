@@ -148,6 +148,7 @@ from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DA
 from .lane_bounds import bounded_shl, drivers, evaluate, grid, reached
 from .lane_limits import WIDEST, LaneLimits
 from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
+from .lane_slots import assign_slots
 from .multiply import group_terms, product_terms, sum_terms
 
 # ---------------------------------------------------------------------------- the interface
@@ -1048,13 +1049,14 @@ def _having(**fields) -> list[str]:
 
 def _select_terms(scope: Scope, op: pyrtl.WireVector, plans: dict, w_int: int,
                   slots: int) -> dict:
-    """Per op (name -> ([(value, frac)...], target format)) the values ``v<i>`` and fracs
-    ``f<i>`` of ``slots`` slots and the target format, multiplexed by ``op``."""
+    """Per op (name -> ([(value, frac) or None per slot...], target format)) the values
+    ``v<i>`` and fracs ``f<i>`` of ``slots`` slots (0 where an op has no term) and the
+    target format, multiplexed by ``op``."""
     out = {}
     for slot in range(slots):
         values, fracs = {}, {}
         for name, (parts, _) in plans.items():
-            if slot < len(parts):
+            if slot < len(parts) and parts[slot] is not None:
                 values[OP_INDEX[name]], fracs[OP_INDEX[name]] = parts[slot]
         bits = min(w_int, max(pyrtl.as_wires(v).bitwidth for v in values.values()))
         out[f"v{slot}"] = named(_case(op, values, bits), scope(f"slot{slot}_value"))
@@ -1314,18 +1316,31 @@ def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int:
     def stage(name: str, values: dict, hidden=()) -> dict:
         return _stage(scope, _rounder_stage(name, n), values, hidden=hidden)
 
-    # per slot, each operation's (value bits, largest shift): the shifters' stages
-    terms = [[(min(w_int, pyrtl.as_wires(parts[i][0]).bitwidth), bounds[name][0][i])
-              for name, (parts, _) in plans.items() if i < len(parts)]
-             for i in range(slots)]
-    sh_bits = [max(1, max(sh for _, sh in t).bit_length()) for t in terms]
+    # each operation's terms (value bits, largest shift) in the slots that keep the
+    # shifters' stages narrowest (:func:`~fixar_gen.hw.lane_slots.assign_slots`; the
+    # sum is the same in any order); per slot, its terms: the shifters' stages
+    widths = {name: [(min(w_int, pyrtl.as_wires(value).bitwidth), bounds[name][0][i])
+                     for i, (value, _) in enumerate(parts)]
+              for name, (parts, _) in plans.items()}
+    where = assign_slots({name: [(*widths[name][i], value) for i, (value, _) in
+                                 enumerate(parts)] for name, (parts, _) in plans.items()},
+                         slots, w_int, fixed=clip_ops)
+    placed = {}
+    for name, (parts, target) in plans.items():
+        row: list = [None] * slots
+        for i, part in enumerate(parts):
+            row[where[name][i]] = part
+        placed[name] = (row, target)
+    terms = [[widths[name][i] for name in plans for i, slot in enumerate(where[name])
+              if slot == j] for j in range(slots)]
+    sh_bits = [max(1, max([sh for _, sh in t] or [0]).bit_length()) for t in terms]
     # clip's terms fit their value bits + largest shift (signed): its comparisons at
     # one bit more
     clip_bits = 1 + max([min(w_int, bits + bounds[name][0][i])
                          for name in clip_ops for i, (value, _) in enumerate(plans[name][0])
                          for bits in [pyrtl.as_wires(value).bitwidth]] or [w_int])
     k_bits = max(1, max(bound[1] for bound in bounds.values()).bit_length())
-    b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], plans, w_int, slots)})
+    b = stage("sel", {**bundle, **_select_terms(sub, bundle["op"], placed, w_int, slots)})
     fmt = unpack_format(b["fmt_target"])
     fd = _zx(fmt.frac, _FRAC)
     g = named(_max_tree(*[b[f"f{i}"] for i in range(slots)], fd), sub("align_frac"))
