@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from fixar_gen.hw.lane_slots import assign_slots, shifter_cost, slot_cost
+from tests.conftest import examples
 
 W_INT = 122
 
@@ -60,7 +61,7 @@ def test_fixed_operations_keep_their_order():
 term = st.tuples(st.integers(2, 120), st.integers(0, 96), st.integers(1, 6))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(terms=st.dictionaries(st.sampled_from("abcdefgh"),
                              st.lists(term, min_size=1, max_size=3), min_size=1),
        fixed=st.sets(st.sampled_from("abcdefgh")))
