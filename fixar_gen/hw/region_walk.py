@@ -123,8 +123,9 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
     # within the row adds the group (its columns stay below the region's width, so
     # col's own add never wraps where this one does not)
     at = pyrtl.Register(A, name=f"{name}_at")
+    row_start = named(pyrtl.select(place, placed, next_row),
+                      f"{name}_row_start")      # declared: not widened by the add
     at.next <<= pyrtl.select(
-        place | (advance & row_end),
-        zext(pyrtl.select(place, placed, next_row) + zext(first_col, A), A),
+        place | (advance & row_end), zext(row_start + zext(first_col, A), A),
         pyrtl.select(advance & ~fixed_col, zext(at + zext(group, A), A), at))
     return RegionWalk(row, col, fixed_col, at, A)
