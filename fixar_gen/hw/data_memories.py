@@ -371,20 +371,25 @@ class DataMemories:
         return raw[:self.word] if raw.bitwidth >= self.word else raw.sign_extended(self.word)
 
     def _select(self, which, words: dict[str, pyrtl.WireVector],
-                deepest: tuple | None = None) -> pyrtl.WireVector:
+                last: tuple = ()) -> pyrtl.WireVector:
         """The word of the memory whose id is ``which`` (any of ``words`` for an id it
         does not name: the programs never ask for one; ``which`` may be None when
-        ``words`` has one memory).  ``deepest`` (optional, (memory, a 1-bit register:
-        ``which`` names it), :meth:`_deepest_register`): that memory's word is chosen
-        last, by the flag, the others' before it by ``which``."""
+        ``words`` has one memory).  ``last`` (optional, ((memories, a 1-bit register:
+        ``which`` names one of them), ...), :meth:`_last_registers`): the words of each
+        group of memories are chosen after the others', by the group's flag, the first
+        group last; the others' before them by ``which``."""
         if not words:
             raise ValueError("a read port on no memory")
-        if deepest is not None and deepest[0] in words and len(words) > 2:
-            m, flag = deepest
-            others = self._select(which, {k: w for k, w in words.items() if k != m})
-            out = pyrtl.WireVector(self.word)
-            out <<= pyrtl.select(flag, words[m], others)
-            return out
+        if last:
+            (group, flag), rest = last[0], last[1:]
+            inside = {k: w for k, w in words.items() if k in group}
+            outside = {k: w for k, w in words.items() if k not in group}
+            if inside and outside and len(words) > 2:
+                out = pyrtl.WireVector(self.word)
+                out <<= pyrtl.select(flag, self._select(which, inside),
+                                     self._select(which, outside, rest))
+                return out
+            return self._select(which, words, rest)
         default = next(iter(words.values()))
         padded = [words.get(m, default) for m in MEMORIES]
         padded += [default] * ((1 << MEMORY_ID_BITS) - len(padded))
@@ -392,21 +397,32 @@ class DataMemories:
         out <<= padded[0] if len(words) == 1 else pyrtl.mux(which, *padded)
         return out
 
-    def _deepest_register(self, mem_id, name: str, memories) -> tuple | None:
-        """(memory, ``mem_id`` names it, registered as ``name``_is_<memory>) for the
-        banked memory of ``memories`` with the most banks (whose words come through the
-        widest multiplexer: ``amem``'s 4P), when the read can name two others: a line
-        port's word then passes the memories' choice by one 2-way select after that
-        multiplexer, the other memories' words chosen before it (on the 16x1 controller
-        design the lanes' words from ``amem`` were 9 LUT levels through one 8-way
-        multiplexer after the 64-way one; docs/hardware.md).  None otherwise."""
+    def _last_registers(self, mem_id, name: str, memories) -> tuple:
+        """The groups of ``memories`` whose words a read chooses last (:meth:`_select`),
+        each with ``mem_id`` naming one of them registered (``name``_is_<memories>),
+        when the read can name three memories or more: first the banked memory with
+        the most banks (whose words come through the widest multiplexer: ``amem``'s
+        4P), then the unbanked ones beside banked ones (``smem``: a word of a port of
+        its own, a multiplexer over its words).  Each such word then passes the
+        memories' choice by one 2-way select after its own multiplexer, the other
+        memories' words chosen before it (on the 16x1 controller design the lanes'
+        words from ``amem`` were 9 LUT levels through one 8-way multiplexer after the
+        64-way one, and those from ``smem`` 9 through the other memories' choice;
+        docs/hardware.md).  Empty otherwise."""
         banked = [m for m in memories if m in self.banked]
+        unbanked = tuple(m for m in memories if m not in self.banked)
         if not banked or len(memories) <= 2:
-            return None
-        m = max(banked, key=lambda b: self.banked[b].banks)
-        flag = pyrtl.Register(1, name=f"{name}_is_{m}")
-        flag.next <<= _z(mem_id, MEMORY_ID_BITS) == memory_id(m)
-        return m, flag
+            return ()
+        groups = [(max(banked, key=lambda b: self.banked[b].banks),)]
+        if unbanked and len(memories) - 1 - len(unbanked) >= 2:
+            groups.append(unbanked)
+        out = []
+        for group in groups:
+            flag = pyrtl.Register(1, name=f"{name}_is_{'_'.join(group)}")
+            mem = _z(mem_id, MEMORY_ID_BITS)
+            flag.next <<= _any([mem == memory_id(m) for m in group])
+            out.append((group, flag))
+        return tuple(out)
 
     def read_registered(self, which: pyrtl.Register | None, addr: pyrtl.Register,
                         memories=None) -> pyrtl.WireVector:
@@ -454,7 +470,7 @@ class DataMemories:
         joining last)."""
         names = list(names)
         which = self._memory_register(mem_id, names[0], memories)
-        deepest = self._deepest_register(mem_id, names[0], memories)
+        last = self._last_registers(mem_id, names[0], memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         second = None
@@ -488,7 +504,7 @@ class DataMemories:
                     later = line[h] if v == 0 else pyrtl.select(wide, line[h], line[h + v])
                     word = pyrtl.select(second, later, word)
                 words[m] = self._extend(word)
-            out.append(self._select(which, {m: words[m] for m in memories}, deepest))
+            out.append(self._select(which, {m: words[m] for m in memories}, last))
         return out
 
     def write_lanes(self, port: int, mem_id, addresses, values, enables,

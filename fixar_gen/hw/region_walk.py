@@ -65,16 +65,21 @@ class RegionWalk:
     """The address of an operand's element for lane 0 of the element loop's current
     step (:meth:`address` adds a lane's offset).  ``row``: the address of column 0 of
     the current row; ``col``: the column of lane 0; ``fixed_col``: 1 when the operand
-    broadcasts its one column (every lane reads column 0)."""
+    broadcasts its one column (every lane reads column 0); ``at``: lane 0's address,
+    ``row + col``, kept in a register of its own (updated with them), so that lane 0's
+    address, which the banked memories' line ports choose among the requests, starts
+    at a register and not after an add."""
 
     row: pyrtl.Register
     col: pyrtl.Register
     fixed_col: pyrtl.Register
+    at: pyrtl.Register
     addr_bits: int
 
     def address(self, lane: int = 0) -> pyrtl.WireVector:
-        col = self.col if lane == 0 else \
-            pyrtl.select(self.fixed_col, self.col, zext(self.col + lane, COUNT_BITS))
+        if lane == 0:
+            return self.at
+        col = pyrtl.select(self.fixed_col, self.col, zext(self.col + lane, COUNT_BITS))
         return zext(self.row + zext(col, self.addr_bits), self.addr_bits)
 
 
@@ -114,4 +119,13 @@ def region_walk(name: str, *, addr_bits: int, base, cols, row0, col0, fixed_row,
                               pyrtl.select(advance & row_end, next_row, row))
     col.next <<= pyrtl.select(place | (advance & row_end), first_col,
                               pyrtl.select(advance, next_col, col))
-    return RegionWalk(row, col, fixed_col, A)
+    # row + col, from the same moves: a new row starts at its first column; a step
+    # within the row adds the group (its columns stay below the region's width, so
+    # col's own add never wraps where this one does not)
+    at = pyrtl.Register(A, name=f"{name}_at")
+    row_start = named(pyrtl.select(place, placed, next_row),
+                      f"{name}_row_start")      # declared: not widened by the add
+    at.next <<= pyrtl.select(
+        place | (advance & row_end), zext(row_start + zext(first_col, A), A),
+        pyrtl.select(advance & ~fixed_col, zext(at + zext(group, A), A), at))
+    return RegionWalk(row, col, fixed_col, at, A)

@@ -287,6 +287,46 @@ def test_the_lanes_start_from_the_registered_words(rows):
         assert [x for x in sources if x.endswith("_w_d1")], (name, sorted(sources))
 
 
+def _selects_after(block, wire, memory: str) -> int:
+    """The most 2-way selects on a combinational path from a read of ``memory`` to
+    ``wire`` (a register: its next value); -1 when no read of it reaches it."""
+    driver = {d: net for net in block.logic for d in net.dests}
+    memo: dict = {}
+
+    def depth(w) -> int:
+        if w in memo:
+            return memo[w]
+        memo[w] = -1
+        net = driver.get(w)
+        if net is None or net.op == "r":
+            found = -1
+        elif net.op == "m":
+            found = 0 if net.op_param[1].name == memory else -1
+        else:
+            below = max((depth(a) for a in net.args), default=-1)
+            found = below + (net.op == "x") if below >= 0 else -1
+        memo[w] = found
+        return found
+    first = driver[wire]
+    return max(depth(a) for a in first.args) if first.op == "r" else depth(wire)
+
+
+def test_the_lanes_words_choose_amem_and_smem_last():
+    """A lane's read that can name every memory chooses ``amem``'s word last, then
+    ``smem``'s (``DataMemories._last_registers``, each by a registered flag), the other
+    memories' words before them by the memory id: ``smem``'s word (a multiplexer over
+    its words, flip-flops) passes two 2-way selects into the registered words (it
+    passed the 8-way choice of the memory and ``amem``'s select, 9 LUT levels into
+    ``e_w_d1`` and ``d_w_d1`` on the 16x1 controller design; docs/hardware.md).
+    Catches ``smem`` chosen among the others again (four selects)."""
+    _, block = _controller_design(16)
+    wires = {w.name: w for w in block.wirevector_set}
+    for x in ("a", "b", "d", "e"):
+        word = wires[f"core0_lane0_{x}_w_d1"]
+        assert _selects_after(block, word, "mem_smem") == 2, x
+    assert {"core0_lane0_ra_e_is_amem", "core0_lane0_ra_e_is_smem"} <= set(wires)
+
+
 def test_the_line_ports_writes_name_their_memory_from_registers():
     """Each element-loop write request tells the line ports which memory it names by
     registers (its memory id compared a cycle ahead, ``<x>_is_<memory>``), so that the

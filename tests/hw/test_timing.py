@@ -694,10 +694,10 @@ def test_the_sixteen_row_controller_design_stays_within_its_measured_levels(
     of the start's low bits, 307 (the write addresses at 9, 9-10 before).  With the
     lanes started from the registered words, the writes naming their memory by
     registers, a read's widest-banked memory chosen last and the writes' addresses
-    choosing the host's by the cores' OR: 9 levels at most, 14 bits over 8.  The
-    levels are not yet issue 13's 8: a few words from ``smem`` into the lanes'
-    registered words, ``amem``'s words into the matrix unit's line and one ``wmem``
-    bank read address (docs/hardware.md)."""
+    choosing the host's by the cores' OR: 9 levels at most, 14 bits over 8; with
+    ``smem`` chosen last and the walks' lane-0 addresses in registers, 4.  The levels
+    are not yet issue 13's 8: three ``wmem`` bank read addresses and one bit of
+    ``amem``'s line into the matrix unit (docs/hardware.md)."""
     report = sixteen_row_report
     assert report.failing_endpoints == 0, report.worst.summary()
     assert report.deepest.lut_levels <= SIXTEEN_ROW_LEVELS, report.deepest.summary()
@@ -740,15 +740,17 @@ def test_the_vector_lane_fits_the_clock_within_eight_lut_levels(lane_report):
 @pytest.mark.slow       # Yosys of a whole core with 16 rows, its lane stood in
 @pytest.mark.tools
 @pytest.mark.xfail(strict=True, reason="issue 13's 8 LUT levels not reached on the 16x1 "
-                   "design: 9 levels, 14 bits (words from smem into the lanes' "
-                   "registered words, amem's into the matrix unit's line, one wmem bank "
-                   "read address; docs/hardware.md)")
+                   "design: 9 levels, 4 bits (3 wmem bank read addresses from the "
+                   "matrix unit's strided request through the second half line's start, "
+                   "one bit of amem's line into the matrix unit; docs/hardware.md)")
 def test_the_sixteen_row_controller_design_stays_within_eight_lut_levels(
         sixteen_row_report):
     """Issue 13's budget on the 16x1 controller design (fixar_u50's 64 banks of
     ``amem``): no endpoint over 8 LUT levels.  A strict xfail until it holds
     (measured: 307 endpoint bits over 8 and 10 levels before the lanes started from
-    the registered words, 14 and 9 after, docs/hardware.md)."""
+    the registered words, 14 and 9 after; 19 and 9 re-measured after the line ports'
+    rotation stages, 4 and 9 with ``smem`` chosen last and the walks' lane-0 addresses
+    in registers, docs/hardware.md)."""
     report = sixteen_row_report
     assert report.deepest.lut_levels <= 8, report.deepest.summary()
     assert report.deep_endpoints == 0
