@@ -58,6 +58,8 @@ def test_cosim_fails_with_the_first_difference(tiny_one_core, capsys, broken):
     assert "MISMATCH" in out and "golden" in out and "hardware" in out
 
 
+@pytest.mark.slow       # the default run verifies the per-core tiny spec below, shrinks a
+#                         failure, and .ci/smoke_plain.sh runs `fixar verify` on a plain install
 def test_verify_passes(tiny, capsys):
     assert main(["verify", tiny, "--backend", "pyrtl", "--examples", "6"]) == 0
     assert "6 random programs" in capsys.readouterr().out

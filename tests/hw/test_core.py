@@ -114,7 +114,11 @@ def test_many_random_programs_pyrtl_equal_golden(data):
     _random_program_on_pyrtl(data)
 
 
-@pytest.mark.parametrize("fn", VECTOR_FUNCTIONS)
+#: the PRNG functions behind slow (each draws a core of its own: 30 s); the vector lane's
+#: tests (tests/hw/test_vector.py) and the random programs cover them by default
+@pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow)
+                                if f in ("noise", "ou_noise") else f
+                                for f in VECTOR_FUNCTIONS])
 def test_every_vector_function_pyrtl_equal_golden(fn):
     @settings(max_examples=examples(6), deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
@@ -186,7 +190,9 @@ def tiny_ddpg(rows, cols, cores, batch, training="intra_batch"):
 
 
 @pytest.mark.parametrize("rows,cols,cores,batch,training", [
-    (1, 1, 1, 3, "intra_batch"),
+    # one core of 1x1 (45 s of PyRTL): slow; the default run trains two cores on PyRTL
+    # through `fixar cosim` (tests/hw/test_commands.py) and runs 1x1 cores' random programs
+    pytest.param(1, 1, 1, 3, "intra_batch", marks=pytest.mark.slow),
     # two cores: the default run trains two cores of 2 x 2 in
     # tests/hw/test_host_placement.py (three steps, FXP16, programs alternating, cycles
     # against the model) and of 2 x 3 in the command tests' tiny spec; each is over a
@@ -239,6 +245,8 @@ def broken_pe(scope, widths, **kw):
     return dataclasses.replace(ports, psum_lo=flipped)
 
 
+@pytest.mark.slow       # tests/hw/test_commands.py's `fixar verify` catches and shrinks the
+#                         same planted bug in the default run
 def test_planted_pe_bug_is_caught_and_shrunk():
     spec = small_spec(2, 2, 1)
     cfg = small_config(spec)

@@ -19,6 +19,8 @@ from fixar_gen.testing import assert_same_state, train_both, uniform_batch
 from .test_core import tiny_ddpg
 
 
+@pytest.mark.slow       # a minute of PyRTL; the default run trains two cores on PyRTL in
+#                         tests/hw/test_commands.py (`fixar cosim`, two updates)
 def test_host_bases_are_the_placement_and_programs_may_alternate():
     spec = tiny_ddpg(2, 2, 2, 3)        # batch 3: split unevenly over two cores
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")

@@ -215,7 +215,8 @@ def test_kernel_cocotb_512_bit_bus(wide_results, name):
     _check(wide_results, name)
 
 
-@pytest.mark.tools
+@pytest.mark.slow       # a second kernel build (40 s); the default run builds the shared one,
+@pytest.mark.tools      # tests/hw/test_percore_rtl.py checks the per-core core on PyRTL
 @pytest.mark.parametrize("name", PER_CORE_TESTS)
 def test_kernel_cocotb_per_core_memories(per_core_results, name):
     _check(per_core_results, name)
