@@ -1,7 +1,7 @@
 """Shared test settings: hypothesis profiles, paths, the external tools.
 
 Hypothesis profiles: `ci` (the default run, derandomized so that CI runs are
-repeatable: 40 of hypothesis's 100 examples, and 40% of every count a test sets
+repeatable: 30 of hypothesis's 100 examples, and 30% of every count a test sets
 through :func:`examples`, so that the default suite stays within its time), `full`
 (derandomized: hypothesis's 100 and each test's own count; what `pytest -m slow` loads,
 or `HYPOTHESIS_PROFILE=full`) and `thorough` (`HYPOTHESIS_PROFILE=thorough`: 2,000, 20
@@ -20,7 +20,7 @@ from fixar_gen.tools import Tool, ToolMissing, verilator, yosys
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
+settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("full", max_examples=100, derandomize=True, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -39,7 +39,7 @@ def pytest_configure(config):
 
 def examples(n: int) -> int:
     """A test's own hypothesis count ``n`` (its count in the `full` profile), scaled by
-    the profile loaded: 0.4n in the default run, 20n in `thorough`."""
+    the profile loaded: 0.3n in the default run, 20n in `thorough`."""
     return max(1, n * settings.default.max_examples // 100)
 
 

@@ -142,7 +142,7 @@ def test_yosys_packs_the_registers_into_a_dsp48e1_but_none_into_a_dsp48e2(
 
 
 @pytest.mark.slow       # 14 s of Yosys when quiet, 90 s in a loaded CI run; the default
-@pytest.mark.tools      # run keeps the lane multiply's Yosys test and the PyRTL check below
+@pytest.mark.tools      # run keeps the PyRTL check below
 def test_every_dsp48e2_of_a_2x2_array_has_its_mreg_and_preg(tmp_path, yosys_tool):
     """A 2x2 PE array (fixar_u50's widths) through Yosys xcup (about 14 s): 16
     DSP48E2, each with its MREG and PREG as two whole stages of flip-flops right after
@@ -209,7 +209,8 @@ def test_the_isolated_lane_multiply_is_the_signed_product(pairs):
     assert outs[LANE_LATENCY:] == [x * y for x, y in pairs]
 
 
-@pytest.mark.tools
+@pytest.mark.slow       # 13 s of Yosys when quiet, 50 s in a CI run; the default run checks
+@pytest.mark.tools      # every multiply's two registers on PyRTL (below)
 def test_every_dsp48e2_of_a_lane_multiply_has_its_mreg_and_preg(tmp_path, yosys_tool):
     """The lane's 64 x 50 multiply through Yosys xcup (about 13 s): 9 DSP48E2 (26 x 17
     digit products), each with its MREG and PREG as two whole stages of flip-flops right
