@@ -726,7 +726,8 @@ class DataMemories:
         return address, second, words, enables, lines, lines2
 
     @staticmethod
-    def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "") -> dict:
+    def _grants(m: str, p: int, cores: list, halves: bool, prefix: str = "",
+                startless: list | None = None) -> dict:
         """Who line port ``p`` of memory ``m`` serves, from the core requests that can
         name it (in order): ``first`` (per request: it asks and no earlier one does),
         ``busy`` (one asks; else the host is served), and on a memory with ``halves``
@@ -739,7 +740,9 @@ class DataMemories:
         (:meth:`_LineRead.asking_next`), they are computed from that a cycle ahead and
         registered (``<prefix>mem_<m>_p<p>_grant_*``), so that the banks' addresses only
         choose.  (Every registered signal is 0 when nothing asks: their reset is that of
-        the asks.)"""
+        the asks.)  ``startless`` (optional, per request): a request whose starts no
+        choice reads (a strided one), for which no ``first`` or second-start select is
+        registered; it still takes the port from the requests after it."""
         def decide(here):
             before = [_any(here[:i]) for i in range(len(here))]
             first = [h & ~b for h, b in zip(here, before)]
@@ -767,7 +770,11 @@ class DataMemories:
             return reg
 
         def needed(key, i):
-            # (a request is told it was served second only through its flag)
+            # (a request is told it was served second only through its flag; the
+            # starts of a ``startless`` request are chosen by nothing)
+            if startless and startless[i] and key in ("first", "second_first",
+                                                      "second_once"):
+                return False
             return key != "seconds" or cores[i].flag is not None
         return {key: ([register(w, f"{key}{i}") if needed(key, i) else pyrtl.Const(0, 1)
                        for i, w in enumerate(value)]
@@ -796,17 +803,24 @@ class DataMemories:
         cores = [r for r in reads if not r.host]
         hosts = [r for r in reads if r.host]
         default = hosts[0].address if hosts else pyrtl.Const(0, A)
-        grant = self._grants(m, p, cores, banks.halves, self.prefix)
+        # on a memory with strided reads, a strided request's start is never a bank's
+        # address: while it is served every bank takes its element's (the port's
+        # ``read_strided``), so its start joins none of the starts' choices (fewer terms
+        # in each AND-OR: the second half line's start was a level deeper with them)
+        skip = ({id(r) for q, r, _ in self._strided_reads if q == p}
+                if banks.strided else set())
+        grant = self._grants(m, p, cores, banks.halves, self.prefix,
+                             [id(r) in skip for r in cores])
         first, idle = grant["first"], ~grant["busy"]
         lines = banks.line_pair
         # (the whole start only for the strided reads' elements; the banks take its word
         # within the line and the line pairs)
         bits = A if banks.strided else banks.read_address[p].bitwidth
-        address = _pick([(g, r.address) for g, r in zip(first, cores)] + [(idle, default)],
-                        bits)
+        starts = [(g, r) for g, r in zip(first, cores) if id(r) not in skip]
+        address = _pick([(g, r.address) for g, r in starts] + [(idle, default)], bits)
         banks.read_address[p] <<= address[:banks.read_address[p].bitwidth]
         if banks.lb:                             # (one bank reads its address alone)
-            banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in zip(first, cores)]
+            banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in starts]
                                           + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
             seconds = grant["seconds"]
@@ -814,6 +828,8 @@ class DataMemories:
             # the second half line, not both: one choice each, computed before the pick)
             choices = []
             for f, o, r in zip(grant["second_first"], grant["second_once"], cores):
+                if id(r) in skip:
+                    continue
                 own = r.second if r.second is not None else _z(r.address + half, A)
                 choices.append((f | o, pyrtl.select(f, own, r.address),
                                 pyrtl.select(f, lines(own), lines(r.address))))

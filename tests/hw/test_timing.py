@@ -653,12 +653,6 @@ def test_the_line_ports_grants_join_the_next_state_last(controller_netlist):
 
 # ------------------------------------------------- the 16-row controller design
 
-#: the deepest path the 16x1 controller design with 64-word memories may have
-#: (docs/hardware.md, the 16x1 controller design): measured 9 at most since the lanes
-#: start from the registered words (10 before)
-SIXTEEN_ROW_LEVELS = 9
-
-
 @pytest.fixture(scope="module")
 def sixteen_row_report(tmp_path_factory, yosys_tool):
     """The timing report of ``bench_timing.py --designs controller --rows 16 --words
@@ -678,29 +672,20 @@ def sixteen_row_report(tmp_path_factory, yosys_tool):
 
 @pytest.mark.slow       # Yosys of a whole core with 16 rows, its lane stood in
 @pytest.mark.tools
-def test_the_sixteen_row_controller_design_stays_within_its_measured_levels(
+def test_the_sixteen_row_controller_design_stays_within_eight_lut_levels(
         sixteen_row_report):
-    """The 16x1 controller design: no failing endpoint and no path deeper than
-    SIXTEEN_ROW_LEVELS, with the matrix unit's activation line requested a cycle ahead
-    (its element addresses and asks registered) and the strided elements independent
-    of the port's chosen start.  Measured: 6.04 ns, slack +0.06, 0 failing bits, 10
-    levels at most, 325 endpoint bits over 8 (before: 6.10 ns, 7 failing bits from
-    ``core0_desc_b`` through the element loop's chosen start into ``amem``'s bank read
-    addresses, 10 levels, 378 bits over 8; with each write request's bank addresses
-    computed before the port's choice as well, 6.46 ns, 3 failing bits, 11 levels:
-    not kept).  With each line-port write's line pair computed before the port's
-    choice and the PRNG lane's address registered: 6.02 ns, slack +0.08, 0 failing
-    bits, 10 levels at most, 313 bits over 8; with a bank's tests of its start as tables
-    of the start's low bits, 307 (the write addresses at 9, 9-10 before).  With the
-    lanes started from the registered words, the writes naming their memory by
-    registers, a read's widest-banked memory chosen last and the writes' addresses
-    choosing the host's by the cores' OR: 9 levels at most, 14 bits over 8; with
-    ``smem`` chosen last and the walks' lane-0 addresses in registers, 4.  The levels
-    are not yet issue 13's 8: three ``wmem`` bank read addresses and one bit of
-    ``amem``'s line into the matrix unit (docs/hardware.md)."""
+    """Issue 13's budget on the 16x1 controller design (fixar_u50's array height:
+    ``amem``'s 64 banks, its strided elements' bank numbers 6 bits): no failing
+    endpoint and no endpoint over 8 LUT levels.  Measured: 6.02 ns, slack +0.08, 0
+    failing bits, 8 levels at most, 0 bits over 8, with a strided request's start left
+    out of the line ports' choices of the starts (before: 9 levels, 4 bits: three
+    ``wmem`` bank read addresses from the matrix unit's registered ask through the
+    second half line's start; 10 levels and 307 bits before the lanes started from the
+    registered words; docs/hardware.md)."""
     report = sixteen_row_report
     assert report.failing_endpoints == 0, report.worst.summary()
-    assert report.deepest.lut_levels <= SIXTEEN_ROW_LEVELS, report.deepest.summary()
+    assert report.deepest.lut_levels <= 8, report.deepest.summary()
+    assert report.deep_endpoints == 0
 
 
 # ------------------------------------------------------------------- the vector lane
@@ -735,22 +720,3 @@ def test_the_vector_lane_fits_the_clock_within_eight_lut_levels(lane_report):
     assert lane_report.failing_endpoints == 0, lane_report.worst.summary()
     assert lane_report.deepest.lut_levels <= 8, lane_report.deepest.summary()
     assert lane_report.deep_endpoints == 0
-
-
-@pytest.mark.slow       # Yosys of a whole core with 16 rows, its lane stood in
-@pytest.mark.tools
-@pytest.mark.xfail(strict=True, reason="issue 13's 8 LUT levels not reached on the 16x1 "
-                   "design: 9 levels, 4 bits (3 wmem bank read addresses from the "
-                   "matrix unit's strided request through the second half line's start, "
-                   "one bit of amem's line into the matrix unit; docs/hardware.md)")
-def test_the_sixteen_row_controller_design_stays_within_eight_lut_levels(
-        sixteen_row_report):
-    """Issue 13's budget on the 16x1 controller design (fixar_u50's 64 banks of
-    ``amem``): no endpoint over 8 LUT levels.  A strict xfail until it holds
-    (measured: 307 endpoint bits over 8 and 10 levels before the lanes started from
-    the registered words, 14 and 9 after; 19 and 9 re-measured after the line ports'
-    rotation stages, 4 and 9 with ``smem`` chosen last and the walks' lane-0 addresses
-    in registers, docs/hardware.md)."""
-    report = sixteen_row_report
-    assert report.deepest.lut_levels <= 8, report.deepest.summary()
-    assert report.deep_endpoints == 0
