@@ -240,6 +240,8 @@ def _by_gates(decide, asks: list, terms: list) -> dict:
         parts.append((gate, decide(conds)))
 
     def join(values):
+        if any(v is None for _, v in values):      # (a value ``decide`` leaves out)
+            return None
         return _any([v if g is None else g & v for g, v in values])
     return {key: ([join([(g, d[key][i]) for g, d in parts])
                    for i in range(len(value))] if isinstance(value, list)
@@ -741,23 +743,30 @@ class DataMemories:
         registered (``<prefix>mem_<m>_p<p>_grant_*``), so that the banks' addresses only
         choose.  (Every registered signal is 0 when nothing asks: their reset is that of
         the asks.)  ``startless`` (optional, per request): a request whose starts no
-        choice reads (a strided one), for which no ``first`` or second-start select is
-        registered; it still takes the port from the requests after it."""
+        choice reads (a strided one), whose ``first`` and second-start selects are
+        not built (None, or 0 where registered); it still takes the port from the
+        requests after it."""
+        skip = list(startless) if startless else [False] * len(cores)
+
         def decide(here):
+            # (a startless request's selects are None: no logic is built for them)
             before = [_any(here[:i]) for i in range(len(here))]
-            first = [h & ~b for h, b in zip(here, before)]
+            first = [None if k else h & ~b for h, b, k in zip(here, before, skip)]
             if not halves:
                 return {"first": first, "busy": _any(here)}
             seconds = [h & b for h, b in zip(here, before)]
-            once = [s & ~_any(seconds[:i]) for i, s in enumerate(seconds)]
-            own_first = _any([f for f, r in zip(first, cores) if r.second is not None])
+            once = [None if k else s & ~_any(seconds[:i])
+                    for i, (s, k) in enumerate(zip(seconds, skip))]
+            own_first = _any([f for f, r in zip(first, cores)
+                              if r.second is not None and f is not None])
             # served first with no second half line served: it asks alone (stated so,
             # one OR of the others, not first & no second)
-            alone = [h & ~_any(here[:i] + here[i + 1:]) for i, h in enumerate(here)]
             return {"first": first, "busy": _any(here), "seconds": seconds,
-                    "second_first": [f if r.second is not None else a
-                                     for f, a, r in zip(first, alone, cores)],
-                    "second_once": [o & ~own_first for o in once]}
+                    "second_first": [None if k else f if r.second is not None
+                                     else h & ~_any(here[:i] + here[i + 1:])
+                                     for i, (f, h, r, k)
+                                     in enumerate(zip(first, here, cores, skip))],
+                    "second_once": [None if o is None else o & ~own_first for o in once]}
         ahead = [r.asking_next(m) for r in cores]
         if not cores or any(a is None for a in ahead):
             return decide([r.asking(m) for r in cores])
@@ -769,14 +778,11 @@ class DataMemories:
             reg.next <<= wire
             return reg
 
-        def needed(key, i):
+        def needed(key, i, wire):
             # (a request is told it was served second only through its flag; the
             # starts of a ``startless`` request are chosen by nothing)
-            if startless and startless[i] and key in ("first", "second_first",
-                                                      "second_once"):
-                return False
-            return key != "seconds" or cores[i].flag is not None
-        return {key: ([register(w, f"{key}{i}") if needed(key, i) else pyrtl.Const(0, 1)
+            return wire is not None and (key != "seconds" or cores[i].flag is not None)
+        return {key: ([register(w, f"{key}{i}") if needed(key, i, w) else pyrtl.Const(0, 1)
                        for i, w in enumerate(value)]
                       if isinstance(value, list) else register(value, key))
                 for key, value in decided.items()}
