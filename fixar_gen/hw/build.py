@@ -149,3 +149,14 @@ def check_signed(value, bits: int, what: str) -> int:
         raise ValueError(f"{what}: {value} is not a signed {bits}-bit integer "
                          f"({low}..{high})")
     return value
+
+
+def one_hot_pick(choices, bits: int) -> pyrtl.WireVector:
+    """The value whose select is 1 among ``choices`` ((select, value) pairs, at most
+    one select 1; 0 when none is), zero-extended or cut to ``bits``: an AND-OR tree,
+    no priority chain."""
+    def fit(value):
+        value = pyrtl.as_wires(value)
+        return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
+    terms = [pyrtl.select(sel, fit(value), pyrtl.Const(0, bits)) for sel, value in choices]
+    return pyrtl.tree_reduce(lambda x, y: x | y, terms) if terms else pyrtl.Const(0, bits)

@@ -119,7 +119,7 @@ from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
 from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, delay, named, resize
+from .build import Scope, delay, named, one_hot_pick, resize
 from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
                            memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
@@ -721,10 +721,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             if slot_name in mapping:
                 pos, bits = field_position(cls, mapping[slot_name])
                 ids.append((cls.OPCODE, fetched[pos:pos + bits]))
-        buffer_id = pyrtl.Const(isa.NO_BUFFER, isa.BUFFER_BITS)
-        for opcode, value in ids:
-            buffer_id = pyrtl.select(opcode_f == opcode, value, buffer_id)
-        present_f = buffer_id != isa.NO_BUFFER
+        # the slot's buffer id by the fetched opcode: the opcodes are exclusive, so an
+        # AND-OR of their fields (NO_BUFFER when none has the slot) rather than a chain
+        # of multiplexers, and whether it names a buffer as an OR beside it (the
+        # decoded ``has_<slot>`` a few LUT levels from the instruction memory)
+        hits = [(opcode_f == opcode, value) for opcode, value in ids]
+        none = ~_any_bits([hit for hit, _ in hits])
+        buffer_id = one_hot_pick(hits + [(none, pyrtl.Const(isa.NO_BUFFER,
+                                                            isa.BUFFER_BITS))],
+                                 isa.BUFFER_BITS)
+        present_f = _any_bits([hit & (value != isa.NO_BUFFER) for hit, value in hits])
         entry = _read(mems.desc, buffer_id[:cfg.buffer_bits])
         reg = _reg(width(dlayout), s(f"desc_{slot_name}"))
         id_reg = _reg(isa.BUFFER_BITS, s(f"id_{slot_name}"))
@@ -870,14 +876,18 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # next value (the updates below) and the base: the base is latched in DECODE and
     # no step is issued in the cycle after it (BASES), so at every issue the register
     # holds this base + this lane; b's read address then starts at a register
-    lane_next = pyrtl.select(
-        start, lane_idx, pyrtl.select(
-            state == FETCH, pyrtl.Const(0, COUNT_BITS),
-            pyrtl.select(elem_issue, pyrtl.select(uses_b_rows, pyrtl.Const(0, COUNT_BITS),
-                                                  _z(lane_idx + 1, COUNT_BITS)),
-                         lane_idx)))
+    # (the next lane as lane_idx's updates below: held at start, 0 in FETCH and at
+    # b's last row, + 1 at any other issue; the three sums side by side, the wrap's
+    # compare choosing among them last)
+    fetching = state == FETCH
+    to_first = ~start & (fetching | (elem_issue & uses_b_rows))
+    to_next = ~start & ~fetching & elem_issue & ~uses_b_rows
+    base_b = _z(db["base"], A)
     lane_at = _reg(A, s("lane_at"))
-    lane_at.next <<= _z(_z(db["base"], A) + _z(lane_next, A), A)
+    lane_at.next <<= pyrtl.select(
+        to_first, base_b,
+        pyrtl.select(to_next, _z(base_b + _z(_z(lane_idx + 1, COUNT_BITS), A), A),
+                     _z(base_b + _z(lane_idx, A), A)))
     copy_issue = in_state[COPY]
     # every read of the data memory is synchronous: its address is registered in the
     # issue cycle and the word arrives in the next (stage 1); ``_q`` names a value

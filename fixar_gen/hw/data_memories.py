@@ -34,7 +34,7 @@ import pyrtl
 
 from ..memory_kinds import MEMORIES
 from .banked import InterleavedBanks, interleaved_bank_shape
-from .build import Scope
+from .build import Scope, one_hot_pick
 
 #: bits of a memory id in a buffer descriptor and in the host's data address
 MEMORY_ID_BITS = max(1, (len(MEMORIES) - 1).bit_length())
@@ -158,14 +158,6 @@ def _any(bits) -> pyrtl.WireVector:
     """The OR of ``bits`` as a balanced tree (0 for none)."""
     bits = list(bits)
     return pyrtl.tree_reduce(operator.or_, bits) if bits else pyrtl.Const(0, 1)
-
-
-def _pick(choices, bits: int) -> pyrtl.WireVector:
-    """The value whose select is 1 among ``choices`` ((select, value) pairs, at most
-    one select 1; 0 when none is): an AND-OR tree, no priority chain."""
-    terms = [pyrtl.select(sel, _z(value, bits), pyrtl.Const(0, bits))
-             for sel, value in choices]
-    return pyrtl.tree_reduce(operator.or_, terms) if terms else pyrtl.Const(0, bits)
 
 
 @dataclass(frozen=True)
@@ -672,8 +664,8 @@ class DataMemories:
         and enables from the write requests ``writes`` that can name memory ``m`` (id
         ``k``): a core's request is taken when it names ``m`` and enables a word (the
         programs make at most one a port and cycle), the host's when no core's is.  The
-        choice is an AND-OR of the requests (:func:`_pick`), not a chain of
-        multiplexers, so that a word passes one level whichever request it comes from
+        choice is an AND-OR of the requests (:func:`~fixar_gen.hw.build.one_hot_pick`),
+        not a chain of multiplexers, so that a word passes one level whichever request it comes from
         (the matrix unit's accumulators, read, added and fitted in one cycle, have no
         level to spare).  The words and enables it chooses are in bank order, each
         request's rotated by its own start (:meth:`~fixar_gen.hw.banked.InterleavedBanks.
@@ -698,9 +690,9 @@ class DataMemories:
             select waits for the core requests' OR alone, not for the host's take
             after it)."""
             if len(hosts) != 1:
-                return _pick(list(zip(takes, values)), bits)
-            cores = _pick([(t, v) for t, v, w in zip(takes, values, writes) if not w[5]],
-                          bits)
+                return one_hot_pick(list(zip(takes, values)), bits)
+            cores = one_hot_pick([(t, v) for t, v, w in zip(takes, values, writes)
+                                  if not w[5]], bits)
             host = next(v for v, w in zip(values, writes) if w[5])
             return pyrtl.select(busy, cores, _z(host, bits))
         address = choose([w[2] for w in writes], A)
@@ -721,7 +713,7 @@ class DataMemories:
         # comes last
         ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])
                    for w in writes]
-        words = [_pick([(t, o[0][b]) for t, o in zip(takes, ordered)], banks.width)
+        words = [one_hot_pick([(t, o[0][b]) for t, o in zip(takes, ordered)], banks.width)
                  for b in range(banks.banks)]
         enables = [_any([t & o[1][b] for t, o in zip(takes, ordered)])
                    for b in range(banks.banks)]
@@ -823,10 +815,10 @@ class DataMemories:
         # within the line and the line pairs)
         bits = A if banks.strided else banks.read_address[p].bitwidth
         starts = [(g, r) for g, r in zip(first, cores) if id(r) not in skip]
-        address = _pick([(g, r.address) for g, r in starts] + [(idle, default)], bits)
+        address = one_hot_pick([(g, r.address) for g, r in starts] + [(idle, default)], bits)
         banks.read_address[p] <<= address[:banks.read_address[p].bitwidth]
         if banks.lb:                             # (one bank reads its address alone)
-            banks.read_lines[p] <<= _pick([(g, lines(r.address)) for g, r in starts]
+            banks.read_lines[p] <<= one_hot_pick([(g, lines(r.address)) for g, r in starts]
                                           + [(idle, lines(default))], 2 * banks.bank_bits)
         if banks.halves:
             seconds = grant["seconds"]
@@ -841,9 +833,10 @@ class DataMemories:
                                 pyrtl.select(f, lines(own), lines(r.address))))
             at = _z(default + half, A)
             choices.append((idle, at, lines(at)))
-            second = _pick([(g, a) for g, a, _ in choices], banks.read_address2[p].bitwidth)
+            second = one_hot_pick([(g, a) for g, a, _ in choices],
+                                  banks.read_address2[p].bitwidth)
             banks.read_address2[p] <<= second
-            banks.read_lines2[p] <<= _pick([(g, ls) for g, _, ls in choices],
+            banks.read_lines2[p] <<= one_hot_pick([(g, ls) for g, _, ls in choices],
                                            2 * banks.bank_bits)
             for r, later in zip(cores + hosts, seconds + [pyrtl.Const(0, 1)] * len(hosts)):
                 if r.flag is not None:
