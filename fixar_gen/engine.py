@@ -41,6 +41,7 @@ import time
 
 import numpy as np
 
+from . import engine_float as EF
 from . import engine_kernels as K
 from . import engine_numba
 from .engine_fusion import (Fused, adam_groups, dact_into_drain, drain_range_groups,
@@ -109,6 +110,12 @@ class EngineMachine(GoldenMachine):
         #: buffers the plan being compiled reads as matrix operands (float64 mirrors)
         self._operands: set = set()
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+        #: run the fused Adam pass in float64 where its bounds allow (engine_float);
+        #: False: always the int64 pass (the results are the same)
+        self.float_adam = engine_numba.FLOAT_ADAM
+        #: fused Adam passes run in float64, and those whose check failed (then run
+        #: in int64): measures, not results
+        self.float_passes = self.float_failures = 0
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
         self.step_times: dict | None = None
         self.step_clock = time.perf_counter     # what step_times measures with
@@ -1290,6 +1297,8 @@ class EngineMachine(GoldenMachine):
                 s_fmt.width > 61:
             return None
         adam = engine_numba.kernels().adam_packed
+        adam_float = engine_numba.kernels().adam_float
+        float_scalars: dict = {}            # engine_float.adam_scalars by its inputs
         eps_s = _eps_in(c_fmt, s_fmt)
         # the parameter's logical columns (its buffer, and its target's, may be wider: a
         # weight's padded row stride, which the kernel steps over); the others are
@@ -1309,6 +1318,9 @@ class EngineMachine(GoldenMachine):
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
         no_soft = np.empty(0, dtype=np.int64)
         no_float = np.empty(0, dtype=np.float64)
+        # what the float64 pass writes the new w and t into where no mirror is kept
+        # (it writes them always)
+        unkept = np.empty(shape[0] * ws, dtype=np.float64)
         # the weight and the target get their new float64 mirrors from the pass when
         # this plan reads them as matrix operands (no conversion before the next product)
         mirror_w = iw in self._operands
@@ -1360,6 +1372,7 @@ class EngineMachine(GoldenMachine):
                 return alone()
             if soft is None:
                 target, t_parts = no_soft, (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+                t_float = None
             else:
                 if type(state[it]) is not np.ndarray:
                     return alone()
@@ -1370,15 +1383,37 @@ class EngineMachine(GoldenMachine):
                 if split is None:
                     return alone()
                 target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
+                t_float = (bound[it], t1, w_bits, t2, t_shift, t_args[:4])
             v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
             packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
                                 (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
             # the mirrors made valid first (their padding words are carried over)
             wf = self._float(iw).reshape(-1) if mirror_w else no_float
             tf = self._float(it).reshape(-1) if mirror_t else no_float
-            got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       state[iw].reshape(-1), target, *flat[:3],
-                       flat[3] if soft is not None else no_soft, wf, tf, packed)
+            operands = (state[ig].reshape(-1), state[im].reshape(-1),
+                        state[is_].reshape(-1), state[iw].reshape(-1), target, *flat[:3],
+                        flat[3] if soft is not None else no_soft)
+            got = None
+            if self.float_adam:
+                key = (bound[im], bg, bs, bound[iw], c1, c2, beta, eps, step, t_float)
+                fp = float_scalars.get(key, False)
+                if fp is False:
+                    if len(float_scalars) > 256:
+                        float_scalars.clear()
+                    fp = float_scalars[key] = EF.adam_scalars(
+                        (bound[im], c1, bg, c2, m_shift, m_args[:4]),
+                        (bs, bg, beta, fc_s, s_args[:4]),
+                        (bound[iw], eps, shift_m, step, room, shift_w, w_args[:4]),
+                        t_float, n, ws)
+                if fp is not None:
+                    self.float_passes += 1
+                    got = adam_float(*operands, wf if mirror_w else unkept,
+                                     tf if mirror_t else unkept, fp)
+                    if not got[-1]:
+                        self.float_failures += 1
+                        got = None
+            if got is None:
+                got = adam(*operands, wf, tf, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
                 # the mirrors may hold new values for an unchanged state: stale
