@@ -1274,6 +1274,16 @@ class EngineMachine(GoldenMachine):
         return run
 
 
+    def _int_refused(self, iw: int, it, soft, alone) -> bool:
+        """The fused Adam pass beyond the int64 kernel's bounds: the steps alone.  A
+        float64 pass may have written the mirrors with values the state does not hold,
+        so they are marked stale."""
+        for i in (iw, it) if soft is not None else (iw,):
+            mirror = self._mirrors.get(i)
+            if mirror is not None:
+                mirror.key = mirror.carry = None
+        return alone()
+
     def _fuse_adam(self, parts):
         """adam_m, adam_s and adam_w of one parameter (and the soft update of its
         target, moved here by :func:`~fixar_gen.engine_fusion.soft_into_adam`) in one
@@ -1355,38 +1365,21 @@ class EngineMachine(GoldenMachine):
             for i in (ig, im, is_, iw):
                 if type(state[i]) is not np.ndarray:
                     return alone()
-            bg, bs = bound[ig], bound[is_]
+            bg, bs, bm, bw = bound[ig], bound[is_], bound[im], bound[iw]
             c1, c2, frac = m_constants(state[ic_m].ravel()[:2].tolist())
             m_shift = frac - m_fmt.frac
-            m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
-                if 0 <= m_shift <= 62 else None
             beta = int(state[ic_s][0, 0])
-            v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
-                if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
             c = state[ic_w].ravel()[:2].tolist()
             step = -(c[0] << alpha_shift)
             room = 61 - step.bit_length()
             eps = eps_s(c[1])
-            if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
-                    eps >= 1 << 61:
-                return alone()
             if soft is None:
-                target, t_parts = no_soft, (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
-                t_float = None
+                target, t_constants_now = no_soft, None
             else:
                 if type(state[it]) is not np.ndarray:
                     return alone()
                 t1, t2, t_frac = t_constants(state[ic_t].ravel()[:2].tolist())
-                t_shift = t_frac - t_fmt.frac
-                split = K.split(bound[it], t1, w_bits, t2, t_shift) \
-                    if 0 <= t_shift <= 62 else None
-                if split is None:
-                    return alone()
-                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
-                t_float = (bound[it], t1, w_bits, t2, t_shift, t_args[:4])
-            v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
-            packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
-                                (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
+                target, t_constants_now = state[it].reshape(-1), (t1, t2, t_frac - t_fmt.frac)
             # the mirrors made valid first (their padding words are carried over)
             wf = self._float(iw).reshape(-1) if mirror_w else no_float
             tf = self._float(it).reshape(-1) if mirror_t else no_float
@@ -1394,17 +1387,18 @@ class EngineMachine(GoldenMachine):
                         state[is_].reshape(-1), state[iw].reshape(-1), target, *flat[:3],
                         flat[3] if soft is not None else no_soft)
             got = None
-            if self.float_adam:
-                key = (bound[im], bg, bs, bound[iw], c1, c2, beta, eps, step, t_float)
+            if self.float_adam:             # float64 where exact (engine_float)
+                t_float = None if soft is None else \
+                    (bound[it], t1, w_bits, t2, t_constants_now[2], t_args[:4])
+                key = (bm, bg, bs, bw, c1, c2, beta, eps, step, t_float)
                 fp = float_scalars.get(key, False)
                 if fp is False:
                     if len(float_scalars) > 256:
                         float_scalars.clear()
                     fp = float_scalars[key] = EF.adam_scalars(
-                        (bound[im], c1, bg, c2, m_shift, m_args[:4]),
+                        (bm, c1, bg, c2, m_shift, m_args[:4]),
                         (bs, bg, beta, fc_s, s_args[:4]),
-                        (bound[iw], eps, shift_m, step, room, shift_w, w_args[:4]),
-                        t_float, n, ws)
+                        (bw, eps, shift_m, step, room, shift_w, w_args[:4]), t_float, n, ws)
                 if fp is not None:
                     self.float_passes += 1
                     got = adam_float(*operands, wf if mirror_w else unkept,
@@ -1412,16 +1406,29 @@ class EngineMachine(GoldenMachine):
                     if not got[-1]:
                         self.float_failures += 1
                         got = None
-            if got is None:
+            if got is None:                 # the int64 pass, within its own bounds
+                m_parts = K.split(bm, c1, bg, c2, m_shift) if 0 <= m_shift <= 62 else None
+                v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
+                    if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
+                if m_parts is None or v_parts is None or room < 0 or bw > 61 or \
+                        eps >= 1 << 61:
+                    return self._int_refused(iw, it, soft, alone)
+                if soft is None:
+                    t_parts = (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+                else:
+                    t1, t2, t_shift = t_constants_now
+                    split = K.split(bound[it], t1, w_bits, t2, t_shift) \
+                        if 0 <= t_shift <= 62 else None
+                    if split is None:
+                        return self._int_refused(iw, it, soft, alone)
+                    t_parts = (*split, t_shift, *t_args)
+                v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
+                packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
+                                    (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
                 got = adam(*operands, wf, tf, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
-                # the mirrors may hold new values for an unchanged state: stale
-                for i in (iw, it) if soft is not None else (iw,):
-                    mirror = self._mirrors.get(i)
-                    if mirror is not None:
-                        mirror.key = mirror.carry = None
-                return alone()
+                return self._int_refused(iw, it, soft, alone)
             results = [(im, pm, cm, lo_m, hi_m), (is_, ps, cs, lo_s, hi_s),
                        (iw, pw, cw, lo_w, hi_w)]
             if soft is not None:
