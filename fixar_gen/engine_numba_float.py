@@ -155,16 +155,20 @@ def adam_rows(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, p, s
         wr, wo = w[r * ws:r * ws + n], w_out[r * ws:r * ws + n]
         tr, to = t[r * ws:r * ws + n], t_out[r * ws:r * ws + n]
         wf, tf = w_float[r * ws:r * ws + n], t_float[r * ws:r * ws + n]
+        # a loop for each step (each reads the last one's results back from the row
+        # it wrote, in cache): one loop over all of them has too many arrays for LLVM
+        # to vectorize it well
         for i in range(n):
-            gg = as_float(gr[i])
-            mq, over, fine = fit(blend(as_float(mr[i]), gg, m_limbs), m_lo, m_hi, m_sat)
+            mq, over, fine = fit(blend(as_float(mr[i]), as_float(gr[i]), m_limbs), m_lo,
+                                 m_hi, m_sat)
             cm += over
             ok &= fine & (abs(mq) < LIMIT)
             mi = as_int(mq)
             mo[i] = mi
             mn_m = min(mn_m, mi)
             mx_m = max(mx_m, mi)
-            k, certain = root(as_float(sr[i]), gg, v1, v2, v_scale, delta)
+        for i in range(n):
+            k, certain = root(as_float(sr[i]), as_float(gr[i]), v1, v2, v_scale, delta)
             sq, over, fine = fit(k, s_lo, s_hi, s_sat)
             cs += over
             ok &= certain & fine
@@ -172,7 +176,9 @@ def adam_rows(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, p, s
             so[i] = si
             mn_s = min(mn_s, si)
             mx_s = max(mx_s, si)
-            step, exact = weight(as_float(wr[i]), mq, sq + eps, w_args)
+        for i in range(n):
+            step, exact = weight(as_float(wr[i]), as_float(mo[i]), as_float(so[i]) + eps,
+                                 w_args)
             wq, over, fine = fit(step, w_lo, w_hi, w_sat)
             cw += over
             ok &= exact & fine & (abs(wq) < LIMIT)
@@ -181,8 +187,9 @@ def adam_rows(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float, p, s
             wf[i] = wq
             mn_w = min(mn_w, wi)
             mx_w = max(mx_w, wi)
-            if soft:
-                tq, over, fine = fit(blend(as_float(tr[i]), wq, t_limbs), t_lo, t_hi,
+        if soft:
+            for i in range(n):
+                tq, over, fine = fit(blend(as_float(tr[i]), wf[i], t_limbs), t_lo, t_hi,
                                      t_sat)
                 ct += over
                 ok &= fine & (abs(tq) < LIMIT)
