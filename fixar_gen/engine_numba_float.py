@@ -103,7 +103,9 @@ def root(x, y, c1, c2, scale, delta):
 def weight(d, m, den, w_args):
     # (d + R(sign(m) * (|m| * 2**shift_m // den) * c / 2**shift), exact): the ratio's
     # float64 quotient corrected by an fma remainder (exact: it is an integer below
-    # 2**53), the step's product split by an fma into hi + lo, floored by parts
+    # 2**53), the step's product split by an fma into hi + lo, floored by parts.  The
+    # quotient's floor is the exact one or one above (rounding to nearest never goes
+    # below an integer the exact quotient reaches), so one correction, then checked
     scale_m, c, limit, big, add, odd, neg = w_args
     num = abs(m) * scale_m
     q = np.floor(num / den)
@@ -111,9 +113,6 @@ def weight(d, m, den, w_args):
     low = rem < 0.0
     q -= 1.0 if low else 0.0
     rem += den if low else 0.0
-    high = rem >= den
-    q += 1.0 if high else 0.0
-    rem -= den if high else 0.0
     exact = (rem >= 0.0) & (rem < den) & (q <= limit) & (den > 0.0)
     p_hi = (-q if m < 0.0 else q) * c
     p_lo = fma(-q if m < 0.0 else q, c, -p_hi)
