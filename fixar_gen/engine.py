@@ -22,8 +22,9 @@ executes a *plan* instead of interpreting instructions one by one:
 - with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
   with their acc_add and drain, a product with its drain, range monitors and a relu
   derivative folded into the drain that wrote their operand, runs of monitors of one
-  buffer, a parameter's three Adam steps and its target's soft update in one pass); a
-  fused group whose bounds do not hold runs its steps one by one.
+  buffer, a parameter's three Adam steps and its target's soft update in one pass,
+  in float64 arithmetic where the bounds make it exact, :mod:`fixar_gen.engine_float`,
+  else in int64); a fused group whose bounds do not hold runs its steps one by one.
 
 A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
 beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
