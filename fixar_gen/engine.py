@@ -1329,13 +1329,14 @@ class EngineMachine(GoldenMachine):
         w_args = (codes[w_fmt.rounding], *_fmt_args(w_fmt))
         no_soft = np.empty(0, dtype=np.int64)
         no_float = np.empty(0, dtype=np.float64)
-        # what the float64 pass writes the new w and t into where no mirror is kept
-        # (it writes them always)
-        unkept = np.empty(shape[0] * ws, dtype=np.float64)
         # the weight and the target get their new float64 mirrors from the pass when
         # this plan reads them as matrix operands (no conversion before the next product)
         mirror_w = iw in self._operands
         mirror_t = soft is not None and soft[2].dst in self._operands
+        # what the float64 pass writes the new w and t into where no mirror is kept
+        # (it writes them always)
+        unkept = no_float if mirror_w and (mirror_t or soft is None) else \
+            np.empty(shape[0] * ws, dtype=np.float64)
         it = None
         if soft is not None:
             pt, _, t_ins = soft
