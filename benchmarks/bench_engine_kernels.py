@@ -167,7 +167,58 @@ def main(argv: list[str] | None = None) -> int:
                 n, n)
         print(f"adam, {n:,} parameters, with the soft update, v in three limbs: "
               f"{fastest(lambda: k.adam(*adam), max(args.calls // 6, 1)):.1f} us")
+    if hasattr(k, "adam_float"):
+        print(float_against_int(k, rng, max(args.calls // 6, 1)))
     return 0
+
+
+def float_against_int(k, rng, calls: int) -> str:
+    """The fused Adam pass in int64 and in float64 (engine_numba_float) on a 400 x 300
+    weight in rows padded to 301 words, with its soft update and float64 mirrors, the
+    DDPG examples' formats and constants (Q8.24 words; beta1 0.9, beta2 0.999, tau
+    0.005 in 32 fraction bits; adam_m toward zero, the rest to nearest even), the
+    bounds of an early update (g 22 bits, m 20, s 18, w and the target 22); both
+    results compared."""
+    from fixar_gen import engine_float
+    from fixar_gen.engine_kernels import split, split3
+    rows, n, ws = 400, 300, 301
+    beta1, beta2, tau = (round(b * 2**32) for b in (0.9, 0.999, 0.005))
+    c1, c2 = beta1, 2**32 - beta1
+    t1, t2 = 2**32 - tau, tau
+    step, eps, shift_m, shift_w, room = -355380801, 1, 24, 44, 32
+    bm, bg, bs, bw, bt = 20, 22, 18, 22, 22
+    g = rng.integers(-2**21, 2**21, rows * n)
+    s = rng.integers(2**12, 2**17, rows * n)
+    m = rng.integers(-16 * s, 16 * s)
+    w, t = (rng.integers(-2**21, 2**21, rows * ws) for _ in range(2))
+    fmt = (LO, HI, True, 32, True)
+    v = split3(2 * bs, beta2, 2 * bg, 2**32 - beta2, 32)
+    packed = np.array((*split(bm, c1, bg, c2, 32), 32, 3, *fmt,
+                       v[0], v[2], v[3], v[5], v[6], 32, 2, *fmt,
+                       eps, shift_m, step, 2**room - 1, shift_w, 2, *fmt, True,
+                       *split(bt, t1, 32, t2, 32), 32, 2, *fmt, n, ws, v[1], v[4], v[7]),
+                      dtype=I64)
+    scalars = engine_float.adam_scalars(
+        (bm, c1, bg, c2, 32, (3, LO, HI, True)), (bs, bg, beta2, 32, (2, LO, HI, True)),
+        (bw, eps, shift_m, step, room, shift_w, (2, LO, HI, True)),
+        (bt, t1, 32, t2, 32, (2, LO, HI, True)), n, ws)
+    results = []
+    for run in (lambda o: k.adam_packed(g, m, s, w, t, *o, packed),
+                lambda o: k.adam_float(g, m, s, w, t, *o, scalars)):
+        outs = [np.zeros(rows * n, I64), np.zeros(rows * n, I64), np.zeros(rows * ws, I64),
+                np.zeros(rows * ws, I64), np.zeros(rows * ws), np.zeros(rows * ws)]
+        got = run(outs)
+        results.append((got, outs, fastest(lambda: run(outs), calls)))
+    (got_i, outs_i, t_int), (got_f, outs_f, t_float) = results
+    logical = (np.arange(rows * ws) % ws) < n
+    same = got_i == got_f and all(
+        np.array_equal(a[logical] if a.size == logical.size else a,
+                       b[logical] if b.size == logical.size else b)
+        for a, b in zip(outs_i, outs_f))
+    return (f"adam, {rows}x{n} parameters (rows of {ws} words), with the soft update and "
+            f"mirrors, the examples' constants: int64 {t_int:.1f} us, float64 "
+            f"{t_float:.1f} us ({'the same results' if same else 'RESULTS DIFFER'}, "
+            f"each pass {'within' if got_f[-1] else 'beyond'} its bounds)")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ executes a *plan* instead of interpreting instructions one by one:
 - with numba, the fusion passes of :mod:`fixar_gen.engine_fusion` (K-split products
   with their acc_add and drain, a product with its drain, range monitors and a relu
   derivative folded into the drain that wrote their operand, runs of monitors of one
-  buffer, a parameter's three Adam steps and its target's soft update in one pass); a
-  fused group whose bounds do not hold runs its steps one by one.
+  buffer, a parameter's three Adam steps and its target's soft update in one pass,
+  in float64 arithmetic where the bounds make it exact, :mod:`fixar_gen.engine_float`,
+  else in int64); a fused group whose bounds do not hold runs its steps one by one.
 
 A step whose bounds do not prove the fast kernel exact (wide accumulators, formats
 beyond int64) or that has no kernel (add, sub, mul, scale, clip, dact_leaky, noise,
@@ -41,6 +42,7 @@ import time
 
 import numpy as np
 
+from . import engine_float as EF
 from . import engine_kernels as K
 from . import engine_numba
 from .engine_fusion import (Fused, adam_groups, dact_into_drain, drain_range_groups,
@@ -109,6 +111,12 @@ class EngineMachine(GoldenMachine):
         #: buffers the plan being compiled reads as matrix operands (float64 mirrors)
         self._operands: set = set()
         self.fallbacks = 0          # steps the interpreter ran (a measure, not a result)
+        #: run the fused Adam pass in float64 where its bounds allow (engine_float);
+        #: False: always the int64 pass (the results are the same)
+        self.float_adam = engine_numba.FLOAT_ADAM
+        #: fused Adam passes run in float64, and those whose check failed (then run
+        #: in int64): measures, not results
+        self.float_passes = self.float_failures = 0
         #: set to a dict to collect seconds per step: (pc, kind) -> [times]
         self.step_times: dict | None = None
         self.step_clock = time.perf_counter     # what step_times measures with
@@ -1267,6 +1275,16 @@ class EngineMachine(GoldenMachine):
         return run
 
 
+    def _int_refused(self, iw: int, it, soft, alone) -> bool:
+        """The fused Adam pass beyond the int64 kernel's bounds: the steps alone.  A
+        float64 pass may have written the mirrors with values the state does not hold,
+        so they are marked stale."""
+        for i in (iw, it) if soft is not None else (iw,):
+            mirror = self._mirrors.get(i)
+            if mirror is not None:
+                mirror.key = mirror.carry = None
+        return alone()
+
     def _fuse_adam(self, parts):
         """adam_m, adam_s and adam_w of one parameter (and the soft update of its
         target, moved here by :func:`~fixar_gen.engine_fusion.soft_into_adam`) in one
@@ -1290,6 +1308,8 @@ class EngineMachine(GoldenMachine):
                 s_fmt.width > 61:
             return None
         adam = engine_numba.kernels().adam_packed
+        adam_float = engine_numba.kernels().adam_float
+        float_scalars: dict = {}            # engine_float.adam_scalars by its inputs
         eps_s = _eps_in(c_fmt, s_fmt)
         # the parameter's logical columns (its buffer, and its target's, may be wider: a
         # weight's padded row stride, which the kernel steps over); the others are
@@ -1313,6 +1333,10 @@ class EngineMachine(GoldenMachine):
         # this plan reads them as matrix operands (no conversion before the next product)
         mirror_w = iw in self._operands
         mirror_t = soft is not None and soft[2].dst in self._operands
+        # what the float64 pass writes the new w and t into where no mirror is kept
+        # (it writes them always)
+        unkept = no_float if mirror_w and (mirror_t or soft is None) else \
+            np.empty(shape[0] * ws, dtype=np.float64)
         it = None
         if soft is not None:
             pt, _, t_ins = soft
@@ -1343,50 +1367,70 @@ class EngineMachine(GoldenMachine):
             for i in (ig, im, is_, iw):
                 if type(state[i]) is not np.ndarray:
                     return alone()
-            bg, bs = bound[ig], bound[is_]
+            bg, bs, bm, bw = bound[ig], bound[is_], bound[im], bound[iw]
             c1, c2, frac = m_constants(state[ic_m].ravel()[:2].tolist())
             m_shift = frac - m_fmt.frac
-            m_parts = K.split(bound[im], c1, bg, c2, m_shift) \
-                if 0 <= m_shift <= 62 else None
             beta = int(state[ic_s][0, 0])
-            v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
-                if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
             c = state[ic_w].ravel()[:2].tolist()
             step = -(c[0] << alpha_shift)
             room = 61 - step.bit_length()
             eps = eps_s(c[1])
-            if m_parts is None or v_parts is None or room < 0 or bound[iw] > 61 or \
-                    eps >= 1 << 61:
-                return alone()
             if soft is None:
-                target, t_parts = no_soft, (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+                target, t_constants_now = no_soft, None
             else:
                 if type(state[it]) is not np.ndarray:
                     return alone()
                 t1, t2, t_frac = t_constants(state[ic_t].ravel()[:2].tolist())
-                t_shift = t_frac - t_fmt.frac
-                split = K.split(bound[it], t1, w_bits, t2, t_shift) \
-                    if 0 <= t_shift <= 62 else None
-                if split is None:
-                    return alone()
-                target, t_parts = state[it].reshape(-1), (*split, t_shift, *t_args)
-            v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
-            packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
-                                (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
+                target, t_constants_now = state[it].reshape(-1), (t1, t2, t_frac - t_fmt.frac)
             # the mirrors made valid first (their padding words are carried over)
             wf = self._float(iw).reshape(-1) if mirror_w else no_float
             tf = self._float(it).reshape(-1) if mirror_t else no_float
-            got = adam(state[ig].reshape(-1), state[im].reshape(-1), state[is_].reshape(-1),
-                       state[iw].reshape(-1), target, *flat[:3],
-                       flat[3] if soft is not None else no_soft, wf, tf, packed)
+            operands = (state[ig].reshape(-1), state[im].reshape(-1),
+                        state[is_].reshape(-1), state[iw].reshape(-1), target, *flat[:3],
+                        flat[3] if soft is not None else no_soft)
+            got = None
+            if self.float_adam:             # float64 where exact (engine_float)
+                t_float = None if soft is None else \
+                    (bound[it], t1, w_bits, t2, t_constants_now[2], t_args[:4])
+                key = (bm, bg, bs, bw, c1, c2, beta, eps, step, t_float)
+                fp = float_scalars.get(key, False)
+                if fp is False:
+                    if len(float_scalars) > 256:
+                        float_scalars.clear()
+                    fp = float_scalars[key] = EF.adam_scalars(
+                        (bm, c1, bg, c2, m_shift, m_args[:4]),
+                        (bs, bg, beta, fc_s, s_args[:4]),
+                        (bw, eps, shift_m, step, room, shift_w, w_args[:4]), t_float, n, ws)
+                if fp is not None:
+                    self.float_passes += 1
+                    got = adam_float(*operands, wf if mirror_w else unkept,
+                                     tf if mirror_t else unkept, fp)
+                    if not got[-1]:
+                        self.float_failures += 1
+                        got = None
+            if got is None:                 # the int64 pass, within its own bounds
+                m_parts = K.split(bm, c1, bg, c2, m_shift) if 0 <= m_shift <= 62 else None
+                v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
+                    if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
+                if m_parts is None or v_parts is None or room < 0 or bw > 61 or \
+                        eps >= 1 << 61:
+                    return self._int_refused(iw, it, soft, alone)
+                if soft is None:
+                    t_parts = (0, 0, 0, 0, 0, 0, 0, 0, 0, False, 64, True)
+                else:
+                    t1, t2, t_shift = t_constants_now
+                    split = K.split(bound[it], t1, w_bits, t2, t_shift) \
+                        if 0 <= t_shift <= 62 else None
+                    if split is None:
+                        return self._int_refused(iw, it, soft, alone)
+                    t_parts = (*split, t_shift, *t_args)
+                v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2 = v_parts
+                packed[variable] = (*m_parts, m_shift, v1h, v1l, v2h, v2l, v_s, eps, step,
+                                    (1 << room) - 1, *t_parts[:6], v1m, v2m, v_s2)
+                got = adam(*operands, wf, tf, packed)
             cm, lo_m, hi_m, cs, lo_s, hi_s, cw, lo_w, hi_w, ct, lo_t, hi_t, ok = got
             if not ok:
-                # the mirrors may hold new values for an unchanged state: stale
-                for i in (iw, it) if soft is not None else (iw,):
-                    mirror = self._mirrors.get(i)
-                    if mirror is not None:
-                        mirror.key = mirror.carry = None
-                return alone()
+                return self._int_refused(iw, it, soft, alone)
             results = [(im, pm, cm, lo_m, hi_m), (is_, ps, cs, lo_s, hi_s),
                        (iw, pw, cw, lo_w, hi_w)]
             if soft is not None:

@@ -105,15 +105,16 @@ def requantize(v: np.ndarray, bits: int, shift: int, fmt: FixedFormat, tight: bo
     return fit(q, fmt)
 
 
-def split(bx: int, c1: int, by: int, c2: int, shift: int):
+def split(bx: int, c1: int, by: int, c2: int, shift: int, limit: int = 60):
     """How :func:`blend` splits its constants: (c1h, c1l, c2h, c2l, s) with
-    c = ch * 2**s + cl, every product below 2**60 and s <= shift; s = 0 when no split
-    is needed; None when no s works."""
+    c = ch * 2**s + cl, every product below 2**limit and s <= shift; s = 0 when no
+    split is needed; None when no s works.  (The float64 Adam pass asks for products
+    below 2**51: :mod:`fixar_gen.engine_float`.)"""
     bc1, bc2 = abs(c1).bit_length(), abs(c2).bit_length()
-    if bx + bc1 <= 60 and by + bc2 <= 60:
+    if bx + bc1 <= limit and by + bc2 <= limit:
         return c1, 0, c2, 0, 0
-    s = max(bx + bc1, by + bc2) - 60
-    if s > min(60 - bx, 60 - by) or s > shift:
+    s = max(bx + bc1, by + bc2) - limit
+    if s > min(limit - bx, limit - by) or s > shift:
         return None
     mask = (1 << s) - 1
     return c1 >> s, c1 & mask, c2 >> s, c2 & mask, s

@@ -20,6 +20,8 @@ from typing import NamedTuple
 AVAILABLE = importlib.util.find_spec("numba") is not None and \
     os.environ.get("FIXAR_NUMBA", "1") != "0"
 
+#: the fused Adam pass in float64 where exact (engine_float); FIXAR_NUMBA_FLOAT=0: int64
+FLOAT_ADAM = os.environ.get("FIXAR_NUMBA_FLOAT", "1") != "0"
 ROUNDING_CODES = {"truncate": 0, "nearest_up": 1, "nearest_even": 2, "toward_zero": 3}
 _kernels = None
 
@@ -38,6 +40,8 @@ class Kernels(NamedTuple):
     drain_packed: object
     adam_packed: object
     drain_tanh: object
+    #: the fused Adam pass in float64 arithmetic (engine_numba_float.adam)
+    adam_float: object
 
 
 #: how many scalars the packed kernels take (their arguments after the arrays)
@@ -76,6 +80,7 @@ def wide_vectors() -> bool:
 
 def _compile():
     wide_vectors()
+    from . import engine_numba_float as f
     from . import engine_numba_kernels as k
     return Kernels(k.blend, k.adam_s, k.adam_w, k.adam, k.drain, k.dact_relu, k.ranges,
-                   k.drain_packed, k.adam_packed, k.drain_tanh)
+                   k.drain_packed, k.adam_packed, k.drain_tanh, f.adam)
