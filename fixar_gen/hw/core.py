@@ -1111,15 +1111,20 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     write_mem = pyrtl.select(range_w, dst_mem_w,
                              pyrtl.select(copy_write, copy_mem_w, dd["mem"]))
 
+    # every memory the lanes' writes can name: the banked ones' line ports and the
+    # flip-flop words' write enables (``smem``) start at these registers
+    written = list(mems.data.banked) + [shape.name for shape in mems.data.shapes
+                                        if shape.name not in mems.data.banked]
+
     def names_of(mem, name):
-        """{banked memory: ``mem`` names it}, compared and registered (WORD_REGISTERS
+        """{memory: ``mem`` names it}, compared and registered (WORD_REGISTERS
         cycles, as ``_w`` is): equal to the compare of ``mem`` now for a descriptor's
         memory, which changes only at the end of FETCH, when the lanes' writes use it
         (never in DECODE: the last is in the next instruction's FETCH), and for a
         ``_w`` delay line's.  The line ports' choice among the writes then starts at
         these registers (docs/hardware.md, the 16x1 controller design)."""
         return {m: delay(_z(mem, MEMORY_ID_BITS) == memory_id(m), WORD_REGISTERS,
-                         s(f"{name}_{m}_d{{k}}")) for m in mems.data.banked}
+                         s(f"{name}_{m}_d{{k}}")) for m in written}
     dst_names, copy_names = names_of(dd["mem"], "dst_is"), names_of(copy_dst_mem, "copy_is")
     write_names = {m: pyrtl.select(copy_write & ~range_w, copy_names[m], dst_names[m])
                    for m in dst_names}

@@ -425,9 +425,13 @@ class DataMemories:
         ``memories`` (``which``: None when they are one)."""
         return self._select(which, self._word_reads(addr, self._names(memories)))
 
-    def write(self, mem_id, address, value, enable, memories=None) -> None:
+    def write(self, mem_id, address, value, enable, memories=None,
+              is_memory: dict | None = None) -> None:
         """Write the low bits of ``value`` at ``address`` of memory ``mem_id`` when
-        ``enable`` (a port on each of the unbanked ``memories``)."""
+        ``enable`` (a port on each of the unbanked ``memories``).  ``is_memory``
+        (optional, {memory: a 1-bit wire}): ``mem_id == memory`` for some of them, from
+        a caller that has it from registers, so that a word's write enable does not
+        wait for a compare of ``mem_id``."""
         names = self._names(memories)
         mem_id = _z(mem_id, MEMORY_ID_BITS)
         value = pyrtl.as_wires(value)
@@ -435,7 +439,8 @@ class DataMemories:
         for k, (shape, blocks) in enumerate(zip(self.shapes, self.blocks)):
             if shape.name not in names or shape.name in self.banked:
                 continue
-            here = enable & (mem_id == k)
+            named_ = is_memory.get(shape.name) if is_memory else None
+            here = enable & (mem_id == k if named_ is None else named_)
             top = address[shape.addr_bits - 1]
             for j, (block, bits) in enumerate(blocks):
                 ok = here if len(blocks) == 1 else here & (top if j else ~top)
@@ -507,18 +512,20 @@ class DataMemories:
         """Write ``values[v]`` at ``addresses[v]`` (``addresses[0] + v``) of memory
         ``mem_id`` where ``enables[v]``: through a port per word on an unbanked memory,
         one line through line port ``port`` on a banked one.  ``names`` (optional,
-        {banked memory: a 1-bit wire}): ``mem_id == memory`` for each banked memory
-        the request can name, from a caller that has it from registers (a compare
-        registered a cycle ahead), so that the line port's choice among the writes
-        does not wait for a compare of ``mem_id``."""
-        if names is not None and set(names) != {m for m in memories if m in self.banked}:
+        {memory: a 1-bit wire}): ``mem_id == memory`` for each banked memory the
+        request can name (and for any unbanked ones), from a caller that has it from
+        registers (a compare registered a cycle ahead), so that the line port's choice
+        among the writes, and a word's write enable, do not wait for a compare of
+        ``mem_id``."""
+        if names is not None and not {m for m in memories if m in self.banked} \
+                <= set(names) <= set(memories):
             raise ValueError(f"the names of a write on {list(memories)}: one per banked "
-                             "memory")
+                             "memory, and only of its memories")
         mem_id = _z(mem_id, MEMORY_ID_BITS)
         unbanked = [m for m in memories if m not in self.banked]
         if unbanked:
             for address, value, enable in zip(addresses, values, enables):
-                self.write(mem_id, address, value, enable, unbanked)
+                self.write(mem_id, address, value, enable, unbanked, names)
         if any(m in self.banked for m in memories):
             self._line_writes.append((port, mem_id, _z(addresses[0], self.addr_bits),
                                       [pyrtl.as_wires(v) for v in values],
