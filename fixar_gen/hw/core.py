@@ -1103,13 +1103,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # one line of dst a step (lane v at lane 0's address + v; range: its min), lane 0's
     # second write (range's max, the OU state) and the PRNG lane's
     de_mem = desc_regs["e"][0]["mem"]
-    dst_mem_w = delay(dd["mem"], WORD_REGISTERS, s("dst_mem_w_d{k}"), reset=False)
-    copy_mem_w = delay(copy_dst_mem, WORD_REGISTERS, s("copy_mem_w_d{k}"), reset=False)
     range_at_w = delay(_z(dd["base"], A), WORD_REGISTERS, s("range_at_w_d{k}"), reset=False)
     range_at1_w = delay(_z(_z(dd["base"], A) + 1, A), WORD_REGISTERS, s("range_at1_w_d{k}"),
                         reset=False)
-    write_mem = pyrtl.select(range_w, dst_mem_w,
-                             pyrtl.select(copy_write, copy_mem_w, dd["mem"]))
 
     # every memory the lanes' writes can name: the banked ones' line ports and the
     # flip-flop words' write enables (``smem``) start at these registers
@@ -1137,7 +1133,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # another core's xfer: its line, in the cycles its link writes this copy, on
         # the lanes' write port (lane 0's enable is on in every line)
         receiving = link_in["enables"][0]
-        write_mem = pyrtl.select(receiving, link_in["mem"], write_mem)
         write_names = {m: pyrtl.select(receiving, _z(link_in["mem"], MEMORY_ID_BITS)
                                        == memory_id(m), w) for m, w in write_names.items()}
     d_addresses, d_values, d_enables = [], [], []
@@ -1156,22 +1151,25 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
-    mems.data.write_lanes(port, write_mem, d_addresses, d_values, d_enables,
+    # (every memory named by registered compares: the writes compare no memory id)
+    mems.data.write_lanes(port, None, d_addresses, d_values, d_enables,
                           names=write_names)
     e_names = names_of(de_mem, "e_is")
-    mems.data.write_lanes(port, pyrtl.select(range_w, dst_mem_w, de_mem),
+    mems.data.write_lanes(port, None,
                           [pyrtl.select(range_w, range_at1_w, wa_e)],
                           [pyrtl.select(range_w, range_max, units[0].e_out)],
                           [range_w | (units[0].done & writes_e)],
                           names={m: pyrtl.select(range_w, dst_names[m], e_names[m])
                                  for m in e_names})
     lane_word = _z(units[0].lane_out, W)
-    mems.data.write_lanes(port, db["mem"], [wa_b], [lane_word], [elem_done & uses_lane],
+    mems.data.write_lanes(port, None, [wa_b], [lane_word], [elem_done & uses_lane],
                           names=names_of(db["mem"], "b_is"))
     for mem, first, second, values, enables in mm["writes"]:
         mems.data.write_double(port, mem, first, second, values, enables)
     link = None
     if xfer_write is not None:
+        # (an xfer's memory, as the copy's words, in stage 2)
+        copy_mem_w = delay(copy_dst_mem, WORD_REGISTERS, s("copy_mem_w_d{k}"), reset=False)
         link = _link(cfg, s.sub("link"), xfer_write, copy_mem_w,
                      [(copy_dst, rd_a_w, active_w)
                       for copy_dst, rd_a_w, _, active_w in lane_addr_d],

@@ -433,13 +433,15 @@ class DataMemories:
         a caller that has it from registers, so that a word's write enable does not
         wait for a compare of ``mem_id``."""
         names = self._names(memories)
-        mem_id = _z(mem_id, MEMORY_ID_BITS)
+        mem_id = None if mem_id is None else _z(mem_id, MEMORY_ID_BITS)
         value = pyrtl.as_wires(value)
         address = _z(address, self.addr_bits)
         for k, (shape, blocks) in enumerate(zip(self.shapes, self.blocks)):
             if shape.name not in names or shape.name in self.banked:
                 continue
             named_ = is_memory.get(shape.name) if is_memory else None
+            if named_ is None and mem_id is None:
+                raise ValueError(f"a write naming no memory id, and {shape.name} unnamed")
             here = enable & (mem_id == k if named_ is None else named_)
             top = address[shape.addr_bits - 1]
             for j, (block, bits) in enumerate(blocks):
@@ -516,12 +518,16 @@ class DataMemories:
         request can name (and for any unbanked ones), from a caller that has it from
         registers (a compare registered a cycle ahead), so that the line port's choice
         among the writes, and a word's write enable, do not wait for a compare of
-        ``mem_id``."""
+        ``mem_id`` (None when ``names`` names every one of ``memories``: none is
+        compared)."""
         if names is not None and not {m for m in memories if m in self.banked} \
                 <= set(names) <= set(memories):
             raise ValueError(f"the names of a write on {list(memories)}: one per banked "
                              "memory, and only of its memories")
-        mem_id = _z(mem_id, MEMORY_ID_BITS)
+        if mem_id is None and (names is None or set(names) != set(memories)):
+            raise ValueError(f"a write on {list(memories)} without a memory id names "
+                             "each of them")
+        mem_id = None if mem_id is None else _z(mem_id, MEMORY_ID_BITS)
         unbanked = [m for m in memories if m not in self.banked]
         if unbanked:
             for address, value, enable in zip(addresses, values, enables):
