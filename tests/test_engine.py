@@ -205,7 +205,6 @@ def wide_adam_cases(draw):
     gradients up to 24 bits (what the trainer's early updates reach): adam_s's blend of
     s squared and the gradient squared needs the constants in three limbs
     (engine_kernels.split3), two leaving a product at or above 2**60."""
-    from fixar_gen.isa import Range, Vector
     B = Builder(draw)
     rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     q24, c32 = FixedFormat(32, 24), FixedFormat(34, 32, signed=False)
@@ -221,6 +220,16 @@ def wide_adam_cases(draw):
     B.values["g"] = np.clip(B.values["g"], -(2**24) + 1, 2**24 - 1)
     beta1 = B.add("beta1", 1, 1, c32, "const", lo=0, hi=1 << 32)
     beta2 = B.add("beta2", 1, 1, c32, "const", lo=1 << 31, hi=1 << 32)
+    return B.case(adam_code(draw, B, rows, cols, m, s, w, g, beta1, beta2, q24))
+
+
+def adam_code(draw, B, rows, cols, m, s, w, g, beta1, beta2, target_fmt) -> list:
+    """adam_m, adam_s and adam_w over the whole ``rows`` x ``cols`` region of ``B``'s
+    buffers (ids ``m``, ``s``, ``w``, ``g``; ``beta1``, ``beta2``: the constants'), the
+    optimizer's constants added here, and sometimes the target's soft update (a
+    parameter in ``target_fmt``)."""
+    from fixar_gen.isa import Range, Vector
+    c32 = FixedFormat(34, 32, signed=False)
     opt = B.add("opt", 1, 2, FixedFormat(40, 32), "const", lo=1, hi=1 << 20)
     region = {"rows": Range(0, rows), "cols": Range(0, cols)}
     fn = VECTOR_FUNCTIONS.index
@@ -228,10 +237,10 @@ def wide_adam_cases(draw):
             Vector(fn=fn("adam_s"), dst=s, a=g, c=beta2, **region),
             Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
     if draw(st.booleans()):
-        target = B.add("target", rows, cols, q24, "param")
+        target = B.add("target", rows, cols, target_fmt, "param")
         tau = B.add("tau", 1, 1, c32, "const", lo=0, hi=1 << 32)
         code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
-    return B.case(code)
+    return code
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")

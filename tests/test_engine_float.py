@@ -20,7 +20,7 @@ from fixar_gen.isa import VECTOR_FUNCTIONS, Range, Vector
 from fixar_gen.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 
 from .conftest import examples
-from .test_engine import run_both
+from .test_engine import adam_code, run_both
 from .test_golden_reference import Builder
 
 pytestmark = pytest.mark.skipif(
@@ -59,17 +59,8 @@ def float_adam_cases(draw, tie: bool = False):
         beta2 = B.add("beta2", 1, 1, FixedFormat(4, 1, signed=False), "const", lo=1, hi=1)
     else:
         beta2 = B.add("beta2", 1, 1, c32, "const", lo=0, hi=1 << 32)
-    opt = B.add("opt", 1, 2, FixedFormat(40, 32), "const", lo=1, hi=1 << 20)
-    region = {"rows": Range(0, rows), "cols": Range(0, cols)}
-    fn = VECTOR_FUNCTIONS.index
-    code = [Vector(fn=fn("adam_m"), dst=m, a=g, c=beta1, **region),
-            Vector(fn=fn("adam_s"), dst=s, a=g, c=beta2, **region),
-            Vector(fn=fn("adam_w"), dst=w, a=m, b=s, c=opt, **region)]
-    if draw(st.booleans()):
-        target = B.add("target", rows, cols, word(draw, B.buffers[w].fmt.frac), "param")
-        tau = B.add("tau", 1, 1, c32, "const", lo=0, hi=1 << 32)
-        code.append(Vector(fn=fn("soft_update"), dst=target, a=w, c=tau, **region))
-    return B.case(code)
+    return B.case(adam_code(draw, B, rows, cols, m, s, w, g, beta1, beta2,
+                            word(draw, B.buffers[w].fmt.frac)))
 
 
 def float_run(case):
