@@ -495,15 +495,9 @@ def _case(index: pyrtl.WireVector, table: dict[int, object], bits: int,
         groups.setdefault(key, (value, []))[1].append(i)
     terms = []
     for value, indices in groups.values():
-        if index.bitwidth <= 6:
-            # whether index is one of ``indices`` as a table of its values: one LUT6,
-            # rather than an OR of compares that synthesis may chain
-            picked = pyrtl.mux(index, *[pyrtl.Const(int(i in indices), 1)
-                                        for i in range(1 << index.bitwidth)])
-        else:
-            picked = pyrtl.Const(0, 1)
-            for i in indices:
-                picked = picked | (index == i)
+        picked = pyrtl.Const(0, 1)
+        for i in indices:
+            picked = picked | (index == i)
         wide = _const(value, bits) if isinstance(value, int) else ext(value, bits)
         terms.append(_decl(wide) & picked.sign_extended(bits))
     if not terms:
