@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import pyrtl
 
 from .build import Scope, check_width, fresh_block, named
+from .build import zext as _z_bits
 
 
 def _log2(banks: int, what: str) -> int:
@@ -66,12 +67,6 @@ WORD_BANK_REGISTERS_FROM = 16
 class BankedPorts:
     read_data: pyrtl.WireVector
     banks: tuple[pyrtl.MemBlock, ...]
-
-
-def _z_bits(value, bits: int) -> pyrtl.WireVector:
-    """The low ``bits`` of ``value`` (zero-extended when narrower)."""
-    value = pyrtl.as_wires(value)
-    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
 
 
 def _table(low: pyrtl.WireVector, test) -> pyrtl.WireVector:

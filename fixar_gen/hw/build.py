@@ -151,12 +151,22 @@ def check_signed(value, bits: int, what: str) -> int:
     return value
 
 
+def zext(value, bits: int) -> pyrtl.WireVector:
+    """``value`` zero-extended (or truncated) to ``bits``."""
+    value = pyrtl.as_wires(value)
+    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
+
+
+def any_bit(bits) -> pyrtl.WireVector:
+    """The OR of 1-bit ``bits`` as a balanced tree (0 for none)."""
+    bits = list(bits)
+    return pyrtl.tree_reduce(lambda x, y: x | y, bits) if bits else pyrtl.Const(0, 1)
+
+
 def one_hot_pick(choices, bits: int) -> pyrtl.WireVector:
     """The value whose select is 1 among ``choices`` ((select, value) pairs, at most
     one select 1; 0 when none is), zero-extended or cut to ``bits``: an AND-OR tree,
     no priority chain."""
-    def fit(value):
-        value = pyrtl.as_wires(value)
-        return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
-    terms = [pyrtl.select(sel, fit(value), pyrtl.Const(0, bits)) for sel, value in choices]
+    terms = [pyrtl.select(sel, zext(value, bits), pyrtl.Const(0, bits))
+             for sel, value in choices]
     return pyrtl.tree_reduce(lambda x, y: x | y, terms) if terms else pyrtl.Const(0, bits)

@@ -120,6 +120,7 @@ from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, delay, named, one_hot_pick, resize
+from .build import any_bit as _any_bits, zext as _z
 from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
                            memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
@@ -401,14 +402,6 @@ def _any(fn_is: dict, names) -> pyrtl.WireVector:
     return out
 
 
-def _z(value, bits: int) -> pyrtl.WireVector:
-    """``value`` zero-extended (or truncated) to ``bits``."""
-    value = pyrtl.as_wires(value)
-    if value.bitwidth >= bits:
-        return value[:bits]
-    return value.zero_extended(bits)
-
-
 def _sum_tree(values: list, bits: int) -> pyrtl.WireVector:
     """The sum of ``values`` modulo 2^bits, added as a balanced tree."""
     values = [_z(v, bits) for v in values] or [pyrtl.Const(0, bits)]
@@ -651,12 +644,6 @@ def _entering(state, transitions: dict, value: int) -> pyrtl.WireVector:
         if taken:
             terms.append((state == current) & _any_bits(taken))
     return _any_bits(terms)
-
-
-def _any_bits(bits) -> pyrtl.WireVector:
-    """The OR of 1-bit ``bits`` as a balanced tree (0 for none)."""
-    bits = list(bits)
-    return pyrtl.tree_reduce(lambda a, b: a | b, bits) if bits else pyrtl.Const(0, 1)
 
 
 def _barrier_release(c: int, cores: int, arrived, masks) -> pyrtl.WireVector:
@@ -1109,8 +1096,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # every memory the lanes' writes can name: the banked ones' line ports and the
     # flip-flop words' write enables (``smem``) start at these registers
-    written = list(mems.data.banked) + [shape.name for shape in mems.data.shapes
-                                        if shape.name not in mems.data.banked]
+    written = [shape.name for shape in mems.data.shapes]
 
     def names_of(mem, name):
         """{memory: ``mem`` names it}, compared and registered (WORD_REGISTERS

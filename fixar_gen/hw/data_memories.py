@@ -27,7 +27,6 @@ units read or write (a few words).
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 
 import pyrtl
@@ -35,6 +34,7 @@ import pyrtl
 from ..memory_kinds import MEMORIES
 from .banked import InterleavedBanks, interleaved_bank_shape
 from .build import Scope, one_hot_pick
+from .build import any_bit as _any, zext as _z
 
 #: bits of a memory id in a buffer descriptor and in the host's data address
 MEMORY_ID_BITS = max(1, (len(MEMORIES) - 1).bit_length())
@@ -147,17 +147,6 @@ def tail_in_block_ram(shape: MemoryShape, banks: int | None) -> MemoryShape:
     deeper = lb + (2 * LUT_RAM_WORDS).bit_length() - 1
     return MemoryShape(shape.name, shape.width, shape.addr_bits,
                        deeper if deeper < shape.addr_bits - 1 else None)
-
-
-def _z(value, bits: int) -> pyrtl.WireVector:
-    value = pyrtl.as_wires(value)
-    return value[:bits] if value.bitwidth >= bits else value.zero_extended(bits)
-
-
-def _any(bits) -> pyrtl.WireVector:
-    """The OR of ``bits`` as a balanced tree (0 for none)."""
-    bits = list(bits)
-    return pyrtl.tree_reduce(operator.or_, bits) if bits else pyrtl.Const(0, 1)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,8 @@ from dataclasses import dataclass
 
 import pyrtl
 
-from .build import named
+from .build import named, zext
 from .hostmap import COUNT_BITS
-
-
-def zext(value, bits: int) -> pyrtl.WireVector:
-    """``value`` zero-extended (or truncated) to ``bits``."""
-    value = pyrtl.as_wires(value)
-    if value.bitwidth >= bits:
-        return value[:bits]
-    return value.zero_extended(bits)
 
 
 def latch(value, enable, name: str) -> pyrtl.Register:
