@@ -1274,7 +1274,6 @@ class EngineMachine(GoldenMachine):
             return self._run_alone(parts, parts[0][0])
         return run
 
-
     def _int_refused(self, iw: int, it, soft, alone) -> bool:
         """The fused Adam pass beyond the int64 kernel's bounds: the steps alone.  A
         float64 pass may have written the mirrors with values the state does not hold,
