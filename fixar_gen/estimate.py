@@ -165,24 +165,35 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
     def rtl_schedule(program):
         return schedule_with(program, hw.cores, rtl_execution(cfg, program), RTL_TIMING)
 
-    if per_core_memories:       # the programs that share the machine, compiled together
-        runs = machine_runs(spec)
-        shared = spec if policy is None else replace(
-            spec, parallelism=replace(spec.parallelism, training=policy))
-        programs = dict(zip(runs, compile_programs(shared, runs, precision,
-                                                   per_core_memories=True)))
-        train = update_schedule(spec, lambda phase: rtl_schedule(programs[(phase, None)]))
-        infer1 = rtl_schedule(programs[("infer", 1)])
-    else:
-        train = update_schedule(spec, lambda phase: rtl_schedule(
-            compile_program(spec, phase, precision, policy=policy)))
-        infer1 = rtl_schedule(compile_program(spec, "infer", precision, batch=1))
+    program_of = rtl_programs(spec, precision, policy, per_core_memories)
+    train = update_schedule(spec, lambda phase: rtl_schedule(program_of(phase)))
+    infer1 = rtl_schedule(program_of("infer", 1))
     return {"train_cycles_per_update": train.total_cycles,
             "train_ips": clock_hz * batch / train.total_cycles,
             "infer_cycles_batch1": infer1.total_cycles,
             "infer_ips_batch1": clock_hz / infer1.total_cycles,
             "train_cycles_by_unit": dict(train.by_unit),
             "train_cycles_by_program": train.by_phase}
+
+
+def rtl_programs(spec: Spec, precision: Precision, policy: str | None = None,
+                 per_core_memories: bool = False):
+    """``program_of(phase, batch=None)``: the programs :func:`rtl_figures` schedules (the
+    training programs under ``policy``, default the spec's; with ``per_core_memories``
+    compiled together with their transfers, :func:`fixar_gen.compiler.compile_programs`;
+    ``batch`` 1: the actor's inference)."""
+    if not per_core_memories:
+        def program_of(phase, batch=None):
+            if phase == "infer":
+                return compile_program(spec, phase, precision, batch=batch)
+            return compile_program(spec, phase, precision, policy=policy)
+        return program_of
+    runs = machine_runs(spec)        # the programs that share the machine, together
+    shared = spec if policy is None else replace(
+        spec, parallelism=replace(spec.parallelism, training=policy))
+    programs = dict(zip(runs, compile_programs(shared, runs, precision,
+                                               per_core_memories=True)))
+    return lambda phase, batch=None: programs[(phase, batch)]
 
 
 def cycle_breakdown(mode_report: dict) -> str:

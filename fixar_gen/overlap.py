@@ -1,0 +1,288 @@
+"""How far a core's units could overlap on the compiled programs: a bound for issue 14.
+
+The generated RTL runs one instruction at a time per core: it fetches, decodes and
+finishes each before the next (:func:`fixar_gen.perf.schedule_with` with the RTL's own
+rule, exact against the simulated RTL).  This module schedules the same programs, with
+the same per-instruction cycles, on a machine the RTL does not implement yet, so that
+the gain of decoupling the units is known before they are built:
+
+- each core dispatches its instructions in program order, one every
+  ``dispatch_interval`` cycles, into one queue per unit (``array``, ``vector``,
+  ``sync``, ``dma``; the units of :func:`fixar_gen.hw.core.execution_cycles`) of
+  ``queue_depth`` entries; an instruction starts ``issue_latency`` cycles after its
+  dispatch at the earliest, in its queue's order;
+- a scoreboard on buffer regions (:func:`fixar_gen.core_traffic.regions`, the golden
+  model's operand rules) holds it until every earlier instruction that wrote a region it
+  reads or writes has finished (RAW, WAW) and every earlier one that read a region it
+  writes has finished (WAR);
+- a unit is busy for the instruction's whole cycles, or, with ``pipelined`` units, only
+  for the part that streams (a MatMul's tiles, a vec's steps): the next instruction of
+  the same unit then starts under the previous one's fill and drain, its results still
+  ready at the previous rule's cycles (issue 14's "no fill/drain per instruction");
+- a ``Barrier`` waits for every earlier instruction of its cores to finish, then the
+  RTL's barrier latency; an ``Xfer`` (per-core memories) is a fence on its core.
+
+Nothing here is the RTL: the figures are bounds on what decoupled queues could reach
+with today's unit timings and today's instruction order (no software pipelining, no
+memory-port conflicts between units), labelled as such wherever they are reported.
+With ``decoupled=False`` the same code runs the RTL's own rule (one instruction at a
+time, issue then execution), and equals :func:`fixar_gen.perf.schedule_with`'s cycles
+exactly (tests/test_overlap.py): the check that the scheduler reads the programs as the
+exact model does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .core_traffic import regions
+from .isa import VECTOR_FUNCTIONS, Barrier, Drain, Halt, MatMul, Program, Vector, Xfer
+
+#: the queues of a decoupled core (the units of the RTL's cycle rule but ``issue``)
+QUEUES = ("array", "vector", "sync", "dma")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The scheduling rules (module docstring)."""
+
+    decoupled: bool = True
+    pipelined: bool = False
+    issue_latency: int = 4          # FETCH, DECODE, PRODUCT, BASES (core.ISSUE_CYCLES)
+    dispatch_interval: int = 1
+    queue_depth: int = 8
+    barrier_latency: int = 2
+    halt_cycles: int = 1
+
+
+@dataclass
+class OverlapSchedule:
+    """One program on a :class:`Machine`: cycles until the last core is done, the
+    cycles each unit was busy (summed over the cores), and each instruction's (start,
+    finish) by its index in the program (barriers and halts: absent)."""
+
+    total_cycles: int
+    unit_busy: dict = field(default_factory=dict)
+    times: dict = field(default_factory=dict)
+
+
+def _overlaps(a: slice, b: slice) -> bool:
+    return a.start < b.stop and b.start < a.stop
+
+
+class _Scoreboard:
+    """Per buffer, the regions earlier instructions read and wrote, with when they
+    finish."""
+
+    def __init__(self) -> None:
+        self.writes: dict[int, list] = {}
+        self.reads: dict[int, list] = {}
+
+    @staticmethod
+    def _latest(accesses, region) -> int:
+        _, rows, cols = region
+        return max([t for r, c, t in accesses if _overlaps(r, rows) and _overlaps(c, cols)],
+                   default=0)
+
+    def ready(self, reads, writes) -> int:
+        t = 0
+        for region in reads:
+            t = max(t, self._latest(self.writes.get(region[0], ()), region))
+        for region in writes:
+            t = max(t, self._latest(self.writes.get(region[0], ()), region),
+                    self._latest(self.reads.get(region[0], ()), region))
+        return t
+
+    def record(self, reads, writes, finish: int) -> None:
+        for buf, rows, cols in reads:
+            self.reads.setdefault(buf, []).append((rows, cols, finish))
+        for buf, rows, cols in writes:
+            self.writes.setdefault(buf, []).append((rows, cols, finish))
+
+
+def streaming_cycles(instr, unit: str, cycles: int, rows: int, cols: int) -> int:
+    """The cycles ``instr`` keeps its unit busy when the unit takes the next instruction
+    under this one's fill and drain: a MatMul without the array's latency and the
+    words' register, a pipelined vec or drain without its step latency (serial and
+    folded functions, transfers and the rest: all of their cycles)."""
+    from .hw.array import latency as array_latency
+    from .hw.core import FOLDED_FUNCTIONS, SERIAL_FUNCTIONS, STEP_LATENCY, WORD_REGISTERS
+    if isinstance(instr, MatMul):
+        return cycles - array_latency(rows, cols, "broadcast") - WORD_REGISTERS
+    if unit == "vector" and isinstance(instr, (Vector, Drain)):
+        if isinstance(instr, Vector) and VECTOR_FUNCTIONS[instr.fn] in \
+                (*SERIAL_FUNCTIONS, *FOLDED_FUNCTIONS):
+            return cycles
+        return cycles - (STEP_LATENCY - 1)
+    return cycles
+
+
+def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
+                     rows: int = 1, cols: int = 1) -> OverlapSchedule:
+    """Schedule ``program`` on ``machine``; ``execution(instr)`` gives (unit, cycles) as
+    :func:`fixar_gen.hw.host.rtl_execution` does; ``rows`` x ``cols`` the array (for
+    :func:`streaming_cycles`)."""
+    n = program.cores
+    streams: list[list] = [[] for _ in range(n)]
+    for pc, instr in enumerate(program.code):
+        streams[instr.core].append((pc, instr))
+    board = _Scoreboard()
+    times = {}
+    m = machine
+    dispatch = [-m.dispatch_interval] * n   # the last dispatch of each core
+    floor = [0] * n                          # no dispatch before (barriers, fences)
+    finish_all = [0] * n                     # the latest finish of each core so far
+    unit_free = [dict.fromkeys(QUEUES, 0) for _ in range(n)]
+    queued = [{q: [] for q in QUEUES} for _ in range(n)]     # start times per queue
+    busy = dict.fromkeys(QUEUES, 0)
+    pos = [0] * n
+    waiting: dict[int, int] = {}             # core -> its barrier's arrival
+    done = [False] * n
+    while not all(done):
+        progressed = False
+        for c in range(n):
+            while not done[c] and c not in waiting:
+                if pos[c] == len(streams[c]):
+                    done[c] = True
+                    break
+                pc, instr = streams[c][pos[c]]
+                pos[c] += 1
+                progressed = True
+                if not m.decoupled:
+                    start = finish_all[c] + m.issue_latency
+                    if isinstance(instr, Barrier):
+                        waiting[c] = start
+                        break
+                    unit, cycles = execution(instr)
+                    if unit in busy:
+                        busy[unit] += cycles
+                    finish_all[c] = start + cycles
+                    if not isinstance(instr, Halt):
+                        times[pc] = (start, start + cycles)
+                    if isinstance(instr, Halt):
+                        done[c] = True
+                    continue
+                d = max(dispatch[c] + m.dispatch_interval, floor[c])
+                if isinstance(instr, Barrier):
+                    dispatch[c] = d
+                    waiting[c] = max(finish_all[c], d + m.issue_latency)
+                    break
+                if isinstance(instr, Halt):
+                    finish_all[c] = max(finish_all[c], d + m.issue_latency + m.halt_cycles)
+                    done[c] = True
+                    break
+                unit, cycles = execution(instr)
+                queue = unit if unit in QUEUES else "sync"
+                starts = queued[c][queue]
+                if len(starts) >= m.queue_depth:       # the entry queue_depth back left
+                    d = max(d, starts[-m.queue_depth])
+                dispatch[c] = d
+                if isinstance(instr, Xfer):
+                    ready = finish_all[c]
+                    reads = writes = []
+                else:
+                    reads, writes = regions(instr, program)
+                    ready = board.ready(reads, writes)
+                start = max(d + m.issue_latency, unit_free[c][queue], ready)
+                end = start + cycles
+                held = streaming_cycles(instr, unit, cycles, rows, cols) if m.pipelined \
+                    else cycles
+                unit_free[c][queue] = start + held
+                starts.append(start)
+                busy[queue] += held
+                board.record(reads, writes, end)
+                times[pc] = (start, end)
+                finish_all[c] = max(finish_all[c], end)
+                if isinstance(instr, Xfer):
+                    floor[c] = end
+        for c in sorted(waiting):
+            members = _members(streams[c][pos[c] - 1][1], n)
+            if not all(d in waiting for d in members):
+                continue
+            leave = max(waiting[d] for d in members) + m.barrier_latency
+            for d in members:
+                finish_all[d] = leave
+                floor[d] = leave
+                del waiting[d]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"program {program.name!r} deadlocks at a barrier")
+    return OverlapSchedule(max(finish_all), busy, times)
+
+
+def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> int:
+    """The program's critical path through its data dependencies alone (the scoreboard's
+    RAW, WAW and WAR rules; barriers and transfers as fences of their cores): what no
+    order of issue and no number of units can go below, each instruction taking its
+    cycles from its operands' readiness (no issue, no unit conflicts)."""
+    board = _Scoreboard()
+    fence = [0] * program.cores          # earliest start after the last barrier
+    latest = [0] * program.cores         # latest finish so far per core
+    pending: dict[int, int] = {}
+    for instr in program.code:
+        c = instr.core
+        if isinstance(instr, Barrier):
+            pending[c] = latest[c]
+            members = _members(instr, program.cores)
+            if all(d in pending for d in members):
+                leave = max(pending[d] for d in members) + barrier_latency
+                for d in members:
+                    fence[d] = latest[d] = leave
+                    del pending[d]
+            continue
+        if isinstance(instr, Halt):
+            continue
+        _, cycles = execution(instr)
+        if isinstance(instr, Xfer):
+            end = max(fence[c], latest[c]) + cycles
+            fence[c] = end
+        else:
+            reads, writes = regions(instr, program)
+            end = max(fence[c], board.ready(reads, writes)) + cycles
+            board.record(reads, writes, end)
+        latest[c] = max(latest[c], end)
+    return max(latest)
+
+
+def _members(barrier: Barrier, cores: int) -> list[int]:
+    return [d for d in range(cores) if barrier.mask >> d & 1]
+
+
+def split_work(program: Program, pieces: int, by: str = "cols", array_cols: int = 1,
+               lanes: int = 1) -> Program:
+    """The program with each MatMul and each pipelined drain and vec cut into up to
+    ``pieces`` consecutive parts, one instruction each: by ``cols`` (a MatMul's result
+    columns ``n``, a drain's or vec's ``cols`` with ``src_col`` following) or by
+    ``rows`` (a MatMul's ``m``, a drain's or vec's ``rows``).  A what-if for the bound:
+    the finer dependencies a compiler splitting its work would give the scoreboard;
+    nothing runs it.  Serial, folded and link functions and range monitors stay whole.
+    Column cuts fall on multiples of ``array_cols`` (a MatMul) and ``lanes`` (a drain,
+    a vec), so that no piece pads a tile or a step the whole did not."""
+    from dataclasses import replace
+    from .hw.core import FOLDED_FUNCTIONS, LINK_FUNCTIONS, SERIAL_FUNCTIONS
+    from .isa import Range
+    whole = {*SERIAL_FUNCTIONS, *FOLDED_FUNCTIONS, *LINK_FUNCTIONS, "range"}
+
+    def parts(r: Range, align: int = 1) -> list[Range]:
+        units = -(-r.count // align)
+        k = min(pieces, units)
+        cuts = sorted({min(r.count, units * i // k * align) for i in range(k + 1)})
+        return [Range(r.start + a, b - a) for a, b in zip(cuts, cuts[1:])]
+
+    code = []
+    for instr in program.code:
+        if isinstance(instr, MatMul):
+            if by == "cols":
+                code += [replace(instr, n=p) for p in parts(instr.n, array_cols)]
+            else:
+                code += [replace(instr, m=p) for p in parts(instr.m)]
+        elif isinstance(instr, Drain) or isinstance(instr, Vector) and \
+                VECTOR_FUNCTIONS[instr.fn] not in whole:
+            if by == "rows":
+                code += [replace(instr, rows=p) for p in parts(instr.rows)]
+            else:
+                code += [replace(instr, cols=p, src_col=instr.src_col + p.start
+                                 - instr.cols.start) for p in parts(instr.cols, lanes)]
+        else:
+            code.append(instr)
+    return replace(program, code=tuple(code))
