@@ -15,8 +15,11 @@ program, weighted as `fixar estimate` weights them, the cycles of one update:
   buffer regions, one dispatch a cycle, today's unit cycles;
 - the same with pipelined units (a MatMul or vec starts under the previous one's fill
   and drain);
-- the array's own busy cycles with pipelined units (no overlap can go below it on one
-  core: the update's MACs at today's tiling).
+- any order (a list schedule of the dependency graph on one unit of each kind a core,
+  pipelined: what a compiler's reordering or out-of-order issue could give);
+- the barrier-segment bound (the busiest unit of each stretch between barriers,
+  summed: no schedule that keeps today's barriers goes below it), the dependency
+  chain alone, and the array's and the vector lanes' own busy cycles.
 
 ``--lanes``: the same with ``hardware.vector_lanes`` set (default: 9, the most that fit
 examples/fixar_u50.yaml on the U50 by the resource model; docs/dse.md).  Writes a
@@ -47,56 +50,64 @@ def figures(spec, queue_depth: int) -> list[dict]:
     from fixar_gen.hw.core import ISSUE_CYCLES, CoreConfig
     from fixar_gen.hw.design import pe_widths
     from fixar_gen.hw.host import RTL_TIMING, rtl_execution
-    from fixar_gen.overlap import Machine, dependency_bound, overlap_schedule, split_work
+    from fixar_gen.overlap import (Machine, dependency_bound, list_schedule,
+                                   overlap_schedule, segment_bound, split_work)
     from fixar_gen.perf import schedule_with
     hw = spec.hardware
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
                      lanes=hw.lanes)
     counts = algorithms.of(spec).phase_counts(spec)
     period = sum(counts.values())
+    latency = RTL_TIMING.barrier_latency
     machines = {
         "sequential": Machine(decoupled=False, issue_latency=ISSUE_CYCLES,
-                              barrier_latency=RTL_TIMING.barrier_latency),
+                              barrier_latency=latency),
         "queues": Machine(issue_latency=ISSUE_CYCLES, queue_depth=queue_depth,
-                          barrier_latency=RTL_TIMING.barrier_latency),
+                          barrier_latency=latency),
         "pipelined": Machine(pipelined=True, issue_latency=ISSUE_CYCLES,
-                             queue_depth=queue_depth,
-                             barrier_latency=RTL_TIMING.barrier_latency),
+                             queue_depth=queue_depth, barrier_latency=latency),
     }
     rows = []
     for mode in ("fxp32", "fxp16"):
-        precision = precision_for(spec, mode)
-        program_of = rtl_programs(spec, precision,
+        program_of = rtl_programs(spec, precision_for(spec, mode),
                                   per_core_memories=hw.memories_per_core)
         for pieces in SPLITS:
-            sums = dict.fromkeys(["rtl", *machines, "array", "vector", "deps"], 0.0)
+            sums = dict.fromkeys(COLUMNS, 0.0)
+            sums["instructions"] = 0
             for phase, count in counts.items():
                 program = program_of(phase)
                 if pieces > 1:
                     program = split_work(program, pieces, "cols", hw.cols, hw.lanes)
                 execution = rtl_execution(cfg, program)
-                exact = schedule_with(program, hw.cores, execution,
-                                      RTL_TIMING).total_cycles
+                exact = schedule_with(program, hw.cores, execution, RTL_TIMING).total_cycles
                 runs = {name: overlap_schedule(program, execution, m, hw.rows, hw.cols)
                         for name, m in machines.items()}
                 if runs["sequential"].total_cycles != exact:
                     raise SystemExit(f"{phase} {mode}: the scheduler's sequential rule "
                                      f"gives {runs['sequential'].total_cycles} cycles, "
                                      f"the exact model {exact}")
-                weight = count / period
-                sums["rtl"] += exact * weight
-                for name, run in runs.items():
-                    sums[name] += run.total_cycles * weight
-                for unit in ("array", "vector"):
-                    sums[unit] += runs["pipelined"].unit_busy[unit] / hw.cores * weight
-                sums["deps"] += dependency_bound(program, execution,
-                                                 RTL_TIMING.barrier_latency) * weight
-            rows.append({"mode": mode, "lanes": hw.lanes, "pieces": pieces,
-                         "instructions": sum(
-                len(program_of(p).code if pieces == 1 else split_work(
-                    program_of(p), pieces, "cols", hw.cols, hw.lanes).code)
-                for p in counts), **sums})
+                reordered = list_schedule(program, execution, True, hw.rows, hw.cols,
+                                          latency)
+                w = count / period
+                got = {"rtl": exact, "queues": runs["queues"].total_cycles,
+                       "pipelined": runs["pipelined"].total_cycles,
+                       "reordered": reordered.total_cycles,
+                       "segments": segment_bound(program, execution, hw.rows, hw.cols),
+                       "deps": dependency_bound(program, execution, latency),
+                       "array": reordered.unit_busy["array"] / hw.cores,
+                       "vector": reordered.unit_busy["vector"] / hw.cores}
+                for key, value in got.items():
+                    sums[key] += value * w
+                sums["instructions"] += len(program.code)
+            rows.append({"mode": mode, "lanes": hw.lanes, "pieces": pieces, **sums})
     return rows
+
+
+#: the figures of each row, in the tables' order, with their column titles
+COLUMNS = {"rtl": "generated RTL (exact model)", "queues": "decoupled queues, scoreboard",
+           "pipelined": "+ pipelined units", "reordered": "any order (list schedule)",
+           "segments": "barrier segments' bound", "deps": "dependencies alone",
+           "array": "array busy", "vector": "vector busy"}
 
 
 def render(spec_path: str, spec, rows: list[dict], queue_depth: int,
@@ -112,60 +123,53 @@ def render(spec_path: str, spec, rows: list[dict], queue_depth: int,
     lines = [HEADING, "",
              f"Measured {datetime.date.today().isoformat()} on {machine()} (a model: "
              f"seconds of CPU). Command: `python benchmarks/overlap_bound.py --spec "
-             f"{spec_path} --lanes {' '.join(map(str, lanes))} --queue-depth {queue_depth}`. "
-             f"{spec.name}: {hw.cores} cores x {hw.rows}x{hw.cols} PEs, {hw.lanes} lanes a "
-             f"core as specified (and the lanes listed), batch {batch}, "
-             f"{hw.clock_mhz:g} MHz; the training programs as `fixar estimate` weights "
-             "them. **Modeled, and a schedule the RTL does not run** "
-             "(fixar_gen/overlap.py): the first column is the generated RTL's exact "
-             "cycle model (the scheduler's sequential rule equals it on every program), "
-             "the others what decoupled queues would reach with today's per-instruction "
-             "cycles and instruction order, without memory-port conflicts between the "
-             "units.", "",
-             "| lanes a core | precision | generated RTL (exact model) | decoupled queues, "
-             "scoreboard | "
-             "+ pipelined units | dependencies alone | array busy alone (pipelined) | "
-             "IPS, same columns | x FIXAR (53,826.8), same columns |",
-             "|---:|---|---:|---:|---:|---:|---:|---|---|"]
+             f"{spec_path} --lanes {' '.join(map(str, lanes))} --queue-depth "
+             f"{queue_depth}`. {spec.name}: {hw.cores} cores x {hw.rows}x{hw.cols} PEs, "
+             f"{hw.lanes} lanes a core as specified and {', '.join(map(str, lanes))} "
+             f"(the most that fit the U50 by the resource model: docs/dse.md), batch "
+             f"{batch}, {hw.clock_mhz:g} MHz; the training programs as `fixar estimate` "
+             "weights them; cycles of one update. **Modeled, and schedules the RTL does "
+             "not run** (fixar_gen/overlap.py): the first column is the generated RTL's "
+             "exact cycle model (the scheduler's sequential rule equals it on every "
+             "program), the others what decoupled units would reach with today's "
+             "per-instruction cycles, without memory-port conflicts between the units.",
+             "", "| lanes a core | precision | " + " | ".join(COLUMNS.values())
+             + " | x FIXAR (53,826.8): RTL / any order / segments / array |",
+             "|---:|---|" + "---:|" * len(COLUMNS) + "---|"]
     whole = [r for r in rows if r["pieces"] == 1]
     for r in whole:
-        cells = [r["rtl"], r["queues"], r["pipelined"], r["deps"], r["array"]]
-        lines.append(
-            f"| {r['lanes']} | {r['mode']} | " + " | ".join(f"{c:,.0f}" for c in cells)
-            + " | "
-            + " / ".join(f"{ips(c):,.0f}" for c in cells) + " | "
-            + " / ".join(f"{ips(c) / fixar:.2f}" for c in cells) + " |")
+        lines.append(f"| {r['lanes']} | {r['mode']} | "
+                     + " | ".join(f"{r[k]:,.0f}" for k in COLUMNS) + " | "
+                     + " / ".join(f"{ips(r[k]) / fixar:.2f}"
+                                  for k in ("rtl", "reordered", "segments", "array"))
+                     + " |")
     for r in whole:
         factor = 2 if r["mode"] == "fxp16" else 1.5     # issue 14's targets
-        need = clock * batch / (factor * fixar)
-        lines += ["", f"{r['lanes']} lanes, {r['mode']}: decoupled queues save {1 - r['queues'] / r['rtl']:.1%} "
-                  f"of the RTL's cycles, pipelined units {1 - r['pipelined'] / r['rtl']:.1%}; "
-                  f"the programs' dependencies alone (no issue cost, any number of "
-                  f"units, the buffers as allocated today) take {r['deps']:,.0f} cycles, "
-                  f"{1 - r['deps'] / r['rtl']:.1%} below the RTL: no schedule of today's "
-                  f"instructions goes lower. Issue 14's {factor:g}x FIXAR needs "
-                  f"{need:,.0f} cycles an update; the array's own busy cycles at today's "
-                  f"tiling are {r['array']:,.0f}."]
+        lines += ["", f"{r['lanes']} lanes, {r['mode']}: decoupled in-order queues save "
+                  f"{1 - r['pipelined'] / r['rtl']:.1%} of the RTL's cycles (pipelined "
+                  f"units), any order {1 - r['reordered'] / r['rtl']:.1%}; with today's "
+                  f"barriers no schedule goes below {r['segments']:,.0f} "
+                  f"({1 - r['segments'] / r['rtl']:.1%} below the RTL). Issue 14's "
+                  f"{factor:g}x FIXAR needs {clock * batch / (factor * fixar):,.0f} cycles."]
     lines += ["", "What-if: every MatMul cut by its result columns (on multiples of the "
               "array's columns) and every pipelined drain and vec by its columns (on "
               "multiples of the lanes) into up to k instructions (`overlap.split_work`: "
-              "finer dependencies for the scoreboard; the programs as compiled are k = 1; "
-              "no compiler does this today), the same machines, cycles of one update:", "",
-              "| lanes a core | precision | k | instructions (training programs) | "
-              "generated RTL rule | decoupled queues | + pipelined units | dependencies "
-              "alone | array busy | vector busy |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "finer dependencies; the programs as compiled are k = 1; no compiler does "
+              "this today), the same rules:", "",
+              "| lanes a core | precision | k | instructions | " + " | ".join(
+                  COLUMNS.values()) + " |",
+              "|---:|---|---:|---:|" + "---:|" * len(COLUMNS)]
     for r in rows:
         lines.append(f"| {r['lanes']} | {r['mode']} | {r['pieces']} | "
                      f"{r['instructions']:,.0f} | "
-                     + " | ".join(f"{r[k]:,.0f}" for k in
-                                  ("rtl", "queues", "pipelined", "deps", "array",
-                                   "vector")) + " |")
-    lines += ["", "Cutting the work finer lowers the dependency chain well below the "
-              "array's own busy cycles, but queues that start each unit's instructions in "
-              "program order do not follow it: the gain needs an order in which the "
-              "units' independent work alternates (the compiler's software pipelining, "
-              "or out-of-order issue), which the bound above does not model."]
+                     + " | ".join(f"{r[k]:,.0f}" for k in COLUMNS) + " |")
+    lines += ["", "Finer work lowers the dependency chain far below the array's own busy "
+              "cycles, but not the barrier segments' bound: the programs synchronise the "
+              "cores by barriers around their transfers and link reductions, and each "
+              "stretch between two barriers is mostly one unit's work, so what one "
+              "unit does in a stretch waits for the others' stretches. Overlap beyond a "
+              "few percent needs fewer barriers (transfers and reductions ordered by "
+              "the scoreboard) as well as an order that alternates the units' work."]
     return "\n".join(lines) + "\n"
 
 

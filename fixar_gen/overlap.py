@@ -20,7 +20,8 @@ the gain of decoupling the units is known before they are built:
   the same unit then starts under the previous one's fill and drain, its results still
   ready at the previous rule's cycles (issue 14's "no fill/drain per instruction");
 - a ``Barrier`` waits for every earlier instruction of its cores to finish, then the
-  RTL's barrier latency; an ``Xfer`` (per-core memories) is a fence on its core.
+  RTL's barrier latency; an ``Xfer`` (per-core memories) reads and writes its region
+  of the buffer (:func:`operand_regions`).
 
 Nothing here is the RTL: the figures are bounds on what decoupled queues could reach
 with today's unit timings and today's instruction order (no software pipelining, no
@@ -64,6 +65,17 @@ class OverlapSchedule:
     total_cycles: int
     unit_busy: dict = field(default_factory=dict)
     times: dict = field(default_factory=dict)
+
+
+def operand_regions(instr, program: Program) -> tuple[list, list]:
+    """(regions read, regions written) for the scoreboard: :func:`regions`, and for an
+    ``xfer`` its rows and columns of the buffer, read from the sender's copy and written
+    into the receivers' (one region of the buffer: the receivers' copies are ordered
+    with the sender's own uses of it, a conservative rule)."""
+    if isinstance(instr, Xfer):
+        region = (instr.buf, instr.rows.slice, instr.cols.slice)
+        return [region], [region]
+    return regions(instr, program)
 
 
 def _overlaps(a: slice, b: slice) -> bool:
@@ -177,12 +189,8 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
                 if len(starts) >= m.queue_depth:       # the entry queue_depth back left
                     d = max(d, starts[-m.queue_depth])
                 dispatch[c] = d
-                if isinstance(instr, Xfer):
-                    ready = finish_all[c]
-                    reads = writes = []
-                else:
-                    reads, writes = regions(instr, program)
-                    ready = board.ready(reads, writes)
+                reads, writes = operand_regions(instr, program)
+                ready = board.ready(reads, writes)
                 start = max(d + m.issue_latency, unit_free[c][queue], ready)
                 end = start + cycles
                 held = streaming_cycles(instr, unit, cycles, rows, cols) if m.pipelined \
@@ -193,8 +201,6 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
                 board.record(reads, writes, end)
                 times[pc] = (start, end)
                 finish_all[c] = max(finish_all[c], end)
-                if isinstance(instr, Xfer):
-                    floor[c] = end
         for c in sorted(waiting):
             members = _members(streams[c][pos[c] - 1][1], n)
             if not all(d in waiting for d in members):
@@ -212,7 +218,7 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
 
 def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> int:
     """The program's critical path through its data dependencies alone (the scoreboard's
-    RAW, WAW and WAR rules; barriers and transfers as fences of their cores): what no
+    RAW, WAW and WAR rules; barriers as fences of their cores): what no
     order of issue and no number of units can go below, each instruction taking its
     cycles from its operands' readiness (no issue, no unit conflicts)."""
     board = _Scoreboard()
@@ -233,13 +239,9 @@ def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> i
         if isinstance(instr, Halt):
             continue
         _, cycles = execution(instr)
-        if isinstance(instr, Xfer):
-            end = max(fence[c], latest[c]) + cycles
-            fence[c] = end
-        else:
-            reads, writes = regions(instr, program)
-            end = max(fence[c], board.ready(reads, writes)) + cycles
-            board.record(reads, writes, end)
+        reads, writes = operand_regions(instr, program)
+        end = max(fence[c], board.ready(reads, writes)) + cycles
+        board.record(reads, writes, end)
         latest[c] = max(latest[c], end)
     return max(latest)
 
@@ -286,3 +288,138 @@ def split_work(program: Program, pieces: int, by: str = "cols", array_cols: int 
         else:
             code.append(instr)
     return replace(program, code=tuple(code))
+
+
+def list_schedule(program: Program, execution, pipelined: bool = True, rows: int = 1,
+                  cols: int = 1, barrier_latency: int = 2) -> OverlapSchedule:
+    """The program's dependency graph (the scoreboard's rules in program order; a
+    barrier or a transfer orders everything of its cores before it before everything
+    after it) on one unit of each kind per core, greedily: the instruction that can
+    start first goes first (program order on ties).  A bound on what reordering the
+    instructions (a compiler's schedule, or out-of-order issue) could give with
+    decoupled units, with no issue cost; not the RTL."""
+    code = program.code
+    n = program.cores
+    preds: list[set] = [set() for _ in code]
+    since: list[list[int]] = [[] for _ in range(n)]     # nodes since the core's fence
+    fence: list[int | None] = [None] * n
+    groups: dict[int, list[int]] = {}                   # barrier node -> its group
+    seen_barriers = [0] * n
+    by_index: dict[tuple, list[int]] = {}
+    writes: dict[int, list] = {}
+    reads: dict[int, list] = {}
+    for j, instr in enumerate(code):
+        c = instr.core
+        if fence[c] is not None:
+            preds[j].add(fence[c])
+        if isinstance(instr, Barrier):
+            preds[j].update(since[c])
+            since[c] = []
+            fence[c] = j
+            key = (seen_barriers[c], instr.mask)
+            seen_barriers[c] += 1
+            by_index.setdefault(key, []).append(j)
+            continue
+        if isinstance(instr, Halt):
+            preds[j].update(since[c])
+            continue
+        since[c].append(j)
+        r, w = operand_regions(instr, program)
+        for buf, rs, cs in r:
+            preds[j].update(i for a, b, i in writes.get(buf, ()) if _overlaps(a, rs)
+                            and _overlaps(b, cs))
+        for buf, rs, cs in w:
+            preds[j].update(i for a, b, i in writes.get(buf, ()) if _overlaps(a, rs)
+                            and _overlaps(b, cs))
+            preds[j].update(i for a, b, i in reads.get(buf, ()) if _overlaps(a, rs)
+                            and _overlaps(b, cs))
+        for buf, rs, cs in r:
+            reads.setdefault(buf, []).append((rs, cs, j))
+        for buf, rs, cs in w:
+            writes.setdefault(buf, []).append((rs, cs, j))
+        preds[j].discard(j)
+    for members in by_index.values():
+        for j in members:
+            groups[j] = members
+    succs: list[list[int]] = [[] for _ in code]
+    for j, ps in enumerate(preds):
+        for i in ps:
+            succs[i].append(j)
+    waiting = [len(ps) for ps in preds]
+    finish = [0] * len(code)
+    ready_at = [0] * len(code)
+    unit_free = [dict.fromkeys(QUEUES, 0) for _ in range(n)]
+    busy = dict.fromkeys(QUEUES, 0)
+    times = {}
+    import heapq
+    heap: list = []
+    arrived: dict[int, int] = {}           # barrier node -> when its core arrived
+
+    def release(j: int) -> None:
+        for k in succs[j]:
+            ready_at[k] = max(ready_at[k], finish[j])
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                push(k)
+
+    def push(j: int) -> None:
+        instr = code[j]
+        if isinstance(instr, Barrier):
+            arrived[j] = ready_at[j]
+            members = groups[j]
+            if all(m in arrived for m in members):
+                leave = max(arrived[m] for m in members) + barrier_latency
+                for m in members:
+                    finish[m] = leave
+                for m in members:
+                    release(m)
+            return
+        if isinstance(instr, Halt):
+            finish[j] = ready_at[j]
+            return
+        unit, cycles = execution(instr)
+        queue = unit if unit in QUEUES else "sync"
+        heapq.heappush(heap, (max(ready_at[j], unit_free[instr.core][queue]), j))
+
+    for j in range(len(code)):
+        if waiting[j] == 0:
+            push(j)
+    while heap:
+        t, j = heapq.heappop(heap)
+        instr = code[j]
+        unit, cycles = execution(instr)
+        queue = unit if unit in QUEUES else "sync"
+        start = max(ready_at[j], unit_free[instr.core][queue])
+        if start > t:                       # the unit was taken meanwhile: try again
+            heapq.heappush(heap, (start, j))
+            continue
+        held = streaming_cycles(instr, unit, cycles, rows, cols) if pipelined else cycles
+        unit_free[instr.core][queue] = start + held
+        busy[queue] += held
+        finish[j] = start + cycles
+        times[j] = (start, finish[j])
+        release(j)
+    if len(times) + sum(isinstance(x, (Barrier, Halt)) for x in code) != len(code):
+        raise ValueError(f"program {program.name!r}: a barrier of its cores never met")
+    return OverlapSchedule(max(finish, default=0), busy, times)
+
+
+def segment_bound(program: Program, execution, rows: int = 1, cols: int = 1) -> int:
+    """The sum, over the stretches between a core's barriers (the same stretch on every
+    core), of the busiest unit's streaming cycles (:func:`streaming_cycles`) on the
+    busiest core: what no schedule that keeps the barriers as fences goes below with
+    one unit of each kind a core, however it orders and overlaps the work between
+    them."""
+    spans: list[list[dict]] = [[{}] for _ in range(program.cores)]
+    for instr in program.code:
+        if isinstance(instr, Barrier):
+            spans[instr.core].append({})
+            continue
+        if isinstance(instr, Halt):
+            continue
+        unit, cycles = execution(instr)
+        here = spans[instr.core][-1]
+        here[unit] = here.get(unit, 0) + streaming_cycles(instr, unit, cycles, rows, cols)
+    count = max(len(s) for s in spans)
+    return sum(max((max(s[i].values(), default=0) for s in spans if i < len(s)),
+                   default=0) for i in range(count))

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fixar_gen import load_spec
 from fixar_gen.compiler import Precision, compile_programs, machine_runs
-from fixar_gen.core_traffic import regions
 from fixar_gen.hw.core import ISSUE_CYCLES, CoreConfig
 from fixar_gen.hw.design import pe_widths
 from fixar_gen.hw.host import RTL_TIMING, rtl_execution
-from fixar_gen.isa import Barrier, Halt, MatMul, Vector, Xfer
+from fixar_gen.isa import Barrier, Halt, MatMul, Vector
 from fixar_gen.overlap import (QUEUES, Machine, _Scoreboard, dependency_bound,
-                               overlap_schedule, streaming_cycles)
+                               list_schedule, operand_regions, overlap_schedule,
+                               segment_bound, streaming_cycles)
 from fixar_gen.perf import schedule_with
 from fixar_gen.testing import precisions, specs
 
@@ -51,8 +51,8 @@ def _masks(program, regs):
 def _conflict(program, first, second) -> bool:
     """Whether ``second`` (later in program order) reads a word ``first`` writes, or
     writes a word ``first`` reads or writes (word by word, not by regions)."""
-    r1, w1 = (_masks(program, x) for x in regions(first, program))
-    r2, w2 = (_masks(program, x) for x in regions(second, program))
+    r1, w1 = (_masks(program, x) for x in operand_regions(first, program))
+    r2, w2 = (_masks(program, x) for x in operand_regions(second, program))
 
     def meet(a, b):
         return any(k in b and (a[k] & b[k]).any() for k in a)
@@ -61,8 +61,8 @@ def _conflict(program, first, second) -> bool:
 
 def _check_order(program, run):
     """No instruction starts before an earlier one of its core that it conflicts with
-    (or a transfer, which fences its core) has finished, nor before every instruction
-    of a barrier's cores ahead of the barrier has."""
+    has finished, nor before every instruction of a barrier's cores ahead of the
+    barrier has."""
     code = program.code
     for j, later in enumerate(code):
         if j not in run.times:
@@ -72,9 +72,7 @@ def _check_order(program, run):
                 continue
             earlier = code[i]
             same = earlier.core == later.core
-            if _separated(code, i, j) or same and (
-                    isinstance(earlier, Xfer) or isinstance(later, Xfer)
-                    or _conflict(program, earlier, later)):
+            if _separated(code, i, j) or same and _conflict(program, earlier, later):
                 assert run.times[j][0] >= run.times[i][1], (i, earlier, j, later)
 
 
@@ -106,10 +104,16 @@ def test_the_bound_keeps_the_exact_model_and_every_dependency(data, spec, per_co
             hw.rows, hw.cols)
         bound = dependency_bound(program, execution, RTL_TIMING.barrier_latency)
         assert bound <= piped.total_cycles <= queues.total_cycles <= exact
-        for run in (sequential, queues, piped):
+        reordered = list_schedule(program, execution, True, hw.rows, hw.cols,
+                                  RTL_TIMING.barrier_latency)
+        assert bound <= reordered.total_cycles
+        assert segment_bound(program, execution, hw.rows, hw.cols) <= \
+            reordered.total_cycles
+        for run in (sequential, queues, piped, reordered):
             _check_order(program, run)
         for run, pipelined in ((queues, False), (piped, True)):
             _check_units(program, run, execution, pipelined, hw.rows, hw.cols)
+        _check_busy(program, reordered, execution, hw.rows, hw.cols)
 
 
 def _check_units(program, run, execution, pipelined, rows, cols):
@@ -126,6 +130,22 @@ def _check_units(program, run, execution, pipelined, rows, cols):
         if queue in last:
             assert run.times[pc][0] >= last[queue], (pc, instr)
         last[queue] = run.times[pc][0] + held
+
+
+def _check_busy(program, run, execution, rows, cols):
+    """No unit of a core holds two instructions at once (in any order)."""
+    spans = {}
+    for pc, (start, end) in run.times.items():
+        instr = program.code[pc]
+        unit, cycles = execution(instr)
+        assert end - start == cycles
+        held = streaming_cycles(instr, unit, cycles, rows, cols)
+        spans.setdefault((instr.core, unit if unit in QUEUES else "sync"), []).append(
+            (start, start + held))
+    for intervals in spans.values():
+        intervals.sort()
+        for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]):
+            assert b_start >= a_end
 
 
 def test_the_scoreboard_orders_a_write_after_every_read_and_write_it_overlaps():
