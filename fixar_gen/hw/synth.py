@@ -7,11 +7,13 @@ import json
 import re
 from pathlib import Path
 
-import pyrtl
-
 from ..tools import Tool, run_tool, yosys
-from .dsp_registers import dsp_register_flops  # noqa: F401 (the calibration's)
+from .dsp_registers import dsp_register_flops
 from .verilog_writer import write_verilog
+
+#: (``dsp_register_flops`` is the resource calibration's, kept here beside the counts)
+__all__ = ["NETLIST", "block_verilog", "cell_counts", "dsp_register_flops", "summarize",
+           "synthesize"]
 
 
 def summarize(cells: dict[str, int]) -> dict[str, int]:

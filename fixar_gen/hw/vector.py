@@ -147,7 +147,7 @@ from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DA
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
 from .lane_bounds import bounded_shl, drivers, evaluate, grid, reached
 from .lane_limits import WIDEST, LaneLimits
-from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage  # noqa: F401
+from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage
 from .lane_slots import assign_slots
 from .multiply import group_terms, product_terms, sum_terms
 
@@ -1904,4 +1904,4 @@ __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
-           "vector_unit"]
+           "vector_unit", "TANH_MAX_PRE_FRAC"]
