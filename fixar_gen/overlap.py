@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from .core_traffic import regions
 from .isa import VECTOR_FUNCTIONS, Barrier, Drain, Halt, MatMul, Program, Vector, Xfer
+from .perf import walk_cores
 
 #: the queues of a decoupled core (the units of the RTL's cycle rule but ``issue``)
 QUEUES = ("array", "vector", "sync", "dma")
@@ -135,84 +136,64 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
     :func:`fixar_gen.hw.host.rtl_execution` does; ``rows`` x ``cols`` the array (for
     :func:`streaming_cycles`)."""
     n = program.cores
-    streams: list[list] = [[] for _ in range(n)]
-    for pc, instr in enumerate(program.code):
-        streams[instr.core].append((pc, instr))
     board = _Scoreboard()
     times = {}
     m = machine
     dispatch = [-m.dispatch_interval] * n   # the last dispatch of each core
-    floor = [0] * n                          # no dispatch before (barriers, fences)
+    floor = [0] * n                          # no dispatch before (the last barrier)
     finish_all = [0] * n                     # the latest finish of each core so far
     unit_free = [dict.fromkeys(QUEUES, 0) for _ in range(n)]
     queued = [{q: [] for q in QUEUES} for _ in range(n)]     # start times per queue
     busy = dict.fromkeys(QUEUES, 0)
-    pos = [0] * n
-    waiting: dict[int, int] = {}             # core -> its barrier's arrival
-    done = [False] * n
-    while not all(done):
-        progressed = False
-        for c in range(n):
-            while not done[c] and c not in waiting:
-                if pos[c] == len(streams[c]):
-                    done[c] = True
-                    break
-                pc, instr = streams[c][pos[c]]
-                pos[c] += 1
-                progressed = True
-                if not m.decoupled:
-                    start = finish_all[c] + m.issue_latency
-                    if isinstance(instr, Barrier):
-                        waiting[c] = start
-                        break
-                    unit, cycles = execution(instr)
-                    if unit in busy:
-                        busy[unit] += cycles
-                    finish_all[c] = start + cycles
-                    if not isinstance(instr, Halt):
-                        times[pc] = (start, start + cycles)
-                    if isinstance(instr, Halt):
-                        done[c] = True
-                    continue
-                d = max(dispatch[c] + m.dispatch_interval, floor[c])
-                if isinstance(instr, Barrier):
-                    dispatch[c] = d
-                    waiting[c] = max(finish_all[c], d + m.issue_latency)
-                    break
-                if isinstance(instr, Halt):
-                    finish_all[c] = max(finish_all[c], d + m.issue_latency + m.halt_cycles)
-                    done[c] = True
-                    break
-                unit, cycles = execution(instr)
-                queue = unit if unit in QUEUES else "sync"
-                starts = queued[c][queue]
-                if len(starts) >= m.queue_depth:       # the entry queue_depth back left
-                    d = max(d, starts[-m.queue_depth])
-                dispatch[c] = d
-                reads, writes = operand_regions(instr, program)
-                ready = board.ready(reads, writes)
-                start = max(d + m.issue_latency, unit_free[c][queue], ready)
-                end = start + cycles
-                held = streaming_cycles(instr, unit, cycles, rows, cols) if m.pipelined \
-                    else cycles
-                unit_free[c][queue] = start + held
-                starts.append(start)
-                busy[queue] += held
-                board.record(reads, writes, end)
-                times[pc] = (start, end)
-                finish_all[c] = max(finish_all[c], end)
-        for c in sorted(waiting):
-            members = _members(streams[c][pos[c] - 1][1], n)
-            if not all(d in waiting for d in members):
-                continue
-            leave = max(waiting[d] for d in members) + m.barrier_latency
-            for d in members:
-                finish_all[d] = leave
-                floor[d] = leave
-                del waiting[d]
-            progressed = True
-        if not progressed:
-            raise ValueError(f"program {program.name!r} deadlocks at a barrier")
+    arrival = [0] * n                        # each core's arrival at its barrier
+
+    def sequential(c: int, pc: int, instr) -> bool:
+        start = finish_all[c] + m.issue_latency
+        if isinstance(instr, Barrier):
+            arrival[c] = start
+            return False
+        unit, cycles = execution(instr)
+        if unit in busy:
+            busy[unit] += cycles
+        finish_all[c] = start + cycles
+        if isinstance(instr, Halt):
+            return True
+        times[pc] = (start, start + cycles)
+        return False
+
+    def decoupled(c: int, pc: int, instr) -> bool:
+        d = max(dispatch[c] + m.dispatch_interval, floor[c])
+        if isinstance(instr, Barrier):
+            dispatch[c] = d
+            arrival[c] = max(finish_all[c], d + m.issue_latency)
+            return False
+        if isinstance(instr, Halt):
+            finish_all[c] = max(finish_all[c], d + m.issue_latency + m.halt_cycles)
+            return True
+        unit, cycles = execution(instr)
+        queue = unit if unit in QUEUES else "sync"
+        starts = queued[c][queue]
+        if len(starts) >= m.queue_depth:       # the entry queue_depth back left
+            d = max(d, starts[-m.queue_depth])
+        dispatch[c] = d
+        reads, writes = operand_regions(instr, program)
+        start = max(d + m.issue_latency, unit_free[c][queue], board.ready(reads, writes))
+        end = start + cycles
+        held = streaming_cycles(instr, unit, cycles, rows, cols) if m.pipelined else cycles
+        unit_free[c][queue] = start + held
+        starts.append(start)
+        busy[queue] += held
+        board.record(reads, writes, end)
+        times[pc] = (start, end)
+        finish_all[c] = max(finish_all[c], end)
+        return False
+
+    def meet(group: list[int]) -> None:
+        leave = max(arrival[d] for d in group) + m.barrier_latency
+        for d in group:
+            finish_all[d] = floor[d] = leave
+
+    walk_cores(program, decoupled if m.decoupled else sequential, meet)
     return OverlapSchedule(max(finish_all), busy, times)
 
 

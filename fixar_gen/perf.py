@@ -306,29 +306,20 @@ def schedule(program: Program, spec: Spec, timing: Timing = Timing()) -> Schedul
                          lambda instr: _execution(instr, spec, timing), timing)
 
 
-def schedule_with(program: Program, cores: int, execution, timing: Timing = Timing()
-                  ) -> Schedule:
-    """:func:`schedule` with another per-instruction rule: ``execution(instr)`` gives
-    (unit, cycles after the issue).  The generated RTL's own rule
-    (:func:`fixar_gen.hw.core.execution_cycles`) runs through here with the same issue
-    and barrier rules."""
-    if program.cores > cores:
-        raise ValueError(f"program {program.name!r} uses {program.cores} cores but the "
-                         f"hardware has {cores}")
-    streams: list[list[Instruction]] = [[] for _ in range(program.cores)]
+def walk_cores(program: Program, visit, meet) -> None:
+    """Each core's instructions in program order, the cores taking turns: ``visit(core,
+    pc, instr)`` for each one (it returns True when the core is done: a ``Halt``); a
+    ``Barrier`` is visited, then stops its core until every core of its mask has
+    reached a barrier with the same mask, when ``meet(cores)`` is called (the cores in
+    order) and they go on.  Raises on masks that disagree or a barrier never met."""
+    streams: list[list[tuple[int, Instruction]]] = [[] for _ in range(program.cores)]
     for pc, instr in enumerate(program.code):
         _check_core(instr, pc, program)
-        streams[instr.core].append(instr)
-
+        streams[instr.core].append((pc, instr))
     n = program.cores
-    time = [0] * n
-    busy = [0] * n
-    path = [dict.fromkeys(UNITS, 0) for _ in range(n)]
     pos = [0] * n
     done = [False] * n
     waiting: dict[int, frozenset[int]] = {}     # core -> the cores its barrier waits for
-    macs = 0
-
     while True:
         progressed = False
         for c in range(n):
@@ -336,21 +327,14 @@ def schedule_with(program: Program, cores: int, execution, timing: Timing = Timi
                 if pos[c] == len(streams[c]):
                     done[c] = True
                     break
-                instr = streams[c][pos[c]]
+                pc, instr = streams[c][pos[c]]
                 pos[c] += 1
                 progressed = True
-                unit, cycles = execution(instr)
-                busy[c] += timing.issue + cycles
-                time[c] += timing.issue
-                path[c]["issue"] += timing.issue
+                halted = visit(c, pc, instr)
                 if isinstance(instr, Barrier):
                     waiting[c] = _participants(instr, c, program)
                     break
-                time[c] += cycles
-                path[c][unit] += cycles
-                if isinstance(instr, MatMul):
-                    macs += instr.m.count * instr.n.count * instr.k.count
-                if isinstance(instr, Halt):
+                if halted:
                     done[c] = True
 
         for c in sorted(waiting):
@@ -362,18 +346,13 @@ def schedule_with(program: Program, cores: int, execution, timing: Timing = Timi
                 raise ValueError(f"barrier masks disagree: core {c} waits for cores "
                                  f"{sorted(group)}, core {disagree[0]} for "
                                  f"{sorted(waiting[disagree[0]])}")
-            slowest = max(sorted(group), key=lambda d: time[d])
-            leave = time[slowest] + timing.barrier_latency
-            released = dict(path[slowest])
-            released["sync"] += timing.barrier_latency
+            meet(sorted(group))
             for d in group:
-                time[d] = leave
-                path[d] = dict(released)
                 del waiting[d]
             progressed = True
 
         if all(done):
-            break
+            return
         if not progressed:
             stuck = {c: sorted(d for d in waiting[c] if d not in waiting)
                      for c in sorted(waiting)}
@@ -382,6 +361,46 @@ def schedule_with(program: Program, cores: int, execution, timing: Timing = Timi
             raise ValueError(f"program {program.name!r} deadlocks at a barrier: {detail}, "
                              "which never reach a matching barrier")
 
+
+def schedule_with(program: Program, cores: int, execution, timing: Timing = Timing()
+                  ) -> Schedule:
+    """:func:`schedule` with another per-instruction rule: ``execution(instr)`` gives
+    (unit, cycles after the issue).  The generated RTL's own rule
+    (:func:`fixar_gen.hw.core.execution_cycles`) runs through here with the same issue
+    and barrier rules."""
+    if program.cores > cores:
+        raise ValueError(f"program {program.name!r} uses {program.cores} cores but the "
+                         f"hardware has {cores}")
+    n = program.cores
+    time = [0] * n
+    busy = [0] * n
+    path = [dict.fromkeys(UNITS, 0) for _ in range(n)]
+    macs = 0
+
+    def visit(c: int, pc: int, instr: Instruction) -> bool:
+        nonlocal macs
+        unit, cycles = execution(instr)
+        busy[c] += timing.issue + cycles
+        time[c] += timing.issue
+        path[c]["issue"] += timing.issue
+        if isinstance(instr, Barrier):
+            return False
+        time[c] += cycles
+        path[c][unit] += cycles
+        if isinstance(instr, MatMul):
+            macs += instr.m.count * instr.n.count * instr.k.count
+        return isinstance(instr, Halt)
+
+    def meet(group: list[int]) -> None:
+        slowest = max(group, key=lambda d: time[d])
+        leave = time[slowest] + timing.barrier_latency
+        released = dict(path[slowest])
+        released["sync"] += timing.barrier_latency
+        for d in group:
+            time[d] = leave
+            path[d] = dict(released)
+
+    walk_cores(program, visit, meet)
     last = max(range(n), key=lambda c: time[c])
     return Schedule(total_cycles=time[last], per_core_busy=tuple(busy),
                     by_unit=dict(path[last]), array_macs=macs)
