@@ -19,6 +19,7 @@ from .cli_args import EXIT_USAGE, Parser, integer, output_file, output_folder, p
 from .experiment import BANDS, CORE_BACKENDS
 from .params import SpecError
 from .spec import MAX_SCRATCHPAD_WORDS, spec_data
+from .tools import ToolSetting, verilator_threads
 
 EXIT_BUG = 1
 SEED = integer(0, 2**32 - 1)          # the spec's env.seed range
@@ -660,12 +661,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if isinstance(a, argparse._SubParsersAction)).choices
         commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        verilator_threads()        # a bad $FIXAR_VERILATOR_THREADS, before any work
         with allow_env_modules(getattr(args, "allow_env_module", False)):
             return args.func(args)
     except SpecError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     except UserError as err:
+        print(f"fixar: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ToolSetting as err:
         print(f"fixar: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

@@ -28,6 +28,31 @@ class ToolMissing(RuntimeError):
     """An external tool is not installed; the message says how to install it."""
 
 
+class ToolSetting(ValueError):
+    """An environment variable that configures a tool holds a value it cannot take; the
+    message names the variable and what it takes."""
+
+
+#: the environment variable that asks for Verilator's multithreaded models
+VERILATOR_THREADS = "FIXAR_VERILATOR_THREADS"
+
+
+def verilator_threads() -> int:
+    """The threads of the Verilator models built from now on: ``$FIXAR_VERILATOR_THREADS``
+    (unset or empty: 1); :class:`ToolSetting` for anything but a whole number >= 1."""
+    raw = os.environ.get(VERILATOR_THREADS, "").strip()
+    if not raw:
+        return 1
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ToolSetting(f"{VERILATOR_THREADS}={raw!r}: give a whole number of threads, "
+                          "1 or more")
+    return threads
+
+
 class ToolFailed(RuntimeError):
     """An external tool exited with an error or timed out; the message ends with its
     last lines of output."""

@@ -245,3 +245,15 @@ def test_a_memory_smaller_than_the_programs_need_is_said(capsys, tmp_path, tiny)
            "programs need up to" in err and "cannot run them" in err
     report = json.loads((tmp_path / "g" / "report.json").read_text())
     assert report["memory"]["words"] == 4 < report["memory"]["words_needed"]
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_verilator_threads_variable_is_refused_before_any_work(
+        monkeypatch, capsys, tmp_path, value):
+    monkeypatch.setenv("FIXAR_VERILATOR_THREADS", value)
+    out = tmp_path / "g"
+    assert main(["generate", PENDULUM, "-o", str(out), "--verilate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"fixar: error: FIXAR_VERILATOR_THREADS={value!r}: give a whole number "
+                   "of threads, 1 or more"]
+    assert not out.exists()

@@ -123,14 +123,28 @@ from fixar_gen.tools import ToolFailed, ToolMissing
 from .verilog_writer import write_verilog
 
 __all__ = [
-    "FLAGS", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
-    "cache_root", "check_port_name", "emit_verilog", "harness_source", "ports_of",
+    "FLAGS", "THREADS_VARIABLE", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
+    "build_flags", "cache_root", "check_port_name", "emit_verilog", "harness_source", "ports_of",
 ]
 
 #: Verilator's options for every model (the first four are from TOOLCHAIN.md: fast to
 #: compile, fast enough to run; ``-Wno-fatal`` keeps lint warnings in the log only).
 FLAGS: tuple[str, ...] = ("--cc", "--exe", "--build", "-O1", "--x-assign", "fast",
                           "-Wno-fatal", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+
+#: the environment variable that asks for a multithreaded model (Verilator's
+#: ``--threads N``; unset or 1: single-threaded, the default)
+THREADS_VARIABLE = tools.VERILATOR_THREADS
+
+
+def build_flags() -> tuple[str, ...]:
+    """:data:`FLAGS`, plus ``--threads N`` when ``$FIXAR_VERILATOR_THREADS`` is N > 1 (the
+    model evaluates its logic on N threads: on examples/fixar_u50.yaml's core two threads
+    ran a training step 1.4x faster on a 2-core machine, BENCHMARKS.md; a small core
+    gains nothing).  The flags are part of a model's cache key."""
+    threads = tools.verilator_threads()
+    return FLAGS if threads == 1 else (*FLAGS, "--threads", str(threads))
+
 
 HARNESS_VERSION = 1          # bump when the protocol changes (it is in the harness text)
 BUILD_TIMEOUT = 1800.0       # seconds for one Verilator build
@@ -785,9 +799,10 @@ class VerilatorModel:
         if problems:        # caught before compiling; Verilator's header is checked after
             raise ValueError("ports do not match the Verilog: " + "; ".join(problems))
         harness = harness_source(top, ports, clock=clock, reset=reset)
+        flags = build_flags()
         chain = _toolchain()
         key = hashlib.sha256(json.dumps({
-            "verilog": verilog, "harness": harness, "top": top, "flags": FLAGS,
+            "verilog": verilog, "harness": harness, "top": top, "flags": flags,
             "tools": chain.identity,
         }, sort_keys=True).encode()).hexdigest()
         root = cache_root(cache_dir)
@@ -813,11 +828,11 @@ class VerilatorModel:
                 with progress.task(f"building Verilator model of {top}",
                                    f"built Verilator model of {top}"):
                     cls._compile(chain, work, verilog, harness, top, table, jobs, timeout,
-                                 failed_log=root / f"{key}.failed.log")
+                                 failed_log=root / f"{key}.failed.log", flags=flags)
                 (work / "manifest.json").write_text(json.dumps({
                     "key": key, "top": top,
                     "ports": {n: list(s) for n, s in sorted(ports.items())},
-                    "clock": clock, "reset": reset, "flags": FLAGS,
+                    "clock": clock, "reset": reset, "flags": flags,
                     "tools": chain.identity, "libraries": _linked_libraries(work / "sim"),
                     "compile_seconds": round(time.perf_counter() - start, 3)},
                     indent=1) + "\n")
@@ -835,11 +850,11 @@ class VerilatorModel:
     @staticmethod
     def _compile(chain: _Toolchain, work: Path, verilog: str, harness: str, top: str,
                  table: Mapping[str, _Port], jobs: int | None, timeout: float,
-                 failed_log: Path) -> None:
+                 failed_log: Path, flags: tuple[str, ...]) -> None:
         (work / f"{top}.v").write_text(verilog)
         (work / "harness.cpp").write_text(harness)
         jobs = jobs or os.cpu_count() or 1
-        cmd = [*chain.verilator.command, *FLAGS,
+        cmd = [*chain.verilator.command, *flags,
                "-MAKEFLAGS", f"CXX={chain.cxx}", "-MAKEFLAGS", f"LINK={chain.cxx}",
                "-MAKEFLAGS", f"PYTHON3={sys.executable}",
                "--build-jobs", str(jobs), "--top-module", top, "--Mdir", "obj_dir",

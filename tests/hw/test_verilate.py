@@ -584,3 +584,37 @@ def test_emit_verilog_is_deterministic_and_initialises_registers():
         "a": (100, "in"), "acc": (130, "out"), "c": (40, "in"), "count": (8, "out"),
         "en": (1, "in"), "half": (17, "out"), "mixed": (40, "out"),
         "product": (130, "out"), "s": (16, "in"), "wrapped": (1, "out")}
+
+
+def test_the_threads_variable_adds_verilators_threads_option(monkeypatch):
+    monkeypatch.delenv(verilate.THREADS_VARIABLE, raising=False)
+    assert verilate.build_flags() == verilate.FLAGS
+    monkeypatch.setenv(verilate.THREADS_VARIABLE, "1")
+    assert verilate.build_flags() == verilate.FLAGS
+    monkeypatch.setenv(verilate.THREADS_VARIABLE, " 3 ")
+    assert verilate.build_flags() == (*verilate.FLAGS, "--threads", "3")
+    for bad in ("two", "0", "-2", "1.5"):
+        monkeypatch.setenv(verilate.THREADS_VARIABLE, bad)
+        with pytest.raises(tools.ToolSetting, match=rf"{verilate.THREADS_VARIABLE}="
+                                                   rf"'{re.escape(bad)}': give a whole "
+                                                   "number"):
+            verilate.build_flags()
+
+
+@pytest.mark.tools
+def test_a_two_thread_model_is_its_own_entry_and_matches_fast_simulation(
+        arith, cache, monkeypatch):
+    """$FIXAR_VERILATOR_THREADS=2 builds Verilator's multithreaded model of the same
+    design into an entry of its own (the flags are in the key) and it computes what
+    the single-threaded one and PyRTL compute, cycle for cycle."""
+    block, single = arith
+    monkeypatch.setenv(verilate.THREADS_VARIABLE, "2")
+    model = VerilatorModel.from_block(block, "arith", cache)
+    assert model.key != single.key
+    manifest = json.loads((model.directory / "manifest.json").read_text())
+    assert manifest["flags"][-2:] == ["--threads", "2"]
+    rng = random.Random(7)
+    cycles = [{"a": rng.getrandbits(100), "c": rng.getrandbits(40), "s": rng.getrandbits(16),
+               "en": rng.getrandbits(1)} for _ in range(60)]
+    with model.start() as sim:
+        assert verilator_trace(sim, block, cycles, "drive") == pyrtl_trace(block, cycles)
