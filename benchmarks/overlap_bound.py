@@ -50,6 +50,7 @@ def figures(spec, queue_depth: int) -> list[dict]:
     from fixar_gen.hw.core import ISSUE_CYCLES, CoreConfig
     from fixar_gen.hw.design import pe_widths
     from fixar_gen.hw.host import RTL_TIMING, rtl_execution
+    from fixar_gen.isa import MODES, MatMul
     from fixar_gen.overlap import (Machine, dependency_bound, list_schedule,
                                    overlap_schedule, segment_bound, split_work)
     from fixar_gen.perf import schedule_with
@@ -72,7 +73,7 @@ def figures(spec, queue_depth: int) -> list[dict]:
         program_of = rtl_programs(spec, precision_for(spec, mode),
                                   per_core_memories=hw.memories_per_core)
         for pieces in SPLITS:
-            sums = dict.fromkeys(COLUMNS, 0.0)
+            sums = dict.fromkeys([*COLUMNS, "wide"], 0.0)
             sums["instructions"] = 0
             for phase, count in counts.items():
                 program = program_of(phase)
@@ -95,6 +96,13 @@ def figures(spec, queue_depth: int) -> list[dict]:
                        "segments": segment_bound(program, execution, hw.rows, hw.cols),
                        "deps": dependency_bound(program, execution, latency),
                        "array": reordered.unit_busy["array"] / hw.cores,
+                       "peak": sum(x.m.count * x.n.count * x.k.count
+                                   / (hw.pe_count * (2 if MODES[x.mode] == "fxp16" else 1))
+                                   for x in program.code if isinstance(x, MatMul)),
+                       "wide": sum(x.m.count * x.n.count * x.k.count for x in program.code
+                                   if isinstance(x, MatMul) and MODES[x.mode] == "fxp32")
+                       / max(1, sum(x.m.count * x.n.count * x.k.count
+                                    for x in program.code if isinstance(x, MatMul))),
                        "vector": reordered.unit_busy["vector"] / hw.cores}
                 for key, value in got.items():
                     sums[key] += value * w
@@ -107,7 +115,8 @@ def figures(spec, queue_depth: int) -> list[dict]:
 COLUMNS = {"rtl": "generated RTL (exact model)", "queues": "decoupled queues, scoreboard",
            "pipelined": "+ pipelined units", "reordered": "any order (list schedule)",
            "segments": "barrier segments' bound", "deps": "dependencies alone",
-           "array": "array busy", "vector": "vector busy"}
+           "array": "array busy", "peak": "array at peak (each MatMul in its mode)",
+           "vector": "vector busy"}
 
 
 def render(spec_path: str, spec, rows: list[dict], queue_depth: int,
@@ -150,7 +159,9 @@ def render(spec_path: str, spec, rows: list[dict], queue_depth: int,
                   f"units), any order {1 - r['reordered'] / r['rtl']:.1%}; with today's "
                   f"barriers no schedule goes below {r['segments']:,.0f} "
                   f"({1 - r['segments'] / r['rtl']:.1%} below the RTL). Issue 14's "
-                  f"{factor:g}x FIXAR needs {clock * batch / (factor * fixar):,.0f} cycles."]
+                  f"{factor:g}x FIXAR needs {clock * batch / (factor * fixar):,.0f} cycles; "
+                  f"the array's MatMuls alone take {r['peak']:,.0f} at its peak, each in "
+                  f"its mode ({r['wide']:.0%} of the MACs in FXP32 mode)."]
     lines += ["", "What-if: every MatMul cut by its result columns (on multiples of the "
               "array's columns) and every pipelined drain and vec by its columns (on "
               "multiples of the lanes) into up to k instructions (`overlap.split_work`: "
