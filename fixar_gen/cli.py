@@ -667,10 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
-    except UserError as err:
-        print(f"fixar: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except ToolSetting as err:
+    except (UserError, ToolSetting) as err:
         print(f"fixar: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

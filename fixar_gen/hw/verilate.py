@@ -123,18 +123,15 @@ from fixar_gen.tools import ToolFailed, ToolMissing
 from .verilog_writer import write_verilog
 
 __all__ = [
-    "FLAGS", "THREADS_VARIABLE", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
-    "build_flags", "cache_root", "check_port_name", "emit_verilog", "harness_source", "ports_of",
+    "FLAGS", "Sim", "SimError", "SimTimeout", "VerilatorBuildError", "VerilatorModel",
+    "build_flags", "cache_root", "check_port_name", "emit_verilog", "harness_source",
+    "ports_of",
 ]
 
 #: Verilator's options for every model (the first four are from TOOLCHAIN.md: fast to
 #: compile, fast enough to run; ``-Wno-fatal`` keeps lint warnings in the log only).
 FLAGS: tuple[str, ...] = ("--cc", "--exe", "--build", "-O1", "--x-assign", "fast",
                           "-Wno-fatal", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-
-#: the environment variable that asks for a multithreaded model (Verilator's
-#: ``--threads N``; unset or 1: single-threaded, the default)
-THREADS_VARIABLE = tools.VERILATOR_THREADS
 
 
 def build_flags() -> tuple[str, ...]:

@@ -587,15 +587,15 @@ def test_emit_verilog_is_deterministic_and_initialises_registers():
 
 
 def test_the_threads_variable_adds_verilators_threads_option(monkeypatch):
-    monkeypatch.delenv(verilate.THREADS_VARIABLE, raising=False)
+    monkeypatch.delenv(tools.VERILATOR_THREADS, raising=False)
     assert verilate.build_flags() == verilate.FLAGS
-    monkeypatch.setenv(verilate.THREADS_VARIABLE, "1")
+    monkeypatch.setenv(tools.VERILATOR_THREADS, "1")
     assert verilate.build_flags() == verilate.FLAGS
-    monkeypatch.setenv(verilate.THREADS_VARIABLE, " 3 ")
+    monkeypatch.setenv(tools.VERILATOR_THREADS, " 3 ")
     assert verilate.build_flags() == (*verilate.FLAGS, "--threads", "3")
     for bad in ("two", "0", "-2", "1.5"):
-        monkeypatch.setenv(verilate.THREADS_VARIABLE, bad)
-        with pytest.raises(tools.ToolSetting, match=rf"{verilate.THREADS_VARIABLE}="
+        monkeypatch.setenv(tools.VERILATOR_THREADS, bad)
+        with pytest.raises(tools.ToolSetting, match=rf"{tools.VERILATOR_THREADS}="
                                                    rf"'{re.escape(bad)}': give a whole "
                                                    "number"):
             verilate.build_flags()
@@ -608,7 +608,7 @@ def test_a_two_thread_model_is_its_own_entry_and_matches_fast_simulation(
     design into an entry of its own (the flags are in the key) and it computes what
     the single-threaded one and PyRTL compute, cycle for cycle."""
     block, single = arith
-    monkeypatch.setenv(verilate.THREADS_VARIABLE, "2")
+    monkeypatch.setenv(tools.VERILATOR_THREADS, "2")
     model = VerilatorModel.from_block(block, "arith", cache)
     assert model.key != single.key
     manifest = json.loads((model.directory / "manifest.json").read_text())
