@@ -78,7 +78,7 @@ def figures(spec, queue_depth: int) -> list[dict]:
             for phase, count in counts.items():
                 program = program_of(phase)
                 if pieces > 1:
-                    program = split_work(program, pieces, "cols", hw.cols, hw.lanes)
+                    program = split_work(program, pieces, hw.cols, hw.lanes)
                 execution = rtl_execution(cfg, program)
                 exact = schedule_with(program, hw.cores, execution, RTL_TIMING).total_cycles
                 runs = {name: overlap_schedule(program, execution, m, hw.rows, hw.cols)
@@ -90,19 +90,19 @@ def figures(spec, queue_depth: int) -> list[dict]:
                 reordered = list_schedule(program, execution, True, hw.rows, hw.cols,
                                           latency)
                 w = count / period
+                products = [(x.m.count * x.n.count * x.k.count, MODES[x.mode])
+                            for x in program.code if isinstance(x, MatMul)]
+                macs = sum(n for n, _ in products)
                 got = {"rtl": exact, "queues": runs["queues"].total_cycles,
                        "pipelined": runs["pipelined"].total_cycles,
                        "reordered": reordered.total_cycles,
                        "segments": segment_bound(program, execution, hw.rows, hw.cols),
                        "deps": dependency_bound(program, execution, latency),
                        "array": reordered.unit_busy["array"] / hw.cores,
-                       "peak": sum(x.m.count * x.n.count * x.k.count
-                                   / (hw.pe_count * (2 if MODES[x.mode] == "fxp16" else 1))
-                                   for x in program.code if isinstance(x, MatMul)),
-                       "wide": sum(x.m.count * x.n.count * x.k.count for x in program.code
-                                   if isinstance(x, MatMul) and MODES[x.mode] == "fxp32")
-                       / max(1, sum(x.m.count * x.n.count * x.k.count
-                                    for x in program.code if isinstance(x, MatMul))),
+                       "peak": sum(n / (hw.pe_count * (2 if mode == "fxp16" else 1))
+                                   for n, mode in products),
+                       "wide": sum(n for n, mode in products if mode == "fxp32")
+                       / max(1, macs),
                        "vector": reordered.unit_busy["vector"] / hw.cores}
                 for key, value in got.items():
                     sums[key] += value * w

@@ -34,14 +34,21 @@ exact model does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+from dataclasses import dataclass, field, replace
 
 from .core_traffic import regions
 from .isa import VECTOR_FUNCTIONS, Barrier, Drain, Halt, MatMul, Program, Vector, Xfer
-from .perf import walk_cores
+from .perf import _participants, walk_cores
 
 #: the queues of a decoupled core (the units of the RTL's cycle rule but ``issue``)
 QUEUES = ("array", "vector", "sync", "dma")
+
+
+def queue_of(unit: str) -> str:
+    """The queue of an instruction the cycle rule charges to ``unit`` (``issue``:
+    ``sync``)."""
+    return unit if unit in QUEUES else "sync"
 
 
 @dataclass(frozen=True)
@@ -84,33 +91,37 @@ def _overlaps(a: slice, b: slice) -> bool:
 
 
 class _Scoreboard:
-    """Per buffer, the regions earlier instructions read and wrote, with when they
-    finish."""
+    """Per buffer, the regions earlier instructions read and wrote, each with a tag
+    (when it finishes, or which instruction it is)."""
 
     def __init__(self) -> None:
         self.writes: dict[int, list] = {}
         self.reads: dict[int, list] = {}
 
     @staticmethod
-    def _latest(accesses, region) -> int:
+    def _meeting(accesses, region):
         _, rows, cols = region
-        return max([t for r, c, t in accesses if _overlaps(r, rows) and _overlaps(c, cols)],
-                   default=0)
+        return (tag for r, c, tag in accesses if _overlaps(r, rows) and _overlaps(c, cols))
+
+    def conflicts(self, reads, writes):
+        """The tags of the earlier accesses an instruction reading ``reads`` and writing
+        ``writes`` must follow: the writes of what it reads or writes (RAW, WAW), the
+        reads of what it writes (WAR)."""
+        for region in reads:
+            yield from self._meeting(self.writes.get(region[0], ()), region)
+        for region in writes:
+            yield from self._meeting(self.writes.get(region[0], ()), region)
+            yield from self._meeting(self.reads.get(region[0], ()), region)
 
     def ready(self, reads, writes) -> int:
-        t = 0
-        for region in reads:
-            t = max(t, self._latest(self.writes.get(region[0], ()), region))
-        for region in writes:
-            t = max(t, self._latest(self.writes.get(region[0], ()), region),
-                    self._latest(self.reads.get(region[0], ()), region))
-        return t
+        """When the conflicting accesses have all finished (their tags: finish times)."""
+        return max(self.conflicts(reads, writes), default=0)
 
-    def record(self, reads, writes, finish: int) -> None:
+    def record(self, reads, writes, tag) -> None:
         for buf, rows, cols in reads:
-            self.reads.setdefault(buf, []).append((rows, cols, finish))
+            self.reads.setdefault(buf, []).append((rows, cols, tag))
         for buf, rows, cols in writes:
-            self.writes.setdefault(buf, []).append((rows, cols, finish))
+            self.writes.setdefault(buf, []).append((rows, cols, tag))
 
 
 def streaming_cycles(instr, unit: str, cycles: int, rows: int, cols: int) -> int:
@@ -171,7 +182,7 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
             finish_all[c] = max(finish_all[c], d + m.issue_latency + m.halt_cycles)
             return True
         unit, cycles = execution(instr)
-        queue = unit if unit in QUEUES else "sync"
+        queue = queue_of(unit)
         starts = queued[c][queue]
         if len(starts) >= m.queue_depth:       # the entry queue_depth back left
             d = max(d, starts[-m.queue_depth])
@@ -210,7 +221,7 @@ def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> i
         c = instr.core
         if isinstance(instr, Barrier):
             pending[c] = latest[c]
-            members = _members(instr, program.cores)
+            members = sorted(_participants(instr, c, program))
             if all(d in pending for d in members):
                 leave = max(pending[d] for d in members) + barrier_latency
                 for d in members:
@@ -227,26 +238,20 @@ def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> i
     return max(latest)
 
 
-def _members(barrier: Barrier, cores: int) -> list[int]:
-    return [d for d in range(cores) if barrier.mask >> d & 1]
-
-
-def split_work(program: Program, pieces: int, by: str = "cols", array_cols: int = 1,
-               lanes: int = 1) -> Program:
-    """The program with each MatMul and each pipelined drain and vec cut into up to
-    ``pieces`` consecutive parts, one instruction each: by ``cols`` (a MatMul's result
-    columns ``n``, a drain's or vec's ``cols`` with ``src_col`` following) or by
-    ``rows`` (a MatMul's ``m``, a drain's or vec's ``rows``).  A what-if for the bound:
-    the finer dependencies a compiler splitting its work would give the scoreboard;
-    nothing runs it.  Serial, folded and link functions and range monitors stay whole.
+def split_work(program: Program, pieces: int, array_cols: int = 1, lanes: int = 1
+               ) -> Program:
+    """The program with each MatMul and each pipelined drain and vec cut by columns into
+    up to ``pieces`` consecutive parts, one instruction each (a MatMul's result columns
+    ``n``, a drain's or vec's ``cols`` with ``src_col`` following).  A what-if for the
+    bound: the finer dependencies a compiler splitting its work would give the
+    scoreboard; nothing runs it.  Serial, folded and link functions and range monitors stay whole.
     Column cuts fall on multiples of ``array_cols`` (a MatMul) and ``lanes`` (a drain,
     a vec), so that no piece pads a tile or a step the whole did not."""
-    from dataclasses import replace
     from .hw.core import FOLDED_FUNCTIONS, LINK_FUNCTIONS, SERIAL_FUNCTIONS
     from .isa import Range
     whole = {*SERIAL_FUNCTIONS, *FOLDED_FUNCTIONS, *LINK_FUNCTIONS, "range"}
 
-    def parts(r: Range, align: int = 1) -> list[Range]:
+    def parts(r: Range, align: int) -> list[Range]:
         units = -(-r.count // align)
         k = min(pieces, units)
         cuts = sorted({min(r.count, units * i // k * align) for i in range(k + 1)})
@@ -255,17 +260,11 @@ def split_work(program: Program, pieces: int, by: str = "cols", array_cols: int 
     code = []
     for instr in program.code:
         if isinstance(instr, MatMul):
-            if by == "cols":
-                code += [replace(instr, n=p) for p in parts(instr.n, array_cols)]
-            else:
-                code += [replace(instr, m=p) for p in parts(instr.m)]
+            code += [replace(instr, n=p) for p in parts(instr.n, array_cols)]
         elif isinstance(instr, Drain) or isinstance(instr, Vector) and \
                 VECTOR_FUNCTIONS[instr.fn] not in whole:
-            if by == "rows":
-                code += [replace(instr, rows=p) for p in parts(instr.rows)]
-            else:
-                code += [replace(instr, cols=p, src_col=instr.src_col + p.start
-                                 - instr.cols.start) for p in parts(instr.cols, lanes)]
+            code += [replace(instr, cols=p, src_col=instr.src_col + p.start
+                             - instr.cols.start) for p in parts(instr.cols, lanes)]
         else:
             code.append(instr)
     return replace(program, code=tuple(code))
@@ -274,8 +273,8 @@ def split_work(program: Program, pieces: int, by: str = "cols", array_cols: int 
 def list_schedule(program: Program, execution, pipelined: bool = True, rows: int = 1,
                   cols: int = 1, barrier_latency: int = 2) -> OverlapSchedule:
     """The program's dependency graph (the scoreboard's rules in program order; a
-    barrier or a transfer orders everything of its cores before it before everything
-    after it) on one unit of each kind per core, greedily: the instruction that can
+    barrier orders everything of its cores before it before everything after it) on
+    one unit of each kind per core, greedily: the instruction that can
     start first goes first (program order on ties).  A bound on what reordering the
     instructions (a compiler's schedule, or out-of-order issue) could give with
     decoupled units, with no issue cost; not the RTL."""
@@ -287,8 +286,7 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
     groups: dict[int, list[int]] = {}                   # barrier node -> its group
     seen_barriers = [0] * n
     by_index: dict[tuple, list[int]] = {}
-    writes: dict[int, list] = {}
-    reads: dict[int, list] = {}
+    board = _Scoreboard()                               # tags: instruction indices
     for j, instr in enumerate(code):
         c = instr.core
         if fence[c] is not None:
@@ -306,19 +304,8 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
             continue
         since[c].append(j)
         r, w = operand_regions(instr, program)
-        for buf, rs, cs in r:
-            preds[j].update(i for a, b, i in writes.get(buf, ()) if _overlaps(a, rs)
-                            and _overlaps(b, cs))
-        for buf, rs, cs in w:
-            preds[j].update(i for a, b, i in writes.get(buf, ()) if _overlaps(a, rs)
-                            and _overlaps(b, cs))
-            preds[j].update(i for a, b, i in reads.get(buf, ()) if _overlaps(a, rs)
-                            and _overlaps(b, cs))
-        for buf, rs, cs in r:
-            reads.setdefault(buf, []).append((rs, cs, j))
-        for buf, rs, cs in w:
-            writes.setdefault(buf, []).append((rs, cs, j))
-        preds[j].discard(j)
+        preds[j].update(board.conflicts(r, w))
+        board.record(r, w, j)
     for members in by_index.values():
         for j in members:
             groups[j] = members
@@ -332,8 +319,8 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
     unit_free = [dict.fromkeys(QUEUES, 0) for _ in range(n)]
     busy = dict.fromkeys(QUEUES, 0)
     times = {}
-    import heapq
     heap: list = []
+    charged: dict[int, tuple] = {}         # instruction -> (unit, cycles)
     arrived: dict[int, int] = {}           # barrier node -> when its core arrived
 
     def release(j: int) -> None:
@@ -358,9 +345,8 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
         if isinstance(instr, Halt):
             finish[j] = ready_at[j]
             return
-        unit, cycles = execution(instr)
-        queue = unit if unit in QUEUES else "sync"
-        heapq.heappush(heap, (max(ready_at[j], unit_free[instr.core][queue]), j))
+        unit, _ = charged[j] = execution(instr)
+        heapq.heappush(heap, (max(ready_at[j], unit_free[instr.core][queue_of(unit)]), j))
 
     for j in range(len(code)):
         if waiting[j] == 0:
@@ -368,8 +354,8 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
     while heap:
         t, j = heapq.heappop(heap)
         instr = code[j]
-        unit, cycles = execution(instr)
-        queue = unit if unit in QUEUES else "sync"
+        unit, cycles = charged[j]
+        queue = queue_of(unit)
         start = max(ready_at[j], unit_free[instr.core][queue])
         if start > t:                       # the unit was taken meanwhile: try again
             heapq.heappush(heap, (start, j))

@@ -15,8 +15,8 @@ from fixar_gen.hw.core import ISSUE_CYCLES, CoreConfig
 from fixar_gen.hw.design import pe_widths
 from fixar_gen.hw.host import RTL_TIMING, rtl_execution
 from fixar_gen.isa import Barrier, Halt, MatMul, Vector
-from fixar_gen.overlap import (QUEUES, Machine, _Scoreboard, dependency_bound,
-                               list_schedule, operand_regions, overlap_schedule,
+from fixar_gen.overlap import (Machine, _Scoreboard, dependency_bound, list_schedule,
+                               operand_regions, overlap_schedule, queue_of,
                                segment_bound, streaming_cycles)
 from fixar_gen.perf import schedule_with
 from fixar_gen.testing import precisions, specs
@@ -124,7 +124,7 @@ def _check_units(program, run, execution, pipelined, rows, cols):
         if pc not in run.times:
             continue
         unit, cycles = execution(instr)
-        queue = (instr.core, unit if unit in QUEUES else "sync")
+        queue = (instr.core, queue_of(unit))
         held = streaming_cycles(instr, unit, cycles, rows, cols) if pipelined else cycles
         assert run.times[pc][1] - run.times[pc][0] == cycles
         if queue in last:
@@ -140,7 +140,7 @@ def _check_busy(program, run, execution, rows, cols):
         unit, cycles = execution(instr)
         assert end - start == cycles
         held = streaming_cycles(instr, unit, cycles, rows, cols)
-        spans.setdefault((instr.core, unit if unit in QUEUES else "sync"), []).append(
+        spans.setdefault((instr.core, queue_of(unit)), []).append(
             (start, start + held))
     for intervals in spans.values():
         intervals.sort()
