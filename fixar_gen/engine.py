@@ -765,21 +765,24 @@ class EngineMachine(GoldenMachine):
         v_fmt = FixedFormat(64, 0, rounding=d_fmt.rounding)
         rows, cols, ic = ins.rows.slice, ins.cols.slice, ins.c
         if self.kernels == "numba" and fc <= 62:
-            return self._nb_adam_s(ins, ia, ra, ca, fc, d_fmt)
+            return self._nb_adam_s(ins, ia, ra, ca, fa, fc, d_fmt)
 
         def run() -> bool:
             bd, ba = self.bound[idst], self.bound[ia]
-            if max(bd, ba) > 30:
-                return False
             beta = int(self.state[ic][0, 0])
             d = self.state[idst][rows, cols]
             a = self.state[ia][ra, ca]
-            got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc, v_fmt)
-            if got is None:
-                return False
-            v, _, vbits = got
-            if vbits > 61 or (v.size and v.min() < 0):
-                return False
+            got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc,
+                          v_fmt) if max(bd, ba) <= 30 else None
+            if got is None:         # the squares beyond the constants' limbs
+                limbs = K.v_limbs(bd, d_fmt, ba, fa, beta, fc)
+                if limbs is None or limbs[6] != K.SQUARES:
+                    return False
+                v = K.square_blend(d, a, beta, (1 << fc) - beta, fc, d_fmt.rounding)
+            else:
+                v, _, vbits = got
+                if vbits > 61 or (v.size and v.min() < 0):
+                    return False
             root = K.isqrt_nearest(v)
             return self._vec_store(ins, K.fit(root, d_fmt))
         return run
@@ -866,7 +869,8 @@ class EngineMachine(GoldenMachine):
             return True
         return run
 
-    def _nb_adam_s(self, ins: Vector, ia, ra, ca, fc: int, d_fmt: FixedFormat):
+    def _nb_adam_s(self, ins: Vector, ia, ra, ca, a_fmt: FixedFormat, fc: int,
+                   d_fmt: FixedFormat):
         adam_s = engine_numba.kernels().adam_s
         idst, ic = ins.dst, ins.c
         rows, cols = ins.rows.slice, ins.cols.slice
@@ -876,11 +880,8 @@ class EngineMachine(GoldenMachine):
         mode = engine_numba.ROUNDING_CODES[d_fmt.rounding]
 
         def run() -> bool:
-            bd, ba = self.bound[idst], self.bound[ia]
-            if max(bd, ba) > 30:
-                return False
             beta = int(self.state[ic][0, 0])
-            parts = K.split3(2 * bd, beta, 2 * ba, (1 << fc) - beta, fc)
+            parts = K.v_limbs(self.bound[idst], d_fmt, self.bound[ia], a_fmt, beta, fc)
             if parts is None:
                 return False
             a = np.broadcast_to(self.state[ia][ra, ca], shape)
@@ -1409,8 +1410,7 @@ class EngineMachine(GoldenMachine):
                         got = None
             if got is None:                 # the int64 pass, within its own bounds
                 m_parts = K.split(bm, c1, bg, c2, m_shift) if 0 <= m_shift <= 62 else None
-                v_parts = K.split3(2 * bs, beta, 2 * bg, (1 << fc_s) - beta, fc_s) \
-                    if max(bs, bg) <= 30 and 0 <= beta <= 1 << fc_s else None
+                v_parts = K.v_limbs(bs, s_fmt, bg, g_fmt, beta, fc_s)
                 if m_parts is None or v_parts is None or room < 0 or bw > 61 or \
                         eps >= 1 << 61:
                     return self._int_refused(iw, it, soft, alone)

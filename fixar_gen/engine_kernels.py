@@ -18,7 +18,8 @@ Why each is exact (docs/numerics.md, "The execution engine"):
   top = H + (L >> s) and its remainder rebuilt below 2**shift <= 2**62.  Where two
   limbs do not keep the products below 2**60 (adam_s's squares against a 32-bit
   beta2), :func:`split3` gives three, and the low and middle sums are carried up
-  the same way.
+  the same way.  Beyond three (adam_s's squares of 25 to 32 bits, gradients and roots
+  of 1.0 and more in Q8.24), :func:`square_blend` splits the squares instead.
 - :func:`isqrt_nearest` takes the float64 root (off by at most one for v < 2**62) and
   checks every element with integer arithmetic (s*s - s < v <= s*s + s picks the
   nearest root, there are no ties); any element still off is recomputed exactly.
@@ -138,6 +139,61 @@ def split3(bx: int, c1: int, by: int, c2: int, shift: int):
     mask = (1 << s) - 1
     return (c1 >> 2 * s, (c1 >> s) & mask, c1 & mask,
             c2 >> 2 * s, (c2 >> s) & mask, c2 & mask, s, s)
+
+
+#: s1 of adam_s's limbs (:func:`v_limbs`) when the squares, not the constants, are split
+SQUARES = -1
+
+
+def square_operand(bits: int, fmt: FixedFormat) -> bool:
+    """Whether |x| <= 2**31 for a buffer in ``fmt`` with |x| < 2**bits, so that x*x <=
+    2**62 (a 32-bit signed format's -2**31 included)."""
+    return bits <= 31 or (bits <= 32 and fmt.signed and fmt.width <= 32)
+
+
+def v_limbs(bx: int, fx: FixedFormat, by: int, fy: FixedFormat, beta: int, fc: int):
+    """How the kernels form adam_s's v = R((x*x * beta + y*y * (2**fc - beta)) / 2**fc)
+    for x the root s (|x| < 2**bx, in ``fx``) and y the gradient (``by``, ``fy``):
+    :func:`split3`'s limbs of the constants where they keep the squares' products below
+    2**60 (squares of about 24 bits at most against a 32-bit beta2); else, where
+    |x|, |y| <= 2**31 and fc <= 32, the squares split (:func:`square_blend`):
+    (beta, 0, 0, 2**fc - beta, 0, 0, SQUARES, 0); else None.  Both need 0 <= beta <=
+    2**fc."""
+    if not 0 <= beta <= 1 << fc:
+        return None
+    if max(bx, by) <= 30:
+        parts = split3(2 * bx, beta, 2 * by, (1 << fc) - beta, fc)
+        if parts is not None:
+            return parts
+    if fc <= 32 and square_operand(bx, fx) and square_operand(by, fy):
+        return beta, 0, 0, (1 << fc) - beta, 0, 0, SQUARES, 0
+    return None
+
+
+def square_blend(x: np.ndarray, y: np.ndarray, c1: int, c2: int, shift: int,
+                 rounding: str) -> np.ndarray:
+    """R((x*x * c1 + y*y * c2) / 2**shift) exactly, for |x|, |y| <= 2**31, c1, c2 >= 0
+    and c1 + c2 <= 2**min(shift, 32) (then the result is at most 2**62): each square
+    split into 32, 16 and 16 bits, x*x = xh * 2**32 + xm * 2**16 + xl, every partial
+    sum below 2**62 (xh * c1 + yh * c2 <= 2**30 * (c1 + c2)), the middle and low sums
+    carried up, V = top * 2**32 + low with 0 <= low < 2**32."""
+    xx, yy = x * x, y * y
+    m16, a, b = _I64(0xFFFF), _I64(c1), _I64(c2)
+    top = (xx >> 32) * a + (yy >> 32) * b
+    mid = ((xx >> 16) & m16) * a + ((yy >> 16) & m16) * b
+    low = (xx & m16) * a + (yy & m16) * b
+    mid += low >> 16
+    top += mid >> 16
+    low = ((mid & m16) << 16) | (low & m16)
+    r = max(shift - 32, 0)
+    floor = ((top >> r) << max(32 - shift, 0)) + (low >> min(shift, 32))
+    if shift == 0 or rounding in ("truncate", "toward_zero"):       # V >= 0
+        return floor
+    rem = (((top & _I64((1 << r) - 1)) << 32) | low) & _I64((1 << shift) - 1)
+    half = _I64(1 << (shift - 1))
+    if rounding == "nearest_up":
+        return floor + (rem >= half)
+    return floor + ((rem > half) | ((rem == half) & ((floor & 1) == 1)))
 
 
 def blend(x: np.ndarray, bx: int, c1: int, y: np.ndarray | None, by: int, c2: int,

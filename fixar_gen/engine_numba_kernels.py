@@ -181,6 +181,33 @@ def round_split3(x, y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, half, mode):
 
 
 @inline
+def round_squares(x, y, c1, c2, shift, half, mode):
+    # the exact R((x*x * c1 + y*y * c2) / 2**shift) for |x|, |y| <= 2**31, c1, c2 >= 0
+    # and c1 + c2 <= 2**min(shift, 32) (adam_s's v beyond split3's limbs: the squares,
+    # not the constants, split; engine_kernels.square_blend): each square in 32, 16 and
+    # 16 bits, x*x = xh * 2**32 + xm * 2**16 + xl, so every partial sum stays below
+    # 2**62 (xh * c1 + yh * c2 <= 2**30 * (c1 + c2)); the sum V = top * 2**32 + low,
+    # 0 <= low < 2**32, and V / 2**shift <= 2**62.  half = half_of(shift)
+    xx = x * x
+    yy = y * y
+    m16 = np.int64(0xFFFF)
+    top = (xx >> 32) * c1 + (yy >> 32) * c2
+    mid = ((xx >> 16) & m16) * c1 + ((yy >> 16) & m16) * c2
+    low = (xx & m16) * c1 + (yy & m16) * c2
+    mid += low >> 16
+    top += mid >> 16
+    low = ((mid & m16) << 16) | (low & m16)
+    # V >> shift and V's bits below shift, without a branch on shift (a constant)
+    r = max(shift - 32, 0)
+    floor = ((top >> r) << max(32 - shift, 0)) + (low >> min(shift, 32))
+    rem = (((top & ((np.int64(1) << r) - 1)) << 32) | low) & ((np.int64(1) << shift) - 1)
+    up_half = rem >= half
+    up_even = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+    up = up_half if mode == 1 else (up_even if mode == 2 else False)   # V >= 0
+    return floor + np.int64(up & (shift != 0))
+
+
+@inline
 def root_nearest(v):
     # (round(sqrt(v)), exact) for 0 <= v < 2**62: the float64 root is off by at
     # most one, corrected once each way in int64; exact is False if still off
@@ -247,9 +274,27 @@ def blend(x, y, out, c1h, c1l, c2h, c2l, s, shift, mode, lo, hi, saturate, width
     return count, mn, mx
 
 
+#: how adam_s's v = R((x*x * c1 + y*y * c2) / 2**shift) is computed (engine_kernels.v_limbs)
+LIMBS2, LIMBS3, SQUARES = 0, 1, 2
+
+
 @inline
-def adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed, wide):
-    # adam_s's loop, v's blend in three limbs where ``wide`` (a constant at each call)
+def v_blend(x, y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, half, mode, kind):
+    # adam_s's v: the constants in two or three limbs (the squares below 2**60), or the
+    # squares split (|x|, |y| <= 2**31, c1 = c1h, c2 = c2h); ``kind`` is a constant at
+    # each call, so LLVM keeps one of the three
+    if kind == SQUARES:
+        return round_squares(x, y, c1h, c2h, shift, half, mode)
+    if kind == LIMBS3:
+        return round_split3(x * x, y * y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift,
+                            half, mode)
+    return round_split(x * x, y * y, c1h, c1l, c2h, c2l, s1, shift, half, mode)
+
+
+@inline
+def adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed, kind):
+    # adam_s's loop, v's blend (``kind``, a constant at each call: LIMBS2, LIMBS3 or
+    # SQUARES, see v_blend)
     c1h, c1m, c1l, c2h, c2m, c2l, s1, s2 = limbs
     half = half_of(shift)
     mask, sign = wrapper(width, signed)
@@ -261,11 +306,8 @@ def adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed
         for j in range(out.shape[1]):
             x = d[i, j]
             y = a[i, j]
-            if wide:
-                v = round_split3(x * x, y * y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift,
-                                 half, mode_v)
-            else:
-                v = round_split(x * x, y * y, c1h, c1l, c2h, c2l, s1, shift, half, mode_v)
+            v = v_blend(x, y, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, half, mode_v,
+                        kind)
             root, exact = root_nearest(v)
             ok &= exact
             q, n = fit(root, lo, hi, saturate, mask, sign)
@@ -279,13 +321,17 @@ def adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed
 @jit
 def adam_s(d, a, out, c1h, c1m, c1l, c2h, c2m, c2l, s1, s2, shift, mode_v, lo, hi,
            saturate, width, signed):
-    # the constants in the limbs of engine_kernels.split3 (s2 = 0: two, or none)
+    # the constants in the limbs of engine_kernels.split3 (s2 = 0: two, or none), or
+    # s1 < 0: the squares split (engine_kernels.v_limbs)
     limbs = (c1h, c1m, c1l, c2h, c2m, c2l, s1, s2)
+    if s1 < 0:
+        return adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width,
+                           signed, SQUARES)
     if s2 > 0:
         return adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width,
-                           signed, True)
+                           signed, LIMBS3)
     return adam_s_rows(d, a, out, limbs, shift, mode_v, lo, hi, saturate, width, signed,
-                       False)
+                       LIMBS2)
 
 
 @jit
@@ -312,9 +358,9 @@ def adam_w(d, m, sv, out, eps_s, shift_m, c, limit, shift, mode, lo, hi, saturat
 
 @inline
 def adam_rows(g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
-              w_args, wide):
-    # adam's first loop (adam_m, adam_s, adam_w per element, see adam), v's blend in
-    # three limbs where ``wide`` (a constant at each call: LLVM compiles a loop for each)
+              w_args, kind):
+    # adam's first loop (adam_m, adam_s, adam_w per element, see adam), v's blend by
+    # ``kind`` (v_blend's; a constant at each call: LLVM compiles a loop for each)
     m1h, m1l, m2h, m2l, m_s, m_shift, m_half, m_mode, m_lo, m_hi, m_sat, m_mask, \
         m_sign = m_args
     v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2, v_shift, v_half, v_mode = v_limbs
@@ -348,12 +394,8 @@ def adam_rows(g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs,
             mn_m = min(mn_m, mq)
             mx_m = max(mx_m, mq)
             x = sr[i]
-            if wide:
-                v = round_split3(x * x, gg * gg, v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2,
-                                 v_shift, v_half, v_mode)
-            else:
-                v = round_split(x * x, gg * gg, v1h, v1l, v2h, v2l, v_s, v_shift, v_half,
-                                v_mode)
+            v = v_blend(x, gg, v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2, v_shift, v_half,
+                        v_mode, kind)
             root, exact = root_nearest(v)
             sq, n1 = fit(root, s_lo, s_hi, s_sat, s_mask, s_sign)
             cs += n1
@@ -402,22 +444,27 @@ def adam(g, m, sv, w, t, m_out, s_out, w_out, t_out, w_float, t_float,
     ct = 0
     mn_t = t_hi
     mx_t = t_lo
-    # v's constants in three limbs (split3) or two: each its own loop (a branch or a
-    # select in one loop costs every element about a fifth of the pass)
+    # v's constants in three limbs (split3) or two, or the squares split (v_s < 0):
+    # each its own loop (a branch or a select in one loop costs every element about a
+    # fifth of the pass)
     v_limbs = (v1h, v1m, v1l, v2h, v2m, v2l, v_s, v_s2, v_shift, v_half, v_mode)
     m_args = (m1h, m1l, m2h, m2l, m_s, m_shift, m_half, m_mode, m_lo, m_hi, m_sat, m_mask,
               m_sign)
     s_args = (s_lo, s_hi, s_sat, s_mask, s_sign)
     w_args = (eps_s, shift_m, c, limit, shift, w_half, w_mode, w_lo, w_hi, w_sat, w_mask,
               w_sign)
-    if v_s2 > 0:
+    if v_s < 0:
         cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok = adam_rows(
             g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
-            w_args, True)
+            w_args, SQUARES)
+    elif v_s2 > 0:
+        cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok = adam_rows(
+            g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
+            w_args, LIMBS3)
     else:
         cm, mn_m, mx_m, cs, mn_s, mx_s, cw, mn_w, mx_w, ok = adam_rows(
             g, m, sv, w, m_out, s_out, w_out, w_float, n, ws, m_args, v_limbs, s_args,
-            w_args, False)
+            w_args, LIMBS2)
     mirror_t = t_float.size > 0
     if soft:
         for r in range(g.size // max(n, 1)):

@@ -262,6 +262,97 @@ def test_adam_splits_adam_s_in_three_limbs(kernels, case):
     assert engine.fallbacks == 0
 
 
+@st.composite
+def square_adam_cases(draw):
+    """adam_m, adam_s and adam_w of one Q8.24 parameter (and sometimes its target's soft
+    update) late in training: gradients and roots of 1.0 and more (25 to 32 bits), a
+    saturated gradient (-2**31) among them.  adam_s's squares are then beyond what any
+    split of the constants keeps below 2**60, and the kernels split the squares
+    (engine_kernels.v_limbs, square_blend)."""
+    B = Builder(draw)
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    q24 = FixedFormat(32, 24)
+    c32 = FixedFormat(34, 32, signed=False)
+    g = B.add("g", rows, cols, q24)
+    # |m| below 2**24 and s at least 2**16: adam_w's ratio within the kernels' limit
+    m = B.add("m", rows, cols, q24, "state", lo=-(2**24), hi=2**24)
+    s = B.add("s", rows, cols, q24, "state", lo=2**16)
+    w = B.add("w", rows, cols, q24, "param", lo=-(2**28), hi=2**28)
+    B.values["g"][-1, -1] = draw(st.sampled_from([-(2**31), 2**31 - 1, -(2**25), 2**30]))
+    B.values["s"][0, 0] = draw(st.sampled_from([2**31 - 1, 2**25, 2**30 + 12345]))
+    beta1 = B.add("beta1", 1, 1, c32, "const", lo=0, hi=1 << 32)
+    beta2 = B.add("beta2", 1, 1, c32, "const", lo=0, hi=1 << 32)
+    return B.case(adam_code(draw, B, rows, cols, m, s, w, g, beta1, beta2, q24))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
+@pytest.mark.parametrize("kernels", KERNELS)
+@settings(max_examples=examples(100), deadline=None)
+@given(case=square_adam_cases())
+def test_adam_splits_the_squares_beyond_the_limbs(kernels, case):
+    """adam_s with roots and gradients of 25 to 32 bits (the critic's in a HalfCheetah
+    run after 100,000 steps, where the interpreter's code took 40% of an update): the
+    fused adam pass (numba) and the numpy kernels equal the interpreter without falling
+    back.  Catches an engine that refuses the squares split (fallbacks > 0) and a
+    kernel whose carries or rounding are wrong (values differ)."""
+    q24 = FixedFormat(32, 24)
+    beta = int(case.values["beta2"][0, 0])
+    bits = [K.array_bits(case.values[name]) for name in ("s", "g")]
+    assert max(bits) >= 26
+    assert K.v_limbs(bits[0], q24, bits[1], q24, beta, 32)[6] == K.SQUARES
+    if kernels == "numba":
+        steps = EngineMachine(case.acc_overflow, "numba")._plan(case.program).steps
+        assert [type(ins).__name__ for _, _, ins in steps[:-1]] == ["Fused"]
+    engine, _ = run_both(case, kernels)
+    assert engine.fallbacks == 0
+
+
+@settings(max_examples=examples(400))
+@given(data=st.data(), shift=st.integers(0, 62), rounding=st.sampled_from(ROUNDING_MODES))
+def test_square_blend_is_exact(data, shift, rounding):
+    """engine_kernels.square_blend (numpy) and the numba kernels' round_squares against
+    R((x*x * c1 + y*y * c2) / 2**shift) in Python integers, over their whole domain:
+    |x|, |y| <= 2**31 with the extremes, c1, c2 >= 0, c1 + c2 <= 2**min(shift, 32)."""
+    size = data.draw(st.integers(1, 6))
+    edge = st.sampled_from([-(2**31), 2**31, 2**31 - 1, -(2**16) - 1, 2**16, 0, 1])
+    value = st.integers(-(2**31), 2**31) | edge
+    x = data.draw(st.lists(value, min_size=size, max_size=size))
+    y = data.draw(st.lists(value, min_size=size, max_size=size))
+    room = 1 << min(shift, 32)
+    c1 = data.draw(st.integers(0, room) | st.sampled_from([0, room, room - 1]))
+    c2 = data.draw(st.integers(0, room - c1) | st.just(room - c1))
+    want = [_round_exact(p * p * c1 + q * q * c2, shift, rounding) for p, q in zip(x, y)]
+    assert max(want) <= 2**62
+    got = K.square_blend(np.array(x, dtype=np.int64), np.array(y, dtype=np.int64), c1, c2,
+                         shift, rounding)
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.int64))
+    if engine_numba.AVAILABLE:
+        from fixar_gen import engine_numba_kernels as NK
+        half, mode = NK.half_of(np.int64(shift)), engine_numba.ROUNDING_CODES[rounding]
+        got = [NK.round_squares(np.int64(p), np.int64(q), np.int64(c1), np.int64(c2),
+                                np.int64(shift), half, np.int64(mode)) for p, q in zip(x, y)]
+        assert got == want
+
+
+def test_v_limbs_split_the_squares_only_beyond_the_constants_limbs():
+    """engine_kernels.v_limbs: split3's limbs while they keep the squares' products
+    below 2**60, the squares split from there up to |x| = 2**31 (a signed 32-bit
+    format's -2**31, bound 32), nothing beyond (33 bits, an unsigned 32-bit format's
+    2**32 - 1, beta2 with more than 32 fraction bits or outside [0, 1])."""
+    q24, u32 = FixedFormat(32, 24), FixedFormat(32, 24, signed=False)
+    beta = (1 << 32) - (1 << 22)                      # 0.999 or so, in UQ1.32
+    assert K.v_limbs(21, q24, 24, q24, beta, 32) == K.split3(42, beta, 48, (1 << 32) - beta,
+                                                               32)
+    for bits in ((25, 24), (31, 31), (32, 32), (24, 32)):
+        assert K.v_limbs(*bits[:1], q24, bits[1], q24, beta, 32) == \
+            (beta, 0, 0, (1 << 32) - beta, 0, 0, K.SQUARES, 0)
+    assert K.v_limbs(33, FixedFormat(34, 24), 20, q24, beta, 32) is None
+    assert K.v_limbs(32, u32, 20, q24, beta, 32) is None
+    assert K.v_limbs(31, q24, 31, q24, beta << 8, 40) is None
+    assert K.v_limbs(31, q24, 31, q24, (1 << 32) + 1, 32) is None
+    assert K.v_limbs(31, q24, 31, q24, -1, 32) is None
+
+
 def test_plans_fuse_every_adam_triple_and_monitor():
     """Both DDPG examples' train plans run each parameter's adam_m, adam_s, adam_w and
     its target's soft update as one fused step (numba), every identity or relu drain
