@@ -1,7 +1,7 @@
 """The golden core's update where a real run spends it: from a training checkpoint.
 
     python benchmarks/bench_checkpoint_update.py RUN_OR_CHECKPOINT_DIR [--updates 20]
-                                                 [--seed 0] [--no-write]
+                                                 [--seed 0] [--origin TEXT] [--no-write]
 
 The golden-step benchmark (bench_golden_step.py) times updates from random parameters
 and batches, where every value is small.  Late in a run the values are not: on
@@ -118,7 +118,7 @@ def measure(path: Path, updates: int, seed: int) -> dict:
             "which": fallbacks.seen, "arrays": len(states[0][0])}
 
 
-def render(path: str, fig: dict, command: str) -> str:
+def render(fig: dict, command: str, origin: str = "") -> str:
     ms = {v: np.array(fig["times"][v]) * 1e3 for v in VARIANTS}
     new, old = (np.median(ms[v]) for v in VARIANTS)
     fast_new, fast_old = (ms[v].min() for v in VARIANTS)
@@ -157,6 +157,8 @@ def render(path: str, fig: dict, command: str) -> str:
         "batches, where every value is small; this one is what a run spends after "
         "100,000 steps.",
     ]
+    if origin:
+        lines.append(f"- The checkpoint: {origin}.")
     return "\n".join(lines) + "\n"
 
 
@@ -165,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--origin", default="",
+                        help="where the checkpoint comes from, for the report")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.updates < 1:
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = (f"OPENBLAS_NUM_THREADS=1 python benchmarks/bench_checkpoint_update.py "
                f"CHECKPOINT --updates {args.updates} --seed {args.seed}")
-    publish(HEADING, render(str(args.checkpoint), fig, command), args.no_write)
+    publish(HEADING, render(fig, command, args.origin), args.no_write)
     return 0
 
 
