@@ -198,10 +198,10 @@ def float_against_int(k, rng, calls: int) -> str:
                        eps, shift_m, step, 2**room - 1, shift_w, 2, *fmt, True,
                        *split(bt, t1, 32, t2, 32), 32, 2, *fmt, n, ws, v[1], v[4], v[7]),
                       dtype=I64)
-    scalars = engine_float.adam_scalars(
+    scalars = engine_float.with_step(engine_float.adam_scalars(
         (bm, c1, bg, c2, 32, (3, LO, HI, True)), (bs, bg, beta2, 32, (2, LO, HI, True)),
-        (bw, eps, shift_m, step, room, shift_w, (2, LO, HI, True)),
-        (bt, t1, 32, t2, 32, (2, LO, HI, True)), n, ws)
+        (bw, eps, shift_m, shift_w, (2, LO, HI, True)),
+        (bt, t1, 32, t2, 32, (2, LO, HI, True)), n, ws), step, room)
     results = []
     for run in (lambda o: k.adam_packed(g, m, s, w, t, *o, packed),
                 lambda o: k.adam_float(g, m, s, w, t, *o, scalars)):

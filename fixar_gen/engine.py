@@ -1310,6 +1310,7 @@ class EngineMachine(GoldenMachine):
         adam = engine_numba.kernels().adam_packed
         adam_float = engine_numba.kernels().adam_float
         float_scalars: dict = {}            # engine_float.adam_scalars by its inputs
+        #                                     (the step's two set each run)
         eps_s = _eps_in(c_fmt, s_fmt)
         # the parameter's logical columns (its buffer, and its target's, may be wider: a
         # weight's padded row stride, which the kernel steps over); the others are
@@ -1392,7 +1393,7 @@ class EngineMachine(GoldenMachine):
             if self.float_adam:             # float64 where exact (engine_float)
                 t_float = None if soft is None else \
                     (bound[it], t1, w_bits, t2, t_constants_now[2], t_args[:4])
-                key = (bm, bg, bs, bw, c1, c2, beta, eps, step, t_float)
+                key = (bm, bg, bs, bw, c1, c2, beta, eps, t_float)
                 fp = float_scalars.get(key, False)
                 if fp is False:
                     if len(float_scalars) > 256:
@@ -1400,7 +1401,9 @@ class EngineMachine(GoldenMachine):
                     fp = float_scalars[key] = EF.adam_scalars(
                         (bm, c1, bg, c2, m_shift, m_args[:4]),
                         (bs, bg, beta, fc_s, s_args[:4]),
-                        (bw, eps, shift_m, step, room, shift_w, w_args[:4]), t_float, n, ws)
+                        (bw, eps, shift_m, shift_w, w_args[:4]), t_float, n, ws)
+                if fp is not None:
+                    fp = EF.with_step(fp, step, room)
                 if fp is not None:
                     self.float_passes += 1
                     got = adam_float(*operands, wf if mirror_w else unkept,

@@ -1,7 +1,7 @@
 """When the fused Adam pass may run in float64 (:mod:`fixar_gen.engine_numba_float`), and
-its scalars.  Pure Python: the engine calls :func:`adam_scalars` each run with the
-operands' bounds (``|x| < 2**bits``, tracked as the buffers are written) and the step's
-constants; None sends the run to the int64 pass.
+its scalars.  Pure Python: the engine calls :func:`adam_scalars` with the operands'
+bounds (``|x| < 2**bits``, tracked as the buffers are written) and the constants, and
+:func:`with_step` each run with the step's; None sends the run to the int64 pass.
 
 Why the float64 pass is exact under these conditions (docs/numerics.md):
 
@@ -63,22 +63,26 @@ def blend_limbs(bx: int, c1: int, by: int, c2: int, shift: int, mode: int):
     return (c1h, c1l, c2h, c2l, 2.0 ** s, 2.0 ** (shift - s), *rounder(shift, mode))
 
 
+#: where the step's two scalars sit in :func:`adam_scalars`' array (:func:`with_step`)
+STEP_AT, LIMIT_AT = 21, 22
+
+
 def adam_scalars(m, v, w, t, n: int, ws: int):
-    """The float64 pass's scalars, or None where its conditions do not hold.
+    """The float64 pass's scalars but the step's, or None where its conditions do not
+    hold (the step's two, which change every update, are :func:`with_step`'s: the
+    engine keeps this array while the bounds and constants stay).
 
     m = (bits of m, c1, bits of g, c2, shift, format args), adam_m's blend;
     v = (bits of s, bits of g, beta, fraction bits of beta, format args), adam_s;
-    w = (bits of w, eps, shift_m, step, room, shift, format args), adam_w, with room
-    the int64 pass's limit on the ratio's bits; t = (bits of t, c1, bits of the new
-    w, c2, shift, format args) or None, the soft update.  Format args: (rounding code,
-    min, max, saturate) of the result, as the int64 pass takes them."""
+    w = (bits of w, eps, shift_m, shift, format args), adam_w; t = (bits of t, c1, bits
+    of the new w, c2, shift, format args) or None, the soft update.  Format args:
+    (rounding code, min, max, saturate) of the result, as the int64 pass takes them."""
     bm, c1, bg, c2, m_shift, (m_mode, *m_fit) = m
     bs, bg_v, beta, fc, (v_mode, *s_fit) = v
-    bw, eps, shift_m, step, room, w_shift, (w_mode, *w_fit) = w
+    bw, eps, shift_m, w_shift, (w_mode, *w_fit) = w
     m_limbs = blend_limbs(bm, c1, bg, c2, m_shift, m_mode)
     if m_limbs is None or max(bs, bg_v) > ROOT_BITS or not 0 <= beta <= 1 << fc or \
-            fc > MAX_SHIFT or bw > 50 or eps >= 1 << 52 or not 10 <= w_shift <= MAX_SHIFT \
-            or room < 0 or abs(step) >= 1 << 53:
+            fc > MAX_SHIFT or bw > 50 or eps >= 1 << 52 or not 10 <= w_shift <= MAX_SHIFT:
         return None
     if t is None:
         t_limbs, t_fit, soft = (0, 0, 0, 0, 1.0, 1.0, 0.0, 0.0, 0.0), (0, 0, 0), 0
@@ -89,10 +93,20 @@ def adam_scalars(m, v, w, t, n: int, ws: int):
             return None
     delta = 0.5 if v_mode in (ROUNDING_CODES["nearest_up"], ROUNDING_CODES["nearest_even"]) \
         and fc > 0 else 1.0
-    limit = min((1 << room) - 1, 1 << 52)
     p = np.array((*m_limbs, *m_fit, beta, (1 << fc) - beta, 2.0 ** -fc, delta, *s_fit,
-                  eps, 2.0 ** shift_m, step, limit, 2.0 ** w_shift,
+                  eps, 2.0 ** shift_m, 0.0, 0.0, 2.0 ** w_shift,
                   *rounder(w_shift, w_mode), *w_fit, *t_limbs, *t_fit, n, ws, soft),
                  dtype=np.float64)
     assert p.size == SCALARS
+    return p
+
+
+def with_step(p: np.ndarray, step: int, room: int):
+    """:func:`adam_scalars`' ``p`` with this update's adam_w step (``step``, the
+    constant -alpha_t at the step's resolution) and the limit on the ratio (``room``:
+    the int64 pass's bits for it), written into ``p``; None where the float64 pass's
+    conditions on them do not hold."""
+    if room < 0 or abs(step) >= 1 << 53:
+        return None
+    p[STEP_AT], p[LIMIT_AT] = step, min((1 << room) - 1, 1 << 52)
     return p
