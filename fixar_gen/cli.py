@@ -404,6 +404,25 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    """``fixar results``: one table and plot from several grids (fixar_gen/results.py)."""
+    from pathlib import Path
+
+    from .experiment import ExperimentError
+    from .results import combine
+    out = Path(args.out)
+    try:
+        problem = combine([Path(g) for g in args.grids], out)
+    except ExperimentError as exc:
+        raise UserError(str(exc)) from None
+    print(f"{out / 'results.md'}, {out / 'results.csv'}"
+          + (f", {out / 'curves.png'}" if problem is None else "")
+          + f" ({len(args.grids)} grids)")
+    if problem:
+        print(f"fixar results: no curves.png: {problem}", file=sys.stderr)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -634,6 +653,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--examples", type=integer(1, 10**6), default=50, metavar="N")
             p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser("results", help="one table and one plot from several experiment "
+                       "grids", description="Gather the runs of several `fixar experiment` "
+                       "grids of one experiment (run in parts, on several machines or at "
+                       "several times) into OUT/results.md, OUT/results.csv and "
+                       "OUT/curves.png, as one grid's; OUT/sources.json names the grids. "
+                       "The grids must share the spec, the steps, the evaluation schedule "
+                       "and each shared variant's run settings, and a variant and seed may "
+                       "have run in one grid only (runs a grid planned but never began are "
+                       "left out). See docs/training.md.")
+    p.add_argument("grids", nargs="+", metavar="GRID")
+    p.add_argument("-o", "--out", type=output_folder, required=True,
+                   help="a new or empty folder, or an earlier output of fixar results")
+    p.set_defaults(func=cmd_results)
+
     p = sub.add_parser("plot", help="overlay the reward curves of training runs",
                        description="Plot episode and evaluation returns of one or more "
                        "`fixar train` run directories into one PNG (needs the plot extra).")
@@ -643,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: rewards.png)")
     p.set_defaults(func=cmd_plot)
     for name, command in sub.choices.items():
-        if name not in ("schema", "plot"):
+        if name not in ("schema", "plot", "results"):
             command.add_argument(
                 "--allow-env-module", action="store_true",
                 help="allow a module-qualified env.id (module:Env-v0) in the spec: "

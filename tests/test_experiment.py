@@ -704,3 +704,109 @@ def test_a_grid_is_validated_when_made(tmp_path, changes, message):
     with pytest.raises(ExperimentError, match=message.replace("[", r"\[").replace(
             "]", r"\]")):
         Grid(**{**fields, **changes})
+
+
+# ------------------------------------------------------------------------ fixar results
+
+def _final(folder: Path, variant: str, seed: int) -> float:
+    evals = csv_rows(folder / "runs" / f"{variant}-s{seed}" / "evals.csv")
+    return sum(float(r["eval_return"]) for r in evals[-3:]) / 3
+
+
+def test_results_gathers_the_runs_of_several_grids_into_one_table(grid, tmp_path):
+    """`fixar results`: the runs of two grids of one experiment (seeds 0-1 of float32
+    and qat, seed 2 of float32) in one table, one row per run, the sources named; a
+    second call into its own output rewrites it."""
+    spec, first = grid
+    second = tmp_path / "second"
+    assert experiment(spec, second, "--seeds", "2", "--variants", "float32") == 0
+    out = tmp_path / "all"
+    assert main(["results", str(first), str(second), "-o", str(out)]) == 0
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert list(rows) == ["float32", "qat"]
+    finals = [_final(first, "float32", 0), _final(first, "float32", 1),
+              _final(second, "float32", 2)]
+    assert rows["float32"]["seeds"] == rows["float32"]["finished"] == "3"
+    assert float(rows["float32"]["final_mean"]) == pytest.approx(sum(finals) / 3, abs=1e-3)
+    assert float(rows["float32"]["final_min"]) == pytest.approx(min(finals), abs=1e-3)
+    assert rows["qat"]["seeds"] == "2"
+    md = (out / "results.md").read_text()
+    assert md.count("| float32-s") == 3 and md.count("| qat-s") == 2
+    assert f"`{second}`: float32 seed 2" in md
+    sources = json.loads((out / "sources.json").read_text())
+    assert sources["grids"] == [str(first.resolve()), str(second.resolve())]
+    if (first / "curves.png").is_file():          # the plot extra
+        assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["results", str(second), "-o", str(out)]) == 0
+    assert [r["seeds"] for r in csv_rows(out / "results.csv")] == ["1"]
+
+
+def test_a_run_planned_in_one_grid_and_run_in_another_is_taken_from_the_other(
+        grid, tmp_path):
+    """A grid that planned a run it never began (its folder without evaluations or
+    checkpoints) leaves that run to the grid that ran it."""
+    _, first = grid
+    planned = copy_grid(grid, tmp_path)
+    shutil.rmtree(planned / "runs" / "qat-s1")
+    shutil.rmtree(planned / "runs" / "float32-s1")
+    record = json.loads((first / "experiment.json").read_text())
+    ran = tmp_path / "ran"
+    (ran / "runs").mkdir(parents=True)
+    shutil.copytree(first / "runs" / "qat-s1", ran / "runs" / "qat-s1")
+    record["runs"] = [r for r in record["runs"] if r["folder"] == "runs/qat-s1"]
+    (ran / "experiment.json").write_text(json.dumps(record))
+    out = tmp_path / "out"
+    assert main(["results", str(planned), str(ran), "-o", str(out)]) == 0
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert rows["qat"]["seeds"] == "2" and rows["float32"]["seeds"] == "1"
+
+
+def _edited(grid, tmp_path, name: str, edit) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(grid[1], folder)
+    record = json.loads((folder / "experiment.json").read_text())
+    edit(record)
+    (folder / "experiment.json").write_text(json.dumps(record))
+    for run in (folder / "runs").iterdir():      # no run of its own: no duplicate
+        shutil.rmtree(run)
+    return folder
+
+
+@pytest.mark.parametrize("case, message", [
+    ("same runs twice", "float32 seed 0 has run in"),
+    ("other steps", "total_steps 900, but 600 in"),
+    ("other settings", "variant float32's run settings differ between the grids: "
+                       "spec.algorithm.batch_size: 16 in"),
+    ("not a grid", "not an experiment grid (no experiment.json)"),
+    ("output is a grid", "is one of the grids"),
+    ("output holds files", "holds notes.txt"),
+])
+def test_results_refuses_what_is_not_one_experiment_and_writes_nothing(
+        grid, tmp_path, capsys, case, message):
+    """Grids that are not parts of one experiment, and outputs that would replace what
+    a user wrote: one line naming the cause, exit 2, nothing written."""
+    _, first = grid
+    out = tmp_path / "out"
+    grids = [first, first]
+    if case == "other steps":
+        grids = [first, _edited(grid, tmp_path, "g", lambda r: r.update(total_steps=900))]
+    elif case == "other settings":
+        def batch(record):
+            record["settings"]["variants"]["float32"]["spec"]["algorithm"]["batch_size"] = 8
+        grids = [first, _edited(grid, tmp_path, "g", batch)]
+    elif case == "not a grid":
+        grids = [first, tmp_path]
+    elif case == "output is a grid":
+        grids, out = [first], first
+    elif case == "output holds files":
+        grids = [first]
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    before = snapshot(first)
+    assert main(["results", *map(str, grids), "-o", str(out)]) == 2
+    assert message in one_line_error(capsys)
+    assert snapshot(first) == before
+    if case == "output holds files":
+        assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    elif case != "output is a grid":
+        assert not out.exists()
