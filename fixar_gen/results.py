@@ -155,11 +155,13 @@ def combine(grids: list[Path], out: Path, plot: bool = True) -> str | None:
     order = {name: i for i, name in enumerate(variants)}
     found.sort(key=lambda s: (s.ref.seed, order[s.ref.variant]))
     first = records[0][1]
-    notes = [note for _, record in records for note in record.get("notes", [])]
+    # each grid's notes (an SB3 row it skipped, and why) are about that grid
+    notes = [f"`{path}`: {note}" for path, record in records
+             for note in record.get("notes", [])]
     _atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
     _atomic_write(out / "results.md", results_markdown(
         f"Experiment {first['spec']}: {first['env']}", _about(records, variants), found,
-        variants, first["last"], list(dict.fromkeys(notes))))
+        variants, first["last"], notes))
     _atomic_write(out / SOURCES, json.dumps(
         {"format": f"{FORMAT}.results", "grids": [str(p.resolve()) for p in paths]},
         indent=2) + "\n")
