@@ -23,8 +23,10 @@ from .experiment import FORMAT, VERSION, VARIANTS, ExperimentError, _atomic_writ
 
 SOURCES = "sources.json"
 OUTPUTS = ("results.md", "results.csv", "curves.png", SOURCES)
-#: what must agree between the grids, besides the shared variants' settings
-SAME = ("spec", "env", "total_steps", "eval_every", "eval_episodes", "last", "band")
+#: what must agree between the grids, besides the shared variants' settings, with the
+#: value a record written before the field existed means (None: none)
+SAME = {"spec": None, "env": None, "total_steps": None, "eval_every": None,
+        "eval_episodes": None, "last": None, "band": "minmax"}
 
 
 def read_grid(folder: Path) -> dict:
@@ -56,11 +58,11 @@ def check_parts(grids: list[tuple[Path, dict]]) -> None:
     settings: dict[str, tuple[Path, object]] = {}
     seen: dict[tuple[str, int], Path] = {}
     for path, record in grids:
-        for key in SAME:
-            if record.get(key) != first.get(key):
-                raise ExperimentError(
-                    f"{path}: {key} {record.get(key)!r}, but {first.get(key)!r} in "
-                    f"{first_path}: not parts of one experiment")
+        for key, default in SAME.items():
+            mine, theirs = record.get(key, default), first.get(key, default)
+            if mine != theirs:
+                raise ExperimentError(f"{path}: {key} {mine!r}, but {theirs!r} in "
+                                      f"{first_path}: not parts of one experiment")
         variants = dict(record["settings"]["variants"])
         if record.get("reference"):
             variants[record["reference"]["variant"]] = {
