@@ -384,9 +384,7 @@ def update_outputs(out: Path, plot: bool | None = None) -> str | None:
     """Rewrite results.csv and results.md from the runs' files; redraw curves.png when
     ``plot`` is True, or (``None``) when it is older than :data:`PLOT_EVERY` seconds.
     Returns why the plot could not be drawn (matplotlib missing), else None."""
-    from .rl.grid_results import curves, results_csv, results_markdown, switch_steps, \
-        variant_rows
-    from .rl.plots import PlotError, plot_grid
+    from .rl.grid_results import results_csv, results_markdown, variant_rows
     out = Path(out)
     with _locked(out):
         record = json.loads((out / "experiment.json").read_text(encoding="utf-8"))
@@ -403,15 +401,24 @@ def update_outputs(out: Path, plot: bool | None = None) -> str | None:
             plot = not png.exists() or time.time() - png.stat().st_mtime > PLOT_EVERY
         if not plot:
             return None
-        tmp = out / f".curves-{os.getpid()}.tmp.png"
-        try:
-            plot_grid(curves(found, variants), switch_steps(found), tmp,
-                      title=f"{record['spec']} ({record['env']})",
-                      band=record.get("band", "minmax"))
-        except PlotError as exc:
-            return str(exc)
-        os.replace(tmp, png)
-        return None
+        return write_curves(out, found, variants, record)
+
+
+def write_curves(out: Path, found: list, variants: list[str], record: dict) -> str | None:
+    """``out``/curves.png of the runs ``found`` (written under a temporary name, then
+    renamed); ``record`` gives the title and the band.  Returns why the plot could not
+    be drawn (matplotlib missing), else None."""
+    from .rl.grid_results import curves, switch_steps
+    from .rl.plots import PlotError, plot_grid
+    tmp = out / f".curves-{os.getpid()}.tmp.png"
+    try:
+        plot_grid(curves(found, variants), switch_steps(found), tmp,
+                  title=f"{record['spec']} ({record['env']})",
+                  band=record.get("band", "minmax"))
+    except PlotError as exc:
+        return str(exc)
+    os.replace(tmp, out / "curves.png")
+    return None
 
 
 def _about(record: dict) -> list[str]:

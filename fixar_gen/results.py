@@ -16,7 +16,6 @@ is refused when it holds anything else, so nothing a user wrote is replaced.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .experiment import FORMAT, VERSION, VARIANTS, ExperimentError, _atomic_write
@@ -133,10 +132,8 @@ def _about(grids: list[tuple[Path, dict]], variants: list[str]) -> list[str]:
 def combine(grids: list[Path], out: Path, plot: bool = True) -> str | None:
     """Write ``out``'s table, plot and sources from the grids' runs.  Returns why the
     plot could not be drawn (matplotlib missing), else None."""
-    from .experiment import statuses
-    from .rl.grid_results import (curves, results_csv, results_markdown, switch_steps,
-                                  variant_rows)
-    from .rl.plots import PlotError, plot_grid
+    from .experiment import statuses, write_curves
+    from .rl.grid_results import results_csv, results_markdown, variant_rows
     if not grids:
         raise ExperimentError("no grids given")
     paths = [Path(g) for g in grids]
@@ -167,14 +164,4 @@ def combine(grids: list[Path], out: Path, plot: bool = True) -> str | None:
     _atomic_write(out / SOURCES, json.dumps(
         {"format": f"{FORMAT}.results", "grids": [str(p.resolve()) for p in paths]},
         indent=2) + "\n")
-    if not plot:
-        return None
-    tmp = out / f".curves-{os.getpid()}.tmp.png"
-    try:
-        plot_grid(curves(found, variants), switch_steps(found), tmp,
-                  title=f"{first['spec']} ({first['env']})",
-                  band=first.get("band", "minmax"))
-    except PlotError as exc:
-        return str(exc)
-    os.replace(tmp, out / "curves.png")
-    return None
+    return write_curves(out, found, variants, first) if plot else None
