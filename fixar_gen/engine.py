@@ -772,14 +772,16 @@ class EngineMachine(GoldenMachine):
             beta = int(self.state[ic][0, 0])
             d = self.state[idst][rows, cols]
             a = self.state[ia][ra, ca]
-            got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc,
-                          v_fmt) if max(bd, ba) <= 30 else None
-            if got is None:         # the squares beyond the constants' limbs
-                limbs = K.v_limbs(bd, d_fmt, ba, fa, beta, fc)
-                if limbs is None or limbs[6] != K.SQUARES:
-                    return False
+            limbs = K.v_limbs(bd, d_fmt, ba, fa, beta, fc)   # as the numba kernels
+            if limbs is None:
+                return False
+            if limbs[6] == K.SQUARES:           # the squares beyond the constants' limbs
                 v = K.square_blend(d, a, beta, (1 << fc) - beta, fc, d_fmt.rounding)
-            else:
+            else:                               # split3's limbs, which blend takes
+                got = K.blend(d * d, 2 * bd, beta, a * a, 2 * ba, (1 << fc) - beta, fc,
+                              v_fmt)
+                if got is None:
+                    return False
                 v, _, vbits = got
                 if vbits > 61 or (v.size and v.min() < 0):
                     return False

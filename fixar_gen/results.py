@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .experiment import FORMAT, VERSION, VARIANTS, ExperimentError, _atomic_write
+from .experiment import FORMAT, VARIANTS, ExperimentError, _atomic_write, read_record
 
 SOURCES = "sources.json"
 OUTPUTS = ("results.md", "results.csv", "curves.png", SOURCES)
@@ -29,19 +29,11 @@ SAME = {"spec": None, "env": None, "total_steps": None, "eval_every": None,
 
 
 def read_grid(folder: Path) -> dict:
-    """A grid's ``experiment.json``, or ExperimentError naming the folder."""
-    path = Path(folder) / "experiment.json"
-    if not path.is_file():
+    """A grid's ``experiment.json`` (:func:`~fixar_gen.experiment.read_record`'s checks),
+    or ExperimentError naming the folder when it has none."""
+    if not (Path(folder) / "experiment.json").is_file():
         raise ExperimentError(f"{folder}: not an experiment grid (no experiment.json)")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ExperimentError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT \
-            or record.get("version") != VERSION:
-        raise ExperimentError(f"{path}: not an experiment record of this fixar_gen "
-                              f"(format {FORMAT}, version {VERSION})")
-    return record
+    return read_record(folder)
 
 
 def started(run: Path) -> bool:
