@@ -7,10 +7,12 @@ memories and fixar_u50's 19-bit addresses, to time the controller in minutes;
 ``--rows R``: its array R x 1, e.g. 16, fixar_u50's height, whose memories have the
 real size's banks and rotations; ``--words N``: its memories N words instead of
 8, e.g. 64, so that ``amem``'s strided elements name all 64 banks as fixar_u50's do),
+``foldN``: the drains' write-back fold of N lanes alone, fixar_u50's data width
+(:func:`fixar_gen.hw.core.build_write_back_folds`; fixar_u50's cores have 16 lanes);
 each netlist walked by
 :mod:`fixar_gen.hw.timing`; the table goes into BENCHMARKS.md.
 
-    python benchmarks/bench_timing.py [--designs pe array16x16 lane core controller]
+    python benchmarks/bench_timing.py [--designs pe array16x16 lane core controller fold16]
                                       [--rows R] [--words N] [--netlists DIR]
                                       [--no-write]
 
@@ -65,6 +67,12 @@ def elaborate(design: str, rows: int | None = None, words: int = CONTROLLER_WORD
         rows, cols = (int(n) for n in design[5:].split("x"))
         top = f"fixar_array_{rows}x{cols}"
         return top, block_verilog(build_array(rows, cols, widths).block, top)
+    if design.startswith("fold"):
+        from fixar_gen.hw.core import build_write_back_folds
+        cfg = config_for(spec)
+        top = f"fixar_write_back_fold_{design[4:]}"
+        return top, block_verilog(build_write_back_folds(int(design[4:]),
+                                                         cfg.lane.data_width, cfg.word), top)
     if design == "lane":
         from fixar_gen.hw.vector import build_vector_unit
         cfg = config_for(spec)
@@ -151,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS),
                         help="pe, arrayRxC, lane, core, controller (the core with its "
-                             "lane stood in: fixar_gen/hw/lane_stand_in.py) "
+                             "lane stood in: fixar_gen/hw/lane_stand_in.py), foldN (the "
+                             "drains' write-back fold of N lanes alone) "
                              "(default: %(default)s)")
     parser.add_argument("--rows", type=int, default=None, metavar="R",
                         help="the controller design's array R x 1 (default: the spec's "
@@ -165,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the section, do not write BENCHMARKS.md")
     args = parser.parse_args(argv)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane|core|controller|array\d+x\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, lane, core, controller or "
-                         "arrayRxC")
+        if not re.fullmatch(r"pe|lane|core|controller|array\d+x\d+|fold\d+", design):
+            parser.error(f"--designs: {design!r} is not pe, lane, core, controller, "
+                         "arrayRxC or foldN")
     started = machine()
     version = yosys_version()
     model = DelayModel()
@@ -190,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                  + (f", {args.rows}x1 array" if args.rows else "")
                  + (f", {args.words}-word memories" if args.words != CONTROLLER_WORDS
                     else "")
-                 }.get(design, f"{design[5:]} array alone")
+                 }.get(design, f"the drains' write-back fold alone, {design[4:]} lanes"
+                       if design.startswith("fold") else f"{design[5:]} array alone")
         table.append(row(f"{label} ({report.cells:,} cells)", t))
         if design in ("core", "controller"):
             for unit, part in t["units"].items():

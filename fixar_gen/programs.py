@@ -215,7 +215,26 @@ class _Builder:
         src_col = self.draw(st.integers(0, 2))
         ins = Drain(dst=dst, acc=acc, bias=bias, slope=slope, act=act, rows=r,
                     cols=Range(0, cols), src_col=src_col)
-        self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
+        if not self.draw(st.booleans()):
+            self.emit(ins, self.draw(st.sampled_from(("rows", "cols"))))
+            return
+        # the range monitor of what the drain wrote, right after it on its core: over
+        # the drain's region (the core folds it from the drain's write-back) or over
+        # another region of dst (read from the memory)
+        core = self.draw(st.integers(0, self.cores - 1))
+        region = (r, ins.cols)
+        if self.draw(st.booleans()):
+            region = (Range(r.start, self.draw(st.integers(1, r.count))),
+                      Range(self.draw(st.integers(0, cols - 1)), 1))
+        fmt = self.buffers[dst].fmt
+        lo, hi = sorted(self.values(fmt, (2,)).tolist())
+        monitor = self.buffer(1, 2, fmt, "monitor", values=np.array([[lo, hi]]))
+        self.code += [dataclasses.replace(ins, core=core),
+                      Vector(core=core, fn=ops.BY_NAME["range"].number, dst=monitor, a=dst,
+                             rows=region[0], cols=region[1])]
+        if self.cores > 1:
+            self.code.extend(Barrier(core=c, mask=(1 << self.cores) - 1)
+                             for c in range(self.cores))
 
     def vector(self) -> None:
         """One ``vec`` of a drawn function, its operands drawn as the function's

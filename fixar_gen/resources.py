@@ -21,7 +21,8 @@ Vector unit and controller (documented constants, until the full core synthesize
     generated design (``fixar estimate``), the generated lane's model for the spec
     (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
-    address generators, the host DMA engine, the inter-core link).  The constants are
+    address generators, the host DMA engine, the inter-core link) and its drains'
+    write-back fold (:data:`WRITE_BACK_FOLD_PER_LANE`, measured, per lane).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
     8 DSP48E2 agree with FIXAR's published total (2,302 DSPs = 2,048 in the PEs + 254
     for 32 lanes).
@@ -112,6 +113,14 @@ VECTOR_LANE = Resources(luts=5_500, ffs=6_000, dsps=8)
 
 #: How the design-space model counts a lane (the report's ``lane_basis``).
 FIXAR_LANE_BASIS = "FIXAR's lane (VECTOR_LANE, the design-space model)"
+
+#: The drains' write-back fold (a range monitor after its drain folded from the lanes'
+#: results: :func:`fixar_gen.hw.core._write_back_folds`), per vector lane: measured,
+#: Yosys 0.70 ``synth_xilinx -family xcup`` of ``build_write_back_folds(16, 32, 82)``
+#: (fixar_u50's 16 lanes and 32-bit data) 3,705 LUT and 2,108 FF, a 16th of each (the
+#: lane's pair of registers and compares and a node of the tree; BENCHMARKS.md, "The
+#: range monitors folded into the drain's write-back")
+WRITE_BACK_FOLD_PER_LANE = Resources(luts=232, ffs=132)
 
 #: One core's controller: instruction memory and decode, the buffer address generators,
 #: the host DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the
@@ -434,7 +443,8 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     one_lane = VECTOR_LANE if lane is None else lane.resources
     parts = [("PE arrays", array.times(cores)),
              ("vector units", one_lane.times(lanes * cores)),
-             ("controllers", CONTROLLER.times(cores))]
+             ("controllers", CONTROLLER.times(cores)),
+             ("drains' write-back folds", WRITE_BACK_FOLD_PER_LANE.times(lanes * cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
         memories = _generated_memories(inventory, board)

@@ -179,7 +179,8 @@ def test_estimate_reports_the_resources_and_the_fit(capsys):
     res = report["resources"]
     assert set(res["total"]) == set(RESOURCES) and res["modeled"] is True
     assert set(res["parts"]) == {"PE arrays", "vector units", "controllers", "memories",
-                                 "memory line ports"}
+                                 "memory line ports", "drains' write-back folds"}
+    assert res["parts"]["drains' write-back folds"]["luts"] == 2 * 16 * 232
     # the banked memories' line ports, one per core (inventory.bank_port_luts)
     ports = res["parts"]["memory line ports"]["luts"]
     assert ports == report["generated_memories"]["port_luts"] > 100_000

@@ -114,12 +114,12 @@ from dataclasses import dataclass
 import pyrtl
 
 from .. import isa, ops
-from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
+from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction, Program,
                    Load, MatMul, Store, Vector, Xfer)
 from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, delay, named, one_hot_pick, resize
+from .build import Scope, delay, fresh_block, named, one_hot_pick, resize
 from .build import any_bit as _any_bits, zext as _z
 from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
                            memory_id)
@@ -140,6 +140,11 @@ ISSUE_CYCLES = 2 + PRODUCT_REGISTERS
 #: (stage 2): a register after each, since ``amem``'s words come through its banks'
 #: rotation (or gather) and the memories' choice
 WORD_REGISTERS = 1
+#: the registered stages of the tree that folds the lanes' write-back minima and maxima
+#: (:func:`_write_back_folds`): a fused range's step folds the tree's output in its
+#: stage 2, ISSUE_CYCLES + 1 + WORD_REGISTERS cycles after the drain's last write, the
+#: lanes' own registers taking the first of them
+FOLD_STAGES = ISSUE_CYCLES + WORD_REGISTERS
 #: cycles from an element-loop step's issue to its results' write: the read (stage 1),
 #: the words' register (:data:`WORD_REGISTERS`: the lanes start in stage 2, from
 #: registers) and the lanes' ``LANE_DEPTH`` stages
@@ -346,8 +351,26 @@ FOLDED_FUNCTIONS = ops.names(issue="folded")
 LINK_FUNCTIONS = ops.names(unit="link")
 
 
+def fused_ranges(program: Program) -> frozenset[int]:
+    """The pcs of the ``range`` instructions the core runs as one step: each right
+    after a ``drain`` of the same core (the core's previous instruction) whose
+    destination and region (rows, cols) are the range's operand and region.  The
+    drain's write-back has folded its results' minimum and maximum
+    (:func:`_write_back_folds`); the range folds those into its monitor, the values
+    the whole region would give."""
+    fused, previous = set(), {}
+    for pc, instr in enumerate(program.code):
+        before = previous.get(instr.core)
+        if (isinstance(instr, Vector) and VECTOR_FUNCTIONS[instr.fn] in FOLDED_FUNCTIONS
+                and isinstance(before, Drain) and before.dst == instr.a
+                and before.rows == instr.rows and before.cols == instr.cols):
+            fused.add(pc)
+        previous[instr.core] = instr
+    return frozenset(fused)
+
+
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
-                     extra: int = 0) -> tuple[str, int]:
+                     extra: int = 0, fused: bool = False) -> tuple[str, int]:
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
     the data memory add a stage to every unit, which overlaps the next instruction's
@@ -358,7 +381,8 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     and a copy or ``range`` none (its last write lands in the next instruction's
     DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
-    ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`)."""
+    ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`); ``fused``:
+    a range that follows its drain (:func:`fused_ranges`), one step."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -368,7 +392,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     if isinstance(instr, Xfer):
         # (per-core memories) a line of ``lanes`` words a cycle, then the link's latency
         return "sync", xfer_cycles(instr, lanes, XFER_LATENCY)
-    steps = instr.rows.count * math.ceil(instr.cols.count / lanes)
+    steps = 1 if fused else instr.rows.count * math.ceil(instr.cols.count / lanes)
     if isinstance(instr, (Load, Store)):
         return "dma", steps
     if isinstance(instr, Drain):
@@ -420,6 +444,65 @@ def _read(mem: pyrtl.MemBlock, addr) -> pyrtl.WireVector:
 
 def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
+
+
+def _write_back_folds(s: Scope, lanes: int, data_width: int, restart: pyrtl.WireVector):
+    """The running minimum and maximum of a drain's results: per lane a pair of
+    registers, set to the empty range by ``restart`` (the drain's DECODE) and folding
+    the lane's result in each cycle it writes one; then across the lanes a tree of
+    registered pairwise folds, at most :data:`FOLD_STAGES` stages, so that the range
+    after the drain (its step's stage 2, ISSUE_CYCLES + 1 + WORD_REGISTERS cycles after
+    the drain's last write) reads the whole drain's.  The values are the data formats'
+    (``data_width`` bits and a sign, of the lanes' word); the empty range one bit
+    wider.  Returns (per lane ``fold(done, d_out)``, which wires its registers, the
+    minimum, the maximum)."""
+    bits = data_width + 2
+    top, bottom = (1 << (bits - 1)) - 1, 1 << (bits - 1)
+    lows = [pyrtl.Register(bits, name=s(f"lane{v}_min")) for v in range(lanes)]
+    highs = [pyrtl.Register(bits, name=s(f"lane{v}_max")) for v in range(lanes)]
+
+    def lane_fold(low, high):
+        def fold(done, d_out):
+            value = resize(d_out, bits)
+            low.next <<= pyrtl.select(restart, pyrtl.Const(top, bits), pyrtl.select(
+                done & pyrtl.signed_lt(value, low), value, low))
+            high.next <<= pyrtl.select(restart, pyrtl.Const(bottom, bits), pyrtl.select(
+                done & pyrtl.signed_gt(value, high), value, high))
+        return fold
+
+    levels = max(0, (lanes - 1).bit_length())
+    per_stage = -(-levels // FOLD_STAGES) if levels else 1
+    nodes = list(zip(lows, highs))
+    for level in range(levels):
+        if len(nodes) % 2:
+            nodes.append((pyrtl.Const(top, bits), pyrtl.Const(bottom, bits)))
+        pairs = []
+        for j in range(0, len(nodes), 2):
+            (l0, h0), (l1, h1) = nodes[j], nodes[j + 1]
+            low = pyrtl.select(pyrtl.signed_lt(l1, l0), l1, l0)
+            high = pyrtl.select(pyrtl.signed_gt(h1, h0), h1, h0)
+            if (level + 1) % per_stage == 0 or level == levels - 1:
+                low = delay(low, 1, s(f"tree{level}_{j // 2}_min"))
+                high = delay(high, 1, s(f"tree{level}_{j // 2}_max"))
+            pairs.append((low, high))
+        nodes = pairs
+    return [lane_fold(lo, hi) for lo, hi in zip(lows, highs)], nodes[0][0], nodes[0][1]
+
+
+def build_write_back_folds(lanes: int, data_width: int, word: int) -> pyrtl.Block:
+    """The drain's write-back fold alone (:func:`_write_back_folds`), as a block whose
+    ports are ``restart``, ``done<v>`` and ``d<v>`` (``word`` bits) per lane and the
+    ``low`` and ``high`` it folds (tests/hw/test_fused_range.py; the timing
+    benchmark's ``foldN`` design)."""
+    with fresh_block() as block:
+        restart = pyrtl.Input(1, "restart")
+        folds, low, high = _write_back_folds(Scope("wb_fold"), lanes, data_width, restart)
+        for v, fold in enumerate(folds):
+            fold(pyrtl.Input(1, f"done{v}"), pyrtl.Input(word, f"d{v}"))
+        for name, value in (("low", low), ("high", high)):
+            out = pyrtl.Output(value.bitwidth, name)
+            out <<= value
+    return block
 
 
 def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
@@ -761,20 +844,34 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     rows_raw = by_opcode("rows", element_classes)
     cols_raw = by_opcode("cols", element_classes)
-    rows_count = latch(_z(_z(rows_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS), decoding,
-                       s("rows_count"))
-    cols_start_f = cols_raw[:isa.COUNT_BITS]
-    cols_count_f = _z(_z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS)
-    cols_count = latch(cols_count_f, decoding, s("cols_count"))
-    src_col_f = pyrtl.select(opcode == Store.OPCODE, instr[slice(*_span(Store, "dst_col"))],
-                             by_opcode("src_col", (Load, Drain, Vector)))
     fn = field(Vector, "fn")
-    act = field(Drain, "act")
-    op = pyrtl.select(opcode == Drain.OPCODE, _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
-                      _z(fn, V.OP_BITS))
-    op = latch(_z(op, V.OP_BITS), decoding, s("op"))
     fn_is = {name: (fn == k) & (opcode == Vector.OPCODE)
              for k, name in enumerate(VECTOR_FUNCTIONS)}
+    range_f = _any(fn_is, FOLDED_FUNCTIONS)
+    # a range right after a drain of the same core, over the drain's destination and
+    # region, takes the minimum and maximum the drain's write-back folded
+    # (:func:`fused_ranges`): one step that folds them into the monitor
+    is_drain_f = opcode == Drain.OPCODE
+    drain_fields = [latch(field(Drain, name), decoding & is_drain_f, s(f"drain_{name}"))
+                    for name in ("dst", "rows", "cols")]
+    fused_f = range_f & is_op[Drain]
+    for name, held in zip(("a", "rows", "cols"), drain_fields):
+        fused_f = fused_f & (field(Vector, name) == held)
+    fused = latch(fused_f, decoding, s("range_fused"))
+    one_step = pyrtl.Const(1, COUNT_BITS)
+    rows_count = latch(pyrtl.select(fused_f, one_step, _z(_z(rows_raw[isa.COUNT_BITS:],
+                                                             COUNT_BITS) + 1, COUNT_BITS)),
+                       decoding, s("rows_count"))
+    cols_start_f = cols_raw[:isa.COUNT_BITS]
+    cols_count_f = _z(_z(cols_raw[isa.COUNT_BITS:], COUNT_BITS) + 1, COUNT_BITS)
+    cols_count = latch(pyrtl.select(fused_f, one_step, cols_count_f), decoding,
+                       s("cols_count"))
+    src_col_f = pyrtl.select(opcode == Store.OPCODE, instr[slice(*_span(Store, "dst_col"))],
+                             by_opcode("src_col", (Load, Drain, Vector)))
+    act = field(Drain, "act")
+    op = pyrtl.select(is_drain_f, _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
+                      _z(fn, V.OP_BITS))
+    op = latch(_z(op, V.OP_BITS), decoding, s("op"))
 
     def fn_flag(names, name):
         return latch(_any(fn_is, names), decoding, s(name))
@@ -782,7 +879,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     serial = fn_flag(SERIAL_FUNCTIONS, "serial")
     uses_lane = fn_flag(ops.with_operand("b", kind="prng"), "uses_lane")
     writes_e = fn_flag(ops.writing("e"), "writes_e")
-    range_f = _any(fn_is, FOLDED_FUNCTIONS)
     is_range = latch(range_f, decoding, s("is_range"))
     e_unbroadcast_f = _any(fn_is, ops.with_operand("e", layout="unbroadcast"))
 
@@ -1019,6 +1115,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     range_prev = delay(range_w, 1, s("range_prev_d{k}"))
     folded_min = pyrtl.Register(W, name=s("range_min"))
     folded_max = pyrtl.Register(W, name=s("range_max"))
+    # a drain's results folded as they are written, per lane, then across the lanes
+    # (a registered tree) by the time a fused range's step folds them into its monitor
+    lane_folds, wb_min, wb_max = _write_back_folds(s.sub("wb_fold"), lanes,
+                                                   cfg.lane.data_width, decoding & is_drain_f)
     for v in range(lanes):
         ls = lane_names[v]
         active = actives[v]
@@ -1026,13 +1126,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # the copies hold no line)
         rd_a_w = words_w["a"][v]
         active_w = delay(active, WORD_REGISTERS, ls("active_w_d{k}"))
+        low = high = rd_a_w
         if v == 0:
             range_min = pyrtl.select(range_prev, folded_min, words_w["d"][0])
             range_max = pyrtl.select(range_prev, folded_max, words_w["e"][0])
             lane0 = (addrs["b"][0], addrs["e"][0])
-        range_min = pyrtl.select(active_w & pyrtl.signed_lt(rd_a_w, range_min), rd_a_w,
-                                 range_min)
-        range_max = pyrtl.select(active_w & pyrtl.signed_gt(rd_a_w, range_max), rd_a_w,
+            low = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
+            high = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
+        range_min = pyrtl.select(active_w & pyrtl.signed_lt(low, range_min), low, range_min)
+        range_max = pyrtl.select(active_w & pyrtl.signed_gt(high, range_max), high,
                                  range_max)
         range_in.append((range_min, range_max))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
@@ -1056,6 +1158,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         units.append(unit)
         lane_addr_d.append((copy_dsts[v], rd_a_w, wa_d, active_w))
 
+    for unit, fold in zip(units, lane_folds):
+        fold(unit.done, unit.d_out)
     range_min, range_max = range_in[-1]
     folded_min.next <<= range_min
     folded_max.next <<= range_max

@@ -28,7 +28,7 @@ from ..placement import Placed, Placement, place
 from ..transfers import last_writers
 from . import vector as V
 from .copy_layout import Run, runs, source, unheld
-from .core import ISSUE_CYCLES, CoreConfig, execution_cycles
+from .core import ISSUE_CYCLES, CoreConfig, execution_cycles, fused_ranges
 from .design import HardwareLimit, hardware_limits, memory_room
 from .data_memories import memory_id
 from .hostmap import STAT_KINDS, pack
@@ -507,10 +507,21 @@ class HardwareMachine:
 
 def rtl_execution(cfg: CoreConfig, program: Program):
     """The RTL's cycle rule for the instructions of ``program`` (whose placement decides
-    how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`)."""
+    how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`;
+    whose order, which ranges follow their drain: :func:`fixar_gen.hw.core.fused_ranges`,
+    known by the instruction objects of ``program.code``)."""
+    fused_pcs = fused_ranges(program)
+    fused = {id(program.code[pc]) for pc in fused_pcs}
+    shared = [pc for pc, instr in enumerate(program.code)
+              if id(instr) in fused and pc not in fused_pcs]
+    if shared:
+        raise ValueError(f"program {program.name!r}: the range at pc {shared[0]} is the "
+                         "same object as one that follows its drain; give each pc its "
+                         "own instruction")
+
     def execution(instr):
         return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes,
-                                extra_lines(instr, program))
+                                extra_lines(instr, program), id(instr) in fused)
     return execution
 
 
