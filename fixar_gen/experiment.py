@@ -35,11 +35,10 @@ import dataclasses
 import json
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
+from .file_lock import locked
 from .params import SpecError, nested
 from .spec import Spec
 
@@ -357,20 +356,9 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@contextmanager
-def _locked(out: Path) -> Iterator[None]:
+def _locked(out: Path):
     """One writer of the grid's outputs at a time (the runs are separate processes)."""
-    try:
-        import fcntl
-    except ImportError:                  # not POSIX: the last writer wins
-        yield
-        return
-    with open(out / ".outputs.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return locked(out / ".outputs.lock")
 
 
 def statuses(out: Path, record: dict) -> list:

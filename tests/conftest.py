@@ -9,12 +9,14 @@ times each test's count, not derandomized).  The tool fixtures give the tool, or
 whose reason names the missing tool and how to install it.
 """
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from fixar_gen.file_lock import locked
 from fixar_gen.tools import Tool, ToolMissing, verilator, yosys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,15 +67,25 @@ def yosys_tool() -> Tool:
 @pytest.fixture(scope="session")
 def generated_example(tmp_path_factory):
     """``generated_example("examples/x.yaml") -> (folder, report)``: `fixar generate`
-    of an example, once per test session (the big examples take tens of seconds)."""
+    of an example, once per test run (the big examples take tens of seconds).  Under
+    pytest-xdist the workers share one generation: the first to ask builds it in the
+    run's common temporary folder under a file lock, the others read it there."""
     from fixar_gen.dsl import load_spec
     from fixar_gen.generate import generate
+    shared = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    base = (tmp_path_factory.getbasetemp().parent / "generated_examples" if shared
+            else tmp_path_factory.getbasetemp() / "generated_examples")
+    base.mkdir(exist_ok=True)
     cache: dict = {}
 
     def get(path: str):
         if path not in cache:
-            folder = tmp_path_factory.mktemp(Path(path).stem)
-            cache[path] = (folder, generate(load_spec(ROOT / path), folder))
+            folder = base / Path(path).stem
+            with locked(base / f"{Path(path).stem}.lock"):
+                done = folder / "report.json"
+                if not done.is_file():
+                    generate(load_spec(ROOT / path), folder)
+            cache[path] = (folder, json.loads(done.read_text()))
         return cache[path]
     return get
 

@@ -446,6 +446,16 @@ def _reg(bits: int, name: str) -> pyrtl.Register:
     return pyrtl.Register(bits, name=name)
 
 
+def _lower(a: pyrtl.WireVector, b: pyrtl.WireVector) -> pyrtl.WireVector:
+    """The signed minimum of ``a`` and ``b`` (``a`` on a tie)."""
+    return pyrtl.select(pyrtl.signed_lt(b, a), b, a)
+
+
+def _higher(a: pyrtl.WireVector, b: pyrtl.WireVector) -> pyrtl.WireVector:
+    """The signed maximum of ``a`` and ``b`` (``a`` on a tie)."""
+    return pyrtl.select(pyrtl.signed_gt(b, a), b, a)
+
+
 def _write_back_folds(s: Scope, lanes: int, data_width: int, restart: pyrtl.WireVector):
     """The running minimum and maximum of a drain's results: per lane a pair of
     registers, set to the empty range by ``restart`` (the drain's DECODE) and folding
@@ -464,13 +474,13 @@ def _write_back_folds(s: Scope, lanes: int, data_width: int, restart: pyrtl.Wire
     def lane_fold(low, high):
         def fold(done, d_out):
             value = resize(d_out, bits)
-            low.next <<= pyrtl.select(restart, pyrtl.Const(top, bits), pyrtl.select(
-                done & pyrtl.signed_lt(value, low), value, low))
-            high.next <<= pyrtl.select(restart, pyrtl.Const(bottom, bits), pyrtl.select(
-                done & pyrtl.signed_gt(value, high), value, high))
+            low.next <<= pyrtl.select(restart, pyrtl.Const(top, bits),
+                                      pyrtl.select(done, _lower(low, value), low))
+            high.next <<= pyrtl.select(restart, pyrtl.Const(bottom, bits),
+                                       pyrtl.select(done, _higher(high, value), high))
         return fold
 
-    levels = max(0, (lanes - 1).bit_length())
+    levels = (lanes - 1).bit_length()
     per_stage = -(-levels // FOLD_STAGES) if levels else 1
     nodes = list(zip(lows, highs))
     for level in range(levels):
@@ -479,8 +489,7 @@ def _write_back_folds(s: Scope, lanes: int, data_width: int, restart: pyrtl.Wire
         pairs = []
         for j in range(0, len(nodes), 2):
             (l0, h0), (l1, h1) = nodes[j], nodes[j + 1]
-            low = pyrtl.select(pyrtl.signed_lt(l1, l0), l1, l0)
-            high = pyrtl.select(pyrtl.signed_gt(h1, h0), h1, h0)
+            low, high = _lower(l0, l1), _higher(h0, h1)
             if (level + 1) % per_stage == 0 or level == levels - 1:
                 low = delay(low, 1, s(f"tree{level}_{j // 2}_min"))
                 high = delay(high, 1, s(f"tree{level}_{j // 2}_max"))
@@ -1133,9 +1142,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             lane0 = (addrs["b"][0], addrs["e"][0])
             low = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
             high = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
-        range_min = pyrtl.select(active_w & pyrtl.signed_lt(low, range_min), low, range_min)
-        range_max = pyrtl.select(active_w & pyrtl.signed_gt(high, range_max), high,
-                                 range_max)
+        range_min = pyrtl.select(active_w, _lower(range_min, low), range_min)
+        range_max = pyrtl.select(active_w, _higher(range_max, high), range_max)
         range_in.append((range_min, range_max))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
                                  ls("start_d{k}")), ls("start"))

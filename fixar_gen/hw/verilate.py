@@ -97,7 +97,6 @@ C++.  Burst address ports are at most 64 bits.  The host must be little-endian.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -118,6 +117,7 @@ import numpy as np
 import pyrtl
 
 from fixar_gen import progress, tools
+from fixar_gen.file_lock import locked
 from fixar_gen.tools import ToolFailed, ToolMissing
 
 from .verilog_writer import write_verilog
@@ -651,22 +651,6 @@ def _toolchain() -> _Toolchain:
     return _Toolchain(verilator, cxx, make, identity)
 
 
-class _Lock:
-    """An exclusive ``flock`` on ``path`` for the ``with`` body."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> "_Lock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
 #: entries checked by _reuse_problem in this process: (binary, inode, mtime) of each
 _VERIFIED: set[tuple[str, int, int]] = set()
 
@@ -812,7 +796,7 @@ class VerilatorModel:
         if _reuse_problem(final, key, chain) is None:
             return model(True)
         root.mkdir(parents=True, exist_ok=True)
-        with _Lock(root / f"{key}.lock"):
+        with locked(root / f"{key}.lock"):
             problem = _reuse_problem(final, key, chain)
             if problem is None:                              # built while we waited
                 return model(True)
