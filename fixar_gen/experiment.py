@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .file_lock import locked
+from .files import atomic_write, locked
 from .params import SpecError, nested
 from .spec import Spec
 
@@ -342,19 +342,13 @@ def prepare(grid: Grid, *, resume: bool = False, overwrite: bool = False,
             _remove_reference_outputs(folder)
             reference.append("start")
     grid.out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(grid.out / "experiment.json",
+    atomic_write(grid.out / "experiment.json",
                   json.dumps(grid.record(notes), indent=1) + "\n")
     update_outputs(grid.out, plot=True)
     return plan, reference
 
 
 # ------------------------------------------------------------------------ the outputs
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
 
 def _locked(out: Path):
     """One writer of the grid's outputs at a time (the runs are separate processes)."""
@@ -380,8 +374,8 @@ def update_outputs(out: Path, plot: bool | None = None) -> str | None:
         if record.get("reference"):
             variants.append(record["reference"]["variant"])
         found = statuses(out, record)
-        _atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
-        _atomic_write(out / "results.md", results_markdown(
+        atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
+        atomic_write(out / "results.md", results_markdown(
             f"Experiment {record['spec']}: {record['env']}", _about(record), found,
             variants, record["last"], record.get("notes", [])))
         png = out / "curves.png"

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .experiment import FORMAT, VARIANTS, ExperimentError, _atomic_write, read_record
+from .experiment import FORMAT, VARIANTS, ExperimentError, read_record
+from .files import atomic_write
 
 SOURCES = "sources.json"
 OUTPUTS = ("results.md", "results.csv", "curves.png", SOURCES)
@@ -149,11 +150,11 @@ def combine(grids: list[Path], out: Path, plot: bool = True) -> str | None:
     # each grid's notes (an SB3 row it skipped, and why) are about that grid
     notes = [f"`{path}`: {note}" for path, record in records
              for note in record.get("notes", [])]
-    _atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
-    _atomic_write(out / "results.md", results_markdown(
+    atomic_write(out / "results.csv", results_csv(variant_rows(found, variants)))
+    atomic_write(out / "results.md", results_markdown(
         f"Experiment {first['spec']}: {first['env']}", _about(records, variants), found,
         variants, first["last"], notes))
-    _atomic_write(out / SOURCES, json.dumps(
+    atomic_write(out / SOURCES, json.dumps(
         {"format": f"{FORMAT}.results", "grids": [str(p.resolve()) for p in paths]},
         indent=2) + "\n")
     return write_curves(out, found, variants, first) if plot else None

@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from ..params import nested
 from ..spec import Spec
 from .agent import make_agent
@@ -117,15 +117,6 @@ class Progress:
         if final:
             sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -250,7 +241,7 @@ class Trainer:
             self._record_eval(self.elapsed)
         self.checkpoint()
         summary = self.summary()
-        _atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         self._plot()
         return summary
 
@@ -284,7 +275,7 @@ class Trainer:
         else:
             self.evals.append(row)
         self.out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.out / "evals.csv", _csv(EVALS, self.evals))
+        atomic_write(self.out / "evals.csv", _csv(EVALS, self.evals))
         if self.on_evaluation is not None:
             self.on_evaluation()
 
@@ -341,7 +332,7 @@ class Trainer:
         }
         save_checkpoint(self.out / "checkpoint", arrays, json.loads(json.dumps(meta,
                                                                             default=_json)))
-        _atomic_write(self.out / "metrics.csv", self._metrics_csv())
+        atomic_write(self.out / "metrics.csv", self._metrics_csv())
 
     def _claim_folder(self, overwrite: bool) -> None:
         found = run_outputs(self.out)

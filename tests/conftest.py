@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fixar_gen.file_lock import locked
+from fixar_gen.files import locked
 from fixar_gen.tools import Tool, ToolMissing, verilator, yosys
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ training runs, its table and plot, the resume and overwrite rules, option errors
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -810,3 +811,26 @@ def test_results_refuses_what_is_not_one_experiment_and_writes_nothing(
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     elif case != "output is a grid":
         assert not out.exists()
+
+
+def test_an_archived_grid_keeps_its_figures_without_the_checkpoints(grid, tmp_path):
+    """benchmarks/archive_grid.py: the archive holds the record, the table and every
+    run's evaluations and metrics, none of the checkpoints; `fixar results` reads it to
+    the grid's own table; archiving again replaces the earlier copy."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import archive_grid
+    _, first = grid
+    assert any(first.rglob("checkpoint"))
+    dest = archive_grid.archive(first, tmp_path / "kept")
+    assert dest == tmp_path / "kept" / first.name
+    assert not any(dest.rglob("checkpoint")) and not any(dest.rglob("*.lock"))
+    for run in ("float32-s0", "float32-s1", "qat-s0", "qat-s1"):
+        for name in ("evals.csv", "metrics.csv", "summary.json"):
+            assert (dest / "runs" / run / name).read_bytes() == \
+                (first / "runs" / run / name).read_bytes()
+    out = tmp_path / "out"
+    assert main(["results", str(dest), "-o", str(out)]) == 0
+    assert (out / "results.csv").read_text() == (first / "results.csv").read_text()
+    (dest / "stale.txt").write_text("from an earlier archive")
+    assert archive_grid.archive(first, tmp_path / "kept") == dest
+    assert not (dest / "stale.txt").exists()

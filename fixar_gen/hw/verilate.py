@@ -117,7 +117,7 @@ import numpy as np
 import pyrtl
 
 from fixar_gen import progress, tools
-from fixar_gen.file_lock import locked
+from fixar_gen.files import locked
 from fixar_gen.tools import ToolFailed, ToolMissing
 
 from .verilog_writer import write_verilog

@@ -129,7 +129,7 @@ def build_sim(verilog: str, top: str, tool, root: Path | None = None,
     holding the binary ``top``, and whether it was compiled now (False: a verified cache
     entry was reused).  ``log(message)`` hears why an entry was rebuilt."""
     from cocotb_tools.runner import get_runner
-    from fixar_gen.hw.verilate import _Lock
+    from fixar_gen.files import locked
 
     env = SimEnvironment.current(tool)
     key = cache_key(verilog, top, env)
@@ -138,7 +138,7 @@ def build_sim(verilog: str, top: str, tool, root: Path | None = None,
     final = root / key
     if reusable(final, top) is None:
         return final, False
-    with _Lock(root / f"{key}.lock"):
+    with locked(root / f"{key}.lock"):
         why = reusable(final, top)
         if why is None:
             return final, False

@@ -1,0 +1,73 @@
+"""Keep a `fixar experiment` grid's figures in the repository, without its checkpoints.
+
+    python benchmarks/archive_grid.py GRID [GRID ...] [--into benchmarks/experiments]
+
+copies each grid's record (experiment.json), its table and curves (results.md,
+results.csv, curves.png) and every run's text outputs (evals.csv, metrics.csv,
+summary.json and the other small files a run writes) into INTO/NAME (NAME: the grid
+folder's name), leaving out the checkpoints, locks and temporary files.  An archived
+grid is a grid to `fixar results` (which reads the runs' evals.csv, metrics.csv and
+summary.json): `fixar results -o OUT benchmarks/experiments/NAME ...` rebuilds its
+table and curves, alone or with other grids of the same experiment.  It cannot be
+resumed (`fixar experiment --resume` needs the checkpoints).
+
+Run it while a grid is going to keep its partial figures: a later run of the same
+command replaces the archive's copy with the grid's current state.  Archived grids live
+in the repository so that figures survive the machines that made them (a grid's own
+folder holds hundreds of MB of checkpoints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+#: left out of an archive: the runs' checkpoints, locks, temporary files
+SKIPPED_DIRS = {"checkpoint"}
+MAX_FILE_BYTES = 2_000_000
+
+
+def kept(path: Path) -> bool:
+    return (path.is_file() and not path.name.startswith(".")
+            and not path.name.endswith((".lock", ".tmp"))
+            and path.stat().st_size <= MAX_FILE_BYTES)
+
+
+def archive(grid: Path, into: Path) -> Path:
+    if not (grid / "experiment.json").is_file():
+        raise SystemExit(f"archive_grid: {grid}: no experiment.json (not a `fixar "
+                         f"experiment` grid)")
+    dest = into / grid.resolve().name
+    stage = dest.with_name(f".{dest.name}.new")
+    shutil.rmtree(stage, ignore_errors=True)
+    for path in sorted(grid.rglob("*")):
+        rel = path.relative_to(grid)
+        if SKIPPED_DIRS.intersection(rel.parts) or not kept(path):
+            continue
+        target = stage / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    if dest.exists():
+        shutil.rmtree(dest)
+    stage.rename(dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("grids", nargs="+", type=Path, metavar="GRID")
+    parser.add_argument("--into", type=Path,
+                        default=Path(__file__).resolve().parent / "experiments")
+    args = parser.parse_args(argv)
+    args.into.mkdir(parents=True, exist_ok=True)
+    for grid in args.grids:
+        dest = archive(grid, args.into)
+        files = sum(1 for p in dest.rglob("*") if p.is_file())
+        print(f"{grid} -> {dest} ({files} files)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
