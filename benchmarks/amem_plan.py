@@ -92,11 +92,11 @@ def charged_cycles(spec, mode: str, memory) -> tuple[int, int, Counter, Counter,
     p = compile_program(spec, "train", precision_for(spec, mode))
     both, multi, gmem = Counter(), Counter(), Counter()
 
-    def rtl(ins):
+    def rtl(pc, ins):
         return execution_cycles(ins, R, C, lanes)
 
-    def charged(ins):
-        unit, cycles = rtl(ins)
+    def charged(pc, ins):
+        unit, cycles = rtl(pc, ins)
         if isinstance(ins, MatMul):
             for role, i, t in (("a", ins.a, ins.ta), ("b", ins.b, ins.tb)):
                 if memory(p.buffers[i]) == "gmem":

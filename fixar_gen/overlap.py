@@ -143,8 +143,8 @@ def streaming_cycles(instr, unit: str, cycles: int, rows: int, cols: int) -> int
 
 def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
                      rows: int = 1, cols: int = 1) -> OverlapSchedule:
-    """Schedule ``program`` on ``machine``; ``execution(instr)`` gives (unit, cycles) as
-    :func:`fixar_gen.hw.host.rtl_execution` does; ``rows`` x ``cols`` the array (for
+    """Schedule ``program`` on ``machine``; ``execution(pc, instr)`` gives (unit, cycles)
+    as :func:`fixar_gen.hw.host.rtl_execution` does; ``rows`` x ``cols`` the array (for
     :func:`streaming_cycles`)."""
     n = program.cores
     board = _Scoreboard()
@@ -163,7 +163,7 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
         if isinstance(instr, Barrier):
             arrival[c] = start
             return False
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         if unit in busy:
             busy[unit] += cycles
         finish_all[c] = start + cycles
@@ -181,7 +181,7 @@ def overlap_schedule(program: Program, execution, machine: Machine = Machine(),
         if isinstance(instr, Halt):
             finish_all[c] = max(finish_all[c], d + m.issue_latency + m.halt_cycles)
             return True
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         queue = queue_of(unit)
         starts = queued[c][queue]
         if len(starts) >= m.queue_depth:       # the entry queue_depth back left
@@ -217,7 +217,7 @@ def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> i
     fence = [0] * program.cores          # earliest start after the last barrier
     latest = [0] * program.cores         # latest finish so far per core
     pending: dict[int, int] = {}
-    for instr in program.code:
+    for pc, instr in enumerate(program.code):
         c = instr.core
         if isinstance(instr, Barrier):
             pending[c] = latest[c]
@@ -230,7 +230,7 @@ def dependency_bound(program: Program, execution, barrier_latency: int = 2) -> i
             continue
         if isinstance(instr, Halt):
             continue
-        _, cycles = execution(instr)
+        _, cycles = execution(pc, instr)
         reads, writes = operand_regions(instr, program)
         end = max(fence[c], board.ready(reads, writes)) + cycles
         board.record(reads, writes, end)
@@ -345,7 +345,7 @@ def list_schedule(program: Program, execution, pipelined: bool = True, rows: int
         if isinstance(instr, Halt):
             finish[j] = ready_at[j]
             return
-        unit, _ = charged[j] = execution(instr)
+        unit, _ = charged[j] = execution(j, instr)
         heapq.heappush(heap, (max(ready_at[j], unit_free[instr.core][queue_of(unit)]), j))
 
     for j in range(len(code)):
@@ -378,13 +378,13 @@ def segment_bound(program: Program, execution, rows: int = 1, cols: int = 1) -> 
     one unit of each kind a core, however it orders and overlaps the work between
     them."""
     spans: list[list[dict]] = [[{}] for _ in range(program.cores)]
-    for instr in program.code:
+    for pc, instr in enumerate(program.code):
         if isinstance(instr, Barrier):
             spans[instr.core].append({})
             continue
         if isinstance(instr, Halt):
             continue
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         here = spans[instr.core][-1]
         here[unit] = here.get(unit, 0) + streaming_cycles(instr, unit, cycles, rows, cols)
     count = max(len(s) for s in spans)

@@ -303,7 +303,7 @@ def schedule(program: Program, spec: Spec, timing: Timing = Timing()) -> Schedul
     """Run ``program`` on the cycle model: per-core timelines that meet at barriers."""
     _check_cores(program, spec)
     return schedule_with(program, spec.hardware.cores,
-                         lambda instr: _execution(instr, spec, timing), timing)
+                         lambda pc, instr: _execution(instr, spec, timing), timing)
 
 
 def walk_cores(program: Program, visit, meet) -> None:
@@ -364,8 +364,8 @@ def walk_cores(program: Program, visit, meet) -> None:
 
 def schedule_with(program: Program, cores: int, execution, timing: Timing = Timing()
                   ) -> Schedule:
-    """:func:`schedule` with another per-instruction rule: ``execution(instr)`` gives
-    (unit, cycles after the issue).  The generated RTL's own rule
+    """:func:`schedule` with another per-instruction rule: ``execution(pc, instr)`` gives
+    (unit, cycles after the issue) of the instruction at ``program.code[pc]``.  The generated RTL's own rule
     (:func:`fixar_gen.hw.core.execution_cycles`) runs through here with the same issue
     and barrier rules."""
     if program.cores > cores:
@@ -379,7 +379,7 @@ def schedule_with(program: Program, cores: int, execution, timing: Timing = Timi
 
     def visit(c: int, pc: int, instr: Instruction) -> bool:
         nonlocal macs
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         busy[c] += timing.issue + cycles
         time[c] += timing.issue
         path[c]["issue"] += timing.issue

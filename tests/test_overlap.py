@@ -123,7 +123,7 @@ def _check_units(program, run, execution, pipelined, rows, cols):
     for pc, instr in enumerate(program.code):
         if pc not in run.times:
             continue
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         queue = (instr.core, queue_of(unit))
         held = streaming_cycles(instr, unit, cycles, rows, cols) if pipelined else cycles
         assert run.times[pc][1] - run.times[pc][0] == cycles
@@ -137,7 +137,7 @@ def _check_busy(program, run, execution, rows, cols):
     spans = {}
     for pc, (start, end) in run.times.items():
         instr = program.code[pc]
-        unit, cycles = execution(instr)
+        unit, cycles = execution(pc, instr)
         assert end - start == cycles
         held = streaming_cycles(instr, unit, cycles, rows, cols)
         spans.setdefault((instr.core, queue_of(unit)), []).append(

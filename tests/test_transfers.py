@@ -263,7 +263,7 @@ def test_the_rtl_cycle_rule_charges_a_line_of_lanes_words_a_cycle():
     from fixar_gen.transfers import XFER_LATENCY, xfer_cycles
     L = 4
 
-    def rule(i):
+    def rule(pc, i):
         return execution_cycles(i, 4, 2, L)
 
     def total(*shape):
@@ -271,7 +271,7 @@ def test_the_rtl_cycle_rule_charges_a_line_of_lanes_words_a_cycle():
 
     assert xfer_cycles(Xfer(rows=Range(0, 3), cols=Range(0, 9)), L, XFER_LATENCY) == \
         3 * 3 + XFER_LATENCY
-    assert rule(Xfer(rows=Range(0, 3), cols=Range(0, 9))) == ("sync", 3 * 3 + XFER_LATENCY)
+    assert rule(0, Xfer(rows=Range(0, 3), cols=Range(0, 9))) == ("sync", 3 * 3 + XFER_LATENCY)
     assert total(4, 3, 1, 1) - total(1, 3, 1, 1) == 3            # three more lines
     assert total(1, 3, 1, 1) == total(1, 4, 1, 1) < total(1, 5, 1, 1)   # whole lines
     assert total(2, 3, 2, 3) == total(2, 3, 1, 1)                # the senders overlap

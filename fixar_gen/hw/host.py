@@ -508,20 +508,13 @@ class HardwareMachine:
 def rtl_execution(cfg: CoreConfig, program: Program):
     """The RTL's cycle rule for the instructions of ``program`` (whose placement decides
     how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`;
-    whose order, which ranges follow their drain: :func:`fixar_gen.hw.core.fused_ranges`,
-    known by the instruction objects of ``program.code``)."""
-    fused_pcs = fused_ranges(program)
-    fused = {id(program.code[pc]) for pc in fused_pcs}
-    shared = [pc for pc, instr in enumerate(program.code)
-              if id(instr) in fused and pc not in fused_pcs]
-    if shared:
-        raise ValueError(f"program {program.name!r}: the range at pc {shared[0]} is the "
-                         "same object as one that follows its drain; give each pc its "
-                         "own instruction")
+    whose order, which ranges follow their drain: :func:`fixar_gen.hw.core.fused_ranges`),
+    as ``execution(pc, instr)`` for :func:`fixar_gen.perf.schedule_with`."""
+    fused = fused_ranges(program)
 
-    def execution(instr):
+    def execution(pc, instr):
         return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes,
-                                extra_lines(instr, program), id(instr) in fused)
+                                extra_lines(instr, program), pc in fused)
     return execution
 
 
