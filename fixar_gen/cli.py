@@ -549,8 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", type=variant_list, default=["float32", "qat"],
                    metavar="LIST", help="comma-separated, from float32 (the float32 "
                    "agent), qat (the core with QAT), fxp32 (the core in FXP32 "
-                   "throughout), fxp16 (the core in FXP16 from the start) "
-                   "(default: float32,qat)")
+                   "throughout), fxp16 (the core in FXP16 from the start); none: the "
+                   "SB3 reference row alone (default: float32,qat)")
     p.add_argument("--seeds", type=seed_list, default=list(range(5)), metavar="SEEDS",
                    help="0-4, 0,3,7 or 0-2,10 (default: 0-4)")
     p.add_argument("--steps", type=STEPS, default=None, help="environment steps of every "

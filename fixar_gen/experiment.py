@@ -87,8 +87,15 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 )}
 
 
+#: ``--variants none``: no training variant, the grid runs the SB3 reference row only
+NO_VARIANTS = "none"
+
+
 def parse_variants(text: str) -> list[str]:
-    """``float32,qat`` -> the variant names, in order; ValueError says what is wrong."""
+    """``float32,qat`` -> the variant names, in order (``none``: no variant, for a grid
+    of the SB3 reference row alone); ValueError says what is wrong."""
+    if text.strip() == NO_VARIANTS:
+        return []
     names = [v.strip() for v in text.split(",")]
     if not text.strip() or any(not n for n in names):
         raise ValueError(f"{text!r}: an empty name (comma-separated, from "
@@ -125,10 +132,10 @@ class Grid:
     band: str = "minmax"          # the plot's seed band: minmax or std
 
     def __post_init__(self) -> None:
-        if not self.variants or len(set(self.variants)) != len(self.variants) \
+        if len(set(self.variants)) != len(self.variants) \
                 or not set(self.variants) <= set(VARIANTS):
             raise ExperimentError(f"variants: {list(self.variants)} (each of "
-                                  f"{', '.join(VARIANTS)} at most once, at least one)")
+                                  f"{', '.join(VARIANTS)} at most once)")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ExperimentError(f"seeds: {list(self.seeds)} (at least one, each once)")
         if self.core_backend not in CORE_BACKENDS:
@@ -224,7 +231,7 @@ def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
     from .sb3_reference import interpreter, arguments
     what = f"Stable-Baselines3 {grid.spec.algorithm.name.upper()} reference"
     if not enabled:
-        return grid, f"{what}: not run (--no-sb3)"
+        return _something_to_run(grid, f"{what}: not run (--no-sb3)")
     python, reason = interpreter(python_option)
     if python is not None:
         args = arguments(grid.spec)
@@ -232,7 +239,15 @@ def with_reference(grid: Grid, python_option: str | None, enabled: bool = True
             reason = args
         else:
             return dataclasses.replace(grid, sb3_python=python), None
-    return grid, f"{what}: not run: {reason}"
+    return _something_to_run(grid, f"{what}: not run: {reason}")
+
+
+def _something_to_run(grid: Grid, skipped: str) -> tuple[Grid, str]:
+    """A grid without its reference row, refused when it has no variant either."""
+    if not grid.variants:
+        raise ExperimentError(f"--variants {NO_VARIANTS}: the grid would run nothing: "
+                              f"{skipped}")
+    return grid, skipped
 
 
 REFERENCE_OUTPUTS = ("evals.csv", "summary.json", "sb3.log")

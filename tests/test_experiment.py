@@ -484,6 +484,35 @@ def test_the_sb3_reference_is_a_row_of_the_table_and_skipped_when_done(tmp_path,
     assert "sb3-s1: sb3 seed 1: 600 steps" in printed
 
 
+def test_a_grid_of_the_sb3_row_alone_joins_a_grid_of_the_variants(tmp_path, capsys):
+    """`--variants none`: the SB3 reference row alone (the seeds a variants grid ran
+    without it), which `fixar results` puts beside that grid's rows as one table."""
+    python = fake_sb3_python(tmp_path)
+    spec = spec_file(tmp_path)
+    variants, reference = tmp_path / "variants", tmp_path / "reference"
+    assert experiment(spec, variants, "--variants", "float32", "--seeds", "0",
+                      "--no-sb3") == 0
+    assert experiment(spec, reference, "--variants", "none", "--seeds", "0",
+                      "--sb3-python", python) == 0
+    assert sorted(p.name for p in (reference / "runs").iterdir()) == ["sb3-s0"]
+    assert [r["variant"] for r in csv_rows(reference / "results.csv")] == ["sb3"]
+    capsys.readouterr()
+    out = tmp_path / "all"
+    assert main(["results", str(variants), str(reference), "-o", str(out)]) == 0
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    assert list(rows) == ["float32", "sb3"]
+    assert rows["sb3"]["finished"] == rows["float32"]["finished"] == "1"
+
+
+def test_a_grid_with_nothing_to_run_is_refused(tmp_path, capsys):
+    assert experiment(spec_file(tmp_path), tmp_path / "g", "--variants", "none",
+                      "--no-sb3") == 2
+    err = one_line_error(capsys)
+    assert "--variants none: the grid would run nothing: Stable-Baselines3 DDPG " \
+        "reference: not run (--no-sb3)" in err
+    assert not (tmp_path / "g").exists()
+
+
 def test_without_an_sb3_interpreter_the_row_is_a_named_skip(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("FIXAR_SB3_PYTHON", raising=False)
     out = tmp_path / "grid"
