@@ -81,27 +81,40 @@ class ReplayBuffer:
     # -- checkpoints ---------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the contents plus the write position and size, as numeric arrays."""
-        state = {name: getattr(self, name).copy() for name in FIELDS}
+        """Copies of the filled slots (the first ``size``: the buffer fills from slot 0)
+        plus the write position and size, as numeric arrays.  A checkpoint early in a
+        run is then a fraction of the buffer's capacity."""
+        state = {name: getattr(self, name)[:self.size].copy() for name in FIELDS}
         state["position"] = np.array(self.position, np.int64)
         state["size"] = np.array(self.size, np.int64)
+        state["capacity"] = np.array(self.capacity, np.int64)
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned; shapes and dtype must match."""
+        """Restore what :meth:`state_dict` returned (or a copy of every slot, as earlier
+        versions stored); the row shape and dtype must match."""
         missing = [name for name in (*FIELDS, "position", "size") if name not in state]
         if missing:
             raise ValueError(f"ReplayBuffer.load_state_dict: missing {', '.join(missing)}")
-        for name in FIELDS:
-            stored, own = np.asarray(state[name]), getattr(self, name)
-            if stored.shape != own.shape or stored.dtype != own.dtype:
-                raise ValueError(f"ReplayBuffer.load_state_dict: {name} is {stored.dtype}"
-                                 f"{list(stored.shape)} but this buffer holds "
-                                 f"{own.dtype}{list(own.shape)}")
         position, size = int(state["position"]), int(state["size"])
+        # (a state without "capacity" holds every slot: its length is the capacity)
+        capacity = int(state["capacity"]) if "capacity" in state else len(state["states"])
+        if capacity != self.capacity:
+            raise ValueError(f"ReplayBuffer.load_state_dict: the state is of a buffer of "
+                             f"capacity {capacity} but this buffer holds {self.capacity}")
         if not (0 <= position < self.capacity and 0 <= size <= self.capacity):
             raise ValueError(f"ReplayBuffer.load_state_dict: position {position} / size "
                              f"{size} do not fit capacity {self.capacity}")
         for name in FIELDS:
-            setattr(self, name, np.array(state[name], copy=True))
+            stored, own = np.asarray(state[name]), getattr(self, name)
+            if stored.shape[1:] != own.shape[1:] or stored.dtype != own.dtype \
+                    or len(stored) != (size if "capacity" in state else capacity):
+                raise ValueError(f"ReplayBuffer.load_state_dict: {name} is {stored.dtype}"
+                                 f"{list(stored.shape)} but this buffer holds "
+                                 f"{own.dtype}{list(own.shape)} with {size} filled")
+        for name in FIELDS:
+            stored = np.asarray(state[name])
+            column = np.zeros_like(getattr(self, name))
+            column[:size] = stored[:size]
+            setattr(self, name, column)
         self.position, self.size = position, size

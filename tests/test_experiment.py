@@ -721,7 +721,7 @@ def test_any_variants_in_any_order_parse_to_themselves(names):
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"variants": ()}, "variants: []"), ({"variants": ("qat", "qat")}, "variants"),
+    ({"variants": ("qat", "qat")}, "variants"),
     ({"variants": ("int8",)}, "variants"), ({"seeds": ()}, "seeds: []"),
     ({"seeds": (1, 1)}, "seeds"), ({"core_backend": "float32"}, "--backend float32"),
     ({"band": "iqr"}, "--band iqr"), ({"last": 0}, "--last 0"), ({"last": True}, "--last"),
