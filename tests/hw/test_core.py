@@ -164,7 +164,7 @@ def _random_programs_on_verilator(machine, shapes, examples: int) -> None:
 def test_random_programs_verilator_equal_golden(verilator_machines):
     """Two cores of 3x2 PEs (a non-square array, the barrier, the stat select); the
     1x1 core too in the slow run below."""
-    _random_programs_on_verilator(verilator_machines, [SHAPES[2]], examples(40))
+    _random_programs_on_verilator(verilator_machines, [SHAPES[2]], examples(60))
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyrtl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +75,7 @@ def test_a_range_is_fused_only_right_after_its_drain_on_the_same_core():
         assert fused_ranges(_program(code, cores)) == frozenset(fused), what
 
 
-@settings(max_examples=examples(15), deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(lanes=st.sampled_from((1, 2, 3, 5, 16, 32, 33, 64)), data=st.data())
 def test_the_lanes_fold_has_the_drains_range_in_time_for_the_ranges_step(lanes, data):
@@ -122,12 +123,13 @@ def _case(code, spec, seed) -> Case:
     return Case(program, initial, {})
 
 
-def test_ranges_after_their_drains_equal_golden_in_the_models_cycles():
-    """On a core of 3 lanes (a row of 4 in a full and a partial step): the
+@pytest.mark.parametrize("shape", [(2, 3, 1), (1, 1, 1)])
+def test_ranges_after_their_drains_equal_golden_in_the_models_cycles(shape):
+    """On a core of 3 lanes (a row of 4 in a full and a partial step) and of one: the
     fused range after a drain, the same monitor again over another region (read from
     memory), a second drain whose fold must not keep the first's, a fused range with
     the monitor already wider than the drain's values, and a range after a copy."""
-    spec, machine = pyrtl_machine((2, 3, 1))
+    spec, machine = pyrtl_machine(shape)
     copy = Vector(fn=VECTOR_FUNCTIONS.index("copy"), dst=3, a=1, rows=Range(0, 3),
                   cols=Range(0, 4))
     code = [_drain(), _range(), _range(rows=Range(1, 2), cols=Range(1, 2)),

@@ -104,8 +104,7 @@ def _delay_line_cells(reset: bool, tool, folder) -> tuple[int, int, dict]:
     return srl, ffs, cells
 
 
-@pytest.mark.slow       # (40 s of Yosys; the default run checks the reset-less registers'
-@pytest.mark.tools      # Verilog and their Verilator/PyRTL equivalence above)
+@pytest.mark.tools
 def test_yosys_maps_a_reset_less_delay_line_to_shift_registers(yosys_tool, tmp_path):
     srl, ffs, cells = _delay_line_cells(False, yosys_tool, tmp_path)
     assert srl >= 8, cells                  # one SRL per data bit
