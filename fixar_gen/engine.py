@@ -239,6 +239,18 @@ class EngineMachine(GoldenMachine):
         self.bound[i] = bits if whole else max(self.bound[i], bits)
         self.stamp[i] += 1
 
+    def _accumulated(self, i: int, view: np.ndarray, whole: bool, bits: int,
+                     acc_bits: int) -> None:
+        """Accumulator ``i``'s ``view`` was written with values of up to ``bits`` bits:
+        fitted to the accumulator's ``acc_bits`` (by the machine's overflow mode,
+        counted) where they may not fit, then recorded as written."""
+        if bits >= acc_bits:
+            fitted, n = X.fit_width(view.copy(), acc_bits, self.acc_overflow)
+            view[...] = fitted
+            self._count(n, i)
+            bits = acc_bits
+        self._written(i, whole, bits)
+
     def _mirror(self, i: int) -> _Mirror:
         """Buffer i's float64 mirror (the machine's, by name), its array of the buffer's
         shape."""
@@ -401,12 +413,7 @@ class EngineMachine(GoldenMachine):
                     region += prod
                 else:
                     region[...] = prod
-            if nb >= acc_bits:
-                fitted, n = X.fit_width(region.copy(), acc_bits, self.acc_overflow)
-                region[...] = fitted
-                self._count(n, idst)
-                nb = min(nb, acc_bits)
-            self._written(idst, whole, nb)
+            self._accumulated(idst, region, whole, nb, acc_bits)
             return True
         return run
 
@@ -591,12 +598,7 @@ class EngineMachine(GoldenMachine):
                 return False
             target = d[region]
             target += a[src]
-            if nb >= acc_bits:
-                fitted, n = X.fit_width(target.copy(), acc_bits, self.acc_overflow)
-                target[...] = fitted
-                self._count(n, idst)
-                nb = min(nb, acc_bits)
-            self._written(idst, whole, nb)
+            self._accumulated(idst, target, whole, nb, acc_bits)
             return True
         return run
 
