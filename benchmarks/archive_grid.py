@@ -20,6 +20,7 @@ folder holds hundreds of MB of checkpoints).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -30,25 +31,36 @@ MAX_FILE_BYTES = 2_000_000
 
 
 def kept(path: Path) -> bool:
-    return (path.is_file() and not path.name.startswith(".")
-            and not path.name.endswith((".lock", ".tmp"))
-            and path.stat().st_size <= MAX_FILE_BYTES)
+    return not path.name.startswith(".") and not path.name.endswith((".lock", ".tmp"))
 
 
-def archive(grid: Path, into: Path) -> Path:
+def archive(grid: Path, into: Path, too_large: list | None = None) -> Path:
+    """Copy ``grid``'s figures into ``into``/NAME; files over MAX_FILE_BYTES are left
+    out and appended to ``too_large``.  Safe while the grid runs: the checkpoints'
+    folders (whose old generations the runs delete) are never entered, and a file that
+    disappears before it is copied is skipped."""
     if not (grid / "experiment.json").is_file():
         raise SystemExit(f"archive_grid: {grid}: no experiment.json (not a `fixar "
                          f"experiment` grid)")
     dest = into / grid.resolve().name
     stage = dest.with_name(f".{dest.name}.new")
     shutil.rmtree(stage, ignore_errors=True)
-    for path in sorted(grid.rglob("*")):
-        rel = path.relative_to(grid)
-        if SKIPPED_DIRS.intersection(rel.parts) or not kept(path):
-            continue
-        target = stage / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+    for folder, dirs, files in os.walk(grid):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and kept(Path(d)))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if not kept(path):
+                continue
+            try:
+                if path.stat().st_size > MAX_FILE_BYTES:
+                    if too_large is not None:
+                        too_large.append(path)
+                    continue
+                target = stage / path.relative_to(grid)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+            except FileNotFoundError:                # removed by a run meanwhile
+                continue
     if dest.exists():
         shutil.rmtree(dest)
     stage.rename(dest)
@@ -61,11 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--into", type=Path,
                         default=Path(__file__).resolve().parent / "experiments")
     args = parser.parse_args(argv)
+    names = [grid.resolve().name for grid in args.grids]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        parser.error(f"grids with the same folder name would share an archive: "
+                     f"{', '.join(twice)}")
     args.into.mkdir(parents=True, exist_ok=True)
     for grid in args.grids:
-        dest = archive(grid, args.into)
+        too_large: list = []
+        dest = archive(grid, args.into, too_large)
         files = sum(1 for p in dest.rglob("*") if p.is_file())
         print(f"{grid} -> {dest} ({files} files)")
+        for path in too_large:
+            print(f"  left out (over {MAX_FILE_BYTES:,} bytes): {path}", file=sys.stderr)
     return 0
 
 

@@ -9,8 +9,8 @@ function): how many, the cycles the RTL charges them after their issue
 `fixar_gen.hw.host.rtl_execution`), the element steps among them (rows x ceil(cols /
 lanes) for the element loop and `xfer`), and the rest: each element-loop instruction's
 pipeline tail (1 + LANE_DEPTH cycles after its last step) and line reads; then the
-issue cycles and the barriers' waits, so that the columns add up to the program's
-cycles on that core.
+issue cycles, and what is left of the update's cycles (the slowest core's): the waits
+at barriers, the halt and, on a core that halts early, its idle cycles after it.
 
     python benchmarks/cycle_breakdown.py [SPEC] [--mode fxp16|fxp32] [--core N]
 """
@@ -83,7 +83,8 @@ def breakdown(spec, mode: str, core: int) -> tuple[list[str], dict]:
         lines.append(f"| issue ({RTL_TIMING.issue} a instruction) | {issued} | {issue:,} | "
                      f"{issue / total:.1%} | - | - |")
         waits = total - work - issue
-        lines.append(f"| barriers and waits for other cores | - | {waits:,} | "
+        lines.append(f"| the rest: barrier waits, the halt, idle after this core's halt "
+                     f"| - | {waits:,} | "
                      f"{waits / total:.1%} | - | - |")
         lines.append("")
         totals[phase] = {"total": total, "work": work, "issue": issue, "waits": waits,

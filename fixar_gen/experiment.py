@@ -89,6 +89,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 
 #: ``--variants none``: no training variant, the grid runs the SB3 reference row only
 NO_VARIANTS = "none"
+#: such a grid's settings record the spec's run settings as the float32 variant's
+REFERENCE_SETTINGS = "reference_as_float32"
 
 
 def parse_variants(text: str) -> list[str]:
@@ -172,10 +174,17 @@ class Grid:
         """What decides the grid's runs: the seeds and each variant's run settings
         (those of a run with the spec's own seed; each run's seed is one of ``seeds``)."""
         from .rl.run_settings import run_settings
-        return {"seeds": list(self.seeds),
-                "variants": {name: run_settings(self.variant_spec(name),
-                                                VARIANTS[name].backend(self.core_backend))
-                             for name in self.variants}}
+        settings = {"seeds": list(self.seeds),
+                    "variants": {name: run_settings(self.variant_spec(name),
+                                                    VARIANTS[name].backend(self.core_backend))
+                                 for name in self.variants}}
+        if not self.variants:
+            # the reference row alone: the spec's settings as the float32 variant would
+            # run it (what its runs share with the variants' grids), so that a changed
+            # spec or --steps is a changed grid
+            settings[REFERENCE_SETTINGS] = run_settings(self.variant_spec("float32"),
+                                                        VARIANTS["float32"].backend("golden"))
+        return settings
 
     def record(self, notes: list[str] = ()) -> dict:
         from .rl.run_settings import settings_digest
@@ -219,7 +228,11 @@ def make_grid(spec: Spec, variants: list[str], seeds: list[int], out: Path, *,
     if steps is None:
         return grid
     # each variant sets its own precision; in FXP32 the base asks nothing of the length
-    base = with_run_length(VARIANTS["fxp32"].spec(spec), total_steps=steps)
+    try:
+        base = with_run_length(VARIANTS["fxp32"].spec(spec), total_steps=steps)
+    except SpecError as err:
+        raise ExperimentError(f"--steps {steps}: {err} (a longer run, or change the "
+                              "spec)") from None
     return dataclasses.replace(grid, spec=base)
 
 
@@ -421,8 +434,10 @@ def write_curves(out: Path, found: list, variants: list[str], record: dict) -> s
 def _about(record: dict) -> list[str]:
     seeds, variants = record["settings"]["seeds"], record["settings"]["variants"]
     lines = [f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
-             f"({', '.join(map(str, seeds))}) x {len(variants)} variant"
-             f"{'s' if len(variants) != 1 else ''}, {record['total_steps']:,} steps each; "
+             f"({', '.join(map(str, seeds))}) x "
+             + (f"{len(variants)} variant{'s' if len(variants) != 1 else ''}" if variants
+                else "the reference row alone")
+             + f", {record['total_steps']:,} steps each; "
              + (f"evaluation every {record['eval_every']:,} steps and at the end"
                 if record["eval_every"] else "evaluation at the end only")
              + f", {record['eval_episodes']} deterministic episode"

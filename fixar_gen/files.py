@@ -1,8 +1,8 @@
 """Files that several processes share, written safely:
 
 - :func:`locked` ``(path)``: an exclusive ``flock`` on ``path`` (created if missing) for
-  the ``with`` body.  Where ``fcntl`` is missing (not POSIX) it does not lock: the
-  callers' writes are atomic replacements or idempotent, so the last writer wins.
+  the ``with`` body.  Where ``fcntl`` is missing (not POSIX, where the project's
+  tools do not run) it does not lock.
 - :func:`atomic_write` ``(path, text)``: ``path`` holds its old text or the new one,
   never a part (a temporary file of this process, flushed to disk, then ``os.replace``).
 """
@@ -41,8 +41,12 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     """Replace ``path``'s text with ``text`` in one step."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

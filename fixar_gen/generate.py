@@ -32,6 +32,7 @@ import json
 import time
 from pathlib import Path
 
+from .files import atomic_write
 from .progress import QUIET, task
 from .spec import Spec
 
@@ -132,7 +133,8 @@ def generate(spec: Spec, out: str | Path, synth: bool = False, verilate: bool = 
         t4 = time.perf_counter()
         report["u50"] = write_package(spec, cfg, out, core_verilog=verilog)
         timings["u50_package_s"] = round(time.perf_counter() - t4, 3)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    # (written last and in one step: a reader that finds it finds the whole folder)
+    atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -5,7 +5,8 @@ grid folder of its own.
 The grids must be parts of one experiment: the same spec name and environment, the same
 steps, evaluation schedule and final-return average (``last``), and every variant that
 two grids share with the same run settings (the resolved spec and the backend, as
-``experiment.json`` records them; the SB3 reference row by its algorithm).  A variant and
+``experiment.json`` records them; the SB3 reference row by its algorithm, and a grid of
+that row alone, ``--variants none``, by its spec's settings as the float32 variant's).  A variant and
 seed may have run in one grid only (a run a grid planned but never began is left
 out).  The output folder gets ``results.md``,
 ``results.csv`` and ``curves.png`` (as a grid's own, from the runs' files where they
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .experiment import FORMAT, VARIANTS, ExperimentError, read_record
+from .experiment import FORMAT, REFERENCE_SETTINGS, VARIANTS, ExperimentError, read_record
 from .files import atomic_write
 
 SOURCES = "sources.json"
@@ -56,6 +57,8 @@ def check_parts(grids: list[tuple[Path, dict]]) -> None:
                 raise ExperimentError(f"{path}: {key} {mine!r}, but {theirs!r} in "
                                       f"{first_path}: not parts of one experiment")
         variants = dict(record["settings"]["variants"])
+        if REFERENCE_SETTINGS in record["settings"]:     # compared as float32's
+            variants.setdefault("float32", record["settings"][REFERENCE_SETTINGS])
         if record.get("reference"):
             variants[record["reference"]["variant"]] = {
                 "algorithm": record["reference"].get("algorithm", "ddpg")}

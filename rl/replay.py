@@ -102,7 +102,8 @@ class ReplayBuffer:
         if capacity != self.capacity:
             raise ValueError(f"ReplayBuffer.load_state_dict: the state is of a buffer of "
                              f"capacity {capacity} but this buffer holds {self.capacity}")
-        if not (0 <= position < self.capacity and 0 <= size <= self.capacity):
+        if not (0 <= position < self.capacity and 0 <= size <= self.capacity) \
+                or (size < self.capacity and position != size):    # fills from slot 0
             raise ValueError(f"ReplayBuffer.load_state_dict: position {position} / size "
                              f"{size} do not fit capacity {self.capacity}")
         for name in FIELDS:

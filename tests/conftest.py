@@ -72,16 +72,17 @@ def generated_example(tmp_path_factory):
     run's common temporary folder under a file lock, the others read it there."""
     from fixar_gen.dsl import load_spec
     from fixar_gen.generate import generate
-    shared = os.environ.get("PYTEST_XDIST_WORKER") is not None
-    base = (tmp_path_factory.getbasetemp().parent / "generated_examples" if shared
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")      # one id for a run's workers
+    base = (tmp_path_factory.getbasetemp().parent / f"generated_examples-{run}" if run
             else tmp_path_factory.getbasetemp() / "generated_examples")
     base.mkdir(exist_ok=True)
     cache: dict = {}
 
     def get(path: str):
         if path not in cache:
-            folder = base / Path(path).stem
-            with locked(base / f"{Path(path).stem}.lock"):
+            name = str(Path(path).with_suffix("")).replace("/", "__")
+            folder = base / name
+            with locked(base / f"{name}.lock"):
                 done = folder / "report.json"
                 if not done.is_file():
                     generate(load_spec(ROOT / path), folder)

@@ -4,7 +4,6 @@ training runs, its table and plot, the resume and overwrite rules, option errors
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -502,6 +501,19 @@ def test_a_grid_of_the_sb3_row_alone_joins_a_grid_of_the_variants(tmp_path, caps
     rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
     assert list(rows) == ["float32", "sb3"]
     assert rows["sb3"]["finished"] == rows["float32"]["finished"] == "1"
+    # the row alone is a grid of the spec's settings: resumed with other steps it is
+    # refused, and its runs do not join a grid of another spec
+    assert experiment(spec, reference, "--variants", "none", "--seeds", "0", "--resume",
+                      "--steps", "800", "--sb3-python", python) == 2
+    assert "--resume with other settings than the grid's" in capsys.readouterr().err
+    other = tmp_path / "other"
+    assert experiment(spec_file(tmp_path, "small.yaml", batch_size=8), other,
+                      "--variants", "float32", "--seeds", "1", "--no-sb3") == 0
+    capsys.readouterr()
+    assert main(["results", str(other), str(reference), "-o",
+                 str(tmp_path / "mixed")]) == 2
+    assert "variant float32's run settings differ between the grids" in \
+        capsys.readouterr().err
 
 
 def test_a_grid_with_nothing_to_run_is_refused(tmp_path, capsys):
@@ -842,11 +854,12 @@ def test_results_refuses_what_is_not_one_experiment_and_writes_nothing(
         assert not out.exists()
 
 
-def test_an_archived_grid_keeps_its_figures_without_the_checkpoints(grid, tmp_path):
+def test_an_archived_grid_keeps_its_figures_without_the_checkpoints(grid, tmp_path,
+                                                                     monkeypatch):
     """benchmarks/archive_grid.py: the archive holds the record, the table and every
     run's evaluations and metrics, none of the checkpoints; `fixar results` reads it to
     the grid's own table; archiving again replaces the earlier copy."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import archive_grid
     _, first = grid
     assert any(first.rglob("checkpoint"))

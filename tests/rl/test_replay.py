@@ -136,11 +136,14 @@ def test_a_state_holds_the_filled_slots_and_an_earlier_full_state_still_loads():
     assert all(len(state[name]) == 3 for name in FIELDS)
     full = {name: getattr(buffer, name).copy() for name in FIELDS}
     full.update(position=state["position"], size=state["size"])
-    for given in (state, full):
+    for stored in (state, full):
         restored = ReplayBuffer(10, OBS, ACT)
-        restored.load_state_dict(given)
+        restored.load_state_dict(stored)
         for name in FIELDS:
             np.testing.assert_array_equal(getattr(restored, name), getattr(buffer, name))
     state["rewards"] = state["rewards"][:2]
     with pytest.raises(ValueError, match="rewards is float64\\[2\\]"):
         ReplayBuffer(10, OBS, ACT).load_state_dict(state)
+    with pytest.raises(ValueError, match="position 2 / size 3"):     # not filled from 0
+        ReplayBuffer(10, OBS, ACT).load_state_dict({**buffer.state_dict(),
+                                                    "position": np.array(2)})
