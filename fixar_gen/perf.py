@@ -47,7 +47,10 @@ Drain, Vector (unit "vector")
     L vector lanes per core (``hardware.vector_lanes``, by default the array's C
     columns): ``ceil(rows * cols / L)`` cycles plus the function's pipeline
     latency (``Timing.drain_latency`` by activation, ``Timing.vector_latency`` by
-    function), paid once per instruction because the unit is pipelined.
+    function), paid once per instruction because the unit is pipelined.  A ``range``
+    right after its drain (:mod:`fixar_gen.range_fusion`: the drain folded its values'
+    minimum and maximum as it wrote them, as the generated RTL does) counts one
+    element.
 
 acc_add (unit "sync")
     The cross-core reduction of wide accumulators moves its elements over the
@@ -87,6 +90,7 @@ from dataclasses import dataclass, field, fields
 from .isa import (ACTIVATIONS, MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                   Load, MatMul, Program, Store, Vector, Xfer)
 from . import ops
+from .range_fusion import fused_ranges
 from .spec import Spec
 from .transfers import xfer_cycles
 
@@ -216,8 +220,11 @@ def _matmul_cycles(mm: MatMul, spec: Spec, timing: Timing) -> int:
             + rows + cols + timing.array_extra_latency)
 
 
-def _execution(instr: Instruction, spec: Spec, timing: Timing) -> tuple[str, int]:
-    """(unit, cycles) of the instruction after its issue; a barrier's wait is excluded."""
+def _execution(instr: Instruction, spec: Spec, timing: Timing, fused: bool = False
+               ) -> tuple[str, int]:
+    """(unit, cycles) of the instruction after its issue; a barrier's wait is excluded.
+    ``fused``: a ``range`` right after its drain (:mod:`fixar_gen.range_fusion`), which
+    folds the drain's minimum and maximum: one element."""
     lanes = spec.hardware.lanes
     if isinstance(instr, MatMul):
         return "array", _matmul_cycles(instr, spec, timing)
@@ -230,7 +237,7 @@ def _execution(instr: Instruction, spec: Spec, timing: Timing) -> tuple[str, int
             _enum(instr, "act", ACTIVATIONS))
     if isinstance(instr, Vector):
         fn = _enum(instr, "fn", VECTOR_FUNCTIONS)
-        elements = instr.rows.count * instr.cols.count
+        elements = 1 if fused else instr.rows.count * instr.cols.count
         if fn in LINK_FUNCTIONS:
             return "sync", (math.ceil(elements / timing.link_words_per_cycle)
                             + timing.link_latency)
@@ -258,14 +265,17 @@ def _check_core(instr: Instruction, pc: int | None, program: Program) -> None:
 
 
 def instruction_cycles(instr: Instruction, program: Program, spec: Spec,
-                       timing: Timing = Timing()) -> int:
+                       timing: Timing = Timing(), pc: int | None = None) -> int:
     """Cycles ``instr`` occupies its core: the issue plus its unit's time.
 
     For a Barrier this is the issue plus the barrier latency; the wait for the other
-    cores is known only to :func:`schedule`."""
+    cores is known only to :func:`schedule`.  Without its ``pc`` in ``program`` a
+    ``range`` counts its whole region (with it, one element when it follows its drain).
+    """
     _check_cores(program, spec)
     _check_core(instr, None, program)
-    return timing.issue + _execution(instr, spec, timing)[1]
+    fused = pc is not None and pc in fused_ranges(program)
+    return timing.issue + _execution(instr, spec, timing, fused)[1]
 
 
 @dataclass(frozen=True)
@@ -302,8 +312,10 @@ def _participants(barrier: Barrier, core: int, program: Program) -> frozenset[in
 def schedule(program: Program, spec: Spec, timing: Timing = Timing()) -> Schedule:
     """Run ``program`` on the cycle model: per-core timelines that meet at barriers."""
     _check_cores(program, spec)
+    fused = fused_ranges(program)
     return schedule_with(program, spec.hardware.cores,
-                         lambda pc, instr: _execution(instr, spec, timing), timing)
+                         lambda pc, instr: _execution(instr, spec, timing, pc in fused),
+                         timing)
 
 
 def walk_cores(program: Program, visit, meet) -> None:

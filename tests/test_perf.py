@@ -405,3 +405,24 @@ def test_auto_policy_is_the_one_with_fewer_cycles():
                      for p in ("intra_layer", "intra_batch")}
         assert cycles_by[choose_policy(spec, phase)] == min(cycles_by.values())
     assert choose_policy(make_spec(cores=1, array=(16, 16)), "infer") == "intra_layer"
+
+
+def test_a_range_right_after_its_drain_counts_one_element():
+    """The target schedule folds a range into the drain before it as the RTL does
+    (fixar_gen.range_fusion): one element plus the range's latency; the same range
+    after another instruction, or over another region, counts its region."""
+    spec = make_spec(array=(4, 4))
+    drain = Drain(dst=Y, acc=ACC, rows=Range(0, 8), cols=Range(0, 12))
+    rng = Vector(fn=VECTOR_FUNCTIONS.index("range"), dst=CONST, a=Y, rows=Range(0, 8),
+                 cols=Range(0, 12))
+    other = dataclasses.replace(rng, rows=Range(0, 7))
+    fused = program(drain, rng, Halt())
+    latency = T.vector("range")
+    assert instruction_cycles(rng, fused, spec, T, pc=1) == T.issue + 1 + latency
+    assert instruction_cycles(rng, fused, spec, T) == T.issue + 8 * 3 + latency
+    region = schedule(program(drain, other, Halt()), spec).total_cycles
+    assert schedule(fused, spec).total_cycles == region - (7 * 3 - 1)
+    after_copy = program(drain, vec("copy", 1, 1), rng, Halt())
+    assert schedule(after_copy, spec).total_cycles == \
+        schedule(program(drain, vec("copy", 1, 1), Halt()), spec).total_cycles \
+        + T.issue + 8 * 3 + latency

@@ -114,8 +114,9 @@ from dataclasses import dataclass
 import pyrtl
 
 from .. import isa, ops
-from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction, Program,
+from ..isa import (MODES, VECTOR_FUNCTIONS, Barrier, Drain, Halt, Instruction,
                    Load, MatMul, Store, Vector, Xfer)
+from ..range_fusion import FOLDED_FUNCTIONS
 from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
@@ -343,30 +344,11 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
             + WORD_REGISTERS)
 
 
-#: vector functions issued one element a step (they share PRNG lanes), folded into the
-#: controller (no lane runs), charged to the "sync" unit (the inter-core link's add);
-#: from the operations' declarations (fixar_gen.ops)
+#: vector functions issued one element a step (they share PRNG lanes), and those charged
+#: to the "sync" unit (the inter-core link's add); from the operations' declarations
+#: (fixar_gen.ops); the folded ones (``range``: no lane runs) are range_fusion's
 SERIAL_FUNCTIONS = ops.names(issue="serial")
-FOLDED_FUNCTIONS = ops.names(issue="folded")
 LINK_FUNCTIONS = ops.names(unit="link")
-
-
-def fused_ranges(program: Program) -> frozenset[int]:
-    """The pcs of the ``range`` instructions the core runs as one step: each right
-    after a ``drain`` of the same core (the core's previous instruction) whose
-    destination and region (rows, cols) are the range's operand and region.  The
-    drain's write-back has folded its results' minimum and maximum
-    (:func:`_write_back_folds`); the range folds those into its monitor, the values
-    the whole region would give."""
-    fused, previous = set(), {}
-    for pc, instr in enumerate(program.code):
-        before = previous.get(instr.core)
-        if (isinstance(instr, Vector) and VECTOR_FUNCTIONS[instr.fn] in FOLDED_FUNCTIONS
-                and isinstance(before, Drain) and before.dst == instr.a
-                and before.rows == instr.rows and before.cols == instr.cols):
-            fused.add(pc)
-        previous[instr.core] = instr
-    return frozenset(fused)
 
 
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
@@ -382,7 +364,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`); ``fused``:
-    a range that follows its drain (:func:`fused_ranges`), one step."""
+    a range that follows its drain (:func:`fixar_gen.range_fusion.fused_ranges`), one step."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -859,7 +841,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     range_f = _any(fn_is, FOLDED_FUNCTIONS)
     # a range right after a drain of the same core, over the drain's destination and
     # region, takes the minimum and maximum the drain's write-back folded
-    # (:func:`fused_ranges`): one step that folds them into the monitor
+    # (:func:`fixar_gen.range_fusion.fused_ranges`): one step that folds them into the monitor
     is_drain_f = opcode == Drain.OPCODE
     drain_fields = [latch(field(Drain, name), decoding & is_drain_f, s(f"drain_{name}"))
                     for name in ("dst", "rows", "cols")]

@@ -28,7 +28,8 @@ from ..placement import Placed, Placement, place
 from ..transfers import last_writers
 from . import vector as V
 from .copy_layout import Run, runs, source, unheld
-from .core import ISSUE_CYCLES, CoreConfig, execution_cycles, fused_ranges
+from ..range_fusion import fused_ranges
+from .core import ISSUE_CYCLES, CoreConfig, execution_cycles
 from .design import HardwareLimit, hardware_limits, memory_room
 from .data_memories import memory_id
 from .hostmap import STAT_KINDS, pack
@@ -508,7 +509,7 @@ class HardwareMachine:
 def rtl_execution(cfg: CoreConfig, program: Program):
     """The RTL's cycle rule for the instructions of ``program`` (whose placement decides
     how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`;
-    whose order, which ranges follow their drain: :func:`fixar_gen.hw.core.fused_ranges`),
+    whose order, which ranges follow their drain: :func:`fixar_gen.range_fusion.fused_ranges`),
     as ``execution(pc, instr)`` for :func:`fixar_gen.perf.schedule_with`."""
     fused = fused_ranges(program)
 

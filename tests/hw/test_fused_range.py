@@ -1,6 +1,6 @@
 """The range monitor after a drain, folded from the drain's write-back
 (docs/hardware.md, the element loop): which ranges the core runs as one step
-(:func:`fixar_gen.hw.core.fused_ranges`, the cycle model's rule), the lanes' fold tree
+(:func:`fixar_gen.range_fusion.fused_ranges`, the cycle model's rule), the lanes' fold tree
 on its own (its answer in time for the range's step at every lane count, 1 to 64), and
 programs on the PyRTL core whose ranges do and do not follow their drain, against the
 golden model and the cycle model.
@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from fixar_gen.cases import Case
 from fixar_gen.hw.build import to_signed
-from fixar_gen.hw.core import FOLD_STAGES, build_write_back_folds, fused_ranges
+from fixar_gen.hw.core import FOLD_STAGES, build_write_back_folds
+from fixar_gen.range_fusion import fused_ranges
 from fixar_gen.isa import (ACTIVATIONS, Barrier, Buffer, Drain, Halt, Program, Range,
                            VECTOR_FUNCTIONS, Vector)
 from fixar_gen.numerics import FixedFormat
