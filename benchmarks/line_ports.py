@@ -33,17 +33,12 @@ from fixar_gen.hw.build import Scope, fresh_block  # noqa: E402
 from fixar_gen.hw.design import config_for  # noqa: E402
 from fixar_gen.hw.inventory import bank_port_luts  # noqa: E402
 from fixar_gen.hw.synth import block_verilog, cell_counts, summarize  # noqa: E402
-from fixar_gen.memory_kinds import MEMORIES, PAIRED_MEMORIES  # noqa: E402
+from fixar_gen.memory_kinds import MEMORIES  # noqa: E402
 
 
 def port_options(cfg, name: str) -> dict:
-    """The :class:`InterleavedBanks` options of memory ``name`` on ``cfg``'s core (as
-    ``core._data_memories`` gives them)."""
-    shape = cfg.memory(name)
-    return {"banks": cfg.memory_banks(name), "width": shape.width,
-            "addr_bits": shape.addr_bits, "tail_bits": shape.tail_bits,
-            "halves": name in PAIRED_MEMORIES, "strided": cfg.strided_elements(name),
-            "line_words": cfg.line_words(name)}
+    """The :class:`InterleavedBanks` options of memory ``name`` on ``cfg``'s core."""
+    return cfg.bank_options(name)
 
 
 def port_design(options: dict) -> pyrtl.Block:

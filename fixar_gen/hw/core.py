@@ -122,8 +122,8 @@ from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
 from .build import Scope, delay, fresh_block, named, one_hot_pick, resize
 from .build import any_bit as _any_bits, zext as _z
-from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, locate_banked,
-                           memory_id)
+from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, bank_options,
+                           locate_banked, memory_id)
 from .hostmap import (COUNT_BITS, STAT_BITS, HostMap, desc_fields, slot_fields, width)
 from .lane_limits import WIDEST, LaneLimits
 from .multiply import constant_times
@@ -261,6 +261,15 @@ class CoreConfig:
         if name in PAIRED_MEMORIES:
             return 2 * self.acc_half
         return None
+
+    def bank_options(self, name: str) -> dict:
+        """The interleaved banks' options of banked data memory ``name``
+        (:func:`fixar_gen.hw.data_memories.bank_options`), as :func:`_data_memories`
+        builds it."""
+        return bank_options(self.memory(name), self.memory_banks(name),
+                            halves=name in PAIRED_MEMORIES,
+                            strided=self.strided_elements(name),
+                            line_words=self.line_words(name))
 
     def strided_elements(self, name: str) -> int:
         """The elements of data memory ``name``'s strided read (0: none): ``wmem``'s

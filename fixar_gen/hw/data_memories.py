@@ -45,6 +45,16 @@ def memory_id(name: str) -> int:
     return MEMORIES.index(name)
 
 
+def bank_options(shape: "MemoryShape", banks: int, *, halves: bool, strided: int,
+                 line_words: int | None) -> dict:
+    """The :class:`~fixar_gen.hw.banked.InterleavedBanks` options of a banked memory
+    (all but its scope and ports): what :class:`DataMemories` builds it with, and what
+    benchmarks/line_ports.py synthesizes alone."""
+    return {"banks": banks, "width": shape.width, "addr_bits": shape.addr_bits,
+            "tail_bits": shape.tail_bits, "halves": halves, "strided": strided,
+            "line_words": line_words}
+
+
 @dataclass(frozen=True)
 class MemoryShape:
     """One data memory as generated: ``width``-bit words, ``2^addr_bits`` of them, or
@@ -277,15 +287,12 @@ class DataMemories:
         for what, names in (("halves", halves), ("strided reads", strided)):
             if set(names) - set(banks):
                 raise ValueError(f"{what} for {sorted(set(names) - set(banks))}: not banked")
-        self.banked = {s.name: InterleavedBanks(Scope(prefix + s.block_name),
-                                                banks=banks[s.name],
-                                                width=s.width, addr_bits=s.addr_bits,
-                                                tail_bits=s.tail_bits, ports=line_ports,
-                                                halves=s.name in halves,
-                                                strided=strided.get(s.name, 0),
-                                                given_lines=True, given_banks=True,
-                                                line_words=(line_words or {}).get(s.name))
-                       for s in shapes if s.name in banks}
+        self.banked = {s.name: InterleavedBanks(
+            Scope(prefix + s.block_name), ports=line_ports, given_lines=True,
+            given_banks=True, **bank_options(s, banks[s.name], halves=s.name in halves,
+                                             strided=strided.get(s.name, 0),
+                                             line_words=(line_words or {}).get(s.name)))
+            for s in shapes if s.name in banks}
         self.line_ports = line_ports
         # requests on the banked memories' line ports, the host's last: reads
         # (:class:`_LineRead`), writes (port, mem id, address, words, enables, host,
