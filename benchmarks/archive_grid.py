@@ -5,7 +5,8 @@
 copies each grid's record (experiment.json), its table and curves (results.md,
 results.csv, curves.png) and every run's text outputs (evals.csv, metrics.csv,
 summary.json and the other small files a run writes) into INTO/NAME (NAME: the grid
-folder's name), leaving out the checkpoints, locks and temporary files.  An archived
+folder's name), leaving out the checkpoints, locks and temporary files; paths under the
+repository's root in the text files are written relative to it.  An archived
 grid is a grid to `fixar results` (which reads the runs' evals.csv, metrics.csv and
 summary.json): `fixar results -o OUT benchmarks/experiments/NAME ...` rebuilds its
 table and curves, alone or with other grids of the same experiment.  It cannot be
@@ -28,6 +29,10 @@ from pathlib import Path
 #: left out of an archive: the runs' checkpoints, locks, temporary files
 SKIPPED_DIRS = {"checkpoint"}
 MAX_FILE_BYTES = 2_000_000
+#: the repository's root: paths under it in a grid's text files (the SB3 interpreter a
+#: record names, say) are archived relative to it, not as one machine's paths
+ROOT = Path(__file__).resolve().parent.parent
+TEXT_SUFFIXES = (".json", ".md", ".csv", ".log")
 
 
 def kept(path: Path) -> bool:
@@ -58,7 +63,11 @@ def archive(grid: Path, into: Path, too_large: list | None = None) -> Path:
                     continue
                 target = stage / path.relative_to(grid)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+                if path.suffix in TEXT_SUFFIXES:
+                    target.write_text(path.read_text(encoding="utf-8")
+                                      .replace(f"{ROOT}/", ""), encoding="utf-8")
+                else:
+                    shutil.copy2(path, target)
             except FileNotFoundError:                # removed by a run meanwhile
                 continue
     if dest.exists():

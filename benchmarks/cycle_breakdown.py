@@ -41,7 +41,7 @@ def kind(instr) -> str:
 
 def steps(instr, lanes: int) -> int:
     """The element steps of an element-loop instruction or a transfer (0 otherwise)."""
-    if isinstance(instr, MatMul) or not hasattr(instr, "rows") or not hasattr(instr, "cols"):
+    if isinstance(instr, MatMul) or not (hasattr(instr, "rows") and hasattr(instr, "cols")):
         return 0
     return instr.rows.count * math.ceil(instr.cols.count / lanes)
 

@@ -174,16 +174,17 @@ class Grid:
         """What decides the grid's runs: the seeds and each variant's run settings
         (those of a run with the spec's own seed; each run's seed is one of ``seeds``)."""
         from .rl.run_settings import run_settings
+
+        def of(name: str) -> dict:
+            return run_settings(self.variant_spec(name),
+                                VARIANTS[name].backend(self.core_backend))
         settings = {"seeds": list(self.seeds),
-                    "variants": {name: run_settings(self.variant_spec(name),
-                                                    VARIANTS[name].backend(self.core_backend))
-                                 for name in self.variants}}
+                    "variants": {name: of(name) for name in self.variants}}
         if not self.variants:
             # the reference row alone: the spec's settings as the float32 variant would
             # run it (what its runs share with the variants' grids), so that a changed
             # spec or --steps is a changed grid
-            settings[REFERENCE_SETTINGS] = run_settings(self.variant_spec("float32"),
-                                                        VARIANTS["float32"].backend("golden"))
+            settings[REFERENCE_SETTINGS] = of("float32")
         return settings
 
     def record(self, notes: list[str] = ()) -> dict:

@@ -377,7 +377,8 @@ def walk_cores(program: Program, visit, meet) -> None:
 def schedule_with(program: Program, cores: int, execution, timing: Timing = Timing()
                   ) -> Schedule:
     """:func:`schedule` with another per-instruction rule: ``execution(pc, instr)`` gives
-    (unit, cycles after the issue) of the instruction at ``program.code[pc]``.  The generated RTL's own rule
+    (unit, cycles after the issue) of the instruction at ``program.code[pc]``.  The
+    generated RTL's own rule
     (:func:`fixar_gen.hw.core.execution_cycles`) runs through here with the same issue
     and barrier rules."""
     if program.cores > cores:

@@ -6,7 +6,8 @@ The grids must be parts of one experiment: the same spec name and environment, t
 steps, evaluation schedule and final-return average (``last``), and every variant that
 two grids share with the same run settings (the resolved spec and the backend, as
 ``experiment.json`` records them; the SB3 reference row by its algorithm, and a grid of
-that row alone, ``--variants none``, by its spec's settings as the float32 variant's).  A variant and
+that row alone, ``--variants none``, by its spec's settings as the float32 variant's).
+A variant and
 seed may have run in one grid only (a run a grid planned but never began is left
 out).  The output folder gets ``results.md``,
 ``results.csv`` and ``curves.png`` (as a grid's own, from the runs' files where they

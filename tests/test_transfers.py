@@ -271,7 +271,8 @@ def test_the_rtl_cycle_rule_charges_a_line_of_lanes_words_a_cycle():
 
     assert xfer_cycles(Xfer(rows=Range(0, 3), cols=Range(0, 9)), L, XFER_LATENCY) == \
         3 * 3 + XFER_LATENCY
-    assert rule(0, Xfer(rows=Range(0, 3), cols=Range(0, 9))) == ("sync", 3 * 3 + XFER_LATENCY)
+    assert rule(0, Xfer(rows=Range(0, 3), cols=Range(0, 9))) == \
+        ("sync", 3 * 3 + XFER_LATENCY)
     assert total(4, 3, 1, 1) - total(1, 3, 1, 1) == 3            # three more lines
     assert total(1, 3, 1, 1) == total(1, 4, 1, 1) < total(1, 5, 1, 1)   # whole lines
     assert total(2, 3, 2, 3) == total(2, 3, 1, 1)                # the senders overlap

@@ -373,7 +373,8 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     DECODE).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`); ``fused``:
-    a range that follows its drain (:func:`fixar_gen.range_fusion.fused_ranges`), one step."""
+    a range that follows its drain (:func:`fixar_gen.range_fusion.fused_ranges`), one
+    step."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -850,7 +851,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     range_f = _any(fn_is, FOLDED_FUNCTIONS)
     # a range right after a drain of the same core, over the drain's destination and
     # region, takes the minimum and maximum the drain's write-back folded
-    # (:func:`fixar_gen.range_fusion.fused_ranges`): one step that folds them into the monitor
+    # (:func:`fixar_gen.range_fusion.fused_ranges`): one step that folds them into the
+    # monitor
     is_drain_f = opcode == Drain.OPCODE
     drain_fields = [latch(field(Drain, name), decoding & is_drain_f, s(f"drain_{name}"))
                     for name in ("dst", "rows", "cols")]

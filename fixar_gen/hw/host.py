@@ -509,7 +509,8 @@ class HardwareMachine:
 def rtl_execution(cfg: CoreConfig, program: Program):
     """The RTL's cycle rule for the instructions of ``program`` (whose placement decides
     how many ``amem`` lines a step reads: :func:`fixar_gen.memory_access.extra_lines`;
-    whose order, which ranges follow their drain: :func:`fixar_gen.range_fusion.fused_ranges`),
+    whose order, which ranges follow their drain:
+    :func:`fixar_gen.range_fusion.fused_ranges`),
     as ``execution(pc, instr)`` for :func:`fixar_gen.perf.schedule_with`."""
     fused = fused_ranges(program)
 
