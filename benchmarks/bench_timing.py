@@ -1,6 +1,7 @@
 """Timing estimate of examples/fixar_u50.yaml's units: Yosys ``synth_xilinx -family
-xcup`` of one PE, one R x C array, one vector lane (each alone, its inputs as start
-points) and a whole small one-core design (benchmarks/specs/timing_core.yaml: the same
+xcup`` of one PE, one R x C array, one vector lane (``lane``: a core's lane 0, every
+function; ``lane_parallel``: its other lanes, without the serial functions; each alone,
+its inputs as start points) and a whole small one-core design (benchmarks/specs/timing_core.yaml: the same
 widths, 2x1 PEs, one lane, a 64-word scratchpad; ``controller``: the same design with
 its lane stood in by its register boundary, :mod:`fixar_gen.hw.lane_stand_in`, 8-word
 memories and fixar_u50's 19-bit addresses, to time the controller in minutes;
@@ -73,12 +74,13 @@ def elaborate(design: str, rows: int | None = None, words: int = CONTROLLER_WORD
         top = f"fixar_write_back_fold_{design[4:]}"
         return top, block_verilog(build_write_back_folds(int(design[4:]),
                                                          cfg.lane.data_width, cfg.word), top)
-    if design == "lane":
+    if design in ("lane", "lane_parallel"):
         from fixar_gen.hw.vector import build_vector_unit
         cfg = config_for(spec)
-        return "fixar_lane", block_verilog(build_vector_unit(cfg.word, cfg.acc_overflow,
-                                                             limits=cfg.lane)[0],
-                                           "fixar_lane")
+        top = f"fixar_{design}"
+        return top, block_verilog(build_vector_unit(
+            cfg.word, cfg.acc_overflow, limits=cfg.lane,
+            serial_outputs=design == "lane")[0], top)
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog
     if design == "controller":
@@ -158,7 +160,9 @@ def yosys_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS),
-                        help="pe, arrayRxC, lane, core, controller (the core with its "
+                        help="pe, arrayRxC, lane, lane_parallel (a lane other than a "
+                             "core's lane 0: no serial functions), core, controller (the "
+                             "core with its "
                              "lane stood in: fixar_gen/hw/lane_stand_in.py), foldN (the "
                              "drains' write-back fold of N lanes alone) "
                              "(default: %(default)s)")
@@ -174,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the section, do not write BENCHMARKS.md")
     args = parser.parse_args(argv)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane|core|controller|array\d+x\d+|fold\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, lane, core, controller, "
-                         "arrayRxC or foldN")
+        if not re.fullmatch(r"pe|lane|lane_parallel|core|controller|array\d+x\d+|fold\d+",
+                            design):
+            parser.error(f"--designs: {design!r} is not pe, lane, lane_parallel, core, "
+                         "controller, arrayRxC or foldN")
     started = machine()
     version = yosys_version()
     model = DelayModel()
@@ -194,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         walk = time.perf_counter() - start
         t = report.as_dict()
         label = {"pe": "PE alone", "lane": "vector lane alone",
+                 "lane_parallel": "vector lane other than lane 0 alone (no serial functions)",
                  "core": "whole one-core design",
                  "controller": "one-core design, lane stood in"
                  + (f", {args.rows}x1 array" if args.rows else "")

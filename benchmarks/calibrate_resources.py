@@ -1,7 +1,8 @@
 """Calibrate the resource model: Yosys ``synth_xilinx -family xcup`` of one PE and of
 small PE arrays at FIXAR's widths (W 32, H 16, A 80), and of the generator's vector lane
 (``lane_u50``: the lane examples/fixar_u50.yaml generates, its word and its format
-limits; ``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
+limits, as its cores' lane 0; ``lane_u50_parallel``: the same for the cores' other
+lanes, without the serial functions; ``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
 fixar_gen/resource_calibration.py, the data module :mod:`fixar_gen.resources` fits its
 per-PE, per-row and per-column LUT and FF costs to.  Also prints the fitted model
 against every measurement (issue 7 asks for 15%).
@@ -9,7 +10,7 @@ against every measurement (issue 7 asks for 15%).
     python benchmarks/calibrate_resources.py [--designs pe 2x2 4x4 ... lane_u50] [--jobs 2]
                                              [--merge] [--dry-run] [--reuse DESIGN=DIR]
 
-``--reuse lane_u50=DIR/lane`` counts the cells of a Yosys folder kept by
+``--reuse lane_u50=DIR/lane`` (``lane_u50_parallel=DIR/lane_parallel``) counts the cells of a Yosys folder kept by
 ``bench_timing.py --designs lane --netlists DIR`` (its ``stat.json`` and
 ``netlist.json``) instead of running Yosys again: the same lane, refused unless the
 folder's Verilog is the one elaborated now (module name aside).
@@ -46,7 +47,10 @@ from fixar_gen.tools import run_tool, yosys  # noqa: E402
 
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
 WIDTHS = PEWidths(weight=32, half=16, acc=80)
-DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane_u50")
+DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane_u50",
+                   "lane_u50_parallel")
+#: fixar_u50's lane 0 (every function) and its other lanes (no serial functions)
+U50_LANES = ("lane_u50", "lane_u50_parallel")
 LUT_CELLS = re.compile(r"LUT[1-6]|INV|SRL16E|SRLC32E|RAM\d+[MXS].*")   # CLB LUTs (Vivado
 #                                                 places an INV in a LUT1)
 FF_CELLS = re.compile(r"FD[RSCP]E")
@@ -56,11 +60,12 @@ def _block(design: str) -> pyrtl.Block:
     if design == "pe":
         return build_pe(WIDTHS)
     from fixar_gen.hw.vector import build_vector_unit
-    if design == "lane_u50":                    # the lane fixar_u50 generates
+    if design in U50_LANES:                     # the lanes fixar_u50 generates
         from fixar_gen import load_spec
         from fixar_gen.hw.design import config_for
         cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
-        return build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane)[0]
+        return build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane,
+                                 serial_outputs=design == "lane_u50")[0]
     if design.startswith("lane"):               # the widest vector lane, WORD bits
         return build_vector_unit(int(design[4:]))[0]
     rows, cols = (int(n) for n in design.split("x"))
@@ -71,11 +76,12 @@ def lane_size(design: str) -> dict:
     """A lane design's memory word and aligned-sum datapath (W_INT), which
     fixar_gen.lane_resources selects and scales by; {} for other designs."""
     from fixar_gen.hw.vector import internal_width
-    if design == "lane_u50":
+    if design in U50_LANES:
         from fixar_gen import load_spec
         from fixar_gen.hw.design import config_for
         cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
-        return {"word": cfg.word, "datapath_bits": internal_width(cfg.word, cfg.lane)}
+        return {"word": cfg.word, "datapath_bits": internal_width(cfg.word, cfg.lane),
+                **({"serial": False} if design == "lane_u50_parallel" else {})}
     if design.startswith("lane"):
         word = int(design[4:])
         return {"word": word, "datapath_bits": internal_width(word)}
@@ -162,8 +168,10 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "it can have (the activation passed right), ``array`` an R x C array in the",
         "broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the",
         "vector lane examples/fixar_u50.yaml generates (its word and format limits; not",
-        "fitted: counted as measured by the estimate of a generated design), ``laneWORD``",
-        "the widest lane.  A lane records its memory ``word`` and its aligned-sum",
+        "fitted: counted as measured by the estimate of a generated design) as a core's",
+        "lane 0, ``lane_u50_parallel`` the same lane as the core's other lanes (no serial",
+        "functions: ``serial`` False), ``laneWORD`` the widest lane.  A lane records its",
+        "memory ``word`` and its aligned-sum",
         "datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which",
         ":mod:`fixar_gen.lane_resources` selects and scales by (``lane80``, synthesized",
         "before the lane was sized from the spec, has neither and is not a calibration",
@@ -184,7 +192,7 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
     ]
     for r in rows:
         keep = {k: r[k] for k in ("design", "rows", "cols", "luts", "ffs", "dsps", "carry",
-                                  "seconds", "word", "datapath_bits") if k in r}
+                                  "seconds", "word", "datapath_bits", "serial") if k in r}
         lines.append(f"    {keep!r},")
     lines += [")", ""]
     return "\n".join(lines)
@@ -210,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--reuse: {item!r} is not DESIGN=DIR for one of --designs")
         reuse[design] = Path(folder)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane\d+|lane_u50|\d+x\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, laneWORD, lane_u50 or RxC")
+        if not re.fullmatch(r"pe|lane\d+|lane_u50|lane_u50_parallel|\d+x\d+", design):
+            parser.error(f"--designs: {design!r} is not pe, laneWORD, lane_u50, "
+                         "lane_u50_parallel or RxC")
     version = yosys_version()       # also compiles YoWASP once, before the pool starts
     rows = {d: synthesize(d, reuse[d]) for d in args.designs if d in reuse}
     fresh = [d for d in args.designs if d not in reuse]
@@ -224,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/calibrate_resources.py --designs " + " ".join(args.designs)
     if reuse:
         command += "".join(f" --reuse {d}=<the folder of bench_timing.py --netlists DIR: "
-                           f"DIR/lane>" for d in reuse)
+                           f"DIR/{'lane_parallel' if d == 'lane_u50_parallel' else 'lane'}>"
+                           for d in reuse)
     if args.merge:
         from fixar_gen.resource_calibration import COMMAND, MEASURED
         new = {(r["design"], r["rows"], r["cols"]) for r in rows}

@@ -122,7 +122,9 @@ def estimate(spec: Spec) -> dict:
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
                            "memory_kib_per_core": memory,
                            "lane": {**lane.resources.as_dict(), "basis": lane.basis,
-                                    "measured": lane.measured},
+                                    "measured": lane.measured,
+                                    **({"other_lanes": lane.parallel.as_dict()}
+                                       if lane.parallel is not None else {})},
                            **estimate_resources(spec, inventory=inventory,
                                                 lane=lane).as_dict()}
     report["generated_memories"] = {**inventory.as_dict(),
@@ -243,8 +245,15 @@ def format_estimate(r: dict) -> str:
     lines.append(f"  resources (modeled): {total}")
     lines.append(f"           {parts}")
     lane = res["lane"]
-    lines.append(f"           one vector lane: {lane['luts']:,} LUT, {lane['ffs']:,} FF, "
-                 f"{lane['dsps']:,} DSP ({lane['basis']})")
+    other = lane.get("other_lanes")
+    if other is None:
+        lines.append(f"           one vector lane: {lane['luts']:,} LUT, {lane['ffs']:,} FF, "
+                     f"{lane['dsps']:,} DSP ({lane['basis']})")
+    else:
+        lines.append(f"           a core's vector lane 0: {lane['luts']:,} LUT, "
+                     f"{lane['ffs']:,} FF, {lane['dsps']:,} DSP; each other lane (no serial "
+                     f"functions): {other['luts']:,} LUT, {other['ffs']:,} FF, "
+                     f"{other['dsps']:,} DSP ({lane['basis']})")
     if "board" in r:
         b = r["board"]
         lines.append(f"  {b['name']} ({b['part']}): arrays use "

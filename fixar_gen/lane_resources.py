@@ -28,20 +28,51 @@ from .resources import Resources
 
 @dataclass(frozen=True)
 class LaneEstimate:
-    """One lane's resources and how they were obtained (one line for the report)."""
+    """A core's lanes' resources and how they were obtained (one line for the report):
+    ``resources`` lane 0's (every function), ``parallel`` each other lane's (no
+    serial functions; None: counted as lane 0, no such lane measured)."""
 
     resources: Resources
     basis: str
     measured: bool
+    parallel: Resources | None = None
+
+    def vector_units(self, lanes: int, cores: int) -> Resources:
+        """The lanes of ``cores`` cores of ``lanes`` lanes each."""
+        if lanes < 1:
+            return Resources()
+        other = self.resources if self.parallel is None else self.parallel
+        return (self.resources + other.times(lanes - 1)).times(cores)
 
 
-def calibration_points() -> tuple[dict, ...]:
-    """The measured lanes of today's RTL, each with its ``datapath_bits`` and ``word``."""
-    return tuple(m for m in MEASURED if "datapath_bits" in m)
+def calibration_points(serial: bool = True) -> tuple[dict, ...]:
+    """The measured lanes of today's RTL, each with its ``datapath_bits`` and ``word``:
+    lane 0's (every function) or, ``serial`` False, the other lanes' (no serial
+    functions)."""
+    return tuple(m for m in MEASURED if "datapath_bits" in m
+                 and m.get("serial", True) == serial)
+
+
+def _nearest(points: tuple[dict, ...], datapath_bits: int, word: int
+             ) -> tuple[Resources, str, bool]:
+    """(resources, basis, measured) of the lane of ``datapath_bits`` and ``word`` from
+    ``points``: the one measured at both, else the nearest W_INT scaled."""
+    for m in points:
+        if m["datapath_bits"] == datapath_bits and m["word"] == word:
+            return (Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"]),
+                    f"`{m['design']}`", True)
+    m = min(points, key=lambda p: (abs(p["datapath_bits"] - datapath_bits),
+                                   -p["datapath_bits"]))
+    ratio = datapath_bits / m["datapath_bits"]
+    scaled = Resources(luts=math.ceil(m["luts"] * ratio), ffs=math.ceil(m["ffs"] * ratio),
+                       dsps=math.ceil(m["dsps"] * ratio))
+    return (scaled, f"`{m['design']}` (W_INT {m['datapath_bits']}, {m['word']}-bit word) "
+            f"scaled by W_INT {datapath_bits} / {m['datapath_bits']}", False)
 
 
 def generated_lane(datapath_bits: int, word: int) -> LaneEstimate:
-    """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits."""
+    """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits
+    (lane 0's, and the other lanes' where such a lane was measured)."""
     if datapath_bits < 1 or word < 1:
         raise ValueError(f"generated_lane: datapath_bits {datapath_bits} and word {word} "
                          f"must be positive")
@@ -50,16 +81,14 @@ def generated_lane(datapath_bits: int, word: int) -> LaneEstimate:
         raise ValueError("resource_calibration has no lane of today's RTL (no entry with "
                          "datapath_bits): run benchmarks/calibrate_resources.py --designs "
                          "lane_u50 --merge")
-    for m in points:
-        if m["datapath_bits"] == datapath_bits and m["word"] == word:
-            return LaneEstimate(Resources(luts=m["luts"], ffs=m["ffs"], dsps=m["dsps"]),
-                                f"measured: `{m['design']}` (Yosys, W_INT {datapath_bits}, "
-                                f"{word}-bit word)", True)
-    m = min(points, key=lambda p: (abs(p["datapath_bits"] - datapath_bits),
-                                   -p["datapath_bits"]))
-    ratio = datapath_bits / m["datapath_bits"]
-    scaled = Resources(luts=math.ceil(m["luts"] * ratio), ffs=math.ceil(m["ffs"] * ratio),
-                       dsps=math.ceil(m["dsps"] * ratio))
-    return LaneEstimate(scaled, f"modeled: `{m['design']}` (W_INT {m['datapath_bits']}, "
-                                f"{m['word']}-bit word) scaled by W_INT {datapath_bits} / "
-                                f"{m['datapath_bits']}", False)
+    lane0, basis, measured = _nearest(points, datapath_bits, word)
+    others = calibration_points(serial=False)
+    if not others:
+        return LaneEstimate(lane0, f"{'measured' if measured else 'modeled'}: {basis} "
+                                   f"(Yosys, W_INT {datapath_bits}, {word}-bit word)"
+                            if measured else f"modeled: {basis}", measured)
+    parallel, other_basis, other_measured = _nearest(others, datapath_bits, word)
+    both = measured and other_measured
+    where = f" (Yosys, W_INT {datapath_bits}, {word}-bit word)" if both else ""
+    return LaneEstimate(lane0, f"{'measured' if both else 'modeled'}: {basis} as lane 0, "
+                               f"{other_basis} as the other lanes{where}", both, parallel)

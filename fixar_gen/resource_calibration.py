@@ -6,8 +6,10 @@ Each entry is one design synthesized with ``synth_xilinx -family xcup -noiopad
 it can have (the activation passed right), ``array`` an R x C array in the
 broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the
 vector lane examples/fixar_u50.yaml generates (its word and format limits; not
-fitted: counted as measured by the estimate of a generated design), ``laneWORD``
-the widest lane.  A lane records its memory ``word`` and its aligned-sum
+fitted: counted as measured by the estimate of a generated design) as a core's
+lane 0, ``lane_u50_parallel`` the same lane as the core's other lanes (no serial
+functions: ``serial`` False), ``laneWORD`` the widest lane.  A lane records its
+memory ``word`` and its aligned-sum
 datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which
 :mod:`fixar_gen.lane_resources` selects and scales by (``lane80``, synthesized
 before the lane was sized from the spec, has neither and is not a calibration
@@ -18,9 +20,9 @@ does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).
 """
 
 TOOL = 'Yosys 0.70'
-COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --merge'
-DATE = '2026-12-06'
-MACHINE = 'AMD EPYC, 2 logical cores, Linux 6.18.44-fc-v1272; Python 3.11.7, numpy 2.4.6; load average 7.80 at the start'
+COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 lane_u50_parallel --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --reuse lane_u50_parallel=<the folder of bench_timing.py --netlists DIR: DIR/lane_parallel> --merge'
+DATE = '2026-12-07'
+MACHINE = 'Intel(R) Xeon(R) Processor, 2 logical cores, Linux 6.18.44-fc-v1300; Python 3.11.7, numpy 2.4.6; load average 7.07 at the start'
 FAMILY = 'xcup'
 WIDTHS = {'weight': 32, 'half': 16, 'acc': 80}
 
@@ -33,5 +35,6 @@ MEASURED = (
     {'design': 'array', 'rows': 8, 'cols': 8, 'luts': 16177, 'ffs': 12816, 'dsps': 256, 'carry': 3952, 'seconds': 229.6},
     {'design': 'array', 'rows': 16, 'cols': 16, 'luts': 67297, 'ffs': 52256, 'dsps': 1024, 'carry': 16608, 'seconds': 544.6},
     {'design': 'lane80', 'rows': 1, 'cols': 1, 'luts': 35267, 'ffs': 16336, 'dsps': 58, 'carry': 3158, 'seconds': 207.0},
-    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 17122, 'ffs': 16785, 'dsps': 38, 'carry': 1734, 'seconds': 409.1, 'word': 82, 'datapath_bits': 122},
+    {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 17122, 'ffs': 16785, 'dsps': 38, 'carry': 1734, 'seconds': 124.1, 'word': 82, 'datapath_bits': 122},
+    {'design': 'lane_u50_parallel', 'rows': 1, 'cols': 1, 'luts': 15806, 'ffs': 16106, 'dsps': 37, 'carry': 1668, 'seconds': 111.4, 'word': 82, 'datapath_bits': 122, 'serial': False},
 )

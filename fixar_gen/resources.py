@@ -214,8 +214,10 @@ def calibration_table() -> list[str]:
                          f"word): {m['luts']:,} LUT, {m['ffs']:,} FF, {m['dsps']} DSP48E2")
             continue
         if m["design"].startswith("lane"):
-            what = ("examples/fixar_u50.yaml's lane" if m["design"] == "lane_u50"
-                    else f"the widest lane, {m['word']}-bit word")
+            what = {"lane_u50": "examples/fixar_u50.yaml's lane, a core's lane 0",
+                    "lane_u50_parallel": "examples/fixar_u50.yaml's lane, a core's other "
+                                         "lanes: no serial functions"}.get(
+                m["design"], f"the widest lane, {m['word']}-bit word")
             lines.append(f"  the generator's vector lane ({what}, W_INT "
                          f"{m['datapath_bits']}, {m['word']}-bit word): {m['luts']:,} LUT, "
                          f"{m['ffs']:,} FF, {m['dsps']} DSP48E2 (`fixar estimate` of a "
@@ -440,9 +442,10 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
         board = BOARDS.get(spec.target)
     array, scaled = _array(spec)
     lanes = hw.lanes if lanes is None else lanes
-    one_lane = VECTOR_LANE if lane is None else lane.resources
+    units = (VECTOR_LANE.times(lanes * cores) if lane is None
+             else lane.vector_units(lanes, cores))
     parts = [("PE arrays", array.times(cores)),
-             ("vector units", one_lane.times(lanes * cores)),
+             ("vector units", units),
              ("controllers", CONTROLLER.times(cores)),
              ("drains' write-back folds", WRITE_BACK_FOLD_PER_LANE.times(lanes * cores))]
     fixed_bram = CONTROLLER.bram36 * cores

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from fixar_gen import SpecError, load_spec, resource_calibration
 from fixar_gen.boards import U50
 from fixar_gen.cli import main
-from fixar_gen.lane_resources import calibration_points, generated_lane
+from fixar_gen.lane_resources import LaneEstimate, calibration_points, generated_lane
 from fixar_gen.estimate import estimate, format_estimate
-from fixar_gen.resources import (FIXAR_PUBLISHED, RESOURCES, array_fits, bram36_count,
-                                 check_fit, estimate_resources, max_cores, uram_count)
+from fixar_gen.resources import (FIXAR_PUBLISHED, RESOURCES, Resources, array_fits,
+                                 bram36_count, check_fit, estimate_resources, max_cores,
+                                 uram_count)
 from fixar_gen.spec import ActorSpec, CriticSpec, MemorySpec, NetworksSpec, Spec
 
 from .conftest import EXAMPLES, examples
@@ -185,16 +186,21 @@ def test_estimate_reports_the_resources_and_the_fit(capsys):
     ports = res["parts"]["memory line ports"]["luts"]
     assert ports == report["generated_memories"]["port_luts"] > 100_000
     lanes = 2 * 16
-    lane = calibration_points()[0]
+    (lane,), (other,) = calibration_points(), calibration_points(serial=False)
     assert lane["design"] == "lane_u50" and res["lane"]["measured"] is True
-    assert res["parts"]["vector units"]["luts"] == lanes * lane["luts"] == lanes * 17_122
+    assert other["design"] == "lane_u50_parallel" and other["luts"] < lane["luts"]
+    # each core: lane 0 with every function, 15 lanes without the serial functions
+    assert res["parts"]["vector units"]["luts"] == 2 * (lane["luts"] + 15 * other["luts"]) \
+        == 2 * (17_122 + 15 * 15_806)
+    assert res["lane"]["other_lanes"]["luts"] == other["luts"]
     assert res["fit"]["fits"] is False and res["fit"]["usable_fraction"] == 0.85
     text = format_estimate(report)
     assert "resources (modeled):" in text and "fit on the u50: does NOT fit (LUT" in text
     assert estimate_resources(FIXAR).fits                      # FIXAR's lane: fits
     assert main(["estimate", str(EXAMPLES / "fixar_u50.yaml"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["resources"]["total"]["dsps"] == 2_048 + lanes * lane["dsps"]
+    assert data["resources"]["total"]["dsps"] == 2_048 + 2 * (lane["dsps"] + 15 * other["dsps"])
+    assert "each other lane (no serial functions): 15,806 LUT" in text
 
 
 @pytest.mark.parametrize("lanes", [8, 4])
@@ -210,7 +216,8 @@ def test_fewer_vector_lanes_are_fewer_lane_luts_and_the_u50_fits(lanes):
     lane = fewer["resources"]["lane"]
     assert lane == full["resources"]["lane"]
     parts, full_parts = fewer["resources"]["parts"], full["resources"]["parts"]
-    assert parts["vector units"]["luts"] == 2 * lanes * lane["luts"]
+    assert parts["vector units"]["luts"] == 2 * (lane["luts"]
+                                                 + (lanes - 1) * lane["other_lanes"]["luts"])
     assert parts["PE arrays"] == full_parts["PE arrays"]
     assert parts["memories"] == full_parts["memories"]
     assert fewer["resources"]["fit"]["fits"] and not full["resources"]["fit"]["fits"]
@@ -287,9 +294,12 @@ def test_the_lane_follows_the_specs_formats():
     assert not lane.measured and f"W_INT {bits} / {point['datapath_bits']}" in lane.basis
     assert lane.resources.luts == -(-point["luts"] * bits // point["datapath_bits"])
     assert lane.resources.luts < own.resources.luts
+    (other,) = calibration_points(serial=False)
+    assert lane.parallel.luts == -(-other["luts"] * bits // other["datapath_bits"])
     report = estimate(narrow)
-    lanes = narrow.hardware.cores * narrow.hardware.cols
-    assert report["resources"]["parts"]["vector units"]["luts"] == lanes * lane.resources.luts
+    hw = narrow.hardware
+    assert report["resources"]["parts"]["vector units"]["luts"] == hw.cores * (
+        lane.resources.luts + (hw.lanes - 1) * lane.parallel.luts)
     assert report["resources"]["lane"]["basis"] == lane.basis
     assert lane.basis in format_estimate(report)
 
@@ -302,6 +312,18 @@ def test_the_scaled_lane_grows_with_its_datapath(a, b):
     lo, hi = generated_lane(small, word).resources, generated_lane(large, word).resources
     assert lo.luts <= hi.luts and lo.ffs <= hi.ffs and lo.dsps <= hi.dsps
     assert hi.luts == -(-point["luts"] * large // point["datapath_bits"])
+
+
+@given(st.integers(0, 64), st.integers(1, 8))
+def test_a_cores_lanes_are_lane_0_and_the_others(lanes, cores):
+    """lane 0 once a core, the other lanes' resources for the rest; without a measured
+    other lane, every lane counts as lane 0."""
+    lane0, other = Resources(luts=10, ffs=20, dsps=3), Resources(luts=7, ffs=11, dsps=2)
+    units = LaneEstimate(lane0, "b", True, other).vector_units(lanes, cores)
+    expect = 0 if lanes == 0 else cores * (10 + 7 * (lanes - 1))
+    assert units.luts == expect
+    assert units.dsps == (0 if lanes == 0 else cores * (3 + 2 * (lanes - 1)))
+    assert LaneEstimate(lane0, "b", True).vector_units(lanes, cores).luts == 10 * lanes * cores
 
 
 def test_a_bad_lane_size_is_refused():

@@ -12,7 +12,13 @@ Operations (``op``, :data:`ELEMENT_OPS`): the operations of :mod:`fixar_gen.ops`
 vector functions in ``Vector.fn`` order (so ``op == Vector.fn``), then ``drain_<act>``
 (so ``op == len(VECTOR_FUNCTIONS) + Drain.act``).  What each feeds the shared datapath
 below (multipliers, rounders, clamps) is its plan in :mod:`fixar_gen.hw.lane_plans`;
-the multiplexers here are built from the plans.
+the multiplexers here are built from the plans.  A core's lane 0 runs them all; its
+other lanes (``serial_outputs`` False) run :data:`PARALLEL_OPS`: the serial functions
+(``noise``, ``ou_noise``: one element a step, lane 0 only) and the folded ``range``
+never start there, so those lanes are built without the PRNG's draws and Gaussian,
+the noise clamps, ou_noise's state and those functions' operand and term choices
+(examples/fixar_u50.yaml's: 15,806 LUT against lane 0's 17,122, 37 DSP48E2 against 38;
+docs/hardware.md, "Lanes other than lane 0").
 
 Pipeline (:data:`PIPELINE_STAGES`, one register stage each; every operand a
 ``word``-bit two's-complement integer; the widths below are the widest lane's, a lane
@@ -147,7 +153,7 @@ from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DA
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
 from .lane_bounds import bounded_shl, drivers, evaluate, grid, reached
 from .lane_limits import WIDEST, LaneLimits
-from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage
+from .lane_plans import ADAM_S_MAGNITUDE_BITS, PLANS, TANH_MAX_PRE_FRAC, Stage, wires_read
 from .lane_slots import assign_slots
 from .multiply import group_terms, product_terms, sum_terms
 
@@ -158,6 +164,11 @@ ELEMENT_OPS: tuple[str, ...] = tuple(op.name for op in ops.ELEMENT)
 OP_BITS = max(1, (len(ELEMENT_OPS) - 1).bit_length())
 OP_INDEX = {name: i for i, name in enumerate(ELEMENT_OPS)}
 DRAIN_OPS = tuple(op.name for op in ops.DRAIN)
+#: the operations a core's lanes other than lane 0 run: not the serial functions (one
+#: element a step, in lane 0) nor the folded ``range`` (the controller's fold, no lane)
+PARALLEL_OPS: tuple[str, ...] = tuple(
+    name for name in ELEMENT_OPS
+    if name not in ops.names(issue="serial") + ops.names(issue="folded"))
 
 ACC_BITS_BITS = 7                        # the acc_bits input (acc_add's accumulator width)
 LANE_BITS = 32                           # one xorshift32 PRNG lane
@@ -1002,15 +1013,19 @@ class _Narrow:
 
 
 class _View:
-    """Decoded views of one stage's bundle: the op tests and the operands' fracs."""
+    """Decoded views of one stage's bundle: the op tests and the operands' fracs.
+    ``operations``: the ones the lane runs (the others never start in it: don't-cares
+    of the op tests)."""
 
-    def __init__(self, bundle: dict):
+    def __init__(self, bundle: dict, operations: tuple[str, ...] = ELEMENT_OPS):
         self.b = bundle
+        self.operations = operations
 
     def is_op(self, *names: str) -> pyrtl.WireVector:
-        """1 for the operations ``names`` (for more than half of them: 0 for the others,
-        the smaller comparison; ops beyond ELEMENT_OPS never start)."""
-        others = [name for name in ELEMENT_OPS if name not in names]
+        """1 for the operations ``names`` (for more than half of the lane's: 0 for its
+        others, the smaller comparison; ops beyond them never start)."""
+        names = tuple(name for name in names if name in self.operations)
+        others = [name for name in self.operations if name not in names]
         if len(others) < len(names):
             return ~self._any(others)
         return self._any(names)
@@ -1030,9 +1045,9 @@ class _View:
         return _zx(self.fmt(role).frac, _FRAC)
 
 
-def _having(**fields) -> list[str]:
-    """The operations whose lane plan has these field values."""
-    return [name for name, plan in PLANS.items()
+def _having(plans: dict = PLANS, **fields) -> list[str]:
+    """The operations of ``plans`` whose lane plan has these field values."""
+    return [name for name, plan in plans.items()
             if all(getattr(plan, k) == v for k, v in fields.items())]
 
 
@@ -1247,17 +1262,19 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
     each of its terms, the largest k = G - f(target)) over every combination of the
     fracs its formats can have (:func:`_frac_values`; each of ``conditions``, data bits
     that choose a frac, 0 or 1), by running the plans' frac logic on all of them
-    (:func:`~fixar_gen.hw.lane_bounds.evaluate`).  Cached per limits."""
-    key = (limits, n)
-    if key in _SHIFT_BOUNDS:
-        return _SHIFT_BOUNDS[key]
+    (:func:`~fixar_gen.hw.lane_bounds.evaluate`).  Cached per limits and operation (a
+    lane without the serial functions computes the others' only)."""
+    cached = _SHIFT_BOUNDS.setdefault((limits, n), {})
+    if all(name in cached for name in plans):
+        return {name: cached[name] for name in plans}
     driver = drivers(block)
     roles: dict = {}                 # a format input -> the roles it carries (one in a
     for r in ("a", "b", "c", "d", "e", "pre"):      # lane alone; a core may share one)
         roles.setdefault(getattr(inputs, f"fmt_{r}"), []).append(r)
     roots = {wire: rs[0] for wire, rs in roles.items()}
-    out = {}
     for name, (parts, target) in plans.items():
+        if name in cached:
+            continue
         fracs = [pyrtl.as_wires(f) for _, f in parts]
         wires = [*fracs, target]
         found = reached(wires, [*roots, inputs.acc_bits, *conditions], driver)
@@ -1280,18 +1297,21 @@ def _shift_bounds(n: int, plans: dict, inputs: "ElementInputs", conditions: tupl
                       int(np.broadcast_to(known[w], (size,))[i]) >> (_FRAC_POS if w in roots
                                                                      else 0)
                       for w in known} for i in at]
-        out[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()), witnesses)
-    _SHIFT_BOUNDS[key] = out
-    return out
+        cached[name] = ([int((g - f).max()) for f in fs], int((g - fd).max()), witnesses)
+    return {name: cached[name] for name in plans}
 
 
 def rounder_shift_bounds(limits: LaneLimits = WIDEST) -> dict[int, dict]:
     """{rounder (1, 2): {op: (the largest shift of each term, the largest k, per term
     the fracs by role that reach its largest shift)}} of a lane generated for
     ``limits`` (:func:`_shift_bounds`; a lane is elaborated if none was)."""
-    if any((limits, n) not in _SHIFT_BOUNDS for n in (1, 2)):
+    rounds = {n: [name for name, plan in PLANS.items()
+                  if getattr(plan, f"round{n}") is not None] for n in (1, 2)}
+    if any(name not in _SHIFT_BOUNDS.get((limits, n), {})
+           for n in (1, 2) for name in rounds[n]):
         build_vector_unit(MIN_WORD, limits=limits)
-    return {n: _SHIFT_BOUNDS[(limits, n)] for n in (1, 2)}
+    return {n: {name: _SHIFT_BOUNDS[(limits, n)][name] for name in rounds[n]}
+            for n in (1, 2)}
 
 
 def _rounder(scope: Scope, n: int, bundle: dict, plans: dict, slots: int, w_int: int,
@@ -1436,8 +1456,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     ``word`` bits); ``acc_overflow``: the machine's accumulator overflow mode (acc_add).
     The unit is a pipeline of :data:`LANE_DEPTH` stages (the module docstring): it takes
     an element every cycle ``start`` is 1 and returns it LANE_DEPTH cycles later.
-    Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None): a core's
-    lanes other than lane 0 (the serial functions and range never run there).
+    Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None) and runs
+    :data:`PARALLEL_OPS` only: a core's lanes other than lane 0 (the serial functions
+    and range never run there), built without the PRNG's draws, the Gaussian, the
+    noise clamps and those functions' operand and term choices.
     ``limits``: the formats the unit computes exactly (:class:`LaneLimits`; the
     widest lane by default); the datapath's widths are derived from them.
     """
@@ -1454,45 +1476,71 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     opnd_c = max(limits.const_width, limits.const_frac) + 2     # a constant, 2^f(c) - c0
     t_bits = max(2 * F + 1, W + 1)     # 1 - y^2 <= 2^(2 f(b)), split at W bits
     den_bits = min(_SCALAR, max(W, limits.const_int + F) + 2)   # adam_w's den, no wrap
+    lane_ops = ELEMENT_OPS if serial_outputs else PARALLEL_OPS
+    plans = {name: plan for name, plan in PLANS.items() if name in lane_ops}
+
+    def view(bundle: dict) -> _View:
+        return _View(bundle, lane_ops)
+
+    def having(**fields) -> list[str]:
+        return _having(plans, **fields)
+
+    # what the rounders' plans read: a lane without the serial functions (ou_noise
+    # reads e in the first, a, f(a) and f(e) in the second) carries none of them there
+    reads = {hook: set().union(*(wires_read(plan)[hook] for plan in plans.values()
+                                 if getattr(plan, hook) is not None))
+             for hook in ("round1", "round2")}
+    unread = ({"e"} - reads["round1"]) | {key for key, wire in (
+        ("a", "a"), ("frac_a", "fa"), ("frac_e", "fe")) if wire not in reads["round2"]}
+
     fmts = tuple(f"fmt_{r}" for r in ("a", "b", "c", "d", "e", "pre"))
     operands = ("a", "b", "d", "e", "c0", "c1")
+
+    def clamp_bounds(bundle: dict) -> dict:
+        """The noise clamps' bounds, a rounder's ``late`` values (lanes that clamp)."""
+        return _clamp_bounds(view(bundle).frac("d"), opnd, F)
 
     # -- in: every input registered (the operands arrive from the scratchpad read)
     s0 = _stage(scope, "in", {"valid": inputs.start, "op": inputs.op,
                               **{k: getattr(inputs, k) for k in operands + fmts},
-                              "acc_bits": inputs.acc_bits, "lane": inputs.lane})
-    v0 = _View(s0)
+                              "acc_bits": inputs.acc_bits,
+                              **({"lane": inputs.lane} if serial_outputs else {})})
+    v0 = view(s0)
 
     # -- sq: the squares' digit products (adam_s: d^2 and a^2; dact_tanh: b^2), one
     #    DSP48E2 each, registered; the PRNG's draws, summed and centred (so that the
     #    Gaussian's multiply has its two registers, sqp and sqsum, before pre)
     A0, B0, D0 = (_resize(s0[k], opnd) for k in ("a", "b", "d"))
-    square_d = v0.is_op(*[n for n, p in PLANS.items() if p.square == "d"])
+    square_d = v0.is_op(*having(square="d"))
     sq_x = _smux(square_d, D0, B0, opnd)
     sq_bits = 2 * opnd
     carried = ("valid", "op", *operands, *fmts, "acc_bits")
-    lane_next, tops = _prng_draws(s0["lane"])
+    prng = {}                 # the serial functions' PRNG draws, centred (lane 0)
+    if serial_outputs:
+        prng["lane_next"], tops = _prng_draws(s0["lane"])
     sq1, sq1_at = _terms(product_terms(sq_x, sq_x), "sq1_t")
     sq2, sq2_at = _terms(product_terms(A0, A0), "sq2_t")
-    s0 = _stage(scope, "sq", {**_keep(s0, *carried),
-                              **({"lane_next": lane_next} if serial_outputs else {}),
-                              "centred": _gaussian_centred(tops), **sq1, **sq2})
+    if serial_outputs:
+        prng["centred"] = _gaussian_centred(tops)
+    s0 = _stage(scope, "sq", {**_keep(s0, *carried), **prng, **sq1, **sq2})
     # the squares' second register (PREG); the Gaussian's product, its first (MREG)
     s0 = _stage(scope, "sqp", {**{k: w for k, w in s0.items() if k != "centred"},
-                               "gauss_prod": _gaussian_product(s0["centred"])})
+                               **({"gauss_prod": _gaussian_product(s0["centred"])}
+                                  if serial_outputs else {})})
 
     # -- sqsum: the squares' terms summed in groups; the Gaussian's product (PREG)
     s0 = _stage(scope, "sqsum", {
         **_keep(s0, *carried, "lane_next", "gauss_prod"),
         **_group_sums(s0, "sq1_t", sq1_at, "sq1_g", sq_bits, groups=2),
         **_group_sums(s0, "sq2_t", sq2_at, "sq2_g", sq_bits, groups=2)})
-    v0 = _View(s0)
+    v0 = view(s0)
 
     # -- pre: the squares, 1 - y^2 of dact_tanh, 2^f(c) - c0, the PRNG's Gaussian
     square_1 = _final_sum(s0, "sq1_g", sq_bits)
     square_2 = _final_sum(s0, "sq2_g", sq_bits)
     C00 = _resize(s0["c0"], opnd_c)
-    gauss = _gaussian_scaled(scope.sub("prng"), s0["gauss_prod"])
+    gauss = ({"gauss": _gaussian_scaled(scope.sub("prng"), s0["gauss_prod"])}
+             if serial_outputs else {})
     fb0 = v0.frac("b")
     one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
     t_wide = max(t_bits, 2 * W + 1) + 2            # b^2 < 2^(2 W): its low 2 W + 1 bits
@@ -1503,23 +1551,25 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     lane_kept = ({"lane_next": named(s0["lane_next"], scope("prng_lane_next"))}
                  if serial_outputs else {})
     s1 = _stage(scope, "pre", {
-        **_keep(s0, *carried), **lane_kept, "gauss": gauss,
+        **_keep(s0, *carried), **lane_kept, **gauss,
         "t_lo": t[:W], "t_hi": t[W:],
         "square_1": square_1[:square_bits], "square_2": square_2[:square_bits],
         "one_minus_c": _sub(opnd_c, pow_fc, C00),
-        "b_zero": _is_zero(s0["b"])})          # bellman's done flag, a stage ahead
+        "b_zero": _is_zero(s0["b"])},          # bellman's done flag, a stage ahead
+        hidden=("e",) if "e" in unread else ())   # then the multipliers' operand only
 
     # -- mulop: the multipliers' operands, selected by the operation's plan (the widest
     #    lane: 64 x 50 bits), registered
     A, B, D, E = (_resize(s1[k], opnd) for k in ("a", "b", "d", "e"))
     C0, C1 = (_resize(s1[k], opnd_c) for k in ("c0", "c1"))
-    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b_zero=s1["b_zero"], gauss=s1["gauss"],
+    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b_zero=s1["b_zero"],
+                  **_keep(s1, "gauss"),
                   t_lo=lambda: _zx(s1["t_lo"], W + 1),
                   t_hi=lambda: _zx(s1["t_hi"], t_bits - W + 1),
                   square_1=s1["square_1"], square_2=s1["square_2"],
                   one_minus_c=s1["one_minus_c"])
     x_table, y_table, xb_table, yb_table = {}, {}, {}, {}
-    for name, plan in PLANS.items():
+    for name, plan in plans.items():
         if plan.products is not None:
             for key, value in plan.products(stage).items():
                 {"x": x_table, "y": y_table, "xb": xb_table, "yb": yb_table}[key][
@@ -1530,10 +1580,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     product_bits = {name: {m: x[OP_INDEX[name]].bitwidth + y[OP_INDEX[name]].bitwidth
                            for m, x, y in (("ma", x_table, y_table), ("mb", xb_table, yb_table))
                            if OP_INDEX[name] in x}
-                    for name in PLANS}
+                    for name in plans}
     x_bits = max(w.bitwidth for w in (*x_table.values(), *xb_table.values()))
     y_bits = max(w.bitwidth for w in (*y_table.values(), *yb_table.values()))
-    carried = (*carried, "lane_next")
+    carried = tuple(k for k in (*carried, "lane_next") if k != "e" or "e" not in unread)
     s1 = _stage(scope, "mulop", {
         **_keep(s1, *carried), "x": _case(op1, x_table, x_bits),
         "y": _case(op1, y_table, y_bits), "xb": _case(op1, xb_table, x_bits),
@@ -1555,10 +1605,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                  "ma": _final_sum(s1, "ma_g", m_bits),
                                  "mb": _final_sum(s1, "mb_g", m_bits)},
                 hidden=("b", "c0", "c1", "e"))
-    v2 = _View(s2)
+    v2 = view(s2)
 
     # -- round1: every function's first (for most, only) rounding
-    a, b, d, e, c0, c1 = (s2[k] for k in operands)
+    a, b, d, e, c0, c1 = (s2.get(k) for k in operands)     # e: None where unread
     ma, mb = s2["ma"], s2["mb"]
     mb_hi = pyrtl.concat(mb[:t_bits + 1], pyrtl.Const(0, W))     # |t_hi A| < 2^t_bits
     fa, fb, fc, fd, fe = (v2.frac(r) for r in ("a", "b", "c", "d", "e"))
@@ -1601,10 +1651,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                      zero_frac=lambda: pyrtl.Const(0, _FRAC))
     plans1 = {name: _declared_rounding(name, plan.round1(round1_stage(name)),
                                        plan.round2 is None)
-              for name, plan in PLANS.items() if plan.round1 is not None}
+              for name, plan in plans.items() if plan.round1 is not None}
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
-    s2 = {**_keep(s2, "valid", "op", *fmts, "lane_next"),
+    s2 = {**_keep(s2, "valid", "op", *(f for f in fmts
+                                       if f != "fmt_e" or "frac_e" not in unread),
+                  "lane_next"),
           "a": _resize(a, opnd), "d": _resize(d, opnd),
           **({"e": _resize(e, opnd)} if serial_outputs else {}),
           "c0": _resize(c0, opnd_c), "b": _resize(b, den_bits),
@@ -1612,10 +1664,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s2 = _rounder(scope, 1, s2, plans1, 3, w_int, w_out,
                   _shift_bounds(1, plans1, inputs, (b_positive,), limits,
                                 pyrtl.working_block()),
-                  clip_ops=tuple(_having(clip=True)), fit_width=w_out,
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F))
+                  clip_ops=tuple(having(clip=True)), fit_width=w_out,
+                  late=clamp_bounds if having(clamp="first") else None)
     s3 = s2
-    v3 = _View(s3)
+    v3 = view(s3)
 
     # -- prep: the first rounding's value as d (range's min, the noise clamp) and e
     #    (range's max, ou_noise's state); the square root's radicand (adam_s's v) and
@@ -1623,15 +1675,16 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     a, d, e = s3["a"], s3["d"], s3.get("e")
     full1, ovf1 = s3["full"], s3["ovf"]
     value1 = named(full1[:word], scope("round1_value"))
-    is_range = v3.is_op(*_having(min_max=True))
+    is_range = v3.is_op(*having(min_max=True))
     low = pyrtl.select(pyrtl.signed_lt(a, d), a, d)            # range's min, a data value
-    d1 = _smux(is_range, low if low.bitwidth <= word else low[:word],
-               pyrtl.select(v3.is_op(*_having(clamp="first")),
-                            _clamp_one(value1, s3, word), value1), word)
+    clamped1 = (pyrtl.select(v3.is_op(*having(clamp="first")),
+                             _clamp_one(value1, s3, word), value1)
+                if having(clamp="first") else value1)
+    d1 = _smux(is_range, low if low.bitwidth <= word else low[:word], clamped1, word)
     e1 = {}
     if serial_outputs:               # a data value: range's max, ou_noise's state
         e1["e1"] = pyrtl.select(is_range, pyrtl.select(pyrtl.signed_lt(e, a), a, e),
-                                pyrtl.select(v3.is_op(*_having(e_from_first=True)),
+                                pyrtl.select(v3.is_op(*having(e_from_first=True)),
                                              _resize(value1, opnd), e))
     full = full1
     v = pyrtl.select(full[w_out - 1], pyrtl.Const(0, 2 * ROOT_BITS), full[:2 * ROOT_BITS])
@@ -1645,9 +1698,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     # from here on: the fracs of a, c, e and pre (dst's whole format for the second
     # rounding); d1 is also the first rounding's value of the two-rounding functions
     carry = {**_keep(s3, "valid", "op", "a", "d", "c0", "fmt_d", "lane_next"),
+             **({"a": a[-1]} if "a" in unread else {}),    # then -ratio's sign only
              "ovf1": ovf1, "d1": d1, **e1,
-             "sat_d1": ovf1 & v3.is_op(*_having(first_counts="d")),
-             **{f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")}}
+             "sat_d1": ovf1 & v3.is_op(*having(first_counts="d")),
+             **{f"frac_{r}": v3.fmt(r).frac for r in ("a", "c", "e", "pre")
+                if f"frac_{r}" not in unread}}
     prep = _stage(scope, "prep", {**carry, "rad": v, "dnum_quo": num, "dden": _abs(den),
                                   "dden_neg": den[-1], "dden_zero": _is_zero(den)},
                   hidden=("rad", "dnum_quo"))
@@ -1691,7 +1746,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
             values["tanh_entry"] = tanh_rom[bundle["tanh_index"]]
         bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum_quo"))
     s4 = bundle
-    v4 = _View(s4)
+    v4 = view(s4)
 
     # -- mul2: the root rounded to nearest (adam_s), -ratio (adam_w) or the
     #    pre-activation (leaky ReLU), registered for the third multiplier; tanh's table
@@ -1699,7 +1754,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     sroot, srem, dquo, drem = s4["sroot"], s4["srem"], s4["dnum_quo"], s4["drem"]
     root_nearest = _add(ROOT_BITS + 2, _zx(sroot, ROOT_BITS + 1),
                         _zx(_root_up(srem, sroot), 2))
-    is_ratio = v4.is_op(*_having(ratio=True))
+    is_ratio = v4.is_op(*having(ratio=True))
     neg_ratio = _neg_ratio(dquo[:QUOTIENT_BITS], s4["a"][-1], s4["dden_neg"],
                            s4["dden_zero"])
     rz = _remainder_zero_parts(drem, s4.get("dden"))
@@ -1708,6 +1763,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                "lane_next", "ovf1", "d1", "e1", "sat_d1")
     s5 = _stage(scope, "mul2", {
         **_keep(s4, *carried, "c0", "dden_neg"), **rz,
+
         "ratio_on": is_ratio & ~s4["dden_zero"],
         "x2": _smux(is_ratio, neg_ratio, zp, _MUL_X),
         **_tanh_parts(s4, s4["tanh_entry"]), "root": root_nearest})
@@ -1722,7 +1778,8 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                            _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)),
                              "tanh_t")
     num_bits = s5["tanh_y0s"].bitwidth
-    carried = (*carried, "root", "tanh_y0s", "tanh_one", "tanh_beyond", "tanh_neg",
+    carried = (*(k for k in carried if k != "a" or "a" not in unread),
+               "root", "tanh_y0s", "tanh_one", "tanh_beyond", "tanh_neg",
                "tanh_frac")
     # -ratio's carry times alpha (0 but for adam_w), added to the product in mul2acc2
     carry = _ratio_carry({k: s5[k] for k in rz}, s5["a"][-1], s5["dden_neg"],
@@ -1741,10 +1798,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                                                  (_sx(s5["ma2_carry"], m2_bits), 0)),
         "tanh_value": _tanh_value(scope.sub("tanh"), s5, num_bits),
         "tanh_frac": s5["tanh_frac"]})
-    v5 = _View(s5)
+    v5 = view(s5)
 
     # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
-    fa, fc, fd, fe, fpre = (v5.frac(r) for r in ("a", "c", "d", "e", "pre"))
+    fracs2 = {f"f{r}": v5.frac(r) for r in ("a", "c", "d", "e", "pre")
+              if f"frac_{r}" not in unread}
     zp = _resize(s5["d1"], opnd)
     leaky_neg = zp[-1]
     relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp)
@@ -1753,33 +1811,37 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     def round2_stage(name: str) -> Stage:
         """The stage as ``name`` sees it: d1 (a data value: ou_noise's state) at the
         data operands' width, the third product at its operands' widths."""
-        return Stage(a=s5["a"], d=s5["d"], d1=zp, root=s5["root"], fa=fa, fc=fc, fd=fd,
-                     fe=fe, fpre=fpre, fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
-                     ma2=s5["ma2"] if PLANS[name].ratio else ma2_zp, relu_zp=relu_zp,
+        return Stage(**_keep(s5, "a"), d=s5["d"], d1=zp, root=s5["root"], **fracs2,
+                     fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
+                     ma2=s5["ma2"] if plans[name].ratio else ma2_zp, relu_zp=relu_zp,
                      tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
     plans2 = {name: plan.round2(round2_stage(name))
-              for name, plan in PLANS.items() if plan.round2 is not None}
+              for name, plan in plans.items() if plan.round2 is not None}
     # every second rounding targets dst, a data format (at most W bits wide): its fit
     # at that width (the first rounder's targets include adam's int64 and acc_add's
     # accumulator)
     fit2 = (W if all(target is s5["fmt_d"] and OPERAND_ROLES[name].get("d") == "data"
                      for name, (_, target) in plans2.items()) else None)
     plans2 = {name: _declared_rounding(name, plan, True) for name, plan in plans2.items()}
+    clamps2 = bool(having(clamp="second"))
     s5 = _rounder(scope, 2, {**_keep(s5, "valid", "op", "lane_next", "ovf1", "d1", "e1",
-                                     "sat_d1"), "frac_d": unpack_format(s5["fmt_d"]).frac},
+                                     "sat_d1"),
+                             **({"frac_d": unpack_format(s5["fmt_d"]).frac}
+                                if clamps2 else {})},
                   plans2, 2, w_int, w_out,
                   _shift_bounds(2, plans2, inputs, (leaky_neg,), limits,
                                 pyrtl.working_block()),
-                  late=lambda bundle: _clamp_bounds(_View(bundle).frac("d"), opnd, F),
-                  late_reads=("frac_d",), fit_width=fit2)
-    v5 = _View(s5)
+                  late=clamp_bounds if clamps2 else None,
+                  late_reads=("frac_d",) if clamps2 else (), fit_width=fit2)
+    v5 = view(s5)
     full2, ovf2 = s5["full"], s5["ovf"]
     value2 = full2[:word]
     two = v5.is_op(*plans2)
-    clamp2 = v5.is_op(*_having(clamp="second"))
-    ou = v5.is_op(*_having(first_counts="e"))
-    d_val = pyrtl.select(two, pyrtl.select(clamp2, _clamp_one(value2, s5, word), value2),
-                         s5["d1"])
+    if clamps2:
+        value2 = pyrtl.select(v5.is_op(*having(clamp="second")),
+                              _clamp_one(value2, s5, word), value2)
+    ou = v5.is_op(*having(first_counts="e"))
+    d_val = pyrtl.select(two, value2, s5["d1"])
     sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["sat_d1"], 2))[:2],
                          _zx(s5["sat_d1"], 2))
     serial = ({"e_out": _resize(s5["e1"], word), "lane_out": s5["lane_next"]}
@@ -1805,6 +1867,12 @@ class VectorUnitDesign:
     internal_width: int
     latency: dict = field(default_factory=dict)
     limits: LaneLimits = WIDEST
+    #: lane 0's unit (every operation, e_out and lane_out), else :data:`PARALLEL_OPS`
+    serial_outputs: bool = True
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return ELEMENT_OPS if self.serial_outputs else PARALLEL_OPS
 
     def port(self, what: str) -> str:
         return f"{self.name}_{what}"
@@ -1814,22 +1882,28 @@ OUTPUT_WIDTHS = {"done": 1, "lane_out": LANE_BITS, "sat_d": 2, "sat_e": 1}
 
 
 def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "vu",
-                      limits: LaneLimits = WIDEST) -> tuple[pyrtl.Block, VectorUnitDesign]:
+                      limits: LaneLimits = WIDEST, serial_outputs: bool = True
+                      ) -> tuple[pyrtl.Block, VectorUnitDesign]:
     """The element unit alone in a fresh block, its inputs and outputs as ports named
     ``<scope>_<port>`` (ElementInputs / ElementOutputs field names), generated for the
-    formats of ``limits``."""
+    formats of ``limits``; without ``serial_outputs`` a core's lane other than lane 0
+    (:data:`PARALLEL_OPS`, no ``e_out`` and ``lane_out`` ports)."""
     sc = Scope(scope)
     with fresh_block() as block:
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
+                               if serial_outputs or name != "lane" else pyrtl.Const(0, bits)
                                for name, bits in ElementInputs.widths(word).items()})
         outs = vector_unit(sc.sub("core"), word=word, acc_overflow=acc_overflow, inputs=ins,
-                           limits=limits)
+                           limits=limits, serial_outputs=serial_outputs)
         for name in ("done", "d_out", "e_out", "lane_out", "sat_d", "sat_e"):
             reg = getattr(outs, name)
+            if reg is None:
+                continue
             port = pyrtl.Output(reg.bitwidth, name=sc(name))
             port <<= reg
     design = VectorUnitDesign(block, word, acc_overflow, scope, internal_width(word, limits),
-                              {op: element_latency(op) for op in ELEMENT_OPS}, limits)
+                              {op: element_latency(op) for op in ELEMENT_OPS}, limits,
+                              serial_outputs)
     return block, design
 
 
@@ -1866,16 +1940,20 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
     from its start to its done."""
     word = design.word
     default = FixedFormat(2, 0)
-    widths = ElementInputs.widths(word)
+    widths = {name: bits for name, bits in ElementInputs.widths(word).items()
+              if design.serial_outputs or name != "lane"}   # no lane input: no PRNG
     idle = {name: (garbage * 0x9E3779B97F4A7C15 + i) & ((1 << bits) - 1)
             for i, (name, bits) in enumerate(widths.items())}
     idle["start"] = 0
     idle["op"] = idle["op"] % len(ELEMENT_OPS)
     inputs = []
     for job in jobs:
+        if job["op"] not in design.operations:
+            raise ValueError(f"run_elements: {job['op']} does not run on this unit (a "
+                             f"lane other than lane 0 runs {', '.join(design.operations)})")
         formats = job.get("formats") or {}
         values = {"start": 1, "op": OP_INDEX[job["op"]], "acc_bits": job.get("acc_bits", 2),
-                  "lane": job.get("lane", 1) & 0xFFFFFFFF}
+                  **({"lane": job.get("lane", 1) & 0xFFFFFFFF} if "lane" in widths else {})}
         for name in ("a", "b", "d", "e", "c0", "c1"):
             values[name] = to_unsigned(job.get(name, 0), word)
         for role in ("a", "b", "c", "d", "e", "pre"):
@@ -1891,16 +1969,18 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
         step = inputs[cycle] if cycle < len(inputs) else idle
         sim.step({design.port(k): v for k, v in step.items()})
         if sim.inspect(design.port("done")):
+            serial = design.serial_outputs
             results.append(ElementResult(
                 to_signed(sim.inspect(design.port("d_out")), word),
-                to_signed(sim.inspect(design.port("e_out")), word),
-                sim.inspect(design.port("lane_out")), sim.inspect(design.port("sat_d")),
+                to_signed(sim.inspect(design.port("e_out")), word) if serial else 0,
+                sim.inspect(design.port("lane_out")) if serial else 0,
+                sim.inspect(design.port("sat_d")),
                 sim.inspect(design.port("sat_e")), cycle - len(results)))
     return results
 
 
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
-           "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
+           "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "PARALLEL_OPS", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from fixar_gen import golden, isa
+from fixar_gen import golden, isa, ops
 from fixar_gen.golden import GoldenError, GoldenMachine
 from fixar_gen.hw import vector
 from fixar_gen.hw.build import fresh_block, to_signed
 from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS,
                                  MAX_DATA_FRAC, MAX_DATA_WIDTH, OPERAND_ROLES, OP_BITS,
                                  ROOT_BITS, TANH_MAX_PRE_FRAC,
-                                 LANE_DEPTH, PIPELINE_STAGES, ElementInputs,
+                                 LANE_DEPTH, PARALLEL_OPS, PIPELINE_STAGES, ElementInputs,
                                  build_vector_unit,
                                  check_supported, element_latency, run_elements,
                                  internal_width, pack_format, run_element,
@@ -46,8 +46,10 @@ LANE_FMT = FixedFormat(33, 0, signed=False)
 class Unit:
     """One elaborated unit and its simulation (built once per module)."""
 
-    def __init__(self, word: int, acc_overflow: str, limits: LaneLimits = WIDEST):
-        self.block, self.design = build_vector_unit(word, acc_overflow, limits=limits)
+    def __init__(self, word: int, acc_overflow: str, limits: LaneLimits = WIDEST,
+                 serial_outputs: bool = True):
+        self.block, self.design = build_vector_unit(word, acc_overflow, limits=limits,
+                                                    serial_outputs=serial_outputs)
         self.sim = pyrtl.FastSimulation(tracer=None, block=self.block)
         self.acc_overflow = acc_overflow
         self.limits = limits
@@ -74,6 +76,12 @@ U50_LIMITS = lane_limits(load_spec(EXAMPLES / "fixar_u50.yaml"))
 @pytest.fixture(scope="module")
 def narrow() -> Unit:
     return Unit(WORD, "saturate", U50_LIMITS)
+
+
+@pytest.fixture(scope="module")
+def parallel() -> Unit:
+    """examples/fixar_u50.yaml's lanes other than lane 0: no serial functions."""
+    return Unit(WORD, "saturate", U50_LIMITS, serial_outputs=False)
 
 
 # ---------------------------------------------------------------------- golden reference
@@ -350,12 +358,18 @@ BATCH = 8
 
 
 #: the widest lane, and the narrower one examples/fixar_u50.yaml generates (its formats
-#: drawn within its limits)
-LANES = ("unit", "narrow")
+#: drawn within its limits); "parallel": fixar_u50's lanes other than lane 0
+LANES = ("unit", "narrow", "parallel")
+#: each lane with every operation it runs (the parallel lanes: not the serial functions
+#: nor range, vector.PARALLEL_OPS)
+LANE_OPS = {"unit": ELEMENT_OPS, "narrow": ELEMENT_OPS, "parallel": PARALLEL_OPS}
 
 
-@pytest.mark.parametrize("lane", LANES)
-@pytest.mark.parametrize("op", VECTOR_OPS)
+def lanes_with(ops):
+    return [(lane, op) for lane in LANES for op in ops if op in LANE_OPS[lane]]
+
+
+@pytest.mark.parametrize(("lane", "op"), lanes_with(VECTOR_OPS))
 def test_vector_functions_match_golden(request, lane, op):
     unit = request.getfixturevalue(lane)
 
@@ -367,8 +381,7 @@ def test_vector_functions_match_golden(request, lane, op):
     prop()
 
 
-@pytest.mark.parametrize("lane", LANES)
-@pytest.mark.parametrize("op", DRAIN_OPS)
+@pytest.mark.parametrize(("lane", "op"), lanes_with(DRAIN_OPS))
 def test_drains_match_golden(request, lane, op):
     unit = request.getfixturevalue(lane)
 
@@ -787,6 +800,30 @@ def test_pipeline_stages_are_the_registers(request, lane):
         pyrtl.Register) if w.name.startswith("vu_core_")}
     assert stages == set(PIPELINE_STAGES)
     assert LANE_DEPTH == len(PIPELINE_STAGES)
+
+
+def test_parallel_lanes_leave_out_the_serial_functions(narrow, parallel):
+    """A core's lanes other than lane 0 run every operation but the serial functions
+    (one element a step, in lane 0) and the folded range: built without the PRNG's
+    draws and Gaussian (one multiply fewer), the noise clamps and ou_noise's e, with
+    no e_out or lane_out port; driving them a serial function is refused by name."""
+    assert set(PARALLEL_OPS) == set(ELEMENT_OPS) - set(ops.names(issue="serial")) \
+        - set(ops.names(issue="folded"))
+    assert {"noise", "ou_noise", "range"}.isdisjoint(PARALLEL_OPS)
+    ports = {w.name for w in parallel.block.wirevector_subset(pyrtl.Output)}
+    assert "vu_e_out" not in ports and "vu_lane_out" not in ports
+    assert {"vu_e_out", "vu_lane_out"} <= {w.name for w in narrow.block.wirevector_subset(
+        pyrtl.Output)}
+
+    def products(unit):
+        return sum(net.op == "*" for net in unit.block.logic)
+    assert products(parallel) < products(narrow)
+    assert not any("prng" in w.name or "gauss" in w.name
+                   for w in parallel.block.wirevector_set)
+    assert len(parallel.block.logic) < len(narrow.block.logic)
+    for op in ("noise", "ou_noise", "range"):
+        with pytest.raises(ValueError, match=f"{op} does not run on this unit"):
+            run_element(parallel.sim, parallel.design, op)
 
 
 @pytest.mark.parametrize("op", ELEMENT_OPS)
