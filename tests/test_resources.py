@@ -185,7 +185,6 @@ def test_estimate_reports_the_resources_and_the_fit(capsys):
     # the banked memories' line ports, one per core (inventory.bank_port_luts)
     ports = res["parts"]["memory line ports"]["luts"]
     assert ports == report["generated_memories"]["port_luts"] > 100_000
-    lanes = 2 * 16
     (lane,), (other,) = calibration_points(), calibration_points(serial=False)
     assert lane["design"] == "lane_u50" and res["lane"]["measured"] is True
     assert other["design"] == "lane_u50_parallel" and other["luts"] < lane["luts"]
