@@ -189,6 +189,8 @@ def measure_sb3(spec, updates: int, python: str | None) -> list[dict] | str:
                 "`--sb3-python PATH` or FIXAR_SB3_PYTHON (see benchmarks/bench_sb3.py)")
     if spec.networks.critic.hidden != spec.networks.actor.hidden:
         return "the actor's and the critic's hidden layers differ; bench_sb3.py takes one"
+    if os.sep in python:               # a path relative to here: the runs' cwd is another
+        python = str(Path(python).expanduser().absolute())
     a = spec.algorithm
     if a.actor_lr != a.critic_lr:
         print("note: SB3's DDPG has one learning rate; using the critic's", flush=True)
@@ -427,7 +429,10 @@ def section(spec, m: dict, best: dict, best_report: dict, sweep_size: tuple[int,
         f"{best_ips / ips_bound:.0%} of it. What stops the larger points, as generated "
         f"(dropped points over the usable share, a point can be over several): "
         + ", ".join(f"{label} {n}" for label, n in over.items() if n)
-        + f". Each generated vector lane takes {lane['luts']:,} LUT ({lane['basis']}; "
+        + f". Each generated vector lane takes {lane['luts']:,} LUT"
+        + (f" as a core's lane 0, {lane['other_lanes']['luts']:,} as its other lanes (no "
+           f"serial functions)" if "other_lanes" in lane else "")
+        + f" ({lane['basis']}; "
         f"FIXAR's lane about 5,500), one per array column unless `hardware.vector_lanes` "
         f"says otherwise, so the lanes, not the PEs, set the LUTs: FIXAR's own point "
         f"takes {fixar_fit['luts']:.0%} of the usable LUTs as generated.")
