@@ -3,14 +3,14 @@
     python examples/custom_dsl.py            # validate and print the estimate
     fixar validate examples/custom_dsl.py    # the CLI reads the module's `spec`
 
-The first four functions are the YAML examples written as fragments (a test checks
+The functions are the YAML examples written as fragments (a test checks
 that each equals its YAML file); `spec` is a design of our own: FIXAR's networks on
 four cores of the U50, switching to 16-bit activations after 20,000 updates.
 """
 
 from fixar_gen.dsl import (DDPG, QAT, U50, Actor, Array, Batch, Cores, Critic, Default, Env,
-                           Name, Noise, Numerics, Optimizer, Parallelism, PerCoreMemories, Sim,
-                           Steps, TD3)
+                           Lanes, Name, Noise, Numerics, Optimizer, Parallelism,
+                           PerCoreMemories, Sim, Steps, TD3)
 
 
 def pendulum():
@@ -49,6 +49,10 @@ def swimmer():
 def fixar_u50():
     return (halfcheetah() + Name("fixar_u50") + U50() + PerCoreMemories()
             + Numerics(quantizer="affine"))
+
+
+def fixar_u50_fit():
+    return fixar_u50() + Name("fixar_u50_fit") + Lanes(10)
 
 
 # four copies of the 400-300 state at batch 256 take 174.6 Mbit, more than the U50 has

@@ -22,7 +22,8 @@ def _custom_dsl():
     return module
 
 
-@pytest.mark.parametrize("name", ["pendulum", "pendulum_td3", "halfcheetah", "fixar_u50"])
+@pytest.mark.parametrize("name", ["pendulum", "pendulum_td3", "halfcheetah", "hopper",
+                                  "swimmer", "fixar_u50", "fixar_u50_fit"])
 def test_yaml_and_dsl_forms_of_every_example_are_equal(name):
     from_yaml = load_spec(EXAMPLES / f"{name}.yaml")
     from_dsl = getattr(_custom_dsl(), name)().spec()
