@@ -582,7 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "reason said)")
     sb3.add_argument("--no-sb3", action="store_true", help="no SB3 reference row")
     p.add_argument("--workers", "--jobs", dest="jobs", type=integer(1, 1024), default=None,
-                   metavar="K", help="runs at once (default: the machine's CPUs)")
+                   metavar="K", help="runs at once (default: the machine's CPUs); the "
+                   "pool's workers get one BLAS thread each, but with 1 (or one run) the "
+                   "run stays in this process with numpy's BLAS threads: on a shared "
+                   "machine set OPENBLAS_NUM_THREADS=1 (several times faster there)")
     p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",
                    help="auto: Ray when installed (the scale extra), else a local "
                    "process pool")
