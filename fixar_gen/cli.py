@@ -168,6 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         trainer = Trainer(spec, backend=args.backend, out=out,
                           checkpoint_every=args.checkpoint_every,
+                          keep_checkpoints=args.keep_checkpoints,
                           progress=not args.quiet and sys.stderr.isatty() or args.progress)
         summary = trainer.run(resume=args.resume, overwrite=args.overwrite)
     except _run_errors() as exc:
@@ -321,7 +322,8 @@ def _train_seeds(spec, args: argparse.Namespace) -> int:
         results, engine = train_seeds(
             spec, parse_seeds(args.seeds), backend=args.backend, out=args.out,
             steps=None, checkpoint_every=args.checkpoint_every, resume=args.resume,
-            overwrite=args.overwrite, workers=args.jobs, engine=args.engine)
+            overwrite=args.overwrite, workers=args.jobs, engine=args.engine,
+            keep_checkpoints=args.keep_checkpoints)
     except SweepError as exc:
         raise UserError(str(exc)) from None
     failed = [r for r in results if "error" in r]
@@ -379,7 +381,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         results, engine, problem = run_grid(
             grid, resume=args.resume, overwrite=args.overwrite,
             checkpoint_every=args.checkpoint_every, workers=args.jobs, engine=args.engine,
-            notes=[skipped] if skipped else [])
+            notes=[skipped] if skipped else [], keep_checkpoints=args.keep_checkpoints)
     except (ExperimentError, SweepError) as exc:
         raise UserError(str(exc)) from None
     except _run_errors() as exc:
@@ -527,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "in --out (without it, or --resume, an existing run is refused)")
     p.add_argument("--checkpoint-every", type=STEPS, default=5_000, metavar="N",
                    help="checkpoint at the first episode end after every N steps")
+    p.add_argument("--keep-checkpoints", type=integer(1, 100_000), default=1, metavar="K",
+                   help="keep the K newest checkpoints (checkpoint/gen-N folders; default "
+                   "1: the current one only), to load an earlier state again")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
     p.add_argument("--seeds", default=None, metavar="SEEDS",
@@ -569,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "refused)")
     p.add_argument("--checkpoint-every", type=STEPS, default=5_000, metavar="N",
                    help="each run checkpoints at the first episode end after every N steps")
+    p.add_argument("--keep-checkpoints", type=integer(1, 100_000), default=1, metavar="K",
+                   help="each run keeps its K newest checkpoints (checkpoint/gen-N "
+                   "folders; default 1), to load an earlier state again")
     p.add_argument("--last", type=integer(1, 1_000), default=3, metavar="N",
                    help="evaluations averaged into a run's final return (default: 3)")
     p.add_argument("--band", choices=BANDS, default="minmax", help="the plot's shading "

@@ -464,6 +464,7 @@ class RunJob:
     folder: str
     plan: str                   # start | resume
     checkpoint_every: int
+    keep_checkpoints: int = 1
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,8 @@ def run_one(job: RunJob | ReferenceJob) -> dict:
     try:
         trainer = Trainer(job.spec, backend=job.backend, out=job.folder,
                           checkpoint_every=job.checkpoint_every, progress=False,
-                          on_evaluation=lambda: update_outputs(Path(job.grid_out)))
+                          on_evaluation=lambda: update_outputs(Path(job.grid_out)),
+                          keep_checkpoints=job.keep_checkpoints)
         summary = trainer.run(resume=job.plan == "resume")
     except (EnvError, CheckpointError, RunExists) as exc:
         return {"error": str(exc), "out": job.folder}
@@ -508,7 +510,7 @@ def _run_reference(job: ReferenceJob) -> dict:
 
 def run_grid(grid: Grid, *, resume: bool = False, overwrite: bool = False,
              checkpoint_every: int = 5_000, workers: int | None = None,
-             engine: str = "auto", notes: list[str] = ()
+             engine: str = "auto", notes: list[str] = (), keep_checkpoints: int = 1
              ) -> tuple[list[dict], str, str | None]:
     """Run the grid (or what is left of it), seed by seed, each seed's reference run
     after its variants (an environment that cannot be created raises
@@ -525,7 +527,7 @@ def run_grid(grid: Grid, *, resume: bool = False, overwrite: bool = False,
     for run, todo in zip(grid.runs(), plan):
         entries.append((run.seed, run.variant, run.folder, todo,
                         RunJob(str(grid.out), run.spec, run.backend, str(run.folder), todo,
-                               checkpoint_every)))
+                               checkpoint_every, keep_checkpoints)))
     for (seed, folder), todo in zip(grid.reference_runs(), reference_plan):
         entries.append((seed, VARIANT, folder, todo,
                         ReferenceJob(str(grid.out), grid.sb3_python, tuple(args), seed,

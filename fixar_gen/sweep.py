@@ -650,6 +650,7 @@ class TrainJob:
     checkpoint_every: int
     resume: bool
     overwrite: bool = False
+    keep_checkpoints: int = 1
 
 
 def train_one(job: TrainJob) -> dict:
@@ -660,7 +661,8 @@ def train_one(job: TrainJob) -> dict:
     from .rl.trainer import RunExists, Trainer
     try:
         trainer = Trainer(job.spec, backend=job.backend, out=job.out, total_steps=job.steps,
-                          checkpoint_every=job.checkpoint_every, progress=False)
+                          checkpoint_every=job.checkpoint_every, progress=False,
+                          keep_checkpoints=job.keep_checkpoints)
         summary = trainer.run(resume=job.resume, overwrite=job.overwrite)
     except (EnvError, CheckpointError, RunExists) as exc:
         return {"error": str(exc), "out": job.out}
@@ -669,8 +671,8 @@ def train_one(job: TrainJob) -> dict:
 
 def train_seeds(spec: Spec, seeds: Sequence[int], *, backend: str, out: str | None,
                 steps: int | None, checkpoint_every: int, resume: bool,
-                workers: int | None, engine: str, overwrite: bool = False
-                ) -> tuple[list[dict], str]:
+                workers: int | None, engine: str, overwrite: bool = False,
+                keep_checkpoints: int = 1) -> tuple[list[dict], str]:
     """One run per seed through :func:`run_parallel`; run folders are
     ``runs/NAME-BACKEND-sSEED`` (or ``OUT/sSEED``)."""
     jobs = []
@@ -678,6 +680,6 @@ def train_seeds(spec: Spec, seeds: Sequence[int], *, backend: str, out: str | No
         at = dataclasses.replace(spec, env=dataclasses.replace(spec.env, seed=seed))
         folder = f"{out}/s{seed}" if out else f"runs/{spec.name}-{backend}-s{seed}"
         jobs.append(TrainJob(at, backend, folder, steps, checkpoint_every, resume,
-                             overwrite))
+                             overwrite, keep_checkpoints))
     return run_parallel(train_one, jobs, workers=workers, engine=engine,
                         what=f"train {spec.name} on {backend}", unit="seeds")

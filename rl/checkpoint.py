@@ -15,7 +15,10 @@ against what it was asked to write, and only then switches ``CURRENT`` with one 
 ``os.replace``; older generations are removed after the switch. A crash before the
 switch leaves ``CURRENT`` naming the old, untouched generation; a crash after it leaves
 it naming the new, complete one. A half-written generation is never named by
-``CURRENT`` and is removed by the next successful save.
+``CURRENT`` and is removed by the next successful save. ``keep`` > 1 keeps that many
+complete generations (the current one and the newest before it, each with its
+manifest and checksum), so that a run's earlier states can be loaded again:
+:func:`load_checkpoint` of a ``gen-N`` directory loads that generation.
 
 Loading reads ``CURRENT``, checks the version and the checksum, and reports any problem
 as a one-line :class:`CheckpointError` naming the file. Arrays are read with
@@ -53,14 +56,18 @@ class CheckpointError(Exception):
 # -- saving --------------------------------------------------------------------------
 
 
-def save_checkpoint(directory, arrays: dict[str, np.ndarray], meta: dict) -> Path:
+def save_checkpoint(directory, arrays: dict[str, np.ndarray], meta: dict,
+                    keep: int = 1) -> Path:
     """Write ``arrays`` and ``meta`` as the new current checkpoint in ``directory``.
 
     ``meta`` must be JSON-serialisable (it comes back as JSON types: lists, not tuples).
     Returns the generation directory that now holds the checkpoint. If the new files
     cannot be read back intact, raises :class:`CheckpointError` and leaves the previous
-    checkpoint current.
+    checkpoint current. ``keep``: the complete generations left afterwards (this one
+    and the newest ``keep - 1`` before it; 1, the default, keeps only this one).
     """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(f"save_checkpoint: keep {keep!r} is not a positive integer")
     arrays = _checked_arrays(arrays)
     if not isinstance(meta, dict):
         raise TypeError(f"save_checkpoint: meta is a {type(meta).__name__}, not a dict")
@@ -97,7 +104,7 @@ def save_checkpoint(directory, arrays: dict[str, np.ndarray], meta: dict) -> Pat
     os.replace(pointer_tmp, directory / POINTER)
     _fsync_directory(directory)
 
-    _remove_all_but(directory, generation.name)
+    _remove_all_but(directory, generation.name, keep)
     return generation
 
 
@@ -178,10 +185,19 @@ def _verify(generation: Path, arrays: dict[str, np.ndarray]) -> None:
                                   "back as written; the previous checkpoint is kept")
 
 
-def _remove_all_but(directory: Path, keep: str) -> None:
-    """Old generations, half-written ones and stray pointer temporaries — nothing else."""
+def _remove_all_but(directory: Path, current: str, keep: int = 1) -> None:
+    """Old generations beyond the ``keep`` newest complete ones (``current`` among
+    them), half-written ones (no manifest) and stray pointer temporaries — nothing
+    else."""
+    number = int(GENERATION.fullmatch(current).group(1))
+    earlier = sorted((int(m.group(1)), path) for path in directory.iterdir()
+                     if (m := GENERATION.fullmatch(path.name)) and int(m.group(1)) < number
+                     and (path / META_FILE).is_file())
+    kept = {current}
+    if keep > 1:
+        kept |= {path.name for _, path in earlier[-(keep - 1):]}
     for path in directory.iterdir():
-        if GENERATION.fullmatch(path.name) and path.name != keep:
+        if GENERATION.fullmatch(path.name) and path.name not in kept:
             shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(f"{POINTER}.tmp-"):
             path.unlink(missing_ok=True)
@@ -191,12 +207,15 @@ def _remove_all_but(directory: Path, keep: str) -> None:
 
 
 def load_checkpoint(directory) -> tuple[dict[str, np.ndarray], dict]:
-    """The arrays and meta of the current checkpoint in ``directory``.
+    """The arrays and meta of the current checkpoint in ``directory``, or of the
+    generation ``directory`` is (a ``gen-N`` folder a save with ``keep`` left).
 
     Raises :class:`CheckpointError` (one line: the file and what is wrong) when there is
     no complete checkpoint or it is damaged.
     """
     directory = Path(directory)
+    if GENERATION.fullmatch(directory.name) and (directory / META_FILE).is_file():
+        return _load_generation(directory)
     for attempt in range(3):
         name = _read_pointer(directory)
         try:

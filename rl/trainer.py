@@ -123,7 +123,7 @@ class Trainer:
     def __init__(self, spec: Spec, backend: str = "golden", out: str | Path = "runs/run",
                  seed: int | None = None, total_steps: int | None = None,
                  checkpoint_every: int = 5_000, progress: bool = True,
-                 on_evaluation: Callable[[], None] | None = None):
+                 on_evaluation: Callable[[], None] | None = None, keep_checkpoints: int = 1):
         spec = with_run_length(spec, seed=seed, total_steps=total_steps)
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
                 or checkpoint_every < 1:
@@ -135,6 +135,13 @@ class Trainer:
         self.seed = spec.env.seed
         self.total_steps = spec.algorithm.total_steps
         self.checkpoint_every = checkpoint_every
+        if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) \
+                or keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints: {keep_checkpoints!r} is not allowed "
+                             "(a positive integer)")
+        #: checkpoint generations kept (rl/checkpoint.py): the current one and the newest
+        #: before it; not a setting of the run (a resume may change it)
+        self.keep_checkpoints = keep_checkpoints
         self.settings = run_settings(spec, backend)
         self.progress = Progress(self.total_steps, progress)
         self.on_evaluation = on_evaluation
@@ -331,7 +338,8 @@ class Trainer:
             "settings": self.settings, "settings_sha256": settings_digest(self.settings),
         }
         save_checkpoint(self.out / "checkpoint", arrays, json.loads(json.dumps(meta,
-                                                                            default=_json)))
+                                                                            default=_json)),
+                        keep=self.keep_checkpoints)
         atomic_write(self.out / "metrics.csv", self._metrics_csv())
 
     def _claim_folder(self, overwrite: bool) -> None:

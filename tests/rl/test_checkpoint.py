@@ -69,6 +69,31 @@ def test_a_new_save_replaces_the_old_and_cleans_up(tmp_path):
     assert only_current_generation(tmp_path) == ["CURRENT", "gen-000003"]
 
 
+def test_keep_leaves_the_newest_complete_generations_each_loadable(tmp_path):
+    """keep=3: after five saves the three newest generations are left, CURRENT names
+    the newest, and each older one loads by its folder with its own arrays; a
+    half-written generation (no manifest) goes at the next save whatever keep says."""
+    for i in range(5):
+        save_checkpoint(tmp_path, {"x": np.full(3, i)}, {"i": i}, keep=3)
+    gens = sorted(p.name for p in tmp_path.glob("gen-*"))
+    assert gens == ["gen-000003", "gen-000004", "gen-000005"]
+    assert (tmp_path / "CURRENT").read_text().strip() == "gen-000005"
+    for name, i in zip(gens, (2, 3, 4)):
+        arrays, meta = load_checkpoint(tmp_path / name)
+        assert meta == {"i": i} and arrays["x"].tolist() == [i] * 3
+    assert load_checkpoint(tmp_path)[1] == {"i": 4}
+    (tmp_path / "gen-000004" / ckpt.META_FILE).unlink()        # as if never finished
+    (tmp_path / "gen-000009").mkdir()                           # half-written, above
+    save_checkpoint(tmp_path, {"x": np.zeros(1)}, {"i": 5}, keep=3)
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == [
+        "gen-000003", "gen-000005", "gen-000010"]
+    save_checkpoint(tmp_path, {"x": np.zeros(1)}, {"i": 6})     # keep=1: only the new one
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == ["gen-000011"]
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="keep"):
+            save_checkpoint(tmp_path, {"x": np.zeros(1)}, {}, keep=bad)
+
+
 def test_replay_state_survives_a_checkpoint_exactly(tmp_path):
     buffer = ReplayBuffer(7, 3, 2)
     for i in range(11):

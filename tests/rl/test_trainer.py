@@ -57,6 +57,35 @@ def test_smoke_run_writes_everything(tmp_path, backend):
         assert rows[1].split(",")[4] == "fxp32" and rows[-1].split(",")[4] == "fxp16"
 
 
+def test_kept_checkpoints_are_the_runs_earlier_states_and_a_resume_from_one_agrees(tmp_path):
+    """--keep-checkpoints 3 with a checkpoint every 200 steps: the three newest
+    generations stay (the last two both at the end: the periodic one and the final
+    save); the run resumed (another folder) from the oldest one's state ends bit for
+    bit where the run itself ended."""
+    import shutil
+    path = _write_spec(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--backend", "float32", "--out", str(out), "--quiet",
+                 "--checkpoint-every", "200", "--keep-checkpoints", "3"]) == 0
+    gens = sorted((out / "checkpoint").glob("gen-*"))
+    assert len(gens) == 3
+    steps = [load_checkpoint(g)[1]["step"] for g in gens]
+    assert steps == sorted(steps) and steps[0] < 600 and steps[-1] == 600
+    again = tmp_path / "again"
+    (again / "checkpoint").mkdir(parents=True)
+    shutil.copytree(gens[0], again / "checkpoint" / gens[0].name)
+    (again / "checkpoint" / "CURRENT").write_text(gens[0].name + "\n")
+    spec = load_spec(path)
+    Trainer(spec, "float32", again, progress=False).run(resume=True)
+    ref_arrays, ref = load_checkpoint(out / "checkpoint")
+    got_arrays, got = load_checkpoint(again / "checkpoint")
+    for name, value in ref_arrays.items():
+        np.testing.assert_array_equal(got_arrays[name], value, err_msg=name)
+    def evals(meta):                        # (the wall time of each evaluation aside)
+        return [{k: v for k, v in e.items() if k != "wall_seconds"} for e in meta["evals"]]
+    assert got["step"] == ref["step"] == 600 and evals(got) == evals(ref)
+
+
 def test_same_seed_same_metrics(tmp_path):
     spec = load_spec(_write_spec(tmp_path))
     runs = []
