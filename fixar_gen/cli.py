@@ -73,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimate import estimate, format_estimate
-    report = estimate(_load(args.spec))
+    report = estimate(_load(args.spec), fewer_lanes=True)
     print(json.dumps(report, indent=2) if args.json else format_estimate(report))
     return 0
 
@@ -237,7 +237,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"fixar generate: warning: the generated design needs an estimated {over} of "
               f"what the {est['board']} leaves after the shell margin "
               f"({'; '.join(est['problems'])}): it will not place as generated "
-              "(`fixar estimate` shows the parts)", file=sys.stderr)
+              + (f"(with `hardware.vector_lanes: {est['fits_with_lanes']['vector_lanes']}`, "
+                 "the most lanes per core that fit, it would; " if est.get("fits_with_lanes")
+                 else "(")
+              + "`fixar estimate` shows the parts)", file=sys.stderr)
     if "resources" in report:
         r = report["resources"]
         print(f"yosys synth_xilinx -family xcup: {r['LUT']:,} LUT, {r['FF']:,} FF, "

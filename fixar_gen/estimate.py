@@ -70,7 +70,47 @@ def update_schedule(spec: Spec, schedule_of) -> UpdateSchedule:
     return UpdateSchedule(total, units, {p: r.total_cycles for p, r in runs.items()})
 
 
-def estimate(spec: Spec) -> dict:
+def generated_fit(spec: Spec):
+    """The generated design of ``spec`` against its board by the calibrated resource
+    model: its memory inventory as block RAM, its own vector lanes (what `fixar
+    estimate` counts; a :class:`~fixar_gen.resources.ResourceReport`)."""
+    return estimate_resources(spec, inventory=generated_inventory(spec),
+                              lane=lane_estimate(spec))
+
+
+def lanes_that_fit(spec: Spec) -> dict | None:
+    """For a board design that does not fit as generated: the most vector lanes per
+    core (below the spec's) with which it would, and that design's utilisation of what
+    the shell leaves (``{"vector_lanes": L, "utilization": {...}}``); None when the spec
+    fits, has no board, or not even one lane fits.  Each count is the whole generated
+    design again (the banked memories follow the lanes); fewer lanes never take more
+    resources, so a binary search finds it."""
+    if spec.target not in BOARDS:
+        return None
+
+    def report(lanes: int):
+        return generated_fit(replace(spec, hardware=replace(spec.hardware,
+                                                            vector_lanes=lanes)))
+    if report(spec.hardware.lanes).fits:
+        return None
+    lo, hi, best = 1, spec.hardware.lanes - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        at = report(mid)
+        if at.fits:
+            best, lo = (mid, at), mid + 1
+        else:
+            hi = mid - 1
+    if best is None:
+        return None
+    lanes, at = best
+    return {"vector_lanes": lanes, "utilization": at.as_dict()["fit"]["utilization"]}
+
+
+def estimate(spec: Spec, fewer_lanes: bool = False) -> dict:
+    """What `fixar estimate` reports of ``spec``; with ``fewer_lanes`` also, for a board
+    design that does not fit as generated, the most lanes per core that would
+    (:func:`lanes_that_fit`: a few generated designs more, so not in a sweep)."""
     work = workload(spec)
     hw, n = spec.hardware, spec.numerics
     clock_hz = hw.clock_mhz * 1e6
@@ -129,6 +169,8 @@ def estimate(spec: Spec) -> dict:
                                                 lane=lane).as_dict()}
     report["generated_memories"] = {**inventory.as_dict(),
                                     "fit": memory_fit(spec, inventory)}
+    if fewer_lanes and not report["resources"].get("fit", {}).get("fits", True):
+        report["resources"]["fits_with_lanes"] = lanes_that_fit(spec)
     board = BOARDS.get(spec.target)
     if board is not None:
         report["board"] = {"name": board.name, "part": board.part, "dsps": board.dsps,
@@ -265,6 +307,12 @@ def format_estimate(r: dict) -> str:
         verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"
         lines.append(f"  fit on the {fit['board']}: {verdict}; of what the Vitis shell leaves "
                      f"({fit['usable_fraction']:.0%} of each resource): {used}")
+        fewer = res.get("fits_with_lanes")
+        if fewer:
+            lines.append(f"           with `hardware.vector_lanes: {fewer['vector_lanes']}` "
+                         "(the most lanes per core that fit) it would: "
+                         + ", ".join(f"{LABELS[k]} {v:.0%}"
+                                     for k, v in fewer["utilization"].items()))
     m = r["generated_memories"]
     fit = m["fit"]
     verdict = "fits" if fit["fits"] else "does NOT fit (" + "; ".join(fit["problems"]) + ")"

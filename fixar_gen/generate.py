@@ -145,7 +145,7 @@ def estimated_fit(spec: Spec, inventory) -> dict | None:
     board (a located error); the logic is only estimated, so a design beyond the
     board's LUTs is generated with a warning."""
     from .boards import BOARDS
-    from .estimate import lane_estimate
+    from .estimate import lane_estimate, lanes_that_fit
     from .resources import estimate_resources
     if spec.target not in BOARDS:
         return None
@@ -153,4 +153,5 @@ def estimated_fit(spec: Spec, inventory) -> dict | None:
     fit = report.as_dict()["fit"]
     return {"fits": fit["fits"], "problems": fit["problems"],
             "utilization": fit["utilization"], "board": fit["board"],
-            "basis": "modeled (resource model calibrated on Yosys netlists)"}
+            "basis": "modeled (resource model calibrated on Yosys netlists)",
+            **({} if fit["fits"] else {"fits_with_lanes": lanes_that_fit(spec)})}

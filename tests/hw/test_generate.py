@@ -162,6 +162,8 @@ def test_a_board_design_reports_its_estimated_fit(generated):
     assert est["fits"] == expected["fits"] and est["problems"] == expected["problems"]
     assert est["utilization"] == expected["utilization"]
     assert est["fits"] == (max(est["utilization"].values()) <= 1)
+    # beyond the board: the most lanes per core that fit, as `fixar estimate` finds them
+    assert est["fits_with_lanes"]["vector_lanes"] == 10
     _, sim = generated("examples/pendulum.yaml")
     assert sim["estimated_fit"] is None
 
@@ -178,7 +180,9 @@ def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeyp
         report = real(spec, out, **kwargs)
         report["estimated_fit"] = {"fits": False, "board": "u50",
                                    "problems": ["LUT 900002 > 741200 usable"],
-                                   "utilization": {"luts": 1.2142, "ffs": 0.52}}
+                                   "utilization": {"luts": 1.2142, "ffs": 0.52},
+                                   "fits_with_lanes": {"vector_lanes": 7,
+                                                       "utilization": {"luts": 0.9}}}
         return report
     monkeypatch.setattr(gen, "generate", over)
     assert main(["generate", tiny_one_core, "-o", str(tmp_path / "p")]) == 0
@@ -186,6 +190,8 @@ def test_generate_warns_when_the_design_will_not_place(tmp_path, capsys, monkeyp
     assert "warning: the generated design needs an estimated LUT 121% of what the u50 " \
         "leaves after the shell margin (LUT 900002 > 741200 usable)" in err
     assert "FF" not in err.split("warning:")[1].split("(")[0]
+    assert "(with `hardware.vector_lanes: 7`, the most lanes per core that fit, it would; " \
+        "`fixar estimate` shows the parts)" in err
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
