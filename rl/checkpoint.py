@@ -228,6 +228,17 @@ def load_checkpoint(directory) -> tuple[dict[str, np.ndarray], dict]:
     raise AssertionError("unreachable")
 
 
+def current_meta(directory) -> dict | None:
+    """The meta of the current checkpoint in ``directory`` from its manifest alone (the
+    arrays neither read nor checked: for reports of a run still going), or None when
+    there is none or it cannot be read."""
+    directory = Path(directory)
+    try:
+        return _read_manifest(directory / _read_pointer(directory) / META_FILE)["meta"]
+    except (CheckpointError, KeyError, TypeError):
+        return None
+
+
 def _read_pointer(directory: Path) -> str:
     path = directory / POINTER
     if not directory.is_dir():

@@ -41,6 +41,8 @@ class RunStatus:
     fxp16_since_step: int | None
     wall_seconds: float | None
     checkpointed_step: int = 0             # the last row of metrics.csv (checkpoints)
+    #: saturations per buffer: the finished run's summary, else its last checkpoint's
+    saturations_by_buffer: tuple[tuple[str, int], ...] = ()
 
     @property
     def steps(self) -> int:
@@ -75,6 +77,31 @@ def _last_metrics_step(folder: Path) -> int:
     return int(rows[-1]["step"]) if rows else 0
 
 
+def saturations_by_buffer(folder: Path) -> tuple[tuple[str, int], ...]:
+    """The buffers that saturated in the run in ``folder`` and how often, most first:
+    from its summary.json once finished, else from its current checkpoint's manifest
+    (so far; a reference run or a run before its first checkpoint: none)."""
+    folder = Path(folder)
+    counts: dict = {}
+    summary = folder / "summary.json"
+    if summary.is_file():
+        import json
+        try:
+            counts = json.loads(summary.read_text(encoding="utf-8")).get(
+                "saturations_by_buffer") or {}
+        except (OSError, ValueError):
+            counts = {}
+    else:
+        from .checkpoint import current_meta
+        meta = current_meta(folder / "checkpoint") or {}
+        agent = meta.get("agent")
+        counts = agent.get("saturations", {}) if isinstance(agent, dict) else {}
+    if not isinstance(counts, dict):
+        return ()
+    return tuple(sorted(((str(k), int(v)) for k, v in counts.items() if int(v)),
+                        key=lambda kv: (-kv[1], kv[0])))
+
+
 def run_status(ref: RunRef, last: int) -> RunStatus:
     rows = read_evals(ref.folder)
     evals = tuple((int(r["step"]), float(r["eval_return"])) for r in rows)
@@ -88,7 +115,8 @@ def run_status(ref: RunRef, last: int) -> RunStatus:
         saturations=int(latest["saturations"]) if latest else None,
         fxp16_since_step=int(switch) if switch else None,
         wall_seconds=float(latest["wall_seconds"]) if latest else None,
-        checkpointed_step=_last_metrics_step(ref.folder))
+        checkpointed_step=_last_metrics_step(ref.folder),
+        saturations_by_buffer=saturations_by_buffer(ref.folder))
 
 
 def variant_rows(statuses: list[RunStatus], variants: list[str]) -> list[dict]:
@@ -205,6 +233,13 @@ def results_markdown(title: str, about: list[str], statuses: list[RunStatus],
                      f"{_num(s.final)} | {_num(s.evals[-1][1] if s.evals else None)} | "
                      f"{_num(s.best)} | {s.precision or '-'} | "
                      f"{_num(s.saturations, ',d')} | {wall} |")
+    saturating = [s for s in statuses if s.saturations_by_buffer]
+    if saturating:
+        lines += ["", "Where the saturations are (each run's buffers, most first; a run "
+                  "still going: at its last checkpoint):", ""]
+        for s in saturating:
+            lines.append(f"- {Path(s.ref.folder).name}: " + ", ".join(
+                f"`{name}` {count:,}" for name, count in s.saturations_by_buffer))
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"

@@ -92,3 +92,36 @@ def test_spread_verdicts_need_two_reference_seeds_and_say_unfinished():
         "- fxp16: final mean -200.5 is outside the float32 seeds' range [-200.0, -150.0]"]
     assert spread_verdicts([dict(row, with_evals=1), inside]) == []
     assert spread_verdicts([inside, outside]) == []
+
+
+def test_the_table_says_where_each_run_saturated(tmp_path):
+    """Per run, the buffers that saturated, most first: a finished run's from its
+    summary, a run going from its current checkpoint (the manifest only); a run with
+    none, or with a damaged checkpoint, is left out of that list."""
+    import json
+    import numpy as np
+    from fixar_gen.rl.checkpoint import current_meta, save_checkpoint
+    done, going, clean, damaged = (tmp_path / n for n in ("done", "going", "clean", "bad"))
+    write_run(done, [1.0, 2.0], True)
+    (done / "summary.json").write_text(json.dumps(
+        {"saturations_by_buffer": {"critic.x": 5, "critic.l0.w.grad": 1_234, "a": 0}}))
+    write_run(going, [3.0], False)
+    save_checkpoint(going / "checkpoint", {"x": np.zeros(1)},
+                    {"agent": {"saturations": {"cq.critic.dh0": 7, "critic.l0.w.grad": 9}}})
+    write_run(clean, [4.0], True)
+    write_run(damaged, [5.0], False)
+    (damaged / "checkpoint").mkdir()
+    (damaged / "checkpoint" / "CURRENT").write_text("not a pointer\n")
+    assert current_meta(damaged / "checkpoint") is None
+    assert current_meta(tmp_path / "nowhere") is None
+    refs = [RunRef("qat", i, f, 200) for i, f in enumerate((done, going, clean, damaged))]
+    statuses = [run_status(r, 2) for r in refs]
+    assert statuses[0].saturations_by_buffer == (("critic.l0.w.grad", 1_234),
+                                                  ("critic.x", 5))
+    assert statuses[1].saturations_by_buffer == (("critic.l0.w.grad", 9),
+                                                  ("cq.critic.dh0", 7))
+    assert statuses[2].saturations_by_buffer == statuses[3].saturations_by_buffer == ()
+    text = results_markdown("t", [], statuses, ["qat"], 2)
+    assert "- done: `critic.l0.w.grad` 1,234, `critic.x` 5" in text
+    assert "- going: `critic.l0.w.grad` 9, `cq.critic.dh0` 7" in text
+    assert "- clean:" not in text and "- bad:" not in text
