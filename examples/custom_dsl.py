@@ -39,7 +39,8 @@ def halfcheetah():
 
 
 def hopper():
-    return halfcheetah() + Name("hopper") + Env("Hopper-v5", seed=0)
+    return (halfcheetah() + Name("hopper") + Env("Hopper-v5", seed=0)
+            + Numerics(gradient={"width": 32, "frac": 18}))
 
 
 def swimmer():
