@@ -70,12 +70,14 @@ def update_schedule(spec: Spec, schedule_of) -> UpdateSchedule:
     return UpdateSchedule(total, units, {p: r.total_cycles for p, r in runs.items()})
 
 
-def generated_fit(spec: Spec):
+def generated_fit(spec: Spec, inventory=None, lane: LaneEstimate | None = None):
     """The generated design of ``spec`` against its board by the calibrated resource
-    model: its memory inventory as block RAM, its own vector lanes (what `fixar
-    estimate` counts; a :class:`~fixar_gen.resources.ResourceReport`)."""
-    return estimate_resources(spec, inventory=generated_inventory(spec),
-                              lane=lane_estimate(spec))
+    model: its memory inventory (``inventory``, else built) as block RAM, its own vector
+    lanes (``lane``, else estimated): what `fixar estimate` counts, a
+    :class:`~fixar_gen.resources.ResourceReport`."""
+    return estimate_resources(
+        spec, inventory=generated_inventory(spec) if inventory is None else inventory,
+        lane=lane_estimate(spec) if lane is None else lane)
 
 
 def lanes_that_fit(spec: Spec) -> dict | None:
@@ -165,8 +167,7 @@ def estimate(spec: Spec, fewer_lanes: bool = False) -> dict:
                                     "measured": lane.measured,
                                     **({"other_lanes": lane.parallel.as_dict()}
                                        if lane.parallel is not None else {})},
-                           **estimate_resources(spec, inventory=inventory,
-                                                lane=lane).as_dict()}
+                           **generated_fit(spec, inventory, lane).as_dict()}
     report["generated_memories"] = {**inventory.as_dict(),
                                     "fit": memory_fit(spec, inventory)}
     if fewer_lanes and not report["resources"].get("fit", {}).get("fits", True):

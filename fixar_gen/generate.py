@@ -145,12 +145,10 @@ def estimated_fit(spec: Spec, inventory) -> dict | None:
     board (a located error); the logic is only estimated, so a design beyond the
     board's LUTs is generated with a warning."""
     from .boards import BOARDS
-    from .estimate import lane_estimate, lanes_that_fit
-    from .resources import estimate_resources
+    from .estimate import generated_fit, lanes_that_fit
     if spec.target not in BOARDS:
         return None
-    report = estimate_resources(spec, inventory=inventory, lane=lane_estimate(spec))
-    fit = report.as_dict()["fit"]
+    fit = generated_fit(spec, inventory).as_dict()["fit"]
     return {"fits": fit["fits"], "problems": fit["problems"],
             "utilization": fit["utilization"], "board": fit["board"],
             "basis": "modeled (resource model calibrated on Yosys netlists)",

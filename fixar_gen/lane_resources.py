@@ -84,9 +84,9 @@ def generated_lane(datapath_bits: int, word: int) -> LaneEstimate:
     lane0, basis, measured = _nearest(points, datapath_bits, word)
     others = calibration_points(serial=False)
     if not others:
-        return LaneEstimate(lane0, f"{'measured' if measured else 'modeled'}: {basis} "
-                                   f"(Yosys, W_INT {datapath_bits}, {word}-bit word)"
-                            if measured else f"modeled: {basis}", measured)
+        return LaneEstimate(lane0, f"measured: {basis} (Yosys, W_INT {datapath_bits}, "
+                                   f"{word}-bit word)" if measured else f"modeled: {basis}",
+                            measured)
     parallel, other_basis, other_measured = _nearest(others, datapath_bits, word)
     both = measured and other_measured
     where = f" (Yosys, W_INT {datapath_bits}, {word}-bit word)" if both else ""

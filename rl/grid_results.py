@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,6 @@ def saturations_by_buffer(folder: Path) -> tuple[tuple[str, int], ...]:
     counts: dict = {}
     summary = folder / "summary.json"
     if summary.is_file():
-        import json
         try:
             counts = json.loads(summary.read_text(encoding="utf-8")).get(
                 "saturations_by_buffer") or {}

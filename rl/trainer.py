@@ -125,20 +125,16 @@ class Trainer:
                  checkpoint_every: int = 5_000, progress: bool = True,
                  on_evaluation: Callable[[], None] | None = None, keep_checkpoints: int = 1):
         spec = with_run_length(spec, seed=seed, total_steps=total_steps)
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
-                or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every: {checkpoint_every!r} is not allowed "
-                             "(a positive integer)")
+        for name, value in (("checkpoint_every", checkpoint_every),
+                            ("keep_checkpoints", keep_checkpoints)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: {value!r} is not allowed (a positive integer)")
         self.spec = spec
         self.backend = backend
         self.out = Path(out)
         self.seed = spec.env.seed
         self.total_steps = spec.algorithm.total_steps
         self.checkpoint_every = checkpoint_every
-        if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) \
-                or keep_checkpoints < 1:
-            raise ValueError(f"keep_checkpoints: {keep_checkpoints!r} is not allowed "
-                             "(a positive integer)")
         #: checkpoint generations kept (rl/checkpoint.py): the current one and the newest
         #: before it; not a setting of the run (a resume may change it)
         self.keep_checkpoints = keep_checkpoints
