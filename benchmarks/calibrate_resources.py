@@ -2,7 +2,10 @@
 small PE arrays at FIXAR's widths (W 32, H 16, A 80), and of the generator's vector lane
 (``lane_u50``: the lane examples/fixar_u50.yaml generates, its word and its format
 limits, as its cores' lane 0; ``lane_u50_parallel``: the same for the cores' other
-lanes, without the serial functions; ``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
+lanes, without the serial functions; ``lane_u50_programs``,
+``lane_u50_programs_parallel``: the same two built with the functions its programs use
+only, as examples/fixar_u50.yaml's ``hardware.vector_functions: programs`` builds them;
+``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
 fixar_gen/resource_calibration.py, the data module :mod:`fixar_gen.resources` fits its
 per-PE, per-row and per-column LUT and FF costs to.  Also prints the fitted model
 against every measurement (issue 7 asks for 15%).
@@ -48,9 +51,21 @@ from fixar_gen.tools import run_tool, yosys  # noqa: E402
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
 WIDTHS = PEWidths(weight=32, half=16, acc=80)
 DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane_u50",
-                   "lane_u50_parallel")
-#: fixar_u50's lane 0 (every function) and its other lanes (no serial functions)
-U50_LANES = ("lane_u50", "lane_u50_parallel")
+                   "lane_u50_parallel", "lane_u50_programs", "lane_u50_programs_parallel")
+#: fixar_u50's lane 0 (every function) and its other lanes (no serial functions); the
+#: same built with its programs' functions only (``hardware.vector_functions:
+#: programs``, as examples/fixar_u50.yaml generates them)
+U50_LANES = ("lane_u50", "lane_u50_parallel", "lane_u50_programs",
+             "lane_u50_programs_parallel")
+
+
+def _u50_lane(design: str) -> tuple:
+    """(config, serial_outputs, functions) of one of :data:`U50_LANES`."""
+    from fixar_gen import load_spec
+    from fixar_gen.hw.design import config_for
+    cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
+    functions = cfg.functions if "programs" in design else None
+    return cfg, not design.endswith("parallel"), functions
 LUT_CELLS = re.compile(r"LUT[1-6]|INV|SRL16E|SRLC32E|RAM\d+[MXS].*")   # CLB LUTs (Vivado
 #                                                 places an INV in a LUT1)
 FF_CELLS = re.compile(r"FD[RSCP]E")
@@ -61,11 +76,9 @@ def _block(design: str) -> pyrtl.Block:
         return build_pe(WIDTHS)
     from fixar_gen.hw.vector import build_vector_unit
     if design in U50_LANES:                     # the lanes fixar_u50 generates
-        from fixar_gen import load_spec
-        from fixar_gen.hw.design import config_for
-        cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
+        cfg, serial, functions = _u50_lane(design)
         return build_vector_unit(cfg.word, cfg.acc_overflow, limits=cfg.lane,
-                                 serial_outputs=design == "lane_u50")[0]
+                                 serial_outputs=serial, functions=functions)[0]
     if design.startswith("lane"):               # the widest vector lane, WORD bits
         return build_vector_unit(int(design[4:]))[0]
     rows, cols = (int(n) for n in design.split("x"))
@@ -75,13 +88,13 @@ def _block(design: str) -> pyrtl.Block:
 def lane_size(design: str) -> dict:
     """A lane design's memory word and aligned-sum datapath (W_INT), which
     fixar_gen.lane_resources selects and scales by; {} for other designs."""
-    from fixar_gen.hw.vector import internal_width
+    from fixar_gen.hw.vector import internal_width, lane_operations
     if design in U50_LANES:
-        from fixar_gen import load_spec
-        from fixar_gen.hw.design import config_for
-        cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
+        cfg, serial, functions = _u50_lane(design)
         return {"word": cfg.word, "datapath_bits": internal_width(cfg.word, cfg.lane),
-                **({"serial": False} if design == "lane_u50_parallel" else {})}
+                **({} if serial else {"serial": False}),
+                **({} if functions is None else
+                   {"functions": list(lane_operations(serial, functions))})}
     if design.startswith("lane"):
         word = int(design[4:])
         return {"word": word, "datapath_bits": internal_width(word)}
@@ -170,7 +183,10 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
         "vector lane examples/fixar_u50.yaml generates (its word and format limits; not",
         "fitted: counted as measured by the estimate of a generated design) as a core's",
         "lane 0, ``lane_u50_parallel`` the same lane as the core's other lanes (no serial",
-        "functions: ``serial`` False), ``laneWORD`` the widest lane.  A lane records its",
+        "functions: ``serial`` False), ``lane_u50_programs`` and",
+        "``lane_u50_programs_parallel`` the same built with its programs' functions only",
+        "(``functions``: the lane's operations, ``hardware.vector_functions: programs``),",
+        "``laneWORD`` the widest lane.  A lane records its",
         "memory ``word`` and its aligned-sum",
         "datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which",
         ":mod:`fixar_gen.lane_resources` selects and scales by (``lane80``, synthesized",
@@ -192,7 +208,10 @@ def write_module(rows: list[dict], version: str, command: str) -> str:
     ]
     for r in rows:
         keep = {k: r[k] for k in ("design", "rows", "cols", "luts", "ffs", "dsps", "carry",
-                                  "seconds", "word", "datapath_bits", "serial") if k in r}
+                                  "seconds", "word", "datapath_bits", "serial", "functions")
+                if k in r}
+        if "functions" in keep:
+            keep["functions"] = tuple(keep["functions"])
         lines.append(f"    {keep!r},")
     lines += [")", ""]
     return "\n".join(lines)
@@ -218,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--reuse: {item!r} is not DESIGN=DIR for one of --designs")
         reuse[design] = Path(folder)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane\d+|lane_u50|lane_u50_parallel|\d+x\d+", design):
-            parser.error(f"--designs: {design!r} is not pe, laneWORD, lane_u50, "
+        if not (re.fullmatch(r"pe|lane\d+|\d+x\d+", design) or design in U50_LANES):
+            parser.error(f"--designs: {design!r} is not pe, laneWORD, {', '.join(U50_LANES)}, "
                          "lane_u50_parallel or RxC")
     version = yosys_version()       # also compiles YoWASP once, before the pool starts
     rows = {d: synthesize(d, reuse[d]) for d in args.designs if d in reuse}

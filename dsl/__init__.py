@@ -12,7 +12,7 @@ from typing import Any
 
 from .fragments import (FRAGMENTS, DDPG, FXP16, FXP32, QAT, U50, Actor, Array, Batch, Clock,
                         Cores, Critic, Default, Env, Formats, Fragment, FromMapping, Lanes,
-                        Memory, Name, Noise, Numerics, Optimizer, Parallelism, PerCoreMemories,
+                        LaneFunctions, Memory, Name, Noise, Numerics, Optimizer, Parallelism, PerCoreMemories,
                         Seed, Set, Sim, Steps, TD3)
 from .tree import Loc, from_plain
 
@@ -46,5 +46,5 @@ def _mapping_tree(mapping: dict):
 __all__ = ["load_spec", "Fragment", "FRAGMENTS", "Default", "Name", "Env", "Seed", "Actor",
            "Critic", "DDPG", "TD3", "Batch", "Steps", "Optimizer", "Noise", "Formats", "QAT",
            "FXP32", "FXP16", "Numerics", "Cores", "Array", "Lanes",
-           "PerCoreMemories", "Clock", "Memory", "Parallelism",
+           "LaneFunctions", "PerCoreMemories", "Clock", "Memory", "Parallelism",
            "U50", "Sim", "Set", "FromMapping"]

@@ -220,6 +220,12 @@ def Lanes(n: int) -> Fragment:
     return Fragment(_label("Lanes", n), {"hardware.vector_lanes": n})
 
 
+def LaneFunctions(which: str = "programs") -> Fragment:
+    """The element functions the vector lanes are built with: ``"programs"`` (those the
+    spec's own programs use) or ``"all"``."""
+    return Fragment(_label("LaneFunctions", which), {"hardware.vector_functions": which})
+
+
 def PerCoreMemories(on: bool = True) -> Fragment:
     """Each core its own copy of the memories (``False``: shared by the cores)."""
     return Fragment(_label("PerCoreMemories", on), {"hardware.per_core_memories": on})
@@ -267,7 +273,7 @@ def FromMapping(mapping: dict[str, Any]) -> Fragment:
 FRAGMENTS: dict[str, Callable[..., Fragment]] = {
     f.__name__: f for f in (Default, Name, Env, Seed, Actor, Critic, DDPG, TD3, Batch, Steps,
                             Optimizer, Noise, Formats, QAT, FXP32, FXP16, Numerics, Cores,
-                            Array, Lanes, PerCoreMemories, Clock, Memory, Parallelism, U50,
+                            Array, Lanes, LaneFunctions, PerCoreMemories, Clock, Memory, Parallelism, U50,
                             Sim, Set)
 }
 

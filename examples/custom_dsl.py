@@ -9,7 +9,7 @@ four cores of the U50, switching to 16-bit activations after 20,000 updates.
 """
 
 from fixar_gen.dsl import (DDPG, QAT, U50, Actor, Array, Batch, Cores, Critic, Default, Env,
-                           Lanes, Name, Noise, Numerics, Optimizer, Parallelism,
+                           LaneFunctions, Lanes, Name, Noise, Numerics, Optimizer, Parallelism,
                            PerCoreMemories, Sim, Steps, TD3)
 
 
@@ -49,7 +49,7 @@ def swimmer():
 
 def fixar_u50():
     return (halfcheetah() + Name("fixar_u50") + U50() + PerCoreMemories()
-            + Numerics(quantizer="affine"))
+            + LaneFunctions("programs") + Numerics(quantizer="affine"))
 
 
 def fixar_u50_fit():

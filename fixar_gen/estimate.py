@@ -187,7 +187,7 @@ def lane_estimate(spec: Spec) -> LaneEstimate:
     from .hw.design import config_for
     from .hw.vector import internal_width
     cfg = config_for(spec)
-    return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word)
+    return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word, cfg.functions)
 
 
 def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,

@@ -45,12 +45,32 @@ class LaneEstimate:
         return (self.resources + other.times(lanes - 1)).times(cores)
 
 
-def calibration_points(serial: bool = True) -> tuple[dict, ...]:
+def calibration_points(serial: bool = True, functions: tuple[str, ...] | None = None
+                       ) -> tuple[dict, ...]:
     """The measured lanes of today's RTL, each with its ``datapath_bits`` and ``word``:
     lane 0's (every function) or, ``serial`` False, the other lanes' (no serial
-    functions)."""
+    functions); with ``functions`` (the lane's operations, ``vector.lane_operations``
+    of a design built with ``hardware.vector_functions: programs``) the lanes measured
+    with exactly those."""
+    want = None if functions is None else tuple(functions)
     return tuple(m for m in MEASURED if "datapath_bits" in m
-                 and m.get("serial", True) == serial)
+                 and m.get("serial", True) == serial
+                 and (None if m.get("functions") is None else tuple(m["functions"])) == want)
+
+
+def _points(serial: bool, functions) -> tuple[tuple[dict, ...], str]:
+    """The calibration points for a lane with ``functions`` (None: every one), and what
+    the basis says when they are every function's lanes standing in for a narrower one
+    (an upper bound: that set was not measured)."""
+    from .hw.vector import lane_operations
+    if functions is not None:
+        points = calibration_points(serial, lane_operations(serial, functions))
+        if points:
+            return points, ""
+        return (calibration_points(serial),
+                " (every function's lane: this design's function set was not measured, "
+                "an upper bound)")
+    return calibration_points(serial), ""
 
 
 def _nearest(points: tuple[dict, ...], datapath_bits: int, word: int
@@ -70,24 +90,30 @@ def _nearest(points: tuple[dict, ...], datapath_bits: int, word: int
             f"scaled by W_INT {datapath_bits} / {m['datapath_bits']}", False)
 
 
-def generated_lane(datapath_bits: int, word: int) -> LaneEstimate:
+def generated_lane(datapath_bits: int, word: int,
+                   functions: tuple[str, ...] | None = None) -> LaneEstimate:
     """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits
-    (lane 0's, and the other lanes' where such a lane was measured)."""
+    (lane 0's, and the other lanes' where such a lane was measured), built with
+    ``functions`` (a design's, ``CoreConfig.functions``; None: every one)."""
     if datapath_bits < 1 or word < 1:
         raise ValueError(f"generated_lane: datapath_bits {datapath_bits} and word {word} "
                          f"must be positive")
-    points = calibration_points()
+    points, bound = _points(True, functions)
     if not points:
         raise ValueError("resource_calibration has no lane of today's RTL (no entry with "
                          "datapath_bits): run benchmarks/calibrate_resources.py --designs "
                          "lane_u50 --merge")
     lane0, basis, measured = _nearest(points, datapath_bits, word)
-    others = calibration_points(serial=False)
+    basis += bound
+    measured = measured and not bound
+    others, other_bound = _points(False, functions)
     if not others:
         return LaneEstimate(lane0, f"measured: {basis} (Yosys, W_INT {datapath_bits}, "
                                    f"{word}-bit word)" if measured else f"modeled: {basis}",
                             measured)
     parallel, other_basis, other_measured = _nearest(others, datapath_bits, word)
+    other_basis += other_bound
+    other_measured = other_measured and not other_bound
     both = measured and other_measured
     where = f" (Yosys, W_INT {datapath_bits}, {word}-bit word)" if both else ""
     return LaneEstimate(lane0, f"{'measured' if both else 'modeled'}: {basis} as lane 0, "

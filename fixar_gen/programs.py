@@ -43,9 +43,11 @@ DATA_KINDS = ("data", "data", "param", "grad", "state", SECOND_STATE)
 
 
 class _Builder:
-    def __init__(self, draw, spec: Spec, functions=isa.VECTOR_FUNCTIONS):
+    def __init__(self, draw, spec: Spec, functions=isa.VECTOR_FUNCTIONS,
+                 activations=tuple(range(len(ACTIVATIONS)))):
         self.draw = draw
         self.functions = tuple(functions)
+        self.activations = tuple(activations)
         self.spec = spec
         self.buffers: list[Buffer] = []
         self.initial: dict[str, np.ndarray] = {}
@@ -205,7 +207,7 @@ class _Builder:
             fb = self.fmt()
             assume(fb.frac <= facc)
             bias = self.buffer(1, cols + 2, fb, self.data_kind())
-        act = self.draw(st.integers(0, len(ACTIVATIONS) - 1))
+        act = self.draw(st.sampled_from(self.activations))
         slope = isa.NO_BUFFER
         declared = ops.DRAIN[act]
         if "c" in declared.operands:
@@ -365,8 +367,21 @@ KINDS = ("mm", "drain", "vec", "copy")
 def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
              functions=isa.VECTOR_FUNCTIONS) -> Case:
     """Random small programs for ``spec``'s hardware (see the module docstring);
-    ``kinds`` and ``functions`` narrow the instructions and vector functions drawn."""
-    b = _Builder(draw, spec, functions)
+    ``kinds`` and ``functions`` narrow the instructions and vector functions drawn.  A
+    spec whose lanes carry its programs' functions only (``hardware.vector_functions:
+    programs``) gets vector functions and drains among those alone."""
+    from .hw.design import lane_functions
+    allowed = lane_functions(spec)
+    acts = tuple(range(len(ACTIVATIONS)))
+    if allowed is not None:
+        functions = tuple(f for f in functions if f in allowed)
+        acts = tuple(i for i in acts if f"drain_{ACTIVATIONS[i]}" in allowed)
+        kinds = tuple(k for k in kinds if (k != "vec" or functions) and
+                      (k != "drain" or acts))
+        if not kinds:
+            raise ValueError(f"programs: {spec.name}'s lanes run none of the functions "
+                             "asked for")
+    b = _Builder(draw, spec, functions, acts)
     for _ in range(draw(st.integers(1, max_instructions))):
         kind = draw(st.sampled_from(kinds))
         {"mm": b.matmul, "drain": b.drain, "vec": b.vector, "copy": b.copy}[kind]()

@@ -8,7 +8,10 @@ broadcast flow (FIXAR's) with its line-buffer skew registers, ``lane_u50`` the
 vector lane examples/fixar_u50.yaml generates (its word and format limits; not
 fitted: counted as measured by the estimate of a generated design) as a core's
 lane 0, ``lane_u50_parallel`` the same lane as the core's other lanes (no serial
-functions: ``serial`` False), ``laneWORD`` the widest lane.  A lane records its
+functions: ``serial`` False), ``lane_u50_programs`` and
+``lane_u50_programs_parallel`` the same built with its programs' functions only
+(``functions``: the lane's operations, ``hardware.vector_functions: programs``),
+``laneWORD`` the widest lane.  A lane records its
 memory ``word`` and its aligned-sum
 datapath ``datapath_bits`` (W_INT, ``hw.vector.internal_width``), which
 :mod:`fixar_gen.lane_resources` selects and scales by (``lane80``, synthesized
@@ -20,9 +23,9 @@ does not); CARRY and MUXF cells are not LUTs (Vivado reports them apart).
 """
 
 TOOL = 'Yosys 0.70'
-COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 lane_u50_parallel --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --reuse lane_u50_parallel=<the folder of bench_timing.py --netlists DIR: DIR/lane_parallel> --merge'
+COMMAND = 'python benchmarks/calibrate_resources.py --designs pe 2x2 4x4 4x8 8x4 8x8 16x16; then python benchmarks/calibrate_resources.py --designs lane80 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --merge; then python benchmarks/calibrate_resources.py --designs lane_u50 lane_u50_parallel --reuse lane_u50=<the folder of bench_timing.py --netlists DIR: DIR/lane> --reuse lane_u50_parallel=<the folder of bench_timing.py --netlists DIR: DIR/lane_parallel> --merge; then python benchmarks/calibrate_resources.py --designs lane_u50_programs lane_u50_programs_parallel --merge'
 DATE = '2026-12-07'
-MACHINE = 'Intel(R) Xeon(R) Processor, 2 logical cores, Linux 6.18.44-fc-v1300; Python 3.11.7, numpy 2.4.6; load average 7.07 at the start'
+MACHINE = 'Intel(R) Xeon(R) Processor, 2 logical cores, Linux 6.18.44-fc-v1300; Python 3.11.7, numpy 2.4.6; load average 4.10 at the start'
 FAMILY = 'xcup'
 WIDTHS = {'weight': 32, 'half': 16, 'acc': 80}
 
@@ -37,4 +40,6 @@ MEASURED = (
     {'design': 'lane80', 'rows': 1, 'cols': 1, 'luts': 35267, 'ffs': 16336, 'dsps': 58, 'carry': 3158, 'seconds': 207.0},
     {'design': 'lane_u50', 'rows': 1, 'cols': 1, 'luts': 17122, 'ffs': 16785, 'dsps': 38, 'carry': 1734, 'seconds': 124.1, 'word': 82, 'datapath_bits': 122},
     {'design': 'lane_u50_parallel', 'rows': 1, 'cols': 1, 'luts': 15806, 'ffs': 16106, 'dsps': 37, 'carry': 1668, 'seconds': 111.4, 'word': 82, 'datapath_bits': 122, 'serial': False},
+    {'design': 'lane_u50_programs', 'rows': 1, 'cols': 1, 'luts': 16324, 'ffs': 16787, 'dsps': 38, 'carry': 1649, 'seconds': 203.0, 'word': 82, 'datapath_bits': 122, 'functions': ('copy', 'fill', 'dact_relu', 'dact_tanh', 'mse_grad', 'bellman', 'adam_m', 'adam_s', 'adam_w', 'soft_update', 'range', 'noise', 'ou_noise', 'acc_add', 'drain_identity', 'drain_relu', 'drain_tanh')},
+    {'design': 'lane_u50_programs_parallel', 'rows': 1, 'cols': 1, 'luts': 14739, 'ffs': 16084, 'dsps': 37, 'carry': 1573, 'seconds': 188.9, 'word': 82, 'datapath_bits': 122, 'serial': False, 'functions': ('copy', 'fill', 'dact_relu', 'dact_tanh', 'mse_grad', 'bellman', 'adam_m', 'adam_s', 'adam_w', 'soft_update', 'acc_add', 'drain_identity', 'drain_relu', 'drain_tanh')},
 )

@@ -216,7 +216,11 @@ def calibration_table() -> list[str]:
         if m["design"].startswith("lane"):
             what = {"lane_u50": "examples/fixar_u50.yaml's lane, a core's lane 0",
                     "lane_u50_parallel": "examples/fixar_u50.yaml's lane, a core's other "
-                                         "lanes: no serial functions"}.get(
+                                         "lanes: no serial functions",
+                    "lane_u50_programs": "examples/fixar_u50.yaml's lane 0 with its "
+                                         "programs' functions only",
+                    "lane_u50_programs_parallel": "examples/fixar_u50.yaml's other lanes "
+                                                  "with its programs' functions only"}.get(
                 m["design"], f"the widest lane, {m['word']}-bit word")
             lines.append(f"  the generator's vector lane ({what}, W_INT "
                          f"{m['datapath_bits']}, {m['word']}-bit word): {m['luts']:,} LUT, "

@@ -23,6 +23,8 @@ from .resources import check_fit
 ACTIVATIONS = ("relu", "tanh", "identity", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd", "momentum")
 NOISE_KINDS = ("gaussian", "ou")
+#: ``hardware.vector_functions``: every element function, or the spec's programs' only
+VECTOR_FUNCTION_SETS = ("all", "programs")
 QUANTIZERS = ("pow2", "affine")
 PRECISIONS = ("qat", "fxp32", "fxp16")
 ROUNDINGS = ("nearest_even", "nearest_up", "truncate")
@@ -291,6 +293,12 @@ class HardwareSpec:
                                      "(vec, drain, load, store) takes a row's elements "
                                      "this many a cycle; null: one per array column",
                                      min=1, max=256)
+    vector_functions: str = param(
+        "all", "the element functions the vector lanes are built with: all (any "
+        "program's) or programs (those the spec's own programs use, training and "
+        "inference in FXP32 and FXP16; the serial functions stay in lane 0 either way): "
+        "fewer LUTs, and the core refuses a program with another function",
+        choices=VECTOR_FUNCTION_SETS)
     clock_mhz: float = param(164.0, "core clock", min=1.0, max=1_000.0)
     per_core_memories: bool | None = param(
         None, "each core its own copy of the data memories, descriptor and slot tables "

@@ -224,6 +224,10 @@ class CoreConfig:
     #: registers into the receivers' copies); off: one set of memories shared by the
     #: cores (a line port per core), ``xfer`` refused
     per_core_memories: bool = False
+    #: the element functions the lanes are built with (``hardware.vector_functions:
+    #: programs``, ``hw.design.lane_functions``); None: every one
+    #: (``vector.lane_operations``: lane 0 keeps the serial and folded ones)
+    functions: tuple[str, ...] | None = None
 
     @property
     def data_memories(self) -> tuple[MemoryShape, ...]:
@@ -1143,7 +1147,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         in_a, in_b, in_d, in_e = (lane_in[x][v] for x in ("a", "b", "d", "e"))
         unit = lane_generator(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
-            limits=cfg.lane,
+            limits=cfg.lane, functions=cfg.functions,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
                 a=value_or_zero("a", in_a), b=value_or_zero("b", in_b), d=in_d,

@@ -5,6 +5,7 @@ what of a program the generated core cannot run."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
@@ -97,6 +98,49 @@ def allowed_widths(limits: LaneLimits) -> dict[str, int]:
     return out
 
 
+def _compiled(spec: Spec, per_core_memories: bool, precision: Precision = Precision()
+              ) -> list[Program]:
+    """Every phase's program of ``spec`` at its batch in ``precision``
+    (``per_core_memories``: compiled together with their transfers)."""
+    if per_core_memories:
+        return compile_programs(spec, list(_phases(spec)), precision,
+                                per_core_memories=True)
+    return [compile_program(spec, phase, precision, batch) for phase, batch in _phases(spec)]
+
+
+def element_function(ins) -> str | None:
+    """The vector lanes' operation (``vector.ELEMENT_OPS``) instruction ``ins`` runs: a
+    ``vec``'s function or a drain's ``drain_<activation>``; None for the others."""
+    if isinstance(ins, Drain):
+        return "drain_" + ACTIVATIONS[ins.act]
+    if isinstance(ins, Vector):
+        return VECTOR_FUNCTIONS[ins.fn]
+    return None
+
+
+def program_functions(program: Program) -> frozenset[str]:
+    """The element functions ``program``'s instructions run."""
+    return frozenset(f for f in map(element_function, program.code) if f is not None)
+
+
+@functools.lru_cache(maxsize=64)
+def lane_functions(spec: Spec) -> tuple[str, ...] | None:
+    """The element functions the spec's design builds its lanes with
+    (``CoreConfig.functions``): None (every one) unless ``hardware.vector_functions`` is
+    ``programs``, then those its programs use -- every phase, FXP32 and FXP16 (one
+    16-bit format for every activation: which functions a program runs does not depend
+    on the formats QAT chooses), in ``vector.ELEMENT_OPS`` order -- with the serial and
+    folded ones, which lane 0 and the controller keep (``vector.lane_operations``)."""
+    if spec.hardware.vector_functions == "all":
+        return None
+    from ..estimate import fxp16_precision
+    used = set()
+    for precision in (Precision(), fxp16_precision(spec)):
+        for program in _compiled(spec, spec.hardware.memories_per_core, precision):
+            used |= program_functions(program)
+    return V.lane_operations(True, used)
+
+
 def _program_sizes(spec: Spec, per_core_memories: bool = False
                    ) -> tuple[dict[str, tuple[int, int]], int, int, int]:
     """(per memory (words, width), instructions per core + 1, buffers, slots) the spec's
@@ -106,12 +150,7 @@ def _program_sizes(spec: Spec, per_core_memories: bool = False
     need: dict[str, tuple[int, int]] = {}
     code = 0
     n_buffers = n_slots = 1
-    if per_core_memories:
-        compiled = compile_programs(spec, list(_phases(spec)), Precision(),
-                                    per_core_memories=True)
-    else:
-        compiled = [compile_program(spec, phase, Precision(), batch)
-                    for phase, batch in _phases(spec)]
+    compiled = _compiled(spec, per_core_memories)
     for program in compiled:
         for m in program.placement.memories:               # slots included (amem)
             words, bits = need.get(m.name, (0, 1))
@@ -194,7 +233,8 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         word=word, addr_bits=max(s.addr_bits for s in shapes), imem_bits=_bits_for(2 * code),
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
-        memories=tuple(shapes), per_core_memories=per_core_memories)
+        memories=tuple(shapes), per_core_memories=per_core_memories,
+        functions=lane_functions(spec))
     return with_memories(cfg, shapes)
 
 
@@ -277,6 +317,24 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
             problems.append(f"core {c} runs {count} instructions, its instruction memory "
                             f"holds {1 << cfg.imem_bits}")
     problems += program_limits(program, cfg.pe, cfg.word, cfg.lane)
+    problems += function_problems(program, cfg.functions)
+    return problems
+
+
+def function_problems(program: Program, functions: tuple[str, ...] | None) -> list[str]:
+    """Why lanes built with ``functions`` (``CoreConfig.functions``; None: every one)
+    cannot run ``program``: the instructions whose function they lack."""
+    if functions is None:
+        return []
+    have = V.lane_operations(True, functions)
+    problems = []
+    for pc, ins in enumerate(program.code):
+        fn = element_function(ins)
+        if fn is not None and fn not in have:
+            problems.append(f"instruction {pc}: {ins.MNEMONIC} runs {fn}, which this "
+                            f"design's vector lanes are not built with "
+                            f"(hardware.vector_functions: programs; they run "
+                            f"{', '.join(have)})")
     return problems
 
 
@@ -318,11 +376,10 @@ def program_limits(program: Program, pe: PEWidths, word: int,
                 problems.append(f"instruction {pc}: mm holds {b.name} ({b.fmt}) stationary, "
                                 f"the PE takes signed values of at most {pe.weight} bits")
             continue
+        op = element_function(ins)
         if isinstance(ins, Drain):
-            op = "drain_" + ACTIVATIONS[ins.act]
             roles = {"a": ins.acc, "b": ins.bias, "c": ins.slope, "d": ins.dst}
         elif isinstance(ins, Vector):
-            op = VECTOR_FUNCTIONS[ins.fn]
             roles = {"a": ins.a, "b": ins.b, "c": ins.c, "d": ins.dst, "e": ins.e}
         else:
             continue

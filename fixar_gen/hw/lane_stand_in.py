@@ -21,11 +21,11 @@ from .vector import LANE_BITS, LANE_DEPTH, ElementInputs, ElementOutputs
 
 
 def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: ElementInputs,
-                  serial_outputs: bool = True, limits: LaneLimits = WIDEST
-                  ) -> ElementOutputs:
+                  serial_outputs: bool = True, limits: LaneLimits = WIDEST,
+                  functions=None) -> ElementOutputs:
     """The lane's register boundary (same arguments as ``vector_unit``): its inputs
     registered, its outputs registers, ``done`` ``LANE_DEPTH`` cycles after ``start``."""
-    del acc_overflow, limits        # the stand-in computes nothing
+    del acc_overflow, limits, functions     # the stand-in computes nothing
     fold, valid = pyrtl.Const(0, word), None
     for name in ElementInputs.widths(word):
         wire = getattr(inputs, name)

@@ -170,6 +170,23 @@ PARALLEL_OPS: tuple[str, ...] = tuple(
     name for name in ELEMENT_OPS
     if name not in ops.names(issue="serial") + ops.names(issue="folded"))
 
+
+
+def lane_operations(serial_outputs: bool = True, functions=None) -> tuple[str, ...]:
+    """The operations a lane is built with: lane 0 (``serial_outputs``) every one, the
+    others :data:`PARALLEL_OPS`; with ``functions`` (a design's element functions,
+    ``CoreConfig.functions``) only those of them, lane 0 keeping the serial and folded
+    ones (its PRNG and the controller's paths are there whatever the programs)."""
+    base = ELEMENT_OPS if serial_outputs else PARALLEL_OPS
+    if functions is None:
+        return base
+    unknown = sorted(set(functions) - set(ELEMENT_OPS))
+    if unknown:
+        raise ValueError(f"lane_operations: {', '.join(unknown)} is not an element "
+                         f"operation ({', '.join(ELEMENT_OPS)})")
+    return tuple(n for n in base if n in functions or n not in PARALLEL_OPS)
+
+
 ACC_BITS_BITS = 7                        # the acc_bits input (acc_add's accumulator width)
 LANE_BITS = 32                           # one xorshift32 PRNG lane
 
@@ -1449,7 +1466,7 @@ def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVe
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 inputs: ElementInputs, serial_outputs: bool = True,
-                limits: LaneLimits = WIDEST) -> ElementOutputs:
+                limits: LaneLimits = WIDEST, functions=None) -> ElementOutputs:
     """Elaborate the element unit in the working block, its wires named ``scope(...)``.
 
     ``word``: bits of the operand and result words (>= 49; accumulators of up to
@@ -1462,6 +1479,10 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     noise clamps and those functions' operand and term choices.
     ``limits``: the formats the unit computes exactly (:class:`LaneLimits`; the
     widest lane by default); the datapath's widths are derived from them.
+    ``functions`` (a design's element functions; None: every one): the unit runs only
+    those of its operations (:func:`lane_operations`), the others' terms, operands and
+    shared resources left out; an operation it lacks computes nothing defined (the
+    host refuses a program that has one: ``hw.design.hardware_limits``).
     """
     check_word(word)
     if acc_overflow not in OVERFLOW_MODES:
@@ -1476,7 +1497,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     opnd_c = max(limits.const_width, limits.const_frac) + 2     # a constant, 2^f(c) - c0
     t_bits = max(2 * F + 1, W + 1)     # 1 - y^2 <= 2^(2 f(b)), split at W bits
     den_bits = min(_SCALAR, max(W, limits.const_int + F) + 2)   # adam_w's den, no wrap
-    lane_ops = ELEMENT_OPS if serial_outputs else PARALLEL_OPS
+    lane_ops = lane_operations(serial_outputs, functions)
+    if not lane_ops:
+        raise ValueError(f"vector_unit {scope.prefix}: no operation among {functions}")
     plans = {name: plan for name, plan in PLANS.items() if name in lane_ops}
 
     def view(bundle: dict) -> _View:
@@ -1806,7 +1829,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     zp = _resize(s5["d1"], opnd)
     leaky_neg = zp[-1]
     relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp)
-    ma2_zp = narrow(s5["ma2"], opnd + c0_bits)   # zp * c0 (no ratio)
+    # zp * c0 (no ratio: the leaky drains), narrowed where a plan reads it (a lane
+    # without them leaves no unread slice)
+    ma2_zp = (narrow(s5["ma2"], opnd + c0_bits)
+              if any("ma2" in reads["round2"] and not plan.ratio
+                     for plan in plans.values() if plan.round2 is not None
+                     for reads in (wires_read(plan),)) else s5["ma2"])
 
     def round2_stage(name: str) -> Stage:
         """The stage as ``name`` sees it: d1 (a data value: ou_noise's state) at the
@@ -1869,10 +1897,12 @@ class VectorUnitDesign:
     limits: LaneLimits = WIDEST
     #: lane 0's unit (every operation, e_out and lane_out), else :data:`PARALLEL_OPS`
     serial_outputs: bool = True
+    #: a design's element functions (None: every one): :func:`lane_operations`
+    functions: tuple[str, ...] | None = None
 
     @property
     def operations(self) -> tuple[str, ...]:
-        return ELEMENT_OPS if self.serial_outputs else PARALLEL_OPS
+        return lane_operations(self.serial_outputs, self.functions)
 
     def port(self, what: str) -> str:
         return f"{self.name}_{what}"
@@ -1882,19 +1912,23 @@ OUTPUT_WIDTHS = {"done": 1, "lane_out": LANE_BITS, "sat_d": 2, "sat_e": 1}
 
 
 def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "vu",
-                      limits: LaneLimits = WIDEST, serial_outputs: bool = True
-                      ) -> tuple[pyrtl.Block, VectorUnitDesign]:
+                      limits: LaneLimits = WIDEST, serial_outputs: bool = True,
+                      functions=None) -> tuple[pyrtl.Block, VectorUnitDesign]:
     """The element unit alone in a fresh block, its inputs and outputs as ports named
     ``<scope>_<port>`` (ElementInputs / ElementOutputs field names), generated for the
     formats of ``limits``; without ``serial_outputs`` a core's lane other than lane 0
-    (:data:`PARALLEL_OPS`, no ``e_out`` and ``lane_out`` ports)."""
+    (:data:`PARALLEL_OPS`, no ``e_out`` and ``lane_out`` ports); ``functions``: a
+    design's element functions (:func:`lane_operations`)."""
+    if functions is not None:
+        functions = tuple(functions)
     sc = Scope(scope)
     with fresh_block() as block:
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
                                if serial_outputs or name != "lane" else pyrtl.Const(0, bits)
                                for name, bits in ElementInputs.widths(word).items()})
         outs = vector_unit(sc.sub("core"), word=word, acc_overflow=acc_overflow, inputs=ins,
-                           limits=limits, serial_outputs=serial_outputs)
+                           limits=limits, serial_outputs=serial_outputs,
+                           functions=functions)
         for name in ("done", "d_out", "e_out", "lane_out", "sat_d", "sat_e"):
             reg = getattr(outs, name)
             if reg is None:
@@ -1903,7 +1937,7 @@ def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "v
             port <<= reg
     design = VectorUnitDesign(block, word, acc_overflow, scope, internal_width(word, limits),
                               {op: element_latency(op) for op in ELEMENT_OPS}, limits,
-                              serial_outputs)
+                              serial_outputs, functions)
     return block, design
 
 
@@ -1982,6 +2016,7 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "PARALLEL_OPS", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
-           "check_supported", "element_latency", "internal_width", "pack_format",
+           "check_supported", "element_latency", "internal_width", "lane_operations",
+           "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
            "vector_unit", "TANH_MAX_PRE_FRAC"]

@@ -30,7 +30,7 @@ from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
 from fixar_gen import load_spec
-from fixar_gen.hw.design import lane_limits
+from fixar_gen.hw.design import lane_functions, lane_limits
 from fixar_gen.hw.lane_limits import WIDEST, LaneLimits
 from fixar_gen.isa import NO_BUFFER, Buffer, Drain, Halt, Program, Range, Vector
 from tests.conftest import EXAMPLES, examples
@@ -47,9 +47,10 @@ class Unit:
     """One elaborated unit and its simulation (built once per module)."""
 
     def __init__(self, word: int, acc_overflow: str, limits: LaneLimits = WIDEST,
-                 serial_outputs: bool = True):
+                 serial_outputs: bool = True, functions=None):
         self.block, self.design = build_vector_unit(word, acc_overflow, limits=limits,
-                                                    serial_outputs=serial_outputs)
+                                                    serial_outputs=serial_outputs,
+                                                    functions=functions)
         self.sim = pyrtl.FastSimulation(tracer=None, block=self.block)
         self.acc_overflow = acc_overflow
         self.limits = limits
@@ -80,8 +81,19 @@ def narrow() -> Unit:
 
 @pytest.fixture(scope="module")
 def parallel() -> Unit:
-    """examples/fixar_u50.yaml's lanes other than lane 0: no serial functions."""
+    """fixar_u50's lanes other than lane 0 with every function: no serial functions."""
     return Unit(WORD, "saturate", U50_LIMITS, serial_outputs=False)
+
+
+#: the functions examples/fixar_u50.yaml's lanes are built with (its programs')
+U50_FUNCTIONS = lane_functions(load_spec(EXAMPLES / "fixar_u50.yaml"))
+
+
+@pytest.fixture(scope="module")
+def u50_programs() -> Unit:
+    """examples/fixar_u50.yaml's lanes other than lane 0 as it generates them: its
+    programs' functions only (``hardware.vector_functions: programs``)."""
+    return Unit(WORD, "saturate", U50_LIMITS, serial_outputs=False, functions=U50_FUNCTIONS)
 
 
 # ---------------------------------------------------------------------- golden reference
@@ -358,11 +370,13 @@ BATCH = 8
 
 
 #: the widest lane, and the narrower one examples/fixar_u50.yaml generates (its formats
-#: drawn within its limits); "parallel": fixar_u50's lanes other than lane 0
-LANES = ("unit", "narrow", "parallel")
+#: drawn within its limits); "parallel": fixar_u50's lanes other than lane 0 with every
+#: function, "u50_programs" with its programs' functions
+LANES = ("unit", "narrow", "parallel", "u50_programs")
 #: each lane with every operation it runs (the parallel lanes: not the serial functions
 #: nor range, vector.PARALLEL_OPS)
-LANE_OPS = {"unit": ELEMENT_OPS, "narrow": ELEMENT_OPS, "parallel": PARALLEL_OPS}
+LANE_OPS = {"unit": ELEMENT_OPS, "narrow": ELEMENT_OPS, "parallel": PARALLEL_OPS,
+            "u50_programs": vector.lane_operations(False, U50_FUNCTIONS)}
 
 
 def lanes_with(ops):
@@ -824,6 +838,22 @@ def test_parallel_lanes_leave_out_the_serial_functions(narrow, parallel):
     for op in ("noise", "ou_noise", "range"):
         with pytest.raises(ValueError, match=f"{op} does not run on this unit"):
             run_element(parallel.sim, parallel.design, op)
+
+
+def test_programs_lanes_leave_out_the_functions_no_program_runs(parallel, u50_programs):
+    """fixar_u50's lanes built with its programs' functions run exactly those: fewer
+    nets than the lane with every function (a function left in would cost nothing
+    here), and any other function is refused by name."""
+    runs = set(u50_programs.design.operations)
+    assert runs == set(PARALLEL_OPS) & set(U50_FUNCTIONS)
+    assert {"add", "sub", "mul", "clip", "sgd", "momentum", "drain_leaky_relu"} \
+        .isdisjoint(runs)
+    assert len(u50_programs.block.logic) < len(parallel.block.logic)
+    for op in sorted(set(ELEMENT_OPS) - runs):
+        with pytest.raises(ValueError, match=f"{op} does not run on this unit"):
+            run_element(u50_programs.sim, u50_programs.design, op)
+    with pytest.raises(ValueError, match="sigmoid is not an element operation"):
+        vector.lane_operations(False, ("copy", "sigmoid"))
 
 
 @pytest.mark.parametrize("op", ELEMENT_OPS)
