@@ -4,7 +4,9 @@ small PE arrays at FIXAR's widths (W 32, H 16, A 80), and of the generator's vec
 limits, as its cores' lane 0; ``lane_u50_parallel``: the same for the cores' other
 lanes, without the serial functions; ``lane_u50_programs``,
 ``lane_u50_programs_parallel``: the same two built with the functions its programs use
-only, as examples/fixar_u50.yaml's ``hardware.vector_functions: programs`` builds them;
+only, as examples/fixar_u50.yaml's ``hardware.vector_functions: programs`` builds them
+(the other lanes also without the narrow functions lane 0 alone runs,
+``CoreConfig.lane0_functions``);
 ``laneWORD``: the widest lane at a WORD-bit word; recorded, not fitted), written to
 fixar_gen/resource_calibration.py, the data module :mod:`fixar_gen.resources` fits its
 per-PE, per-row and per-column LUT and FF costs to.  Also prints the fitted model
@@ -51,21 +53,30 @@ from fixar_gen.tools import run_tool, yosys  # noqa: E402
 OUT = ROOT / "fixar_gen" / "resource_calibration.py"
 WIDTHS = PEWidths(weight=32, half=16, acc=80)
 DEFAULT_DESIGNS = ("pe", "2x2", "4x4", "4x8", "8x4", "8x8", "16x16", "lane_u50",
-                   "lane_u50_parallel", "lane_u50_programs", "lane_u50_programs_parallel")
+                   "lane_u50_parallel", "lane_u50_programs", "lane_u50_programs_parallel",
+                   "lane_u50_1core_programs", "lane_u50_1core_programs_parallel")
 #: fixar_u50's lane 0 (every function) and its other lanes (no serial functions); the
 #: same built with its programs' functions only (``hardware.vector_functions:
-#: programs``, as examples/fixar_u50.yaml generates them)
+#: programs``, as examples/fixar_u50.yaml generates them); the same on one core (the
+#: design-space sweep's one-core points: no acc_add)
 U50_LANES = ("lane_u50", "lane_u50_parallel", "lane_u50_programs",
-             "lane_u50_programs_parallel")
+             "lane_u50_programs_parallel", "lane_u50_1core_programs",
+             "lane_u50_1core_programs_parallel")
 
 
 def _u50_lane(design: str) -> tuple:
     """(config, serial_outputs, functions) of one of :data:`U50_LANES`."""
+    from dataclasses import replace
     from fixar_gen import load_spec
     from fixar_gen.hw.design import config_for
-    cfg = config_for(load_spec(ROOT / "examples" / "fixar_u50.yaml"))
-    functions = cfg.functions if "programs" in design else None
-    return cfg, not design.endswith("parallel"), functions
+    spec = load_spec(ROOT / "examples" / "fixar_u50.yaml")
+    if "1core" in design:           # one core: its programs run no acc_add
+        spec = replace(spec, hardware=replace(spec.hardware, cores=1))
+    cfg = config_for(spec)
+    serial = not design.endswith("parallel")
+    functions = None if "programs" not in design else \
+        cfg.functions if serial else cfg.parallel_functions
+    return cfg, serial, functions
 LUT_CELLS = re.compile(r"LUT[1-6]|INV|SRL16E|SRLC32E|RAM\d+[MXS].*")   # CLB LUTs (Vivado
 #                                                 places an INV in a LUT1)
 FF_CELLS = re.compile(r"FD[RSCP]E")

@@ -161,10 +161,12 @@ def estimate(spec: Spec, fewer_lanes: bool = False) -> dict:
     memory = {k: math.ceil(v / 1024) for k, v in spec.memory_needs().items()}
     inventory = generated_inventory(spec)
     lane = lane_estimate(spec)
+    from .hw.design import lane0_functions
     report["resources"] = {"dsp_arrays": hw.pe_count * per_pe, "dsp_per_pe": per_pe,
                            "memory_kib_per_core": memory,
                            "lane": {**lane.resources.as_dict(), "basis": lane.basis,
                                     "measured": lane.measured,
+                                    "lane0_only": list(lane0_functions(spec)),
                                     **({"other_lanes": lane.parallel.as_dict()}
                                        if lane.parallel is not None else {})},
                            **generated_fit(spec, inventory, lane).as_dict()}
@@ -187,7 +189,8 @@ def lane_estimate(spec: Spec) -> LaneEstimate:
     from .hw.design import config_for
     from .hw.vector import internal_width
     cfg = config_for(spec)
-    return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word, cfg.functions)
+    return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word, cfg.functions,
+                          cfg.lane0_functions)
 
 
 def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
@@ -199,12 +202,12 @@ def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,
     the RTL's per-core memories run it (:func:`fixar_gen.hw.core.execution_cycles`:
     :func:`fixar_gen.transfers.xfer_cycles` at a line of the lanes' words a cycle)."""
     from .hw.core import CoreConfig
-    from .hw.design import pe_widths
+    from .hw.design import lane0_functions, pe_widths
     from .hw.host import RTL_TIMING, rtl_execution
     from .perf import schedule_with
     hw = spec.hardware
     cfg = CoreConfig("rtl", hw.cores, hw.rows, hw.cols, pe_widths(spec), 1, 1,
-                     lanes=hw.lanes)
+                     lanes=hw.lanes, lane0_functions=lane0_functions(spec))
     batch = spec.algorithm.batch_size
 
     def rtl_schedule(program):
@@ -293,9 +296,11 @@ def format_estimate(r: dict) -> str:
         lines.append(f"           one vector lane: {lane['luts']:,} LUT, {lane['ffs']:,} FF, "
                      f"{lane['dsps']:,} DSP ({lane['basis']})")
     else:
+        alone = lane.get("lane0_only") or []
+        without = f", nor {', '.join(alone)}, which lane 0 runs alone" if alone else ""
         lines.append(f"           a core's vector lane 0: {lane['luts']:,} LUT, "
                      f"{lane['ffs']:,} FF, {lane['dsps']:,} DSP; each other lane (no serial "
-                     f"functions): {other['luts']:,} LUT, {other['ffs']:,} FF, "
+                     f"functions{without}): {other['luts']:,} LUT, {other['ffs']:,} FF, "
                      f"{other['dsps']:,} DSP ({lane['basis']})")
     if "board" in r:
         b = r["board"]

@@ -20,7 +20,7 @@ sized from the spec, always the widest) is kept there as history and is not one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .resource_calibration import MEASURED
 from .resources import Resources
@@ -90,11 +90,26 @@ def _nearest(points: tuple[dict, ...], datapath_bits: int, word: int
             f"scaled by W_INT {datapath_bits} / {m['datapath_bits']}", False)
 
 
+#: the functions that read the lane's tanh table: a ROM Yosys maps to one RAMB36E2 (one
+#: in every measured lane that has them, none in the one without)
+TANH_TABLE_READERS = ("drain_tanh", "dact_tanh")
+
+
+def _with_table(resources: Resources, serial: bool, functions) -> Resources:
+    """``resources`` with the tanh table's block RAM if the lane runs a function that
+    reads it (the calibration records LUTs, FFs and DSP48E2 only)."""
+    from .hw.vector import lane_operations
+    table = any(f in lane_operations(serial, functions) for f in TANH_TABLE_READERS)
+    return replace(resources, bram36=int(table))
+
+
 def generated_lane(datapath_bits: int, word: int,
-                   functions: tuple[str, ...] | None = None) -> LaneEstimate:
+                   functions: tuple[str, ...] | None = None,
+                   lane0_only: tuple[str, ...] = ()) -> LaneEstimate:
     """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits
     (lane 0's, and the other lanes' where such a lane was measured), built with
-    ``functions`` (a design's, ``CoreConfig.functions``; None: every one)."""
+    ``functions`` (a design's, ``CoreConfig.functions``; None: every one), the other
+    lanes without ``lane0_only`` (``CoreConfig.lane0_functions``)."""
     if datapath_bits < 1 or word < 1:
         raise ValueError(f"generated_lane: datapath_bits {datapath_bits} and word {word} "
                          f"must be positive")
@@ -104,14 +119,18 @@ def generated_lane(datapath_bits: int, word: int,
                          "datapath_bits): run benchmarks/calibrate_resources.py --designs "
                          "lane_u50 --merge")
     lane0, basis, measured = _nearest(points, datapath_bits, word)
+    lane0 = _with_table(lane0, True, functions)
     basis += bound
     measured = measured and not bound
-    others, other_bound = _points(False, functions)
+    parallel_functions = None if functions is None else tuple(
+        f for f in functions if f not in lane0_only)
+    others, other_bound = _points(False, parallel_functions)
     if not others:
         return LaneEstimate(lane0, f"measured: {basis} (Yosys, W_INT {datapath_bits}, "
                                    f"{word}-bit word)" if measured else f"modeled: {basis}",
                             measured)
     parallel, other_basis, other_measured = _nearest(others, datapath_bits, word)
+    parallel = _with_table(parallel, False, parallel_functions)
     other_basis += other_bound
     other_measured = other_measured and not other_bound
     both = measured and other_measured

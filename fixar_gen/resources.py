@@ -220,7 +220,12 @@ def calibration_table() -> list[str]:
                     "lane_u50_programs": "examples/fixar_u50.yaml's lane 0 with its "
                                          "programs' functions only",
                     "lane_u50_programs_parallel": "examples/fixar_u50.yaml's other lanes "
-                                                  "with its programs' functions only"}.get(
+                                                  "with its programs' functions only",
+                    "lane_u50_1core_programs": "examples/fixar_u50.yaml on one core, lane 0 "
+                                               "with its programs' functions",
+                    "lane_u50_1core_programs_parallel": "examples/fixar_u50.yaml on one "
+                                                        "core, its other lanes with its "
+                                                        "programs' functions"}.get(
                 m["design"], f"the widest lane, {m['word']}-bit word")
             lines.append(f"  the generator's vector lane ({what}, W_INT "
                          f"{m['datapath_bits']}, {m['word']}-bit word): {m['luts']:,} LUT, "

@@ -228,6 +228,18 @@ class CoreConfig:
     #: programs``, ``hw.design.lane_functions``); None: every one
     #: (``vector.lane_operations``: lane 0 keeps the serial and folded ones)
     functions: tuple[str, ...] | None = None
+    #: functions among ``functions`` built into lane 0 only and issued one element a
+    #: step there, pipelined (``hw.design.lane0_functions``: their instructions are
+    #: narrow); the other lanes are built without them
+    lane0_functions: tuple[str, ...] = ()
+
+    @property
+    def parallel_functions(self) -> tuple[str, ...] | None:
+        """The functions the lanes other than lane 0 are built with (None: every one;
+        ``vector.lane_operations`` takes the serial ones out)."""
+        if self.functions is None:
+            return None
+        return tuple(f for f in self.functions if f not in self.lane0_functions)
 
     @property
     def data_memories(self) -> tuple[MemoryShape, ...]:
@@ -364,8 +376,18 @@ SERIAL_FUNCTIONS = ops.names(issue="serial")
 LINK_FUNCTIONS = ops.names(unit="link")
 
 
+def element_op(instr: Instruction) -> str | None:
+    """The lanes' operation (``vector.ELEMENT_OPS``) ``instr`` runs: a ``vec``'s function
+    or a drain's ``drain_<activation>``; None for the other instructions."""
+    if isinstance(instr, Drain):
+        return "drain_" + isa.ACTIVATIONS[instr.act]
+    if isinstance(instr, Vector):
+        return VECTOR_FUNCTIONS[instr.fn]
+    return None
+
+
 def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
-                     extra: int = 0, fused: bool = False) -> tuple[str, int]:
+                     extra: int = 0, fused: bool = False, one_lane=()) -> tuple[str, int]:
     """(unit, cycles) the generated RTL spends on ``instr`` after its issue cycle
     (the unit names are those of :mod:`fixar_gen.perf`).  The synchronous reads of
     the data memory add a stage to every unit, which overlaps the next instruction's
@@ -378,7 +400,8 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`); ``fused``:
     a range that follows its drain (:func:`fixar_gen.range_fusion.fused_ranges`), one
-    step."""
+    step; ``one_lane``: the pipelined functions the design builds into lane 0 only
+    (``CoreConfig.lane0_functions``), a step an element."""
     if isinstance(instr, MatMul):
         return "array", matmul_cycles(instr, rows, cols)
     if isinstance(instr, Barrier):
@@ -388,6 +411,8 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     if isinstance(instr, Xfer):
         # (per-core memories) a line of ``lanes`` words a cycle, then the link's latency
         return "sync", xfer_cycles(instr, lanes, XFER_LATENCY)
+    if one_lane and element_op(instr) in one_lane:
+        lanes = 1
     steps = 1 if fused else instr.rows.count * math.ceil(instr.cols.count / lanes)
     if isinstance(instr, (Load, Store)):
         return "dma", steps
@@ -895,9 +920,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     cols_left = _reg(COUNT_BITS, s("cols_left"))
     lane_idx = _reg(COUNT_BITS, s("lane"))
     serial_f = _any(fn_is, SERIAL_FUNCTIONS)
-    group_max = latch(pyrtl.select(serial_f, pyrtl.Const(1, COUNT_BITS),
+    # one element a step, into lane 0: the serial functions, and the pipelined ones the
+    # design builds into lane 0 only (cfg.lane0_functions; these do not wait)
+    one_lane, one_lane_f = serial, serial_f
+    if cfg.lane0_functions:
+        one_lane_f = serial_f | _any(fn_is, [f for f in VECTOR_FUNCTIONS
+                                             if f in cfg.lane0_functions])
+        for i, name in enumerate(isa.ACTIVATIONS):
+            if f"drain_{name}" in cfg.lane0_functions:
+                one_lane_f = one_lane_f | (is_drain_f & (act == i))
+        one_lane = latch(one_lane_f, decoding, s("one_lane"))
+    group_max = latch(pyrtl.select(one_lane_f, pyrtl.Const(1, COUNT_BITS),
                                    pyrtl.Const(lanes, COUNT_BITS)), decoding, s("group_max"))
-    group_max2 = latch(pyrtl.select(serial_f, pyrtl.Const(2, COUNT_BITS + 1),
+    group_max2 = latch(pyrtl.select(one_lane_f, pyrtl.Const(2, COUNT_BITS + 1),
                                     pyrtl.Const(2 * lanes, COUNT_BITS + 1)), decoding,
                        s("group_max2"))
     # whether this step ends its row (cols_left <= group_max) and is in the last row
@@ -1019,7 +1054,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     actives, copy_dsts, dst_addrs = [], [], []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
-        active_issue = pyrtl.select(serial, pyrtl.Const(int(v == 0), 1), cols_left > v)
+        active_issue = pyrtl.select(one_lane, pyrtl.Const(int(v == 0), 1), cols_left > v)
         actives.append(named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active")))
         addr_dst = named(walk_dst.address(v), ls("addr_dst"))
         addr_a = walk_a.address(v)
@@ -1147,7 +1182,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         in_a, in_b, in_d, in_e = (lane_in[x][v] for x in ("a", "b", "d", "e"))
         unit = lane_generator(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
-            limits=cfg.lane, functions=cfg.functions,
+            limits=cfg.lane, functions=cfg.functions if v == 0 else cfg.parallel_functions,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
                 a=value_or_zero("a", in_a), b=value_or_zero("b", in_b), d=in_d,

@@ -11,16 +11,16 @@ from dataclasses import replace
 
 from .. import ops
 from ..compiler import Precision, compile_program, compile_programs, phases
-from ..isa import (ACTIVATIONS, NO_BUFFER, TRANSFER_INSTRUCTIONS, VECTOR_FUNCTIONS, Barrier,
+from ..isa import (NO_BUFFER, TRANSFER_INSTRUCTIONS, Barrier,
                    Drain, Halt, MatMul, Program, Vector, Xfer)
-from ..memory_access import access_problems, acc_half_problems
+from ..memory_access import access_problems, acc_half_problems, extra_lines
 from ..memory_kinds import MEMORIES
 from ..placement import Placement, place
 from ..ops.declare import PRNG
 from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
-from .core import CoreConfig, word_bits
+from .core import CoreConfig, element_op, execution_cycles, word_bits
 from .data_memories import fitted_shape, tail_in_block_ram
 from .pe import PEWidths
 
@@ -108,19 +108,9 @@ def _compiled(spec: Spec, per_core_memories: bool, precision: Precision = Precis
     return [compile_program(spec, phase, precision, batch) for phase, batch in _phases(spec)]
 
 
-def element_function(ins) -> str | None:
-    """The vector lanes' operation (``vector.ELEMENT_OPS``) instruction ``ins`` runs: a
-    ``vec``'s function or a drain's ``drain_<activation>``; None for the others."""
-    if isinstance(ins, Drain):
-        return "drain_" + ACTIVATIONS[ins.act]
-    if isinstance(ins, Vector):
-        return VECTOR_FUNCTIONS[ins.fn]
-    return None
-
-
 def program_functions(program: Program) -> frozenset[str]:
     """The element functions ``program``'s instructions run."""
-    return frozenset(f for f in map(element_function, program.code) if f is not None)
+    return frozenset(f for f in map(element_op, program.code) if f is not None)
 
 
 @functools.lru_cache(maxsize=64)
@@ -139,6 +129,53 @@ def lane_functions(spec: Spec) -> tuple[str, ...] | None:
         for program in _compiled(spec, spec.hardware.memories_per_core, precision):
             used |= program_functions(program)
     return V.lane_operations(True, used)
+
+
+#: the share of each of the spec's programs' cycles (summed over its cores) that the
+#: functions built into lane 0 only may add, issued one element a step
+#: (:func:`lane0_functions`)
+LANE0_SHARE = 0.005
+
+
+@functools.lru_cache(maxsize=64)
+def lane0_functions(spec: Spec) -> tuple[str, ...]:
+    """The functions of :func:`lane_functions` the design builds into lane 0 only,
+    issued one element a step there, pipelined (``CoreConfig.lane0_functions``): with
+    ``hardware.vector_functions: programs`` and more than one lane, those whose
+    instructions in the spec's programs (every phase, FXP32) are narrow enough that one
+    lane adds at most :data:`LANE0_SHARE` of each program's cycles (on the RTL's cycle
+    model, summed over the cores), taken cheapest first -- a one-column instruction
+    (the critic's output) costs nothing, the actor's tanh output over 6 columns a few
+    steps a row, a hidden layer's drain ``cols / lanes`` times its steps (never).  In
+    ``vector.ELEMENT_OPS`` order."""
+    functions = lane_functions(spec)
+    hw = spec.hardware
+    if functions is None or hw.lanes == 1:
+        return ()
+    candidates = V.lane_operations(False, functions)
+    extra: dict[str, list[int]] = {f: [] for f in candidates}
+    totals = []
+    for program in _compiled(spec, False):
+        total, added = 0, dict.fromkeys(candidates, 0)
+        for ins in program.code:
+            lines = extra_lines(ins, program)
+            total += execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines)[1]
+            fn = element_op(ins)
+            if fn in added:
+                one = execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines,
+                                       one_lane=(fn,))[1]
+                added[fn] += one - execution_cycles(ins, hw.rows, hw.cols, hw.lanes,
+                                                    lines)[1]
+        totals.append(total)
+        for f in candidates:
+            extra[f].append(added[f])
+    chosen, spent = [], [0] * len(totals)
+    for f in sorted(candidates, key=lambda f: (max(e / t for e, t in zip(extra[f], totals)),
+                                               candidates.index(f))):
+        if all(s + e <= LANE0_SHARE * t for s, e, t in zip(spent, extra[f], totals)):
+            chosen.append(f)
+            spent = [s + e for s, e in zip(spent, extra[f])]
+    return tuple(f for f in V.ELEMENT_OPS if f in chosen)
 
 
 def _program_sizes(spec: Spec, per_core_memories: bool = False
@@ -234,7 +271,7 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
         memories=tuple(shapes), per_core_memories=per_core_memories,
-        functions=lane_functions(spec))
+        functions=lane_functions(spec), lane0_functions=lane0_functions(spec))
     return with_memories(cfg, shapes)
 
 
@@ -329,7 +366,7 @@ def function_problems(program: Program, functions: tuple[str, ...] | None) -> li
     have = V.lane_operations(True, functions)
     problems = []
     for pc, ins in enumerate(program.code):
-        fn = element_function(ins)
+        fn = element_op(ins)
         if fn is not None and fn not in have:
             problems.append(f"instruction {pc}: {ins.MNEMONIC} runs {fn}, which this "
                             f"design's vector lanes are not built with "
@@ -376,7 +413,7 @@ def program_limits(program: Program, pe: PEWidths, word: int,
                 problems.append(f"instruction {pc}: mm holds {b.name} ({b.fmt}) stationary, "
                                 f"the PE takes signed values of at most {pe.weight} bits")
             continue
-        op = element_function(ins)
+        op = element_op(ins)
         if isinstance(ins, Drain):
             roles = {"a": ins.acc, "b": ins.bias, "c": ins.slope, "d": ins.dst}
         elif isinstance(ins, Vector):

@@ -516,7 +516,8 @@ def rtl_execution(cfg: CoreConfig, program: Program):
 
     def execution(pc, instr):
         return execution_cycles(instr, cfg.rows, cfg.cols, cfg.lanes,
-                                extra_lines(instr, program), pc in fused)
+                                extra_lines(instr, program), pc in fused,
+                                cfg.lane0_functions)
     return execution
 
 

@@ -139,6 +139,7 @@ remainder, and the root's, only as wide as the steps so far can make it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1464,6 +1465,42 @@ def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVe
     return _resize(out, word)
 
 
+@dataclass(frozen=True)
+class _LaneReads:
+    """What the plans of a lane's operations read (:func:`_lane_reads`), so that a lane
+    built without some functions carries none of what only they read (a wire nothing
+    reads would be a lint warning, and logic)."""
+
+    reads: dict            # {"round1": wires, "round2": wires}: the rounders' reads
+    products: frozenset    # the multipliers' operand choices' reads
+    unread: frozenset      # carried values no plan reads past the first rounder
+    tanh: bool             # the tanh table and its interpolation (the tanh drain)
+    e: bool                # e past the pre stage: the first rounder's, a multiplier's
+    fmt_e: bool            # e's format
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_reads(lane_ops: tuple[str, ...]) -> _LaneReads:
+    """:class:`_LaneReads` of a lane running ``lane_ops``: a lane without the serial
+    functions (ou_noise reads e in the first rounder, a, f(a) and f(e) in the second)
+    carries none of them there; without the tanh drain, no table; and so on."""
+    plans = [PLANS[name] for name in lane_ops]
+    reads = {hook: frozenset().union(*(wires_read(plan)[hook] for plan in plans
+                                       if getattr(plan, hook) is not None))
+             for hook in ("round1", "round2")}
+    products = frozenset().union(*(wires_read(plan)["products"] for plan in plans
+                                   if plan.products is not None))
+    unread = ({"e"} - reads["round1"]) | {key for key, wire in (
+        ("a", "a"), ("frac_a", "fa"), ("frac_c", "fc"), ("frac_e", "fe"))
+        if wire not in reads["round2"]}
+    tanh = "tanh_value" in reads["round2"]
+    if not tanh and "fpre" not in reads["round2"]:
+        unread.add("frac_pre")               # tanh's table index and round2 read it
+    e = "e" not in unread or "E" in products
+    fmt_e = e or "frac_e" not in unread or bool({"fe", "fmt_e"} & reads["round1"])
+    return _LaneReads(reads, products, frozenset(unread), tanh, e, fmt_e)
+
+
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 inputs: ElementInputs, serial_outputs: bool = True,
                 limits: LaneLimits = WIDEST, functions=None) -> ElementOutputs:
@@ -1508,16 +1545,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     def having(**fields) -> list[str]:
         return _having(plans, **fields)
 
-    # what the rounders' plans read: a lane without the serial functions (ou_noise
-    # reads e in the first, a, f(a) and f(e) in the second) carries none of them there
-    reads = {hook: set().union(*(wires_read(plan)[hook] for plan in plans.values()
-                                 if getattr(plan, hook) is not None))
-             for hook in ("round1", "round2")}
-    unread = ({"e"} - reads["round1"]) | {key for key, wire in (
-        ("a", "a"), ("frac_a", "fa"), ("frac_e", "fe")) if wire not in reads["round2"]}
-
-    fmts = tuple(f"fmt_{r}" for r in ("a", "b", "c", "d", "e", "pre"))
-    operands = ("a", "b", "d", "e", "c0", "c1")
+    use = _lane_reads(lane_ops)
+    reads, products_read, unread = use.reads, use.products, set(use.unread)
+    has_tanh, keep_e = use.tanh, use.e
+    has_t = bool({"t_lo", "t_hi"} & products_read)
+    has_b_zero = "b_zero" in products_read
+    fmts = tuple(f"fmt_{r}" for r in ("a", "b", "c", "d", "e", "pre")
+                 if r != "e" or use.fmt_e)
+    operands = ("a", "b", "d", *(("e",) if keep_e else ()), "c0", "c1")
 
     def clamp_bounds(bundle: dict) -> dict:
         """The noise clamps' bounds, a rounder's ``late`` values (lanes that clamp)."""
@@ -1564,28 +1599,34 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     C00 = _resize(s0["c0"], opnd_c)
     gauss = ({"gauss": _gaussian_scaled(scope.sub("prng"), s0["gauss_prod"])}
              if serial_outputs else {})
-    fb0 = v0.frac("b")
-    one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
-    t_wide = max(t_bits, 2 * W + 1) + 2            # b^2 < 2^(2 W): its low 2 W + 1 bits
-    t_full = _sub(t_wide, _zx(one_y, t_wide), _zx(square_1[:2 * W + 1], t_wide))
-    t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
+    t_parts = {}
+    if has_t:
+        fb0 = v0.frac("b")
+        one_y = _shl(pyrtl.Const(1, t_bits + 1), _fsum(fb0, fb0))
+        t_wide = max(t_bits, 2 * W + 1) + 2        # b^2 < 2^(2 W): its low 2 W + 1 bits
+        t_full = _sub(t_wide, _zx(one_y, t_wide), _zx(square_1[:2 * W + 1], t_wide))
+        t = pyrtl.select(t_full[-1], pyrtl.Const(0, t_bits), t_full[:t_bits])
+        t_parts = {"t_lo": t[:W], "t_hi": t[W:]}
     square_bits = min(_MUL_X, square_1.bitwidth)     # adam_s: d^2, a^2 <= 2^62
     pow_fc = _shl(pyrtl.Const(1, opnd_c), v0.frac("c"))
     lane_kept = ({"lane_next": named(s0["lane_next"], scope("prng_lane_next"))}
                  if serial_outputs else {})
     s1 = _stage(scope, "pre", {
-        **_keep(s0, *carried), **lane_kept, **gauss,
-        "t_lo": t[:W], "t_hi": t[W:],
+        **_keep(s0, *(k for k in carried if k != "e" or keep_e)), **lane_kept, **gauss,
+        **t_parts,
         "square_1": square_1[:square_bits], "square_2": square_2[:square_bits],
         "one_minus_c": _sub(opnd_c, pow_fc, C00),
-        "b_zero": _is_zero(s0["b"])},          # bellman's done flag, a stage ahead
+        # bellman's done flag, a stage ahead
+        **({"b_zero": _is_zero(s0["b"])} if has_b_zero else {})},
         hidden=("e",) if "e" in unread else ())   # then the multipliers' operand only
 
     # -- mulop: the multipliers' operands, selected by the operation's plan (the widest
     #    lane: 64 x 50 bits), registered
-    A, B, D, E = (_resize(s1[k], opnd) for k in ("a", "b", "d", "e"))
+    A, B, D = (_resize(s1[k], opnd) for k in ("a", "b", "d"))
+    E = _resize(s1["e"], opnd) if keep_e else None
     C0, C1 = (_resize(s1[k], opnd_c) for k in ("c0", "c1"))
-    stage = Stage(A=A, B=B, D=D, E=E, C0=C0, C1=C1, b_zero=s1["b_zero"],
+    stage = Stage(A=A, B=B, D=D, **({"E": E} if keep_e else {}), C0=C0, C1=C1,
+                  b_zero=lambda: s1["b_zero"],
                   **_keep(s1, "gauss"),
                   t_lo=lambda: _zx(s1["t_lo"], W + 1),
                   t_hi=lambda: _zx(s1["t_hi"], t_bits - W + 1),
@@ -1631,20 +1672,22 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     v2 = view(s2)
 
     # -- round1: every function's first (for most, only) rounding
-    a, b, d, e, c0, c1 = (s2.get(k) for k in operands)     # e: None where unread
+    # e: None where unread
+    a, b, d, e, c0, c1 = (s2.get(k) for k in ("a", "b", "d", "e", "c0", "c1"))
     ma, mb = s2["ma"], s2["mb"]
-    mb_hi = pyrtl.concat(mb[:t_bits + 1], pyrtl.Const(0, W))     # |t_hi A| < 2^t_bits
-    fa, fb, fc, fd, fe = (v2.frac(r) for r in ("a", "b", "c", "d", "e"))
-    fmt_d, fmt_e, fmt_pre = s2["fmt_d"], s2["fmt_e"], s2["fmt_pre"]
-    fmt_v = pack_format_wires(_SCALAR, 0, 1, v2.fmt("d").rounding,
-                              OVERFLOW_MODES.index("saturate"))
-    fmt_eps = pack_format_wires(_SCALAR, v2.fmt("b").frac, 1,
-                                ROUNDING_MODES.index("nearest_even"),
-                                OVERFLOW_MODES.index("saturate"))
+    fracs1 = {}
+
+    def frac1(role: str) -> pyrtl.WireVector:
+        """The frac of ``role``'s format (``drain_b``: the drains' bias frac, b = 0
+        without a bias), built once, when a plan reads it."""
+        if role not in fracs1:
+            fracs1[role] = (pyrtl.select(frac1("b") > frac1("a"), frac1("a"), frac1("b"))
+                            if role == "drain_b" else v2.frac(role))
+        return fracs1[role]
+    fmt_d, fmt_pre = s2["fmt_d"], s2["fmt_pre"]
     fmt_acc = pack_format_wires(s2["acc_bits"], 0, 1, ROUNDING_MODES.index("truncate"),
                                 OVERFLOW_MODES.index(acc_overflow))
     narrow = _Narrow()
-    drain_frac_b = pyrtl.select(fb > fa, fa, fb)      # drains: without a bias b = 0
     b_data = narrow(b, opnd)
     b_positive = ~b_data[-1] & ~_is_zero(b_data)         # dact_relu, dact_leaky
 
@@ -1665,20 +1708,28 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                      c0=lambda: opnd_of("c", c0), c1=lambda: opnd_of("c", c1),
                      ma=lambda: narrow(ma, bits["ma"]) if "ma" in bits else ma,
                      mb=lambda: narrow(mb, bits["mb"]) if "mb" in bits else mb,
-                     mb_hi=mb_hi,
-                     fa=fa, fb=fb, fc=fc, fd=fd, fe=fe, fmt_d=fmt_d, fmt_e=fmt_e,
-                     fmt_pre=fmt_pre, fmt_v=fmt_v, fmt_eps=fmt_eps, fmt_acc=fmt_acc,
+                     # |t_hi A| < 2^t_bits
+                     mb_hi=lambda: pyrtl.concat(mb[:t_bits + 1], pyrtl.Const(0, W)),
+                     **{f"f{r}": (lambda r=r: frac1(r)) for r in ("a", "b", "c", "d", "e")},
+                     fmt_d=fmt_d, fmt_e=lambda: s2["fmt_e"], fmt_pre=fmt_pre,
+                     fmt_v=lambda: pack_format_wires(_SCALAR, 0, 1, v2.fmt("d").rounding,
+                                                     OVERFLOW_MODES.index("saturate")),
+                     fmt_eps=lambda: pack_format_wires(_SCALAR, v2.fmt("b").frac, 1,
+                                                       ROUNDING_MODES.index("nearest_even"),
+                                                       OVERFLOW_MODES.index("saturate")),
+                     fmt_acc=fmt_acc,
                      A=lambda: narrow(a, opnd),
                      b_positive=b_positive,
-                     drain0=lambda: [(a_, fa), (b_, drain_frac_b)],
+                     drain0=lambda: [(a_, frac1("a")), (b_, frac1("drain_b"))],
                      zero_frac=lambda: pyrtl.Const(0, _FRAC))
     plans1 = {name: _declared_rounding(name, plan.round1(round1_stage(name)),
                                        plan.round2 is None)
               for name, plan in plans.items() if plan.round1 is not None}
     # from here on the operands are data values (range's, adam_w's, ou_noise's) or
     # constants: carried at their widths, not the word's
-    s2 = {**_keep(s2, "valid", "op", *(f for f in fmts
-                                       if f != "fmt_e" or "frac_e" not in unread),
+    s2 = {**_keep(s2, "valid", "op", *(f for f in fmts    # (a and b: the divider's shift)
+                                       if f not in ("fmt_c", "fmt_e", "fmt_pre")
+                                       or f"frac_{f[4:]}" not in unread),
                   "lane_next"),
           "a": _resize(a, opnd), "d": _resize(d, opnd),
           **({"e": _resize(e, opnd)} if serial_outputs else {}),
@@ -1735,7 +1786,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
              "drem": pyrtl.Const(0, 1), "dden": prep["dden"],
              "dden_neg": prep["dden_neg"], "dden_zero": prep["dden_zero"]}
     bundle = {**carry, **state}
-    tanh_rom = _tanh_rom(scope.sub("tanh"))
+    tanh_rom = _tanh_rom(scope.sub("tanh")) if has_tanh else None
     root_steps = ROOT_BITS
     for k in range(1, ITER_STAGES + 1):
         steps = min(SQRT_STEPS_PER_STAGE, root_steps)
@@ -1760,7 +1811,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 values["dden"] = values["dden"][:reads]
         # tanh (drains), off mul2's path: |z| and the frac's shifts, the index, then
         # the table read, in the last three iter stages
-        if k == ITER_STAGES - 2:
+        if not has_tanh:
+            pass
+        elif k == ITER_STAGES - 2:
             values.update(_tanh_prep(_resize(bundle["d1"], opnd), bundle["frac_pre"]))
         elif k == ITER_STAGES - 1:
             values.update(_tanh_index(bundle, F))
@@ -1789,7 +1842,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
 
         "ratio_on": is_ratio & ~s4["dden_zero"],
         "x2": _smux(is_ratio, neg_ratio, zp, _MUL_X),
-        **_tanh_parts(s4, s4["tanh_entry"]), "root": root_nearest})
+        **(_tanh_parts(s4, s4["tanh_entry"]) if has_tanh else {}), "root": root_nearest})
 
     # -- mul2pp: the third multiplier's digit products and tanh's delta * remainder,
     #    registered; mul2acc1, mul2acc2: summed in groups, then the groups; tanh's
@@ -1797,10 +1850,12 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     m2_bits = _MUL_X + s5["c0"].bitwidth
     c0_bits = s5["c0"].bitwidth                # leaky ReLU's zp * c0: opnd + c0_bits
     ma2_t, ma2_at = _terms(product_terms(s5["x2"], s5["c0"]), "ma2_t")
-    tanh_t, tanh_at = _terms(product_terms(_zx(s5["tanh_delta"], s5["tanh_delta"].bitwidth + 1),
-                                           _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)),
-                             "tanh_t")
-    num_bits = s5["tanh_y0s"].bitwidth
+    tanh_t, tanh_at, num_bits = {}, None, None
+    if has_tanh:
+        tanh_t, tanh_at = _terms(product_terms(
+            _zx(s5["tanh_delta"], s5["tanh_delta"].bitwidth + 1),
+            _zx(s5["tanh_rem"], s5["tanh_rem"].bitwidth + 1)), "tanh_t")
+        num_bits = s5["tanh_y0s"].bitwidth
     carried = (*(k for k in carried if k != "a" or "a" not in unread),
                "root", "tanh_y0s", "tanh_one", "tanh_beyond", "tanh_neg",
                "tanh_frac")
@@ -1813,14 +1868,14 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     s5 = _stage(scope, "mul2p", s5)       # the products' second register (PREG)
     s5 = _stage(scope, "mul2acc1", {**_keep(s5, *carried),
                                     **_group_sums(s5, "ma2_t", ma2_at, "ma2_g", m2_bits),
-                                    **_group_sums(s5, "tanh_t", tanh_at, "tanh_g", num_bits,
-                                                  groups=2)})
+                                    **(_group_sums(s5, "tanh_t", tanh_at, "tanh_g", num_bits,
+                                                   groups=2) if has_tanh else {})})
     carried = tuple(k for k in carried if not k.startswith(("tanh_", "ma2_")))
     s5 = _stage(scope, "mul2acc2", {
         **_keep(s5, *carried), "ma2": _final_sum(s5, "ma2_g", m2_bits,
                                                  (_sx(s5["ma2_carry"], m2_bits), 0)),
-        "tanh_value": _tanh_value(scope.sub("tanh"), s5, num_bits),
-        "tanh_frac": s5["tanh_frac"]})
+        **({"tanh_value": _tanh_value(scope.sub("tanh"), s5, num_bits),
+            "tanh_frac": s5["tanh_frac"]} if has_tanh else {})})
     v5 = view(s5)
 
     # -- round2: the second rounding (adam_s, adam_w, ou_noise, the activated drains)
@@ -1842,7 +1897,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         return Stage(**_keep(s5, "a"), d=s5["d"], d1=zp, root=s5["root"], **fracs2,
                      fmt_d=s5["fmt_d"], zp=zp, leaky_neg=leaky_neg,
                      ma2=s5["ma2"] if plans[name].ratio else ma2_zp, relu_zp=relu_zp,
-                     tanh_value=s5["tanh_value"], tanh_frac=s5["tanh_frac"])
+                     **_keep(s5, "tanh_value", "tanh_frac"))
     plans2 = {name: plan.round2(round2_stage(name))
               for name, plan in plans.items() if plan.round2 is not None}
     # every second rounding targets dst, a data format (at most W bits wide): its fit
@@ -1923,8 +1978,11 @@ def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "v
         functions = tuple(functions)
     sc = Scope(scope)
     with fresh_block() as block:
+        use = _lane_reads(lane_operations(serial_outputs, functions))
+        tied = ({"lane"} if not serial_outputs else set()) | \
+            ({"e"} if not use.e else set()) | ({"fmt_e"} if not use.fmt_e else set())
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
-                               if serial_outputs or name != "lane" else pyrtl.Const(0, bits)
+                               if name not in tied else pyrtl.Const(0, bits)
                                for name, bits in ElementInputs.widths(word).items()})
         outs = vector_unit(sc.sub("core"), word=word, acc_overflow=acc_overflow, inputs=ins,
                            limits=limits, serial_outputs=serial_outputs,
@@ -1974,8 +2032,10 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
     from its start to its done."""
     word = design.word
     default = FixedFormat(2, 0)
+    use = _lane_reads(design.operations)
     widths = {name: bits for name, bits in ElementInputs.widths(word).items()
-              if design.serial_outputs or name != "lane"}   # no lane input: no PRNG
+              if (design.serial_outputs or name != "lane")   # no lane input: no PRNG
+              and (name != "e" or use.e) and (name != "fmt_e" or use.fmt_e)}   # nor e
     idle = {name: (garbage * 0x9E3779B97F4A7C15 + i) & ((1 << bits) - 1)
             for i, (name, bits) in enumerate(widths.items())}
     idle["start"] = 0
@@ -1989,9 +2049,11 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
         values = {"start": 1, "op": OP_INDEX[job["op"]], "acc_bits": job.get("acc_bits", 2),
                   **({"lane": job.get("lane", 1) & 0xFFFFFFFF} if "lane" in widths else {})}
         for name in ("a", "b", "d", "e", "c0", "c1"):
-            values[name] = to_unsigned(job.get(name, 0), word)
+            if name in widths:
+                values[name] = to_unsigned(job.get(name, 0), word)
         for role in ("a", "b", "c", "d", "e", "pre"):
-            values[f"fmt_{role}"] = pack_format(formats.get(role, default))
+            if f"fmt_{role}" in widths:
+                values[f"fmt_{role}"] = pack_format(formats.get(role, default))
         inputs.append(values)
     results: list[ElementResult] = []
     cycle = -1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,12 @@ from fixar_gen.compiler import compile_program
 from fixar_gen.estimate import lane_estimate
 from fixar_gen.hw import vector as V
 from fixar_gen.hw.core import build_core
-from fixar_gen.hw.design import (config_for, element_function, hardware_limits,
+from fixar_gen.hw.core import element_op, execution_cycles
+from fixar_gen.hw.design import (LANE0_SHARE, config_for, hardware_limits, lane0_functions,
                                  lane_functions, program_functions)
+from fixar_gen.hw.host import rtl_execution
+from fixar_gen.memory_access import extra_lines
+from fixar_gen.perf import schedule_with
 from fixar_gen.hw.drivers import PyrtlDriver
 from fixar_gen.hw.host import HardwareMachine
 from fixar_gen.isa import VECTOR_FUNCTIONS, Range, Vector
@@ -88,7 +93,7 @@ def test_a_program_with_another_function_is_refused():
     assert "add" not in cfg.functions
     add = Vector(fn=VECTOR_FUNCTIONS.index("add"), dst=0, a=0, b=0, rows=Range(0, 1),
                  cols=Range(0, 1))
-    assert element_function(add) == "add"
+    assert element_op(add) == "add"
     program = dataclasses.replace(train, code=(add,) + train.code)
     problems = hardware_limits(program, cfg)
     assert any(p.startswith("instruction 0: vec runs add, which this design's vector "
@@ -110,11 +115,14 @@ _MACHINE: dict = {}
 
 
 def narrowed_machine():
-    """A 1x2 core whose lanes carry tiny_ddpg's programs' functions (small memories,
-    as test_core's random-program machines)."""
+    """A 1x3 core of 3 lanes whose lanes carry tiny_ddpg's programs' functions, its
+    narrow ones in lane 0 alone (small memories, as test_core's random-program
+    machines)."""
     if not _MACHINE:
-        spec = programs_spec(tiny_ddpg(1, 2, 1, 3))
-        cfg = dataclasses.replace(small_config(spec), functions=lane_functions(spec))
+        spec = programs_spec(tiny_ddpg(1, 3, 1, 3))
+        cfg = dataclasses.replace(small_config(spec), functions=lane_functions(spec),
+                                  lane0_functions=lane0_functions(spec))
+        assert cfg.lane0_functions and "drain_relu" not in cfg.lane0_functions
         _MACHINE["m"] = (spec, HardwareMachine(cfg, PyrtlDriver(cfg, build_core(cfg))))
     return _MACHINE["m"]
 
@@ -123,18 +131,22 @@ def narrowed_machine():
 @given(data=st.data())
 def test_random_programs_on_narrowed_lanes_pyrtl_equal_golden(data):
     """The element loop's instructions with the design's functions, on a core whose
-    lanes carry only those: results, saturation counts and cycles."""
+    lanes carry only those and whose narrow ones run in lane 0 alone, one element a
+    step: results, saturation counts and cycles (the cycle model's one-lane rule)."""
     spec, machine = narrowed_machine()
     case = data.draw(programs(spec, kinds=("vec", "drain", "copy")))
     assert_case_equal(case, machine)
 
 
-def test_ddpg_step_on_narrowed_lanes_identical():
+@pytest.mark.parametrize("rows,cols,cores", [(1, 3, 1), (1, 4, 2)])
+def test_ddpg_step_on_narrowed_lanes_identical(rows, cols, cores):
     """A DDPG training step and the actor's inference on a core built with its
-    programs' functions only, bit-exact against golden, in the modeled cycles."""
-    spec = programs_spec(tiny_ddpg(1, 2, 1, 3))
+    programs' functions only, the narrow ones in lane 0 alone, bit-exact against
+    golden, in the modeled cycles."""
+    spec = programs_spec(tiny_ddpg(rows, cols, cores, 3))
     golden, hw = open_core(spec, "golden"), open_core(spec, "pyrtl")
     assert hw.machine.cfg.functions == lane_functions(spec)
+    assert hw.machine.cfg.lane0_functions == lane0_functions(spec) != ()
     params = random_params(spec, seed=3)
     golden.load_params(params)
     hw.load_params(params)
@@ -142,6 +154,7 @@ def test_ddpg_step_on_narrowed_lanes_identical():
     train_both(golden, hw, uniform_batch(spec, golden.formats, rng))
     assert hw.stats.cycles == hw.machine.modeled_cycles(hw.program("train", 3))
     states = uniform_batch(spec, golden.formats, rng, size=3).states
+    assert states.shape[0] == 3
     np.testing.assert_array_equal(hw.infer("actor", states[:1], explore=True),
                                   golden.infer("actor", states[:1], explore=True))
     np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
@@ -159,10 +172,42 @@ def test_resource_model_counts_the_measured_narrowed_lanes():
     assert every.measured and "`lane_u50`" in every.basis
     assert u50.resources.luts < every.resources.luts
     assert u50.parallel.luts < every.parallel.luts
+    # tanh's table (one RAMB36E2) in lane 0 alone: drain_tanh and dact_tanh run there
+    assert (u50.resources.bram36, u50.parallel.bram36) == (1, 0)
+    assert (every.resources.bram36, every.parallel.bram36) == (1, 1)
     sgd = load_spec(EXAMPLES / "fixar_u50.yaml")
     sgd = dataclasses.replace(sgd, algorithm=dataclasses.replace(sgd.algorithm,
                                                                  optimizer="sgd"))
     assert "sgd" in lane_functions(sgd) and "adam_w" not in lane_functions(sgd)
     other = lane_estimate(sgd)
     assert not other.measured and "upper bound" in other.basis
-    assert other.resources == every.resources and other.parallel == every.parallel
+    assert (other.resources.luts, other.parallel.luts) == (every.resources.luts,
+                                                          every.parallel.luts)
+
+
+def test_narrow_functions_go_to_lane_0_within_their_share():
+    """fixar_u50: the actor's tanh output (6 columns), the critic's one-column loss and
+    target, and fill go to lane 0 alone; no hidden layer's function does; together they
+    add at most LANE0_SHARE of every program's cycles on the RTL's model, and the cycle
+    rule counts their instructions one element a step."""
+    spec = load_spec(EXAMPLES / "fixar_u50.yaml")
+    moved = lane0_functions(spec)
+    assert set(moved) == {"fill", "dact_tanh", "mse_grad", "bellman", "drain_tanh"}
+    cfg = config_for(spec)
+    assert cfg.lane0_functions == moved
+    assert set(V.lane_operations(False, cfg.parallel_functions)) == U50_FUNCTIONS - set(moved)
+    every = dataclasses.replace(cfg, lane0_functions=())
+    for phase, batch in (("train", None), ("infer", 1), ("explore", 1)):
+        program = compile_program(spec, phase, batch=batch)
+        with_moved = schedule_with(program, cfg.cores, rtl_execution(cfg, program)).total_cycles
+        without = schedule_with(program, cfg.cores, rtl_execution(every, program)).total_cycles
+        assert without <= with_moved <= without * (1 + LANE0_SHARE * cfg.cores), phase
+        for ins in program.code:
+            if element_op(ins) in moved:
+                lines = extra_lines(ins, program)
+                assert execution_cycles(ins, cfg.rows, cfg.cols, cfg.lanes, lines,
+                                        one_lane=moved) == execution_cycles(
+                    ins, cfg.rows, cfg.cols, 1, lines)
+    assert lane0_functions(dataclasses.replace(spec, hardware=dataclasses.replace(
+        spec.hardware, vector_lanes=1))) == ()
+    assert lane0_functions(tiny_ddpg(1, 3, 1, 3)) == ()          # every function

@@ -30,7 +30,7 @@ from fixar_gen.hw.vector import (DRAIN_OPS, ELEMENT_OPS, FORMAT_BITS,
                                  internal_width, pack_format, run_element,
                                  unpack_format_value)
 from fixar_gen import load_spec
-from fixar_gen.hw.design import lane_functions, lane_limits
+from fixar_gen.hw.design import config_for, lane_limits
 from fixar_gen.hw.lane_limits import WIDEST, LaneLimits
 from fixar_gen.isa import NO_BUFFER, Buffer, Drain, Halt, Program, Range, Vector
 from tests.conftest import EXAMPLES, examples
@@ -85,14 +85,16 @@ def parallel() -> Unit:
     return Unit(WORD, "saturate", U50_LIMITS, serial_outputs=False)
 
 
-#: the functions examples/fixar_u50.yaml's lanes are built with (its programs')
-U50_FUNCTIONS = lane_functions(load_spec(EXAMPLES / "fixar_u50.yaml"))
+#: the functions examples/fixar_u50.yaml's lanes other than lane 0 are built with (its
+#: programs', but the narrow ones lane 0 runs alone)
+U50_FUNCTIONS = config_for(load_spec(EXAMPLES / "fixar_u50.yaml")).parallel_functions
 
 
 @pytest.fixture(scope="module")
 def u50_programs() -> Unit:
     """examples/fixar_u50.yaml's lanes other than lane 0 as it generates them: its
-    programs' functions only (``hardware.vector_functions: programs``)."""
+    programs' functions only (``hardware.vector_functions: programs``), not the narrow
+    ones lane 0 runs alone."""
     return Unit(WORD, "saturate", U50_LIMITS, serial_outputs=False, functions=U50_FUNCTIONS)
 
 
@@ -846,8 +848,9 @@ def test_programs_lanes_leave_out_the_functions_no_program_runs(parallel, u50_pr
     here), and any other function is refused by name."""
     runs = set(u50_programs.design.operations)
     assert runs == set(PARALLEL_OPS) & set(U50_FUNCTIONS)
-    assert {"add", "sub", "mul", "clip", "sgd", "momentum", "drain_leaky_relu"} \
-        .isdisjoint(runs)
+    assert {"add", "sub", "mul", "clip", "sgd", "momentum", "drain_leaky_relu",
+            "drain_tanh", "dact_tanh", "bellman"}.isdisjoint(runs)
+    assert not any("tanh" in w.name for w in u50_programs.block.wirevector_set)
     assert len(u50_programs.block.logic) < len(parallel.block.logic)
     for op in sorted(set(ELEMENT_OPS) - runs):
         with pytest.raises(ValueError, match=f"{op} does not run on this unit"):
