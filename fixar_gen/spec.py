@@ -296,8 +296,9 @@ class HardwareSpec:
     vector_functions: str = param(
         "all", "the element functions the vector lanes are built with: all (any "
         "program's) or programs (those the spec's own programs use, training and "
-        "inference in FXP32 and FXP16; the serial functions stay in lane 0 either way): "
-        "fewer LUTs, and the core refuses a program with another function",
+        "inference in FXP32 and FXP16, the narrow ones in lane 0 alone, one element a "
+        "step; the serial functions stay in lane 0 either way): fewer LUTs, and the core "
+        "refuses a program with another function",
         choices=VECTOR_FUNCTION_SETS)
     clock_mhz: float = param(164.0, "core clock", min=1.0, max=1_000.0)
     per_core_memories: bool | None = param(
