@@ -1052,6 +1052,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # for a broadcast operand: a step's operand is one line of adjacent words)
     addrs = {"a": [], "b": [], "d": [], "e": []}
     actives, copy_dsts, dst_addrs = [], [], []
+    # the lanes other than lane 0 read no e where none of their functions does
+    # (vector.lane_reads): their e words are neither addressed nor read
+    e_lanes = lanes if V.lane_reads(V.lane_operations(False, cfg.parallel_functions)).e \
+        else 1
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active_issue = pyrtl.select(one_lane, pyrtl.Const(int(v == 0), 1), cols_left > v)
@@ -1059,7 +1063,6 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         addr_dst = named(walk_dst.address(v), ls("addr_dst"))
         addr_a = walk_a.address(v)
         addr_b = pyrtl.select(uses_lane, lane_at, walk_b.address(v))
-        addr_e = walk_e.address(v)
         addr_d = addr_dst
         # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
         addr_slot = walk_slot.address(v)
@@ -1071,7 +1074,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         addrs["a"].append(pyrtl.select(copy_issue, copy_src, addr_a))
         addrs["b"].append(addr_b)
         addrs["d"].append(addr_d)
-        addrs["e"].append(addr_e)
+        if v < e_lanes:
+            addrs["e"].append(walk_e.address(v))
 
     # one read of each operand a step (the issue cycle; the words arrive in stage 1):
     # a line of a banked memory, a word a lane of the others
@@ -1124,7 +1128,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             gated_next[m] = terms
         rd[slot_name] = mems.data.read_lanes(
             port, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names], asks_next=asks_next,
+            [ls(f"ra_{slot_name}") for ls in lane_names[:len(addrs[slot_name])]],
+            asks_next=asks_next,
             ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
     # every operand's words registered (stage 2, WORD_REGISTERS: a line of ``amem``
     # comes through its banks' rotation and the memories' choice, which leave no
@@ -1179,14 +1184,15 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         range_in.append((range_min, range_max))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
                                  ls("start_d{k}")), ls("start"))
-        in_a, in_b, in_d, in_e = (lane_in[x][v] for x in ("a", "b", "d", "e"))
+        in_a, in_b, in_d = (lane_in[x][v] for x in ("a", "b", "d"))
         unit = lane_generator(
             ls.sub("vu"), word=W, acc_overflow=cfg.acc_overflow, serial_outputs=v == 0,
             limits=cfg.lane, functions=cfg.functions if v == 0 else cfg.parallel_functions,
             inputs=V.ElementInputs(
                 start=lane_start, op=op,
                 a=value_or_zero("a", in_a), b=value_or_zero("b", in_b), d=in_d,
-                e=value_or_zero("e", in_e),
+                e=value_or_zero("e", lane_in["e"][v]) if v < e_lanes
+                else pyrtl.Const(0, W),
                 c0=value_or_zero("c", rd_c0), c1=value_or_zero("c", rd_c1),
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],

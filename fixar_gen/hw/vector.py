@@ -1466,8 +1466,8 @@ def _clamp_one(value: pyrtl.WireVector, bounds: dict, word: int) -> pyrtl.WireVe
 
 
 @dataclass(frozen=True)
-class _LaneReads:
-    """What the plans of a lane's operations read (:func:`_lane_reads`), so that a lane
+class LaneReads:
+    """What the plans of a lane's operations read (:func:`lane_reads`), so that a lane
     built without some functions carries none of what only they read (a wire nothing
     reads would be a lint warning, and logic)."""
 
@@ -1480,8 +1480,8 @@ class _LaneReads:
 
 
 @functools.lru_cache(maxsize=64)
-def _lane_reads(lane_ops: tuple[str, ...]) -> _LaneReads:
-    """:class:`_LaneReads` of a lane running ``lane_ops``: a lane without the serial
+def lane_reads(lane_ops: tuple[str, ...]) -> LaneReads:
+    """:class:`LaneReads` of a lane running ``lane_ops``: a lane without the serial
     functions (ou_noise reads e in the first rounder, a, f(a) and f(e) in the second)
     carries none of them there; without the tanh drain, no table; and so on."""
     plans = [PLANS[name] for name in lane_ops]
@@ -1498,7 +1498,7 @@ def _lane_reads(lane_ops: tuple[str, ...]) -> _LaneReads:
         unread.add("frac_pre")               # tanh's table index and round2 read it
     e = "e" not in unread or "E" in products
     fmt_e = e or "frac_e" not in unread or bool({"fe", "fmt_e"} & reads["round1"])
-    return _LaneReads(reads, products, frozenset(unread), tanh, e, fmt_e)
+    return LaneReads(reads, products, frozenset(unread), tanh, e, fmt_e)
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
@@ -1545,7 +1545,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     def having(**fields) -> list[str]:
         return _having(plans, **fields)
 
-    use = _lane_reads(lane_ops)
+    use = lane_reads(lane_ops)
     reads, products_read, unread = use.reads, use.products, set(use.unread)
     has_tanh, keep_e = use.tanh, use.e
     has_t = bool({"t_lo", "t_hi"} & products_read)
@@ -1978,7 +1978,7 @@ def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "v
         functions = tuple(functions)
     sc = Scope(scope)
     with fresh_block() as block:
-        use = _lane_reads(lane_operations(serial_outputs, functions))
+        use = lane_reads(lane_operations(serial_outputs, functions))
         tied = ({"lane"} if not serial_outputs else set()) | \
             ({"e"} if not use.e else set()) | ({"fmt_e"} if not use.fmt_e else set())
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
@@ -2032,7 +2032,7 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
     from its start to its done."""
     word = design.word
     default = FixedFormat(2, 0)
-    use = _lane_reads(design.operations)
+    use = lane_reads(design.operations)
     widths = {name: bits for name, bits in ElementInputs.widths(word).items()
               if (design.serial_outputs or name != "lane")   # no lane input: no PRNG
               and (name != "e" or use.e) and (name != "fmt_e" or use.fmt_e)}   # nor e
@@ -2077,7 +2077,8 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
 
 __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "PARALLEL_OPS", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
-           "ElementResult", "FormatWires", "VectorUnitDesign", "build_vector_unit",
+           "ElementResult", "FormatWires", "LaneReads", "lane_reads", "VectorUnitDesign",
+           "build_vector_unit",
            "check_supported", "element_latency", "internal_width", "lane_operations",
            "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
