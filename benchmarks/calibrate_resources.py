@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         reuse[design] = Path(folder)
     for design in args.designs:
         if not (re.fullmatch(r"pe|lane\d+|\d+x\d+", design) or design in U50_LANES):
-            parser.error(f"--designs: {design!r} is not pe, laneWORD, {', '.join(U50_LANES)}, "
-                         "lane_u50_parallel or RxC")
+            parser.error(f"--designs: {design!r} is not pe, laneWORD, "
+                         f"{', '.join(U50_LANES)} or RxC")
     version = yosys_version()       # also compiles YoWASP once, before the pool starts
     rows = {d: synthesize(d, reuse[d]) for d in args.designs if d in reuse}
     fresh = [d for d in args.designs if d not in reuse]

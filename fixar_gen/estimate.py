@@ -190,7 +190,7 @@ def lane_estimate(spec: Spec) -> LaneEstimate:
     from .hw.vector import internal_width
     cfg = config_for(spec)
     return generated_lane(internal_width(cfg.word, cfg.lane), cfg.word, cfg.functions,
-                          cfg.lane0_functions)
+                          cfg.parallel_functions)
 
 
 def rtl_figures(spec: Spec, precision: Precision, clock_hz: float,

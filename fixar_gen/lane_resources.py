@@ -105,11 +105,12 @@ def _with_table(resources: Resources, serial: bool, functions) -> Resources:
 
 def generated_lane(datapath_bits: int, word: int,
                    functions: tuple[str, ...] | None = None,
-                   lane0_only: tuple[str, ...] = ()) -> LaneEstimate:
+                   parallel_functions: tuple[str, ...] | None = None) -> LaneEstimate:
     """The resources of a generated lane of ``datapath_bits`` (W_INT) and ``word`` bits
     (lane 0's, and the other lanes' where such a lane was measured), built with
     ``functions`` (a design's, ``CoreConfig.functions``; None: every one), the other
-    lanes without ``lane0_only`` (``CoreConfig.lane0_functions``)."""
+    lanes with ``parallel_functions`` (``CoreConfig.parallel_functions``; None: as lane
+    0's)."""
     if datapath_bits < 1 or word < 1:
         raise ValueError(f"generated_lane: datapath_bits {datapath_bits} and word {word} "
                          f"must be positive")
@@ -122,8 +123,8 @@ def generated_lane(datapath_bits: int, word: int,
     lane0 = _with_table(lane0, True, functions)
     basis += bound
     measured = measured and not bound
-    parallel_functions = None if functions is None else tuple(
-        f for f in functions if f not in lane0_only)
+    if parallel_functions is None:
+        parallel_functions = functions
     others, other_bound = _points(False, parallel_functions)
     if not others:
         return LaneEstimate(lane0, f"measured: {basis} (Yosys, W_INT {datapath_bits}, "

@@ -98,14 +98,17 @@ def allowed_widths(limits: LaneLimits) -> dict[str, int]:
     return out
 
 
+@functools.lru_cache(maxsize=16)
 def _compiled(spec: Spec, per_core_memories: bool, precision: Precision = Precision()
-              ) -> list[Program]:
+              ) -> tuple[Program, ...]:
     """Every phase's program of ``spec`` at its batch in ``precision``
-    (``per_core_memories``: compiled together with their transfers)."""
+    (``per_core_memories``: compiled together with their transfers); compiled once for
+    the sizes (:func:`config_for`), the lanes' functions and lane 0's."""
     if per_core_memories:
-        return compile_programs(spec, list(_phases(spec)), precision,
-                                per_core_memories=True)
-    return [compile_program(spec, phase, precision, batch) for phase, batch in _phases(spec)]
+        return tuple(compile_programs(spec, list(_phases(spec)), precision,
+                                      per_core_memories=True))
+    return tuple(compile_program(spec, phase, precision, batch)
+                 for phase, batch in _phases(spec))
 
 
 def program_functions(program: Program) -> frozenset[str]:
@@ -159,13 +162,12 @@ def lane0_functions(spec: Spec) -> tuple[str, ...]:
         total, added = 0, dict.fromkeys(candidates, 0)
         for ins in program.code:
             lines = extra_lines(ins, program)
-            total += execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines)[1]
+            cycles = execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines)[1]
+            total += cycles
             fn = element_op(ins)
             if fn in added:
-                one = execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines,
-                                       one_lane=(fn,))[1]
-                added[fn] += one - execution_cycles(ins, hw.rows, hw.cols, hw.lanes,
-                                                    lines)[1]
+                added[fn] += execution_cycles(ins, hw.rows, hw.cols, hw.lanes, lines,
+                                              one_lane=(fn,))[1] - cycles
         totals.append(total)
         for f in candidates:
             extra[f].append(added[f])

@@ -172,7 +172,6 @@ PARALLEL_OPS: tuple[str, ...] = tuple(
     if name not in ops.names(issue="serial") + ops.names(issue="folded"))
 
 
-
 def lane_operations(serial_outputs: bool = True, functions=None) -> tuple[str, ...]:
     """The operations a lane is built with: lane 0 (``serial_outputs``) every one, the
     others :data:`PARALLEL_OPS`; with ``functions`` (a design's element functions,
@@ -1477,6 +1476,15 @@ class LaneReads:
     tanh: bool             # the tanh table and its interpolation (the tanh drain)
     e: bool                # e past the pre stage: the first rounder's, a multiplier's
     fmt_e: bool            # e's format
+    ma2_narrow: bool       # the third product narrowed to zp * c0 (a second rounding
+    #                        without a ratio reads it: the leaky drains)
+
+    def absent_inputs(self, serial_outputs: bool) -> frozenset:
+        """The unit's inputs nothing reads: the PRNG lane off lane 0, e and its format
+        where no function reads them (a standalone unit ties them to 0)."""
+        return frozenset(name for name, absent in (
+            ("lane", not serial_outputs), ("e", not self.e), ("fmt_e", not self.fmt_e))
+            if absent)
 
 
 @functools.lru_cache(maxsize=64)
@@ -1498,7 +1506,9 @@ def lane_reads(lane_ops: tuple[str, ...]) -> LaneReads:
         unread.add("frac_pre")               # tanh's table index and round2 read it
     e = "e" not in unread or "E" in products
     fmt_e = e or "frac_e" not in unread or bool({"fe", "fmt_e"} & reads["round1"])
-    return LaneReads(reads, products, frozenset(unread), tanh, e, fmt_e)
+    ma2_narrow = any("ma2" in wires_read(plan)["round2"] and not plan.ratio
+                     for plan in plans if plan.round2 is not None)
+    return LaneReads(reads, products, frozenset(unread), tanh, e, fmt_e, ma2_narrow)
 
 
 def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
@@ -1546,7 +1556,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
         return _having(plans, **fields)
 
     use = lane_reads(lane_ops)
-    reads, products_read, unread = use.reads, use.products, set(use.unread)
+    products_read, unread = use.products, use.unread
     has_tanh, keep_e = use.tanh, use.e
     has_t = bool({"t_lo", "t_hi"} & products_read)
     has_b_zero = "b_zero" in products_read
@@ -1811,13 +1821,11 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
                 values["dden"] = values["dden"][:reads]
         # tanh (drains), off mul2's path: |z| and the frac's shifts, the index, then
         # the table read, in the last three iter stages
-        if not has_tanh:
-            pass
-        elif k == ITER_STAGES - 2:
+        if has_tanh and k == ITER_STAGES - 2:
             values.update(_tanh_prep(_resize(bundle["d1"], opnd), bundle["frac_pre"]))
-        elif k == ITER_STAGES - 1:
+        elif has_tanh and k == ITER_STAGES - 1:
             values.update(_tanh_index(bundle, F))
-        elif k == ITER_STAGES:
+        elif has_tanh and k == ITER_STAGES:
             values.update(_keep(bundle, "tanh_beyond", "tanh_rem", "tanh_seg", "tanh_neg"))
             values["tanh_entry"] = tanh_rom[bundle["tanh_index"]]
         bundle = _stage(scope, f"iter{k}", values, hidden=("rad", "dnum_quo"))
@@ -1886,10 +1894,7 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     relu_zp = pyrtl.select(leaky_neg, pyrtl.Const(0, opnd), zp)
     # zp * c0 (no ratio: the leaky drains), narrowed where a plan reads it (a lane
     # without them leaves no unread slice)
-    ma2_zp = (narrow(s5["ma2"], opnd + c0_bits)
-              if any("ma2" in reads["round2"] and not plan.ratio
-                     for plan in plans.values() if plan.round2 is not None
-                     for reads in (wires_read(plan),)) else s5["ma2"])
+    ma2_zp = narrow(s5["ma2"], opnd + c0_bits) if use.ma2_narrow else s5["ma2"]
 
     def round2_stage(name: str) -> Stage:
         """The stage as ``name`` sees it: d1 (a data value: ou_noise's state) at the
@@ -1978,9 +1983,8 @@ def build_vector_unit(word: int, acc_overflow: str = "saturate", scope: str = "v
         functions = tuple(functions)
     sc = Scope(scope)
     with fresh_block() as block:
-        use = lane_reads(lane_operations(serial_outputs, functions))
-        tied = ({"lane"} if not serial_outputs else set()) | \
-            ({"e"} if not use.e else set()) | ({"fmt_e"} if not use.fmt_e else set())
+        tied = lane_reads(lane_operations(serial_outputs, functions)).absent_inputs(
+            serial_outputs)
         ins = ElementInputs(**{name: pyrtl.Input(bits, name=sc(name))
                                if name not in tied else pyrtl.Const(0, bits)
                                for name, bits in ElementInputs.widths(word).items()})
@@ -2032,10 +2036,9 @@ def run_elements(sim, design: VectorUnitDesign, jobs: list[dict], *, garbage: in
     from its start to its done."""
     word = design.word
     default = FixedFormat(2, 0)
-    use = lane_reads(design.operations)
+    absent = lane_reads(design.operations).absent_inputs(design.serial_outputs)
     widths = {name: bits for name, bits in ElementInputs.widths(word).items()
-              if (design.serial_outputs or name != "lane")   # no lane input: no PRNG
-              and (name != "e" or use.e) and (name != "fmt_e" or use.fmt_e)}   # nor e
+              if name not in absent}
     idle = {name: (garbage * 0x9E3779B97F4A7C15 + i) & ((1 << bits) - 1)
             for i, (name, bits) in enumerate(widths.items())}
     idle["start"] = 0
