@@ -1,6 +1,7 @@
 """Timing estimate of examples/fixar_u50.yaml's units: Yosys ``synth_xilinx -family
-xcup`` of one PE, one R x C array, one vector lane (``lane``: a core's lane 0, every
-function; ``lane_parallel``: its other lanes, without the serial functions; each alone,
+xcup`` of one PE, one R x C array, one vector lane (``lane``: a core's lane 0;
+``lane_parallel``: its other lanes; each built with the functions the spec's design
+gives it, ``CoreConfig.functions`` / ``parallel_functions``; each alone,
 its inputs as start points) and a whole small one-core design (benchmarks/specs/timing_core.yaml: the same
 widths, 2x1 PEs, one lane, a 64-word scratchpad; ``controller``: the same design with
 its lane stood in by its register boundary, :mod:`fixar_gen.hw.lane_stand_in`, 8-word
@@ -8,6 +9,11 @@ memories and fixar_u50's 19-bit addresses, to time the controller in minutes;
 ``--rows R``: its array R x 1, e.g. 16, fixar_u50's height, whose memories have the
 real size's banks and rotations; ``--words N``: its memories N words instead of
 8, e.g. 64, so that ``amem``'s strided elements name all 64 banks as fixar_u50's do),
+``u50core``: one core of examples/fixar_u50.yaml itself (16x16 array, every data
+memory's line port at its real banks, strided elements and word widths, the 16 lanes
+stood in, each memory ``--words`` deep, default 65,536: block RAM, so that Yosys maps
+the memories in minutes), for the real figure of the line ports' LUTs
+(``benchmarks/core_luts.py DIR/u50core``) and the controller at the real size;
 ``foldN``: the drains' write-back fold of N lanes alone, fixar_u50's data width
 (:func:`fixar_gen.hw.core.build_write_back_folds`; fixar_u50's cores have 16 lanes);
 each netlist walked by
@@ -46,10 +52,14 @@ SPEC = "examples/fixar_u50.yaml"
 CORE_SPEC = "benchmarks/specs/timing_core.yaml"
 CORE_WORDS = 64
 CONTROLLER_WORDS = 8
+#: the words of each memory of the design ``u50core`` (:func:`u50_core_config`)
+U50_CORE_WORDS = 65_536
 DEFAULT_DESIGNS = ("pe", "array16x16", "lane", "core")
+#: the designs whose paths are also sorted by the unit of their endpoint
+CORES = ("core", "controller", "u50core")
 
 
-def elaborate(design: str, rows: int | None = None, words: int = CONTROLLER_WORDS
+def elaborate(design: str, rows: int | None = None, words: int | None = None
               ) -> tuple[str, str]:
     """(top module, Verilog) of one design at fixar_u50's widths.  PyRTL numbers its
     unnamed wires (``tmpN``) process-wide: the counters are reset first so that a
@@ -78,13 +88,19 @@ def elaborate(design: str, rows: int | None = None, words: int = CONTROLLER_WORD
         from fixar_gen.hw.vector import build_vector_unit
         cfg = config_for(spec)
         top = f"fixar_{design}"
+        serial = design == "lane"
         return top, block_verilog(build_vector_unit(
-            cfg.word, cfg.acc_overflow, limits=cfg.lane,
-            serial_outputs=design == "lane")[0], top)
+            cfg.word, cfg.acc_overflow, limits=cfg.lane, serial_outputs=serial,
+            functions=cfg.functions if serial else cfg.parallel_functions)[0], top)
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog
+    if design == "u50core":
+        cfg = u50_core_config(words)
+        from fixar_gen.hw.lane_stand_in import stand_in_lane
+        return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
+                                      cfg.name, initialize_registers=False)
     if design == "controller":
-        cfg = controller_config(rows, words)
+        cfg = controller_config(rows, words or CONTROLLER_WORDS)
         from fixar_gen.hw.lane_stand_in import stand_in_lane
         return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
                                       cfg.name, initialize_registers=False)
@@ -110,14 +126,31 @@ def controller_config(rows: int | None = None, words: int = CONTROLLER_WORDS):
     return replace(small, addr_bits=config_for(load_spec(ROOT / SPEC)).addr_bits)
 
 
+def u50_core_config(words: int | None = None):
+    """One core of examples/fixar_u50.yaml as its per-core copy is built (16x16 array,
+    16 lanes, each data memory with one line port at fixar_u50's banks, strided elements
+    and address width), its memories ``words`` deep (default :data:`U50_CORE_WORDS`,
+    block RAM sized, so that Yosys's memory mapping takes minutes rather than hours;
+    the line ports' logic depends on the banks and the word widths, not the depth):
+    the design ``u50core``, its lanes stood in, for the LUTs of the memories' line
+    ports and the controller as the core wires them."""
+    from dataclasses import replace
+    from fixar_gen.hw.design import config_for
+    spec = load_spec(ROOT / SPEC)
+    real = config_for(spec)
+    one = replace(spec, hardware=replace(spec.hardware, cores=1))
+    return replace(config_for(one, memory_words=words or U50_CORE_WORDS,
+                              name="fixar_core_u50"), addr_bits=real.addr_bits)
+
+
 def netlist_of(design: str, keep: Path | None, rows: int | None = None,
-               words: int = CONTROLLER_WORDS) -> tuple[str, str, Path, float | None]:
+               words: int | None = None) -> tuple[str, str, Path, float | None]:
     """Synthesize ``design`` (or reuse the netlist kept for the same Verilog); its
     top, Verilog, netlist and the seconds Yosys took (recorded next to the netlist)."""
     top, verilog = elaborate(design, rows, words)
     if rows is not None and design == "controller":
         design = f"controller{rows}x1"
-    if words != CONTROLLER_WORDS and design.startswith("controller"):
+    if words and design.startswith(("controller", "u50core")):
         design = f"{design}_{words}w"
     folder = (keep / design) if keep else Path(tempfile.mkdtemp(prefix=f"timing_{design}_"))
     source = folder / f"{top}.v"
@@ -163,25 +196,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="pe, arrayRxC, lane, lane_parallel (a lane other than a "
                              "core's lane 0: no serial functions), core, controller (the "
                              "core with its "
-                             "lane stood in: fixar_gen/hw/lane_stand_in.py), foldN (the "
+                             "lane stood in: fixar_gen/hw/lane_stand_in.py), u50core "
+                             "(one core of examples/fixar_u50.yaml, its lanes stood in, "
+                             "block-RAM-sized memories), foldN (the "
                              "drains' write-back fold of N lanes alone) "
                              "(default: %(default)s)")
     parser.add_argument("--rows", type=int, default=None, metavar="R",
                         help="the controller design's array R x 1 (default: the spec's "
                              "2 x 1; 16: fixar_u50's height, 64 banks of amem)")
-    parser.add_argument("--words", type=int, default=CONTROLLER_WORDS, metavar="N",
-                        help="the controller design's memories' words (default: "
-                             "%(default)s)")
+    parser.add_argument("--words", type=int, default=None, metavar="N",
+                        help=f"the controller and u50core designs' memories' words "
+                             f"(default: {CONTROLLER_WORDS} and {U50_CORE_WORDS:,})")
     parser.add_argument("--netlists", type=Path, default=None, metavar="DIR",
                         help="keep (and reuse) the Yosys folders under DIR")
     parser.add_argument("--no-write", action="store_true",
                         help="print the section, do not write BENCHMARKS.md")
     args = parser.parse_args(argv)
     for design in args.designs:
-        if not re.fullmatch(r"pe|lane|lane_parallel|core|controller|array\d+x\d+|fold\d+",
-                            design):
+        if not re.fullmatch(r"pe|lane|lane_parallel|core|controller|u50core|array\d+x\d+"
+                            r"|fold\d+", design):
             parser.error(f"--designs: {design!r} is not pe, lane, lane_parallel, core, "
-                         "controller, arrayRxC or foldN")
+                         "controller, u50core, arrayRxC or foldN")
     started = machine()
     version = yosys_version()
     model = DelayModel()
@@ -195,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.words)
         start = time.perf_counter()
         report = analyze(netlist, top, model, verilog=verilog,
-                         units=UNITS if design in ("core", "controller") else None)
+                         units=UNITS if design in CORES else None)
         walk = time.perf_counter() - start
         t = report.as_dict()
         label = {"pe": "PE alone", "lane": "vector lane alone",
@@ -203,12 +238,13 @@ def main(argv: list[str] | None = None) -> int:
                  "core": "whole one-core design",
                  "controller": "one-core design, lane stood in"
                  + (f", {args.rows}x1 array" if args.rows else "")
-                 + (f", {args.words}-word memories" if args.words != CONTROLLER_WORDS
-                    else "")
+                 + (f", {args.words}-word memories" if args.words else ""),
+                 "u50core": "one core of examples/fixar_u50.yaml, lanes stood in, "
+                 f"{args.words or U50_CORE_WORDS:,}-word memories",
                  }.get(design, f"the drains' write-back fold alone, {design[4:]} lanes"
                        if design.startswith("fold") else f"{design[5:]} array alone")
         table.append(row(f"{label} ({report.cells:,} cells)", t))
-        if design in ("core", "controller"):
+        if design in CORES:
             for unit, part in t["units"].items():
                 table.append(row(f"... in the core: {unit}", part))
         seconds.append(f"{design} {'?' if took is None else f'{took:.0f}'} s Yosys, "
@@ -216,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table[-1], flush=True)
     command = ("python benchmarks/bench_timing.py --designs " + " ".join(args.designs)
                + (f" --rows {args.rows}" if args.rows else "")
-               + (f" --words {args.words}" if args.words != CONTROLLER_WORDS else ""))
+               + (f" --words {args.words}" if args.words else ""))
     text = "\n".join([
         HEADING, "",
         "Worst register-to-register paths of Yosys `synth_xilinx -family xcup -noiopad "

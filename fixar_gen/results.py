@@ -7,7 +7,10 @@ steps, evaluation schedule and final-return average (``last``), and every varian
 two grids share with the same run settings (the resolved spec and the backend, as
 ``experiment.json`` records them; the SB3 reference row by its algorithm, and a grid of
 that row alone, ``--variants none``, by its spec's settings as the float32 variant's).
-A variant and
+A float32
+variant's settings are compared without the spec's ``numerics`` and ``hardware``
+(:data:`FLOAT_UNREAD`: its agent is the algorithm's float twin, which reads neither), so
+float32 runs of a spec whose formats changed between two grids still join.  A variant and
 seed may have run in one grid only (a run a grid planned but never began is left
 out).  The output folder gets ``results.md``,
 ``results.csv`` and ``curves.png`` (as a grid's own, from the runs' files where they
@@ -29,6 +32,21 @@ OUTPUTS = ("results.md", "results.csv", "curves.png", SOURCES)
 #: value a record written before the field existed means (None: none)
 SAME = {"spec": None, "env": None, "total_steps": None, "eval_every": None,
         "eval_episodes": None, "last": None, "band": "minmax"}
+
+
+#: the spec's sections a float32-backend run never reads (the float twin has no core,
+#: no formats): two grids' float32 settings are compared without them
+FLOAT_UNREAD = ("numerics", "hardware")
+
+
+def compared(settings):
+    """A variant's run settings as two grids must agree on them: a float32-backend
+    run's without :data:`FLOAT_UNREAD`, any other's as recorded."""
+    if isinstance(settings, dict) and settings.get("backend") == "float32" \
+            and isinstance(settings.get("spec"), dict):
+        return {**settings, "spec": {k: v for k, v in settings["spec"].items()
+                                     if k not in FLOAT_UNREAD}}
+    return settings
 
 
 def read_grid(folder: Path) -> dict:
@@ -64,6 +82,7 @@ def check_parts(grids: list[tuple[Path, dict]]) -> None:
             variants[record["reference"]["variant"]] = {
                 "algorithm": record["reference"].get("algorithm", "ddpg")}
         for name, value in variants.items():
+            value = compared(value)
             if name in settings and settings[name][1] != value:
                 other = settings[name][0]
                 difference = (first_difference(settings[name][1], value) or "differs")

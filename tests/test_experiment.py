@@ -803,6 +803,40 @@ def test_a_run_planned_in_one_grid_and_run_in_another_is_taken_from_the_other(
     assert rows["qat"]["seeds"] == "2" and rows["float32"]["seeds"] == "1"
 
 
+def test_results_joins_float32_runs_whose_specs_differ_only_where_float32_reads_nothing(
+        grid, tmp_path, capsys):
+    """The float32 agent reads neither the spec's numerics nor its hardware: its run is
+    the same with other formats and another design (checked here: evaluations and
+    metrics), so `fixar results` joins float32 runs of two grids whose specs differ
+    only there; a qat run reads both, and its runs of such grids do not join."""
+    _, first = grid
+    data = json.loads(json.dumps(SMALL))
+    data["numerics"]["gradient"] = {"width": 32, "frac": 18}
+    data["hardware"] = {"cores": 1, "array": [4, 4]}
+    other_spec = tmp_path / "small.yaml"
+    other_spec.write_text(yaml.safe_dump(data))
+    other = tmp_path / "other"
+    assert experiment(str(other_spec), other, "--variants", "float32", "--seeds", "0,2") == 0
+    def results(folder):            # the run's figures, not its speed
+        return [{k: v for k, v in row.items() if not k.endswith("_per_s")}
+                for name in ("evals.csv", "metrics.csv")
+                for row in without_wall(csv_rows(folder / "runs" / "float32-s0" / name))]
+    assert results(other) == results(first)
+    shutil.rmtree(other / "runs" / "float32-s0")     # seed 0 counted from the first grid
+    out = tmp_path / "joined"
+    assert main(["results", str(first), str(other), "-o", str(out)]) == 0
+    assert {r["variant"]: r["seeds"] for r in csv_rows(out / "results.csv")} \
+        == {"float32": "3", "qat": "2"}
+    capsys.readouterr()
+
+    def qat_formats(record):
+        record["settings"]["variants"]["qat"]["spec"]["numerics"]["gradient"]["frac"] = 18
+    edited = _edited(grid, tmp_path, "qat_other", qat_formats)
+    assert main(["results", str(first), str(edited), "-o", str(tmp_path / "no")]) == 2
+    assert "variant qat's run settings differ between the grids: " \
+        "spec.numerics.gradient.frac: 24 in" in one_line_error(capsys)
+
+
 def _edited(grid, tmp_path, name: str, edit) -> Path:
     folder = tmp_path / name
     shutil.copytree(grid[1], folder)

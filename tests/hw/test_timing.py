@@ -521,6 +521,36 @@ def test_bench_timing_builds_the_controller_design_at_sixteen_rows():
         == controller_config()
 
 
+
+def test_bench_timing_u50core_is_fixar_u50s_core_at_block_ram_depth():
+    """``bench_timing.py --designs u50core``: one core of examples/fixar_u50.yaml with
+    its per-core copy's line ports (the banks, strided elements, read-line words and
+    word widths of the two-core design's memories), its array, lanes and address width;
+    only the depth differs.  Catches the design drifting from what fixar_u50 builds
+    (e.g. its spec's cores making the line ports two, or another spec's banks)."""
+    import sys
+    from pathlib import Path
+    from fixar_gen import load_spec
+    from fixar_gen.hw.design import config_for
+    from fixar_gen.memory_kinds import MEMORIES
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import bench_timing
+    real = config_for(load_spec(root / "examples" / "fixar_u50.yaml"))
+    core = bench_timing.u50_core_config()
+    assert real.cores == 2 and real.per_core_memories and core.cores == 1
+    assert (core.rows, core.cols, core.lanes, core.word, core.addr_bits) \
+        == (real.rows, real.cols, real.lanes, real.word, real.addr_bits)
+    for mem in MEMORIES:
+        assert core.memory_banks(mem) == real.memory_banks(mem), mem
+        assert core.strided_elements(mem) == real.strided_elements(mem), mem
+        assert core.line_words(mem) == real.line_words(mem), mem
+    assert core.memory_banks("amem") == 64 and core.strided_elements("amem") == 32
+    assert [(m.name, m.width) for m in core.data_memories] \
+        == [(m.name, m.width) for m in real.data_memories]
+    words = bench_timing.U50_CORE_WORDS.bit_length() - 1
+    assert {(m.addr_bits, m.tail_bits) for m in core.data_memories} == {(words, None)}
+
 #: the controller's paths: every endpoint but the memories' words (the data paths into
 #: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
 #: lane; Yosys keeps the memories' read-address registers unnamed (``$techmap...``):
