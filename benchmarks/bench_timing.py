@@ -11,8 +11,8 @@ real size's banks and rotations; ``--words N``: its memories N words instead of
 8, e.g. 64, so that ``amem``'s strided elements name all 64 banks as fixar_u50's do),
 ``u50core``: one core of examples/fixar_u50.yaml itself (16x16 array, every data
 memory's line port at its real banks, strided elements and word widths, the 16 lanes
-stood in, each memory ``--words`` deep, default 65,536: block RAM, so that Yosys maps
-the memories in minutes), for the real figure of the line ports' LUTs
+stood in, no memory deeper than ``--words``, default 65,536: block RAM, so that Yosys
+maps the memories in minutes), for the real figure of the line ports' LUTs
 (``benchmarks/core_luts.py DIR/u50core``) and the controller at the real size;
 ``foldN``: the drains' write-back fold of N lanes alone, fixar_u50's data width
 (:func:`fixar_gen.hw.core.build_write_back_folds`; fixar_u50's cores have 16 lanes);
@@ -128,19 +128,25 @@ def controller_config(rows: int | None = None, words: int = CONTROLLER_WORDS):
 
 def u50_core_config(words: int | None = None):
     """One core of examples/fixar_u50.yaml as its per-core copy is built (16x16 array,
-    16 lanes, each data memory with one line port at fixar_u50's banks, strided elements
-    and address width), its memories ``words`` deep (default :data:`U50_CORE_WORDS`,
-    block RAM sized, so that Yosys's memory mapping takes minutes rather than hours;
-    the line ports' logic depends on the banks and the word widths, not the depth):
-    the design ``u50core``, its lanes stood in, for the LUTs of the memories' line
-    ports and the controller as the core wires them."""
+    16 lanes, each data memory with one line port at fixar_u50's banks, strided elements,
+    word widths and address width, each memory as deep as the copy's), but no memory
+    deeper than ``words`` words (default :data:`U50_CORE_WORDS`: block RAM, so that
+    Yosys's memory mapping takes minutes rather than hours; the line ports' logic depends
+    on the banks and the word widths, a bank's address width aside): the design
+    ``u50core``, its lanes stood in, for the LUTs of the memories' line ports and the
+    controller as the core wires them.  (Every memory ``words`` deep would make the
+    flip-flop ``smem`` that many words: YoWASP's Yosys runs out of memory on it.)"""
     from dataclasses import replace
+    from fixar_gen.hw.data_memories import MemoryShape
     from fixar_gen.hw.design import config_for
     spec = load_spec(ROOT / SPEC)
     real = config_for(spec)
+    bits = (words or U50_CORE_WORDS).bit_length() - 1
+    shapes = tuple(m if m.addr_bits <= bits else MemoryShape(m.name, m.width, bits)
+                   for m in real.data_memories)
     one = replace(spec, hardware=replace(spec.hardware, cores=1))
-    return replace(config_for(one, memory_words=words or U50_CORE_WORDS,
-                              name="fixar_core_u50"), addr_bits=real.addr_bits)
+    return replace(config_for(one, name="fixar_core_u50"), memories=shapes,
+                   addr_bits=real.addr_bits)
 
 
 def netlist_of(design: str, keep: Path | None, rows: int | None = None,
@@ -194,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS),
                         help="pe, arrayRxC, lane, lane_parallel (a lane other than a "
-                             "core's lane 0: no serial functions), core, controller (the "
+                             "core's lane 0), core, controller (the "
                              "core with its "
                              "lane stood in: fixar_gen/hw/lane_stand_in.py), u50core "
                              "(one core of examples/fixar_u50.yaml, its lanes stood in, "
-                             "block-RAM-sized memories), foldN (the "
+                             "memories of at most --words words), foldN (the "
                              "drains' write-back fold of N lanes alone) "
                              "(default: %(default)s)")
     parser.add_argument("--rows", type=int, default=None, metavar="R",
@@ -233,14 +239,15 @@ def main(argv: list[str] | None = None) -> int:
                          units=UNITS if design in CORES else None)
         walk = time.perf_counter() - start
         t = report.as_dict()
-        label = {"pe": "PE alone", "lane": "vector lane alone",
-                 "lane_parallel": "vector lane other than lane 0 alone (no serial functions)",
+        label = {"pe": "PE alone", "lane": "vector lane 0 alone (its functions in the spec's design)",
+                 "lane_parallel": "vector lane other than lane 0 alone (its functions in the "
+                                  "spec's design)",
                  "core": "whole one-core design",
                  "controller": "one-core design, lane stood in"
                  + (f", {args.rows}x1 array" if args.rows else "")
                  + (f", {args.words}-word memories" if args.words else ""),
                  "u50core": "one core of examples/fixar_u50.yaml, lanes stood in, "
-                 f"{args.words or U50_CORE_WORDS:,}-word memories",
+                 f"memories of at most {args.words or U50_CORE_WORDS:,} words",
                  }.get(design, f"the drains' write-back fold alone, {design[4:]} lanes"
                        if design.startswith("fold") else f"{design[5:]} array alone")
         table.append(row(f"{label} ({report.cells:,} cells)", t))
