@@ -417,7 +417,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from .results import combine
     out = Path(args.out)
     try:
-        problem = combine([Path(g) for g in args.grids], out)
+        problem = combine([Path(g) for g in args.grids], out, last=args.last)
     except ExperimentError as exc:
         raise UserError(str(exc)) from None
     print(f"{out / 'results.md'}, {out / 'results.csv'}"
@@ -679,6 +679,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("grids", nargs="+", metavar="GRID")
     p.add_argument("-o", "--out", type=output_folder, required=True,
                    help="a new or empty folder, or an earlier output of fixar results")
+    p.add_argument("--last", type=integer(1, 1_000), default=None, metavar="N",
+                   help="evaluations averaged into a run's final return (default: the "
+                        "grids' own --last, which must then agree)")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("plot", help="overlay the reward curves of training runs",

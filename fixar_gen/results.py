@@ -10,7 +10,10 @@ that row alone, ``--variants none``, by its spec's settings as the float32 varia
 A float32
 variant's settings are compared without the spec's ``numerics`` and ``hardware``
 (:data:`FLOAT_UNREAD`: its agent is the algorithm's float twin, which reads neither), so
-float32 runs of a spec whose formats changed between two grids still join.  A variant and
+float32 runs of a spec whose formats changed between two grids still join; a spec field
+an older grid did not record counts as its default.  ``--last N`` (``combine(...,
+last=N)``) averages each run's last N evaluations into its final return instead of
+the grids' own ``last``.  A variant and
 seed may have run in one grid only (a run a grid planned but never began is left
 out).  The output folder gets ``results.md``,
 ``results.csv`` and ``curves.png`` (as a grid's own, from the runs' files where they
@@ -40,8 +43,13 @@ FLOAT_UNREAD = ("numerics", "hardware")
 
 
 def compared(settings):
-    """A variant's run settings as two grids must agree on them: a float32-backend
-    run's without :data:`FLOAT_UNREAD`, any other's as recorded."""
+    """A variant's run settings as two grids must agree on them: every spec field a
+    grid of an older fixar_gen does not record filled in with its default (as
+    ``--resume`` reads an older checkpoint: :func:`~fixar_gen.rl.run_settings.
+    with_defaults`), and a float32-backend run's without :data:`FLOAT_UNREAD`."""
+    from .rl.run_settings import with_defaults
+    if isinstance(settings, dict):
+        settings = with_defaults(settings)
     if isinstance(settings, dict) and settings.get("backend") == "float32" \
             and isinstance(settings.get("spec"), dict):
         return {**settings, "spec": {k: v for k, v in settings["spec"].items()
@@ -145,15 +153,20 @@ def _about(grids: list[tuple[Path, dict]], variants: list[str]) -> list[str]:
     return lines
 
 
-def combine(grids: list[Path], out: Path, plot: bool = True) -> str | None:
-    """Write ``out``'s table, plot and sources from the grids' runs.  Returns why the
-    plot could not be drawn (matplotlib missing), else None."""
+def combine(grids: list[Path], out: Path, plot: bool = True,
+            last: int | None = None) -> str | None:
+    """Write ``out``'s table, plot and sources from the grids' runs.  ``last``: the
+    evaluations averaged into a run's final return, instead of the grids' own (which
+    must then agree); a noisy task's table over more evaluations.  Returns why the plot
+    could not be drawn (matplotlib missing), else None."""
     from .experiment import statuses, write_curves
     from .rl.grid_results import results_csv, results_markdown, variant_rows
     if not grids:
         raise ExperimentError("no grids given")
     paths = [Path(g) for g in grids]
     records = [(p, read_grid(p)) for p in paths]
+    if last is not None:
+        records = [(p, {**record, "last": last}) for p, record in records]
     check_parts(records)
     out = Path(out)
     _prepare_out(out, paths)

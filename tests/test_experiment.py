@@ -836,6 +836,33 @@ def test_results_joins_float32_runs_whose_specs_differ_only_where_float32_reads_
     assert "variant qat's run settings differ between the grids: " \
         "spec.numerics.gradient.frac: 24 in" in one_line_error(capsys)
 
+    def older(record):               # a grid of a fixar_gen before the field existed
+        del record["settings"]["variants"]["qat"]["spec"]["hardware"]["vector_functions"]
+    assert main(["results", str(first), str(_edited(grid, tmp_path, "older", older)),
+                 "-o", str(tmp_path / "older_joined")]) == 0
+
+
+def test_results_last_sets_the_final_return_over_grids_of_another_last(grid, tmp_path,
+                                                                        capsys):
+    """`fixar results --last N`: each run's final return is the mean of its last N
+    evaluations, whatever the grids recorded (a noisy task's table over more
+    evaluations); without it, grids of different ``--last`` do not join."""
+    _, first = grid
+    other = _edited(grid, tmp_path, "other_last", lambda r: r.update(last=2))
+    assert main(["results", str(first), str(other), "-o", str(tmp_path / "no")]) == 2
+    assert "last 2, but 3 in" in one_line_error(capsys)
+    out = tmp_path / "last1"
+    assert main(["results", str(first), str(other), "-o", str(out), "--last", "1"]) == 0
+    rows = {r["variant"]: r for r in csv_rows(out / "results.csv")}
+    lasts = [float(csv_rows(first / "runs" / f"float32-s{seed}" / "evals.csv")[-1]
+                   ["eval_return"]) for seed in (0, 1)]
+    assert float(rows["float32"]["final_mean"]) == pytest.approx(sum(lasts) / 2, abs=1e-3)
+    assert "the mean of each run's last 1 evaluation" in (out / "results.md").read_text()
+    with pytest.raises(SystemExit) as stop:
+        main(["results", str(first), "-o", str(tmp_path / "bad"), "--last", "0"])
+    assert stop.value.code == 2 and "--last" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
 
 def _edited(grid, tmp_path, name: str, edit) -> Path:
     folder = tmp_path / name
