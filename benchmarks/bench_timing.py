@@ -9,7 +9,8 @@ memories and fixar_u50's 19-bit addresses, to time the controller in minutes;
 ``--rows R``: its array R x 1, e.g. 16, fixar_u50's height, whose memories have the
 real size's banks and rotations; ``--words N``: its memories N words instead of
 8, e.g. 64, so that ``amem``'s strided elements name all 64 banks as fixar_u50's do),
-``u50core``: one core of examples/fixar_u50.yaml itself (16x16 array, every data
+``u50core``: one core of examples/fixar_u50.yaml itself (its 16x16 array with the PEs stood
+in by their registers, :func:`stand_in_pe`, every data
 memory's line port at its real banks, strided elements and word widths, the 16 lanes
 stood in, no memory deeper than ``--words``, default 65,536: block RAM, so that Yosys
 maps the memories in minutes), for the real figure of the line ports' LUTs
@@ -97,7 +98,8 @@ def elaborate(design: str, rows: int | None = None, words: int | None = None
     if design == "u50core":
         cfg = u50_core_config(words)
         from fixar_gen.hw.lane_stand_in import stand_in_lane
-        return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
+        return cfg.name, emit_verilog(build_core(cfg, pe_generator=stand_in_pe,
+                                                 lane_generator=stand_in_lane),
                                       cfg.name, initialize_registers=False)
     if design == "controller":
         cfg = controller_config(rows, words or CONTROLLER_WORDS)
@@ -147,6 +149,33 @@ def u50_core_config(words: int | None = None):
     one = replace(spec, hardware=replace(spec.hardware, cores=1))
     return replace(config_for(one, name="fixar_core_u50"), memories=shapes,
                    addr_bits=real.addr_bits)
+
+
+def stand_in_pe(scope, widths, *, act, mode, psum_lo, psum_hi, load_en, load_data,
+                pass_right=False):
+    """The design ``u50core``'s PE: the PE's ports and registers (its weight, its
+    partial sums out, the activation and mode passed right) with an XOR of its inputs
+    in place of the multiplies, so that every input the array takes stays used (the
+    activation lines the memories' line ports read for it) while the netlist stays
+    small: YoWASP's Yosys runs out of its 4 GiB on fixar_u50's core with the real PEs.
+    Computes nothing meaningful (timing and LUT attribution of the rest only)."""
+    import pyrtl
+    from fixar_gen.hw.pe import PEPorts
+    weight = pyrtl.Register(widths.weight, name=scope("weight"))
+    weight.next <<= pyrtl.select(load_en, load_data, weight)
+    mixed = pyrtl.concat(act, weight, mode)
+    outs = []
+    for name, psum in (("psum_lo", psum_lo), ("psum_hi", psum_hi)):
+        reg = pyrtl.Register(widths.acc, name=scope(name))
+        reg.next <<= psum ^ mixed.zero_extended(max(widths.acc, mixed.bitwidth))[:widths.acc]
+        outs.append(reg)
+    act_out = mode_out = None
+    if pass_right:
+        act_out = pyrtl.Register(act.bitwidth, name=scope("act_out"))
+        mode_out = pyrtl.Register(1, name=scope("mode_out"))
+        act_out.next <<= act
+        mode_out.next <<= mode
+    return PEPorts(weight, outs[0], outs[1], act_out, mode_out)
 
 
 def netlist_of(design: str, keep: Path | None, rows: int | None = None,
