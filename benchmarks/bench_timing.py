@@ -95,16 +95,13 @@ def elaborate(design: str, rows: int | None = None, words: int | None = None
             functions=cfg.functions if serial else cfg.parallel_functions)[0], top)
     from fixar_gen.hw.core import build_core
     from fixar_gen.hw.verilate import emit_verilog
-    if design == "u50core":
-        cfg = u50_core_config(words)
+    if design in ("controller", "u50core"):      # the lanes stood in (u50core: the PEs too)
         from fixar_gen.hw.lane_stand_in import stand_in_lane
-        return cfg.name, emit_verilog(build_core(cfg, pe_generator=stand_in_pe,
-                                                 lane_generator=stand_in_lane),
-                                      cfg.name, initialize_registers=False)
-    if design == "controller":
-        cfg = controller_config(rows, words or CONTROLLER_WORDS)
-        from fixar_gen.hw.lane_stand_in import stand_in_lane
-        return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane),
+        if design == "u50core":
+            cfg, pes = u50_core_config(words), {"pe_generator": stand_in_pe}
+        else:
+            cfg, pes = controller_config(rows, words or CONTROLLER_WORDS), {}
+        return cfg.name, emit_verilog(build_core(cfg, lane_generator=stand_in_lane, **pes),
                                       cfg.name, initialize_registers=False)
     cfg = config_for(load_spec(ROOT / CORE_SPEC), memory_words=CORE_WORDS)
     return cfg.name, emit_verilog(build_core(cfg), cfg.name, initialize_registers=False)
@@ -185,7 +182,8 @@ def netlist_of(design: str, keep: Path | None, rows: int | None = None,
     top, verilog = elaborate(design, rows, words)
     if rows is not None and design == "controller":
         design = f"controller{rows}x1"
-    if words and design.startswith(("controller", "u50core")):
+    default = U50_CORE_WORDS if design == "u50core" else CONTROLLER_WORDS
+    if words and words != default and design.startswith(("controller", "u50core")):
         design = f"{design}_{words}w"
     folder = (keep / design) if keep else Path(tempfile.mkdtemp(prefix=f"timing_{design}_"))
     source = folder / f"{top}.v"

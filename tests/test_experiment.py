@@ -817,6 +817,7 @@ def test_results_joins_float32_runs_whose_specs_differ_only_where_float32_reads_
     other_spec.write_text(yaml.safe_dump(data))
     other = tmp_path / "other"
     assert experiment(str(other_spec), other, "--variants", "float32", "--seeds", "0,2") == 0
+
     def results(folder):            # the run's figures, not its speed
         return [{k: v for k, v in row.items() if not k.endswith("_per_s")}
                 for name in ("evals.csv", "metrics.csv")

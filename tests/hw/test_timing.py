@@ -521,7 +521,6 @@ def test_bench_timing_builds_the_controller_design_at_sixteen_rows():
         == controller_config()
 
 
-
 def test_bench_timing_u50core_is_fixar_u50s_core_at_block_ram_depth():
     """``bench_timing.py --designs u50core``: one core of examples/fixar_u50.yaml with
     its per-core copy's line ports (the banks, strided elements, read-line words and
@@ -554,6 +553,7 @@ def test_bench_timing_u50core_is_fixar_u50s_core_at_block_ram_depth():
             (theirs.addr_bits, theirs.tail_bits) if theirs.addr_bits <= words
             else (words, None)), mine.name
     assert core.memory("smem") == real.memory("smem")       # flip-flops: as deep as real
+
 
 #: the controller's paths: every endpoint but the memories' words (the data paths into
 #: them are the memories' own, docs/hardware.md's plan), the PEs, the array and the
