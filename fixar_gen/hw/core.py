@@ -336,18 +336,21 @@ def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
 def memory_ports(cfg: CoreConfig, name: str) -> tuple[int, int]:
     """(read ports, write ports) of each RAM of data memory ``name``, the host's
     included: a banked memory's bank has a line port of each per core (the host's
-    muxed into core 0's); an unbanked one a port per word the element loop reads (4 a
-    lane, the constants' 2) or writes (a lane's, lane 0's second, the PRNG lane's) per
+    muxed into core 0's); an unbanked one a port per word the element loop reads (lane
+    0's 4, the constants' 2: the other lanes take lane 0's words, so an unbanked operand
+    is broadcast or in one lane, ``hw.design.smem_problems``) or writes (lane 0's two,
+    the PRNG lane's) per
     core, and the matrix unit's where :data:`MATRIX_MEMORIES` lets it reach the memory
     (2R for a, C for b), plus the host's; ``cmem``'s banks a double-line port of each
     per core (the matrix unit's read-modify-write, the element loop's and the host's
     accesses muxed in)."""
     if cfg.memory_banks(name):
         return cfg.cores, cfg.cores
-    L, R, C = cfg.lanes, cfg.rows, cfg.cols
-    reads = 4 * L + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
+    R, C = cfg.rows, cfg.cols
+    # (lane 0's alone: the other lanes take lane 0's word, DataMemories.read_lanes)
+    reads = 4 + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
         + C * (name in MATRIX_MEMORIES["b"])
-    writes = L + 2
+    writes = 1 + 2
     return reads * cfg.cores + 1, writes * cfg.cores + 1
 
 
@@ -653,15 +656,15 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
         return ports[f"host_{port}_we"] & (ports[f"host_{port}_addr"][bits:] == c)
     B, S = cfg.buffer_bits, cfg.slot_bits
     for c, m in enumerate(sets[:cfg.copies]):
-        m.data.write_lanes(0, ports["host_mem_addr"][A:D], [ports["host_mem_addr"][:A]],
+        m.data.write_lanes(0, ports["host_mem_addr"][A:D], ports["host_mem_addr"][:A],
                            [ports["host_mem_wdata"]], [for_copy(c, "mem", D)], host=True)
         m.desc[ports["host_desc_addr"][:B]] <<= pyrtl.MemBlock.EnabledWrite(
             ports["host_desc_wdata"], for_copy(c, "desc", B))
         m.slot[ports["host_slot_addr"][:S]] <<= pyrtl.MemBlock.EnabledWrite(
             ports["host_slot_wdata"], for_copy(c, "slot", S))
     if cfg.per_core_memories:
-        words = [m.data.read_lanes(0, raddr[A:D], [raddr[:A]], pyrtl.Const(0, 1),
-                                   pyrtl.Const(1, 1), [f"{cfg.memory_prefix(c)}host_mem_raddr_q"],
+        words = [m.data.read_lanes(0, raddr[A:D], raddr[:A], 1, pyrtl.Const(0, 1),
+                                   pyrtl.Const(1, 1), f"{cfg.memory_prefix(c)}host_mem_raddr_q",
                                    host=True)[0] for c, m in enumerate(sets)]
         if cfg.cores == 1:
             ports["host_mem_rdata"] <<= words[0]
@@ -672,8 +675,8 @@ def _elaborate(cfg: CoreConfig, pe_generator: PEGenerator,
                 which, *(words + [words[-1]] * ((1 << hm.core_bits) - cfg.cores)))
     else:
         ports["host_mem_rdata"] <<= data.read_lanes(
-            0, raddr[A:], [raddr[:A]], pyrtl.Const(0, 1), pyrtl.Const(1, 1),
-            ["host_mem_raddr_q"], host=True)[0]
+            0, raddr[A:], raddr[:A], 1, pyrtl.Const(0, 1), pyrtl.Const(1, 1),
+            "host_mem_raddr_q", host=True)[0]
 
     # barrier network: each core shows whether it waits, and with which mask
     arrived = [pyrtl.WireVector(1, f"core{c}_barrier_arrived") for c in range(cfg.cores)]
@@ -1046,36 +1049,35 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
     units, range_in = [], []
-    lane_addr_d = []
+    lane_words = []
     e_unbroadcast = latch(e_unbroadcast_f, decoding, s("e_unbroadcast"))
-    # per lane: the addresses of its operands (lane v's are lane 0's + v, or lane 0's
-    # for a broadcast operand: a step's operand is one line of adjacent words)
-    addrs = {"a": [], "b": [], "d": [], "e": []}
-    actives, copy_dsts, dst_addrs = [], [], []
     # the lanes other than lane 0 read no e where none of their functions does
     # (vector.lane_reads): their e words are neither addressed nor read
     e_lanes = lanes if V.lane_reads(V.lane_operations(False, cfg.parallel_functions)).e \
         else 1
+    actives = []
     for v in range(lanes):
         ls = s.sub(f"lane{v}")
         active_issue = pyrtl.select(one_lane, pyrtl.Const(int(v == 0), 1), cols_left > v)
         actives.append(named(delay(active_issue, 1, ls("active_q_d{k}")), ls("active")))
-        addr_dst = named(walk_dst.address(v), ls("addr_dst"))
-        addr_a = walk_a.address(v)
-        addr_b = pyrtl.select(uses_lane, lane_at, walk_b.address(v))
-        addr_d = addr_dst
-        # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
-        addr_slot = walk_slot.address(v)
-        copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
-        copy_dst = pyrtl.select(to_buffer, addr_dst, addr_slot)
-        copy_dsts.append(named(delay(copy_dst, 1 + WORD_REGISTERS, ls("copy_dst_q_d{k}"),
-                                     reset=False), ls("copy_dst")))
-        dst_addrs.append(addr_dst)
-        addrs["a"].append(pyrtl.select(copy_issue, copy_src, addr_a))
-        addrs["b"].append(addr_b)
-        addrs["d"].append(addr_d)
-        if v < e_lanes:
-            addrs["e"].append(walk_e.address(v))
+    # lane 0's operand addresses: a step's operand is one line of adjacent words (lane
+    # v's at lane 0's + v, or lane 0's for a broadcast operand), which a banked memory
+    # reads and writes at lane 0's address; the unbanked one (smem) has lane 0's ports
+    # alone (DataMemories.read_lanes), so no lane's own address is ever needed
+    ls0 = s.sub("lane0")
+    addr_dst = named(walk_dst.address(), ls0("addr_dst"))
+    # load: slot (row, src_col + j) -> buffer (row, col); store: the other way
+    addr_slot = walk_slot.address()
+    copy_src = pyrtl.select(is_op[Load], addr_slot, addr_dst)
+    copy_dst = named(delay(pyrtl.select(to_buffer, addr_dst, addr_slot), 1 + WORD_REGISTERS,
+                           ls0("copy_dst_q_d{k}"), reset=False), ls0("copy_dst"))
+    addrs = {"a": pyrtl.select(copy_issue, copy_src, walk_a.address()),
+             "b": pyrtl.select(uses_lane, lane_at, walk_b.address()),
+             "d": addr_dst, "e": walk_e.address()}
+    # the element's write address travels with it: the read, the words' register, then
+    # LANE_DEPTH cycles (data beside the lanes' done bits: no reset, a shift register in
+    # synthesis)
+    wa_d = delay(addr_dst, STEP_LATENCY, ls0("wa_d_d{k}"), reset=False)
 
     # one read of each operand a step (the issue cycle; the words arrive in stage 1):
     # a line of a banked memory, a word a lane of the others
@@ -1127,9 +1129,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             asks_next[m] = _any_bits([g & c for g, c in terms])
             gated_next[m] = terms
         rd[slot_name] = mems.data.read_lanes(
-            port, mem_id, addrs[slot_name], broadcast, want,
-            [ls(f"ra_{slot_name}") for ls in lane_names[:len(addrs[slot_name])]],
-            asks_next=asks_next,
+            port, mem_id, addrs[slot_name], e_lanes if slot_name == "e" else lanes,
+            broadcast, want, ls0(f"ra_{slot_name}"), asks_next=asks_next,
             ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
     # every operand's words registered (stage 2, WORD_REGISTERS: a line of ``amem``
     # comes through its banks' rotation and the memories' choice, which leave no
@@ -1176,7 +1177,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         if v == 0:
             range_min = pyrtl.select(range_prev, folded_min, words_w["d"][0])
             range_max = pyrtl.select(range_prev, folded_max, words_w["e"][0])
-            lane0 = (addrs["b"][0], addrs["e"][0])
+            lane0 = (addrs["b"], addrs["e"])
             low = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
             high = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
         range_min = pyrtl.select(active_w, _lower(range_min, low), range_min)
@@ -1197,12 +1198,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                 fmt_a=fmt_of("a"), fmt_b=fmt_of("b"), fmt_d=fmt_of("dst"),
                 fmt_e=fmt_of("e"), fmt_c=fmt_of("c"), fmt_pre=ports["host_pre_fmt"],
                 acc_bits=desc_regs["dst"][0]["acc_bits"], lane=in_b[:32]))
-        # the element's write address travels with it: the read, the words' register,
-        # then LANE_DEPTH cycles (data beside the lane's done bit: no reset, a shift
-        # register in synthesis)
-        wa_d = delay(dst_addrs[v], STEP_LATENCY, ls("wa_d_d{k}"), reset=False)
         units.append(unit)
-        lane_addr_d.append((copy_dsts[v], rd_a_w, wa_d, active_w))
+        lane_words.append((rd_a_w, active_w))
 
     for unit, fold in zip(units, lane_folds):
         fold(unit.done, unit.d_out)
@@ -1271,34 +1268,34 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         receiving = link_in["enables"][0]
         write_names = {m: pyrtl.select(receiving, _z(link_in["mem"], MEMORY_ID_BITS)
                                        == memory_id(m), w) for m, w in write_names.items()}
-    d_addresses, d_values, d_enables = [], [], []
-    for v, (unit, (copy_dst, rd_a_w, wa_d, active_w)) in enumerate(zip(units, lane_addr_d)):
-        address = pyrtl.select(copy_write, copy_dst, wa_d)
+    # lane 0's address: a line's words are at it + v
+    d_address = pyrtl.select(range_w, range_at_w, pyrtl.select(copy_write, copy_dst, wa_d))
+    if link_in is not None:
+        d_address = pyrtl.select(receiving, link_in["address"], d_address)
+    d_values, d_enables = [], []
+    for v, (unit, (rd_a_w, active_w)) in enumerate(zip(units, lane_words)):
         value = pyrtl.select(copy_write, rd_a_w, unit.d_out)
         enable = (own_copy & active_w) | unit.done
         if v == 0:
-            address = pyrtl.select(range_w, range_at_w, address)
             value = pyrtl.select(range_w, range_min, value)
             enable = range_w | enable
         if link_in is not None:
-            address = pyrtl.select(receiving, link_in["addresses"][v], address)
             value = pyrtl.select(receiving, link_in["values"][v], value)
             enable = enable | link_in["enables"][v]
-        d_addresses.append(address)
         d_values.append(value)
         d_enables.append(enable)
     # (every memory named by registered compares: the writes compare no memory id)
-    mems.data.write_lanes(port, None, d_addresses, d_values, d_enables,
+    mems.data.write_lanes(port, None, d_address, d_values, d_enables,
                           names=write_names)
     e_names = names_of(de_mem, "e_is")
     mems.data.write_lanes(port, None,
-                          [pyrtl.select(range_w, range_at1_w, wa_e)],
+                          pyrtl.select(range_w, range_at1_w, wa_e),
                           [pyrtl.select(range_w, range_max, units[0].e_out)],
                           [range_w | (units[0].done & writes_e)],
                           names={m: pyrtl.select(range_w, dst_names[m], e_names[m])
                                  for m in e_names})
     lane_word = _z(units[0].lane_out, W)
-    mems.data.write_lanes(port, None, [wa_b], [lane_word], [elem_done & uses_lane],
+    mems.data.write_lanes(port, None, wa_b, [lane_word], [elem_done & uses_lane],
                           names=names_of(db["mem"], "b_is"))
     for mem, first, second, values, enables in mm["writes"]:
         mems.data.write_double(port, mem, first, second, values, enables)
@@ -1306,9 +1303,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     if xfer_write is not None:
         # (an xfer's memory, as the copy's words, in stage 2)
         copy_mem_w = delay(copy_dst_mem, WORD_REGISTERS, s("copy_mem_w_d{k}"), reset=False)
-        link = _link(cfg, s.sub("link"), xfer_write, copy_mem_w,
-                     [(copy_dst, rd_a_w, active_w)
-                      for copy_dst, rd_a_w, _, active_w in lane_addr_d],
+        link = _link(cfg, s.sub("link"), xfer_write, copy_mem_w, copy_dst, lane_words,
                      field(Xfer, "to"), index, desc_regs["dst"][1][:cfg.buffer_bits],
                      dd["base"])
 
@@ -1416,11 +1411,11 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             "link": link}
 
 
-def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int,
+def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, address, lanes, to, index: int,
           buffer, base) -> dict:
     """The link out of core ``index`` (per-core memories): an xfer's line of stage 2
-    (each lane's address in the sender's copy, word and active bit; the memory
-    ``mem_w``), the buffer's id and its base in the sender's copy, through
+    (lane 0's ``address`` in the sender's copy, each lane's word and active bit; the
+    memory ``mem_w``), the buffer's id and its base in the sender's copy, through
     ``XFER_LATENCY - 2 - WORD_REGISTERS`` registers (the SLR crossing; the receiver's
     :func:`_drive_link_in` adds the last) towards the write ports of the receivers'
     copies; ``enables[r]``: lane v's write into core r's copy (``to``'s bit r; none
@@ -1431,8 +1426,7 @@ def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int,
     def hop(value, name):
         return named(delay(value, hops, s(f"{name}_d{{k}}"), reset=False), s(name))
     mem = hop(mem_w, "mem")
-    addresses = [hop(a, f"lane{v}_address") for v, (a, _, _) in enumerate(lanes)]
-    values = [hop(w, f"lane{v}_word") for v, (_, w, _) in enumerate(lanes)]
+    values = [hop(w, f"lane{v}_word") for v, (w, _) in enumerate(lanes)]
     enables = []
     for r in range(cfg.cores):
         if r == index:
@@ -1440,8 +1434,9 @@ def _link(cfg: CoreConfig, s: Scope, xfer_write, mem_w, lanes, to, index: int,
             continue
         enables.append([named(delay(xfer_write & active & to[r], hops,
                                     s(f"to{r}_lane{v}_d{{k}}")), s(f"to{r}_lane{v}"))
-                        for v, (_, _, active) in enumerate(lanes)])
-    return {"mem": mem, "addresses": addresses, "values": values, "enables": enables,
+                        for v, (_, active) in enumerate(lanes)])
+    return {"mem": mem, "address": hop(address, "address"), "values": values,
+            "enables": enables,
             "buffer": hop(buffer, "buffer"), "base": hop(_z(base, cfg.addr_bits), "base")}
 
 
@@ -1453,13 +1448,12 @@ def base_difference(mine, theirs, addr_bits: int) -> pyrtl.WireVector:
 
 
 def _link_wires(cfg: CoreConfig, s: Scope) -> dict:
-    """The words the links write into one core's copy: memory id, and per lane an
-    address (in this core's copy), a word and an enable (wires, driven by
-    :func:`_drive_link_in`)."""
+    """The words the links write into one core's copy: memory id, lane 0's address (in
+    this core's copy: lane v's word is at it + v), and per lane a word and an enable
+    (wires, driven by :func:`_drive_link_in`)."""
     L = cfg.lanes
     return {"mem": pyrtl.WireVector(MEMORY_ID_BITS, s("mem")),
-            "addresses": [pyrtl.WireVector(cfg.addr_bits, s(f"lane{v}_address"))
-                          for v in range(L)],
+            "address": pyrtl.WireVector(cfg.addr_bits, s("address")),
             "values": [pyrtl.WireVector(cfg.word, s(f"lane{v}_word")) for v in range(L)],
             "enables": [pyrtl.WireVector(1, s(f"lane{v}_enable")) for v in range(L)]}
 
@@ -1488,9 +1482,9 @@ def _drive_link_in(cfg: CoreConfig, s: Scope, wires: dict, senders, desc) -> Non
     moved = named(base_difference(_z(mine, A), theirs, A), s("base_difference"))
     wires["mem"] <<= last(pick([(link["mem"], en) for link, en in senders],
                                MEMORY_ID_BITS), "mem")
+    address = pick([(link["address"], en) for link, en in senders], A)
+    wires["address"] <<= last(_z(address + moved, A), "address")
     for v in range(len(wires["enables"])):
-        address = pick([(link["addresses"][v], en) for link, en in senders], A)
-        wires["addresses"][v] <<= last(_z(address + moved, A), f"lane{v}_address")
         wires["values"][v] <<= last(pick([(link["values"][v], en) for link, en in senders],
                                          wires["values"][v].bitwidth), f"lane{v}_word")
         enable = _any_bits([en[v] for _, en in senders])

@@ -447,15 +447,18 @@ class DataMemories:
 
     # -- line ports (banked memories) and per-word ports behind one call -----------------
 
-    def read_lanes(self, port: int, mem_id, addresses, broadcast, want, names,
-                   memories=MEMORIES, host: bool = False, asks_next: dict | None = None,
-                   ask_name: str | None = None,
+    def read_lanes(self, port: int, mem_id, address, lanes: int, broadcast, want,
+                   name: str, memories=MEMORIES, host: bool = False,
+                   asks_next: dict | None = None, ask_name: str | None = None,
                    gated_next: dict | None = None) -> list[pyrtl.WireVector]:
-        """One operand of a step: lane v reads word ``addresses[v]`` (``addresses[0] +
-        v``, or ``addresses[0]`` for every lane when ``broadcast``) of memory ``mem_id``,
+        """One operand of a step: lane v (of ``lanes``) reads word ``address + v`` (or
+        ``address`` for every lane when ``broadcast``) of memory ``mem_id``,
         synchronously (the words, sign-extended, in the next cycle).  An unbanked memory
-        reads each lane's word through a port of its own (address registers ``names``);
-        a banked one reads the line at ``addresses[0]`` through line port ``port`` in
+        (``smem``) reads lane 0's word through a port of its own (address register
+        ``name``) and gives every lane that word: it is theirs when the operand is
+        broadcast, the only way a program may name one across lanes
+        (``hw.design.smem_problems`` refuses the others);
+        a banked one reads the line at ``address`` through line port ``port`` in
         the cycles ``want`` is 1 (``host``: the host's request, served when no core's
         is).  ``asks_next`` (optional, {banked memory: a 1-bit wire}): what ``want &
         (mem_id == memory)`` is in the next cycle, for each banked memory, from a caller
@@ -465,34 +468,31 @@ class DataMemories:
         same as a sum of terms ``gate & condition``, its gates the caller's next states
         (:meth:`_grants`: the port's choice is then made on the conditions, the gates
         joining last)."""
-        names = list(names)
-        which = self._memory_register(mem_id, names[0], memories)
-        last = self._last_registers(mem_id, names[0], memories)
+        which = self._memory_register(mem_id, name, memories)
+        last = self._last_registers(mem_id, name, memories)
         banked = [m for m in memories if m in self.banked]
         unbanked = [m for m in memories if m not in self.banked]
         second = None
         if banked:
-            if len(addresses) > 1:
-                wide = pyrtl.Register(1, name=f"{names[0]}_bcast")
+            if lanes > 1:
+                wide = pyrtl.Register(1, name=f"{name}_bcast")
                 wide.next <<= _z(broadcast, 1)
             # on a memory with halves, a request served beside another one (acc_add's
             # two operands) gets the second half line: its words are the line's last H
             flag = None
             if any(self.banked[m].halves for m in banked):
-                flag = pyrtl.WireVector(1, name=f"{names[0]}_second_next")
-                second = pyrtl.Register(1, name=f"{names[0]}_second")
+                flag = pyrtl.WireVector(1, name=f"{name}_second_next")
+                second = pyrtl.Register(1, name=f"{name}_second")
                 second.next <<= flag
             self._line_reads.append(_LineRead(port, _z(mem_id, MEMORY_ID_BITS),
-                                              _z(addresses[0], self.addr_bits), _z(want, 1),
+                                              _z(address, self.addr_bits), _z(want, 1),
                                               host, None, flag, tuple(banked), None,
                                               asks_next, ask_name, gated_next))
+        lane0 = self._word_reads(self._address_register(address, name, unbanked),
+                                 unbanked) if unbanked else {}
         out = []
-        for v, address in enumerate(addresses):
-            words = {}
-            if unbanked:
-                words.update(self._word_reads(self._address_register(address, names[v],
-                                                                     unbanked),
-                                              unbanked))
+        for v in range(lanes):
+            words = dict(lane0)
             for m in banked:
                 line = self.banked[m].read_words[port]
                 word = line[0] if v == 0 else pyrtl.select(wide, line[0], line[v])
@@ -504,12 +504,14 @@ class DataMemories:
             out.append(self._select(which, {m: words[m] for m in memories}, last))
         return out
 
-    def write_lanes(self, port: int, mem_id, addresses, values, enables,
+    def write_lanes(self, port: int, mem_id, address, values, enables,
                     memories=MEMORIES, host: bool = False,
                     names: dict | None = None) -> None:
-        """Write ``values[v]`` at ``addresses[v]`` (``addresses[0] + v``) of memory
-        ``mem_id`` where ``enables[v]``: through a port per word on an unbanked memory,
-        one line through line port ``port`` on a banked one.  ``names`` (optional,
+        """Write ``values[v]`` at ``address + v`` of memory ``mem_id`` where
+        ``enables[v]``: one line through line port ``port`` on a banked memory; on an
+        unbanked one (``smem``) lane 0's word alone, through a port of its own (a
+        program writes one across lanes nowhere: ``hw.design.smem_problems``).
+        ``names`` (optional,
         {memory: a 1-bit wire}): ``mem_id == memory`` for each banked memory the
         request can name (and for any unbanked ones), from a caller that has it from
         registers (a compare registered a cycle ahead), so that the line port's choice
@@ -526,10 +528,9 @@ class DataMemories:
         mem_id = None if mem_id is None else _z(mem_id, MEMORY_ID_BITS)
         unbanked = [m for m in memories if m not in self.banked]
         if unbanked:
-            for address, value, enable in zip(addresses, values, enables):
-                self.write(mem_id, address, value, enable, unbanked, names)
+            self.write(mem_id, address, values[0], enables[0], unbanked, names)
         if any(m in self.banked for m in memories):
-            self._line_writes.append((port, mem_id, _z(addresses[0], self.addr_bits),
+            self._line_writes.append((port, mem_id, _z(address, self.addr_bits),
                                       [pyrtl.as_wires(v) for v in values],
                                       [_z(e, 1) for e in enables], host, tuple(memories),
                                       None, names))

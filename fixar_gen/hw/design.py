@@ -357,6 +357,47 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
                             f"holds {1 << cfg.imem_bits}")
     problems += program_limits(program, cfg.pe, cfg.word, cfg.lane)
     problems += function_problems(program, cfg.functions)
+    if cfg.lanes > 1:
+        problems += smem_problems(program, cfg.lane0_functions)
+    return problems
+
+
+def smem_problems(program: Program, lane0_functions=()) -> list[str]:
+    """Why a design of more than one lane cannot run ``program``'s element loop on
+    its unbanked memory (``smem``: constants, PRNG states, monitors), which has read and
+    write ports for lane 0 alone (the other lanes take lane 0's word:
+    ``DataMemories.read_lanes``): an instruction that issues several elements a step
+    with an ``smem`` operand that is not broadcast to every lane (one column, read the
+    same by every lane), or that writes ``smem`` across lanes.  The constants (``c``, a
+    drain's slope) have reads of their own; serial, folded and lane-0 functions issue
+    one element a step."""
+    from ..isa import Load, Store
+    from ..memory_kinds import memory_of
+    from ..range_fusion import FOLDED_FUNCTIONS
+    from .core import SERIAL_FUNCTIONS
+    one_at_a_time = set(SERIAL_FUNCTIONS) | set(FOLDED_FUNCTIONS) | set(lane0_functions)
+    unbroadcast_e = set(ops.with_operand("e", layout="unbroadcast"))
+    problems = []
+    for pc, ins in enumerate(program.code):
+        if not isinstance(ins, (Load, Store, Drain, Vector)) or ins.cols.count <= 1:
+            continue
+        fn = element_op(ins)
+        if fn in one_at_a_time:
+            continue
+        for slot in ("dst", "src", "acc", "bias", "a", "b", "e"):
+            index = getattr(ins, slot, NO_BUFFER)
+            if index == NO_BUFFER or memory_of(program.buffers[index]) != "smem":
+                continue
+            buf = program.buffers[index]
+            broadcast = (slot not in ("dst", "src") and buf.cols == 1
+                         and not isinstance(ins, (Load, Store))
+                         and not (slot == "e" and fn in unbroadcast_e))
+            if not broadcast:
+                problems.append(f"instruction {pc}: {ins.MNEMONIC}'s {slot} "
+                                f"({buf.name}) is in smem across {ins.cols.count} "
+                                "columns: this design has smem ports for lane 0 alone "
+                                "(an smem operand must be one column, read by every "
+                                "lane the same)")
     return problems
 
 
