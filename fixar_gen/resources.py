@@ -461,6 +461,8 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     if inventory is not None:
         memories = _generated_memories(inventory, board)
         parts.append(("memory line ports", Resources(luts=inventory.port_luts)))
+        luts, ffs = inventory.flip_flop_resources
+        parts.append(("flip-flop memories", Resources(luts=luts, ffs=ffs)))
     else:
         memories = _place(_memory_shapes(spec, lanes), cores, fixed_bram, board)
     memory_total = Resources(bram36=sum(m.count for m in memories if m.kind == "bram36"),

@@ -146,6 +146,11 @@ WORD_REGISTERS = 1
 #: stage 2, ISSUE_CYCLES + 1 + WORD_REGISTERS cycles after the drain's last write, the
 #: lanes' own registers taking the first of them
 FOLD_STAGES = ISSUE_CYCLES + WORD_REGISTERS
+#: the registered stages of ``range``'s tree over the lanes (:func:`_fold_tree`), from
+#: its step's stage 2 to the fold into the running minimum and maximum and their
+#: write: the last step's write lands in the next instruction's BASES, before any of
+#: its reads, so the tree costs no cycle
+RANGE_STAGES = ISSUE_CYCLES - 1 - WORD_REGISTERS
 #: cycles from an element-loop step's issue to its results' write: the read (stage 1),
 #: the words' register (:data:`WORD_REGISTERS`: the lanes start in stage 2, from
 #: registers) and the lanes' ``LANE_DEPTH`` stages
@@ -398,8 +403,9 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     register after the words (:data:`WORD_REGISTERS`) costs an ``mm`` a cycle (its
     lines enter the array a cycle later), a ``vec`` or ``drain`` a cycle (its lanes
     start a cycle later: :data:`STEP_LATENCY`), a serial function's element a cycle,
-    and a copy or ``range`` none (its last write lands in the next instruction's
-    DECODE).
+    and a copy none (its last write lands in the next instruction's DECODE), nor
+    ``range`` (its tree over the lanes, :data:`RANGE_STAGES`, ends in the next
+    instruction's BASES).
     ``extra``: the cycles each step of a drain or pipelined vec spends reading lines of
     ``amem`` beyond its first (:func:`fixar_gen.memory_access.extra_lines`); ``fused``:
     a range that follows its drain (:func:`fixar_gen.range_fusion.fused_ranges`), one
@@ -504,22 +510,38 @@ def _write_back_folds(s: Scope, lanes: int, data_width: int, restart: pyrtl.Wire
                                        pyrtl.select(done, _higher(high, value), high))
         return fold
 
-    levels = (lanes - 1).bit_length()
-    per_stage = -(-levels // FOLD_STAGES) if levels else 1
-    nodes = list(zip(lows, highs))
+    low, high = _fold_tree(s, list(zip(lows, highs)), FOLD_STAGES, exact=False)
+    return [lane_fold(lo, hi) for lo, hi in zip(lows, highs)], low, high
+
+
+def _fold_tree(s: Scope, nodes: list, stages: int, exact: bool = True):
+    """The minimum and maximum of ``nodes`` ((low, high) pairs) folded as a tree of
+    pairwise folds (an odd node passed up as it is), registered every
+    ``ceil(levels / stages)`` levels and after the last: at most ``stages`` registers
+    deep, or (``exact``) exactly ``stages``, the missing ones added at its output (a
+    tree of one node is ``stages`` registers)."""
+    levels = (len(nodes) - 1).bit_length()
+    per_stage = -(-levels // stages) if levels else 1
+    registered = 0
     for level in range(levels):
-        if len(nodes) % 2:
-            nodes.append((pyrtl.Const(top, bits), pyrtl.Const(bottom, bits)))
         pairs = []
         for j in range(0, len(nodes), 2):
+            if j + 1 == len(nodes):
+                pairs.append(nodes[j])
+                continue
             (l0, h0), (l1, h1) = nodes[j], nodes[j + 1]
-            low, high = _lower(l0, l1), _higher(h0, h1)
-            if (level + 1) % per_stage == 0 or level == levels - 1:
-                low = delay(low, 1, s(f"tree{level}_{j // 2}_min"))
-                high = delay(high, 1, s(f"tree{level}_{j // 2}_max"))
-            pairs.append((low, high))
+            pairs.append((_lower(l0, l1), _higher(h0, h1)))
+        if (level + 1) % per_stage == 0 or level == levels - 1:
+            pairs = [(delay(low, 1, s(f"tree{level}_{j}_min")),
+                      delay(high, 1, s(f"tree{level}_{j}_max")))
+                     for j, (low, high) in enumerate(pairs)]
+            registered += 1
         nodes = pairs
-    return [lane_fold(lo, hi) for lo, hi in zip(lows, highs)], nodes[0][0], nodes[0][1]
+    (low, high), = nodes
+    if exact and registered < stages:
+        low = delay(low, stages - registered, s("tree_min_d{k}"), reset=False)
+        high = delay(high, stages - registered, s("tree_max_d{k}"), reset=False)
+    return low, high
 
 
 def build_write_back_folds(lanes: int, data_width: int, word: int) -> pyrtl.Block:
@@ -1048,7 +1070,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     issuing = elem_issue
     issued = named(delay(issuing, 1, s("issue_q_d{k}")), s("elem_issued"))
     last_step = named(last_col & last_row, s("last_step"))
-    units, range_in = [], []
+    units = []
     lane_words = []
     e_unbroadcast = latch(e_unbroadcast_f, decoding, s("e_unbroadcast"))
     # the lanes other than lane 0 read no e where none of their functions does
@@ -1153,15 +1175,21 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                       mems.data.extend(hold), word))
         lane_in[slot_name] = words
 
-    # range: the lanes' values folded into the current min and max in stage 2 (no lane
-    # runs) and written there; the next step's read of min and max, issued a cycle
-    # later, is a cycle too early to see that write, so a fold right after another
-    # (the same instruction's previous step) starts from the values that fold wrote
-    range_w = named(delay(issued & is_range, WORD_REGISTERS, s("range_w_d{k}")),
-                    s("range_write"))
-    range_prev = delay(range_w, 1, s("range_prev_d{k}"))
+    # range: the lanes' values (stage 2; no lane runs) folded by a tree of registered
+    # pairwise folds over the lanes (RANGE_STAGES), then into the running min and max
+    # and written: the instruction's first step starts from the min and max it read
+    # (dst's two words), each later one from the previous step's (its write lands
+    # after this step's read)
+    range_w = named(delay(issued & is_range, WORD_REGISTERS + RANGE_STAGES,
+                          s("range_w_d{k}")), s("range_write"))
+    range_started = _reg(1, s("range_started"))
+    range_started.next <<= pyrtl.select(decoding, pyrtl.Const(0, 1),
+                                        range_started | issuing)
+    range_first = delay(~range_started, 1 + WORD_REGISTERS + RANGE_STAGES,
+                        s("range_first_d{k}"), reset=False)
     folded_min = pyrtl.Register(W, name=s("range_min"))
     folded_max = pyrtl.Register(W, name=s("range_max"))
+    range_leaves = []
     # a drain's results folded as they are written, per lane, then across the lanes
     # (a registered tree) by the time a fused range's step folds them into its monitor
     lane_folds, wb_min, wb_max = _write_back_folds(s.sub("wb_fold"), lanes,
@@ -1173,16 +1201,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # the copies hold no line)
         rd_a_w = words_w["a"][v]
         active_w = delay(active, WORD_REGISTERS, ls("active_w_d{k}"))
-        low = high = rd_a_w
         if v == 0:
-            range_min = pyrtl.select(range_prev, folded_min, words_w["d"][0])
-            range_max = pyrtl.select(range_prev, folded_max, words_w["e"][0])
-            lane0 = (addrs["b"], addrs["e"])
-            low = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
-            high = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
-        range_min = pyrtl.select(active_w, _lower(range_min, low), range_min)
-        range_max = pyrtl.select(active_w, _higher(range_max, high), range_max)
-        range_in.append((range_min, range_max))
+            # (lane 0 is active in every step; a fused range's lane 0 folds the
+            # drain's write-back tree, the others nothing)
+            low0 = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
+            high0 = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
+            range_leaves.append((low0, high0))
+        else:
+            # an inactive lane's leaf is lane 0's, which changes no fold
+            range_leaves.append((pyrtl.select(active_w, rd_a_w, low0),
+                                 pyrtl.select(active_w, rd_a_w, high0)))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
                                  ls("start_d{k}")), ls("start"))
         in_a, in_b, in_d = (lane_in[x][v] for x in ("a", "b", "d"))
@@ -1203,15 +1231,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     for unit, fold in zip(units, lane_folds):
         fold(unit.done, unit.d_out)
-    range_min, range_max = range_in[-1]
-    folded_min.next <<= range_min
-    folded_max.next <<= range_max
+    tree_min, tree_max = _fold_tree(s.sub("range_fold"), range_leaves, RANGE_STAGES)
+    start_min, start_max = (delay(words_w[x][0], RANGE_STAGES, s(f"range_{x}_d{{k}}"),
+                                  reset=False) for x in ("d", "e"))
+    range_min = _lower(pyrtl.select(range_first, start_min, folded_min), tree_min)
+    range_max = _higher(pyrtl.select(range_first, start_max, folded_max), tree_max)
+    folded_min.next <<= pyrtl.select(range_w, range_min, folded_min)
+    folded_max.next <<= pyrtl.select(range_w, range_max, folded_max)
     # the serial functions (one element in flight) latch their e and PRNG-lane addresses
     wa_b, wa_e = _reg(A, s("wa_b")), _reg(A, s("wa_e"))
     with pyrtl.conditional_assignment:
         with issuing:
-            wa_b.next |= lane0[0]
-            wa_e.next |= lane0[1]
+            wa_b.next |= addrs["b"]
+            wa_e.next |= addrs["e"]
     # tags travelling with each step: whether it started the lanes (with its results,
     # STEP_LATENCY cycles), and whether it is the instruction's last or a serial step
     # (the controller waits for it).  The controller resumes one cycle before the
@@ -1231,31 +1263,35 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
 
     # -- writes -----------------------------------------------------------------------
     # (the descriptors hold until the last write of the lanes: the next fetch is in its
-    # cycle; a copy's or range's last write, in stage 2, is in the next instruction's
-    # DECODE, before any of its reads, so what it takes of the descriptors is
-    # registered in stage 1, ``_w``)
+    # cycle; a copy's last write, in stage 2, is in the next instruction's DECODE, and
+    # range's, RANGE_STAGES later, in its BASES, before any of its reads, so what they
+    # take of the descriptors is registered from stage 1, ``_w``)
     # one line of dst a step (lane v at lane 0's address + v; range: its min), lane 0's
     # second write (range's max, the OU state) and the PRNG lane's
     de_mem = desc_regs["e"][0]["mem"]
-    range_at_w = delay(_z(dd["base"], A), WORD_REGISTERS, s("range_at_w_d{k}"), reset=False)
-    range_at1_w = delay(_z(_z(dd["base"], A) + 1, A), WORD_REGISTERS, s("range_at1_w_d{k}"),
-                        reset=False)
+    range_at_w = delay(_z(dd["base"], A), WORD_REGISTERS + RANGE_STAGES,
+                       s("range_at_w_d{k}"), reset=False)
+    range_at1_w = delay(_z(_z(dd["base"], A) + 1, A), WORD_REGISTERS + RANGE_STAGES,
+                        s("range_at1_w_d{k}"), reset=False)
 
     # every memory the lanes' writes can name: the banked ones' line ports and the
     # flip-flop words' write enables (``smem``) start at these registers
     written = [shape.name for shape in mems.data.shapes]
 
-    def names_of(mem, name):
+    def names_of(mem, name, cycles=WORD_REGISTERS):
         """{memory: ``mem`` names it}, compared and registered (WORD_REGISTERS
-        cycles, as ``_w`` is): equal to the compare of ``mem`` now for a descriptor's
-        memory, which changes only at the end of FETCH, when the lanes' writes use it
-        (never in DECODE: the last is in the next instruction's FETCH), and for a
-        ``_w`` delay line's.  The line ports' choice among the writes then starts at
-        these registers (docs/hardware.md, the 16x1 controller design)."""
-        return {m: delay(_z(mem, MEMORY_ID_BITS) == memory_id(m), WORD_REGISTERS,
+        cycles, as ``_w`` is, or ``cycles``): equal to the compare of ``mem`` now for
+        a descriptor's memory, which changes only at the end of FETCH, when the lanes'
+        writes use it (never in DECODE: the last is in the next instruction's FETCH),
+        and for a ``_w`` delay line's (range's: its write RANGE_STAGES later, the
+        compare too).  The line ports' choice among the writes then starts at these
+        registers (docs/hardware.md, the 16x1 controller design)."""
+        return {m: delay(_z(mem, MEMORY_ID_BITS) == memory_id(m), cycles,
                          s(f"{name}_{m}_d{{k}}")) for m in written}
     dst_names, copy_names = names_of(dd["mem"], "dst_is"), names_of(copy_dst_mem, "copy_is")
-    write_names = {m: pyrtl.select(copy_write & ~range_w, copy_names[m], dst_names[m])
+    range_names = names_of(dd["mem"], "range_is", WORD_REGISTERS + RANGE_STAGES)
+    write_names = {m: pyrtl.select(range_w, range_names[m],
+                                   pyrtl.select(copy_write, copy_names[m], dst_names[m]))
                    for m in dst_names}
     # an xfer's words (stage 2) go to the link, not into the sender's own copy
     xfer_write = None if is_xfer is None else \
@@ -1292,7 +1328,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                           pyrtl.select(range_w, range_at1_w, wa_e),
                           [pyrtl.select(range_w, range_max, units[0].e_out)],
                           [range_w | (units[0].done & writes_e)],
-                          names={m: pyrtl.select(range_w, dst_names[m], e_names[m])
+                          names={m: pyrtl.select(range_w, range_names[m], e_names[m])
                                  for m in e_names})
     lane_word = _z(units[0].lane_out, W)
     mems.data.write_lanes(port, None, wa_b, [lane_word], [elem_done & uses_lane],

@@ -75,6 +75,16 @@ BANK_PORT_LUTS_PER_BIT = 7.23
 #: banks) plus 1.83 for a strided read, fitted at other sizes: at fixar_u50's it said
 #: 50,135 for ``amem``'s port against 62,642 measured.
 STRIDED_LUTS_PER_ELEMENT_BIT_BANK = 0.755
+#: LUTs of a flip-flop memory (more than one write port: ``smem``) per bit of its words
+#: (width x depth), per read port (its word's multiplexer over the depth) and per write
+#: port (each word's choice among the writes and its enable): the two solve Yosys 0.70
+#: ``synth_xilinx -family xcup`` of a 64 x 49-bit MemBlock with registered-address
+#: reads and enabled writes, every port a module port, at fixar_u50's ports before and
+#: after the other lanes lost theirs (BENCHMARKS.md, "smem's ports for lane 0 alone"):
+#: 67 reads and 19 writes 157,043 LUT, 7 and 4 17,816.  Two measurements, two
+#: coefficients: the split between reads and writes is the fit's, not measured apart.
+FLIP_FLOP_READ_LUTS = 0.684
+FLIP_FLOP_WRITE_LUTS = 0.223
 
 
 def bank_port_luts(banks: int, width_bits: int, ports: int, strided: int = 0) -> int:
@@ -206,6 +216,18 @@ class GeneratedMemory:
         return b * n, u * n
 
     @property
+    def flip_flop_resources(self) -> tuple[int, int]:
+        """(LUTs, FFs) of all copies and banks when it maps to flip-flops (modeled:
+        :data:`FLIP_FLOP_READ_LUTS`, :data:`FLIP_FLOP_WRITE_LUTS`; a flip-flop a bit),
+        else (0, 0)."""
+        if self.maps_to != FLIP_FLOPS:
+            return 0, 0
+        bits = self.width * self.depth
+        per_copy = bits * (FLIP_FLOP_READ_LUTS * self.reads + FLIP_FLOP_WRITE_LUTS * self.writes)
+        n = self.copies * self.banks
+        return round(per_copy * n), bits * n
+
+    @property
     def block_ram_primitives(self) -> dict[str, int]:
         """{primitive: count} of all copies and banks as generated, what Yosys's
         ``memory_libmap`` builds when it maps to block RAM (:mod:`.block_ram_choice`:
@@ -235,6 +257,7 @@ class GeneratedMemory:
                 "read_copies": self.read_copies, "bram36": b, "uram": u,
                 "primitives": self.block_ram_primitives,
                 "as_block_ram": {"bram36": ab, "uram": au}, "port_luts": self.port_luts,
+                "flip_flop_luts": self.flip_flop_resources[0],
                 **({"core": self.core} if self.core is not None else {})}
 
 
@@ -265,6 +288,12 @@ class Inventory:
         """Modeled LUTs of every banked memory's line ports."""
         return sum(m.port_luts for m in self.memories)
 
+    @property
+    def flip_flop_resources(self) -> tuple[int, int]:
+        """Modeled (LUTs, FFs) of the memories that map to flip-flops."""
+        return (sum(m.flip_flop_resources[0] for m in self.memories),
+                sum(m.flip_flop_resources[1] for m in self.memories))
+
     def bits_by_mapping(self) -> dict[str, int]:
         out = {BLOCK_RAM: 0, LUT_RAM: 0, FLIP_FLOPS: 0}
         for m in self.memories:
@@ -278,7 +307,8 @@ class Inventory:
                 "memories": [m.as_dict() for m in self.memories],
                 "total_bits": self.bits, "bits_by_mapping": self.bits_by_mapping(),
                 "bram36": b, "uram": u, "as_block_ram": {"bram36": ab, "uram": au},
-                "port_luts": self.port_luts}
+                "port_luts": self.port_luts,
+                "flip_flop_luts": self.flip_flop_resources[0]}
 
 
 MEMORY_PER_KIND = ("one data memory per memory of the placement (parameters, optimizer "

@@ -142,3 +142,49 @@ def test_ranges_after_their_drains_equal_golden_in_the_models_cycles(shape):
     for seed in range(3):
         diff = check_program(_case(code, spec, seed), machine)
         assert diff is None, diff
+
+
+COPY = VECTOR_FUNCTIONS.index("copy")
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_a_ranges_tree_lands_before_the_next_instructions_reads(data):
+    """``range``'s fold over the lanes is a registered tree (``core.RANGE_STAGES``):
+    its last write lands in the next instruction's BASES.  On cores of one, three and
+    five lanes (partial steps, an odd tree): ranges of one monitor back to back over
+    regions of several steps, each read at once by the next (its first step starts
+    from the monitor's words) or by a copy of one of its words, and the cycle model's
+    count unchanged.  A write a cycle later than the next read, or a step that folds
+    from the monitor instead of the previous step's fold, differs from golden."""
+    shape = data.draw(st.sampled_from([(1, 1, 1), (2, 3, 1), (1, 5, 1)]))
+    spec, machine = pyrtl_machine(shape)
+    buffers = (Buffer("x", 4, 11, FMT), Buffer("mon", 1, 2, FMT, "monitor"),
+               Buffer("y", 2, 2, FMT), Buffer("z", 4, 11, FMT))
+
+    def region():
+        r0 = data.draw(st.integers(0, 3))
+        c0 = data.draw(st.integers(0, 10))
+        return (Range(r0, data.draw(st.integers(1, 4 - r0))),
+                Range(c0, data.draw(st.integers(1, 11 - c0))))
+    code = []
+    for _ in range(data.draw(st.integers(2, 4))):
+        rows, cols = region()
+        code.append(Vector(fn=RANGE, dst=1, a=data.draw(st.sampled_from([0, 3])),
+                           rows=rows, cols=cols))
+        if data.draw(st.booleans()):
+            col = data.draw(st.integers(0, 1))
+            code.append(Vector(fn=COPY, dst=2, a=1, rows=Range(0, 1), cols=Range(col, 1),
+                               src_col=col))
+    program = Program("ranges", buffers, (), tuple(code) + (Halt(),), 1, FMT)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+
+    def words(shape):
+        x = rng.integers(FMT.min_int, FMT.max_int + 1, size=shape)
+        return np.where(rng.random(shape) < 0.2, rng.choice([FMT.min_int, FMT.max_int], shape),
+                        x)
+    lo, hi = sorted(words((2,)).tolist())
+    initial = {"x": words((4, 11)), "z": words((4, 11)), "y": np.zeros((2, 2), np.int64),
+               "mon": np.array([[hi, lo]] if data.draw(st.booleans()) else [[lo, hi]])}
+    diff = check_program(Case(program, initial, {}), machine)
+    assert diff is None, f"{diff}\n{Case(program, initial, {}).listing()}"
