@@ -21,6 +21,7 @@ from .cases import Case
 from .compiler import split
 from .hw.design import transfer_problems
 from .isa import Halt, Range, Slot, Store
+from .memory_kinds import memory_of
 from .percore_placement import attach
 from .transfers import insert_all
 
@@ -43,11 +44,15 @@ def with_readback(case: Case, whole: bool = False) -> Case:
         else:
             shares = [(c, rows, "") for c, rows in enumerate(split(b.rows, cores))
                       if rows is not None]
+        # a buffer in smem a column at a time: the design has smem ports for lane 0
+        # alone (hw.design.smem_problems)
+        columns = [Range(j, 1) for j in range(b.cols)] if memory_of(b) == "smem" \
+            else [Range(0, b.cols)]
         for c, rows, suffix in shares:
             if whole or c == shares[0][0]:
                 slots.append(Slot(f"readback.{b.name}{suffix}", b.rows, b.cols))
-            body.append(Store(core=c, src=buf, slot=len(slots) - 1, rows=rows,
-                              cols=Range(0, b.cols)))
+            body += [Store(core=c, src=buf, slot=len(slots) - 1, rows=rows, cols=cols,
+                           dst_col=cols.start) for cols in columns]
     code = body + [Halt(core=c) for c in range(cores)]
     return dataclasses.replace(case, program=dataclasses.replace(
         program, slots=tuple(slots), code=tuple(code), placement=None))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import pyrtl
+from hypothesis import HealthCheck, given, settings
 
 from fixar_gen import load_spec
 from fixar_gen.compiler import compile_program, phases
@@ -18,7 +19,9 @@ from fixar_gen.hw.design import config_for, hardware_limits, smem_problems
 from fixar_gen.isa import VECTOR_FUNCTIONS, Buffer, Range, Vector
 from fixar_gen.numerics import FixedFormat
 
-from tests.conftest import EXAMPLES
+from fixar_gen.testing import specs
+
+from tests.conftest import EXAMPLES, examples
 
 from .test_core import small_config, tiny_ddpg
 
@@ -67,6 +70,16 @@ def test_the_examples_programs_keep_to_lane_0s_smem_ports():
         for phase in phases(spec):
             assert smem_problems(compile_program(spec, phase), cfg.lane0_functions) == [], \
                 (name, phase)
+
+
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=specs(max_lanes=5, max_cores=3))
+def test_compiled_programs_of_random_specs_keep_to_lane_0s_smem_ports(spec):
+    """Whatever the networks, batch, array, lanes and cores, the compiler names smem
+    across lanes only as a broadcast operand (its monitors, constants, PRNG lanes)."""
+    cfg = config_for(spec)
+    for phase in phases(spec):
+        assert smem_problems(compile_program(spec, phase), cfg.lane0_functions) == [], phase
 
 
 def test_the_core_reads_and_writes_smem_in_lane_0_alone():
