@@ -21,7 +21,9 @@ Vector unit and controller (documented constants, until the full core synthesize
     generated design (``fixar estimate``), the generated lane's model for the spec
     (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
-    address generators, the host DMA engine, the inter-core link) and its drains'
+    address generators, the host DMA engine, the inter-core link; for a generated
+    design :data:`GENERATED_CONTROLLER` and :data:`GENERATED_CONTROLLER_PER_LANE` a
+    lane, measured on one core of fixar_u50 with its operand paths) and its drains'
     write-back fold (:data:`WRITE_BACK_FOLD_PER_LANE`, measured, per lane).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
     8 DSP48E2 agree with FIXAR's published total (2,302 DSPs = 2,048 in the PEs + 254
@@ -122,11 +124,29 @@ FIXAR_LANE_BASIS = "FIXAR's lane (VECTOR_LANE, the design-space model)"
 #: range monitors folded into the drain's write-back")
 WRITE_BACK_FOLD_PER_LANE = Resources(luts=232, ffs=132)
 
-#: One core's controller: instruction memory and decode, the buffer address generators,
-#: the host DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the
-#: inter-core link and barrier logic.  2 BRAM36 of instructions, 4 of DMA FIFOs, 2 of
-#: link FIFOs.
+#: One core's controller in the design-space model (FIXAR's organisation, an engineering
+#: estimate): instruction memory and decode, the buffer address generators, the host
+#: DMA engine (a 512-bit AXI4 master with its burst logic and FIFOs), the inter-core
+#: link and barrier logic.  2 BRAM36 of instructions, 4 of DMA FIFOs, 2 of link FIFOs.
 CONTROLLER = Resources(luts=20_000, ffs=30_000, bram36=8)
+#: One core's controller in the generated design (``fixar estimate``, with the
+#: generated memory inventory): the same, with the element loop's and the matrix
+#: unit's operand paths.  Its LUTs, with :data:`GENERATED_CONTROLLER_PER_LANE`, are
+#: measured: one core of examples/fixar_u50.yaml
+#: (``bench_timing.elaborate("u50core")``: lanes and PEs stood in) through Yosys 0.23
+#: ``synth_xilinx -family xcup`` at 16 and at 8 lanes, 247,263 and 204,237 LUT, less
+#: the stand-ins' logic (9,404 and 8,675 LUT reaching their registers), scaled to Yosys
+#: 0.70 (the calibration's tool) by the banked memories' harnesses (122,702 LUT in
+#: 0.23 against 112,781: 1.088), less the parts the model counts on their own (the line
+#: ports, smem's flip-flops, the write-back folds: 135,662 and 130,104): 82,959 and
+#: 49,640 LUT, a line through the two (BENCHMARKS.md, "The controller measured").  Its
+#: FFs and block RAM are :data:`CONTROLLER`'s estimate (the DMA engine's are not in the
+#: measured core).
+GENERATED_CONTROLLER = Resources(luts=16_320, ffs=30_000, bram36=8)
+#: The generated controller's LUTs per vector lane of its core: each lane's operand
+#: words chosen among the memories, its start, write-back and fold (measured with
+#: :data:`GENERATED_CONTROLLER`).
+GENERATED_CONTROLLER_PER_LANE = Resources(luts=4_165)
 
 #: FIXAR's published utilisation (DAC 2021) at its design point, 2 cores x 16x16 on the
 #: U50, for comparison (it may or may not include the shell; the paper does not say).
@@ -455,7 +475,9 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
              else lane.vector_units(lanes, cores))
     parts = [("PE arrays", array.times(cores)),
              ("vector units", units),
-             ("controllers", CONTROLLER.times(cores)),
+             ("controllers", CONTROLLER.times(cores) if inventory is None
+              else GENERATED_CONTROLLER.times(cores)
+              + GENERATED_CONTROLLER_PER_LANE.times(lanes * cores)),
              ("drains' write-back folds", WRITE_BACK_FOLD_PER_LANE.times(lanes * cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:
