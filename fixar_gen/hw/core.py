@@ -1187,8 +1187,12 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                         range_started | issuing)
     range_first = delay(~range_started, 1 + WORD_REGISTERS + RANGE_STAGES,
                         s("range_first_d{k}"), reset=False)
-    folded_min = pyrtl.Register(W, name=s("range_min"))
-    folded_max = pyrtl.Register(W, name=s("range_max"))
+    # (range's values are of data formats, within the lane's data width: the host
+    # refuses others, hw.lane_limits; folded at that width, a sign and an unsigned
+    # format's bit, as the write-back fold's, and written back sign-extended)
+    RB = cfg.lane.data_width + 2
+    folded_min = pyrtl.Register(RB, name=s("range_min"))
+    folded_max = pyrtl.Register(RB, name=s("range_max"))
     range_leaves = []
     # a drain's results folded as they are written, per lane, then across the lanes
     # (a registered tree) by the time a fused range's step folds them into its monitor
@@ -1204,13 +1208,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         if v == 0:
             # (lane 0 is active in every step; a fused range's lane 0 folds the
             # drain's write-back tree, the others nothing)
-            low0 = pyrtl.select(fused, wb_min.sign_extended(W), rd_a_w)
-            high0 = pyrtl.select(fused, wb_max.sign_extended(W), rd_a_w)
+            low0 = pyrtl.select(fused, wb_min, resize(rd_a_w, RB))
+            high0 = pyrtl.select(fused, wb_max, resize(rd_a_w, RB))
             range_leaves.append((low0, high0))
         else:
             # an inactive lane's leaf is lane 0's, which changes no fold
-            range_leaves.append((pyrtl.select(active_w, rd_a_w, low0),
-                                 pyrtl.select(active_w, rd_a_w, high0)))
+            range_leaves.append((pyrtl.select(active_w, resize(rd_a_w, RB), low0),
+                                 pyrtl.select(active_w, resize(rd_a_w, RB), high0)))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
                                  ls("start_d{k}")), ls("start"))
         in_a, in_b, in_d = (lane_in[x][v] for x in ("a", "b", "d"))
@@ -1232,12 +1236,13 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for unit, fold in zip(units, lane_folds):
         fold(unit.done, unit.d_out)
     tree_min, tree_max = _fold_tree(s.sub("range_fold"), range_leaves, RANGE_STAGES)
-    start_min, start_max = (delay(words_w[x][0], RANGE_STAGES, s(f"range_{x}_d{{k}}"),
-                                  reset=False) for x in ("d", "e"))
-    range_min = _lower(pyrtl.select(range_first, start_min, folded_min), tree_min)
-    range_max = _higher(pyrtl.select(range_first, start_max, folded_max), tree_max)
-    folded_min.next <<= pyrtl.select(range_w, range_min, folded_min)
-    folded_max.next <<= pyrtl.select(range_w, range_max, folded_max)
+    start_min, start_max = (delay(resize(words_w[x][0], RB), RANGE_STAGES,
+                                  s(f"range_{x}_d{{k}}"), reset=False) for x in ("d", "e"))
+    low = _lower(pyrtl.select(range_first, start_min, folded_min), tree_min)
+    high = _higher(pyrtl.select(range_first, start_max, folded_max), tree_max)
+    folded_min.next <<= pyrtl.select(range_w, low, folded_min)
+    folded_max.next <<= pyrtl.select(range_w, high, folded_max)
+    range_min, range_max = resize(low, W), resize(high, W)
     # the serial functions (one element in flight) latch their e and PRNG-lane addresses
     wa_b, wa_e = _reg(A, s("wa_b")), _reg(A, s("wa_e"))
     with pyrtl.conditional_assignment:

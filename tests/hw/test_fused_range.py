@@ -155,12 +155,18 @@ def test_a_ranges_tree_lands_before_the_next_instructions_reads(data):
     five lanes (partial steps, an odd tree): ranges of one monitor back to back over
     regions of several steps, each read at once by the next (its first step starts
     from the monitor's words) or by a copy of one of its words, and the cycle model's
-    count unchanged.  A write a cycle later than the next read, or a step that folds
-    from the monitor instead of the previous step's fold, differs from golden."""
+    count unchanged.  The values of a format of the lane's whole data width, signed or
+    unsigned, at its extremes (the tree folds at that width, a sign and an unsigned
+    format's bit).  A write a cycle later than the next read, a step that folds from
+    the monitor instead of the previous step's fold, or a tree a bit narrower, differs
+    from golden."""
     shape = data.draw(st.sampled_from([(1, 1, 1), (2, 3, 1), (1, 5, 1)]))
     spec, machine = pyrtl_machine(shape)
-    buffers = (Buffer("x", 4, 11, FMT), Buffer("mon", 1, 2, FMT, "monitor"),
-               Buffer("y", 2, 2, FMT), Buffer("z", 4, 11, FMT))
+    width = machine.cfg.lane.data_width
+    fmt = data.draw(st.sampled_from([FMT, FixedFormat(width, 4),
+                                     FixedFormat(width, 4, signed=False)]))
+    buffers = (Buffer("x", 4, 11, fmt), Buffer("mon", 1, 2, fmt, "monitor"),
+               Buffer("y", 2, 2, fmt), Buffer("z", 4, 11, fmt))
 
     def region():
         r0 = data.draw(st.integers(0, 3))
@@ -176,12 +182,12 @@ def test_a_ranges_tree_lands_before_the_next_instructions_reads(data):
             col = data.draw(st.integers(0, 1))
             code.append(Vector(fn=COPY, dst=2, a=1, rows=Range(0, 1), cols=Range(col, 1),
                                src_col=col))
-    program = Program("ranges", buffers, (), tuple(code) + (Halt(),), 1, FMT)
+    program = Program("ranges", buffers, (), tuple(code) + (Halt(),), 1, fmt)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
 
     def words(shape):
-        x = rng.integers(FMT.min_int, FMT.max_int + 1, size=shape)
-        return np.where(rng.random(shape) < 0.2, rng.choice([FMT.min_int, FMT.max_int], shape),
+        x = rng.integers(fmt.min_int, fmt.max_int + 1, size=shape)
+        return np.where(rng.random(shape) < 0.2, rng.choice([fmt.min_int, fmt.max_int], shape),
                         x)
     lo, hi = sorted(words((2,)).tolist())
     initial = {"x": words((4, 11)), "z": words((4, 11)), "y": np.zeros((2, 2), np.int64),
