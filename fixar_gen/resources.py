@@ -142,7 +142,7 @@ CONTROLLER = Resources(luts=20_000, ffs=30_000, bram36=8)
 #: 49,640 LUT, a line through the two (BENCHMARKS.md, "The controller measured").  Its
 #: FFs and block RAM are :data:`CONTROLLER`'s estimate (the DMA engine's are not in the
 #: measured core).
-GENERATED_CONTROLLER = Resources(luts=16_320, ffs=30_000, bram36=8)
+GENERATED_CONTROLLER = Resources(luts=16_320, ffs=CONTROLLER.ffs, bram36=CONTROLLER.bram36)
 #: The generated controller's LUTs per vector lane of its core: each lane's operand
 #: words chosen among the memories, its start, write-back and fold (measured with
 #: :data:`GENERATED_CONTROLLER`).

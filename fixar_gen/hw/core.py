@@ -1187,17 +1187,17 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                                         range_started | issuing)
     range_first = delay(~range_started, 1 + WORD_REGISTERS + RANGE_STAGES,
                         s("range_first_d{k}"), reset=False)
-    # (range's values are of data formats, within the lane's data width: the host
-    # refuses others, hw.lane_limits; folded at that width, a sign and an unsigned
-    # format's bit, as the write-back fold's, and written back sign-extended)
-    RB = cfg.lane.data_width + 2
-    folded_min = pyrtl.Register(RB, name=s("range_min"))
-    folded_max = pyrtl.Register(RB, name=s("range_max"))
-    range_leaves = []
     # a drain's results folded as they are written, per lane, then across the lanes
     # (a registered tree) by the time a fused range's step folds them into its monitor
     lane_folds, wb_min, wb_max = _write_back_folds(s.sub("wb_fold"), lanes,
                                                    cfg.lane.data_width, decoding & is_drain_f)
+    # (range's values are of data formats, within the lane's data width: the host
+    # refuses others, hw.lane_limits; folded at the write-back fold's width, that width,
+    # a sign and an unsigned format's bit, and written back sign-extended)
+    range_bits = wb_min.bitwidth
+    folded_min = pyrtl.Register(range_bits, name=s("range_min"))
+    folded_max = pyrtl.Register(range_bits, name=s("range_max"))
+    range_leaves = []
     for v in range(lanes):
         ls = lane_names[v]
         active = actives[v]
@@ -1205,16 +1205,17 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
         # the copies hold no line)
         rd_a_w = words_w["a"][v]
         active_w = delay(active, WORD_REGISTERS, ls("active_w_d{k}"))
+        value = resize(rd_a_w, range_bits)
         if v == 0:
             # (lane 0 is active in every step; a fused range's lane 0 folds the
             # drain's write-back tree, the others nothing)
-            low0 = pyrtl.select(fused, wb_min, resize(rd_a_w, RB))
-            high0 = pyrtl.select(fused, wb_max, resize(rd_a_w, RB))
+            low0 = pyrtl.select(fused, wb_min, value)
+            high0 = pyrtl.select(fused, wb_max, value)
             range_leaves.append((low0, high0))
         else:
             # an inactive lane's leaf is lane 0's, which changes no fold
-            range_leaves.append((pyrtl.select(active_w, resize(rd_a_w, RB), low0),
-                                 pyrtl.select(active_w, resize(rd_a_w, RB), high0)))
+            range_leaves.append((pyrtl.select(active_w, value, low0),
+                                 pyrtl.select(active_w, value, high0)))
         lane_start = named(delay(issued & active & ~is_range, WORD_REGISTERS,
                                  ls("start_d{k}")), ls("start"))
         in_a, in_b, in_d = (lane_in[x][v] for x in ("a", "b", "d"))
@@ -1236,7 +1237,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     for unit, fold in zip(units, lane_folds):
         fold(unit.done, unit.d_out)
     tree_min, tree_max = _fold_tree(s.sub("range_fold"), range_leaves, RANGE_STAGES)
-    start_min, start_max = (delay(resize(words_w[x][0], RB), RANGE_STAGES,
+    start_min, start_max = (delay(resize(words_w[x][0], range_bits), RANGE_STAGES,
                                   s(f"range_{x}_d{{k}}"), reset=False) for x in ("d", "e"))
     low = _lower(pyrtl.select(range_first, start_min, folded_min), tree_min)
     high = _higher(pyrtl.select(range_first, start_max, folded_max), tree_max)

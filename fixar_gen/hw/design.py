@@ -12,15 +12,17 @@ from dataclasses import replace
 from .. import ops
 from ..compiler import Precision, compile_program, compile_programs, phases
 from ..isa import (NO_BUFFER, TRANSFER_INSTRUCTIONS, Barrier,
-                   Drain, Halt, MatMul, Program, Vector, Xfer)
+                   Drain, Halt, Load, MatMul, Program, Store, Vector, Xfer)
 from ..memory_access import access_problems, acc_half_problems, extra_lines
-from ..memory_kinds import MEMORIES
+from ..memory_kinds import MEMORIES, memory_of
 from ..placement import Placement, place
 from ..ops.declare import PRNG
 from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
-from .core import CoreConfig, element_op, execution_cycles, word_bits
+from ..range_fusion import FOLDED_FUNCTIONS
+from .core import (SERIAL_FUNCTIONS, CoreConfig, element_op, execution_cycles,
+                   word_bits)
 from .data_memories import fitted_shape, tail_in_block_ram
 from .pe import PEWidths
 
@@ -371,10 +373,6 @@ def smem_problems(program: Program, lane0_functions=()) -> list[str]:
     same by every lane), or that writes ``smem`` across lanes.  The constants (``c``, a
     drain's slope) have reads of their own; serial, folded and lane-0 functions issue
     one element a step."""
-    from ..isa import Load, Store
-    from ..memory_kinds import memory_of
-    from ..range_fusion import FOLDED_FUNCTIONS
-    from .core import SERIAL_FUNCTIONS
     one_at_a_time = set(SERIAL_FUNCTIONS) | set(FOLDED_FUNCTIONS) | set(lane0_functions)
     unbroadcast_e = set(ops.with_operand("e", layout="unbroadcast"))
     problems = []
