@@ -51,7 +51,8 @@ Per core
 
     *Matrix unit* (``mm``): the R x C array (:mod:`fixar_gen.hw.array`, broadcast
     flow) with opB stationary.  Tiles run n-major, k-minor.  Every tile has
-    ``S = max(L, R)`` slots, L = the lines of the tile (m rows, two per line in FXP16):
+    ``S = max(L, R, ACC_MIN_SLOTS)`` slots, L = the lines of the tile (m rows, two per
+    line in FXP16):
     in slot p line p enters the array (p < L) and weight row p + 1 of the tile loads
     (row 0 of the next tile loads in the tile's last slot), so the stationary weights
     are replaced row by row right behind the last line using them.  The slot counters
@@ -61,11 +62,11 @@ Per core
     slot's controls.  The column sums leave the array
     ``R + P`` cycles after their line (P = ``pe.PRODUCT_STAGES``, the registers after
     each PE multiply: the array's latency) and are added into the accumulator buffer
-    (read-modify-write, modulo 2^word; the read address is registered the cycle before
-    the sums arrive); the last k-tile fits the sum to the accumulator's width
-    (saturation counted), the first k-tile of a non-accumulating instruction
-    overwrites.  The controller fetches in the cycle of the last writes: ``1 + (tiles -
-    1) * S + L + R + P + 1`` cycles.
+    (read-modify-write, modulo 2^word, :data:`ACC_REGISTERS` apart: the read issued two
+    cycles before the sums arrive, the write a cycle after); the last k-tile fits the
+    sum to the accumulator's width (saturation counted), the first k-tile of a
+    non-accumulating instruction overwrites.  The controller fetches in the cycle the last sums arrive (their write
+    is in its DECODE): ``1 + (tiles - 1) * S + L + R + P + 1`` cycles.
 
 Memory
     One data memory per memory of the placement (:mod:`fixar_gen.hw.data_memories`:
@@ -151,6 +152,16 @@ FOLD_STAGES = ISSUE_CYCLES + WORD_REGISTERS
 #: write: the last step's write lands in the next instruction's BASES, before any of
 #: its reads, so the tree costs no cycle
 RANGE_STAGES = ISSUE_CYCLES - 1 - WORD_REGISTERS
+#: the registers of the matrix unit's accumulation into ``cmem`` (docs/hardware.md, "The
+#: accumulators in banks"): the banks' read data (as a block RAM's output register),
+#: and the sum fitted to the accumulator's width, so that no path runs from a bank
+#: through the add and the fit to a bank.  A line's read is issued ``ACC_REGISTERS``
+#: cycles before its sums arrive and its write is ``ACC_REGISTERS - 1`` after; its next visit (the
+#: next k-tile, ``S`` slots later) reads it after that write while S >= 2 *
+#: ACC_REGISTERS - 1: :data:`ACC_MIN_SLOTS`
+ACC_REGISTERS = 2
+#: the fewest slots of a MatMul's tile (``S = max(L, R, ACC_MIN_SLOTS)``)
+ACC_MIN_SLOTS = 2 * ACC_REGISTERS - 1
 #: cycles from an element-loop step's issue to its results' write: the read (stage 1),
 #: the words' register (:data:`WORD_REGISTERS`: the lanes start in stage 2, from
 #: registers) and the lanes' ``LANE_DEPTH`` stages
@@ -372,7 +383,7 @@ def matmul_cycles(instr: MatMul, rows: int, cols: int) -> int:
     macs = 2 if MODES[instr.mode] == "fxp16" else 1
     lines = math.ceil(instr.m.count / macs)
     tiles = math.ceil(instr.k.count / rows) * math.ceil(instr.n.count / cols)
-    slot = max(lines, rows)
+    slot = max(lines, rows, ACC_MIN_SLOTS)
     return (1 + (tiles - 1) * slot + lines + array_latency(rows, cols, "broadcast")
             + WORD_REGISTERS)
 
@@ -560,33 +571,46 @@ def build_write_back_folds(lanes: int, data_width: int, word: int) -> pyrtl.Bloc
     return block
 
 
-def _fit_width(value: pyrtl.WireVector, acc_bits: pyrtl.WireVector, overflow: str,
-               word: int, name: str) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
-    """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
-    ``overflow``; (result, overflowed).  The limits depend on ``acc_bits`` alone, a
-    descriptor field that holds from one FETCH to the next while the matrix unit writes
-    its first sums cycles after its DECODE: they are registers a cycle behind it, so
-    the fit is two compares and a select, not a shifter and a subtraction before them."""
-    one = pyrtl.Const(1, word)
+def _fit_limits(acc_bits: pyrtl.WireVector, overflow: str, word: int, name: str
+                ) -> dict[str, pyrtl.WireVector]:
+    """The limits of :func:`_fit_width` for a signed ``acc_bits``-bit integer in
+    ``word`` bits, registered a cycle behind ``acc_bits`` (a descriptor field that holds
+    from one FETCH to the next while the matrix unit writes its first sums cycles after
+    its DECODE): ``max`` = 2^(w-1) - 1 and, to wrap, ``top`` = 2^(w-1) and ``mask`` =
+    2^w - 1, all modulo 2^word with w - 1 taken modulo 2^8 as the width's field is.
+    Each bit is a compare of the 8-bit width with a constant (bit i of ``max`` is
+    whether i < w - 1), so the limits are two LUT levels from the width, not a shifter
+    and a subtraction; the matrix unit builds them once for all its columns."""
+    bits = _z(acc_bits, 8)
+    zero = bits == 0            # w - 1 is 255: every bit of max set, top 0
+
+    def thermometer(below):     # bit i: i < below(i)'s bound
+        return pyrtl.concat_list([below(i) for i in range(word)])
 
     def limit(wire, what):
-        return named(delay(_z(wire, word), 1, f"{name}_{what}_q_d{{k}}"), f"{name}_{what}")
+        return named(delay(wire, 1, f"{name}_{what}_q_d{{k}}"), f"{name}_{what}")
+    limits = {"max": limit(thermometer(lambda i: zero | (bits >= i + 2)), "max")}
+    if overflow != "saturate":
+        limits["top"] = limit(thermometer(lambda i: bits == i + 1), "top")
+        limits["mask"] = limit(thermometer(lambda i: bits >= i + 1), "mask")
+    return limits
 
-    # the shifts named (declared wires), so that the subtractions after them do not
-    # widen their multiplexers (Verilator's WIDTHEXPAND)
-    half = named(pyrtl.shift_left_logical(one, _z(acc_bits, 8) - 1), f"{name}_half")
-    max_int = limit(half - 1, "max")                                        # 2^(w-1) - 1
-    min_int = named(~max_int, f"{name}_min")                # -2^(w-1) = ~(2^(w-1) - 1)
+
+def _fit_width(value: pyrtl.WireVector, limits: dict[str, pyrtl.WireVector],
+               overflow: str, word: int) -> tuple[pyrtl.WireVector, pyrtl.WireVector]:
+    """``value`` (signed, ``word`` bits) fitted to a signed ``acc_bits``-bit integer by
+    ``overflow``, with the limits of :func:`_fit_limits`; (result, overflowed): two
+    compares and a select."""
+    max_int = limits["max"]                                                # 2^(w-1) - 1
+    min_int = ~max_int                                      # -2^(w-1) = ~(2^(w-1) - 1)
     over = pyrtl.signed_gt(value, max_int)
     under = pyrtl.signed_lt(value, min_int)
     if overflow == "saturate":
         fitted = pyrtl.select(over, max_int, pyrtl.select(under, min_int, value))
     else:
-        top = limit(half, "top")                                            # 2^(w-1)
-        whole = named(pyrtl.shift_left_logical(one, _z(acc_bits, 8)), f"{name}_whole")
-        mask = limit(whole - 1, "mask")
+        mask = limits["mask"]
         low = value & mask
-        negative = (value & top) != 0                       # bit w - 1 of value
+        negative = (value & limits["top"]) != 0             # bit w - 1 of value
         fitted = pyrtl.select(negative, low | ~mask, low)
     return _z(fitted, word), over | under
 
@@ -1631,7 +1655,9 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     lines_f = _z(pyrtl.select(mode_f, _z(m_count_f + 1, COUNT_BITS + 1)[1:],
                               _z(m_count_f, COUNT_BITS)), COUNT_BITS)
     lines = dec(lines_f, "lines")
-    slots = dec(pyrtl.select(lines_f > R, lines_f, pyrtl.Const(R, COUNT_BITS)), "slots")
+    fewest = max(R, ACC_MIN_SLOTS)
+    slots = dec(pyrtl.select(lines_f > fewest, lines_f, pyrtl.Const(fewest, COUNT_BITS)),
+                "slots")
 
     p = _reg(COUNT_BITS, s("p"))
     k0 = _reg(COUNT_BITS + 1, s("k0"))
@@ -1961,51 +1987,59 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
                            pe_generator=pe_generator)
 
     # -- metadata travelling with each line: the array's latency (R + its PEs' product
-    #    registers) and the words' registers from stage 0 to the cycle before its sums
-    #    (the accumulator's read address), one more to the sums
+    #    registers) and the words' registers from stage 0 to the cycle before its sums,
+    #    one more to the sums; the accumulator's read is issued ACC_REGISTERS cycles
+    #    before them (``early``)
     latency = array_latency(R, C, "broadcast") + WORD_REGISTERS
     last_line = running & last_tile & line_last
     meta = pyrtl.concat_list([_z(m_lo, COUNT_BITS), _z(n0, COUNT_BITS + 1),
                               last_k, _z(k0 == 0, 1), d_line, last_line])
-    ahead = delay(meta, latency, s("meta_d{k}"))
+    before = delay(meta, latency - ACC_REGISTERS, s("meta_d{k}"))
+    early = delay(before, 1, s(f"meta_d{latency - ACC_REGISTERS + 1}"))
+    ahead = delay(early, ACC_REGISTERS - 1, s("meta_ahead_d{k}"))
     # the last register keeps the k flags (the row and column are compared on its
-    # input: the enables below; the line address and last_line were the accumulator's
-    # read's)
+    # input: the enables below; last_line is the cycle's before the sums)
     ahead_m, ahead_n0 = ahead[:COUNT_BITS], ahead[COUNT_BITS:2 * COUNT_BITS + 1]
     meta = pyrtl.Register(2, name=s(f"meta_d{latency + 1}"))
     meta.next <<= ahead[2 * COUNT_BITS + 1:2 * COUNT_BITS + 3]
     out_last_k, out_first_k = meta[0], meta[1]
-    ahead_line = ahead[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A]
+    early_line = early[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A]
     ahead_last = ahead[2 * COUNT_BITS + 3 + A]
     out_valid = sums.valid
     out_mode = sums.mode
 
     # read-modify-write of a double line of cmem's banks (docs/hardware.md, "The
     # accumulators in banks"): row m's C sums at the line address, row m + 1's (FXP16)
-    # a padded stride later, in the other half of the banks; read the cycle before the
-    # sums arrive (the banks register the address), written with the sums at the same
-    # addresses; the previous line's write (last cycle) is in the words read, so
-    # k-tiles accumulate without forwarding
+    # a padded stride later, in the other half of the banks.  ACC_REGISTERS apart: the
+    # read is issued two cycles before the sums arrive (the banks register the address)
+    # and its words registered (``acc_old``: a block RAM's output register); in the
+    # sums' cycle the add and the fit, registered (``acc_new``); the write a cycle
+    # later at the addresses read.  A line's next visit (the next k-tile, at least
+    # ACC_MIN_SLOTS slots later) issues its read in or after the cycle of that write,
+    # so k-tiles accumulate without forwarding
     (acc_mem,) = MATRIX_MEMORIES["dst"]
     H = cfg.acc_half
+    stored = mems.data.banked[acc_mem].width
     # (the valid bit's last register is the port's: its choice reads the value before)
-    ahead_before = delay(line_valid, latency - 1, s("acc_ahead_d{k}"))
-    ahead_second = named(_z(ahead_line + d_cols, A), s("acc_ahead_second"))
-    acc_line = mems.data.read_double(port, acc_mem, ahead_line, ahead_second,
-                                     want_next=ahead_before,
-                                     want_name=s(f"acc_ahead_d{latency}"))
-    acc_first = _reg(A, s("acc_wa"))
-    acc_first.next <<= ahead_line
-    acc_second = _reg(A, s("acc_wa_second"))
-    acc_second.next <<= ahead_second
-    line_values = [pyrtl.Const(0, W)] * (2 * H)
+    early_before = delay(line_valid, latency - ACC_REGISTERS, s("acc_ahead_d{k}"))
+    # (the second half line's address added a cycle earlier and registered: d_cols
+    # comes from the descriptors' table)
+    early_second = _reg(A, s("acc_ahead_second"))
+    early_second.next <<= _z(before[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A] + d_cols, A)
+    acc_line = mems.data.read_double(port, acc_mem, early_line, early_second,
+                                     want_next=early_before,
+                                     want_name=s(f"acc_ahead_d{latency - ACC_REGISTERS + 1}"))
+    acc_first = delay(early_line, 2 * ACC_REGISTERS - 1, s("acc_wa_d{k}"))
+    acc_second = delay(early_second, 2 * ACC_REGISTERS - 1, s("acc_wa_second_d{k}"))
+    line_values = [pyrtl.Const(0, stored)] * (2 * H)
     line_enables = [pyrtl.Const(0, 1)] * (2 * H)
     writes, overflow_bits = [], []
+    limits = _fit_limits(dd["acc_bits"], cfg.acc_overflow, W, s("acc_fit"))
 
     def inside(index, count, name):
         # whether a sum's row or column lies inside the product, compared a cycle ahead
         # on the metadata's last register's input and registered (m_count and n_count
-        # hold: the last write is in the next instruction's FETCH, before its DECODE),
+        # hold: the last sums are in the next instruction's FETCH, before its DECODE),
         # so that the enables, which decide the accumulators' line port, start at
         # registers
         ok = _reg(1, s(name))
@@ -2021,22 +2055,24 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
             ok = out_valid & n_ok & m_ok[lane]
             if lane == "hi":
                 ok = ok & out_mode
-            old = mems.data.extend(acc_line[j])
+            old = mems.data.extend(named(delay(acc_line[j], 1, s(f"acc_old{j}_d{{k}}"),
+                                                reset=False), s(f"acc_c{c}_{lane}_old")))
             base = named(pyrtl.select(out_first_k & ~accumulate, pyrtl.Const(0, W), old),
                          s(f"acc_c{c}_{lane}_base"))
             total = _z(base + named(resize(lane_sum, W), s(f"acc_c{c}_{lane}_sum")), W)
-            fitted, over = _fit_width(total, dd["acc_bits"], cfg.acc_overflow, W,
-                                      s(f"acc_c{c}_{lane}_fit"))
-            value = pyrtl.select(out_last_k, fitted, total)
-            line_values[j] = named(value, s(f"acc_c{c}_{lane}"))
-            line_enables[j] = ok
+            fitted, over = _fit_width(total, limits, cfg.acc_overflow, W)
+            value = pyrtl.select(out_last_k, fitted, total)[:stored]
+            line_values[j] = named(delay(value, ACC_REGISTERS - 1, s(f"acc_new{j}_d{{k}}"),
+                                         reset=False), s(f"acc_c{c}_{lane}"))
+            line_enables[j] = delay(ok, ACC_REGISTERS - 1, s(f"acc_en{j}_d{{k}}"))
             overflow_bits.append(ok & out_last_k & over)
     writes.append((acc_mem, acc_first, acc_second, line_values, line_enables))
     # counted a cycle after the writes (the controller's saturation counters)
     overflows = _sum_tree([_z(bit, 8) for bit in
                            delay(pyrtl.concat_list(overflow_bits), 1, s("overflow_d{k}"))], 8)
-    # the controller fetches the next instruction in the cycle the last sums are
-    # written (a read issued then sees them)
+    # the controller fetches the next instruction in the cycle the last sums arrive:
+    # their write (ACC_REGISTERS - 1 = a cycle later) is in its DECODE, before any of
+    # its reads
     flushed = named((state == MM_FLUSH) & ahead_last, s("flushed"))
     return {"writes": writes, "overflows": named(overflows, s("overflows")),
             "stream_done": stream_done, "flushed": flushed}

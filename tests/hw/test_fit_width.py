@@ -1,6 +1,6 @@
 """The matrix unit's fit of a k-tiled sum to the accumulator's width
-(``core._fit_width``), its limits registered a cycle behind the width, against the
-integer rule: saturate to, or wrap into, a signed ``acc_bits``-bit integer."""
+(``core._fit_width``), its limits (``core._fit_limits``: a compare of the width with
+a constant per bit) registered a cycle behind the width, against the integer rule: saturate to, or wrap into, a signed ``acc_bits``-bit integer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyrtl
 from hypothesis import given, settings, strategies as st
 
 from fixar_gen.hw.build import fresh_block
-from fixar_gen.hw.core import _fit_width
+from fixar_gen.hw.core import _fit_limits, _fit_width
 from tests.conftest import examples
 
 W = 24          # the datapath word of this test
@@ -17,7 +17,8 @@ W = 24          # the datapath word of this test
 def fit_circuit(overflow: str):
     with fresh_block() as block:
         value, acc_bits = pyrtl.Input(W, "value"), pyrtl.Input(8, "acc_bits")
-        fitted, over = _fit_width(value, acc_bits, overflow, W, "fit")
+        limits = _fit_limits(acc_bits, overflow, W, "fit")
+        fitted, over = _fit_width(value, limits, overflow, W)
         for wire, name in ((fitted, "fitted"), (over, "over")):
             out = pyrtl.Output(wire.bitwidth, name)
             out <<= wire
@@ -38,7 +39,7 @@ def expected(v: int, bits: int, overflow: str) -> tuple[int, int]:
 
 
 @settings(max_examples=examples(80), deadline=None)
-@given(overflow=st.sampled_from(sorted(SIMS)), bits=st.integers(2, W),
+@given(overflow=st.sampled_from(sorted(SIMS)), bits=st.integers(1, W),
        values=st.lists(st.integers(-(1 << (W - 1)), (1 << (W - 1)) - 1), min_size=1,
                        max_size=6),
        edges=st.booleans())
