@@ -165,8 +165,8 @@ def test_a_program_reading_another_memory_is_refused():
 
 def test_ddpg_steps_on_narrowed_operands_identical():
     """Two DDPG training steps and the actor's inferences on a core whose operands
-    choose among its programs' memories only: golden's bits (and parameters, moments
-    read back), in the modeled cycles; the elaborated core's smem has a read port for
+    choose among its programs' memories only: golden's bits (and the state read back:
+    parameters, moments, PRNG lanes, range monitors), in the modeled cycles; the elaborated core's smem has a read port for
     the operands that can name it alone."""
     spec = programs_spec(tiny_ddpg(1, 3, 1, 3))
     hw = open_core(spec, "pyrtl")
@@ -178,8 +178,13 @@ def test_ddpg_steps_on_narrowed_operands_identical():
     def within(program):
         assert operand_memory_problems(program, cfg.operand_memories) == []
     golden, hw = steps_and_inferences_identical(spec, hw, within)
-    for name in hw.param_names():
-        np.testing.assert_array_equal(hw._read(name), golden._read(name), err_msg=name)
+    # the parameters, optimizer state, PRNG lanes and range monitors (range reads its
+    # monitor's min as d and max as e)
+    (got, _), (want, _) = hw.export_state(), golden.export_state()
+    assert got.keys() == want.keys() and any(k.startswith("rng.") for k in want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert hw.read_ranges() == golden.read_ranges() != {}
     reads = sum(1 for net in hw.machine.driver.block.logic
                 if net.op == "m" and net.op_param[1].name.endswith("mem_smem"))
     assert "smem" not in cfg.operand_memory_set("a")
