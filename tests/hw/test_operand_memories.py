@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from fixar_gen import load_spec
 from fixar_gen.backends import open_core
 from fixar_gen.compiler import compile_program, compile_programs, phases
-from fixar_gen.hw.core import ELEMENT_OPERANDS, memory_ports
+from fixar_gen.hw.core import ELEMENT_OPERANDS, build_core, memory_ports
 from fixar_gen.hw.design import (PHASES, config_for, hardware_limits, operand_memories,
                                  operand_memory_problems, program_operand_memories)
 from fixar_gen.isa import (VECTOR_FUNCTIONS, Buffer, Drain, Halt, Load, Program, Range,
@@ -33,7 +33,7 @@ from fixar_gen.testing import precisions, specs
 
 from tests.conftest import EXAMPLES, examples
 
-from .test_core import steps_and_inferences_identical, tiny_ddpg
+from .test_core import small_config, steps_and_inferences_identical, tiny_ddpg
 from .test_lane_functions import programs_spec
 
 #: examples/fixar_u50.yaml's operands' memories (every phase, FXP32 and FXP16),
@@ -190,3 +190,20 @@ def test_ddpg_steps_on_narrowed_operands_identical():
     assert "smem" not in cfg.operand_memory_set("a")
     assert reads == memory_ports(cfg, "smem")[0] \
         < memory_ports(dataclasses.replace(cfg, operand_memories=None), "smem")[0]
+
+
+def test_a_core_whose_operands_read_one_memory_or_none_elaborates():
+    """An operand no program reads elaborates to zero words (no port, no choice), one
+    read from a single memory to that memory's word (no memory id register): smem then
+    has the constants' reads and the host's alone."""
+    spec = tiny_ddpg(1, 2, 1, 3)
+    cfg = dataclasses.replace(small_config(spec), operand_memories=(
+        ("a", ("amem",)), ("b", ()), ("d", ("wmem",)), ("e", ())))
+    assert [cfg.operand_memory_set(x) for x in ELEMENT_OPERANDS] == [
+        ("amem",), (), ("wmem",), ()]
+    block = build_core(cfg)
+    reads = sum(1 for net in block.logic
+                if net.op == "m" and net.op_param[1].name.endswith("mem_smem"))
+    assert reads == memory_ports(cfg, "smem")[0] == 2 + 1
+    names = {w.name for w in block.wirevector_set}
+    assert not any(n.endswith("ra_a_mem") or n.endswith("ra_b_mem") for n in names)
