@@ -369,7 +369,8 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     """Random small programs for ``spec``'s hardware (see the module docstring);
     ``kinds`` and ``functions`` narrow the instructions and vector functions drawn.  A
     spec whose lanes carry its programs' functions only (``hardware.vector_functions:
-    programs``) gets vector functions and drains among those alone."""
+    programs``) gets vector functions and drains among those alone, reading each operand
+    from the memories its programs read it from (``hw.design.operand_memories``)."""
     from .hw.design import lane_functions
     allowed = lane_functions(spec)
     acts = tuple(range(len(ACTIVATIONS)))
@@ -411,6 +412,11 @@ def programs(draw, spec: Spec, max_instructions: int = 3, kinds=KINDS,
     # a pair's two lines (acc_add's accumulators, soft_update's target and parameter) in
     # the two halves of cmem's or wmem's banks
     assume(not acc_half_problems(program, placement, half))
+    # a design whose lanes carry its programs' functions reads each element loop operand
+    # from the memories its programs name for it alone (hw.design.operand_memories)
+    if allowed is not None:
+        from .hw.design import operand_memories, operand_memory_problems
+        assume(not operand_memory_problems(program, operand_memories(spec)))
     # keep only programs the golden model accepts (its preconditions are the ISA's)
     assume(golden_run(case) is not None)
     return case

@@ -173,6 +173,11 @@ IDLE, FETCH, DECODE, PRODUCT, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN
 STATE_BITS = 4
 
 OPERAND_SLOTS = ("dst", "a", "b", "c", "e")
+#: the element loop's read operands, each one read of a line (or lane 0's word) a step
+#: (a: a vec's a, a drain's accumulator, a copy's source; b; d: dst, read by the
+#: functions that update it and range; e, also range's max): ``CoreConfig.
+#: operand_memories`` may narrow the memories each chooses among
+ELEMENT_OPERANDS = ("a", "b", "d", "e")
 #: which field of each instruction fills each operand slot
 SLOT_FIELDS = {
     Load: {"dst": "dst"},
@@ -248,6 +253,17 @@ class CoreConfig:
     #: step there, pipelined (``hw.design.lane0_functions``: their instructions are
     #: narrow); the other lanes are built without them
     lane0_functions: tuple[str, ...] = ()
+    #: per read operand of the element loop (:data:`ELEMENT_OPERANDS`), the memories
+    #: its words are chosen among (``hardware.vector_functions: programs``,
+    #: ``hw.design.operand_memories``: those the spec's programs name for it), as
+    #: ((operand, (memory, ...)), ...); None: every memory for every operand
+    operand_memories: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+
+    def operand_memory_set(self, operand: str) -> tuple[str, ...]:
+        """The memories the element loop's read operand ``operand`` (``a``, ``b``,
+        ``d``, ``e``) chooses among, in :data:`MEMORIES` order (may be empty: no
+        program reads it)."""
+        return operand_memory_set(self.operand_memories, operand)
 
     @property
     def parallel_functions(self) -> tuple[str, ...] | None:
@@ -340,6 +356,18 @@ class CoreConfig:
                        per_core=self.per_core_memories and self.cores > 1)
 
 
+def operand_memory_set(operand_memories, operand: str) -> tuple[str, ...]:
+    """The memories ``operand_memories`` (``CoreConfig.operand_memories``; None: every
+    memory) lets the element loop's read operand ``operand`` choose among, in
+    :data:`MEMORIES` order."""
+    if operand not in ELEMENT_OPERANDS:
+        raise ValueError(f"no element loop operand {operand!r}")
+    if operand_memories is None:
+        return MEMORIES
+    named_ = set(dict(operand_memories).get(operand, ()))
+    return tuple(m for m in MEMORIES if m in named_)
+
+
 def scratchpad_ports(cfg: CoreConfig) -> tuple[int, int]:
     """(read ports, write ports) each core has on an unbanked data memory that every
     unit reaches (the host adds one of each): 4 per vector lane + 2 + 2R + 3C reads;
@@ -353,7 +381,8 @@ def memory_ports(cfg: CoreConfig, name: str) -> tuple[int, int]:
     """(read ports, write ports) of each RAM of data memory ``name``, the host's
     included: a banked memory's bank has a line port of each per core (the host's
     muxed into core 0's); an unbanked one a port per word the element loop reads (lane
-    0's 4, the constants' 2: the other lanes take lane 0's words, so an unbanked operand
+    0's 4, one per read operand that can name it, ``CoreConfig.operand_memories``; the
+    constants' 2: the other lanes take lane 0's words, so an unbanked operand
     is broadcast or in one lane, ``hw.design.smem_problems``) or writes (lane 0's two,
     the PRNG lane's) per
     core, and the matrix unit's where :data:`MATRIX_MEMORIES` lets it reach the memory
@@ -363,8 +392,10 @@ def memory_ports(cfg: CoreConfig, name: str) -> tuple[int, int]:
     if cfg.memory_banks(name):
         return cfg.cores, cfg.cores
     R, C = cfg.rows, cfg.cols
-    # (lane 0's alone: the other lanes take lane 0's word, DataMemories.read_lanes)
-    reads = 4 + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
+    # (lane 0's alone: the other lanes take lane 0's word, DataMemories.read_lanes; an
+    # operand that cannot name the memory, CoreConfig.operand_memories, has no port)
+    operands = sum(name in cfg.operand_memory_set(x) for x in ELEMENT_OPERANDS)
+    reads = operands + 2 + 2 * R * (name in MATRIX_MEMORIES["a"]) \
         + C * (name in MATRIX_MEMORIES["b"])
     writes = 1 + 2
     return reads * cfg.cores + 1, writes * cfg.cores + 1
@@ -1159,11 +1190,19 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             ("e", pyrtl.select(is_range, dd["mem"], de["mem"]),
              is_range | (~e_unbroadcast & single("e")), elem_on & in_phase("e") & present["e"],
              in_phase("e", False) & present["e"])):
+        # the memories this operand chooses among (cfg.operand_memories: those the
+        # spec's programs name for it; the host refuses a program naming another,
+        # hw.design.operand_memory_problems); one named by no program reads nothing
+        memories = cfg.operand_memory_set(slot_name)
+        count = e_lanes if slot_name == "e" else lanes
+        if not memories:
+            rd[slot_name] = [pyrtl.Const(0, W) for _ in range(count)]
+            continue
         # each ask also as terms gated by the next state (ELEM_START, COPY), so that the
         # ports' choice among the requests is made on the conditions alone and the next
         # state, the deepest of it (through the last column and row), joins last
         asks_next, gated_next = {}, {}
-        for m in mems.data.banked:
+        for m in (m for m in memories if m in mems.data.banked):
             k = pyrtl.Const(memory_id(m), MEMORY_ID_BITS)
             if slot_name == "a":
                 terms = ((copy_next, _z(copy_src_mem, MEMORY_ID_BITS) == k),
@@ -1175,8 +1214,8 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
             asks_next[m] = _any_bits([g & c for g, c in terms])
             gated_next[m] = terms
         rd[slot_name] = mems.data.read_lanes(
-            port, mem_id, addrs[slot_name], e_lanes if slot_name == "e" else lanes,
-            broadcast, want, ls0(f"ra_{slot_name}"), asks_next=asks_next,
+            port, mem_id, addrs[slot_name], count, broadcast, want, ls0(f"ra_{slot_name}"),
+            memories=memories, asks_next=asks_next,
             ask_name=s(f"ask_{slot_name}_{{memory}}"), gated_next=gated_next)
     # every operand's words registered (stage 2, WORD_REGISTERS: a line of ``amem``
     # comes through its banks' rotation and the memories' choice, which leave no

@@ -14,15 +14,15 @@ from ..compiler import Precision, compile_program, compile_programs, phases
 from ..isa import (NO_BUFFER, TRANSFER_INSTRUCTIONS, Barrier,
                    Drain, Halt, Load, MatMul, Program, Store, Vector, Xfer)
 from ..memory_access import access_problems, acc_half_problems, extra_lines
-from ..memory_kinds import MEMORIES, memory_of
+from ..memory_kinds import MEMORIES, SLOT_MEMORY, memory_of
 from ..placement import Placement, place
 from ..ops.declare import PRNG
 from ..spec import MAX_SCRATCHPAD_WORDS, Spec
 from . import vector as V
 from .lane_limits import WIDEST, LaneLimits
 from ..range_fusion import FOLDED_FUNCTIONS
-from .core import (SERIAL_FUNCTIONS, CoreConfig, element_op, execution_cycles,
-                   word_bits)
+from .core import (ELEMENT_OPERANDS, SERIAL_FUNCTIONS, CoreConfig, element_op,
+                   execution_cycles, operand_memory_set, word_bits)
 from .data_memories import fitted_shape, tail_in_block_ram
 from .pe import PEWidths
 
@@ -134,6 +134,75 @@ def lane_functions(spec: Spec) -> tuple[str, ...] | None:
         for program in _compiled(spec, spec.hardware.memories_per_core, precision):
             used |= program_functions(program)
     return V.lane_operations(True, used)
+
+
+#: the functions whose destination a vector lane reads (the element loop's operand d)
+_READS_DST = frozenset(ops.names(reads_dst=True))
+
+
+def operand_reads(program: Program) -> list[tuple[int, str, str, int]]:
+    """The element loop's reads of ``program``'s buffers, as the generated core makes
+    them (hw/core.py's element loop): (pc, read operand of :data:`ELEMENT_OPERANDS`,
+    the instruction's field, buffer id or -1 for the host slot).  Operand ``a``: a
+    vec's ``a``, a drain's ``acc``, a copy's source (a load's host slot, a store's
+    ``src``, an xfer's ``buf``); ``b``: a vec's ``b``, a drain's ``bias``; ``d``: the
+    ``dst`` of a vec whose function reads it (``range`` included); ``e``: a vec's
+    ``e``, and ``range``'s ``dst`` (its max, at dst's base + 1) in its place.  Fields
+    naming no buffer are not read."""
+    out = []
+    for pc, ins in enumerate(program.code):
+        if isinstance(ins, Load):
+            fields = [("a", "slot", -1)]
+        elif isinstance(ins, Store):
+            fields = [("a", "src", ins.src)]
+        elif isinstance(ins, Xfer):
+            fields = [("a", "buf", ins.buf)]
+        elif isinstance(ins, Drain):
+            fields = [("a", "acc", ins.acc), ("b", "bias", ins.bias)]
+        elif isinstance(ins, Vector):
+            fn = element_op(ins)
+            folded = fn in FOLDED_FUNCTIONS
+            fields = [("a", "a", ins.a), ("b", "b", ins.b)]
+            if fn in _READS_DST:
+                fields.append(("d", "dst", ins.dst))
+            fields.append(("e", "dst", ins.dst) if folded else ("e", "e", ins.e))
+        else:
+            continue
+        out += [(pc, x, name, i) for x, name, i in fields if i != NO_BUFFER]
+    return out
+
+
+def _read_memory(program: Program, index: int) -> str:
+    """The memory of buffer ``index`` (-1: the host slots', ``amem``)."""
+    return SLOT_MEMORY if index < 0 else memory_of(program.buffers[index])
+
+
+def program_operand_memories(program: Program) -> dict[str, set[str]]:
+    """{read operand of the element loop: the memories ``program`` reads it from}
+    (:func:`operand_reads`; an operand it never reads is absent)."""
+    out: dict[str, set[str]] = {}
+    for _, x, _, index in operand_reads(program):
+        out.setdefault(x, set()).add(_read_memory(program, index))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def operand_memories(spec: Spec) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """The memories each of the element loop's read operands chooses among in the
+    spec's design (``CoreConfig.operand_memories``): None (every memory) unless
+    ``hardware.vector_functions`` is ``programs``, then per operand of
+    :data:`ELEMENT_OPERANDS` those the spec's programs read it from -- every phase,
+    FXP32 and FXP16, as :func:`lane_functions` -- in ``MEMORIES`` order (an operand no
+    program reads: none)."""
+    if spec.hardware.vector_functions == "all":
+        return None
+    from ..estimate import fxp16_precision
+    used: dict[str, set[str]] = {x: set() for x in ELEMENT_OPERANDS}
+    for precision in (Precision(), fxp16_precision(spec)):
+        for program in _compiled(spec, spec.hardware.memories_per_core, precision):
+            for x, named in program_operand_memories(program).items():
+                used[x] |= named
+    return tuple((x, tuple(m for m in MEMORIES if m in used[x])) for x in ELEMENT_OPERANDS)
 
 
 #: the share of each of the spec's programs' cycles (summed over its cores) that the
@@ -275,7 +344,8 @@ def config_for(spec: Spec, memory_words: int | None = None, name: str | None = N
         buffer_bits=_bits_for(n_buffers + 1), slot_bits=_bits_for(n_slots + 1),
         acc_overflow=spec.numerics.overflow, lanes=hw.lanes, lane=lane,
         memories=tuple(shapes), per_core_memories=per_core_memories,
-        functions=lane_functions(spec), lane0_functions=lane0_functions(spec))
+        functions=lane_functions(spec), lane0_functions=lane0_functions(spec),
+        operand_memories=operand_memories(spec))
     return with_memories(cfg, shapes)
 
 
@@ -359,6 +429,7 @@ def hardware_limits(program: Program, cfg: CoreConfig) -> list[str]:
                             f"holds {1 << cfg.imem_bits}")
     problems += program_limits(program, cfg.pe, cfg.word, cfg.lane)
     problems += function_problems(program, cfg.functions)
+    problems += operand_memory_problems(program, cfg.operand_memories)
     if cfg.lanes > 1:
         problems += smem_problems(program, cfg.lane0_functions)
     return problems
@@ -413,6 +484,28 @@ def function_problems(program: Program, functions: tuple[str, ...] | None) -> li
                             f"design's vector lanes are not built with "
                             f"(hardware.vector_functions: programs; they run "
                             f"{', '.join(have)})")
+    return problems
+
+
+def operand_memory_problems(program: Program, memories) -> list[str]:
+    """Why an element loop whose read operands choose among ``memories``
+    (``CoreConfig.operand_memories``, :func:`operand_memories`; None: every memory)
+    cannot run ``program``: the instructions that read an operand from another memory
+    (the core would read another memory's word)."""
+    if memories is None:
+        return []
+    problems = []
+    for pc, x, name, index in operand_reads(program):
+        mem = _read_memory(program, index)
+        have = operand_memory_set(memories, x)
+        if mem not in have:
+            ins = program.code[pc]
+            what = (program.slots[ins.slot].name if ins.slot < len(program.slots)
+                    else f"slot {ins.slot}") if index < 0 else program.buffers[index].name
+            problems.append(f"instruction {pc}: {ins.MNEMONIC}'s {name} ({what}) is in "
+                            f"{mem}: this design's lanes read operand {x} from "
+                            f"{', '.join(have) or 'no memory'} only "
+                            "(hardware.vector_functions: programs)")
     return problems
 
 

@@ -148,12 +148,13 @@ def test_mapping_rules():
                       "mem_amem_bank_tail": (32, 1 << 9, 64),
                       "mem_cmem_bank": (82, 1 << 11, 32), "mem_cmem_bank_tail": (82, 1 << 10, 32)}
     ports = {name: (m.reads, m.writes) for name, m in by_name.items() if name in shapes}
-    # smem per core: lane 0's 4 + the constants' 2 element-loop reads, lane 0's 2 + the
-    # PRNG lane's writes (the other lanes take lane 0's words); the host's one of each;
-    # a bank: one line read and one line write port per core (the host's muxed in)
+    # smem per core: lane 0's 3 (b, d, e: fixar_u50's programs read no smem as a,
+    # CoreConfig.operand_memories) + the constants' 2 element-loop reads, lane 0's 2 +
+    # the PRNG lane's writes (the other lanes take lane 0's words); the host's one of
+    # each; a bank: one line read and one line write port per core (the host's muxed in)
     assert ports == {"mem_wmem_bank": (2, 2),
-                     "mem_smem": (2 * 6 + 1, 2 * 3 + 1),
-                     "mem_smem_tail": (2 * 6 + 1, 2 * 3 + 1), "mem_amem_bank": (2, 2),
+                     "mem_smem": (2 * 5 + 1, 2 * 3 + 1),
+                     "mem_smem_tail": (2 * 5 + 1, 2 * 3 + 1), "mem_amem_bank": (2, 2),
                      "mem_amem_bank_tail": (2, 2), "mem_cmem_bank": (2, 2),
                      "mem_cmem_bank_tail": (2, 2), "mem_mmem_bank": (2, 2),
                      "mem_vmem_bank": (2, 2), "mem_gmem_bank": (2, 2),
