@@ -2035,15 +2035,17 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
                               last_k, _z(k0 == 0, 1), d_line, last_line])
     before = delay(meta, latency - ACC_REGISTERS, s("meta_d{k}"))
     early = delay(before, 1, s(f"meta_d{latency - ACC_REGISTERS + 1}"))
-    ahead = delay(early, ACC_REGISTERS - 1, s("meta_ahead_d{k}"))
+    flags = 2 * COUNT_BITS + 3          # m_lo, n0, last_k, first_k: then d_line
+    ahead = delay(pyrtl.concat(early[flags + A], early[:flags]), ACC_REGISTERS - 1,
+                  s("meta_ahead_d{k}"))
     # the last register keeps the k flags (the row and column are compared on its
     # input: the enables below; last_line is the cycle's before the sums)
     ahead_m, ahead_n0 = ahead[:COUNT_BITS], ahead[COUNT_BITS:2 * COUNT_BITS + 1]
     meta = pyrtl.Register(2, name=s(f"meta_d{latency + 1}"))
     meta.next <<= ahead[2 * COUNT_BITS + 1:2 * COUNT_BITS + 3]
     out_last_k, out_first_k = meta[0], meta[1]
-    early_line = early[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A]
-    ahead_last = ahead[2 * COUNT_BITS + 3 + A]
+    early_line = early[flags:flags + A]
+    ahead_last = ahead[flags]
     out_valid = sums.valid
     out_mode = sums.mode
 
@@ -2064,7 +2066,7 @@ def _matrix_unit(cfg: CoreConfig, s: Scope, state, in_state, enters, instr, desc
     # (the second half line's address added a cycle earlier and registered: d_cols
     # comes from the descriptors' table)
     early_second = _reg(A, s("acc_ahead_second"))
-    early_second.next <<= _z(before[2 * COUNT_BITS + 3:2 * COUNT_BITS + 3 + A] + d_cols, A)
+    early_second.next <<= _z(before[flags:flags + A] + d_cols, A)
     acc_line = mems.data.read_double(port, acc_mem, early_line, early_second,
                                      want_next=early_before,
                                      want_name=s(f"acc_ahead_d{latency - ACC_REGISTERS + 1}"))
