@@ -53,7 +53,7 @@ def fixar_u50():
 
 
 def fixar_u50_fit():
-    return fixar_u50() + Name("fixar_u50_fit") + Lanes(8)
+    return fixar_u50() + Name("fixar_u50_fit") + Lanes(10)
 
 
 # four copies of the 400-300 state at batch 256 take 174.6 Mbit, more than the U50 has

@@ -22,8 +22,8 @@ Vector unit and controller (documented constants, until the full core synthesize
     (:mod:`fixar_gen.lane_resources`);
     one controller per core (:data:`CONTROLLER`: instruction fetch and decode, the
     address generators, the host DMA engine, the inter-core link; for a generated
-    design :data:`GENERATED_CONTROLLER` and :data:`GENERATED_CONTROLLER_PER_LANE` a
-    lane, measured on one core of fixar_u50 with its operand paths) and its drains'
+    design a core's and a lane's, measured on one core of fixar_u50 with its operand
+    paths, :func:`generated_controller`) and its drains'
     write-back fold (:data:`WRITE_BACK_FOLD_PER_LANE`, measured, per lane).  The constants are
     engineering estimates written down with their reasoning next to them; the lane's
     8 DSP48E2 agree with FIXAR's published total (2,302 DSPs = 2,048 in the PEs + 254
@@ -145,8 +145,28 @@ CONTROLLER = Resources(luts=20_000, ffs=30_000, bram36=8)
 GENERATED_CONTROLLER = Resources(luts=16_320, ffs=CONTROLLER.ffs, bram36=CONTROLLER.bram36)
 #: The generated controller's LUTs per vector lane of its core: each lane's operand
 #: words chosen among the memories, its start, write-back and fold (measured with
-#: :data:`GENERATED_CONTROLLER`).
+#: :data:`GENERATED_CONTROLLER`).  These two are a design whose lanes' operands choose
+#: among every memory (``hardware.vector_functions: all``), measured before the matrix
+#: unit's accumulation was registered (session 27).
 GENERATED_CONTROLLER_PER_LANE = Resources(luts=4_165)
+#: The same for a design built for its programs (``hardware.vector_functions:
+#: programs``: each lane operand's memories those the programs name,
+#: ``CoreConfig.operand_memories``), with the accumulation's registers: the same core
+#: and method at 16 and at 8 lanes, 200,608 and 172,023 LUT in Yosys 0.23, less the
+#: stand-ins' logic (9,511 and 8,633), / 1.088, less the modeled parts (114,138 +
+#: 15,667 + 3,712 and 110,436 + 15,667 + 1,856): 42,124 and 22,216 LUT, a line through
+#: the two (BENCHMARKS.md, "The matrix unit's accumulation registered").
+GENERATED_CONTROLLER_PROGRAMS = Resources(luts=2_308, ffs=CONTROLLER.ffs,
+                                          bram36=CONTROLLER.bram36)
+GENERATED_CONTROLLER_PROGRAMS_PER_LANE = Resources(luts=2_489)
+
+
+def generated_controller(vector_functions: str) -> tuple[Resources, Resources]:
+    """(a core's, each lane's) controller of a generated design whose lanes are built
+    with ``vector_functions`` (``all`` or ``programs``), as measured."""
+    if vector_functions == "programs":
+        return GENERATED_CONTROLLER_PROGRAMS, GENERATED_CONTROLLER_PROGRAMS_PER_LANE
+    return GENERATED_CONTROLLER, GENERATED_CONTROLLER_PER_LANE
 
 #: FIXAR's published utilisation (DAC 2021) at its design point, 2 cores x 16x16 on the
 #: U50, for comparison (it may or may not include the shell; the paper does not say).
@@ -473,11 +493,11 @@ def estimate_resources(spec: "Spec", cores: int | None = None,
     lanes = hw.lanes if lanes is None else lanes
     units = (VECTOR_LANE.times(lanes * cores) if lane is None
              else lane.vector_units(lanes, cores))
+    per_core, per_lane = generated_controller(hw.vector_functions)
     parts = [("PE arrays", array.times(cores)),
              ("vector units", units),
              ("controllers", CONTROLLER.times(cores) if inventory is None
-              else GENERATED_CONTROLLER.times(cores)
-              + GENERATED_CONTROLLER_PER_LANE.times(lanes * cores)),
+              else per_core.times(cores) + per_lane.times(lanes * cores)),
              ("drains' write-back folds", WRITE_BACK_FOLD_PER_LANE.times(lanes * cores))]
     fixed_bram = CONTROLLER.bram36 * cores
     if inventory is not None:

@@ -380,6 +380,12 @@ class DataMemories:
                                      self._select(which, outside, rest))
                 return out
             return self._select(which, words, rest)
+        if len(words) == 2:     # one 2-way select on whether ``which`` names the second
+            (_, first), (second_name, second) = words.items()
+            out = pyrtl.WireVector(self.word)
+            out <<= pyrtl.select(
+                _z(which, MEMORY_ID_BITS) == memory_id(second_name), second, first)
+            return out
         default = next(iter(words.values()))
         padded = [words.get(m, default) for m in MEMORIES]
         padded += [default] * ((1 << MEMORY_ID_BITS) - len(padded))

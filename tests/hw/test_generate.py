@@ -163,7 +163,7 @@ def test_a_board_design_reports_its_estimated_fit(generated):
     assert est["utilization"] == expected["utilization"]
     assert est["fits"] == (max(est["utilization"].values()) <= 1)
     # beyond the board: the most lanes per core that fit, as `fixar estimate` finds them
-    assert est["fits_with_lanes"]["vector_lanes"] == 8
+    assert est["fits_with_lanes"]["vector_lanes"] == 10
     _, sim = generated("examples/pendulum.yaml")
     assert sim["estimated_fit"] is None
 
