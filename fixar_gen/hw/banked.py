@@ -517,6 +517,23 @@ class InterleavedBanks:
         line = self._line(address)
         return pyrtl.concat(self._fit_bank(line + 1), self._fit_bank(line))
 
+    def line_pair_past_half(self, address) -> pyrtl.WireVector:
+        """:meth:`line_pair` of the start H = banks / 2 words past word ``address``
+        (modulo the address width), without adding H first: that start's line is the
+        line of ``address``, or the next when its bank lies in the second half line
+        (bit lb - 1), so the pair is chosen between adders of the line that run side by
+        side rather than after the add (the second half line of a double line).  A bank
+        address is as wide as the line (or the add is kept), so the line + 1 and + 2
+        wrap as the start past H does."""
+        address = pyrtl.as_wires(address)
+        line = self._line(address) if self.lb else address
+        if not self.lb or address.bitwidth <= self.lb or line.bitwidth != self.bank_bits:
+            past = pyrtl.as_wires(address + self.banks // 2)[:address.bitwidth]
+            return self.line_pair(past)
+        up = address[self.lb - 1]
+        past = pyrtl.concat(self._fit_bank(line + 2), self._fit_bank(line + 1))
+        return pyrtl.select(up, past, self.line_pair(address))
+
     def _port_address(self, p: int, b: int, read: bool) -> pyrtl.WireVector:
         """Bank ``b``'s address on port ``p``: its line's from the port's start, or with
         ``halves`` from the second start when bank b lies in the second half line."""

@@ -844,9 +844,13 @@ class DataMemories:
             for f, o, r in zip(grant["second_first"], grant["second_once"], cores):
                 if id(r) in skip:
                     continue
-                own = r.second if r.second is not None else _z(r.address + half, A)
+                if r.second is not None:
+                    own, own_lines = r.second, lines(r.second)
+                else:       # H past its start (the pair without the add before it)
+                    own = _z(r.address + half, A)
+                    own_lines = banks.line_pair_past_half(_z(r.address, A))
                 choices.append((f | o, pyrtl.select(f, own, r.address),
-                                pyrtl.select(f, lines(own), lines(r.address))))
+                                pyrtl.select(f, own_lines, lines(r.address))))
             at = _z(default + half, A)
             choices.append((idle, at, lines(at)))
             second = one_hot_pick([(g, a) for g, a, _ in choices],
