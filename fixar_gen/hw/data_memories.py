@@ -724,7 +724,10 @@ class DataMemories:
         if banks.halves:
             seconds = [w[7] if w[7] is not None else _z(w[2] + half, A) for w in writes]
             second = choose(seconds, A)
-            lines2 = choose([pair(a) for a in seconds], pair_bits)
+            # (H past a start: its pair without the add before it, as the reads')
+            lines2 = choose([pair(w[7]) if w[7] is not None else
+                             banks.line_pair_past_half(_z(w[2], banks.addr_bits))
+                             for w in writes], pair_bits)
         # each request's words in bank order, rotated by its own start: the choice
         # comes last
         ordered = [banks.bank_order(w[2], [_z(v, banks.width) for v in w[3]], w[4])
