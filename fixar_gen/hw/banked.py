@@ -523,11 +523,11 @@ class InterleavedBanks:
         line of ``address``, or the next when its bank lies in the second half line
         (bit lb - 1), so the pair is chosen between adders of the line that run side by
         side rather than after the add (the second half line of a double line).  A bank
-        address is as wide as the line (or the add is kept), so the line + 1 and + 2
-        wrap as the start past H does."""
+        address is at most as wide as the line (or the add is kept), so the line + 1
+        and + 2 wrap as the start past H does in the bits a bank keeps."""
         address = pyrtl.as_wires(address)
         line = self._line(address) if self.lb else address
-        if not self.lb or address.bitwidth <= self.lb or line.bitwidth != self.bank_bits:
+        if not self.lb or address.bitwidth <= self.lb or line.bitwidth < self.bank_bits:
             past = pyrtl.as_wires(address + self.banks // 2)[:address.bitwidth]
             return self.line_pair(past)
         up = address[self.lb - 1]

@@ -474,15 +474,19 @@ def test_the_gather_model_refuses_elements_that_share_banks():
         model.read_elements([1, 9])
 
 
-@pytest.mark.parametrize("banks,addr_bits,tail_bits", [
-    (2, 1, None), (2, 2, None), (2, 4, 2), (4, 2, None), (4, 3, None), (4, 6, 4),
-    (8, 5, None), (8, 7, 5), (16, 4, None), (16, 8, None), (32, 9, 7), (32, 10, None)])
+@pytest.mark.parametrize("banks,addr_bits,tail_bits,wider", [
+    (2, 1, None, 0), (2, 2, None, 0), (2, 4, 2, 0), (4, 2, None, 0), (4, 3, None, 0),
+    (4, 6, 4, 0), (8, 5, None, 0), (8, 7, 5, 0), (16, 4, None, 0), (16, 8, None, 0),
+    (32, 9, 7, 0), (32, 10, None, 0), (2, 3, None, 2), (4, 4, 2, 3), (8, 5, None, 3),
+    (32, 7, 6, 2)])
 def test_the_pair_past_half_a_line_is_the_pair_of_the_start_past_it(banks, addr_bits,
-                                                                     tail_bits):
+                                                                     tail_bits, wider):
     """``line_pair_past_half(a)`` (the second half line's line pair without the add
-    before it: the data memories' double-line reads) equals ``line_pair`` of the start
-    H = banks / 2 words past ``a`` modulo the address width, at every address (the
-    last lines, where the line + 1 wraps, included)."""
+    before it: the data memories' double-line reads and writes) equals ``line_pair`` of
+    the start H = banks / 2 words past ``a`` modulo the address width, at every address
+    (the last lines, where the line + 1 wraps, included), also for an address
+    ``wider`` bits wider than the memory's (the data memories' common address width:
+    the line then wider than a bank's address)."""
     from fixar_gen.hw.build import zext as _z
     with fresh_block() as block:
         mem = InterleavedBanks(Scope("m"), banks=banks, width=4, addr_bits=addr_bits,
@@ -490,12 +494,12 @@ def test_the_pair_past_half_a_line_is_the_pair_of_the_start_past_it(banks, addr_
         for wire in (mem.read_address[0], mem.write_address[0], *mem.write_words[0],
                      *mem.write_enables[0]):
             wire <<= 0                  # (the banks themselves idle)
-        address = pyrtl.Input(addr_bits, "address")
+        address = pyrtl.Input(addr_bits + wider, "address")
         past = pyrtl.Output(2 * mem.bank_bits, "past")
         past <<= mem.line_pair_past_half(address)
         ref = pyrtl.Output(2 * mem.bank_bits, "ref")
-        ref <<= mem.line_pair(_z(address + banks // 2, addr_bits))
+        ref <<= mem.line_pair(_z(address + banks // 2, addr_bits + wider))
     sim = pyrtl.Simulation(tracer=None, block=block)
-    for a in range(1 << addr_bits):
+    for a in range(1 << (addr_bits + wider)):
         sim.step({"address": a})
         assert sim.inspect("past") == sim.inspect("ref"), a
