@@ -526,7 +526,7 @@ class InterleavedBanks:
         address is at most as wide as the line (or the add is kept), so the line + 1
         and + 2 wrap as the start past H does in the bits a bank keeps."""
         address = pyrtl.as_wires(address)
-        line = self._line(address) if self.lb else address
+        line = self._line(address)
         if not self.lb or address.bitwidth <= self.lb or line.bitwidth < self.bank_bits:
             past = pyrtl.as_wires(address + self.banks // 2)[:address.bitwidth]
             return self.line_pair(past)

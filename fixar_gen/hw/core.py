@@ -65,8 +65,9 @@ Per core
     (read-modify-write, modulo 2^word, :data:`ACC_REGISTERS` apart: the read issued two
     cycles before the sums arrive, the write a cycle after); the last k-tile fits the
     sum to the accumulator's width (saturation counted), the first k-tile of a
-    non-accumulating instruction overwrites.  The controller fetches in the cycle the last sums arrive (their write
-    is in its DECODE): ``1 + (tiles - 1) * S + L + R + P + 1`` cycles.
+    non-accumulating instruction overwrites.  The controller fetches in the cycle the
+    last sums arrive (their write is in its DECODE): ``1 + (tiles - 1) * S + L + R + P
+    + 1`` cycles.
 
 Memory
     One data memory per memory of the placement (:mod:`fixar_gen.hw.data_memories`:
@@ -156,8 +157,8 @@ RANGE_STAGES = ISSUE_CYCLES - 1 - WORD_REGISTERS
 #: accumulators in banks"): the banks' read data (as a block RAM's output register),
 #: and the sum fitted to the accumulator's width, so that no path runs from a bank
 #: through the add and the fit to a bank.  A line's read is issued ``ACC_REGISTERS``
-#: cycles before its sums arrive and its write is ``ACC_REGISTERS - 1`` after; its next visit (the
-#: next k-tile, ``S`` slots later) reads it after that write while S >= 2 *
+#: cycles before its sums arrive and its write is ``ACC_REGISTERS - 1`` after; its next
+#: visit (the next k-tile, ``S`` slots later) reads it after that write while S >= 2 *
 #: ACC_REGISTERS - 1: :data:`ACC_MIN_SLOTS`
 ACC_REGISTERS = 2
 #: the fewest slots of a MatMul's tile (``S = max(L, R, ACC_MIN_SLOTS)``)

@@ -118,6 +118,15 @@ def program_functions(program: Program) -> frozenset[str]:
     return frozenset(f for f in map(element_op, program.code) if f is not None)
 
 
+def _programs_both_precisions(spec: Spec):
+    """The spec's programs (every phase, its own memories' layout) in FXP32 and in
+    FXP16 (one 16-bit format for every activation): what the design built for its
+    programs (``hardware.vector_functions: programs``) must run."""
+    from ..estimate import fxp16_precision
+    for precision in (Precision(), fxp16_precision(spec)):
+        yield from _compiled(spec, spec.hardware.memories_per_core, precision)
+
+
 @functools.lru_cache(maxsize=64)
 def lane_functions(spec: Spec) -> tuple[str, ...] | None:
     """The element functions the spec's design builds its lanes with
@@ -128,11 +137,9 @@ def lane_functions(spec: Spec) -> tuple[str, ...] | None:
     folded ones, which lane 0 and the controller keep (``vector.lane_operations``)."""
     if spec.hardware.vector_functions == "all":
         return None
-    from ..estimate import fxp16_precision
     used = set()
-    for precision in (Precision(), fxp16_precision(spec)):
-        for program in _compiled(spec, spec.hardware.memories_per_core, precision):
-            used |= program_functions(program)
+    for program in _programs_both_precisions(spec):
+        used |= program_functions(program)
     return V.lane_operations(True, used)
 
 
@@ -196,12 +203,10 @@ def operand_memories(spec: Spec) -> tuple[tuple[str, tuple[str, ...]], ...] | No
     program reads: none)."""
     if spec.hardware.vector_functions == "all":
         return None
-    from ..estimate import fxp16_precision
     used: dict[str, set[str]] = {x: set() for x in ELEMENT_OPERANDS}
-    for precision in (Precision(), fxp16_precision(spec)):
-        for program in _compiled(spec, spec.hardware.memories_per_core, precision):
-            for x, named in program_operand_memories(program).items():
-                used[x] |= named
+    for program in _programs_both_precisions(spec):
+        for x, named in program_operand_memories(program).items():
+            used[x] |= named
     return tuple((x, tuple(m for m in MEMORIES if m in used[x])) for x in ELEMENT_OPERANDS)
 
 
