@@ -854,8 +854,10 @@ class DataMemories:
                     own_lines = banks.line_pair_past_half(_z(r.address, A))
                 choices.append((f | o, pyrtl.select(f, own, r.address),
                                 pyrtl.select(f, own_lines, lines(r.address))))
-            at = _z(default + half, A)
-            choices.append((idle, at, lines(at)))
+            # (no choice for the host or an idle port: the host reads one word, in
+            # the start's own bank, never in the second half line, so the second start
+            # is then unread and left 0: no add or pair on the host's address, the
+            # path from host_mem_raddr that was the core's deepest)
             second = one_hot_pick([(g, a) for g, a, _ in choices],
                                   banks.read_address2[p].bitwidth)
             banks.read_address2[p] <<= second
