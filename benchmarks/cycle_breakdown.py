@@ -8,7 +8,8 @@ function): how many, the cycles the RTL charges them after their issue
 (`fixar_gen.hw.core.execution_cycles`, the pc-dependent rule of
 `fixar_gen.hw.host.rtl_execution`), the element steps among them (rows x ceil(cols /
 lanes) for the element loop and `xfer`), and the rest: each element-loop instruction's
-pipeline tail (1 + LANE_DEPTH cycles after its last step) and line reads; then the
+pipeline tail (1 + LANE_DEPTH cycles after its last step, 1 + SHORT_DEPTH for the
+lanes' short operations) and line reads; then the
 issue cycles, and what is left of the update's cycles (the slowest core's): the waits
 at barriers, the halt and, on a core that halts early, its idle cycles after it.
 

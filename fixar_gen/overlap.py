@@ -130,14 +130,15 @@ def streaming_cycles(instr, unit: str, cycles: int, rows: int, cols: int) -> int
     words' register, a pipelined vec or drain without its step latency (serial and
     folded functions, transfers and the rest: all of their cycles)."""
     from .hw.array import latency as array_latency
-    from .hw.core import FOLDED_FUNCTIONS, SERIAL_FUNCTIONS, STEP_LATENCY, WORD_REGISTERS
+    from .hw.core import (FOLDED_FUNCTIONS, SERIAL_FUNCTIONS, WORD_REGISTERS, element_op,
+                          step_latency)
     if isinstance(instr, MatMul):
         return cycles - array_latency(rows, cols, "broadcast") - WORD_REGISTERS
     if unit == "vector" and isinstance(instr, (Vector, Drain)):
         if isinstance(instr, Vector) and VECTOR_FUNCTIONS[instr.fn] in \
                 (*SERIAL_FUNCTIONS, *FOLDED_FUNCTIONS):
             return cycles
-        return cycles - (STEP_LATENCY - 1)
+        return cycles - (step_latency(element_op(instr)) - 1)
     return cycles
 
 

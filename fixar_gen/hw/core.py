@@ -39,9 +39,11 @@ Per core
     max that one wrote (the read, a cycle early, does not see them).  Each lane's
     write address travels beside its element, and the
     results (dst; the OU state; the PRNG lane) are written :data:`STEP_LATENCY` = ``2 +
-    LANE_DEPTH`` cycles after the issue.  The controller fetches the next instruction
-    in the cycle of the last write (a read issued then sees it): ``steps + 1 +
-    LANE_DEPTH`` cycles, ``steps`` for a copy.  ``range`` runs no lane: the step's
+    LANE_DEPTH`` cycles after the issue (:data:`SHORT_STEP_LATENCY` = ``2 +
+    SHORT_DEPTH`` for the lanes' short operations, ``vector.SHORT_OPS``: their results
+    leave the lanes after the first rounding).  The controller fetches the next
+    instruction in the cycle of the last write (a read issued then sees it): ``steps +
+    1 + LANE_DEPTH`` cycles (``steps + 1 + SHORT_DEPTH``), ``steps`` for a copy.  ``range`` runs no lane: the step's
     values are folded into the current min and max (read from dst) and written back in
     stage 2, one cycle a step.
     ``noise`` and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and
@@ -122,7 +124,7 @@ from ..range_fusion import FOLDED_FUNCTIONS
 from ..transfers import XFER_LATENCY, xfer_cycles
 from . import vector as V
 from .array import array as array_generator, latency as array_latency, row_address_bits
-from .build import Scope, delay, fresh_block, named, one_hot_pick, resize
+from .build import Scope, data_register, delay, fresh_block, named, one_hot_pick, resize
 from .build import any_bit as _any_bits, zext as _z
 from .data_memories import (MEMORY_ID_BITS, DataMemories, MemoryShape, bank_options,
                            locate_banked, memory_id)
@@ -167,6 +169,14 @@ ACC_MIN_SLOTS = 2 * ACC_REGISTERS - 1
 #: the words' register (:data:`WORD_REGISTERS`: the lanes start in stage 2, from
 #: registers) and the lanes' ``LANE_DEPTH`` stages
 STEP_LATENCY = 1 + WORD_REGISTERS + V.LANE_DEPTH
+#: the same for the lanes' short operations (``vector.SHORT_OPS``, ``SHORT_DEPTH``)
+SHORT_STEP_LATENCY = 1 + WORD_REGISTERS + V.SHORT_DEPTH
+
+
+def step_latency(op: str) -> int:
+    """Cycles from an element-loop step's issue to its results' write for the lanes'
+    operation ``op``: :data:`SHORT_STEP_LATENCY` or :data:`STEP_LATENCY`."""
+    return 1 + WORD_REGISTERS + V.element_latency(op)
 
 # controller states (XFER_WAIT: per-core memories only, an xfer's link draining)
 IDLE, FETCH, DECODE, PRODUCT, BASES, ELEM_START, ELEM_WAIT, COPY, MM_PRE, MM_RUN, MM_FLUSH, \
@@ -469,7 +479,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
     if isinstance(instr, (Load, Store)):
         return "dma", steps
     if isinstance(instr, Drain):
-        return "vector", steps * (1 + extra) - 1 + STEP_LATENCY
+        return "vector", steps * (1 + extra) - 1 + step_latency(element_op(instr))
     if isinstance(instr, Vector):
         fn = VECTOR_FUNCTIONS[instr.fn]
         unit = "sync" if fn in LINK_FUNCTIONS else "vector"
@@ -477,7 +487,7 @@ def execution_cycles(instr: Instruction, rows: int, cols: int, lanes: int = 1,
             return unit, steps
         if fn in SERIAL_FUNCTIONS:
             return unit, instr.rows.count * instr.cols.count * STEP_LATENCY
-        return unit, steps * (1 + extra) - 1 + STEP_LATENCY
+        return unit, steps * (1 + extra) - 1 + step_latency(fn)
     raise TypeError(f"no cycle rule for {type(instr).__name__}")
 
 
@@ -497,6 +507,24 @@ def _any(fn_is: dict, names) -> pyrtl.WireVector:
     for name in names:
         out = out | fn_is[name]
     return out
+
+
+def _step_delay(value, short_issue, name: str, short_name: str) -> pyrtl.WireVector:
+    """``value`` of an element-loop step (its write address) in its results' write cycle:
+    :data:`STEP_LATENCY` cycles after the issue, :data:`SHORT_STEP_LATENCY` for a short
+    operation's step (``short_issue``: one issued now).  One line of data registers
+    (``name``), the short step's value leaving it after SHORT_STEP_LATENCY - 1 into its
+    last register (chosen by ``short_name``'s line of valid bits)."""
+    early = delay(value, SHORT_STEP_LATENCY - 1, name, reset=False)
+    late = early
+    for k in range(SHORT_STEP_LATENCY, STEP_LATENCY):
+        reg = data_register(early.bitwidth, name.format(k=k))
+        reg.next <<= late
+        late = reg
+    leaving = delay(short_issue, SHORT_STEP_LATENCY - 1, short_name)
+    last = data_register(early.bitwidth, name.format(k=STEP_LATENCY))
+    last.next <<= pyrtl.select(leaving, early, late)
+    return last
 
 
 def _sum_tree(values: list, bits: int) -> pyrtl.WireVector:
@@ -983,6 +1011,10 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     act = field(Drain, "act")
     op = pyrtl.select(is_drain_f, _z(act, V.OP_BITS) + len(VECTOR_FUNCTIONS),
                       _z(fn, V.OP_BITS))
+    # the lanes' short operations (vector.SHORT_OPS) write SHORT_STEP_LATENCY after
+    # their issue, the others STEP_LATENCY: one instruction's steps have one latency
+    short = latch(_any_bits([op == V.OP_INDEX[name] for name in V.SHORT_OPS]), decoding,
+                  s("short"))
     op = latch(_z(op, V.OP_BITS), decoding, s("op"))
 
     def fn_flag(names, name):
@@ -1153,9 +1185,9 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
              "b": pyrtl.select(uses_lane, lane_at, walk_b.address()),
              "d": addr_dst, "e": walk_e.address()}
     # the element's write address travels with it: the read, the words' register, then
-    # LANE_DEPTH cycles (data beside the lanes' done bits: no reset, a shift register in
-    # synthesis)
-    wa_d = delay(addr_dst, STEP_LATENCY, ls0("wa_d_d{k}"), reset=False)
+    # the lanes' stages (data beside the lanes' done bits: no reset, a shift register in
+    # synthesis); a short operation's leaves the line into the last register early
+    wa_d = _step_delay(addr_dst, short & issuing, ls0("wa_d_d{k}"), ls0("wa_d_short_d{k}"))
 
     # one read of each operand a step (the issue cycle; the words arrive in stage 1):
     # a line of a banked memory, a word a lane of the others
@@ -1319,11 +1351,16 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
     # (the controller waits for it).  The controller resumes one cycle before the
     # results are written: the next instruction's fetch, or the next serial step's
     # read-address cycle, is the write cycle, and a read issued then sees the write.
-    elem_done = named(delay(issuing & ~is_range, STEP_LATENCY, s("tag_done_d{k}")),
-                      s("elem_done"))
-    tag = pyrtl.concat_list([issuing & ~is_range & (serial | last_step),
-                             issuing & ~is_range & last_step])
-    tag_out = delay(tag, STEP_LATENCY - 1, s("tag_d{k}"))
+    # (a short operation's SHORT_STEP_LATENCY after its issue, in a line of its own)
+    lane_step = issuing & ~is_range
+    elem_done = named(delay(lane_step & ~short, STEP_LATENCY, s("tag_done_d{k}"))
+                      | delay(lane_step & short, SHORT_STEP_LATENCY,
+                              s("tag_done_short_d{k}")), s("elem_done"))
+    tag = pyrtl.concat_list([serial | last_step, last_step])
+    tag_out = delay(pyrtl.select(lane_step & ~short, tag, pyrtl.Const(0, 2)),
+                    STEP_LATENCY - 1, s("tag_d{k}")) | \
+        delay(pyrtl.select(lane_step & short, tag, pyrtl.Const(0, 2)),
+              SHORT_STEP_LATENCY - 1, s("tag_short_d{k}"))
     resume = named(tag_out[0], s("elem_resume"))
     finished = named(tag_out[1], s("elem_finished"))
 

@@ -17,16 +17,18 @@ import pyrtl
 
 from .build import Scope, delay
 from .lane_limits import WIDEST, LaneLimits
-from .vector import LANE_BITS, LANE_DEPTH, ElementInputs, ElementOutputs
+from .vector import (LANE_BITS, LANE_DEPTH, OP_INDEX, SHORT_DEPTH, SHORT_OPS, ElementInputs,
+                     ElementOutputs)
 
 
 def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: ElementInputs,
                   serial_outputs: bool = True, limits: LaneLimits = WIDEST,
                   functions=None) -> ElementOutputs:
     """The lane's register boundary (same arguments as ``vector_unit``): its inputs
-    registered, its outputs registers, ``done`` ``LANE_DEPTH`` cycles after ``start``."""
+    registered, its outputs registers, ``done`` ``LANE_DEPTH`` cycles after ``start``
+    (``SHORT_DEPTH`` for the ``SHORT_OPS``, as the lane's)."""
     del acc_overflow, limits, functions     # the stand-in computes nothing
-    fold, valid = pyrtl.Const(0, word), None
+    fold, valid, op = pyrtl.Const(0, word), None, None
     for name in ElementInputs.widths(word):
         wire = getattr(inputs, name)
         reg = pyrtl.Register(wire.bitwidth, name=scope(f"in_{name}"))
@@ -34,6 +36,8 @@ def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: Element
         if name == "start":
             valid = reg
         else:
+            if name == "op":
+                op = reg
             fold = fold ^ (reg if reg.bitwidth <= word else reg[:word]).zero_extended(word)
 
     def out(value: pyrtl.WireVector, name: str) -> pyrtl.Register:
@@ -41,7 +45,12 @@ def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: Element
         reg.next <<= value
         return reg
 
-    done = delay(valid, LANE_DEPTH - 1, scope("done_d{k}"))
+    short = pyrtl.Const(0, 1)
+    for name in SHORT_OPS:
+        short = short | (op == OP_INDEX[name])
+    # (one register at the end, as the lane's done)
+    done = out(delay(valid & ~short, LANE_DEPTH - 2, scope("done_d{k}"))
+               | delay(valid & short, SHORT_DEPTH - 2, scope("done_short_d{k}")), "done")
     return ElementOutputs(
         done=done, d_out=out(fold, "d_out"),
         e_out=out(~fold, "e_out") if serial_outputs else None,

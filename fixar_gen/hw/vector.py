@@ -4,9 +4,13 @@ The core's controller issues the elements of a ``vec`` (:class:`~fixar_gen.isa.V
 or ``drain`` (:class:`~fixar_gen.isa.Drain`) instruction one step a cycle: for each
 element it reads the operands and hands them to this unit with ``start`` = 1 together
 with the operands' formats (runtime inputs, from the program's buffer table); the unit
-is a pipeline and returns the element :data:`LANE_DEPTH` cycles later (``done`` = 1),
-computed exactly as :mod:`fixar_gen.golden` computes it, with the overflows it counts.
-A new element may start every cycle, whatever the operations.
+is a pipeline and returns the element :func:`element_latency` cycles later (``done`` =
+1): :data:`LANE_DEPTH` for most operations, :data:`SHORT_DEPTH` for the
+:data:`SHORT_OPS` (final after the first rounding), computed exactly as
+:mod:`fixar_gen.golden` computes it, with the overflows it counts.  A new element may
+start every cycle, whatever the operations, as long as no element of the other latency
+is in flight (the core runs one instruction at a time: a short one's elements and a
+long one's never share the pipeline).
 
 Operations (``op``, :data:`ELEMENT_OPS`): the operations of :mod:`fixar_gen.ops`, the
 vector functions in ``Vector.fn`` order (so ``op == Vector.fn``), then ``drain_<act>``
@@ -104,9 +108,13 @@ to int64 and forms ``den = s + max(eps', 1)`` modulo 2^64; ``num // den`` is num
 floor division (0 for den = 0, rounded down for den < 0); adam_s's v saturates at
 2^63 - 1 (uncounted) and a negative v (a golden error) gives a root of 0.
 
-Latency (:func:`element_latency`, :data:`LANE_DEPTH`): 63 cycles from ``start`` to
-``done`` for every operation and every operand.  ``done`` and the outputs are valid in
-that one cycle (the output registers take the next element's values in the next cycle).
+Latency (:func:`element_latency`): :data:`LANE_DEPTH` = 63 cycles from ``start`` to
+``done`` for every operand; the :data:`SHORT_OPS`, whose result is final after the
+first rounding (no second rounding, no root or divider), leave the pipeline from its
+``prep`` stage straight into the output registers: :data:`SHORT_DEPTH` = 19 cycles.  An
+element of the other latency must not be in flight when one starts (their outputs would
+meet in the output registers).  ``done`` and the outputs are valid in that one cycle
+(the output registers take the next element's values in the next cycle).
 The valid bits (:data:`VALID_KEYS`) have a reset; every other register is data
 (:func:`~fixar_gen.hw.build.data_register`): those that only feed the next stage's
 register are written to Verilog without one, so that synthesis maps the delay lines to
@@ -223,18 +231,28 @@ PIPELINE_STAGES = (
     + tuple(f"iter{k}" for k in range(1, ITER_STAGES + 1))
     + ("mul2", "mul2pp", "mul2p", "mul2acc1", "mul2acc2")
     + tuple(_rounder_stage(stage, 2) for stage in ROUNDER_STAGES) + ("out",))
-#: cycles from an element's ``start`` to its ``done``, the same for every operation
+#: cycles from an element's ``start`` to its ``done``, every operation but the short ones
 LANE_DEPTH = len(PIPELINE_STAGES)
+#: the operations whose result is final after the first rounding: pipelined (not serial
+#: nor folded) and without a second rounding (so without the root and the divider, which
+#: only feed it); they leave from ``prep`` into the output registers
+SHORT_OPS: tuple[str, ...] = tuple(
+    name for name in ELEMENT_OPS
+    if PLANS[name].round2 is None
+    and name not in ops.names(issue="serial") + ops.names(issue="folded"))
+#: cycles from a short operation's ``start`` to its ``done``: through ``prep``, then the
+#: output registers
+SHORT_DEPTH = PIPELINE_STAGES.index("prep") + 2
 
 _OPND, _MUL_X, _FRAC, _SCALAR = OPND, MUL_X, FRAC, SCALAR
 
 
 def element_latency(op: str) -> int:
-    """Cycles from ``start`` to ``done`` for ``op`` (the same for every operand, and
-    for every operation: the unit is one pipeline of LANE_DEPTH stages)."""
+    """Cycles from ``start`` to ``done`` for ``op`` (the same for every operand):
+    :data:`SHORT_DEPTH` for the :data:`SHORT_OPS`, else :data:`LANE_DEPTH`."""
     if op not in OP_INDEX:
         raise ValueError(f"element_latency: {op!r} is not one of {', '.join(ELEMENT_OPS)}")
-    return LANE_DEPTH
+    return SHORT_DEPTH if op in SHORT_OPS else LANE_DEPTH
 
 
 MAX_LATENCY = LANE_DEPTH
@@ -959,7 +977,7 @@ class ElementInputs:
 class ElementOutputs:
     """The unit's outputs (registers, valid in the cycle ``done`` = 1).
 
-    ``done`` (1): 1 LANE_DEPTH cycles after the element's start; ``d_out`` (word): the
+    ``done`` (1): 1 :func:`element_latency` cycles after the element's start; ``d_out`` (word): the
     result written to dst; ``e_out`` (word): ou_noise's new OU state, range's new
     maximum, else the input e; ``lane_out`` (32): the lane after PRNG_DRAWS xorshift32
     steps (written back by noise and ou_noise only); ``sat_d`` (2): overflows counted
@@ -1519,7 +1537,9 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     ``word``: bits of the operand and result words (>= 49; accumulators of up to
     ``word`` bits); ``acc_overflow``: the machine's accumulator overflow mode (acc_add).
     The unit is a pipeline of :data:`LANE_DEPTH` stages (the module docstring): it takes
-    an element every cycle ``start`` is 1 and returns it LANE_DEPTH cycles later.
+    an element every cycle ``start`` is 1 and returns it :func:`element_latency` cycles
+    later (a short operation's from ``prep``; no element of the other latency in
+    flight meanwhile).
     Without ``serial_outputs`` the unit has no ``e_out`` and ``lane_out`` (None) and runs
     :data:`PARALLEL_OPS` only: a core's lanes other than lane 0 (the serial functions
     and range never run there), built without the PRNG's draws, the Gaussian, the
@@ -1932,10 +1952,19 @@ def vector_unit(scope: Scope, *, word: int, acc_overflow: str,
     d_val = pyrtl.select(two, value2, s5["d1"])
     sat_d = pyrtl.select(two, (_zx(ovf2, 2) + _zx(s5["sat_d1"], 2))[:2],
                          _zx(s5["sat_d1"], 2))
+    # a short operation's element (SHORT_OPS: final after the first rounding) from prep
+    # into the output registers; its copy further down the pipeline returns nothing
+    short = tuple(name for name in SHORT_OPS if name in lane_ops)
+    late = s5["valid"]
+    if short:
+        early = named(prep["valid"] & view(prep).is_op(*short), scope("early"))
+        late = late & ~v5.is_op(*short)
+        d_val = pyrtl.select(early, prep["d1"], d_val)
+        sat_d = pyrtl.select(early, _zx(prep["sat_d1"], 2), sat_d)
     serial = ({"e_out": _resize(s5["e1"], word), "lane_out": s5["lane_next"]}
               if serial_outputs else {})
-    out = _stage(scope, "out", {"done": s5["valid"], "d_out": d_val, **serial, "sat_d": sat_d,
-                                "sat_e": s5["ovf1"] & ou})
+    out = _stage(scope, "out", {"done": (early | late) if short else late, "d_out": d_val,
+                                **serial, "sat_d": sat_d, "sat_e": s5["ovf1"] & ou & late})
     if not serial_outputs:
         out.update(e_out=None, lane_out=None)
     return ElementOutputs(**out)

@@ -38,7 +38,8 @@ VALUES = ("any", "flag", "nonnegative")
 #: (min, max), the PRNG lanes
 LAYOUTS = ("source", "unbroadcast", "destination", "monitor", "lanes")
 #: how the core issues an operation's elements: one step a cycle through the lanes
-#: (``steps + 1 + LANE_DEPTH``: the words' register, then the lane), one element at a
+#: (``steps + 1 + LANE_DEPTH``: the words' register, then the lane; ``SHORT_DEPTH`` for
+#: an operation without a second rounding, ``hw.vector.SHORT_OPS``), one element at a
 #: time (they share the PRNG lanes: ``elements * (2 + LANE_DEPTH)``), or folded into
 #: the controller without a lane
 #: (``steps``)

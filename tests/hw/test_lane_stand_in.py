@@ -1,21 +1,23 @@
 """The lane's stand-in (fixar_gen/hw/lane_stand_in.py) keeps the lane's register
 boundary: every input bit into a register named as the lane's first stage, ``done``
-LANE_DEPTH cycles after ``start``, and it drops into a whole core."""
+element_latency(op) cycles after ``start``, and it drops into a whole core."""
 
 from __future__ import annotations
 
 import pyrtl
+import pytest
 
 from fixar_gen.hw.build import Scope, fresh_block
 from fixar_gen.hw.core import CoreConfig, build_core
 from fixar_gen.hw.lane_stand_in import stand_in_lane
 from fixar_gen.hw.pe import PEWidths
-from fixar_gen.hw.vector import LANE_DEPTH, ElementInputs
+from fixar_gen.hw.vector import LANE_DEPTH, OP_INDEX, ElementInputs, element_latency
 
 WORD = 82
 
 
-def test_every_input_is_registered_and_done_follows_start_by_the_lanes_depth():
+@pytest.mark.parametrize("op", ["copy", "adam_s"])     # a short operation, a long one
+def test_every_input_is_registered_and_done_follows_start_by_the_lanes_depth(op):
     with fresh_block() as block:
         widths = ElementInputs.widths(WORD)
         ins = {name: pyrtl.Input(bits, f"i_{name}") for name, bits in widths.items()}
@@ -32,13 +34,14 @@ def test_every_input_is_registered_and_done_follows_start_by_the_lanes_depth():
     idle = {f"i_{name}": 0 for name in widths}
     seen, data = [], []
     for cycle in range(LANE_DEPTH + 3):
-        sim.step({**idle, "i_start": int(cycle == 1), "i_a": 5 if cycle == 1 else 0})
+        sim.step({**idle, "i_start": int(cycle == 1), "i_a": 5 if cycle == 1 else 0,
+                  "i_op": OP_INDEX[op] if cycle == 1 else 0})
         seen.append(sim.inspect("done"))
         data.append(sim.inspect("d_out"))
-    assert seen.index(1) == 1 + LANE_DEPTH and sum(seen) == 1
+    assert seen.index(1) == 1 + element_latency(op) and sum(seen) == 1
     # the inputs reach an output (so synthesis keeps their registers and the paths
-    # into them): a's 5 two registers later
-    assert data[:4] == [0, 0, 0, 5]
+    # into them): a's 5 (with the op's bits) two registers later
+    assert data[:4] == [0, 0, 0, 5 ^ OP_INDEX[op]]
     assert outs.e_out is not None and outs.lane_out is not None
 
 
