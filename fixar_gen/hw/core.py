@@ -43,9 +43,9 @@ Per core
     SHORT_DEPTH`` for the lanes' short operations, ``vector.SHORT_OPS``: their results
     leave the lanes after the first rounding).  The controller fetches the next
     instruction in the cycle of the last write (a read issued then sees it): ``steps +
-    1 + LANE_DEPTH`` cycles (``steps + 1 + SHORT_DEPTH``), ``steps`` for a copy.  ``range`` runs no lane: the step's
-    values are folded into the current min and max (read from dst) and written back in
-    stage 2, one cycle a step.
+    1 + LANE_DEPTH`` cycles (``steps + 1 + SHORT_DEPTH``), ``steps`` for a copy.
+    ``range`` runs no lane: the step's values are folded into the current min and max
+    (read from dst) and written back in stage 2, one cycle a step.
     ``noise`` and ``ou_noise`` share the PRNG lanes (element j uses lane j mod L and
     writes it back), so they issue one
     element and issue the next in the cycle of its write: ``2 + LANE_DEPTH`` cycles an
