@@ -73,3 +73,26 @@ def test_the_platform_figure_is_the_batch_over_the_parts(tiny_one_core):
                                             host.update_s, host.act_traffic,
                                             host.update_traffic), 10_000, 500, link)
     assert slower["platform_ips"] < row["platform_ips"]
+
+
+def test_per_core_copies_are_addressed_by_their_own_placement():
+    """examples/fixar_u50.yaml at batch 512: the memories' shared placement (one memory
+    for both cores) runs past the copies' address width, which the generated design
+    sizes for each core's copy; the U50 backend's host addresses every buffer by its
+    copies, so the parameters load (it computed the shared addresses once and refused
+    them: bench_platform.py's batch-512 rows)."""
+    import dataclasses
+    base = load_spec("examples/fixar_u50.yaml")
+    spec = dataclasses.replace(
+        base, algorithm=dataclasses.replace(base.algorithm, batch_size=512))
+    cfg = config_for(spec)
+    recorder = TrafficRecorder(cfg.hostmap, DEFAULT_AXI_DATA_BITS)
+    core = open_u50_core(spec, cfg=cfg, executor=recorder)
+    core.program("infer", 1)            # (with the training programs it runs beside)
+    # the premise: a shared offset beyond the copies' addresses
+    assert max(p.offset for program in core._programs.values()
+               for p in program.placement.buffers) >= 1 << cfg.addr_bits
+    core.load_params(random_params(spec, 0))
+    core.infer("actor", np.zeros((1, spec.obs_dim)))
+    assert sum(call.image_bytes for call in recorder.take()) > 0
+    core.close()

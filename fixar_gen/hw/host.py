@@ -243,7 +243,9 @@ class HardwareMachine:
         self.host_words = {k: v for k, v in self.host_words.items()
                            if k[0] == "slot" or k[1] in names}
         self.kinds = {b.name: b for b in buffers}
-        self.base = {p.name: self.address(p) for p in placement.buffers}
+        # (no shared address: every word is at its copies' runs, and the placement of a
+        # memory shared by the cores may run past the copies' address width)
+        self.base = {}
         self.placed = {p.name: p for p in placement.buffers}
         self.placement, self.copies = placement, copies
         for b, values in moves:
