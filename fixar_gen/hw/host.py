@@ -128,6 +128,10 @@ class HardwareMachine:
         self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
         self._budget = 0          # cycles a run of the loaded program may take
         self._images: dict[tuple[int, int], _ProgramImage] = {}
+        #: per-core memories: each program's buffers' runs in the copies, computed once
+        #: (by id of its ``CorePlacements``, which the entry keeps alive): a trainer
+        #: switches between its update and its action programs every step
+        self._copy_runs: dict[int, tuple] = {}
         self.last_cycles: list[int] = []
         #: per-core memories: per buffer name, the core whose copy holds each word's
         #: value (-1: the host's, in every copy that holds it); one copy: empty
@@ -158,6 +162,7 @@ class HardwareMachine:
         scratchpad; used between unrelated test programs)."""
         self.kinds, self.base, self.placed, self.placement = {}, {}, {}, None
         self._loaded = None
+        self._copy_runs = {}
         self.owner = {}
         self.copies, self.runs, self.host_words = None, {}, {}
 
@@ -224,11 +229,16 @@ class HardwareMachine:
         read where it was and written where it is now."""
         if placement is self.placement and copies is self.copies:
             return
-        for copy in copies.copies:
-            self._check_room(copy.placement)
-        hm = self.hostmap
-        new_runs = {("buffer", b.name): runs(hm, copies, ("buffer", i))
-                    for i, b in enumerate(buffers)}
+        buffer_names = tuple(b.name for b in buffers)
+        cached = self._copy_runs.get(id(copies))
+        if cached is not None and cached[0] is copies and cached[1] == buffer_names:
+            new_runs = cached[2]
+        else:
+            for copy in copies.copies:
+                self._check_room(copy.placement)
+            new_runs = {("buffer", name): runs(self.hostmap, copies, ("buffer", i))
+                        for i, name in enumerate(buffer_names)}
+            self._copy_runs[id(copies)] = (copies, buffer_names, new_runs)
         moves, zeros = [], []
         for b, p in zip(buffers, placement.buffers):
             same = self._same_as_held(b)
