@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/calibrate_resources.py --designs " + " ".join(args.designs)
     if reuse:
         command += "".join(f" --reuse {d}=<the folder of bench_timing.py --netlists DIR: "
-                           f"DIR/{'lane_parallel' if d == 'lane_u50_parallel' else 'lane'}>"
+                           f"DIR/{'lane_parallel' if d.endswith('_parallel') else 'lane'}>"
                            for d in reuse)
     if args.merge:
         from fixar_gen.resource_calibration import COMMAND, MEASURED
