@@ -1013,8 +1013,7 @@ def _core(cfg: CoreConfig, index: int, s: Scope, ports, mems: _Memories,
                       _z(fn, V.OP_BITS))
     # the lanes' short operations (vector.SHORT_OPS) write SHORT_STEP_LATENCY after
     # their issue, the others STEP_LATENCY: one instruction's steps have one latency
-    short = latch(_any_bits([op == V.OP_INDEX[name] for name in V.SHORT_OPS]), decoding,
-                  s("short"))
+    short = latch(V.is_short(op), decoding, s("short"))
     op = latch(_z(op, V.OP_BITS), decoding, s("op"))
 
     def fn_flag(names, name):

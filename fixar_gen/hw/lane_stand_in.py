@@ -17,8 +17,8 @@ import pyrtl
 
 from .build import Scope, delay
 from .lane_limits import WIDEST, LaneLimits
-from .vector import (LANE_BITS, LANE_DEPTH, OP_INDEX, SHORT_DEPTH, SHORT_OPS, ElementInputs,
-                     ElementOutputs)
+from .vector import (LANE_BITS, LANE_DEPTH, SHORT_DEPTH, ElementInputs, ElementOutputs,
+                     is_short)
 
 
 def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: ElementInputs,
@@ -45,9 +45,7 @@ def stand_in_lane(scope: Scope, *, word: int, acc_overflow: str, inputs: Element
         reg.next <<= value
         return reg
 
-    short = pyrtl.Const(0, 1)
-    for name in SHORT_OPS:
-        short = short | (op == OP_INDEX[name])
+    short = is_short(op)
     # (one register at the end, as the lane's done)
     done = out(delay(valid & ~short, LANE_DEPTH - 2, scope("done_d{k}"))
                | delay(valid & short, SHORT_DEPTH - 2, scope("done_short_d{k}")), "done")

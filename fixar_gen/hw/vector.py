@@ -155,8 +155,8 @@ import pyrtl
 
 from .. import arch, ops
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
-from .build import (Scope, check_width, data_register, fresh_block, named, to_signed,
-                    to_unsigned)
+from .build import (Scope, any_bit, check_width, data_register, fresh_block, named,
+                    to_signed, to_unsigned)
 from .lane_wires import (FORMAT_BITS, FORMAT_FIELDS, FRAC, MAX_DATA_FRAC, MAX_DATA_WIDTH,
                          MUL_X, OPND, SCALAR, decl as _decl, fsum as _fsum, is_zero as _is_zero, neg as _neg,
                          resize as _resize, smux as _smux, sx as _sx, zx as _zx)
@@ -245,6 +245,13 @@ SHORT_OPS: tuple[str, ...] = tuple(
 SHORT_DEPTH = PIPELINE_STAGES.index("prep") + 2
 
 _OPND, _MUL_X, _FRAC, _SCALAR = OPND, MUL_X, FRAC, SCALAR
+
+
+def is_short(op: pyrtl.WireVector) -> pyrtl.WireVector:
+    """1 while the operation index ``op`` names one of the :data:`SHORT_OPS` (the core's
+    and the stand-in lane's latency choice; the lane itself compares only its own
+    operations)."""
+    return any_bit(op == OP_INDEX[name] for name in SHORT_OPS)
 
 
 def element_latency(op: str) -> int:
@@ -2111,7 +2118,8 @@ __all__ = ["ELEMENT_OPS", "OP_BITS", "OP_INDEX", "FORMAT_FIELDS", "FORMAT_BITS",
            "ACC_BITS_BITS", "LANE_BITS", "OPERAND_ROLES", "PARALLEL_OPS", "LaneLimits", "WIDEST", "ElementInputs", "ElementOutputs",
            "ElementResult", "FormatWires", "LaneReads", "lane_reads", "VectorUnitDesign",
            "build_vector_unit",
-           "check_supported", "element_latency", "internal_width", "lane_operations",
+           "check_supported", "element_latency", "internal_width", "is_short",
+           "lane_operations",
            "pack_format",
            "pack_format_wires", "run_element", "run_elements", "unpack_format", "unpack_format_value",
            "vector_unit", "TANH_MAX_PRE_FRAC"]
