@@ -27,7 +27,7 @@ from types import MappingProxyType
 import numpy as np
 
 from . import algorithms
-from .compiler import (NETS, Precision, activation_keys, build_layout, compile_program,
+from .compiler import (NETS, Precision, precision_keys, build_layout, compile_program,
                        compile_programs, machine_runs, monitor_names, nets, network_spec, param_cols, param_names,
                        optimizer_state_suffixes)
 from .engine import ENGINES, EngineMachine
@@ -252,7 +252,7 @@ class Core:
     def reset_ranges(self) -> None:
         """Start a new range-monitoring window (QAT reads the ranges after it)."""
         formats = _buffer_formats(self.spec, self.precision)
-        for key in activation_keys(self.spec):
+        for key in precision_keys(self.spec):
             fmt = formats[f"rng.{key}"]
             for name in monitor_names(key, self.spec.hardware.cores):
                 self._write(name, np.array([[fmt.max_int, fmt.min_int]], dtype=np.int64))
@@ -269,7 +269,7 @@ class Core:
         that were never seen are left out)."""
         formats = _buffer_formats(self.spec, self.precision)
         out = {}
-        for key in activation_keys(self.spec):
+        for key in precision_keys(self.spec):
             fmt = formats[f"rng.{key}"]
             per_core = [self._read(n).reshape(-1) for n in
                         monitor_names(key, self.spec.hardware.cores)]

@@ -76,7 +76,10 @@ def is_training(spec: Spec, phase: str) -> bool:
 class Precision:
     """Activation precision: FXP32 (the spec's activation format everywhere) or FXP16
     with one format per activation tensor (``actor.in``, ``actor.l0``, ...,
-    ``critic.in``, ..., see :func:`activation_keys`)."""
+    ``critic.in``, ..., see :func:`activation_keys`) and, with
+    ``numerics.fxp16_deltas``, per streamed backward delta (``cq.critic.dz1``, ...,
+    :func:`delta_keys`; in FXP32, or without the option, a delta has the spec's gradient
+    format)."""
 
     mode: str = "fxp32"
     formats: tuple[tuple[str, FixedFormat], ...] = ()
@@ -86,6 +89,8 @@ class Precision:
             raise ValueError(f"Precision.mode: {self.mode!r} is not one of {MODES}")
 
     def format(self, key: str, spec: Spec) -> FixedFormat:
+        if is_delta_key(key) and (self.mode == "fxp32" or not spec.numerics.fxp16_deltas):
+            return spec.numerics.gradient_format
         if self.mode == "fxp32":
             return spec.numerics.activation_format
         table = dict(self.formats)
@@ -107,6 +112,40 @@ def activation_keys(spec: Spec) -> list[str]:
         keys.append(f"{net}.in")
         keys += [f"{net}.l{i}" for i in range(len(sizes) - 1)]
     return keys
+
+
+def delta_keys(spec: Spec) -> list[str]:
+    """The backward deltas that get 16-bit formats with ``numerics.fxp16_deltas`` (none
+    without it): in every pass the algorithm backpropagates through
+    (``algorithms.BACKWARD``), each hidden layer's ``dz`` (``{pass}.{net}.dz{i}``,
+    0 < i < the last layer), the operand every backward-data product streams; a
+    network's first-layer delta only feeds its weight gradients, its output delta is
+    written whole by the loss (B x the outputs).  Each is monitored through the
+    gradient it is made from (``dh``, whose magnitude bounds it: ``dz = dh *
+    act'(z)``, ``|act'| <= 1``): the drains of the backward-data product fold it."""
+    if not spec.numerics.fxp16_deltas:
+        return []
+    return [f"{pass_name}.{net}.dz{i}"
+            for pass_name, networks in algorithms.of(spec).BACKWARD for net in networks
+            for i in range(1, len(layer_sizes(spec, net)) - 2)]
+
+
+def is_delta_key(key: str) -> bool:
+    """Whether ``key`` names a backward delta (:func:`delta_keys`), not an activation."""
+    return ".dz" in key
+
+
+def precision_keys(spec: Spec) -> list[str]:
+    """Every key a :class:`Precision` of ``spec`` has a format for: the activations'
+    and the deltas' (:func:`activation_keys`, :func:`delta_keys`)."""
+    return activation_keys(spec) + delta_keys(spec)
+
+
+def monitor_format(key: str, spec: Spec, precision: Precision) -> FixedFormat:
+    """The format of ``key``'s range monitors: the tensor's own (an activation's), or
+    the gradient format of the ``dh`` a delta's monitors fold (:func:`delta_keys`)."""
+    return (spec.numerics.gradient_format if is_delta_key(key)
+            else precision.format(key, spec))
 
 
 def monitor_names(key: str, cores: int) -> list[str]:
@@ -259,10 +298,10 @@ def build_layout(spec: Spec, precision: Precision = Precision(), batch: int | No
     algorithms.of(spec).add_constants(L, spec)
     L.add_activation("c.ones", B, 1, UNIT)
     L.add("prng", PRNG_LANES, 1, PRNG, "prng")
-    # range monitors: [min, max] of every activation tensor
-    for key in activation_keys(spec):
+    # range monitors: [min, max] of every activation tensor (and delta's gradient)
+    for key in precision_keys(spec):
         for name in monitor_names(key, spec.hardware.cores):
-            L.add(name, 1, 2, precision.format(key, spec), "monitor")
+            L.add(name, 1, 2, monitor_format(key, spec, precision), "monitor")
     # the OU state has one row per exploring actor (a phase's size): after the kept
     # buffers of fixed size, so that the placement (fixar_gen.placement) keeps those at
     # one offset in every phase and batch
@@ -337,6 +376,8 @@ class Emitter:
         self.cores = self.spec.hardware.cores
         self.code: list[Instruction] = []
         self.acc_bits = self.spec.numerics.accumulator_width
+        #: the deltas with formats of their own (:func:`delta_keys`)
+        self.deltas = frozenset(delta_keys(self.spec))
         hw = self.spec.hardware
         self.acc_half = accumulator_half_line(hw.cols, hw.lanes)
         #: the words no weight gradient's accumulator exceeds (:func:`accumulator_bound`)
@@ -412,11 +453,8 @@ class Emitter:
     def monitor(self, key: str, cols: int, a: str) -> None:
         """Fold ``a`` (batch x cols) into the range monitors of ``key``: each core its
         part into its own monitor (:func:`monitor_names`)."""
-        names = monitor_names(key, self.cores)
         for core, r, k in self.parts(self.L.batch, cols):
-            self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("range"),
-                                    dst=self.L[names[core]], a=self.L[a], rows=r, cols=k,
-                                    src_col=k.start))
+            self._fold(key, core, a, r, k)
 
     # -- layers ---------------------------------------------------------------------
 
@@ -437,18 +475,20 @@ class Emitter:
         if self.policy == "intra_layer":
             self.barrier()
 
-    def backward_data(self, dz: str, w: str, out: str, tag: str, cols: Range | None = None
-                      ) -> None:
+    def backward_data(self, dz: str, w: str, out: str, tag: str, cols: Range | None = None,
+                      monitor: str | None = None) -> None:
         """out[:, j] = (dz @ w^T)[:, cols.start + j]: the gradient of a layer's inputs
         (only the columns ``cols`` of it, e.g. the action part of the critic input).
         Each core its output columns, over every column of ``w`` and ``dz``; on
         intra_layer, per-core partial sums instead where they move fewer words
-        between the cores (:meth:`_partial_sums_cross_less`)."""
+        between the cores (:meth:`_partial_sums_cross_less`).  ``monitor``: each
+        drain's region also folded into that key's range monitor, right after it
+        (``range_fusion``: one step with the drain)."""
         db, wb = self.L.buf(dz), self.L.buf(w)
         B, K = self.L.batch, wb.rows
         cols = cols or Range(0, K)
         if self.policy == "intra_layer" and self._partial_sums_cross_less(B, cols, w):
-            self._backward_data_by_partial_sums(dz, w, out, tag, cols)
+            self._backward_data_by_partial_sums(dz, w, out, tag, cols, monitor)
             return
         acc = self.acc(f"acc.{tag}", B, K, db.fmt.frac + wb.fmt.frac)
         for core, r, k in self.parts(B, cols.count):
@@ -458,8 +498,17 @@ class Emitter:
                                     k=Range(0, self.L.cols(w))))
             self.code.append(Drain(core=core, dst=self.L[out], acc=acc, rows=r,
                                    cols=k, src_col=n.start))
+            self._fold(monitor, core, out, r, k)
         if self.policy == "intra_layer":
             self.barrier()
+
+    def _fold(self, key: str | None, core: int, a: str, rows: Range, cols: Range) -> None:
+        """Fold region (rows, cols) of ``a`` into core ``core``'s range monitor of
+        ``key`` (nothing when None)."""
+        if key is not None:
+            self.code.append(Vector(core=core, fn=VECTOR_FUNCTIONS.index("range"),
+                                    dst=self.L[monitor_names(key, self.cores)[core]],
+                                    a=self.L[a], rows=rows, cols=cols, src_col=cols.start))
 
     def _partial_sums_cross_less(self, B: int, cols: Range, w: str) -> bool:
         """Whether intra_layer's ``dz @ w^T`` moves fewer words between the cores as
@@ -479,7 +528,7 @@ class Emitter:
         return partial < weights
 
     def _backward_data_by_partial_sums(self, dz: str, w: str, out: str, tag: str,
-                                       cols: Range) -> None:
+                                       cols: Range, monitor: str | None = None) -> None:
         """out = (dz @ w^T)[:, cols] on intra_layer, each core over its own columns of
         ``w`` and ``dz`` (its products' output neurons): the partial sums for core d's
         output columns are added in the accumulator, one core a round (the first
@@ -508,6 +557,7 @@ class Emitter:
         for d, k in consumers:
             self.code.append(Drain(core=d, dst=self.L[out], acc=acc, rows=Range(0, B),
                                    cols=k, src_col=cols.start + k.start))
+            self._fold(monitor, d, out, Range(0, B), k)
         self.barrier()
 
     def gradient_chunks(self, K: int, N: int) -> list[Range]:
@@ -701,7 +751,11 @@ class Emitter:
                                      f"{pass_name}.{net}.gb{i}")
             if i > 0:
                 dy = f"{pass_name}.{net}.dh{i - 1}"
-                self.backward_data(dz, f"{net}.l{i}.w", dy, f"{pass_name}.{net}.bd{i}")
+                # dh bounds the next delta: its range monitors, when that has a format
+                # of its own (delta_keys), folded into the drains
+                key = f"{pass_name}.{net}.dz{i - 1}"
+                self.backward_data(dz, f"{net}.l{i}.w", dy, f"{pass_name}.{net}.bd{i}",
+                                   monitor=key if key in self.deltas else None)
             elif d_in is not None:
                 self.backward_data(dz, f"{net}.l{i}.w", d_in, f"{pass_name}.{net}.bd{i}",
                                    cols=input_cols)
@@ -738,6 +792,7 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
     B = L.batch
     prec = L.precision
     kind = role(spec, net)
+    deltas = delta_keys(spec)
     if not L.has(f"{pass_name}.{net}.x"):
         # a layer's input (the network's, a hidden layer's output) is read as a (its
         # line, or transposed by the weight gradient): its row stride padded for amem's
@@ -749,7 +804,8 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
             # the deltas live in gmem (memory_kinds.DELTA_MEMORY): a weight gradient
             # reads its a (the layer's input) from amem and its b (dz) from gmem
             G = spec.numerics.gradient_format
-            L.add(f"{pass_name}.{net}.dz{i}", B, width, G, "delta")
+            dz = f"{pass_name}.{net}.dz{i}"
+            L.add(dz, B, width, prec.format(dz, spec) if dz in deltas else G, "delta")
             if i < len(sizes) - 2:
                 L.add(f"{pass_name}.{net}.dh{i}", B, width, G, "delta")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from . import algorithms
 from .boards import BOARDS, dsps_per_pe
-from .compiler import (Precision, activation_keys, compile_program, compile_programs,
+from .compiler import (Precision, precision_keys, compile_program, compile_programs,
                        machine_runs)
 from .hw.inventory import format_inventory
 from .lane_resources import LaneEstimate, generated_lane
@@ -35,7 +35,7 @@ def fxp16_precision(spec: Spec) -> Precision:
     width = spec.numerics.fxp16_width
     fmt = FixedFormat(width, width // 2, rounding=spec.numerics.rounding,
                       overflow=spec.numerics.overflow)
-    return Precision("fxp16", tuple((k, fmt) for k in activation_keys(spec)))
+    return Precision("fxp16", tuple((k, fmt) for k in precision_keys(spec)))
 
 
 def precision_for(spec: Spec, mode: str) -> Precision:

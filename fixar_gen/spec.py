@@ -233,6 +233,11 @@ class NumericsSpec:
                                   "saturated, gets a wider one (formats only widen); 0: the "
                                   "formats chosen at the switch are kept", min=0,
                                   max=10**9)
+    fxp16_deltas: bool = param(False, "in FXP16 precision, the backward deltas that "
+                               "the backward-data products stream (every hidden layer's "
+                               "dz) also get 16-bit formats, chosen like the activations' "
+                               "from range monitors and revised both ways at every "
+                               "revision (needs qat_revise_every > 0 with precision qat)")
     rounding: str = param("nearest_even", "rounding of dropped fraction bits",
                           choices=ROUNDINGS)
     overflow: str = param("saturate", "what happens on overflow (saturations are counted)",
@@ -248,6 +253,10 @@ class NumericsSpec:
                             f"activation width {self.activation.width} "
                             f"(must be {self.activation.width // 2})",
                             also=("activation.width",))
+        if self.fxp16_deltas and self.precision == "qat" and not self.qat_revise_every:
+            raise SpecError("fxp16_deltas", "16-bit deltas follow the gradients' range "
+                            "through training: set qat_revise_every > 0 (e.g. 1000)",
+                            also=("qat_revise_every",))
 
     def fixed(self, fmt: FormatSpec) -> FixedFormat:
         return FixedFormat(fmt.width, fmt.frac, signed=True, rounding=self.rounding,

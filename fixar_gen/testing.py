@@ -66,7 +66,7 @@ except ImportError:
 from . import load_spec
 from .backends import Batch, open_core, random_params, uniform_batch
 from .cases import Case, Difference, compare
-from .compiler import Precision, activation_keys
+from .compiler import Precision, precision_keys
 from .hw.session import open_machine
 from .numerics import FixedFormat
 from .programs import programs
@@ -120,7 +120,7 @@ def specs(draw, max_width: int = 40, max_layers: int = 2, max_batch: int = 33,
                                 optimizer=draw(st.sampled_from(optimizers)),
                                 gamma=draw(st.sampled_from((0.0, 0.5, 0.99, 1.0))),
                                 tau=draw(st.sampled_from((0.005, 0.5, 1.0)))),
-        numerics=NumericsSpec(precision="fxp32"),
+        numerics=NumericsSpec(precision="fxp32", fxp16_deltas=draw(st.booleans())),
         hardware=HardwareSpec(cores=draw(st.integers(1, max_cores)),
                               array=(draw(st.integers(1, max_array)),
                                      draw(st.integers(1, max_array))),
@@ -141,7 +141,7 @@ def precisions(draw, spec: Spec) -> Precision:
     return Precision("fxp16", tuple(
         (key, FixedFormat(width, draw(st.integers(2, width - 2)),
                           rounding=spec.numerics.rounding, overflow=spec.numerics.overflow))
-        for key in activation_keys(spec)))
+        for key in precision_keys(spec)))
 
 
 def _values(draw, fmt: FixedFormat, shape, low: float, high: float) -> np.ndarray:

@@ -9,7 +9,8 @@ chosen from the observed ranges; weights and gradients stay FXP32.  This module 
   ``[lo, hi]`` (quantizer ``pow2`` or ``affine``, plus ``margin_bits`` of headroom);
 - :class:`QATSchedule`: per DDPG update count, whether and when to switch a
   :class:`~fixar_gen.backends.Core` to FXP16, with the formats for every tensor of
-  :func:`~fixar_gen.compiler.activation_keys`; :func:`describe` for logs; a plain
+  :func:`~fixar_gen.compiler.precision_keys` (the activations, and with
+  ``numerics.fxp16_deltas`` the streamed backward deltas); :func:`describe` for logs; a plain
   JSON ``state_dict`` so a resumed run switches identically.
 
 Formats
@@ -129,6 +130,15 @@ the formats last changed (:func:`revise_formats`):
   format, so a range that returns costs no saturation, and the formats cannot oscillate.
   Widening costs a tensor one bit of step per integer bit gained.
 
+Deltas (``numerics.fxp16_deltas``): the hidden layers' backward deltas that the
+backward-data products stream (:func:`~fixar_gen.compiler.delta_keys`) get 16-bit formats
+too, chosen by the same quantizer and margin from the range of the 32-bit gradient each
+is made from (``dz = dh * act'(z)``, ``|act'| <= 1``, so that range bounds the delta's).
+Gradients shrink and grow over training, so at every revision a delta's format follows
+its window's range both ways (the activations' only widen); a delta beyond its format
+saturates (counted per buffer), like a gradient clipped element by element.  Before the
+switch, and in ``fxp32``, the deltas have the gradient format.
+
 When a format changes, the core's precision is set again (``Core.set_precision``: the
 programs are compiled with the new formats, the usual path, and the range monitors
 restart in them); otherwise the monitors keep accumulating.  A tensor at ``frac = 0``
@@ -158,7 +168,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from ..compiler import Precision, activation_keys
+from ..compiler import Precision, is_delta_key, precision_keys
 from ..numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 from ..spec import PRECISIONS, QUANTIZERS, Spec
 
@@ -288,13 +298,15 @@ def saturated_range(fmt: FixedFormat, lo: float, hi: float) -> Interval:
     return lo, hi
 
 
-def default_format(spec: Spec) -> FixedFormat:
+def default_format(spec: Spec, key: str = "") -> FixedFormat:
     """The FXP16 format of a tensor nothing is known about: the FXP32 activation format
-    scaled to ``fxp16_width`` bits with the same split of integer and fraction bits
-    (fraction bits rounded down; Q16.16 -> Q8.8)."""
+    (a delta's: the gradient format) scaled to ``fxp16_width`` bits with the same split
+    of integer and fraction bits (fraction bits rounded down; Q16.16 -> Q8.8, Q8.24 ->
+    Q4.12)."""
     n = spec.numerics
     width = n.fxp16_width
-    frac = (n.activation.frac * width) // n.activation.width
+    full = n.gradient if is_delta_key(key) else n.activation
+    frac = (full.frac * width) // full.width
     return FixedFormat(width, frac, rounding=n.rounding, overflow=n.overflow)
 
 
@@ -346,7 +358,7 @@ class QATSchedule:
         self.spec = spec
         n = spec.numerics
         self.mode: str = n.precision
-        self.keys: list[str] = activation_keys(spec)
+        self.keys: list[str] = precision_keys(spec)
         self._formats: dict[str, FixedFormat] | None = None
         self._carried: dict[str, Interval] = {}      # ranges observed before a resume
         self.switched_at: int | None = None           # update count of the switch
@@ -445,7 +457,7 @@ class QATSchedule:
                 formats[key] = choose_format(*ranges[key], n.fxp16_width, n.quantizer,
                                              n.margin_bits, n.rounding, n.overflow)
             else:
-                formats[key] = default_format(self.spec)
+                formats[key] = default_format(self.spec, key)
         return formats, ranges
 
     def maybe_switch(self, core: Core, updates: int | None = None,
@@ -511,11 +523,16 @@ class QATSchedule:
         keys without an observed range keep theirs."""
         if self._formats is None:
             raise ValueError("QATSchedule.revise_formats: not switched yet")
-        extended = {k: saturated_range(self._formats[k], *_check_range(*r, f"window[{k!r}]"))
+        # a delta's monitors fold the 32-bit gradient it is made from, which saturates
+        # only in the gradient format: its range is the window's as read
+        extended = {k: (_check_range(*r, f"window[{k!r}]") if is_delta_key(k) else
+                        saturated_range(self._formats[k], *_check_range(*r, f"window[{k!r}]")))
                     for k, r in window.items() if k in self._formats}
         chosen, ranges = self.choose_formats(extended, host_ranges)
+        # the deltas follow their range both ways; the activations only widen
         return {k: chosen[k] for k in self.keys
-                if k in ranges and chosen[k].frac < self._formats[k].frac}
+                if k in ranges and (chosen[k].frac < self._formats[k].frac or
+                                    (is_delta_key(k) and chosen[k] != self._formats[k]))}
 
     # -- checkpoints -----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from fixar_gen import golden
 from fixar_gen.backends import Batch, Core, GoldenCore, random_params
-from fixar_gen.compiler import Precision, activation_keys
+from fixar_gen.compiler import Precision, precision_keys
 from fixar_gen.golden import GoldenMachine
 from fixar_gen.isa import (NO_BUFFER, ACTIVATIONS, Buffer, Drain, Halt, Load, MatMul, Program,
                            Range, Slot, Store, Vector, VECTOR_FUNCTIONS, listing)
@@ -478,7 +478,8 @@ NUMERICS = {
 def tiny_specs(draw):
     numerics = NumericsSpec(**NUMERICS[draw(st.sampled_from(sorted(NUMERICS)))],
                             rounding=draw(st.sampled_from(ROUNDINGS)),
-                            overflow=draw(st.sampled_from(OVERFLOW_MODES)))
+                            overflow=draw(st.sampled_from(OVERFLOW_MODES)),
+                            fxp16_deltas=draw(st.booleans()), qat_revise_every=100)
     acts = ("relu", "tanh", "leaky_relu", "identity")
     policy = draw(st.sampled_from(("intra_layer", "intra_batch")))
     actor = ActorSpec(hidden=tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))),
@@ -509,7 +510,7 @@ def tiny_precisions(draw, spec):
     width = n.fxp16_width
     return Precision("fxp16", tuple(
         (key, FixedFormat(width, draw(st.integers(0, width - 2)), rounding=n.rounding,
-                          overflow=n.overflow)) for key in activation_keys(spec)))
+                          overflow=n.overflow)) for key in precision_keys(spec)))
 
 
 def _raw(rng, fmt, shape, low, high, extremes: bool):

@@ -14,6 +14,9 @@ An algorithm module declares:
 - ``add_constants(layout, spec)``: its constant buffers beyond the ones every
   algorithm shares (:func:`fixar_gen.compiler.build_layout`), and
   ``host_constants(spec)``: their values, written by the host once;
+- ``BACKWARD``: the (pass, networks) its training programs backpropagate through, whose
+  hidden layers' deltas get 16-bit formats with ``numerics.fxp16_deltas``
+  (:func:`fixar_gen.compiler.delta_keys`);
 - ``emit_train(E, phase, ...)``: the training program, lowered through the compiler's
   :class:`~fixar_gen.compiler.Emitter`;
 - ``float_twin(spec, dtype, params, seed)``: the same update in plain floating point

@@ -16,6 +16,10 @@ NETS = {"actor": "actor", "critic": "critic"}
 TRAIN_PHASES = ("train",)
 
 
+#: the passes that backpropagate, with their networks (``algorithms`` docstring)
+BACKWARD = (("cq", ("critic",)), ("ap", ("critic", "actor")))
+
+
 def train_phase(spec, update: int) -> str:
     """The training program of update ``update`` (0, 1, ...): always the full one."""
     return "train"

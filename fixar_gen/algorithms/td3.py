@@ -27,6 +27,10 @@ NETS = {"actor": "actor", "critic": "critic", "critic2": "critic"}
 TRAIN_PHASES = ("train", "train_critic")
 
 
+#: the passes that backpropagate, with their networks (``algorithms`` docstring)
+BACKWARD = (("cq", ("critic", "critic2")), ("ap", ("critic", "actor")))
+
+
 def train_phase(spec, update: int) -> str:
     """Update ``update`` (0, 1, ...): the full program every ``policy_delay``-th."""
     return "train" if (update + 1) % spec.algorithm.policy_delay == 0 else "train_critic"

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixar_gen.backends import open_core, random_params
+from fixar_gen.compiler import Precision, delta_keys, is_delta_key, precision_keys
+from fixar_gen.numerics import FixedFormat
 from fixar_gen.isa import VECTOR_FUNCTIONS
 from fixar_gen.hw.core import CoreConfig, build_core, word_bits
 from fixar_gen.hw.design import config_for, pe_widths
@@ -231,6 +233,33 @@ def steps_and_inferences_identical(spec, hw, each_program=lambda program: None):
                                       golden.infer("actor", states[:1], explore=explore))
     np.testing.assert_array_equal(hw.infer("actor", states), golden.infer("actor", states))
     return golden, hw
+
+
+def test_16_bit_deltas_train_identical():
+    """``numerics.fxp16_deltas``: the actor's hidden delta (``ap.actor.dz1``) in a 16-bit
+    format of its own, the activations in theirs, saturating batches: two training steps
+    on the generated RTL are golden's bits (every buffer, the saturation counts and the
+    range monitors, the deltas' included), in the modeled cycles."""
+    spec = tiny_ddpg(1, 2, 1, 3)
+    spec = dataclasses.replace(spec, numerics=dataclasses.replace(
+        spec.numerics, precision="fxp16", fxp16_deltas=True))
+    assert delta_keys(spec) == ["ap.actor.dz1"]
+    precision = Precision("fxp16", tuple(
+        (key, FixedFormat(16, 13 if is_delta_key(key) else 10)) for key in precision_keys(spec)))
+    golden, hw = open_core(spec, "golden", precision), open_core(spec, "pyrtl", precision)
+    program = hw.program("train", 3)
+    assert next(b for b in program.buffers if b.name == "ap.actor.dz1").fmt.width == 16
+    params = random_params(spec, seed=5)
+    golden.load_params(params)
+    hw.load_params(params)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        train_both(golden, hw, uniform_batch(spec, golden.formats, rng,
+                                             reward_range=(-300.0, 300.0)))
+        assert hw.stats.cycles == hw.machine.modeled_cycles(program)
+    assert sum(golden.stats.saturations.values()) > 0
+    ranges = golden.read_ranges()
+    assert ranges == hw.read_ranges() and "ap.actor.dz1" in ranges
 
 
 # ---------------------------------------------------------------- a planted bug

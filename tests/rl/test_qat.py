@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from fixar_gen import load_spec
 from fixar_gen.backends import Batch, open_core, random_params
 from fixar_gen.testing import uniform_batch
-from fixar_gen.compiler import Precision, activation_keys
+from fixar_gen.compiler import Precision, activation_keys, delta_keys
 from fixar_gen.numerics import FixedFormat
 from fixar_gen.rl.qat import (QATSchedule, choose_format, covers, default_format, describe,
                               frac_limits, saturated_range)
@@ -572,3 +572,66 @@ def test_a_state_without_revisions_loads_as_formats_fixed(pendulum):
     with pytest.raises(ValueError, match="revise_every"):
         QATSchedule(_spec(pendulum, precision="qat", qat_delay=1,
                           qat_revise_every=5)).load_state_dict(old)
+
+
+# --------------------------------------------------------------------------- 16-bit deltas
+
+def _buffer(program, name):
+    return next(b for b in program.buffers if b.name == name)
+
+
+def test_deltas_get_formats_from_the_gradients_they_are_made_of(pendulum):
+    """``fxp16_deltas``: before the switch the deltas are in the gradient format and their
+    monitors (the drained dh) are read with the activations'; at the switch each hidden
+    delta gets the format of its dh range, and the compiled program stores it so."""
+    spec = _spec(pendulum, precision="qat", qat_delay=3, qat_revise_every=2,
+                 fxp16_deltas=True)
+    keys = delta_keys(spec)
+    assert keys == ["cq.critic.dz1", "ap.critic.dz1", "ap.actor.dz1"]
+    core, schedule = _core(spec), QATSchedule(spec)
+    assert schedule.keys == activation_keys(spec) + keys
+    for u in range(3):
+        assert schedule.maybe_switch(core, u, HOST) is None
+        core.train_step(_batch(core, spec, u))
+    observed = core.read_ranges()
+    assert set(keys) <= set(observed)
+    assert _buffer(core.program("train", 16), "cq.critic.dz1").fmt == \
+        spec.numerics.gradient_format
+    precision = schedule.maybe_switch(core, 3, HOST)
+    n = spec.numerics
+    formats = dict(precision.formats)
+    program = core.program("train", 16)
+    for key in keys:
+        lo, hi = observed[key]
+        assert lo < 0 < hi                                  # gradients of both signs
+        assert formats[key] == choose_format(lo, hi, 16, n.quantizer, n.margin_bits,
+                                             n.rounding, n.overflow)
+        assert _buffer(program, key).fmt == formats[key]
+    core.train_step(_batch(core, spec, 3))                  # runs in the new formats
+    assert set(keys) <= set(core.read_ranges())
+
+
+def test_deltas_follow_their_range_both_ways(pendulum):
+    """At a revision a delta's format is the one its window chooses, finer or coarser,
+    while an activation whose range shrank keeps its format; the default of a delta
+    nothing was observed of is the gradient format scaled to 16 bits."""
+    spec = _spec(pendulum, precision="qat", qat_delay=3, qat_revise_every=2,
+                 fxp16_deltas=True)
+    start = {**START, "cq.critic.dz1": (-1e-3, 1e-3), "ap.critic.dz1": (-1e-3, 1e-3)}
+    core, schedule = _switched(spec, start)
+    before = schedule.formats
+    assert before["ap.actor.dz1"] == default_format(spec, "ap.actor.dz1")
+    assert str(before["ap.actor.dz1"]) == "Q4.12"
+    # one delta 8 times smaller, one 8 times larger, an activation 8 times smaller
+    window = {"cq.critic.dz1": (-1.25e-4, 1.25e-4), "ap.critic.dz1": (-8e-3, 8e-3),
+              "actor.l0": (0.0, 0.25)}
+    changed = schedule.revise_formats(window, HOST)
+    assert changed["cq.critic.dz1"].frac == before["cq.critic.dz1"].frac + 3
+    assert changed["ap.critic.dz1"].frac == before["ap.critic.dz1"].frac - 3
+    assert "actor.l0" not in changed and "ap.actor.dz1" not in changed
+    # through maybe_switch: the core gets the new formats
+    for key, r in window.items():
+        core.observe(key, *r)
+    core.updates = 5
+    assert schedule.maybe_switch(core, 5, HOST) is not None
+    assert dict(core.precision.formats)["cq.critic.dz1"] == changed["cq.critic.dz1"]
