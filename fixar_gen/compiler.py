@@ -130,6 +130,12 @@ def delta_keys(spec: Spec) -> list[str]:
             for i in range(1, len(layer_sizes(spec, net)) - 2)]
 
 
+def streamed_delta(dz: str) -> str:
+    """The name of delta ``dz``'s copy in ``amem`` (:func:`delta_keys`), which the
+    backward-data product streams in FXP16."""
+    return f"{dz}.amem"
+
+
 def is_delta_key(key: str) -> bool:
     """Whether ``key`` names a backward delta (:func:`delta_keys`), not an activation."""
     return ".dz" in key
@@ -742,6 +748,7 @@ class Emitter:
         for i in reversed(range(len(sizes) - 1)):
             dz = f"{pass_name}.{net}.dz{i}"
             self.dact(net, i, dy, f"{pass_name}.{net}.h{i}", dz)
+            streamed = self._streamed(dz)       # (before the barrier: each core its part)
             if self.policy == "intra_layer":
                 self.barrier()
             x = f"{pass_name}.{net}.x" if i == 0 else f"{pass_name}.{net}.h{i - 1}"
@@ -754,11 +761,23 @@ class Emitter:
                 # dh bounds the next delta: its range monitors, when that has a format
                 # of its own (delta_keys), folded into the drains
                 key = f"{pass_name}.{net}.dz{i - 1}"
-                self.backward_data(dz, f"{net}.l{i}.w", dy, f"{pass_name}.{net}.bd{i}",
+                self.backward_data(streamed, f"{net}.l{i}.w", dy,
+                                   f"{pass_name}.{net}.bd{i}",
                                    monitor=key if key in self.deltas else None)
             elif d_in is not None:
                 self.backward_data(dz, f"{net}.l{i}.w", d_in, f"{pass_name}.{net}.bd{i}",
                                    cols=input_cols)
+
+    def _streamed(self, dz: str) -> str:
+        """The buffer the backward-data product of delta ``dz`` streams: in FXP16 a
+        16-bit delta's copy in amem (:func:`streamed_delta`), copied here (the element
+        loop, a word a lane and step: a fraction of what FXP16's two samples a PE save
+        over FXP32's one); otherwise ``dz`` in gmem, in FXP32 mode."""
+        copy = streamed_delta(dz)
+        if not self.L.has(copy) or self.L.precision.mode != "fxp16":
+            return dz
+        self.vec("copy", copy, self.L.batch, self.L.cols(dz), a=dz)
+        return copy
 
     def optimizer_step(self, net: str) -> None:
         opt = self.spec.algorithm.optimizer
@@ -806,6 +825,13 @@ def _data_buffers(E: Emitter, pass_name: str, net: str) -> None:
             G = spec.numerics.gradient_format
             dz = f"{pass_name}.{net}.dz{i}"
             L.add(dz, B, width, prec.format(dz, spec) if dz in deltas else G, "delta")
+            if dz in deltas:
+                # its copy in amem, which the backward-data product streams in FXP16
+                # (two samples a PE and cycle): from gmem the matrix unit reads FXP32
+                # lines only (Emitter.mode), and a weight gradient reads its b (dz)
+                # from gmem, its a from amem (every precision has the buffer, so the
+                # layout does not depend on it)
+                L.add_activation(streamed_delta(dz), B, width, L.buf(dz).fmt)
             if i < len(sizes) - 2:
                 L.add(f"{pass_name}.{net}.dh{i}", B, width, G, "delta")
 
