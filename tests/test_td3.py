@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from fixar_gen import SpecError, load_spec
 from fixar_gen.algorithms import td3
 from fixar_gen.backends import Batch, open_core, random_params, uniform_batch
-from fixar_gen.compiler import compile_program, phases
+from fixar_gen.compiler import Precision, compile_program, phases, precision_keys
+from fixar_gen.numerics import FixedFormat
 from fixar_gen.dsl import TD3, Default
 from fixar_gen.isa import VECTOR_FUNCTIONS
 from fixar_gen.rl.float_ddpg import from_core_params
@@ -107,14 +108,22 @@ def test_programs_have_the_td3_steps(policy, cores):
        critic=st.lists(st.integers(1, 5), min_size=1, max_size=2),
        batch=st.integers(1, 5), cores=st.integers(1, 3),
        policy=st.sampled_from(["intra_layer", "intra_batch"]),
-       delay=st.integers(1, 3), seed=st.integers(0, 2**16))
-def test_compiled_engine_equals_interpreter(actor, critic, batch, cores, policy, delay, seed):
-    """Random shapes, batches, core counts and policies: the engine's compiled plans
+       delay=st.integers(1, 3), seed=st.integers(0, 2**16), deltas=st.booleans())
+def test_compiled_engine_equals_interpreter(actor, critic, batch, cores, policy, delay, seed,
+                                            deltas):
+    """Random shapes, batches, core counts and policies, FXP32 or FXP16 with 16-bit
+    deltas (both critics' and the actor's hidden deltas): the engine's compiled plans
     and the instruction-by-instruction interpreter agree on three TD3 updates."""
     spec = tiny_td3(tuple(actor), tuple(critic), batch=batch, cores=cores, policy=policy,
                     obs=2, act=2, policy_delay=delay)
-    compiled, interp = open_core(spec, "golden"), open_core(spec, "golden",
-                                                         engine="interpreter")
+    precision = Precision()
+    if deltas:
+        spec = dataclasses.replace(spec, numerics=dataclasses.replace(
+            spec.numerics, precision="fxp16", fxp16_deltas=True))
+        precision = Precision("fxp16", tuple((k, FixedFormat(16, 13 if ".dz" in k else 10))
+                                             for k in precision_keys(spec)))
+    compiled, interp = (open_core(spec, "golden", precision),
+                        open_core(spec, "golden", precision, engine="interpreter"))
     params = random_params(spec, seed=seed, scale=0.5)
     compiled.load_params(params)
     interp.load_params(params)
