@@ -100,15 +100,28 @@ class _ProgramImage:
     program: Program
     placement: Placement
     #: per-core memories: per copy (each its own bases)
-    descs: list[int] | list[list[int]]
-    slots: list[int] | list[list[int]]
+    descs: tuple[int, ...] | list[tuple[int, ...]]
+    slots: tuple[int, ...] | list[tuple[int, ...]]
     slot_at: dict[str, int]
-    streams: list[list[int]]
+    streams: list[tuple[int, ...]]
     budget: int
     #: per-core memories: the core whose copy holds each word after a run, per buffer
     #: name and per slot name (-1: the program writes none; :func:`transfers.last_writers`)
     writers: dict[str, np.ndarray]
     slot_writers: dict[str, np.ndarray]
+    #: the host slots the program stores (read back after a run), in slot order
+    stored: tuple = ()
+    #: per-core memories: how a run updates :attr:`HardwareMachine.owner`, per buffer
+    #: the program writes: (name, its writers with -1 where it writes none, read-only;
+    #: the words it writes, or None when it writes every word), then per slot
+    owner_updates: tuple = ()
+    slot_owners: tuple = ()
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, dtype=np.int8)
+    array.setflags(write=False)
+    return array
 
 
 class HardwareMachine:
@@ -125,7 +138,9 @@ class HardwareMachine:
         self.placed: dict[str, Placed] = {}
         self.placement: Placement | None = None
         self._loaded: Program | None = None
-        self._sat_seen: dict[tuple[int, int], int] = {}    # (core, id) -> counter
+        #: per core, the saturation counters as last read, by buffer id (-1: unread)
+        self._sat_seen: list[np.ndarray] = [np.full(0, -1, np.int64)
+                                            for _ in range(cfg.cores)]
         self._budget = 0          # cycles a run of the loaded program may take
         self._images: dict[tuple[int, int], _ProgramImage] = {}
         #: per-core memories: each program's buffers' runs in the copies, computed once
@@ -144,6 +159,14 @@ class HardwareMachine:
         self.copies: CorePlacements | None = None
         self.runs: dict[tuple[str, str], tuple[Run, ...]] = {}
         self.host_words: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _sat_update(self, core: int, values: np.ndarray) -> None:
+        """Record core ``core``'s counters of buffer ids 0 .. len(values) - 1 as read."""
+        seen = self._sat_seen[core]
+        if len(seen) < len(values):
+            seen = self._sat_seen[core] = np.concatenate(
+                [seen, np.full(len(values) - len(seen), -1, np.int64)])
+        seen[:len(values)] = values
 
     def close(self) -> None:
         """Stop the simulator (the Verilator harness process; nothing for PyRTL)."""
@@ -393,26 +416,26 @@ class HardwareMachine:
                                 + "; ".join(problems))
         hm = self.hostmap
         def descs_at(base, memory):
-            return [pack(hm.desc_fields, base=base(i, b), mem=memory_id(memory(i, b)),
+            return tuple(pack(hm.desc_fields, base=base(i, b), mem=memory_id(memory(i, b)),
                          rows=b.rows, cols=b.cols,
                          fmt=V.pack_format(b.fmt) if not b.wide else
                          V.pack_format(b.fmt.__class__(64, b.fmt.frac)),
                          acc_bits=b.acc_bits)
-                    for i, b in enumerate(program.buffers)]
+                    for i, b in enumerate(program.buffers))
         slot_at = {p.name: self.address(p) for p in self.placement.slots}
         if self.per_core:           # each copy's bases (percore_placement)
             A, copies = self.cfg.addr_bits, self.copies
             descs = [descs_at(lambda i, b: copies.base(c, ("buffer", i), A),
                               lambda i, b: copies.placed(c, ("buffer", i)).memory)
                      for c in range(copies.cores)]
-            slots = [[pack(hm.slot_fields, base=copies.base(c, ("slot", k), A), cols=s.cols)
-                      for k, s in enumerate(program.slots)] for c in range(copies.cores)]
+            slots = [tuple(pack(hm.slot_fields, base=copies.base(c, ("slot", k), A), cols=s.cols)
+                           for k, s in enumerate(program.slots)) for c in range(copies.cores)]
         else:
             descs = descs_at(lambda i, b: self.placed[b.name].offset,
                              lambda i, b: self.placed[b.name].memory)
             offsets = {p.name: p.offset for p in self.placement.slots}
-            slots = [pack(hm.slot_fields, base=offsets[s.name], cols=s.cols)
-                     for s in program.slots]
+            slots = tuple(pack(hm.slot_fields, base=offsets[s.name], cols=s.cols)
+                          for s in program.slots)
         mask = (1 << program.cores) - 1
         streams = []
         for c in range(self.cfg.cores):
@@ -427,14 +450,26 @@ class HardwareMachine:
                     break
             if not stream or not isinstance(stream[-1], Halt):
                 stream.append(Halt(core=c))
-            streams.append([isa.encode(i) for i in stream])
+            # (tuples: a driver may keep what it made of them, e.g. the U50 command
+            # driver its packed words, for the next load of the same program)
+            streams.append(tuple(isa.encode(i) for i in stream))
         writers, slot_writers = {}, {}
         if self.cfg.copies > 1:
             by_buffer, by_slot = last_writers(program)
             writers = {program.buffers[i].name: w for i, w in by_buffer.items()}
             slot_writers = {program.slots[i].name: w for i, w in by_slot.items()}
+        # what a run changes of the owners, computed once (a trainer runs its programs
+        # in alternation every step): an array a buffer's writers fill whole replaces
+        # its owner; otherwise the written words are merged into it
+        owner_updates = tuple(
+            (name, _read_only(w), None if (w >= 0).all() else w >= 0)
+            for name, w in writers.items())
+        slot_owners = tuple((name, _read_only(w)) for name, w in slot_writers.items())
+        stored = tuple(program.slots[k] for k in
+                       sorted({i.slot for i in program.code if isinstance(i, isa.Store)}))
         image = _ProgramImage(program, self.placement, descs, slots, slot_at, streams,
-                              4 * self.modeled_cycles(program) + 1000, writers, slot_writers)
+                              4 * self.modeled_cycles(program) + 1000, writers, slot_writers,
+                              stored, owner_updates, slot_owners)
         if len(self._images) >= PROGRAM_IMAGES:
             self._images.pop(next(iter(self._images)))
         self._images[key] = image
@@ -465,21 +500,22 @@ class HardwareMachine:
                                        self.cfg.word)
         ids = list(range(len(program.buffers)))
         cores = range(self.cfg.cores)
-        unseen = [c for c in cores if any((c, i) not in self._sat_seen for i in ids)]
+        # each core's saturation counters as last read, by buffer id (-1: never read)
+        seen = self._sat_seen
+        unseen = [c for c in cores if len(seen[c]) < len(ids) or (seen[c][:len(ids)] < 0).any()]
         for c, values in zip(unseen, self.driver.gather(
                 [("stat", c, "saturations", ids) for c in unseen])):
-            self._sat_seen.update({(c, i): v for i, v in zip(ids, values)})
+            self._sat_update(c, np.array(values, dtype=np.int64))
         self.driver.run(V.pack_format(program.pre_format), self._budget)
-        for name, writer in self._image.writers.items():      # per-core memories
-            old = self.owner.get(name)
-            self.owner[name] = np.where(writer >= 0, writer,
-                                        -1 if old is None else old).astype(np.int8)
-        for name, writer in self._image.slot_writers.items():
-            self.owner[name] = writer.copy()
+        owner = self.owner
+        for name, writer, written in self._image.owner_updates:      # per-core memories
+            old = owner.get(name) if written is not None else None
+            owner[name] = writer if old is None else np.where(written, writer, old)
+        for name, writer in self._image.slot_owners:
+            owner[name] = writer
         # everything the host reads after the run, in one request: the saturation
         # counters and the cycles of every core, the slots the program stored
-        stored = [program.slots[k] for k in
-                  sorted({i.slot for i in program.code if isinstance(i, isa.Store)})]
+        stored = self._image.stored
         # (each slot from the copies that stored it)
         per_copy = self.per_core or self.cfg.copies > 1
         answers = self.driver.gather(
@@ -494,12 +530,11 @@ class HardwareMachine:
                         for s in stored]
         stats = RunStats()
         for c in cores:
-            after = {(c, i): v for i, v in zip(ids, answers[c])}
-            for key, value in after.items():
-                new = (value - self._sat_seen[key]) % (1 << 32)
-                if new:
-                    stats.by_buffer[program.buffers[key[1]].name] += new
-            self._sat_seen.update(after)
+            after = np.array(answers[c], dtype=np.int64)
+            new = (after - seen[c][:len(ids)]) % (1 << 32)
+            for i in np.flatnonzero(new).tolist():
+                stats.by_buffer[program.buffers[i].name] += int(new[i])
+            self._sat_update(c, after)
         n = self.cfg.cores
         self.last_cycles = [answers[n + c][0] for c in cores]
         stats.instructions = len(program.code)

@@ -31,6 +31,8 @@ from ...hw.hostmap import HostMap
 from .commands import DEFAULT_AXI_DATA_BITS, Command, encode_commands, layout
 
 Executor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: the packed tuples a CommandDriver keeps (a few programs' tables and instructions)
+PACKED_KEPT = 64
 
 
 class CommandBatch:
@@ -55,8 +57,11 @@ class CommandBatch:
         self.size += len(chunk)
         return at
 
-    def load(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
-        at = self._reserve(self._layout(memory).pack(values))
+    def load(self, memory: str, base: int, values: list[int], core: int = 0,
+             packed: np.ndarray | None = None) -> None:
+        """Queue a write of ``values`` (``packed``: their words as the layout packs
+        them, if the caller has them)."""
+        at = self._reserve(self._layout(memory).pack(values) if packed is None else packed)
         self.commands.append(Command("LOAD", memory, core, base, len(values), 8 * at))
 
     def run(self, pre_fmt: int) -> None:
@@ -103,6 +108,8 @@ class CommandDriver(Driver):
         self.axi_data_bits = axi_data_bits
         self.batch = self._new_batch()
         self.invocations = 0
+        #: id -> (tuple, memory, its packed words): see :meth:`write`
+        self._packed: dict[int, tuple] = {}
 
     def _new_batch(self) -> CommandBatch:
         return CommandBatch(self.hostmap, self.axi_data_bits)
@@ -113,8 +120,22 @@ class CommandDriver(Driver):
         return self.execute(commands, image)
 
     def write(self, memory: str, base: int, values: list[int], core: int = 0) -> None:
-        if values:
-            self.batch.load(memory, base, values, core)
+        if not values:
+            return
+        packed = None
+        if isinstance(values, tuple):
+            # an immutable sequence (a loaded program's descriptors, slots and
+            # instructions, written again at every switch between programs): packed
+            # once (the entry keeps the tuple, so its id stays its own)
+            hit = self._packed.get(id(values))
+            if hit is not None and hit[0] is values and hit[1] == memory:
+                packed = hit[2]
+            else:
+                packed = layout(self.hostmap, memory, self.axi_data_bits).pack(values)
+                if len(self._packed) >= PACKED_KEPT:
+                    self._packed.pop(next(iter(self._packed)))
+                self._packed[id(values)] = (values, memory, packed)
+        self.batch.load(memory, base, values, core, packed)
 
     def write_data(self, base: int, values: np.ndarray, bits: int) -> None:
         if bits != self.hostmap.word:
