@@ -116,6 +116,8 @@ class _ProgramImage:
     #: the words it writes, or None when it writes every word), then per slot
     owner_updates: tuple = ()
     slot_owners: tuple = ()
+    #: per buffer name, the last owner array a run merged into and the merge's result
+    merged: dict = dataclasses.field(default_factory=dict)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -507,10 +509,20 @@ class HardwareMachine:
                 [("stat", c, "saturations", ids) for c in unseen])):
             self._sat_update(c, np.array(values, dtype=np.int64))
         self.driver.run(V.pack_format(program.pre_format), self._budget)
-        owner = self.owner
+        owner, merged = self.owner, self._image.merged
         for name, writer, written in self._image.owner_updates:      # per-core memories
             old = owner.get(name) if written is not None else None
-            owner[name] = writer if old is None else np.where(written, writer, old)
+            if old is None:
+                owner[name] = writer
+                continue
+            # (programs that alternate merge into the same arrays every time: the
+            # merge of an array this program made, or merged into before, is kept)
+            hit = merged.get(name)
+            if hit is None or hit[0] is not old:
+                new = np.where(written, writer, old)
+                new.setflags(write=False)
+                hit = merged[name] = (old, new)
+            owner[name] = hit[1]
         for name, writer in self._image.slot_owners:
             owner[name] = writer
         # everything the host reads after the run, in one request: the saturation
