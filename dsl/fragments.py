@@ -180,14 +180,17 @@ def Formats(weight: tuple[int, int] | None = None, activation: tuple[int, int] |
 
 
 def QAT(delay: int | None = None, quantizer: str | None = None,
-        margin_bits: int | None = None, revise_every: int | None = None) -> Fragment:
+        margin_bits: int | None = None, revise_every: int | None = None,
+        deltas: bool | None = None) -> Fragment:
     """Quantization-aware training: FXP32 for ``delay`` updates, then FXP16 activations
-    (formats widened every ``revise_every`` updates where the ranges outgrew them)."""
+    (formats widened every ``revise_every`` updates where the ranges outgrew them);
+    ``deltas``: the streamed backward deltas 16-bit too (``numerics.fxp16_deltas``)."""
     return Fragment(_label("QAT", delay=delay, quantizer=quantizer, margin_bits=margin_bits,
-                           revise_every=revise_every),
+                           revise_every=revise_every, deltas=deltas),
                     {"numerics.precision": "qat", "numerics.qat_delay": delay,
                      "numerics.quantizer": quantizer, "numerics.margin_bits": margin_bits,
-                     "numerics.qat_revise_every": revise_every})
+                     "numerics.qat_revise_every": revise_every,
+                     "numerics.fxp16_deltas": deltas})
 
 
 def FXP32() -> Fragment:

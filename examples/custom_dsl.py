@@ -23,6 +23,10 @@ def pendulum():
             + Cores(2) + Array(4, 4) + Sim())
 
 
+def pendulum_fxp16_deltas():
+    return pendulum() + Name("pendulum_fxp16_deltas") + QAT(deltas=True)
+
+
 def pendulum_td3():
     return pendulum() + Name("pendulum_td3") + TD3(policy_delay=2, target_noise=0.2,
                                                    noise_clip=0.5)
