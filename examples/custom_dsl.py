@@ -56,6 +56,10 @@ def fixar_u50():
             + LaneFunctions("programs") + Numerics(quantizer="affine"))
 
 
+def fixar_u50_deltas():
+    return fixar_u50() + Name("fixar_u50_deltas") + QAT(revise_every=5_000, deltas=True)
+
+
 def fixar_u50_fit():
     return fixar_u50() + Name("fixar_u50_fit") + Lanes(10)
 
