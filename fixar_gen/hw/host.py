@@ -516,8 +516,11 @@ class HardwareMachine:
                 owner[name] = writer
                 continue
             # (programs that alternate merge into the same arrays every time: the
-            # merge of an array this program made, or merged into before, is kept)
+            # merge of an array this program merged into before is kept, and merging
+            # into its own result changes nothing)
             hit = merged.get(name)
+            if hit is not None and hit[1] is old:
+                continue
             if hit is None or hit[0] is not old:
                 new = np.where(written, writer, old)
                 new.setflags(write=False)
