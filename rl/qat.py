@@ -525,9 +525,11 @@ class QATSchedule:
             raise ValueError("QATSchedule.revise_formats: not switched yet")
         # a delta's monitors fold the 32-bit gradient it is made from, which saturates
         # only in the gradient format: its range is the window's as read
-        extended = {k: (_check_range(*r, f"window[{k!r}]") if is_delta_key(k) else
-                        saturated_range(self._formats[k], *_check_range(*r, f"window[{k!r}]")))
-                    for k, r in window.items() if k in self._formats}
+        extended = {}
+        for k, r in window.items():
+            if k in self._formats:
+                r = _check_range(*r, f"window[{k!r}]")
+                extended[k] = r if is_delta_key(k) else saturated_range(self._formats[k], *r)
         chosen, ranges = self.choose_formats(extended, host_ranges)
         # the deltas follow their range both ways; the activations only widen
         return {k: chosen[k] for k in self.keys

@@ -105,15 +105,13 @@ class _ProgramImage:
     slot_at: dict[str, int]
     streams: list[tuple[int, ...]]
     budget: int
-    #: per-core memories: the core whose copy holds each word after a run, per buffer
-    #: name and per slot name (-1: the program writes none; :func:`transfers.last_writers`)
-    writers: dict[str, np.ndarray]
-    slot_writers: dict[str, np.ndarray]
     #: the host slots the program stores (read back after a run), in slot order
     stored: tuple = ()
-    #: per-core memories: how a run updates :attr:`HardwareMachine.owner`, per buffer
-    #: the program writes: (name, its writers with -1 where it writes none, read-only;
-    #: the words it writes, or None when it writes every word), then per slot
+    #: per-core memories: how a run updates :attr:`HardwareMachine.owner`, from the core
+    #: whose copy holds each word after the run (:func:`transfers.last_writers`): per
+    #: buffer the program writes, (name, those cores with -1 where it writes none,
+    #: read-only; the words it writes, or None when it writes every word); per slot it
+    #: writes, (name, those cores)
     owner_updates: tuple = ()
     slot_owners: tuple = ()
     #: per buffer name, the last owner array a run merged into and the merge's result
@@ -455,23 +453,22 @@ class HardwareMachine:
             # (tuples: a driver may keep what it made of them, e.g. the U50 command
             # driver its packed words, for the next load of the same program)
             streams.append(tuple(isa.encode(i) for i in stream))
-        writers, slot_writers = {}, {}
-        if self.cfg.copies > 1:
-            by_buffer, by_slot = last_writers(program)
-            writers = {program.buffers[i].name: w for i, w in by_buffer.items()}
-            slot_writers = {program.slots[i].name: w for i, w in by_slot.items()}
         # what a run changes of the owners, computed once (a trainer runs its programs
         # in alternation every step): an array a buffer's writers fill whole replaces
         # its owner; otherwise the written words are merged into it
-        owner_updates = tuple(
-            (name, _read_only(w), None if (w >= 0).all() else w >= 0)
-            for name, w in writers.items())
-        slot_owners = tuple((name, _read_only(w)) for name, w in slot_writers.items())
+        owner_updates, slot_owners = (), ()
+        if self.cfg.copies > 1:
+            by_buffer, by_slot = last_writers(program)
+            owner_updates = tuple(
+                (program.buffers[i].name, _read_only(w), None if (w >= 0).all() else w >= 0)
+                for i, w in by_buffer.items())
+            slot_owners = tuple((program.slots[i].name, _read_only(w))
+                                for i, w in by_slot.items())
         stored = tuple(program.slots[k] for k in
                        sorted({i.slot for i in program.code if isinstance(i, isa.Store)}))
         image = _ProgramImage(program, self.placement, descs, slots, slot_at, streams,
-                              4 * self.modeled_cycles(program) + 1000, writers, slot_writers,
-                              stored, owner_updates, slot_owners)
+                              4 * self.modeled_cycles(program) + 1000, stored,
+                              owner_updates, slot_owners)
         if len(self._images) >= PROGRAM_IMAGES:
             self._images.pop(next(iter(self._images)))
         self._images[key] = image
